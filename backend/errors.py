@@ -1,0 +1,114 @@
+"""Typed exceptions of autoretouch, mapped once to CLI exit codes and gRPC status codes.
+
+Every error that reaches a user names the file (when there is one) and the problem. The daemon maps
+``grpc_status`` (a ``grpc.StatusCode`` member name) and the CLI maps ``exit_code``; nothing else
+inspects exception types to choose a code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AutoretouchError",
+    "CorruptImageError",
+    "DecodeError",
+    "ImageTooLargeError",
+    "InvalidRecipeError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "SidecarError",
+    "UnknownSliderError",
+    "UnsupportedFormatError",
+]
+
+
+class AutoretouchError(Exception):
+    """Base class of all autoretouch errors.
+
+    Attributes:
+        exit_code: process exit status the CLI uses for this error (2..9; 1 is reserved for bugs).
+        grpc_status: name of the ``grpc.StatusCode`` the daemon answers with.
+    """
+
+    exit_code: int = 3
+    grpc_status: str = "INVALID_ARGUMENT"
+
+
+class InvalidRecipeError(AutoretouchError, ValueError):
+    """A recipe (or a slider value) is malformed: wrong shape, out of range, duplicate or unknown slider."""
+
+    exit_code = 4
+
+
+class UnknownSliderError(InvalidRecipeError, KeyError):
+    """A slider name that the catalog does not define."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown slider {name!r}")
+        self.name = name
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return str(self.args[0])
+
+
+class DecodeError(AutoretouchError):
+    """A photo could not be decoded.
+
+    Attributes:
+        path: the file that failed (``None`` for in-memory bytes).
+        reason: what is wrong, in words a photographer understands.
+    """
+
+    exit_code = 5
+
+    def __init__(self, path: str | Path | None, reason: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.reason = reason
+        where = "<bytes>" if path is None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+class UnsupportedFormatError(DecodeError):
+    """The file is not a photo format autoretouch reads (raw, TIFF, JPEG, PNG)."""
+
+
+class CorruptImageError(DecodeError):
+    """The file claims a supported format but is empty, truncated or otherwise damaged."""
+
+
+class ImageTooLargeError(DecodeError):
+    """The image exceeds the configured maximum pixel count (decompression-bomb guard)."""
+
+    grpc_status = "RESOURCE_EXHAUSTED"
+
+
+class NotFoundError(AutoretouchError):
+    """A named file, style or photo does not exist."""
+
+    exit_code = 6
+    grpc_status = "NOT_FOUND"
+
+
+class PermissionDeniedError(AutoretouchError):
+    """A path lies outside the configured roots, or the OS refused access."""
+
+    exit_code = 7
+    grpc_status = "PERMISSION_DENIED"
+
+
+class SidecarError(AutoretouchError):
+    """An existing sidecar is malformed or unsafe (entities, wrong root), or a sidecar write failed.
+
+    Attributes:
+        path: the sidecar concerned.
+        reason: what is wrong.
+    """
+
+    exit_code = 8
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
