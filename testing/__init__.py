@@ -1,0 +1,1 @@
+"""Test utilities shared by the test-suite (fixture generators)."""

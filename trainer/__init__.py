@@ -1,0 +1,1 @@
+"""Learning: datasets, critic, RL loop, imitation from slider histories, evaluation."""

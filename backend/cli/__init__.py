@@ -1,0 +1,1 @@
+"""The autoretouch command line."""

@@ -1,0 +1,1 @@
+"""Sidecar IO: safe XMP parsing, merging, atomic writes, provenance and revert."""

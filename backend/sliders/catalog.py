@@ -159,11 +159,7 @@ class SliderSpec:
         return self.shape == ()
 
 
-_HSL_KEYS = tuple(
-    f"{kind}Adjustment{colour}"
-    for colour in HSL_COLOURS
-    for kind in ("Hue", "Saturation", "Luminance")
-)
+_HSL_KEYS = tuple(f"{kind}Adjustment{colour}" for colour in HSL_COLOURS for kind in ("Hue", "Saturation", "Luminance"))
 
 CATALOG: tuple[SliderSpec, ...] = (
     SliderSpec(
@@ -390,7 +386,9 @@ CATALOG: tuple[SliderSpec, ...] = (
             "points (255 * srgb(x), 255 * srgb(y)); Lightroom interpolates differently between them.",
         ),
         darktable=DarktableTarget(
-            "rgbcurve", 0, ("curve_nodes", "curve_num_nodes", "curve_type"),
+            "rgbcurve",
+            0,
+            ("curve_nodes", "curve_num_nodes", "curve_type"),
             "channel 0, 7 nodes, monotone Hermite, linked RGB, preserve colours none (per channel).",
         ),
         is_global=True,
@@ -414,7 +412,9 @@ CATALOG: tuple[SliderSpec, ...] = (
             "points (255 * srgb(x), 255 * srgb(y)) per channel.",
         ),
         darktable=DarktableTarget(
-            "rgbcurve", 1, ("curve_nodes", "curve_num_nodes", "curve_type", "curve_autoscale"),
+            "rgbcurve",
+            1,
+            ("curve_nodes", "curve_num_nodes", "curve_type", "curve_autoscale"),
             "second instance, manual RGB (independent channels), monotone Hermite.",
         ),
         is_global=True,

@@ -1,0 +1,1 @@
+"""Host translators: recipes to Lightroom develop settings and darktable history."""

@@ -1,0 +1,70 @@
+"""The ``autoretouch`` command line: one sub-command per module in ``backend/cli/cmd_*.py``.
+
+Every command module exposes ``register(subparsers) -> None``, which adds its parser and sets
+``func=run`` with ``run(args) -> int``. Errors are mapped to exit codes here, once:
+
+====  ==========================================================
+code  meaning
+====  ==========================================================
+0     success
+1     unexpected internal error (a bug; the traceback is printed)
+2     usage error (argparse)
+3..8  typed errors, see ``backend.errors`` (``exit_code`` of each)
+9     partial failure: some photos of a batch failed, the rest succeeded
+130   interrupted
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from backend import __version__
+from backend.errors import AutoretouchError
+
+__all__ = ["COMMANDS", "EXIT_PARTIAL", "build_parser", "main"]
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = ("render", "sliders")
+
+#: Exit status when a batch finished but some photos failed.
+EXIT_PARTIAL = 9
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="autoretouch",
+        description="Learned photo retouching that becomes native Lightroom and darktable settings.",
+    )
+    parser.add_argument("--version", action="version", version=f"autoretouch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"backend.cli.cmd_{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except AutoretouchError as exc:
+        print(f"autoretouch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("autoretouch: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: say so loudly, with the traceback
+        traceback.print_exc()
+        print("autoretouch: internal error (please report it with the traceback above)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
