@@ -278,7 +278,10 @@ CATALOG: tuple[SliderSpec, ...] = (
         stage="bilat",
         lightroom=LightroomTarget(("Clarity2012",), False, "Clarity2012 = value."),
         darktable=DarktableTarget(
-            "bilat", 0, ("detail",), "local laplacian mode; detail = 0.65 * value / 100 (as darktable's own LR import)."
+            "bilat",
+            0,
+            ("detail",),
+            "local laplacian mode, sigma_r = sigma_s = 1.0 (neutral 100 %), midtone 0.5; detail = 0.65 * value / 100.",
         ),
         is_global=False,
         brightening=0,
