@@ -247,7 +247,7 @@ CATALOG: tuple[SliderSpec, ...] = (
             "white = 1 - 0.4 * value / 100, grey chosen so that middle grey 0.1845 stays put; black 0.",
         ),
         is_global=True,
-        brightening=1,
+        brightening=0,  # + brightens tones above middle grey and darkens those below it
         short="Wh",
         description="Moves the white point; middle grey is kept.",
     ),
