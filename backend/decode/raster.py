@@ -1,0 +1,221 @@
+"""JPEG and PNG (OpenCV) and TIFF (tifffile, OpenCV for compressions tifffile cannot do alone).
+
+Each decoder checks the header size against the pixel limit and the file structure for truncation before
+the codec runs, and returns the stored pixels (not yet oriented) as R, G, B planes plus the colour
+interpretation (:class:`Colour`). Alpha is dropped; grey stays one plane (expanded later).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from backend.decode.containers import ContainerInfo, jpeg_info, png_info
+from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
+from backend.errors import CorruptImageError, ImageTooLargeError, UnsupportedFormatError
+from backend.render.color import SRGB_TO_REC2020
+
+__all__ = ["Colour", "Raster", "decode_jpeg", "decode_png", "decode_tiff", "resolve_colour"]
+
+_LINEAR = Trc("gamma", 1.0)
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How stored values map to linear Rec.2020.
+
+    Attributes:
+        trcs: encoded -> linear curves (one per plane, or one for all).
+        to_rec2020: ``(3, 3)`` linear source RGB -> linear Rec.2020.
+        note: human-readable description for ``DecodedImage.colour_note``.
+    """
+
+    trcs: tuple[Trc, ...]
+    to_rec2020: np.ndarray
+    note: str
+
+
+@dataclass(frozen=True)
+class Raster:
+    """Decoded stored pixels.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` colour or ``(H, W)`` grey; uint8, uint16 or float32. Stored orientation.
+        bgr: colour channels are in OpenCV's B, G, R order (else R, G, B).
+        colour: colour interpretation.
+        stored_width: full-resolution stored width (before orientation; also for reduced previews).
+        stored_height: full-resolution stored height.
+        orientation: EXIF orientation read from the container, 0 when the caller should use EXIF.
+    """
+
+    pixels: np.ndarray
+    bgr: bool
+    colour: Colour
+    stored_width: int
+    stored_height: int
+    orientation: int = 0
+
+
+def resolve_colour(icc: bytes | None, *, srgb_chunk: bool = False, is_float: bool = False) -> Colour:
+    """Colour interpretation from an embedded ICC profile, else the documented assumption.
+
+    Args:
+        icc: embedded profile bytes, or ``None``.
+        srgb_chunk: a PNG ``sRGB`` chunk is present.
+        is_float: float samples (assumed linear sRGB without a profile).
+
+    Returns:
+        The :class:`Colour`.
+    """
+    fallback = "sRGB (assumed, no profile)"
+    if icc is not None:
+        try:
+            profile: IccProfile = parse_icc(icc)
+        except IccError as exc:
+            fallback = f"sRGB (assumed; embedded ICC not applied: {exc})"
+        else:
+            if profile.colour_space == "GRAY":
+                return Colour(profile.trcs, np.eye(3), "greyscale (embedded ICC)")
+            if profile.known_space:
+                return Colour(profile.trcs, profile.to_rec2020, f"{profile.known_space} (embedded ICC)")
+            return Colour(profile.trcs, profile.to_rec2020, f"embedded ICC {profile.label()!r} (matrix/TRC, D50 PCS)")
+    if srgb_chunk:
+        return Colour((SRGB_TRC,), SRGB_TO_REC2020, "sRGB (PNG sRGB chunk)")
+    if is_float:
+        return Colour((_LINEAR,), SRGB_TO_REC2020, "linear sRGB (assumed for float samples without profile)")
+    return Colour((SRGB_TRC,), SRGB_TO_REC2020, fallback)
+
+
+def _check_size(width: int, height: int, max_pixels: int, where: Path | None) -> None:
+    if width * height > max_pixels:
+        raise ImageTooLargeError(where, f"{width}x{height} pixels exceed the limit of {max_pixels:,} pixels")
+
+
+def _check_container(info: ContainerInfo, kind: str, max_pixels: int, where: Path | None) -> None:
+    if info.width and info.height:
+        _check_size(info.width, info.height, max_pixels, where)
+    if info.problem:
+        raise CorruptImageError(where, info.problem)
+    if not (info.width and info.height):
+        raise CorruptImageError(where, f"{kind} header without image dimensions")
+
+
+def _imdecode(data: bytes, flags: int, kind: str, where: Path | None) -> np.ndarray:
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error as exc:
+        raise CorruptImageError(where, f"{kind} could not be decoded ({str(exc).strip().splitlines()[-1]})") from exc
+    if pixels is None:
+        raise CorruptImageError(where, f"{kind} could not be decoded (damaged image data)")
+    return pixels
+
+
+def _drop_alpha(pixels: np.ndarray) -> np.ndarray:
+    """OpenCV BGR/BGRA/grey(+alpha) -> BGR (H, W, 3) or grey (H, W)."""
+    if pixels.ndim == 2:
+        return pixels
+    channels = pixels.shape[2]
+    if channels == 1:
+        return pixels[:, :, 0]
+    if channels == 2:
+        return np.ascontiguousarray(pixels[:, :, 0])
+    return pixels if channels == 3 else np.ascontiguousarray(pixels[:, :, :3])
+
+
+def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int) -> Raster:
+    """Decode a JPEG (8-bit); ``preview_long_side`` selects libjpeg's DCT-domain reduction (1/2, 1/4, 1/8).
+
+    The largest reduction whose long side is still at least 90 % of ``preview_long_side`` is used.
+    EXIF orientation is *not* applied here (OpenCV is told to ignore it).
+    """
+    info = jpeg_info(data)
+    _check_container(info, "JPEG", max_pixels, where)
+    flags = cv2.IMREAD_COLOR
+    if preview_long_side:
+        long_now = max(info.width, info.height)
+        for factor, flag in (
+            (8, cv2.IMREAD_REDUCED_COLOR_8),
+            (4, cv2.IMREAD_REDUCED_COLOR_4),
+            (2, cv2.IMREAD_REDUCED_COLOR_2),
+        ):
+            if -(-long_now // factor) >= 0.9 * preview_long_side:
+                flags = flag
+                break
+    pixels = _imdecode(data, flags | cv2.IMREAD_IGNORE_ORIENTATION, "JPEG", where)
+    return Raster(_drop_alpha(pixels), True, resolve_colour(info.icc), info.width, info.height)
+
+
+def decode_png(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
+    """Decode a PNG at its bit depth (8 or 16), dropping alpha and expanding palettes."""
+    info = png_info(data)
+    _check_container(info, "PNG", max_pixels, where)
+    pixels = _imdecode(data, cv2.IMREAD_UNCHANGED, "PNG", where)
+    colour = resolve_colour(info.icc, srgb_chunk=info.srgb_chunk)
+    return Raster(_drop_alpha(pixels), True, colour, info.width, info.height)
+
+
+def _tiff_pixels(page: tifffile.TiffPage) -> np.ndarray | None:
+    """Samples of a TIFF page as (H, W, S) or (H, W), or ``None`` when tifffile cannot decode them."""
+    photometric = int(page.photometric)
+    if photometric not in (0, 1, 2, 3) or page.dtype is None:
+        return None
+    try:
+        arr = page.asarray()
+    except (KeyError, ValueError, NotImplementedError, RuntimeError):
+        return None  # typically "requires the 'imagecodecs' package"
+    axes = page.axes
+    if "S" in axes and axes.index("S") < axes.index("Y"):
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+    arr = np.squeeze(arr) if arr.ndim > 3 else arr
+    if photometric == 3:  # palette
+        colormap = page.colormap
+        if colormap is None:
+            return None
+        arr = np.ascontiguousarray(np.asarray(colormap).T[arr])
+    if photometric == 0 and arr.dtype.kind == "u":  # min-is-white
+        arr = np.iinfo(arr.dtype).max - arr
+    if arr.ndim == 3:
+        arr = arr[:, :, 0] if arr.shape[2] < 3 else arr[:, :, :3]
+    return arr
+
+
+def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
+    """Decode the first page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC."""
+    try:
+        tif = tifffile.TiffFile(io.BytesIO(data))
+    except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as exc:
+        raise CorruptImageError(where, f"damaged TIFF structure ({exc})") from exc
+    with tif:
+        if not tif.pages:
+            raise CorruptImageError(where, "TIFF without images")
+        page = tif.pages.first
+        width, height = int(page.imagewidth), int(page.imagelength)
+        _check_size(width, height, max_pixels, where)
+        if width == 0 or height == 0:
+            raise CorruptImageError(where, "TIFF without image dimensions")
+        ends = [int(o) + int(c) for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)]
+        if ends and max(ends) > len(data):
+            raise CorruptImageError(where, "truncated: TIFF image data ends beyond the end of the file")
+        icc_tag = page.tags.get(34675)
+        icc = bytes(icc_tag.value) if icc_tag is not None else None
+        orientation_tag = page.tags.get(274)
+        orientation = int(orientation_tag.value) if orientation_tag is not None else 1
+        pixels = _tiff_pixels(page)
+    bgr = False
+    if pixels is None:
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if decoded is None:
+            raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
+        pixels, bgr = _drop_alpha(decoded), True
+    if pixels.dtype.kind == "f":
+        pixels = pixels.astype(np.float32, copy=False)
+    elif pixels.dtype not in (np.uint8, np.uint16):
+        raise UnsupportedFormatError(where, f"TIFF samples of type {pixels.dtype} are not supported")
+    colour = resolve_colour(icc, is_float=pixels.dtype.kind == "f")
+    return Raster(pixels, bgr, colour, width, height, orientation if 1 <= orientation <= 8 else 1)

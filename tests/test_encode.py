@@ -1,0 +1,160 @@
+"""Writing linear Rec.2020 tensors as sRGB files: round trips, gamut clipping, ICC, atomicity, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import backend.encode as encode
+from backend.decode import decode_image
+from backend.decode.icc import parse_icc
+from backend.encode import to_srgb8, write_image
+from backend.errors import NotFoundError, UnsupportedFormatError
+from backend.render.color import SRGB_TO_REC2020, apply_matrix
+
+
+def _in_gamut(h: int = 40, w: int = 56, seed: int = 0) -> torch.Tensor:
+    """Random linear Rec.2020 colours that lie inside the sRGB gamut, ``(1, 3, H, W)``."""
+    g = torch.Generator().manual_seed(seed)
+    return apply_matrix(torch.rand(1, 3, h, w, generator=g, dtype=torch.float64), SRGB_TO_REC2020).float()
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.tiff", "out16.png"])
+def test_16bit_round_trip_within_1e4(tmp_path: Path, name: str) -> None:
+    image = _in_gamut()
+    write_image(tmp_path / name, image, bit_depth=16)
+    decoded = decode_image(tmp_path / name)
+    assert decoded.colour_note == "sRGB (embedded ICC)"
+    assert float((decoded.image - image).abs().max()) < 1e-4
+
+
+def test_tiff_defaults_to_16_bit(tmp_path: Path) -> None:
+    import tifffile
+
+    write_image(tmp_path / "x.tif", _in_gamut())
+    assert tifffile.imread(tmp_path / "x.tif").dtype == np.uint16
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.jpg", "out.jpeg", "out8.tif"])
+def test_8bit_round_trip(tmp_path: Path, name: str) -> None:
+    # smooth content so JPEG error stays small; 8-bit quantisation error in linear light is < 0.005
+    y, x = torch.meshgrid(torch.linspace(0.05, 0.9, 40), torch.linspace(0.05, 0.9, 56), indexing="ij")
+    image = apply_matrix(torch.stack([x, y, (x + y) / 2])[None].double(), SRGB_TO_REC2020).float()
+    write_image(tmp_path / name, image, bit_depth=8 if name.endswith(".tif") else None, quality=98)
+    decoded = decode_image(tmp_path / name)
+    error = (decoded.image - image).abs()
+    if name.endswith((".jpg", ".jpeg")):  # lossy, chroma subsampled
+        assert float(error.mean()) < 0.005 and float(error.max()) < 0.05
+    else:
+        assert float(error.max()) < 0.005
+    assert decoded.colour_note == "sRGB (embedded ICC)"
+
+
+def test_out_of_gamut_is_clipped(tmp_path: Path) -> None:
+    pixels = [[-0.5, 0.2, 3.0], [0.5, float("nan"), 1.0], [0.1, 0.1, 0.1]]  # three pixels (Rec.2020 RGB)
+    image = torch.tensor(pixels).T.reshape(1, 3, 1, 3)
+    rgb = to_srgb8(image)
+    assert rgb.shape == (1, 3, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] == 0 and rgb[0, 0, 2] == 255  # negative red and blue 3.0 clipped
+    assert rgb[0, 1].tolist() == [0, 0, 0]  # NaN poisons its pixel, written as black
+    assert rgb[0, 2].tolist() == [89, 89, 89]
+    write_image(tmp_path / "clip.tif", image)
+    decoded = decode_image(tmp_path / "clip.tif").image
+    srgb = apply_matrix(decoded.double(), np.linalg.inv(SRGB_TO_REC2020))
+    assert float(srgb.min()) > -1e-4 and float(srgb.max()) < 1 + 1e-4
+
+
+def test_to_srgb8_known_values() -> None:
+    grey = torch.full((1, 3, 2, 2), 0.18)
+    assert (to_srgb8(grey) == 118).all()  # 0.18 linear -> 0.4614 encoded -> 117.6
+    assert (to_srgb8(torch.ones(3, 2, 2)) == 255).all()
+    red = apply_matrix(torch.tensor([1.0, 0.0, 0.0]).reshape(1, 3, 1, 1), SRGB_TO_REC2020)
+    assert to_srgb8(red)[0, 0].tolist() == [255, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["p.tif", "p.png", "p.jpg"])
+def test_embedded_profile_is_srgb(tmp_path: Path, name: str) -> None:
+    from backend.decode.containers import jpeg_info, png_info
+
+    write_image(tmp_path / name, _in_gamut(8, 8))
+    data = (tmp_path / name).read_bytes()
+    if name.endswith(".tif"):
+        import tifffile
+
+        with tifffile.TiffFile(tmp_path / name) as tif:
+            icc = bytes(tif.pages.first.tags[34675].value)
+    else:
+        icc = (jpeg_info(data) if name.endswith(".jpg") else png_info(data)).icc
+    assert icc is not None
+    assert parse_icc(icc).known_space == "sRGB"
+
+
+def test_write_is_atomic_and_replaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous")
+    write_image(target, _in_gamut(4, 4))
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    good = target.read_bytes()
+
+    def broken_encode(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError("encoder exploded")
+
+    def broken_replace(src: str, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(encode, "_encode", broken_encode)
+    with pytest.raises(RuntimeError):
+        write_image(target, _in_gamut(4, 4))
+    monkeypatch.undo()
+    monkeypatch.setattr(encode.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_image(target, _in_gamut(4, 4))
+    assert target.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_file_mode_follows_umask(tmp_path: Path) -> None:
+    write_image(tmp_path / "m.jpg", _in_gamut(4, 4))
+    assert (tmp_path / "m.jpg").stat().st_mode & 0o777 == 0o666 & ~encode._UMASK
+
+
+def test_write_errors(tmp_path: Path) -> None:
+    image = _in_gamut(4, 4)
+    with pytest.raises(UnsupportedFormatError, match=r"\.bmp"):
+        write_image(tmp_path / "x.bmp", image)
+    with pytest.raises(UnsupportedFormatError, match="16 bits"):
+        write_image(tmp_path / "x.jpg", image, bit_depth=16)
+    with pytest.raises(UnsupportedFormatError):
+        write_image(tmp_path / "x.png", image, bit_depth=12)
+    with pytest.raises(ValueError, match="shape"):
+        write_image(tmp_path / "x.png", image[:, :2])
+    with pytest.raises(ValueError, match="quality"):
+        write_image(tmp_path / "x.jpg", image, quality=0)
+    with pytest.raises(NotFoundError):
+        write_image(tmp_path / "missing" / "x.png", image)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.host
+def test_exiftool_reads_the_profile(tmp_path: Path) -> None:
+    exe = shutil.which("exiftool")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("exiftool is not installed, and CI=true forbids skipping (apt-get install exiftool)")
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
+    for name in ("e.tif", "e.png", "e.jpg"):
+        write_image(tmp_path / name, _in_gamut(8, 8))
+        out = subprocess.run(
+            [exe, "-s3", "-ProfileDescription", "-ColorSpaceData", "-ProfileClass", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert out == ["sRGB IEC61966-2.1 (autoretouch)", "RGB", "Display Device Profile"], name
