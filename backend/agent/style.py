@@ -1,0 +1,515 @@
+"""Styles: a trained agent plus what it was trained on, stored as safetensors weights + JSON metadata.
+
+A style named ``NAME`` is two files in one folder:
+
+* ``NAME.safetensors``: the :class:`~backend.agent.network.AgentNet` state dict (float tensors only);
+* ``NAME.json``: metadata, a JSON object::
+
+      {"format": "autoretouch-style", "format_version": 1,
+       "name": "NAME", "description": "...",
+       "catalog_version": 1,                       # slider catalog the net was trained for
+       "agent": {"sliders": [...], "max_steps": 5, "width": 32, "dropout": 0.1, "thumb": 64},
+       "training": {...},                          # data summary (free-form JSON object)
+       "metrics": {...},                           # evaluation numbers (free-form JSON object)
+       "created": "2026-01-31T12:00:00+00:00",     # ISO 8601
+       "model_version": 1}                         # integer, bumped by each retraining
+
+Loading cannot execute code: the metadata is parsed with :mod:`json`, the weights with
+:func:`safetensors.torch.load` (never pickle / ``torch.load``); the net is built from the metadata and every
+tensor name, shape and dtype is checked against it; sizes are capped. Any problem is a
+:class:`StyleError` (or :class:`~backend.errors.NotFoundError`) naming the file.
+
+The :class:`StyleStore` looks in the user's style folders (``$AUTORETOUCH_STYLES``, several separated by
+``os.pathsep``, else ``~/.local/share/autoretouch/styles``) and then in the styles shipped with
+autoretouch (``backend/styles/``); an earlier folder shadows a later one. The default style is ``default``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from backend.agent.actions import AGENT_SLIDERS
+from backend.agent.network import AgentNet
+from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.sliders.catalog import CATALOG_VERSION
+
+__all__ = [
+    "DEFAULT_STYLE",
+    "MAX_METADATA_BYTES",
+    "MAX_WEIGHTS_BYTES",
+    "SHIPPED_STYLES_DIR",
+    "STYLE_FORMAT",
+    "STYLE_FORMAT_VERSION",
+    "Style",
+    "StyleError",
+    "StyleInfo",
+    "StyleStore",
+    "load_style",
+    "read_metadata",
+    "save_style",
+    "user_style_dirs",
+    "validate_metadata",
+]
+
+STYLE_FORMAT = "autoretouch-style"
+STYLE_FORMAT_VERSION = 1
+DEFAULT_STYLE = "default"
+#: Styles shipped with autoretouch (the trained default style is installed here).
+SHIPPED_STYLES_DIR = Path(__file__).resolve().parents[1] / "styles"
+#: Largest weights file accepted (the default net is about 0.4 MB).
+MAX_WEIGHTS_BYTES = 64 << 20
+#: Largest metadata file accepted.
+MAX_METADATA_BYTES = 1 << 20
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_LIMITS = {"max_steps": (1, 32), "width": (2, 256), "thumb": (16, 256)}
+
+
+class StyleError(AutoretouchError):
+    """A style file is malformed, incompatible with this autoretouch, or unsafe.
+
+    Attributes:
+        path: the file concerned.
+        reason: what is wrong.
+    """
+
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Style:
+    """A loaded (or freshly trained) style.
+
+    Attributes:
+        name: style name (letters, digits, ``_ . -``; at most 64 characters; file stem).
+        net: the agent, in eval mode after loading.
+        description: one line for ``autoretouch styles``.
+        training: training data summary (JSON object: sources, photo counts, dates ...).
+        metrics: evaluation numbers (JSON object).
+        created: ISO 8601 creation time.
+        model_version: integer version, bumped by each retraining.
+        catalog_version: slider catalog version the net was trained for.
+        path: the weights file it was loaded from (``None`` when not loaded from disk).
+    """
+
+    name: str
+    net: AgentNet
+    description: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=_now)
+    model_version: int = 1
+    catalog_version: int = CATALOG_VERSION
+    path: Path | None = None
+
+    @property
+    def model(self) -> str:
+        """Provenance string recorded in recipes: ``NAME@MODEL_VERSION``."""
+        return f"{self.name}@{self.model_version}"
+
+    def metadata(self) -> dict[str, Any]:
+        """The JSON metadata written next to the weights."""
+        return {
+            "format": STYLE_FORMAT,
+            "format_version": STYLE_FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "catalog_version": self.catalog_version,
+            "agent": self.net.config(),
+            "training": self.training,
+            "metrics": self.metrics,
+            "created": self.created,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """One entry of :meth:`StyleStore.list` (metadata only; the weights are not read).
+
+    Attributes:
+        name: style name (file stem).
+        path: the weights file.
+        directory: the style folder it lives in.
+        source: ``"user"`` or ``"shipped"``.
+        metadata: the validated metadata (empty when ``error`` is set).
+        error: why the style cannot be used, or ``None``.
+        shadowed: ``True`` when a folder earlier in the search path has a style of the same name.
+    """
+
+    name: str
+    path: Path
+    directory: Path
+    source: str
+    metadata: dict[str, Any]
+    error: str | None = None
+    shadowed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (what ``autoretouch styles --json`` prints per style)."""
+        meta = self.metadata
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "directory": str(self.directory),
+            "source": self.source,
+            "description": meta.get("description"),
+            "created": meta.get("created"),
+            "catalog_version": meta.get("catalog_version"),
+            "model_version": meta.get("model_version"),
+            "agent": meta.get("agent"),
+            "training": meta.get("training"),
+            "metrics": meta.get("metrics"),
+            "shadowed": self.shadowed,
+            "error": self.error,
+        }
+
+
+# -- metadata ---------------------------------------------------------------------------------------
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_name(name: Any, where: Path) -> str:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise StyleError(where, f"invalid style name {name!r} (letters, digits, '_', '.', '-'; at most 64)")
+    return name
+
+
+def _check_agent(agent: Any, where: Path) -> dict[str, Any]:
+    if not isinstance(agent, dict):
+        raise StyleError(where, "'agent' must be an object")
+    missing = {"sliders", "max_steps", "width", "dropout", "thumb"} - set(agent)
+    if missing:
+        raise StyleError(where, f"'agent' lacks {sorted(missing)}")
+    sliders = agent["sliders"]
+    if not isinstance(sliders, list) or not sliders or not all(isinstance(s, str) for s in sliders):
+        raise StyleError(where, "'agent.sliders' must be a non-empty list of slider names")
+    unknown = [s for s in sliders if s not in AGENT_SLIDERS]
+    if unknown or len(set(sliders)) != len(sliders):
+        raise StyleError(where, f"'agent.sliders' has unknown or repeated sliders {unknown or sliders}")
+    for key, (lo, hi) in _LIMITS.items():
+        if not _is_int(agent[key]) or not lo <= agent[key] <= hi:
+            raise StyleError(where, f"'agent.{key}' must be an integer in {lo}..{hi}, got {agent[key]!r}")
+    if agent["width"] % 2:
+        raise StyleError(where, f"'agent.width' must be even, got {agent['width']}")
+    dropout = agent["dropout"]
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
+        raise StyleError(where, f"'agent.dropout' must be a number in [0, 1), got {dropout!r}")
+    return {k: agent[k] for k in ("sliders", "max_steps", "width", "dropout", "thumb")}
+
+
+def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
+    """Check parsed style metadata; returns it (unknown keys are kept but not used).
+
+    Raises:
+        StyleError: wrong format, wrong catalog version, a missing or mistyped field.
+    """
+    if not isinstance(data, dict):
+        raise StyleError(where, "style metadata must be a JSON object")
+    if data.get("format") != STYLE_FORMAT:
+        raise StyleError(where, f"not an autoretouch style (format {data.get('format')!r})")
+    if data.get("format_version") != STYLE_FORMAT_VERSION:
+        raise StyleError(where, f"style format version {data.get('format_version')!r} is not supported (expected 1)")
+    _check_name(data.get("name"), where)
+    catalog = data.get("catalog_version")
+    if not _is_int(catalog):
+        raise StyleError(where, f"'catalog_version' must be an integer, got {catalog!r}")
+    if catalog != CATALOG_VERSION:
+        raise StyleError(
+            where,
+            f"style was trained for slider catalog version {catalog}, this autoretouch uses version "
+            f"{CATALOG_VERSION}; retrain the style or use a matching autoretouch",
+        )
+    for key in ("training", "metrics"):
+        if not isinstance(data.get(key), dict):
+            raise StyleError(where, f"'{key}' must be a JSON object")
+    if not isinstance(data.get("description", ""), str):
+        raise StyleError(where, "'description' must be a string")
+    created = data.get("created")
+    try:
+        datetime.fromisoformat(created)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StyleError(where, f"'created' must be an ISO 8601 time, got {created!r}") from None
+    version = data.get("model_version")
+    if not _is_int(version) or version < 1:
+        raise StyleError(where, f"'model_version' must be a positive integer, got {version!r}")
+    data = dict(data)
+    data["agent"] = _check_agent(data.get("agent"), where)
+    data.setdefault("description", "")
+    return data
+
+
+def _read_limited(path: Path, limit: int, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise StyleError(path, f"{what} of {size:,} bytes exceeds the {limit:,}-byte limit")
+        with path.open("rb") as fh:
+            return fh.read(limit + 1)
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: style {what} not found") from None
+    except PermissionError:
+        raise PermissionDeniedError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise StyleError(path, f"{what} is a directory") from None
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Read and validate a style's JSON metadata file.
+
+    Raises:
+        NotFoundError: no such file.
+        StyleError: not valid JSON or invalid metadata.
+    """
+    p = Path(path)
+    raw = _read_limited(p, MAX_METADATA_BYTES, "metadata")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise StyleError(p, f"metadata is not valid JSON ({exc})") from None
+    return validate_metadata(data, p)
+
+
+# -- weights ----------------------------------------------------------------------------------------
+
+
+def _load_weights(path: Path, net: AgentNet) -> None:
+    raw = _read_limited(path, MAX_WEIGHTS_BYTES, "weights")
+    try:
+        tensors = load_safetensors(raw)
+    except Exception as exc:  # safetensors raises its own error types for every malformed header
+        raise StyleError(path, f"not a safetensors weights file ({type(exc).__name__}: {exc})") from None
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise StyleError(
+            path,
+            f"weights do not match the network described by the metadata (missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]})",
+        )
+    state = {}
+    for name, ref in expected.items():
+        t = tensors[name]
+        if tuple(t.shape) != tuple(ref.shape):
+            raise StyleError(path, f"tensor {name!r} has shape {tuple(t.shape)}, the network needs {tuple(ref.shape)}")
+        if not t.is_floating_point():
+            raise StyleError(path, f"tensor {name!r} has dtype {t.dtype}, expected a floating type")
+        t = t.to(ref.dtype)
+        if not bool(torch.isfinite(t).all()):
+            raise StyleError(path, f"tensor {name!r} contains NaN or infinite values")
+        state[name] = t
+    net.load_state_dict(state, strict=True)
+
+
+def _style_files(path: Path) -> tuple[Path, Path]:
+    """(weights, metadata) paths of a style given either file (or the common stem)."""
+    if path.suffix in (".safetensors", ".json"):
+        return path.with_suffix(".safetensors"), path.with_suffix(".json")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def _looks_like_path(spec: str | Path) -> bool:
+    text = str(spec)
+    return isinstance(spec, Path) or os.sep in text or "/" in text or text.endswith((".safetensors", ".json"))
+
+
+def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> Style:
+    """Load a style from its files or by name from the style store.
+
+    Args:
+        path_or_name: a style name (looked up in ``store``), or a path to ``NAME.safetensors``,
+            ``NAME.json`` or ``NAME`` (both files must exist side by side).
+        store: where names are looked up (default: :class:`StyleStore` with the default folders).
+
+    Returns:
+        The :class:`Style`, its net in eval mode.
+
+    Raises:
+        NotFoundError: no such style / file.
+        StyleError: invalid metadata, incompatible catalog version, weights that are not safetensors or do
+            not match the network the metadata describes.
+    """
+    if _looks_like_path(path_or_name):
+        weights, meta_path = _style_files(Path(path_or_name))
+        if not weights.is_file():
+            raise NotFoundError(f"{weights}: style weights not found")
+    else:
+        weights = (store or StyleStore()).find(str(path_or_name))
+        meta_path = weights.with_suffix(".json")
+    meta = read_metadata(meta_path)
+    if meta["name"] != weights.stem:
+        raise StyleError(meta_path, f"metadata names the style {meta['name']!r} but the file is {weights.name!r}")
+    agent = meta["agent"]
+    net = AgentNet(
+        sliders=tuple(agent["sliders"]),
+        max_steps=agent["max_steps"],
+        width=agent["width"],
+        dropout=float(agent["dropout"]),
+        thumb=agent["thumb"],
+    )
+    _load_weights(weights, net)
+    net.eval()
+    return Style(
+        name=meta["name"],
+        net=net,
+        description=meta["description"],
+        training=meta["training"],
+        metrics=meta["metrics"],
+        created=meta["created"],
+        model_version=meta["model_version"],
+        catalog_version=meta["catalog_version"],
+        path=weights,
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_style(style: Style, directory: str | Path) -> Path:
+    """Write ``NAME.safetensors`` then ``NAME.json`` into ``directory`` (created if missing), atomically.
+
+    Args:
+        style: the style; its metadata is validated before anything is written.
+        directory: target folder.
+
+    Returns:
+        The weights path.
+
+    Raises:
+        StyleError: invalid name or metadata (e.g. non-JSON values in ``training``/``metrics``).
+        PermissionDeniedError: the folder cannot be written.
+    """
+    d = Path(directory)
+    weights = d / f"{_check_name(style.name, d)}.safetensors"
+    meta = style.metadata()
+    try:
+        text = json.dumps(meta, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StyleError(weights.with_suffix(".json"), f"metadata is not plain JSON ({exc})") from None
+    validate_metadata(json.loads(text), weights.with_suffix(".json"))
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.net.state_dict().items()}
+    blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write(weights, blob)
+        _atomic_write(weights.with_suffix(".json"), (text + "\n").encode("utf-8"))
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"{d}: cannot write the style ({exc.strerror})") from None
+    return weights
+
+
+# -- the store --------------------------------------------------------------------------------------
+
+
+def user_style_dirs() -> list[Path]:
+    """The user's style folders: ``$AUTORETOUCH_STYLES`` (``os.pathsep``-separated) or the XDG default."""
+    env = os.environ.get("AUTORETOUCH_STYLES")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    return [Path("~/.local/share/autoretouch/styles").expanduser()]
+
+
+class StyleStore:
+    """The styles installed on this machine: user folders first, then the shipped ones.
+
+    Args:
+        dirs: folders to search, in order (default: :func:`user_style_dirs` then :data:`SHIPPED_STYLES_DIR`).
+    """
+
+    def __init__(self, dirs: Sequence[str | Path] | None = None) -> None:
+        if dirs is None:
+            self.dirs = [*user_style_dirs(), SHIPPED_STYLES_DIR]
+        else:
+            self.dirs = [Path(d) for d in dirs]
+
+    def source_of(self, directory: Path) -> str:
+        """``"shipped"`` for the folder shipped with autoretouch, ``"user"`` for the others."""
+        try:
+            return "shipped" if directory.resolve() == SHIPPED_STYLES_DIR.resolve() else "user"
+        except OSError:
+            return "user"
+
+    def find(self, name: str) -> Path:
+        """The weights file of the first style called ``name`` along the search path.
+
+        Raises:
+            StyleError: ``name`` is not a valid style name.
+            NotFoundError: no folder has it (with a hint when it is the missing default style).
+        """
+        _check_name(name, Path(name))
+        for d in self.dirs:
+            candidate = d / f"{name}.safetensors"
+            if candidate.is_file():
+                return candidate
+        where = ", ".join(str(d) for d in self.dirs) or "(no style folders)"
+        if name == DEFAULT_STYLE:
+            raise NotFoundError(
+                f"no default style is installed (looked in {where}); choose one with --style NAME or PATH "
+                "(see `autoretouch styles`) or train one with `autoretouch train`"
+            )
+        raise NotFoundError(f"no style named {name!r} (looked in {where}); see `autoretouch styles`")
+
+    def load(self, name: str) -> Style:
+        """Load the style ``name`` (see :func:`load_style`)."""
+        return load_style(self.find(name))
+
+    def list(self) -> list[StyleInfo]:
+        """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``."""
+        infos: list[StyleInfo] = []
+        seen: set[str] = set()
+        for d in self.dirs:
+            if not d.is_dir():
+                continue
+            stems = sorted({p.stem for p in d.iterdir() if p.suffix in (".json", ".safetensors")})
+            for stem in stems:
+                if not _NAME_RE.fullmatch(stem):
+                    continue
+                weights = d / f"{stem}.safetensors"
+                meta: dict[str, Any] = {}
+                error: str | None = None
+                try:
+                    if not weights.is_file():
+                        raise StyleError(weights, "weights file missing (only the metadata exists)")
+                    meta = read_metadata(weights.with_suffix(".json"))
+                    if meta["name"] != stem:
+                        raise StyleError(weights, f"metadata names the style {meta['name']!r}")
+                except AutoretouchError as exc:
+                    meta, error = {}, str(exc)
+                infos.append(StyleInfo(stem, weights, d, self.source_of(d), meta, error, shadowed=stem in seen))
+                seen.add(stem)
+        return infos

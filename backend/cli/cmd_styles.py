@@ -1,0 +1,68 @@
+"""``autoretouch styles``: list the installed styles (user folders first, then the shipped ones)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``styles`` sub-command to the CLI."""
+    parser = subparsers.add_parser(
+        "styles",
+        help="list the installed styles (name, folder, creation, catalog version, training data, metrics)",
+        description=(
+            "List the styles `suggest` can use. User styles live in $AUTORETOUCH_STYLES (several folders "
+            "separated by ':') or ~/.local/share/autoretouch/styles and shadow the shipped ones of the same "
+            "name. A style is NAME.safetensors (weights) + NAME.json (metadata)."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(func=run, _parser=parser)
+
+
+def _summary(data: Any) -> str:
+    if not data:
+        return "-"
+    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in data.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the style store; returns 0."""
+    from backend.agent.style import DEFAULT_STYLE, StyleStore
+
+    store = StyleStore()
+    infos = store.list()
+    if args.json:
+        out = {
+            "default": DEFAULT_STYLE,
+            "dirs": [{"path": str(d), "source": store.source_of(d), "exists": d.is_dir()} for d in store.dirs],
+            "styles": [info.to_dict() for info in infos],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print("style folders (searched in this order):")
+    for d in store.dirs:
+        print(f"  {d}  ({store.source_of(d)}{'' if d.is_dir() else ', missing'})")
+    if not infos:
+        print(f"no styles installed (the default style, {DEFAULT_STYLE!r}, is not installed yet)")
+        return 0
+    for info in infos:
+        flags = " [shadowed]" if info.shadowed else ""
+        if info.error is not None:
+            print(f"{info.name}  ({info.source}: {info.directory}){flags}\n  UNUSABLE: {info.error}")
+            continue
+        meta = info.metadata
+        print(f"{info.name}  ({info.source}: {info.directory}){flags}")
+        if meta.get("description"):
+            print(f"  {meta['description']}")
+        print(
+            f"  model {info.name}@{meta['model_version']}, created {meta['created']}, "
+            f"catalog version {meta['catalog_version']}, sliders {len(meta['agent']['sliders'])}"
+        )
+        print(f"  training: {_summary(meta.get('training'))}")
+        print(f"  metrics:  {_summary(meta.get('metrics'))}")
+    return 0

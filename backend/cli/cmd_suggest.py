@@ -1,0 +1,192 @@
+"""``autoretouch suggest``: let a style's agent propose slider recipes for photos (nothing is written).
+
+Each photo is decoded through the fast preview path (reduced JPEG decode / embedded raw preview), squeezed
+to the agent's 64x64 linear thumbnail, and the agent picks a few sliders and their values. Variants: the
+first recipe is the deterministic one, the others come from dropout kept on (seeded by ``--seed``, so they
+are reproducible). ``--mix`` runs several styles and blends their recipes in slider space; ``--strength``
+scales every slider toward "no change". A photo that fails is reported on stderr (the message names the
+file) and the others carry on; the exit status is then 9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.errors import AutoretouchError, InvalidRecipeError
+from backend.recipe import Recipe
+from backend.sliders.catalog import HSL_COLOURS, get_slider
+
+__all__ = ["format_recipe", "register", "run"]
+
+_EPILOG = """\
+examples:
+  autoretouch suggest IMG_0001.CR2                      # default style
+  autoretouch suggest *.jpg --style warm --strength 0.6 --json
+  autoretouch suggest IMG_0001.CR2 --variants 4 --seed 7
+  autoretouch suggest IMG_0001.CR2 --mix warm:0.7,film:0.3
+
+--style takes a style name (see `autoretouch styles`) or a path to NAME.safetensors. With --json, one
+JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
+{"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed.
+"""
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
+    return value
+
+
+def _mix(text: str) -> list[tuple[str, float]]:
+    from backend.agent.suggest import parse_mix
+
+    try:
+        return parse_mix(text)
+    except InvalidRecipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _variants(text: str) -> int:
+    from backend.agent.suggest import MAX_VARIANTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= MAX_VARIANTS:
+        raise argparse.ArgumentTypeError(f"variants must lie in 1..{MAX_VARIANTS}, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``suggest`` sub-command to the CLI."""
+    parser = subparsers.add_parser(
+        "suggest",
+        help="propose slider recipes for photos with a learned style (prints them; writes nothing)",
+        description=(
+            "Run a style's agent on one or more photos (raw, TIFF, JPEG, PNG) and print the recipes it "
+            "proposes: a few global sliders and their values. Feed a recipe to `render` or `apply`."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
+    which.add_argument(
+        "--mix", type=_mix, metavar="A:W,B:W", help="blend several styles' recipes with these weights (slider space)"
+    )
+    parser.add_argument(
+        "--strength",
+        type=_strength,
+        default=1.0,
+        metavar="A",
+        help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
+    )
+    parser.add_argument(
+        "--variants", type=_variants, default=1, metavar="K", help="number of recipes per photo (default 1)"
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
+    parser.set_defaults(func=run, _parser=parser)
+
+
+def _format_number(x: float, decimals: int) -> str:
+    return f"{x:+.{decimals}f}"
+
+
+def format_value(slider: str, value: Any) -> str:
+    """Human form of one slider value (sign and unit for scalars; rows for curves and HSL)."""
+    spec = get_slider(slider)
+    if spec.is_scalar:
+        if spec.unit == "EV":
+            return f"{_format_number(value, 2)} EV"
+        return _format_number(value, 1)
+    if spec.name == "hsl":
+        rows = [
+            f"{colour} h{_format_number(h, 0)} s{_format_number(s, 0)} l{_format_number(lum, 0)}"
+            for colour, (h, s, lum) in zip(HSL_COLOURS, value, strict=True)
+            if (h, s, lum) != (0.0, 0.0, 0.0)
+        ]
+        return ", ".join(rows) or "(no change)"
+    rows = [value] if len(spec.shape) == 1 else list(value)
+    return " | ".join(" ".join(f"{y:.3f}" for y in row) for row in rows)
+
+
+def format_recipe(recipe: Recipe, indent: str = "  ") -> list[str]:
+    """Lines of text for one recipe (``(no change)`` when empty)."""
+    if not recipe.steps:
+        return [f"{indent}(no change)"]
+    width = max(len(s.slider) for s in recipe.steps)
+    return [f"{indent}{s.slider:<{width}}  {format_value(s.slider, s.value)}" for s in recipe.steps]
+
+
+def _load_styles(args: argparse.Namespace) -> list[tuple[Any, float]]:
+    from backend.agent.style import DEFAULT_STYLE, StyleStore, load_style
+
+    store = StyleStore()
+    if args.mix:
+        return [(load_style(name, store=store), weight) for name, weight in args.mix]
+    return [(load_style(args.style or DEFAULT_STYLE, store=store), 1.0)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 64x64 work: more intra-op threads only add synchronisation cost
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from backend.agent.suggest import mix_label, suggest_for_photo
+    from backend.cli.main import EXIT_PARTIAL
+
+    styles = _load_styles(args)
+    label = mix_label(styles)
+    single = len(args.photos) == 1
+    failures: list[AutoretouchError] = []
+    for photo in args.photos:
+        try:
+            recipes = suggest_for_photo(photo, styles, strength=args.strength, variants=args.variants, seed=args.seed)
+        except AutoretouchError as exc:
+            if single:
+                raise
+            failures.append(exc)
+            message = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
+            print(f"autoretouch: error: {message}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"photo": str(photo), "ok": False, "error": message}), flush=True)
+            continue
+        if args.json:
+            row = {
+                "photo": str(photo),
+                "ok": True,
+                "recipes": [r.to_dict() for r in recipes],
+                "style": label,
+                "strength": args.strength,
+            }
+            print(json.dumps(row), flush=True)
+            continue
+        print(f"{photo}  (style {label}, strength {args.strength:g})")
+        for k, recipe in enumerate(recipes):
+            if len(recipes) > 1:
+                print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
+            print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)
+    if not failures:
+        return 0
+    if len(failures) == len(args.photos):
+        return failures[0].exit_code
+    return EXIT_PARTIAL
