@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "AutoretouchError",
+    "CatalogError",
     "CorruptImageError",
     "DecodeError",
     "ImageTooLargeError",
@@ -18,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "SidecarError",
+    "StyleError",
     "UnknownSliderError",
     "UnsupportedFormatError",
 ]
@@ -112,3 +114,40 @@ class SidecarError(AutoretouchError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class StyleError(AutoretouchError):
+    """A style file is malformed, incompatible with this autoretouch, or unsafe.
+
+    Attributes:
+        path: the file concerned.
+        reason: what is wrong.
+    """
+
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class CatalogError(AutoretouchError):
+    """A Lightroom catalog cannot be read: not SQLite, a missing table, an ambiguous or damaged row.
+
+    Attributes:
+        catalog: the ``.lrcat`` file (``None`` for text parsed outside a catalog).
+        where: table and row the problem was found in (``"Adobe_images id_local=41"``), or ``""``.
+        reason: what is wrong.
+    """
+
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, catalog: str | Path | None, where: str, reason: str) -> None:
+        self.catalog = None if catalog is None else Path(catalog)
+        self.where = where
+        self.reason = reason
+        parts = [str(catalog) if catalog is not None else "<text>"]
+        if where:
+            parts.append(where)
+        super().__init__(f"{': '.join(parts)}: {reason}")

@@ -42,7 +42,7 @@ from safetensors.torch import save as save_safetensors
 
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import AgentNet
-from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -75,22 +75,6 @@ MAX_METADATA_BYTES = 1 << 20
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LIMITS = {"max_steps": (1, 32), "width": (2, 256), "thumb": (16, 256)}
-
-
-class StyleError(AutoretouchError):
-    """A style file is malformed, incompatible with this autoretouch, or unsafe.
-
-    Attributes:
-        path: the file concerned.
-        reason: what is wrong.
-    """
-
-    grpc_status = "FAILED_PRECONDITION"
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def _now() -> str:

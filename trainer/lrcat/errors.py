@@ -1,6 +1,7 @@
 """Typed errors of the Lightroom catalog reader.
 
-Both derive from :class:`backend.errors.AutoretouchError`, so the CLI and the daemon map them like every
+``CatalogError`` lives in :mod:`backend.errors` (re-exported here); both derive from
+:class:`backend.errors.AutoretouchError`, so the CLI and the daemon map them like every
 other error. Every message names the catalog file and the row (table and ``id_local``) it comes from.
 """
 
@@ -8,31 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.errors import AutoretouchError
+from backend.errors import CatalogError
 
 __all__ = ["CatalogError", "SettingsParseError"]
-
-
-class CatalogError(AutoretouchError):
-    """A Lightroom catalog cannot be read: not SQLite, a missing table, an ambiguous or damaged row.
-
-    Attributes:
-        catalog: the ``.lrcat`` file (``None`` for text parsed outside a catalog).
-        where: table and row the problem was found in (``"Adobe_images id_local=41"``), or ``""``.
-        reason: what is wrong.
-    """
-
-    exit_code = 3
-    grpc_status = "FAILED_PRECONDITION"
-
-    def __init__(self, catalog: str | Path | None, where: str, reason: str) -> None:
-        self.catalog = None if catalog is None else Path(catalog)
-        self.where = where
-        self.reason = reason
-        parts = [str(catalog) if catalog is not None else "<text>"]
-        if where:
-            parts.append(where)
-        super().__init__(f"{': '.join(parts)}: {reason}")
 
 
 class SettingsParseError(CatalogError):
