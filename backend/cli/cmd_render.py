@@ -1,0 +1,372 @@
+"""``autoretouch render``: apply a recipe to photos and write sRGB JPEG/PNG/16-bit TIFF files.
+
+Each photo is decoded to linear Rec.2020 (orientation applied), rendered with the recipe (scaled by
+``--strength``) in float32 on the CPU, and encoded to sRGB. The input photo is never written: an output
+path that resolves to any input of the batch is refused. In a batch a photo that fails is reported on
+stderr (the message names the file) and the others carry on; the exit status is then 9 (some failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.recipe import Recipe, load_recipe, scale
+from backend.render.pipeline import STAGES, prepare_settings, render
+from backend.sliders.catalog import STAGE_ORDER, iter_sliders
+
+__all__ = ["BAND_PIXELS", "FORMATS", "OutputPlan", "plan_outputs", "register", "render_banded", "render_photo", "run"]
+
+#: Output format -> file extensions that select it (the first one is used for new names).
+FORMATS: dict[str, tuple[str, ...]] = {"jpg": (".jpg", ".jpeg"), "png": (".png",), "tif": (".tif", ".tiff")}
+
+_EPILOG = """\
+examples:
+  autoretouch render IMG_0001.CR2 --recipe warm.json -o IMG_0001.tif
+  autoretouch render *.jpg --recipe warm.json --out-dir retouched/ --strength 0.5
+  autoretouch render big.NEF --recipe warm.json -o quick.jpg --preview --long-side 1024
+
+Output names with --out-dir are the photo's name with the output extension. Without --format, JPEG and
+PNG photos keep their format and everything else (raws, TIFF) becomes a 16-bit TIFF. The input photo is
+never overwritten. Exit status 9 means some photos of the batch failed (each is named on stderr).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``render`` sub-command to the CLI."""
+    parser = subparsers.add_parser(
+        "render",
+        help="apply a recipe to photos and write sRGB JPEG/PNG/16-bit TIFF files",
+        description=(
+            "Render a recipe onto one or more photos (raw, TIFF, JPEG, PNG) at full resolution and write "
+            "sRGB images with the orientation applied. This bakes the edit into new pixels, for previews "
+            "and exports; to hand the edit to Lightroom or darktable as editable sliders use `apply`."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files to render")
+    parser.add_argument(
+        "--recipe", required=True, type=Path, metavar="R.json", help="recipe JSON file (see `autoretouch sliders`)"
+    )
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one photo only)")
+    out.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="output folder for one or more photos (created if missing)"
+    )
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        metavar="A",
+        help="scale every slider toward 'no change': 0 = unedited, 1 = the recipe as written (default 1)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=tuple(FORMATS),
+        help="output format (default: from OUT's extension; with --out-dir the photo's own for JPEG/PNG, else tif)",
+    )
+    parser.add_argument(
+        "--bit-depth", type=int, choices=(8, 16), help="bits per channel for PNG/TIFF (default: 16 TIFF, 8 PNG)"
+    )
+    parser.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG quality 1..100 (default 95)")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="decode a fast reduced-size preview (embedded thumbnail / reduced JPEG decode) instead of full size",
+    )
+    parser.add_argument(
+        "--long-side",
+        type=int,
+        metavar="N",
+        help="downscale so the long side is at most N pixels (never upscales)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
+    parser.set_defaults(func=run, _parser=parser)
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one photo goes.
+
+    Attributes:
+        photo: the input photo, as given.
+        output: the output file, or ``None`` when no valid output exists (see ``error``).
+        error: why the photo cannot be rendered (refused path), or ``None``.
+    """
+
+    photo: Path
+    output: Path | None
+    error: AutoretouchError | None = None
+
+
+def _format_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return next((fmt for fmt, exts in FORMATS.items() if suffix in exts), None)
+
+
+class _Inputs:
+    """The batch's input photos, found by resolved path or by inode (hard links)."""
+
+    def __init__(self, photos: Sequence[Path]) -> None:
+        self.by_path = {p.resolve(): p for p in photos}
+        self.by_inode: dict[tuple[int, int], Path] = {}
+        for p in photos:
+            with contextlib.suppress(OSError):
+                st = p.stat()
+                self.by_inode[(st.st_dev, st.st_ino)] = p
+
+    def find(self, target: Path) -> Path | None:
+        """The input photo that ``target`` is (same file), or ``None``."""
+        hit = self.by_path.get(target.resolve())
+        if hit is not None:
+            return hit
+        try:
+            st = target.stat()
+        except OSError:
+            return None
+        return self.by_inode.get((st.st_dev, st.st_ino))
+
+
+def plan_outputs(
+    photos: Sequence[Path], *, output: Path | None, out_dir: Path | None, fmt: str | None
+) -> list[OutputPlan]:
+    """Choose the output file of every photo and refuse those that would overwrite an input.
+
+    Args:
+        photos: the input photos, in order.
+        output: ``-o OUT`` (exactly one photo), or ``None``.
+        out_dir: ``--out-dir DIR``, or ``None``.
+        fmt: ``--format`` (``jpg``, ``png``, ``tif``), or ``None`` for the default.
+
+    Returns:
+        One plan per photo. A plan whose output is an input photo, or the output of an earlier photo
+        of the batch, carries a :class:`~backend.errors.PermissionDeniedError` instead of a path.
+    """
+    plans: list[OutputPlan] = []
+    taken: dict[Path, Path] = {}
+    inputs = _Inputs(photos)
+    for photo in photos:
+        if output is not None:
+            target = output
+        else:
+            assert out_dir is not None
+            own = _format_of(photo)
+            chosen = fmt or (own if own in ("jpg", "png") else "tif")
+            target = out_dir / (photo.stem + FORMATS[chosen][0])
+        clash = inputs.find(target)
+        if clash is not None:
+            err = PermissionDeniedError(
+                f"{photo}: refusing to overwrite the input photo {clash} (choose another output)"
+            )
+            plans.append(OutputPlan(photo, None, err))
+            continue
+        key = target.resolve()
+        if key in taken:
+            err = PermissionDeniedError(f"{photo}: output {target} is already the output of {taken[key]}")
+            plans.append(OutputPlan(photo, None, err))
+            continue
+        taken[key] = photo
+        plans.append(OutputPlan(photo, target))
+    return plans
+
+
+def _downscale(image: Tensor, long_side: int) -> Tensor:
+    """Resample ``(N, 3, H, W)`` (antialiased bilinear, in linear light) so that ``max(H, W) <= long_side``.
+
+    The aspect ratio is kept; images already small enough are returned unchanged (never upscaled).
+    """
+    h, w = image.shape[-2:]
+    if max(h, w) <= long_side:
+        return image
+    s = long_side / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    return functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+#: Pixels per band when per-pixel stages run band by band (about 4 MB per channel plane in float32).
+BAND_PIXELS = 1 << 20
+
+
+def render_banded(
+    image: Tensor, settings: Mapping[str, Tensor], *, band_pixels: int = BAND_PIXELS, inplace: bool = False
+) -> Tensor:
+    """:func:`backend.render.pipeline.render`, with the per-pixel stages run on bands of rows.
+
+    The stages still run in pipeline order. Runs of consecutive stages whose sliders are all per-pixel
+    (``is_global``) are applied to horizontal bands of about ``band_pixels`` pixels, so their many
+    intermediate tensors are band-sized instead of image-sized (a 24-MP render otherwise peaks at several
+    GB); spatial stages (sharpen, clarity, vignette) see the whole image. Per-pixel operations do not
+    depend on their neighbours, so the result equals ``render(image, settings)``.
+
+    Args:
+        image: ``(N, 3, H, W)`` linear Rec.2020, float32/float64.
+        settings: slider name -> value, as for :func:`~backend.render.pipeline.render`.
+        band_pixels: pixels (per image) in one band, >= 1.
+        inplace: write the per-pixel results into ``image`` (saves one image-sized buffer; use it when
+            the caller no longer needs its input).
+
+    Returns:
+        ``(N, 3, H, W)`` linear Rec.2020, unclamped.
+    """
+    if image.ndim != 4:
+        return render(image, settings)  # let the pipeline raise its shape error
+    values = prepare_settings(settings, image.shape[0], image.dtype, image.device)
+    groups: list[tuple[bool, list[tuple[str, dict[str, Tensor]]]]] = []
+    for stage in STAGE_ORDER:
+        specs = [spec for spec in iter_sliders(stage) if spec.name in values]
+        if not specs:
+            continue
+        per_pixel = all(spec.is_global for spec in specs)
+        call = (stage, {spec.name: values[spec.name] for spec in specs})
+        if groups and groups[-1][0] and per_pixel:
+            groups[-1][1].append(call)
+        else:
+            groups.append((per_pixel, [call]))
+    for per_pixel, calls in groups:
+        if not per_pixel:
+            for stage, stage_values in calls:
+                image = STAGES[stage](image, stage_values)
+            continue
+        out = image if inplace else torch.empty_like(image)
+        rows = max(1, band_pixels // image.shape[-1])
+        for top in range(0, image.shape[-2], rows):
+            band = image[..., top : top + rows, :]
+            for stage, stage_values in calls:
+                band = STAGES[stage](band, stage_values)
+            out[..., top : top + rows, :] = band
+        image, inplace = out, True  # later groups may overwrite our own buffer
+    return image
+
+
+def render_photo(
+    photo: Path,
+    output: Path,
+    recipe: Recipe,
+    *,
+    preview: bool = False,
+    long_side: int | None = None,
+    bit_depth: int | None = None,
+    quality: int = 95,
+) -> tuple[int, int]:
+    """Decode, render and encode one photo.
+
+    Args:
+        photo: input photo (raw, TIFF, JPEG, PNG).
+        output: output file; its extension picks the format (sRGB JPEG, PNG or TIFF).
+        recipe: the recipe, already at the wanted strength.
+        preview: decode the fast reduced-size preview instead of the full image.
+        long_side: downscale so the long side is at most this many pixels (``None``: keep the size).
+        bit_depth: 8 or 16 for PNG/TIFF (``None``: the encoder's default, 16-bit TIFF).
+        quality: JPEG quality 1..100.
+
+    Returns:
+        ``(width, height)`` of the written image (upright).
+
+    Raises:
+        NotFoundError: the photo does not exist.
+        DecodeError: the photo cannot be decoded (the message names the file).
+        PermissionDeniedError: the output cannot be written.
+    """
+    from backend.decode import decode_image, decode_preview
+    from backend.encode import write_image
+
+    if not photo.is_file():
+        raise NotFoundError(f"{photo}: no such photo")
+    with torch.inference_mode():
+        if preview:
+            decoded = decode_preview(photo, long_side=long_side) if long_side else decode_preview(photo)
+        else:
+            decoded = decode_image(photo)
+        image = decoded.image.float()
+        del decoded
+        if long_side:
+            image = _downscale(image, long_side)
+        image = render_banded(image, recipe.tensors(torch.float32), inplace=True)
+        height, width = image.shape[-2:]
+        write_image(output, image, bit_depth=bit_depth, quality=quality)
+    return int(width), int(height)
+
+
+def _usage(args: argparse.Namespace, message: str) -> None:
+    parser: argparse.ArgumentParser = args._parser
+    parser.error(message)  # exits with status 2
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    if args.output is not None:
+        if len(args.photos) != 1:
+            _usage(args, f"-o/--output takes one photo, got {len(args.photos)}; use --out-dir for several")
+        fmt = _format_of(args.output)
+        if fmt is None:
+            exts = ", ".join(e for v in FORMATS.values() for e in v)
+            _usage(args, f"output {args.output} must end in one of {exts}")
+        if args.format is not None and args.format != fmt:
+            _usage(args, f"--format {args.format} contradicts the output's extension {args.output.suffix}")
+    if args.long_side is not None and args.long_side < 1:
+        _usage(args, "--long-side must be a positive number of pixels")
+    if not 1 <= args.quality <= 100:
+        _usage(args, "--quality must lie in 1..100")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render every photo; returns 0, the error's exit code (single photo) or 9 (some of a batch failed)."""
+    from backend.cli.main import EXIT_PARTIAL
+
+    _check_usage(args)
+    recipe = scale(load_recipe(args.recipe), args.strength)
+    if args.output is not None and not args.output.parent.is_dir():
+        raise NotFoundError(f"{args.output.parent}: output folder does not exist")
+    if args.out_dir is not None:
+        if args.out_dir.exists() and not args.out_dir.is_dir():
+            _usage(args, f"--out-dir {args.out_dir} exists and is not a folder")
+        try:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+        except PermissionError as exc:
+            raise PermissionDeniedError(f"{args.out_dir}: cannot create the output folder ({exc.strerror})") from None
+    plans = plan_outputs(args.photos, output=args.output, out_dir=args.out_dir, fmt=args.format)
+    single = len(plans) == 1
+    failures: list[AutoretouchError] = []
+    for plan in plans:
+        try:
+            if plan.error is not None:
+                raise plan.error
+            assert plan.output is not None
+            width, height = render_photo(
+                plan.photo,
+                plan.output,
+                recipe,
+                preview=args.preview,
+                long_side=args.long_side,
+                bit_depth=args.bit_depth,
+                quality=args.quality,
+            )
+        except AutoretouchError as exc:
+            if single:
+                raise
+            failures.append(exc)
+            message = str(exc) if str(plan.photo) in str(exc) else f"{plan.photo}: {exc}"
+            print(f"autoretouch: error: {message}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"photo": str(plan.photo), "ok": False, "error": message}), flush=True)
+            continue
+        if args.json:
+            row = {"photo": str(plan.photo), "ok": True, "output": str(plan.output), "width": width, "height": height}
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"{plan.photo} -> {plan.output} ({width}x{height})", flush=True)
+    if not failures:
+        return 0
+    if len(failures) == len(plans):
+        return failures[0].exit_code
+    return EXIT_PARTIAL
