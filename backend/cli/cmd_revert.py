@@ -1,0 +1,49 @@
+"""``autoretouch revert``: undo ``autoretouch apply`` in photos' sidecars.
+
+A sidecar autoretouch created is removed again when nothing else was added to it; otherwise the
+previous settings (and the user's darktable history) are restored, keeping everything written since by
+others. Output and exit status as for ``apply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from backend.cli.cmd_apply import report, run_batch
+from backend.sidecar.revert import revert_photo
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``revert`` sub-command to the CLI."""
+    parser = subparsers.add_parser(
+        "revert",
+        help="undo 'autoretouch apply' in photos' sidecars",
+        description=(
+            "Restore each photo's sidecars to their state before 'autoretouch apply': the develop settings "
+            "and darktable history that were there come back, a sidecar autoretouch created is removed. "
+            "The current sidecar is kept as SIDECAR.bak."
+        ),
+    )
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files whose sidecars to revert")
+    parser.add_argument(
+        "--host", default="both", choices=("lightroom", "darktable", "both"), help="which sidecars (default: both)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="report what would be reverted; write nothing")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    parser.add_argument(
+        "--server", metavar="HOST:PORT", help="run on a running daemon (autoretouch serve) instead of in-process"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Revert every photo's sidecars; returns the exit status."""
+    if getattr(args, "server", None):
+        from backend.cli.remote import remote_revert
+
+        return remote_revert(args)
+    outcomes = run_batch(args.photos, args.host, lambda p: revert_photo(p, host=args.host, dry_run=args.dry_run))
+    return report(outcomes, args.json)

@@ -1,0 +1,278 @@
+"""Apply a recipe to a photo's sidecars (Lightroom ``NAME.xmp``, darktable ``NAME.EXT.xmp``).
+
+Rules (see DESIGN.md, "Rules that protect the user's photos"):
+
+* The image file is never opened for writing; only ``.xmp`` paths are written.
+* Lightroom sidecars only for proprietary raws: for DNG, JPEG, TIFF, PNG, ... Lightroom reads the XMP
+  embedded in the file and ignores a sidecar, so that host is skipped with the reason
+  :data:`EMBEDDED_REASON` (the plugin applies those through ``applyDevelopSettings``).
+* Existing edits are kept unless ``overwrite``: a Lightroom sidecar that already has develop settings, or
+  a sidecar that already holds autoretouch's settings, is skipped with a reason. With ``overwrite``, a
+  previous autoretouch application is reverted first; other settings are replaced and remembered for
+  :func:`~backend.sidecar.revert.revert_photo`. The user's darktable history is never dropped: ours is
+  appended (at ``history_end``).
+* Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.bak``
+  (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
+
+Problems with one host's sidecar (malformed XML, a lock held elsewhere, a failed write) become a
+``failed`` :class:`Outcome` naming the file, and the other host still proceeds; a photo that cannot be
+decoded raises its :class:`~backend.errors.DecodeError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
+from backend.recipe import Recipe
+from backend.sidecar.atomic import atomic_write, sidecar_lock
+from backend.sidecar.darktable_doc import apply_darktable, darktable_sidecar_path, revert_darktable
+from backend.sidecar.lightroom_doc import (
+    EMBEDDED_XMP_SUFFIXES,
+    apply_lightroom,
+    existing_owner,
+    has_develop_settings,
+    lightroom_sidecar_path,
+    revert_lightroom,
+)
+from backend.sidecar.provenance import Provenance, find_provenance, remove_provenance, write_provenance
+from backend.sidecar.xmp import NS, XmpDocument, new_document, read_sidecar, serialize
+from backend.translate.darktable import recipe_to_history
+from backend.translate.lightroom import AsShot, recipe_to_develop_settings
+
+__all__ = [
+    "EMBEDDED_REASON",
+    "HOSTS",
+    "Action",
+    "Outcome",
+    "PhotoInfo",
+    "apply_to_photo",
+    "hosts_for",
+    "locked",
+    "probe_photo",
+    "revert_host",
+]
+
+HOSTS: tuple[str, ...] = ("lightroom", "darktable")
+EMBEDDED_REASON = "Lightroom reads embedded XMP for this format; use the plugin"
+
+#: What happened to one sidecar.
+Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What the translators need to know about a photo.
+
+    Attributes:
+        is_raw: a camera raw (absolute white balance; darktable pixelpipe order 2).
+        long_side_px: long side of the full-resolution image in pixels (radii of local sliders).
+        as_shot: the raw's as-shot white balance (Kelvin/Tint), if known.
+    """
+
+    is_raw: bool
+    long_side_px: int
+    as_shot: AsShot | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result for one photo and one host.
+
+    Attributes:
+        photo: the photo.
+        host: ``"lightroom"`` or ``"darktable"``.
+        sidecar: the sidecar path concerned.
+        action: what happened (:data:`Action`).
+        reason: why it was skipped or failed, or a remark.
+        warnings: translation notes (left-out or clamped values, overridden darktable instances).
+    """
+
+    photo: Path
+    host: str
+    sidecar: Path
+    action: Action
+    reason: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        """Whether this host failed for this photo."""
+        return self.action == "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (what ``--json`` prints)."""
+        return {
+            "photo": str(self.photo),
+            "host": self.host,
+            "sidecar": str(self.sidecar),
+            "action": self.action,
+            "reason": self.reason,
+            "warnings": list(self.warnings),
+        }
+
+
+def hosts_for(host: str) -> tuple[str, ...]:
+    """``"lightroom"``, ``"darktable"`` or ``"both"`` -> the hosts to handle.
+
+    Raises:
+        InvalidRecipeError: any other value.
+    """
+    if host == "both":
+        return HOSTS
+    if host in HOSTS:
+        return (host,)
+    raise InvalidRecipeError(f"unknown host {host!r} (expected lightroom, darktable or both)")
+
+
+def probe_photo(photo: str | Path) -> PhotoInfo:
+    """Decode a photo's preview for what the translators need (the file is only read).
+
+    Raises:
+        DecodeError: the photo cannot be decoded (names the file).
+    """
+    from backend.decode import decode_preview  # heavy (rawpy, OpenCV); only when needed
+
+    decoded = decode_preview(Path(photo), long_side=64)  # only the metadata matters here
+    return PhotoInfo(
+        is_raw=decoded.is_raw,
+        long_side_px=max(decoded.full_width, decoded.full_height),
+        as_shot=decoded.as_shot,
+    )
+
+
+@contextlib.contextmanager
+def locked(sidecar: Path, dry_run: bool) -> Iterator[None]:
+    """The sidecar's lock, or nothing in a dry run (which must not create even a lock file)."""
+    if dry_run:
+        yield
+    else:
+        with sidecar_lock(sidecar):
+            yield
+
+
+def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
+    """The sidecar's document, and whether it is new (no file yet)."""
+    if sidecar.exists():
+        return read_sidecar(sidecar), False
+    return new_document(packet_wrapper=packet_wrapper), True
+
+
+def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> None:
+    """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory)."""
+    if host == "lightroom":
+        revert_lightroom(doc, prov.replaced)
+    else:
+        revert_darktable(doc, prov.replaced)
+    remove_provenance(doc)
+
+
+def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
+    sidecar = lightroom_sidecar_path(photo)
+    settings = recipe_to_develop_settings(recipe, is_raw=True, as_shot=info.as_shot)
+    with locked(sidecar, dry_run):
+        doc, created = _load(sidecar, packet_wrapper=True)
+        owner = existing_owner(doc, photo)
+        if owner is not None:
+            return Outcome(photo, "lightroom", sidecar, "skipped", f"this sidecar belongs to {owner}")
+        found = find_provenance(doc)
+        if found is not None:
+            if not overwrite:
+                reason = f"already has autoretouch settings ({found[1].timestamp}); use --overwrite to replace them"
+                return Outcome(photo, "lightroom", sidecar, "skipped", reason)
+            revert_host("lightroom", doc, found[1])
+            created = found[1].created
+        elif has_develop_settings(doc) and not overwrite:
+            reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"
+            return Outcome(photo, "lightroom", sidecar, "skipped", reason)
+        record = apply_lightroom(doc, settings, is_raw=True, photo_name=photo.name)
+        write_provenance(doc.description_for(NS["crs"]), Provenance("lightroom", recipe, record, created=created))
+        return _write(photo, "lightroom", sidecar, doc, dry_run, settings.warnings)
+
+
+def _apply_darktable(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
+    sidecar = darktable_sidecar_path(photo)
+    entries = recipe_to_history(recipe, is_raw=info.is_raw, long_side_px=info.long_side_px)
+    with locked(sidecar, dry_run):
+        doc, created = _load(sidecar, packet_wrapper=False)
+        found = find_provenance(doc)
+        if found is not None:
+            if not overwrite:
+                reason = f"already has autoretouch entries ({found[1].timestamp}); use --overwrite to replace them"
+                return Outcome(photo, "darktable", sidecar, "skipped", reason)
+            revert_host("darktable", doc, found[1])
+            created = found[1].created
+        record, result = apply_darktable(doc, entries, is_raw=info.is_raw)
+        desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
+        write_provenance(desc, Provenance("darktable", recipe, record, created=created))
+        return _write(photo, "darktable", sidecar, doc, dry_run, result.notes)
+
+
+def _write(
+    photo: Path, host: str, sidecar: Path, doc: XmpDocument, dry_run: bool, warnings: tuple[str, ...]
+) -> Outcome:
+    data = serialize(doc)
+    if dry_run:
+        return Outcome(photo, host, sidecar, "would-write", warnings=warnings)
+    atomic_write(sidecar, data)
+    return Outcome(photo, host, sidecar, "written", warnings=warnings)
+
+
+def apply_to_photo(
+    photo: str | Path,
+    recipe: Recipe,
+    *,
+    host: str,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    info: PhotoInfo | None = None,
+    probe: Callable[[Path], PhotoInfo] | None = None,
+) -> list[Outcome]:
+    """Write a recipe into a photo's sidecars, as native host settings.
+
+    Args:
+        photo: the image file (never modified).
+        recipe: the recipe, already at the wanted strength.
+        host: ``"lightroom"``, ``"darktable"`` or ``"both"``.
+        overwrite: replace existing develop settings / a previous autoretouch application.
+        dry_run: compute and report, write nothing.
+        info: what is known about the photo; by default the photo is decoded once (``probe``) when a host
+            needs it.
+        probe: how to learn ``info`` when it is not given (default :func:`probe_photo`).
+
+    Returns:
+        One :class:`Outcome` per host, in the order lightroom, darktable.
+
+    Raises:
+        NotFoundError: the photo does not exist.
+        DecodeError: the photo cannot be decoded.
+        InvalidRecipeError: unknown ``host``.
+    """
+    p = Path(photo)
+    hosts = hosts_for(host)
+    if not p.is_file():
+        raise NotFoundError(f"{p}: photo not found")
+    known = info
+    outcomes: list[Outcome] = []
+    for h in hosts:
+        sidecar = lightroom_sidecar_path(p) if h == "lightroom" else darktable_sidecar_path(p)
+        if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
+            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            continue
+        if known is None:
+            known = (probe or probe_photo)(p)
+        if h == "lightroom" and not known.is_raw:
+            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            continue
+        try:
+            if h == "lightroom":
+                outcomes.append(_apply_lightroom(p, recipe, known, overwrite, dry_run))
+            else:
+                outcomes.append(_apply_darktable(p, recipe, known, overwrite, dry_run))
+        except AutoretouchError as exc:
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
+    return outcomes

@@ -1,0 +1,223 @@
+"""Crash-safe sidecar writes: lock, temp file, fsync, atomic rename, backup.
+
+Every change autoretouch makes to a sidecar goes through :func:`sidecar_lock` plus :func:`atomic_write`
+or :func:`remove_with_backup`:
+
+1. **Lock.** An advisory lock on ``<sidecar>.lock`` next to the sidecar (``fcntl.flock``; an
+   ``O_EXCL`` lock file where ``fcntl`` is missing). Two autoretouch processes never interleave their
+   read-modify-write of one sidecar. The lock file is removed when the lock is released.
+2. **Backup.** The sidecar's current content is copied to ``<sidecar>.bak`` (itself written through a
+   temp file and an atomic rename), so ``.bak`` always holds the version just before autoretouch's most
+   recent change. Only one generation is kept.
+3. **Write.** The new content goes to a temp file in the same folder (``.<name>.<random>.tmp``), which is
+   flushed and ``fsync``-ed, given the old file's permission bits, and renamed over the sidecar with
+   ``os.replace`` (atomic on POSIX and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
+
+On any failure the temp file is deleted, the sidecar keeps its previous content, and a
+:class:`~backend.errors.SidecarError` naming the file is raised. Only ``.xmp`` paths are ever written,
+so an image file cannot be replaced by mistake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from backend.errors import SidecarError
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK_TIMEOUT_S", "atomic_write", "backup_path", "lock_path", "remove_with_backup", "sidecar_lock"]
+
+#: How long :func:`sidecar_lock` waits for another process's lock, in seconds.
+LOCK_TIMEOUT_S = 10.0
+_POLL_S = 0.05
+#: An ``O_EXCL`` lock file older than this is taken to be left over from a crashed process (seconds).
+_STALE_S = 120.0
+
+
+def backup_path(sidecar: str | Path) -> Path:
+    """``<sidecar>.bak``: where the previous version is kept."""
+    p = Path(sidecar)
+    return p.with_name(p.name + ".bak")
+
+
+def lock_path(sidecar: str | Path) -> Path:
+    """``<sidecar>.lock``: the advisory lock file."""
+    p = Path(sidecar)
+    return p.with_name(p.name + ".lock")
+
+
+def _check_sidecar_name(path: Path) -> None:
+    if path.suffix.lower() != ".xmp":
+        raise SidecarError(path, "refusing to write: autoretouch only writes .xmp sidecars, never image files")
+    if path.exists() and not path.is_file():
+        raise SidecarError(path, "refusing to write: the sidecar path exists but is not a regular file")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _flock(lock: Path, sidecar: Path, timeout: float) -> Iterator[None]:
+    assert fcntl is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SidecarError(sidecar, f"locked by another process (lock file {lock})") from None
+                    time.sleep(_POLL_S)
+            # The holder before us may have unlinked the lock file: only a lock on the file that is
+            # still at that path counts.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)  # closing releases the flock
+
+
+@contextlib.contextmanager
+def _exclusive_file(lock: Path, sidecar: Path, timeout: float) -> Iterator[None]:  # pragma: no cover - Windows
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - lock.stat().st_mtime > _STALE_S:
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise SidecarError(sidecar, f"locked by another process (lock file {lock})") from None
+            time.sleep(_POLL_S)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
+@contextlib.contextmanager
+def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the advisory lock of ``sidecar`` for a read-modify-write.
+
+    Args:
+        sidecar: the sidecar path (it need not exist yet; its folder must).
+        timeout: seconds to wait for another holder (default :data:`LOCK_TIMEOUT_S`).
+
+    Raises:
+        SidecarError: the lock could not be taken in time, or the folder is not writable.
+    """
+    p = Path(sidecar)
+    lock = lock_path(p)
+    timeout = LOCK_TIMEOUT_S if timeout is None else timeout
+    try:
+        cm = _flock(lock, p, timeout) if fcntl is not None else _exclusive_file(lock, p, timeout)
+        with cm:
+            yield
+    except OSError as exc:
+        raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
+
+
+def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(sidecar: str | Path, data: bytes, *, backup: bool = True) -> None:
+    """Replace ``sidecar``'s content with ``data`` atomically (call inside :func:`sidecar_lock`).
+
+    Args:
+        sidecar: the ``.xmp`` path.
+        data: the complete new content.
+        backup: copy the current content (if any) to ``<sidecar>.bak`` first.
+
+    Raises:
+        SidecarError: not an ``.xmp`` path, or any step failed (the sidecar then keeps its old content
+            and no temp file is left behind).
+    """
+    p = Path(sidecar)
+    _check_sidecar_name(p)
+    try:
+        mode: int | None = None
+        if p.exists():
+            mode = p.stat().st_mode & 0o7777
+            if backup:
+                old = p.read_bytes()
+                _replace(_write_temp(p.parent, p.name, old, mode), backup_path(p))
+        _replace(_write_temp(p.parent, p.name, data, mode), p)
+        _fsync_dir(p.parent)
+    except OSError as exc:
+        raise SidecarError(p, f"could not write the sidecar ({exc.strerror or exc}); previous version kept") from None
+
+
+def remove_with_backup(sidecar: str | Path) -> None:
+    """Delete ``sidecar``, keeping its content as ``<sidecar>.bak`` (call inside :func:`sidecar_lock`).
+
+    Raises:
+        SidecarError: not an ``.xmp`` path, or the rename failed (the sidecar is then unchanged).
+    """
+    p = Path(sidecar)
+    _check_sidecar_name(p)
+    try:
+        os.replace(p, backup_path(p))
+        _fsync_dir(p.parent)
+    except OSError as exc:
+        raise SidecarError(p, f"could not remove the sidecar ({exc.strerror or exc})") from None

@@ -1,0 +1,106 @@
+"""Undo autoretouch's application in a photo's sidecars.
+
+What "restored" means (and what the tests check):
+
+* **Semantically equal.** The sidecar gets back the same XMP content it had before autoretouch wrote
+  it: every description has the same properties with the same values in the same form (attribute or
+  element, same position among the elements), the darktable history, masks and description attributes
+  are the previous ones, and everything autoretouch never touched - including what others changed since
+  (a new rating, keywords) - stays as it is now. Bytes are *not* promised to be identical: whitespace,
+  attribute order and where namespaces are declared may differ from the original file.
+* **Absent again.** When autoretouch created the sidecar and, after the revert, nothing else is in it,
+  the file is removed (its last content kept as ``<sidecar>.bak``), which is exactly the state before.
+* Every change keeps the version it replaces as ``<sidecar>.bak``, so right after a revert ``.bak`` holds
+  the applied version.
+
+A darktable revert is refused (``failed``, sidecar untouched) when the history changed after autoretouch
+wrote it - darktable rewrites the history when the photo is edited - because restoring would drop those
+edits; undo in darktable's history stack then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backend.errors import AutoretouchError
+from backend.sidecar.apply import EMBEDDED_REASON, Outcome, hosts_for, locked, revert_host
+from backend.sidecar.atomic import atomic_write, remove_with_backup
+from backend.sidecar.darktable_doc import darktable_sidecar_path
+from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner, lightroom_sidecar_path
+from backend.sidecar.provenance import find_provenance
+from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
+
+__all__ = ["is_empty_packet", "revert_photo"]
+
+_ABOUT = qname("rdf", "about")
+
+
+def is_empty_packet(doc: XmpDocument) -> bool:
+    """Whether the packet carries no metadata at all (descriptions without properties, nothing else)."""
+    if any(k != qname("x", "xmptk") for k in doc.root.attrib):
+        return False
+    if any(isinstance(c.tag, str) and c.tag != f"{{{NS['rdf']}}}RDF" for c in doc.root):
+        return False
+    for child in doc.rdf:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != RDF_DESCRIPTION:
+            return False
+        if any(k != _ABOUT for k in child.attrib) or any(isinstance(c.tag, str) for c in child):
+            return False
+    return True
+
+
+def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool) -> Outcome:
+    if not sidecar.exists():
+        return Outcome(photo, host, sidecar, "skipped", "no sidecar")
+    with locked(sidecar, dry_run):
+        doc = read_sidecar(sidecar)
+        owner = existing_owner(doc, photo) if host == "lightroom" else None
+        if owner is not None:
+            return Outcome(photo, host, sidecar, "skipped", f"this sidecar belongs to {owner}")
+        found = find_provenance(doc)
+        if found is None:
+            return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
+        prov = found[1]
+        if prov.host != host:
+            return Outcome(photo, host, sidecar, "skipped", f"the autoretouch settings here are for {prov.host}")
+        revert_host(host, doc, prov)
+        if prov.created and is_empty_packet(doc):
+            if dry_run:
+                return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
+            remove_with_backup(sidecar)
+            return Outcome(photo, host, sidecar, "deleted", "autoretouch created this sidecar")
+        data = serialize(doc)
+        if dry_run:
+            return Outcome(photo, host, sidecar, "would-revert")
+        atomic_write(sidecar, data)
+        return Outcome(photo, host, sidecar, "reverted")
+
+
+def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False) -> list[Outcome]:
+    """Restore the sidecars of ``photo`` to their state before autoretouch (see the module docstring).
+
+    The photo itself need not exist any more; only its sidecars are read.
+
+    Args:
+        photo: the image file whose sidecars to revert.
+        host: ``"lightroom"``, ``"darktable"`` or ``"both"``.
+        dry_run: report what would happen, write nothing.
+
+    Returns:
+        One :class:`~backend.sidecar.apply.Outcome` per host: ``reverted``, ``deleted``, ``skipped`` (no
+        sidecar, nothing of ours) or ``failed`` (malformed sidecar, changed darktable history, write error).
+    """
+    p = Path(photo)
+    outcomes: list[Outcome] = []
+    for h in hosts_for(host):
+        sidecar = lightroom_sidecar_path(p) if h == "lightroom" else darktable_sidecar_path(p)
+        if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
+            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            continue
+        try:
+            outcomes.append(_revert_one(p, h, sidecar, dry_run))
+        except AutoretouchError as exc:
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
+    return outcomes

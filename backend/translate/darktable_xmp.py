@@ -1,0 +1,443 @@
+"""darktable history stacks in XMP and ``.dtstyle`` form: pure functions on ElementTree elements and strings.
+
+File IO, locking, atomic writes, backups and provenance belong to :mod:`backend.sidecar`; it parses the user's
+sidecar safely, hands the ``rdf:Description`` element to :func:`append_history` (or builds a fresh one with
+:func:`new_darktable_description`), and writes the tree back.
+
+Decisions (darktable 4.2.1 semantics, see ``src/common/exif.cc`` and ``src/develop/develop.c``):
+
+``auto_presets_applied``
+    A fresh sidecar gets ``"1"``: the stack is exactly ours. For a raw, darktable then adds only its mandatory
+    modules (rawprepare, demosaic, colorin, colorout, gamma, temperature, highlights, flip) and *no* workflow
+    presets (no filmic, no +0.7 EV exposure), so the result is what the renderer computes. When we append to
+    an existing darktable sidecar we keep the user's value: their history already reflects it.
+
+``history_end`` below the entry count (the user undid steps)
+    darktable keeps undone entries at ``num >= history_end`` as a redo branch. Appending after them with
+    ``history_end = count`` would silently re-apply edits the user had undone; leaving ``history_end`` alone
+    would leave ours inactive. We therefore **insert our entries at ``history_end``**: the image shows the
+    user's current state plus ours, every undone entry is kept (still inactive, above the new
+    ``history_end``), nothing is dropped or replaced. The undone entries' ``darktable:num`` (and the
+    ``darktable:mask_num`` of their ``masks_history`` items) shift up by the number of entries we add, their
+    content is untouched.
+
+Same module instance
+    An entry for an ``(operation, multi_priority)`` the user already has overrides the user's settings of that
+    instance from our entry on (darktable keeps the last entry per instance), exactly like applying a style;
+    the user's entry stays in the history. :class:`AppendResult` lists such instances.
+
+``iop_order``
+    Appending keeps the user's ``iop_order_version``; a ``darktable:iop_order_list`` is written or extended
+    only when our entries use an instance the order does not have yet (``rgbcurve`` instance 1).
+
+History hashes
+    darktable copies ``history_current_hash`` from the XMP into its library. After we change the history the
+    stored value would be stale (an image that looked unedited would stay flagged as unedited, and its
+    thumbnail may be taken from the embedded JPEG), so when the attribute exists we replace it with an MD5
+    over the new active history; darktable recomputes its own value when it next writes the history.
+    ``history_basic_hash`` and ``history_auto_hash`` are left as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+
+from backend.errors import InvalidRecipeError, SidecarError
+from backend.translate.darktable_history import HistoryEntry
+from backend.translate.darktable_order import (
+    IOP_ORDER_CUSTOM,
+    IOP_ORDER_LEGACY,
+    IOP_ORDER_SEQUENCES,
+    build_iop_order_list,
+    iop_order_version_for,
+    merge_instances,
+    parse_iop_order_list,
+    serialize_iop_order_list,
+)
+
+__all__ = [
+    "DT_NS",
+    "RDF_NS",
+    "XMPMM_NS",
+    "XMP_NS",
+    "XMP_VERSION",
+    "X_NS",
+    "AppendResult",
+    "append_history",
+    "entry_from_li",
+    "entry_to_li",
+    "history_to_dtstyle",
+    "new_darktable_description",
+    "new_darktable_xmp",
+    "xmp_to_string",
+]
+
+#: The darktable namespace; darktable matches this exact string.
+DT_NS = "http://darktable.sf.net/"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+X_NS = "adobe:ns:meta/"
+XMP_NS = "http://ns.adobe.com/xap/1.0/"
+XMPMM_NS = "http://ns.adobe.com/xap/1.0/mm/"
+
+#: ``DT_XMP_EXIF_VERSION`` written by darktable 4.2.
+XMP_VERSION = 5
+
+for _prefix, _uri in (("x", X_NS), ("rdf", RDF_NS), ("darktable", DT_NS), ("xmp", XMP_NS), ("xmpMM", XMPMM_NS)):
+    ET.register_namespace(_prefix, _uri)
+
+
+def _dt(name: str) -> str:
+    return f"{{{DT_NS}}}{name}"
+
+
+def _rdf(name: str) -> str:
+    return f"{{{RDF_NS}}}{name}"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :func:`append_history` did.
+
+    Attributes:
+        added: number of entries we added.
+        first_num: ``darktable:num`` of our first entry.
+        history_end_before: the user's effective ``history_end`` (``min(history_end, count)``).
+        history_end_after: the new ``history_end`` (= ``first_num + added``).
+        shifted: number of undone (inactive) user entries moved after ours (their ``num`` + ``added``).
+        overridden: ``(operation, multi_priority)`` of the user's active module instances our entries override.
+        iop_order_version: ``iop_order_version`` after the change.
+        iop_order_list_changed: whether ``iop_order_list`` was written or extended.
+        auto_presets_applied: the value now in the sidecar.
+        notes: human-readable remarks for logs and the CLI.
+    """
+
+    added: int
+    first_num: int
+    history_end_before: int
+    history_end_after: int
+    shifted: int
+    overridden: tuple[tuple[str, int], ...]
+    iop_order_version: int
+    iop_order_list_changed: bool
+    auto_presets_applied: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def entry_to_li(entry: HistoryEntry, num: int) -> ET.Element:
+    """One ``rdf:li`` of ``darktable:history`` (attribute order as darktable 4.2 writes it)."""
+    li = ET.Element(_rdf("li"))
+    li.set(_dt("num"), str(num))
+    li.set(_dt("operation"), entry.operation)
+    li.set(_dt("enabled"), "1" if entry.enabled else "0")
+    li.set(_dt("modversion"), str(entry.modversion))
+    li.set(_dt("params"), entry.params)
+    li.set(_dt("multi_name"), entry.multi_name)
+    li.set(_dt("multi_priority"), str(entry.multi_priority))
+    li.set(_dt("blendop_version"), str(entry.blendop_version))
+    if entry.blendop_params is not None:
+        li.set(_dt("blendop_params"), entry.blendop_params)
+    return li
+
+
+def entry_from_li(li: ET.Element) -> HistoryEntry:
+    """Read a ``darktable:history`` ``rdf:li`` back into a :class:`HistoryEntry` (attribute form only).
+
+    Raises:
+        SidecarError: ``operation``, ``modversion`` or ``params`` is missing (darktable would reject the
+            whole history) or not a number where one is needed.
+    """
+    try:
+        op, mv, params = li.attrib[_dt("operation")], li.attrib[_dt("modversion")], li.attrib[_dt("params")]
+        return HistoryEntry(
+            operation=op,
+            modversion=int(mv),
+            params=params,
+            enabled=li.get(_dt("enabled")) == "1",
+            multi_name=li.get(_dt("multi_name"), ""),
+            multi_priority=int(li.get(_dt("multi_priority"), "0")),
+            blendop_version=int(li.get(_dt("blendop_version"), "1")),
+            blendop_params=li.get(_dt("blendop_params")),
+        )
+    except KeyError as exc:
+        raise SidecarError("<xmp>", f"darktable history entry lacks {exc.args[0]}") from None
+    except ValueError as exc:
+        raise SidecarError("<xmp>", f"darktable history entry has a bad number: {exc}") from None
+
+
+def _order_attrs(entries: Sequence[HistoryEntry], is_raw: bool) -> dict[str, str]:
+    version = iop_order_version_for(is_raw)
+    attrs = {_dt("iop_order_version"): str(version)}
+    extra = [e.instance for e in entries if e.multi_priority > 0]
+    if extra:
+        attrs[_dt("iop_order_list")] = build_iop_order_list(version, [e.instance for e in entries])
+    return attrs
+
+
+def _current_hash(entries: Iterable[HistoryEntry]) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    for e in entries:
+        h.update(f"{e.operation}\0{e.multi_priority}\0{int(e.enabled)}\0{e.params}\0".encode())
+    return h.hexdigest()
+
+
+def new_darktable_description(entries: Sequence[HistoryEntry], *, is_raw: bool) -> ET.Element:
+    """A fresh ``rdf:Description`` holding exactly our stack (``auto_presets_applied="1"``).
+
+    Args:
+        entries: history entries in pipeline order (from :func:`recipe_to_history`); may be empty.
+        is_raw: selects ``iop_order_version`` 2 (raw) or 3 (JPEG/PNG/TIFF).
+
+    Returns:
+        An ``rdf:Description`` element with the darktable attributes, an empty ``darktable:masks_history``
+        and ``darktable:history``. With no entries, ``history_end`` is 0 and ``auto_presets_applied`` is
+        ``"0"`` (darktable ignores the flag without history and would print a warning).
+    """
+    desc = ET.Element(_rdf("Description"), {_rdf("about"): ""})
+    desc.set(_dt("xmp_version"), str(XMP_VERSION))
+    desc.set(_dt("raw_params"), "0")
+    desc.set(_dt("auto_presets_applied"), "1" if entries else "0")
+    desc.set(_dt("history_end"), str(len(entries)))
+    for k, v in _order_attrs(entries, is_raw).items():
+        desc.set(k, v)
+    masks = ET.SubElement(desc, _dt("masks_history"))
+    ET.SubElement(masks, _rdf("Seq"))
+    history = ET.SubElement(desc, _dt("history"))
+    seq = ET.SubElement(history, _rdf("Seq"))
+    for i, entry in enumerate(entries):
+        seq.append(entry_to_li(entry, i))
+    return desc
+
+
+def new_darktable_xmp(entries: Sequence[HistoryEntry], *, is_raw: bool) -> ET.Element:
+    """A complete ``x:xmpmeta`` tree (``x:xmpmeta/rdf:RDF/rdf:Description``) for a fresh sidecar."""
+    root = ET.Element(f"{{{X_NS}}}xmpmeta")
+    rdf = ET.SubElement(root, _rdf("RDF"))
+    rdf.append(new_darktable_description(entries, is_raw=is_raw))
+    return root
+
+
+def xmp_to_string(root: ET.Element) -> str:
+    """Serialise an XMP tree as darktable-readable UTF-8 text with an XML declaration (indented)."""
+    tree = ET.ElementTree(root)
+    ET.indent(tree, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _history_seq(desc: ET.Element, create: bool) -> ET.Element | None:
+    history = desc.find(_dt("history"))
+    if history is None:
+        if not create:
+            return None
+        history = ET.SubElement(desc, _dt("history"))
+    seq = history.find(_rdf("Seq"))
+    if seq is None and create:
+        seq = ET.SubElement(history, _rdf("Seq"))
+    return seq
+
+
+def _int_attr(desc: ET.Element, name: str, source: str) -> int | None:
+    raw = desc.get(_dt(name))
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SidecarError(source, f"darktable:{name} is not an integer: {raw!r}") from None
+
+
+def append_history(
+    description: ET.Element,
+    entries: Sequence[HistoryEntry],
+    *,
+    is_raw: bool,
+    source: str | Path = "<sidecar>",
+) -> AppendResult:
+    """Add our entries to the darktable history of an existing ``rdf:Description``, in place.
+
+    Nothing of the user's is removed or replaced: their entries, masks and every foreign attribute stay. See
+    the module docstring for the ``history_end``, instance, order and hash decisions.
+
+    Args:
+        description: the sidecar's ``rdf:Description`` element (modified in place).
+        entries: our entries in pipeline order.
+        is_raw: used only when the description has no darktable data yet (order version 2 or 3).
+        source: the sidecar's path, for error messages.
+
+    Returns:
+        An :class:`AppendResult`.
+
+    Raises:
+        SidecarError: darktable data we cannot extend safely: ``xmp_version`` other than 4 or 5 (darktable
+            < 3.0 layouts), history entries in element form or with a bad ``num``, an unknown
+            ``iop_order_version`` without a list, or a malformed ``iop_order_list``.
+    """
+    src = str(source)
+    seq = _history_seq(description, create=False)
+    lis = [] if seq is None else [c for c in seq if c.tag == _rdf("li")]
+    is_fresh = not lis and description.get(_dt("xmp_version")) is None
+    notes: list[str] = []
+
+    if is_fresh:
+        fresh = new_darktable_description(entries, is_raw=is_raw)
+        for k, v in fresh.attrib.items():
+            if k != _rdf("about"):
+                description.set(k, v)
+        if description.find(_dt("masks_history")) is None:
+            masks = ET.SubElement(description, _dt("masks_history"))
+            ET.SubElement(masks, _rdf("Seq"))
+        new_seq = _history_seq(description, create=True)
+        assert new_seq is not None
+        for i, entry in enumerate(entries):
+            new_seq.append(entry_to_li(entry, i))
+        return AppendResult(
+            added=len(entries),
+            first_num=0,
+            history_end_before=0,
+            history_end_after=len(entries),
+            shifted=0,
+            overridden=(),
+            iop_order_version=int(fresh.get(_dt("iop_order_version"), "0")),
+            iop_order_list_changed=fresh.get(_dt("iop_order_list")) is not None,
+            auto_presets_applied=fresh.get(_dt("auto_presets_applied"), "0"),
+            notes=("no darktable data yet: wrote a fresh darktable stack",),
+        )
+
+    xmp_version = _int_attr(description, "xmp_version", src)
+    if xmp_version not in (4, 5):
+        raise SidecarError(
+            src,
+            f"darktable xmp_version {xmp_version} is not 4 or 5 (written by darktable < 3.0); "
+            "open the photo in darktable once so it rewrites the sidecar",
+        )
+    # Validate everything before touching the tree, so that an error leaves it unchanged.
+    count = len(lis)
+    for i, li in enumerate(lis):
+        if li.get(_dt("operation")) is None or li.get(_dt("params")) is None:
+            raise SidecarError(src, f"darktable history item {i} is not in attribute form (or lacks operation)")
+        num_raw = li.get(_dt("num"))
+        if num_raw is not None and num_raw.strip() != str(i):
+            raise SidecarError(src, f"darktable history item {i} has darktable:num={num_raw!r}, expected {i}")
+    try:
+        user_entries = [entry_from_li(li) for li in lis]
+    except SidecarError as exc:
+        raise SidecarError(src, exc.reason) from None
+    end_attr = _int_attr(description, "history_end", src)
+    end = count if end_attr is None else max(0, min(end_attr, count))
+    k = len(entries)
+
+    order_version = _int_attr(description, "iop_order_version", src)
+    if order_version is None:
+        order_version = IOP_ORDER_LEGACY  # what darktable assumes for xmp_version 4/5 without the attribute
+    list_text = description.get(_dt("iop_order_list"))
+    needed = [e.instance for e in entries if e.multi_priority > 0]
+    new_list: str | None = None
+    if needed:
+        if list_text is not None:
+            try:
+                current = parse_iop_order_list(list_text)
+                merged = merge_instances(current, needed)
+            except InvalidRecipeError as exc:
+                raise SidecarError(src, f"darktable:iop_order_list: {exc}") from None
+            if merged != current:
+                new_list = serialize_iop_order_list(merged)
+        elif order_version in IOP_ORDER_SEQUENCES:
+            new_list = build_iop_order_list(order_version, needed)
+        else:
+            raise SidecarError(src, f"iop_order_version {order_version} has no list and no built-in order")
+
+    # The user's active instances that our entries override.
+    overridden = tuple(sorted({e.instance for e in user_entries[:end]} & {e.instance for e in entries}))
+    if overridden:
+        notes.append("overrides the user's " + ", ".join(f"{op} (instance {p})" for op, p in overridden))
+
+    # Insert at history_end; shift the undone entries (and their masks) above ours.
+    seq = _history_seq(description, create=True)
+    assert seq is not None
+    shifted = count - end
+    if shifted:
+        notes.append(f"{shifted} undone darktable step(s) kept after our entries (still inactive)")
+        for i, li in enumerate(lis[end:], start=end):
+            if li.get(_dt("num")) is not None:
+                li.set(_dt("num"), str(i + k))
+        masks_seq = description.find(f"{_dt('masks_history')}/{_rdf('Seq')}")
+        if masks_seq is not None:
+            for m in masks_seq:
+                raw = m.get(_dt("mask_num"))
+                if raw is not None and raw.strip().lstrip("-").isdigit() and int(raw) >= end:
+                    m.set(_dt("mask_num"), str(int(raw) + k))
+    insert_at = list(seq).index(lis[end]) if shifted else len(list(seq))
+    for j, entry in enumerate(entries):
+        seq.insert(insert_at + j, entry_to_li(entry, end + j))
+    description.set(_dt("history_end"), str(end + k))
+    if new_list is not None:
+        description.set(_dt("iop_order_list"), new_list)
+    if order_version == IOP_ORDER_CUSTOM and list_text is None and new_list is None:
+        notes.append("iop_order_version 0 (custom) without a list: darktable falls back to its default order")
+    if not is_raw and order_version == 2:
+        notes.append("the user's iop order is V30 (2): on this non-raw file exposure runs before colorin")
+    if description.get(_dt("history_current_hash")) is not None:
+        description.set(_dt("history_current_hash"), _current_hash([*user_entries[:end], *entries]))
+
+    return AppendResult(
+        added=k,
+        first_num=end,
+        history_end_before=end,
+        history_end_after=end + k,
+        shifted=shifted,
+        overridden=overridden,
+        iop_order_version=order_version,
+        iop_order_list_changed=new_list is not None,
+        auto_presets_applied=description.get(_dt("auto_presets_applied"), ""),
+        notes=tuple(notes),
+    )
+
+
+def history_to_dtstyle(
+    entries: Sequence[HistoryEntry], name: str, description: str = "", *, iop_list: str | None = None
+) -> str:
+    """A darktable 4.2 ``.dtstyle`` document holding our entries (for ``dt.styles.import`` + apply).
+
+    When darktable applies the style (append mode), each item overrides a disabled instance of its module or
+    becomes a new instance after the existing ones, so ``rgbcurve`` instance 1 needs no ``iop_list``.
+
+    Args:
+        entries: history entries in pipeline order.
+        name: style name (must be unique in the user's library; darktable refuses to import a duplicate).
+        description: free text shown in darktable's style tooltip.
+        iop_list: optional ``<iop_list>`` (an ``iop_order_list`` text); omitted by default.
+
+    Returns:
+        The XML text (UTF-8 declaration, no trailing data).
+    """
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<darktable_style version="1.0">',
+        "<info>",
+        f"  <name>{escape(name)}</name>",
+        f"  <description>{escape(description)}</description>",
+    ]
+    if iop_list:
+        lines.append(f"  <iop_list>{escape(iop_list)}</iop_list>")
+    lines += ["</info>", "<style>"]
+    for i, e in enumerate(entries):
+        lines += [
+            "  <plugin>",
+            f"    <num>{i}</num>",
+            f"    <module>{e.modversion}</module>",
+            f"    <operation>{escape(e.operation)}</operation>",
+            f"    <op_params>{escape(e.params)}</op_params>",
+            f"    <enabled>{1 if e.enabled else 0}</enabled>",
+            f"    <blendop_params>{escape(e.blendop_params or '')}</blendop_params>",
+            f"    <blendop_version>{e.blendop_version}</blendop_version>",
+            f"    <multi_priority>{e.multi_priority}</multi_priority>",
+            f"    <multi_name>{escape(e.multi_name)}</multi_name>",
+            "  </plugin>",
+        ]
+    lines += ["</style>", "</darktable_style>"]
+    return "\n".join(lines) + "\n"

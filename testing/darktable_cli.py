@@ -1,0 +1,527 @@
+"""A small reusable runner for ``darktable-cli`` (darktable 4.2) in tests and benchmarks.
+
+Every run is headless and isolated: a scratch ``HOME``, ``--configdir`` and ``--cachedir`` (darktable-cli
+otherwise creates ``~/.config/darktable``), an in-memory library (darktable-cli's default), outputs deleted
+before the run (darktable-cli renames instead of overwriting), a timeout, and errors that quote darktable's
+stderr. Outputs are 32-bit float TIFFs in **linear Rec.2020**, the renderer's working space, read with
+``tifffile`` as ``(H, W, 3)`` float32 arrays, unclamped.
+
+Batching: darktable-cli reads the sidecar next to each input (``<file>.<ext>.xmp``) when no XMP is given on
+the command line, and it accepts a folder. :meth:`DarktableCli.render_batch` therefore renders any number of
+(image, sidecar) pairs with **one** start-up (about 1 s); start-up dominates for small images.
+
+Typical use::
+
+    dt = DarktableCli(Path("/tmp/me/dt"))
+    result = dt.render_batch({"plus1ev": (png, xmp_text), "plain": (png, None)})
+    result.images["plus1ev"]          # (H, W, 3) float32 linear Rec.2020
+    result.problems                   # stderr lines that signal rejected history entries
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "FIDELITY_SCALARS",
+    "PROBLEM_PATTERNS",
+    "DarktableCli",
+    "DarktableCliError",
+    "DarktableResult",
+    "darktable_cli_path",
+    "darktable_problems",
+    "darktable_version",
+    "delta_e_2000",
+    "fidelity_cases",
+    "fidelity_group",
+    "load_srgb_as_rec2020",
+    "make_test_chart",
+    "rec2020_to_display_srgb",
+    "render_ours",
+]
+
+#: stderr patterns that mean darktable dropped or mis-read part of a history stack.
+PROBLEM_PATTERNS: tuple[str, ...] = (
+    r"version mismatch",
+    r"missing tags",
+    r"cannot get iop-order",
+    r"error reading history",
+    r"\[exif\] error",
+    r"could not be loaded",
+    r"failed to load",
+    r"not supported",
+    r"XMP may be corrupted",
+    r"unknown module",
+    r"no history",
+)
+
+_HARMLESS = (r"running darktable as root", r"^\s*$")
+
+
+class DarktableCliError(RuntimeError):
+    """darktable-cli failed: missing program, non-zero exit, timeout or a missing output.
+
+    Attributes:
+        stderr: what darktable-cli printed on stderr (may be empty).
+    """
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        tail = "\n".join(stderr.strip().splitlines()[-25:])
+        super().__init__(message + (f"\n--- darktable-cli stderr (tail) ---\n{tail}" if tail else ""))
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class DarktableResult:
+    """Outputs of one darktable-cli run.
+
+    Attributes:
+        images: name -> ``(H, W, 3)`` float32 linear Rec.2020 (unclamped).
+        stdout: darktable-cli's stdout.
+        stderr: darktable-cli's stderr.
+        seconds: wall time of the run.
+    """
+
+    images: dict[str, np.ndarray]
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def problems(self) -> list[str]:
+        """Lines of stdout/stderr matching :data:`PROBLEM_PATTERNS`."""
+        return darktable_problems(self.stdout + "\n" + self.stderr)
+
+
+def darktable_problems(text: str) -> list[str]:
+    """Lines of darktable output that signal a rejected or mis-read history (see :data:`PROBLEM_PATTERNS`)."""
+    out = []
+    for line in text.splitlines():
+        if any(re.search(h, line) for h in _HARMLESS):
+            continue
+        if any(re.search(p, line, flags=re.IGNORECASE) for p in PROBLEM_PATTERNS):
+            out.append(line.strip())
+    return out
+
+
+def darktable_cli_path() -> str | None:
+    """Path of ``darktable-cli`` (``$DARKTABLE_CLI`` or ``PATH``), or ``None`` when it is not installed."""
+    env = os.environ.get("DARKTABLE_CLI")
+    if env:
+        return env if Path(env).exists() else None
+    return shutil.which("darktable-cli")
+
+
+def darktable_version(exe: str | None = None) -> str | None:
+    """darktable-cli's version string, e.g. ``"4.2.1"``, or ``None`` when it is missing or unreadable."""
+    exe = exe or darktable_cli_path()
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"darktable-cli\s+(\S+)", out.stdout + out.stderr)
+    return m.group(1) if m else None
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    arr = np.asarray(tifffile.imread(path))
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return arr[..., :3].astype(np.float32, copy=False)
+
+
+class DarktableCli:
+    """Runs darktable-cli in a scratch environment.
+
+    Args:
+        scratch: a directory this runner owns (created; HOME, config, cache and batches live under it). A
+            temporary directory when ``None``.
+        timeout: seconds before a run is killed.
+        exe: darktable-cli executable; found with :func:`darktable_cli_path` when ``None``.
+        threads: OpenMP threads (``-t``), or ``None`` for darktable's default.
+        extra_core: more ``--core`` options (e.g. ``["--conf", "key=value"]``).
+
+    Raises:
+        DarktableCliError: darktable-cli is not installed.
+    """
+
+    def __init__(
+        self,
+        scratch: Path | None = None,
+        *,
+        timeout: float = 300.0,
+        exe: str | None = None,
+        threads: int | None = None,
+        extra_core: Sequence[str] = (),
+    ) -> None:
+        found = exe or darktable_cli_path()
+        if found is None:
+            raise DarktableCliError("darktable-cli is not installed (apt-get install darktable)")
+        self.exe = found
+        self.scratch = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="dtcli-"))
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.home = self.scratch / "home"
+        self.configdir = self.scratch / "config"
+        self.cachedir = self.scratch / "cache"
+        for d in (self.home, self.configdir, self.cachedir):
+            d.mkdir(exist_ok=True)
+        self.timeout = timeout
+        self.threads = threads
+        self.extra_core = list(extra_core)
+        self._batch = 0
+
+    # -- command line ---------------------------------------------------------------------------------
+
+    def _core_args(self, core_extra: Sequence[str] = ()) -> list[str]:
+        args = [
+            "--core",
+            "--configdir",
+            str(self.configdir),
+            "--cachedir",
+            str(self.cachedir),
+            "--conf",
+            "plugins/imageio/format/tiff/bpp=32",
+            "--conf",
+            "plugins/imageio/format/tiff/compress=0",
+            "--conf",
+            "write_sidecar_files=never",
+        ]
+        if self.threads is not None:
+            args += ["-t", str(self.threads)]
+        return args + self.extra_core + list(core_extra)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"HOME": str(self.home), "LANG": "C", "LC_ALL": "C", "TMPDIR": str(self.scratch)})
+        env.pop("DISPLAY", None)
+        return env
+
+    def run(
+        self, args: Sequence[str], *, core_extra: Sequence[str] = (), timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run darktable-cli with ``args`` plus the scratch ``--core`` options (and ``core_extra``).
+
+        Raises:
+            DarktableCliError: timeout or non-zero exit status.
+        """
+        cmd = [self.exe, *args, *self._core_args(core_extra)]
+        try:
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout or self.timeout,
+                env=self._env(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            raise DarktableCliError(f"darktable-cli timed out after {timeout or self.timeout:.0f} s", err) from None
+        if proc.returncode != 0:
+            raise DarktableCliError(f"darktable-cli exited with status {proc.returncode}: {' '.join(cmd)}", proc.stderr)
+        return proc
+
+    # -- rendering -----------------------------------------------------------------------------------
+
+    def render(
+        self, image: Path, xmp: Path | None, out: Path, *, style: str | None = None, luacmd: str | None = None
+    ) -> DarktableResult:
+        """Render one image to a float linear Rec.2020 TIFF.
+
+        Args:
+            image: input photo.
+            xmp: sidecar given on the command line (it replaces any adjacent sidecar), or ``None`` to let
+                darktable-cli read ``<image>.xmp`` if it exists.
+            out: output TIFF path (deleted first).
+            style: apply this style from the scratch library (``--style``).
+            luacmd: Lua run headless before the export (``--core --luacmd``).
+
+        Returns:
+            The result with ``images[out.stem]``.
+
+        Raises:
+            DarktableCliError: darktable-cli failed or wrote no output.
+        """
+        out.unlink(missing_ok=True)
+        args = [str(image)] + ([str(xmp)] if xmp is not None else []) + [str(out)]
+        args += ["--icc-type", "LIN_REC2020"]
+        if style:
+            args += ["--style", style]
+        core_extra = ["--luacmd", luacmd] if luacmd else []
+        start = time.perf_counter()
+        proc = self.run(args, core_extra=core_extra)
+        seconds = time.perf_counter() - start
+        if not out.exists():
+            raise DarktableCliError(f"darktable-cli wrote no output {out}", proc.stderr)
+        return DarktableResult({out.stem: _read_tiff(out)}, proc.stdout, proc.stderr, seconds)
+
+    def render_batch(self, items: Mapping[str, tuple[Path, str | None]], *, jobs: int = 1) -> DarktableResult:
+        """Render several (image, sidecar) pairs, one darktable-cli start per job.
+
+        Each item is copied into a fresh batch folder as ``<name><ext>`` with its sidecar text written to
+        ``<name><ext>.xmp`` (no sidecar: darktable's defaults for that file type). darktable spends about
+        0.2-0.4 s per image building the pixelpipe, so with ``jobs`` > 1 the items are split over that many
+        darktable-cli processes running at once (each with its own config and cache folders).
+
+        Args:
+            items: output name (``[A-Za-z0-9_-]+``, unique) -> (input photo, sidecar XML text or ``None``).
+            jobs: number of darktable-cli processes (1 or more).
+
+        Returns:
+            A result with one image per name (stderr/stdout of all processes concatenated).
+
+        Raises:
+            DarktableCliError: darktable-cli failed or an output is missing.
+            ValueError: a bad name.
+        """
+        for name in items:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                raise ValueError(f"bad batch item name {name!r}")
+        names = list(items)
+        jobs = max(1, min(jobs, len(names)))
+        if jobs == 1:
+            return self._render_batch_one(items)
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = [
+            DarktableCli(
+                self.scratch / f"worker{i}",
+                timeout=self.timeout,
+                exe=self.exe,
+                threads=self.threads,
+                extra_core=self.extra_core,
+            )
+            for i in range(jobs)
+        ]
+        parts = [{n: items[n] for n in names[i::jobs]} for i in range(jobs)]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda wp: wp[0]._render_batch_one(wp[1]), zip(workers, parts, strict=True)))
+        images = {n: r.images[n] for r in results for n in r.images}
+        return DarktableResult(
+            {n: images[n] for n in names},
+            "\n".join(r.stdout for r in results),
+            "\n".join(r.stderr for r in results),
+            time.perf_counter() - start,
+        )
+
+    def _render_batch_one(self, items: Mapping[str, tuple[Path, str | None]]) -> DarktableResult:
+        self._batch += 1
+        batch = self.scratch / f"batch{self._batch:04d}"
+        if batch.exists():
+            shutil.rmtree(batch)
+        src, dst = batch / "in", batch / "out"
+        src.mkdir(parents=True)
+        dst.mkdir()
+        for name, (image, xmp_text) in items.items():
+            target = src / (name + image.suffix.lower())
+            shutil.copyfile(image, target)
+            if xmp_text is not None:
+                target.with_name(target.name + ".xmp").write_text(xmp_text, encoding="utf-8")
+        start = time.perf_counter()
+        proc = self.run([str(src), str(dst / "$(FILE_NAME)"), "--out-ext", "tif", "--icc-type", "LIN_REC2020"])
+        seconds = time.perf_counter() - start
+        images: dict[str, np.ndarray] = {}
+        for name in items:
+            out = dst / f"{name}.tif"
+            if not out.exists():
+                raise DarktableCliError(f"darktable-cli wrote no output for {name!r}", proc.stderr)
+            images[name] = _read_tiff(out)
+        return DarktableResult(images, proc.stdout, proc.stderr, seconds)
+
+
+# -- fidelity: our renderer vs darktable-cli, compared in sRGB with CIEDE2000 ---------------------------------
+
+
+def make_test_chart(path: Path, width: int = 96, height: int = 64) -> Path:
+    """Write an 8-bit sRGB PNG test chart: colour patches (many hues, chromas, lightnesses) and ramps.
+
+    Layout: the top half holds 4 rows of 12 patches (hue around the circle, two saturations, two values);
+    below them a neutral ramp, and R, G, B and skin-tone ramps, each a full-width gradient from black.
+
+    Args:
+        path: output ``.png`` path.
+        width: image width in pixels (a multiple of 12 keeps patches equal).
+        height: image height in pixels.
+
+    Returns:
+        ``path``.
+    """
+    import cv2
+
+    img = np.zeros((height, width, 3), dtype=np.float64)
+    top = height // 2
+    rows = 4
+    ph = top // rows
+    cols = 12
+    pw = width // cols
+    for r in range(rows):
+        sat = (0.85, 0.45, 0.85, 0.3)[r]
+        val = (0.9, 0.75, 0.45, 0.35)[r]
+        for c in range(cols):
+            h = c / cols * 6.0
+            x = 1 - abs(h % 2 - 1)
+            rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][int(h) % 6]
+            colour = val * (1 - sat + sat * np.array(rgb, dtype=np.float64))
+            img[r * ph : (r + 1) * ph, c * pw : (c + 1) * pw] = colour
+    img[rows * ph : top, :] = 0.5
+    ramps = [(1, 1, 1), (1, 0.15, 0.1), (0.15, 1, 0.2), (0.1, 0.2, 1), (1, 0.72, 0.58)]
+    rh = max(1, (height - top) // len(ramps))
+    t = np.linspace(0.0, 1.0, width)
+    for i, tint in enumerate(ramps):
+        y0 = top + i * rh
+        y1 = height if i == len(ramps) - 1 else y0 + rh
+        img[y0:y1] = t[None, :, None] * np.array(tint)[None, None, :]
+    u8 = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), u8[..., ::-1]):
+        raise OSError(f"cannot write {path}")
+    return path
+
+
+def load_srgb_as_rec2020(path: Path) -> np.ndarray:
+    """Read an 8/16-bit sRGB PNG/JPEG/TIFF (no ICC handling) as ``(H, W, 3)`` float64 linear Rec.2020.
+
+    This is what darktable's ``colorin`` does for a file without an embedded profile (sRGB assumed).
+    """
+    import cv2
+
+    from backend.render.color import SRGB_TO_REC2020
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise OSError(f"cannot read {path}")
+    scale = 65535.0 if raw.dtype == np.uint16 else 255.0
+    enc = raw[..., :3][..., ::-1].astype(np.float64) / scale
+    lin = np.where(enc <= 0.04045, enc / 12.92, ((enc + 0.055) / 1.055) ** 2.4)
+    return lin @ SRGB_TO_REC2020.T
+
+
+def rec2020_to_display_srgb(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` linear Rec.2020 -> sRGB-encoded values clipped to [0, 1] (what a display export shows)."""
+    from backend.render.color import REC2020_TO_SRGB
+
+    lin = np.clip(np.asarray(image, dtype=np.float64) @ REC2020_TO_SRGB.T, 0.0, 1.0)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+def delta_e_2000(srgb_a: np.ndarray, srgb_b: np.ndarray) -> np.ndarray:
+    """Per-pixel CIEDE2000 between two sRGB-encoded ``(H, W, 3)`` images (colour-science, Lab from sRGB)."""
+    import warnings
+
+    with warnings.catch_warnings():  # colour-science warns at import that matplotlib is missing
+        warnings.simplefilter("ignore")
+        import colour
+
+    lab_a = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(srgb_a))
+    lab_b = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(srgb_b))
+    return np.asarray(colour.delta_E(lab_a, lab_b, method="CIE 2000"))
+
+
+def render_ours(image_rec2020: np.ndarray, settings: Mapping[str, object], *, double: bool = True) -> np.ndarray:
+    """Render slider settings with autoretouch's renderer.
+
+    Args:
+        image_rec2020: ``(H, W, 3)`` linear Rec.2020.
+        settings: slider name -> value.
+        double: render in float64 (default) or float32 (several times faster for the colour stages).
+
+    Returns:
+        ``(H, W, 3)`` float64 linear Rec.2020, unclamped.
+    """
+    import torch
+
+    from backend.render.pipeline import render
+
+    dtype = torch.float64 if double else torch.float32
+    x = torch.from_numpy(np.ascontiguousarray(image_rec2020.transpose(2, 0, 1)))[None].to(dtype)
+    with torch.no_grad():
+        y = render(x, dict(settings))  # type: ignore[arg-type]
+    return y[0].permute(1, 2, 0).to(torch.float64).numpy()
+
+
+#: Scalar global sliders and the values the fidelity test and benchmark render (catalog units).
+FIDELITY_SCALARS: dict[str, tuple[float, ...]] = {
+    "exposure": (-1.0, 0.5, 1.5),
+    "contrast": (-60.0, 30.0, 70.0),
+    "highlights": (-80.0, -30.0, 40.0),
+    "shadows": (-60.0, 30.0, 80.0),
+    "whites": (-60.0, 30.0, 70.0),
+    "blacks": (-70.0, -25.0, 40.0),
+    "vibrance": (-70.0, 30.0, 80.0),
+    "saturation": (-70.0, 30.0, 80.0),
+    "temperature": (-70.0, 30.0, 80.0),
+    "tint": (-70.0, 30.0, 80.0),
+    "black_and_white": (30.0, 70.0, 100.0),
+}
+
+_S_CURVE = (0.0, 0.012, 0.07, 0.22, 0.45, 0.72, 1.0)
+_LIFT = (0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0)
+_FADE = (0.03, 0.05, 0.1, 0.2, 0.38, 0.62, 0.95)
+
+
+def fidelity_cases() -> dict[str, dict[str, object]]:
+    """Named slider settings for darktable fidelity checks: each scalar global slider at several values,
+    the tone curve, RGB curves, HSL and three combined recipes.
+
+    Returns:
+        name (``[A-Za-z0-9_-]+``) -> settings (slider -> value), in a stable order.
+    """
+    from backend.sliders.catalog import CURVE_KNOTS, HSL_COLOURS
+
+    cases: dict[str, dict[str, object]] = {}
+    for slider, values in FIDELITY_SCALARS.items():
+        for v in values:
+            cases[f"{slider}_{v:+g}".replace("+", "p").replace("-", "m").replace(".", "_")] = {slider: v}
+    knots = list(CURVE_KNOTS)
+    cases["tone_curve_s"] = {"tone_curve": list(_S_CURVE)}
+    cases["tone_curve_fade"] = {"tone_curve": list(_FADE)}
+    cases["rgb_curves_warm"] = {"rgb_curves": [list(_LIFT), knots, list(_S_CURVE)]}
+    hsl = [[0.0, 0.0, 0.0] for _ in HSL_COLOURS]
+    hsl[0], hsl[2], hsl[5] = [15.0, -40.0, 10.0], [-10.0, 30.0, 0.0], [-25.0, 50.0, -30.0]
+    cases["hsl_mixed"] = {"hsl": hsl}
+    cases["combo_bright_warm"] = {
+        "exposure": 0.4,
+        "contrast": 25.0,
+        "shadows": 30.0,
+        "highlights": -40.0,
+        "vibrance": 20.0,
+        "temperature": 15.0,
+    }
+    cases["combo_matte_cool"] = {
+        "exposure": -0.3,
+        "whites": -30.0,
+        "blacks": 20.0,
+        "saturation": -20.0,
+        "tint": 10.0,
+        "temperature": -25.0,
+        "tone_curve": list(_FADE),
+    }
+    cases["combo_mono_punch"] = {
+        "black_and_white": 100.0,
+        "contrast": 40.0,
+        "exposure": 0.2,
+        "whites": 25.0,
+        "rgb_curves": [list(_LIFT), knots, list(_S_CURVE)],
+    }
+    return cases
+
+
+def fidelity_group(settings: Mapping[str, object]) -> str:
+    """The row a fidelity case reports under: its slider, or ``"combined"`` for several sliders."""
+    return next(iter(settings)) if len(settings) == 1 else "combined"

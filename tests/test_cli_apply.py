@@ -1,0 +1,135 @@
+"""``autoretouch apply`` / ``autoretouch revert`` end to end (real decoding of generated JPEG/PNG files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from backend.cli.main import COMMANDS, EXIT_PARTIAL, main
+from backend.decode.types import AsShotWhiteBalance
+from backend.sidecar import apply as apply_mod
+from backend.sidecar.provenance import find_provenance
+from backend.sidecar.xmp import NS, get_simple, read_sidecar
+
+RECIPE = {
+    "version": 1,
+    "steps": [{"slider": "exposure", "value": 0.8}, {"slider": "contrast", "value": 30}],
+    "style": "bright",
+}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "recipe.json").write_text(json.dumps(RECIPE))
+    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
+    assert cv2.imwrite(str(tmp_path / "a.jpg"), image)
+    assert cv2.imwrite(str(tmp_path / "b.png"), image)
+    (tmp_path / "broken.jpg").write_bytes(b"")  # a 0-byte JPEG
+    return tmp_path
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_commands_registered() -> None:
+    assert "apply" in COMMANDS and "revert" in COMMANDS
+
+
+def test_batch_goes_on_after_a_bad_photo(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = {n: (folder / n).read_bytes() for n in ("a.jpg", "b.png", "broken.jpg")}
+    argv = [
+        "apply",
+        str(folder / "a.jpg"),
+        str(folder / "broken.jpg"),
+        str(folder / "missing.jpg"),
+        str(folder / "b.png"),
+    ]
+    code = main([*argv, "--recipe", str(folder / "recipe.json"), "--host", "darktable"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_PARTIAL
+    assert f"written      darktable {folder / 'a.jpg.xmp'}" in out
+    assert f"written      darktable {folder / 'b.png.xmp'}" in out
+    assert str(folder / "broken.jpg") in err and "empty file" in err
+    assert str(folder / "missing.jpg") in err
+    assert {n: (folder / n).read_bytes() for n in images} == images  # images untouched
+    assert (folder / "a.jpg.xmp").exists() and not (folder / "broken.jpg.xmp").exists()
+    desc = read_sidecar(folder / "a.jpg.xmp").descriptions()[0]
+    assert desc.get(f"{{{NS['darktable']}}}iop_order_version") == "3"
+
+
+def test_json_output_strength_and_revert(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _files(folder)
+    photos = [str(folder / "a.jpg"), str(folder / "b.png")]
+    common = ["--recipe", str(folder / "recipe.json"), "--host", "both", "--json"]
+    assert main(["apply", *photos, *common, "--strength", "0.5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["failed"] == 0
+    actions = [(r["host"], r["action"], r["reason"]) for r in report["results"]]
+    assert (
+        actions
+        == [
+            ("lightroom", "skipped", apply_mod.EMBEDDED_REASON),
+            ("darktable", "written", ""),
+        ]
+        * 2
+    )
+    found = find_provenance(read_sidecar(folder / "a.jpg.xmp"))
+    assert found is not None
+    assert found[1].recipe.strength == 0.5 and found[1].recipe.settings() == {"exposure": 0.4, "contrast": 15.0}
+
+    assert main(["apply", *photos, *common]) == 0  # already applied: skipped, not an error
+    assert {r["action"] for r in json.loads(capsys.readouterr().out)["results"]} == {"skipped"}
+
+    assert main(["revert", *photos, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["action"] for r in results] == ["skipped", "deleted"] * 2
+    after = _files(folder)
+    assert {k: v for k, v in after.items() if not k.endswith(".bak")} == before
+
+
+def test_dry_run_writes_nothing(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _files(folder)
+    code = main(
+        ["apply", str(folder / "a.jpg"), "--recipe", str(folder / "recipe.json"), "--host", "both", "--dry-run"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "would-write  darktable" in out and "skipped      lightroom" in out
+    assert _files(folder) == before
+
+
+def test_raw_with_malformed_sidecar_fails_only_that_sidecar(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = folder / "IMG_1.NEF"
+    raw.write_bytes(b"fake raw")
+    bad = folder / "IMG_1.NEF.xmp"
+    bad.write_bytes(b"<not-closed")
+    shot = AsShotWhiteBalance((2.0, 1.0, 1.5), (0.5, 1.0, 0.667), kelvin=5200.0, tint=3.0)
+    monkeypatch.setattr(apply_mod, "probe_photo", lambda p: apply_mod.PhotoInfo(True, 6000, shot))
+    code = main(["apply", str(raw), "--recipe", str(folder / "recipe.json"), "--host", "both"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_PARTIAL
+    assert f"written      lightroom {folder / 'IMG_1.xmp'}" in out
+    assert str(bad) in err and "not well-formed" in err
+    assert bad.read_bytes() == b"<not-closed"
+    desc = read_sidecar(folder / "IMG_1.xmp").descriptions()[0]
+    assert get_simple(desc, f"{{{NS['crs']}}}Exposure2012") == "+0.80"
+
+    assert main(["revert", str(raw), "--host", "lightroom"]) == 0
+    assert not (folder / "IMG_1.xmp").exists()
+
+
+def test_bad_recipe_and_strength_are_usage_errors(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(folder / "a.jpg")
+    assert main(["apply", photo, "--recipe", str(folder / "nope.json"), "--host", "darktable"]) == 6
+    assert (
+        main(["apply", photo, "--recipe", str(folder / "recipe.json"), "--host", "darktable", "--strength", "2"]) == 4
+    )
+    err = capsys.readouterr().err
+    assert "nope.json" in err and "strength" in err
+    assert not (folder / "a.jpg.xmp").exists()

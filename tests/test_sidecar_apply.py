@@ -1,0 +1,427 @@
+"""apply_to_photo / revert_photo: preservation, skipping, overwrite, dry run, failures, exact revert."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from backend.decode.types import AsShotWhiteBalance
+from backend.errors import NotFoundError
+from backend.recipe import Recipe
+from backend.sidecar import apply as apply_mod
+from backend.sidecar.apply import EMBEDDED_REASON, PhotoInfo, apply_to_photo
+from backend.sidecar.atomic import sidecar_lock
+from backend.sidecar.provenance import find_provenance
+from backend.sidecar.revert import revert_photo
+from backend.sidecar.xmp import NS, get_simple, parse_sidecar, read_sidecar
+from backend.translate.darktable import recipe_to_history
+from backend.translate.lightroom import recipe_to_develop_settings
+
+RDF, CRS, DT = NS["rdf"], NS["crs"], NS["darktable"]
+AS_SHOT = AsShotWhiteBalance((2.0, 1.0, 1.5), (0.5, 1.0, 0.667), kelvin=5000.0, tint=5.0)
+RAW_INFO = PhotoInfo(is_raw=True, long_side_px=6000, as_shot=AS_SHOT)
+RECIPE = Recipe.from_dict(
+    {
+        "version": 1,
+        "steps": [
+            {"slider": "exposure", "value": 0.4},
+            {"slider": "contrast", "value": 20},
+            {"slider": "temperature", "value": 12},
+            {"slider": "tone_curve", "value": [0.0, 0.03, 0.1, 0.22, 0.4, 0.7, 1.0]},
+            {"slider": "rgb_curves", "value": [[0.0, 0.03, 0.1, 0.22, 0.4, 0.7, 1.0]] * 3},
+            {"slider": "sharpen", "value": 30},
+        ],
+        "style": "warm",
+        "model": "warm@2",
+        "strength": 0.8,
+    }
+)
+OTHER = Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": -0.7}]})
+
+FOREIGN_LR = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
+ <rdf:RDF xmlns:rdf="{RDF}">
+  <!-- written by Bridge -->
+  <rdf:Description rdf:about=""
+    xmlns:xmp="{NS["xmp"]}" xmlns:dc="{NS["dc"]}" xmlns:lr="{NS["lr"]}"
+    xmlns:acme="http://acme.example/ns/1.0/"
+   xmp:Rating="4" xmp:Label="Red" acme:Flag="yes">
+   <dc:subject><rdf:Bag><rdf:li>fjord</rdf:li><rdf:li>norway</rdf:li></rdf:Bag></dc:subject>
+   <lr:hierarchicalSubject><rdf:Bag><rdf:li>Places|Norway|Fjord</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+   <acme:Note>keep &amp; me</acme:Note>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+""".encode()
+
+# Lightroom settings the user already has, in exiftool's element form and Lightroom's attribute form.
+USER_SETTINGS_LR = f"""<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="{RDF}">
+  <rdf:Description rdf:about="" xmlns:xmp="{NS["xmp"]}" xmp:Rating="2"/>
+  <rdf:Description rdf:about="" xmlns:crs="{CRS}" xmlns:photoshop="{NS["photoshop"]}"
+    crs:Exposure2012="+1.50" crs:HasSettings="True" photoshop:SidecarForExtension="CR2">
+   <crs:Contrast2012>-33</crs:Contrast2012>
+   <crs:ToneCurvePV2012><rdf:Seq><rdf:li>0, 0</rdf:li><rdf:li>128, 140</rdf:li><rdf:li>255, 255</rdf:li></rdf:Seq></crs:ToneCurvePV2012>
+   <crs:Sharpness>25</crs:Sharpness>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+""".encode()
+
+USER_DT = f"""<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="{RDF}">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="{NS["xmp"]}" xmlns:dc="{NS["dc"]}" xmlns:lr="{NS["lr"]}" xmlns:darktable="{DT}"
+    xmlns:acme="http://acme.example/ns/1.0/"
+   xmp:Rating="3" xmp:Label="Green" acme:Flag="1"
+   darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
+   darktable:history_end="{{end}}" darktable:iop_order_version="2">
+   <dc:subject><rdf:Bag><rdf:li>mine</rdf:li></rdf:Bag></dc:subject>
+   <lr:hierarchicalSubject><rdf:Bag><rdf:li>A|B</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
+   <darktable:history>
+    <rdf:Seq>
+     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
+      darktable:params="00000000000000000000803f00004842000080c000000000" darktable:multi_name=""
+      darktable:multi_priority="0" darktable:blendop_version="11"/>
+     <rdf:li darktable:num="1" darktable:operation="flip" darktable:enabled="1" darktable:modversion="2"
+      darktable:params="ffffffff" darktable:multi_name="" darktable:multi_priority="0"
+      darktable:blendop_version="11"/>
+     <rdf:li darktable:num="2" darktable:operation="vignette" darktable:enabled="1" darktable:modversion="4"
+      darktable:params="gz05eJxjYICAaBOuQfEwAUWw2c2BAAAtNRNg" darktable:multi_name=""
+      darktable:multi_priority="0" darktable:blendop_version="11"/>
+    </rdf:Seq>
+   </darktable:history>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+
+
+def canonical(data: bytes) -> list[object]:
+    """Whitespace-insensitive structure of a packet: tags, attributes, non-blank text, children in order."""
+    root = parse_sidecar(data, "canonical.xmp").root
+
+    def walk(e: object) -> list[object]:
+        tag = getattr(e, "tag", None)
+        if not isinstance(tag, str):
+            return ["#other", (getattr(e, "text", "") or "").strip()]
+        return [tag, sorted(e.attrib.items()), (e.text or "").strip(), [walk(c) for c in e]]  # type: ignore[attr-defined]
+
+    return walk(root)
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    photo = tmp_path / "IMG_0001.CR2"
+    photo.write_bytes(b"II*\x00 not really a raw, never to be modified")
+    os.utime(photo, (1_000_000_000, 1_000_000_000))
+    return photo
+
+
+def _apply(photo: Path, recipe: Recipe = RECIPE, **kw: object) -> list[apply_mod.Outcome]:
+    return apply_to_photo(photo, recipe, info=RAW_INFO, **kw)  # type: ignore[arg-type]
+
+
+def test_fresh_sidecars_for_both_hosts_and_revert_deletes_them(raw: Path) -> None:
+    before = raw.read_bytes(), raw.stat().st_mtime_ns
+    outcomes = _apply(raw, host="both")
+    assert [(o.host, o.action) for o in outcomes] == [("lightroom", "written"), ("darktable", "written")]
+    lr, dt = raw.with_suffix(".xmp"), raw.with_name(raw.name + ".xmp")
+    assert {o.sidecar for o in outcomes} == {lr, dt}
+    assert (raw.read_bytes(), raw.stat().st_mtime_ns) == before  # the image is never touched
+
+    doc = read_sidecar(lr)
+    desc = doc.descriptions()[0]
+    settings = recipe_to_develop_settings(RECIPE, is_raw=True, as_shot=AS_SHOT)
+    assert get_simple(desc, f"{{{CRS}}}Exposure2012") == "+0.40"
+    assert get_simple(desc, f"{{{CRS}}}Temperature") == str(settings["Temperature"])
+    assert get_simple(desc, f"{{{CRS}}}WhiteBalance") == "Custom"
+    assert get_simple(desc, f"{{{CRS}}}RawFileName") == "IMG_0001.CR2"
+    found = find_provenance(doc)
+    assert found is not None
+    prov = found[1]
+    assert prov.host == "lightroom" and prov.recipe == RECIPE and prov.created
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", prov.timestamp)
+    assert get_simple(found[0], f"{{{NS['autoretouch']}}}Strength") == "0.8"
+    assert get_simple(found[0], f"{{{NS['autoretouch']}}}Style") == "warm"
+    assert get_simple(found[0], f"{{{NS['autoretouch']}}}ModelVersion") == "warm@2"
+
+    dt_doc = read_sidecar(dt)
+    lis = dt_doc.descriptions()[0].findall(f"{{{DT}}}history/{{{RDF}}}Seq/{{{RDF}}}li")
+    expected = recipe_to_history(RECIPE, is_raw=True, long_side_px=6000)
+    assert [li.get(f"{{{DT}}}params") for li in lis] == [e.params for e in expected]
+    assert not dt_doc.packet_wrapper  # darktable style: XML declaration
+
+    outcomes = revert_photo(raw)
+    assert [o.action for o in outcomes] == ["deleted", "deleted"]
+    assert not lr.exists() and not dt.exists()
+    assert sorted(listing(raw.parent)) == ["IMG_0001.CR2", "IMG_0001.CR2.xmp.bak", "IMG_0001.xmp.bak"]
+    assert (raw.read_bytes(), raw.stat().st_mtime_ns) == before
+
+
+def test_foreign_nodes_survive_apply_and_revert_restores_them(raw: Path) -> None:
+    lr, dt = raw.with_suffix(".xmp"), raw.with_name(raw.name + ".xmp")
+    lr.write_bytes(FOREIGN_LR)
+    user_dt = USER_DT.replace("{end}", "3").encode()
+    dt.write_bytes(user_dt)
+    assert [o.action for o in _apply(raw, host="both")] == ["written", "written"]
+
+    for path in (lr, dt):
+        text = path.read_text()
+        for needle in ('xmp:Rating="', 'xmp:Label="', "<rdf:li>", "lr:hierarchicalSubject", 'acme:Flag="'):
+            assert needle in text, (path, needle)
+    assert "Places|Norway|Fjord" in lr.read_text() and "keep &amp; me" in lr.read_text()
+    assert "<!-- written by Bridge -->" in lr.read_text()
+    assert lr.with_name(lr.name + ".bak").read_bytes() == FOREIGN_LR  # previous version kept
+
+    # the user's darktable history is kept in front of ours, untouched
+    desc = read_sidecar(dt).descriptions()[0]
+    lis = desc.findall(f"{{{DT}}}history/{{{RDF}}}Seq/{{{RDF}}}li")
+    ours = recipe_to_history(RECIPE, is_raw=True, long_side_px=6000)
+    assert [li.get(f"{{{DT}}}operation") for li in lis[:3]] == ["exposure", "flip", "vignette"]
+    assert lis[0].get(f"{{{DT}}}params") == "00000000000000000000803f00004842000080c000000000"
+    assert len(lis) == 3 + len(ours)
+    assert desc.get(f"{{{DT}}}history_end") == str(3 + len(ours))
+
+    assert [o.action for o in revert_photo(raw)] == ["reverted", "reverted"]
+    assert canonical(lr.read_bytes()) == canonical(FOREIGN_LR)
+    assert canonical(dt.read_bytes()) == canonical(user_dt)
+
+
+def test_undone_darktable_steps_stay_undone_and_revert_is_exact(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    user_dt = USER_DT.replace("{end}", "1").encode()  # the user undid flip and vignette
+    dt.write_bytes(user_dt)
+    (outcome,) = _apply(raw, host="darktable")
+    assert outcome.action == "written"
+    desc = read_sidecar(dt).descriptions()[0]
+    ops = [li.get(f"{{{DT}}}operation") for li in desc.iter(f"{{{RDF}}}li") if li.get(f"{{{DT}}}operation")]
+    n = len(recipe_to_history(RECIPE, is_raw=True, long_side_px=6000))
+    assert ops[0] == "exposure" and ops[-2:] == ["flip", "vignette"] and len(ops) == 3 + n
+    assert desc.get(f"{{{DT}}}history_end") == str(1 + n)
+    assert [o.action for o in revert_photo(raw, host="darktable")] == ["reverted"]
+    assert canonical(dt.read_bytes()) == canonical(user_dt)
+
+
+def test_existing_lightroom_settings_are_skipped_unless_overwrite(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(USER_SETTINGS_LR)
+    (outcome,) = _apply(raw, host="lightroom")
+    assert outcome.action == "skipped" and "already has Lightroom develop settings" in outcome.reason
+    assert listing(raw.parent) == {raw.name: raw.read_bytes(), lr.name: USER_SETTINGS_LR}
+
+    (outcome,) = _apply(raw, host="lightroom", overwrite=True)
+    assert outcome.action == "written"
+    doc = read_sidecar(lr)
+    for name in ("Exposure2012", "Contrast2012", "ToneCurvePV2012", "Sharpness"):  # each property once
+        count = sum((f"{{{CRS}}}{name}" in d.attrib) + len(d.findall(f"{{{CRS}}}{name}")) for d in doc.descriptions())
+        assert count == 1, name
+    crs_desc = doc.descriptions()[1]
+    assert get_simple(crs_desc, f"{{{CRS}}}Contrast2012") == "+20"
+    assert get_simple(crs_desc, f"{{{CRS}}}Sharpness") == "45"
+    assert get_simple(doc.descriptions()[0], f"{{{NS['xmp']}}}Rating") == "2"
+
+    assert [o.action for o in revert_photo(raw, host="lightroom")] == ["reverted"]
+    assert canonical(lr.read_bytes()) == canonical(USER_SETTINGS_LR)  # element forms and positions too
+
+
+def test_second_apply_is_skipped_and_overwrite_replaces_our_first_application(raw: Path) -> None:
+    lr, dt = raw.with_suffix(".xmp"), raw.with_name(raw.name + ".xmp")
+    lr.write_bytes(FOREIGN_LR)
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    original = listing(raw.parent)
+    _apply(raw, host="both")
+    first = {lr.name: lr.read_bytes(), dt.name: dt.read_bytes()}
+    outcomes = _apply(raw, OTHER, host="both")
+    assert [o.action for o in outcomes] == ["skipped", "skipped"]
+    assert all("already has autoretouch" in o.reason for o in outcomes)
+    assert {lr.name: lr.read_bytes(), dt.name: dt.read_bytes()} == first
+
+    assert [o.action for o in _apply(raw, OTHER, host="both", overwrite=True)] == ["written", "written"]
+    lr_doc = read_sidecar(lr)
+    assert get_simple(lr_doc.descriptions()[0], f"{{{CRS}}}Exposure2012") == "-0.70"
+    assert get_simple(lr_doc.descriptions()[0], f"{{{CRS}}}Contrast2012") is None  # the first recipe is gone
+    found = find_provenance(lr_doc)
+    assert found is not None and found[1].recipe == OTHER and not found[1].created
+    dt_lis = read_sidecar(dt).descriptions()[0].findall(f"{{{DT}}}history/{{{RDF}}}Seq/{{{RDF}}}li")
+    assert len(dt_lis) == 3 + 1  # the user's three entries plus one exposure, not the first application
+
+    revert_photo(raw)
+    for name in (lr.name, dt.name):
+        assert canonical((raw.parent / name).read_bytes()) == canonical(original[name])
+
+
+def test_dry_run_writes_nothing(raw: Path) -> None:
+    raw.with_suffix(".xmp").write_bytes(FOREIGN_LR)
+    before = listing(raw.parent)
+    outcomes = _apply(raw, host="both", dry_run=True)
+    assert [o.action for o in outcomes] == ["would-write", "would-write"]
+    assert listing(raw.parent) == before
+    _apply(raw, host="both")
+    applied = listing(raw.parent)
+    assert [o.action for o in revert_photo(raw, dry_run=True)] == ["would-revert", "would-delete"]
+    assert listing(raw.parent) == applied
+
+
+def test_rendered_files_get_no_lightroom_sidecar(tmp_path: Path) -> None:
+    photo = tmp_path / "IMG_0002.JPG"
+    photo.write_bytes(b"\xff\xd8\xff fake jpeg")
+
+    def probe(_: Path) -> PhotoInfo:
+        return PhotoInfo(is_raw=False, long_side_px=4000)
+
+    outcomes = apply_to_photo(photo, RECIPE, host="both", probe=probe)
+    assert (outcomes[0].action, outcomes[0].reason) == ("skipped", EMBEDDED_REASON)
+    assert outcomes[1].action == "written" and outcomes[1].sidecar == tmp_path / "IMG_0002.JPG.xmp"
+    desc = read_sidecar(outcomes[1].sidecar).descriptions()[0]
+    assert desc.get(f"{{{DT}}}iop_order_version") == "3"  # display-referred input
+    assert not (tmp_path / "IMG_0002.xmp").exists()
+
+    def no_probe(_: Path) -> PhotoInfo:
+        raise AssertionError("a JPEG needs no decoding for Lightroom")
+
+    (only,) = apply_to_photo(photo, RECIPE, host="lightroom", probe=no_probe)
+    assert only.reason == EMBEDDED_REASON
+    (rev,) = revert_photo(photo, host="lightroom")
+    assert rev.action == "skipped"
+
+
+def test_sidecar_of_another_raw_with_the_same_base_name_is_left_alone(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    packet = FOREIGN_LR.replace(b'xmp:Rating="4"', b'xmp:Rating="4" photoshop:SidecarForExtension="NEF"').replace(
+        b'xmlns:xmp="', b'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:xmp="'
+    )
+    lr.write_bytes(packet)
+    (outcome,) = _apply(raw, host="lightroom", overwrite=True)
+    assert outcome.action == "skipped" and "IMG_0001.NEF" in outcome.reason
+    assert lr.read_bytes() == packet
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not xml", b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', b"<wrong/>"],
+    ids=["not-xml", "entity", "wrong-root"],
+)
+def test_malformed_sidecar_fails_that_host_only_and_stays_untouched(raw: Path, content: bytes) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(content)
+    outcomes = _apply(raw, host="both")
+    assert [o.action for o in outcomes] == ["written", "failed"]
+    assert str(dt) in outcomes[1].reason
+    assert dt.read_bytes() == content
+    assert sorted(listing(raw.parent)) == ["IMG_0001.CR2", "IMG_0001.CR2.xmp", "IMG_0001.xmp"]
+    rev = revert_photo(raw)
+    assert [o.action for o in rev] == ["deleted", "failed"] and dt.read_bytes() == content
+
+
+def test_failed_write_keeps_the_previous_sidecar(raw: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(FOREIGN_LR)
+
+    def boom(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    (outcome,) = _apply(raw, host="lightroom")
+    assert outcome.action == "failed" and "No space left" in outcome.reason
+    assert lr.read_bytes() == FOREIGN_LR
+    assert sorted(listing(raw.parent)) == ["IMG_0001.CR2", "IMG_0001.xmp"]  # no temp, lock or backup files
+
+
+def test_locked_sidecar_fails_with_a_clear_reason(raw: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("backend.sidecar.atomic.LOCK_TIMEOUT_S", 0.2)
+    lr = raw.with_suffix(".xmp")
+    with sidecar_lock(lr):
+        (outcome,) = _apply(raw, host="lightroom")
+    assert outcome.action == "failed" and "locked by another process" in outcome.reason
+    assert not lr.exists()
+
+
+def test_changed_darktable_history_is_not_reverted(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    _apply(raw, host="darktable")
+    text = dt.read_text()
+    edited = text.replace('darktable:params="ffffffff"', 'darktable:params="00000000"')  # darktable re-saved
+    assert edited != text
+    dt.write_text(edited)
+    (outcome,) = revert_photo(raw, host="darktable")
+    assert outcome.action == "failed" and "history changed" in outcome.reason
+    assert dt.read_text() == edited
+
+
+def test_later_foreign_changes_survive_the_revert(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(FOREIGN_LR)
+    _apply(raw, host="lightroom")
+    lr.write_text(lr.read_text().replace('xmp:Rating="4"', 'xmp:Rating="5"'))  # the user re-rated since
+    revert_photo(raw, host="lightroom")
+    assert canonical(lr.read_bytes()) == canonical(FOREIGN_LR.replace(b'xmp:Rating="4"', b'xmp:Rating="5"'))
+
+
+def test_revert_without_our_record_or_sidecar_skips(raw: Path) -> None:
+    raw.with_suffix(".xmp").write_bytes(FOREIGN_LR)
+    outcomes = revert_photo(raw)
+    assert [(o.action, o.reason) for o in outcomes] == [
+        ("skipped", "no autoretouch settings in this sidecar"),
+        ("skipped", "no sidecar"),
+    ]
+    assert raw.with_suffix(".xmp").read_bytes() == FOREIGN_LR
+
+
+def test_damaged_record_is_reported(raw: Path) -> None:
+    _apply(raw, host="lightroom")
+    lr = raw.with_suffix(".xmp")
+    text = lr.read_text()
+    lr.write_text(re.sub(r'autoretouch:Recipe="[^"]*"', 'autoretouch:Recipe="{oops"', text))
+    (outcome,) = revert_photo(raw, host="lightroom")
+    assert outcome.action == "failed" and "damaged" in outcome.reason
+
+
+def test_missing_photo_and_bad_host(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        apply_to_photo(tmp_path / "nope.CR2", RECIPE, host="both", info=RAW_INFO)
+    with pytest.raises(ValueError, match="unknown host"):
+        apply_to_photo(tmp_path / "nope.CR2", RECIPE, host="photoshop", info=RAW_INFO)
+
+
+def test_outcome_json(raw: Path) -> None:
+    (outcome,) = _apply(raw, host="lightroom", dry_run=True)
+    data = json.loads(json.dumps(outcome.to_json()))
+    assert data == {
+        "photo": str(raw),
+        "host": "lightroom",
+        "sidecar": str(raw.with_suffix(".xmp")),
+        "action": "would-write",
+        "reason": "",
+        "warnings": [],
+    }
+
+
+def test_external_entity_in_a_sidecar_is_never_read(raw: Path) -> None:
+    secret = raw.parent / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    dt = raw.with_name(raw.name + ".xmp")
+    packet = (
+        f'<?xml version="1.0"?><!DOCTYPE x:xmpmeta [<!ENTITY s SYSTEM "file://{secret}">]>'
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}"><rdf:Description rdf:about="" '
+        f'xmlns:dc="{NS["dc"]}"><dc:format>&s;</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>'
+    ).encode()
+    dt.write_bytes(packet)
+    outcomes = _apply(raw, host="both")
+    assert [o.action for o in outcomes] == ["written", "failed"]
+    assert "TOP-SECRET-CONTENT" not in outcomes[1].reason
+    assert dt.read_bytes() == packet
+    leaked = [name for name, data in listing(raw.parent).items() if b"TOP-SECRET" in data and name != "secret.txt"]
+    assert leaked == []

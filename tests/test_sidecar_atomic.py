@@ -1,0 +1,129 @@
+"""Crash-safe sidecar writes (backend.sidecar.atomic)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.errors import SidecarError
+from backend.sidecar.atomic import atomic_write, backup_path, lock_path, remove_with_backup, sidecar_lock
+
+
+def _listing(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_write_new_then_replace_keeps_a_backup(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    with sidecar_lock(path):
+        atomic_write(path, b"one")
+    assert path.read_bytes() == b"one" and not backup_path(path).exists()
+    os.chmod(path, 0o600)
+    with sidecar_lock(path):
+        atomic_write(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert backup_path(path).read_bytes() == b"one"
+    assert (path.stat().st_mode & 0o777) == 0o600  # permissions carried over
+    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.bak"}  # no temp or lock file left
+
+
+def test_refuses_to_write_anything_but_xmp(tmp_path: Path) -> None:
+    photo = tmp_path / "IMG_1.CR2"
+    photo.write_bytes(b"raw")
+    with pytest.raises(SidecarError, match=r"only writes \.xmp"):
+        atomic_write(photo, b"x")
+    with pytest.raises(SidecarError, match=r"only writes \.xmp"):
+        remove_with_backup(photo)
+    assert photo.read_bytes() == b"raw"
+
+
+def test_failed_rename_leaves_the_previous_sidecar_and_no_temp_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    path.write_bytes(b"previous")
+
+    def boom(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(SidecarError, match="previous version kept") as info:
+        atomic_write(path, b"new")
+    assert info.value.path == path
+    assert path.read_bytes() == b"previous"
+    assert _listing(tmp_path) == {"IMG_1.xmp"}
+
+
+def test_failure_on_the_final_rename_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    path.write_bytes(b"previous")
+    real = os.replace
+
+    def fail_on_target(src: str, dst: str) -> None:
+        if Path(dst) == path:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_on_target)
+    with pytest.raises(SidecarError):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"previous"
+    assert backup_path(path).read_bytes() == b"previous"
+    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.bak"}
+
+
+def test_failed_temp_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    path.write_bytes(b"previous")
+
+    def no_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    with pytest.raises(SidecarError):
+        atomic_write(path, b"new", backup=False)
+    assert path.read_bytes() == b"previous"
+    assert _listing(tmp_path) == {"IMG_1.xmp"}
+
+
+def test_remove_with_backup(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    path.write_bytes(b"ours")
+    with sidecar_lock(path):
+        remove_with_backup(path)
+    assert not path.exists() and backup_path(path).read_bytes() == b"ours"
+
+
+def test_lock_excludes_a_second_holder_and_is_cleaned_up(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    with sidecar_lock(path):
+        assert lock_path(path).exists()
+        with pytest.raises(SidecarError, match="locked by another process"), sidecar_lock(path, timeout=0.2):
+            pass
+    assert not lock_path(path).exists()
+    with sidecar_lock(path, timeout=0.2):  # free again
+        pass
+
+
+def test_lock_waits_for_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    order: list[str] = []
+    held = threading.Event()
+
+    def holder() -> None:
+        with sidecar_lock(path):
+            held.set()
+            time.sleep(0.3)
+            order.append("first")
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    with sidecar_lock(path, timeout=5):
+        order.append("second")
+    t.join()
+    assert order == ["first", "second"]
