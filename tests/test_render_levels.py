@@ -166,7 +166,8 @@ def test_module_equals_function() -> None:
 
 
 def test_raising_whites_brightens_highlights_and_the_mean() -> None:
-    assert get_slider("whites").brightening == 1
+    # Not monotone in mean brightness for every image (tones below middle grey darken), so the catalog says 0.
+    assert get_slider("whites").brightening == 0
     grid = torch.linspace(-100.0, 100.0, 9, dtype=torch.float64)
     ramp = torch.linspace(0.0, 1.0, 256, dtype=torch.float64).expand(1, 3, 1, 256)  # uniform in linear light
     weights = torch.as_tensor(REC2020_LUMINANCE).view(1, 3, 1, 1)
