@@ -1,0 +1,34 @@
+"""Catalog batch: write a style's suggestions into the sidecars of whole folders or Lightroom catalogs.
+
+Public API (used by ``autoretouch catalog`` and the daemon's WriteSidecars):
+
+* :func:`run_batch` (:mod:`backend.catalog.batch`) -> :class:`BatchSummary` of :class:`PhotoOutcome`;
+* :func:`find_photos` (folder walk) and :func:`list_catalog_files` (Lightroom catalog listing, read-only);
+* the journal that makes a batch resumable (:mod:`backend.catalog.journal`).
+"""
+
+from __future__ import annotations
+
+from backend.catalog.batch import default_jobs, run_batch
+from backend.catalog.journal import DEFAULT_JOURNAL_NAME, Journal, JournalError, default_journal_path
+from backend.catalog.lrcat_paths import CatalogFile, LightroomCatalogError, list_catalog_files
+from backend.catalog.results import ALREADY_DONE, BatchSummary, ErrorKind, PhotoOutcome
+from backend.catalog.walk import find_photos, is_photo_file
+
+__all__ = [
+    "ALREADY_DONE",
+    "DEFAULT_JOURNAL_NAME",
+    "BatchSummary",
+    "CatalogFile",
+    "ErrorKind",
+    "Journal",
+    "JournalError",
+    "LightroomCatalogError",
+    "PhotoOutcome",
+    "default_jobs",
+    "default_journal_path",
+    "find_photos",
+    "is_photo_file",
+    "list_catalog_files",
+    "run_batch",
+]

@@ -1,0 +1,467 @@
+"""Catalog batch: a learned style's recipe written into the sidecars of many photos, resumably, in parallel.
+
+:func:`run_batch` is the one entry point (the CLI's ``autoretouch catalog`` and the daemon's WriteSidecars
+call it). Steps:
+
+1. **Select** the photos: folders walked recursively and files (:mod:`backend.catalog.walk`), or the files
+   a Lightroom catalog lists (:mod:`backend.catalog.lrcat_paths`; PATHs then only narrow it down to the
+   photos under them).
+2. **Tidy** temp and lock files that a killed run left next to the photos' sidecars
+   (:mod:`backend.catalog.leftovers`; not in a dry run).
+3. **Resume**: hosts the journal (:mod:`backend.catalog.journal`) records as done for this photo version
+   and this style/strength are skipped (``already done``). A photo whose size or mtime changed is done
+   again; a sidecar that still holds exactly the recipe this journal wrote for the older version is then
+   replaced even without ``overwrite`` (it is our own, now stale, suggestion); everything else follows the
+   sidecar rules of :func:`~backend.sidecar.apply.apply_to_photo` (existing edits kept unless ``overwrite``).
+   A sidecar that already holds exactly the recipe computed now (written by a run killed before it could
+   journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice.
+4. **Process** each photo (:class:`~backend.catalog.worker.PhotoProcessor`): decode preview -> agent
+   suggestion -> strength -> sidecars, in a ``spawn`` process pool (fork + rawpy/OpenMP can deadlock) with
+   the style loaded once per worker, or in the calling process for ``jobs=1``.
+5. **Record** each photo in the journal (fsync-ed) as soon as its sidecars are in place, report it to
+   ``progress``, and return a :class:`~backend.catalog.results.BatchSummary`.
+
+Robustness: a photo that cannot be read fails alone, naming the file. A worker process that dies (a crash
+in a decoder, the OOM killer) breaks the pool: a new pool is started, the photos that were in flight are
+retried one at a time, and the one that kills a worker on its own is reported as failed. Ctrl-C (or
+``cancel()`` returning true) stops submitting, lets the photos in flight finish and be journaled, and
+returns a summary with ``interrupted`` set; a second Ctrl-C aborts at once. A ``kill -9`` loses at most the
+photos in flight: the journal and every sidecar stay whole, the workers exit by themselves, and the next
+run removes the leftover temp/lock files and carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.agent.style import DEFAULT_STYLE, Style, load_style
+from backend.catalog.journal import (
+    HostRecord,
+    Journal,
+    JournalEntry,
+    PhotoStat,
+    RunConfig,
+    default_journal_path,
+)
+from backend.catalog.leftovers import find_leftovers, remove_leftovers
+from backend.catalog.lrcat_paths import LightroomCatalogError, list_catalog_files
+from backend.catalog.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
+from backend.catalog.walk import find_photos, under_any
+from backend.catalog.worker import (
+    PhotoProcessor,
+    PhotoResult,
+    PhotoTask,
+    WorkerSetup,
+    init_worker,
+    run_task,
+    sidecar_for,
+)
+from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
+from backend.sidecar.apply import HOSTS, Outcome, hosts_for
+
+__all__ = ["CRASH_REASON", "MIN_PHOTOS_PER_WORKER", "POOL_TASK", "default_jobs", "run_batch", "style_fingerprint"]
+
+#: The function pool workers run per photo (module level, so tests can substitute a picklable one).
+POOL_TASK: Callable[[PhotoTask], PhotoResult] = run_task
+
+#: Reason given for a photo whose processing killed the worker process.
+CRASH_REASON = "the worker process died while processing this photo (a crash in the decoder, or out of memory)"
+
+#: With ``jobs=None``, each worker process started must have at least this many photos to do; smaller
+#: batches run in the calling process (starting a worker costs about as much as 20-50 JPEG photos).
+MIN_PHOTOS_PER_WORKER = 16
+
+_POLL_S = 0.25
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def style_fingerprint(style: Style) -> str:
+    """SHA-256 (hex) over the style net's tensor names, shapes and float32 values (file-format independent)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(style.net.state_dict().items()):
+        t = tensor.detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}:{tuple(t.shape)};".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _hosts(hosts: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(hosts, str):
+        return hosts_for(hosts)
+    wanted = set()
+    for h in hosts:
+        wanted.update(hosts_for(h))
+    if not wanted:
+        raise InvalidRecipeError("no host given (expected lightroom, darktable or both)")
+    return tuple(h for h in HOSTS if h in wanted)
+
+
+def _host_order(o: Outcome) -> int:
+    return HOSTS.index(o.host) if o.host in HOSTS else len(HOSTS)
+
+
+_NOT_FOUND = ErrorKind("NotFoundError", NotFoundError.grpc_status, NotFoundError.exit_code)
+_UNLISTABLE = ErrorKind("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
+_BAD_CATALOG = ErrorKind("LightroomCatalogError", LightroomCatalogError.grpc_status, LightroomCatalogError.exit_code)
+
+
+@dataclasses.dataclass
+class _Selection:
+    photos: list[Path]
+    failed: list[tuple[Path, str, ErrorKind]]
+    ignored: list[tuple[Path, str]]
+
+
+def _select(paths: Sequence[str | Path], lrcat: str | Path | None) -> _Selection:
+    if lrcat is None:
+        walk = find_photos(paths)
+        return _Selection(list(walk.photos), [(p, why, _UNLISTABLE) for p, why in walk.errors], list(walk.ignored))
+    roots = [Path(os.path.abspath(p)) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise NotFoundError(f"{root}: no such file or folder")
+    listing = list_catalog_files(lrcat)
+    sel = _Selection([], [], [])
+    seen: set[str] = set()
+    for f in listing.files:
+        p = Path(os.path.abspath(f.path))
+        if roots and not under_any(p, roots):
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            continue
+        seen.add(key)
+        if p.is_file():
+            sel.photos.append(p)
+        else:
+            why = f"{p}: listed in the Lightroom catalog but not found on disk (offline or moved?)"
+            sel.failed.append((p, why, _NOT_FOUND))
+    if not roots:  # rows without a path cannot lie under a PATH
+        sel.failed += [(listing.catalog, f"{listing.catalog}: {why}", _BAD_CATALOG) for _, why in listing.unresolved]
+    return sel
+
+
+def _tidy_leftovers(photos: Sequence[Path]) -> None:
+    by_folder: dict[Path, list[Path]] = {}
+    for p in photos:
+        by_folder.setdefault(p.parent, []).append(p)
+    for folder, members in by_folder.items():
+        stale = find_leftovers(folder)
+        if not stale:
+            continue
+        for p in members:
+            for host in HOSTS:
+                sidecar = sidecar_for(p, host)
+                if sidecar.name in stale:
+                    remove_leftovers(sidecar)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block, in the main thread only.
+
+    The setting is process-wide; a host calling from another thread (the daemon) keeps its own policy.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Batch:
+    """State of one :func:`run_batch` call."""
+
+    def __init__(
+        self,
+        *,
+        hosts: tuple[str, ...],
+        style: Style,
+        run: RunConfig,
+        dry_run: bool,
+        journal: Journal,
+        progress: Callable[[PhotoOutcome], None] | None,
+        cancel: Callable[[], bool] | None,
+        summary: BatchSummary,
+    ) -> None:
+        self.hosts = hosts
+        self.style = style
+        self.run = run
+        self.dry_run = dry_run
+        self.journal = journal
+        self.progress = progress
+        self.cancel = cancel
+        self.summary = summary
+        self.total = 0
+        self.done_outcomes: dict[str, tuple[Outcome, ...]] = {}
+
+    # -- reporting ------------------------------------------------------------------------------------
+
+    def emit(self, outcome: PhotoOutcome) -> None:
+        outcome = dataclasses.replace(outcome, index=len(self.summary.photos) + 1, total=self.total)
+        self.summary.photos.append(outcome)
+        if self.progress is not None:
+            self.progress(outcome)
+
+    def stopping(self) -> bool:
+        return self.summary.interrupted or (self.cancel is not None and bool(self.cancel()))
+
+    def finish(self, task: PhotoTask, result: PhotoResult) -> None:
+        """Journal one processed photo (unless dry run) and report it."""
+        photo = Path(task.photo)
+        outcomes = list(result.outcomes)
+        if result.error is not None:
+            outcomes = [Outcome(photo, h, sidecar_for(photo, h), "failed", result.error) for h in task.hosts]
+        if not self.dry_run and result.stat is not None:
+            records = {o.host: HostRecord(o.action, o.reason, str(o.sidecar)) for o in outcomes}
+            recipe = None if result.recipe is None else result.recipe.to_dict()
+            entry = JournalEntry(task.photo, result.stat, self.run.to_json(), records, recipe, result.error)
+            self.journal.record(entry)
+        hosts = tuple(sorted([*self.done_outcomes.pop(task.photo, ()), *outcomes], key=_host_order))
+        status, reason = PhotoOutcome.summarise(hosts, result.error)
+        kind = result.error_kind if result.error is not None else None
+        self.emit(PhotoOutcome(photo, status, reason, hosts, result.recipe, result.seconds, error_kind=kind))
+
+    def crashed(self, task: PhotoTask) -> None:
+        reason = f"{task.photo}: {CRASH_REASON}"
+        self.finish(task, PhotoResult(task.photo, None, None, (), reason, 0.0, WORKER_CRASH))
+
+    # -- planning -------------------------------------------------------------------------------------
+
+    def plan(self, photos: Sequence[Path]) -> list[PhotoTask]:
+        """Tasks for the photos not done yet; reports the done ones as skipped (``already done``)."""
+        tasks: list[PhotoTask] = []
+        for photo in photos:
+            key = str(photo)
+            try:
+                stat: PhotoStat | None = PhotoStat.of(photo)
+            except OSError:
+                stat = None  # the worker reports the problem
+            todo = [h for h in self.hosts if stat is None or not self.journal.is_done(key, h, stat, self.run)]
+            done = tuple(
+                Outcome(photo, h, sidecar_for(photo, h), "skipped", ALREADY_DONE) for h in self.hosts if h not in todo
+            )
+            if not todo:
+                self.emit(PhotoOutcome(photo, "skipped", ALREADY_DONE, done))
+                continue
+            replace_own: dict[str, dict[str, Any]] = {}
+            for h in todo:
+                last = self.journal.last(key, h)
+                own = self.journal.own_recipe(key, h)
+                if stat is not None and last is not None and last.stat != stat and own is not None:
+                    replace_own[h] = dict(own)
+            self.done_outcomes[key] = done
+            tasks.append(PhotoTask(key, tuple(todo), replace_own))
+        return tasks
+
+    # -- processing -----------------------------------------------------------------------------------
+
+    def process_here(self, tasks: Sequence[PhotoTask]) -> None:
+        processor = PhotoProcessor(
+            self.style, strength=self.run.strength, overwrite=self.run.overwrite, dry_run=self.dry_run
+        )
+        with _torch_threads(1):
+            for task in tasks:
+                if self.stopping():
+                    break
+                try:
+                    result = processor(task)
+                except KeyboardInterrupt:
+                    self.summary.interrupted = True
+                    break
+                self.finish(task, result)
+
+    def process_pool(self, tasks: Sequence[PhotoTask], workers: int) -> None:
+        assert self.style.path is not None
+        setup = WorkerSetup(str(self.style.path), self.run.strength, self.run.overwrite, self.dry_run)
+        queue: deque[tuple[PhotoTask, bool]] = deque((t, False) for t in tasks)
+        inflight: dict[Future[PhotoResult], PhotoTask] = {}
+        crashes: dict[str, int] = {}
+        pool: ProcessPoolExecutor | None = None
+        context = multiprocessing.get_context("spawn")
+
+        def new_pool() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=init_worker, initargs=(setup, os.getpid())
+            )
+
+        def collect(fut: Future[PhotoResult], task: PhotoTask, broken: list[PhotoTask]) -> None:
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                broken.append(task)
+                return
+            except Exception as exc:  # e.g. a result that cannot be pickled: a bug, reported for this photo
+                reason = f"{task.photo}: internal error ({exc!r})"
+                result = PhotoResult(task.photo, None, None, (), reason, 0.0, INTERNAL_ERROR)
+            self.finish(task, result)
+
+        def step() -> None:
+            nonlocal pool
+            while queue or inflight:
+                if self.stopping():
+                    queue.clear()
+                    if not inflight:
+                        break
+                if pool is None:
+                    pool = new_pool()
+                while queue and len(inflight) < 2 * workers:
+                    task, alone = queue[0]
+                    if alone and inflight:
+                        break
+                    queue.popleft()
+                    inflight[pool.submit(POOL_TASK, task)] = task
+                    if alone:
+                        break
+                done, _ = wait(list(inflight), timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                broken: list[PhotoTask] = []
+                for fut in done:
+                    collect(fut, inflight.pop(fut), broken)
+                if not broken:
+                    continue
+                in_flight_at_crash = len(broken) + len(inflight)
+                for fut, task in list(inflight.items()):
+                    with contextlib.suppress(TimeoutError):
+                        fut.exception(timeout=5.0)  # a broken pool fails its futures at once
+                    collect(fut, task, broken)
+                inflight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = None
+                for task in reversed(broken):
+                    crashes[task.photo] = crashes.get(task.photo, 0) + 1
+                    if in_flight_at_crash == 1 or crashes[task.photo] >= 2:
+                        self.crashed(task)
+                    else:
+                        queue.appendleft((task, True))  # retried alone: only the culprit crashes again
+
+        try:
+            while True:
+                try:
+                    step()
+                    break
+                except KeyboardInterrupt:
+                    if self.summary.interrupted:
+                        raise  # a second Ctrl-C: abort now
+                    self.summary.interrupted = True  # finish (and journal) what is in flight
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=not inflight, cancel_futures=True)
+
+
+def run_batch(
+    paths: Sequence[str | Path] = (),
+    *,
+    lrcat: str | Path | None = None,
+    hosts: str | Sequence[str] = "darktable",
+    style: str | Path | Style = DEFAULT_STYLE,
+    strength: float = 1.0,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    overwrite: bool = False,
+    journal: str | Path | None = None,
+    progress: Callable[[PhotoOutcome], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> BatchSummary:
+    """Suggest a recipe for every photo with a style and write it into the photos' sidecars.
+
+    Args:
+        paths: folders (walked recursively) and photo files; with ``lrcat``, only the catalog's photos under
+            these paths are processed (none given: all of them).
+        lrcat: a Lightroom catalog (``.lrcat``) whose photo files to process (read-only).
+        hosts: ``"lightroom"``, ``"darktable"``, ``"both"``, or a sequence of them.
+        style: a style name (style store), a path to ``NAME.safetensors``, or a loaded :class:`Style`.
+        strength: α in [0, 1]: every slider is moved this far from "no change" toward the suggestion.
+        jobs: worker processes; 1 runs in the calling process. ``None`` (default): the usable CPU cores, but
+            at most one per :data:`MIN_PHOTOS_PER_WORKER` photos to do (small batches run in the caller).
+        dry_run: compute and report everything, write nothing (no sidecar, lock, journal or cleanup).
+        overwrite: replace existing develop settings and earlier autoretouch applications (revertible).
+        journal: the journal file (default: ``.autoretouch-journal.jsonl`` in the first PATH, or in its
+            folder for a file, or next to the catalog; see :mod:`backend.catalog.journal`).
+        progress: called in the calling thread with each photo's outcome as soon as it is final (journaled);
+            exceptions it raises end the batch.
+        cancel: polled between photos (about every 0.25 s with a pool); when it returns true, photos in
+            flight finish and the batch returns early with ``interrupted`` set.
+
+    Returns:
+        The summary (``any_failed`` -> the CLI exits with status 9).
+
+    Raises:
+        NotFoundError: a PATH, the catalog or the style does not exist.
+        InvalidRecipeError: bad host, strength or jobs.
+        StyleError: the style cannot be loaded.
+        LightroomCatalogError: the catalog cannot be read.
+        JournalError: another run holds the journal, it is not a journal, or it cannot be written.
+    """
+    started = time.perf_counter()
+    host_list = _hosts(hosts)
+    if not (0.0 <= float(strength) <= 1.0):
+        raise InvalidRecipeError(f"strength must lie in [0, 1], got {strength}")
+    workers_wanted = default_jobs() if jobs is None else int(jobs)
+    if workers_wanted < 1:
+        raise InvalidRecipeError(f"jobs must be at least 1, got {jobs}")
+    if not paths and lrcat is None:
+        raise InvalidRecipeError("give at least one PATH or a Lightroom catalog")
+    loaded = style if isinstance(style, Style) else load_style(style)
+    run = RunConfig(loaded.name, loaded.model, style_fingerprint(loaded), float(strength), bool(overwrite))
+    selection = _select(paths, lrcat)
+    journal_path = Path(os.path.abspath(journal)) if journal is not None else default_journal_path(paths, lrcat)
+    summary = BatchSummary(
+        hosts=host_list, style=loaded.name, model=loaded.model, strength=float(strength), dry_run=dry_run
+    )
+    with Journal(journal_path, readonly=dry_run) as jr:
+        summary.journal = journal_path if jr.path.exists() else None
+        batch = _Batch(
+            hosts=host_list,
+            style=loaded,
+            run=run,
+            dry_run=dry_run,
+            journal=jr,
+            progress=progress,
+            cancel=cancel,
+            summary=summary,
+        )
+        batch.total = len(selection.photos) + len(selection.failed) + len(selection.ignored)
+        for path, reason, kind in selection.failed:
+            batch.emit(PhotoOutcome(path, "failed", reason, error_kind=kind))
+        for path, reason in selection.ignored:
+            batch.emit(PhotoOutcome(path, "skipped", reason))
+        if not dry_run:
+            _tidy_leftovers(selection.photos)
+        tasks = batch.plan(selection.photos)
+        workers = min(workers_wanted, len(tasks))
+        if jobs is None:  # automatic: a worker costs a second or more to start (Python, torch, the style)
+            workers = min(workers, max(1, len(tasks) // MIN_PHOTOS_PER_WORKER))
+        if loaded.path is None:
+            workers = min(workers, 1)  # workers load the style from its file
+        summary.jobs = max(workers, 1)
+        if workers <= 1:
+            batch.process_here(tasks)
+        else:
+            batch.process_pool(tasks, workers)
+    summary.elapsed_s = time.perf_counter() - started
+    return summary

@@ -1,0 +1,379 @@
+"""The batch journal: what each photo's sidecars got, so a killed or repeated run does not redo work.
+
+File format: JSON Lines (UTF-8), append-only. The first line is a header
+``{"format": "autoretouch-catalog-journal", "version": 1, "created": ISO8601}``; every other line records one
+photo processed by one run::
+
+    {"photo": "/abs/IMG_0001.CR2", "size": 25165824, "mtime_ns": 1714550000123456789,
+     "config": {"style": "warm", "model": "warm@2", "style_sha256": "…", "strength": 0.8, "overwrite": false},
+     "recipe": {…recipe JSON…} | null, "error": null | "message",
+     "hosts": {"darktable": {"action": "written", "reason": "", "sidecar": "/abs/IMG_0001.CR2.xmp"}},
+     "time": "2024-05-01T12:00:00Z"}
+
+A line is appended, flushed and ``fsync``-ed right after the photo's sidecars are in place (the sidecar
+writes are themselves atomic and fsync-ed), so after a crash or ``kill -9`` at any moment the journal never
+claims work that is not on disk; at most the photos in flight are done again (and then find their own
+sidecar entries, see :mod:`backend.catalog.batch`). A line cut short by a crash is ignored on reading and
+cut off before the next append.
+
+Reading: for each (photo, host) the last line naming that host counts. A host is **done** for a run when
+that record matches the photo's current size and mtime, the run's style (weights hash) and strength, and
+either it was ``written`` and the sidecar still exists, or it was ``skipped`` by a run with the same
+``--overwrite`` setting. Failed hosts are never done (they are retried).
+
+One run at a time: the writer holds an exclusive ``flock`` on the journal file itself (no extra lock file;
+POSIX only, elsewhere unlocked). Dry runs only read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from backend.errors import AutoretouchError, PermissionDeniedError
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "DEFAULT_JOURNAL_NAME",
+    "JOURNAL_FORMAT",
+    "JOURNAL_VERSION",
+    "HostRecord",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "PhotoStat",
+    "RunConfig",
+    "default_journal_path",
+]
+
+JOURNAL_FORMAT = "autoretouch-catalog-journal"
+JOURNAL_VERSION = 1
+#: File name of the default journal (hidden, so a folder walk never takes it for a photo).
+DEFAULT_JOURNAL_NAME = ".autoretouch-journal.jsonl"
+
+
+class JournalError(AutoretouchError):
+    """The journal cannot be used: another run holds it, or the file is not an autoretouch journal.
+
+    Attributes:
+        path: the journal file.
+        reason: what is wrong.
+    """
+
+    exit_code = 3
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_journal_path(paths: Sequence[str | Path], lrcat: str | Path | None = None) -> Path:
+    """Where the journal goes when none is given.
+
+    ``.autoretouch-journal.jsonl`` inside the first PATH when it is a folder, next to it when it is a file;
+    with no PATH, next to the Lightroom catalog.
+
+    Raises:
+        ValueError: neither a path nor a catalog.
+    """
+    if paths:
+        first = Path(os.path.abspath(paths[0]))
+        folder = first if first.is_dir() else first.parent
+    elif lrcat is not None:
+        folder = Path(os.path.abspath(lrcat)).parent
+    else:
+        raise ValueError("a batch needs at least one PATH or a Lightroom catalog")
+    return folder / DEFAULT_JOURNAL_NAME
+
+
+@dataclass(frozen=True)
+class PhotoStat:
+    """A photo file's identity for resuming: size in bytes and modification time in nanoseconds."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str | Path) -> PhotoStat:
+        """Stat ``path`` (follows symbolic links).
+
+        Raises:
+            OSError: the file cannot be stat-ed.
+        """
+        st = os.stat(path)
+        return cls(int(st.st_size), int(st.st_mtime_ns))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run applies; a journal record only counts for a run with the same configuration.
+
+    Attributes:
+        style: style name (or mix label).
+        model: ``NAME@VERSION`` of the style.
+        style_sha256: SHA-256 of the style's weights file (hex), so a retrained style is not "done".
+        strength: α in [0, 1].
+        overwrite: the run replaces existing settings (``--overwrite``).
+    """
+
+    style: str
+    model: str
+    style_sha256: str
+    strength: float
+    overwrite: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "style": self.style,
+            "model": self.model,
+            "style_sha256": self.style_sha256,
+            "strength": self.strength,
+            "overwrite": self.overwrite,
+        }
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """One host's result for a photo: action (``written``, ``skipped``, ``failed``), reason, sidecar path."""
+
+    action: str
+    reason: str
+    sidecar: str
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journal line (see the module docstring).
+
+    Attributes:
+        photo: absolute photo path.
+        stat: size and mtime when the photo was read.
+        config: the run's configuration (:meth:`RunConfig.to_json`).
+        hosts: host -> record.
+        recipe: the recipe applied (JSON), or ``None`` when the photo failed before one existed.
+        error: the photo-level error message, if any.
+        time: UTC time of the record.
+    """
+
+    photo: str
+    stat: PhotoStat
+    config: Mapping[str, Any]
+    hosts: Mapping[str, HostRecord]
+    recipe: Mapping[str, Any] | None = None
+    error: str | None = None
+    time: str = field(default_factory=_now)
+
+    def to_json(self) -> dict[str, Any]:
+        """The line's JSON object."""
+        return {
+            "photo": self.photo,
+            "size": self.stat.size,
+            "mtime_ns": self.stat.mtime_ns,
+            "config": dict(self.config),
+            "recipe": None if self.recipe is None else dict(self.recipe),
+            "error": self.error,
+            "hosts": {h: {"action": r.action, "reason": r.reason, "sidecar": r.sidecar} for h, r in self.hosts.items()},
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> JournalEntry:
+        """Parse one line's object.
+
+        Raises:
+            ValueError: a field is missing or has the wrong type.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict):
+            raise ValueError("not a journal record")
+        hosts = {
+            str(h): HostRecord(str(r["action"]), str(r.get("reason", "")), str(r.get("sidecar", "")))
+            for h, r in data["hosts"].items()
+        }
+        config = data.get("config")
+        if not isinstance(config, dict):
+            raise ValueError("record without config")
+        recipe = data.get("recipe")
+        return cls(
+            photo=str(data["photo"]),
+            stat=PhotoStat(int(data["size"]), int(data["mtime_ns"])),
+            config=config,
+            hosts=hosts,
+            recipe=recipe if isinstance(recipe, dict) else None,
+            error=None if data.get("error") is None else str(data["error"]),
+            time=str(data.get("time", "")),
+        )
+
+
+def _same_style(config: Mapping[str, Any], run: RunConfig) -> bool:
+    return config.get("style_sha256") == run.style_sha256 and config.get("strength") == run.strength
+
+
+class Journal:
+    """A batch journal file (use as a context manager).
+
+    Args:
+        path: the journal file (created on the first write unless ``readonly``).
+        readonly: only read (dry runs): no lock, no file created, :meth:`record` refused.
+
+    Raises:
+        JournalError: the file exists but is not an autoretouch journal, or another run holds it.
+        PermissionDeniedError: the file or its folder cannot be written.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._latest: dict[tuple[str, str], JournalEntry] = {}
+        self._fh: IO[bytes] | None = None
+        self.ignored_lines = 0
+        if readonly:
+            if self.path.is_file():
+                self._load(self.path.read_bytes())
+            return
+        self._open_for_append()
+
+    # -- opening ----------------------------------------------------------------------------------------
+
+    def _open_for_append(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as exc:
+            raise PermissionDeniedError(f"{self.path}: cannot write the journal ({exc.strerror})") from None
+        except OSError as exc:
+            raise JournalError(self.path, f"cannot open the journal ({exc.strerror or exc})") from None
+        fh = os.fdopen(fd, "r+b")
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise JournalError(self.path, "another autoretouch catalog run is using this journal") from None
+            data = fh.read()
+            keep = self._load(data)
+            if keep != len(data):  # a torn last line (crash during an append): cut it off
+                fh.truncate(keep)
+            fh.seek(keep)
+            if keep == 0:
+                header = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "created": _now()}
+                self._append_bytes(fh, header)
+                self._fsync_dir()
+        except BaseException:
+            fh.close()
+            raise
+        self._fh = fh
+
+    def _load(self, data: bytes) -> int:
+        """Read the records; returns the length of the valid prefix (up to the last complete line)."""
+        if not data.strip():
+            return 0
+        end = data.rfind(b"\n") + 1
+        lines = data[:end].split(b"\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if not (isinstance(header, dict) and header.get("format") == JOURNAL_FORMAT):
+            raise JournalError(self.path, "not an autoretouch catalog journal (refusing to append to it)")
+        if header.get("version") != JOURNAL_VERSION:
+            raise JournalError(self.path, f"journal version {header.get('version')!r} is not supported")
+        for line in lines[1:]:
+            if not line.strip():
+                continue
+            try:
+                entry = JournalEntry.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                self.ignored_lines += 1
+                continue
+            for host in entry.hosts:
+                self._latest[(entry.photo, host)] = entry
+        self.ignored_lines += int(end != len(data))
+        return end
+
+    def _fsync_dir(self) -> None:
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def _append_bytes(fh: IO[bytes], obj: Mapping[str, Any]) -> None:
+        fh.write(json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    # -- queries ----------------------------------------------------------------------------------------
+
+    def last(self, photo: str | Path, host: str) -> JournalEntry | None:
+        """The latest record naming ``host`` for ``photo`` (absolute path), if any."""
+        return self._latest.get((str(photo), host))
+
+    def is_done(self, photo: str | Path, host: str, stat: PhotoStat, run: RunConfig) -> bool:
+        """Whether ``host`` is done for ``photo`` in a run with configuration ``run`` (module docstring)."""
+        entry = self.last(photo, host)
+        if entry is None or entry.stat != stat or not _same_style(entry.config, run):
+            return False
+        rec = entry.hosts[host]
+        if rec.action == "written":
+            return bool(rec.sidecar) and Path(rec.sidecar).is_file()
+        if rec.action == "skipped":
+            return bool(entry.config.get("overwrite")) == run.overwrite
+        return False
+
+    def own_recipe(self, photo: str | Path, host: str) -> Mapping[str, Any] | None:
+        """The recipe this journal last wrote into ``host``'s sidecar of ``photo`` (``None`` if none)."""
+        entry = self.last(photo, host)
+        if entry is None or entry.hosts[host].action != "written":
+            return None
+        return entry.recipe
+
+    def __len__(self) -> int:
+        return len({photo for photo, _ in self._latest})
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def record(self, entry: JournalEntry) -> None:
+        """Append one record, flushed and fsync-ed before returning.
+
+        Raises:
+            JournalError: the journal is read-only or closed, or the write failed (disk full, ...).
+        """
+        if self._fh is None:
+            raise JournalError(self.path, "journal is read-only or closed")
+        try:
+            self._append_bytes(self._fh, entry.to_json())
+        except OSError as exc:
+            raise JournalError(self.path, f"cannot write the journal ({exc.strerror or exc})") from None
+        for host in entry.hosts:
+            self._latest[(entry.photo, host)] = entry
+
+    def close(self) -> None:
+        """Release the lock and close the file."""
+        if self._fh is not None:
+            self._fh.close()  # closing releases the flock
+            self._fh = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

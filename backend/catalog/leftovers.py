@@ -1,0 +1,78 @@
+"""Remove what a killed autoretouch process can leave next to a sidecar: temp files and lock files.
+
+:mod:`backend.sidecar.atomic` writes a sidecar (and its ``.bak``) through ``.<sidecar name>.<random>.tmp``
+in the same folder and locks it with ``<sidecar>.lock``; a process killed with ``kill -9`` in the middle
+leaves those behind (the sidecar itself is always whole: old or new). Writes only ever happen while the
+sidecar's lock is held, so once this module holds the lock (taken without waiting), every temp file of that
+sidecar is stale and is deleted; releasing the lock removes the lock file. A lock held by a live process is
+left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from backend.errors import SidecarError
+from backend.sidecar.atomic import lock_path, sidecar_lock
+
+__all__ = ["TEMP_RE", "find_leftovers", "remove_leftovers"]
+
+#: Temp file of a sidecar write: ``.<sidecar>.<random>.tmp`` (``tempfile`` random part: ``[a-z0-9_]``).
+TEMP_RE = re.compile(r"^\.(?P<sidecar>.+\.xmp)\.[a-z0-9_]+\.tmp$", re.IGNORECASE)
+
+
+def find_leftovers(folder: Path, names: Iterable[str] | None = None) -> dict[str, list[Path]]:
+    """Sidecar names in ``folder`` with a lock file or temp files next to them.
+
+    Args:
+        folder: the folder to look in (listed once).
+        names: the folder's entry names when already known (saves a listing).
+
+    Returns:
+        sidecar file name -> leftover paths (temp files and lock file).
+    """
+    if names is None:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return {}
+    found: dict[str, list[Path]] = {}
+    for name in names:
+        m = TEMP_RE.match(name)
+        if m is not None:
+            found.setdefault(m.group("sidecar"), []).append(folder / name)
+        elif name.lower().endswith(".xmp.lock"):
+            found.setdefault(name[: -len(".lock")], []).append(folder / name)
+    return found
+
+
+def remove_leftovers(sidecar: Path) -> list[Path]:
+    """Delete the stale temp files and lock file of one sidecar, if nobody holds its lock.
+
+    Args:
+        sidecar: the sidecar path (``.xmp``).
+
+    Returns:
+        The paths removed (empty when the lock is held by a live process or nothing was left over).
+    """
+    before = find_leftovers(sidecar.parent).get(sidecar.name, [])
+    if not before:
+        return []
+    removed: list[Path] = []
+    try:
+        with sidecar_lock(sidecar, timeout=0.0):
+            for path in before:
+                if path != lock_path(sidecar):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                        removed.append(path)
+    except SidecarError:  # held by a live process (or the folder is read-only): not ours to clean
+        return removed
+    lock = lock_path(sidecar)
+    if lock in before and not lock.exists():
+        removed.append(lock)
+    return removed

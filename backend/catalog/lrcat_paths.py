@@ -1,0 +1,224 @@
+"""List the photo files of a Lightroom catalog (``.lrcat``, SQLite), read-only.
+
+This is the only part of a catalog the batch needs at run time: where the photos are. (Develop settings
+and histories are the trainer's business, :mod:`trainer.lrcat`.) Both the Lightroom 3 schema and modern
+Lightroom Classic catalogs are read; the four tables and columns used are the same in both:
+
+===========================  ======================================================
+table                        columns
+===========================  ======================================================
+``Adobe_images``             id_local, rootFile (the image's file; virtual copies share it)
+``AgLibraryFile``            id_local, baseName, extension, folder
+``AgLibraryFolder``          id_local, pathFromRoot, rootFolder
+``AgLibraryRootFolder``      id_local, absolutePath
+===========================  ======================================================
+
+A file's path is the root folder's ``absolutePath`` + the folder's ``pathFromRoot`` + ``baseName.extension``
+(:func:`join_catalog_path`; Lightroom writes both folder paths with a trailing ``/`` and uses ``/`` on
+Windows too, e.g. ``C:/Users/me/Pictures/``).
+
+The database is opened through a ``file:...?mode=ro`` URI with ``PRAGMA query_only``, and with
+``immutable=1`` (no locking, so it also works while Lightroom holds the catalog) unless a ``-wal`` file lies
+next to it: committed data may then live in the WAL, which ``immutable`` would skip. Nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.errors import AutoretouchError, NotFoundError
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "CatalogFile",
+    "CatalogListing",
+    "LightroomCatalogError",
+    "connect_readonly",
+    "join_catalog_path",
+    "list_catalog_files",
+]
+
+#: Tables and columns the listing reads.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "Adobe_images": ("id_local", "rootFile"),
+    "AgLibraryFile": ("id_local", "baseName", "extension", "folder"),
+    "AgLibraryFolder": ("id_local", "pathFromRoot", "rootFolder"),
+    "AgLibraryRootFolder": ("id_local", "absolutePath"),
+}
+
+_FILES_SQL = """
+SELECT i.id_local, i.rootFile, f.id_local, r.absolutePath, fo.pathFromRoot, f.baseName, f.extension
+FROM Adobe_images AS i
+LEFT JOIN AgLibraryFile AS f ON f.id_local = i.rootFile
+LEFT JOIN AgLibraryFolder AS fo ON fo.id_local = f.folder
+LEFT JOIN AgLibraryRootFolder AS r ON r.id_local = fo.rootFolder
+ORDER BY f.id_local, i.id_local
+"""
+
+
+class LightroomCatalogError(AutoretouchError):
+    """A Lightroom catalog cannot be read: not SQLite, or a table/column the listing needs is missing.
+
+    Attributes:
+        catalog: the ``.lrcat`` file.
+        reason: what is wrong.
+    """
+
+    exit_code = 3
+    grpc_status = "FAILED_PRECONDITION"
+
+    def __init__(self, catalog: str | Path, reason: str) -> None:
+        self.catalog = Path(catalog)
+        self.reason = reason
+        super().__init__(f"{catalog}: {reason}")
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    """One photo file the catalog references.
+
+    Attributes:
+        path: the file's absolute path as the catalog records it (it may be offline / missing).
+        file_id: ``AgLibraryFile.id_local``.
+        image_ids: ``Adobe_images.id_local`` of the images using the file (master first, then virtual
+            copies), ascending.
+    """
+
+    path: Path
+    file_id: int
+    image_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CatalogListing:
+    """What :func:`list_catalog_files` found.
+
+    Attributes:
+        catalog: the ``.lrcat`` file.
+        files: every referenced file once, by ``AgLibraryFile.id_local``.
+        unresolved: ``(image id, reason)`` for images whose file, folder or root row is missing.
+    """
+
+    catalog: Path
+    files: tuple[CatalogFile, ...]
+    unresolved: tuple[tuple[int, str], ...]
+
+
+def join_catalog_path(root: Any, path_from_root: Any, base_name: Any, extension: Any) -> str | None:
+    """Root ``absolutePath`` + folder ``pathFromRoot`` + ``baseName.extension``.
+
+    Args:
+        root: ``AgLibraryRootFolder.absolutePath`` (normally ends with ``/``).
+        path_from_root: ``AgLibraryFolder.pathFromRoot`` (``""`` for the root itself, else ends with ``/``).
+        base_name: ``AgLibraryFile.baseName``.
+        extension: ``AgLibraryFile.extension`` (may be empty).
+
+    Returns:
+        The joined path with exactly one ``/`` between the parts, or ``None`` when the root or the base name
+        is missing.
+    """
+    if root is None or base_name is None:
+        return None
+    path = str(root)
+    sub = str(path_from_root or "")
+    if sub:
+        path = path.rstrip("/") + "/" + sub.lstrip("/")
+    if not path.endswith("/"):
+        path += "/"
+    return path + str(base_name) + (f".{extension}" if extension else "")
+
+
+def connect_readonly(catalog: str | Path, *, immutable: bool | None = None) -> sqlite3.Connection:
+    """Open a catalog read-only (``mode=ro``, ``query_only``; ``immutable=1`` unless a ``-wal`` file exists).
+
+    Args:
+        catalog: the ``.lrcat`` file.
+        immutable: force ``immutable`` on or off; ``None`` decides from the ``-wal`` file.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        LightroomCatalogError: it cannot be opened as SQLite.
+    """
+    path = Path(catalog)
+    if not path.is_file():
+        raise NotFoundError(f"{path}: Lightroom catalog not found")
+    if immutable is None:
+        immutable = not path.with_name(path.name + "-wal").exists()
+    uri = f"file:{urllib.parse.quote(str(path.resolve()), safe='/:')}?mode=ro" + ("&immutable=1" if immutable else "")
+    db: sqlite3.Connection | None = None
+    try:
+        db = sqlite3.connect(uri, uri=True)
+        db.execute("PRAGMA query_only = ON")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        raise LightroomCatalogError(path, f"cannot open as an SQLite catalog ({exc})") from None
+    return db
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, columns in REQUIRED_COLUMNS.items():
+        if table not in tables:
+            raise LightroomCatalogError(path, f"not a Lightroom catalog: table {table} is missing")
+        have = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+        missing = [c for c in columns if c not in have]
+        if missing:
+            raise LightroomCatalogError(path, f"not a Lightroom catalog: {table} lacks columns {missing}")
+
+
+def _as_int(value: Any) -> int | None:
+    """An id as SQLite returns it (Lightroom 3 stores some ids as REAL, ``48.0``) -> int, else ``None``."""
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def list_catalog_files(catalog: str | Path, *, immutable: bool | None = None) -> CatalogListing:
+    """Every photo file a Lightroom catalog references, each once (virtual copies share their master's file).
+
+    Args:
+        catalog: the ``.lrcat`` file (opened read-only, see the module docstring).
+        immutable: see :func:`connect_readonly`.
+
+    Returns:
+        The listing, files in ``AgLibraryFile.id_local`` order; images whose file, folder or root folder row
+        is missing are listed in ``unresolved``.
+
+    Raises:
+        NotFoundError: the catalog does not exist.
+        LightroomCatalogError: not SQLite, a required table/column is missing, or a query failed.
+    """
+    path = Path(catalog)
+    db = connect_readonly(path, immutable=immutable)
+    try:
+        _check_schema(db, path)
+        rows = db.execute(_FILES_SQL).fetchall()
+    except sqlite3.Error as exc:
+        raise LightroomCatalogError(path, f"query failed ({exc})") from None
+    finally:
+        db.close()
+    by_file: dict[int, tuple[str, list[int]]] = {}
+    unresolved: list[tuple[int, str]] = []
+    for image_id, root_file, file_id, root, sub, base, ext in rows:
+        image = _as_int(image_id)
+        if image is None:
+            continue
+        fid = _as_int(file_id)
+        joined = join_catalog_path(root, sub, base, ext) if fid is not None else None
+        if fid is None or joined is None:
+            what = f"file row {root_file!r}" if fid is None else "its folder or root folder row"
+            unresolved.append((image, f"Adobe_images id_local={image}: {what} is missing"))
+            continue
+        by_file.setdefault(fid, (joined, []))[1].append(image)
+    files = tuple(CatalogFile(Path(p), fid, tuple(sorted(ids))) for fid, (p, ids) in by_file.items())
+    return CatalogListing(path, files, tuple(unresolved))

@@ -1,0 +1,164 @@
+"""Find the photos of a batch: folders walked recursively, single files, or a Lightroom catalog's listing.
+
+What counts as a photo (:func:`is_photo_file`):
+
+* a file with a photo extension (camera raws, ``jpg jpeg jpe png tif tiff``): a photo, whatever its
+  content (a damaged one is then reported by the decoder, naming it);
+* a file with an extension that is known not to be a photo (sidecars ``.xmp``, backups ``.bak``, lock files,
+  temp files, text, JSON, databases, Lightroom previews, video, ...): skipped;
+* anything else (no or unknown extension): a photo when its content is one (:func:`backend.decode.sniff_kind`).
+
+While walking folders, hidden entries (name starting with ``.``) are skipped: hidden folders, autoretouch's
+temp files (``.<sidecar>.<random>.tmp``) and journal, macOS ``._*`` resource files. Symbolic links to folders
+are not followed (no cycles); links to files are. A file named explicitly is taken even when hidden, unless
+it is a known non-photo (so ``autoretouch catalog *`` does not treat sidecars as photos); such names are
+returned in ``ignored`` with the reason.
+
+Paths are made absolute (:func:`os.path.abspath`, symbolic links kept), deduplicated by their real path,
+and sorted within each folder, so a batch's order is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.decode.types import RAW_EXTENSIONS
+from backend.errors import AutoretouchError, NotFoundError
+
+__all__ = [
+    "NOT_PHOTO_EXTENSIONS",
+    "PHOTO_EXTENSIONS",
+    "WalkResult",
+    "find_photos",
+    "is_photo_file",
+    "under_any",
+]
+
+#: Lower-case extensions (no dot) taken as photos without looking at the content.
+PHOTO_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | {"jpg", "jpeg", "jpe", "png", "tif", "tiff"}
+
+#: Lower-case extensions (no dot) that are never photos (never opened while walking).
+NOT_PHOTO_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        "xmp", "bak", "lock", "tmp", "part", "json", "jsonl", "txt", "md", "csv", "xml", "html", "pdf", "log",
+        "pp3", "dop", "on1", "cos", "arp", "lrcat", "lrdata", "lrprev", "lrtemplate", "lrplugin", "db",
+        "sqlite", "sqlite3", "db-wal", "db-shm", "lrcat-wal", "lrcat-shm", "thm", "lua", "py", "sh",
+        "mov", "mp4", "m4v", "avi", "mts", "wav", "mp3", "aac", "zip", "gz", "tar", "7z", "ds_store", "ini",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WalkResult:
+    """The photos of a batch and what was left out.
+
+    Attributes:
+        photos: absolute photo paths, each once, in walk order.
+        ignored: explicitly named files that are not photos, with the reason.
+        errors: folders that could not be listed, with the reason.
+    """
+
+    photos: tuple[Path, ...]
+    ignored: tuple[tuple[Path, str], ...] = ()
+    errors: tuple[tuple[Path, str], ...] = ()
+
+
+def _extension(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name.lstrip(".") else ""
+
+
+def is_photo_file(path: str | Path, *, explicit: bool = False) -> bool:
+    """Whether a file is taken as a photo (see the module docstring).
+
+    Args:
+        path: a regular file.
+        explicit: the user named the file (hidden names are then allowed).
+
+    Returns:
+        ``True`` for a photo by extension or, for unknown extensions, by content.
+    """
+    p = Path(path)
+    if p.name.startswith(".") and not explicit:
+        return False
+    ext = _extension(p.name)
+    if ext in PHOTO_EXTENSIONS:
+        return True
+    if ext in NOT_PHOTO_EXTENSIONS:
+        return False
+    from backend.decode import sniff_kind  # heavy imports only when a file needs sniffing
+
+    try:
+        sniff_kind(p)
+    except (AutoretouchError, OSError):
+        return False
+    return True
+
+
+def _walk_folder(folder: Path, photos: list[Path], errors: list[tuple[Path, str]]) -> None:
+    def onerror(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        errors.append((where, f"{where}: cannot list the folder ({exc.strerror or exc})"))
+
+    for top, dirs, files in os.walk(folder, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        base = Path(top)
+        for name in sorted(files):
+            candidate = base / name
+            if is_photo_file(candidate) and candidate.is_file():
+                photos.append(candidate)
+
+
+def find_photos(paths: Sequence[str | Path]) -> WalkResult:
+    """Collect the photos under ``paths`` (folders walked recursively, files taken as named).
+
+    Args:
+        paths: folders and/or files.
+
+    Returns:
+        The photos (absolute, deduplicated by real path), the explicitly named non-photos and the folders
+        that could not be listed.
+
+    Raises:
+        NotFoundError: a path does not exist (nothing is processed then: it is most likely a typo).
+    """
+    found: list[Path] = []
+    ignored: list[tuple[Path, str]] = []
+    errors: list[tuple[Path, str]] = []
+    for raw in paths:
+        p = Path(os.path.abspath(raw))
+        if p.is_dir():
+            _walk_folder(p, found, errors)
+        elif p.is_file():
+            if is_photo_file(p, explicit=True):
+                found.append(p)
+            else:
+                ignored.append((p, "not a photo file (sidecar, backup, temp or other non-image file)"))
+        elif p.exists():
+            ignored.append((p, "not a regular file"))
+        else:
+            raise NotFoundError(f"{p}: no such file or folder")
+    return WalkResult(tuple(_unique(found)), tuple(ignored), tuple(errors))
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    seen: set[str] = set()
+    out: list[Path] = []
+    for p in paths:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def under_any(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies below one of them (compared as absolute real paths)."""
+    real = Path(os.path.realpath(path))
+    for root in roots:
+        r = Path(os.path.realpath(root))
+        if real == r or r in real.parents:
+            return True
+    return False

@@ -1,0 +1,231 @@
+"""One photo of a batch: decode preview -> agent suggestion at the run's strength -> sidecars.
+
+Runs either in the calling process (``--jobs 1``) or in pool workers started with the ``spawn`` method
+(:func:`init_worker` loads the style once per worker; :func:`run_task` handles one photo). Everything a
+worker returns is plain picklable data (:class:`PhotoResult`); every problem with a photo becomes its
+``error`` (naming the file), so one bad photo never stops a worker.
+
+Workers ignore ``SIGINT`` (the parent decides what Ctrl-C means) and exit by themselves within
+:data:`WATCHDOG_S` seconds when their parent process disappears (e.g. ``kill -9``), so no orphan keeps
+writing sidecars behind a dead batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.agent.style import Style, load_style
+from backend.agent.suggest import suggest_for_image
+from backend.agent.thumbnail import PREVIEW_LONG_SIDE
+from backend.catalog.journal import PhotoStat
+from backend.catalog.results import INTERNAL_ERROR, ErrorKind
+from backend.errors import AutoretouchError
+from backend.recipe import Recipe
+from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo
+from backend.sidecar.darktable_doc import darktable_sidecar_path
+from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, lightroom_sidecar_path
+from backend.sidecar.provenance import find_provenance
+from backend.sidecar.xmp import read_sidecar
+
+__all__ = [
+    "ALREADY_APPLIED",
+    "WATCHDOG_S",
+    "PhotoProcessor",
+    "PhotoResult",
+    "PhotoTask",
+    "WorkerSetup",
+    "init_worker",
+    "run_task",
+    "sidecar_for",
+]
+
+#: How often a worker checks that its parent process is still alive, in seconds.
+WATCHDOG_S = 0.2
+#: Skip reason when the sidecar already holds exactly the recipe this run computed.
+ALREADY_APPLIED = "already applied (the sidecar holds this very recipe, e.g. from an interrupted run)"
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker needs: the style's weights file, the strength, and the write mode."""
+
+    style_path: str
+    strength: float
+    overwrite: bool
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class PhotoTask:
+    """One photo to process.
+
+    Attributes:
+        photo: absolute path.
+        hosts: the hosts still to do for it (``"lightroom"``, ``"darktable"``).
+        replace_own: host -> the recipe (JSON) an earlier run of this journal wrote for an older version
+            of the photo; if that sidecar still holds exactly it, it is replaced even without ``overwrite``.
+    """
+
+    photo: str
+    hosts: tuple[str, ...]
+    replace_own: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """What a worker reports for one photo.
+
+    Attributes:
+        photo: the task's photo.
+        stat: size and mtime read *before* decoding (``None`` when the file could not be stat-ed).
+        recipe: the recipe applied, if one was computed.
+        outcomes: one per host handled.
+        error: a photo-level error (decode, suggestion), naming the file.
+        seconds: wall time spent, in seconds.
+        error_kind: the kind of ``error``.
+    """
+
+    photo: str
+    stat: PhotoStat | None
+    recipe: Recipe | None
+    outcomes: tuple[Outcome, ...]
+    error: str | None
+    seconds: float
+    error_kind: ErrorKind | None = None
+
+
+def sidecar_for(photo: Path, host: str) -> Path:
+    """The sidecar path of ``photo`` for ``host``."""
+    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
+
+
+def _name_file(photo: Path, message: str) -> str:
+    return message if str(photo) in message else f"{photo}: {message}"
+
+
+class PhotoProcessor:
+    """Processes photos with one loaded style (one per worker process, or one in the caller).
+
+    Args:
+        style: the loaded style.
+        strength: α in [0, 1].
+        overwrite: replace existing settings (``--overwrite``).
+        dry_run: compute everything, write nothing.
+    """
+
+    def __init__(self, style: Style, *, strength: float, overwrite: bool, dry_run: bool) -> None:
+        self.style = style
+        self.strength = strength
+        self.overwrite = overwrite
+        self.dry_run = dry_run
+        self.preview_side = max(PREVIEW_LONG_SIDE, style.net.thumb)
+
+    @staticmethod
+    def _recipe_in(photo: Path, host: str) -> Recipe | None:
+        """The recipe of autoretouch's record in ``host``'s sidecar of ``photo``, if there is one."""
+        sidecar = sidecar_for(photo, host)
+        try:
+            found = find_provenance(read_sidecar(sidecar)) if sidecar.is_file() else None
+        except (AutoretouchError, OSError, ValueError):
+            return None
+        return None if found is None or found[1].host != host else found[1].recipe
+
+    def _apply(self, photo: Path, host: str, recipe: Recipe, info: PhotoInfo, own: Mapping[str, Any] | None) -> Outcome:
+        if host == "lightroom" and (photo.suffix.lower() in EMBEDDED_XMP_SUFFIXES or not info.is_raw):
+            present = None  # apply_to_photo skips it; NAME.xmp may belong to a raw of the same name
+        else:
+            present = self._recipe_in(photo, host)
+        if present is not None and present == recipe:
+            return Outcome(photo, host, sidecar_for(photo, host), "skipped", ALREADY_APPLIED)
+        overwrite = self.overwrite
+        if not overwrite and own is not None and present is not None:
+            with contextlib.suppress(AutoretouchError):
+                overwrite = present == Recipe.from_dict(own)  # our own, now stale, suggestion
+        (outcome,) = apply_to_photo(photo, recipe, host=host, overwrite=overwrite, dry_run=self.dry_run, info=info)
+        return outcome
+
+    def __call__(self, task: PhotoTask) -> PhotoResult:
+        """Process one photo; never raises for problems with the photo (they become ``error``)."""
+        from backend.decode import decode_preview  # rawpy/OpenCV: imported where photos are decoded
+
+        start = time.perf_counter()
+        photo = Path(task.photo)
+        stat: PhotoStat | None = None
+        recipe: Recipe | None = None
+        outcomes: list[Outcome] = []
+        error: str | None = None
+        kind: ErrorKind | None = None
+        try:
+            stat = PhotoStat.of(photo)
+            decoded = decode_preview(photo, long_side=self.preview_side)
+            (recipe,) = suggest_for_image(decoded.image, [(self.style, 1.0)], strength=self.strength)
+            info = PhotoInfo(
+                is_raw=decoded.is_raw,
+                long_side_px=max(decoded.full_width, decoded.full_height),
+                as_shot=decoded.as_shot,
+            )
+            for host in task.hosts:
+                outcomes.append(self._apply(photo, host, recipe, info, task.replace_own.get(host)))
+        except FileNotFoundError as exc:
+            error, kind = f"{photo}: photo not found", ErrorKind.of(exc)
+        except (AutoretouchError, OSError) as exc:
+            error, kind = _name_file(photo, str(exc) or type(exc).__name__), ErrorKind.of(exc)
+        except Exception as exc:  # a bug: report it for this photo, keep the batch going
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            error = (
+                f"{photo}: internal error ({type(exc).__name__}: {exc} at {Path(where.filename).name}:{where.lineno})"
+            )
+            kind = INTERNAL_ERROR
+        seconds = time.perf_counter() - start
+        return PhotoResult(str(photo), stat, recipe, tuple(outcomes), error, seconds, kind)
+
+
+# -- pool worker side ---------------------------------------------------------------------------------
+
+_PROCESSOR: PhotoProcessor | None = None
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)  # the batch is gone; its journal cannot record anything we do now
+
+
+def init_worker(setup: WorkerSetup, parent_pid: int) -> None:
+    """Pool initializer: ignore Ctrl-C, one torch/OpenCV thread, load the style once, watch the parent.
+
+    Args:
+        setup: the run's settings.
+        parent_pid: the batch process; the worker exits when it is gone.
+    """
+    global _PROCESSOR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+    torch.set_num_threads(1)  # one process per core; 64x64 work gains nothing from intra-op threads
+    import cv2
+
+    import backend.decode  # noqa: F401  (rawpy, OpenCV: load them now rather than during the first photo)
+
+    cv2.setNumThreads(1)  # likewise for OpenCV's decoders and resizing (no oversubscription)
+
+    style = load_style(Path(setup.style_path))
+    _PROCESSOR = PhotoProcessor(style, strength=setup.strength, overwrite=setup.overwrite, dry_run=setup.dry_run)
+
+
+def run_task(task: PhotoTask) -> PhotoResult:
+    """Pool task: process one photo with the worker's style (see :class:`PhotoProcessor`)."""
+    if _PROCESSOR is None:  # pragma: no cover - init_worker always runs first
+        raise RuntimeError("worker not initialised")
+    return _PROCESSOR(task)
