@@ -98,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
+    parser.add_argument(
+        "--server", metavar="HOST:PORT", help="run on a running daemon (autoretouch serve) instead of in-process"
+    )
     parser.set_defaults(func=run, _parser=parser)
 
 
@@ -142,6 +145,10 @@ def _load_styles(args: argparse.Namespace) -> list[tuple[Any, float]]:
 
 def run(args: argparse.Namespace) -> int:
     """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed)."""
+    if getattr(args, "server", None):
+        from backend.cli.remote import remote_suggest
+
+        return remote_suggest(args)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 64x64 work: more intra-op threads only add synchronisation cost
     try:

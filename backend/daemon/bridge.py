@@ -1,0 +1,340 @@
+"""The loopback HTTP/1.1 JSON bridge: the same service for callers that cannot speak gRPC (the plugins).
+
+Endpoints (bodies are the proto messages in JSON, ``google.protobuf.json_format``, snake_case field names;
+answers print every field):
+
+==========================  =========================  ====================================================
+request                     body                       answer
+==========================  =========================  ====================================================
+``POST /v1/suggest``        ``SuggestRequest``         ``SuggestResponse``
+``POST /v1/sidecars``       ``WriteSidecarsRequest``   NDJSON stream (``application/x-ndjson``, chunked):
+                                                       one ``WriteSidecarsResponse`` per line, a ``file``
+                                                       per photo as it is done, then one ``summary``
+``POST /v1/revert``         ``RevertRequest``          ``RevertResponse``
+``GET /v1/styles``          ``?protocol_version=1``    ``ListStylesResponse``
+``GET /healthz``            --                         ``{"status": "SERVING"|"NOT_SERVING", ...}`` 200/503
+==========================  =========================  ====================================================
+
+Rules:
+
+* ``POST`` bodies need ``Content-Type: application/json`` and a ``Content-Length`` of at most the server's
+  request limit (larger: 429 ``RESOURCE_EXHAUSTED``, the body is not read). Requiring JSON keeps web pages
+  from posting to the bridge without a CORS preflight, which it never grants; the ``Host`` header must
+  name a loopback host (DNS-rebinding guard) unless the daemon allows remote callers.
+* With a token configured, every ``/v1`` request needs ``Authorization: Bearer T`` or
+  ``X-Autoretouch-Token: T`` (``/healthz`` does not).
+* ``X-Autoretouch-Timeout: SECONDS`` sets a deadline, as a gRPC deadline does.
+* Errors: an ``ErrorResponse`` body ``{"code", "message", "type", "exit_code", "server_version",
+  "model_version"}`` with the HTTP status of the gRPC code (:data:`backend.daemon.errors.HTTP_STATUS`). An
+  error after a stream has started is sent as a last NDJSON line holding an ``ErrorResponse``.
+* Connections beyond the limit are answered 429 at once and closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from google.protobuf.message import Message
+
+from backend import __version__
+from backend.daemon.convert import json_to_message, message_to_dict, message_to_json
+from backend.daemon.errors import BadRequestError, ErrorInfo, RequestTooLargeError, describe, http_status
+from backend.daemon.limits import Call
+from backend.daemon.logs import LOG, log_request
+from backend.daemon.security import check_token, is_loopback, token_from_headers
+from backend.daemon.service import RetouchService
+from backend.daemon.servicer import request_fields
+from backend.errors import NotFoundError, PermissionDeniedError
+from backend.rpc import pb
+
+__all__ = ["BridgeServer", "create_bridge"]
+
+_UNARY: dict[str, tuple[type[Message], str]] = {
+    "/v1/suggest": (pb.SuggestRequest, "suggest"),
+    "/v1/revert": (pb.RevertRequest, "revert"),
+}
+_STREAM: dict[str, tuple[type[Message], str]] = {"/v1/sidecars": (pb.WriteSidecarsRequest, "write_sidecars")}
+_RPC_NAMES = {"suggest": "Suggest", "revert": "Revert", "write_sidecars": "WriteSidecars", "list_styles": "ListStyles"}
+
+
+class BridgeServer(ThreadingHTTPServer):
+    """A threading HTTP server with a cap on open connections.
+
+    Args:
+        address: ``(host, port)``.
+        handler: the request handler class.
+        max_connections: connections served at once; more are answered 429 and closed.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+        self._connections = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a thread, or refuse it at once when too many are open."""
+        if not self._connections.acquire(blocking=False):
+            body = json.dumps({"code": "RESOURCE_EXHAUSTED", "message": "too many connections to the daemon"})
+            head = f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            with contextlib.suppress(OSError):
+                request.sendall(f"{head}\r\nConnection: close\r\n\r\n{body}".encode())
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then free its slot."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+
+def create_bridge(
+    service: RetouchService,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    allow_remote: bool,
+    max_body: int,
+    max_connections: int,
+    health: Callable[[], str],
+) -> BridgeServer:
+    """Build (not start) the JSON bridge.
+
+    Args:
+        service: the transport-neutral service.
+        host: loopback address to bind.
+        port: port (0 = any free one).
+        token: shared secret, or ``None``.
+        allow_remote: skip the loopback ``Host`` header check.
+        max_body: largest request body in bytes.
+        max_connections: connections served at once.
+        health: returns ``"SERVING"`` or ``"NOT_SERVING"``.
+
+    Returns:
+        The server; run ``serve_forever`` in a thread, stop with ``shutdown`` and ``server_close``.
+    """
+
+    class Handler(_Handler):
+        pass
+
+    Handler.service = service
+    Handler.token = token
+    Handler.allow_remote = allow_remote
+    Handler.max_body = max_body
+    Handler.health = staticmethod(health)
+    return BridgeServer((host, port), Handler, max_connections)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One HTTP/1.1 connection of the bridge (keep-alive; every answer has a length or is chunked)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = f"autoretouch/{__version__}"
+    timeout = 60  # seconds a connection may stay silent (slow-client guard)
+
+    service: RetouchService
+    token: str | None
+    allow_remote: bool
+    max_body: int
+    health: Callable[[], str]
+
+    # -- answers ------------------------------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Route http.server's own messages to the daemon log (requests are logged by :func:`log_request`)."""
+        LOG.debug("bridge: " + format, *args)
+
+    def _send_json(self, status: int, data: dict[str, Any]) -> None:
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error_body(self, info: ErrorInfo) -> pb.ErrorResponse:
+        return pb.ErrorResponse(
+            server_version=__version__,
+            model_version=self.service.registry.default_model(),
+            code=info.code,
+            message=info.message,
+            type=info.type,
+            exit_code=info.exit_code,
+        )
+
+    def _log(self, rpc: str, code: str, start: float, request: Any = None, **extra: Any) -> None:
+        fields = request_fields(request) if request is not None else {}
+        log_request(
+            transport="http",
+            rpc=rpc,
+            code=code,
+            ms=1000 * (time.perf_counter() - start),
+            peer=f"{self.client_address[0]}:{self.client_address[1]}",
+            **extra,
+            **fields,
+        )
+
+    def _fail(self, rpc: str, exc: BaseException, start: float, request: Any = None) -> None:
+        info = describe(exc)
+        if info.internal:
+            LOG.error("internal error in %s (bridge)", rpc, exc_info=exc)
+        self._log(rpc, info.code, start, request, error=info.message)
+        if not getattr(self, "_body_read", True):
+            self.close_connection = True  # the unread body would be taken for the next request
+        self._send_json(http_status(info.code), message_to_dict(self._error_body(info)))
+
+    # -- checks -------------------------------------------------------------------------------------------
+
+    def _call(self) -> Call:
+        check_token(self.token, token_from_headers(self.headers.items()))
+        raw = self.headers.get("X-Autoretouch-Timeout")
+        if raw is None:
+            return Call()
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise BadRequestError(f"X-Autoretouch-Timeout must be a number of seconds, got {raw!r}") from None
+        return Call(timeout)
+
+    def _check_host(self) -> None:
+        if self.allow_remote:
+            return
+        host = (self.headers.get("Host") or "").strip()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if not host or not is_loopback(name):
+            raise PermissionDeniedError(f"the bridge only answers requests for a loopback host, not {host!r}")
+
+    def _read_body(self) -> bytes:
+        self._body_read = False
+        ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            raise BadRequestError("POST bodies must be sent with 'Content-Type: application/json'")
+        if self.headers.get("Transfer-Encoding"):
+            raise BadRequestError("chunked request bodies are not supported; send Content-Length")
+        raw = self.headers.get("Content-Length")
+        if raw is None or not raw.strip().isdigit():
+            raise BadRequestError("a Content-Length header is required")
+        length = int(raw)
+        if length > self.max_body:
+            raise RequestTooLargeError(f"the request body of {length:,} bytes exceeds the {self.max_body:,}-byte limit")
+        body = self.rfile.read(length)
+        self._body_read = True
+        if len(body) != length:
+            raise BadRequestError("the request body ended early")
+        return body
+
+    # -- methods ------------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        """``/healthz`` and ``/v1/styles``."""
+        start = time.perf_counter()
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
+            status = self.health()
+            body = {"status": status, "server_version": __version__}
+            self._send_json(200 if status == "SERVING" else 503, body)
+            return
+        rpc = "ListStyles" if url.path == "/v1/styles" else url.path
+        try:
+            self._check_host()
+            call = self._call()
+            if url.path != "/v1/styles":
+                raise NotFoundError(f"no such endpoint: GET {url.path}")
+            query = parse_qs(url.query)
+            version = query.get("protocol_version", ["0"])[0]
+            if not version.isdigit():
+                raise BadRequestError(f"protocol_version must be a number, got {version!r}")
+            response = self.service.list_styles(pb.ListStylesRequest(protocol_version=int(version)), call)
+        except Exception as exc:
+            self._fail(rpc, exc, start)
+            return
+        self._log(rpc, "OK", start)
+        self._send_json(200, message_to_dict(response))
+
+    def do_POST(self) -> None:
+        """``/v1/suggest``, ``/v1/revert`` (JSON) and ``/v1/sidecars`` (NDJSON stream)."""
+        start = time.perf_counter()
+        path = urlsplit(self.path).path
+        route = _UNARY.get(path) or _STREAM.get(path)
+        rpc = _RPC_NAMES[route[1]] if route else path
+        request: Message | None = None
+        self._body_read = True
+        try:
+            self._check_host()
+            call = self._call()
+            if route is None:
+                raise NotFoundError(f"no such endpoint: POST {path}")
+            body = self._read_body()
+            request = json_to_message(body, route[0])
+            method = getattr(self.service, route[1])
+            if path in _UNARY:
+                response = method(request, call)
+            else:
+                stream: Iterator[Message] = method(request, call)
+                first = next(stream)  # validation errors still get a proper HTTP status
+        except Exception as exc:
+            self._fail(rpc, exc, start, request)
+            return
+        if path in _UNARY:
+            self._log(rpc, "OK", start, request)
+            self._send_json(200, message_to_dict(response))
+            return
+        self._stream(rpc, request, first, stream, start)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+        self.wfile.flush()
+
+    def _stream(self, rpc: str, request: Message | None, first: Message, rest: Iterator[Message], start: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent, code, broken = 0, "OK", False
+        try:
+            message: Message | None = first
+            while message is not None:
+                self._chunk((message_to_json(message) + "\n").encode("utf-8"))
+                sent += 1
+                message = next(rest, None)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            code, broken = "CANCELLED", True  # the client went away; closing the generator stops the batch
+        except Exception as exc:
+            info = describe(exc)
+            code = info.code
+            if info.internal:
+                LOG.error("internal error in %s (bridge stream)", rpc, exc_info=exc)
+            try:
+                self._chunk((message_to_json(self._error_body(info)) + "\n").encode("utf-8"))
+            except OSError:
+                broken = True
+        finally:
+            close = getattr(rest, "close", None)
+            if close is not None:
+                close()
+        if broken:
+            self.close_connection = True
+        else:
+            try:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+        self._log(rpc, code, start, request, messages=sent)

@@ -1,0 +1,143 @@
+"""The training worker the daemon starts for TrainStyle: ``python -m backend.daemon.train_worker SPEC.json``.
+
+It calls the trainer's Python API (:func:`trainer.train.train`; the ``trainer`` package is imported only
+here, in the worker process, as ``autoretouch train`` does) and reports on stdout, one JSON object per line:
+
+* ``{"event": "progress", "phase": "preparing data"|"training", "step": N, "total_steps": N, "metrics": {...}}``
+  (the training numbers are the newest row of the run's ``metrics.csv``, polled every second);
+* ``{"event": "finished", "run_dir": ..., "steps": N, "stopped_by": "steps"|"minutes", "metrics": {...},
+  "installed_path": ...}`` at the end;
+* ``{"event": "error", "code": GRPC_CODE, "message": ..., "type": CLASS, "exit_code": N}`` on failure.
+
+The spec file (written by :mod:`backend.daemon.training`) holds ``name``, ``favourites``, ``sources`` (or
+null), ``steps`` (0 = the trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``),
+``run_dir`` and ``install_dir``. SIGTERM ends the worker at once (the run folder keeps its checkpoints).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backend.daemon.errors import describe
+from backend.errors import AutoretouchError
+
+__all__ = ["main"]
+
+_lock = threading.Lock()
+
+
+def _emit(event: dict[str, Any]) -> None:
+    with _lock:
+        sys.stdout.write(json.dumps(event, default=str) + "\n")
+        sys.stdout.flush()
+
+
+def _last_row(path: Path) -> dict[str, str] | None:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    return rows[-1] if rows else None
+
+
+def _numbers(row: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in row.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _watch(metrics_csv: Path, total: int, done: threading.Event) -> None:
+    last_step = -1
+    while not done.wait(1.0):
+        row = _last_row(metrics_csv)
+        if row is None:
+            continue
+        numbers = _numbers(row)
+        step = int(numbers.get("step", 0))
+        if step != last_step:
+            last_step = step
+            _emit({"event": "progress", "phase": "training", "step": step, "total_steps": total, "metrics": numbers})
+
+
+def _train(spec: dict[str, Any]) -> dict[str, Any]:
+    from trainer.config import load_config
+    from trainer.train import train
+
+    overrides = [*spec.get("overrides", []), f"run.style={spec['name']}"]
+    if spec.get("steps"):
+        overrides.append(f"run.steps={int(spec['steps'])}")
+    if spec.get("minutes"):
+        overrides.append(f"run.minutes={float(spec['minutes'])}")
+    if spec.get("description"):
+        overrides.append(f"run.description={spec['description']}")
+    cfg = load_config(None, overrides)
+    run_dir = Path(spec["run_dir"])
+    _emit({"event": "progress", "phase": "preparing data", "step": 0, "total_steps": cfg.run.steps, "metrics": {}})
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(run_dir / "metrics.csv", cfg.run.steps, done), daemon=True)
+    watcher.start()
+    try:
+        result = train(
+            cfg,
+            targets=spec["favourites"],
+            sources=spec.get("sources"),
+            run_dir=run_dir,
+            install_dir=spec["install_dir"],
+            progress=False,
+        )
+    finally:
+        done.set()
+        watcher.join()
+    return {
+        "event": "finished",
+        "run_dir": str(result.run_dir),
+        "steps": result.step,
+        "stopped_by": result.stopped_by,
+        "metrics": result.metrics,
+        "installed_path": None if result.installed_path is None else str(result.installed_path),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the training described by the spec file ``argv[0]``; returns the exit status (0 = finished)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m backend.daemon.train_worker SPEC.json", file=sys.stderr)
+        return 2
+    try:
+        spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+        _emit(_train(spec))
+        return 0
+    except AutoretouchError as exc:
+        info = describe(exc)
+        _emit(
+            {
+                "event": "error",
+                "code": info.code,
+                "message": info.message,
+                "type": info.type,
+                "exit_code": info.exit_code,
+            }
+        )
+        return info.exit_code
+    except Exception:
+        traceback.print_exc()
+        _emit({"event": "error", "code": "INTERNAL", "message": "the training failed (see the worker log)",
+               "type": "InternalError", "exit_code": 1})  # fmt: skip
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""TrainStyle: a training run in a separate worker process, its progress streamed, cancelled with the call.
+
+The worker (:mod:`backend.daemon.train_worker`, or ``DaemonConfig.train_command``) gets the path of a JSON
+spec file and writes one JSON object per line to stdout (the protocol is documented there). Running it
+in its own process keeps the trainer's heavy imports, its torch thread settings and its memory out of the
+daemon, and makes cancelling exact: when the caller cancels (or its deadline passes), the worker is
+terminated (SIGTERM, then SIGKILL after 5 s); the run folder keeps its checkpoints and no style is
+installed. One training runs at a time. When the worker reports success, the daemon reloads its styles
+so that the new style can be used at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from backend.daemon.config import DaemonConfig
+from backend.daemon.convert import style_info_to_pb
+from backend.daemon.errors import BadRequestError, BusyError, DeadlineError
+from backend.daemon.limits import Call
+from backend.daemon.logs import LOG
+from backend.daemon.security import Roots
+from backend.daemon.styles import StyleRegistry
+from backend.errors import AutoretouchError, NotFoundError
+from backend.rpc import pb
+
+__all__ = ["TrainingRunner", "WorkerError"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_KILL_AFTER_S = 5.0
+
+
+class WorkerError(AutoretouchError):
+    """An error the training worker reported (its class, status and exit code are kept)."""
+
+    def __init__(self, message: str, *, code: str = "INTERNAL", error_type: str = "WorkerError", exit_code: int = 1):
+        super().__init__(message)
+        self.grpc_status = code
+        self.exit_code = exit_code
+        self.error_type = error_type
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=_KILL_AFTER_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _read_lines(stream: IO[bytes], out: queue.Queue[bytes | None]) -> None:
+    with stream:
+        for line in iter(stream.readline, b""):
+            out.put(line)
+    out.put(None)
+
+
+def _metrics(data: Any) -> dict[str, float]:
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and math.isfinite(v)}
+
+
+class TrainingRunner:
+    """Runs one training at a time in a worker process.
+
+    Args:
+        config: the daemon configuration (``run_dir``, ``train_command``).
+        registry: reloaded after a successful training.
+        roots: the favourites and sources folders must lie under them.
+    """
+
+    def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
+        self.config = config
+        self.registry = registry
+        self.roots = roots
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a training is running."""
+        return self._lock.locked()
+
+    def _folder(self, text: str, what: str) -> Path:
+        folder = self.roots.request_path(text)
+        if not folder.is_dir():
+            raise NotFoundError(f"{folder}: the {what} folder does not exist")
+        return folder
+
+    def _spec(self, req: pb.TrainStyleRequest, run_dir: Path) -> dict[str, Any]:
+        return {
+            "name": req.name,
+            "favourites": str(self._folder(req.favourites, "favourites")),
+            "sources": str(self._folder(req.sources, "sources")) if req.sources else None,
+            "steps": req.steps,
+            "minutes": req.minutes,
+            "description": req.description,
+            "overrides": list(req.overrides),
+            "run_dir": str(run_dir),
+            "install_dir": str(self.registry.install_dir),
+        }
+
+    def run(
+        self, req: pb.TrainStyleRequest, call: Call, versions: Callable[[str], dict[str, str]]
+    ) -> Iterator[pb.TrainStyleResponse]:
+        """Train the style the request describes, yielding progress and then the finished style.
+
+        Raises:
+            BadRequestError: invalid name, minutes or overrides.
+            NotFoundError: a folder does not exist.
+            PermissionDeniedError: a folder outside the roots.
+            BusyError: a training is already running.
+            WorkerError: the worker failed (its error is passed on).
+        """
+        if not _NAME.fullmatch(req.name):
+            raise BadRequestError(f"invalid style name {req.name!r} (letters, digits, '_', '.', '-'; at most 64)")
+        if not math.isfinite(req.minutes) or req.minutes < 0:
+            raise BadRequestError(f"minutes must be >= 0, got {req.minutes}")
+        if any("\n" in o or "=" not in o for o in req.overrides):
+            raise BadRequestError("overrides must look like section.key=value")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        spec = self._spec(req, self.config.run_dir / f"{req.name}-{stamp}")
+        if not self._lock.acquire(blocking=False):
+            raise BusyError("a training is already running on this daemon; wait for it or cancel it")
+        try:
+            yield from self._run_locked(spec, call, versions)
+        finally:
+            self._lock.release()
+
+    def _run_locked(
+        self, spec: dict[str, Any], call: Call, versions: Callable[[str], dict[str, str]]
+    ) -> Iterator[pb.TrainStyleResponse]:
+        run_dir = Path(spec["run_dir"])
+        run_dir.mkdir(parents=True, exist_ok=False)
+        spec_path = run_dir / "daemon_train_spec.json"
+        spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+        log_path = run_dir / "daemon_train_worker.log"
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [*self.config.train_command, str(spec_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+            self.process = proc
+            LOG.info("training started: style=%s pid=%d run_dir=%s", spec["name"], proc.pid, run_dir)
+            lines: queue.Queue[bytes | None] = queue.Queue()
+            assert proc.stdout is not None
+            threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+            try:
+                yield pb.TrainStyleResponse(
+                    **versions(""), progress=pb.TrainProgress(step=0, total_steps=spec["steps"], phase="starting")
+                )
+                while True:
+                    try:
+                        line = lines.get(timeout=0.25)
+                    except queue.Empty:
+                        left = call.time_remaining()
+                        if left is not None and left <= 0:
+                            raise DeadlineError("the call's deadline passed; the training was stopped") from None
+                        if not call.active:
+                            LOG.info("training cancelled by the caller: style=%s pid=%d", spec["name"], proc.pid)
+                            return
+                        continue
+                    if line is None:
+                        break
+                    message = self._event(line, spec, started, versions)
+                    if message is not None:
+                        yield message
+                        if message.WhichOneof("event") == "finished":
+                            return
+                rc = proc.wait()
+                raise WorkerError(f"the training worker exited with status {rc} without a result (see {log_path})")
+            finally:
+                _stop(proc)
+                self.process = None
+
+    def _event(
+        self, line: bytes, spec: dict[str, Any], started: float, versions: Callable[[str], dict[str, str]]
+    ) -> pb.TrainStyleResponse | None:
+        try:
+            event = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            LOG.info("training worker: %s", line.decode("utf-8", "replace").rstrip())
+            return None
+        if not isinstance(event, dict):
+            return None
+        kind = event.get("event")
+        elapsed = time.monotonic() - started
+        if kind == "progress":
+            progress = pb.TrainProgress(
+                step=int(event.get("step", 0)),
+                total_steps=int(event.get("total_steps", 0)),
+                elapsed_s=elapsed,
+                metrics=_metrics(event.get("metrics")),
+                phase=str(event.get("phase", "")),
+            )
+            return pb.TrainStyleResponse(**versions(""), progress=progress)
+        if kind == "error":
+            raise WorkerError(
+                str(event.get("message", "the training failed")),
+                code=str(event.get("code", "INTERNAL")),
+                error_type=str(event.get("type", "WorkerError")),
+                exit_code=int(event.get("exit_code", 1)),
+            )
+        if kind == "finished":
+            snap = self.registry.load()
+            name = spec["name"]
+            info = next((i for i in snap.infos if i.name == name and not i.shadowed), None)
+            finished = pb.TrainFinished(
+                run_dir=str(event.get("run_dir", spec["run_dir"])),
+                steps=int(event.get("steps", 0)),
+                stopped_by=str(event.get("stopped_by", "")),
+                metrics=_metrics(event.get("metrics")),
+            )
+            model = ""
+            if info is not None:
+                loaded = name in snap.styles
+                error = None if loaded else str(snap.errors.get(name, "")) or None
+                finished.style.CopyFrom(style_info_to_pb(info, loaded=loaded, error=error))
+                model = finished.style.model
+            LOG.info("training finished: style=%s steps=%d", name, finished.steps)
+            return pb.TrainStyleResponse(**versions(model), finished=finished)
+        return None

@@ -1,0 +1,1 @@
+"""Generated code of the ``autoretouch`` proto packages (import through :mod:`backend.rpc`)."""

@@ -1,0 +1,1 @@
+"""Generated code of ``package autoretouch.v1`` (import through :mod:`backend.rpc`)."""

@@ -1,0 +1,92 @@
+"""``--server HOST:PORT`` gives the same output and exit status as the in-process commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from backend.cli.main import main
+from backend.sidecar.darktable_doc import darktable_sidecar_path
+from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("remote")
+    root = base / "root"
+    photos = make_photos(root)
+    styles = make_style_dir(base / "styles")
+    (root / "recipe.json").write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.3}]}))
+    daemon, ports = start_daemon(config_for(root, styles))
+    assert daemon.wait_until_serving(30)
+    yield {"root": root, "photos": photos, "styles": styles, "server": f"127.0.0.1:{ports.grpc}"}
+    daemon.stop(0.5)
+
+
+@pytest.fixture
+def here(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.chdir(env["root"])
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(env["styles"]))
+    monkeypatch.delenv("AUTORETOUCH_TOKEN", raising=False)
+    return env
+
+
+def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _both(capsys: pytest.CaptureFixture[str], env: dict[str, Any], argv: list[str]) -> tuple[Any, Any]:
+    local = _run(capsys, argv)
+    remote = _run(capsys, [*argv, "--server", env["server"]])
+    return local, remote
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["suggest", "a.jpg"],
+        ["suggest", "a.jpg", "b.png", "--json", "--strength", "0.5"],
+        ["suggest", "b.png", "--variants", "3", "--seed", "4", "--style", "warm"],
+        ["suggest", "a.jpg", "--mix", "default:0.7,warm:0.3", "--json"],
+        ["suggest", "a.jpg", "truncated.jpg", "missing.jpg"],
+        ["suggest", "missing.jpg"],
+        ["suggest", "truncated.jpg", "--json"],
+        ["suggest", "a.jpg", "--style", "nope"],
+    ],
+    ids=["text", "json-strength", "variants", "mix", "partial", "missing", "corrupt", "unknown-style"],
+)
+def test_suggest_matches_in_process(capsys: pytest.CaptureFixture[str], here: dict[str, Any], argv: list[str]) -> None:
+    local, remote = _both(capsys, here, argv)
+    assert remote[0] == local[0]
+    assert remote[1] == local[1]
+    if argv[-1] != "nope":  # the unknown-style hint names where the in-process CLI looked
+        assert remote[2] == local[2]
+    else:
+        assert "nope" in remote[2] and remote[2].startswith("autoretouch: error:")
+
+
+def test_apply_and_revert_match_in_process(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
+    photos = ["a.jpg", "sub/c.jpg", "truncated.jpg", "missing.jpg"]
+    apply = ["apply", *photos, "--recipe", "recipe.json", "--host", "both"]
+    dry = _both(capsys, here, [*apply, "--dry-run", "--json"])
+    assert dry[1] == dry[0] and dry[0][0] == 9
+    for extra in ([], ["--json"]):
+        local = _run(capsys, [*apply, *extra])
+        assert darktable_sidecar_path(here["root"] / "a.jpg").is_file()
+        undo_local = _run(capsys, ["revert", *photos, *extra])
+        assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
+        remote = _run(capsys, [*apply, *extra, "--server", here["server"]])
+        assert remote == local
+        undo_remote = _run(capsys, ["revert", *photos, *extra, "--server", here["server"]])
+        assert undo_remote == undo_local
+        assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
+
+
+def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
+    code, out, err = _run(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
+    assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
