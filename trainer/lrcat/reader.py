@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from backend.catalog.lrcat_paths import join_catalog_path
 from backend.errors import NotFoundError
 from trainer.lrcat.blob import cell_text
 from trainer.lrcat.errors import CatalogError
@@ -109,19 +110,6 @@ def _as_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() else None
-
-
-def _join_path(root: Any, folder: Any, base: Any, ext: Any) -> str | None:
-    """Root ``absolutePath`` + folder ``pathFromRoot`` + ``baseName.extension`` (both paths end in ``/``)."""
-    if root is None or base is None:
-        return None
-    path = str(root)
-    sub = str(folder or "")
-    if sub:
-        path = path.rstrip("/") + "/" + sub.lstrip("/")
-    if not path.endswith("/"):
-        path += "/"
-    return path + str(base) + (f".{ext}" if ext else "")
 
 
 class LightroomCatalog:
@@ -323,7 +311,7 @@ class LightroomCatalog:
         return Photo(
             id=image_id,
             id_global=str(id_global or ""),
-            path=_join_path(root, folder, base, ext),
+            path=join_catalog_path(root, folder, base, ext),
             base_name=str(base or ""),
             extension=str(ext or ""),
             file_format=None if file_format in (None, "") else str(file_format),
