@@ -29,7 +29,7 @@ from backend.errors import AutoretouchError
 __all__ = ["COMMANDS", "EXIT_PARTIAL", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "sliders")
+COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "train", "sliders")
 
 #: Exit status when a batch finished but some photos failed.
 EXIT_PARTIAL = 9

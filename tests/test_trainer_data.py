@@ -1,0 +1,101 @@
+"""Training data: folder decoding into crop caches, the built-in un-edited pool, cache files, sampling, shards."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backend.encode import write_image
+from backend.errors import NotFoundError
+from backend.sliders.catalog import CURVE_KNOTS, get_slider
+from trainer.config import DataConfig
+from trainer.data.dataset import build_dataset, sample_crops
+from trainer.data.folders import list_photos
+from trainer.data.unedit import inverse_s_curve, random_unedit_settings
+from trainer.evaluate import look_statistics
+from trainer.synthetic import smooth_images
+
+CFG = DataConfig(crops_per_image=2, eval_size=24, eval_images=2, unedit_per_target=2)
+
+
+def _folder(path: Path, n: int, seed: int, size: int = 40) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    images = smooth_images(n, size, seed)
+    for i in range(n):
+        write_image(path / f"p{i:02d}.png", images[i : i + 1], bit_depth=16)
+    return path
+
+
+def test_inverse_s_curve_flattens_contrast_and_is_identity_at_zero() -> None:
+    assert inverse_s_curve(0.0) == pytest.approx(list(CURVE_KNOTS), abs=1e-6)
+    y = inverse_s_curve(0.6)
+    assert all(b >= a for a, b in itertools.pairwise(y))
+    assert y[0] == pytest.approx(0.0, abs=1e-9) and y[-1] == pytest.approx(1.0, abs=1e-6)
+    assert y[1] > CURVE_KNOTS[1] and y[2] > CURVE_KNOTS[2]  # shadows lifted
+    assert y[4] < CURVE_KNOTS[4] and y[5] < CURVE_KNOTS[5]  # highlights lowered
+
+
+def test_random_unedits_stay_inside_the_catalog_ranges() -> None:
+    rng = np.random.default_rng(0)
+    big = DataConfig(unedit_exposure=9.0, unedit_temperature=500.0, unedit_tint=500.0, unedit_desaturate=500.0)
+    for _ in range(20):
+        for name, value in random_unedit_settings(big, rng).items():
+            spec = get_slider(name)
+            values = value if isinstance(value, list) else [value]
+            assert all(spec.minimum <= v <= spec.maximum for v in values), (name, value)
+
+
+def test_builtin_pool_unedits_the_targets_and_is_cached(tmp_path: Path) -> None:
+    targets = _folder(tmp_path / "favs", 4, seed=0)
+    (targets / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")  # skipped, named in the log
+    (targets / "notes.txt").write_text("not a photo")  # ignored by extension
+    cache = tmp_path / "run"
+    cache.mkdir()
+    data = build_dataset(targets, None, CFG, thumb=32, seed=3, cache_dir=cache)
+    assert data.targets.shape == (4, 2, 3, 40, 40)  # cache_size = 32 * 5 / 4
+    assert data.sources.shape == (4 * 2 - 2, 2, 3, 40, 40)  # two un-edits per target, two held out
+    assert data.eval_sources.shape == (2, 3, 24, 24) and data.eval_targets.shape == (4, 3, 24, 24)
+    assert data.summary["targets"] == 4 and data.summary["sources"] == "built-in un-edited pool"
+    # the un-edits changed the look (flatter, shifted) compared with the targets
+    diff = (look_statistics(data.sources[:, 0]).mean(0) - look_statistics(data.targets[:, 0]).mean(0)).abs()
+    assert float(diff.sum()) > 0.02
+    assert (cache / "data_cache.safetensors").is_file()
+    meta = json.loads((cache / "data_cache.json").read_text())
+    assert len(meta["summary"]["unedits"]) == 8
+    again = build_dataset(targets, None, CFG, thumb=32, seed=3, cache_dir=cache)
+    assert torch.equal(again.sources, data.sources) and torch.equal(again.targets, data.targets)
+    fresh = build_dataset(targets, None, CFG, thumb=32, seed=3, cache_dir=None)  # no cache: same data
+    assert torch.equal(fresh.sources, data.sources)
+
+
+def test_sources_folder_and_missing_folders(tmp_path: Path) -> None:
+    targets = _folder(tmp_path / "favs", 3, seed=0)
+    sources = _folder(tmp_path / "inbox", 5, seed=1)
+    data = build_dataset(targets, sources, CFG, thumb=16, seed=0)
+    assert data.sources.shape[0] == 3 and data.eval_sources.shape[0] == 2
+    assert data.summary["source_names"] == [f"p{i:02d}.png" for i in range(5)]
+    with pytest.raises(NotFoundError):
+        list_photos(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotFoundError):
+        build_dataset(tmp_path / "empty", None, CFG, thumb=16, seed=0)
+
+
+def test_sampling_is_seeded_and_shards_are_disjoint() -> None:
+    pool = torch.rand(6, 2, 3, 20, 20)
+    a = sample_crops(pool, 5, 16, torch.Generator().manual_seed(1))
+    b = sample_crops(pool, 5, 16, torch.Generator().manual_seed(1))
+    c = sample_crops(pool, 5, 16, torch.Generator().manual_seed(2))
+    assert a.shape == (5, 3, 16, 16) and torch.equal(a, b) and not torch.equal(a, c)
+    from trainer.data.dataset import TrainingData
+
+    data = TrainingData(targets=pool, sources=pool[:4], eval_sources=pool[:1, 0], eval_targets=pool[:1, 0])
+    s0, s1 = data.shard(0, 2), data.shard(1, 2)
+    assert s0.targets.shape[0] == s1.targets.shape[0] == 3
+    assert torch.equal(torch.cat([s0.targets, s1.targets]).sort(0).values, pool.sort(0).values)
+    assert torch.equal(s0.eval_sources, data.eval_sources)

@@ -1,0 +1,431 @@
+"""Experiment configuration: frozen dataclasses loaded from a TOML file, with typed ``section.key=value`` overrides.
+
+One TOML file per experiment (``configs/*.toml``) with the sections ``[agent]``, ``[critic]``, ``[rl]``,
+``[optim]``, ``[data]`` and ``[run]``; every key is optional (the dataclass default applies) and unknown keys
+are refused. Values are converted by the field's declared type (``int``, ``float``, ``bool``, ``str``,
+``tuple[str, ...]``, ``tuple[float, float]``); nothing is ever evaluated as code. The resolved configuration is
+written back as TOML into the run folder (:func:`config_to_toml`) and recorded in checkpoints and styles
+(:func:`config_to_dict`).
+
+Example::
+
+    cfg = load_config("configs/default.toml", overrides=["critic.n_critic=3", "run.steps=500"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.errors import AutoretouchError
+
+__all__ = [
+    "AgentConfig",
+    "ConfigError",
+    "CriticConfig",
+    "DataConfig",
+    "OptimConfig",
+    "RLConfig",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_dict",
+    "config_to_toml",
+    "load_config",
+]
+
+
+class ConfigError(AutoretouchError, ValueError):
+    """A training configuration file or override is malformed (unknown key, wrong type, bad value)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The agent network (see ``backend.agent.network.AgentNet``).
+
+    Attributes:
+        sliders: sliders the agent may choose; empty = every global catalog slider (``AGENT_SLIDERS``).
+        max_steps: edits per photo at most (Exposure used 5).
+        width: base channel width of the conv trunk.
+        dropout: dropout probability (kept on during training).
+        thumb: thumbnail side in pixels the agent and the critic see (64; tests use 32).
+    """
+
+    sliders: tuple[str, ...] = ()
+    max_steps: int = 5
+    width: int = 32
+    dropout: float = 0.1
+    thumb: int = 64
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """The WGAN-GP critic and its penalty.
+
+    Attributes:
+        width: base channel width of the critic's conv trunk.
+        n_critic: critic updates per generator step (Exposure: 5).
+        n_critic_warmup: critic updates per generator step during the first ``warmup_steps`` steps (Exposure: 100).
+        warmup_steps: generator steps that use ``n_critic_warmup``.
+        gp_lambda: penalty weight lambda (initial value when adaptive); Exposure: 10.
+        gp_one_sided: ``max(||g|| - 1, 0)^2`` (Exposure) instead of ``(||g|| - 1)^2``.
+        gp_adaptive: DPE's adaptive lambda: keep the windowed mean gradient norm inside ``gp_bounds``.
+        gp_window: iterations in the moving window of the adaptive rule (DPE: 50).
+        gp_bounds: (low, high) bounds of the mean gradient norm (DPE: 1.001, 1.05).
+        gp_growth: factor lambda is multiplied (or divided) by when the mean leaves the bounds (DPE: 2).
+        gp_decrease: also decrease lambda below the lower bound (DPE's released code only increases).
+        lr: critic learning rate (Exposure: 5e-5 over 20,000 iterations of batch 64).
+        pool: number of finished agent images kept as the critic's "fake" pool.
+    """
+
+    width: int = 32
+    n_critic: int = 5
+    n_critic_warmup: int = 20
+    warmup_steps: int = 10
+    gp_lambda: float = 10.0
+    gp_one_sided: bool = True
+    gp_adaptive: bool = False
+    gp_window: int = 50
+    gp_bounds: tuple[float, float] = (1.001, 1.05)
+    gp_growth: float = 2.0
+    gp_decrease: bool = True
+    lr: float = 5e-4
+    pool: int = 64
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    """Rewards and actor-critic losses (Exposure-style).
+
+    The step reward is ``reward_scale * (D(s_{t+1}) - D(s_t)) - step_penalty * [edit]
+    - early_stop_penalty * [stop before max_steps] - overexposure_penalty * (over(s_{t+1}) - over(s_t))``
+    with ``over(x)`` the mean over pixels of ``max(max_c x - 1, 0)`` (linear light above 1).
+
+    Attributes:
+        reward_scale: weight of the critic score improvement (Exposure: 0.05).
+        step_penalty: cost of each edit (keeps recipes short).
+        early_stop_penalty: cost of stopping before ``max_steps`` (Exposure: 1, unreachable there).
+        overexposure_penalty: weight of the change of mean linear light above 1.
+        entropy_weight: weight of the policy entropy bonus (Exposure: 0.05).
+        entropy_decay: decay the entropy weight linearly to 0 over ``run.steps``.
+        value_weight: weight of the state-value (TD) loss.
+        sample: sample slider choices during training (``False`` = greedy argmax).
+    """
+
+    reward_scale: float = 0.05
+    step_penalty: float = 0.001
+    early_stop_penalty: float = 0.0
+    overexposure_penalty: float = 1.0
+    entropy_weight: float = 0.05
+    entropy_decay: bool = True
+    value_weight: float = 1.0
+    sample: bool = True
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam optimisers (Exposure: beta1 0.5, beta2 0.9; generator lr 1.5e-5 with value lr 1.5e-4, decay exponent 3).
+
+    Our defaults are higher and decay less because CPU runs are ~10x shorter than Exposure's 20,000 iterations.
+
+    Attributes:
+        lr: agent learning rate.
+        beta1: Adam beta1.
+        beta2: Adam beta2.
+        lr_decay: multiply every learning rate by ``0.1 ** (decay_exponent * step / run.steps)`` (Exposure: 3).
+        decay_exponent: see ``lr_decay``.
+        grad_clip: clip the agent's gradient norm (0 = off).
+    """
+
+    lr: float = 5e-4
+    beta1: float = 0.5
+    beta2: float = 0.9
+    lr_decay: bool = True
+    decay_exponent: float = 1.0
+    grad_clip: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Data: favourites (targets), inputs (sources) and the built-in un-edited pool.
+
+    Attributes:
+        batch: images per generator / critic step (per process under torchrun).
+        cache_size: side of the cached square crops the random ``agent.thumb`` crops are cut from (0 = thumb*5/4).
+        crops_per_image: cached square crops per photo (the first is the centre crop).
+        eval_size: side of the cached centre crops used for evaluation and the contact sheet.
+        eval_images: number of source photos held out for evaluation (0 = none).
+        unedit_per_target: un-edited sources made from each target when ``--sources`` is not given.
+        unedit_exposure: un-edit exposure shift, uniform in [-x, +x] EV.
+        unedit_flatten: strength k in (0, 1) of the inverse S-curve, uniform in [0, x].
+        unedit_temperature: white-balance shift, uniform in [-x, +x] (temperature units).
+        unedit_tint: tint shift, uniform in [-x, +x].
+        unedit_desaturate: saturation reduction, uniform in [0, x] (saturation units, applied as -x).
+        flip: random horizontal flips.
+        max_images: cap on photos read from each folder (0 = all).
+    """
+
+    batch: int = 16
+    cache_size: int = 0
+    crops_per_image: int = 4
+    eval_size: int = 128
+    eval_images: int = 8
+    unedit_per_target: int = 2
+    unedit_exposure: float = 1.0
+    unedit_flatten: float = 0.6
+    unedit_temperature: float = 30.0
+    unedit_tint: float = 15.0
+    unedit_desaturate: float = 40.0
+    flip: bool = True
+    max_images: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The run: length, seed, logging, checkpoints.
+
+    Attributes:
+        style: style name (also the run folder name).
+        description: one line stored in the exported style.
+        steps: generator steps (also the horizon of the learning-rate decay and the entropy decay).
+        minutes: wall-clock limit in minutes (0 = none); training stops at whichever comes first.
+        seed: random seed (each process of a torchrun job adds its rank).
+        log_every: steps between metric rows.
+        checkpoint_every: steps between checkpoints (0 = only at the end).
+        eval_every: steps between evaluations (0 = only at the end).
+        plot_every: steps between plot refreshes (0 = only at the end).
+        threads: torch CPU threads (0 = leave torch's default).
+    """
+
+    style: str = "default"
+    description: str = ""
+    steps: int = 2000
+    minutes: float = 0.0
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 200
+    eval_every: int = 200
+    plot_every: int = 200
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The whole experiment (one TOML file)."""
+
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+_SECTIONS: dict[str, type] = {
+    "agent": AgentConfig,
+    "critic": CriticConfig,
+    "rl": RLConfig,
+    "optim": OptimConfig,
+    "data": DataConfig,
+    "run": RunConfig,
+}
+
+
+def _validate(cfg: TrainConfig) -> None:
+    checks: list[tuple[bool, str]] = [
+        (cfg.agent.max_steps >= 1, "agent.max_steps must be >= 1"),
+        (cfg.agent.thumb >= 16, "agent.thumb must be >= 16"),
+        (0.0 <= cfg.agent.dropout < 1.0, "agent.dropout must be in [0, 1)"),
+        (cfg.critic.n_critic >= 1, "critic.n_critic must be >= 1"),
+        (cfg.critic.n_critic_warmup >= 1, "critic.n_critic_warmup must be >= 1"),
+        (cfg.critic.gp_lambda >= 0.0, "critic.gp_lambda must be >= 0"),
+        (cfg.critic.gp_bounds[0] < cfg.critic.gp_bounds[1], "critic.gp_bounds must be (low, high) with low < high"),
+        (cfg.critic.gp_growth > 1.0, "critic.gp_growth must be > 1"),
+        (cfg.critic.gp_window >= 1, "critic.gp_window must be >= 1"),
+        (cfg.critic.pool >= 1, "critic.pool must be >= 1"),
+        (cfg.data.batch >= 1, "data.batch must be >= 1"),
+        (cfg.data.crops_per_image >= 1, "data.crops_per_image must be >= 1"),
+        (cfg.data.cache_size == 0 or cfg.data.cache_size >= cfg.agent.thumb, "data.cache_size must be >= agent.thumb"),
+        (0.0 <= cfg.data.unedit_flatten < 1.0, "data.unedit_flatten must be in [0, 1)"),
+        (cfg.run.steps >= 1, "run.steps must be >= 1"),
+        (cfg.run.minutes >= 0.0, "run.minutes must be >= 0"),
+        (cfg.run.log_every >= 1, "run.log_every must be >= 1"),
+        (
+            bool(cfg.run.style) and "/" not in cfg.run.style and cfg.run.style not in (".", ".."),
+            "run.style must be a plain name",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Convert a TOML value (or an override string) to the declared field type; refuse anything else."""
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip().strip("[]()").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], where) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(v, a, where) for v, a in zip(value, args, strict=True))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if not math.isfinite(out):
+            raise ConfigError(f"{where}: must be finite, got {value!r}")
+        return out
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported field type {tp!r}")  # pragma: no cover - a programming error
+
+
+def _build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"[{section}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    kwargs = {key: _convert(val, hints[key], f"{section}.{key}") for key, val in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from nested plain data (a parsed TOML document or :func:`config_to_dict`).
+
+    Raises:
+        ConfigError: unknown section or key, wrong type, or an invalid value.
+    """
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown)}; known: {', '.join(_SECTIONS)}")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _build_section(cls, raw, name)
+    return TrainConfig(**sections)
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, dict[str, Any]]:
+    """Nested plain data (JSON- and TOML-serialisable; tuples become lists)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        out[name] = {
+            f.name: list(getattr(section, f.name))
+            if isinstance(getattr(section, f.name), tuple)
+            else getattr(section, f.name)
+            for f in dataclasses.fields(section)
+        }
+    return out
+
+
+def apply_overrides(cfg: TrainConfig, overrides: Sequence[str]) -> TrainConfig:
+    """Apply ``section.key=value`` overrides, each converted by the field's declared type.
+
+    Lists are written ``a,b,c`` (optionally in brackets). No expression is evaluated.
+
+    Raises:
+        ConfigError: malformed override, unknown key, wrong type or invalid value.
+    """
+    data = config_to_dict(cfg)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        if section not in data:
+            raise ConfigError(f"override {item!r}: unknown section {section!r}")
+        if name not in data[section]:
+            raise ConfigError(f"override {item!r}: unknown key {name!r} in [{section}]")
+        hints = typing.get_type_hints(_SECTIONS[section])
+        data[section][name] = _convert(value.strip(), hints[name], key.strip())
+    return config_from_dict(data)
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Load a TOML experiment file (``None`` = all defaults) and apply overrides.
+
+    Raises:
+        NotFoundError: the file does not exist (from :mod:`backend.errors`).
+        ConfigError: malformed TOML, unknown keys, wrong types or invalid values.
+    """
+    from backend.errors import NotFoundError
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise NotFoundError(f"{p}: no such config file")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: {exc}") from exc
+    return apply_overrides(config_from_dict(data), overrides)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} as TOML")  # pragma: no cover
+
+
+def config_to_toml(cfg: TrainConfig) -> str:
+    """The resolved configuration as a TOML document that :func:`load_config` reads back to an equal config."""
+    lines = ["# Resolved autoretouch training configuration (written by the trainer).", ""]
+    for name, values in config_to_dict(cfg).items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(val)}" for key, val in values.items())
+        lines.append("")
+    return "\n".join(lines)

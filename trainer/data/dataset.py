@@ -1,0 +1,239 @@
+"""The training data of one run: target and source crop caches, the evaluation set, sampling and sharding.
+
+:func:`build_dataset` reads ``--targets`` (the favourites) and ``--sources`` (inputs to retouch) or, without
+sources, makes the built-in un-edited pool (:mod:`trainer.data.unedit`). Everything lives in memory as float32
+linear Rec.2020 tensors; the decoded crops can be cached in the run folder as ``data_cache.safetensors`` (float16)
+plus ``data_cache.json`` (the key: file names, sizes, modification times and the data settings), so a resumed run
+does not decode again. The cache never contains code (safetensors + JSON, no pickle).
+
+``eval_images`` sources (chosen with the run's seed) are held out of training for evaluation and the contact
+sheet. Under torchrun each process trains on its own shard (``index % world == rank``) of the training pools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from trainer.config import DataConfig
+from trainer.data.folders import CroppedPhotos, list_photos, load_folder
+from trainer.data.unedit import apply_unedit, random_unedit_settings
+
+__all__ = ["CACHE_VERSION", "TrainingData", "build_dataset", "cache_size_of", "sample_crops"]
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the cache layout or the cropping changes.
+CACHE_VERSION = 1
+
+
+def cache_size_of(cfg: DataConfig, thumb: int) -> int:
+    """Side of the cached training crops: ``cfg.cache_size`` or ``thumb * 5 / 4`` (Exposure: 80 for 64)."""
+    return cfg.cache_size if cfg.cache_size > 0 else (thumb * 5) // 4
+
+
+@dataclass
+class TrainingData:
+    """Everything the loop samples from.
+
+    Attributes:
+        targets: ``(Pt, K, 3, C, C)`` crops of the favourites (the critic's "real").
+        sources: ``(Ps, K, 3, C, C)`` crops of the training inputs.
+        eval_sources: ``(E, 3, S, S)`` held-out inputs at the evaluation size.
+        eval_targets: ``(Pt, 3, S, S)`` favourites at the evaluation size.
+        summary: JSON-ready description (folders, counts, names, un-edit settings) for the style metadata.
+    """
+
+    targets: Tensor
+    sources: Tensor
+    eval_sources: Tensor
+    eval_targets: Tensor
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def shard(self, rank: int, world: int) -> TrainingData:
+        """This process's share of the training pools (the evaluation tensors are kept whole)."""
+        if world <= 1:
+            return self
+
+        def part(pool: Tensor, what: str) -> Tensor:
+            if pool.shape[0] < world:
+                log.warning("%s: %d items for %d processes; every process uses all of them", what, pool.shape[0], world)
+                return pool
+            return pool[rank::world]
+
+        return TrainingData(
+            targets=part(self.targets, "targets"),
+            sources=part(self.sources, "sources"),
+            eval_sources=self.eval_sources,
+            eval_targets=self.eval_targets,
+            summary=self.summary,
+        )
+
+
+def sample_crops(pool: Tensor, n: int, size: int, generator: torch.Generator, flip: bool = True) -> Tensor:
+    """Random ``size`` x ``size`` crops (and horizontal flips) of random cached crops.
+
+    Args:
+        pool: ``(P, K, 3, C, C)`` cached crops.
+        n: number of crops.
+        size: crop side (<= C).
+        generator: random source (the run's data generator).
+        flip: flip half of them horizontally.
+
+    Returns:
+        ``(n, 3, size, size)`` float32.
+    """
+    p, k, _, c, _ = pool.shape
+    idx = torch.randint(0, p, (n,), generator=generator)
+    sub = torch.randint(0, k, (n,), generator=generator)
+    offs = torch.randint(0, c - size + 1, (n, 2), generator=generator)
+    flips = torch.rand(n, generator=generator) < 0.5
+    out = []
+    for i in range(n):
+        y, x = int(offs[i, 0]), int(offs[i, 1])
+        crop = pool[int(idx[i]), int(sub[i]), :, y : y + size, x : x + size]
+        if flip and bool(flips[i]):
+            crop = crop.flip(-1)
+        out.append(crop)
+    return torch.stack(out).float()
+
+
+def _fingerprint(files: list[Path]) -> list[list[Any]]:
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([f.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _cache_key(targets: list[Path], sources: list[Path] | None, cfg: DataConfig, thumb: int, seed: int) -> str:
+    payload = {
+        "version": CACHE_VERSION,
+        "targets": _fingerprint(targets),
+        "sources": None if sources is None else _fingerprint(sources),
+        "data": {
+            k: getattr(cfg, k) for k in ("cache_size", "crops_per_image", "eval_size", "eval_images", "max_images")
+        }
+        | {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k.startswith("unedit_")},
+        "thumb": thumb,
+        "seed": seed,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _unedit_pool(targets: CroppedPhotos, cfg: DataConfig, seed: int) -> tuple[Tensor, Tensor, list[dict[str, Any]]]:
+    """Un-edited sources: ``unedit_per_target`` random un-edits of every target (crops and eval squares)."""
+    rng = np.random.default_rng(seed + 7_919)
+    crops, evals, recipes = [], [], []
+    for i in range(targets.crops.shape[0]):
+        for _ in range(cfg.unedit_per_target):
+            settings = random_unedit_settings(cfg, rng)
+            crops.append(apply_unedit(targets.crops[i], settings))
+            evals.append(apply_unedit(targets.evals[i : i + 1], settings)[0])
+            recipes.append({"target": targets.names[i], "settings": settings})
+    return torch.stack(crops), torch.stack(evals), recipes
+
+
+def _split_eval(crops: Tensor, evals: Tensor, n_eval: int, seed: int) -> tuple[Tensor, Tensor, list[int]]:
+    """Hold ``n_eval`` items out of training (at least one item stays for training)."""
+    n = crops.shape[0]
+    n_eval = min(n_eval, n - 1) if n > 1 else 0
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104_729)).tolist()
+    held = sorted(perm[:n_eval])
+    keep = sorted(perm[n_eval:])
+    eval_set = evals[held] if held else evals[:1]  # with one photo only, evaluate on it (it also trains)
+    return crops[keep], eval_set, held
+
+
+def build_dataset(
+    targets_dir: str | Path,
+    sources_dir: str | Path | None,
+    cfg: DataConfig,
+    *,
+    thumb: int,
+    seed: int,
+    cache_dir: str | Path | None = None,
+) -> TrainingData:
+    """Read the folders (or the cache) and build the run's :class:`TrainingData`.
+
+    Args:
+        targets_dir: folder of favourites (unpaired targets).
+        sources_dir: folder of inputs to retouch, or ``None`` for the built-in un-edited pool.
+        cfg: data settings.
+        thumb: the agent's thumbnail side (training crops are this size).
+        seed: the run's seed (crop positions, un-edits and the held-out split derive from it).
+        cache_dir: where to read/write ``data_cache.safetensors`` + ``data_cache.json`` (``None``: no cache).
+
+    Raises:
+        NotFoundError: a folder is missing or holds no readable photo.
+    """
+    csize = cache_size_of(cfg, thumb)
+    target_files = list_photos(targets_dir, cfg.max_images)
+    source_files = None if sources_dir is None else list_photos(sources_dir, cfg.max_images)
+    key = _cache_key(target_files, source_files, cfg, thumb, seed)
+    cache_t = cache_j = None
+    if cache_dir is not None:
+        cache_t, cache_j = Path(cache_dir) / "data_cache.safetensors", Path(cache_dir) / "data_cache.json"
+        if cache_t.is_file() and cache_j.is_file():
+            meta = json.loads(cache_j.read_text(encoding="utf-8"))
+            if meta.get("key") == key:
+                t = load_file(str(cache_t))
+                log.info("data: loaded cache %s", cache_t)
+                return TrainingData(
+                    targets=t["targets"].float(),
+                    sources=t["sources"].float(),
+                    eval_sources=t["eval_sources"].float(),
+                    eval_targets=t["eval_targets"].float(),
+                    summary=meta["summary"],
+                )
+    common = {"cache_size": csize, "eval_size": cfg.eval_size, "crops": cfg.crops_per_image}
+    tgt = load_folder(target_files, seed=seed, **common)
+    summary: dict[str, Any] = {
+        "targets_dir": str(Path(targets_dir).resolve()),
+        "targets": len(tgt.names),
+        "target_names": list(tgt.names),
+        "crops_per_image": cfg.crops_per_image,
+        "cache_size": csize,
+        "eval_size": cfg.eval_size,
+    }
+    if source_files is None:
+        src_crops, src_evals, unedits = _unedit_pool(tgt, cfg, seed)
+        summary |= {"sources_dir": None, "sources": "built-in un-edited pool", "unedits": unedits}
+    else:
+        src = load_folder(source_files, seed=seed + 1_000_003, **common)
+        src_crops, src_evals = src.crops, src.evals
+        summary |= {"sources_dir": str(Path(sources_dir).resolve()), "source_names": list(src.names)}  # type: ignore[arg-type]
+    train_src, eval_src, held = _split_eval(src_crops, src_evals, cfg.eval_images, seed)
+    summary |= {"training_sources": int(train_src.shape[0]), "eval_sources": len(held), "eval_indices": held}
+    # the data is rounded to float16 (the cache's precision) whether cached or not, so runs agree exactly
+    data = TrainingData(
+        targets=tgt.crops.half().float(),
+        sources=train_src.half().float(),
+        eval_sources=eval_src.half().float(),
+        eval_targets=tgt.evals.half().float(),
+        summary=summary,
+    )
+    if cache_t is not None and cache_j is not None:
+        tensors = {
+            "targets": data.targets.half(),
+            "sources": data.sources.half(),
+            "eval_sources": data.eval_sources.half(),
+            "eval_targets": data.eval_targets.half(),
+        }
+        tmp = cache_t.with_name(cache_t.name + ".tmp")
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, cache_t)
+        tmpj = cache_j.with_name(cache_j.name + ".tmp")
+        tmpj.write_text(json.dumps({"key": key, "summary": summary}, indent=1), encoding="utf-8")
+        os.replace(tmpj, cache_j)
+    return data

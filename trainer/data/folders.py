@@ -1,0 +1,134 @@
+"""Photo folders -> cached square crops (linear Rec.2020 tensors), decoded with ``decode_preview``.
+
+The agent sees a photo at inference as the *whole* frame squeezed to a square thumbnail
+(:func:`backend.agent.thumbnail.make_thumbnail`, area average in linear light), so training uses the same
+geometry: every photo gives ``crops_per_image`` views squeezed to ``cache_size`` x ``cache_size``: the first is
+the whole frame, the others random rectangles covering 60-100 % of the width and of the height. Training cuts
+random ``thumb``-sized crops (with flips) out of those (Exposure: 64 out of 80). Each photo also gives the whole
+frame squeezed to ``eval_size`` for evaluation and the contact sheet.
+
+Photos that fail to decode are skipped with a warning naming the file (the run keeps going); a folder
+without a single readable photo is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
+from backend.decode import RAW_EXTENSIONS, decode_preview
+from backend.errors import DecodeError, NotFoundError
+
+__all__ = ["PHOTO_EXTENSIONS", "CroppedPhotos", "crop_photo", "list_photos", "load_folder"]
+
+log = logging.getLogger(__name__)
+
+#: File extensions (lower case, no dot) treated as photos when scanning a folder.
+PHOTO_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "tif", "tiff"} | set(RAW_EXTENSIONS))
+
+
+@dataclass(frozen=True)
+class CroppedPhotos:
+    """Cached crops of a set of photos.
+
+    Attributes:
+        crops: ``(P, K, 3, cache_size, cache_size)`` float32 linear Rec.2020 (K views per photo).
+        evals: ``(P, 3, eval_size, eval_size)`` float32 linear Rec.2020 whole frames.
+        names: the P file names (relative to their folder).
+    """
+
+    crops: Tensor
+    evals: Tensor
+    names: tuple[str, ...]
+
+
+def list_photos(folder: str | Path, max_images: int = 0) -> list[Path]:
+    """Photo files directly inside ``folder`` (sorted by name; hidden files skipped).
+
+    Args:
+        folder: the folder to scan (not recursive).
+        max_images: keep at most this many (0 = all).
+
+    Raises:
+        NotFoundError: ``folder`` is not a directory, or holds no photo file.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise NotFoundError(f"{root}: no such folder")
+    files = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower().lstrip(".") in PHOTO_EXTENSIONS
+    )
+    if max_images > 0:
+        files = files[:max_images]
+    if not files:
+        raise NotFoundError(f"{root}: no photos (extensions {', '.join(sorted(PHOTO_EXTENSIONS)[:6])}, raws ...)")
+    return files
+
+
+def crop_photo(
+    image: Tensor, *, cache_size: int, eval_size: int, crops: int, rng: np.random.Generator
+) -> tuple[Tensor, Tensor]:
+    """Squeezed square views of one photo.
+
+    Args:
+        image: ``(1, 3, H, W)`` or ``(3, H, W)`` linear Rec.2020.
+        cache_size: side of the training views in pixels.
+        eval_size: side of the evaluation view in pixels.
+        crops: number of training views (the first is the whole frame).
+        rng: random source for the extra views.
+
+    Returns:
+        (``(crops, 3, cache_size, cache_size)``, ``(3, eval_size, eval_size)``) float32 linear Rec.2020.
+    """
+    img = image.reshape(1, 3, *image.shape[-2:]).float()
+    h, w = img.shape[-2:]
+    out = [make_thumbnail(img, cache_size)]
+    for _ in range(crops - 1):
+        ch = max(1, round(h * rng.uniform(0.6, 1.0)))
+        cw = max(1, round(w * rng.uniform(0.6, 1.0)))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        out.append(make_thumbnail(img[..., y : y + ch, x : x + cw], cache_size))
+    return torch.cat(out).contiguous(), make_thumbnail(img, eval_size)[0].contiguous()
+
+
+def load_folder(files: Sequence[Path], *, cache_size: int, eval_size: int, crops: int, seed: int) -> CroppedPhotos:
+    """Decode photos with ``decode_preview`` and cut their crops.
+
+    Args:
+        files: photo files.
+        cache_size: side of the training crops.
+        eval_size: side of the evaluation crops.
+        crops: training crops per photo.
+        seed: seed of the random crop positions (photo ``i`` uses ``seed + i``: independent of the others).
+
+    Raises:
+        NotFoundError: none of the files could be decoded.
+    """
+    long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
+    all_crops: list[Tensor] = []
+    evals: list[Tensor] = []
+    names: list[str] = []
+    for i, path in enumerate(files):
+        try:
+            decoded = decode_preview(path, long_side=long_side)
+        except DecodeError as exc:
+            log.warning("skipping %s: %s", path, exc.reason)
+            continue
+        rng = np.random.default_rng(seed + i)
+        train, ev = crop_photo(decoded.image, cache_size=cache_size, eval_size=eval_size, crops=crops, rng=rng)
+        all_crops.append(train)
+        evals.append(ev)
+        names.append(path.name)
+    if not names:
+        folder = files[0].parent if files else Path(".")
+        raise NotFoundError(f"{folder}: none of the {len(files)} photos could be decoded")
+    return CroppedPhotos(crops=torch.stack(all_crops), evals=torch.stack(evals), names=tuple(names))

@@ -1,0 +1,148 @@
+"""Exposure-style actor-critic losses for one batch of rolled-out episodes.
+
+Notation: ``s_0`` is the unedited thumbnail, ``s_{t+1}`` the thumbnail rendered with the settings after decision
+``t`` (a stop leaves it unchanged), ``D`` the frozen WGAN critic and ``V`` the agent's state-value head. The
+reward of decision ``t`` (only for items still editing) is
+
+    r_t = reward_scale * (D(s_{t+1}) - sg(D(s_t)))
+          - overexposure_penalty * (over(s_{t+1}) - sg(over(s_t)))
+          - step_penalty * [an edit]  - early_stop_penalty * [stop before max_steps]
+
+with ``over(x)`` = mean over pixels of ``max(max_c x - 1, 0)`` (linear light above 1; the fraction of such pixels
+is logged) and ``sg`` = stop-gradient. Reusing a slider cannot happen (the policy masks used sliders), so
+Exposure's reuse penalty has no counterpart.
+
+* **Slider values** (deterministic policy gradient): ``-sum_t r_t`` is minimised by back-propagating through
+  the critic and the differentiable renderer into the value heads (the states carry the gradient, the discrete
+  choices are fixed). This is the analytic return of the episode instead of Exposure's bootstrapped ``Q``
+  through a separate value network: our value head shares the agent's trunk, so it is not used as a
+  differentiable critic of the values.
+* **Slider choice** (policy gradient): ``A_t = sg(r_t) + sg(V(s_{t+1})) - V(s_t)`` (TD(0), ``gamma = 1``;
+  ``V = 0`` after the last decision), policy loss ``-log pi(a_t) sg(A_t)``, value loss ``A_t^2``, minus an
+  entropy bonus.
+
+The agent's network must see *detached* states (``rollout(..., detach_state=True)`` semantics) so that the
+policy and value losses do not leak into earlier slider values through its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from backend.agent.rollout import Trajectory
+from trainer.config import RLConfig
+from trainer.critic import Critic
+
+__all__ = ["EpisodeLosses", "clipped_fraction", "episode_losses", "overexposure"]
+
+
+def overexposure(image: Tensor) -> Tensor:
+    """``(N,)`` mean over pixels of ``max(max_c image - 1, 0)`` for ``(N, 3, H, W)`` linear images."""
+    return (image.amax(dim=1) - 1.0).clamp_min(0.0).flatten(1).mean(dim=1)
+
+
+def clipped_fraction(image: Tensor) -> Tensor:
+    """``(N,)`` fraction of pixels with a channel above 1 (linear light)."""
+    return (image.amax(dim=1) > 1.0).flatten(1).float().mean(dim=1)
+
+
+@dataclass(frozen=True)
+class EpisodeLosses:
+    """Losses of one batch of episodes.
+
+    Attributes:
+        loss: the scalar to back-propagate (``actor + policy + value_weight * value - entropy_weight * entropy``).
+        metrics: detached numbers for the log (see :func:`episode_losses`).
+    """
+
+    loss: Tensor
+    metrics: dict[str, float]
+
+
+def episode_losses(
+    traj: Trajectory,
+    states: Sequence[Tensor],
+    critic: Critic,
+    cfg: RLConfig,
+    *,
+    n_sliders: int,
+    max_steps: int,
+    entropy_weight: float,
+) -> EpisodeLosses:
+    """Actor-critic losses of a rolled-out batch.
+
+    Args:
+        traj: the rollout (``len(traj.steps) = k`` decisions).
+        states: ``k + 1`` images ``(N, 3, h, w)``: ``s_0`` .. ``s_k``, differentiable w.r.t. the slider values.
+        critic: the WGAN critic (its parameters frozen by the caller).
+        cfg: reward and loss weights.
+        n_sliders: number of sliders of the agent (the stop action's index).
+        max_steps: the episode length limit.
+        entropy_weight: current entropy bonus weight (after any decay).
+
+    Returns:
+        :class:`EpisodeLosses`; metrics: ``reward`` (mean per active decision), ``return`` (mean per episode),
+        ``score_gain`` (``D(s_k) - D(s_0)``), ``actor``, ``policy``, ``value``, ``entropy``, ``edits`` (per
+        photo), ``stop_early`` (fraction of episodes that stopped before ``max_steps``), ``overexposure`` and
+        ``clipped`` of the final images.
+    """
+    k = len(traj.steps)
+    if len(states) != k + 1:
+        raise ValueError(f"expected {k + 1} states for {k} decisions, got {len(states)}")
+    scores = [critic(s) for s in states]
+    over = [overexposure(s) for s in states]
+    n = states[0].shape[0]
+    zero = torch.zeros(n, dtype=scores[0].dtype, device=scores[0].device)
+    ret = zero
+    value_sum = policy_sum = entropy_sum = zero.sum()
+    n_active = zero.sum()
+    edits = zero
+    stop_early = zero
+    for t, step in enumerate(traj.steps):
+        active = step.active.to(zero.dtype)
+        edit = (step.action != n_sliders) & step.active
+        stop = (step.action == n_sliders) & step.active
+        early = stop & (t < max_steps - 1)
+        r = (
+            cfg.reward_scale * (scores[t + 1] - scores[t].detach())
+            - cfg.overexposure_penalty * (over[t + 1] - over[t].detach())
+            - cfg.step_penalty * edit.to(zero.dtype)
+            - cfg.early_stop_penalty * early.to(zero.dtype)
+        ) * active
+        if t + 1 < k:
+            v_next = traj.steps[t + 1].state_value.detach() * (edit & traj.steps[t + 1].active).to(zero.dtype)
+        else:
+            v_next = zero
+        advantage = r.detach() + v_next - step.state_value
+        value_sum = value_sum + (advantage.square() * active).sum()
+        policy_sum = policy_sum - (step.log_prob * advantage.detach() * active).sum()
+        entropy_sum = entropy_sum + (step.entropy * active).sum()
+        n_active = n_active + active.sum()
+        ret = ret + r
+        edits = edits + edit.to(zero.dtype)
+        stop_early = torch.maximum(stop_early, early.to(zero.dtype))
+    denom = n_active.clamp_min(1.0)
+    actor = -ret.mean()
+    policy = policy_sum / denom
+    value = value_sum / denom
+    entropy = entropy_sum / denom
+    loss = actor + policy + cfg.value_weight * value - entropy_weight * entropy
+    final = states[-1].detach()
+    metrics = {
+        "reward": float((ret.detach().sum() / denom).item()),
+        "return": float(ret.detach().mean().item()),
+        "score_gain": float((scores[-1] - scores[0]).detach().mean().item()),
+        "actor": float(actor.detach().item()),
+        "policy": float(policy.detach().item()),
+        "value": float(value.detach().item()),
+        "entropy": float(entropy.detach().item()),
+        "edits": float(edits.mean().item()),
+        "stop_early": float(stop_early.mean().item()),
+        "overexposure": float(overexposure(final).mean().item()),
+        "clipped": float(clipped_fraction(final).mean().item()),
+    }
+    return EpisodeLosses(loss=loss, metrics=metrics)
