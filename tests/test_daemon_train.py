@@ -1,7 +1,7 @@
 """TrainStyle: streamed progress, the new style installed and served, cancellation kills the worker, one at a time.
 
 A real training takes minutes, so the daemon is pointed at a stand-in worker (written below) that speaks
-the worker protocol of ``backend.daemon.train_worker``; the real worker's wiring to the trainer is checked
+the worker protocol of ``trainer.daemon_worker``; the real worker's wiring to the trainer is checked
 on a failing run (empty favourites folder), which ends quickly.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 import grpc
 import pytest
 
-from backend.daemon import train_worker
 from backend.rpc import pb, pb_grpc
 from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
+from trainer import daemon_worker as train_worker
 
 FAKE_WORKER = """
 import json, os, sys, time

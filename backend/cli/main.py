@@ -1,7 +1,8 @@
 """The ``autoretouch`` command line: one sub-command per module in ``backend/cli/cmd_*.py``.
 
 Every command module exposes ``register(subparsers) -> None``, which adds its parser and sets
-``func=run`` with ``run(args) -> int``. Errors are mapped to exit codes here, once:
+``func=run`` with ``run(args) -> int``. Commands of other packages (``train`` lives in ``trainer``, which
+``backend`` must not import) join through the ``autoretouch.commands`` entry-point group. Errors are mapped to exit codes here, once:
 
 ====  ==========================================================
 code  meaning
@@ -22,14 +23,18 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from backend import __version__
 from backend.errors import AutoretouchError
 
-__all__ = ["COMMANDS", "EXIT_PARTIAL", "build_parser", "main"]
+__all__ = ["COMMANDS", "COMMAND_ENTRY_POINTS", "EXIT_PARTIAL", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "train", "sliders")
+COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "sliders")
+
+#: Entry-point group through which other installed packages add sub-commands (modules with ``register``).
+COMMAND_ENTRY_POINTS = "autoretouch.commands"
 
 #: Exit status when a batch finished but some photos failed.
 EXIT_PARTIAL = 9
@@ -45,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"backend.cli.cmd_{name}").register(sub)
+    for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        entry.load().register(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ Modules:
   the worker limiter, the inference gate; :mod:`~backend.daemon.logs` -- one log line per request;
 * :mod:`~backend.daemon.convert` -- proto <-> domain; :mod:`~backend.daemon.styles` -- loaded styles;
   :mod:`~backend.daemon.walk` -- folders -> photos; :mod:`~backend.daemon.training` and
-  :mod:`~backend.daemon.train_worker` -- TrainStyle in a worker process.
+  :mod:`~trainer.daemon_worker` -- TrainStyle in a worker process.
 
 The generated protobuf code lives in :mod:`backend.rpc`.
 """

@@ -71,5 +71,5 @@ class DaemonConfig:
     grace_s: float = 5.0
     reflection: bool = True
     run_dir: Path = field(default_factory=default_run_dir)
-    train_command: tuple[str, ...] = (sys.executable, "-m", "backend.daemon.train_worker")
+    train_command: tuple[str, ...] = (sys.executable, "-m", "trainer.daemon_worker")
     torch_threads: int | None = None

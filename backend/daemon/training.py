@@ -1,6 +1,6 @@
 """TrainStyle: a training run in a separate worker process, its progress streamed, cancelled with the call.
 
-The worker (:mod:`backend.daemon.train_worker`, or ``DaemonConfig.train_command``) gets the path of a JSON
+The worker (:mod:`trainer.daemon_worker`, or ``DaemonConfig.train_command``) gets the path of a JSON
 spec file and writes one JSON object per line to stdout (the protocol is documented there). Running it
 in its own process keeps the trainer's heavy imports, its torch thread settings and its memory out of the
 daemon, and makes cancelling exact: when the caller cancels (or its deadline passes), the worker is

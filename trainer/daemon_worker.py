@@ -1,4 +1,4 @@
-"""The training worker the daemon starts for TrainStyle: ``python -m backend.daemon.train_worker SPEC.json``.
+"""The training worker the daemon starts for TrainStyle: ``python -m trainer.daemon_worker SPEC.json``.
 
 It calls the trainer's Python API (:func:`trainer.train.train`; the ``trainer`` package is imported only
 here, in the worker process, as ``autoretouch train`` does) and reports on stdout, one JSON object per line:
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the training described by the spec file ``argv[0]``; returns the exit status (0 = finished)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m backend.daemon.train_worker SPEC.json", file=sys.stderr)
+        print("usage: python -m trainer.daemon_worker SPEC.json", file=sys.stderr)
         return 2
     try:
         spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))

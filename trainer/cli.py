@@ -1,7 +1,7 @@
 """``autoretouch train``: learn a style from a folder of favourite photos (unpaired).
 
-The trainer lives in the ``trainer`` package, which imports ``backend`` (never the reverse); this command
-imports it only when it runs, so the daemon and the other commands never load it.
+The ``trainer`` package imports ``backend``, never the reverse: this module joins the ``autoretouch`` command
+line through the ``autoretouch.commands`` entry point (see ``pyproject.toml``).
 
 Configuration: the experiment file (``--config FILE``, TOML; ``configs/default.toml`` documents every key),
 or on ``--resume`` the run folder's own ``config.toml``, or the built-in defaults; then ``--set section.key=value``
