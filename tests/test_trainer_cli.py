@@ -45,7 +45,9 @@ def test_train_command_trains_installs_and_resumes(tmp_path: Path, capsys: pytes
     run, styles = tmp_path / "runs" / "cli", tmp_path / "styles"
     common = ["--style", "cli", "--targets", str(targets), "--run-dir", str(run), "--install-dir", str(styles)]
     rc = main(["train", *common, "--config", str(config), "--steps", "2", "--seed", "3", "--json", "--quiet"])
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    out = json.loads(captured.out)
     assert rc == 0 and out["steps"] == 2 and out["stopped_by"] == "steps"
     assert Path(out["installed_path"]) == styles / "cli.safetensors"
     assert "seed = 3" in (run / "config.toml").read_text()

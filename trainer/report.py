@@ -143,11 +143,13 @@ def _panel_cv2(xs: np.ndarray, ys: np.ndarray, title: str, w: int = 420, h: int 
 def _plot_matplotlib(rows: Sequence[Mapping[str, float]], keys: Sequence[str], path: Path) -> bool:
     try:
         import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError:
         return False
+    if not isinstance(getattr(matplotlib, "__version__", None), str):
+        return False  # colour-science puts a mock in sys.modules when matplotlib is missing
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     cols = 2
     nrows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(10, 2.6 * nrows), squeeze=False)
