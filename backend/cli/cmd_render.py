@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +22,9 @@ from torch.nn import functional
 
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
-from backend.render.pipeline import STAGES, prepare_settings, render
-from backend.sliders.catalog import STAGE_ORDER, iter_sliders
+from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
 
+# BAND_PIXELS and render_banded live in backend.render.pipeline; re-exported for existing callers.
 __all__ = ["BAND_PIXELS", "FORMATS", "OutputPlan", "plan_outputs", "register", "render_banded", "render_photo", "run"]
 
 #: Output format -> file extensions that select it (the first one is used for new names).
@@ -194,61 +194,6 @@ def _downscale(image: Tensor, long_side: int) -> Tensor:
     return functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
-#: Pixels per band when per-pixel stages run band by band (about 4 MB per channel plane in float32).
-BAND_PIXELS = 1 << 20
-
-
-def render_banded(
-    image: Tensor, settings: Mapping[str, Tensor], *, band_pixels: int = BAND_PIXELS, inplace: bool = False
-) -> Tensor:
-    """:func:`backend.render.pipeline.render`, with the per-pixel stages run on bands of rows.
-
-    The stages still run in pipeline order. Runs of consecutive stages whose sliders are all per-pixel
-    (``is_global``) are applied to horizontal bands of about ``band_pixels`` pixels, so their many
-    intermediate tensors are band-sized instead of image-sized (a 24-MP render otherwise peaks at several
-    GB); spatial stages (sharpen, clarity, vignette) see the whole image. Per-pixel operations do not
-    depend on their neighbours, so the result equals ``render(image, settings)``.
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020, float32/float64.
-        settings: slider name -> value, as for :func:`~backend.render.pipeline.render`.
-        band_pixels: pixels (per image) in one band, >= 1.
-        inplace: write the per-pixel results into ``image`` (saves one image-sized buffer; use it when
-            the caller no longer needs its input).
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020, unclamped.
-    """
-    if image.ndim != 4:
-        return render(image, settings)  # let the pipeline raise its shape error
-    values = prepare_settings(settings, image.shape[0], image.dtype, image.device)
-    groups: list[tuple[bool, list[tuple[str, dict[str, Tensor]]]]] = []
-    for stage in STAGE_ORDER:
-        specs = [spec for spec in iter_sliders(stage) if spec.name in values]
-        if not specs:
-            continue
-        per_pixel = all(spec.is_global for spec in specs)
-        call = (stage, {spec.name: values[spec.name] for spec in specs})
-        if groups and groups[-1][0] and per_pixel:
-            groups[-1][1].append(call)
-        else:
-            groups.append((per_pixel, [call]))
-    for per_pixel, calls in groups:
-        if not per_pixel:
-            for stage, stage_values in calls:
-                image = STAGES[stage](image, stage_values)
-            continue
-        out = image if inplace else torch.empty_like(image)
-        rows = max(1, band_pixels // image.shape[-1])
-        for top in range(0, image.shape[-2], rows):
-            band = image[..., top : top + rows, :]
-            for stage, stage_values in calls:
-                band = STAGES[stage](band, stage_values)
-            out[..., top : top + rows, :] = band
-        image, inplace = out, True  # later groups may overwrite our own buffer
-    return image
-
-
 def render_photo(
     photo: Path,
     output: Path,
@@ -283,6 +228,7 @@ def render_photo(
 
     if not photo.is_file():
         raise NotFoundError(f"{photo}: no such photo")
+    tune_allocator()
     with torch.inference_mode():
         if preview:
             decoded = decode_preview(photo, long_side=long_side) if long_side else decode_preview(photo)
@@ -292,7 +238,8 @@ def render_photo(
         del decoded
         if long_side:
             image = _downscale(image, long_side)
-        image = render_banded(image, recipe.tensors(torch.float32), inplace=True)
+        workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
+        image = render_banded(image, recipe.tensors(torch.float32), inplace=True, workers=workers)
         height, width = image.shape[-2:]
         write_image(output, image, bit_depth=bit_depth, quality=quality)
     return int(width), int(height)

@@ -31,6 +31,7 @@ from backend.render.color import REC2020_TO_XYZ_D50
 
 __all__ = [
     "DT_UCS_L_WHITE",
+    "FAST_FORMS",
     "GAMUT_LUT_SIZE",
     "LMS_TO_REC2020",
     "REC2020_TO_LMS",
@@ -43,6 +44,13 @@ __all__ = [
     "dt_ucs_gamut_lut",
     "dt_ucs_jch_to_xyy",
     "dt_ucs_l_star_to_y",
+    "fast_dt_ucs_map",
+    "fast_forms_matrix",
+    "fast_front_matrix",
+    "fast_gamut_tables",
+    "fast_pow",
+    "fast_soft_clip",
+    "fast_ucs_flags",
     "gamut_check_ych",
     "gamut_lut_tensor",
     "grading_rgb_to_lms",
@@ -483,3 +491,230 @@ def lookup_gamut(lut: Tensor, hue: Tensor) -> Tensor:
     i_next = torch.where(i_next < 0, n - 1, torch.where(i_next > n - 1, 0, i_next))
     y_prev = lut[i_prev]
     return y_prev + frac * (lut[i_next] - y_prev)
+
+
+# --- inference fast path ---------------------------------------------------------------------------------
+#
+# The functions below serve ``colorbalance``'s fast path (no gradient needed). They compute the same
+# quantities as the functions above, reorganised for speed on the CPU: powers as ``exp2(p * log2(x))``
+# (about 3x faster than ``torch.pow``), chained matrices folded into one, Yrg <-> LMS <-> XYZ round trips
+# expressed as ratios of linear forms of ``(r, g, 1)``, and no ``torch.where`` on large tensors.
+
+
+def fast_pow(x: Tensor, p: float) -> Tensor:
+    """``x ** p`` for ``x >= 0`` and ``p > 0`` as ``exp2(p * log2(x))`` (0 gives 0); a new tensor.
+
+    Relative error about ``|p * log2(x)|`` float ulps (``torch.pow`` on CPU is within a few ulps too).
+    """
+    return torch.log2(x).mul_(p).exp2_()
+
+
+def _affine(forms: np.ndarray) -> np.ndarray:
+    """Rows ``w`` acting on ``(r, g, 1 - r - g)`` -> the same forms acting on ``(r, g, 1)``."""
+    return np.stack((forms[:, 0] - forms[:, 2], forms[:, 1] - forms[:, 2], forms[:, 2]), axis=1)
+
+
+_Y_ROW = np.array([_Y_FROM_L, _Y_FROM_M, 0.0])
+_ONES = np.ones(3)
+
+
+def fast_front_matrix() -> np.ndarray:
+    """The ``(4, 3)`` matrix from clipped pipeline RGB to Yrg quantities.
+
+    Rows: Yrg ``Y``; ``L + M + S``; ``(r - r_white)`` and ``(g - g_white)`` times ``L + M + S`` (divide
+    them by the second row to get the Yrg chroma vector).
+    """
+    chroma = LMS_TO_GRADING_RGB[:2] - np.array([[YRG_WHITE_R], [YRG_WHITE_G]]) * _ONES
+    return np.vstack((_Y_ROW, _ONES, chroma)) @ REC2020_TO_LMS
+
+
+#: Rows of :func:`fast_forms_matrix`, in order.
+FAST_FORMS = ("y_num", "y_den", "out_den", "out_r", "out_g", "out_b", "u_num", "v_num", "uv_den", "xyz_y")
+
+
+def fast_forms_matrix() -> np.ndarray:
+    """``(10, 3)`` linear forms of ``(r, g, 1)`` (Yrg chromaticity after chroma grading) named by :data:`FAST_FORMS`.
+
+    With ``v = (r, g, 1 - r - g)`` and ``Q = G2L @ L2G @ G2L`` (the lift/gain round trip grading RGB -> LMS ->
+    grading RGB -> LMS):
+
+    * ``Y_after_gain = Y * gain * y_num / y_den`` (``yrg_to_lms`` then ``lms_to_yrg`` of the gained grading RGB);
+    * with ``Y'`` the luminance after contrast: pipeline RGB = ``Y' * out_rgb / out_den`` and XYZ Y =
+      ``Y' * xyz_y / out_den`` (``yrg_to_lms`` of the new Yrg, ``lms_to_xyz``, ``xyz_to_rec2020``);
+    * darktable UCS ``u = u_num / uv_den``, ``v = v_num / uv_den`` (``xyz_to_xyy`` then the xy -> uv map;
+      the XYZ scale cancels).
+    """
+    q = GRADING_RGB_TO_LMS @ LMS_TO_GRADING_RGB @ GRADING_RGB_TO_LMS
+    # Yrg (r, g, 1 - r - g) of the graded pixel, up to the common factor 1 / sum(Q v)
+    yrg = np.vstack((LMS_TO_GRADING_RGB[:2], _ONES - LMS_TO_GRADING_RGB[0] - LMS_TO_GRADING_RGB[1])) @ q
+    lms_per_y = GRADING_RGB_TO_LMS @ yrg  # LMS of that Yrg, up to the factor Y' / (Y row of it)
+    xyz = LMS_2006_TO_XYZ_D65 @ lms_per_y
+    uv = np.array([[_UCS_X[k], _UCS_Y[k], 0.0] for k in range(3)]) + np.array(_UCS_OFFSET)[:, None] * _ONES
+    rows = np.vstack(
+        (_Y_ROW @ q, _Y_ROW @ GRADING_RGB_TO_LMS, _Y_ROW @ lms_per_y, XYZ_D65_TO_REC2020 @ xyz, uv @ xyz, xyz[1])
+    )
+    return _affine(rows)
+
+
+def fast_ucs_flags(
+    u: Tensor, v: Tensor, y: Tensor, log2_gamut_floor: Tensor, saturation_soft: float, gamut_soft: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Which pixels darktable's UCS saturation and gamut steps may change (conservative), and their UCS coordinates.
+
+    At zero saturation/brilliance the DTUCS step of ``colorbalancergb`` maps XYZ to itself exactly except
+    where one of its two soft clips acts: the saturation step where ``B < sqrt(1 / soft**2 - 2) * C``
+    (``B < sqrt(2) C`` for ``saturation_soft = 0.5``) and the gamut mapping where ``S > gamut_soft * S_boundary``.
+    This tests both with a relative margin of 1e-3 and a lower bound of the boundary colourfulness, so that
+    every pixel it does not flag is one where both clips are inactive.
+
+    Args:
+        u: darktable UCS ``u`` (before the compression to ``U*``), any shape.
+        v: ``v``, same shape.
+        y: XYZ luminance, same shape.
+        log2_gamut_floor: ``(360,)`` ``log2`` of a lower bound of the gamut LUT on each 1-degree cell.
+        saturation_soft: soft-clip start of the saturation step's chroma factor (0.5).
+        gamut_soft: soft-clip start of the gamut mapping (0.8).
+
+    Returns:
+        ``(distance, u_prime, v_prime, m2, hue)``: ``distance < 0`` flags a pixel (NaN never flags; ``Y`` below
+        0 or above darktable's upper limit flags too); the others are ``U*'``, ``V*'``, ``M^2 = U*'^2 +
+        V*'^2`` and the hue angle ``atan2(V*', U*')``.
+    """
+    (a, b), (c, e) = _UCS_TO_PRIME
+    us = u.abs().add_(_UCS_HALF[0]).reciprocal_().mul_(u).mul_(_UCS_FACTORS[0])
+    vs = v.abs().add_(_UCS_HALF[1]).reciprocal_().mul_(v).mul_(_UCS_FACTORS[1])
+    u_prime = torch.mul(us, a).add_(vs, alpha=b)
+    v_prime = vs.mul_(e).add_(us, alpha=c)
+    m2 = torch.mul(u_prime, u_prime).addcmul_(v_prime, v_prime)
+    hue = torch.atan2(v_prime, u_prime)
+
+    y_hat = fast_pow(y.clamp(0.0, _Y_UPPER_LIMIT), _L_STAR_EXP)
+    l_star = torch.add(y_hat, _L_STAR_HALF).reciprocal_().mul_(y_hat).mul_(_L_STAR_MAX)
+    l_white = DT_UCS_L_WHITE
+    base = torch.log2(l_star).mul_(_CHROMA_L_EXP).add_(math.log2(_CHROMA_GAIN / l_white))
+    log_c = torch.log2(m2).mul_(_CHROMA_M2_EXP).add_(base)
+    cell = hue.add(math.pi).mul_((GAMUT_LUT_SIZE - 1) / (2.0 * math.pi)).to(torch.int32)
+    log_max_c = log2_gamut_floor.index_select(0, cell.clamp_(0, GAMUT_LUT_SIZE - 1)).mul_(_CHROMA_M2_EXP).add_(base)
+
+    chroma = torch.exp2(log_c)
+    chroma_e1 = log_c.mul_(_HCB_EXP).exp2_().add_(1.0)  # C ** 1.3365 + 1
+    max_chroma = torch.exp2(log_max_c)
+    max_e1 = log_max_c.mul_(_HCB_EXP).exp2_().add_(1.0)
+    # saturation step acts where its max_a = sqrt(2 + B^2 / C^2) < 1 / soft, i.e. B = J (C^e + 1) < C sqrt(1/soft^2 - 2)
+    sat_ratio = math.sqrt(1.0 / saturation_soft**2 - 2.0) * (1.0 + 1e-3)
+    d_sat = l_star.mul_(1.0 / l_white).mul_(chroma_e1).sub_(chroma, alpha=sat_ratio)
+    # gamut mapping acts where C / B > soft * Cmax / Bmax, i.e. C (Cmax^e + 1) > soft Cmax (C^e + 1) (J cancels)
+    d_gam = max_chroma.mul_(chroma_e1).mul_(gamut_soft * (1.0 - 1e-3)).sub_(chroma.mul_(max_e1))
+    # Y outside [0, Y_UPPER_LIMIT] also needs the step (darktable clamps Y there)
+    d_y = torch.minimum(y, torch.rsub(y, _Y_UPPER_LIMIT))
+    return torch.minimum(torch.minimum(d_sat, d_gam), d_y), u_prime, v_prime, m2, hue
+
+
+def fast_soft_clip(x: Tensor, soft: Tensor, hard: Tensor) -> Tensor:
+    """:func:`soft_clip` for ``hard >= soft`` without ``torch.where`` (a new tensor).
+
+    ``min(x, soft) + n * (1 - exp(-max(x - soft, 0) / n))`` with ``n = hard - soft``: the second term is
+    exactly 0 up to ``soft``, above it this is the reference formula, and ``n = 0`` gives ``soft``.
+    """
+    norm = hard - soft
+    t = torch.sub(x, soft).relu_().div_(norm.clamp_min(torch.finfo(norm.dtype).tiny))
+    return torch.minimum(x, soft).add_(torch.rsub(t.neg_().exp_(), 1.0).mul_(norm))
+
+
+@functools.cache
+def fast_gamut_tables(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """The gamut LUT for the fast path: ``(value, slope, log2_floor)``.
+
+    ``value`` is the LUT with its first entry repeated at the end (361 entries) and ``slope[i] = value[i + 1] -
+    value[i]``, so that ``value[i] + f * slope[i]`` is :func:`lookup_gamut` (including its wrap); ``log2_floor``
+    (360) is ``log2(min(value[i], value[i + 1]))``, a lower bound of the LUT on cell ``i``.
+    """
+    lut = gamut_lut_tensor(dtype, device)
+    value = torch.cat((lut, lut[:1]))
+    slope = torch.cat((value[1:] - value[:-1], value.new_zeros(1)))
+    floor = torch.log2(torch.minimum(value[:-1], value[1:]))
+    return value, slope, floor
+
+
+def fast_dt_ucs_map(
+    y: Tensor,
+    u_prime: Tensor,
+    v_prime: Tensor,
+    m2: Tensor,
+    hue: Tensor,
+    saturation_soft: float,
+    gamut_soft: float,
+) -> Channels:
+    """darktable UCS saturation (a = b = 1) and gamut mapping, XYZ in and out, for 1-D tensors of pixels.
+
+    The same steps as ``colorbalance``'s reference path (``xyy_to_dt_ucs_jch``, the saturation rotation, the
+    gamut soft clip, ``dt_ucs_jch_to_xyy``, ``xyy_to_xyz``) written with :func:`fast_pow` and starting from
+    the UCS coordinates that :func:`fast_ucs_flags` already computed.
+
+    Args:
+        y: XYZ luminance ``(K,)``.
+        u_prime: ``U*'`` ``(K,)``.
+        v_prime: ``V*'`` ``(K,)``.
+        m2: ``U*'^2 + V*'^2`` ``(K,)``.
+        hue: ``atan2(V*', U*')`` ``(K,)``.
+        saturation_soft: soft-clip start of the saturation step (0.5).
+        gamut_soft: soft-clip start of the gamut mapping (0.8).
+
+    Returns:
+        XYZ (D65) after the step, three ``(K,)`` tensors.
+    """
+    tiny = torch.finfo(y.dtype).tiny
+    l_white = DT_UCS_L_WHITE
+    y_hat = fast_pow(y.clamp(0.0, _Y_UPPER_LIMIT), _L_STAR_EXP)
+    l_star = torch.add(y_hat, _L_STAR_HALF).reciprocal_().mul_(y_hat).mul_(_L_STAR_MAX)
+    j = l_star / l_white
+    c = fast_pow(l_star, _CHROMA_L_EXP).mul_(fast_pow(m2, _CHROMA_M2_EXP)).mul_(_CHROMA_GAIN / l_white)
+    b = fast_pow(c, _HCB_EXP).add_(1.0).mul_(j)
+
+    # saturation step: rotation by T (tan T = C / B), soft clip of the chroma factor a. Where the reference
+    # guards a zero denominator, dividing by ``tiny`` instead gives the same C and B: C = 0 there.
+    cc = c * c
+    radius = torch.mul(b, b).add_(cc).sqrt_().clamp_min_(tiny)
+    sin_t = c / radius
+    cos_t = radius.reciprocal_().mul_(b)
+    w = torch.mul(sin_t, c).addcmul_(cos_t, b)
+    max_a = torch.mul(w, w).add_(cc).sqrt_().div_(c.clamp_min_(tiny))
+    a = fast_soft_clip(torch.ones_like(c), saturation_soft * max_a, max_a)
+    w_prime = torch.mul(a, a).neg_().add_(1.0).mul_(cc).addcmul_(w, w).clamp_min_(0.0).sqrt_()
+    p_prime = a.sub_(1.0).mul_(c)
+    c = torch.mul(cos_t, p_prime).addcmul_(sin_t, w_prime).clamp_min_(0.0)
+    b = cos_t.mul_(w_prime).addcmul_(sin_t, p_prime, value=-1.0).clamp_min_(0.0)
+    j = fast_pow(c, _HCB_EXP).add_(1.0).reciprocal_().mul_(b)
+
+    # gamut mapping against the boundary at this hue (B = 0 means C = 0: any finite S gives C = 0)
+    value, slope, _ = fast_gamut_tables(y.dtype, y.device)
+    x = hue.add(math.pi).mul_((GAMUT_LUT_SIZE - 1) / (2.0 * math.pi))
+    cell = torch.floor(x)
+    index = cell.to(torch.int64).clamp_(0, GAMUT_LUT_SIZE - 1)
+    max_m2 = x.sub_(cell).mul_(slope[index]).add_(value[index])
+    max_c = fast_pow(j * l_white, _CHROMA_L_EXP).mul_(fast_pow(max_m2, _CHROMA_M2_EXP)).mul_(_CHROMA_GAIN / l_white)
+    boundary_s = fast_pow(max_c, _HCB_EXP).add_(1.0).mul_(j).clamp_min_(tiny).reciprocal_().mul_(max_c)
+    s = fast_soft_clip(c.div_(b.clamp_min(tiny)), gamut_soft * boundary_s, boundary_s)
+    c = s.mul_(b)
+    j = fast_pow(c, _HCB_EXP).add_(1.0).reciprocal_().mul_(b)
+
+    # back to xyY (dt_ucs_jch_to_xyy) and XYZ (xyy_to_xyz); L* = 0 only with C = 0, so the ratio is 0 there
+    l_star = j.mul_(l_white).clamp_(0.0, _L_STAR_UPPER_LIMIT)
+    ratio = fast_pow(l_star, _CHROMA_L_EXP).mul_(_CHROMA_GAIN).clamp_min_(tiny).reciprocal_().mul_(c).mul_(l_white)
+    m = fast_pow(ratio, _M_FROM_CHROMA_EXP)
+    u_p = torch.cos(hue).mul_(m)
+    v_p = torch.sin(hue).mul_(m)
+    (pa, pb), (pc, pe) = _PRIME_TO_UCS
+    u_star = torch.mul(u_p, pa).add_(v_p, alpha=pb)
+    v_star = v_p.mul_(pe).add_(u_p, alpha=pc)
+    u = u_star.abs().sub_(_UCS_FACTORS[0]).reciprocal_().mul_(u_star).mul_(-_UCS_HALF[0])
+    v = v_star.abs().sub_(_UCS_FACTORS[1]).reciprocal_().mul_(v_star).mul_(-_UCS_HALF[1])
+    xd = torch.mul(u, _XY_FROM_U[0]).add_(v, alpha=_XY_FROM_V[0]).add_(_XY_OFFSET[0])
+    yd = torch.mul(u, _XY_FROM_U[1]).add_(v, alpha=_XY_FROM_V[1]).add_(_XY_OFFSET[1])
+    dd = u.mul_(_XY_FROM_U[2]).add_(v, alpha=_XY_FROM_V[2]).add_(_XY_OFFSET[2])
+    x_c = xd.div_(dd)
+    y_c = yd.div_(dd)
+    big_y = torch.rsub(l_star, _L_STAR_MAX).reciprocal_().mul_(l_star).mul_(_L_STAR_HALF)
+    big_y = fast_pow(big_y, _L_STAR_INV_EXP)
+    y_safe = y_c + (y_c == 0)  # 1 where y = 0, as the reference
+    return big_y * x_c / y_safe, big_y, big_y * (1.0 - x_c - y_c) / y_safe

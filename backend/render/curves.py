@@ -21,12 +21,15 @@ first 0, last 1), as darktable evaluates it through its 65536-entry LUT:
   ``log(f(x_k) / y0) / log(x_k / x0)`` over the three inner samples with ``f(x_k) / y0 > 0``.
 
 The renderer evaluates this analytically (no LUT, no 16-bit quantisation), so it is differentiable with respect
-to the image and to the y-values; darktable's LUT differs by at most about 2e-5. No output clamping beyond what
+to the image and to the y-values; darktable's LUT differs by at most about 2e-5. Without a gradient, float32
+images read the exact spline from a 65536-entry table on [0, 1] instead, as darktable does (linear interpolation,
+about 1e-9 from the spline; see the fast-path section). No output clamping beyond what
 darktable does; y-values are not clamped or sorted here (the recipe validator checks monotonicity).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -122,7 +125,8 @@ def _hermite_segments(x: Tensor, kx: Tensor, knots_y: Tensor, tangents: Tensor) 
     """
     k = kx.numel()
     batch = knots_y.shape[:-1]
-    shape = torch.broadcast_shapes(x.shape, batch)
+    # broadcast_tensors, not broadcast_shapes: the latter imports sympy (half a second) on first use
+    shape = torch.broadcast_tensors(x, x.new_empty(batch))[0].shape
     x = x.expand(shape)
     # segment i holds x < kx[i + 1] (first match), the last segment everything beyond
     idx = torch.searchsorted(kx[1:-1].contiguous(), x.detach().contiguous(), right=True)
@@ -169,17 +173,8 @@ def monotone_hermite(x: Tensor, knots_x: Tensor | Sequence[float], knots_y: Tens
     return _hermite_segments(x.clamp(kx[0], kx[-1]), kx, knots_y, tangents)
 
 
-def _rgbcurve_map(x: Tensor, knots_y: Tensor) -> Tensor:
-    """One rgbcurve channel as darktable renders it: LUT domain, clamps and power-law extrapolation.
-
-    Args:
-        x: ``(N, C, H, W)`` channel values (C = 3 or 1).
-        knots_y: ``(N, C', 1, 1, K)`` node y at :data:`CURVE_KNOTS`, C' = 1 or C.
-    """
-    kx = torch.as_tensor(CURVE_KNOTS, dtype=x.dtype, device=x.device)
-    tangents = monotone_hermite_tangents(kx, knots_y)
-    inside = _hermite_segments(x.clamp(kx[0], kx[-1]), kx, knots_y, tangents).clamp(0.0, 1.0)
-
+def _extrapolation(kx: Tensor, knots_y: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+    """darktable's power law above the last node: ``(y0, g)`` of ``y0 * (x / x0) ** g``, each ``knots_y.shape[:-1]``."""
     x0 = kx[-1]
     y0 = knots_y[..., -1].clamp(0.0, 1.0)
     positive = y0 > 0
@@ -194,11 +189,84 @@ def _rgbcurve_map(x: Tensor, knots_y: Tensor) -> Tensor:
         g_sum = g_sum + torch.where(valid, torch.log(ratio) / math.log(frac), torch.zeros_like(yk))
         count = count + valid.to(y0.dtype)
     g = torch.where(count > 0, g_sum / count.clamp_min(1.0), torch.ones_like(g_sum))
+    return y0, g
 
-    above = x >= x0
-    base = torch.where(above, x / x0, torch.ones_like(x))
+
+def _rgbcurve_map(x: Tensor, knots_y: Tensor) -> Tensor:
+    """One rgbcurve channel as darktable renders it: LUT domain, clamps and power-law extrapolation.
+
+    Args:
+        x: ``(N, C, H, W)`` channel values (C = 3 or 1).
+        knots_y: ``(N, C', 1, 1, K)`` node y at :data:`CURVE_KNOTS`, C' = 1 or C.
+    """
+    kx = torch.as_tensor(CURVE_KNOTS, dtype=x.dtype, device=x.device)
+    tangents = monotone_hermite_tangents(kx, knots_y)
+    inside = _hermite_segments(x.clamp(kx[0], kx[-1]), kx, knots_y, tangents).clamp(0.0, 1.0)
+    y0, g = _extrapolation(kx, knots_y, tangents)
+    above = x >= kx[-1]
+    base = torch.where(above, x / kx[-1], torch.ones_like(x))
     extrapolated = y0 * base**g
     return torch.where(above, extrapolated, inside)
+
+
+# --- inference fast path -------------------------------------------------------------------------------
+#
+# Taken for float32 CPU images when nothing needs a gradient: like darktable, the curve on [0, 1] is read from a
+# 65536-entry table, filled with the exact spline and interpolated linearly (about 1e-9 from the spline);
+# below 0 the first entry holds, above 1 the table's last entry times ``x ** g`` is the power law exactly.
+# float64 images take the reference math (a table would not reach float64 precision).
+
+#: Entries of the fast path's table on [0, 1] (darktable's rgbcurve LUT size).
+LUT_SIZE = 0x10000
+#: Pixels per chunk of the fast path.
+_FAST_CHUNK_PIXELS = 1 << 18
+
+
+@functools.lru_cache(maxsize=32)
+def _curve_table(knots_y: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, float]:
+    """The fast-path table of one curve, from node y given in ``dtype``'s precision.
+
+    Returns:
+        ``(value, slope, g)``: the clamped spline at ``i / (LUT_SIZE - 1)`` in ``dtype``, ``value[i + 1] -
+        value[i]`` (0 at the end), and the extrapolation exponent as the reference computes it in ``dtype``.
+    """
+    y = torch.tensor(knots_y, dtype=torch.float64)
+    kx = torch.as_tensor(CURVE_KNOTS, dtype=torch.float64)
+    grid = torch.linspace(0.0, 1.0, LUT_SIZE, dtype=torch.float64)
+    tangents = monotone_hermite_tangents(kx, y)
+    value = _hermite_segments(grid, kx, y, tangents).clamp(0.0, 1.0).to(dtype=dtype, device=device)
+    slope = torch.cat((value[1:] - value[:-1], value.new_zeros(1)))
+    y_typed = y.to(dtype)
+    _, g = _extrapolation(kx.to(dtype), y_typed, monotone_hermite_tangents(kx.to(dtype), y_typed))
+    return value, slope, float(g)
+
+
+def _apply_table(x: Tensor, out: Tensor, table: tuple[Tensor, Tensor, float]) -> None:
+    """``out = curve(x)`` through one :func:`_curve_table`; ``out`` contiguous, same shape as ``x``."""
+    value, slope, g = table
+    t = x.clamp(0.0, 1.0).mul_(LUT_SIZE - 1)
+    index = t.to(torch.int32).clamp_(0, LUT_SIZE - 1)  # floor, as t >= 0 (the clamp only catches NaN)
+    frac = t.sub_(index)
+    flat = index.view(-1)
+    torch.index_select(value, 0, flat, out=out.view(-1))
+    out.addcmul_(slope.index_select(0, flat).view_as(out), frac)
+    if float(x.max()) > 1.0:  # power law above the last node: value[-1] * x ** g
+        out.mul_(torch.log2(x.clamp_min(1.0)).mul_(g).exp2_())
+
+
+def _curve_fast(image: Tensor, knots_y: Tensor) -> Tensor:
+    """:func:`_rgbcurve_map` through tables, for float32 and no gradient; ``knots_y`` ``(N, C', K)``."""
+    out = torch.empty_like(image, memory_format=torch.contiguous_format)
+    height, width = image.shape[-2:]
+    rows = max(1, _FAST_CHUNK_PIXELS // max(width, 1))
+    for n in range(image.shape[0]):
+        curves = [_curve_table(tuple(row), image.dtype, image.device) for row in knots_y[n].tolist()]
+        for top in range(0, height, rows):
+            src = image[n, :, top : top + rows, :]
+            dst = out[n, :, top : top + rows, :]
+            for c in range(image.shape[1]):
+                _apply_table(src[c], dst[c], curves[c if len(curves) > 1 else 0])
+    return out
 
 
 def _identity_rows(value: Tensor) -> Tensor:
@@ -216,6 +284,12 @@ def _curve_stage(image: Tensor, value: Tensor, knots_y: Tensor) -> Tensor:
     is_identity = _identity_rows(value)
     if bool(is_identity.all()) and not value.requires_grad:
         return image
+    grad = torch.is_grad_enabled() and (image.requires_grad or value.requires_grad)
+    if not grad and image.dtype == torch.float32 and image.device.type == "cpu":
+        out = _curve_fast(image, knots_y.reshape(image.shape[0], -1, knots_y.shape[-1]))
+        if bool(is_identity.any()):
+            out[is_identity] = image[is_identity]
+        return out
     out = _rgbcurve_map(image, knots_y)
     if bool(is_identity.any()):
         if value.requires_grad:
@@ -230,6 +304,11 @@ def _curve_stage(image: Tensor, value: Tensor, knots_y: Tensor) -> Tensor:
 def _check_value(name: str, image: Tensor, value: Tensor | Sequence[float] | Sequence[Sequence[float]]) -> Tensor:
     spec = get_slider(name)
     v = torch.as_tensor(value, dtype=image.dtype, device=image.device)
+    if isinstance(value, Tensor) and value.is_floating_point() and value.dtype != v.dtype and not value.requires_grad:
+        # a curve that is the identity in its own dtype stays the exact identity in the image's dtype
+        knots = torch.as_tensor(CURVE_KNOTS, dtype=value.dtype, device=value.device)
+        same = (value == knots).all(-1, keepdim=True)
+        v = torch.where(same.to(v.device), torch.as_tensor(CURVE_KNOTS, dtype=v.dtype, device=v.device), v)
     if tuple(v.shape) == spec.shape:
         v = v.expand(image.shape[0], *spec.shape)
     elif tuple(v.shape) != (image.shape[0], *spec.shape):

@@ -90,7 +90,10 @@ def apply_exposure_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
     black = blacks_to_black_level(values.get("blacks", zero).to(image.dtype))
     white = torch.exp2(-ev)
     scale = 1.0 / (white - black)
-    return (image - black.view(-1, 1, 1, 1)) * scale.view(-1, 1, 1, 1)
+    out = image - black.view(-1, 1, 1, 1)
+    if out.requires_grad:
+        return out * scale.view(-1, 1, 1, 1)
+    return out.mul_(scale.view(-1, 1, 1, 1))  # no autograd graph: reuse the buffer (same numbers)
 
 
 def apply_exposure(image: Tensor, value: Tensor | float) -> Tensor:

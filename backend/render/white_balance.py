@@ -37,6 +37,7 @@ chroma/lightness pass with zero coefficients is the identity (up to a 1e-6 floor
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -278,8 +279,35 @@ def apply_channelmixerrgb_stage(image: Tensor, values: Mapping[str, Tensor]) -> 
     if _is_identity(values):
         return image
     zero = image.new_zeros(image.shape[0])
-    gains = white_balance_gains(values.get("temperature", zero).to(image.dtype), values.get("tint", zero))
-    return _darktable_gamut_guard(image * gains.to(image.dtype).view(-1, 3, 1, 1))
+    temperature, tint = values.get("temperature", zero), values.get("tint", zero)
+    if torch.is_grad_enabled() and (image.requires_grad or temperature.requires_grad or tint.requires_grad):
+        gains = white_balance_gains(temperature.to(image.dtype), tint)
+        return _darktable_gamut_guard(image * gains.to(image.dtype).view(-1, 3, 1, 1))
+    key = tuple(zip(temperature.to(image.dtype).tolist(), tint.tolist(), strict=True))
+    gains = _cached_gains(key, image.dtype, tint.dtype if tint.is_floating_point() else torch.float64)
+    out = image * gains.to(image.device).view(-1, 3, 1, 1)
+    return _darktable_gamut_guard(out) if _guard_acts(out) else out
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_gains(key: tuple[tuple[float, float], ...], dtype: torch.dtype, tint_dtype: torch.dtype) -> Tensor:
+    """The stage's gains for ``((temperature, tint), ...)`` per image (computed as the reference path does)."""
+    temperature = torch.tensor([t for t, _ in key], dtype=dtype)
+    tint = torch.tensor([t for _, t in key], dtype=tint_dtype)
+    return white_balance_gains(temperature, tint).to(dtype)
+
+
+def _guard_acts(image: Tensor) -> bool:
+    """Whether :func:`_darktable_gamut_guard` may change ``image``: only with a negative channel or XYZ ``Z``.
+
+    With every channel >= 0, ``Y > 0`` and ``X + Y + Z > 0`` unless the pixel is black (which the guard
+    leaves black), since those rows of the matrix are positive; only ``Z`` has a negative (red) weight.
+    """
+    if float(image.min()) < 0.0:
+        return True
+    zr, zg, zb = (float(v) for v in REC2020_TO_XYZ_D50[2])
+    red, green, blue = image.unbind(-3)
+    return float(torch.mul(blue, zb).add_(green, alpha=zg).add_(red, alpha=zr).min()) < 0.0
 
 
 def apply_temperature(image: Tensor, value: Tensor | float) -> Tensor:
