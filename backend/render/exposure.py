@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from backend.errors import InvalidRecipeError
+from backend.render.values import scalar_batch
 from backend.sliders.catalog import get_slider
 
 __all__ = [
@@ -37,17 +38,6 @@ __all__ = [
 BLACK_PER_UNIT = -0.015 / 100.0
 
 _SLIDERS = ("exposure", "blacks")
-
-
-def _as_batch(value: Tensor | float, image: Tensor) -> Tensor:
-    """A slider value as a ``(N,)`` tensor of the image's dtype and device (differentiable)."""
-    v = torch.as_tensor(value, device=image.device).to(image.dtype)
-    n = image.shape[0]
-    if v.ndim == 0:
-        return v.expand(n)
-    if tuple(v.shape) != (n,):
-        raise InvalidRecipeError(f"slider value must be a scalar or have shape ({n},), got {tuple(v.shape)}")
-    return v
 
 
 def _is_identity(values: Mapping[str, Tensor]) -> bool:
@@ -106,7 +96,7 @@ def apply_exposure(image: Tensor, value: Tensor | float) -> Tensor:
     Returns:
         ``(N, 3, H, W)``, not clamped.
     """
-    return apply_exposure_stage(image, {"exposure": _as_batch(value, image)})
+    return apply_exposure_stage(image, {"exposure": scalar_batch(value, image)})
 
 
 def apply_blacks(image: Tensor, value: Tensor | float) -> Tensor:
@@ -119,7 +109,7 @@ def apply_blacks(image: Tensor, value: Tensor | float) -> Tensor:
     Returns:
         ``(N, 3, H, W)``, not clamped.
     """
-    return apply_exposure_stage(image, {"blacks": _as_batch(value, image)})
+    return apply_exposure_stage(image, {"blacks": scalar_batch(value, image)})
 
 
 def _batched(values: Mapping[str, Tensor | float]) -> tuple[dict[str, Tensor], int, torch.dtype, torch.device]:

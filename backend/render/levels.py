@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from backend.errors import InvalidRecipeError
+from backend.render.values import scalar_batch
 from backend.sliders.catalog import get_slider
 
 __all__ = [
@@ -48,17 +49,6 @@ WHITE_PER_UNIT = -0.4 / 100.0
 
 _LN_GREY = math.log(MIDDLE_GREY)
 _MIN_POSITIVE = 1e-12
-
-
-def _as_batch(value: Tensor | float, image: Tensor) -> Tensor:
-    """A slider value as a ``(N,)`` tensor of the image's dtype and device (differentiable)."""
-    v = torch.as_tensor(value, device=image.device).to(image.dtype)
-    n = image.shape[0]
-    if v.ndim == 0:
-        return v.expand(n)
-    if tuple(v.shape) != (n,):
-        raise InvalidRecipeError(f"slider value must be a scalar or have shape ({n},), got {tuple(v.shape)}")
-    return v
 
 
 def whites_to_levels(whites: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -122,7 +112,7 @@ def apply_whites(image: Tensor, value: Tensor | float) -> Tensor:
     Returns:
         ``(N, 3, H, W)``; negative values become 0, nothing is clamped above.
     """
-    return apply_rgblevels_stage(image, {"whites": _as_batch(value, image)})
+    return apply_rgblevels_stage(image, {"whites": scalar_batch(value, image)})
 
 
 def rgblevels_params(values: Mapping[str, Tensor | float]) -> dict[str, Tensor]:

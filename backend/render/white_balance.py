@@ -47,6 +47,7 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 from backend.render.color import REC2020_LUMINANCE, REC2020_TO_XYZ_D50, REC2020_TO_XYZ_D65, apply_matrix
+from backend.render.values import scalar_batch
 from backend.sliders.catalog import get_slider
 
 __all__ = [
@@ -235,17 +236,6 @@ def kelvin_tint_after_shift(
     return kelvin, new_tint
 
 
-def _as_batch(value: Tensor | float, image: Tensor) -> Tensor:
-    """A slider value as a ``(N,)`` tensor of the image's dtype and device (differentiable)."""
-    v = torch.as_tensor(value, device=image.device).to(image.dtype)
-    n = image.shape[0]
-    if v.ndim == 0:
-        return v.expand(n)
-    if tuple(v.shape) != (n,):
-        raise InvalidRecipeError(f"slider value must be a scalar or have shape ({n},), got {tuple(v.shape)}")
-    return v
-
-
 def _is_identity(values: Mapping[str, Tensor]) -> bool:
     for name in ("temperature", "tint"):
         v = values.get(name)
@@ -320,7 +310,7 @@ def apply_temperature(image: Tensor, value: Tensor | float) -> Tensor:
     Returns:
         ``(N, 3, H, W)``; grey keeps its luminance.
     """
-    return apply_channelmixerrgb_stage(image, {"temperature": _as_batch(value, image)})
+    return apply_channelmixerrgb_stage(image, {"temperature": scalar_batch(value, image)})
 
 
 def apply_tint(image: Tensor, value: Tensor | float) -> Tensor:
@@ -333,7 +323,7 @@ def apply_tint(image: Tensor, value: Tensor | float) -> Tensor:
     Returns:
         ``(N, 3, H, W)``; grey keeps its luminance.
     """
-    return apply_channelmixerrgb_stage(image, {"tint": _as_batch(value, image)})
+    return apply_channelmixerrgb_stage(image, {"tint": scalar_batch(value, image)})
 
 
 def channelmixerrgb_params(values: Mapping[str, Tensor | float]) -> dict[str, Tensor]:
