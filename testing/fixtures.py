@@ -10,6 +10,8 @@ and described by the module constants, so tests can compute what a decoder must 
 * :func:`make_tiff`: RGB TIFF (8/16-bit or float32) of :func:`pattern_rgb`, optionally with an embedded
   ProPhoto (or sRGB) ICC profile built by :func:`backend.decode.icc.build_icc_profile`.
 * :func:`make_jpeg`: JPEG of :func:`pattern_rgb` with a minimal EXIF APP1 (:data:`JPEG_EXIF`).
+* :func:`make_camera_jpeg`: a JPEG laid out as cameras write them: EXIF with an IFD1 thumbnail, optionally an
+  MPF (APP2) index pointing at a larger preview appended after the main image.
 * :func:`make_png`: 8/16-bit RGB, grey or RGBA PNG.
 * damaged variants: zero bytes, truncated copies, text, and header-only "bombs".
 """
@@ -37,6 +39,7 @@ __all__ = [
     "JPEG_EXIF",
     "build_exif_tiff",
     "copy_as",
+    "make_camera_jpeg",
     "make_dng",
     "make_jpeg",
     "make_png",
@@ -230,6 +233,76 @@ def make_jpeg(
         jpeg = jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
     path = Path(directory) / name
     path.write_bytes(jpeg)
+    return path
+
+
+def _encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def _exif_with_thumbnail(orientation: int, thumbnail: bytes) -> bytes:
+    """EXIF TIFF (:data:`JPEG_EXIF`) whose IFD0 links to an IFD1 holding a JPEG thumbnail."""
+    ifd0, exif = _exif_entries(orientation)
+    tiff = build_exif_tiff(ifd0, exif)
+    tiff += b"\0" * (len(tiff) % 2)
+    ifd1_at = len(tiff)
+
+    def ifd1(offset: int) -> bytes:
+        return _ifd([(0x0103, 3, 6), (0x0201, 4, offset), (0x0202, 4, len(thumbnail))], ifd1_at)
+
+    ifd1_bytes = ifd1(ifd1_at + len(ifd1(0)))
+    next_at = 8 + 2 + 12 * (len(ifd0) + 1)  # IFD0 has the ExifIFD pointer as well
+    tiff = tiff[:next_at] + struct.pack("<I", ifd1_at) + tiff[next_at + 4 :]
+    return tiff + ifd1_bytes + thumbnail
+
+
+def _mpf_segment(main_size: int, preview_offset: int, preview_size: int) -> bytes:
+    """APP2 ``MPF`` segment listing the primary image and one large-thumbnail preview."""
+    entries = struct.pack("<IIIHH", 0x030000, main_size, 0, 0, 0)
+    entries += struct.pack("<IIIHH", 0x010001, preview_size, preview_offset, 0, 0)
+    tiff = b"II*\0" + struct.pack("<I", 8) + _ifd([(0xB000, 7, b"0100"), (0xB001, 4, 2), (0xB002, 7, entries)], 8)
+    payload = b"MPF\0" + tiff
+    return b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def make_camera_jpeg(
+    directory: Path,
+    main_rgb: np.ndarray,
+    thumbnail_rgb: np.ndarray,
+    *,
+    preview_rgb: np.ndarray | None = None,
+    orientation: int = 1,
+    name: str = "camera.jpg",
+) -> Path:
+    """Write a JPEG as a camera would: EXIF with an IFD1 thumbnail, optionally an MPF large preview.
+
+    Args:
+        directory: where to write.
+        main_rgb: ``(H, W, 3)`` uint8 RGB of the main image.
+        thumbnail_rgb: ``(h, w, 3)`` uint8 RGB of the EXIF thumbnail (tests may make it differ from the
+            main image to see which one a decoder used).
+        preview_rgb: ``(h, w, 3)`` uint8 RGB of an MPF preview appended after the main image, or ``None``.
+        orientation: EXIF orientation written into IFD0.
+        name: file name.
+
+    Returns:
+        The path written.
+    """
+    main = _encode_jpeg(main_rgb, 95)
+    payload = b"Exif\0\0" + _exif_with_thumbnail(orientation, _encode_jpeg(thumbnail_rgb))
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    if preview_rgb is None:
+        data = main[:2] + app1 + main[2:]
+    else:
+        preview = _encode_jpeg(preview_rgb)
+        size = len(main) + len(app1) + len(_mpf_segment(0, 0, 0))
+        mpf_tiff_at = 2 + len(app1) + 4 + len(b"MPF\0")  # SOI, APP1, APP2 marker + length, MPF id
+        app2 = _mpf_segment(size, size - mpf_tiff_at, len(preview))
+        data = main[:2] + app1 + app2 + main[2:] + preview
+    path = Path(directory) / name
+    path.write_bytes(data)
     return path
 
 

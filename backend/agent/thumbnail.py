@@ -16,9 +16,9 @@ __all__ = ["PREVIEW_LONG_SIDE", "THUMB_SIZE", "load_thumbnail", "make_thumbnail"
 
 #: Side of the agent's thumbnail in pixels.
 THUMB_SIZE = 64
-#: Long side of the decoded preview the thumbnail is averaged from (4x the thumbnail: the last
+#: Long side of the decoded preview the thumbnail is averaged from (2x the thumbnail: the last
 #: reduction happens in linear light).
-PREVIEW_LONG_SIDE = 256
+PREVIEW_LONG_SIDE = 128
 
 
 def make_thumbnail(image: Tensor, size: int = THUMB_SIZE) -> Tensor:

@@ -17,6 +17,7 @@ import numpy as np
 import tifffile
 
 from backend.decode.containers import ContainerInfo, jpeg_info, png_info
+from backend.decode.embedded import ASPECT_TOLERANCE, embedded_jpegs
 from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
 from backend.errors import CorruptImageError, ImageTooLargeError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020
@@ -128,27 +129,61 @@ def _drop_alpha(pixels: np.ndarray) -> np.ndarray:
     return pixels if channels == 3 else np.ascontiguousarray(pixels[:, :, :3])
 
 
-def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int) -> Raster:
-    """Decode a JPEG (8-bit); ``preview_long_side`` selects libjpeg's DCT-domain reduction (1/2, 1/4, 1/8).
+def _dct_reduction(width: int, height: int, preview_long_side: int) -> int:
+    """OpenCV flag for the largest DCT-domain reduction whose long side is still >= 90 % of the target."""
+    long_now = max(width, height)
+    for factor, flag in (
+        (8, cv2.IMREAD_REDUCED_COLOR_8),
+        (4, cv2.IMREAD_REDUCED_COLOR_4),
+        (2, cv2.IMREAD_REDUCED_COLOR_2),
+    ):
+        if -(-long_now // factor) >= 0.9 * preview_long_side:
+            return flag
+    return cv2.IMREAD_COLOR
 
-    The largest reduction whose long side is still at least 90 % of ``preview_long_side`` is used.
-    EXIF orientation is *not* applied here (OpenCV is told to ignore it).
+
+def _embedded_preview(data: bytes, info: ContainerInfo, preview_long_side: int) -> np.ndarray | None:
+    """Pixels of the smallest embedded JPEG with the main image's shape and a long side >= the target."""
+    best: tuple[int, bytes, ContainerInfo] | None = None
+    aspect = info.width / info.height
+    for candidate in embedded_jpegs(data, info.tiff_headers):
+        blob = data[candidate.start : candidate.end]
+        sub = jpeg_info(blob)
+        if sub.problem or not sub.width or not sub.height or sub.width >= info.width:
+            continue
+        if abs(sub.width / sub.height - aspect) > ASPECT_TOLERANCE * aspect:
+            continue
+        size = max(sub.width, sub.height)
+        if size >= preview_long_side and (best is None or size < best[0]):
+            best = (size, blob, sub)
+    if best is None:
+        return None
+    _, blob, sub = best
+    flags = _dct_reduction(sub.width, sub.height, preview_long_side) | cv2.IMREAD_IGNORE_ORIENTATION
+    pixels = cv2.imdecode(np.frombuffer(blob, np.uint8), flags)
+    return None if pixels is None else _drop_alpha(pixels)
+
+
+def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int) -> Raster:
+    """Decode a JPEG (8-bit); ``preview_long_side`` selects the fast preview path.
+
+    Preview path: the smallest embedded JPEG (EXIF thumbnail or MPF preview, see :mod:`embedded`) whose
+    long side reaches ``preview_long_side`` and whose aspect ratio matches the main image; otherwise the
+    main image with libjpeg's DCT-domain reduction (1/2, 1/4, 1/8: the largest whose long side is still at
+    least 90 % of ``preview_long_side``). Embedded images are interpreted with the main image's ICC
+    profile (cameras write them in the same colour space). EXIF orientation is *not* applied here
+    (OpenCV is told to ignore it).
     """
     info = jpeg_info(data)
     _check_container(info, "JPEG", max_pixels, where)
-    flags = cv2.IMREAD_COLOR
+    colour = resolve_colour(info.icc)
     if preview_long_side:
-        long_now = max(info.width, info.height)
-        for factor, flag in (
-            (8, cv2.IMREAD_REDUCED_COLOR_8),
-            (4, cv2.IMREAD_REDUCED_COLOR_4),
-            (2, cv2.IMREAD_REDUCED_COLOR_2),
-        ):
-            if -(-long_now // factor) >= 0.9 * preview_long_side:
-                flags = flag
-                break
+        embedded = _embedded_preview(data, info, preview_long_side)
+        if embedded is not None:
+            return Raster(embedded, True, colour, info.width, info.height)
+    flags = _dct_reduction(info.width, info.height, preview_long_side) if preview_long_side else cv2.IMREAD_COLOR
     pixels = _imdecode(data, flags | cv2.IMREAD_IGNORE_ORIENTATION, "JPEG", where)
-    return Raster(_drop_alpha(pixels), True, resolve_colour(info.icc), info.width, info.height)
+    return Raster(_drop_alpha(pixels), True, colour, info.width, info.height)
 
 
 def decode_png(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
