@@ -3,13 +3,13 @@
 Public API (used by ``autoretouch catalog`` and the daemon's WriteSidecars):
 
 * :func:`run_batch` (:mod:`backend.catalog.batch`) -> :class:`BatchSummary` of :class:`PhotoOutcome`;
-* :func:`find_photos` (folder walk) and :func:`list_catalog_files` (Lightroom catalog listing, read-only);
+* :func:`select_photos` (what a batch covers), :func:`find_photos` (folder walk) and :func:`list_catalog_files` (Lightroom catalog listing, read-only);
 * the journal that makes a batch resumable (:mod:`backend.catalog.journal`).
 """
 
 from __future__ import annotations
 
-from backend.catalog.batch import default_jobs, run_batch
+from backend.catalog.batch import Selection, default_jobs, run_batch, select_photos
 from backend.catalog.journal import DEFAULT_JOURNAL_NAME, Journal, JournalError, default_journal_path
 from backend.catalog.lrcat_paths import CatalogFile, LightroomCatalogError, list_catalog_files
 from backend.catalog.results import ALREADY_DONE, BatchSummary, ErrorKind, PhotoOutcome
@@ -25,10 +25,12 @@ __all__ = [
     "JournalError",
     "LightroomCatalogError",
     "PhotoOutcome",
+    "Selection",
     "default_jobs",
     "default_journal_path",
     "find_photos",
     "is_photo_file",
     "list_catalog_files",
     "run_batch",
+    "select_photos",
 ]

@@ -70,10 +70,20 @@ from backend.catalog.worker import (
     run_task,
     sidecar_for,
 )
+from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.sidecar.apply import HOSTS, Outcome, hosts_for
 
-__all__ = ["CRASH_REASON", "MIN_PHOTOS_PER_WORKER", "POOL_TASK", "default_jobs", "run_batch", "style_fingerprint"]
+__all__ = [
+    "CRASH_REASON",
+    "MIN_PHOTOS_PER_WORKER",
+    "POOL_TASK",
+    "Selection",
+    "default_jobs",
+    "run_batch",
+    "select_photos",
+    "style_fingerprint",
+]
 
 #: The function pool workers run per photo (module level, so tests can substitute a picklable one).
 POOL_TASK: Callable[[PhotoTask], PhotoResult] = run_task
@@ -127,22 +137,44 @@ _BAD_CATALOG = ErrorKind("LightroomCatalogError", LightroomCatalogError.grpc_sta
 
 
 @dataclasses.dataclass
-class _Selection:
+class Selection:
+    """The photos a batch covers (step 1 of :func:`run_batch`).
+
+    Attributes:
+        photos: absolute photo paths to process, in batch order.
+        failed: ``(path, reason naming it, kind)`` of what cannot be processed (a folder that cannot be
+            listed, a catalog photo missing on disk, a catalog row without a path).
+        ignored: ``(path, reason)`` of explicitly named files that are not photos.
+    """
+
     photos: list[Path]
     failed: list[tuple[Path, str, ErrorKind]]
     ignored: list[tuple[Path, str]]
 
 
-def _select(paths: Sequence[str | Path], lrcat: str | Path | None) -> _Selection:
+def select_photos(paths: Sequence[str | Path], lrcat: str | Path | None = None) -> Selection:
+    """The photos of a batch: folders walked and files named (:func:`find_photos`), or a catalog's listing.
+
+    Args:
+        paths: folders and photo files; with ``lrcat`` they only narrow the catalog's photos down.
+        lrcat: a Lightroom catalog whose photo files to take (read-only).
+
+    Returns:
+        The :class:`Selection` (``autoretouch catalog --lrcat --server`` sends its ``photos`` to the daemon).
+
+    Raises:
+        NotFoundError: a PATH does not exist.
+        LightroomCatalogError: the catalog cannot be read.
+    """
     if lrcat is None:
         walk = find_photos(paths)
-        return _Selection(list(walk.photos), [(p, why, _UNLISTABLE) for p, why in walk.errors], list(walk.ignored))
+        return Selection(list(walk.photos), [(p, why, _UNLISTABLE) for p, why in walk.errors], list(walk.ignored))
     roots = [Path(os.path.abspath(p)) for p in paths]
     for root in roots:
         if not root.exists():
             raise NotFoundError(f"{root}: no such file or folder")
     listing = list_catalog_files(lrcat)
-    sel = _Selection([], [], [])
+    sel = Selection([], [], [])
     seen: set[str] = set()
     for f in listing.files:
         p = Path(os.path.abspath(f.path))
@@ -204,6 +236,7 @@ class _Batch:
         style: Style,
         run: RunConfig,
         dry_run: bool,
+        max_pixels: int,
         journal: Journal,
         progress: Callable[[PhotoOutcome], None] | None,
         cancel: Callable[[], bool] | None,
@@ -213,6 +246,7 @@ class _Batch:
         self.style = style
         self.run = run
         self.dry_run = dry_run
+        self.max_pixels = max_pixels
         self.journal = journal
         self.progress = progress
         self.cancel = cancel
@@ -283,7 +317,11 @@ class _Batch:
 
     def process_here(self, tasks: Sequence[PhotoTask]) -> None:
         processor = PhotoProcessor(
-            self.style, strength=self.run.strength, overwrite=self.run.overwrite, dry_run=self.dry_run
+            self.style,
+            strength=self.run.strength,
+            overwrite=self.run.overwrite,
+            dry_run=self.dry_run,
+            max_pixels=self.max_pixels,
         )
         with _torch_threads(1):
             for task in tasks:
@@ -298,7 +336,7 @@ class _Batch:
 
     def process_pool(self, tasks: Sequence[PhotoTask], workers: int) -> None:
         assert self.style.path is not None
-        setup = WorkerSetup(str(self.style.path), self.run.strength, self.run.overwrite, self.dry_run)
+        setup = WorkerSetup(str(self.style.path), self.run.strength, self.run.overwrite, self.dry_run, self.max_pixels)
         queue: deque[tuple[PhotoTask, bool]] = deque((t, False) for t in tasks)
         inflight: dict[Future[PhotoResult], PhotoTask] = {}
         crashes: dict[str, int] = {}
@@ -386,6 +424,7 @@ def run_batch(
     journal: str | Path | None = None,
     progress: Callable[[PhotoOutcome], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> BatchSummary:
     """Suggest a recipe for every photo with a style and write it into the photos' sidecars.
 
@@ -406,6 +445,8 @@ def run_batch(
             exceptions it raises end the batch.
         cancel: polled between photos (about every 0.25 s with a pool); when it returns true, photos in
             flight finish and the batch returns early with ``interrupted`` set.
+        max_pixels: a photo whose full resolution has more pixels fails alone (``ImageTooLargeError``, the
+            decompression-bomb guard; the daemon passes its ``--max-pixels``).
 
     Returns:
         The summary (``any_failed`` -> the CLI exits with status 9).
@@ -428,7 +469,7 @@ def run_batch(
         raise InvalidRecipeError("give at least one PATH or a Lightroom catalog")
     loaded = style if isinstance(style, Style) else load_style(style)
     run = RunConfig(loaded.name, loaded.model, style_fingerprint(loaded), float(strength), bool(overwrite))
-    selection = _select(paths, lrcat)
+    selection = select_photos(paths, lrcat)
     journal_path = Path(os.path.abspath(journal)) if journal is not None else default_journal_path(paths, lrcat)
     summary = BatchSummary(
         hosts=host_list, style=loaded.name, model=loaded.model, strength=float(strength), dry_run=dry_run
@@ -440,6 +481,7 @@ def run_batch(
             style=loaded,
             run=run,
             dry_run=dry_run,
+            max_pixels=int(max_pixels),
             journal=jr,
             progress=progress,
             cancel=cancel,

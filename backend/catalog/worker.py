@@ -30,6 +30,7 @@ from backend.agent.suggest import suggest_for_image
 from backend.agent.thumbnail import PREVIEW_LONG_SIDE
 from backend.catalog.journal import PhotoStat
 from backend.catalog.results import INTERNAL_ERROR, ErrorKind
+from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo
@@ -58,12 +59,13 @@ ALREADY_APPLIED = "already applied (the sidecar holds this very recipe, e.g. fro
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What every worker needs: the style's weights file, the strength, and the write mode."""
+    """What every worker needs: the style's weights file, the strength, the write mode, the pixel limit."""
 
     style_path: str
     strength: float
     overwrite: bool
     dry_run: bool
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,18 @@ class PhotoProcessor:
         strength: α in [0, 1].
         overwrite: replace existing settings (``--overwrite``).
         dry_run: compute everything, write nothing.
+        max_pixels: largest full-resolution pixel count decoded (larger photos fail with
+            ``ImageTooLargeError``).
     """
 
-    def __init__(self, style: Style, *, strength: float, overwrite: bool, dry_run: bool) -> None:
+    def __init__(
+        self, style: Style, *, strength: float, overwrite: bool, dry_run: bool, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> None:
         self.style = style
         self.strength = strength
         self.overwrite = overwrite
         self.dry_run = dry_run
+        self.max_pixels = max_pixels
         self.preview_side = max(PREVIEW_LONG_SIDE, style.net.thumb)
 
     @staticmethod
@@ -168,7 +175,7 @@ class PhotoProcessor:
         kind: ErrorKind | None = None
         try:
             stat = PhotoStat.of(photo)
-            decoded = decode_preview(photo, long_side=self.preview_side)
+            decoded = decode_preview(photo, long_side=self.preview_side, max_pixels=self.max_pixels)
             (recipe,) = suggest_for_image(decoded.image, [(self.style, 1.0)], strength=self.strength)
             info = PhotoInfo(
                 is_raw=decoded.is_raw,
@@ -221,7 +228,9 @@ def init_worker(setup: WorkerSetup, parent_pid: int) -> None:
     cv2.setNumThreads(1)  # likewise for OpenCV's decoders and resizing (no oversubscription)
 
     style = load_style(Path(setup.style_path))
-    _PROCESSOR = PhotoProcessor(style, strength=setup.strength, overwrite=setup.overwrite, dry_run=setup.dry_run)
+    _PROCESSOR = PhotoProcessor(
+        style, strength=setup.strength, overwrite=setup.overwrite, dry_run=setup.dry_run, max_pixels=setup.max_pixels
+    )
 
 
 def run_task(task: PhotoTask) -> PhotoResult:

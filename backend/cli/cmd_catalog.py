@@ -2,7 +2,11 @@
 
 Thin wrapper over :func:`backend.catalog.run_batch`: parses the options, shows a progress bar on stderr
 (when stderr is a terminal), prints failures as they happen (stderr) and a summary at the end (stdout; one
-JSON document with ``--json``). Exit status 0, or 9 when some photos failed, 130 when interrupted.
+JSON document with ``--json``). Exit status 0, or 9 when some photos failed, 130 when interrupted, or the
+exit status of a typed error that stops the whole run.
+
+With ``--server HOST:PORT`` the batch runs on the daemon (``WriteSidecars`` with a style, which runs the same
+catalog batch there); the per-photo results stream back and are shown and summed up exactly as above.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from backend.cli.remote import add_server_options
 
 if TYPE_CHECKING:
     from backend.catalog import BatchSummary, PhotoOutcome
@@ -23,6 +29,7 @@ examples:
   autoretouch catalog ~/Photos/2024 --style warm --strength 0.7      # darktable sidecars, resumable
   autoretouch catalog --lrcat ~/Lightroom/Main.lrcat --style warm     # Lightroom NAME.xmp for the raws
   autoretouch catalog ~/Photos --host both --dry-run --json
+  autoretouch catalog ~/Photos/2024 --style warm --server 127.0.0.1:50051  # on a running daemon
 
 What is processed: folders are walked recursively (photos recognised by extension or content; sidecars,
 backups, hidden folders and autoretouch's temp files are left alone), or the photo files a Lightroom catalog
@@ -36,6 +43,17 @@ written: .autoretouch-journal.jsonl inside the first PATH (next to it for a file
 only --lrcat), or --journal FILE. Run the same command again after a crash or Ctrl-C and only what is
 missing is done; photos whose size or modification time changed are done again. Delete the journal to
 start over.
+
+With --server HOST:PORT [--token T] the daemon does the work (its --root folders must hold the PATHs, given
+as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by
+the daemon (photo files by extension; hidden entries skipped); with --lrcat the catalog is read here and its
+photo files are sent. Output and exit status are those of a local run; a refused call (daemon unreachable,
+PATH outside its roots, wrong token, ...) exits non-zero with the daemon's message. Resuming: the daemon
+keeps the same journal a local run would (.autoretouch-journal.jsonl in the first PATH; with --lrcat, in the
+first photo's folder), so rerunning - locally or remotely - after a crash, a cancelled call or Ctrl-C skips
+the photos already done ('already done'); a sidecar that already carries an autoretouch record is skipped
+unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals the photo in progress.
+--jobs and --journal are the daemon's choice and cannot be given with --server.
 """
 
 
@@ -102,6 +120,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--journal", type=Path, metavar="FILE", help="journal file (default: see below)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary instead of text")
+    add_server_options(parser)
     parser.set_defaults(func=run, _parser=parser)
 
 
@@ -133,27 +152,51 @@ def format_summary(summary: BatchSummary) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the batch; returns 0, 9 (some photos failed) or 130 (interrupted)."""
-    from tqdm import tqdm
+class _Progress:
+    """The progress bar on stderr (a terminal only) and the failure lines, as photos finish."""
 
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, outcome: PhotoOutcome) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=outcome.total, file=sys.stderr, unit="photo", disable=None, dynamic_ncols=True)
+        self.bar.update(1)
+        if outcome.failed:
+            self.bar.write(f"autoretouch: error: {outcome.reason}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _report(summary: BatchSummary, as_json: bool) -> int:
+    """Print the summary; the exit status 0, 9 (some photos failed) or 130 (interrupted)."""
+    from backend.cli.main import EXIT_PARTIAL
+
+    if as_json:
+        json.dump(summary.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(format_summary(summary)))
+    if summary.interrupted:
+        return 130
+    return EXIT_PARTIAL if summary.any_failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the batch (here, or on the daemon with ``--server``); returns 0, 9 (some failed) or 130."""
     from backend.agent.style import DEFAULT_STYLE
     from backend.catalog import run_batch
-    from backend.cli.main import EXIT_PARTIAL
 
     if not args.paths and args.lrcat is None:
         args._parser.error("give at least one PATH or --lrcat CATALOG")
     host = args.host or ("lightroom" if args.lrcat is not None else "darktable")
-    bar: Any = None
-
-    def progress(outcome: PhotoOutcome) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=outcome.total, file=sys.stderr, unit="photo", disable=None, dynamic_ncols=True)
-        bar.update(1)
-        if outcome.failed:
-            bar.write(f"autoretouch: error: {outcome.reason}", file=sys.stderr)
-
+    if args.server:
+        return run_remote(args, host)
+    progress = _Progress()
     try:
         summary = run_batch(
             args.paths,
@@ -168,13 +211,103 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     finally:
-        if bar is not None:
-            bar.close()
-    if args.json:
-        json.dump(summary.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        progress.close()
+    return _report(summary, args.json)
+
+
+def _remote_outcome(result: Any, seconds: float) -> PhotoOutcome:
+    """A daemon's ``FileResult`` as the :class:`PhotoOutcome` a local run would have reported."""
+    from backend.catalog import ErrorKind, PhotoOutcome
+    from backend.cli.remote import pb_recipe
+    from backend.daemon.convert import outcome_from_pb
+
+    hosts = tuple(outcome_from_pb(o) for o in result.outcomes)
+    error = result.error.message if result.HasField("error") else None
+    status, reason = PhotoOutcome.summarise(hosts, error)
+    kind = None if error is None else ErrorKind(result.error.type, result.error.code, result.error.exit_code)
+    recipe = pb_recipe(result.recipe) if result.HasField("recipe") else None
+    return PhotoOutcome(Path(result.photo), status, reason, hosts, recipe, seconds, error_kind=kind)
+
+
+def run_remote(args: argparse.Namespace, host: str) -> int:
+    """``autoretouch catalog --server``: the batch on the daemon, shown and summed up as a local run.
+
+    Args:
+        args: the parsed command line (``server``, ``token``, the batch options).
+        host: ``lightroom``, ``darktable`` or ``both``.
+
+    Returns:
+        0, 9 (some photos failed) or 130 (Ctrl-C: the call is cancelled).
+
+    Raises:
+        RemoteError: the daemon refused or failed the call (its message and exit status).
+        RemoteOptionError: ``--jobs`` or ``--journal`` (the daemon decides them).
+        NotFoundError, LightroomCatalogError: with ``--lrcat``, a PATH or the catalog (read here).
+    """
+    import os
+    import time
+
+    from backend.agent.style import DEFAULT_STYLE
+    from backend.catalog import BatchSummary, PhotoOutcome, default_journal_path, select_photos
+    from backend.cli.remote import HOSTS, RemoteClient, check_styles, refuse_options
+    from backend.rpc import PROTOCOL_VERSION, pb
+    from backend.sidecar.apply import hosts_for
+
+    refuse_options(args, {"jobs": "the daemon runs its own workers", "journal": "the daemon keeps the journal"})
+    style = args.style or DEFAULT_STYLE
+    started = time.perf_counter()
+    summary = BatchSummary(hosts=hosts_for(host), style=style, strength=args.strength, dry_run=args.dry_run)
+    progress = _Progress()
+
+    def emit(outcome: PhotoOutcome, total: int) -> None:
+        from dataclasses import replace
+
+        outcome = replace(outcome, index=len(summary.photos) + 1, total=total)
+        summary.photos.append(outcome)
+        progress(outcome)
+
+    here: list[PhotoOutcome] = []  # what a catalog listing read here already settles
+    if args.lrcat is not None:
+        selection = select_photos(args.paths, args.lrcat)
+        paths = [str(p) for p in selection.photos]
+        here += [PhotoOutcome(p, "failed", why, error_kind=kind) for p, why, kind in selection.failed]
+        here += [PhotoOutcome(p, "skipped", why) for p, why in selection.ignored]
     else:
-        print("\n".join(format_summary(summary)))
-    if summary.interrupted:
-        return 130
-    return EXIT_PARTIAL if summary.any_failed else 0
+        paths = [os.path.abspath(p) for p in args.paths]
+    request = pb.WriteSidecarsRequest(
+        protocol_version=PROTOCOL_VERSION,
+        paths=paths,
+        recursive=args.lrcat is None,
+        hosts=HOSTS[host],
+        style=style,
+        strength=args.strength,
+        overwrite=args.overwrite,
+        dry_run=args.dry_run,
+    )
+    try:
+        with RemoteClient(args.server, token=args.token) as client:
+            check_styles(client, [style])
+            for outcome in here:
+                emit(outcome, len(here) + len(paths))
+            if paths:
+                stream = client.write_sidecars(request)
+                last = time.perf_counter()
+                try:
+                    for message in stream:
+                        summary.model = summary.model or message.model_version
+                        if message.WhichOneof("event") == "summary":
+                            summary.interrupted = message.summary.cancelled
+                            continue
+                        now = time.perf_counter()
+                        emit(_remote_outcome(message.file, now - last), len(here) + message.file.total)
+                        last = now
+                except KeyboardInterrupt:
+                    stream.close()  # cancels the call; the daemon journals the photo in progress and stops
+                    summary.interrupted = True
+    finally:
+        progress.close()
+    if paths:
+        journal = default_journal_path(paths[:1])
+        summary.journal = journal if journal.is_file() else None
+    summary.elapsed_s = time.perf_counter() - started
+    return _report(summary, args.json)

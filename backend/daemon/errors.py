@@ -3,7 +3,8 @@
 Every :class:`~backend.errors.AutoretouchError` carries ``grpc_status`` (a ``grpc.StatusCode`` member name)
 and ``exit_code``; :func:`describe` reads them, and nothing else in the daemon chooses a code from an
 exception type. Anything that is not an ``AutoretouchError`` is a bug: :func:`describe` maps it to
-``INTERNAL`` with a generic message, and the caller logs the traceback. The JSON bridge derives its HTTP
+``INTERNAL`` with a generic message, and the caller logs the traceback. The classes below declare only what
+differs from the base class's defaults (CLI exit status 3, ``INVALID_ARGUMENT``). The JSON bridge derives its HTTP
 status from the gRPC code through :data:`HTTP_STATUS` (the table of ``google.rpc.Code``), so the two
 transports can never disagree.
 """
@@ -34,37 +35,33 @@ __all__ = [
 
 
 class BadRequestError(AutoretouchError):
-    """A request is malformed: a relative path, an unknown host, a missing field, a bad value."""
+    """A request is malformed: a relative path, an unknown host, a missing field, a bad value.
 
-    exit_code = 3
-    grpc_status = "INVALID_ARGUMENT"
+    Exit status 3 and ``INVALID_ARGUMENT``, the base class's defaults.
+    """
 
 
 class ProtocolVersionError(AutoretouchError):
     """The request's ``protocol_version`` is one this server does not speak (a missing one is a BadRequest)."""
 
-    exit_code = 3
     grpc_status = "UNIMPLEMENTED"
 
 
 class BusyError(AutoretouchError):
     """Every worker is busy and the waiting queue is full (or a training is already running)."""
 
-    exit_code = 3
     grpc_status = "RESOURCE_EXHAUSTED"
 
 
 class RequestTooLargeError(AutoretouchError):
     """A request body (or a folder listing) exceeds the server's size limit."""
 
-    exit_code = 3
     grpc_status = "RESOURCE_EXHAUSTED"
 
 
 class DeadlineError(AutoretouchError):
     """The caller's deadline passed before the work could finish."""
 
-    exit_code = 3
     grpc_status = "DEADLINE_EXCEEDED"
 
 
@@ -78,7 +75,6 @@ class CancelledError(AutoretouchError):
 class NotServingError(AutoretouchError):
     """The server is still loading its styles or is shutting down."""
 
-    exit_code = 3
     grpc_status = "UNAVAILABLE"
 
 

@@ -1,8 +1,10 @@
 """The daemon: a gRPC server (+ health, + reflection) and the loopback JSON bridge over one service.
 
 :func:`create_server` builds everything and binds the ports (port 0 = any free port, what tests use) but
-loads nothing; :meth:`Daemon.start` starts serving with health ``NOT_SERVING``, loads the styles in the
-background and then flips health to ``SERVING`` (``/healthz`` follows the same state).
+loads nothing; :meth:`Daemon.start` tunes the process's allocator for the renderer
+(:func:`backend.render.pipeline.tune_allocator`: glibc keeps band-sized buffers for reuse; process-wide,
+applied once), starts serving with health ``NOT_SERVING``, loads the styles in the background and then
+flips health to ``SERVING`` (``/healthz`` follows the same state).
 :meth:`Daemon.stop` shuts down in the order the house style fixes: health ``NOT_SERVING`` first (so load
 balancers and plugins stop sending), then the bridge stops accepting, then ``server.stop(grace)`` lets
 in-flight calls finish for ``grace`` seconds. :func:`serve` is what ``autoretouch serve`` runs: it adds
@@ -79,8 +81,8 @@ class Daemon:
         grpc_server: the ``grpc.Server``.
         health: the ``grpc.health.v1`` servicer.
         bridge: the JSON bridge, or ``None``.
-        events: what happened, in order (``"health:SERVING"``, ``"health:NOT_SERVING"``, ``"bridge:stopped"``,
-            ``"grpc:stopped"``); the shutdown-order test reads it.
+        events: what happened, in order (``"allocator:tuned"`` or ``"allocator:default"``, ``"health:SERVING"``,
+            ``"health:NOT_SERVING"``, ``"bridge:stopped"``, ``"grpc:stopped"``); the lifecycle tests read it.
     """
 
     def __init__(
@@ -131,7 +133,11 @@ class Daemon:
         LOG.info("serving: styles=%s unusable=%s", sorted(snap.styles) or "none", sorted(snap.errors) or "none")
 
     def start(self) -> None:
-        """Start serving (health ``NOT_SERVING``) and load the styles in the background."""
+        """Tune the allocator, start serving (health ``NOT_SERVING``) and load the styles in the background."""
+        from backend.render.pipeline import tune_allocator
+
+        tuned = tune_allocator()
+        self.events.append(f"allocator:{'tuned' if tuned else 'default'}")
         self._set_health(False)
         self.grpc_server.start()
         if self.bridge is not None:

@@ -8,8 +8,12 @@ transports map them with :func:`backend.daemon.errors.describe`.
 WriteSidecars has two paths:
 
 * ``style`` (one style): the catalog batch (:func:`backend.catalog.run_batch`, in this process, one photo
-  at a time, with the catalog's journal: photos already done with the same style and strength are skipped
-  as ``already done``). The batch holds one worker slot while it runs.
+  at a time, with the daemon's ``max_pixels``). It keeps the catalog's journal where ``autoretouch catalog``
+  keeps it for the same first path (``.autoretouch-journal.jsonl`` inside the first path sent, or in its
+  folder for a file), so a local and a remote run over the same folder resume each other: photos already
+  done with the same style weights, strength and overwrite setting are skipped as ``already done``, and a
+  sidecar that already carries an autoretouch record is skipped unless ``overwrite``. The batch holds one
+  worker slot while it runs; a second batch on the same journal fails with ``FAILED_PRECONDITION``.
 * ``recipe`` or ``mix``: photo by photo here (:func:`backend.sidecar.apply.apply_to_photo`), each photo
   taking a worker slot, as ``autoretouch apply`` does.
 
@@ -31,6 +35,7 @@ from typing import Any
 
 from backend import __version__
 from backend.agent.style import DEFAULT_STYLE, Style
+from backend.catalog.journal import default_journal_path
 from backend.daemon.config import DaemonConfig
 from backend.daemon.convert import (
     history_to_pb,
@@ -293,11 +298,15 @@ class RetouchService:
             styles = self._styles(req.style, req.mix if source == "mix" else None)
             model = "+".join(s.model for s, _ in styles)
         photos = self._batch_paths(req.paths, req.recursive)
+        journal = None
+        if source == "style":
+            journal = default_journal_path([req.paths[0]])
+            self.roots.check(journal)
         versions = self._versions(model)
         counter = _Counter()
         with self.limiter.admit():
             files = (
-                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call)
+                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
                 if source == "style"
                 else self._batch_here(photos, hosts, host, recipe, styles, strength, req, call)
             )
@@ -361,6 +370,7 @@ class RetouchService:
         strength: float,
         req: pb.WriteSidecarsRequest,
         call: Call,
+        journal: Path | None,
     ) -> Iterator[pb.FileResult]:
         from backend.catalog import run_batch
 
@@ -389,8 +399,10 @@ class RetouchService:
                     jobs=1,
                     dry_run=req.dry_run,
                     overwrite=req.overwrite,
+                    journal=journal,
                     progress=lambda o: events.put(("file", o)),
                     cancel=stop.is_set,
+                    max_pixels=self.config.max_pixels,
                 )
                 events.put(("done", summary))
             except BaseException as exc:  # handed to the caller's thread, which raises it
@@ -420,9 +432,10 @@ class RetouchService:
         result = pb.FileResult(photo=str(outcome.photo), outcomes=[outcome_to_pb(o) for o in outcome.hosts])
         if outcome.recipe is not None:
             result.recipe.CopyFrom(recipe_to_pb(outcome.recipe))
-        if outcome.failed and all(o.failed and o.reason == outcome.reason for o in outcome.hosts):
-            # The catalog batch reports a photo-level failure as text only (its class is not kept).
-            result.error.CopyFrom(pb.Error(code="UNKNOWN", message=outcome.reason, type="", exit_code=9))
+        kind = outcome.error_kind
+        if outcome.failed and kind is not None:  # the photo failed as a whole (decode, size limit, suggestion)
+            error = pb.Error(code=kind.grpc_status, message=outcome.reason, type=kind.type, exit_code=kind.exit_code)
+            result.error.CopyFrom(error)
         return result
 
     # -- Revert -------------------------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""``autoretouch train --server``: :func:`backend.cli.remote.remote_train` against a real daemon and trainer.
+
+The daemon runs its real training worker (``python -m trainer.daemon_worker``) on a tiny generated
+favourites folder with a tiny configuration sent from a local ``--config`` file, so a training takes a few
+seconds. The ``train`` parser does not have ``--server`` yet (``trainer/cli.py`` is wired separately), so
+the tests parse a real ``train`` command line and add ``server``/``token`` as that option would.
+"""
+
+from __future__ import annotations
+
+import _thread
+import argparse
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from backend.cli.main import build_parser
+from backend.cli.remote import RemoteError, RemoteOptionError, config_overrides, remote_train
+from backend.daemon.errors import BadRequestError
+from backend.rpc import pb, pb_grpc
+from tests.test_daemon_grpc import config_for, make_style_dir, start_daemon
+from tests.test_trainer_cli import TINY_TOML
+from trainer.synthetic import write_style_folders
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("remote_train")
+    root = base / "root"
+    targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    styles = make_style_dir(base / "styles", ("default",))
+    config = base / "tiny.toml"
+    config.write_text(TINY_TOML)
+    daemon, ports = start_daemon(config_for(root, styles, http_port=None))
+    assert daemon.wait_until_serving(30)
+    channel = grpc.insecure_channel(f"127.0.0.1:{ports.grpc}")
+    yield {"root": root, "targets": targets, "styles": styles, "config": config, "daemon": daemon,
+           "server": f"127.0.0.1:{ports.grpc}", "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
+    channel.close()
+    daemon.stop(0.5)
+
+
+def _args(env: dict[str, Any], *argv: str) -> argparse.Namespace:
+    args = build_parser().parse_args(["train", "--targets", str(env["targets"]), "--config", str(env["config"]), *argv])
+    args.server, args.token = env["server"], None
+    return args
+
+
+def _listed(env: dict[str, Any]) -> dict[str, Any]:
+    styles = env["stub"].ListStyles(pb.ListStylesRequest(protocol_version=1), timeout=10).styles
+    return {s.name: s for s in styles}
+
+
+def _wait_idle(env: dict[str, Any], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while env["daemon"].service.training.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not env["daemon"].service.training.busy
+
+
+def test_config_file_becomes_typed_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[agent]\nsliders = ["exposure", "tint"]\nwidth = 8\n[rl]\nstep_penalty = 0.01\n[run]\nx = true\n')
+    assert config_overrides(path) == [
+        "agent.sliders=exposure,tint", "agent.width=8", "rl.step_penalty=0.01", "run.x=true"
+    ]  # fmt: skip
+    path.write_text("top = 1\n")
+    with pytest.raises(BadRequestError, match="section"):
+        config_overrides(path)
+
+
+def test_remote_train_installs_a_style_the_daemon_lists(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert remote_train(_args(env, "--style", "remote_one", "--steps", "2", "--seed", "3", "--json")) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["style"] == "remote_one" and out["steps"] == 2 and out["stopped_by"] == "steps"
+    assert Path(out["installed_path"]) == env["styles"] / "remote_one.safetensors"
+    assert Path(out["run_dir"]).parent == env["daemon"].config.run_dir
+    assert "seed = 3" in (Path(out["run_dir"]) / "config.toml").read_text()  # --seed reached the trainer
+    info = _listed(env)["remote_one"]
+    assert info.loaded and info.model == "remote_one@1"
+    assert list(info.agent["sliders"]) == ["exposure", "tint"]  # the local --config file reached the trainer
+    _wait_idle(env)
+
+
+def test_ctrl_c_cancels_the_training_and_the_daemon_keeps_serving(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon = env["daemon"]
+    seen: dict[str, Any] = {}
+
+    def interrupt_once_training() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            proc = daemon.service.training.process
+            if proc is not None:  # the worker runs: the daemon has started the training
+                seen["pid"] = proc.pid
+                time.sleep(0.3)
+                _thread.interrupt_main()  # what Ctrl-C does
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=interrupt_once_training, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):  # ``autoretouch`` turns it into exit status 130
+        remote_train(_args(env, "--style", "cancelled", "--steps", "100000"))
+    watcher.join()
+    assert "pid" in seen and "cancelled (no style installed)" in capsys.readouterr().err
+    _wait_idle(env)
+    assert daemon.service.training.process is None and daemon.status == "SERVING"
+    with pytest.raises(ProcessLookupError):
+        os.kill(seen["pid"], 0)  # the worker was stopped
+    assert "cancelled" not in _listed(env)  # the daemon still answers, and installed nothing
+
+
+def test_options_the_daemon_decides_and_trainer_errors(env: dict[str, Any]) -> None:
+    with pytest.raises(RemoteOptionError, match="--resume cannot be used with --server") as excinfo:
+        remote_train(_args(env, "--style", "x", "--resume"))
+    assert excinfo.value.exit_code == 2
+    with pytest.raises(RemoteError, match="n_critic") as bad:  # the trainer's typed error, through the daemon
+        remote_train(_args(env, "--style", "x", "--steps", "1", "--set", "critic.n_critic=lots"))
+    assert bad.value.exit_code == 3 and bad.value.code == "INVALID_ARGUMENT"
+    _wait_idle(env)
