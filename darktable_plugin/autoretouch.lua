@@ -1,0 +1,1026 @@
+--[[
+  autoretouch.lua - "auto-retouch (learned style)" for darktable 4.2 and later
+
+  Copyright (c) autoretouch contributors. Licensed under the MIT license (see the project's LICENSE).
+]]
+--[[
+  autoretouch
+
+  Retouch the selected images with a learned style: the autoretouch command line proposes a few sliders per
+  image and appends them, as native darktable modules, after the image's existing history in its XMP
+  sidecar; darktable then reloads the sidecar. The user's history is never dropped.
+
+  ADDITIONAL SOFTWARE NEEDED FOR THIS SCRIPT
+  * the autoretouch command line (`autoretouch`), on the PATH or at the path set in
+    preferences > lua options; optionally a running daemon (`autoretouch serve`).
+  * darktable must write sidecar files (preferences > storage > "write sidecar file for each image" set to
+    "on import" or "after edit") for images that already have a history.
+
+  USAGE
+  * install: copy this file to ~/.config/darktable/lua/autoretouch.lua and add the line
+      require "autoretouch"
+    to ~/.config/darktable/luarc (or enable it in script_manager).
+  * lighttable > "selected image[s]" module > "auto-retouch (learned style)", or assign a key under
+    preferences > shortcuts > lua > "auto-retouch (learned style)".
+  * preferences > lua options: style, strength, command path, daemon address, fixed recipe.
+  * other scripts: require("autoretouch").apply_to_images(images, overrides) (see the end of this file).
+
+  BUGS, COMMENTS, SUGGESTIONS
+  * see docs/darktable-plugin.md in the autoretouch repository.
+
+  CHANGES
+  * 1.0: first version (darktable 4.2, Lua API 9.0.0).
+]]
+
+local dt = require "darktable"
+
+local MODULE = "autoretouch"
+local ACTION_NAME = "autoretouch_apply"
+local SHORTCUT_EVENT = "autoretouch_shortcut"
+--: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
+local MIN_API_VERSION = "9.0.0"
+--: photos sent to one `autoretouch suggest` call (one start-up for several photos; cancel acts between calls).
+local SUGGEST_CHUNK = 8
+--: longest piece of the CLI's error output quoted in a message, in characters.
+local MAX_REASON_CHARS = 300
+
+-- ---------------------------------------------------------------------------------------------------------
+-- strings: every text shown to the user lives here (translated through gettext, formatted after translation)
+-- ---------------------------------------------------------------------------------------------------------
+
+local gettext = dt.gettext
+pcall(gettext.bindtextdomain, MODULE, dt.configuration.config_dir .. "/lua/locale/")
+
+local function _(msgid)
+  return gettext.dgettext(MODULE, msgid)
+end
+
+local MSG = {
+  action_label = "auto-retouch (learned style)",
+  action_tooltip = "append a learned style's edit to the selected images' history (existing history is kept)",
+  job_label = "auto-retouch",
+  purpose = "retouch the selected images with a learned style (autoretouch)",
+  api_too_old = "autoretouch needs darktable 4.2 or later (Lua API %s), this is Lua API %s",
+  pref_cli_label = "autoretouch: command",
+  pref_cli_tooltip = "the autoretouch command line program: a name on the PATH or a full path",
+  pref_style_label = "autoretouch: style",
+  pref_style_tooltip = "name of the learned style (see `autoretouch styles`); empty = the default style",
+  pref_strength_label = "autoretouch: strength",
+  pref_strength_tooltip = "0 = no change, 1 = the full style",
+  pref_server_label = "autoretouch: daemon address",
+  pref_server_tooltip = "HOST:PORT of a running `autoretouch serve`; empty = run the command in-process",
+  pref_recipe_label = "autoretouch: fixed recipe file",
+  pref_recipe_tooltip = "apply this recipe JSON to every image instead of the style's suggestion; empty = the style",
+  no_images = "auto-retouch: no image selected",
+  busy = "auto-retouch is already running; wait for it to finish or cancel it",
+  not_lighttable = "auto-retouch works in the lighttable; leave the darkroom first",
+  windows_unsupported = "auto-retouch: Windows is not supported yet",
+  bad_cli = "auto-retouch: set the autoretouch command in preferences > lua options",
+  bad_strength = "auto-retouch: strength must lie between 0 and 1, got %s",
+  bad_server = "auto-retouch: the daemon address must be HOST:PORT, got '%s'",
+  bad_text = "auto-retouch: the setting '%s' contains a NUL character",
+  nul_in_argument = "an argument contains a NUL character",
+  cli_not_found = "cannot run the autoretouch command '%s' (not found); set it in preferences > lua options",
+  cli_not_executable = "cannot run the autoretouch command '%s' (not executable)",
+  cli_failed = "autoretouch exited with status %d: %s",
+  cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
+  tmp_failed = "cannot create a temporary file: %s",
+  no_suggestion = "no suggestion for this photo",
+  duplicate = "virtual copies (duplicates) are not supported yet: only the original's sidecar is written",
+  missing_file = "the image file is missing",
+  sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
+    .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
+  sync_failed = "could not make darktable write the sidecar: %s",
+  reload_failed = "sidecar written but darktable could not reload it: %s",
+  cancelled = "cancelled",
+  summary = "auto-retouch: %d retouched, %d skipped, %d failed",
+  summary_cancelled = "auto-retouch cancelled: %d retouched, %d skipped, %d failed, %d not done",
+  first_problem = "%s: %s",
+  log_line = "autoretouch: %s %s: %s",
+}
+
+--- The translated, formatted message `key` (format arguments follow).
+local function msg(key, ...)
+  local text = MSG[key]
+  assert(text, "unknown message " .. tostring(key))
+  if select("#", ...) == 0 then
+    return _(text)
+  end
+  return string.format(_(text), ...)
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- API version check (self-contained: the script must not depend on lua-scripts' lib/dtutils)
+-- ---------------------------------------------------------------------------------------------------------
+
+--- "9.0.0" -> {9, 0, 0}; missing parts count as 0.
+local function parse_version(text)
+  local parts = {}
+  for number in tostring(text):gmatch("%d+") do
+    parts[#parts + 1] = tonumber(number)
+  end
+  for i = #parts + 1, 3 do
+    parts[i] = 0
+  end
+  return parts
+end
+
+--- Whether version string `have` is at least `need` (major, minor, patch).
+local function version_at_least(have, need)
+  local a, b = parse_version(have), parse_version(need)
+  for i = 1, 3 do
+    if a[i] ~= b[i] then
+      return a[i] > b[i]
+    end
+  end
+  return true
+end
+
+local API_VERSION = dt.configuration.api_version_string
+if not version_at_least(API_VERSION, MIN_API_VERSION) then
+  local text = msg("api_too_old", MIN_API_VERSION, API_VERSION)
+  dt.print_error(text)
+  error(text)
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- shell quoting (POSIX sh): the only way arguments reach the shell
+-- ---------------------------------------------------------------------------------------------------------
+
+--- One argument quoted for /bin/sh: wrapped in single quotes, each ' written as '\''.
+-- Everything else ($, `, \, ", newlines, spaces, globs) is literal inside single quotes.
+-- Returns nil and a message when the text holds a NUL byte (the shell would cut it there).
+local function shell_quote(text)
+  text = tostring(text)
+  if text:find("\0", 1, true) then
+    return nil, msg("nul_in_argument")
+  end
+  return "'" .. text:gsub("'", "'\\''") .. "'"
+end
+
+--- A command line from an argument list plus redirections of stdin (/dev/null), stdout and stderr.
+-- Returns nil and a message when an argument cannot be quoted.
+local function command_line(argv, stdout_path, stderr_path)
+  local words = {}
+  for i, arg in ipairs(argv) do
+    local quoted, err = shell_quote(arg)
+    if not quoted then
+      return nil, err
+    end
+    words[i] = quoted
+  end
+  local out, err_out = shell_quote(stdout_path), shell_quote(stderr_path)
+  if not out or not err_out then
+    return nil, msg("nul_in_argument")
+  end
+  return table.concat(words, " ") .. " </dev/null >" .. out .. " 2>" .. err_out
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- JSON (the CLI's --json output in, a recipe file out)
+-- ---------------------------------------------------------------------------------------------------------
+
+--- JSON's null.
+local NULL = setmetatable({}, { __tostring = function() return "null" end })
+
+local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+
+--- A code point as UTF-8 bytes.
+local function utf8_char(code)
+  if code < 0x80 then
+    return string.char(code)
+  elseif code < 0x800 then
+    return string.char(0xC0 + math.floor(code / 0x40), 0x80 + code % 0x40)
+  elseif code < 0x10000 then
+    return string.char(0xE0 + math.floor(code / 0x1000), 0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+  end
+  return string.char(0xF0 + math.floor(code / 0x40000), 0x80 + math.floor(code / 0x1000) % 0x40,
+    0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+end
+
+local decode_value -- forward declaration (recursive descent)
+
+local function skip_space(text, pos)
+  return text:find("[^ \t\r\n]", pos) or #text + 1
+end
+
+local function decode_error(pos, what)
+  error({ json = string.format("invalid JSON at character %d: %s", pos, what) }, 0)
+end
+
+local function decode_string(text, pos)
+  -- pos is at the opening quote
+  local parts, i = {}, pos + 1
+  while true do
+    local j = text:find('["\\%c]', i)
+    if not j then
+      decode_error(pos, "unterminated string")
+    end
+    parts[#parts + 1] = text:sub(i, j - 1)
+    local c = text:sub(j, j)
+    if c == '"' then
+      return table.concat(parts), j + 1
+    elseif c == "\\" then
+      local e = text:sub(j + 1, j + 1)
+      if e == "u" then
+        local hex = text:sub(j + 2, j + 5)
+        if not hex:match("^%x%x%x%x$") then
+          decode_error(j, "bad \\u escape")
+        end
+        local code, next_i = tonumber(hex, 16), j + 6
+        if code >= 0xD800 and code <= 0xDBFF then
+          local low = text:match("^\\u(%x%x%x%x)", next_i)
+          local low_code = low and tonumber(low, 16)
+          if not low_code or low_code < 0xDC00 or low_code > 0xDFFF then
+            decode_error(j, "lone surrogate")
+          end
+          code = 0x10000 + (code - 0xD800) * 0x400 + (low_code - 0xDC00)
+          next_i = next_i + 6
+        elseif code >= 0xDC00 and code <= 0xDFFF then
+          decode_error(j, "lone surrogate")
+        end
+        parts[#parts + 1] = utf8_char(code)
+        i = next_i
+      elseif ESCAPES[e] then
+        parts[#parts + 1] = ESCAPES[e]
+        i = j + 2
+      else
+        decode_error(j, "bad escape")
+      end
+    else
+      decode_error(j, "control character in string")
+    end
+  end
+end
+
+local function decode_number(text, pos)
+  local number_text = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+  if not number_text or not number_text:match("^-?%d") or number_text:match("^-?0%d") then
+    decode_error(pos, "bad number")
+  end
+  local value = tonumber(number_text)
+  if value == nil then
+    decode_error(pos, "bad number")
+  end
+  return value, pos + #number_text
+end
+
+local function decode_array(text, pos)
+  local result, n = {}, 0
+  pos = skip_space(text, pos + 1)
+  if text:sub(pos, pos) == "]" then
+    return result, pos + 1
+  end
+  while true do
+    local value
+    value, pos = decode_value(text, pos)
+    n = n + 1
+    result[n] = value
+    pos = skip_space(text, pos)
+    local c = text:sub(pos, pos)
+    if c == "]" then
+      return result, pos + 1
+    elseif c ~= "," then
+      decode_error(pos, "expected ',' or ']'")
+    end
+    pos = skip_space(text, pos + 1)
+  end
+end
+
+local function decode_object(text, pos)
+  local result = {}
+  pos = skip_space(text, pos + 1)
+  if text:sub(pos, pos) == "}" then
+    return result, pos + 1
+  end
+  while true do
+    if text:sub(pos, pos) ~= '"' then
+      decode_error(pos, "expected a key")
+    end
+    local key
+    key, pos = decode_string(text, pos)
+    pos = skip_space(text, pos)
+    if text:sub(pos, pos) ~= ":" then
+      decode_error(pos, "expected ':'")
+    end
+    local value
+    value, pos = decode_value(text, skip_space(text, pos + 1))
+    result[key] = value
+    pos = skip_space(text, pos)
+    local c = text:sub(pos, pos)
+    if c == "}" then
+      return result, pos + 1
+    elseif c ~= "," then
+      decode_error(pos, "expected ',' or '}'")
+    end
+    pos = skip_space(text, pos + 1)
+  end
+end
+
+local LITERALS = { ["true"] = true, ["false"] = false, ["null"] = NULL }
+
+decode_value = function(text, pos)
+  pos = skip_space(text, pos)
+  local c = text:sub(pos, pos)
+  if c == "{" then
+    return decode_object(text, pos)
+  elseif c == "[" then
+    return decode_array(text, pos)
+  elseif c == '"' then
+    return decode_string(text, pos)
+  elseif c == "-" or c:match("%d") then
+    return decode_number(text, pos)
+  end
+  for word, value in pairs(LITERALS) do
+    if text:sub(pos, pos + #word - 1) == word then
+      return value, pos + #word
+    end
+  end
+  decode_error(pos, c == "" and "unexpected end" or "unexpected character")
+end
+
+--- Parse one JSON document. Returns the value (objects and arrays as tables, null as NULL), or nil and a
+-- message.
+local function json_decode(text)
+  if type(text) ~= "string" then
+    return nil, "invalid JSON: not a string"
+  end
+  local ok, value, pos = pcall(decode_value, text, 1)
+  if not ok then
+    if type(value) == "table" and value.json then
+      return nil, value.json
+    end
+    error(value, 0)
+  end
+  pos = skip_space(text, pos)
+  if pos <= #text then
+    return nil, string.format("invalid JSON at character %d: trailing text", pos)
+  end
+  return value
+end
+
+local function encode_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    return named[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+--- Whether a table is a JSON array (keys 1..n, or empty).
+local function is_array(t)
+  local n = 0
+  for _k in pairs(t) do
+    n = n + 1
+  end
+  for i = 1, n do
+    if t[i] == nil then
+      return false
+    end
+  end
+  return true
+end
+
+--- Encode a Lua value as JSON. Numbers keep every bit (%.17g); keys are sorted (stable output).
+local function json_encode(value)
+  local kind = type(value)
+  if value == NULL or value == nil then
+    return "null"
+  elseif kind == "boolean" then
+    return value and "true" or "false"
+  elseif kind == "number" then
+    if value ~= value or value == math.huge or value == -math.huge then
+      error("JSON cannot hold " .. tostring(value))
+    end
+    if value == math.floor(value) and math.abs(value) < 2 ^ 53 then
+      return string.format("%d", value)
+    end
+    return string.format("%.17g", value)
+  elseif kind == "string" then
+    return encode_string(value)
+  elseif kind == "table" then
+    local parts = {}
+    if is_array(value) and next(value) ~= nil then
+      for i = 1, #value do
+        parts[i] = json_encode(value[i])
+      end
+      return "[" .. table.concat(parts, ",") .. "]"
+    end
+    if next(value) == nil then
+      return "[]"
+    end
+    local keys = {}
+    for k in pairs(value) do
+      keys[#keys + 1] = tostring(k)
+    end
+    table.sort(keys)
+    for i, k in ipairs(keys) do
+      parts[i] = encode_string(k) .. ":" .. json_encode(value[k])
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  error("JSON cannot hold a " .. kind)
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- settings (darktable preferences, overridable per call)
+-- ---------------------------------------------------------------------------------------------------------
+
+local PREFS = {
+  { name = "cli_path", kind = "string", default = "autoretouch", label = "pref_cli_label", tip = "pref_cli_tooltip" },
+  { name = "style", kind = "string", default = "", label = "pref_style_label", tip = "pref_style_tooltip" },
+  { name = "strength", kind = "float", default = 1.0, label = "pref_strength_label", tip = "pref_strength_tooltip",
+    min = 0.0, max = 1.0, step = 0.05 },
+  { name = "server", kind = "string", default = "", label = "pref_server_label", tip = "pref_server_tooltip" },
+  { name = "recipe", kind = "string", default = "", label = "pref_recipe_label", tip = "pref_recipe_tooltip" },
+}
+
+local function register_preferences()
+  for _i, p in ipairs(PREFS) do
+    if p.kind == "float" then
+      dt.preferences.register(MODULE, p.name, p.kind, msg(p.label), msg(p.tip), p.default, p.min, p.max, p.step)
+    else
+      dt.preferences.register(MODULE, p.name, p.kind, msg(p.label), msg(p.tip), p.default)
+    end
+  end
+end
+
+local function trim(s)
+  return (tostring(s):gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+--- The settings for one run: preferences, then `overrides` (same keys). Returns the table, or nil and a
+-- message for the user.
+local function read_settings(overrides)
+  local cfg = {}
+  for _i, p in ipairs(PREFS) do
+    local value = overrides and overrides[p.name]
+    if value == nil then
+      value = dt.preferences.read(MODULE, p.name, p.kind)
+    end
+    cfg[p.name] = value
+  end
+  for _i, p in ipairs(PREFS) do
+    if p.kind == "string" then
+      cfg[p.name] = trim(cfg[p.name] or "")
+      if cfg[p.name]:find("\0", 1, true) then
+        return nil, msg("bad_text", p.name)
+      end
+    end
+  end
+  if cfg.cli_path == "" then
+    return nil, msg("bad_cli")
+  end
+  local home = os.getenv("HOME")
+  for _i, name in ipairs({ "cli_path", "recipe" }) do
+    if home and cfg[name]:sub(1, 2) == "~/" then -- the shell does not expand ~ inside quotes
+      cfg[name] = home .. cfg[name]:sub(2)
+    end
+  end
+  local strength = tonumber(cfg.strength)
+  if strength == nil or strength ~= strength or strength < 0 or strength > 1 then
+    return nil, msg("bad_strength", tostring(cfg.strength))
+  end
+  cfg.strength = strength
+  if cfg.server ~= "" and not cfg.server:match("^[%w%.%-_:%[%]]*[%w%]]:%d+$") then
+    return nil, msg("bad_server", cfg.server)
+  end
+  return cfg
+end
+
+local function format_number(x)
+  return string.format("%.6g", x)
+end
+
+--- argv of `autoretouch suggest` for several photos (one JSON object per photo and line).
+local function suggest_argv(cfg, photos)
+  local argv = { cfg.cli_path, "suggest", "--json", "--strength=" .. format_number(cfg.strength) }
+  if cfg.style ~= "" then
+    argv[#argv + 1] = "--style=" .. cfg.style
+  end
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  argv[#argv + 1] = "--"
+  for _i, photo in ipairs(photos) do
+    argv[#argv + 1] = photo
+  end
+  return argv
+end
+
+--- argv of `autoretouch apply` writing the darktable sidecar of one photo; `strength` is passed only when
+-- the recipe is the user's fixed recipe (a suggestion is already at the wanted strength).
+local function apply_argv(cfg, photo, recipe_path, strength)
+  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--recipe=" .. recipe_path }
+  if strength ~= nil then
+    argv[#argv + 1] = "--strength=" .. format_number(strength)
+  end
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  argv[#argv + 1] = "--"
+  argv[#argv + 1] = photo
+  return argv
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- running the CLI
+-- ---------------------------------------------------------------------------------------------------------
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function write_file(path, text)
+  local f, err = io.open(path, "wb")
+  if not f then
+    return nil, err
+  end
+  f:write(text)
+  f:close()
+  return true
+end
+
+--- exit status from what `system()` returns (a raw wait status on POSIX: code * 256).
+local function exit_status(raw)
+  raw = tonumber(raw) or -1
+  if raw >= 256 then
+    return math.floor(raw / 256)
+  end
+  return raw
+end
+
+--- The last non-empty line of the CLI's error output, shortened.
+local function last_line(text)
+  local line = ""
+  for l in (text or ""):gmatch("[^\n]+") do
+    if l:match("%S") then
+      line = l
+    end
+  end
+  line = trim(line:gsub("^autoretouch: error: ", ""))
+  if #line > MAX_REASON_CHARS then
+    line = line:sub(1, MAX_REASON_CHARS) .. "..."
+  end
+  return line
+end
+
+--- Run the CLI with `argv`. Returns {status, stdout, stderr}, or nil and a message (quoting or temp files).
+-- dt.control.execute releases darktable's Lua lock while the command runs, so the GUI (and the job's
+-- cancel button) stays responsive.
+local function run_cli(argv)
+  local out_path, err_path = os.tmpname(), os.tmpname()
+  local line, quote_err = command_line(argv, out_path, err_path)
+  if not line then
+    os.remove(out_path)
+    os.remove(err_path)
+    return nil, quote_err
+  end
+  local status = exit_status(dt.control.execute(line))
+  local result = { status = status, stdout = read_file(out_path) or "", stderr = read_file(err_path) or "" }
+  os.remove(out_path)
+  os.remove(err_path)
+  return result
+end
+
+--- A message for a CLI run that gave no usable JSON.
+local function cli_problem(cfg, result)
+  if result.status == 127 then
+    return msg("cli_not_found", cfg.cli_path)
+  elseif result.status == 126 then
+    return msg("cli_not_executable", cfg.cli_path)
+  end
+  local detail = last_line(result.stderr)
+  if result.status ~= 0 then
+    return msg("cli_failed", result.status, detail)
+  end
+  return msg("cli_no_output", result.status, detail)
+end
+
+--- Suggestions for several photos: photo path -> {recipe = table} or {error = text}.
+local function suggest(cfg, photos)
+  local answers = {}
+  local result, err = run_cli(suggest_argv(cfg, photos))
+  if not result then
+    for _i, photo in ipairs(photos) do
+      answers[photo] = { error = err }
+    end
+    return answers
+  end
+  for line in result.stdout:gmatch("[^\n]+") do
+    local row = json_decode(line)
+    if type(row) == "table" and type(row.photo) == "string" then
+      if row.ok == true and type(row.recipes) == "table" and type(row.recipes[1]) == "table" then
+        answers[row.photo] = { recipe = row.recipes[1] }
+      else
+        answers[row.photo] = { error = type(row.error) == "string" and row.error or msg("no_suggestion") }
+      end
+    end
+  end
+  for _i, photo in ipairs(photos) do
+    if answers[photo] == nil then
+      answers[photo] = { error = cli_problem(cfg, result) }
+    end
+  end
+  return answers
+end
+
+--- Write the recipe (a table, or the path of the user's recipe file) into the photo's darktable sidecar.
+-- Returns an outcome {action = "written"|"skipped"|"failed", reason, warnings}.
+local function apply_recipe(cfg, photo, recipe)
+  local recipe_path, strength, tmp = recipe, cfg.strength, nil
+  if type(recipe) == "table" then
+    tmp = os.tmpname()
+    local ok, err = write_file(tmp, json_encode(recipe))
+    if not ok then
+      os.remove(tmp)
+      return { action = "failed", reason = msg("tmp_failed", tostring(err)) }
+    end
+    recipe_path, strength = tmp, nil
+  end
+  local result, err = run_cli(apply_argv(cfg, photo, recipe_path, strength))
+  if tmp then
+    os.remove(tmp)
+  end
+  if not result then
+    return { action = "failed", reason = err }
+  end
+  local doc = json_decode(result.stdout)
+  local row = type(doc) == "table" and type(doc.results) == "table" and doc.results[1]
+  if type(row) ~= "table" or type(row.action) ~= "string" then
+    return { action = "failed", reason = cli_problem(cfg, result) }
+  end
+  local warnings = type(row.warnings) == "table" and row.warnings or {}
+  local reason = type(row.reason) == "string" and row.reason or ""
+  if row.action == "written" or row.action == "skipped" then
+    return { action = row.action, reason = reason, warnings = warnings }
+  end
+  return { action = "failed", reason = reason ~= "" and reason or cli_problem(cfg, result), warnings = warnings }
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- darktable side: sidecar freshness, reloading the history
+-- ---------------------------------------------------------------------------------------------------------
+
+local function photo_path(img)
+  return img.path .. "/" .. img.filename
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+local sync_counter = 0
+
+--- Make darktable write the image's sidecar from its library now, and check that it did.
+-- The autoretouch CLI appends to the sidecar, and the reload replaces darktable's history with the
+-- sidecar's; so the sidecar must hold darktable's current history first. Attaching a tag makes darktable
+-- rewrite the sidecar (unless sidecar writing is off); a unique, temporary tag proves the rewrite happened.
+-- Returns true, or nil and the reason to skip the image.
+local function sync_sidecar(img)
+  sync_counter = sync_counter + 1
+  local token = string.format("sync-%d-%d-%d-%d", img.id, os.time(), sync_counter, math.random(0, 999999))
+  local sidecar = img.sidecar
+  local before = read_file(sidecar)
+  local made, tag = pcall(dt.tags.create, MODULE .. "|" .. token)
+  if not made then
+    return nil, msg("sync_failed", tostring(tag))
+  end
+  local ok, fresh = pcall(function()
+    img:attach_tag(tag)
+    local text = read_file(sidecar)
+    local written = text ~= nil and text:find(token, 1, true) ~= nil and not (before or ""):find(token, 1, true)
+    img:detach_tag(tag)
+    return written
+  end)
+  pcall(dt.tags.delete, tag)
+  if not ok then
+    return nil, msg("sync_failed", tostring(fresh))
+  end
+  if fresh or not img.is_altered then
+    return true -- fresh, or there is no history in darktable that could be lost
+  end
+  return nil, msg("sidecar_not_written")
+end
+
+--- Whether this darktable has image:apply_sidecar (darktable 5.2+); 4.2 has not.
+local function has_apply_sidecar(img)
+  local ok, method = pcall(function()
+    return img.apply_sidecar
+  end)
+  return ok and type(method) == "function"
+end
+
+--- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail).
+-- Returns true, or nil and a message.
+local function reload(img)
+  local ok, err = pcall(function()
+    if has_apply_sidecar(img) then
+      img:apply_sidecar(img.sidecar)
+    else
+      -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
+      -- replaces the library's history with the sidecar's
+      dt.database.import(photo_path(img))
+    end
+  end)
+  if not ok then
+    return nil, msg("reload_failed", tostring(err))
+  end
+  pcall(function()
+    img:drop_cache()
+  end)
+  return true
+end
+
+--- Why an image cannot be processed, or nil.
+local function precheck(img)
+  if (tonumber(img.duplicate_index) or 0) ~= 0 or img.sidecar ~= photo_path(img) .. ".xmp" then
+    return msg("duplicate")
+  end
+  if not file_exists(photo_path(img)) then
+    return msg("missing_file")
+  end
+  return nil
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- the batch
+-- ---------------------------------------------------------------------------------------------------------
+
+local state = { running = false, registered = false }
+
+local function new_summary(total)
+  return { total = total, written = 0, skipped = 0, failed = 0, cancelled = false, details = {} }
+end
+
+local function record(summary, img, action, reason, warnings)
+  summary[action] = summary[action] + 1
+  local path = photo_path(img)
+  summary.details[#summary.details + 1] = { image = img, photo = path, action = action, reason = reason or "" }
+  if action ~= "written" then
+    dt.print_log(msg("log_line", action, path, reason or ""))
+  end
+  for _i, w in ipairs(warnings or {}) do
+    dt.print_log(msg("log_line", "note", path, tostring(w)))
+  end
+end
+
+--- A progress reporter: a darktable job with a cancel button when there is a GUI.
+local function new_progress(total)
+  local progress = { cancelled = false, done = 0 }
+  if dt.gui ~= nil and dt.configuration.has_gui then
+    local ok, job = pcall(dt.gui.create_job, msg("job_label"), true, function(j)
+      progress.cancelled = true
+      pcall(function()
+        j.valid = false
+      end)
+    end)
+    if ok then
+      progress.job = job
+    end
+  end
+  function progress.step()
+    progress.done = progress.done + 1
+    if progress.job then
+      pcall(function()
+        if progress.job.valid then
+          progress.job.percent = math.min(progress.done / math.max(total, 1), 1.0)
+        end
+      end)
+    end
+  end
+  function progress.stopped()
+    if progress.cancelled or dt.control.ending then
+      return true
+    end
+    if progress.job then
+      local ok, valid = pcall(function()
+        return progress.job.valid
+      end)
+      if ok and not valid then
+        progress.cancelled = true
+      end
+    end
+    return progress.cancelled
+  end
+  function progress.finish()
+    if progress.job then
+      pcall(function()
+        progress.job.valid = false
+      end)
+    end
+  end
+  return progress
+end
+
+--- Process one chunk of images (already checked): suggest (style flow) and apply, reload what was written.
+local function process_chunk(cfg, chunk, summary, progress)
+  local answers
+  if cfg.recipe == "" then
+    local photos = {}
+    for i, img in ipairs(chunk) do
+      photos[i] = photo_path(img)
+    end
+    answers = suggest(cfg, photos)
+  end
+  for _i, img in ipairs(chunk) do
+    if progress.stopped() then
+      return
+    end
+    local photo = photo_path(img)
+    local recipe, problem = cfg.recipe, nil
+    if answers then
+      recipe, problem = answers[photo].recipe, answers[photo].error
+    end
+    local synced, sync_err = true, nil
+    if not problem then
+      synced, sync_err = sync_sidecar(img) -- right before the CLI appends to the sidecar
+    end
+    if problem then
+      record(summary, img, "failed", problem)
+    elseif not synced then
+      record(summary, img, "skipped", sync_err)
+    else
+      local outcome = apply_recipe(cfg, photo, recipe)
+      if outcome.action == "written" then
+        local ok, err = reload(img)
+        if ok then
+          record(summary, img, "written", outcome.reason, outcome.warnings)
+        else
+          record(summary, img, "failed", err, outcome.warnings)
+        end
+      else
+        record(summary, img, outcome.action, outcome.reason, outcome.warnings)
+      end
+    end
+    progress.step()
+  end
+end
+
+local function summary_text(summary)
+  local text
+  if summary.cancelled then
+    local not_done = summary.total - summary.written - summary.skipped - summary.failed
+    text = msg("summary_cancelled", summary.written, summary.skipped, summary.failed, not_done)
+  else
+    text = msg("summary", summary.written, summary.skipped, summary.failed)
+  end
+  for _i, d in ipairs(summary.details) do
+    if d.action == "failed" then
+      return text .. "\n" .. msg("first_problem", d.photo, d.reason)
+    end
+  end
+  for _i, d in ipairs(summary.details) do
+    if d.action == "skipped" then
+      return text .. "\n" .. msg("first_problem", d.photo, d.reason)
+    end
+  end
+  return text
+end
+
+--- Retouch images: append the style's (or the fixed recipe's) edit to each image's history.
+-- @param images a list of darktable images
+-- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
+--   server, recipe (e.g. {recipe = "/path/plus1ev.json"})
+-- @return a summary {total, written, skipped, failed, cancelled, details = {{photo, action, reason}, ...}},
+--   or nil and a message (nothing was done); the summary is also shown with dt.print
+local function apply_to_images(images, overrides)
+  if type(images) ~= "table" or #images == 0 then
+    dt.print(msg("no_images"))
+    return nil, msg("no_images")
+  end
+  if state.running then
+    dt.print(msg("busy"))
+    return nil, msg("busy")
+  end
+  if dt.configuration.running_os == "windows" then
+    dt.print(msg("windows_unsupported"))
+    return nil, msg("windows_unsupported")
+  end
+  if dt.gui ~= nil and dt.gui.current_view and dt.gui.current_view() == dt.gui.views.darkroom then
+    dt.print(msg("not_lighttable"))
+    return nil, msg("not_lighttable")
+  end
+  local cfg, err = read_settings(overrides)
+  if not cfg then
+    dt.print(err)
+    return nil, err
+  end
+  state.running = true
+  local summary = new_summary(#images)
+  local progress = new_progress(#images)
+  local ok, failure = pcall(function()
+    local chunk = {}
+    local function flush()
+      if #chunk > 0 then
+        process_chunk(cfg, chunk, summary, progress)
+        chunk = {}
+      end
+    end
+    for _i, img in ipairs(images) do
+      if progress.stopped() then
+        break
+      end
+      local reason = precheck(img)
+      if reason then
+        record(summary, img, "skipped", reason)
+        progress.step()
+      else
+        chunk[#chunk + 1] = img
+        if #chunk >= SUGGEST_CHUNK then
+          flush()
+        end
+      end
+    end
+    if not progress.stopped() then
+      flush()
+    end
+  end)
+  summary.cancelled = progress.cancelled
+  progress.finish()
+  state.running = false
+  if not ok then
+    local text = msg("first_problem", msg("job_label"), tostring(failure))
+    dt.print(text)
+    dt.print_error(text)
+    return nil, text
+  end
+  dt.print(summary_text(summary))
+  return summary
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- registration
+-- ---------------------------------------------------------------------------------------------------------
+
+local function on_action(_action, images)
+  apply_to_images(images)
+end
+
+local function on_shortcut(_event, _shortcut)
+  apply_to_images(dt.gui.action_images)
+end
+
+local function register()
+  if state.registered or dt.gui == nil or not dt.configuration.has_gui then
+    return
+  end
+  dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
+  dt.register_event(SHORTCUT_EVENT, "shortcut", on_shortcut, msg("action_label"))
+  state.registered = true
+end
+
+local function destroy()
+  if not state.registered then
+    return
+  end
+  dt.gui.libs.image.destroy_action(ACTION_NAME)
+  dt.destroy_event(SHORTCUT_EVENT, "shortcut")
+  state.registered = false
+end
+
+register_preferences()
+register()
+
+local script_data = {}
+
+script_data.metadata = {
+  name = "autoretouch",
+  purpose = msg("purpose"),
+  author = "autoretouch contributors",
+  help = "docs/darktable-plugin.md in the autoretouch repository",
+}
+
+script_data.destroy = destroy
+script_data.restart = register -- destroy removes the action and the shortcut; restart adds them again
+
+--- Public: retouch images from other scripts (see apply_to_images above).
+script_data.apply_to_images = apply_to_images
+
+--- Internals, for the specs and for scripts that build their own commands.
+script_data.internals = {
+  shell_quote = shell_quote,
+  command_line = command_line,
+  json_decode = json_decode,
+  json_encode = json_encode,
+  NULL = NULL,
+  version_at_least = version_at_least,
+  read_settings = read_settings,
+  suggest_argv = suggest_argv,
+  apply_argv = apply_argv,
+  exit_status = exit_status,
+  messages = MSG,
+  state = state,
+}
+
+return script_data

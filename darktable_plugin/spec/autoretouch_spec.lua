@@ -1,0 +1,487 @@
+-- autoretouch.lua against a stubbed darktable: registration, selection handling, the commands it runs,
+-- failure paths, cancel and destroy. The CLI is a fake (spec/helpers/fake_autoretouch.py) run through the
+-- real shell, in folders whose names need quoting.
+
+local load = require "helpers.load"
+local stub = require "helpers.stub_darktable"
+
+local function find(list, pattern)
+  for _i, text in ipairs(list) do
+    if tostring(text):find(pattern) then
+      return text
+    end
+  end
+  return nil
+end
+
+local function count(list, pred)
+  local n = 0
+  for _i, v in ipairs(list) do
+    if pred(v) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local function argv_after_dashes(argv)
+  local out, seen = {}, false
+  for _i, a in ipairs(argv) do
+    if seen then
+      out[#out + 1] = a
+    elseif a == "--" then
+      seen = true
+    end
+  end
+  return out
+end
+
+describe("loading", function()
+  it("registers the action, the shortcut and the preferences", function()
+    local dt = select(2, load.plugin())
+    local action = dt._log.actions["autoretouch_apply"]
+    assert.is_table(action)
+    assert.are.equal("auto-retouch (learned style)", action.label)
+    assert.is_function(action.callback)
+    assert.truthy(action.tooltip:find("existing history is kept", 1, true))
+    local event = dt._log.events["autoretouch_shortcut"]
+    assert.are.equal("shortcut", event.kind)
+    assert.are.equal("auto-retouch (learned style)", event.label)
+    local kinds = {}
+    for _i, p in ipairs(dt._log.prefs) do
+      assert.are.equal("autoretouch", p.script)
+      kinds[p.name] = p.kind
+      if p.name == "strength" then
+        assert.are.same({ 0.0, 1.0, 0.05 }, p.extra)
+        assert.are.equal(1.0, p.default)
+      end
+    end
+    assert.are.same({ cli_path = "string", style = "string", strength = "float", server = "string",
+      recipe = "string" }, kinds)
+  end)
+
+  it("refuses an API older than 9.0.0 with a message, registering nothing", function()
+    package.loaded["autoretouch"] = nil
+    local dt = stub.new({ api = "8.1.0" })
+    package.loaded["darktable"] = dt
+    local ok, err = pcall(require, "autoretouch")
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("Lua API 9.0.0", 1, true))
+    assert.truthy(find(dt._log.errors, "8%.1%.0"))
+    assert.is_nil(next(dt._log.actions))
+    assert.is_nil(next(dt._log.events))
+  end)
+
+  it("accepts newer APIs", function()
+    local plugin = load.plugin({ api = "9.3.0" })
+    assert.is_function(plugin.apply_to_images)
+    assert.is_true(plugin.internals.version_at_least("10.0.0", "9.0.0"))
+    assert.is_true(plugin.internals.version_at_least("9.0.0", "9.0.0"))
+    assert.is_false(plugin.internals.version_at_least("9.0", "9.0.1"))
+    assert.is_false(plugin.internals.version_at_least("8.99.99", "9.0.0"))
+  end)
+
+  it("defines no globals", function()
+    local before = {}
+    for k in pairs(_G) do
+      before[k] = true
+    end
+    load.plugin()
+    for k in pairs(_G) do
+      assert.is_true(before[k], "new global " .. tostring(k))
+    end
+  end)
+
+  it("registers nothing without a GUI but can still be called", function()
+    local plugin, dt = load.plugin({ has_gui = false })
+    assert.is_nil(next(dt._log.actions))
+    assert.is_nil(next(dt._log.events))
+    assert.is_function(plugin.apply_to_images)
+  end)
+
+  it("returns lua-scripts' script_data: metadata, destroy, restart", function()
+    local plugin = load.plugin()
+    assert.are.equal("autoretouch", plugin.metadata.name)
+    assert.is_string(plugin.metadata.purpose)
+    assert.is_function(plugin.destroy)
+    assert.is_function(plugin.restart)
+  end)
+end)
+
+describe("destroy", function()
+  it("removes the action and the shortcut; restart brings them back", function()
+    local plugin, dt = load.plugin()
+    plugin.destroy()
+    assert.are.same({ "autoretouch_apply" }, dt._log.destroyed_actions)
+    assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
+    assert.is_nil(dt._log.actions["autoretouch_apply"])
+    plugin.destroy() -- twice: nothing more to undo
+    assert.are.equal(1, #dt._log.destroyed_actions)
+    plugin.restart()
+    assert.is_table(dt._log.actions["autoretouch_apply"])
+    assert.is_table(dt._log.events["autoretouch_shortcut"])
+    plugin.restart() -- already registered: the stub would fail on a second registration
+  end)
+end)
+
+describe("running", function()
+  local env, plugin, dt, J
+
+  local function setup(opts)
+    opts = opts or {}
+    env = load.env()
+    opts.prefs = opts.prefs or {}
+    opts.prefs.cli_path = opts.prefs.cli_path or env.cli
+    plugin, dt = load.plugin(opts)
+    J = plugin.internals.json_decode
+  end
+
+  local function image(id, name, opts)
+    return stub.image(dt, id, env.photos, name, opts)
+  end
+
+  local function calls()
+    return env.calls(J)
+  end
+
+  local function calls_of(command)
+    local out = {}
+    for _i, c in ipairs(calls()) do
+      if c.argv[1] == command then
+        out[#out + 1] = c
+      end
+    end
+    return out
+  end
+
+  after_each(function()
+    if env then
+      env.cleanup()
+    end
+  end)
+
+  describe("selection handling", function()
+    it("says so when nothing is selected and runs nothing", function()
+      setup()
+      dt._log.actions["autoretouch_apply"].callback("autoretouch_apply", {})
+      assert.are.equal("auto-retouch: no image selected", dt._log.prints[1])
+      assert.are.equal(0, #dt._log.commands)
+    end)
+
+    it("retouches every selected image: one suggest call, one apply per photo, reload of each", function()
+      setup()
+      local a = image(1, "a b.png")
+      local b = image(2, "it's \"b\"\n$x.jpg", { altered = true })
+      dt._log.actions["autoretouch_apply"].callback("autoretouch_apply", { a, b })
+      local suggests, applies = calls_of("suggest"), calls_of("apply")
+      assert.are.equal(1, #suggests)
+      assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\"\n$x.jpg" },
+        argv_after_dashes(suggests[1].argv))
+      assert.are.equal(2, #applies)
+      assert.are.same({ env.photos .. "/a b.png" }, argv_after_dashes(applies[1].argv))
+      assert.are.same({ env.photos .. "/it's \"b\"\n$x.jpg" }, argv_after_dashes(applies[2].argv))
+      assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\"\n$x.jpg" }, dt._log.imports)
+      assert.are.equal(1, a.dropped)
+      assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
+    end)
+
+    it("acts on dt.gui.action_images from the shortcut", function()
+      setup()
+      local a = image(1, "a.png")
+      dt.gui.action_images = { a }
+      dt._log.events["autoretouch_shortcut"].callback("shortcut", "auto-retouch (learned style)")
+      assert.are.equal(1, #calls_of("apply"))
+      assert.are.same({ a.path .. "/a.png" }, dt._log.imports)
+    end)
+
+    it("refuses in the darkroom, where darktable holds the history in memory", function()
+      setup({ view = "darkroom" })
+      dt._log.events["autoretouch_shortcut"].callback("shortcut", "x")
+      dt.gui.action_images = { image(1, "a.png") }
+      dt._log.events["autoretouch_shortcut"].callback("shortcut", "x")
+      assert.truthy(find(dt._log.prints, "leave the darkroom"))
+      assert.are.equal(0, #dt._log.commands)
+    end)
+
+    it("sends photos to suggest in chunks of 8", function()
+      setup()
+      local images = {}
+      for i = 1, 9 do
+        images[i] = image(i, "p" .. i .. ".png")
+      end
+      local summary = plugin.apply_to_images(images)
+      local suggests = calls_of("suggest")
+      assert.are.equal(2, #suggests)
+      assert.are.equal(8, #argv_after_dashes(suggests[1].argv))
+      assert.are.equal(1, #argv_after_dashes(suggests[2].argv))
+      assert.are.equal(9, summary.written)
+      assert.are.equal(9, #dt._log.imports)
+      local job = dt._log.jobs[1]
+      assert.are.equal("auto-retouch", job.label)
+      assert.is_true(job.percent_shown)
+      assert.are.equal(9, #job.history)
+      assert.are.equal(1.0, job.history[9])
+      assert.is_false(job.valid) -- finished
+    end)
+
+    it("skips virtual copies and missing files without calling the CLI for them", function()
+      setup()
+      local dup = image(1, "d.png", { duplicate_index = 1 })
+      local gone = image(2, "gone.png", { create_file = false })
+      local ok = image(3, "ok.png")
+      local summary = plugin.apply_to_images({ dup, gone, ok })
+      assert.are.equal(1, summary.written)
+      assert.are.equal(2, summary.skipped)
+      assert.truthy(summary.details[1].reason:find("virtual copies", 1, true))
+      assert.truthy(summary.details[2].reason:find("missing", 1, true))
+      assert.are.same({ ok.path .. "/ok.png" }, argv_after_dashes(calls_of("suggest")[1].argv))
+      assert.truthy(find(dt._log.prints, "1 retouched, 2 skipped, 0 failed"))
+    end)
+  end)
+
+  describe("keeping the user's history", function()
+    it("has darktable write each sidecar first, with a temporary tag it then removes", function()
+      local synced_before_apply
+      setup({ before_execute = function(cmd)
+        if cmd:find("'apply'", 1, true) then
+          synced_before_apply = #dt._log.deleted_tags
+        end
+      end })
+      local a = image(1, "a.png", { altered = true })
+      plugin.apply_to_images({ a })
+      assert.are.equal(1, synced_before_apply)
+      assert.are.equal(1, #dt._log.tags)
+      assert.truthy(dt._log.tags[1].name:find("^autoretouch|sync%-1%-"))
+      assert.are.same(dt._log.tags, dt._log.deleted_tags)
+      assert.are.same({}, a.attached)
+      assert.falsy(stub.read_file(a.sidecar):find("sync", 1, true))
+    end)
+
+    it("skips an edited image whose sidecar darktable does not write", function()
+      setup()
+      local edited = image(1, "edited.png", { altered = true, writes_sidecar = false })
+      stub.write_file(edited.sidecar, "stale sidecar")
+      local fresh = image(2, "fresh.png", { altered = false, writes_sidecar = false })
+      local summary = plugin.apply_to_images({ edited, fresh })
+      assert.are.equal("skipped", summary.details[1].action)
+      assert.truthy(summary.details[1].reason:find("write sidecar file for each image", 1, true))
+      assert.are.equal("stale sidecar", stub.read_file(edited.sidecar))
+      assert.are.equal("written", summary.details[2].action) -- no history in darktable: nothing to lose
+      local applies = calls_of("apply")
+      assert.are.equal(1, #applies)
+      assert.are.same({ fresh.path .. "/fresh.png" }, argv_after_dashes(applies[1].argv))
+      assert.are.same({ fresh.path .. "/fresh.png" }, dt._log.imports)
+    end)
+
+    it("reloads only images whose sidecar was written", function()
+      setup()
+      env.scenario('{"apply": {"mode": "skipped", "reason": "already has autoretouch entries"}}')
+      local a = image(1, "a.png")
+      local summary = plugin.apply_to_images({ a })
+      assert.are.equal(1, summary.skipped)
+      assert.are.same({}, dt._log.imports)
+      assert.truthy(find(dt._log.prints, "already has autoretouch entries"))
+    end)
+  end)
+
+  describe("commands", function()
+    it("passes style, strength and daemon address, and the suggestion's recipe bit for bit", function()
+      setup({ prefs = { style = "my style's \"x\" $HOME `id`", strength = 0.6, server = "localhost:50051" } })
+      local a = image(1, "a.png")
+      plugin.apply_to_images({ a })
+      local s, ap = calls_of("suggest")[1], calls_of("apply")[1]
+      assert.are.same({ "suggest", "--json", "--strength=0.6", "--style=my style's \"x\" $HOME `id`",
+        "--server=localhost:50051", "--", a.path .. "/a.png" }, s.argv)
+      local recipe_arg = ap.argv[4]
+      assert.truthy(recipe_arg:find("^%-%-recipe="))
+      assert.are.same({ "apply", "--host=darktable", "--json", recipe_arg, "--server=localhost:50051", "--",
+        a.path .. "/a.png" }, ap.argv)
+      local recipe = J(ap.recipe)
+      assert.are.equal(0.1 + 0.2, recipe.steps[1].value) -- 0.30000000000000004 survives the round trip
+      assert.are.equal("exposure", recipe.steps[1].slider)
+      assert.are.equal("t\195\169st \"q\"", recipe.style)
+      assert.is_nil(io.open(recipe_arg:sub(#"--recipe=" + 1), "rb")) -- temp file removed
+    end)
+
+    it("uses a fixed recipe without suggesting, passing the strength to apply", function()
+      local recipe_path = "/tmp/some dir/it's.json"
+      setup({ prefs = { recipe = recipe_path, strength = 0.5 } })
+      stub.write_file(env.dir .. "/r.json", '{"version": 1, "steps": []}')
+      local a = image(1, "a.png")
+      plugin.apply_to_images({ a }, { recipe = env.dir .. "/r.json" })
+      assert.are.equal(0, #calls_of("suggest"))
+      assert.are.same({ "apply", "--host=darktable", "--json", "--recipe=" .. env.dir .. "/r.json", "--strength=0.5",
+        "--", a.path .. "/a.png" }, calls_of("apply")[1].argv)
+    end)
+
+    it("removes its temporary output files", function()
+      setup()
+      plugin.apply_to_images({ image(1, "a.png") })
+      for _i, cmd in ipairs(dt._log.commands) do
+        for path in cmd:gmatch("[12]?>'([^']+)'") do
+          assert.is_nil(io.open(path, "rb"), path)
+        end
+      end
+    end)
+
+    it("keeps the stdin of the CLI closed", function()
+      setup()
+      plugin.apply_to_images({ image(1, "a.png") })
+      assert.truthy(dt._log.commands[1]:find(" </dev/null >", 1, true))
+    end)
+  end)
+
+  describe("failure paths", function()
+    it("reports a CLI that is not installed", function()
+      setup({ prefs = { cli_path = "/nonexistent dir/autoretouch" } })
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal(1, summary.failed)
+      assert.truthy(summary.details[1].reason:find("(not found)", 1, true))
+      assert.truthy(find(dt._log.prints, "0 retouched, 0 skipped, 1 failed"))
+      assert.truthy(find(dt._log.prints, "preferences > lua options"))
+    end)
+
+    it("reports a CLI that is not executable", function()
+      setup()
+      os.execute("chmod -x " .. stub.quote(env.cli))
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.truthy(summary.details[1].reason:find("not executable", 1, true))
+    end)
+
+    it("fails only the photo the style could not handle", function()
+      setup()
+      local bad, good = image(1, "bad.png"), image(2, "good.png")
+      env.scenario('{"suggest": {"per_photo": {"' .. bad.path:gsub('"', '\\"') .. '/bad.png": "error"}}}')
+      local summary = plugin.apply_to_images({ bad, good })
+      assert.are.equal("failed", summary.details[1].action)
+      assert.truthy(summary.details[1].reason:find("cannot decode \226\152\131", 1, true))
+      assert.are.equal("written", summary.details[2].action)
+      assert.are.equal(1, #calls_of("apply"))
+      assert.are.same({ good.path .. "/good.png" }, dt._log.imports)
+      assert.truthy(find(dt._log.logs, "autoretouch: failed .*bad%.png"))
+    end)
+
+    it("quotes the CLI's own error when suggest prints no row", function()
+      setup()
+      env.scenario('{"suggest": {"mode": "none", "exit": 6, "stderr": "autoretouch: error: no style named \'x\'\\n"}}')
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal("autoretouch exited with status 6: no style named 'x'", summary.details[1].reason)
+      assert.are.equal(0, #calls_of("apply"))
+    end)
+
+    it("survives output that is not JSON", function()
+      setup()
+      env.scenario('{"suggest": {"mode": "garbage"}}')
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal(1, summary.failed)
+      assert.truthy(summary.details[1].reason:find("no usable answer", 1, true))
+    end)
+
+    it("reports apply failures and crashes", function()
+      setup()
+      env.scenario('{"apply": {"per_photo": {}, "mode": "failed", "reason": "a.png.xmp: malformed XML", "exit": 9}}')
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal("a.png.xmp: malformed XML", summary.details[1].reason)
+      assert.are.same({}, dt._log.imports)
+      env.scenario('{"apply": {"mode": "garbage", "exit": 1, "stderr": "Traceback\\nKeyError: boom\\n"}}')
+      summary = plugin.apply_to_images({ image(2, "b.png") })
+      assert.are.equal("autoretouch exited with status 1: KeyError: boom", summary.details[1].reason)
+    end)
+
+    it("reports a sidecar darktable could not reload", function()
+      setup({ import_error = "boom" })
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal("failed", summary.details[1].action)
+      assert.truthy(summary.details[1].reason:find("could not reload it: .*boom"))
+    end)
+
+    it("rejects bad settings before running anything", function()
+      setup()
+      local a = image(1, "a.png")
+      local cases = {
+        { { strength = 1.5 }, "strength must lie between 0 and 1, got 1.5" },
+        { { strength = "abc" }, "strength must lie between 0 and 1" },
+        { { server = "no port" }, "must be HOST:PORT, got 'no port'" },
+        { { server = "host:12; rm -rf /" }, "must be HOST:PORT" },
+        { { cli_path = "  " }, "set the autoretouch command" },
+        { { style = "a\0b" }, "contains a NUL character" },
+      }
+      for _i, case in ipairs(cases) do
+        local summary, err = plugin.apply_to_images({ a }, case[1])
+        assert.is_nil(summary)
+        assert.truthy(err:find(case[2], 1, true), err)
+        assert.are.equal(err, dt._log.prints[#dt._log.prints])
+      end
+      assert.are.equal(0, #dt._log.commands)
+      local home = assert(os.getenv("HOME"))
+      local settings = plugin.internals.read_settings
+      assert.are.equal(home .. "/bin/autoretouch", settings({ cli_path = "~/bin/autoretouch" }).cli_path)
+      assert.are.equal(home .. "/r.json", plugin.internals.read_settings({ recipe = " ~/r.json " }).recipe)
+      assert.are.equal("~user/x", plugin.internals.read_settings({ cli_path = "~user/x" }).cli_path)
+      for _i, good in ipairs({ "localhost:50051", "[::1]:50051", "10.0.0.2:8080", "my-host.lan:1" }) do
+        assert.is_table(plugin.internals.read_settings({ server = good }), good)
+      end
+    end)
+
+    it("refuses to start twice at once", function()
+      local second
+      setup({ before_execute = function(_cmd, n)
+        if n == 1 then
+          second = { plugin.apply_to_images({ image(9, "z.png") }) }
+        end
+      end })
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal(1, summary.written)
+      assert.is_nil(second[1])
+      assert.truthy(second[2]:find("already running", 1, true))
+    end)
+
+    it("stops at the cancel button", function()
+      setup({ before_execute = function(_cmd, n)
+        if n == 2 then -- the first apply: press cancel
+          local job = dt._log.jobs[1]
+          job.cancel(setmetatable({}, { __newindex = function(_t, k, v) job[k] = v end }))
+        end
+      end })
+      local images = { image(1, "a.png"), image(2, "b.png"), image(3, "c.png") }
+      local summary = plugin.apply_to_images(images)
+      assert.is_true(summary.cancelled)
+      assert.are.equal(1, summary.written) -- the running command finishes, then nothing more
+      assert.are.equal(1, #calls_of("apply"))
+      assert.truthy(find(dt._log.prints, "cancelled: 1 retouched, 0 skipped, 0 failed, 2 not done"))
+      -- a new run works afterwards
+      assert.are.equal(1, plugin.apply_to_images({ image(4, "d.png") }).written)
+    end)
+
+    it("stops when darktable is shutting down", function()
+      setup({ before_execute = function()
+        dt.control.ending = true
+      end })
+      local summary = plugin.apply_to_images({ image(1, "a.png"), image(2, "b.png") })
+      assert.is_true(summary.written + summary.failed <= 1)
+      assert.are.equal(1, #dt._log.commands) -- the suggest call only
+    end)
+
+    it("turns an unexpected error into a message and can run again", function()
+      setup()
+      local a = image(1, "a.png")
+      a.attach_tag = function()
+        error("tag table locked")
+      end
+      local summary = plugin.apply_to_images({ a })
+      assert.are.equal("skipped", summary.details[1].action)
+      assert.truthy(summary.details[1].reason:find("tag table locked", 1, true))
+      assert.are.same(dt._log.tags, dt._log.deleted_tags) -- the temporary tag does not stay behind
+      assert.are.equal(0, #calls_of("apply"))
+      assert.are.equal(1, plugin.apply_to_images({ image(2, "b.png") }).written)
+    end)
+
+    it("refuses on Windows", function()
+      setup({ running_os = "windows" })
+      local summary, err = plugin.apply_to_images({ image(1, "a.png") })
+      assert.is_nil(summary)
+      assert.truthy(err:find("Windows", 1, true))
+      assert.are.equal(0, count(dt._log.commands, function() return true end))
+    end)
+  end)
+end)

@@ -1,0 +1,242 @@
+--[[
+  A stand-in for darktable's `darktable` Lua module (API 9.0.0), enough to load and drive autoretouch.lua
+  outside darktable. It records what the plugin registers and prints, runs shell commands for real
+  (dt.control.execute -> os.execute, which returns the raw wait status like darktable's does), and fakes
+  images whose sidecar darktable "writes" when a tag is attached or detached (as darktable 4.2 does).
+
+  Usage:
+    local stub = require "helpers.stub_darktable"
+    local dt = stub.new({ prefs = { cli_path = "/x/autoretouch" } })
+    package.loaded["darktable"] = dt
+    local plugin = require "autoretouch"
+]]
+
+local M = {}
+
+--- Write `text` to `path`.
+function M.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+--- The content of `path`, or nil.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+--- A new empty directory (removed by M.remove_tree).
+function M.temp_dir(name)
+  local base = os.tmpname()
+  os.remove(base)
+  local dir = base .. (name or "")
+  os.execute("mkdir -p " .. quote(dir))
+  return dir
+end
+
+function M.remove_tree(dir)
+  if dir and dir:match("^/tmp/") then
+    os.execute("rm -rf " .. quote(dir))
+  end
+end
+
+--- A new stub.
+-- @param opts {prefs = {name = value}, has_gui = bool, api = "9.0.0", running_os = "linux", view = "lighttable"}
+function M.new(opts)
+  opts = opts or {}
+  local dt = {}
+  local log = { prints = {}, logs = {}, errors = {}, actions = {}, destroyed_actions = {}, events = {},
+    destroyed_events = {}, imports = {}, commands = {}, jobs = {}, tags = {}, deleted_tags = {}, prefs = {} }
+  dt._log = log
+
+  dt.configuration = {
+    api_version_string = opts.api or "9.0.0",
+    config_dir = opts.config_dir or "/nonexistent-config",
+    has_gui = opts.has_gui ~= false,
+    running_os = opts.running_os or "linux",
+  }
+
+  dt.gettext = {
+    bindtextdomain = function() end,
+    dgettext = function(_domain, text) return text end,
+    gettext = function(text) return text end,
+  }
+
+  function dt.print(text) log.prints[#log.prints + 1] = text end
+  function dt.print_log(text) log.logs[#log.logs + 1] = text end
+  function dt.print_error(text) log.errors[#log.errors + 1] = text end
+
+  local prefs = opts.prefs or {}
+  dt.preferences = {
+    register = function(script, name, kind, label, tooltip, default, ...)
+      log.prefs[#log.prefs + 1] = { script = script, name = name, kind = kind, label = label, tooltip = tooltip,
+        default = default, extra = { ... } }
+      if prefs[name] == nil then
+        prefs[name] = default
+      end
+    end,
+    read = function(script, name, kind)
+      assert(script == "autoretouch", "read of another script's preference")
+      local value = prefs[name]
+      if kind == "float" or kind == "integer" then
+        return tonumber(value) or 0
+      end
+      return value
+    end,
+    write = function(_script, name, _kind, value) prefs[name] = value end,
+  }
+  dt._prefs = prefs
+
+  dt.control = {
+    ending = false,
+    execute = function(cmd)
+      log.commands[#log.commands + 1] = cmd
+      if opts.before_execute then
+        opts.before_execute(cmd, #log.commands)
+      end
+      local status, how, code = os.execute(cmd)
+      if type(status) ~= "number" then -- Lua 5.2+: true/nil, "exit"/"signal", code
+        status = how == "exit" and code * 256 or code
+      end
+      return status
+    end,
+  }
+
+  local views = { lighttable = { name = "lighttable" }, darkroom = { name = "darkroom" } }
+  if dt.configuration.has_gui then
+    dt.gui = {
+      views = views,
+      current_view = function() return views[opts.view or "lighttable"] end,
+      action_images = {},
+      libs = {
+        image = {
+          register_action = function(name, label, callback, tooltip)
+            assert(not log.actions[name], "action registered twice: " .. name)
+            log.actions[name] = { label = label, callback = callback, tooltip = tooltip }
+          end,
+          destroy_action = function(name)
+            log.destroyed_actions[#log.destroyed_actions + 1] = name
+            log.actions[name] = nil
+          end,
+        },
+      },
+      create_job = function(label, percent, cancel)
+        local job = { label = label, percent_shown = percent, cancel = cancel, valid = true, percent = 0,
+          history = {} }
+        log.jobs[#log.jobs + 1] = job
+        return setmetatable({}, {
+          __index = function(_t, k)
+            if k ~= "valid" and not job.valid then
+              error("Accessing an invalid job")
+            end
+            return job[k]
+          end,
+          __newindex = function(_t, k, v)
+            if not job.valid then
+              error("Accessing an invalid job")
+            end
+            job[k] = v
+            if k == "percent" then
+              job.history[#job.history + 1] = v
+            end
+          end,
+        })
+      end,
+    }
+  end
+
+  function dt.register_event(name, kind, callback, label)
+    assert(not log.events[name], "event registered twice: " .. name)
+    log.events[name] = { kind = kind, callback = callback, label = label }
+  end
+  function dt.destroy_event(name, kind)
+    log.destroyed_events[#log.destroyed_events + 1] = { name = name, kind = kind }
+    log.events[name] = nil
+  end
+
+  dt.tags = {
+    create = function(name)
+      local tag = { name = name }
+      log.tags[#log.tags + 1] = tag
+      return tag
+    end,
+    delete = function(tag) log.deleted_tags[#log.deleted_tags + 1] = tag end,
+  }
+
+  dt.database = {
+    import = function(path)
+      log.imports[#log.imports + 1] = path
+      if opts.import_error then
+        error(opts.import_error)
+      end
+    end,
+  }
+  return dt
+end
+
+--- A fake image for the file `dir/filename` (the file is created); `_dt` is the stub it belongs to.
+-- @param opts {altered = bool, writes_sidecar = bool (darktable writes sidecars), duplicate_index = n,
+--   create_file = bool}
+function M.image(_dt, id, dir, filename, opts)
+  opts = opts or {}
+  local path = dir .. "/" .. filename
+  if opts.create_file ~= false then
+    M.write_file(path, "not really a photo")
+  end
+  local img = {
+    id = id,
+    path = dir,
+    filename = filename,
+    duplicate_index = opts.duplicate_index or 0,
+    is_altered = opts.altered or false,
+    attached = {},
+    dropped = 0,
+  }
+  if img.duplicate_index == 0 then
+    img.sidecar = path .. ".xmp"
+  else
+    local base, ext = filename:match("^(.-)(%.[^.]*)$")
+    img.sidecar = string.format("%s/%s_%02d%s.xmp", dir, base, img.duplicate_index, ext)
+  end
+  local function write_sidecar()
+    if opts.writes_sidecar == false then
+      return
+    end
+    local names = {}
+    for _i, tag in ipairs(img.attached) do
+      names[#names + 1] = tag.name
+    end
+    M.write_file(img.sidecar, "<x:xmpmeta darktable-history='user'>" .. table.concat(names, ",") .. "</x:xmpmeta>")
+  end
+  function img.attach_tag(self, tag)
+    assert(self == img)
+    self.attached[#self.attached + 1] = tag
+    write_sidecar()
+  end
+  function img.detach_tag(self, tag)
+    for i, t in ipairs(self.attached) do
+      if t == tag then
+        table.remove(self.attached, i)
+        break
+      end
+    end
+    write_sidecar()
+  end
+  function img.drop_cache(self)
+    self.dropped = self.dropped + 1
+  end
+  return img
+end
+
+return M

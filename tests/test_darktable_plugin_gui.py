@@ -1,0 +1,256 @@
+"""The darktable plugin inside a real darktable 4.2 GUI (under ``xvfb-run``), end to end.
+
+One darktable session with a throw-away config, cache and library: the plugin is installed as a user would
+(``<configdir>/lua/autoretouch.lua`` plus ``require "autoretouch"`` in ``<configdir>/luarc``), its command
+path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``), and a ``--luacmd`` driver
+imports generated PNGs and calls the plugin's entry point (what the lighttable button calls):
+
+* photo A already has a user history (a sharpen entry); a +1 EV recipe is applied;
+* photo B goes through the style flow (``suggest`` then ``apply``) with a throw-away random style;
+* photo A again: skipped, because it already carries autoretouch's entries.
+
+Then darktable quits (from Lua) and the test reads the library's ``history`` table and the sidecars darktable
+wrote, and renders A with ``darktable-cli`` (with and without its sidecar) to see the +1 EV.
+
+Paths with spaces, quotes and ``$`` are used on purpose, so the plugin's shell quoting runs for real.
+Needs darktable, darktable-cli and xvfb-run: skipped when missing, a failure under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
+#: Hard limit for the whole darktable session in seconds (it normally takes 10-20 s).
+SESSION_TIMEOUT_S = 150
+
+
+def _require_programs() -> None:
+    missing = [name for name in ("darktable", "darktable-cli", "xvfb-run") if shutil.which(name) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed (apt-get install darktable xvfb)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; required under CI=true")
+        pytest.skip(message)
+
+
+def lua_string(text: str) -> str:
+    """A Lua string literal for ``text`` (every byte outside [A-Za-z0-9 /._-] as a decimal escape)."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /._-")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
+
+
+DRIVER = """
+local dt = require "darktable"
+local result = {{}}
+local ok, err = pcall(function()
+  local ar = require "autoretouch"
+  local function rows(summary, message)
+    if not summary then
+      return {{ error = message }}
+    end
+    local out = {{}}
+    for i, d in ipairs(summary.details) do
+      out[i] = {{ photo = d.photo, action = d.action, reason = d.reason }}
+    end
+    return out
+  end
+  local a = dt.database.import({photo_a})
+  local b = dt.database.import({photo_b})
+  result.recipe_run = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 1 }}))
+  result.style_run = rows(ar.apply_to_images({{ b }}, {{ recipe = "", style = "throwaway", strength = 1 }}))
+  result.again = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe} }}))
+  result.json = ar.internals.json_encode
+end)
+local f = io.open({result_path}, "w")
+if ok then
+  local encode = result.json
+  result.json = nil
+  f:write(encode(result))
+else
+  f:write("ERROR " .. tostring(err))
+end
+f:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+
+@dataclass
+class Session:
+    """What the darktable session left behind."""
+
+    result: dict[str, Any]
+    library: Path
+    photo_a: Path
+    photo_b: Path
+    user_sidecar_text: str
+    log: str
+
+
+def _user_sidecar(photo: Path) -> str:
+    """A darktable sidecar as darktable would hold it for a user's edit: one sharpen entry, no autoretouch."""
+    from backend.recipe import Recipe
+    from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string
+
+    recipe = Recipe.from_dict({"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}]})
+    entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)
+    text = xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+    photo.with_name(photo.name + ".xmp").write_text(text, encoding="utf-8")
+    return text
+
+
+def _throwaway_style(directory: Path) -> None:
+    import torch
+
+    from backend.agent.network import AgentNet
+    from backend.agent.style import Style, save_style
+
+    torch.manual_seed(7)
+    save_style(Style("throwaway", AgentNet().eval(), training={"photos": 0}, metrics={}), directory)
+
+
+def _cli_wrapper(directory: Path) -> Path:
+    """An ``autoretouch`` executable running this checkout's CLI with this interpreter."""
+    directory.mkdir(parents=True)
+    path = directory / "autoretouch cli"
+    path.write_text(
+        f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPO))} exec {shlex.quote(sys.executable)} -m backend "$@"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    _require_programs()
+    from testing.fixtures import make_png
+
+    root = tmp_path_factory.mktemp("dt plugin")
+    photos = root / "photos it's $HOME"
+    photos.mkdir()
+    photo_a = make_png(photos, "a photo.png", width=96, height=64)
+    photo_b = make_png(photos, "b.png", width=96, height=64)
+    user_text = _user_sidecar(photo_a)
+    recipe = root / "plus 1 EV.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    styles = root / "styles"
+    _throwaway_style(styles)
+    cli = _cli_wrapper(root / "bin 'x' $y")
+
+    home, config, cache, library = root / "home", root / "config", root / "cache", root / "library.db"
+    for d in (home, config / "lua", cache):
+        d.mkdir(parents=True)
+    shutil.copyfile(PLUGIN, config / "lua" / "autoretouch.lua")
+    (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
+    result_path = root / "result.json"
+    driver = root / "driver.lua"
+    driver.write_text(
+        DRIVER.format(
+            photo_a=lua_string(str(photo_a)),
+            photo_b=lua_string(str(photo_b)),
+            recipe=lua_string(str(recipe)),
+            result_path=lua_string(str(result_path)),
+        ),
+        encoding="utf-8",
+    )
+    cmd = [
+        "xvfb-run", "-a", "darktable",
+        "--configdir", str(config), "--cachedir", str(cache), "--library", str(library),
+        "--conf", f"lua/autoretouch/cli_path={cli}",
+        "--conf", "write_sidecar_files=on import",
+        "--disable-opencl",
+        "--luacmd", f"dofile({lua_string(str(driver))})",
+    ]  # fmt: skip
+    env = dict(os.environ, HOME=str(home), AUTORETOUCH_STYLES=str(styles), LANG="C", LC_ALL="C")
+    env.pop("DISPLAY", None)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        log, _ = proc.communicate(timeout=SESSION_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        pytest.fail(f"darktable did not quit within {SESSION_TIMEOUT_S} s; log:\n{log[-4000:]}")
+    assert result_path.exists(), f"the Lua driver wrote nothing (status {proc.returncode}); log:\n{log[-4000:]}"
+    text = result_path.read_text(encoding="utf-8")
+    assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
+    return Session(json.loads(text), library, photo_a, photo_b, user_text, log)
+
+
+def _history(library: Path, photo: Path) -> tuple[list[str], int]:
+    """(operations in history order, history_end) of a photo in darktable's library."""
+    with sqlite3.connect(library) as db:
+        (image_id, history_end) = db.execute(
+            "SELECT id, history_end FROM images WHERE filename = ?", (photo.name,)
+        ).fetchone()
+        ops = [op for (op,) in db.execute("SELECT operation FROM history WHERE imgid = ? ORDER BY num", (image_id,))]
+    return ops, history_end
+
+
+def test_recipe_run_appends_our_entry_after_the_users_history(session: Session) -> None:
+    (row,) = session.result["recipe_run"]
+    assert row["action"] == "written", row
+    assert row["photo"] == str(session.photo_a)
+    ops, history_end = _history(session.library, session.photo_a)
+    assert ops == ["sharpen", "exposure"]  # the user's entry kept, ours after it
+    assert history_end == 2
+    sidecar = session.photo_a.with_name(session.photo_a.name + ".xmp").read_text(encoding="utf-8")
+    assert 'darktable:operation="sharpen"' in sidecar and 'darktable:operation="exposure"' in sidecar
+    assert 'darktable:history_end="2"' in sidecar
+
+
+def test_style_run_suggests_and_applies(session: Session) -> None:
+    (row,) = session.result["style_run"]
+    assert row["action"] == "written", row
+    sidecar = session.photo_b.with_name(session.photo_b.name + ".xmp").read_text(encoding="utf-8")
+    assert "throwaway" in sidecar  # the recipe's provenance names the style that suggested it
+    ops, history_end = _history(session.library, session.photo_b)
+    assert history_end == len(ops)
+    assert len(ops) >= 1 or "&quot;steps&quot;: []" in sidecar  # an empty suggestion adds no module
+
+
+def test_second_run_is_skipped_and_changes_nothing(session: Session) -> None:
+    (row,) = session.result["again"]
+    assert row["action"] == "skipped"
+    assert "already has autoretouch entries" in row["reason"]
+    ops, _ = _history(session.library, session.photo_a)
+    assert ops == ["sharpen", "exposure"]
+
+
+def test_darktable_cli_export_with_the_sidecar_is_brighter(session: Session, tmp_path: Path) -> None:
+    from testing.darktable_cli import DarktableCli
+
+    sidecar = session.photo_a.with_name(session.photo_a.name + ".xmp").read_text(encoding="utf-8")
+    dt = DarktableCli(tmp_path / "dtcli", timeout=120)
+    result = dt.render_batch(
+        {
+            "edited": (session.photo_a, sidecar),
+            "user": (session.photo_a, session.user_sidecar_text),
+            "plain": (session.photo_a, None),
+        }
+    )
+    assert result.problems == []
+    edited, user, plain = result.images["edited"], result.images["user"], result.images["plain"]
+    assert float(np.mean(edited)) > 1.5 * float(np.mean(plain))  # brighter than the unedited export
+    unclipped = (user > 0.02) & (user < 0.4)  # x2 keeps these below 1
+    ratio = float(np.median(edited[unclipped] / user[unclipped]))
+    assert ratio == pytest.approx(2.0, rel=0.05)  # +1 EV in linear light, on top of the user's own edit
