@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SAMPLES := samples/kodim03.png samples/kodim05.png samples/kodim23.png
 
-.PHONY: setup test lint demo bench
+.PHONY: setup test lint demo bench lrplugin
 
 setup:
 	bash scripts/setup.sh
@@ -20,3 +20,6 @@ demo: setup
 
 bench: setup
 	$(PYTHON) bench/bench_render.py
+
+lrplugin: setup
+	bash scripts/build_lrplugin.sh

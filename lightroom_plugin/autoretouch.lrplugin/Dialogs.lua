@@ -1,0 +1,136 @@
+--[[----------------------------------------------------------------------------
+Dialogs.lua -- the options dialogs (style, strength, scope) and the summaries.
+------------------------------------------------------------------------------]]
+
+local LrBinding = import "LrBinding"
+local LrDialogs = import "LrDialogs"
+local LrView = import "LrView"
+
+local S = require "Strings"
+
+local Dialogs = {}
+
+--- Popup items for style names.
+function Dialogs.styleItems(names)
+  local items = {}
+  for i, name in ipairs(names) do
+    items[i] = { title = name, value = name }
+  end
+  return items
+end
+
+--- The style to preselect: the last one used, else the daemon's default, else the first.
+-- @param styles table from DaemonClient:listStyles
+-- @param last name or nil
+function Dialogs.initialStyle(styles, last)
+  local known = {}
+  for _, name in ipairs(styles.names) do
+    known[name] = true
+  end
+  if last and known[last] then
+    return last
+  end
+  if styles.default and known[styles.default] then
+    return styles.default
+  end
+  return styles.names[1]
+end
+
+--- A strength field value (percent) as a fraction in [0, 1].
+function Dialogs.fraction(percent)
+  local value = tonumber(percent) or 100
+  return math.max(0, math.min(100, value)) / 100
+end
+
+local function styleRows(f, opts)
+  local bind = LrView.bind
+  local label = LrView.share "autoretouch_label"
+  return f:row {
+    f:static_text { title = S.styleLabel, alignment = "right", width = label },
+    f:popup_menu { items = Dialogs.styleItems(opts.styles.names), value = bind "style", width_in_chars = 24 },
+  }, f:row {
+    f:static_text { title = S.strengthLabel, alignment = "right", width = label },
+    f:slider { value = bind "strength", min = 0, max = 100, integral = true, width_in_chars = 20 },
+    f:edit_field { value = bind "strength", min = 0, max = 100, precision = 0, width_in_digits = 4 },
+  }
+end
+
+--- The Auto-retouch options dialog.
+-- @param context LrFunctionContext
+-- @param opts table { styles = from listStyles, style = preselected name, strength = 0..100, count = selected photos }
+-- @return { style, strength = [0, 1], applyToAll = boolean }, or nil when cancelled
+function Dialogs.applyOptions(context, opts)
+  local f = LrView.osFactory()
+  local props = LrBinding.makePropertyTable(context)
+  props.style = opts.style
+  props.strength = opts.strength
+  props.applyToAll = opts.count > 1
+  local styleRow, strengthRow = styleRows(f, opts)
+  local contents = f:column {
+    bind_to_object = props,
+    spacing = f:control_spacing(),
+    styleRow,
+    strengthRow,
+    f:row {
+      f:checkbox { title = S.applyToAll(opts.count), value = LrView.bind "applyToAll", enabled = opts.count > 1 },
+    },
+  }
+  local answer = LrDialogs.presentModalDialog {
+    title = S.applyDialogTitle,
+    contents = contents,
+    actionVerb = S.applyVerb,
+    cancelVerb = S.cancelVerb,
+  }
+  if answer ~= "ok" then
+    return nil
+  end
+  return { style = props.style, strength = Dialogs.fraction(props.strength), applyToAll = props.applyToAll == true }
+end
+
+--- The sidecar options dialog.
+-- @param context LrFunctionContext
+-- @param opts table { styles, style, strength = 0..100, count, overwrite = boolean }
+-- @return { style, strength = [0, 1], overwrite = boolean }, or nil when cancelled
+function Dialogs.sidecarOptions(context, opts)
+  local f = LrView.osFactory()
+  local props = LrBinding.makePropertyTable(context)
+  props.style = opts.style
+  props.strength = opts.strength
+  props.overwrite = opts.overwrite == true
+  local styleRow, strengthRow = styleRows(f, opts)
+  local contents = f:column {
+    bind_to_object = props,
+    spacing = f:control_spacing(),
+    f:static_text { title = S.sidecarsCount(opts.count) },
+    styleRow,
+    strengthRow,
+    f:row { f:checkbox { title = S.overwriteLabel, value = LrView.bind "overwrite" } },
+  }
+  local answer = LrDialogs.presentModalDialog {
+    title = S.sidecarsDialogTitle,
+    contents = contents,
+    actionVerb = S.writeVerb,
+    cancelVerb = S.cancelVerb,
+  }
+  if answer ~= "ok" then
+    return nil
+  end
+  return { style = props.style, strength = Dialogs.fraction(props.strength), overwrite = props.overwrite == true }
+end
+
+--- Shows a summary; a warning when something failed or stopped.
+function Dialogs.summary(title, text, problems)
+  LrDialogs.message(title, text, problems and "warning" or "info")
+end
+
+--- Shows a daemon error (a token problem gets its own explanation).
+-- @param err error table from DaemonClient
+function Dialogs.daemonError(err)
+  if err.kind == "auth" then
+    LrDialogs.message(S.authTitle, S.authInfo, "critical")
+  else
+    LrDialogs.message(S.daemonErrorTitle, tostring(err.message), "critical")
+  end
+end
+
+return Dialogs

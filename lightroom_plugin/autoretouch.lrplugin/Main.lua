@@ -1,0 +1,143 @@
+--[[----------------------------------------------------------------------------
+Main.lua -- the two commands, run inside LrTasks.startAsyncTask by the menu
+scripts: check the daemon, ask for options, run the flow with a cancellable
+LrProgressScope, show a summary.
+------------------------------------------------------------------------------]]
+
+local LrApplication = import "LrApplication"
+local LrDialogs = import "LrDialogs"
+local LrFunctionContext = import "LrFunctionContext"
+local LrProgressScope = import "LrProgressScope"
+
+local ApplyFlow = require "ApplyFlow"
+local Config = require "Config"
+local Daemon = require "Daemon"
+local DaemonClient = require "DaemonClient"
+local Dialogs = require "Dialogs"
+local S = require "Strings"
+local SidecarFlow = require "SidecarFlow"
+local Whitelist = require "Whitelist"
+
+local Main = {}
+
+--- Selection, settings, a serving daemon and its styles; nil after telling the user why not.
+-- @param context LrFunctionContext
+-- @return table { catalog, photos, config, client, styles } or nil
+function Main.prepare(context)
+  local catalog = LrApplication.activeCatalog()
+  local photos = catalog:getTargetPhotos()
+  if #photos == 0 then
+    LrDialogs.message(S.noPhotos)
+    return nil
+  end
+  local config = Config.load()
+  local client = DaemonClient.new { url = config.url, token = config.token, timeout = Config.TIMEOUT_S }
+  local function roots()
+    return Daemon.roots(config, catalog, photos)
+  end
+  if not Daemon.ensure(client, config, roots, context) then
+    return nil
+  end
+  local styles, err = client:listStyles()
+  if not styles then
+    Dialogs.daemonError(err)
+    return nil
+  end
+  if #styles.names == 0 then
+    LrDialogs.message(S.noStylesTitle, S.noStylesInfo, "critical")
+    return nil
+  end
+  return { catalog = catalog, photos = photos, config = config, client = client, styles = styles }
+end
+
+local function progressScope(context, title)
+  local progress = LrProgressScope { title = title, functionContext = context }
+  progress:setCancelable(true)
+  return progress
+end
+
+--- "Auto-retouch (learned style)".
+function Main.autoRetouch()
+  LrFunctionContext.callWithContext("autoretouch.apply", function(context)
+    local env = Main.prepare(context)
+    if not env then
+      return
+    end
+    local choice = Dialogs.applyOptions(context, {
+      styles = env.styles,
+      style = Dialogs.initialStyle(env.styles, env.config.lastStyle),
+      strength = env.config.strength,
+      count = #env.photos,
+    })
+    if not choice then
+      return
+    end
+    Config.remember(choice)
+    local targets = env.photos
+    if not choice.applyToAll then
+      targets = { env.catalog:getTargetPhoto() or env.photos[1] }
+    end
+    local progress = progressScope(context, S.progressApply(choice.style))
+    local summary = ApplyFlow.run {
+      photos = targets,
+      catalog = env.catalog,
+      client = env.client,
+      whitelist = Whitelist.packaged(),
+      style = choice.style,
+      strength = choice.strength,
+      progress = progress,
+      batchSize = Config.BATCH_SIZE,
+    }
+    progress:done()
+    if summary.stopped and summary.stopped.kind == "auth" then
+      Dialogs.daemonError(summary.stopped)
+      return
+    end
+    local problems = #summary.failures > 0 or summary.stopped ~= nil
+    Dialogs.summary(S.summaryTitle, ApplyFlow.summaryText(summary), problems)
+  end)
+end
+
+--- "Write XMP sidecars for selection".
+function Main.writeSidecars()
+  LrFunctionContext.callWithContext("autoretouch.sidecars", function(context)
+    local env = Main.prepare(context)
+    if not env then
+      return
+    end
+    local paths, missing = SidecarFlow.paths(env.photos)
+    local choice = Dialogs.sidecarOptions(context, {
+      styles = env.styles,
+      style = Dialogs.initialStyle(env.styles, env.config.lastStyle),
+      strength = env.config.strength,
+      count = #paths,
+      overwrite = env.config.overwrite,
+    })
+    if not choice then
+      return
+    end
+    Config.remember(choice)
+    local progress = progressScope(context, S.progressSidecars)
+    local summary = SidecarFlow.run {
+      client = env.client,
+      paths = paths,
+      style = choice.style,
+      strength = choice.strength,
+      overwrite = choice.overwrite,
+      progress = progress,
+    }
+    progress:done()
+    for _, item in ipairs(missing) do
+      summary.failed = summary.failed + 1
+      summary.failures[#summary.failures + 1] = item
+    end
+    if summary.stopped and summary.stopped.kind == "auth" then
+      Dialogs.daemonError(summary.stopped)
+      return
+    end
+    local problems = summary.failed > 0 or summary.stopped ~= nil
+    Dialogs.summary(S.sidecarsSummaryTitle, SidecarFlow.summaryText(summary), problems)
+  end)
+end
+
+return Main

@@ -1,0 +1,185 @@
+--[[----------------------------------------------------------------------------
+Strings.lua -- every text the user sees, in one place, each through LOC so that
+Lightroom can translate it ("$$$/Autoretouch/<Key>=English default").
+
+Plain entries are strings; entries that take values are functions (LOC
+substitutes ^1, ^2, ..., given as strings). Sentences are joined with "\n" by the callers, never
+inside a LOC text. Info.lua cannot load modules, so it repeats the three LOC
+texts it needs with the same keys (a spec checks they agree).
+------------------------------------------------------------------------------]]
+
+local S = {}
+
+-- Plug-in and menus ----------------------------------------------------------
+
+S.pluginName = LOC "$$$/Autoretouch/PluginName=autoretouch"
+S.menuApply = LOC "$$$/Autoretouch/Menu/Apply=Auto-retouch (learned style)"
+S.menuSidecars = LOC "$$$/Autoretouch/Menu/Sidecars=Write XMP sidecars for selection"
+
+-- Catalog history -------------------------------------------------------------
+
+S.undoName = LOC "$$$/Autoretouch/Undo=Auto-retouch"
+
+function S.historyName(style)
+  return LOC("$$$/Autoretouch/History=Auto-retouch: ^1", tostring(style))
+end
+
+-- Options dialogs -------------------------------------------------------------
+
+S.applyDialogTitle = LOC "$$$/Autoretouch/Apply/Title=Auto-retouch (learned style)"
+S.styleLabel = LOC "$$$/Autoretouch/Dialog/Style=Style:"
+S.strengthLabel = LOC "$$$/Autoretouch/Dialog/Strength=Strength (%):"
+S.applyVerb = LOC "$$$/Autoretouch/Apply/Verb=Apply"
+S.cancelVerb = LOC "$$$/Autoretouch/Dialog/Cancel=Cancel"
+
+function S.applyToAll(count)
+  return LOC("$$$/Autoretouch/Apply/All=Apply to all selected (^1)", tostring(count))
+end
+
+S.sidecarsDialogTitle = LOC "$$$/Autoretouch/Sidecars/Title=Write XMP sidecars"
+S.overwriteLabel = LOC "$$$/Autoretouch/Sidecars/Overwrite=Replace existing develop settings in the sidecars"
+S.writeVerb = LOC "$$$/Autoretouch/Sidecars/Verb=Write"
+
+function S.sidecarsCount(count)
+  return LOC("$$$/Autoretouch/Sidecars/Count=^1 selected photos (Lightroom sidecars, raw files only)", tostring(count))
+end
+
+S.noPhotos = LOC "$$$/Autoretouch/NoPhotos=Select one or more photos first."
+S.noStylesTitle = LOC "$$$/Autoretouch/NoStyles/Title=No usable style"
+S.noStylesInfo = LOC "$$$/Autoretouch/NoStyles/Info=The daemon knows no style it can use. Check `autoretouch styles` in a terminal."
+
+-- Progress --------------------------------------------------------------------
+
+function S.progressApply(style)
+  return LOC("$$$/Autoretouch/Progress/Apply=Auto-retouch: ^1", tostring(style))
+end
+
+S.progressSidecars = LOC "$$$/Autoretouch/Progress/Sidecars=Writing XMP sidecars"
+S.progressStarting = LOC "$$$/Autoretouch/Progress/Starting=Starting the autoretouch daemon"
+
+function S.progressCaption(done, total)
+  return LOC("$$$/Autoretouch/Progress/Caption=^1 of ^2 photos", tostring(done), tostring(total))
+end
+
+-- Summaries -------------------------------------------------------------------
+
+S.summaryTitle = LOC "$$$/Autoretouch/Summary/Title=Auto-retouch finished"
+
+function S.summaryApplied(applied, total)
+  return LOC("$$$/Autoretouch/Summary/Applied=Applied to ^1 of ^2 photos.", tostring(applied), tostring(total))
+end
+
+function S.summaryUnchanged(count)
+  return LOC("$$$/Autoretouch/Summary/Unchanged=^1 photos needed no change.", tostring(count))
+end
+
+function S.summaryFailed(count)
+  return LOC("$$$/Autoretouch/Summary/Failed=^1 photos failed:", tostring(count))
+end
+
+function S.summaryItem(name, message)
+  return LOC("$$$/Autoretouch/Summary/Item=^1: ^2", tostring(name), tostring(message))
+end
+
+function S.summaryMore(count)
+  return LOC("$$$/Autoretouch/Summary/More=... and ^1 more (see the plug-in log).", tostring(count))
+end
+
+function S.summaryDropped(keys)
+  return LOC("$$$/Autoretouch/Summary/Dropped=Not applied (not in the slider catalog): ^1", tostring(keys))
+end
+
+function S.summaryCanceled(count)
+  return LOC("$$$/Autoretouch/Summary/Canceled=Canceled: ^1 photos were not processed.", tostring(count))
+end
+
+S.summaryStopped = LOC "$$$/Autoretouch/Summary/Stopped=The daemon stopped answering; the remaining photos were not processed."
+
+S.sidecarsSummaryTitle = LOC "$$$/Autoretouch/Sidecars/Summary/Title=XMP sidecars"
+
+function S.sidecarsSummary(changed, skipped, failed)
+  return LOC("$$$/Autoretouch/Sidecars/Summary/Counts=Written: ^1, skipped: ^2, failed: ^3.", tostring(changed), tostring(skipped), tostring(failed))
+end
+
+S.sidecarsSkippedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/Skipped=Skipped:"
+S.sidecarsFailedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/FailedHeader=Failed:"
+S.sidecarsReadHint = LOC "$$$/Autoretouch/Sidecars/Summary/Hint=Lightroom reads a sidecar at import, or for photos already in the catalog with Metadata > Read Metadata from Files."
+
+-- Daemon down / start ---------------------------------------------------------
+
+S.daemonDownTitle = LOC "$$$/Autoretouch/Down/Title=The autoretouch daemon is not running"
+
+function S.daemonDownNoAnswer(url)
+  return LOC("$$$/Autoretouch/Down/NoAnswer=Nothing answers at ^1.", tostring(url))
+end
+
+S.daemonDownHowTo = LOC "$$$/Autoretouch/Down/HowTo=Start it in a terminal with:"
+S.daemonDownButton = LOC "$$$/Autoretouch/Down/ButtonHint=or click Start daemon to run that command now."
+S.startDaemonVerb = LOC "$$$/Autoretouch/Down/Start=Start daemon"
+S.startFailedTitle = LOC "$$$/Autoretouch/Start/FailedTitle=The daemon did not start"
+
+function S.startFailedTimeout(seconds)
+  return LOC("$$$/Autoretouch/Start/Timeout=No answer after ^1 seconds.", tostring(seconds))
+end
+
+function S.startFailedLog(path)
+  return LOC("$$$/Autoretouch/Start/Log=Its output is in ^1", tostring(path))
+end
+
+S.startFailedWindow = LOC "$$$/Autoretouch/Start/Window=Its output is in the daemon's own window."
+
+function S.startFailedStatus(status)
+  return LOC("$$$/Autoretouch/Start/Status=The start command ended with status ^1.", tostring(status))
+end
+
+S.startFailedPath = LOC "$$$/Autoretouch/Start/Path=Set the full path of the autoretouch program in File > Plug-in Manager > autoretouch."
+S.notServing = LOC "$$$/Autoretouch/NotServing=The daemon is running but not ready yet (it is loading its styles). Try again in a moment."
+S.authTitle = LOC "$$$/Autoretouch/Auth/Title=The daemon refused the token"
+S.authInfo = LOC "$$$/Autoretouch/Auth/Info=Enter the token given to `autoretouch serve --token` in File > Plug-in Manager > autoretouch."
+S.daemonErrorTitle = LOC "$$$/Autoretouch/Error/Title=The daemon reported an error"
+
+-- Error messages (per photo and per call) -------------------------------------
+
+function S.errorDown(url)
+  return LOC("$$$/Autoretouch/Error/Down=no answer from the daemon at ^1", tostring(url))
+end
+
+function S.errorTimeout(seconds)
+  return LOC("$$$/Autoretouch/Error/Timeout=the daemon did not answer within ^1 seconds", tostring(seconds))
+end
+
+function S.errorNetwork(code)
+  return LOC("$$$/Autoretouch/Error/Network=network error (^1)", tostring(code))
+end
+
+function S.errorHttp(status, message)
+  return LOC("$$$/Autoretouch/Error/Http=HTTP ^1: ^2", tostring(status), tostring(message))
+end
+
+S.errorBadAnswer = LOC "$$$/Autoretouch/Error/BadAnswer=the daemon's answer could not be read"
+S.errorNoSettings = LOC "$$$/Autoretouch/Error/NoSettings=the daemon returned no Lightroom settings"
+S.errorCatalogBusy = LOC "$$$/Autoretouch/Error/CatalogBusy=the catalog was busy; nothing was written"
+S.errorVideo = LOC "$$$/Autoretouch/Error/Video=videos cannot be retouched"
+S.errorNoPath = LOC "$$$/Autoretouch/Error/NoPath=the photo has no file path (missing or offline?)"
+
+-- Plug-in Manager -------------------------------------------------------------
+
+S.settingsSection = LOC "$$$/Autoretouch/Settings/Section=Daemon connection"
+S.urlLabel = LOC "$$$/Autoretouch/Settings/Url=Daemon URL:"
+S.tokenLabel = LOC "$$$/Autoretouch/Settings/Token=Token:"
+S.commandLabel = LOC "$$$/Autoretouch/Settings/Command=autoretouch program:"
+S.rootsLabel = LOC "$$$/Autoretouch/Settings/Roots=Photo folders:"
+S.rootsHint = LOC "$$$/Autoretouch/Settings/RootsHint=Folders the started daemon may read (--root), separated by ;. Empty: the catalog's top-level folders."
+S.testConnection = LOC "$$$/Autoretouch/Settings/Test=Test connection"
+S.testing = LOC "$$$/Autoretouch/Settings/Testing=Testing..."
+S.logHint = LOC "$$$/Autoretouch/Settings/Log=The plug-in logs to autoretouch.log in Lightroom's log folder."
+
+function S.connected(version, count)
+  return LOC("$$$/Autoretouch/Settings/Connected=Connected to autoretouch ^1; ^2 usable styles.", tostring(version), tostring(count))
+end
+
+function S.connectionFailed(message)
+  return LOC("$$$/Autoretouch/Settings/Failed=Not connected: ^1", tostring(message))
+end
+
+return S

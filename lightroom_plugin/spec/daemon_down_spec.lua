@@ -1,0 +1,129 @@
+-- What the user sees when the daemon does not answer, and the optional "Start daemon".
+
+local sdk = require "sdk"
+
+local Daemon = require "Daemon"
+local S = require "Strings"
+
+local function runMenu()
+  dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+end
+
+describe("daemon down", function()
+  before_each(function()
+    sdk.reset()
+    sdk.daemon.down = true
+  end)
+
+  it("explains how to start the daemon and stops when the user cancels", function()
+    local photos = sdk.photos(2)
+    sdk.newCatalog(photos).folders = { "/Users/me/Pictures", "/Volumes/Photo Disk/It's mine" }
+    runMenu()
+    local confirm = sdk.dialogsOf("confirm")[1]
+    assert.are.equal(S.daemonDownTitle, confirm.message)
+    assert.are.equal("Start daemon", confirm.action)
+    assert.matches("Nothing answers at http://127.0.0.1:50052.", confirm.info, 1, true)
+    assert.matches(
+      "'autoretouch' 'serve' '--http-port' '50052' '--root' '/Users/me/Pictures' '--root' '/Volumes/Photo Disk/It'\\''s mine'",
+      confirm.info,
+      1,
+      true
+    )
+    assert.are.equal(0, #sdk.executed)
+    assert.are.equal(0, #sdk.requestsTo "/v1/suggest")
+    assert.are.equal(0, #sdk.dialogsOf "modal")
+    assert.are.equal(0, #photos[1].applied)
+  end)
+
+  it("starts the daemon in the background with quoted arguments, waits for it, then carries on", function()
+    local photos = sdk.photos(1, { path = "/shoot 1/a.jpg" })
+    sdk.newCatalog(photos)
+    sdk.prefs.command = "/Applications/auto retouch/bin/autoretouch"
+    sdk.prefs.daemonUrl = "127.0.0.1:6000/"
+    sdk.prefs.token = "t'ok"
+    sdk.confirmAnswer = "ok"
+    sdk.onSleep = function()
+      if sdk.slept >= 2 then
+        sdk.daemon.down = false -- the daemon answers after two seconds
+      end
+    end
+    runMenu()
+    assert.are.equal(1, #sdk.executed)
+    assert.are.equal(
+      "nohup '/Applications/auto retouch/bin/autoretouch' 'serve' '--http-port' '6000' '--root' '/shoot 1'"
+        .. " '--token' 't'\\''ok' >'/tmp/autoretouch-daemon.log' 2>&1 </dev/null &",
+      sdk.executed[1]
+    )
+    assert.are.equal(2, sdk.slept)
+    assert.are.equal(1, #photos[1].applied)
+    assert.are.equal("http://127.0.0.1:6000/v1/suggest", sdk.requestsTo("/v1/suggest")[1].url)
+    for _, entry in ipairs(sdk.logs) do
+      assert.is_nil(entry.text:find("t'ok", 1, true), "the token must not be logged")
+    end
+  end)
+
+  it("says where the output is when the started daemon never answers", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.confirmAnswer = "ok"
+    runMenu()
+    assert.are.equal(Daemon.START_WAIT_S, sdk.slept)
+    local failure = sdk.dialogsOf("message")[1]
+    assert.are.equal(S.startFailedTitle, failure.message)
+    assert.matches("/tmp/autoretouch-daemon.log", failure.info, 1, true)
+    assert.matches("Plug-in Manager", failure.info, 1, true)
+    assert.are.equal(0, #sdk.requestsTo "/v1/suggest")
+  end)
+
+  it("reports a failing start command at once", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.confirmAnswer = "ok"
+    sdk.onExecute = function()
+      return 127
+    end
+    runMenu()
+    assert.are.equal(0, sdk.slept)
+    assert.matches("status 127", sdk.dialogsOf("message")[1].info, 1, true)
+  end)
+
+  it("builds a Windows start command with the whole line in one more pair of quotes", function()
+    sdk.newCatalog(sdk.photos(1, { path = [[C:\Photos\2024\a.jpg]] }))
+    sdk.prefs.command = [[C:\Program Files\autoretouch\autoretouch.exe]]
+    sdk.prefs.roots = [[C:\Photos\;D:\Archive]]
+    sdk.confirmAnswer = "ok"
+    sdk.setWindows(true)
+    runMenu()
+    assert.are.equal(
+      [["start "autoretouch" /MIN "C:\Program Files\autoretouch\autoretouch.exe" "serve" "--http-port" "50052" ]]
+        .. [["--root" "C:\Photos\\" "--root" "D:\Archive""]],
+      sdk.executed[1]
+    )
+    assert.matches("own window", sdk.dialogsOf("message")[1].info, 1, true)
+  end)
+
+  it("refuses a Windows argument that cmd.exe would expand", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.prefs.roots = [[C:\100% done]]
+    sdk.confirmAnswer = "ok"
+    sdk.setWindows(true)
+    runMenu()
+    assert.are.equal(0, #sdk.executed)
+    assert.matches("100%% done", sdk.dialogsOf("message")[1].info)
+  end)
+
+  it("says the daemon is still loading instead of offering to start a second one", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.daemon.down = false
+    sdk.daemon.health = "NOT_SERVING"
+    runMenu()
+    assert.are.equal(0, #sdk.dialogsOf "confirm")
+    assert.are.equal(S.notServing, sdk.dialogsOf("message")[1].info)
+  end)
+
+  it("explains an empty style list", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.daemon.down = false
+    sdk.daemon.styles = {}
+    runMenu()
+    assert.are.equal(S.noStylesTitle, sdk.dialogsOf("message")[1].message)
+  end)
+end)

@@ -1,0 +1,68 @@
+-- Shell quoting: POSIX arguments survive a real /bin/sh unchanged; Windows rules.
+
+require "sdk"
+
+local Shell = require "Shell"
+
+local NASTY = {
+  "plain",
+  "with space",
+  "it's",
+  [[double "quotes"]],
+  "$HOME and `id` and $(id)",
+  "semi;colon|pipe&amp>redirect<in",
+  "back\\slash\\",
+  "*?[glob]",
+  "",
+  "tab\there",
+  "-n",
+}
+
+describe("Shell", function()
+  it("quotes POSIX arguments so /bin/sh passes them through verbatim", function()
+    local argv = { "printf", "%s\\n" }
+    for _, arg in ipairs(NASTY) do
+      argv[#argv + 1] = arg
+    end
+    local pipe = assert(io.popen(Shell.commandLine(argv, false)))
+    local out = pipe:read("*a")
+    pipe:close()
+    assert.are.equal(table.concat(NASTY, "\n") .. "\n", out)
+  end)
+
+  it("quotes Windows arguments with the C runtime's backslash rule and refuses what cmd.exe expands", function()
+    assert.are.equal([["C:\Program Files\x.exe"]], Shell.quoteWindows [[C:\Program Files\x.exe]])
+    assert.are.equal([["C:\Photos\\"]], Shell.quoteWindows [[C:\Photos\]])
+    assert.are.equal([[""]], Shell.quoteWindows "")
+    for _, bad in ipairs { [[a"b]], "100%", "line\nbreak" } do
+      local quoted, err = Shell.quoteWindows(bad)
+      assert.is_nil(quoted)
+      assert.matches("cannot pass", err)
+    end
+    assert.is_nil((Shell.commandLine({ "x", [[a"b]] }, true)))
+  end)
+
+  it("starts POSIX commands in the background with their output in a log file", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local log = dir .. " log's.txt"
+    local command = Shell.background({ "sh", "-c", "echo started; echo \"$0\"", "arg one" }, { logFile = log })
+    assert.matches("^nohup ", command)
+    assert.matches(" &$", command)
+    assert.are.equal(0, (os.execute(command)))
+    local text
+    for _ = 1, 200 do
+      local file = io.open(log, "r")
+      text = file and file:read("*a") or ""
+      if file then
+        file:close()
+      end
+      if text:find("arg one", 1, true) then
+        break
+      end
+      os.execute("sleep 0.01")
+    end
+    os.remove(log)
+    assert.matches("started\narg one\n", text, 1, true)
+  end)
+end)

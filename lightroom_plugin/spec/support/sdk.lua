@@ -1,0 +1,561 @@
+--[[----------------------------------------------------------------------------
+sdk.lua -- a stubbed Lightroom Classic SDK for the busted specs.
+
+Requiring it defines the globals the plug-in runtime has (import, LOC, _PLUGIN,
+WIN_ENV, MAC_ENV), puts the plug-in folder on package.path, and provides the
+SDK namespaces as tables that keep their identity (modules capture them at
+require time) while sdk.reset() puts fresh state behind them. `import` of a
+namespace that is not stubbed raises an error naming it.
+
+The default LrHttp talks to an in-memory fake daemon (sdk.daemon) that answers
+like the real JSON bridge; the integration spec swaps in LuaSocket.
+AutoretouchKeys (the generated whitelist) is generated here from the slider
+catalog: $AUTORETOUCH_CATALOG_JSON (a file of `autoretouch sliders --json`)
+or, when unset, by running `python3 -m backend sliders --json` in the repo.
+------------------------------------------------------------------------------]]
+
+local dkjson = require "dkjson"
+
+local sdk = {}
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
+sdk.pluginDir = here .. "/../../autoretouch.lrplugin"
+sdk.repoRoot = here .. "/../../.."
+package.path = sdk.pluginDir .. "/?.lua;" .. here .. "/?.lua;" .. package.path
+
+-- Globals of the plug-in runtime ----------------------------------------------
+
+--- LOC: drops the "$$$/Key=" prefix and substitutes ^1, ^2, ...
+function LOC(text, ...)
+  local args = { ... }
+  local out = text:gsub("^%$%$%$/[^=]*=", "")
+  out = out:gsub("%^(%d)", function(d)
+    local value = args[tonumber(d)]
+    return value ~= nil and tostring(value) or ""
+  end)
+  return out
+end
+
+_PLUGIN = { id = "io.github.autoretouch.lightroom", path = sdk.pluginDir, enabled = true }
+WIN_ENV = false
+MAC_ENV = true
+
+sdk.ns = {}
+
+function import(name)
+  local ns = sdk.ns[name]
+  if not ns then
+    error("SDK namespace not stubbed: " .. tostring(name), 2)
+  end
+  return ns
+end
+
+local function namespace(name, callable)
+  local ns = {}
+  if callable then
+    setmetatable(ns, { __call = callable })
+  end
+  sdk.ns[name] = ns
+  return ns
+end
+
+-- JSON helpers -----------------------------------------------------------------
+
+function sdk.decode(text)
+  local value, _, err = dkjson.decode(text, 1, nil, nil, nil)
+  assert(err == nil, err)
+  return value
+end
+
+sdk.encode = dkjson.encode
+
+local function deepcopy(value)
+  if type(value) ~= "table" then
+    return value
+  end
+  local out = {}
+  for k, v in pairs(value) do
+    out[k] = deepcopy(v)
+  end
+  return out
+end
+sdk.deepcopy = deepcopy
+
+local function leaf(path)
+  return (tostring(path):match("[^/\\]+$"))
+end
+
+-- The slider catalog and the generated whitelist -------------------------------
+
+local function loadCatalog()
+  local path = os.getenv("AUTORETOUCH_CATALOG_JSON")
+  local text
+  if path and path ~= "" then
+    local file = assert(io.open(path, "rb"))
+    text = file:read("*a")
+    file:close()
+  else
+    local python = os.getenv("PYTHON") or "python3"
+    local pipe = assert(io.popen("cd '" .. sdk.repoRoot .. "' && " .. python .. " -m backend sliders --json"))
+    text = pipe:read("*a")
+    pipe:close()
+  end
+  local catalog = sdk.decode(text)
+  assert(type(catalog) == "table" and catalog.sliders, "no slider catalog")
+  return catalog
+end
+
+if not package.preload["spec.catalog"] then
+  local catalog = loadCatalog()
+  package.preload["spec.catalog"] = function()
+    return catalog
+  end
+  package.preload["AutoretouchKeys"] = function()
+    local Whitelist = require "Whitelist"
+    local source = assert(Whitelist.render(catalog))
+    return assert(loadstring(source, "=AutoretouchKeys"))()
+  end
+end
+
+-- Namespaces -------------------------------------------------------------------
+
+local LrHttp = namespace "LrHttp"
+local LrTasks = namespace "LrTasks"
+local LrFunctionContext = namespace "LrFunctionContext"
+local LrDialogs = namespace "LrDialogs"
+local LrPrefs = namespace "LrPrefs"
+local LrApplication = namespace "LrApplication"
+local LrView = namespace "LrView"
+local LrBinding = namespace "LrBinding"
+local LrPathUtils = namespace "LrPathUtils"
+
+namespace("LrLogger", function(_, name)
+  local logger = { name = name }
+  local function record(level)
+    return function(_, ...)
+      local parts = {}
+      for i = 1, select("#", ...) do
+        parts[i] = tostring((select(i, ...)))
+      end
+      sdk.logs[#sdk.logs + 1] = { level = level, text = table.concat(parts, " ") }
+    end
+  end
+  local function recordf(level)
+    return function(_, format, ...)
+      sdk.logs[#sdk.logs + 1] = { level = level, text = string.format(format, ...) }
+    end
+  end
+  for _, level in ipairs { "trace", "debug", "info", "warn", "error", "fatal" } do
+    logger[level] = record(level)
+    logger[level .. "f"] = recordf(level)
+  end
+  function logger.enable() end
+  function logger.disable() end
+  return logger
+end)
+
+namespace("LrProgressScope", function(_, params)
+  local scope = { params = params, portions = {}, captions = {}, checks = 0, isDone = false }
+  function scope.setPortionComplete(self, done, total)
+    self.portions[#self.portions + 1] = { done, total }
+  end
+  function scope.setCaption(self, caption)
+    self.captions[#self.captions + 1] = caption
+  end
+  function scope.setCancelable(self, flag)
+    self.cancelable = flag
+  end
+  function scope.setIndeterminate() end
+  function scope.isCanceled(self)
+    self.checks = self.checks + 1
+    return sdk.isCanceled(self)
+  end
+  function scope.done(self)
+    self.isDone = true
+  end
+  sdk.progressScopes[#sdk.progressScopes + 1] = scope
+  return scope
+end)
+
+-- LrTasks: synchronous.
+function LrTasks.startAsyncTask(fn, name)
+  sdk.tasks[#sdk.tasks + 1] = name or "?"
+  fn()
+end
+LrTasks.pcall = pcall
+function LrTasks.execute(command)
+  sdk.executed[#sdk.executed + 1] = command
+  if sdk.onExecute then
+    return sdk.onExecute(command)
+  end
+  return 0
+end
+function LrTasks.sleep(seconds)
+  sdk.slept = sdk.slept + seconds
+  if sdk.onSleep then
+    sdk.onSleep(seconds)
+  end
+end
+function LrTasks.yield() end
+function LrTasks.canYield()
+  return true
+end
+
+local function newContext()
+  return {
+    addCleanupHandler = function() end,
+    addFailureHandler = function() end,
+  }
+end
+function LrFunctionContext.callWithContext(_, fn, ...)
+  return fn(newContext(), ...)
+end
+function LrFunctionContext.postAsyncTaskWithContext(_, fn)
+  fn(newContext())
+end
+
+function LrDialogs.message(message, info, style)
+  sdk.dialogs[#sdk.dialogs + 1] = { kind = "message", message = message, info = info, style = style }
+end
+function LrDialogs.confirm(message, info, action, cancel, other)
+  local record = { kind = "confirm", message = message, info = info, action = action, cancel = cancel, other = other }
+  sdk.dialogs[#sdk.dialogs + 1] = record
+  return sdk.confirmAnswer
+end
+function LrDialogs.presentModalDialog(args)
+  sdk.dialogs[#sdk.dialogs + 1] = { kind = "modal", args = args }
+  return sdk.modalHandler(args, sdk.lastProps)
+end
+function LrDialogs.showError(err)
+  sdk.dialogs[#sdk.dialogs + 1] = { kind = "error", message = tostring(err) }
+end
+
+function LrPrefs.prefsForPlugin()
+  return sdk.prefs
+end
+
+function LrApplication.activeCatalog()
+  return sdk.catalog
+end
+
+function LrView.osFactory()
+  return setmetatable({}, {
+    __index = function(_, kind)
+      return function(_, args)
+        return { kind = kind, args = args or {} }
+      end
+    end,
+  })
+end
+function LrView.bind(key)
+  return { bind = key }
+end
+function LrView.share(name)
+  return { share = name }
+end
+
+function LrBinding.makePropertyTable()
+  local props = {}
+  sdk.lastProps = props
+  return props
+end
+
+function LrPathUtils.child(dir, name)
+  return dir .. "/" .. name
+end
+function LrPathUtils.parent(path)
+  return (path:match("^(.*)[/\\][^/\\]*$"))
+end
+LrPathUtils.leafName = leaf
+function LrPathUtils.getStandardFilePath()
+  return "/tmp"
+end
+
+-- Catalog and photos -----------------------------------------------------------
+
+--- A fake catalog holding the given photos (all selected; the first is the target photo).
+function sdk.newCatalog(photos)
+  local catalog = { photos = photos or {}, writes = {}, inWrite = false, folders = {}, busy = false }
+  catalog.target = catalog.photos[1]
+  function catalog.getTargetPhotos(self)
+    return self.photos
+  end
+  function catalog.getTargetPhoto(self)
+    return self.target
+  end
+  function catalog.getFolders(self)
+    local out = {}
+    for i, path in ipairs(self.folders) do
+      out[i] = {
+        getPath = function()
+          return path
+        end,
+      }
+    end
+    return out
+  end
+  function catalog.withWriteAccessDo(self, name, fn, params)
+    assert(not self.inWrite, "withWriteAccessDo calls cannot be nested")
+    self.writes[#self.writes + 1] = { name = name, params = params }
+    if self.busy then
+      return "aborted"
+    end
+    self.inWrite = true
+    local ok, err = pcall(fn)
+    self.inWrite = false
+    if not ok then
+      error(err, 0)
+    end
+    return "executed"
+  end
+  sdk.catalog = catalog
+  return catalog
+end
+
+--- A fake photo: opts.path, opts.format ("JPG", "RAW", "VIDEO"), opts.failApply, opts.failMetadata.
+function sdk.newPhoto(opts)
+  local photo = { path = opts.path, applied = {} }
+  function photo.getRawMetadata(_, key)
+    if opts.failMetadata then
+      error("metadata unavailable for " .. tostring(opts.path))
+    end
+    if key == "path" then
+      return opts.path
+    elseif key == "fileFormat" then
+      return opts.format or "JPG"
+    end
+    return nil
+  end
+  function photo.getFormattedMetadata(_, key)
+    if key == "fileName" and opts.path then
+      return leaf(opts.path)
+    end
+    return nil
+  end
+  function photo.applyDevelopSettings(self, settings, historyName)
+    assert(sdk.catalog and sdk.catalog.inWrite, "applyDevelopSettings called outside withWriteAccessDo")
+    if opts.failApply then
+      error("Lightroom refused the settings of " .. tostring(opts.path), 0)
+    end
+    self.applied[#self.applied + 1] = { settings = deepcopy(settings), history = historyName }
+  end
+  return photo
+end
+
+--- A list of n photos /photos/img_1.jpg ... (paths under /photos).
+function sdk.photos(n, opts)
+  local list = {}
+  for i = 1, n do
+    local o = deepcopy(opts or {})
+    o.path = o.path or string.format("/photos/img_%d.jpg", i)
+    list[i] = sdk.newPhoto(o)
+  end
+  return list
+end
+
+-- The fake daemon behind the default LrHttp -----------------------------------
+
+local function respond(status, data)
+  return dkjson.encode(data), { status = status }
+end
+
+local function errorBody(status, code, message)
+  return respond(status, { code = code, message = message, type = "Error", exit_code = 1, server_version = "test" })
+end
+
+--- Default settings for a photo: a couple of catalog keys plus a curve, like the translator's output.
+function sdk.defaultSettings(path)
+  local n = #path
+  return {
+    Exposure2012 = 0.25,
+    Contrast2012 = n,
+    ToneCurveName2012 = "Custom",
+    ToneCurvePV2012 = { 0, 0, 128, 140, 255, 255 },
+    ConvertToGrayscale = false,
+  }
+end
+
+local function fakePost(url, body, headers)
+  local daemon = sdk.daemon
+  local path = url:gsub("^%a+://[^/]+", "")
+  local request = { method = "POST", url = url, path = path, body = sdk.decode(body), headers = {} }
+  for _, h in ipairs(headers or {}) do
+    request.headers[h.field] = h.value
+  end
+  sdk.requests[#sdk.requests + 1] = request
+  if daemon.down then
+    return nil, { error = { errorCode = "cannotConnectToHost", name = "connection refused" } }
+  end
+  if daemon.token and request.headers["X-Autoretouch-Token"] ~= daemon.token then
+    return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+  end
+  if request.headers["Content-Type"] ~= "application/json" then
+    return errorBody(400, "INVALID_ARGUMENT", "POST bodies must be sent with 'Content-Type: application/json'")
+  end
+  local req = request.body
+  if path == "/v1/suggest" then
+    local fail = daemon.failPaths[req.path]
+    if fail then
+      return errorBody(fail.status or 404, fail.code or "NOT_FOUND", fail.message or (req.path .. ": no such file"))
+    end
+    local settings = daemon.settingsFor(req.path, req.style, req.strength)
+    return respond(200, {
+      server_version = "test",
+      model_version = tostring(req.style) .. "@1",
+      suggestions = {
+        {
+          recipe = { version = 1, steps = {}, style = req.style or "", strength = req.strength or 1, model = "" },
+          lightroom_settings = settings,
+          lightroom_warnings = {},
+          darktable_history = {},
+        },
+      },
+      photo = { kind = "jpeg", is_raw = false, width = 64, height = 48, colour_note = "" },
+    })
+  elseif path == "/v1/sidecars" then
+    return daemon.sidecars(req), { status = 200 }
+  end
+  return errorBody(404, "NOT_FOUND", "no such endpoint: POST " .. path)
+end
+
+local function fakeGet(url, headers)
+  local daemon = sdk.daemon
+  local path = url:gsub("^%a+://[^/]+", "")
+  local request = { method = "GET", url = url, path = path, headers = {} }
+  for _, h in ipairs(headers or {}) do
+    request.headers[h.field] = h.value
+  end
+  sdk.requests[#sdk.requests + 1] = request
+  if daemon.down then
+    return nil, { error = { errorCode = "cannotConnectToHost", name = "connection refused" } }
+  end
+  if path == "/healthz" then
+    local status = daemon.health
+    return respond(status == "SERVING" and 200 or 503, { status = status, server_version = "test" })
+  end
+  if daemon.token and request.headers["X-Autoretouch-Token"] ~= daemon.token then
+    return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+  end
+  if path:find("^/v1/styles") then
+    return respond(200, { server_version = "test", model_version = "", styles = daemon.styles, default_style = "default" })
+  end
+  return errorBody(404, "NOT_FOUND", "no such endpoint: GET " .. path)
+end
+
+--- Default NDJSON answer of /v1/sidecars: every path written, then the summary.
+function sdk.sidecarStream(req)
+  local lines = {}
+  for i, path in ipairs(req.paths) do
+    lines[#lines + 1] = dkjson.encode {
+      server_version = "test",
+      file = {
+        index = i,
+        total = #req.paths,
+        photo = path,
+        outcomes = { { photo = path, host = "HOST_LIGHTROOM", action = "SIDECAR_ACTION_WRITTEN", reason = "" } },
+      },
+    }
+  end
+  lines[#lines + 1] = dkjson.encode {
+    summary = { photos = #req.paths, changed = #req.paths, skipped = 0, failed = 0, cancelled = false },
+  }
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function style(name)
+  return { name = name, model = name .. "@1", version = 1, loaded = true, error = "", shadowed = false }
+end
+
+--- Puts fresh state behind every stub.
+function sdk.reset()
+  sdk.prefs = {}
+  sdk.dialogs = {}
+  sdk.logs = {}
+  sdk.tasks = {}
+  sdk.executed = {}
+  sdk.onExecute = nil
+  sdk.onSleep = nil
+  sdk.slept = 0
+  sdk.progressScopes = {}
+  sdk.isCanceled = function()
+    return false
+  end
+  sdk.confirmAnswer = "cancel"
+  sdk.lastProps = nil
+  sdk.modalHandler = function()
+    return "ok"
+  end
+  sdk.requests = {}
+  sdk.daemon = {
+    down = false,
+    health = "SERVING",
+    token = nil,
+    styles = {
+      style "default",
+      style "warm",
+      { name = "broken", loaded = false, error = "unreadable weights", shadowed = false },
+      { name = "old", loaded = true, error = "", shadowed = true },
+    },
+    failPaths = {},
+    settingsFor = sdk.defaultSettings,
+    sidecars = sdk.sidecarStream,
+  }
+  LrHttp.get = fakeGet
+  LrHttp.post = fakePost
+  sdk.setWindows(false)
+  sdk.newCatalog {}
+end
+
+--- Pretends to run on Windows (WIN_ENV) or not.
+function sdk.setWindows(flag)
+  WIN_ENV = flag
+  MAC_ENV = not flag
+end
+
+--- Dialog records of one kind.
+function sdk.dialogsOf(kind)
+  local out = {}
+  for _, d in ipairs(sdk.dialogs) do
+    if d.kind == kind then
+      out[#out + 1] = d
+    end
+  end
+  return out
+end
+
+--- Requests to one path.
+function sdk.requestsTo(path)
+  local out = {}
+  for _, r in ipairs(sdk.requests) do
+    if r.path == path then
+      out[#out + 1] = r
+    end
+  end
+  return out
+end
+
+--- Every view element of a kind inside a view tree (depth first).
+function sdk.find(view, kind, out)
+  out = out or {}
+  if type(view) ~= "table" then
+    return out
+  end
+  if view.kind == kind then
+    out[#out + 1] = view
+  end
+  for _, child in ipairs(view.args or view) do
+    sdk.find(child, kind, out)
+  end
+  return out
+end
+
+--- Info.lua, run as Lightroom runs it (only LOC and string available).
+function sdk.loadInfo()
+  local chunk = assert(loadfile(sdk.pluginDir .. "/Info.lua"))
+  setfenv(chunk, { LOC = LOC, string = string })
+  return chunk()
+end
+
+sdk.reset()
+
+return sdk
