@@ -1,0 +1,306 @@
+"""FiveK Expert C, unpaired: train a style on Expert C's retouches, score it on the inputs against Expert C.
+
+Protocol (``../shared/data/fivek_pairs``: 24 photos, as-shot sRGB inputs and Expert C's retouches, 512 px):
+
+* **targets** (the favourites): Expert C's images. By default all 24 (the issue's protocol: the style is learnt
+  from Expert C's look, the test photos' own retouches included, but never paired with their inputs); with
+  ``--holdout K`` the K test photos are removed from the targets (and from the sources), so the test photos are
+  never seen in any form.
+* **sources** (the photos to retouch, ``--sources``):
+  - ``other`` (default): photos other than the 24: ``fivek_extra/exposure_correction`` (14 FiveK photos
+    rendered at -1.5..+1.5 EV), ``fivek_extra/3dlut`` (2 FiveK inputs), ``fivek_extra/fullres`` (3 FiveK
+    inputs), ``kodak24`` (24) and ``mcmaster`` (18), 61 photos;
+  - ``fivek-other``: only the 19 FiveK photos of ``fivek_extra`` (closest to the test inputs' look);
+  - ``fivek-inputs``: the inputs of the training photos themselves (transductive: unpaired training never
+    pairs an input with its retouch; with ``--holdout`` the test inputs are left out);
+  - ``unedit``: no ``--sources``: the trainer's built-in pool of randomly un-edited targets.
+* **test**: every input (or the K held out) against Expert C at ``--size`` (512) px, with
+  ``trainer.eval_cli.evaluate_pairs`` (same code path as ``autoretouch eval``): identity, the auto baseline
+  (grey-world white balance + mid-grey exposure) and the learned style.
+
+Prints a markdown table beside the published unpaired numbers of ``../shared/reference/anchors.md`` §5.1/§5.2
+(other test sets of 500 photos and other resolutions: context, not a like-for-like comparison) and the
+verdict "style - identity >= 2 dB PSNR". Training runs ``autoretouch train`` in a subprocess (``--no-install``);
+the style stays in ``RUN_DIR/style/``.
+
+    python bench/bench_fivek_unpaired.py --minutes 60 --threads 2           # the real run
+    python bench/bench_fivek_unpaired.py --steps 20 --limit 4               # smoke test (seconds)
+    python bench/bench_fivek_unpaired.py --style-dir runs/fivek_expertc_bench/style   # evaluate only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from backend.agent.style import load_style  # noqa: E402
+from trainer.data.folders import list_photos  # noqa: E402
+from trainer.eval_cli import EvalResult, Pair, evaluate_pairs, find_pairs, write_eval_sheet  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+FIVEK = DATA / "fivek_pairs"
+STYLE_NAME = "fivek_expertc_bench"
+TARGET_GAIN_DB = 2.0
+
+SOURCE_SETS: dict[str, tuple[Path, ...]] = {
+    "other": (
+        DATA / "fivek_extra" / "exposure_correction",
+        DATA / "fivek_extra" / "3dlut",
+        DATA / "fivek_extra" / "fullres",
+        DATA / "kodak24",
+        DATA / "mcmaster",
+    ),
+    "fivek-other": (
+        DATA / "fivek_extra" / "exposure_correction",
+        DATA / "fivek_extra" / "3dlut",
+        DATA / "fivek_extra" / "fullres",
+    ),
+}
+
+#: Published unpaired FiveK Expert C numbers (anchors.md §5.1 Zeng et al. 480p; §5.2 UEGAN table, 512 px).
+#: (method, PSNR, SSIM, ΔE as published or None, protocol)
+PUBLISHED: tuple[tuple[str, float, float, float | None, str], ...] = (
+    ("Camera Raw Auto", 21.61, 0.854, 11.83, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("CycleGAN", 20.98, 0.831, 13.28, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("White-Box / Exposure (retrained)", 21.32, 0.864, 12.65, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("DPE (unpaired)", 21.99, 0.875, 11.40, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("Kosugi & Yamasaki (UIE)", 22.11, 0.879, 11.21, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("3D-LUT unpaired", 22.86, 0.887, 10.28, "Zeng 3D-LUT table, 500 test, 480p"),
+    ("input (identity)", 17.42, 0.8037, None, "UEGAN table, 500 test, 512 px"),
+    ("Exposure (released model)", 19.74, 0.8442, None, "UEGAN table, 500 test, 512 px"),
+    ("DPE (released model)", 22.36, 0.8674, None, "UEGAN table, 500 test, 512 px"),
+    ("UEGAN", 22.88, 0.8882, None, "UEGAN table, 500 test, 512 px"),
+)
+
+
+# -- helpers shared with bench_hidden_style.py --------------------------------------------------------------
+
+
+def link_photos(folder: Path, files: Sequence[Path], prefix: str = "") -> Path:
+    """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_symlink():
+            old.unlink()
+    for f in files:
+        (folder / f"{prefix}{f.name}").symlink_to(f.resolve())
+    return folder
+
+
+def train_style(
+    *,
+    name: str,
+    targets: Path,
+    sources: Path | None,
+    run_dir: Path,
+    steps: int | None,
+    minutes: float | None,
+    threads: int | None,
+    overrides: Sequence[str] = (),
+) -> tuple[Path, dict[str, Any]]:
+    """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``."""
+    cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, "--targets", str(targets)]
+    cmd += ["--run-dir", str(run_dir), "--no-install", "--json", "--quiet"]
+    if sources is not None:
+        cmd += ["--sources", str(sources)]
+    if steps is not None:
+        cmd += ["--steps", str(steps)]
+    if minutes is not None:
+        cmd += ["--minutes", str(minutes)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    for o in overrides:
+        cmd += ["--set", o]
+    print("$ " + " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"autoretouch train failed with status {proc.returncode}")
+    summary = json.loads(proc.stdout)
+    print(
+        f"trained {summary['steps']} steps in {time.perf_counter() - start:.0f} s (stopped by {summary['stopped_by']})"
+    )
+    return Path(summary["style_path"]), summary
+
+
+def find_style(path: Path) -> Path:
+    """A style's weights file from a ``.safetensors`` path or a folder holding exactly one style."""
+    if path.is_file():
+        return path
+    found = sorted(path.glob("*.safetensors"))
+    if len(found) != 1:
+        raise SystemExit(f"{path}: expected one NAME.safetensors, found {len(found)}")
+    return found[0]
+
+
+def _f(value: float | None, digits: int) -> str:
+    if value is None:
+        return "–"
+    return "inf" if value == float("inf") else f"{value:.{digits}f}"
+
+
+def markdown_rows(result: EvalResult, labels: Mapping[str, str], protocol: str) -> list[str]:
+    """One markdown row per method of ``result``: label | PSNR | SSIM | ΔE00 | ΔE76 | protocol."""
+    rows = []
+    for m in result.methods:
+        s = result.summary()[m]
+        rows.append(
+            f"| {labels.get(m, m)} | {_f(s['psnr'], 2)} | {_f(s['ssim'], 4)} | {_f(s['delta_e00'], 2)} "
+            f"| {_f(s['delta_e76'], 2)} | {protocol} |"
+        )
+    return rows
+
+
+TABLE_HEAD = ["| method | PSNR (dB) | SSIM | ΔE00 | ΔE76 | test set |", "|---|---:|---:|---:|---:|---|"]
+
+
+def report_progress(row: dict[str, Any]) -> None:
+    """Print one evaluated photo's PSNR per method."""
+    scores = "  ".join(f"{m} {v['psnr']:.2f}" for m, v in row["metrics"].items())
+    print(f"  {row['name']}: PSNR {scores}", flush=True)
+
+
+# -- the benchmark -------------------------------------------------------------------------------------------
+
+
+def _split(pairs: list[Pair], holdout: int, seed: int) -> tuple[list[Pair], list[Pair]]:
+    if holdout <= 0:
+        return pairs, pairs
+    if holdout >= len(pairs):
+        raise SystemExit(f"--holdout {holdout} leaves no training photo out of {len(pairs)}")
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    test = sorted(order[:holdout])
+    return [p for i, p in enumerate(pairs) if i not in test], [pairs[i] for i in test]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
+    length.add_argument("--minutes", type=float, help="stop training after M minutes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
+    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / STYLE_NAME)
+    parser.add_argument("--sources", choices=[*SOURCE_SETS, "fivek-inputs", "unedit"], default="other")
+    parser.add_argument("--holdout", type=int, default=0, help="test on K photos kept out of training entirely")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --holdout split")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs (smoke tests)")
+    parser.add_argument("--size", type=int, default=512, help="evaluation long side in pixels")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
+    parser.add_argument("--style-dir", type=Path, help="evaluate this trained style (folder or .safetensors) only")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    pairs, _ = find_pairs(FIVEK / "input", FIVEK / "expertC")
+    if args.limit:
+        pairs = pairs[: args.limit]
+    train_pairs, test_pairs = _split(pairs, args.holdout, args.seed)
+    run_dir = args.run_dir.resolve()
+    if args.sources in SOURCE_SETS:
+        source_files = [f for d in SOURCE_SETS[args.sources] for f in list_photos(d)]
+        if args.limit:
+            source_files = source_files[:: max(1, len(source_files) // max(args.limit, 8))]
+        source_note = (
+            f"{len(source_files)} other photos ({args.sources}: {', '.join(d.name for d in SOURCE_SETS[args.sources])})"
+        )
+    elif args.sources == "fivek-inputs":
+        source_files = [p.input for p in train_pairs]
+        source_note = f"the {len(source_files)} training inputs (unpaired)"
+    else:
+        source_files = []
+        source_note = "built-in un-edit pool of the targets"
+    held = "held out of training" if args.holdout else "their retouches are among the targets, never paired"
+    print(f"targets: Expert C of {len(train_pairs)} photos; sources: {source_note}")
+    print(f"test: {len(test_pairs)} inputs vs Expert C at {args.size} px ({held})", flush=True)
+
+    train_summary: dict[str, Any] = {}
+    if args.style_dir is not None:
+        style_path = find_style(args.style_dir)
+    else:
+        targets = link_photos(run_dir / "data" / "targets", [p.reference for p in train_pairs])
+        sources = None
+        if source_files:
+            sources = run_dir / "data" / "sources"
+            sources.mkdir(parents=True, exist_ok=True)
+            for old in sources.iterdir():
+                old.unlink()
+            for i, f in enumerate(source_files):
+                (sources / f"{i:03d}_{f.name}").symlink_to(f.resolve())
+        style_path, train_summary = train_style(
+            name=STYLE_NAME,
+            targets=targets,
+            sources=sources,
+            run_dir=run_dir,
+            steps=args.steps,
+            minutes=args.minutes,
+            threads=args.threads,
+            overrides=args.overrides,
+        )
+    style = load_style(style_path)
+    print(f"evaluating {style_path}", flush=True)
+    result = evaluate_pairs(
+        test_pairs,
+        [(style, 1.0)],
+        size=args.size,
+        sheet_photos=6,
+        on_error=lambda where, msg: print(f"error: {msg}", file=sys.stderr),
+        on_photo=report_progress,
+    )
+    if not result.per_photo:
+        raise SystemExit("no photo could be evaluated")
+    sheet = run_dir / "bench_fivek_sheet.png"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_eval_sheet(result, sheet)
+
+    ours = f"this run: {len(result.per_photo)} FiveK pairs, {args.size} px"
+    labels = {
+        "identity": "identity (input)",
+        "auto": "auto (grey world + mid grey)",
+        "style": f"learned style ({style.name})",
+    }
+    lines = ["", *TABLE_HEAD, *markdown_rows(result, labels, ours)]
+    for name, p, s, de, proto in PUBLISHED:
+        lines.append(f"| *{name}* | {p:.2f} | {s:.4f} | – | {_f(de, 2)}{'†' if de else ''} | *published: {proto}* |")
+    gain = result.mean("style", "psnr") - result.mean("identity", "psnr")
+    verdict = "PASS" if gain >= TARGET_GAIN_DB else "FAIL"
+    lines += [
+        "",
+        "Published rows are other test sets (500 photos), splits and resolutions: context, not a like-for-like",
+        "comparison (anchors.md §5). † ΔE as published (a Lab distance; definitions differ between papers).",
+        "Ours: PSNR/SSIM on 8-bit sRGB (SSIM per R,G,B channel, averaged), ΔE00 / ΔE76 in CIELAB (D65).",
+        "",
+        f"**style vs identity: {gain:+.2f} dB PSNR (target >= {TARGET_GAIN_DB:.0f} dB): {verdict}**",
+        f"contact sheet: {sheet}",
+    ]
+    print("\n".join(lines))
+    if args.json is not None:
+        from trainer.eval_cli import result_to_json
+
+        data = result_to_json(result) | {
+            "bench": "fivek_unpaired",
+            "sources": args.sources,
+            "holdout": args.holdout,
+            "train": train_summary,
+            "gain_db": gain,
+            "verdict": verdict,
+        }
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

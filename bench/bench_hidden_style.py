@@ -1,0 +1,248 @@
+"""Hidden style recovery: edit photos with a known recipe in darktable, learn it unpaired, score the learned style.
+
+1. ``--photos`` Kodak photos (``../shared/data/kodak24``) are downscaled to ``--long-side`` px (16-bit sRGB PNG,
+   area averaging on the encoded values) and split (seeded) into training photos and ``--holdout`` test photos.
+2. Every photo is edited with the **hidden recipe** (:data:`HIDDEN`, or ``--recipe FILE``) by **darktable-cli
+   4.2** from the sidecar our translator writes (``recipe_to_history`` + ``new_darktable_xmp``, as
+   ``bench_fidelity_darktable.py`` does); the float linear Rec.2020 output is saved as 16-bit sRGB PNG.
+3. ``autoretouch train`` learns a style **unpaired** with the training photos' darktable edits as targets.
+   Sources (``--sources``):
+   - ``originals`` (default): the unedited originals of the same training photos. The trainer never pairs an
+     original with its edit (the critic only sees the edits as a distribution), so this is the favourable
+     unpaired setting: the inputs come from the same scenes as the targets;
+   - ``disjoint``: training photos split in two halves: targets = edits of one half, sources = originals of
+     the other (no scene appears on both sides);
+   - ``unedit``: no sources: the trainer's built-in pool of randomly un-edited targets.
+4. On the held-out photos (never seen in training), against their darktable edits:
+   identity, the auto baseline, the **oracle** (the hidden recipe through our own renderer; its gap to a
+   perfect score is the renderer-vs-darktable fidelity) and the learned style. Also: the mean value the style
+   gives each slider vs the hidden value, and the share of the oracle's PSNR gain the style recovers.
+
+    python bench/bench_hidden_style.py --minutes 30 --threads 2      # the real run
+    python bench/bench_hidden_style.py --steps 20 --photos 6 --holdout 2 --long-side 256    # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from bench_fivek_unpaired import (  # noqa: E402
+    TABLE_HEAD,
+    find_style,
+    link_photos,
+    markdown_rows,
+    report_progress,
+    train_style,
+)
+
+from backend.agent.style import load_style  # noqa: E402
+from backend.encode import write_image  # noqa: E402
+from backend.recipe import Recipe, load_recipe  # noqa: E402
+from backend.sliders.catalog import get_slider  # noqa: E402
+from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string  # noqa: E402
+from testing.darktable_cli import DarktableCli  # noqa: E402
+from trainer.eval_cli import Pair, evaluate_pairs, write_eval_sheet  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+STYLE_NAME = "hidden_style_bench"
+
+#: The hidden edit: brighter, punchier, warmer, more colourful (global sliders the agent can use).
+HIDDEN: dict[str, float] = {
+    "exposure": 0.4,
+    "contrast": 20.0,
+    "shadows": 25.0,
+    "saturation": 20.0,
+    "temperature": 25.0,
+}
+
+
+def prepare(photos: list[Path], long_side: int, out: Path) -> list[Path]:
+    """Downscale photos to ``long_side`` px (INTER_AREA on sRGB values) as 16-bit PNGs named like the source."""
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for p in photos:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+        if img is None:
+            print(f"skip unreadable {p}", file=sys.stderr)
+            continue
+        scale = 65535.0 / (65535.0 if img.dtype == np.uint16 else 255.0)
+        h, w = img.shape[:2]
+        f = long_side / max(h, w)
+        if f < 1:
+            img = cv2.resize(img.astype(np.float32), (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        target = out / f"{p.stem}.png"
+        cv2.imwrite(str(target), np.clip(np.round(img.astype(np.float64) * scale), 0, 65535).astype(np.uint16))
+        done.append(target)
+    return done
+
+
+def darktable_edit(photos: list[Path], recipe: Recipe, out: Path, scratch: Path, jobs: int) -> None:
+    """Render ``recipe`` on every photo with darktable-cli; save the results as 16-bit sRGB PNGs in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = {}
+    for p in photos:
+        long_px = max(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape[:2])
+        entries = recipe_to_history(recipe, is_raw=False, long_side_px=long_px)
+        items[p.stem.replace(".", "_")] = (p, xmp_to_string(new_darktable_xmp(entries, is_raw=False)))
+    result = DarktableCli(scratch).render_batch(items, jobs=jobs)
+    if result.problems:
+        print("darktable problems:\n  " + "\n  ".join(result.problems), file=sys.stderr)
+    for p in photos:
+        image = torch.from_numpy(np.ascontiguousarray(result.images[p.stem.replace(".", "_")])).permute(2, 0, 1)
+        write_image(out / f"{p.stem}.png", image[None], bit_depth=16)
+    print(f"darktable-cli edited {len(photos)} photos in {result.seconds:.0f} s", flush=True)
+
+
+def _mean_recovered(per_photo: list[dict[str, Any]], hidden: Recipe) -> list[str]:
+    """Markdown rows: slider | hidden value | the style's mean (sd) over the test photos | photos using it."""
+    recipes = [Recipe.from_dict(row["recipes"]["style"]) for row in per_photo]
+    hidden_values = hidden.settings()
+    names = list(hidden_values)
+    for r in recipes:
+        names += [s.slider for s in r.steps if s.slider not in names]
+    rows = ["| slider | hidden | learned mean (sd) | photos using it |", "|---|---:|---:|---:|"]
+    for name in names:
+        spec = get_slider(name)
+        used = sum(name in r.settings() for r in recipes)
+        if spec.is_scalar:
+            h = float(hidden.value(name))  # type: ignore[arg-type]
+            vals = [float(r.value(name)) for r in recipes]  # type: ignore[arg-type]
+            rows.append(f"| {name} | {h:+.2f} | {np.mean(vals):+.2f} ({np.std(vals):.2f}) | {used}/{len(recipes)} |")
+        else:
+            h_text = "set" if name in hidden_values else "identity"
+            rows.append(f"| {name} | {h_text} | (not scalar) | {used}/{len(recipes)} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
+    length.add_argument("--minutes", type=float, help="stop training after M minutes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
+    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / STYLE_NAME)
+    parser.add_argument("--photos", type=int, default=24, help="Kodak photos to use (default all 24)")
+    parser.add_argument("--holdout", type=int, default=8, help="test photos kept out of training")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument("--long-side", type=int, default=512, help="photo size in pixels (long side)")
+    parser.add_argument("--sources", choices=["originals", "disjoint", "unedit"], default="originals")
+    parser.add_argument("--recipe", type=Path, help="hidden recipe JSON (default: HIDDEN in this script)")
+    parser.add_argument("--jobs", type=int, default=2, help="darktable-cli processes at once")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
+    parser.add_argument("--style-dir", type=Path, help="evaluate this trained style only (skip training)")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    hidden = load_recipe(args.recipe) if args.recipe else Recipe.from_settings(HIDDEN, style="hidden")
+    run_dir = args.run_dir.resolve()
+    data = run_dir / "data"
+
+    photos = sorted(p for p in (DATA / "kodak24").iterdir() if p.suffix.lower() == ".png")[: args.photos]
+    if not 0 < args.holdout < len(photos):
+        raise SystemExit(f"--holdout must leave training photos: 0 < {args.holdout} < {len(photos)}")
+    originals = prepare(photos, args.long_side, data / "originals")
+    darktable_edit(originals, hidden, data / "edited", run_dir / "darktable", args.jobs)
+    order = list(range(len(originals)))
+    random.Random(args.seed).shuffle(order)
+    test = sorted(order[: args.holdout])
+    train = [originals[i] for i in sorted(order[args.holdout :])]
+    edited = {p.stem: data / "edited" / p.name for p in originals}
+    print(f"hidden recipe: {json.dumps(hidden.settings())}")
+    print(f"{len(train)} training photos, {len(test)} held out; sources: {args.sources}", flush=True)
+
+    train_summary: dict[str, Any] = {}
+    if args.style_dir is not None:
+        style_path = find_style(args.style_dir)
+    else:
+        if args.sources == "disjoint":
+            half = len(train) // 2
+            target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
+        else:
+            target_files = [edited[p.stem] for p in train]
+            source_files = train if args.sources == "originals" else []
+        targets = link_photos(data / "targets", target_files)
+        sources = link_photos(data / "sources", source_files) if source_files else None
+        overrides = list(args.overrides)
+        if not any(o.startswith("data.eval_images=") for o in overrides):
+            overrides.append(f"data.eval_images={max(1, len(source_files or target_files) // 4)}")
+        style_path, train_summary = train_style(
+            name=STYLE_NAME,
+            targets=targets,
+            sources=sources,
+            run_dir=run_dir,
+            steps=args.steps,
+            minutes=args.minutes,
+            threads=args.threads,
+            overrides=overrides,
+        )
+    style = load_style(style_path)
+    pairs = [Pair(originals[i].stem, originals[i], edited[originals[i].stem]) for i in test]
+    result = evaluate_pairs(
+        pairs,
+        [(style, 1.0)],
+        size=args.long_side,
+        fixed={"oracle": hidden},
+        sheet_photos=6,
+        on_error=lambda where, msg: print(f"error: {msg}", file=sys.stderr),
+        on_photo=report_progress,
+    )
+    if not result.per_photo:
+        raise SystemExit("no photo could be evaluated")
+    sheet = run_dir / "bench_hidden_sheet.png"
+    write_eval_sheet(result, sheet)
+
+    labels = {
+        "identity": "identity (input)",
+        "auto": "auto (grey world + mid grey)",
+        "oracle": "oracle (hidden recipe, our renderer)",
+        "style": f"learned style ({style.name})",
+    }
+    protocol = f"{len(result.per_photo)} held-out Kodak photos, {args.long_side} px, darktable-cli edits"
+    s = result.summary()
+    gain = s["style"]["psnr"] - s["identity"]["psnr"]
+    oracle_gain = s["oracle"]["psnr"] - s["identity"]["psnr"]
+    share = gain / oracle_gain if oracle_gain > 0 else float("nan")
+    lines = [
+        "",
+        *TABLE_HEAD,
+        *markdown_rows(result, labels, protocol),
+        "",
+        *_mean_recovered(result.per_photo, hidden),
+        "",
+        f"style vs identity: {gain:+.2f} dB; oracle vs identity: {oracle_gain:+.2f} dB; "
+        f"the style recovers {100 * share:.0f} % of the oracle's PSNR gain; "
+        f"style vs oracle ΔE00: {s['style']['delta_e00']:.2f} vs {s['oracle']['delta_e00']:.2f}",
+        f"contact sheet: {sheet}",
+    ]
+    print("\n".join(lines))
+    if args.json is not None:
+        from trainer.eval_cli import result_to_json
+
+        out = result_to_json(result) | {
+            "bench": "hidden_style",
+            "hidden": hidden.to_dict(),
+            "sources": args.sources,
+            "train": train_summary,
+            "gain_db": gain,
+            "oracle_gain_db": oracle_gain,
+        }
+        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

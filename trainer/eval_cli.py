@@ -1,0 +1,538 @@
+"""``autoretouch eval``: score a style against reference edits (paired), beside the identity and auto baselines.
+
+Inputs and references are paired by file stem (``IMG_1.jpg`` with ``IMG_1.png``); every photo of each folder
+must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For each pair:
+
+* both files are decoded at the evaluation size (``--size``, long side in pixels, :func:`decode_preview`);
+  a reference whose size differs from the input's by a rounding pixel or two is resized to it;
+* **style**: the recipe ``autoretouch suggest`` would print for the input (same code path:
+  :func:`backend.agent.suggest.suggest_for_photo`, with ``--strength`` / ``--mix``), rendered on the input
+  at the evaluation size with :func:`backend.recipe.render_recipe`;
+* **identity**: the input unchanged;
+* **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
+  the same way.
+
+Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), CIEDE2000 and CIE76 ΔE,
+all on 8-bit sRGB, averaged over photos. A pair that fails (unreadable file, mismatched sizes) is reported
+on stderr naming the file and skipped; the exit status is then 9 (or the error's own status when every
+pair failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
+
+__all__ = [
+    "EvalResult",
+    "Failure",
+    "Pair",
+    "evaluate_pairs",
+    "find_pairs",
+    "format_table",
+    "load_pair",
+    "register",
+    "result_to_json",
+    "run",
+    "write_eval_sheet",
+]
+
+_EPILOG = """\
+examples:
+  autoretouch eval --style mine --inputs test/raw --references test/edited
+  autoretouch eval --style runs/mine/style/mine.safetensors --inputs in/ --references ref/ --json
+  autoretouch eval --mix warm:0.7,film:0.3 --inputs in/ --references ref/ --contact-sheet sheet.png
+
+Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
+averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
+--out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
+Exit status 9 means some pairs failed (reported on stderr); the others were evaluated.
+"""
+
+#: Photos in the contact sheet by default.
+SHEET_PHOTOS = 6
+#: Height of a contact-sheet tile in pixels.
+SHEET_TILE = 192
+#: Size mismatch (pixels per side) between a reference and its input that is resized away.
+_SIZE_SLACK = 2
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An input photo and its reference edit.
+
+    Attributes:
+        name: the shared file stem.
+        input: the unedited photo.
+        reference: the reference edit.
+    """
+
+    name: str
+    input: Path
+    reference: Path
+
+
+def _by_stem(files: Sequence[Path], folder: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    dupes: list[str] = []
+    for f in files:
+        if f.stem in out:
+            dupes.append(f"{out[f.stem].name} / {f.name}")
+        out[f.stem] = f
+    if dupes:
+        raise AutoretouchError(f"{folder}: several photos share a name, so pairing is ambiguous: {', '.join(dupes)}")
+    return out
+
+
+def _names(paths: Sequence[Path], limit: int = 8) -> str:
+    shown = ", ".join(p.name for p in paths[:limit])
+    return shown + (f" (and {len(paths) - limit} more)" if len(paths) > limit else "")
+
+
+def find_pairs(
+    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
+) -> tuple[list[Pair], list[Path]]:
+    """Pair the photos of two folders by file stem.
+
+    Args:
+        inputs: folder of unedited photos (not recursive).
+        references: folder of reference edits.
+        allow_unmatched: keep going when some photos have no partner (they are returned, not paired).
+
+    Returns:
+        ``(pairs sorted by name, unmatched files)``.
+
+    Raises:
+        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
+            unless ``allow_unmatched``; no pair at all.
+        AutoretouchError: two photos of one folder share a stem.
+    """
+    from trainer.data.folders import list_photos
+
+    src_dir, ref_dir = Path(inputs), Path(references)
+    src = _by_stem(list_photos(src_dir), src_dir)
+    ref = _by_stem(list_photos(ref_dir), ref_dir)
+    lonely_in = [src[s] for s in sorted(set(src) - set(ref))]
+    lonely_ref = [ref[s] for s in sorted(set(ref) - set(src))]
+    if (lonely_in or lonely_ref) and not allow_unmatched:
+        parts = []
+        if lonely_in:
+            parts.append(f"inputs without a reference in {ref_dir}: {_names(lonely_in)}")
+        if lonely_ref:
+            parts.append(f"references without an input in {src_dir}: {_names(lonely_ref)}")
+        raise NotFoundError(
+            "photos are paired by file name (stem); " + "; ".join(parts) + " (use --allow-unmatched to skip them)"
+        )
+    pairs = [Pair(s, src[s], ref[s]) for s in sorted(set(src) & set(ref))]
+    if not pairs:
+        raise NotFoundError(f"no input in {src_dir} has a reference of the same name in {ref_dir}")
+    return pairs, lonely_in + lonely_ref
+
+
+def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
+    """Decode a pair at the evaluation size.
+
+    Args:
+        pair: the pair.
+        size: long side in pixels (images smaller than that keep their size).
+
+    Returns:
+        ``(input, reference)``, each ``(1, 3, H, W)`` float32 linear Rec.2020 of the same size.
+
+    Raises:
+        The decode errors of :func:`backend.decode.decode_preview` (naming the file), or
+        AutoretouchError when the reference's size or aspect ratio does not match the input's.
+    """
+    from backend.decode import decode_preview
+
+    x = decode_preview(pair.input, long_side=size).image.float()
+    ref = decode_preview(pair.reference, long_side=size).image.float()
+    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
+    if (rh, rw) != (h, w):
+        if abs(rh - h) > _SIZE_SLACK or abs(rw - w) > _SIZE_SLACK:
+            raise AutoretouchError(
+                f"{pair.reference}: {rw}x{rh} does not match its input {pair.input.name} ({w}x{h}) "
+                f"at the evaluation size {size}"
+            )
+        ref = functional.interpolate(ref, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return x, ref
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A pair that could not be evaluated.
+
+    Attributes:
+        photo: the input file.
+        error: the message (it names the file).
+        exit_code: the error's CLI exit status.
+    """
+
+    photo: str
+    error: str
+    exit_code: int
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate_pairs` measured.
+
+    Attributes:
+        methods: method names in report order (``identity``, ``auto``, then any fixed recipes, ``style``).
+        per_photo: one dict per evaluated pair: ``name``, ``input``, ``reference``, ``metrics``
+            (method -> metric -> value) and ``recipes`` (method -> recipe dict).
+        failures: the pairs that failed, as :class:`Failure`.
+        size: evaluation long side in pixels.
+        style: style label (``NAME`` or ``A:0.7,B:0.3``), ``None`` without a style.
+        strength: strength applied to the style's recipes.
+        sheet: for the first photos, method -> ``(1, 3, H, W)`` image (plus ``input`` and ``reference``).
+    """
+
+    methods: list[str]
+    per_photo: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    size: int = 512
+    style: str | None = None
+    strength: float = 1.0
+    sheet: list[dict[str, Tensor]] = field(default_factory=list)
+
+    def mean(self, method: str, metric: str) -> float:
+        """Mean of a metric over the evaluated photos (``inf`` if any is infinite, ``nan`` if none)."""
+        from trainer.metrics import mean_metric
+
+        return mean_metric([p["metrics"][method][metric] for p in self.per_photo])
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Method -> metric -> mean."""
+        from trainer.metrics import METRICS
+
+        return {m: {k: self.mean(m, k) for k in METRICS} for m in self.methods}
+
+
+def evaluate_pairs(
+    pairs: Sequence[Pair],
+    styles: Sequence[tuple[Any, float]] | None,
+    *,
+    strength: float = 1.0,
+    size: int = 512,
+    fixed: Mapping[str, Any] | None = None,
+    sheet_photos: int = 0,
+    on_error: Callable[[str, str], None] | None = None,
+    on_photo: Callable[[dict[str, Any]], None] | None = None,
+) -> EvalResult:
+    """Evaluate a style (and the baselines) on pairs.
+
+    Args:
+        pairs: input/reference pairs.
+        styles: ``(Style, weight)`` pairs as for :func:`backend.agent.suggest.suggest_for_photo` (one = that
+            style, several = a mix), or ``None`` / empty to evaluate the baselines only.
+        strength: α in [0, 1] applied to the style's recipes.
+        size: evaluation long side in pixels.
+        fixed: extra methods that apply one fixed :class:`~backend.recipe.Recipe` to every photo
+            (e.g. ``{"oracle": recipe}``), reported between ``auto`` and ``style``.
+        sheet_photos: keep the images of the first this many photos for a contact sheet.
+        on_error: called with ``(where, message)`` for each failed pair.
+        on_photo: called with each photo's result dict as soon as it is done.
+
+    Returns:
+        :class:`EvalResult`.
+    """
+    from backend.agent.suggest import mix_label, suggest_for_photo
+    from backend.recipe import Recipe, render_recipe
+    from trainer.baselines import auto_recipe
+    from trainer.metrics import Prepared, image_metrics
+
+    styles = list(styles or [])
+    fixed = dict(fixed or {})
+    methods = ["identity", "auto", *fixed, *(["style"] if styles else [])]
+    result = EvalResult(methods=methods, size=size, style=mix_label(styles) if styles else None, strength=strength)
+    for pair in pairs:
+        try:
+            x, ref = load_pair(pair, size)
+            recipes: dict[str, Recipe] = {"identity": Recipe(), "auto": auto_recipe(x), **fixed}
+            if styles:
+                recipes["style"] = suggest_for_photo(pair.input, styles, strength=strength)[0]
+            with torch.inference_mode():
+                outs = {m: x if not recipes[m].steps else render_recipe(x, recipes[m]) for m in methods}
+            target = Prepared(ref)
+            scores = {m: {k: float(v[0]) for k, v in image_metrics(outs[m], target).items()} for m in methods}
+        except AutoretouchError as exc:
+            message = str(exc) if pair.name in str(exc) else f"{pair.input}: {exc}"
+            result.failures.append(Failure(str(pair.input), message, exc.exit_code))
+            if on_error is not None:
+                on_error(str(pair.input), message)
+            continue
+        row = {
+            "name": pair.name,
+            "input": str(pair.input),
+            "reference": str(pair.reference),
+            "metrics": scores,
+            "recipes": {m: recipes[m].to_dict() for m in methods if m != "identity"},
+        }
+        result.per_photo.append(row)
+        if len(result.sheet) < sheet_photos:
+            result.sheet.append({"input": x, **{m: outs[m] for m in methods if m != "identity"}, "reference": ref})
+        if on_photo is not None:
+            on_photo(row | {"images": outs})
+    return result
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def format_table(result: EvalResult) -> str:
+    """The mean metrics as a plain-text table, with a note on the protocol."""
+    names = {"identity": "identity (input)", "auto": "auto (grey world + mid grey)"}
+    if result.style is not None:
+        names["style"] = f"style {result.style}" + (f" @{result.strength:g}" if result.strength != 1.0 else "")
+    width = max(len(names.get(m, m)) for m in result.methods)
+    lines = [f"{'method':<{width}}  {'PSNR dB':>8}  {'SSIM':>6}  {'ΔE00':>6}  {'ΔE76':>6}"]
+    for m in result.methods:
+        lines.append(
+            f"{names.get(m, m):<{width}}  {_fmt(result.mean(m, 'psnr'), 2):>8}  {_fmt(result.mean(m, 'ssim'), 4):>6}"
+            f"  {_fmt(result.mean(m, 'delta_e00'), 2):>6}  {_fmt(result.mean(m, 'delta_e76'), 2):>6}"
+        )
+    n = len(result.per_photo)
+    lines.append(
+        f"{n} photo{'s' if n != 1 else ''} at {result.size} px long side; 8-bit sRGB: PSNR (peak 1), SSIM per "
+        "R,G,B channel averaged (Gaussian 11x11, sigma 1.5), mean CIEDE2000 / CIE76 in CIELAB (D65)."
+    )
+    if result.style is not None and n:
+        gain = result.mean("style", "psnr") - result.mean("identity", "psnr")
+        lines.append(f"style vs identity: {gain:+.2f} dB PSNR")
+    if result.failures:
+        lines.append(f"{len(result.failures)} pair(s) failed (see the errors above)")
+    return "\n".join(lines)
+
+
+def _json_number(value: float) -> float | str | None:
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return round(value, 6)
+
+
+def result_to_json(result: EvalResult) -> dict[str, Any]:
+    """The result as JSON-ready data (an infinite PSNR is the string ``"inf"``, a missing mean ``null``)."""
+    from trainer.metrics import METRIC_NOTES
+
+    def clean(scores: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, Any]]:
+        return {m: {k: _json_number(v) for k, v in s.items()} for m, s in scores.items()}
+
+    out: dict[str, Any] = {
+        "style": result.style,
+        "strength": result.strength,
+        "size": result.size,
+        "photos": len(result.per_photo),
+        "methods": clean(result.summary()),
+        "metric_notes": METRIC_NOTES,
+        "failures": [{"photo": f.photo, "error": f.error} for f in result.failures],
+        "per_photo": [p | {"metrics": clean(p["metrics"])} for p in result.per_photo],
+    }
+    if result.style is not None and result.per_photo:
+        out["psnr_gain_over_identity"] = _json_number(result.mean("style", "psnr") - result.mean("identity", "psnr"))
+    return out
+
+
+def _tile(image: Tensor, height: int, label: str) -> np.ndarray:
+    from backend.encode import to_srgb8
+
+    rgb = to_srgb8(image[0] if image.ndim == 4 else image)
+    h, w = rgb.shape[:2]
+    width = max(1, round(w * height / h))
+    interp = cv2.INTER_AREA if height < h else cv2.INTER_LINEAR
+    out = np.ascontiguousarray(cv2.resize(rgb, (width, height), interpolation=interp))
+    scale = max(0.35, height / 480)
+    y = int(18 * scale / 0.4)
+    for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+        cv2.putText(out, label, (4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return out
+
+
+def write_eval_sheet(result: EvalResult, path: str | Path, *, tile: int = SHEET_TILE) -> None:
+    """Contact sheet: one row per kept photo, ``input | auto | ... | style | reference`` with PSNR labels.
+
+    Args:
+        result: an evaluation run with ``sheet_photos > 0``.
+        path: the PNG file (written atomically).
+        tile: tile height in pixels.
+
+    Raises:
+        InvalidRecipeError: no photo was kept.
+    """
+    from trainer.report import write_png
+
+    if not result.sheet:
+        raise InvalidRecipeError("no photo to put on the contact sheet")
+    gap = 4
+    rows = []
+    for images, row in zip(result.sheet, result.per_photo, strict=False):
+        tiles = []
+        for key, image in images.items():
+            label = key
+            if key in row["metrics"]:
+                label = f"{key} {_fmt(row['metrics'][key]['psnr'], 1)} dB"
+            elif key == "input":
+                label = f"input {_fmt(row['metrics']['identity']['psnr'], 1)} dB"
+            tiles.append(_tile(image, tile, label))
+        spacer = np.full((tile, gap, 3), 255, np.uint8)
+        parts: list[np.ndarray] = []
+        for t in tiles:
+            parts += [t, spacer]
+        rows.append(np.hstack(parts[:-1]))
+    width = max(r.shape[1] for r in rows)
+    padded = [np.pad(r, ((0, gap), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    write_png(path, np.vstack(padded)[:-gap])
+
+
+def _write_outputs(out_dir: Path, row: Mapping[str, Any]) -> None:
+    from backend.encode import write_image
+
+    for method, image in row["images"].items():
+        if method == "identity":
+            continue
+        write_image(out_dir / f"{row['name']}.{method}.png", image)
+        (out_dir / f"{row['name']}.{method}.recipe.json").write_text(
+            json.dumps(row["recipes"][method], indent=2) + "\n", encoding="utf-8"
+        )
+
+
+# -- command line ------------------------------------------------------------------------------------
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
+    return value
+
+
+def _mix(text: str) -> list[tuple[str, float]]:
+    from backend.agent.suggest import parse_mix
+
+    try:
+        return parse_mix(text)
+    except InvalidRecipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"must be at least 16, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``eval`` sub-command to the CLI."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="score a style against reference edits: PSNR, SSIM, CIEDE2000 vs identity and auto baselines",
+        description=(
+            "Run a style on input photos exactly as `suggest` does, render its recipes, and compare them with "
+            "reference edits of the same photos (paired by file name), beside the unedited input (identity) "
+            "and a simple auto adjustment (grey-world white balance + mid-grey exposure)."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
+    which.add_argument("--mix", type=_mix, metavar="A:W,B:W", help="blend several styles' recipes (slider space)")
+    parser.add_argument("--inputs", required=True, type=Path, metavar="DIR", help="folder of unedited photos")
+    parser.add_argument("--references", required=True, type=Path, metavar="DIR", help="folder of reference edits")
+    parser.add_argument("--strength", type=_strength, default=1.0, metavar="A", help="style strength (default 1)")
+    parser.add_argument(
+        "--size", type=_positive, default=512, metavar="PX", help="evaluation long side in pixels (default 512)"
+    )
+    parser.add_argument("--contact-sheet", type=Path, metavar="OUT.png", help="write input|auto|style|reference rows")
+    parser.add_argument(
+        "--sheet-photos", type=int, default=SHEET_PHOTOS, metavar="K", help=f"photos on the sheet ({SHEET_PHOTOS})"
+    )
+    parser.add_argument("--out-dir", type=Path, metavar="DIR", help="write eval.json, renders and recipes here")
+    parser.add_argument("--allow-unmatched", action="store_true", help="skip photos without a partner")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _load_styles(args: argparse.Namespace) -> list[tuple[Any, float]]:
+    from backend.agent.style import DEFAULT_STYLE, StyleStore, load_style
+
+    store = StyleStore()
+    if args.mix:
+        return [(load_style(name, store=store), weight) for name, weight in args.mix]
+    return [(load_style(args.style or DEFAULT_STYLE, store=store), 1.0)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate; returns 0, 9 (some pairs failed) or the error's exit status (every pair failed)."""
+    from backend.cli.main import EXIT_PARTIAL
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs, unmatched = find_pairs(args.inputs, args.references, allow_unmatched=args.allow_unmatched)
+    for path in unmatched:
+        print(f"autoretouch: warning: {path}: no partner of the same name; skipped", file=sys.stderr)
+    styles = _load_styles(args)
+    if args.out_dir is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+
+    def on_error(_where: str, message: str) -> None:
+        errors.append(message)
+        print(f"autoretouch: error: {message}", file=sys.stderr, flush=True)
+
+    def on_photo(row: dict[str, Any]) -> None:
+        if args.out_dir is not None:
+            _write_outputs(args.out_dir, row)
+
+    sheet = max(0, args.sheet_photos) if args.contact_sheet else 0
+    result = evaluate_pairs(
+        pairs, styles, strength=args.strength, size=args.size, sheet_photos=sheet, on_error=on_error, on_photo=on_photo
+    )
+    data = result_to_json(result)
+    if args.out_dir is not None:
+        (args.out_dir / "eval.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if args.contact_sheet is not None and result.sheet:
+        write_eval_sheet(result, args.contact_sheet)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_table(result))
+        if args.contact_sheet is not None and result.sheet:
+            print(f"contact sheet: {args.contact_sheet}")
+    if not result.failures:
+        return 0
+    if not result.per_photo:
+        return result.failures[0].exit_code
+    return EXIT_PARTIAL
