@@ -327,3 +327,38 @@ def test_render_banded_gives_spatial_stages_the_whole_image(monkeypatch: pytest.
     assert seen["vignette"] == [(1, 3, 12, 10)] and seen["bilat"] == [(1, 3, 12, 10)]
     assert seen["exposure"] == [(1, 3, 4, 10)] * 3 and seen["colorzones"] == [(1, 3, 4, 10)] * 3
     assert list(seen) == ["exposure", "bilat", "colorzones", "vignette"]
+
+
+def test_render_with_a_style_renders_its_suggestion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``render --style S`` writes exactly what ``render --recipe`` writes for the recipe ``suggest`` prints."""
+    import torch
+
+    import backend.agent.style as style_mod
+    from backend.agent.network import AgentNet
+    from backend.agent.style import Style, save_style
+
+    torch.manual_seed(3)
+    save_style(Style("mine", AgentNet().eval()), tmp_path / "styles")
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "styles"))
+    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", tmp_path / "no-shipped-styles")
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    assert (
+        main(["render", str(photo), "--style", "mine", "--strength", "0.8", "-o", str(tmp_path / "s.png"), "--json"])
+        == 0
+    )
+    row = json.loads(capsys.readouterr().out)
+    assert main(["suggest", str(photo), "--style", "mine", "--strength", "0.8", "--json"]) == 0
+    suggested = json.loads(capsys.readouterr().out)["recipes"][0]
+    assert row["recipe"] == suggested and suggested["steps"]
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(suggested), encoding="utf-8")
+    assert main(["render", str(photo), "--recipe", str(recipe), "-o", str(tmp_path / "r.png")]) == 0
+    assert np.array_equal(cv2.imread(str(tmp_path / "s.png")), cv2.imread(str(tmp_path / "r.png")))
+    assert main(["render", str(photo), "--style", "ghost", "-o", str(tmp_path / "g.png")]) == 6
+    assert "ghost" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["render", str(photo), "--style", "mine", "--recipe", str(recipe), "-o", str(tmp_path / "x.png")])
+    assert info.value.code == 2

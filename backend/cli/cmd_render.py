@@ -15,11 +15,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional
 
+from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
@@ -35,6 +37,7 @@ examples:
   autoretouch render IMG_0001.CR2 --recipe warm.json -o IMG_0001.tif
   autoretouch render *.jpg --recipe warm.json --out-dir retouched/ --strength 0.5
   autoretouch render big.NEF --recipe warm.json -o quick.jpg --preview --long-side 1024
+  autoretouch render *.png --style default --out-dir retouched/     # what the default style suggests
 
 Output names with --out-dir are the photo's name with the output extension. Without --format, JPEG and
 PNG photos keep their format and everything else (raws, TIFF) becomes a 16-bit TIFF. The input photo is
@@ -46,18 +49,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``render`` sub-command to the CLI."""
     parser = subparsers.add_parser(
         "render",
-        help="apply a recipe to photos and write sRGB JPEG/PNG/16-bit TIFF files",
+        help="apply a recipe or a style's suggestion to photos and write sRGB JPEG/PNG/16-bit TIFF files",
         description=(
-            "Render a recipe onto one or more photos (raw, TIFF, JPEG, PNG) at full resolution and write "
-            "sRGB images with the orientation applied. This bakes the edit into new pixels, for previews "
+            "Render a recipe (or, with --style/--mix, each photo's suggestion from a learned style) onto one or "
+            "more photos (raw, TIFF, JPEG, PNG) at full resolution and write sRGB images with the orientation "
+            "applied. This bakes the edit into new pixels, for previews "
             "and exports; to hand the edit to Lightroom or darktable as editable sliders use `apply`."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files to render")
-    parser.add_argument(
-        "--recipe", required=True, type=Path, metavar="R.json", help="recipe JSON file (see `autoretouch sliders`)"
+    edit = parser.add_mutually_exclusive_group(required=True)
+    edit.add_argument("--recipe", type=Path, metavar="R.json", help="recipe JSON file (see `autoretouch sliders`)")
+    edit.add_argument(
+        "--style",
+        metavar="S",
+        help="render what this learned style suggests for each photo (name or NAME.safetensors; 'default' ships)",
+    )
+    edit.add_argument(
+        "--mix", type=parse_mix_arg, metavar="A:W,B:W", help="render a blend of several styles' suggestions"
     )
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one photo only)")
@@ -69,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=1.0,
         metavar="A",
-        help="scale every slider toward 'no change': 0 = unedited, 1 = the recipe as written (default 1)",
+        help="scale every slider toward 'no change': 0 = unedited, 1 = the recipe / style in full (default 1)",
     )
     parser.add_argument(
         "--format",
@@ -266,12 +277,26 @@ def _check_usage(args: argparse.Namespace) -> None:
         _usage(args, "--quality must lie in 1..100")
 
 
+def _suggested(photo: Path, styles: list[tuple[Any, float]], strength: float) -> Recipe:
+    """The recipe the styles suggest for ``photo`` (as ``autoretouch suggest`` gives it), at ``strength``."""
+    from backend.agent.suggest import suggest_for_photo
+
+    if not photo.is_file():
+        raise NotFoundError(f"{photo}: no such photo")
+    (recipe,) = suggest_for_photo(photo, styles, strength=strength)
+    return recipe
+
+
 def run(args: argparse.Namespace) -> int:
     """Render every photo; returns 0, the error's exit code (single photo) or 9 (some of a batch failed)."""
     from backend.cli.main import EXIT_PARTIAL
 
     _check_usage(args)
-    recipe = scale(load_recipe(args.recipe), args.strength)
+    if args.recipe is not None:
+        fixed: Recipe | None = scale(load_recipe(args.recipe), args.strength)
+        styles: list[tuple[Any, float]] = []
+    else:
+        fixed, styles = None, load_styles(args.style, args.mix)
     if args.output is not None and not args.output.parent.is_dir():
         raise NotFoundError(f"{args.output.parent}: output folder does not exist")
     if args.out_dir is not None:
@@ -289,6 +314,7 @@ def run(args: argparse.Namespace) -> int:
             if plan.error is not None:
                 raise plan.error
             assert plan.output is not None
+            recipe = fixed if fixed is not None else _suggested(plan.photo, styles, args.strength)
             width, height = render_photo(
                 plan.photo,
                 plan.output,
@@ -309,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.json:
             row = {"photo": str(plan.photo), "ok": True, "output": str(plan.output), "width": width, "height": height}
+            if fixed is None:
+                row["recipe"] = recipe.to_dict()
             print(json.dumps(row), flush=True)
         else:
             print(f"{plan.photo} -> {plan.output} ({width}x{height})", flush=True)

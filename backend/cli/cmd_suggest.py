@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from backend.errors import AutoretouchError, InvalidRecipeError
+from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
+from backend.errors import AutoretouchError
 from backend.recipe import Recipe
 from backend.sliders.catalog import HSL_COLOURS, get_slider
 
@@ -35,25 +36,6 @@ examples:
 JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
 {"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed.
 """
-
-
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
-    return value
-
-
-def _mix(text: str) -> list[tuple[str, float]]:
-    from backend.agent.suggest import parse_mix
-
-    try:
-        return parse_mix(text)
-    except InvalidRecipeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _variants(text: str) -> int:
@@ -84,11 +66,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
     which.add_argument(
-        "--mix", type=_mix, metavar="A:W,B:W", help="blend several styles' recipes with these weights (slider space)"
+        "--mix",
+        type=parse_mix_arg,
+        metavar="A:W,B:W",
+        help="blend several styles' recipes with these weights (slider space)",
     )
     parser.add_argument(
         "--strength",
-        type=_strength,
+        type=parse_strength_arg,
         default=1.0,
         metavar="A",
         help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
@@ -134,15 +119,6 @@ def format_recipe(recipe: Recipe, indent: str = "  ") -> list[str]:
     return [f"{indent}{s.slider:<{width}}  {format_value(s.slider, s.value)}" for s in recipe.steps]
 
 
-def _load_styles(args: argparse.Namespace) -> list[tuple[Any, float]]:
-    from backend.agent.style import DEFAULT_STYLE, StyleStore, load_style
-
-    store = StyleStore()
-    if args.mix:
-        return [(load_style(name, store=store), weight) for name, weight in args.mix]
-    return [(load_style(args.style or DEFAULT_STYLE, store=store), 1.0)]
-
-
 def run(args: argparse.Namespace) -> int:
     """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed)."""
     if getattr(args, "server", None):
@@ -161,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     from backend.agent.suggest import mix_label, suggest_for_photo
     from backend.cli.main import EXIT_PARTIAL
 
-    styles = _load_styles(args)
+    styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
     single = len(args.photos) == 1
     failures: list[AutoretouchError] = []

@@ -1,0 +1,48 @@
+"""Command-line options that pick a learned style: ``--style S`` / ``--mix A:W,B:W`` and ``--strength A``.
+
+One place for the parsers, so that ``suggest``, ``render`` and the other commands accept and check them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from backend.errors import InvalidRecipeError
+
+__all__ = ["load_styles", "parse_mix_arg", "parse_strength_arg"]
+
+
+def parse_strength_arg(text: str) -> float:
+    """argparse type of ``--strength``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
+    return value
+
+
+def parse_mix_arg(text: str) -> list[tuple[str, float]]:
+    """argparse type of ``--mix A:0.7,B:0.3``: ``(style, weight)`` pairs (see :func:`backend.agent.suggest.parse_mix`)."""
+    from backend.agent.suggest import parse_mix
+
+    try:
+        return parse_mix(text)
+    except InvalidRecipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def load_styles(style: str | None, mix: list[tuple[str, float]] | None) -> list[tuple[Any, float]]:
+    """The ``(Style, weight)`` pairs that ``--style`` / ``--mix`` name (no option: the default style).
+
+    Raises:
+        StyleError: a style is missing or invalid (the message names it).
+    """
+    from backend.agent.style import DEFAULT_STYLE, StyleStore, load_style
+
+    store = StyleStore()
+    if mix:
+        return [(load_style(name, store=store), weight) for name, weight in mix]
+    return [(load_style(style or DEFAULT_STYLE, store=store), 1.0)]
