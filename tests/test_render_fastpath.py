@@ -234,11 +234,22 @@ def test_identity_is_compared_in_the_values_own_dtype() -> None:
 
 def test_curve_tables_are_reused() -> None:
     curves._curve_table.cache_clear()
-    image = _photo().float()
+    image = _photo(h=256, w=512).float()
     with torch.no_grad():
-        render(image, {"tone_curve": TONE, "rgb_curves": RGB_CURVES}, band_pixels=500)
+        render(image, {"tone_curve": TONE, "rgb_curves": RGB_CURVES}, band_pixels=curves.LUT_SIZE)
     info = curves._curve_table.cache_info()
     assert info.misses == 3 and info.hits > 0  # built once per distinct curve (TONE twice), not per band
+
+
+def test_small_images_skip_the_tables() -> None:
+    """A table costs LUT_SIZE spline evaluations: thumbnails (fewer pixels) evaluate the spline directly."""
+    curves._curve_table.cache_clear()
+    image = _photo(n=4).float()
+    with torch.no_grad():
+        fast = render(image, {"tone_curve": TONE, "rgb_curves": RGB_CURVES})
+    assert curves._curve_table.cache_info().misses == 0
+    reference = render(image.double(), {"tone_curve": TONE, "rgb_curves": RGB_CURVES})
+    assert torch.allclose(fast.double(), reference, atol=1e-5)
 
 
 def test_tune_allocator_is_idempotent() -> None:

@@ -285,7 +285,9 @@ def _curve_stage(image: Tensor, value: Tensor, knots_y: Tensor) -> Tensor:
     if bool(is_identity.all()) and not value.requires_grad:
         return image
     grad = torch.is_grad_enabled() and (image.requires_grad or value.requires_grad)
-    if not grad and image.dtype == torch.float32 and image.device.type == "cpu":
+    # a table costs LUT_SIZE spline evaluations per distinct curve: only worth it for images larger than that
+    large = image.shape[-2] * image.shape[-1] >= LUT_SIZE
+    if not grad and large and image.dtype == torch.float32 and image.device.type == "cpu":
         out = _curve_fast(image, knots_y.reshape(image.shape[0], -1, knots_y.shape[-1]))
         if bool(is_identity.any()):
             out[is_identity] = image[is_identity]
