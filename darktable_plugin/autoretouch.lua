@@ -6,9 +6,10 @@
 --[[
   autoretouch
 
-  Retouch the selected images with a learned style: the autoretouch command line proposes a few sliders per
-  image and appends them, as native darktable modules, after the image's existing history in its XMP
-  sidecar; darktable then reloads the sidecar. The user's history is never dropped.
+  Retouch the selected images with a learned style: one `autoretouch apply --style` call per batch of images
+  proposes a few sliders for each image and appends them, as native darktable modules, after the image's
+  existing history in its XMP sidecar; darktable then reloads the sidecar. The user's history is never
+  dropped.
 
   ADDITIONAL SOFTWARE NEEDED FOR THIS SCRIPT
   * the autoretouch command line (`autoretouch`), on the PATH or at the path set in
@@ -30,6 +31,8 @@
 
   CHANGES
   * 1.0: first version (darktable 4.2, Lua API 9.0.0).
+  * 1.1: one `autoretouch apply --style` (or `--recipe`) call per batch instead of suggest plus one apply per
+    image; an image whose history was reset in darktable is retouched again (the CLI drops the stale record).
 ]]
 
 local dt = require "darktable"
@@ -39,8 +42,10 @@ local ACTION_NAME = "autoretouch_apply"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
---: photos sent to one `autoretouch suggest` call (one start-up for several photos; cancel acts between calls).
-local SUGGEST_CHUNK = 8
+--: photos sent to one `autoretouch apply` call (one start-up for several photos; cancel acts between calls).
+local BATCH_SIZE = 8
+--: the style `autoretouch` uses when none is named (the empty style preference).
+local DEFAULT_STYLE = "default"
 --: longest piece of the CLI's error output quoted in a message, in characters.
 local MAX_REASON_CHARS = 300
 
@@ -84,14 +89,14 @@ local MSG = {
   cli_not_executable = "cannot run the autoretouch command '%s' (not executable)",
   cli_failed = "autoretouch exited with status %d: %s",
   cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
-  tmp_failed = "cannot create a temporary file: %s",
-  no_suggestion = "no suggestion for this photo",
+  no_result = "autoretouch reported nothing for this photo",
   duplicate = "virtual copies (duplicates) are not supported yet: only the original's sidecar is written",
   missing_file = "the image file is missing",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",
   reload_failed = "sidecar written but darktable could not reload it: %s",
+  not_reloaded = "sidecar written but not reloaded: darktable is shutting down",
   cancelled = "cancelled",
   summary = "auto-retouch: %d retouched, %d skipped, %d failed",
   summary_cancelled = "auto-retouch cancelled: %d retouched, %d skipped, %d failed, %d not done",
@@ -491,11 +496,14 @@ local function format_number(x)
   return string.format("%.6g", x)
 end
 
---- argv of `autoretouch suggest` for several photos (one JSON object per photo and line).
-local function suggest_argv(cfg, photos)
-  local argv = { cfg.cli_path, "suggest", "--json", "--strength=" .. format_number(cfg.strength) }
-  if cfg.style ~= "" then
-    argv[#argv + 1] = "--style=" .. cfg.style
+--- argv of one `autoretouch apply` call writing the darktable sidecars of several photos: the user's fixed
+-- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength.
+local function apply_argv(cfg, photos)
+  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--strength=" .. format_number(cfg.strength) }
+  if cfg.recipe ~= "" then
+    argv[#argv + 1] = "--recipe=" .. cfg.recipe
+  else
+    argv[#argv + 1] = "--style=" .. (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
   end
   if cfg.server ~= "" then
     argv[#argv + 1] = "--server=" .. cfg.server
@@ -504,21 +512,6 @@ local function suggest_argv(cfg, photos)
   for _i, photo in ipairs(photos) do
     argv[#argv + 1] = photo
   end
-  return argv
-end
-
---- argv of `autoretouch apply` writing the darktable sidecar of one photo; `strength` is passed only when
--- the recipe is the user's fixed recipe (a suggestion is already at the wanted strength).
-local function apply_argv(cfg, photo, recipe_path, strength)
-  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--recipe=" .. recipe_path }
-  if strength ~= nil then
-    argv[#argv + 1] = "--strength=" .. format_number(strength)
-  end
-  if cfg.server ~= "" then
-    argv[#argv + 1] = "--server=" .. cfg.server
-  end
-  argv[#argv + 1] = "--"
-  argv[#argv + 1] = photo
   return argv
 end
 
@@ -534,16 +527,6 @@ local function read_file(path)
   local text = f:read("*a")
   f:close()
   return text
-end
-
-local function write_file(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then
-    return nil, err
-  end
-  f:write(text)
-  f:close()
-  return true
 end
 
 --- exit status from what `system()` returns (a raw wait status on POSIX: code * 256).
@@ -602,65 +585,53 @@ local function cli_problem(cfg, result)
   return msg("cli_no_output", result.status, detail)
 end
 
---- Suggestions for several photos: photo path -> {recipe = table} or {error = text}.
-local function suggest(cfg, photos)
-  local answers = {}
-  local result, err = run_cli(suggest_argv(cfg, photos))
-  if not result then
-    for _i, photo in ipairs(photos) do
-      answers[photo] = { error = err }
-    end
-    return answers
-  end
-  for line in result.stdout:gmatch("[^\n]+") do
-    local row = json_decode(line)
-    if type(row) == "table" and type(row.photo) == "string" then
-      if row.ok == true and type(row.recipes) == "table" and type(row.recipes[1]) == "table" then
-        answers[row.photo] = { recipe = row.recipes[1] }
-      else
-        answers[row.photo] = { error = type(row.error) == "string" and row.error or msg("no_suggestion") }
-      end
+--- One outcome from a row of `apply --json`'s "results".
+local function outcome_of(cfg, result, row)
+  local warnings = {}
+  if type(row.warnings) == "table" then
+    for _i, w in ipairs(row.warnings) do
+      warnings[#warnings + 1] = tostring(w)
     end
   end
-  for _i, photo in ipairs(photos) do
-    if answers[photo] == nil then
-      answers[photo] = { error = cli_problem(cfg, result) }
-    end
-  end
-  return answers
-end
-
---- Write the recipe (a table, or the path of the user's recipe file) into the photo's darktable sidecar.
--- Returns an outcome {action = "written"|"skipped"|"failed", reason, warnings}.
-local function apply_recipe(cfg, photo, recipe)
-  local recipe_path, strength, tmp = recipe, cfg.strength, nil
-  if type(recipe) == "table" then
-    tmp = os.tmpname()
-    local ok, err = write_file(tmp, json_encode(recipe))
-    if not ok then
-      os.remove(tmp)
-      return { action = "failed", reason = msg("tmp_failed", tostring(err)) }
-    end
-    recipe_path, strength = tmp, nil
-  end
-  local result, err = run_cli(apply_argv(cfg, photo, recipe_path, strength))
-  if tmp then
-    os.remove(tmp)
-  end
-  if not result then
-    return { action = "failed", reason = err }
-  end
-  local doc = json_decode(result.stdout)
-  local row = type(doc) == "table" and type(doc.results) == "table" and doc.results[1]
-  if type(row) ~= "table" or type(row.action) ~= "string" then
-    return { action = "failed", reason = cli_problem(cfg, result) }
-  end
-  local warnings = type(row.warnings) == "table" and row.warnings or {}
   local reason = type(row.reason) == "string" and row.reason or ""
   if row.action == "written" or row.action == "skipped" then
     return { action = row.action, reason = reason, warnings = warnings }
   end
   return { action = "failed", reason = reason ~= "" and reason or cli_problem(cfg, result), warnings = warnings }
+end
+
+--- Write the darktable sidecars of several photos with one `autoretouch apply` call.
+-- Returns photo path -> outcome {action = "written"|"skipped"|"failed", reason, warnings}, one per photo.
+local function apply_batch(cfg, photos)
+  local outcomes = {}
+  local result, err = run_cli(apply_argv(cfg, photos))
+  if not result then
+    for _i, photo in ipairs(photos) do
+      outcomes[photo] = { action = "failed", reason = err, warnings = {} }
+    end
+    return outcomes
+  end
+  local doc = json_decode(result.stdout)
+  local rows = type(doc) == "table" and type(doc.results) == "table" and doc.results or {}
+  local darktable_rows = {}
+  for _i, row in ipairs(rows) do
+    if type(row) == "table" and row.host == "darktable" and type(row.action) == "string" then
+      darktable_rows[#darktable_rows + 1] = row
+      if type(row.photo) == "string" and outcomes[row.photo] == nil then
+        outcomes[row.photo] = outcome_of(cfg, result, row)
+      end
+    end
+  end
+  for i, photo in ipairs(photos) do
+    if outcomes[photo] == nil then
+      -- the CLI names photos as given; should it have spelled one differently, rows still come in order
+      local row = #darktable_rows == #photos and darktable_rows[i] or nil
+      outcomes[photo] = row and outcome_of(cfg, result, row)
+        or { action = "failed", reason = #darktable_rows > 0 and msg("no_result") or cli_problem(cfg, result),
+          warnings = {} }
+    end
+  end
+  return outcomes
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -766,7 +737,8 @@ end
 local function record(summary, img, action, reason, warnings)
   summary[action] = summary[action] + 1
   local path = photo_path(img)
-  summary.details[#summary.details + 1] = { image = img, photo = path, action = action, reason = reason or "" }
+  summary.details[#summary.details + 1] = { image = img, photo = path, action = action, reason = reason or "",
+    warnings = warnings or {} }
   if action ~= "written" then
     dt.print_log(msg("log_line", action, path, reason or ""))
   end
@@ -823,44 +795,40 @@ local function new_progress(total)
   return progress
 end
 
---- Process one chunk of images (already checked): suggest (style flow) and apply, reload what was written.
-local function process_chunk(cfg, chunk, summary, progress)
-  local answers
-  if cfg.recipe == "" then
-    local photos = {}
-    for i, img in ipairs(chunk) do
-      photos[i] = photo_path(img)
-    end
-    answers = suggest(cfg, photos)
-  end
-  for _i, img in ipairs(chunk) do
+--- Process one batch of images (already checked): have darktable write each sidecar, run one `apply` for
+-- the batch, reload the images whose sidecar was written.
+local function process_batch(cfg, batch, summary, progress)
+  local ready, photos = {}, {}
+  for _i, img in ipairs(batch) do
     if progress.stopped() then
       return
     end
-    local photo = photo_path(img)
-    local recipe, problem = cfg.recipe, nil
-    if answers then
-      recipe, problem = answers[photo].recipe, answers[photo].error
-    end
-    local synced, sync_err = true, nil
-    if not problem then
-      synced, sync_err = sync_sidecar(img) -- right before the CLI appends to the sidecar
-    end
-    if problem then
-      record(summary, img, "failed", problem)
-    elseif not synced then
-      record(summary, img, "skipped", sync_err)
+    local synced, sync_err = sync_sidecar(img) -- right before the CLI appends to the sidecar
+    if synced then
+      ready[#ready + 1] = img
+      photos[#photos + 1] = photo_path(img)
     else
-      local outcome = apply_recipe(cfg, photo, recipe)
-      if outcome.action == "written" then
-        local ok, err = reload(img)
-        if ok then
-          record(summary, img, "written", outcome.reason, outcome.warnings)
-        else
-          record(summary, img, "failed", err, outcome.warnings)
-        end
+      record(summary, img, "skipped", sync_err)
+      progress.step()
+    end
+  end
+  if #ready == 0 or progress.stopped() then
+    return
+  end
+  local outcomes = apply_batch(cfg, photos)
+  -- the sidecars are written now: reload them all, even when cancel was pressed during the call
+  for i, img in ipairs(ready) do
+    local outcome = outcomes[photos[i]]
+    if outcome.action ~= "written" then
+      record(summary, img, outcome.action, outcome.reason, outcome.warnings)
+    elseif dt.control.ending then
+      record(summary, img, "failed", msg("not_reloaded"), outcome.warnings)
+    else
+      local ok, err = reload(img)
+      if ok then
+        record(summary, img, "written", outcome.reason, outcome.warnings)
       else
-        record(summary, img, outcome.action, outcome.reason, outcome.warnings)
+        record(summary, img, "failed", err, outcome.warnings)
       end
     end
     progress.step()
@@ -892,7 +860,8 @@ end
 -- @param images a list of darktable images
 -- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
 --   server, recipe (e.g. {recipe = "/path/plus1ev.json"})
--- @return a summary {total, written, skipped, failed, cancelled, details = {{photo, action, reason}, ...}},
+-- @return a summary {total, written, skipped, failed, cancelled,
+--   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}},
 --   or nil and a message (nothing was done); the summary is also shown with dt.print
 local function apply_to_images(images, overrides)
   if type(images) ~= "table" or #images == 0 then
@@ -920,11 +889,11 @@ local function apply_to_images(images, overrides)
   local summary = new_summary(#images)
   local progress = new_progress(#images)
   local ok, failure = pcall(function()
-    local chunk = {}
+    local batch = {}
     local function flush()
-      if #chunk > 0 then
-        process_chunk(cfg, chunk, summary, progress)
-        chunk = {}
+      if #batch > 0 then
+        process_batch(cfg, batch, summary, progress)
+        batch = {}
       end
     end
     for _i, img in ipairs(images) do
@@ -936,8 +905,8 @@ local function apply_to_images(images, overrides)
         record(summary, img, "skipped", reason)
         progress.step()
       else
-        chunk[#chunk + 1] = img
-        if #chunk >= SUGGEST_CHUNK then
+        batch[#batch + 1] = img
+        if #batch >= BATCH_SIZE then
           flush()
         end
       end
@@ -1016,7 +985,6 @@ script_data.internals = {
   NULL = NULL,
   version_at_least = version_at_least,
   read_settings = read_settings,
-  suggest_argv = suggest_argv,
   apply_argv = apply_argv,
   exit_status = exit_status,
   messages = MSG,

@@ -133,3 +133,105 @@ def test_bad_recipe_and_strength_are_usage_errors(folder: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "nope.json" in err and "strength" in err
     assert not (folder / "a.jpg.xmp").exists()
+
+
+# -- apply --style / --mix: suggest and write in one run ------------------------------------------------
+
+
+@pytest.fixture
+def styles(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user style folder with two random styles; no shipped styles."""
+    import torch
+
+    import backend.agent.style as style_mod
+    from backend.agent.network import AgentNet
+    from backend.agent.style import Style, save_style
+
+    directory = tmp_path_factory.mktemp("styles")  # outside the photo folder the tests list
+    for seed, name in ((3, "alpha"), (4, "beta")):
+        torch.manual_seed(seed)
+        save_style(Style(name, AgentNet().eval(), training={"photos": seed}, metrics={}), directory)
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(directory))
+    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", directory / "no-shipped-styles")
+    return directory
+
+
+def _suggested(capsys: pytest.CaptureFixture[str], photos: list[str], *source: str) -> dict[str, object]:
+    """What ``suggest --json`` proposes (first recipe) for each photo."""
+    main(["suggest", *photos, *source, "--json"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    return {r["photo"]: r["recipes"][0] for r in rows if r["ok"]}
+
+
+def test_style_suggests_and_writes_each_photos_own_recipe(
+    folder: Path, styles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.recipe import Recipe
+    from backend.translate.darktable import recipe_to_history
+
+    photos = [str(folder / "a.jpg"), str(folder / "broken.jpg"), str(folder / "b.png")]
+    expected = _suggested(capsys, photos, "--style", "alpha", "--strength", "0.5")
+    assert set(expected) == {photos[0], photos[2]}
+    argv = ["apply", *photos, "--style", "alpha", "--strength", "0.5", "--host", "darktable", "--json"]
+    assert main(argv) == EXIT_PARTIAL
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["photo"], r["action"]) for r in doc["results"]] == [
+        (photos[0], "written"),
+        (photos[1], "failed"),
+        (photos[2], "written"),
+    ]
+    assert "empty file" in doc["results"][1]["reason"] and doc["failed"] == 1
+    assert [r["photo"] for r in doc["recipes"]] == [photos[0], photos[2]]
+    for row in doc["recipes"]:
+        assert row["recipe"] == expected[row["photo"]]  # the same recipe `suggest` proposes
+        recipe = Recipe.from_dict(row["recipe"])
+        assert recipe.style == "alpha" and recipe.strength == 0.5
+        found = find_provenance(read_sidecar(Path(row["photo"] + ".xmp")))
+        assert found is not None and found[1].recipe == recipe
+        desc = read_sidecar(Path(row["photo"] + ".xmp")).descriptions()[0]
+        lis = desc.findall(f"{{{NS['darktable']}}}history/{{{NS['rdf']}}}Seq/{{{NS['rdf']}}}li")
+        entries = recipe_to_history(recipe, is_raw=False, long_side_px=48)
+        assert [li.get(f"{{{NS['darktable']}}}params") for li in lis] == [e.params for e in entries]
+    assert not (folder / "broken.jpg.xmp").exists()
+
+    assert main([*argv[:2], *argv[3:], "--dry-run"]) == 0  # a.jpg and b.png again: already applied
+    assert {r["action"] for r in json.loads(capsys.readouterr().out)["results"]} == {"skipped"}
+
+
+def test_mix_and_text_output(folder: Path, styles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(folder / "a.jpg")
+    expected = _suggested(capsys, [photo], "--mix", "alpha:0.7,beta:0.3")[photo]
+    assert main(["apply", photo, "--mix", "alpha:0.7,beta:0.3", "--host", "both"]) == 0
+    out = capsys.readouterr().out
+    assert f"written      darktable {photo}.xmp" in out and "skipped      lightroom" in out
+    found = find_provenance(read_sidecar(folder / "a.jpg.xmp"))
+    assert found is not None and found[1].recipe.to_dict() == expected
+    assert found[1].recipe.style == "alpha:0.7,beta:0.3"
+
+
+def test_style_usage_errors_write_nothing(folder: Path, styles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _files(folder)
+    photo = str(folder / "a.jpg")
+    for argv in (
+        [photo, "--host", "darktable"],  # no source
+        [photo, "--style", "alpha", "--recipe", str(folder / "recipe.json"), "--host", "darktable"],
+        [photo, "--style", "alpha", "--mix", "beta:1", "--host", "darktable"],
+        [photo, "--mix", "alpha", "--host", "darktable"],  # no weight
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(["apply", *argv])
+        assert exc.value.code == 2
+    assert main(["apply", photo, "--style", "alpha", "--strength", "1.5", "--host", "darktable"]) == 4
+    assert main(["apply", photo, "--style", "nope", "--host", "darktable"]) == 6
+    err = capsys.readouterr().err
+    assert "one of the arguments --recipe --style --mix is required" in err
+    assert "not allowed with argument" in err and "strength must lie in [0, 1]" in err and "nope" in err
+    assert _files(folder) == before
+
+
+def test_help_names_every_source(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["apply", "--help"])
+    text = capsys.readouterr().out
+    for needle in ("--recipe R.json", "--style S", "--mix A:W,B:W", "--strength A", '"recipes"', "--server"):
+        assert needle in text, needle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,43 @@ def test_apply_and_revert_match_in_process(capsys: pytest.CaptureFixture[str], h
 def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
     code, out, err = _run(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize(
+    "source",
+    [["--style", "warm", "--strength", "0.7"], ["--mix", "default:0.6,warm:0.4"]],
+    ids=["style", "mix"],
+)
+def test_apply_with_a_style_matches_in_process(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], source: list[str]
+) -> None:
+    photos = ["a.jpg", "sub/c.jpg", "truncated.jpg", "missing.jpg"]
+    apply = ["apply", *photos, *source, "--host", "both"]
+    outputs = []
+    for extra in (["--json"], []):
+        local = _run(capsys, [*apply, *extra])
+        assert local[0] == 9
+        outputs.append(local[1])
+        sidecar = darktable_sidecar_path(here["root"] / "a.jpg")
+        written = sidecar.read_bytes()
+        assert _run(capsys, ["revert", *photos])[0] == 0 and not sidecar.exists()
+        remote = _run(capsys, [*apply, *extra, "--server", here["server"]])
+        assert remote == local
+        assert _drop_timestamps(sidecar.read_bytes()) == _drop_timestamps(written)  # the same suggestion
+        assert _run(capsys, ["revert", *photos])[0] == 0
+        assert not (here["root"] / ".autoretouch-journal.jsonl").exists()  # apply keeps no batch journal
+    doc = json.loads(outputs[0])
+    assert [r["photo"] for r in doc["recipes"]] == ["a.jpg", "sub/c.jpg"]
+    assert [r["action"] for r in doc["results"]] == ["skipped", "written"] * 2 + ["failed"] * 4
+
+
+def test_apply_with_an_unknown_style_on_the_daemon(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
+    code, out, err = _run(
+        capsys, ["apply", "a.jpg", "--style", "nope", "--host", "darktable", "--server", here["server"]]
+    )
+    assert code == 6 and not out and "no style named 'nope'" in err
+    assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
+
+
+def _drop_timestamps(data: bytes) -> bytes:
+    return re.sub(rb'autoretouch:Timestamp="[^"]*"', b"", data)

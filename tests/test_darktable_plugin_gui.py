@@ -6,8 +6,11 @@ path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``
 imports generated PNGs and calls the plugin's entry point (what the lighttable button calls):
 
 * photo A already has a user history (a sharpen entry); a +1 EV recipe is applied;
-* photo B goes through the style flow (``suggest`` then ``apply``) with a throw-away random style;
-* photo A again: skipped, because it already carries autoretouch's entries.
+* photo B goes through the style flow (one ``apply --style`` call) with a throw-away random style;
+* photo A again: skipped, because it already carries autoretouch's entries;
+* photo C: the recipe is applied, the history is reset in darktable (``image:reset()``, which leaves our
+  ``autoretouch:`` record in the sidecar), and the plugin runs twice more: the first run applies our module
+  again (the CLI drops the stale record, with a warning), the second is skipped.
 
 Then darktable quits (from Lua) and the test reads the library's ``history`` table and the sidecars darktable
 wrote, and renders A with ``darktable-cli`` (with and without its sidecar) to see the +1 EV.
@@ -67,7 +70,7 @@ local ok, err = pcall(function()
     end
     local out = {{}}
     for i, d in ipairs(summary.details) do
-      out[i] = {{ photo = d.photo, action = d.action, reason = d.reason }}
+      out[i] = {{ photo = d.photo, action = d.action, reason = d.reason, warnings = d.warnings }}
     end
     return out
   end
@@ -76,6 +79,11 @@ local ok, err = pcall(function()
   result.recipe_run = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 1 }}))
   result.style_run = rows(ar.apply_to_images({{ b }}, {{ recipe = "", style = "throwaway", strength = 1 }}))
   result.again = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe} }}))
+  local c = dt.database.import({photo_c})
+  result.c_first = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
+  c:reset()
+  result.c_after_reset = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
+  result.c_again = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
   result.json = ar.internals.json_encode
 end)
 local f = io.open({result_path}, "w")
@@ -99,6 +107,7 @@ class Session:
     library: Path
     photo_a: Path
     photo_b: Path
+    photo_c: Path
     user_sidecar_text: str
     log: str
 
@@ -147,6 +156,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     photos.mkdir()
     photo_a = make_png(photos, "a photo.png", width=96, height=64)
     photo_b = make_png(photos, "b.png", width=96, height=64)
+    photo_c = make_png(photos, "c.png", width=96, height=64)
     user_text = _user_sidecar(photo_a)
     recipe = root / "plus 1 EV.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
@@ -165,6 +175,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
         DRIVER.format(
             photo_a=lua_string(str(photo_a)),
             photo_b=lua_string(str(photo_b)),
+            photo_c=lua_string(str(photo_c)),
             recipe=lua_string(str(recipe)),
             result_path=lua_string(str(result_path)),
         ),
@@ -193,7 +204,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     assert result_path.exists(), f"the Lua driver wrote nothing (status {proc.returncode}); log:\n{log[-4000:]}"
     text = result_path.read_text(encoding="utf-8")
     assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
-    return Session(json.loads(text), library, photo_a, photo_b, user_text, log)
+    return Session(json.loads(text), library, photo_a, photo_b, photo_c, user_text, log)
 
 
 def _history(library: Path, photo: Path) -> tuple[list[str], int]:
@@ -234,6 +245,22 @@ def test_second_run_is_skipped_and_changes_nothing(session: Session) -> None:
     assert "already has autoretouch entries" in row["reason"]
     ops, _ = _history(session.library, session.photo_a)
     assert ops == ["sharpen", "exposure"]
+
+
+def test_reset_in_darktable_then_rerun_applies_our_module_again_once(session: Session) -> None:
+    (first,) = session.result["c_first"]
+    (after_reset,) = session.result["c_after_reset"]
+    (again,) = session.result["c_again"]
+    assert first["action"] == "written", first
+    assert after_reset["action"] == "written", after_reset  # no longer "already has autoretouch entries"
+    assert any("dropped the autoretouch record" in w for w in after_reset["warnings"]), after_reset
+    assert again["action"] == "skipped" and "already has autoretouch entries" in again["reason"]
+    ops, history_end = _history(session.library, session.photo_c)
+    # darktable re-adds its mandatory modules (colorin, colorout, gamma, flip) to a reset image; ours comes once, last
+    assert ops.count("exposure") == 1 and ops[-1] == "exposure" and history_end == len(ops), ops
+    sidecar = session.photo_c.with_name(session.photo_c.name + ".xmp").read_text(encoding="utf-8")
+    assert sidecar.count('darktable:operation="exposure"') == 1
+    assert sidecar.count("autoretouch:Timestamp=") == 1  # one record: the stale one is gone
 
 
 def test_darktable_cli_export_with_the_sidecar_is_brighter(session: Session, tmp_path: Path) -> None:

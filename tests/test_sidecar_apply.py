@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -10,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from backend.decode.types import AsShotWhiteBalance
-from backend.errors import NotFoundError
+from backend.errors import InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
 from backend.sidecar import apply as apply_mod
 from backend.sidecar.apply import EMBEDDED_REASON, PhotoInfo, apply_to_photo
 from backend.sidecar.atomic import sidecar_lock
-from backend.sidecar.provenance import find_provenance
+from backend.sidecar.provenance import find_provenance, remove_provenance, write_provenance
 from backend.sidecar.revert import revert_photo
-from backend.sidecar.xmp import NS, get_simple, parse_sidecar, read_sidecar
+from backend.sidecar.xmp import NS, get_simple, parse_sidecar, read_sidecar, serialize
 from backend.translate.darktable import recipe_to_history
 from backend.translate.lightroom import recipe_to_develop_settings
 
@@ -425,3 +427,132 @@ def test_external_entity_in_a_sidecar_is_never_read(raw: Path) -> None:
     assert dt.read_bytes() == packet
     leaked = [name for name, data in listing(raw.parent).items() if b"TOP-SECRET" in data and name != "secret.txt"]
     assert leaked == []
+
+
+# -- stale darktable records: darktable rewrote the history without our entries but kept our record ---------
+
+
+def _darktable_rewrite(sidecar: Path, *, keep: int | None = None, end: int | None = None, extra: bool = False) -> bytes:
+    """Rewrite a darktable sidecar the way darktable does after an edit, keeping every ``autoretouch:`` property.
+
+    Keeps the first ``keep`` history entries (all when ``None``), sets ``history_end`` to ``end`` (the entry
+    count when ``None``), appends a user ``colorin`` entry when ``extra``, and writes every params string in
+    the other encoding (hex <-> gz) where it decodes, as darktable's ``compress_xmp_tags`` may do.
+    """
+    from backend.translate.darktable import decode_params, encode_params
+
+    doc = read_sidecar(sidecar)
+    desc = next(d for d in doc.descriptions() if d.find(f"{{{DT}}}history") is not None)
+    seq = desc.find(f"{{{DT}}}history/{{{RDF}}}Seq")
+    assert seq is not None
+    lis = [li for li in seq if li.tag == f"{{{RDF}}}li"]
+    for li in lis[keep:] if keep is not None else []:
+        seq.remove(li)
+    lis = lis[:keep] if keep is not None else lis
+    if extra:
+        added = type(lis[0])(f"{{{RDF}}}li", dict(lis[0].attrib))
+        added.set(f"{{{DT}}}operation", "colorin")
+        seq.append(added)
+        lis.append(added)
+    for i, li in enumerate(lis):
+        li.set(f"{{{DT}}}num", str(i))
+        text = li.get(f"{{{DT}}}params", "")
+        with contextlib.suppress(InvalidRecipeError):  # the fixture's vignette blob is not real gz data
+            li.set(f"{{{DT}}}params", encode_params(decode_params(text), compress=not text.startswith("gz")))
+    desc.set(f"{{{DT}}}history_end", str(len(lis) if end is None else end))
+    data = serialize(doc)
+    sidecar.write_bytes(data)
+    return data
+
+
+def _without_record(data: bytes) -> list[object]:
+    doc = parse_sidecar(data, "x.xmp")
+    remove_provenance(doc)
+    return canonical(serialize(doc))
+
+
+def _ops(sidecar: Path) -> tuple[list[str], int]:
+    desc = next(d for d in read_sidecar(sidecar).descriptions() if d.find(f"{{{DT}}}history") is not None)
+    lis = desc.findall(f"{{{DT}}}history/{{{RDF}}}Seq/{{{RDF}}}li")
+    return [str(li.get(f"{{{DT}}}operation")) for li in lis], int(desc.get(f"{{{DT}}}history_end", "-1"))
+
+
+def test_reset_history_makes_the_record_stale_and_apply_appends_afresh_once(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    ours = [e.operation for e in recipe_to_history(RECIPE, is_raw=True, long_side_px=6000)]
+    _apply(raw, host="darktable")
+    reset = _darktable_rewrite(dt, keep=0)  # darktable: history discarded, our record kept
+    assert find_provenance(read_sidecar(dt)) is not None
+
+    (outcome,) = _apply(raw, host="darktable")
+    assert outcome.action == "written", outcome
+    assert any("dropped the autoretouch record" in w and "applied afresh" in w for w in outcome.warnings)
+    assert _ops(dt) == (ours, len(ours))  # ours once, on the reset history
+    found = find_provenance(read_sidecar(dt))
+    assert found is not None and not found[1].created and len(found[1].replaced["entries"]) == len(ours)
+
+    (again,) = _apply(raw, host="darktable")  # the fresh record is current: skipped as usual
+    assert again.action == "skipped" and "already has autoretouch entries" in again.reason
+    assert _ops(dt) == (ours, len(ours))
+
+    (undo,) = revert_photo(raw, host="darktable")
+    assert (undo.action, undo.reason) == ("reverted", "")
+    assert canonical(dt.read_bytes()) == _without_record(reset)  # the reset state, without any record
+
+
+def test_steps_undone_in_darktable_make_the_record_stale(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    n = len(recipe_to_history(RECIPE, is_raw=True, long_side_px=6000))
+    _apply(raw, host="darktable")
+    _darktable_rewrite(dt, end=3)  # our entries kept, but above history_end (undone)
+    (outcome,) = _apply(raw, host="darktable", dry_run=True)
+    assert outcome.action == "would-write" and "dropped the autoretouch record" in outcome.warnings[0]
+    (outcome,) = _apply(raw, host="darktable")
+    assert outcome.action == "written"
+    ops, end = _ops(dt)
+    assert end == 3 + n and len(ops) == 3 + 2 * n  # the undone copy stays inactive after the fresh one
+    assert ops[3 : 3 + n] == ops[3 + n :]
+
+
+@pytest.mark.parametrize("keep", [None, 4], ids=["all-kept", "one-kept"])
+def test_record_with_an_active_entry_is_current(raw: Path, keep: int | None) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    _apply(raw, host="darktable")
+    rewritten = _darktable_rewrite(dt, keep=keep, extra=True)  # re-encoded params, a later user entry
+    (outcome,) = _apply(raw, OTHER, host="darktable")
+    assert outcome.action == "skipped" and "already has autoretouch entries" in outcome.reason
+    (outcome,) = _apply(raw, OTHER, host="darktable", overwrite=True)  # darktable rewrote it: not undoable
+    assert outcome.action == "failed" and "history changed" in outcome.reason
+    assert dt.read_bytes() == rewritten
+
+
+def test_record_without_entry_digests_is_checked_by_translating_its_recipe(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    _apply(raw, host="darktable")
+    doc = read_sidecar(dt)
+    found = find_provenance(doc)
+    assert found is not None and "entries" in found[1].replaced
+    legacy = {k: v for k, v in found[1].replaced.items() if k != "entries"}  # a record from before the digests
+    write_provenance(found[0], dataclasses.replace(found[1], replaced=legacy))
+    dt.write_bytes(serialize(doc))
+    (current,) = _apply(raw, host="darktable")
+    assert current.action == "skipped"
+    _darktable_rewrite(dt, keep=0)
+    (outcome,) = _apply(raw, host="darktable")
+    assert outcome.action == "written" and "dropped the autoretouch record" in outcome.warnings[0]
+
+
+def test_revert_of_a_stale_record_removes_only_the_record(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    _apply(raw, host="darktable")
+    reset = _darktable_rewrite(dt, keep=2)  # the user's first two entries only: none of ours
+    (dry,) = revert_photo(raw, host="darktable", dry_run=True)
+    assert dry.action == "would-revert" and dt.read_bytes() == reset
+    (outcome,) = revert_photo(raw, host="darktable")
+    assert outcome.action == "reverted" and "already gone" in outcome.reason
+    assert canonical(dt.read_bytes()) == _without_record(reset)
+    assert find_provenance(read_sidecar(dt)) is None

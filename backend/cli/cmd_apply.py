@@ -1,5 +1,9 @@
 """``autoretouch apply``: write a recipe into photos' sidecars as native Lightroom / darktable settings.
 
+What is written: one recipe file for every photo (``--recipe``), or each photo's own suggestion from a
+style (``--style``) or a blend of styles (``--mix``), computed in the same process (or the same daemon call)
+as ``autoretouch suggest`` computes its first, deterministic recipe; the photo is decoded once for both.
+
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
 error), or one JSON document with ``--json``. A photo that cannot be read or a malformed sidecar is
 reported with the file's name and the batch goes on; the exit status is then 9 (partial failure).
@@ -9,35 +13,69 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from backend.cli.main import EXIT_PARTIAL
-from backend.errors import AutoretouchError
-from backend.recipe import load_recipe, scale
-from backend.sidecar.apply import Outcome, apply_to_photo, hosts_for
+from backend.errors import AutoretouchError, InvalidRecipeError
+from backend.recipe import Recipe, load_recipe, scale
+from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, hosts_for
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.lightroom_doc import lightroom_sidecar_path
 
-__all__ = ["format_outcome", "register", "report", "run", "run_batch"]
+__all__ = ["check_strength", "format_outcome", "register", "report", "run", "run_batch"]
+
+_EPILOG = """\
+examples:
+  autoretouch apply IMG_0001.CR2 --recipe plus1ev.json --host both
+  autoretouch apply *.NEF --style warm --strength 0.6 --host darktable --json
+  autoretouch apply IMG_0001.CR2 --mix warm:0.7,film:0.3 --host lightroom --dry-run
+
+Exactly one of --recipe, --style, --mix. --style takes a style name (see `autoretouch styles`) or a path to
+NAME.safetensors (with --server: a style installed on the daemon). With --json, one document:
+{"results": [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with
+--style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means
+some photos or sidecars of the batch failed.
+"""
+
+
+def _mix(text: str) -> list[tuple[str, float]]:
+    """``--mix A:0.7,B:0.3`` as ``[(name, weight), ...]`` (argparse type; a bad value is a usage error)."""
+    from backend.agent.suggest import parse_mix
+
+    try:
+        return parse_mix(text)
+    except InvalidRecipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``apply`` sub-command to the CLI."""
     parser = subparsers.add_parser(
         "apply",
-        help="write a recipe into photos' XMP sidecars (Lightroom NAME.xmp, darktable NAME.EXT.xmp)",
+        help="write a recipe, or each photo's suggestion from a style, into photos' XMP sidecars",
         description=(
-            "Translate a recipe into native develop settings and write them into each photo's sidecar: "
-            "Lightroom crs: settings in NAME.xmp (proprietary raws only; Lightroom reads the XMP embedded in "
-            "DNG/JPEG/TIFF, use the plugin for those) and/or a darktable 4.2 history in NAME.EXT.xmp. Image "
-            "files are never modified; every write keeps the previous sidecar as SIDECAR.bak; "
-            "'autoretouch revert' undoes it."
+            "Translate a recipe - one file for every photo, or each photo's own suggestion from a style - into "
+            "native develop settings and write them into each photo's sidecar: Lightroom crs: settings in "
+            "NAME.xmp (proprietary raws only; Lightroom reads the XMP embedded in DNG/JPEG/TIFF, use the plugin "
+            "for those) and/or a darktable 4.2 history in NAME.EXT.xmp. Image files are never modified; every "
+            "write keeps the previous sidecar as SIDECAR.bak; 'autoretouch revert' undoes it."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files (raw, TIFF, JPEG, PNG)")
-    parser.add_argument("--recipe", required=True, type=Path, metavar="R.json", help="the recipe JSON file")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--recipe", type=Path, metavar="R.json", help="write this recipe JSON file to every photo")
+    source.add_argument(
+        "--style", metavar="S", help="write each photo's own suggestion from style S (name or NAME.safetensors)"
+    )
+    source.add_argument(
+        "--mix", type=_mix, metavar="A:W,B:W", help="write each photo's suggestion from a blend of styles (weights)"
+    )
     parser.add_argument(
         "--host", required=True, choices=("lightroom", "darktable", "both"), help="which sidecars to write"
     )
@@ -51,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--strength",
         type=float,
         metavar="A",
-        help="apply the recipe at strength A in [0, 1] (each slider moved toward its identity value)",
+        help="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     parser.add_argument(
@@ -86,11 +124,21 @@ def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outc
     return outcomes
 
 
-def report(outcomes: list[Outcome], as_json: bool) -> int:
-    """Print the outcomes; returns 0, or :data:`~backend.cli.main.EXIT_PARTIAL` when any failed."""
+def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe] | None = None) -> int:
+    """Print the outcomes; returns 0, or :data:`~backend.cli.main.EXIT_PARTIAL` when any failed.
+
+    Args:
+        outcomes: the outcomes, in photo order.
+        as_json: print one JSON document instead of lines.
+        recipes: photo -> the suggestion written (``--style``/``--mix``); listed under ``"recipes"`` in the
+            JSON document, in the order given. ``None`` (``--recipe``) adds no key.
+    """
     failed = sum(o.failed for o in outcomes)
     if as_json:
-        json.dump({"results": [o.to_json() for o in outcomes], "failed": failed}, sys.stdout, indent=2)
+        doc: dict[str, Any] = {"results": [o.to_json() for o in outcomes], "failed": failed}
+        if recipes is not None:
+            doc["recipes"] = [{"photo": str(p), "recipe": r.to_dict()} for p, r in recipes.items()]
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         for o in outcomes:
@@ -98,18 +146,65 @@ def report(outcomes: list[Outcome], as_json: bool) -> int:
     return EXIT_PARTIAL if failed else 0
 
 
+def check_strength(strength: float | None) -> float:
+    """``--strength`` (default 1) checked before any photo is touched.
+
+    Raises:
+        InvalidRecipeError: not a finite number in [0, 1].
+    """
+    value = 1.0 if strength is None else float(strength)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidRecipeError(f"strength must lie in [0, 1], got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    """Apply the recipe to every photo; returns the exit status."""
+    """Apply the recipe (or each photo's suggestion) to every photo; returns the exit status."""
+    strength = check_strength(args.strength)
     if getattr(args, "server", None):
         from backend.cli.remote import remote_apply
 
         return remote_apply(args)
-    recipe = load_recipe(args.recipe)
-    if args.strength is not None:
-        recipe = scale(recipe, args.strength)
+    if args.recipe is None:
+        return _run_styles(args, strength)
+    recipe = scale(load_recipe(args.recipe), strength) if args.strength is not None else load_recipe(args.recipe)
     outcomes = run_batch(
         args.photos,
         args.host,
         lambda p: apply_to_photo(p, recipe, host=args.host, overwrite=args.overwrite, dry_run=args.dry_run),
     )
     return report(outcomes, args.json)
+
+
+def _run_styles(args: argparse.Namespace, strength: float) -> int:
+    """``--style`` / ``--mix``: per photo, decode its preview once, suggest, and write the suggestion."""
+    import torch
+
+    from backend.agent.style import StyleStore, load_style
+    from backend.agent.suggest import suggest_for_image
+    from backend.agent.thumbnail import PREVIEW_LONG_SIDE
+    from backend.decode import decode_preview
+
+    store = StyleStore()
+    wanted = args.mix or [(args.style, 1.0)]
+    styles = [(load_style(name, store=store), weight) for name, weight in wanted]
+    side = max(PREVIEW_LONG_SIDE, *(s.net.thumb for s, _ in styles))
+    recipes: dict[Path, Recipe] = {}
+
+    def one(photo: Path) -> list[Outcome]:
+        decoded = decode_preview(photo, long_side=side)
+        (recipe,) = suggest_for_image(decoded.image, styles, strength=strength)
+        info = PhotoInfo(decoded.is_raw, max(decoded.full_width, decoded.full_height), decoded.as_shot)
+        outcomes = apply_to_photo(
+            photo, recipe, host=args.host, overwrite=args.overwrite, dry_run=args.dry_run, info=info
+        )
+        recipes[photo] = recipe
+        return outcomes
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 64x64 work: more intra-op threads only add synchronisation cost
+    try:
+        outcomes = run_batch(args.photos, args.host, one)
+    finally:
+        torch.set_num_threads(threads)
+    return report(outcomes, args.json, recipes)

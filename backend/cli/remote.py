@@ -325,27 +325,49 @@ def _outcomes(files: Iterator[pb.FileResult], names: dict[str, Path]) -> list[An
 
 
 def remote_apply(args: argparse.Namespace) -> int:
-    """``autoretouch apply --server``: same output and exit status as in-process."""
-    from backend.cli.cmd_apply import report
+    """``autoretouch apply --server``: same output and exit status as in-process.
+
+    ``--recipe`` sends the recipe (``WriteSidecarsRequest.recipe``). ``--style S`` and ``--mix`` send a style
+    blend (``mix``; ``--style S`` as the one-entry blend ``S:1``, which the daemon treats exactly as style
+    ``S``): that source is handled photo by photo as ``apply`` does, whereas the request's ``style`` source
+    runs the catalog batch with its resume journal (a journal file next to the photos, and photos it
+    remembers are skipped as ``already done`` even after the user removed the edit in the host).
+    """
+    from backend.cli.cmd_apply import check_strength, report
     from backend.daemon.convert import recipe_to_pb
     from backend.recipe import load_recipe, scale
 
-    recipe = load_recipe(args.recipe)
-    if args.strength is not None:
-        recipe = scale(recipe, args.strength)
     names = _absolute(args.photos)
     request = pb.WriteSidecarsRequest(
         protocol_version=PROTOCOL_VERSION,
         paths=list(names),
         hosts=HOSTS[args.host],
-        recipe=recipe_to_pb(recipe),
         overwrite=args.overwrite,
         dry_run=args.dry_run,
     )
+    styles: list[tuple[str, float]] = []
+    if args.recipe is not None:
+        recipe = load_recipe(args.recipe)
+        if args.strength is not None:
+            recipe = scale(recipe, args.strength)
+        request.recipe.CopyFrom(recipe_to_pb(recipe))
+    else:
+        styles = list(args.mix or [(args.style, 1.0)])
+        request.mix.entries.extend(pb.StyleWeight(style=n, weight=w) for n, w in styles)
+        request.strength = check_strength(args.strength)
+    recipes: dict[Path, Recipe] | None = None if args.recipe is not None else {}
     with RemoteClient(args.server) as client:
-        files = (m.file for m in client.write_sidecars(request) if m.WhichOneof("event") == "file")
-        outcomes = _outcomes(files, names)
-    return report(outcomes, args.json)
+        if styles:
+            check_styles(client, [n for n, _ in styles])
+        results = []
+        for message in client.write_sidecars(request):
+            if message.WhichOneof("event") != "file":
+                continue
+            results.append(message.file)
+            if recipes is not None and message.file.HasField("recipe") and not message.file.HasField("error"):
+                recipes[names.get(message.file.photo, Path(message.file.photo))] = pb_recipe(message.file.recipe)
+        outcomes = _outcomes(iter(results), names)
+    return report(outcomes, args.json, recipes)
 
 
 def remote_revert(args: argparse.Namespace) -> int:

@@ -11,6 +11,11 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   previous autoretouch application is reverted first; other settings are replaced and remembered for
   :func:`~backend.sidecar.revert.revert_photo`. The user's darktable history is never dropped: ours is
   appended (at ``history_end``).
+* A *stale* darktable record - darktable keeps our ``autoretouch:`` record when the user resets or
+  discards the history, but none of the entries it lists is in the active history any more - is dropped
+  and the recipe applied afresh, with :data:`STALE_NOTE` among the outcome's warnings (with or without
+  ``overwrite``). While one of our entries is still active, the record is current: skipped, or replaced
+  with ``overwrite``.
 * Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.bak``
   (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
 
@@ -30,7 +35,12 @@ from typing import Any, Literal
 from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
 from backend.sidecar.atomic import atomic_write, sidecar_lock
-from backend.sidecar.darktable_doc import apply_darktable, darktable_sidecar_path, revert_darktable
+from backend.sidecar.darktable_doc import (
+    apply_darktable,
+    darktable_sidecar_path,
+    record_is_stale,
+    revert_darktable,
+)
 from backend.sidecar.lightroom_doc import (
     EMBEDDED_XMP_SUFFIXES,
     apply_lightroom,
@@ -41,12 +51,13 @@ from backend.sidecar.lightroom_doc import (
 )
 from backend.sidecar.provenance import Provenance, find_provenance, remove_provenance, write_provenance
 from backend.sidecar.xmp import NS, XmpDocument, new_document, read_sidecar, serialize
-from backend.translate.darktable import recipe_to_history
+from backend.translate.darktable import HistoryEntry, recipe_to_history
 from backend.translate.lightroom import AsShot, recipe_to_develop_settings
 
 __all__ = [
     "EMBEDDED_REASON",
     "HOSTS",
+    "STALE_NOTE",
     "Action",
     "Outcome",
     "PhotoInfo",
@@ -55,10 +66,16 @@ __all__ = [
     "locked",
     "probe_photo",
     "revert_host",
+    "stale_darktable_record",
 ]
 
 HOSTS: tuple[str, ...] = ("lightroom", "darktable")
 EMBEDDED_REASON = "Lightroom reads embedded XMP for this format; use the plugin"
+#: The outcome's warning when a stale darktable record was dropped (``{timestamp}``: the record's time).
+STALE_NOTE = (
+    "dropped the autoretouch record of {timestamp}: none of its darktable modules is in the active history "
+    "any more (history reset, discarded or undone in darktable); applied afresh"
+)
 
 #: What happened to one sidecar.
 Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]
@@ -194,13 +211,35 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
         return _write(photo, "lightroom", sidecar, doc, dry_run, settings.warnings)
 
 
+def stale_darktable_record(doc: XmpDocument, prov: Provenance, info: PhotoInfo | None) -> bool:
+    """Whether the darktable record ``prov`` in ``doc`` is stale (:func:`record_is_stale`).
+
+    A record written before records kept their entries' digests is checked against its recipe translated
+    again for this photo (``info``); without ``info``, or when that recipe no longer translates, it counts
+    as current (the safe side: it is then skipped, never applied twice).
+    """
+    fallback: list[HistoryEntry] = []
+    if not isinstance(prov.replaced.get("entries"), list) and info is not None:
+        try:
+            fallback = recipe_to_history(prov.recipe, is_raw=info.is_raw, long_side_px=info.long_side_px)
+        except AutoretouchError:
+            return False
+    return record_is_stale(doc, prov.replaced, fallback)
+
+
 def _apply_darktable(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
     sidecar = darktable_sidecar_path(photo)
     entries = recipe_to_history(recipe, is_raw=info.is_raw, long_side_px=info.long_side_px)
     with locked(sidecar, dry_run):
         doc, created = _load(sidecar, packet_wrapper=False)
         found = find_provenance(doc)
-        if found is not None:
+        notes: tuple[str, ...] = ()
+        if found is not None and stale_darktable_record(doc, found[1], info):
+            # darktable rewrote the history without our entries (reset, discarded, undone) but kept our
+            # record: the record describes nothing any more, so it goes and the recipe is applied afresh.
+            remove_provenance(doc)
+            notes = (STALE_NOTE.format(timestamp=found[1].timestamp),)
+        elif found is not None:
             if not overwrite:
                 reason = f"already has autoretouch entries ({found[1].timestamp}); use --overwrite to replace them"
                 return Outcome(photo, "darktable", sidecar, "skipped", reason)
@@ -209,7 +248,7 @@ def _apply_darktable(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
         write_provenance(desc, Provenance("darktable", recipe, record, created=created))
-        return _write(photo, "darktable", sidecar, doc, dry_run, result.notes)
+        return _write(photo, "darktable", sidecar, doc, dry_run, (*notes, *result.notes))
 
 
 def _write(

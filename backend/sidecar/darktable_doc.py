@@ -6,7 +6,8 @@ never drops the user's entries) and records, in the common "replaced" format
 (:mod:`backend.sidecar.replaced`), the previous value of every description attribute the append changed
 (``history_end``, ``iop_order_list``, ``history_current_hash``; all darktable attributes for a fresh
 stack) and the previous ``darktable:history`` / ``darktable:masks_history`` elements, plus a fingerprint
-of the history as written.
+of the history as written, and a digest of each entry it added (``operation`` and the decoded ``params``),
+so that :func:`record_is_stale` can tell later whether those entries are still in the active history.
 
 :func:`revert_darktable` restores those exactly, so the user's history, masks and attributes come back
 as they were. It refuses (:class:`~backend.errors.SidecarError`, sidecar untouched) when the history no
@@ -20,18 +21,28 @@ import copy
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.errors import SidecarError
+from backend.errors import InvalidRecipeError, SidecarError
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, insert_child
-from backend.translate.darktable import AppendResult, HistoryEntry, append_history
+from backend.translate.darktable import AppendResult, HistoryEntry, append_history, decode_params
 
-__all__ = ["apply_darktable", "darktable_sidecar_path", "history_fingerprint", "revert_darktable"]
+__all__ = [
+    "active_entry_digests",
+    "apply_darktable",
+    "darktable_sidecar_path",
+    "entry_digest",
+    "history_fingerprint",
+    "record_is_stale",
+    "revert_darktable",
+]
 
 _DT = NS["darktable"]
 _TRACKED = (f"{{{_DT}}}history", f"{{{_DT}}}masks_history")
+_LI = f"{{{NS['rdf']}}}li"
 
 
 def darktable_sidecar_path(photo: str | Path) -> Path:
@@ -65,6 +76,70 @@ def history_fingerprint(desc: ET.Element) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def entry_digest(operation: str, params: str) -> tuple[str, str]:
+    """``(operation, first 16 hex digits of SHA-256 over the decoded params bytes)`` of one history entry.
+
+    The params are compared decoded, because darktable may write back the hex form of what we wrote in
+    gz form or the other way round (its ``compress_xmp_tags`` preference); text that does not decode is
+    hashed as it is.
+    """
+    try:
+        blob = decode_params(params)
+    except InvalidRecipeError:
+        blob = params.strip().encode("utf-8")
+    return operation, hashlib.sha256(blob).hexdigest()[:16]
+
+
+def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
+    """:func:`entry_digest` of every entry of the active darktable history (``num < history_end``).
+
+    A missing or unreadable ``history_end`` counts as "all entries"; entries without ``operation`` or
+    ``params`` are left out. An empty set when the sidecar has no darktable history.
+    """
+    out: set[tuple[str, str]] = set()
+    for desc in doc.descriptions():
+        history = desc.find(_TRACKED[0])
+        if history is None:
+            continue
+        lis = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
+        try:
+            end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(lis))).strip()))
+        except ValueError:
+            end = len(lis)
+        for li in lis[:end]:
+            params = li.get(f"{{{_DT}}}params")
+            if params is not None:
+                out.add(entry_digest(li.get(f"{{{_DT}}}operation", ""), params))
+    return out
+
+
+def record_is_stale(doc: XmpDocument, record: dict[str, Any], fallback: Sequence[HistoryEntry] = ()) -> bool:
+    """Whether none of the entries an :func:`apply_darktable` record added is in the active history any more.
+
+    That is what the sidecar looks like after the user reset or discarded the history in darktable (or
+    undid our steps): darktable rewrites the history but keeps our ``autoretouch:`` record, which then
+    describes nothing. One entry still there (enabled or not, at any position) makes the record current.
+
+    Args:
+        doc: the sidecar.
+        record: the record (``Provenance.replaced``) of the darktable application.
+        fallback: our entries for a record written before the record kept their digests (``"entries"``):
+            the record's recipe translated again for this photo.
+
+    Returns:
+        ``True`` only when the record added at least one entry and none of them is active; a record with
+        no entries (an empty recipe) is never stale.
+    """
+    listed = record.get("entries")
+    if isinstance(listed, list):
+        ours = {(str(e[0]), str(e[1])) for e in listed if isinstance(e, list | tuple) and len(e) == 2}
+    else:
+        ours = {entry_digest(e.operation, e.params) for e in fallback}
+    if not ours:
+        return False
+    return not (ours & active_entry_digests(doc))
+
+
 def _tidy(desc: ET.Element, children_before: list[ET.Element]) -> None:
     """Indent the history elements; re-insert the ones ``append_history`` created so their tails fit."""
     new = [c for c in desc if c.tag in _TRACKED and not any(c is b for b in children_before)]
@@ -90,7 +165,8 @@ def apply_darktable(
 
     Returns:
         ``(record, result)``: the JSON-ready revert record ``{"replaced": ..., "fingerprint": ...,
-        "added": n, "first_num": k}`` and the translator's :class:`AppendResult`.
+        "added": n, "first_num": k, "entries": [[operation, digest], ...]}`` (see :func:`entry_digest`)
+        and the translator's :class:`AppendResult`.
 
     Raises:
         SidecarError: darktable data that cannot be extended safely (from ``append_history``).
@@ -118,6 +194,7 @@ def apply_darktable(
         "fingerprint": history_fingerprint(desc),
         "added": result.added,
         "first_num": result.first_num,
+        "entries": [list(entry_digest(e.operation, e.params)) for e in entries],
     }
     return record, result
 

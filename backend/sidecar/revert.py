@@ -15,7 +15,10 @@ What "restored" means (and what the tests check):
 
 A darktable revert is refused (``failed``, sidecar untouched) when the history changed after autoretouch
 wrote it - darktable rewrites the history when the photo is edited - because restoring would drop those
-edits; undo in darktable's history stack then.
+edits; undo in darktable's history stack then. A *stale* darktable record (none of the entries it added is
+in the active history any more, e.g. after a history reset in darktable; see
+:func:`~backend.sidecar.darktable_doc.record_is_stale`) is only removed: the history is darktable's and
+stays as it is (``reverted``, with :data:`STALE_REVERT_REASON`).
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.errors import AutoretouchError
-from backend.sidecar.apply import EMBEDDED_REASON, Outcome, hosts_for, locked, revert_host
+from backend.sidecar.apply import EMBEDDED_REASON, Outcome, hosts_for, locked, revert_host, stale_darktable_record
 from backend.sidecar.atomic import atomic_write, remove_with_backup
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner, lightroom_sidecar_path
-from backend.sidecar.provenance import find_provenance
+from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
 
-__all__ = ["is_empty_packet", "revert_photo"]
+__all__ = ["STALE_REVERT_REASON", "is_empty_packet", "revert_photo"]
 
 _ABOUT = qname("rdf", "about")
+#: The reason of a revert that only removed a stale darktable record.
+STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
 
 
 def is_empty_packet(doc: XmpDocument) -> bool:
@@ -65,7 +70,12 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool) -> Outcome
         prov = found[1]
         if prov.host != host:
             return Outcome(photo, host, sidecar, "skipped", f"the autoretouch settings here are for {prov.host}")
-        revert_host(host, doc, prov)
+        reason = ""
+        if host == "darktable" and stale_darktable_record(doc, prov, None):
+            remove_provenance(doc)  # nothing of ours left to undo; the history is darktable's now
+            reason = STALE_REVERT_REASON
+        else:
+            revert_host(host, doc, prov)
         if prov.created and is_empty_packet(doc):
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
@@ -73,9 +83,9 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool) -> Outcome
             return Outcome(photo, host, sidecar, "deleted", "autoretouch created this sidecar")
         data = serialize(doc)
         if dry_run:
-            return Outcome(photo, host, sidecar, "would-revert")
+            return Outcome(photo, host, sidecar, "would-revert", reason)
         atomic_write(sidecar, data)
-        return Outcome(photo, host, sidecar, "reverted")
+        return Outcome(photo, host, sidecar, "reverted", reason)
 
 
 def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False) -> list[Outcome]:

@@ -168,18 +168,16 @@ describe("running", function()
       assert.are.equal(0, #dt._log.commands)
     end)
 
-    it("retouches every selected image: one suggest call, one apply per photo, reload of each", function()
+    it("retouches every selected image: one apply call for the batch, reload of each", function()
       setup()
       local a = image(1, "a b.png")
       local b = image(2, "it's \"b\"\n$x.jpg", { altered = true })
       dt._log.actions["autoretouch_apply"].callback("autoretouch_apply", { a, b })
-      local suggests, applies = calls_of("suggest"), calls_of("apply")
-      assert.are.equal(1, #suggests)
+      assert.are.equal(1, #calls())
+      local applies = calls_of("apply")
+      assert.are.equal(1, #applies)
       assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\"\n$x.jpg" },
-        argv_after_dashes(suggests[1].argv))
-      assert.are.equal(2, #applies)
-      assert.are.same({ env.photos .. "/a b.png" }, argv_after_dashes(applies[1].argv))
-      assert.are.same({ env.photos .. "/it's \"b\"\n$x.jpg" }, argv_after_dashes(applies[2].argv))
+        argv_after_dashes(applies[1].argv))
       assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\"\n$x.jpg" }, dt._log.imports)
       assert.are.equal(1, a.dropped)
       assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
@@ -203,17 +201,17 @@ describe("running", function()
       assert.are.equal(0, #dt._log.commands)
     end)
 
-    it("sends photos to suggest in chunks of 8", function()
+    it("sends photos to apply in batches of 8", function()
       setup()
       local images = {}
       for i = 1, 9 do
         images[i] = image(i, "p" .. i .. ".png")
       end
       local summary = plugin.apply_to_images(images)
-      local suggests = calls_of("suggest")
-      assert.are.equal(2, #suggests)
-      assert.are.equal(8, #argv_after_dashes(suggests[1].argv))
-      assert.are.equal(1, #argv_after_dashes(suggests[2].argv))
+      local applies = calls_of("apply")
+      assert.are.equal(2, #applies)
+      assert.are.equal(8, #argv_after_dashes(applies[1].argv))
+      assert.are.equal(1, #argv_after_dashes(applies[2].argv))
       assert.are.equal(9, summary.written)
       assert.are.equal(9, #dt._log.imports)
       local job = dt._log.jobs[1]
@@ -234,13 +232,13 @@ describe("running", function()
       assert.are.equal(2, summary.skipped)
       assert.truthy(summary.details[1].reason:find("virtual copies", 1, true))
       assert.truthy(summary.details[2].reason:find("missing", 1, true))
-      assert.are.same({ ok.path .. "/ok.png" }, argv_after_dashes(calls_of("suggest")[1].argv))
+      assert.are.same({ ok.path .. "/ok.png" }, argv_after_dashes(calls_of("apply")[1].argv))
       assert.truthy(find(dt._log.prints, "1 retouched, 2 skipped, 0 failed"))
     end)
   end)
 
   describe("keeping the user's history", function()
-    it("has darktable write each sidecar first, with a temporary tag it then removes", function()
+    it("has darktable write every sidecar of the batch first, with temporary tags it then removes", function()
       local synced_before_apply
       setup({ before_execute = function(cmd)
         if cmd:find("'apply'", 1, true) then
@@ -248,10 +246,12 @@ describe("running", function()
         end
       end })
       local a = image(1, "a.png", { altered = true })
-      plugin.apply_to_images({ a })
-      assert.are.equal(1, synced_before_apply)
-      assert.are.equal(1, #dt._log.tags)
+      local b = image(2, "b.png", { altered = true })
+      plugin.apply_to_images({ a, b })
+      assert.are.equal(2, synced_before_apply)
+      assert.are.equal(2, #dt._log.tags)
       assert.truthy(dt._log.tags[1].name:find("^autoretouch|sync%-1%-"))
+      assert.truthy(dt._log.tags[2].name:find("^autoretouch|sync%-2%-"))
       assert.are.same(dt._log.tags, dt._log.deleted_tags)
       assert.are.same({}, a.attached)
       assert.falsy(stub.read_file(a.sidecar):find("sync", 1, true))
@@ -275,43 +275,57 @@ describe("running", function()
 
     it("reloads only images whose sidecar was written", function()
       setup()
-      env.scenario('{"apply": {"mode": "skipped", "reason": "already has autoretouch entries"}}')
-      local a = image(1, "a.png")
-      local summary = plugin.apply_to_images({ a })
+      local a, b = image(1, "a.png"), image(2, "b.png")
+      env.scenario('{"apply": {"per_photo": {"' .. a.path:gsub('"', '\\"') .. '/a.png": "skipped"}, '
+        .. '"reason": "already has autoretouch entries"}}')
+      local summary = plugin.apply_to_images({ a, b })
       assert.are.equal(1, summary.skipped)
-      assert.are.same({}, dt._log.imports)
+      assert.are.equal(1, summary.written)
+      assert.are.equal("skipped", summary.details[1].action)
+      assert.are.same({ b.path .. "/b.png" }, dt._log.imports)
       assert.truthy(find(dt._log.prints, "already has autoretouch entries"))
+    end)
+
+    it("logs the CLI's warnings, e.g. a stale record dropped after a history reset", function()
+      setup()
+      env.scenario('{"apply": {"warnings": ["dropped the autoretouch record of 2024-01-01T00:00:00Z"]}}')
+      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      assert.are.equal(1, summary.written)
+      assert.are.same({ "dropped the autoretouch record of 2024-01-01T00:00:00Z" }, summary.details[1].warnings)
+      assert.truthy(find(dt._log.logs, "^autoretouch: note .*a%.png: dropped the autoretouch record"))
     end)
   end)
 
   describe("commands", function()
-    it("passes style, strength and daemon address, and the suggestion's recipe bit for bit", function()
+    it("passes style, strength and daemon address to one apply call", function()
       setup({ prefs = { style = "my style's \"x\" $HOME `id`", strength = 0.6, server = "localhost:50051" } })
-      local a = image(1, "a.png")
-      plugin.apply_to_images({ a })
-      local s, ap = calls_of("suggest")[1], calls_of("apply")[1]
-      assert.are.same({ "suggest", "--json", "--strength=0.6", "--style=my style's \"x\" $HOME `id`",
-        "--server=localhost:50051", "--", a.path .. "/a.png" }, s.argv)
-      local recipe_arg = ap.argv[4]
-      assert.truthy(recipe_arg:find("^%-%-recipe="))
-      assert.are.same({ "apply", "--host=darktable", "--json", recipe_arg, "--server=localhost:50051", "--",
-        a.path .. "/a.png" }, ap.argv)
-      local recipe = J(ap.recipe)
-      assert.are.equal(0.1 + 0.2, recipe.steps[1].value) -- 0.30000000000000004 survives the round trip
-      assert.are.equal("exposure", recipe.steps[1].slider)
-      assert.are.equal("t\195\169st \"q\"", recipe.style)
-      assert.is_nil(io.open(recipe_arg:sub(#"--recipe=" + 1), "rb")) -- temp file removed
+      local a, b = image(1, "a.png"), image(2, "b.png")
+      plugin.apply_to_images({ a, b })
+      assert.are.equal(1, #calls())
+      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=0.6",
+        "--style=my style's \"x\" $HOME `id`", "--server=localhost:50051", "--", a.path .. "/a.png",
+        b.path .. "/b.png" }, calls()[1].argv)
     end)
 
-    it("uses a fixed recipe without suggesting, passing the strength to apply", function()
+    it("names the default style when the style preference is empty", function()
+      setup({ prefs = { strength = 1 } })
+      local a = image(1, "a.png")
+      plugin.apply_to_images({ a })
+      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=1", "--style=default", "--",
+        a.path .. "/a.png" }, calls_of("apply")[1].argv)
+    end)
+
+    it("uses a fixed recipe instead of the style, with the strength", function()
       local recipe_path = "/tmp/some dir/it's.json"
-      setup({ prefs = { recipe = recipe_path, strength = 0.5 } })
+      setup({ prefs = { recipe = recipe_path, strength = 0.5, style = "warm" } })
       stub.write_file(env.dir .. "/r.json", '{"version": 1, "steps": []}')
       local a = image(1, "a.png")
       plugin.apply_to_images({ a }, { recipe = env.dir .. "/r.json" })
-      assert.are.equal(0, #calls_of("suggest"))
-      assert.are.same({ "apply", "--host=darktable", "--json", "--recipe=" .. env.dir .. "/r.json", "--strength=0.5",
-        "--", a.path .. "/a.png" }, calls_of("apply")[1].argv)
+      local ap = calls_of("apply")
+      assert.are.equal(1, #ap)
+      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=0.5", "--recipe=" .. env.dir .. "/r.json",
+        "--", a.path .. "/a.png" }, ap[1].argv)
+      assert.are.equal('{"version": 1, "steps": []}', ap[1].recipe)
     end)
 
     it("removes its temporary output files", function()
@@ -348,10 +362,11 @@ describe("running", function()
       assert.truthy(summary.details[1].reason:find("not executable", 1, true))
     end)
 
-    it("fails only the photo the style could not handle", function()
+    it("fails only the photo the CLI could not handle", function()
       setup()
       local bad, good = image(1, "bad.png"), image(2, "good.png")
-      env.scenario('{"suggest": {"per_photo": {"' .. bad.path:gsub('"', '\\"') .. '/bad.png": "error"}}}')
+      env.scenario('{"apply": {"per_photo": {"' .. bad.path:gsub('"', '\\"') .. '/bad.png": "failed"}, '
+        .. '"reason": "bad.png: cannot decode \226\152\131", "exit": 9}}')
       local summary = plugin.apply_to_images({ bad, good })
       assert.are.equal("failed", summary.details[1].action)
       assert.truthy(summary.details[1].reason:find("cannot decode \226\152\131", 1, true))
@@ -361,17 +376,32 @@ describe("running", function()
       assert.truthy(find(dt._log.logs, "autoretouch: failed .*bad%.png"))
     end)
 
-    it("quotes the CLI's own error when suggest prints no row", function()
+    it("quotes the CLI's own error when apply prints no row", function()
       setup()
-      env.scenario('{"suggest": {"mode": "none", "exit": 6, "stderr": "autoretouch: error: no style named \'x\'\\n"}}')
-      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      env.scenario('{"apply": {"mode": "none", "exit": 6, "stderr": "autoretouch: error: no style named \'x\'\\n"}}')
+      local summary = plugin.apply_to_images({ image(1, "a.png"), image(2, "b.png") })
+      assert.are.equal(2, summary.failed)
       assert.are.equal("autoretouch exited with status 6: no style named 'x'", summary.details[1].reason)
-      assert.are.equal(0, #calls_of("apply"))
+      assert.are.equal(summary.details[1].reason, summary.details[2].reason)
+      assert.are.same({}, dt._log.imports)
+    end)
+
+    it("fails a photo the CLI left out, and matches rows by order when it spelled the paths differently", function()
+      setup()
+      local a, b = image(1, "a.png"), image(2, "b.png")
+      env.scenario('{"apply": {"per_photo": {"' .. a.path:gsub('"', '\\"') .. '/a.png": "none"}}}')
+      local summary = plugin.apply_to_images({ a, b })
+      assert.are.equal("failed", summary.details[1].action)
+      assert.are.equal("autoretouch reported nothing for this photo", summary.details[1].reason)
+      assert.are.equal("written", summary.details[2].action)
+      env.scenario('{"apply": {"rename": true}}')
+      summary = plugin.apply_to_images({ image(3, "c.png"), image(4, "d.png") })
+      assert.are.equal(2, summary.written)
     end)
 
     it("survives output that is not JSON", function()
       setup()
-      env.scenario('{"suggest": {"mode": "garbage"}}')
+      env.scenario('{"apply": {"mode": "garbage"}}')
       local summary = plugin.apply_to_images({ image(1, "a.png") })
       assert.are.equal(1, summary.failed)
       assert.truthy(summary.details[1].reason:find("no usable answer", 1, true))
@@ -438,28 +468,39 @@ describe("running", function()
 
     it("stops at the cancel button", function()
       setup({ before_execute = function(_cmd, n)
-        if n == 2 then -- the first apply: press cancel
+        if n == 1 then -- the first apply: press cancel
           local job = dt._log.jobs[1]
           job.cancel(setmetatable({}, { __newindex = function(_t, k, v) job[k] = v end }))
         end
       end })
-      local images = { image(1, "a.png"), image(2, "b.png"), image(3, "c.png") }
+      local images = {}
+      for i = 1, 10 do
+        images[i] = image(i, "p" .. i .. ".png")
+      end
       local summary = plugin.apply_to_images(images)
       assert.is_true(summary.cancelled)
-      assert.are.equal(1, summary.written) -- the running command finishes, then nothing more
+      assert.are.equal(8, summary.written) -- the running batch finishes and is reloaded, then nothing more
+      assert.are.equal(8, #dt._log.imports)
       assert.are.equal(1, #calls_of("apply"))
-      assert.truthy(find(dt._log.prints, "cancelled: 1 retouched, 0 skipped, 0 failed, 2 not done"))
+      assert.truthy(find(dt._log.prints, "cancelled: 8 retouched, 0 skipped, 0 failed, 2 not done"))
       -- a new run works afterwards
       assert.are.equal(1, plugin.apply_to_images({ image(4, "d.png") }).written)
     end)
 
-    it("stops when darktable is shutting down", function()
+    it("stops when darktable is shutting down, reloading nothing", function()
       setup({ before_execute = function()
         dt.control.ending = true
       end })
-      local summary = plugin.apply_to_images({ image(1, "a.png"), image(2, "b.png") })
-      assert.is_true(summary.written + summary.failed <= 1)
-      assert.are.equal(1, #dt._log.commands) -- the suggest call only
+      local images = {}
+      for i = 1, 9 do
+        images[i] = image(i, "p" .. i .. ".png")
+      end
+      local summary = plugin.apply_to_images(images)
+      assert.are.equal(1, #dt._log.commands) -- the first batch's apply call only
+      assert.are.same({}, dt._log.imports)
+      assert.are.equal(0, summary.written)
+      assert.are.equal(8, summary.failed)
+      assert.truthy(summary.details[1].reason:find("shutting down", 1, true))
     end)
 
     it("turns an unexpected error into a message and can run again", function()

@@ -3,9 +3,10 @@
 
 Both files live next to this script. Every call appends one JSON line to ``calls.jsonl``:
 ``{"argv": [...], "recipe": <the --recipe file's text or null>}``. ``scenario.json`` (optional) holds per
-command (``suggest``, ``apply``) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (suggest: ok,
-error, none, garbage; apply: written, skipped, failed, garbage, none), ``reason`` (apply), ``per_photo``
-(photo path -> mode, overriding ``mode``).
+command (only ``apply`` answers) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (written, skipped,
+failed: one result row per photo; none: no row for the photo; garbage: no JSON at all), ``reason`` and
+``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
+rows name each photo with a doubled slash, as if the CLI had spelled the path differently).
 """
 
 import json
@@ -31,34 +32,26 @@ conf = scenario.get(command, {})
 photos = argv[argv.index("--") + 1 :] if "--" in argv else []
 if conf.get("stderr"):
     sys.stderr.write(conf["stderr"])
-if command == "suggest":
-    for photo in photos:
-        mode = conf.get("per_photo", {}).get(photo, conf.get("mode", "ok"))
-        if mode == "ok":
-            recipe = {
-                "version": 1,
-                "steps": [{"slider": "exposure", "value": 0.1 + 0.2}],
-                "strength": 1.0,
-                "style": 't\u00e9st "q"',
-            }
-            print(json.dumps({"photo": photo, "ok": True, "recipes": [recipe], "style": "x", "strength": 1.0}))
-        elif mode == "error":
-            print(json.dumps({"photo": photo, "ok": False, "error": f"{photo}: cannot decode \u2603"}))
-        elif mode == "garbage":
-            print("this is not JSON {")
-elif command == "apply":
-    photo = photos[0] if photos else ""
-    mode = conf.get("per_photo", {}).get(photo, conf.get("mode", "written"))
-    if mode in ("written", "skipped", "failed"):
-        result = {
-            "photo": photo,
-            "host": "darktable",
-            "sidecar": photo + ".xmp",
-            "action": mode,
-            "reason": conf.get("reason", ""),
-            "warnings": conf.get("warnings", []),
-        }
-        print(json.dumps({"results": [result], "failed": int(mode == "failed")}, indent=2))
-    elif mode == "garbage":
+if command == "apply":
+    modes = [conf.get("per_photo", {}).get(photo, conf.get("mode", "written")) for photo in photos]
+    if "garbage" in modes:
         print("Traceback (most recent call last):")
+    else:
+        results = []
+        for photo, mode in zip(photos, modes, strict=True):
+            if mode in ("written", "skipped", "failed"):
+                shown = photo.replace("/", "//", 1) if conf.get("rename") else photo
+                results.append(
+                    {
+                        "photo": shown,
+                        "host": "darktable",
+                        "sidecar": shown + ".xmp",
+                        "action": mode,
+                        "reason": conf.get("reason", ""),
+                        "warnings": conf.get("warnings", []),
+                    }
+                )
+        if results:
+            failed = sum(r["action"] == "failed" for r in results)
+            print(json.dumps({"results": results, "failed": failed}, indent=2))
 sys.exit(int(conf.get("exit", 0)))
