@@ -286,3 +286,33 @@ def test_cli_json_summary_and_exit_status(tmp_path: Path, style: Path, capsys: p
     assert "skipped" in out and f"{ALREADY_DONE}" in out and "failed photos:" in out
     (folder / "bad.jpg").unlink()
     assert main(argv) == 0
+
+
+def test_a_darktable_reset_makes_the_next_fresh_run_apply_again(tmp_path: Path, style: Path) -> None:
+    """darktable keeps our record after the user resets the history; a new batch applies the style afresh, once."""
+    from backend.sidecar.xmp import NS, serialize
+
+    DT_NS, RDF_NS = NS["darktable"], NS["rdf"]
+    folder = tmp_path / "shoot"
+    (photo,) = make_photos(folder, 1)
+    assert _run(folder, style).counts["written"] == 1
+    sidecar = photo.with_name(photo.name + ".xmp")
+    doc = read_sidecar(sidecar)
+    desc = next(d for d in doc.descriptions() if d.find(f"{{{DT_NS}}}history") is not None)
+    seq = desc.find(f"{{{DT_NS}}}history/{{{RDF_NS}}}Seq")
+    assert seq is not None
+    ours = [li.get(f"{{{DT_NS}}}operation") for li in seq]
+    for li in list(seq):
+        seq.remove(li)  # what darktable writes after "discard history"
+    desc.set(f"{{{DT_NS}}}history_end", "0")
+    sidecar.write_bytes(serialize(doc))
+    assert find_provenance(read_sidecar(sidecar)) is not None
+
+    summary = _run(folder, style, journal=tmp_path / "second-run.jsonl")
+    assert summary.counts["written"] == 1, summary
+    seq = next(d for d in read_sidecar(sidecar).descriptions() if d.find(f"{{{DT_NS}}}history") is not None).find(
+        f"{{{DT_NS}}}history/{{{RDF_NS}}}Seq"
+    )
+    assert seq is not None and [li.get(f"{{{DT_NS}}}operation") for li in seq] == ours
+    again = _run(folder, style, journal=tmp_path / "third-run.jsonl")
+    assert again.counts["skipped"] == 1

@@ -33,7 +33,7 @@ from backend.catalog.results import INTERNAL_ERROR, ErrorKind
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe
-from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo
+from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, stale_darktable_record
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, lightroom_sidecar_path
 from backend.sidecar.provenance import find_provenance
@@ -140,13 +140,22 @@ class PhotoProcessor:
 
     @staticmethod
     def _recipe_in(photo: Path, host: str) -> Recipe | None:
-        """The recipe of autoretouch's record in ``host``'s sidecar of ``photo``, if there is one."""
+        """The recipe of autoretouch's record in ``host``'s sidecar of ``photo``, if there is a current one.
+
+        A darktable record whose entries are no longer in the active history (reset or undone in darktable)
+        does not count: :func:`~backend.sidecar.apply.apply_to_photo` drops it and applies afresh.
+        """
         sidecar = sidecar_for(photo, host)
         try:
-            found = find_provenance(read_sidecar(sidecar)) if sidecar.is_file() else None
+            doc = read_sidecar(sidecar) if sidecar.is_file() else None
+            found = find_provenance(doc) if doc is not None else None
+            if found is None or found[1].host != host:
+                return None
+            if host == "darktable" and stale_darktable_record(doc, found[1], None):
+                return None
         except (AutoretouchError, OSError, ValueError):
             return None
-        return None if found is None or found[1].host != host else found[1].recipe
+        return found[1].recipe
 
     def _apply(self, photo: Path, host: str, recipe: Recipe, info: PhotoInfo, own: Mapping[str, Any] | None) -> Outcome:
         if host == "lightroom" and (photo.suffix.lower() in EMBEDDED_XMP_SUFFIXES or not info.is_raw):
