@@ -9,7 +9,7 @@ from backend.agent.network import AgentNet
 from backend.agent.rollout import Trajectory, TrajectoryStep
 from backend.render.pipeline import render
 from trainer.config import RLConfig
-from trainer.rl import clipped_fraction, episode_losses, overexposure
+from trainer.rl import action_gains, clipped_fraction, episode_losses, overexposure
 from trainer.train import rollout_with_states
 
 
@@ -34,6 +34,7 @@ def _step(action: list[int], active: list[bool], v: list[float], logp: list[floa
         state_value=torch.tensor(v, requires_grad=True),
         values={},
         sliders=tuple("exposure" if a == 0 else None for a in action),
+        proposals={},
     )
 
 
@@ -126,3 +127,47 @@ def test_slider_values_follow_the_critic_through_the_renderer() -> None:
         loss.backward()
         opt.step()
     assert proposal() > before + 0.3
+
+
+def test_action_gains_score_every_proposal_and_stop() -> None:
+    state = torch.full((2, 3, 4, 4), 0.2)
+    proposals = {"exposure": torch.tensor([1.0, -1.0]), "tint": torch.tensor([0.0, 0.0])}
+    cfg = RLConfig(reward_scale=0.5, step_penalty=0.1, early_stop_penalty=0.3, overexposure_penalty=0.0)
+    q = action_gains(state, proposals, ("exposure", "tint"), MeanCritic(), cfg, last_step=False)
+    # D = 10 * mean: +1 EV doubles the mean (2 -> 4), -1 EV halves it (2 -> 1); tint 0 changes nothing
+    expected = [[0.5 * 2.0 - 0.1, -0.1, -0.3], [0.5 * -1.0 - 0.1, -0.1, -0.3]]
+    assert torch.allclose(q, torch.tensor(expected), atol=1e-4)
+    last = action_gains(state, proposals, ("exposure", "tint"), MeanCritic(), cfg, last_step=True)
+    assert last[:, 2].tolist() == [0.0, 0.0]
+
+
+def test_all_actions_teach_the_policy_the_better_slider() -> None:
+    """With a critic that prefers brighter images, exposure becomes the first choice (and then its value goes up),
+    although the policy starts out preferring another slider and greedy rollouts never try exposure."""
+    torch.manual_seed(0)
+    sliders = ("exposure", "saturation")
+    net = AgentNet(sliders=sliders, max_steps=1, width=8, dropout=0.0, thumb=16)
+    with torch.no_grad():
+        net.policy_head.bias.copy_(torch.tensor([-2.0, 2.0, -5.0]))  # starts preferring saturation
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    thumb = torch.rand(8, 3, 16, 16) * 0.2
+    cfg = RLConfig(reward_scale=1.0, step_penalty=0.0, entropy_weight=0.0, all_actions=True)
+    zeros = (torch.zeros(8, dtype=torch.long), torch.zeros(8, 2, dtype=torch.bool))
+
+    def probe() -> tuple[float, float]:
+        with torch.no_grad():
+            out = net(thumb, *zeros)
+        return torch.softmax(out.logits, 1)[:, 0].mean().item(), out.values["exposure"].mean().item()
+
+    p_before, v_before = probe()
+    for _ in range(30):
+        traj, states = rollout_with_states(net, thumb, greedy=True, generator=None)
+        out = episode_losses(
+            traj, states, MeanCritic(), cfg, n_sliders=2, max_steps=1, entropy_weight=0.0, sliders=sliders
+        )
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    p_after, v_after = probe()
+    assert p_before < 0.05 and p_after > 0.5
+    assert v_after > v_before + 0.2

@@ -1,7 +1,19 @@
-"""``autoretouch train``: learn a style from a folder of favourite photos (unpaired).
+"""``autoretouch train``: learn a style from a folder of favourite photos (unpaired), or from an expert's slider history.
 
 The ``trainer`` package imports ``backend``, never the reverse: this module joins the ``autoretouch`` command
 line through the ``autoretouch.commands`` entry point (see ``pyproject.toml``).
+
+Modes:
+
+* ``--targets DIR`` (no ``--lrcat``): unpaired GAN + RL training (:mod:`trainer.train`).
+* ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
+  are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
+  there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
+  (``--no-finetune`` turns it off), GAN fine-tuning of ``run.steps`` steps starting from the imitation weights
+  (sources: ``--sources``, else ``--photos``, else the built-in un-edited pool); otherwise the imitation agent
+  is the style. In imitation-only mode ``--steps`` and ``--minutes`` bound behaviour cloning (unless
+  ``--imitation-steps`` is given); with fine-tuning they bound the GAN phase. ``--resume`` continues the GAN
+  phase of an earlier run (imitation is not repeated).
 
 Configuration: the experiment file (``--config FILE``, TOML; ``configs/default.toml`` documents every key),
 or on ``--resume`` the run folder's own ``config.toml``, or the built-in defaults; then ``--set section.key=value``
@@ -17,6 +29,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backend.cli.remote import add_server_options
+
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
+    from trainer.distributed import DistInfo
 
 __all__ = ["register", "run"]
 
@@ -27,11 +46,26 @@ examples:
   autoretouch train --style mine --targets favs/ --resume                 # continue runs/mine/
   torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --steps 4000
 
+  autoretouch train --style expertC --lrcat fivek.lrcat --expert C                       # imitation only
+  autoretouch train --style expertC --lrcat fivek.lrcat --expert C --renditions tiff16_c/ # + GAN fine-tuning
+
 Without --sources the inputs are made by randomly "un-editing" the favourites with our own sliders
 (exposure shift, flattened contrast, white-balance shift, desaturation). The run folder (default
 runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png, eval.json and checkpoints/;
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given.
+
+Slider-history training (--lrcat): the expert's photos are its collection Experts/X (FiveK) or its virtual
+copies named X. Each photo's target is the order in which its develop history first moved our sliders
+(pipeline order where the history says nothing), capped at agent.max_steps, then stop; the values are the
+PV2003-mapped settings, or -- with --renditions DIR -- a recipe fitted through our renderer to the expert's
+rendition (a file in DIR whose stem is the photo's base name, e.g. a0001-jmac_DSC1459.tif, or its FiveK id
+a0001.tif). Input photos: the catalog's recorded path, else that path's tail below the catalog's folder,
+else a file with the same stem in --photos DIR. Imitation writes runs/STYLE/imitation/ (labels.json with
+every target and fit PSNR, metrics.csv, imitation.json). GAN fine-tuning follows when there are targets
+(--targets DIR, else the renditions folder) unless --no-finetune; its sources are --sources, else --photos,
+else the built-in un-edited pool. Without fine-tuning, --steps/--minutes bound the imitation
+(--imitation-steps wins); with it they bound the GAN phase. --resume continues the GAN phase only.
 """
 
 
@@ -39,17 +73,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``train`` sub-command to the CLI."""
     parser = subparsers.add_parser(
         "train",
-        help="learn a style from favourite photos (unpaired GAN + RL training)",
+        help="learn a style from favourite photos (unpaired GAN + RL) or an expert's slider history (--lrcat)",
         description=(
             "Train an agent that edits photos with the catalog's sliders so that the results look like your "
             "favourites: a WGAN-GP critic learns what the favourites look like, the agent learns which "
-            "sliders to move and how far. Training is unpaired: the inputs need no edited counterpart."
+            "sliders to move and how far. Training is unpaired: the inputs need no edited counterpart. With "
+            "--lrcat the agent first imitates an expert's slider history in a Lightroom catalog."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--style", required=True, metavar="NAME", help="name of the style to train (file stem)")
-    parser.add_argument("--targets", required=True, type=Path, metavar="DIR", help="folder of favourite photos")
+    parser.add_argument(
+        "--targets", type=Path, metavar="DIR", help="folder of favourite photos (optional with --lrcat)"
+    )
     parser.add_argument(
         "--sources", type=Path, metavar="DIR", help="folder of photos to retouch (default: un-edited favourites)"
     )
@@ -57,6 +94,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     length.add_argument("--minutes", type=float, metavar="M", help="stop after M minutes of this invocation")
     length.add_argument("--steps", type=int, metavar="N", help="generator steps in total (default from the config)")
     parser.add_argument("--resume", action="store_true", help="continue the run folder's newest checkpoint")
+    history = parser.add_argument_group("slider-history training (imitation of an expert in a Lightroom catalog)")
+    history.add_argument("--lrcat", type=Path, metavar="CATALOG", help="Lightroom catalog (.lrcat, opened read-only)")
+    history.add_argument(
+        "--expert", metavar="X", help="the expert: collection Experts/X or virtual copies named X (FiveK: A..E)"
+    )
+    history.add_argument(
+        "--renditions", type=Path, metavar="DIR", help="the expert's rendered photos: fit pseudo-labels to them"
+    )
+    history.add_argument("--photos", type=Path, metavar="DIR", help="input photos when the catalog's paths are gone")
+    history.add_argument("--imitation-steps", type=int, metavar="N", help="behaviour-cloning steps (imitation.steps)")
+    history.add_argument(
+        "--no-finetune", action="store_true", help="imitation only, even when GAN targets are available"
+    )
     parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run folder (default runs/STYLE)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="experiment configuration (TOML)")
     parser.add_argument("--seed", type=int, metavar="S", help="random seed (default from the config)")
@@ -75,16 +125,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_server_options(parser)  # --server HOST:PORT, --token T: train on a running daemon
     parser.set_defaults(func=run)
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    from trainer.config import ConfigError
+
+    if args.lrcat is None:
+        if args.targets is None:
+            raise ConfigError("train needs --targets DIR (favourites) or --lrcat CATALOG --expert X")
+        given = {
+            "--expert": args.expert,
+            "--renditions": args.renditions,
+            "--photos": args.photos,
+            "--imitation-steps": args.imitation_steps,
+            "--no-finetune": args.no_finetune or None,
+        }
+        extra = [flag for flag, value in given.items() if value is not None]
+        if extra:
+            raise ConfigError(f"{', '.join(extra)} only apply with --lrcat")
+    elif not args.expert:
+        raise ConfigError("--lrcat needs --expert X (FiveK: A, B, C, D or E)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, train, export the style; returns exit status 0."""
     from backend.agent.style import user_style_dirs
-    from trainer.config import load_config
+    from trainer.config import apply_overrides, load_config
     from trainer.distributed import cleanup_distributed, init_distributed
-    from trainer.train import train
 
+    _check_mode(args)
+    if args.server:
+        from backend.cli.remote import remote_train
+        from trainer.config import ConfigError
+
+        if args.lrcat is not None:
+            raise ConfigError("--lrcat is not available through --server (train in-process instead)")
+        return remote_train(args)
     run_dir: Path = args.run_dir or Path("runs") / args.style
     base = args.config
     if base is None and args.resume and (run_dir / "config.toml").is_file():
@@ -98,7 +176,19 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"run.seed={args.seed}")
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
+    if args.imitation_steps is not None:
+        overrides.append(f"imitation.steps={args.imitation_steps}")
+    if args.no_finetune:
+        overrides.append("imitation.finetune=false")
     cfg = load_config(base, overrides)
+    finetune = False
+    if args.lrcat is not None:
+        finetune = cfg.imitation.finetune and (args.targets or args.renditions) is not None
+        if not finetune and args.steps is not None and args.imitation_steps is None:
+            cfg = apply_overrides(cfg, [f"imitation.steps={args.steps}"])
+        if finetune and not cfg.run.description:
+            what = f"imitation of expert {args.expert} ({args.lrcat.name}) + GAN fine-tuning"
+            cfg = apply_overrides(cfg, [f"run.description={what}"])
     info = init_distributed()
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -109,21 +199,46 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_install:
         install_dir = args.install_dir or user_style_dirs()[0]
     try:
-        result = train(
-            cfg,
-            targets=args.targets,
-            sources=args.sources,
-            run_dir=run_dir,
-            resume=args.resume,
-            install_dir=install_dir,
-            progress=not args.quiet and sys.stderr.isatty(),
-            info=info,
-        )
+        if args.lrcat is None:
+            summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources)
+        else:
+            summary = _train_history(args, cfg, run_dir, install_dir, info, finetune=finetune)
     finally:
         cleanup_distributed(info)
     if not info.is_main:
         return 0
-    summary = {
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _train_gan(
+    args: argparse.Namespace,
+    cfg: TrainConfig,
+    run_dir: Path,
+    install_dir: Path | None,
+    info: DistInfo,
+    *,
+    targets: Path,
+    sources: Path | None,
+    resume: bool | None = None,
+) -> dict[str, Any]:
+    from trainer.train import train
+
+    result = train(
+        cfg,
+        targets=targets,
+        sources=sources,
+        run_dir=run_dir,
+        resume=args.resume if resume is None else resume,
+        install_dir=install_dir,
+        progress=not args.quiet and sys.stderr.isatty(),
+        info=info,
+    )
+    return {
         "style": cfg.run.style,
         "run_dir": str(result.run_dir),
         "steps": result.step,
@@ -132,20 +247,92 @@ def run(args: argparse.Namespace) -> int:
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
     }
-    if args.json:
-        json.dump(summary, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(f"trained style {cfg.run.style!r}: {result.step} steps (stopped by {result.stopped_by})")
-        print(f"  run folder: {result.run_dir}{os.sep}")
-        if result.installed_path is not None:
-            print(f"  installed:  {result.installed_path}")
-        elif result.style_path is not None:
-            print(f"  style:      {result.style_path}")
-        m = result.metrics
-        if m:
-            print(
-                f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
-                f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
+
+
+def _train_history(
+    args: argparse.Namespace,
+    cfg: TrainConfig,
+    run_dir: Path,
+    install_dir: Path | None,
+    info: DistInfo,
+    *,
+    finetune: bool,
+) -> dict[str, Any]:
+    """Imitation of the expert, then (``finetune``) the GAN phase from the imitation weights."""
+    from trainer.checkpoint import latest_checkpoint
+    from trainer.config import ConfigError
+    from trainer.imitation import run_imitation, write_finetune_checkpoint
+
+    gan_targets = args.targets or args.renditions
+    sources = args.sources or args.photos
+    if args.resume:
+        if not finetune:
+            raise ConfigError(
+                "--resume continues the GAN phase; give --targets or --renditions (imitation is not resumed)"
             )
-    return 0
+        summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=gan_targets, sources=sources)
+        return summary | {"mode": "gan (resumed after imitation)"}
+    if finetune and latest_checkpoint(run_dir / "checkpoints") is not None:
+        raise ConfigError(f"{run_dir}: the run folder already has checkpoints; use --resume or another --run-dir")
+    imitation = run_imitation(
+        cfg,
+        catalog=args.lrcat,
+        expert=args.expert,
+        run_dir=run_dir,
+        photos=args.photos,
+        renditions=args.renditions,
+        export=not finetune,
+        install_dir=install_dir,
+        is_main=info.is_main,
+    )
+    imitation_summary = {
+        "summary": imitation.data.summary,
+        "steps": imitation.result.steps,
+        "stopped_by": imitation.result.stopped_by,
+        "before": imitation.result.before,
+        "after": imitation.result.after,
+    }
+    if not finetune:
+        return {
+            "style": cfg.run.style,
+            "run_dir": str(run_dir),
+            "mode": "imitation",
+            "steps": imitation.result.steps,
+            "stopped_by": imitation.result.stopped_by,
+            "style_path": None if imitation.style_path is None else str(imitation.style_path),
+            "installed_path": None if imitation.installed_path is None else str(imitation.installed_path),
+            "metrics": imitation.result.metrics(),
+            "imitation": imitation_summary,
+        }
+    write_finetune_checkpoint(cfg, imitation.net, run_dir, info)
+    summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=gan_targets, sources=sources, resume=True)
+    return summary | {"mode": "imitation + gan", "imitation": imitation_summary}
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    imitation = summary.get("imitation")
+    if imitation is not None:
+        s, before, after = imitation["summary"], imitation["before"], imitation["after"]
+        fit = ""
+        if s.get("fit_psnr") is not None:
+            fit = f"; fit PSNR {s['fit_psnr']:.2f} dB (PV2003 mapping {s['fit_psnr_pv2003']:.2f}, identity {s['fit_psnr_identity']:.2f})"
+        print(f"imitated expert {s['expert']}: {s['photos']} photos, {s['targets']} targets{fit}")
+        print(
+            f"  {imitation['steps']} steps: slider-choice loss {before['ce']:.3f} -> {after['ce']:.3f}, value error "
+            f"{before['value']:.4f} -> {after['value']:.4f}, first slider right {after['first_slider_accuracy']:.0%}"
+        )
+    if summary.get("mode") == "imitation":
+        print(f"style {summary['style']!r} from imitation alone")
+    else:
+        print(f"trained style {summary['style']!r}: {summary['steps']} steps (stopped by {summary['stopped_by']})")
+    print(f"  run folder: {summary['run_dir']}{os.sep}")
+    if summary["installed_path"] is not None:
+        print(f"  installed:  {summary['installed_path']}")
+    elif summary["style_path"] is not None:
+        print(f"  style:      {summary['style_path']}")
+    m = summary["metrics"]
+    if m and "look_dist_before" in m:
+        print(
+            f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
+            f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
+        )

@@ -1,7 +1,7 @@
 """Experiment configuration: frozen dataclasses loaded from a TOML file, with typed ``section.key=value`` overrides.
 
 One TOML file per experiment (``configs/*.toml``) with the sections ``[agent]``, ``[critic]``, ``[rl]``,
-``[optim]``, ``[data]`` and ``[run]``; every key is optional (the dataclass default applies) and unknown keys
+``[optim]``, ``[data]``, ``[run]`` and ``[imitation]`` (slider-history training, :mod:`trainer.imitation`); every key is optional (the dataclass default applies) and unknown keys
 are refused. Values are converted by the field's declared type (``int``, ``float``, ``bool``, ``str``,
 ``tuple[str, ...]``, ``tuple[float, float]``); nothing is ever evaluated as code. The resolved configuration is
 written back as TOML into the run folder (:func:`config_to_toml`) and recorded in checkpoints and styles
@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import AutoretouchError
+from backend.sliders.catalog import CATALOG
 
 __all__ = [
     "AgentConfig",
     "ConfigError",
     "CriticConfig",
     "DataConfig",
+    "ImitationConfig",
     "OptimConfig",
     "RLConfig",
     "RunConfig",
@@ -87,7 +89,7 @@ class CriticConfig:
         pool: number of finished agent images kept as the critic's "fake" pool.
     """
 
-    width: int = 32
+    width: int = 16
     n_critic: int = 5
     n_critic_warmup: int = 20
     warmup_steps: int = 10
@@ -119,6 +121,11 @@ class RLConfig:
         entropy_decay: decay the entropy weight linearly to 0 over ``run.steps``.
         value_weight: weight of the state-value (TD) loss.
         sample: sample slider choices during training (``False`` = greedy argmax).
+        all_actions: score every allowed slider at every decision (each proposed value applied alone to the
+            state, see :func:`trainer.rl.action_gains`) and train the policy with the expected policy gradient
+            over all actions instead of the sampled one; ``False`` = Exposure's sampled policy gradient.
+        all_actions_items: with ``all_actions``, how many items of each batch are scored (the critic runs on
+            ``items * (sliders + 1)`` images per decision, the dominant cost).
     """
 
     reward_scale: float = 0.05
@@ -129,6 +136,8 @@ class RLConfig:
     entropy_decay: bool = True
     value_weight: float = 1.0
     sample: bool = True
+    all_actions: bool = True
+    all_actions_items: int = 4
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,9 @@ class OptimConfig:
         lr_decay: multiply every learning rate by ``0.1 ** (decay_exponent * step / run.steps)`` (Exposure: 3).
         decay_exponent: see ``lr_decay``.
         grad_clip: clip the agent's gradient norm (0 = off).
+        policy_lr_scale: the policy head (slider-choice logits) learns at ``lr * policy_lr_scale``: Adam moves a
+            weight by about ``lr`` per step, and a clear preference needs logits several units apart, which at
+            ``lr`` alone takes thousands of steps (Exposure trained 20,000).
     """
 
     lr: float = 5e-4
@@ -152,6 +164,7 @@ class OptimConfig:
     lr_decay: bool = True
     decay_exponent: float = 1.0
     grad_clip: float = 1.0
+    policy_lr_scale: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,47 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class ImitationConfig:
+    """Slider-history training (``autoretouch train --lrcat``): behaviour cloning and pseudo-label fitting.
+
+    See :mod:`trainer.imitation` and :mod:`trainer.pseudo_labels`.
+
+    Attributes:
+        steps: behaviour-cloning optimiser steps.
+        batch: teacher-forced states per step.
+        lr: Adam learning rate of behaviour cloning (betas 0.9, 0.999; cosine-decayed to 10 %).
+        value_weight: weight of the value regression (squared error in units of the slider's range) against the
+            slider-choice cross-entropy.
+        flip: random horizontal flips of the state images.
+        max_photos: use at most this many of the expert's photos, in catalog order (0 = all).
+        baseline: legacy settings that mean "no change" in the PV2003 mapping: ``"defaults"`` (Lightroom's
+            defaults; inputs rendered at default settings) or ``"zeroed"`` (FiveK's InputAsShotZeroed inputs).
+        fit_size: side in pixels of the squeezed thumbnails pseudo-labels are fitted on.
+        fit_iters: Adam iterations per pseudo-label fit (0 = keep the PV2003 mapping).
+        fit_lr: Adam learning rate of the fit, on the unbounded head parametrisation (cosine-decayed to 5 %).
+        fit_batch: photos fitted together (independent per photo; only speed and memory change).
+        fit_extra: sliders the fit may add beyond the expert's (they start at identity and follow the expert's
+            in pipeline order); empty = only the sliders the expert used.
+        finetune: fine-tune with the GAN after imitation when targets are available (``--targets``, else the
+            renditions folder).
+    """
+
+    steps: int = 1000
+    batch: int = 32
+    lr: float = 3e-3
+    value_weight: float = 10.0
+    flip: bool = True
+    max_photos: int = 0
+    baseline: str = "defaults"
+    fit_size: int = 128
+    fit_iters: int = 200
+    fit_lr: float = 0.05
+    fit_batch: int = 16
+    fit_extra: tuple[str, ...] = ()
+    finetune: bool = True
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The whole experiment (one TOML file)."""
 
@@ -228,10 +282,14 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    imitation: ImitationConfig = field(default_factory=ImitationConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
 
+
+#: Catalog sliders the agent can set (``is_global``), for validating slider lists.
+_GLOBAL_SLIDERS: tuple[str, ...] = tuple(spec.name for spec in CATALOG if spec.is_global)
 
 _SECTIONS: dict[str, type] = {
     "agent": AgentConfig,
@@ -240,6 +298,7 @@ _SECTIONS: dict[str, type] = {
     "optim": OptimConfig,
     "data": DataConfig,
     "run": RunConfig,
+    "imitation": ImitationConfig,
 }
 
 
@@ -265,6 +324,20 @@ def _validate(cfg: TrainConfig) -> None:
         (
             bool(cfg.run.style) and "/" not in cfg.run.style and cfg.run.style not in (".", ".."),
             "run.style must be a plain name",
+        ),
+        (cfg.imitation.steps >= 1, "imitation.steps must be >= 1"),
+        (cfg.imitation.batch >= 1, "imitation.batch must be >= 1"),
+        (cfg.imitation.lr > 0.0, "imitation.lr must be > 0"),
+        (cfg.imitation.value_weight >= 0.0, "imitation.value_weight must be >= 0"),
+        (cfg.imitation.max_photos >= 0, "imitation.max_photos must be >= 0"),
+        (cfg.imitation.baseline in ("defaults", "zeroed"), "imitation.baseline must be 'defaults' or 'zeroed'"),
+        (cfg.imitation.fit_size >= 8, "imitation.fit_size must be >= 8"),
+        (cfg.imitation.fit_iters >= 0, "imitation.fit_iters must be >= 0"),
+        (cfg.imitation.fit_lr > 0.0, "imitation.fit_lr must be > 0"),
+        (cfg.imitation.fit_batch >= 1, "imitation.fit_batch must be >= 1"),
+        (
+            all(n in _GLOBAL_SLIDERS for n in cfg.imitation.fit_extra),
+            f"imitation.fit_extra must name global catalog sliders ({', '.join(_GLOBAL_SLIDERS)})",
         ),
     ]
     for ok, message in checks:

@@ -21,6 +21,17 @@ Exposure's reuse penalty has no counterpart.
   ``V = 0`` after the last decision), policy loss ``-log pi(a_t) sg(A_t)``, value loss ``A_t^2``, minus an
   entropy bonus.
 
+**All actions** (``cfg.all_actions``, the default): the renderer is a known, deterministic environment, so at
+every decision the trainer scores *every* allowed slider instead of only the sampled one (:func:`action_gains`):
+``Q(s_t, a) = reward_scale * (D(s_t (+) a) - D(s_t)) - overexposure_penalty * (over(s_t (+) a) - over(s_t))
+- step_penalty`` where ``s_t (+) a`` applies the value the net proposes for slider ``a`` alone to ``s_t``
+(exact when ``a``'s stage comes after those already used, an approximation otherwise); ``Q(s_t, stop) =
+-early_stop_penalty`` before the last step, else 0. The gains are computed without gradients for the first
+``all_actions_items`` items of the batch, and the policy follows the expected policy gradient
+``-sum_a pi(a|s_t) A_a`` on them, with ``A`` the gains standardised over the allowed actions of each state (no
+sampling noise, scale-free). The sampled policy term above is then left out; slider values and ``V`` are
+trained as above.
+
 The agent's network must see *detached* states (``rollout(..., detach_state=True)`` semantics) so that the
 policy and value losses do not leak into earlier slider values through its input.
 """
@@ -34,10 +45,11 @@ import torch
 from torch import Tensor
 
 from backend.agent.rollout import Trajectory
+from backend.render.pipeline import apply_slider
 from trainer.config import RLConfig
 from trainer.critic import Critic
 
-__all__ = ["EpisodeLosses", "clipped_fraction", "episode_losses", "overexposure"]
+__all__ = ["EpisodeLosses", "action_gains", "clipped_fraction", "episode_losses", "overexposure"]
 
 
 def overexposure(image: Tensor) -> Tensor:
@@ -48,6 +60,57 @@ def overexposure(image: Tensor) -> Tensor:
 def clipped_fraction(image: Tensor) -> Tensor:
     """``(N,)`` fraction of pixels with a channel above 1 (linear light)."""
     return (image.amax(dim=1) > 1.0).flatten(1).float().mean(dim=1)
+
+
+def action_gains(
+    state: Tensor,
+    proposals: dict[str, Tensor],
+    sliders: Sequence[str],
+    critic: Critic,
+    cfg: RLConfig,
+    *,
+    last_step: bool,
+) -> Tensor:
+    """One-step gain of every action: each proposed slider value applied alone to ``state``, and stop.
+
+    Args:
+        state: ``(N, 3, h, w)`` the state images (the caller detaches them).
+        proposals: slider name -> ``(N, *shape)`` the values the net proposes (differentiable).
+        sliders: the agent's sliders in action order.
+        critic: the frozen critic.
+        cfg: reward weights.
+        last_step: this is the last allowed decision (stopping then is not early).
+
+    Returns:
+        ``(N, S + 1)`` gains ``Q(s, a)`` (see the module docstring).
+    """
+    n = state.shape[0]
+    edited = torch.cat([apply_slider(name, state, proposals[name]) for name in sliders])
+    scores = critic(torch.cat((state, edited))).view(len(sliders) + 1, n)
+    over = overexposure(torch.cat((state, edited))).view(len(sliders) + 1, n)
+    q = (
+        cfg.reward_scale * (scores[1:] - scores[:1].detach())
+        - cfg.overexposure_penalty * (over[1:] - over[:1].detach())
+        - cfg.step_penalty
+    )
+    stop = torch.full((1, n), 0.0 if last_step else -cfg.early_stop_penalty, dtype=q.dtype, device=q.device)
+    return torch.cat((q, stop)).T
+
+
+def _expected_policy_loss(logits: Tensor, gains: Tensor, rows: Tensor) -> Tensor:
+    """Sum over the rows of ``-sum_a pi(a) A_a``.
+
+    ``A`` standardises the gains over each row's allowed actions (finite logits); ``rows`` (N,) weights the
+    items (0 for those no longer editing).
+    """
+    allowed = torch.isfinite(logits)
+    g = gains.detach().masked_fill(~allowed, 0.0)
+    count = allowed.sum(dim=1, keepdim=True).clamp_min(1)
+    mean = g.sum(dim=1, keepdim=True) / count
+    std = ((g - mean).square().masked_fill(~allowed, 0.0).sum(dim=1, keepdim=True) / count).sqrt()
+    adv = ((g - mean) / (std + 1e-6)).masked_fill(~allowed, 0.0)
+    probs = torch.softmax(logits, dim=1)
+    return -((probs * adv).sum(dim=1) * rows).sum()
 
 
 @dataclass(frozen=True)
@@ -72,6 +135,7 @@ def episode_losses(
     n_sliders: int,
     max_steps: int,
     entropy_weight: float,
+    sliders: Sequence[str] | None = None,
 ) -> EpisodeLosses:
     """Actor-critic losses of a rolled-out batch.
 
@@ -83,6 +147,7 @@ def episode_losses(
         n_sliders: number of sliders of the agent (the stop action's index).
         max_steps: the episode length limit.
         entropy_weight: current entropy bonus weight (after any decay).
+        sliders: the agent's sliders in action order (needed with ``cfg.all_actions``).
 
     Returns:
         :class:`EpisodeLosses`; metrics: ``reward`` (mean per active decision), ``return`` (mean per episode),
@@ -102,6 +167,8 @@ def episode_losses(
     n_active = zero.sum()
     edits = zero
     stop_early = zero
+    all_actions = cfg.all_actions and sliders is not None
+    n_policy = zero.sum()
     for t, step in enumerate(traj.steps):
         active = step.active.to(zero.dtype)
         edit = (step.action != n_sliders) & step.active
@@ -119,7 +186,17 @@ def episode_losses(
             v_next = zero
         advantage = r.detach() + v_next - step.state_value
         value_sum = value_sum + (advantage.square() * active).sum()
-        policy_sum = policy_sum - (step.log_prob * advantage.detach() * active).sum()
+        if all_actions:
+            assert sliders is not None
+            m = min(n, cfg.all_actions_items)
+            with torch.no_grad():
+                proposals = {name: v[:m] for name, v in step.proposals.items()}
+                gains = action_gains(states[t][:m], proposals, sliders, critic, cfg, last_step=t == max_steps - 1)
+            policy_sum = policy_sum + _expected_policy_loss(step.logits[:m], gains, active[:m])
+            n_policy = n_policy + active[:m].sum()
+        else:
+            policy_sum = policy_sum - (step.log_prob * advantage.detach() * active).sum()
+            n_policy = n_policy + active.sum()
         entropy_sum = entropy_sum + (step.entropy * active).sum()
         n_active = n_active + active.sum()
         ret = ret + r
@@ -127,7 +204,7 @@ def episode_losses(
         stop_early = torch.maximum(stop_early, early.to(zero.dtype))
     denom = n_active.clamp_min(1.0)
     actor = -ret.mean()
-    policy = policy_sum / denom
+    policy = policy_sum / n_policy.clamp_min(1.0)
     value = value_sum / denom
     entropy = entropy_sum / denom
     loss = actor + policy + cfg.value_weight * value - entropy_weight * entropy

@@ -202,7 +202,16 @@ class Trainer:
         broadcast_module(self.net, info)
         broadcast_module(self.critic, info)
         betas = (cfg.optim.beta1, cfg.optim.beta2)
-        self.opt_agent = torch.optim.Adam(self.net.parameters(), lr=cfg.optim.lr, betas=betas)
+        policy = list(self.net.policy_head.parameters())
+        rest = [p for p in self.net.parameters() if all(p is not q for q in policy)]
+        self.opt_agent = torch.optim.Adam(
+            [
+                {"params": rest, "lr_scale": 1.0},
+                {"params": policy, "lr_scale": cfg.optim.policy_lr_scale},
+            ],
+            lr=cfg.optim.lr,
+            betas=betas,
+        )
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic.lr, betas=betas)
         self.adaptive = (
             AdaptiveLambda(
@@ -314,6 +323,7 @@ class Trainer:
                 n_sliders=self.n_sliders,
                 max_steps=self.net.max_steps,
                 entropy_weight=self.entropy_weight(self.step),
+                sliders=self.net.sliders,
             )
             self.opt_agent.zero_grad(set_to_none=True)
             out.loss.backward()
@@ -329,7 +339,7 @@ class Trainer:
         c = self.cfg
         factor = self.lr_factor(self.step)
         for g in self.opt_agent.param_groups:
-            g["lr"] = c.optim.lr * factor
+            g["lr"] = c.optim.lr * factor * g["lr_scale"]
         for g in self.opt_critic.param_groups:
             g["lr"] = c.critic.lr * factor
         if self.pool_count == 0:

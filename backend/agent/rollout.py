@@ -45,6 +45,8 @@ class TrajectoryStep:
         values: slider name -> ``(N, *spec.shape)`` bounded value, for every slider some active item chose
             at this step (rows of the other items are the net's proposals, unused).
         sliders: per item, the slider it set at this step, or ``None`` (stop or inactive).
+        proposals: slider name -> ``(N, *spec.shape)`` bounded value the net proposed for *every* slider at
+            this step (chosen or not; the trainer scores all of them).
     """
 
     action: Tensor
@@ -55,6 +57,7 @@ class TrajectoryStep:
     state_value: Tensor
     values: dict[str, Tensor]
     sliders: tuple[str | None, ...]
+    proposals: dict[str, Tensor]
 
     @property
     def slider(self) -> str | None:
@@ -248,6 +251,7 @@ def rollout(
                 state_value=out.state_value,
                 values=step_values,
                 sliders=tuple(chosen_names),
+                proposals=dict(out.values),
             )
         )
         moved = active & (action != stop)
