@@ -21,13 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string  # noqa: E402
+from common import darktable_xmp, downscale_png16, photo_long_side  # noqa: E402
+
 from testing.darktable_cli import (  # noqa: E402
     DarktableCli,
     delta_e_2000,
@@ -65,19 +66,9 @@ def prepare_images(dirs: list[Path], long_side: int, out: Path, limit: int | Non
     out.mkdir(parents=True, exist_ok=True)
     prepared = []
     for i, p in enumerate(paths):
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-        if img is None:
-            print(f"skip unreadable {p}", file=sys.stderr)
-            continue
-        scale = 65535.0 / (65535.0 if img.dtype == np.uint16 else 255.0)
-        h, w = img.shape[:2]
-        f = long_side / max(h, w)
-        if f < 1:
-            img = cv2.resize(img.astype(np.float32), (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        u16 = np.clip(np.round(img.astype(np.float64) * scale), 0, 65535).astype(np.uint16)
         target = out / f"img{i:03d}.png"
-        cv2.imwrite(str(target), u16)
-        prepared.append(target)
+        if downscale_png16(p, long_side, target):
+            prepared.append(target)
     return prepared
 
 
@@ -109,10 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         chunk = images[c0 : c0 + args.chunk]
         items: dict[str, tuple[Path, str | None]] = {}
         for img in chunk:
-            long_px = max(cv2.imread(str(img), cv2.IMREAD_UNCHANGED).shape[:2])
+            long_px = photo_long_side(img)
             for name, settings in cases.items():
-                entries = recipe_to_history(settings, is_raw=False, long_side_px=long_px)
-                items[f"{img.stem}__{name}"] = (img, xmp_to_string(new_darktable_xmp(entries, is_raw=False)))
+                items[f"{img.stem}__{name}"] = (img, darktable_xmp(settings, long_px))
         result = dt.render_batch(items, jobs=args.jobs)
         if result.problems:
             print("darktable problems:\n  " + "\n  ".join(result.problems), file=sys.stderr)

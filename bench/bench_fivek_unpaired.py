@@ -31,23 +31,33 @@ the style stays in ``RUN_DIR/style/``.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from common import (  # noqa: E402
+    BASELINE_LABELS,
+    TABLE_HEAD,
+    add_run_options,
+    add_style_options,
+    evaluate_style,
+    find_style,
+    fmt,
+    link_photos,
+    markdown_rows,
+    train_style,
+    write_json,
+)
 
 from backend.agent.style import load_style  # noqa: E402
 from trainer.data.folders import list_photos  # noqa: E402
-from trainer.eval_cli import EvalResult, Pair, evaluate_pairs, find_pairs, write_eval_sheet  # noqa: E402
+from trainer.eval_cli import Pair, find_pairs  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 FIVEK = DATA / "fivek_pairs"
@@ -85,93 +95,6 @@ PUBLISHED: tuple[tuple[str, float, float, float | None, str], ...] = (
 )
 
 
-# -- helpers shared with bench_hidden_style.py --------------------------------------------------------------
-
-
-def link_photos(folder: Path, files: Sequence[Path], prefix: str = "") -> Path:
-    """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        if old.is_symlink():
-            old.unlink()
-    for f in files:
-        (folder / f"{prefix}{f.name}").symlink_to(f.resolve())
-    return folder
-
-
-def train_style(
-    *,
-    name: str,
-    targets: Path,
-    sources: Path | None,
-    run_dir: Path,
-    steps: int | None,
-    minutes: float | None,
-    threads: int | None,
-    overrides: Sequence[str] = (),
-) -> tuple[Path, dict[str, Any]]:
-    """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``."""
-    cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, "--targets", str(targets)]
-    cmd += ["--run-dir", str(run_dir), "--no-install", "--json", "--quiet"]
-    if sources is not None:
-        cmd += ["--sources", str(sources)]
-    if steps is not None:
-        cmd += ["--steps", str(steps)]
-    if minutes is not None:
-        cmd += ["--minutes", str(minutes)]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    for o in overrides:
-        cmd += ["--set", o]
-    print("$ " + " ".join(cmd), flush=True)
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"autoretouch train failed with status {proc.returncode}")
-    summary = json.loads(proc.stdout)
-    print(
-        f"trained {summary['steps']} steps in {time.perf_counter() - start:.0f} s (stopped by {summary['stopped_by']})"
-    )
-    return Path(summary["style_path"]), summary
-
-
-def find_style(path: Path) -> Path:
-    """A style's weights file from a ``.safetensors`` path or a folder holding exactly one style."""
-    if path.is_file():
-        return path
-    found = sorted(path.glob("*.safetensors"))
-    if len(found) != 1:
-        raise SystemExit(f"{path}: expected one NAME.safetensors, found {len(found)}")
-    return found[0]
-
-
-def _f(value: float | None, digits: int) -> str:
-    if value is None:
-        return "–"
-    return "inf" if value == float("inf") else f"{value:.{digits}f}"
-
-
-def markdown_rows(result: EvalResult, labels: Mapping[str, str], protocol: str) -> list[str]:
-    """One markdown row per method of ``result``: label | PSNR | SSIM | ΔE00 | ΔE76 | protocol."""
-    rows = []
-    for m in result.methods:
-        s = result.summary()[m]
-        rows.append(
-            f"| {labels.get(m, m)} | {_f(s['psnr'], 2)} | {_f(s['ssim'], 4)} | {_f(s['delta_e00'], 2)} "
-            f"| {_f(s['delta_e76'], 2)} | {protocol} |"
-        )
-    return rows
-
-
-TABLE_HEAD = ["| method | PSNR (dB) | SSIM | ΔE00 | ΔE76 | test set |", "|---|---:|---:|---:|---:|---|"]
-
-
-def report_progress(row: dict[str, Any]) -> None:
-    """Print one evaluated photo's PSNR per method."""
-    scores = "  ".join(f"{m} {v['psnr']:.2f}" for m, v in row["metrics"].items())
-    print(f"  {row['name']}: PSNR {scores}", flush=True)
-
-
 # -- the benchmark -------------------------------------------------------------------------------------------
 
 
@@ -188,19 +111,13 @@ def _split(pairs: list[Pair], holdout: int, seed: int) -> tuple[list[Pair], list
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
-    length.add_argument("--minutes", type=float, help="stop training after M minutes")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
-    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / STYLE_NAME)
+    add_run_options(parser, REPO / "runs" / STYLE_NAME)
     parser.add_argument("--sources", choices=[*SOURCE_SETS, "fivek-inputs", "unedit"], default="other")
     parser.add_argument("--holdout", type=int, default=0, help="test on K photos kept out of training entirely")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --holdout split")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs (smoke tests)")
     parser.add_argument("--size", type=int, default=512, help="evaluation long side in pixels")
-    parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
-    parser.add_argument("--style-dir", type=Path, help="evaluate this trained style (folder or .safetensors) only")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    add_style_options(parser, "evaluate this trained style (folder or .safetensors) only")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -252,29 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     style = load_style(style_path)
     print(f"evaluating {style_path}", flush=True)
-    result = evaluate_pairs(
-        test_pairs,
-        [(style, 1.0)],
-        size=args.size,
-        sheet_photos=6,
-        on_error=lambda where, msg: print(f"error: {msg}", file=sys.stderr),
-        on_photo=report_progress,
-    )
-    if not result.per_photo:
-        raise SystemExit("no photo could be evaluated")
     sheet = run_dir / "bench_fivek_sheet.png"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_eval_sheet(result, sheet)
+    result = evaluate_style(test_pairs, style, args.size, sheet)
 
     ours = f"this run: {len(result.per_photo)} FiveK pairs, {args.size} px"
-    labels = {
-        "identity": "identity (input)",
-        "auto": "auto (grey world + mid grey)",
-        "style": f"learned style ({style.name})",
-    }
+    labels = {**BASELINE_LABELS, "style": f"learned style ({style.name})"}
     lines = ["", *TABLE_HEAD, *markdown_rows(result, labels, ours)]
     for name, p, s, de, proto in PUBLISHED:
-        lines.append(f"| *{name}* | {p:.2f} | {s:.4f} | – | {_f(de, 2)}{'†' if de else ''} | *published: {proto}* |")
+        lines.append(f"| *{name}* | {p:.2f} | {s:.4f} | – | {fmt(de, 2)}{'†' if de else ''} | *published: {proto}* |")
     gain = result.mean("style", "psnr") - result.mean("identity", "psnr")
     verdict = "PASS" if gain >= TARGET_GAIN_DB else "FAIL"
     lines += [
@@ -288,9 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines))
     if args.json is not None:
-        from trainer.eval_cli import result_to_json
-
-        data = result_to_json(result) | {
+        extra = {
             "bench": "fivek_unpaired",
             "sources": args.sources,
             "holdout": args.holdout,
@@ -298,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "gain_db": gain,
             "verdict": verdict,
         }
-        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, result, extra)
     return 0
 
 

@@ -31,7 +31,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,22 +38,28 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from bench_fivek_unpaired import (  # noqa: E402
+from common import (  # noqa: E402
+    BASELINE_LABELS,
     TABLE_HEAD,
+    add_run_options,
+    add_style_options,
+    darktable_xmp,
+    downscale_png16,
+    evaluate_style,
     find_style,
     link_photos,
     markdown_rows,
-    report_progress,
+    photo_long_side,
     train_style,
+    write_json,
 )
 
 from backend.agent.style import load_style  # noqa: E402
 from backend.encode import write_image  # noqa: E402
 from backend.recipe import Recipe, load_recipe  # noqa: E402
 from backend.sliders.catalog import get_slider  # noqa: E402
-from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string  # noqa: E402
 from testing.darktable_cli import DarktableCli  # noqa: E402
-from trainer.eval_cli import Pair, evaluate_pairs, write_eval_sheet  # noqa: E402
+from trainer.eval_cli import Pair  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 STYLE_NAME = "hidden_style_bench"
@@ -74,18 +79,9 @@ def prepare(photos: list[Path], long_side: int, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for p in photos:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-        if img is None:
-            print(f"skip unreadable {p}", file=sys.stderr)
-            continue
-        scale = 65535.0 / (65535.0 if img.dtype == np.uint16 else 255.0)
-        h, w = img.shape[:2]
-        f = long_side / max(h, w)
-        if f < 1:
-            img = cv2.resize(img.astype(np.float32), (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
         target = out / f"{p.stem}.png"
-        cv2.imwrite(str(target), np.clip(np.round(img.astype(np.float64) * scale), 0, 65535).astype(np.uint16))
-        done.append(target)
+        if downscale_png16(p, long_side, target):
+            done.append(target)
     return done
 
 
@@ -94,9 +90,7 @@ def darktable_edit(photos: list[Path], recipe: Recipe, out: Path, scratch: Path,
     out.mkdir(parents=True, exist_ok=True)
     items = {}
     for p in photos:
-        long_px = max(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape[:2])
-        entries = recipe_to_history(recipe, is_raw=False, long_side_px=long_px)
-        items[p.stem.replace(".", "_")] = (p, xmp_to_string(new_darktable_xmp(entries, is_raw=False)))
+        items[p.stem.replace(".", "_")] = (p, darktable_xmp(recipe, photo_long_side(p)))
     result = DarktableCli(scratch).render_batch(items, jobs=jobs)
     if result.problems:
         print("darktable problems:\n  " + "\n  ".join(result.problems), file=sys.stderr)
@@ -129,11 +123,7 @@ def _mean_recovered(per_photo: list[dict[str, Any]], hidden: Recipe) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
-    length.add_argument("--minutes", type=float, help="stop training after M minutes")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
-    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / STYLE_NAME)
+    add_run_options(parser, REPO / "runs" / STYLE_NAME)
     parser.add_argument("--photos", type=int, default=24, help="Kodak photos to use (default all 24)")
     parser.add_argument("--holdout", type=int, default=8, help="test photos kept out of training")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
@@ -141,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", choices=["originals", "disjoint", "unedit"], default="originals")
     parser.add_argument("--recipe", type=Path, help="hidden recipe JSON (default: HIDDEN in this script)")
     parser.add_argument("--jobs", type=int, default=2, help="darktable-cli processes at once")
-    parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
-    parser.add_argument("--style-dir", type=Path, help="evaluate this trained style only (skip training)")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    add_style_options(parser, "evaluate this trained style only (skip training)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,23 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     style = load_style(style_path)
     pairs = [Pair(originals[i].stem, originals[i], edited[originals[i].stem]) for i in test]
-    result = evaluate_pairs(
-        pairs,
-        [(style, 1.0)],
-        size=args.long_side,
-        fixed={"oracle": hidden},
-        sheet_photos=6,
-        on_error=lambda where, msg: print(f"error: {msg}", file=sys.stderr),
-        on_photo=report_progress,
-    )
-    if not result.per_photo:
-        raise SystemExit("no photo could be evaluated")
     sheet = run_dir / "bench_hidden_sheet.png"
-    write_eval_sheet(result, sheet)
+    result = evaluate_style(pairs, style, args.long_side, sheet, fixed={"oracle": hidden})
 
     labels = {
-        "identity": "identity (input)",
-        "auto": "auto (grey world + mid grey)",
+        **BASELINE_LABELS,
         "oracle": "oracle (hidden recipe, our renderer)",
         "style": f"learned style ({style.name})",
     }
@@ -230,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines))
     if args.json is not None:
-        from trainer.eval_cli import result_to_json
-
-        out = result_to_json(result) | {
+        extra = {
             "bench": "hidden_style",
             "hidden": hidden.to_dict(),
             "sources": args.sources,
@@ -240,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             "gain_db": gain,
             "oracle_gain_db": oracle_gain,
         }
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, result, extra)
     return 0
 
 

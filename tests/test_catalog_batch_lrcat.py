@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from backend.catalog import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
 from backend.catalog.lrcat_paths import join_catalog_path
@@ -17,13 +15,7 @@ from testing.lrcat_fixtures import CatalogBuilder, default_import_settings
 from tests.test_catalog_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style
 from trainer.lrcat import open_catalog
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _digest(path: Path) -> str:

@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import torch
 
-from backend.agent.network import AgentNet
-from backend.agent.style import Style, load_style, save_style
+from backend.agent.style import Style, load_style
 from backend.agent.suggest import suggest_for_photo
 from backend.catalog.worker import PhotoResult, PhotoTask, run_task
 from backend.recipe import Recipe
 from backend.sidecar.darktable_doc import history_fingerprint
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import NS, read_sidecar
+from testing.styles import save_random_style
 
 RDF, DT = NS["rdf"], NS["darktable"]
 JOURNAL = ".autoretouch-journal.jsonl"
@@ -55,8 +55,7 @@ FOREIGN_DT = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 def make_style(directory: Path, name: str = "batchy", seed: int = 7) -> Path:
     """A randomly initialised (seeded) style saved in ``directory``; returns its weights path."""
-    torch.manual_seed(seed)
-    return save_style(Style(name, AgentNet().eval(), training={"seed": seed}), directory)
+    return save_random_style(directory, name, seed, training={"seed": seed})
 
 
 def make_jpeg(path: Path, seed: int, size: tuple[int, int] = (96, 128)) -> Path:

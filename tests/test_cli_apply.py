@@ -141,18 +141,12 @@ def test_bad_recipe_and_strength_are_usage_errors(folder: Path, capsys: pytest.C
 @pytest.fixture
 def styles(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user style folder with two random styles; no shipped styles."""
-    import torch
-
-    import backend.agent.style as style_mod
-    from backend.agent.network import AgentNet
-    from backend.agent.style import Style, save_style
+    from testing.styles import isolate_style_store, save_random_style
 
     directory = tmp_path_factory.mktemp("styles")  # outside the photo folder the tests list
     for seed, name in ((3, "alpha"), (4, "beta")):
-        torch.manual_seed(seed)
-        save_style(Style(name, AgentNet().eval(), training={"photos": seed}, metrics={}), directory)
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(directory))
-    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", directory / "no-shipped-styles")
+        save_random_style(directory, name, seed, training={"photos": seed}, metrics={})
+    isolate_style_store(monkeypatch, directory, directory / "no-shipped-styles")
     return directory
 
 

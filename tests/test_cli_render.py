@@ -333,16 +333,10 @@ def test_render_with_a_style_renders_its_suggestion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``render --style S`` writes exactly what ``render --recipe`` writes for the recipe ``suggest`` prints."""
-    import torch
+    from testing.styles import isolate_style_store, save_random_style
 
-    import backend.agent.style as style_mod
-    from backend.agent.network import AgentNet
-    from backend.agent.style import Style, save_style
-
-    torch.manual_seed(3)
-    save_style(Style("mine", AgentNet().eval()), tmp_path / "styles")
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "styles"))
-    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", tmp_path / "no-shipped-styles")
+    save_random_style(tmp_path / "styles", "mine", 3)
+    isolate_style_store(monkeypatch, tmp_path / "styles", tmp_path / "no-shipped-styles")
     photo = tmp_path / "p.png"
     write_png(photo)
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -11,21 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-import backend.agent.style as style_mod
-from backend.agent.network import AgentNet
-from backend.agent.style import Style, load_style, save_style
+from backend.agent.style import load_style
 from backend.agent.suggest import parse_mix, suggest_for_image, suggest_for_photo
 from backend.cli.main import EXIT_PARTIAL, main
 from backend.errors import InvalidRecipeError
 from backend.recipe import Recipe, blend, scale
+from testing.styles import isolate_style_store, save_random_style
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -33,10 +25,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user style folder with two random styles; no shipped styles."""
     styles = tmp_path / "styles"
     for seed, name in ((1, "alpha"), (2, "beta")):
-        torch.manual_seed(seed)
-        save_style(Style(name, AgentNet().eval(), training={"photos": seed}, metrics={"score": 0.5}), styles)
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(styles))
-    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", tmp_path / "no-shipped-styles")
+        save_random_style(styles, name, seed, training={"photos": seed}, metrics={"score": 0.5})
+    isolate_style_store(monkeypatch, styles, tmp_path / "no-shipped-styles")
     return styles
 
 
@@ -187,7 +177,6 @@ def test_styles_command(store: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_styles_command_with_nothing_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "none"))
-    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", tmp_path / "none-shipped")
+    isolate_style_store(monkeypatch, tmp_path / "none", tmp_path / "none-shipped")
     assert main(["styles"]) == 0
     assert "no styles installed" in capsys.readouterr().out

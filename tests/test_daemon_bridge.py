@@ -15,7 +15,7 @@ import pytest
 from backend.daemon.errors import HTTP_STATUS
 from backend.rpc import pb, pb_grpc
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
+from testing.daemon import config_for, make_photos, make_style_dir, start_daemon
 
 
 @pytest.fixture(scope="module")

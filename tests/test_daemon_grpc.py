@@ -1,7 +1,6 @@
 """The daemon over real gRPC on a loopback port: every RPC, health, reflection, bad inputs, roots.
 
-The helpers at the top (``make_style_dir``, ``make_photos``, ``start_daemon``) are shared by the other
-``test_daemon_*`` files.
+The daemon helpers (``make_style_dir``, ``make_photos``, ``start_daemon``, ...) live in :mod:`testing.daemon`.
 """
 
 from __future__ import annotations
@@ -12,83 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import grpc
-import numpy as np
 import pytest
-import torch
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from backend.agent.network import AgentNet
-from backend.agent.style import Style, save_style
-from backend.daemon import Daemon, DaemonConfig, Ports, create_server
 from backend.rpc import PROTOCOL_VERSION, SERVICE_NAME, pb, pb_grpc
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
+from testing.daemon import config_for, health_status, make_outside, make_photos, make_style_dir, start_daemon
 
 V = PROTOCOL_VERSION
-
-
-# -- shared helpers -----------------------------------------------------------------------------------
-
-
-def make_style_dir(directory: Path, names: tuple[str, ...] = ("default", "warm")) -> Path:
-    """Random seeded styles (no trained default exists) in ``directory``."""
-    for i, name in enumerate(names):
-        torch.manual_seed(100 + i)
-        save_style(Style(name=name, net=AgentNet().eval(), description=f"test style {name}"), directory)
-    return directory
-
-
-def make_photos(folder: Path) -> dict[str, Path]:
-    """Small generated photos: JPEG, PNG, a truncated JPEG, a non-image, a too-large PNG, a nested one."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    image = (rng.random((48, 64, 3)) * 200 + 20).astype(np.uint8)
-    photos = {"jpg": folder / "a.jpg", "png": folder / "b.png"}
-    assert cv2.imwrite(str(photos["jpg"]), image)
-    assert cv2.imwrite(str(photos["png"]), image[:, ::-1].copy())
-    data = photos["jpg"].read_bytes()
-    photos["truncated"] = folder / "truncated.jpg"
-    photos["truncated"].write_bytes(data[: len(data) // 3])
-    photos["text"] = folder / "notes.png"
-    photos["text"].write_text("this is not a photo\n")
-    (folder / "big").mkdir(exist_ok=True)
-    photos["big"] = folder / "big" / "huge.png"
-    assert cv2.imwrite(str(photos["big"]), np.zeros((1100, 1000, 3), np.uint8))
-    (folder / "sub").mkdir(exist_ok=True)
-    photos["nested"] = folder / "sub" / "c.jpg"
-    assert cv2.imwrite(str(photos["nested"]), image[::-1].copy())
-    return photos
-
-
-def start_daemon(config: DaemonConfig, **kwargs: Any) -> tuple[Daemon, Ports]:
-    daemon, ports = create_server(config, **kwargs)
-    daemon.start()
-    return daemon, ports
-
-
-def config_for(root: Path, styles: Path, **overrides: Any) -> DaemonConfig:
-    base: dict[str, Any] = {
-        "port": 0,
-        "http_port": 0,
-        "roots": (root,),
-        "style_dirs": (styles,),
-        "workers": 2,
-        "queue": 8,
-        "max_request_bytes": 1 << 20,
-        "max_pixels": 1_000_000,
-        "grace_s": 1.0,
-        "run_dir": root.parent / "runs",
-    }
-    return DaemonConfig(**(base | overrides))
-
-
-def health_status(channel: grpc.Channel, service: str = "") -> int:
-    stub = health_pb2_grpc.HealthStub(channel)
-    return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
 
 
 # -- fixtures -----------------------------------------------------------------------------------------
@@ -100,9 +34,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = base / "root"
     photos = make_photos(root)
     styles = make_style_dir(base / "styles")
-    outside = base / "outside"
-    outside.mkdir()
-    shutil.copy(photos["jpg"], outside / "secret.jpg")
+    outside = make_outside(base, photos["jpg"])
     os.symlink(outside / "secret.jpg", root / "escape.jpg")
     os.symlink(outside, root / "escape_dir")
     daemon, ports = start_daemon(config_for(root, styles))

@@ -19,7 +19,7 @@ from backend.daemon.errors import BusyError, DeadlineError
 from backend.daemon.limits import Call, Limiter
 from backend.errors import PermissionDeniedError
 from backend.rpc import PROTOCOL_VERSION, SERVICE_NAME, pb, pb_grpc
-from tests.test_daemon_grpc import config_for, health_status, make_photos, make_style_dir, start_daemon
+from testing.daemon import config_for, health_status, make_photos, make_style_dir, start_daemon
 
 V = PROTOCOL_VERSION
 SERVING = health_pb2.HealthCheckResponse.SERVING

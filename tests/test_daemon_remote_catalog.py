@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from backend.catalog import ALREADY_DONE, DEFAULT_JOURNAL_NAME
-from backend.cli.main import EXIT_PARTIAL, main
+from backend.cli.main import EXIT_PARTIAL
 from backend.daemon.errors import describe
 from backend.errors import PermissionDeniedError
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
+from testing.daemon import config_for, make_outside, make_photos, make_style_dir, run_main, start_daemon, use_daemon_env
 from testing.lrcat_fixtures import CatalogBuilder
-from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
 
 TOKEN = "s3cret-token"
 
@@ -34,9 +34,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = base / "root"
     photos = make_photos(root)
     styles = make_style_dir(base / "styles")
-    outside = base / "outside"
-    outside.mkdir()
-    shutil.copy(photos["jpg"], outside / "secret.jpg")
+    outside = make_outside(base, photos["jpg"])
     daemon, ports = start_daemon(config_for(root, styles, token=TOKEN, http_port=None))
     assert daemon.wait_until_serving(30)
     yield {"root": root, "photos": photos, "styles": styles, "outside": outside, "daemon": daemon,
@@ -46,16 +44,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def here(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.chdir(env["root"])
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(env["styles"]))  # the local runs use the daemon's styles
-    monkeypatch.delenv("AUTORETOUCH_TOKEN", raising=False)
-    return env
-
-
-def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return use_daemon_env(env, monkeypatch)  # the local runs use the daemon's styles
 
 
 def _remote(env: dict[str, Any], *argv: str) -> list[str]:
@@ -104,8 +93,8 @@ def test_remote_run_writes_what_a_local_run_writes_and_resumes(
     local_dir = _shoot(here["root"] / "same_local", here)
     remote_dir = _shoot(here["root"] / "same_remote", here)
     options = ["--style", "warm", "--strength", "0.6", "--json"]
-    local = _run(capsys, ["catalog", str(local_dir), *options])
-    remote = _run(capsys, _remote(here, str(remote_dir), *options))
+    local = run_main(capsys, ["catalog", str(local_dir), *options])
+    remote = run_main(capsys, _remote(here, str(remote_dir), *options))
     assert local[0] == remote[0] == 0, remote[2]
     got, want = json.loads(remote[1]), json.loads(local[1])
     assert got["counts"] == want["counts"] == {"written": 3, "would-write": 0, "skipped": 0, "failed": 0}
@@ -120,7 +109,7 @@ def test_remote_run_writes_what_a_local_run_writes_and_resumes(
     # resuming: a rerun - remote or local - finds the daemon's journal and skips every photo
     before = {p: p.read_bytes() for p in remote_dir.rglob("*.xmp")}
     for again in (_remote(here, str(remote_dir), *options), ["catalog", str(remote_dir), *options]):
-        code, out, _ = _run(capsys, again)
+        code, out, _ = run_main(capsys, again)
         assert code == 0 and json.loads(out)["skipped_reasons"] == {ALREADY_DONE: 3}
     assert {p: p.read_bytes() for p in remote_dir.rglob("*.xmp")} == before
 
@@ -129,15 +118,15 @@ def test_dry_run_and_a_corrupt_photo_match_the_local_run(
     capsys: pytest.CaptureFixture[str], here: dict[str, Any]
 ) -> None:
     folder = _shoot(here["root"] / "mixed", here, corrupt=True)
-    local = _run(capsys, ["catalog", str(folder), "--dry-run"])
-    remote = _run(capsys, _remote(here, str(folder), "--dry-run"))
+    local = run_main(capsys, ["catalog", str(folder), "--dry-run"])
+    remote = run_main(capsys, _remote(here, str(folder), "--dry-run"))
     assert remote[0] == local[0] == EXIT_PARTIAL
     assert _timeless(remote[1]) == _timeless(local[1])
     assert remote[2] == local[2] and "truncated.jpg" in remote[2]
     assert "would-write       3" in remote[1] and str(folder / "truncated.jpg") in remote[1].split("failed photos:")[1]
     assert not list(folder.rglob("*.xmp")) and not (folder / DEFAULT_JOURNAL_NAME).exists()  # nothing written
     # for real: the corrupt photo fails alone, with its error kind, and the others are written
-    code, out, err = _run(capsys, _remote(here, str(folder), "--json"))
+    code, out, err = run_main(capsys, _remote(here, str(folder), "--json"))
     summary = json.loads(out)
     assert code == EXIT_PARTIAL and summary["counts"]["written"] == 3 and summary["counts"]["failed"] == 1
     (failure,) = summary["failures"]
@@ -151,13 +140,13 @@ def test_the_daemons_pixel_limit_fails_a_large_photo_alone(
     capsys: pytest.CaptureFixture[str], here: dict[str, Any]
 ) -> None:
     folder = here["root"] / "big"
-    code, out, _ = _run(capsys, _remote(here, str(folder), "--dry-run", "--json"))
+    code, out, _ = run_main(capsys, _remote(here, str(folder), "--dry-run", "--json"))
     summary = json.loads(out)
     assert code == EXIT_PARTIAL and summary["counts"]["failed"] == 1
     (row,) = summary["photos"]
     assert row["error"]["type"] == "ImageTooLargeError" and row["error"]["grpc_status"] == "RESOURCE_EXHAUSTED"
     assert "huge.png" in row["reason"]
-    local = _run(capsys, ["catalog", str(folder), "--dry-run", "--json"])  # no such limit here
+    local = run_main(capsys, ["catalog", str(folder), "--dry-run", "--json"])  # no such limit here
     assert local[0] == 0 and json.loads(local[1])["counts"]["would-write"] == 1
 
 
@@ -169,24 +158,24 @@ def test_lrcat_is_read_here_and_its_photos_sent(
         top = b.add_folder(b.add_root(str(folder) + "/"), "")
         for stem in ("a", "gone"):
             b.add_image(b.add_file(top, stem, "jpg"), file_format="JPG")
-    code, out, err = _run(capsys, _remote(here, "--lrcat", str(tmp_path / "main.lrcat"), "--host", "darktable"))
+    code, out, err = run_main(capsys, _remote(here, "--lrcat", str(tmp_path / "main.lrcat"), "--host", "darktable"))
     assert code == EXIT_PARTIAL, err
     assert "written           1" in out and f"{folder / 'gone.jpg'}: listed in the Lightroom catalog" in err
     assert darktable_sidecar_path(folder / "a.jpg").is_file() and not darktable_sidecar_path(folder / "b.png").exists()
 
 
 def test_refused_calls_exit_with_the_daemons_message(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
-    code, out, err = _run(capsys, _remote(here, str(here["outside"])))
+    code, out, err = run_main(capsys, _remote(here, str(here["outside"])))
     assert code == describe(PermissionDeniedError("x")).exit_code == 7 and not out
     assert err.startswith("autoretouch: error: ") and "outside the daemon's --root folders" in err
     assert not list(here["outside"].glob("*.xmp"))
-    code, out, err = _run(capsys, ["catalog", "sub", "--server", here["server"]])  # no token
+    code, out, err = run_main(capsys, ["catalog", "sub", "--server", here["server"]])  # no token
     assert code == 7 and not out and "token" in err
-    code, out, err = _run(capsys, ["catalog", "sub", "--server", "127.0.0.1:9", "--token", TOKEN])
+    code, out, err = run_main(capsys, ["catalog", "sub", "--server", "127.0.0.1:9", "--token", TOKEN])
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
-    code, _, err = _run(capsys, _remote(here, "sub", "--style", "nope"))
+    code, _, err = run_main(capsys, _remote(here, "sub", "--style", "nope"))
     assert code == 6 and "no style named 'nope'" in err
-    code, _, err = _run(capsys, _remote(here, "sub", "--jobs", "2"))
+    code, _, err = run_main(capsys, _remote(here, "sub", "--jobs", "2"))
     assert code == 2 and "--jobs cannot be used with --server" in err
     assert here["daemon"].status == "SERVING"
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from backend.cli.main import main
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
+from testing.daemon import config_for, make_photos, make_style_dir, run_main, start_daemon, use_daemon_env
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +28,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def here(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.chdir(env["root"])
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(env["styles"]))
-    monkeypatch.delenv("AUTORETOUCH_TOKEN", raising=False)
-    return env
-
-
-def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return use_daemon_env(env, monkeypatch)
 
 
 def _both(capsys: pytest.CaptureFixture[str], env: dict[str, Any], argv: list[str]) -> tuple[Any, Any]:
-    local = _run(capsys, argv)
-    remote = _run(capsys, [*argv, "--server", env["server"]])
+    local = run_main(capsys, argv)
+    remote = run_main(capsys, [*argv, "--server", env["server"]])
     return local, remote
 
 
@@ -77,19 +67,19 @@ def test_apply_and_revert_match_in_process(capsys: pytest.CaptureFixture[str], h
     dry = _both(capsys, here, [*apply, "--dry-run", "--json"])
     assert dry[1] == dry[0] and dry[0][0] == 9
     for extra in ([], ["--json"]):
-        local = _run(capsys, [*apply, *extra])
+        local = run_main(capsys, [*apply, *extra])
         assert darktable_sidecar_path(here["root"] / "a.jpg").is_file()
-        undo_local = _run(capsys, ["revert", *photos, *extra])
+        undo_local = run_main(capsys, ["revert", *photos, *extra])
         assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
-        remote = _run(capsys, [*apply, *extra, "--server", here["server"]])
+        remote = run_main(capsys, [*apply, *extra, "--server", here["server"]])
         assert remote == local
-        undo_remote = _run(capsys, ["revert", *photos, *extra, "--server", here["server"]])
+        undo_remote = run_main(capsys, ["revert", *photos, *extra, "--server", here["server"]])
         assert undo_remote == undo_local
         assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
 
 
 def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
-    code, out, err = _run(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
+    code, out, err = run_main(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
 
 
@@ -105,16 +95,16 @@ def test_apply_with_a_style_matches_in_process(
     apply = ["apply", *photos, *source, "--host", "both"]
     outputs = []
     for extra in (["--json"], []):
-        local = _run(capsys, [*apply, *extra])
+        local = run_main(capsys, [*apply, *extra])
         assert local[0] == 9
         outputs.append(local[1])
         sidecar = darktable_sidecar_path(here["root"] / "a.jpg")
         written = sidecar.read_bytes()
-        assert _run(capsys, ["revert", *photos])[0] == 0 and not sidecar.exists()
-        remote = _run(capsys, [*apply, *extra, "--server", here["server"]])
+        assert run_main(capsys, ["revert", *photos])[0] == 0 and not sidecar.exists()
+        remote = run_main(capsys, [*apply, *extra, "--server", here["server"]])
         assert remote == local
         assert _drop_timestamps(sidecar.read_bytes()) == _drop_timestamps(written)  # the same suggestion
-        assert _run(capsys, ["revert", *photos])[0] == 0
+        assert run_main(capsys, ["revert", *photos])[0] == 0
         assert not (here["root"] / ".autoretouch-journal.jsonl").exists()  # apply keeps no batch journal
     doc = json.loads(outputs[0])
     assert [r["photo"] for r in doc["recipes"]] == ["a.jpg", "sub/c.jpg"]
@@ -122,7 +112,7 @@ def test_apply_with_a_style_matches_in_process(
 
 
 def test_apply_with_an_unknown_style_on_the_daemon(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
-    code, out, err = _run(
+    code, out, err = run_main(
         capsys, ["apply", "a.jpg", "--style", "nope", "--host", "darktable", "--server", here["server"]]
     )
     assert code == 6 and not out and "no style named 'nope'" in err

@@ -25,7 +25,7 @@ from backend.cli.main import build_parser
 from backend.cli.remote import RemoteError, RemoteOptionError, config_overrides, remote_train
 from backend.daemon.errors import BadRequestError
 from backend.rpc import pb, pb_grpc
-from tests.test_daemon_grpc import config_for, make_style_dir, start_daemon
+from testing.daemon import config_for, make_style_dir, start_daemon
 from tests.test_trainer_cli import TINY_TOML
 from trainer.synthetic import write_style_folders
 

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from backend.rpc import pb, pb_grpc
-from tests.test_daemon_grpc import config_for, make_photos, make_style_dir, start_daemon
+from testing.daemon import config_for, make_photos, make_style_dir, start_daemon
 from trainer import daemon_worker as train_worker
 
 FAKE_WORKER = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -13,14 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-import backend.agent.style as style_mod
-from backend.agent.network import AgentNet
-from backend.agent.style import Style, load_style, save_style
+from backend.agent.style import load_style
 from backend.agent.suggest import suggest_for_photo
 from backend.cli.main import EXIT_PARTIAL, main
 from backend.encode import write_image
 from backend.recipe import Recipe, render_recipe
 from backend.render.color import SRGB_TO_REC2020, apply_matrix, srgb_decode
+from testing.styles import isolate_style_store, save_random_style
 from trainer.baselines import auto_recipe, grey_world_white_balance, mid_grey_exposure
 from trainer.eval_cli import evaluate_pairs, find_pairs
 from trainer.metrics import Prepared, as_srgb, delta_e00, delta_e76, image_metrics, psnr, ssim
@@ -30,12 +28,7 @@ H, W = 48, 64
 CAST = {"temperature": 40.0, "tint": -20.0, "exposure": -1.2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -43,10 +36,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user style folder with one random (untrained) style; no shipped styles."""
     styles = tmp_path / "styles"
     for seed, name in ((3, "throwaway"), (4, "second")):
-        torch.manual_seed(seed)
-        save_style(Style(name, AgentNet().eval()), styles)
-    monkeypatch.setenv("AUTORETOUCH_STYLES", str(styles))
-    monkeypatch.setattr(style_mod, "SHIPPED_STYLES_DIR", tmp_path / "no-shipped-styles")
+        save_random_style(styles, name, seed)
+    isolate_style_store(monkeypatch, styles, tmp_path / "no-shipped-styles")
     return styles
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.nn import functional
 
 from backend.agent.rollout import rollout
 from backend.agent.style import StyleStore
@@ -15,6 +14,7 @@ from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
 from testing.lrcat_fixtures import FivekFixture, make_fivek_catalog
+from testing.training import ramp_photos, tiny_train_toml
 from trainer.checkpoint import load_checkpoint
 from trainer.config import ImitationConfig, TrainConfig, load_config
 from trainer.imitation import (
@@ -29,59 +29,24 @@ from trainer.pseudo_labels import StemIndex
 
 SLIDERS = ("exposure", "contrast", "highlights", "shadows", "vibrance", "temperature", "tone_curve")
 
-TINY_TOML = """
-[agent]
-sliders = ["exposure", "contrast", "highlights", "shadows", "vibrance", "temperature", "tone_curve"]
-max_steps = 5
-width = 8
-thumb = 16
-
-[critic]
-width = 8
-n_critic = 1
-n_critic_warmup = 1
-pool = 4
-
-[data]
-batch = 4
-crops_per_image = 1
-eval_images = 1
-eval_size = 16
-
-[run]
-threads = 1
-log_every = 10
-checkpoint_every = 0
-eval_every = 0
-
+TINY_TOML = (
+    tiny_train_toml(SLIDERS, max_steps=5, log_every=10)
+    + """
 [imitation]
 batch = 16
 fit_size = 24
 fit_iters = 25
 """
+)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded 2-core box
-    yield
-    torch.set_num_threads(threads)
-
-
-def _photos(n: int, size: int, seed: int) -> torch.Tensor:
-    """``(n, 3, size, size)`` linear test photos: a dark-to-bright ramp times smooth random colours."""
-    g = torch.Generator().manual_seed(seed)
-    ramp = torch.linspace(0.02, 0.95, size).reshape(1, 1, 1, size)
-    colours = torch.rand(n, 3, 3, 3, generator=g) * 0.7 + 0.3
-    colours = functional.interpolate(colours, size=(size, size), mode="bilinear", align_corners=False)
-    return (ramp * colours).clamp(0.0, 1.0) ** 2.2
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fivek(tmp_path: Path, photos: int = 3, renditions: bool = False) -> tuple[FivekFixture, Path, Path]:
     """A FiveK-layout catalog (its recorded paths do not exist here), input PNGs and optional renditions."""
     fx = make_fivek_catalog(tmp_path / "fivek.lrcat", photos=photos, experts=("C", "D"))
-    x = _photos(photos, 32, seed=11)
+    x = ramp_photos(photos, 32, seed=11)
     inputs, rend = tmp_path / "inputs", tmp_path / "expertC"
     inputs.mkdir()
     rend.mkdir()
@@ -114,7 +79,7 @@ def test_input_photos_are_resolved_recorded_then_below_the_catalog_then_by_stem(
     assert resolve_photo(recorded, "a0001-x", tmp_path, None) == below
     assert resolve_photo(str(below), "a0001-x", tmp_path / "elsewhere", None) == below  # the recorded path exists
     (tmp_path / "flat").mkdir()
-    write_image(tmp_path / "flat" / "a0002-y.png", _photos(1, 8, seed=0))
+    write_image(tmp_path / "flat" / "a0002-y.png", ramp_photos(1, 8, seed=0))
     index = StemIndex(tmp_path / "flat")
     assert resolve_photo("D:/gone/a0002-y.dng", "a0002-y", tmp_path, index) == tmp_path / "flat" / "a0002-y.png"
     assert resolve_photo("D:/gone/a0003-z.dng", "a0003-z", tmp_path, index) is None

@@ -30,7 +30,7 @@ from backend.cli.main import main
 from backend.recipe import Recipe
 from backend.sliders.catalog import CATALOG
 from backend.translate.lightroom import recipe_to_develop_settings
-from tests.test_daemon_grpc import config_for, make_style_dir, start_daemon
+from testing.daemon import config_for, make_style_dir, start_daemon
 
 pytestmark = pytest.mark.host
 

@@ -6,33 +6,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.nn import functional
 
 from backend.agent.actions import AGENT_SLIDERS, bound_value, head_shape
 from backend.encode import write_image
 from backend.render.pipeline import render
 from backend.sliders.catalog import CURVE_KNOTS, get_slider
 from testing.lrcat_fixtures import make_fivek_catalog
+from testing.training import ramp_photos
 from trainer.config import ImitationConfig
 from trainer.imitation import load_expert_data
 from trainer.pseudo_labels import StemIndex, display_srgb, fit_recipes, psnr, unbound_value
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded 2-core box
-    yield
-    torch.set_num_threads(threads)
-
-
-def _photos(n: int, size: int, seed: int) -> torch.Tensor:
-    """``(n, 3, size, size)`` linear test photos: a dark-to-bright ramp times smooth random colours."""
-    g = torch.Generator().manual_seed(seed)
-    ramp = torch.linspace(0.02, 0.95, size).reshape(1, 1, 1, size)
-    colours = torch.rand(n, 3, 3, 3, generator=g) * 0.7 + 0.3
-    colours = functional.interpolate(colours, size=(size, size), mode="bilinear", align_corners=False)
-    return (ramp * colours).clamp(0.0, 1.0) ** 2.2
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_unbound_value_inverts_bound_value() -> None:
@@ -50,7 +35,7 @@ def test_unbound_value_inverts_bound_value() -> None:
 
 
 def test_fit_recovers_a_known_recipe_from_identity() -> None:
-    x = _photos(3, 32, seed=0)
+    x = ramp_photos(3, 32, seed=0)
     curve = tuple(k**0.8 for k in CURVE_KNOTS)  # a lifting curve
     true = {"exposure": -0.4, "temperature": 25.0, "saturation": -30.0, "tone_curve": curve}
     with torch.no_grad():
@@ -74,7 +59,7 @@ def test_fit_recovers_a_known_recipe_from_identity() -> None:
 
 
 def test_fit_of_a_photo_does_not_depend_on_its_batch() -> None:
-    x = _photos(2, 24, seed=3)
+    x = ramp_photos(2, 24, seed=3)
     with torch.no_grad():
         y = render(x, {"exposure": 0.3, "vibrance": 30.0})
     sliders = [["exposure", "vibrance"], ["exposure"]]
@@ -87,7 +72,7 @@ def test_fit_of_a_photo_does_not_depend_on_its_batch() -> None:
 
 
 def test_renditions_and_inputs_are_found_by_stem(tmp_path: Path) -> None:
-    image = _photos(1, 8, seed=0)
+    image = ramp_photos(1, 8, seed=0)
     for name in ("a0001-jmac_DSC1459.png", "a0001-jmac_DSC1459.tif", "A0002-Other.PNG", "a0003.png", ".a0004-x.png"):
         write_image(tmp_path / name, image)
     (tmp_path / "a0005-notes.txt").write_text("not a photo")
@@ -102,7 +87,7 @@ def test_renditions_and_inputs_are_found_by_stem(tmp_path: Path) -> None:
 def test_fit_from_the_pv2003_mapping_beats_the_mapping(tmp_path: Path) -> None:
     """Renditions made with a look the PV2003 mapping only approximates: the fit recovers it."""
     fx = make_fivek_catalog(tmp_path / "fivek.lrcat", photos=3, experts=("C",))
-    x = _photos(3, 40, seed=5)
+    x = ramp_photos(3, 40, seed=5)
     (tmp_path / "in").mkdir()
     (tmp_path / "expertC").mkdir()
     for i, photo in enumerate(fx.photos):

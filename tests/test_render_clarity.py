@@ -6,7 +6,6 @@ import math
 import os
 import struct
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +27,7 @@ from backend.render.filters import gaussian_kernel1d, pyramid_expand, pyramid_re
 from backend.render.pipeline import render
 from backend.sliders.catalog import iter_sliders
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small tensors: intra-op threads only add contention on the shared 2-core runner."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(n: int = 1, h: int = 24, w: int = 32, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:

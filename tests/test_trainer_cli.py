@@ -9,33 +9,10 @@ import pytest
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
+from testing.training import tiny_train_toml
 from trainer.synthetic import write_style_folders
 
-TINY_TOML = """
-[agent]
-sliders = ["exposure", "tint"]
-max_steps = 2
-width = 8
-thumb = 16
-
-[critic]
-width = 8
-n_critic = 1
-n_critic_warmup = 1
-pool = 4
-
-[data]
-batch = 4
-crops_per_image = 1
-eval_images = 1
-eval_size = 16
-
-[run]
-threads = 1
-log_every = 1
-checkpoint_every = 0
-eval_every = 0
-"""
+TINY_TOML = tiny_train_toml(("exposure", "tint"), max_steps=2, log_every=1)
 
 
 def test_train_command_trains_installs_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

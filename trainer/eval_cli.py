@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
 from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 
 __all__ = [
@@ -423,25 +424,6 @@ def _write_outputs(out_dir: Path, row: Mapping[str, Any]) -> None:
 # -- command line ------------------------------------------------------------------------------------
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
-    return value
-
-
-def _mix(text: str) -> list[tuple[str, float]]:
-    from backend.agent.suggest import parse_mix
-
-    try:
-        return parse_mix(text)
-    except InvalidRecipeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -467,10 +449,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
-    which.add_argument("--mix", type=_mix, metavar="A:W,B:W", help="blend several styles' recipes (slider space)")
+    which.add_argument(
+        "--mix", type=parse_mix_arg, metavar="A:W,B:W", help="blend several styles' recipes (slider space)"
+    )
     parser.add_argument("--inputs", required=True, type=Path, metavar="DIR", help="folder of unedited photos")
     parser.add_argument("--references", required=True, type=Path, metavar="DIR", help="folder of reference edits")
-    parser.add_argument("--strength", type=_strength, default=1.0, metavar="A", help="style strength (default 1)")
+    parser.add_argument(
+        "--strength", type=parse_strength_arg, default=1.0, metavar="A", help="style strength (default 1)"
+    )
     parser.add_argument(
         "--size", type=_positive, default=512, metavar="PX", help="evaluation long side in pixels (default 512)"
     )
@@ -485,15 +471,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _load_styles(args: argparse.Namespace) -> list[tuple[Any, float]]:
-    from backend.agent.style import DEFAULT_STYLE, StyleStore, load_style
-
-    store = StyleStore()
-    if args.mix:
-        return [(load_style(name, store=store), weight) for name, weight in args.mix]
-    return [(load_style(args.style or DEFAULT_STYLE, store=store), 1.0)]
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate; returns 0, 9 (some pairs failed) or the error's exit status (every pair failed)."""
     from backend.cli.main import EXIT_PARTIAL
@@ -503,7 +480,7 @@ def run(args: argparse.Namespace) -> int:
     pairs, unmatched = find_pairs(args.inputs, args.references, allow_unmatched=args.allow_unmatched)
     for path in unmatched:
         print(f"autoretouch: warning: {path}: no partner of the same name; skipped", file=sys.stderr)
-    styles = _load_styles(args)
+    styles = load_styles(args.style, args.mix)
     if args.out_dir is not None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []

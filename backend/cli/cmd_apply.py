@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.cli.main import EXIT_PARTIAL
+from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, hosts_for
@@ -40,16 +41,6 @@ NAME.safetensors (with --server: a style installed on the daemon). With --json, 
 --style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means
 some photos or sidecars of the batch failed.
 """
-
-
-def _mix(text: str) -> list[tuple[str, float]]:
-    """``--mix A:0.7,B:0.3`` as ``[(name, weight), ...]`` (argparse type; a bad value is a usage error)."""
-    from backend.agent.suggest import parse_mix
-
-    try:
-        return parse_mix(text)
-    except InvalidRecipeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--style", metavar="S", help="write each photo's own suggestion from style S (name or NAME.safetensors)"
     )
     source.add_argument(
-        "--mix", type=_mix, metavar="A:W,B:W", help="write each photo's suggestion from a blend of styles (weights)"
+        "--mix",
+        type=parse_mix_arg,
+        metavar="A:W,B:W",
+        help="write each photo's suggestion from a blend of styles (weights)",
     )
     parser.add_argument(
         "--host", required=True, choices=("lightroom", "darktable", "both"), help="which sidecars to write"
@@ -180,14 +174,11 @@ def _run_styles(args: argparse.Namespace, strength: float) -> int:
     """``--style`` / ``--mix``: per photo, decode its preview once, suggest, and write the suggestion."""
     import torch
 
-    from backend.agent.style import StyleStore, load_style
     from backend.agent.suggest import suggest_for_image
     from backend.agent.thumbnail import PREVIEW_LONG_SIDE
     from backend.decode import decode_preview
 
-    store = StyleStore()
-    wanted = args.mix or [(args.style, 1.0)]
-    styles = [(load_style(name, store=store), weight) for name, weight in wanted]
+    styles = load_styles(None, args.mix or [(args.style, 1.0)])
     side = max(PREVIEW_LONG_SIDE, *(s.net.thumb for s, _ in styles))
     recipes: dict[Path, Recipe] = {}
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.remote import add_server_options
+from backend.cli.style_options import parse_strength_arg
 
 if TYPE_CHECKING:
     from backend.catalog import BatchSummary, PhotoOutcome
@@ -57,16 +58,6 @@ unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals th
 """
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
-    return value
-
-
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -100,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--style", default=None, metavar="S", help="style name or NAME.safetensors path")
     parser.add_argument(
         "--strength",
-        type=_strength,
+        type=parse_strength_arg,
         default=1.0,
         metavar="A",
         help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",

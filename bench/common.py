@@ -1,0 +1,215 @@
+"""Helpers shared by the bench scripts (``python bench/NAME.py`` puts this folder first on ``sys.path``).
+
+* photos: :func:`downscale_png16` (a photo as a 16-bit sRGB PNG at a long side), :func:`link_photos`;
+* darktable: :func:`darktable_xmp` (the sidecar text our translator writes), :func:`photo_long_side`;
+* training: :func:`add_run_options` / :func:`add_style_options` (the options the training benches share),
+  :func:`train_style` (``autoretouch train`` in a subprocess), :func:`find_style`;
+* evaluation: :func:`evaluate_style` (``evaluate_pairs`` + contact sheet), :func:`markdown_rows` under
+  :data:`TABLE_HEAD`, :func:`report_progress`, :func:`write_json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string  # noqa: E402
+
+if TYPE_CHECKING:
+    from trainer.eval_cli import EvalResult, Pair
+
+#: The header of the markdown table :func:`markdown_rows` fills.
+TABLE_HEAD = ["| method | PSNR (dB) | SSIM | ΔE00 | ΔE76 | test set |", "|---|---:|---:|---:|---:|---|"]
+
+#: Table labels of the baselines every ``evaluate_pairs`` run reports.
+BASELINE_LABELS = {"identity": "identity (input)", "auto": "auto (grey world + mid grey)"}
+
+
+# -- photos ----------------------------------------------------------------------------------------------------
+
+
+def downscale_png16(source: Path, long_side: int, target: Path) -> bool:
+    """Write ``source`` downscaled to ``long_side`` px (INTER_AREA on the sRGB values) as a 16-bit PNG.
+
+    Photos already at most ``long_side`` px are only converted to 16 bits. Returns ``False`` (and says so on
+    stderr) when OpenCV cannot read ``source``.
+    """
+    img = cv2.imread(str(source), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if img is None:
+        print(f"skip unreadable {source}", file=sys.stderr)
+        return False
+    scale = 65535.0 / (65535.0 if img.dtype == np.uint16 else 255.0)
+    h, w = img.shape[:2]
+    f = long_side / max(h, w)
+    if f < 1:
+        img = cv2.resize(img.astype(np.float32), (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(target), np.clip(np.round(img.astype(np.float64) * scale), 0, 65535).astype(np.uint16))
+    return True
+
+
+def link_photos(folder: Path, files: Sequence[Path], prefix: str = "") -> Path:
+    """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_symlink():
+            old.unlink()
+    for f in files:
+        (folder / f"{prefix}{f.name}").symlink_to(f.resolve())
+    return folder
+
+
+def photo_long_side(photo: Path) -> int:
+    """The longer side of ``photo`` in pixels (as OpenCV reads it)."""
+    return max(cv2.imread(str(photo), cv2.IMREAD_UNCHANGED).shape[:2])
+
+
+def darktable_xmp(recipe: Any, long_side_px: int) -> str:
+    """The darktable sidecar text our translator writes for ``recipe`` (a Recipe or settings), non-raw photo."""
+    entries = recipe_to_history(recipe, is_raw=False, long_side_px=long_side_px)
+    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+
+
+# -- training --------------------------------------------------------------------------------------------------
+
+
+def add_run_options(parser: argparse.ArgumentParser, run_dir: Path) -> None:
+    """``--steps`` | ``--minutes``, ``--threads`` and ``--run-dir`` (default ``run_dir``)."""
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
+    length.add_argument("--minutes", type=float, help="stop training after M minutes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
+    parser.add_argument("--run-dir", type=Path, default=run_dir)
+
+
+def add_style_options(parser: argparse.ArgumentParser, style_dir_help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable), ``--style-dir`` (evaluate only) and ``--json FILE``."""
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
+    parser.add_argument("--style-dir", type=Path, help=style_dir_help)
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+
+
+def train_style(
+    *,
+    name: str,
+    targets: Path,
+    sources: Path | None,
+    run_dir: Path,
+    steps: int | None,
+    minutes: float | None,
+    threads: int | None,
+    overrides: Sequence[str] = (),
+) -> tuple[Path, dict[str, Any]]:
+    """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``."""
+    cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, "--targets", str(targets)]
+    cmd += ["--run-dir", str(run_dir), "--no-install", "--json", "--quiet"]
+    if sources is not None:
+        cmd += ["--sources", str(sources)]
+    if steps is not None:
+        cmd += ["--steps", str(steps)]
+    if minutes is not None:
+        cmd += ["--minutes", str(minutes)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    for o in overrides:
+        cmd += ["--set", o]
+    print("$ " + " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"autoretouch train failed with status {proc.returncode}")
+    summary = json.loads(proc.stdout)
+    print(
+        f"trained {summary['steps']} steps in {time.perf_counter() - start:.0f} s (stopped by {summary['stopped_by']})"
+    )
+    return Path(summary["style_path"]), summary
+
+
+def find_style(path: Path) -> Path:
+    """A style's weights file from a ``.safetensors`` path or a folder holding exactly one style."""
+    if path.is_file():
+        return path
+    found = sorted(path.glob("*.safetensors"))
+    if len(found) != 1:
+        raise SystemExit(f"{path}: expected one NAME.safetensors, found {len(found)}")
+    return found[0]
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------
+
+
+def report_progress(row: dict[str, Any]) -> None:
+    """Print one evaluated photo's PSNR per method."""
+    scores = "  ".join(f"{m} {v['psnr']:.2f}" for m, v in row["metrics"].items())
+    print(f"  {row['name']}: PSNR {scores}", flush=True)
+
+
+def evaluate_style(
+    pairs: Sequence[Pair], style: Any, size: int, sheet: Path, fixed: Mapping[str, Any] | None = None
+) -> EvalResult:
+    """``evaluate_pairs`` of ``style`` at full strength (progress on stdout), then the contact sheet ``sheet``.
+
+    Args:
+        pairs: the test pairs.
+        style: the loaded style.
+        size: evaluation long side in pixels.
+        sheet: where the contact sheet (6 photos) goes; its folder is created.
+        fixed: extra methods scored beside the style (name -> recipe), e.g. an oracle.
+
+    Raises:
+        SystemExit: no photo could be evaluated.
+    """
+    from trainer.eval_cli import evaluate_pairs, write_eval_sheet
+
+    result = evaluate_pairs(
+        pairs,
+        [(style, 1.0)],
+        size=size,
+        fixed=fixed,
+        sheet_photos=6,
+        on_error=lambda where, msg: print(f"error: {msg}", file=sys.stderr),
+        on_photo=report_progress,
+    )
+    if not result.per_photo:
+        raise SystemExit("no photo could be evaluated")
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    write_eval_sheet(result, sheet)
+    return result
+
+
+def fmt(value: float | None, digits: int) -> str:
+    """``value`` with ``digits`` decimals; ``–`` for ``None``, ``inf`` for infinity."""
+    if value is None:
+        return "–"
+    return "inf" if value == float("inf") else f"{value:.{digits}f}"
+
+
+def markdown_rows(result: EvalResult, labels: Mapping[str, str], protocol: str) -> list[str]:
+    """One markdown row per method of ``result``: label | PSNR | SSIM | ΔE00 | ΔE76 | protocol."""
+    rows = []
+    for m in result.methods:
+        s = result.summary()[m]
+        rows.append(
+            f"| {labels.get(m, m)} | {fmt(s['psnr'], 2)} | {fmt(s['ssim'], 4)} | {fmt(s['delta_e00'], 2)} "
+            f"| {fmt(s['delta_e76'], 2)} | {protocol} |"
+        )
+    return rows
+
+
+def write_json(path: Path, result: EvalResult, extra: Mapping[str, Any]) -> None:
+    """Write ``result_to_json(result)`` with the keys of ``extra`` added (indented JSON, trailing newline)."""
+    from trainer.eval_cli import result_to_json
+
+    path.write_text(json.dumps(result_to_json(result) | dict(extra), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,71 @@
+"""Small training inputs for tests: a tiny run config (TOML text) and generated linear photos.
+
+* :func:`tiny_train_toml`: a config that trains a few steps of a very small agent and critic in seconds.
+* :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import torch
+from torch.nn import functional
+
+__all__ = ["ramp_photos", "tiny_train_toml"]
+
+
+def tiny_train_toml(sliders: Sequence[str], *, max_steps: int, log_every: int) -> str:
+    """TOML text of a tiny run config (``[agent]``, ``[critic]``, ``[data]``, ``[run]``).
+
+    Args:
+        sliders: the agent's sliders (catalog names).
+        max_steps: the agent's decisions per photo.
+        log_every: log a line every this many training steps.
+
+    Returns:
+        The config text; append further sections (e.g. ``[imitation]``) as needed.
+    """
+    return f"""
+[agent]
+sliders = {json.dumps(list(sliders))}
+max_steps = {max_steps}
+width = 8
+thumb = 16
+
+[critic]
+width = 8
+n_critic = 1
+n_critic_warmup = 1
+pool = 4
+
+[data]
+batch = 4
+crops_per_image = 1
+eval_images = 1
+eval_size = 16
+
+[run]
+threads = 1
+log_every = {log_every}
+checkpoint_every = 0
+eval_every = 0
+"""
+
+
+def ramp_photos(n: int, size: int, seed: int) -> torch.Tensor:
+    """``(n, 3, size, size)`` linear test photos: a dark-to-bright ramp times smooth random colours.
+
+    Args:
+        n: how many photos.
+        size: side in pixels.
+        seed: generator seed (same seed, same photos).
+
+    Returns:
+        float32 linear values in [0, 1].
+    """
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(0.02, 0.95, size).reshape(1, 1, 1, size)
+    colours = torch.rand(n, 3, 3, 3, generator=g) * 0.7 + 0.3
+    colours = functional.interpolate(colours, size=(size, size), mode="bilinear", align_corners=False)
+    return (ramp * colours).clamp(0.0, 1.0) ** 2.2
