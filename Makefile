@@ -1,4 +1,4 @@
-# The two README commands: `make demo` (main job on the bundled sample photos) and `make test` (all tests).
+# The two README commands: `make demo` (main job: the default style on the bundled sample photos) and `make test`.
 PYTHON ?= python3
 SAMPLES := samples/kodim03.png samples/kodim05.png samples/kodim23.png
 
@@ -15,8 +15,12 @@ test: lint
 	$(PYTHON) -m pytest
 
 demo: setup
-	autoretouch render $(SAMPLES) --recipe samples/recipes/warm_punchy.json --out-dir out/demo
-	@echo "demo: retouched samples written to out/demo/"
+	mkdir -p out/demo/photos
+	cp $(SAMPLES) out/demo/photos/
+	autoretouch suggest out/demo/photos/*.png
+	autoretouch render out/demo/photos/*.png --style default --out-dir out/demo/retouched
+	autoretouch catalog out/demo/photos --host both
+	@echo "demo: suggestions above; retouched renders in out/demo/retouched/; XMP sidecars next to out/demo/photos/*"
 
 bench: setup
 	$(PYTHON) bench/bench_render.py
