@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from backend.cli.batch_report import batch_exit_status, report_photo_error
 from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
@@ -289,8 +289,6 @@ def _suggested(photo: Path, styles: list[tuple[Any, float]], strength: float) ->
 
 def run(args: argparse.Namespace) -> int:
     """Render every photo; returns 0, the error's exit code (single photo) or 9 (some of a batch failed)."""
-    from backend.cli.main import EXIT_PARTIAL
-
     _check_usage(args)
     if args.recipe is not None:
         fixed: Recipe | None = scale(load_recipe(args.recipe), args.strength)
@@ -328,10 +326,7 @@ def run(args: argparse.Namespace) -> int:
             if single:
                 raise
             failures.append(exc)
-            message = str(exc) if str(plan.photo) in str(exc) else f"{plan.photo}: {exc}"
-            print(f"autoretouch: error: {message}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"photo": str(plan.photo), "ok": False, "error": message}), flush=True)
+            report_photo_error(plan.photo, exc, as_json=args.json)
             continue
         if args.json:
             row = {"photo": str(plan.photo), "ok": True, "output": str(plan.output), "width": width, "height": height}
@@ -340,8 +335,4 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(row), flush=True)
         else:
             print(f"{plan.photo} -> {plan.output} ({width}x{height})", flush=True)
-    if not failures:
-        return 0
-    if len(failures) == len(plans):
-        return failures[0].exit_code
-    return EXIT_PARTIAL
+    return batch_exit_status(failures, len(plans))

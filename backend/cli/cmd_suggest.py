@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from backend.cli.batch_report import batch_exit_status, report_photo_error
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe
@@ -135,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from backend.agent.suggest import mix_label, suggest_for_photo
-    from backend.cli.main import EXIT_PARTIAL
 
     styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
@@ -148,28 +147,21 @@ def _run(args: argparse.Namespace) -> int:
             if single:
                 raise
             failures.append(exc)
-            message = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
-            print(f"autoretouch: error: {message}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"photo": str(photo), "ok": False, "error": message}), flush=True)
+            report_photo_error(photo, exc, as_json=args.json)
             continue
-        if args.json:
-            row = {
-                "photo": str(photo),
-                "ok": True,
-                "recipes": [r.to_dict() for r in recipes],
-                "style": label,
-                "strength": args.strength,
-            }
-            print(json.dumps(row), flush=True)
-            continue
-        print(f"{photo}  (style {label}, strength {args.strength:g})")
-        for k, recipe in enumerate(recipes):
-            if len(recipes) > 1:
-                print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
-            print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)
-    if not failures:
-        return 0
-    if len(failures) == len(args.photos):
-        return failures[0].exit_code
-    return EXIT_PARTIAL
+        print_suggestions(photo, recipes, label, args.strength, as_json=args.json)
+    return batch_exit_status(failures, len(args.photos))
+
+
+def print_suggestions(photo: Path, recipes: list[Recipe], label: str, strength: float, *, as_json: bool) -> None:
+    """Print one photo's recipes: a JSON row, or the readable listing (variants numbered)."""
+    if as_json:
+        recipe_rows = [r.to_dict() for r in recipes]
+        row = {"photo": str(photo), "ok": True, "recipes": recipe_rows, "style": label, "strength": strength}
+        print(json.dumps(row), flush=True)
+        return
+    print(f"{photo}  (style {label}, strength {strength:g})")
+    for k, recipe in enumerate(recipes):
+        if len(recipes) > 1:
+            print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
+        print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)

@@ -248,8 +248,8 @@ def check_styles(client: RemoteClient, names: Sequence[str]) -> None:
 def remote_suggest(args: argparse.Namespace) -> int:
     """``autoretouch suggest --server``: same output and exit status as in-process."""
     from backend.agent.style import DEFAULT_STYLE
-    from backend.cli.cmd_suggest import format_recipe
-    from backend.cli.main import EXIT_PARTIAL
+    from backend.cli.batch_report import batch_exit_status, report_photo_error
+    from backend.cli.cmd_suggest import print_suggestions
 
     request = pb.SuggestRequest(protocol_version=PROTOCOL_VERSION, strength=args.strength, variants=args.variants)
     request.seed = args.seed
@@ -278,32 +278,11 @@ def remote_suggest(args: argparse.Namespace) -> int:
                 if single:
                     raise exc from None
                 failures.append(exc)
-                message = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
-                print(f"autoretouch: error: {message}", file=sys.stderr)
-                if args.json:
-                    print(json.dumps({"photo": str(photo), "ok": False, "error": message}), flush=True)
+                report_photo_error(photo, exc, as_json=args.json)
                 continue
             recipes = [pb_recipe(s.recipe) for s in response.suggestions]
-            if args.json:
-                row = {
-                    "photo": str(photo),
-                    "ok": True,
-                    "recipes": [r.to_dict() for r in recipes],
-                    "style": label,
-                    "strength": args.strength,
-                }
-                print(json.dumps(row), flush=True)
-                continue
-            print(f"{photo}  (style {label}, strength {args.strength:g})")
-            for k, recipe in enumerate(recipes):
-                if len(recipes) > 1:
-                    print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
-                print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)
-    if not failures:
-        return 0
-    if len(failures) == len(args.photos):
-        return failures[0].exit_code
-    return EXIT_PARTIAL
+            print_suggestions(photo, recipes, label, args.strength, as_json=args.json)
+    return batch_exit_status(failures, len(args.photos))
 
 
 # -- apply / revert -----------------------------------------------------------------------------------
