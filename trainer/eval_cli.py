@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from backend.cli.argtypes import int_arg
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
 from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 
@@ -424,16 +425,6 @@ def _write_outputs(out_dir: Path, row: Mapping[str, Any]) -> None:
 # -- command line ------------------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"must be at least 16, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``eval`` sub-command to the CLI."""
     parser = subparsers.add_parser(
@@ -458,7 +449,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--strength", type=parse_strength_arg, default=1.0, metavar="A", help="style strength (default 1)"
     )
     parser.add_argument(
-        "--size", type=_positive, default=512, metavar="PX", help="evaluation long side in pixels (default 512)"
+        "--size", type=int_arg(16), default=512, metavar="PX", help="evaluation long side in pixels (default 512)"
     )
     parser.add_argument("--contact-sheet", type=Path, metavar="OUT.png", help="write input|auto|style|reference rows")
     parser.add_argument(

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.cli.argtypes import int_arg
 from backend.cli.remote import add_server_options
 from backend.cli.style_options import parse_strength_arg
 
@@ -58,16 +59,6 @@ unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals th
 """
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"jobs must be at least 1, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``catalog`` sub-command to the CLI."""
     parser = subparsers.add_parser(
@@ -98,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--jobs",
-        type=_jobs,
+        type=int_arg(1, name="jobs"),
         default=None,
         metavar="N",
         help="worker processes (default: the CPU cores, fewer for small batches; 1 = no pool)",

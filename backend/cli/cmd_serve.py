@@ -10,6 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from backend.cli.argtypes import int_arg
 from backend.daemon.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DaemonConfig, default_run_dir, default_workers
 
 __all__ = ["config_from_args", "register", "run"]
@@ -24,16 +25,6 @@ Every path a request names must lie under a --root folder (symlinks resolved); w
 reads and writes nothing. Health: grpc.health.v1 (NOT_SERVING until the styles are loaded) and GET /healthz.
 Stop with SIGTERM or Ctrl-C: health turns NOT_SERVING first, then in-flight calls get --grace seconds.
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -76,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--styles", action="append", type=Path, metavar="DIR", help="style folder (repeatable; default: the store's)"
     )
     parser.add_argument(
-        "--workers", type=_positive, default=default_workers(), help="photos processed at once (default: CPUs, max 4)"
+        "--workers", type=int_arg(1), default=default_workers(), help="photos processed at once (default: CPUs, max 4)"
     )
     parser.add_argument("--queue", type=int, default=32, help="requests that may wait for a worker (default 32)")
     parser.add_argument(

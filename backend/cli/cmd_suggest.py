@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from backend.agent.suggest import MAX_VARIANTS
+from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import batch_exit_status, report_photo_error
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
 from backend.errors import AutoretouchError
@@ -36,18 +38,6 @@ examples:
 JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
 {"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed.
 """
-
-
-def _variants(text: str) -> int:
-    from backend.agent.suggest import MAX_VARIANTS
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 1 <= value <= MAX_VARIANTS:
-        raise argparse.ArgumentTypeError(f"variants must lie in 1..{MAX_VARIANTS}, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,7 +69,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
     )
     parser.add_argument(
-        "--variants", type=_variants, default=1, metavar="K", help="number of recipes per photo (default 1)"
+        "--variants",
+        type=int_arg(1, MAX_VARIANTS, name="variants"),
+        default=1,
+        metavar="K",
+        help="number of recipes per photo (default 1)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
