@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.errors import AutoretouchError, NotFoundError
+from backend.errors import CatalogError, NotFoundError
 
 __all__ = [
     "REQUIRED_COLUMNS",
     "CatalogFile",
     "CatalogListing",
     "LightroomCatalogError",
+    "as_int",
     "connect_readonly",
     "join_catalog_path",
     "list_catalog_files",
@@ -60,21 +61,18 @@ ORDER BY f.id_local, i.id_local
 """
 
 
-class LightroomCatalogError(AutoretouchError):
+class LightroomCatalogError(CatalogError):
     """A Lightroom catalog cannot be read: not SQLite, or a table/column the listing needs is missing.
+
+    The :class:`~backend.errors.CatalogError` of this module (no table/row position: ``where`` is empty).
 
     Attributes:
         catalog: the ``.lrcat`` file.
         reason: what is wrong.
     """
 
-    exit_code = 3
-    grpc_status = "FAILED_PRECONDITION"
-
     def __init__(self, catalog: str | Path, reason: str) -> None:
-        self.catalog = Path(catalog)
-        self.reason = reason
-        super().__init__(f"{catalog}: {reason}")
+        super().__init__(catalog, "", reason)
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ def _check_schema(db: sqlite3.Connection, path: Path) -> None:
             raise LightroomCatalogError(path, f"not a Lightroom catalog: {table} lacks columns {missing}")
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     """An id as SQLite returns it (Lightroom 3 stores some ids as REAL, ``48.0``) -> int, else ``None``."""
     if value is None or isinstance(value, bool) or value == "":
         return None
@@ -210,10 +208,10 @@ def list_catalog_files(catalog: str | Path, *, immutable: bool | None = None) ->
     by_file: dict[int, tuple[str, list[int]]] = {}
     unresolved: list[tuple[int, str]] = []
     for image_id, root_file, file_id, root, sub, base, ext in rows:
-        image = _as_int(image_id)
+        image = as_int(image_id)
         if image is None:
             continue
-        fid = _as_int(file_id)
+        fid = as_int(file_id)
         joined = join_catalog_path(root, sub, base, ext) if fid is not None else None
         if fid is None or joined is None:
             what = f"file row {root_file!r}" if fid is None else "its folder or root folder row"

@@ -36,12 +36,11 @@ Rules:
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.catalog.lrcat_paths import join_catalog_path
+from backend.catalog.lrcat_paths import as_int, connect_readonly, join_catalog_path
 from backend.errors import NotFoundError
 from trainer.lrcat.blob import cell_text
 from trainer.lrcat.errors import CatalogError
@@ -101,17 +100,6 @@ LEFT JOIN AgLibraryRootFolder AS r ON r.id_local = fo.rootFolder
 _CHUNK = 500
 
 
-def _as_int(value: Any) -> int | None:
-    """A SQLite id (Lightroom stores some as REAL, e.g. ``48.0``) -> int; ``None``/empty -> ``None``."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
 class LightroomCatalog:
     """A Lightroom catalog opened read-only (use as a context manager, or call :meth:`close`).
 
@@ -130,16 +118,11 @@ class LightroomCatalog:
         self, path: str | Path, *, immutable: bool | None = None, max_text_chars: int = DEFAULT_MAX_CHARS
     ) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise NotFoundError(f"{self.path}: Lightroom catalog not found")
         self.max_text_chars = max_text_chars
         wal = self.path.with_name(self.path.name + "-wal")
         self.immutable = (not wal.exists()) if immutable is None else immutable
-        quoted = urllib.parse.quote(str(self.path.resolve()), safe="/:")
-        uri = f"file:{quoted}?mode=ro" + ("&immutable=1" if self.immutable else "")
+        self._db = connect_readonly(self.path, immutable=self.immutable)  # NotFoundError / CatalogError
         try:
-            self._db = sqlite3.connect(uri, uri=True)
-            self._db.execute("PRAGMA query_only = ON")
             tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.Error as exc:
             self._close_quietly()
@@ -213,7 +196,7 @@ class LightroomCatalog:
             self._collections = {}
             if self._optional["AgLibraryCollection"]:
                 rows = self._query("SELECT id_local, name, parent, creationId FROM AgLibraryCollection")
-                raw = {int(r[0]): (str(r[1] or ""), _as_int(r[2]), str(r[3] or "")) for r in rows}
+                raw = {int(r[0]): (str(r[1] or ""), as_int(r[2]), str(r[3] or "")) for r in rows}
                 for cid, (name, parent, kind) in raw.items():
                     names, seen, cur = [name], {cid}, parent
                     while cur is not None and cur in raw and cur not in seen:
@@ -238,14 +221,14 @@ class LightroomCatalog:
         rows = self._query(
             "SELECT image FROM AgLibraryCollectionImage WHERE collection = ? ORDER BY id_local", (collection_id,)
         )
-        return [i for i in (_as_int(r[0]) for r in rows) if i is not None]
+        return [i for i in (as_int(r[0]) for r in rows) if i is not None]
 
     def _photo_collections(self, image_id: int) -> tuple[str, ...]:
         if not self._optional["AgLibraryCollectionImage"]:
             return ()
         by_id = {c.id: c for c in self.collections()}
         rows = self._query("SELECT collection FROM AgLibraryCollectionImage WHERE image = ?", (image_id,))
-        paths = {by_id[c].path for c in (_as_int(r[0]) for r in rows) if c is not None and c in by_id}
+        paths = {by_id[c].path for c in (as_int(r[0]) for r in rows) if c is not None and c in by_id}
         return tuple(sorted(paths))
 
     # -- settings and history -----------------------------------------------------------------------
@@ -307,7 +290,7 @@ class LightroomCatalog:
     def _build(self, row: tuple[Any, ...], with_history: bool) -> Photo:
         image_id, id_global, capture, file_format, master, copy_name, cache, base, ext, folder, root = row
         image_id = int(image_id)
-        settings, settings_row = self._settings(image_id, _as_int(cache))
+        settings, settings_row = self._settings(image_id, as_int(cache))
         return Photo(
             id=image_id,
             id_global=str(id_global or ""),
@@ -316,7 +299,7 @@ class LightroomCatalog:
             extension=str(ext or ""),
             file_format=None if file_format in (None, "") else str(file_format),
             capture_time=parse_capture_time(capture),
-            master_id=_as_int(master),
+            master_id=as_int(master),
             copy_name=None if copy_name in (None, "") else str(copy_name),
             settings=settings,
             settings_row=settings_row,
