@@ -194,6 +194,18 @@ end
 --- The summary dialog's text.
 -- @param summary table from run
 -- @return string
+--- Appends why a run ended early (the daemon stopped answering, or the user cancelled) to summary lines.
+function ApplyFlow.appendStop(lines, summary)
+  if summary.stopped then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = ApplyFlow.message(summary.stopped)
+    lines[#lines + 1] = S.summaryStopped
+  elseif summary.canceled then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.summaryCanceled(summary.notProcessed)
+  end
+end
+
 function ApplyFlow.summaryText(summary)
   local lines = { S.summaryApplied(summary.applied, summary.total) }
   if summary.unchanged > 0 then
@@ -206,14 +218,7 @@ function ApplyFlow.summaryText(summary)
       lines[#lines + 1] = line
     end
   end
-  if summary.stopped then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = ApplyFlow.message(summary.stopped)
-    lines[#lines + 1] = S.summaryStopped
-  elseif summary.canceled then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryCanceled(summary.notProcessed)
-  end
+  ApplyFlow.appendStop(lines, summary)
   if #summary.dropped > 0 then
     lines[#lines + 1] = ""
     lines[#lines + 1] = S.summaryDropped(table.concat(summary.dropped, ", "))

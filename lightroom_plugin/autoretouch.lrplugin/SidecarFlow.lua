@@ -144,14 +144,7 @@ function SidecarFlow.summaryText(summary)
       lines[#lines + 1] = line
     end
   end
-  if summary.stopped then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = ApplyFlow.message(summary.stopped)
-    lines[#lines + 1] = S.summaryStopped
-  elseif summary.canceled then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryCanceled(summary.notProcessed)
-  end
+  ApplyFlow.appendStop(lines, summary)
   lines[#lines + 1] = ""
   lines[#lines + 1] = S.sidecarsReadHint
   return table.concat(lines, "\n")
