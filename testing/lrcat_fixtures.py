@@ -46,7 +46,36 @@ __all__ = [
     "make_fivek_catalog",
 ]
 
-LR3_SCHEMA = """
+#: Tables both schemas share: library root folders, collections and their images.
+_COMMON_TABLES = """\
+CREATE TABLE AgLibraryRootFolder (
+    id_local INTEGER PRIMARY KEY,
+    id_global UNIQUE NOT NULL,
+    absolutePath UNIQUE NOT NULL DEFAULT '',
+    name NOT NULL DEFAULT '',
+    relativePathFromCatalog
+);
+CREATE TABLE AgLibraryCollection (
+    id_local INTEGER PRIMARY KEY,
+    creationId NOT NULL DEFAULT '',
+    genealogy NOT NULL DEFAULT '',
+    imageCount,
+    name NOT NULL DEFAULT '',
+    parent INTEGER,
+    systemOnly NOT NULL DEFAULT ''
+);
+CREATE TABLE AgLibraryCollectionImage (
+    id_local INTEGER PRIMARY KEY,
+    collection INTEGER NOT NULL DEFAULT 0,
+    image INTEGER NOT NULL DEFAULT 0,
+    pick NOT NULL DEFAULT 0,
+    positionInCollection
+);
+CREATE INDEX index_AgLibraryCollectionImage_imageCollection ON AgLibraryCollectionImage( image, collection );
+"""
+
+LR3_SCHEMA = (
+    """
 CREATE TABLE Adobe_variablesTable (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -100,33 +129,12 @@ CREATE TABLE AgLibraryFolder (
     pathFromRoot NOT NULL DEFAULT '',
     rootFolder INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE AgLibraryRootFolder (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    absolutePath UNIQUE NOT NULL DEFAULT '',
-    name NOT NULL DEFAULT '',
-    relativePathFromCatalog
-);
-CREATE TABLE AgLibraryCollection (
-    id_local INTEGER PRIMARY KEY,
-    creationId NOT NULL DEFAULT '',
-    genealogy NOT NULL DEFAULT '',
-    imageCount,
-    name NOT NULL DEFAULT '',
-    parent INTEGER,
-    systemOnly NOT NULL DEFAULT ''
-);
-CREATE TABLE AgLibraryCollectionImage (
-    id_local INTEGER PRIMARY KEY,
-    collection INTEGER NOT NULL DEFAULT 0,
-    image INTEGER NOT NULL DEFAULT 0,
-    pick NOT NULL DEFAULT 0,
-    positionInCollection
-);
-CREATE INDEX index_AgLibraryCollectionImage_imageCollection ON AgLibraryCollectionImage( image, collection );
 """
+    + _COMMON_TABLES
+)
 
-MODERN_SCHEMA = """
+MODERN_SCHEMA = (
+    """
 CREATE TABLE Adobe_variablesTable (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -192,31 +200,9 @@ CREATE TABLE AgLibraryFolder (
     rootFolder INTEGER NOT NULL DEFAULT 0,
     visibility INTEGER
 );
-CREATE TABLE AgLibraryRootFolder (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    absolutePath UNIQUE NOT NULL DEFAULT '',
-    name NOT NULL DEFAULT '',
-    relativePathFromCatalog
-);
-CREATE TABLE AgLibraryCollection (
-    id_local INTEGER PRIMARY KEY,
-    creationId NOT NULL DEFAULT '',
-    genealogy NOT NULL DEFAULT '',
-    imageCount,
-    name NOT NULL DEFAULT '',
-    parent INTEGER,
-    systemOnly NOT NULL DEFAULT ''
-);
-CREATE TABLE AgLibraryCollectionImage (
-    id_local INTEGER PRIMARY KEY,
-    collection INTEGER NOT NULL DEFAULT 0,
-    image INTEGER NOT NULL DEFAULT 0,
-    pick NOT NULL DEFAULT 0,
-    positionInCollection
-);
-CREATE INDEX index_AgLibraryCollectionImage_imageCollection ON AgLibraryCollectionImage( image, collection );
 """
+    + _COMMON_TABLES
+)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DB_VERSION = {"lr3": "0300025", "modern": "1400000"}
