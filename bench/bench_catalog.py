@@ -22,7 +22,7 @@ one start-up per process), and the time is **extrapolated** linearly to all phot
 counted once per process, not per photo). The ratio darktable / autoretouch says how many times longer
 rendering the photos takes than writing their sidecars.
 
-The style is a randomly initialised network (seeded; the worst case, see below) unless --style
+The style is a randomly initialised network (seeded) unless --style
 names one; an untrained policy takes all 5 steps, the worst case. On a shared machine the wall times
 depend on the load (printed); the CPU seconds much less so.
 
