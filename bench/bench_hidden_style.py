@@ -15,10 +15,16 @@
    - ``unedit``: no sources: the trainer's built-in pool of randomly un-edited targets.
 4. On the held-out photos (never seen in training), against their darktable edits:
    identity, the auto baseline, the **oracle** (the hidden recipe through our own renderer; its gap to a
-   perfect score is the renderer-vs-darktable fidelity) and the learned style. Also: the mean value the style
-   gives each slider vs the hidden value, and the share of the oracle's PSNR gain the style recovers.
+   perfect score is the renderer-vs-darktable fidelity), the learned style through our renderer, and the
+   learned style's recipes **rendered by darktable-cli** from the sidecars we write (what the user sees). Also:
+   the mean value the style gives each slider vs the hidden value, and the share of the oracle's PSNR gain the
+   style recovers.
 
-    python bench/bench_hidden_style.py --minutes 30 --threads 2      # the real run
+``--hidden`` picks a built-in hidden recipe (:data:`HIDDENS`: ``warm`` brighter, punchier, warmer and more
+colourful; ``cool`` darker, contrasty, cooler, greener and less colourful); ``--seeds 0,1,2`` trains one style per
+seed (``--parallel`` at a time) and ends with a summary row per seed.
+
+    python bench/bench_hidden_style.py --minutes 5 --threads 1 --sources disjoint --hidden warm --seeds 0,1,2
     python bench/bench_hidden_style.py --steps 20 --photos 6 --holdout 2 --long-side 256    # smoke test
 """
 
@@ -72,6 +78,11 @@ HIDDEN: dict[str, float] = {
     "saturation": 20.0,
     "temperature": 25.0,
 }
+#: Built-in hidden recipes for ``--hidden``.
+HIDDENS: dict[str, dict[str, float]] = {
+    "warm": HIDDEN,
+    "cool": {"exposure": -0.3, "contrast": 25.0, "saturation": -25.0, "temperature": -20.0, "tint": -10.0},
+}
 
 
 def prepare(photos: list[Path], long_side: int, out: Path) -> list[Path]:
@@ -98,6 +109,29 @@ def darktable_edit(photos: list[Path], recipe: Recipe, out: Path, scratch: Path,
         image = torch.from_numpy(np.ascontiguousarray(result.images[p.stem.replace(".", "_")])).permute(2, 0, 1)
         write_image(out / f"{p.stem}.png", image[None], bit_depth=16)
     print(f"darktable-cli edited {len(photos)} photos in {result.seconds:.0f} s", flush=True)
+
+
+def darktable_scores(
+    per_photo: list[dict[str, Any]], originals: dict[str, Path], edited: dict[str, Path], scratch: Path, jobs: int
+) -> list[float]:
+    """PSNR (8-bit sRGB) of each photo's learned recipe rendered by darktable-cli against the hidden edit."""
+    from backend.decode import decode_preview
+    from trainer.metrics import psnr
+
+    items = {}
+    for row in per_photo:
+        photo = originals[row["name"]]
+        items[row["name"].replace(".", "_")] = (
+            photo,
+            darktable_xmp(Recipe.from_dict(row["recipes"]["style"]), photo_long_side(photo)),
+        )
+    result = DarktableCli(scratch).render_batch(items, jobs=jobs)
+    scores = []
+    for row in per_photo:
+        got = torch.from_numpy(np.ascontiguousarray(result.images[row["name"].replace(".", "_")])).permute(2, 0, 1)
+        want = decode_preview(edited[row["name"]], long_side=max(got.shape[-2:])).image
+        scores.append(float(psnr(got[None], want)[0]))
+    return scores
 
 
 def _mean_recovered(per_photo: list[dict[str, Any]], hidden: Recipe) -> list[str]:
@@ -129,13 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument("--long-side", type=int, default=512, help="photo size in pixels (long side)")
     parser.add_argument("--sources", choices=["originals", "disjoint", "unedit"], default="originals")
-    parser.add_argument("--recipe", type=Path, help="hidden recipe JSON (default: HIDDEN in this script)")
+    parser.add_argument("--recipe", type=Path, help="hidden recipe JSON (default: --hidden)")
+    parser.add_argument("--hidden", choices=sorted(HIDDENS), default="warm", help="built-in hidden recipe")
+    parser.add_argument("--seeds", default="", help="train one style per seed (comma-separated), e.g. 0,1,2")
+    parser.add_argument("--parallel", type=int, default=2, help="trainings side by side with --seeds")
     parser.add_argument("--jobs", type=int, default=2, help="darktable-cli processes at once")
     add_style_options(parser, "evaluate this trained style only (skip training)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    hidden = load_recipe(args.recipe) if args.recipe else Recipe.from_settings(HIDDEN, style="hidden")
+    hidden = load_recipe(args.recipe) if args.recipe else Recipe.from_settings(HIDDENS[args.hidden], style="hidden")
+    if args.seeds:
+        return _many_seeds(args, hidden)
     run_dir = args.run_dir.resolve()
     data = run_dir / "data"
 
@@ -215,6 +254,82 @@ def main(argv: list[str] | None = None) -> int:
             "oracle_gain_db": oracle_gain,
         }
         write_json(args.json, result, extra)
+    return 0
+
+
+def _many_seeds(args: argparse.Namespace, hidden: Recipe) -> int:
+    """One training per seed (two at a time), then the per-seed table with darktable-cli renders of the style."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_dir = args.run_dir.resolve()
+    data = run_dir / "data"
+    photos = sorted(p for p in (DATA / "kodak24").iterdir() if p.suffix.lower() == ".png")[: args.photos]
+    originals = prepare(photos, args.long_side, data / "originals")
+    darktable_edit(originals, hidden, data / "edited", run_dir / "darktable", args.jobs)
+    order = list(range(len(originals)))
+    random.Random(args.seed).shuffle(order)
+    test = sorted(order[: args.holdout])
+    train = [originals[i] for i in sorted(order[args.holdout :])]
+    edited = {p.stem: data / "edited" / p.name for p in originals}
+    half = len(train) // 2
+    if args.sources == "disjoint":
+        target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
+    else:
+        target_files = [edited[p.stem] for p in train]
+        source_files = train if args.sources == "originals" else []
+    targets = link_photos(data / "targets", target_files)
+    sources = link_photos(data / "sources", source_files) if source_files else None
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    def one(seed: int) -> tuple[Path, dict[str, Any]]:
+        return train_style(
+            name=f"{STYLE_NAME}_{seed}",
+            targets=targets,
+            sources=sources,
+            run_dir=run_dir / f"seed{seed}",
+            steps=args.steps,
+            minutes=args.minutes,
+            threads=args.threads,
+            overrides=[*args.overrides, f"run.seed={seed}"],
+        )
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        trained = list(pool.map(one, seeds))
+    pairs = [Pair(originals[i].stem, originals[i], edited[originals[i].stem]) for i in test]
+    by_name = {p.stem: p for p in originals}
+    print(f"\nhidden recipe ({args.hidden}): {json.dumps(hidden.settings())}")
+    print(
+        f"{len(target_files)} favourites, {len(source_files)} sources ({args.sources}), {len(test)} held-out test "
+        f"photos, {args.long_side} px; {args.minutes} min x {args.threads} thread(s) per run\n"
+    )
+    print("| seed | identity | auto | oracle (ours) | style (ours) | style (darktable-cli) | worst photo (darktable) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    summary = []
+    details = []
+    for seed, (style_path, _) in zip(seeds, trained, strict=True):
+        style = load_style(style_path)
+        result = evaluate_style(
+            pairs, style, args.long_side, run_dir / f"seed{seed}" / "sheet.png", fixed={"oracle": hidden}
+        )
+        dt = darktable_scores(result.per_photo, by_name, edited, run_dir / f"seed{seed}" / "darktable", args.jobs)
+        ident = [p["metrics"]["identity"]["psnr"] for p in result.per_photo]
+        s = result.summary()
+        worst = min(d - i for d, i in zip(dt, ident, strict=True))
+        summary.append((float(np.mean(dt)), float(np.mean(dt)) - float(np.mean(ident)), worst))
+        print(
+            f"| {seed} | {s['identity']['psnr']:.2f} | {s['auto']['psnr']:.2f} | {s['oracle']['psnr']:.2f} "
+            f"| {s['style']['psnr']:.2f} | {np.mean(dt):.2f} | {worst:+.2f} vs identity |"
+        )
+        details.append((seed, _mean_recovered(result.per_photo, hidden)))
+    dts = [x[0] for x in summary]
+    print(
+        f"\ndarktable-cli render of the learned style: {np.mean(dts):.2f} ± {np.std(dts, ddof=1) if len(dts) > 1 else 0:.2f}"
+        f" dB over {len(dts)} seeds (min {min(dts):.2f}); gain over identity {np.mean([x[1] for x in summary]):+.2f} dB;"
+        f" worst photo vs identity {min(x[2] for x in summary):+.2f} dB"
+    )
+    for seed, rows in details:
+        print(f"\nseed {seed}: hidden vs learned sliders on the test photos")
+        print("\n".join(rows))
     return 0
 
 

@@ -16,7 +16,7 @@ __all__ = ["ramp_photos", "tiny_train_toml"]
 
 
 def tiny_train_toml(sliders: Sequence[str], *, max_steps: int, log_every: int) -> str:
-    """TOML text of a tiny run config (``[agent]``, ``[critic]``, ``[data]``, ``[run]``).
+    """TOML text of a tiny GAN run config (``[agent]``, ``[critic]``, ``[data]``, ``[run]`` with ``method = "gan"``).
 
     Args:
         sliders: the agent's sliders (catalog names).
@@ -46,6 +46,7 @@ eval_images = 1
 eval_size = 16
 
 [run]
+method = "gan"
 threads = 1
 log_every = {log_every}
 checkpoint_every = 0

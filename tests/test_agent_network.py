@@ -68,6 +68,8 @@ def test_subset_of_sliders_and_config() -> None:
         "width": 8,
         "dropout": 0.2,
         "thumb": 64,
+        "oneshot": False,
+        "encoder": "cnn",
     }
     out = net(torch.rand(2, 3, 64, 64), torch.tensor([0, 7]), torch.zeros(2, 2, dtype=torch.bool))
     assert out.logits.shape == (2, 3) and set(out.values) == {"exposure", "tone_curve"}
@@ -145,3 +147,16 @@ def test_network_is_small() -> None:
     net = _net()
     n_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
     assert n_bytes < 4 << 20, f"{n_bytes} bytes of parameters"
+
+
+def test_stats_encoder_has_no_convolutions_and_reads_colour() -> None:
+    net = AgentNet(sliders=("exposure", "temperature"), width=8, thumb=32, dropout=0.0, oneshot=True, encoder="stats")
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    assert net.config()["encoder"] == "stats"
+    grey = torch.full((1, 3, 32, 32), 0.2)
+    warm = grey * torch.tensor([1.3, 1.0, 0.7]).reshape(1, 3, 1, 1)
+    step, used = torch.zeros(2, dtype=torch.long), torch.zeros(2, 2, dtype=torch.bool)
+    out = net(torch.cat((grey, warm)), step, used)
+    assert not torch.allclose(out.values["temperature"][0], out.values["temperature"][1])  # colour reaches the MLP
+    with pytest.raises(ValueError, match="encoder"):
+        AgentNet(encoder="vit")

@@ -20,7 +20,7 @@ TINY = {
     "agent": {"sliders": ["exposure", "contrast"], "max_steps": 2, "width": 8, "thumb": 16},
     "critic": {"width": 8, "n_critic": 2, "n_critic_warmup": 2, "warmup_steps": 1, "pool": 4},
     "data": {"batch": 4, "crops_per_image": 1, "eval_images": 2, "eval_size": 16},
-    "run": {"style": "ddp", "steps": 4, "seed": 1, "threads": 1, "log_every": 1, "eval_every": 0, "plot_every": 0,
+    "run": {"method": "gan", "style": "ddp", "steps": 4, "seed": 1, "threads": 1, "log_every": 1, "eval_every": 0, "plot_every": 0,
             "checkpoint_every": 2},
 }  # fmt: skip
 

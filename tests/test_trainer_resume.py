@@ -19,7 +19,7 @@ TINY = {
     "critic": {"width": 8, "n_critic": 2, "n_critic_warmup": 3, "warmup_steps": 1, "pool": 4, "gp_adaptive": True,
                "gp_window": 2},
     "data": {"batch": 4, "crops_per_image": 1, "eval_images": 2, "eval_size": 16},
-    "run": {"style": "tiny", "steps": 6, "seed": 5, "threads": 1, "log_every": 1, "eval_every": 2, "plot_every": 3,
+    "run": {"method": "gan", "style": "tiny", "steps": 6, "seed": 5, "threads": 1, "log_every": 1, "eval_every": 2, "plot_every": 3,
             "checkpoint_every": 3},
 }  # fmt: skip
 

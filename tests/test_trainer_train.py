@@ -23,7 +23,7 @@ TINY = {
     "critic": {"width": 16, "n_critic": 4, "n_critic_warmup": 20, "warmup_steps": 5, "lr": 1e-3, "pool": 8},
     "optim": {"lr": 1e-3, "decay_exponent": 1.0},
     "data": {"batch": 8, "crops_per_image": 2, "eval_images": 4},
-    "run": {"style": "synthetic", "steps": 120, "seed": 0, "threads": 1, "log_every": 10, "eval_every": 60,
+    "run": {"method": "gan", "style": "synthetic", "steps": 120, "seed": 0, "threads": 1, "log_every": 10, "eval_every": 60,
             "plot_every": 60, "checkpoint_every": 60},
 }  # fmt: skip
 

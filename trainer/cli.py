@@ -69,6 +69,10 @@ else the built-in un-edited pool. Without fine-tuning, --steps/--minutes bound t
 """
 
 
+#: Exit status when training finished but the style was not installed (worse than doing nothing, degenerate).
+STYLE_REJECTED_EXIT = 10
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train`` sub-command to the CLI."""
     parser = subparsers.add_parser(
@@ -123,6 +127,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-install", action="store_true", help="keep the style only in the run folder (do not install it)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="install the style even if it does worse than doing nothing on the held-out check (run.force)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_server_options(parser)  # --server HOST:PORT, --token T: train on a running daemon
@@ -176,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"run.seed={args.seed}")
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
+    if args.force:
+        overrides.append("run.force=true")
     if args.imitation_steps is not None:
         overrides.append(f"imitation.steps={args.imitation_steps}")
     if args.no_finetune:
@@ -212,6 +223,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_summary(summary)
+    if summary.get("rejected"):
+        where = "not installed" if install_dir is not None else "not fit to install"
+        print(
+            f"autoretouch train: style {cfg.run.style!r} {where}: {summary['rejected']}; it stays in "
+            f"{summary['run_dir']}{os.sep}style{os.sep} (--force installs it anyway)",
+            file=sys.stderr,
+        )
+        return STYLE_REJECTED_EXIT if install_dir is not None else 0
     return 0
 
 
@@ -246,6 +265,7 @@ def _train_gan(
         "style_path": None if result.style_path is None else str(result.style_path),
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
+        "rejected": result.rejected,
     }
 
 
@@ -260,12 +280,13 @@ def _train_history(
 ) -> dict[str, Any]:
     """Imitation of the expert, then (``finetune``) the GAN phase from the imitation weights."""
     from trainer.checkpoint import latest_checkpoint
-    from trainer.config import ConfigError
+    from trainer.config import ConfigError, apply_overrides
     from trainer.imitation import run_imitation, write_finetune_checkpoint
 
     gan_targets = args.targets or args.renditions
     sources = args.sources or args.photos
     if args.resume:
+        cfg = apply_overrides(cfg, ["run.method=gan"])
         if not finetune:
             raise ConfigError(
                 "--resume continues the GAN phase; give --targets or --renditions (imitation is not resumed)"
@@ -304,6 +325,7 @@ def _train_history(
             "metrics": imitation.result.metrics(),
             "imitation": imitation_summary,
         }
+    cfg = apply_overrides(cfg, ["run.method=gan"])  # fine-tuning continues the imitation weights with the GAN
     write_finetune_checkpoint(cfg, imitation.net, run_dir, info)
     summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=gan_targets, sources=sources, resume=True)
     return summary | {"mode": "imitation + gan", "imitation": imitation_summary}
@@ -331,6 +353,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
+    if m and "val_gain_db" in m:
+        print(
+            f"  held-out favourites, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
+        )
     if m and "look_dist_before" in m:
         print(
             f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"

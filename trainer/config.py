@@ -27,6 +27,7 @@ from backend.errors import AutoretouchError
 from backend.sliders.catalog import CATALOG
 
 __all__ = [
+    "RESTORE_SLIDERS",
     "AgentConfig",
     "ConfigError",
     "CriticConfig",
@@ -34,6 +35,7 @@ __all__ = [
     "ImitationConfig",
     "OptimConfig",
     "RLConfig",
+    "RestoreConfig",
     "RunConfig",
     "TrainConfig",
     "apply_overrides",
@@ -60,6 +62,8 @@ class AgentConfig:
         width: base channel width of the conv trunk.
         dropout: dropout probability (kept on during training).
         thumb: thumbnail side in pixels the agent and the critic see (64; tests use 32).
+        encoder: the agent's image encoder, ``"cnn"`` or ``"stats"`` (statistics only; see
+            ``backend.agent.network.AgentNet``).
     """
 
     sliders: tuple[str, ...] = ()
@@ -67,6 +71,7 @@ class AgentConfig:
     width: int = 32
     dropout: float = 0.1
     thumb: int = 64
+    encoder: str = "cnn"
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,10 @@ class RunConfig:
         eval_every: steps between evaluations (0 = only at the end).
         plot_every: steps between plot refreshes (0 = only at the end).
         threads: torch CPU threads (0 = leave torch's default).
+        method: ``"restore"`` (the default: self-supervised restoration of un-edited favourites through the
+            renderer, :mod:`trainer.restore`) or ``"gan"`` (the WGAN-GP critic + actor-critic agent of
+            :mod:`trainer.train`).
+        force: install the style even when it does worse than doing nothing on the held-out check.
     """
 
     style: str = "default"
@@ -229,6 +238,83 @@ class RunConfig:
     eval_every: int = 200
     plot_every: int = 200
     threads: int = 0
+    method: str = "restore"
+    force: bool = False
+
+
+#: Sliders of a restoration-trained (one-shot) agent when ``agent.sliders`` is empty: the global scalar sliders
+#: photographers use for a global correction, plus the tone curve; per-channel curves, HSL and black & white
+#: are left out (with nothing in the un-edits for them to undo they only add noise).
+RESTORE_SLIDERS: tuple[str, ...] = (
+    "exposure",
+    "contrast",
+    "highlights",
+    "shadows",
+    "whites",
+    "blacks",
+    "vibrance",
+    "saturation",
+    "temperature",
+    "tint",
+    "tone_curve",
+)
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    """Self-supervised restoration training (``run.method = "restore"``, :mod:`trainer.restore`).
+
+    Every favourite, rendered with a random "un-edit" recipe (:mod:`trainer.data.unedit`), is an input whose
+    correct result is the favourite itself; a one-shot agent learns to restore it, the loss measured through the
+    differentiable renderer.
+
+    Attributes:
+        lr: Adam learning rate (cosine-decayed to 10 % over the run's steps or minutes).
+        batch: training pairs per step.
+        lab_weight: weight of the CIELAB L1 term (per 100 units of L*a*b*) beside the sRGB L1 term.
+        sparsity: weight of the L1 penalty on every slider's move (in units of its half-range), so that the
+            recipe keeps to the moves the photo needs.
+        pool_per_target: un-edited copies of every training favourite in the pair pool.
+        val_fraction: share of the favourites held out to select the checkpoint and check the style
+            against doing nothing (at least one, when there are 4 or more favourites).
+        val_unedits: fixed un-edits per held-out favourite.
+        eval_every: steps between held-out checks (the best one is kept).
+        unedit: the un-edit distribution: ``"photographer"`` (the inverse of real photographers' corrections,
+            see :mod:`trainer.data.unedit`) or ``"uniform"`` (the ``data.unedit_*`` ranges).
+        unedit_scale: multiplies the spread of every un-edit move.
+        overexposed: share of un-edits whose exposure is uniform in +-``overexposed_ev`` instead (so the
+            style also learns to darken).
+        overexposed_ev: range of those exposure un-edits, in EV.
+        fit_sources: with ``--sources``, centre the un-edits on the recipe that makes the favourites look like
+            the sources (fitted by matching look statistics), instead of the photographer prior's centre.
+        min_gain_db: the held-out gain over doing nothing (PSNR, dB) a style needs to be installed without
+            ``run.force``.
+        unedit_sliders: un-edit only these sliders of the photographer prior (empty: all of them).
+        steepen: the un-edit tone curve's strength is uniform in ``[-steepen, 0.5]`` (negative: more contrast).
+        weight_decay: AdamW weight decay of the agent.
+        dist_weight: with ``--sources``, weight of a distribution term: the mean look statistics
+            (:func:`trainer.restore_fit.look_descriptor`) of the agent's results on a batch of sources should equal
+            those of the favourites (0: off).
+    """
+
+    lr: float = 1e-3
+    batch: int = 16
+    lab_weight: float = 0.5
+    sparsity: float = 0.002
+    pool_per_target: int = 48
+    val_fraction: float = 0.2
+    val_unedits: int = 4
+    eval_every: int = 100
+    unedit: str = "photographer"
+    unedit_scale: float = 1.0
+    overexposed: float = 0.25
+    overexposed_ev: float = 1.5
+    fit_sources: bool = True
+    min_gain_db: float = 0.0
+    unedit_sliders: tuple[str, ...] = ()
+    steepen: float = 0.0
+    weight_decay: float = 0.0
+    dist_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -283,6 +369,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     run: RunConfig = field(default_factory=RunConfig)
     imitation: ImitationConfig = field(default_factory=ImitationConfig)
+    restore: RestoreConfig = field(default_factory=RestoreConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -299,6 +386,7 @@ _SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "run": RunConfig,
     "imitation": ImitationConfig,
+    "restore": RestoreConfig,
 }
 
 
@@ -325,6 +413,19 @@ def _validate(cfg: TrainConfig) -> None:
             bool(cfg.run.style) and "/" not in cfg.run.style and cfg.run.style not in (".", ".."),
             "run.style must be a plain name",
         ),
+        (cfg.run.method in ("restore", "gan"), "run.method must be 'restore' or 'gan'"),
+        (cfg.agent.encoder in ("cnn", "stats"), "agent.encoder must be 'cnn' or 'stats'"),
+        (cfg.restore.lr > 0.0, "restore.lr must be > 0"),
+        (cfg.restore.batch >= 1, "restore.batch must be >= 1"),
+        (cfg.restore.lab_weight >= 0.0 and cfg.restore.sparsity >= 0.0, "restore weights must be >= 0"),
+        (cfg.restore.pool_per_target >= 1, "restore.pool_per_target must be >= 1"),
+        (0.0 <= cfg.restore.val_fraction < 1.0, "restore.val_fraction must be in [0, 1)"),
+        (cfg.restore.val_unedits >= 1, "restore.val_unedits must be >= 1"),
+        (cfg.restore.eval_every >= 1, "restore.eval_every must be >= 1"),
+        (cfg.restore.unedit in ("photographer", "uniform"), "restore.unedit must be 'photographer' or 'uniform'"),
+        (cfg.restore.unedit_scale >= 0.0, "restore.unedit_scale must be >= 0"),
+        (0.0 <= cfg.restore.overexposed <= 1.0, "restore.overexposed must be in [0, 1]"),
+        (0.0 <= cfg.restore.overexposed_ev <= 5.0, "restore.overexposed_ev must be in [0, 5]"),
         (cfg.imitation.steps >= 1, "imitation.steps must be >= 1"),
         (cfg.imitation.batch >= 1, "imitation.batch must be >= 1"),
         (cfg.imitation.lr > 0.0, "imitation.lr must be > 0"),

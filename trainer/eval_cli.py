@@ -13,7 +13,10 @@ must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For 
   the same way.
 
 Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), CIEDE2000 and CIE76 ΔE,
-all on 8-bit sRGB, averaged over photos. A pair that fails (unreadable file, mismatched sizes) is reported
+all on 8-bit sRGB, averaged over photos. Beside them, the **spread of the style's suggestions** over the photo set
+(:func:`slider_spread`): per slider, on how many photos it is used and the mean, standard deviation, minimum and
+maximum of its value (scalars; the identity where a photo's recipe leaves it out). A style that adapts to each photo
+has a spread; a fixed preset has none. A pair that fails (unreadable file, mismatched sizes) is reported
 on stderr naming the file and skipped; the exit status is then 9 (or the error's own status when every
 pair failed).
 """
@@ -50,6 +53,7 @@ __all__ = [
     "register",
     "result_to_json",
     "run",
+    "slider_spread",
     "write_eval_sheet",
 ]
 
@@ -296,6 +300,45 @@ def evaluate_pairs(
 # -- output ------------------------------------------------------------------------------------------
 
 
+def slider_spread(result: EvalResult, method: str = "style") -> dict[str, dict[str, float]]:
+    """Per slider, how the method's recipes vary over the evaluated photos.
+
+    Returns:
+        slider name -> ``{"used", "mean", "sd", "min", "max"}``: the share of photos whose recipe sets it (0..1)
+        and, for scalar sliders, statistics of its value in catalog units (the identity where it is not set;
+        population standard deviation). Curves and HSL report ``used`` only. Sliders in catalog order.
+    """
+    from backend.sliders.catalog import CATALOG
+
+    recipes = [p["recipes"].get(method) for p in result.per_photo]
+    recipes = [r for r in recipes if r is not None]
+    out: dict[str, dict[str, float]] = {}
+    if not recipes:
+        return out
+    for spec in CATALOG:
+        values = [next((s["value"] for s in r["steps"] if s["slider"] == spec.name), None) for r in recipes]
+        used = sum(v is not None for v in values)
+        if not used:
+            continue
+        row = {"used": used / len(recipes)}
+        if spec.is_scalar:
+            arr = np.array([spec.identity if v is None else float(v) for v in values])
+            row |= {"mean": float(arr.mean()), "sd": float(arr.std()), "min": float(arr.min()), "max": float(arr.max())}
+        out[spec.name] = row
+    return out
+
+
+def format_spread(spread: Mapping[str, Mapping[str, float]]) -> str:
+    """:func:`slider_spread` as plain-text lines (one per slider)."""
+    lines = ["suggestions over the photos (slider: used on, mean ± sd [min .. max]):"]
+    for name, row in spread.items():
+        text = f"  {name}: {row['used']:.0%}"
+        if "mean" in row:
+            text += f", {row['mean']:+.2f} ± {row['sd']:.2f} [{row['min']:+.2f} .. {row['max']:+.2f}]"
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def _fmt(value: float, digits: int) -> str:
     if math.isnan(value):
         return "n/a"
@@ -324,6 +367,9 @@ def format_table(result: EvalResult) -> str:
     if result.style is not None and n:
         gain = result.mean("style", "psnr") - result.mean("identity", "psnr")
         lines.append(f"style vs identity: {gain:+.2f} dB PSNR")
+        spread = slider_spread(result)
+        if spread:
+            lines.append(format_spread(spread))
     if result.failures:
         lines.append(f"{len(result.failures)} pair(s) failed (see the errors above)")
     return "\n".join(lines)
@@ -356,6 +402,9 @@ def result_to_json(result: EvalResult) -> dict[str, Any]:
     }
     if result.style is not None and result.per_photo:
         out["psnr_gain_over_identity"] = _json_number(result.mean("style", "psnr") - result.mean("identity", "psnr"))
+        out["slider_spread"] = {
+            k: {m: _json_number(v) for m, v in row.items()} for k, row in slider_spread(result).items()
+        }
     return out
 
 

@@ -129,6 +129,7 @@ class TrainResult:
         installed_path: the style's weights file in the style folder it was installed to, if any.
         metrics: the final evaluation numbers (rank 0).
         net: the trained agent.
+        rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
     """
 
     run_dir: Path
@@ -138,6 +139,7 @@ class TrainResult:
     installed_path: Path | None
     metrics: dict[str, float] = field(default_factory=dict)
     net: AgentNet | None = None
+    rejected: str | None = None
 
 
 @contextmanager
@@ -196,7 +198,12 @@ class Trainer:
         a = cfg.agent
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every process (then broadcast)
         self.net = AgentNet(
-            sliders=a.sliders or AGENT_SLIDERS, max_steps=a.max_steps, width=a.width, dropout=a.dropout, thumb=a.thumb
+            sliders=a.sliders or AGENT_SLIDERS,
+            max_steps=a.max_steps,
+            width=a.width,
+            dropout=a.dropout,
+            thumb=a.thumb,
+            encoder=a.encoder,
         ).to(info.device)
         self.critic = Critic(cfg.critic.width).to(info.device)
         broadcast_module(self.net, info)
@@ -509,6 +516,27 @@ def train(
     """
     info = info or init_distributed()
     run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
+    if cfg.run.method == "restore":
+        if resume or stop_after is not None:
+            raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
+        from trainer.restore import train_restore
+
+        threads = torch.get_num_threads()
+        with torch.random.fork_rng(devices=[]):
+            if cfg.run.threads > 0:
+                torch.set_num_threads(cfg.run.threads)
+            try:
+                return train_restore(
+                    cfg,
+                    targets=targets,
+                    sources=sources,
+                    run=run,
+                    install_dir=install_dir,
+                    progress=progress,
+                    info=info,
+                )
+            finally:
+                torch.set_num_threads(threads)
     ckpt_dir = run / "checkpoints"
     if not resume and latest_checkpoint(ckpt_dir) is not None:
         raise ConfigError(f"{run}: the run folder already has checkpoints; use --resume or another --run-dir")

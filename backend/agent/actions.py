@@ -35,7 +35,13 @@ __all__ = [
     "head_shape",
     "head_size",
     "identity_value",
+    "is_negligible",
 ]
+
+#: A move smaller than this fraction of a slider's half-range (scalars, HSL cells) or than this many linear
+#: units on a curve knot is invisible, and a one-shot agent leaves that slider out of its recipe.
+NEGLIGIBLE_FRACTION = 0.005
+NEGLIGIBLE_CURVE = 0.002
 
 #: Sliders the agent may set, in catalog order: every slider with ``is_global`` True.
 AGENT_SLIDERS: tuple[str, ...] = tuple(spec.name for spec in CATALOG if spec.is_global)
@@ -77,6 +83,24 @@ def identity_value(
     """The slider's identity as a tensor of shape ``(n, *spec.shape)``."""
     spec = get_slider(name)
     return torch.tensor(spec.identity, dtype=dtype, device=device).expand(n, *spec.shape).clone()
+
+
+def is_negligible(name: str, value: Tensor) -> Tensor:
+    """Whether each item's value of a slider is too close to its identity to be worth a recipe step.
+
+    Args:
+        name: one of :data:`AGENT_SLIDERS`.
+        value: ``(N, *spec.shape)`` values in catalog units.
+
+    Returns:
+        ``(N,)`` bool: True where every element lies within :data:`NEGLIGIBLE_FRACTION` of the slider's
+        half-range of its identity (curves: within :data:`NEGLIGIBLE_CURVE` linear units of every knot).
+    """
+    spec = _agent_spec(name)
+    ident = torch.tensor(spec.identity, dtype=value.dtype, device=value.device)
+    dev = (value - ident).abs().reshape(value.shape[0], -1).amax(dim=1)
+    limit = NEGLIGIBLE_CURVE if spec.monotone_curve else NEGLIGIBLE_FRACTION * (spec.maximum - spec.minimum) / 2
+    return dev < limit
 
 
 def _bound_elementwise(spec: SliderSpec, z: Tensor) -> Tensor:

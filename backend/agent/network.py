@@ -13,6 +13,11 @@ head per slider (bounded by :func:`~backend.agent.actions.bound_value`, so a zer
 identity), and a state value. With the defaults it has about 0.1 M parameters (0.4 MB) and runs in
 about 2 ms on one CPU core for ``N = 1`` (convolutions in channels-last layout).
 
+One-shot mode (``oneshot=True``, the restoration trainer's agent): the net is called once, on the unedited
+thumbnail at step 0, and every slider is set to the value it proposes (pipeline order); the policy and state-value
+heads are then unused. Sliders whose value stays within :func:`~backend.agent.actions.is_negligible` of the identity
+are left out of the recipe (see :mod:`backend.agent.rollout`).
+
 Dropout modules stay in the net. ``net.eval()`` makes it deterministic; :func:`set_dropout` turns only
 the dropout layers on again (Monte-Carlo dropout) to draw recipe variants.
 """
@@ -30,12 +35,26 @@ from torch import Tensor, nn
 
 from backend.agent.actions import AGENT_SLIDERS, ValueBounder, head_size
 from backend.errors import InvalidRecipeError
-from backend.render.color import REC2020_LUMINANCE, srgb_encode
+from backend.render.color import REC2020_LUMINANCE, rec2020_to_lab, srgb_encode
 
-__all__ = ["N_STATS", "AgentNet", "AgentOutput", "image_statistics", "mc_dropout", "set_dropout"]
+__all__ = [
+    "ENCODERS",
+    "N_COLOUR_STATS",
+    "N_STATS",
+    "AgentNet",
+    "AgentOutput",
+    "colour_statistics",
+    "image_statistics",
+    "mc_dropout",
+    "set_dropout",
+]
 
 #: Number of scalar image statistics appended to the pooled CNN features.
 N_STATS = 9
+#: Number of colour statistics the ``"stats"`` encoder adds (:func:`colour_statistics`).
+N_COLOUR_STATS = 4
+#: Image encoders: a CNN on the thumbnail plus statistics, or the statistics alone.
+ENCODERS = ("cnn", "stats")
 
 _QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 _LOG_EPS = 2.0**-12  # floor of the luminance before log2 (about 12 stops below white)
@@ -91,6 +110,21 @@ def image_statistics(image: Tensor) -> Tensor:
     return torch.cat((mean, std, q, clipped, black), dim=1)
 
 
+def colour_statistics(image: Tensor) -> Tensor:
+    """Colour cues of a linear image for the ``"stats"`` encoder.
+
+    Args:
+        image: ``(N, 3, H, W)`` linear Rec.2020 (clamped to [0, 1] here).
+
+    Returns:
+        ``(N, 4)``: the mean CIELAB a* and b*, and the mean and standard deviation of the chroma, each divided
+        by 20 (typical values within about [-2, 3]).
+    """
+    lab = rec2020_to_lab(image.clamp(0.0, 1.0)).flatten(2)
+    chroma = torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2 + 1e-6)
+    return torch.stack((lab[:, 1].mean(dim=1), lab[:, 2].mean(dim=1), chroma.mean(dim=1), chroma.std(dim=1)), 1) / 20
+
+
 class AgentNet(nn.Module):
     """Actor-critic network over slider choices (see the module docstring for the architecture).
 
@@ -101,6 +135,10 @@ class AgentNet(nn.Module):
         width: base channel count of the CNN (the MLP has ``4 width`` units); >= 2, even.
         dropout: dropout probability in the MLP (kept on for variants), in [0, 1).
         thumb: side of the square input thumbnail in pixels (64; >= 16).
+        oneshot: set every slider in one decision instead of choosing them one after another.
+        encoder: ``"cnn"`` (convolutions on the thumbnail plus the luminance statistics) or ``"stats"`` (no
+            convolutions: the luminance and colour statistics alone, :func:`image_statistics` and
+            :func:`colour_statistics`; it cannot memorise the content of a few favourites).
     """
 
     def __init__(
@@ -110,6 +148,8 @@ class AgentNet(nn.Module):
         width: int = 32,
         dropout: float = 0.1,
         thumb: int = 64,
+        oneshot: bool = False,
+        encoder: str = "cnn",
     ) -> None:
         super().__init__()
         sliders = tuple(sliders)
@@ -118,6 +158,8 @@ class AgentNet(nn.Module):
             raise InvalidRecipeError(
                 f"agent sliders must be distinct names from {list(AGENT_SLIDERS)}; got {list(sliders)}"
             )
+        if encoder not in ENCODERS:
+            raise ValueError(f"bad AgentNet encoder {encoder!r}; choose from {ENCODERS}")
         if max_steps < 1 or width < 2 or width % 2 or not 0.0 <= dropout < 1.0 or thumb < 16:
             raise ValueError(
                 f"bad AgentNet config: max_steps={max_steps} width={width} dropout={dropout} thumb={thumb}"
@@ -127,13 +169,17 @@ class AgentNet(nn.Module):
         self.width = int(width)
         self.dropout_p = float(dropout)
         self.thumb = int(thumb)
+        self.oneshot = bool(oneshot)
+        self.encoder_kind = encoder
         chans = (3, width // 2, width, 2 * width, 2 * width)
         layers: list[nn.Module] = []
-        for cin, cout in itertools.pairwise(chans):
-            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.SiLU()]
+        if encoder == "cnn":
+            for cin, cout in itertools.pairwise(chans):
+                layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.SiLU()]
         self.encoder = nn.Sequential(*layers)
         hidden = 4 * width
-        n_in = 2 * chans[-1] + N_STATS + self.max_steps + len(sliders)
+        n_image = 2 * chans[-1] + N_STATS if encoder == "cnn" else N_STATS + N_COLOUR_STATS
+        n_in = n_image + self.max_steps + len(sliders)
         self.trunk = nn.Sequential(
             nn.Linear(n_in, hidden),
             nn.SiLU(),
@@ -157,6 +203,8 @@ class AgentNet(nn.Module):
             "width": self.width,
             "dropout": self.dropout_p,
             "thumb": self.thumb,
+            "oneshot": self.oneshot,
+            "encoder": self.encoder_kind,
         }
 
     def _check(self, thumb: Tensor, step: Tensor, used: Tensor) -> None:
@@ -180,11 +228,15 @@ class AgentNet(nn.Module):
             :class:`AgentOutput`; logits of the stop action are always finite.
         """
         self._check(thumb, step, used)
-        x = srgb_encode(thumb.clamp(0.0, 1.0)) - 0.5
-        feat = self.encoder(x.contiguous(memory_format=torch.channels_last))  # faster CPU convolutions
-        pooled = torch.cat((feat.mean(dim=(2, 3)), feat.amax(dim=(2, 3))), dim=1)
+        if self.encoder_kind == "cnn":
+            x = srgb_encode(thumb.clamp(0.0, 1.0)) - 0.5
+            feat = self.encoder(x.contiguous(memory_format=torch.channels_last))  # faster CPU convolutions
+            pooled = torch.cat((feat.mean(dim=(2, 3)), feat.amax(dim=(2, 3))), dim=1)
+            image = torch.cat((pooled, image_statistics(thumb)), dim=1)
+        else:
+            image = torch.cat((image_statistics(thumb), colour_statistics(thumb)), dim=1)
         onehot = nn.functional.one_hot(step.clamp(0, self.max_steps - 1), self.max_steps).to(thumb.dtype)
-        h = self.trunk(torch.cat((pooled, image_statistics(thumb), onehot, used.to(thumb.dtype)), dim=1))
+        h = self.trunk(torch.cat((image, onehot, used.to(thumb.dtype)), dim=1))
         logits = self.policy_head(h)
         mask = torch.cat((used, torch.zeros_like(used[:, :1])), dim=1)
         logits = logits.masked_fill(mask, float("-inf"))

@@ -12,6 +12,11 @@ recorded as stop with zero log-probability and entropy).
 Everything is differentiable when called with gradients enabled (the trainer relies on it): slider
 values flow into the rendered states and the final image; log-probabilities and entropies are those of
 the chosen actions. Inference wraps the call in ``torch.inference_mode()``.
+
+A one-shot net (``net.oneshot``) makes a single decision: it sees the unedited thumbnail once and every one of its
+sliders takes the value it proposes; each item's recipe lists, in pipeline order, the sliders whose value is not
+negligible (:func:`~backend.agent.actions.is_negligible`), while ``Trajectory.settings`` and the rendered image use
+every proposed value (the difference is invisible by construction).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from backend.agent.actions import identity_value
+from backend.agent.actions import identity_value, is_negligible
 from backend.agent.network import AgentNet
 from backend.recipe import Recipe
 from backend.render.pipeline import STAGES, prepare_settings
@@ -212,6 +217,8 @@ def rollout(
     Returns:
         The :class:`Trajectory`.
     """
+    if net.oneshot:
+        return _rollout_oneshot(net, thumb, render_final=render_final)
     steps_max = net.max_steps if max_steps is None else min(int(max_steps), net.max_steps)
     n, s = thumb.shape[0], len(net.sliders)
     device = thumb.device
@@ -269,3 +276,36 @@ def rollout(
         used=used,
         image=image,
     )
+
+
+def pipeline_order(sliders: tuple[str, ...]) -> tuple[str, ...]:
+    """``sliders`` sorted by the pipeline stage they belong to (ties keep their order)."""
+    stages = list(STAGES)
+    return tuple(sorted(sliders, key=lambda name: stages.index(get_slider(name).stage)))
+
+
+def _rollout_oneshot(net: AgentNet, thumb: Tensor, *, render_final: bool) -> Trajectory:
+    """One decision that sets every slider of a one-shot net (see the module docstring)."""
+    n, s = thumb.shape[0], len(net.sliders)
+    device = thumb.device
+    used = torch.zeros(n, s, dtype=torch.bool, device=device)
+    out = net(thumb, torch.zeros(n, dtype=torch.long, device=device), used)
+    names = pipeline_order(net.sliders)
+    settings = {name: out.values[name] for name in names}
+    keep = {name: (~is_negligible(name, settings[name].detach())).tolist() for name in names}
+    orders = tuple(tuple(name for name in names if keep[name][i]) for i in range(n))
+    zeros = torch.zeros(n, dtype=out.state_value.dtype, device=device)
+    step = TrajectoryStep(
+        action=torch.full((n,), s, dtype=torch.long, device=device),
+        active=torch.ones(n, dtype=torch.bool, device=device),
+        logits=out.logits,
+        log_prob=zeros,
+        entropy=zeros,
+        state_value=out.state_value,
+        values=dict(settings),
+        sliders=(None,) * n,
+        proposals=dict(out.values),
+    )
+    used = torch.tensor([[name in order for name in net.sliders] for order in orders], dtype=torch.bool, device=device)
+    image = IncrementalRenderer(thumb)(settings) if render_final else None
+    return Trajectory(steps=(step,), settings=settings, orders=orders, used=used, image=image)

@@ -41,7 +41,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from backend.agent.actions import AGENT_SLIDERS
-from backend.agent.network import AgentNet
+from backend.agent.network import ENCODERS, AgentNet
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
 from backend.sliders.catalog import CATALOG_VERSION
 
@@ -203,7 +203,14 @@ def _check_agent(agent: Any, where: Path) -> dict[str, Any]:
     dropout = agent["dropout"]
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
         raise StyleError(where, f"'agent.dropout' must be a number in [0, 1), got {dropout!r}")
-    return {k: agent[k] for k in ("sliders", "max_steps", "width", "dropout", "thumb")}
+    oneshot = agent.get("oneshot", False)
+    if not isinstance(oneshot, bool):
+        raise StyleError(where, f"'agent.oneshot' must be true or false, got {oneshot!r}")
+    encoder = agent.get("encoder", "cnn")
+    if encoder not in ENCODERS:
+        raise StyleError(where, f"'agent.encoder' must be one of {list(ENCODERS)}, got {encoder!r}")
+    keys = ("sliders", "max_steps", "width", "dropout", "thumb")
+    return {k: agent[k] for k in keys} | {"oneshot": oneshot, "encoder": encoder}
 
 
 def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
@@ -355,6 +362,8 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
         width=agent["width"],
         dropout=float(agent["dropout"]),
         thumb=agent["thumb"],
+        oneshot=agent["oneshot"],
+        encoder=agent["encoder"],
     )
     _load_weights(weights, net)
     net.eval()

@@ -15,6 +15,33 @@ own slider space, by rendering each target with random slider values that undo a
 Values are clamped to the catalog ranges. The agent then learns to edit such inputs back towards the look of
 the favourites; since the training never pairs an un-edited input with its own target, this is still unpaired
 training (the critic only ever compares distributions).
+
+The restoration trainer (:mod:`trainer.restore`) pairs them, and needs un-edits that look like real unedited
+photos. :func:`photographer_unedit_settings` draws the *inverse of a real photographer's correction*: each move is
+normal with the negated mean and the spread of the corrections in 3,449 real Lightroom PV2012 develop settings of one
+photographer's catalog (``../shared/data/lightroom_edits``; only these summary numbers are used):
+
+============  ===========================  ===============================================================
+slider        real correction (mean, sd)   un-edit drawn here (mean, sd)
+============  ===========================  ===============================================================
+exposure      +0.87, 0.50 EV               -0.87, 0.50 EV (unedited camera output is about 1 EV too dark)
+contrast      -3, 22                       +3, 22
+highlights    -58, 34                      +29, 17  (half: see below)
+shadows       +13, 23                      -6, 12   (half)
+whites        -66, 34                      +33, 17  (half)
+blacks        -17, 37                      +8, 18   (half)
+vibrance      0, 9                         0, 9
+saturation    +4, 8                        -4, 8
+temperature   (mixed units in the data)    0, 15 mired
+tint          +2, 16                       0, 8
+tone_curve    --                           inverse S-curve, k uniform in [0, 0.5]
+============  ===========================  ===============================================================
+
+The four tone sliders are drawn at half the real magnitude: a photographer's -60 highlights recovers a raw file's
+headroom, which a finished favourite no longer has, and the full inverse clips highlights that no slider can bring
+back. A share ``overexposed`` of the un-edits draws exposure uniformly in +-``overexposed_ev`` instead, so that
+over-exposed inputs are seen too. All moves are multiplied by ``scale`` around the centre, which may be replaced by
+a recipe fitted to real unedited photos (:func:`trainer.restore_fit.fit_unedit_centre`).
 """
 
 from __future__ import annotations
@@ -30,7 +57,29 @@ from backend.render.pipeline import render
 from backend.sliders.catalog import CURVE_KNOTS, get_slider
 from trainer.config import DataConfig
 
-__all__ = ["apply_unedit", "inverse_s_curve", "random_unedit_settings"]
+__all__ = [
+    "PHOTOGRAPHER_UNEDIT",
+    "apply_unedit",
+    "inverse_s_curve",
+    "photographer_unedit_settings",
+    "random_unedit_settings",
+]
+
+#: Un-edit moves of :func:`photographer_unedit_settings`: slider -> (mean, standard deviation), catalog units.
+PHOTOGRAPHER_UNEDIT: dict[str, tuple[float, float]] = {
+    "exposure": (-0.87, 0.50),
+    "contrast": (3.0, 22.0),
+    "highlights": (29.0, 17.0),
+    "shadows": (-6.0, 12.0),
+    "whites": (33.0, 17.0),
+    "blacks": (8.0, 18.0),
+    "vibrance": (0.0, 9.0),
+    "saturation": (-4.0, 8.0),
+    "temperature": (0.0, 15.0),
+    "tint": (0.0, 8.0),
+}
+#: Largest strength of the inverse S-curve drawn by :func:`photographer_unedit_settings`.
+PHOTOGRAPHER_FLATTEN = 0.5
 
 
 def inverse_s_curve(k: float) -> list[float]:
@@ -78,3 +127,40 @@ def random_unedit_settings(cfg: DataConfig, rng: np.random.Generator) -> dict[st
 def apply_unedit(images: Tensor, settings: dict[str, float | list[float]]) -> Tensor:
     """Render an un-edit onto ``(N, 3, H, W)`` linear Rec.2020 images (returns the same shape, not clamped)."""
     return render(images, settings)
+
+
+def photographer_unedit_settings(
+    rng: np.random.Generator,
+    *,
+    scale: float = 1.0,
+    overexposed: float = 0.25,
+    overexposed_ev: float = 1.5,
+    centre: dict[str, float] | None = None,
+    sliders: tuple[str, ...] = (),
+    steepen: float = 0.0,
+) -> dict[str, float | list[float]]:
+    """One un-edit drawn from the inverse of real photographers' corrections (see the module docstring).
+
+    Args:
+        rng: random source.
+        scale: multiplies every move's spread (0 gives the centre itself).
+        overexposed: probability that exposure is drawn uniformly in ``[-overexposed_ev, +overexposed_ev]``.
+        overexposed_ev: that range, in EV.
+        centre: slider -> mean that replaces :data:`PHOTOGRAPHER_UNEDIT`'s mean (e.g. fitted to real unedited
+            photos); sliders it lacks keep the prior's mean.
+        sliders: un-edit only these sliders of :data:`PHOTOGRAPHER_UNEDIT` (empty: all of them).
+        steepen: the tone curve's strength is uniform in ``[-steepen, 0.5]`` (negative: an S-curve, more contrast).
+
+    Returns:
+        slider name -> value in catalog units (clamped to the catalog ranges), the tone curve included.
+    """
+    out: dict[str, float | list[float]] = {}
+    for name, (mean, sd) in PHOTOGRAPHER_UNEDIT.items():
+        if sliders and name not in sliders:
+            continue
+        mu = mean if centre is None else centre.get(name, mean)
+        out[name] = _clamp(name, mu + scale * sd * float(rng.standard_normal()))
+    if rng.uniform() < overexposed:
+        out["exposure"] = _clamp("exposure", float(rng.uniform(-overexposed_ev, overexposed_ev)))
+    out["tone_curve"] = inverse_s_curve(float(rng.uniform(-steepen, PHOTOGRAPHER_FLATTEN) * min(scale, 1.0)))
+    return out

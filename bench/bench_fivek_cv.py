@@ -1,0 +1,208 @@
+"""FiveK Expert C, cross-validated: a style learnt from 16 of Expert C's retouches, scored on the 8 other photos.
+
+Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Expert C's retouches, 512 px):
+
+* the 24 photos are split into 3 folds of 8 by a fixed permutation (``random.Random(2026)``, chosen before any
+  result was seen); each fold's 8 photos are the test set, the other 16 train;
+* **favourites** (``--targets``): Expert C's retouches of the 16 training photos;
+* **sources**: ``--sources none`` (favourites only: the trainer's own un-edits) or ``--sources inputs`` (the
+  inputs of the same 16 training photos, unpaired: the trainer never pairs an input with its retouch);
+* every fold is trained with every seed of ``--seeds`` for a fixed ``--minutes`` on ``--threads`` threads per
+  run, ``--parallel`` runs side by side; the test photos are never seen in any form;
+* test: every test input against Expert C at 512 px with ``trainer.eval_cli.evaluate_pairs`` (the code path of
+  ``autoretouch eval``): identity (doing nothing), the auto baseline and the learned style (its held-out-selected
+  checkpoint, as installed).
+
+Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
+photo's gain) and the summary: mean +- sd of the gain over the runs and the worst run. ``--long-minutes M`` adds
+one run per fold of M minutes (seed 0).
+
+    python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources none
+    python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources inputs
+    python bench/bench_fivek_cv.py --minutes 0.2 --seeds 0 --folds 1      # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
+sys.path.insert(0, str(REPO))
+
+
+def folds(dev: bool = False) -> list[tuple[list[dict[str, str]], list[dict[str, str]]]]:
+    """(train rows, test rows) per fold, from the manifest and a fixed permutation.
+
+    ``dev``: the development split instead: 4 inner folds (12 train / 4 test) of fold 0's 16 training photos,
+    which never touch fold 0's test photos (used to choose the training recipe).
+    """
+    rows = list(csv.DictReader((DATA / "manifest.csv").open(encoding="utf-8")))
+    order = list(range(len(rows)))
+    random.Random(2026).shuffle(order)
+    size, k = len(rows) // 3, 3
+    if dev:
+        fold0 = set(order[:size])
+        order = [i for i in order if i not in fold0]
+        size, k = len(order) // 4, 4
+    out = []
+    for f in range(k):
+        test = set(order[f * size : (f + 1) * size])
+        out.append(([rows[i] for i in order if i not in test], [rows[i] for i in sorted(test)]))
+    return out
+
+
+def _link(folder: Path, files: list[Path]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        dst = folder / f.name
+        if not dst.exists():
+            dst.symlink_to(f.resolve())
+    return folder
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one fold x seed in-process and evaluate it (called in a child process)."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    from backend.agent.style import load_style
+    from trainer.config import load_config
+    from trainer.eval_cli import Pair, evaluate_pairs
+    from trainer.train import train
+
+    work = Path(job["work"])
+    train_rows, test_rows = folds(job["dev"])[job["fold"]]
+    targets = _link(work / "targets", [DATA / r["expertC"] for r in train_rows])
+    sources = _link(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
+    overrides = [*job["overrides"], f"run.minutes={job['minutes']}", "run.steps=1000000", f"run.seed={job['seed']}"]
+    overrides += [f"run.threads={job['threads']}", f"run.style=cv{job['fold']}s{job['seed']}"]
+    cfg = load_config(job.get("config"), overrides)
+    start = time.perf_counter()
+    result = train(cfg, targets=targets, sources=sources, run_dir=work / "run", install_dir=None)
+    seconds = time.perf_counter() - start
+    style = load_style(result.style_path)
+    pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
+    ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
+    per = [
+        {"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ("identity", "auto", "style")}} for p in ev.per_photo
+    ]
+    return {
+        "fold": job["fold"],
+        "seed": job["seed"],
+        "minutes": job["minutes"],
+        "steps": result.step,
+        "train_seconds": seconds,
+        "held_out_gain": result.metrics.get("val_gain_db"),
+        "rejected": result.rejected,
+        "photos": per,
+    }
+
+
+def _spawn(job: dict[str, Any]) -> dict[str, Any]:
+    out = Path(job["work"]) / "result.json"
+    Path(job["work"]).mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, __file__, "--job", json.dumps(job)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"job {job['fold']}/{job['seed']} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _row(r: dict[str, Any]) -> tuple[str, float, float]:
+    ph = r["photos"]
+    mean = {m: statistics.mean(p[m] for p in ph) for m in ("identity", "auto", "style")}
+    gain = mean["style"] - mean["identity"]
+    worst = min(p["style"] - p["identity"] for p in ph)
+    line = (
+        f"| {r['fold']} | {r['seed']} | {r['minutes']:g} | {r['steps']} | {mean['identity']:.2f} | {mean['auto']:.2f} "
+        f"| {mean['style']:.2f} | {gain:+.2f} | {worst:+.2f} | {r['held_out_gain']:+.2f} |"
+    )
+    return line, gain, mean["style"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--job", help=argparse.SUPPRESS)
+    p.add_argument("--minutes", type=float, default=5.0, help="training minutes per run")
+    p.add_argument("--long-minutes", type=float, default=0.0, help="also one run per fold of this many minutes")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--parallel", type=int, default=2, help="runs side by side")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--folds", type=int, default=0, help="how many folds to run (default: all)")
+    p.add_argument("--dev", action="store_true", help="the development split (inner folds of fold 0's training photos)")
+    p.add_argument("--sources", choices=("none", "inputs"), default="none")
+    p.add_argument("--config", help="experiment configuration (TOML)")
+    p.add_argument("--set", action="append", default=[], dest="overrides", help="config override (repeatable)")
+    p.add_argument("--work", type=Path, default=REPO / "runs" / "bench_fivek_cv", help="work folder")
+    p.add_argument("--label", default="", help="name of this configuration (work sub-folder)")
+    p.add_argument("--json", type=Path, help="write every result to this JSON file")
+    args = p.parse_args()
+    if args.job:
+        job = json.loads(args.job)
+        out = run_job(job)
+        (Path(job["work"]) / "result.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
+        return 0
+    jobs = []
+    tag = f"{'dev-' if args.dev else ''}{args.sources}-{args.minutes:g}m{'-' + args.label if args.label else ''}"
+    for fold in range(args.folds or len(folds(args.dev))):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            jobs.append((fold, seed, args.minutes))
+        if args.long_minutes > 0:
+            jobs.append((fold, 0, args.long_minutes))
+    specs = [
+        {
+            "fold": f,
+            "seed": s,
+            "minutes": m,
+            "threads": args.threads,
+            "sources": args.sources,
+            "dev": args.dev,
+            "overrides": args.overrides,
+            "config": args.config,
+            "work": str(args.work / tag / f"f{f}s{s}m{m:g}"),
+        }
+        for f, s, m in jobs
+    ]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        results = list(pool.map(_spawn, specs))
+    split = (
+        "development split: 4 inner folds of fold 0's training photos (12 / 4)" if args.dev else "3-fold CV (16 / 8)"
+    )
+    print(
+        f"\nFiveK Expert C, {split}, sources: {args.sources}; {args.threads} thread(s) per run, "
+        f"{args.parallel} runs side by side; wall {time.perf_counter() - start:.0f} s\n"
+    )
+    print("| fold | seed | min | steps | identity | auto | style | gain | worst photo | held-out gain (train) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    gains, styles = [], []
+    for r in results:
+        line, gain, style = _row(r)
+        print(line)
+        if r["minutes"] == args.minutes:
+            gains.append(gain)
+            styles.append(style)
+    if gains:
+        sd = statistics.stdev(gains) if len(gains) > 1 else 0.0
+        print(
+            f"\n{len(gains)} runs of {args.minutes:g} min: style {statistics.mean(styles):.2f} dB, gain over identity "
+            f"{statistics.mean(gains):+.2f} ± {sd:.2f} dB (mean ± sd), worst run {min(gains):+.2f} dB"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

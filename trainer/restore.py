@@ -1,0 +1,487 @@
+"""The restoration trainer: a one-shot agent learns to undo realistic un-edits of the favourites.
+
+Why: an unpaired critic with 16-100 favourites is easily fooled, and the GAN-trained agent ended up making the same
+moves on every photo, sometimes worse than doing nothing. Here every favourite, rendered with a random "un-edit"
+(:func:`trainer.data.unedit.photographer_unedit_settings`: the inverse of real photographers' corrections, or,
+with ``--sources``, centred on the recipe that makes the favourites look like the sources,
+:mod:`trainer.restore_fit`), is an input whose right answer is known: the favourite itself. The agent sees only the
+un-edited thumbnail, so to restore it it has to read the photo: a photo un-edited by -1 EV must get about +1 EV
+back. Applied to real photos, it moves each one towards the favourites' look by the amount that photo needs.
+
+One step: a batch of (un-edited crop, favourite crop) pairs from a fixed pool (same random 64-px window and flip
+for both), the one-shot agent (:class:`~backend.agent.network.AgentNet` with ``oneshot=True``) proposes every
+slider, the differentiable renderer applies them to the un-edited crop, and the loss is
+
+    L1(sRGB(result), sRGB(favourite)) + lab_weight * L1(Lab(result), Lab(favourite)) / 100
+    + sparsity * mean |slider move| / half-range
+
+with Adam and a cosine learning-rate decay over the run's steps or minutes, whichever ends first.
+
+Safety net: a share of the favourites (``restore.val_fraction``) is held out; every ``eval_every`` steps their
+fixed un-edits are restored and scored (PSNR on 8-bit sRGB against the favourite, beside the un-edited input's
+own score, i.e. doing nothing). The best checkpoint is kept, and the style is installed only when it beats doing
+nothing by ``min_gain_db`` and makes no degenerate move (:func:`degenerate_moves`), unless ``run.force`` is set.
+
+Run folder: ``config.toml``, ``metrics.csv``, ``curves.png``, ``eval.json``, ``contact_sheet.png`` (held-out
+un-edited favourites, restored, and the favourites) and ``style/<style>.{safetensors,json}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from backend.agent.network import AgentNet
+from backend.agent.rollout import rollout
+from backend.agent.style import Style, save_style, validate_metadata
+from backend.agent.thumbnail import make_thumbnail
+from backend.render.color import rec2020_to_lab, srgb_encode
+from backend.render.pipeline import render
+from backend.sliders.catalog import get_slider
+from trainer.config import RESTORE_SLIDERS, ConfigError, TrainConfig, config_to_dict, config_to_toml
+from trainer.data.dataset import sample_crops
+from trainer.data.folders import CroppedPhotos, list_photos, load_folder
+from trainer.data.unedit import (
+    PHOTOGRAPHER_UNEDIT,
+    photographer_unedit_settings,
+    random_unedit_settings,
+)
+from trainer.distributed import DistInfo, average_gradients, barrier
+from trainer.metrics import psnr
+from trainer.report import MetricsLog, contact_sheet, plot_curves
+from trainer.restore_fit import fit_unedit_centre, look_descriptor
+
+__all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``metrics.csv``.
+METRIC_COLUMNS: tuple[str, ...] = (
+    "step", "time_s", "lr", "loss", "l1", "lab", "sparsity", "dist", "val_psnr", "val_gain"
+)  # fmt: skip
+PLOT_KEYS: tuple[str, ...] = ("loss", "l1", "lab", "sparsity", "dist", "val_psnr", "val_gain")
+
+#: A style whose recipe on some photo sets black & white above this is flagged as degenerate.
+BW_LIMIT = 30.0
+#: ... or that adds more than this share of clipped-black or clipped-white pixels on average ...
+CLIP_LIMIT = 0.05
+#: ... or that removes more than this share of the mean chroma on average.
+CHROMA_LOSS_LIMIT = 0.5
+
+
+class UneditSampler:
+    """Draws un-edit recipes from the configured distribution (see :mod:`trainer.data.unedit`).
+
+    Args:
+        cfg: the experiment configuration (``restore.*`` and, for ``"uniform"``, ``data.unedit_*``).
+        centre: fitted un-edit centre (slider -> value); ``None`` keeps the photographer prior's centre.
+    """
+
+    def __init__(self, cfg: TrainConfig, centre: dict[str, float] | None = None) -> None:
+        self.cfg = cfg
+        self.centre = centre
+
+    def __call__(self, rng: np.random.Generator) -> dict[str, float | list[float]]:
+        """One un-edit: slider name -> value in catalog units."""
+        r = self.cfg.restore
+        if r.unedit == "uniform":
+            return random_unedit_settings(self.cfg.data, rng)
+        return photographer_unedit_settings(
+            rng,
+            scale=r.unedit_scale,
+            overexposed=r.overexposed,
+            overexposed_ev=r.overexposed_ev,
+            centre=self.centre,
+            sliders=r.unedit_sliders,
+            steepen=r.steepen,
+        )
+
+
+def _stack_settings(draws: list[dict[str, float | list[float]]]) -> dict[str, Tensor]:
+    return {name: torch.tensor([d[name] for d in draws], dtype=torch.float32) for name in draws[0]}
+
+
+@torch.no_grad()
+def unedit_batch(images: Tensor, draws: list[dict[str, float | list[float]]]) -> Tensor:
+    """Render one un-edit per image: ``(N, 3, H, W)`` linear Rec.2020 -> the same shape (not clamped)."""
+    return render(images, _stack_settings(draws))
+
+
+def _srgb(image: Tensor) -> Tensor:
+    return srgb_encode(image.clamp(0.0, 1.0))
+
+
+def restoration_loss(result: Tensor, target: Tensor, values: dict[str, Tensor], cfg: TrainConfig) -> dict[str, Tensor]:
+    """The training loss and its parts (see the module docstring).
+
+    Args:
+        result: ``(N, 3, H, W)`` the agent's rendering of the un-edited input, linear Rec.2020.
+        target: ``(N, 3, H, W)`` the favourite, linear Rec.2020.
+        values: slider name -> ``(N, *shape)`` the agent's values (catalog units).
+        cfg: the experiment configuration.
+
+    Returns:
+        ``{"loss", "l1", "lab", "sparsity"}`` scalar tensors (``loss`` carries the gradient).
+    """
+    l1 = (_srgb(result) - _srgb(target)).abs().mean()
+    lab = (rec2020_to_lab(result.clamp(0.0, 1.0)) - rec2020_to_lab(target.clamp(0.0, 1.0))).abs().mean() / 100.0
+    moves = []
+    for name, v in values.items():
+        spec = get_slider(name)
+        ident = torch.tensor(spec.identity, dtype=v.dtype, device=v.device)
+        moves.append(((v - ident).abs() / ((spec.maximum - spec.minimum) / 2)).reshape(v.shape[0], -1).mean(dim=1))
+    sparsity = torch.stack(moves, dim=1).sum(dim=1).mean() if moves else torch.zeros((), device=result.device)
+    r = cfg.restore
+    loss = l1 + r.lab_weight * lab + r.sparsity * sparsity
+    return {"loss": loss, "l1": l1.detach(), "lab": lab.detach(), "sparsity": sparsity.detach()}
+
+
+def _clip_share(image: Tensor) -> Tensor:
+    enc = _srgb(image)
+    black = (enc.amax(dim=1) < 1.0 / 255).flatten(1).float().mean(dim=1)
+    white = (enc.amin(dim=1) > 254.0 / 255).flatten(1).float().mean(dim=1)
+    return black + white
+
+
+def _chroma(image: Tensor) -> Tensor:
+    lab = rec2020_to_lab(image.clamp(0.0, 1.0)).flatten(2)
+    return torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2).mean(dim=1)
+
+
+@torch.no_grad()
+def degenerate_moves(net: AgentNet, inputs: Tensor) -> list[str]:
+    """What a style does to photos that no style should do: the reasons, empty when none.
+
+    Checks the agent's recipes on ``(N, 3, S, S)`` linear Rec.2020 inputs: black & white above
+    :data:`BW_LIMIT` on any photo, on average more than :data:`CLIP_LIMIT` of the pixels newly clipped to
+    black or white, or more than :data:`CHROMA_LOSS_LIMIT` of the mean chroma removed.
+    """
+    net.eval()
+    traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
+    out = render(inputs, traj.settings)
+    reasons = []
+    if "black_and_white" in traj.settings:
+        bw = float(traj.settings["black_and_white"].max())
+        if bw > BW_LIMIT:
+            reasons.append(f"turns photos black and white (black_and_white up to {bw:.0f})")
+    clipped = float((_clip_share(out) - _clip_share(inputs)).mean())
+    if clipped > CLIP_LIMIT:
+        reasons.append(f"clips {clipped:.0%} more of the pixels to black or white")
+    before, after = _chroma(inputs), _chroma(out)
+    loss = float(1.0 - after.mean() / before.mean().clamp_min(1e-6))
+    if loss > CHROMA_LOSS_LIMIT:
+        reasons.append(f"removes {loss:.0%} of the colour")
+    return reasons
+
+
+@dataclass
+class _Data:
+    """Pairs for training and held-out checks, all linear Rec.2020 float32."""
+
+    pool_in: Tensor  # (M, 3, C, C) un-edited training crops
+    pool_out: Tensor  # (M, 3, C, C) their favourites
+    val_in: Tensor  # (V, 3, S, S) held-out un-edited favourites
+    val_out: Tensor  # (V, 3, S, S) held-out favourites
+    sources: Tensor | None  # (Ns, 3, S, S) the --sources photos (checks and the contact sheet)
+    source_crops: Tensor | None  # (Ns, K, 3, C, C) training crops of the sources
+    look: Tensor  # (10,) mean look statistics of the training favourites
+    summary: dict[str, Any]
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, held-out) favourite indices; nothing is held out below 4 favourites."""
+    n_val = max(1, round(n * fraction)) if n >= 4 and fraction > 0 else 0
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104_729)).tolist()
+    return sorted(perm[n_val:]), sorted(perm[:n_val])
+
+
+def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | None) -> _Data:
+    r, d, seed = cfg.restore, cfg.data, cfg.run.seed
+    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    common = {"cache_size": csize, "eval_size": d.eval_size, "crops": d.crops_per_image}
+    fav: CroppedPhotos = load_folder(list_photos(targets, d.max_images), seed=seed, **common)
+    src = None if sources is None else load_folder(list_photos(sources, d.max_images), seed=seed + 1_000_003, **common)
+    train_idx, val_idx = _split(len(fav.names), r.val_fraction, seed)
+    centre = None
+    if src is not None and r.fit_sources and r.unedit == "photographer":
+        fitted = fit_unedit_centre(make_thumbnail(fav.evals, 32), make_thumbnail(src.evals, 32))
+        centre = {name: fitted.get(name, 0.0) for name in PHOTOGRAPHER_UNEDIT}
+        log.info("un-edit centre fitted to the sources: %s", {k: round(v, 2) for k, v in centre.items()})
+    sampler = UneditSampler(cfg, centre)
+    rng = np.random.default_rng(seed + 7_919)
+    pool_in, pool_out = [], []
+    k = fav.crops.shape[1]
+    for i in train_idx:
+        views = fav.crops[i][torch.arange(r.pool_per_target) % k]
+        pool_in.append(unedit_batch(views, [sampler(rng) for _ in range(r.pool_per_target)]))
+        pool_out.append(views)
+    vrng = np.random.default_rng(seed + 15_485_863)
+    check = val_idx or train_idx  # with fewer than 4 favourites the check uses training favourites
+    val_out = fav.evals[check].repeat_interleave(r.val_unedits, dim=0)
+    val_in = unedit_batch(val_out, [sampler(vrng) for _ in range(val_out.shape[0])])
+    summary: dict[str, Any] = {
+        "method": "restore",
+        "targets_dir": str(Path(targets).resolve()),
+        "targets": len(fav.names),
+        "target_names": list(fav.names),
+        "training_targets": len(train_idx),
+        "held_out_targets": [fav.names[i] for i in val_idx],
+        "sources_dir": None if sources is None else str(Path(sources).resolve()),
+        "sources": "none (un-edits of the favourites)" if src is None else len(src.names),
+        "unedit": r.unedit,
+        "unedit_centre": centre,
+        "pairs": len(train_idx) * r.pool_per_target,
+    }
+    return _Data(
+        pool_in=torch.cat(pool_in).half().float(),
+        pool_out=torch.cat(pool_out).half().float(),
+        val_in=val_in.half().float(),
+        val_out=val_out.half().float(),
+        sources=None if src is None else src.evals,
+        source_crops=None if src is None else src.crops,
+        look=look_descriptor(fav.evals[train_idx]).mean(dim=0),
+        summary=summary,
+    )
+
+
+def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) -> tuple[Tensor, Tensor]:
+    m, c = data.pool_in.shape[0], data.pool_in.shape[-1]
+    idx = torch.randint(0, m, (n,), generator=gen)
+    offs = torch.randint(0, c - size + 1, (n, 2), generator=gen)
+    flips = torch.rand(n, generator=gen) < 0.5
+    ins, outs = [], []
+    for i in range(n):
+        y, x = int(offs[i, 0]), int(offs[i, 1])
+        a = data.pool_in[int(idx[i]), :, y : y + size, x : x + size]
+        b = data.pool_out[int(idx[i]), :, y : y + size, x : x + size]
+        if flip and bool(flips[i]):
+            a, b = a.flip(-1), b.flip(-1)
+        ins.append(a)
+        outs.append(b)
+    return torch.stack(ins), torch.stack(outs)
+
+
+@torch.no_grad()
+def restore_images(net: AgentNet, inputs: Tensor) -> tuple[Tensor, list[str]]:
+    """The agent's one-shot result on ``(N, 3, S, S)`` inputs, and a caption per image (its moves)."""
+    net.eval()
+    traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
+    out = render(inputs, traj.settings)
+    captions = [" ".join(get_slider(s).short for s in o) or "no edit" for o in traj.orders]
+    return out, captions
+
+
+def _val_psnr(net: AgentNet, data: _Data) -> tuple[float, float]:
+    out, _ = restore_images(net, data.val_in)
+    style = float(np.mean(psnr(out, data.val_out)))
+    identity = float(np.mean(psnr(data.val_in, data.val_out)))
+    return style, identity
+
+
+def _lr(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    r = cfg.restore
+    done = step / cfg.run.steps
+    if cfg.run.minutes > 0:
+        done = max(done, elapsed / (cfg.run.minutes * 60.0))
+    return r.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0))))
+
+
+def train_restore(
+    cfg: TrainConfig,
+    *,
+    targets: str | Path,
+    sources: str | Path | None,
+    run: Path,
+    install_dir: str | Path | None,
+    progress: bool,
+    info: DistInfo,
+) -> Any:
+    """Train a style by restoration (see the module docstring); returns a :class:`trainer.train.TrainResult`.
+
+    Args:
+        cfg: the experiment configuration (``run.method == "restore"``).
+        targets: folder of favourites.
+        sources: folder of unedited photos (fits the un-edit centre; checked for degenerate moves), or ``None``.
+        run: the run folder.
+        install_dir: style folder to install into (``None``: only the run folder).
+        progress: show a tqdm progress bar (rank 0).
+        info: the process's place in a torchrun job (gradients are averaged over processes).
+
+    Raises:
+        NotFoundError: a folder is missing or empty.
+    """
+    from trainer.train import TrainResult
+
+    if (run / "style").is_dir() and any((run / "style").glob("*.safetensors")):
+        raise ConfigError(f"{run}: the run folder already holds a trained style; use another --run-dir")
+    a = cfg.agent
+    torch.manual_seed(cfg.run.seed)
+    net = AgentNet(
+        sliders=a.sliders or RESTORE_SLIDERS,
+        max_steps=1,
+        width=a.width,
+        dropout=a.dropout,
+        thumb=a.thumb,
+        oneshot=True,
+        encoder=a.encoder,
+    )
+    validate_metadata(json.loads(json.dumps(Style(name=cfg.run.style, net=net).metadata())), run)
+    if info.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
+    t0 = time.monotonic()
+    data = _build_data(cfg, targets, sources)
+    log.info(
+        "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
+        data.summary["targets"],
+        len(data.summary["held_out_targets"]),
+        data.pool_in.shape[0],
+        time.monotonic() - t0,
+    )
+    gen = torch.Generator().manual_seed(cfg.run.seed * 1_000_003 + 7 * info.rank + 1)
+    torch.manual_seed(cfg.run.seed * 1_000_003 + 7 * info.rank + 2)  # dropout masks
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
+    metrics_log = MetricsLog(run / "metrics.csv", METRIC_COLUMNS) if info.is_main else None
+    style_psnr, identity_psnr = _val_psnr(net, data)
+    best = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.run.steps, desc=cfg.run.style, unit="step", dynamic_ncols=True)
+    deadline = time.monotonic() + cfg.run.minutes * 60.0 if cfg.run.minutes > 0 else math.inf
+    start = time.monotonic()
+    step, stopped_by, acc, n_acc = 0, "steps", {}, 0
+    zero_step = torch.zeros(cfg.restore.batch, dtype=torch.long)
+    unused = torch.zeros(cfg.restore.batch, len(net.sliders), dtype=torch.bool)
+    try:
+        while step < cfg.run.steps:
+            if time.monotonic() > deadline:
+                stopped_by = "minutes"
+                break
+            lr = _lr(cfg, step, time.monotonic() - start)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            net.train()
+            inp, tgt = _sample(data, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
+            out = net(inp, zero_step, unused)
+            parts = restoration_loss(render(inp, out.values), tgt, out.values, cfg)
+            if cfg.restore.dist_weight > 0 and data.source_crops is not None:
+                src = sample_crops(data.source_crops, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
+                sout = net(src, zero_step, unused)
+                dist = (look_descriptor(render(src, sout.values)).mean(dim=0) - data.look).square().sum()
+                parts["loss"] = parts["loss"] + cfg.restore.dist_weight * dist
+                parts["dist"] = dist.detach()
+            opt.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            average_gradients(net.parameters(), info)
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
+            opt.step()
+            step += 1
+            for key, v in parts.items():
+                acc[key] = acc.get(key, 0.0) + float(v.detach())
+            n_acc += 1
+            if bar is not None:
+                bar.update(1)
+            check = step % cfg.restore.eval_every == 0 or step == cfg.run.steps
+            row: dict[str, float] = {}
+            if check:
+                style_psnr, _ = _val_psnr(net, data)
+                row = {"val_psnr": style_psnr, "val_gain": style_psnr - identity_psnr}
+                if style_psnr > best["val_psnr"]:
+                    best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+            if (check or step % cfg.run.log_every == 0) and metrics_log is not None:
+                row |= {k: v / n_acc for k, v in acc.items()}
+                row |= {"step": step, "time_s": time.monotonic() - start, "lr": lr}
+                metrics_log.append(row)
+                acc, n_acc = {}, 0
+                if bar is not None and "val_psnr" in row:
+                    bar.set_postfix(val=f"{row['val_psnr']:.2f}dB", identity=f"{identity_psnr:.2f}dB")
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.monotonic() - start
+    if stopped_by == "minutes" and step % cfg.restore.eval_every:
+        style_psnr, _ = _val_psnr(net, data)
+        if style_psnr > best["val_psnr"]:
+            best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+    net.load_state_dict(best["state"])
+    net.eval()
+    result = TrainResult(run_dir=run, step=step, stopped_by=stopped_by, style_path=None, installed_path=None, net=net)
+    if info.is_main:
+        result.metrics, result.rejected = _finish(cfg, net, data, run, install_dir, best, identity_psnr, step, elapsed)
+        result.style_path = run / "style" / f"{cfg.run.style}.safetensors"
+        if not result.rejected and install_dir is not None:
+            result.installed_path = Path(install_dir) / f"{cfg.run.style}.safetensors"
+        if metrics_log is not None:
+            plot_curves(metrics_log.rows(), PLOT_KEYS, run / "curves.png")
+    barrier(info)
+    return result
+
+
+def _finish(
+    cfg: TrainConfig,
+    net: AgentNet,
+    data: _Data,
+    run: Path,
+    install_dir: str | Path | None,
+    best: dict[str, Any],
+    identity_psnr: float,
+    step: int,
+    elapsed: float,
+) -> tuple[dict[str, float], str | None]:
+    """Score the kept checkpoint, write the report files, export (and maybe install) the style."""
+    checks = data.val_in if data.sources is None else torch.cat((data.val_in, data.sources))
+    reasons = degenerate_moves(net, checks)
+    gain = best["val_psnr"] - identity_psnr
+    if gain < cfg.restore.min_gain_db:
+        reasons.insert(
+            0,
+            f"on the held-out favourites it scores {best['val_psnr']:.2f} dB, doing nothing {identity_psnr:.2f} dB "
+            f"({gain:+.2f} dB)",
+        )
+    out, captions = restore_images(net, data.val_in)
+    n = min(8, out.shape[0])
+    contact_sheet(data.val_in[:n], out[:n], run / "contact_sheet.png", targets=data.val_out[:n:4], captions=captions)
+    metrics = {
+        "val_psnr_identity": identity_psnr,
+        "val_psnr": best["val_psnr"],
+        "val_gain_db": gain,
+        "best_step": float(best["step"]),
+        "steps": float(step),
+        "train_seconds": elapsed,
+    }
+    rejected = "; ".join(reasons) if reasons and not cfg.run.force else None
+    report = metrics | {"degenerate": reasons, "installed": rejected is None and install_dir is not None}
+    (run / "eval.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    training = {k: v for k, v in data.summary.items() if k != "target_names"} | {
+        "steps": step,
+        "train_seconds": round(elapsed, 1),
+        "config": config_to_dict(cfg),
+    }
+    style = Style(
+        name=cfg.run.style,
+        net=copy.deepcopy(net).cpu().eval(),
+        description=cfg.run.description
+        or f"trained by autoretouch train (restoration) on {data.summary['targets']} favourites",
+        training=training,
+        metrics={k: round(v, 6) for k, v in metrics.items() if math.isfinite(v)},
+    )
+    save_style(style, run / "style")
+    if rejected is None and install_dir is not None:
+        from trainer.train import _next_model_version
+
+        style.model_version = _next_model_version(Path(install_dir), cfg.run.style)
+        save_style(style, Path(install_dir))
+    return metrics, rejected
