@@ -150,7 +150,7 @@ def test_network_is_small() -> None:
 
 
 def test_stats_encoder_has_no_convolutions_and_reads_colour() -> None:
-    net = AgentNet(sliders=("exposure", "temperature"), width=8, thumb=32, dropout=0.0, oneshot=True, encoder="stats")
+    net = AgentNet(sliders=("exposure", "temperature"), width=8, thumb=32, dropout=0.0, encoder="stats")
     assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
     assert net.config()["encoder"] == "stats"
     grey = torch.full((1, 3, 32, 32), 0.2)
@@ -160,3 +160,10 @@ def test_stats_encoder_has_no_convolutions_and_reads_colour() -> None:
     assert not torch.allclose(out.values["temperature"][0], out.values["temperature"][1])  # colour reaches the MLP
     with pytest.raises(ValueError, match="encoder"):
         AgentNet(encoder="vit")
+
+
+def test_an_untrained_oneshot_net_proposes_the_identity() -> None:
+    net = AgentNet(sliders=("exposure", "tone_curve"), width=8, thumb=32, oneshot=True).eval()
+    out = net(torch.rand(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), torch.zeros(2, 2, dtype=torch.bool))
+    assert torch.equal(out.values["exposure"], torch.zeros(2))
+    assert torch.allclose(out.values["tone_curve"], torch.tensor(get_slider("tone_curve").identity).expand(2, -1))

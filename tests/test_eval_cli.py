@@ -176,6 +176,18 @@ def test_auto_beats_identity_and_style_matches_suggest(
     for row in data["per_photo"]:  # type: ignore[union-attr]
         (expected,) = suggest_for_photo(row["input"], [(style, 1.0)])
         assert Recipe.from_dict(row["recipes"]["style"]) == Recipe.from_dict(expected.to_dict())
+    # the spread of the suggestions over the photos, slider by slider, from the same recipes
+    spread = data["slider_spread"]
+    assert isinstance(spread, dict) and spread
+    recipes = [Recipe.from_dict(row["recipes"]["style"]) for row in data["per_photo"]]  # type: ignore[union-attr]
+    for name, row in spread.items():
+        used = [r.settings().get(name) for r in recipes]
+        assert row["used"] == pytest.approx(sum(v is not None for v in used) / len(recipes))
+        if "mean" in row:
+            values = np.array([0.0 if v is None else float(v) for v in used])  # scalar identities are 0
+            assert row["mean"] == pytest.approx(values.mean(), abs=1e-5)
+            assert row["sd"] == pytest.approx(values.std(), abs=1e-5)
+            assert row["min"] <= row["mean"] <= row["max"]
 
 
 def test_strength_zero_equals_identity_and_text_table(

@@ -51,3 +51,22 @@ def test_bad_options_are_reported_with_an_exit_code(tmp_path: Path, capsys: pyte
     assert main(["train", "--style", "bad name!", "--targets", str(targets), "--run-dir", str(tmp_path / "b"),
                  "--no-install", "--steps", "1", "--set", "agent.thumb=16"]) == 3  # fmt: skip
     assert "style name" in capsys.readouterr().err
+
+
+def test_restoration_style_worse_than_identity_exits_10_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=5, n_sources=1, n_heldout=0, size=24)
+    styles = tmp_path / "styles"
+    base = ["train", "--style", "r", "--targets", str(targets), "--install-dir", str(styles), "--steps", "3"]
+    tiny = ["--set", "agent.thumb=16", "--set", "agent.width=8", "--set", "restore.pool_per_target=2", "--quiet"]
+    impossible = ["--set", "restore.min_gain_db=99"]  # the restoration trainer is the default method
+    rc = main([*base, "--run-dir", str(tmp_path / "a"), *tiny, *impossible])
+    captured = capsys.readouterr()
+    assert rc == 10, captured.err
+    assert "not installed" in captured.err and "doing nothing" in captured.err and "--force" in captured.err
+    assert "held-out favourites, un-edited and restored" in captured.out
+    assert not (styles / "r.safetensors").exists()
+    rc = main([*base, "--run-dir", str(tmp_path / "b"), *tiny, *impossible, "--force"])
+    assert rc == 0 and (styles / "r.safetensors").is_file()
+    assert StyleStore([styles]).load("r").net.oneshot

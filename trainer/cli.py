@@ -5,7 +5,11 @@ line through the ``autoretouch.commands`` entry point (see ``pyproject.toml``).
 
 Modes:
 
-* ``--targets DIR`` (no ``--lrcat``): unpaired GAN + RL training (:mod:`trainer.train`).
+* ``--targets DIR`` (no ``--lrcat``): by default restoration training (``run.method = "restore"``,
+  :mod:`trainer.restore`): a one-shot agent learns to undo realistic un-edits of the favourites, optionally
+  centred on what ``--sources`` look like; the style is installed only if it beats doing nothing on held-out
+  favourites (exit 10 otherwise; ``--force`` installs anyway). ``--set run.method=gan`` selects the unpaired
+  GAN + RL trainer (:mod:`trainer.train`), which alone supports ``--resume`` and ``torchrun``.
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
   there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
@@ -31,7 +35,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.cli.remote import add_server_options
+from backend.cli.remote import STYLE_REJECTED_EXIT, add_server_options
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -41,19 +45,25 @@ __all__ = ["register", "run"]
 
 _EPILOG = """\
 examples:
-  autoretouch train --style mine --targets ~/Pictures/favourites --minutes 30
-  autoretouch train --style mine --targets favs/ --sources inbox/ --steps 4000 --config configs/default.toml
-  autoretouch train --style mine --targets favs/ --resume                 # continue runs/mine/
-  torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --steps 4000
+  autoretouch train --style mine --targets ~/Pictures/favourites --minutes 5
+  autoretouch train --style mine --targets favs/ --sources inbox/ --minutes 5
+  autoretouch train --style mine --targets favs/ --set run.method=gan --steps 900   # the GAN + RL trainer
+  autoretouch train --style mine --targets favs/ --set run.method=gan --resume      # continue runs/mine/
+  torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --set run.method=gan
 
   autoretouch train --style expertC --lrcat fivek.lrcat --expert C                       # imitation only
   autoretouch train --style expertC --lrcat fivek.lrcat --expert C --renditions tiff16_c/ # + GAN fine-tuning
 
-Without --sources the inputs are made by randomly "un-editing" the favourites with our own sliders
-(exposure shift, flattened contrast, white-balance shift, desaturation). The run folder (default
-runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png, eval.json and checkpoints/;
+Restoration (the default): every favourite is "un-edited" with random moves drawn from the inverse of real
+photographers' corrections (on average about 1 EV darker, flatter, highlights brighter, a little less
+colourful; with --sources the exposure is centred on how much darker or brighter your unedited photos are),
+and the agent learns to give each un-edited copy its favourite look back, through the renderer. A fifth of
+the favourites is held out: they pick the best checkpoint and check the style against doing nothing. A style
+that does worse than doing nothing there, or makes degenerate moves (black and white, clipping, washing the
+colour out), is kept in the run folder but not installed (exit status 10) unless --force is given. The run
+folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png and eval.json;
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
-styles`) unless --no-install is given.
+styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
 
 Slider-history training (--lrcat): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
@@ -69,20 +79,17 @@ else the built-in un-edited pool. Without fine-tuning, --steps/--minutes bound t
 """
 
 
-#: Exit status when training finished but the style was not installed (worse than doing nothing, degenerate).
-STYLE_REJECTED_EXIT = 10
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train`` sub-command to the CLI."""
     parser = subparsers.add_parser(
         "train",
-        help="learn a style from favourite photos (unpaired GAN + RL) or an expert's slider history (--lrcat)",
+        help="learn a style from favourite photos (restoration; or GAN + RL) or an expert's slider history (--lrcat)",
         description=(
             "Train an agent that edits photos with the catalog's sliders so that the results look like your "
-            "favourites: a WGAN-GP critic learns what the favourites look like, the agent learns which "
-            "sliders to move and how far. Training is unpaired: the inputs need no edited counterpart. With "
-            "--lrcat the agent first imitates an expert's slider history in a Lightroom catalog."
+            "favourites. By default it learns to restore un-edited copies of the favourites, so that it reads "
+            "each photo and moves the sliders as far as that photo needs; the favourites need no unedited "
+            "counterpart. With --lrcat the agent first imitates an expert's slider history in a Lightroom "
+            "catalog."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -92,12 +99,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--targets", type=Path, metavar="DIR", help="folder of favourite photos (optional with --lrcat)"
     )
     parser.add_argument(
-        "--sources", type=Path, metavar="DIR", help="folder of photos to retouch (default: un-edited favourites)"
+        "--sources",
+        type=Path,
+        metavar="DIR",
+        help="folder of unedited photos like the ones you will retouch (default: un-edited favourites only)",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, metavar="M", help="stop after M minutes of this invocation")
     length.add_argument("--steps", type=int, metavar="N", help="generator steps in total (default from the config)")
-    parser.add_argument("--resume", action="store_true", help="continue the run folder's newest checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run folder's newest checkpoint (run.method=gan)"
+    )
     history = parser.add_argument_group("slider-history training (imitation of an expert in a Lightroom catalog)")
     history.add_argument("--lrcat", type=Path, metavar="CATALOG", help="Lightroom catalog (.lrcat, opened read-only)")
     history.add_argument(

@@ -63,7 +63,7 @@ class AgentConfig:
         dropout: dropout probability (kept on during training).
         thumb: thumbnail side in pixels the agent and the critic see (64; tests use 32).
         encoder: the agent's image encoder, ``"cnn"`` or ``"stats"`` (statistics only; see
-            ``backend.agent.network.AgentNet``).
+            ``backend.agent.network.AgentNet``); empty = the method's choice (restore: ``"stats"``, gan: ``"cnn"``).
     """
 
     sliders: tuple[str, ...] = ()
@@ -71,7 +71,7 @@ class AgentConfig:
     width: int = 32
     dropout: float = 0.1
     thumb: int = 64
-    encoder: str = "cnn"
+    encoder: str = ""
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,10 @@ class RestoreConfig:
         dist_weight: with ``--sources``, weight of a distribution term: the mean look statistics
             (:func:`trainer.restore_fit.look_descriptor`) of the agent's results on a batch of sources should equal
             those of the favourites (0: off).
+        fit_sliders: the sliders of the un-edit centre fitted to the sources (from
+            ``trainer.restore_fit.FIT_SLIDERS``); the others keep a centre of zero.
+        loss: the image term on sRGB-encoded values: ``"l1"`` (mean absolute error) or ``"l2"`` (mean squared
+            error, the quantity PSNR measures).
     """
 
     lr: float = 1e-3
@@ -303,7 +307,7 @@ class RestoreConfig:
     sparsity: float = 0.002
     pool_per_target: int = 48
     val_fraction: float = 0.2
-    val_unedits: int = 4
+    val_unedits: int = 8
     eval_every: int = 100
     unedit: str = "photographer"
     unedit_scale: float = 1.0
@@ -315,6 +319,8 @@ class RestoreConfig:
     steepen: float = 0.0
     weight_decay: float = 0.0
     dist_weight: float = 0.0
+    loss: str = "l2"
+    fit_sliders: tuple[str, ...] = ("exposure",)
 
 
 @dataclass(frozen=True)
@@ -414,7 +420,8 @@ def _validate(cfg: TrainConfig) -> None:
             "run.style must be a plain name",
         ),
         (cfg.run.method in ("restore", "gan"), "run.method must be 'restore' or 'gan'"),
-        (cfg.agent.encoder in ("cnn", "stats"), "agent.encoder must be 'cnn' or 'stats'"),
+        (cfg.agent.encoder in ("", "cnn", "stats"), "agent.encoder must be 'cnn', 'stats' or empty"),
+        (cfg.restore.loss in ("l1", "l2"), "restore.loss must be 'l1' or 'l2'"),
         (cfg.restore.lr > 0.0, "restore.lr must be > 0"),
         (cfg.restore.batch >= 1, "restore.batch must be >= 1"),
         (cfg.restore.lab_weight >= 0.0 and cfg.restore.sparsity >= 0.0, "restore weights must be >= 0"),

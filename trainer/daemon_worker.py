@@ -107,6 +107,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         "stopped_by": result.stopped_by,
         "metrics": result.metrics,
         "installed_path": None if result.installed_path is None else str(result.installed_path),
+        "rejected": result.rejected or "",
     }
 
 

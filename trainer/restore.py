@@ -9,13 +9,16 @@ un-edited thumbnail, so to restore it it has to read the photo: a photo un-edite
 back. Applied to real photos, it moves each one towards the favourites' look by the amount that photo needs.
 
 One step: a batch of (un-edited crop, favourite crop) pairs from a fixed pool (same random 64-px window and flip
-for both), the one-shot agent (:class:`~backend.agent.network.AgentNet` with ``oneshot=True``) proposes every
-slider, the differentiable renderer applies them to the un-edited crop, and the loss is
+for both), the one-shot agent (:class:`~backend.agent.network.AgentNet` with ``oneshot=True``; by default the
+``"stats"`` encoder, which reads luminance and colour statistics and cannot memorise the content of a few
+favourites) proposes every slider, the differentiable renderer applies them to the un-edited crop, and the loss is
 
-    L1(sRGB(result), sRGB(favourite)) + lab_weight * L1(Lab(result), Lab(favourite)) / 100
-    + sparsity * mean |slider move| / half-range
+    10 * MSE(sRGB(result), sRGB(favourite))      (``restore.loss = "l2"``, the quantity PSNR measures; or L1)
+    + lab_weight * L1(Lab(result), Lab(favourite)) / 100
+    + sparsity * sum over sliders of mean |slider move| / half-range
+    [+ dist_weight * |mean look(agent on a batch of sources) - mean look(favourites)|^2, with --sources]
 
-with Adam and a cosine learning-rate decay over the run's steps or minutes, whichever ends first.
+with AdamW and a cosine learning-rate decay over the run's steps or minutes, whichever ends first.
 
 Safety net: a share of the favourites (``restore.val_fraction``) is held out; every ``eval_every`` steps their
 fixed un-edits are restored and scored (PSNR on 8-bit sRGB against the favourite, beside the un-edited input's
@@ -52,7 +55,6 @@ from trainer.config import RESTORE_SLIDERS, ConfigError, TrainConfig, config_to_
 from trainer.data.dataset import sample_crops
 from trainer.data.folders import CroppedPhotos, list_photos, load_folder
 from trainer.data.unedit import (
-    PHOTOGRAPHER_UNEDIT,
     photographer_unedit_settings,
     random_unedit_settings,
 )
@@ -67,9 +69,9 @@ log = logging.getLogger(__name__)
 
 #: Columns of ``metrics.csv``.
 METRIC_COLUMNS: tuple[str, ...] = (
-    "step", "time_s", "lr", "loss", "l1", "lab", "sparsity", "dist", "val_psnr", "val_gain"
+    "step", "time_s", "lr", "loss", "image", "lab", "sparsity", "dist", "val_psnr", "val_gain"
 )  # fmt: skip
-PLOT_KEYS: tuple[str, ...] = ("loss", "l1", "lab", "sparsity", "dist", "val_psnr", "val_gain")
+PLOT_KEYS: tuple[str, ...] = ("loss", "image", "lab", "sparsity", "dist", "val_psnr", "val_gain")
 
 #: A style whose recipe on some photo sets black & white above this is flagged as degenerate.
 BW_LIMIT = 30.0
@@ -131,9 +133,10 @@ def restoration_loss(result: Tensor, target: Tensor, values: dict[str, Tensor], 
         cfg: the experiment configuration.
 
     Returns:
-        ``{"loss", "l1", "lab", "sparsity"}`` scalar tensors (``loss`` carries the gradient).
+        ``{"loss", "image", "lab", "sparsity"}`` scalar tensors (``loss`` carries the gradient).
     """
-    l1 = (_srgb(result) - _srgb(target)).abs().mean()
+    diff = _srgb(result) - _srgb(target)
+    image = diff.abs().mean() if cfg.restore.loss == "l1" else diff.square().mean() * 10.0
     lab = (rec2020_to_lab(result.clamp(0.0, 1.0)) - rec2020_to_lab(target.clamp(0.0, 1.0))).abs().mean() / 100.0
     moves = []
     for name, v in values.items():
@@ -142,8 +145,8 @@ def restoration_loss(result: Tensor, target: Tensor, values: dict[str, Tensor], 
         moves.append(((v - ident).abs() / ((spec.maximum - spec.minimum) / 2)).reshape(v.shape[0], -1).mean(dim=1))
     sparsity = torch.stack(moves, dim=1).sum(dim=1).mean() if moves else torch.zeros((), device=result.device)
     r = cfg.restore
-    loss = l1 + r.lab_weight * lab + r.sparsity * sparsity
-    return {"loss": loss, "l1": l1.detach(), "lab": lab.detach(), "sparsity": sparsity.detach()}
+    loss = image + r.lab_weight * lab + r.sparsity * sparsity
+    return {"loss": loss, "image": image.detach(), "lab": lab.detach(), "sparsity": sparsity.detach()}
 
 
 def _clip_share(image: Tensor) -> Tensor:
@@ -214,8 +217,10 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     train_idx, val_idx = _split(len(fav.names), r.val_fraction, seed)
     centre = None
     if src is not None and r.fit_sources and r.unedit == "photographer":
-        fitted = fit_unedit_centre(make_thumbnail(fav.evals, 32), make_thumbnail(src.evals, 32))
-        centre = {name: fitted.get(name, 0.0) for name in PHOTOGRAPHER_UNEDIT}
+        fitted = fit_unedit_centre(
+            make_thumbnail(fav.evals, 32), make_thumbnail(src.evals, 32), sliders=r.fit_sliders
+        )
+        centre = fitted  # the other sliders keep the photographer prior's centre
         log.info("un-edit centre fitted to the sources: %s", {k: round(v, 2) for k, v in centre.items()})
     sampler = UneditSampler(cfg, centre)
     rng = np.random.default_rng(seed + 7_919)
@@ -333,7 +338,7 @@ def train_restore(
         dropout=a.dropout,
         thumb=a.thumb,
         oneshot=True,
-        encoder=a.encoder,
+        encoder=a.encoder or "stats",
     )
     validate_metadata(json.loads(json.dumps(Style(name=cfg.run.style, net=net).metadata())), run)
     if info.is_main:

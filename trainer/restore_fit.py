@@ -59,6 +59,7 @@ def fit_unedit_centre(
     iters: int = 150,
     lr: float = 0.05,
     penalty: float = 0.1,
+    sliders: tuple[str, ...] = FIT_SLIDERS,
 ) -> dict[str, float]:
     """Fit the global recipe that makes the favourites look like the sources on average.
 
@@ -68,21 +69,22 @@ def fit_unedit_centre(
         iters: Adam iterations.
         lr: Adam learning rate on the unbounded slider parameters.
         penalty: weight of ``sum z^2`` on the unbounded parameters (pulls towards the identity).
+        sliders: the sliders to fit (a subset of :data:`FIT_SLIDERS`).
 
     Returns:
-        slider name (:data:`FIT_SLIDERS`) -> value in catalog units.
+        slider name -> value in catalog units.
     """
     with torch.no_grad():
         goal = look_descriptor(sources.float()).mean(dim=0)
-    z = torch.zeros(len(FIT_SLIDERS), requires_grad=True)
+    z = torch.zeros(len(sliders), requires_grad=True)
     opt = torch.optim.Adam([z], lr=lr)
     targets = targets.float()
     for _ in range(iters):
-        settings = {name: bound_value(name, z[i : i + 1])[0] for i, name in enumerate(FIT_SLIDERS)}
+        settings = {name: bound_value(name, z[i : i + 1])[0] for i, name in enumerate(sliders)}
         got = look_descriptor(render(targets, settings)).mean(dim=0)
         loss = ((got - goal) ** 2).sum() + penalty * (z**2).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return {name: float(bound_value(name, z[i : i + 1].detach())[0]) for i, name in enumerate(FIT_SLIDERS)}
+        return {name: float(bound_value(name, z[i : i + 1].detach())[0]) for i, name in enumerate(sliders)}

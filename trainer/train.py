@@ -203,7 +203,7 @@ class Trainer:
             width=a.width,
             dropout=a.dropout,
             thumb=a.thumb,
-            encoder=a.encoder,
+            encoder=a.encoder or "cnn",
         ).to(info.device)
         self.critic = Critic(cfg.critic.width).to(info.device)
         broadcast_module(self.net, info)

@@ -40,8 +40,8 @@ __all__ = [
 
 #: A move smaller than this fraction of a slider's half-range (scalars, HSL cells) or than this many linear
 #: units on a curve knot is invisible, and a one-shot agent leaves that slider out of its recipe.
-NEGLIGIBLE_FRACTION = 0.005
-NEGLIGIBLE_CURVE = 0.002
+NEGLIGIBLE_FRACTION = 0.01
+NEGLIGIBLE_CURVE = 0.005
 
 #: Sliders the agent may set, in catalog order: every slider with ``is_global`` True.
 AGENT_SLIDERS: tuple[str, ...] = tuple(spec.name for spec in CATALOG if spec.is_global)

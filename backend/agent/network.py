@@ -194,6 +194,8 @@ class AgentNet(nn.Module):
         self.critic_head = nn.Linear(hidden, 1)
         with torch.no_grad():  # zero bias: an untrained net proposes small edits around the identity
             self.value_head.bias.zero_()
+            if self.oneshot:  # ... and a one-shot net proposes exactly the identity until it has learnt
+                self.value_head.weight.zero_()
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-ready), as stored in a style's metadata."""

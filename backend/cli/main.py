@@ -12,6 +12,7 @@ code  meaning
 2     usage error (argparse)
 3..8  typed errors, see ``backend.errors`` (``exit_code`` of each)
 9     partial failure: some photos of a batch failed, the rest succeeded
+10    ``train``: the style was trained but not installed (worse than doing nothing, or degenerate moves)
 130   interrupted
 ====  ==========================================================
 """

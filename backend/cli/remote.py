@@ -364,6 +364,9 @@ def remote_revert(args: argparse.Namespace) -> int:
 
 # -- train --------------------------------------------------------------------------------------------
 
+#: Exit status of ``train`` when the trained style was not installed (the same as the local command's).
+STYLE_REJECTED_EXIT = 10
+
 #: ``autoretouch train`` options the daemon decides itself (attribute -> why).
 TRAIN_LOCAL_ONLY: dict[str, str] = {
     "resume": "the daemon starts a new run folder for every training",
@@ -443,6 +446,8 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         value = getattr(args, key, None)
         if value is not None:
             overrides.append(f"run.{key}={value}")
+    if getattr(args, "force", False):
+        overrides.append("run.force=true")
     steps = getattr(args, "steps", None)
     minutes = getattr(args, "minutes", None)
     if steps is not None and steps < 1:
@@ -490,11 +495,14 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             "style_path": None,  # the run folder's copy lies on the daemon, inside run_dir
             "installed_path": installed,
             "metrics": metrics,
+            "rejected": finished.rejected or None,
         }
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     print(f"trained style {args.style!r}: {finished.steps} steps (stopped by {finished.stopped_by})")
+    if finished.rejected:
+        print(f"  not installed: {finished.rejected} (--force installs it anyway)")
     print(f"  run folder: {finished.run_dir}{os.sep}")
     if installed is not None:
         print(f"  installed:  {installed}")
@@ -522,7 +530,8 @@ def remote_train(args: argparse.Namespace) -> int:
     prints it (``--json``: the same keys; ``style_path`` is null, the run folder's copy being on the daemon).
 
     Returns:
-        0 when the style was trained and installed.
+        0 when the style was trained and installed; :data:`STYLE_REJECTED_EXIT` (10) when the daemon did not
+        install it (worse than doing nothing on the held-out check, or degenerate moves; ``--force`` overrides).
 
     Raises:
         RemoteError: the daemon refused or failed the training (its message; the exit status of its error
@@ -561,4 +570,7 @@ def remote_train(args: argparse.Namespace) -> int:
             exit_code=1,
         )
     _print_trained(args, finished)
+    if finished.rejected:
+        print(f"autoretouch train: style {args.style!r} not installed: {finished.rejected}", file=sys.stderr)
+        return STYLE_REJECTED_EXIT
     return 0

@@ -226,6 +226,7 @@ class TrainingRunner:
                 steps=int(event.get("steps", 0)),
                 stopped_by=str(event.get("stopped_by", "")),
                 metrics=_metrics(event.get("metrics")),
+                rejected=str(event.get("rejected") or ""),
             )
             model = ""
             if info is not None:
