@@ -217,9 +217,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     train_idx, val_idx = _split(len(fav.names), r.val_fraction, seed)
     centre = None
     if src is not None and r.fit_sources and r.unedit == "photographer":
-        fitted = fit_unedit_centre(
-            make_thumbnail(fav.evals, 32), make_thumbnail(src.evals, 32), sliders=r.fit_sliders
-        )
+        fitted = fit_unedit_centre(make_thumbnail(fav.evals, 32), make_thumbnail(src.evals, 32), sliders=r.fit_sliders)
         centre = fitted  # the other sliders keep the photographer prior's centre
         log.info("un-edit centre fitted to the sources: %s", {k: round(v, 2) for k, v in centre.items()})
     sampler = UneditSampler(cfg, centre)
