@@ -10,14 +10,16 @@ Measured (wall clock, milliseconds, median):
     cold      a fresh ``python -m backend suggest PHOTO --style S --json`` process (interpreter start,
               imports, style load, suggest; median of --cold-runs, default 20)
 
-The style is a randomly initialised network of the default size (a trained one costs the same, though its
-episodes may stop earlier; the untrained policy here is forced to take all 5 steps, the worst case).
+By default the style is a randomly initialised sequential (GAN-trained) network of the default size, its policy
+forced to take all 5 steps (the worst case); ``--style default`` (or a path) times a real style instead, e.g. the
+shipped one-shot default.
 The photo is a generated 4000x3000 JPEG; with --shared, photos from ../shared/data/exposure_samples are
 timed too. Targets: forward <= 5 ms; warm suggest <= 100 ms. On a shared, loaded machine wall times can
 be well above the CPU times; the load average is printed.
 
     python bench/bench_agent.py
     python bench/bench_agent.py --cold-runs 5 --shared
+    python bench/bench_agent.py --style default --cold-runs 5
 """
 
 from __future__ import annotations
@@ -133,13 +135,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold-runs", type=int, default=20, help="fresh processes for the cold time (default 20)")
     parser.add_argument("--shared", action="store_true", help="also time photos from ../shared/data")
+    parser.add_argument("--style", help="time this style (name or path) instead of a random sequential net")
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     torch.manual_seed(0)
-    net = AgentNet().eval()
-    with torch.no_grad():
-        net.policy_head.bias[STOP] = -100.0  # worst case: all 5 steps
+    if args.style:
+        net = load_style(args.style).net.eval()
+        print(f"style {args.style}: {'one-shot' if net.oneshot else 'sequential'}, encoder {net.encoder_kind}")
+    else:
+        net = AgentNet().eval()
+        with torch.no_grad():
+            net.policy_head.bias[STOP] = -100.0  # worst case: all 5 steps
     fwd = bench_forward(net)
     threads = min(fwd, key=lambda k: fwd[k])
     torch.set_num_threads(threads)

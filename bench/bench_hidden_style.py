@@ -34,6 +34,7 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,40 @@ def _mean_recovered(per_photo: list[dict[str, Any]], hidden: Recipe) -> list[str
     return rows
 
 
+@dataclass
+class Setup:
+    """The benchmark's photos: originals, their darktable edits, the split and the training folders' files."""
+
+    originals: list[Path]
+    edited: dict[str, Path]
+    test: list[int]
+    train: list[Path]
+    target_files: list[Path]
+    source_files: list[Path]
+
+
+def setup(args: argparse.Namespace, hidden: Recipe, run_dir: Path) -> Setup:
+    """Downscale the Kodak photos, edit them with ``hidden`` in darktable-cli, split, choose targets/sources."""
+    data = run_dir / "data"
+    photos = sorted(p for p in (DATA / "kodak24").iterdir() if p.suffix.lower() == ".png")[: args.photos]
+    if not 0 < args.holdout < len(photos):
+        raise SystemExit(f"--holdout must leave training photos: 0 < {args.holdout} < {len(photos)}")
+    originals = prepare(photos, args.long_side, data / "originals")
+    darktable_edit(originals, hidden, data / "edited", run_dir / "darktable", args.jobs)
+    order = list(range(len(originals)))
+    random.Random(args.seed).shuffle(order)
+    test = sorted(order[: args.holdout])
+    train = [originals[i] for i in sorted(order[args.holdout :])]
+    edited = {p.stem: data / "edited" / p.name for p in originals}
+    if args.sources == "disjoint":
+        half = len(train) // 2
+        target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
+    else:
+        target_files = [edited[p.stem] for p in train]
+        source_files = train if args.sources == "originals" else []
+    return Setup(originals, edited, test, train, target_files, source_files)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser, REPO / "runs" / STYLE_NAME)
@@ -177,17 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         return _many_seeds(args, hidden)
     run_dir = args.run_dir.resolve()
     data = run_dir / "data"
-
-    photos = sorted(p for p in (DATA / "kodak24").iterdir() if p.suffix.lower() == ".png")[: args.photos]
-    if not 0 < args.holdout < len(photos):
-        raise SystemExit(f"--holdout must leave training photos: 0 < {args.holdout} < {len(photos)}")
-    originals = prepare(photos, args.long_side, data / "originals")
-    darktable_edit(originals, hidden, data / "edited", run_dir / "darktable", args.jobs)
-    order = list(range(len(originals)))
-    random.Random(args.seed).shuffle(order)
-    test = sorted(order[: args.holdout])
-    train = [originals[i] for i in sorted(order[args.holdout :])]
-    edited = {p.stem: data / "edited" / p.name for p in originals}
+    su = setup(args, hidden, run_dir)
+    originals, edited, test, train = su.originals, su.edited, su.test, su.train
+    target_files, source_files = su.target_files, su.source_files
     print(f"hidden recipe: {json.dumps(hidden.settings())}")
     print(f"{len(train)} training photos, {len(test)} held out; sources: {args.sources}", flush=True)
 
@@ -195,12 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.style_dir is not None:
         style_path = find_style(args.style_dir)
     else:
-        if args.sources == "disjoint":
-            half = len(train) // 2
-            target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
-        else:
-            target_files = [edited[p.stem] for p in train]
-            source_files = train if args.sources == "originals" else []
         targets = link_photos(data / "targets", target_files)
         sources = link_photos(data / "sources", source_files) if source_files else None
         overrides = list(args.overrides)
@@ -263,20 +284,9 @@ def _many_seeds(args: argparse.Namespace, hidden: Recipe) -> int:
 
     run_dir = args.run_dir.resolve()
     data = run_dir / "data"
-    photos = sorted(p for p in (DATA / "kodak24").iterdir() if p.suffix.lower() == ".png")[: args.photos]
-    originals = prepare(photos, args.long_side, data / "originals")
-    darktable_edit(originals, hidden, data / "edited", run_dir / "darktable", args.jobs)
-    order = list(range(len(originals)))
-    random.Random(args.seed).shuffle(order)
-    test = sorted(order[: args.holdout])
-    train = [originals[i] for i in sorted(order[args.holdout :])]
-    edited = {p.stem: data / "edited" / p.name for p in originals}
-    half = len(train) // 2
-    if args.sources == "disjoint":
-        target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
-    else:
-        target_files = [edited[p.stem] for p in train]
-        source_files = train if args.sources == "originals" else []
+    su = setup(args, hidden, run_dir)
+    originals, edited, test = su.originals, su.edited, su.test
+    target_files, source_files = su.target_files, su.source_files
     targets = link_photos(data / "targets", target_files)
     sources = link_photos(data / "sources", source_files) if source_files else None
     seeds = [int(s) for s in args.seeds.split(",")]
