@@ -129,3 +129,21 @@ def test_options_the_daemon_decides_and_trainer_errors(env: dict[str, Any]) -> N
         remote_train(_args(env, "--style", "x", "--steps", "1", "--set", "critic.n_critic=lots"))
     assert bad.value.exit_code == 3 and bad.value.code == "INVALID_ARGUMENT"
     _wait_idle(env)
+
+
+def test_a_restoration_style_worse_than_doing_nothing_is_reported_and_not_installed(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    restore = ["--set", "run.method=restore", "--set", "restore.pool_per_target=2", "--set", "agent.thumb=16"]
+    impossible = ["--set", "restore.min_gain_db=99"]
+    args = _args(env, "--style", "remote_bad", "--steps", "2", *restore, *impossible)
+    assert remote_train(args) == 10
+    captured = capsys.readouterr()
+    assert "not installed" in captured.err and "doing nothing" in captured.err
+    assert "remote_bad" not in _listed(env)
+    _wait_idle(env)
+    assert remote_train(_args(env, "--style", "remote_forced", "--steps", "2", *restore, *impossible, "--force")) == 0
+    capsys.readouterr()
+    info = _listed(env)["remote_forced"]
+    assert info.loaded and info.agent["oneshot"] is True
+    _wait_idle(env)
