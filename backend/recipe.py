@@ -250,11 +250,15 @@ class Recipe:
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe JSON file.
+    """Read and validate a recipe JSON file, or the saved output of ``autoretouch suggest --json`` for one photo.
+
+    A suggestion (``{"photo": ..., "ok": true, "recipes": [...]}``) gives its first recipe (the deterministic
+    suggestion; variants follow it in the list).
 
     Raises:
         NotFoundError: the file does not exist.
-        InvalidRecipeError: the file is not a valid recipe (the message names the file).
+        InvalidRecipeError: the file is not a valid recipe, a failed suggestion, or the suggestions for several
+            photos (the message names the file).
     """
     p = Path(path)
     try:
@@ -263,7 +267,22 @@ def load_recipe(path: str | Path) -> Recipe:
         raise NotFoundError(f"{p}: recipe file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidRecipeError(f"{p}: cannot read recipe ({exc})") from None
-    return Recipe.from_json(text, source=str(p))
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.lstrip().startswith('{"photo"') for line in lines):
+        raise InvalidRecipeError(
+            f"{p}: holds the suggestions for {len(lines)} photos (suggest --json, one line each); "
+            "save one photo's line as the recipe"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecipeError(f"{p}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and ("recipes" in data or "photo" in data) and "steps" not in data:
+        recipes = data.get("recipes")
+        if data.get("ok") is False or not isinstance(recipes, list) or not recipes:
+            raise InvalidRecipeError(f"{p}: a suggestion without a recipe (the photo failed: {data.get('error')!r})")
+        return Recipe.from_dict(recipes[0], source=f"{p} (first suggested recipe)")
+    return Recipe.from_dict(data, source=str(p))
 
 
 def _lerp(identity: SliderValue, value: SliderValue, alpha: float) -> SliderValue:

@@ -180,3 +180,37 @@ def test_styles_command_with_nothing_installed(
     isolate_style_store(monkeypatch, tmp_path / "none", tmp_path / "none-shipped")
     assert main(["styles"]) == 0
     assert "no styles installed" in capsys.readouterr().out
+
+
+def test_a_saved_suggestion_is_a_recipe_for_render_and_apply(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = _jpeg(tmp_path)
+    assert main(["suggest", str(photo), "--style", "alpha", "--variants", "2", "--json"]) == 0
+    saved = tmp_path / "suggestion.json"
+    saved.write_text(capsys.readouterr().out)
+    (row,) = _json_rows(saved.read_text())
+    first = Recipe.from_dict(row["recipes"][0])  # type: ignore[index]
+    out = tmp_path / "out.png"
+    assert main(["render", str(photo), "--recipe", str(saved), "-o", str(out)]) == 0
+    want = tmp_path / "want.png"
+    plain = tmp_path / "plain.json"
+    plain.write_text(first.to_json())
+    assert main(["render", str(photo), "--recipe", str(plain), "-o", str(want)]) == 0
+    assert np.array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED), cv2.imread(str(want), cv2.IMREAD_UNCHANGED))
+    assert main(["apply", str(photo), "--recipe", str(saved), "--host", "darktable", "--json"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "photo.jpg.xmp").is_file()
+
+    # the suggestions for several photos, or a failed one, are refused with the file named
+    other = _jpeg(tmp_path, "other.jpg", seed=1)
+    assert main(["suggest", str(photo), str(other), "--style", "alpha", "--json"]) == 0
+    several = tmp_path / "several.json"
+    several.write_text(capsys.readouterr().out)
+    assert main(["render", str(photo), "--recipe", str(several), "-o", str(tmp_path / "x.png")]) == 4
+    assert "several.json" in capsys.readouterr().err
+    failed = tmp_path / "failed.json"
+    failed.write_text(json.dumps({"photo": "x.jpg", "ok": False, "error": "unreadable"}))
+    assert main(["render", str(photo), "--recipe", str(failed), "-o", str(tmp_path / "y.png")]) == 4
+    err = capsys.readouterr().err
+    assert "failed.json" in err and "without a recipe" in err and "unreadable" in err

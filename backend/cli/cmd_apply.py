@@ -60,7 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files (raw, TIFF, JPEG, PNG)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--recipe", type=Path, metavar="R.json", help="write this recipe JSON file to every photo")
+    source.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="R.json",
+        help="write this recipe JSON file (or one photo's saved `suggest --json` line) to every photo",
+    )
     source.add_argument(
         "--style", metavar="S", help="write each photo's own suggestion from style S (name or NAME.safetensors)"
     )

@@ -61,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files to render")
     edit = parser.add_mutually_exclusive_group(required=True)
-    edit.add_argument("--recipe", type=Path, metavar="R.json", help="recipe JSON file (see `autoretouch sliders`)")
+    edit.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="R.json",
+        help="recipe JSON file (see `autoretouch sliders`), or one photo's saved `suggest --json` line",
+    )
     edit.add_argument(
         "--style",
         metavar="S",
