@@ -190,3 +190,25 @@ def test_daemon_start_tunes_the_allocator(here: dict[str, Any], monkeypatch: pyt
         assert calls == [1] and daemon.events[0] == "allocator:tuned"
     finally:
         daemon.stop(0.1)
+
+
+def test_suggest_apply_and_revert_take_the_token_option(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path
+) -> None:
+    photo = here["root"] / "token_case" / "t.jpg"
+    photo.parent.mkdir(exist_ok=True)
+    shutil.copy(here["photos"]["jpg"], photo)
+    server = ["--server", here["server"]]
+    code, _, err = run_main(capsys, ["suggest", str(photo), *server])  # no token: refused
+    assert code == 7 and "token" in err
+    code, out, err = run_main(capsys, ["suggest", str(photo), *server, "--token", TOKEN, "--json"])
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True
+    code, _, err = run_main(capsys, ["apply", str(photo), "--style", "default", "--host", "darktable", *server])
+    assert code == 7 and "token" in err and not (photo.parent / "t.jpg.xmp").exists()
+    code, _, err = run_main(capsys, ["apply", str(photo), "--style", "default", "--host", "darktable", *server,
+                                     "--token", TOKEN])  # fmt: skip
+    assert code == 0, err
+    assert (photo.parent / "t.jpg.xmp").is_file()
+    code, _, err = run_main(capsys, ["revert", str(photo), "--host", "darktable", *server, "--token", TOKEN])
+    assert code == 0, err

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.cli.main import EXIT_PARTIAL
+from backend.cli.remote import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe, load_recipe, scale
@@ -91,9 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    parser.add_argument(
-        "--server", metavar="HOST:PORT", help="run on a running daemon (autoretouch serve) instead of in-process"
-    )
+    add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run)
 
 

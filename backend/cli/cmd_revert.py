@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from backend.cli.cmd_apply import report, run_batch
+from backend.cli.remote import add_server_options
 from backend.sidecar.revert import revert_photo
 
 __all__ = ["register", "run"]
@@ -33,9 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would be reverted; write nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    parser.add_argument(
-        "--server", metavar="HOST:PORT", help="run on a running daemon (autoretouch serve) instead of in-process"
-    )
+    add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run)
 
 

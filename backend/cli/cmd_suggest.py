@@ -20,6 +20,7 @@ import torch
 from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import batch_exit_status, report_photo_error
+from backend.cli.remote import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe
@@ -77,9 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
-    parser.add_argument(
-        "--server", metavar="HOST:PORT", help="run on a running daemon (autoretouch serve) instead of in-process"
-    )
+    add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run, _parser=parser)
 
 

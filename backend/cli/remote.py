@@ -262,7 +262,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
         names, label = [request.style], request.style
     single = len(args.photos) == 1
     failures: list[AutoretouchError] = []
-    with RemoteClient(args.server) as client:
+    with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         check_styles(client, names)
         for photo in args.photos:
             request.path = os.path.abspath(photo)
@@ -335,7 +335,7 @@ def remote_apply(args: argparse.Namespace) -> int:
         request.mix.entries.extend(pb.StyleWeight(style=n, weight=w) for n, w in styles)
         request.strength = check_strength(args.strength)
     recipes: dict[Path, Recipe] | None = None if args.recipe is not None else {}
-    with RemoteClient(args.server) as client:
+    with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         if styles:
             check_styles(client, [n for n, _ in styles])
         results = []
@@ -357,7 +357,7 @@ def remote_revert(args: argparse.Namespace) -> int:
     request = pb.RevertRequest(
         protocol_version=PROTOCOL_VERSION, paths=list(names), hosts=HOSTS[args.host], dry_run=args.dry_run
     )
-    with RemoteClient(args.server) as client:
+    with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         response = client.revert(request)
     return report(_outcomes(iter(response.files), names), args.json)
 
