@@ -124,6 +124,24 @@ def test_raw_with_malformed_sidecar_fails_only_that_sidecar(
     assert not (folder / "IMG_1.xmp").exists()
 
 
+def test_a_deeply_nested_sidecar_fails_that_photo_only(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 10,000 nested elements exhausted Python's recursion in the tree walks (RecursionError, exit 1, batch aborted)
+    deep = folder / "a.jpg.xmp"
+    body = b"<a>" * 10_000 + b"</a>" * 10_000
+    deep.write_bytes(
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b"<rdf:Description>" + body + b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    before = deep.read_bytes()
+    code = main(["apply", str(folder / "a.jpg"), str(folder / "b.png"), "--recipe", str(folder / "recipe.json"),
+                 "--host", "darktable"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == EXIT_PARTIAL
+    assert str(deep) in err and "nest deeper" in err
+    assert deep.read_bytes() == before
+    assert (folder / "b.png.xmp").is_file() and str(folder / "b.png.xmp") in out
+
+
 def test_bad_recipe_and_strength_are_usage_errors(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photo = str(folder / "a.jpg")
     assert main(["apply", photo, "--recipe", str(folder / "nope.json"), "--host", "darktable"]) == 6

@@ -56,6 +56,9 @@ __all__ = [
 #: Largest sidecar we read, in bytes (16 MiB). Real sidecars are a few kB; a darktable history with
 #: hundreds of entries stays well below 1 MB.
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+#: Deepest element nesting accepted in a sidecar (real XMP nests about 10 deep; deeper input would exhaust the
+#: recursion of the tree walks that merge and write it).
+MAX_SIDECAR_DEPTH = 200
 
 #: Namespace URIs by their usual prefix.
 NS: dict[str, str] = {
@@ -177,21 +180,30 @@ def new_document(*, packet_wrapper: bool = True, toolkit: str | None = None) -> 
 # -- parsing ------------------------------------------------------------------------------------------
 
 
+class _TooDeep(Exception):
+    """Raised by :class:`_Builder` when elements nest deeper than :data:`MAX_SIDECAR_DEPTH`."""
+
+
 class _Builder:
-    """Tree-builder target that keeps comments and PIs and records the source's namespace prefixes."""
+    """Tree-builder target that keeps comments and PIs, records the source's namespace prefixes and bounds depth."""
 
     def __init__(self) -> None:
         self._tb = ET.TreeBuilder(insert_comments=True, insert_pis=True)
         self.prefixes: dict[str, str] = {}
+        self._depth = 0
 
     def start_ns(self, prefix: str, uri: str) -> None:
         if prefix and uri not in self.prefixes:
             self.prefixes[uri] = prefix
 
     def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self._depth += 1
+        if self._depth > MAX_SIDECAR_DEPTH:
+            raise _TooDeep
         return self._tb.start(tag, attrs)
 
     def end(self, tag: str) -> ET.Element:
+        self._depth -= 1
         return self._tb.end(tag)
 
     def data(self, data: str) -> None:
@@ -215,8 +227,9 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
         path: the file name, for error messages.
 
     Raises:
-        SidecarError: larger than :data:`MAX_SIDECAR_BYTES`, not well-formed XML, contains a DTD, an
-            entity declaration or an external reference, or is not an ``x:xmpmeta``/``rdf:RDF`` packet.
+        SidecarError: larger than :data:`MAX_SIDECAR_BYTES`, nested deeper than :data:`MAX_SIDECAR_DEPTH`, not
+            well-formed XML, contains a DTD, an entity declaration or an external reference, or is not an
+            ``x:xmpmeta``/``rdf:RDF`` packet.
     """
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(path, f"sidecar is {len(data)} bytes, over the {MAX_SIDECAR_BYTES}-byte limit")
@@ -231,6 +244,10 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
         ) from None
     except ET.ParseError as exc:
         raise SidecarError(path, f"not well-formed XML ({exc})") from None
+    except _TooDeep:
+        raise SidecarError(
+            path, f"elements nest deeper than {MAX_SIDECAR_DEPTH} levels; not a sidecar we can edit"
+        ) from None
     if root.tag != XMPMETA:
         raise SidecarError(path, f"not an XMP packet: root element is {root.tag!r}, expected x:xmpmeta ({NS['x']})")
     if root.find(RDF_RDF) is None:
