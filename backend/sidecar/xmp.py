@@ -180,7 +180,7 @@ def new_document(*, packet_wrapper: bool = True, toolkit: str | None = None) -> 
 # -- parsing ------------------------------------------------------------------------------------------
 
 
-class _TooDeep(Exception):
+class _TooDeepError(Exception):
     """Raised by :class:`_Builder` when elements nest deeper than :data:`MAX_SIDECAR_DEPTH`."""
 
 
@@ -199,7 +199,7 @@ class _Builder:
     def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
         self._depth += 1
         if self._depth > MAX_SIDECAR_DEPTH:
-            raise _TooDeep
+            raise _TooDeepError
         return self._tb.start(tag, attrs)
 
     def end(self, tag: str) -> ET.Element:
@@ -244,7 +244,7 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
         ) from None
     except ET.ParseError as exc:
         raise SidecarError(path, f"not well-formed XML ({exc})") from None
-    except _TooDeep:
+    except _TooDeepError:
         raise SidecarError(
             path, f"elements nest deeper than {MAX_SIDECAR_DEPTH} levels; not a sidecar we can edit"
         ) from None
