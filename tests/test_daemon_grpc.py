@@ -111,6 +111,10 @@ def test_suggest_strength_variants_and_mix(env: dict[str, Any], stub: Any) -> No
     ("build", "code"),
     [
         (lambda e: pb.SuggestRequest(protocol_version=V, path=str(e["root"] / "missing.jpg")), "NOT_FOUND"),
+        (
+            lambda e: pb.SuggestRequest(protocol_version=V, path=str(e["root"] / ("n" * 300 + ".jpg"))),
+            "INVALID_ARGUMENT",
+        ),
         (lambda e: pb.SuggestRequest(protocol_version=V, path=str(e["photos"]["truncated"])), "INVALID_ARGUMENT"),
         (lambda e: pb.SuggestRequest(protocol_version=V, path=str(e["photos"]["text"])), "INVALID_ARGUMENT"),
         (lambda e: pb.SuggestRequest(protocol_version=V, path=str(e["photos"]["big"])), "RESOURCE_EXHAUSTED"),
@@ -143,6 +147,7 @@ def test_suggest_strength_variants_and_mix(env: dict[str, Any], stub: Any) -> No
     ],
     ids=[
         "missing",
+        "name-too-long",
         "truncated",
         "not-an-image",
         "too-many-pixels",

@@ -34,6 +34,7 @@ from backend.decode.types import DEFAULT_MAX_PIXELS, DecodedImage, ExifInfo
 from backend.errors import (
     AutoretouchError,
     CorruptImageError,
+    DecodeError,
     ImageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
@@ -64,6 +65,8 @@ def _read(path: str | Path, max_pixels: int) -> tuple[Path, bytes]:
         raise NotFoundError(f"{p}: no such file") from exc
     except PermissionError as exc:
         raise PermissionDeniedError(f"{p}: permission denied") from exc
+    except OSError as exc:  # a name too long, an I/O error, a broken network share ...
+        raise DecodeError(p, f"cannot read the file ({exc.strerror or exc})") from exc
 
 
 def _planes(pixels: np.ndarray, bgr: bool = False) -> list[np.ndarray]:
