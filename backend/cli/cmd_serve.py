@@ -49,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="gRPC address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="gRPC address to bind (default 127.0.0.1); the JSON bridge always stays on loopback",
+    )
     parser.add_argument("--port", type=_port, default=DEFAULT_GRPC_PORT, help="gRPC port (0 = any free port)")
     bridge = parser.add_mutually_exclusive_group()
     bridge.add_argument(
@@ -61,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--token", metavar="T", help="shared secret callers must send (Authorization: Bearer T)")
     parser.add_argument(
-        "--allow-remote", action="store_true", help="permit a non-loopback --host (only together with --token)"
+        "--allow-remote",
+        action="store_true",
+        help="permit a non-loopback --host for gRPC (only together with --token); the JSON bridge, which the "
+        "editor plug-ins use on the same machine, keeps listening on 127.0.0.1 only",
     )
     parser.add_argument(
         "--styles", action="append", type=Path, metavar="DIR", help="style folder (repeatable; default: the store's)"
