@@ -1,7 +1,8 @@
 """Structured logs of the daemon: one ``key=value`` line per request (or one JSON object with ``--log-json``).
 
 Request lines go to the logger ``autoretouch.daemon.access``; everything else (start, stop, tracebacks of
-internal errors) to ``autoretouch.daemon``. Example line::
+internal errors) to ``autoretouch.daemon``. Client-controlled strings cannot fill the disk: each request field is cut
+to :data:`MAX_FIELD_CHARS` characters and each record to :data:`MAX_RECORD_CHARS`. Example line::
 
     2026-01-31T12:00:00 INFO autoretouch.daemon.access transport=grpc rpc=Suggest code=OK ms=84.2 peer=ipv4:127.0.0.1:51234 photo=/photos/a.jpg
 """
@@ -14,12 +15,38 @@ import re
 import sys
 from typing import Any
 
-__all__ = ["ACCESS_LOG", "LOG", "KeyValueFormatter", "configure_logging", "format_fields", "log_request"]
+__all__ = [
+    "ACCESS_LOG",
+    "LOG",
+    "MAX_FIELD_CHARS",
+    "MAX_RECORD_CHARS",
+    "KeyValueFormatter",
+    "bound_text",
+    "configure_logging",
+    "format_fields",
+    "log_request",
+]
 
 LOG = logging.getLogger("autoretouch.daemon")
 ACCESS_LOG = logging.getLogger("autoretouch.daemon.access")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@+\-,\[\]]+")
+
+#: Longest value of one request field in the log (client-controlled strings such as a path are cut to this).
+MAX_FIELD_CHARS = 512
+#: Longest log record (a traceback whose message carries a client string is cut to this).
+MAX_RECORD_CHARS = 16_384
+
+
+def bound_text(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...(+{len(text) - limit} chars)"
+
+
+def _bounded(v: Any) -> Any:
+    return bound_text(v) if isinstance(v, str) else v
 
 
 def _value(v: Any) -> str:
@@ -40,6 +67,7 @@ def log_request(**fields: Any) -> None:
     """
     code = fields.get("code", "OK")
     level = logging.ERROR if code in ("INTERNAL", "UNKNOWN", "DATA_LOSS") else logging.INFO
+    fields = {k: _bounded(v) for k, v in fields.items()}
     ACCESS_LOG.log(level, "%s", format_fields(fields), extra={"fields": fields})
 
 
@@ -51,7 +79,10 @@ class KeyValueFormatter(logging.Formatter):
         self.as_json = as_json
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format one record."""
+        """Format one record (at most :data:`MAX_RECORD_CHARS` characters)."""
+        return bound_text(self._format(record), MAX_RECORD_CHARS)
+
+    def _format(self, record: logging.LogRecord) -> str:
         if not self.as_json:
             return super().format(record)
         out: dict[str, Any] = {
