@@ -27,7 +27,9 @@ Rules:
 * Errors: an ``ErrorResponse`` body ``{"code", "message", "type", "exit_code", "server_version",
   "model_version"}`` with the HTTP status of the gRPC code (:data:`backend.daemon.errors.HTTP_STATUS`). An
   error after a stream has started is sent as a last NDJSON line holding an ``ErrorResponse``.
-* Connections beyond the limit are answered 429 at once and closed.
+* Connections beyond the limit are answered 429 at once and closed, except a ``GET /healthz``, which is still
+  answered (a monitor can tell a busy daemon from a dead one).
+* A client that hangs up mid-answer is logged as one debug line, not a traceback.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +65,8 @@ _UNARY: dict[str, tuple[type[Message], str]] = {
     "/v1/revert": (pb.RevertRequest, "revert"),
 }
 _STREAM: dict[str, tuple[type[Message], str]] = {"/v1/sidecars": (pb.WriteSidecarsRequest, "write_sidecars")}
+#: Seconds an over-the-limit connection is given to show that it is a ``GET /healthz``.
+_HEALTH_PEEK_S = 0.2
 _RPC_NAMES = {"suggest": "Suggest", "revert": "Revert", "write_sidecars": "WriteSidecars", "list_styles": "ListStyles"}
 
 
@@ -84,15 +89,37 @@ class BridgeServer(ThreadingHTTPServer):
         self._connections = threading.BoundedSemaphore(max_connections)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection in a thread, or refuse it at once when too many are open."""
+        """Serve the connection in a thread, or refuse it when too many are open (health still answers).
+
+        The refusal runs on its own short-lived thread, so a flood of idle connections does not hold up accepting.
+        """
         if not self._connections.acquire(blocking=False):
-            body = json.dumps({"code": "RESOURCE_EXHAUSTED", "message": "too many connections to the daemon"})
-            head = f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-            with contextlib.suppress(OSError):
-                request.sendall(f"{head}\r\nConnection: close\r\n\r\n{body}".encode())
-            self.shutdown_request(request)
+            threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
             return
         super().process_request(request, client_address)
+
+    def _refuse(self, request: Any) -> None:
+        """Answer an over-the-limit connection: its ``GET /healthz`` normally, anything else 429; then close it."""
+        status, data = 429, {"code": "RESOURCE_EXHAUSTED", "message": "too many connections to the daemon"}
+        with contextlib.suppress(OSError):
+            request.settimeout(_HEALTH_PEEK_S)
+            if request.recv(64, socket.MSG_PEEK).startswith(b"GET /healthz "):
+                health = self.RequestHandlerClass.health()  # type: ignore[attr-defined]
+                status, data = (200 if health == "SERVING" else 503), {"status": health, "busy": True}
+        body = json.dumps(data)
+        reason = {200: "OK", 429: "Too Many Requests", 503: "Service Unavailable"}[status]
+        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        with contextlib.suppress(OSError):
+            request.sendall(f"{head}\r\nConnection: close\r\n\r\n{body}".encode())
+        self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is one debug line; anything else is logged with its traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            LOG.debug("bridge: %s went away (%s)", client_address, type(exc).__name__)
+            return
+        LOG.error("bridge: error serving %s", client_address, exc_info=exc)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         """Serve one connection, then free its slot."""
