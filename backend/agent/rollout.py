@@ -16,7 +16,7 @@ the chosen actions. Inference wraps the call in ``torch.inference_mode()``.
 A one-shot net (``net.oneshot``) makes a single decision: it sees the unedited thumbnail once and every one of its
 sliders takes the value it proposes; each item's recipe lists, in pipeline order, the sliders whose value is not
 negligible (:func:`~backend.agent.actions.is_negligible`), while ``Trajectory.settings`` and the rendered image use
-every proposed value (the difference is invisible by construction).
+every proposed value (the moves left out are too small to see).
 """
 
 from __future__ import annotations
