@@ -66,6 +66,8 @@ examples:
 Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
 averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
+Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
+that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
 Exit status 9 means some pairs failed (reported on stderr); the others were evaluated.
 """
 
