@@ -39,6 +39,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import link_photos  # noqa: E402
 
 
 def folds(dev: bool = False) -> list[tuple[list[dict[str, str]], list[dict[str, str]]]]:
@@ -62,15 +65,6 @@ def folds(dev: bool = False) -> list[tuple[list[dict[str, str]], list[dict[str, 
     return out
 
 
-def _link(folder: Path, files: list[Path]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        dst = folder / f.name
-        if not dst.exists():
-            dst.symlink_to(f.resolve())
-    return folder
-
-
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one fold x seed in-process and evaluate it (called in a child process)."""
     import torch
@@ -83,8 +77,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     work = Path(job["work"])
     train_rows, test_rows = folds(job["dev"])[job["fold"]]
-    targets = _link(work / "targets", [DATA / r["expertC"] for r in train_rows])
-    sources = _link(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
+    targets = link_photos(work / "targets", [DATA / r["expertC"] for r in train_rows])
+    sources = (
+        link_photos(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
+    )
     overrides = [*job["overrides"], f"run.minutes={job['minutes']}", "run.steps=1000000", f"run.seed={job['seed']}"]
     overrides += [f"run.threads={job['threads']}", f"run.style=cv{job['fold']}s{job['seed']}"]
     cfg = load_config(job.get("config"), overrides)

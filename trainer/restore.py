@@ -44,8 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from backend.agent.network import AgentNet
-from backend.agent.rollout import rollout
+from backend.agent.network import AgentNet, colour_statistics
+from backend.agent.rollout import Trajectory, rollout
 from backend.agent.style import Style, save_style, validate_metadata
 from backend.agent.thumbnail import make_thumbnail
 from backend.render.color import rec2020_to_lab, srgb_encode
@@ -156,9 +156,11 @@ def _clip_share(image: Tensor) -> Tensor:
     return black + white
 
 
-def _chroma(image: Tensor) -> Tensor:
-    lab = rec2020_to_lab(image.clamp(0.0, 1.0)).flatten(2)
-    return torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2).mean(dim=1)
+def _apply(net: AgentNet, inputs: Tensor) -> tuple[Trajectory, Tensor]:
+    """The agent's one-shot rollout on ``(N, 3, S, S)`` inputs (eval mode) and its rendering at their size."""
+    net.eval()
+    traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
+    return traj, render(inputs, traj.settings)
 
 
 @torch.no_grad()
@@ -169,9 +171,7 @@ def degenerate_moves(net: AgentNet, inputs: Tensor) -> list[str]:
     :data:`BW_LIMIT` on any photo, on average more than :data:`CLIP_LIMIT` of the pixels newly clipped to
     black or white, or more than :data:`CHROMA_LOSS_LIMIT` of the mean chroma removed.
     """
-    net.eval()
-    traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
-    out = render(inputs, traj.settings)
+    traj, out = _apply(net, inputs)
     reasons = []
     if "black_and_white" in traj.settings:
         bw = float(traj.settings["black_and_white"].max())
@@ -180,7 +180,7 @@ def degenerate_moves(net: AgentNet, inputs: Tensor) -> list[str]:
     clipped = float((_clip_share(out) - _clip_share(inputs)).mean())
     if clipped > CLIP_LIMIT:
         reasons.append(f"clips {clipped:.0%} more of the pixels to black or white")
-    before, after = _chroma(inputs), _chroma(out)
+    before, after = colour_statistics(inputs)[:, 2], colour_statistics(out)[:, 2]  # mean chroma
     loss = float(1.0 - after.mean() / before.mean().clamp_min(1e-6))
     if loss > CHROMA_LOSS_LIMIT:
         reasons.append(f"removes {loss:.0%} of the colour")
@@ -277,9 +277,7 @@ def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) ->
 @torch.no_grad()
 def restore_images(net: AgentNet, inputs: Tensor) -> tuple[Tensor, list[str]]:
     """The agent's one-shot result on ``(N, 3, S, S)`` inputs, and a caption per image (its moves)."""
-    net.eval()
-    traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
-    out = render(inputs, traj.settings)
+    traj, out = _apply(net, inputs)
     captions = [" ".join(get_slider(s).short for s in o) or "no edit" for o in traj.orders]
     return out, captions
 

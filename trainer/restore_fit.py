@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 
 from backend.agent.actions import bound_value
-from backend.render.color import REC2020_LUMINANCE, rec2020_to_lab
+from backend.agent.network import colour_statistics
+from backend.render.color import REC2020_LUMINANCE
 from backend.render.pipeline import render
 
 __all__ = ["FIT_SLIDERS", "fit_unedit_centre", "look_descriptor"]
@@ -37,19 +38,8 @@ def look_descriptor(image: Tensor) -> Tensor:
     lum = torch.einsum("c,nchw->nhw", w, image).clamp_min(2.0**-10).log2().flatten(1)
     ordered, _ = torch.sort(lum, dim=1)
     idx = torch.tensor([round(q * (lum.shape[1] - 1)) for q in _QUANTILES], device=image.device)
-    lab = rec2020_to_lab(image.clamp(0.0, 1.0)).flatten(2)
-    chroma = torch.sqrt(lab[:, 1] ** 2 + lab[:, 2] ** 2 + 1e-6)
-    return torch.cat(
-        (
-            lum.mean(dim=1, keepdim=True),
-            lum.std(dim=1, keepdim=True),
-            ordered[:, idx],
-            lab[:, 1].mean(dim=1, keepdim=True) / 20.0,
-            lab[:, 2].mean(dim=1, keepdim=True) / 20.0,
-            chroma.mean(dim=1, keepdim=True) / 20.0,
-        ),
-        dim=1,
-    )
+    colour = colour_statistics(image)[:, :3]  # mean a*, b*, chroma, / 20
+    return torch.cat((lum.mean(dim=1, keepdim=True), lum.std(dim=1, keepdim=True), ordered[:, idx], colour), dim=1)
 
 
 def fit_unedit_centre(

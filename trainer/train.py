@@ -521,22 +521,10 @@ def train(
             raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
         from trainer.restore import train_restore
 
-        threads = torch.get_num_threads()
-        with torch.random.fork_rng(devices=[]):
-            if cfg.run.threads > 0:
-                torch.set_num_threads(cfg.run.threads)
-            try:
-                return train_restore(
-                    cfg,
-                    targets=targets,
-                    sources=sources,
-                    run=run,
-                    install_dir=install_dir,
-                    progress=progress,
-                    info=info,
-                )
-            finally:
-                torch.set_num_threads(threads)
+        with _run_scope(cfg):
+            return train_restore(
+                cfg, targets=targets, sources=sources, run=run, install_dir=install_dir, progress=progress, info=info
+            )
     ckpt_dir = run / "checkpoints"
     if not resume and latest_checkpoint(ckpt_dir) is not None:
         raise ConfigError(f"{run}: the run folder already has checkpoints; use --resume or another --run-dir")
@@ -544,12 +532,19 @@ def train(
         from backend.errors import NotFoundError
 
         raise NotFoundError(f"{ckpt_dir}: no checkpoint to resume from")
+    with _run_scope(cfg):
+        return _run(cfg, info, run, ckpt_dir, targets, sources, resume, install_dir, progress, stop_after)
+
+
+@contextmanager
+def _run_scope(cfg: TrainConfig) -> Iterator[None]:
+    """A training run's scope: the caller's random streams forked away, torch threads set to ``run.threads``."""
     threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
         if cfg.run.threads > 0:
             torch.set_num_threads(cfg.run.threads)
         try:
-            return _run(cfg, info, run, ckpt_dir, targets, sources, resume, install_dir, progress, stop_after)
+            yield
         finally:
             torch.set_num_threads(threads)
 
