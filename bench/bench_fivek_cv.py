@@ -6,7 +6,9 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   result was seen); each fold's 8 photos are the test set, the other 16 train;
 * **favourites** (``--targets``): Expert C's retouches of the 16 training photos;
 * **sources**: ``--sources none`` (favourites only: the trainer's own un-edits) or ``--sources inputs`` (the
-  inputs of the same 16 training photos, unpaired: the trainer never pairs an input with its retouch);
+  inputs of the same 16 training photos, unpaired: the trainer never pairs an input with its retouch), or
+  ``--sources pairs`` (``train --pairs``: the 16 training inputs paired with Expert C's retouches; the
+  "nearest edits" baseline, stored with the paired style, is reported beside it);
 * every fold is trained with every seed of ``--seeds`` for a fixed ``--minutes`` on ``--threads`` threads per
   run, ``--parallel`` runs side by side; the test photos are never seen in any form;
 * test: every test input against Expert C at 512 px with ``trainer.eval_cli.evaluate_pairs`` (the code path of
@@ -19,6 +21,7 @@ one run per fold of M minutes (seed 0).
 
     python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources none
     python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources inputs
+    python bench/bench_fivek_cv.py --minutes 3 --threads 1 --parallel 2 --sources pairs
     python bench/bench_fivek_cv.py --minutes 0.2 --seeds 0 --folds 1      # smoke test
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import statistics
 import subprocess
@@ -81,18 +85,26 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     sources = (
         link_photos(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
     )
+    pairs = None
+    if job["sources"] == "pairs":
+        pairs = (link_photos(work / "before", [DATA / r["input"] for r in train_rows]), targets)
     overrides = [*job["overrides"], f"run.minutes={job['minutes']}", "run.steps=1000000", f"run.seed={job['seed']}"]
     overrides += [f"run.threads={job['threads']}", f"run.style=cv{job['fold']}s{job['seed']}"]
     cfg = load_config(job.get("config"), overrides)
     start = time.perf_counter()
-    result = train(cfg, targets=targets, sources=sources, run_dir=work / "run", install_dir=None)
+    result = train(
+        cfg,
+        targets=None if pairs else targets,
+        sources=sources,
+        pairs=pairs,
+        run_dir=work / "run",
+        install_dir=None,
+    )
     seconds = time.perf_counter() - start
     style = load_style(result.style_path)
     pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
-    per = [
-        {"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ("identity", "auto", "style")}} for p in ev.per_photo
-    ]
+    per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
     return {
         "fold": job["fold"],
         "seed": job["seed"],
@@ -115,16 +127,16 @@ def _spawn(job: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def _row(r: dict[str, Any]) -> tuple[str, float, float]:
+def _row(r: dict[str, Any]) -> tuple[str, float, float, float]:
     ph = r["photos"]
-    mean = {m: statistics.mean(p[m] for p in ph) for m in ("identity", "auto", "style")}
+    mean = {m: statistics.mean(p.get(m, math.nan) for p in ph) for m in ("identity", "auto", "nearest", "style")}
     gain = mean["style"] - mean["identity"]
     worst = min(p["style"] - p["identity"] for p in ph)
     line = (
         f"| {r['fold']} | {r['seed']} | {r['minutes']:g} | {r['steps']} | {mean['identity']:.2f} | {mean['auto']:.2f} "
-        f"| {mean['style']:.2f} | {gain:+.2f} | {worst:+.2f} | {r['held_out_gain']:+.2f} |"
+        f"| {mean['nearest']:.2f} | {mean['style']:.2f} | {gain:+.2f} | {worst:+.2f} | {r['held_out_gain']:+.2f} |"
     )
-    return line, gain, mean["style"]
+    return line, gain, mean["style"], mean["nearest"]
 
 
 def main() -> int:
@@ -137,7 +149,7 @@ def main() -> int:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--folds", type=int, default=0, help="how many folds to run (default: all)")
     p.add_argument("--dev", action="store_true", help="the development split (inner folds of fold 0's training photos)")
-    p.add_argument("--sources", choices=("none", "inputs"), default="none")
+    p.add_argument("--sources", choices=("none", "inputs", "pairs"), default="none")
     p.add_argument("--config", help="experiment configuration (TOML)")
     p.add_argument("--set", action="append", default=[], dest="overrides", help="config override (repeatable)")
     p.add_argument("--work", type=Path, default=REPO / "runs" / "bench_fivek_cv", help="work folder")
@@ -180,21 +192,31 @@ def main() -> int:
         f"\nFiveK Expert C, {split}, sources: {args.sources}; {args.threads} thread(s) per run, "
         f"{args.parallel} runs side by side; wall {time.perf_counter() - start:.0f} s\n"
     )
-    print("| fold | seed | min | steps | identity | auto | style | gain | worst photo | held-out gain (train) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    gains, styles = [], []
+    print(
+        "| fold | seed | min | steps | identity | auto | nearest edits | style | gain | worst photo "
+        "| held-out gain (train) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    gains, styles, nearest = [], [], []
     for r in results:
-        line, gain, style = _row(r)
+        line, gain, style, near = _row(r)
         print(line)
         if r["minutes"] == args.minutes:
             gains.append(gain)
             styles.append(style)
+            nearest.append(near)
     if gains:
         sd = statistics.stdev(gains) if len(gains) > 1 else 0.0
+        ssd = statistics.stdev(styles) if len(styles) > 1 else 0.0
         print(
-            f"\n{len(gains)} runs of {args.minutes:g} min: style {statistics.mean(styles):.2f} dB, gain over identity "
-            f"{statistics.mean(gains):+.2f} ± {sd:.2f} dB (mean ± sd), worst run {min(gains):+.2f} dB"
+            f"\n{len(gains)} runs of {args.minutes:g} min: style {statistics.mean(styles):.2f} ± {ssd:.2f} dB, gain over "
+            f"identity {statistics.mean(gains):+.2f} ± {sd:.2f} dB (mean ± sd), worst run {min(gains):+.2f} dB"
         )
+        if not any(math.isnan(v) for v in nearest):
+            beats = sum(s > n for s, n in zip(styles, nearest, strict=True))
+            print(
+                f"nearest edits {statistics.mean(nearest):.2f} dB; the style beats it in {beats} of {len(gains)} runs"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

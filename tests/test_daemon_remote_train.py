@@ -27,7 +27,7 @@ from backend.daemon.errors import BadRequestError
 from backend.rpc import pb, pb_grpc
 from testing.daemon import config_for, make_style_dir, start_daemon
 from tests.test_trainer_cli import TINY_TOML
-from trainer.synthetic import write_style_folders
+from trainer.synthetic import write_pair_folders, write_style_folders
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote_train")
     root = base / "root"
     targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    before, after, _ = write_pair_folders(root / "pairs", n_pairs=4, size=24)
     styles = make_style_dir(base / "styles", ("default",))
     config = base / "tiny.toml"
     config.write_text(TINY_TOML)
     daemon, ports = start_daemon(config_for(root, styles, http_port=None))
     assert daemon.wait_until_serving(30)
     channel = grpc.insecure_channel(f"127.0.0.1:{ports.grpc}")
-    yield {"root": root, "targets": targets, "styles": styles, "config": config, "daemon": daemon,
+    yield {"root": root, "targets": targets, "pairs": (before, after), "styles": styles, "config": config, "daemon": daemon,
            "server": f"127.0.0.1:{ports.grpc}", "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
     channel.close()
     daemon.stop(0.5)
@@ -146,4 +147,24 @@ def test_a_restoration_style_worse_than_doing_nothing_is_reported_and_not_instal
     capsys.readouterr()
     info = _listed(env)["remote_forced"]
     assert info.loaded and info.agent["oneshot"] is True
+    _wait_idle(env)
+
+
+def test_remote_train_from_before_after_pairs(env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    before, after = (str(p) for p in env["pairs"])
+    restore = ["--set", "run.method=restore", "--set", "restore.pool_per_target=2", "--set", "agent.thumb=16"]
+    fit = ["--set", "restore.fit_size=16", "--set", "restore.fit_iters=5"]
+    argv = ["train", "--pairs", before, after, "--config", str(env["config"]), "--style", "remote_pairs"]
+    args = build_parser().parse_args([*argv, "--steps", "2", "--force", "--json", *restore, *fit])
+    args.server, args.token = env["server"], None
+    assert remote_train(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["learned_from"] == "pairs" and out["steps"] == 2
+    assert out["metrics"]["pairs_fit_psnr"] > 0 and _listed(env)["remote_pairs"].loaded
+    _wait_idle(env)
+    both = build_parser().parse_args([*argv, "--targets", str(env["targets"]), "--steps", "2", *restore])
+    both.server, both.token = env["server"], None
+    with pytest.raises(RemoteError, match="not both") as bad:  # the daemon refuses a mixed request
+        remote_train(both)
+    assert bad.value.code == "INVALID_ARGUMENT"
     _wait_idle(env)

@@ -10,6 +10,10 @@ Modes:
   centred on what ``--sources`` look like; the style is installed only if it beats doing nothing on held-out
   favourites (exit 10 otherwise; ``--force`` installs anyway). ``--set run.method=gan`` selects the unpaired
   GAN + RL trainer (:mod:`trainer.train`), which alone supports ``--resume`` and ``torchrun``.
+* ``--pairs BEFORE AFTER``: restoration training from the photographer's own before/after pairs (originals and
+  their edits, matched by file stem; :mod:`trainer.restore_pairs`): each pair's recipe is fitted through the
+  renderer (poor fits are reported and down-weighted), the agent learns to turn each original, and slightly
+  re-exposed copies of it, into the edit; held-out pairs decide, against doing nothing, whether it is installed.
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
   there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
@@ -47,6 +51,7 @@ _EPILOG = """\
 examples:
   autoretouch train --style mine --targets ~/Pictures/favourites --minutes 5
   autoretouch train --style mine --targets favs/ --sources inbox/ --minutes 5
+  autoretouch train --style mine --pairs originals/ edited/ --minutes 5             # your own before/after pairs
   autoretouch train --style mine --targets favs/ --set run.method=gan --steps 900   # the GAN + RL trainer
   autoretouch train --style mine --targets favs/ --set run.method=gan --resume      # continue runs/mine/
   torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --set run.method=gan
@@ -64,6 +69,14 @@ colour out), is kept in the run folder but not installed (exit status 10) unless
 folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png and eval.json;
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
+
+Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPEG) and your edit of it in AFTER
+(an exported JPEG/TIFF/PNG) share a file name without extension; files without a partner are reported and
+skipped. Every pair's recipe is first fitted through the renderer: a pair our sliders reproduce worse than
+restore.poor_fit_db (25 dB; a crop, a local brush, another raw converter) is reported and counts less. The agent
+then learns to turn each original -- and copies of it shot a little darker, brighter, warmer or cooler -- into
+your edit. A fifth of the pairs is held out to pick the checkpoint and check the style against doing nothing.
+The fitted recipes travel with the style: `autoretouch eval` reports them as the "nearest edits" baseline.
 
 Slider-history training (--lrcat): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
@@ -97,6 +110,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--style", required=True, metavar="NAME", help="name of the style to train (file stem)")
     parser.add_argument(
         "--targets", type=Path, metavar="DIR", help="folder of favourite photos (optional with --lrcat)"
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs=2,
+        type=Path,
+        metavar=("BEFORE", "AFTER"),
+        help="your own edits: originals in BEFORE, your edited versions (same file names) in AFTER",
     )
     parser.add_argument(
         "--sources",
@@ -153,9 +173,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _check_mode(args: argparse.Namespace) -> None:
     from trainer.config import ConfigError
 
+    if args.pairs is not None:
+        if args.targets is not None or args.sources is not None or args.lrcat is not None:
+            raise ConfigError("--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)")
+        if args.resume:
+            raise ConfigError("--resume continues a GAN run; a --pairs run starts afresh")
     if args.lrcat is None:
-        if args.targets is None:
-            raise ConfigError("train needs --targets DIR (favourites) or --lrcat CATALOG --expert X")
+        if args.targets is None and args.pairs is None:
+            raise ConfigError(
+                "train needs --targets DIR (favourites), --pairs BEFORE AFTER or --lrcat CATALOG --expert X"
+            )
         given = {
             "--expert": args.expert,
             "--renditions": args.renditions,
@@ -223,7 +250,9 @@ def run(args: argparse.Namespace) -> int:
         install_dir = args.install_dir or user_style_dirs()[0]
     try:
         if args.lrcat is None:
-            summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources)
+            summary = _train_gan(
+                args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources, pairs=args.pairs
+            )
         else:
             summary = _train_history(args, cfg, run_dir, install_dir, info, finetune=finetune)
     finally:
@@ -253,8 +282,9 @@ def _train_gan(
     install_dir: Path | None,
     info: DistInfo,
     *,
-    targets: Path,
+    targets: Path | None,
     sources: Path | None,
+    pairs: tuple[Path, Path] | None = None,
     resume: bool | None = None,
 ) -> dict[str, Any]:
     from trainer.train import train
@@ -263,6 +293,7 @@ def _train_gan(
         cfg,
         targets=targets,
         sources=sources,
+        pairs=None if pairs is None else (pairs[0], pairs[1]),
         run_dir=run_dir,
         resume=args.resume if resume is None else resume,
         install_dir=install_dir,
@@ -278,6 +309,7 @@ def _train_gan(
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
         "rejected": result.rejected,
+        "learned_from": "pairs" if pairs is not None else None,
     }
 
 
@@ -365,7 +397,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
-    if m and "val_gain_db" in m:
+    if m and "val_gain_db" in m and summary.get("learned_from") == "pairs":
+        print(
+            f"  held-out pairs, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
+        )
+    elif m and "val_gain_db" in m:
         print(
             f"  held-out favourites, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"

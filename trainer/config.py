@@ -299,6 +299,24 @@ class RestoreConfig:
             ``trainer.restore_fit.FIT_SLIDERS``); the others keep a centre of zero.
         loss: the image term on sRGB-encoded values: ``"l1"`` (mean absolute error) or ``"l2"`` (mean squared
             error, the quantity PSNR measures).
+        pair_jitter: with ``--pairs``, share of the training views whose original is first rendered with a
+            small zero-centred camera change (:func:`trainer.data.unedit.jitter_settings`); the edit stays the
+            target.
+        pair_jitter_ev: exposure range of that change, +- EV.
+        pair_jitter_wb: standard deviation of its temperature change (mired; tint half of it).
+        self_share: with ``--pairs``, extra training views made from the edits themselves (an un-edited edit
+            restored to the edit, as without pairs), as a share of the pairs' own views (0: none).
+        fit_size: with ``--pairs``, side of the squeezed thumbnails every pair's recipe is fitted at (pixels).
+        fit_iters: Adam iterations of that fit (:func:`trainer.pseudo_labels.fit_recipes`).
+        poor_fit_db: a pair whose fitted recipe reproduces the edit worse than this (PSNR, dB) is reported
+            as poorly fitted (a crop, a local edit, another raw converter) and its weight in the loss shrinks
+            by a tenth per dB below it (at least 0.1).
+        check_folds: with ``--pairs``, the check is cross-fitted over this many groups of pairs (every pair
+            scored by an agent trained without it, :func:`trainer.restore_pairs.crossfit_check`) and the style
+            trains on every pair; below 2, or with fewer than twice as many pairs, ``val_fraction`` is held out.
+        check_share: share of the run's steps or minutes that the cross-fitted check takes (all groups together).
+        nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
+            many most similar training photos.
     """
 
     lr: float = 1e-3
@@ -321,6 +339,16 @@ class RestoreConfig:
     dist_weight: float = 0.0
     loss: str = "l2"
     fit_sliders: tuple[str, ...] = ("exposure",)
+    pair_jitter: float = 0.5
+    pair_jitter_ev: float = 1.0
+    pair_jitter_wb: float = 8.0
+    self_share: float = 0.0
+    fit_size: int = 64
+    fit_iters: int = 150
+    poor_fit_db: float = 25.0
+    nearest_k: int = 5
+    check_folds: int = 2
+    check_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -423,6 +451,14 @@ def _validate(cfg: TrainConfig) -> None:
         (cfg.agent.encoder in ("", "cnn", "stats"), "agent.encoder must be 'cnn', 'stats' or empty"),
         (cfg.restore.loss in ("l1", "l2"), "restore.loss must be 'l1' or 'l2'"),
         (cfg.restore.lr > 0.0, "restore.lr must be > 0"),
+        (0.0 <= cfg.restore.pair_jitter <= 1.0, "restore.pair_jitter must be in [0, 1]"),
+        (0.0 <= cfg.restore.pair_jitter_ev <= 5.0, "restore.pair_jitter_ev must be in [0, 5]"),
+        (cfg.restore.pair_jitter_wb >= 0.0, "restore.pair_jitter_wb must be >= 0"),
+        (0.0 <= cfg.restore.self_share <= 4.0, "restore.self_share must be in [0, 4]"),
+        (cfg.restore.fit_size >= 8 and cfg.restore.fit_iters >= 0, "restore.fit_size must be >= 8, fit_iters >= 0"),
+        (cfg.restore.nearest_k >= 1, "restore.nearest_k must be >= 1"),
+        (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),
+        (0.0 < cfg.restore.check_share < 1.0, "restore.check_share must be in (0, 1)"),
         (cfg.restore.batch >= 1, "restore.batch must be >= 1"),
         (cfg.restore.lab_weight >= 0.0 and cfg.restore.sparsity >= 0.0, "restore weights must be >= 0"),
         (cfg.restore.pool_per_target >= 1, "restore.pool_per_target must be >= 1"),

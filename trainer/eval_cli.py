@@ -10,7 +10,10 @@ must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For 
   at the evaluation size with :func:`backend.recipe.render_recipe`;
 * **identity**: the input unchanged;
 * **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
-  the same way.
+  the same way;
+* **nearest** (styles trained from before/after pairs, which carry their training photos' fitted recipes):
+  the "nearest edits" baseline, :func:`trainer.nearest.nearest_recipe` (the recipes of the most similar
+  training photos, averaged in slider space), rendered the same way.
 
 Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), CIEDE2000 and CIE76 ΔE,
 all on 8-bit sRGB, averaged over photos. Beside them, the **spread of the style's suggestions** over the photo set
@@ -36,11 +39,11 @@ import cv2
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional
 
 from backend.cli.argtypes import int_arg
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
-from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
+from backend.errors import AutoretouchError, InvalidRecipeError
+from trainer.data.pairs import Pair, find_pairs, load_pair
 
 __all__ = [
     "EvalResult",
@@ -63,6 +66,8 @@ examples:
   autoretouch eval --style runs/mine/style/mine.safetensors --inputs in/ --references ref/ --json
   autoretouch eval --mix warm:0.7,film:0.3 --inputs in/ --references ref/ --contact-sheet sheet.png
 
+A style trained from before/after pairs (train --pairs) also gets the "nearest edits" baseline: the
+fitted settings of the most similar training photos, averaged.
 Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
 averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
@@ -75,109 +80,6 @@ Exit status 9 means some pairs failed (reported on stderr); the others were eval
 SHEET_PHOTOS = 6
 #: Height of a contact-sheet tile in pixels.
 SHEET_TILE = 192
-#: Size mismatch (pixels per side) between a reference and its input that is resized away.
-_SIZE_SLACK = 2
-
-
-@dataclass(frozen=True)
-class Pair:
-    """An input photo and its reference edit.
-
-    Attributes:
-        name: the shared file stem.
-        input: the unedited photo.
-        reference: the reference edit.
-    """
-
-    name: str
-    input: Path
-    reference: Path
-
-
-def _by_stem(files: Sequence[Path], folder: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    dupes: list[str] = []
-    for f in files:
-        if f.stem in out:
-            dupes.append(f"{out[f.stem].name} / {f.name}")
-        out[f.stem] = f
-    if dupes:
-        raise AutoretouchError(f"{folder}: several photos share a name, so pairing is ambiguous: {', '.join(dupes)}")
-    return out
-
-
-def _names(paths: Sequence[Path], limit: int = 8) -> str:
-    shown = ", ".join(p.name for p in paths[:limit])
-    return shown + (f" (and {len(paths) - limit} more)" if len(paths) > limit else "")
-
-
-def find_pairs(
-    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
-) -> tuple[list[Pair], list[Path]]:
-    """Pair the photos of two folders by file stem.
-
-    Args:
-        inputs: folder of unedited photos (not recursive).
-        references: folder of reference edits.
-        allow_unmatched: keep going when some photos have no partner (they are returned, not paired).
-
-    Returns:
-        ``(pairs sorted by name, unmatched files)``.
-
-    Raises:
-        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
-            unless ``allow_unmatched``; no pair at all.
-        AutoretouchError: two photos of one folder share a stem.
-    """
-    from trainer.data.folders import list_photos
-
-    src_dir, ref_dir = Path(inputs), Path(references)
-    src = _by_stem(list_photos(src_dir), src_dir)
-    ref = _by_stem(list_photos(ref_dir), ref_dir)
-    lonely_in = [src[s] for s in sorted(set(src) - set(ref))]
-    lonely_ref = [ref[s] for s in sorted(set(ref) - set(src))]
-    if (lonely_in or lonely_ref) and not allow_unmatched:
-        parts = []
-        if lonely_in:
-            parts.append(f"inputs without a reference in {ref_dir}: {_names(lonely_in)}")
-        if lonely_ref:
-            parts.append(f"references without an input in {src_dir}: {_names(lonely_ref)}")
-        raise NotFoundError(
-            "photos are paired by file name (stem); " + "; ".join(parts) + " (use --allow-unmatched to skip them)"
-        )
-    pairs = [Pair(s, src[s], ref[s]) for s in sorted(set(src) & set(ref))]
-    if not pairs:
-        raise NotFoundError(f"no input in {src_dir} has a reference of the same name in {ref_dir}")
-    return pairs, lonely_in + lonely_ref
-
-
-def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
-    """Decode a pair at the evaluation size.
-
-    Args:
-        pair: the pair.
-        size: long side in pixels (images smaller than that keep their size).
-
-    Returns:
-        ``(input, reference)``, each ``(1, 3, H, W)`` float32 linear Rec.2020 of the same size.
-
-    Raises:
-        The decode errors of :func:`backend.decode.decode_preview` (naming the file), or
-        AutoretouchError when the reference's size or aspect ratio does not match the input's.
-    """
-    from backend.decode import decode_preview
-
-    x = decode_preview(pair.input, long_side=size).image.float()
-    ref = decode_preview(pair.reference, long_side=size).image.float()
-    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
-    if (rh, rw) != (h, w):
-        if abs(rh - h) > _SIZE_SLACK or abs(rw - w) > _SIZE_SLACK:
-            raise AutoretouchError(
-                f"{pair.reference}: {rw}x{rh} does not match its input {pair.input.name} ({w}x{h}) "
-                f"at the evaluation size {size}"
-            )
-        ref = functional.interpolate(ref, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
-    return x, ref
 
 
 @dataclass(frozen=True)
@@ -200,7 +102,8 @@ class EvalResult:
     """What :func:`evaluate_pairs` measured.
 
     Attributes:
-        methods: method names in report order (``identity``, ``auto``, then any fixed recipes, ``style``).
+        methods: method names in report order (``identity``, ``auto``, then any fixed recipes, ``nearest``
+            for a style with examples, ``style``).
         per_photo: one dict per evaluated pair: ``name``, ``input``, ``reference``, ``metrics``
             (method -> metric -> value) and ``recipes`` (method -> recipe dict).
         failures: the pairs that failed, as :class:`Failure`.
@@ -263,15 +166,20 @@ def evaluate_pairs(
     from backend.recipe import Recipe, render_recipe
     from trainer.baselines import auto_recipe
     from trainer.metrics import Prepared, image_metrics
+    from trainer.nearest import has_examples, nearest_recipe
 
     styles = list(styles or [])
     fixed = dict(fixed or {})
-    methods = ["identity", "auto", *fixed, *(["style"] if styles else [])]
+    examples = getattr(styles[0][0], "examples", None) if len(styles) == 1 else None
+    nearest = ["nearest"] if has_examples(examples) else []
+    methods = ["identity", "auto", *fixed, *nearest, *(["style"] if styles else [])]
     result = EvalResult(methods=methods, size=size, style=mix_label(styles) if styles else None, strength=strength)
     for pair in pairs:
         try:
             x, ref = load_pair(pair, size)
             recipes: dict[str, Recipe] = {"identity": Recipe(), "auto": auto_recipe(x), **fixed}
+            if nearest:
+                recipes["nearest"] = nearest_recipe(examples, x)  # type: ignore[arg-type]
             if styles:
                 recipes["style"] = suggest_for_photo(pair.input, styles, strength=strength)[0]
             with torch.inference_mode():
@@ -351,7 +259,11 @@ def _fmt(value: float, digits: int) -> str:
 
 def format_table(result: EvalResult) -> str:
     """The mean metrics as a plain-text table, with a note on the protocol."""
-    names = {"identity": "identity (input)", "auto": "auto (grey world + mid grey)"}
+    names = {
+        "identity": "identity (input)",
+        "auto": "auto (grey world + mid grey)",
+        "nearest": "nearest edits (k most similar training photos)",
+    }
     if result.style is not None:
         names["style"] = f"style {result.style}" + (f" @{result.strength:g}" if result.strength != 1.0 else "")
     width = max(len(names.get(m, m)) for m in result.methods)

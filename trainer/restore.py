@@ -123,7 +123,9 @@ def _srgb(image: Tensor) -> Tensor:
     return srgb_encode(image.clamp(0.0, 1.0))
 
 
-def restoration_loss(result: Tensor, target: Tensor, values: dict[str, Tensor], cfg: TrainConfig) -> dict[str, Tensor]:
+def restoration_loss(
+    result: Tensor, target: Tensor, values: dict[str, Tensor], cfg: TrainConfig, weights: Tensor | None = None
+) -> dict[str, Tensor]:
     """The training loss and its parts (see the module docstring).
 
     Args:
@@ -131,13 +133,21 @@ def restoration_loss(result: Tensor, target: Tensor, values: dict[str, Tensor], 
         target: ``(N, 3, H, W)`` the favourite, linear Rec.2020.
         values: slider name -> ``(N, *shape)`` the agent's values (catalog units).
         cfg: the experiment configuration.
+        weights: ``(N,)`` non-negative weight of each sample in the image and Lab terms (``None``: equal).
 
     Returns:
         ``{"loss", "image", "lab", "sparsity"}`` scalar tensors (``loss`` carries the gradient).
     """
+
+    def average(per_pixel: Tensor) -> Tensor:
+        per_sample = per_pixel.flatten(1).mean(dim=1)
+        if weights is None:
+            return per_sample.mean()
+        return (per_sample * weights).sum() / weights.sum().clamp_min(1e-8)
+
     diff = _srgb(result) - _srgb(target)
-    image = diff.abs().mean() if cfg.restore.loss == "l1" else diff.square().mean() * 10.0
-    lab = (rec2020_to_lab(result.clamp(0.0, 1.0)) - rec2020_to_lab(target.clamp(0.0, 1.0))).abs().mean() / 100.0
+    image = average(diff.abs()) if cfg.restore.loss == "l1" else average(diff.square()) * 10.0
+    lab = average((rec2020_to_lab(result.clamp(0.0, 1.0)) - rec2020_to_lab(target.clamp(0.0, 1.0))).abs()) / 100.0
     moves = []
     for name, v in values.items():
         spec = get_slider(name)
@@ -191,14 +201,16 @@ def degenerate_moves(net: AgentNet, inputs: Tensor) -> list[str]:
 class _Data:
     """Pairs for training and held-out checks, all linear Rec.2020 float32."""
 
-    pool_in: Tensor  # (M, 3, C, C) un-edited training crops
-    pool_out: Tensor  # (M, 3, C, C) their favourites
+    pool_in: Tensor  # (M, 3, C, C) un-edited training crops (or the originals of --pairs)
+    pool_out: Tensor  # (M, 3, C, C) their favourites (or the photographer's edits)
+    pool_w: Tensor | None  # (M,) loss weight of each pool entry (None: equal)
     val_in: Tensor  # (V, 3, S, S) held-out un-edited favourites
     val_out: Tensor  # (V, 3, S, S) held-out favourites
     sources: Tensor | None  # (Ns, 3, S, S) the --sources photos (checks and the contact sheet)
     source_crops: Tensor | None  # (Ns, K, 3, C, C) training crops of the sources
     look: Tensor  # (10,) mean look statistics of the training favourites
     summary: dict[str, Any]
+    examples: dict[str, Any] | None = None  # --pairs: the "nearest edits" memory stored with the style
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -234,6 +246,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     val_in = unedit_batch(val_out, [sampler(vrng) for _ in range(val_out.shape[0])])
     summary: dict[str, Any] = {
         "method": "restore",
+        "learned_from": "favourites" if src is None else "favourites and sources",
         "targets_dir": str(Path(targets).resolve()),
         "targets": len(fav.names),
         "target_names": list(fav.names),
@@ -248,6 +261,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     return _Data(
         pool_in=torch.cat(pool_in).half().float(),
         pool_out=torch.cat(pool_out).half().float(),
+        pool_w=None,
         val_in=val_in.half().float(),
         val_out=val_out.half().float(),
         sources=None if src is None else src.evals,
@@ -257,7 +271,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     )
 
 
-def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) -> tuple[Tensor, Tensor]:
+def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     m, c = data.pool_in.shape[0], data.pool_in.shape[-1]
     idx = torch.randint(0, m, (n,), generator=gen)
     offs = torch.randint(0, c - size + 1, (n, 2), generator=gen)
@@ -271,7 +285,7 @@ def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) ->
             a, b = a.flip(-1), b.flip(-1)
         ins.append(a)
         outs.append(b)
-    return torch.stack(ins), torch.stack(outs)
+    return torch.stack(ins), torch.stack(outs), None if data.pool_w is None else data.pool_w[idx]
 
 
 @torch.no_grad()
@@ -289,19 +303,124 @@ def _val_psnr(net: AgentNet, data: _Data) -> tuple[float, float]:
     return style, identity
 
 
-def _lr(cfg: TrainConfig, step: int, elapsed: float) -> float:
+def _lr(cfg: TrainConfig, step: int, elapsed: float, steps: int, minutes: float) -> float:
     r = cfg.restore
-    done = step / cfg.run.steps
-    if cfg.run.minutes > 0:
-        done = max(done, elapsed / (cfg.run.minutes * 60.0))
+    done = step / steps
+    if minutes > 0:
+        done = max(done, elapsed / (minutes * 60.0))
     return r.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0))))
+
+
+def new_restore_net(cfg: TrainConfig) -> AgentNet:
+    """A fresh one-shot agent as the configuration describes it (an untrained one proposes the identity)."""
+    a = cfg.agent
+    return AgentNet(
+        sliders=a.sliders or RESTORE_SLIDERS,
+        max_steps=1,
+        width=a.width,
+        dropout=a.dropout,
+        thumb=a.thumb,
+        oneshot=True,
+        encoder=a.encoder or "stats",
+    )
+
+
+@dataclass
+class _Outcome:
+    """What one optimisation did: steps, why it stopped, the kept checkpoint and the identity's score."""
+
+    step: int
+    stopped_by: str
+    elapsed: float
+    best: dict[str, Any]
+    identity_psnr: float
+
+
+def optimise(
+    cfg: TrainConfig,
+    net: AgentNet,
+    data: _Data,
+    *,
+    steps: int,
+    minutes: float,
+    seed: int,
+    info: DistInfo,
+    metrics_log: MetricsLog | None = None,
+    bar: Any = None,
+) -> _Outcome:
+    """Train ``net`` on ``data`` for ``steps`` steps or ``minutes`` minutes (0: no limit), whichever ends first.
+
+    Every ``restore.eval_every`` steps (and at the end) the check pairs ``data.val_in -> data.val_out`` are
+    scored; the best checkpoint is kept in the outcome (the caller loads it). ``seed`` seeds the batches and the
+    dropout masks.
+    """
+    a = cfg.agent
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + 7 * info.rank + 1)
+    torch.manual_seed(seed * 1_000_003 + 7 * info.rank + 2)  # dropout masks
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
+    style_psnr, identity_psnr = _val_psnr(net, data)
+    best = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+    deadline = time.monotonic() + minutes * 60.0 if minutes > 0 else math.inf
+    start = time.monotonic()
+    step, stopped_by, acc, n_acc = 0, "steps", {}, 0
+    zero_step = torch.zeros(cfg.restore.batch, dtype=torch.long)
+    unused = torch.zeros(cfg.restore.batch, len(net.sliders), dtype=torch.bool)
+    while step < steps:
+        if time.monotonic() > deadline:
+            stopped_by = "minutes"
+            break
+        lr = _lr(cfg, step, time.monotonic() - start, steps, minutes)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        net.train()
+        inp, tgt, weights = _sample(data, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
+        out = net(inp, zero_step, unused)
+        parts = restoration_loss(render(inp, out.values), tgt, out.values, cfg, weights)
+        if cfg.restore.dist_weight > 0 and data.source_crops is not None:
+            src = sample_crops(data.source_crops, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
+            sout = net(src, zero_step, unused)
+            dist = (look_descriptor(render(src, sout.values)).mean(dim=0) - data.look).square().sum()
+            parts["loss"] = parts["loss"] + cfg.restore.dist_weight * dist
+            parts["dist"] = dist.detach()
+        opt.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        average_gradients(net.parameters(), info)
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
+        opt.step()
+        step += 1
+        for key, v in parts.items():
+            acc[key] = acc.get(key, 0.0) + float(v.detach())
+        n_acc += 1
+        if bar is not None:
+            bar.update(1)
+        check = step % cfg.restore.eval_every == 0 or step == steps
+        row: dict[str, float] = {}
+        if check:
+            style_psnr, _ = _val_psnr(net, data)
+            row = {"val_psnr": style_psnr, "val_gain": style_psnr - identity_psnr}
+            if style_psnr > best["val_psnr"]:
+                best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+        if (check or step % cfg.run.log_every == 0) and metrics_log is not None:
+            row |= {k: v / n_acc for k, v in acc.items()}
+            row |= {"step": step, "time_s": time.monotonic() - start, "lr": lr}
+            metrics_log.append(row)
+            acc, n_acc = {}, 0
+            if bar is not None and "val_psnr" in row:
+                bar.set_postfix(val=f"{row['val_psnr']:.2f}dB", identity=f"{identity_psnr:.2f}dB")
+    if stopped_by == "minutes" and step % cfg.restore.eval_every:
+        style_psnr, _ = _val_psnr(net, data)
+        if style_psnr > best["val_psnr"]:
+            best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+    return _Outcome(step, stopped_by, time.monotonic() - start, best, identity_psnr)
 
 
 def train_restore(
     cfg: TrainConfig,
     *,
-    targets: str | Path,
+    targets: str | Path | None,
     sources: str | Path | None,
+    pairs: tuple[str | Path, str | Path] | None = None,
     run: Path,
     install_dir: str | Path | None,
     progress: bool,
@@ -311,8 +430,10 @@ def train_restore(
 
     Args:
         cfg: the experiment configuration (``run.method == "restore"``).
-        targets: folder of favourites.
+        targets: folder of favourites (``None`` with ``pairs``).
         sources: folder of unedited photos (fits the un-edit centre; checked for degenerate moves), or ``None``.
+        pairs: ``(originals folder, edits folder)``: learn from the photographer's own before/after pairs
+            (:mod:`trainer.restore_pairs`) instead of un-edited favourites.
         run: the run folder.
         install_dir: style folder to install into (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -325,99 +446,76 @@ def train_restore(
 
     if (run / "style").is_dir() and any((run / "style").glob("*.safetensors")):
         raise ConfigError(f"{run}: the run folder already holds a trained style; use another --run-dir")
-    a = cfg.agent
     torch.manual_seed(cfg.run.seed)
-    net = AgentNet(
-        sliders=a.sliders or RESTORE_SLIDERS,
-        max_steps=1,
-        width=a.width,
-        dropout=a.dropout,
-        thumb=a.thumb,
-        oneshot=True,
-        encoder=a.encoder or "stats",
-    )
+    net = new_restore_net(cfg)
     validate_metadata(json.loads(json.dumps(Style(name=cfg.run.style, net=net).metadata())), run)
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
     t0 = time.monotonic()
-    data = _build_data(cfg, targets, sources)
-    log.info(
-        "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
-        data.summary["targets"],
-        len(data.summary["held_out_targets"]),
-        data.pool_in.shape[0],
-        time.monotonic() - t0,
-    )
-    gen = torch.Generator().manual_seed(cfg.run.seed * 1_000_003 + 7 * info.rank + 1)
-    torch.manual_seed(cfg.run.seed * 1_000_003 + 7 * info.rank + 2)  # dropout masks
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
+    steps, minutes = cfg.run.steps, cfg.run.minutes
+    crossfit: dict[str, Any] | None = None
+    if pairs is not None:
+        from trainer.restore_pairs import crossfit_check, load_pair_set, paired_data, split_pairs
+
+        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+        folds = cfg.restore.check_folds
+        if folds >= 2 and len(pair_set.names) >= 2 * folds:
+            share = cfg.restore.check_share
+            crossfit = crossfit_check(
+                cfg,
+                pair_set,
+                folds,
+                steps=max(1, round(steps * share / folds)),
+                minutes=minutes * share / folds,
+                info=info,
+            )
+            minutes = minutes * (1.0 - share) if minutes > 0 else 0.0
+            everything = list(range(len(pair_set.names)))
+            data = paired_data(cfg, pair_set, everything, everything)
+        else:
+            data = paired_data(cfg, pair_set, *split_pairs(cfg, len(pair_set.names)))
+        log.info(
+            "restore: %d before/after pairs (%s; recipes fitted to %.1f dB on average), %d training views, "
+            "data ready in %.1f s",
+            data.summary["pairs"],
+            f"{folds}-fold cross-fitted check" if crossfit else f"{len(data.summary['held_out_pairs'])} held out",
+            data.summary["fit_psnr_mean"],
+            data.pool_in.shape[0],
+            time.monotonic() - t0,
+        )
+    elif targets is None:
+        raise ConfigError("restoration training needs favourites (--targets) or before/after pairs (--pairs)")
+    else:
+        data = _build_data(cfg, targets, sources)
+        log.info(
+            "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
+            data.summary["targets"],
+            len(data.summary["held_out_targets"]),
+            data.pool_in.shape[0],
+            time.monotonic() - t0,
+        )
     metrics_log = MetricsLog(run / "metrics.csv", METRIC_COLUMNS) if info.is_main else None
-    style_psnr, identity_psnr = _val_psnr(net, data)
-    best = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
     bar = None
     if progress and info.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.run.steps, desc=cfg.run.style, unit="step", dynamic_ncols=True)
-    deadline = time.monotonic() + cfg.run.minutes * 60.0 if cfg.run.minutes > 0 else math.inf
-    start = time.monotonic()
-    step, stopped_by, acc, n_acc = 0, "steps", {}, 0
-    zero_step = torch.zeros(cfg.restore.batch, dtype=torch.long)
-    unused = torch.zeros(cfg.restore.batch, len(net.sliders), dtype=torch.bool)
+        bar = tqdm(total=steps, desc=cfg.run.style, unit="step", dynamic_ncols=True)
     try:
-        while step < cfg.run.steps:
-            if time.monotonic() > deadline:
-                stopped_by = "minutes"
-                break
-            lr = _lr(cfg, step, time.monotonic() - start)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            net.train()
-            inp, tgt = _sample(data, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
-            out = net(inp, zero_step, unused)
-            parts = restoration_loss(render(inp, out.values), tgt, out.values, cfg)
-            if cfg.restore.dist_weight > 0 and data.source_crops is not None:
-                src = sample_crops(data.source_crops, cfg.restore.batch, a.thumb, gen, cfg.data.flip)
-                sout = net(src, zero_step, unused)
-                dist = (look_descriptor(render(src, sout.values)).mean(dim=0) - data.look).square().sum()
-                parts["loss"] = parts["loss"] + cfg.restore.dist_weight * dist
-                parts["dist"] = dist.detach()
-            opt.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            average_gradients(net.parameters(), info)
-            if cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
-            opt.step()
-            step += 1
-            for key, v in parts.items():
-                acc[key] = acc.get(key, 0.0) + float(v.detach())
-            n_acc += 1
-            if bar is not None:
-                bar.update(1)
-            check = step % cfg.restore.eval_every == 0 or step == cfg.run.steps
-            row: dict[str, float] = {}
-            if check:
-                style_psnr, _ = _val_psnr(net, data)
-                row = {"val_psnr": style_psnr, "val_gain": style_psnr - identity_psnr}
-                if style_psnr > best["val_psnr"]:
-                    best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
-            if (check or step % cfg.run.log_every == 0) and metrics_log is not None:
-                row |= {k: v / n_acc for k, v in acc.items()}
-                row |= {"step": step, "time_s": time.monotonic() - start, "lr": lr}
-                metrics_log.append(row)
-                acc, n_acc = {}, 0
-                if bar is not None and "val_psnr" in row:
-                    bar.set_postfix(val=f"{row['val_psnr']:.2f}dB", identity=f"{identity_psnr:.2f}dB")
+        outcome = optimise(
+            cfg, net, data, steps=steps, minutes=minutes, seed=cfg.run.seed, info=info, metrics_log=metrics_log, bar=bar
+        )
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.monotonic() - start
-    if stopped_by == "minutes" and step % cfg.restore.eval_every:
-        style_psnr, _ = _val_psnr(net, data)
-        if style_psnr > best["val_psnr"]:
-            best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
-    net.load_state_dict(best["state"])
+    best, identity_psnr, step, stopped_by = outcome.best, outcome.identity_psnr, outcome.step, outcome.stopped_by
+    elapsed = outcome.elapsed
+    if crossfit is None:
+        net.load_state_dict(best["state"])
+    else:  # trained on every pair: the last weights, judged by the cross-fitted check
+        best = {"step": step, "val_psnr": crossfit["val_psnr"], "state": None}
+        identity_psnr = crossfit["val_psnr_identity"]
+        data.summary["check"] = crossfit["summary"]
     net.eval()
     result = TrainResult(run_dir=run, step=step, stopped_by=stopped_by, style_path=None, installed_path=None, net=net)
     if info.is_main:
@@ -449,7 +547,7 @@ def _finish(
     if gain < cfg.restore.min_gain_db:
         reasons.insert(
             0,
-            f"on the held-out favourites it scores {best['val_psnr']:.2f} dB, doing nothing {identity_psnr:.2f} dB "
+            f"on the held-out {'pairs' if data.examples is not None else 'favourites'} it scores {best['val_psnr']:.2f} dB, doing nothing {identity_psnr:.2f} dB "
             f"({gain:+.2f} dB)",
         )
     out, captions = restore_images(net, data.val_in)
@@ -463,6 +561,9 @@ def _finish(
         "steps": float(step),
         "train_seconds": elapsed,
     }
+    if data.examples is not None:
+        metrics["pairs_fit_psnr"] = float(data.summary["fit_psnr_mean"])
+        metrics["poor_fits"] = float(len(data.summary["poor_fits"]))
     rejected = "; ".join(reasons) if reasons and not cfg.run.force else None
     report = metrics | {"degenerate": reasons, "installed": rejected is None and install_dir is not None}
     (run / "eval.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
@@ -471,13 +572,18 @@ def _finish(
         "train_seconds": round(elapsed, 1),
         "config": config_to_dict(cfg),
     }
+    learned = (
+        f"{data.summary['pairs']} before/after pairs"
+        if data.examples is not None
+        else f"{data.summary['targets']} favourites"
+    )
     style = Style(
         name=cfg.run.style,
         net=copy.deepcopy(net).cpu().eval(),
-        description=cfg.run.description
-        or f"trained by autoretouch train (restoration) on {data.summary['targets']} favourites",
+        description=cfg.run.description or f"trained by autoretouch train (restoration) on {learned}",
         training=training,
         metrics={k: round(v, 6) for k, v in metrics.items() if math.isfinite(v)},
+        examples=data.examples,
     )
     save_style(style, run / "style")
     if rejected is None and install_dir is not None:

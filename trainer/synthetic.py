@@ -4,7 +4,8 @@
 sRGB gamut, in linear Rec.2020. :func:`write_style_folders` writes unpaired training folders: ``targets/`` holds
 one set of images rendered with a hidden recipe (default :data:`HIDDEN_RECIPE`, +0.8 EV and warmer), ``sources/``
 a *different* set left unedited, and ``heldout`` images (returned, not written) let a test measure how close the
-learned agent gets to the hidden recipe.
+learned agent gets to the hidden recipe. :func:`write_pair_folders` writes before/after pairs instead (``train
+--pairs``): originals shot at random exposures, and their edits, all with the same finished look.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from backend.encode import write_image
 from backend.render.color import SRGB_TO_REC2020, srgb_decode
 from backend.render.pipeline import render
 
-__all__ = ["HIDDEN_RECIPE", "smooth_images", "write_style_folders"]
+__all__ = ["HIDDEN_RECIPE", "smooth_images", "write_pair_folders", "write_style_folders"]
 
 #: The hidden style of the synthetic benchmark: brighter and warmer.
 HIDDEN_RECIPE: dict[str, float] = {"exposure": 0.8, "temperature": 30.0}
@@ -88,3 +89,51 @@ def write_style_folders(
     for i in range(n_sources):
         write_image(sdir / f"s{i:03d}.png", sources[i : i + 1], bit_depth=16)
     return tdir, sdir, heldout
+
+
+def write_pair_folders(
+    root: str | Path,
+    *,
+    n_pairs: int = 16,
+    size: int = 48,
+    seed: int = 0,
+    recipe: Mapping[str, float] | None = None,
+    exposure_spread: float = 1.0,
+    n_unfittable: int = 0,
+) -> tuple[Path, Path, Tensor]:
+    """Write before/after pairs ``root/before/pNNN.png`` and ``root/after/pNNN.png`` (16-bit PNGs).
+
+    Every scene ``i`` is "shot" at an exposure ``e_i`` uniform in ``+-exposure_spread`` EV (the original), and
+    edited to the same finished look: the scene rendered with ``recipe`` (default :data:`HIDDEN_RECIPE`). So
+    the right edit of an original is ``exposure = recipe exposure - e_i``: it depends on the photo.
+
+    Args:
+        root: folder to create them in.
+        n_pairs: pairs that the sliders can reproduce.
+        size: image side in pixels.
+        seed: random seed.
+        recipe: the finished look (default :data:`HIDDEN_RECIPE`).
+        exposure_spread: range of the originals' exposure, +- EV.
+        n_unfittable: extra pairs ``xNNN`` whose "edit" is the scene mirrored left to right (as a crop or a
+            local edit would be, no slider setting reproduces it).
+
+    Returns:
+        (before folder, after folder, ``(8, 3, size, size)`` unedited scenes of other photos).
+    """
+    recipe = dict(HIDDEN_RECIPE if recipe is None else recipe)
+    root = Path(root)
+    bdir, adir = root / "before", root / "after"
+    bdir.mkdir(parents=True, exist_ok=True)
+    adir.mkdir(parents=True, exist_ok=True)
+    scenes = smooth_images(n_pairs + n_unfittable, size, seed)
+    g = torch.Generator().manual_seed(seed + 17)
+    shots = (torch.rand(n_pairs + n_unfittable, generator=g) * 2.0 - 1.0) * exposure_spread
+    with torch.no_grad():
+        originals = torch.cat([render(scenes[i : i + 1], {"exposure": float(shots[i])}) for i in range(len(shots))])
+        edits = render(scenes, recipe)
+    for i in range(n_pairs + n_unfittable):
+        name = f"p{i:03d}.png" if i < n_pairs else f"x{i - n_pairs:03d}.png"
+        edit = edits[i : i + 1] if i < n_pairs else edits[i : i + 1].flip(-1)
+        write_image(bdir / name, originals[i : i + 1], bit_depth=16)
+        write_image(adir / name, edit, bit_depth=16)
+    return bdir, adir, smooth_images(8, size, seed + 2)

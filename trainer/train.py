@@ -484,8 +484,9 @@ def _write_text(path: Path, text: str) -> None:
 def train(
     cfg: TrainConfig,
     *,
-    targets: str | Path,
+    targets: str | Path | None,
     sources: str | Path | None = None,
+    pairs: tuple[str | Path, str | Path] | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     install_dir: str | Path | None = None,
@@ -497,8 +498,10 @@ def train(
 
     Args:
         cfg: the experiment configuration (``run.steps`` / ``run.minutes`` limit the run).
-        targets: folder of favourites.
+        targets: folder of favourites (``None`` with ``pairs``).
         sources: folder of inputs, or ``None`` for the built-in un-edited pool.
+        pairs: ``(originals folder, edits folder)``: before/after pairs of the photographer's own edits
+            (restoration training only, :mod:`trainer.restore_pairs`).
         run_dir: the run folder (default ``runs/<style>``).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
@@ -516,6 +519,8 @@ def train(
     """
     info = info or init_distributed()
     run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
+    if pairs is not None and cfg.run.method != "restore":
+        raise ConfigError("--pairs trains by restoration (run.method = 'restore'), not by the GAN")
     if cfg.run.method == "restore":
         if resume or stop_after is not None:
             raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
@@ -523,8 +528,17 @@ def train(
 
         with _run_scope(cfg):
             return train_restore(
-                cfg, targets=targets, sources=sources, run=run, install_dir=install_dir, progress=progress, info=info
+                cfg,
+                targets=targets,
+                sources=sources,
+                pairs=pairs,
+                run=run,
+                install_dir=install_dir,
+                progress=progress,
+                info=info,
             )
+    if targets is None:
+        raise ConfigError("GAN training needs a folder of favourites (--targets)")
     ckpt_dir = run / "checkpoints"
     if not resume and latest_checkpoint(ckpt_dir) is not None:
         raise ConfigError(f"{run}: the run folder already has checkpoints; use --resume or another --run-dir")

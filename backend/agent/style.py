@@ -12,7 +12,8 @@ A style named ``NAME`` is two files in one folder:
        "training": {...},                          # data summary (free-form JSON object)
        "metrics": {...},                           # evaluation numbers (free-form JSON object)
        "created": "2026-01-31T12:00:00+00:00",     # ISO 8601
-       "model_version": 1}                         # integer, bumped by each retraining
+       "model_version": 1,                         # integer, bumped by each retraining
+       "examples": {...}}                          # optional: the training photos' fitted recipes (paired styles)
 
 Loading cannot execute code: the metadata is parsed with :mod:`json`, the weights with
 :func:`safetensors.torch.load` (never pickle / ``torch.load``); the net is built from the metadata and every
@@ -93,6 +94,8 @@ class Style:
         metrics: evaluation numbers (JSON object).
         created: ISO 8601 creation time.
         model_version: integer version, bumped by each retraining.
+        examples: for styles learnt from before/after pairs, the training photos' fitted recipes and image
+            descriptors (a JSON object; the "nearest edits" baseline of ``autoretouch eval`` reads it), else ``None``.
         catalog_version: slider catalog version the net was trained for.
         path: the weights file it was loaded from (``None`` when not loaded from disk).
     """
@@ -106,6 +109,7 @@ class Style:
     model_version: int = 1
     catalog_version: int = CATALOG_VERSION
     path: Path | None = None
+    examples: dict[str, Any] | None = None
 
     @property
     def model(self) -> str:
@@ -114,7 +118,7 @@ class Style:
 
     def metadata(self) -> dict[str, Any]:
         """The JSON metadata written next to the weights."""
-        return {
+        meta = {
             "format": STYLE_FORMAT,
             "format_version": STYLE_FORMAT_VERSION,
             "name": self.name,
@@ -126,6 +130,9 @@ class Style:
             "created": self.created,
             "model_version": self.model_version,
         }
+        if self.examples is not None:
+            meta["examples"] = self.examples
+        return meta
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ class StyleInfo:
             "agent": meta.get("agent"),
             "training": meta.get("training"),
             "metrics": meta.get("metrics"),
+            "examples": len(meta["examples"].get("names", [])) if isinstance(meta.get("examples"), dict) else 0,
             "shadowed": self.shadowed,
             "error": self.error,
         }
@@ -238,6 +246,8 @@ def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
     for key in ("training", "metrics"):
         if not isinstance(data.get(key), dict):
             raise StyleError(where, f"'{key}' must be a JSON object")
+    if not isinstance(data.get("examples", {}), dict):
+        raise StyleError(where, "'examples' must be a JSON object")
     if not isinstance(data.get("description", ""), str):
         raise StyleError(where, "'description' must be a string")
     created = data.get("created")
@@ -377,6 +387,7 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
         model_version=meta["model_version"],
         catalog_version=meta["catalog_version"],
         path=weights,
+        examples=meta.get("examples"),
     )
 
 

@@ -79,7 +79,7 @@ class TrainingRunner:
     Args:
         config: the daemon configuration (``run_dir``, ``train_command``).
         registry: reloaded after a successful training.
-        roots: the favourites and sources folders must lie under them.
+        roots: the favourites, sources and before/after folders must lie under them.
     """
 
     def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
@@ -101,10 +101,20 @@ class TrainingRunner:
         return folder
 
     def _spec(self, req: pb.TrainStyleRequest, run_dir: Path) -> dict[str, Any]:
+        paired = bool(req.pairs_before or req.pairs_after)
+        if paired and not (req.pairs_before and req.pairs_after):
+            raise BadRequestError("pairs_before and pairs_after go together (originals and their edits)")
+        if paired and (req.favourites or req.sources):
+            raise BadRequestError("a style learns from favourites (and sources) or from before/after pairs, not both")
+        if not paired and not req.favourites:
+            raise BadRequestError("give favourites, or pairs_before and pairs_after")
         return {
             "name": req.name,
-            "favourites": str(self._folder(req.favourites, "favourites")),
+            "favourites": None if paired else str(self._folder(req.favourites, "favourites")),
             "sources": str(self._folder(req.sources, "sources")) if req.sources else None,
+            "pairs": [str(self._folder(req.pairs_before, "originals")), str(self._folder(req.pairs_after, "edits"))]
+            if paired
+            else None,
             "steps": req.steps,
             "minutes": req.minutes,
             "description": req.description,
@@ -119,7 +129,7 @@ class TrainingRunner:
         """Train the style the request describes, yielding progress and then the finished style.
 
         Raises:
-            BadRequestError: invalid name, minutes or overrides.
+            BadRequestError: invalid name, minutes or overrides; an incomplete or mixed choice of folders.
             NotFoundError: a folder does not exist.
             PermissionDeniedError: a folder outside the roots.
             BusyError: a training is already running.

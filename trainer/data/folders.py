@@ -80,16 +80,18 @@ def crop_photo(
     """Squeezed square views of one photo.
 
     Args:
-        image: ``(1, 3, H, W)`` or ``(3, H, W)`` linear Rec.2020.
+        image: ``(1, 3, H, W)`` or ``(3, H, W)`` linear Rec.2020 (or several images stacked on the channel axis,
+            ``(1, 3k, H, W)``: every one gets the same views).
         cache_size: side of the training views in pixels.
         eval_size: side of the evaluation view in pixels.
         crops: number of training views (the first is the whole frame).
         rng: random source for the extra views.
 
     Returns:
-        (``(crops, 3, cache_size, cache_size)``, ``(3, eval_size, eval_size)``) float32 linear Rec.2020.
+        (``(crops, C, cache_size, cache_size)``, ``(C, eval_size, eval_size)``) float32 linear Rec.2020, ``C`` the
+        channels of ``image``.
     """
-    img = image.reshape(1, 3, *image.shape[-2:]).float()
+    img = image.reshape(1, -1, *image.shape[-2:]).float()
     h, w = img.shape[-2:]
     out = [make_thumbnail(img, cache_size)]
     for _ in range(crops - 1):

@@ -61,6 +61,7 @@ __all__ = [
     "PHOTOGRAPHER_UNEDIT",
     "apply_unedit",
     "inverse_s_curve",
+    "jitter_settings",
     "photographer_unedit_settings",
     "random_unedit_settings",
 ]
@@ -164,3 +165,25 @@ def photographer_unedit_settings(
         out["exposure"] = _clamp("exposure", float(rng.uniform(-overexposed_ev, overexposed_ev)))
     out["tone_curve"] = inverse_s_curve(float(rng.uniform(-steepen, PHOTOGRAPHER_FLATTEN) * min(scale, 1.0)))
     return out
+
+
+def jitter_settings(rng: np.random.Generator, *, exposure_ev: float, white_balance: float) -> dict[str, float]:
+    """A small zero-centred camera change for the originals of before/after pairs (``train --pairs``).
+
+    The same scene shot a little darker or brighter, or under a slightly different light, should get the same
+    finished look: the original is rendered with this and the photographer's edit stays the target, so the
+    agent learns to read exposure and white balance off the photo instead of memorising the pairs' moves.
+
+    Args:
+        rng: random source.
+        exposure_ev: exposure is uniform in ``[-exposure_ev, +exposure_ev]`` EV.
+        white_balance: temperature is normal with this standard deviation (mired), tint with half of it.
+
+    Returns:
+        slider name -> value in catalog units (clamped to the catalog ranges).
+    """
+    return {
+        "exposure": _clamp("exposure", float(rng.uniform(-exposure_ev, exposure_ev))),
+        "temperature": _clamp("temperature", white_balance * float(rng.standard_normal())),
+        "tint": _clamp("tint", 0.5 * white_balance * float(rng.standard_normal())),
+    }

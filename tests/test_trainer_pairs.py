@@ -1,0 +1,140 @@
+"""Training from before/after pairs (``train --pairs``): aligned views, recipe fits, weights, nearest edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.agent.rollout import rollout
+from backend.agent.style import StyleError, load_style, save_style, validate_metadata
+from backend.agent.thumbnail import make_thumbnail
+from backend.encode import write_image
+from backend.render.pipeline import render
+from trainer.config import config_from_dict
+from trainer.data.pairs import find_pairs, load_paired_views
+from trainer.eval_cli import Pair, evaluate_pairs
+from trainer.nearest import nearest_recipe
+from trainer.restore_pairs import pair_weight
+from trainer.synthetic import HIDDEN_RECIPE, smooth_images, write_pair_folders
+from trainer.train import train
+
+TINY = {
+    "agent": {"sliders": ["exposure", "contrast", "temperature"], "width": 16, "thumb": 32, "dropout": 0.0},
+    "data": {"crops_per_image": 2, "eval_size": 48},
+    "restore": {"batch": 8, "pool_per_target": 12, "eval_every": 40, "lr": 1e-2, "fit_size": 32, "fit_iters": 80},
+    "run": {"style": "mine", "steps": 200, "seed": 0, "threads": 1, "log_every": 20},
+}
+
+
+def _cfg(**sections: dict) -> object:
+    merged = {k: dict(v) for k, v in TINY.items()}
+    for name, values in sections.items():
+        merged.setdefault(name, {}).update(values)
+    return config_from_dict(merged)
+
+
+def test_paired_views_cut_the_same_windows_of_both_photos(tmp_path: Path) -> None:
+    scene = smooth_images(1, 64, seed=3)
+    for sub in ("a", "b", "test/in", "test/ref"):
+        (tmp_path / sub).mkdir(parents=True)
+    write_image(tmp_path / "b" / "one.png", scene, bit_depth=16)
+    write_image(tmp_path / "a" / "one.png", scene * 2.0, bit_depth=16)  # +1 EV, same framing
+    # an edit exported at another size is squeezed onto the original's frame
+    small = torch.nn.functional.interpolate(scene, size=(48, 40), mode="area")
+    write_image(tmp_path / "b" / "two.png", scene, bit_depth=16)
+    write_image(tmp_path / "a" / "two.png", small * 2.0, bit_depth=16)
+    write_image(tmp_path / "a" / "lonely.png", scene, bit_depth=16)
+    pairs, unmatched = find_pairs(tmp_path / "b", tmp_path / "a", allow_unmatched=True)
+    assert [p.name for p in pairs] == ["one", "two"] and [u.name for u in unmatched] == ["lonely.png"]
+    views = load_paired_views(pairs, cache_size=24, eval_size=32, crops=4, seed=0)
+    assert views.before_crops.shape == views.after_crops.shape == (2, 4, 3, 24, 24)
+    ratio = views.after_crops[0] / views.before_crops[0].clamp_min(1e-4)
+    assert float((ratio - 2.0).abs().max()) < 0.02  # every view of the edit is the same window, twice as bright
+    assert float((views.after_evals[1] / views.before_evals[1] - 2.0).abs().mean()) < 0.1
+
+
+def test_poorly_fitted_pairs_count_less() -> None:
+    assert pair_weight(38.0, 25.0) == 1.0 and pair_weight(25.0, 25.0) == 1.0
+    assert pair_weight(22.0, 25.0) == pytest.approx(0.7)
+    assert pair_weight(5.0, 25.0) == pytest.approx(0.1)
+
+
+def _exposure(net: object, images: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        traj = rollout(net, make_thumbnail(images, net.thumb), render_final=False)  # type: ignore[attr-defined]
+    return traj.settings["exposure"]
+
+
+def test_pairs_teach_an_exposure_that_depends_on_the_photo(tmp_path: Path) -> None:
+    before, after, scenes = write_pair_folders(tmp_path / "data", n_pairs=16, size=48, seed=1, n_unfittable=1)
+    styles = tmp_path / "styles"
+    result = train(_cfg(), targets=None, pairs=(before, after), run_dir=tmp_path / "run", install_dir=styles)
+    assert result.rejected is None and result.installed_path is not None
+    style = load_style(styles / "mine.safetensors")
+    t = style.training
+    assert t["learned_from"] == "pairs" and t["pairs"] == 17 and t["fit_psnr_mean"] > 25.0
+    assert [p["pair"] for p in t["poor_fits"]] == ["x000"] and t["poor_fits"][0]["weight"] < 1.0
+    assert result.metrics["val_gain_db"] > 1.0
+
+    # the same scene shot 1 EV too dark gets more exposure than shot 1 EV too bright
+    with torch.no_grad():
+        dark, bright = render(scenes, {"exposure": -1.0}), render(scenes, {"exposure": 1.0})
+    up, down = _exposure(style.net, dark), _exposure(style.net, bright)
+    assert float(up.mean()) > HIDDEN_RECIPE["exposure"] + 0.4, up
+    assert float(down.mean()) < HIDDEN_RECIPE["exposure"] - 0.4, down
+
+    # the fitted recipes travel with the style: nearest edits, and eval reports them beside the style
+    ex = style.examples
+    assert ex is not None and len(ex["recipes"]) == 17 and len(ex["features"][0]) == 10
+    assert ex["weights"][ex["names"].index("x000")] < 1.0
+    near = nearest_recipe(ex, dark[:1])
+    for sub in ("test/in", "test/ref"):
+        (tmp_path / sub).mkdir(parents=True)
+    assert near.style == "nearest" and float(near.value("exposure")) > 0.3  # type: ignore[arg-type]
+    write_image(tmp_path / "test" / "in" / "d.png", dark[:1], bit_depth=16)
+    write_image(tmp_path / "test" / "ref" / "d.png", render(scenes[:1], HIDDEN_RECIPE), bit_depth=16)
+    ev = evaluate_pairs([Pair("d", tmp_path / "test/in/d.png", tmp_path / "test/ref/d.png")], [(style, 1.0)], size=48)
+    assert ev.methods == ["identity", "auto", "nearest", "style"]
+    scores = ev.per_photo[0]["metrics"]
+    assert scores["style"]["psnr"] > scores["identity"]["psnr"] + 3.0
+    assert scores["nearest"]["psnr"] > scores["identity"]["psnr"]
+
+
+def test_style_examples_round_trip_and_are_checked(tmp_path: Path) -> None:
+    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=4, size=32, seed=2)
+    result = train(
+        _cfg(run={"steps": 5}), targets=None, pairs=(before, after), run_dir=tmp_path / "r", install_dir=None
+    )
+    style = load_style(result.style_path)
+    assert style.examples is not None and style.examples["names"] == ["p000", "p001", "p002", "p003"]
+    save_style(style, tmp_path / "again")
+    assert load_style(tmp_path / "again" / "mine.safetensors").examples == style.examples
+    meta = json.loads((tmp_path / "again" / "mine.json").read_text()) | {"examples": [1, 2]}
+    with pytest.raises(StyleError, match="examples"):
+        validate_metadata(meta, tmp_path / "again" / "mine.json")
+
+
+def test_train_cli_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.cli.main import main
+
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "styles"))
+    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=6, size=32, seed=4)
+    assert main(["train", "--style", "s", "--pairs", str(before), str(after), "--targets", str(after)]) == 3
+    assert "--pairs" in capsys.readouterr().err
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
+        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n",
+        encoding="utf-8",
+    )
+    args = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "10", "--config", str(config)]
+    assert main([*args, "--run-dir", str(tmp_path / "run"), "--json", "--force", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["learned_from"] == "pairs" and summary["steps"] == 10
+    assert main(["styles", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    mine = next(s for s in listed["styles"] if s["name"] == "s")
+    assert mine["examples"] == 6 and mine["training"]["learned_from"] == "pairs"

@@ -1,0 +1,206 @@
+"""Before/after pairs: two folders matched by file stem, decoded at one size, cut into aligned views.
+
+Used by ``autoretouch eval`` (inputs and reference edits) and by ``autoretouch train --pairs`` (a photographer's
+originals and their edited exports). A pair is two files with the same stem (``IMG_1.CR2`` with ``IMG_1.jpg``),
+one in each folder (not recursive). The reference is decoded at the input's evaluation size; a rendition that
+differs by a rounding pixel or two is resized to it. For training (:func:`load_paired_views`), a rendition whose
+size or aspect ratio differs more (a crop, a rotation, an export at another aspect) is squeezed onto the input's
+frame all the same: its recipe fit then stays poor, and the trainer reports and down-weights it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from backend.errors import AutoretouchError, NotFoundError
+
+__all__ = ["Pair", "PairedViews", "find_pairs", "load_pair", "load_paired_views"]
+
+#: Size mismatch (pixels per side) between a reference and its input that is resized away.
+_SIZE_SLACK = 2
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An input photo and its reference edit.
+
+    Attributes:
+        name: the shared file stem.
+        input: the unedited photo.
+        reference: the reference edit.
+    """
+
+    name: str
+    input: Path
+    reference: Path
+
+
+def _by_stem(files: Sequence[Path], folder: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    dupes: list[str] = []
+    for f in files:
+        if f.stem in out:
+            dupes.append(f"{out[f.stem].name} / {f.name}")
+        out[f.stem] = f
+    if dupes:
+        raise AutoretouchError(f"{folder}: several photos share a name, so pairing is ambiguous: {', '.join(dupes)}")
+    return out
+
+
+def _names(paths: Sequence[Path], limit: int = 8) -> str:
+    shown = ", ".join(p.name for p in paths[:limit])
+    return shown + (f" (and {len(paths) - limit} more)" if len(paths) > limit else "")
+
+
+def find_pairs(
+    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
+) -> tuple[list[Pair], list[Path]]:
+    """Pair the photos of two folders by file stem.
+
+    Args:
+        inputs: folder of unedited photos (not recursive).
+        references: folder of reference edits.
+        allow_unmatched: keep going when some photos have no partner (they are returned, not paired).
+
+    Returns:
+        ``(pairs sorted by name, unmatched files)``.
+
+    Raises:
+        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
+            unless ``allow_unmatched``; no pair at all.
+        AutoretouchError: two photos of one folder share a stem.
+    """
+    from trainer.data.folders import list_photos
+
+    src_dir, ref_dir = Path(inputs), Path(references)
+    src = _by_stem(list_photos(src_dir), src_dir)
+    ref = _by_stem(list_photos(ref_dir), ref_dir)
+    lonely_in = [src[s] for s in sorted(set(src) - set(ref))]
+    lonely_ref = [ref[s] for s in sorted(set(ref) - set(src))]
+    if (lonely_in or lonely_ref) and not allow_unmatched:
+        parts = []
+        if lonely_in:
+            parts.append(f"inputs without a reference in {ref_dir}: {_names(lonely_in)}")
+        if lonely_ref:
+            parts.append(f"references without an input in {src_dir}: {_names(lonely_ref)}")
+        raise NotFoundError(
+            "photos are paired by file name (stem); " + "; ".join(parts) + " (use --allow-unmatched to skip them)"
+        )
+    pairs = [Pair(s, src[s], ref[s]) for s in sorted(set(src) & set(ref))]
+    if not pairs:
+        raise NotFoundError(f"no input in {src_dir} has a reference of the same name in {ref_dir}")
+    return pairs, lonely_in + lonely_ref
+
+
+def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
+    """Decode a pair at the evaluation size.
+
+    Args:
+        pair: the pair.
+        size: long side in pixels (images smaller than that keep their size).
+
+    Returns:
+        ``(input, reference)``, each ``(1, 3, H, W)`` float32 linear Rec.2020 of the same size.
+
+    Raises:
+        The decode errors of :func:`backend.decode.decode_preview` (naming the file), or
+        AutoretouchError when the reference's size or aspect ratio does not match the input's.
+    """
+    from backend.decode import decode_preview
+
+    x = decode_preview(pair.input, long_side=size).image.float()
+    ref = decode_preview(pair.reference, long_side=size).image.float()
+    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
+    if (rh, rw) != (h, w):
+        if abs(rh - h) > _SIZE_SLACK or abs(rw - w) > _SIZE_SLACK:
+            raise AutoretouchError(
+                f"{pair.reference}: {rw}x{rh} does not match its input {pair.input.name} ({w}x{h}) "
+                f"at the evaluation size {size}"
+            )
+        ref = functional.interpolate(ref, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return x, ref
+
+
+@dataclass(frozen=True)
+class PairedViews:
+    """Aligned views of before/after pairs (the same windows of both photos), float32 linear Rec.2020.
+
+    Attributes:
+        before_crops: ``(P, K, 3, C, C)`` training views of the originals (the first view is the whole frame).
+        after_crops: ``(P, K, 3, C, C)`` the same windows of the edited versions.
+        before_evals: ``(P, 3, E, E)`` whole originals squeezed to the evaluation size.
+        after_evals: ``(P, 3, E, E)`` whole edited versions, likewise.
+        pairs: the P pairs that could be decoded.
+        skipped: one message per pair that could not (it names the file and the problem).
+    """
+
+    before_crops: Tensor
+    after_crops: Tensor
+    before_evals: Tensor
+    after_evals: Tensor
+    pairs: tuple[Pair, ...]
+    skipped: tuple[str, ...]
+
+
+def load_paired_views(pairs: Sequence[Pair], *, cache_size: int, eval_size: int, crops: int, seed: int) -> PairedViews:
+    """Decode pairs with ``decode_preview`` and cut the same views out of both photos of each.
+
+    The edited version is resized onto the original's frame (see the module docstring), then both are cut by
+    :func:`trainer.data.folders.crop_photo` with one random source, so view ``k`` of the original and view ``k``
+    of the edit show the same part of the scene.
+
+    Args:
+        pairs: the pairs (e.g. from :func:`find_pairs`).
+        cache_size: side of the training views in pixels.
+        eval_size: side of the evaluation views in pixels.
+        crops: views per pair (the first is the whole frame).
+        seed: seed of the view positions (pair ``i`` uses ``seed + i``).
+
+    Raises:
+        NotFoundError: not a single pair could be decoded.
+    """
+    from backend.agent.thumbnail import PREVIEW_LONG_SIDE
+    from backend.decode import decode_preview
+    from backend.errors import DecodeError
+    from trainer.data.folders import crop_photo
+
+    long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
+    views: list[Tensor] = []
+    evals: list[Tensor] = []
+    kept: list[Pair] = []
+    skipped: list[str] = []
+    for i, pair in enumerate(pairs):
+        try:
+            x = decode_preview(pair.input, long_side=long_side).image.float()
+            y = decode_preview(pair.reference, long_side=long_side).image.float()
+        except DecodeError as exc:
+            skipped.append(str(exc))
+            continue
+        if y.shape[-2:] != x.shape[-2:]:
+            y = functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
+        rng = np.random.default_rng(seed + i)
+        train, ev = crop_photo(
+            torch.cat((x, y), dim=1), cache_size=cache_size, eval_size=eval_size, crops=crops, rng=rng
+        )
+        views.append(train)
+        evals.append(ev)
+        kept.append(pair)
+    if not kept:
+        detail = f": {skipped[0]}" if skipped else ""
+        raise NotFoundError(f"none of the {len(pairs)} before/after pairs could be decoded{detail}")
+    v, e = torch.stack(views), torch.stack(evals)
+    return PairedViews(
+        before_crops=v[:, :, :3].contiguous(),
+        after_crops=v[:, :, 3:].contiguous(),
+        before_evals=e[:, :3].contiguous(),
+        after_evals=e[:, 3:].contiguous(),
+        pairs=tuple(kept),
+        skipped=tuple(skipped),
+    )
