@@ -91,6 +91,8 @@ CREATE TABLE Adobe_images (
     developSettingsIDCache,
     fileFormat NOT NULL DEFAULT 'unset',
     masterImage INTEGER,
+    pick NOT NULL DEFAULT 0,
+    rating,
     rootFile INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX index_Adobe_images_masterImage ON Adobe_images( masterImage );
@@ -154,6 +156,8 @@ CREATE TABLE Adobe_images (
     editLock INTEGER NOT NULL DEFAULT 0,
     fileFormat NOT NULL DEFAULT 'unset',
     masterImage INTEGER,
+    pick NOT NULL DEFAULT 0,
+    rating,
     rootFile INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX index_Adobe_images_masterImage ON Adobe_images( masterImage );
@@ -336,14 +340,18 @@ class CatalogBuilder:
         file_format: str = "RAW",
         master: int | None = None,
         copy_name: str | None = None,
+        pick: int = 0,
+        rating: int | None = None,
     ) -> int:
-        """An image (a master, or a virtual copy of ``master`` sharing its file)."""
+        """An image (a master, or a virtual copy of ``master`` sharing its file); ``pick`` -1/0/1, ``rating`` 0..5."""
         return self._insert(
             "Adobe_images",
             captureTime=capture_time,
             copyName=copy_name,
             fileFormat=file_format,
             masterImage=master,
+            pick=pick,
+            rating=rating,
             rootFile=file,
         )
 

@@ -14,6 +14,9 @@ Modes:
   their edits, matched by file stem; :mod:`trainer.restore_pairs`): each pair's recipe is fitted through the
   renderer (poor fits are reported and down-weighted), the agent learns to turn each original, and slightly
   re-exposed copies of it, into the edit; held-out pairs decide, against doing nothing, whether it is installed.
+* ``--lrcat CATALOG --favourites picks|rating:N|collection:NAME``: the photographer's own edits in their catalog
+  (:mod:`trainer.lrcat.favourites`): each favourite's current develop settings (process version 2012 or later),
+  mapped into our sliders and rendered on its original by our renderer, are learnt as before/after pairs.
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
   there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
@@ -52,6 +55,7 @@ examples:
   autoretouch train --style mine --targets ~/Pictures/favourites --minutes 5
   autoretouch train --style mine --targets favs/ --sources inbox/ --minutes 5
   autoretouch train --style mine --pairs originals/ edited/ --minutes 5             # your own before/after pairs
+  autoretouch train --style mine --lrcat ~/Lightroom/My.lrcat --favourites rating:4  # your catalog's edits
   autoretouch train --style mine --targets favs/ --set run.method=gan --steps 900   # the GAN + RL trainer
   autoretouch train --style mine --targets favs/ --set run.method=gan --resume      # continue runs/mine/
   torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --set run.method=gan
@@ -78,7 +82,15 @@ then learns to turn each original -- and copies of it shot a little darker, brig
 your edit. A fifth of the pairs is held out to pick the checkpoint and check the style against doing nothing.
 The fitted recipes travel with the style: `autoretouch eval` reports them as the "nearest edits" baseline.
 
-Slider-history training (--lrcat): the expert's photos are its collection Experts/X (FiveK) or its virtual
+Your Lightroom catalog (--lrcat CATALOG --favourites SEL): the photos flagged as picks (picks), rated N stars or
+more (rating:N) or in a collection (collection:NAME, or SET/NAME) are learnt from their current develop settings:
+the PV2012 sliders, white balance (relative to the photo's as-shot), point curves, HSL, sharpening and vignette
+are mapped into our sliders (table in trainer/lrcat/pv2003.py; Texture, Dehaze, colour grading, masks are
+dropped), rendered on the original and learnt like --pairs. Legacy process versions, photos without settings
+and originals that cannot be found (the recorded path, its tail below the catalog's folder, else --photos DIR)
+are reported and skipped. The catalog is opened read-only; its settings text is parsed as data.
+
+Slider-history training (--lrcat --expert): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
 (pipeline order where the history says nothing), capped at agent.max_steps, then stop; the values are the
 PV2003-mapped settings, or -- with --renditions DIR -- a recipe fitted through our renderer to the expert's
@@ -130,8 +142,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--resume", action="store_true", help="continue the run folder's newest checkpoint (run.method=gan)"
     )
-    history = parser.add_argument_group("slider-history training (imitation of an expert in a Lightroom catalog)")
+    history = parser.add_argument_group(
+        "Lightroom catalog: your own edits (--favourites) or an expert's slider history (--expert)"
+    )
     history.add_argument("--lrcat", type=Path, metavar="CATALOG", help="Lightroom catalog (.lrcat, opened read-only)")
+    history.add_argument(
+        "--favourites",
+        metavar="SEL",
+        help="learn from the develop settings of these photos: picks, rating:N or collection:NAME",
+    )
     history.add_argument(
         "--expert", metavar="X", help="the expert: collection Experts/X or virtual copies named X (FiveK: A..E)"
     )
@@ -173,6 +192,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _check_mode(args: argparse.Namespace) -> None:
     from trainer.config import ConfigError
 
+    if args.favourites is not None:
+        if args.lrcat is None:
+            raise ConfigError("--favourites selects photos of a Lightroom catalog: give --lrcat CATALOG too")
+        given = {"--expert": args.expert, "--renditions": args.renditions, "--targets": args.targets,
+                 "--sources": args.sources, "--pairs": args.pairs, "--imitation-steps": args.imitation_steps}  # fmt: skip
+        extra = [flag for flag, value in given.items() if value is not None]
+        if extra or args.resume:
+            raise ConfigError(f"--favourites trains from the catalog's own edits; {', '.join(extra) or '--resume'} "
+                              "does not apply")  # fmt: skip
+        return
     if args.pairs is not None:
         if args.targets is not None or args.sources is not None or args.lrcat is not None:
             raise ConfigError("--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)")
@@ -194,7 +223,9 @@ def _check_mode(args: argparse.Namespace) -> None:
         if extra:
             raise ConfigError(f"{', '.join(extra)} only apply with --lrcat")
     elif not args.expert:
-        raise ConfigError("--lrcat needs --expert X (FiveK: A, B, C, D or E)")
+        raise ConfigError(
+            "--lrcat needs --favourites picks|rating:N|collection:NAME (your own edits) or --expert X (FiveK: A..E)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -209,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         from trainer.config import ConfigError
 
         if args.lrcat is not None:
-            raise ConfigError("--lrcat is not available through --server (train in-process instead)")
+            raise ConfigError("--lrcat is not available through --server yet (train in-process instead)")
         return remote_train(args)
     run_dir: Path = args.run_dir or Path("runs") / args.style
     base = args.config
@@ -232,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("imitation.finetune=false")
     cfg = load_config(base, overrides)
     finetune = False
-    if args.lrcat is not None:
+    if args.lrcat is not None and args.favourites is None:
         finetune = cfg.imitation.finetune and (args.targets or args.renditions) is not None
         if not finetune and args.steps is not None and args.imitation_steps is None:
             cfg = apply_overrides(cfg, [f"imitation.steps={args.steps}"])
@@ -249,7 +280,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_install:
         install_dir = args.install_dir or user_style_dirs()[0]
     try:
-        if args.lrcat is None:
+        if args.favourites is not None:
+            catalog = (args.lrcat, args.favourites, args.photos)
+            summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=None, sources=None, catalog=catalog)
+        elif args.lrcat is None:
             summary = _train_gan(
                 args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources, pairs=args.pairs
             )
@@ -285,6 +319,7 @@ def _train_gan(
     targets: Path | None,
     sources: Path | None,
     pairs: tuple[Path, Path] | None = None,
+    catalog: tuple[Path, str, Path | None] | None = None,
     resume: bool | None = None,
 ) -> dict[str, Any]:
     from trainer.train import train
@@ -294,6 +329,7 @@ def _train_gan(
         targets=targets,
         sources=sources,
         pairs=None if pairs is None else (pairs[0], pairs[1]),
+        catalog=catalog,
         run_dir=run_dir,
         resume=args.resume if resume is None else resume,
         install_dir=install_dir,
@@ -309,7 +345,7 @@ def _train_gan(
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
         "rejected": result.rejected,
-        "learned_from": "pairs" if pairs is not None else None,
+        "learned_from": "pairs" if pairs is not None else "lightroom catalog" if catalog is not None else None,
     }
 
 
@@ -397,9 +433,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
-    if m and "val_gain_db" in m and summary.get("learned_from") == "pairs":
+    if m and "val_gain_db" in m and summary.get("learned_from") in ("pairs", "lightroom catalog"):
         print(
-            f"  held-out pairs, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"  pairs it did not see (cross-fitted), original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
         )
     elif m and "val_gain_db" in m:

@@ -421,6 +421,7 @@ def train_restore(
     targets: str | Path | None,
     sources: str | Path | None,
     pairs: tuple[str | Path, str | Path] | None = None,
+    catalog: tuple[str | Path, str, str | Path | None] | None = None,
     run: Path,
     install_dir: str | Path | None,
     progress: bool,
@@ -434,6 +435,8 @@ def train_restore(
         sources: folder of unedited photos (fits the un-edit centre; checked for degenerate moves), or ``None``.
         pairs: ``(originals folder, edits folder)``: learn from the photographer's own before/after pairs
             (:mod:`trainer.restore_pairs`) instead of un-edited favourites.
+        catalog: ``(lrcat, selection, photos folder or None)``: learn from the develop settings of a Lightroom
+            catalog's favourites (:func:`trainer.restore_pairs.load_catalog_pair_set`), as pairs.
         run: the run folder.
         install_dir: style folder to install into (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -455,10 +458,20 @@ def train_restore(
     t0 = time.monotonic()
     steps, minutes = cfg.run.steps, cfg.run.minutes
     crossfit: dict[str, Any] | None = None
-    if pairs is not None:
-        from trainer.restore_pairs import crossfit_check, load_pair_set, paired_data, split_pairs
+    if pairs is not None or catalog is not None:
+        from trainer.restore_pairs import (
+            crossfit_check,
+            load_catalog_pair_set,
+            load_pair_set,
+            paired_data,
+            split_pairs,
+        )
 
-        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+        if catalog is not None:
+            pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
+        else:
+            assert pairs is not None
+            pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
         folds = cfg.restore.check_folds
         if folds >= 2 and len(pair_set.names) >= 2 * folds:
             share = cfg.restore.check_share
@@ -485,7 +498,10 @@ def train_restore(
             time.monotonic() - t0,
         )
     elif targets is None:
-        raise ConfigError("restoration training needs favourites (--targets) or before/after pairs (--pairs)")
+        raise ConfigError(
+            "restoration training needs favourites (--targets), before/after pairs (--pairs) or a catalog's "
+            "favourites (--lrcat --favourites)"
+        )
     else:
         data = _build_data(cfg, targets, sources)
         log.info(

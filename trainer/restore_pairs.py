@@ -104,9 +104,11 @@ def _rounded(value: Any) -> Any:
     return [_rounded(v) for v in value] if isinstance(value, list) else round(float(value), 5)
 
 
-def _examples(views: PairedViews, fits: list[FitResult], weights: list[float], k: int) -> dict[str, Any]:
+def _examples(
+    views: PairedViews, fits: list[FitResult], weights: list[float], k: int, labels: list[Any] | None = None
+) -> dict[str, Any]:
     features = example_features(views.before_evals)
-    steps = [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
+    steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
     return {
         "descriptor": EXAMPLES_DESCRIPTOR,
         "k": k,
@@ -127,10 +129,10 @@ class PairSet:
     weights: list[float]
     poor: list[dict[str, Any]]
     unmatched: int
-    before_dir: Path
-    after_dir: Path
+    source: dict[str, Any]
     fit_seconds: float
     load_seconds: float
+    labels: list[dict[str, Any]] | None = None  # the nearest-edits recipes (default: the fitted ones)
 
     @property
     def names(self) -> list[str]:
@@ -150,7 +152,7 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
     Raises:
         NotFoundError: a folder is missing or empty, no file has a partner, or no pair can be decoded.
     """
-    r, d, seed = cfg.restore, cfg.data, cfg.run.seed
+    d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     pairs, unmatched = find_pairs(before, after, allow_unmatched=True)
     for path in unmatched:
@@ -161,6 +163,61 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
     views = load_paired_views(pairs, cache_size=csize, eval_size=d.eval_size, crops=d.crops_per_image, seed=seed)
     for message in views.skipped:
         log.warning("skipping a pair: %s", message)
+    return _fitted(
+        cfg,
+        views,
+        sliders,
+        len(unmatched),
+        t0,
+        {"before_dir": str(Path(before).resolve()), "after_dir": str(Path(after).resolve())},
+    )
+
+
+def load_catalog_pair_set(
+    cfg: TrainConfig, lrcat: str | Path, selection: str, photos: str | Path | None, sliders: tuple[str, ...]
+) -> PairSet:
+    """Pairs from a Lightroom catalog's favourites: each original and its develop settings rendered on it.
+
+    The settings are mapped into our sliders (:func:`trainer.lrcat.favourites.catalog_edits`) and the "edit" of
+    each pair is that recipe rendered on the original by our renderer; the nearest-edits labels are the mapped
+    recipes themselves. Skipped photos are reported in the log and the summary.
+
+    Raises:
+        CatalogError / NotFoundError: the catalog cannot be read or the selection yields no usable photo.
+    """
+    from backend.errors import NotFoundError
+    from trainer.data.pairs import Pair
+    from trainer.lrcat.favourites import catalog_edits
+
+    d, seed = cfg.data, cfg.run.seed
+    t0 = time.monotonic()
+    edits, skipped = catalog_edits(lrcat, selection, photos=photos)
+    for message in skipped:
+        log.warning("%s: skipped: %s", lrcat, message)
+    if not edits:
+        raise NotFoundError(f"{lrcat}: none of the selected photos can be used ({'; '.join(skipped[:3])})")
+    if d.max_images > 0:
+        edits = edits[: d.max_images]
+    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    views = load_paired_views(
+        [Pair(e.name, e.original, e.original) for e in edits],
+        cache_size=csize,
+        eval_size=d.eval_size,
+        crops=d.crops_per_image,
+        seed=seed,
+        renders=[e.values for e in edits],
+    )
+    kept = {p.name for p in views.pairs}
+    source = {"lrcat": str(Path(lrcat).resolve()), "favourites": selection, "catalog_skipped": skipped}
+    ps = _fitted(cfg, views, sliders, 0, t0, source)
+    ps.labels = [Recipe.from_settings(e.values).to_dict()["steps"] for e in edits if e.name in kept]
+    return ps
+
+
+def _fitted(
+    cfg: TrainConfig, views: PairedViews, sliders: tuple[str, ...], unmatched: int, t0: float, source: dict[str, Any]
+) -> PairSet:
+    r = cfg.restore
     t_fit = time.monotonic()
     fits = fit_pairs(views, sliders, cfg)
     fit_seconds = time.monotonic() - t_fit
@@ -183,9 +240,8 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
         fits=fits,
         weights=weights,
         poor=poor,
-        unmatched=len(unmatched),
-        before_dir=Path(before).resolve(),
-        after_dir=Path(after).resolve(),
+        unmatched=unmatched,
+        source=source,
         fit_seconds=fit_seconds,
         load_seconds=time.monotonic() - t0,
     )
@@ -233,9 +289,8 @@ def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: li
     fit_psnr = [f.psnr_fit for f in ps.fits]
     summary: dict[str, Any] = {
         "method": "restore",
-        "learned_from": "pairs",
-        "before_dir": str(ps.before_dir),
-        "after_dir": str(ps.after_dir),
+        "learned_from": "lightroom catalog" if "lrcat" in ps.source else "pairs",
+        **ps.source,
         "pairs": len(ps.names),
         "training_pairs": len(train_idx),
         "held_out_pairs": [ps.names[i] for i in held_out],
@@ -258,7 +313,7 @@ def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: li
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k),
+        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels),
     )
 
 

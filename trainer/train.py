@@ -487,6 +487,7 @@ def train(
     targets: str | Path | None,
     sources: str | Path | None = None,
     pairs: tuple[str | Path, str | Path] | None = None,
+    catalog: tuple[str | Path, str, str | Path | None] | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     install_dir: str | Path | None = None,
@@ -502,6 +503,8 @@ def train(
         sources: folder of inputs, or ``None`` for the built-in un-edited pool.
         pairs: ``(originals folder, edits folder)``: before/after pairs of the photographer's own edits
             (restoration training only, :mod:`trainer.restore_pairs`).
+        catalog: ``(lrcat, selection, photos folder or None)``: the develop settings of a Lightroom catalog's
+            favourites (``picks``, ``rating:N``, ``collection:NAME``), learnt as pairs (restoration only).
         run_dir: the run folder (default ``runs/<style>``).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
@@ -519,8 +522,8 @@ def train(
     """
     info = info or init_distributed()
     run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
-    if pairs is not None and cfg.run.method != "restore":
-        raise ConfigError("--pairs trains by restoration (run.method = 'restore'), not by the GAN")
+    if (pairs is not None or catalog is not None) and cfg.run.method != "restore":
+        raise ConfigError("--pairs and --favourites train by restoration (run.method = 'restore'), not by the GAN")
     if cfg.run.method == "restore":
         if resume or stop_after is not None:
             raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
@@ -532,6 +535,7 @@ def train(
                 targets=targets,
                 sources=sources,
                 pairs=pairs,
+                catalog=catalog,
                 run=run,
                 install_dir=install_dir,
                 progress=progress,

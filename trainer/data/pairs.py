@@ -10,9 +10,10 @@ frame all the same: its recipe fit then stays poor, and the trainer reports and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -149,7 +150,15 @@ class PairedViews:
     skipped: tuple[str, ...]
 
 
-def load_paired_views(pairs: Sequence[Pair], *, cache_size: int, eval_size: int, crops: int, seed: int) -> PairedViews:
+def load_paired_views(
+    pairs: Sequence[Pair],
+    *,
+    cache_size: int,
+    eval_size: int,
+    crops: int,
+    seed: int,
+    renders: Sequence[Mapping[str, Any]] | None = None,
+) -> PairedViews:
     """Decode pairs with ``decode_preview`` and cut the same views out of both photos of each.
 
     The edited version is resized onto the original's frame (see the module docstring), then both are cut by
@@ -162,6 +171,8 @@ def load_paired_views(pairs: Sequence[Pair], *, cache_size: int, eval_size: int,
         eval_size: side of the evaluation views in pixels.
         crops: views per pair (the first is the whole frame).
         seed: seed of the view positions (pair ``i`` uses ``seed + i``).
+        renders: one recipe (slider -> value) per pair: the edit is then that recipe rendered on the original
+            by our renderer (a catalog's develop settings), and the pair's ``reference`` file is not read.
 
     Raises:
         NotFoundError: not a single pair could be decoded.
@@ -169,7 +180,11 @@ def load_paired_views(pairs: Sequence[Pair], *, cache_size: int, eval_size: int,
     from backend.agent.thumbnail import PREVIEW_LONG_SIDE
     from backend.decode import decode_preview
     from backend.errors import DecodeError
+    from backend.recipe import Recipe, render_recipe
     from trainer.data.folders import crop_photo
+
+    if renders is not None and len(renders) != len(pairs):
+        raise ValueError(f"{len(renders)} recipes for {len(pairs)} pairs")
 
     long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
     views: list[Tensor] = []
@@ -179,7 +194,11 @@ def load_paired_views(pairs: Sequence[Pair], *, cache_size: int, eval_size: int,
     for i, pair in enumerate(pairs):
         try:
             x = decode_preview(pair.input, long_side=long_side).image.float()
-            y = decode_preview(pair.reference, long_side=long_side).image.float()
+            if renders is not None:
+                with torch.no_grad():
+                    y = render_recipe(x, Recipe.from_settings(renders[i]))
+            else:
+                y = decode_preview(pair.reference, long_side=long_side).image.float()
         except DecodeError as exc:
             skipped.append(str(exc))
             continue

@@ -16,6 +16,7 @@ table                                    columns
 (optional)                               relValueString, text
 ``AgLibraryCollection`` (optional)       id_local, name, parent, creationId
 ``AgLibraryCollectionImage`` (optional)  collection, image
+``Adobe_images`` pick, rating (optional) the favourites selections ``picks`` and ``rating:N``
 ``Adobe_variablesTable`` (optional)      name, value (``Adobe_DBVersion``)
 =======================================  ===========================================================
 
@@ -89,6 +90,8 @@ _OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "AgLibraryCollection": ("id_local", "name", "parent", "creationId"),
     "AgLibraryCollectionImage": ("collection", "image"),
 }
+#: ``Adobe_images`` columns the favourites selections read (present in every real schema, optional here).
+_FLAG_COLUMNS = ("pick", "rating")
 _PHOTO_SQL = """
 SELECT i.id_local, i.id_global, i.captureTime, i.fileFormat, i.masterImage, i.copyName,
        i.developSettingsIDCache, f.baseName, f.extension, fo.pathFromRoot, r.absolutePath
@@ -187,6 +190,21 @@ class LightroomCatalog:
     def photo_ids(self) -> list[int]:
         """All ``Adobe_images.id_local``, ascending."""
         return [int(r[0]) for r in self._query("SELECT id_local FROM Adobe_images ORDER BY id_local")]
+
+    def flagged_ids(self, column: str, minimum: int) -> list[int]:
+        """``id_local`` of the images whose ``pick`` or ``rating`` is at least ``minimum``, ascending.
+
+        Raises:
+            CatalogError: the catalog has no such column.
+        """
+        if column not in _FLAG_COLUMNS:
+            raise ValueError(f"column must be one of {_FLAG_COLUMNS}, not {column!r}")
+        if column not in self._columns["Adobe_images"]:
+            raise CatalogError(self.path, "Adobe_images", f"no {column} column: cannot select photos by {column}")
+        rows = self._query(
+            f"SELECT id_local FROM Adobe_images WHERE CAST({column} AS INTEGER) >= ? ORDER BY id_local", (minimum,)
+        )
+        return [int(r[0]) for r in rows]
 
     # -- collections --------------------------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""A photographer's own edits in their Lightroom catalog: the favourites and their develop settings as recipes.
+
+``autoretouch train --lrcat MY.lrcat --favourites SELECTION`` learns from photos the photographer already edited.
+The selection:
+
+* ``picks``: photos flagged as picks (``Adobe_images.pick`` = 1);
+* ``rating:N``: photos rated ``N`` stars or more (``N`` in 1..5);
+* ``collection:NAME``: the members of every collection called ``NAME`` (a ``/``-path such as
+  ``Portfolio/Best`` names one inside a set).
+
+Each selected photo's **current develop settings** are its label, mapped into our sliders by
+:func:`trainer.lrcat.pv2003.map_settings` (the per-slider table is in that module: the PV2012 tone sliders,
+Vibrance, Saturation, Clarity, the PV2012 point curves, HSL, Sharpness, post-crop vignette and grayscale map
+exactly or nearly; custom Temperature/Tint are made relative to the photo's as-shot white balance, found in the
+catalog; ``Incremental*`` white balance of rendered files maps directly; Texture, Dehaze, the parametric curve,
+colour grading, grain, crop and local corrections are dropped with a note). Only modern edits are used:
+settings of process version 2012 or later; legacy (2003/2010) rows are reported and skipped, as are photos
+without settings and photos whose original cannot be found (the recorded path, its tail below the catalog's
+folder, else a file with the same stem in ``--photos DIR``). The catalog is opened read-only and its settings
+text is parsed as data (:mod:`trainer.lrcat.luatext`), never executed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.errors import NotFoundError
+from backend.recipe import SliderValue
+from trainer.lrcat.errors import CatalogError
+from trainer.lrcat.pv2003 import map_settings, process_version
+from trainer.lrcat.reader import LightroomCatalog, open_catalog
+
+__all__ = ["CatalogEdit", "catalog_edits", "parse_selection", "select_favourites"]
+
+_RATING = re.compile(r"rating:([1-5])")
+
+
+@dataclass(frozen=True)
+class CatalogEdit:
+    """One favourite: its original and its develop settings as our slider values.
+
+    Attributes:
+        name: the file's base name (``IMG_0042``), with ``-N`` appended for a virtual copy.
+        original: the original file on disk.
+        values: slider -> value (catalog units) mapped from the settings.
+        notes: what the mapping left out or clamped.
+    """
+
+    name: str
+    original: Path
+    values: dict[str, SliderValue]
+    notes: tuple[str, ...]
+
+
+def parse_selection(text: str) -> tuple[str, Any]:
+    """``"picks"`` -> ``("picks", None)``; ``"rating:N"`` -> ``("rating", N)``; ``"collection:NAME"``.
+
+    Raises:
+        CatalogError: anything else (the message lists the forms).
+    """
+    t = text.strip()
+    if t == "picks":
+        return "picks", None
+    m = _RATING.fullmatch(t)
+    if m:
+        return "rating", int(m.group(1))
+    if t.startswith("collection:") and t[len("collection:") :].strip():
+        return "collection", t[len("collection:") :].strip()
+    raise CatalogError(None, "", f"--favourites {text!r}: use picks, rating:N (N = 1..5) or collection:NAME")
+
+
+def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
+    """``Adobe_images.id_local`` of the selected photos, ascending (see the module docstring).
+
+    Raises:
+        CatalogError: a malformed selection, or a catalog without the column it needs.
+        NotFoundError: no collection of that name.
+    """
+    kind, arg = parse_selection(selection)
+    if kind == "picks":
+        return catalog.flagged_ids("pick", 1)
+    if kind == "rating":
+        return catalog.flagged_ids("rating", int(arg))
+    *parents, name = str(arg).split("/")
+    found = [c for c in catalog.collections() if c.name == name and (not parents or c.path == str(arg))]
+    if not found:
+        raise NotFoundError(f"{catalog.path}: no collection called {arg!r}")
+    return sorted({i for c in found for i in catalog.collection_image_ids(c.id)})
+
+
+def catalog_edits(
+    lrcat: str | Path, selection: str, *, photos: str | Path | None = None
+) -> tuple[list[CatalogEdit], list[str]]:
+    """The selected favourites of a catalog with their settings as recipes (see the module docstring).
+
+    Args:
+        lrcat: the ``.lrcat`` file (opened read-only).
+        selection: ``picks``, ``rating:N`` or ``collection:NAME``.
+        photos: folder to look for originals by file stem when the recorded paths are gone.
+
+    Returns:
+        ``(edits, skipped)``: the usable favourites, and one message per skipped photo (naming it and why).
+
+    Raises:
+        CatalogError / NotFoundError: the catalog cannot be read, the selection is malformed or selects nothing.
+    """
+    from trainer.imitation import resolve_photo
+    from trainer.pseudo_labels import StemIndex
+
+    index = StemIndex(photos) if photos is not None else None
+    edits: list[CatalogEdit] = []
+    skipped: list[str] = []
+    with open_catalog(lrcat) as catalog:
+        ids = select_favourites(catalog, selection)
+        if not ids:
+            raise NotFoundError(f"{lrcat}: --favourites {selection} selects no photo")
+        for image_id in ids:
+            try:
+                photo = catalog.photo(image_id, with_history=False)
+            except CatalogError as exc:  # e.g. settings text that is not data: this photo only
+                skipped.append(f"image {image_id}: {exc}")
+                continue
+            label = photo.base_name + (f"-{photo.id}" if photo.is_virtual_copy else "")
+            where = f"{label} (image {photo.id})"
+            if not photo.settings:
+                skipped.append(f"{where}: no develop settings")
+                continue
+            pv = process_version(photo.settings)
+            if pv != "PV2012":
+                skipped.append(
+                    f"{where}: process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
+                )
+                continue
+            original = resolve_photo(photo.path, photo.base_name, Path(lrcat).resolve().parent, index)
+            if original is None:
+                skipped.append(f"{where}: original not found ({photo.path or 'no path recorded'})")
+                continue
+            mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
+            edits.append(CatalogEdit(label, original, dict(mapped.values), mapped.notes))
+    return edits, skipped
