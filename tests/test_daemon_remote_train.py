@@ -168,3 +168,32 @@ def test_remote_train_from_before_after_pairs(env: dict[str, Any], capsys: pytes
         remote_train(both)
     assert bad.value.code == "INVALID_ARGUMENT"
     _wait_idle(env)
+
+
+def test_remote_train_from_a_catalogs_favourites(env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    from testing.lrcat_fixtures import CatalogBuilder
+
+    before, _ = env["pairs"]
+    lrcat = env["root"] / "mine.lrcat"
+    with CatalogBuilder(lrcat, schema="modern") as b:
+        folder = b.add_folder(b.add_root(str(before) + "/"), "")
+        for i in range(4):
+            image = b.add_image(b.add_file(folder, f"p{i:03d}", "png"), file_format="PNG", pick=1)
+            b.set_settings(image, {"ProcessVersion": "11.0", "Exposure2012": 0.5 + 0.1 * i}, compressed=True)
+    restore = ["--set", "run.method=restore", "--set", "restore.pool_per_target=2", "--set", "agent.thumb=16"]
+    fit = ["--set", "restore.fit_size=16", "--set", "restore.fit_iters=5"]
+    argv = ["train", "--lrcat", str(lrcat), "--favourites", "picks", "--config", str(env["config"])]
+    args = build_parser().parse_args(
+        [*argv, "--style", "remote_lrcat", "--steps", "2", "--force", "--json", *restore, *fit]
+    )
+    args.server, args.token = env["server"], None
+    assert remote_train(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["learned_from"] == "lightroom catalog" and _listed(env)["remote_lrcat"].loaded
+    _wait_idle(env)
+    outside = build_parser().parse_args(["train", "--lrcat", "/etc/passwd", "--favourites", "picks", "--style", "x"])
+    outside.server, outside.token = env["server"], None
+    with pytest.raises(RemoteError) as refused:  # the catalog must lie under the daemon's roots
+        remote_train(outside)
+    assert refused.value.code == "PERMISSION_DENIED"
+    _wait_idle(env)

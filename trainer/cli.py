@@ -239,8 +239,8 @@ def run(args: argparse.Namespace) -> int:
         from backend.cli.remote import remote_train
         from trainer.config import ConfigError
 
-        if args.lrcat is not None:
-            raise ConfigError("--lrcat is not available through --server yet (train in-process instead)")
+        if args.lrcat is not None and args.favourites is None:
+            raise ConfigError("--lrcat --expert is not available through --server (train in-process instead)")
         return remote_train(args)
     run_dir: Path = args.run_dir or Path("runs") / args.style
     base = args.config

@@ -455,6 +455,7 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
     sources = getattr(args, "sources", None)
     pairs = getattr(args, "pairs", None)
     targets = getattr(args, "targets", None)
+    lrcat, selection, photos = (getattr(args, k, None) for k in ("lrcat", "favourites", "photos"))
     return pb.TrainStyleRequest(
         protocol_version=PROTOCOL_VERSION,
         name=args.style,
@@ -462,6 +463,9 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         sources=os.path.abspath(sources) if sources is not None else "",
         pairs_before=os.path.abspath(pairs[0]) if pairs else "",
         pairs_after=os.path.abspath(pairs[1]) if pairs else "",
+        lrcat=os.path.abspath(lrcat) if lrcat is not None and selection else "",
+        lrcat_favourites=selection or "",
+        photos=os.path.abspath(photos) if photos is not None and selection else "",
         steps=steps or 0,
         minutes=minutes or 0.0,
         overrides=overrides,
@@ -500,7 +504,11 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             "installed_path": installed,
             "metrics": metrics,
             "rejected": finished.rejected or None,
-            "learned_from": "pairs" if getattr(args, "pairs", None) else None,
+            "learned_from": "pairs"
+            if getattr(args, "pairs", None)
+            else "lightroom catalog"
+            if getattr(args, "favourites", None)
+            else None,
         }
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -523,8 +531,8 @@ def remote_train(args: argparse.Namespace) -> int:
     """``autoretouch train --server``: train a style on the daemon (``TrainStyle``), as ``train`` does locally.
 
     Reads the ``train`` command's attributes: ``server``, ``token``, ``style`` (the new style's name),
-    ``targets`` (favourites folder) and ``sources``, or ``pairs`` (originals and edits folders) -- folders on
-    the daemon's machine, under its roots --
+    ``targets`` (favourites folder) and ``sources``, or ``pairs`` (originals and edits folders), or ``lrcat``,
+    ``favourites`` (the selection) and ``photos`` -- paths on the daemon's machine, under its roots --
     ``steps`` or ``minutes``, ``config`` (a TOML file on this machine, sent as overrides, see
     :func:`config_overrides`), ``overrides`` (``--set``), ``seed``, ``threads``, ``quiet`` and ``json``. The
     daemon chooses the run folder and installs the finished style into its style folder, so ``resume``,

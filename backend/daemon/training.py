@@ -79,7 +79,7 @@ class TrainingRunner:
     Args:
         config: the daemon configuration (``run_dir``, ``train_command``).
         registry: reloaded after a successful training.
-        roots: the favourites, sources and before/after folders must lie under them.
+        roots: the favourites, sources, before/after and photos folders and the catalog must lie under them.
     """
 
     def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
@@ -102,18 +102,35 @@ class TrainingRunner:
 
     def _spec(self, req: pb.TrainStyleRequest, run_dir: Path) -> dict[str, Any]:
         paired = bool(req.pairs_before or req.pairs_after)
+        catalog = bool(req.lrcat or req.lrcat_favourites or req.photos)
         if paired and not (req.pairs_before and req.pairs_after):
             raise BadRequestError("pairs_before and pairs_after go together (originals and their edits)")
-        if paired and (req.favourites or req.sources):
-            raise BadRequestError("a style learns from favourites (and sources) or from before/after pairs, not both")
-        if not paired and not req.favourites:
-            raise BadRequestError("give favourites, or pairs_before and pairs_after")
+        if catalog and not (req.lrcat and req.lrcat_favourites):
+            raise BadRequestError("lrcat and lrcat_favourites go together (a catalog and which of its photos)")
+        if sum((paired, catalog, bool(req.favourites or req.sources))) > 1:
+            raise BadRequestError(
+                "a style learns from favourites (and sources), before/after pairs or a catalog's favourites, not both"
+            )
+        if not (paired or catalog or req.favourites):
+            raise BadRequestError("give favourites, pairs_before and pairs_after, or lrcat and lrcat_favourites")
+        lrcat = None
+        if catalog:
+            lrcat = self.roots.request_path(req.lrcat)
+            if not lrcat.is_file():
+                raise NotFoundError(f"{lrcat}: the catalog does not exist")
         return {
             "name": req.name,
-            "favourites": None if paired else str(self._folder(req.favourites, "favourites")),
+            "favourites": str(self._folder(req.favourites, "favourites")) if req.favourites else None,
             "sources": str(self._folder(req.sources, "sources")) if req.sources else None,
             "pairs": [str(self._folder(req.pairs_before, "originals")), str(self._folder(req.pairs_after, "edits"))]
             if paired
+            else None,
+            "catalog": [
+                str(lrcat),
+                req.lrcat_favourites,
+                str(self._folder(req.photos, "photos")) if req.photos else None,
+            ]
+            if lrcat is not None
             else None,
             "steps": req.steps,
             "minutes": req.minutes,
