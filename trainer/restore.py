@@ -472,9 +472,12 @@ def train_restore(
         else:
             assert pairs is not None
             pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+        if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding and fitting count too
+            minutes = max(minutes - (time.monotonic() - t0) / 60.0, 0.05 * minutes)
         folds = cfg.restore.check_folds
         if folds >= 2 and len(pair_set.names) >= 2 * folds:
             share = cfg.restore.check_share
+            t_check = time.monotonic()
             crossfit = crossfit_check(
                 cfg,
                 pair_set,
@@ -483,7 +486,8 @@ def train_restore(
                 minutes=minutes * share / folds,
                 info=info,
             )
-            minutes = minutes * (1.0 - share) if minutes > 0 else 0.0
+            if minutes > 0:
+                minutes = max(minutes - (time.monotonic() - t_check) / 60.0, 0.05 * minutes)
             everything = list(range(len(pair_set.names)))
             data = paired_data(cfg, pair_set, everything, everything)
         else:
