@@ -28,10 +28,11 @@ from typing import Any
 from backend.errors import InvalidRecipeError, SidecarError
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, insert_child
-from backend.translate.darktable import AppendResult, HistoryEntry, append_history, decode_params
+from backend.translate.darktable import AppendResult, HistoryEntry, append_history, decode_params, entry_from_li
 
 __all__ = [
     "active_entry_digests",
+    "active_history",
     "apply_darktable",
     "darktable_sidecar_path",
     "entry_digest",
@@ -110,6 +111,30 @@ def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
             params = li.get(f"{{{_DT}}}params")
             if params is not None:
                 out.add(entry_digest(li.get(f"{{{_DT}}}operation", ""), params))
+    return out
+
+
+def active_history(doc: XmpDocument) -> list[HistoryEntry]:
+    """The active darktable history (entries with ``num < history_end``), oldest first, as :class:`HistoryEntry`.
+
+    A missing or unreadable ``history_end`` counts as "all entries". An empty list when the sidecar has no
+    darktable history.
+
+    Raises:
+        SidecarError: an active entry lacks ``operation``, ``modversion`` or ``params`` (darktable would reject
+            the whole history).
+    """
+    out: list[HistoryEntry] = []
+    for desc in doc.descriptions():
+        history = desc.find(_TRACKED[0])
+        if history is None:
+            continue
+        lis = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
+        try:
+            end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(lis))).strip()))
+        except ValueError:
+            end = len(lis)
+        out += [entry_from_li(li) for li in lis[:end]]
     return out
 
 
