@@ -17,6 +17,8 @@ Modes:
 * ``--lrcat CATALOG --favourites picks|rating:N|collection:NAME``: the photographer's own edits in their catalog
   (:mod:`trainer.lrcat.favourites`): each favourite's current develop settings (process version 2012 or later),
   mapped into our sliders and rendered on its original by our renderer, are learnt as before/after pairs.
+* ``--darktable DIR``: the photographer's darktable edits (:func:`trainer.restore_pairs.load_darktable_pair_set`):
+  each photo with a sidecar, and darktable-cli's render of it, learnt as a before/after pair.
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
   there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
@@ -56,6 +58,7 @@ examples:
   autoretouch train --style mine --targets favs/ --sources inbox/ --minutes 5
   autoretouch train --style mine --pairs originals/ edited/ --minutes 5             # your own before/after pairs
   autoretouch train --style mine --lrcat ~/Lightroom/My.lrcat --favourites rating:4  # your catalog's edits
+  autoretouch train --style mine --darktable ~/Pictures/2024/ --minutes 5           # your darktable edits
   autoretouch train --style mine --targets favs/ --set run.method=gan --steps 900   # the GAN + RL trainer
   autoretouch train --style mine --targets favs/ --set run.method=gan --resume      # continue runs/mine/
   torchrun --nproc-per-node 2 -m backend.cli.main train --style mine --targets favs/ --set run.method=gan
@@ -90,6 +93,12 @@ dropped), rendered on the original and learnt like --pairs. Legacy process versi
 and originals that cannot be found (the recorded path, its tail below the catalog's folder, else --photos DIR)
 are reported and skipped. The catalog is opened read-only; its settings text is parsed as data.
 
+Your darktable edits (--darktable DIR): every photo in DIR with a darktable sidecar (IMG.ext.xmp) and an active
+history is rendered by darktable-cli (headless, at most 768 px), and learnt like --pairs with that render as the
+edit, so every module counts, ours or not; the entries of the modules autoretouch writes are also mapped back
+into our sliders (the inverse of our translator) for the nearest-edits baseline. Photos without a sidecar or
+history are reported and skipped. darktable must be installed.
+
 Slider-history training (--lrcat --expert): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
 (pipeline order where the history says nothing), capped at agent.max_steps, then stop; the values are the
@@ -122,6 +131,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--style", required=True, metavar="NAME", help="name of the style to train (file stem)")
     parser.add_argument(
         "--targets", type=Path, metavar="DIR", help="folder of favourite photos (optional with --lrcat)"
+    )
+    parser.add_argument(
+        "--darktable",
+        type=Path,
+        metavar="DIR",
+        help="your darktable edits: photos in DIR with their sidecars (IMG.ext.xmp), rendered by darktable-cli",
     )
     parser.add_argument(
         "--pairs",
@@ -202,6 +217,14 @@ def _check_mode(args: argparse.Namespace) -> None:
             raise ConfigError(f"--favourites trains from the catalog's own edits; {', '.join(extra) or '--resume'} "
                               "does not apply")  # fmt: skip
         return
+    if args.darktable is not None:
+        if args.targets is not None or args.sources is not None or args.lrcat is not None or args.pairs is not None:
+            raise ConfigError(
+                "--darktable DIR is a training source of its own (no --targets, --sources, --pairs, --lrcat)"
+            )
+        if args.resume:
+            raise ConfigError("--resume continues a GAN run; a --darktable run starts afresh")
+        return
     if args.pairs is not None:
         if args.targets is not None or args.sources is not None or args.lrcat is not None:
             raise ConfigError("--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)")
@@ -210,7 +233,8 @@ def _check_mode(args: argparse.Namespace) -> None:
     if args.lrcat is None:
         if args.targets is None and args.pairs is None:
             raise ConfigError(
-                "train needs --targets DIR (favourites), --pairs BEFORE AFTER or --lrcat CATALOG --expert X"
+                "train needs --targets DIR (favourites), --pairs BEFORE AFTER, --darktable DIR or --lrcat CATALOG "
+                "(--favourites SEL or --expert X)"
             )
         given = {
             "--expert": args.expert,
@@ -283,6 +307,10 @@ def run(args: argparse.Namespace) -> int:
         if args.favourites is not None:
             catalog = (args.lrcat, args.favourites, args.photos)
             summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=None, sources=None, catalog=catalog)
+        elif args.darktable is not None:
+            summary = _train_gan(
+                args, cfg, run_dir, install_dir, info, targets=None, sources=None, darktable=args.darktable
+            )
         elif args.lrcat is None:
             summary = _train_gan(
                 args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources, pairs=args.pairs
@@ -320,6 +348,7 @@ def _train_gan(
     sources: Path | None,
     pairs: tuple[Path, Path] | None = None,
     catalog: tuple[Path, str, Path | None] | None = None,
+    darktable: Path | None = None,
     resume: bool | None = None,
 ) -> dict[str, Any]:
     from trainer.train import train
@@ -330,6 +359,7 @@ def _train_gan(
         sources=sources,
         pairs=None if pairs is None else (pairs[0], pairs[1]),
         catalog=catalog,
+        darktable=darktable,
         run_dir=run_dir,
         resume=args.resume if resume is None else resume,
         install_dir=install_dir,
@@ -345,7 +375,13 @@ def _train_gan(
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
         "rejected": result.rejected,
-        "learned_from": "pairs" if pairs is not None else "lightroom catalog" if catalog is not None else None,
+        "learned_from": "pairs"
+        if pairs is not None
+        else "lightroom catalog"
+        if catalog is not None
+        else "darktable sidecars"
+        if darktable is not None
+        else None,
     }
 
 
@@ -433,7 +469,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
-    if m and "val_gain_db" in m and summary.get("learned_from") in ("pairs", "lightroom catalog"):
+    if m and "val_gain_db" in m and summary.get("learned_from") in ("pairs", "lightroom catalog", "darktable sidecars"):
         print(
             f"  pairs it did not see (cross-fitted), original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"

@@ -10,9 +10,9 @@ here, in the worker process, as ``autoretouch train`` does) and reports on stdou
 * ``{"event": "error", "code": GRPC_CODE, "message": ..., "type": CLASS, "exit_code": N}`` on failure.
 
 The spec file (written by :mod:`backend.daemon.training`) holds ``name``, ``favourites``, ``sources`` (or
-null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, selection, photos or null]`` or null;
-with either, ``favourites`` is null), ``steps`` (0 = the trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``),
-``run_dir`` and ``install_dir``. SIGTERM ends the worker at once (the run folder keeps its checkpoints).
+null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, selection, photos or null]`` or
+null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``steps`` (0 = the
+trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir`` and ``install_dir``. SIGTERM ends the worker at once (the run folder keeps its checkpoints).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
             sources=spec.get("sources"),
             pairs=tuple(spec["pairs"]) if spec.get("pairs") else None,
             catalog=tuple(spec["catalog"]) if spec.get("catalog") else None,
+            darktable=spec.get("darktable"),
             run_dir=run_dir,
             install_dir=spec["install_dir"],
             progress=False,

@@ -422,6 +422,7 @@ def train_restore(
     sources: str | Path | None,
     pairs: tuple[str | Path, str | Path] | None = None,
     catalog: tuple[str | Path, str, str | Path | None] | None = None,
+    darktable: str | Path | None = None,
     run: Path,
     install_dir: str | Path | None,
     progress: bool,
@@ -437,6 +438,8 @@ def train_restore(
             (:mod:`trainer.restore_pairs`) instead of un-edited favourites.
         catalog: ``(lrcat, selection, photos folder or None)``: learn from the develop settings of a Lightroom
             catalog's favourites (:func:`trainer.restore_pairs.load_catalog_pair_set`), as pairs.
+        darktable: a folder of photos with darktable sidecars: learn from darktable's renders of them
+            (:func:`trainer.restore_pairs.load_darktable_pair_set`), as pairs.
         run: the run folder.
         install_dir: style folder to install into (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -458,10 +461,11 @@ def train_restore(
     t0 = time.monotonic()
     steps, minutes = cfg.run.steps, cfg.run.minutes
     crossfit: dict[str, Any] | None = None
-    if pairs is not None or catalog is not None:
+    if pairs is not None or catalog is not None or darktable is not None:
         from trainer.restore_pairs import (
             crossfit_check,
             load_catalog_pair_set,
+            load_darktable_pair_set,
             load_pair_set,
             paired_data,
             split_pairs,
@@ -469,6 +473,8 @@ def train_restore(
 
         if catalog is not None:
             pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
+        elif darktable is not None:
+            pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
         else:
             assert pairs is not None
             pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
@@ -503,8 +509,8 @@ def train_restore(
         )
     elif targets is None:
         raise ConfigError(
-            "restoration training needs favourites (--targets), before/after pairs (--pairs) or a catalog's "
-            "favourites (--lrcat --favourites)"
+            "restoration training needs favourites (--targets), before/after pairs (--pairs), a catalog's "
+            "favourites (--lrcat --favourites) or darktable edits (--darktable)"
         )
     else:
         data = _build_data(cfg, targets, sources)
@@ -592,11 +598,13 @@ def _finish(
         "train_seconds": round(elapsed, 1),
         "config": config_to_dict(cfg),
     }
-    learned = (
-        f"{data.summary['pairs']} before/after pairs"
-        if data.examples is not None
-        else f"{data.summary['targets']} favourites"
-    )
+    kinds = {
+        "pairs": "before/after pairs",
+        "lightroom catalog": "edited photos of a Lightroom catalog",
+        "darktable sidecars": "photos edited in darktable",
+    }
+    kind = kinds.get(str(data.summary.get("learned_from")))
+    learned = f"{data.summary['pairs']} {kind}" if kind else f"{data.summary['targets']} favourites"
     style = Style(
         name=cfg.run.style,
         net=copy.deepcopy(net).cpu().eval(),

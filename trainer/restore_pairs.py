@@ -214,6 +214,92 @@ def load_catalog_pair_set(
     return ps
 
 
+#: darktable-cli exports the edits at most this many pixels wide and high for training.
+DARKTABLE_EXPORT_SIZE = 768
+
+
+def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...]) -> PairSet:
+    """Pairs from a darktable folder: each photo with a sidecar (``IMG.ext.xmp``), and darktable's render of it.
+
+    The edit of each pair is what darktable makes of the photo's active history (darktable-cli, headless, at most
+    :data:`DARKTABLE_EXPORT_SIZE` pixels), so every module the photographer used counts, ours or not; the
+    history entries of our own modules are also mapped back into our sliders
+    (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
+    fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
+    that cannot be read, are reported and skipped.
+
+    Raises:
+        NotFoundError: the folder is missing or holds no usable photo.
+        DarktableCliError: darktable-cli is not installed or fails.
+    """
+    from backend.decode import decode_preview
+    from backend.errors import AutoretouchError, NotFoundError
+    from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
+    from backend.sidecar.xmp import read_sidecar
+    from trainer.darktable_cli import DarktableCli
+    from trainer.darktable_labels import history_to_settings
+    from trainer.data.folders import list_photos
+    from trainer.data.pairs import Pair
+
+    d, seed = cfg.data, cfg.run.seed
+    t0 = time.monotonic()
+    photos = list_photos(folder, d.max_images)
+    skipped: list[str] = []
+    chosen: list[tuple[Path, str, dict[str, Any], dict[str, Any]]] = []
+    for photo in photos:
+        sidecar = darktable_sidecar_path(photo)
+        if not sidecar.is_file():
+            skipped.append(f"{photo.name}: no darktable sidecar ({sidecar.name})")
+            continue
+        try:
+            entries = active_history(read_sidecar(sidecar))
+            if not entries:
+                skipped.append(f"{photo.name}: the sidecar has no active history")
+                continue
+            info = decode_preview(photo, long_side=64)
+            mapped = history_to_settings(entries, long_side_px=max(info.full_width, info.full_height))
+        except AutoretouchError as exc:
+            skipped.append(f"{photo.name}: {exc}")
+            continue
+        summary = {
+            "mapped": list(mapped.mapped),
+            "approximate": [name for name, _ in mapped.approximate],
+            "not_ours": list(mapped.not_ours),
+        }
+        chosen.append((photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), summary))
+    for message in skipped:
+        log.warning("%s: skipped: %s", folder, message)
+    if not chosen:
+        raise NotFoundError(f"{folder}: no photo with a darktable history ({'; '.join(skipped[:3])})")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="autoretouch-dt-") as scratch:
+        dt = DarktableCli(Path(scratch))
+        items = {f"p{i:05d}": (photo, text) for i, (photo, text, _, _) in enumerate(chosen)}
+        result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
+    afters = [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
+    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    views = load_paired_views(
+        [Pair(p.stem, p, p) for p, _, _, _ in chosen],
+        cache_size=csize,
+        eval_size=d.eval_size,
+        crops=d.crops_per_image,
+        seed=seed,
+        after_images=afters,
+    )
+    modules = {
+        "ours_mapped": sorted({m for *_, sm in chosen for m in sm["mapped"]}),
+        "ours_approximate": sorted({m for *_, sm in chosen for m in sm["approximate"]}),
+        "not_ours": sorted({m for *_, sm in chosen for m in sm["not_ours"]}),
+    }
+    source = {"darktable_dir": str(Path(folder).resolve()), "darktable_skipped": skipped, "modules": modules}
+    ps = _fitted(cfg, views, sliders, 0, t0, source)
+    labels = {p.stem: values for p, _, values, _ in chosen}
+    fitted = {p.name: f.values for p, f in zip(views.pairs, ps.fits, strict=True)}
+    ps.labels = [Recipe.from_settings(labels[p.name] or fitted[p.name]).to_dict()["steps"] for p in views.pairs]
+    return ps
+
+
 def _fitted(
     cfg: TrainConfig, views: PairedViews, sliders: tuple[str, ...], unmatched: int, t0: float, source: dict[str, Any]
 ) -> PairSet:
@@ -289,7 +375,11 @@ def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: li
     fit_psnr = [f.psnr_fit for f in ps.fits]
     summary: dict[str, Any] = {
         "method": "restore",
-        "learned_from": "lightroom catalog" if "lrcat" in ps.source else "pairs",
+        "learned_from": "lightroom catalog"
+        if "lrcat" in ps.source
+        else "darktable sidecars"
+        if "darktable_dir" in ps.source
+        else "pairs",
         **ps.source,
         "pairs": len(ps.names),
         "training_pairs": len(train_idx),

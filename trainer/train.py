@@ -488,6 +488,7 @@ def train(
     sources: str | Path | None = None,
     pairs: tuple[str | Path, str | Path] | None = None,
     catalog: tuple[str | Path, str, str | Path | None] | None = None,
+    darktable: str | Path | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     install_dir: str | Path | None = None,
@@ -505,6 +506,7 @@ def train(
             (restoration training only, :mod:`trainer.restore_pairs`).
         catalog: ``(lrcat, selection, photos folder or None)``: the develop settings of a Lightroom catalog's
             favourites (``picks``, ``rating:N``, ``collection:NAME``), learnt as pairs (restoration only).
+        darktable: a folder of photos with darktable sidecars, learnt as pairs with darktable-cli's renders.
         run_dir: the run folder (default ``runs/<style>``).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
@@ -522,8 +524,10 @@ def train(
     """
     info = info or init_distributed()
     run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
-    if (pairs is not None or catalog is not None) and cfg.run.method != "restore":
-        raise ConfigError("--pairs and --favourites train by restoration (run.method = 'restore'), not by the GAN")
+    if (pairs is not None or catalog is not None or darktable is not None) and cfg.run.method != "restore":
+        raise ConfigError(
+            "--pairs, --favourites and --darktable train by restoration (run.method = 'restore'), not by the GAN"
+        )
     if cfg.run.method == "restore":
         if resume or stop_after is not None:
             raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
@@ -536,6 +540,7 @@ def train(
                 sources=sources,
                 pairs=pairs,
                 catalog=catalog,
+                darktable=darktable,
                 run=run,
                 install_dir=install_dir,
                 progress=progress,

@@ -456,6 +456,7 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
     pairs = getattr(args, "pairs", None)
     targets = getattr(args, "targets", None)
     lrcat, selection, photos = (getattr(args, k, None) for k in ("lrcat", "favourites", "photos"))
+    darktable = getattr(args, "darktable", None)
     return pb.TrainStyleRequest(
         protocol_version=PROTOCOL_VERSION,
         name=args.style,
@@ -466,6 +467,7 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         lrcat=os.path.abspath(lrcat) if lrcat is not None and selection else "",
         lrcat_favourites=selection or "",
         photos=os.path.abspath(photos) if photos is not None and selection else "",
+        darktable=os.path.abspath(darktable) if darktable is not None else "",
         steps=steps or 0,
         minutes=minutes or 0.0,
         overrides=overrides,
@@ -508,6 +510,8 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             if getattr(args, "pairs", None)
             else "lightroom catalog"
             if getattr(args, "favourites", None)
+            else "darktable sidecars"
+            if getattr(args, "darktable", None)
             else None,
         }
         json.dump(summary, sys.stdout, indent=2)

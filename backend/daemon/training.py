@@ -107,12 +107,16 @@ class TrainingRunner:
             raise BadRequestError("pairs_before and pairs_after go together (originals and their edits)")
         if catalog and not (req.lrcat and req.lrcat_favourites):
             raise BadRequestError("lrcat and lrcat_favourites go together (a catalog and which of its photos)")
-        if sum((paired, catalog, bool(req.favourites or req.sources))) > 1:
+        darktable = bool(req.darktable)
+        if sum((paired, catalog, darktable, bool(req.favourites or req.sources))) > 1:
             raise BadRequestError(
-                "a style learns from favourites (and sources), before/after pairs or a catalog's favourites, not both"
+                "a style learns from favourites (and sources), before/after pairs, a catalog's favourites or "
+                "darktable edits, not several"
             )
-        if not (paired or catalog or req.favourites):
-            raise BadRequestError("give favourites, pairs_before and pairs_after, or lrcat and lrcat_favourites")
+        if not (paired or catalog or darktable or req.favourites):
+            raise BadRequestError(
+                "give favourites, pairs_before and pairs_after, lrcat and lrcat_favourites, or darktable"
+            )
         lrcat = None
         if catalog:
             lrcat = self.roots.request_path(req.lrcat)
@@ -132,6 +136,7 @@ class TrainingRunner:
             ]
             if lrcat is not None
             else None,
+            "darktable": str(self._folder(req.darktable, "darktable")) if darktable else None,
             "steps": req.steps,
             "minutes": req.minutes,
             "description": req.description,

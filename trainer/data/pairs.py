@@ -158,6 +158,7 @@ def load_paired_views(
     crops: int,
     seed: int,
     renders: Sequence[Mapping[str, Any]] | None = None,
+    after_images: Sequence[Tensor] | None = None,
 ) -> PairedViews:
     """Decode pairs with ``decode_preview`` and cut the same views out of both photos of each.
 
@@ -173,6 +174,8 @@ def load_paired_views(
         seed: seed of the view positions (pair ``i`` uses ``seed + i``).
         renders: one recipe (slider -> value) per pair: the edit is then that recipe rendered on the original
             by our renderer (a catalog's develop settings), and the pair's ``reference`` file is not read.
+        after_images: one ``(1, 3, H, W)`` linear Rec.2020 image per pair (e.g. darktable-cli's render of the
+            photo's sidecar), used as the edit instead of the ``reference`` file (resized onto the original).
 
     Raises:
         NotFoundError: not a single pair could be decoded.
@@ -185,6 +188,8 @@ def load_paired_views(
 
     if renders is not None and len(renders) != len(pairs):
         raise ValueError(f"{len(renders)} recipes for {len(pairs)} pairs")
+    if after_images is not None and len(after_images) != len(pairs):
+        raise ValueError(f"{len(after_images)} edited images for {len(pairs)} pairs")
 
     long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
     views: list[Tensor] = []
@@ -197,6 +202,8 @@ def load_paired_views(
             if renders is not None:
                 with torch.no_grad():
                     y = render_recipe(x, Recipe.from_settings(renders[i]))
+            elif after_images is not None:
+                y = after_images[i].float()
             else:
                 y = decode_preview(pair.reference, long_side=long_side).image.float()
         except DecodeError as exc:

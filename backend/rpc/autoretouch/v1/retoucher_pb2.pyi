@@ -331,7 +331,7 @@ class ListStylesResponse(_message.Message):
     def __init__(self, server_version: _Optional[str] = ..., model_version: _Optional[str] = ..., styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ..., default_style: _Optional[str] = ...) -> None: ...
 
 class TrainStyleRequest(_message.Message):
-    __slots__ = ("protocol_version", "name", "favourites", "sources", "steps", "minutes", "description", "overrides", "pairs_before", "pairs_after", "lrcat", "lrcat_favourites", "photos")
+    __slots__ = ("protocol_version", "name", "favourites", "sources", "steps", "minutes", "description", "overrides", "pairs_before", "pairs_after", "lrcat", "lrcat_favourites", "photos", "darktable")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FAVOURITES_FIELD_NUMBER: _ClassVar[int]
@@ -345,6 +345,7 @@ class TrainStyleRequest(_message.Message):
     LRCAT_FIELD_NUMBER: _ClassVar[int]
     LRCAT_FAVOURITES_FIELD_NUMBER: _ClassVar[int]
     PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    DARKTABLE_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     name: str
     favourites: str
@@ -358,7 +359,8 @@ class TrainStyleRequest(_message.Message):
     lrcat: str
     lrcat_favourites: str
     photos: str
-    def __init__(self, protocol_version: _Optional[int] = ..., name: _Optional[str] = ..., favourites: _Optional[str] = ..., sources: _Optional[str] = ..., steps: _Optional[int] = ..., minutes: _Optional[float] = ..., description: _Optional[str] = ..., overrides: _Optional[_Iterable[str]] = ..., pairs_before: _Optional[str] = ..., pairs_after: _Optional[str] = ..., lrcat: _Optional[str] = ..., lrcat_favourites: _Optional[str] = ..., photos: _Optional[str] = ...) -> None: ...
+    darktable: str
+    def __init__(self, protocol_version: _Optional[int] = ..., name: _Optional[str] = ..., favourites: _Optional[str] = ..., sources: _Optional[str] = ..., steps: _Optional[int] = ..., minutes: _Optional[float] = ..., description: _Optional[str] = ..., overrides: _Optional[_Iterable[str]] = ..., pairs_before: _Optional[str] = ..., pairs_after: _Optional[str] = ..., lrcat: _Optional[str] = ..., lrcat_favourites: _Optional[str] = ..., photos: _Optional[str] = ..., darktable: _Optional[str] = ...) -> None: ...
 
 class TrainProgress(_message.Message):
     __slots__ = ("step", "total_steps", "elapsed_s", "metrics", "phase")
