@@ -164,7 +164,7 @@ def test_remote_train_from_before_after_pairs(env: dict[str, Any], capsys: pytes
     _wait_idle(env)
     both = build_parser().parse_args([*argv, "--targets", str(env["targets"]), "--steps", "2", *restore])
     both.server, both.token = env["server"], None
-    with pytest.raises(RemoteError, match="not both") as bad:  # the daemon refuses a mixed request
+    with pytest.raises(RemoteError, match="not several") as bad:  # the daemon refuses a mixed request
         remote_train(both)
     assert bad.value.code == "INVALID_ARGUMENT"
     _wait_idle(env)
@@ -196,4 +196,20 @@ def test_remote_train_from_a_catalogs_favourites(env: dict[str, Any], capsys: py
     with pytest.raises(RemoteError) as refused:  # the catalog must lie under the daemon's roots
         remote_train(outside)
     assert refused.value.code == "PERMISSION_DENIED"
+    _wait_idle(env)
+
+
+def test_remote_train_from_darktable_edits_is_checked_by_the_daemon(env: dict[str, Any]) -> None:
+    outside = build_parser().parse_args(["train", "--darktable", "/etc", "--style", "x", "--steps", "1"])
+    outside.server, outside.token = env["server"], None
+    with pytest.raises(RemoteError) as refused:  # the folder must lie under the daemon's roots
+        remote_train(outside)
+    assert refused.value.code == "PERMISSION_DENIED"
+    mixed = build_parser().parse_args(
+        ["train", "--darktable", str(env["pairs"][0]), "--targets", str(env["targets"]), "--style", "x"]
+    )
+    mixed.server, mixed.token = env["server"], None
+    with pytest.raises(RemoteError, match="not several") as bad:
+        remote_train(mixed)
+    assert bad.value.code == "INVALID_ARGUMENT"
     _wait_idle(env)
