@@ -471,8 +471,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     m = summary["metrics"]
     if m and "val_gain_db" in m and summary.get("learned_from") in ("pairs", "lightroom catalog", "darktable sidecars"):
         print(
-            f"  pairs it did not see (cross-fitted), original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
-            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
+            f"  pairs it did not see, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"
+        )
+        print(
+            f"  our sliders reproduce your edits to {m.get('pairs_fit_psnr', float('nan')):.1f} dB on average; "
+            f"{m.get('poor_fits', 0):.0f} poorly fitted (named above, counted less)"
         )
     elif m and "val_gain_db" in m:
         print(
