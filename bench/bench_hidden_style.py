@@ -12,7 +12,9 @@
      unpaired setting: the inputs come from the same scenes as the targets;
    - ``disjoint``: training photos split in two halves: targets = edits of one half, sources = originals of
      the other (no scene appears on both sides);
-   - ``unedit``: no sources: the trainer's built-in pool of randomly un-edited targets.
+   - ``unedit``: no sources: the trainer's built-in pool of randomly un-edited targets;
+   - ``darktable``: not unpaired: the training originals with the hidden recipe as their darktable sidecars
+     (``train --darktable``: the photographer's own darktable edits), rendered by darktable-cli inside the trainer.
 4. On the held-out photos (never seen in training), against their darktable edits:
    identity, the auto baseline, the **oracle** (the hidden recipe through our own renderer; its gap to a
    perfect score is the renderer-vs-darktable fidelity), the learned style through our renderer, and the
@@ -184,6 +186,12 @@ def setup(args: argparse.Namespace, hidden: Recipe, run_dir: Path) -> Setup:
     if args.sources == "disjoint":
         half = len(train) // 2
         target_files, source_files = [edited[p.stem] for p in train[half:]], train[:half]
+    elif args.sources == "darktable":  # the photographer's darktable folder: originals + their sidecars
+        target_files, source_files = [], []
+        folder = link_photos(data / "darktable_edits", train)
+        for p in train:
+            sidecar = folder / f"{p.name}.xmp"
+            sidecar.write_text(darktable_xmp(hidden, photo_long_side(p)), encoding="utf-8")
     else:
         target_files = [edited[p.stem] for p in train]
         source_files = train if args.sources == "originals" else []
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=int, default=8, help="test photos kept out of training")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument("--long-side", type=int, default=512, help="photo size in pixels (long side)")
-    parser.add_argument("--sources", choices=["originals", "disjoint", "unedit"], default="originals")
+    parser.add_argument("--sources", choices=["originals", "disjoint", "unedit", "darktable"], default="originals")
     parser.add_argument("--recipe", type=Path, help="hidden recipe JSON (default: --hidden)")
     parser.add_argument("--hidden", choices=sorted(HIDDENS), default="warm", help="built-in hidden recipe")
     parser.add_argument("--seeds", default="", help="train one style per seed (comma-separated), e.g. 0,1,2")
@@ -224,12 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         targets = link_photos(data / "targets", target_files)
         sources = link_photos(data / "sources", source_files) if source_files else None
+        darktable = data / "darktable_edits" if args.sources == "darktable" else None
         overrides = list(args.overrides)
         if not any(o.startswith("data.eval_images=") for o in overrides):
             overrides.append(f"data.eval_images={max(1, len(source_files or target_files) // 4)}")
         style_path, train_summary = train_style(
             name=STYLE_NAME,
-            targets=targets,
+            targets=None if darktable else targets,
+            darktable=darktable,
             sources=sources,
             run_dir=run_dir,
             steps=args.steps,
@@ -291,10 +301,13 @@ def _many_seeds(args: argparse.Namespace, hidden: Recipe) -> int:
     sources = link_photos(data / "sources", source_files) if source_files else None
     seeds = [int(s) for s in args.seeds.split(",")]
 
+    darktable = data / "darktable_edits" if args.sources == "darktable" else None
+
     def one(seed: int) -> tuple[Path, dict[str, Any]]:
         return train_style(
             name=f"{STYLE_NAME}_{seed}",
-            targets=targets,
+            targets=None if darktable else targets,
+            darktable=darktable,
             sources=sources,
             run_dir=run_dir / f"seed{seed}",
             steps=args.steps,

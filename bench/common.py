@@ -104,16 +104,21 @@ def add_style_options(parser: argparse.ArgumentParser, style_dir_help: str) -> N
 def train_style(
     *,
     name: str,
-    targets: Path,
+    targets: Path | None,
     sources: Path | None,
     run_dir: Path,
     steps: int | None,
     minutes: float | None,
     threads: int | None,
     overrides: Sequence[str] = (),
+    darktable: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``."""
-    cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, "--targets", str(targets)]
+    """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``.
+
+    The training data: ``targets`` (and ``sources``), or ``darktable`` (a folder of photos with sidecars).
+    """
+    data = ["--targets", str(targets)] if darktable is None else ["--darktable", str(darktable)]
+    cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, *data]
     cmd += ["--run-dir", str(run_dir), "--no-install", "--json", "--quiet"]
     if sources is not None:
         cmd += ["--sources", str(sources)]

@@ -120,3 +120,45 @@ def test_a_style_from_the_catalog_reads_each_photo(catalog: dict[str, Any], tmp_
         up = rollout(style.net, make_thumbnail(dark, 32), render_final=False).settings["exposure"]
         down = rollout(style.net, make_thumbnail(bright, 32), render_final=False).settings["exposure"]
     assert float(up.mean()) > LOOK_EV + 0.4 and float(down.mean()) < LOOK_EV - 0.4, (up, down)
+
+
+def test_a_catalogs_settings_text_maps_back_slider_by_slider(tmp_path: Path) -> None:
+    """Recipe -> our Lightroom translator -> settings text in a modern catalog -> catalog_edits -> the recipe."""
+    from backend.decode.types import AsShotWhiteBalance as DecodedAsShot
+    from backend.recipe import Recipe
+    from backend.translate.lightroom import recipe_to_develop_settings
+    from testing.lrcat_fixtures import default_import_settings
+
+    recipe = Recipe.from_dict(
+        {
+            "version": 1,
+            "steps": [
+                {"slider": "exposure", "value": 0.65}, {"slider": "contrast", "value": 12},
+                {"slider": "highlights", "value": -48}, {"slider": "shadows", "value": 22},
+                {"slider": "whites", "value": 9}, {"slider": "blacks", "value": -14},
+                {"slider": "clarity", "value": 7}, {"slider": "vibrance", "value": 15},
+                {"slider": "saturation", "value": -4}, {"slider": "temperature", "value": -18},
+                {"slider": "tint", "value": 5}, {"slider": "sharpen", "value": 40}, {"slider": "vignette", "value": -15},
+                {"slider": "tone_curve", "value": [0.0, 0.02, 0.08, 0.2, 0.42, 0.7, 1.0]},
+                {"slider": "hsl", "value": [[i, -i, 2 * i] for i in range(1, 9)]},
+            ],
+        }
+    )  # fmt: skip
+    as_shot = DecodedAsShot((2.1, 1.0, 1.4), (0.476, 1.0, 0.714), kelvin=4850.0, tint=6.0)
+    settings = dict(recipe_to_develop_settings(recipe, is_raw=True, as_shot=as_shot))
+    settings |= {"Texture": 20, "Dehaze": 10}  # real PV2012 keys we have no slider for
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "DSC_0001.NEF").write_bytes(b"not decoded here")
+    with CatalogBuilder(tmp_path / "c.lrcat", schema="modern") as b:
+        folder = b.add_folder(b.add_root(str(tmp_path / "raw") + "/"), "")
+        image = b.add_image(b.add_file(folder, "DSC_0001", "NEF"), rating=5)
+        b.add_history_step(image, "Import", default_import_settings(kelvin=4850, tint=6))  # records the as-shot WB
+        b.set_settings(image, settings, compressed=True)
+    (edit,), skipped = catalog_edits(tmp_path / "c.lrcat", "rating:5")
+    assert skipped == []
+    assert any("Texture" in n and "Dehaze" in n for n in edit.notes), edit.notes  # dropped, and said so
+    tolerance = {"temperature": 0.05, "tone_curve": 0.005}  # whole kelvin; curve points stored as 0..255 integers
+    for step in recipe.steps:
+        got = torch.tensor(edit.values[step.slider], dtype=torch.float64)
+        want = torch.tensor(step.value, dtype=torch.float64)
+        assert float((got - want).abs().max()) <= tolerance.get(step.slider, 1e-6), (step.slider, got, want)
