@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from backend.agent.nearest import nearest_recipe
 from backend.agent.rollout import rollout
 from backend.agent.style import StyleError, load_style, save_style, validate_metadata
+from backend.agent.suggest import suggest_for_image
 from backend.agent.thumbnail import make_thumbnail
 from backend.encode import write_image
 from backend.render.pipeline import render
 from trainer.config import config_from_dict
 from trainer.data.pairs import find_pairs, load_paired_views
 from trainer.eval_cli import Pair, evaluate_pairs
-from trainer.nearest import nearest_recipe
 from trainer.restore_pairs import pair_weight
 from trainer.synthetic import HIDDEN_RECIPE, smooth_images, write_pair_folders
 from trainer.train import train
@@ -91,6 +92,13 @@ def test_pairs_teach_an_exposure_that_depends_on_the_photo(tmp_path: Path) -> No
     assert ex is not None and len(ex["recipes"]) == 17 and len(ex["features"][0]) == 10
     assert ex["weights"][ex["names"].index("x000")] < 1.0
     near = nearest_recipe(ex, dark[:1])
+    # the style's suggestion mixes its agent with its nearest edits, half and half (restore.nearest_blend)
+    assert ex["blend"] == 0.5
+    (suggested,) = suggest_for_image(dark[:1], [(style, 1.0)])
+    agent_only = float(_exposure(style.net, dark[:1])[0])
+    mixed = 0.5 * agent_only + 0.5 * float(near.value("exposure"))  # type: ignore[arg-type]
+    assert float(suggested.value("exposure")) == pytest.approx(mixed, abs=1e-3)  # type: ignore[arg-type]
+    assert suggested.style == "mine" and suggested.model == style.model
     for sub in ("test/in", "test/ref"):
         (tmp_path / sub).mkdir(parents=True)
     assert near.style == "nearest" and float(near.value("exposure")) > 0.3  # type: ignore[arg-type]

@@ -293,7 +293,7 @@ class RestoreConfig:
         steepen: the un-edit tone curve's strength is uniform in ``[-steepen, 0.5]`` (negative: more contrast).
         weight_decay: AdamW weight decay of the agent.
         dist_weight: with ``--sources``, weight of a distribution term: the mean look statistics
-            (:func:`trainer.restore_fit.look_descriptor`) of the agent's results on a batch of sources should equal
+            (:func:`backend.agent.look.look_descriptor`) of the agent's results on a batch of sources should equal
             those of the favourites (0: off).
         fit_sliders: the sliders of the un-edit centre fitted to the sources (from
             ``trainer.restore_fit.FIT_SLIDERS``); the others keep a centre of zero.
@@ -311,6 +311,8 @@ class RestoreConfig:
         poor_fit_db: a pair whose fitted recipe reproduces the edit worse than this (PSNR, dB) is reported
             as poorly fitted (a crop, a local edit, another raw converter) and its weight in the loss shrinks
             by a tenth per dB below it (at least 0.1).
+        nearest_blend: the share of the nearest-edits recipe in the suggestions of a style learnt from pairs
+            (0: the agent alone; stored with the style as ``examples.blend``).
         check_folds: with ``--pairs``, the check is cross-fitted over this many groups of pairs (every pair
             scored by an agent trained without it, :func:`trainer.restore_pairs.crossfit_check`) and the style
             trains on every pair; below 2, or with fewer than twice as many pairs, ``val_fraction`` is held out.
@@ -347,6 +349,7 @@ class RestoreConfig:
     fit_iters: int = 150
     poor_fit_db: float = 25.0
     nearest_k: int = 5
+    nearest_blend: float = 0.5
     check_folds: int = 2
     check_share: float = 0.3
 
@@ -457,6 +460,7 @@ def _validate(cfg: TrainConfig) -> None:
         (0.0 <= cfg.restore.self_share <= 4.0, "restore.self_share must be in [0, 4]"),
         (cfg.restore.fit_size >= 8 and cfg.restore.fit_iters >= 0, "restore.fit_size must be >= 8, fit_iters >= 0"),
         (cfg.restore.nearest_k >= 1, "restore.nearest_k must be >= 1"),
+        (0.0 <= cfg.restore.nearest_blend <= 1.0, "restore.nearest_blend must be in [0, 1]"),
         (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),
         (0.0 < cfg.restore.check_share < 1.0, "restore.check_share must be in (0, 1)"),
         (cfg.restore.batch >= 1, "restore.batch must be >= 1"),

@@ -12,7 +12,7 @@ must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For 
 * **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
   the same way;
 * **nearest** (styles trained from before/after pairs, which carry their training photos' fitted recipes):
-  the "nearest edits" baseline, :func:`trainer.nearest.nearest_recipe` (the recipes of the most similar
+  the "nearest edits" baseline, :func:`backend.agent.nearest.nearest_recipe` (the recipes of the most similar
   training photos, averaged in slider space), rendered the same way.
 
 Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), CIEDE2000 and CIE76 ΔE,
@@ -162,11 +162,11 @@ def evaluate_pairs(
     Returns:
         :class:`EvalResult`.
     """
+    from backend.agent.nearest import has_examples, nearest_recipe
     from backend.agent.suggest import mix_label, suggest_for_photo
     from backend.recipe import Recipe, render_recipe
     from trainer.baselines import auto_recipe
     from trainer.metrics import Prepared, image_metrics
-    from trainer.nearest import has_examples, nearest_recipe
 
     styles = list(styles or [])
     fixed = dict(fixed or {})

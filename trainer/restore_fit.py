@@ -15,31 +15,13 @@ import torch
 from torch import Tensor
 
 from backend.agent.actions import bound_value
-from backend.agent.network import colour_statistics
-from backend.render.color import REC2020_LUMINANCE
+from backend.agent.look import look_descriptor
 from backend.render.pipeline import render
 
 __all__ = ["FIT_SLIDERS", "fit_unedit_centre", "look_descriptor"]
 
 #: Sliders of the fitted un-edit centre.
 FIT_SLIDERS: tuple[str, ...] = ("exposure", "contrast", "saturation", "temperature", "tint")
-
-_QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
-
-
-def look_descriptor(image: Tensor) -> Tensor:
-    """``(N, 10)`` differentiable look statistics of ``(N, 3, H, W)`` linear Rec.2020 images.
-
-    Columns: mean and standard deviation of ``log2(max(Y, 2^-10))`` (stops), its 1/10/50/90/99 % quantiles
-    (stops), and the mean CIELAB a*, b* and chroma of the clamped image divided by 20 (so that one unit is
-    comparable to one stop).
-    """
-    w = torch.as_tensor(REC2020_LUMINANCE, dtype=image.dtype, device=image.device)
-    lum = torch.einsum("c,nchw->nhw", w, image).clamp_min(2.0**-10).log2().flatten(1)
-    ordered, _ = torch.sort(lum, dim=1)
-    idx = torch.tensor([round(q * (lum.shape[1] - 1)) for q in _QUANTILES], device=image.device)
-    colour = colour_statistics(image)[:, :3]  # mean a*, b*, chroma, / 20
-    return torch.cat((lum.mean(dim=1, keepdim=True), lum.std(dim=1, keepdim=True), ordered[:, idx], colour), dim=1)
 
 
 def fit_unedit_centre(

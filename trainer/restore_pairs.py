@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from backend.agent.look import EXAMPLES_DESCRIPTOR, example_features
 from backend.agent.thumbnail import make_thumbnail
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
@@ -52,10 +52,8 @@ from trainer.restore import UneditSampler, _Data, _split, new_restore_net, optim
 from trainer.restore_fit import look_descriptor
 
 __all__ = [
-    "EXAMPLES_DESCRIPTOR",
     "PairSet",
     "crossfit_check",
-    "example_features",
     "fit_pairs",
     "load_pair_set",
     "pair_weight",
@@ -65,20 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Name of the image descriptor the stored examples use (:func:`example_features`).
-EXAMPLES_DESCRIPTOR = "look10@64"
-_FEATURE_SIZE = 64
 #: Fitted pairs are fitted this many at a time (memory).
 _FIT_BATCH = 16
-
-
-def example_features(images: Tensor) -> Tensor:
-    """``(N, 10)`` descriptor of ``(N, 3, H, W)`` linear Rec.2020 photos for the nearest-edits lookup.
-
-    The look statistics of :func:`trainer.restore_fit.look_descriptor` (log-luminance mean, spread and
-    quantiles in stops; mean CIELAB a*, b*, chroma / 20) of the whole frame squeezed to 64 x 64.
-    """
-    return look_descriptor(make_thumbnail(images.float(), _FEATURE_SIZE))
 
 
 def pair_weight(fit_psnr: float, poor_fit_db: float) -> float:
@@ -105,13 +91,19 @@ def _rounded(value: Any) -> Any:
 
 
 def _examples(
-    views: PairedViews, fits: list[FitResult], weights: list[float], k: int, labels: list[Any] | None = None
+    views: PairedViews,
+    fits: list[FitResult],
+    weights: list[float],
+    k: int,
+    labels: list[Any] | None = None,
+    blend: float = 0.0,
 ) -> dict[str, Any]:
     features = example_features(views.before_evals)
     steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
     return {
         "descriptor": EXAMPLES_DESCRIPTOR,
         "k": k,
+        "blend": blend,
         "names": [p.name for p in views.pairs],
         "features": [[round(float(v), 5) for v in row] for row in features],
         "recipes": [[{"slider": st["slider"], "value": _rounded(st["value"])} for st in r] for r in steps],
@@ -403,7 +395,7 @@ def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: li
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels),
+        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend),
     )
 
 

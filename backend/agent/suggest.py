@@ -4,6 +4,9 @@ Variants: variant 0 is the deterministic rollout (net in eval mode); variant ``k
 greedy rollout with the dropout layers on, masks drawn from ``torch.manual_seed(variant_seed(seed, k))``,
 so a (photo, style, seed) triple always gives the same variants, independent of the other photos.
 
+A style learnt from the photographer's own edits carries examples: its agent's recipe is mixed with the recipe
+of the most similar training photos (:mod:`backend.agent.nearest`, the share stored as ``examples.blend``).
+
 Mixing: ``A:0.7,B:0.3`` rolls out every style on the photo and blends their recipes in slider space with
 :func:`backend.recipe.blend` (weights normalised); strength is applied last with :func:`backend.recipe.scale`.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from backend.agent.nearest import blend_share, nearest_recipe
 from backend.agent.network import mc_dropout
 from backend.agent.rollout import rollout
 from backend.agent.style import Style
@@ -81,7 +85,12 @@ def _one_style(style: Style, thumbs: dict[int, Tensor], image: Tensor, k: int, s
     else:
         with mc_dropout(net, variant_seed(seed, k)):
             traj = rollout(net, thumbs[size], render_final=False)
-    return traj.recipe(style=style.name, model=style.model)
+    recipe = traj.recipe(style=style.name, model=style.model)
+    share = blend_share(style.examples)
+    if share > 0.0:  # a style learnt from the photographer's edits: mixed with its nearest edits
+        near = nearest_recipe(style.examples, image)  # type: ignore[arg-type]
+        recipe = dataclasses.replace(blend([recipe, near], [1.0 - share, share], style=style.name), model=style.model)
+    return recipe
 
 
 def suggest_for_image(

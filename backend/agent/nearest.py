@@ -2,14 +2,18 @@
 
 This is what a simple "learn from my edits" tool does (find the saved edits whose photos look most like this
 one and average their sliders), and the bar a learned style from the same pairs has to clear. A style trained
-with ``--pairs`` stores its training photos' fitted recipes and image descriptors as ``examples``
-(:mod:`trainer.restore_pairs`); for a new photo:
+from the photographer's own edits (``train --pairs``, ``--lrcat --favourites``, ``--darktable``) stores its
+training photos' recipes and image descriptors as ``examples`` in its metadata; for a new photo:
 
-1. its descriptor is :func:`trainer.restore_pairs.example_features` (look statistics of the whole frame);
+1. its descriptor is :func:`backend.agent.look.example_features` (look statistics of the whole frame);
 2. distance to each example: Euclidean, after dividing every descriptor column by its standard deviation over
    the examples (floored at 0.05, so a column on which all examples agree cannot dominate);
 3. the ``k`` nearest examples' recipes (``k`` stored with the style, at most the number of examples) are
    averaged slider by slider (:func:`backend.recipe.blend`), each weighted by its pair's fit weight.
+
+Such a style's suggestion mixes its agent's recipe with this one (``examples.blend``, the nearest recipe's
+share; 0.5 by default, :func:`blend_share`): on the development split of the FiveK benchmark the mix was better
+than either alone (README, "Learning from your own edits"). ``autoretouch eval`` also reports this baseline alone.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from torch import Tensor
 from backend.errors import AutoretouchError
 from backend.recipe import RECIPE_VERSION, Recipe, blend
 
-__all__ = ["NEAREST_STYLE", "has_examples", "nearest_recipe"]
+__all__ = ["NEAREST_STYLE", "blend_share", "has_examples", "nearest_recipe"]
 
 #: ``style`` of the baseline's recipes.
 NEAREST_STYLE = "nearest"
@@ -32,6 +36,16 @@ _SD_FLOOR = 0.05
 def has_examples(examples: Any) -> bool:
     """Whether a style's ``examples`` metadata can drive the baseline."""
     return isinstance(examples, dict) and bool(examples.get("recipes")) and bool(examples.get("features"))
+
+
+def blend_share(examples: Any) -> float:
+    """The nearest recipe's share in a style's suggestion (``examples.blend`` in [0, 1]; 0 without examples)."""
+    if not has_examples(examples):
+        return 0.0
+    share = examples.get("blend", 0.0)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+        raise AutoretouchError(f"the style's examples.blend must be a number in [0, 1], got {share!r}")
+    return float(share)
 
 
 def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None) -> Recipe:
@@ -48,7 +62,7 @@ def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None
     Raises:
         AutoretouchError: the examples are malformed.
     """
-    from trainer.restore_pairs import example_features
+    from backend.agent.look import example_features
 
     try:
         feats = torch.tensor(examples["features"], dtype=torch.float32)
