@@ -13,7 +13,9 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   run, ``--parallel`` runs side by side; the test photos are never seen in any form;
 * test: every test input against Expert C at 512 px with ``trainer.eval_cli.evaluate_pairs`` (the code path of
   ``autoretouch eval``): identity (doing nothing), the auto baseline and the learned style (its held-out-selected
-  checkpoint, as installed).
+  checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
+  as installed mixes the two, ``restore.nearest_blend``). ``--eval-only`` re-evaluates the styles of an earlier
+  run (``--blend S`` overrides the stored share).
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
 photo's gain) and the summary: mean +- sd of the gain over the runs and the worst run. ``--long-minutes M`` adds
@@ -76,11 +78,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job["threads"])
     from backend.agent.style import load_style
     from trainer.config import load_config
-    from trainer.eval_cli import Pair, evaluate_pairs
     from trainer.train import train
 
     work = Path(job["work"])
     train_rows, test_rows = folds(job["dev"])[job["fold"]]
+    if job.get("eval_only"):
+        before = json.loads((work / "result.json").read_text(encoding="utf-8"))
+        style = load_style(work / "run" / "style" / f"cv{job['fold']}s{job['seed']}.safetensors")
+        return before | {"photos": _evaluate(style, test_rows, job.get("blend"))}
     targets = link_photos(work / "targets", [DATA / r["expertC"] for r in train_rows])
     sources = (
         link_photos(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
@@ -102,9 +107,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - start
     style = load_style(result.style_path)
-    pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
-    ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
-    per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
+    per = _evaluate(style, test_rows, job.get("blend"))
     return {
         "fold": job["fold"],
         "seed": job["seed"],
@@ -115,6 +118,28 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "rejected": result.rejected,
         "photos": per,
     }
+
+
+def _evaluate(style: Any, test_rows: list[dict[str, str]], blend: float | None) -> list[dict[str, Any]]:
+    """Per test photo: PSNR of identity, auto, (nearest edits,) the style as installed, and its agent alone.
+
+    ``blend`` overrides the nearest-edits share stored with a paired style (``None``: as stored).
+    """
+    import dataclasses
+
+    from trainer.eval_cli import Pair, evaluate_pairs
+
+    pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
+    if style.examples is not None and blend is not None:
+        style = dataclasses.replace(style, examples={**style.examples, "blend": blend})
+    ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
+    per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
+    if style.examples is not None:
+        agent = dataclasses.replace(style, examples={**style.examples, "blend": 0.0})
+        alone = evaluate_pairs(pairs, [(agent, 1.0)], size=512)
+        for row, p in zip(per, alone.per_photo, strict=True):
+            row["agent"] = p["metrics"]["style"]["psnr"]
+    return per
 
 
 def _spawn(job: dict[str, Any]) -> dict[str, Any]:
@@ -129,12 +154,14 @@ def _spawn(job: dict[str, Any]) -> dict[str, Any]:
 
 def _row(r: dict[str, Any]) -> tuple[str, float, float, float]:
     ph = r["photos"]
-    mean = {m: statistics.mean(p.get(m, math.nan) for p in ph) for m in ("identity", "auto", "nearest", "style")}
+    names = ("identity", "auto", "nearest", "agent", "style")
+    mean = {m: statistics.mean(p.get(m, math.nan) for p in ph) for m in names}
     gain = mean["style"] - mean["identity"]
     worst = min(p["style"] - p["identity"] for p in ph)
     line = (
         f"| {r['fold']} | {r['seed']} | {r['minutes']:g} | {r['steps']} | {mean['identity']:.2f} | {mean['auto']:.2f} "
-        f"| {mean['nearest']:.2f} | {mean['style']:.2f} | {gain:+.2f} | {worst:+.2f} | {r['held_out_gain']:+.2f} |"
+        f"| {mean['nearest']:.2f} | {mean['agent']:.2f} | {mean['style']:.2f} | {gain:+.2f} | {worst:+.2f} "
+        f"| {r['held_out_gain']:+.2f} |"
     )
     return line, gain, mean["style"], mean["nearest"]
 
@@ -155,6 +182,8 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=REPO / "runs" / "bench_fivek_cv", help="work folder")
     p.add_argument("--label", default="", help="name of this configuration (work sub-folder)")
     p.add_argument("--json", type=Path, help="write every result to this JSON file")
+    p.add_argument("--eval-only", action="store_true", help="re-evaluate the styles of an earlier run (same --label)")
+    p.add_argument("--blend", type=float, help="with --sources pairs: override the styles' nearest-edits share")
     args = p.parse_args()
     if args.job:
         job = json.loads(args.job)
@@ -179,6 +208,8 @@ def main() -> int:
             "overrides": args.overrides,
             "config": args.config,
             "work": str(args.work / tag / f"f{f}s{s}m{m:g}"),
+            "eval_only": args.eval_only,
+            "blend": args.blend,
         }
         for f, s, m in jobs
     ]
@@ -193,10 +224,10 @@ def main() -> int:
         f"{args.parallel} runs side by side; wall {time.perf_counter() - start:.0f} s\n"
     )
     print(
-        "| fold | seed | min | steps | identity | auto | nearest edits | style | gain | worst photo "
+        "| fold | seed | min | steps | identity | auto | nearest edits | agent alone | style | gain | worst photo "
         "| held-out gain (train) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     gains, styles, nearest = [], [], []
     for r in results:
         line, gain, style, near = _row(r)
