@@ -117,13 +117,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``train`` sub-command to the CLI."""
     parser = subparsers.add_parser(
         "train",
-        help="learn a style from favourite photos (restoration; or GAN + RL) or an expert's slider history (--lrcat)",
+        help="learn a style from favourite photos, from your own edits (pairs, Lightroom catalog, darktable) or an "
+        "expert's slider history",
         description=(
             "Train an agent that edits photos with the catalog's sliders so that the results look like your "
             "favourites. By default it learns to restore un-edited copies of the favourites, so that it reads "
             "each photo and moves the sliders as far as that photo needs; the favourites need no unedited "
-            "counterpart. With --lrcat the agent first imitates an expert's slider history in a Lightroom "
-            "catalog."
+            "counterpart. It also learns from your own edits: before/after pairs (--pairs), the develop settings "
+            "of your Lightroom favourites (--lrcat --favourites) or your darktable sidecars (--darktable). With "
+            "--lrcat --expert the agent first imitates an expert's slider history in a Lightroom catalog."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
