@@ -1,15 +1,8 @@
 """``darktable-cli`` (darktable 4.2) in tests and benchmarks: the runner and the fidelity helpers.
 
-The runner (:class:`DarktableCli` and friends) lives in :mod:`trainer.darktable_cli`, because ``train --darktable``
-uses it too; it is re-exported here. Every run is headless and isolated: a scratch ``HOME``, ``--configdir`` and ``--cachedir`` (darktable-cli
-otherwise creates ``~/.config/darktable``), an in-memory library (darktable-cli's default), outputs deleted
-before the run (darktable-cli renames instead of overwriting), a timeout, and errors that quote darktable's
-stderr. Outputs are 32-bit float TIFFs in **linear Rec.2020**, the renderer's working space, read with
-``tifffile`` as ``(H, W, 3)`` float32 arrays, unclamped.
-
-Batching: darktable-cli reads the sidecar next to each input (``<file>.<ext>.xmp``) when no XMP is given on
-the command line, and it accepts a folder. :meth:`DarktableCli.render_batch` therefore renders any number of
-(image, sidecar) pairs with **one** start-up (about 1 s); start-up dominates for small images.
+The runner (:class:`DarktableCli`, :class:`DarktableResult`, :func:`darktable_cli_path` ...) lives in
+:mod:`trainer.darktable_cli`, because ``train --darktable`` uses it too (isolation, batching and output format are
+described there); it is re-exported here. The fidelity helpers below compare our renderer with darktable-cli.
 
 Typical use::
 

@@ -2,6 +2,7 @@
 
 * :func:`tiny_train_toml`: a config that trains a few steps of a very small agent and critic in seconds.
 * :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
+* :func:`tiny_pairs_config`: a restoration config that learns from a few tiny before/after pairs in seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional
 
-__all__ = ["ramp_photos", "tiny_train_toml"]
+__all__ = ["ramp_photos", "tiny_pairs_config", "tiny_train_toml"]
 
 
 def tiny_train_toml(sliders: Sequence[str], *, max_steps: int, log_every: int) -> str:
@@ -70,3 +71,16 @@ def ramp_photos(n: int, size: int, seed: int) -> torch.Tensor:
     colours = torch.rand(n, 3, 3, 3, generator=g) * 0.7 + 0.3
     colours = functional.interpolate(colours, size=(size, size), mode="bilinear", align_corners=False)
     return (ramp * colours).clamp(0.0, 1.0) ** 2.2
+
+
+def tiny_pairs_config(sliders: Sequence[str], style: str, *, steps: int = 200) -> dict[str, dict[str, object]]:
+    """Config sections (for :func:`trainer.config.config_from_dict`) of a seconds-long paired restoration run.
+
+    A 16-wide one-shot agent on 32-px thumbnails, 12 views per pair, recipes fitted on 32-px thumbnails.
+    """
+    return {
+        "agent": {"sliders": list(sliders), "width": 16, "thumb": 32, "dropout": 0.0},
+        "data": {"crops_per_image": 2, "eval_size": 48},
+        "restore": {"batch": 8, "pool_per_target": 12, "eval_every": 40, "lr": 1e-2, "fit_size": 32, "fit_iters": 60},
+        "run": {"style": style, "steps": steps, "seed": 0, "threads": 1},
+    }

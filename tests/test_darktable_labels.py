@@ -12,31 +12,10 @@ from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
 from backend.sidecar.xmp import read_sidecar
 from backend.translate.darktable import HistoryEntry, decode_params, recipe_to_history, unpack_params
+from testing.recipes import every_slider_recipe
 from trainer.darktable_labels import history_to_settings
 
-EVERYTHING = Recipe.from_dict(
-    {
-        "version": 1,
-        "steps": [
-            {"slider": "exposure", "value": 0.6},
-            {"slider": "contrast", "value": 10},
-            {"slider": "highlights", "value": -55},
-            {"slider": "shadows", "value": 30},
-            {"slider": "whites", "value": 8},
-            {"slider": "blacks", "value": -12},
-            {"slider": "clarity", "value": 6},
-            {"slider": "vibrance", "value": 12},
-            {"slider": "saturation", "value": -3},
-            {"slider": "temperature", "value": -20},
-            {"slider": "tint", "value": 4},
-            {"slider": "tone_curve", "value": [0.0, 0.02, 0.08, 0.2, 0.42, 0.7, 1.0]},
-            {"slider": "rgb_curves", "value": [[0.0, 0.03, 0.1, 0.22, 0.4, 0.7, 1.0]] * 3},
-            {"slider": "hsl", "value": [[i, -i, i / 2] for i in range(1, 9)]},
-            {"slider": "sharpen", "value": 40},
-            {"slider": "vignette", "value": -15},
-        ],
-    }
-)
+EVERYTHING = every_slider_recipe(without=("black_and_white",))
 #: Largest difference after the round trip, per slider (catalog units); everything else within 1e-4.
 TOLERANCE = {"hsl": 1e-3}
 #: Sliders that all scale colorbalancergb's chroma: the module state does not tell them apart (a few units of

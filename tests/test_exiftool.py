@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from backend.decode.types import AsShotWhiteBalance
-from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import NS
 from backend.translate.lightroom import crs_properties, recipe_to_develop_settings
+from testing.recipes import every_slider_recipe
 
 pytestmark = pytest.mark.host
 
@@ -30,31 +30,7 @@ if EXIFTOOL is None:
     pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)", allow_module_level=True)
 
 AS_SHOT = AsShotWhiteBalance((2.1, 1.0, 1.4), (0.476, 1.0, 0.714), kelvin=4850.0, tint=6.0)
-FULL = Recipe.from_dict(
-    {
-        "version": 1,
-        "steps": [
-            {"slider": "exposure", "value": 0.6},
-            {"slider": "contrast", "value": 10},
-            {"slider": "highlights", "value": -55},
-            {"slider": "shadows", "value": 30},
-            {"slider": "whites", "value": 8},
-            {"slider": "blacks", "value": -12},
-            {"slider": "clarity", "value": 6},
-            {"slider": "vibrance", "value": 12},
-            {"slider": "saturation", "value": -3},
-            {"slider": "temperature", "value": -20},
-            {"slider": "tint", "value": 4},
-            {"slider": "tone_curve", "value": [0.0, 0.02, 0.08, 0.2, 0.42, 0.7, 1.0]},
-            {"slider": "rgb_curves", "value": [[0.0, 0.03, 0.1, 0.22, 0.4, 0.7, 1.0]] * 3},
-            {"slider": "hsl", "value": [[i, -i, i / 2] for i in range(1, 9)]},
-            {"slider": "black_and_white", "value": 20},
-            {"slider": "sharpen", "value": 40},
-            {"slider": "vignette", "value": -15},
-        ],
-        "style": "everything",
-    }
-)
+FULL = every_slider_recipe()
 #: exiftool's tag name where it differs from the XMP property name.
 EXIFTOOL_NAME = {"Temperature": "ColorTemperature"}
 

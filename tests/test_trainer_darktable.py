@@ -19,6 +19,7 @@ from backend.recipe import Recipe
 from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
+from testing.training import tiny_pairs_config
 from trainer.config import config_from_dict
 from trainer.synthetic import smooth_images
 from trainer.train import train
@@ -49,21 +50,7 @@ def test_darktable_edits_teach_a_style_that_reads_each_photo(tmp_path: Path) -> 
             "written"
         ]
     write_image(folder / "unedited.png", scenes[:1], bit_depth=16)  # no sidecar: reported and skipped
-    cfg = config_from_dict(
-        {
-            "agent": {"sliders": ["exposure", "saturation"], "width": 16, "thumb": 32, "dropout": 0.0},
-            "data": {"crops_per_image": 2, "eval_size": 48},
-            "restore": {
-                "batch": 8,
-                "pool_per_target": 12,
-                "eval_every": 40,
-                "lr": 1e-2,
-                "fit_size": 32,
-                "fit_iters": 60,
-            },
-            "run": {"style": "dt", "steps": 200, "seed": 0, "threads": 1},
-        }
-    )
+    cfg = config_from_dict(tiny_pairs_config(["exposure", "saturation"], "dt"))
     result = train(cfg, targets=None, darktable=folder, run_dir=tmp_path / "run", install_dir=tmp_path / "styles")
     assert result.rejected is None
     style = load_style(tmp_path / "styles" / "dt.safetensors")

@@ -15,6 +15,8 @@ from backend.encode import write_image
 from backend.errors import CatalogError, NotFoundError
 from backend.render.pipeline import render
 from testing.lrcat_fixtures import CatalogBuilder
+from testing.recipes import every_slider_recipe
+from testing.training import tiny_pairs_config
 from trainer.config import config_from_dict
 from trainer.lrcat.favourites import catalog_edits, parse_selection, select_favourites
 from trainer.lrcat.reader import open_catalog
@@ -91,21 +93,7 @@ def test_catalog_edits_map_settings_and_report_what_they_skip(catalog: dict[str,
 
 
 def test_a_style_from_the_catalog_reads_each_photo(catalog: dict[str, Any], tmp_path: Path) -> None:
-    cfg = config_from_dict(
-        {
-            "agent": {"sliders": ["exposure", "vibrance"], "width": 16, "thumb": 32, "dropout": 0.0},
-            "data": {"crops_per_image": 2, "eval_size": 48},
-            "restore": {
-                "batch": 8,
-                "pool_per_target": 12,
-                "eval_every": 40,
-                "lr": 1e-2,
-                "fit_size": 32,
-                "fit_iters": 60,
-            },
-            "run": {"style": "mine", "steps": 200, "seed": 0, "threads": 1},
-        }
-    )
+    cfg = config_from_dict(tiny_pairs_config(["exposure", "vibrance"], "mine"))
     result = train(cfg, targets=None, catalog=(catalog["path"], "rating:4", None), run_dir=tmp_path / "run",
                    install_dir=tmp_path / "styles")  # fmt: skip
     assert result.rejected is None
@@ -125,25 +113,10 @@ def test_a_style_from_the_catalog_reads_each_photo(catalog: dict[str, Any], tmp_
 def test_a_catalogs_settings_text_maps_back_slider_by_slider(tmp_path: Path) -> None:
     """Recipe -> our Lightroom translator -> settings text in a modern catalog -> catalog_edits -> the recipe."""
     from backend.decode.types import AsShotWhiteBalance as DecodedAsShot
-    from backend.recipe import Recipe
     from backend.translate.lightroom import recipe_to_develop_settings
     from testing.lrcat_fixtures import default_import_settings
 
-    recipe = Recipe.from_dict(
-        {
-            "version": 1,
-            "steps": [
-                {"slider": "exposure", "value": 0.65}, {"slider": "contrast", "value": 12},
-                {"slider": "highlights", "value": -48}, {"slider": "shadows", "value": 22},
-                {"slider": "whites", "value": 9}, {"slider": "blacks", "value": -14},
-                {"slider": "clarity", "value": 7}, {"slider": "vibrance", "value": 15},
-                {"slider": "saturation", "value": -4}, {"slider": "temperature", "value": -18},
-                {"slider": "tint", "value": 5}, {"slider": "sharpen", "value": 40}, {"slider": "vignette", "value": -15},
-                {"slider": "tone_curve", "value": [0.0, 0.02, 0.08, 0.2, 0.42, 0.7, 1.0]},
-                {"slider": "hsl", "value": [[i, -i, 2 * i] for i in range(1, 9)]},
-            ],
-        }
-    )  # fmt: skip
+    recipe = every_slider_recipe(without=("black_and_white",))
     as_shot = DecodedAsShot((2.1, 1.0, 1.4), (0.476, 1.0, 0.714), kelvin=4850.0, tint=6.0)
     settings = dict(recipe_to_develop_settings(recipe, is_raw=True, as_shot=as_shot))
     settings |= {"Texture": 20, "Dehaze": 10}  # real PV2012 keys we have no slider for
@@ -157,7 +130,8 @@ def test_a_catalogs_settings_text_maps_back_slider_by_slider(tmp_path: Path) -> 
     (edit,), skipped = catalog_edits(tmp_path / "c.lrcat", "rating:5")
     assert skipped == []
     assert any("Texture" in n and "Dehaze" in n for n in edit.notes), edit.notes  # dropped, and said so
-    tolerance = {"temperature": 0.05, "tone_curve": 0.005}  # whole kelvin; curve points stored as 0..255 integers
+    # whole kelvin; curve points stored as whole 0..255 values; whole HSL steps
+    tolerance = {"temperature": 0.05, "tone_curve": 0.005, "rgb_curves": 0.005, "hsl": 0.5}
     for step in recipe.steps:
         got = torch.tensor(edit.values[step.slider], dtype=torch.float64)
         want = torch.tensor(step.value, dtype=torch.float64)

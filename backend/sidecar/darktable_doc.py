@@ -91,13 +91,12 @@ def entry_digest(operation: str, params: str) -> tuple[str, str]:
     return operation, hashlib.sha256(blob).hexdigest()[:16]
 
 
-def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
-    """:func:`entry_digest` of every entry of the active darktable history (``num < history_end``).
+def _active_items(doc: XmpDocument) -> list[ET.Element]:
+    """The ``rdf:li`` of the active darktable history (``num < history_end``), oldest first.
 
-    A missing or unreadable ``history_end`` counts as "all entries"; entries without ``operation`` or
-    ``params`` are left out. An empty set when the sidecar has no darktable history.
+    A missing or unreadable ``history_end`` counts as "all entries"; items without ``operation`` are left out.
     """
-    out: set[tuple[str, str]] = set()
+    out: list[ET.Element] = []
     for desc in doc.descriptions():
         history = desc.find(_TRACKED[0])
         if history is None:
@@ -107,11 +106,21 @@ def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
             end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(lis))).strip()))
         except ValueError:
             end = len(lis)
-        for li in lis[:end]:
-            params = li.get(f"{{{_DT}}}params")
-            if params is not None:
-                out.add(entry_digest(li.get(f"{{{_DT}}}operation", ""), params))
+        out += lis[:end]
     return out
+
+
+def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
+    """:func:`entry_digest` of every entry of the active darktable history (``num < history_end``).
+
+    A missing or unreadable ``history_end`` counts as "all entries"; entries without ``operation`` or
+    ``params`` are left out. An empty set when the sidecar has no darktable history.
+    """
+    return {
+        entry_digest(li.get(f"{{{_DT}}}operation", ""), params)
+        for li in _active_items(doc)
+        if (params := li.get(f"{{{_DT}}}params")) is not None
+    }
 
 
 def active_history(doc: XmpDocument) -> list[HistoryEntry]:
@@ -124,18 +133,7 @@ def active_history(doc: XmpDocument) -> list[HistoryEntry]:
         SidecarError: an active entry lacks ``operation``, ``modversion`` or ``params`` (darktable would reject
             the whole history).
     """
-    out: list[HistoryEntry] = []
-    for desc in doc.descriptions():
-        history = desc.find(_TRACKED[0])
-        if history is None:
-            continue
-        lis = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
-        try:
-            end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(lis))).strip()))
-        except ValueError:
-            end = len(lis)
-        out += [entry_from_li(li) for li in lis[:end]]
-    return out
+    return [entry_from_li(li) for li in _active_items(doc)]
 
 
 def record_is_stale(doc: XmpDocument, record: dict[str, Any], fallback: Sequence[HistoryEntry] = ()) -> bool:
