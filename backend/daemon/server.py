@@ -27,6 +27,7 @@ import grpc
 from backend import __version__
 from backend.daemon.bridge import BridgeServer, create_bridge
 from backend.daemon.config import DaemonConfig
+from backend.daemon.decode_guard import DecodeGuardInterceptor
 from backend.daemon.errors import BadRequestError
 from backend.daemon.logs import LOG
 from backend.daemon.security import Roots, check_bind_address, is_loopback
@@ -213,6 +214,7 @@ def create_server(config: DaemonConfig, *, load_styles: Callable[[], None] | Non
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
         maximum_concurrent_rpcs=threads,
+        interceptors=[DecodeGuardInterceptor()],
         options=[
             ("grpc.max_receive_message_length", config.max_request_bytes),
             ("grpc.so_reuseport", 0),
