@@ -67,6 +67,8 @@ __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_l
 
 log = logging.getLogger(__name__)
 
+#: With pairs, seconds of ``--minutes`` kept for the final checks and the export after training.
+_FINISH_RESERVE_S = 8.0
 #: Columns of ``metrics.csv``.
 METRIC_COLUMNS: tuple[str, ...] = (
     "step", "time_s", "lr", "loss", "image", "lab", "sparsity", "dist", "val_psnr", "val_gain"
@@ -478,8 +480,9 @@ def train_restore(
         else:
             assert pairs is not None
             pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
-        if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding and fitting count too
-            minutes = max(minutes - (time.monotonic() - t0) / 60.0, 0.05 * minutes)
+        if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding, fitting and finishing count too
+            finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
+            minutes = max(minutes - (time.monotonic() - t0) / 60.0 - finish, 0.05 * minutes)
         folds = cfg.restore.check_folds
         if folds >= 2 and len(pair_set.names) >= 2 * folds:
             share = cfg.restore.check_share
