@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import torch
 
 from backend.agent.nearest import nearest_recipe
 from backend.agent.rollout import rollout
-from backend.agent.style import StyleError, load_style, save_style, validate_metadata
+from backend.agent.style import StyleError, StyleStore, load_style, save_style, validate_metadata
 from backend.agent.suggest import suggest_for_image
 from backend.agent.thumbnail import make_thumbnail
 from backend.encode import write_image
+from backend.errors import AutoretouchError
 from backend.render.pipeline import render
 from trainer.config import config_from_dict
 from trainer.data.pairs import find_pairs, load_paired_views
@@ -123,6 +125,13 @@ def test_style_examples_round_trip_and_are_checked(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "again" / "mine.json").read_text()) | {"examples": [1, 2]}
     with pytest.raises(StyleError, match="examples"):
         validate_metadata(meta, tmp_path / "again" / "mine.json")
+    # malformed examples inside an object: the style lists (0 examples) and says what is wrong when it suggests
+    odd = dataclasses.replace(style, examples={"recipes": "many", "features": "x", "blend": 0.5})
+    save_style(odd, tmp_path / "odd")
+    (info,) = StyleStore([tmp_path / "odd"]).list()
+    assert info.error is None and info.to_dict()["examples"] == 0
+    with pytest.raises(AutoretouchError, match="examples"):
+        suggest_for_image(torch.rand(1, 3, 32, 32), [(load_style(tmp_path / "odd" / "mine.safetensors"), 1.0)])
 
 
 def test_train_cli_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -172,10 +172,16 @@ class StyleInfo:
             "agent": meta.get("agent"),
             "training": meta.get("training"),
             "metrics": meta.get("metrics"),
-            "examples": len(meta["examples"].get("names", [])) if isinstance(meta.get("examples"), dict) else 0,
+            "examples": _count_examples(meta.get("examples")),
             "shadowed": self.shadowed,
             "error": self.error,
         }
+
+
+def _count_examples(examples: Any) -> int:
+    """Number of training examples a style carries (0 when it has none or they are malformed)."""
+    recipes = examples.get("recipes") if isinstance(examples, dict) else None
+    return len(recipes) if isinstance(recipes, list) else 0
 
 
 # -- metadata ---------------------------------------------------------------------------------------
