@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from backend.render.pipeline import render
 from trainer.config import config_from_dict
 from trainer.data.pairs import find_pairs, load_paired_views
 from trainer.eval_cli import Pair, evaluate_pairs
-from trainer.restore_pairs import pair_weight
+from trainer.restore_pairs import MAX_EXAMPLES, example_indices, pair_weight
 from trainer.synthetic import HIDDEN_RECIPE, smooth_images, write_pair_folders
 from trainer.train import train
 
@@ -57,6 +58,13 @@ def test_paired_views_cut_the_same_windows_of_both_photos(tmp_path: Path) -> Non
     ratio = views.after_crops[0] / views.before_crops[0].clamp_min(1e-4)
     assert float((ratio - 2.0).abs().max()) < 0.02  # every view of the edit is the same window, twice as bright
     assert float((views.after_evals[1] / views.before_evals[1] - 2.0).abs().mean()) < 0.1
+
+
+def test_a_style_keeps_at_most_max_examples_evenly_spaced() -> None:
+    assert example_indices(5) == [0, 1, 2, 3, 4]
+    many = example_indices(5000)
+    assert len(many) == MAX_EXAMPLES and many[0] == 0 and many[-1] == 4999
+    assert max(b - a for a, b in itertools.pairwise(many)) <= 6
 
 
 def test_poorly_fitted_pairs_count_less() -> None:

@@ -52,8 +52,10 @@ from trainer.restore import UneditSampler, _Data, _split, new_restore_net, optim
 from trainer.restore_fit import look_descriptor
 
 __all__ = [
+    "MAX_EXAMPLES",
     "PairSet",
     "crossfit_check",
+    "example_indices",
     "fit_pairs",
     "load_pair_set",
     "pair_weight",
@@ -63,6 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A style keeps at most this many training photos as nearest-edits examples.
+MAX_EXAMPLES = 1000
 #: Fitted pairs are fitted this many at a time (memory).
 _FIT_BATCH = 16
 
@@ -100,16 +104,27 @@ def _examples(
 ) -> dict[str, Any]:
     features = example_features(views.before_evals)
     steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
+    keep = example_indices(len(fits))
     return {
         "descriptor": EXAMPLES_DESCRIPTOR,
         "k": k,
         "blend": blend,
-        "names": [p.name for p in views.pairs],
-        "features": [[round(float(v), 5) for v in row] for row in features],
-        "recipes": [[{"slider": st["slider"], "value": _rounded(st["value"])} for st in r] for r in steps],
-        "fit_psnr": [round(f.psnr_fit, 2) for f in fits],
-        "weights": [round(w, 3) for w in weights],
+        "names": [views.pairs[i].name for i in keep],
+        "features": [[round(float(v), 5) for v in features[i]] for i in keep],
+        "recipes": [[{"slider": st["slider"], "value": _rounded(st["value"])} for st in steps[i]] for i in keep],
+        "fit_psnr": [round(fits[i].psnr_fit, 2) for i in keep],
+        "weights": [round(weights[i], 3) for i in keep],
     }
+
+
+def example_indices(n: int, cap: int = MAX_EXAMPLES) -> list[int]:
+    """Which of ``n`` training photos a style keeps as examples: all, or ``cap`` evenly spaced ones.
+
+    The cap keeps a style's metadata well under its 1 MiB limit (an example takes about 0.6 kB).
+    """
+    if n <= cap:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (cap - 1)) for i in range(cap)})
 
 
 @dataclass
