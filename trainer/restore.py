@@ -349,12 +349,14 @@ def optimise(
     info: DistInfo,
     metrics_log: MetricsLog | None = None,
     bar: Any = None,
+    checks: bool = True,
 ) -> _Outcome:
     """Train ``net`` on ``data`` for ``steps`` steps or ``minutes`` minutes (0: no limit), whichever ends first.
 
     Every ``restore.eval_every`` steps (and at the end) the check pairs ``data.val_in -> data.val_out`` are
-    scored; the best checkpoint is kept in the outcome (the caller loads it). ``seed`` seeds the batches and the
-    dropout masks.
+    scored; the best checkpoint is kept in the outcome (the caller loads it). ``checks=False`` skips those
+    scorings (for agents whose last weights are used, as in the cross-fitted check). ``seed`` seeds the batches
+    and the dropout masks.
     """
     a = cfg.agent
     gen = torch.Generator().manual_seed(seed * 1_000_003 + 7 * info.rank + 1)
@@ -396,7 +398,7 @@ def optimise(
         n_acc += 1
         if bar is not None:
             bar.update(1)
-        check = step % cfg.restore.eval_every == 0 or step == steps
+        check = checks and (step % cfg.restore.eval_every == 0 or step == steps)
         row: dict[str, float] = {}
         if check:
             style_psnr, _ = _val_psnr(net, data)
@@ -410,7 +412,7 @@ def optimise(
             acc, n_acc = {}, 0
             if bar is not None and "val_psnr" in row:
                 bar.set_postfix(val=f"{row['val_psnr']:.2f}dB", identity=f"{identity_psnr:.2f}dB")
-    if stopped_by == "minutes" and step % cfg.restore.eval_every:
+    if checks and stopped_by == "minutes" and step % cfg.restore.eval_every:
         style_psnr, _ = _val_psnr(net, data)
         if style_psnr > best["val_psnr"]:
             best = {"step": step, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}

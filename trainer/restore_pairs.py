@@ -345,10 +345,13 @@ def split_pairs(cfg: TrainConfig, n: int) -> tuple[list[int], list[int]]:
     return _split(n, cfg.restore.val_fraction, cfg.run.seed)
 
 
-def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: list[int]) -> _Data:
+def paired_data(
+    cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: list[int], *, with_examples: bool = True
+) -> _Data:
     """The restoration trainer's data: views of the training pairs, checks on ``val_idx`` (see the module docstring).
 
     ``val_idx`` may overlap ``train_idx`` (the check is then in-sample); empty means the training pairs.
+    ``with_examples=False`` leaves out the nearest-edits memory (agents that are not exported do not need it).
     """
     r, seed = cfg.restore, cfg.run.seed
     views = ps.views
@@ -410,7 +413,9 @@ def paired_data(cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: li
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend),
+        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend)
+        if with_examples
+        else None,
     )
 
 
@@ -435,10 +440,12 @@ def crossfit_check(
     t0 = time.monotonic()
     for f, held in enumerate(groups):
         train_idx = [i for i in range(n) if i not in held]
-        data = paired_data(cfg, ps, train_idx, train_idx)
+        data = paired_data(cfg, ps, train_idx, train_idx, with_examples=False)
         torch.manual_seed(cfg.run.seed + 31 * (f + 1))
         net = new_restore_net(cfg)
-        optimise(cfg, net, data, steps=steps, minutes=minutes, seed=cfg.run.seed + 31 * (f + 1), info=info)
+        optimise(
+            cfg, net, data, steps=steps, minutes=minutes, seed=cfg.run.seed + 31 * (f + 1), info=info, checks=False
+        )
         net.eval()
         before, after = ps.views.before_evals[held], ps.views.after_evals[held]
         out, _ = restore_images(net, before)

@@ -18,6 +18,7 @@ than either alone (README, "Learning from your own edits"). ``autoretouch eval``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -48,22 +49,27 @@ def blend_share(examples: Any) -> float:
     return float(share)
 
 
-def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None) -> Recipe:
-    """The nearest-edits recipe for one photo.
+@dataclass(frozen=True)
+class _Parsed:
+    """A style's examples, validated once: descriptors, their column scales, recipes, weights, ``k``."""
 
-    Args:
-        examples: a style's ``examples`` metadata (``features``, ``recipes``, optional ``weights`` and ``k``).
-        image: ``(1, 3, H, W)`` linear Rec.2020 (any size; a 512 px preview is plenty).
-        k: number of neighbours (default: the style's ``k``, else 5).
+    feats: Tensor
+    scale: Tensor
+    recipes: list[Recipe]
+    weights: list[float]
+    k: int
 
-    Returns:
-        The weighted mean of the neighbours' recipes, ``style = "nearest"``.
 
-    Raises:
-        AutoretouchError: the examples are malformed.
-    """
-    from backend.agent.look import example_features
+#: Parsed examples by ``id`` of the metadata object (kept with it, so an id is never reused while cached).
+_PARSED: dict[int, tuple[dict[str, Any], _Parsed]] = {}
+_PARSED_MAX = 16
 
+
+def _parse(examples: dict[str, Any]) -> _Parsed:
+    """Validate and convert a style's examples (see :func:`nearest_recipe`); cached per metadata object."""
+    hit = _PARSED.get(id(examples))
+    if hit is not None and hit[0] is examples:
+        return hit[1]
     try:
         feats = torch.tensor(examples["features"], dtype=torch.float32)
         recipes = [
@@ -71,13 +77,41 @@ def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None
             for steps in examples["recipes"]
         ]
         weights = [float(w) for w in examples.get("weights") or [1.0] * len(recipes)]
-        k = int(k if k is not None else examples.get("k", 5))
+        k = int(examples.get("k", 5))
     except (KeyError, TypeError, ValueError) as exc:
         raise AutoretouchError(f"the style's nearest-edits examples are malformed ({exc})") from None
     if feats.ndim != 2 or feats.shape[0] != len(recipes) or len(weights) != len(recipes) or k < 1:
         raise AutoretouchError("the style's nearest-edits examples are malformed (counts disagree)")
+    scale = feats.std(dim=0, unbiased=False).clamp_min(_SD_FLOOR) if feats.shape[0] > 1 else torch.ones(feats.shape[1])
+    parsed = _Parsed(feats, scale, recipes, weights, k)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[id(examples)] = (examples, parsed)
+    return parsed
+
+
+def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None) -> Recipe:
+    """The nearest-edits recipe for one photo.
+
+    Args:
+        examples: a style's ``examples`` metadata (``features``, ``recipes``, optional ``weights`` and ``k``);
+            validated and converted once per metadata object.
+        image: ``(1, 3, H, W)`` linear Rec.2020 (any size; a 512 px preview is plenty).
+        k: number of neighbours (default: the style's ``k``, else 5).
+
+    Returns:
+        The weighted mean of the neighbours' recipes, ``style = "nearest"``.
+
+    Raises:
+        AutoretouchError: the examples are malformed, or ``k`` < 1.
+    """
+    from backend.agent.look import example_features
+
+    ex = _parse(examples)
+    k = ex.k if k is None else int(k)
+    if k < 1:
+        raise AutoretouchError(f"the number of nearest edits must be at least 1, got {k}")
     query = example_features(image)[0]
-    sd = feats.std(dim=0, unbiased=False).clamp_min(_SD_FLOOR) if feats.shape[0] > 1 else torch.ones(feats.shape[1])
-    dist = (((feats - query) / sd) ** 2).sum(dim=1)
-    picked = dist.argsort()[: min(k, len(recipes))].tolist()
-    return blend([recipes[i] for i in picked], [max(weights[i], 1e-3) for i in picked], style=NEAREST_STYLE)
+    dist = (((ex.feats - query) / ex.scale) ** 2).sum(dim=1)
+    picked = dist.argsort()[: min(k, len(ex.recipes))].tolist()
+    return blend([ex.recipes[i] for i in picked], [max(ex.weights[i], 1e-3) for i in picked], style=NEAREST_STYLE)
