@@ -19,6 +19,7 @@ import tifffile
 from backend.decode.containers import ContainerInfo, jpeg_info, png_info
 from backend.decode.embedded import ASPECT_TOLERANCE, embedded_jpegs
 from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
+from backend.decode.progressive import dc_scans_only
 from backend.errors import CorruptImageError, ImageTooLargeError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020
 
@@ -170,7 +171,8 @@ def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | Non
     Preview path: the smallest embedded JPEG (EXIF thumbnail or MPF preview, see :mod:`embedded`) whose
     long side reaches ``preview_long_side`` and whose aspect ratio matches the main image; otherwise the
     main image with libjpeg's DCT-domain reduction (1/2, 1/4, 1/8: the largest whose long side is still at
-    least 90 % of ``preview_long_side``). Embedded images are interpreted with the main image's ICC
+    least 90 % of ``preview_long_side``; at 1/8 a progressive JPEG's AC scans are skipped, see
+    :mod:`progressive`). Embedded images are interpreted with the main image's ICC
     profile (cameras write them in the same colour space). EXIF orientation is *not* applied here
     (OpenCV is told to ignore it).
     """
@@ -182,6 +184,8 @@ def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | Non
         if embedded is not None:
             return Raster(embedded, True, colour, info.width, info.height)
     flags = _dct_reduction(info.width, info.height, preview_long_side) if preview_long_side else cv2.IMREAD_COLOR
+    if flags == cv2.IMREAD_REDUCED_COLOR_8:
+        data = dc_scans_only(data) or data  # same pixels at 1/8 scale, without decoding the AC scans
     pixels = _imdecode(data, flags | cv2.IMREAD_IGNORE_ORIENTATION, "JPEG", where)
     return Raster(_drop_alpha(pixels), True, colour, info.width, info.height)
 
