@@ -29,6 +29,7 @@ depend on the load (printed); the CPU seconds much less so.
     python bench/bench_catalog.py
     python bench/bench_catalog.py --dt-photos 0          # skip darktable-cli
     python bench/bench_catalog.py --style backend/styles/default.safetensors   # the shipped style
+    python bench/bench_catalog.py --real-size 300 --dt-photos 6    # 12/24-MP JPEGs and raws
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def kind_of(path: Path) -> str:
     ext = path.suffix.lower().lstrip(".")
     if ext in RAW_EXTENSIONS:
         return "raw"
-    return {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "tif": "tiff", "tiff": "tiff"}.get(ext, ext or "?")
+    kind = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "tif": "tiff", "tiff": "tiff"}.get(ext, ext or "?")
+    if kind == "jpeg" and path.stem.endswith(("_12mp", "_24mp")):  # --real-size: baseline 12 / 24 MP
+        return f"jpeg{path.stem[-4:-2]}"
+    return kind
 
 
 def copy_photos(data: Path, scratch: Path) -> list[Path]:
@@ -77,6 +81,46 @@ def copy_photos(data: Path, scratch: Path) -> list[Path]:
         shutil.copy2(photo, dest)
         copies.append(dest)
     return copies
+
+
+def real_size_photos(scratch: Path, count: int) -> list[Path]:
+    """``count`` real-size photos in ``scratch/photos``: 12- and 24-MP JPEGs and camera raws.
+
+    Made from ``../shared/data``: the 12-MP FiveK JPEGs (progressive, as exported), baseline re-encodes of
+    them at quality 92 (as a camera writes), 24-MP baseline upscales, and the camera raws (embedded previews);
+    the distinct files are generated once and then copied round-robin until there are ``count``.
+    """
+    import cv2
+
+    target = scratch / "photos"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    kinds: list[Path] = []
+    for src in sorted((DATA / "fivek_extra" / "fullres").glob("*.jpg")):
+        pixels = cv2.imread(str(src))
+        h, w = pixels.shape[:2]
+        if w * h < 10e6:
+            continue
+        shutil.copyfile(src, target / f"src_{src.name}")
+        kinds.append(target / f"src_{src.name}")
+        base = target / f"src_{src.stem}_12mp.jpg"
+        cv2.imwrite(str(base), pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        scale = (24e6 / (w * h)) ** 0.5
+        big = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(target / f"src_{src.stem}_24mp.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        kinds += [base, target / f"src_{src.stem}_24mp.jpg"]
+    for raw in sorted((DATA / "raw").iterdir()):
+        if raw.suffix.lower().lstrip(".") in RAW_EXTENSIONS and raw.suffix.lower() != ".raw":
+            shutil.copyfile(raw, target / f"src_{raw.name}")
+            kinds.append(target / f"src_{raw.name}")
+    photos = list(kinds)
+    for i in range(len(photos), count):
+        src = kinds[i % len(kinds)]
+        dest = target / f"p{i:04d}_{src.name[4:]}"
+        shutil.copyfile(src, dest)
+        photos.append(dest)
+    return photos[:count]
 
 
 def clean(folder: Path) -> None:
@@ -150,6 +194,10 @@ def main() -> int:
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/bench_catalog"), help="scratch folder")
     parser.add_argument("--style", type=Path, help="a style NAME.safetensors (default: a random seeded one)")
     parser.add_argument("--dt-photos", type=int, default=12, help="photos darktable-cli renders (0: skip)")
+    parser.add_argument(
+        "--real-size", type=int, default=0, metavar="N",
+        help="instead of copying --data: N generated real-size photos (12/24-MP JPEGs, camera raws)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     scratch = args.scratch.resolve()
@@ -157,7 +205,7 @@ def main() -> int:
     if scratch == data or data in scratch.parents or scratch in data.parents:
         raise SystemExit("the scratch folder must lie outside the data folder")
     scratch.mkdir(parents=True, exist_ok=True)
-    photos = copy_photos(data, scratch)
+    photos = real_size_photos(scratch, args.real_size) if args.real_size else copy_photos(data, scratch)
     folder = scratch / "photos"
     style = args.style
     if style is None:
