@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -195,6 +196,54 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, URI or headers too long, unknown method) as JSON.
+
+        Same :class:`ErrorResponse` body as every other error of the bridge, instead of http.server's HTML page.
+        """
+        grpc_code = {400: "INVALID_ARGUMENT", 414: "RESOURCE_EXHAUSTED", 431: "RESOURCE_EXHAUSTED"}.get(
+            code, "UNIMPLEMENTED" if code == 501 else "INVALID_ARGUMENT"
+        )
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = ""
+        text = message or phrase
+        info = ErrorInfo(grpc_code, f"HTTP {code}: {text}"[:300], "BadRequestError", 3)
+        LOG.debug("bridge: refused with HTTP %d (%s)", code, text[:200])
+        self.close_connection = True
+        if self.command == "HEAD" or code < 200 or code in (204, 304):
+            self.send_response(code, message)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            return
+        self._send_json(code, message_to_dict(self._error_body(info)))
+
+    def _method_not_allowed(self) -> None:
+        """405 for the HTTP methods the bridge does not use (it answers GET and POST only)."""
+        path = urlsplit(self.path).path
+        info = ErrorInfo("UNIMPLEMENTED", f"method {self.command} is not allowed on {path[:200]}; use GET or POST",
+                         "BadRequestError", 3)  # fmt: skip
+        self.close_connection = True  # a body, if any, is not read
+        self._log(path[:200], info.code, time.perf_counter())
+        if self.command == "HEAD":
+            self.send_response(405)
+            self.send_header("Allow", "GET, POST")
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            return
+        body = json.dumps(message_to_dict(self._error_body(info)), separators=(",", ":")).encode("utf-8")
+        self.send_response(405)
+        self.send_header("Allow", "GET, POST")
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = _method_not_allowed  # noqa: N815
 
     def _error_body(self, info: ErrorInfo) -> pb.ErrorResponse:
         return pb.ErrorResponse(

@@ -8,7 +8,6 @@ interpretation (:class:`Colour`). Alpha is dropped; grey stays one plane (expand
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from backend.decode.containers import ContainerInfo, jpeg_info, png_info
 from backend.decode.embedded import ASPECT_TOLERANCE, embedded_jpegs
 from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
 from backend.decode.progressive import dc_scans_only
-from backend.errors import CorruptImageError, ImageTooLargeError, UnsupportedFormatError
+from backend.errors import AutoretouchError, CorruptImageError, ImageTooLargeError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020
 
 __all__ = ["Colour", "Raster", "decode_jpeg", "decode_png", "decode_tiff", "resolve_colour"]
@@ -224,12 +223,10 @@ def _tiff_pixels(page: tifffile.TiffPage) -> np.ndarray | None:
     return arr
 
 
-def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
-    """Decode the first page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC."""
-    try:
-        tif = tifffile.TiffFile(io.BytesIO(data))
-    except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as exc:
-        raise CorruptImageError(where, f"damaged TIFF structure ({exc})") from exc
+def _read_tiff_page(
+    tif: tifffile.TiffFile, data: bytes, where: Path | None, max_pixels: int
+) -> tuple[bytes | None, int, int, int, np.ndarray | None]:
+    """ICC profile, orientation, width, height and samples (``None``: tifffile cannot decode them) of page 1."""
     with tif:
         if not tif.pages:
             raise CorruptImageError(where, "TIFF without images")
@@ -245,7 +242,22 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
         icc = bytes(icc_tag.value) if icc_tag is not None else None
         orientation_tag = page.tags.get(274)
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
-        pixels = _tiff_pixels(page)
+        return icc, orientation, width, height, _tiff_pixels(page)
+
+
+def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
+    """Decode the first page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC.
+
+    tifffile reads a hostile file's tags lazily and can fail in many ways (``TypeError``, ``KeyError``...);
+    every such failure is a :class:`CorruptImageError` naming the file.
+    """
+    try:
+        tif = tifffile.TiffFile(io.BytesIO(data))
+        icc, orientation, width, height, pixels = _read_tiff_page(tif, data, where, max_pixels)
+    except AutoretouchError:
+        raise
+    except Exception as exc:
+        raise CorruptImageError(where, f"damaged TIFF structure ({type(exc).__name__}: {exc})") from exc
     bgr = False
     if pixels is None:
         decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)

@@ -228,8 +228,8 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
 
     Raises:
         SidecarError: larger than :data:`MAX_SIDECAR_BYTES`, nested deeper than :data:`MAX_SIDECAR_DEPTH`, not
-            well-formed XML, contains a DTD, an entity declaration or an external reference, or is not an
-            ``x:xmpmeta``/``rdf:RDF`` packet.
+            well-formed XML, declares an unknown encoding, contains a DTD, an entity declaration or an external
+            reference, or is not an ``x:xmpmeta``/``rdf:RDF`` packet.
     """
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(path, f"sidecar is {len(data)} bytes, over the {MAX_SIDECAR_BYTES}-byte limit")
@@ -244,6 +244,8 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
         ) from None
     except ET.ParseError as exc:
         raise SidecarError(path, f"not well-formed XML ({exc})") from None
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise SidecarError(path, f"not readable XML ({exc})") from None
     except _TooDeepError:
         raise SidecarError(
             path, f"elements nest deeper than {MAX_SIDECAR_DEPTH} levels; not a sidecar we can edit"
@@ -280,15 +282,22 @@ def read_sidecar(path: str | Path) -> XmpDocument:
 
 
 def element_from_string(text: str) -> ET.Element:
-    """Parse an XML fragment written by :func:`element_to_string` (same safety rules as sidecars)."""
+    """Parse an XML fragment written by :func:`element_to_string` (same safety rules as sidecars).
+
+    Raises:
+        ValueError: the text is not one well-formed, safe element (also for forbidden DTDs and entities).
+    """
     parser = SafeET.XMLParser(
         target=ET.TreeBuilder(insert_comments=True, insert_pis=True),
         forbid_dtd=True,
         forbid_entities=True,
         forbid_external=True,
     )
-    parser.feed(text)
-    return parser.close()
+    try:
+        parser.feed(text)
+        return parser.close()
+    except ET.ParseError as exc:
+        raise ValueError(f"not a well-formed XML element ({exc})") from None
 
 
 # -- serialising --------------------------------------------------------------------------------------
