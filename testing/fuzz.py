@@ -43,7 +43,18 @@ import numpy as np
 
 from backend.errors import AutoretouchError
 
-__all__ = ["TARGETS", "Failure", "FuzzWorld", "Mutator", "Tally", "fuzz_bridge", "make_world", "run_fuzz"]
+__all__ = [
+    "TARGETS",
+    "Failure",
+    "FuzzWorld",
+    "Mutator",
+    "Tally",
+    "bridge_healthy",
+    "format_tally",
+    "fuzz_bridge",
+    "make_world",
+    "run_fuzz",
+]
 
 TARGETS = ("image", "sidecar", "settings", "recipe", "bridge")
 
@@ -550,7 +561,8 @@ def _bridge_seeds(photos: list[Path], recipe: dict[str, Any]) -> list[tuple[str,
     ]
 
 
-def _healthy(port: int) -> bool:
+def bridge_healthy(port: int) -> bool:
+    """Whether the bridge on ``127.0.0.1:port`` answers ``GET /healthz`` with 200."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/healthz")
@@ -598,7 +610,7 @@ def fuzz_bridge(
         status, payload = resp.status, resp.read()
         conn.close()
     except (OSError, http.client.HTTPException) as exc:
-        if _healthy(port):
+        if bridge_healthy(port):
             tally.fail("bridge", "untyped", f"no answer: {type(exc).__name__}: {exc}", sample)
         else:
             tally.fail("bridge", "dead", f"daemon stopped answering after: {exc}", sample)

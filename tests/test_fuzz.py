@@ -141,3 +141,18 @@ def test_bridge_answers_other_methods_and_bad_request_lines_in_json(tmp_path: Pa
             assert json.loads(payload)["code"] == code
     finally:
         daemon.stop(0.5)
+
+
+def test_revert_with_an_overflowing_number_in_the_record_fails_typed_and_unchanged(tmp_path: Path) -> None:
+    photo = tmp_path / "x.nef"
+    shutil.copyfile(make_dng(tmp_path, "x.dng"), photo)
+    sidecar = lightroom_sidecar_path(photo)
+    sidecar.write_text(USER_LR, encoding="utf-8")
+    assert apply_to_photo(photo, every_slider_recipe(), host="lightroom", overwrite=True)[0].action == "written"
+    text = sidecar.read_text(encoding="utf-8")
+    assert "&quot;d&quot;:0" in text
+    damaged = text.replace("&quot;d&quot;:0", "&quot;d&quot;:1e999", 1).encode()  # was OverflowError (int(inf))
+    sidecar.write_bytes(damaged)
+    outcome = revert_photo(photo, host="lightroom")[0]
+    assert outcome.action == "failed" and "damaged" in outcome.reason and "finite" in outcome.reason
+    assert sidecar.read_bytes() == damaged

@@ -27,6 +27,7 @@ Readers accept the element form too (exiftool rewrites attributes as elements).
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,6 +101,22 @@ def _local_names(desc: ET.Element) -> set[str]:
     return names
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a value a record holds")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
+def _strict_json(text: str) -> Any:
+    """JSON as autoretouch writes it: no NaN / Infinity, no number that overflows a float."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+
+
 def find_provenance(doc: XmpDocument) -> tuple[ET.Element, Provenance] | None:
     """The description holding autoretouch's record and the record; ``None`` when there is none.
 
@@ -113,7 +130,7 @@ def find_provenance(doc: XmpDocument) -> tuple[ET.Element, Provenance] | None:
             continue
         try:
             recipe_text = get_simple(desc, _q("Recipe"))
-            replaced = json.loads(get_simple(desc, _q("Replaced")) or "")
+            replaced = _strict_json(get_simple(desc, _q("Replaced")) or "")
             if recipe_text is None or not isinstance(replaced, dict):
                 raise ValueError("missing Recipe or Replaced")
             recipe = Recipe.from_json(recipe_text, source="autoretouch:Recipe")
@@ -128,6 +145,8 @@ def find_provenance(doc: XmpDocument) -> tuple[ET.Element, Provenance] | None:
             )
         except (ValueError, SidecarError) as exc:  # InvalidRecipeError is a ValueError
             raise SidecarError(where, f"the autoretouch record in this sidecar is damaged ({exc})") from None
+        except RecursionError:
+            raise SidecarError(where, "the autoretouch record in this sidecar is damaged (nested too deeply)") from None
         return desc, prov
     return None
 

@@ -58,7 +58,7 @@ def restore_replaced(doc: XmpDocument, record: dict[str, Any]) -> None:
         for name, previous in reversed(items):
             for d, prev in reversed(previous):
                 restore_property(descriptions[d], name, prev)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise SidecarError(
             where, f"cannot revert: the autoretouch record does not match this sidecar ({exc})"
         ) from None
