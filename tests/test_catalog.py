@@ -50,7 +50,7 @@ DARKTABLE_42_MODULES = frozenset(
 
 #: Lightroom keys that more than one slider writes, and which sliders share them. Any other sharing
 #: is a catalog error: two sliders would overwrite each other's develop setting.
-SHARED_LIGHTROOM_KEYS = {"Saturation": {"saturation", "black_and_white"}}
+SHARED_LIGHTROOM_KEYS = {"Saturation": {"saturation", "black_and_white"}, "WhiteBalance": {"temperature", "tint"}}
 
 
 def _shape(value: Any) -> tuple[int, ...]:

@@ -97,7 +97,7 @@ def test_settings_follow_the_catalog_mapping(case: Path) -> None:
             assert isinstance(value, float)
         elif key.startswith("ToneCurvePV2012"):
             assert all(isinstance(v, int) and 0 <= v <= 255 for v in value)
-        elif key not in ("ConvertToGrayscale", "ToneCurveName2012"):
+        elif key not in ("ConvertToGrayscale", "ToneCurveName2012", "WhiteBalance"):
             assert type(value) is int, key
     if "exposure" in s:
         assert out["Exposure2012"] == pytest.approx(s["exposure"], abs=0.005)
@@ -107,6 +107,10 @@ def test_settings_follow_the_catalog_mapping(case: Path) -> None:
             assert abs(out[key] - s[name]) <= 0.5
     if "sharpen" in s:
         assert abs(out["Sharpness"] - 1.5 * s["sharpen"]) <= 0.5
+        assert out.relative == {"Sharpness": (out["Sharpness"], 0, 150)}  # the plug-in adds it (default 40)
+    assert set(out.relative) == {k for spec in CATALOG if spec.lightroom.relative for k in spec.lightroom.keys} & set(
+        out
+    )
     if "hsl" in s:
         for i, colour in enumerate(HSL_COLOURS):
             for j, kind in enumerate(("Hue", "Saturation", "Luminance")):
@@ -120,6 +124,8 @@ def test_settings_follow_the_catalog_mapping(case: Path) -> None:
         assert abs(out["Saturation"] - s["saturation"]) <= 0.5
     if "temperature" in s or "tint" in s:
         t, ti = s.get("temperature", 0.0), s.get("tint", 0.0)
+        # Lightroom honours Temperature/Tint (and the incremental pair) only with WhiteBalance = Custom
+        assert out.get("WhiteBalance") == ("Custom" if not is_raw or as_shot is not None else None)
         if not is_raw:
             assert (out["IncrementalTemperature"], out["IncrementalTint"]) == (_half_away(t), _half_away(ti))
             assert "Temperature" not in out

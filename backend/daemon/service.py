@@ -262,7 +262,10 @@ class RetouchService:
             from backend.translate.lightroom import recipe_to_develop_settings
 
             settings = recipe_to_develop_settings(recipe, is_raw=decoded.is_raw, as_shot=decoded.as_shot)
-            out.lightroom_settings.CopyFrom(settings_to_struct(settings))
+            absolute = {k: v for k, v in settings.items() if k not in settings.relative}
+            relative = {k: {"add": add, "min": lo, "max": hi} for k, (add, lo, hi) in settings.relative.items()}
+            out.lightroom_settings.CopyFrom(settings_to_struct(absolute))
+            out.lightroom_relative.CopyFrom(settings_to_struct(relative))
             out.lightroom_warnings.extend(settings.warnings)
         if "darktable" in hosts:
             from backend.translate.darktable import recipe_to_history

@@ -82,11 +82,14 @@ class LightroomTarget:
         exact: ``True`` when the slider's meaning equals Lightroom's documented meaning; ``False`` when
             the mapping is an approximation of proprietary behaviour (see ``note``).
         note: how the value maps, in one or two sentences.
+        relative: the keys' Lightroom default is not zero, so the plug-in adds the value to the photo's
+            current one instead of setting it (XMP sidecars, written without Lightroom, set it).
     """
 
     keys: tuple[str, ...]
     exact: bool
     note: str
+    relative: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,9 +340,10 @@ CATALOG: tuple[SliderSpec, ...] = (
         identity=0.0,
         stage="channelmixerrgb",
         lightroom=LightroomTarget(
-            ("Temperature", "IncrementalTemperature"),
+            ("Temperature", "IncrementalTemperature", "WhiteBalance"),
             False,
-            "raw: Temperature = 1e6 / (1e6 / as_shot_K - value) K; rendered files: IncrementalTemperature = value.",
+            "raw: Temperature = 1e6 / (1e6 / as_shot_K - value) K; rendered files: IncrementalTemperature = value; "
+            "WhiteBalance = Custom.",
         ),
         darktable=DarktableTarget(
             "channelmixerrgb",
@@ -362,9 +366,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         identity=0.0,
         stage="channelmixerrgb",
         lightroom=LightroomTarget(
-            ("Tint", "IncrementalTint"),
+            ("Tint", "IncrementalTint", "WhiteBalance"),
             False,
-            "raw: Tint = as_shot_tint + value; rendered files: IncrementalTint = value.",
+            "raw: Tint = as_shot_tint + value; rendered files: IncrementalTint = value; WhiteBalance = Custom.",
         ),
         darktable=DarktableTarget(
             "channelmixerrgb", 0, ("red", "green", "blue"), "combined with temperature into diagonal gains."
@@ -475,7 +479,13 @@ CATALOG: tuple[SliderSpec, ...] = (
         maximum=100.0,
         identity=0.0,
         stage="sharpen",
-        lightroom=LightroomTarget(("Sharpness",), False, "Sharpness = 1.5 * value."),
+        lightroom=LightroomTarget(
+            ("Sharpness",),
+            False,
+            "Sharpness = 1.5 * value in XMP sidecars; the plug-in adds 1.5 * value to the photo's current "
+            "Sharpness (Lightroom's default for raws is 40).",
+            relative=True,
+        ),
         darktable=DarktableTarget(
             "sharpen", 0, ("amount", "radius"), "amount = value / 50; radius = 0.0005 x long side in pixels."
         ),
@@ -550,7 +560,12 @@ def catalog_as_json() -> dict[str, object]:
                 "short": s.short,
                 "description": s.description,
                 "monotone_curve": s.monotone_curve,
-                "lightroom": {"keys": list(s.lightroom.keys), "exact": s.lightroom.exact, "note": s.lightroom.note},
+                "lightroom": {
+                    "keys": list(s.lightroom.keys),
+                    "exact": s.lightroom.exact,
+                    "note": s.lightroom.note,
+                    "relative": s.lightroom.relative,
+                },
                 "darktable": {
                     "module": s.darktable.module,
                     "instance": s.darktable.instance,

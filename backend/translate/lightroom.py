@@ -30,7 +30,7 @@ vibrance           Vibrance = round(v)                                  approxim
 saturation         Saturation = round(v)                                approximate (Lightroom's is not Ych)
 temperature, tint  raw: Temperature/Tint = as-shot Kelvin/Tint moved     approximate: the as-shot Kelvin/Tint is
                    by the shift (white_balance.kelvin_tint_after_shift), ours (camera matrix), Lightroom's comes
-                   integers, always both, WhiteBalance "Custom" in XMP;  from its DCP profile; the shift itself
+                   integers, always both, and WhiteBalance "Custom";    from its DCP profile; the shift itself
                    rendered files: IncrementalTemperature/-Tint =      is exact in mired/Duv units. Incremental
                    round(v)                                             values are Adobe's own scale
 tone_curve         ToneCurveName2012 "Custom", ToneCurvePV2012 points   approximate: points are exact at the
@@ -41,7 +41,8 @@ hsl                24 keys {Hue,Saturation,Luminance}Adjustment{Colour}  approxi
                    = round(v)
 black_and_white    ConvertToGrayscale = v >= 50; below 50 folded into   approximate: a partial desaturation has
                    Saturation = 100 ((1 + s/100)(1 - v/100) - 1)        no Lightroom slider of its own
-sharpen            Sharpness = round(1.5 v)                             approximate (different radius/detail)
+sharpen            Sharpness = round(1.5 v); relative: the plug-in      approximate (different radius/detail)
+                   adds it to the photo's current Sharpness (0..150)
 vignette           PostCropVignetteAmount = round(v)                    approximate (default midpoint/feather)
 =================  ===================================================  =========================================
 
@@ -88,6 +89,8 @@ ALREADY_APPLIED = False
 # Lightroom's own limits of the absolute white balance (raw files).
 _TEMPERATURE_RANGE = (2000, 50000)
 _TINT_RANGE = (-150, 150)
+#: Lightroom's limits of the keys the plug-in sets relative to the photo's current value.
+_RELATIVE_RANGES = {"Sharpness": (0, 150)}
 
 
 def _key(slider: str, i: int = 0) -> str:
@@ -97,6 +100,7 @@ def _key(slider: str, i: int = 0) -> str:
 _EXPOSURE = _key("exposure")
 _TEMPERATURE, _INCR_TEMPERATURE = _key("temperature", 0), _key("temperature", 1)
 _TINT, _INCR_TINT = _key("tint", 0), _key("tint", 1)
+_WHITE_BALANCE = _key("temperature", 2)
 _CURVE_NAME, _CURVE = _key("tone_curve", 0), _key("tone_curve", 1)
 _GRAYSCALE, _BW_SATURATION = _key("black_and_white", 0), _key("black_and_white", 1)
 _SATURATION = _key("saturation")
@@ -124,15 +128,25 @@ class AsShot(Protocol):
 
 
 class DevelopSettings(dict[str, Any]):
-    """The ``applyDevelopSettings`` table (a plain dict) plus the translator's warnings.
+    """The ``applyDevelopSettings`` table (a plain dict) plus the translator's warnings and relative keys.
 
     Attributes:
         warnings: what was left out or clamped, in words for the user.
+        relative: for the keys of sliders whose Lightroom default is not zero (``LightroomTarget.relative``):
+            key -> ``(amount to add to the photo's current value, Lightroom's minimum, maximum)``. The table
+            itself holds the absolute value an XMP sidecar gets; the plug-in adds ``amount`` instead.
     """
 
-    def __init__(self, *args: Any, warnings: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        warnings: tuple[str, ...] = (),
+        relative: dict[str, tuple[int, int, int]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.warnings = warnings
+        self.relative = dict(relative or {})
 
 
 def _round(x: float) -> int:
@@ -212,7 +226,10 @@ def recipe_to_develop_settings(recipe: Recipe, *, is_raw: bool, as_shot: AsShot 
     if "saturation" in s:
         out[_SATURATION] = _round(_scalar(s, "saturation"))
     if "temperature" in s or "tint" in s:
-        out.update(_white_balance(s, is_raw, as_shot, warnings))
+        balance = _white_balance(s, is_raw, as_shot, warnings)
+        if balance:  # Lightroom honours Temperature/Tint only with WhiteBalance = Custom
+            out[_WHITE_BALANCE] = "Custom"
+        out.update(balance)
     if "tone_curve" in s:
         out[_CURVE_NAME] = "Custom"
         out[_CURVE] = curve_points(s["tone_curve"])
@@ -229,9 +246,12 @@ def recipe_to_develop_settings(recipe: Recipe, *, is_raw: bool, as_shot: AsShot 
         if 0.0 < bw < 50.0:
             sat = _scalar(s, "saturation")
             out[_BW_SATURATION] = _clamp(_round(100.0 * ((1 + sat / 100) * (1 - bw / 100) - 1)), -100, 100)
+    relative: dict[str, tuple[int, int, int]] = {}
     if "sharpen" in s:
-        out[_key("sharpen")] = _round(1.5 * _scalar(s, "sharpen"))
-    return DevelopSettings(out, warnings=tuple(warnings))
+        key = _key("sharpen")
+        out[key] = _round(1.5 * _scalar(s, "sharpen"))
+        relative[key] = (out[key], *_RELATIVE_RANGES[key])
+    return DevelopSettings(out, warnings=tuple(warnings), relative=relative)
 
 
 # -- XMP ------------------------------------------------------------------------------------------------
@@ -269,7 +289,7 @@ def crs_properties(settings: dict[str, Any], *, is_raw: bool, photo_name: str) -
     wb_keys = {_TEMPERATURE, _TINT, _INCR_TEMPERATURE, _INCR_TINT}
     if wb_keys & set(settings):
         props.append((f"{{{crs}}}WhiteBalance", "Custom"))
-    props += [(f"{{{crs}}}{k}", format_crs_value(k, v)) for k, v in settings.items()]
+    props += [(f"{{{crs}}}{k}", format_crs_value(k, v)) for k, v in settings.items() if k != _WHITE_BALANCE]
     props += [
         (f"{{{crs}}}HasSettings", "True"),
         (f"{{{crs}}}AlreadyApplied", format_crs_value("AlreadyApplied", ALREADY_APPLIED)),

@@ -117,16 +117,18 @@ class DarktableHistoryEntry(_message.Message):
     def __init__(self, operation: _Optional[str] = ..., modversion: _Optional[int] = ..., params: _Optional[str] = ..., enabled: _Optional[bool] = ..., multi_name: _Optional[str] = ..., multi_priority: _Optional[int] = ..., blendop_version: _Optional[int] = ..., blendop_params: _Optional[str] = ...) -> None: ...
 
 class Suggestion(_message.Message):
-    __slots__ = ("recipe", "lightroom_settings", "lightroom_warnings", "darktable_history")
+    __slots__ = ("recipe", "lightroom_settings", "lightroom_warnings", "darktable_history", "lightroom_relative")
     RECIPE_FIELD_NUMBER: _ClassVar[int]
     LIGHTROOM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     LIGHTROOM_WARNINGS_FIELD_NUMBER: _ClassVar[int]
     DARKTABLE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    LIGHTROOM_RELATIVE_FIELD_NUMBER: _ClassVar[int]
     recipe: Recipe
     lightroom_settings: _struct_pb2.Struct
     lightroom_warnings: _containers.RepeatedScalarFieldContainer[str]
     darktable_history: _containers.RepeatedCompositeFieldContainer[DarktableHistoryEntry]
-    def __init__(self, recipe: _Optional[_Union[Recipe, _Mapping]] = ..., lightroom_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., lightroom_warnings: _Optional[_Iterable[str]] = ..., darktable_history: _Optional[_Iterable[_Union[DarktableHistoryEntry, _Mapping]]] = ...) -> None: ...
+    lightroom_relative: _struct_pb2.Struct
+    def __init__(self, recipe: _Optional[_Union[Recipe, _Mapping]] = ..., lightroom_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., lightroom_warnings: _Optional[_Iterable[str]] = ..., darktable_history: _Optional[_Iterable[_Union[DarktableHistoryEntry, _Mapping]]] = ..., lightroom_relative: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SuggestRequest(_message.Message):
     __slots__ = ("protocol_version", "path", "upload", "style", "mix", "strength", "variants", "seed", "hosts")
