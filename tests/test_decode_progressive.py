@@ -94,5 +94,5 @@ def test_damaged_progressive_file_is_still_a_typed_error(tmp_path: Path) -> None
     data = _encode(_photo(1600, 1064, 4))
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptImageError, match="cut.jpg"):
+    with pytest.raises(CorruptImageError, match=r"cut\.jpg"):
         decode_preview(path, long_side=128)
