@@ -1,17 +1,28 @@
 --[[----------------------------------------------------------------------------
 ApplyFlow.lua -- suggest and apply develop settings for a list of photos.
 
-Photos go in batches: for each photo of a batch, POST /v1/suggest (inside
-LrTasks.pcall, so one failure does not stop the others), whitelist the
-settings, then one catalog:withWriteAccessDo per batch applies them with
-photo:applyDevelopSettings. The progress scope is updated after each batch and
-its cancel button is checked before the next. When the daemon stops answering
-the run ends; what was fetched is still written.
+Two phases, so that the whole run is one step of Edit > Undo:
+
+1. Fetch, in batches (progress after each, cancel checked before the next):
+   for each photo (inside LrTasks.pcall, so one failure does not stop the
+   others) POST /v1/suggest, whitelist the settings, read the photo's
+   current settings (process version, the base of the relative keys, see
+   Develop.lua) and whether it has a "Before auto-retouch" snapshot.
+2. Write: one catalog:withWriteAccessDo named "Auto-retouch" for every photo
+   fetched: a "Before auto-retouch" develop snapshot where the photo has none
+   yet (so Revert auto-retouch returns to the photo as it was before its
+   first auto-retouch), the base of its relative keys kept with the photo
+   (plug-in metadata), then photo:applyDevelopSettings.
+
+Afterwards every photo's settings are read back with getDevelopSettings and
+any key Lightroom kept at another value is reported. When the daemon stops
+answering, or the user cancels, what was fetched is still written.
 ------------------------------------------------------------------------------]]
 
 local LrTasks = import "LrTasks"
 
 local DaemonClient = require "DaemonClient"
+local Develop = require "Develop"
 local Log = require "Log"
 local S = require "Strings"
 
@@ -46,7 +57,68 @@ local function addFailure(summary, name, err)
   Log:errorf("%s: %s", name, message)
 end
 
---- Asks the daemon for one photo's settings (raises an error table or message).
+--- The plug-in metadata field keeping the relative keys' base (Metadata.lua).
+ApplyFlow.BASE_FIELD = "relativeBase"
+
+local function method(object, name)
+  local ok, fn = pcall(function()
+    return object[name]
+  end)
+  return ok and type(fn) == "function" and fn or nil
+end
+
+--- The id of the photo's "Before auto-retouch" snapshot; nil when it has none, false when this
+-- Lightroom has no develop-snapshot API.
+function ApplyFlow.findSnapshot(photo)
+  local list = method(photo, "getDevelopSnapshots")
+  if not list or not method(photo, "createDevelopSnapshot") then
+    return false
+  end
+  local ok, snapshots = LrTasks.pcall(list, photo)
+  if not ok or type(snapshots) ~= "table" then
+    return nil
+  end
+  for _, snapshot in ipairs(snapshots) do
+    if type(snapshot) == "table" and snapshot.snapshotName == S.snapshotName then
+      return snapshot.snapshotID
+    end
+  end
+  return nil
+end
+
+--- The photo's develop settings ({} when Lightroom cannot tell).
+function ApplyFlow.currentSettings(photo)
+  local get = method(photo, "getDevelopSettings")
+  if not get then
+    return {}
+  end
+  local ok, settings = LrTasks.pcall(get, photo)
+  return ok and type(settings) == "table" and settings or {}
+end
+
+--- A plug-in metadata value of the photo (nil when unset or unreadable).
+function ApplyFlow.property(photo, field)
+  local get = method(photo, "getPropertyForPlugin")
+  if not get then
+    return nil
+  end
+  local ok, value = LrTasks.pcall(get, photo, _PLUGIN, field)
+  return ok and value or nil
+end
+
+local function mergeDropped(a, b)
+  local out = {}
+  for _, key in ipairs(a) do
+    out[#out + 1] = key
+  end
+  for _, key in ipairs(b) do
+    out[#out + 1] = key
+  end
+  table.sort(out)
+  return out
+end
+
+--- Asks the daemon for one photo's settings and prepares them (raises an error table or message).
 local function fetch(args, photo)
   local path = photo:getRawMetadata("path")
   if type(path) ~= "string" or path == "" then
@@ -64,13 +136,44 @@ local function fetch(args, photo)
     error(problem, 0)
   end
   local settings, dropped = args.whitelist:filter(raw)
-  return { path = path, settings = settings, dropped = dropped }
+  local relative, droppedRelative = Develop.relativeKeys(DaemonClient.lightroomRelative(response), args.whitelist)
+  local current = ApplyFlow.currentSettings(photo)
+  local old = Develop.oldProcessVersion(current)
+  if old and args.processVersion ~= "update" then
+    error({ kind = "photo", message = S.errorOldProcessVersion(old) }, 0)
+  end
+  local item = { path = path, settings = settings, dropped = mergeDropped(dropped, droppedRelative) }
+  if next(relative) ~= nil then
+    local base, stored = Develop.base(ApplyFlow.property(photo, ApplyFlow.BASE_FIELD), current, relative)
+    Develop.applyRelative(settings, relative, base)
+    if not stored then
+      item.newBase = Develop.encodeBase(base)
+    end
+  end
+  if old and next(settings) ~= nil then
+    settings.ProcessVersion = Develop.UPDATE_TO
+    item.updatedFrom = old
+  end
+  item.snapshot = ApplyFlow.findSnapshot(photo)
+  return item
 end
 
---- Applies one batch of fetched settings inside a single write gate.
-local function write(args, batch, summary)
+--- Inside the write gate: snapshot (first time only), base, settings.
+local function applyOne(item, historyName)
+  local photo = item.photo
+  if item.snapshot == nil then
+    photo:createDevelopSnapshot(S.snapshotName, false)
+  end
+  if item.newBase then
+    photo:setPropertyForPlugin(_PLUGIN, ApplyFlow.BASE_FIELD, item.newBase)
+  end
+  photo:applyDevelopSettings(item.settings, historyName)
+end
+
+--- Applies every fetched photo inside a single write gate (one undo step).
+local function write(args, items, summary)
   local pending = {}
-  for _, item in ipairs(batch) do
+  for _, item in ipairs(items) do
     if next(item.settings) == nil then
       summary.unchanged = summary.unchanged + 1
     else
@@ -78,21 +181,29 @@ local function write(args, batch, summary)
     end
   end
   if #pending == 0 then
-    return
+    return {}
   end
   local historyName = S.historyName(args.style or "default")
   local results = {}
   local ok, status = LrTasks.pcall(function()
     return args.catalog:withWriteAccessDo(S.undoName, function()
       for j, item in ipairs(pending) do
-        results[j] = { pcall(item.photo.applyDevelopSettings, item.photo, item.settings, historyName) }
+        results[j] = { pcall(applyOne, item, historyName) }
       end
     end, { timeout = ApplyFlow.WRITE_TIMEOUT_S })
   end)
+  local applied = {}
   for j, item in ipairs(pending) do
     local result = results[j]
     if ok and status ~= "aborted" and result and result[1] then
       summary.applied = summary.applied + 1
+      applied[#applied + 1] = item
+      if item.snapshot == false then
+        summary.noSnapshotApi = true
+      end
+      if item.updatedFrom then
+        summary.updated[#summary.updated + 1] = { name = item.name, message = S.updatedProcessVersion(item.updatedFrom) }
+      end
     elseif not ok then
       addFailure(summary, item.name, status)
     elseif result and not result[1] then
@@ -101,14 +212,33 @@ local function write(args, batch, summary)
       addFailure(summary, item.name, S.errorCatalogBusy)
     end
   end
+  return applied
+end
+
+--- Reads the applied photos' settings back and records the keys Lightroom kept at another value.
+local function readBack(applied, summary)
+  for _, item in ipairs(applied) do
+    local differences = Develop.mismatches(item.settings, ApplyFlow.currentSettings(item.photo))
+    if #differences > 0 then
+      local parts = {}
+      for i, d in ipairs(differences) do
+        parts[i] = S.mismatchKey(d.key, d.sent, d.now)
+      end
+      local message = table.concat(parts, "; ")
+      summary.mismatches[#summary.mismatches + 1] = { name = item.name, message = message }
+      Log:warnf("%s: Lightroom kept other values: %s", item.name, message)
+    end
+  end
 end
 
 --- Suggests and applies settings for every photo.
 -- @param args table {
 --   photos = list of LrPhoto, catalog = LrCatalog, client = DaemonClient,
 --   whitelist = Whitelist, style = name or nil (daemon default), strength = [0, 1],
---   progress = LrProgressScope or nil, batchSize = photos per batch (default 8) }
+--   processVersion = "refuse" (default) or "update" (photos older than process version 2012),
+--   progress = LrProgressScope or nil, batchSize = photos fetched between progress updates (default 8) }
 -- @return summary table { total, applied, unchanged, failures = { {name, message} },
+--   mismatches = { {name, message} }, updated = { {name, message} }, noSnapshotApi,
 --   dropped = sorted keys, canceled, notProcessed, stopped = error table when the daemon went away }
 function ApplyFlow.run(args)
   local photos = args.photos
@@ -120,11 +250,14 @@ function ApplyFlow.run(args)
     applied = 0,
     unchanged = 0,
     failures = {},
+    mismatches = {},
+    updated = {},
     dropped = {},
     canceled = false,
     notProcessed = 0,
   }
   local droppedSet = {}
+  local fetched = {}
   local processed = 0
   Log:infof("apply: %d photos, style %s, strength %.2f", total, tostring(args.style), args.strength or 1)
   while processed < total and not summary.stopped do
@@ -132,7 +265,6 @@ function ApplyFlow.run(args)
       summary.canceled = true
       break
     end
-    local batch = {}
     local last = math.min(total, processed + batchSize)
     for k = processed + 1, last do
       local photo = photos[k]
@@ -140,7 +272,7 @@ function ApplyFlow.run(args)
       if ok then
         item.photo = photo
         item.name = photoName(photo, item.path)
-        batch[#batch + 1] = item
+        fetched[#fetched + 1] = item
         for _, key in ipairs(item.dropped) do
           droppedSet[key] = true
         end
@@ -157,23 +289,24 @@ function ApplyFlow.run(args)
         processed = k
       end
     end
-    write(args, batch, summary)
     if progress then
       progress:setPortionComplete(processed, total)
       progress:setCaption(S.progressCaption(processed, total))
     end
   end
+  readBack(write(args, fetched, summary), summary)
   summary.notProcessed = total - processed
   for key in pairs(droppedSet) do
     summary.dropped[#summary.dropped + 1] = key
   end
   table.sort(summary.dropped)
   Log:infof(
-    "apply done: %d applied, %d unchanged, %d failed, %d not processed",
+    "apply done: %d applied, %d unchanged, %d failed, %d not processed, %d read back different",
     summary.applied,
     summary.unchanged,
     #summary.failures,
-    summary.notProcessed
+    summary.notProcessed,
+    #summary.mismatches
   )
   return summary
 end
@@ -219,6 +352,24 @@ function ApplyFlow.summaryText(summary)
     end
   end
   ApplyFlow.appendStop(lines, summary)
+  if #summary.updated > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.summaryUpdated(#summary.updated)
+    for _, line in ipairs(ApplyFlow.listFailures(summary.updated)) do
+      lines[#lines + 1] = line
+    end
+  end
+  if #summary.mismatches > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.summaryMismatches(#summary.mismatches)
+    for _, line in ipairs(ApplyFlow.listFailures(summary.mismatches)) do
+      lines[#lines + 1] = line
+    end
+  end
+  if summary.noSnapshotApi then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.summaryNoSnapshotApi
+  end
   if #summary.dropped > 0 then
     lines[#lines + 1] = ""
     lines[#lines + 1] = S.summaryDropped(table.concat(summary.dropped, ", "))

@@ -3,7 +3,8 @@ Config.lua -- the plug-in's settings (Plug-in Manager section), with defaults.
 
 Preferences: daemonUrl, token, command (the autoretouch program for
 "Start daemon"), roots ("DIR;DIR", folders the started daemon may read),
-lastStyle, lastStrength (0..100), overwrite (sidecars).
+lastStyle, lastStrength (0..100), overwrite (sidecars), processVersion
+("refuse" or "update": what to do with photos older than process version 2012).
 ------------------------------------------------------------------------------]]
 
 local LrPrefs = import "LrPrefs"
@@ -63,7 +64,8 @@ function Config.splitRoots(text)
 end
 
 --- The current settings.
--- @return table { url, token (nil when empty), command, roots (list), lastStyle, strength (0..100), overwrite }
+-- @return table { url, token (nil when empty), command, roots (list), lastStyle, strength (0..100), overwrite,
+--   processVersion ("refuse" or "update") }
 function Config.load()
   local prefs = LrPrefs.prefsForPlugin()
   local token = trim(prefs.token)
@@ -77,6 +79,7 @@ function Config.load()
     lastStyle = prefs.lastStyle,
     strength = math.max(0, math.min(100, strength)),
     overwrite = prefs.overwrite == true,
+    processVersion = prefs.processVersion == "update" and "update" or "refuse",
   }
 end
 

@@ -196,6 +196,16 @@ function DaemonClient.lightroomSettings(response)
   return settings, field(first, "lightroom_warnings") or {}
 end
 
+--- The relative Lightroom keys of the first suggestion (key -> { add, min, max }; {} when none).
+-- @param response decoded SuggestResponse
+-- @return table (unvalidated; see Develop.relativeKeys)
+function DaemonClient.lightroomRelative(response)
+  local suggestions = type(response) == "table" and response.suggestions
+  local first = type(suggestions) == "table" and suggestions[1]
+  local relative = field(first, "lightroom_relative")
+  return type(relative) == "table" and relative or {}
+end
+
 --- Parses the NDJSON stream of POST /v1/sidecars.
 -- @param text the whole body
 -- @return { files = { FileResult, ... }, summary = Summary or nil, error = error table or nil },

@@ -10,10 +10,12 @@ its title, see docs/lightroom-plugin.md).
 
 local applyTitle = LOC "$$$/Autoretouch/Menu/Apply=Auto-retouch (learned style)"
 local sidecarsTitle = LOC "$$$/Autoretouch/Menu/Sidecars=Write XMP sidecars for selection"
+local revertTitle = LOC "$$$/Autoretouch/Menu/Revert=Revert auto-retouch"
 
 local function menuItems()
   return {
     { title = applyTitle, file = "AutoRetouchMenu.lua", enabledWhen = "photosSelected" },
+    { title = revertTitle, file = "RevertMenu.lua", enabledWhen = "photosSelected" },
     { title = sidecarsTitle, file = "SidecarsMenu.lua", enabledWhen = "photosSelected" },
   }
 end
@@ -26,6 +28,7 @@ return {
   LrPluginInfoProvider = "PluginInfo.lua",
   LrInitPlugin = "PluginInit.lua",
   LrShutdownPlugin = "PluginShutdown.lua",
+  LrMetadataProvider = "Metadata.lua",
   LrLibraryMenuItems = menuItems(),
   LrExportMenuItems = menuItems(),
 }

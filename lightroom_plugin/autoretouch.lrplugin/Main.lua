@@ -1,7 +1,7 @@
 --[[----------------------------------------------------------------------------
-Main.lua -- the two commands, run inside LrTasks.startAsyncTask by the menu
+Main.lua -- the commands, run inside LrTasks.startAsyncTask by the menu
 scripts: check the daemon, ask for options, run the flow with a cancellable
-LrProgressScope, show a summary.
+LrProgressScope, show a summary. Revert needs no daemon.
 ------------------------------------------------------------------------------]]
 
 local LrApplication = import "LrApplication"
@@ -16,6 +16,7 @@ local DaemonClient = require "DaemonClient"
 local Dialogs = require "Dialogs"
 local S = require "Strings"
 local SidecarFlow = require "SidecarFlow"
+local RevertFlow = require "RevertFlow"
 local Whitelist = require "Whitelist"
 
 local Main = {}
@@ -85,6 +86,7 @@ function Main.autoRetouch()
       whitelist = Whitelist.packaged(),
       style = choice.style,
       strength = choice.strength,
+      processVersion = env.config.processVersion,
       progress = progress,
       batchSize = Config.BATCH_SIZE,
     }
@@ -93,8 +95,25 @@ function Main.autoRetouch()
       Dialogs.daemonError(summary.stopped)
       return
     end
-    local problems = #summary.failures > 0 or summary.stopped ~= nil
+    local problems = #summary.failures > 0 or summary.stopped ~= nil or #summary.mismatches > 0
     Dialogs.summary(S.summaryTitle, ApplyFlow.summaryText(summary), problems)
+  end)
+end
+
+--- "Revert auto-retouch" (needs no daemon: it only applies each photo's snapshot).
+function Main.revert()
+  LrFunctionContext.callWithContext("autoretouch.revert", function(context)
+    local catalog = LrApplication.activeCatalog()
+    local photos = catalog:getTargetPhotos()
+    if #photos == 0 then
+      LrDialogs.message(S.noPhotos)
+      return
+    end
+    local progress = progressScope(context, S.progressRevert)
+    local summary = RevertFlow.run { photos = photos, catalog = catalog, progress = progress }
+    progress:done()
+    local problems = #summary.failures > 0 or summary.noApi
+    Dialogs.summary(S.revertSummaryTitle, RevertFlow.summaryText(summary), problems)
   end)
 end
 

@@ -1,6 +1,7 @@
 --[[----------------------------------------------------------------------------
 PluginInfo.lua -- the Plug-in Manager section: daemon URL, token, the program
-and folders for "Start daemon", and a "Test connection" button.
+and folders for "Start daemon", what to do with photos in an older process
+version, and a "Test connection" button.
 ------------------------------------------------------------------------------]]
 
 local LrPrefs = import "LrPrefs"
@@ -13,7 +14,7 @@ local S = require "Strings"
 
 local PluginInfo = {}
 
-local FIELDS = { "daemonUrl", "token", "command", "roots" }
+local FIELDS = { "daemonUrl", "token", "command", "roots", "processVersion" }
 
 --- Copies the preferences into the dialog's property table.
 function PluginInfo.startDialog(props)
@@ -23,6 +24,9 @@ function PluginInfo.startDialog(props)
   end
   if props.daemonUrl == "" then
     props.daemonUrl = Config.DEFAULT_URL
+  end
+  if props.processVersion ~= "update" then
+    props.processVersion = "refuse"
   end
   props.status = ""
 end
@@ -77,6 +81,16 @@ function PluginInfo.sectionsForTopOfDialog(f, props)
       labelled(S.commandLabel, f:edit_field { value = bind "command", width_in_chars = 32 }),
       labelled(S.rootsLabel, f:edit_field { value = bind "roots", width_in_chars = 32 }),
       f:row { f:static_text { title = S.rootsHint, fill_horizontal = 1 } },
+      labelled(
+        S.processVersionLabel,
+        f:popup_menu {
+          value = bind "processVersion",
+          items = {
+            { title = S.processVersionRefuse, value = "refuse" },
+            { title = S.processVersionUpdate, value = "update" },
+          },
+        }
+      ),
       f:row {
         f:push_button {
           title = S.testConnection,

@@ -15,10 +15,14 @@ local S = {}
 S.pluginName = LOC "$$$/Autoretouch/PluginName=autoretouch"
 S.menuApply = LOC "$$$/Autoretouch/Menu/Apply=Auto-retouch (learned style)"
 S.menuSidecars = LOC "$$$/Autoretouch/Menu/Sidecars=Write XMP sidecars for selection"
+S.menuRevert = LOC "$$$/Autoretouch/Menu/Revert=Revert auto-retouch"
 
 -- Catalog history -------------------------------------------------------------
 
 S.undoName = LOC "$$$/Autoretouch/Undo=Auto-retouch"
+S.revertUndoName = LOC "$$$/Autoretouch/RevertUndo=Revert auto-retouch"
+--- The develop snapshot taken before a photo's first auto-retouch (Revert auto-retouch returns to it).
+S.snapshotName = LOC "$$$/Autoretouch/Snapshot=Before auto-retouch"
 
 function S.historyName(style)
   return LOC("$$$/Autoretouch/History=Auto-retouch: ^1", tostring(style))
@@ -55,6 +59,7 @@ function S.progressApply(style)
 end
 
 S.progressSidecars = LOC "$$$/Autoretouch/Progress/Sidecars=Writing XMP sidecars"
+S.progressRevert = LOC "$$$/Autoretouch/Progress/Revert=Reverting auto-retouch"
 S.progressStarting = LOC "$$$/Autoretouch/Progress/Starting=Starting the autoretouch daemon"
 
 function S.progressCaption(done, total)
@@ -92,6 +97,36 @@ end
 function S.summaryCanceled(count)
   return LOC("$$$/Autoretouch/Summary/Canceled=Canceled: ^1 photos were not processed.", tostring(count))
 end
+
+function S.summaryUpdated(count)
+  return LOC("$$$/Autoretouch/Summary/Updated=^1 photos were updated to process version 5 first:", tostring(count))
+end
+
+function S.updatedProcessVersion(old)
+  return LOC("$$$/Autoretouch/Summary/UpdatedFrom=was process version ^1", tostring(old))
+end
+
+function S.summaryMismatches(count)
+  return LOC("$$$/Autoretouch/Summary/Mismatches=On ^1 photos Lightroom kept other values than were sent:", tostring(count))
+end
+
+function S.mismatchKey(key, sent, now)
+  return LOC("$$$/Autoretouch/Summary/MismatchKey=^1 sent ^2, now ^3", tostring(key), tostring(sent), tostring(now))
+end
+
+S.summaryNoSnapshotApi = LOC "$$$/Autoretouch/Summary/NoSnapshotApi=This Lightroom has no develop-snapshot API, so no 'Before auto-retouch' snapshot was made; use Edit > Undo to take the run back."
+
+S.revertSummaryTitle = LOC "$$$/Autoretouch/Revert/Title=Revert auto-retouch finished"
+
+function S.revertSummary(reverted, total)
+  return LOC("$$$/Autoretouch/Revert/Reverted=Returned ^1 of ^2 photos to their 'Before auto-retouch' snapshot.", tostring(reverted), tostring(total))
+end
+
+function S.revertNoSnapshot(count)
+  return LOC("$$$/Autoretouch/Revert/NoSnapshot=^1 photos have no 'Before auto-retouch' snapshot (not auto-retouched, or already reverted).", tostring(count))
+end
+
+S.revertNoApi = LOC "$$$/Autoretouch/Revert/NoApi=This Lightroom has no develop-snapshot API; use Edit > Undo or the photo's History panel instead."
 
 S.summaryStopped = LOC "$$$/Autoretouch/Summary/Stopped=The daemon stopped answering; the remaining photos were not processed."
 
@@ -160,6 +195,10 @@ S.errorBadAnswer = LOC "$$$/Autoretouch/Error/BadAnswer=the daemon's answer coul
 S.errorNoSettings = LOC "$$$/Autoretouch/Error/NoSettings=the daemon returned no Lightroom settings"
 S.errorCatalogBusy = LOC "$$$/Autoretouch/Error/CatalogBusy=the catalog was busy; nothing was written"
 S.errorVideo = LOC "$$$/Autoretouch/Error/Video=videos cannot be retouched"
+function S.errorOldProcessVersion(version)
+  return LOC("$$$/Autoretouch/Error/OldProcessVersion=process version ^1 is older than 2012, whose controls the style sets; update it in Develop > Settings > Process, or choose 'update them' in File > Plug-in Manager > autoretouch", tostring(version))
+end
+
 S.errorNoPath = LOC "$$$/Autoretouch/Error/NoPath=the photo has no file path (missing or offline?)"
 
 -- Plug-in Manager -------------------------------------------------------------
@@ -170,6 +209,9 @@ S.tokenLabel = LOC "$$$/Autoretouch/Settings/Token=Token:"
 S.commandLabel = LOC "$$$/Autoretouch/Settings/Command=autoretouch program:"
 S.rootsLabel = LOC "$$$/Autoretouch/Settings/Roots=Photo folders:"
 S.rootsHint = LOC "$$$/Autoretouch/Settings/RootsHint=Folders the started daemon may read (--root), separated by ;. Empty: the catalog's top-level folders."
+S.processVersionLabel = LOC "$$$/Autoretouch/Settings/ProcessVersion=Photos in an older process version:"
+S.processVersionRefuse = LOC "$$$/Autoretouch/Settings/ProcessVersionRefuse=leave them alone (report them)"
+S.processVersionUpdate = LOC "$$$/Autoretouch/Settings/ProcessVersionUpdate=update them to process version 5, then apply"
 S.testConnection = LOC "$$$/Autoretouch/Settings/Test=Test connection"
 S.testing = LOC "$$$/Autoretouch/Settings/Testing=Testing..."
 S.logHint = LOC "$$$/Autoretouch/Settings/Log=The plug-in logs to autoretouch.log in Lightroom's log folder."

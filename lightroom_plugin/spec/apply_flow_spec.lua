@@ -57,9 +57,9 @@ describe("auto-retouch command", function()
         hosts = { "HOST_LIGHTROOM" },
       }, request.body)
     end
-    -- 10 photos, batches of 8: two write gates, each named for the undo menu.
-    assert.are.same({ S.undoName, S.undoName }, { sdk.catalog.writes[1].name, sdk.catalog.writes[2].name })
-    assert.are.equal(2, #sdk.catalog.writes)
+    -- 10 photos fetched in batches of 8, written in one gate: one step of Edit > Undo for the whole run.
+    assert.are.equal(1, #sdk.catalog.writes)
+    assert.are.equal(S.undoName, sdk.catalog.writes[1].name)
     assert.are.equal(10, appliedCount(photos))
     assert.are.equal("Auto-retouch: warm", photos[3].applied[1].history)
 
@@ -259,7 +259,7 @@ end)
 describe("ApplyFlow.run", function()
   before_each(sdk.reset)
 
-  it("uses the batch size and reports progress after each batch", function()
+  it("fetches in batches, reports progress after each, and writes once", function()
     local photos = sdk.photos(5)
     local catalog = sdk.newCatalog(photos)
     local progress = sdk.ns.LrProgressScope { title = "t" }
@@ -274,7 +274,7 @@ describe("ApplyFlow.run", function()
       batchSize = 2,
     }
     assert.are.equal(5, summary.applied)
-    assert.are.equal(3, #catalog.writes)
+    assert.are.equal(1, #catalog.writes)
     assert.are.same({ { 2, 5 }, { 4, 5 }, { 5, 5 } }, progress.portions)
     assert.are.equal("5 of 5 photos", progress.captions[3])
     assert.are.equal(0, summary.notProcessed)

@@ -32,19 +32,21 @@ describe("Info.lua", function()
     assert.matches("^%l+%.[%w.]+$", info.LrToolkitIdentifier)
     assert.is_nil(info.LrToolkitIdentifier:find("^com%.adobe"))
     assert.are.equal(S.pluginName, info.LrPluginName)
-    for _, key in ipairs { "LrPluginInfoProvider", "LrInitPlugin", "LrShutdownPlugin" } do
+    for _, key in ipairs { "LrPluginInfoProvider", "LrInitPlugin", "LrShutdownPlugin", "LrMetadataProvider" } do
       assert.is_truthy(io.open(sdk.pluginDir .. "/" .. info[key]), key)
     end
   end)
 
-  it("puts both commands under Library and File > Plug-in Extras, titled as in Strings.lua", function()
+  it("puts the commands under Library and File > Plug-in Extras, titled as in Strings.lua", function()
     for _, menu in ipairs { info.LrLibraryMenuItems, info.LrExportMenuItems } do
       assert.are.same({
         { title = S.menuApply, file = "AutoRetouchMenu.lua", enabledWhen = "photosSelected" },
+        { title = S.menuRevert, file = "RevertMenu.lua", enabledWhen = "photosSelected" },
         { title = S.menuSidecars, file = "SidecarsMenu.lua", enabledWhen = "photosSelected" },
       }, menu)
     end
     assert.are.equal("Auto-retouch (learned style)", S.menuApply)
+    assert.are.equal("Revert auto-retouch", S.menuRevert)
     assert.are.equal("Write XMP sidecars for selection", S.menuSidecars)
   end)
 end)

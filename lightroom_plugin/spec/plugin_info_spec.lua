@@ -25,6 +25,7 @@ describe("Config", function()
       roots = {},
       strength = 100,
       overwrite = false,
+      processVersion = "refuse",
     }, config)
     Config.remember { style = "warm", strength = 0.333 }
     assert.are.same({ lastStyle = "warm", lastStrength = 33 }, sdk.prefs)

@@ -312,9 +312,65 @@ function sdk.newCatalog(photos)
   return catalog
 end
 
---- A fake photo: opts.path, opts.format ("JPG", "RAW", "VIDEO"), opts.failApply, opts.failMetadata.
+--- A fake photo: opts.path, opts.format ("JPG", "RAW", "VIDEO"), opts.failApply, opts.failMetadata,
+-- opts.develop (its develop settings; applyDevelopSettings merges into them), opts.keeps (key -> value
+-- Lightroom keeps whatever is sent), opts.noSnapshotApi (an SDK without develop snapshots).
+-- Snapshots, develop settings and plug-in properties behave like Lightroom's: writes need the write gate.
 function sdk.newPhoto(opts)
-  local photo = { path = opts.path, applied = {} }
+  local photo = { path = opts.path, applied = {}, develop = deepcopy(opts.develop or {}), snapshots = {}, properties = {} }
+  local nextSnapshot = 0
+  local function inWrite(what)
+    assert(sdk.catalog and sdk.catalog.inWrite, what .. " called outside withWriteAccessDo")
+  end
+  function photo.getDevelopSettings(self)
+    return deepcopy(self.develop)
+  end
+  function photo.getPropertyForPlugin(self, plugin, field)
+    assert(plugin == _PLUGIN, "getPropertyForPlugin needs _PLUGIN")
+    return self.properties[field]
+  end
+  function photo.setPropertyForPlugin(self, plugin, field, value)
+    assert(plugin == _PLUGIN, "setPropertyForPlugin needs _PLUGIN")
+    inWrite "setPropertyForPlugin"
+    self.properties[field] = value
+  end
+  if not opts.noSnapshotApi then
+    function photo.getDevelopSnapshots(self)
+      local out = {}
+      for i, snap in ipairs(self.snapshots) do
+        out[i] = { snapshotID = snap.snapshotID, snapshotName = snap.snapshotName }
+      end
+      return out
+    end
+    function photo.createDevelopSnapshot(self, name, updateInPlace)
+      inWrite "createDevelopSnapshot"
+      assert(updateInPlace == false, "the plug-in never updates a snapshot in place")
+      nextSnapshot = nextSnapshot + 1
+      local id = "snap-" .. nextSnapshot
+      self.snapshots[#self.snapshots + 1] = { snapshotID = id, snapshotName = name, settings = deepcopy(self.develop) }
+      return id
+    end
+    function photo.applyDevelopSnapshot(self, id)
+      inWrite "applyDevelopSnapshot"
+      for _, snap in ipairs(self.snapshots) do
+        if snap.snapshotID == id then
+          self.develop = deepcopy(snap.settings)
+          return
+        end
+      end
+      error("no snapshot " .. tostring(id))
+    end
+    function photo.deleteDevelopSnapshot(self, id)
+      inWrite "deleteDevelopSnapshot"
+      for i, snap in ipairs(self.snapshots) do
+        if snap.snapshotID == id then
+          table.remove(self.snapshots, i)
+          return
+        end
+      end
+      error("no snapshot " .. tostring(id))
+    end
+  end
   function photo.getRawMetadata(_, key)
     if opts.failMetadata then
       error("metadata unavailable for " .. tostring(opts.path))
@@ -338,6 +394,12 @@ function sdk.newPhoto(opts)
       error("Lightroom refused the settings of " .. tostring(opts.path), 0)
     end
     self.applied[#self.applied + 1] = { settings = deepcopy(settings), history = historyName }
+    for key, value in pairs(settings) do
+      self.develop[key] = deepcopy(value)
+    end
+    for key, value in pairs(opts.keeps or {}) do
+      self.develop[key] = value
+    end
   end
   return photo
 end
@@ -399,6 +461,7 @@ local function fakePost(url, body, headers)
       return errorBody(fail.status or 404, fail.code or "NOT_FOUND", fail.message or (req.path .. ": no such file"))
     end
     local settings = daemon.settingsFor(req.path, req.style, req.strength)
+    local relative = daemon.relativeFor and daemon.relativeFor(req.path, req.style, req.strength) or nil
     return respond(200, {
       server_version = "test",
       model_version = tostring(req.style) .. "@1",
@@ -406,6 +469,7 @@ local function fakePost(url, body, headers)
         {
           recipe = { version = 1, steps = {}, style = req.style or "", strength = req.strength or 1, model = "" },
           lightroom_settings = settings,
+          lightroom_relative = relative,
           lightroom_warnings = {},
           darktable_history = {},
         },

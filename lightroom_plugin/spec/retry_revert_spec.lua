@@ -1,0 +1,195 @@
+-- Retry and revert in Lightroom: one undo step per run, a "Before auto-retouch" snapshot, relative keys
+-- (Sharpness) from the photo's own value, process versions, and the settings read back.
+
+local sdk = require "sdk"
+
+local Develop = require "Develop"
+local S = require "Strings"
+local Whitelist = require "Whitelist"
+
+local function runApply(strength)
+  sdk.modalHandler = function(_, props)
+    props.strength = strength or 100
+    return "ok"
+  end
+  dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+end
+
+local function runRevert()
+  dofile(sdk.pluginDir .. "/RevertMenu.lua")
+end
+
+local function lastSummary()
+  local messages = sdk.dialogsOf "message"
+  return messages[#messages]
+end
+
+local ORIGINAL = { ProcessVersion = "11.0", Sharpness = 40, Exposure2012 = 0, WhiteBalance = "As Shot" }
+
+local function fakeStyle()
+  sdk.daemon.settingsFor = function(_, _, strength)
+    return { Exposure2012 = 0.5 * strength, WhiteBalance = "Custom", Temperature = 5600, Tint = 3 }
+  end
+  sdk.daemon.relativeFor = function(_, _, strength)
+    return { Sharpness = { add = math.floor(30 * strength + 0.5), min = 0, max = 150 } }
+  end
+end
+
+describe("retry and revert", function()
+  before_each(function()
+    sdk.reset()
+    fakeStyle()
+  end)
+
+  it("snapshots each photo once, applies in one undo step, retries from the photo's own values, reverts", function()
+    local photos = sdk.photos(3, { format = "RAW", develop = ORIGINAL })
+    sdk.newCatalog(photos)
+
+    runApply(100)
+    assert.are.equal(1, #sdk.catalog.writes)
+    assert.are.equal(S.undoName, sdk.catalog.writes[1].name)
+    for _, photo in ipairs(photos) do
+      assert.are.equal(1, #photo.snapshots)
+      assert.are.equal(S.snapshotName, photo.snapshots[1].snapshotName)
+      assert.are.same(ORIGINAL, photo.snapshots[1].settings) -- taken before the settings were applied
+      local sent = photo.applied[1].settings
+      assert.are.equal(70, sent.Sharpness) -- 40 of the photo's own + 30, not 30
+      assert.are.equal("Custom", sent.WhiteBalance) -- Temperature/Tint count only with Custom
+      assert.are.equal(5600, sent.Temperature)
+      assert.are.same({ Sharpness = 40 }, sdk.decode(photo.properties.relativeBase))
+    end
+    assert.are.equal("info", lastSummary().style)
+
+    runApply(60) -- "try it at 60 %"
+    assert.are.equal(2, #sdk.catalog.writes)
+    for _, photo in ipairs(photos) do
+      assert.are.equal(1, #photo.snapshots) -- still the photo as it was before the first run
+      local sent = photo.applied[2].settings
+      assert.are.equal(58, sent.Sharpness) -- 40 + 18: from the original value, not 70 + 18
+      assert.are.equal(0.3, sent.Exposure2012)
+      assert.are.equal(58, photo.develop.Sharpness)
+    end
+
+    runRevert()
+    assert.are.equal(3, #sdk.catalog.writes)
+    assert.are.equal(S.revertUndoName, sdk.catalog.writes[3].name)
+    for _, photo in ipairs(photos) do
+      assert.are.same(ORIGINAL, photo.develop)
+      assert.are.equal(0, #photo.snapshots)
+      assert.is_nil(photo.properties.relativeBase)
+    end
+    assert.matches("Returned 3 of 3 photos", lastSummary().info, 1, true)
+    assert.are.same({ "autoretouch.apply", "autoretouch.apply", "autoretouch.revert" }, sdk.tasks)
+
+    -- after a revert the next run starts afresh from the photo as it is then
+    photos[1].develop.Sharpness = 20
+    runApply(100)
+    assert.are.equal(50, photos[1].applied[3].settings.Sharpness)
+    assert.are.equal(20, photos[1].snapshots[1].settings.Sharpness)
+  end)
+
+  it("revert leaves photos without the snapshot alone and says how many", function()
+    local photos = sdk.photos(2, { develop = ORIGINAL })
+    sdk.newCatalog(photos)
+    runRevert()
+    assert.are.equal(0, #sdk.catalog.writes)
+    assert.matches("Returned 0 of 2 photos", lastSummary().info, 1, true)
+    assert.matches("2 photos have no 'Before auto-retouch' snapshot", lastSummary().info, 1, true)
+    assert.are.equal(0, #sdk.requests) -- revert needs no daemon
+  end)
+
+  it("refuses photos in a process version older than 2012 unless the preference says update", function()
+    local old = { ProcessVersion = "5.7", Sharpness = 25 }
+    local photos = {
+      sdk.newPhoto { path = "/p/old.nef", develop = old },
+      sdk.newPhoto { path = "/p/new.nef", develop = ORIGINAL },
+    }
+    sdk.newCatalog(photos)
+    runApply(100)
+    assert.are.equal(0, #photos[1].applied)
+    assert.are.equal(1, #photos[2].applied)
+    assert.is_nil(photos[2].applied[1].settings.ProcessVersion)
+    assert.are.equal("warning", lastSummary().style)
+    assert.matches("old.nef: process version 5.7 is older than 2012", lastSummary().info, 1, true)
+
+    sdk.reset()
+    fakeStyle()
+    sdk.prefs.processVersion = "update"
+    photos = { sdk.newPhoto { path = "/p/old.nef", develop = old } }
+    sdk.newCatalog(photos)
+    runApply(100)
+    local sent = photos[1].applied[1].settings
+    assert.are.equal(Develop.UPDATE_TO, sent.ProcessVersion)
+    assert.are.equal(55, sent.Sharpness)
+    assert.matches("1 photos were updated to process version 5 first:", lastSummary().info, 1, true)
+    assert.matches("old.nef: was process version 5.7", lastSummary().info, 1, true)
+  end)
+
+  it("reads the settings back and reports what Lightroom kept differently", function()
+    local photos = { sdk.newPhoto { path = "/p/a.nef", develop = ORIGINAL, keeps = { Temperature = 5000 } } }
+    sdk.newCatalog(photos)
+    runApply(100)
+    local summary = lastSummary()
+    assert.are.equal("warning", summary.style)
+    assert.matches("On 1 photos Lightroom kept other values than were sent:", summary.info, 1, true)
+    assert.matches("a.nef: Temperature sent 5600, now 5000", summary.info, 1, true)
+  end)
+
+  it("clamps relative keys to Lightroom's range", function()
+    local photos = { sdk.newPhoto { path = "/p/a.nef", develop = { Sharpness = 140 } } }
+    sdk.newCatalog(photos)
+    runApply(100)
+    assert.are.equal(150, photos[1].applied[1].settings.Sharpness)
+  end)
+
+  it("without a develop-snapshot API: applies, and says how to take it back", function()
+    local photos = { sdk.newPhoto { path = "/p/a.nef", develop = ORIGINAL, noSnapshotApi = true } }
+    sdk.newCatalog(photos)
+    runApply(100)
+    assert.are.equal(1, #photos[1].applied)
+    assert.matches(S.summaryNoSnapshotApi, lastSummary().info, 1, true)
+    runRevert()
+    assert.are.equal(S.revertNoApi, lastSummary().info)
+    assert.are.equal(1, #sdk.catalog.writes)
+  end)
+end)
+
+describe("Develop", function()
+  it("validates relative keys against the whitelist and their numbers", function()
+    local whitelist = Whitelist.packaged()
+    local keys, dropped = Develop.relativeKeys({
+      Sharpness = { add = 12, min = 0, max = 150 },
+      Bogus = { add = 1, min = 0, max = 1 },
+      Exposure2012 = { add = 0 / 0, min = 0, max = 1 },
+    }, whitelist)
+    assert.are.same({ Sharpness = { add = 12, min = 0, max = 150 } }, keys)
+    assert.are.same({ "Bogus", "Exposure2012" }, dropped)
+    assert.are.same({}, (Develop.relativeKeys(nil, whitelist)))
+  end)
+
+  it("knows which process versions carry the 2012 controls", function()
+    assert.are.equal("5.0", Develop.oldProcessVersion { ProcessVersion = "5.0" })
+    assert.are.equal("5.7", Develop.oldProcessVersion { ProcessVersion = "5.7" })
+    assert.is_nil(Develop.oldProcessVersion { ProcessVersion = "6.7" })
+    assert.is_nil(Develop.oldProcessVersion { ProcessVersion = "15.4" })
+    assert.is_nil(Develop.oldProcessVersion {})
+  end)
+
+  it("takes the base from the stored value, else the photo's, else 0", function()
+    local keys = { Sharpness = { add = 10, min = 0, max = 150 } }
+    assert.are.same({ Sharpness = 25 }, (Develop.base('{"Sharpness":25}', { Sharpness = 70 }, keys)))
+    assert.are.same({ Sharpness = 70 }, (Develop.base(nil, { Sharpness = 70 }, keys)))
+    assert.are.same({ Sharpness = 0 }, (Develop.base("not json", {}, keys)))
+  end)
+
+  it("compares numbers with a tolerance, curves point by point, and false as a value", function()
+    assert.are.same({}, Develop.mismatches({ Exposure2012 = 0.5, C = { 0, 0, 255, 255 }, G = false }, {
+      Exposure2012 = 0.505,
+      C = { 0, 0, 255, 255 },
+      G = false,
+    }))
+    local out = Develop.mismatches({ C = { 0, 0, 255, 255 }, G = false, W = "Custom" }, { C = { 0, 0 }, W = "As Shot" })
+    assert.are.same({ "C", "G", "W" }, { out[1].key, out[2].key, out[3].key })
+    assert.are.equal("{0,0,255,255}", out[1].sent)
+  end)
+end)
