@@ -471,7 +471,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
-    if m and "val_gain_db" in m and summary.get("learned_from") in ("pairs", "lightroom catalog", "darktable sidecars"):
+    if (
+        m
+        and "val_gain_db" in m
+        and summary.get("learned_from") in ("pairs", "lightroom catalog", "lightroom edits", "darktable sidecars")
+    ):
         print(
             f"  pairs it did not see, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"

@@ -11,7 +11,9 @@ here, in the worker process, as ``autoretouch train`` does) and reports on stdou
 
 The spec file (written by :mod:`backend.daemon.training`) holds ``name``, ``favourites``, ``sources`` (or
 null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, selection, photos or null]`` or
-null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``steps`` (0 = the
+null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``favourite_files`` /
+``darktable_files`` (lists of photo files, linked into ``run_dir/selection`` and used like the folders),
+``lightroom_edits`` (``{"path", "settings"}`` each, learnt as pairs), ``steps`` (0 = the
 trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir`` and ``install_dir``. SIGTERM ends the worker at once (the run folder keeps its checkpoints).
 """
 
@@ -32,6 +34,24 @@ from backend.errors import AutoretouchError
 __all__ = ["main"]
 
 _lock = threading.Lock()
+
+
+def _linked(folder: Path, files: Sequence[str], *, with_sidecars: bool) -> Path:
+    """A folder of symbolic links to ``files`` (and their darktable sidecars), names made unique.
+
+    The trainer reads folders; an editor's selection is a list of files from many folders.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    for i, text in enumerate(files):
+        photo = Path(text)
+        name = photo.name if photo.name not in used else f"{photo.stem}-{i}{photo.suffix}"
+        used.add(name)
+        (folder / name).symlink_to(photo)
+        sidecar = photo.with_name(photo.name + ".xmp")
+        if with_sidecars and sidecar.is_file():
+            (folder / (name + ".xmp")).symlink_to(sidecar)
+    return folder
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -89,14 +109,20 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(run_dir / "metrics.csv", cfg.run.steps, done), daemon=True)
     watcher.start()
+    favourites, darktable = spec.get("favourites"), spec.get("darktable")
+    if spec.get("favourite_files"):
+        favourites = str(_linked(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
+    if spec.get("darktable_files"):
+        darktable = str(_linked(run_dir / "selection", spec["darktable_files"], with_sidecars=True))
     try:
         result = train(
             cfg,
-            targets=spec.get("favourites"),
+            targets=favourites,
             sources=spec.get("sources"),
             pairs=tuple(spec["pairs"]) if spec.get("pairs") else None,
             catalog=tuple(spec["catalog"]) if spec.get("catalog") else None,
-            darktable=spec.get("darktable"),
+            darktable=darktable,
+            edits=spec.get("lightroom_edits") or None,
             run_dir=run_dir,
             install_dir=spec["install_dir"],
             progress=False,

@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -427,6 +428,7 @@ def train_restore(
     pairs: tuple[str | Path, str | Path] | None = None,
     catalog: tuple[str | Path, str, str | Path | None] | None = None,
     darktable: str | Path | None = None,
+    edits: Sequence[Mapping[str, Any]] | None = None,
     run: Path,
     install_dir: str | Path | None,
     progress: bool,
@@ -444,6 +446,8 @@ def train_restore(
             catalog's favourites (:func:`trainer.restore_pairs.load_catalog_pair_set`), as pairs.
         darktable: a folder of photos with darktable sidecars: learn from darktable's renders of them
             (:func:`trainer.restore_pairs.load_darktable_pair_set`), as pairs.
+        edits: ``{"path", "settings"}`` per photo: originals with their Lightroom develop settings, as the
+            plug-in sends them (:func:`trainer.restore_pairs.load_settings_pair_set`), learnt as pairs.
         run: the run folder.
         install_dir: style folder to install into (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -465,17 +469,20 @@ def train_restore(
     t0 = time.monotonic()
     steps, minutes = cfg.run.steps, cfg.run.minutes
     crossfit: dict[str, Any] | None = None
-    if pairs is not None or catalog is not None or darktable is not None:
+    if pairs is not None or catalog is not None or darktable is not None or edits is not None:
         from trainer.restore_pairs import (
             crossfit_check,
             load_catalog_pair_set,
             load_darktable_pair_set,
             load_pair_set,
+            load_settings_pair_set,
             paired_data,
             split_pairs,
         )
 
-        if catalog is not None:
+        if edits is not None:
+            pair_set = load_settings_pair_set(cfg, edits, net.sliders)
+        elif catalog is not None:
             pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
         elif darktable is not None:
             pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
@@ -606,6 +613,7 @@ def _finish(
     kinds = {
         "pairs": "before/after pairs",
         "lightroom catalog": "edited photos of a Lightroom catalog",
+        "lightroom edits": "photos edited in Lightroom",
         "darktable sidecars": "photos edited in darktable",
     }
     kind = kinds.get(str(data.summary.get("learned_from")))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,16 +194,46 @@ def load_catalog_pair_set(
         CatalogError / NotFoundError: the catalog cannot be read or the selection yields no usable photo.
     """
     from backend.errors import NotFoundError
-    from trainer.data.pairs import Pair
     from trainer.lrcat.favourites import catalog_edits
 
-    d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     edits, skipped = catalog_edits(lrcat, selection, photos=photos)
     for message in skipped:
         log.warning("%s: skipped: %s", lrcat, message)
     if not edits:
         raise NotFoundError(f"{lrcat}: none of the selected photos can be used ({'; '.join(skipped[:3])})")
+    source = {"lrcat": str(Path(lrcat).resolve()), "favourites": selection, "catalog_skipped": skipped}
+    return _edit_pairs(cfg, edits, source, sliders, t0)
+
+
+def load_settings_pair_set(cfg: TrainConfig, items: Sequence[Mapping[str, Any]], sliders: tuple[str, ...]) -> PairSet:
+    """Pairs from photos sent with their Lightroom develop settings (the plug-in's "train from selection").
+
+    Like :func:`load_catalog_pair_set`, with the settings given per photo
+    (:func:`trainer.lrcat.favourites.settings_edits`) instead of read from a catalog.
+
+    Raises:
+        NotFoundError: no photo is usable (each skipped one is named in the message and the log).
+    """
+    from backend.errors import NotFoundError
+    from trainer.lrcat.favourites import settings_edits
+
+    t0 = time.monotonic()
+    edits, skipped = settings_edits(items)
+    for message in skipped:
+        log.warning("skipped: %s", message)
+    if not edits:
+        raise NotFoundError(f"none of the {len(items)} photos can be used ({'; '.join(skipped[:3])})")
+    return _edit_pairs(cfg, edits, {"lightroom_edits": len(items), "edits_skipped": skipped}, sliders, t0)
+
+
+def _edit_pairs(
+    cfg: TrainConfig, edits: list[Any], source: dict[str, Any], sliders: tuple[str, ...], t0: float
+) -> PairSet:
+    """Pairs of originals and their mapped settings rendered on them (``CatalogEdit`` each)."""
+    from trainer.data.pairs import Pair
+
+    d, seed = cfg.data, cfg.run.seed
     if d.max_images > 0:
         edits = edits[: d.max_images]
     csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
@@ -215,7 +246,6 @@ def load_catalog_pair_set(
         renders=[e.values for e in edits],
     )
     kept = {p.name for p in views.pairs}
-    source = {"lrcat": str(Path(lrcat).resolve()), "favourites": selection, "catalog_skipped": skipped}
     ps = _fitted(cfg, views, sliders, 0, t0, source)
     ps.labels = [Recipe.from_settings(e.values).to_dict()["steps"] for e in edits if e.name in kept]
     return ps
@@ -387,6 +417,8 @@ def paired_data(
         "method": "restore",
         "learned_from": "lightroom catalog"
         if "lrcat" in ps.source
+        else "lightroom edits"
+        if "lightroom_edits" in ps.source
         else "darktable sidecars"
         if "darktable_dir" in ps.source
         else "pairs",

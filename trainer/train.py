@@ -29,7 +29,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,6 +489,7 @@ def train(
     pairs: tuple[str | Path, str | Path] | None = None,
     catalog: tuple[str | Path, str, str | Path | None] | None = None,
     darktable: str | Path | None = None,
+    edits: Sequence[Mapping[str, Any]] | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     install_dir: str | Path | None = None,
@@ -507,6 +508,8 @@ def train(
         catalog: ``(lrcat, selection, photos folder or None)``: the develop settings of a Lightroom catalog's
             favourites (``picks``, ``rating:N``, ``collection:NAME``), learnt as pairs (restoration only).
         darktable: a folder of photos with darktable sidecars, learnt as pairs with darktable-cli's renders.
+        edits: ``{"path", "settings"}`` per photo: originals with their Lightroom develop settings (the
+            plug-in's "train from selection"), learnt as pairs.
         run_dir: the run folder (default ``runs/<style>``).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
@@ -524,7 +527,8 @@ def train(
     """
     info = info or init_distributed()
     run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
-    if (pairs is not None or catalog is not None or darktable is not None) and cfg.run.method != "restore":
+    paired = pairs is not None or catalog is not None or darktable is not None or edits is not None
+    if paired and cfg.run.method != "restore":
         raise ConfigError(
             "--pairs, --favourites and --darktable train by restoration (run.method = 'restore'), not by the GAN"
         )
@@ -541,6 +545,7 @@ def train(
                 pairs=pairs,
                 catalog=catalog,
                 darktable=darktable,
+                edits=edits,
                 run=run,
                 install_dir=install_dir,
                 progress=progress,

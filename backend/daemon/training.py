@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from google.protobuf.json_format import MessageToDict
+
 from backend.daemon.config import DaemonConfig
 from backend.daemon.convert import style_info_to_pb
 from backend.daemon.errors import BadRequestError, BusyError, DeadlineError
@@ -36,6 +38,8 @@ from backend.rpc import pb
 __all__ = ["TrainingRunner", "WorkerError"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: Most photo files one TrainStyle may list (favourite_files, darktable_files, lightroom_edits together).
+MAX_LISTED_FILES = 10_000
 _KILL_AFTER_S = 5.0
 
 
@@ -100,6 +104,12 @@ class TrainingRunner:
             raise NotFoundError(f"{folder}: the {what} folder does not exist")
         return folder
 
+    def _file(self, text: str) -> Path:
+        photo = self.roots.request_path(text)
+        if not photo.is_file():
+            raise NotFoundError(f"{photo}: no such photo file")
+        return photo
+
     def _spec(self, req: pb.TrainStyleRequest, run_dir: Path) -> dict[str, Any]:
         paired = bool(req.pairs_before or req.pairs_after)
         catalog = bool(req.lrcat or req.lrcat_favourites or req.photos)
@@ -108,15 +118,20 @@ class TrainingRunner:
         if catalog and not (req.lrcat and req.lrcat_favourites):
             raise BadRequestError("lrcat and lrcat_favourites go together (a catalog and which of its photos)")
         darktable = bool(req.darktable)
-        if sum((paired, catalog, darktable, bool(req.favourites or req.sources))) > 1:
+        lists = (bool(req.favourite_files), bool(req.darktable_files), bool(req.lightroom_edits))
+        if sum((paired, catalog, darktable, bool(req.favourites or req.sources), *lists)) > 1:
             raise BadRequestError(
-                "a style learns from favourites (and sources), before/after pairs, a catalog's favourites or "
-                "darktable edits, not several"
+                "a style learns from favourites (and sources), before/after pairs, a catalog's favourites, "
+                "darktable edits, or one list of photo files, not several"
             )
-        if not (paired or catalog or darktable or req.favourites):
+        if not (paired or catalog or darktable or req.favourites or any(lists)):
             raise BadRequestError(
-                "give favourites, pairs_before and pairs_after, lrcat and lrcat_favourites, or darktable"
+                "give favourites, pairs_before and pairs_after, lrcat and lrcat_favourites, darktable, "
+                "favourite_files, darktable_files or lightroom_edits"
             )
+        listed = len(req.favourite_files) + len(req.darktable_files) + len(req.lightroom_edits)
+        if listed > MAX_LISTED_FILES:
+            raise BadRequestError(f"{listed} photo files listed; at most {MAX_LISTED_FILES} per training")
         lrcat = None
         if catalog:
             lrcat = self.roots.request_path(req.lrcat)
@@ -137,6 +152,11 @@ class TrainingRunner:
             if lrcat is not None
             else None,
             "darktable": str(self._folder(req.darktable, "darktable")) if darktable else None,
+            "favourite_files": [str(self._file(p)) for p in req.favourite_files],
+            "darktable_files": [str(self._file(p)) for p in req.darktable_files],
+            "lightroom_edits": [
+                {"path": str(self._file(e.path)), "settings": MessageToDict(e.settings)} for e in req.lightroom_edits
+            ],
             "steps": req.steps,
             "minutes": req.minutes,
             "description": req.description,

@@ -23,6 +23,7 @@ text is parsed as data (:mod:`trainer.lrcat.luatext`), never executed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,4 +141,56 @@ def catalog_edits(
                 continue
             mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
             edits.append(CatalogEdit(label, original, dict(mapped.values), mapped.notes))
+    return edits, skipped
+
+
+def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit], list[str]]:
+    """Photos with their Lightroom develop settings as sent by the plug-in (``photo:getDevelopSettings()``).
+
+    The same mapping as :func:`catalog_edits`, for settings that come with the photo instead of from a catalog
+    file: process version 2012 and later only; an absolute white balance is made relative to the as-shot one,
+    which for a raw comes from the raw itself (``decode``'s as-shot Kelvin/Tint).
+
+    Args:
+        items: ``{"path": original photo, "settings": develop settings}`` each.
+
+    Returns:
+        ``(edits, skipped)``: the usable photos, and one message per skipped photo (naming it and why).
+    """
+    from backend.decode import decode_preview
+    from backend.errors import AutoretouchError
+    from trainer.lrcat.records import AsShotWhiteBalance
+
+    edits: list[CatalogEdit] = []
+    skipped: list[str] = []
+    seen: dict[str, int] = {}
+    for item in items:
+        path = Path(str(item.get("path", "")))
+        settings = item.get("settings")
+        label = path.stem + (f"-{seen[path.stem]}" if path.stem in seen else "")
+        seen[path.stem] = seen.get(path.stem, 0) + 1
+        if not isinstance(settings, Mapping) or not settings:
+            skipped.append(f"{path.name}: no develop settings")
+            continue
+        pv = process_version(settings)
+        if pv != "PV2012":
+            skipped.append(
+                f"{path.name}: process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
+            )
+            continue
+        try:
+            decoded = decode_preview(path, long_side=64)
+        except AutoretouchError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            continue
+        shot = decoded.as_shot
+        as_shot = None
+        if shot is not None and shot.kelvin is not None and shot.tint is not None:
+            as_shot = AsShotWhiteBalance(float(shot.kelvin), float(shot.tint), "the raw's as-shot white balance")
+        try:
+            mapped = map_settings(settings, as_shot=as_shot)
+        except AutoretouchError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            continue
+        edits.append(CatalogEdit(label, path, dict(mapped.values), mapped.notes))
     return edits, skipped
