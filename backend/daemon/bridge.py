@@ -11,6 +11,13 @@ request                     body                       answer
                                                        one ``WriteSidecarsResponse`` per line, a ``file``
                                                        per photo as it is done, then one ``summary``
 ``POST /v1/revert``         ``RevertRequest``          ``RevertResponse``
+``POST /v1/train``          ``TrainStyleRequest``      NDJSON stream: one ``TrainStyleResponse`` per line
+                                                       (progress, then ``finished``); hanging up cancels
+``POST /v1/train/start``    ``TrainStyleRequest``      ``TrainStatus`` once the worker runs; the training
+                                                       goes on in the daemon (for clients that cannot
+                                                       read a stream as it arrives, e.g. Lightroom)
+``GET /v1/train/status``    ``?protocol_version=1``    ``TrainStatus``: state and the latest message
+``POST /v1/train/cancel``   ``TrainControlRequest``    ``TrainStatus`` (the worker is stopped)
 ``GET /v1/styles``          ``?protocol_version=1``    ``ListStylesResponse``
 ``GET /healthz``            --                         ``{"status": "SERVING"|"NOT_SERVING", ...}`` 200/503
 ==========================  =========================  ====================================================
@@ -64,11 +71,24 @@ __all__ = ["BridgeServer", "create_bridge"]
 _UNARY: dict[str, tuple[type[Message], str]] = {
     "/v1/suggest": (pb.SuggestRequest, "suggest"),
     "/v1/revert": (pb.RevertRequest, "revert"),
+    "/v1/train/start": (pb.TrainStyleRequest, "train_start"),
+    "/v1/train/cancel": (pb.TrainControlRequest, "train_cancel"),
 }
-_STREAM: dict[str, tuple[type[Message], str]] = {"/v1/sidecars": (pb.WriteSidecarsRequest, "write_sidecars")}
+_STREAM: dict[str, tuple[type[Message], str]] = {
+    "/v1/sidecars": (pb.WriteSidecarsRequest, "write_sidecars"),
+    "/v1/train": (pb.TrainStyleRequest, "train_style"),
+}
 #: Seconds an over-the-limit connection is given to show that it is a ``GET /healthz``.
 _HEALTH_PEEK_S = 0.2
-_RPC_NAMES = {"suggest": "Suggest", "revert": "Revert", "write_sidecars": "WriteSidecars", "list_styles": "ListStyles"}
+_RPC_NAMES = {
+    "suggest": "Suggest",
+    "revert": "Revert",
+    "write_sidecars": "WriteSidecars",
+    "list_styles": "ListStyles",
+    "train_style": "TrainStyle",
+    "train_start": "TrainStart",
+    "train_cancel": "TrainCancel",
+}
 
 
 class BridgeServer(ThreadingHTTPServer):
@@ -319,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- methods ------------------------------------------------------------------------------------------
 
     def do_GET(self) -> None:
-        """``/healthz`` and ``/v1/styles``."""
+        """``/healthz``, ``/v1/styles`` and ``/v1/train/status``."""
         start = time.perf_counter()
         url = urlsplit(self.path)
         if url.path == "/healthz":
@@ -327,17 +347,21 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"status": status, "server_version": __version__}
             self._send_json(200 if status == "SERVING" else 503, body)
             return
-        rpc = "ListStyles" if url.path == "/v1/styles" else url.path
+        rpc = {"/v1/styles": "ListStyles", "/v1/train/status": "TrainStatus"}.get(url.path, url.path[:200])
         try:
             self._check_host()
             call = self._call()
-            if url.path != "/v1/styles":
-                raise NotFoundError(f"no such endpoint: GET {url.path}")
+            if url.path not in ("/v1/styles", "/v1/train/status"):
+                raise NotFoundError(f"no such endpoint: GET {url.path[:200]}")
             query = parse_qs(url.query)
             version = query.get("protocol_version", ["0"])[0]
             if not version.isdigit():
-                raise BadRequestError(f"protocol_version must be a number, got {version!r}")
-            response = self.service.list_styles(pb.ListStylesRequest(protocol_version=int(version)), call)
+                raise BadRequestError(f"protocol_version must be a number, got {version[:40]!r}")
+            response: Message
+            if url.path == "/v1/styles":
+                response = self.service.list_styles(pb.ListStylesRequest(protocol_version=int(version)), call)
+            else:
+                response = self.service.train_status(pb.TrainControlRequest(protocol_version=int(version)), call)
         except Exception as exc:
             self._fail(rpc, exc, start)
             return
@@ -345,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, message_to_dict(response))
 
     def do_POST(self) -> None:
-        """``/v1/suggest``, ``/v1/revert`` (JSON) and ``/v1/sidecars`` (NDJSON stream)."""
+        """The POST endpoints: JSON answers, or an NDJSON stream for ``/v1/sidecars`` and ``/v1/train``."""
         start = time.perf_counter()
         path = urlsplit(self.path).path
         route = _UNARY.get(path) or _STREAM.get(path)

@@ -135,6 +135,7 @@ class RetouchService:
 
     def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
         from backend.daemon.training import TrainingRunner
+        from backend.daemon.training_background import BackgroundTraining
 
         self.config = config
         self.registry = registry
@@ -142,6 +143,7 @@ class RetouchService:
         self.limiter = Limiter(config.workers, config.queue)
         self.gate = InferenceGate()
         self.training = TrainingRunner(config, registry, roots)
+        self.background = BackgroundTraining(self)
         self.ready = threading.Event()
         self.stopping = threading.Event()
 
@@ -489,3 +491,19 @@ class RetouchService:
         self._require_ready()
         model: Callable[[str], dict[str, str]] = self._versions
         yield from self.training.run(req, call, model)
+
+    # -- background training (JSON bridge) ------------------------------------------------------------
+
+    def train_start(self, req: pb.TrainStyleRequest, call: Call) -> pb.TrainStatus:
+        """Start a training that runs on in the daemon (see :mod:`backend.daemon.training_background`)."""
+        return self.background.start(req)
+
+    def train_status(self, req: pb.TrainControlRequest, call: Call) -> pb.TrainStatus:
+        """The running or latest background training."""
+        check_protocol(req.protocol_version)
+        return self.background.status()
+
+    def train_cancel(self, req: pb.TrainControlRequest, call: Call) -> pb.TrainStatus:
+        """Stop the running background training (its worker is killed; nothing is installed)."""
+        check_protocol(req.protocol_version)
+        return self.background.cancel()

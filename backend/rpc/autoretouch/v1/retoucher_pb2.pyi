@@ -434,6 +434,26 @@ class TrainStyleResponse(_message.Message):
     finished: TrainFinished
     def __init__(self, server_version: _Optional[str] = ..., model_version: _Optional[str] = ..., progress: _Optional[_Union[TrainProgress, _Mapping]] = ..., finished: _Optional[_Union[TrainFinished, _Mapping]] = ...) -> None: ...
 
+class TrainStatus(_message.Message):
+    __slots__ = ("server_version", "state", "name", "last", "error")
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    server_version: str
+    state: str
+    name: str
+    last: TrainStyleResponse
+    error: ErrorResponse
+    def __init__(self, server_version: _Optional[str] = ..., state: _Optional[str] = ..., name: _Optional[str] = ..., last: _Optional[_Union[TrainStyleResponse, _Mapping]] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ...) -> None: ...
+
+class TrainControlRequest(_message.Message):
+    __slots__ = ("protocol_version",)
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    def __init__(self, protocol_version: _Optional[int] = ...) -> None: ...
+
 class ErrorResponse(_message.Message):
     __slots__ = ("server_version", "model_version", "code", "message", "type", "exit_code")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]

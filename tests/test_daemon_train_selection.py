@@ -1,0 +1,172 @@
+"""Training from an editor's selection over the JSON bridge: lists of photo files or Lightroom develop settings,
+the streamed ``POST /v1/train`` and the background ``/v1/train/start|status|cancel`` that Lightroom polls.
+
+A real daemon on loopback runs its real training worker on tiny generated photos with a tiny configuration,
+so a training takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.cli.remote import config_overrides
+from testing.daemon import config_for, make_style_dir, start_daemon
+from tests.test_trainer_cli import TINY_TOML
+from trainer.synthetic import write_pair_folders, write_style_folders
+
+RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
+           "restore.fit_iters=5", "run.force=true"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("train_selection")
+    root = base / "root"
+    targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    before, _, _ = write_pair_folders(root / "pairs", n_pairs=4, size=24)
+    styles = make_style_dir(base / "styles", ("default",))
+    config = base / "tiny.toml"
+    config.write_text(TINY_TOML)
+    daemon, ports = start_daemon(config_for(root, styles))
+    assert daemon.wait_until_serving(30)
+    yield {"root": root, "targets": targets, "before": before, "port": ports.http, "daemon": daemon,
+           "tiny": config_overrides(config)}  # fmt: skip
+    daemon.stop(0.5)
+
+
+def _call(env: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", env["port"], timeout=120)
+    try:
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _status(env: dict[str, Any]) -> dict[str, Any]:
+    code, raw = _call(env, "GET", "/v1/train/status?protocol_version=1")
+    assert code == 200
+    return json.loads(raw)
+
+
+def _wait(env: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _status(env)
+        if status["state"] != "running":
+            return status
+        time.sleep(0.2)
+    raise AssertionError("the background training did not end")
+
+
+def _styles(env: dict[str, Any]) -> dict[str, Any]:
+    code, raw = _call(env, "GET", "/v1/styles?protocol_version=1")
+    assert code == 200
+    return {s["name"]: s for s in json.loads(raw)["styles"]}
+
+
+def test_lightroom_selection_trains_in_the_background_and_installs(env: dict[str, Any]) -> None:
+    photos = sorted(env["before"].glob("*.png"))
+    edits = [
+        {"path": str(p), "settings": {"ProcessVersion": "11.0", "Exposure2012": 0.4 + 0.1 * i, "Contrast2012": 10}}
+        for i, p in enumerate(photos)
+    ]
+    edits.append({"path": str(photos[0]), "settings": {"ProcessVersion": "5.7", "Exposure": 0.5}})  # skipped
+    body = {"protocol_version": 1, "name": "from_lr", "steps": 2, "overrides": [*env["tiny"], *RESTORE],
+            "lightroom_edits": edits}  # fmt: skip
+    code, raw = _call(env, "POST", "/v1/train/start", body)
+    assert code == 200, raw
+    started = json.loads(raw)
+    assert started["state"] == "running" and started["name"] == "from_lr"
+    assert started["last"]["progress"]["phase"] == "starting"
+    done = _wait(env)
+    assert done["state"] == "finished", done
+    finished = done["last"]["finished"]
+    assert finished["style"]["name"] == "from_lr" and finished["steps"] == 2
+    style = _styles(env)["from_lr"]
+    assert style["loaded"] and style["training"]["learned_from"] == "lightroom edits"  # shown in style lists
+    assert style["training"]["pairs"] == 4 and style["training"]["lightroom_edits"] == 5
+    log_text = (Path(finished["run_dir"]) / "daemon_train_worker.log").read_text()
+    assert "p000.png: process version 2010" in log_text  # the skipped photo is named in the worker's log
+
+
+def test_favourite_files_stream_over_post_train(env: dict[str, Any]) -> None:
+    files = [str(p) for p in sorted(env["targets"].iterdir())]
+    body = {"protocol_version": 1, "name": "from_files", "steps": 2, "overrides": env["tiny"],
+            "favourite_files": files}  # fmt: skip
+    code, raw = _call(env, "POST", "/v1/train", body)
+    assert code == 200, raw
+    lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    assert "progress" in lines[0] and "finished" in lines[-1]
+    assert lines[-1]["finished"]["style"]["name"] == "from_files" and _styles(env)["from_files"]["loaded"]
+    run = Path(lines[-1]["finished"]["run_dir"])
+    assert sorted(p.name for p in (run / "selection").iterdir()) == sorted(Path(f).name for f in files)
+
+
+def test_cancel_stops_the_background_training_and_installs_nothing(env: dict[str, Any]) -> None:
+    files = [str(p) for p in sorted(env["targets"].iterdir())]
+    body = {"protocol_version": 1, "name": "cancelled", "steps": 100000, "minutes": 10,
+            "overrides": env["tiny"], "favourite_files": files}  # fmt: skip
+    code, raw = _call(env, "POST", "/v1/train/start", body)
+    assert code == 200, raw
+    code, raw = _call(env, "POST", "/v1/train/start", body)  # one training at a time
+    assert code == 429 and json.loads(raw)["code"] == "RESOURCE_EXHAUSTED"
+    code, raw = _call(env, "POST", "/v1/train/cancel", {"protocol_version": 1})
+    assert code == 200
+    assert _wait(env, 30)["state"] == "cancelled"
+    assert "cancelled" not in _styles(env)
+    assert env["daemon"].service.background.wait(10) and not env["daemon"].service.training.busy
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        ({"favourite_files": ["/etc/passwd"]}, 403, "PERMISSION_DENIED"),
+        ({"favourite_files": ["MISSING"]}, 404, "NOT_FOUND"),
+        ({"lightroom_edits": [{"path": "MISSING", "settings": {}}]}, 404, "NOT_FOUND"),
+        ({"favourite_files": ["TARGET"], "darktable_files": ["TARGET"]}, 400, "INVALID_ARGUMENT"),
+        ({"protocol_version": 2}, 501, "UNIMPLEMENTED"),
+    ],
+)
+def test_bad_selections_are_refused_before_anything_starts(
+    env: dict[str, Any], changes: dict[str, Any], status: int, code: str
+) -> None:
+    target = str(next(env["targets"].iterdir()))
+    missing = str(env["root"] / "missing.jpg")
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return {"MISSING": missing, "TARGET": target}.get(value, value) if isinstance(value, str) else value
+
+    body = {"protocol_version": 1, "name": "bad", "steps": 1} | fill(changes)
+    got, raw = _call(env, "POST", "/v1/train/start", body)
+    assert (got, json.loads(raw)["code"]) == (status, code)
+    assert _status(env)["state"] != "running"
+
+
+def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -> None:
+    from trainer.daemon_worker import _linked
+
+    a, b = tmp_path / "day1", tmp_path / "day2"
+    a.mkdir()
+    b.mkdir()
+    for folder in (a, b):
+        (folder / "IMG_1.jpg").write_bytes(b"jpeg")
+        (folder / "IMG_1.jpg.xmp").write_text(f"<x:xmpmeta>{folder.name}</x:xmpmeta>")
+    out = _linked(tmp_path / "selection", [str(a / "IMG_1.jpg"), str(b / "IMG_1.jpg")], with_sidecars=True)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["IMG_1-1.jpg", "IMG_1-1.jpg.xmp", "IMG_1.jpg", "IMG_1.jpg.xmp"]  # same name, two folders
+    assert (out / "IMG_1-1.jpg.xmp").read_text() == "<x:xmpmeta>day2</x:xmpmeta>"
+    assert (out / "IMG_1.jpg").resolve() == (a / "IMG_1.jpg").resolve()
