@@ -16,6 +16,8 @@ Config.DEFAULT_COMMAND = "autoretouch"
 Config.DEFAULT_STRENGTH = 100
 Config.BATCH_SIZE = 8
 Config.TIMEOUT_S = 120
+--- Minutes a training from the selection may take unless the user says otherwise.
+Config.TRAIN_MINUTES = 5
 
 local function trim(text)
   return (tostring(text or ""):gsub("^%s+", ""):gsub("%s+$", ""))

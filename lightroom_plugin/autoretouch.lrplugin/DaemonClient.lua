@@ -184,6 +184,24 @@ function DaemonClient:suggest(path, style, strength)
   })
 end
 
+--- POST /v1/train/start: starts a training that runs on in the daemon (LrHttp cannot follow a stream).
+-- @param request TrainStyleRequest table (protocol_version is filled in)
+-- @return TrainStatus table, or nil and an error (kind "server", code RESOURCE_EXHAUSTED when busy)
+function DaemonClient:trainStart(request)
+  request.protocol_version = DaemonClient.PROTOCOL_VERSION
+  return self:call("POST", "/v1/train/start", request)
+end
+
+--- GET /v1/train/status: { state = "running"|"finished"|"failed"|"cancelled"|"idle", name, last, error }.
+function DaemonClient:trainStatus()
+  return self:call("GET", "/v1/train/status?protocol_version=" .. DaemonClient.PROTOCOL_VERSION)
+end
+
+--- POST /v1/train/cancel: stops the running training (nothing is installed).
+function DaemonClient:trainCancel()
+  return self:call("POST", "/v1/train/cancel", { protocol_version = DaemonClient.PROTOCOL_VERSION })
+end
+
 --- The first suggestion's Lightroom settings of a SuggestResponse.
 -- @return settings table and list of warnings, or nil and an error
 function DaemonClient.lightroomSettings(response)

@@ -118,6 +118,43 @@ function Dialogs.sidecarOptions(context, opts)
   return { style = props.style, strength = Dialogs.fraction(props.strength), overwrite = props.overwrite == true }
 end
 
+--- The "train style from selected photos" dialog: the new style's name and the time it may take.
+-- @param context LrFunctionContext
+-- @param opts table { count = selected photos, name = suggested name, minutes = default minutes }
+-- @return { name = string, minutes = number > 0 }, or nil when cancelled
+function Dialogs.trainOptions(context, opts)
+  local f = LrView.osFactory()
+  local props = LrBinding.makePropertyTable(context)
+  props.name = opts.name
+  props.minutes = opts.minutes
+  local label = LrView.share "autoretouch_train_label"
+  local contents = f:column {
+    bind_to_object = props,
+    spacing = f:control_spacing(),
+    f:static_text { title = S.trainCount(opts.count) },
+    f:row {
+      f:static_text { title = S.trainNameLabel, alignment = "right", width = label },
+      f:edit_field { value = LrView.bind "name", width_in_chars = 24 },
+    },
+    f:row {
+      f:static_text { title = S.trainMinutesLabel, alignment = "right", width = label },
+      f:edit_field { value = LrView.bind "minutes", min = 1, max = 240, precision = 0, width_in_digits = 4 },
+    },
+    f:static_text { title = S.trainHint, fill_horizontal = 1 },
+  }
+  local answer = LrDialogs.presentModalDialog {
+    title = S.trainDialogTitle,
+    contents = contents,
+    actionVerb = S.trainVerb,
+    cancelVerb = S.cancelVerb,
+  }
+  if answer ~= "ok" then
+    return nil
+  end
+  local minutes = tonumber(props.minutes) or opts.minutes
+  return { name = tostring(props.name or ""):gsub("^%s+", ""):gsub("%s+$", ""), minutes = math.max(1, minutes) }
+end
+
 --- Shows a summary; a warning when something failed or stopped.
 function Dialogs.summary(title, text, problems)
   LrDialogs.message(title, text, problems and "warning" or "info")

@@ -11,12 +11,14 @@ its title, see docs/lightroom-plugin.md).
 local applyTitle = LOC "$$$/Autoretouch/Menu/Apply=Auto-retouch (learned style)"
 local sidecarsTitle = LOC "$$$/Autoretouch/Menu/Sidecars=Write XMP sidecars for selection"
 local revertTitle = LOC "$$$/Autoretouch/Menu/Revert=Revert auto-retouch"
+local trainTitle = LOC "$$$/Autoretouch/Menu/Train=Train style from selected photos..."
 
 local function menuItems()
   return {
     { title = applyTitle, file = "AutoRetouchMenu.lua", enabledWhen = "photosSelected" },
     { title = revertTitle, file = "RevertMenu.lua", enabledWhen = "photosSelected" },
     { title = sidecarsTitle, file = "SidecarsMenu.lua", enabledWhen = "photosSelected" },
+    { title = trainTitle, file = "TrainMenu.lua", enabledWhen = "photosSelected" },
   }
 end
 

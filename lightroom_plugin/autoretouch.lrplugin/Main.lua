@@ -16,6 +16,7 @@ local DaemonClient = require "DaemonClient"
 local Dialogs = require "Dialogs"
 local S = require "Strings"
 local SidecarFlow = require "SidecarFlow"
+local TrainFlow = require "TrainFlow"
 local RevertFlow = require "RevertFlow"
 local Whitelist = require "Whitelist"
 
@@ -114,6 +115,40 @@ function Main.revert()
     progress:done()
     local problems = #summary.failures > 0 or summary.noApi
     Dialogs.summary(S.revertSummaryTitle, RevertFlow.summaryText(summary), problems)
+  end)
+end
+
+--- "Train style from selected photos...".
+function Main.train()
+  LrFunctionContext.callWithContext("autoretouch.train", function(context)
+    local env = Main.prepare(context)
+    if not env then
+      return
+    end
+    local choice = Dialogs.trainOptions(context, { count = #env.photos, name = "my-style", minutes = Config.TRAIN_MINUTES })
+    if not choice then
+      return
+    end
+    if not TrainFlow.validName(choice.name) then
+      LrDialogs.message(S.badStyleName, nil, "critical")
+      return
+    end
+    local progress = progressScope(context, S.progressTrain(choice.name))
+    local summary = TrainFlow.run {
+      photos = env.photos,
+      client = env.client,
+      name = choice.name,
+      minutes = choice.minutes,
+      progress = progress,
+    }
+    progress:done()
+    if summary.error and summary.error.kind == "auth" then
+      Dialogs.daemonError(summary.error)
+      return
+    end
+    local rejected = summary.finished and summary.finished.rejected ~= nil and summary.finished.rejected ~= ""
+    local problems = summary.state ~= "finished" or rejected or #summary.skipped > 0
+    Dialogs.summary(S.trainSummaryTitle, TrainFlow.summaryText(summary), problems)
   end)
 end
 

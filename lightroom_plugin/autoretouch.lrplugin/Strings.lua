@@ -16,6 +16,7 @@ S.pluginName = LOC "$$$/Autoretouch/PluginName=autoretouch"
 S.menuApply = LOC "$$$/Autoretouch/Menu/Apply=Auto-retouch (learned style)"
 S.menuSidecars = LOC "$$$/Autoretouch/Menu/Sidecars=Write XMP sidecars for selection"
 S.menuRevert = LOC "$$$/Autoretouch/Menu/Revert=Revert auto-retouch"
+S.menuTrain = LOC "$$$/Autoretouch/Menu/Train=Train style from selected photos..."
 
 -- Catalog history -------------------------------------------------------------
 
@@ -48,6 +49,21 @@ function S.sidecarsCount(count)
   return LOC("$$$/Autoretouch/Sidecars/Count=^1 selected photos (Lightroom sidecars, raw files only)", tostring(count))
 end
 
+S.trainDialogTitle = LOC "$$$/Autoretouch/Train/Title=Train a style from the selected photos"
+S.trainNameLabel = LOC "$$$/Autoretouch/Train/Name=Style name:"
+S.trainMinutesLabel = LOC "$$$/Autoretouch/Train/Minutes=Minutes:"
+S.trainHint = LOC "$$$/Autoretouch/Train/Hint=Each photo's own develop settings are the edit to learn; the style is checked on photos it did not see and installed only if it beats doing nothing."
+S.trainVerb = LOC "$$$/Autoretouch/Train/Verb=Train"
+S.badStyleName = LOC "$$$/Autoretouch/Train/BadName=A style name uses letters, digits, '_', '.' and '-' (at most 64), and starts with a letter or digit."
+
+function S.trainCount(count)
+  return LOC("$$$/Autoretouch/Train/Count=^1 selected photos (their originals and develop settings)", tostring(count))
+end
+
+function S.trainDescription(count)
+  return LOC("$$$/Autoretouch/Train/Description=learnt in Lightroom from ^1 edited photos", tostring(count))
+end
+
 S.noPhotos = LOC "$$$/Autoretouch/NoPhotos=Select one or more photos first."
 S.noStylesTitle = LOC "$$$/Autoretouch/NoStyles/Title=No usable style"
 S.noStylesInfo = LOC "$$$/Autoretouch/NoStyles/Info=The daemon knows no style it can use. Check `autoretouch styles` in a terminal."
@@ -60,6 +76,14 @@ end
 
 S.progressSidecars = LOC "$$$/Autoretouch/Progress/Sidecars=Writing XMP sidecars"
 S.progressRevert = LOC "$$$/Autoretouch/Progress/Revert=Reverting auto-retouch"
+
+function S.progressTrain(name)
+  return LOC("$$$/Autoretouch/Progress/Train=Training style ^1", tostring(name))
+end
+
+function S.trainCaption(phase, step, total)
+  return LOC("$$$/Autoretouch/Progress/TrainCaption=^1: step ^2 of ^3", tostring(phase), tostring(step), tostring(total))
+end
 S.progressStarting = LOC "$$$/Autoretouch/Progress/Starting=Starting the autoretouch daemon"
 
 function S.progressCaption(done, total)
@@ -115,6 +139,33 @@ function S.mismatchKey(key, sent, now)
 end
 
 S.summaryNoSnapshotApi = LOC "$$$/Autoretouch/Summary/NoSnapshotApi=This Lightroom has no develop-snapshot API, so no 'Before auto-retouch' snapshot was made; use Edit > Undo to take the run back."
+
+S.trainSummaryTitle = LOC "$$$/Autoretouch/Train/Summary/Title=Style training finished"
+
+function S.trainInstalled(name, count, steps)
+  return LOC("$$$/Autoretouch/Train/Summary/Installed=The style ^1 learnt from ^2 photos (^3 steps) and is in the style list now.", tostring(name), tostring(count), tostring(steps))
+end
+
+function S.trainRejected(name)
+  return LOC("$$$/Autoretouch/Train/Summary/Rejected=The style ^1 was trained but not installed:", tostring(name))
+end
+
+function S.trainFailed(name)
+  return LOC("$$$/Autoretouch/Train/Summary/Failed=The style ^1 could not be trained:", tostring(name))
+end
+
+function S.trainSkipped(count)
+  return LOC("$$$/Autoretouch/Train/Summary/Skipped=^1 photos were left out:", tostring(count))
+end
+
+S.trainCancelled = LOC "$$$/Autoretouch/Train/Summary/Cancelled=Training cancelled; nothing was installed."
+S.trainNothing = LOC "$$$/Autoretouch/Train/Summary/Nothing=None of the selected photos can be learnt from."
+S.trainFailedUnknown = LOC "$$$/Autoretouch/Train/Summary/Unknown=the daemon gave no reason"
+S.trainNoSettings = LOC "$$$/Autoretouch/Train/NoSettings=no develop settings"
+
+function S.trainOldProcessVersion(version)
+  return LOC("$$$/Autoretouch/Train/OldProcessVersion=process version ^1 (only 2012 and later are learnt from)", tostring(version))
+end
 
 S.revertSummaryTitle = LOC "$$$/Autoretouch/Revert/Title=Revert auto-retouch finished"
 

@@ -43,6 +43,7 @@ describe("Info.lua", function()
         { title = S.menuApply, file = "AutoRetouchMenu.lua", enabledWhen = "photosSelected" },
         { title = S.menuRevert, file = "RevertMenu.lua", enabledWhen = "photosSelected" },
         { title = S.menuSidecars, file = "SidecarsMenu.lua", enabledWhen = "photosSelected" },
+        { title = S.menuTrain, file = "TrainMenu.lua", enabledWhen = "photosSelected" },
       }, menu)
     end
     assert.are.equal("Auto-retouch (learned style)", S.menuApply)

@@ -425,6 +425,21 @@ local function errorBody(status, code, message)
   return respond(status, { code = code, message = message, type = "Error", exit_code = 1, server_version = "test" })
 end
 
+--- The fake daemon's TrainStatus (see sdk.daemon.training).
+function sdk.trainStatus()
+  local t = sdk.daemon.training
+  local total = 10
+  local out = { server_version = "test", state = t.state, name = t.request and t.request.name or "" }
+  if t.state == "running" or t.state == "cancelled" then
+    out.last = { progress = { step = math.min(total, t.polls * 3), total_steps = total, phase = "training" } }
+  elseif t.state == "finished" then
+    out.last = { finished = { style = { name = out.name, loaded = true }, steps = total, rejected = t.rejected or "" } }
+  elseif t.state == "failed" then
+    out.error = { code = "NOT_FOUND", message = t.failMessage or "none of the photos can be used" }
+  end
+  return out
+end
+
 --- Default settings for a photo: a couple of catalog keys plus a curve, like the translator's output.
 function sdk.defaultSettings(path)
   local n = #path
@@ -478,6 +493,16 @@ local function fakePost(url, body, headers)
     })
   elseif path == "/v1/sidecars" then
     return daemon.sidecars(req), { status = 200 }
+  elseif path == "/v1/train/start" then
+    local t = daemon.training
+    if t.refuse then
+      return errorBody(t.refuse.status, t.refuse.code, t.refuse.message)
+    end
+    t.request, t.state, t.polls, t.cancelled = req, "running", 0, false
+    return respond(200, sdk.trainStatus())
+  elseif path == "/v1/train/cancel" then
+    daemon.training.cancelled = true
+    return respond(200, sdk.trainStatus())
   end
   return errorBody(404, "NOT_FOUND", "no such endpoint: POST " .. path)
 end
@@ -499,6 +524,18 @@ local function fakeGet(url, headers)
   end
   if daemon.token and request.headers["X-Autoretouch-Token"] ~= daemon.token then
     return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+  end
+  if path:find("^/v1/train/status") then
+    local t = daemon.training
+    if t.state == "running" then
+      t.polls = t.polls + 1
+      if t.cancelled then
+        t.state = "cancelled"
+      elseif t.polls >= t.pollsToFinish then
+        t.state = t.outcome
+      end
+    end
+    return respond(200, sdk.trainStatus())
   end
   if path:find("^/v1/styles") then
     return respond(200, { server_version = "test", model_version = "", styles = daemon.styles, default_style = "default" })
@@ -563,6 +600,8 @@ function sdk.reset()
     failPaths = {},
     settingsFor = sdk.defaultSettings,
     sidecars = sdk.sidecarStream,
+    -- background training: state, the start request, status polls until `outcome` (finished/failed)
+    training = { state = "idle", polls = 0, pollsToFinish = 3, outcome = "finished" },
   }
   LrHttp.get = fakeGet
   LrHttp.post = fakePost

@@ -1,0 +1,162 @@
+--[[----------------------------------------------------------------------------
+TrainFlow.lua -- "Train style from selected photos": the selected photos'
+own develop settings are the photographer's edits, their originals the
+photos; the daemon learns a style from them as before/after pairs (the
+TrainStyleRequest field lightroom_edits).
+
+1. Collect: for each photo its path and getDevelopSettings(); videos, photos
+   without settings and photos older than process version 2012 are listed
+   and left out.
+2. POST /v1/train/start, then poll GET /v1/train/status every POLL_S seconds
+   (LrHttp cannot read a streamed answer as it arrives), updating the
+   progress scope; its cancel button sends POST /v1/train/cancel.
+3. The summary says what was learnt, and whether the style was installed (a
+   style that does worse than doing nothing on the photos it did not see
+   is not; see the daemon's check).
+------------------------------------------------------------------------------]]
+
+local LrTasks = import "LrTasks"
+
+local ApplyFlow = require "ApplyFlow"
+local Develop = require "Develop"
+local Log = require "Log"
+local S = require "Strings"
+
+local TrainFlow = {}
+
+TrainFlow.POLL_S = 1
+--- Consecutive status polls that may fail (e.g. a busy daemon) before the flow gives up waiting.
+TrainFlow.MAX_POLL_FAILURES = 5
+--- Style names the daemon accepts.
+TrainFlow.NAME_PATTERN = "^[%w][%w_.-]*$"
+
+--- Whether a style name is acceptable (letters, digits, '_', '.', '-'; at most 64).
+function TrainFlow.validName(name)
+  return type(name) == "string" and #name <= 64 and name:find(TrainFlow.NAME_PATTERN) ~= nil
+end
+
+--- The selected photos as lightroom_edits, and the photos left out.
+-- @return list of { path, settings }, list of { name, message }
+function TrainFlow.edits(photos)
+  local edits, skipped = {}, {}
+  for _, photo in ipairs(photos) do
+    local okPath, path = LrTasks.pcall(photo.getRawMetadata, photo, "path")
+    local okFormat, format = LrTasks.pcall(photo.getRawMetadata, photo, "fileFormat")
+    local name = (okPath and type(path) == "string" and path:match("[^/\\]+$")) or "?"
+    local settings = ApplyFlow.currentSettings(photo)
+    local old = Develop.oldProcessVersion(settings)
+    if not okPath or type(path) ~= "string" or path == "" then
+      skipped[#skipped + 1] = { name = name, message = S.errorNoPath }
+    elseif okFormat and format == "VIDEO" then
+      skipped[#skipped + 1] = { name = name, message = S.errorVideo }
+    elseif next(settings) == nil then
+      skipped[#skipped + 1] = { name = name, message = S.trainNoSettings }
+    elseif old then
+      skipped[#skipped + 1] = { name = name, message = S.trainOldProcessVersion(old) }
+    else
+      edits[#edits + 1] = { path = path, settings = settings }
+    end
+  end
+  return edits, skipped
+end
+
+local function show(progress, status)
+  local last = type(status) == "table" and type(status.last) == "table" and status.last or {}
+  local p = type(last.progress) == "table" and last.progress or nil
+  if not (progress and p) then
+    return
+  end
+  local step, total = tonumber(p.step) or 0, tonumber(p.total_steps) or 0
+  if total > 0 then
+    progress:setPortionComplete(math.min(step, total), total)
+  end
+  progress:setCaption(S.trainCaption(tostring(p.phase or ""), step, total))
+end
+
+--- Trains a style from the photos.
+-- @param args table { photos, client = DaemonClient, name, minutes, progress = LrProgressScope or nil }
+-- @return summary { name, total, used, skipped = { {name, message} }, state = "finished"|"failed"|
+--   "cancelled"|"nothing", finished = TrainFinished table or nil, error = error table or nil }
+function TrainFlow.run(args)
+  local edits, skipped = TrainFlow.edits(args.photos)
+  local summary = { name = args.name, total = #args.photos, used = #edits, skipped = skipped }
+  for _, item in ipairs(skipped) do
+    Log:warnf("train: %s left out: %s", item.name, item.message)
+  end
+  if #edits == 0 then
+    summary.state = "nothing"
+    return summary
+  end
+  Log:infof("train: style %s from %d photos, %s minutes", args.name, #edits, tostring(args.minutes))
+  local status, err = args.client:trainStart {
+    name = args.name,
+    minutes = args.minutes,
+    description = S.trainDescription(#edits),
+    lightroom_edits = edits,
+  }
+  if not status then
+    summary.state, summary.error = "failed", err
+    return summary
+  end
+  show(args.progress, status)
+  local cancelSent, failures = false, 0
+  while status.state == "running" do
+    if not cancelSent and args.progress and args.progress:isCanceled() then
+      cancelSent = true
+      Log:info "train: cancel requested"
+      args.client:trainCancel()
+    end
+    LrTasks.sleep(TrainFlow.POLL_S)
+    local now, problem = args.client:trainStatus()
+    if now then
+      status, failures = now, 0
+      show(args.progress, status)
+    else
+      failures = failures + 1
+      if problem.kind == "down" or problem.kind == "auth" or failures >= TrainFlow.MAX_POLL_FAILURES then
+        summary.state, summary.error = "failed", problem
+        return summary
+      end
+    end
+  end
+  summary.state = status.state
+  local last = type(status.last) == "table" and status.last or {}
+  summary.finished = type(last.finished) == "table" and last.finished or nil
+  if status.state == "failed" then
+    local e = type(status.error) == "table" and status.error or {}
+    summary.error = { kind = "server", code = e.code, message = tostring(e.message or S.trainFailedUnknown) }
+  end
+  Log:infof("train: %s", tostring(summary.state))
+  return summary
+end
+
+--- The summary dialog's text.
+function TrainFlow.summaryText(summary)
+  local lines = {}
+  if summary.state == "finished" and summary.finished then
+    local f = summary.finished
+    if type(f.rejected) == "string" and f.rejected ~= "" then
+      lines[#lines + 1] = S.trainRejected(summary.name)
+      lines[#lines + 1] = f.rejected
+    else
+      lines[#lines + 1] = S.trainInstalled(summary.name, summary.used, tonumber(f.steps) or 0)
+    end
+  elseif summary.state == "cancelled" then
+    lines[#lines + 1] = S.trainCancelled
+  elseif summary.state == "nothing" then
+    lines[#lines + 1] = S.trainNothing
+  else
+    lines[#lines + 1] = S.trainFailed(summary.name)
+    lines[#lines + 1] = ApplyFlow.message(summary.error)
+  end
+  if #summary.skipped > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.trainSkipped(#summary.skipped)
+    for _, line in ipairs(ApplyFlow.listFailures(summary.skipped)) do
+      lines[#lines + 1] = line
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+return TrainFlow

@@ -1,0 +1,116 @@
+-- "Train style from selected photos...": the selection's own develop settings go to the daemon as
+-- lightroom_edits; the flow polls the background training, shows progress, cancels, and sums up.
+
+local sdk = require "sdk"
+
+local S = require "Strings"
+local TrainFlow = require "TrainFlow"
+
+local function runTrain(name, minutes)
+  sdk.modalHandler = function(_, props)
+    props.name = name or "mine"
+    props.minutes = minutes or 3
+    return "ok"
+  end
+  dofile(sdk.pluginDir .. "/TrainMenu.lua")
+end
+
+local function lastSummary()
+  local messages = sdk.dialogsOf "message"
+  return messages[#messages]
+end
+
+local EDITED = { ProcessVersion = "11.0", Exposure2012 = 0.7, Contrast2012 = 15, WhiteBalance = "As Shot" }
+
+describe("train from selected photos", function()
+  before_each(sdk.reset)
+
+  it("sends each photo's original and develop settings, polls progress, and reports the new style", function()
+    local photos = {
+      sdk.newPhoto { path = "/photos/a.nef", format = "RAW", develop = EDITED },
+      sdk.newPhoto { path = "/photos/b.jpg", develop = { ProcessVersion = "15.4", Exposure2012 = -0.3 } },
+      sdk.newPhoto { path = "/photos/old.nef", format = "RAW", develop = { ProcessVersion = "5.7", Exposure = 1 } },
+      sdk.newPhoto { path = "/photos/clip.mov", format = "VIDEO", develop = EDITED },
+      sdk.newPhoto { path = "/photos/never.dng" },
+    }
+    sdk.newCatalog(photos)
+    runTrain("portraits", 7)
+
+    assert.are.same({ "autoretouch.train" }, sdk.tasks)
+    local modal = sdk.dialogsOf("modal")[1]
+    assert.are.equal(S.trainDialogTitle, modal.args.title)
+    local request = sdk.requestsTo("/v1/train/start")[1].body
+    assert.are.equal("portraits", request.name)
+    assert.are.equal(7, request.minutes)
+    assert.are.equal(1, request.protocol_version)
+    assert.are.same({
+      { path = "/photos/a.nef", settings = EDITED },
+      { path = "/photos/b.jpg", settings = { ProcessVersion = "15.4", Exposure2012 = -0.3 } },
+    }, request.lightroom_edits)
+    assert.are.equal(3, #sdk.requestsTo "/v1/train/status?protocol_version=1") -- polled until finished
+    assert.are.equal(3, sdk.slept) -- one second between polls
+    local scope = sdk.progressScopes[1]
+    assert.are.same({ 3, 10 }, scope.portions[2])
+    assert.matches("training: step 6 of 10", scope.captions[3], 1, true)
+    assert.is_true(scope.isDone)
+
+    local summary = lastSummary()
+    assert.are.equal(S.trainSummaryTitle, summary.message)
+    assert.matches("The style portraits learnt from 2 photos (10 steps) and is in the style list now.", summary.info, 1, true)
+    assert.matches("3 photos were left out:", summary.info, 1, true)
+    assert.matches("old.nef: process version 5.7", summary.info, 1, true)
+    assert.matches("clip.mov: videos cannot be retouched", summary.info, 1, true)
+    assert.matches("never.dng: no develop settings", summary.info, 1, true)
+  end)
+
+  it("cancels the daemon's training from the progress scope", function()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    sdk.daemon.training.pollsToFinish = 100
+    sdk.isCanceled = function(scope)
+      return scope.checks >= 2
+    end
+    runTrain()
+    assert.are.equal(1, #sdk.requestsTo "/v1/train/cancel")
+    assert.are.equal("cancelled", sdk.daemon.training.state)
+    assert.matches(S.trainCancelled, lastSummary().info, 1, true)
+    assert.are.equal("warning", lastSummary().style)
+  end)
+
+  it("says why a style was not installed, and why a training failed", function()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    sdk.daemon.training.rejected = "held-out check: worse than doing nothing (-0.8 dB)"
+    runTrain()
+    assert.matches("The style mine was trained but not installed:", lastSummary().info, 1, true)
+    assert.matches("worse than doing nothing", lastSummary().info, 1, true)
+
+    sdk.reset()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    sdk.daemon.training.outcome = "failed"
+    runTrain()
+    assert.matches("The style mine could not be trained:", lastSummary().info, 1, true)
+    assert.matches("none of the photos can be used", lastSummary().info, 1, true)
+
+    sdk.reset()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    sdk.daemon.training.refuse = { status = 429, code = "RESOURCE_EXHAUSTED", message = "a training is already running" }
+    runTrain()
+    assert.matches("a training is already running", lastSummary().info, 1, true)
+    assert.are.equal(0, #sdk.requestsTo "/v1/train/status?protocol_version=1")
+  end)
+
+  it("refuses a style name the daemon would refuse, before sending anything", function()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    runTrain "../evil name"
+    assert.are.equal(S.badStyleName, lastSummary().message)
+    assert.are.equal(0, #sdk.requestsTo "/v1/train/start")
+    assert.is_true(TrainFlow.validName "my-style_2.1")
+    assert.is_false(TrainFlow.validName(string.rep("a", 65)))
+  end)
+
+  it("sends nothing when no selected photo can be learnt from", function()
+    sdk.newCatalog { sdk.newPhoto { path = "/photos/never.dng" } }
+    runTrain()
+    assert.are.equal(0, #sdk.requestsTo "/v1/train/start")
+    assert.matches(S.trainNothing, lastSummary().info, 1, true)
+  end)
+end)
