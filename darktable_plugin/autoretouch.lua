@@ -21,10 +21,12 @@
   * install: copy this file to ~/.config/darktable/lua/autoretouch.lua and add the line
       require "autoretouch"
     to ~/.config/darktable/luarc (or enable it in script_manager).
-  * lighttable > "selected image[s]" module > "auto-retouch (learned style)", or assign a key under
+  * lighttable > "selected image[s]" module > "auto-retouch (learned style)" (again: replaces the previous
+    auto-retouch) and "revert auto-retouch", or assign a key under
     preferences > shortcuts > lua > "auto-retouch (learned style)".
   * preferences > lua options: style, strength, command path, daemon address, fixed recipe.
-  * other scripts: require("autoretouch").apply_to_images(images, overrides) (see the end of this file).
+  * other scripts: require("autoretouch").apply_to_images(images, overrides) and .revert_images(images)
+    (see the end of this file).
 
   BUGS, COMMENTS, SUGGESTIONS
   * see docs/darktable-plugin.md in the autoretouch repository.
@@ -33,12 +35,15 @@
   * 1.0: first version (darktable 4.2, Lua API 9.0.0).
   * 1.1: one `autoretouch apply --style` (or `--recipe`) call per batch instead of suggest plus one apply per
     image; an image whose history was reset in darktable is retouched again (the CLI drops the stale record).
+  * 1.2: running it again replaces autoretouch's previous modules (`apply --overwrite`: try another strength);
+    "revert auto-retouch" removes them (`autoretouch revert`), the user's own history entries stay.
 ]]
 
 local dt = require "darktable"
 
 local MODULE = "autoretouch"
 local ACTION_NAME = "autoretouch_apply"
+local REVERT_ACTION_NAME = "autoretouch_revert"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
@@ -64,6 +69,11 @@ local MSG = {
   action_label = "auto-retouch (learned style)",
   action_tooltip = "append a learned style's edit to the selected images' history (existing history is kept)",
   job_label = "auto-retouch",
+  revert_label = "revert auto-retouch",
+  revert_tooltip = "remove autoretouch's modules from the selected images' history (the rest of the history stays)",
+  revert_job_label = "revert auto-retouch",
+  revert_summary = "revert auto-retouch: %d reverted, %d skipped, %d failed",
+  revert_summary_cancelled = "revert auto-retouch cancelled: %d reverted, %d skipped, %d failed, %d not done",
   purpose = "retouch the selected images with a learned style (autoretouch)",
   api_too_old = "autoretouch needs darktable 4.2 or later (Lua API %s), this is Lua API %s",
   pref_cli_label = "autoretouch: command",
@@ -499,7 +509,9 @@ end
 --- argv of one `autoretouch apply` call writing the darktable sidecars of several photos: the user's fixed
 -- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength.
 local function apply_argv(cfg, photos)
-  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--strength=" .. format_number(cfg.strength) }
+  -- --overwrite: a second run replaces autoretouch's previous modules (never the user's own history entries)
+  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--overwrite",
+    "--strength=" .. format_number(cfg.strength) }
   if cfg.recipe ~= "" then
     argv[#argv + 1] = "--recipe=" .. cfg.recipe
   else
@@ -514,6 +526,29 @@ local function apply_argv(cfg, photos)
   end
   return argv
 end
+
+--- argv of one `autoretouch revert` call on the darktable sidecars of several photos.
+local function revert_argv(cfg, photos)
+  local argv = { cfg.cli_path, "revert", "--host=darktable", "--json" }
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  argv[#argv + 1] = "--"
+  for _i, photo in ipairs(photos) do
+    argv[#argv + 1] = photo
+  end
+  return argv
+end
+
+--- What a run does: apply the style, or revert autoretouch's modules.
+--- argv: the CLI call for a batch; done: the CLI actions that changed the sidecar (the image is reloaded);
+--- summary/summary_cancelled/job: message keys.
+local MODES = {
+  apply = { argv = apply_argv, done = { written = true }, summary = "summary",
+    summary_cancelled = "summary_cancelled", job = "job_label" },
+  revert = { argv = revert_argv, done = { reverted = true, deleted = true }, summary = "revert_summary",
+    summary_cancelled = "revert_summary_cancelled", job = "revert_job_label" },
+}
 
 -- ---------------------------------------------------------------------------------------------------------
 -- running the CLI
@@ -585,8 +620,9 @@ local function cli_problem(cfg, result)
   return msg("cli_no_output", result.status, detail)
 end
 
---- One outcome from a row of `apply --json`'s "results".
-local function outcome_of(cfg, result, row)
+--- One outcome from a row of `apply --json`'s (or `revert --json`'s) "results"; a row whose action changed
+--- the sidecar (mode.done) counts as "written".
+local function outcome_of(cfg, result, row, mode)
   local warnings = {}
   if type(row.warnings) == "table" then
     for _i, w in ipairs(row.warnings) do
@@ -594,17 +630,19 @@ local function outcome_of(cfg, result, row)
     end
   end
   local reason = type(row.reason) == "string" and row.reason or ""
-  if row.action == "written" or row.action == "skipped" then
+  if mode.done[row.action] then
+    return { action = "written", cli_action = row.action, reason = reason, warnings = warnings }
+  elseif row.action == "skipped" then
     return { action = row.action, reason = reason, warnings = warnings }
   end
   return { action = "failed", reason = reason ~= "" and reason or cli_problem(cfg, result), warnings = warnings }
 end
 
---- Write the darktable sidecars of several photos with one `autoretouch apply` call.
+--- Change the darktable sidecars of several photos with one `autoretouch apply` (or `revert`) call.
 -- Returns photo path -> outcome {action = "written"|"skipped"|"failed", reason, warnings}, one per photo.
-local function apply_batch(cfg, photos)
+local function cli_batch(cfg, photos, mode)
   local outcomes = {}
-  local result, err = run_cli(apply_argv(cfg, photos))
+  local result, err = run_cli(mode.argv(cfg, photos))
   if not result then
     for _i, photo in ipairs(photos) do
       outcomes[photo] = { action = "failed", reason = err, warnings = {} }
@@ -618,7 +656,7 @@ local function apply_batch(cfg, photos)
     if type(row) == "table" and row.host == "darktable" and type(row.action) == "string" then
       darktable_rows[#darktable_rows + 1] = row
       if type(row.photo) == "string" and outcomes[row.photo] == nil then
-        outcomes[row.photo] = outcome_of(cfg, result, row)
+        outcomes[row.photo] = outcome_of(cfg, result, row, mode)
       end
     end
   end
@@ -626,7 +664,7 @@ local function apply_batch(cfg, photos)
     if outcomes[photo] == nil then
       -- the CLI names photos as given; should it have spelled one differently, rows still come in order
       local row = #darktable_rows == #photos and darktable_rows[i] or nil
-      outcomes[photo] = row and outcome_of(cfg, result, row)
+      outcomes[photo] = row and outcome_of(cfg, result, row, mode)
         or { action = "failed", reason = #darktable_rows > 0 and msg("no_result") or cli_problem(cfg, result),
           warnings = {} }
     end
@@ -692,11 +730,14 @@ local function has_apply_sidecar(img)
   return ok and type(method) == "function"
 end
 
---- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail).
+--- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail); `deleted`: the CLI
+-- removed a sidecar autoretouch had created (the image had no history before), so the history is reset.
 -- Returns true, or nil and a message.
-local function reload(img)
+local function reload(img, deleted)
   local ok, err = pcall(function()
-    if has_apply_sidecar(img) then
+    if deleted then
+      img:reset()
+    elseif has_apply_sidecar(img) then
       img:apply_sidecar(img.sidecar)
     else
       -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
@@ -748,10 +789,10 @@ local function record(summary, img, action, reason, warnings)
 end
 
 --- A progress reporter: a darktable job with a cancel button when there is a GUI.
-local function new_progress(total)
+local function new_progress(total, label)
   local progress = { cancelled = false, done = 0 }
   if dt.gui ~= nil and dt.configuration.has_gui then
-    local ok, job = pcall(dt.gui.create_job, msg("job_label"), true, function(j)
+    local ok, job = pcall(dt.gui.create_job, label, true, function(j)
       progress.cancelled = true
       pcall(function()
         j.valid = false
@@ -797,7 +838,7 @@ end
 
 --- Process one batch of images (already checked): have darktable write each sidecar, run one `apply` for
 -- the batch, reload the images whose sidecar was written.
-local function process_batch(cfg, batch, summary, progress)
+local function process_batch(cfg, batch, summary, progress, mode)
   local ready, photos = {}, {}
   for _i, img in ipairs(batch) do
     if progress.stopped() then
@@ -815,7 +856,7 @@ local function process_batch(cfg, batch, summary, progress)
   if #ready == 0 or progress.stopped() then
     return
   end
-  local outcomes = apply_batch(cfg, photos)
+  local outcomes = cli_batch(cfg, photos, mode)
   -- the sidecars are written now: reload them all, even when cancel was pressed during the call
   for i, img in ipairs(ready) do
     local outcome = outcomes[photos[i]]
@@ -824,7 +865,7 @@ local function process_batch(cfg, batch, summary, progress)
     elseif dt.control.ending then
       record(summary, img, "failed", msg("not_reloaded"), outcome.warnings)
     else
-      local ok, err = reload(img)
+      local ok, err = reload(img, outcome.cli_action == "deleted")
       if ok then
         record(summary, img, "written", outcome.reason, outcome.warnings)
       else
@@ -835,13 +876,13 @@ local function process_batch(cfg, batch, summary, progress)
   end
 end
 
-local function summary_text(summary)
+local function summary_text(summary, mode)
   local text
   if summary.cancelled then
     local not_done = summary.total - summary.written - summary.skipped - summary.failed
-    text = msg("summary_cancelled", summary.written, summary.skipped, summary.failed, not_done)
+    text = msg(mode.summary_cancelled, summary.written, summary.skipped, summary.failed, not_done)
   else
-    text = msg("summary", summary.written, summary.skipped, summary.failed)
+    text = msg(mode.summary, summary.written, summary.skipped, summary.failed)
   end
   for _i, d in ipairs(summary.details) do
     if d.action == "failed" then
@@ -856,14 +897,8 @@ local function summary_text(summary)
   return text
 end
 
---- Retouch images: append the style's (or the fixed recipe's) edit to each image's history.
--- @param images a list of darktable images
--- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
---   server, recipe (e.g. {recipe = "/path/plus1ev.json"})
--- @return a summary {total, written, skipped, failed, cancelled,
---   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}},
---   or nil and a message (nothing was done); the summary is also shown with dt.print
-local function apply_to_images(images, overrides)
+--- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
+local function run_images(images, overrides, mode)
   if type(images) ~= "table" or #images == 0 then
     dt.print(msg("no_images"))
     return nil, msg("no_images")
@@ -887,12 +922,12 @@ local function apply_to_images(images, overrides)
   end
   state.running = true
   local summary = new_summary(#images)
-  local progress = new_progress(#images)
+  local progress = new_progress(#images, msg(mode.job))
   local ok, failure = pcall(function()
     local batch = {}
     local function flush()
       if #batch > 0 then
-        process_batch(cfg, batch, summary, progress)
+        process_batch(cfg, batch, summary, progress, mode)
         batch = {}
       end
     end
@@ -919,13 +954,31 @@ local function apply_to_images(images, overrides)
   progress.finish()
   state.running = false
   if not ok then
-    local text = msg("first_problem", msg("job_label"), tostring(failure))
+    local text = msg("first_problem", msg(mode.job), tostring(failure))
     dt.print(text)
     dt.print_error(text)
     return nil, text
   end
-  dt.print(summary_text(summary))
+  dt.print(summary_text(summary, mode))
   return summary
+end
+
+--- Retouch images: add the style's (or the fixed recipe's) edit to each image's history. Running it again
+-- replaces autoretouch's previous modules (e.g. at another strength); the user's own history stays.
+-- @param images a list of darktable images
+-- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
+--   server, recipe (e.g. {recipe = "/path/plus1ev.json"})
+-- @return a summary {total, written, skipped, failed, cancelled,
+--   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}},
+--   or nil and a message (nothing was done); the summary is also shown with dt.print
+local function apply_to_images(images, overrides)
+  return run_images(images, overrides, MODES.apply)
+end
+
+--- Remove autoretouch's modules from images' histories (the user's own entries stay); `written` in the
+-- summary counts the images reverted. Same arguments and result as apply_to_images.
+local function revert_images(images, overrides)
+  return run_images(images, overrides, MODES.revert)
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -934,6 +987,10 @@ end
 
 local function on_action(_action, images)
   apply_to_images(images)
+end
+
+local function on_revert(_action, images)
+  revert_images(images)
 end
 
 local function on_shortcut(_event, _shortcut)
@@ -945,6 +1002,7 @@ local function register()
     return
   end
   dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
+  dt.gui.libs.image.register_action(REVERT_ACTION_NAME, msg("revert_label"), on_revert, msg("revert_tooltip"))
   dt.register_event(SHORTCUT_EVENT, "shortcut", on_shortcut, msg("action_label"))
   state.registered = true
 end
@@ -954,6 +1012,7 @@ local function destroy()
     return
   end
   dt.gui.libs.image.destroy_action(ACTION_NAME)
+  dt.gui.libs.image.destroy_action(REVERT_ACTION_NAME)
   dt.destroy_event(SHORTCUT_EVENT, "shortcut")
   state.registered = false
 end
@@ -973,8 +1032,9 @@ script_data.metadata = {
 script_data.destroy = destroy
 script_data.restart = register -- destroy removes the action and the shortcut; restart adds them again
 
---- Public: retouch images from other scripts (see apply_to_images above).
+--- Public: retouch images from other scripts (see apply_to_images above), or revert them.
 script_data.apply_to_images = apply_to_images
+script_data.revert_images = revert_images
 
 --- Internals, for the specs and for scripts that build their own commands.
 script_data.internals = {
@@ -986,6 +1046,7 @@ script_data.internals = {
   version_at_least = version_at_least,
   read_settings = read_settings,
   apply_argv = apply_argv,
+  revert_argv = revert_argv,
   exit_status = exit_status,
   messages = MSG,
   state = state,

@@ -76,9 +76,18 @@ local ok, err = pcall(function()
   end
   local a = dt.database.import({photo_a})
   local b = dt.database.import({photo_b})
+  local function read(path)
+    local f = io.open(path, "rb")
+    local text = f:read("*a")
+    f:close()
+    return text
+  end
   result.recipe_run = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 1 }}))
+  result.a_first_sidecar = read(a.sidecar)
   result.style_run = rows(ar.apply_to_images({{ b }}, {{ recipe = "", style = "throwaway", strength = 1 }}))
-  result.again = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe} }}))
+  result.again = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 0.5 }}))
+  result.a_again_sidecar = read(a.sidecar)
+  result.revert_a = rows(ar.revert_images({{ a }}))
   local c = dt.database.import({photo_c})
   result.c_first = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
   c:reset()
@@ -221,10 +230,7 @@ def test_recipe_run_appends_our_entry_after_the_users_history(session: Session) 
     (row,) = session.result["recipe_run"]
     assert row["action"] == "written", row
     assert row["photo"] == str(session.photo_a)
-    ops, history_end = _history(session.library, session.photo_a)
-    assert ops == ["sharpen", "exposure"]  # the user's entry kept, ours after it
-    assert history_end == 2
-    sidecar = session.photo_a.with_name(session.photo_a.name + ".xmp").read_text(encoding="utf-8")
+    sidecar = session.result["a_first_sidecar"]
     assert 'darktable:operation="sharpen"' in sidecar and 'darktable:operation="exposure"' in sidecar
     assert 'darktable:history_end="2"' in sidecar
 
@@ -239,12 +245,23 @@ def test_style_run_suggests_and_applies(session: Session) -> None:
     assert len(ops) >= 1 or "&quot;steps&quot;: []" in sidecar  # an empty suggestion adds no module
 
 
-def test_second_run_is_skipped_and_changes_nothing(session: Session) -> None:
+def test_second_run_at_another_strength_replaces_ours_and_keeps_the_users(session: Session) -> None:
     (row,) = session.result["again"]
-    assert row["action"] == "skipped"
-    assert "already has autoretouch entries" in row["reason"]
-    ops, _ = _history(session.library, session.photo_a)
-    assert ops == ["sharpen", "exposure"]
+    assert row["action"] == "written", row
+    sidecar = session.result["a_again_sidecar"]
+    assert sidecar.count('darktable:operation="exposure"') == 1  # one set of our entries, not two
+    assert 'darktable:operation="sharpen"' in sidecar and 'darktable:history_end="2"' in sidecar
+    assert "&quot;strength&quot;: 0.5" in sidecar and sidecar.count("autoretouch:Timestamp=") == 1
+
+
+def test_revert_leaves_the_users_history_alone(session: Session) -> None:
+    (row,) = session.result["revert_a"]
+    assert row["action"] == "written", row  # reverted (and reloaded)
+    ops, history_end = _history(session.library, session.photo_a)
+    assert ops == ["sharpen"] and history_end == 1  # in darktable's library too, after the reload
+    sidecar = session.photo_a.with_name(session.photo_a.name + ".xmp").read_text(encoding="utf-8")
+    assert 'darktable:operation="exposure"' not in sidecar and "autoretouch:" not in sidecar
+    assert 'darktable:operation="sharpen"' in sidecar
 
 
 def test_reset_in_darktable_then_rerun_applies_our_module_again_once(session: Session) -> None:
@@ -254,7 +271,7 @@ def test_reset_in_darktable_then_rerun_applies_our_module_again_once(session: Se
     assert first["action"] == "written", first
     assert after_reset["action"] == "written", after_reset  # no longer "already has autoretouch entries"
     assert any("dropped the autoretouch record" in w for w in after_reset["warnings"]), after_reset
-    assert again["action"] == "skipped" and "already has autoretouch entries" in again["reason"]
+    assert again["action"] == "written", again  # a rerun replaces ours
     ops, history_end = _history(session.library, session.photo_c)
     # darktable re-adds its mandatory modules (colorin, colorout, gamma, flip) to a reset image; ours comes once, last
     assert ops.count("exposure") == 1 and ops[-1] == "exposure" and history_end == len(ops), ops
@@ -266,7 +283,7 @@ def test_reset_in_darktable_then_rerun_applies_our_module_again_once(session: Se
 def test_darktable_cli_export_with_the_sidecar_is_brighter(session: Session, tmp_path: Path) -> None:
     from testing.darktable_cli import DarktableCli
 
-    sidecar = session.photo_a.with_name(session.photo_a.name + ".xmp").read_text(encoding="utf-8")
+    sidecar = session.result["a_first_sidecar"]  # the +1 EV run at strength 1, before the retry and revert
     dt = DarktableCli(tmp_path / "dtcli", timeout=120)
     result = dt.render_batch(
         {

@@ -350,17 +350,36 @@ def test_locked_sidecar_fails_with_a_clear_reason(raw: Path, monkeypatch: pytest
     assert not lr.exists()
 
 
-def test_changed_darktable_history_is_not_reverted(raw: Path) -> None:
+def test_revert_after_the_user_changed_their_own_entry_takes_out_only_ours(raw: Path) -> None:
     dt = raw.with_name(raw.name + ".xmp")
     dt.write_bytes(USER_DT.replace("{end}", "3").encode())
     _apply(raw, host="darktable")
+    ops_applied, _ = _ops(dt)
     text = dt.read_text()
-    edited = text.replace('darktable:params="ffffffff"', 'darktable:params="00000000"')  # darktable re-saved
+    edited = text.replace('darktable:params="ffffffff"', 'darktable:params="00000000"')  # the user's flip, re-saved
     assert edited != text
     dt.write_text(edited)
     (outcome,) = revert_photo(raw, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    ops, end = _ops(dt)
+    assert ops == ops_applied[:3] and end == 3  # the user's three entries, ours gone
+    after = dt.read_text()
+    assert 'darktable:params="00000000"' in after and "autoretouch:" not in after  # their change kept
+
+
+def test_changed_autoretouch_entry_is_not_reverted(raw: Path) -> None:
+    dt = raw.with_name(raw.name + ".xmp")
+    dt.write_bytes(USER_DT.replace("{end}", "3").encode())
+    _apply(raw, host="darktable")
+    doc = read_sidecar(dt)
+    desc = next(d for d in doc.descriptions() if d.find(f"{{{DT}}}history") is not None)
+    ours = [li for li in desc.iter(f"{{{RDF}}}li") if li.get(f"{{{DT}}}operation")][3]
+    ours.set(f"{{{DT}}}params", "00000000000000000000803f00004842000080c000000000")  # edited in darktable
+    edited = serialize(doc)
+    dt.write_bytes(edited)
+    (outcome,) = revert_photo(raw, host="darktable")
     assert outcome.action == "failed" and "history changed" in outcome.reason
-    assert dt.read_text() == edited
+    assert dt.read_bytes() == edited
 
 
 def test_later_foreign_changes_survive_the_revert(raw: Path) -> None:
@@ -521,12 +540,18 @@ def test_record_with_an_active_entry_is_current(raw: Path, keep: int | None) -> 
     dt = raw.with_name(raw.name + ".xmp")
     dt.write_bytes(USER_DT.replace("{end}", "3").encode())
     _apply(raw, host="darktable")
+    n = len(_ops(dt)[0]) - 3
     rewritten = _darktable_rewrite(dt, keep=keep, extra=True)  # re-encoded params, a later user entry
     (outcome,) = _apply(raw, OTHER, host="darktable")
     assert outcome.action == "skipped" and "already has autoretouch entries" in outcome.reason
-    (outcome,) = _apply(raw, OTHER, host="darktable", overwrite=True)  # darktable rewrote it: not undoable
-    assert outcome.action == "failed" and "history changed" in outcome.reason
-    assert dt.read_bytes() == rewritten
+    (outcome,) = _apply(raw, OTHER, host="darktable", overwrite=True)
+    if keep is None:  # darktable rewrote it, ours all still there: ours replaced, the user's later entry kept
+        assert outcome.action == "written", outcome.reason
+        assert n >= 1
+        assert _ops(dt) == (["exposure", "flip", "vignette", "colorin", "exposure"], 5)  # OTHER: one exposure
+    else:  # one of ours is gone: not undoable here, nothing touched
+        assert outcome.action == "failed" and "history changed" in outcome.reason
+        assert dt.read_bytes() == rewritten
 
 
 def test_record_without_entry_digests_is_checked_by_translating_its_recipe(raw: Path) -> None:

@@ -10,9 +10,10 @@ of the history as written, and a digest of each entry it added (``operation`` an
 so that :func:`record_is_stale` can tell later whether those entries are still in the active history.
 
 :func:`revert_darktable` restores those exactly, so the user's history, masks and attributes come back
-as they were. It refuses (:class:`~backend.errors.SidecarError`, sidecar untouched) when the history no
-longer matches the fingerprint, e.g. after darktable itself rewrote the sidecar: undo in darktable's
-history stack then.
+as they were. When the history no longer matches the fingerprint (darktable rewrote the sidecar, e.g. after
+the plug-in reloaded it, or the user edited the photo since), it takes out just our entries, found by their
+digests, and leaves everything else as darktable wrote it; when one of ours is gone or was changed, it
+refuses (:class:`~backend.errors.SidecarError`, sidecar untouched): undo in darktable's history stack then.
 """
 
 from __future__ import annotations
@@ -222,6 +223,41 @@ def apply_darktable(
     return record, result
 
 
+def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
+    """Take our entries out of a history darktable has rewritten since; ``False`` (nothing changed) when unsure.
+
+    Each entry the record lists (``entries``: operation and params digest) must be found in the active history
+    (the latest match not taken yet); those items are removed, every item is renumbered in order and
+    ``history_end`` shrinks by as many. The user's entries, before or after ours, stay as darktable wrote them.
+    When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
+    """
+    ours = record.get("entries")
+    history = desc.find(_TRACKED[0])
+    if not isinstance(ours, list) or not ours or history is None:
+        return False
+    items = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
+    try:
+        end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(items))).strip()))
+    except ValueError:
+        return False
+    digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
+    taken: set[int] = set()
+    for pair in ours:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return False
+        found = [i for i in range(min(end, len(items))) if i not in taken and list(digests[i]) == pair]
+        if not found:
+            return False
+        taken.add(found[-1])
+    parents = {child: parent for parent in history.iter() for child in parent}
+    for i in sorted(taken, reverse=True):
+        parents[items[i]].remove(items[i])
+    for n, li in enumerate(li for i, li in enumerate(items) if i not in taken):
+        li.set(f"{{{_DT}}}num", str(n))
+    desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
+    return True
+
+
 def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> None:
     """Undo :func:`apply_darktable` from its record.
 
@@ -237,6 +273,8 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
     where = doc.path or "<sidecar>"
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     if not force and (len(descs) != 1 or history_fingerprint(descs[0]) != record.get("fingerprint")):
+        if len(descs) == 1 and _remove_our_entries(descs[0], record):
+            return  # darktable rewrote the sidecar, our entries are still there as we wrote them: taken out
         raise SidecarError(
             where,
             "the darktable history changed since autoretouch applied its entries (darktable rewrites it when "

@@ -44,6 +44,9 @@ describe("loading", function()
     assert.are.equal("auto-retouch (learned style)", action.label)
     assert.is_function(action.callback)
     assert.truthy(action.tooltip:find("existing history is kept", 1, true))
+    local revert = dt._log.actions["autoretouch_revert"]
+    assert.are.equal("revert auto-retouch", revert.label)
+    assert.truthy(revert.tooltip:find("the rest of the history stays", 1, true))
     local event = dt._log.events["autoretouch_shortcut"]
     assert.are.equal("shortcut", event.kind)
     assert.are.equal("auto-retouch (learned style)", event.label)
@@ -112,13 +115,15 @@ describe("destroy", function()
   it("removes the action and the shortcut; restart brings them back", function()
     local plugin, dt = load.plugin()
     plugin.destroy()
-    assert.are.same({ "autoretouch_apply" }, dt._log.destroyed_actions)
+    assert.are.same({ "autoretouch_apply", "autoretouch_revert" }, dt._log.destroyed_actions)
     assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
     assert.is_nil(dt._log.actions["autoretouch_apply"])
+    assert.is_nil(dt._log.actions["autoretouch_revert"])
     plugin.destroy() -- twice: nothing more to undo
-    assert.are.equal(1, #dt._log.destroyed_actions)
+    assert.are.equal(2, #dt._log.destroyed_actions)
     plugin.restart()
     assert.is_table(dt._log.actions["autoretouch_apply"])
+    assert.is_table(dt._log.actions["autoretouch_revert"])
     assert.is_table(dt._log.events["autoretouch_shortcut"])
     plugin.restart() -- already registered: the stub would fail on a second registration
   end)
@@ -302,16 +307,42 @@ describe("running", function()
       local a, b = image(1, "a.png"), image(2, "b.png")
       plugin.apply_to_images({ a, b })
       assert.are.equal(1, #calls())
-      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=0.6",
+      assert.are.same({ "apply", "--host=darktable", "--json", "--overwrite", "--strength=0.6",
         "--style=my style's \"x\" $HOME `id`", "--server=localhost:50051", "--", a.path .. "/a.png",
         b.path .. "/b.png" }, calls()[1].argv)
+    end)
+
+    it("reverts: one revert call per batch, after darktable wrote the sidecars, then reloads them", function()
+      setup({ prefs = { server = "localhost:50051" } })
+      local a, b = image(1, "a.png", { altered = true }), image(2, "b.png")
+      dt._log.actions["autoretouch_revert"].callback("autoretouch_revert", { a, b })
+      local reverts = calls_of("revert")
+      assert.are.equal(1, #reverts)
+      assert.are.equal(0, #calls_of("apply"))
+      assert.are.same({ "revert", "--host=darktable", "--json", "--server=localhost:50051", "--",
+        a.path .. "/a.png", b.path .. "/b.png" }, reverts[1].argv)
+      assert.are.same({ a.path .. "/a.png", b.path .. "/b.png" }, dt._log.imports)
+      assert.are.equal("revert auto-retouch: 2 reverted, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
+    end)
+
+    it("resets an image whose sidecar autoretouch had created, and reports what revert skipped", function()
+      setup()
+      local a, b, c = image(1, "a.png"), image(2, "b.png"), image(3, "c.png")
+      env.scenario(plugin.internals.json_encode({ revert = { per_photo = { [a.path .. "/a.png"] = "deleted",
+        [c.path .. "/c.png"] = "skipped" }, reason = "no autoretouch settings in this sidecar" } }))
+      local summary = plugin.revert_images({ a, b, c })
+      assert.are.equal(1, a.resets)
+      assert.is_nil(b.resets)
+      assert.are.same({ b.path .. "/b.png" }, dt._log.imports) -- a was reset, c left alone
+      assert.are.same({ 2, 1, 0 }, { summary.written, summary.skipped, summary.failed })
+      assert.truthy(dt._log.prints[#dt._log.prints]:find("c.png: no autoretouch settings in this sidecar", 1, true))
     end)
 
     it("names the default style when the style preference is empty", function()
       setup({ prefs = { strength = 1 } })
       local a = image(1, "a.png")
       plugin.apply_to_images({ a })
-      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=1", "--style=default", "--",
+      assert.are.same({ "apply", "--host=darktable", "--json", "--overwrite", "--strength=1", "--style=default", "--",
         a.path .. "/a.png" }, calls_of("apply")[1].argv)
     end)
 
@@ -323,8 +354,8 @@ describe("running", function()
       plugin.apply_to_images({ a }, { recipe = env.dir .. "/r.json" })
       local ap = calls_of("apply")
       assert.are.equal(1, #ap)
-      assert.are.same({ "apply", "--host=darktable", "--json", "--strength=0.5", "--recipe=" .. env.dir .. "/r.json",
-        "--", a.path .. "/a.png" }, ap[1].argv)
+      assert.are.same({ "apply", "--host=darktable", "--json", "--overwrite", "--strength=0.5",
+        "--recipe=" .. env.dir .. "/r.json", "--", a.path .. "/a.png" }, ap[1].argv)
       assert.are.equal('{"version": 1, "steps": []}', ap[1].recipe)
     end)
 

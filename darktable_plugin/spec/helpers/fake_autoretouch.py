@@ -3,8 +3,9 @@
 
 Both files live next to this script. Every call appends one JSON line to ``calls.jsonl``:
 ``{"argv": [...], "recipe": <the --recipe file's text or null>}``. ``scenario.json`` (optional) holds per
-command (only ``apply`` answers) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (written, skipped,
-failed: one result row per photo; none: no row for the photo; garbage: no JSON at all), ``reason`` and
+command (``apply`` and ``revert`` answer) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (written,
+skipped, failed, and for revert reverted, deleted: one result row per photo; none: no row for the photo;
+garbage: no JSON at all; default written for apply, reverted for revert), ``reason`` and
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
 rows name each photo with a doubled slash, as if the CLI had spelled the path differently).
 """
@@ -32,14 +33,15 @@ conf = scenario.get(command, {})
 photos = argv[argv.index("--") + 1 :] if "--" in argv else []
 if conf.get("stderr"):
     sys.stderr.write(conf["stderr"])
-if command == "apply":
-    modes = [conf.get("per_photo", {}).get(photo, conf.get("mode", "written")) for photo in photos]
+if command in ("apply", "revert"):
+    default = "written" if command == "apply" else "reverted"
+    modes = [conf.get("per_photo", {}).get(photo, conf.get("mode", default)) for photo in photos]
     if "garbage" in modes:
         print("Traceback (most recent call last):")
     else:
         results = []
         for photo, mode in zip(photos, modes, strict=True):
-            if mode in ("written", "skipped", "failed"):
+            if mode in ("written", "skipped", "failed", "reverted", "deleted"):
                 shown = photo.replace("/", "//", 1) if conf.get("rename") else photo
                 results.append(
                     {

@@ -236,6 +236,9 @@ function M.image(_dt, id, dir, filename, opts)
   function img.drop_cache(self)
     self.dropped = self.dropped + 1
   end
+  function img.reset(self)
+    self.resets = (self.resets or 0) + 1
+  end
   return img
 end
 
