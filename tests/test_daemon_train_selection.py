@@ -157,7 +157,7 @@ def test_bad_selections_are_refused_before_anything_starts(
 
 
 def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -> None:
-    from trainer.daemon_worker import _linked
+    from trainer.data.selection import linked_folder
 
     a, b = tmp_path / "day1", tmp_path / "day2"
     a.mkdir()
@@ -165,8 +165,37 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
     for folder in (a, b):
         (folder / "IMG_1.jpg").write_bytes(b"jpeg")
         (folder / "IMG_1.jpg.xmp").write_text(f"<x:xmpmeta>{folder.name}</x:xmpmeta>")
-    out = _linked(tmp_path / "selection", [str(a / "IMG_1.jpg"), str(b / "IMG_1.jpg")], with_sidecars=True)
+    out = linked_folder(tmp_path / "selection", [str(a / "IMG_1.jpg"), str(b / "IMG_1.jpg")], with_sidecars=True)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["IMG_1-1.jpg", "IMG_1-1.jpg.xmp", "IMG_1.jpg", "IMG_1.jpg.xmp"]  # same name, two folders
     assert (out / "IMG_1-1.jpg.xmp").read_text() == "<x:xmpmeta>day2</x:xmpmeta>"
     assert (out / "IMG_1.jpg").resolve() == (a / "IMG_1.jpg").resolve()
+
+
+def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
+    from backend.cli.main import build_parser
+    from backend.cli.remote import _train_request
+    from backend.errors import NotFoundError
+    from trainer.cli import _darktable_dir
+
+    folder = tmp_path / "edits"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(b"jpeg")
+        (folder / (name + ".xmp")).write_text("<x:xmpmeta/>")
+    run = tmp_path / "run"
+    one = build_parser().parse_args(["train", "--style", "s", "--darktable", str(folder)])
+    assert _darktable_dir(one, run) == folder
+    files = build_parser().parse_args(
+        ["train", "--style", "s", "--darktable", str(folder / "a.jpg"), str(folder / "b.jpg")]
+    )
+    linked = _darktable_dir(files, run)
+    assert linked == run / "selection"
+    assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "b.jpg", "b.jpg.xmp"]
+    missing = build_parser().parse_args(["train", "--style", "s", "--darktable", str(folder / "nope.jpg")])
+    with pytest.raises(NotFoundError, match="nope.jpg"):
+        _darktable_dir(missing, tmp_path / "run2")
+    # with --server the daemon gets the folder, or the files as darktable_files
+    assert _train_request(one).darktable == str(folder) and not _train_request(one).darktable_files
+    request = _train_request(files)
+    assert request.darktable == "" and list(request.darktable_files) == [str(folder / "a.jpg"), str(folder / "b.jpg")]

@@ -137,8 +137,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--darktable",
         type=Path,
-        metavar="DIR",
-        help="your darktable edits: photos in DIR with their sidecars (IMG.ext.xmp), rendered by darktable-cli",
+        nargs="+",
+        metavar="DIR_OR_PHOTO",
+        help="your darktable edits: photos in DIR, or the photo files given, with their sidecars (IMG.ext.xmp), "
+        "rendered by darktable-cli",
     )
     parser.add_argument(
         "--pairs",
@@ -311,7 +313,14 @@ def run(args: argparse.Namespace) -> int:
             summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=None, sources=None, catalog=catalog)
         elif args.darktable is not None:
             summary = _train_gan(
-                args, cfg, run_dir, install_dir, info, targets=None, sources=None, darktable=args.darktable
+                args,
+                cfg,
+                run_dir,
+                install_dir,
+                info,
+                targets=None,
+                sources=None,
+                darktable=_darktable_dir(args, run_dir),
             )
         elif args.lrcat is None:
             summary = _train_gan(
@@ -337,6 +346,20 @@ def run(args: argparse.Namespace) -> int:
         )
         return STYLE_REJECTED_EXIT if install_dir is not None else 0
     return 0
+
+
+def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
+    """``--darktable``'s folder: the one folder given, or a folder of links to the photo files given."""
+    from backend.errors import NotFoundError
+    from trainer.data.selection import linked_folder
+
+    paths: list[Path] = list(args.darktable)
+    if len(paths) == 1 and paths[0].is_dir():
+        return paths[0]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise NotFoundError(f"--darktable: no such photo file: {', '.join(missing[:5])}")
+    return linked_folder(run_dir / "selection", paths, with_sidecars=True)
 
 
 def _train_gan(

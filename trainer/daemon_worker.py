@@ -30,28 +30,11 @@ from typing import Any
 
 from backend.daemon.errors import describe
 from backend.errors import AutoretouchError
+from trainer.data.selection import linked_folder
 
 __all__ = ["main"]
 
 _lock = threading.Lock()
-
-
-def _linked(folder: Path, files: Sequence[str], *, with_sidecars: bool) -> Path:
-    """A folder of symbolic links to ``files`` (and their darktable sidecars), names made unique.
-
-    The trainer reads folders; an editor's selection is a list of files from many folders.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    for i, text in enumerate(files):
-        photo = Path(text)
-        name = photo.name if photo.name not in used else f"{photo.stem}-{i}{photo.suffix}"
-        used.add(name)
-        (folder / name).symlink_to(photo)
-        sidecar = photo.with_name(photo.name + ".xmp")
-        if with_sidecars and sidecar.is_file():
-            (folder / (name + ".xmp")).symlink_to(sidecar)
-    return folder
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -111,9 +94,9 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     watcher.start()
     favourites, darktable = spec.get("favourites"), spec.get("darktable")
     if spec.get("favourite_files"):
-        favourites = str(_linked(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
+        favourites = str(linked_folder(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
     if spec.get("darktable_files"):
-        darktable = str(_linked(run_dir / "selection", spec["darktable_files"], with_sidecars=True))
+        darktable = str(linked_folder(run_dir / "selection", spec["darktable_files"], with_sidecars=True))
     try:
         result = train(
             cfg,

@@ -457,6 +457,12 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
     targets = getattr(args, "targets", None)
     lrcat, selection, photos = (getattr(args, k, None) for k in ("lrcat", "favourites", "photos"))
     darktable = getattr(args, "darktable", None)
+    darktable_files: list[str] = []
+    if isinstance(darktable, list):  # `train --darktable DIR` or `--darktable PHOTO...`
+        if len(darktable) == 1 and os.path.isdir(darktable[0]):
+            darktable = darktable[0]
+        else:
+            darktable_files, darktable = [os.path.abspath(p) for p in darktable], None
     return pb.TrainStyleRequest(
         protocol_version=PROTOCOL_VERSION,
         name=args.style,
@@ -468,6 +474,7 @@ def _train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         lrcat_favourites=selection or "",
         photos=os.path.abspath(photos) if photos is not None and selection else "",
         darktable=os.path.abspath(darktable) if darktable is not None else "",
+        darktable_files=darktable_files,
         steps=steps or 0,
         minutes=minutes or 0.0,
         overrides=overrides,
