@@ -36,7 +36,9 @@
   * 1.1: one `autoretouch apply --style` (or `--recipe`) call per batch instead of suggest plus one apply per
     image; an image whose history was reset in darktable is retouched again (the CLI drops the stale record).
   * 1.2: running it again replaces autoretouch's previous modules (`apply --overwrite`: try another strength);
-    "revert auto-retouch" removes them (`autoretouch revert`), the user's own history entries stay.
+    "revert auto-retouch" removes them (`autoretouch revert`), the user's own history entries stay;
+    "train style from selected images" learns a style from their darktable edits (`autoretouch train
+    --darktable PHOTO...`), with a cancel button.
 ]]
 
 local dt = require "darktable"
@@ -44,6 +46,7 @@ local dt = require "darktable"
 local MODULE = "autoretouch"
 local ACTION_NAME = "autoretouch_apply"
 local REVERT_ACTION_NAME = "autoretouch_revert"
+local TRAIN_ACTION_NAME = "autoretouch_train"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
@@ -69,6 +72,21 @@ local MSG = {
   action_label = "auto-retouch (learned style)",
   action_tooltip = "append a learned style's edit to the selected images' history (existing history is kept)",
   job_label = "auto-retouch",
+  train_label = "train style from selected images",
+  train_tooltip = "learn a style from the selected images' darktable edits (name, minutes: preferences > lua options)",
+  train_job_label = "training autoretouch style",
+  pref_train_name_label = "autoretouch: name of a style trained from images",
+  pref_train_name_tooltip = "the style 'train style from selected images' makes (letters, digits, _ . -)",
+  pref_train_minutes_label = "autoretouch: training minutes",
+  pref_train_minutes_tooltip = "how long 'train style from selected images' may take",
+  bad_style_name = "train style: '%s' is not a style name (letters, digits, _ . -; at most 64)",
+  train_nothing = "train style: none of the selected images has a darktable edit to learn from",
+  no_history = "no darktable edit (empty history)",
+  train_installed = "train style: '%s' learnt from %d images (%d steps) and is installed",
+  train_rejected = "train style: '%s' was trained but not installed: %s",
+  train_failed = "train style: '%s' could not be trained: %s",
+  train_cancelled = "train style: cancelled; nothing was installed",
+  train_skipped = "%d images left out, first: %s",
   revert_label = "revert auto-retouch",
   revert_tooltip = "remove autoretouch's modules from the selected images' history (the rest of the history stays)",
   revert_job_label = "revert auto-retouch",
@@ -447,6 +465,10 @@ local PREFS = {
     min = 0.0, max = 1.0, step = 0.05 },
   { name = "server", kind = "string", default = "", label = "pref_server_label", tip = "pref_server_tooltip" },
   { name = "recipe", kind = "string", default = "", label = "pref_recipe_label", tip = "pref_recipe_tooltip" },
+  { name = "train_name", kind = "string", default = "my-darktable-style", label = "pref_train_name_label",
+    tip = "pref_train_name_tooltip" },
+  { name = "train_minutes", kind = "float", default = 5.0, label = "pref_train_minutes_label",
+    tip = "pref_train_minutes_tooltip", min = 1.0, max = 240.0, step = 1.0 },
 }
 
 local function register_preferences()
@@ -534,6 +556,20 @@ local function revert_argv(cfg, photos)
     argv[#argv + 1] = "--server=" .. cfg.server
   end
   argv[#argv + 1] = "--"
+  for _i, photo in ipairs(photos) do
+    argv[#argv + 1] = photo
+  end
+  return argv
+end
+
+--- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`).
+local function train_argv(cfg, photos)
+  local argv = { cfg.cli_path, "train", "--style=" .. cfg.train_name, "--minutes=" .. format_number(cfg.train_minutes),
+    "--json", "--quiet" }
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  argv[#argv + 1] = "--darktable"
   for _i, photo in ipairs(photos) do
     argv[#argv + 1] = photo
   end
@@ -982,6 +1018,145 @@ local function revert_images(images, overrides)
 end
 
 -- ---------------------------------------------------------------------------------------------------------
+-- training a style from the selected images
+-- ---------------------------------------------------------------------------------------------------------
+
+--- Stop a training started by train_from_images: mark it cancelled (it then does not start) and kill its
+--- process. `files` = {pid = path of the PID file, cancel = path of the marker}.
+local function stop_training(files)
+  local marker = io.open(files.cancel, "wb")
+  if marker then
+    marker:close()
+  end
+  local pid = read_file(files.pid)
+  pid = pid and pid:match("^%s*(%d+)%s*$")
+  if pid then
+    os.execute("kill " .. pid .. " 2>/dev/null")
+  end
+end
+
+--- The shell line running `argv` in the background (its PID in files.pid) and waiting for it, so that the job's
+--- cancel button can kill it (darktable releases its Lua lock while dt.control.execute waits).
+local function background_line(argv, out_path, err_path, files)
+  local line, err = command_line(argv, out_path, err_path)
+  if not line then
+    return nil, err
+  end
+  local pid, cancel = shell_quote(files.pid), shell_quote(files.cancel)
+  return "[ -e " .. cancel .. " ] && exit 130; ( exec " .. line .. " ) & echo $! >" .. pid .. "; wait $!"
+end
+
+--- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
+-- each image with its history; the CLI installs the style unless it does worse than doing nothing).
+-- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
+-- @param overrides optional settings: cli_path, server, train_name, train_minutes
+-- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
+--   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
+local function train_from_images(images, overrides)
+  if type(images) ~= "table" or #images == 0 then
+    dt.print(msg("no_images"))
+    return nil, msg("no_images")
+  end
+  if state.running then
+    dt.print(msg("busy"))
+    return nil, msg("busy")
+  end
+  if dt.configuration.running_os == "windows" then
+    dt.print(msg("windows_unsupported"))
+    return nil, msg("windows_unsupported")
+  end
+  local cfg, err = read_settings(overrides)
+  if not cfg then
+    dt.print(err)
+    return nil, err
+  end
+  if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
+    local text = msg("bad_style_name", cfg.train_name)
+    dt.print(text)
+    return nil, text
+  end
+  state.running = true
+  local summary = { name = cfg.train_name, used = 0, skipped = {} }
+  local files = { pid = os.tmpname(), cancel = os.tmpname() }
+  os.remove(files.cancel)
+  local job
+  if dt.gui ~= nil and dt.configuration.has_gui then
+    local ok, made = pcall(dt.gui.create_job, msg("train_job_label"), false, function(j)
+      stop_training(files)
+      pcall(function()
+        j.valid = false
+      end)
+    end)
+    job = ok and made or nil
+  end
+  local ok, failure = pcall(function()
+    local photos = {}
+    for _i, img in ipairs(images) do
+      local reason = precheck(img)
+      if not reason then
+        local synced, sync_err = sync_sidecar(img)
+        reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil
+      end
+      if reason then
+        summary.skipped[#summary.skipped + 1] = { photo = photo_path(img), reason = reason }
+        dt.print_log(msg("log_line", "skipped", photo_path(img), reason))
+      else
+        photos[#photos + 1] = photo_path(img)
+      end
+    end
+    summary.used = #photos
+    if #photos == 0 then
+      summary.state, summary.message = "nothing", msg("train_nothing")
+      return
+    end
+    local out_path, err_path = os.tmpname(), os.tmpname()
+    local line, quote_err = background_line(train_argv(cfg, photos), out_path, err_path, files)
+    if not line then
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, quote_err)
+      return
+    end
+    local status = exit_status(dt.control.execute(line))
+    local result = { status = status, stdout = read_file(out_path) or "", stderr = read_file(err_path) or "" }
+    os.remove(out_path)
+    os.remove(err_path)
+    local doc = json_decode(result.stdout)
+    summary.result = type(doc) == "table" and doc or nil
+    if file_exists(files.cancel) then
+      summary.state, summary.message = "cancelled", msg("train_cancelled")
+    elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
+      summary.state = "rejected"
+      summary.message = msg("train_rejected", cfg.train_name, summary.result.rejected)
+    elseif status == 0 and summary.result then
+      summary.state = "finished"
+      summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)
+    else
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, cli_problem(cfg, result))
+    end
+  end)
+  os.remove(files.pid)
+  os.remove(files.cancel)
+  if job then
+    pcall(function()
+      job.valid = false
+    end)
+  end
+  state.running = false
+  if not ok then
+    local text = msg("first_problem", msg("train_job_label"), tostring(failure))
+    dt.print(text)
+    dt.print_error(text)
+    return nil, text
+  end
+  local text = summary.message
+  if #summary.skipped > 0 then
+    text = text .. "\n" .. msg("train_skipped", #summary.skipped,
+      msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
+  end
+  dt.print(text)
+  return summary
+end
+
+-- ---------------------------------------------------------------------------------------------------------
 -- registration
 -- ---------------------------------------------------------------------------------------------------------
 
@@ -991,6 +1166,10 @@ end
 
 local function on_revert(_action, images)
   revert_images(images)
+end
+
+local function on_train(_action, images)
+  train_from_images(images)
 end
 
 local function on_shortcut(_event, _shortcut)
@@ -1003,6 +1182,7 @@ local function register()
   end
   dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
   dt.gui.libs.image.register_action(REVERT_ACTION_NAME, msg("revert_label"), on_revert, msg("revert_tooltip"))
+  dt.gui.libs.image.register_action(TRAIN_ACTION_NAME, msg("train_label"), on_train, msg("train_tooltip"))
   dt.register_event(SHORTCUT_EVENT, "shortcut", on_shortcut, msg("action_label"))
   state.registered = true
 end
@@ -1013,6 +1193,7 @@ local function destroy()
   end
   dt.gui.libs.image.destroy_action(ACTION_NAME)
   dt.gui.libs.image.destroy_action(REVERT_ACTION_NAME)
+  dt.gui.libs.image.destroy_action(TRAIN_ACTION_NAME)
   dt.destroy_event(SHORTCUT_EVENT, "shortcut")
   state.registered = false
 end
@@ -1035,6 +1216,7 @@ script_data.restart = register -- destroy removes the action and the shortcut; r
 --- Public: retouch images from other scripts (see apply_to_images above), or revert them.
 script_data.apply_to_images = apply_to_images
 script_data.revert_images = revert_images
+script_data.train_from_images = train_from_images
 
 --- Internals, for the specs and for scripts that build their own commands.
 script_data.internals = {
@@ -1047,6 +1229,9 @@ script_data.internals = {
   read_settings = read_settings,
   apply_argv = apply_argv,
   revert_argv = revert_argv,
+  train_argv = train_argv,
+  background_line = background_line,
+  stop_training = stop_training,
   exit_status = exit_status,
   messages = MSG,
   state = state,

@@ -60,7 +60,7 @@ describe("loading", function()
       end
     end
     assert.are.same({ cli_path = "string", style = "string", strength = "float", server = "string",
-      recipe = "string" }, kinds)
+      recipe = "string", train_name = "string", train_minutes = "float" }, kinds)
   end)
 
   it("refuses an API older than 9.0.0 with a message, registering nothing", function()
@@ -115,12 +115,12 @@ describe("destroy", function()
   it("removes the action and the shortcut; restart brings them back", function()
     local plugin, dt = load.plugin()
     plugin.destroy()
-    assert.are.same({ "autoretouch_apply", "autoretouch_revert" }, dt._log.destroyed_actions)
+    assert.are.same({ "autoretouch_apply", "autoretouch_revert", "autoretouch_train" }, dt._log.destroyed_actions)
     assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
     assert.is_nil(dt._log.actions["autoretouch_apply"])
     assert.is_nil(dt._log.actions["autoretouch_revert"])
     plugin.destroy() -- twice: nothing more to undo
-    assert.are.equal(2, #dt._log.destroyed_actions)
+    assert.are.equal(3, #dt._log.destroyed_actions)
     plugin.restart()
     assert.is_table(dt._log.actions["autoretouch_apply"])
     assert.is_table(dt._log.actions["autoretouch_revert"])
@@ -336,6 +336,63 @@ describe("running", function()
       assert.are.same({ b.path .. "/b.png" }, dt._log.imports) -- a was reset, c left alone
       assert.are.same({ 2, 1, 0 }, { summary.written, summary.skipped, summary.failed })
       assert.truthy(dt._log.prints[#dt._log.prints]:find("c.png: no autoretouch settings in this sidecar", 1, true))
+    end)
+
+    it("trains a style from the selected images' darktable edits: one train call, edited images only", function()
+      setup({ prefs = { train_name = "my-look", train_minutes = 7, server = "localhost:50051" } })
+      local a, b = image(1, "a.png", { altered = true }), image(2, "b.png", { altered = true })
+      local plain = image(3, "plain.png")
+      local summary = plugin.train_from_images({ a, plain, b })
+      local trains = calls_of("train")
+      assert.are.equal(1, #trains)
+      assert.are.same({ "train", "--style=my-look", "--minutes=7", "--json", "--quiet", "--server=localhost:50051",
+        "--darktable", a.path .. "/a.png", b.path .. "/b.png" }, trains[1].argv)
+      assert.are.equal("finished", summary.state)
+      assert.are.equal(2, summary.used)
+      assert.are.equal(plain.path .. "/plain.png", summary.skipped[1].photo)
+      local shown = dt._log.prints[#dt._log.prints]
+      assert.truthy(shown:find("train style: 'my-look' learnt from 2 images (3 steps) and is installed", 1, true))
+      assert.truthy(shown:find("1 images left out, first: ", 1, true))
+      assert.truthy(shown:find("no darktable edit", 1, true))
+    end)
+
+    it("says why a trained style was not installed, and refuses a bad style name before running", function()
+      setup({ prefs = { train_name = "x" } })
+      env.scenario('{"train": {"mode": "rejected"}}')
+      local summary = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+      assert.are.equal("rejected", summary.state)
+      assert.truthy(summary.message:find("worse than doing nothing", 1, true))
+      local _none, message = plugin.train_from_images({ image(2, "b.png", { altered = true }) },
+        { train_name = "../evil name" })
+      assert.truthy(message:find("is not a style name", 1, true))
+      assert.are.equal(1, #calls_of("train"))
+      env.scenario('{"train": {"mode": "failed", "exit": 6, "stderr": "autoretouch: error: no photo with a history"}}')
+      summary = plugin.train_from_images({ image(3, "c.png", { altered = true }) })
+      assert.are.equal("failed", summary.state)
+      assert.truthy(summary.message:find("no photo with a history", 1, true))
+    end)
+
+    it("cancels: a training cancelled before it starts never runs, and a running one is killed", function()
+      setup({ prefs = { train_name = "x" } })
+      local files = { pid = env.dir .. "/pid", cancel = env.dir .. "/cancel" }
+      -- a running training: a real background process whose PID file the cancel button reads
+      os.execute("sleep 30 & echo $! > " .. stub.quote(files.pid))
+      local pid = stub.read_file(files.pid):match("%d+")
+      assert.truthy(pid)
+      local function running()
+        local stat = stub.read_file("/proc/" .. pid .. "/stat") -- a killed, unreaped child shows as Z
+        return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
+      end
+      assert.is_true(running())
+      plugin.internals.stop_training(files)
+      os.execute("sleep 0.2")
+      assert.is_false(running()) -- killed
+      assert.truthy(stub.read_file(files.cancel) ~= nil)
+      -- cancelled before the command runs: the shell line exits at once with 130
+      local line = plugin.internals.background_line({ env.cli, "train" }, env.dir .. "/o", env.dir .. "/e", files)
+      local before = #calls_of("train")
+      os.execute(line)
+      assert.are.equal(before, #calls_of("train"))
     end)
 
     it("names the default style when the style preference is empty", function()

@@ -56,4 +56,15 @@ if command in ("apply", "revert"):
         if results:
             failed = sum(r["action"] == "failed" for r in results)
             print(json.dumps({"results": results, "failed": failed}, indent=2))
+if command == "train":
+    mode = conf.get("mode", "finished")
+    if mode == "wait":  # until killed (the plug-in's cancel), at most 30 s
+        import time
+
+        time.sleep(30)
+    elif mode in ("finished", "rejected"):
+        rejected = "held-out check: worse than doing nothing" if mode == "rejected" else None
+        print(json.dumps({"style": argv[1].split("=", 1)[1], "steps": 3, "stopped_by": "minutes", "rejected": rejected,
+                          "installed_path": None if rejected else "/styles/x.safetensors", "learned_from": "darktable sidecars"}))
+        sys.exit(10 if rejected else int(conf.get("exit", 0)))
 sys.exit(int(conf.get("exit", 0)))
