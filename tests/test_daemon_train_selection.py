@@ -193,7 +193,7 @@ def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     assert linked == run / "selection"
     assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "b.jpg", "b.jpg.xmp"]
     missing = build_parser().parse_args(["train", "--style", "s", "--darktable", str(folder / "nope.jpg")])
-    with pytest.raises(NotFoundError, match="nope.jpg"):
+    with pytest.raises(NotFoundError, match=r"nope\.jpg"):
         _darktable_dir(missing, tmp_path / "run2")
     # with --server the daemon gets the folder, or the files as darktable_files
     assert _train_request(one).darktable == str(folder) and not _train_request(one).darktable_files

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "serve",
         help="run the daemon: gRPC service plus the loopback HTTP/JSON bridge the plugins use",
         description=(
-            "Serve Suggest, WriteSidecars, Revert, ListStyles and TrainStyle over gRPC (with health and "
+            "Serve Suggest, Preview, WriteSidecars, Revert, ListStyles and TrainStyle over gRPC (with health and "
             "reflection) and over a loopback HTTP/1.1 JSON bridge. Binds 127.0.0.1 unless told otherwise."
         ),
         epilog=_EPILOG,

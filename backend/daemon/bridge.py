@@ -7,6 +7,7 @@ answers print every field):
 request                     body                       answer
 ==========================  =========================  ====================================================
 ``POST /v1/suggest``        ``SuggestRequest``         ``SuggestResponse``
+``POST /v1/preview``        ``PreviewRequest``         ``PreviewResponse``: before/after JPEGs (base64 in JSON)
 ``POST /v1/sidecars``       ``WriteSidecarsRequest``   NDJSON stream (``application/x-ndjson``, chunked):
                                                        one ``WriteSidecarsResponse`` per line, a ``file``
                                                        per photo as it is done, then one ``summary``
@@ -70,6 +71,7 @@ __all__ = ["BridgeServer", "create_bridge"]
 
 _UNARY: dict[str, tuple[type[Message], str]] = {
     "/v1/suggest": (pb.SuggestRequest, "suggest"),
+    "/v1/preview": (pb.PreviewRequest, "preview"),
     "/v1/revert": (pb.RevertRequest, "revert"),
     "/v1/train/start": (pb.TrainStyleRequest, "train_start"),
     "/v1/train/cancel": (pb.TrainControlRequest, "train_cancel"),
@@ -82,6 +84,7 @@ _STREAM: dict[str, tuple[type[Message], str]] = {
 _HEALTH_PEEK_S = 0.2
 _RPC_NAMES = {
     "suggest": "Suggest",
+    "preview": "Preview",
     "revert": "Revert",
     "write_sidecars": "WriteSidecars",
     "list_styles": "ListStyles",

@@ -101,6 +101,16 @@ def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
     return pb.Error(code=info.code, message=_name_file(photo, info.message), type=info.type, exit_code=info.exit_code)
 
 
+def _photo_info(decoded: DecodedImage) -> pb.PhotoInfo:
+    return pb.PhotoInfo(
+        kind=decoded.kind,
+        is_raw=decoded.is_raw,
+        width=decoded.full_width,
+        height=decoded.full_height,
+        colour_note=decoded.colour_note,
+    )
+
+
 def _failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
     error = _error_pb(exc, photo)
     outcomes = [outcome_to_pb(Outcome(photo, h, _sidecar(photo, h), "failed", error.message)) for h in hosts]
@@ -125,7 +135,7 @@ class _Counter:
 
 
 class RetouchService:
-    """Suggest, WriteSidecars, Revert, ListStyles and TrainStyle over loaded styles, within the roots.
+    """Suggest, Preview, WriteSidecars, Revert, ListStyles and TrainStyle over loaded styles, within the roots.
 
     Args:
         config: the daemon configuration.
@@ -218,6 +228,39 @@ class RetouchService:
 
     def suggest(self, req: pb.SuggestRequest, call: Call) -> pb.SuggestResponse:
         """Recipes (and host settings) for one photo; see the proto."""
+        decoded, recipes, suggestions = self._suggest_request(req, call)
+        model = (recipes[0].model or "") if recipes else ""
+        return pb.SuggestResponse(**self._versions(model), suggestions=suggestions, photo=_photo_info(decoded))
+
+    def preview(self, req: pb.PreviewRequest, call: Call) -> pb.PreviewResponse:
+        """Before/after JPEGs of each variant at several strengths; see the proto."""
+        from backend.daemon.preview import check_preview, jpeg_of, render_preview
+
+        check_protocol(req.protocol_version)
+        strengths, size = check_preview(list(req.strengths), req.size)
+        inner = pb.SuggestRequest()
+        inner.CopyFrom(req.suggest)
+        inner.protocol_version = req.protocol_version
+        inner.ClearField("strength")  # the variants at strength 1; the images at each strength
+        decoded, recipes, suggestions = self._suggest_request(inner, call)  # exactly what Suggest gives
+        out = pb.PreviewResponse(
+            **self._versions((recipes[0].model or "") if recipes else ""),
+            strengths=strengths,
+            photo=_photo_info(decoded),
+        )
+        image = decoded.image
+        if max(image.shape[-2:]) < size and inner.WhichOneof("photo") == "path":  # the images want more pixels
+            image = self._decode_preview(self.roots.request_path(inner.path), size).image
+        before, afters = render_preview(image, recipes, strengths, size)  # small: tens of ms
+        out.before = jpeg_of(before)
+        for suggestion, images in zip(suggestions, afters, strict=True):
+            out.variants.append(pb.PreviewVariant(suggestion=suggestion, after=[jpeg_of(i) for i in images]))
+        return out
+
+    def _suggest_request(
+        self, req: pb.SuggestRequest, call: Call
+    ) -> tuple[DecodedImage, list[Recipe], list[pb.Suggestion]]:
+        """Decode the request's photo's preview, suggest, translate."""
         check_protocol(req.protocol_version)
         self._require_ready()
         kind = req.WhichOneof("photo")
@@ -244,18 +287,7 @@ class RetouchService:
             recipes = self._suggest(decoded.image, styles, strength, variants, req.seed)
             long_side = max(decoded.full_width, decoded.full_height)
             suggestions = [self._translate(r, decoded, hosts, long_side) for r in recipes]
-        model = (recipes[0].model or "") if recipes else ""
-        return pb.SuggestResponse(
-            **self._versions(model),
-            suggestions=suggestions,
-            photo=pb.PhotoInfo(
-                kind=decoded.kind,
-                is_raw=decoded.is_raw,
-                width=decoded.full_width,
-                height=decoded.full_height,
-                colour_note=decoded.colour_note,
-            ),
-        )
+        return decoded, recipes, suggestions
 
     @staticmethod
     def _translate(recipe: Recipe, decoded: DecodedImage, hosts: Sequence[str], long_side: int) -> pb.Suggestion:

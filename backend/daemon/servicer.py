@@ -45,6 +45,8 @@ def request_fields(request: Any) -> dict[str, Any]:
         fields["dry_run"] = request.dry_run or None
     elif isinstance(request, pb.TrainStyleRequest):
         fields["style"] = request.name
+    elif isinstance(request, pb.PreviewRequest):
+        fields = request_fields(request.suggest) | {"strengths": len(request.strengths) or None}
     return fields
 
 
@@ -128,6 +130,10 @@ class RetoucherServicer(pb_grpc.RetoucherServicer):
     def Suggest(self, request: pb.SuggestRequest, context: grpc.ServicerContext) -> pb.SuggestResponse:
         """See the proto."""
         return self._unary("Suggest", self.service.suggest, request, context)
+
+    def Preview(self, request: pb.PreviewRequest, context: grpc.ServicerContext) -> pb.PreviewResponse:
+        """Before/after images of a photo's variants (see the proto)."""
+        return self._unary("Preview", self.service.preview, request, context)
 
     def WriteSidecars(
         self, request: pb.WriteSidecarsRequest, context: grpc.ServicerContext

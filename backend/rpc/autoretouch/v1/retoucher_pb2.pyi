@@ -152,6 +152,42 @@ class SuggestRequest(_message.Message):
     hosts: _containers.RepeatedScalarFieldContainer[Host]
     def __init__(self, protocol_version: _Optional[int] = ..., path: _Optional[str] = ..., upload: _Optional[_Union[PhotoUpload, _Mapping]] = ..., style: _Optional[str] = ..., mix: _Optional[_Union[StyleMix, _Mapping]] = ..., strength: _Optional[float] = ..., variants: _Optional[int] = ..., seed: _Optional[int] = ..., hosts: _Optional[_Iterable[_Union[Host, str]]] = ...) -> None: ...
 
+class PreviewRequest(_message.Message):
+    __slots__ = ("protocol_version", "suggest", "strengths", "size")
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUGGEST_FIELD_NUMBER: _ClassVar[int]
+    STRENGTHS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    suggest: SuggestRequest
+    strengths: _containers.RepeatedScalarFieldContainer[float]
+    size: int
+    def __init__(self, protocol_version: _Optional[int] = ..., suggest: _Optional[_Union[SuggestRequest, _Mapping]] = ..., strengths: _Optional[_Iterable[float]] = ..., size: _Optional[int] = ...) -> None: ...
+
+class PreviewVariant(_message.Message):
+    __slots__ = ("suggestion", "after")
+    SUGGESTION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    suggestion: Suggestion
+    after: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, suggestion: _Optional[_Union[Suggestion, _Mapping]] = ..., after: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class PreviewResponse(_message.Message):
+    __slots__ = ("server_version", "model_version", "before", "strengths", "variants", "photo")
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTHS_FIELD_NUMBER: _ClassVar[int]
+    VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_FIELD_NUMBER: _ClassVar[int]
+    server_version: str
+    model_version: str
+    before: bytes
+    strengths: _containers.RepeatedScalarFieldContainer[float]
+    variants: _containers.RepeatedCompositeFieldContainer[PreviewVariant]
+    photo: PhotoInfo
+    def __init__(self, server_version: _Optional[str] = ..., model_version: _Optional[str] = ..., before: _Optional[bytes] = ..., strengths: _Optional[_Iterable[float]] = ..., variants: _Optional[_Iterable[_Union[PreviewVariant, _Mapping]]] = ..., photo: _Optional[_Union[PhotoInfo, _Mapping]] = ...) -> None: ...
+
 class SuggestResponse(_message.Message):
     __slots__ = ("server_version", "model_version", "suggestions", "photo")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,11 @@ class RetoucherStub:
                 request_serializer=autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleRequest.SerializeToString,
                 response_deserializer=autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleResponse.FromString,
                 _registered_method=True)
+        self.Preview = channel.unary_unary(
+                '/autoretouch.v1.Retoucher/Preview',
+                request_serializer=autoretouch_dot_v1_dot_retoucher__pb2.PreviewRequest.SerializeToString,
+                response_deserializer=autoretouch_dot_v1_dot_retoucher__pb2.PreviewResponse.FromString,
+                _registered_method=True)
 
 
 class RetoucherServicer:
@@ -107,6 +112,14 @@ class RetoucherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Preview(self, request, context):
+        """Before/after images of one photo for each suggested variant at several strengths, rendered by the
+        daemon's renderer on a small preview (what an editor shows before the user chooses).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RetoucherServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +147,11 @@ def add_RetoucherServicer_to_server(servicer, server):
                     servicer.TrainStyle,
                     request_deserializer=autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleRequest.FromString,
                     response_serializer=autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleResponse.SerializeToString,
+            ),
+            'Preview': grpc.unary_unary_rpc_method_handler(
+                    servicer.Preview,
+                    request_deserializer=autoretouch_dot_v1_dot_retoucher__pb2.PreviewRequest.FromString,
+                    response_serializer=autoretouch_dot_v1_dot_retoucher__pb2.PreviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +290,33 @@ class Retoucher:
             '/autoretouch.v1.Retoucher/TrainStyle',
             autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleRequest.SerializeToString,
             autoretouch_dot_v1_dot_retoucher__pb2.TrainStyleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Preview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autoretouch.v1.Retoucher/Preview',
+            autoretouch_dot_v1_dot_retoucher__pb2.PreviewRequest.SerializeToString,
+            autoretouch_dot_v1_dot_retoucher__pb2.PreviewResponse.FromString,
             options,
             channel_credentials,
             insecure,
