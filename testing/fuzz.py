@@ -560,7 +560,7 @@ def _bridge_seeds(photos: list[Path], recipe: dict[str, Any]) -> list[tuple[str,
             "POST",
             "/v1/preview",
             {"protocol_version": 1, "suggest": {"path": p, "variants": 2}, "strengths": [0.5, 1.0], "size": 96},
-        ),  # fmt: skip
+        ),
         ("GET", "/v1/train/status?protocol_version=1", None),
         ("GET", "/v1/styles?protocol_version=1", None),
         ("GET", "/healthz", None),
