@@ -228,4 +228,4 @@ def test_lua_client_applies_what_suggest_gives(
         "AUTORETOUCH_IT_DEAD_URL": f"http://127.0.0.1:{_free_port()}",
     }
     report = _busted(env, "--run=integration")
-    assert len(report["successes"]) == 3 and not report["pendings"], report["pendings"]
+    assert len(report["successes"]) == 4 and not report["pendings"], report["pendings"]

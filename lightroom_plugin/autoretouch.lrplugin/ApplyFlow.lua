@@ -127,16 +127,19 @@ local function fetch(args, photo)
   if photo:getRawMetadata("fileFormat") == "VIDEO" then
     error({ kind = "photo", message = S.errorVideo }, 0)
   end
-  local response, err = args.client:suggest(path, args.style, args.strength)
+  local variant = args.variant or 1
+  local opts = { mix = args.mix, variants = variant > 1 and variant or nil, seed = variant > 1 and 0 or nil }
+  local response, err = args.client:suggest(path, args.style, args.strength, opts)
   if not response then
     error(err, 0)
   end
-  local raw, problem = DaemonClient.lightroomSettings(response)
+  local raw, problem = DaemonClient.lightroomSettings(response, variant)
   if not raw then
     error(problem, 0)
   end
   local settings, dropped = args.whitelist:filter(raw)
-  local relative, droppedRelative = Develop.relativeKeys(DaemonClient.lightroomRelative(response), args.whitelist)
+  local relative, droppedRelative =
+    Develop.relativeKeys(DaemonClient.lightroomRelative(response, variant), args.whitelist)
   local current = ApplyFlow.currentSettings(photo)
   local old = Develop.oldProcessVersion(current)
   if old and args.processVersion ~= "update" then
@@ -183,7 +186,7 @@ local function write(args, items, summary)
   if #pending == 0 then
     return {}
   end
-  local historyName = S.historyName(args.style or "default")
+  local historyName = S.historyName(args.historyLabel or args.style or "default")
   local results = {}
   local ok, status = LrTasks.pcall(function()
     return args.catalog:withWriteAccessDo(S.undoName, function()
@@ -236,6 +239,8 @@ end
 --   photos = list of LrPhoto, catalog = LrCatalog, client = DaemonClient,
 --   whitelist = Whitelist, style = name or nil (daemon default), strength = [0, 1],
 --   processVersion = "refuse" (default) or "update" (photos older than process version 2012),
+--   variant = which suggestion (1 = the deterministic one; k > 1: the k-th of k variants, seed 0, as previewed),
+--   mix = StyleMix table instead of style (two styles blended, see PreviewFlow.styleChoice),
 --   progress = LrProgressScope or nil, batchSize = photos fetched between progress updates (default 8) }
 -- @return summary table { total, applied, unchanged, failures = { {name, message} },
 --   mismatches = { {name, message} }, updated = { {name, message} }, noSnapshotApi,

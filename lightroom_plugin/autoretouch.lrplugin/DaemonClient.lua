@@ -173,15 +173,34 @@ end
 -- @param path absolute path of the photo
 -- @param style style name, or nil for the daemon's default
 -- @param strength number in [0, 1]
+-- @param opts table or nil: { mix = StyleMix table (instead of style), variants = count, seed = number }
 -- @return SuggestResponse table, or nil and an error
-function DaemonClient:suggest(path, style, strength)
+function DaemonClient:suggest(path, style, strength, opts)
+  opts = opts or {}
   return self:call("POST", "/v1/suggest", {
     protocol_version = DaemonClient.PROTOCOL_VERSION,
     path = path,
-    style = style,
+    style = opts.mix == nil and style or nil,
+    mix = opts.mix,
     strength = strength,
+    variants = opts.variants,
+    seed = opts.seed,
     hosts = { DaemonClient.HOST_LIGHTROOM },
   })
+end
+
+--- POST /v1/preview: before/after JPEGs (base64) of one photo's variants at several strengths.
+-- @param request PreviewRequest table (protocol_version and the Lightroom host are filled in)
+-- @return PreviewResponse table, or nil and an error
+function DaemonClient:preview(request)
+  request.protocol_version = DaemonClient.PROTOCOL_VERSION
+  request.suggest.hosts = { DaemonClient.HOST_LIGHTROOM }
+  return self:call("POST", "/v1/preview", request)
+end
+
+--- The message for a preview answer without images.
+function DaemonClient.noPreviewMessage()
+  return S.errorNoPreview
 end
 
 --- POST /v1/train/start: starts a training that runs on in the daemon (LrHttp cannot follow a stream).
@@ -202,11 +221,11 @@ function DaemonClient:trainCancel()
   return self:call("POST", "/v1/train/cancel", { protocol_version = DaemonClient.PROTOCOL_VERSION })
 end
 
---- The first suggestion's Lightroom settings of a SuggestResponse.
+--- The Lightroom settings of one suggestion of a SuggestResponse (the first unless `index` says otherwise).
 -- @return settings table and list of warnings, or nil and an error
-function DaemonClient.lightroomSettings(response)
+function DaemonClient.lightroomSettings(response, index)
   local suggestions = type(response) == "table" and response.suggestions
-  local first = type(suggestions) == "table" and suggestions[1]
+  local first = type(suggestions) == "table" and suggestions[index or 1]
   local settings = field(first, "lightroom_settings")
   if type(settings) ~= "table" then
     return nil, { kind = "protocol", message = S.errorNoSettings }
@@ -217,9 +236,9 @@ end
 --- The relative Lightroom keys of the first suggestion (key -> { add, min, max }; {} when none).
 -- @param response decoded SuggestResponse
 -- @return table (unvalidated; see Develop.relativeKeys)
-function DaemonClient.lightroomRelative(response)
+function DaemonClient.lightroomRelative(response, index)
   local suggestions = type(response) == "table" and response.suggestions
-  local first = type(suggestions) == "table" and suggestions[1]
+  local first = type(suggestions) == "table" and suggestions[index or 1]
   local relative = field(first, "lightroom_relative")
   return type(relative) == "table" and relative or {}
 end

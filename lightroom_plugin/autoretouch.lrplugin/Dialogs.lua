@@ -1,11 +1,15 @@
 --[[----------------------------------------------------------------------------
-Dialogs.lua -- the options dialogs (style, strength, scope) and the summaries.
+Dialogs.lua -- the options dialogs (style, strength, scope, preview, variant,
+mix) and the summaries.
 ------------------------------------------------------------------------------]]
 
 local LrBinding = import "LrBinding"
 local LrDialogs = import "LrDialogs"
+local LrTasks = import "LrTasks"
 local LrView = import "LrView"
 
+local ApplyFlow = require "ApplyFlow"
+local PreviewFlow = require "PreviewFlow"
 local S = require "Strings"
 
 local Dialogs = {}
@@ -55,18 +59,97 @@ local function styleRows(f, opts)
   }
 end
 
---- The Auto-retouch options dialog.
+--- Shows the picture of the chosen variant at the chosen strength (no request).
+function Dialogs.showAfter(props)
+  props.afterPath = PreviewFlow.afterFor(props.preview, props.variant, props.strength)
+end
+
+--- Fetches the preview for the dialog's current style choice (inside a task).
+-- @param props the dialog's property table
+-- @param preview function(choice) -> preview table or nil, error (see PreviewFlow.fetch)
+function Dialogs.loadPreview(props, preview)
+  props.previewStatus = S.previewLoading
+  local got, err = preview { style = props.style, mixWith = props.mixWith, mixWeight = props.mixWeight }
+  if not got then
+    props.preview = nil
+    props.previewStatus = S.previewFailed(ApplyFlow.message(err))
+    return
+  end
+  props.preview = got
+  props.previewKey = table.concat({ tostring(props.style), tostring(props.mixWith), tostring(props.mixWeight) }, "|")
+  props.previewStatus = ""
+  props.beforePath = got.before
+  Dialogs.showAfter(props)
+end
+
+local function previewRows(f, props, opts)
+  local bind = LrView.bind
+  local label = LrView.share "autoretouch_label"
+  local variants = {}
+  for k = 1, PreviewFlow.VARIANTS do
+    variants[k] = { title = S.variantItem(k), value = k }
+  end
+  local mixItems = { { title = S.mixNone, value = "" } }
+  for _, item in ipairs(Dialogs.styleItems(opts.styles.names)) do
+    mixItems[#mixItems + 1] = item
+  end
+  local size = PreviewFlow.SIZE
+  return {
+    f:row {
+      f:static_text { title = S.variantLabel, alignment = "right", width = label },
+      f:popup_menu { items = variants, value = bind "variant" },
+    },
+    f:row {
+      f:static_text { title = S.mixLabel, alignment = "right", width = label },
+      f:popup_menu { items = mixItems, value = bind "mixWith", width_in_chars = 24 },
+    },
+    f:row {
+      f:static_text { title = S.mixWeightLabel, alignment = "right", width = label },
+      f:slider { value = bind "mixWeight", min = 0, max = 100, integral = true, width_in_chars = 20 },
+    },
+    f:row {
+      f:push_button {
+        title = S.previewVerb,
+        action = function()
+          LrTasks.startAsyncTask(function()
+            Dialogs.loadPreview(props, opts.preview)
+          end, "autoretouch.preview")
+        end,
+      },
+      f:static_text { title = bind "previewStatus", fill_horizontal = 1 },
+    },
+    f:row {
+      f:column {
+        f:static_text { title = S.previewBefore },
+        f:picture { value = bind "beforePath", width = size, height = size },
+      },
+      f:column {
+        f:static_text { title = S.previewAfter },
+        f:picture { value = bind "afterPath", width = size, height = size },
+      },
+    },
+    f:static_text { title = S.previewHint, fill_horizontal = 1 },
+  }
+end
+
+--- The apply options dialog; with opts.preview, a preview of the first photo, a variant choice and a mix.
 -- @param context LrFunctionContext
--- @param opts table { styles = from listStyles, style = preselected name, strength = 0..100, count = selected photos }
--- @return { style, strength = [0, 1], applyToAll = boolean }, or nil when cancelled
+-- @param opts table { styles = from listStyles, style = preselected name, strength = 0..100, count = selected photos,
+--   preview = function(choice) -> preview, err (optional) }
+-- @return { style, strength = [0, 1], applyToAll = boolean, variant = 1.., mixWith = name or "", mixWeight = 0..100 },
+--   or nil when cancelled
 function Dialogs.applyOptions(context, opts)
   local f = LrView.osFactory()
   local props = LrBinding.makePropertyTable(context)
   props.style = opts.style
   props.strength = opts.strength
   props.applyToAll = opts.count > 1
+  props.variant = 1
+  props.mixWith = ""
+  props.mixWeight = 50
+  props.previewStatus = ""
   local styleRow, strengthRow = styleRows(f, opts)
-  local contents = f:column {
+  local rows = {
     bind_to_object = props,
     spacing = f:control_spacing(),
     styleRow,
@@ -75,16 +158,39 @@ function Dialogs.applyOptions(context, opts)
       f:checkbox { title = S.applyToAll(opts.count), value = LrView.bind "applyToAll", enabled = opts.count > 1 },
     },
   }
+  if opts.preview then
+    for _, row in ipairs(previewRows(f, props, opts)) do
+      rows[#rows + 1] = row
+    end
+    props:addObserver("strength", Dialogs.showAfter)
+    props:addObserver("variant", Dialogs.showAfter)
+    local function stale()
+      if props.preview then
+        props.preview, props.afterPath, props.beforePath = nil, nil, nil
+        props.previewStatus = S.previewStale
+      end
+    end
+    props:addObserver("style", stale)
+    props:addObserver("mixWith", stale)
+    props:addObserver("mixWeight", stale)
+  end
   local answer = LrDialogs.presentModalDialog {
     title = S.applyDialogTitle,
-    contents = contents,
+    contents = f:column(rows),
     actionVerb = S.applyVerb,
     cancelVerb = S.cancelVerb,
   }
   if answer ~= "ok" then
     return nil
   end
-  return { style = props.style, strength = Dialogs.fraction(props.strength), applyToAll = props.applyToAll == true }
+  return {
+    style = props.style,
+    strength = Dialogs.fraction(props.strength),
+    applyToAll = props.applyToAll == true,
+    variant = tonumber(props.variant) or 1,
+    mixWith = props.mixWith or "",
+    mixWeight = tonumber(props.mixWeight) or 50,
+  }
 end
 
 --- The sidecar options dialog.

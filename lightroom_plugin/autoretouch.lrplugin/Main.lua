@@ -17,6 +17,7 @@ local Dialogs = require "Dialogs"
 local S = require "Strings"
 local SidecarFlow = require "SidecarFlow"
 local TrainFlow = require "TrainFlow"
+local PreviewFlow = require "PreviewFlow"
 local RevertFlow = require "RevertFlow"
 local Whitelist = require "Whitelist"
 
@@ -65,11 +66,15 @@ function Main.autoRetouch()
     if not env then
       return
     end
+    local first = env.catalog:getTargetPhoto() or env.photos[1]
     local choice = Dialogs.applyOptions(context, {
       styles = env.styles,
       style = Dialogs.initialStyle(env.styles, env.config.lastStyle),
       strength = env.config.strength,
       count = #env.photos,
+      preview = function(styleChoice)
+        return PreviewFlow.fetch(env.client, first:getRawMetadata "path", styleChoice)
+      end,
     })
     if not choice then
       return
@@ -79,13 +84,18 @@ function Main.autoRetouch()
     if not choice.applyToAll then
       targets = { env.catalog:getTargetPhoto() or env.photos[1] }
     end
-    local progress = progressScope(context, S.progressApply(choice.style))
+    local styles = PreviewFlow.styleChoice(choice)
+    local label = styles.mix and (choice.style .. "+" .. choice.mixWith) or choice.style
+    local progress = progressScope(context, S.progressApply(label))
     local summary = ApplyFlow.run {
       photos = targets,
       catalog = env.catalog,
       client = env.client,
       whitelist = Whitelist.packaged(),
       style = choice.style,
+      mix = styles.mix,
+      variant = choice.variant,
+      historyLabel = label,
       strength = choice.strength,
       processVersion = env.config.processVersion,
       progress = progress,

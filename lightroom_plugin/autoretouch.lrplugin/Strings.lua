@@ -41,6 +41,28 @@ function S.applyToAll(count)
   return LOC("$$$/Autoretouch/Apply/All=Apply to all selected (^1)", tostring(count))
 end
 
+S.previewVerb = LOC "$$$/Autoretouch/Preview/Verb=Preview"
+S.previewBefore = LOC "$$$/Autoretouch/Preview/Before=Before"
+S.previewAfter = LOC "$$$/Autoretouch/Preview/After=After"
+S.variantLabel = LOC "$$$/Autoretouch/Preview/Variant=Variant:"
+S.mixLabel = LOC "$$$/Autoretouch/Preview/Mix=Mix with:"
+S.mixNone = LOC "$$$/Autoretouch/Preview/MixNone=(no mix)"
+S.mixWeightLabel = LOC "$$$/Autoretouch/Preview/MixWeight=Share of the first style (%):"
+S.previewHint = LOC "$$$/Autoretouch/Preview/Hint=Preview renders the first selected photo; strength and variant then switch pictures at once."
+S.previewLoading = LOC "$$$/Autoretouch/Preview/Loading=Rendering the preview..."
+S.previewStale = LOC "$$$/Autoretouch/Preview/Stale=The style changed: press Preview again."
+
+function S.variantItem(k)
+  if k == 1 then
+    return LOC "$$$/Autoretouch/Preview/VariantMain=1 (the style's own choice)"
+  end
+  return LOC("$$$/Autoretouch/Preview/VariantK=^1 (an alternative)", tostring(k))
+end
+
+function S.previewFailed(message)
+  return LOC("$$$/Autoretouch/Preview/Failed=No preview: ^1", tostring(message))
+end
+
 S.sidecarsDialogTitle = LOC "$$$/Autoretouch/Sidecars/Title=Write XMP sidecars"
 S.overwriteLabel = LOC "$$$/Autoretouch/Sidecars/Overwrite=Replace existing develop settings in the sidecars"
 S.writeVerb = LOC "$$$/Autoretouch/Sidecars/Verb=Write"
@@ -244,6 +266,7 @@ end
 
 S.errorBadAnswer = LOC "$$$/Autoretouch/Error/BadAnswer=the daemon's answer could not be read"
 S.errorNoSettings = LOC "$$$/Autoretouch/Error/NoSettings=the daemon returned no Lightroom settings"
+S.errorNoPreview = LOC "$$$/Autoretouch/Error/NoPreview=the daemon returned no preview images"
 S.errorCatalogBusy = LOC "$$$/Autoretouch/Error/CatalogBusy=the catalog was busy; nothing was written"
 S.errorVideo = LOC "$$$/Autoretouch/Error/Video=videos cannot be retouched"
 function S.errorOldProcessVersion(version)

@@ -44,7 +44,8 @@ describe("auto-retouch command", function()
     assert.are.same({ { title = "default", value = "default" }, { title = "warm", value = "warm" } }, popup.args.items)
     local checkbox = sdk.find(modal.args.contents, "checkbox")[1]
     assert.are.equal("Apply to all selected (10)", checkbox.args.title)
-    assert.are.equal(1, #sdk.find(modal.args.contents, "slider"))
+    local sliders = sdk.find(modal.args.contents, "slider")
+    assert.are.same({ "strength", "mixWeight" }, { sliders[1].args.value.bind, sliders[2].args.value.bind })
 
     local suggests = sdk.requestsTo "/v1/suggest"
     assert.are.equal(10, #suggests)

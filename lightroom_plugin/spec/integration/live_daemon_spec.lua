@@ -75,6 +75,33 @@ describe("live daemon #integration", function()
     end
   end)
 
+  it("previews the photo: real JPEGs from the daemon, decoded and written for the dialog's pictures", function()
+    local photo = sdk.newPhoto { path = env.PHOTO }
+    sdk.newCatalog { photo }
+    local shown = {}
+    sdk.modalHandler = function(args, props)
+      for _, button in ipairs(sdk.find(args.contents, "push_button")) do
+        if button.args.action then
+          button.args.action()
+        end
+      end
+      shown.status = props.previewStatus
+      for _, key in ipairs { "beforePath", "afterPath" } do
+        local f = assert(io.open(assert(props[key], key), "rb"))
+        shown[key] = f:read "*a"
+        f:close()
+      end
+      props.variant = 2
+      return "cancel"
+    end
+    dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+    assert.are.equal("", shown.status)
+    for _, key in ipairs { "beforePath", "afterPath" } do
+      assert.are.equal("\255\216\255", shown[key]:sub(1, 3), key .. " is a JPEG") -- FF D8 FF
+      assert.is_true(#shown[key] > 200)
+    end
+  end)
+
   it("gets the daemon's sidecar stream (a JPEG is skipped: Lightroom reads its embedded XMP)", function()
     local summary = SidecarFlow.run {
       client = DaemonClient.new { url = env.URL, token = env.TOKEN },

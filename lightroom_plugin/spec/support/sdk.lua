@@ -128,6 +128,52 @@ local LrApplication = namespace "LrApplication"
 local LrView = namespace "LrView"
 local LrBinding = namespace "LrBinding"
 local LrPathUtils = namespace "LrPathUtils"
+local LrStringUtils = namespace "LrStringUtils"
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+--- Base64 (RFC 4648) both ways, as LrStringUtils does.
+function sdk.base64(data)
+  return ((data:gsub(".", function(x)
+    local r, b = "", x:byte()
+    for i = 8, 1, -1 do
+      r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0")
+    end
+    return r
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+    if #x < 6 then
+      return ""
+    end
+    local c = 0
+    for i = 1, 6 do
+      c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0)
+    end
+    return B64:sub(c + 1, c + 1)
+  end) .. ({ "", "==", "=" })[#data % 3 + 1])
+end
+
+function LrStringUtils.decodeBase64(text)
+  text = text:gsub("[^" .. B64 .. "=]", "")
+  return (text:gsub(".", function(x)
+    if x == "=" then
+      return ""
+    end
+    local r, f = "", (B64:find(x, 1, true) - 1)
+    for i = 6, 1, -1 do
+      r = r .. (f % 2 ^ i - f % 2 ^ (i - 1) > 0 and "1" or "0")
+    end
+    return r
+  end):gsub("%d%d%d?%d?%d?%d?%d?%d?", function(x)
+    if #x ~= 8 then
+      return ""
+    end
+    local c = 0
+    for i = 1, 8 do
+      c = c + (x:sub(i, i) == "1" and 2 ^ (8 - i) or 0)
+    end
+    return string.char(c)
+  end))
+end
 
 namespace("LrLogger", function(_, name)
   local logger = { name = name }
@@ -254,8 +300,27 @@ function LrView.share(name)
   return { share = name }
 end
 
+--- A property table like Lightroom's: plain fields plus addObserver(key, fn(props, key, value)), called on
+-- every assignment of that key.
 function LrBinding.makePropertyTable()
-  local props = {}
+  local values, observers = {}, {}
+  local props = setmetatable({}, {
+    __index = function(_, key)
+      if key == "addObserver" then
+        return function(_, name, fn)
+          observers[name] = observers[name] or {}
+          table.insert(observers[name], fn)
+        end
+      end
+      return values[key]
+    end,
+    __newindex = function(self, key, value)
+      values[key] = value
+      for _, fn in ipairs(observers[key] or {}) do
+        fn(self, key, value)
+      end
+    end,
+  })
   sdk.lastProps = props
   return props
 end
@@ -475,21 +540,42 @@ local function fakePost(url, body, headers)
     if fail then
       return errorBody(fail.status or 404, fail.code or "NOT_FOUND", fail.message or (req.path .. ": no such file"))
     end
-    local settings = daemon.settingsFor(req.path, req.style, req.strength)
-    local relative = daemon.relativeFor and daemon.relativeFor(req.path, req.style, req.strength) or nil
+    local suggestions = {}
+    for k = 1, math.max(1, tonumber(req.variants) or 1) do
+      local settings = daemon.settingsFor(req.path, req.style, req.strength, k, req.mix)
+      local relative = daemon.relativeFor and daemon.relativeFor(req.path, req.style, req.strength) or nil
+      suggestions[k] = {
+        recipe = { version = 1, steps = {}, style = req.style or "", strength = req.strength or 1, model = "" },
+        lightroom_settings = settings,
+        lightroom_relative = relative,
+        lightroom_warnings = {},
+        darktable_history = {},
+      }
+    end
     return respond(200, {
       server_version = "test",
       model_version = tostring(req.style) .. "@1",
-      suggestions = {
-        {
-          recipe = { version = 1, steps = {}, style = req.style or "", strength = req.strength or 1, model = "" },
-          lightroom_settings = settings,
-          lightroom_relative = relative,
-          lightroom_warnings = {},
-          darktable_history = {},
-        },
-      },
+      suggestions = suggestions,
       photo = { kind = "jpeg", is_raw = false, width = 64, height = 48, colour_note = "" },
+    })
+  elseif path == "/v1/preview" then
+    if daemon.previewFails then
+      return errorBody(404, "NOT_FOUND", daemon.previewFails)
+    end
+    local s = req.suggest or {}
+    local variants = {}
+    for k = 1, math.max(1, tonumber(s.variants) or 1) do
+      local after = {}
+      for i, strength in ipairs(req.strengths or {}) do
+        after[i] = sdk.base64(string.format("JPEG variant %d at %.2f for %s", k, strength, tostring(s.path)))
+      end
+      variants[k] = { suggestion = {}, after = after }
+    end
+    return respond(200, {
+      server_version = "test",
+      before = sdk.base64("JPEG before " .. tostring(s.path)),
+      strengths = req.strengths,
+      variants = variants,
     })
   elseif path == "/v1/sidecars" then
     return daemon.sidecars(req), { status = 200 }
