@@ -6,7 +6,6 @@ Needs exiftool: skipped when it is missing, a failure under CI=true.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,15 +18,14 @@ from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import NS
 from backend.translate.lightroom import crs_properties, recipe_to_develop_settings
+from testing.needs import missing
 from testing.recipes import every_slider_recipe
 
 pytestmark = pytest.mark.host
 
 EXIFTOOL = shutil.which("exiftool")
 if EXIFTOOL is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("exiftool is required under CI=true (apt-get install libimage-exiftool-perl)")
-    pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)", allow_module_level=True)
+    missing("exiftool is not installed (apt-get install libimage-exiftool-perl)", module_level=True)
 
 AS_SHOT = AsShotWhiteBalance((2.1, 1.0, 1.4), (0.476, 1.0, 0.714), kelvin=4850.0, tint=6.0)
 FULL = every_slider_recipe()

@@ -8,7 +8,6 @@ under CI=true).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +18,7 @@ from backend.decode.types import AsShotWhiteBalance as DecodedAsShot
 from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.fixtures import make_jpeg
+from testing.needs import missing
 from testing.recipes import every_slider_recipe
 from trainer.lrcat.pv2003 import map_settings
 from trainer.lrcat.records import AsShotWhiteBalance
@@ -98,9 +98,7 @@ EXIFTOOL = shutil.which("exiftool")
 @pytest.mark.host
 def test_settings_embedded_in_an_export_are_read(tmp_path: Path) -> None:
     if EXIFTOOL is None:
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("exiftool is required under CI=true (apt-get install libimage-exiftool-perl)")
-        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
+        missing("exiftool is not installed (apt-get install libimage-exiftool-perl)")
     sidecar = _sidecar(tmp_path, RECIPE)
     export = make_jpeg(tmp_path, "export.jpg", orientation=None)
     assert embedded_xmp(export) == b""  # no XMP yet

@@ -5,7 +5,6 @@ Needs darktable-cli: skipped when it is missing, a failure under CI=true.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -16,13 +15,12 @@ from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.xmp import read_sidecar
 from testing.darktable_cli import DarktableCli, darktable_cli_path
+from testing.needs import missing
 
 pytestmark = pytest.mark.host
 
 if darktable_cli_path() is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("darktable-cli is required under CI=true (apt-get install darktable)")
-    pytest.skip("darktable-cli is not installed (apt-get install darktable)", allow_module_level=True)
+    missing("darktable-cli is not installed (apt-get install darktable)", module_level=True)
 
 FOREIGN = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">

@@ -5,7 +5,6 @@ Needs darktable-cli: skipped when it is missing, a failure under CI=true.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from backend.recipe import Recipe
 from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
+from testing.needs import missing
 from testing.training import tiny_pairs_config
 from trainer.config import config_from_dict
 from trainer.synthetic import smooth_images
@@ -27,9 +27,7 @@ from trainer.train import train
 pytestmark = pytest.mark.host
 
 if darktable_cli_path() is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("darktable-cli is required under CI=true (apt-get install darktable)")
-    pytest.skip("darktable-cli is not installed (apt-get install darktable)", allow_module_level=True)
+    missing("darktable-cli is not installed (apt-get install darktable)", module_level=True)
 
 LOOK_EV = 0.6
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -45,10 +44,11 @@ from backend.translate.darktable import (
     xmp_to_string,
 )
 from backend.translate.darktable_history import STAGE_PARAMS
+from testing.needs import update_golden
 
 GOLDEN = Path(__file__).parent / "data" / "darktable"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json") if not p.name.endswith(".expected.json"))
-UPDATE = os.environ.get("AUTORETOUCH_UPDATE_GOLDEN") == "1"
+UPDATE = update_golden()
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 

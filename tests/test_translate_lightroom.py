@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,11 @@ from backend.translate.lightroom import (
     format_crs_value,
     recipe_to_develop_settings,
 )
+from testing.needs import update_golden
 
 DATA = Path(__file__).parent / "data" / "lightroom"
 CASES = sorted(p for p in DATA.glob("*.json") if not p.name.endswith(".expected.json"))
-UPDATE = os.environ.get("AUTORETOUCH_UPDATE_GOLDEN") == "1"
+UPDATE = update_golden()
 CRS = NS["crs"]
 CATALOG_KEYS = {k for spec in CATALOG for k in spec.lightroom.keys}
 

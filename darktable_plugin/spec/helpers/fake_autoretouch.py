@@ -64,7 +64,17 @@ if command == "train":
         time.sleep(30)
     elif mode in ("finished", "rejected"):
         rejected = "held-out check: worse than doing nothing" if mode == "rejected" else None
-        print(json.dumps({"style": argv[1].split("=", 1)[1], "steps": 3, "stopped_by": "minutes", "rejected": rejected,
-                          "installed_path": None if rejected else "/styles/x.safetensors", "learned_from": "darktable sidecars"}))
+        print(
+            json.dumps(
+                {
+                    "style": argv[1].split("=", 1)[1],
+                    "steps": 3,
+                    "stopped_by": "minutes",
+                    "rejected": rejected,
+                    "installed_path": None if rejected else "/styles/x.safetensors",
+                    "learned_from": "darktable sidecars",
+                }
+            )
+        )
         sys.exit(10 if rejected else int(conf.get("exit", 0)))
 sys.exit(int(conf.get("exit", 0)))
