@@ -195,23 +195,10 @@ def _shown(text: str, names: dict[str, Path]) -> str:
 
 
 def pb_recipe(message: pb.Recipe) -> Recipe:
-    """A recipe the daemon sent, as a :class:`~backend.recipe.Recipe`."""
-    data: dict[str, Any] = {
-        "version": message.version,
-        "steps": [{"slider": s.slider, "value": _value(s.value)} for s in message.steps],
-        "strength": message.strength,
-    }
-    if message.style:
-        data["style"] = message.style
-    if message.model:
-        data["model"] = message.model
-    return Recipe.from_dict(data, source="daemon recipe")
+    """A recipe the daemon sent, as a :class:`~backend.recipe.Recipe` (its strength kept as sent)."""
+    from backend.daemon.convert import recipe_from_pb
 
-
-def _value(value: Any) -> Any:
-    from backend.daemon.convert import value_from_pb
-
-    return value_from_pb(value)
+    return recipe_from_pb(message, source="daemon recipe", unset_strength=None)
 
 
 # -- suggest ------------------------------------------------------------------------------------------

@@ -134,16 +134,23 @@ def recipe_to_pb(recipe: Recipe) -> pb.Recipe:
     )
 
 
-def recipe_from_pb(message: pb.Recipe, *, source: str = "request recipe") -> Recipe:
-    """A proto recipe as a validated :class:`~backend.recipe.Recipe` (strength 0 = not given = 1).
+def recipe_from_pb(message: pb.Recipe, *, source: str = "request recipe", unset_strength: float | None = 1.0) -> Recipe:
+    """A proto recipe as a validated :class:`~backend.recipe.Recipe`.
+
+    Args:
+        message: the proto recipe.
+        source: where it came from, for error messages.
+        unset_strength: the strength a proto ``strength`` of 0 stands for: 1 in requests (proto3 cannot tell
+            "not given" from 0), ``None`` to keep 0 (a recipe the daemon sent at strength 0).
 
     Raises:
         InvalidRecipeError: wrong version, unknown slider, bad value (as :meth:`Recipe.from_dict`).
     """
+    strength = message.strength if message.strength or unset_strength is None else unset_strength
     data: dict[str, Any] = {
         "version": message.version,
         "steps": [{"slider": s.slider, "value": value_from_pb(s.value)} for s in message.steps],
-        "strength": message.strength or 1.0,
+        "strength": strength,
     }
     if message.style:
         data["style"] = message.style
