@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: CLI exit status of a batch (apply, render, catalog, eval) in which some photos failed and the others were done.
+EXIT_PARTIAL = 9
+#: CLI exit status of a training whose style was not installed (it did worse than doing nothing on held-out
+#: photos, or made degenerate moves; ``--force`` installs it anyway).
+EXIT_STYLE_REJECTED = 10
+
 __all__ = [
+    "EXIT_PARTIAL",
+    "EXIT_STYLE_REJECTED",
     "AutoretouchError",
     "CatalogError",
     "CorruptImageError",

@@ -44,7 +44,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.cli.remote import STYLE_REJECTED_EXIT, add_server_options
+from backend.cli.remote import add_server_options
+from backend.errors import EXIT_STYLE_REJECTED
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -344,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['run_dir']}{os.sep}style{os.sep} (--force installs it anyway)",
             file=sys.stderr,
         )
-        return STYLE_REJECTED_EXIT if install_dir is not None else 0
+        return EXIT_STYLE_REJECTED if install_dir is not None else 0
     return 0
 
 

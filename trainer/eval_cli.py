@@ -427,7 +427,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; returns 0, 9 (some pairs failed) or the error's exit status (every pair failed)."""
-    from backend.cli.main import EXIT_PARTIAL
+    from backend.errors import EXIT_PARTIAL
 
     if args.threads:
         torch.set_num_threads(args.threads)

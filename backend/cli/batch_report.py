@@ -31,7 +31,7 @@ def report_photo_error(photo: Path, exc: AutoretouchError, *, as_json: bool) -> 
 
 def batch_exit_status(failures: Sequence[AutoretouchError], total: int) -> int:
     """0 without failures, the first error's exit code when all ``total`` photos failed, else 9 (partial)."""
-    from backend.cli.main import EXIT_PARTIAL
+    from backend.errors import EXIT_PARTIAL
 
     if not failures:
         return 0

@@ -19,10 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.cli.main import EXIT_PARTIAL
 from backend.cli.remote import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg
-from backend.errors import AutoretouchError, InvalidRecipeError
+from backend.errors import EXIT_PARTIAL, AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, hosts_for
 from backend.sidecar.darktable_doc import darktable_sidecar_path

@@ -156,7 +156,7 @@ class _Progress:
 
 def _report(summary: BatchSummary, as_json: bool) -> int:
     """Print the summary; the exit status 0, 9 (some photos failed) or 130 (interrupted)."""
-    from backend.cli.main import EXIT_PARTIAL
+    from backend.errors import EXIT_PARTIAL
 
     if as_json:
         json.dump(summary.to_json(), sys.stdout, indent=2)

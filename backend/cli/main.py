@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from backend import __version__
+from backend import __version__, errors
 from backend.errors import AutoretouchError
 
 __all__ = ["COMMANDS", "COMMAND_ENTRY_POINTS", "EXIT_PARTIAL", "build_parser", "main"]
@@ -38,7 +38,7 @@ COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "
 COMMAND_ENTRY_POINTS = "autoretouch.commands"
 
 #: Exit status when a batch finished but some photos failed.
-EXIT_PARTIAL = 9
+EXIT_PARTIAL = errors.EXIT_PARTIAL  # re-exported; defined with the other codes
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from backend.errors import AutoretouchError
+from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError
 from backend.recipe import Recipe
 from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
 
@@ -352,7 +352,7 @@ def remote_revert(args: argparse.Namespace) -> int:
 # -- train --------------------------------------------------------------------------------------------
 
 #: Exit status of ``train`` when the trained style was not installed (the same as the local command's).
-STYLE_REJECTED_EXIT = 10
+STYLE_REJECTED_EXIT = EXIT_STYLE_REJECTED  # re-exported; defined in backend.errors
 
 #: ``autoretouch train`` options the daemon decides itself (attribute -> why).
 TRAIN_LOCAL_ONLY: dict[str, str] = {
