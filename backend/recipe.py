@@ -38,6 +38,7 @@ __all__ = [
     "SliderValue",
     "Step",
     "blend",
+    "check_strength",
     "load_recipe",
     "merge",
     "render_recipe",
@@ -153,8 +154,7 @@ class Recipe:
             if step.slider in seen:
                 raise InvalidRecipeError(f"{where}: slider {step.slider!r} appears twice; a recipe sets it once")
             seen.add(step.slider)
-        if not (0.0 <= self.strength <= 1.0) or not math.isfinite(self.strength):
-            raise InvalidRecipeError(f"strength must lie in [0, 1], got {self.strength}")
+        check_strength(self.strength)
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -293,6 +293,24 @@ def _lerp(identity: SliderValue, value: SliderValue, alpha: float) -> SliderValu
     return identity + alpha * (value - identity)
 
 
+def check_strength(value: float) -> float:
+    """A strength (how far toward the full recipe: 0 = no change, 1 = the recipe) checked once for everyone.
+
+    Args:
+        value: the strength.
+
+    Returns:
+        ``value`` as a float.
+
+    Raises:
+        InvalidRecipeError: not a finite number in [0, 1].
+    """
+    strength = float(value)
+    if not math.isfinite(strength) or not 0.0 <= strength <= 1.0:
+        raise InvalidRecipeError(f"strength must lie in [0, 1], got {value}")
+    return strength
+
+
 def scale(recipe: Recipe, alpha: float) -> Recipe:
     """Scale every step toward its identity value: ``v' = identity + α (v - identity)``.
 
@@ -305,8 +323,7 @@ def scale(recipe: Recipe, alpha: float) -> Recipe:
     Returns:
         The scaled recipe; ``strength`` becomes ``recipe.strength * alpha``.
     """
-    if not (0.0 <= alpha <= 1.0) or not math.isfinite(alpha):
-        raise InvalidRecipeError(f"strength must lie in [0, 1], got {alpha}")
+    check_strength(alpha)
     steps = tuple(Step(s.slider, _lerp(_freeze(s.spec.identity), s.value, alpha)) for s in recipe.steps)
     steps = tuple(s for s in steps if not s.is_identity())
     return replace(recipe, steps=steps, strength=recipe.strength * alpha)

@@ -27,7 +27,7 @@ from backend.agent.rollout import rollout
 from backend.agent.style import Style
 from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.errors import InvalidRecipeError
-from backend.recipe import Recipe, blend, scale
+from backend.recipe import Recipe, blend, check_strength, scale
 
 __all__ = ["MAX_VARIANTS", "mix_label", "parse_mix", "suggest_for_image", "suggest_for_photo", "variant_seed"]
 
@@ -121,8 +121,7 @@ def suggest_for_image(
         raise InvalidRecipeError("suggest needs at least one style")
     if not 1 <= variants <= MAX_VARIANTS:
         raise InvalidRecipeError(f"variants must lie in 1..{MAX_VARIANTS}, got {variants}")
-    if not 0.0 <= strength <= 1.0 or not math.isfinite(strength):
-        raise InvalidRecipeError(f"strength must lie in [0, 1], got {strength}")
+    check_strength(strength)
     label = mix_label(styles)
     model = "+".join(s.model for s, _ in styles)
     thumbs: dict[int, Tensor] = {}

@@ -72,6 +72,7 @@ from backend.catalog.worker import (
 )
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
+from backend.recipe import check_strength
 from backend.sidecar.apply import HOSTS, Outcome, hosts_for
 
 __all__ = [
@@ -460,8 +461,7 @@ def run_batch(
     """
     started = time.perf_counter()
     host_list = _hosts(hosts)
-    if not (0.0 <= float(strength) <= 1.0):
-        raise InvalidRecipeError(f"strength must lie in [0, 1], got {strength}")
+    check_strength(strength)
     workers_wanted = default_jobs() if jobs is None else int(jobs)
     if workers_wanted < 1:
         raise InvalidRecipeError(f"jobs must be at least 1, got {jobs}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from backend.cli.remote import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg
-from backend.errors import EXIT_PARTIAL, AutoretouchError, InvalidRecipeError
+from backend.errors import EXIT_PARTIAL, AutoretouchError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, hosts_for
 from backend.sidecar.darktable_doc import darktable_sidecar_path
@@ -149,10 +148,9 @@ def check_strength(strength: float | None) -> float:
     Raises:
         InvalidRecipeError: not a finite number in [0, 1].
     """
-    value = 1.0 if strength is None else float(strength)
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise InvalidRecipeError(f"strength must lie in [0, 1], got {value}")
-    return value
+    from backend.recipe import check_strength as check
+
+    return check(1.0 if strength is None else strength)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,13 +15,17 @@ __all__ = ["load_styles", "parse_mix_arg", "parse_strength_arg"]
 
 def parse_strength_arg(text: str) -> float:
     """argparse type of ``--strength``: a number in [0, 1]."""
+    from backend.errors import InvalidRecipeError
+    from backend.recipe import check_strength
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}")
-    return value
+    try:
+        return check_strength(value)
+    except InvalidRecipeError:
+        raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}") from None
 
 
 def parse_mix_arg(text: str) -> list[tuple[str, float]]:

@@ -82,10 +82,9 @@ def check_protocol(version: int) -> None:
 
 
 def _strength(has: bool, value: float) -> float:
-    strength = value if has else 1.0
-    if not math.isfinite(strength) or not 0.0 <= strength <= 1.0:
-        raise InvalidRecipeError(f"strength must lie in [0, 1], got {strength}")
-    return strength
+    from backend.recipe import check_strength
+
+    return check_strength(value if has else 1.0)
 
 
 def _name_file(photo: Path, message: str) -> str:
