@@ -14,12 +14,10 @@ target is untouched.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import torch
 
 from backend.decode.icc import srgb_icc_profile
 from backend.errors import NotFoundError, PermissionDeniedError, UnsupportedFormatError
+from backend.fsio import write_bytes_atomic
 from backend.render.color import REC2020_TO_SRGB
 
 __all__ = ["srgb_planes", "to_srgb8", "write_image"]
@@ -161,20 +160,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     if not folder.is_dir():
         raise NotFoundError(f"{folder}: no such folder")
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        write_bytes_atomic(path, data, mode=0o666 & ~_UMASK)
     except PermissionError as exc:
         raise PermissionDeniedError(f"{folder}: permission denied") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
 
 
 def write_image(

@@ -16,12 +16,9 @@ JSON.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from backend.errors import AutoretouchError, NotFoundError
+from backend.fsio import write_with
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -123,17 +121,7 @@ def unflatten_optimizer(
 
 
 def _atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_with(path, lambda tmp: write(str(tmp)))
 
 
 def save_checkpoint(ckpt: Checkpoint, directory: str | Path, keep: int = 2) -> Path:

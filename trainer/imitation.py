@@ -42,7 +42,6 @@ import copy
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from backend.agent.rollout import rollout
 from backend.agent.style import Style, read_metadata, save_style, validate_metadata
 from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.errors import AutoretouchError, DecodeError, NotFoundError
+from backend.fsio import write_text_atomic
 from backend.recipe import SliderValue
 from backend.render.pipeline import render
 from backend.sliders.catalog import get_slider
@@ -625,9 +625,7 @@ def _labels_json(data: ExpertData) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def _next_model_version(directory: Path | None, name: str) -> int:

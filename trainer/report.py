@@ -11,12 +11,9 @@ Every file is written to a temporary file and moved into place with ``os.replace
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,20 +22,13 @@ import numpy as np
 from torch import Tensor
 
 from backend.encode import to_srgb8
+from backend.fsio import write_bytes_atomic
 
 __all__ = ["MetricsLog", "contact_sheet", "plot_curves", "read_metrics", "write_png"]
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, data)
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:

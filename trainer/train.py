@@ -27,7 +27,6 @@ import copy
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from backend.agent.network import AgentNet
 from backend.agent.rollout import Trajectory, rollout
 from backend.agent.style import Style, read_metadata, save_style, validate_metadata
 from backend.errors import AutoretouchError
+from backend.fsio import write_text_atomic
 from trainer.checkpoint import (
     Checkpoint,
     flatten_optimizer,
@@ -476,9 +476,7 @@ def _export_style(
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def train(

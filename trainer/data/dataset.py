@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from backend.fsio import write_text_atomic, write_with
 from trainer.config import DataConfig
 from trainer.data.folders import CroppedPhotos, list_photos, load_folder
 from trainer.data.unedit import apply_unedit, random_unedit_settings
@@ -230,10 +230,6 @@ def build_dataset(
             "eval_sources": data.eval_sources.half(),
             "eval_targets": data.eval_targets.half(),
         }
-        tmp = cache_t.with_name(cache_t.name + ".tmp")
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        os.replace(tmp, cache_t)
-        tmpj = cache_j.with_name(cache_j.name + ".tmp")
-        tmpj.write_text(json.dumps({"key": key, "summary": summary}, indent=1), encoding="utf-8")
-        os.replace(tmpj, cache_j)
+        write_with(cache_t, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp)))
+        write_text_atomic(cache_j, json.dumps({"key": key, "summary": summary}, indent=1))
     return data
