@@ -21,7 +21,7 @@ and sorted within each folder, so a batch's order is deterministic.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ __all__ = [
     "WalkResult",
     "find_photos",
     "is_photo_file",
+    "iter_photos",
     "under_any",
 ]
 
@@ -97,18 +98,36 @@ def is_photo_file(path: str | Path, *, explicit: bool = False) -> bool:
     return True
 
 
-def _walk_folder(folder: Path, photos: list[Path], errors: list[tuple[Path, str]]) -> None:
+def iter_photos(
+    folder: Path, *, recursive: bool = True, errors: list[tuple[Path, str]] | None = None
+) -> Iterator[Path]:
+    """The photos in a folder (:func:`is_photo_file`), file by file, each folder's sorted by name.
+
+    The one folder walk of autoretouch (the CLI's batches and the daemon's): hidden entries skipped, symbolic
+    links to folders not followed (no cycles, never out of the tree), links to files listed.
+
+    Args:
+        folder: the folder.
+        recursive: also the photos of its sub-folders (after the folder's own).
+        errors: receives ``(folder, message)`` for each folder that cannot be listed (else they are skipped).
+    """
+
     def onerror(exc: OSError) -> None:
-        where = Path(exc.filename) if exc.filename else folder
-        errors.append((where, f"{where}: cannot list the folder ({exc.strerror or exc})"))
+        if errors is not None:
+            where = Path(exc.filename) if exc.filename else folder
+            errors.append((where, f"{where}: cannot list the folder ({exc.strerror or exc})"))
 
     for top, dirs, files in os.walk(folder, onerror=onerror):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         base = Path(top)
         for name in sorted(files):
             candidate = base / name
             if is_photo_file(candidate) and candidate.is_file():
-                photos.append(candidate)
+                yield candidate
+
+
+def _walk_folder(folder: Path, photos: list[Path], errors: list[tuple[Path, str]]) -> None:
+    photos.extend(iter_photos(folder, errors=errors))
 
 
 def find_photos(paths: Sequence[str | Path]) -> WalkResult:

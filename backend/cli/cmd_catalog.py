@@ -48,7 +48,7 @@ start over.
 
 With --server HOST:PORT [--token T] the daemon does the work (its --root folders must hold the PATHs, given
 as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by
-the daemon (photo files by extension; hidden entries skipped); with --lrcat the catalog is read here and its
+the daemon with the same rules as a local run; with --lrcat the catalog is read here and its
 photo files are sent. Output and exit status are those of a local run; a refused call (daemon unreachable,
 PATH outside its roots, wrong token, ...) exits non-zero with the daemon's message. Resuming: the daemon
 keeps the same journal a local run would (.autoretouch-journal.jsonl in the first PATH; with --lrcat, in the
