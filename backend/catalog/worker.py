@@ -26,8 +26,6 @@ from typing import Any
 import torch
 
 from backend.agent.style import Style, load_style
-from backend.agent.suggest import suggest_for_image
-from backend.agent.thumbnail import PREVIEW_LONG_SIDE
 from backend.catalog.journal import PhotoStat
 from backend.catalog.results import INTERNAL_ERROR, ErrorKind
 from backend.decode.types import DEFAULT_MAX_PIXELS
@@ -136,7 +134,6 @@ class PhotoProcessor:
         self.overwrite = overwrite
         self.dry_run = dry_run
         self.max_pixels = max_pixels
-        self.preview_side = max(PREVIEW_LONG_SIDE, style.net.thumb)
 
     @staticmethod
     def _recipe_in(photo: Path, host: str) -> Recipe | None:
@@ -173,7 +170,7 @@ class PhotoProcessor:
 
     def __call__(self, task: PhotoTask) -> PhotoResult:
         """Process one photo; never raises for problems with the photo (they become ``error``)."""
-        from backend.decode import decode_preview  # rawpy/OpenCV: imported where photos are decoded
+        from backend.retouch import suggest_photo  # rawpy/OpenCV: imported where photos are decoded
 
         start = time.perf_counter()
         photo = Path(task.photo)
@@ -184,13 +181,7 @@ class PhotoProcessor:
         kind: ErrorKind | None = None
         try:
             stat = PhotoStat.of(photo)
-            decoded = decode_preview(photo, long_side=self.preview_side, max_pixels=self.max_pixels)
-            (recipe,) = suggest_for_image(decoded.image, [(self.style, 1.0)], strength=self.strength)
-            info = PhotoInfo(
-                is_raw=decoded.is_raw,
-                long_side_px=max(decoded.full_width, decoded.full_height),
-                as_shot=decoded.as_shot,
-            )
+            recipe, info = suggest_photo(photo, [(self.style, 1.0)], strength=self.strength, max_pixels=self.max_pixels)
             for host in task.hosts:
                 outcomes.append(self._apply(photo, host, recipe, info, task.replace_own.get(host)))
         except FileNotFoundError as exc:

@@ -22,7 +22,7 @@ from backend.cli.remote import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import EXIT_PARTIAL, AutoretouchError
 from backend.recipe import Recipe, load_recipe, scale
-from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, hosts_for
+from backend.sidecar.apply import Outcome, apply_to_photo, hosts_for
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.lightroom_doc import lightroom_sidecar_path
 
@@ -175,22 +175,15 @@ def _run_styles(args: argparse.Namespace, strength: float) -> int:
     """``--style`` / ``--mix``: per photo, decode its preview once, suggest, and write the suggestion."""
     import torch
 
-    from backend.agent.suggest import suggest_for_image
-    from backend.agent.thumbnail import PREVIEW_LONG_SIDE
-    from backend.decode import decode_preview
+    from backend.retouch import retouch_photo
 
     styles = load_styles(None, args.mix or [(args.style, 1.0)])
-    side = max(PREVIEW_LONG_SIDE, *(s.net.thumb for s, _ in styles))
     recipes: dict[Path, Recipe] = {}
 
     def one(photo: Path) -> list[Outcome]:
-        decoded = decode_preview(photo, long_side=side)
-        (recipe,) = suggest_for_image(decoded.image, styles, strength=strength)
-        info = PhotoInfo(decoded.is_raw, max(decoded.full_width, decoded.full_height), decoded.as_shot)
-        outcomes = apply_to_photo(
-            photo, recipe, host=args.host, overwrite=args.overwrite, dry_run=args.dry_run, info=info
+        outcomes, recipes[photo] = retouch_photo(
+            photo, host=args.host, styles=styles, strength=strength, overwrite=args.overwrite, dry_run=args.dry_run
         )
-        recipes[photo] = recipe
         return outcomes
 
     threads = torch.get_num_threads()

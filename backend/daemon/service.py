@@ -55,8 +55,9 @@ from backend.daemon.walk import expand_paths
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe, scale
+from backend.retouch import retouch_photo
 from backend.rpc import SUPPORTED_PROTOCOL_VERSIONS, pb
-from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo
+from backend.sidecar.apply import Outcome, PhotoInfo
 from backend.sidecar.atomic import backup_path, lock_path
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.lightroom_doc import lightroom_sidecar_path
@@ -219,9 +220,9 @@ class RetouchService:
 
     @staticmethod
     def _preview_side(styles: Sequence[tuple[Style, float]]) -> int:
-        from backend.agent.thumbnail import PREVIEW_LONG_SIDE
+        from backend.retouch import preview_side
 
-        return max(PREVIEW_LONG_SIDE, *(s.net.thumb for s, _ in styles))
+        return preview_side(styles)
 
     # -- Suggest ------------------------------------------------------------------------------------------
 
@@ -384,16 +385,18 @@ class RetouchService:
     ) -> pb.FileResult:
         try:
             self.guard_photo(photo, hosts)
-            if recipe is None:
-                decoded = self._decode_preview(photo, self._preview_side(styles))
-                (used,) = self._suggest(decoded.image, styles, strength, 1, 0)
-                info = PhotoInfo(decoded.is_raw, max(decoded.full_width, decoded.full_height), decoded.as_shot)
-                outcomes = apply_to_photo(photo, used, host=host, overwrite=overwrite, dry_run=dry_run, info=info)
-            else:
-                used = recipe
-                outcomes = apply_to_photo(
-                    photo, recipe, host=host, overwrite=overwrite, dry_run=dry_run, probe=self._probe
-                )
+            outcomes, used = retouch_photo(
+                photo,
+                host=host,
+                styles=styles,
+                recipe=recipe,
+                strength=strength,
+                overwrite=overwrite,
+                dry_run=dry_run,
+                max_pixels=self.config.max_pixels,
+                suggest=lambda image, st, s: self._suggest(image, list(st), s, 1, 0)[0],
+                probe=self._probe,
+            )
         except (AutoretouchError, OSError) as exc:
             return _failed_result(photo, hosts, exc)
         return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
