@@ -1,4 +1,4 @@
-"""``autoretouch train --server``: :func:`backend.cli.remote.remote_train` against a real daemon and trainer.
+"""``autoretouch train --server``: :func:`trainer.remote_train.remote_train` against a real daemon and trainer.
 
 The daemon runs its real training worker (``python -m trainer.daemon_worker``) on a tiny generated
 favourites folder with a tiny configuration sent from a local ``--config`` file, so a training takes a few
@@ -22,11 +22,13 @@ import grpc
 import pytest
 
 from backend.cli.main import build_parser
-from backend.cli.remote import RemoteError, RemoteOptionError, config_overrides, remote_train
+from backend.cli.server_options import RemoteOptionError
+from backend.daemon.client import RemoteError
 from backend.daemon.errors import BadRequestError
 from backend.rpc import pb, pb_grpc
 from testing.daemon import config_for, make_style_dir, start_daemon
 from tests.test_trainer_cli import TINY_TOML
+from trainer.remote_train import config_overrides, remote_train
 from trainer.synthetic import write_pair_folders, write_style_folders
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from backend.cli.remote import config_overrides
 from testing.daemon import config_for, make_style_dir, start_daemon
 from tests.test_trainer_cli import TINY_TOML
+from trainer.remote_train import config_overrides
 from trainer.synthetic import write_pair_folders, write_style_folders
 
 RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
@@ -174,9 +174,9 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
 
 def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     from backend.cli.main import build_parser
-    from backend.cli.remote import _train_request
     from backend.errors import NotFoundError
     from trainer.cli import _darktable_dir
+    from trainer.remote_train import train_request as _train_request
 
     folder = tmp_path / "edits"
     folder.mkdir()

@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.cli.remote import add_server_options
+from backend.cli.server_options import add_server_options
 from backend.errors import EXIT_STYLE_REJECTED
 
 if TYPE_CHECKING:
@@ -265,8 +265,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check_mode(args)
     if args.server:
-        from backend.cli.remote import remote_train
         from trainer.config import ConfigError
+        from trainer.remote_train import remote_train
 
         if args.lrcat is not None and args.favourites is None:
             raise ConfigError("--lrcat --expert is not available through --server (train in-process instead)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.argtypes import int_arg
-from backend.cli.remote import add_server_options
+from backend.cli.server_options import add_server_options
 from backend.cli.style_options import parse_strength_arg
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 def _remote_outcome(result: Any, seconds: float) -> PhotoOutcome:
     """A daemon's ``FileResult`` as the :class:`PhotoOutcome` a local run would have reported."""
     from backend.catalog import ErrorKind, PhotoOutcome
-    from backend.cli.remote import pb_recipe
+    from backend.daemon.client import pb_recipe
     from backend.daemon.convert import outcome_from_pb
 
     hosts = tuple(outcome_from_pb(o) for o in result.outcomes)
@@ -231,7 +231,8 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
 
     from backend.agent.style import DEFAULT_STYLE
     from backend.catalog import BatchSummary, PhotoOutcome, default_journal_path, select_photos
-    from backend.cli.remote import HOSTS, RemoteClient, check_styles, refuse_options
+    from backend.cli.server_options import refuse_options
+    from backend.daemon.client import HOSTS, RemoteClient, check_styles
     from backend.rpc import PROTOCOL_VERSION, pb
     from backend.sidecar.apply import hosts_for
 

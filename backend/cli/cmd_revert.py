@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backend.cli.cmd_apply import report, run_batch
-from backend.cli.remote import add_server_options
+from backend.cli.outcome_report import report, run_batch
+from backend.cli.server_options import add_server_options
 from backend.sidecar.revert import revert_photo
 
 __all__ = ["register", "run"]

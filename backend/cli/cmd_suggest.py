@@ -11,20 +11,17 @@ file) and the others carry on; the exit status is then 9.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import batch_exit_status, report_photo_error
-from backend.cli.remote import add_server_options
+from backend.cli.server_options import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
+from backend.cli.suggestion_report import format_recipe, print_suggestions
 from backend.errors import AutoretouchError
-from backend.recipe import Recipe
-from backend.sliders.catalog import HSL_COLOURS, get_slider
 
 __all__ = ["format_recipe", "register", "run"]
 
@@ -82,36 +79,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run, _parser=parser)
 
 
-def _format_number(x: float, decimals: int) -> str:
-    return f"{x:+.{decimals}f}"
-
-
-def format_value(slider: str, value: Any) -> str:
-    """Human form of one slider value (sign and unit for scalars; rows for curves and HSL)."""
-    spec = get_slider(slider)
-    if spec.is_scalar:
-        if spec.unit == "EV":
-            return f"{_format_number(value, 2)} EV"
-        return _format_number(value, 1)
-    if spec.name == "hsl":
-        rows = [
-            f"{colour} h{_format_number(h, 0)} s{_format_number(s, 0)} l{_format_number(lum, 0)}"
-            for colour, (h, s, lum) in zip(HSL_COLOURS, value, strict=True)
-            if (h, s, lum) != (0.0, 0.0, 0.0)
-        ]
-        return ", ".join(rows) or "(no change)"
-    rows = [value] if len(spec.shape) == 1 else list(value)
-    return " | ".join(" ".join(f"{y:.3f}" for y in row) for row in rows)
-
-
-def format_recipe(recipe: Recipe, indent: str = "  ") -> list[str]:
-    """Lines of text for one recipe (``(no change)`` when empty)."""
-    if not recipe.steps:
-        return [f"{indent}(no change)"]
-    width = max(len(s.slider) for s in recipe.steps)
-    return [f"{indent}{s.slider:<{width}}  {format_value(s.slider, s.value)}" for s in recipe.steps]
-
-
 def run(args: argparse.Namespace) -> int:
     """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed)."""
     if getattr(args, "server", None):
@@ -144,17 +111,3 @@ def _run(args: argparse.Namespace) -> int:
             continue
         print_suggestions(photo, recipes, label, args.strength, as_json=args.json)
     return batch_exit_status(failures, len(args.photos))
-
-
-def print_suggestions(photo: Path, recipes: list[Recipe], label: str, strength: float, *, as_json: bool) -> None:
-    """Print one photo's recipes: a JSON row, or the readable listing (variants numbered)."""
-    if as_json:
-        recipe_rows = [r.to_dict() for r in recipes]
-        row = {"photo": str(photo), "ok": True, "recipes": recipe_rows, "style": label, "strength": strength}
-        print(json.dumps(row), flush=True)
-        return
-    print(f"{photo}  (style {label}, strength {strength:g})")
-    for k, recipe in enumerate(recipes):
-        if len(recipes) > 1:
-            print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
-        print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)

@@ -1,0 +1,80 @@
+"""What the sidecar commands print: one line per photo and host, or one JSON document; their exit status.
+
+Shared by ``apply`` and ``revert``, in-process and with ``--server`` (:mod:`backend.cli.remote`), so both print
+the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from backend.errors import EXIT_PARTIAL, AutoretouchError
+from backend.recipe import Recipe
+from backend.sidecar.apply import Outcome, hosts_for
+from backend.sidecar.darktable_doc import darktable_sidecar_path
+from backend.sidecar.lightroom_doc import lightroom_sidecar_path
+
+__all__ = ["check_strength", "format_outcome", "report", "run_batch"]
+
+
+def format_outcome(o: Outcome) -> str:
+    """One human line: ``ACTION  HOST  SIDECAR[: reason]`` plus indented warnings."""
+    line = f"{o.action:<12} {o.host:<9} {o.sidecar}"
+    if o.reason and not o.failed:
+        line += f": {o.reason}"
+    elif o.failed:
+        line += f"\n  error: {o.reason}"
+    return "\n".join([line, *(f"  note: {w}" for w in o.warnings)])
+
+
+def _sidecar(photo: Path, host: str) -> Path:
+    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
+
+
+def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outcome]]) -> list[Outcome]:
+    """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file."""
+    outcomes: list[Outcome] = []
+    for photo in photos:
+        try:
+            outcomes += do(photo)
+        except (AutoretouchError, OSError) as exc:
+            reason = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
+            outcomes += [Outcome(photo, h, _sidecar(photo, h), "failed", reason) for h in hosts_for(hosts)]
+    return outcomes
+
+
+def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe] | None = None) -> int:
+    """Print the outcomes; returns 0, or :data:`~backend.cli.main.EXIT_PARTIAL` when any failed.
+
+    Args:
+        outcomes: the outcomes, in photo order.
+        as_json: print one JSON document instead of lines.
+        recipes: photo -> the suggestion written (``--style``/``--mix``); listed under ``"recipes"`` in the
+            JSON document, in the order given. ``None`` (``--recipe``) adds no key.
+    """
+    failed = sum(o.failed for o in outcomes)
+    if as_json:
+        doc: dict[str, Any] = {"results": [o.to_json() for o in outcomes], "failed": failed}
+        if recipes is not None:
+            doc["recipes"] = [{"photo": str(p), "recipe": r.to_dict()} for p, r in recipes.items()]
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for o in outcomes:
+            print(format_outcome(o), file=sys.stderr if o.failed else sys.stdout)
+    return EXIT_PARTIAL if failed else 0
+
+
+def check_strength(strength: float | None) -> float:
+    """``--strength`` (default 1) checked before any photo is touched.
+
+    Raises:
+        InvalidRecipeError: not a finite number in [0, 1].
+    """
+    from backend.recipe import check_strength as check
+
+    return check(1.0 if strength is None else strength)
