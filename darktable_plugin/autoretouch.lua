@@ -528,6 +528,18 @@ local function format_number(x)
   return string.format("%.6g", x)
 end
 
+--- `argv` plus the daemon address (when set), then `separator` and the photos.
+local function with_photos(argv, cfg, separator, photos)
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  argv[#argv + 1] = separator
+  for _i, photo in ipairs(photos) do
+    argv[#argv + 1] = photo
+  end
+  return argv
+end
+
 --- argv of one `autoretouch apply` call writing the darktable sidecars of several photos: the user's fixed
 -- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength.
 local function apply_argv(cfg, photos)
@@ -539,41 +551,19 @@ local function apply_argv(cfg, photos)
   else
     argv[#argv + 1] = "--style=" .. (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
   end
-  if cfg.server ~= "" then
-    argv[#argv + 1] = "--server=" .. cfg.server
-  end
-  argv[#argv + 1] = "--"
-  for _i, photo in ipairs(photos) do
-    argv[#argv + 1] = photo
-  end
-  return argv
+  return with_photos(argv, cfg, "--", photos)
 end
 
 --- argv of one `autoretouch revert` call on the darktable sidecars of several photos.
 local function revert_argv(cfg, photos)
-  local argv = { cfg.cli_path, "revert", "--host=darktable", "--json" }
-  if cfg.server ~= "" then
-    argv[#argv + 1] = "--server=" .. cfg.server
-  end
-  argv[#argv + 1] = "--"
-  for _i, photo in ipairs(photos) do
-    argv[#argv + 1] = photo
-  end
-  return argv
+  return with_photos({ cfg.cli_path, "revert", "--host=darktable", "--json" }, cfg, "--", photos)
 end
 
 --- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`).
 local function train_argv(cfg, photos)
   local argv = { cfg.cli_path, "train", "--style=" .. cfg.train_name, "--minutes=" .. format_number(cfg.train_minutes),
     "--json", "--quiet" }
-  if cfg.server ~= "" then
-    argv[#argv + 1] = "--server=" .. cfg.server
-  end
-  argv[#argv + 1] = "--darktable"
-  for _i, photo in ipairs(photos) do
-    argv[#argv + 1] = photo
-  end
-  return argv
+  return with_photos(argv, cfg, "--darktable", photos)
 end
 
 --- What a run does: apply the style, or revert autoretouch's modules.

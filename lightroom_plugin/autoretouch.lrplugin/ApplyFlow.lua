@@ -329,9 +329,21 @@ function ApplyFlow.listFailures(items)
   return lines
 end
 
---- The summary dialog's text.
--- @param summary table from run
--- @return string
+--- Appends a titled list to summary lines (nothing when `items` is empty): a blank line, `header`, the items.
+-- @param lines list of strings (modified)
+-- @param header text, e.g. S.summaryFailed(#items)
+-- @param items list of { name, message }
+function ApplyFlow.appendSection(lines, header, items)
+  if #items == 0 then
+    return
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = header
+  for _, line in ipairs(ApplyFlow.listFailures(items)) do
+    lines[#lines + 1] = line
+  end
+end
+
 --- Appends why a run ended early (the daemon stopped answering, or the user cancelled) to summary lines.
 function ApplyFlow.appendStop(lines, summary)
   if summary.stopped then
@@ -344,33 +356,18 @@ function ApplyFlow.appendStop(lines, summary)
   end
 end
 
+--- The summary dialog's text.
+-- @param summary table from run
+-- @return string
 function ApplyFlow.summaryText(summary)
   local lines = { S.summaryApplied(summary.applied, summary.total) }
   if summary.unchanged > 0 then
     lines[#lines + 1] = S.summaryUnchanged(summary.unchanged)
   end
-  if #summary.failures > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryFailed(#summary.failures)
-    for _, line in ipairs(ApplyFlow.listFailures(summary.failures)) do
-      lines[#lines + 1] = line
-    end
-  end
+  ApplyFlow.appendSection(lines, S.summaryFailed(#summary.failures), summary.failures)
   ApplyFlow.appendStop(lines, summary)
-  if #summary.updated > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryUpdated(#summary.updated)
-    for _, line in ipairs(ApplyFlow.listFailures(summary.updated)) do
-      lines[#lines + 1] = line
-    end
-  end
-  if #summary.mismatches > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryMismatches(#summary.mismatches)
-    for _, line in ipairs(ApplyFlow.listFailures(summary.mismatches)) do
-      lines[#lines + 1] = line
-    end
-  end
+  ApplyFlow.appendSection(lines, S.summaryUpdated(#summary.updated), summary.updated)
+  ApplyFlow.appendSection(lines, S.summaryMismatches(#summary.mismatches), summary.mismatches)
   if summary.noSnapshotApi then
     lines[#lines + 1] = ""
     lines[#lines + 1] = S.summaryNoSnapshotApi

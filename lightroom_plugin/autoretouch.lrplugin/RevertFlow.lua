@@ -77,13 +77,7 @@ function RevertFlow.summaryText(summary)
   if summary.noSnapshot > 0 then
     lines[#lines + 1] = S.revertNoSnapshot(summary.noSnapshot)
   end
-  if #summary.failures > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.summaryFailed(#summary.failures)
-    for _, line in ipairs(ApplyFlow.listFailures(summary.failures)) do
-      lines[#lines + 1] = line
-    end
-  end
+  ApplyFlow.appendSection(lines, S.summaryFailed(#summary.failures), summary.failures)
   return table.concat(lines, "\n")
 end
 

@@ -149,13 +149,7 @@ function TrainFlow.summaryText(summary)
     lines[#lines + 1] = S.trainFailed(summary.name)
     lines[#lines + 1] = ApplyFlow.message(summary.error)
   end
-  if #summary.skipped > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.trainSkipped(#summary.skipped)
-    for _, line in ipairs(ApplyFlow.listFailures(summary.skipped)) do
-      lines[#lines + 1] = line
-    end
-  end
+  ApplyFlow.appendSection(lines, S.trainSkipped(#summary.skipped), summary.skipped)
   return table.concat(lines, "\n")
 end
 
