@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string  # noqa: E402
+from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string  # noqa: E402
+from backend.translate.darktable import recipe_to_history  # noqa: E402
 
 if TYPE_CHECKING:
     from trainer.eval_cli import EvalResult, Pair

@@ -14,18 +14,9 @@ import pytest
 import torch
 
 from backend.render.color import REC2020_LUMINANCE, rec2020_to_lab
+from backend.sidecar.darktable_xmp import append_history, history_to_dtstyle, new_darktable_xmp, xmp_to_string
 from backend.sliders.catalog import CURVE_KNOTS, HSL_COLOURS
-from backend.translate.darktable import (
-    HistoryEntry,
-    append_history,
-    encode_params,
-    history_to_dtstyle,
-    module_layout,
-    new_darktable_xmp,
-    pack_params,
-    recipe_to_history,
-    xmp_to_string,
-)
+from backend.translate.darktable import HistoryEntry, encode_params, module_layout, pack_params, recipe_to_history
 from testing.darktable_cli import (
     DarktableCli,
     DarktableResult,

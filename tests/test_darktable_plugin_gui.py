@@ -122,7 +122,8 @@ class Session:
 def _user_sidecar(photo: Path) -> str:
     """A darktable sidecar as darktable would hold it for a user's edit: one sharpen entry, no autoretouch."""
     from backend.recipe import Recipe
-    from backend.translate.darktable import new_darktable_xmp, recipe_to_history, xmp_to_string
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
 
     recipe = Recipe.from_dict({"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}]})
     entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)

@@ -15,9 +15,10 @@ import pytest
 
 from backend.decode.types import AsShotWhiteBalance
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
+from backend.sidecar.lightroom_xmp import crs_properties
 from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import NS
-from backend.translate.lightroom import crs_properties, recipe_to_develop_settings
+from backend.translate.lightroom import recipe_to_develop_settings
 from testing.needs import missing
 from testing.recipes import every_slider_recipe
 

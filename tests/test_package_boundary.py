@@ -35,3 +35,29 @@ def test_train_command_joins_through_the_entry_point() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert "train" in sub.choices  # registered by trainer.cli via the autoretouch.commands entry point
+
+
+def test_translate_is_pure_and_sidecar_owns_the_xmp() -> None:
+    # translate: recipe -> host settings values; every byte of XMP is written by backend.sidecar
+    offenders = sorted(
+        f"{path.relative_to(BACKEND.parent)} imports {name}"
+        for path in (BACKEND / "translate").rglob("*.py")
+        for name in _imported_modules(path)
+        if name.startswith(("backend.sidecar", "xml", "defusedxml"))
+    )
+    assert offenders == []
+
+
+def test_cli_modules_import_each_other_without_a_circle() -> None:
+    deps = {
+        f"backend.cli.{path.stem}": {n for n in _imported_modules(path) if n.startswith("backend.cli.")}
+        for path in (BACKEND / "cli").glob("*.py")
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in deps.get(start, set()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    assert sorted(m for m in deps if reaches(m, m, {m})) == []

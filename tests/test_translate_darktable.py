@@ -24,24 +24,26 @@ from defusedxml import ElementTree as SafeET
 
 from backend.errors import InvalidRecipeError, SidecarError
 from backend.recipe import Recipe
+from backend.sidecar.darktable_xmp import (
+    DT_NS,
+    append_history,
+    entry_from_li,
+    history_to_dtstyle,
+    new_darktable_description,
+    new_darktable_xmp,
+    xmp_to_string,
+)
 from backend.sliders.catalog import CATALOG, CURVE_KNOTS, STAGE_ORDER
 from backend.translate import darktable_order as order
 from backend.translate.darktable import (
-    DT_NS,
     HistoryEntry,
-    append_history,
     decode_params,
     encode_params,
-    entry_from_li,
-    history_to_dtstyle,
     module_layout,
     module_layouts,
-    new_darktable_description,
-    new_darktable_xmp,
     pack_params,
     recipe_to_history,
     unpack_params,
-    xmp_to_string,
 )
 from backend.translate.darktable_history import STAGE_PARAMS
 from testing.needs import update_golden

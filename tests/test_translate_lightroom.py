@@ -19,16 +19,10 @@ import pytest
 from backend.recipe import Recipe
 from backend.render.color import srgb_encode
 from backend.render.white_balance import kelvin_tint_after_shift
+from backend.sidecar.lightroom_xmp import PROCESS_VERSION, apply_crs, crs_properties, format_crs_value
 from backend.sidecar.xmp import NS, get_simple, new_document, parse_sidecar, serialize
 from backend.sliders.catalog import CATALOG, CURVE_KNOTS, HSL_COLOURS, get_slider
-from backend.translate.lightroom import (
-    PROCESS_VERSION,
-    apply_crs,
-    crs_properties,
-    curve_points,
-    format_crs_value,
-    recipe_to_develop_settings,
-)
+from backend.translate.lightroom import curve_points, recipe_to_develop_settings
 from testing.needs import update_golden
 
 DATA = Path(__file__).parent / "data" / "lightroom"

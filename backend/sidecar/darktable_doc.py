@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidRecipeError, SidecarError
+from backend.sidecar.darktable_xmp import AppendResult, append_history, entry_from_li
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, insert_child
-from backend.translate.darktable import AppendResult, HistoryEntry, append_history, decode_params, entry_from_li
+from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
     "active_entry_digests",

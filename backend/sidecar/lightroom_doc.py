@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from backend.sidecar.lightroom_xmp import apply_crs, crs_properties
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, XmpDocument, get_simple
 from backend.sidecar.xmp import take_property as _take
 from backend.sliders.catalog import CATALOG
-from backend.translate.lightroom import apply_crs, crs_properties
 
 __all__ = [
     "EMBEDDED_XMP_SUFFIXES",

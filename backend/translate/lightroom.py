@@ -1,13 +1,9 @@
 """Recipe -> Lightroom Classic / Camera Raw develop settings (process version 2012+).
 
-Two outputs, one mapping:
-
-* :func:`recipe_to_develop_settings` gives the table for the SDK's ``photo:applyDevelopSettings``
-  (keys = ``crs:`` property names without the prefix; integers where Lightroom stores integers; point
-  curves as flat ``[x1, y1, x2, y2, ...]`` lists of integers 0..255).
-* :func:`apply_crs` writes the same settings as ``crs:`` properties into an XMP ``rdf:Description``
-  (attribute form, as Lightroom writes; curves as ``rdf:Seq`` of ``"x, y"``; signed values with an explicit
-  ``+``), plus the flags a sidecar needs, and returns what it replaced.
+:func:`recipe_to_develop_settings` gives the table for the SDK's ``photo:applyDevelopSettings`` (keys = ``crs:``
+property names without the prefix; integers where Lightroom stores integers; point curves as flat
+``[x1, y1, x2, y2, ...]`` lists of integers 0..255). Pure values, no XML: :mod:`backend.sidecar.lightroom_xmp`
+writes the same table as ``crs:`` properties into a sidecar.
 
 Every key comes from the slider catalog (:class:`~backend.sliders.catalog.LightroomTarget`); this module
 declares none. Values are rounded to Lightroom's storage (integers; exposure to 0.01 EV) and clamped to
@@ -54,7 +50,6 @@ Lightroom ignores it there).
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from typing import Any, Protocol
 
 import torch
@@ -62,29 +57,16 @@ import torch
 from backend.recipe import Recipe
 from backend.render.color import srgb_encode
 from backend.render.white_balance import kelvin_tint_after_shift
-from backend.sidecar.xmp import NS, PreviousValue, insert_child, qname, take_property
 from backend.sliders.catalog import CURVE_KNOTS, get_slider
 
 __all__ = [
-    "ALREADY_APPLIED",
-    "CAMERA_RAW_VERSION",
-    "PROCESS_VERSION",
+    "UNSIGNED_KEYS",
+    "WHITE_BALANCE_KEYS",
     "AsShot",
     "DevelopSettings",
-    "apply_crs",
-    "crs_properties",
     "curve_points",
-    "format_crs_value",
     "recipe_to_develop_settings",
 ]
-
-#: ``crs:ProcessVersion`` written to sidecars: "Version 5" (Camera Raw 11.0, Lightroom Classic 8+), the
-#: oldest process version with every key we write, so older Lightroom versions read our sidecars too.
-PROCESS_VERSION = "11.0"
-#: ``crs:Version``: the Camera Raw build the settings claim to come from (matches the process version).
-CAMERA_RAW_VERSION = "11.0"
-#: Sidecars for raws carry settings to apply, never already-rendered ones.
-ALREADY_APPLIED = False
 
 # Lightroom's own limits of the absolute white balance (raw files).
 _TEMPERATURE_RANGE = (2000, 50000)
@@ -105,7 +87,9 @@ _CURVE_NAME, _CURVE = _key("tone_curve", 0), _key("tone_curve", 1)
 _GRAYSCALE, _BW_SATURATION = _key("black_and_white", 0), _key("black_and_white", 1)
 _SATURATION = _key("saturation")
 #: Integer keys Lightroom writes without a sign (their range does not include negative values).
-_UNSIGNED = frozenset({_TEMPERATURE, _key("sharpen")})
+UNSIGNED_KEYS = frozenset({_TEMPERATURE, _key("sharpen")})
+#: Keys of the white balance: the absolute pair (raws), the incremental pair (rendered files), the mode.
+WHITE_BALANCE_KEYS = (_TEMPERATURE, _TINT, _INCR_TEMPERATURE, _INCR_TINT, _WHITE_BALANCE)
 #: Sliders whose value goes to its single key as a rounded integer, unchanged in scale.
 _PLAIN_INT = ("contrast", "highlights", "shadows", "whites", "blacks", "clarity", "vibrance", "vignette")
 
@@ -252,84 +236,3 @@ def recipe_to_develop_settings(recipe: Recipe, *, is_raw: bool, as_shot: AsShot 
         out[key] = _round(1.5 * _scalar(s, "sharpen"))
         relative[key] = (out[key], *_RELATIVE_RANGES[key])
     return DevelopSettings(out, warnings=tuple(warnings), relative=relative)
-
-
-# -- XMP ------------------------------------------------------------------------------------------------
-
-
-def format_crs_value(key: str, value: Any) -> str | list[str]:
-    """A develop-settings value as Lightroom writes it in XMP.
-
-    Booleans ``True``/``False``; exposure with two decimals and a sign (``+0.60``, ``0.00``); integers with an
-    explicit ``+`` except the unsigned ones (Temperature, Sharpness); curves as ``["x, y", ...]``.
-    """
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, list):
-        return [f"{value[i]}, {value[i + 1]}" for i in range(0, len(value), 2)]
-    if isinstance(value, int):
-        return str(value) if key in _UNSIGNED or value == 0 else f"{value:+d}"
-    if isinstance(value, float):
-        return "0.00" if abs(value) < 0.005 else f"{value:+.2f}"
-    return str(value)
-
-
-def crs_properties(settings: dict[str, Any], *, is_raw: bool, photo_name: str) -> list[tuple[str, str | list[str]]]:
-    """Every property :func:`apply_crs` sets: ``({uri}name, text or list of Seq items)``, in writing order."""
-    crs = NS["crs"]
-    props: list[tuple[str, str | list[str]]] = []
-    suffix = photo_name.rpartition(".")[2] if "." in photo_name else ""
-    if is_raw and suffix:
-        props.append((qname("photoshop", "SidecarForExtension"), suffix))
-    props += [
-        (f"{{{crs}}}Version", CAMERA_RAW_VERSION),
-        (f"{{{crs}}}ProcessVersion", PROCESS_VERSION),
-        (f"{{{crs}}}RawFileName", photo_name),
-    ]
-    wb_keys = {_TEMPERATURE, _TINT, _INCR_TEMPERATURE, _INCR_TINT}
-    if wb_keys & set(settings):
-        props.append((f"{{{crs}}}WhiteBalance", "Custom"))
-    props += [(f"{{{crs}}}{k}", format_crs_value(k, v)) for k, v in settings.items() if k != _WHITE_BALANCE]
-    props += [
-        (f"{{{crs}}}HasSettings", "True"),
-        (f"{{{crs}}}AlreadyApplied", format_crs_value("AlreadyApplied", ALREADY_APPLIED)),
-    ]
-    return props
-
-
-def _seq_element(name: str, items: list[str]) -> ET.Element:
-    prop = ET.Element(name)
-    seq = ET.SubElement(prop, qname("rdf", "Seq"))
-    for item in items:
-        ET.SubElement(seq, qname("rdf", "li")).text = item
-    ET.indent(prop, space=" ", level=3)
-    return prop
-
-
-def apply_crs(
-    description: ET.Element, settings: dict[str, Any], *, is_raw: bool, photo_name: str
-) -> dict[str, PreviousValue | None]:
-    """Write develop settings as ``crs:`` properties into an XMP ``rdf:Description``.
-
-    Sets ``crs:Version``/``ProcessVersion`` (:data:`PROCESS_VERSION`), ``crs:RawFileName``, ``crs:HasSettings``
-    True, ``crs:AlreadyApplied`` False, ``crs:WhiteBalance`` Custom when a white-balance key is set, and
-    ``photoshop:SidecarForExtension`` for raws. Scalars go in attribute form, curves as ``rdf:Seq`` elements.
-    A property already present (in either form) is replaced; nothing else in the description is touched.
-
-    Args:
-        description: the ``rdf:Description`` to write into (modified in place).
-        settings: the table from :func:`recipe_to_develop_settings`.
-        is_raw: the photo is a raw (this is its sidecar).
-        photo_name: the photo's file name, e.g. ``IMG_0001.CR2``.
-
-    Returns:
-        ``{uri}name`` -> the property's previous value (``None`` when it was absent), for every property set.
-    """
-    props = crs_properties(settings, is_raw=is_raw, photo_name=photo_name)
-    replaced = {name: take_property(description, name) for name, _ in props}
-    for name, value in props:
-        if isinstance(value, list):
-            insert_child(description, _seq_element(name, value), level=2)
-        else:
-            description.set(name, value)
-    return replaced
