@@ -24,6 +24,7 @@ from defusedxml import ElementTree as SafeET
 
 from backend.errors import InvalidRecipeError, SidecarError
 from backend.recipe import Recipe
+from backend.render.stages import STAGE_TABLE
 from backend.sidecar.darktable_xmp import (
     DT_NS,
     append_history,
@@ -45,7 +46,6 @@ from backend.translate.darktable import (
     recipe_to_history,
     unpack_params,
 )
-from backend.translate.darktable_history import STAGE_PARAMS
 from testing.needs import update_golden
 
 GOLDEN = Path(__file__).parent / "data" / "darktable"
@@ -68,7 +68,7 @@ def rdf(name: str) -> str:
 
 def test_layouts_cover_every_stage_module() -> None:
     assert set(module_layouts()) >= set(STAGE_ORDER)
-    assert set(STAGE_PARAMS) == set(STAGE_ORDER)
+    assert set(STAGE_TABLE) == set(STAGE_ORDER)
 
 
 @pytest.mark.parametrize("op", sorted(module_layouts()))

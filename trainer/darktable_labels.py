@@ -1,7 +1,7 @@
 """darktable history -> our slider values: the inverse of the darktable translator, for learning from sidecars.
 
 Every renderer stage is one darktable module, and its ``<stage>_params(values)`` function (the one the translator
-packs, :data:`backend.translate.darktable_history.STAGE_PARAMS`) gives the module's struct fields for slider values.
+packs, :data:`backend.render.stages.STAGE_TABLE`) gives the module's struct fields for slider values.
 Its inverse is found numerically, the same way for every module: for each active history entry of one of our
 modules (the last entry of each module instance counts, as in darktable), the entry's parameters are unpacked
 (:func:`backend.translate.darktable_pack.unpack_params`) and the instance's sliders are fitted so that
@@ -31,9 +31,10 @@ from torch import Tensor
 from backend.agent.actions import AGENT_SLIDERS, bound_value, head_shape
 from backend.errors import InvalidRecipeError
 from backend.recipe import SliderValue
+from backend.render.stages import STAGE_TABLE
 from backend.sliders.catalog import STAGE_ORDER, get_slider, iter_sliders
 from backend.translate.darktable import HistoryEntry, decode_params, module_layout, unpack_params
-from backend.translate.darktable_history import STAGE_PARAMS, _params_function, _split_instances
+from backend.translate.darktable_history import _params_function, _split_instances
 
 __all__ = ["FIELD_TOLERANCE", "MappedHistory", "history_to_settings"]
 
@@ -100,7 +101,7 @@ def _targets(fields: Mapping[str, Any], operation: str) -> tuple[dict[str, Tenso
 
 def _stage_fields(stage: str, values: dict[str, Tensor], long_side_px: int, instance: int) -> Mapping[str, Any]:
     fn = _params_function(stage)
-    result = fn(values, long_side_px) if STAGE_PARAMS[stage].needs_long_side else fn(values)
+    result = fn(values, long_side_px) if STAGE_TABLE[stage].needs_long_side else fn(values)
     return _split_instances(stage, result, [instance])[instance]
 
 
@@ -162,7 +163,7 @@ def history_to_settings(entries: Sequence[HistoryEntry], *, long_side_px: int) -
     last: dict[tuple[str, int], HistoryEntry] = {}
     not_ours: list[str] = []
     for e in entries:
-        if e.operation in STAGE_PARAMS:
+        if e.operation in STAGE_TABLE:
             last[(e.operation, e.multi_priority)] = e
         elif e.operation not in not_ours:
             not_ours.append(e.operation)

@@ -30,16 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from backend.errors import InvalidRecipeError
-from backend.render.clarity import apply_bilat_stage
-from backend.render.colorbalance import apply_colorbalancergb_stage
-from backend.render.colorzones import apply_colorzones_stage
-from backend.render.curves import apply_rgbcurve_stage
-from backend.render.exposure import apply_exposure_stage
-from backend.render.levels import apply_rgblevels_stage
-from backend.render.sharpen import apply_sharpen_stage
-from backend.render.vignette import apply_vignette_stage
-from backend.render.white_balance import apply_channelmixerrgb_stage
-from backend.sliders.catalog import STAGE_ORDER, SliderSpec, get_slider, iter_sliders
+from backend.render.stages import STAGE_TABLE, StageFn
+from backend.sliders.catalog import SliderSpec, get_slider, iter_sliders
 
 __all__ = [
     "BAND_PIXELS",
@@ -53,23 +45,10 @@ __all__ = [
     "tune_allocator",
 ]
 
-StageFn = Callable[[Tensor, Mapping[str, Tensor]], Tensor]
 Call = tuple[str, dict[str, Tensor]]
 
-#: Stage name -> stage function. Explicit on purpose: one implementation per stage.
-STAGES: dict[str, StageFn] = {
-    "exposure": apply_exposure_stage,
-    "channelmixerrgb": apply_channelmixerrgb_stage,
-    "sharpen": apply_sharpen_stage,
-    "colorbalancergb": apply_colorbalancergb_stage,
-    "rgbcurve": apply_rgbcurve_stage,
-    "rgblevels": apply_rgblevels_stage,
-    "bilat": apply_bilat_stage,
-    "colorzones": apply_colorzones_stage,
-    "vignette": apply_vignette_stage,
-}
-
-assert tuple(STAGES) == STAGE_ORDER, "STAGES must follow the catalog's STAGE_ORDER"
+#: Stage name -> stage function, from the one stage table (:data:`backend.render.stages.STAGE_TABLE`).
+STAGES: dict[str, StageFn] = {name: stage.apply for name, stage in STAGE_TABLE.items()}
 
 
 def _check_image(image: Tensor) -> None:

@@ -16,7 +16,6 @@ Policy:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from backend.recipe import Recipe
 from backend.sliders.catalog import STAGE_ORDER, get_slider, iter_sliders
 from backend.translate.darktable_pack import encode_params, module_layout, pack_params
 
-__all__ = ["BLENDOP_VERSION", "STAGE_PARAMS", "HistoryEntry", "history_instances", "recipe_to_history"]
+__all__ = ["BLENDOP_VERSION", "HistoryEntry", "history_instances", "recipe_to_history"]
 
 #: ``DEVELOP_BLEND_VERSION`` of darktable 4.2.
 BLENDOP_VERSION = 11
@@ -65,32 +64,17 @@ class HistoryEntry:
         return (self.operation, self.multi_priority)
 
 
-@dataclass(frozen=True)
-class _StageParams:
-    module: str
-    function: str
-    needs_long_side: bool
-
-
-#: Stage -> where its ``<stage>_params`` lives and whether it takes the image's long side in pixels.
-STAGE_PARAMS: dict[str, _StageParams] = {
-    "exposure": _StageParams("backend.render.exposure", "exposure_params", False),
-    "channelmixerrgb": _StageParams("backend.render.white_balance", "channelmixerrgb_params", False),
-    "sharpen": _StageParams("backend.render.sharpen", "sharpen_params", True),
-    "colorbalancergb": _StageParams("backend.render.colorbalance", "colorbalancergb_params", False),
-    "rgbcurve": _StageParams("backend.render.curves", "rgbcurve_params", False),
-    "rgblevels": _StageParams("backend.render.levels", "rgblevels_params", False),
-    "bilat": _StageParams("backend.render.clarity", "bilat_params", True),
-    "colorzones": _StageParams("backend.render.colorzones", "colorzones_params", False),
-    "vignette": _StageParams("backend.render.vignette", "vignette_params", True),
-}
-
-assert tuple(STAGE_PARAMS) == STAGE_ORDER, "STAGE_PARAMS must follow the catalog's STAGE_ORDER"
-
-
 def _params_function(stage: str) -> Callable[..., Any]:
-    info = STAGE_PARAMS[stage]
-    return getattr(importlib.import_module(info.module), info.function)  # type: ignore[no-any-return]
+    """The stage's ``<stage>_params`` (the renderer's stage table; imported here, where it is needed)."""
+    from backend.render.stages import STAGE_TABLE  # the renderer (torch) only when a history is built
+
+    return STAGE_TABLE[stage].params
+
+
+def _needs_long_side(stage: str) -> bool:
+    from backend.render.stages import STAGE_TABLE
+
+    return STAGE_TABLE[stage].needs_long_side
 
 
 def _unbatch(fields: Mapping[str, Any], operation: str) -> dict[str, Any]:
@@ -157,7 +141,7 @@ def recipe_to_history(
         values = {n: torch.tensor(settings[n], dtype=torch.float64).unsqueeze(0) for n in names}
         fn = _params_function(stage)
         with torch.no_grad():
-            result = fn(values, long_side_px) if STAGE_PARAMS[stage].needs_long_side else fn(values)
+            result = fn(values, long_side_px) if _needs_long_side(stage) else fn(values)
         instances = sorted({get_slider(n).darktable.instance for n in names})
         per_instance = _split_instances(stage, result, instances)
         for inst in instances:
