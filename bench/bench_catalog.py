@@ -1,6 +1,6 @@
 """Speed of ``autoretouch catalog`` over the benchmark photos, and darktable-cli rendering the same photos.
 
-All photos under ../shared/data (JPEG, PNG, TIFF, camera raws; whatever :func:`backend.catalog.find_photos`
+All photos under ../shared/data (JPEG, PNG, TIFF, camera raws; whatever :func:`backend.batch.find_photos`
 finds) are first **copied** into a scratch folder (default /tmp/bench_catalog/), so nothing is ever written
 next to the shared data. Then ``python -m backend catalog SCRATCH --host darktable --json`` runs as a
 separate process, in dry-run and real mode, with ``--jobs 1`` and ``--jobs 2`` (sidecars and journal
@@ -49,8 +49,8 @@ import torch
 
 from backend.agent.network import AgentNet
 from backend.agent.style import Style, save_style
-from backend.catalog import find_photos
-from backend.catalog.journal import DEFAULT_JOURNAL_NAME
+from backend.batch import find_photos
+from backend.batch.journal import DEFAULT_JOURNAL_NAME
 from backend.decode.types import RAW_EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog import ALREADY_DONE, JournalError, find_photos, run_batch
-from backend.catalog.journal import Journal
-from backend.catalog.leftovers import remove_leftovers
-from backend.catalog.worker import ALREADY_APPLIED
+from backend.batch import ALREADY_DONE, JournalError, find_photos, run_batch
+from backend.batch.journal import Journal
+from backend.batch.leftovers import remove_leftovers
+from backend.batch.worker import ALREADY_APPLIED
 from backend.cli.main import EXIT_PARTIAL, main
 from backend.errors import NotFoundError
 from backend.recipe import scale

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
-from backend.catalog.lrcat_paths import join_catalog_path
+from backend.batch import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
+from backend.batch.lrcat_paths import join_catalog_path
 from backend.errors import NotFoundError
 from testing.lrcat_fixtures import CatalogBuilder, default_import_settings
 from tests.test_catalog_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style

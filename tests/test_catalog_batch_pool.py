@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import backend.catalog.batch as batch_mod
-from backend.catalog import run_batch
-from backend.catalog.worker import ALREADY_APPLIED
+import backend.batch.batch as batch_mod
+from backend.batch import run_batch
+from backend.batch.worker import ALREADY_APPLIED
 from tests.test_catalog_batch_support import (
     check_darktable_sidecar,
     crashing_task,

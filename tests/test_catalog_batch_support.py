@@ -13,7 +13,7 @@ import torch
 
 from backend.agent.style import Style, load_style
 from backend.agent.suggest import suggest_for_photo
-from backend.catalog.worker import PhotoResult, PhotoTask, run_task
+from backend.batch.worker import PhotoResult, PhotoTask, run_task
 from backend.recipe import Recipe
 from backend.sidecar.darktable_doc import history_fingerprint
 from backend.sidecar.provenance import find_provenance

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from backend.catalog import ALREADY_DONE, DEFAULT_JOURNAL_NAME
+from backend.batch import ALREADY_DONE, DEFAULT_JOURNAL_NAME
 from backend.cli.main import EXIT_PARTIAL
 from backend.daemon.errors import describe
 from backend.errors import PermissionDeniedError

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from backend.catalog.walk import find_photos
+from backend.batch.walk import find_photos
 from backend.daemon.walk import expand_paths
 from testing.fixtures import make_jpeg, make_png
 

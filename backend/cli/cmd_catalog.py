@@ -1,6 +1,6 @@
 """``autoretouch catalog``: a style's suggestion written into the sidecars of whole folders or a Lightroom catalog.
 
-Thin wrapper over :func:`backend.catalog.run_batch`: parses the options, shows a progress bar on stderr
+Thin wrapper over :func:`backend.batch.run_batch`: parses the options, shows a progress bar on stderr
 (when stderr is a terminal), prints failures as they happen (stderr) and a summary at the end (stdout; one
 JSON document with ``--json``). Exit status 0, or 9 when some photos failed, 130 when interrupted, or the
 exit status of a typed error that stops the whole run.
@@ -22,7 +22,7 @@ from backend.cli.server_options import add_server_options
 from backend.cli.style_options import parse_strength_arg
 
 if TYPE_CHECKING:
-    from backend.catalog import BatchSummary, PhotoOutcome
+    from backend.batch import BatchSummary, PhotoOutcome
 
 __all__ = ["format_summary", "register", "run"]
 
@@ -107,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def format_summary(summary: BatchSummary) -> list[str]:
-    """Human lines for a :class:`~backend.catalog.results.BatchSummary`."""
+    """Human lines for a :class:`~backend.batch.results.BatchSummary`."""
     n = len(summary.photos)
     head = (
         f"catalog: {n} photo{'s' if n != 1 else ''} in {summary.elapsed_s:.1f} s ({summary.photos_per_s:.1f} photos/s, "
@@ -171,7 +171,7 @@ def _report(summary: BatchSummary, as_json: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the batch (here, or on the daemon with ``--server``); returns 0, 9 (some failed) or 130."""
     from backend.agent.style import DEFAULT_STYLE
-    from backend.catalog import run_batch
+    from backend.batch import run_batch
 
     if not args.paths and args.lrcat is None:
         args._parser.error("give at least one PATH or --lrcat CATALOG")
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _remote_outcome(result: Any, seconds: float) -> PhotoOutcome:
     """A daemon's ``FileResult`` as the :class:`PhotoOutcome` a local run would have reported."""
-    from backend.catalog import ErrorKind, PhotoOutcome
+    from backend.batch import ErrorKind, PhotoOutcome
     from backend.daemon.client import pb_recipe
     from backend.daemon.convert import outcome_from_pb
 
@@ -230,7 +230,7 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
     import time
 
     from backend.agent.style import DEFAULT_STYLE
-    from backend.catalog import BatchSummary, PhotoOutcome, default_journal_path, select_photos
+    from backend.batch import BatchSummary, PhotoOutcome, default_journal_path, select_photos
     from backend.cli.server_options import refuse_options
     from backend.daemon.client import HOSTS, RemoteClient, check_styles
     from backend.rpc import PROTOCOL_VERSION, pb

@@ -7,7 +7,7 @@ transports map them with :func:`backend.daemon.errors.describe`.
 
 WriteSidecars has two paths:
 
-* ``style`` (one style): the catalog batch (:func:`backend.catalog.run_batch`, in this process, one photo
+* ``style`` (one style): the catalog batch (:func:`backend.batch.run_batch`, in this process, one photo
   at a time, with the daemon's ``max_pixels``). It keeps the catalog's journal where ``autoretouch catalog``
   keeps it for the same first path (``.autoretouch-journal.jsonl`` inside the first path sent, or in its
   folder for a file), so a local and a remote run over the same folder resume each other: photos already
@@ -35,7 +35,7 @@ from typing import Any
 
 from backend import __version__
 from backend.agent.style import DEFAULT_STYLE, Style
-from backend.catalog.journal import default_journal_path
+from backend.batch.journal import default_journal_path
 from backend.daemon.config import DaemonConfig
 from backend.daemon.convert import (
     history_to_pb,
@@ -411,7 +411,7 @@ class RetouchService:
         call: Call,
         journal: Path | None,
     ) -> Iterator[pb.FileResult]:
-        from backend.catalog import run_batch
+        from backend.batch import run_batch
 
         allowed: list[Path] = []
         for photo in photos:

@@ -1,6 +1,6 @@
 """The photos a batch request covers: named files as they are, folders expanded to the photos inside.
 
-A folder contributes its photos as the CLI's own batches find them (:func:`backend.catalog.walk.iter_photos`:
+A folder contributes its photos as the CLI's own batches find them (:func:`backend.batch.walk.iter_photos`:
 photo extensions, content sniffed for unknown ones, hidden entries skipped, sorted by name); with
 ``recursive`` its sub-folders too (symlinked folders are not followed, so a walk never leaves the tree or
 loops). Symlinked files are listed; the per-file root check refuses those that point outside the roots.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend.catalog.walk import PHOTO_EXTENSIONS, iter_photos
+from backend.batch.walk import PHOTO_EXTENSIONS, iter_photos
 from backend.daemon.errors import RequestTooLargeError
 
 __all__ = ["PHOTO_EXTENSIONS", "expand_paths"]

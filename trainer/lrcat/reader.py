@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.catalog.lrcat_paths import as_int, connect_readonly, join_catalog_path
+from backend.batch.lrcat_paths import as_int, connect_readonly, join_catalog_path
 from backend.errors import NotFoundError
 from trainer.lrcat.blob import cell_text
 from trainer.lrcat.errors import CatalogError

@@ -3,23 +3,23 @@
 :func:`run_batch` is the one entry point (the CLI's ``autoretouch catalog`` and the daemon's WriteSidecars
 call it). Steps:
 
-1. **Select** the photos: folders walked recursively and files (:mod:`backend.catalog.walk`), or the files
-   a Lightroom catalog lists (:mod:`backend.catalog.lrcat_paths`; PATHs then only narrow it down to the
+1. **Select** the photos: folders walked recursively and files (:mod:`backend.batch.walk`), or the files
+   a Lightroom catalog lists (:mod:`backend.batch.lrcat_paths`; PATHs then only narrow it down to the
    photos under them).
 2. **Tidy** temp and lock files that a killed run left next to the photos' sidecars
-   (:mod:`backend.catalog.leftovers`; not in a dry run).
-3. **Resume**: hosts the journal (:mod:`backend.catalog.journal`) records as done for this photo version
+   (:mod:`backend.batch.leftovers`; not in a dry run).
+3. **Resume**: hosts the journal (:mod:`backend.batch.journal`) records as done for this photo version
    and this style/strength are skipped (``already done``). A photo whose size or mtime changed is done
    again; a sidecar that still holds exactly the recipe this journal wrote for the older version is then
    replaced even without ``overwrite`` (it is our own, now stale, suggestion); everything else follows the
    sidecar rules of :func:`~backend.sidecar.apply.apply_to_photo` (existing edits kept unless ``overwrite``).
    A sidecar that already holds exactly the recipe computed now (written by a run killed before it could
    journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice.
-4. **Process** each photo (:class:`~backend.catalog.worker.PhotoProcessor`): decode preview -> agent
+4. **Process** each photo (:class:`~backend.batch.worker.PhotoProcessor`): decode preview -> agent
    suggestion -> strength -> sidecars, in a ``spawn`` process pool (fork + rawpy/OpenMP can deadlock) with
    the style loaded once per worker, or in the calling process for ``jobs=1``.
 5. **Record** each photo in the journal (fsync-ed) as soon as its sidecars are in place, report it to
-   ``progress``, and return a :class:`~backend.catalog.results.BatchSummary`.
+   ``progress``, and return a :class:`~backend.batch.results.BatchSummary`.
 
 Robustness: a photo that cannot be read fails alone, naming the file. A worker process that dies (a crash
 in a decoder, the OOM killer) breaks the pool: a new pool is started, the photos that were in flight are
@@ -49,7 +49,7 @@ from typing import Any
 import torch
 
 from backend.agent.style import DEFAULT_STYLE, Style, load_style
-from backend.catalog.journal import (
+from backend.batch.journal import (
     HostRecord,
     Journal,
     JournalEntry,
@@ -57,11 +57,11 @@ from backend.catalog.journal import (
     RunConfig,
     default_journal_path,
 )
-from backend.catalog.leftovers import find_leftovers, remove_leftovers
-from backend.catalog.lrcat_paths import LightroomCatalogError, list_catalog_files
-from backend.catalog.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
-from backend.catalog.walk import find_photos, under_any
-from backend.catalog.worker import (
+from backend.batch.leftovers import find_leftovers, remove_leftovers
+from backend.batch.lrcat_paths import LightroomCatalogError, list_catalog_files
+from backend.batch.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
+from backend.batch.walk import find_photos, under_any
+from backend.batch.worker import (
     PhotoProcessor,
     PhotoResult,
     PhotoTask,
@@ -441,7 +441,7 @@ def run_batch(
         dry_run: compute and report everything, write nothing (no sidecar, lock, journal or cleanup).
         overwrite: replace existing develop settings and earlier autoretouch applications (revertible).
         journal: the journal file (default: ``.autoretouch-journal.jsonl`` in the first PATH, or in its
-            folder for a file, or next to the catalog; see :mod:`backend.catalog.journal`).
+            folder for a file, or next to the catalog; see :mod:`backend.batch.journal`).
         progress: called in the calling thread with each photo's outcome as soon as it is final (journaled);
             exceptions it raises end the batch.
         cancel: polled between photos (about every 0.25 s with a pool); when it returns true, photos in

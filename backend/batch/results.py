@@ -135,7 +135,7 @@ class PhotoOutcome:
 
 @dataclass
 class BatchSummary:
-    """The result of :func:`~backend.catalog.batch.run_batch`.
+    """The result of :func:`~backend.batch.batch.run_batch`.
 
     Attributes:
         photos: one outcome per photo, in completion order.

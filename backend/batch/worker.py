@@ -26,8 +26,8 @@ from typing import Any
 import torch
 
 from backend.agent.style import Style, load_style
-from backend.catalog.journal import PhotoStat
-from backend.catalog.results import INTERNAL_ERROR, ErrorKind
+from backend.batch.journal import PhotoStat
+from backend.batch.results import INTERNAL_ERROR, ErrorKind
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe

@@ -13,7 +13,7 @@ photo processed by one run::
 A line is appended, flushed and ``fsync``-ed right after the photo's sidecars are in place (the sidecar
 writes are themselves atomic and fsync-ed), so after a crash or ``kill -9`` at any moment the journal never
 claims work that is not on disk; at most the photos in flight are done again (and then find their own
-sidecar entries, see :mod:`backend.catalog.batch`). A line cut short by a crash is ignored on reading and
+sidecar entries, see :mod:`backend.batch.batch`). A line cut short by a crash is ignored on reading and
 cut off before the next append.
 
 Reading: for each (photo, host) the last line naming that host counts. A host is **done** for a run when
