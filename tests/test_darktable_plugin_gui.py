@@ -80,17 +80,31 @@ local ok, err = pcall(function()
     f:close()
     return text
   end
+  -- a pause between the steps, as between a user's clicks: darktable 4.2 re-imports an image to reload its
+  -- sidecar and then refreshes its thumbnail in the background; re-importing the same image again while
+  -- that job runs has crashed or hung darktable under load
+  local function settle()
+    dt.control.sleep(1500)
+  end
   result.recipe_run = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 1 }}))
   result.a_first_sidecar = read(a.sidecar)
+  settle()
   result.style_run = rows(ar.apply_to_images({{ b }}, {{ recipe = "", style = "throwaway", strength = 1 }}))
+  settle()
   result.again = rows(ar.apply_to_images({{ a }}, {{ recipe = {recipe}, strength = 0.5 }}))
   result.a_again_sidecar = read(a.sidecar)
+  settle()
   result.revert_a = rows(ar.revert_images({{ a }}))
+  settle()
   local c = dt.database.import({photo_c})
   result.c_first = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
+  settle()
   c:reset()
+  settle()
   result.c_after_reset = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
+  settle()
   result.c_again = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
+  settle()
   result.json = ar.internals.json_encode
 end)
 local f = io.open({result_path}, "w")
