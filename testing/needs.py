@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["missing", "under_ci", "update_golden"]
+__all__ = ["missing", "need_program", "under_ci", "update_golden"]
 
 
 def under_ci() -> bool:
@@ -35,6 +35,16 @@ def missing(message: str, *, module_level: bool = False) -> NoReturn:
             raise RuntimeError(f"{message}; CI=true requires it")
         pytest.fail(f"{message}; CI=true requires it")
     pytest.skip(message, allow_module_level=module_level)
+
+
+def need_program(name: str, message: str | None = None) -> str:
+    """The path of a program on ``PATH``; else :func:`missing` (skip locally, fail under CI)."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        missing(message or f"{name} is not installed")
+    return path
 
 
 def update_golden() -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import struct
 import subprocess
 import warnings
@@ -38,7 +37,8 @@ from backend.render.colorbalance import (
     colorbalancergb_params,
 )
 from backend.sliders.catalog import iter_sliders
-from testing.needs import missing
+from testing.dt_sidecar import one_entry_sidecar
+from testing.needs import need_program
 
 APPLY = {
     "contrast": apply_contrast,
@@ -274,10 +274,7 @@ def test_gamut_lut_is_complete_and_positive() -> None:
 
 
 def _darktable_cli() -> str:
-    exe = shutil.which("darktable-cli")
-    if exe is None:
-        missing("darktable-cli not installed")
-    return exe
+    return need_program("darktable-cli", "darktable-cli not installed")
 
 
 def _strip_png(path: Path) -> np.ndarray:
@@ -301,22 +298,7 @@ def _sidecar(params: dict[str, torch.Tensor]) -> str:
         struct.pack("<i", int(v.item())) if name == "saturation_formula" else struct.pack("<f", float(v.item()))
         for name, v in params.items()
     )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:darktable="http://darktable.sf.net/"
-   xmp:Rating="1" darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
-   darktable:history_end="1" darktable:iop_order_version="3">
-   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history><rdf:Seq>
-    <rdf:li darktable:num="0" darktable:operation="colorbalancergb" darktable:enabled="1"
-     darktable:modversion="5" darktable:params="{blob.hex()}" darktable:multi_name=""
-     darktable:multi_priority="0" darktable:blendop_version="11"/>
-   </rdf:Seq></darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+    return one_entry_sidecar("colorbalancergb", 5, blob)
 
 
 def _lab_of_display(image: torch.Tensor) -> np.ndarray:

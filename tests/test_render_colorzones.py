@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import colorsys
 import itertools
 import math
 import os
-import shutil
 import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +28,8 @@ from backend.render.colorzones import (
     colorzones_params,
 )
 from backend.sliders.catalog import HSL_COLOURS
-from testing.needs import missing
+from testing.dt_sidecar import gz_params
+from testing.needs import need_program
 
 HUE, SAT, LUM = 0, 1, 2
 
@@ -220,15 +218,7 @@ def test_colorzones_params_fields() -> None:
 
 
 def _darktable_cli() -> str:
-    exe = shutil.which("darktable-cli")
-    if exe is None:
-        missing("darktable-cli not installed")
-    return exe
-
-
-def _gz(blob: bytes) -> str:
-    packed = zlib.compress(blob)
-    return f"gz{min(len(blob) // len(packed) + 1, 99):02d}" + base64.b64encode(packed).decode()
+    return need_program("darktable-cli", "darktable-cli not installed")
 
 
 def _pack_colorzones(p: dict[str, object]) -> bytes:
@@ -269,7 +259,7 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
         'darktable:raw_params="0" darktable:auto_presets_applied="1" darktable:history_end="1" '
         'darktable:iop_order_version="3"><darktable:masks_history><rdf:Seq/></darktable:masks_history>'
         '<darktable:history><rdf:Seq><rdf:li darktable:num="0" darktable:operation="colorzones" '
-        f'darktable:enabled="1" darktable:modversion="5" darktable:params="{_gz(blob)}" '
+        f'darktable:enabled="1" darktable:modversion="5" darktable:params="{gz_params(blob)}" '
         'darktable:multi_name="" darktable:multi_priority="0"/></rdf:Seq></darktable:history>'
         "</rdf:Description></rdf:RDF></x:xmpmeta>"
     )

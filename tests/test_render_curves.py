@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import shutil
 import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +25,8 @@ from backend.render.curves import (
     rgbcurve_params,
 )
 from backend.sliders.catalog import CURVE_KNOTS
-from testing.needs import missing
+from testing.dt_sidecar import gz_params
+from testing.needs import need_program
 
 KNOTS = torch.tensor(CURVE_KNOTS, dtype=torch.float64)
 
@@ -261,22 +259,14 @@ V30_JPG_ORDER = (
 
 
 def _darktable_cli() -> str:
-    exe = shutil.which("darktable-cli")
-    if exe is None:
-        missing("darktable-cli not installed")
-    return exe
-
-
-def _gz(blob: bytes) -> str:
-    packed = zlib.compress(blob)
-    return f"gz{min(len(blob) // len(packed) + 1, 99):02d}" + base64.b64encode(packed).decode()
+    return need_program("darktable-cli", "darktable-cli not installed")
 
 
 def _render_darktable(tmp: Path, png: Path, entries: list[tuple[str, int, bytes, int]], order: str) -> np.ndarray:
     tifffile = pytest.importorskip("tifffile")
     items = "".join(
         f'<rdf:li darktable:num="{i}" darktable:operation="{op}" darktable:enabled="1" '
-        f'darktable:modversion="{ver}" darktable:params="{_gz(blob)}" darktable:multi_name="" '
+        f'darktable:modversion="{ver}" darktable:params="{gz_params(blob)}" darktable:multi_name="" '
         f'darktable:multi_priority="{prio}"/>'
         for i, (op, ver, blob, prio) in enumerate(entries)
     )

@@ -24,6 +24,7 @@ from backend.render.exposure import (
 )
 from backend.render.pipeline import SliderModule
 from backend.sliders.catalog import get_slider, iter_sliders
+from testing.dt_sidecar import one_entry_sidecar
 from testing.needs import missing
 
 APPLY: dict[str, Callable[[Tensor, Tensor | float], Tensor]] = {"exposure": apply_exposure, "blacks": apply_blacks}
@@ -223,26 +224,6 @@ def _synthetic_png(path: Path) -> Tensor:
     return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
 
 
-def _sidecar(operation: str, modversion: int, params: bytes) -> str:
-    """A one-entry darktable 4.2 sidecar for a PNG (iop order V30_JPG, auto presets marked applied)."""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about="" xmlns:darktable="http://darktable.sf.net/"
-   darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
-   darktable:history_end="1" darktable:iop_order_version="3">
-   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history><rdf:Seq>
-    <rdf:li darktable:num="0" darktable:operation="{operation}" darktable:enabled="1"
-     darktable:modversion="{modversion}" darktable:params="{params.hex()}"
-     darktable:multi_name="" darktable:multi_priority="0"/>
-   </rdf:Seq></darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
-
-
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
     from testing.darktable_cli import DarktableCli, darktable_cli_path
@@ -256,7 +237,7 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
     items = {}
     for k, (name, value) in enumerate(cases):
         blob = _pack(exposure_params({name: torch.tensor([value])}))
-        items[f"case{k}"] = (png, _sidecar("exposure", 6, blob))
+        items[f"case{k}"] = (png, one_entry_sidecar("exposure", 6, blob, blendop_version=None))
     result = DarktableCli(tmp_path / "dt").render_batch(items)
     assert result.problems == []
     for k, (name, value) in enumerate(cases):

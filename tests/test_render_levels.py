@@ -191,7 +191,8 @@ def test_commutes_with_4x_downscaling() -> None:
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
     from testing.darktable_cli import DarktableCli, darktable_cli_path
-    from tests.test_render_exposure import DT_ATOL, DT_MEAN_TOL, DT_RTOL, _sidecar, _synthetic_png
+    from testing.dt_sidecar import one_entry_sidecar
+    from tests.test_render_exposure import DT_ATOL, DT_MEAN_TOL, DT_RTOL, _synthetic_png
 
     if darktable_cli_path() is None:
         missing("darktable-cli not installed")
@@ -199,7 +200,12 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
     reference = _synthetic_png(png)
     values = (-100.0, 50.0, 100.0)
     items = {
-        f"case{k}": (png, _sidecar("rgblevels", 1, _pack(rgblevels_params({"whites": torch.tensor([v])}))))
+        f"case{k}": (
+            png,
+            one_entry_sidecar(
+                "rgblevels", 1, blendop_version=None, params=_pack(rgblevels_params({"whites": torch.tensor([v])}))
+            ),
+        )
         for k, v in enumerate(values)
     }
     result = DarktableCli(tmp_path / "dt").render_batch(items)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from backend.render.sharpen import (
     sharpen_params,
 )
 from backend.sliders.catalog import iter_sliders
+from testing.dt_sidecar import mean_delta_e_2000, one_entry_sidecar
 from testing.needs import missing
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -189,22 +189,7 @@ def test_resolution_independence() -> None:
 
 def _sidecar(params: dict[str, torch.Tensor]) -> str:
     blob = struct.pack("<fff", *(float(params[k].reshape(-1)[0]) for k in ("radius", "amount", "threshold")))
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:darktable="http://darktable.sf.net/"
-   xmp:Rating="1" darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
-   darktable:history_end="1" darktable:iop_order_version="3">
-   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history><rdf:Seq>
-    <rdf:li darktable:num="0" darktable:operation="sharpen" darktable:enabled="1" darktable:modversion="1"
-     darktable:params="{blob.hex()}" darktable:multi_name="" darktable:multi_priority="0"
-     darktable:blendop_version="11"/>
-   </rdf:Seq></darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+    return one_entry_sidecar("sharpen", 1, blob)
 
 
 def _edges_png(path: Path) -> torch.Tensor:
@@ -219,15 +204,6 @@ def _edges_png(path: Path) -> torch.Tensor:
     assert cv2.imwrite(str(path), np.ascontiguousarray(img16[..., ::-1]))
     encoded = torch.from_numpy(img16.astype(np.float64) / 65535.0).permute(2, 0, 1)[None]
     return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
-
-
-def _mean_delta_e_2000(a: torch.Tensor, b: torch.Tensor) -> float:
-    from testing.darktable_cli import delta_e_2000, rec2020_to_display_srgb
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        srgb = [rec2020_to_display_srgb(x[0].permute(1, 2, 0).numpy()) for x in (a, b)]
-        return float(delta_e_2000(*srgb).mean())
 
 
 @pytest.mark.host
@@ -258,6 +234,6 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
         # against a sharpening effect of 0.02..0.04 mean absolute
         assert diff.max().item() < 5e-4, (name, diff.max().item())
         assert diff.mean().item() < 3e-5, (name, diff.mean().item())
-        assert _mean_delta_e_2000(ours, expected) < 0.01
+        assert mean_delta_e_2000(ours, expected) < 0.01
         if long_side == 4000:
             assert (expected - linear).abs().mean().item() > 0.01  # darktable really sharpened

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from backend.render.vignette import (
     vignette_weight,
 )
 from backend.sliders.catalog import iter_sliders
+from testing.dt_sidecar import mean_delta_e_2000, one_entry_sidecar
 from testing.needs import missing
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -189,22 +189,7 @@ def _sidecar(params: dict[str, torch.Tensor]) -> str:
         int(f["dithering"]),
         int(f["unbound"]),
     )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:darktable="http://darktable.sf.net/"
-   xmp:Rating="1" darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
-   darktable:history_end="1" darktable:iop_order_version="3">
-   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history><rdf:Seq>
-    <rdf:li darktable:num="0" darktable:operation="vignette" darktable:enabled="1" darktable:modversion="4"
-     darktable:params="{blob.hex()}" darktable:multi_name="" darktable:multi_priority="0"
-     darktable:blendop_version="11"/>
-   </rdf:Seq></darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+    return one_entry_sidecar("vignette", 4, blob)
 
 
 def _write_png16(path: Path, srgb: np.ndarray) -> torch.Tensor:
@@ -214,15 +199,6 @@ def _write_png16(path: Path, srgb: np.ndarray) -> torch.Tensor:
     assert cv2.imwrite(str(path), np.ascontiguousarray(img16[..., ::-1]))
     encoded = torch.from_numpy(img16.astype(np.float64) / 65535.0).permute(2, 0, 1)[None]
     return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
-
-
-def _mean_delta_e_2000(a: torch.Tensor, b: torch.Tensor) -> float:
-    from testing.darktable_cli import delta_e_2000, rec2020_to_display_srgb
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        srgb = [rec2020_to_display_srgb(x[0].permute(1, 2, 0).numpy()) for x in (a, b)]
-        return float(delta_e_2000(*srgb).mean())
 
 
 @pytest.mark.host
@@ -251,5 +227,5 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
         # mean 7e-6, mean CIEDE2000 0.0016 (the vignette itself moves pixels by up to 0.9).
         assert diff.max().item() < 1e-3, (case, diff.max().item())
         assert diff.mean().item() < 5e-5, (case, diff.mean().item())
-        assert _mean_delta_e_2000(ours, expected) < 0.02
+        assert mean_delta_e_2000(ours, expected) < 0.02
         assert (expected - inputs[name][1]).abs().max().item() > 0.05  # the module really did something

@@ -322,7 +322,8 @@ def test_commutes_with_4x_downscaling(name: str, value: float) -> None:
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
     from testing.darktable_cli import DarktableCli, darktable_cli_path
-    from tests.test_render_exposure import DT_ATOL, DT_MEAN_TOL, DT_RTOL, _sidecar, _synthetic_png
+    from testing.dt_sidecar import one_entry_sidecar
+    from tests.test_render_exposure import DT_ATOL, DT_MEAN_TOL, DT_RTOL, _synthetic_png
 
     if darktable_cli_path() is None:
         missing("darktable-cli not installed")
@@ -334,16 +335,21 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
     items = {}
     for k, (name, value) in enumerate(cases):
         blob = _pack(channelmixerrgb_params({name: torch.tensor([value])}))
-        items[f"case{k}"] = (png, _sidecar("channelmixerrgb", 3, blob))
+        items[f"case{k}"] = (png, one_entry_sidecar("channelmixerrgb", 3, blendop_version=None, params=blob))
     # out-of-gamut pixels (negative components) through a float TIFF, against darktable's own 0 EV render
     tiff = tmp_path / "negative.tif"
     rng = np.random.default_rng(0)
     tifffile.imwrite(tiff, (rng.random((16, 16, 3)) * 1.6 - 0.4).astype(np.float32), photometric="rgb")
-    items["tiff_base"] = (tiff, _sidecar("exposure", 6, struct.pack("<iffffi", 0, 0.0, 0.0, 50.0, -4.0, 0)))
+    items["tiff_base"] = (
+        tiff,
+        one_entry_sidecar(
+            "exposure", 6, blendop_version=None, params=struct.pack("<iffffi", 0, 0.0, 0.0, 50.0, -4.0, 0)
+        ),
+    )
     gamut_cases = [("temperature", -60.0), ("tint", 40.0)]
     for k, (name, value) in enumerate(gamut_cases):
         blob = _pack(channelmixerrgb_params({name: torch.tensor([value])}))
-        items[f"tiff{k}"] = (tiff, _sidecar("channelmixerrgb", 3, blob))
+        items[f"tiff{k}"] = (tiff, one_entry_sidecar("channelmixerrgb", 3, blendop_version=None, params=blob))
     result = DarktableCli(tmp_path / "dt").render_batch(items)
     assert result.problems == []
     base = torch.from_numpy(result.images["tiff_base"].astype(np.float64)).permute(2, 0, 1).unsqueeze(0)
