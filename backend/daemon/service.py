@@ -24,10 +24,7 @@ fails alone with ``PERMISSION_DENIED``.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -35,70 +32,34 @@ from typing import Any
 
 from backend import __version__
 from backend.agent.style import DEFAULT_STYLE, Style
-from backend.batch.journal import default_journal_path
+from backend.daemon.checks import check_protocol, request_strength
 from backend.daemon.config import DaemonConfig
 from backend.daemon.convert import (
     history_to_pb,
     host_arg,
     hosts_from_pb,
     outcome_to_pb,
-    recipe_from_pb,
     recipe_to_pb,
     settings_to_struct,
     style_info_to_pb,
 )
-from backend.daemon.errors import BadRequestError, NotServingError, ProtocolVersionError, describe
+from backend.daemon.errors import BadRequestError, NotServingError
 from backend.daemon.limits import Call, InferenceGate, Limiter
 from backend.daemon.security import Roots
+from backend.daemon.sidecar_batch import counter as new_counter
+from backend.daemon.sidecar_batch import failed_result, sidecar_path
 from backend.daemon.styles import StyleRegistry
-from backend.daemon.walk import expand_paths
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
-from backend.recipe import Recipe, scale
-from backend.retouch import retouch_photo
-from backend.rpc import SUPPORTED_PROTOCOL_VERSIONS, pb
-from backend.sidecar.apply import Outcome, PhotoInfo
+from backend.recipe import Recipe
+from backend.rpc import pb
+from backend.sidecar.apply import PhotoInfo
 from backend.sidecar.atomic import backup_path, lock_path
-from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sidecar.lightroom_doc import lightroom_sidecar_path
 from backend.sidecar.revert import revert_photo
 
 __all__ = ["RetouchService", "check_protocol"]
 
 _CHANGED = frozenset({"written", "would-write", "reverted", "would-revert", "deleted", "would-delete"})
-
-
-def check_protocol(version: int) -> None:
-    """Refuse requests without ``protocol_version`` or with one this server does not speak.
-
-    Raises:
-        BadRequestError: ``protocol_version`` missing (0).
-        ProtocolVersionError: an unknown version.
-    """
-    supported = ", ".join(str(v) for v in sorted(SUPPORTED_PROTOCOL_VERSIONS))
-    if version == 0:
-        raise BadRequestError(f"protocol_version is required (this server speaks {supported})")
-    if version not in SUPPORTED_PROTOCOL_VERSIONS:
-        raise ProtocolVersionError(f"protocol_version {version} is not supported (this server speaks {supported})")
-
-
-def _strength(has: bool, value: float) -> float:
-    from backend.recipe import check_strength
-
-    return check_strength(value if has else 1.0)
-
-
-def _name_file(photo: Path, message: str) -> str:
-    return message if str(photo) in message else f"{photo}: {message}"
-
-
-def _sidecar(photo: Path, host: str) -> Path:
-    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
-
-
-def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
-    info = describe(exc)
-    return pb.Error(code=info.code, message=_name_file(photo, info.message), type=info.type, exit_code=info.exit_code)
 
 
 def _photo_info(decoded: DecodedImage) -> pb.PhotoInfo:
@@ -111,29 +72,6 @@ def _photo_info(decoded: DecodedImage) -> pb.PhotoInfo:
     )
 
 
-def _failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
-    error = _error_pb(exc, photo)
-    outcomes = [outcome_to_pb(Outcome(photo, h, _sidecar(photo, h), "failed", error.message)) for h in hosts]
-    return pb.FileResult(photo=str(photo), outcomes=outcomes, error=error)
-
-
-class _Counter:
-    """Counts outcomes into a :class:`pb.Summary`."""
-
-    def __init__(self) -> None:
-        self.summary = pb.Summary()
-
-    def add(self, outcomes: Sequence[pb.SidecarOutcome]) -> None:
-        self.summary.photos += 1
-        for o in outcomes:
-            if o.action == pb.SIDECAR_ACTION_FAILED:
-                self.summary.failed += 1
-            elif o.action == pb.SIDECAR_ACTION_SKIPPED:
-                self.summary.skipped += 1
-            else:
-                self.summary.changed += 1
-
-
 class RetouchService:
     """Suggest, Preview, WriteSidecars, Revert, ListStyles and TrainStyle over loaded styles, within the roots.
 
@@ -144,6 +82,7 @@ class RetouchService:
     """
 
     def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
+        from backend.daemon.sidecar_batch import SidecarBatch
         from backend.daemon.training import TrainingRunner
         from backend.daemon.training_background import BackgroundTraining
 
@@ -154,6 +93,7 @@ class RetouchService:
         self.gate = InferenceGate()
         self.training = TrainingRunner(config, registry, roots)
         self.background = BackgroundTraining(self)
+        self.sidecars = SidecarBatch(self)
         self.ready = threading.Event()
         self.stopping = threading.Event()
 
@@ -196,7 +136,7 @@ class RetouchService:
         """
         paths = [photo, photo.parent]
         for h in hosts:
-            side = _sidecar(photo, h)
+            side = sidecar_path(photo, h)
             paths += [side, backup_path(side), lock_path(side)]
         self.roots.check_all(paths)
 
@@ -267,7 +207,7 @@ class RetouchService:
         if kind is None:
             raise BadRequestError("name the photo: 'path' or 'upload'")
         styles = self._styles(req.style, req.mix if req.WhichOneof("style_choice") == "mix" else None)
-        strength = _strength(req.HasField("strength"), req.strength)
+        strength = request_strength(req.HasField("strength"), req.strength)
         hosts = hosts_from_pb(req.hosts)
         variants = req.variants or 1
         photo = self.roots.request_path(req.path) if kind == "path" else None
@@ -310,172 +250,9 @@ class RetouchService:
 
     # -- WriteSidecars ------------------------------------------------------------------------------------
 
-    def _batch_paths(self, paths: Sequence[str], recursive: bool) -> list[Path]:
-        if not paths:
-            raise BadRequestError("name at least one photo or folder in 'paths'")
-        checked = [self.roots.request_path(p) for p in paths]
-        return expand_paths(checked, recursive=recursive, limit=self.config.max_files)
-
     def write_sidecars(self, req: pb.WriteSidecarsRequest, call: Call) -> Iterator[pb.WriteSidecarsResponse]:
-        """Write sidecars for photos and folders, one message per photo then a summary; see the proto."""
-        check_protocol(req.protocol_version)
-        self._require_ready()
-        hosts = hosts_from_pb(req.hosts)
-        host = host_arg(hosts)
-        strength = _strength(req.HasField("strength"), req.strength)
-        source = req.WhichOneof("source")
-        recipe: Recipe | None = None
-        styles: list[tuple[Style, float]] = []
-        if source == "recipe":
-            recipe = scale(recipe_from_pb(req.recipe), strength)
-            model = recipe.model or ""
-        elif source is None:
-            raise BadRequestError("say what to write: 'recipe', 'style' or 'mix'")
-        else:
-            styles = self._styles(req.style, req.mix if source == "mix" else None)
-            model = "+".join(s.model for s, _ in styles)
-        photos = self._batch_paths(req.paths, req.recursive)
-        journal = None
-        if source == "style":
-            journal = default_journal_path([req.paths[0]])
-            self.roots.check(journal)
-        versions = self._versions(model)
-        counter = _Counter()
-        with self.limiter.admit():
-            files = (
-                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
-                if source == "style"
-                else self._batch_here(photos, hosts, host, recipe, styles, strength, req, call)
-            )
-            for index, result in enumerate(files, start=1):
-                result.index, result.total = index, len(photos)
-                counter.add(result.outcomes)
-                yield pb.WriteSidecarsResponse(**versions, file=result)
-        counter.summary.cancelled = counter.summary.photos < len(photos)
-        yield pb.WriteSidecarsResponse(**versions, summary=counter.summary)
-
-    def _batch_here(
-        self,
-        photos: Sequence[Path],
-        hosts: tuple[str, ...],
-        host: str,
-        recipe: Recipe | None,
-        styles: list[tuple[Style, float]],
-        strength: float,
-        req: pb.WriteSidecarsRequest,
-        call: Call,
-    ) -> Iterator[pb.FileResult]:
-        for photo in photos:
-            if not call.active:
-                return
-            call.check()
-            with self.limiter.slot(call):
-                yield self._write_one(photo, hosts, host, recipe, styles, strength, req.overwrite, req.dry_run)
-
-    def _write_one(
-        self,
-        photo: Path,
-        hosts: tuple[str, ...],
-        host: str,
-        recipe: Recipe | None,
-        styles: list[tuple[Style, float]],
-        strength: float,
-        overwrite: bool,
-        dry_run: bool,
-    ) -> pb.FileResult:
-        try:
-            self.guard_photo(photo, hosts)
-            outcomes, used = retouch_photo(
-                photo,
-                host=host,
-                styles=styles,
-                recipe=recipe,
-                strength=strength,
-                overwrite=overwrite,
-                dry_run=dry_run,
-                max_pixels=self.config.max_pixels,
-                suggest=lambda image, st, s: self._suggest(image, list(st), s, 1, 0)[0],
-                probe=self._probe,
-            )
-        except (AutoretouchError, OSError) as exc:
-            return _failed_result(photo, hosts, exc)
-        return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
-
-    def _batch_with_catalog(
-        self,
-        photos: Sequence[Path],
-        hosts: tuple[str, ...],
-        style: Style,
-        strength: float,
-        req: pb.WriteSidecarsRequest,
-        call: Call,
-        journal: Path | None,
-    ) -> Iterator[pb.FileResult]:
-        from backend.batch import run_batch
-
-        allowed: list[Path] = []
-        for photo in photos:
-            try:
-                self.guard_photo(photo, hosts)
-            except AutoretouchError as exc:
-                yield _failed_result(photo, hosts, exc)
-                continue
-            allowed.append(photo)
-        if not allowed:
-            return
-        # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
-        private = dataclasses.replace(style, net=copy.deepcopy(style.net))
-        events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        stop = threading.Event()
-
-        def work() -> None:
-            try:
-                summary = run_batch(
-                    allowed,
-                    hosts=list(hosts),
-                    style=private,
-                    strength=strength,
-                    jobs=1,
-                    dry_run=req.dry_run,
-                    overwrite=req.overwrite,
-                    journal=journal,
-                    progress=lambda o: events.put(("file", o)),
-                    cancel=stop.is_set,
-                    max_pixels=self.config.max_pixels,
-                )
-                events.put(("done", summary))
-            except BaseException as exc:  # handed to the caller's thread, which raises it
-                events.put(("error", exc))
-
-        with self.limiter.slot(call):
-            worker = threading.Thread(target=work, name="write-sidecars-batch", daemon=True)
-            worker.start()
-            try:
-                while True:
-                    try:
-                        kind, item = events.get(timeout=0.25)
-                    except queue.Empty:
-                        if not call.active:
-                            stop.set()
-                        continue
-                    if kind == "done":
-                        return
-                    if kind == "error":
-                        raise item
-                    yield self._from_catalog(item)
-            finally:
-                stop.set()
-
-    @staticmethod
-    def _from_catalog(outcome: Any) -> pb.FileResult:
-        result = pb.FileResult(photo=str(outcome.photo), outcomes=[outcome_to_pb(o) for o in outcome.hosts])
-        if outcome.recipe is not None:
-            result.recipe.CopyFrom(recipe_to_pb(outcome.recipe))
-        kind = outcome.error_kind
-        if outcome.failed and kind is not None:  # the photo failed as a whole (decode, size limit, suggestion)
-            error = pb.Error(code=kind.grpc_status, message=outcome.reason, type=kind.type, exit_code=kind.exit_code)
-            result.error.CopyFrom(error)
-        return result
+        """Sidecars for many photos, streamed per photo (see :mod:`backend.daemon.sidecar_batch`)."""
+        return self.sidecars.write_sidecars(req, call)
 
     # -- Revert -------------------------------------------------------------------------------------------
 
@@ -485,8 +262,8 @@ class RetouchService:
         self._require_ready()
         hosts = hosts_from_pb(req.hosts) or ("lightroom", "darktable")
         host = host_arg(hosts)
-        photos = self._batch_paths(req.paths, req.recursive)
-        counter = _Counter()
+        photos = self.sidecars.batch_paths(req.paths, req.recursive)
+        counter = new_counter()
         files: list[pb.FileResult] = []
         with self.limiter.admit():
             for index, photo in enumerate(photos, start=1):
@@ -497,7 +274,7 @@ class RetouchService:
                         outcomes = revert_photo(photo, host=host, dry_run=req.dry_run)
                         result = pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
                     except (AutoretouchError, OSError) as exc:
-                        result = _failed_result(photo, hosts, exc)
+                        result = failed_result(photo, hosts, exc)
                 result.index, result.total = index, len(photos)
                 counter.add(result.outcomes)
                 files.append(result)

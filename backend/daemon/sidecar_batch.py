@@ -1,0 +1,267 @@
+"""WriteSidecars: a style's suggestions (or one recipe) into the sidecars of many photos, streamed per photo.
+
+Split out of :class:`~backend.daemon.service.RetouchService` (which delegates to :class:`SidecarBatch`): small
+batches run here photo by photo under the service's worker limits; larger ones with a journal go through the
+catalog batch (:func:`backend.batch.run_batch`, in a thread), exactly as ``autoretouch catalog`` does.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backend.agent.style import Style
+from backend.batch.journal import default_journal_path
+from backend.daemon.checks import check_protocol, request_strength
+from backend.daemon.convert import (
+    host_arg,
+    hosts_from_pb,
+    outcome_to_pb,
+    recipe_from_pb,
+    recipe_to_pb,
+)
+from backend.daemon.errors import BadRequestError, describe
+from backend.daemon.limits import Call
+from backend.daemon.walk import expand_paths
+from backend.errors import AutoretouchError
+from backend.recipe import Recipe, scale
+from backend.retouch import retouch_photo
+from backend.rpc import pb
+from backend.sidecar.apply import Outcome
+from backend.sidecar.darktable_doc import darktable_sidecar_path
+from backend.sidecar.lightroom_doc import lightroom_sidecar_path
+
+if TYPE_CHECKING:
+    from backend.daemon.service import RetouchService
+
+__all__ = ["SidecarBatch", "counter", "failed_result", "sidecar_path"]
+
+
+def _name_file(photo: Path, message: str) -> str:
+    return message if str(photo) in message else f"{photo}: {message}"
+
+
+def _sidecar(photo: Path, host: str) -> Path:
+    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
+
+
+def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
+    info = describe(exc)
+    return pb.Error(code=info.code, message=_name_file(photo, info.message), type=info.type, exit_code=info.exit_code)
+
+
+def _failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
+    error = _error_pb(exc, photo)
+    outcomes = [outcome_to_pb(Outcome(photo, h, _sidecar(photo, h), "failed", error.message)) for h in hosts]
+    return pb.FileResult(photo=str(photo), outcomes=outcomes, error=error)
+
+
+class _Counter:
+    """Counts outcomes into a :class:`pb.Summary`."""
+
+    def __init__(self) -> None:
+        self.summary = pb.Summary()
+
+    def add(self, outcomes: Sequence[pb.SidecarOutcome]) -> None:
+        self.summary.photos += 1
+        for o in outcomes:
+            if o.action == pb.SIDECAR_ACTION_FAILED:
+                self.summary.failed += 1
+            elif o.action == pb.SIDECAR_ACTION_SKIPPED:
+                self.summary.skipped += 1
+            else:
+                self.summary.changed += 1
+
+
+class SidecarBatch:
+    """The WriteSidecars call of a :class:`~backend.daemon.service.RetouchService` (its limits, roots, styles).
+
+    Args:
+        service: the service whose configuration, worker limits, roots and styles the batch uses.
+    """
+
+    def __init__(self, service: RetouchService) -> None:
+        self.service = service
+
+    def batch_paths(self, paths: Sequence[str], recursive: bool) -> list[Path]:
+        """The photos a request names (files, and folders expanded), checked against the roots; also Revert's.
+
+        Raises:
+            BadRequestError: no path; RequestTooLargeError: too many photos; PermissionDeniedError: outside the roots.
+        """
+        if not paths:
+            raise BadRequestError("name at least one photo or folder in 'paths'")
+        checked = [self.service.roots.request_path(p) for p in paths]
+        return expand_paths(checked, recursive=recursive, limit=self.service.config.max_files)
+
+    def write_sidecars(self, req: pb.WriteSidecarsRequest, call: Call) -> Iterator[pb.WriteSidecarsResponse]:
+        """Write sidecars for photos and folders, one message per photo then a summary; see the proto."""
+        check_protocol(req.protocol_version)
+        self.service._require_ready()
+        hosts = hosts_from_pb(req.hosts)
+        host = host_arg(hosts)
+        strength = request_strength(req.HasField("strength"), req.strength)
+        source = req.WhichOneof("source")
+        recipe: Recipe | None = None
+        styles: list[tuple[Style, float]] = []
+        if source == "recipe":
+            recipe = scale(recipe_from_pb(req.recipe), strength)
+            model = recipe.model or ""
+        elif source is None:
+            raise BadRequestError("say what to write: 'recipe', 'style' or 'mix'")
+        else:
+            styles = self.service._styles(req.style, req.mix if source == "mix" else None)
+            model = "+".join(s.model for s, _ in styles)
+        photos = self.batch_paths(req.paths, req.recursive)
+        journal = None
+        if source == "style":
+            journal = default_journal_path([req.paths[0]])
+            self.service.roots.check(journal)
+        versions = self.service._versions(model)
+        counter = _Counter()
+        with self.service.limiter.admit():
+            files = (
+                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
+                if source == "style"
+                else self._batch_here(photos, hosts, host, recipe, styles, strength, req, call)
+            )
+            for index, result in enumerate(files, start=1):
+                result.index, result.total = index, len(photos)
+                counter.add(result.outcomes)
+                yield pb.WriteSidecarsResponse(**versions, file=result)
+        counter.summary.cancelled = counter.summary.photos < len(photos)
+        yield pb.WriteSidecarsResponse(**versions, summary=counter.summary)
+
+    def _batch_here(
+        self,
+        photos: Sequence[Path],
+        hosts: tuple[str, ...],
+        host: str,
+        recipe: Recipe | None,
+        styles: list[tuple[Style, float]],
+        strength: float,
+        req: pb.WriteSidecarsRequest,
+        call: Call,
+    ) -> Iterator[pb.FileResult]:
+        for photo in photos:
+            if not call.active:
+                return
+            call.check()
+            with self.service.limiter.slot(call):
+                yield self._write_one(photo, hosts, host, recipe, styles, strength, req.overwrite, req.dry_run)
+
+    def _write_one(
+        self,
+        photo: Path,
+        hosts: tuple[str, ...],
+        host: str,
+        recipe: Recipe | None,
+        styles: list[tuple[Style, float]],
+        strength: float,
+        overwrite: bool,
+        dry_run: bool,
+    ) -> pb.FileResult:
+        try:
+            self.service.guard_photo(photo, hosts)
+            outcomes, used = retouch_photo(
+                photo,
+                host=host,
+                styles=styles,
+                recipe=recipe,
+                strength=strength,
+                overwrite=overwrite,
+                dry_run=dry_run,
+                max_pixels=self.service.config.max_pixels,
+                suggest=lambda image, st, s: self.service._suggest(image, list(st), s, 1, 0)[0],
+                probe=self.service._probe,
+            )
+        except (AutoretouchError, OSError) as exc:
+            return _failed_result(photo, hosts, exc)
+        return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
+
+    def _batch_with_catalog(
+        self,
+        photos: Sequence[Path],
+        hosts: tuple[str, ...],
+        style: Style,
+        strength: float,
+        req: pb.WriteSidecarsRequest,
+        call: Call,
+        journal: Path | None,
+    ) -> Iterator[pb.FileResult]:
+        from backend.batch import run_batch
+
+        allowed: list[Path] = []
+        for photo in photos:
+            try:
+                self.service.guard_photo(photo, hosts)
+            except AutoretouchError as exc:
+                yield _failed_result(photo, hosts, exc)
+                continue
+            allowed.append(photo)
+        if not allowed:
+            return
+        # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
+        private = dataclasses.replace(style, net=copy.deepcopy(style.net))
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                summary = run_batch(
+                    allowed,
+                    hosts=list(hosts),
+                    style=private,
+                    strength=strength,
+                    jobs=1,
+                    dry_run=req.dry_run,
+                    overwrite=req.overwrite,
+                    journal=journal,
+                    progress=lambda o: events.put(("file", o)),
+                    cancel=stop.is_set,
+                    max_pixels=self.service.config.max_pixels,
+                )
+                events.put(("done", summary))
+            except BaseException as exc:  # handed to the caller's thread, which raises it
+                events.put(("error", exc))
+
+        with self.service.limiter.slot(call):
+            worker = threading.Thread(target=work, name="write-sidecars-batch", daemon=True)
+            worker.start()
+            try:
+                while True:
+                    try:
+                        kind, item = events.get(timeout=0.25)
+                    except queue.Empty:
+                        if not call.active:
+                            stop.set()
+                        continue
+                    if kind == "done":
+                        return
+                    if kind == "error":
+                        raise item
+                    yield self._from_catalog(item)
+            finally:
+                stop.set()
+
+    @staticmethod
+    def _from_catalog(outcome: Any) -> pb.FileResult:
+        result = pb.FileResult(photo=str(outcome.photo), outcomes=[outcome_to_pb(o) for o in outcome.hosts])
+        if outcome.recipe is not None:
+            result.recipe.CopyFrom(recipe_to_pb(outcome.recipe))
+        kind = outcome.error_kind
+        if outcome.failed and kind is not None:  # the photo failed as a whole (decode, size limit, suggestion)
+            error = pb.Error(code=kind.grpc_status, message=outcome.reason, type=kind.type, exit_code=kind.exit_code)
+            result.error.CopyFrom(error)
+        return result
+
+
+#: Public names for the service's Revert, which reports failures the same way.
+failed_result = _failed_result
+counter = _Counter
+sidecar_path = _sidecar
