@@ -251,6 +251,117 @@ def _int_attr(desc: ET.Element, name: str, source: str) -> int | None:
         raise SidecarError(source, f"darktable:{name} is not an integer: {raw!r}") from None
 
 
+def _append_fresh(description: ET.Element, entries: Sequence[HistoryEntry], is_raw: bool) -> AppendResult:
+    """A description without darktable data: a fresh stack of our entries."""
+    fresh = new_darktable_description(entries, is_raw=is_raw)
+    for k, v in fresh.attrib.items():
+        if k != _rdf("about"):
+            description.set(k, v)
+    if description.find(_dt("masks_history")) is None:
+        masks = ET.SubElement(description, _dt("masks_history"))
+        ET.SubElement(masks, _rdf("Seq"))
+    new_seq = _history_seq(description, create=True)
+    assert new_seq is not None
+    for i, entry in enumerate(entries):
+        new_seq.append(entry_to_li(entry, i))
+    return AppendResult(
+        added=len(entries),
+        first_num=0,
+        history_end_before=0,
+        history_end_after=len(entries),
+        shifted=0,
+        overridden=(),
+        iop_order_version=int(fresh.get(_dt("iop_order_version"), "0")),
+        iop_order_list_changed=fresh.get(_dt("iop_order_list")) is not None,
+        auto_presets_applied=fresh.get(_dt("auto_presets_applied"), "0"),
+        notes=("no darktable data yet: wrote a fresh darktable stack",),
+    )
+
+
+def _user_history(description: ET.Element, lis: Sequence[ET.Element], src: str) -> list[HistoryEntry]:
+    """The user's entries, after checking that we can extend them (nothing is changed before this passes).
+
+    Raises:
+        SidecarError: an ``xmp_version`` other than 4 or 5, entries in element form, or a bad ``num``.
+    """
+    xmp_version = _int_attr(description, "xmp_version", src)
+    if xmp_version not in (4, 5):
+        raise SidecarError(
+            src,
+            f"darktable xmp_version {xmp_version} is not 4 or 5 (written by darktable < 3.0); "
+            "open the photo in darktable once so it rewrites the sidecar",
+        )
+    for i, li in enumerate(lis):
+        if li.get(_dt("operation")) is None or li.get(_dt("params")) is None:
+            raise SidecarError(src, f"darktable history item {i} is not in attribute form (or lacks operation)")
+        num_raw = li.get(_dt("num"))
+        if num_raw is not None and num_raw.strip() != str(i):
+            raise SidecarError(src, f"darktable history item {i} has darktable:num={num_raw!r}, expected {i}")
+    try:
+        return [entry_from_li(li) for li in lis]
+    except SidecarError as exc:
+        raise SidecarError(src, exc.reason) from None
+
+
+def _order_after(
+    description: ET.Element, entries: Sequence[HistoryEntry], src: str
+) -> tuple[int, str | None, str | None]:
+    """``(iop_order_version, the current list or None, the new list or None)`` for our extra instances.
+
+    Raises:
+        SidecarError: a malformed ``iop_order_list``, or an unknown ``iop_order_version`` without a list.
+    """
+    order_version = _int_attr(description, "iop_order_version", src)
+    if order_version is None:
+        order_version = IOP_ORDER_LEGACY  # what darktable assumes for xmp_version 4/5 without the attribute
+    list_text = description.get(_dt("iop_order_list"))
+    needed = [e.instance for e in entries if e.multi_priority > 0]
+    new_list: str | None = None
+    if needed:
+        if list_text is not None:
+            try:
+                current = parse_iop_order_list(list_text)
+                merged = merge_instances(current, needed)
+            except InvalidRecipeError as exc:
+                raise SidecarError(src, f"darktable:iop_order_list: {exc}") from None
+            if merged != current:
+                new_list = serialize_iop_order_list(merged)
+        elif order_version in IOP_ORDER_SEQUENCES:
+            new_list = build_iop_order_list(order_version, needed)
+        else:
+            raise SidecarError(src, f"iop_order_version {order_version} has no list and no built-in order")
+    return order_version, list_text, new_list
+
+
+def _insert_at_end(
+    description: ET.Element, lis: Sequence[ET.Element], end: int, entries: Sequence[HistoryEntry]
+) -> int:
+    """Insert our entries at ``history_end``, shifting the undone entries (and their masks) above ours.
+
+    Returns:
+        How many undone entries were shifted.
+    """
+    k = len(entries)
+    seq = _history_seq(description, create=True)
+    assert seq is not None
+    shifted = len(lis) - end
+    if shifted:
+        for i, li in enumerate(lis[end:], start=end):
+            if li.get(_dt("num")) is not None:
+                li.set(_dt("num"), str(i + k))
+        masks_seq = description.find(f"{_dt('masks_history')}/{_rdf('Seq')}")
+        if masks_seq is not None:
+            for m in masks_seq:
+                raw = m.get(_dt("mask_num"))
+                if raw is not None and raw.strip().lstrip("-").isdigit() and int(raw) >= end:
+                    m.set(_dt("mask_num"), str(int(raw) + k))
+    insert_at = list(seq).index(lis[end]) if shifted else len(list(seq))
+    for j, entry in enumerate(entries):
+        seq.insert(insert_at + j, entry_to_li(entry, end + j))
+    description.set(_dt("history_end"), str(end + k))
+    return shifted
+
+
 def append_history(
     description: ET.Element,
     entries: Sequence[HistoryEntry],
@@ -280,101 +391,21 @@ def append_history(
     src = str(source)
     seq = _history_seq(description, create=False)
     lis = [] if seq is None else [c for c in seq if c.tag == _rdf("li")]
-    is_fresh = not lis and description.get(_dt("xmp_version")) is None
-    notes: list[str] = []
-
-    if is_fresh:
-        fresh = new_darktable_description(entries, is_raw=is_raw)
-        for k, v in fresh.attrib.items():
-            if k != _rdf("about"):
-                description.set(k, v)
-        if description.find(_dt("masks_history")) is None:
-            masks = ET.SubElement(description, _dt("masks_history"))
-            ET.SubElement(masks, _rdf("Seq"))
-        new_seq = _history_seq(description, create=True)
-        assert new_seq is not None
-        for i, entry in enumerate(entries):
-            new_seq.append(entry_to_li(entry, i))
-        return AppendResult(
-            added=len(entries),
-            first_num=0,
-            history_end_before=0,
-            history_end_after=len(entries),
-            shifted=0,
-            overridden=(),
-            iop_order_version=int(fresh.get(_dt("iop_order_version"), "0")),
-            iop_order_list_changed=fresh.get(_dt("iop_order_list")) is not None,
-            auto_presets_applied=fresh.get(_dt("auto_presets_applied"), "0"),
-            notes=("no darktable data yet: wrote a fresh darktable stack",),
-        )
-
-    xmp_version = _int_attr(description, "xmp_version", src)
-    if xmp_version not in (4, 5):
-        raise SidecarError(
-            src,
-            f"darktable xmp_version {xmp_version} is not 4 or 5 (written by darktable < 3.0); "
-            "open the photo in darktable once so it rewrites the sidecar",
-        )
+    if not lis and description.get(_dt("xmp_version")) is None:
+        return _append_fresh(description, entries, is_raw)
     # Validate everything before touching the tree, so that an error leaves it unchanged.
-    count = len(lis)
-    for i, li in enumerate(lis):
-        if li.get(_dt("operation")) is None or li.get(_dt("params")) is None:
-            raise SidecarError(src, f"darktable history item {i} is not in attribute form (or lacks operation)")
-        num_raw = li.get(_dt("num"))
-        if num_raw is not None and num_raw.strip() != str(i):
-            raise SidecarError(src, f"darktable history item {i} has darktable:num={num_raw!r}, expected {i}")
-    try:
-        user_entries = [entry_from_li(li) for li in lis]
-    except SidecarError as exc:
-        raise SidecarError(src, exc.reason) from None
+    user_entries = _user_history(description, lis, src)
     end_attr = _int_attr(description, "history_end", src)
-    end = count if end_attr is None else max(0, min(end_attr, count))
-    k = len(entries)
+    end = len(lis) if end_attr is None else max(0, min(end_attr, len(lis)))
+    order_version, list_text, new_list = _order_after(description, entries, src)
 
-    order_version = _int_attr(description, "iop_order_version", src)
-    if order_version is None:
-        order_version = IOP_ORDER_LEGACY  # what darktable assumes for xmp_version 4/5 without the attribute
-    list_text = description.get(_dt("iop_order_list"))
-    needed = [e.instance for e in entries if e.multi_priority > 0]
-    new_list: str | None = None
-    if needed:
-        if list_text is not None:
-            try:
-                current = parse_iop_order_list(list_text)
-                merged = merge_instances(current, needed)
-            except InvalidRecipeError as exc:
-                raise SidecarError(src, f"darktable:iop_order_list: {exc}") from None
-            if merged != current:
-                new_list = serialize_iop_order_list(merged)
-        elif order_version in IOP_ORDER_SEQUENCES:
-            new_list = build_iop_order_list(order_version, needed)
-        else:
-            raise SidecarError(src, f"iop_order_version {order_version} has no list and no built-in order")
-
-    # The user's active instances that our entries override.
+    notes: list[str] = []
     overridden = tuple(sorted({e.instance for e in user_entries[:end]} & {e.instance for e in entries}))
     if overridden:
         notes.append("overrides the user's " + ", ".join(f"{op} (instance {p})" for op, p in overridden))
-
-    # Insert at history_end; shift the undone entries (and their masks) above ours.
-    seq = _history_seq(description, create=True)
-    assert seq is not None
-    shifted = count - end
+    shifted = _insert_at_end(description, lis, end, entries)
     if shifted:
         notes.append(f"{shifted} undone darktable step(s) kept after our entries (still inactive)")
-        for i, li in enumerate(lis[end:], start=end):
-            if li.get(_dt("num")) is not None:
-                li.set(_dt("num"), str(i + k))
-        masks_seq = description.find(f"{_dt('masks_history')}/{_rdf('Seq')}")
-        if masks_seq is not None:
-            for m in masks_seq:
-                raw = m.get(_dt("mask_num"))
-                if raw is not None and raw.strip().lstrip("-").isdigit() and int(raw) >= end:
-                    m.set(_dt("mask_num"), str(int(raw) + k))
-    insert_at = list(seq).index(lis[end]) if shifted else len(list(seq))
-    for j, entry in enumerate(entries):
-        seq.insert(insert_at + j, entry_to_li(entry, end + j))
-    description.set(_dt("history_end"), str(end + k))
     if new_list is not None:
         description.set(_dt("iop_order_list"), new_list)
     if order_version == IOP_ORDER_CUSTOM and list_text is None and new_list is None:
@@ -383,12 +414,11 @@ def append_history(
         notes.append("the user's iop order is V30 (2): on this non-raw file exposure runs before colorin")
     if description.get(_dt("history_current_hash")) is not None:
         description.set(_dt("history_current_hash"), _current_hash([*user_entries[:end], *entries]))
-
     return AppendResult(
-        added=k,
+        added=len(entries),
         first_num=end,
         history_end_before=end,
-        history_end_after=end + k,
+        history_end_after=end + len(entries),
         shifted=shifted,
         overridden=overridden,
         iop_order_version=order_version,
