@@ -212,36 +212,45 @@ def load_expert_data(
         log.warning("skipped %s", reason)
     if not pending:
         raise NotFoundError(f"{cat_path}: no usable photo of expert {expert!r} ({len(skipped)} skipped)")
-    targets = []
-    for p in pending:
-        fit = p["fit"]
-        values = fit.values if fit is not None else {s: p["mapped"][s] for s in p["order"]}
-        targets.append(
-            ExpertTarget(
-                name=p["photo"].base_name,
-                image_id=p["photo"].id,
-                input_path=p["input"],
-                rendition_path=p["rendition"],
-                order=p["order"],
-                values=values,
-                mapped=p["mapped"],
-                ordered_by=p["by"],
-                source="pseudo-label" if fit is not None else "pv2003",
-                fit=fit,
-                notes=tuple(p["notes"]),
-            )
-        )
+    targets = [_target(p) for p in pending]
+    summary = _summary(targets, cat_path, expert, len(skipped), renditions)
+    return ExpertData(targets=targets, thumbs=torch.cat([p["thumb"] for p in pending]), summary=summary)
+
+
+def _target(p: dict[str, Any]) -> ExpertTarget:
+    """One collected photo as its :class:`ExpertTarget` (the fit's values where there is a fit)."""
+    fit = p["fit"]
+    values = fit.values if fit is not None else {s: p["mapped"][s] for s in p["order"]}
+    return ExpertTarget(
+        name=p["photo"].base_name,
+        image_id=p["photo"].id,
+        input_path=p["input"],
+        rendition_path=p["rendition"],
+        order=p["order"],
+        values=values,
+        mapped=p["mapped"],
+        ordered_by=p["by"],
+        source="pseudo-label" if fit is not None else "pv2003",
+        fit=fit,
+        notes=tuple(p["notes"]),
+    )
+
+
+def _summary(
+    targets: list[ExpertTarget], cat_path: Path, expert: str, skipped: int, renditions: str | Path | None
+) -> dict[str, Any]:
+    """The ``summary`` of :class:`ExpertData` (counts and the fits' mean PSNRs)."""
     fitted = [t.fit for t in targets if t.fit is not None]
 
     def mean(xs: list[float]) -> float | None:
         return round(sum(xs) / len(xs), 3) if xs else None
 
-    summary: dict[str, Any] = {
+    return {
         "mode": "imitation",
         "catalog": str(cat_path),
         "expert": expert,
         "photos": len(targets),
-        "skipped": len(skipped),
+        "skipped": skipped,
         "targets": "pseudo-labels" if fitted else "pv2003",
         "pseudo_labels": len(fitted),
         "renditions": None if renditions is None else str(renditions),
@@ -251,4 +260,3 @@ def load_expert_data(
         "fit_psnr_pv2003": mean([f.psnr_init for f in fitted]),
         "fit_psnr_identity": mean([f.psnr_identity for f in fitted]),
     }
-    return ExpertData(targets=targets, thumbs=torch.cat([p["thumb"] for p in pending]), summary=summary)
