@@ -923,23 +923,27 @@ local function summary_text(summary, mode)
   return text
 end
 
+--- Why a run cannot start (no image, another run, Windows, or the darkroom when `lighttable_only`), or nil.
+local function cannot_start(images, lighttable_only)
+  if type(images) ~= "table" or #images == 0 then
+    return msg("no_images")
+  elseif state.running then
+    return msg("busy")
+  elseif dt.configuration.running_os == "windows" then
+    return msg("windows_unsupported")
+  elseif lighttable_only and dt.gui ~= nil and dt.gui.current_view
+    and dt.gui.current_view() == dt.gui.views.darkroom then
+    return msg("not_lighttable")
+  end
+  return nil
+end
+
 --- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
 local function run_images(images, overrides, mode)
-  if type(images) ~= "table" or #images == 0 then
-    dt.print(msg("no_images"))
-    return nil, msg("no_images")
-  end
-  if state.running then
-    dt.print(msg("busy"))
-    return nil, msg("busy")
-  end
-  if dt.configuration.running_os == "windows" then
-    dt.print(msg("windows_unsupported"))
-    return nil, msg("windows_unsupported")
-  end
-  if dt.gui ~= nil and dt.gui.current_view and dt.gui.current_view() == dt.gui.views.darkroom then
-    dt.print(msg("not_lighttable"))
-    return nil, msg("not_lighttable")
+  local refused = cannot_start(images, true)
+  if refused then
+    dt.print(refused)
+    return nil, refused
   end
   local cfg, err = read_settings(overrides)
   if not cfg then
@@ -1043,17 +1047,10 @@ end
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
 --   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
 local function train_from_images(images, overrides)
-  if type(images) ~= "table" or #images == 0 then
-    dt.print(msg("no_images"))
-    return nil, msg("no_images")
-  end
-  if state.running then
-    dt.print(msg("busy"))
-    return nil, msg("busy")
-  end
-  if dt.configuration.running_os == "windows" then
-    dt.print(msg("windows_unsupported"))
-    return nil, msg("windows_unsupported")
+  local refused = cannot_start(images, false)
+  if refused then
+    dt.print(refused)
+    return nil, refused
   end
   local cfg, err = read_settings(overrides)
   if not cfg then
