@@ -420,6 +420,77 @@ def optimise(
     return _Outcome(step, stopped_by, time.monotonic() - start, best, identity_psnr)
 
 
+def _paired(
+    cfg: TrainConfig,
+    net: Any,
+    info: DistInfo,
+    t0: float,
+    minutes: float,
+    pairs: tuple[str | Path, str | Path] | None,
+    catalog: tuple[str | Path, str, str | Path | None] | None,
+    darktable: str | Path | None,
+    edits: Sequence[Mapping[str, Any]] | None,
+) -> tuple[_Data, dict[str, Any] | None, float]:
+    """The data of a run from the photographer's own edits, and the cross-fitted check when there are enough.
+
+    Returns:
+        ``(data, cross-fitted check or None, minutes left for the training)``: with pairs ``--minutes`` bounds the
+        whole run, so decoding, fitting and the check are taken off it.
+    """
+    from trainer.restore_pairs import (
+        crossfit_check,
+        load_catalog_pair_set,
+        load_darktable_pair_set,
+        load_pair_set,
+        load_settings_pair_set,
+        paired_data,
+        split_pairs,
+    )
+
+    steps = cfg.run.steps
+    if edits is not None:
+        pair_set = load_settings_pair_set(cfg, edits, net.sliders)
+    elif catalog is not None:
+        pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
+    elif darktable is not None:
+        pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
+    else:
+        assert pairs is not None
+        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+    if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding, fitting and finishing count too
+        finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
+        minutes = max(minutes - (time.monotonic() - t0) / 60.0 - finish, 0.05 * minutes)
+    crossfit: dict[str, Any] | None = None
+    folds = cfg.restore.check_folds
+    if folds >= 2 and len(pair_set.names) >= 2 * folds:
+        share = cfg.restore.check_share
+        t_check = time.monotonic()
+        crossfit = crossfit_check(
+            cfg,
+            pair_set,
+            folds,
+            steps=max(1, round(steps * share / folds)),
+            minutes=minutes * share / folds,
+            info=info,
+        )
+        if minutes > 0:
+            minutes = max(minutes - (time.monotonic() - t_check) / 60.0, 0.05 * minutes)
+        everything = list(range(len(pair_set.names)))
+        data = paired_data(cfg, pair_set, everything, everything)
+    else:
+        data = paired_data(cfg, pair_set, *split_pairs(cfg, len(pair_set.names)))
+    log.info(
+        "restore: %d before/after pairs (%s; recipes fitted to %.1f dB on average), %d training views, "
+        "data ready in %.1f s",
+        data.summary["pairs"],
+        f"{folds}-fold cross-fitted check" if crossfit else f"{len(data.summary['held_out_pairs'])} held out",
+        data.summary["fit_psnr_mean"],
+        data.pool_in.shape[0],
+        time.monotonic() - t0,
+    )
+    return data, crossfit, minutes
+
+
 def train_restore(
     cfg: TrainConfig,
     *,
@@ -470,55 +541,7 @@ def train_restore(
     steps, minutes = cfg.run.steps, cfg.run.minutes
     crossfit: dict[str, Any] | None = None
     if pairs is not None or catalog is not None or darktable is not None or edits is not None:
-        from trainer.restore_pairs import (
-            crossfit_check,
-            load_catalog_pair_set,
-            load_darktable_pair_set,
-            load_pair_set,
-            load_settings_pair_set,
-            paired_data,
-            split_pairs,
-        )
-
-        if edits is not None:
-            pair_set = load_settings_pair_set(cfg, edits, net.sliders)
-        elif catalog is not None:
-            pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
-        elif darktable is not None:
-            pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
-        else:
-            assert pairs is not None
-            pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
-        if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding, fitting and finishing count too
-            finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
-            minutes = max(minutes - (time.monotonic() - t0) / 60.0 - finish, 0.05 * minutes)
-        folds = cfg.restore.check_folds
-        if folds >= 2 and len(pair_set.names) >= 2 * folds:
-            share = cfg.restore.check_share
-            t_check = time.monotonic()
-            crossfit = crossfit_check(
-                cfg,
-                pair_set,
-                folds,
-                steps=max(1, round(steps * share / folds)),
-                minutes=minutes * share / folds,
-                info=info,
-            )
-            if minutes > 0:
-                minutes = max(minutes - (time.monotonic() - t_check) / 60.0, 0.05 * minutes)
-            everything = list(range(len(pair_set.names)))
-            data = paired_data(cfg, pair_set, everything, everything)
-        else:
-            data = paired_data(cfg, pair_set, *split_pairs(cfg, len(pair_set.names)))
-        log.info(
-            "restore: %d before/after pairs (%s; recipes fitted to %.1f dB on average), %d training views, "
-            "data ready in %.1f s",
-            data.summary["pairs"],
-            f"{folds}-fold cross-fitted check" if crossfit else f"{len(data.summary['held_out_pairs'])} held out",
-            data.summary["fit_psnr_mean"],
-            data.pool_in.shape[0],
-            time.monotonic() - t0,
-        )
+        data, crossfit, minutes = _paired(cfg, net, info, t0, minutes, pairs, catalog, darktable, edits)
     elif targets is None:
         raise ConfigError(
             "restoration training needs favourites (--targets), before/after pairs (--pairs), a catalog's "
