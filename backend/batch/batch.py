@@ -412,6 +412,23 @@ class _Batch:
                 pool.shutdown(wait=not inflight, cancel_futures=True)
 
 
+def _jobs_wanted(jobs: int | None) -> int:
+    wanted = default_jobs() if jobs is None else int(jobs)
+    if wanted < 1:
+        raise InvalidRecipeError(f"jobs must be at least 1, got {jobs}")
+    return wanted
+
+
+def _workers(wanted: int, tasks: int, *, automatic: bool, style_file: bool) -> int:
+    """Worker processes for ``tasks`` photos (0 or 1: process here)."""
+    workers = min(wanted, tasks)
+    if automatic:  # a worker costs a second or more to start (Python, torch, the style)
+        workers = min(workers, max(1, tasks // MIN_PHOTOS_PER_WORKER))
+    if not style_file:
+        workers = min(workers, 1)  # workers load the style from its file
+    return workers
+
+
 def run_batch(
     paths: Sequence[str | Path] = (),
     *,
@@ -462,9 +479,7 @@ def run_batch(
     started = time.perf_counter()
     host_list = _hosts(hosts)
     check_strength(strength)
-    workers_wanted = default_jobs() if jobs is None else int(jobs)
-    if workers_wanted < 1:
-        raise InvalidRecipeError(f"jobs must be at least 1, got {jobs}")
+    workers_wanted = _jobs_wanted(jobs)
     if not paths and lrcat is None:
         raise InvalidRecipeError("give at least one PATH or a Lightroom catalog")
     loaded = style if isinstance(style, Style) else load_style(style)
@@ -495,11 +510,7 @@ def run_batch(
         if not dry_run:
             _tidy_leftovers(selection.photos)
         tasks = batch.plan(selection.photos)
-        workers = min(workers_wanted, len(tasks))
-        if jobs is None:  # automatic: a worker costs a second or more to start (Python, torch, the style)
-            workers = min(workers, max(1, len(tasks) // MIN_PHOTOS_PER_WORKER))
-        if loaded.path is None:
-            workers = min(workers, 1)  # workers load the style from its file
+        workers = _workers(workers_wanted, len(tasks), automatic=jobs is None, style_file=loaded.path is not None)
         summary.jobs = max(workers, 1)
         if workers <= 1:
             batch.process_here(tasks)
