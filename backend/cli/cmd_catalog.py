@@ -211,6 +211,28 @@ def _remote_outcome(result: Any, seconds: float) -> PhotoOutcome:
     return PhotoOutcome(Path(result.photo), status, reason, hosts, recipe, seconds, error_kind=kind)
 
 
+def _follow(stream: Any, summary: Any, emit: Any) -> None:
+    """Read a WriteSidecars stream into ``summary`` (``emit(outcome, photos in the call)`` per photo).
+
+    Ctrl-C closes the stream, which cancels the call: the daemon journals the photo in progress and stops.
+    """
+    import time
+
+    last = time.perf_counter()
+    try:
+        for message in stream:
+            summary.model = summary.model or message.model_version
+            if message.WhichOneof("event") == "summary":
+                summary.interrupted = message.summary.cancelled
+                continue
+            now = time.perf_counter()
+            emit(_remote_outcome(message.file, now - last), message.file.total)
+            last = now
+    except KeyboardInterrupt:
+        stream.close()
+        summary.interrupted = True
+
+
 def run_remote(args: argparse.Namespace, host: str) -> int:
     """``autoretouch catalog --server``: the batch on the daemon, shown and summed up as a local run.
 
@@ -273,20 +295,7 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
             for outcome in here:
                 emit(outcome, len(here) + len(paths))
             if paths:
-                stream = client.write_sidecars(request)
-                last = time.perf_counter()
-                try:
-                    for message in stream:
-                        summary.model = summary.model or message.model_version
-                        if message.WhichOneof("event") == "summary":
-                            summary.interrupted = message.summary.cancelled
-                            continue
-                        now = time.perf_counter()
-                        emit(_remote_outcome(message.file, now - last), len(here) + message.file.total)
-                        last = now
-                except KeyboardInterrupt:
-                    stream.close()  # cancels the call; the daemon journals the photo in progress and stops
-                    summary.interrupted = True
+                _follow(client.write_sidecars(request), summary, lambda o, total: emit(o, len(here) + total))
     finally:
         progress.close()
     if paths:
