@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -45,16 +44,6 @@ _FORMATS: dict[str, tuple[str, tuple[int, ...], int]] = {
 
 #: JPEG quality from which chroma is kept at full resolution (4:4:4) instead of 4:2:0.
 _FULL_CHROMA_QUALITY = 90
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# read once at import (os.umask can only be read by setting it, which is not thread-safe later)
-_UMASK = _read_umask()
 
 
 @functools.lru_cache(maxsize=1)
@@ -160,7 +149,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     if not folder.is_dir():
         raise NotFoundError(f"{folder}: no such folder")
     try:
-        write_bytes_atomic(path, data, mode=0o666 & ~_UMASK)
+        write_bytes_atomic(path, data)  # a plain new file's permissions
     except PermissionError as exc:
         raise PermissionDeniedError(f"{folder}: permission denied") from exc
 

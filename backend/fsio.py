@@ -17,13 +17,16 @@ __all__ = ["replacing", "write_bytes_atomic", "write_text_atomic", "write_with"]
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    # read once at import: os.umask can only be read by setting it, which is not thread-safe later
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-#: Permission bits of a new regular file under this process's umask (what ``open(path, "w")`` would give).
-NEW_FILE_MODE = 0o666 & ~_umask()
+#: This process's umask, read once at import.
+UMASK = _umask()
+#: Permission bits of a new regular file under that umask (what ``open(path, "w")`` would give).
+NEW_FILE_MODE = 0o666 & ~UMASK
 
 
 @contextlib.contextmanager

@@ -5,8 +5,9 @@ photo, in one run on this machine:
 
 * **suggest**: :func:`backend.agent.suggest.suggest_for_photo` with the style already loaded (as in the
   daemon): preview decode, thumbnail, the agent's steps. Median of ``--repeats`` calls after two warm-ups.
-* **suggest + sidecars**: the same plus :func:`backend.sidecar.apply.apply_to_photo` writing both hosts'
-  sidecars (``overwrite``, into a scratch copy of the photo), median likewise.
+* **suggest + sidecars**: :func:`backend.retouch.retouch_photo` (what ``apply --style``, the catalog batch and the
+  daemon run: one preview decode, the suggestion, both hosts' sidecars, ``overwrite``, into a scratch copy of
+  the photo), median likewise.
 * **darktable-cli**: rendering the photo with the darktable sidecar just written, full size, to a JPEG
   (one ``darktable-cli`` command per render, as a user or script would run it, library in a scratch
   folder; median of ``--dt-repeats`` after one warm-up run that creates the library).
@@ -55,11 +56,9 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def _suggest_and_write(photo: Path, style: Any) -> None:
-    from backend.agent.suggest import suggest_for_photo
-    from backend.sidecar.apply import apply_to_photo
+    from backend.retouch import retouch_photo
 
-    recipe = suggest_for_photo(photo, [(style, 1.0)])[0]
-    apply_to_photo(photo, recipe, host="both", overwrite=True)
+    retouch_photo(photo, host="both", styles=[(style, 1.0)], overwrite=True)
 
 
 def make_photos(scratch: Path, names: list[str] | None) -> list[tuple[str, Path]]:

@@ -938,9 +938,9 @@ local function cannot_start(images, lighttable_only)
   return nil
 end
 
---- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
-local function run_images(images, overrides, mode)
-  local refused = cannot_start(images, true)
+--- The settings of a run that can start, or nil and why not (also shown with dt.print).
+local function prepare(images, overrides, lighttable_only)
+  local refused = cannot_start(images, lighttable_only)
   if refused then
     dt.print(refused)
     return nil, refused
@@ -948,6 +948,15 @@ local function run_images(images, overrides, mode)
   local cfg, err = read_settings(overrides)
   if not cfg then
     dt.print(err)
+    return nil, err
+  end
+  return cfg
+end
+
+--- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
+local function run_images(images, overrides, mode)
+  local cfg, err = prepare(images, overrides, true)
+  if not cfg then
     return nil, err
   end
   state.running = true
@@ -1047,14 +1056,8 @@ end
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
 --   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
 local function train_from_images(images, overrides)
-  local refused = cannot_start(images, false)
-  if refused then
-    dt.print(refused)
-    return nil, refused
-  end
-  local cfg, err = read_settings(overrides)
+  local cfg, err = prepare(images, overrides, false)
   if not cfg then
-    dt.print(err)
     return nil, err
   end
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then

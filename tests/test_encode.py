@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 import backend.encode as encode
+import backend.fsio as fsio
 from backend.decode import decode_image
 from backend.decode.icc import parse_icc
 from backend.encode import to_srgb8, write_image
@@ -113,7 +115,7 @@ def test_write_is_atomic_and_replaces(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(RuntimeError):
         write_image(target, _in_gamut(4, 4))
     monkeypatch.undo()
-    monkeypatch.setattr(encode.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # whoever replaces the file
     with pytest.raises(OSError, match="disk full"):
         write_image(target, _in_gamut(4, 4))
     assert target.read_bytes() == good
@@ -122,7 +124,7 @@ def test_write_is_atomic_and_replaces(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_file_mode_follows_umask(tmp_path: Path) -> None:
     write_image(tmp_path / "m.jpg", _in_gamut(4, 4))
-    assert (tmp_path / "m.jpg").stat().st_mode & 0o777 == 0o666 & ~encode._UMASK
+    assert (tmp_path / "m.jpg").stat().st_mode & 0o777 == 0o666 & ~fsio.UMASK
 
 
 def test_write_errors(tmp_path: Path) -> None:

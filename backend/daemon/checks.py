@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.daemon.errors import BadRequestError, ProtocolVersionError
+from backend.recipe import check_strength
 from backend.rpc import SUPPORTED_PROTOCOL_VERSIONS
 
 __all__ = ["check_protocol", "request_strength"]
@@ -28,6 +29,4 @@ def request_strength(has: bool, value: float) -> float:
     Raises:
         InvalidRecipeError: not a finite number in [0, 1].
     """
-    from backend.recipe import check_strength
-
     return check_strength(value if has else 1.0)

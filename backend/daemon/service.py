@@ -46,8 +46,7 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, NotServingError
 from backend.daemon.limits import Call, InferenceGate, Limiter
 from backend.daemon.security import Roots
-from backend.daemon.sidecar_batch import counter as new_counter
-from backend.daemon.sidecar_batch import failed_result, sidecar_path
+from backend.daemon.sidecar_batch import OutcomeCounter, failed_result, sidecar_path
 from backend.daemon.styles import StyleRegistry
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
@@ -263,7 +262,7 @@ class RetouchService:
         hosts = hosts_from_pb(req.hosts) or ("lightroom", "darktable")
         host = host_arg(hosts)
         photos = self.sidecars.batch_paths(req.paths, req.recursive)
-        counter = new_counter()
+        counter = OutcomeCounter()
         files: list[pb.FileResult] = []
         with self.limiter.admit():
             for index, photo in enumerate(photos, start=1):

@@ -39,14 +39,15 @@ from backend.sidecar.lightroom_doc import lightroom_sidecar_path
 if TYPE_CHECKING:
     from backend.daemon.service import RetouchService
 
-__all__ = ["SidecarBatch", "counter", "failed_result", "sidecar_path"]
+__all__ = ["OutcomeCounter", "SidecarBatch", "failed_result", "sidecar_path"]
 
 
 def _name_file(photo: Path, message: str) -> str:
     return message if str(photo) in message else f"{photo}: {message}"
 
 
-def _sidecar(photo: Path, host: str) -> Path:
+def sidecar_path(photo: Path, host: str) -> Path:
+    """The sidecar of ``photo`` for ``host`` (``lightroom``: NAME.xmp; ``darktable``: NAME.EXT.xmp)."""
     return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
 
 
@@ -55,19 +56,21 @@ def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
     return pb.Error(code=info.code, message=_name_file(photo, info.message), type=info.type, exit_code=info.exit_code)
 
 
-def _failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
+def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
+    """A photo's result when it failed as a whole: the error, and a ``failed`` outcome for each host."""
     error = _error_pb(exc, photo)
-    outcomes = [outcome_to_pb(Outcome(photo, h, _sidecar(photo, h), "failed", error.message)) for h in hosts]
+    outcomes = [outcome_to_pb(Outcome(photo, h, sidecar_path(photo, h), "failed", error.message)) for h in hosts]
     return pb.FileResult(photo=str(photo), outcomes=outcomes, error=error)
 
 
-class _Counter:
+class OutcomeCounter:
     """Counts outcomes into a :class:`pb.Summary`."""
 
     def __init__(self) -> None:
         self.summary = pb.Summary()
 
     def add(self, outcomes: Sequence[pb.SidecarOutcome]) -> None:
+        """Count one photo's outcomes into the summary."""
         self.summary.photos += 1
         for o in outcomes:
             if o.action == pb.SIDECAR_ACTION_FAILED:
@@ -123,7 +126,7 @@ class SidecarBatch:
             journal = default_journal_path([req.paths[0]])
             self.service.roots.check(journal)
         versions = self.service._versions(model)
-        counter = _Counter()
+        counter = OutcomeCounter()
         with self.service.limiter.admit():
             files = (
                 self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
@@ -181,7 +184,7 @@ class SidecarBatch:
                 probe=self.service._probe,
             )
         except (AutoretouchError, OSError) as exc:
-            return _failed_result(photo, hosts, exc)
+            return failed_result(photo, hosts, exc)
         return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
 
     def _batch_with_catalog(
@@ -201,7 +204,7 @@ class SidecarBatch:
             try:
                 self.service.guard_photo(photo, hosts)
             except AutoretouchError as exc:
-                yield _failed_result(photo, hosts, exc)
+                yield failed_result(photo, hosts, exc)
                 continue
             allowed.append(photo)
         if not allowed:
@@ -259,9 +262,3 @@ class SidecarBatch:
             error = pb.Error(code=kind.grpc_status, message=outcome.reason, type=kind.type, exit_code=kind.exit_code)
             result.error.CopyFrom(error)
         return result
-
-
-#: Public names for the service's Revert, which reports failures the same way.
-failed_result = _failed_result
-counter = _Counter
-sidecar_path = _sidecar

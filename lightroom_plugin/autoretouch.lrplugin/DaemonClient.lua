@@ -198,11 +198,6 @@ function DaemonClient:preview(request)
   return self:call("POST", "/v1/preview", request)
 end
 
---- The message for a preview answer without images.
-function DaemonClient.noPreviewMessage()
-  return S.errorNoPreview
-end
-
 --- POST /v1/train/start: starts a training that runs on in the daemon (LrHttp cannot follow a stream).
 -- @param request TrainStyleRequest table (protocol_version is filled in)
 -- @return TrainStatus table, or nil and an error (kind "server", code RESOURCE_EXHAUSTED when busy)

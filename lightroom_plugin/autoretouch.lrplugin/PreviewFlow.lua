@@ -13,8 +13,8 @@ photo (and the same variant number is used for the others).
 local LrPathUtils = import "LrPathUtils"
 local LrStringUtils = import "LrStringUtils"
 
-local DaemonClient = require "DaemonClient"
 local Log = require "Log"
+local S = require "Strings"
 
 local PreviewFlow = {}
 
@@ -90,7 +90,7 @@ function PreviewFlow.fetch(client, path, choice)
     out.variants[v] = files
   end
   if not out.before or #out.variants == 0 then
-    return nil, { kind = "protocol", message = DaemonClient.noPreviewMessage() }
+    return nil, { kind = "protocol", message = S.errorNoPreview }
   end
   return out
 end
