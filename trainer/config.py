@@ -43,6 +43,7 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "load_config",
+    "read_config_file",
 ]
 
 
@@ -606,6 +607,24 @@ def apply_overrides(cfg: TrainConfig, overrides: Sequence[str]) -> TrainConfig:
     return config_from_dict(data)
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML experiment file, not yet checked against the configuration's sections and keys.
+
+    Raises:
+        NotFoundError: the file does not exist (from :mod:`backend.errors`).
+        ConfigError: not UTF-8 TOML.
+    """
+    from backend.errors import NotFoundError
+
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"{p}: no such config file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+
+
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Load a TOML experiment file (``None`` = all defaults) and apply overrides.
 
@@ -613,17 +632,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         NotFoundError: the file does not exist (from :mod:`backend.errors`).
         ConfigError: malformed TOML, unknown keys, wrong types or invalid values.
     """
-    from backend.errors import NotFoundError
-
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise NotFoundError(f"{p}: no such config file")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: {exc}") from exc
+    data = read_config_file(path) if path is not None else {}
     return apply_overrides(config_from_dict(data), overrides)
 
 

@@ -69,21 +69,15 @@ def config_overrides(path: str | Path) -> list[str]:
 
     Raises:
         NotFoundError: no such file.
-        BadRequestError: not TOML, or a value that cannot be written as an override (nested tables,
-            multi-line strings, list items holding commas).
+        ConfigError: not TOML (exit status 3, ``INVALID_ARGUMENT``, as a bad request).
+        BadRequestError: a value that cannot be written as an override (nested tables, multi-line strings,
+            list items holding commas).
     """
-    import tomllib
-
     from backend.daemon.errors import BadRequestError
-    from backend.errors import NotFoundError
+    from trainer.config import read_config_file
 
     p = Path(path)
-    if not p.is_file():
-        raise NotFoundError(f"{p}: no such config file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"{p}: {exc}") from None
+    data = read_config_file(p)
     out: list[str] = []
     for section, table in data.items():
         if not isinstance(table, dict):
@@ -98,6 +92,7 @@ def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
 
     Raises:
         BadRequestError: an option the daemon cannot take (e.g. ``--steps 0``, an unusable config file).
+        ConfigError: the config file is not TOML.
     """
     from backend.daemon.errors import BadRequestError
 
