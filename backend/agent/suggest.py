@@ -74,7 +74,9 @@ def variant_seed(seed: int, k: int) -> int:
     return (int(seed) * 1_000_003 + int(k)) % (1 << 63)
 
 
-def _one_style(style: Style, thumbs: dict[int, Tensor], image: Tensor, k: int, seed: int) -> Recipe:
+def _one_style(
+    style: Style, thumbs: dict[int, Tensor], nears: dict[int, Recipe], image: Tensor, k: int, seed: int
+) -> Recipe:
     net = style.net
     size = net.thumb
     if size not in thumbs:
@@ -88,7 +90,9 @@ def _one_style(style: Style, thumbs: dict[int, Tensor], image: Tensor, k: int, s
     recipe = traj.recipe(style=style.name, model=style.model)
     share = blend_share(style.examples)
     if share > 0.0:  # a style learnt from the photographer's edits: mixed with its nearest edits
-        near = nearest_recipe(style.examples, image)  # type: ignore[arg-type]
+        if id(style) not in nears:  # the same for every variant: worked out once per photo
+            nears[id(style)] = nearest_recipe(style.examples, image)  # type: ignore[arg-type]
+        near = nears[id(style)]
         recipe = dataclasses.replace(blend([recipe, near], [1.0 - share, share], style=style.name), model=style.model)
     return recipe
 
@@ -125,11 +129,12 @@ def suggest_for_image(
     label = mix_label(styles)
     model = "+".join(s.model for s, _ in styles)
     thumbs: dict[int, Tensor] = {}
+    nears: dict[int, Recipe] = {}
     recipes: list[Recipe] = []
     with torch.inference_mode():
         image = image.float()
         for k in range(variants):
-            parts = [_one_style(style, thumbs, image, k, seed) for style, _ in styles]
+            parts = [_one_style(style, thumbs, nears, image, k, seed) for style, _ in styles]
             if len(parts) == 1:
                 recipe = parts[0]
             else:
