@@ -617,9 +617,11 @@ end
 --- Run the CLI with `argv`. Returns {status, stdout, stderr}, or nil and a message (quoting or temp files).
 -- dt.control.execute releases darktable's Lua lock while the command runs, so the GUI (and the job's
 -- cancel button) stays responsive.
-local function run_cli(argv)
+-- @param make_line optional function(argv, out_path, err_path) -> shell line or nil, message (default
+--   command_line)
+local function run_cli(argv, make_line)
   local out_path, err_path = os.tmpname(), os.tmpname()
-  local line, quote_err = command_line(argv, out_path, err_path)
+  local line, quote_err = (make_line or command_line)(argv, out_path, err_path)
   if not line then
     os.remove(out_path)
     os.remove(err_path)
@@ -815,11 +817,17 @@ local function record(summary, img, action, reason, warnings)
 end
 
 --- A progress reporter: a darktable job with a cancel button when there is a GUI.
-local function new_progress(total, label)
+-- @param opts optional {percent = false (a job without a progress bar), on_cancel = function() (called when
+--   the job's cancel button is pressed)}
+local function new_progress(total, label, opts)
+  opts = opts or {}
   local progress = { cancelled = false, done = 0 }
   if dt.gui ~= nil and dt.configuration.has_gui then
-    local ok, job = pcall(dt.gui.create_job, label, true, function(j)
+    local ok, job = pcall(dt.gui.create_job, label, opts.percent ~= false, function(j)
       progress.cancelled = true
+      if opts.on_cancel then
+        opts.on_cancel()
+      end
       pcall(function()
         j.valid = false
       end)
@@ -1069,16 +1077,12 @@ local function train_from_images(images, overrides)
   local summary = { name = cfg.train_name, used = 0, skipped = {} }
   local files = { pid = os.tmpname(), cancel = os.tmpname() }
   os.remove(files.cancel)
-  local job
-  if dt.gui ~= nil and dt.configuration.has_gui then
-    local ok, made = pcall(dt.gui.create_job, msg("train_job_label"), false, function(j)
+  local progress = new_progress(1, msg("train_job_label"), {
+    percent = false,
+    on_cancel = function()
       stop_training(files)
-      pcall(function()
-        j.valid = false
-      end)
-    end)
-    job = ok and made or nil
-  end
+    end,
+  })
   local ok, failure = pcall(function()
     local photos = {}
     for _i, img in ipairs(images) do
@@ -1099,16 +1103,13 @@ local function train_from_images(images, overrides)
       summary.state, summary.message = "nothing", msg("train_nothing")
       return
     end
-    local out_path, err_path = os.tmpname(), os.tmpname()
-    local line, quote_err = background_line(train_argv(cfg, photos), out_path, err_path, files)
-    if not line then
+    local result, quote_err = run_cli(train_argv(cfg, photos), function(argv, out_path, err_path)
+      return background_line(argv, out_path, err_path, files)
+    end)
+    if not result then
       summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, quote_err)
       return
     end
-    local status = exit_status(dt.control.execute(line))
-    local result = { status = status, stdout = read_file(out_path) or "", stderr = read_file(err_path) or "" }
-    os.remove(out_path)
-    os.remove(err_path)
     local doc = json_decode(result.stdout)
     summary.result = type(doc) == "table" and doc or nil
     if file_exists(files.cancel) then
@@ -1116,7 +1117,7 @@ local function train_from_images(images, overrides)
     elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
       summary.state = "rejected"
       summary.message = msg("train_rejected", cfg.train_name, summary.result.rejected)
-    elseif status == 0 and summary.result then
+    elseif result.status == 0 and summary.result then
       summary.state = "finished"
       summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)
     else
@@ -1125,11 +1126,7 @@ local function train_from_images(images, overrides)
   end)
   os.remove(files.pid)
   os.remove(files.cancel)
-  if job then
-    pcall(function()
-      job.valid = false
-    end)
-  end
+  progress.finish()
   state.running = false
   if not ok then
     local text = msg("first_problem", msg("train_job_label"), tostring(failure))
