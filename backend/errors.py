@@ -30,6 +30,7 @@ __all__ = [
     "StyleError",
     "UnknownSliderError",
     "UnsupportedFormatError",
+    "naming_file",
 ]
 
 
@@ -159,3 +160,8 @@ class CatalogError(AutoretouchError):
         if where:
             parts.append(where)
         super().__init__(f"{': '.join(parts)}: {reason}")
+
+
+def naming_file(path: str | Path, message: str) -> str:
+    """``message`` prefixed with ``path: ``, unless it already names the file."""
+    return message if str(path) in message else f"{path}: {message}"

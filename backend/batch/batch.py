@@ -68,12 +68,11 @@ from backend.batch.worker import (
     WorkerSetup,
     init_worker,
     run_task,
-    sidecar_for,
 )
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.recipe import check_strength
-from backend.sidecar.apply import HOSTS, Outcome, hosts_for
+from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
 
 __all__ = [
     "CRASH_REASON",
@@ -205,7 +204,7 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
             continue
         for p in members:
             for host in HOSTS:
-                sidecar = sidecar_for(p, host)
+                sidecar = sidecar_path(p, host)
                 if sidecar.name in stale:
                     remove_leftovers(sidecar)
 
@@ -271,7 +270,7 @@ class _Batch:
         photo = Path(task.photo)
         outcomes = list(result.outcomes)
         if result.error is not None:
-            outcomes = [Outcome(photo, h, sidecar_for(photo, h), "failed", result.error) for h in task.hosts]
+            outcomes = [Outcome(photo, h, sidecar_path(photo, h), "failed", result.error) for h in task.hosts]
         if not self.dry_run and result.stat is not None:
             records = {o.host: HostRecord(o.action, o.reason, str(o.sidecar)) for o in outcomes}
             recipe = None if result.recipe is None else result.recipe.to_dict()
@@ -299,7 +298,7 @@ class _Batch:
                 stat = None  # the worker reports the problem
             todo = [h for h in self.hosts if stat is None or not self.journal.is_done(key, h, stat, self.run)]
             done = tuple(
-                Outcome(photo, h, sidecar_for(photo, h), "skipped", ALREADY_DONE) for h in self.hosts if h not in todo
+                Outcome(photo, h, sidecar_path(photo, h), "skipped", ALREADY_DONE) for h in self.hosts if h not in todo
             )
             if not todo:
                 self.emit(PhotoOutcome(photo, "skipped", ALREADY_DONE, done))

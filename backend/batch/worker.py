@@ -29,11 +29,10 @@ from backend.agent.style import Style, load_style
 from backend.batch.journal import PhotoStat
 from backend.batch.results import INTERNAL_ERROR, ErrorKind
 from backend.decode.types import DEFAULT_MAX_PIXELS
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, naming_file
 from backend.recipe import Recipe
-from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, stale_darktable_record
-from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, lightroom_sidecar_path
+from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, sidecar_path, stale_darktable_record
+from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
 
@@ -46,7 +45,6 @@ __all__ = [
     "WorkerSetup",
     "init_worker",
     "run_task",
-    "sidecar_for",
 ]
 
 #: How often a worker checks that its parent process is still alive, in seconds.
@@ -105,15 +103,6 @@ class PhotoResult:
     error_kind: ErrorKind | None = None
 
 
-def sidecar_for(photo: Path, host: str) -> Path:
-    """The sidecar path of ``photo`` for ``host``."""
-    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
-
-
-def _name_file(photo: Path, message: str) -> str:
-    return message if str(photo) in message else f"{photo}: {message}"
-
-
 class PhotoProcessor:
     """Processes photos with one loaded style (one per worker process, or one in the caller).
 
@@ -142,7 +131,7 @@ class PhotoProcessor:
         A darktable record whose entries are no longer in the active history (reset or undone in darktable)
         does not count: :func:`~backend.sidecar.apply.apply_to_photo` drops it and applies afresh.
         """
-        sidecar = sidecar_for(photo, host)
+        sidecar = sidecar_path(photo, host)
         try:
             doc = read_sidecar(sidecar) if sidecar.is_file() else None
             found = find_provenance(doc) if doc is not None else None
@@ -160,7 +149,7 @@ class PhotoProcessor:
         else:
             present = self._recipe_in(photo, host)
         if present is not None and present == recipe:
-            return Outcome(photo, host, sidecar_for(photo, host), "skipped", ALREADY_APPLIED)
+            return Outcome(photo, host, sidecar_path(photo, host), "skipped", ALREADY_APPLIED)
         overwrite = self.overwrite
         if not overwrite and own is not None and present is not None:
             with contextlib.suppress(AutoretouchError):
@@ -187,7 +176,7 @@ class PhotoProcessor:
         except FileNotFoundError as exc:
             error, kind = f"{photo}: photo not found", ErrorKind.of(exc)
         except (AutoretouchError, OSError) as exc:
-            error, kind = _name_file(photo, str(exc) or type(exc).__name__), ErrorKind.of(exc)
+            error, kind = naming_file(photo, str(exc) or type(exc).__name__), ErrorKind.of(exc)
         except Exception as exc:  # a bug: report it for this photo, keep the batch going
             where = traceback.extract_tb(exc.__traceback__)[-1]
             error = (

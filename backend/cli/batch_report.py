@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, naming_file
 
 __all__ = ["batch_exit_status", "report_photo_error"]
 
@@ -22,7 +22,7 @@ def report_photo_error(photo: Path, exc: AutoretouchError, *, as_json: bool) -> 
     Returns:
         The message, prefixed with the photo unless the error already names it.
     """
-    message = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
+    message = naming_file(photo, str(exc))
     print(f"autoretouch: error: {message}", file=sys.stderr)
     if as_json:
         print(json.dumps({"photo": str(photo), "ok": False, "error": message}), flush=True)

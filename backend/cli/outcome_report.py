@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.errors import EXIT_PARTIAL, AutoretouchError
+from backend.errors import EXIT_PARTIAL, AutoretouchError, naming_file
 from backend.recipe import Recipe
-from backend.sidecar.apply import Outcome, hosts_for
-from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sidecar.lightroom_doc import lightroom_sidecar_path
+from backend.recipe import check_strength as check_recipe_strength
+from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
 
 __all__ = ["check_strength", "format_outcome", "report", "run_batch"]
 
@@ -31,10 +30,6 @@ def format_outcome(o: Outcome) -> str:
     return "\n".join([line, *(f"  note: {w}" for w in o.warnings)])
 
 
-def _sidecar(photo: Path, host: str) -> Path:
-    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
-
-
 def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outcome]]) -> list[Outcome]:
     """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file."""
     outcomes: list[Outcome] = []
@@ -42,8 +37,8 @@ def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outc
         try:
             outcomes += do(photo)
         except (AutoretouchError, OSError) as exc:
-            reason = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
-            outcomes += [Outcome(photo, h, _sidecar(photo, h), "failed", reason) for h in hosts_for(hosts)]
+            reason = naming_file(photo, str(exc))
+            outcomes += [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(hosts)]
     return outcomes
 
 
@@ -75,6 +70,4 @@ def check_strength(strength: float | None) -> float:
     Raises:
         InvalidRecipeError: not a finite number in [0, 1].
     """
-    from backend.recipe import check_strength as check
-
-    return check(1.0 if strength is None else strength)
+    return check_recipe_strength(1.0 if strength is None else strength)

@@ -46,13 +46,14 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, NotServingError
 from backend.daemon.limits import Call, InferenceGate, Limiter
 from backend.daemon.security import Roots
-from backend.daemon.sidecar_batch import OutcomeCounter, failed_result, sidecar_path
+from backend.daemon.sidecar_batch import OutcomeCounter, failed_result
 from backend.daemon.styles import StyleRegistry
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe
+from backend.retouch import preview_side
 from backend.rpc import pb
-from backend.sidecar.apply import PhotoInfo
+from backend.sidecar.apply import PhotoInfo, sidecar_path
 from backend.sidecar.atomic import backup_path, lock_path
 from backend.sidecar.revert import revert_photo
 
@@ -157,12 +158,6 @@ class RetouchService:
         with lock:
             return suggest_for_image(image, styles, strength=strength, variants=variants, seed=seed)
 
-    @staticmethod
-    def _preview_side(styles: Sequence[tuple[Style, float]]) -> int:
-        from backend.retouch import preview_side
-
-        return preview_side(styles)
-
     # -- Suggest ------------------------------------------------------------------------------------------
 
     def suggest(self, req: pb.SuggestRequest, call: Call) -> pb.SuggestResponse:
@@ -211,7 +206,7 @@ class RetouchService:
         variants = req.variants or 1
         photo = self.roots.request_path(req.path) if kind == "path" else None
         with self.limiter.admit(), self.limiter.slot(call):
-            side = self._preview_side(styles)
+            side = preview_side(styles)
             if photo is not None:
                 self.roots.check(photo)
                 decoded = self._decode_preview(photo, side)

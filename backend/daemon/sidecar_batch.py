@@ -28,32 +28,21 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, describe
 from backend.daemon.limits import Call
 from backend.daemon.walk import expand_paths
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, naming_file
 from backend.recipe import Recipe, scale
 from backend.retouch import retouch_photo
 from backend.rpc import pb
-from backend.sidecar.apply import Outcome
-from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sidecar.lightroom_doc import lightroom_sidecar_path
+from backend.sidecar.apply import Outcome, sidecar_path
 
 if TYPE_CHECKING:
     from backend.daemon.service import RetouchService
 
-__all__ = ["OutcomeCounter", "SidecarBatch", "failed_result", "sidecar_path"]
-
-
-def _name_file(photo: Path, message: str) -> str:
-    return message if str(photo) in message else f"{photo}: {message}"
-
-
-def sidecar_path(photo: Path, host: str) -> Path:
-    """The sidecar of ``photo`` for ``host`` (``lightroom``: NAME.xmp; ``darktable``: NAME.EXT.xmp)."""
-    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
+__all__ = ["OutcomeCounter", "SidecarBatch", "failed_result"]
 
 
 def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
     info = describe(exc)
-    return pb.Error(code=info.code, message=_name_file(photo, info.message), type=info.type, exit_code=info.exit_code)
+    return pb.Error(code=info.code, message=naming_file(photo, info.message), type=info.type, exit_code=info.exit_code)
 
 
 def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:

@@ -66,6 +66,7 @@ __all__ = [
     "locked",
     "probe_photo",
     "revert_host",
+    "sidecar_path",
     "stale_darktable_record",
 ]
 
@@ -131,6 +132,11 @@ class Outcome:
             "reason": self.reason,
             "warnings": list(self.warnings),
         }
+
+
+def sidecar_path(photo: Path, host: str) -> Path:
+    """The sidecar of ``photo`` for ``host`` (``lightroom``: NAME.xmp; ``darktable``: NAME.EXT.xmp)."""
+    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
 
 
 def hosts_for(host: str) -> tuple[str, ...]:
@@ -298,7 +304,7 @@ def apply_to_photo(
     known = info
     outcomes: list[Outcome] = []
     for h in hosts:
-        sidecar = lightroom_sidecar_path(p) if h == "lightroom" else darktable_sidecar_path(p)
+        sidecar = sidecar_path(p, h)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
             outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
             continue

@@ -26,10 +26,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.errors import AutoretouchError
-from backend.sidecar.apply import EMBEDDED_REASON, Outcome, hosts_for, locked, revert_host, stale_darktable_record
+from backend.sidecar.apply import (
+    EMBEDDED_REASON,
+    Outcome,
+    hosts_for,
+    locked,
+    revert_host,
+    sidecar_path,
+    stale_darktable_record,
+)
 from backend.sidecar.atomic import atomic_write, remove_with_backup
-from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner, lightroom_sidecar_path
+from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
 
@@ -105,7 +112,7 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
     p = Path(photo)
     outcomes: list[Outcome] = []
     for h in hosts_for(host):
-        sidecar = lightroom_sidecar_path(p) if h == "lightroom" else darktable_sidecar_path(p)
+        sidecar = sidecar_path(p, h)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
             outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
             continue
