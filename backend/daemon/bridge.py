@@ -48,7 +48,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -210,9 +210,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Route http.server's own messages to the daemon log (requests are logged by :func:`log_request`)."""
         LOG.debug("bridge: " + format, *args)
 
-    def _send_json(self, status: int, data: dict[str, Any]) -> None:
+    def _send_json(self, status: int, data: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
         body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
@@ -257,14 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             return
-        body = json.dumps(message_to_dict(self._error_body(info)), separators=(",", ":")).encode("utf-8")
-        self.send_response(405)
-        self.send_header("Allow", "GET, POST")
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        self._send_json(405, message_to_dict(self._error_body(info)), headers={"Allow": "GET, POST"})
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = _method_not_allowed  # noqa: N815
 

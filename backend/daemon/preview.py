@@ -11,14 +11,13 @@ import math
 from collections.abc import Sequence
 
 import cv2
-import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional
 
 from backend.daemon.errors import BadRequestError
+from backend.encode import srgb_planes
 from backend.recipe import Recipe, render_recipe, scale
-from backend.render.color import REC2020_TO_SRGB, apply_matrix, srgb_encode
 
 __all__ = ["DEFAULT_SIZE", "DEFAULT_STRENGTHS", "check_preview", "jpeg_of", "render_preview"]
 
@@ -80,9 +79,8 @@ def render_preview(
 
 def jpeg_of(image: Tensor) -> bytes:
     """A ``(1, 3, h, w)`` linear Rec.2020 image as an sRGB JPEG (clipped to the sRGB gamut)."""
-    srgb = srgb_encode(apply_matrix(image.float(), REC2020_TO_SRGB).clamp(0.0, 1.0))[0]
-    pixels = (srgb.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(pixels[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+    bgr = cv2.merge(srgb_planes(image, 255)[::-1])
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
         raise RuntimeError("JPEG encoding failed")
     return data.tobytes()
