@@ -103,13 +103,21 @@ def _active_items(doc: XmpDocument) -> list[ET.Element]:
         history = desc.find(_TRACKED[0])
         if history is None:
             continue
-        lis = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
-        try:
-            end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(lis))).strip()))
-        except ValueError:
-            end = len(lis)
-        out += lis[:end]
+        lis, end = _items_and_end(desc, history)
+        out += lis[: len(lis) if end is None else end]
     return out
+
+
+def _items_and_end(desc: ET.Element, history: ET.Element) -> tuple[list[ET.Element], int | None]:
+    """The history's items that have an ``operation``, and ``history_end``.
+
+    A missing ``history_end`` counts as all items; one that is not a number gives ``None``.
+    """
+    items = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
+    try:
+        return items, max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(items))).strip()))
+    except ValueError:
+        return items, None
 
 
 def active_entry_digests(doc: XmpDocument) -> set[tuple[str, str]]:
@@ -236,10 +244,8 @@ def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
     history = desc.find(_TRACKED[0])
     if not isinstance(ours, list) or not ours or history is None:
         return False
-    items = [li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
-    try:
-        end = max(0, int((desc.get(f"{{{_DT}}}history_end") or str(len(items))).strip()))
-    except ValueError:
+    items, end = _items_and_end(desc, history)
+    if end is None:
         return False
     digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
     taken: set[int] = set()
