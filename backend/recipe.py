@@ -39,6 +39,7 @@ __all__ = [
     "Step",
     "blend",
     "check_strength",
+    "freeze_value",
     "load_recipe",
     "merge",
     "render_recipe",
@@ -53,12 +54,12 @@ SliderValue = float | tuple[Any, ...]
 _ABS_TOL = 1e-9
 
 
-def _freeze(value: Any) -> SliderValue:
+def freeze_value(value: Any) -> SliderValue:
     """Nested lists/tuples/tensors -> nested tuples of floats (hashable, immutable)."""
     if isinstance(value, Tensor):
         value = value.detach().cpu().tolist()
     if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze_value(v) for v in value)
     return float(value)
 
 
@@ -94,7 +95,7 @@ def _validate_value(spec: SliderSpec, raw: Any, where: str) -> SliderValue:
     shape = _shape_of(raw, where)
     if shape != spec.shape:
         raise InvalidRecipeError(f"{where}: slider {spec.name!r} needs a value of shape {spec.shape}, got {shape}")
-    value = _freeze(raw)
+    value = freeze_value(raw)
     flat = _flat(value)
     for x in flat:
         if not math.isfinite(x):
@@ -125,7 +126,7 @@ class Step:
 
     def is_identity(self) -> bool:
         """Whether the value equals the slider's identity (within 1e-9)."""
-        ident = _flat(_freeze(self.spec.identity))
+        ident = _flat(freeze_value(self.spec.identity))
         return all(abs(a - b) <= _ABS_TOL for a, b in zip(_flat(self.value), ident, strict=True))
 
 
@@ -207,7 +208,7 @@ class Recipe:
         cls, settings: Mapping[str, Any], *, style: str | None = None, strength: float = 1.0, model: str | None = None
     ) -> Recipe:
         """Build a recipe from slider name -> value, in the mapping's order, dropping identity values."""
-        steps = tuple(Step(name, _freeze(v)) for name, v in settings.items())
+        steps = tuple(Step(name, freeze_value(v)) for name, v in settings.items())
         return cls(tuple(s for s in steps if not s.is_identity()), style=style, strength=strength, model=model)
 
     # -- views --------------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ class Recipe:
         for s in self.steps:
             if s.slider == slider:
                 return s.value
-        return _freeze(get_slider(slider).identity)
+        return freeze_value(get_slider(slider).identity)
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -324,7 +325,7 @@ def scale(recipe: Recipe, alpha: float) -> Recipe:
         The scaled recipe; ``strength`` becomes ``recipe.strength * alpha``.
     """
     check_strength(alpha)
-    steps = tuple(Step(s.slider, _lerp(_freeze(s.spec.identity), s.value, alpha)) for s in recipe.steps)
+    steps = tuple(Step(s.slider, _lerp(freeze_value(s.spec.identity), s.value, alpha)) for s in recipe.steps)
     steps = tuple(s for s in steps if not s.is_identity())
     return replace(recipe, steps=steps, strength=recipe.strength * alpha)
 

@@ -28,13 +28,13 @@ import torch
 from scipy.optimize import least_squares
 from torch import Tensor
 
-from backend.agent.actions import AGENT_SLIDERS, bound_value, head_shape
+from backend.agent.actions import AGENT_SLIDERS, bound_elementwise, bound_value, head_shape
 from backend.errors import InvalidRecipeError
-from backend.recipe import SliderValue
+from backend.recipe import SliderValue, freeze_value
 from backend.render.stages import STAGE_TABLE
 from backend.sliders.catalog import STAGE_ORDER, get_slider, iter_sliders
 from backend.translate.darktable import HistoryEntry, decode_params, module_layout, unpack_params
-from backend.translate.darktable_history import _params_function, _split_instances
+from backend.translate.darktable_history import _split_instances, stage_params
 
 __all__ = ["FIELD_TOLERANCE", "MappedHistory", "history_to_settings"]
 
@@ -60,22 +60,10 @@ class MappedHistory:
     not_ours: tuple[str, ...]
 
 
-def _freeze(t: Tensor) -> SliderValue:
-    v = t.detach().cpu().tolist()
-
-    def tup(x: Any) -> SliderValue:
-        return tuple(tup(i) for i in x) if isinstance(x, list) else float(x)
-
-    return tup(v)
-
-
 def _bound(name: str, z: Tensor) -> Tensor:
     if name in AGENT_SLIDERS:
         return bound_value(name, z)
-    spec = get_slider(name)  # a local scalar slider (clarity, sharpen, vignette)
-    up = (spec.maximum - spec.identity) * torch.tanh(z)
-    down = (spec.identity - spec.minimum) * torch.tanh(z)
-    return spec.identity + torch.where(z >= 0, up, down)
+    return bound_elementwise(get_slider(name), z)  # a local scalar slider (clarity, sharpen, vignette)
 
 
 def _shape(name: str) -> tuple[int, ...]:
@@ -100,9 +88,7 @@ def _targets(fields: Mapping[str, Any], operation: str) -> tuple[dict[str, Tenso
 
 
 def _stage_fields(stage: str, values: dict[str, Tensor], long_side_px: int, instance: int) -> Mapping[str, Any]:
-    fn = _params_function(stage)
-    result = fn(values, long_side_px) if STAGE_TABLE[stage].needs_long_side else fn(values)
-    return _split_instances(stage, result, [instance])[instance]
+    return _split_instances(stage, stage_params(stage, values, long_side_px), [instance])[instance]
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -147,7 +133,7 @@ def _fit_instance(
         for k, v in ints.items()
         if k in got
     )
-    return {n: _freeze(values[n][0]) for n in names}, worst, ints_match
+    return {n: freeze_value(values[n][0]) for n in names}, worst, ints_match
 
 
 def history_to_settings(entries: Sequence[HistoryEntry], *, long_side_px: int) -> MappedHistory:

@@ -45,7 +45,7 @@ from torch import Tensor
 from backend.agent.actions import AGENT_SLIDERS, bound_value, head_shape
 from backend.agent.thumbnail import make_thumbnail
 from backend.errors import NotFoundError
-from backend.recipe import SliderValue
+from backend.recipe import SliderValue, freeze_value
 from backend.render.color import REC2020_TO_SRGB, apply_matrix, srgb_encode
 from backend.render.pipeline import render
 from backend.sliders.catalog import CATALOG, STAGE_ORDER, get_slider
@@ -114,15 +114,6 @@ def unbound_value(name: str, value: SliderValue | Tensor) -> Tensor:
 def _one_sided(name: str) -> bool:
     spec = get_slider(name)
     return not spec.monotone_curve and spec.shape == () and float(spec.identity) == spec.minimum  # type: ignore[arg-type]
-
-
-def _freeze(value: Tensor) -> SliderValue:
-    data = value.detach().to(torch.float64).cpu().tolist()
-
-    def tup(x: object) -> SliderValue:
-        return tuple(tup(y) for y in x) if isinstance(x, list) else float(x)  # type: ignore[arg-type]
-
-    return tup(data)
 
 
 # -- image space --------------------------------------------------------------------------------------
@@ -336,7 +327,7 @@ def fit_recipes(
         psnr_fit = psnr(display_srgb(render(x, fitted)), target)
     results = []
     for i in range(n):
-        vals = {name: _freeze(fitted[name][i]) for name in sliders[i]}
+        vals = {name: freeze_value(fitted[name][i]) for name in sliders[i]}
         results.append(
             FitResult(
                 values=vals,

@@ -31,6 +31,7 @@ __all__ = [
     "AGENT_SLIDERS",
     "STOP",
     "ValueBounder",
+    "bound_elementwise",
     "bound_value",
     "head_shape",
     "head_size",
@@ -103,7 +104,12 @@ def is_negligible(name: str, value: Tensor) -> Tensor:
     return dev < limit
 
 
-def _bound_elementwise(spec: SliderSpec, z: Tensor) -> Tensor:
+def bound_elementwise(spec: SliderSpec, z: Tensor) -> Tensor:
+    """Unbounded ``z`` -> a value in ``[spec.minimum, spec.maximum]``, element by element.
+
+    tanh on either side of the identity; ``z = 0`` gives the identity. ``z``: the slider's shape after the batch
+    axis, any float dtype.
+    """
     ident = torch.tensor(spec.identity, dtype=z.dtype, device=z.device)  # () or spec.shape
     t = torch.tanh(z)
     up = (spec.maximum - ident) * t
@@ -149,7 +155,7 @@ def bound_value(name: str, z: Tensor) -> Tensor:
         raise ValueError(f"bound_value({name!r}): z must have shape (N, *{shape}), got {tuple(z.shape)}")
     if spec.monotone_curve:
         return _bound_curve(spec, z)
-    return _bound_elementwise(spec, z)
+    return bound_elementwise(spec, z)
 
 
 class ValueBounder:

@@ -43,6 +43,7 @@ from safetensors.torch import save as save_safetensors
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import ENCODERS, AgentNet
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
+from backend.fsio import write_bytes_atomic
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -396,12 +397,6 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    from backend.fsio import write_bytes_atomic
-
-    write_bytes_atomic(path, data)
-
-
 def save_style(style: Style, directory: str | Path) -> Path:
     """Write ``NAME.safetensors`` then ``NAME.json`` into ``directory`` (created if missing), atomically.
 
@@ -428,8 +423,8 @@ def save_style(style: Style, directory: str | Path) -> Path:
     blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
     try:
         d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(weights, blob)
-        _atomic_write(weights.with_suffix(".json"), (text + "\n").encode("utf-8"))
+        write_bytes_atomic(weights, blob)
+        write_bytes_atomic(weights.with_suffix(".json"), (text + "\n").encode("utf-8"))
     except PermissionError as exc:
         raise PermissionDeniedError(f"{d}: cannot write the style ({exc.strerror})") from None
     return weights

@@ -16,7 +16,7 @@ Policy:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from backend.recipe import Recipe
 from backend.sliders.catalog import STAGE_ORDER, get_slider, iter_sliders
 from backend.translate.darktable_pack import encode_params, module_layout, pack_params
 
-__all__ = ["BLENDOP_VERSION", "HistoryEntry", "history_instances", "recipe_to_history"]
+__all__ = ["BLENDOP_VERSION", "HistoryEntry", "history_instances", "recipe_to_history", "stage_params"]
 
 #: ``DEVELOP_BLEND_VERSION`` of darktable 4.2.
 BLENDOP_VERSION = 11
@@ -64,17 +64,18 @@ class HistoryEntry:
         return (self.operation, self.multi_priority)
 
 
-def _params_function(stage: str) -> Callable[..., Any]:
-    """The stage's ``<stage>_params`` (the renderer's stage table; imported here, where it is needed)."""
-    from backend.render.stages import STAGE_TABLE  # the renderer (torch) only when a history is built
+def stage_params(stage: str, values: Mapping[str, torch.Tensor], long_side_px: int) -> Mapping[str, Any]:
+    """The renderer's ``<stage>_params`` for batched slider values: the module fields darktable is given.
 
-    return STAGE_TABLE[stage].params
+    Args:
+        stage: a stage (= darktable operation) of :data:`~backend.sliders.catalog.STAGE_ORDER`.
+        values: slider name -> ``(N, *shape)`` tensor of slider values (in the slider's range).
+        long_side_px: the photo's long side in pixels (stages whose fields scale with it use it).
+    """
+    from backend.render.stages import STAGE_TABLE  # the renderer's stage functions, only when a history is built
 
-
-def _needs_long_side(stage: str) -> bool:
-    from backend.render.stages import STAGE_TABLE
-
-    return STAGE_TABLE[stage].needs_long_side
+    info = STAGE_TABLE[stage]
+    return info.params(values, long_side_px) if info.needs_long_side else info.params(values)
 
 
 def _unbatch(fields: Mapping[str, Any], operation: str) -> dict[str, Any]:
@@ -139,9 +140,8 @@ def recipe_to_history(
             continue
         # What backend.render.pipeline.prepare_settings gives for one image (values already validated).
         values = {n: torch.tensor(settings[n], dtype=torch.float64).unsqueeze(0) for n in names}
-        fn = _params_function(stage)
         with torch.no_grad():
-            result = fn(values, long_side_px) if _needs_long_side(stage) else fn(values)
+            result = stage_params(stage, values, long_side_px)
         instances = sorted({get_slider(n).darktable.instance for n in names})
         per_instance = _split_instances(stage, result, instances)
         for inst in instances:
