@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from backend.errors import AutoretouchError, NotFoundError
-from backend.fsio import write_with
+from backend.fsio import write_text_atomic, write_with
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -120,10 +120,6 @@ def unflatten_optimizer(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _atomic(path: Path, write: Any) -> None:
-    write_with(path, lambda tmp: write(str(tmp)))
-
-
 def save_checkpoint(ckpt: Checkpoint, directory: str | Path, keep: int = 2) -> Path:
     """Write ``step_<S>.safetensors`` then ``step_<S>.json``; keep only the newest ``keep`` checkpoints.
 
@@ -139,9 +135,9 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | Path, keep: int = 2) -> P
     try:
         d.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt.tensors.items()}
-        _atomic(d / f"{stem}.safetensors", lambda p: save_file(tensors, p, metadata={"step": str(ckpt.step)}))
+        write_with(d / f"{stem}.safetensors", lambda p: save_file(tensors, str(p), metadata={"step": str(ckpt.step)}))
         text = json.dumps(meta, indent=1, allow_nan=False)
-        _atomic(d / f"{stem}.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+        write_text_atomic(d / f"{stem}.json", text)
     except (OSError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{d / stem}: cannot write checkpoint ({exc})") from exc
     steps = sorted(int(m.group(1)) for p in d.iterdir() if (m := _NAME.fullmatch(p.name)))

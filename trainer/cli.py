@@ -401,14 +401,21 @@ def _train_gan(
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "metrics": result.metrics,
         "rejected": result.rejected,
-        "learned_from": "pairs"
-        if pairs is not None
-        else "lightroom catalog"
-        if catalog is not None
-        else "darktable sidecars"
-        if darktable is not None
-        else None,
+        "learned_from": learned_from(pairs=pairs, catalog=catalog, darktable=darktable),
     }
+
+
+def learned_from(*, pairs: object, catalog: object, darktable: object) -> str | None:
+    """The summary's ``learned_from``: which of the photographer's own edits were given (``None`` = not given).
+
+    Returns:
+        ``"pairs"``, ``"lightroom catalog"``, ``"darktable sidecars"``, or ``None`` (favourites, expert histories).
+    """
+    if pairs is not None:
+        return "pairs"
+    if catalog is not None:
+        return "lightroom catalog"
+    return "darktable sidecars" if darktable is not None else None
 
 
 def _train_history(
@@ -495,11 +502,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
-    if (
-        m
-        and "val_gain_db" in m
-        and summary.get("learned_from") in ("pairs", "lightroom catalog", "lightroom edits", "darktable sidecars")
-    ):
+    if m and "val_gain_db" in m and summary.get("learned_from") is not None:
         print(
             f"  pairs it did not see, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"

@@ -234,10 +234,6 @@ def _labels_json(data: ExpertData) -> str:
     return json.dumps({"summary": data.summary, "photos": rows}, indent=1, allow_nan=False) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
-
-
 def _next_model_version(directory: Path | None, name: str) -> int:
     meta = None if directory is None else directory / f"{name}.json"
     if meta is None or not meta.is_file():
@@ -318,8 +314,8 @@ def run_imitation(
             metrics_log = None
             if is_main:
                 (run / "imitation").mkdir(parents=True, exist_ok=True)
-                _write_text(run / "config.toml", config_to_toml(cfg))
-                _write_text(run / "imitation" / "labels.json", _labels_json(data))
+                write_text_atomic(run / "config.toml", config_to_toml(cfg))
+                write_text_atomic(run / "imitation" / "labels.json", _labels_json(data))
                 metrics_log = MetricsLog(run / "imitation" / "metrics.csv", IMITATION_COLUMNS)
             result = train_imitation(
                 net,
@@ -339,7 +335,7 @@ def run_imitation(
         metrics |= {k: data.summary[k] for k in ("fit_psnr", "fit_psnr_pv2003", "fit_psnr_identity")}
     if is_main:
         report = {"summary": data.summary, "metrics": metrics, "stopped_by": result.stopped_by}
-        _write_text(run / "imitation" / "imitation.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
+        write_text_atomic(run / "imitation" / "imitation.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
     if export and is_main:
         inst = Path(install_dir) if install_dir is not None else None
         style = Style(

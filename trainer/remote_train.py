@@ -19,11 +19,8 @@ from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
 
-__all__ = ["STYLE_REJECTED_EXIT", "TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
+__all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
-
-#: Exit status of ``train`` when the trained style was not installed (the same as the local command's).
-STYLE_REJECTED_EXIT = EXIT_STYLE_REJECTED  # re-exported; defined in backend.errors
 
 #: ``autoretouch train`` options the daemon decides itself (attribute -> why).
 TRAIN_LOCAL_ONLY: dict[str, str] = {
@@ -159,6 +156,8 @@ def _show_train_progress(progress: pb.TrainProgress, bar: Any, name: str) -> Any
 
 
 def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None:
+    from trainer.cli import learned_from
+
     installed = finished.style.path or None
     metrics = dict(finished.metrics)
     if getattr(args, "json", False):
@@ -171,13 +170,11 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             "installed_path": installed,
             "metrics": metrics,
             "rejected": finished.rejected or None,
-            "learned_from": "pairs"
-            if getattr(args, "pairs", None)
-            else "lightroom catalog"
-            if getattr(args, "favourites", None)
-            else "darktable sidecars"
-            if getattr(args, "darktable", None)
-            else None,
+            "learned_from": learned_from(
+                pairs=getattr(args, "pairs", None),
+                catalog=getattr(args, "favourites", None),
+                darktable=getattr(args, "darktable", None),
+            ),
         }
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -213,7 +210,7 @@ def remote_train(args: argparse.Namespace) -> int:
     prints it (``--json``: the same keys; ``style_path`` is null, the run folder's copy being on the daemon).
 
     Returns:
-        0 when the style was trained and installed; :data:`STYLE_REJECTED_EXIT` (10) when the daemon did not
+        0 when the style was trained and installed; :data:`backend.errors.EXIT_STYLE_REJECTED` (10) when the daemon did not
         install it (worse than doing nothing on the held-out check, or degenerate moves; ``--force`` overrides).
 
     Raises:
@@ -255,5 +252,5 @@ def remote_train(args: argparse.Namespace) -> int:
     _print_trained(args, finished)
     if finished.rejected:
         print(f"autoretouch train: style {args.style!r} not installed: {finished.rejected}", file=sys.stderr)
-        return STYLE_REJECTED_EXIT
+        return EXIT_STYLE_REJECTED
     return 0

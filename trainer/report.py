@@ -27,16 +27,12 @@ from backend.fsio import write_bytes_atomic
 __all__ = ["MetricsLog", "contact_sheet", "plot_curves", "read_metrics", "write_png"]
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    write_bytes_atomic(path, data)
-
-
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write an ``(H, W, 3)`` uint8 RGB array as PNG, atomically."""
     ok, enc = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise ValueError(f"{path}: PNG encoding failed")
-    _atomic_bytes(Path(path), enc.tobytes())
+    write_bytes_atomic(Path(path), enc.tobytes())
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
@@ -70,7 +66,7 @@ class MetricsLog:
         writer.writeheader()
         for row in keep:
             writer.writerow({k: _fmt(row.get(k, math.nan)) for k in self.columns})
-        _atomic_bytes(self.path, buf.getvalue().encode("utf-8"))
+        write_bytes_atomic(self.path, buf.getvalue().encode("utf-8"))
 
     def append(self, row: Mapping[str, float]) -> None:
         """Append one row (missing columns are left empty) and flush it to disk."""
@@ -154,7 +150,7 @@ def _plot_matplotlib(rows: Sequence[Mapping[str, float]], keys: Sequence[str], p
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
-    _atomic_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
     return True
 
 

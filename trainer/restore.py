@@ -53,7 +53,7 @@ from backend.render.color import rec2020_to_lab, srgb_encode
 from backend.render.pipeline import render
 from backend.sliders.catalog import get_slider
 from trainer.config import RESTORE_SLIDERS, ConfigError, TrainConfig, config_to_dict, config_to_toml
-from trainer.data.dataset import sample_crops
+from trainer.data.dataset import cache_size_of, sample_crops
 from trainer.data.folders import CroppedPhotos, list_photos, load_folder
 from trainer.data.unedit import (
     photographer_unedit_settings,
@@ -225,7 +225,7 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
 
 def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | None) -> _Data:
     r, d, seed = cfg.restore, cfg.data, cfg.run.seed
-    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    csize = cache_size_of(d, cfg.agent.thumb)
     common = {"cache_size": csize, "eval_size": d.eval_size, "crops": d.crops_per_image}
     fav: CroppedPhotos = load_folder(list_photos(targets, d.max_images), seed=seed, **common)
     src = None if sources is None else load_folder(list_photos(sources, d.max_images), seed=seed + 1_000_003, **common)

@@ -44,6 +44,7 @@ from backend.agent.look import EXAMPLES_DESCRIPTOR, example_features
 from backend.agent.thumbnail import make_thumbnail
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
+from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
 from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
@@ -167,7 +168,7 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
         log.warning("%s: no partner of the same name in the other folder; skipped", path)
     if d.max_images > 0:
         pairs = pairs[: d.max_images]
-    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    csize = cache_size_of(d, cfg.agent.thumb)
     views = load_paired_views(pairs, cache_size=csize, eval_size=d.eval_size, crops=d.crops_per_image, seed=seed)
     for message in views.skipped:
         log.warning("skipping a pair: %s", message)
@@ -236,7 +237,7 @@ def _edit_pairs(
     d, seed = cfg.data, cfg.run.seed
     if d.max_images > 0:
         edits = edits[: d.max_images]
-    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    csize = cache_size_of(d, cfg.agent.thumb)
     views = load_paired_views(
         [Pair(e.name, e.original, e.original) for e in edits],
         cache_size=csize,
@@ -315,7 +316,7 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
         items = {f"p{i:05d}": (photo, text) for i, (photo, text, _, _) in enumerate(chosen)}
         result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
     afters = [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
-    csize = d.cache_size if d.cache_size > 0 else (cfg.agent.thumb * 5) // 4
+    csize = cache_size_of(d, cfg.agent.thumb)
     views = load_paired_views(
         [Pair(p.stem, p, p) for p, _, _, _ in chosen],
         cache_size=csize,

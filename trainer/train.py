@@ -475,10 +475,6 @@ def _export_style(
     return path, installed
 
 
-def _write_text(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
-
-
 def train(
     cfg: TrainConfig,
     *,
@@ -590,7 +586,7 @@ def _run(
     """Build the data and the trainer (inside the caller's RNG fork), optionally resume, then loop."""
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        _write_text(run / "config.toml", config_to_toml(cfg))
+        write_text_atomic(run / "config.toml", config_to_toml(cfg))
         full = build_dataset(targets, sources, cfg.data, thumb=cfg.agent.thumb, seed=cfg.run.seed, cache_dir=run)
     barrier(info)
     if not info.is_main:
@@ -712,5 +708,5 @@ def _evaluate(trainer: Trainer, full: TrainingData, run: Path) -> dict[str, floa
     contact_sheet(
         ev.before[:n], ev.after[:n], run / "contact_sheet.png", targets=full.eval_targets[:8], captions=ev.captions
     )
-    _write_text(run / "eval.json", json.dumps(metrics, indent=1, allow_nan=False) + "\n")
+    write_text_atomic(run / "eval.json", json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     return metrics

@@ -29,12 +29,13 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from backend.errors import AutoretouchError
+from backend.sidecar.xmp import NS
 
 __all__ = ["CRS_NS", "MAX_XMP_BYTES", "XmpSettingsError", "crs_settings", "embedded_xmp"]
 
 #: The Camera Raw Settings namespace.
-CRS_NS = "http://ns.adobe.com/camera-raw-settings/1.0/"
-_RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+CRS_NS = NS["crs"]
+_RDF_NS = NS["rdf"]
 #: Larger XMP packets are refused.
 MAX_XMP_BYTES = 4 << 20
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
