@@ -24,6 +24,7 @@ local LrTasks = import "LrTasks"
 local DaemonClient = require "DaemonClient"
 local Develop = require "Develop"
 local Log = require "Log"
+local PreviewFlow = require "PreviewFlow"
 local S = require "Strings"
 
 local ApplyFlow = {}
@@ -43,7 +44,8 @@ local function leafName(path)
   return (tostring(path):match("[^/\\]+$")) or tostring(path)
 end
 
-local function photoName(photo, path)
+--- A photo's file name for messages ("?" or the path's last part when the catalog cannot give it).
+function ApplyFlow.photoName(photo, path)
   local ok, name = LrTasks.pcall(photo.getFormattedMetadata, photo, "fileName")
   if ok and type(name) == "string" and name ~= "" then
     return name
@@ -128,7 +130,7 @@ local function fetch(args, photo)
     error({ kind = "photo", message = S.errorVideo }, 0)
   end
   local variant = args.variant or 1
-  local opts = { mix = args.mix, variants = variant > 1 and variant or nil, seed = variant > 1 and 0 or nil }
+  local opts = { mix = args.mix, variants = variant > 1 and variant or nil, seed = variant > 1 and PreviewFlow.SEED or nil }
   local response, err = args.client:suggest(path, args.style, args.strength, opts)
   if not response then
     error(err, 0)
@@ -276,7 +278,7 @@ function ApplyFlow.run(args)
       local ok, item = LrTasks.pcall(fetch, args, photo)
       if ok then
         item.photo = photo
-        item.name = photoName(photo, item.path)
+        item.name = ApplyFlow.photoName(photo, item.path)
         fetched[#fetched + 1] = item
         for _, key in ipairs(item.dropped) do
           droppedSet[key] = true
@@ -290,7 +292,7 @@ function ApplyFlow.run(args)
         Log:errorf("apply stopped: %s", ApplyFlow.message(item))
         break
       else
-        addFailure(summary, photoName(photo), item)
+        addFailure(summary, ApplyFlow.photoName(photo), item)
         processed = k
       end
     end

@@ -216,25 +216,29 @@ function DaemonClient:trainCancel()
   return self:call("POST", "/v1/train/cancel", { protocol_version = DaemonClient.PROTOCOL_VERSION })
 end
 
+-- Suggestion `index` (default 1) of a decoded SuggestResponse, or nil.
+local function suggestion(response, index)
+  local suggestions = type(response) == "table" and response.suggestions
+  return type(suggestions) == "table" and suggestions[index or 1] or nil
+end
+
 --- The Lightroom settings of one suggestion of a SuggestResponse (the first unless `index` says otherwise).
 -- @return settings table and list of warnings, or nil and an error
 function DaemonClient.lightroomSettings(response, index)
-  local suggestions = type(response) == "table" and response.suggestions
-  local first = type(suggestions) == "table" and suggestions[index or 1]
-  local settings = field(first, "lightroom_settings")
+  local chosen = suggestion(response, index)
+  local settings = field(chosen, "lightroom_settings")
   if type(settings) ~= "table" then
     return nil, { kind = "protocol", message = S.errorNoSettings }
   end
-  return settings, field(first, "lightroom_warnings") or {}
+  return settings, field(chosen, "lightroom_warnings") or {}
 end
 
---- The relative Lightroom keys of the first suggestion (key -> { add, min, max }; {} when none).
+--- The relative Lightroom keys of one suggestion (the first unless `index` says otherwise; key -> { add, min,
+-- max }; {} when none).
 -- @param response decoded SuggestResponse
 -- @return table (unvalidated; see Develop.relativeKeys)
 function DaemonClient.lightroomRelative(response, index)
-  local suggestions = type(response) == "table" and response.suggestions
-  local first = type(suggestions) == "table" and suggestions[index or 1]
-  local relative = field(first, "lightroom_relative")
+  local relative = field(suggestion(response, index), "lightroom_relative")
   return type(relative) == "table" and relative or {}
 end
 

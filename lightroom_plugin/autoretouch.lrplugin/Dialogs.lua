@@ -76,7 +76,6 @@ function Dialogs.loadPreview(props, preview)
     return
   end
   props.preview = got
-  props.previewKey = table.concat({ tostring(props.style), tostring(props.mixWith), tostring(props.mixWeight) }, "|")
   props.previewStatus = ""
   props.beforePath = got.before
   Dialogs.showAfter(props)

@@ -82,7 +82,7 @@ function Main.autoRetouch()
     Config.remember(choice)
     local targets = env.photos
     if not choice.applyToAll then
-      targets = { env.catalog:getTargetPhoto() or env.photos[1] }
+      targets = { first }
     end
     local styles = PreviewFlow.styleChoice(choice)
     local label = styles.mix and (choice.style .. "+" .. choice.mixWith) or choice.style
@@ -156,8 +156,7 @@ function Main.train()
       Dialogs.daemonError(summary.error)
       return
     end
-    local rejected = summary.finished and summary.finished.rejected ~= nil and summary.finished.rejected ~= ""
-    local problems = summary.state ~= "finished" or rejected or #summary.skipped > 0
+    local problems = summary.state ~= "finished" or TrainFlow.rejected(summary) ~= nil or #summary.skipped > 0
     Dialogs.summary(S.trainSummaryTitle, TrainFlow.summaryText(summary), problems)
   end)
 end

@@ -21,6 +21,7 @@ local PreviewFlow = {}
 PreviewFlow.STRENGTHS = { 0.25, 0.5, 0.75, 1.0 }
 PreviewFlow.VARIANTS = 3
 PreviewFlow.SIZE = 320
+--- The seed of the variants, previewed and applied (ApplyFlow asks for the same ones).
 PreviewFlow.SEED = 0
 
 local counter = 0

@@ -52,7 +52,7 @@ function RevertFlow.run(args)
   end)
   for j, item in ipairs(pending) do
     local result = results[j]
-    local name = item.photo:getFormattedMetadata("fileName") or "?"
+    local name = ApplyFlow.photoName(item.photo)
     if ok and status ~= "aborted" and result and result[1] then
       summary.reverted = summary.reverted + 1
     else

@@ -130,14 +130,24 @@ function TrainFlow.run(args)
   return summary
 end
 
+--- Why the finished training's style was not installed, or nil when it was (or the training did not finish).
+function TrainFlow.rejected(summary)
+  local f = summary.state == "finished" and summary.finished or nil
+  if f and type(f.rejected) == "string" and f.rejected ~= "" then
+    return f.rejected
+  end
+  return nil
+end
+
 --- The summary dialog's text.
 function TrainFlow.summaryText(summary)
   local lines = {}
   if summary.state == "finished" and summary.finished then
     local f = summary.finished
-    if type(f.rejected) == "string" and f.rejected ~= "" then
+    local rejected = TrainFlow.rejected(summary)
+    if rejected then
       lines[#lines + 1] = S.trainRejected(summary.name)
-      lines[#lines + 1] = f.rejected
+      lines[#lines + 1] = rejected
     else
       lines[#lines + 1] = S.trainInstalled(summary.name, summary.used, tonumber(f.steps) or 0)
     end
