@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import write_baseline_jpegs
 
 from backend.agent.network import AgentNet
 from backend.agent.style import Style, save_style
@@ -104,12 +105,9 @@ def real_size_photos(scratch: Path, count: int) -> list[Path]:
             continue
         shutil.copyfile(src, target / f"src_{src.name}")
         kinds.append(target / f"src_{src.name}")
-        base = target / f"src_{src.stem}_12mp.jpg"
-        cv2.imwrite(str(base), pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        scale = (24e6 / (w * h)) ** 0.5
-        big = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(str(target / f"src_{src.stem}_24mp.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        kinds += [base, target / f"src_{src.stem}_24mp.jpg"]
+        base, big = target / f"src_{src.stem}_12mp.jpg", target / f"src_{src.stem}_24mp.jpg"
+        write_baseline_jpegs(pixels, base, big)
+        kinds += [base, big]
     for raw in sorted((DATA / "raw").iterdir()):
         if raw.suffix.lower().lstrip(".") in RAW_EXTENSIONS and raw.suffix.lower() != ".raw":
             shutil.copyfile(raw, target / f"src_{raw.name}")

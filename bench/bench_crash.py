@@ -44,6 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from backend.batch.journal import DEFAULT_JOURNAL_NAME  # noqa: E402
 from testing.fuzz import USER_DT, USER_LR  # noqa: E402
 
 _IGNORED_ATTRS = ("Timestamp", "Software")
@@ -156,7 +157,7 @@ def check_after_kill(folder: Path, foreign: dict[str, str]) -> tuple[bool, bool,
 
 def journal_done(folder: Path) -> int:
     """Photos the journal records as finished."""
-    journal = folder / ".autoretouch-journal.jsonl"
+    journal = folder / DEFAULT_JOURNAL_NAME
     if not journal.exists():
         return 0
     done = 0

@@ -40,6 +40,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import write_baseline_jpegs  # noqa: E402
+
 FULLRES = ROOT.parent / "shared" / "data" / "fivek_extra" / "fullres"
 GOAL = 100.0
 
@@ -72,16 +75,9 @@ def make_photos(scratch: Path, names: list[str] | None) -> list[tuple[str, Path]
         photos.append(("FiveK, progressive", dst))
     big = FULLRES / "a0041_1.jpg"
     if not names or "baseline" in names:
-        pixels = cv2.imread(str(big))
-        base12 = scratch / "a0041_baseline12.jpg"
-        cv2.imwrite(str(base12), pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        photos.append(("baseline re-encode", base12))
-        h, w = pixels.shape[:2]
-        scale = (24e6 / (w * h)) ** 0.5
-        base24 = scratch / "a0041_baseline24.jpg"
-        resized = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(str(base24), resized, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        photos.append(("baseline upscale", base24))
+        base12, base24 = scratch / "a0041_baseline12.jpg", scratch / "a0041_baseline24.jpg"
+        write_baseline_jpegs(cv2.imread(str(big)), base12, base24)
+        photos += [("baseline re-encode", base12), ("baseline upscale", base24)]
     return photos
 
 

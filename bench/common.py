@@ -61,6 +61,21 @@ def downscale_png16(source: Path, long_side: int, target: Path) -> bool:
     return True
 
 
+def write_baseline_jpegs(pixels: np.ndarray, base12: Path, base24: Path) -> None:
+    """Write a photo as a camera would: a baseline JPEG (quality 92) at its own size and a 24-MP cubic upscale.
+
+    Args:
+        pixels: ``(H, W, 3)`` uint8 BGR, as OpenCV reads it.
+        base12: the re-encode at the photo's own size (12 MP for the FiveK full-resolution JPEGs).
+        base24: the upscale to 24 MP (aspect kept).
+    """
+    cv2.imwrite(str(base12), pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    h, w = pixels.shape[:2]
+    scale = (24e6 / (w * h)) ** 0.5
+    big = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(base24), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
 def link_photos(folder: Path, files: Sequence[Path], prefix: str = "") -> Path:
     """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed)."""
     folder.mkdir(parents=True, exist_ok=True)

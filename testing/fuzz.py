@@ -206,11 +206,7 @@ class Mutator:
             elif op == 4:
                 digits = [i for i, c in enumerate(text) if c.isdigit()]
                 if digits:
-                    i = self.rng.choice(digits)
-                    j = i
-                    while j < len(text) and (text[j].isdigit() or text[j] in ".-+e"):
-                        j += 1
-                    text = text[:i] + self.rng.choice(_NUMBERS) + text[j:]
+                    text = self._replace_number(text, digits)
             elif op == 5:
                 opener = self.rng.choice(("<a>", "{", "<rdf:li>", "[", "{ x = "))
                 text = text[:at] + opener * self.rng.choice((50, 500, 5000)) + text[at:]
@@ -223,15 +219,19 @@ class Mutator:
             digits = [i for i, c in enumerate(text) if c.isdigit()]
             spaces = [i for i, c in enumerate(text) if c == " "]
             if digits and (self.chance(0.6) or not spaces or not tokens):
-                i = self.rng.choice(digits)
-                j = i
-                while j < len(text) and (text[j].isdigit() or text[j] in ".-+e"):
-                    j += 1
-                text = text[:i] + self.rng.choice(_NUMBERS) + text[j:]
+                text = self._replace_number(text, digits)
             elif spaces and tokens:
                 at = self.rng.choice(spaces) + 1
                 text = text[:at] + self.rng.choice(tokens) + " " + text[at:]
         return text
+
+    def _replace_number(self, text: str, digits: list[int]) -> str:
+        """``text`` with the number starting at one of the ``digits`` positions replaced by an extreme one."""
+        i = self.rng.choice(digits)
+        j = i
+        while j < len(text) and (text[j].isdigit() or text[j] in ".-+e"):
+            j += 1
+        return text[:i] + self.rng.choice(_NUMBERS) + text[j:]
 
     def random_value(self) -> Any:
         """A value of a random JSON type, often an extreme one."""
