@@ -3,17 +3,22 @@
 * :func:`tiny_train_toml`: a config that trains a few steps of a very small agent and critic in seconds.
 * :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
 * :func:`tiny_pairs_config`: a restoration config that learns from a few tiny before/after pairs in seconds.
+* :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch.nn import functional
 
-__all__ = ["ramp_photos", "tiny_pairs_config", "tiny_train_toml"]
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
+
+__all__ = ["config_with", "ramp_photos", "tiny_pairs_config", "tiny_train_toml"]
 
 
 def tiny_train_toml(sliders: Sequence[str], *, max_steps: int, log_every: int) -> str:
@@ -84,3 +89,13 @@ def tiny_pairs_config(sliders: Sequence[str], style: str, *, steps: int = 200) -
         "restore": {"batch": 8, "pool_per_target": 12, "eval_every": 40, "lr": 1e-2, "fit_size": 32, "fit_iters": 60},
         "run": {"style": style, "steps": steps, "seed": 0, "threads": 1},
     }
+
+
+def config_with(base: dict[str, dict[str, object]], **sections: dict[str, object]) -> TrainConfig:
+    """``base`` (config sections) with the keys of ``sections`` changed or added, as a checked ``TrainConfig``."""
+    from trainer.config import config_from_dict
+
+    merged = {k: dict(v) for k, v in base.items()}
+    for name, values in sections.items():
+        merged.setdefault(name, {}).update(values)
+    return config_from_dict(merged)

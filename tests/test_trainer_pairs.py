@@ -18,7 +18,7 @@ from backend.agent.thumbnail import make_thumbnail
 from backend.encode import write_image
 from backend.errors import AutoretouchError
 from backend.render.pipeline import render
-from trainer.config import config_from_dict
+from testing.training import config_with
 from trainer.data.pairs import find_pairs, load_paired_views
 from trainer.eval_cli import Pair, evaluate_pairs
 from trainer.restore_pairs import MAX_EXAMPLES, example_indices, pair_weight
@@ -31,13 +31,6 @@ TINY = {
     "restore": {"batch": 8, "pool_per_target": 12, "eval_every": 40, "lr": 1e-2, "fit_size": 32, "fit_iters": 80},
     "run": {"style": "mine", "steps": 200, "seed": 0, "threads": 1, "log_every": 20},
 }
-
-
-def _cfg(**sections: dict) -> object:
-    merged = {k: dict(v) for k, v in TINY.items()}
-    for name, values in sections.items():
-        merged.setdefault(name, {}).update(values)
-    return config_from_dict(merged)
 
 
 def test_paired_views_cut_the_same_windows_of_both_photos(tmp_path: Path) -> None:
@@ -82,7 +75,7 @@ def _exposure(net: object, images: torch.Tensor) -> torch.Tensor:
 def test_pairs_teach_an_exposure_that_depends_on_the_photo(tmp_path: Path) -> None:
     before, after, scenes = write_pair_folders(tmp_path / "data", n_pairs=16, size=48, seed=1, n_unfittable=1)
     styles = tmp_path / "styles"
-    result = train(_cfg(), targets=None, pairs=(before, after), run_dir=tmp_path / "run", install_dir=styles)
+    result = train(config_with(TINY), targets=None, pairs=(before, after), run_dir=tmp_path / "run", install_dir=styles)
     assert result.rejected is None and result.installed_path is not None
     style = load_style(styles / "mine.safetensors")
     t = style.training
@@ -124,7 +117,11 @@ def test_pairs_teach_an_exposure_that_depends_on_the_photo(tmp_path: Path) -> No
 def test_style_examples_round_trip_and_are_checked(tmp_path: Path) -> None:
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=4, size=32, seed=2)
     result = train(
-        _cfg(run={"steps": 5}), targets=None, pairs=(before, after), run_dir=tmp_path / "r", install_dir=None
+        config_with(TINY, run={"steps": 5}),
+        targets=None,
+        pairs=(before, after),
+        run_dir=tmp_path / "r",
+        install_dir=None,
     )
     style = load_style(result.style_path)
     assert style.examples is not None and style.examples["names"] == ["p000", "p001", "p002", "p003"]

@@ -14,7 +14,7 @@ from backend.agent.rollout import rollout
 from backend.agent.style import Style, load_style, save_style
 from backend.agent.thumbnail import make_thumbnail
 from backend.render.pipeline import render
-from trainer.config import config_from_dict
+from testing.training import config_with
 from trainer.data.unedit import PHOTOGRAPHER_UNEDIT, photographer_unedit_settings
 from trainer.restore import degenerate_moves
 from trainer.restore_fit import fit_unedit_centre
@@ -29,13 +29,6 @@ TINY = {
 }
 
 
-def _cfg(**sections: dict) -> object:
-    merged = {k: dict(v) for k, v in TINY.items()}
-    for name, values in sections.items():
-        merged.setdefault(name, {}).update(values)
-    return config_from_dict(merged)
-
-
 def _exposure(net: AgentNet, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         traj = rollout(net, make_thumbnail(images, net.thumb), render_final=False)
@@ -45,7 +38,7 @@ def _exposure(net: AgentNet, images: torch.Tensor) -> torch.Tensor:
 def test_restoration_makes_exposure_depend_on_the_photo(tmp_path: Path) -> None:
     targets, _, heldout = write_style_folders(tmp_path / "data", n_targets=16, n_sources=1, size=48, seed=1)
     styles = tmp_path / "styles"
-    result = train(_cfg(), targets=targets, run_dir=tmp_path / "run", install_dir=styles)
+    result = train(config_with(TINY), targets=targets, run_dir=tmp_path / "run", install_dir=styles)
     assert result.step == 160 and result.rejected is None
     style = load_style(styles / "restored.safetensors")
     assert style.net.oneshot and style.training["method"] == "restore"
@@ -72,7 +65,7 @@ def test_a_style_worse_than_doing_nothing_is_not_installed_unless_forced(tmp_pat
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=6, n_sources=1, size=32, seed=2)
     impossible = {"restore": {"min_gain_db": 99.0}, "run": {"steps": 20}}
     styles = tmp_path / "styles"
-    result = train(_cfg(**impossible), targets=targets, run_dir=tmp_path / "a", install_dir=styles)
+    result = train(config_with(TINY, **impossible), targets=targets, run_dir=tmp_path / "a", install_dir=styles)
     assert result.installed_path is None and result.rejected is not None
     assert "doing nothing" in result.rejected
     assert not (styles / "restored.safetensors").exists()
@@ -80,7 +73,7 @@ def test_a_style_worse_than_doing_nothing_is_not_installed_unless_forced(tmp_pat
     assert json.loads((tmp_path / "a" / "eval.json").read_text())["installed"] is False
 
     forced = {**impossible, "run": {"steps": 20, "force": True}}
-    result = train(_cfg(**forced), targets=targets, run_dir=tmp_path / "b", install_dir=styles)
+    result = train(config_with(TINY, **forced), targets=targets, run_dir=tmp_path / "b", install_dir=styles)
     assert result.rejected is None and (styles / "restored.safetensors").is_file()
 
 
