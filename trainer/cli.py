@@ -114,6 +114,7 @@ else the built-in un-edited pool. Without fine-tuning, --steps/--minutes bound t
 """
 
 
+# Long: argparse declarations only, one statement per option of `train`.
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train`` sub-command to the CLI."""
     parser = subparsers.add_parser(
@@ -257,6 +258,7 @@ def _check_mode(args: argparse.Namespace) -> None:
         )
 
 
+# Long: the order of `train`'s set-up (config, overrides, sources, remote or local, exit status); each step is one call.
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, train, export the style; returns exit status 0."""
     from backend.agent.style import user_style_dirs

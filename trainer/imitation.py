@@ -251,6 +251,7 @@ def _new_net(cfg: TrainConfig) -> AgentNet:
     )
 
 
+# Long: the imitation run's order (data, teacher forcing, checks, export); each step is one call.
 def run_imitation(
     cfg: TrainConfig,
     *,

@@ -116,6 +116,7 @@ def _decode_input(path: Path, thumb: int, fit_size: int | None) -> tuple[Tensor,
     return make_thumbnail(image, thumb), (make_thumbnail(image, fit_size) if fit_size else None)
 
 
+# Long: reads one catalog in one pass (photos, histories, renditions, labels) and reports every skip where it happens.
 def load_expert_data(
     catalog: str | Path,
     expert: str,

@@ -240,6 +240,7 @@ def _batch_settings(recipes: Sequence[Mapping[str, SliderValue]], n: int) -> dic
     return out
 
 
+# Long: one optimisation loop over the staged slider groups; the docstring states the method.
 def fit_recipes(
     inputs: Tensor,
     renditions: Tensor,

@@ -491,6 +491,7 @@ def _paired(
     return data, crossfit, minutes
 
 
+# Long: the restoration run's order (data by source kind, optimise, keep the best, finish); half of it is the docstring of its arguments.
 def train_restore(
     cfg: TrainConfig,
     *,

@@ -126,6 +126,7 @@ class EpisodeLosses:
     metrics: dict[str, float]
 
 
+# Long: the RL losses of one episode (returns, advantages, policy, value, entropy), written out as in the paper so that each term can be followed.
 def episode_losses(
     traj: Trajectory,
     states: Sequence[Tensor],

@@ -475,6 +475,7 @@ def _export_style(
     return path, installed
 
 
+# Long: dispatch of `train` over the methods and sources, with the shared set-up around it; half of it is the docstring.
 def train(
     cfg: TrainConfig,
     *,

@@ -193,6 +193,7 @@ def _set_values(
     return torch.where(mask, value, prev)
 
 
+# Long: one decision loop (mask, sample, render, record per step); its state lives in the loop's locals, and the docstring states every argument.
 def rollout(
     net: AgentNet,
     thumb: Tensor,

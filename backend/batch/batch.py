@@ -428,6 +428,7 @@ def _workers(wanted: int, tasks: int, *, automatic: bool, style_file: bool) -> i
     return workers
 
 
+# Long: the batch's one control flow (resolve photos, journal, worker pool, progress, cancel, summary); the steps are helpers, the order is here.
 def run_batch(
     paths: Sequence[str | Path] = (),
     *,

@@ -636,6 +636,7 @@ def fast_gamut_tables(dtype: torch.dtype, device: torch.device) -> tuple[Tensor,
     return value, slope, floor
 
 
+# Long: one closed-form formula, kept in one piece in the order of its derivation so that it can be checked against darktable's.
 def fast_dt_ucs_map(
     y: Tensor,
     u_prime: Tensor,
