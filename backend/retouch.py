@@ -44,7 +44,7 @@ def preview_side(styles: Sequence[tuple[Style, float]]) -> int:
     """Long side of the preview to decode for ``styles``: the agent's preview, or a larger thumbnail's."""
     from backend.agent.thumbnail import PREVIEW_LONG_SIDE
 
-    return max(PREVIEW_LONG_SIDE, *(s.net.thumb for s, _ in styles))
+    return max(PREVIEW_LONG_SIDE, *(s.thumb for s, _ in styles))
 
 
 def suggest_photo(

@@ -14,7 +14,8 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
 * test: every test input against Expert C at 512 px with ``trainer.eval_cli.evaluate_pairs`` (the code path of
   ``autoretouch eval``): identity (doing nothing), the auto baseline and the learned style (its held-out-selected
   checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
-  as installed mixes the two, ``restore.nearest_blend``). ``--eval-only`` re-evaluates the styles of an earlier
+  as installed mixes the two, ``restore.nearest_blend``), for styles with a prior the agent alone too (the style
+  as installed mixes it with the prior, ``restore.prior_share``). ``--eval-only`` re-evaluates the styles of an earlier
   run (``--blend S`` overrides the stored share).
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
@@ -134,8 +135,8 @@ def _evaluate(style: Any, test_rows: list[dict[str, str]], blend: float | None) 
         style = dataclasses.replace(style, examples={**style.examples, "blend": blend})
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
     per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
-    if style.examples is not None:
-        agent = dataclasses.replace(style, examples={**style.examples, "blend": 0.0})
+    if style.examples is not None or style.prior is not None:  # the learnt agent without what it is mixed with
+        agent = dataclasses.replace(style, examples=style.examples and {**style.examples, "blend": 0.0}, prior=None)
         alone = evaluate_pairs(pairs, [(agent, 1.0)], size=512)
         for row, p in zip(per, alone.per_photo, strict=True):
             row["agent"] = p["metrics"]["style"]["psnr"]

@@ -75,6 +75,48 @@ def test_round_trip_gives_the_same_outputs(tmp_path: Path) -> None:
     assert not list((tmp_path / "new").glob("*.tmp"))
 
 
+def test_a_prior_agent_travels_in_the_same_files(tmp_path: Path) -> None:
+    style = _style(sliders=("exposure", "contrast"), max_steps=1, oneshot=True, encoder="stats", width=16, thumb=32)
+    torch.manual_seed(7)
+    prior = AgentNet(sliders=("exposure", "saturation"), max_steps=1, oneshot=True, encoder="stats", thumb=48).eval()
+    for net in (style.net, prior):  # one-shot agents start at the identity: give them something to say
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+    style.prior, style.prior_share, style.prior_from = prior, 0.25, "default@4"
+    assert style.thumb == 48
+    weights = save_style(style, tmp_path)
+    loaded = load_style(weights)
+    assert loaded.prior is not None and not loaded.prior.training
+    assert (loaded.prior_share, loaded.prior_from, loaded.thumb) == (0.25, "default@4", 48)
+    assert loaded.prior.config() == prior.config()
+    for a, b in zip(_outputs(prior), _outputs(loaded.prior), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(_outputs(style.net), _outputs(loaded.net), strict=True):
+        assert torch.equal(a, b)
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert meta["prior"]["share"] == 0.25 and meta["prior"]["agent"]["sliders"] == ["exposure", "saturation"]
+    listed = StyleStore([tmp_path]).list()[0].to_dict()  # what `styles --json` shows
+    assert listed["prior"] == {"from": "default@4", "share": 0.25}
+
+    # the metadata promises a prior that the weights lack, or describes it wrongly
+    plain = {k: v.contiguous() for k, v in style.net.state_dict().items()}
+    save_file(plain, str(tmp_path / "bare.safetensors"))
+    (tmp_path / "bare.json").write_text(json.dumps(meta | {"name": "bare"}))
+    with pytest.raises(StyleError, match=r"missing \['prior\."):
+        load_style(tmp_path / "bare.safetensors")
+    for prior_meta, message in [
+        (meta["prior"] | {"share": 0.0}, "prior.share"),
+        (meta["prior"] | {"share": True}, "prior.share"),
+        (meta["prior"] | {"from": 3}, "prior.from"),
+        (meta["prior"] | {"agent": meta["agent"] | {"oneshot": False, "max_steps": 5}}, "one-shot"),
+        ([1], "'prior' must be an object"),
+    ]:
+        _write_meta(weights, prior=prior_meta)
+        with pytest.raises(StyleError, match=message):
+            load_style(weights)
+
+
 def _write_meta(weights: Path, **changes: object) -> None:
     meta_path = weights.with_suffix(".json")
     meta = json.loads(meta_path.read_text())

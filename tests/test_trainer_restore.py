@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import torch
 from backend.agent.network import AgentNet
 from backend.agent.rollout import rollout
 from backend.agent.style import Style, load_style, save_style
+from backend.agent.suggest import suggest_for_image
 from backend.agent.thumbnail import make_thumbnail
+from backend.recipe import blend
 from backend.render.pipeline import render
 from testing.training import config_with
 from trainer.data.unedit import PHOTOGRAPHER_UNEDIT, photographer_unedit_settings
@@ -53,12 +56,28 @@ def test_restoration_makes_exposure_depend_on_the_photo(tmp_path: Path) -> None:
     assert float(down.mean()) < -0.2, down
     assert bool((up > down).all())
 
+    # the style carries a copy of the shipped default agent as its prior, and suggests the blend of both
+    default = load_style("default")
+    assert style.prior is not None and style.prior_share == 0.5 and style.prior_from == default.model
+    prior, shipped = style.prior.state_dict(), default.net.state_dict()
+    assert prior.keys() == shipped.keys() and all(torch.equal(prior[k], shipped[k]) for k in prior)
+    photo = dark[:1]
+    alone = dataclasses.replace(style, prior=None)
+    mine, theirs = suggest_for_image(photo, [(alone, 1.0)])[0], suggest_for_image(photo, [(default, 1.0)])[0]
+    expected = blend([mine, theirs], [0.5, 0.5])
+    got = suggest_for_image(photo, [(style, 1.0)])[0]
+    assert got.model == style.model and [s.slider for s in got.steps] == [s.slider for s in expected.steps]
+    for step in got.steps:
+        assert np.allclose(step.value, expected.value(step.slider), atol=1e-5), step.slider
+    assert got.value("exposure") != pytest.approx(mine.value("exposure"), abs=1e-3)  # the prior does move it
+
     run = result.run_dir
     for name in ("config.toml", "metrics.csv", "curves.png", "contact_sheet.png", "eval.json"):
         assert (run / name).is_file(), name
     report = json.loads((run / "eval.json").read_text())
     assert report["val_gain_db"] > 0.0 and report["installed"] and report["degenerate"] == []
     assert report["val_psnr"] == pytest.approx(style.metrics["val_psnr"], abs=1e-5)
+    assert "val_psnr_agent_alone" in report  # the check scores the blend, as it will suggest
 
 
 def test_a_style_worse_than_doing_nothing_is_not_installed_unless_forced(tmp_path: Path) -> None:
@@ -72,9 +91,10 @@ def test_a_style_worse_than_doing_nothing_is_not_installed_unless_forced(tmp_pat
     assert (tmp_path / "a" / "style" / "restored.safetensors").is_file()  # kept in the run folder
     assert json.loads((tmp_path / "a" / "eval.json").read_text())["installed"] is False
 
-    forced = {**impossible, "run": {"steps": 20, "force": True}}
+    forced = {"restore": {"min_gain_db": 99.0, "prior": ""}, "run": {"steps": 20, "force": True}}
     result = train(config_with(TINY, **forced), targets=targets, run_dir=tmp_path / "b", install_dir=styles)
     assert result.rejected is None and (styles / "restored.safetensors").is_file()
+    assert load_style(styles / "restored.safetensors").prior is None  # restore.prior = "": the agent alone
 
 
 def test_degenerate_moves_are_detected() -> None:

@@ -320,6 +320,11 @@ class RestoreConfig:
         check_share: share of the run's steps or minutes that the cross-fitted check takes (all groups together).
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
+        prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
+            copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
+            suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few
+            photos towards a general "auto" (``""``: none; styles learnt from pairs use their nearest edits).
+        prior_share: the prior recipe's share in that blend, in (0, 1].
     """
 
     lr: float = 1e-3
@@ -353,6 +358,8 @@ class RestoreConfig:
     nearest_blend: float = 0.5
     check_folds: int = 2
     check_share: float = 0.3
+    prior: str = "default"
+    prior_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -464,6 +471,7 @@ def _validate(cfg: TrainConfig) -> None:
         (0.0 <= cfg.restore.nearest_blend <= 1.0, "restore.nearest_blend must be in [0, 1]"),
         (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),
         (0.0 < cfg.restore.check_share < 1.0, "restore.check_share must be in (0, 1)"),
+        (0.0 < cfg.restore.prior_share <= 1.0, "restore.prior_share must be in (0, 1]"),
         (cfg.restore.batch >= 1, "restore.batch must be >= 1"),
         (cfg.restore.lab_weight >= 0.0 and cfg.restore.sparsity >= 0.0, "restore weights must be >= 0"),
         (cfg.restore.pool_per_target >= 1, "restore.pool_per_target must be >= 1"),

@@ -25,6 +25,12 @@ fixed un-edits are restored and scored (PSNR on 8-bit sRGB against the favourite
 own score, i.e. doing nothing). The best checkpoint is kept, and the style is installed only when it beats doing
 nothing by ``min_gain_db`` and makes no degenerate move (:func:`degenerate_moves`), unless ``run.force`` is set.
 
+Prior: an agent learnt from 16 favourites has seen few photos, and its suggestions vary with which 16 they were.
+A style learnt from favourites (not from pairs, which have their nearest edits) therefore carries a copy of a
+general agent, the shipped default "auto" (``restore.prior``), and suggests the blend of both recipes
+(``restore.prior_share``, 0.5): shrinkage towards a prior that was trained on other photos. The held-out check,
+the degenerate-move check and the contact sheet score the blend, as it will be suggested.
+
 Run folder: ``config.toml``, ``metrics.csv``, ``curves.png``, ``eval.json``, ``contact_sheet.png`` (held-out
 un-edited favourites, restored, and the favourites) and ``style/<style>.{safetensors,json}``.
 """
@@ -32,6 +38,7 @@ un-edited favourites, restored, and the favourites) and ``style/<style>.{safeten
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -169,25 +176,39 @@ def _clip_share(image: Tensor) -> Tensor:
     return black + white
 
 
-def _apply(net: AgentNet, inputs: Tensor) -> tuple[Trajectory, Tensor]:
-    """The agent's one-shot rollout on ``(N, 3, S, S)`` inputs (eval mode) and its rendering at their size."""
+def _apply(net: AgentNet, inputs: Tensor, prior: Prior | None = None) -> tuple[Trajectory, dict[str, Tensor], Tensor]:
+    """The agent's one-shot rollout on ``(N, 3, S, S)`` inputs (eval mode), its settings and their rendering.
+
+    With ``prior``, the settings are blended with the prior agent's, as a suggestion is.
+    """
     net.eval()
     traj = rollout(net, make_thumbnail(inputs, net.thumb), render_final=False)
-    return traj, render(inputs, traj.settings)
+    settings = traj.settings
+    if prior is not None:
+        other = rollout(prior.net.eval(), make_thumbnail(inputs, prior.net.thumb), render_final=False).settings
+        settings = {}
+        for name in dict.fromkeys([*traj.settings, *other]):
+            mine, theirs = traj.settings.get(name), other.get(name)
+            like = mine if mine is not None else theirs
+            ident = torch.as_tensor(get_slider(name).identity, dtype=like.dtype).expand_as(like)  # type: ignore[union-attr]
+            mine = ident if mine is None else mine
+            theirs = ident if theirs is None else theirs
+            settings[name] = (1.0 - prior.share) * mine + prior.share * theirs
+    return traj, settings, render(inputs, settings)
 
 
 @torch.no_grad()
-def degenerate_moves(net: AgentNet, inputs: Tensor) -> list[str]:
+def degenerate_moves(net: AgentNet, inputs: Tensor, prior: Prior | None = None) -> list[str]:
     """What a style does to photos that no style should do: the reasons, empty when none.
 
     Checks the agent's recipes on ``(N, 3, S, S)`` linear Rec.2020 inputs: black & white above
     :data:`BW_LIMIT` on any photo, on average more than :data:`CLIP_LIMIT` of the pixels newly clipped to
     black or white, or more than :data:`CHROMA_LOSS_LIMIT` of the mean chroma removed.
     """
-    traj, out = _apply(net, inputs)
+    _, settings, out = _apply(net, inputs, prior)
     reasons = []
-    if "black_and_white" in traj.settings:
-        bw = float(traj.settings["black_and_white"].max())
+    if "black_and_white" in settings:
+        bw = float(settings["black_and_white"].max())
         if bw > BW_LIMIT:
             reasons.append(f"turns photos black and white (black_and_white up to {bw:.0f})")
     clipped = float((_clip_share(out) - _clip_share(inputs)).mean())
@@ -292,15 +313,18 @@ def _sample(data: _Data, n: int, size: int, gen: torch.Generator, flip: bool) ->
 
 
 @torch.no_grad()
-def restore_images(net: AgentNet, inputs: Tensor) -> tuple[Tensor, list[str]]:
-    """The agent's one-shot result on ``(N, 3, S, S)`` inputs, and a caption per image (its moves)."""
-    traj, out = _apply(net, inputs)
+def restore_images(net: AgentNet, inputs: Tensor, prior: Prior | None = None) -> tuple[Tensor, list[str]]:
+    """The agent's one-shot result on ``(N, 3, S, S)`` inputs, and a caption per image (the agent's moves).
+
+    With ``prior``, the result is blended with the prior agent's, as a suggestion is.
+    """
+    traj, _, out = _apply(net, inputs, prior)
     captions = [" ".join(get_slider(s).short for s in o) or "no edit" for o in traj.orders]
     return out, captions
 
 
-def _val_psnr(net: AgentNet, data: _Data) -> tuple[float, float]:
-    out, _ = restore_images(net, data.val_in)
+def _val_psnr(net: AgentNet, data: _Data, prior: Prior | None = None) -> tuple[float, float]:
+    out, _ = restore_images(net, data.val_in, prior)
     style = float(np.mean(psnr(out, data.val_out)))
     identity = float(np.mean(psnr(data.val_in, data.val_out)))
     return style, identity
@@ -326,6 +350,40 @@ def new_restore_net(cfg: TrainConfig) -> AgentNet:
         oneshot=True,
         encoder=a.encoder or "stats",
     )
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The general agent a style learnt from favourites is blended with (``restore.prior``).
+
+    Attributes:
+        net: the prior's one-shot agent (eval mode).
+        share: its recipe's share in the blend, in (0, 1].
+        source: provenance, ``NAME@MODEL_VERSION`` of the style it was copied from.
+    """
+
+    net: AgentNet
+    share: float
+    source: str
+
+
+def load_prior(cfg: TrainConfig) -> Prior | None:
+    """The prior ``restore.prior`` names (``None`` when it names none).
+
+    Raises:
+        NotFoundError: no such style.
+        ConfigError: its agent is not a one-shot agent.
+    """
+    from backend.agent.style import load_style
+
+    if not cfg.restore.prior:
+        return None
+    style = load_style(cfg.restore.prior)
+    if not style.net.oneshot or style.net.max_steps != 1:
+        raise ConfigError(f"restore.prior {cfg.restore.prior}: its agent is not a one-shot agent")
+    if style.prior is not None:
+        raise ConfigError(f"restore.prior {cfg.restore.prior}: it has a prior of its own; name a general style")
+    return Prior(style.net.eval(), cfg.restore.prior_share, style.model)
 
 
 @dataclass
@@ -541,6 +599,7 @@ def train_restore(
     t0 = time.monotonic()
     steps, minutes = cfg.run.steps, cfg.run.minutes
     crossfit: dict[str, Any] | None = None
+    prior: Prior | None = None
     if pairs is not None or catalog is not None or darktable is not None or edits is not None:
         data, crossfit, minutes = _paired(cfg, net, info, t0, minutes, pairs, catalog, darktable, edits)
     elif targets is None:
@@ -550,6 +609,7 @@ def train_restore(
         )
     else:
         data = _build_data(cfg, targets, sources)
+        prior = load_prior(cfg)
         log.info(
             "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
             data.summary["targets"],
@@ -570,18 +630,18 @@ def train_restore(
     finally:
         if bar is not None:
             bar.close()
-    best, identity_psnr, step, stopped_by = outcome.best, outcome.identity_psnr, outcome.step, outcome.stopped_by
-    elapsed = outcome.elapsed
     if crossfit is None:
-        net.load_state_dict(best["state"])
+        net.load_state_dict(outcome.best["state"])
     else:  # trained on every pair: the last weights, judged by the cross-fitted check
-        best = {"step": step, "val_psnr": crossfit["val_psnr"], "state": None}
-        identity_psnr = crossfit["val_psnr_identity"]
+        best = {"step": outcome.step, "val_psnr": crossfit["val_psnr"], "state": None}
+        outcome = dataclasses.replace(outcome, best=best, identity_psnr=crossfit["val_psnr_identity"])
         data.summary["check"] = crossfit["summary"]
     net.eval()
-    result = TrainResult(run_dir=run, step=step, stopped_by=stopped_by, style_path=None, installed_path=None, net=net)
+    result = TrainResult(
+        run_dir=run, step=outcome.step, stopped_by=outcome.stopped_by, style_path=None, installed_path=None, net=net
+    )
     if info.is_main:
-        result.metrics, result.rejected = _finish(cfg, net, data, run, install_dir, best, identity_psnr, step, elapsed)
+        result.metrics, result.rejected = _finish(cfg, net, data, run, install_dir, outcome, prior)
         result.style_path = run / "style" / f"{cfg.run.style}.safetensors"
         if not result.rejected and install_dir is not None:
             result.installed_path = Path(install_dir) / f"{cfg.run.style}.safetensors"
@@ -597,32 +657,34 @@ def _finish(
     data: _Data,
     run: Path,
     install_dir: str | Path | None,
-    best: dict[str, Any],
-    identity_psnr: float,
-    step: int,
-    elapsed: float,
+    outcome: _Outcome,
+    prior: Prior | None,
 ) -> tuple[dict[str, float], str | None]:
     """Score the kept checkpoint, write the report files, export (and maybe install) the style."""
+    best, identity_psnr, step, elapsed = outcome.best, outcome.identity_psnr, outcome.step, outcome.elapsed
     checks = data.val_in if data.sources is None else torch.cat((data.val_in, data.sources))
-    reasons = degenerate_moves(net, checks)
-    gain = best["val_psnr"] - identity_psnr
+    reasons = degenerate_moves(net, checks, prior)
+    val_psnr = best["val_psnr"] if prior is None else _val_psnr(net, data, prior)[0]  # as it will suggest
+    gain = val_psnr - identity_psnr
     if gain < cfg.restore.min_gain_db:
         reasons.insert(
             0,
-            f"on the held-out {'pairs' if data.examples is not None else 'favourites'} it scores {best['val_psnr']:.2f} dB, doing nothing {identity_psnr:.2f} dB "
+            f"on the held-out {'pairs' if data.examples is not None else 'favourites'} it scores {val_psnr:.2f} dB, doing nothing {identity_psnr:.2f} dB "
             f"({gain:+.2f} dB)",
         )
-    out, captions = restore_images(net, data.val_in)
+    out, captions = restore_images(net, data.val_in, prior)
     n = min(8, out.shape[0])
     contact_sheet(data.val_in[:n], out[:n], run / "contact_sheet.png", targets=data.val_out[:n:4], captions=captions)
     metrics = {
         "val_psnr_identity": identity_psnr,
-        "val_psnr": best["val_psnr"],
+        "val_psnr": val_psnr,
         "val_gain_db": gain,
         "best_step": float(best["step"]),
         "steps": float(step),
         "train_seconds": elapsed,
     }
+    if prior is not None:
+        metrics["val_psnr_agent_alone"] = best["val_psnr"]
     if data.examples is not None:
         metrics["pairs_fit_psnr"] = float(data.summary["fit_psnr_mean"])
         metrics["poor_fits"] = float(len(data.summary["poor_fits"]))
@@ -649,6 +711,9 @@ def _finish(
         training=training,
         metrics={k: round(v, 6) for k, v in metrics.items() if math.isfinite(v)},
         examples=data.examples,
+        prior=None if prior is None else copy.deepcopy(prior.net),
+        prior_share=0.0 if prior is None else prior.share,
+        prior_from="" if prior is None else prior.source,
     )
     save_style(style, run / "style")
     if rejected is None and install_dir is not None:

@@ -13,7 +13,13 @@ A style named ``NAME`` is two files in one folder:
        "metrics": {...},                           # evaluation numbers (free-form JSON object)
        "created": "2026-01-31T12:00:00+00:00",     # ISO 8601
        "model_version": 1,                         # integer, bumped by each retraining
-       "examples": {...}}                          # optional: the training photos' fitted recipes (paired styles)
+       "examples": {...},                          # optional: the training photos' fitted recipes (paired styles)
+       "prior": {"share": 0.5, "from": "default@3", "agent": {...}}}   # optional: a general agent mixed in
+
+A style with a ``prior`` carries a second, general agent (its tensors prefixed ``prior.`` in the same weights
+file): every suggestion is the style's own recipe blended with the prior agent's, the prior's share ``share``.
+A style learnt from a few favourites is shrunk this way towards the shipped "auto" it was compared with (see
+``trainer.restore``); the prior's weights are copied in, so the style does not change when that one is retrained.
 
 Loading cannot execute code: the metadata is parsed with :mod:`json`, the weights with
 :func:`safetensors.torch.load` (never pickle / ``torch.load``); the net is built from the metadata and every
@@ -50,6 +56,7 @@ __all__ = [
     "DEFAULT_STYLE",
     "MAX_METADATA_BYTES",
     "MAX_WEIGHTS_BYTES",
+    "PRIOR_PREFIX",
     "SHIPPED_STYLES_DIR",
     "STYLE_FORMAT",
     "STYLE_FORMAT_VERSION",
@@ -67,6 +74,8 @@ __all__ = [
 STYLE_FORMAT = "autoretouch-style"
 STYLE_FORMAT_VERSION = 1
 DEFAULT_STYLE = "default"
+#: Name prefix of the prior agent's tensors in a style's weights file.
+PRIOR_PREFIX = "prior."
 #: Styles shipped with autoretouch (the trained default style is installed here).
 SHIPPED_STYLES_DIR = Path(__file__).resolve().parents[1] / "styles"
 #: Largest weights file accepted (the default net is about 0.4 MB).
@@ -96,6 +105,9 @@ class Style:
         model_version: integer version, bumped by each retraining.
         examples: for styles learnt from before/after pairs, the training photos' fitted recipes and image
             descriptors (a JSON object; the "nearest edits" baseline of ``autoretouch eval`` reads it), else ``None``.
+        prior: a general agent whose recipe is blended into every suggestion (``None``: the style's agent alone).
+        prior_share: the prior recipe's share in that blend, in (0, 1] (0 without a prior).
+        prior_from: provenance of the prior (``NAME@MODEL_VERSION`` of the style it was copied from).
         catalog_version: slider catalog version the net was trained for.
         path: the weights file it was loaded from (``None`` when not loaded from disk).
     """
@@ -110,6 +122,9 @@ class Style:
     catalog_version: int = CATALOG_VERSION
     path: Path | None = None
     examples: dict[str, Any] | None = None
+    prior: AgentNet | None = None
+    prior_share: float = 0.0
+    prior_from: str = ""
 
     @property
     def model(self) -> str:
@@ -132,7 +147,21 @@ class Style:
         }
         if self.examples is not None:
             meta["examples"] = self.examples
+        if self.prior is not None:
+            meta["prior"] = {"share": self.prior_share, "from": self.prior_from, "agent": self.prior.config()}
         return meta
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every weight of the style: the agent's state dict, then the prior's with names prefixed ``prior.``."""
+        state = dict(self.net.state_dict())
+        if self.prior is not None:
+            state |= {PRIOR_PREFIX + k: v for k, v in self.prior.state_dict().items()}
+        return state
+
+    @property
+    def thumb(self) -> int:
+        """The largest thumbnail (pixels) any of the style's agents looks at."""
+        return max(self.net.thumb, self.prior.thumb if self.prior is not None else 0)
 
 
 @dataclass(frozen=True)
@@ -173,6 +202,7 @@ class StyleInfo:
             "training": meta.get("training"),
             "metrics": meta.get("metrics"),
             "examples": _count_examples(meta.get("examples")),
+            "prior": {k: meta["prior"][k] for k in ("from", "share")} if meta.get("prior") else None,
             "shadowed": self.shadowed,
             "error": self.error,
         }
@@ -227,6 +257,21 @@ def _check_agent(agent: Any, where: Path) -> dict[str, Any]:
     return {k: agent[k] for k in keys} | {"oneshot": oneshot, "encoder": encoder}
 
 
+def _check_prior(prior: Any, where: Path) -> dict[str, Any]:
+    if not isinstance(prior, dict):
+        raise StyleError(where, "'prior' must be an object")
+    share = prior.get("share")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0:
+        raise StyleError(where, f"'prior.share' must be a number in (0, 1], got {share!r}")
+    source = prior.get("from", "")
+    if not isinstance(source, str):
+        raise StyleError(where, f"'prior.from' must be a string, got {source!r}")
+    agent = _check_agent(prior.get("agent"), where)
+    if agent["max_steps"] != 1 or not agent["oneshot"]:
+        raise StyleError(where, "'prior.agent' must be a one-shot agent (oneshot true, max_steps 1)")
+    return {"share": float(share), "from": source, "agent": agent}
+
+
 def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
     """Check parsed style metadata; returns it (unknown keys are kept but not used).
 
@@ -254,6 +299,8 @@ def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
             raise StyleError(where, f"'{key}' must be a JSON object")
     if not isinstance(data.get("examples", {}), dict):
         raise StyleError(where, "'examples' must be a JSON object")
+    if "prior" in data:
+        data = dict(data) | {"prior": _check_prior(data["prior"], where)}
     if not isinstance(data.get("description", ""), str):
         raise StyleError(where, "'description' must be a string")
     created = data.get("created")
@@ -304,13 +351,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 # -- weights ----------------------------------------------------------------------------------------
 
 
-def _load_weights(path: Path, net: AgentNet) -> None:
+def _load_weights(path: Path, nets: dict[str, AgentNet]) -> None:
+    """Load the weights file into ``nets`` (name prefix -> net; ``""`` for the style's agent)."""
     raw = _read_limited(path, MAX_WEIGHTS_BYTES, "weights")
     try:
         tensors = load_safetensors(raw)
     except Exception as exc:  # safetensors raises its own error types for every malformed header
         raise StyleError(path, f"not a safetensors weights file ({type(exc).__name__}: {exc})") from None
-    expected = net.state_dict()
+    expected = {prefix + k: (prefix, k, v) for prefix, net in nets.items() for k, v in net.state_dict().items()}
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -319,8 +367,8 @@ def _load_weights(path: Path, net: AgentNet) -> None:
             f"weights do not match the network described by the metadata (missing {missing[:5]}, "
             f"unexpected {unexpected[:5]})",
         )
-    state = {}
-    for name, ref in expected.items():
+    states: dict[str, dict[str, torch.Tensor]] = {prefix: {} for prefix in nets}
+    for name, (prefix, key, ref) in expected.items():
         t = tensors[name]
         if tuple(t.shape) != tuple(ref.shape):
             raise StyleError(path, f"tensor {name!r} has shape {tuple(t.shape)}, the network needs {tuple(ref.shape)}")
@@ -329,8 +377,22 @@ def _load_weights(path: Path, net: AgentNet) -> None:
         t = t.to(ref.dtype)
         if not bool(torch.isfinite(t).all()):
             raise StyleError(path, f"tensor {name!r} contains NaN or infinite values")
-        state[name] = t
-    net.load_state_dict(state, strict=True)
+        states[prefix][key] = t
+    for prefix, net in nets.items():
+        net.load_state_dict(states[prefix], strict=True)
+
+
+def _net_from(agent: dict[str, Any]) -> AgentNet:
+    """An untrained agent shaped as validated ``agent`` metadata describes."""
+    return AgentNet(
+        sliders=tuple(agent["sliders"]),
+        max_steps=agent["max_steps"],
+        width=agent["width"],
+        dropout=float(agent["dropout"]),
+        thumb=agent["thumb"],
+        oneshot=agent["oneshot"],
+        encoder=agent["encoder"],
+    )
 
 
 def _style_files(path: Path) -> tuple[Path, Path]:
@@ -371,18 +433,13 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
     meta = read_metadata(meta_path)
     if meta["name"] != weights.stem:
         raise StyleError(meta_path, f"metadata names the style {meta['name']!r} but the file is {weights.name!r}")
-    agent = meta["agent"]
-    net = AgentNet(
-        sliders=tuple(agent["sliders"]),
-        max_steps=agent["max_steps"],
-        width=agent["width"],
-        dropout=float(agent["dropout"]),
-        thumb=agent["thumb"],
-        oneshot=agent["oneshot"],
-        encoder=agent["encoder"],
-    )
-    _load_weights(weights, net)
+    net = _net_from(meta["agent"])
+    prior_meta = meta.get("prior")
+    prior = _net_from(prior_meta["agent"]) if prior_meta else None
+    _load_weights(weights, {"": net} | ({PRIOR_PREFIX: prior} if prior is not None else {}))
     net.eval()
+    if prior is not None:
+        prior.eval()
     return Style(
         name=meta["name"],
         net=net,
@@ -394,6 +451,9 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
         catalog_version=meta["catalog_version"],
         path=weights,
         examples=meta.get("examples"),
+        prior=prior,
+        prior_share=prior_meta["share"] if prior_meta else 0.0,
+        prior_from=prior_meta["from"] if prior_meta else "",
     )
 
 
@@ -419,7 +479,7 @@ def save_style(style: Style, directory: str | Path) -> Path:
     except (TypeError, ValueError) as exc:
         raise StyleError(weights.with_suffix(".json"), f"metadata is not plain JSON ({exc})") from None
     validate_metadata(json.loads(text), weights.with_suffix(".json"))
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.net.state_dict().items()}
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.tensors().items()}
     blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
     try:
         d.mkdir(parents=True, exist_ok=True)

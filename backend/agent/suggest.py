@@ -4,8 +4,10 @@ Variants: variant 0 is the deterministic rollout (net in eval mode); variant ``k
 greedy rollout with the dropout layers on, masks drawn from ``torch.manual_seed(variant_seed(seed, k))``,
 so a (photo, style, seed) triple always gives the same variants, independent of the other photos.
 
-A style learnt from the photographer's own edits carries examples: its agent's recipe is mixed with the recipe
-of the most similar training photos (:mod:`backend.agent.nearest`, the share stored as ``examples.blend``).
+A style learnt from a few favourites may carry a general prior agent: its recipe is blended with the prior's
+(``style.prior_share``, see :mod:`backend.agent.style`). A style learnt from the photographer's own edits carries
+examples: its agent's recipe is mixed with the recipe of the most similar training photos
+(:mod:`backend.agent.nearest`, the share stored as ``examples.blend``).
 
 Mixing: ``A:0.7,B:0.3`` rolls out every style on the photo and blends their recipes in slider space with
 :func:`backend.recipe.blend` (weights normalised); strength is applied last with :func:`backend.recipe.scale`.
@@ -88,6 +90,14 @@ def _one_style(
         with mc_dropout(net, variant_seed(seed, k)):
             traj = rollout(net, thumbs[size], render_final=False)
     recipe = traj.recipe(style=style.name, model=style.model)
+    if style.prior is not None:  # a style learnt from a few favourites: shrunk towards its general prior
+        if style.prior.thumb not in thumbs:
+            thumbs[style.prior.thumb] = make_thumbnail(image, style.prior.thumb)
+        if id(style.prior) not in nears:  # deterministic: the same for every variant
+            style.prior.eval()
+            nears[id(style.prior)] = rollout(style.prior, thumbs[style.prior.thumb], render_final=False).recipe()
+        mixed = blend([recipe, nears[id(style.prior)]], [1.0 - style.prior_share, style.prior_share], style=style.name)
+        recipe = dataclasses.replace(mixed, model=style.model)
     share = blend_share(style.examples)
     if share > 0.0:  # a style learnt from the photographer's edits: mixed with its nearest edits
         if id(style) not in nears:  # the same for every variant: worked out once per photo
@@ -129,7 +139,7 @@ def suggest_for_image(
     label = mix_label(styles)
     model = "+".join(s.model for s, _ in styles)
     thumbs: dict[int, Tensor] = {}
-    nears: dict[int, Recipe] = {}
+    nears: dict[int, Recipe] = {}  # per-photo recipes that do not depend on the variant, by id of their source
     recipes: list[Recipe] = []
     with torch.inference_mode():
         image = image.float()
@@ -162,6 +172,6 @@ def suggest_for_photo(
     """
     from backend.decode import decode_preview
 
-    largest = max(s.net.thumb for s, _ in styles) if styles else 64
+    largest = max(s.thumb for s, _ in styles) if styles else 64
     decoded = decode_preview(path, long_side=max(PREVIEW_LONG_SIDE, largest))
     return suggest_for_image(decoded.image, styles, strength=strength, variants=variants, seed=seed)

@@ -107,9 +107,9 @@ def default_jobs() -> int:
 
 
 def style_fingerprint(style: Style) -> str:
-    """SHA-256 (hex) over the style net's tensor names, shapes and float32 values (file-format independent)."""
+    """SHA-256 (hex) over the style's tensor names, shapes and float32 values (file-format independent)."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(style.net.state_dict().items()):
+    for name, tensor in sorted(style.tensors().items()):
         t = tensor.detach().to("cpu", torch.float32).contiguous()
         digest.update(f"{name}:{tuple(t.shape)};".encode())
         digest.update(t.numpy().tobytes())

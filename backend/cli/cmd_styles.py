@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             f"  model {info.name}@{meta['model_version']}, created {meta['created']}, "
             f"catalog version {meta['catalog_version']}, sliders {len(meta['agent']['sliders'])}"
         )
+        if meta.get("prior"):
+            prior = meta["prior"]
+            print(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)")
         print(f"  training: {_summary(meta.get('training'))}")
         print(f"  metrics:  {_summary(meta.get('metrics'))}")
     return 0

@@ -199,7 +199,7 @@ class SidecarBatch:
         if not allowed:
             return
         # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
-        private = dataclasses.replace(style, net=copy.deepcopy(style.net))
+        private = dataclasses.replace(style, net=copy.deepcopy(style.net), prior=copy.deepcopy(style.prior))
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         stop = threading.Event()
 
