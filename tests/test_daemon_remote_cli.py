@@ -83,6 +83,30 @@ def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str],
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
 
 
+def test_styles_lists_the_daemons_styles_like_the_local_ones(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    code, out, err = run_main(capsys, ["styles", "--json"])
+    local = json.loads(out)
+    code_r, out_r, err_r = run_main(capsys, ["styles", "--json", "--server", here["server"]])
+    assert (code, code_r, err_r) == (0, 0, "")
+    remote = json.loads(out_r)
+    assert remote["server"] == here["server"] and local["server"] is None and remote["server_version"]
+    assert remote["default"] == local["default"] == "default"
+    shared = [s for s in local["styles"] if s["directory"] == str(here["styles"])]  # the daemon has no shipped dir
+    assert [s["name"] for s in remote["styles"]] == [s["name"] for s in shared] == ["default", "warm"]
+    for mine, theirs in zip(shared, remote["styles"], strict=True):
+        assert set(mine) <= set(theirs)  # the same keys (plus "loaded")
+        for key in ("path", "source", "description", "created", "model_version", "agent", "shadowed"):
+            assert theirs[key] == mine[key], key
+    warm = next(s for s in remote["styles"] if s["name"] == "warm")
+    assert warm["loaded"] in (True, False) and warm["error"] is None
+    code, text, _ = run_main(capsys, ["styles", "--server", here["server"]])
+    assert code == 0 and text.startswith(f"styles of the daemon at {here['server']}") and "\nwarm  (" in text
+    code, out, err = run_main(capsys, ["styles", "--json", "--server", "127.0.0.1:9"])
+    assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err
+
+
 @pytest.mark.parametrize(
     "source",
     [["--style", "warm", "--strength", "0.7"], ["--mix", "default:0.6,warm:0.4"]],

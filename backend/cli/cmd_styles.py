@@ -1,10 +1,16 @@
-"""``autoretouch styles``: list the installed styles (user folders first, then the shipped ones)."""
+"""``autoretouch styles``: list the installed styles (user folders first, then the shipped ones).
+
+With ``--server HOST:PORT`` it lists a running daemon's styles instead (``ListStyles``), in the same output
+format; plug-ins use it as their health check.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from typing import Any
+
+from backend.cli.server_options import add_server_options
 
 __all__ = ["register", "run"]
 
@@ -21,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run, _parser=parser)
 
 
@@ -30,15 +37,53 @@ def _summary(data: Any) -> str:
     return ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in data.items())
 
 
+def _remote(args: argparse.Namespace) -> int:
+    """``styles --server``: the daemon's styles, in the format of the local listing."""
+    from backend.daemon.client import RemoteClient
+    from backend.daemon.convert import style_info_from_pb
+
+    with RemoteClient(args.server, token=args.token) as client:
+        response = client.list_styles()
+    styles = [style_info_from_pb(s) for s in response.styles]
+    if args.json:
+        out = {
+            "default": response.default_style,
+            "server": args.server,
+            "server_version": response.server_version,
+            "dirs": [],
+            "styles": styles,
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):")
+    if not styles:
+        print(f"no styles installed (the default style, {response.default_style!r}, is not installed)")
+    for info in styles:
+        flags = " [shadowed]" if info["shadowed"] else ""
+        print(f"{info['name']}  ({info['source']}: {info['directory']}){flags}")
+        if info["error"]:
+            print(f"  UNUSABLE: {info['error']}")
+            continue
+        if info["description"]:
+            print(f"  {info['description']}")
+        print(f"  model {info['name']}@{info['model_version']}, created {info['created']}")
+        print(f"  training: {_summary(info['training'])}")
+        print(f"  metrics:  {_summary(info['metrics'])}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the style store; returns 0."""
+    """Print the style store (or a daemon's, with ``--server``); returns 0."""
     from backend.agent.style import DEFAULT_STYLE, StyleStore
 
+    if getattr(args, "server", None):
+        return _remote(args)
     store = StyleStore()
     infos = store.list()
     if args.json:
         out = {
             "default": DEFAULT_STYLE,
+            "server": None,
             "dirs": [{"path": str(d), "source": store.source_of(d), "exists": d.is_dir()} for d in store.dirs],
             "styles": [info.to_dict() for info in infos],
         }

@@ -36,6 +36,7 @@ __all__ = [
     "recipe_from_pb",
     "recipe_to_pb",
     "settings_to_struct",
+    "style_info_from_pb",
     "style_info_to_pb",
     "value_from_pb",
     "value_to_pb",
@@ -282,3 +283,33 @@ def style_info_to_pb(info: StyleInfo, *, loaded: bool, error: str | None = None)
         if s is not None:
             getattr(out, key).CopyFrom(s)
     return out
+
+
+def style_info_from_pb(message: pb.StyleInfo) -> dict[str, Any]:
+    """A daemon's style entry as the JSON object ``autoretouch styles --json`` prints for a local style.
+
+    What the protocol does not carry (the folder's catalog version, the examples count, the prior) is ``None``;
+    ``loaded`` says whether the daemon has the style loaded.
+    """
+
+    def struct(field: str) -> dict[str, Any] | None:
+        return json_format.MessageToDict(getattr(message, field)) if message.HasField(field) else None
+
+    return {
+        "name": message.name,
+        "path": message.path,
+        "directory": str(Path(message.path).parent) if message.path else None,
+        "source": message.source,
+        "description": message.description,
+        "created": message.created or None,
+        "catalog_version": None,
+        "model_version": message.version or None,
+        "agent": struct("agent"),
+        "training": struct("training"),
+        "metrics": struct("metrics"),
+        "examples": None,
+        "prior": None,
+        "shadowed": message.shadowed,
+        "error": message.error or None,
+        "loaded": message.loaded,
+    }
