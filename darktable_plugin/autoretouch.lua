@@ -47,6 +47,7 @@ local MODULE = "autoretouch"
 local ACTION_NAME = "autoretouch_apply"
 local REVERT_ACTION_NAME = "autoretouch_revert"
 local TRAIN_ACTION_NAME = "autoretouch_train"
+local CHECK_ACTION_NAME = "autoretouch_check"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
@@ -130,6 +131,17 @@ local MSG = {
   summary_cancelled = "auto-retouch cancelled: %d retouched, %d skipped, %d failed, %d not done",
   first_problem = "%s: %s",
   log_line = "autoretouch: %s %s: %s",
+  check_label = "check autoretouch and its styles",
+  check_tooltip = "run the autoretouch command (or reach the daemon) and list the styles it can use",
+  check_where_local = "command line",
+  check_where_daemon = "daemon at %s, autoretouch %s",
+  check_ok = "autoretouch ready (%s): %d styles: %s",
+  check_style_ok = "the style preference '%s' is installed",
+  check_style_missing = "the style '%s' set in preferences is not installed",
+  check_style_unusable = "the style '%s' cannot be used: %s",
+  check_failed = "autoretouch check failed: %s",
+  check_style_line = "style %s (%s): %s",
+  check_unusable_line = "UNUSABLE: %s",
 }
 
 --- The translated, formatted message `key` (format arguments follow).
@@ -1046,6 +1058,63 @@ local function stop_training(files)
   end
 end
 
+--- argv of `autoretouch styles --json` (the daemon's styles with --server): the plug-in's health check.
+local function styles_argv(cfg)
+  local argv = { cfg.cli_path, "styles", "--json" }
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  return argv
+end
+
+--- Check that autoretouch answers (the command line, or the daemon when an address is set) and list its styles.
+-- Every usable style goes to the Lua log with its description; the message says how many there are and
+-- whether the style preference names one of them.
+-- @param overrides optional settings: cli_path, server, style
+-- @return {ok = true|false, styles = {name, ...} (usable, unshadowed), style_ok = true|false|nil, message}
+local function check_autoretouch(overrides)
+  local cfg, err = read_settings(overrides)
+  if not cfg then
+    dt.print(err)
+    return { ok = false, styles = {}, message = err }
+  end
+  local result, run_err = run_cli(styles_argv(cfg))
+  local doc = result and result.status == 0 and json_decode(result.stdout) or nil
+  if type(doc) ~= "table" or type(doc.styles) ~= "table" then
+    local text = msg("check_failed", run_err or cli_problem(cfg, result))
+    dt.print(text)
+    return { ok = false, styles = {}, message = text }
+  end
+  local names, usable = {}, {}
+  for _i, style in ipairs(doc.styles) do
+    if type(style) == "table" and type(style.name) == "string" and style.shadowed ~= true then
+      local problem = type(style.error) == "string" and style.error or nil
+      if problem then
+        usable[style.name] = usable[style.name] or problem
+        dt.print_log(msg("check_style_line", style.name, tostring(style.source), msg("check_unusable_line", problem)))
+      else
+        usable[style.name] = true
+        names[#names + 1] = style.name
+        dt.print_log(msg("check_style_line", style.name, tostring(style.source), tostring(style.description or "")))
+      end
+    end
+  end
+  local where = cfg.server ~= "" and msg("check_where_daemon", cfg.server, tostring(doc.server_version or "?"))
+    or msg("check_where_local")
+  local text = msg("check_ok", where, #names, table.concat(names, ", "))
+  local wanted = cfg.style ~= "" and cfg.style or (type(doc.default) == "string" and doc.default or DEFAULT_STYLE)
+  local style_ok = usable[wanted] == true
+  if style_ok then
+    text = text .. "; " .. msg("check_style_ok", wanted)
+  elseif usable[wanted] then
+    text = text .. "; " .. msg("check_style_unusable", wanted, usable[wanted])
+  else
+    text = text .. "; " .. msg("check_style_missing", wanted)
+  end
+  dt.print(text)
+  return { ok = true, styles = names, style_ok = style_ok, message = text }
+end
+
 --- The shell line running `argv` in the background (its PID in files.pid) and waiting for it, so that the job's
 --- cancel button can kill it (darktable releases its Lua lock while dt.control.execute waits).
 local function background_line(argv, out_path, err_path, files)
@@ -1159,6 +1228,10 @@ local function on_train(_action, images)
   train_from_images(images)
 end
 
+local function on_check(_action, _images)
+  check_autoretouch()
+end
+
 local function on_shortcut(_event, _shortcut)
   apply_to_images(dt.gui.action_images)
 end
@@ -1170,6 +1243,7 @@ local function register()
   dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
   dt.gui.libs.image.register_action(REVERT_ACTION_NAME, msg("revert_label"), on_revert, msg("revert_tooltip"))
   dt.gui.libs.image.register_action(TRAIN_ACTION_NAME, msg("train_label"), on_train, msg("train_tooltip"))
+  dt.gui.libs.image.register_action(CHECK_ACTION_NAME, msg("check_label"), on_check, msg("check_tooltip"))
   dt.register_event(SHORTCUT_EVENT, "shortcut", on_shortcut, msg("action_label"))
   state.registered = true
 end
@@ -1181,6 +1255,7 @@ local function destroy()
   dt.gui.libs.image.destroy_action(ACTION_NAME)
   dt.gui.libs.image.destroy_action(REVERT_ACTION_NAME)
   dt.gui.libs.image.destroy_action(TRAIN_ACTION_NAME)
+  dt.gui.libs.image.destroy_action(CHECK_ACTION_NAME)
   dt.destroy_event(SHORTCUT_EVENT, "shortcut")
   state.registered = false
 end
@@ -1204,6 +1279,7 @@ script_data.restart = register -- destroy removes the action and the shortcut; r
 script_data.apply_to_images = apply_to_images
 script_data.revert_images = revert_images
 script_data.train_from_images = train_from_images
+script_data.check_autoretouch = check_autoretouch
 
 --- Internals, for the specs and for scripts that build their own commands.
 script_data.internals = {
@@ -1217,6 +1293,7 @@ script_data.internals = {
   apply_argv = apply_argv,
   revert_argv = revert_argv,
   train_argv = train_argv,
+  styles_argv = styles_argv,
   background_line = background_line,
   stop_training = stop_training,
   exit_status = exit_status,

@@ -12,6 +12,9 @@ imports generated PNGs and calls the plugin's entry point (what the lighttable b
   ``autoretouch:`` record in the sidecar), and the plugin runs twice more: the first run applies our module
   again (the CLI drops the stale record, with a warning), the second is skipped.
 
+Before and after, the plug-in's health check runs against the real command line, and a screenshot of the
+lighttable (Xvfb's own screen file, ``-fbdir``) is kept as a test artefact in ``test-artifacts/``.
+
 Then darktable quits (from Lua) and the test reads the library's ``history`` table and the sidecars darktable
 wrote, and renders A with ``darktable-cli`` (with and without its sidecar) to see the +1 EV.
 
@@ -40,6 +43,8 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
+#: Where the lighttable screenshot is kept (``$AUTORETOUCH_TEST_ARTIFACTS``, else ``test-artifacts/``).
+ARTIFACTS = Path(os.environ.get("AUTORETOUCH_TEST_ARTIFACTS") or REPO / "test-artifacts")
 #: Hard limit for the whole darktable session in seconds (it normally takes 10-20 s).
 SESSION_TIMEOUT_S = 150
 
@@ -72,6 +77,8 @@ local ok, err = pcall(function()
     end
     return out
   end
+  local check = ar.check_autoretouch({{ style = "throwaway" }})
+  result.check = {{ ok = check.ok, styles = check.styles, style_ok = check.style_ok, message = check.message }}
   local a = dt.database.import({photo_a})
   local b = dt.database.import({photo_b})
   local function read(path)
@@ -106,6 +113,16 @@ local ok, err = pcall(function()
   result.c_again = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
   settle()
   result.json = ar.internals.json_encode
+  -- the screenshot: the lighttable with the plug-in's buttons in "selected image[s]" and its last message
+  dt.gui.libs.image.expanded = true
+  dt.control.sleep(2000)
+  local fb = io.open({framebuffer}, "rb")
+  if fb then
+    local shot = io.open({screenshot}, "wb")
+    shot:write(fb:read("*a"))
+    shot:close()
+    fb:close()
+  end
 end)
 local f = io.open({result_path}, "w")
 if ok then
@@ -131,6 +148,7 @@ class Session:
     photo_c: Path
     user_sidecar_text: str
     log: str
+    screenshot: Path
 
 
 def _user_sidecar(photo: Path) -> str:
@@ -192,6 +210,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     shutil.copyfile(PLUGIN, config / "lua" / "autoretouch.lua")
     (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
     result_path = root / "result.json"
+    # Xvfb keeps its screen in an XWD file here (-fbdir); xvfb-run splits its server options at spaces
+    framebuffer = tmp_path_factory.mktemp("xvfb_screen")
+    assert " " not in str(framebuffer)
     driver = root / "driver.lua"
     driver.write_text(
         DRIVER.format(
@@ -200,11 +221,13 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
             photo_c=lua_string(str(photo_c)),
             recipe=lua_string(str(recipe)),
             result_path=lua_string(str(result_path)),
+            framebuffer=lua_string(str(framebuffer / "Xvfb_screen0")),
+            screenshot=lua_string(str(root / "lighttable.xwd")),
         ),
         encoding="utf-8",
     )
     cmd = [
-        "xvfb-run", "-a", "darktable",
+        "xvfb-run", "-a", "-s", f"-screen 0 1280x800x24 -fbdir {framebuffer}", "darktable",
         "--configdir", str(config), "--cachedir", str(cache), "--library", str(library),
         "--conf", f"lua/autoretouch/cli_path={cli}",
         "--conf", "write_sidecar_files=on import",
@@ -226,7 +249,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     assert result_path.exists(), f"the Lua driver wrote nothing (status {proc.returncode}); log:\n{log[-4000:]}"
     text = result_path.read_text(encoding="utf-8")
     assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
-    return Session(json.loads(text), library, photo_a, photo_b, photo_c, user_text, log)
+    return Session(json.loads(text), library, photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")
 
 
 def _history(library: Path, photo: Path) -> tuple[list[str], int]:
@@ -311,3 +334,24 @@ def test_darktable_cli_export_with_the_sidecar_is_brighter(session: Session, tmp
     unclipped = (user > 0.02) & (user < 0.4)  # x2 keeps these below 1
     ratio = float(np.median(edited[unclipped] / user[unclipped]))
     assert ratio == pytest.approx(2.0, rel=0.05)  # +1 EV in linear light, on top of the user's own edit
+
+
+def test_health_check_lists_the_real_styles(session: Session) -> None:
+    check = session.result["check"]
+    assert check["ok"] and check["style_ok"], check
+    assert {"throwaway", "default"} <= set(check["styles"])
+    assert "autoretouch ready (command line)" in check["message"]
+    assert "the style preference 'throwaway' is installed" in check["message"]
+
+
+def test_screenshot_of_the_lighttable_is_kept_as_a_test_artefact(session: Session) -> None:
+    from testing.xwd import read_xwd
+
+    assert session.screenshot.is_file(), "the driver could not copy Xvfb's screen"
+    image = read_xwd(session.screenshot.read_bytes())
+    assert image.shape == (800, 1280, 3)
+    assert float(image.std()) > 10.0  # darktable's window, not an empty screen
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    import cv2
+
+    assert cv2.imwrite(str(ARTIFACTS / "darktable-lighttable.png"), image[:, :, ::-1])

@@ -47,6 +47,7 @@ describe("loading", function()
     local revert = dt._log.actions["autoretouch_revert"]
     assert.are.equal("revert auto-retouch", revert.label)
     assert.truthy(revert.tooltip:find("the rest of the history stays", 1, true))
+    assert.are.equal("check autoretouch and its styles", dt._log.actions["autoretouch_check"].label)
     local event = dt._log.events["autoretouch_shortcut"]
     assert.are.equal("shortcut", event.kind)
     assert.are.equal("auto-retouch (learned style)", event.label)
@@ -115,12 +116,13 @@ describe("destroy", function()
   it("removes the action and the shortcut; restart brings them back", function()
     local plugin, dt = load.plugin()
     plugin.destroy()
-    assert.are.same({ "autoretouch_apply", "autoretouch_revert", "autoretouch_train" }, dt._log.destroyed_actions)
+    assert.are.same({ "autoretouch_apply", "autoretouch_revert", "autoretouch_train", "autoretouch_check" },
+      dt._log.destroyed_actions)
     assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
     assert.is_nil(dt._log.actions["autoretouch_apply"])
     assert.is_nil(dt._log.actions["autoretouch_revert"])
     plugin.destroy() -- twice: nothing more to undo
-    assert.are.equal(3, #dt._log.destroyed_actions)
+    assert.are.equal(4, #dt._log.destroyed_actions)
     plugin.restart()
     assert.is_table(dt._log.actions["autoretouch_apply"])
     assert.is_table(dt._log.actions["autoretouch_revert"])
@@ -430,6 +432,53 @@ describe("running", function()
       setup()
       plugin.apply_to_images({ image(1, "a.png") })
       assert.truthy(dt._log.commands[1]:find(" </dev/null >", 1, true))
+    end)
+  end)
+
+  describe("health check", function()
+    it("lists the styles in the log and says that the preferred style is installed", function()
+      setup({ prefs = { style = "warm", server = "localhost:50051" } })
+      local result = plugin.check_autoretouch()
+      assert.are.same({ "styles", "--json", "--server=localhost:50051" }, calls_of("styles")[1].argv)
+      assert.is_true(result.ok)
+      assert.is_true(result.style_ok)
+      assert.are.same({ "default", "warm" }, result.styles)
+      local shown = dt._log.prints[#dt._log.prints]
+      assert.truthy(shown:find("autoretouch ready (daemon at localhost:50051, autoretouch 0.test): 2 styles: "
+        .. "default, warm; the style preference 'warm' is installed", 1, true))
+      assert.truthy(find(dt._log.logs, "style warm %(user%): my warm look"))
+    end)
+
+    it("says when the preferred style is missing or unusable, leaving shadowed styles out", function()
+      setup({ prefs = { style = "mine" } })
+      env.scenario(plugin.internals.json_encode({ styles = { styles = {
+        { name = "default", source = "shipped", description = "auto", shadowed = false },
+        { name = "mine", source = "user", error = "style was trained for slider catalog version 9" },
+        { name = "old", source = "shipped", shadowed = true },
+      } } }))
+      local result = plugin.check_autoretouch()
+      assert.are.same({ "styles", "--json" }, calls_of("styles")[1].argv)
+      assert.is_true(result.ok)
+      assert.is_false(result.style_ok)
+      assert.are.same({ "default" }, result.styles)
+      assert.truthy(result.message:find("(command line): 1 styles: default; the style 'mine' cannot be used: "
+        .. "style was trained for slider catalog version 9", 1, true))
+      setup({ prefs = { style = "" } })
+      env.scenario(plugin.internals.json_encode({ styles = { styles = { { name = "warm", source = "user" } } } }))
+      result = plugin.check_autoretouch()
+      assert.truthy(result.message:find("the style 'default' set in preferences is not installed", 1, true))
+    end)
+
+    it("reports a command that is missing or fails", function()
+      setup({ prefs = { cli_path = "/nonexistent dir/autoretouch" } })
+      local result = plugin.check_autoretouch()
+      assert.is_false(result.ok)
+      assert.truthy(result.message:find("autoretouch check failed: cannot run the autoretouch command", 1, true))
+      setup()
+      env.scenario('{"styles": {"exit": 69, "stderr": "autoretouch: error: cannot reach the autoretouch daemon"}}')
+      result = plugin.check_autoretouch()
+      assert.is_false(result.ok)
+      assert.truthy(find(dt._log.prints, "exited with status 69: cannot reach the autoretouch daemon"))
     end)
   end)
 

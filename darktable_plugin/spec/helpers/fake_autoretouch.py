@@ -7,7 +7,8 @@ command (``apply`` and ``revert`` answer) a dict: ``exit`` (status), ``stderr`` 
 skipped, failed, and for revert reverted, deleted: one result row per photo; none: no row for the photo;
 garbage: no JSON at all; default written for apply, reverted for revert), ``reason`` and
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
-rows name each photo with a doubled slash, as if the CLI had spelled the path differently).
+rows name each photo with a doubled slash, as if the CLI had spelled the path differently). ``styles``
+answers ``styles --json``'s object with the scenario's ``styles`` list (default: ``default`` and ``warm``).
 """
 
 import json
@@ -56,6 +57,16 @@ if command in ("apply", "revert"):
         if results:
             failed = sum(r["action"] == "failed" for r in results)
             print(json.dumps({"results": results, "failed": failed}, indent=2))
+if command == "styles" and not conf.get("exit"):
+    server = next((a.split("=", 1)[1] for a in argv if a.startswith("--server=")), None)
+    default_styles = [
+        {"name": "default", "source": "shipped", "description": "adaptive auto", "shadowed": False, "error": None},
+        {"name": "warm", "source": "user", "description": "my warm look", "shadowed": False, "error": None},
+    ]
+    doc = {"default": "default", "server": server, "styles": conf.get("styles", default_styles)}
+    if server:
+        doc["server_version"] = "0.test"
+    print(json.dumps(doc, indent=2))
 if command == "train":
     mode = conf.get("mode", "finished")
     if mode == "wait":  # until killed (the plug-in's cancel), at most 30 s
