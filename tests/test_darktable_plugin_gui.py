@@ -28,9 +28,7 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -47,19 +47,6 @@ PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
 ARTIFACTS = Path(os.environ.get("AUTORETOUCH_TEST_ARTIFACTS") or REPO / "test-artifacts")
 #: Hard limit for the whole darktable session in seconds (it normally takes 10-20 s).
 SESSION_TIMEOUT_S = 150
-
-
-def _require_programs() -> None:
-    missing = [name for name in ("darktable", "darktable-cli", "xvfb-run") if shutil.which(name) is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed (apt-get install darktable xvfb)"
-        missing(message)
-
-
-def lua_string(text: str) -> str:
-    """A Lua string literal for ``text`` (every byte outside [A-Za-z0-9 /._-] as a decimal escape)."""
-    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /._-")
-    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
 
 
 DRIVER = """
@@ -188,7 +175,7 @@ def _cli_wrapper(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
-    _require_programs()
+    require_darktable_gui()
     from testing.fixtures import make_png
 
     root = tmp_path_factory.mktemp("dt plugin")
@@ -204,9 +191,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     _throwaway_style(styles)
     cli = _cli_wrapper(root / "bin 'x' $y")
 
-    home, config, cache, library = root / "home", root / "config", root / "cache", root / "library.db"
-    for d in (home, config / "lua", cache):
-        d.mkdir(parents=True)
+    config, library = root / "config", root / "library.db"
+    (config / "lua").mkdir(parents=True)
     shutil.copyfile(PLUGIN, config / "lua" / "autoretouch.lua")
     (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
     result_path = root / "result.json"
@@ -226,27 +212,14 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
         ),
         encoding="utf-8",
     )
-    cmd = [
-        "xvfb-run", "-a", "-s", f"-screen 0 1280x800x24 -fbdir {framebuffer}", "darktable",
-        "--configdir", str(config), "--cachedir", str(cache), "--library", str(library),
-        "--conf", f"lua/autoretouch/cli_path={cli}",
-        "--conf", "write_sidecar_files=on import",
-        "--disable-opencl",
-        "--luacmd", f"dofile({lua_string(str(driver))})",
-    ]  # fmt: skip
-    env = dict(os.environ, HOME=str(home), AUTORETOUCH_STYLES=str(styles), LANG="C", LC_ALL="C")
-    env.pop("DISPLAY", None)
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=env,
-        start_new_session=True,
+    env = {"AUTORETOUCH_STYLES": str(styles)}
+    status, log = run_darktable(
+        root, driver, conf=(f"lua/autoretouch/cli_path={cli}",), xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
+        env=env, timeout_s=SESSION_TIMEOUT_S,
     )  # fmt: skip
-    try:
-        log, _ = proc.communicate(timeout=SESSION_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
+    if status is None:
         pytest.fail(f"darktable did not quit within {SESSION_TIMEOUT_S} s; log:\n{log[-4000:]}")
-    assert result_path.exists(), f"the Lua driver wrote nothing (status {proc.returncode}); log:\n{log[-4000:]}"
+    assert result_path.exists(), f"the Lua driver wrote nothing (status {status}); log:\n{log[-4000:]}"
     text = result_path.read_text(encoding="utf-8")
     assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
     return Session(json.loads(text), library, photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")

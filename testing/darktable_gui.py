@@ -1,0 +1,73 @@
+"""Helpers for tests that drive a real darktable GUI under ``xvfb-run`` with a Lua driver (``--luacmd``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from testing.needs import missing
+
+__all__ = ["lua_string", "require_darktable_gui", "run_darktable"]
+
+
+def require_darktable_gui() -> None:
+    """darktable, darktable-cli and xvfb-run on ``PATH``; else skip (fail under ``CI=true``)."""
+    import shutil
+
+    absent = [name for name in ("darktable", "darktable-cli", "xvfb-run") if shutil.which(name) is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed (apt-get install darktable xvfb)")
+
+
+def lua_string(text: str) -> str:
+    """A Lua string literal for ``text`` (every byte outside [A-Za-z0-9 /._-] as a decimal escape)."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /._-")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
+
+
+def run_darktable(
+    root: Path,
+    driver: Path,
+    *,
+    conf: tuple[str, ...] = (),
+    xvfb: str = "",
+    env: dict[str, str] | None = None,
+    timeout_s: float = 150.0,
+) -> tuple[int | None, str]:
+    """Run darktable once with a throw-away config, cache and library under ``root``, driven by ``driver``.
+
+    Args:
+        root: scratch folder (``config/``, ``cache/``, ``home/`` and ``library.db`` are made there).
+        driver: Lua file run with ``--luacmd dofile(...)``; it should quit darktable when done.
+        conf: extra ``--conf key=value`` settings.
+        xvfb: extra Xvfb server options (``xvfb-run -s``; no spaces inside paths).
+        env: extra environment variables.
+        timeout_s: the whole session's limit; darktable is killed past it.
+
+    Returns:
+        ``(exit status or None when killed, the combined output)``.
+    """
+    config, cache, home = root / "config", root / "cache", root / "home"
+    for d in (config / "lua", cache, home):
+        d.mkdir(parents=True, exist_ok=True)
+    cmd = ["xvfb-run", "-a", *(["-s", xvfb] if xvfb else []), "darktable",
+           "--configdir", str(config), "--cachedir", str(cache), "--library", str(root / "library.db"),
+           "--conf", "write_sidecar_files=on import", "--disable-opencl"]  # fmt: skip
+    for item in conf:
+        cmd += ["--conf", item]
+    cmd += ["--luacmd", f"dofile({lua_string(str(driver))})"]
+    full_env = dict(os.environ, HOME=str(home), LANG="C", LC_ALL="C", **(env or {}))
+    full_env.pop("DISPLAY", None)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=full_env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        log, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        return None, log
+    return proc.returncode, log
