@@ -142,3 +142,27 @@ def test_oneshot_style_round_trip_and_negligible_moves(tmp_path: Path) -> None:
     recipe = rollout(loaded.net, torch.full((1, 3, 32, 32), 0.2), render_final=False).recipe()
     assert [s.slider for s in recipe.steps] == ["exposure"]
     assert recipe.steps[0].value == pytest.approx(5.0 * np.tanh(0.1), rel=1e-5)
+
+
+def test_the_sources_look_decides_how_much_of_the_prior_a_style_keeps() -> None:
+    from backend.agent.look import look_descriptor
+    from trainer.restore import Prior, _Data, fit_prior_share
+
+    default = load_style("default")
+    prior = Prior(default.net, 0.5, default.model)
+    agent = AgentNet(sliders=("exposure",), max_steps=1, oneshot=True, encoder="stats", thumb=32).eval()  # identity
+    g = torch.Generator().manual_seed(3)
+    sources = render(torch.rand(6, 3, 48, 48, generator=g) * 0.6, {"exposure": -1.5})  # dark, unedited photos
+    empty = torch.zeros(0, 3, 8, 8)
+
+    def data(favourite_look: torch.Tensor) -> _Data:
+        return _Data(empty, empty, None, empty, empty, sources, None, favourite_look, {})
+
+    with torch.no_grad():
+        brightened = render(sources, {"exposure": float(_exposure(default.net, sources).mean())})
+    # favourites that look like the prior's results: keep all of it; like the dark sources themselves: none
+    kept, distances = fit_prior_share(agent, data(look_descriptor(brightened).mean(dim=0)), prior)
+    assert kept is not None and kept.share == 0.5 and set(distances) == {"0", "0.25", "0.5"}
+    assert distances["0.5"] < distances["0.25"] < distances["0"]
+    dropped, distances = fit_prior_share(agent, data(look_descriptor(sources).mean(dim=0)), prior)
+    assert dropped is None and distances["0"] < distances["0.5"]

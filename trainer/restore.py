@@ -29,7 +29,10 @@ Prior: an agent learnt from 16 favourites has seen few photos, and its suggestio
 A style learnt from favourites (not from pairs, which have their nearest edits) therefore carries a copy of a
 general agent, the shipped default "auto" (``restore.prior``), and suggests the blend of both recipes
 (``restore.prior_share``, 0.5): shrinkage towards a prior that was trained on other photos. The held-out check,
-the degenerate-move check and the contact sheet score the blend, as it will be suggested.
+the degenerate-move check and the contact sheet score the blend, as it will be suggested. The held-out check
+cannot tell whether the prior suits the look (restoring un-edits, the prior does well whatever the look); with
+``--sources`` the share is chosen among 0, half and all of ``prior_share`` by how close the blend brings the
+sources' look statistics to the favourites' (:func:`fit_prior_share`).
 
 Run folder: ``config.toml``, ``metrics.csv``, ``curves.png``, ``eval.json``, ``contact_sheet.png`` (held-out
 un-edited favourites, restored, and the favourites) and ``style/<style>.{safetensors,json}``.
@@ -386,6 +389,35 @@ def load_prior(cfg: TrainConfig) -> Prior | None:
     return Prior(style.net.eval(), cfg.restore.prior_share, style.model)
 
 
+#: With ``--sources``: the fractions of ``restore.prior_share`` tried against the sources' look.
+PRIOR_FRACTIONS = (0.0, 0.5, 1.0)
+
+
+@torch.no_grad()
+def fit_prior_share(net: AgentNet, data: _Data, prior: Prior) -> tuple[Prior | None, dict[str, float]]:
+    """The prior's share that makes the style's results on the sources look most like the favourites.
+
+    The held-out check cannot judge the prior: it scores restoring un-edited favourites, which the general
+    prior does well whatever the look. The sources (unedited photos like those the style will retouch) can: for
+    each share in ``PRIOR_FRACTIONS`` x ``prior.share``, the squared distance between the mean look statistics
+    (:func:`~backend.agent.look.look_descriptor`) of the blended results on the sources and those of the
+    training favourites. A look far from "auto" (darker, cooler, flatter) keeps less of the prior.
+
+    Returns:
+        ``(the prior at the chosen share, or None for share 0; {share: distance})``.
+    """
+    distances: dict[str, float] = {}
+    best, best_share = math.inf, 0.0
+    for fraction in PRIOR_FRACTIONS:
+        share = prior.share * fraction
+        _, _, out = _apply(net, data.sources, dataclasses.replace(prior, share=share) if share > 0 else None)  # type: ignore[arg-type]
+        distance = float((look_descriptor(out).mean(dim=0) - data.look).square().sum())
+        distances[f"{share:g}"] = round(distance, 6)
+        if distance < best - 1e-9:
+            best, best_share = distance, share
+    return (dataclasses.replace(prior, share=best_share) if best_share > 0 else None), distances
+
+
 @dataclass
 class _Outcome:
     """What one optimisation did: steps, why it stopped, the kept checkpoint and the identity's score."""
@@ -637,6 +669,14 @@ def train_restore(
         outcome = dataclasses.replace(outcome, best=best, identity_psnr=crossfit["val_psnr_identity"])
         data.summary["check"] = crossfit["summary"]
     net.eval()
+    if prior is not None and data.sources is not None and info.is_main:
+        prior, distances = fit_prior_share(net, data, prior)
+        data.summary["prior_look_distance"] = distances
+        log.info(
+            "restore: prior share %s (look distance to the favourites on the sources: %s)",
+            f"{prior.share:g}" if prior else "0",
+            distances,
+        )
     result = TrainResult(
         run_dir=run, step=outcome.step, stopped_by=outcome.stopped_by, style_path=None, installed_path=None, net=net
     )
