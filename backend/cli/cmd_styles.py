@@ -37,6 +37,26 @@ def _summary(data: Any) -> str:
     return ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in data.items())
 
 
+def _print_style(entry: dict[str, Any]) -> None:
+    """The text lines of one style (a local or a daemon's entry, as ``styles --json`` shows it)."""
+    flags = " [shadowed]" if entry["shadowed"] else ""
+    print(f"{entry['name']}  ({entry['source']}: {entry['directory']}){flags}")
+    if entry["error"]:
+        print(f"  UNUSABLE: {entry['error']}")
+        return
+    if entry["description"]:
+        print(f"  {entry['description']}")
+    line = f"  model {entry['name']}@{entry['model_version']}, created {entry['created']}"
+    if entry["catalog_version"] is not None:  # known for local styles (not sent by a daemon)
+        line += f", catalog version {entry['catalog_version']}, sliders {len(entry['agent']['sliders'])}"
+    print(line)
+    if entry["prior"]:
+        prior = entry["prior"]
+        print(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)")
+    print(f"  training: {_summary(entry['training'])}")
+    print(f"  metrics:  {_summary(entry['metrics'])}")
+
+
 def _remote(args: argparse.Namespace) -> int:
     """``styles --server``: the daemon's styles, in the format of the local listing."""
     from backend.daemon.client import RemoteClient
@@ -58,17 +78,8 @@ def _remote(args: argparse.Namespace) -> int:
     print(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):")
     if not styles:
         print(f"no styles installed (the default style, {response.default_style!r}, is not installed)")
-    for info in styles:
-        flags = " [shadowed]" if info["shadowed"] else ""
-        print(f"{info['name']}  ({info['source']}: {info['directory']}){flags}")
-        if info["error"]:
-            print(f"  UNUSABLE: {info['error']}")
-            continue
-        if info["description"]:
-            print(f"  {info['description']}")
-        print(f"  model {info['name']}@{info['model_version']}, created {info['created']}")
-        print(f"  training: {_summary(info['training'])}")
-        print(f"  metrics:  {_summary(info['metrics'])}")
+    for entry in styles:
+        _print_style(entry)
     return 0
 
 
@@ -96,21 +107,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"no styles installed (the default style, {DEFAULT_STYLE!r}, is not installed yet)")
         return 0
     for info in infos:
-        flags = " [shadowed]" if info.shadowed else ""
-        if info.error is not None:
-            print(f"{info.name}  ({info.source}: {info.directory}){flags}\n  UNUSABLE: {info.error}")
-            continue
-        meta = info.metadata
-        print(f"{info.name}  ({info.source}: {info.directory}){flags}")
-        if meta.get("description"):
-            print(f"  {meta['description']}")
-        print(
-            f"  model {info.name}@{meta['model_version']}, created {meta['created']}, "
-            f"catalog version {meta['catalog_version']}, sliders {len(meta['agent']['sliders'])}"
-        )
-        if meta.get("prior"):
-            prior = meta["prior"]
-            print(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)")
-        print(f"  training: {_summary(meta.get('training'))}")
-        print(f"  metrics:  {_summary(meta.get('metrics'))}")
+        _print_style(info.to_dict())
     return 0
