@@ -1,7 +1,7 @@
 """The darktable plugin's busted specs and luacheck, run from pytest.
 
 The specs (``darktable_plugin/spec/``) drive ``autoretouch.lua`` against a stubbed ``darktable`` module and a
-fake CLI run through the real shell. Needs ``busted`` and ``luacheck``: skipped when one is missing, a
+fake CLI run through the real shell, and test its JSON codec (``autoretouch/json.lua``) directly. Needs ``busted`` and ``luacheck``: skipped when one is missing, a
 failure under ``CI=true``.
 """
 
@@ -56,3 +56,4 @@ def test_luacheck_clean() -> None:
     assert "0 warnings / 0 errors" in proc.stdout
     checked = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("Checking ")}
     assert "autoretouch.lua" in checked and any(name.startswith("spec/") for name in checked)
+    assert "autoretouch/json.lua" in checked  # the plug-in's JSON codec (a helper module next to the script)

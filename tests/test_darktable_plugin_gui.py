@@ -1,7 +1,8 @@
 """The darktable plugin inside a real darktable 4.2 GUI (under ``xvfb-run``), end to end.
 
 One darktable session with a throw-away config, cache and library: the plugin is installed as a user would
-(``<configdir>/lua/autoretouch.lua`` plus ``require "autoretouch"`` in ``<configdir>/luarc``), its command
+(``<configdir>/lua/autoretouch.lua`` and its ``<configdir>/lua/autoretouch/`` folder, the JSON codec it
+requires, plus ``require "autoretouch"`` in ``<configdir>/luarc``), its command
 path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``), and a ``--luacmd`` driver
 imports generated PNGs and calls the plugin's entry point (what the lighttable button calls):
 
@@ -43,6 +44,8 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
+#: The plug-in's helper modules (``require "autoretouch/json"``), installed next to the script.
+PLUGIN_MODULES = REPO / "darktable_plugin" / "autoretouch"
 #: Where the lighttable screenshot is kept (``$AUTORETOUCH_TEST_ARTIFACTS``, else ``test-artifacts/``).
 ARTIFACTS = Path(os.environ.get("AUTORETOUCH_TEST_ARTIFACTS") or REPO / "test-artifacts")
 #: Hard limit for the whole darktable session in seconds (it normally takes 10-20 s).
@@ -194,6 +197,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     config, library = root / "config", root / "library.db"
     (config / "lua").mkdir(parents=True)
     shutil.copyfile(PLUGIN, config / "lua" / "autoretouch.lua")
+    shutil.copytree(PLUGIN_MODULES, config / "lua" / "autoretouch")
     (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
     result_path = root / "result.json"
     # Xvfb keeps its screen in an XWD file here (-fbdir); xvfb-run splits its server options at spaces

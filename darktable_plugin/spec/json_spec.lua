@@ -1,11 +1,11 @@
--- The small JSON reader/writer the plugin uses for the CLI's --json output and recipe files.
+-- autoretouch/json.lua: the small JSON reader/writer the plugin uses for the CLI's --json output and recipe files.
 
+local json = require "autoretouch/json"
 local load = require "helpers.load"
 
-local plugin = load.plugin()
-local decode, encode, NULL = plugin.internals.json_decode, plugin.internals.json_encode, plugin.internals.NULL
+local decode, encode, NULL = json.decode, json.encode, json.NULL
 
-describe("json_decode", function()
+describe("json.decode", function()
   it("reads what the CLI prints", function()
     local row = decode('{"photo": "/p/a b.png", "ok": true, "recipes": [{"version": 1, "steps": '
       .. '[{"slider": "exposure", "value": 0.30000000000000004}, {"slider": "tone_curve", "value": '
@@ -42,7 +42,7 @@ describe("json_decode", function()
   end)
 end)
 
-describe("json_encode", function()
+describe("json.encode", function()
   it("writes what Python's json reads back exactly", function()
     assert.are.equal('{"a":[1,2.5,"x\\"y\\\\z\\n"],"b":true,"c":null}', encode({ b = true, a = { 1, 2.5, 'x"y\\z\n' },
       c = NULL }))
@@ -63,5 +63,14 @@ describe("json_encode", function()
     local doc = { version = 1, steps = { { slider = "hsl", value = { { 1, -2.5, 3 }, { 0, 0, 100 } } } },
       style = "t\195\169st \"q\" \\ \n" }
     assert.are.same(doc, decode(encode(doc)))
+  end)
+end)
+
+describe("autoretouch.lua", function()
+  it("uses the module (its internals are the module's functions)", function()
+    local internals = load.plugin().internals
+    assert.are.equal(decode, internals.json_decode)
+    assert.are.equal(encode, internals.json_encode)
+    assert.are.equal(NULL, internals.NULL)
   end)
 end)
