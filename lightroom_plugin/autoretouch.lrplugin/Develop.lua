@@ -13,6 +13,7 @@ without touching the catalog (pure functions, specced directly):
 ------------------------------------------------------------------------------]]
 
 local Json = require "Json"
+local Whitelist = require "Whitelist"
 
 local Develop = {}
 
@@ -24,9 +25,7 @@ Develop.UPDATE_TO = "11.0"
 --- How far a number Lightroom reads back may differ from the one sent (Exposure has 2 decimals).
 Develop.TOLERANCE = 0.011
 
-local function finite(x)
-  return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
-end
+local finite = Whitelist.finite
 
 --- Whether a photo's settings need a process-version decision.
 -- @param current table the photo's getDevelopSettings() (may be empty)
@@ -46,18 +45,13 @@ end
 -- @param whitelist Whitelist
 -- @return table key -> { add, min, max }, sorted list of dropped keys
 function Develop.relativeKeys(relative, whitelist)
-  local out, dropped = {}, {}
-  for key, spec in pairs(type(relative) == "table" and relative or {}) do
-    local ok = type(key) == "string" and whitelist:allows(key) and type(spec) == "table"
-    ok = ok and finite(spec.add) and finite(spec.min) and finite(spec.max) and spec.min <= spec.max
-    if ok then
-      out[key] = { add = spec.add, min = spec.min, max = spec.max }
-    else
-      dropped[#dropped + 1] = tostring(key)
-    end
+  local function valid(spec)
+    return type(spec) == "table" and finite(spec.add) and finite(spec.min) and finite(spec.max) and spec.min <= spec.max
   end
-  table.sort(dropped)
-  return out, dropped
+  local function copy(spec)
+    return { add = spec.add, min = spec.min, max = spec.max }
+  end
+  return whitelist:keep(type(relative) == "table" and relative or nil, valid, copy)
 end
 
 --- The values of the relative keys before the first auto-retouch.

@@ -84,9 +84,12 @@ function Whitelist.packaged()
   return Whitelist.new(data.keys)
 end
 
-local function finite(x)
+--- Whether x is a number that is neither NaN nor infinite.
+function Whitelist.finite(x)
   return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge
 end
+
+local finite = Whitelist.finite
 
 --- Whether a value has a shape Lightroom's settings table can hold.
 -- @param value any
@@ -130,17 +133,28 @@ end
 -- @param settings table key -> value, as the daemon sent it
 -- @return clean table (new), sorted list of dropped keys
 function Whitelist:filter(settings)
+  return self:keep(settings, Whitelist.validValue, function(value)
+    if type(value) ~= "table" then
+      return value
+    end
+    local copy = {}
+    for i = 1, #value do
+      copy[i] = value[i]
+    end
+    return copy
+  end)
+end
+
+--- Keeps the entries of a table the daemon sent whose key is allowed and whose value passes `valid`.
+-- @param entries table key -> value, or nil
+-- @param valid function(value) -> boolean
+-- @param copy function(value) -> the value to keep (a copy, so the caller's table is not shared)
+-- @return clean table (new) key -> copy(value), sorted list of dropped keys
+function Whitelist:keep(entries, valid, copy)
   local clean, dropped = {}, {}
-  for key, value in pairs(settings or {}) do
-    if type(key) == "string" and self.allowed[key] and Whitelist.validValue(value) then
-      if type(value) == "table" then
-        local copy = {}
-        for i = 1, #value do
-          copy[i] = value[i]
-        end
-        value = copy
-      end
-      clean[key] = value
+  for key, value in pairs(entries or {}) do
+    if type(key) == "string" and self:allows(key) and valid(value) then
+      clean[key] = copy(value)
     else
       dropped[#dropped + 1] = tostring(key)
     end
