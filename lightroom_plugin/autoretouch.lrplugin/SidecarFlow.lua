@@ -130,20 +130,8 @@ end
 --- The summary dialog's text.
 function SidecarFlow.summaryText(summary)
   local lines = { S.sidecarsSummary(summary.changed, summary.skipped, summary.failed) }
-  if #summary.failures > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.sidecarsFailedHeader
-    for _, line in ipairs(ApplyFlow.listFailures(summary.failures)) do
-      lines[#lines + 1] = line
-    end
-  end
-  if #summary.skippedItems > 0 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = S.sidecarsSkippedHeader
-    for _, line in ipairs(ApplyFlow.listFailures(summary.skippedItems)) do
-      lines[#lines + 1] = line
-    end
-  end
+  ApplyFlow.appendSection(lines, S.sidecarsFailedHeader, summary.failures)
+  ApplyFlow.appendSection(lines, S.sidecarsSkippedHeader, summary.skippedItems)
   ApplyFlow.appendStop(lines, summary)
   lines[#lines + 1] = ""
   lines[#lines + 1] = S.sidecarsReadHint
