@@ -46,10 +46,29 @@ function Dialogs.fraction(percent)
   return math.max(0, math.min(100, value)) / 100
 end
 
-local function styleRows(f, opts)
+--- Shows a modal dialog with the plug-in's Cancel button.
+-- @return true when the user pressed the action button
+local function confirmed(title, contents, actionVerb)
+  local answer = LrDialogs.presentModalDialog {
+    title = title,
+    contents = contents,
+    actionVerb = actionVerb,
+    cancelVerb = S.cancelVerb,
+  }
+  return answer == "ok"
+end
+
+--- What the apply and sidecar dialogs start with: a view factory, a property table holding the preselected
+-- style and strength (0..100), and the style and strength rows bound to it.
+-- @return factory, props, styleRow, strengthRow
+local function styleDialog(context, opts)
+  local f = LrView.osFactory()
+  local props = LrBinding.makePropertyTable(context)
+  props.style = opts.style
+  props.strength = opts.strength
   local bind = LrView.bind
   local label = LrView.share "autoretouch_label"
-  return f:row {
+  return f, props, f:row {
     f:static_text { title = S.styleLabel, alignment = "right", width = label },
     f:popup_menu { items = Dialogs.styleItems(opts.styles.names), value = bind "style", width_in_chars = 24 },
   }, f:row {
@@ -138,16 +157,12 @@ end
 -- @return { style, strength = [0, 1], applyToAll = boolean, variant = 1.., mixWith = name or "", mixWeight = 0..100 },
 --   or nil when cancelled
 function Dialogs.applyOptions(context, opts)
-  local f = LrView.osFactory()
-  local props = LrBinding.makePropertyTable(context)
-  props.style = opts.style
-  props.strength = opts.strength
+  local f, props, styleRow, strengthRow = styleDialog(context, opts)
   props.applyToAll = opts.count > 1
   props.variant = 1
   props.mixWith = ""
   props.mixWeight = 50
   props.previewStatus = ""
-  local styleRow, strengthRow = styleRows(f, opts)
   local rows = {
     bind_to_object = props,
     spacing = f:control_spacing(),
@@ -173,13 +188,7 @@ function Dialogs.applyOptions(context, opts)
     props:addObserver("mixWith", stale)
     props:addObserver("mixWeight", stale)
   end
-  local answer = LrDialogs.presentModalDialog {
-    title = S.applyDialogTitle,
-    contents = f:column(rows),
-    actionVerb = S.applyVerb,
-    cancelVerb = S.cancelVerb,
-  }
-  if answer ~= "ok" then
+  if not confirmed(S.applyDialogTitle, f:column(rows), S.applyVerb) then
     return nil
   end
   return {
@@ -197,12 +206,8 @@ end
 -- @param opts table { styles, style, strength = 0..100, count, overwrite = boolean }
 -- @return { style, strength = [0, 1], overwrite = boolean }, or nil when cancelled
 function Dialogs.sidecarOptions(context, opts)
-  local f = LrView.osFactory()
-  local props = LrBinding.makePropertyTable(context)
-  props.style = opts.style
-  props.strength = opts.strength
+  local f, props, styleRow, strengthRow = styleDialog(context, opts)
   props.overwrite = opts.overwrite == true
-  local styleRow, strengthRow = styleRows(f, opts)
   local contents = f:column {
     bind_to_object = props,
     spacing = f:control_spacing(),
@@ -211,13 +216,7 @@ function Dialogs.sidecarOptions(context, opts)
     strengthRow,
     f:row { f:checkbox { title = S.overwriteLabel, value = LrView.bind "overwrite" } },
   }
-  local answer = LrDialogs.presentModalDialog {
-    title = S.sidecarsDialogTitle,
-    contents = contents,
-    actionVerb = S.writeVerb,
-    cancelVerb = S.cancelVerb,
-  }
-  if answer ~= "ok" then
+  if not confirmed(S.sidecarsDialogTitle, contents, S.writeVerb) then
     return nil
   end
   return { style = props.style, strength = Dialogs.fraction(props.strength), overwrite = props.overwrite == true }
@@ -247,13 +246,7 @@ function Dialogs.trainOptions(context, opts)
     },
     f:static_text { title = S.trainHint, fill_horizontal = 1 },
   }
-  local answer = LrDialogs.presentModalDialog {
-    title = S.trainDialogTitle,
-    contents = contents,
-    actionVerb = S.trainVerb,
-    cancelVerb = S.cancelVerb,
-  }
-  if answer ~= "ok" then
+  if not confirmed(S.trainDialogTitle, contents, S.trainVerb) then
     return nil
   end
   local minutes = tonumber(props.minutes) or opts.minutes
