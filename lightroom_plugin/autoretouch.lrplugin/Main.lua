@@ -23,14 +23,24 @@ local Whitelist = require "Whitelist"
 
 local Main = {}
 
---- Selection, settings, a serving daemon and its styles; nil after telling the user why not.
--- @param context LrFunctionContext
--- @return table { catalog, photos, config, client, styles } or nil
-function Main.prepare(context)
+--- The active catalog and its selected photos; nil after telling the user to select some.
+-- @return LrCatalog, list of LrPhoto; or nil
+local function selection()
   local catalog = LrApplication.activeCatalog()
   local photos = catalog:getTargetPhotos()
   if #photos == 0 then
     LrDialogs.message(S.noPhotos)
+    return nil
+  end
+  return catalog, photos
+end
+
+--- Selection, settings, a serving daemon and its styles; nil after telling the user why not.
+-- @param context LrFunctionContext
+-- @return table { catalog, photos, config, client, styles } or nil
+function Main.prepare(context)
+  local catalog, photos = selection()
+  if not catalog then
     return nil
   end
   local config = Config.load()
@@ -53,19 +63,44 @@ function Main.prepare(context)
   return { catalog = catalog, photos = photos, config = config, client = client, styles = styles }
 end
 
-local function progressScope(context, title)
+--- Runs a command in a function context once Main.prepare has found the selection and a serving daemon.
+-- @param name the function context's name
+-- @param command function(context, env) with env from Main.prepare
+local function withDaemon(name, command)
+  LrFunctionContext.callWithContext(name, function(context)
+    local env = Main.prepare(context)
+    if env then
+      command(context, env)
+    end
+  end)
+end
+
+--- Runs a flow under a cancellable progress scope (args.progress), which is done when the flow returns.
+-- @param flow a module with run(args) -> summary
+-- @return the flow's summary
+local function runWithProgress(context, title, flow, args)
   local progress = LrProgressScope { title = title, functionContext = context }
   progress:setCancelable(true)
-  return progress
+  args.progress = progress
+  local summary = flow.run(args)
+  progress:done()
+  return summary
+end
+
+--- Explains a refused token when that is what stopped a run.
+-- @param stopped error table that ended the run, or nil
+-- @return true when it did (the summary is not shown then)
+local function refusedToken(stopped)
+  if stopped and stopped.kind == "auth" then
+    Dialogs.daemonError(stopped)
+    return true
+  end
+  return false
 end
 
 --- "Auto-retouch (learned style)".
 function Main.autoRetouch()
-  LrFunctionContext.callWithContext("autoretouch.apply", function(context)
-    local env = Main.prepare(context)
-    if not env then
-      return
-    end
+  withDaemon("autoretouch.apply", function(context, env)
     local first = env.catalog:getTargetPhoto() or env.photos[1]
     local choice = Dialogs.applyOptions(context, {
       styles = env.styles,
@@ -86,8 +121,7 @@ function Main.autoRetouch()
     end
     local styles = PreviewFlow.styleChoice(choice)
     local label = styles.mix and (choice.style .. "+" .. choice.mixWith) or choice.style
-    local progress = progressScope(context, S.progressApply(label))
-    local summary = ApplyFlow.run {
+    local summary = runWithProgress(context, S.progressApply(label), ApplyFlow, {
       photos = targets,
       catalog = env.catalog,
       client = env.client,
@@ -98,12 +132,9 @@ function Main.autoRetouch()
       historyLabel = label,
       strength = choice.strength,
       processVersion = env.config.processVersion,
-      progress = progress,
       batchSize = Config.BATCH_SIZE,
-    }
-    progress:done()
-    if summary.stopped and summary.stopped.kind == "auth" then
-      Dialogs.daemonError(summary.stopped)
+    })
+    if refusedToken(summary.stopped) then
       return
     end
     local problems = #summary.failures > 0 or summary.stopped ~= nil or #summary.mismatches > 0
@@ -114,15 +145,11 @@ end
 --- "Revert auto-retouch" (needs no daemon: it only applies each photo's snapshot).
 function Main.revert()
   LrFunctionContext.callWithContext("autoretouch.revert", function(context)
-    local catalog = LrApplication.activeCatalog()
-    local photos = catalog:getTargetPhotos()
-    if #photos == 0 then
-      LrDialogs.message(S.noPhotos)
+    local catalog, photos = selection()
+    if not catalog then
       return
     end
-    local progress = progressScope(context, S.progressRevert)
-    local summary = RevertFlow.run { photos = photos, catalog = catalog, progress = progress }
-    progress:done()
+    local summary = runWithProgress(context, S.progressRevert, RevertFlow, { photos = photos, catalog = catalog })
     local problems = #summary.failures > 0 or summary.noApi
     Dialogs.summary(S.revertSummaryTitle, RevertFlow.summaryText(summary), problems)
   end)
@@ -130,11 +157,7 @@ end
 
 --- "Train style from selected photos...".
 function Main.train()
-  LrFunctionContext.callWithContext("autoretouch.train", function(context)
-    local env = Main.prepare(context)
-    if not env then
-      return
-    end
+  withDaemon("autoretouch.train", function(context, env)
     local choice = Dialogs.trainOptions(context, { count = #env.photos, name = "my-style", minutes = Config.TRAIN_MINUTES })
     if not choice then
       return
@@ -143,17 +166,13 @@ function Main.train()
       LrDialogs.message(S.badStyleName, nil, "critical")
       return
     end
-    local progress = progressScope(context, S.progressTrain(choice.name))
-    local summary = TrainFlow.run {
+    local summary = runWithProgress(context, S.progressTrain(choice.name), TrainFlow, {
       photos = env.photos,
       client = env.client,
       name = choice.name,
       minutes = choice.minutes,
-      progress = progress,
-    }
-    progress:done()
-    if summary.error and summary.error.kind == "auth" then
-      Dialogs.daemonError(summary.error)
+    })
+    if refusedToken(summary.error) then
       return
     end
     local problems = summary.state ~= "finished" or TrainFlow.rejected(summary) ~= nil or #summary.skipped > 0
@@ -163,11 +182,7 @@ end
 
 --- "Write XMP sidecars for selection".
 function Main.writeSidecars()
-  LrFunctionContext.callWithContext("autoretouch.sidecars", function(context)
-    local env = Main.prepare(context)
-    if not env then
-      return
-    end
+  withDaemon("autoretouch.sidecars", function(context, env)
     local paths, missing = SidecarFlow.paths(env.photos)
     local choice = Dialogs.sidecarOptions(context, {
       styles = env.styles,
@@ -180,22 +195,18 @@ function Main.writeSidecars()
       return
     end
     Config.remember(choice)
-    local progress = progressScope(context, S.progressSidecars)
-    local summary = SidecarFlow.run {
+    local summary = runWithProgress(context, S.progressSidecars, SidecarFlow, {
       client = env.client,
       paths = paths,
       style = choice.style,
       strength = choice.strength,
       overwrite = choice.overwrite,
-      progress = progress,
-    }
-    progress:done()
+    })
     for _, item in ipairs(missing) do
       summary.failed = summary.failed + 1
       summary.failures[#summary.failures + 1] = item
     end
-    if summary.stopped and summary.stopped.kind == "auth" then
-      Dialogs.daemonError(summary.stopped)
+    if refusedToken(summary.stopped) then
       return
     end
     local problems = summary.failed > 0 or summary.stopped ~= nil
