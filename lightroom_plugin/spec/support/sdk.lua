@@ -132,22 +132,24 @@ local LrStringUtils = namespace "LrStringUtils"
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
+--- The `width` lowest bits of a number as "0"/"1" text, most significant first.
+local function bits(value, width)
+  local out = ""
+  for i = width, 1, -1 do
+    out = out .. (value % 2 ^ i - value % 2 ^ (i - 1) > 0 and "1" or "0")
+  end
+  return out
+end
+
 --- Base64 (RFC 4648) both ways, as LrStringUtils does.
 function sdk.base64(data)
   return ((data:gsub(".", function(x)
-    local r, b = "", x:byte()
-    for i = 8, 1, -1 do
-      r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0")
-    end
-    return r
+    return bits(x:byte(), 8)
   end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
     if #x < 6 then
       return ""
     end
-    local c = 0
-    for i = 1, 6 do
-      c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0)
-    end
+    local c = tonumber(x, 2)
     return B64:sub(c + 1, c + 1)
   end) .. ({ "", "==", "=" })[#data % 3 + 1])
 end
@@ -158,20 +160,12 @@ function LrStringUtils.decodeBase64(text)
     if x == "=" then
       return ""
     end
-    local r, f = "", (B64:find(x, 1, true) - 1)
-    for i = 6, 1, -1 do
-      r = r .. (f % 2 ^ i - f % 2 ^ (i - 1) > 0 and "1" or "0")
-    end
-    return r
+    return bits(B64:find(x, 1, true) - 1, 6)
   end):gsub("%d%d%d?%d?%d?%d?%d?%d?", function(x)
     if #x ~= 8 then
       return ""
     end
-    local c = 0
-    for i = 1, 8 do
-      c = c + (x:sub(i, i) == "1" and 2 ^ (8 - i) or 0)
-    end
-    return string.char(c)
+    return string.char(tonumber(x, 2))
   end))
 end
 
@@ -517,19 +511,44 @@ function sdk.defaultSettings(path)
   }
 end
 
-local function fakePost(url, body, headers)
-  local daemon = sdk.daemon
+--- Records a request in sdk.requests (headers as a field -> value table); returns it and its path.
+local function received(method, url, headers, body)
   local path = url:gsub("^%a+://[^/]+", "")
-  local request = { method = "POST", url = url, path = path, body = sdk.decode(body), headers = {} }
+  local request = { method = method, url = url, path = path, body = body, headers = {} }
   for _, h in ipairs(headers or {}) do
     request.headers[h.field] = h.value
   end
   sdk.requests[#sdk.requests + 1] = request
-  if daemon.down then
-    return nil, { error = { errorCode = "cannotConnectToHost", name = "connection refused" } }
+  return request, path
+end
+
+--- What LrHttp returns when nothing listens (sdk.daemon.down).
+local function connectionRefused()
+  return nil, { error = { errorCode = "cannotConnectToHost", name = "connection refused" } }
+end
+
+--- Whether sdk.daemon.token is set and the request does not carry it.
+local function wrongToken(request)
+  local token = sdk.daemon.token
+  if not token then
+    return false
   end
-  if daemon.token and request.headers["X-Autoretouch-Token"] ~= daemon.token then
-    return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+  return request.headers["X-Autoretouch-Token"] ~= token
+end
+
+--- The daemon's answer to a wrong token.
+local function unauthenticated()
+  return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+end
+
+local function fakePost(url, body, headers)
+  local daemon = sdk.daemon
+  local request, path = received("POST", url, headers, sdk.decode(body))
+  if daemon.down then
+    return connectionRefused()
+  end
+  if wrongToken(request) then
+    return unauthenticated()
   end
   if request.headers["Content-Type"] ~= "application/json" then
     return errorBody(400, "INVALID_ARGUMENT", "POST bodies must be sent with 'Content-Type: application/json'")
@@ -595,21 +614,16 @@ end
 
 local function fakeGet(url, headers)
   local daemon = sdk.daemon
-  local path = url:gsub("^%a+://[^/]+", "")
-  local request = { method = "GET", url = url, path = path, headers = {} }
-  for _, h in ipairs(headers or {}) do
-    request.headers[h.field] = h.value
-  end
-  sdk.requests[#sdk.requests + 1] = request
+  local request, path = received("GET", url, headers)
   if daemon.down then
-    return nil, { error = { errorCode = "cannotConnectToHost", name = "connection refused" } }
+    return connectionRefused()
   end
   if path == "/healthz" then
     local status = daemon.health
     return respond(status == "SERVING" and 200 or 503, { status = status, server_version = "test" })
   end
-  if daemon.token and request.headers["X-Autoretouch-Token"] ~= daemon.token then
-    return errorBody(401, "UNAUTHENTICATED", "a valid token is required")
+  if wrongToken(request) then
+    return unauthenticated()
   end
   if path:find("^/v1/train/status") then
     local t = daemon.training
@@ -701,26 +715,25 @@ function sdk.setWindows(flag)
   MAC_ENV = not flag
 end
 
---- Dialog records of one kind.
-function sdk.dialogsOf(kind)
+--- The records of a list whose `field` equals `value`, in order.
+local function where(records, field, value)
   local out = {}
-  for _, d in ipairs(sdk.dialogs) do
-    if d.kind == kind then
-      out[#out + 1] = d
+  for _, record in ipairs(records) do
+    if record[field] == value then
+      out[#out + 1] = record
     end
   end
   return out
 end
 
+--- Dialog records of one kind.
+function sdk.dialogsOf(kind)
+  return where(sdk.dialogs, "kind", kind)
+end
+
 --- Requests to one path.
 function sdk.requestsTo(path)
-  local out = {}
-  for _, r in ipairs(sdk.requests) do
-    if r.path == path then
-      out[#out + 1] = r
-    end
-  end
-  return out
+  return where(sdk.requests, "path", path)
 end
 
 --- Every view element of a kind inside a view tree (depth first).
