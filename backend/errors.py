@@ -22,6 +22,7 @@ __all__ = [
     "CatalogError",
     "CorruptImageError",
     "DecodeError",
+    "FileError",
     "ImageTooLargeError",
     "InvalidRecipeError",
     "NotFoundError",
@@ -108,25 +109,8 @@ class PermissionDeniedError(AutoretouchError):
     grpc_status = "PERMISSION_DENIED"
 
 
-class SidecarError(AutoretouchError):
-    """An existing sidecar is malformed or unsafe (entities, wrong root), or a sidecar write failed.
-
-    Attributes:
-        path: the sidecar concerned.
-        reason: what is wrong.
-    """
-
-    exit_code = 8
-    grpc_status = "FAILED_PRECONDITION"
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-
-class StyleError(AutoretouchError):
-    """A style file is malformed, incompatible with this autoretouch, or unsafe.
+class FileError(AutoretouchError):
+    """Base class of the errors about one file that cannot be used; the message is ``"PATH: REASON"``.
 
     Attributes:
         path: the file concerned.
@@ -139,6 +123,26 @@ class StyleError(AutoretouchError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class SidecarError(FileError):
+    """An existing sidecar is malformed or unsafe (entities, wrong root), or a sidecar write failed.
+
+    Attributes:
+        path: the sidecar concerned.
+        reason: what is wrong.
+    """
+
+    exit_code = 8
+
+
+class StyleError(FileError):
+    """A style file is malformed, incompatible with this autoretouch, or unsafe.
+
+    Attributes:
+        path: the file concerned.
+        reason: what is wrong.
+    """
 
 
 class CatalogError(AutoretouchError):

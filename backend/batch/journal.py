@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from backend.errors import AutoretouchError, PermissionDeniedError
+from backend.errors import FileError, PermissionDeniedError
 
 try:  # POSIX
     import fcntl
@@ -62,7 +62,7 @@ JOURNAL_VERSION = 1
 DEFAULT_JOURNAL_NAME = ".autoretouch-journal.jsonl"
 
 
-class JournalError(AutoretouchError):
+class JournalError(FileError):
     """The journal cannot be used: another run holds it, or the file is not an autoretouch journal.
 
     Attributes:
@@ -71,12 +71,6 @@ class JournalError(AutoretouchError):
     """
 
     exit_code = 3
-    grpc_status = "FAILED_PRECONDITION"
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def _now() -> str:
