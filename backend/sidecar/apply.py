@@ -194,6 +194,25 @@ def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> None:
     remove_provenance(doc)
 
 
+#: What an earlier autoretouch application is called in a host's skip reason.
+_EARLIER = {"lightroom": "settings", "darktable": "entries"}
+
+
+def _replace_earlier(
+    photo: Path, host: str, sidecar: Path, doc: XmpDocument, prov: Provenance, overwrite: bool
+) -> Outcome | None:
+    """Undo autoretouch's earlier application ``prov`` (in memory) before a new one, with ``--overwrite``.
+
+    Returns:
+        ``None`` when it was undone; without ``overwrite`` the ``skipped`` outcome, and ``doc`` is untouched.
+    """
+    if not overwrite:
+        reason = f"already has autoretouch {_EARLIER[host]} ({prov.timestamp}); use --overwrite to replace them"
+        return Outcome(photo, host, sidecar, "skipped", reason)
+    revert_host(host, doc, prov)
+    return None
+
+
 def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
     sidecar = lightroom_sidecar_path(photo)
     settings = recipe_to_develop_settings(recipe, is_raw=True, as_shot=info.as_shot)
@@ -204,10 +223,9 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
             return Outcome(photo, "lightroom", sidecar, "skipped", f"this sidecar belongs to {owner}")
         found = find_provenance(doc)
         if found is not None:
-            if not overwrite:
-                reason = f"already has autoretouch settings ({found[1].timestamp}); use --overwrite to replace them"
-                return Outcome(photo, "lightroom", sidecar, "skipped", reason)
-            revert_host("lightroom", doc, found[1])
+            skipped = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
+            if skipped is not None:
+                return skipped
             created = found[1].created
         elif has_develop_settings(doc) and not overwrite:
             reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"
@@ -246,10 +264,9 @@ def _apply_darktable(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
             remove_provenance(doc)
             notes = (STALE_NOTE.format(timestamp=found[1].timestamp),)
         elif found is not None:
-            if not overwrite:
-                reason = f"already has autoretouch entries ({found[1].timestamp}); use --overwrite to replace them"
-                return Outcome(photo, "darktable", sidecar, "skipped", reason)
-            revert_host("darktable", doc, found[1])
+            skipped = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
+            if skipped is not None:
+                return skipped
             created = found[1].created
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
