@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import parse_strength_arg
+from backend.cli.style_options import add_strength_option
 
 if TYPE_CHECKING:
     from backend.batch import BatchSummary, PhotoOutcome
@@ -80,13 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="which sidecars to write (default: lightroom with --lrcat, else darktable)",
     )
     parser.add_argument("--style", default=None, metavar="S", help="style name or NAME.safetensors path")
-    parser.add_argument(
-        "--strength",
-        type=parse_strength_arg,
-        default=1.0,
-        metavar="A",
-        help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
-    )
+    add_strength_option(parser)  # --strength A
     parser.add_argument(
         "--jobs",
         type=int_arg(1, name="jobs"),

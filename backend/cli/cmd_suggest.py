@@ -19,7 +19,7 @@ from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import batch_exit_status, report_photo_error
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
+from backend.cli.style_options import add_strength_option, load_styles, parse_mix_arg
 from backend.cli.suggestion_report import format_recipe, print_suggestions
 from backend.errors import AutoretouchError
 
@@ -59,13 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="A:W,B:W",
         help="blend several styles' recipes with these weights (slider space)",
     )
-    parser.add_argument(
-        "--strength",
-        type=parse_strength_arg,
-        default=1.0,
-        metavar="A",
-        help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
-    )
+    add_strength_option(parser)  # --strength A
     parser.add_argument(
         "--variants",
         type=int_arg(1, MAX_VARIANTS, name="variants"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["load_styles", "parse_mix_arg", "parse_strength_arg"]
+__all__ = ["add_strength_option", "load_styles", "parse_mix_arg", "parse_strength_arg"]
 
 
 def parse_strength_arg(text: str) -> float:
@@ -26,6 +26,17 @@ def parse_strength_arg(text: str) -> float:
         return check_strength(value)
     except InvalidRecipeError:
         raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}") from None
+
+
+def add_strength_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--strength A`` to a command that runs a style: a number in [0, 1], default 1 (the full style)."""
+    parser.add_argument(
+        "--strength",
+        type=parse_strength_arg,
+        default=1.0,
+        metavar="A",
+        help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
+    )
 
 
 def parse_mix_arg(text: str) -> list[tuple[str, float]]:
