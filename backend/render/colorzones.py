@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from backend.errors import InvalidRecipeError
 from backend.render.color import SRGB_TO_REC2020, apply_matrix, lab_to_rec2020, rec2020_to_lab, srgb_decode
+from backend.render.values import exact_identity_items
 from backend.sliders.catalog import HSL_COLOURS, get_slider
 
 __all__ = [
@@ -241,14 +242,7 @@ def apply_hsl(image: Tensor, value: Tensor | Sequence[Sequence[float]]) -> Tenso
         return image
     nodes_y = hsl_curve_nodes(v)
     out = _colorzones_map(image, nodes_y)
-    if bool(is_identity.any()):
-        if v.requires_grad:
-            carrier = _colorzones_map(image.detach(), nodes_y)
-            exact = image + (carrier - carrier.detach())
-        else:
-            exact = image
-        out = torch.where(is_identity.view(-1, 1, 1, 1), exact, out)
-    return out
+    return exact_identity_items(image, out, is_identity, lambda x: _colorzones_map(x, nodes_y), v.requires_grad)
 
 
 def apply_colorzones_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:

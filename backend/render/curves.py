@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from backend.errors import InvalidRecipeError
+from backend.render.values import exact_identity_items
 from backend.sliders.catalog import CURVE_KNOTS, get_slider
 
 __all__ = [
@@ -293,14 +294,7 @@ def _curve_stage(image: Tensor, value: Tensor, knots_y: Tensor) -> Tensor:
             out[is_identity] = image[is_identity]
         return out
     out = _rgbcurve_map(image, knots_y)
-    if bool(is_identity.any()):
-        if value.requires_grad:
-            carrier = _rgbcurve_map(image.detach(), knots_y)
-            exact = image + (carrier - carrier.detach())
-        else:
-            exact = image
-        out = torch.where(is_identity.view(-1, 1, 1, 1), exact, out)
-    return out
+    return exact_identity_items(image, out, is_identity, lambda x: _rgbcurve_map(x, knots_y), value.requires_grad)
 
 
 def _check_value(name: str, image: Tensor, value: Tensor | Sequence[float] | Sequence[Sequence[float]]) -> Tensor:

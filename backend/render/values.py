@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["scalar_batch"]
+__all__ = ["exact_identity_items", "scalar_batch"]
 
 
 def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
@@ -27,3 +29,33 @@ def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
     if tuple(v.shape) != (n,):
         raise InvalidRecipeError(f"slider value must be a scalar or have shape ({n},), got {tuple(v.shape)}")
     return v
+
+
+def exact_identity_items(
+    image: Tensor, out: Tensor, is_identity: Tensor, mapping: Callable[[Tensor], Tensor], values_need_grad: bool
+) -> Tensor:
+    """``out`` with the batch items whose slider values are at identity replaced by ``image`` itself.
+
+    A per-pixel map at identity values may still move pixels by float rounding; darktable has no module there,
+    so those items return their input exactly, d(out)/d(image) = 1. When the values need a gradient, a
+    zero-valued term ``carrier - carrier.detach()`` (``carrier = mapping(image.detach())``) carries
+    d(map)/d(values) for them.
+
+    Args:
+        image: ``(N, 3, H, W)`` input of the stage.
+        out: ``(N, 3, H, W)`` the stage's result ``mapping(image)`` for every item.
+        is_identity: ``(N,)`` bool, the items whose values are at identity.
+        mapping: the stage's pixel map with the same values, ``(N, 3, H, W) -> (N, 3, H, W)``.
+        values_need_grad: whether the slider values require a gradient.
+
+    Returns:
+        ``(N, 3, H, W)``: ``out`` itself when no item is at identity.
+    """
+    if not bool(is_identity.any()):
+        return out
+    if values_need_grad:
+        carrier = mapping(image.detach())
+        exact = image + (carrier - carrier.detach())
+    else:
+        exact = image
+    return torch.where(is_identity.view(-1, 1, 1, 1), exact, out)
