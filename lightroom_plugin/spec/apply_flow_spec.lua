@@ -1,20 +1,12 @@
 -- The "Auto-retouch (learned style)" command end to end, against the stubbed SDK and fake daemon.
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local ApplyFlow = require "ApplyFlow"
 local DaemonClient = require "DaemonClient"
 local S = require "Strings"
 local Whitelist = require "Whitelist"
-
-local function runMenu()
-  dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
-end
-
-local function summaryDialog()
-  local messages = sdk.dialogsOf "message"
-  return messages[#messages]
-end
 
 local function appliedCount(photos)
   local n = 0
@@ -30,12 +22,7 @@ describe("auto-retouch command", function()
   it("runs in an async task, asks for options and applies every selected photo in batches", function()
     local photos = sdk.photos(10)
     sdk.newCatalog(photos)
-    sdk.modalHandler = function(_, props)
-      props.style = "warm"
-      props.strength = 60
-      return "ok"
-    end
-    runMenu()
+    menus.apply { style = "warm", strength = 60 }
 
     assert.are.same({ "autoretouch.apply" }, sdk.tasks)
     local modal = sdk.dialogsOf("modal")[1]
@@ -67,9 +54,9 @@ describe("auto-retouch command", function()
     local scope = sdk.progressScopes[1]
     assert.is_true(scope.isDone and scope.cancelable)
     assert.are.same({ { 8, 10 }, { 10, 10 } }, scope.portions)
-    assert.are.equal("Auto-retouch finished", summaryDialog().message)
-    assert.are.equal("info", summaryDialog().style)
-    assert.matches("Applied to 10 of 10 photos.", summaryDialog().info, 1, true)
+    assert.are.equal("Auto-retouch finished", menus.lastMessage().message)
+    assert.are.equal("info", menus.lastMessage().style)
+    assert.matches("Applied to 10 of 10 photos.", menus.lastMessage().info, 1, true)
     assert.are.same({ style = "warm", strength = 60 }, { style = sdk.prefs.lastStyle, strength = sdk.prefs.lastStrength })
   end)
 
@@ -94,7 +81,7 @@ describe("auto-retouch command", function()
     sdk.daemon.settingsFor = function()
       return expected
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(1, #photos[1].applied)
     assert.are.same(expected, photos[1].applied[1].settings)
     assert.are.equal("Auto-retouch: default", photos[1].applied[1].history)
@@ -110,7 +97,7 @@ describe("auto-retouch command", function()
       settings.Exposure2012 = nil
       return settings
     end
-    runMenu()
+    menus.apply()
     for _, photo in ipairs(photos) do
       local applied = photo.applied[1].settings
       assert.is_nil(applied.CameraProfile)
@@ -124,17 +111,13 @@ describe("auto-retouch command", function()
       end
     end
     assert.are.equal(2, warned)
-    assert.matches("Not applied (not in the slider catalog): CameraProfile, ProcessVersion", summaryDialog().info, 1, true)
+    assert.matches("Not applied (not in the slider catalog): CameraProfile, ProcessVersion", menus.lastMessage().info, 1, true)
   end)
 
   it("applies only the active photo when 'apply to all selected' is unchecked", function()
     local photos = sdk.photos(3)
     sdk.newCatalog(photos).target = photos[2]
-    sdk.modalHandler = function(_, props)
-      props.applyToAll = false
-      return "ok"
-    end
-    runMenu()
+    menus.apply { applyToAll = false }
     assert.are.same({ 0, 1, 0 }, { #photos[1].applied, #photos[2].applied, #photos[3].applied })
   end)
 
@@ -144,7 +127,7 @@ describe("auto-retouch command", function()
     sdk.modalHandler = function()
       return "cancel"
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(0, #sdk.requestsTo "/v1/suggest")
     assert.are.equal(0, #sdk.catalog.writes)
     assert.are.equal(0, #sdk.progressScopes)
@@ -161,7 +144,7 @@ describe("auto-retouch command", function()
     }
     sdk.newCatalog(photos)
     sdk.daemon.failPaths["/photos/missing.jpg"] = { message = "/photos/missing.jpg: no such file" }
-    runMenu()
+    menus.apply()
     assert.are.same({ 1, 0, 0, 0, 0, 1 }, {
       #photos[1].applied,
       #photos[2].applied,
@@ -172,7 +155,7 @@ describe("auto-retouch command", function()
     })
     -- The video never reached the daemon; the others did.
     assert.are.equal(4, #sdk.requestsTo "/v1/suggest")
-    local dialog = summaryDialog()
+    local dialog = menus.lastMessage()
     assert.are.equal("warning", dialog.style)
     assert.matches("Applied to 2 of 6 photos.", dialog.info, 1, true)
     assert.matches("4 photos failed:", dialog.info, 1, true)
@@ -188,11 +171,11 @@ describe("auto-retouch command", function()
     sdk.isCanceled = function(scope)
       return scope.checks > 1 -- the first batch runs, the second check cancels
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(8, appliedCount(photos))
     assert.are.equal(8, #sdk.requestsTo "/v1/suggest")
     assert.are.equal(1, #sdk.catalog.writes)
-    assert.matches("Canceled: 12 photos were not processed.", summaryDialog().info, 1, true)
+    assert.matches("Canceled: 12 photos were not processed.", menus.lastMessage().info, 1, true)
   end)
 
   it("stops when the daemon goes away mid-run, keeping what was already fetched", function()
@@ -206,10 +189,10 @@ describe("auto-retouch command", function()
       end
       return sdk.defaultSettings(path)
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(3, appliedCount(photos))
     assert.are.equal(4, #sdk.requestsTo "/v1/suggest")
-    local dialog = summaryDialog()
+    local dialog = menus.lastMessage()
     assert.matches(S.summaryStopped, dialog.info, 1, true)
     assert.matches("no answer from the daemon at http://127.0.0.1:50052", dialog.info, 1, true)
   end)
@@ -220,38 +203,38 @@ describe("auto-retouch command", function()
     sdk.daemon.settingsFor = function()
       return {}
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(0, #sdk.catalog.writes)
-    assert.matches("2 photos needed no change.", summaryDialog().info, 1, true)
+    assert.matches("2 photos needed no change.", menus.lastMessage().info, 1, true)
   end)
 
   it("reports a busy catalog for the whole batch", function()
     local photos = sdk.photos(2)
     sdk.newCatalog(photos).busy = true
-    runMenu()
+    menus.apply()
     assert.are.equal(0, appliedCount(photos))
-    assert.matches("img_1.jpg: the catalog was busy; nothing was written", summaryDialog().info, 1, true)
+    assert.matches("img_1.jpg: the catalog was busy; nothing was written", menus.lastMessage().info, 1, true)
   end)
 
   it("sends the token and says clearly when the daemon refuses it", function()
     sdk.newCatalog(sdk.photos(1))
     sdk.daemon.token = "s3cret"
-    runMenu()
-    local dialog = summaryDialog()
+    menus.apply()
+    local dialog = menus.lastMessage()
     assert.are.equal(S.authTitle, dialog.message)
     sdk.reset()
     local photos = sdk.photos(1)
     sdk.newCatalog(photos)
     sdk.daemon.token = "s3cret"
     sdk.prefs.token = " s3cret "
-    runMenu()
+    menus.apply()
     assert.are.equal(1, #photos[1].applied)
     assert.are.equal("s3cret", sdk.requestsTo("/v1/suggest")[1].headers["X-Autoretouch-Token"])
   end)
 
   it("tells the user to select photos first", function()
     sdk.newCatalog {}
-    runMenu()
+    menus.apply()
     assert.are.equal(S.noPhotos, sdk.dialogsOf("message")[1].message)
     assert.are.equal(0, #sdk.requests)
   end)

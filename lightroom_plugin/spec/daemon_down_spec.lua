@@ -1,13 +1,10 @@
 -- What the user sees when the daemon does not answer, and the optional "Start daemon".
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local Daemon = require "Daemon"
 local S = require "Strings"
-
-local function runMenu()
-  dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
-end
 
 describe("daemon down", function()
   before_each(function()
@@ -18,7 +15,7 @@ describe("daemon down", function()
   it("explains how to start the daemon and stops when the user cancels", function()
     local photos = sdk.photos(2)
     sdk.newCatalog(photos).folders = { "/Users/me/Pictures", "/Volumes/Photo Disk/It's mine" }
-    runMenu()
+    menus.apply()
     local confirm = sdk.dialogsOf("confirm")[1]
     assert.are.equal(S.daemonDownTitle, confirm.message)
     assert.are.equal("Start daemon", confirm.action)
@@ -47,7 +44,7 @@ describe("daemon down", function()
         sdk.daemon.down = false -- the daemon answers after two seconds
       end
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(1, #sdk.executed)
     assert.are.equal(
       "nohup '/Applications/auto retouch/bin/autoretouch' 'serve' '--http-port' '6000' '--root' '/shoot 1'"
@@ -65,7 +62,7 @@ describe("daemon down", function()
   it("says where the output is when the started daemon never answers", function()
     sdk.newCatalog(sdk.photos(1))
     sdk.confirmAnswer = "ok"
-    runMenu()
+    menus.apply()
     assert.are.equal(Daemon.START_WAIT_S, sdk.slept)
     local failure = sdk.dialogsOf("message")[1]
     assert.are.equal(S.startFailedTitle, failure.message)
@@ -80,7 +77,7 @@ describe("daemon down", function()
     sdk.onExecute = function()
       return 127
     end
-    runMenu()
+    menus.apply()
     assert.are.equal(0, sdk.slept)
     assert.matches("status 127", sdk.dialogsOf("message")[1].info, 1, true)
   end)
@@ -91,7 +88,7 @@ describe("daemon down", function()
     sdk.prefs.roots = [[C:\Photos\;D:\Archive]]
     sdk.confirmAnswer = "ok"
     sdk.setWindows(true)
-    runMenu()
+    menus.apply()
     assert.are.equal(
       [["start "autoretouch" /MIN "C:\Program Files\autoretouch\autoretouch.exe" "serve" "--http-port" "50052" ]]
         .. [["--root" "C:\Photos\\" "--root" "D:\Archive""]],
@@ -105,7 +102,7 @@ describe("daemon down", function()
     sdk.prefs.roots = [[C:\100% done]]
     sdk.confirmAnswer = "ok"
     sdk.setWindows(true)
-    runMenu()
+    menus.apply()
     assert.are.equal(0, #sdk.executed)
     assert.matches("100%% done", sdk.dialogsOf("message")[1].info)
   end)
@@ -114,7 +111,7 @@ describe("daemon down", function()
     sdk.newCatalog(sdk.photos(1))
     sdk.daemon.down = false
     sdk.daemon.health = "NOT_SERVING"
-    runMenu()
+    menus.apply()
     assert.are.equal(0, #sdk.dialogsOf "confirm")
     assert.are.equal(S.notServing, sdk.dialogsOf("message")[1].info)
   end)
@@ -123,7 +120,7 @@ describe("daemon down", function()
     sdk.newCatalog(sdk.photos(1))
     sdk.daemon.down = false
     sdk.daemon.styles = {}
-    runMenu()
+    menus.apply()
     assert.are.equal(S.noStylesTitle, sdk.dialogsOf("message")[1].message)
   end)
 end)

@@ -1,6 +1,7 @@
 -- Preview and choose in the Auto-retouch dialog: before/after pictures of the first photo from the daemon, the
 -- strength slider and the variant switching pictures, a mix of two styles, and the choice applied.
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local PreviewFlow = require "PreviewFlow"
@@ -55,7 +56,7 @@ describe("preview and choose", function()
       props.strength = 50
       return "ok"
     end
-    dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+    menus.apply()
     assert.are.equal("JPEG before " .. photos[2].path, seen.before)
     assert.are.equal("JPEG variant 1 at 1.00 for " .. photos[2].path, seen.full)
     assert.are.equal("JPEG variant 1 at 0.50 for " .. photos[2].path, seen.half)
@@ -78,7 +79,7 @@ describe("preview and choose", function()
       pressPreview(args)
       return "ok"
     end
-    dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+    menus.apply()
     local mix = { entries = { { style = "warm", weight = 0.7 }, { style = "default", weight = 0.3 } } }
     local preview = sdk.requestsTo("/v1/preview")[1].body.suggest
     assert.are.same(mix, preview.mix)
@@ -103,7 +104,7 @@ describe("preview and choose", function()
       statuses[3] = props.previewStatus
       return "cancel"
     end
-    dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
+    menus.apply()
     assert.are.equal(S.previewStale, statuses[1])
     assert.is_nil(statuses[2])
     assert.are.equal("No preview: /photos/img_1.jpg: no such file", statuses[3])

@@ -1,28 +1,12 @@
 -- Retry and revert in Lightroom: one undo step per run, a "Before auto-retouch" snapshot, relative keys
 -- (Sharpness) from the photo's own value, process versions, and the settings read back.
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local Develop = require "Develop"
 local S = require "Strings"
 local Whitelist = require "Whitelist"
-
-local function runApply(strength)
-  sdk.modalHandler = function(_, props)
-    props.strength = strength or 100
-    return "ok"
-  end
-  dofile(sdk.pluginDir .. "/AutoRetouchMenu.lua")
-end
-
-local function runRevert()
-  dofile(sdk.pluginDir .. "/RevertMenu.lua")
-end
-
-local function lastSummary()
-  local messages = sdk.dialogsOf "message"
-  return messages[#messages]
-end
 
 local ORIGINAL = { ProcessVersion = "11.0", Sharpness = 40, Exposure2012 = 0, WhiteBalance = "As Shot" }
 
@@ -45,7 +29,7 @@ describe("retry and revert", function()
     local photos = sdk.photos(3, { format = "RAW", develop = ORIGINAL })
     sdk.newCatalog(photos)
 
-    runApply(100)
+    menus.apply { strength = 100 }
     assert.are.equal(1, #sdk.catalog.writes)
     assert.are.equal(S.undoName, sdk.catalog.writes[1].name)
     for _, photo in ipairs(photos) do
@@ -58,9 +42,9 @@ describe("retry and revert", function()
       assert.are.equal(5600, sent.Temperature)
       assert.are.same({ Sharpness = 40 }, sdk.decode(photo.properties.relativeBase))
     end
-    assert.are.equal("info", lastSummary().style)
+    assert.are.equal("info", menus.lastMessage().style)
 
-    runApply(60) -- "try it at 60 %"
+    menus.apply { strength = 60 } -- "try it at 60 %"
     assert.are.equal(2, #sdk.catalog.writes)
     for _, photo in ipairs(photos) do
       assert.are.equal(1, #photo.snapshots) -- still the photo as it was before the first run
@@ -70,7 +54,7 @@ describe("retry and revert", function()
       assert.are.equal(58, photo.develop.Sharpness)
     end
 
-    runRevert()
+    menus.revert()
     assert.are.equal(3, #sdk.catalog.writes)
     assert.are.equal(S.revertUndoName, sdk.catalog.writes[3].name)
     for _, photo in ipairs(photos) do
@@ -78,12 +62,12 @@ describe("retry and revert", function()
       assert.are.equal(0, #photo.snapshots)
       assert.is_nil(photo.properties.relativeBase)
     end
-    assert.matches("Returned 3 of 3 photos", lastSummary().info, 1, true)
+    assert.matches("Returned 3 of 3 photos", menus.lastMessage().info, 1, true)
     assert.are.same({ "autoretouch.apply", "autoretouch.apply", "autoretouch.revert" }, sdk.tasks)
 
     -- after a revert the next run starts afresh from the photo as it is then
     photos[1].develop.Sharpness = 20
-    runApply(100)
+    menus.apply { strength = 100 }
     assert.are.equal(50, photos[1].applied[3].settings.Sharpness)
     assert.are.equal(20, photos[1].snapshots[1].settings.Sharpness)
   end)
@@ -91,10 +75,10 @@ describe("retry and revert", function()
   it("revert leaves photos without the snapshot alone and says how many", function()
     local photos = sdk.photos(2, { develop = ORIGINAL })
     sdk.newCatalog(photos)
-    runRevert()
+    menus.revert()
     assert.are.equal(0, #sdk.catalog.writes)
-    assert.matches("Returned 0 of 2 photos", lastSummary().info, 1, true)
-    assert.matches("2 photos have no 'Before auto-retouch' snapshot", lastSummary().info, 1, true)
+    assert.matches("Returned 0 of 2 photos", menus.lastMessage().info, 1, true)
+    assert.matches("2 photos have no 'Before auto-retouch' snapshot", menus.lastMessage().info, 1, true)
     assert.are.equal(0, #sdk.requests) -- revert needs no daemon
   end)
 
@@ -105,31 +89,31 @@ describe("retry and revert", function()
       sdk.newPhoto { path = "/p/new.nef", develop = ORIGINAL },
     }
     sdk.newCatalog(photos)
-    runApply(100)
+    menus.apply { strength = 100 }
     assert.are.equal(0, #photos[1].applied)
     assert.are.equal(1, #photos[2].applied)
     assert.is_nil(photos[2].applied[1].settings.ProcessVersion)
-    assert.are.equal("warning", lastSummary().style)
-    assert.matches("old.nef: process version 5.7 is older than 2012", lastSummary().info, 1, true)
+    assert.are.equal("warning", menus.lastMessage().style)
+    assert.matches("old.nef: process version 5.7 is older than 2012", menus.lastMessage().info, 1, true)
 
     sdk.reset()
     fakeStyle()
     sdk.prefs.processVersion = "update"
     photos = { sdk.newPhoto { path = "/p/old.nef", develop = old } }
     sdk.newCatalog(photos)
-    runApply(100)
+    menus.apply { strength = 100 }
     local sent = photos[1].applied[1].settings
     assert.are.equal(Develop.UPDATE_TO, sent.ProcessVersion)
     assert.are.equal(55, sent.Sharpness)
-    assert.matches("1 photos were updated to process version 5 first:", lastSummary().info, 1, true)
-    assert.matches("old.nef: was process version 5.7", lastSummary().info, 1, true)
+    assert.matches("1 photos were updated to process version 5 first:", menus.lastMessage().info, 1, true)
+    assert.matches("old.nef: was process version 5.7", menus.lastMessage().info, 1, true)
   end)
 
   it("reads the settings back and reports what Lightroom kept differently", function()
     local photos = { sdk.newPhoto { path = "/p/a.nef", develop = ORIGINAL, keeps = { Temperature = 5000 } } }
     sdk.newCatalog(photos)
-    runApply(100)
-    local summary = lastSummary()
+    menus.apply { strength = 100 }
+    local summary = menus.lastMessage()
     assert.are.equal("warning", summary.style)
     assert.matches("On 1 photos Lightroom kept other values than were sent:", summary.info, 1, true)
     assert.matches("a.nef: Temperature sent 5600, now 5000", summary.info, 1, true)
@@ -138,18 +122,18 @@ describe("retry and revert", function()
   it("clamps relative keys to Lightroom's range", function()
     local photos = { sdk.newPhoto { path = "/p/a.nef", develop = { Sharpness = 140 } } }
     sdk.newCatalog(photos)
-    runApply(100)
+    menus.apply { strength = 100 }
     assert.are.equal(150, photos[1].applied[1].settings.Sharpness)
   end)
 
   it("without a develop-snapshot API: applies, and says how to take it back", function()
     local photos = { sdk.newPhoto { path = "/p/a.nef", develop = ORIGINAL, noSnapshotApi = true } }
     sdk.newCatalog(photos)
-    runApply(100)
+    menus.apply { strength = 100 }
     assert.are.equal(1, #photos[1].applied)
-    assert.matches(S.summaryNoSnapshotApi, lastSummary().info, 1, true)
-    runRevert()
-    assert.are.equal(S.revertNoApi, lastSummary().info)
+    assert.matches(S.summaryNoSnapshotApi, menus.lastMessage().info, 1, true)
+    menus.revert()
+    assert.are.equal(S.revertNoApi, menus.lastMessage().info)
     assert.are.equal(1, #sdk.catalog.writes)
   end)
 end)

@@ -1,13 +1,10 @@
 -- "Write XMP sidecars for selection": POST /v1/sidecars with the selected paths, NDJSON parsed.
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local S = require "Strings"
 local SidecarFlow = require "SidecarFlow"
-
-local function runMenu()
-  dofile(sdk.pluginDir .. "/SidecarsMenu.lua")
-end
 
 local function line(data)
   return sdk.encode(data)
@@ -32,29 +29,22 @@ describe("write sidecars command", function()
       return "ok"
     end
     sdk.daemon.sidecars = function(req)
+      -- The FileResult line of the i-th of the 3 paths: one outcome, and the file's error if any.
+      local function fileLine(i, outcome, err)
+        return line { file = { index = i, total = 3, photo = req.paths[i], outcomes = { outcome }, error = err } }
+      end
       return table.concat({
-        line { file = { index = 1, total = 3, photo = req.paths[1], outcomes = { { action = "SIDECAR_ACTION_WRITTEN" } } } },
-        line {
-          file = {
-            index = 2,
-            total = 3,
-            photo = req.paths[2],
-            outcomes = { { action = "SIDECAR_ACTION_FAILED", reason = "/raw/b.nef: truncated raw" } },
-            error = { code = "INVALID_ARGUMENT", message = "/raw/b.nef: truncated raw" },
-          },
-        },
-        line {
-          file = {
-            index = 3,
-            total = 3,
-            photo = req.paths[3],
-            outcomes = { { action = "SIDECAR_ACTION_SKIPPED", reason = "Lightroom reads embedded XMP for this format" } },
-          },
-        },
+        fileLine(1, { action = "SIDECAR_ACTION_WRITTEN" }),
+        fileLine(
+          2,
+          { action = "SIDECAR_ACTION_FAILED", reason = "/raw/b.nef: truncated raw" },
+          { code = "INVALID_ARGUMENT", message = "/raw/b.nef: truncated raw" }
+        ),
+        fileLine(3, { action = "SIDECAR_ACTION_SKIPPED", reason = "Lightroom reads embedded XMP for this format" }),
         line { summary = { photos = 3, changed = 1, skipped = 1, failed = 1, cancelled = false } },
       }, "\n") .. "\n"
     end
-    runMenu()
+    menus.sidecars()
 
     assert.are.same({ "autoretouch.sidecars" }, sdk.tasks)
     local requests = sdk.requestsTo "/v1/sidecars"

@@ -1,26 +1,33 @@
 -- "Train style from selected photos...": the selection's own develop settings go to the daemon as
 -- lightroom_edits; the flow polls the background training, shows progress, cancels, and sums up.
 
+local menus = require "menus"
 local sdk = require "sdk"
 
 local S = require "Strings"
 local TrainFlow = require "TrainFlow"
 
+--- Runs "Train style from selected photos..." with the dialog's name (default "mine") and minutes (default 3).
 local function runTrain(name, minutes)
-  sdk.modalHandler = function(_, props)
-    props.name = name or "mine"
-    props.minutes = minutes or 3
-    return "ok"
-  end
-  dofile(sdk.pluginDir .. "/TrainMenu.lua")
-end
-
-local function lastSummary()
-  local messages = sdk.dialogsOf "message"
-  return messages[#messages]
+  menus.train { name = name or "mine", minutes = minutes or 3 }
 end
 
 local EDITED = { ProcessVersion = "11.0", Exposure2012 = 0.7, Contrast2012 = 15, WhiteBalance = "As Shot" }
+
+--- A catalog of one photo with develop settings (EDITED) to learn from.
+local function oneEditedPhoto()
+  sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+end
+
+--- From fresh stubs: trains on one edited photo, the fake daemon's training set up with `training`'s fields.
+local function trainOnEditedPhoto(training)
+  sdk.reset()
+  oneEditedPhoto()
+  for key, value in pairs(training) do
+    sdk.daemon.training[key] = value
+  end
+  runTrain()
+end
 
 describe("train from selected photos", function()
   before_each(sdk.reset)
@@ -54,7 +61,7 @@ describe("train from selected photos", function()
     assert.matches("training: step 6 of 10", scope.captions[3], 1, true)
     assert.is_true(scope.isDone)
 
-    local summary = lastSummary()
+    local summary = menus.lastMessage()
     assert.are.equal(S.trainSummaryTitle, summary.message)
     assert.matches("The style portraits learnt from 2 photos (10 steps) and is in the style list now.", summary.info, 1, true)
     assert.matches("3 photos were left out:", summary.info, 1, true)
@@ -64,7 +71,7 @@ describe("train from selected photos", function()
   end)
 
   it("cancels the daemon's training from the progress scope", function()
-    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    oneEditedPhoto()
     sdk.daemon.training.pollsToFinish = 100
     sdk.isCanceled = function(scope)
       return scope.checks >= 2
@@ -72,36 +79,28 @@ describe("train from selected photos", function()
     runTrain()
     assert.are.equal(1, #sdk.requestsTo "/v1/train/cancel")
     assert.are.equal("cancelled", sdk.daemon.training.state)
-    assert.matches(S.trainCancelled, lastSummary().info, 1, true)
-    assert.are.equal("warning", lastSummary().style)
+    assert.matches(S.trainCancelled, menus.lastMessage().info, 1, true)
+    assert.are.equal("warning", menus.lastMessage().style)
   end)
 
   it("says why a style was not installed, and why a training failed", function()
-    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
-    sdk.daemon.training.rejected = "held-out check: worse than doing nothing (-0.8 dB)"
-    runTrain()
-    assert.matches("The style mine was trained but not installed:", lastSummary().info, 1, true)
-    assert.matches("worse than doing nothing", lastSummary().info, 1, true)
+    trainOnEditedPhoto { rejected = "held-out check: worse than doing nothing (-0.8 dB)" }
+    assert.matches("The style mine was trained but not installed:", menus.lastMessage().info, 1, true)
+    assert.matches("worse than doing nothing", menus.lastMessage().info, 1, true)
 
-    sdk.reset()
-    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
-    sdk.daemon.training.outcome = "failed"
-    runTrain()
-    assert.matches("The style mine could not be trained:", lastSummary().info, 1, true)
-    assert.matches("none of the photos can be used", lastSummary().info, 1, true)
+    trainOnEditedPhoto { outcome = "failed" }
+    assert.matches("The style mine could not be trained:", menus.lastMessage().info, 1, true)
+    assert.matches("none of the photos can be used", menus.lastMessage().info, 1, true)
 
-    sdk.reset()
-    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
-    sdk.daemon.training.refuse = { status = 429, code = "RESOURCE_EXHAUSTED", message = "a training is already running" }
-    runTrain()
-    assert.matches("a training is already running", lastSummary().info, 1, true)
+    trainOnEditedPhoto { refuse = { status = 429, code = "RESOURCE_EXHAUSTED", message = "a training is already running" } }
+    assert.matches("a training is already running", menus.lastMessage().info, 1, true)
     assert.are.equal(0, #sdk.requestsTo "/v1/train/status?protocol_version=1")
   end)
 
   it("refuses a style name the daemon would refuse, before sending anything", function()
-    sdk.newCatalog { sdk.newPhoto { path = "/photos/a.nef", develop = EDITED } }
+    oneEditedPhoto()
     runTrain "../evil name"
-    assert.are.equal(S.badStyleName, lastSummary().message)
+    assert.are.equal(S.badStyleName, menus.lastMessage().message)
     assert.are.equal(0, #sdk.requestsTo "/v1/train/start")
     assert.is_true(TrainFlow.validName "my-style_2.1")
     assert.is_false(TrainFlow.validName(string.rep("a", 65)))
@@ -111,6 +110,6 @@ describe("train from selected photos", function()
     sdk.newCatalog { sdk.newPhoto { path = "/photos/never.dng" } }
     runTrain()
     assert.are.equal(0, #sdk.requestsTo "/v1/train/start")
-    assert.matches(S.trainNothing, lastSummary().info, 1, true)
+    assert.matches(S.trainNothing, menus.lastMessage().info, 1, true)
   end)
 end)
