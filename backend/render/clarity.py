@@ -46,6 +46,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import pyramid_expand, pyramid_reduce
+from backend.render.values import values_unless_identity
 
 __all__ = [
     "BILAT_FIXED_FIELDS",
@@ -202,13 +203,11 @@ def apply_clarity(image: Tensor, value: Tensor | float) -> Tensor:
         >>> apply_clarity(img, 0.0) is img
         True
     """
-    value_t = torch.as_tensor(value, dtype=image.dtype, device=image.device)
-    if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
+    value_t = values_unless_identity(value, image)
+    if value_t is None:
         return image
     if local_laplacian_levels(*image.shape[-2:]) < 2:
         return image
-    if value_t.ndim == 0:
-        value_t = value_t.expand(image.shape[0])
     lab = rec2020_to_lab(image)
     lightness = local_laplacian_lightness(lab[:, :1] / 100.0, value_t * DETAIL_PER_UNIT)
     return lab_to_rec2020(torch.cat((lightness * 100.0, lab[:, 1:]), dim=1))

@@ -32,6 +32,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, separable_blur_valid
+from backend.render.values import values_unless_identity
 
 __all__ = [
     "AMOUNT_PER_UNIT",
@@ -141,11 +142,9 @@ def apply_sharpen(image: Tensor, value: Tensor | float) -> Tensor:
         >>> apply_sharpen(img, 0.0) is img
         True
     """
-    value_t = torch.as_tensor(value, dtype=image.dtype, device=image.device)
-    if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
+    value_t = values_unless_identity(value, image)
+    if value_t is None:
         return image
-    if value_t.ndim == 0:
-        value_t = value_t.expand(image.shape[0])
     radius = sharpen_radius_px(max(image.shape[-2:]))
     return sharpen_lab_lightness(image, value_t * AMOUNT_PER_UNIT, radius)
 

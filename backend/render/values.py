@@ -9,7 +9,7 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["exact_identity_items", "scalar_batch"]
+__all__ = ["exact_identity_items", "scalar_batch", "values_unless_identity"]
 
 
 def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
@@ -59,3 +59,20 @@ def exact_identity_items(
     else:
         exact = image
     return torch.where(is_identity.view(-1, 1, 1, 1), exact, out)
+
+
+def values_unless_identity(value: Tensor | float, image: Tensor) -> Tensor | None:
+    """A one-number slider's values for the batch, or ``None`` when the stage is a no-op (identity 0).
+
+    Args:
+        value: a number, a 0-d tensor or a ``(N,)`` tensor, in slider units.
+        image: the ``(N, 3, H, W)`` batch the value applies to.
+
+    Returns:
+        ``(N,)`` (a scalar expanded) of the image's dtype and device, differentiable; ``None`` when every value
+        is 0 and neither the image nor the value needs a gradient.
+    """
+    value_t = torch.as_tensor(value, dtype=image.dtype, device=image.device)
+    if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
+        return None
+    return value_t.expand(image.shape[0]) if value_t.ndim == 0 else value_t

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from backend.render.values import values_unless_identity
+
 __all__ = [
     "BRIGHTNESS_PER_UNIT",
     "VIGNETTE_FIXED_FIELDS",
@@ -176,8 +178,8 @@ def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
         >>> bool(out[0, 0, 0, 0] < out[0, 0, 3, 4])
         True
     """
-    value_t = torch.as_tensor(value, dtype=image.dtype, device=image.device)
-    if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
+    value_t = values_unless_identity(value, image)
+    if value_t is None:
         return image
     f = VIGNETTE_FIXED_FIELDS
     weight = vignette_weight(
@@ -192,8 +194,6 @@ def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
         dtype=image.dtype,
         device=image.device,
     )
-    if value_t.ndim == 0:
-        value_t = value_t.expand(image.shape[0])
     return vignette_rgb(image, value_t * BRIGHTNESS_PER_UNIT, weight, f["saturation"], bool(f["unbound"]))
 
 
