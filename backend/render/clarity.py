@@ -46,7 +46,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import pyramid_expand, pyramid_reduce
-from backend.render.values import values_unless_identity
+from backend.render.values import one_slider_stage, values_unless_identity
 
 __all__ = [
     "BILAT_FIXED_FIELDS",
@@ -213,11 +213,8 @@ def apply_clarity(image: Tensor, value: Tensor | float) -> Tensor:
     return lab_to_rec2020(torch.cat((lightness * 100.0, lab[:, 1:]), dim=1))
 
 
-def apply_bilat_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
-    """Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"clarity"`` of shape ``(N,)``."""
-    if "clarity" not in values:
-        return image
-    return apply_clarity(image, values["clarity"])
+#: Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"clarity"`` of shape ``(N,)``.
+apply_bilat_stage = one_slider_stage("clarity", apply_clarity, "apply_bilat_stage")
 
 
 class Clarity(nn.Module):

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from backend.errors import InvalidRecipeError
 from backend.render.color import SRGB_TO_REC2020, apply_matrix, lab_to_rec2020, rec2020_to_lab, srgb_decode
-from backend.render.values import exact_identity_items
+from backend.render.values import exact_identity_items, one_slider_stage
 from backend.sliders.catalog import HSL_COLOURS, get_slider
 
 __all__ = [
@@ -245,19 +245,8 @@ def apply_hsl(image: Tensor, value: Tensor | Sequence[Sequence[float]]) -> Tenso
     return exact_identity_items(image, out, is_identity, lambda x: _colorzones_map(x, nodes_y), v.requires_grad)
 
 
-def apply_colorzones_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
-    """The ``colorzones`` stage (slider ``hsl``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        values: slider name -> ``(N, *shape)`` tensor; a missing ``hsl`` is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    if "hsl" not in values:
-        return image
-    return apply_hsl(image, values["hsl"])
+#: The ``colorzones`` stage (slider ``hsl``, ``(N, 8, 3)``; missing: identity), see :mod:`backend.render.pipeline`.
+apply_colorzones_stage = one_slider_stage("hsl", apply_hsl, "apply_colorzones_stage")
 
 
 def colorzones_params(values: Mapping[str, Tensor]) -> dict[str, object]:

@@ -32,7 +32,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, separable_blur_valid
-from backend.render.values import values_unless_identity
+from backend.render.values import one_slider_stage, values_unless_identity
 
 __all__ = [
     "AMOUNT_PER_UNIT",
@@ -149,11 +149,8 @@ def apply_sharpen(image: Tensor, value: Tensor | float) -> Tensor:
     return sharpen_lab_lightness(image, value_t * AMOUNT_PER_UNIT, radius)
 
 
-def apply_sharpen_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
-    """Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"sharpen"`` of shape ``(N,)``."""
-    if "sharpen" not in values:
-        return image
-    return apply_sharpen(image, values["sharpen"])
+#: Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"sharpen"`` of shape ``(N,)``.
+apply_sharpen_stage = one_slider_stage("sharpen", apply_sharpen, "apply_sharpen_stage")
 
 
 class Sharpen(nn.Module):

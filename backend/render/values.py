@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["exact_identity_items", "scalar_batch", "values_unless_identity"]
+__all__ = ["exact_identity_items", "one_slider_stage", "scalar_batch", "values_unless_identity"]
 
 
 def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
@@ -76,3 +76,31 @@ def values_unless_identity(value: Tensor | float, image: Tensor) -> Tensor | Non
     if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
         return None
     return value_t.expand(image.shape[0]) if value_t.ndim == 0 else value_t
+
+
+def one_slider_stage(
+    slider: str, apply: Callable[[Tensor, Tensor], Tensor], name: str
+) -> Callable[[Tensor, Mapping[str, Tensor]], Tensor]:
+    """The stage function of a stage with one slider (the contract of :mod:`backend.render.pipeline`).
+
+    Args:
+        slider: the slider's name, the key of ``values``.
+        apply: the slider's function ``(image, value) -> image``, ``value`` of shape ``(N, *spec.shape)``.
+        name: the stage function's name (``apply_<stage>_stage``), for tracebacks and docs.
+
+    Returns:
+        ``stage(image, values)``: ``apply(image, values[slider])``; ``image`` itself when ``values`` lacks the
+        slider (identity).
+    """
+
+    def stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
+        if slider not in values:
+            return image
+        return apply(image, values[slider])
+
+    stage.__name__ = stage.__qualname__ = name
+    stage.__doc__ = (
+        f"Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``{slider!r}`` of shape "
+        f"``(N, *spec.shape)``; without it the stage is identity (returns ``image``)."
+    )
+    return stage

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from backend.render.values import values_unless_identity
+from backend.render.values import one_slider_stage, values_unless_identity
 
 __all__ = [
     "BRIGHTNESS_PER_UNIT",
@@ -197,11 +197,8 @@ def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
     return vignette_rgb(image, value_t * BRIGHTNESS_PER_UNIT, weight, f["saturation"], bool(f["unbound"]))
 
 
-def apply_vignette_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor:
-    """Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"vignette"`` of shape ``(N,)``."""
-    if "vignette" not in values:
-        return image
-    return apply_vignette(image, values["vignette"])
+#: Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"vignette"`` of shape ``(N,)``.
+apply_vignette_stage = one_slider_stage("vignette", apply_vignette, "apply_vignette_stage")
 
 
 class Vignette(nn.Module):
