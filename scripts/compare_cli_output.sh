@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the README's main job (`make demo`: suggest, render, catalog --host both on the bundled sample photos) with
+# the code of two git revisions and compares what they print and write, byte for byte.
+#
+#   scripts/compare_cli_output.sh BEFORE [AFTER]     # AFTER defaults to the working tree
+#
+# Both runs use the same folder (/tmp/autoretouch-cli-compare/run), so the paths they print are the same. Masked
+# before comparing, because they change from run to run: the time stamps of the catalog journal and of the sidecars'
+# provenance, the photos' mtime in the journal, and the catalog's "in X s (Y photos/s" timing. Exits 0 when
+# everything else is identical, 1 and a diff otherwise. Needs the project's Python environment (scripts/setup.sh).
+set -euo pipefail
+BEFORE=${1:?usage: $0 BEFORE [AFTER]}
+AFTER=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=/tmp/autoretouch-cli-compare
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+checkout() {  # $1 rev (empty = working tree) -> prints the source folder
+  if [[ -z "$1" ]]; then
+    echo "$ROOT"
+  else
+    git -C "$ROOT" worktree add --detach --quiet "$WORK/src-$1" "$1"
+    echo "$WORK/src-$1"
+  fi
+}
+
+run_demo() {  # $1 source folder, $2 label
+  local src=$1 out=$WORK/$2 run=$WORK/run
+  rm -rf "$run" && mkdir -p "$run/photos" "$out"
+  cp "$src"/samples/*.png "$run/photos/"
+  (
+    cd "$run"
+    export PYTHONPATH="$src" AUTORETOUCH_STYLES="$WORK/no-user-styles"  # only the shipped styles
+    python -m backend suggest photos/*.png
+    python -m backend render photos/*.png --style default --out-dir retouched
+    python -m backend catalog photos --host both
+  ) >"$out/stdout.txt" 2>"$out/stderr.txt"
+  cp -r "$run/photos" "$run/retouched" "$out/"
+  find "$out" -type f \( -name '*.txt' -o -name '*.xmp' -o -name '*.jsonl' -o -name '*.json' \) -exec sed -i -E \
+    -e 's/"(created|time)":"[^"]*"/"\1":"<time>"/g' -e 's/"mtime_ns":[0-9]+/"mtime_ns":<mtime>/g' \
+    -e 's/(autoretouch:Timestamp=)"[^"]*"/\1"<time>"/' -e 's/ in [0-9.]+ s \([0-9.]+ photos\/s/ in <t> s (<r> photos\/s/' {} +
+}
+
+run_demo "$(checkout "$BEFORE")" before
+run_demo "$(checkout "$AFTER")" after
+for rev in "$BEFORE" "$AFTER"; do
+  [[ -n "$rev" ]] && git -C "$ROOT" worktree remove --force "$WORK/src-$rev"
+done
+if diff -r "$WORK/before" "$WORK/after"; then
+  echo "identical: stdout, stderr, sidecars and renders of $BEFORE and ${AFTER:-the working tree}"
+else
+  exit 1
+fi
