@@ -14,6 +14,7 @@ import pytest
 
 from backend.decode import decode_image
 from testing.darktable_cli import DarktableCli, DarktableResult, darktable_cli_path
+from testing.dt_sidecar import one_entry_sidecar
 from testing.fixtures import DNG_PATCHES, make_dng, make_jpeg, make_tiff
 from testing.needs import missing
 
@@ -21,22 +22,9 @@ pytestmark = pytest.mark.host
 
 # A 0 EV exposure entry with auto_presets_applied=1: darktable adds only its mandatory raw modules
 # (rawprepare, demosaic, colorin, temperature = as shot, highlights, flip), no filmic and no +0.7 EV.
-_NEUTRAL_RAW_XMP = """<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:darktable="http://darktable.sf.net/"
-   xmp:Rating="1" darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
-   darktable:history_end="1" darktable:iop_order_version="2">
-   <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history><rdf:Seq>
-    <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-     darktable:params="00000000000000000000000000004842000080c000000000" darktable:multi_name=""
-     darktable:multi_priority="0" darktable:blendop_version="11"/>
-   </rdf:Seq></darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+_NEUTRAL_RAW_XMP = one_entry_sidecar(
+    "exposure", 6, bytes.fromhex("00000000000000000000000000004842000080c000000000"), iop_order_version=2
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,26 +20,23 @@ from backend.render.clarity import (
     local_laplacian_levels,
     local_laplacian_lightness,
 )
-from backend.render.color import SRGB_TO_REC2020, apply_matrix, rec2020_to_lab, srgb_decode
+from backend.render.color import rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, pyramid_expand, pyramid_reduce, separable_blur_valid
 from backend.render.pipeline import render
 from backend.sliders.catalog import iter_sliders
-from testing.dt_sidecar import mean_delta_e_2000, one_entry_sidecar
-from testing.needs import missing
+from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(n: int = 1, h: int = 24, w: int = 32, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 3, h, w, generator=gen, dtype=torch.float64) * 0.8 + 0.05).to(dtype)
+    return uniform_image(n, h, w, seed, dtype, low=0.05)
 
 
 def _smooth(h: int, w: int) -> torch.Tensor:
     """Smooth colour content on relative coordinates (pixel centres), ``(1, 3, h, w)`` float64."""
-    y = (torch.arange(h, dtype=torch.float64) + 0.5) / h
-    x = (torch.arange(w, dtype=torch.float64) + 0.5) / w
-    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    yy, xx = pixel_centres(h, w)
     r = 0.25 + 0.2 * torch.sin(2 * math.pi * 1.5 * xx) * torch.cos(2 * math.pi * yy)
     r = r + 0.3 * torch.exp(-((xx - 0.3) ** 2 + (yy - 0.6) ** 2) / 0.02)
     return torch.stack((r, 0.9 * r + 0.05 * torch.cos(2 * math.pi * (xx + yy)), 0.7 * r + 0.1 * yy))[None]
@@ -235,39 +232,20 @@ def _sidecar(params: dict[str, torch.Tensor]) -> str:
     return one_entry_sidecar("bilat", 3, blob)
 
 
-def _texture_png(path: Path) -> torch.Tensor:
-    """124x93 16-bit sRGB PNG (odd size on purpose): edges, rings, noise; returns what colorin sees."""
-    cv2 = pytest.importorskip("cv2")
-    h, w = 93, 124
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    base = (0.25 + 0.5 * (x > w / 2) + 0.15 * (y > 0.6 * h))[..., None] * np.array([1.0, 0.85, 0.7])
-    ring = 0.1 * np.sin(np.hypot(x - w / 3, y - h / 3) / 3.0)[..., None]
-    srgb = np.clip(base + ring + np.random.default_rng(1).normal(0.0, 0.04, (h, w, 3)), 0.02, 0.98)
-    img16 = np.round(srgb * 65535).astype(np.uint16)
-    assert cv2.imwrite(str(path), np.ascontiguousarray(img16[..., ::-1]))
-    encoded = torch.from_numpy(img16.astype(np.float64) / 65535.0).permute(2, 0, 1)[None]
-    return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
-
-
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
-    from testing.darktable_cli import DarktableCli, darktable_cli_path
-
-    if darktable_cli_path() is None:
-        missing("darktable-cli not installed")
     png = tmp_path / "texture.png"
-    linear = _texture_png(png)
+    linear = edges_png(png, 93, 124, (1.0, 0.85, 0.7), seed=1)  # odd size on purpose
     values = {"m100": -100.0, "p50": 50.0, "p100": 100.0}
     items = {name: (png, _sidecar(bilat_params({"clarity": torch.tensor([v])}, 4000))) for name, v in values.items()}
     items["zero"] = (png, _sidecar(bilat_params({"clarity": torch.tensor([0.0])}, 4000)))
-    result = DarktableCli(tmp_path / "dt").render_batch(items)
-    assert not result.problems, result.problems
-    darktable_zero = torch.from_numpy(result.images["zero"].astype(np.float64)).permute(2, 0, 1)[None]
+    result = render_darktable(items, tmp_path / "dt")
+    darktable_zero = as_batch(result.images["zero"])
     # neutral shadows/highlights: darktable's module is a no-op at detail 0 (up to its float32 pipeline)
     assert (darktable_zero - linear).abs().max().item() < 2e-4
     contrast_in = _local_contrast(linear).item()
     for name, value in values.items():
-        expected = torch.from_numpy(result.images[name].astype(np.float64)).permute(2, 0, 1)[None]
+        expected = as_batch(result.images[name])
         ours = apply_clarity(linear, value)
         # same direction of local contrast, with a small gap
         dt_gain = _local_contrast(expected).item() / contrast_in - 1
@@ -276,7 +254,4 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
         assert abs(our_gain - dt_gain) < 0.05 * abs(dt_gain), (name, dt_gain, our_gain)
         # the filter is reimplemented step by step: measured max 4e-5, mean 4e-6, mean CIEDE2000 0.001
         # (float32 in darktable) against a clarity effect of 0.02..0.04 mean absolute
-        diff = (ours - expected).abs()
-        assert diff.max().item() < 5e-4, (name, diff.max().item())
-        assert diff.mean().item() < 3e-5, (name, diff.mean().item())
-        assert mean_delta_e_2000(ours, expected) < 0.01
+        assert_close_to_darktable(ours, expected, name, max_abs=5e-4, mean_abs=3e-5, mean_de=0.01)

@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from backend.render.colorbalance import (
 )
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import one_entry_sidecar
+from testing.filter_checks import check_smoke, srgb_gamut_image
 from testing.needs import need_program
 
 APPLY = {
@@ -52,10 +54,7 @@ SLIDERS = tuple(APPLY)
 
 
 def _image(n: int = 2, h: int = 6, w: int = 5, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Random linear Rec.2020 image of sRGB-gamut colours, ``(n, 3, h, w)``."""
-    gen = torch.Generator().manual_seed(seed)
-    encoded = torch.rand(n, 3, h, w, generator=gen, dtype=torch.float64) * 0.9 + 0.05
-    return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020).to(dtype)
+    return srgb_gamut_image(n, h, w, seed, dtype)
 
 
 def _luminance(image: torch.Tensor) -> torch.Tensor:
@@ -123,11 +122,7 @@ def test_params_batch_and_errors() -> None:
 
 @pytest.mark.parametrize("name", SLIDERS)
 def test_smoke(name: str) -> None:
-    image = _image()
-    out = APPLY[name](image, 60.0)
-    assert out.shape == image.shape and out.dtype == image.dtype
-    assert torch.isfinite(out).all()
-    assert not torch.equal(out, image)
+    check_smoke(APPLY[name], _image(), 60.0)
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 1, 1), (2, 3, 5, 7), (3, 3, 16, 4)])
@@ -206,11 +201,16 @@ def test_gradients_finite_at_degenerate_pixels() -> None:
 VALUES = (-100.0, -50.0, -10.0, 10.0, 50.0, 100.0)
 
 
+def _assert_rises_with_the_value(name: str, measure: Callable[[torch.Tensor], torch.Tensor], seed: int) -> None:
+    """The mean of ``measure`` over a random 16x16 image rises strictly with slider ``name`` across :data:`VALUES`."""
+    image = _image(n=1, h=16, w=16, seed=seed)
+    means = [measure(APPLY[name](image, v)).mean().item() for v in VALUES]
+    assert all(a < b for a, b in itertools.pairwise(means)), means
+
+
 @pytest.mark.parametrize("name", ["shadows", "highlights"])
 def test_tone_sliders_raise_mean_luminance(name: str) -> None:
-    image = _image(n=1, h=16, w=16, seed=11)
-    means = [_luminance(APPLY[name](image, v)).mean().item() for v in VALUES]
-    assert all(a < b for a, b in itertools.pairwise(means)), means
+    _assert_rises_with_the_value(name, _luminance, seed=11)
 
 
 def test_shadows_act_on_dark_and_highlights_on_bright_tones() -> None:
@@ -231,9 +231,7 @@ def test_contrast_expands_around_middle_grey() -> None:
 
 @pytest.mark.parametrize("name", ["saturation", "vibrance"])
 def test_colour_sliders_raise_mean_chroma(name: str) -> None:
-    image = _image(n=1, h=16, w=16, seed=13)
-    means = [_chroma(APPLY[name](image, v)).mean().item() for v in VALUES]
-    assert all(a < b for a, b in itertools.pairwise(means)), means
+    _assert_rises_with_the_value(name, _chroma, seed=13)
 
 
 def test_vibrance_favours_muted_colours() -> None:

@@ -29,6 +29,7 @@ from backend.render.colorzones import (
 )
 from backend.sliders.catalog import HSL_COLOURS
 from testing.dt_sidecar import gz_params
+from testing.filter_checks import check_smoke
 from testing.needs import need_program
 
 HUE, SAT, LUM = 0, 1, 2
@@ -65,11 +66,7 @@ def _colour_image(gen: torch.Generator, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def test_smoke() -> None:
-    image = torch.rand(2, 3, 5, 6)
-    out = apply_hsl(image, _hsl(Red=(20, 40, -30)).float())
-    assert out.shape == image.shape and out.dtype == image.dtype
-    assert torch.isfinite(out).all()
-    assert not torch.equal(out, image)
+    check_smoke(apply_hsl, torch.rand(2, 3, 5, 6), _hsl(Red=(20, 40, -30)).float())
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 1, 1), (2, 3, 5, 7), (3, 3, 16, 9)])

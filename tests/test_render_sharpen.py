@@ -6,12 +6,11 @@ import math
 import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch.nn.functional import avg_pool2d
 
-from backend.render.color import SRGB_TO_REC2020, apply_matrix, rec2020_to_lab, srgb_decode
+from backend.render.color import rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, separable_blur_valid
 from backend.render.pipeline import render
 from backend.render.sharpen import (
@@ -23,15 +22,14 @@ from backend.render.sharpen import (
     sharpen_params,
 )
 from backend.sliders.catalog import iter_sliders
-from testing.dt_sidecar import mean_delta_e_2000, one_entry_sidecar
-from testing.needs import missing
+from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(n: int = 1, h: int = 12, w: int = 14, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 3, h, w, generator=gen, dtype=torch.float64) * 0.8 + 0.1).to(dtype)
+    return uniform_image(n, h, w, seed, dtype, low=0.1)
 
 
 def _strip(n: int = 1, h: int = 9, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -159,9 +157,7 @@ def test_gradcheck_slider_value() -> None:
 
 
 def _smooth(h: int, w: int) -> torch.Tensor:
-    y = (torch.arange(h, dtype=torch.float64) + 0.5) / h
-    x = (torch.arange(w, dtype=torch.float64) + 0.5) / w
-    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    yy, xx = pixel_centres(h, w)
     v = 0.2 + 0.3 * torch.sigmoid((xx - 0.5) * 30) + 0.15 * torch.sin(2 * math.pi * 3 * yy) ** 2
     return torch.stack((v, 0.9 * v, 0.8 * v))[None]
 
@@ -192,28 +188,10 @@ def _sidecar(params: dict[str, torch.Tensor]) -> str:
     return one_entry_sidecar("sharpen", 1, blob)
 
 
-def _edges_png(path: Path) -> torch.Tensor:
-    """128x96 16-bit sRGB PNG with step edges, rings and noise; returns what darktable's colorin sees."""
-    cv2 = pytest.importorskip("cv2")
-    h, w = 96, 128
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    base = (0.25 + 0.5 * (x > w / 2) + 0.15 * (y > 0.6 * h))[..., None] * np.array([1.0, 0.9, 0.8])
-    ring = 0.1 * np.sin(np.hypot(x - w / 3, y - h / 3) / 3.0)[..., None]
-    srgb = np.clip(base + ring + np.random.default_rng(0).normal(0.0, 0.04, (h, w, 3)), 0.02, 0.98)
-    img16 = np.round(srgb * 65535).astype(np.uint16)
-    assert cv2.imwrite(str(path), np.ascontiguousarray(img16[..., ::-1]))
-    encoded = torch.from_numpy(img16.astype(np.float64) / 65535.0).permute(2, 0, 1)[None]
-    return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
-
-
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
-    from testing.darktable_cli import DarktableCli, darktable_cli_path
-
-    if darktable_cli_path() is None:
-        missing("darktable-cli not installed")
     png = tmp_path / "edges.png"
-    linear = _edges_png(png)
+    linear = edges_png(png, 96, 128, (1.0, 0.9, 0.8), seed=0)
     # the 128 px chart stands for a crop of a 4000 px photo (radius 2 px, kernel half width 5), and, at its
     # own size, radius 0.064 px: a no-op in darktable as in the renderer
     cases = {"s50": (50.0, 4000), "s100": (100.0, 4000), "own_size": (100.0, 128)}
@@ -221,19 +199,15 @@ def test_matches_darktable_cli(tmp_path: Path) -> None:
         name: (png, _sidecar(sharpen_params({"sharpen": torch.tensor([v])}, long_side)))
         for name, (v, long_side) in cases.items()
     }
-    result = DarktableCli(tmp_path / "dt").render_batch(items)
-    assert not result.problems, result.problems
+    result = render_darktable(items, tmp_path / "dt")
     for name, (value, long_side) in cases.items():
-        expected = torch.from_numpy(result.images[name].astype(np.float64)).permute(2, 0, 1)[None]
+        expected = as_batch(result.images[name])
         params = sharpen_params({"sharpen": torch.tensor([value], dtype=torch.float64)}, long_side)
         ours = sharpen_lab_lightness(linear, params["amount"], float(params["radius"][0]))
         if long_side == 128:
             assert torch.equal(ours, linear)  # what apply_sharpen does at this size
-        diff = (ours - expected).abs()
         # float32 in darktable and its own sRGB decoding: measured max 9e-5, mean 5e-6, mean CIEDE2000 0.001,
         # against a sharpening effect of 0.02..0.04 mean absolute
-        assert diff.max().item() < 5e-4, (name, diff.max().item())
-        assert diff.mean().item() < 3e-5, (name, diff.mean().item())
-        assert mean_delta_e_2000(ours, expected) < 0.01
+        assert_close_to_darktable(ours, expected, name, max_abs=5e-4, mean_abs=3e-5, mean_de=0.01)
         if long_side == 4000:
             assert (expected - linear).abs().mean().item() > 0.01  # darktable really sharpened

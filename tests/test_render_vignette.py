@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch.nn.functional import avg_pool2d
 
-from backend.render.color import SRGB_TO_REC2020, apply_matrix, srgb_decode
 from backend.render.pipeline import render
 from backend.render.vignette import (
     VIGNETTE_FIXED_FIELDS,
@@ -22,22 +21,19 @@ from backend.render.vignette import (
     vignette_weight,
 )
 from backend.sliders.catalog import iter_sliders
-from testing.dt_sidecar import mean_delta_e_2000, one_entry_sidecar
-from testing.needs import missing
+from testing.dt_sidecar import as_batch, assert_close_to_darktable, one_entry_sidecar, render_darktable, write_png16
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(n: int = 1, h: int = 12, w: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 3, h, w, generator=gen, dtype=torch.float64) * 0.8 + 0.1).to(dtype)
+    return uniform_image(n, h, w, seed, dtype, low=0.1)
 
 
 def _smooth(h: int, w: int) -> torch.Tensor:
     """Smooth colour content defined on relative coordinates (pixel centres), ``(1, 3, h, w)`` float64."""
-    y = (torch.arange(h, dtype=torch.float64) + 0.5) / h
-    x = (torch.arange(w, dtype=torch.float64) + 0.5) / w
-    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    yy, xx = pixel_centres(h, w)
     r = 0.3 + 0.15 * torch.sin(2 * math.pi * xx) * torch.cos(2 * math.pi * yy)
     return torch.stack((r, 0.9 * r + 0.05 * yy, 0.7 * r + 0.1 * xx))[None]
 
@@ -192,40 +188,23 @@ def _sidecar(params: dict[str, torch.Tensor]) -> str:
     return one_entry_sidecar("vignette", 4, blob)
 
 
-def _write_png16(path: Path, srgb: np.ndarray) -> torch.Tensor:
-    """Write ``(H, W, 3)`` sRGB-encoded values as a 16-bit PNG; return what darktable's colorin sees."""
-    cv2 = pytest.importorskip("cv2")
-    img16 = np.round(np.clip(srgb, 0.0, 1.0) * 65535).astype(np.uint16)
-    assert cv2.imwrite(str(path), np.ascontiguousarray(img16[..., ::-1]))
-    encoded = torch.from_numpy(img16.astype(np.float64) / 65535.0).permute(2, 0, 1)[None]
-    return apply_matrix(srgb_decode(encoded), SRGB_TO_REC2020)
-
-
 @pytest.mark.host
 def test_matches_darktable_cli(tmp_path: Path) -> None:
-    from testing.darktable_cli import DarktableCli, darktable_cli_path
-
-    if darktable_cli_path() is None:
-        missing("darktable-cli not installed")
     rng = np.random.default_rng(3)
-    grey = _write_png16(tmp_path / "grey.png", np.full((96, 128, 3), 0.5))
+    grey = write_png16(tmp_path / "grey.png", np.full((96, 128, 3), 0.5))
     texture = np.clip(0.45 + 0.3 * rng.random((128, 96, 3)) - 0.15, 0.0, 1.0)  # portrait, coloured noise
-    noisy = _write_png16(tmp_path / "noisy.png", texture)
+    noisy = write_png16(tmp_path / "noisy.png", texture)
     inputs = {"grey": (tmp_path / "grey.png", grey), "noisy": (tmp_path / "noisy.png", noisy)}
     cases = {f"{name}_{tag}": (name, value) for name in inputs for tag, value in (("m80", -80.0), ("p40", 40.0))}
     items = {
         case: (inputs[name][0], _sidecar(vignette_params({"vignette": torch.tensor([value])}, 4000)))
         for case, (name, value) in cases.items()
     }
-    result = DarktableCli(tmp_path / "dt").render_batch(items)
-    assert not result.problems, result.problems
+    result = render_darktable(items, tmp_path / "dt")
     for case, (name, value) in cases.items():
-        expected = torch.from_numpy(result.images[case].astype(np.float64)).permute(2, 0, 1)[None]
+        expected = as_batch(result.images[case])
         ours = apply_vignette(inputs[name][1], value)
-        diff = (ours - expected).abs()
         # darktable works in float32 and decodes the PNG through its own sRGB profile: measured max 1.4e-4,
         # mean 7e-6, mean CIEDE2000 0.0016 (the vignette itself moves pixels by up to 0.9).
-        assert diff.max().item() < 1e-3, (case, diff.max().item())
-        assert diff.mean().item() < 5e-5, (case, diff.mean().item())
-        assert mean_delta_e_2000(ours, expected) < 0.02
+        assert_close_to_darktable(ours, expected, case, max_abs=1e-3, mean_abs=5e-5, mean_de=0.02)
         assert (expected - inputs[name][1]).abs().max().item() > 0.05  # the module really did something
