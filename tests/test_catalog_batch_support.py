@@ -18,6 +18,7 @@ from backend.recipe import Recipe
 from backend.sidecar.darktable_doc import history_fingerprint
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import NS, read_sidecar
+from testing.dt_sidecar import user_history
 from testing.styles import save_random_style
 
 RDF, DT = NS["rdf"], NS["darktable"]
@@ -37,17 +38,7 @@ FOREIGN_DT = f"""<?xml version="1.0" encoding="UTF-8"?>
    <dc:subject><rdf:Bag><rdf:li>fjord</rdf:li><rdf:li>winter</rdf:li></rdf:Bag></dc:subject>
    <acme:Note>foreign &amp; precious</acme:Note>
    <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="flip" darktable:enabled="1" darktable:modversion="2"
-      darktable:params="ffffffff" darktable:multi_name="" darktable:multi_priority="0"
-      darktable:blendop_version="11"/>
-     <rdf:li darktable:num="1" darktable:operation="vignette" darktable:enabled="1" darktable:modversion="4"
-      darktable:params="gz05eJxjYICAaBOuQfEwAUWw2c2BAAAtNRNg" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
+{user_history("flip", "vignette")}  </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
 """

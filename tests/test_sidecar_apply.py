@@ -22,6 +22,8 @@ from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import NS, get_simple, parse_sidecar, read_sidecar, serialize
 from backend.translate.darktable import recipe_to_history
 from backend.translate.lightroom import recipe_to_develop_settings
+from testing.dt_sidecar import user_history
+from testing.xmp_canonical import canonical
 
 RDF, CRS, DT = NS["rdf"], NS["crs"], NS["darktable"]
 AS_SHOT = AsShotWhiteBalance((2.0, 1.0, 1.5), (0.5, 1.0, 0.667), kelvin=5000.0, tint=5.0)
@@ -87,36 +89,10 @@ USER_DT = f"""<?xml version="1.0" encoding="UTF-8"?>
    <dc:subject><rdf:Bag><rdf:li>mine</rdf:li></rdf:Bag></dc:subject>
    <lr:hierarchicalSubject><rdf:Bag><rdf:li>A|B</rdf:li></rdf:Bag></lr:hierarchicalSubject>
    <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-      darktable:params="00000000000000000000803f00004842000080c000000000" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-     <rdf:li darktable:num="1" darktable:operation="flip" darktable:enabled="1" darktable:modversion="2"
-      darktable:params="ffffffff" darktable:multi_name="" darktable:multi_priority="0"
-      darktable:blendop_version="11"/>
-     <rdf:li darktable:num="2" darktable:operation="vignette" darktable:enabled="1" darktable:modversion="4"
-      darktable:params="gz05eJxjYICAaBOuQfEwAUWw2c2BAAAtNRNg" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
+{user_history("exposure", "flip", "vignette")}  </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
 """
-
-
-def canonical(data: bytes) -> list[object]:
-    """Whitespace-insensitive structure of a packet: tags, attributes, non-blank text, children in order."""
-    root = parse_sidecar(data, "canonical.xmp").root
-
-    def walk(e: object) -> list[object]:
-        tag = getattr(e, "tag", None)
-        if not isinstance(tag, str):
-            return ["#other", (getattr(e, "text", "") or "").strip()]
-        return [tag, sorted(e.attrib.items()), (e.text or "").strip(), [walk(c) for c in e]]  # type: ignore[attr-defined]
-
-    return walk(root)
 
 
 def listing(folder: Path) -> dict[str, bytes]:

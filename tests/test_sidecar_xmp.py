@@ -9,6 +9,7 @@ import pytest
 from backend.errors import SidecarError
 from backend.sidecar import xmp
 from backend.sidecar.xmp import NS, get_simple, parse_sidecar, read_sidecar, serialize, take_property
+from testing.xmp_canonical import canonical
 
 FOREIGN = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
@@ -28,19 +29,6 @@ FOREIGN = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 </x:xmpmeta>
 <?xpacket end="w"?>
 """.encode()
-
-
-def canonical(data: bytes) -> list[object]:
-    """Whitespace-insensitive structure: tags, attributes, non-blank text, children (comments included)."""
-    root = parse_sidecar(data, "canonical.xmp").root
-
-    def walk(e: object) -> list[object]:
-        tag = getattr(e, "tag", None)
-        if not isinstance(tag, str):
-            return ["#other", (getattr(e, "text", "") or "").strip()]
-        return [tag, sorted(e.attrib.items()), (e.text or "").strip(), [walk(c) for c in e]]  # type: ignore[attr-defined]
-
-    return walk(root)
 
 
 def test_round_trip_keeps_every_node_and_the_prefixes() -> None:

@@ -46,6 +46,7 @@ from backend.translate.darktable import (
     recipe_to_history,
     unpack_params,
 )
+from testing.dt_sidecar import user_history
 from testing.needs import update_golden
 
 GOLDEN = Path(__file__).parent / "data" / "darktable"
@@ -422,7 +423,16 @@ def test_fresh_sidecar_without_multi_instance_has_no_list() -> None:
 
 # -- appending to a user's sidecar ------------------------------------------------------------------------------
 
-USER_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>
+#: The user's mask manager and RGB curve (``{rgbcurve}``: its parameters) after the exposure entry.
+_USER_MORE = """\
+     <rdf:li darktable:num="1" darktable:operation="mask_manager" darktable:enabled="0" darktable:modversion="1"
+      darktable:params="" darktable:multi_name="" darktable:multi_priority="0" darktable:blendop_version="0"/>
+     <rdf:li darktable:num="2" darktable:operation="rgbcurve" darktable:enabled="1" darktable:modversion="1"
+      darktable:params="{rgbcurve}" darktable:multi_name=""
+      darktable:multi_priority="0" darktable:blendop_version="11"/>
+"""
+
+USER_SIDECAR = f"""<?xml version="1.0" encoding="UTF-8"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about=""
@@ -435,8 +445,8 @@ USER_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>
    darktable:xmp_version="5"
    darktable:raw_params="0"
    darktable:auto_presets_applied="1"
-   darktable:history_end="{end}"
-   darktable:iop_order_version="{version}"{extra}
+   darktable:history_end="{{end}}"
+   darktable:iop_order_version="{{version}}"{{extra}}
    darktable:history_basic_hash="0123456789abcdef0123456789abcdef"
    darktable:history_current_hash="fedcba9876543210fedcba9876543210">
    <dc:subject><rdf:Bag><rdf:li>holiday</rdf:li></rdf:Bag></dc:subject>
@@ -448,19 +458,7 @@ USER_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>
       darktable:mask_version="6" darktable:mask_points="0000" darktable:mask_nb="1" darktable:mask_src="0000"/>
     </rdf:Seq>
    </darktable:masks_history>
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-      darktable:params="00000000000000000000803f00004842000080c000000000" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-     <rdf:li darktable:num="1" darktable:operation="mask_manager" darktable:enabled="0" darktable:modversion="1"
-      darktable:params="" darktable:multi_name="" darktable:multi_priority="0" darktable:blendop_version="0"/>
-     <rdf:li darktable:num="2" darktable:operation="rgbcurve" darktable:enabled="1" darktable:modversion="1"
-      darktable:params="{rgbcurve}" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
+{user_history("exposure", more=_USER_MORE)}  </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
 """
