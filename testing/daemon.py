@@ -4,6 +4,8 @@
 * :func:`make_outside`: a folder next to the root (outside it) holding a copy of a photo.
 * :func:`config_for`, :func:`start_daemon`: a :class:`~backend.daemon.DaemonConfig` on free loopback ports
   and a started daemon.
+* :func:`serving`: all of that at once: a daemon over ``base/root`` (with :func:`make_photos`) and random styles,
+  serving until the ``with`` block ends.
 * :func:`health_status`: the gRPC health check's answer.
 * :func:`use_daemon_env`, :func:`run_main`: run ``autoretouch`` in-process from the daemon's root, with its
   styles, and capture what it printed.
@@ -12,6 +14,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +31,14 @@ from backend.daemon import Daemon, DaemonConfig, Ports, create_server
 from testing.styles import save_random_style
 
 __all__ = [
+    "Served",
     "config_for",
     "health_status",
     "make_outside",
     "make_photos",
     "make_style_dir",
     "run_main",
+    "serving",
     "start_daemon",
     "use_daemon_env",
 ]
@@ -96,6 +103,55 @@ def config_for(root: Path, styles: Path, **overrides: Any) -> DaemonConfig:
         "run_dir": root.parent / "runs",
     }
     return DaemonConfig(**(base | overrides))
+
+
+@dataclass(frozen=True)
+class Served:
+    """A started test daemon (see :func:`serving`).
+
+    Attributes:
+        root: the folder it serves (``base/root``).
+        styles: its style folder (``base/styles``).
+        daemon: the daemon.
+        ports: its gRPC and HTTP ports.
+        photos: what :func:`make_photos` wrote under ``root`` (empty when asked for no photos).
+    """
+
+    root: Path
+    styles: Path
+    daemon: Daemon
+    ports: Ports
+    photos: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def server(self) -> str:
+        """The gRPC address, ``127.0.0.1:PORT`` (what ``--server`` takes)."""
+        return f"127.0.0.1:{self.ports.grpc}"
+
+
+@contextmanager
+def serving(
+    base: Path, *, photos: bool = True, style_names: tuple[str, ...] = ("default", "warm"), **overrides: Any
+) -> Iterator[Served]:
+    """A daemon serving ``base/root`` with random styles in ``base/styles``, started and serving (within 30 s) on
+    entry and stopped (grace 0.5 s) on exit.
+
+    Args:
+        base: a scratch folder; ``base/root`` may already hold the test's files.
+        photos: write :func:`make_photos` into the root first (else the root is only created).
+        style_names: the styles :func:`make_style_dir` writes.
+        overrides: :func:`config_for` settings (``token``, ``http_port=None``, ``workers`` ...).
+    """
+    root = base / "root"
+    made = make_photos(root) if photos else {}
+    root.mkdir(parents=True, exist_ok=True)
+    styles = make_style_dir(base / "styles", style_names)
+    daemon, ports = start_daemon(config_for(root, styles, **overrides))
+    try:
+        assert daemon.wait_until_serving(30)
+        yield Served(root, styles, daemon, ports, made)
+    finally:
+        daemon.stop(0.5)
 
 
 def health_status(channel: grpc.Channel, service: str = "") -> int:

@@ -1,6 +1,8 @@
 """Small training inputs for tests: a tiny run config (TOML text) and generated linear photos.
 
-* :func:`tiny_train_toml`: a config that trains a few steps of a very small agent and critic in seconds.
+* :func:`tiny_train_toml`: a config that trains a few steps of a very small agent and critic in seconds;
+  :data:`TINY_TOML` is the one the CLI and daemon training tests use.
+* :func:`write_training_inputs`: tiny favourites, before/after pairs and :data:`TINY_TOML` for a training run.
 * :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
 * :func:`tiny_pairs_config`: a restoration config that learns from a few tiny before/after pairs in seconds.
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch.nn import functional
@@ -18,7 +21,15 @@ from torch.nn import functional
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
 
-__all__ = ["config_with", "ramp_photos", "tiny_pairs_config", "tiny_train_toml"]
+__all__ = [
+    "TINY_TOML",
+    "TrainingInputs",
+    "config_with",
+    "ramp_photos",
+    "tiny_pairs_config",
+    "tiny_train_toml",
+    "write_training_inputs",
+]
 
 
 def tiny_train_toml(sliders: Sequence[str], *, max_steps: int, log_every: int) -> str:
@@ -58,6 +69,39 @@ log_every = {log_every}
 checkpoint_every = 0
 eval_every = 0
 """
+
+
+#: Two sliders (exposure, tint), 2 decisions per photo, a log line every step.
+TINY_TOML = tiny_train_toml(("exposure", "tint"), max_steps=2, log_every=1)
+
+
+class TrainingInputs(NamedTuple):
+    """What :func:`write_training_inputs` wrote.
+
+    Attributes:
+        targets: the favourites' folder.
+        before: the pairs' "before" folder.
+        after: the pairs' "after" folder.
+        config: the run config (:data:`TINY_TOML`).
+    """
+
+    targets: Path
+    before: Path
+    after: Path
+    config: Path
+
+
+def write_training_inputs(base: Path) -> TrainingInputs:
+    """Tiny training inputs: favourites (3 targets, 1 source) in ``base/root/data``, 4 before/after pairs in
+    ``base/root/pairs`` (all 24 px) and :data:`TINY_TOML` as ``base/tiny.toml``."""
+    from trainer.synthetic import write_pair_folders, write_style_folders
+
+    root = base / "root"
+    targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    before, after, _ = write_pair_folders(root / "pairs", n_pairs=4, size=24)
+    config = base / "tiny.toml"
+    config.write_text(TINY_TOML)
+    return TrainingInputs(targets, before, after, config)
 
 
 def ramp_photos(n: int, size: int, seed: int) -> torch.Tensor:

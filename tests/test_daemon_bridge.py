@@ -15,19 +15,13 @@ import pytest
 from backend.daemon.errors import HTTP_STATUS
 from backend.rpc import pb, pb_grpc
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from testing.daemon import config_for, make_photos, make_style_dir, start_daemon
+from testing.daemon import serving
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("bridge")
-    root = base / "root"
-    photos = make_photos(root)
-    styles = make_style_dir(base / "styles")
-    daemon, ports = start_daemon(config_for(root, styles, max_request_bytes=256 << 10))
-    assert daemon.wait_until_serving(30)
-    yield {"root": root, "photos": photos, "ports": ports, "daemon": daemon}
-    daemon.stop(0.5)
+    with serving(tmp_path_factory.mktemp("bridge"), max_request_bytes=256 << 10) as served:
+        yield {"root": served.root, "photos": served.photos, "ports": served.ports, "daemon": served.daemon}
 
 
 def _conn(env: dict[str, Any]) -> http.client.HTTPConnection:

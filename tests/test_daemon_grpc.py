@@ -20,7 +20,7 @@ from backend.rpc import PROTOCOL_VERSION, SERVICE_NAME, pb, pb_grpc
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
-from testing.daemon import config_for, health_status, make_outside, make_photos, make_style_dir, start_daemon
+from testing.daemon import health_status, make_outside, serving
 
 V = PROTOCOL_VERSION
 
@@ -31,26 +31,21 @@ V = PROTOCOL_VERSION
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("daemon")
-    root = base / "root"
-    photos = make_photos(root)
-    styles = make_style_dir(base / "styles")
-    outside = make_outside(base, photos["jpg"])
-    os.symlink(outside / "secret.jpg", root / "escape.jpg")
-    os.symlink(outside, root / "escape_dir")
-    daemon, ports = start_daemon(config_for(root, styles))
-    assert daemon.wait_until_serving(30)
-    channel = grpc.insecure_channel(f"127.0.0.1:{ports.grpc}")
-    yield {
-        "root": root,
-        "photos": photos,
-        "outside": outside,
-        "daemon": daemon,
-        "ports": ports,
-        "channel": channel,
-        "stub": pb_grpc.RetoucherStub(channel),
-    }
-    channel.close()
-    daemon.stop(0.5)
+    with serving(base) as served:
+        outside = make_outside(base, served.photos["jpg"])
+        os.symlink(outside / "secret.jpg", served.root / "escape.jpg")
+        os.symlink(outside, served.root / "escape_dir")
+        channel = grpc.insecure_channel(served.server)
+        yield {
+            "root": served.root,
+            "photos": served.photos,
+            "outside": outside,
+            "daemon": served.daemon,
+            "ports": served.ports,
+            "channel": channel,
+            "stub": pb_grpc.RetoucherStub(channel),
+        }
+        channel.close()
 
 
 @pytest.fixture

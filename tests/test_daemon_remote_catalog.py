@@ -22,7 +22,7 @@ from backend.errors import PermissionDeniedError
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
-from testing.daemon import config_for, make_outside, make_photos, make_style_dir, run_main, start_daemon, use_daemon_env
+from testing.daemon import config_for, make_outside, run_main, serving, start_daemon, use_daemon_env
 from testing.lrcat_fixtures import CatalogBuilder
 
 TOKEN = "s3cret-token"
@@ -31,15 +31,10 @@ TOKEN = "s3cret-token"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote_catalog")
-    root = base / "root"
-    photos = make_photos(root)
-    styles = make_style_dir(base / "styles")
-    outside = make_outside(base, photos["jpg"])
-    daemon, ports = start_daemon(config_for(root, styles, token=TOKEN, http_port=None))
-    assert daemon.wait_until_serving(30)
-    yield {"root": root, "photos": photos, "styles": styles, "outside": outside, "daemon": daemon,
-           "server": f"127.0.0.1:{ports.grpc}"}  # fmt: skip
-    daemon.stop(0.5)
+    with serving(base, token=TOKEN, http_port=None) as served:
+        outside = make_outside(base, served.photos["jpg"])
+        yield {"root": served.root, "photos": served.photos, "styles": served.styles, "outside": outside,
+               "daemon": served.daemon, "server": served.server}  # fmt: skip
 
 
 @pytest.fixture

@@ -10,20 +10,18 @@ from typing import Any
 import pytest
 
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from testing.daemon import config_for, make_photos, make_style_dir, run_main, start_daemon, use_daemon_env
+from testing.daemon import run_main, serving, use_daemon_env
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote")
-    root = base / "root"
-    photos = make_photos(root)
-    styles = make_style_dir(base / "styles")
-    (root / "recipe.json").write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.3}]}))
-    daemon, ports = start_daemon(config_for(root, styles))
-    assert daemon.wait_until_serving(30)
-    yield {"root": root, "photos": photos, "styles": styles, "server": f"127.0.0.1:{ports.grpc}"}
-    daemon.stop(0.5)
+    (base / "root").mkdir()
+    (base / "root" / "recipe.json").write_text(
+        json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.3}]})
+    )
+    with serving(base) as served:
+        yield {"root": served.root, "photos": served.photos, "styles": served.styles, "server": served.server}
 
 
 @pytest.fixture

@@ -26,28 +26,21 @@ from backend.cli.server_options import RemoteOptionError
 from backend.daemon.client import RemoteError
 from backend.daemon.errors import BadRequestError
 from backend.rpc import pb, pb_grpc
-from testing.daemon import config_for, make_style_dir, start_daemon
-from tests.test_trainer_cli import TINY_TOML
+from testing.daemon import serving
+from testing.training import write_training_inputs
 from trainer.remote_train import config_overrides, remote_train
-from trainer.synthetic import write_pair_folders, write_style_folders
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote_train")
-    root = base / "root"
-    targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
-    before, after, _ = write_pair_folders(root / "pairs", n_pairs=4, size=24)
-    styles = make_style_dir(base / "styles", ("default",))
-    config = base / "tiny.toml"
-    config.write_text(TINY_TOML)
-    daemon, ports = start_daemon(config_for(root, styles, http_port=None))
-    assert daemon.wait_until_serving(30)
-    channel = grpc.insecure_channel(f"127.0.0.1:{ports.grpc}")
-    yield {"root": root, "targets": targets, "pairs": (before, after), "styles": styles, "config": config, "daemon": daemon,
-           "server": f"127.0.0.1:{ports.grpc}", "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
-    channel.close()
-    daemon.stop(0.5)
+    inputs = write_training_inputs(base)
+    with serving(base, photos=False, style_names=("default",), http_port=None) as served:
+        channel = grpc.insecure_channel(served.server)
+        yield {"root": served.root, "targets": inputs.targets, "pairs": (inputs.before, inputs.after),
+               "styles": served.styles, "config": inputs.config, "daemon": served.daemon, "server": served.server,
+               "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
+        channel.close()
 
 
 def _args(env: dict[str, Any], *argv: str) -> argparse.Namespace:

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from testing.daemon import config_for, make_style_dir, start_daemon
-from tests.test_trainer_cli import TINY_TOML
+from testing.daemon import serving
+from testing.training import write_training_inputs
 from trainer.remote_train import config_overrides
-from trainer.synthetic import write_pair_folders, write_style_folders
 
 RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
            "restore.fit_iters=5", "run.force=true"]  # fmt: skip
@@ -28,17 +27,10 @@ RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("train_selection")
-    root = base / "root"
-    targets, _, _ = write_style_folders(root / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
-    before, _, _ = write_pair_folders(root / "pairs", n_pairs=4, size=24)
-    styles = make_style_dir(base / "styles", ("default",))
-    config = base / "tiny.toml"
-    config.write_text(TINY_TOML)
-    daemon, ports = start_daemon(config_for(root, styles))
-    assert daemon.wait_until_serving(30)
-    yield {"root": root, "targets": targets, "before": before, "port": ports.http, "daemon": daemon,
-           "tiny": config_overrides(config)}  # fmt: skip
-    daemon.stop(0.5)
+    inputs = write_training_inputs(base)
+    with serving(base, photos=False, style_names=("default",)) as served:
+        yield {"root": served.root, "targets": inputs.targets, "before": inputs.before, "port": served.ports.http,
+               "daemon": served.daemon, "tiny": config_overrides(inputs.config)}  # fmt: skip
 
 
 def _call(env: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, bytes]:

@@ -9,10 +9,8 @@ import pytest
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import tiny_train_toml
+from testing.training import TINY_TOML
 from trainer.synthetic import write_style_folders
-
-TINY_TOML = tiny_train_toml(("exposure", "tint"), max_steps=2, log_every=1)
 
 
 def test_train_command_trains_installs_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
