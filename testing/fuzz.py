@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import AutoretouchError
+from testing.dt_sidecar import user_history
 
 __all__ = [
     "TARGETS",
@@ -50,6 +51,7 @@ __all__ = [
     "Mutator",
     "Tally",
     "bridge_healthy",
+    "bridge_photos",
     "format_tally",
     "fuzz_bridge",
     "make_world",
@@ -88,20 +90,7 @@ USER_DT = f"""<?xml version="1.0" encoding="UTF-8"?>
    xmp:Rating="3" darktable:xmp_version="5" darktable:raw_params="0" darktable:auto_presets_applied="1"
    darktable:history_end="3" darktable:iop_order_version="2">
    <darktable:masks_history><rdf:Seq/></darktable:masks_history>
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="flip" darktable:enabled="1" darktable:modversion="2"
-      darktable:params="ffffffff" darktable:multi_name="" darktable:multi_priority="0"
-      darktable:blendop_version="11"/>
-     <rdf:li darktable:num="1" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-      darktable:params="00000000000000000000803f00004842000080c000000000" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-     <rdf:li darktable:num="2" darktable:operation="vignette" darktable:enabled="1" darktable:modversion="4"
-      darktable:params="gz05eJxjYICAaBOuQfEwAUWw2c2BAAAtNRNg" darktable:multi_name=""
-      darktable:multi_priority="0" darktable:blendop_version="11"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
+{user_history("flip", "exposure", "vignette")}  </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
 """
@@ -318,6 +307,24 @@ class Tally:
         self.tries[target] = self.tries.get(target, 0) + 1
         self.failures.append(Failure(target, kind, detail[:500], repr(sample)[:300]))
 
+    def classify(self, target: str, sample: Any, attempt: Callable[[], str | None]) -> None:
+        """Run one try of ``target`` and count it: ``attempt`` returns ``None`` (the input was accepted) or the
+        invariant its result broke (an untyped failure); a typed :class:`~backend.errors.AutoretouchError` is a
+        typed refusal, any other exception an untyped failure (``sample`` is the input recorded with a failure).
+        """
+        try:
+            broken = attempt()
+        except AutoretouchError:
+            self.count(target, "typed")
+            return
+        except Exception as exc:
+            self.fail(target, "untyped", f"{type(exc).__name__}: {exc}", sample)
+            return
+        if broken is None:
+            self.count(target, "accepted")
+        else:
+            self.fail(target, "untyped", broken, sample)
+
     def failures_of(self, target: str, kind: str) -> int:
         """Number of failures of ``kind`` for ``target``."""
         return sum(1 for f in self.failures if f.target == target and f.kind == kind)
@@ -419,26 +426,17 @@ def fuzz_image(m: Mutator, world: FuzzWorld, tally: Tally) -> None:
     mutated = m.mutate_bytes(data)
     path = world.folder / f"fuzz{suffix}"
     path.write_bytes(mutated)
-    try:
+
+    def attempt() -> str | None:
         for image in (
             decode_preview(path, long_side=m.rng.choice((64, 128, 512))).image,
             decode_image(path, max_pixels=4_000_000).image,
         ):
             if image.ndim != 4 or image.shape[:2] != (1, 3) or not bool(image.isfinite().all()):
-                tally.fail(
-                    "image",
-                    "untyped",
-                    f"decoded to {tuple(image.shape)}, finite={bool(image.isfinite().all())}",
-                    mutated[:64],
-                )
-                return
-    except AutoretouchError:
-        tally.count("image", "typed")
-        return
-    except Exception as exc:
-        tally.fail("image", "untyped", f"{type(exc).__name__}: {exc}", mutated[:64])
-        return
-    tally.count("image", "accepted")
+                return f"decoded to {tuple(image.shape)}, finite={bool(image.isfinite().all())}"
+        return None
+
+    tally.classify("image", mutated[:64], attempt)
 
 
 def _sidecar_paths(photo: Path) -> dict[str, Path]:
@@ -501,16 +499,11 @@ def fuzz_settings(m: Mutator, world: FuzzWorld, tally: Tally) -> None:
         if m.chance(0.5)
         else None
     )
-    try:
-        settings = parse_settings(text, catalog="fuzz.lrcat", where="fuzz")
-        map_settings(settings, as_shot=as_shot)
-    except AutoretouchError:
-        tally.count("settings", "typed")
-        return
-    except Exception as exc:
-        tally.fail("settings", "untyped", f"{type(exc).__name__}: {exc}", text)
-        return
-    tally.count("settings", "accepted")
+
+    def attempt() -> None:
+        map_settings(parse_settings(text, catalog="fuzz.lrcat", where="fuzz"), as_shot=as_shot)
+
+    tally.classify("settings", text, attempt)
 
 
 def fuzz_recipe(m: Mutator, world: FuzzWorld, tally: Tally) -> None:
@@ -522,21 +515,17 @@ def fuzz_recipe(m: Mutator, world: FuzzWorld, tally: Tally) -> None:
     from backend.translate.lightroom import recipe_to_develop_settings
 
     value = m.mutate_json(m.rng.choice(world.recipes))
-    try:
+
+    def attempt() -> str | None:
         recipe = Recipe.from_dict(value, source="fuzz")
         out = render_recipe(torch.full((1, 3, 8, 8), 0.18), recipe)
         if not bool(out.isfinite().all()):
-            tally.fail("recipe", "untyped", "render gave non-finite pixels", value)
-            return
+            return "render gave non-finite pixels"
         recipe_to_develop_settings(recipe, is_raw=m.chance(0.5))
         recipe_to_history(recipe, is_raw=m.chance(0.5), long_side_px=m.rng.choice((1, 512, 6000)))
-    except AutoretouchError:
-        tally.count("recipe", "typed")
-        return
-    except Exception as exc:
-        tally.fail("recipe", "untyped", f"{type(exc).__name__}: {exc}", value)
-        return
-    tally.count("recipe", "accepted")
+        return None
+
+    tally.classify("recipe", value, attempt)
 
 
 def _bridge_seeds(photos: list[Path], recipe: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -565,6 +554,25 @@ def _bridge_seeds(photos: list[Path], recipe: dict[str, Any]) -> list[tuple[str,
         ("GET", "/v1/styles?protocol_version=1", None),
         ("GET", "/healthz", None),
     ]
+
+
+def bridge_photos(world: FuzzWorld, root: Path, count: int) -> list[Path]:
+    """Photos for the bridge target: ``count`` (at least 2) copies of the world's photo, ``root/p0.nef`` ...,
+    the first with the user's Lightroom sidecar (:data:`USER_LR`), the second with their darktable one
+    (:data:`USER_DT`).
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+    from backend.sidecar.lightroom_doc import lightroom_sidecar_path
+
+    root.mkdir(parents=True, exist_ok=True)
+    photos = []
+    for i in range(count):
+        photo = root / f"p{i}.nef"
+        shutil.copyfile(world.photo, photo)
+        photos.append(photo)
+    lightroom_sidecar_path(photos[0]).write_text(USER_LR, encoding="utf-8")
+    darktable_sidecar_path(photos[1]).write_text(USER_DT, encoding="utf-8")
+    return photos
 
 
 def bridge_healthy(port: int) -> bool:

@@ -18,9 +18,19 @@ from backend.errors import CorruptImageError
 from backend.sidecar.apply import apply_to_photo
 from backend.sidecar.lightroom_doc import lightroom_sidecar_path
 from backend.sidecar.revert import revert_photo
-from testing.daemon import config_for, make_style_dir, start_daemon
+from testing.daemon import serving
 from testing.fixtures import make_dng
-from testing.fuzz import USER_DT, USER_LR, FuzzWorld, Tally, format_tally, fuzz_bridge, make_world, run_fuzz
+from testing.fuzz import (
+    USER_DT,
+    USER_LR,
+    FuzzWorld,
+    Tally,
+    bridge_photos,
+    format_tally,
+    fuzz_bridge,
+    make_world,
+    run_fuzz,
+)
 from testing.recipes import every_slider_recipe
 
 SEED = 2026
@@ -47,22 +57,10 @@ def test_fuzz_inputs(world: FuzzWorld) -> None:
 
 
 def test_fuzz_bridge(tmp_path: Path, world: FuzzWorld) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    photos = []
-    for i in range(2):
-        photo = root / f"p{i}.nef"
-        shutil.copyfile(world.photo, photo)
-        photos.append(photo)
-    lightroom_sidecar_path(photos[0]).write_text(USER_LR, encoding="utf-8")
-    photos[1].with_name(photos[1].name + ".xmp").write_text(USER_DT, encoding="utf-8")
-    daemon, ports = start_daemon(config_for(root, make_style_dir(tmp_path / "styles")))
-    try:
-        assert daemon.wait_until_serving(30)
-        send = partial(fuzz_bridge, port=ports.http, photos=photos, recipe=world.recipes[1])
+    photos = bridge_photos(world, tmp_path / "root", 2)
+    with serving(tmp_path, photos=False) as served:
+        send = partial(fuzz_bridge, port=served.ports.http, photos=photos, recipe=world.recipes[1])
         tally = run_fuzz(world, seed=SEED, targets=("bridge",), tries=400, seconds=20, bridge=send)
-    finally:
-        daemon.stop(0.5)
     assert not tally.failures, _report(tally)
     assert tally.tries["bridge"] >= 50 and tally.accepted.get("bridge", 0) > 0 and tally.typed.get("bridge", 0) > 0
 
@@ -79,9 +77,25 @@ def test_tiff_with_inconsistent_sample_tags_is_a_corrupt_image() -> None:
         decode_preview(path)
 
 
+def _raw_photo(folder: Path) -> Path:
+    """A tiny DNG named ``x.nef`` (a proprietary raw by name: both hosts take sidecars for it)."""
+    photo = folder / "x.nef"
+    shutil.copyfile(make_dng(folder, "x.dng"), photo)
+    return photo
+
+
+def _written_over_users_lightroom_sidecar(folder: Path) -> tuple[Path, Path, str]:
+    """A raw whose Lightroom sidecar (the user's :data:`USER_LR`) autoretouch has written over; returns the photo,
+    the sidecar and its text."""
+    photo = _raw_photo(folder)
+    sidecar = lightroom_sidecar_path(photo)
+    sidecar.write_text(USER_LR, encoding="utf-8")
+    assert apply_to_photo(photo, every_slider_recipe(), host="lightroom", overwrite=True)[0].action == "written"
+    return photo, sidecar, sidecar.read_text(encoding="utf-8")
+
+
 def test_sidecar_declaring_an_unknown_encoding_is_refused_unchanged(tmp_path: Path) -> None:
-    photo = tmp_path / "x.nef"
-    shutil.copyfile(make_dng(tmp_path, "x.dng"), photo)
+    photo = _raw_photo(tmp_path)
     sidecar = photo.with_name(photo.name + ".xmp")
     data = USER_DT.replace('encoding="UTF-8"', 'encoding="UTF-0"').encode()
     sidecar.write_bytes(data)
@@ -91,12 +105,7 @@ def test_sidecar_declaring_an_unknown_encoding_is_refused_unchanged(tmp_path: Pa
 
 
 def test_revert_with_a_damaged_record_fails_typed_and_unchanged(tmp_path: Path) -> None:
-    photo = tmp_path / "x.nef"
-    shutil.copyfile(make_dng(tmp_path, "x.dng"), photo)
-    sidecar = lightroom_sidecar_path(photo)
-    sidecar.write_text(USER_LR, encoding="utf-8")
-    assert apply_to_photo(photo, every_slider_recipe(), host="lightroom", overwrite=True)[0].action == "written"
-    text = sidecar.read_text(encoding="utf-8")
+    photo, sidecar, text = _written_over_users_lightroom_sidecar(tmp_path)
     at = text.index("&lt;", text.index("autoretouch:"))  # a recorded element of the user's, inside our record
     damaged = (text[:at] + "&lt;&lt;" + text[at + 4 :]).encode()
     sidecar.write_bytes(damaged)
@@ -110,11 +119,8 @@ def test_bridge_answers_other_methods_and_bad_request_lines_in_json(tmp_path: Pa
     import json
     import socket
 
-    root = tmp_path / "root"
-    root.mkdir()
-    daemon, ports = start_daemon(config_for(root, make_style_dir(tmp_path / "styles")))
-    try:
-        assert daemon.wait_until_serving(30)
+    with serving(tmp_path, photos=False) as served:
+        ports = served.ports
         for method in ("PUT", "DELETE", "OPTIONS", "PATCH"):
             conn = http.client.HTTPConnection("127.0.0.1", ports.http, timeout=10)
             conn.request(method, "/v1/suggest", body=b"{}", headers={"Content-Type": "application/json"})
@@ -139,17 +145,10 @@ def test_bridge_answers_other_methods_and_bad_request_lines_in_json(tmp_path: Pa
                 assert status == b" 400 ", raw[:300]
                 payload = raw
             assert json.loads(payload)["code"] == code
-    finally:
-        daemon.stop(0.5)
 
 
 def test_revert_with_an_overflowing_number_in_the_record_fails_typed_and_unchanged(tmp_path: Path) -> None:
-    photo = tmp_path / "x.nef"
-    shutil.copyfile(make_dng(tmp_path, "x.dng"), photo)
-    sidecar = lightroom_sidecar_path(photo)
-    sidecar.write_text(USER_LR, encoding="utf-8")
-    assert apply_to_photo(photo, every_slider_recipe(), host="lightroom", overwrite=True)[0].action == "written"
-    text = sidecar.read_text(encoding="utf-8")
+    photo, sidecar, text = _written_over_users_lightroom_sidecar(tmp_path)
     assert "&quot;d&quot;:0" in text
     damaged = text.replace("&quot;d&quot;:0", "&quot;d&quot;:1e999", 1).encode()  # was OverflowError (int(inf))
     sidecar.write_bytes(damaged)
