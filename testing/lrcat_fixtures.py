@@ -16,6 +16,7 @@ and a wrong join cannot pass by accident.
   history steps and collections.
 * :func:`lua_settings_text`: a settings dict in Lightroom's text layout (``s = { Key = value, ... }``,
   keys sorted, one per line, arrays one number per line).
+* :func:`not_catalogs`: a missing file, a text file and an SQLite database without Lightroom's tables.
 * :func:`make_fivek_catalog`: FiveK's layout (``Experts/A..E`` collections of virtual copies,
   ``Inputs/InputAsShotZeroed``), with each expert's edit reached through named history steps in a known
   order; :class:`FivekFixture` describes what a reader must find.
@@ -44,10 +45,29 @@ __all__ = [
     "fivek_expert_settings",
     "lua_settings_text",
     "make_fivek_catalog",
+    "not_catalogs",
 ]
 
-#: Tables both schemas share: library root folders, collections and their images.
+#: Tables both schemas declare alike (variables, files, library root folders, collections and their images) and
+#: the indexes both have; run after the schema's own tables, which the indexes need.
 _COMMON_TABLES = """\
+CREATE TABLE Adobe_variablesTable (
+    id_local INTEGER PRIMARY KEY,
+    id_global UNIQUE NOT NULL,
+    name,
+    type,
+    value NOT NULL DEFAULT ''
+);
+CREATE TABLE AgLibraryFile (
+    id_local INTEGER PRIMARY KEY,
+    id_global UNIQUE NOT NULL,
+    baseName NOT NULL DEFAULT '',
+    extension NOT NULL DEFAULT '',
+    folder INTEGER NOT NULL DEFAULT 0,
+    idx_filename NOT NULL DEFAULT '',
+    lc_idx_filename NOT NULL DEFAULT '',
+    originalFilename NOT NULL DEFAULT ''
+);
 CREATE TABLE AgLibraryRootFolder (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -72,17 +92,14 @@ CREATE TABLE AgLibraryCollectionImage (
     positionInCollection
 );
 CREATE INDEX index_AgLibraryCollectionImage_imageCollection ON AgLibraryCollectionImage( image, collection );
+CREATE INDEX index_Adobe_images_masterImage ON Adobe_images( masterImage );
+CREATE INDEX index_Adobe_imageDevelopSettings_image ON Adobe_imageDevelopSettings( image );
+CREATE INDEX index_Adobe_libraryImageDevelopHistoryStep_imageDateCreated
+    ON Adobe_libraryImageDevelopHistoryStep( image, dateCreated );
 """
 
 LR3_SCHEMA = (
     """
-CREATE TABLE Adobe_variablesTable (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    name,
-    type,
-    value NOT NULL DEFAULT ''
-);
 CREATE TABLE Adobe_images (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -95,14 +112,12 @@ CREATE TABLE Adobe_images (
     rating,
     rootFile INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX index_Adobe_images_masterImage ON Adobe_images( masterImage );
 CREATE TABLE Adobe_imageDevelopSettings (
     id_local INTEGER PRIMARY KEY,
     image INTEGER,
     text,
     whiteBalance
 );
-CREATE INDEX index_Adobe_imageDevelopSettings_image ON Adobe_imageDevelopSettings( image );
 CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -112,18 +127,6 @@ CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
     relValueString,
     text,
     valueString
-);
-CREATE INDEX index_Adobe_libraryImageDevelopHistoryStep_imageDateCreated
-    ON Adobe_libraryImageDevelopHistoryStep( image, dateCreated );
-CREATE TABLE AgLibraryFile (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    baseName NOT NULL DEFAULT '',
-    extension NOT NULL DEFAULT '',
-    folder INTEGER NOT NULL DEFAULT 0,
-    idx_filename NOT NULL DEFAULT '',
-    lc_idx_filename NOT NULL DEFAULT '',
-    originalFilename NOT NULL DEFAULT ''
 );
 CREATE TABLE AgLibraryFolder (
     id_local INTEGER PRIMARY KEY,
@@ -137,13 +140,6 @@ CREATE TABLE AgLibraryFolder (
 
 MODERN_SCHEMA = (
     """
-CREATE TABLE Adobe_variablesTable (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    name,
-    type,
-    value NOT NULL DEFAULT ''
-);
 CREATE TABLE Adobe_images (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -160,7 +156,6 @@ CREATE TABLE Adobe_images (
     rating,
     rootFile INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX index_Adobe_images_masterImage ON Adobe_images( masterImage );
 CREATE TABLE Adobe_imageDevelopSettings (
     id_local INTEGER PRIMARY KEY,
     hasBigData INTEGER NOT NULL DEFAULT 0,
@@ -170,7 +165,6 @@ CREATE TABLE Adobe_imageDevelopSettings (
     text,
     whiteBalance
 );
-CREATE INDEX index_Adobe_imageDevelopSettings_image ON Adobe_imageDevelopSettings( image );
 CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
@@ -183,18 +177,6 @@ CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
     relValueString,
     text,
     valueString
-);
-CREATE INDEX index_Adobe_libraryImageDevelopHistoryStep_imageDateCreated
-    ON Adobe_libraryImageDevelopHistoryStep( image, dateCreated );
-CREATE TABLE AgLibraryFile (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    baseName NOT NULL DEFAULT '',
-    extension NOT NULL DEFAULT '',
-    folder INTEGER NOT NULL DEFAULT 0,
-    idx_filename NOT NULL DEFAULT '',
-    lc_idx_filename NOT NULL DEFAULT '',
-    originalFilename NOT NULL DEFAULT ''
 );
 CREATE TABLE AgLibraryFolder (
     id_local INTEGER PRIMARY KEY,
@@ -215,6 +197,23 @@ _KIND = {
     "group": "com.adobe.ag.library.group",
     "smart": "com.adobe.ag.library.smart_collection",
 }
+
+
+def not_catalogs(folder: Path) -> tuple[Path, Path, Path]:
+    """Three ``.lrcat`` paths in ``folder`` that a catalog reader must refuse.
+
+    Returns:
+        ``(missing, text, other)``: a file that does not exist, a text file (not SQLite), and an SQLite database
+        with one table ``t`` and none of Lightroom's.
+    """
+    text = folder / "text.lrcat"
+    text.write_text("this is not sqlite " * 100)
+    other = folder / "other.lrcat"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    return folder / "missing.lrcat", text, other
 
 
 def _lua_key(key: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from backend.batch import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
 from backend.batch.lrcat_paths import join_catalog_path
 from backend.errors import NotFoundError
-from testing.lrcat_fixtures import CatalogBuilder, default_import_settings
+from testing.lrcat_fixtures import CatalogBuilder, default_import_settings, not_catalogs
 from tests.test_catalog_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style
 from trainer.lrcat import open_catalog
 
@@ -75,14 +74,11 @@ def test_listing_matches_the_trainer_reader_and_writes_nothing(tmp_path: Path, s
 
 
 def test_not_a_catalog(tmp_path: Path) -> None:
+    missing, text, other = not_catalogs(tmp_path)
     with pytest.raises(NotFoundError):
-        list_catalog_files(tmp_path / "none.lrcat")
-    text = tmp_path / "text.lrcat"
-    text.write_text("hello, I am not SQLite " * 40)
+        list_catalog_files(missing)
     with pytest.raises(LightroomCatalogError, match="SQLite"):
         list_catalog_files(text)
-    other = tmp_path / "other.lrcat"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     with pytest.raises(LightroomCatalogError, match="Adobe_images is missing"):
         list_catalog_files(other)
 

@@ -13,6 +13,7 @@ from testing.lrcat_fixtures import (
     CatalogBuilder,
     default_import_settings,
     make_fivek_catalog,
+    not_catalogs,
 )
 from trainer.lrcat import (
     CatalogError,
@@ -144,14 +145,11 @@ def test_bad_settings_text_names_catalog_and_row(tmp_path: Path) -> None:
 
 
 def test_not_a_catalog(tmp_path: Path) -> None:
+    missing, text, other = not_catalogs(tmp_path)
     with pytest.raises(NotFoundError):
-        open_catalog(tmp_path / "missing.lrcat")
-    junk = tmp_path / "junk.lrcat"
-    junk.write_bytes(b"this is not sqlite" * 100)
+        open_catalog(missing)
     with pytest.raises(CatalogError, match="SQLite"):
-        open_catalog(junk)
-    other = tmp_path / "other.lrcat"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+        open_catalog(text)
     with pytest.raises(CatalogError, match="table Adobe_images is missing"):
         open_catalog(other)
 
