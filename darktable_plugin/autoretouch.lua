@@ -11,9 +11,16 @@
   existing history in its XMP sidecar; darktable then reloads the sidecar. The user's history is never
   dropped.
 
+  With no daemon address set, the first action that needs autoretouch starts `autoretouch serve` in the
+  background (loopback port from the preferences, --root = the film rolls' folders and the images' folders,
+  output in darktable's cache folder, autoretouch-daemon.log) and every batch after it runs through that daemon
+  (`--server=127.0.0.1:PORT`: no Python, torch and style start-up per batch); a daemon already answering on the
+  port is used instead (and left running). The plug-in stops the daemon it started when darktable quits. If the
+  daemon does not answer within 30 s, the batch runs the command line as before. Not on Windows.
+
   ADDITIONAL SOFTWARE NEEDED FOR THIS SCRIPT
   * the autoretouch command line (`autoretouch`), on the PATH or at the path set in
-    preferences > lua options; optionally a running daemon (`autoretouch serve`).
+    preferences > lua options, with its daemon (`autoretouch serve`); or a daemon running elsewhere.
   * darktable must write sidecar files (preferences > storage > "write sidecar file for each image" set to
     "on import" or "after edit") for images that already have a history.
 
@@ -25,7 +32,8 @@
   * lighttable > "selected image[s]" module > "auto-retouch (learned style)" (again: replaces the previous
     auto-retouch) and "revert auto-retouch", or assign a key under
     preferences > shortcuts > lua > "auto-retouch (learned style)".
-  * preferences > lua options: style, strength, command path, daemon address, fixed recipe.
+  * preferences > lua options: style, strength, command path, daemon address, start a daemon (on/off) and its
+    port, fixed recipe, the name and minutes of a style trained from images.
   * other scripts: require("autoretouch").apply_to_images(images, overrides) and .revert_images(images)
     (see the end of this file).
 
@@ -41,6 +49,8 @@
     "train style from selected images" learns a style from their darktable edits (`autoretouch train
     --darktable PHOTO...`), with a cancel button.
   * 1.3: the JSON codec moved to autoretouch/json.lua (install the autoretouch/ folder too); behaviour unchanged.
+  * 1.4: the daemon started on demand (preferences "start a daemon when none is set", on by default, and its
+    port, 50151); stopped when darktable quits.
 ]]
 
 local dt = require "darktable"
@@ -61,6 +71,18 @@ local BATCH_SIZE = 8
 local DEFAULT_STYLE = "default"
 --: longest piece of the CLI's error output quoted in a message, in characters.
 local MAX_REASON_CHARS = 300
+--: the address the plug-in's own daemon listens on (`autoretouch serve` binds loopback by default).
+local LOOPBACK = "127.0.0.1"
+--: the started daemon's output, in darktable's cache folder.
+local DAEMON_LOG_NAME = "autoretouch-daemon.log"
+--: the CLI's exit statuses for a call a daemon refuses as a whole, writing nothing: a style it has not loaded
+--: (NotFoundError: installed after it started?) and a path outside its --root folders (PermissionDeniedError).
+local EXIT_NOT_FOUND, EXIT_OUTSIDE_ROOTS = 6, 7
+--: the "exit" event registration that stops the started daemon when darktable quits.
+local EXIT_EVENT = "autoretouch_exit"
+--: how long a started daemon may take to answer (s), how often it is asked (ms), how long a stopped one may
+--: take to free its port before it is started again (s). A table, so that the specs can shorten the waits.
+local DAEMON_TIMING = { start_wait_s = 30, poll_ms = 500, stop_wait_s = 10 }
 
 -- ---------------------------------------------------------------------------------------------------------
 -- strings: every text shown to the user lives here (translated through gettext, formatted after translation)
@@ -107,6 +129,11 @@ local MSG = {
   pref_strength_tooltip = "0 = no change, 1 = the full style",
   pref_server_label = "autoretouch: daemon address",
   pref_server_tooltip = "HOST:PORT of a running `autoretouch serve`; empty = run the command in-process",
+  pref_start_daemon_label = "autoretouch: start a daemon when none is set",
+  pref_start_daemon_tooltip = "with no daemon address, start `autoretouch serve` on the port below at the first "
+    .. "use and keep it for later batches (no start-up per batch); it stops when darktable quits",
+  pref_daemon_port_label = "autoretouch: port of the started daemon",
+  pref_daemon_port_tooltip = "loopback port of the daemon the plug-in starts; one already answering there is used",
   pref_recipe_label = "autoretouch: fixed recipe file",
   pref_recipe_tooltip = "apply this recipe JSON to every image instead of the style's suggestion; empty = the style",
   no_images = "auto-retouch: no image selected",
@@ -116,6 +143,7 @@ local MSG = {
   bad_cli = "auto-retouch: set the autoretouch command in preferences > lua options",
   bad_strength = "auto-retouch: strength must lie between 0 and 1, got %s",
   bad_server = "auto-retouch: the daemon address must be HOST:PORT, got '%s'",
+  bad_port = "auto-retouch: the daemon port must be a whole number from 1 to 65535, got '%s'",
   bad_text = "auto-retouch: the setting '%s' contains a NUL character",
   nul_in_argument = "an argument contains a NUL character",
   cli_not_found = "cannot run the autoretouch command '%s' (not found); set it in preferences > lua options",
@@ -139,6 +167,7 @@ local MSG = {
   check_tooltip = "run the autoretouch command (or reach the daemon) and list the styles it can use",
   check_where_local = "command line",
   check_where_daemon = "daemon at %s, autoretouch %s",
+  check_where_started = "daemon started by the plug-in at %s, autoretouch %s",
   check_ok = "autoretouch ready (%s): %d styles: %s",
   check_style_ok = "the style preference '%s' is installed",
   check_style_missing = "the style '%s' set in preferences is not installed",
@@ -146,6 +175,24 @@ local MSG = {
   check_failed = "autoretouch check failed: %s",
   check_style_line = "style %s (%s): %s",
   check_unusable_line = "UNUSABLE: %s",
+  daemon_starting = "autoretouch: starting the daemon at %s (its output goes to %s)",
+  daemon_started = "autoretouch: daemon started at %s (process %s), folders: %s",
+  daemon_reused = "autoretouch: using the daemon already answering at %s (not started here, so it is left running)",
+  daemon_restarting = "autoretouch: restarting the daemon at %s to add the folder %s",
+  daemon_gone = "autoretouch: the daemon started at %s (process %s) is no longer running",
+  daemon_stopped = "autoretouch: stopped the daemon it started (process %s)",
+  daemon_not_started = "the autoretouch daemon did not start (%s; its output is in %s): "
+    .. "the command line is used instead",
+  daemon_slow = "the autoretouch daemon gave no answer within %d seconds (its output is in %s): the command line "
+    .. "is used until it answers",
+  daemon_still_starting = "the autoretouch daemon is still starting (its output is in %s): the command line is "
+    .. "used until it answers",
+  daemon_exited = "it exited",
+  daemon_no_pid = "the shell gave no process id: '%s'",
+  daemon_refused = "autoretouch: the daemon at %s refused the batch (%s): the command line runs it instead",
+  daemon_refused_folders = "outside its folders",
+  daemon_refused_style = "a style it has not loaded",
+  daemon_restarting_styles = "autoretouch: restarting the daemon at %s to load the styles installed since it started",
 }
 
 --- The translated, formatted message `key` (format arguments follow).
@@ -207,9 +254,8 @@ local function shell_quote(text)
   return "'" .. text:gsub("'", "'\\''") .. "'"
 end
 
---- A command line from an argument list plus redirections of stdin (/dev/null), stdout and stderr.
--- Returns nil and a message when an argument cannot be quoted.
-local function command_line(argv, stdout_path, stderr_path)
+--- The words of an argument list, each quoted, joined by spaces; nil and a message when one cannot be quoted.
+local function quoted_words(argv)
   local words = {}
   for i, arg in ipairs(argv) do
     local quoted, err = shell_quote(arg)
@@ -218,11 +264,33 @@ local function command_line(argv, stdout_path, stderr_path)
     end
     words[i] = quoted
   end
+  return table.concat(words, " ")
+end
+
+--- A command line from an argument list plus redirections of stdin (/dev/null), stdout and stderr.
+-- Returns nil and a message when an argument cannot be quoted.
+local function command_line(argv, stdout_path, stderr_path)
+  local words, err = quoted_words(argv)
   local out, err_out = shell_quote(stdout_path), shell_quote(stderr_path)
-  if not out or not err_out then
+  if not words then
+    return nil, err
+  elseif not out or not err_out then
     return nil, msg("nul_in_argument")
   end
-  return table.concat(words, " ") .. " </dev/null >" .. out .. " 2>" .. err_out
+  return words .. " </dev/null >" .. out .. " 2>" .. err_out
+end
+
+--- A command line that starts an argument list in the background (stdin closed, stdout and stderr to `log`)
+-- and prints its process id, for io.popen. Returns nil and a message when an argument cannot be quoted.
+local function background_start_line(argv, log)
+  local words, err = quoted_words(argv)
+  local out = shell_quote(log)
+  if not words then
+    return nil, err
+  elseif not out then
+    return nil, msg("nul_in_argument")
+  end
+  return words .. " </dev/null >" .. out .. " 2>&1 & echo $!"
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -235,6 +303,10 @@ local PREFS = {
   { name = "strength", kind = "float", default = 1.0, label = "pref_strength_label", tip = "pref_strength_tooltip",
     min = 0.0, max = 1.0, step = 0.05 },
   { name = "server", kind = "string", default = "", label = "pref_server_label", tip = "pref_server_tooltip" },
+  { name = "start_daemon", kind = "bool", default = true, label = "pref_start_daemon_label",
+    tip = "pref_start_daemon_tooltip" },
+  { name = "daemon_port", kind = "integer", default = 50151, label = "pref_daemon_port_label",
+    tip = "pref_daemon_port_tooltip", min = 1, max = 65535 },
   { name = "recipe", kind = "string", default = "", label = "pref_recipe_label", tip = "pref_recipe_tooltip" },
   { name = "train_name", kind = "string", default = "my-darktable-style", label = "pref_train_name_label",
     tip = "pref_train_name_tooltip" },
@@ -246,6 +318,8 @@ local function register_preferences()
   for _i, p in ipairs(PREFS) do
     if p.kind == "float" then
       dt.preferences.register(MODULE, p.name, p.kind, msg(p.label), msg(p.tip), p.default, p.min, p.max, p.step)
+    elseif p.kind == "integer" then
+      dt.preferences.register(MODULE, p.name, p.kind, msg(p.label), msg(p.tip), p.default, p.min, p.max)
     else
       dt.preferences.register(MODULE, p.name, p.kind, msg(p.label), msg(p.tip), p.default)
     end
@@ -292,6 +366,12 @@ local function read_settings(overrides)
   if cfg.server ~= "" and not cfg.server:match("^[%w%.%-_:%[%]]*[%w%]]:%d+$") then
     return nil, msg("bad_server", cfg.server)
   end
+  local port = tonumber(cfg.daemon_port)
+  if port == nil or port ~= math.floor(port) or port < 1 or port > 65535 then
+    return nil, msg("bad_port", tostring(cfg.daemon_port))
+  end
+  cfg.daemon_port = string.format("%d", port)
+  cfg.start_daemon = cfg.start_daemon == true
   return cfg
 end
 
@@ -335,6 +415,25 @@ local function train_argv(cfg, photos)
   local argv = { cfg.cli_path, "train", "--style=" .. cfg.train_name, "--minutes=" .. format_number(cfg.train_minutes),
     "--json", "--quiet" }
   return with_photos(argv, cfg, "--darktable", photos)
+end
+
+--- argv of `autoretouch styles --json` (the daemon's styles with --server): the plug-in's health check.
+local function styles_argv(cfg)
+  local argv = { cfg.cli_path, "styles", "--json" }
+  if cfg.server ~= "" then
+    argv[#argv + 1] = "--server=" .. cfg.server
+  end
+  return argv
+end
+
+--- argv of `autoretouch serve` for the daemon the plug-in starts: gRPC on the loopback port `cfg.daemon_port`,
+--- no JSON bridge (the plug-in speaks to the daemon through the CLI's --server), and the folders it may touch.
+local function serve_argv(cfg, roots)
+  local argv = { cfg.cli_path, "serve", "--port=" .. cfg.daemon_port, "--no-http" }
+  for _i, root in ipairs(roots) do
+    argv[#argv + 1] = "--root=" .. root
+  end
+  return argv
 end
 
 --- What a run does: apply the style, or revert autoretouch's modules.
@@ -437,11 +536,46 @@ local function outcome_of(cfg, result, row, mode)
   return { action = "failed", reason = reason ~= "" and reason or cli_problem(cfg, result), warnings = warnings }
 end
 
+--- Why a daemon refused a CLI run as a whole (no JSON answer: nothing was written): a message key, or nil.
+local function daemon_refusal(result)
+  if result == nil or json.decode(result.stdout) ~= nil then
+    return nil
+  elseif result.status == EXIT_OUTSIDE_ROOTS then
+    return "daemon_refused_folders"
+  elseif result.status == EXIT_NOT_FOUND then
+    return "daemon_refused_style"
+  end
+  return nil
+end
+
+--- run_cli with `argv_of(cfg)`; when `cfg` uses the daemon the plug-in started or found (`cfg.daemon`) and that
+--- daemon refuses the run as a whole (a photo outside its folders, a style it has not loaded), the run is repeated
+--- with `local_cfg`, the per-batch command line, which reads the style folders afresh. When that finds the
+--- style, the plug-in's own daemon is marked `stale`: the next batch restarts it.
+-- @param local_cfg the settings without the plug-in's daemon, or nil (no second try)
+-- @param make_line optional, as for run_cli
+local function run_cli_or_local(cfg, local_cfg, argv_of, make_line)
+  local result, err = run_cli(argv_of(cfg), make_line)
+  local refusal = local_cfg and daemon_refusal(result)
+  if not refusal then
+    return result, err
+  end
+  dt.print_log(msg("daemon_refused", cfg.server, msg(refusal)))
+  result, err = run_cli(argv_of(local_cfg), make_line)
+  if refusal == "daemon_refused_style" and result and daemon_refusal(result) == nil and cfg.daemon.own then
+    cfg.daemon.stale = true
+  end
+  return result, err
+end
+
 --- Change the darktable sidecars of several photos with one `autoretouch apply` (or `revert`) call.
 -- Returns photo path -> outcome {action = "written"|"skipped"|"failed", reason, warnings}, one per photo.
-local function cli_batch(cfg, photos, mode)
+-- @param local_cfg see run_cli_or_local
+local function cli_batch(cfg, photos, mode, local_cfg)
   local outcomes = {}
-  local result, err = run_cli(mode.argv(cfg, photos))
+  local result, err = run_cli_or_local(cfg, local_cfg, function(c)
+    return mode.argv(c, photos)
+  end)
   if not result then
     for _i, photo in ipairs(photos) do
       outcomes[photo] = { action = "failed", reason = err, warnings = {} }
@@ -469,6 +603,344 @@ local function cli_batch(cfg, photos, mode)
     end
   end
   return outcomes
+end
+
+-- ---------------------------------------------------------------------------------------------------------
+-- the daemon started on demand (POSIX): with no daemon address set, one `autoretouch serve` on a loopback port
+-- serves every later batch (no Python, torch and style start-up per batch) until darktable quits
+-- ---------------------------------------------------------------------------------------------------------
+
+--- running: a run is going on; registered: the actions are registered; exit_hooked: the "exit" event is;
+--- daemon: the daemon in use, {server, port, own, pid, roots, log} (own: started by this plug-in, which alone
+--- stops it; pid and roots only then), or nil; daemon_busy: a start is under way (another caller does not wait).
+local state = { running = false, registered = false, exit_hooked = false, daemon = nil, daemon_busy = false }
+
+--- Whether a shell line exits with status 0 (os.execute gives a number in Lua 5.1, true or nil in 5.2 and later).
+local function shell_succeeds(line)
+  local result = os.execute(line)
+  return result == true or result == 0
+end
+
+--- Whether process `pid` (digits) is running; a zombie (exited, not yet reaped) is not.
+local function process_alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if stat then
+    return stat:match("^%d+ %b() (%a)") ~= "Z"
+  end
+  return shell_succeeds("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+--- The command line of process `pid` as " ARG ARG ... " (/proc on Linux, else ps), or nil when unreadable.
+local function process_command(pid)
+  local text = read_file("/proc/" .. pid .. "/cmdline")
+  if text then
+    text = text:gsub("%z", " ")
+  else
+    local pipe = io.popen("ps -p " .. pid .. " -o args= 2>/dev/null")
+    text = pipe and pipe:read("*a") or ""
+    if pipe then
+      pipe:close()
+    end
+  end
+  text = trim(text)
+  return text ~= "" and " " .. text .. " " or nil
+end
+
+--- Whether `daemon` is one this plug-in started and its process still runs `autoretouch serve` on its port (a
+--- recycled process id, or one whose command line cannot be read, is never taken for it).
+local function own_daemon_running(daemon)
+  if not (daemon and daemon.own and daemon.pid and process_alive(daemon.pid)) then
+    return false
+  end
+  local command = process_command(daemon.pid)
+  return command ~= nil and command:find(" serve ", 1, true) ~= nil
+    and command:find(" --port=" .. daemon.port .. " ", 1, true) ~= nil
+end
+
+--- Stop a daemon this plug-in started (SIGTERM to its process id; never a daemon it found running).
+-- @param wait true: wait until it is gone (at most DAEMON_TIMING.stop_wait_s), so that its port is free again
+-- @return true when it was stopped
+local function stop_daemon(daemon, wait)
+  if not own_daemon_running(daemon) then
+    return false
+  end
+  os.execute("kill " .. daemon.pid .. " 2>/dev/null")
+  dt.print_log(msg("daemon_stopped", daemon.pid))
+  local deadline = os.time() + DAEMON_TIMING.stop_wait_s
+  while wait and process_alive(daemon.pid) and os.time() < deadline do
+    dt.control.sleep(100)
+  end
+  return true
+end
+
+--- The "exit" event (darktable quits) and destroy: stop the daemon this plug-in started.
+local function stop_own_daemon()
+  stop_daemon(state.daemon, false)
+  state.daemon = nil
+end
+
+local function on_exit(_event)
+  stop_own_daemon()
+end
+
+--- Register the "exit" event once, when the first daemon is started.
+local function hook_exit()
+  if not state.exit_hooked then
+    dt.register_event(EXIT_EVENT, "exit", on_exit)
+    state.exit_hooked = true
+  end
+end
+
+--- Whether a run with these settings uses the plug-in's daemon: no address set, the preference on, not Windows
+--- (no background start there: each batch runs the command line), and the style a name (a daemon does not
+--- take a style file's path; the command line does).
+local function wants_daemon(cfg)
+  local style_is_file = cfg.style:find("/", 1, true) or cfg.style:match("%.safetensors$") or cfg.style:match("%.json$")
+  return cfg.server == "" and cfg.start_daemon and dt.configuration.running_os ~= "windows" and not style_is_file
+end
+
+--- The started daemon's log file, in darktable's cache folder (else its temporary folder).
+local function daemon_log_path()
+  local dir = dt.configuration.cache_dir or dt.configuration.tmp_dir or "/tmp"
+  return dir .. "/" .. DAEMON_LOG_NAME
+end
+
+--- Whether `path` is an existing folder (opening "path/." fails for a missing one and for a file).
+local function folder_exists(path)
+  local f = io.open(path .. "/.", "rb")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+--- Whether `folder` is `root` or lies under it, by name (trailing slashes removed).
+local function inside(folder, root)
+  return folder == root or root == "/" or folder:sub(1, #root + 1) == root .. "/"
+end
+
+local function inside_any(folder, roots)
+  for _i, root in ipairs(roots) do
+    if inside(folder, root) then
+      return true
+    end
+  end
+  return false
+end
+
+--- `path` without trailing slashes ("/" stays).
+local function strip_slashes(path)
+  local stripped = path:gsub("/+$", "")
+  return stripped == "" and "/" or stripped
+end
+
+--- The first of `folders` that lies outside `roots`, or nil.
+local function first_outside(folders, roots)
+  for _i, folder in ipairs(folders) do
+    if not inside_any(strip_slashes(folder), roots) then
+      return folder
+    end
+  end
+  return nil
+end
+
+--- The --root folders for a daemon that must reach every folder of the given lists: absolute, existing ones
+--- only (the daemon refuses a missing root), each once, none inside another, sorted.
+local function root_set(...)
+  local candidates = {}
+  for _i, folders in ipairs({ ... }) do
+    for _j, folder in ipairs(folders) do
+      if type(folder) == "string" and folder:sub(1, 1) == "/" and folder_exists(folder) then
+        candidates[#candidates + 1] = strip_slashes(folder)
+      end
+    end
+  end
+  table.sort(candidates, function(a, b)
+    return #a < #b or (#a == #b and a < b)
+  end)
+  local roots = {}
+  for _i, folder in ipairs(candidates) do
+    if not inside_any(folder, roots) then
+      roots[#roots + 1] = folder
+    end
+  end
+  table.sort(roots)
+  return roots
+end
+
+--- The folders of darktable's film rolls.
+local function film_folders()
+  local folders = {}
+  pcall(function()
+    for i = 1, #dt.films do
+      folders[#folders + 1] = dt.films[i].path
+    end
+  end)
+  return folders
+end
+
+--- The styles answer (`autoretouch styles --json --server=SERVER`, a table) of the daemon at `server`, or nil.
+local function daemon_answer(cfg, server)
+  local result = run_cli(styles_argv({ cli_path = cfg.cli_path, server = server }))
+  local doc = result and result.status == 0 and json.decode(result.stdout) or nil
+  return type(doc) == "table" and type(doc.styles) == "table" and doc or nil
+end
+
+--- Start `argv` in the background, its output going to `log`: its process id (digits), or nil and a message.
+local function spawn(argv, log)
+  local line, err = background_start_line(argv, log)
+  if not line then
+    return nil, err
+  end
+  local pipe = io.popen(line, "r")
+  local out = pipe and pipe:read("*a") or ""
+  if pipe then
+    pipe:close()
+  end
+  local pid = out:match("^%s*(%d+)%s*$")
+  if not pid then
+    return nil, msg("daemon_no_pid", trim(out))
+  end
+  return pid
+end
+
+--- Ask the started daemon for its styles until it answers: the answer, or nil and why not: "exited" (its
+--- process ended), "slow" (DAEMON_TIMING.start_wait_s passed) or "cancelled" (`stopped()` says so).
+local function wait_for_daemon(cfg, daemon, stopped)
+  local deadline = os.time() + DAEMON_TIMING.start_wait_s
+  while true do
+    if not process_alive(daemon.pid) then
+      return nil, "exited"
+    end
+    local doc = daemon_answer(cfg, daemon.server)
+    if doc then
+      return doc
+    elseif os.time() >= deadline then
+      return nil, "slow"
+    elseif stopped and stopped() then
+      return nil, "cancelled"
+    end
+    dt.control.sleep(DAEMON_TIMING.poll_ms)
+  end
+end
+
+--- Start this plug-in's daemon with `roots` and wait until it answers. Returns the daemon and its styles answer;
+--- or nil and a message naming the log file. A daemon that is still starting when the wait ends is kept
+--- (`pending`): later batches use it once it answers.
+local function start_daemon(cfg, server, roots, stopped)
+  local daemon = { server = server, port = cfg.daemon_port, own = true, roots = roots, log = daemon_log_path() }
+  dt.print(msg("daemon_starting", server, daemon.log))
+  local pid, err = spawn(serve_argv(cfg, roots), daemon.log)
+  if not pid then
+    return nil, msg("daemon_not_started", err, daemon.log)
+  end
+  daemon.pid = pid
+  hook_exit()
+  local doc, why = wait_for_daemon(cfg, daemon, stopped)
+  if why == "exited" then
+    return nil, msg("daemon_not_started", msg("daemon_exited"), daemon.log)
+  elseif why then
+    daemon.pending = true
+    state.daemon = daemon
+    return nil, why == "slow" and msg("daemon_slow", DAEMON_TIMING.start_wait_s, daemon.log)
+      or msg("daemon_still_starting", daemon.log)
+  end
+  dt.print_log(msg("daemon_started", server, pid, table.concat(roots, ", ")))
+  return daemon, doc
+end
+
+--- The daemon in use if it can still serve `cfg`: not when its port preference changed (one this plug-in started
+--- is stopped then) or when the process this plug-in started has ended.
+local function current_daemon(cfg)
+  local daemon = state.daemon
+  if daemon and daemon.port ~= cfg.daemon_port then
+    stop_daemon(daemon, true)
+    daemon = nil
+  elseif daemon and daemon.own and not process_alive(daemon.pid) then
+    dt.print_log(msg("daemon_gone", daemon.server, daemon.pid))
+    daemon = nil
+  end
+  state.daemon = daemon
+  return daemon
+end
+
+--- Whether this plug-in's daemon that was still starting (`pending`) answers now: its answer, or nil.
+local function pending_answer(cfg, daemon)
+  local doc = daemon_answer(cfg, daemon.server)
+  if doc then
+    daemon.pending = nil
+    dt.print_log(msg("daemon_started", daemon.server, daemon.pid, table.concat(daemon.roots, ", ")))
+  end
+  return doc
+end
+
+--- The daemon for photos in `folders`: the one in use when it reaches them all (a daemon this plug-in did not
+--- start is used as it is: its folders are unknown); else one already answering on the port; else this plug-in
+--- starts one, for the film rolls' folders plus `folders` (its own earlier daemon, short of a folder, is
+--- restarted with the larger set). Returns the daemon and, when it was just found or started, its styles
+--- answer; or nil and a message (the command line is used then).
+local function find_or_start_daemon(cfg, folders, stopped)
+  local server = LOOPBACK .. ":" .. cfg.daemon_port
+  local daemon, doc = current_daemon(cfg), nil
+  if daemon and daemon.pending then
+    doc = pending_answer(cfg, daemon)
+    if not doc then
+      return nil, msg("daemon_still_starting", daemon.log)
+    end
+  end
+  local missing = daemon and daemon.own and first_outside(folders, daemon.roots)
+  if daemon and not missing and not daemon.stale then
+    return daemon, doc
+  end
+  local roots = root_set(film_folders(), folders, daemon and daemon.roots or {})
+  if missing and first_outside(folders, roots) and not daemon.stale then
+    return daemon, doc -- a folder that cannot be a root (unreadable): the daemon refuses it, the command line runs it
+  end
+  if daemon then
+    dt.print_log(missing and msg("daemon_restarting", server, missing) or msg("daemon_restarting_styles", server))
+    stop_daemon(daemon, true)
+    state.daemon = nil
+  else
+    doc = daemon_answer(cfg, server)
+    if doc then
+      dt.print_log(msg("daemon_reused", server))
+      state.daemon = { server = server, port = cfg.daemon_port, own = false }
+      return state.daemon, doc
+    end
+  end
+  local started, doc_or_err = start_daemon(cfg, server, roots, stopped)
+  state.daemon = started or state.daemon
+  return started, doc_or_err
+end
+
+--- The settings for a batch of photos in `folders`: `cfg` itself, or a copy whose `server` is the plug-in's
+--- daemon (started on first need; see find_or_start_daemon). When the daemon does not start, the message is
+--- shown and the batch runs the command line; `run.failed` then keeps later batches of the run from trying again.
+-- @param run per-run memory (a table)
+-- @param stopped optional function() -> true when the run was cancelled
+-- @return the settings; the daemon's styles answer when it was just found or started; the start problem
+local function batch_settings(cfg, folders, run, stopped)
+  if not wants_daemon(cfg) or run.failed or state.daemon_busy then
+    return cfg
+  end
+  state.daemon_busy = true
+  local ok, daemon, doc_or_err = pcall(find_or_start_daemon, cfg, folders, stopped)
+  state.daemon_busy = false
+  if not ok then
+    error(daemon, 0)
+  elseif not daemon then
+    run.failed = true
+    dt.print(doc_or_err)
+    return cfg, nil, doc_or_err
+  end
+  local with_daemon = {}
+  for k, v in pairs(cfg) do
+    with_daemon[k] = v
+  end
+  with_daemon.server = daemon.server
+  with_daemon.daemon = daemon
+  return with_daemon, doc_or_err
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -568,8 +1040,6 @@ end
 -- the batch
 -- ---------------------------------------------------------------------------------------------------------
 
-local state = { running = false, registered = false }
-
 local function new_summary(total)
   return { total = total, written = 0, skipped = 0, failed = 0, cancelled = false, details = {} }
 end
@@ -641,9 +1111,20 @@ local function new_progress(total, label, opts)
   return progress
 end
 
---- Process one batch of images (already checked): have darktable write each sidecar, run one `apply` for
--- the batch, reload the images whose sidecar was written.
-local function process_batch(cfg, batch, summary, progress, mode)
+--- The folders of images.
+local function folders_of(images)
+  local folders = {}
+  for i, img in ipairs(images) do
+    folders[i] = img.path
+  end
+  return folders
+end
+
+--- Process one batch of images (already checked): find or start the daemon (when one is wanted), have
+-- darktable write each sidecar, run one `apply` for the batch, reload the images whose sidecar was written.
+-- @param run per-run memory (see batch_settings)
+local function process_batch(cfg, batch, summary, progress, mode, run)
+  local batch_cfg = batch_settings(cfg, folders_of(batch), run, progress.stopped)
   local ready, photos = {}, {}
   for _i, img in ipairs(batch) do
     if progress.stopped() then
@@ -661,7 +1142,7 @@ local function process_batch(cfg, batch, summary, progress, mode)
   if #ready == 0 or progress.stopped() then
     return
   end
-  local outcomes = cli_batch(cfg, photos, mode)
+  local outcomes = cli_batch(batch_cfg, photos, mode, batch_cfg ~= cfg and cfg or nil)
   -- the sidecars are written now: reload them all, even when cancel was pressed during the call
   for i, img in ipairs(ready) do
     local outcome = outcomes[photos[i]]
@@ -742,10 +1223,10 @@ local function run_images(images, overrides, mode)
   local summary = new_summary(#images)
   local progress = new_progress(#images, msg(mode.job))
   local ok, failure = pcall(function()
-    local batch = {}
+    local batch, run = {}, {}
     local function flush()
       if #batch > 0 then
-        process_batch(cfg, batch, summary, progress, mode)
+        process_batch(cfg, batch, summary, progress, mode, run)
         batch = {}
       end
     end
@@ -785,7 +1266,7 @@ end
 -- replaces autoretouch's previous modules (e.g. at another strength); the user's own history stays.
 -- @param images a list of darktable images
 -- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
---   server, recipe (e.g. {recipe = "/path/plus1ev.json"})
+--   server, start_daemon, daemon_port, recipe (e.g. {recipe = "/path/plus1ev.json"})
 -- @return a summary {total, written, skipped, failed, cancelled,
 --   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}},
 --   or nil and a message (nothing was done); the summary is also shown with dt.print
@@ -817,33 +1298,20 @@ local function stop_training(files)
   end
 end
 
---- argv of `autoretouch styles --json` (the daemon's styles with --server): the plug-in's health check.
-local function styles_argv(cfg)
-  local argv = { cfg.cli_path, "styles", "--json" }
-  if cfg.server ~= "" then
-    argv[#argv + 1] = "--server=" .. cfg.server
+--- Where the health check's answer came from: the command line, a daemon this plug-in started, or another.
+local function check_where(cfg, doc)
+  local version = tostring(doc.server_version or "?")
+  if cfg.daemon and cfg.daemon.own then
+    return msg("check_where_started", cfg.server, version)
+  elseif cfg.server ~= "" then
+    return msg("check_where_daemon", cfg.server, version)
   end
-  return argv
+  return msg("check_where_local")
 end
 
---- Check that autoretouch answers (the command line, or the daemon when an address is set) and list its styles.
--- Every usable style goes to the Lua log with its description; the message says how many there are and
--- whether the style preference names one of them.
--- @param overrides optional settings: cli_path, server, style
--- @return {ok = true|false, styles = {name, ...} (usable, unshadowed), style_ok = true|false|nil, message}
-local function check_autoretouch(overrides)
-  local cfg, err = read_settings(overrides)
-  if not cfg then
-    dt.print(err)
-    return { ok = false, styles = {}, message = err }
-  end
-  local result, run_err = run_cli(styles_argv(cfg))
-  local doc = result and result.status == 0 and json.decode(result.stdout) or nil
-  if type(doc) ~= "table" or type(doc.styles) ~= "table" then
-    local text = msg("check_failed", run_err or cli_problem(cfg, result))
-    dt.print(text)
-    return { ok = false, styles = {}, message = text }
-  end
+--- The usable, unshadowed style names of a `styles --json` answer, and name -> true or why it is unusable;
+--- each style goes to the Lua log with its description.
+local function usable_styles(doc)
   local names, usable = {}, {}
   for _i, style in ipairs(doc.styles) do
     if type(style) == "table" and type(style.name) == "string" and style.shadowed ~= true then
@@ -858,9 +1326,34 @@ local function check_autoretouch(overrides)
       end
     end
   end
-  local where = cfg.server ~= "" and msg("check_where_daemon", cfg.server, tostring(doc.server_version or "?"))
-    or msg("check_where_local")
-  local text = msg("check_ok", where, #names, table.concat(names, ", "))
+  return names, usable
+end
+
+--- Check that autoretouch answers (the command line, or the daemon: the address set, else the plug-in's own,
+-- started when the preference allows it) and list its styles. Every usable style goes to the Lua log with its
+-- description; the message says how many there are and whether the style preference names one of them (and,
+-- when the plug-in's daemon did not start, why).
+-- @param overrides optional settings: cli_path, server, style, start_daemon, daemon_port
+-- @return {ok = true|false, styles = {name, ...} (usable, unshadowed), style_ok = true|false|nil, message}
+local function check_autoretouch(overrides)
+  local cfg, err = read_settings(overrides)
+  if not cfg then
+    dt.print(err)
+    return { ok = false, styles = {}, message = err }
+  end
+  local run_cfg, doc, start_problem = batch_settings(cfg, {}, {}, nil)
+  local note = start_problem and "\n" .. start_problem or ""
+  if not doc then
+    local result, run_err = run_cli(styles_argv(run_cfg))
+    doc = result and result.status == 0 and json.decode(result.stdout) or nil
+    if type(doc) ~= "table" or type(doc.styles) ~= "table" then
+      local text = msg("check_failed", run_err or cli_problem(cfg, result)) .. note
+      dt.print(text)
+      return { ok = false, styles = {}, message = text }
+    end
+  end
+  local names, usable = usable_styles(doc)
+  local text = msg("check_ok", check_where(run_cfg, doc), #names, table.concat(names, ", "))
   local wanted = cfg.style ~= "" and cfg.style or (type(doc.default) == "string" and doc.default or DEFAULT_STYLE)
   local style_ok = usable[wanted] == true
   if style_ok then
@@ -870,6 +1363,7 @@ local function check_autoretouch(overrides)
   else
     text = text .. "; " .. msg("check_style_missing", wanted)
   end
+  text = text .. note
   dt.print(text)
   return { ok = true, styles = names, style_ok = style_ok, message = text }
 end
@@ -888,7 +1382,7 @@ end
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
 -- each image with its history; the CLI installs the style unless it does worse than doing nothing).
 -- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
--- @param overrides optional settings: cli_path, server, train_name, train_minutes
+-- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
 --   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
 local function train_from_images(images, overrides)
@@ -912,7 +1406,7 @@ local function train_from_images(images, overrides)
     end,
   })
   local ok, failure = pcall(function()
-    local photos = {}
+    local photos, folders = {}, {}
     for _i, img in ipairs(images) do
       local reason = precheck(img)
       if not reason then
@@ -924,6 +1418,7 @@ local function train_from_images(images, overrides)
         dt.print_log(msg("log_line", "skipped", photo_path(img), reason))
       else
         photos[#photos + 1] = photo_path(img)
+        folders[#folders + 1] = img.path
       end
     end
     summary.used = #photos
@@ -931,7 +1426,10 @@ local function train_from_images(images, overrides)
       summary.state, summary.message = "nothing", msg("train_nothing")
       return
     end
-    local result, quote_err = run_cli(train_argv(cfg, photos), function(argv, out_path, err_path)
+    local train_cfg = batch_settings(cfg, folders, {}, progress.stopped)
+    local result, quote_err = run_cli_or_local(train_cfg, train_cfg ~= cfg and cfg or nil, function(c)
+      return train_argv(c, photos)
+    end, function(argv, out_path, err_path)
       return background_line(argv, out_path, err_path, files)
     end)
     if not result then
@@ -1008,6 +1506,11 @@ local function register()
 end
 
 local function destroy()
+  stop_own_daemon()
+  if state.exit_hooked then
+    dt.destroy_event(EXIT_EVENT, "exit")
+    state.exit_hooked = false
+  end
   if not state.registered then
     return
   end
@@ -1053,6 +1556,12 @@ script_data.internals = {
   revert_argv = revert_argv,
   train_argv = train_argv,
   styles_argv = styles_argv,
+  serve_argv = serve_argv,
+  background_start_line = background_start_line,
+  root_set = root_set,
+  process_alive = process_alive,
+  stop_own_daemon = stop_own_daemon,
+  daemon_timing = DAEMON_TIMING,
   background_line = background_line,
   stop_training = stop_training,
   exit_status = exit_status,

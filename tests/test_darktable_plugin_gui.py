@@ -3,7 +3,8 @@
 One darktable session with a throw-away config, cache and library: the plugin is installed as a user would
 (``<configdir>/lua/autoretouch.lua`` and its ``<configdir>/lua/autoretouch/`` folder, the JSON codec it
 requires, plus ``require "autoretouch"`` in ``<configdir>/luarc``), its command
-path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``), and a ``--luacmd`` driver
+path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``; the daemon started on demand
+is switched off, ``start_daemon=FALSE``: this test is about the per-batch command line), and a ``--luacmd`` driver
 imports generated PNGs and calls the plugin's entry point (what the lighttable button calls):
 
 * photo A already has a user history (a sharpen entry); a +1 EV recipe is applied;
@@ -218,7 +219,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     )
     env = {"AUTORETOUCH_STYLES": str(styles)}
     status, log = run_darktable(
-        root, driver, conf=(f"lua/autoretouch/cli_path={cli}",), xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
+        root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
+        xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
         env=env, timeout_s=SESSION_TIMEOUT_S,
     )  # fmt: skip
     if status is None:

@@ -61,7 +61,8 @@ describe("loading", function()
       end
     end
     assert.are.same({ cli_path = "string", style = "string", strength = "float", server = "string",
-      recipe = "string", train_name = "string", train_minutes = "float" }, kinds)
+      start_daemon = "bool", daemon_port = "integer", recipe = "string", train_name = "string",
+      train_minutes = "float" }, kinds)
   end)
 
   it("refuses an API older than 9.0.0 with a message, registering nothing", function()
@@ -139,6 +140,9 @@ describe("running", function()
     env = load.env()
     opts.prefs = opts.prefs or {}
     opts.prefs.cli_path = opts.prefs.cli_path or env.cli
+    if opts.prefs.start_daemon == nil then
+      opts.prefs.start_daemon = false -- these specs run the per-batch command line (daemon_spec.lua: the daemon)
+    end
     plugin, dt = load.plugin(opts)
     J = plugin.internals.json_decode
   end

@@ -9,11 +9,22 @@ garbage: no JSON at all; default written for apply, reverted for revert), ``reas
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
 rows name each photo with a doubled slash, as if the CLI had spelled the path differently). ``styles``
 answers ``styles --json``'s object with the scenario's ``styles`` list (default: ``default`` and ``warm``).
+
+``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
+writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
+the scenario's list of names, default ["default", "warm"]}``), then sleeps until it is killed (at most 60 s);
+``silent``: never answers; ``exit``: exits at once with status 1 (as when the port is taken). A call with ``--server=127.0.0.1:PORT`` (the plug-in's own daemon) is answered only
+while ``daemon-PORT.json`` exists and its ``pid`` runs (``"pid": null``: a daemon someone else started, always
+running); otherwise it fails with status 3, "cannot reach the autoretouch daemon". ``apply``, ``revert`` and
+``train`` through such a daemon exit with status 7 and no output when a photo lies outside its ``roots`` (null:
+any folder), and ``apply`` with status 6 when its ``--style`` is not among the daemon's ``styles`` (null: any).
+Other ``--server`` addresses always answer.
 """
 
 import json
 import os
 import sys
+import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 argv = sys.argv[1:]
@@ -32,6 +43,72 @@ except FileNotFoundError:
 command = argv[0] if argv else ""
 conf = scenario.get(command, {})
 photos = argv[argv.index("--") + 1 :] if "--" in argv else []
+if "--darktable" in argv:
+    photos = argv[argv.index("--darktable") + 1 :]
+
+
+def option(name: str) -> str | None:
+    """The value of ``--name=VALUE`` in argv, or None."""
+    return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), None)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def own_daemon(server: str) -> dict | None:
+    """The fake daemon behind ``server`` (None: nothing answers); any address but 127.0.0.1:PORT always answers."""
+    if not server.startswith("127.0.0.1:"):
+        return {"pid": None, "roots": None}
+    try:
+        with open(os.path.join(here, f"daemon-{server.split(':', 1)[1]}.json"), encoding="utf-8") as f:
+            info = json.load(f)
+    except FileNotFoundError:
+        return None
+    return info if info.get("pid") is None or running(info["pid"]) else None
+
+
+if command == "serve":
+    if conf.get("mode") == "exit":
+        sys.stderr.write("autoretouch: error: [Errno 98] Address already in use\n")
+        sys.exit(1)
+    if conf.get("mode", "answer") == "answer":
+        time.sleep(float(conf.get("delay", 0)))
+        marker = os.path.join(here, f"daemon-{option('port')}.json")
+        roots = [a.split("=", 1)[1] for a in argv if a.startswith("--root=")]
+        styles = conf.get("styles", ["default", "warm"])
+        with open(marker + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({"pid": os.getpid(), "roots": roots, "styles": styles}, f)
+        os.replace(marker + ".tmp", marker)
+    for _ in range(300):  # until the plug-in stops it (SIGTERM), at most 60 s
+        time.sleep(0.2)
+    sys.exit(0)
+server = option("server")
+if server is not None:
+    daemon = own_daemon(server)
+    if daemon is None:
+        sys.stderr.write(f"autoretouch: error: cannot reach the autoretouch daemon at {server} (refused)\n")
+        sys.exit(3)
+    roots = daemon.get("roots")
+    for photo in photos if roots is not None else []:
+        folder = os.path.dirname(photo)
+        if not any(folder == r or folder.startswith(r.rstrip("/") + "/") for r in roots):
+            sys.stderr.write(f"autoretouch: error: {photo}: outside the daemon's --root folders\n")
+            sys.exit(7)
+    style = option("style")
+    if (
+        command == "apply"
+        and style is not None
+        and daemon.get("styles") not in (None, [])
+        and style not in daemon["styles"]
+    ):
+        sys.stderr.write(f"autoretouch: error: no style named {style!r} on the daemon at {server}\n")
+        sys.exit(6)
 if conf.get("stderr"):
     sys.stderr.write(conf["stderr"])
 if command in ("apply", "revert"):

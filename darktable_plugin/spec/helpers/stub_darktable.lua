@@ -52,7 +52,8 @@ function M.remove_tree(dir)
 end
 
 --- A new stub.
--- @param opts {prefs = {name = value}, has_gui = bool, api = "9.0.0", running_os = "linux", view = "lighttable"}
+-- @param opts {prefs = {name = value}, has_gui = bool, api = "9.0.0", running_os = "linux", view = "lighttable",
+--   films = {folder, ...} (dt.films: one film roll per folder), cache_dir = folder, tmp_dir = folder}
 function M.new(opts)
   opts = opts or {}
   local dt = {}
@@ -63,6 +64,8 @@ function M.new(opts)
   dt.configuration = {
     api_version_string = opts.api or "9.0.0",
     config_dir = opts.config_dir or "/nonexistent-config",
+    cache_dir = opts.cache_dir or "/nonexistent-cache",
+    tmp_dir = opts.tmp_dir or "/tmp",
     has_gui = opts.has_gui ~= false,
     running_os = opts.running_os or "linux",
   }
@@ -111,7 +114,17 @@ function M.new(opts)
       end
       return status
     end,
+    sleep = function(ms)
+      log.sleeps = (log.sleeps or 0) + 1
+      os.execute(string.format("sleep %.3f", ms / 1000))
+    end,
   }
+
+  -- dt.films: darktable's is a userdata with # and [i]; a plain list of {path = folder} behaves the same
+  dt.films = {}
+  for i, folder in ipairs(opts.films or {}) do
+    dt.films[i] = { path = folder }
+  end
 
   local views = { lighttable = { name = "lighttable" }, darkroom = { name = "darkroom" } }
   if dt.configuration.has_gui then
