@@ -61,3 +61,39 @@ def test_cli_modules_import_each_other_without_a_circle() -> None:
         return False
 
     assert sorted(m for m in deps if reaches(m, m, {m})) == []
+
+
+def _unit(module: str) -> str | None:
+    """The package-graph node of ``module``: ``backend.X`` / ``trainer.X`` (a sub-package or a top-level module)."""
+    parts = module.split(".")
+    if parts[0] not in ("backend", "trainer") or len(parts) < 2:
+        return None
+    return ".".join(parts[:2])
+
+
+def _package_graph() -> dict[str, set[str]]:
+    """Node -> nodes it imports (at module level or inside functions), over backend/ and trainer/."""
+    root = BACKEND.parent
+    graph: dict[str, set[str]] = {}
+    for top in ("backend", "trainer"):
+        for path in (root / top).rglob("*.py"):
+            rel = path.relative_to(root).with_suffix("")
+            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+            me = _unit(".".join(parts))
+            if me is None or "rpc" in rel.parts:
+                continue
+            deps = graph.setdefault(me, set())
+            deps.update(u for n in _imported_modules(path) if (u := _unit(n)) is not None and u != me)
+    return graph
+
+
+def test_no_import_cycle_between_packages() -> None:
+    # nodes: backend's and trainer's sub-packages and top-level modules; a lazy import inside a function counts
+    import graphlib
+
+    graph = _package_graph()
+    assert len(graph) > 40 and sum(map(len, graph.values())) > 100  # it really read the code
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle between packages: {' -> '.join(exc.args[1])}") from None

@@ -146,7 +146,7 @@ def test_oneshot_style_round_trip_and_negligible_moves(tmp_path: Path) -> None:
 
 def test_the_sources_look_decides_how_much_of_the_prior_a_style_keeps() -> None:
     from backend.agent.look import look_descriptor
-    from trainer.restore import Prior, _Data, fit_prior_share
+    from trainer.restore import Prior, RestoreData, fit_prior_share
 
     default = load_style("default")
     prior = Prior(default.net, 0.5, default.model)
@@ -155,8 +155,8 @@ def test_the_sources_look_decides_how_much_of_the_prior_a_style_keeps() -> None:
     sources = render(torch.rand(6, 3, 48, 48, generator=g) * 0.6, {"exposure": -1.5})  # dark, unedited photos
     empty = torch.zeros(0, 3, 8, 8)
 
-    def data(favourite_look: torch.Tensor) -> _Data:
-        return _Data(empty, empty, None, empty, empty, sources, None, favourite_look, {})
+    def data(favourite_look: torch.Tensor) -> RestoreData:
+        return RestoreData(empty, empty, None, empty, empty, sources, None, favourite_look, {})
 
     with torch.no_grad():
         brightened = render(sources, {"exposure": float(_exposure(default.net, sources).mean())})

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.cli.server_options import add_server_options
 from backend.errors import EXIT_STYLE_REJECTED
+from trainer.learned_from import learned_from
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -405,19 +406,6 @@ def _train_gan(
         "rejected": result.rejected,
         "learned_from": learned_from(pairs=pairs, catalog=catalog, darktable=darktable),
     }
-
-
-def learned_from(*, pairs: object, catalog: object, darktable: object) -> str | None:
-    """The summary's ``learned_from``: which of the photographer's own edits were given (``None`` = not given).
-
-    Returns:
-        ``"pairs"``, ``"lightroom catalog"``, ``"darktable sidecars"``, or ``None`` (favourites, expert histories).
-    """
-    if pairs is not None:
-        return "pairs"
-    if catalog is not None:
-        return "lightroom catalog"
-    return "darktable sidecars" if darktable is not None else None
 
 
 def _train_history(

@@ -56,8 +56,7 @@ import torch
 
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import AgentNet
-from backend.agent.style import Style, read_metadata, save_style, validate_metadata
-from backend.errors import AutoretouchError
+from backend.agent.style import Style, save_style, validate_metadata
 from backend.fsio import write_text_atomic
 from backend.recipe import SliderValue
 from trainer.checkpoint import save_checkpoint
@@ -65,6 +64,7 @@ from trainer.config import ImitationConfig, TrainConfig, config_to_dict, config_
 from trainer.imitation_data import ExpertData, ExpertTarget, expert_order, load_expert_data, resolve_photo
 from trainer.imitation_loss import Samples, evaluate_imitation, imitation_loss, teacher_forcing
 from trainer.report import MetricsLog
+from trainer.result import next_model_version
 
 __all__ = [
     "IMITATION_COLUMNS",
@@ -234,16 +234,6 @@ def _labels_json(data: ExpertData) -> str:
     return json.dumps({"summary": data.summary, "photos": rows}, indent=1, allow_nan=False) + "\n"
 
 
-def _next_model_version(directory: Path | None, name: str) -> int:
-    meta = None if directory is None else directory / f"{name}.json"
-    if meta is None or not meta.is_file():
-        return 1
-    try:
-        return int(read_metadata(meta)["model_version"]) + 1
-    except (AutoretouchError, KeyError, TypeError, ValueError):
-        return 1
-
-
 def _new_net(cfg: TrainConfig) -> AgentNet:
     a = cfg.agent
     return AgentNet(
@@ -345,7 +335,7 @@ def run_imitation(
             description=cfg.run.description or f"imitation of expert {expert} ({Path(catalog).name})",
             training=data.summary | {"imitation_seconds": round(result.seconds, 1), "config": config_to_dict(cfg)},
             metrics=metrics,
-            model_version=_next_model_version(inst, cfg.run.style),
+            model_version=next_model_version(inst, cfg.run.style),
         )
         out.style_path = save_style(style, run / "style")
         out.installed_path = save_style(style, inst) if inst is not None else None

@@ -21,7 +21,7 @@ from backend.errors import DecodeError, NotFoundError
 from backend.recipe import SliderValue
 from trainer.config import ImitationConfig
 from trainer.lrcat import LIGHTROOM_DEFAULTS, ZEROED, LightroomCatalog, expert_settings, photo_recipe
-from trainer.pseudo_labels import FitResult, StemIndex, fit_recipes, load_squeezed, pipeline_rank
+from trainer.pseudo_labels import FitResult, StemIndex, fit_recipes, load_squeezed, pipeline_rank, resolve_photo
 
 __all__ = ["ExpertData", "ExpertTarget", "expert_order", "load_expert_data", "resolve_photo"]
 
@@ -92,20 +92,6 @@ def expert_order(
     order = sorted(keep, key=lambda s: (first_moved.get(s, math.inf), pipeline_rank(s)))
     by = "history" if any(s in first_moved for s in keep) else "pipeline"
     return tuple(order[:max_steps]), by
-
-
-def resolve_photo(path: str | None, base_name: str, catalog_dir: Path, photos: StemIndex | None) -> Path | None:
-    """The input file of a catalog photo (module docstring: recorded path, tail below the catalog, ``--photos``)."""
-    if path:
-        recorded = Path(path)
-        if recorded.is_file():
-            return recorded
-        parts = [p for p in path.replace("\\", "/").split("/") if p]
-        for i in range(1, len(parts)):
-            candidate = catalog_dir.joinpath(*parts[i:])
-            if candidate.is_file():
-                return candidate
-    return photos.find(base_name) if photos is not None else None
 
 
 def _decode_input(path: Path, thumb: int, fit_size: int | None) -> tuple[Tensor, Tensor | None]:

@@ -58,6 +58,7 @@ __all__ = [
     "load_squeezed",
     "pipeline_rank",
     "psnr",
+    "resolve_photo",
     "unbound_value",
 ]
 
@@ -339,3 +340,17 @@ def fit_recipes(
             )
         )
     return results
+
+
+def resolve_photo(path: str | None, base_name: str, catalog_dir: Path, photos: StemIndex | None) -> Path | None:
+    """The input file of a catalog photo (the path recorded in the catalog, else its tail below the catalog's folder, else the photo of that stem in ``photos``)."""
+    if path:
+        recorded = Path(path)
+        if recorded.is_file():
+            return recorded
+        parts = [p for p in path.replace("\\", "/").split("/") if p]
+        for i in range(1, len(parts)):
+            candidate = catalog_dir.joinpath(*parts[i:])
+            if candidate.is_file():
+                return candidate
+    return photos.find(base_name) if photos is not None else None

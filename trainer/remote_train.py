@@ -18,6 +18,7 @@ from backend.cli.server_options import refuse_options
 from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
+from trainer.learned_from import learned_from
 
 __all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
@@ -156,8 +157,6 @@ def _show_train_progress(progress: pb.TrainProgress, bar: Any, name: str) -> Any
 
 
 def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None:
-    from trainer.cli import learned_from
-
     installed = finished.style.path or None
     metrics = dict(finished.metrics)
     if getattr(args, "json", False):

@@ -50,7 +50,15 @@ from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
 from trainer.metrics import psnr
 from trainer.pseudo_labels import FitResult, fit_recipes
-from trainer.restore import UneditSampler, _Data, _split, new_restore_net, optimise, restore_images, unedit_batch
+from trainer.restore_core import (
+    RestoreData,
+    UneditSampler,
+    new_restore_net,
+    optimise,
+    restore_images,
+    split_held_out,
+    unedit_batch,
+)
 from trainer.restore_fit import look_descriptor
 
 __all__ = [
@@ -373,12 +381,12 @@ def _fitted(
 
 def split_pairs(cfg: TrainConfig, n: int) -> tuple[list[int], list[int]]:
     """(training, held-out) pair indices by ``restore.val_fraction`` (the check without cross-fitting)."""
-    return _split(n, cfg.restore.val_fraction, cfg.run.seed)
+    return split_held_out(n, cfg.restore.val_fraction, cfg.run.seed)
 
 
 def paired_data(
     cfg: TrainConfig, ps: PairSet, train_idx: list[int], val_idx: list[int], *, with_examples: bool = True
-) -> _Data:
+) -> RestoreData:
     """The restoration trainer's data: views of the training pairs, checks on ``val_idx`` (see the module docstring).
 
     ``val_idx`` may overlap ``train_idx`` (the check is then in-sample); empty means the training pairs.
@@ -436,7 +444,7 @@ def paired_data(
         "data_seconds": round(ps.load_seconds, 1),
         "views": sum(t.shape[0] for t in pool_in),
     }
-    return _Data(
+    return RestoreData(
         pool_in=torch.cat(pool_in).half().float(),
         pool_out=torch.cat(pool_out).half().float(),
         pool_w=torch.cat(pool_w),
@@ -510,3 +518,68 @@ def crossfit_check(
         worst["style"] - worst["identity"],
     )
     return {"val_psnr": style, "val_psnr_identity": identity, "per_pair": per_pair, "summary": summary}
+
+
+#: With pairs, seconds of ``--minutes`` kept for the final checks and the export after training.
+_FINISH_RESERVE_S = 8.0
+
+
+def paired_run_data(
+    cfg: TrainConfig,
+    net: Any,
+    info: DistInfo,
+    t0: float,
+    minutes: float,
+    pairs: tuple[str | Path, str | Path] | None,
+    catalog: tuple[str | Path, str, str | Path | None] | None,
+    darktable: str | Path | None,
+    edits: Sequence[Mapping[str, Any]] | None,
+) -> tuple[RestoreData, dict[str, Any] | None, float]:
+    """The data of a run from the photographer's own edits (called by :func:`trainer.restore.train_restore`), and the cross-fitted check when there are enough.
+
+    Returns:
+        ``(data, cross-fitted check or None, minutes left for the training)``: with pairs ``--minutes`` bounds the
+        whole run, so decoding, fitting and the check are taken off it.
+    """
+    steps = cfg.run.steps
+    if edits is not None:
+        pair_set = load_settings_pair_set(cfg, edits, net.sliders)
+    elif catalog is not None:
+        pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
+    elif darktable is not None:
+        pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
+    else:
+        assert pairs is not None
+        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+    if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding, fitting and finishing count too
+        finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
+        minutes = max(minutes - (time.monotonic() - t0) / 60.0 - finish, 0.05 * minutes)
+    crossfit: dict[str, Any] | None = None
+    folds = cfg.restore.check_folds
+    if folds >= 2 and len(pair_set.names) >= 2 * folds:
+        share = cfg.restore.check_share
+        t_check = time.monotonic()
+        crossfit = crossfit_check(
+            cfg,
+            pair_set,
+            folds,
+            steps=max(1, round(steps * share / folds)),
+            minutes=minutes * share / folds,
+            info=info,
+        )
+        if minutes > 0:
+            minutes = max(minutes - (time.monotonic() - t_check) / 60.0, 0.05 * minutes)
+        everything = list(range(len(pair_set.names)))
+        data = paired_data(cfg, pair_set, everything, everything)
+    else:
+        data = paired_data(cfg, pair_set, *split_pairs(cfg, len(pair_set.names)))
+    log.info(
+        "restore: %d before/after pairs (%s; recipes fitted to %.1f dB on average), %d training views, "
+        "data ready in %.1f s",
+        data.summary["pairs"],
+        f"{folds}-fold cross-fitted check" if crossfit else f"{len(data.summary['held_out_pairs'])} held out",
+        data.summary["fit_psnr_mean"],
+        data.pool_in.shape[0],
+        time.monotonic() - t0,
+    )
+    return data, crossfit, minutes

@@ -30,7 +30,6 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,7 @@ from torch import Tensor
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import AgentNet
 from backend.agent.rollout import Trajectory, rollout
-from backend.agent.style import Style, read_metadata, save_style, validate_metadata
-from backend.errors import AutoretouchError
+from backend.agent.style import Style, save_style, validate_metadata
 from backend.fsio import write_text_atomic
 from trainer.checkpoint import (
     Checkpoint,
@@ -68,6 +66,7 @@ from trainer.distributed import (
 from trainer.evaluate import evaluate
 from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
+from trainer.result import TrainResult, next_model_version
 from trainer.rl import episode_losses
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -115,31 +114,6 @@ PLOT_KEYS: tuple[str, ...] = (
     "overexposure",
     "look_dist_after",
 )
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns.
-
-    Attributes:
-        run_dir: the run folder.
-        step: generator steps done in total.
-        stopped_by: ``"steps"`` or ``"minutes"``.
-        style_path: the exported style's weights file in the run folder (``None`` on ranks other than 0).
-        installed_path: the style's weights file in the style folder it was installed to, if any.
-        metrics: the final evaluation numbers (rank 0).
-        net: the trained agent.
-        rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
-    """
-
-    run_dir: Path
-    step: int
-    stopped_by: str
-    style_path: Path | None
-    installed_path: Path | None
-    metrics: dict[str, float] = field(default_factory=dict)
-    net: AgentNet | None = None
-    rejected: str | None = None
 
 
 @contextmanager
@@ -441,18 +415,6 @@ def _summary_for_style(summary: dict[str, Any], cfg: TrainConfig, step: int, ela
     return small | {"steps": step, "train_seconds": round(elapsed, 1), "config": config_to_dict(cfg)}
 
 
-def _next_model_version(directory: Path | None, name: str) -> int:
-    if directory is None:
-        return 1
-    meta_path = directory / f"{name}.json"
-    if not meta_path.is_file():
-        return 1
-    try:
-        return int(read_metadata(meta_path)["model_version"]) + 1
-    except AutoretouchError:
-        return 1
-
-
 def _export_style(
     trainer: Trainer,
     summary: dict[str, Any],
@@ -468,7 +430,7 @@ def _export_style(
         description=cfg.run.description or f"trained by autoretouch train on {summary.get('targets', '?')} favourites",
         training=_summary_for_style(summary, cfg, trainer.step, trainer.elapsed),
         metrics={k: round(v, 6) for k, v in metrics.items() if math.isfinite(v)},
-        model_version=_next_model_version(install_dir, cfg.run.style),
+        model_version=next_model_version(install_dir, cfg.run.style),
     )
     path = save_style(style, run_dir / "style")
     installed = save_style(style, install_dir) if install_dir is not None else None

@@ -108,8 +108,7 @@ def catalog_edits(
     Raises:
         CatalogError / NotFoundError: the catalog cannot be read, the selection is malformed or selects nothing.
     """
-    from trainer.imitation import resolve_photo
-    from trainer.pseudo_labels import StemIndex
+    from trainer.pseudo_labels import StemIndex, resolve_photo
 
     index = StemIndex(photos) if photos is not None else None
     edits: list[CatalogEdit] = []
