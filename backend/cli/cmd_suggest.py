@@ -5,7 +5,8 @@ to the agent's 64x64 linear thumbnail, and the agent picks a few sliders and the
 first recipe is the deterministic one, the others come from dropout kept on (seeded by ``--seed``, so they
 are reproducible). ``--mix`` runs several styles and blends their recipes in slider space; ``--strength``
 scales every slider toward "no change". A photo that fails is reported on stderr (the message names the
-file) and the others carry on; the exit status is then 9.
+file) and the others carry on; the exit status is then 9. ``--dtstyle DIR`` also writes each recipe as a
+darktable ``.dtstyle`` (see :mod:`backend.cli.dtstyle_output`; the darktable plug-in's previews).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import batch_exit_status, report_photo_error
+from backend.cli.dtstyle_output import dtstyle_dir
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, load_styles, parse_mix_arg
 from backend.cli.suggestion_report import format_recipe, print_suggestions
@@ -31,10 +33,17 @@ examples:
   autoretouch suggest *.jpg --style warm --strength 0.6 --json
   autoretouch suggest IMG_0001.CR2 --variants 4 --seed 7
   autoretouch suggest IMG_0001.CR2 --mix warm:0.7,film:0.3
+  autoretouch suggest IMG_0001.CR2 --variants 2 --dtstyle /tmp/previews --json
 
 --style takes a style name (see `autoretouch styles`) or a path to NAME.safetensors. With --json, one
 JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
 {"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed.
+
+--dtstyle DIR (an existing folder) also writes each recipe as a darktable style file,
+DIR/<stem>.<variant>.<token>.dtstyle, named "autoretouch preview <stem> <variant> <token>" (a random token:
+darktable refuses a style name it already has), holding the modules `apply --host=darktable` would append.
+JSON rows then carry each file as the recipe's "dtstyle" field. With --server the daemon translates and the
+files are written here. The darktable plug-in applies them to virtual copies as previews.
 """
 
 
@@ -69,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
+    parser.add_argument(
+        "--dtstyle",
+        type=dtstyle_dir,
+        metavar="DIR",
+        help="also write each recipe as a darktable .dtstyle into the existing folder DIR (see below)",
+    )
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run, _parser=parser)
 
@@ -89,19 +104,30 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from backend.agent.suggest import mix_label, suggest_for_photo
+    from backend.cli.dtstyle_output import suggest_with_entries, write_dtstyles
 
     styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
     single = len(args.photos) == 1
     failures: list[AutoretouchError] = []
+    folder = getattr(args, "dtstyle", None)
     for photo in args.photos:
+        files = None
         try:
-            recipes = suggest_for_photo(photo, styles, strength=args.strength, variants=args.variants, seed=args.seed)
+            if folder is None:
+                recipes = suggest_for_photo(
+                    photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
+                )
+            else:
+                recipes, entries = suggest_with_entries(
+                    photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
+                )
+                files = write_dtstyles(folder, photo, entries, label, args.strength)
         except AutoretouchError as exc:
             if single:
                 raise
             failures.append(exc)
             report_photo_error(photo, exc, as_json=args.json)
             continue
-        print_suggestions(photo, recipes, label, args.strength, as_json=args.json)
+        print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
     return batch_exit_status(failures, len(args.photos))

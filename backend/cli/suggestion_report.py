@@ -45,10 +45,24 @@ def format_recipe(recipe: Recipe, indent: str = "  ") -> list[str]:
     return [f"{indent}{s.slider:<{width}}  {format_value(s.slider, s.value)}" for s in recipe.steps]
 
 
-def print_suggestions(photo: Path, recipes: list[Recipe], label: str, strength: float, *, as_json: bool) -> None:
-    """Print one photo's recipes: a JSON row, or the readable listing (variants numbered)."""
+def print_suggestions(
+    photo: Path,
+    recipes: list[Recipe],
+    label: str,
+    strength: float,
+    *,
+    as_json: bool,
+    dtstyles: list[Path] | None = None,
+) -> None:
+    """Print one photo's recipes: a JSON row, or the readable listing (variants numbered).
+
+    ``dtstyles`` (``suggest --dtstyle``): each recipe's ``.dtstyle`` file, a ``"dtstyle"`` field of its recipe
+    in JSON, a ``dtstyle: PATH`` line in text.
+    """
     if as_json:
         recipe_rows = [r.to_dict() for r in recipes]
+        for row_k, path in zip(recipe_rows, dtstyles or [], strict=False):
+            row_k["dtstyle"] = str(path)
         row = {"photo": str(photo), "ok": True, "recipes": recipe_rows, "style": label, "strength": strength}
         print(json.dumps(row), flush=True)
         return
@@ -56,4 +70,7 @@ def print_suggestions(photo: Path, recipes: list[Recipe], label: str, strength: 
     for k, recipe in enumerate(recipes):
         if len(recipes) > 1:
             print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
-        print("\n".join(format_recipe(recipe, "    " if len(recipes) > 1 else "  ")), flush=True)
+        indent = "    " if len(recipes) > 1 else "  "
+        print("\n".join(format_recipe(recipe, indent)), flush=True)
+        if dtstyles:
+            print(f"{indent}dtstyle: {dtstyles[k]}", flush=True)

@@ -1,0 +1,93 @@
+"""``autoretouch suggest --dtstyle DIR``: each recipe also as a darktable ``.dtstyle`` file, for previews.
+
+The darktable plug-in previews a suggestion on a virtual copy: it imports the file with ``dt.styles.import``,
+applies it to the copy with ``dt.styles.apply`` and deletes the imported style again. The entries are the ones
+``apply --host=darktable`` appends to a sidecar (:func:`backend.translate.darktable.recipe_to_history`, same
+photo information: raw or not, long side), so the preview shows what ``apply`` would do.
+
+Each file holds one recipe (one variant of one photo). darktable refuses to import a style whose name it
+already has, so every name carries a random token: ``autoretouch preview <stem> <variant> <token>``; the file is
+``<stem>.<variant>.<token>.dtstyle``, written atomically (temp file, ``os.replace``). With ``--server`` the
+daemon translates (``SuggestRequest.hosts = [HOST_DARKTABLE]``: it decoded the photo) and the CLI writes the
+files locally, into DIR on the CLI's machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backend.fsio import write_text_atomic
+
+if TYPE_CHECKING:
+    from backend.agent.style import Style
+    from backend.recipe import Recipe
+    from backend.translate.darktable import HistoryEntry
+
+__all__ = ["STYLE_PREFIX", "dtstyle_dir", "dtstyle_name", "suggest_with_entries", "write_dtstyles"]
+
+#: The start of every preview style's name (the plug-in deletes the styles it imported by their object).
+STYLE_PREFIX = "autoretouch preview"
+
+
+def dtstyle_dir(text: str) -> Path:
+    """argparse type of ``--dtstyle DIR``: an existing folder (nothing is created: a typo makes no folders).
+
+    Raises:
+        argparse.ArgumentTypeError: not a folder (a usage error, exit status 2).
+    """
+    directory = Path(text)
+    if not directory.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder (create it first)")
+    return directory
+
+
+def dtstyle_name(photo: Path, variant: int, token: str) -> str:
+    """The style's name in darktable: ``autoretouch preview <photo stem> <variant, from 1> <token>``."""
+    return f"{STYLE_PREFIX} {photo.stem} {variant} {token}"
+
+
+def suggest_with_entries(
+    photo: Path, styles: Sequence[tuple[Style, float]], *, strength: float, variants: int, seed: int
+) -> tuple[list[Recipe], list[list[HistoryEntry]]]:
+    """The recipes of :func:`backend.agent.suggest.suggest_for_photo` and each one's darktable history entries.
+
+    One preview decode gives the agent's input and the photo information the translation needs (raw or not,
+    the full long side), as in :func:`backend.retouch.suggest_photo`.
+
+    Raises:
+        The typed decode and suggestion errors, naming the file.
+    """
+    from backend.agent.suggest import suggest_for_image
+    from backend.decode import decode_preview
+    from backend.retouch import preview_side
+    from backend.translate.darktable import recipe_to_history
+
+    decoded = decode_preview(photo, long_side=preview_side(styles))
+    recipes = suggest_for_image(decoded.image, styles, strength=strength, variants=variants, seed=seed)
+    long_side = max(1, decoded.full_width, decoded.full_height)
+    return recipes, [recipe_to_history(r, is_raw=decoded.is_raw, long_side_px=long_side) for r in recipes]
+
+
+def write_dtstyles(
+    directory: Path, photo: Path, entries: Sequence[Sequence[HistoryEntry]], label: str, strength: float
+) -> list[Path]:
+    """Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
+
+    Raises:
+        OSError: a file could not be written (never swallowed).
+    """
+    from backend.sidecar.darktable_xmp import history_to_dtstyle
+
+    token = secrets.token_hex(4)
+    out = []
+    for k, items in enumerate(entries, start=1):
+        name = dtstyle_name(photo, k, token)
+        description = f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
+        path = directory / f"{photo.stem}.{k}.{token}.dtstyle"
+        write_text_atomic(path, history_to_dtstyle(list(items), name, description))
+        out.append(path.absolute())
+    return out

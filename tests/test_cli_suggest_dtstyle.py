@@ -1,0 +1,116 @@
+"""``autoretouch suggest --dtstyle DIR``: one ``.dtstyle`` per photo and variant, in process and with ``--server``.
+
+The files feed the darktable plug-in's previews on virtual copies (``dt.styles.import`` + ``dt.styles.apply``);
+``tests/test_darktable_preview_gui.py`` applies them in a real darktable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import defusedxml.ElementTree as DET
+import pytest
+
+from backend.recipe import Recipe
+from backend.translate.darktable import recipe_to_history
+from testing.daemon import run_main, serving, use_daemon_env
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("dtstyle")
+    with serving(base) as served:
+        yield {"root": served.root, "photos": served.photos, "styles": served.styles, "server": served.server}
+
+
+@pytest.fixture
+def here(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    return use_daemon_env(env, monkeypatch)
+
+
+def _plugins(path: Path) -> tuple[str, list[tuple[str, str, int]]]:
+    """The style's name and its plugins as (operation, op_params, multi_priority)."""
+    root = DET.parse(path).getroot()
+    assert root.tag == "darktable_style"
+    name = root.findtext("info/name") or ""
+    return name, [
+        (p.findtext("operation") or "", p.findtext("op_params") or "", int(p.findtext("multi_priority") or -1))
+        for p in root.iter("plugin")
+    ]
+
+
+def _expected(recipe_row: dict[str, Any], photo: Path) -> list[tuple[str, str, int]]:
+    """What ``apply --host=darktable`` would append for this recipe (the photos here are small non-raws)."""
+    import cv2
+
+    h, w = cv2.imread(str(photo)).shape[:2]
+    recipe = Recipe.from_dict({k: v for k, v in recipe_row.items() if k != "dtstyle"})
+    return [
+        (e.operation, e.params, e.multi_priority)
+        for e in recipe_to_history(recipe, is_raw=False, long_side_px=max(h, w))
+    ]
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["in-process", "server"])
+def test_one_dtstyle_per_variant_holding_the_recipes_modules(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path, remote: bool
+) -> None:
+    out_dir = tmp_path / "styles out"
+    out_dir.mkdir()
+    argv = ["suggest", "a.jpg", "b.png", "--variants", "2", "--seed", "3", "--json", "--dtstyle", str(out_dir)]
+    code, out, err = run_main(capsys, [*argv, *(["--server", here["server"]] if remote else [])])
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["photo"] for r in rows] == ["a.jpg", "b.png"]
+    names, files = set(), []
+    for row in rows:
+        assert len(row["recipes"]) == 2
+        for k, recipe_row in enumerate(row["recipes"], start=1):
+            path = Path(recipe_row["dtstyle"])
+            assert path.is_absolute() and path.parent == out_dir.absolute() and path.suffix == ".dtstyle"
+            name, plugins = _plugins(path)
+            stem = Path(row["photo"]).stem
+            assert name.startswith(f"autoretouch preview {stem} {k} ")
+            assert plugins == _expected(recipe_row, here["root"] / row["photo"])
+            assert plugins  # a random style proposes at least one slider
+            names.add(name)
+            files.append(path)
+    assert len(names) == 4  # unique names: darktable refuses to import a name it has
+    assert sorted(out_dir.iterdir()) == sorted(files)  # nothing else (no temp files left)
+    # the recipes are those of a plain suggest (the option only adds the files)
+    code, plain, _ = run_main(capsys, [a for a in argv if a not in ("--dtstyle", str(out_dir))])
+    assert [[{k: v for k, v in r.items() if k != "dtstyle"} for r in row["recipes"]] for row in rows] == [
+        json.loads(line)["recipes"] for line in plain.splitlines()
+    ]
+
+
+def test_text_output_names_the_file(capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path) -> None:
+    code, out, err = run_main(capsys, ["suggest", "a.jpg", "--dtstyle", str(tmp_path)])
+    assert code == 0, err
+    (line,) = [x for x in out.splitlines() if "dtstyle:" in x]
+    assert Path(line.split("dtstyle:", 1)[1].strip()).is_file()
+
+
+def test_a_missing_folder_is_refused_and_nothing_is_made(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_main(capsys, ["suggest", "a.jpg", "--dtstyle", str(tmp_path / "nope")])
+    assert exc.value.code == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_a_failed_photo_writes_no_file_and_the_others_do(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path
+) -> None:
+    code, out, _ = run_main(capsys, ["suggest", "truncated.jpg", "a.jpg", "--json", "--dtstyle", str(tmp_path)])
+    assert code == 9
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["ok"] for r in rows] == [False, True]
+    assert [p.name.split(".")[0] for p in tmp_path.iterdir()] == ["a"]
