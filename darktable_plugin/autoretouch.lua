@@ -32,10 +32,22 @@
   * lighttable > "selected image[s]" module > "auto-retouch (learned style)" (again: replaces the previous
     auto-retouch) and "revert auto-retouch", or assign a key under
     preferences > shortcuts > lua > "auto-retouch (learned style)".
-  * preferences > lua options: style, strength, command path, daemon address, start a daemon (on/off) and its
-    port, fixed recipe, the name and minutes of a style trained from images.
-  * other scripts: require("autoretouch").apply_to_images(images, overrides) and .revert_images(images)
-    (see the end of this file).
+  * "preview on virtual copies" (same module): the suggestion on virtual copies of the first selected images
+    (at most "images previewed", 3 by default; "preview variants" copies each), made by darktable itself:
+    one `autoretouch suggest --json --dtstyle=TMP` call writes each suggestion as a .dtstyle; per image and
+    variant the plug-in makes a virtual copy (dt.database.duplicate), gives it the original's history (a style
+    created from the original), applies the suggestion's style after it (dt.styles.import + dt.styles.apply),
+    deletes both styles from the style list again, tags the copy autoretouch|preview and groups it with the
+    original. Pressing it again (another style, strength, mix, variant count or seed) replaces the copies;
+    "discard previews" deletes them, and so does "auto-retouch", which applies to the originals only. Only
+    virtual copies carrying that tag are ever deleted; originals and the user's own copies are not touched.
+    darktable 4.2's Lua has no image widget, so there is no before/after dialog: the lighttable shows each
+    original beside its copies.
+  * preferences > lua options: style (or a mix of styles), strength, command path, daemon address, start a daemon
+    (on/off) and its port, fixed recipe, the name and minutes of a style trained from images, the number of
+    images previewed, preview variants and their seed.
+  * other scripts: require("autoretouch").apply_to_images(images, overrides), .revert_images(images),
+    .preview_images(images, overrides) and .discard_previews() (see the end of this file).
 
   BUGS, COMMENTS, SUGGESTIONS
   * see docs/darktable-plugin.md in the autoretouch repository.
@@ -51,6 +63,8 @@
   * 1.3: the JSON codec moved to autoretouch/json.lua (install the autoretouch/ folder too); behaviour unchanged.
   * 1.4: the daemon started on demand (preferences "start a daemon when none is set", on by default, and its
     port, 50151); stopped when darktable quits.
+  * 1.5: "preview on virtual copies" and "discard previews" (needs `autoretouch suggest --dtstyle`); a style mix
+    preference (`--mix`, for apply and preview); apply leaves preview copies out and removes them.
 ]]
 
 local dt = require "darktable"
@@ -62,6 +76,10 @@ local ACTION_NAME = "autoretouch_apply"
 local REVERT_ACTION_NAME = "autoretouch_revert"
 local TRAIN_ACTION_NAME = "autoretouch_train"
 local CHECK_ACTION_NAME = "autoretouch_check"
+local PREVIEW_ACTION_NAME = "autoretouch_preview"
+local DISCARD_ACTION_NAME = "autoretouch_discard_previews"
+--: the tag that marks the plug-in's preview copies; only virtual copies carrying it are ever deleted.
+local PREVIEW_TAG = MODULE .. "|preview"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
@@ -193,6 +211,35 @@ local MSG = {
   daemon_refused_folders = "outside its folders",
   daemon_refused_style = "a style it has not loaded",
   daemon_restarting_styles = "autoretouch: restarting the daemon at %s to load the styles installed since it started",
+  pref_mix_label = "autoretouch: style mix",
+  pref_mix_tooltip = "blend styles instead of one style, e.g. 'warm:0.7,film:0.3' (apply and preview); empty = the "
+    .. "style above",
+  pref_preview_images_label = "autoretouch: images previewed",
+  pref_preview_images_tooltip = "'preview on virtual copies' makes copies of at most this many of the selected "
+    .. "images",
+  pref_preview_variants_label = "autoretouch: preview variants",
+  pref_preview_variants_tooltip = "copies per previewed image: 1 = the suggestion apply makes; more = also other "
+    .. "plausible variants (seeded below)",
+  pref_preview_seed_label = "autoretouch: seed of the preview variants",
+  pref_preview_seed_tooltip = "another seed gives other variants 2, 3, ...; variant 1 never changes",
+  bad_mix = "auto-retouch: the style mix must read NAME:WEIGHT,NAME:WEIGHT, got '%s'",
+  bad_preview_number = "auto-retouch: the setting '%s' must be a whole number from %d to %d, got '%s'",
+  preview_label = "preview on virtual copies",
+  preview_tooltip = "put the suggested edit on virtual copies of the first selected images (grouped with each "
+    .. "original, tagged autoretouch|preview); pressing it again replaces them; the originals are not changed",
+  preview_job_label = "auto-retouch preview",
+  discard_label = "discard previews",
+  discard_tooltip = "delete the virtual copies 'preview on virtual copies' made (only copies tagged "
+    .. "autoretouch|preview)",
+  preview_recipe = "auto-retouch preview shows a style's suggestion: clear the fixed recipe preference first",
+  preview_no_original = "auto-retouch preview: select original images (preview copies are not previewed again)",
+  preview_summary = "auto-retouch preview: %d copies of %d images (style %s, strength %s); %d previous copies removed",
+  preview_failed = "auto-retouch preview: %s",
+  preview_style_missing = "darktable did not import the style file %s",
+  preview_copy_failed = "could not make the preview copy: %s",
+  preview_dir_failed = "could not make a temporary folder for the style files",
+  preview_discarded = "auto-retouch: %d preview copies removed",
+  preview_title = "autoretouch preview %d: %s, strength %s",
 }
 
 --- The translated, formatted message `key` (format arguments follow).
@@ -312,6 +359,13 @@ local PREFS = {
     tip = "pref_train_name_tooltip" },
   { name = "train_minutes", kind = "float", default = 5.0, label = "pref_train_minutes_label",
     tip = "pref_train_minutes_tooltip", min = 1.0, max = 240.0, step = 1.0 },
+  { name = "mix", kind = "string", default = "", label = "pref_mix_label", tip = "pref_mix_tooltip" },
+  { name = "preview_images", kind = "integer", default = 3, label = "pref_preview_images_label",
+    tip = "pref_preview_images_tooltip", min = 1, max = 10 },
+  { name = "preview_variants", kind = "integer", default = 1, label = "pref_preview_variants_label",
+    tip = "pref_preview_variants_tooltip", min = 1, max = 4 },
+  { name = "preview_seed", kind = "integer", default = 0, label = "pref_preview_seed_label",
+    tip = "pref_preview_seed_tooltip", min = 0, max = 999999 },
 }
 
 local function register_preferences()
@@ -372,6 +426,19 @@ local function read_settings(overrides)
   end
   cfg.daemon_port = string.format("%d", port)
   cfg.start_daemon = cfg.start_daemon == true
+  if cfg.mix ~= "" and not cfg.mix:match("^[%w_%.%-]+:%d") then
+    -- NAME:WEIGHT,NAME:WEIGHT (the command line checks the rest: names, weights)
+    return nil, msg("bad_mix", cfg.mix)
+  end
+  for _i, p in ipairs(PREFS) do
+    if p.kind == "integer" and p.name ~= "daemon_port" then
+      local n = tonumber(cfg[p.name])
+      if n == nil or n ~= math.floor(n) or n < p.min or n > p.max then
+        return nil, msg("bad_preview_number", p.name, p.min, p.max, tostring(cfg[p.name]))
+      end
+      cfg[p.name] = n
+    end
+  end
   return cfg
 end
 
@@ -391,6 +458,14 @@ local function with_photos(argv, cfg, separator, photos)
   return argv
 end
 
+--- `--mix=A:W,B:W` when a mix is set, else `--style=S` (the default style when none is named).
+local function style_option(cfg)
+  if cfg.mix ~= "" then
+    return "--mix=" .. cfg.mix
+  end
+  return "--style=" .. (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
+end
+
 --- argv of one `autoretouch apply` call writing the darktable sidecars of several photos: the user's fixed
 -- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength.
 local function apply_argv(cfg, photos)
@@ -400,8 +475,17 @@ local function apply_argv(cfg, photos)
   if cfg.recipe ~= "" then
     argv[#argv + 1] = "--recipe=" .. cfg.recipe
   else
-    argv[#argv + 1] = "--style=" .. (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
+    argv[#argv + 1] = style_option(cfg)
   end
+  return with_photos(argv, cfg, "--", photos)
+end
+
+--- argv of one `autoretouch suggest` call writing each suggestion as a .dtstyle into `folder` (the preview):
+--- the style or mix at the chosen strength, `cfg.preview_variants` variants seeded by `cfg.preview_seed`.
+local function suggest_argv(cfg, photos, folder)
+  local argv = { cfg.cli_path, "suggest", "--json", "--dtstyle=" .. folder,
+    "--strength=" .. format_number(cfg.strength), style_option(cfg),
+    string.format("--variants=%d", cfg.preview_variants), string.format("--seed=%d", cfg.preview_seed) }
   return with_photos(argv, cfg, "--", photos)
 end
 
@@ -441,7 +525,7 @@ end
 --- summary/summary_cancelled/job: message keys.
 local MODES = {
   apply = { argv = apply_argv, done = { written = true }, summary = "summary",
-    summary_cancelled = "summary_cancelled", job = "job_label" },
+    summary_cancelled = "summary_cancelled", job = "job_label", drop_previews = true },
   revert = { argv = revert_argv, done = { reverted = true, deleted = true }, summary = "revert_summary",
     summary_cancelled = "revert_summary_cancelled", job = "revert_job_label" },
 }
@@ -1037,6 +1121,79 @@ local function precheck(img)
 end
 
 -- ---------------------------------------------------------------------------------------------------------
+-- preview copies: the suggestion on virtual copies (darktable 4.2's Lua has no image widget for a before/after
+-- dialog; darktable itself renders each copy beside its original). Only virtual copies carrying PREVIEW_TAG are
+-- ever deleted: never an original, never a copy the user made.
+-- ---------------------------------------------------------------------------------------------------------
+
+--- Whether `img` is one of the plug-in's preview copies: a virtual copy (duplicate_index > 0) tagged PREVIEW_TAG.
+local function is_preview_copy(img)
+  if (tonumber(img.duplicate_index) or 0) == 0 then
+    return false
+  end
+  local ok, tags = pcall(function()
+    return img:get_tags()
+  end)
+  if not ok or tags == nil then
+    return false
+  end
+  for _i, tag in ipairs(tags) do
+    if tag.name == PREVIEW_TAG then
+      return true
+    end
+  end
+  return false
+end
+
+--- `images` without the preview copies.
+local function without_previews(images)
+  local out = {}
+  for _i, img in ipairs(images) do
+    if not is_preview_copy(img) then
+      out[#out + 1] = img
+    end
+  end
+  return out
+end
+
+--- The preview copies in darktable's library: the virtual copies carrying PREVIEW_TAG.
+local function preview_copies()
+  local ok, tag = pcall(dt.tags.find, PREVIEW_TAG)
+  local out = {}
+  if not ok or tag == nil then
+    return out
+  end
+  for i = 1, #tag do
+    local img = tag[i]
+    if (tonumber(img.duplicate_index) or 0) > 0 then
+      out[#out + 1] = img
+    end
+  end
+  return out
+end
+
+--- Delete every preview copy from darktable's library, and the sidecar darktable 4.2 leaves behind for a deleted
+--- virtual copy (NAME_NN.EXT.xmp: a later import of the folder would bring the copy back). Returns how many.
+local function delete_preview_copies()
+  local removed = 0
+  for _i, img in ipairs(preview_copies()) do
+    local sidecar = img.sidecar
+    local ok, err = pcall(function()
+      img:delete()
+    end)
+    if ok then
+      removed = removed + 1
+      if type(sidecar) == "string" and sidecar:match("_%d%d+%.[^/]+%.xmp$") then
+        os.remove(sidecar)
+      end
+    else
+      dt.print_log(msg("log_line", "failed", photo_path(img), tostring(err)))
+    end
+  end
+  return removed
+end
+
+-- ---------------------------------------------------------------------------------------------------------
 -- the batch
 -- ---------------------------------------------------------------------------------------------------------
 
@@ -1215,6 +1372,9 @@ end
 
 --- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
 local function run_images(images, overrides, mode)
+  if mode.drop_previews and type(images) == "table" then
+    images = without_previews(images) -- the originals only; their preview copies go at the end
+  end
   local cfg, err = prepare(images, overrides, true)
   if not cfg then
     return nil, err
@@ -1258,6 +1418,9 @@ local function run_images(images, overrides, mode)
     dt.print_error(text)
     return nil, text
   end
+  if mode.drop_previews and not summary.cancelled then
+    summary.previews_removed = delete_preview_copies()
+  end
   dt.print(summary_text(summary, mode))
   return summary
 end
@@ -1278,6 +1441,221 @@ end
 -- summary counts the images reverted. Same arguments and result as apply_to_images.
 local function revert_images(images, overrides)
   return run_images(images, overrides, MODES.revert)
+end
+
+--- The rows (tables) of `suggest --json`'s output, one JSON object a line.
+local function json_rows(text)
+  local rows = {}
+  for line in text:gmatch("[^\n]+") do
+    local row = json.decode(line)
+    if type(row) == "table" then
+      rows[#rows + 1] = row
+    end
+  end
+  return rows
+end
+
+--- A new private temporary folder (for the style files), or nil.
+local function make_temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local line = command_line({ "mkdir", "-m", "700", "--", dir }, "/dev/null", "/dev/null")
+  if line and exit_status(dt.control.execute(line)) == 0 then
+    return dir
+  end
+  return nil
+end
+
+--- Import the .dtstyle at `path` into darktable's style list: the new style, or nil and a message.
+local function import_style(path)
+  local before = {}
+  for _i, style in ipairs(dt.styles) do
+    before[style.name] = true
+  end
+  local ok, err = pcall(dt.styles.import, path)
+  if not ok then
+    return nil, tostring(err)
+  end
+  for _i, style in ipairs(dt.styles) do
+    if not before[style.name] then
+      return style
+    end
+  end
+  return nil, msg("preview_style_missing", path)
+end
+
+local copy_counter = 0
+
+--- One preview copy of `img`: a virtual copy with the original's history (a fresh copy has none: a style made
+--- from the original is applied, then deleted), then the suggestion's style file `path` appended, tagged
+--- PREVIEW_TAG, grouped with the original. The imported styles are deleted again. Returns the copy, or nil and a
+--- message (a copy that failed half-way is deleted).
+local function make_preview_copy(img, path, title)
+  local style, err = import_style(path)
+  if not style then
+    return nil, msg("preview_copy_failed", err)
+  end
+  local copy
+  local ok, failure = pcall(function()
+    copy = dt.database.duplicate(img)
+    copy:attach_tag(dt.tags.create(PREVIEW_TAG))
+    if img.is_altered then
+      copy_counter = copy_counter + 1
+      local name = string.format("autoretouch preview base %d %d %d %d", img.id, os.time(), copy_counter,
+        math.random(0, 999999))
+      local own = dt.styles.create(img, name, "")
+      local applied, apply_err = pcall(dt.styles.apply, own, copy)
+      pcall(function()
+        own:delete()
+      end)
+      if not applied then
+        error(apply_err, 0)
+      end
+    end
+    dt.styles.apply(style, copy)
+    copy:group_with(img)
+    copy.title = title
+  end)
+  pcall(function()
+    style:delete()
+  end)
+  if not ok then
+    if copy then
+      pcall(function()
+        copy:delete()
+      end)
+    end
+    return nil, msg("preview_copy_failed", tostring(failure))
+  end
+  return copy
+end
+
+--- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies.
+local function run_preview(cfg, originals, progress)
+  local folder = make_temp_dir()
+  if not folder then
+    error(msg("preview_dir_failed"), 0)
+  end
+  local photos = {}
+  for i, img in ipairs(originals) do
+    photos[i] = photo_path(img)
+  end
+  local summary = { images = #originals, copies = {}, removed = 0, failed = {} }
+  local batch_cfg = batch_settings(cfg, folders_of(originals), {}, progress.stopped)
+  local result, err = run_cli_or_local(batch_cfg, batch_cfg ~= cfg and cfg or nil, function(c)
+    return suggest_argv(c, photos, folder)
+  end)
+  local rows = result and json_rows(result.stdout) or {}
+  local by_photo, files, any_ok = {}, {}, false
+  for _i, row in ipairs(rows) do
+    if type(row.photo) == "string" then
+      by_photo[row.photo] = row
+    end
+    any_ok = any_ok or row.ok == true
+    for _k, recipe in ipairs(type(row.recipes) == "table" and row.recipes or {}) do
+      if type(recipe) == "table" and type(recipe.dtstyle) == "string" then
+        files[#files + 1] = recipe.dtstyle
+      end
+    end
+  end
+  if any_ok and not progress.stopped() then
+    summary.removed = delete_preview_copies() -- the new suggestions are there: replace the previous copies
+  end
+  local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
+  for i, img in ipairs(originals) do
+    local row = by_photo[photos[i]] or (#rows == #photos and rows[i]) or nil
+    if progress.stopped() then
+      break
+    elseif row and row.ok == true and type(row.recipes) == "table" then
+      for k, recipe in ipairs(row.recipes) do
+        local path = type(recipe) == "table" and recipe.dtstyle
+        local copy, why = nil, msg("no_result")
+        if type(path) == "string" then
+          copy, why = make_preview_copy(img, path, msg("preview_title", k, label, format_number(cfg.strength)))
+        end
+        if copy then
+          summary.copies[#summary.copies + 1] = copy
+        else
+          summary.failed[#summary.failed + 1] = { photo = photos[i], reason = why }
+        end
+      end
+    else
+      local reason = row and type(row.error) == "string" and row.error
+        or (result and cli_problem(cfg, result)) or tostring(err)
+      summary.failed[#summary.failed + 1] = { photo = photos[i], reason = reason }
+    end
+    progress.step()
+  end
+  for _i, path in ipairs(files) do
+    os.remove(path)
+  end
+  os.remove(folder)
+  summary.cancelled = progress.cancelled
+  summary.text = msg("preview_summary", #summary.copies, #originals, label, format_number(cfg.strength),
+    summary.removed)
+  for _i, f in ipairs(summary.failed) do
+    dt.print_log(msg("log_line", "failed", f.photo, f.reason))
+  end
+  if summary.failed[1] then
+    summary.text = summary.text .. "\n" .. msg("first_problem", summary.failed[1].photo, summary.failed[1].reason)
+  end
+  return summary
+end
+
+--- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
+--- the selection are left out): one `autoretouch suggest --json --dtstyle=TMP` call (through the daemon when one
+--- is used), then per image and variant a virtual copy with the original's history plus the suggestion,
+--- tagged autoretouch|preview and grouped with the original. The previous preview copies are deleted first (once
+--- the new suggestions are there). The originals are never changed.
+-- @param images a list of darktable images
+-- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
+--   preview_images, preview_variants, preview_seed)
+-- @return {images, copies = {image, ...}, removed, failed = {{photo, reason}, ...}, cancelled, text}, or nil and a
+--   message
+local function preview_images(images, overrides)
+  local cfg, err = prepare(images, overrides, true)
+  if not cfg then
+    return nil, err
+  end
+  if cfg.recipe ~= "" then
+    dt.print(msg("preview_recipe"))
+    return nil, msg("preview_recipe")
+  end
+  local originals = {}
+  for _i, img in ipairs(without_previews(images)) do
+    if #originals < cfg.preview_images and file_exists(photo_path(img)) then
+      originals[#originals + 1] = img
+    end
+  end
+  if #originals == 0 then
+    dt.print(msg("preview_no_original"))
+    return nil, msg("preview_no_original")
+  end
+  state.running = true
+  local progress = new_progress(#originals, msg("preview_job_label"))
+  local ok, summary = pcall(run_preview, cfg, originals, progress)
+  progress.finish()
+  state.running = false
+  if not ok then
+    local text = msg("preview_failed", tostring(summary))
+    dt.print(text)
+    dt.print_error(text)
+    return nil, text
+  end
+  dt.print(summary.text)
+  return summary
+end
+
+--- Delete the preview copies (only virtual copies tagged autoretouch|preview). Returns how many, or nil and a
+--- message when a run is going on.
+local function discard_previews()
+  if state.running then
+    dt.print(msg("busy"))
+    return nil, msg("busy")
+  end
+  local removed = delete_preview_copies()
+  dt.print(msg("preview_discarded", removed))
+  return removed
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -1489,6 +1867,14 @@ local function on_check(_action, _images)
   check_autoretouch()
 end
 
+local function on_preview(_action, images)
+  preview_images(images)
+end
+
+local function on_discard(_action, _images)
+  discard_previews()
+end
+
 local function on_shortcut(_event, _shortcut)
   apply_to_images(dt.gui.action_images)
 end
@@ -1498,6 +1884,8 @@ local function register()
     return
   end
   dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
+  dt.gui.libs.image.register_action(PREVIEW_ACTION_NAME, msg("preview_label"), on_preview, msg("preview_tooltip"))
+  dt.gui.libs.image.register_action(DISCARD_ACTION_NAME, msg("discard_label"), on_discard, msg("discard_tooltip"))
   dt.gui.libs.image.register_action(REVERT_ACTION_NAME, msg("revert_label"), on_revert, msg("revert_tooltip"))
   dt.gui.libs.image.register_action(TRAIN_ACTION_NAME, msg("train_label"), on_train, msg("train_tooltip"))
   dt.gui.libs.image.register_action(CHECK_ACTION_NAME, msg("check_label"), on_check, msg("check_tooltip"))
@@ -1515,6 +1903,8 @@ local function destroy()
     return
   end
   dt.gui.libs.image.destroy_action(ACTION_NAME)
+  dt.gui.libs.image.destroy_action(PREVIEW_ACTION_NAME)
+  dt.gui.libs.image.destroy_action(DISCARD_ACTION_NAME)
   dt.gui.libs.image.destroy_action(REVERT_ACTION_NAME)
   dt.gui.libs.image.destroy_action(TRAIN_ACTION_NAME)
   dt.gui.libs.image.destroy_action(CHECK_ACTION_NAME)
@@ -1540,6 +1930,8 @@ script_data.restart = register -- destroy removes the action and the shortcut; r
 --- Public: retouch images from other scripts (see apply_to_images above), or revert them.
 script_data.apply_to_images = apply_to_images
 script_data.revert_images = revert_images
+script_data.preview_images = preview_images
+script_data.discard_previews = discard_previews
 script_data.train_from_images = train_from_images
 script_data.check_autoretouch = check_autoretouch
 
@@ -1554,6 +1946,9 @@ script_data.internals = {
   read_settings = read_settings,
   apply_argv = apply_argv,
   revert_argv = revert_argv,
+  suggest_argv = suggest_argv,
+  is_preview_copy = is_preview_copy,
+  PREVIEW_TAG = PREVIEW_TAG,
   train_argv = train_argv,
   styles_argv = styles_argv,
   serve_argv = serve_argv,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import defusedxml.ElementTree as DET
 import pytest
+from defusedxml import ElementTree as SafeET
 
 from backend.recipe import Recipe
 from backend.translate.darktable import recipe_to_history
@@ -35,7 +35,7 @@ def here(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
 
 def _plugins(path: Path) -> tuple[str, list[tuple[str, str, int]]]:
     """The style's name and its plugins as (operation, op_params, multi_priority)."""
-    root = DET.parse(path).getroot()
+    root = SafeET.parse(path).getroot()
     assert root.tag == "darktable_style"
     name = root.findtext("info/name") or ""
     return name, [

@@ -62,7 +62,8 @@ describe("loading", function()
     end
     assert.are.same({ cli_path = "string", style = "string", strength = "float", server = "string",
       start_daemon = "bool", daemon_port = "integer", recipe = "string", train_name = "string",
-      train_minutes = "float" }, kinds)
+      train_minutes = "float", mix = "string", preview_images = "integer", preview_variants = "integer",
+      preview_seed = "integer" }, kinds)
   end)
 
   it("refuses an API older than 9.0.0 with a message, registering nothing", function()
@@ -117,13 +118,13 @@ describe("destroy", function()
   it("removes the action and the shortcut; restart brings them back", function()
     local plugin, dt = load.plugin()
     plugin.destroy()
-    assert.are.same({ "autoretouch_apply", "autoretouch_revert", "autoretouch_train", "autoretouch_check" },
-      dt._log.destroyed_actions)
+    assert.are.same({ "autoretouch_apply", "autoretouch_preview", "autoretouch_discard_previews",
+      "autoretouch_revert", "autoretouch_train", "autoretouch_check" }, dt._log.destroyed_actions)
     assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
     assert.is_nil(dt._log.actions["autoretouch_apply"])
     assert.is_nil(dt._log.actions["autoretouch_revert"])
     plugin.destroy() -- twice: nothing more to undo
-    assert.are.equal(4, #dt._log.destroyed_actions)
+    assert.are.equal(6, #dt._log.destroyed_actions)
     plugin.restart()
     assert.is_table(dt._log.actions["autoretouch_apply"])
     assert.is_table(dt._log.actions["autoretouch_revert"])

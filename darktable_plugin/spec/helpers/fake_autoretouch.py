@@ -9,6 +9,10 @@ garbage: no JSON at all; default written for apply, reverted for revert), ``reas
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
 rows name each photo with a doubled slash, as if the CLI had spelled the path differently). ``styles``
 answers ``styles --json``'s object with the scenario's ``styles`` list (default: ``default`` and ``warm``).
+``suggest --json --dtstyle=DIR`` writes, per photo and ``--variants`` K, a ``.dtstyle`` into DIR named
+``autoretouch preview STEM K TOKEN`` holding the scenario's ``operations`` (default exposure, colorbalancergb)
+and prints one row per photo with each recipe's ``dtstyle``; ``per_photo`` (photo -> ``failed``) and ``mode``
+(``failed`` for every photo, ``garbage``) as for apply; some failed: exit status 9.
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -134,6 +138,39 @@ if command in ("apply", "revert"):
         if results:
             failed = sum(r["action"] == "failed" for r in results)
             print(json.dumps({"results": results, "failed": failed}, indent=2))
+if command == "suggest":
+    folder = option("dtstyle")
+    variants = int(option("variants") or 1)
+    failed_any = False
+    if conf.get("mode") == "garbage":
+        print("Traceback (most recent call last):")
+    for photo in photos if conf.get("mode") != "garbage" else []:
+        if conf.get("per_photo", {}).get(photo, conf.get("mode")) == "failed":
+            failed_any = True
+            print(json.dumps({"photo": photo, "ok": False, "error": f"{photo}: cannot decode"}))
+            continue
+        recipes = []
+        stem = os.path.splitext(os.path.basename(photo))[0]
+        for k in range(1, variants + 1):
+            token = f"{os.getpid()}{time.monotonic_ns() % 100000}"
+            path = os.path.join(folder, f"{stem}.{k}.{token}.dtstyle") if folder else None
+            if path:
+                plugins = "".join(
+                    f"<plugin><num>{i}</num><operation>{op}</operation></plugin>"
+                    for i, op in enumerate(conf.get("operations", ["exposure", "colorbalancergb"]))
+                )
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(
+                        f'<darktable_style version="1.0"><info><name>autoretouch preview {stem} {k} {token}</name>'
+                        f"</info><style>{plugins}</style></darktable_style>\n"
+                    )
+            recipe = {"version": 1, "steps": [{"slider": "exposure", "value": 0.1 * k}]}
+            if path:
+                recipe["dtstyle"] = path
+            recipes.append(recipe)
+        print(json.dumps({"photo": photo, "ok": True, "recipes": recipes, "style": option("style") or "mix"}))
+    if failed_any:
+        sys.exit(9)
 if command == "styles" and not conf.get("exit"):
     server = next((a.split("=", 1)[1] for a in argv if a.startswith("--server=")), None)
     default_styles = [

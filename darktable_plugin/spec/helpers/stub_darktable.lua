@@ -3,6 +3,10 @@
   outside darktable. It records what the plugin registers and prints, runs shell commands for real
   (dt.control.execute -> os.execute, which returns the raw wait status like darktable's does), and fakes
   images whose sidecar darktable "writes" when a tag is attached or detached (as darktable 4.2 does).
+  The previews' API is faked too: dt.database.duplicate (a virtual copy, no history), image:delete,
+  image:group_with, image:get_tags, dt.tags.find (a tag lists its images as tag[1..n]), and dt.styles (a list of
+  styles, import of a .dtstyle file, create from an image, apply, style:delete). An image's `history` is a list of
+  operation names; applying a style appends the style's.
 
   Usage:
     local stub = require "helpers.stub_darktable"
@@ -58,7 +62,8 @@ function M.new(opts)
   opts = opts or {}
   local dt = {}
   local log = { prints = {}, logs = {}, errors = {}, actions = {}, destroyed_actions = {}, events = {},
-    destroyed_events = {}, imports = {}, commands = {}, jobs = {}, tags = {}, deleted_tags = {}, prefs = {} }
+    destroyed_events = {}, imports = {}, commands = {}, jobs = {}, tags = {}, deleted_tags = {}, prefs = {},
+    deleted_images = {}, style_imports = {}, style_applies = {}, deleted_styles = {} }
   dt._log = log
 
   dt.configuration = {
@@ -178,14 +183,77 @@ function M.new(opts)
     log.events[name] = nil
   end
 
+  -- tags by name: create returns the existing tag of that name (as darktable does); a tag's array part holds its
+  -- images (darktable's tag is indexable the same way)
+  local tags_by_name = {}
+  dt._tags_by_name = tags_by_name
   dt.tags = {
     create = function(name)
-      local tag = { name = name }
+      local tag = tags_by_name[name] or { name = name }
+      tags_by_name[name] = tag
       log.tags[#log.tags + 1] = tag
       return tag
     end,
-    delete = function(tag) log.deleted_tags[#log.deleted_tags + 1] = tag end,
+    delete = function(tag)
+      log.deleted_tags[#log.deleted_tags + 1] = tag
+      if tags_by_name[tag.name] == tag then
+        tags_by_name[tag.name] = nil
+      end
+    end,
+    find = function(name) return tags_by_name[name] end,
   }
+
+  dt._images = {}
+
+  -- styles: the array part lists them (ipairs works as on darktable's dt.styles)
+  local styles = {}
+  dt.styles = styles
+  local function new_style(name, items)
+    local style = { name = name, items = items }
+    function style.delete(self)
+      for i, st in ipairs(styles) do
+        if st == self then
+          table.remove(styles, i)
+          break
+        end
+      end
+      log.deleted_styles[#log.deleted_styles + 1] = self.name
+    end
+    styles[#styles + 1] = style
+    return style
+  end
+  styles.import = function(path)
+    log.style_imports[#log.style_imports + 1] = path
+    local text = assert(M.read_file(path), "no style file " .. path)
+    local name = assert(text:match("<name>(.-)</name>"))
+    for _i, st in ipairs(styles) do
+      if st.name == name then
+        return -- darktable 4.2 keeps the style it has and imports nothing
+      end
+    end
+    local items = {}
+    for op in text:gmatch("<operation>(.-)</operation>") do
+      items[#items + 1] = op
+    end
+    new_style(name, items)
+  end
+  styles.create = function(img, name, _description)
+    local items = {}
+    for i, op in ipairs(img.history) do
+      items[i] = op
+    end
+    return new_style(name, items)
+  end
+  styles.apply = function(style, img)
+    if opts.style_apply_error then
+      error(opts.style_apply_error)
+    end
+    log.style_applies[#log.style_applies + 1] = { style = style.name, image = img }
+    for _i, op in ipairs(style.items) do
+      img.history[#img.history + 1] = op
+    end
+    img.is_altered = #img.history > 0
+  end
 
   dt.database = {
     import = function(path)
@@ -194,14 +262,28 @@ function M.new(opts)
         error(opts.import_error)
       end
     end,
+    duplicate = function(img)
+      if opts.duplicate_error then
+        error(opts.duplicate_error)
+      end
+      local index = 0
+      for _i, other in ipairs(dt._images) do
+        if other.path == img.path and other.filename == img.filename then
+          index = math.max(index, other.duplicate_index)
+        end
+      end
+      local id = 1000 + #dt._images
+      return M.image(dt, id, img.path, img.filename, { duplicate_index = index + 1, create_file = false })
+    end,
   }
   return dt
 end
 
---- A fake image for the file `dir/filename` (the file is created); `_dt` is the stub it belongs to.
+--- A fake image for the file `dir/filename` (the file is created); `owner` is the stub it belongs to (the
+-- image is listed in owner._images).
 -- @param opts {altered = bool, writes_sidecar = bool (darktable writes sidecars), duplicate_index = n,
 --   create_file = bool}
-function M.image(_dt, id, dir, filename, opts)
+function M.image(owner, id, dir, filename, opts)
   opts = opts or {}
   local path = dir .. "/" .. filename
   if opts.create_file ~= false then
@@ -213,9 +295,13 @@ function M.image(_dt, id, dir, filename, opts)
     filename = filename,
     duplicate_index = opts.duplicate_index or 0,
     is_altered = opts.altered or false,
+    history = opts.history or (opts.altered and { "user" } or {}),
     attached = {},
     dropped = 0,
   }
+  if owner and owner._images then
+    owner._images[#owner._images + 1] = img
+  end
   if img.duplicate_index == 0 then
     img.sidecar = path .. ".xmp"
   else
@@ -232,19 +318,46 @@ function M.image(_dt, id, dir, filename, opts)
     end
     M.write_file(img.sidecar, "<x:xmpmeta darktable-history='user'>" .. table.concat(names, ",") .. "</x:xmpmeta>")
   end
+  local function remove(list, value)
+    for i, v in ipairs(list) do
+      if v == value then
+        table.remove(list, i)
+        return
+      end
+    end
+  end
   function img.attach_tag(self, tag)
     assert(self == img)
     self.attached[#self.attached + 1] = tag
+    tag[#tag + 1] = img
     write_sidecar()
   end
   function img.detach_tag(self, tag)
-    for i, t in ipairs(self.attached) do
-      if t == tag then
-        table.remove(self.attached, i)
-        break
-      end
-    end
+    remove(self.attached, tag)
+    remove(tag, img)
     write_sidecar()
+  end
+  function img.get_tags(self)
+    local out = {}
+    for i, t in ipairs(self.attached) do
+      out[i] = t
+    end
+    return out
+  end
+  function img.group_with(self, leader)
+    self.group_leader = leader
+  end
+  function img.delete(self)
+    assert(not self.deleted, "image deleted twice")
+    self.deleted = true
+    for _i, t in ipairs(self.attached) do
+      remove(t, img)
+    end
+    if owner and owner._images then
+      remove(owner._images, img)
+      local log = owner._log
+      log.deleted_images[#log.deleted_images + 1] = img
+    end
   end
   function img.drop_cache(self)
     self.dropped = self.dropped + 1

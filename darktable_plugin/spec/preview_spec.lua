@@ -1,0 +1,258 @@
+-- "preview on virtual copies" and "discard previews" against the stubbed darktable: one `suggest --json
+-- --dtstyle=DIR` call (the fake CLI writes the style files), then per image and variant a virtual copy with the
+-- original's history plus the style, tagged autoretouch|preview and grouped with the original; a second preview
+-- replaces the copies; discard and apply remove them; originals and the user's own copies are never touched.
+
+local load = require "helpers.load"
+local stub = require "helpers.stub_darktable"
+
+local PORT = "50161"
+
+local function find(list, pattern)
+  for _i, text in ipairs(list) do
+    if tostring(text):find(pattern, 1, true) then
+      return text
+    end
+  end
+  return nil
+end
+
+local function option(argv, name)
+  for _i, a in ipairs(argv) do
+    local value = a:match("^%-%-" .. name .. "=(.*)$")
+    if value then
+      return value
+    end
+  end
+  return nil
+end
+
+local function after_dashes(argv)
+  local out, seen = {}, false
+  for _i, a in ipairs(argv) do
+    if seen then
+      out[#out + 1] = a
+    elseif a == "--" then
+      seen = true
+    end
+  end
+  return out
+end
+
+describe("preview on virtual copies", function()
+  local env, plugin, dt, J
+
+  local function setup(opts)
+    opts = opts or {}
+    env = load.env()
+    opts.prefs = opts.prefs or {}
+    opts.prefs.cli_path = opts.prefs.cli_path or env.cli
+    if opts.prefs.start_daemon == nil then
+      opts.prefs.start_daemon = false
+    end
+    opts.prefs.daemon_port = tonumber(PORT)
+    opts.cache_dir = env.dir -- the started daemon's log
+    plugin, dt = load.plugin(opts)
+    J = plugin.internals.json_decode
+  end
+
+  local function image(id, name, opts)
+    return stub.image(dt, id, env.photos, name, opts)
+  end
+
+  local function suggests()
+    local out = {}
+    for _i, c in ipairs(env.calls(J)) do
+      if c.argv[1] == "suggest" then
+        out[#out + 1] = c.argv
+      end
+    end
+    return out
+  end
+
+  local function copies()
+    local out = {}
+    for _i, img in ipairs(dt._images) do
+      if plugin.internals.is_preview_copy(img) then
+        out[#out + 1] = img
+      end
+    end
+    return out
+  end
+
+  local function preview(images)
+    dt._log.actions["autoretouch_preview"].callback("autoretouch_preview", images)
+  end
+
+  after_each(function()
+    if plugin then
+      plugin.internals.stop_own_daemon()
+    end
+    if env then
+      env.cleanup()
+    end
+  end)
+
+  it("makes one tagged, grouped copy per image with the original's history plus the suggestion", function()
+    setup({ prefs = { style = "warm", strength = 0.6 } })
+    local a = image(1, "a b.png")
+    local b = image(2, "it's \"b\".jpg", { altered = true, history = { "sharpen", "exposure" } })
+    preview({ a, b })
+    local calls = suggests()
+    assert.are.equal(1, #calls)
+    local argv = calls[1]
+    assert.are.equal("--json", argv[2])
+    assert.are.equal("warm", option(argv, "style"))
+    assert.are.equal("0.6", option(argv, "strength"))
+    assert.are.equal("1", option(argv, "variants"))
+    assert.are.equal("0", option(argv, "seed"))
+    assert.is_nil(option(argv, "server"))
+    assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\".jpg" }, after_dashes(argv))
+    local made = copies()
+    assert.are.equal(2, #made)
+    assert.are.equal(a, made[1].group_leader)
+    assert.are.equal(b, made[2].group_leader)
+    assert.are.equal(1, made[1].duplicate_index)
+    assert.are.same({ "exposure", "colorbalancergb" }, made[1].history)
+    assert.are.same({ "sharpen", "exposure", "exposure", "colorbalancergb" }, made[2].history)
+    assert.truthy(made[1].title:find("autoretouch preview 1: warm, strength 0.6", 1, true))
+    -- the originals are untouched, the imported styles are gone, and so are the style files and their folder
+    assert.are.same({}, a.history)
+    assert.are.same({ "sharpen", "exposure" }, b.history)
+    assert.is_nil(a.deleted)
+    assert.are.equal(0, #dt.styles)
+    assert.are.equal(3, #dt._log.deleted_styles) -- two suggestions and b's own history
+    local folder = option(argv, "dtstyle")
+    assert.is_nil(io.open(folder .. "/.", "rb"))
+    assert.are.equal("auto-retouch preview: 2 copies of 2 images (style warm, strength 0.6); 0 previous copies "
+      .. "removed", dt._log.prints[#dt._log.prints])
+    assert.is_false(plugin.internals.state.running)
+  end)
+
+  it("previews at most the preference's number of images and leaves preview copies in the selection out", function()
+    setup({ prefs = { preview_images = 2 } })
+    local imgs = { image(1, "1.png"), image(2, "2.png"), image(3, "3.png") }
+    preview(imgs)
+    local first = copies()
+    preview({ first[1], imgs[3], imgs[2], imgs[1] })
+    local calls = suggests()
+    assert.are.equal(2, #calls)
+    assert.are.same({ env.photos .. "/1.png", env.photos .. "/2.png" }, after_dashes(calls[1]))
+    assert.are.same({ env.photos .. "/3.png", env.photos .. "/2.png" }, after_dashes(calls[2]))
+  end)
+
+  it("replaces the previous copies on a second preview and never deletes the user's own copy", function()
+    setup()
+    local a = image(1, "a.png")
+    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    own:attach_tag(dt.tags.create("darktable|mine"))
+    preview({ a })
+    local first = copies()
+    assert.are.equal(1, #first)
+    assert.are.equal(2, first[1].duplicate_index)
+    plugin.preview_images({ a }, { strength = 0.3, preview_variants = 2, preview_seed = 5 })
+    local argv = suggests()[2]
+    assert.are.equal("2", option(argv, "variants"))
+    assert.are.equal("5", option(argv, "seed"))
+    assert.is_true(first[1].deleted)
+    local second = copies()
+    assert.are.equal(2, #second)
+    assert.truthy(second[2].title:find("preview 2", 1, true))
+    assert.is_nil(own.deleted)
+    assert.is_nil(a.deleted)
+    assert.truthy(find(dt._log.prints, "2 copies of 1 images (style default, strength 0.3); 1 previous copies"))
+  end)
+
+  it("discard deletes only the preview copies, and the sidecars darktable leaves for them", function()
+    setup()
+    local a = image(1, "a.png")
+    local own = image(7, "a.png", { duplicate_index = 3, create_file = false })
+    preview({ a })
+    local made = copies()[1]
+    stub.write_file(made.sidecar, "<x/>")
+    dt._log.actions["autoretouch_discard_previews"].callback("autoretouch_discard_previews", {})
+    assert.is_true(made.deleted)
+    assert.is_nil(io.open(made.sidecar, "rb"))
+    assert.is_nil(own.deleted)
+    assert.is_nil(a.deleted)
+    assert.are.equal(0, #copies())
+    assert.are.equal("auto-retouch: 1 preview copies removed", dt._log.prints[#dt._log.prints])
+    assert.are.equal(0, plugin.discard_previews())
+  end)
+
+  it("apply leaves the preview copies out of its call and removes them afterwards", function()
+    setup()
+    local a, b = image(1, "a.png"), image(2, "b.png")
+    preview({ a, b })
+    local made = copies()
+    plugin.apply_to_images({ made[1], a, made[2], b })
+    local applies = {}
+    for _i, c in ipairs(env.calls(J)) do
+      if c.argv[1] == "apply" then
+        applies[#applies + 1] = c.argv
+      end
+    end
+    assert.are.equal(1, #applies)
+    assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(applies[1]))
+    assert.are.equal(0, #copies())
+    assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
+  end)
+
+  it("a mix goes to suggest as --mix; a fixed recipe is refused", function()
+    setup({ prefs = { mix = "warm:0.7,default:0.3" } })
+    local a = image(1, "a.png")
+    preview({ a })
+    assert.are.equal("warm:0.7,default:0.3", option(suggests()[1], "mix"))
+    assert.is_nil(option(suggests()[1], "style"))
+    local none, err = plugin.preview_images({ a }, { recipe = "/r.json" })
+    assert.is_nil(none)
+    assert.truthy(err:find("clear the fixed recipe", 1, true))
+    assert.are.equal(1, #suggests())
+    local bad, why = plugin.preview_images({ a }, { mix = "warm" })
+    assert.is_nil(bad)
+    assert.truthy(why:find("NAME:WEIGHT", 1, true))
+    local out, why2 = plugin.preview_images({ a }, { preview_images = 0 })
+    assert.is_nil(out)
+    assert.truthy(why2:find("preview_images", 1, true))
+  end)
+
+  it("reports a photo suggest failed, copies the others; no answer keeps the previous copies", function()
+    setup()
+    local a, b = image(1, "a.png"), image(2, "b.png")
+    preview({ a })
+    local first = copies()[1]
+    env.scenario('{"suggest": {"per_photo": {"' .. env.photos:gsub('"', '\\"') .. '/b.png": "failed"}}}')
+    local summary = plugin.preview_images({ a, b })
+    assert.are.equal(1, #summary.copies)
+    assert.are.equal(1, summary.removed)
+    assert.truthy(summary.failed[1].reason:find("cannot decode", 1, true))
+    assert.truthy(summary.text:find("b.png: ", 1, true))
+    local second = copies()[1]
+    env.scenario('{"suggest": {"mode": "garbage", "exit": 1}}')
+    local third = plugin.preview_images({ a })
+    assert.are.equal(0, #third.copies)
+    assert.are.equal(0, third.removed)
+    assert.is_nil(second.deleted)
+    assert.is_true(first.deleted)
+    assert.truthy(third.failed[1].reason:find("exited with status 1", 1, true))
+  end)
+
+  it("a style darktable cannot apply leaves no half-made copy", function()
+    setup({ style_apply_error = "no such module" })
+    local a = image(1, "a.png")
+    local summary = plugin.preview_images({ a })
+    assert.are.equal(0, #summary.copies)
+    assert.truthy(summary.failed[1].reason:find("no such module", 1, true))
+    assert.are.equal(1, #dt._log.deleted_images)
+    assert.are.equal(0, #dt.styles)
+  end)
+
+  it("runs suggest through the plug-in's daemon when it uses one", function()
+    setup({ prefs = { start_daemon = true } })
+    plugin.internals.daemon_timing.poll_ms = 50
+    local a = image(1, "a.png")
+    local summary = plugin.preview_images({ a })
+    assert.are.equal(1, #summary.copies)
+    assert.are.equal("127.0.0.1:" .. PORT, option(suggests()[1], "server"))
+  end)
+end)

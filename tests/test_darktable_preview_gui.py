@@ -1,0 +1,172 @@
+"""The plug-in's "preview on virtual copies" inside a real darktable 4.2 GUI (under ``xvfb-run``).
+
+The plug-in is installed as a user would (see ``tests/test_darktable_plugin_gui.py``), with the daemon started
+on demand switched off (``start_daemon=FALSE``: every call runs this checkout's real command line), and a
+``--luacmd`` driver calls its entry points (what the lighttable buttons call):
+
+* photo B: preview, then "discard previews": no preview copy is left, nor its sidecar;
+* photo A, which has the user's own history (sharpen, exposure -0.5 EV): preview at strength 1, then again at
+  strength 0.5: one preview copy remains, and the first one is gone.
+
+After darktable quits, darktable's library shows: A's history unchanged; A's one virtual copy holding A's
+history followed by exactly the modules (in darktable's order) ``apply --host=darktable`` would append for the suggestion at 0.5
+(computed here in process); no imported style left in darktable's style list.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
+from testing.darktable_plugin import cli_wrapper, install_plugin, throwaway_style
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+SESSION_TIMEOUT_S = 120
+
+DRIVER = """
+local dt = require "darktable"
+local result = {{}}
+local function previews()
+  local tag = dt.tags.find("autoretouch|preview")
+  local n = 0
+  for i = 1, tag and #tag or 0 do
+    if tag[i].duplicate_index > 0 then
+      n = n + 1
+    end
+  end
+  return n
+end
+local function brief(s)
+  local failed = {{}}
+  for _, f in ipairs(s.failed) do
+    failed[#failed + 1] = f.reason
+  end
+  return {{ copies = #s.copies, removed = s.removed, failed = failed, text = s.text }}
+end
+local ok, err = pcall(function()
+  local ar = require "autoretouch"
+  local a = dt.database.import({photo_a})
+  local b = dt.database.import({photo_b})
+  local s = assert(ar.preview_images({{ b }}, {{ style = "throwaway", strength = 1.0 }}))
+  result.b_preview = brief(s)
+  result.b_sidecar = s.copies[1] and s.copies[1].sidecar or ""
+  result.b_count = previews()
+  result.discarded = ar.discard_previews()
+  result.after_discard = previews()
+  s = assert(ar.preview_images({{ a }}, {{ style = "throwaway", strength = 1.0 }}))
+  result.a_first = brief(s)
+  result.a_first_sidecar = s.copies[1] and s.copies[1].sidecar or ""
+  s = assert(ar.preview_images({{ a }}, {{ style = "throwaway", strength = 0.5 }}))
+  result.a_second = brief(s)
+  result.a_count = previews()
+  local n = 0
+  for _ in ipairs(dt.styles) do
+    n = n + 1
+  end
+  result.styles_left = n
+end)
+local f = io.open({result_path}, "w")
+if ok then
+  f:write(ar_json(result))
+else
+  f:write("ERROR " .. tostring(err))
+end
+f:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+#: A tiny JSON writer for the driver (the plug-in's codec is reachable as require "autoretouch/json").
+JSON_PRELUDE = """
+local function ar_json(value)
+  return require("autoretouch/json").encode(value)
+end
+"""
+
+SKIP_OPS = ("colorin", "colorout", "gamma", "flip")
+
+
+def _histories(library: Path) -> dict[tuple[str, int], list[tuple[str, int]]]:
+    """(file name, version) -> active history items (operation, instance), darktable's fixed modules left out."""
+    out = {}
+    with sqlite3.connect(library) as db:
+        for image_id, name, version, end in db.execute("SELECT id, filename, version, history_end FROM images"):
+            rows = db.execute(
+                "SELECT operation, multi_priority FROM history WHERE imgid = ? AND num < ? ORDER BY num",
+                (image_id, end),
+            ).fetchall()
+            out[(name, version)] = [r for r in rows if r[0] not in SKIP_OPS]
+    return out
+
+
+def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path: Path) -> None:
+    require_darktable_gui()
+    from backend.agent.style import load_style
+    from backend.agent.suggest import suggest_for_photo
+    from backend.recipe import Recipe
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos it's"
+    photos.mkdir()
+    photo_a = make_png(photos, "a photo.png", width=96, height=64)
+    photo_b = make_png(photos, "b.png", width=96, height=64)
+    user = Recipe.from_dict(
+        {"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}, {"slider": "exposure", "value": -0.5}]}
+    )
+    user_entries = recipe_to_history(user, is_raw=False, long_side_px=96)
+    sidecar_a = photo_a.with_name(photo_a.name + ".xmp")
+    sidecar_a.write_text(xmp_to_string(new_darktable_xmp(user_entries, is_raw=False)), encoding="utf-8")
+    styles = tmp_path / "styles"
+    throwaway_style(styles)
+    cli = cli_wrapper(tmp_path / "bin 'x'")
+
+    root = tmp_path / "dt"
+    install_plugin(root / "config")
+    result_path = tmp_path / "result.json"
+    driver = tmp_path / "driver.lua"
+    driver.write_text(
+        JSON_PRELUDE
+        + DRIVER.format(
+            photo_a=lua_string(str(photo_a)), photo_b=lua_string(str(photo_b)), result_path=lua_string(str(result_path))
+        ),
+        encoding="utf-8",
+    )
+    status, log = run_darktable(
+        root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
+        env={"AUTORETOUCH_STYLES": str(styles)}, timeout_s=SESSION_TIMEOUT_S,
+    )  # fmt: skip
+    assert status is not None, f"darktable did not quit; log:\n{log[-4000:]}"
+    text = result_path.read_text(encoding="utf-8") if result_path.exists() else "(no result)"
+    assert not text.startswith("ERROR") and text != "(no result)", f"{text}\nlog:\n{log[-4000:]}"
+    result = json.loads(text)
+
+    # B: one copy, then discarded: none left in the library, nor its sidecar
+    assert result["b_preview"]["copies"] == 1 and result["b_preview"]["failed"] == [], result
+    assert result["b_count"] == 1 and result["discarded"] == 1 and result["after_discard"] == 0
+    assert result["b_sidecar"].endswith("b_01.png.xmp") and not Path(result["b_sidecar"]).exists()
+    # A: the second preview replaced the first copy
+    assert result["a_first"]["copies"] == 1 and result["a_first"]["removed"] == 0, result
+    assert result["a_second"]["copies"] == 1 and result["a_second"]["removed"] == 1, result
+    assert result["a_count"] == 1
+    assert not Path(result["a_first_sidecar"]).exists()
+    assert result["styles_left"] == 0  # every imported (and created) style was deleted again
+
+    history = _histories(root / "library.db")
+    assert sorted(k for k in history if k[0] == "b.png") == [("b.png", 0)]
+    a_versions = sorted(v for (name, v) in history if name == photo_a.name)
+    assert len(a_versions) == 2, history  # the original and one preview copy
+    original, copy = history[(photo_a.name, 0)], history[(photo_a.name, a_versions[1])]
+    assert original == [("exposure", 0), ("sharpen", 0)]  # the user's history, untouched
+
+    (recipe,) = suggest_for_photo(photo_a, [(load_style(styles / "throwaway.safetensors"), 1.0)], strength=0.5)
+    ours = [(e.operation, e.multi_priority) for e in recipe_to_history(recipe, is_raw=False, long_side_px=96)]
+    assert ours, "the throw-away style suggested no change: the test would prove nothing"
+    # the original's history first, then ours (darktable applies a style's items in its own module order)
+    assert copy[: len(original)] == original
+    assert sorted(copy[len(original) :]) == sorted(ours), (copy, ours)
