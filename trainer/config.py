@@ -43,6 +43,7 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "load_config",
+    "number_text",
     "read_config_file",
 ]
 
@@ -645,13 +646,21 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     return apply_overrides(config_from_dict(data), overrides)
 
 
-def _toml_value(value: Any) -> str:
+def number_text(value: Any) -> str | None:
+    """A bool, int or float as TOML and ``--set`` write it (``true``, ``3``, ``0.25``); ``None`` for anything else."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return repr(value)
+    return None
+
+
+def _toml_value(value: Any) -> str:
+    number = number_text(value)
+    if number is not None:
+        return number
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'

@@ -36,13 +36,11 @@ _FINAL_METRICS = ("look_dist_before", "look_dist_after", "critic_gap_before", "c
 
 def _override_value(value: Any, where: str) -> str:
     from backend.daemon.errors import BadRequestError
+    from trainer.config import number_text
 
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
+    number = number_text(value)
+    if number is not None:
+        return number
     if isinstance(value, str) and "\n" not in value:
         return value
     if isinstance(value, list) and all(isinstance(v, bool | int | float | str) for v in value):
