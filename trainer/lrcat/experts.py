@@ -18,6 +18,7 @@ Each photo appears once per expert (checked; a second row for the same master an
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,16 @@ def expert_image_ids(catalog: LightroomCatalog, expert: str, *, parent: str = EX
     )
 
 
+@contextlib.contextmanager
+def _opened(catalog: LightroomCatalog | str | Path) -> Iterator[LightroomCatalog]:
+    """``catalog`` itself when it is open; else the catalog at that path, opened read-only and closed at the end."""
+    if isinstance(catalog, LightroomCatalog):
+        yield catalog
+        return
+    with LightroomCatalog(catalog) as cat:
+        yield cat
+
+
 def expert_settings(
     catalog: LightroomCatalog | str | Path,
     expert: str = "C",
@@ -96,9 +107,7 @@ def expert_settings(
         CatalogError: no such expert; a member without develop settings; the same photo twice; a count
             other than ``expected_count``; an unreadable settings or history row (named in the message).
     """
-    owned = not isinstance(catalog, LightroomCatalog)
-    cat = LightroomCatalog(catalog) if not isinstance(catalog, LightroomCatalog) else catalog
-    try:
+    with _opened(catalog) as cat:
         ids, where = expert_image_ids(cat, expert, parent=parent)
         seen: dict[tuple[int, str | None], int] = {}
         count = 0
@@ -115,9 +124,6 @@ def expert_settings(
             yield photo, photo.settings, photo.history
         if expected_count is not None and count != expected_count:
             raise CatalogError(cat.path, "", f"{where}: {count} photos, expected {expected_count}")
-    finally:
-        if owned:
-            cat.close()
 
 
 def expert_recipes(
@@ -129,14 +135,9 @@ def expert_recipes(
     expected_count: int | None = None,
 ) -> Iterator[tuple[Photo, MappedRecipe]]:
     """:func:`expert_settings` mapped to recipes (style ``"<catalog stem>-<expert>"``), ordered by history."""
-    owned = not isinstance(catalog, LightroomCatalog)
-    cat = LightroomCatalog(catalog) if not isinstance(catalog, LightroomCatalog) else catalog
-    try:
+    with _opened(catalog) as cat:
         style = f"{cat.path.stem}-{expert}"
         for photo, _settings, _history in expert_settings(
             cat, expert, parent=parent, with_history=True, expected_count=expected_count
         ):
             yield photo, photo_recipe(cat, photo, baseline=baseline, style=style)
-    finally:
-        if owned:
-            cat.close()
