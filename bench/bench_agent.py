@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from timing import median_ms
 
 from backend.agent.actions import STOP
 from backend.agent.network import AgentNet
@@ -50,28 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data" / "exposure_samples"
 FORWARD_TARGET_MS = 5.0
 SUGGEST_TARGET_MS = 100.0
-
-
-def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
-    """Median wall time of ``runs`` calls after ``warmup`` calls, in ms."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
-
-
-def median_cpu_ms(fn: Callable[[], object], runs: int) -> float:
-    """Median CPU time of the calling thread over ``runs`` calls, in ms."""
-    times = []
-    for _ in range(runs):
-        t0 = time.thread_time()
-        fn()
-        times.append(time.thread_time() - t0)
-    return statistics.median(times) * 1000.0
 
 
 def verdict(value: float, target: float) -> str:
@@ -109,7 +86,7 @@ def bench_forward(net: AgentNet) -> dict[int, float]:
 def bench_suggest(photo: Path, style: Style) -> dict[str, float]:
     styles = [(style, 1.0)]
     call = lambda: suggest_for_photo(photo, styles)  # noqa: E731
-    result = {"warm": median_ms(call, 20, warmup=2), "warm_cpu": median_cpu_ms(call, 20)}
+    result = {"warm": median_ms(call, 20, warmup=2), "warm_cpu": median_ms(call, 20, clock=time.thread_time)}
     result["preview"] = median_ms(lambda: decode_preview(photo, long_side=PREVIEW_LONG_SIDE), 20, warmup=1)
     image = decode_preview(photo, long_side=PREVIEW_LONG_SIDE).image
     result["thumbnail"] = median_ms(lambda: make_thumbnail(image), 20, warmup=1)
@@ -123,12 +100,7 @@ def bench_suggest(photo: Path, style: Style) -> dict[str, float]:
 def bench_cold(photo: Path, weights: Path, runs: int) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "backend", "suggest", str(photo), "--style", str(weights), "--json"]
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
+    return median_ms(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT), runs)
 
 
 def main() -> int:

@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,20 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from common import write_baseline_jpegs  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 FULLRES = ROOT.parent / "shared" / "data" / "fivek_extra" / "fullres"
 GOAL = 100.0
-
-
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def _suggest_and_write(photo: Path, style: Any) -> None:
@@ -116,10 +105,10 @@ def main() -> int:
         for kind, photo in photos:
             h, w = cv2.imread(str(photo), cv2.IMREAD_REDUCED_GRAYSCALE_8).shape[:2]
             mp = w * h * 64 / 1e6
-            decode_ms = _median_ms(partial(decode_preview, photo, long_side=128), args.repeats)
-            suggest_ms = _median_ms(partial(suggest_for_photo, photo, [(style, 1.0)]), args.repeats)
+            decode_ms = median_ms(partial(decode_preview, photo, long_side=128), args.repeats, warmup=2)
+            suggest_ms = median_ms(partial(suggest_for_photo, photo, [(style, 1.0)]), args.repeats, warmup=2)
             recipe = suggest_for_photo(photo, [(style, 1.0)])[0]
-            write_ms = _median_ms(partial(_suggest_and_write, photo, style), args.repeats)
+            write_ms = median_ms(partial(_suggest_and_write, photo, style), args.repeats, warmup=2)
             xmp = photo.with_name(photo.name + ".xmp")
             dt_s = float("nan")
             if cli is not None:

@@ -17,11 +17,9 @@ shared machine prefer ``--threads 1``: several OpenMP threads competing for busy
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from timing import median_ms
 
 from trainer.config import TrainConfig, apply_overrides
 from trainer.data.dataset import TrainingData
@@ -34,15 +32,6 @@ VARIANTS: dict[str, list[str]] = {
     "3 steps": ["agent.max_steps=3"],
     "4 sliders, 3 steps": ["agent.sliders=exposure,contrast,temperature,saturation", "agent.max_steps=3"],
 }
-
-
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -61,8 +50,8 @@ def main() -> None:
         data = TrainingData(targets=crops * 1.5, sources=crops, eval_sources=crops[:4, 0], eval_targets=crops[:4, 0])
         trainer = Trainer(cfg, data, DistInfo())
         trainer.train_step()  # warm-up (fills the pool)
-        critic = _median_ms(trainer.critic_step, args.repeat)
-        agent = _median_ms(trainer.generator_step, args.repeat)
+        critic = median_ms(trainer.critic_step, args.repeat)
+        agent = median_ms(trainer.generator_step, args.repeat)
         step = cfg.critic.n_critic * critic + agent
         print(f"{name:44s} {critic:9.1f} {agent:9.1f} {step:9.1f} {1000 / step:8.2f} {1000 / step * args.batch:7.1f}")
 
