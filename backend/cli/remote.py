@@ -17,16 +17,13 @@ import argparse
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
 from backend.daemon.client import HOSTS, TOKEN_ENV, RemoteClient, RemoteError, check_styles, pb_recipe
 from backend.errors import AutoretouchError
 from backend.recipe import Recipe
 from backend.rpc import PROTOCOL_VERSION, pb
-
-if TYPE_CHECKING:
-    from backend.translate.darktable import HistoryEntry
 
 __all__ = [
     "HOSTS",
@@ -101,27 +98,12 @@ def remote_suggest(args: argparse.Namespace) -> int:
             files = None
             if folder is not None:
                 from backend.cli.dtstyle_output import write_dtstyles
+                from backend.daemon.convert import history_from_pb
 
-                entries = [[_history_entry(h) for h in s.darktable_history] for s in response.suggestions]
+                entries = [[history_from_pb(h) for h in s.darktable_history] for s in response.suggestions]
                 files = write_dtstyles(folder, photo, entries, label, args.strength)
             print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
     return batch_exit_status(failures, len(args.photos))
-
-
-def _history_entry(message: pb.DarktableHistoryEntry) -> HistoryEntry:
-    """A ``DarktableHistoryEntry`` message as a :class:`~backend.translate.darktable.HistoryEntry`."""
-    from backend.translate.darktable import HistoryEntry
-
-    return HistoryEntry(
-        operation=message.operation,
-        modversion=message.modversion,
-        params=message.params,
-        enabled=message.enabled,
-        multi_name=message.multi_name,
-        multi_priority=message.multi_priority,
-        blendop_version=message.blendop_version,
-        blendop_params=message.blendop_params or None,
-    )
 
 
 # -- apply / revert -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from backend.translate.darktable import HistoryEntry
 
 __all__ = [
     "ACTION_NAMES",
+    "history_from_pb",
     "history_to_pb",
     "host_arg",
     "host_name",
@@ -167,18 +168,20 @@ def settings_to_struct(settings: Mapping[str, Any]) -> struct_pb2.Struct:
     return out
 
 
+#: The fields a darktable history entry and its proto message share (``blendop_params`` aside: ``None`` <-> ``""``).
+_HISTORY_FIELDS = ("operation", "modversion", "params", "enabled", "multi_name", "multi_priority", "blendop_version")
+
+
 def history_to_pb(entry: HistoryEntry) -> pb.DarktableHistoryEntry:
     """A darktable history entry as its proto message."""
-    return pb.DarktableHistoryEntry(
-        operation=entry.operation,
-        modversion=entry.modversion,
-        params=entry.params,
-        enabled=entry.enabled,
-        multi_name=entry.multi_name,
-        multi_priority=entry.multi_priority,
-        blendop_version=entry.blendop_version,
-        blendop_params=entry.blendop_params or "",
-    )
+    fields = {name: getattr(entry, name) for name in _HISTORY_FIELDS}
+    return pb.DarktableHistoryEntry(**fields, blendop_params=entry.blendop_params or "")
+
+
+def history_from_pb(message: pb.DarktableHistoryEntry) -> HistoryEntry:
+    """A ``DarktableHistoryEntry`` message as a :class:`~backend.translate.darktable.HistoryEntry`."""
+    fields = {name: getattr(message, name) for name in _HISTORY_FIELDS}
+    return HistoryEntry(**fields, blendop_params=message.blendop_params or None)
 
 
 # -- hosts and outcomes -------------------------------------------------------------------------------
