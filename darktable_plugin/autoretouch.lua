@@ -789,14 +789,19 @@ local function daemon_log_path()
   return dir .. "/" .. DAEMON_LOG_NAME
 end
 
---- Whether `path` is an existing folder (opening "path/." fails for a missing one and for a file).
-local function folder_exists(path)
-  local f = io.open(path .. "/.", "rb")
+--- Whether `path` can be opened for reading (an existing file, or a folder on Linux).
+local function file_exists(path)
+  local f = io.open(path, "rb")
   if f then
     f:close()
     return true
   end
   return false
+end
+
+--- Whether `path` is an existing folder (opening "path/." fails for a missing one and for a file).
+local function folder_exists(path)
+  return file_exists(path .. "/.")
 end
 
 --- Whether `folder` is `root` or lies under it, by name (trailing slashes removed).
@@ -1027,6 +1032,14 @@ local function batch_settings(cfg, folders, run, stopped)
   return with_daemon, doc_or_err
 end
 
+--- One run of the CLI for photos in `folders`, as a single batch: through the plug-in's daemon when one is
+--- wanted (see batch_settings), else the command line; run_cli_or_local with `argv_of` and `make_line`.
+-- @param stopped function() -> true when the run was cancelled
+local function run_cli_for(cfg, folders, stopped, argv_of, make_line)
+  local run_cfg = batch_settings(cfg, folders, {}, stopped)
+  return run_cli_or_local(run_cfg, run_cfg ~= cfg and cfg or nil, argv_of, make_line)
+end
+
 -- ---------------------------------------------------------------------------------------------------------
 -- darktable side: sidecar freshness, reloading the history
 -- ---------------------------------------------------------------------------------------------------------
@@ -1035,14 +1048,6 @@ local function photo_path(img)
   return img.path .. "/" .. img.filename
 end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
-end
 
 local sync_counter = 0
 
@@ -1327,14 +1332,11 @@ local function summary_text(summary, mode)
   else
     text = msg(mode.summary, summary.written, summary.skipped, summary.failed)
   end
-  for _i, d in ipairs(summary.details) do
-    if d.action == "failed" then
-      return text .. "\n" .. msg("first_problem", d.photo, d.reason)
-    end
-  end
-  for _i, d in ipairs(summary.details) do
-    if d.action == "skipped" then
-      return text .. "\n" .. msg("first_problem", d.photo, d.reason)
+  for _k, action in ipairs({ "failed", "skipped" }) do -- the first failure, else the first skipped image
+    for _i, d in ipairs(summary.details) do
+      if d.action == action then
+        return text .. "\n" .. msg("first_problem", d.photo, d.reason)
+      end
     end
   end
   return text
@@ -1355,19 +1357,44 @@ local function cannot_start(images, lighttable_only)
   return nil
 end
 
+--- A run that does not start: `text` is shown with dt.print; returns nil and `text`.
+local function refuse(text)
+  dt.print(text)
+  return nil, text
+end
+
 --- The settings of a run that can start, or nil and why not (also shown with dt.print).
 local function prepare(images, overrides, lighttable_only)
   local refused = cannot_start(images, lighttable_only)
   if refused then
-    dt.print(refused)
-    return nil, refused
+    return refuse(refused)
   end
   local cfg, err = read_settings(overrides)
   if not cfg then
-    dt.print(err)
-    return nil, err
+    return refuse(err)
   end
   return cfg
+end
+
+--- Run `work(progress)` as the run going on (state.running), with a progress job of `total` steps labelled
+--- `label`, finished afterwards. Returns what `work` returns; when it raised an error, nil and a message (also
+--- shown with dt.print and logged with dt.print_error).
+-- @param opts optional: as for new_progress, plus failed = the key of the message taking the error (default:
+--   first_problem with `label`)
+local function run_job(total, label, opts, work)
+  state.running = true
+  local progress = new_progress(total, label, opts)
+  local ok, result = pcall(work, progress)
+  progress.finish()
+  state.running = false
+  if not ok then
+    local failure = tostring(result)
+    local text = opts and opts.failed and msg(opts.failed, failure) or msg("first_problem", label, failure)
+    dt.print(text)
+    dt.print_error(text)
+    return nil, text
+  end
+  return result
 end
 
 --- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
@@ -1379,10 +1406,8 @@ local function run_images(images, overrides, mode)
   if not cfg then
     return nil, err
   end
-  state.running = true
-  local summary = new_summary(#images)
-  local progress = new_progress(#images, msg(mode.job))
-  local ok, failure = pcall(function()
+  local summary, failure = run_job(#images, msg(mode.job), nil, function(progress)
+    local summary = new_summary(#images)
     local batch, run = {}, {}
     local function flush()
       if #batch > 0 then
@@ -1408,15 +1433,11 @@ local function run_images(images, overrides, mode)
     if not progress.stopped() then
       flush()
     end
+    summary.cancelled = progress.cancelled
+    return summary
   end)
-  summary.cancelled = progress.cancelled
-  progress.finish()
-  state.running = false
-  if not ok then
-    local text = msg("first_problem", msg(mode.job), tostring(failure))
-    dt.print(text)
-    dt.print_error(text)
-    return nil, text
+  if not summary then
+    return nil, failure
   end
   if mode.drop_previews and not summary.cancelled then
     summary.previews_removed = delete_preview_copies()
@@ -1541,8 +1562,7 @@ local function run_preview(cfg, originals, progress)
     photos[i] = photo_path(img)
   end
   local summary = { images = #originals, copies = {}, removed = 0, failed = {} }
-  local batch_cfg = batch_settings(cfg, folders_of(originals), {}, progress.stopped)
-  local result, err = run_cli_or_local(batch_cfg, batch_cfg ~= cfg and cfg or nil, function(c)
+  local result, err = run_cli_for(cfg, folders_of(originals), progress.stopped, function(c)
     return suggest_argv(c, photos, folder)
   end)
   local rows = result and json_rows(result.stdout) or {}
@@ -1618,8 +1638,7 @@ local function preview_images(images, overrides)
     return nil, err
   end
   if cfg.recipe ~= "" then
-    dt.print(msg("preview_recipe"))
-    return nil, msg("preview_recipe")
+    return refuse(msg("preview_recipe"))
   end
   local originals = {}
   for _i, img in ipairs(without_previews(images)) do
@@ -1628,19 +1647,14 @@ local function preview_images(images, overrides)
     end
   end
   if #originals == 0 then
-    dt.print(msg("preview_no_original"))
-    return nil, msg("preview_no_original")
+    return refuse(msg("preview_no_original"))
   end
-  state.running = true
-  local progress = new_progress(#originals, msg("preview_job_label"))
-  local ok, summary = pcall(run_preview, cfg, originals, progress)
-  progress.finish()
-  state.running = false
-  if not ok then
-    local text = msg("preview_failed", tostring(summary))
-    dt.print(text)
-    dt.print_error(text)
-    return nil, text
+  local summary, failure = run_job(#originals, msg("preview_job_label"), { failed = "preview_failed" },
+    function(progress)
+      return run_preview(cfg, originals, progress)
+    end)
+  if not summary then
+    return nil, failure
   end
   dt.print(summary.text)
   return summary
@@ -1650,8 +1664,7 @@ end
 --- message when a run is going on.
 local function discard_previews()
   if state.running then
-    dt.print(msg("busy"))
-    return nil, msg("busy")
+    return refuse(msg("busy"))
   end
   local removed = delete_preview_copies()
   dt.print(msg("preview_discarded", removed))
@@ -1769,21 +1782,18 @@ local function train_from_images(images, overrides)
     return nil, err
   end
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
-    local text = msg("bad_style_name", cfg.train_name)
-    dt.print(text)
-    return nil, text
+    return refuse(msg("bad_style_name", cfg.train_name))
   end
-  state.running = true
   local summary = { name = cfg.train_name, used = 0, skipped = {} }
   local files = { pid = os.tmpname(), cancel = os.tmpname() }
   os.remove(files.cancel)
-  local progress = new_progress(1, msg("train_job_label"), {
+  local job = {
     percent = false,
     on_cancel = function()
       stop_training(files)
     end,
-  })
-  local ok, failure = pcall(function()
+  }
+  local ok, failure = run_job(1, msg("train_job_label"), job, function(progress)
     local photos, folders = {}, {}
     for _i, img in ipairs(images) do
       local reason = precheck(img)
@@ -1802,17 +1812,16 @@ local function train_from_images(images, overrides)
     summary.used = #photos
     if #photos == 0 then
       summary.state, summary.message = "nothing", msg("train_nothing")
-      return
+      return true
     end
-    local train_cfg = batch_settings(cfg, folders, {}, progress.stopped)
-    local result, quote_err = run_cli_or_local(train_cfg, train_cfg ~= cfg and cfg or nil, function(c)
+    local result, quote_err = run_cli_for(cfg, folders, progress.stopped, function(c)
       return train_argv(c, photos)
     end, function(argv, out_path, err_path)
       return background_line(argv, out_path, err_path, files)
     end)
     if not result then
       summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, quote_err)
-      return
+      return true
     end
     local doc = json.decode(result.stdout)
     summary.result = type(doc) == "table" and doc or nil
@@ -1827,16 +1836,12 @@ local function train_from_images(images, overrides)
     else
       summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, cli_problem(cfg, result))
     end
+    return true
   end)
   os.remove(files.pid)
   os.remove(files.cancel)
-  progress.finish()
-  state.running = false
   if not ok then
-    local text = msg("first_problem", msg("train_job_label"), tostring(failure))
-    dt.print(text)
-    dt.print_error(text)
-    return nil, text
+    return nil, failure
   end
   local text = summary.message
   if #summary.skipped > 0 then
@@ -1851,29 +1856,20 @@ end
 -- registration
 -- ---------------------------------------------------------------------------------------------------------
 
-local function on_action(_action, images)
-  apply_to_images(images)
-end
-
-local function on_revert(_action, images)
-  revert_images(images)
-end
-
-local function on_train(_action, images)
-  train_from_images(images)
-end
-
-local function on_check(_action, _images)
-  check_autoretouch()
-end
-
-local function on_preview(_action, images)
-  preview_images(images)
-end
-
-local function on_discard(_action, _images)
-  discard_previews()
-end
+--- The lighttable's buttons ("selected image[s]"), in their order: the action's name, the key of its label and
+--- tooltip messages (KEY_label, KEY_tooltip), and what it runs on the images.
+local ACTIONS = {
+  { name = ACTION_NAME, key = "action", run = apply_to_images },
+  { name = PREVIEW_ACTION_NAME, key = "preview", run = preview_images },
+  { name = DISCARD_ACTION_NAME, key = "discard", run = function(_images)
+    discard_previews()
+  end },
+  { name = REVERT_ACTION_NAME, key = "revert", run = revert_images },
+  { name = TRAIN_ACTION_NAME, key = "train", run = train_from_images },
+  { name = CHECK_ACTION_NAME, key = "check", run = function(_images)
+    check_autoretouch()
+  end },
+}
 
 local function on_shortcut(_event, _shortcut)
   apply_to_images(dt.gui.action_images)
@@ -1883,12 +1879,11 @@ local function register()
   if state.registered or dt.gui == nil or not dt.configuration.has_gui then
     return
   end
-  dt.gui.libs.image.register_action(ACTION_NAME, msg("action_label"), on_action, msg("action_tooltip"))
-  dt.gui.libs.image.register_action(PREVIEW_ACTION_NAME, msg("preview_label"), on_preview, msg("preview_tooltip"))
-  dt.gui.libs.image.register_action(DISCARD_ACTION_NAME, msg("discard_label"), on_discard, msg("discard_tooltip"))
-  dt.gui.libs.image.register_action(REVERT_ACTION_NAME, msg("revert_label"), on_revert, msg("revert_tooltip"))
-  dt.gui.libs.image.register_action(TRAIN_ACTION_NAME, msg("train_label"), on_train, msg("train_tooltip"))
-  dt.gui.libs.image.register_action(CHECK_ACTION_NAME, msg("check_label"), on_check, msg("check_tooltip"))
+  for _i, action in ipairs(ACTIONS) do
+    dt.gui.libs.image.register_action(action.name, msg(action.key .. "_label"), function(_action, images)
+      action.run(images)
+    end, msg(action.key .. "_tooltip"))
+  end
   dt.register_event(SHORTCUT_EVENT, "shortcut", on_shortcut, msg("action_label"))
   state.registered = true
 end
@@ -1902,12 +1897,9 @@ local function destroy()
   if not state.registered then
     return
   end
-  dt.gui.libs.image.destroy_action(ACTION_NAME)
-  dt.gui.libs.image.destroy_action(PREVIEW_ACTION_NAME)
-  dt.gui.libs.image.destroy_action(DISCARD_ACTION_NAME)
-  dt.gui.libs.image.destroy_action(REVERT_ACTION_NAME)
-  dt.gui.libs.image.destroy_action(TRAIN_ACTION_NAME)
-  dt.gui.libs.image.destroy_action(CHECK_ACTION_NAME)
+  for _i, action in ipairs(ACTIONS) do
+    dt.gui.libs.image.destroy_action(action.name)
+  end
   dt.destroy_event(SHORTCUT_EVENT, "shortcut")
   state.registered = false
 end
