@@ -2,39 +2,11 @@
 -- failure paths, cancel and destroy. The CLI is a fake (spec/helpers/fake_autoretouch.py) run through the
 -- real shell, in folders whose names need quoting.
 
+local recorded = require "helpers.recorded"
 local load = require "helpers.load"
 local stub = require "helpers.stub_darktable"
 
-local function find(list, pattern)
-  for _i, text in ipairs(list) do
-    if tostring(text):find(pattern) then
-      return text
-    end
-  end
-  return nil
-end
-
-local function count(list, pred)
-  local n = 0
-  for _i, v in ipairs(list) do
-    if pred(v) then
-      n = n + 1
-    end
-  end
-  return n
-end
-
-local function argv_after_dashes(argv)
-  local out, seen = {}, false
-  for _i, a in ipairs(argv) do
-    if seen then
-      out[#out + 1] = a
-    elseif a == "--" then
-      seen = true
-    end
-  end
-  return out
-end
+local find, count, argv_after_dashes = recorded.match, recorded.count, recorded.after_dashes
 
 describe("loading", function()
   it("registers the action, the shortcut and the preferences", function()
@@ -137,15 +109,8 @@ describe("running", function()
   local env, plugin, dt, J
 
   local function setup(opts)
-    opts = opts or {}
     env = load.env()
-    opts.prefs = opts.prefs or {}
-    opts.prefs.cli_path = opts.prefs.cli_path or env.cli
-    if opts.prefs.start_daemon == nil then
-      opts.prefs.start_daemon = false -- these specs run the per-batch command line (daemon_spec.lua: the daemon)
-    end
-    plugin, dt = load.plugin(opts)
-    J = plugin.internals.json_decode
+    plugin, dt, J = load.plugin_with_cli(env, opts) -- the per-batch command line (daemon_spec.lua: the daemon)
   end
 
   local function image(id, name, opts)
@@ -157,13 +122,18 @@ describe("running", function()
   end
 
   local function calls_of(command)
-    local out = {}
-    for _i, c in ipairs(calls()) do
-      if c.argv[1] == command then
-        out[#out + 1] = c
-      end
+    return env.calls_of(command, J)
+  end
+
+  --- The fake CLI's next answer to `command`: `actions` (image -> action) for those images, the default for the
+  --- others, and `settings` (reason, exit, ...).
+  local function per_photo(command, actions, settings)
+    settings = settings or {}
+    settings.per_photo = {}
+    for img, action in pairs(actions) do
+      settings.per_photo[img.path .. "/" .. img.filename] = action
     end
-    return out
+    env.scenario(plugin.internals.json_encode({ [command] = settings }))
   end
 
   after_each(function()
@@ -288,8 +258,7 @@ describe("running", function()
     it("reloads only images whose sidecar was written", function()
       setup()
       local a, b = image(1, "a.png"), image(2, "b.png")
-      env.scenario('{"apply": {"per_photo": {"' .. a.path:gsub('"', '\\"') .. '/a.png": "skipped"}, '
-        .. '"reason": "already has autoretouch entries"}}')
+      per_photo("apply", { [a] = "skipped" }, { reason = "already has autoretouch entries" })
       local summary = plugin.apply_to_images({ a, b })
       assert.are.equal(1, summary.skipped)
       assert.are.equal(1, summary.written)
@@ -335,8 +304,7 @@ describe("running", function()
     it("resets an image whose sidecar autoretouch had created, and reports what revert skipped", function()
       setup()
       local a, b, c = image(1, "a.png"), image(2, "b.png"), image(3, "c.png")
-      env.scenario(plugin.internals.json_encode({ revert = { per_photo = { [a.path .. "/a.png"] = "deleted",
-        [c.path .. "/c.png"] = "skipped" }, reason = "no autoretouch settings in this sidecar" } }))
+      per_photo("revert", { [a] = "deleted", [c] = "skipped" }, { reason = "no autoretouch settings in this sidecar" })
       local summary = plugin.revert_images({ a, b, c })
       assert.are.equal(1, a.resets)
       assert.is_nil(b.resets)
@@ -507,8 +475,7 @@ describe("running", function()
     it("fails only the photo the CLI could not handle", function()
       setup()
       local bad, good = image(1, "bad.png"), image(2, "good.png")
-      env.scenario('{"apply": {"per_photo": {"' .. bad.path:gsub('"', '\\"') .. '/bad.png": "failed"}, '
-        .. '"reason": "bad.png: cannot decode \226\152\131", "exit": 9}}')
+      per_photo("apply", { [bad] = "failed" }, { reason = "bad.png: cannot decode \226\152\131", exit = 9 })
       local summary = plugin.apply_to_images({ bad, good })
       assert.are.equal("failed", summary.details[1].action)
       assert.truthy(summary.details[1].reason:find("cannot decode \226\152\131", 1, true))
@@ -531,7 +498,7 @@ describe("running", function()
     it("fails a photo the CLI left out, and matches rows by order when it spelled the paths differently", function()
       setup()
       local a, b = image(1, "a.png"), image(2, "b.png")
-      env.scenario('{"apply": {"per_photo": {"' .. a.path:gsub('"', '\\"') .. '/a.png": "none"}}}')
+      per_photo("apply", { [a] = "none" })
       local summary = plugin.apply_to_images({ a, b })
       assert.are.equal("failed", summary.details[1].action)
       assert.are.equal("autoretouch reported nothing for this photo", summary.details[1].reason)

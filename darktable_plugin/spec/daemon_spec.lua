@@ -4,37 +4,21 @@
 -- command line when the daemon does not come up, reuses one already answering on the port, restarts its own for
 -- a new folder, and stops only its own process when darktable quits.
 
+local recorded = require "helpers.recorded"
 local load = require "helpers.load"
 local stub = require "helpers.stub_darktable"
 
 local PORT = "50151"
 local SERVER = "127.0.0.1:" .. PORT
 
-local function find(list, pattern)
-  for _i, text in ipairs(list) do
-    if tostring(text):find(pattern, 1, true) then
-      return text
-    end
-  end
-  return nil
+local find = recorded.find
+
+local function server_of(args)
+  return recorded.option(args, "server")
 end
 
-local function server_of(argv)
-  for _i, a in ipairs(argv) do
-    local server = a:match("^%-%-server=(.*)$")
-    if server then
-      return server
-    end
-  end
-  return nil
-end
-
-local function roots_of(argv)
-  local roots = {}
-  for _i, a in ipairs(argv) do
-    roots[#roots + 1] = a:match("^%-%-root=(.*)$")
-  end
-  return roots
+local function roots_of(args)
+  return recorded.options(args, "root")
 end
 
 --- A process that is not a daemon of ours: `sleep 30` in the background; returns its PID once it runs `sleep`.
@@ -79,13 +63,7 @@ describe("the daemon started on demand", function()
   end
 
   local function calls_of(command)
-    local out = {}
-    for _i, c in ipairs(env.calls(J)) do
-      if c.argv[1] == command then
-        out[#out + 1] = c.argv
-      end
-    end
-    return out
+    return env.argvs_of(command, J)
   end
 
   local function daemon()
@@ -105,13 +83,8 @@ describe("the daemon started on demand", function()
   end)
 
   after_each(function()
-    if plugin then
-      plugin.internals.stop_own_daemon()
-    end
-    if env then
-      env.cleanup()
-      env = nil
-    end
+    load.finish(plugin, env)
+    env = nil
   end)
 
   describe("preferences", function()

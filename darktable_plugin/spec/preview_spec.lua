@@ -3,41 +3,13 @@
 -- original's history plus the style, tagged autoretouch|preview and grouped with the original; a second preview
 -- replaces the copies; discard and apply remove them; originals and the user's own copies are never touched.
 
+local recorded = require "helpers.recorded"
 local load = require "helpers.load"
 local stub = require "helpers.stub_darktable"
 
 local PORT = "50161"
 
-local function find(list, pattern)
-  for _i, text in ipairs(list) do
-    if tostring(text):find(pattern, 1, true) then
-      return text
-    end
-  end
-  return nil
-end
-
-local function option(argv, name)
-  for _i, a in ipairs(argv) do
-    local value = a:match("^%-%-" .. name .. "=(.*)$")
-    if value then
-      return value
-    end
-  end
-  return nil
-end
-
-local function after_dashes(argv)
-  local out, seen = {}, false
-  for _i, a in ipairs(argv) do
-    if seen then
-      out[#out + 1] = a
-    elseif a == "--" then
-      seen = true
-    end
-  end
-  return out
-end
+local find, option, after_dashes = recorded.find, recorded.option, recorded.after_dashes
 
 describe("preview on virtual copies", function()
   local env, plugin, dt, J
@@ -46,14 +18,9 @@ describe("preview on virtual copies", function()
     opts = opts or {}
     env = load.env()
     opts.prefs = opts.prefs or {}
-    opts.prefs.cli_path = opts.prefs.cli_path or env.cli
-    if opts.prefs.start_daemon == nil then
-      opts.prefs.start_daemon = false
-    end
     opts.prefs.daemon_port = tonumber(PORT)
     opts.cache_dir = env.dir -- the started daemon's log
-    plugin, dt = load.plugin(opts)
-    J = plugin.internals.json_decode
+    plugin, dt, J = load.plugin_with_cli(env, opts)
   end
 
   local function image(id, name, opts)
@@ -61,13 +28,7 @@ describe("preview on virtual copies", function()
   end
 
   local function suggests()
-    local out = {}
-    for _i, c in ipairs(env.calls(J)) do
-      if c.argv[1] == "suggest" then
-        out[#out + 1] = c.argv
-      end
-    end
-    return out
+    return env.argvs_of("suggest", J)
   end
 
   local function copies()
@@ -85,12 +46,7 @@ describe("preview on virtual copies", function()
   end
 
   after_each(function()
-    if plugin then
-      plugin.internals.stop_own_daemon()
-    end
-    if env then
-      env.cleanup()
-    end
+    load.finish(plugin, env)
   end)
 
   it("makes one tagged, grouped copy per image with the original's history plus the suggestion", function()
@@ -186,12 +142,7 @@ describe("preview on virtual copies", function()
     preview({ a, b })
     local made = copies()
     plugin.apply_to_images({ made[1], a, made[2], b })
-    local applies = {}
-    for _i, c in ipairs(env.calls(J)) do
-      if c.argv[1] == "apply" then
-        applies[#applies + 1] = c.argv
-      end
-    end
+    local applies = env.argvs_of("apply", J)
     assert.are.equal(1, #applies)
     assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(applies[1]))
     assert.are.equal(0, #copies())

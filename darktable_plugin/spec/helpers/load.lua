@@ -32,7 +32,32 @@ local function python_path()
   return python
 end
 
---- A scratch environment: {dir, bin, cli, photos, scenario(tbl), calls() -> list}.
+--- A fresh plugin whose command is `env`'s fake CLI (preference cli_path, unless opts.prefs names one) and which,
+--- unless opts.prefs says otherwise, runs the per-batch command line (start_daemon = false; daemon_spec.lua: the
+--- daemon). Returns the plugin, its stub and the plugin's JSON decoder.
+function M.plugin_with_cli(env, opts)
+  opts = opts or {}
+  opts.prefs = opts.prefs or {}
+  opts.prefs.cli_path = opts.prefs.cli_path or env.cli
+  if opts.prefs.start_daemon == nil then
+    opts.prefs.start_daemon = false
+  end
+  local plugin, dt = M.plugin(opts)
+  return plugin, dt, plugin.internals.json_decode
+end
+
+--- After a spec: stop the daemon `plugin` started (when there is a plugin and it started one), and remove
+--- `env`'s folder (when there is an env).
+function M.finish(plugin, env)
+  if plugin then
+    plugin.internals.stop_own_daemon()
+  end
+  if env then
+    env.cleanup()
+  end
+end
+
+--- A scratch environment: {dir, bin, cli, photos, scenario(tbl), calls(), calls_of(command), argvs_of(command)}.
 function M.env()
   local env = {}
   env.dir = stub.temp_dir(" it's $HOME `id`")
@@ -53,6 +78,24 @@ function M.env()
       calls[#calls + 1] = assert(json_decode(line))
     end
     return calls
+  end
+  --- The calls whose command (argv[1]) is `command`, in order.
+  function env.calls_of(command, json_decode)
+    local out = {}
+    for _i, c in ipairs(env.calls(json_decode)) do
+      if c.argv[1] == command then
+        out[#out + 1] = c
+      end
+    end
+    return out
+  end
+  --- The argv of each call whose command is `command`, in order.
+  function env.argvs_of(command, json_decode)
+    local out = {}
+    for i, c in ipairs(env.calls_of(command, json_decode)) do
+      out[i] = c.argv
+    end
+    return out
   end
   function env.cleanup()
     stub.remove_tree(env.dir)
