@@ -1,13 +1,32 @@
-"""Helpers for tests that run the darktable plug-in inside a real darktable: install it, a CLI wrapper, a style."""
+"""Helpers for tests that run the darktable plug-in inside a real darktable.
+
+Install it, a CLI wrapper, a style; write a ``--luacmd`` driver that ends by writing its result and quitting,
+and read that result.
+"""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PLUGIN", "PLUGIN_MODULES", "REPO", "cli_wrapper", "install_plugin", "throwaway_style"]
+import pytest
+
+from testing.darktable_gui import lua_string
+
+__all__ = [
+    "PLUGIN",
+    "PLUGIN_MODULES",
+    "REPO",
+    "cli_wrapper",
+    "driver_result",
+    "install_plugin",
+    "throwaway_style",
+    "write_driver",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
@@ -23,10 +42,53 @@ def install_plugin(config: Path) -> None:
     (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
 
 
-def cli_wrapper(directory: Path) -> Path:
-    """An ``autoretouch`` executable (``directory/autoretouch cli``) running this checkout's CLI with this Python."""
+#: The end of every driver: ``result`` is written to ``{result_path}`` as JSON (with the plug-in's codec,
+#: ``require "autoretouch/json"``), or ``ERROR <the error>`` when the driver's ``pcall`` failed; then darktable quits.
+_WRITE_RESULT_AND_QUIT = """
+local f = io.open({result_path}, "w")
+if ok then
+  f:write(require("autoretouch/json").encode(result))
+else
+  f:write("ERROR " .. tostring(err))
+end
+f:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+
+def write_driver(path: Path, body: str, result_path: Path, **paths: Path) -> None:
+    """Write a ``--luacmd`` driver for ``run_darktable``: ``body``, then the writing of its result and the quit.
+
+    Args:
+        path: the driver file.
+        body: Lua, a ``str.format`` template (literal braces doubled) that defines ``dt`` (``require
+            "darktable"``) and a table ``result``, and does its work in ``local ok, err = pcall(...)``.
+        result_path: where ``result`` goes (read it with driver_result).
+        paths: the template's other ``{name}`` fields, each filled in as a Lua string literal.
+    """
+    values = {name: lua_string(str(value)) for name, value in paths.items()}
+    text = (body + _WRITE_RESULT_AND_QUIT).format(result_path=lua_string(str(result_path)), **values)
+    path.write_text(text, encoding="utf-8")
+
+
+def driver_result(status: int | None, log: str, result_path: Path, timeout_s: float) -> dict[str, Any]:
+    """The JSON result of a driver written by write_driver, from ``run_darktable``'s ``(status, log)``.
+
+    Fails the test, with the end of darktable's log, when darktable did not quit within ``timeout_s`` seconds
+    (``status`` None), when the driver wrote nothing, or when it wrote an error.
+    """
+    if status is None:
+        pytest.fail(f"darktable did not quit within {timeout_s} s; log:\n{log[-4000:]}")
+    assert result_path.exists(), f"the Lua driver wrote nothing (status {status}); log:\n{log[-4000:]}"
+    text = result_path.read_text(encoding="utf-8")
+    assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
+    return json.loads(text)
+
+
+def cli_wrapper(directory: Path, name: str = "autoretouch cli") -> Path:
+    """An ``autoretouch`` executable (``directory/NAME``) running this checkout's CLI with this Python."""
     directory.mkdir(parents=True)
-    path = directory / "autoretouch cli"
+    path = directory / name
     path.write_text(
         f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPO))} exec {shlex.quote(sys.executable)} -m backend "$@"\n',
         encoding="utf-8",

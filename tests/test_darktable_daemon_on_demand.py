@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,11 +26,11 @@ from typing import Any
 
 import pytest
 
+from testing.darktable_plugin import REPO, cli_wrapper, driver_result, install_plugin, write_driver
 from testing.needs import need_program
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO / "darktable_plugin"
 DRIVER = "spec/helpers/live_daemon.lua"
 #: The driver's whole run (the daemon starts in 5-10 s on a loaded machine).
@@ -60,18 +57,7 @@ local ok, err = pcall(function()
   result.pid, result.own, result.roots = daemon.pid, daemon.own, daemon.roots
   local summary = ar.revert_images({{ img }})
   result.revert = summary and summary.details[1].reason
-  result.json = ar.internals.json_encode
 end)
-local f = io.open({result_path}, "w")
-if ok then
-  local encode = result.json
-  result.json = nil
-  f:write(encode(result))
-else
-  f:write("ERROR " .. tostring(err))
-end
-f:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
 """
 
 
@@ -178,46 +164,27 @@ def test_starts_the_real_daemon_uses_it_and_stops_it_at_exit(
     assert f"(its output goes to {log})" in report["prints"][0]
 
 
-def _cli_wrapper(directory: Path) -> Path:
-    """An ``autoretouch`` executable running this checkout's CLI with this interpreter (darktable gets its own HOME)."""
-    directory.mkdir(parents=True)
-    path = directory / "autoretouch"
-    path.write_text(
-        f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPO))} exec {shlex.quote(sys.executable)} -m backend "$@"\n',
-        encoding="utf-8",
-    )
-    path.chmod(0o755)
-    return path
-
-
 def test_real_darktable_starts_the_daemon_and_stops_it_when_it_quits(tmp_path: Path) -> None:
-    from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
+    from testing.darktable_gui import require_darktable_gui, run_darktable
     from testing.fixtures import make_png
 
     require_darktable_gui()
     photos = tmp_path / "photos"
     photos.mkdir()
     photo = make_png(photos, "a.png", width=96, height=64)
-    config = tmp_path / "config"
-    (config / "lua").mkdir(parents=True)
-    shutil.copyfile(PLUGIN_DIR / "autoretouch.lua", config / "lua" / "autoretouch.lua")
-    shutil.copytree(PLUGIN_DIR / "autoretouch", config / "lua" / "autoretouch")
-    (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
+    install_plugin(tmp_path / "config")
     styles = tmp_path / "styles"
     styles.mkdir()
     result_path, driver = tmp_path / "result.json", tmp_path / "driver.lua"
-    driver.write_text(
-        GUI_DRIVER.format(photo=lua_string(str(photo)), result_path=lua_string(str(result_path))), encoding="utf-8"
-    )
+    write_driver(driver, GUI_DRIVER, result_path, photo=photo)
     port = _free_port()
-    conf = (f"lua/autoretouch/cli_path={_cli_wrapper(tmp_path / 'bin')}", f"lua/autoretouch/daemon_port={port}")
+    # this checkout's CLI (darktable gets its own HOME)
+    cli = cli_wrapper(tmp_path / "bin", name="autoretouch")
+    conf = (f"lua/autoretouch/cli_path={cli}", f"lua/autoretouch/daemon_port={port}")
     status, log = run_darktable(
         tmp_path, driver, conf=conf, env={"AUTORETOUCH_STYLES": str(styles)}, timeout_s=SESSION_TIMEOUT_S
     )
-    assert status is not None, f"darktable did not quit within {SESSION_TIMEOUT_S} s; log:\n{log[-4000:]}"
-    text = result_path.read_text(encoding="utf-8") if result_path.exists() else "ERROR no result"
-    assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
-    result = json.loads(text)
+    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
     pid = int(result["pid"] or 0)
     try:
         server = f"127.0.0.1:{port}"

@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import sqlite3
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,14 +36,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
+from testing.darktable_gui import require_darktable_gui, run_darktable
+from testing.darktable_plugin import (
+    REPO,
+    cli_wrapper,
+    driver_result,
+    install_plugin,
+    throwaway_style,
+    write_driver,
+)
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
-PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
-#: The plug-in's helper modules (``require "autoretouch/json"``), installed next to the script.
-PLUGIN_MODULES = REPO / "darktable_plugin" / "autoretouch"
 #: Where the lighttable screenshot is kept (``$AUTORETOUCH_TEST_ARTIFACTS``, else ``test-artifacts/``).
 ARTIFACTS = Path(os.environ.get("AUTORETOUCH_TEST_ARTIFACTS") or REPO / "test-artifacts")
 #: Hard limit for the whole darktable session in seconds (it normally takes 10-20 s).
@@ -103,7 +104,6 @@ local ok, err = pcall(function()
   settle()
   result.c_again = rows(ar.apply_to_images({{ c }}, {{ recipe = {recipe}, strength = 1 }}))
   settle()
-  result.json = ar.internals.json_encode
   -- the screenshot: the lighttable with the plug-in's buttons in "selected image[s]" and its last message
   dt.gui.libs.image.expanded = true
   dt.control.sleep(2000)
@@ -115,16 +115,6 @@ local ok, err = pcall(function()
     fb:close()
   end
 end)
-local f = io.open({result_path}, "w")
-if ok then
-  local encode = result.json
-  result.json = nil
-  f:write(encode(result))
-else
-  f:write("ERROR " .. tostring(err))
-end
-f:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
 """
 
 
@@ -155,28 +145,6 @@ def _user_sidecar(photo: Path) -> str:
     return text
 
 
-def _throwaway_style(directory: Path) -> None:
-    import torch
-
-    from backend.agent.network import AgentNet
-    from backend.agent.style import Style, save_style
-
-    torch.manual_seed(7)
-    save_style(Style("throwaway", AgentNet().eval(), training={"photos": 0}, metrics={}), directory)
-
-
-def _cli_wrapper(directory: Path) -> Path:
-    """An ``autoretouch`` executable running this checkout's CLI with this interpreter."""
-    directory.mkdir(parents=True)
-    path = directory / "autoretouch cli"
-    path.write_text(
-        f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPO))} exec {shlex.quote(sys.executable)} -m backend "$@"\n',
-        encoding="utf-8",
-    )
-    path.chmod(0o755)
-    return path
-
-
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     require_darktable_gui()
@@ -192,43 +160,28 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     recipe = root / "plus 1 EV.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     styles = root / "styles"
-    _throwaway_style(styles)
-    cli = _cli_wrapper(root / "bin 'x' $y")
+    throwaway_style(styles)
+    cli = cli_wrapper(root / "bin 'x' $y")
 
-    config, library = root / "config", root / "library.db"
-    (config / "lua").mkdir(parents=True)
-    shutil.copyfile(PLUGIN, config / "lua" / "autoretouch.lua")
-    shutil.copytree(PLUGIN_MODULES, config / "lua" / "autoretouch")
-    (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
+    library = root / "library.db"
+    install_plugin(root / "config")
     result_path = root / "result.json"
     # Xvfb keeps its screen in an XWD file here (-fbdir); xvfb-run splits its server options at spaces
     framebuffer = tmp_path_factory.mktemp("xvfb_screen")
     assert " " not in str(framebuffer)
     driver = root / "driver.lua"
-    driver.write_text(
-        DRIVER.format(
-            photo_a=lua_string(str(photo_a)),
-            photo_b=lua_string(str(photo_b)),
-            photo_c=lua_string(str(photo_c)),
-            recipe=lua_string(str(recipe)),
-            result_path=lua_string(str(result_path)),
-            framebuffer=lua_string(str(framebuffer / "Xvfb_screen0")),
-            screenshot=lua_string(str(root / "lighttable.xwd")),
-        ),
-        encoding="utf-8",
-    )
+    write_driver(
+        driver, DRIVER, result_path, photo_a=photo_a, photo_b=photo_b, photo_c=photo_c, recipe=recipe,
+        framebuffer=framebuffer / "Xvfb_screen0", screenshot=root / "lighttable.xwd",
+    )  # fmt: skip
     env = {"AUTORETOUCH_STYLES": str(styles)}
     status, log = run_darktable(
         root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
         xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
         env=env, timeout_s=SESSION_TIMEOUT_S,
     )  # fmt: skip
-    if status is None:
-        pytest.fail(f"darktable did not quit within {SESSION_TIMEOUT_S} s; log:\n{log[-4000:]}")
-    assert result_path.exists(), f"the Lua driver wrote nothing (status {status}); log:\n{log[-4000:]}"
-    text = result_path.read_text(encoding="utf-8")
-    assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
-    return Session(json.loads(text), library, photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")
+    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
+    return Session(result, library, photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")
 
 
 def _history(library: Path, photo: Path) -> tuple[list[str], int]:

@@ -15,14 +15,13 @@ history followed by exactly the modules (in darktable's order) ``apply --host=da
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
-from testing.darktable_plugin import cli_wrapper, install_plugin, throwaway_style
+from testing.darktable_gui import require_darktable_gui, run_darktable
+from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, throwaway_style, write_driver
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -70,21 +69,6 @@ local ok, err = pcall(function()
   end
   result.styles_left = n
 end)
-local f = io.open({result_path}, "w")
-if ok then
-  f:write(ar_json(result))
-else
-  f:write("ERROR " .. tostring(err))
-end
-f:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
-"""
-
-#: A tiny JSON writer for the driver (the plug-in's codec is reachable as require "autoretouch/json").
-JSON_PRELUDE = """
-local function ar_json(value)
-  return require("autoretouch/json").encode(value)
-end
 """
 
 SKIP_OPS = ("colorin", "colorout", "gamma", "flip")
@@ -130,21 +114,12 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
     install_plugin(root / "config")
     result_path = tmp_path / "result.json"
     driver = tmp_path / "driver.lua"
-    driver.write_text(
-        JSON_PRELUDE
-        + DRIVER.format(
-            photo_a=lua_string(str(photo_a)), photo_b=lua_string(str(photo_b)), result_path=lua_string(str(result_path))
-        ),
-        encoding="utf-8",
-    )
+    write_driver(driver, DRIVER, result_path, photo_a=photo_a, photo_b=photo_b)
     status, log = run_darktable(
         root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
         env={"AUTORETOUCH_STYLES": str(styles)}, timeout_s=SESSION_TIMEOUT_S,
     )  # fmt: skip
-    assert status is not None, f"darktable did not quit; log:\n{log[-4000:]}"
-    text = result_path.read_text(encoding="utf-8") if result_path.exists() else "(no result)"
-    assert not text.startswith("ERROR") and text != "(no result)", f"{text}\nlog:\n{log[-4000:]}"
-    result = json.loads(text)
+    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
 
     # B: one copy, then discarded: none left in the library, nor its sidecar
     assert result["b_preview"]["copies"] == 1 and result["b_preview"]["failed"] == [], result
