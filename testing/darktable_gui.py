@@ -1,15 +1,22 @@
-"""Helpers for tests that drive a real darktable GUI under ``xvfb-run`` with a Lua driver (``--luacmd``)."""
+"""Helpers for tests that drive a real darktable GUI under ``xvfb-run`` with a Lua driver (``--luacmd``).
+
+Also reading the histories in the library darktable leaves behind.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
 from testing.needs import missing
 
-__all__ = ["lua_string", "require_darktable_gui", "run_darktable"]
+__all__ = ["FIXED_MODULES", "library_histories", "lua_string", "require_darktable_gui", "run_darktable"]
+
+#: The modules darktable adds to every image's history on its own (left out by library_histories).
+FIXED_MODULES = ("colorin", "colorout", "gamma", "flip")
 
 
 def require_darktable_gui() -> None:
@@ -25,6 +32,29 @@ def lua_string(text: str) -> str:
     """A Lua string literal for ``text`` (every byte outside [A-Za-z0-9 /._-] as a decimal escape)."""
     safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /._-")
     return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
+
+
+def library_histories(
+    library: Path, columns: tuple[str, ...] = ("operation", "multi_priority")
+) -> dict[tuple[str, int], list[tuple[object, ...]]]:
+    """Every image's active history in a darktable library, FIXED_MODULES left out.
+
+    Args:
+        library: darktable's ``library.db``.
+        columns: the columns of its ``history`` table to read, the first being ``operation``.
+
+    Returns:
+        ``(file name, version) -> [one tuple of columns per history item below history_end, in history order]``.
+    """
+    out = {}
+    with sqlite3.connect(library) as db:
+        for image_id, name, version, end in db.execute("SELECT id, filename, version, history_end FROM images"):
+            rows = db.execute(
+                f"SELECT {', '.join(columns)} FROM history WHERE imgid = ? AND num < ? ORDER BY num",
+                (image_id, end),
+            ).fetchall()
+            out[(name, version)] = [r for r in rows if r[0] not in FIXED_MODULES]
+    return out
 
 
 def run_darktable(

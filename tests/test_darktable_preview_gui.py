@@ -15,12 +15,11 @@ history followed by exactly the modules (in darktable's order) ``apply --host=da
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import require_darktable_gui, run_darktable
+from testing.darktable_gui import library_histories, require_darktable_gui, run_darktable
 from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, throwaway_style, write_driver
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
@@ -71,21 +70,6 @@ local ok, err = pcall(function()
 end)
 """
 
-SKIP_OPS = ("colorin", "colorout", "gamma", "flip")
-
-
-def _histories(library: Path) -> dict[tuple[str, int], list[tuple[str, int]]]:
-    """(file name, version) -> active history items (operation, instance), darktable's fixed modules left out."""
-    out = {}
-    with sqlite3.connect(library) as db:
-        for image_id, name, version, end in db.execute("SELECT id, filename, version, history_end FROM images"):
-            rows = db.execute(
-                "SELECT operation, multi_priority FROM history WHERE imgid = ? AND num < ? ORDER BY num",
-                (image_id, end),
-            ).fetchall()
-            out[(name, version)] = [r for r in rows if r[0] not in SKIP_OPS]
-    return out
-
 
 def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path: Path) -> None:
     require_darktable_gui()
@@ -132,7 +116,7 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
     assert not Path(result["a_first_sidecar"]).exists()
     assert result["styles_left"] == 0  # every imported (and created) style was deleted again
 
-    history = _histories(root / "library.db")
+    history = library_histories(root / "library.db")  # (operation, instance) items
     assert sorted(k for k in history if k[0] == "b.png") == [("b.png", 0)]
     a_versions = sorted(v for (name, v) in history if name == photo_a.name)
     assert len(a_versions) == 2, history  # the original and one preview copy

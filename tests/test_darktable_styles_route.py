@@ -19,12 +19,11 @@ this is the route to add for virtual copies.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
+from testing.darktable_gui import library_histories, lua_string, require_darktable_gui, run_darktable
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -58,19 +57,6 @@ f:write(ok and "OK" or ("ERROR " .. tostring(err)))
 f:close()
 dt.gui.action("global/quit", 0, "", "", 1.0)
 """
-
-
-def _history(library: Path) -> dict[tuple[str, int], list[tuple[str, int, str]]]:
-    """(file name, version) -> the history items (operation, instance, instance name) up to history_end."""
-    out = {}
-    with sqlite3.connect(library) as db:
-        for image_id, name, version, end in db.execute("SELECT id, filename, version, history_end FROM images"):
-            rows = db.execute(
-                "SELECT operation, multi_priority, multi_name FROM history WHERE imgid = ? AND num < ? ORDER BY num",
-                (image_id, end),
-            ).fetchall()
-            out[(name, version)] = [r for r in rows if r[0] not in ("colorin", "colorout", "gamma", "flip")]
-    return out
 
 
 def test_dt_styles_append_keep_named_instances_stack_retries_and_reach_virtual_copies(tmp_path: Path) -> None:
@@ -107,7 +93,8 @@ def test_dt_styles_append_keep_named_instances_stack_retries_and_reach_virtual_c
     status, log = run_darktable(tmp_path / "dt", driver)
     assert status is not None, f"darktable did not quit; log:\n{log[-3000:]}"
     assert done.is_file() and done.read_text() == "OK", (done.read_text() if done.is_file() else "", log[-3000:])
-    history = _history(tmp_path / "dt" / "library.db")
+    # (file name, version) -> the history items (operation, instance, instance name) up to history_end
+    history = library_histories(tmp_path / "dt" / "library.db", ("operation", "multi_priority", "multi_name"))
 
     user_items = [("exposure", 0, ""), ("sharpen", 0, "")]
     ours_once = [("colorbalancergb", 0, "autoretouch"), ("exposure", 1, "autoretouch")]
