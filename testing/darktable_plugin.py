@@ -42,9 +42,18 @@ def install_plugin(config: Path) -> None:
     (config / "luarc").write_text('require "autoretouch"\n', encoding="utf-8")
 
 
+#: The start of every driver: its work runs in a ``pcall`` with ``dt`` (darktable), ``ar`` (the plug-in) and the
+#: table ``result`` in scope.
+_DRIVER_START = """
+local dt = require "darktable"
+local result = {}
+local ok, err = pcall(function()
+  local ar = require "autoretouch"
+"""
+
 #: The end of every driver: ``result`` is written to ``{result_path}`` as JSON (with the plug-in's codec,
 #: ``require "autoretouch/json"``), or ``ERROR <the error>`` when the driver's ``pcall`` failed; then darktable quits.
-_WRITE_RESULT_AND_QUIT = """
+_WRITE_RESULT_AND_QUIT = """end)
 local f = io.open({result_path}, "w")
 if ok then
   f:write(require("autoretouch/json").encode(result))
@@ -57,17 +66,18 @@ dt.gui.action("global/quit", 0, "", "", 1.0)
 
 
 def write_driver(path: Path, body: str, result_path: Path, **paths: Path) -> None:
-    """Write a ``--luacmd`` driver for ``run_darktable``: ``body``, then the writing of its result and the quit.
+    """Write a ``--luacmd`` driver for ``run_darktable``: ``body`` in a ``pcall``, then its result, then quit.
 
     Args:
         path: the driver file.
-        body: Lua, a ``str.format`` template (literal braces doubled) that defines ``dt`` (``require
-            "darktable"``) and a table ``result``, and does its work in ``local ok, err = pcall(...)``.
+        body: the driver's work, Lua run with ``dt`` (darktable), ``ar`` (the plug-in, ``require "autoretouch"``)
+            and the table ``result`` in scope; a ``str.format`` template (literal braces doubled).
         result_path: where ``result`` goes (read it with driver_result).
         paths: the template's other ``{name}`` fields, each filled in as a Lua string literal.
     """
     values = {name: lua_string(str(value)) for name, value in paths.items()}
-    text = (body + _WRITE_RESULT_AND_QUIT).format(result_path=lua_string(str(result_path)), **values)
+    values["result_path"] = lua_string(str(result_path))
+    text = _DRIVER_START + (body.lstrip("\n") + _WRITE_RESULT_AND_QUIT).format(**values)
     path.write_text(text, encoding="utf-8")
 
 

@@ -43,10 +43,6 @@ SESSION_TIMEOUT_S = 150
 #: The darktable session: import a photo, run the health check (which starts the daemon) and a revert through the
 #: daemon, write what happened, quit (darktable then fires the "exit" event).
 GUI_DRIVER = """
-local dt = require "darktable"
-local result = {{}}
-local ok, err = pcall(function()
-  local ar = require "autoretouch"
   local img = dt.database.import({photo})
   result.check = ar.check_autoretouch().message
   result.films = {{}}
@@ -57,7 +53,6 @@ local ok, err = pcall(function()
   result.pid, result.own, result.roots = daemon.pid, daemon.own, daemon.roots
   local summary = ar.revert_images({{ img }})
   result.revert = summary and summary.details[1].reason
-end)
 """
 
 

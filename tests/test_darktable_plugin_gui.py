@@ -54,11 +54,8 @@ ARTIFACTS = Path(os.environ.get("AUTORETOUCH_TEST_ARTIFACTS") or REPO / "test-ar
 SESSION_TIMEOUT_S = 150
 
 
+#: The driver's work (see write_driver): the runs, each one's rows in ``result``, and the screenshot.
 DRIVER = """
-local dt = require "darktable"
-local result = {{}}
-local ok, err = pcall(function()
-  local ar = require "autoretouch"
   local function rows(summary, message)
     if not summary then
       return {{ error = message }}
@@ -114,7 +111,6 @@ local ok, err = pcall(function()
     shot:close()
     fb:close()
   end
-end)
 """
 
 

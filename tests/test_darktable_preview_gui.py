@@ -26,28 +26,25 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 SESSION_TIMEOUT_S = 120
 
+#: The driver's work (see write_driver): previews of B, discarded, then two of A; counts in ``result``.
 DRIVER = """
-local dt = require "darktable"
-local result = {{}}
-local function previews()
-  local tag = dt.tags.find("autoretouch|preview")
-  local n = 0
-  for i = 1, tag and #tag or 0 do
-    if tag[i].duplicate_index > 0 then
-      n = n + 1
+  local function previews()
+    local tag = dt.tags.find("autoretouch|preview")
+    local n = 0
+    for i = 1, tag and #tag or 0 do
+      if tag[i].duplicate_index > 0 then
+        n = n + 1
+      end
     end
+    return n
   end
-  return n
-end
-local function brief(s)
-  local failed = {{}}
-  for _, f in ipairs(s.failed) do
-    failed[#failed + 1] = f.reason
+  local function brief(s)
+    local failed = {{}}
+    for _, f in ipairs(s.failed) do
+      failed[#failed + 1] = f.reason
+    end
+    return {{ copies = #s.copies, removed = s.removed, failed = failed, text = s.text }}
   end
-  return {{ copies = #s.copies, removed = s.removed, failed = failed, text = s.text }}
-end
-local ok, err = pcall(function()
-  local ar = require "autoretouch"
   local a = dt.database.import({photo_a})
   local b = dt.database.import({photo_b})
   local s = assert(ar.preview_images({{ b }}, {{ style = "throwaway", strength = 1.0 }}))
@@ -67,7 +64,6 @@ local ok, err = pcall(function()
     n = n + 1
   end
   result.styles_left = n
-end)
 """
 
 
