@@ -35,6 +35,16 @@ function M.read_file(path)
   return text
 end
 
+--- Remove the first `value` from the array `list` (nothing when it is not there).
+local function remove(list, value)
+  for i, v in ipairs(list) do
+    if v == value then
+      table.remove(list, i)
+      return
+    end
+  end
+end
+
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
@@ -211,12 +221,7 @@ function M.new(opts)
   local function new_style(name, items)
     local style = { name = name, items = items }
     function style.delete(self)
-      for i, st in ipairs(styles) do
-        if st == self then
-          table.remove(styles, i)
-          break
-        end
-      end
+      remove(styles, self)
       log.deleted_styles[#log.deleted_styles + 1] = self.name
     end
     styles[#styles + 1] = style
@@ -317,14 +322,6 @@ function M.image(owner, id, dir, filename, opts)
       names[#names + 1] = tag.name
     end
     M.write_file(img.sidecar, "<x:xmpmeta darktable-history='user'>" .. table.concat(names, ",") .. "</x:xmpmeta>")
-  end
-  local function remove(list, value)
-    for i, v in ipairs(list) do
-      if v == value then
-        table.remove(list, i)
-        return
-      end
-    end
   end
   function img.attach_tag(self, tag)
     assert(self == img)
