@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from testing.darktable_gui import lua_string
+from testing.darktable_gui import lua_string, run_darktable
 
 __all__ = [
     "PLUGIN",
@@ -24,6 +24,7 @@ __all__ = [
     "cli_wrapper",
     "driver_result",
     "install_plugin",
+    "run_plugin_session",
     "throwaway_style",
     "write_driver",
 ]
@@ -116,3 +117,35 @@ def throwaway_style(directory: Path, name: str = "throwaway", seed: int = 7) -> 
 
     torch.manual_seed(seed)
     save_style(Style(name, AgentNet().eval(), training={"photos": 0}, metrics={}), directory)
+
+
+def run_plugin_session(
+    root: Path, body: str, *, timeout_s: float, xvfb: str = "", **paths: Path
+) -> tuple[dict[str, Any], str]:
+    """Run darktable once with the plug-in and the driver ``body``: the driver's result and darktable's output.
+
+    darktable's folders and library are in ``root`` (see ``run_darktable``), with the plug-in installed there;
+    its command is this checkout's CLI (``root/bin 'x' $y/autoretouch cli``, the daemon started on demand off:
+    every call runs the command line), and a throw-away style is installed (``root/styles``, named
+    ``throwaway``, through ``$AUTORETOUCH_STYLES``).
+
+    Args:
+        root: the session's folder.
+        body: the driver's work (see write_driver).
+        timeout_s: the session's limit in seconds.
+        xvfb: extra Xvfb server options (see ``run_darktable``).
+        paths: the driver's other ``{name}`` fields (see write_driver).
+
+    Returns:
+        ``(the driver's result (see driver_result), darktable's output)``.
+    """
+    styles = root / "styles"
+    throwaway_style(styles)
+    cli = cli_wrapper(root / "bin 'x' $y")
+    install_plugin(root / "config")
+    result_path, driver = root / "result.json", root / "driver.lua"
+    write_driver(driver, body, result_path, **paths)
+    conf = (f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE")
+    env = {"AUTORETOUCH_STYLES": str(styles)}
+    status, log = run_darktable(root, driver, conf=conf, xvfb=xvfb, env=env, timeout_s=timeout_s)
+    return driver_result(status, log, result_path, timeout_s), log

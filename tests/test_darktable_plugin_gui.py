@@ -36,15 +36,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from testing.darktable_gui import require_darktable_gui, run_darktable
-from testing.darktable_plugin import (
-    REPO,
-    cli_wrapper,
-    driver_result,
-    install_plugin,
-    throwaway_style,
-    write_driver,
-)
+from testing.darktable_gui import require_darktable_gui
+from testing.darktable_plugin import REPO, run_plugin_session
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -155,29 +148,15 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     user_text = _user_sidecar(photo_a)
     recipe = root / "plus 1 EV.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
-    styles = root / "styles"
-    throwaway_style(styles)
-    cli = cli_wrapper(root / "bin 'x' $y")
-
-    library = root / "library.db"
-    install_plugin(root / "config")
-    result_path = root / "result.json"
     # Xvfb keeps its screen in an XWD file here (-fbdir); xvfb-run splits its server options at spaces
     framebuffer = tmp_path_factory.mktemp("xvfb_screen")
     assert " " not in str(framebuffer)
-    driver = root / "driver.lua"
-    write_driver(
-        driver, DRIVER, result_path, photo_a=photo_a, photo_b=photo_b, photo_c=photo_c, recipe=recipe,
+    result, log = run_plugin_session(
+        root, DRIVER, timeout_s=SESSION_TIMEOUT_S, xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
+        photo_a=photo_a, photo_b=photo_b, photo_c=photo_c, recipe=recipe,
         framebuffer=framebuffer / "Xvfb_screen0", screenshot=root / "lighttable.xwd",
     )  # fmt: skip
-    env = {"AUTORETOUCH_STYLES": str(styles)}
-    status, log = run_darktable(
-        root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
-        xvfb=f"-screen 0 1280x800x24 -fbdir {framebuffer}",
-        env=env, timeout_s=SESSION_TIMEOUT_S,
-    )  # fmt: skip
-    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
-    return Session(result, library, photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")
+    return Session(result, root / "library.db", photo_a, photo_b, photo_c, user_text, log, root / "lighttable.xwd")
 
 
 def _history(library: Path, photo: Path) -> tuple[list[str], int]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import library_histories, require_darktable_gui, run_darktable
-from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, throwaway_style, write_driver
+from testing.darktable_gui import library_histories, require_darktable_gui
+from testing.darktable_plugin import run_plugin_session
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -86,20 +86,9 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
     user_entries = recipe_to_history(user, is_raw=False, long_side_px=96)
     sidecar_a = photo_a.with_name(photo_a.name + ".xmp")
     sidecar_a.write_text(xmp_to_string(new_darktable_xmp(user_entries, is_raw=False)), encoding="utf-8")
-    styles = tmp_path / "styles"
-    throwaway_style(styles)
-    cli = cli_wrapper(tmp_path / "bin 'x'")
-
     root = tmp_path / "dt"
-    install_plugin(root / "config")
-    result_path = tmp_path / "result.json"
-    driver = tmp_path / "driver.lua"
-    write_driver(driver, DRIVER, result_path, photo_a=photo_a, photo_b=photo_b)
-    status, log = run_darktable(
-        root, driver, conf=(f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE"),
-        env={"AUTORETOUCH_STYLES": str(styles)}, timeout_s=SESSION_TIMEOUT_S,
-    )  # fmt: skip
-    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
+    result, _log = run_plugin_session(root, DRIVER, timeout_s=SESSION_TIMEOUT_S, photo_a=photo_a, photo_b=photo_b)
+    styles = root / "styles"  # the session's throw-away style
 
     # B: one copy, then discarded: none left in the library, nor its sidecar
     assert result["b_preview"]["copies"] == 1 and result["b_preview"]["failed"] == [], result
