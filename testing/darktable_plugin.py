@@ -1,7 +1,7 @@
 """Helpers for tests that run the darktable plug-in inside a real darktable.
 
 Install it, a CLI wrapper, a style; write a ``--luacmd`` driver that ends by writing its result and quitting,
-and read that result.
+and read that result; or all of it at once (run_plugin_session).
 """
 
 from __future__ import annotations
