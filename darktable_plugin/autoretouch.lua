@@ -43,11 +43,18 @@
     virtual copies carrying that tag are ever deleted; originals and the user's own copies are not touched.
     darktable 4.2's Lua has no image widget, so there is no before/after dialog: the lighttable shows each
     original beside its copies.
+  * "apply chosen preview" (same module): select one preview copy per image (any variant; an original with a
+    single preview copy chooses it) and apply the edit it shows to its original: the exact recipe suggest returned
+    for that copy (kept in darktable's cache folder as autoretouch-preview-<copy id>.json until the copy is
+    deleted) goes through `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch;
+    again = replace autoretouch's modules, the user's history stays); then every preview copy is deleted. Two
+    copies of one image are refused; a copy whose recipe is gone is skipped, the others carry on.
   * preferences > lua options: style (or a mix of styles), strength, command path, daemon address, start a daemon
     (on/off) and its port, fixed recipe, the name and minutes of a style trained from images, the number of
     images previewed, preview variants and their seed.
   * other scripts: require("autoretouch").apply_to_images(images, overrides), .revert_images(images),
-    .preview_images(images, overrides) and .discard_previews() (see the end of this file).
+    .preview_images(images, overrides), .apply_chosen_previews(images, overrides) and .discard_previews() (see
+    the end of this file).
 
   BUGS, COMMENTS, SUGGESTIONS
   * see docs/darktable-plugin.md in the autoretouch repository.
@@ -65,6 +72,8 @@
     port, 50151); stopped when darktable quits.
   * 1.5: "preview on virtual copies" and "discard previews" (needs `autoretouch suggest --dtstyle`); a style mix
     preference (`--mix`, for apply and preview); apply leaves preview copies out and removes them.
+  * 1.6: "apply chosen preview": the recipe a chosen preview copy shows (any variant) applied to its original
+    (`apply --recipe --overwrite`), then the preview copies removed; each copy's recipe is kept in the cache folder.
 ]]
 
 local dt = require "darktable"
@@ -78,8 +87,12 @@ local TRAIN_ACTION_NAME = "autoretouch_train"
 local CHECK_ACTION_NAME = "autoretouch_check"
 local PREVIEW_ACTION_NAME = "autoretouch_preview"
 local DISCARD_ACTION_NAME = "autoretouch_discard_previews"
+local CHOSEN_ACTION_NAME = "autoretouch_apply_chosen_preview"
 --: the tag that marks the plug-in's preview copies; only virtual copies carrying it are ever deleted.
 local PREVIEW_TAG = MODULE .. "|preview"
+--: each preview copy's recipe (what suggest returned for it) is kept in darktable's cache folder as
+--: PREFIX<copy id>.json, for "apply chosen preview"; removed with the copy.
+local PREVIEW_RECIPE_PREFIX = "autoretouch-preview-"
 local SHORTCUT_EVENT = "autoretouch_shortcut"
 --: darktable 4.2 (Lua API 9.0.0) is the oldest release that reads the module versions autoretouch writes.
 local MIN_API_VERSION = "9.0.0"
@@ -240,6 +253,21 @@ local MSG = {
   preview_dir_failed = "could not make a temporary folder for the style files",
   preview_discarded = "auto-retouch: %d preview copies removed",
   preview_title = "autoretouch preview %d: %s, strength %s",
+  preview_recipe_not_kept = "could not keep the recipe of preview copy %s in %s: %s",
+  chosen_label = "apply chosen preview",
+  chosen_tooltip = "apply the edit each selected preview copy shows (one copy per image) to its original, "
+    .. "replacing an earlier auto-retouch (your own history stays); then the preview copies are deleted",
+  chosen_job_label = "auto-retouch: apply chosen preview",
+  chosen_none = "auto-retouch: select the preview copies to apply (made by 'preview on virtual copies')",
+  chosen_two = "auto-retouch: %d preview copies of %s are chosen; select one copy per image",
+  chosen_which = "auto-retouch: %s has %d preview copies; select the one to apply",
+  chosen_recipe_missing = "the recipe of its preview copy is gone (the cache folder was cleared, or the copy was "
+    .. "made by an older plug-in?): preview again",
+  chosen_no_original = "the original of its preview copy is not in darktable's library",
+  chosen_recipe_file_failed = "could not write the recipe file: %s",
+  chosen_summary = "auto-retouch: chosen preview applied to %d images, %d skipped, %d failed",
+  chosen_summary_cancelled = "auto-retouch cancelled: chosen preview applied to %d images, %d skipped, %d failed, "
+    .. "%d not done",
 }
 
 --- The translated, formatted message `key` (format arguments follow).
@@ -478,6 +506,13 @@ local function apply_argv(cfg, photos)
     argv[#argv + 1] = style_option(cfg)
   end
   return with_photos(argv, cfg, "--", photos)
+end
+
+--- argv of one `autoretouch apply` call writing the recipe file `recipe` (a chosen preview's, already at the
+--- preview's strength: no --strength) to the darktable sidecars of several photos.
+local function recipe_apply_argv(cfg, recipe, photos)
+  return with_photos({ cfg.cli_path, "apply", "--host=darktable", "--json", "--overwrite", "--recipe=" .. recipe },
+    cfg, "--", photos)
 end
 
 --- argv of one `autoretouch suggest` call writing each suggestion as a .dtstyle into `folder` (the preview):
@@ -1161,6 +1196,12 @@ local function without_previews(images)
   return out
 end
 
+--- Where the recipe of the preview copy `copy` is kept (darktable's cache folder, by the copy's id).
+local function preview_recipe_path(copy)
+  local dir = dt.configuration.cache_dir or dt.configuration.tmp_dir or "/tmp"
+  return string.format("%s/%s%s.json", dir, PREVIEW_RECIPE_PREFIX, tostring(copy.id))
+end
+
 --- The preview copies in darktable's library: the virtual copies carrying PREVIEW_TAG.
 local function preview_copies()
   local ok, tag = pcall(dt.tags.find, PREVIEW_TAG)
@@ -1182,12 +1223,13 @@ end
 local function delete_preview_copies()
   local removed = 0
   for _i, img in ipairs(preview_copies()) do
-    local sidecar = img.sidecar
+    local sidecar, recipe = img.sidecar, preview_recipe_path(img)
     local ok, err = pcall(function()
       img:delete()
     end)
     if ok then
       removed = removed + 1
+      os.remove(recipe)
       if type(sidecar) == "string" and sidecar:match("_%d%d+%.[^/]+%.xmp$") then
         os.remove(sidecar)
       end
@@ -1551,6 +1593,44 @@ local function make_preview_copy(img, path, title)
   return copy
 end
 
+--- Keep the recipe `recipe` (a row of suggest's "recipes", without its style file) that the preview copy `copy` of
+--- `img` shows as variant `k`, for "apply chosen preview": written to a temporary file, then renamed over
+--- preview_recipe_path(copy). Returns true, or nil and a message.
+local function keep_preview_recipe(copy, img, k, recipe)
+  local bare = {}
+  for key, value in pairs(recipe) do
+    if key ~= "dtstyle" then
+      bare[key] = value
+    end
+  end
+  local path = preview_recipe_path(copy)
+  local ok, err = pcall(function()
+    local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
+      photo = photo_path(img), variant = k, recipe = json.encode(bare) }
+    local f = assert(io.open(path .. ".tmp", "wb"))
+    local written, write_err = f:write(json.encode(entry))
+    f:close()
+    assert(written, write_err)
+    assert(os.rename(path .. ".tmp", path))
+  end)
+  if not ok then
+    os.remove(path .. ".tmp")
+    return nil, msg("preview_recipe_not_kept", photo_path(copy), path, tostring(err))
+  end
+  return true
+end
+
+--- The record keep_preview_recipe kept for the preview copy `copy` ({photo, original_id, variant, recipe = JSON
+--- text}), or nil when there is none or it belongs to another image (an id darktable gave again).
+local function preview_recipe(copy)
+  local doc = json.decode(read_file(preview_recipe_path(copy)) or "")
+  if type(doc) ~= "table" or doc.copy_id ~= copy.id or doc.duplicate_index ~= copy.duplicate_index
+    or doc.photo ~= photo_path(copy) or type(doc.recipe) ~= "string" then
+    return nil
+  end
+  return doc
+end
+
 --- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies.
 local function run_preview(cfg, originals, progress)
   local folder = make_temp_dir()
@@ -1595,6 +1675,10 @@ local function run_preview(cfg, originals, progress)
         end
         if copy then
           summary.copies[#summary.copies + 1] = copy
+          local kept, why_not = keep_preview_recipe(copy, img, k, recipe)
+          if not kept then
+            dt.print_log(why_not) -- the copy still shows the edit; "apply chosen preview" will say it cannot
+          end
         else
           summary.failed[#summary.failed + 1] = { photo = photos[i], reason = why }
         end
@@ -1669,6 +1753,173 @@ local function discard_previews()
   local removed = delete_preview_copies()
   dt.print(msg("preview_discarded", removed))
   return removed
+end
+
+--- The original of the preview copy `copy`: its group leader, else the image under the id kept with its recipe
+--- (`kept`, when there is one), else one of `candidates`; whichever is the original (no virtual copy) of the same
+--- file. Or nil.
+local function original_of(copy, kept, candidates)
+  local photo = photo_path(copy)
+  local function fits(img)
+    return img ~= nil and (tonumber(img.duplicate_index) or 0) == 0 and photo_path(img) == photo
+  end
+  local found = {
+    function() return copy.group_leader end,
+    function() return kept and dt.database.get_image(kept.original_id) end,
+  }
+  for _i, img in ipairs(candidates) do
+    found[#found + 1] = function() return img end
+  end
+  for _i, get in ipairs(found) do
+    local ok, img = pcall(get)
+    local fit_ok, fit = pcall(fits, img)
+    if ok and fit_ok and fit then
+      return img
+    end
+  end
+  return nil
+end
+
+--- The preview copies chosen in `images`, at most one per original, in the selection's order, and the originals
+--- selected; an original selected without any of its copies chooses its one preview copy (it has none: left
+--- out). Or nil and a message: two copies of one image chosen, or an original alone with several copies.
+local function chosen_copies(images)
+  local order, chosen, originals, all = {}, {}, {}, nil
+  for _i, img in ipairs(images) do
+    local photo = photo_path(img)
+    local copy, original = is_preview_copy(img), (tonumber(img.duplicate_index) or 0) == 0
+    if (copy or original) and not chosen[photo] then -- the user's own virtual copies are left out
+      chosen[photo] = {}
+      order[#order + 1] = photo
+    end
+    if copy then
+      table.insert(chosen[photo], img)
+    elseif original then
+      originals[#originals + 1] = img
+    end
+  end
+  local out = {}
+  for _i, photo in ipairs(order) do
+    local copies = chosen[photo]
+    if #copies > 1 then
+      return nil, msg("chosen_two", #copies, photo)
+    elseif #copies == 0 then
+      all = all or preview_copies()
+      for _k, copy in ipairs(all) do
+        if photo_path(copy) == photo then
+          copies[#copies + 1] = copy
+        end
+      end
+      if #copies > 1 then
+        return nil, msg("chosen_which", photo, #copies)
+      end
+    end
+    out[#out + 1] = copies[1]
+  end
+  return out, originals
+end
+
+--- What "apply chosen preview" runs per distinct recipe (as MODES.apply, with recipe_apply_argv and the recipe
+--- file `file`), and its messages.
+local function chosen_mode(file)
+  return { argv = function(cfg, photos)
+    return recipe_apply_argv(cfg, file, photos)
+  end, done = MODES.apply.done, summary = "chosen_summary", summary_cancelled = "chosen_summary_cancelled" }
+end
+
+--- Apply the recipe `group.text` (JSON) to the originals `group.images` in batches: the recipe goes to a temporary
+--- file for `apply --recipe`, removed afterwards.
+local function apply_recipe_group(cfg, group, summary, progress, run)
+  local file = os.tmpname()
+  local f = io.open(file, "wb")
+  local ok = f ~= nil and f:write(group.text) ~= nil
+  if f then
+    ok = f:close() and ok
+  end
+  if not ok then
+    os.remove(file)
+    for _i, img in ipairs(group.images) do
+      record(summary, img, "failed", msg("chosen_recipe_file_failed", file))
+      progress.step()
+    end
+    return
+  end
+  local mode = chosen_mode(file)
+  local batch = {}
+  for i, img in ipairs(group.images) do
+    batch[#batch + 1] = img
+    if #batch >= BATCH_SIZE or i == #group.images then
+      if progress.stopped() then
+        break
+      end
+      process_batch(cfg, batch, summary, progress, mode, run)
+      batch = {}
+    end
+  end
+  os.remove(file)
+end
+
+--- Apply the edit the chosen preview copies show to their originals: each copy's own recipe (what suggest returned
+--- for that image and variant, at the preview's strength or mix, kept with the copy) goes through
+--- `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch), so running it again
+--- replaces autoretouch's previous modules and the user's history stays. Then every preview copy is deleted (as
+--- apply does; not when the run was cancelled or nothing was written). A copy whose recipe is gone (darktable
+--- restarted since the preview, cache cleared) is skipped; the others carry on.
+-- @param images the selection: preview copies (one per image) and/or originals (an original with exactly one
+--   preview copy chooses it)
+-- @param overrides optional settings overriding the preferences (cli_path, server, start_daemon, daemon_port)
+-- @return a summary as apply_to_images' (plus previews_removed), or nil and a message (nothing was done: no copy
+--   chosen, two copies of one image chosen)
+local function apply_chosen_previews(images, overrides)
+  local cfg, err = prepare(images, overrides, true)
+  if not cfg then
+    return nil, err
+  end
+  local copies, originals = chosen_copies(images)
+  if not copies then
+    return refuse(originals)
+  elseif #copies == 0 then
+    return refuse(msg("chosen_none"))
+  end
+  local summary, failure = run_job(#copies, msg("chosen_job_label"), nil, function(progress)
+    local summary = new_summary(#copies)
+    local groups, by_text = {}, {}
+    for _i, copy in ipairs(copies) do
+      local kept = preview_recipe(copy)
+      local original = original_of(copy, kept, originals)
+      local reason = (not original and msg("chosen_no_original")) or (not kept and msg("chosen_recipe_missing"))
+        or precheck(original)
+      if reason then
+        record(summary, original or copy, "skipped", reason)
+        progress.step()
+      else
+        local group = by_text[kept.recipe]
+        if not group then
+          group = { text = kept.recipe, images = {} }
+          by_text[kept.recipe] = group
+          groups[#groups + 1] = group
+        end
+        group.images[#group.images + 1] = original
+      end
+    end
+    local run = {}
+    for _i, group in ipairs(groups) do
+      if progress.stopped() then
+        break
+      end
+      apply_recipe_group(cfg, group, summary, progress, run)
+    end
+    summary.cancelled = progress.cancelled
+    return summary
+  end)
+  if not summary then
+    return nil, failure
+  end
+  if not summary.cancelled and summary.written > 0 then
+    summary.previews_removed = delete_preview_copies()
+  end
+  dt.print(summary_text(summary, chosen_mode(nil)))
+  return summary
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -1861,6 +2112,7 @@ end
 local ACTIONS = {
   { name = ACTION_NAME, key = "action", run = apply_to_images },
   { name = PREVIEW_ACTION_NAME, key = "preview", run = preview_images },
+  { name = CHOSEN_ACTION_NAME, key = "chosen", run = apply_chosen_previews },
   { name = DISCARD_ACTION_NAME, key = "discard", run = function(_images)
     discard_previews()
   end },
@@ -1924,6 +2176,7 @@ script_data.apply_to_images = apply_to_images
 script_data.revert_images = revert_images
 script_data.preview_images = preview_images
 script_data.discard_previews = discard_previews
+script_data.apply_chosen_previews = apply_chosen_previews
 script_data.train_from_images = train_from_images
 script_data.check_autoretouch = check_autoretouch
 
@@ -1939,6 +2192,8 @@ script_data.internals = {
   apply_argv = apply_argv,
   revert_argv = revert_argv,
   suggest_argv = suggest_argv,
+  recipe_apply_argv = recipe_apply_argv,
+  preview_recipe_path = preview_recipe_path,
   is_preview_copy = is_preview_copy,
   PREVIEW_TAG = PREVIEW_TAG,
   train_argv = train_argv,

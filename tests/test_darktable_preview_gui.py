@@ -11,6 +11,11 @@ on demand switched off (``start_daemon=FALSE``: every call runs this checkout's 
 After darktable quits, darktable's library shows: A's history unchanged; A's one virtual copy holding A's
 history followed by exactly the modules (in darktable's order) ``apply --host=darktable`` would append for the suggestion at 0.5
 (computed here in process); no imported style left in darktable's style list.
+
+"apply chosen preview", in a second session: A (with the user's history) previewed with 2 variants, variant 2's
+copy chosen and applied: A's library history is the user's followed by exactly variant 2's modules (their
+parameter blobs, from the suggestion computed here in process with the same seed, and unlike variant 1's), no
+preview copy or kept recipe is left.
 """
 
 from __future__ import annotations
@@ -114,3 +119,83 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
     # the original's history first, then ours (darktable applies a style's items in its own module order)
     assert copy[: len(original)] == original
     assert sorted(copy[len(original) :]) == sorted(ours), (copy, ours)
+
+
+#: The driver of the "apply chosen preview" session: A previewed with 2 variants, the copy of variant 2 chosen.
+CHOSEN_DRIVER = """
+  local function previews()
+    local tag = dt.tags.find("autoretouch|preview")
+    local n = 0
+    for i = 1, tag and #tag or 0 do
+      if tag[i].duplicate_index > 0 then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  local a = dt.database.import({photo_a})
+  local s = assert(ar.preview_images({{ a }}, {{ style = "throwaway", strength = 0.8, preview_variants = 2,
+    preview_seed = 3 }}))
+  result.copies = #s.copies
+  local chosen = s.copies[2]
+  result.title = chosen.title
+  local kept_path = ar.internals.preview_recipe_path(chosen)
+  local f = io.open(kept_path, "r")
+  result.kept = f and f:read("*a") or ""
+  if f then
+    f:close()
+  end
+  local applied = assert(ar.apply_chosen_previews({{ chosen }}))
+  result.applied = {{ written = applied.written, skipped = applied.skipped, failed = applied.failed,
+    removed = applied.previews_removed }}
+  result.left = previews()
+  result.kept_left = io.open(kept_path, "r") ~= nil
+"""
+
+
+def test_apply_chosen_preview_applies_that_variant_to_the_original(tmp_path: Path) -> None:
+    require_darktable_gui()
+    import json
+
+    from backend.agent.style import load_style
+    from backend.agent.suggest import suggest_for_photo
+    from backend.recipe import Recipe
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
+    from backend.translate.darktable_pack import decode_params
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos it's"
+    photos.mkdir()
+    photo_a = make_png(photos, "a photo.png", width=96, height=64)
+    user = Recipe.from_dict(
+        {"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}, {"slider": "exposure", "value": -0.5}]}
+    )
+    user_entries = recipe_to_history(user, is_raw=False, long_side_px=96)
+    photo_a.with_name(photo_a.name + ".xmp").write_text(
+        xmp_to_string(new_darktable_xmp(user_entries, is_raw=False)), encoding="utf-8"
+    )
+    root = tmp_path / "dt"
+    result, _log = run_plugin_session(root, CHOSEN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo_a=photo_a)
+
+    assert result["copies"] == 2 and "preview 2" in result["title"], result
+    assert result["applied"] == {"written": 1, "skipped": 0, "failed": 0, "removed": 2}, result
+    assert result["left"] == 0 and result["kept_left"] is False
+
+    style = load_style(root / "styles" / "throwaway.safetensors")
+    first, second = suggest_for_photo(photo_a, [(style, 1.0)], strength=0.8, variants=2, seed=3)
+    kept = Recipe.from_dict(json.loads(json.loads(result["kept"])["recipe"]))
+    assert [s.slider for s in kept.steps] == [s.slider for s in second.steps]
+
+    def blobs(recipe: Recipe) -> list[tuple[str, bytes]]:
+        """(operation, parameter blob) of the modules apply appends for ``recipe``, sorted."""
+        entries = recipe_to_history(recipe, is_raw=False, long_side_px=96)
+        return sorted((e.operation, decode_params(e.params)) for e in entries)
+
+    assert blobs(second) and blobs(second) != blobs(first), "the variants do not differ: the test would prove nothing"
+    history = library_histories(root / "library.db", columns=("operation", "multi_priority", "op_params"))
+    assert sorted(history) == [(photo_a.name, 0)], history  # no preview copy left
+    items = history[(photo_a.name, 0)]
+    # the user's history first (darktable's order), then exactly variant 2's modules
+    assert [(op, prio) for op, prio, _ in items[:2]] == [("exposure", 0), ("sharpen", 0)], items
+    assert sorted((op, bytes(params)) for op, _, params in items[2:]) == blobs(second)

@@ -90,13 +90,14 @@ describe("destroy", function()
   it("removes the action and the shortcut; restart brings them back", function()
     local plugin, dt = load.plugin()
     plugin.destroy()
-    assert.are.same({ "autoretouch_apply", "autoretouch_preview", "autoretouch_discard_previews",
-      "autoretouch_revert", "autoretouch_train", "autoretouch_check" }, dt._log.destroyed_actions)
+    assert.are.same({ "autoretouch_apply", "autoretouch_preview", "autoretouch_apply_chosen_preview",
+      "autoretouch_discard_previews", "autoretouch_revert", "autoretouch_train", "autoretouch_check" },
+      dt._log.destroyed_actions)
     assert.are.same({ { name = "autoretouch_shortcut", kind = "shortcut" } }, dt._log.destroyed_events)
     assert.is_nil(dt._log.actions["autoretouch_apply"])
     assert.is_nil(dt._log.actions["autoretouch_revert"])
     plugin.destroy() -- twice: nothing more to undo
-    assert.are.equal(6, #dt._log.destroyed_actions)
+    assert.are.equal(7, #dt._log.destroyed_actions)
     plugin.restart()
     assert.is_table(dt._log.actions["autoretouch_apply"])
     assert.is_table(dt._log.actions["autoretouch_revert"])

@@ -2,6 +2,8 @@
 -- --dtstyle=DIR` call (the fake CLI writes the style files), then per image and variant a virtual copy with the
 -- original's history plus the style, tagged autoretouch|preview and grouped with the original; a second preview
 -- replaces the copies; discard and apply remove them; originals and the user's own copies are never touched.
+-- "apply chosen preview": each chosen copy's own recipe (kept in the cache folder) goes to its original through
+-- `apply --recipe=FILE --overwrite` (one call per distinct recipe), then the copies are removed.
 
 local recorded = require "helpers.recorded"
 local load = require "helpers.load"
@@ -196,6 +198,122 @@ describe("preview on virtual copies", function()
     assert.truthy(summary.failed[1].reason:find("no such module", 1, true))
     assert.are.equal(1, #dt._log.deleted_images)
     assert.are.equal(0, #dt.styles)
+  end)
+
+  describe("apply chosen preview", function()
+    local function choose(images)
+      dt._log.actions["autoretouch_apply_chosen_preview"].callback("autoretouch_apply_chosen_preview", images)
+    end
+
+    --- The copies of `img`, by variant (their order of making).
+    local function copies_of(img)
+      local out = {}
+      for _i, c in ipairs(copies()) do
+        if c.group_leader == img then
+          out[#out + 1] = c
+        end
+      end
+      return out
+    end
+
+    it("applies each chosen copy's own recipe to its original, then removes every preview copy", function()
+      setup({ prefs = { preview_variants = 2, strength = 0.6, style = "warm" } })
+      local a = image(1, "a b.png", { altered = true, history = { "sharpen" } })
+      local b = image(2, "it's \"b\".jpg")
+      preview({ a, b })
+      local a2, b1 = copies_of(a)[2], copies_of(b)[1]
+      local kept = { plugin.internals.preview_recipe_path(a2), plugin.internals.preview_recipe_path(b1) }
+      assert.truthy(stub.read_file(kept[1]))
+      assert.is_nil(stub.read_file(kept[1]):find("dtstyle", 1, true)) -- the style file is gone, and not named
+      choose({ a, a2, b1 })
+      local calls = env.calls_of("apply", J)
+      assert.are.equal(2, #calls) -- two recipes: one call each
+      for i, want in ipairs({ { photo = "/a b.png", value = 0.2 }, { photo = "/it's \"b\".jpg", value = 0.1 } }) do
+        local argv = calls[i].argv
+        assert.are.same({ env.photos .. want.photo }, after_dashes(argv))
+        assert.truthy(find(argv, "--overwrite"))
+        assert.is_nil(option(argv, "strength")) -- the recipe is at the preview's strength already
+        assert.is_nil(option(argv, "style"))
+        local recipe = J(calls[i].recipe)
+        assert.are.same({ { slider = "exposure", value = want.value } }, recipe.steps)
+        assert.are.equal(0.6, recipe.strength)
+        assert.is_nil(io.open(option(argv, "recipe"), "rb")) -- the temporary recipe file is removed
+      end
+      assert.are.same({ env.photos .. "/a b.png", env.photos .. "/it's \"b\".jpg" }, dt._log.imports)
+      assert.are.equal(0, #copies())
+      assert.is_nil(io.open(kept[1], "rb"))
+      assert.is_nil(io.open(kept[2], "rb"))
+      assert.is_nil(a.deleted)
+      assert.are.equal("auto-retouch: chosen preview applied to 2 images, 0 skipped, 0 failed",
+        dt._log.prints[#dt._log.prints])
+      assert.is_false(plugin.internals.state.running)
+    end)
+
+    it("runs one call for the images whose chosen copies share a recipe; an original chooses its one copy", function()
+      setup()
+      local a, b = image(1, "a.png"), image(2, "b.png")
+      preview({ a, b })
+      local summary = plugin.apply_chosen_previews({ a, copies_of(b)[1] })
+      assert.are.equal(2, summary.written)
+      assert.are.equal(2, summary.previews_removed)
+      local argvs = env.argvs_of("apply", J)
+      assert.are.equal(1, #argvs)
+      assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(argvs[1]))
+    end)
+
+    it("refuses two copies of one image, or an original alone with several copies", function()
+      setup({ prefs = { preview_variants = 2 } })
+      local a = image(1, "a.png")
+      preview({ a })
+      local none, err = plugin.apply_chosen_previews(copies_of(a))
+      assert.is_nil(none)
+      assert.are.equal("auto-retouch: 2 preview copies of " .. env.photos .. "/a.png are chosen; select one copy per "
+        .. "image", err)
+      local also, why = plugin.apply_chosen_previews({ a })
+      assert.is_nil(also)
+      assert.truthy(why:find("a.png has 2 preview copies; select the one to apply", 1, true))
+      assert.are.equal(0, #env.argvs_of("apply", J))
+      assert.are.equal(2, #copies())
+      plugin.discard_previews()
+      local own = image(7, "a.png", { duplicate_index = 9, create_file = false }) -- the user's own virtual copy
+      preview({ a })
+      local nothing, reason = plugin.apply_chosen_previews({ own })
+      assert.is_nil(nothing)
+      assert.truthy(reason:find("select the preview copies to apply", 1, true))
+    end)
+
+    it("skips a copy whose recipe is gone and applies the others", function()
+      setup()
+      local a, b = image(1, "a.png"), image(2, "b.png")
+      preview({ a, b })
+      local a1, b1 = copies_of(a)[1], copies_of(b)[1]
+      os.remove(plugin.internals.preview_recipe_path(a1)) -- as after the cache was cleared
+      local summary = plugin.apply_chosen_previews({ a1, b1 })
+      assert.are.equal(1, summary.written)
+      assert.are.equal(1, summary.skipped)
+      assert.are.equal(a, summary.details[1].image)
+      assert.truthy(summary.details[1].reason:find("recipe of its preview copy is gone", 1, true))
+      assert.are.same({ env.photos .. "/b.png" }, after_dashes(env.argvs_of("apply", J)[1]))
+      assert.truthy(dt._log.prints[#dt._log.prints]:find("1 images, 1 skipped, 0 failed\n" .. env.photos
+        .. "/a.png: the recipe", 1, true))
+      assert.are.equal(0, #copies())
+    end)
+
+    it("keeps the copies when nothing was written, and a recipe kept for another image is not used", function()
+      setup()
+      local a = image(1, "a.png")
+      preview({ a })
+      local a1 = copies_of(a)[1]
+      env.scenario('{"apply": {"mode": "failed", "reason": "disk full"}}')
+      local summary = plugin.apply_chosen_previews({ a1 })
+      assert.are.equal(1, summary.failed)
+      assert.is_nil(summary.previews_removed)
+      assert.are.equal(1, #copies())
+      a1.duplicate_index = 5 -- darktable gave the id to another copy: its kept recipe is not this one's
+      local again = plugin.apply_chosen_previews({ a1 })
+      assert.are.equal(1, again.skipped)
+      assert.are.equal(1, #env.argvs_of("apply", J))
+    end)
   end)
 
   it("runs suggest through the plug-in's daemon when it uses one", function()

@@ -2,8 +2,9 @@
 """A fake ``autoretouch`` CLI for the plugin specs: records each call, answers as ``scenario.json`` says.
 
 Both files live next to this script. Every call appends one JSON line to ``calls.jsonl``:
-``{"argv": [...], "recipe": <the --recipe file's text or null>}``. ``scenario.json`` (optional) holds per
-command (``apply`` and ``revert`` answer) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (written,
+``{"argv": [...], "recipe": <the --recipe file's text or null>}`` (``apply --recipe=FILE`` answers as
+``apply --style`` does; the file is read at once, so the caller may remove it afterwards). ``scenario.json``
+(optional) holds per command (``apply`` and ``revert`` answer) a dict: ``exit`` (status), ``stderr`` (text), ``mode`` (written,
 skipped, failed, and for revert reverted, deleted: one result row per photo; none: no row for the photo;
 garbage: no JSON at all; default written for apply, reverted for revert), ``reason`` and
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
@@ -11,8 +12,9 @@ rows name each photo with a doubled slash, as if the CLI had spelled the path di
 answers ``styles --json``'s object with the scenario's ``styles`` list (default: ``default`` and ``warm``).
 ``suggest --json --dtstyle=DIR`` writes, per photo and ``--variants`` K, a ``.dtstyle`` into DIR named
 ``autoretouch preview STEM K TOKEN`` holding the scenario's ``operations`` (default exposure, colorbalancergb)
-and prints one row per photo with each recipe's ``dtstyle``; ``per_photo`` (photo -> ``failed``) and ``mode``
-(``failed`` for every photo, ``garbage``) as for apply; some failed: exit status 9.
+and prints one row per photo with each recipe (variant K: exposure 0.1 * K, at ``--strength``) and its
+``dtstyle``; ``per_photo`` (photo -> ``failed``) and ``mode`` (``failed`` for every photo, ``garbage``) as for
+apply; some failed: exit status 9.
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -164,7 +166,8 @@ if command == "suggest":
                         f'<darktable_style version="1.0"><info><name>autoretouch preview {stem} {k} {token}</name>'
                         f"</info><style>{plugins}</style></darktable_style>\n"
                     )
-            recipe = {"version": 1, "steps": [{"slider": "exposure", "value": 0.1 * k}]}
+            strength = float(option("strength") or 1)
+            recipe = {"version": 1, "steps": [{"slider": "exposure", "value": 0.1 * k}], "strength": strength}
             if path:
                 recipe["dtstyle"] = path
             recipes.append(recipe)
