@@ -125,6 +125,15 @@ class FileError(AutoretouchError):
         super().__init__(f"{path}: {reason}")
 
 
+class OutputError(FileError):
+    """A file autoretouch was asked to write (e.g. a ``suggest --dtstyle`` style file) could not be written.
+
+    Attributes:
+        path: the file concerned.
+        reason: what the operating system said.
+    """
+
+
 class SidecarError(FileError):
     """An existing sidecar is malformed or unsafe (entities, wrong root), or a sidecar write failed.
 

@@ -114,3 +114,38 @@ def test_a_failed_photo_writes_no_file_and_the_others_do(
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["ok"] for r in rows] == [False, True]
     assert [p.name.split(".")[0] for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_a_folder_that_cannot_be_written_is_refused(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_main(capsys, ["suggest", "a.jpg", "--dtstyle", "/proc/self"])  # a folder nobody may create files in
+    assert exc.value.code == 2
+    assert "/proc/self: cannot write into this folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["in-process", "server"])
+def test_a_failed_write_fails_that_photo_with_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+    here: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    remote: bool,
+) -> None:
+    # a full disk cannot be made here: the atomic writer fails as it would then (ENOSPC)
+    import errno
+
+    import backend.cli.dtstyle_output as dtstyle_output
+
+    def full_disk(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dtstyle_output, "write_text_atomic", full_disk)
+    argv = ["suggest", "a.jpg", "b.png", "--json", "--dtstyle", str(tmp_path)]
+    code, out, err = run_main(capsys, [*argv, *(["--server", here["server"]] if remote else [])])
+    assert code == 3  # every photo failed: the error's own status (OutputError), not 1 ("internal error")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["ok"] for r in rows] == [False, False]
+    for row in rows:
+        assert f"{tmp_path / Path(row['photo']).stem}.1." in row["error"]  # names the file it could not write
+        assert "cannot write the style file: No space left on device" in row["error"]
+    assert "internal error" not in err

@@ -15,11 +15,13 @@ files locally, into DIR on the CLI's machine.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.errors import OutputError
 from backend.fsio import write_text_atomic
 
 if TYPE_CHECKING:
@@ -34,14 +36,16 @@ STYLE_PREFIX = "autoretouch preview"
 
 
 def dtstyle_dir(text: str) -> Path:
-    """argparse type of ``--dtstyle DIR``: an existing folder (nothing is created: a typo makes no folders).
+    """argparse type of ``--dtstyle DIR``: an existing, writable folder (nothing is created: a typo makes no folders).
 
     Raises:
-        argparse.ArgumentTypeError: not a folder (a usage error, exit status 2).
+        argparse.ArgumentTypeError: not a folder, or one this user cannot write into (a usage error, exit status 2).
     """
     directory = Path(text)
     if not directory.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: not a folder (create it first)")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot write into this folder")
     return directory
 
 
@@ -78,7 +82,7 @@ def write_dtstyles(
     """Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
 
     Raises:
-        OSError: a file could not be written (never swallowed).
+        OutputError: a file could not be written (the operating system's reason; the photo counts as failed).
     """
     from backend.sidecar.darktable_xmp import history_to_dtstyle
 
@@ -88,6 +92,9 @@ def write_dtstyles(
         name = dtstyle_name(photo, k, token)
         description = f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
         path = directory / f"{photo.stem}.{k}.{token}.dtstyle"
-        write_text_atomic(path, history_to_dtstyle(list(items), name, description))
+        try:
+            write_text_atomic(path, history_to_dtstyle(list(items), name, description))
+        except OSError as exc:
+            raise OutputError(path, f"cannot write the style file: {exc.strerror or exc}") from exc
         out.append(path.absolute())
     return out

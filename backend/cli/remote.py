@@ -101,7 +101,14 @@ def remote_suggest(args: argparse.Namespace) -> int:
                 from backend.daemon.convert import history_from_pb
 
                 entries = [[history_from_pb(h) for h in s.darktable_history] for s in response.suggestions]
-                files = write_dtstyles(folder, photo, entries, label, args.strength)
+                try:
+                    files = write_dtstyles(folder, photo, entries, label, args.strength)
+                except AutoretouchError as write_error:
+                    if single:
+                        raise
+                    failures.append(write_error)
+                    report_photo_error(photo, write_error, as_json=args.json)
+                    continue
             print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
     return batch_exit_status(failures, len(args.photos))
 
