@@ -13,6 +13,12 @@ BEFORE=${1:?usage: $0 BEFORE [AFTER]}
 AFTER=${2:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=/tmp/autoretouch-cli-compare
+cleanup() {  # worktrees are registered in the repository: remove them however the script ends
+  rm -rf "$WORK"/src-*
+  git -C "$ROOT" worktree prune
+}
+cleanup
+trap cleanup EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -44,9 +50,6 @@ run_demo() {  # $1 source folder, $2 label
 
 run_demo "$(checkout "$BEFORE")" before
 run_demo "$(checkout "$AFTER")" after
-for rev in "$BEFORE" "$AFTER"; do
-  [[ -n "$rev" ]] && git -C "$ROOT" worktree remove --force "$WORK/src-$rev"
-done
 if diff -r "$WORK/before" "$WORK/after"; then
   echo "identical: stdout, stderr, sidecars and renders of $BEFORE and ${AFTER:-the working tree}"
 else

@@ -16,6 +16,8 @@ def _imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if node.module in ("backend", "trainer"):  # "from trainer import restore_core" imports a module
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 

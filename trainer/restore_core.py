@@ -106,7 +106,7 @@ def _srgb(image: Tensor) -> Tensor:
 def restoration_loss(
     result: Tensor, target: Tensor, values: dict[str, Tensor], cfg: TrainConfig, weights: Tensor | None = None
 ) -> dict[str, Tensor]:
-    """The training loss and its parts (see the module docstring).
+    """The training loss and its parts (the formula is in :mod:`trainer.restore`'s docstring).
 
     Args:
         result: ``(N, 3, H, W)`` the agent's rendering of the un-edited input, linear Rec.2020.
