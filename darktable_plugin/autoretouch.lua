@@ -47,7 +47,8 @@
     single preview copy chooses it) and apply the edit it shows to its original: the exact recipe suggest returned
     for that copy (kept in darktable's cache folder as autoretouch-preview-<copy id>.json until the copy is
     deleted) goes through `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch;
-    again = replace autoretouch's modules, the user's history stays); then every preview copy is deleted. Two
+    again = replace autoretouch's modules, the user's history stays); then the preview copies of the originals it
+    wrote are deleted (not one the user edited since the preview). Two
     copies of one image are refused; a copy whose recipe is gone is skipped, the others carry on.
   * preferences > lua options: style (or a mix of styles), strength, command path, daemon address, start a daemon
     (on/off) and its port, fixed recipe, the name and minutes of a style trained from images, the number of
@@ -74,6 +75,10 @@
     preference (`--mix`, for apply and preview); apply leaves preview copies out and removes them.
   * 1.6: "apply chosen preview": the recipe a chosen preview copy shows (any variant) applied to its original
     (`apply --recipe --overwrite`), then the preview copies removed; each copy's recipe is kept in the cache folder.
+  * 1.7: apply and "apply chosen preview" delete only the preview copies of the images they wrote, never one the
+    user edited since the preview (kept and counted in the message: "kept N preview copies you edited"; the
+    removed count is shown too); a deleted copy's sidecar is removed only when it is that copy's (its name,
+    DerivedFrom and the autoretouch|preview tag), also for a half-made copy.
 ]]
 
 local dt = require "darktable"
@@ -252,11 +257,13 @@ local MSG = {
   preview_copy_failed = "could not make the preview copy: %s",
   preview_dir_failed = "could not make a temporary folder for the style files",
   preview_discarded = "auto-retouch: %d preview copies removed",
+  previews_removed = "; %d preview copies removed",
+  previews_kept = "; kept %d preview copies you edited",
   preview_title = "autoretouch preview %d: %s, strength %s",
   preview_recipe_not_kept = "could not keep the recipe of preview copy %s in %s: %s",
   chosen_label = "apply chosen preview",
   chosen_tooltip = "apply the edit each selected preview copy shows (one copy per image) to its original, "
-    .. "replacing an earlier auto-retouch (your own history stays); then the preview copies are deleted",
+    .. "replacing an earlier auto-retouch (your own history stays); then its unedited preview copies are deleted",
   chosen_job_label = "auto-retouch: apply chosen preview",
   chosen_none = "auto-retouch: select the preview copies to apply (made by 'preview on virtual copies')",
   chosen_two = "auto-retouch: %d preview copies of %s are chosen; select one copy per image",
@@ -732,7 +739,10 @@ end
 --- running: a run is going on; registered: the actions are registered; exit_hooked: the "exit" event is;
 --- daemon: the daemon in use, {server, port, own, pid, roots, log} (own: started by this plug-in, which alone
 --- stops it; pid and roots only then), or nil; daemon_busy: a start is under way (another caller does not wait).
-local state = { running = false, registered = false, exit_hooked = false, daemon = nil, daemon_busy = false }
+--: preview_made: copy id -> {index = its duplicate_index, mark = preview_mark when it was made} (this session's
+--: copies; a copy's kept recipe holds its mark too).
+local state = { running = false, registered = false, exit_hooked = false, daemon = nil, daemon_busy = false,
+  preview_made = {} }
 
 --- Whether a shell line exits with status 0 (os.execute gives a number in Lua 5.1, true or nil in 5.2 and later).
 local function shell_succeeds(line)
@@ -1202,6 +1212,18 @@ local function preview_recipe_path(copy)
   return string.format("%s/%s%s.json", dir, PREVIEW_RECIPE_PREFIX, tostring(copy.id))
 end
 
+--- The record keep_preview_recipe kept for the preview copy `copy` ({photo, original_id, variant, recipe = JSON
+--- text, mark = its preview_mark when it was made}), or nil when there is none or it belongs to another image (an
+--- id darktable gave again).
+local function preview_recipe(copy)
+  local doc = json.decode(read_file(preview_recipe_path(copy)) or "")
+  if type(doc) ~= "table" or doc.copy_id ~= copy.id or doc.duplicate_index ~= copy.duplicate_index
+    or doc.photo ~= photo_path(copy) or type(doc.recipe) ~= "string" then
+    return nil
+  end
+  return doc
+end
+
 --- The preview copies in darktable's library: the virtual copies carrying PREVIEW_TAG.
 local function preview_copies()
   local ok, tag = pcall(dt.tags.find, PREVIEW_TAG)
@@ -1218,26 +1240,119 @@ local function preview_copies()
   return out
 end
 
---- Delete every preview copy from darktable's library, and the sidecar darktable 4.2 leaves behind for a deleted
---- virtual copy (NAME_NN.EXT.xmp: a later import of the folder would bring the copy back). Returns how many.
-local function delete_preview_copies()
-  local removed = 0
+--- A short checksum of `text` (its length and a polynomial hash; plain arithmetic, exact in Lua 5.1's doubles).
+local function checksum(text)
+  local h = 0
+  for i = 1, #text do
+    h = (h * 31 + text:byte(i)) % 2147483647
+  end
+  return string.format("%d:%d", #text, h)
+end
+
+--- What changes in darktable whenever the history of `img` changes, as text: darktable 4.2's Lua has no such
+--- field (no change_timestamp, no history end), so it is read from the sidecar darktable rewrites on every history
+--- change: its darktable:history_end and darktable:history_current_hash, and a checksum of its darktable:history
+--- (not its darktable:change_timestamp, which darktable drops when it rereads a copy's sidecar on a re-import of
+--- the original). nil when there is no sidecar (sidecars switched off) or it holds none of these.
+local function preview_mark(img)
+  local ok, sidecar = pcall(function()
+    return img.sidecar
+  end)
+  local text = ok and type(sidecar) == "string" and read_file(sidecar) or nil
+  if not text then
+    return nil
+  end
+  local last = text:match('darktable:history_end%s*=%s*"([^"]*)"')
+  local hash = text:match('darktable:history_current_hash%s*=%s*"([^"]*)"')
+  local history = text:match("<darktable:history>.-</darktable:history>")
+  if not (last or hash or history) then
+    return nil
+  end
+  return string.format("%s|%s|%s", last or "", hash or "", checksum(history or ""))
+end
+
+--- XML text with its five predefined entities (and numeric references) resolved.
+local function xml_unescape(text)
+  text = text:gsub("&#(%d+);", function(n)
+    local code = tonumber(n)
+    return code < 128 and string.char(code) or nil
+  end)
+  return (text:gsub("&(%a+);", { lt = "<", gt = ">", quot = '"', apos = "'", amp = "&" }))
+end
+
+--- Whether the file `sidecar` is the sidecar darktable wrote for the preview copy `filename` (its file name) with
+--- duplicate index `index` in the folder `dir`: named NAME_NN.EXT.xmp there, its xmpMM:DerivedFrom is `filename`
+--- and it carries PREVIEW_TAG. A user's own file of a look-alike name (IMG_01.CR2.xmp) fails one of these.
+local function is_copy_sidecar(sidecar, dir, filename, index)
+  if type(sidecar) ~= "string" or type(filename) ~= "string" or (tonumber(index) or 0) < 1 then
+    return false
+  end
+  local base, ext = filename:match("^(.-)(%.[^.]*)$")
+  if not base then
+    base, ext = filename, ""
+  end
+  if sidecar ~= string.format("%s/%s_%02d%s.xmp", tostring(dir), base, tonumber(index), ext) then
+    return false
+  end
+  local text = read_file(sidecar)
+  if not text then
+    return false
+  end
+  local derived = text:match('xmpMM:DerivedFrom%s*=%s*"([^"]*)"') or text:match("xmpMM:DerivedFrom%s*=%s*'([^']*)'")
+    or text:match("<xmpMM:DerivedFrom>([^<]*)</xmpMM:DerivedFrom>")
+  return derived ~= nil and xml_unescape(derived) == filename and text:find(">" .. PREVIEW_TAG .. "<", 1, true) ~= nil
+end
+
+--- Delete the preview copy (or half-made copy) `img` from darktable's library, its kept recipe, and the sidecar
+--- darktable 4.2 leaves behind for a deleted virtual copy (a later import of the folder would bring the copy back)
+--- when is_copy_sidecar confirms it is that copy's. Returns true, or false (logged) when darktable refused.
+local function delete_preview_copy(img)
+  local sidecar, recipe = img.sidecar, preview_recipe_path(img)
+  local ours = is_copy_sidecar(sidecar, img.path, img.filename, img.duplicate_index)
+  local id = img.id
+  local ok, err = pcall(function()
+    img:delete()
+  end)
+  if not ok then
+    dt.print_log(msg("log_line", "failed", photo_path(img), tostring(err)))
+    return false
+  end
+  state.preview_made[id] = nil
+  os.remove(recipe)
+  if ours then
+    os.remove(sidecar)
+  elseif type(sidecar) == "string" and file_exists(sidecar) then
+    dt.print_log(msg("log_line", "kept", sidecar, "not recognised as the preview copy's sidecar"))
+  end
+  return true
+end
+
+--- Whether the history of the preview copy `img` is the one the plug-in gave it: its preview_mark is the one
+--- recorded when it was made (this session's record, else the one kept with its recipe). No record: false.
+local function unchanged_preview(img, kept)
+  local now = preview_mark(img)
+  local made = state.preview_made[img.id]
+  local recorded = made and made.index == img.duplicate_index and made.mark or (kept and kept.mark)
+  return now ~= nil and recorded ~= nil and now == recorded
+end
+
+--- Delete preview copies (see delete_preview_copy). Returns how many were removed and how many were kept.
+-- @param opts optional: photos = {[photo path] = true} (only the copies of these files; default: all),
+--   keep_edited = true (a copy whose history changed since it was made, or whose record is gone, is kept)
+local function delete_preview_copies(opts)
+  opts = opts or {}
+  local removed, kept = 0, 0
   for _i, img in ipairs(preview_copies()) do
-    local sidecar, recipe = img.sidecar, preview_recipe_path(img)
-    local ok, err = pcall(function()
-      img:delete()
-    end)
-    if ok then
-      removed = removed + 1
-      os.remove(recipe)
-      if type(sidecar) == "string" and sidecar:match("_%d%d+%.[^/]+%.xmp$") then
-        os.remove(sidecar)
+    if opts.photos == nil or opts.photos[photo_path(img)] then
+      if opts.keep_edited and not unchanged_preview(img, preview_recipe(img)) then
+        kept = kept + 1
+        dt.print_log(msg("log_line", "kept", photo_path(img), "preview copy edited since the preview"))
+      elseif delete_preview_copy(img) then
+        removed = removed + 1
       end
-    else
-      dt.print_log(msg("log_line", "failed", photo_path(img), tostring(err)))
     end
   end
-  return removed
+  return removed, kept
 end
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -1374,6 +1489,12 @@ local function summary_text(summary, mode)
   else
     text = msg(mode.summary, summary.written, summary.skipped, summary.failed)
   end
+  if (summary.previews_removed or 0) > 0 then
+    text = text .. msg("previews_removed", summary.previews_removed)
+  end
+  if (summary.previews_kept or 0) > 0 then
+    text = text .. msg("previews_kept", summary.previews_kept)
+  end
   for _k, action in ipairs({ "failed", "skipped" }) do -- the first failure, else the first skipped image
     for _i, d in ipairs(summary.details) do
       if d.action == action then
@@ -1439,6 +1560,17 @@ local function run_job(total, label, opts, work)
   return result
 end
 
+--- The photo files of the images `summary` records as written: {[photo path] = true}.
+local function written_photos(summary)
+  local out = {}
+  for _i, d in ipairs(summary.details) do
+    if d.action == "written" then
+      out[d.photo] = true
+    end
+  end
+  return out
+end
+
 --- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
 local function run_images(images, overrides, mode)
   if mode.drop_previews and type(images) == "table" then
@@ -1482,7 +1614,8 @@ local function run_images(images, overrides, mode)
     return nil, failure
   end
   if mode.drop_previews and not summary.cancelled then
-    summary.previews_removed = delete_preview_copies()
+    summary.previews_removed, summary.previews_kept = delete_preview_copies(
+      { photos = written_photos(summary), keep_edited = true })
   end
   dt.print(summary_text(summary, mode))
   return summary
@@ -1494,7 +1627,8 @@ end
 -- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
 --   server, start_daemon, daemon_port, recipe (e.g. {recipe = "/path/plus1ev.json"})
 -- @return a summary {total, written, skipped, failed, cancelled,
---   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}},
+--   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}, previews_removed, previews_kept (the
+--   preview copies of the written images deleted, and kept because the user edited them)},
 --   or nil and a message (nothing was done); the summary is also shown with dt.print
 local function apply_to_images(images, overrides)
   return run_images(images, overrides, MODES.apply)
@@ -1584,12 +1718,11 @@ local function make_preview_copy(img, path, title)
   end)
   if not ok then
     if copy then
-      pcall(function()
-        copy:delete()
-      end)
+      delete_preview_copy(copy)
     end
     return nil, msg("preview_copy_failed", tostring(failure))
   end
+  state.preview_made[copy.id] = { index = copy.duplicate_index, mark = preview_mark(copy) }
   return copy
 end
 
@@ -1606,7 +1739,7 @@ local function keep_preview_recipe(copy, img, k, recipe)
   local path = preview_recipe_path(copy)
   local ok, err = pcall(function()
     local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
-      photo = photo_path(img), variant = k, recipe = json.encode(bare) }
+      photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = preview_mark(copy) }
     local f = assert(io.open(path .. ".tmp", "wb"))
     local written, write_err = f:write(json.encode(entry))
     f:close()
@@ -1620,17 +1753,6 @@ local function keep_preview_recipe(copy, img, k, recipe)
   return true
 end
 
---- The record keep_preview_recipe kept for the preview copy `copy` ({photo, original_id, variant, recipe = JSON
---- text}), or nil when there is none or it belongs to another image (an id darktable gave again).
-local function preview_recipe(copy)
-  local doc = json.decode(read_file(preview_recipe_path(copy)) or "")
-  if type(doc) ~= "table" or doc.copy_id ~= copy.id or doc.duplicate_index ~= copy.duplicate_index
-    or doc.photo ~= photo_path(copy) or type(doc.recipe) ~= "string" then
-    return nil
-  end
-  return doc
-end
-
 --- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies.
 local function run_preview(cfg, originals, progress)
   local folder = make_temp_dir()
@@ -1641,7 +1763,7 @@ local function run_preview(cfg, originals, progress)
   for i, img in ipairs(originals) do
     photos[i] = photo_path(img)
   end
-  local summary = { images = #originals, copies = {}, removed = 0, failed = {} }
+  local summary = { images = #originals, copies = {}, removed = 0, kept = 0, failed = {} }
   local result, err = run_cli_for(cfg, folders_of(originals), progress.stopped, function(c)
     return suggest_argv(c, photos, folder)
   end)
@@ -1659,7 +1781,8 @@ local function run_preview(cfg, originals, progress)
     end
   end
   if any_ok and not progress.stopped() then
-    summary.removed = delete_preview_copies() -- the new suggestions are there: replace the previous copies
+    -- the new suggestions are there: replace the previous copies (not those the user edited since)
+    summary.removed, summary.kept = delete_preview_copies({ keep_edited = true })
   end
   local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
   for i, img in ipairs(originals) do
@@ -1697,6 +1820,9 @@ local function run_preview(cfg, originals, progress)
   summary.cancelled = progress.cancelled
   summary.text = msg("preview_summary", #summary.copies, #originals, label, format_number(cfg.strength),
     summary.removed)
+  if summary.kept > 0 then
+    summary.text = summary.text .. msg("previews_kept", summary.kept)
+  end
   for _i, f in ipairs(summary.failed) do
     dt.print_log(msg("log_line", "failed", f.photo, f.reason))
   end
@@ -1714,8 +1840,8 @@ end
 -- @param images a list of darktable images
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
 --   preview_images, preview_variants, preview_seed)
--- @return {images, copies = {image, ...}, removed, failed = {{photo, reason}, ...}, cancelled, text}, or nil and a
---   message
+-- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), failed = {{photo, reason},
+--   ...}, cancelled, text}, or nil and a message
 local function preview_images(images, overrides)
   local cfg, err = prepare(images, overrides, true)
   if not cfg then
@@ -1862,14 +1988,15 @@ end
 --- Apply the edit the chosen preview copies show to their originals: each copy's own recipe (what suggest returned
 --- for that image and variant, at the preview's strength or mix, kept with the copy) goes through
 --- `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch), so running it again
---- replaces autoretouch's previous modules and the user's history stays. Then every preview copy is deleted (as
---- apply does; not when the run was cancelled or nothing was written). A copy whose recipe is gone (darktable
+--- replaces autoretouch's previous modules and the user's history stays. Then the preview copies of the originals
+--- it wrote are deleted, except those the user edited since the preview (as apply does; not when the run was
+--- cancelled). A copy whose recipe is gone (darktable
 --- restarted since the preview, cache cleared) is skipped; the others carry on.
 -- @param images the selection: preview copies (one per image) and/or originals (an original with exactly one
 --   preview copy chooses it)
 -- @param overrides optional settings overriding the preferences (cli_path, server, start_daemon, daemon_port)
--- @return a summary as apply_to_images' (plus previews_removed), or nil and a message (nothing was done: no copy
---   chosen, two copies of one image chosen)
+-- @return a summary as apply_to_images' (with previews_removed, previews_kept), or nil and a message (nothing was
+--   done: no copy chosen, two copies of one image chosen)
 local function apply_chosen_previews(images, overrides)
   local cfg, err = prepare(images, overrides, true)
   if not cfg then
@@ -1916,7 +2043,8 @@ local function apply_chosen_previews(images, overrides)
     return nil, failure
   end
   if not summary.cancelled and summary.written > 0 then
-    summary.previews_removed = delete_preview_copies()
+    summary.previews_removed, summary.previews_kept = delete_preview_copies(
+      { photos = written_photos(summary), keep_edited = true })
   end
   dt.print(summary_text(summary, chosen_mode(nil)))
   return summary
@@ -2194,6 +2322,7 @@ script_data.internals = {
   suggest_argv = suggest_argv,
   recipe_apply_argv = recipe_apply_argv,
   preview_recipe_path = preview_recipe_path,
+  preview_mark = preview_mark,
   is_preview_copy = is_preview_copy,
   PREVIEW_TAG = PREVIEW_TAG,
   train_argv = train_argv,

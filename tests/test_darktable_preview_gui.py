@@ -14,8 +14,9 @@ history followed by exactly the modules (in darktable's order) ``apply --host=da
 
 "apply chosen preview", in a second session: A (with the user's history) previewed with 2 variants, variant 2's
 copy chosen and applied: A's library history is the user's followed by exactly variant 2's modules (their
-parameter blobs, from the suggestion computed here in process with the same seed, and unlike variant 1's), no
-preview copy or kept recipe is left.
+parameter blobs, from the suggestion computed here in process with the same seed, and unlike variant 1's); the
+chosen copy and its kept recipe are gone, while variant 1's copy, which the user edited after the preview (a style
+applied to it), is kept with its sidecar.
 """
 
 from __future__ import annotations
@@ -145,9 +146,15 @@ CHOSEN_DRIVER = """
   if f then
     f:close()
   end
+  -- the user edits the other copy (variant 1) in the meantime: apply must keep it
+  local edited = s.copies[1]
+  local edit = dt.styles.create(a, "user edit of the copy", "")
+  dt.styles.apply(edit, edited)
+  edit:delete()
   local applied = assert(ar.apply_chosen_previews({{ chosen }}))
   result.applied = {{ written = applied.written, skipped = applied.skipped, failed = applied.failed,
-    removed = applied.previews_removed }}
+    removed = applied.previews_removed, kept = applied.previews_kept }}
+  result.edited_sidecar = io.open(edited.sidecar, "r") ~= nil
   result.left = previews()
   result.kept_left = io.open(kept_path, "r") ~= nil
 """
@@ -179,8 +186,9 @@ def test_apply_chosen_preview_applies_that_variant_to_the_original(tmp_path: Pat
     result, _log = run_plugin_session(root, CHOSEN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo_a=photo_a)
 
     assert result["copies"] == 2 and "preview 2" in result["title"], result
-    assert result["applied"] == {"written": 1, "skipped": 0, "failed": 0, "removed": 2}, result
-    assert result["left"] == 0 and result["kept_left"] is False
+    # the chosen copy removed; the copy the user edited since the preview kept, with its sidecar
+    assert result["applied"] == {"written": 1, "skipped": 0, "failed": 0, "removed": 1, "kept": 1}, result
+    assert result["left"] == 1 and result["kept_left"] is False and result["edited_sidecar"] is True
 
     style = load_style(root / "styles" / "throwaway.safetensors")
     first, second = suggest_for_photo(photo_a, [(style, 1.0)], strength=0.8, variants=2, seed=3)
@@ -194,7 +202,7 @@ def test_apply_chosen_preview_applies_that_variant_to_the_original(tmp_path: Pat
 
     assert blobs(second) and blobs(second) != blobs(first), "the variants do not differ: the test would prove nothing"
     history = library_histories(root / "library.db", columns=("operation", "multi_priority", "op_params"))
-    assert sorted(history) == [(photo_a.name, 0)], history  # no preview copy left
+    assert sorted(history) == [(photo_a.name, 0), (photo_a.name, 1)], history  # only the edited copy left
     items = history[(photo_a.name, 0)]
     # the user's history first (darktable's order), then exactly variant 2's modules
     assert [(op, prio) for op, prio, _ in items[:2]] == [("exposure", 0), ("sharpen", 0)], items

@@ -127,7 +127,7 @@ describe("preview on virtual copies", function()
     local own = image(7, "a.png", { duplicate_index = 3, create_file = false })
     preview({ a })
     local made = copies()[1]
-    stub.write_file(made.sidecar, "<x/>")
+    assert.truthy(stub.read_file(made.sidecar))
     dt._log.actions["autoretouch_discard_previews"].callback("autoretouch_discard_previews", {})
     assert.is_true(made.deleted)
     assert.is_nil(io.open(made.sidecar, "rb"))
@@ -148,7 +148,59 @@ describe("preview on virtual copies", function()
     assert.are.equal(1, #applies)
     assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(applies[1]))
     assert.are.equal(0, #copies())
-    assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
+    assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed; 2 preview copies removed",
+      dt._log.prints[#dt._log.prints])
+  end)
+
+  it("apply keeps a preview copy the user edited since, and the previews of images it did not write", function()
+    setup()
+    local a, b, c = image(1, "a.png"), image(2, "b.png"), image(3, "c.png")
+    preview({ a, b, c })
+    local made = copies()
+    stub.edit(made[1], "vignette") -- edited in the darkroom: its history changed after the preview
+    local summary = plugin.apply_to_images({ a, b })
+    assert.are.equal(2, summary.written)
+    assert.are.equal(1, summary.previews_removed)
+    assert.are.equal(1, summary.previews_kept)
+    assert.is_nil(made[1].deleted)
+    assert.is_true(made[2].deleted)
+    assert.is_nil(made[3].deleted) -- c was not selected
+    assert.truthy(stub.read_file(made[1].sidecar))
+    assert.truthy(io.open(plugin.internals.preview_recipe_path(made[1]), "rb"))
+    assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed; 1 preview copies removed; kept 1 preview "
+      .. "copies you edited", dt._log.prints[#dt._log.prints])
+  end)
+
+  it("apply removes no preview copy when it wrote nothing", function()
+    setup()
+    local a, b = image(1, "a.png"), image(2, "b.png")
+    preview({ a, b })
+    env.scenario('{"apply": {"mode": "failed", "reason": "disk full"}}')
+    local summary = plugin.apply_to_images({ a, b })
+    assert.are.equal(2, summary.failed)
+    assert.are.equal(0, summary.previews_removed)
+    assert.are.equal(2, #copies())
+    assert.is_nil(dt._log.prints[#dt._log.prints]:find("removed", 1, true))
+  end)
+
+  it("leaves a look-alike sidecar that is not the preview copy's (another photo's, or without the tag)", function()
+    setup()
+    local a = image(1, "IMG.png")
+    preview({ a })
+    local made = copies()[1]
+    -- the user's photo IMG_01.png has its sidecar where the copy's would be
+    local user = '<x:xmpmeta><rdf:Description xmpMM:DerivedFrom="IMG_01.png"><lr:hierarchicalSubject><rdf:Bag>'
+      .. "<rdf:li>autoretouch|preview</rdf:li></rdf:Bag></lr:hierarchicalSubject></rdf:Description></x:xmpmeta>"
+    stub.write_file(made.sidecar, user)
+    assert.are.equal(1, plugin.discard_previews())
+    assert.is_true(made.deleted)
+    assert.are.equal(user, stub.read_file(made.sidecar))
+    preview({ a })
+    local again = copies()[1]
+    local untagged = '<x:xmpmeta><rdf:Description xmpMM:DerivedFrom="IMG.png"/></x:xmpmeta>'
+    stub.write_file(again.sidecar, untagged)
+    assert.are.equal(1, plugin.discard_previews())
+    assert.are.equal(untagged, stub.read_file(again.sidecar))
   end)
 
   it("a mix goes to suggest as --mix; a fixed recipe is refused", function()
@@ -197,6 +249,7 @@ describe("preview on virtual copies", function()
     assert.are.equal(0, #summary.copies)
     assert.truthy(summary.failed[1].reason:find("no such module", 1, true))
     assert.are.equal(1, #dt._log.deleted_images)
+    assert.is_nil(io.open(dt._log.deleted_images[1].sidecar, "rb")) -- its sidecar went with it
     assert.are.equal(0, #dt.styles)
   end)
 
@@ -244,8 +297,8 @@ describe("preview on virtual copies", function()
       assert.is_nil(io.open(kept[1], "rb"))
       assert.is_nil(io.open(kept[2], "rb"))
       assert.is_nil(a.deleted)
-      assert.are.equal("auto-retouch: chosen preview applied to 2 images, 0 skipped, 0 failed",
-        dt._log.prints[#dt._log.prints])
+      assert.are.equal("auto-retouch: chosen preview applied to 2 images, 0 skipped, 0 failed; 4 preview copies "
+        .. "removed", dt._log.prints[#dt._log.prints])
       assert.is_false(plugin.internals.state.running)
     end)
 
@@ -294,9 +347,9 @@ describe("preview on virtual copies", function()
       assert.are.equal(a, summary.details[1].image)
       assert.truthy(summary.details[1].reason:find("recipe of its preview copy is gone", 1, true))
       assert.are.same({ env.photos .. "/b.png" }, after_dashes(env.argvs_of("apply", J)[1]))
-      assert.truthy(dt._log.prints[#dt._log.prints]:find("1 images, 1 skipped, 0 failed\n" .. env.photos
-        .. "/a.png: the recipe", 1, true))
-      assert.are.equal(0, #copies())
+      assert.truthy(dt._log.prints[#dt._log.prints]:find("1 images, 1 skipped, 0 failed; 1 preview copies removed\n"
+        .. env.photos .. "/a.png: the recipe", 1, true))
+      assert.are.same({ a1 }, copies()) -- a was not written: its copy stays
     end)
 
     it("keeps the copies when nothing was written, and a recipe kept for another image is not used", function()

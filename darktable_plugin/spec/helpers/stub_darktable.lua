@@ -258,6 +258,7 @@ function M.new(opts)
       img.history[#img.history + 1] = op
     end
     img.is_altered = #img.history > 0
+    M.touch(img)
   end
 
   dt.database = {
@@ -284,6 +285,29 @@ function M.new(opts)
   return dt
 end
 
+local clock = 1670000000000000
+
+--- Change the change_timestamp in the image's sidecar, as darktable does when its history changes (an edit
+-- in the darkroom).
+function M.touch(img)
+  clock = clock + 1
+  img._stamp = clock -- darktable 4.2 keeps it out of Lua: only the sidecar shows it
+  if img.write_sidecar then
+    img.write_sidecar()
+  end
+end
+
+--- An edit of the image in the darkroom: the module `op` added to its history (and its sidecar rewritten).
+function M.edit(img, op)
+  img.history[#img.history + 1] = op
+  img.is_altered = true
+  M.touch(img)
+end
+
+local function xml_escape(text)
+  return (text:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+end
+
 --- A fake image for the file `dir/filename` (the file is created); `owner` is the stub it belongs to (the
 -- image is listed in owner._images).
 -- @param opts {altered = bool, writes_sidecar = bool (darktable writes sidecars), duplicate_index = n,
@@ -304,6 +328,7 @@ function M.image(owner, id, dir, filename, opts)
     attached = {},
     dropped = 0,
   }
+  M.touch(img)
   if owner and owner._images then
     owner._images[#owner._images + 1] = img
   end
@@ -321,8 +346,21 @@ function M.image(owner, id, dir, filename, opts)
     for _i, tag in ipairs(img.attached) do
       names[#names + 1] = tag.name
     end
-    M.write_file(img.sidecar, "<x:xmpmeta darktable-history='user'>" .. table.concat(names, ",") .. "</x:xmpmeta>")
+    local items = {}
+    for i, name in ipairs(names) do
+      items[i] = "<rdf:li>" .. xml_escape(name) .. "</rdf:li>"
+    end
+    local ops = {}
+    for i, op in ipairs(img.history) do
+      ops[i] = '<rdf:li darktable:operation="' .. xml_escape(op) .. '"/>'
+    end
+    M.write_file(img.sidecar, string.format('<x:xmpmeta darktable-history="user"><rdf:Description '
+      .. 'xmpMM:DerivedFrom="%s" darktable:change_timestamp="%.0f" darktable:history_end="%d">'
+      .. "<lr:hierarchicalSubject><rdf:Bag>%s</rdf:Bag></lr:hierarchicalSubject>"
+      .. "<darktable:history><rdf:Seq>%s</rdf:Seq></darktable:history></rdf:Description></x:xmpmeta>",
+      xml_escape(filename), img._stamp, #img.history, table.concat(items), table.concat(ops)))
   end
+  img.write_sidecar = write_sidecar
   function img.attach_tag(self, tag)
     assert(self == img)
     self.attached[#self.attached + 1] = tag
