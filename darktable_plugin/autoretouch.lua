@@ -79,6 +79,7 @@
     user edited since the preview (kept and counted in the message: "kept N preview copies you edited"; the
     removed count is shown too); a deleted copy's sidecar is removed only when it is that copy's (its name,
     DerivedFrom and the autoretouch|preview tag), also for a half-made copy.
+    The preview's private temporary folder is removed with everything in it however the preview ends.
 ]]
 
 local dt = require "darktable"
@@ -1663,6 +1664,14 @@ local function make_temp_dir()
   return nil
 end
 
+--- Remove the private temporary folder `dir` that make_temp_dir made, with whatever is in it (`rm -r -f`).
+local function remove_temp_dir(dir)
+  local line = command_line({ "rm", "-r", "-f", "--", dir }, "/dev/null", "/dev/null")
+  if not line or exit_status(dt.control.execute(line)) ~= 0 then
+    dt.print_log(msg("log_line", "failed", dir, "could not remove this temporary folder"))
+  end
+end
+
 --- Import the .dtstyle at `path` into darktable's style list: the new style, or nil and a message.
 local function import_style(path)
   local before = {}
@@ -1753,12 +1762,8 @@ local function keep_preview_recipe(copy, img, k, recipe)
   return true
 end
 
---- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies.
-local function run_preview(cfg, originals, progress)
-  local folder = make_temp_dir()
-  if not folder then
-    error(msg("preview_dir_failed"), 0)
-  end
+--- The preview's work (see run_preview), with the style files in the temporary folder `folder`.
+local function preview_in(folder, cfg, originals, progress)
   local photos = {}
   for i, img in ipairs(originals) do
     photos[i] = photo_path(img)
@@ -1768,17 +1773,12 @@ local function run_preview(cfg, originals, progress)
     return suggest_argv(c, photos, folder)
   end)
   local rows = result and json_rows(result.stdout) or {}
-  local by_photo, files, any_ok = {}, {}, false
+  local by_photo, any_ok = {}, false
   for _i, row in ipairs(rows) do
     if type(row.photo) == "string" then
       by_photo[row.photo] = row
     end
     any_ok = any_ok or row.ok == true
-    for _k, recipe in ipairs(type(row.recipes) == "table" and row.recipes or {}) do
-      if type(recipe) == "table" and type(recipe.dtstyle) == "string" then
-        files[#files + 1] = recipe.dtstyle
-      end
-    end
   end
   if any_ok and not progress.stopped() then
     -- the new suggestions are there: replace the previous copies (not those the user edited since)
@@ -1813,10 +1813,6 @@ local function run_preview(cfg, originals, progress)
     end
     progress.step()
   end
-  for _i, path in ipairs(files) do
-    os.remove(path)
-  end
-  os.remove(folder)
   summary.cancelled = progress.cancelled
   summary.text = msg("preview_summary", #summary.copies, #originals, label, format_number(cfg.strength),
     summary.removed)
@@ -1830,6 +1826,22 @@ local function run_preview(cfg, originals, progress)
     summary.text = summary.text .. "\n" .. msg("first_problem", summary.failed[1].photo, summary.failed[1].reason)
   end
   return summary
+end
+
+--- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies. The style files go to a
+--- private temporary folder the plug-in makes, removed with everything in it however the work ends (an error is
+--- raised again afterwards).
+local function run_preview(cfg, originals, progress)
+  local folder = make_temp_dir()
+  if not folder then
+    error(msg("preview_dir_failed"), 0)
+  end
+  local ok, result = pcall(preview_in, folder, cfg, originals, progress)
+  remove_temp_dir(folder)
+  if not ok then
+    error(result, 0)
+  end
+  return result
 end
 
 --- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in

@@ -242,6 +242,32 @@ describe("preview on virtual copies", function()
     assert.truthy(third.failed[1].reason:find("exited with status 1", 1, true))
   end)
 
+  it("removes its temporary folder with files the answer does not name, also when the work raises an error", function()
+    setup()
+    local a, b = image(1, "a.png"), image(2, "b.png")
+    env.scenario('{"suggest": {"stray": true}}')
+    local summary = plugin.preview_images({ a })
+    assert.are.equal(1, #summary.copies)
+    local folder = option(suggests()[1], "dtstyle")
+    assert.is_nil(io.open(folder .. "/.", "rb"))
+    env.scenario('{"suggest": {"stray": true, "per_photo": {"' .. env.photos:gsub('"', '\\"') .. '/b.png": "failed"}}}')
+    local print_log = dt.print_log
+    dt.print_log = function(text)
+      if text:find("cannot decode", 1, true) then
+        error("the Lua log broke", 0)
+      end
+      print_log(text)
+    end
+    local none, err = plugin.preview_images({ a, b })
+    dt.print_log = print_log
+    assert.is_nil(none)
+    assert.truthy(err:find("the Lua log broke", 1, true))
+    local second = option(suggests()[2], "dtstyle")
+    assert.are_not.equal(folder, second)
+    assert.is_nil(io.open(second .. "/.", "rb"))
+    assert.is_false(plugin.internals.state.running)
+  end)
+
   it("a style darktable cannot apply leaves no half-made copy", function()
     setup({ style_apply_error = "no such module" })
     local a = image(1, "a.png")

@@ -13,7 +13,8 @@ answers ``styles --json``'s object with the scenario's ``styles`` list (default:
 ``suggest --json --dtstyle=DIR`` writes, per photo and ``--variants`` K, a ``.dtstyle`` into DIR named
 ``autoretouch preview STEM K TOKEN`` holding the scenario's ``operations`` (default exposure, colorbalancergb)
 and prints one row per photo with each recipe (variant K: exposure 0.1 * K, at ``--strength``) and its
-``dtstyle``; ``per_photo`` (photo -> ``failed``) and ``mode`` (``failed`` for every photo, ``garbage``) as for
+``dtstyle``; ``stray`` (true: also files it does not name, in DIR and a folder in DIR); ``per_photo`` (photo ->
+``failed``) and ``mode`` (``failed`` for every photo, ``garbage``) as for
 apply; some failed: exit status 9.
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
@@ -144,6 +145,11 @@ if command == "suggest":
     folder = option("dtstyle")
     variants = int(option("variants") or 1)
     failed_any = False
+    if conf.get("stray") and folder:  # files the answer does not name (a half-written style, a work folder)
+        os.makedirs(os.path.join(folder, "work"), exist_ok=True)
+        for name in ("half.dtstyle.tmp", os.path.join("work", "x")):
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+                f.write("stray")
     if conf.get("mode") == "garbage":
         print("Traceback (most recent call last):")
     for photo in photos if conf.get("mode") != "garbage" else []:
