@@ -80,6 +80,7 @@
     removed count is shown too); a deleted copy's sidecar is removed only when it is that copy's (its name,
     DerivedFrom and the autoretouch|preview tag), also for a half-made copy.
     The preview's private temporary folder is removed with everything in it however the preview ends.
+    "check autoretouch" while a run is going on only asks the daemon in use (never stops or restarts it).
 ]]
 
 local dt = require "darktable"
@@ -1049,6 +1050,17 @@ local function find_or_start_daemon(cfg, folders, stopped)
   return started, doc_or_err
 end
 
+--- A copy of the settings `cfg` that runs through `daemon`.
+local function through_daemon(cfg, daemon)
+  local with_daemon = {}
+  for k, v in pairs(cfg) do
+    with_daemon[k] = v
+  end
+  with_daemon.server = daemon.server
+  with_daemon.daemon = daemon
+  return with_daemon
+end
+
 --- The settings for a batch of photos in `folders`: `cfg` itself, or a copy whose `server` is the plug-in's
 --- daemon (started on first need; see find_or_start_daemon). When the daemon does not start, the message is
 --- shown and the batch runs the command line; `run.failed` then keeps later batches of the run from trying again.
@@ -1069,13 +1081,18 @@ local function batch_settings(cfg, folders, run, stopped)
     dt.print(doc_or_err)
     return cfg, nil, doc_or_err
   end
-  local with_daemon = {}
-  for k, v in pairs(cfg) do
-    with_daemon[k] = v
+  return through_daemon(cfg, daemon), doc_or_err
+end
+
+--- The settings for a question asked while a run is going on: through the daemon in use when there is one that
+--- answers (whatever the preferences say now), else `cfg` (the command line). Nothing is started, stopped or
+--- restarted: the run may be using that daemon.
+local function asking_settings(cfg)
+  local daemon = state.daemon
+  if not wants_daemon(cfg) or not daemon or daemon.pending or (daemon.own and not process_alive(daemon.pid)) then
+    return cfg
   end
-  with_daemon.server = daemon.server
-  with_daemon.daemon = daemon
-  return with_daemon, doc_or_err
+  return through_daemon(cfg, daemon)
 end
 
 --- One run of the CLI for photos in `folders`, as a single batch: through the plug-in's daemon when one is
@@ -2112,7 +2129,8 @@ local function usable_styles(doc)
 end
 
 --- Check that autoretouch answers (the command line, or the daemon: the address set, else the plug-in's own,
--- started when the preference allows it) and list its styles. Every usable style goes to the Lua log with its
+-- started when the preference allows it; while a run is going on, only the daemon in use is asked, never
+-- started, stopped or restarted) and list its styles. Every usable style goes to the Lua log with its
 -- description; the message says how many there are and whether the style preference names one of them (and,
 -- when the plug-in's daemon did not start, why).
 -- @param overrides optional settings: cli_path, server, style, start_daemon, daemon_port
@@ -2123,7 +2141,12 @@ local function check_autoretouch(overrides)
     dt.print(err)
     return { ok = false, styles = {}, message = err }
   end
-  local run_cfg, doc, start_problem = batch_settings(cfg, {}, {}, nil)
+  local run_cfg, doc, start_problem
+  if state.running then -- only ask: the run may be using the daemon, which must not be stopped or restarted now
+    run_cfg = asking_settings(cfg)
+  else
+    run_cfg, doc, start_problem = batch_settings(cfg, {}, {}, nil)
+  end
   local note = start_problem and "\n" .. start_problem or ""
   if not doc then
     local result, run_err = run_cli(styles_argv(run_cfg))

@@ -378,6 +378,23 @@ describe("the daemon started on demand", function()
     end)
   end)
 
+  it("a check while a run is going on only asks the daemon in use: never stops or restarts it", function()
+    setup()
+    plugin.check_autoretouch()
+    local pid = daemon().pid
+    plugin.internals.state.running = true -- e.g. the check button pressed while auto-retouch runs
+    daemon().stale = true -- would restart it (new styles) outside a run
+    local result = plugin.check_autoretouch({ daemon_port = 50152 }) -- would stop it (another port) outside a run
+    assert.is_true(result.ok)
+    assert.truthy(result.message:find("daemon started by the plug-in at " .. SERVER, 1, true))
+    assert.is_true(alive(pid))
+    assert.are.equal(pid, daemon().pid)
+    assert.are.equal(1, #calls_of("serve"))
+    local styles = calls_of("styles")
+    assert.are.equal(SERVER, server_of(styles[#styles]))
+    plugin.internals.state.running = false
+  end)
+
   describe("stopping", function()
     it("stops its own daemon when darktable quits (the 'exit' event), and restarts on the next use", function()
       setup()
