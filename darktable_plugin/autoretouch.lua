@@ -81,6 +81,7 @@
     DerivedFrom and the autoretouch|preview tag), also for a half-made copy.
     The preview's private temporary folder is removed with everything in it however the preview ends.
     "check autoretouch" while a run is going on only asks the daemon in use (never stops or restarts it).
+    The daemon's log is only ever written in darktable's cache folder (no /tmp fallback: without one, no daemon).
 ]]
 
 local dt = require "darktable"
@@ -219,6 +220,8 @@ local MSG = {
   daemon_restarting = "autoretouch: restarting the daemon at %s to add the folder %s",
   daemon_gone = "autoretouch: the daemon started at %s (process %s) is no longer running",
   daemon_stopped = "autoretouch: stopped the daemon it started (process %s)",
+  daemon_no_cache = "autoretouch starts no daemon: darktable's cache folder (%s) is missing, and its output would "
+    .. "have no safe place; the command line runs each batch",
   daemon_not_started = "the autoretouch daemon did not start (%s; its output is in %s): "
     .. "the command line is used instead",
   daemon_slow = "the autoretouch daemon gave no answer within %d seconds (its output is in %s): the command line "
@@ -830,12 +833,6 @@ local function wants_daemon(cfg)
   return cfg.server == "" and cfg.start_daemon and dt.configuration.running_os ~= "windows" and not style_is_file
 end
 
---- The started daemon's log file, in darktable's cache folder (else its temporary folder).
-local function daemon_log_path()
-  local dir = dt.configuration.cache_dir or dt.configuration.tmp_dir or "/tmp"
-  return dir .. "/" .. DAEMON_LOG_NAME
-end
-
 --- Whether `path` can be opened for reading (an existing file, or a folder on Linux).
 local function file_exists(path)
   local f = io.open(path, "rb")
@@ -849,6 +846,17 @@ end
 --- Whether `path` is an existing folder (opening "path/." fails for a missing one and for a file).
 local function folder_exists(path)
   return file_exists(path .. "/.")
+end
+
+--- The started daemon's log file, in darktable's cache folder (the user's own), or nil when darktable has no
+--- existing one: then no daemon is started. Never a shared temporary folder, where another user could have put a
+--- link of that name for the `>` redirection to follow.
+local function daemon_log_path()
+  local dir = dt.configuration.cache_dir
+  if type(dir) ~= "string" or dir == "" or not folder_exists(dir) then
+    return nil
+  end
+  return dir .. "/" .. DAEMON_LOG_NAME
 end
 
 --- Whether `folder` is `root` or lies under it, by name (trailing slashes removed).
@@ -965,7 +973,11 @@ end
 --- or nil and a message naming the log file. A daemon that is still starting when the wait ends is kept
 --- (`pending`): later batches use it once it answers.
 local function start_daemon(cfg, server, roots, stopped)
-  local daemon = { server = server, port = cfg.daemon_port, own = true, roots = roots, log = daemon_log_path() }
+  local log = daemon_log_path()
+  if not log then
+    return nil, msg("daemon_no_cache", tostring(dt.configuration.cache_dir))
+  end
+  local daemon = { server = server, port = cfg.daemon_port, own = true, roots = roots, log = log }
   dt.print(msg("daemon_starting", server, daemon.log))
   local pid, err = spawn(serve_argv(cfg, roots), daemon.log)
   if not pid then

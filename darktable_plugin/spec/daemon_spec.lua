@@ -256,6 +256,20 @@ describe("the daemon started on demand", function()
         assert.are.equal(SERVER, server_of(calls_of("apply")[2]))
       end)
 
+    it("starts no daemon without darktable's cache folder (no log in a shared temporary folder)", function()
+      for _i, missing in ipairs({ false, env.dir .. "/no such cache" }) do
+        setup()
+        dt.configuration.cache_dir = missing or nil
+        dt.configuration.tmp_dir = env.dir -- never used for the log either
+        local summary = plugin.apply_to_images({ image(1, env.photos, "a.png") })
+        assert.are.equal(1, summary.written)
+        assert.are.equal(0, #calls_of("serve"))
+        assert.is_nil(server_of(calls_of("apply")[#calls_of("apply")]))
+        assert.truthy(find(dt._log.prints, "autoretouch starts no daemon: darktable's cache folder"))
+        assert.is_nil(stub.read_file(env.dir .. "/autoretouch-daemon.log"))
+      end
+    end)
+
     it("lists the command line's styles in the check when the daemon does not start, saying why", function()
       setup()
       env.scenario('{"serve": {"mode": "exit"}}')
