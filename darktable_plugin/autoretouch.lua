@@ -82,6 +82,7 @@
     The preview's private temporary folder is removed with everything in it however the preview ends.
     "check autoretouch" while a run is going on only asks the daemon in use (never stops or restarts it).
     The daemon's log is only ever written in darktable's cache folder (no /tmp fallback: without one, no daemon).
+    Documented: a wrapper script used as the command must `exec autoretouch "$@"`.
 ]]
 
 local dt = require "darktable"
