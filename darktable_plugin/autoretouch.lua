@@ -82,6 +82,7 @@
     The preview's private temporary folder is removed with everything in it however the preview ends.
     "check autoretouch" while a run is going on only asks the daemon in use (never stops or restarts it).
     The daemon's log is only ever written in darktable's cache folder (no /tmp fallback: without one, no daemon).
+    A preview copy's recipe is likewise kept only in darktable's cache folder (without one it is not kept).
     Documented: a wrapper script used as the command must `exec autoretouch "$@"`.
 ]]
 
@@ -1239,7 +1240,10 @@ end
 
 --- Where the recipe of the preview copy `copy` is kept (darktable's cache folder, by the copy's id).
 local function preview_recipe_path(copy)
-  local dir = dt.configuration.cache_dir or dt.configuration.tmp_dir or "/tmp"
+  local dir = dt.configuration.cache_dir
+  if type(dir) ~= "string" or dir == "" or not folder_exists(dir) then
+    return nil -- never a shared folder such as /tmp: another user could plant a link there
+  end
   return string.format("%s/%s%s.json", dir, PREVIEW_RECIPE_PREFIX, tostring(copy.id))
 end
 
@@ -1247,7 +1251,8 @@ end
 --- text, mark = its preview_mark when it was made}), or nil when there is none or it belongs to another image (an
 --- id darktable gave again).
 local function preview_recipe(copy)
-  local doc = json.decode(read_file(preview_recipe_path(copy)) or "")
+  local path = preview_recipe_path(copy)
+  local doc = path and json.decode(read_file(path) or "")
   if type(doc) ~= "table" or doc.copy_id ~= copy.id or doc.duplicate_index ~= copy.duplicate_index
     or doc.photo ~= photo_path(copy) or type(doc.recipe) ~= "string" then
     return nil
@@ -1349,7 +1354,9 @@ local function delete_preview_copy(img)
     return false
   end
   state.preview_made[id] = nil
-  os.remove(recipe)
+  if recipe then
+    os.remove(recipe)
+  end
   if ours then
     os.remove(sidecar)
   elseif type(sidecar) == "string" and file_exists(sidecar) then
@@ -1776,6 +1783,9 @@ local function keep_preview_recipe(copy, img, k, recipe)
     end
   end
   local path = preview_recipe_path(copy)
+  if not path then
+    return nil, msg("preview_recipe_not_kept", photo_path(copy), "-", "darktable has no cache folder")
+  end
   local ok, err = pcall(function()
     local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
       photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = preview_mark(copy) }

@@ -87,6 +87,19 @@ describe("preview on virtual copies", function()
     assert.is_false(plugin.internals.state.running)
   end)
 
+  it("keeps no recipe outside darktable's own cache folder (never a shared folder such as /tmp)", function()
+    setup()
+    dt.configuration.cache_dir = nil
+    dt.configuration.tmp_dir = env.dir
+    local a = image(1, "a.png")
+    assert.is_nil(plugin.internals.preview_recipe_path(a))
+    preview({ a })
+    local made = copies()
+    assert.are.equal(1, #made) -- the preview itself still works
+    local kept = io.open(string.format("%s/autoretouch-preview-%s.json", env.dir, tostring(made[1].id)), "r")
+    assert.is_nil(kept) -- not in tmp_dir either
+  end)
+
   it("previews at most the preference's number of images and leaves preview copies in the selection out", function()
     setup({ prefs = { preview_images = 2 } })
     local imgs = { image(1, "1.png"), image(2, "2.png"), image(3, "3.png") }
