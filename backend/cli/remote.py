@@ -81,36 +81,39 @@ def remote_suggest(args: argparse.Namespace) -> int:
         for photo in args.photos:
             request.path = os.path.abspath(photo)
             try:
-                response = client.suggest(request)
-            except RemoteError as raw:
-                exc = RemoteError(
-                    _shown(str(raw), {request.path: photo}),
-                    code=raw.code,
-                    error_type=raw.error_type,
-                    exit_code=raw.exit_code,
-                )
+                recipes, files = _suggest_one(client, request, photo, folder, label, args.strength)
+            except AutoretouchError as exc:
                 if single:
-                    raise exc from None
+                    raise
                 failures.append(exc)
                 report_photo_error(photo, exc, as_json=args.json)
                 continue
-            recipes = [pb_recipe(s.recipe) for s in response.suggestions]
-            files = None
-            if folder is not None:
-                from backend.cli.dtstyle_output import write_dtstyles
-                from backend.daemon.convert import history_from_pb
-
-                entries = [[history_from_pb(h) for h in s.darktable_history] for s in response.suggestions]
-                try:
-                    files = write_dtstyles(folder, photo, entries, label, args.strength)
-                except AutoretouchError as write_error:
-                    if single:
-                        raise
-                    failures.append(write_error)
-                    report_photo_error(photo, write_error, as_json=args.json)
-                    continue
             print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
     return batch_exit_status(failures, len(args.photos))
+
+
+def _suggest_one(
+    client: RemoteClient, request: pb.SuggestRequest, photo: str, folder: Path | None, label: str, strength: float
+) -> tuple[list[Recipe], list[Path] | None]:
+    """One photo's recipes from the daemon and, with ``--dtstyle``, the style files written from its entries.
+
+    Raises:
+        RemoteError: the daemon refused the photo (the message names ``photo`` as the user typed it).
+        OutputError: a style file could not be written.
+    """
+    try:
+        response = client.suggest(request)
+    except RemoteError as raw:
+        shown = _shown(str(raw), {request.path: photo})
+        raise RemoteError(shown, code=raw.code, error_type=raw.error_type, exit_code=raw.exit_code) from None
+    recipes = [pb_recipe(s.recipe) for s in response.suggestions]
+    if folder is None:
+        return recipes, None
+    from backend.cli.dtstyle_output import write_dtstyles
+    from backend.daemon.convert import history_from_pb
+
+    entries = [[history_from_pb(h) for h in s.darktable_history] for s in response.suggestions]
+    return recipes, write_dtstyles(folder, Path(photo), entries, label, strength)
 
 
 # -- apply / revert -----------------------------------------------------------------------------------
