@@ -32,8 +32,8 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 SESSION_TIMEOUT_S = 120
 
-#: The driver's work (see write_driver): previews of B, discarded, then two of A; counts in ``result``.
-DRIVER = """
+#: Lua for both drivers: previews() counts the virtual copies carrying the preview tag.
+PREVIEW_COUNTER = """
   local function previews()
     local tag = dt.tags.find("autoretouch|preview")
     local n = 0
@@ -44,6 +44,12 @@ DRIVER = """
     end
     return n
   end
+"""
+
+#: The driver's work (see write_driver): previews of B, discarded, then two of A; counts in ``result``.
+DRIVER = (
+    PREVIEW_COUNTER
+    + """
   local function brief(s)
     local failed = {{}}
     for _, f in ipairs(s.failed) do
@@ -71,6 +77,7 @@ DRIVER = """
   end
   result.styles_left = n
 """
+)
 
 
 def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path: Path) -> None:
@@ -123,17 +130,9 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
 
 
 #: The driver of the "apply chosen preview" session: A previewed with 2 variants, the copy of variant 2 chosen.
-CHOSEN_DRIVER = """
-  local function previews()
-    local tag = dt.tags.find("autoretouch|preview")
-    local n = 0
-    for i = 1, tag and #tag or 0 do
-      if tag[i].duplicate_index > 0 then
-        n = n + 1
-      end
-    end
-    return n
-  end
+CHOSEN_DRIVER = (
+    PREVIEW_COUNTER
+    + """
   local a = dt.database.import({photo_a})
   local s = assert(ar.preview_images({{ a }}, {{ style = "throwaway", strength = 0.8, preview_variants = 2,
     preview_seed = 3 }}))
@@ -158,6 +157,7 @@ CHOSEN_DRIVER = """
   result.left = previews()
   result.kept_left = io.open(kept_path, "r") ~= nil
 """
+)
 
 
 def test_apply_chosen_preview_applies_that_variant_to_the_original(tmp_path: Path) -> None:
