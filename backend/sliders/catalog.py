@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from backend.errors import UnknownSliderError
 
@@ -162,6 +163,11 @@ class SliderSpec:
         return self.shape == ()
 
 
+def _signed_percent(**fields: Any) -> SliderSpec:
+    """A scalar slider in Lightroom's -100..100 units whose identity is 0 (the range written once)."""
+    return SliderSpec(unit="-100..100", shape=(), minimum=-100.0, maximum=100.0, identity=0.0, **fields)
+
+
 _HSL_KEYS = tuple(f"{kind}Adjustment{colour}" for colour in HSL_COLOURS for kind in ("Hue", "Saturation", "Luminance"))
 
 CATALOG: tuple[SliderSpec, ...] = (
@@ -181,14 +187,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="E",
         description="Multiplies linear light by 2**value.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="contrast",
         label="Contrast",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="colorbalancergb",
         lightroom=LightroomTarget(("Contrast2012",), False, "Contrast2012 = value (Lightroom's curve is proprietary)."),
         darktable=DarktableTarget(
@@ -199,14 +200,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Ct",
         description="Expands (+) or compresses (-) luminance around middle grey, keeping chromaticity.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="highlights",
         label="Highlights",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="colorbalancergb",
         lightroom=LightroomTarget(("Highlights2012",), False, "Highlights2012 = value (Lightroom's is local)."),
         darktable=DarktableTarget(
@@ -217,14 +213,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Hl",
         description="Brightens (+) or darkens (-) the bright tones through a luminance mask.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="shadows",
         label="Shadows",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="colorbalancergb",
         lightroom=LightroomTarget(("Shadows2012",), False, "Shadows2012 = value (Lightroom's is local)."),
         darktable=DarktableTarget("colorbalancergb", 0, ("shadows_Y",), "shadows_Y (lift luminance) = value / 200."),
@@ -233,14 +224,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Sh",
         description="Lifts (+) or deepens (-) the dark tones through a luminance mask.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="whites",
         label="Whites",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="rgblevels",
         lightroom=LightroomTarget(("Whites2012",), False, "Whites2012 = value."),
         darktable=DarktableTarget(
@@ -254,14 +240,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Wh",
         description="Moves the white point; middle grey is kept.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="blacks",
         label="Blacks",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="exposure",
         lightroom=LightroomTarget(("Blacks2012",), False, "Blacks2012 = value."),
         darktable=DarktableTarget("exposure", 0, ("black",), "black = -0.015 * value / 100 (linear black level)."),
@@ -270,14 +251,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Bk",
         description="Moves the black level: + lifts blacks, - crushes them.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="clarity",
         label="Clarity",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="bilat",
         lightroom=LightroomTarget(("Clarity2012",), False, "Clarity2012 = value."),
         darktable=DarktableTarget(
@@ -291,14 +267,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Cl",
         description="Local mid-tone contrast; radius relative to the image size.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="vibrance",
         label="Vibrance",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="colorbalancergb",
         lightroom=LightroomTarget(("Vibrance",), False, "Vibrance = value."),
         darktable=DarktableTarget(
@@ -309,14 +280,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="V",
         description="Raises (+) or lowers (-) chroma, more for muted colours than for saturated ones.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="saturation",
         label="Saturation",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="colorbalancergb",
         lightroom=LightroomTarget(("Saturation",), False, "Saturation = value."),
         darktable=DarktableTarget(
@@ -494,14 +460,9 @@ CATALOG: tuple[SliderSpec, ...] = (
         short="Sp",
         description="Unsharp mask on lightness; radius relative to the image size.",
     ),
-    SliderSpec(
+    _signed_percent(
         name="vignette",
         label="Vignette",
-        unit="-100..100",
-        shape=(),
-        minimum=-100.0,
-        maximum=100.0,
-        identity=0.0,
         stage="vignette",
         lightroom=LightroomTarget(("PostCropVignetteAmount",), False, "PostCropVignetteAmount = value."),
         darktable=DarktableTarget(
