@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from backend.cli.batch_report import batch_exit_status, report_photo_error
+from backend.cli.batch_report import run_photo_batch
 from backend.cli.style_options import load_styles, parse_mix_arg
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
@@ -310,29 +310,25 @@ def run(args: argparse.Namespace) -> int:
         except PermissionError as exc:
             raise PermissionDeniedError(f"{args.out_dir}: cannot create the output folder ({exc.strerror})") from None
     plans = plan_outputs(args.photos, output=args.output, out_dir=args.out_dir, fmt=args.format)
-    single = len(plans) == 1
-    failures: list[AutoretouchError] = []
-    for plan in plans:
-        try:
-            if plan.error is not None:
-                raise plan.error
-            assert plan.output is not None
-            recipe = fixed if fixed is not None else _suggested(plan.photo, styles, args.strength)
-            width, height = render_photo(
-                plan.photo,
-                plan.output,
-                recipe,
-                preview=args.preview,
-                long_side=args.long_side,
-                bit_depth=args.bit_depth,
-                quality=args.quality,
-            )
-        except AutoretouchError as exc:
-            if single:
-                raise
-            failures.append(exc)
-            report_photo_error(plan.photo, exc, as_json=args.json)
-            continue
+
+    def attempt(plan: OutputPlan) -> tuple[Recipe, int, int]:
+        if plan.error is not None:
+            raise plan.error
+        assert plan.output is not None
+        recipe = fixed if fixed is not None else _suggested(plan.photo, styles, args.strength)
+        width, height = render_photo(
+            plan.photo,
+            plan.output,
+            recipe,
+            preview=args.preview,
+            long_side=args.long_side,
+            bit_depth=args.bit_depth,
+            quality=args.quality,
+        )
+        return recipe, width, height
+
+    def done(plan: OutputPlan, result: tuple[Recipe, int, int]) -> None:
+        recipe, width, height = result
         if args.json:
             row = {"photo": str(plan.photo), "ok": True, "output": str(plan.output), "width": width, "height": height}
             if fixed is None:
@@ -340,4 +336,5 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(row), flush=True)
         else:
             print(f"{plan.photo} -> {plan.output} ({width}x{height})", flush=True)
-    return batch_exit_status(failures, len(plans))
+
+    return run_photo_batch(plans, lambda plan: plan.photo, attempt, done, as_json=args.json)

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
-from backend.cli.batch_report import batch_exit_status, report_photo_error
+from backend.cli.batch_report import run_photo_batch
 from backend.cli.dtstyle_output import dtstyle_dir
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, load_styles, parse_mix_arg
 from backend.cli.suggestion_report import format_recipe, print_suggestions
-from backend.errors import AutoretouchError
+
+if TYPE_CHECKING:
+    from backend.recipe import Recipe
 
 __all__ = ["format_recipe", "register", "run"]
 
@@ -108,26 +111,20 @@ def _run(args: argparse.Namespace) -> int:
 
     styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
-    single = len(args.photos) == 1
-    failures: list[AutoretouchError] = []
     folder = getattr(args, "dtstyle", None)
-    for photo in args.photos:
-        files = None
-        try:
-            if folder is None:
-                recipes = suggest_for_photo(
-                    photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
-                )
-            else:
-                recipes, entries = suggest_with_entries(
-                    photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
-                )
-                files = write_dtstyles(folder, photo, entries, label, args.strength)
-        except AutoretouchError as exc:
-            if single:
-                raise
-            failures.append(exc)
-            report_photo_error(photo, exc, as_json=args.json)
-            continue
+
+    def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
+        if folder is None:
+            return suggest_for_photo(
+                photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
+            ), None
+        recipes, entries = suggest_with_entries(
+            photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
+        )
+        return recipes, write_dtstyles(folder, photo, entries, label, args.strength)
+
+    def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
+        recipes, files = result
         print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
-    return batch_exit_status(failures, len(args.photos))
+
+    return run_photo_batch(args.photos, lambda photo: photo, attempt, done, as_json=args.json)

@@ -21,7 +21,6 @@ from typing import Any
 
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
 from backend.daemon.client import HOSTS, TOKEN_ENV, RemoteClient, RemoteError, check_styles, pb_recipe
-from backend.errors import AutoretouchError
 from backend.recipe import Recipe
 from backend.rpc import PROTOCOL_VERSION, pb
 
@@ -59,7 +58,7 @@ def _shown(text: str, names: dict[str, Path]) -> str:
 def remote_suggest(args: argparse.Namespace) -> int:
     """``autoretouch suggest --server``: same output and exit status as in-process."""
     from backend.agent.style import DEFAULT_STYLE
-    from backend.cli.batch_report import batch_exit_status, report_photo_error
+    from backend.cli.batch_report import run_photo_batch
     from backend.cli.suggestion_report import print_suggestions
 
     request = pb.SuggestRequest(protocol_version=PROTOCOL_VERSION, strength=args.strength, variants=args.variants)
@@ -74,22 +73,18 @@ def remote_suggest(args: argparse.Namespace) -> int:
     else:
         request.style = args.style or DEFAULT_STYLE
         names, label = [request.style], request.style
-    single = len(args.photos) == 1
-    failures: list[AutoretouchError] = []
     with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         check_styles(client, names)
-        for photo in args.photos:
+
+        def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
             request.path = os.path.abspath(photo)
-            try:
-                recipes, files = _suggest_one(client, request, photo, folder, label, args.strength)
-            except AutoretouchError as exc:
-                if single:
-                    raise
-                failures.append(exc)
-                report_photo_error(photo, exc, as_json=args.json)
-                continue
+            return _suggest_one(client, request, photo, folder, label, args.strength)
+
+        def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
+            recipes, files = result
             print_suggestions(photo, recipes, label, args.strength, as_json=args.json, dtstyles=files)
-    return batch_exit_status(failures, len(args.photos))
+
+        return run_photo_batch(args.photos, lambda photo: photo, attempt, done, as_json=args.json)
 
 
 def _suggest_one(
