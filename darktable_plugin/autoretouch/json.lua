@@ -93,56 +93,53 @@ local function decode_number(text, pos)
   return value, pos + #number_text
 end
 
-local function decode_array(text, pos)
-  local result, n = {}, 0
+--- Reads the comma-separated items of an array or object, from its opening character at pos to the closing
+-- one, close ("]" or "}"); read_item(pos) reads one item and returns the position after it.
+local function decode_items(text, pos, close, read_item)
   pos = skip_space(text, pos + 1)
-  if text:sub(pos, pos) == "]" then
-    return result, pos + 1
+  if text:sub(pos, pos) == close then
+    return pos + 1
   end
   while true do
-    local value
-    value, pos = decode_value(text, pos)
-    n = n + 1
-    result[n] = value
-    pos = skip_space(text, pos)
+    pos = skip_space(text, read_item(pos))
     local c = text:sub(pos, pos)
-    if c == "]" then
-      return result, pos + 1
+    if c == close then
+      return pos + 1
     elseif c ~= "," then
-      decode_error(pos, "expected ',' or ']'")
+      decode_error(pos, "expected ',' or '" .. close .. "'")
     end
     pos = skip_space(text, pos + 1)
   end
 end
 
+local function decode_array(text, pos)
+  local result, n = {}, 0
+  pos = decode_items(text, pos, "]", function(at)
+    local value, after = decode_value(text, at)
+    n = n + 1
+    result[n] = value
+    return after
+  end)
+  return result, pos
+end
+
 local function decode_object(text, pos)
   local result = {}
-  pos = skip_space(text, pos + 1)
-  if text:sub(pos, pos) == "}" then
-    return result, pos + 1
-  end
-  while true do
-    if text:sub(pos, pos) ~= '"' then
-      decode_error(pos, "expected a key")
+  pos = decode_items(text, pos, "}", function(at)
+    if text:sub(at, at) ~= '"' then
+      decode_error(at, "expected a key")
     end
-    local key
-    key, pos = decode_string(text, pos)
-    pos = skip_space(text, pos)
-    if text:sub(pos, pos) ~= ":" then
-      decode_error(pos, "expected ':'")
+    local key, after = decode_string(text, at)
+    after = skip_space(text, after)
+    if text:sub(after, after) ~= ":" then
+      decode_error(after, "expected ':'")
     end
     local value
-    value, pos = decode_value(text, skip_space(text, pos + 1))
+    value, after = decode_value(text, skip_space(text, after + 1))
     result[key] = value
-    pos = skip_space(text, pos)
-    local c = text:sub(pos, pos)
-    if c == "}" then
-      return result, pos + 1
-    elseif c ~= "," then
-      decode_error(pos, "expected ',' or '}'")
-    end
-    pos = skip_space(text, pos + 1)
-  end
+    return after
+  end)
+  return result, pos
 end
 
 local LITERALS = { ["true"] = true, ["false"] = false, ["null"] = NULL }
