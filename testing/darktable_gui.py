@@ -65,6 +65,7 @@ def run_darktable(
     xvfb: str = "",
     env: dict[str, str] | None = None,
     timeout_s: float = 150.0,
+    write_sidecars: str = "on import",
 ) -> tuple[int | None, str]:
     """Run darktable once with a throw-away config, cache and library under ``root``, driven by ``driver``.
 
@@ -75,6 +76,8 @@ def run_darktable(
         xvfb: extra Xvfb server options (``xvfb-run -s``; no spaces inside paths).
         env: extra environment variables.
         timeout_s: the whole session's limit; darktable is killed past it.
+        write_sidecars: darktable's "write sidecar file for each image" preference (``write_sidecar_files``:
+            ``on import``, ``after edit`` or ``never``; only the first ``--conf`` of a key counts, so not in ``conf``).
 
     Returns:
         ``(exit status or None when killed, the combined output)``.
@@ -84,7 +87,7 @@ def run_darktable(
         d.mkdir(parents=True, exist_ok=True)
     cmd = ["xvfb-run", "-a", *(["-s", xvfb] if xvfb else []), "darktable",
            "--configdir", str(config), "--cachedir", str(cache), "--library", str(root / "library.db"),
-           "--conf", "write_sidecar_files=on import", "--disable-opencl"]  # fmt: skip
+           "--conf", f"write_sidecar_files={write_sidecars}", "--disable-opencl"]  # fmt: skip
     for item in conf:
         cmd += ["--conf", item]
     cmd += ["--luacmd", f"dofile({lua_string(str(driver))})"]
