@@ -259,7 +259,6 @@ def _check_mode(args: argparse.Namespace) -> None:
         )
 
 
-# Long: the order of `train`'s set-up (config, overrides, sources, remote or local, exit status); each step is one call.
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, train, export the style; returns exit status 0."""
     from backend.agent.style import user_style_dirs
@@ -278,22 +277,7 @@ def run(args: argparse.Namespace) -> int:
     base = args.config
     if base is None and args.resume and (run_dir / "config.toml").is_file():
         base = run_dir / "config.toml"
-    overrides = [*args.overrides, f"run.style={args.style}"]
-    if args.steps is not None:
-        overrides.append(f"run.steps={args.steps}")
-    if args.minutes is not None:
-        overrides.append(f"run.minutes={args.minutes}")
-    if args.seed is not None:
-        overrides.append(f"run.seed={args.seed}")
-    if args.threads is not None:
-        overrides.append(f"run.threads={args.threads}")
-    if args.force:
-        overrides.append("run.force=true")
-    if args.imitation_steps is not None:
-        overrides.append(f"imitation.steps={args.imitation_steps}")
-    if args.no_finetune:
-        overrides.append("imitation.finetune=false")
-    cfg = load_config(base, overrides)
+    cfg = load_config(base, _overrides(args))
     finetune = False
     if args.lrcat is not None and args.favourites is None:
         finetune = cfg.imitation.finetune and (args.targets or args.renditions) is not None
@@ -350,6 +334,26 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_STYLE_REJECTED if install_dir is not None else 0
     return 0
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """The configuration overrides the command line asks for: the ``--set`` ones, then those of the other flags."""
+    overrides = [*args.overrides, f"run.style={args.style}"]
+    if args.steps is not None:
+        overrides.append(f"run.steps={args.steps}")
+    if args.minutes is not None:
+        overrides.append(f"run.minutes={args.minutes}")
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    if args.threads is not None:
+        overrides.append(f"run.threads={args.threads}")
+    if args.force:
+        overrides.append("run.force=true")
+    if args.imitation_steps is not None:
+        overrides.append(f"imitation.steps={args.imitation_steps}")
+    if args.no_finetune:
+        overrides.append("imitation.finetune=false")
+    return overrides
 
 
 def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
