@@ -241,7 +241,6 @@ def _new_net(cfg: TrainConfig) -> AgentNet:
     )
 
 
-# Long: the imitation run's order (data, teacher forcing, checks, export); each step is one call.
 def run_imitation(
     cfg: TrainConfig,
     *,
@@ -302,12 +301,7 @@ def run_imitation(
                 data.summary["targets"],
                 len(samples),
             )
-            metrics_log = None
-            if is_main:
-                (run / "imitation").mkdir(parents=True, exist_ok=True)
-                write_text_atomic(run / "config.toml", config_to_toml(cfg))
-                write_text_atomic(run / "imitation" / "labels.json", _labels_json(data))
-                metrics_log = MetricsLog(run / "imitation" / "metrics.csv", IMITATION_COLUMNS)
+            metrics_log = _start_files(cfg, run, data) if is_main else None
             result = train_imitation(
                 net,
                 samples,
@@ -321,25 +315,51 @@ def run_imitation(
         finally:
             torch.set_num_threads(threads)
     out = ImitationRun(net=net, data=data, result=result)
+    if is_main:
+        _write_results(cfg, out, run, f"imitation of expert {expert} ({Path(catalog).name})", export, install_dir)
+    return out
+
+
+def _start_files(cfg: TrainConfig, run: Path, data: ExpertData) -> MetricsLog:
+    """Write the run's ``config.toml`` and ``imitation/labels.json``; returns the ``imitation/metrics.csv`` log."""
+    (run / "imitation").mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run / "config.toml", config_to_toml(cfg))
+    write_text_atomic(run / "imitation" / "labels.json", _labels_json(data))
+    return MetricsLog(run / "imitation" / "metrics.csv", IMITATION_COLUMNS)
+
+
+def _write_results(
+    cfg: TrainConfig, out: ImitationRun, run: Path, about: str, export: bool, install_dir: str | Path | None
+) -> None:
+    """Write ``imitation/imitation.json`` and, with ``export``, the style (into ``out``'s paths).
+
+    Args:
+        cfg: the experiment configuration.
+        out: the finished run; its ``style_path`` and ``installed_path`` are set when the style is exported.
+        run: the run folder.
+        about: the style's description when ``run.description`` is empty.
+        export: export the agent as the style ``run.style``.
+        install_dir: also install the style there.
+    """
+    data, result = out.data, out.result
     metrics = {k: round(v, 6) for k, v in result.metrics().items() if math.isfinite(v)}
     if data.summary.get("fit_psnr") is not None:
         metrics |= {k: data.summary[k] for k in ("fit_psnr", "fit_psnr_pv2003", "fit_psnr_identity")}
-    if is_main:
-        report = {"summary": data.summary, "metrics": metrics, "stopped_by": result.stopped_by}
-        write_text_atomic(run / "imitation" / "imitation.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
-    if export and is_main:
-        inst = Path(install_dir) if install_dir is not None else None
-        style = Style(
-            name=cfg.run.style,
-            net=copy.deepcopy(net).cpu().eval(),
-            description=cfg.run.description or f"imitation of expert {expert} ({Path(catalog).name})",
-            training=data.summary | {"imitation_seconds": round(result.seconds, 1), "config": config_to_dict(cfg)},
-            metrics=metrics,
-            model_version=next_model_version(inst, cfg.run.style),
-        )
-        out.style_path = save_style(style, run / "style")
-        out.installed_path = save_style(style, inst) if inst is not None else None
-    return out
+    report = {"summary": data.summary, "metrics": metrics, "stopped_by": result.stopped_by}
+    write_text_atomic(run / "imitation" / "imitation.json", json.dumps(report, indent=1, allow_nan=False) + "\n")
+    if not export:
+        return
+    inst = Path(install_dir) if install_dir is not None else None
+    style = Style(
+        name=cfg.run.style,
+        net=copy.deepcopy(out.net).cpu().eval(),
+        description=cfg.run.description or about,
+        training=data.summary | {"imitation_seconds": round(result.seconds, 1), "config": config_to_dict(cfg)},
+        metrics=metrics,
+        model_version=next_model_version(inst, cfg.run.style),
+    )
+    out.style_path = save_style(style, run / "style")
+    out.installed_path = save_style(style, inst) if inst is not None else None
 
 
 def write_finetune_checkpoint(cfg: TrainConfig, net: AgentNet, run_dir: str | Path, info: Any = None) -> Path | None:
