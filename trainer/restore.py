@@ -191,6 +191,47 @@ def fit_prior_share(net: AgentNet, data: RestoreData, prior: Prior) -> tuple[Pri
     return (dataclasses.replace(prior, share=best_share) if best_share > 0 else None), distances
 
 
+def _favourites_data(
+    cfg: TrainConfig, targets: str | Path, sources: str | Path | None, t0: float
+) -> tuple[RestoreData, Prior | None]:
+    """The data of a run from favourites (un-edited copies of them as inputs) and the look prior, logged."""
+    data = _build_data(cfg, targets, sources)
+    prior = load_prior(cfg)
+    log.info(
+        "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
+        data.summary["targets"],
+        len(data.summary["held_out_targets"]),
+        data.pool_in.shape[0],
+        time.monotonic() - t0,
+    )
+    return data, prior
+
+
+def _optimise_with_bar(
+    cfg: TrainConfig,
+    net: AgentNet,
+    data: RestoreData,
+    steps: int,
+    minutes: float,
+    info: DistInfo,
+    metrics_log: MetricsLog | None,
+    progress: bool,
+) -> Outcome:
+    """:func:`trainer.restore_core.optimise` with a tqdm progress bar on the main process when ``progress``."""
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc=cfg.run.style, unit="step", dynamic_ncols=True)
+    try:
+        return optimise(
+            cfg, net, data, steps=steps, minutes=minutes, seed=cfg.run.seed, info=info, metrics_log=metrics_log, bar=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 # Long: the restoration run's order (data by source kind, optimise, keep the best, finish); half of it is the docstring of its arguments.
 def train_restore(
     cfg: TrainConfig,
@@ -248,28 +289,9 @@ def train_restore(
             "favourites (--lrcat --favourites) or darktable edits (--darktable)"
         )
     else:
-        data = _build_data(cfg, targets, sources)
-        prior = load_prior(cfg)
-        log.info(
-            "restore: %d favourites (%d held out), %d training pairs, data ready in %.1f s",
-            data.summary["targets"],
-            len(data.summary["held_out_targets"]),
-            data.pool_in.shape[0],
-            time.monotonic() - t0,
-        )
+        data, prior = _favourites_data(cfg, targets, sources, t0)
     metrics_log = MetricsLog(run / "metrics.csv", METRIC_COLUMNS) if info.is_main else None
-    bar = None
-    if progress and info.is_main:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc=cfg.run.style, unit="step", dynamic_ncols=True)
-    try:
-        outcome = optimise(
-            cfg, net, data, steps=steps, minutes=minutes, seed=cfg.run.seed, info=info, metrics_log=metrics_log, bar=bar
-        )
-    finally:
-        if bar is not None:
-            bar.close()
+    outcome = _optimise_with_bar(cfg, net, data, steps, minutes, info, metrics_log, progress)
     if crossfit is None:
         net.load_state_dict(outcome.best["state"])
     else:  # trained on every pair: the last weights, judged by the cross-fitted check
