@@ -20,7 +20,15 @@ from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.errors import DecodeError, NotFoundError
 from backend.recipe import SliderValue
 from trainer.config import ImitationConfig
-from trainer.lrcat import LIGHTROOM_DEFAULTS, ZEROED, LightroomCatalog, expert_settings, photo_recipe
+from trainer.lrcat import (
+    LIGHTROOM_DEFAULTS,
+    ZEROED,
+    LightroomCatalog,
+    MappedRecipe,
+    Photo,
+    expert_settings,
+    photo_recipe,
+)
 from trainer.pseudo_labels import FitResult, StemIndex, fit_recipes, load_squeezed, pipeline_rank, resolve_photo
 
 __all__ = ["ExpertData", "ExpertTarget", "expert_order", "load_expert_data", "resolve_photo"]
@@ -102,7 +110,58 @@ def _decode_input(path: Path, thumb: int, fit_size: int | None) -> tuple[Tensor,
     return make_thumbnail(image, thumb), (make_thumbnail(image, fit_size) if fit_size else None)
 
 
-# Long: reads one catalog in one pass (photos, histories, renditions, labels) and reports every skip where it happens.
+def _fit_queued(queue: list[tuple[dict[str, Any], Tensor, Tensor]], icfg: ImitationConfig) -> None:
+    """Fit the pseudo-labels of the queued ``(item, input, rendition)`` thumbnails into each item's ``"fit"``.
+
+    The queue is emptied: the fit thumbnails are not kept.
+    """
+    if not queue:
+        return
+    results = fit_recipes(
+        torch.cat([q[1] for q in queue]),
+        torch.cat([q[2] for q in queue]),
+        [q[0]["order"] for q in queue],
+        [q[0]["mapped"] for q in queue],
+        iters=icfg.fit_iters,
+        lr=icfg.fit_lr,
+    )
+    for q, result in zip(queue, results, strict=True):
+        q[0]["fit"] = result
+    queue.clear()
+
+
+def _expert_item(
+    photo: Photo,
+    source: Path,
+    rendition: Path | None,
+    thumb_image: Tensor,
+    mapped: MappedRecipe,
+    sliders: Sequence[str],
+    max_steps: int,
+    icfg: ImitationConfig,
+) -> dict[str, Any]:
+    """One expert photo's entry: its mapped agent-slider values and the order the agent is taught to set them in.
+
+    With a rendition, the ``imitation.fit_extra`` sliders the expert left alone are added, to be fitted.
+    """
+    values = {s.slider: s.value for s in mapped.recipe.steps if s.slider in sliders}
+    candidates = list(values)
+    if rendition is not None:
+        candidates += [s for s in icfg.fit_extra if s in sliders and s not in values]
+    order, by = expert_order(candidates, mapped.first_moved, sliders, max_steps)
+    return {
+        "photo": photo,
+        "input": source,
+        "rendition": rendition,
+        "thumb": thumb_image,
+        "mapped": values,
+        "order": order,
+        "by": by,
+        "notes": mapped.notes,
+        "fit": None,
+    }
+
+
 def load_expert_data(
     catalog: str | Path,
     expert: str,
@@ -142,21 +201,6 @@ def load_expert_data(
     queue: list[tuple[dict[str, Any], Tensor, Tensor]] = []  # (photo, input, rendition) waiting for the fit
     skipped: list[str] = []
 
-    def flush() -> None:
-        if not queue:
-            return
-        results = fit_recipes(
-            torch.cat([q[1] for q in queue]),
-            torch.cat([q[2] for q in queue]),
-            [q[0]["order"] for q in queue],
-            [q[0]["mapped"] for q in queue],
-            iters=icfg.fit_iters,
-            lr=icfg.fit_lr,
-        )
-        for q, result in zip(queue, results, strict=True):
-            q[0]["fit"] = result
-        queue.clear()  # the fit thumbnails are not kept
-
     with LightroomCatalog(cat_path) as cat:
         for photo, _settings, _history in expert_settings(cat, expert, with_history=True):
             if icfg.max_photos and len(pending) >= icfg.max_photos:
@@ -173,28 +217,13 @@ def load_expert_data(
                 skipped.append(f"{photo.base_name}: {exc}")
                 continue
             mapped = photo_recipe(cat, photo, baseline=baseline, style=f"{cat_path.stem}-{expert}")
-            values = {s.slider: s.value for s in mapped.recipe.steps if s.slider in sliders}
-            candidates = list(values)
-            if rendition is not None:
-                candidates += [s for s in icfg.fit_extra if s in sliders and s not in values]
-            order, by = expert_order(candidates, mapped.first_moved, sliders, max_steps)
-            item = {
-                "photo": photo,
-                "input": source,
-                "rendition": rendition,
-                "thumb": thumb_image,
-                "mapped": values,
-                "order": order,
-                "by": by,
-                "notes": mapped.notes,
-                "fit": None,
-            }
+            item = _expert_item(photo, source, rendition, thumb_image, mapped, sliders, max_steps, icfg)
             pending.append(item)
             if fit_target is not None and fit_image is not None:
                 queue.append((item, fit_image, fit_target))
                 if len(queue) >= icfg.fit_batch:
-                    flush()
-        flush()
+                    _fit_queued(queue, icfg)
+        _fit_queued(queue, icfg)
     for reason in skipped:
         log.warning("skipped %s", reason)
     if not pending:
