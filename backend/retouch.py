@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.recipe import Recipe
-from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo
+from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, check_duplicate, hosts_for
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -80,6 +80,7 @@ def retouch_photo(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     suggest: Suggest | None = None,
     probe: Callable[[Path], PhotoInfo] | None = None,
+    duplicate: int = 0,
 ) -> tuple[list[Outcome], Recipe]:
     """Write a photo's sidecars: the styles' suggestion (``recipe`` None), or ``recipe`` as given.
 
@@ -94,11 +95,19 @@ def retouch_photo(
         max_pixels: largest photo decoded.
         suggest: how to run the suggestion (default :func:`default_suggest`).
         probe: how to learn a photo's info for a fixed recipe (default :func:`backend.sidecar.apply.probe_photo`).
+        duplicate: darktable's virtual copy N of the photo (its NAME_NN.EXT.xmp); 0 is the original.
 
     Returns:
         The outcomes (one per host) and the recipe used.
     """
+    check_duplicate(hosts_for(host), duplicate)  # before the photo is decoded
     if recipe is not None:
-        return apply_to_photo(photo, recipe, host=host, overwrite=overwrite, dry_run=dry_run, probe=probe), recipe
+        outcomes = apply_to_photo(
+            photo, recipe, host=host, overwrite=overwrite, dry_run=dry_run, probe=probe, duplicate=duplicate
+        )
+        return outcomes, recipe
     used, info = suggest_photo(photo, styles, strength=strength, max_pixels=max_pixels, suggest=suggest)
-    return apply_to_photo(photo, used, host=host, overwrite=overwrite, dry_run=dry_run, info=info), used
+    outcomes = apply_to_photo(
+        photo, used, host=host, overwrite=overwrite, dry_run=dry_run, info=info, duplicate=duplicate
+    )
+    return outcomes, used

@@ -76,6 +76,57 @@ def test_apply_and_revert_match_in_process(capsys: pytest.CaptureFixture[str], h
         assert not darktable_sidecar_path(here["root"] / "a.jpg").exists()
 
 
+def test_apply_and_revert_on_a_virtual_copy_match_in_process(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    copy = darktable_sidecar_path(here["root"] / "b.png", 1)
+    assert copy.name == "b_01.png.xmp"
+    apply = ["apply", "b.png", "--recipe", "recipe.json", "--host", "darktable", "--duplicate", "1", "--json"]
+    revert = ["revert", "b.png", "--host", "darktable", "--duplicate", "1", "--json"]
+    local = run_main(capsys, apply)
+    assert local[0] == 0 and copy.is_file() and not darktable_sidecar_path(here["root"] / "b.png").exists()
+    undo_local = run_main(capsys, revert)
+    assert undo_local[0] == 0 and not copy.exists()
+    remote = run_main(capsys, [*apply, "--server", here["server"]])
+    assert remote == local and copy.is_file()  # the daemon wrote the copy's sidecar, not the original's
+    assert not darktable_sidecar_path(here["root"] / "b.png").exists()
+    undo_remote = run_main(capsys, [*revert, "--server", here["server"]])
+    assert undo_remote == undo_local and not copy.exists()
+    style = ["apply", "b.png", "--style", "warm", "--host", "darktable", "--duplicate", "1", "--json"]
+    local_style = run_main(capsys, style)
+    run_main(capsys, revert)
+    remote_style = run_main(capsys, [*style, "--server", here["server"]])
+    # the suggestion's floats may differ in their last digits between processes; what was written may not
+    assert json.loads(remote_style[1])["results"] == json.loads(local_style[1])["results"] and copy.is_file()
+    run_main(capsys, revert)
+
+
+def test_a_duplicate_with_lightroom_is_refused_by_the_daemon_too(here: dict[str, Any]) -> None:
+    from backend.daemon.client import RemoteClient, RemoteError
+    from backend.daemon.convert import recipe_to_pb
+    from backend.recipe import Recipe
+    from backend.rpc import PROTOCOL_VERSION, pb
+
+    recipe = Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": 0.3}]})
+    path = str(here["root"] / "b.png")
+    with RemoteClient(here["server"]) as client:
+        request = pb.WriteSidecarsRequest(
+            protocol_version=PROTOCOL_VERSION, paths=[path], hosts=[pb.HOST_LIGHTROOM], duplicate=1
+        )
+        request.recipe.CopyFrom(recipe_to_pb(recipe))
+        with pytest.raises(RemoteError, match="darktable"):
+            list(client.write_sidecars(request))
+        style = pb.WriteSidecarsRequest(
+            protocol_version=PROTOCOL_VERSION, paths=[path], hosts=[pb.HOST_DARKTABLE], duplicate=1, style="warm"
+        )
+        with pytest.raises(RemoteError, match="'recipe' or 'mix'"):
+            list(client.write_sidecars(style))
+        revert = pb.RevertRequest(protocol_version=PROTOCOL_VERSION, paths=[path], duplicate=1)
+        with pytest.raises(RemoteError, match="darktable"):
+            client.revert(revert)
+    assert not darktable_sidecar_path(here["root"] / "b.png", 1).exists()
+
+
 def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
     code, out, err = run_main(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import check_strength, format_outcome, report, run_batch
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import load_styles, parse_mix_arg
@@ -27,6 +28,7 @@ examples:
   autoretouch apply IMG_0001.CR2 --recipe plus1ev.json --host both
   autoretouch apply *.NEF --style warm --strength 0.6 --host darktable --json
   autoretouch apply IMG_0001.CR2 --mix warm:0.7,film:0.3 --host lightroom --dry-run
+  autoretouch apply IMG_0001.CR2 --recipe plus1ev.json --host darktable --duplicate 1   # IMG_0001_01.CR2.xmp
 
 Exactly one of --recipe, --style, --mix. --style takes a style name (see `autoretouch styles`) or a path to
 NAME.safetensors (with --server: a style installed on the daemon). With --json, one document:
@@ -84,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    add_duplicate_option(parser)
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run)
 
@@ -91,22 +94,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Apply the recipe (or each photo's suggestion) to every photo; returns the exit status."""
     strength = check_strength(args.strength)
+    duplicate = checked_duplicate(args)
     if getattr(args, "server", None):
         from backend.cli.remote import remote_apply
 
         return remote_apply(args)
     if args.recipe is None:
-        return _run_styles(args, strength)
+        return _run_styles(args, strength, duplicate)
     recipe = scale(load_recipe(args.recipe), strength) if args.strength is not None else load_recipe(args.recipe)
-    outcomes = run_batch(
-        args.photos,
-        args.host,
-        lambda p: apply_to_photo(p, recipe, host=args.host, overwrite=args.overwrite, dry_run=args.dry_run),
-    )
+    options = {"host": args.host, "overwrite": args.overwrite, "dry_run": args.dry_run, "duplicate": duplicate}
+    outcomes = run_batch(args.photos, args.host, lambda p: apply_to_photo(p, recipe, **options))
     return report(outcomes, args.json)
 
 
-def _run_styles(args: argparse.Namespace, strength: float) -> int:
+def _run_styles(args: argparse.Namespace, strength: float, duplicate: int) -> int:
     """``--style`` / ``--mix``: per photo, decode its preview once, suggest, and write the suggestion."""
     import torch
 
@@ -117,7 +118,13 @@ def _run_styles(args: argparse.Namespace, strength: float) -> int:
 
     def one(photo: Path) -> list[Outcome]:
         outcomes, recipes[photo] = retouch_photo(
-            photo, host=args.host, styles=styles, strength=strength, overwrite=args.overwrite, dry_run=args.dry_run
+            photo,
+            host=args.host,
+            styles=styles,
+            strength=strength,
+            overwrite=args.overwrite,
+            dry_run=args.dry_run,
+            duplicate=duplicate,
         )
         return outcomes
 

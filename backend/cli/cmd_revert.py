@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import report, run_batch
 from backend.cli.server_options import add_server_options
 from backend.sidecar.revert import revert_photo
@@ -34,15 +35,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would be reverted; write nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    add_duplicate_option(parser)
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Revert every photo's sidecars; returns the exit status."""
+    duplicate = checked_duplicate(args)
     if getattr(args, "server", None):
         from backend.cli.remote import remote_revert
 
         return remote_revert(args)
-    outcomes = run_batch(args.photos, args.host, lambda p: revert_photo(p, host=args.host, dry_run=args.dry_run))
+    outcomes = run_batch(
+        args.photos, args.host, lambda p: revert_photo(p, host=args.host, dry_run=args.dry_run, duplicate=duplicate)
+    )
     return report(outcomes, args.json)

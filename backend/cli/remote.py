@@ -149,6 +149,7 @@ def remote_apply(args: argparse.Namespace) -> int:
         hosts=HOSTS[args.host],
         overwrite=args.overwrite,
         dry_run=args.dry_run,
+        duplicate=args.duplicate,
     )
     styles: list[tuple[str, float]] = []
     if args.recipe is not None:
@@ -181,7 +182,11 @@ def remote_revert(args: argparse.Namespace) -> int:
 
     names = _absolute(args.photos)
     request = pb.RevertRequest(
-        protocol_version=PROTOCOL_VERSION, paths=list(names), hosts=HOSTS[args.host], dry_run=args.dry_run
+        protocol_version=PROTOCOL_VERSION,
+        paths=list(names),
+        hosts=HOSTS[args.host],
+        dry_run=args.dry_run,
+        duplicate=args.duplicate,
     )
     with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         response = client.revert(request)

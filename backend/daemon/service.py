@@ -53,7 +53,7 @@ from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.recipe import Recipe
 from backend.retouch import preview_side
 from backend.rpc import pb
-from backend.sidecar.apply import PhotoInfo, sidecar_path
+from backend.sidecar.apply import PhotoInfo, check_duplicate, sidecar_path
 from backend.sidecar.atomic import backup_path, lock_path
 from backend.sidecar.revert import revert_photo
 
@@ -128,15 +128,17 @@ class RetouchService:
 
     # -- photos -------------------------------------------------------------------------------------------
 
-    def guard_photo(self, photo: Path, hosts: Sequence[str]) -> None:
+    def guard_photo(self, photo: Path, hosts: Sequence[str], duplicate: int = 0) -> None:
         """Check a photo, its folder and the sidecar/backup/lock files of ``hosts`` against the roots.
+
+        ``duplicate``: darktable's virtual copy N of the photo, whose sidecar is NAME_NN.EXT.xmp (0: the original).
 
         Raises:
             PermissionDeniedError: one of them resolves outside the roots.
         """
         paths = [photo, photo.parent]
         for h in hosts:
-            side = sidecar_path(photo, h)
+            side = sidecar_path(photo, h, duplicate)
             paths += [side, backup_path(side), lock_path(side)]
         self.roots.check_all(paths)
 
@@ -256,6 +258,7 @@ class RetouchService:
         self._require_ready()
         hosts = hosts_from_pb(req.hosts) or ("lightroom", "darktable")
         host = host_arg(hosts)
+        check_duplicate(hosts, req.duplicate)
         photos = self.sidecars.batch_paths(req.paths, req.recursive)
         counter = OutcomeCounter()
         files: list[pb.FileResult] = []
@@ -264,11 +267,11 @@ class RetouchService:
                 call.check()
                 with self.limiter.slot(call):
                     try:
-                        self.guard_photo(photo, hosts)
-                        outcomes = revert_photo(photo, host=host, dry_run=req.dry_run)
+                        self.guard_photo(photo, hosts, req.duplicate)
+                        outcomes = revert_photo(photo, host=host, dry_run=req.dry_run, duplicate=req.duplicate)
                         result = pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
                     except (AutoretouchError, OSError) as exc:
-                        result = failed_result(photo, hosts, exc)
+                        result = failed_result(photo, hosts, exc, req.duplicate)
                 result.index, result.total = index, len(photos)
                 counter.add(result.outcomes)
                 files.append(result)

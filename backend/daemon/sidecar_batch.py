@@ -32,7 +32,7 @@ from backend.errors import AutoretouchError, naming_file
 from backend.recipe import Recipe, scale
 from backend.retouch import retouch_photo
 from backend.rpc import pb
-from backend.sidecar.apply import Outcome, sidecar_path
+from backend.sidecar.apply import Outcome, check_duplicate, sidecar_path
 
 if TYPE_CHECKING:
     from backend.daemon.service import RetouchService
@@ -45,10 +45,15 @@ def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
     return pb.Error(code=info.code, message=naming_file(photo, info.message), type=info.type, exit_code=info.exit_code)
 
 
-def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException) -> pb.FileResult:
-    """A photo's result when it failed as a whole: the error, and a ``failed`` outcome for each host."""
+def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException, duplicate: int = 0) -> pb.FileResult:
+    """A photo's result when it failed as a whole: the error, and a ``failed`` outcome for each host.
+
+    ``duplicate``: darktable's virtual copy whose sidecar was concerned (0: the original).
+    """
     error = _error_pb(exc, photo)
-    outcomes = [outcome_to_pb(Outcome(photo, h, sidecar_path(photo, h), "failed", error.message)) for h in hosts]
+    outcomes = [
+        outcome_to_pb(Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", error.message)) for h in hosts
+    ]
     return pb.FileResult(photo=str(photo), outcomes=outcomes, error=error)
 
 
@@ -99,6 +104,9 @@ class SidecarBatch:
         host = host_arg(hosts)
         strength = request_strength(req.HasField("strength"), req.strength)
         source = req.WhichOneof("source")
+        check_duplicate(hosts, req.duplicate)
+        if req.duplicate and source == "style":
+            raise BadRequestError("a virtual copy (duplicate) takes the 'recipe' or 'mix' source, not 'style'")
         recipe: Recipe | None = None
         styles: list[tuple[Style, float]] = []
         if source == "recipe":
@@ -145,7 +153,7 @@ class SidecarBatch:
                 return
             call.check()
             with self.service.limiter.slot(call):
-                yield self._write_one(photo, hosts, host, recipe, styles, strength, req.overwrite, req.dry_run)
+                yield self._write_one(photo, hosts, host, recipe, styles, strength, req)
 
     def _write_one(
         self,
@@ -155,25 +163,25 @@ class SidecarBatch:
         recipe: Recipe | None,
         styles: list[tuple[Style, float]],
         strength: float,
-        overwrite: bool,
-        dry_run: bool,
+        req: pb.WriteSidecarsRequest,
     ) -> pb.FileResult:
         try:
-            self.service.guard_photo(photo, hosts)
+            self.service.guard_photo(photo, hosts, req.duplicate)
             outcomes, used = retouch_photo(
                 photo,
                 host=host,
                 styles=styles,
                 recipe=recipe,
                 strength=strength,
-                overwrite=overwrite,
-                dry_run=dry_run,
+                overwrite=req.overwrite,
+                dry_run=req.dry_run,
+                duplicate=req.duplicate,
                 max_pixels=self.service.config.max_pixels,
                 suggest=lambda image, st, s: self.service._suggest(image, list(st), s, 1, 0)[0],
                 probe=self.service._probe,
             )
         except (AutoretouchError, OSError) as exc:
-            return failed_result(photo, hosts, exc)
+            return failed_result(photo, hosts, exc, req.duplicate)
         return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
 
     def _batch_with_catalog(

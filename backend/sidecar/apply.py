@@ -16,6 +16,10 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   and the recipe applied afresh, with :data:`STALE_NOTE` among the outcome's warnings (with or without
   ``overwrite``). While one of our entries is still active, the record is current: skipped, or replaced
   with ``overwrite``.
+* A darktable virtual copy (``duplicate`` N > 0) has its own sidecar, ``NAME_NN.EXT.xmp``
+  (:func:`~backend.sidecar.darktable_doc.darktable_sidecar_path`); the same rules hold for it, and one whose
+  ``xmpMM:DerivedFrom`` names another file (``b_01.png``'s own sidecar) is skipped. Only darktable has
+  copies: a ``duplicate`` with another host is refused.
 * Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.bak``
   (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
 
@@ -38,6 +42,7 @@ from backend.sidecar.atomic import atomic_write, sidecar_lock
 from backend.sidecar.darktable_doc import (
     apply_darktable,
     darktable_sidecar_path,
+    derived_from_other,
     record_is_stale,
     revert_darktable,
 )
@@ -62,6 +67,8 @@ __all__ = [
     "Outcome",
     "PhotoInfo",
     "apply_to_photo",
+    "check_duplicate",
+    "copy_owner",
     "hosts_for",
     "locked",
     "probe_photo",
@@ -134,9 +141,29 @@ class Outcome:
         }
 
 
-def sidecar_path(photo: Path, host: str) -> Path:
-    """The sidecar of ``photo`` for ``host`` (``lightroom``: NAME.xmp; ``darktable``: NAME.EXT.xmp)."""
-    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo)
+def sidecar_path(photo: Path, host: str, duplicate: int = 0) -> Path:
+    """The sidecar of ``photo`` for ``host``: NAME.xmp (Lightroom), NAME.EXT.xmp or NAME_NN.EXT.xmp (darktable).
+
+    NAME_NN.EXT.xmp is darktable's virtual copy ``duplicate`` N > 0.
+    """
+    return lightroom_sidecar_path(photo) if host == "lightroom" else darktable_sidecar_path(photo, duplicate)
+
+
+def check_duplicate(hosts: tuple[str, ...], duplicate: int) -> None:
+    """A virtual copy's number is for darktable alone, and 0 (the original) or more.
+
+    Raises:
+        InvalidRecipeError: ``duplicate`` is negative, or above 0 with a host other than darktable.
+    """
+    if duplicate < 0:
+        raise InvalidRecipeError(f"a darktable duplicate number is 0 or more, got {duplicate}")
+    if duplicate and hosts != ("darktable",):
+        raise InvalidRecipeError("a virtual copy (duplicate) is darktable's alone: use host darktable")
+
+
+def copy_owner(doc: XmpDocument, photo: Path, duplicate: int) -> str | None:
+    """For a virtual copy's sidecar, the other file it says it belongs to (see derived_from_other), else None."""
+    return derived_from_other(doc, photo) if duplicate else None
 
 
 def hosts_for(host: str) -> tuple[str, ...]:
@@ -251,11 +278,16 @@ def stale_darktable_record(doc: XmpDocument, prov: Provenance, info: PhotoInfo |
     return record_is_stale(doc, prov.replaced, fallback)
 
 
-def _apply_darktable(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
-    sidecar = darktable_sidecar_path(photo)
+def _apply_darktable(
+    photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool, duplicate: int = 0
+) -> Outcome:
+    sidecar = darktable_sidecar_path(photo, duplicate)
     entries = recipe_to_history(recipe, is_raw=info.is_raw, long_side_px=info.long_side_px)
     with locked(sidecar, dry_run):
         doc, created = _load(sidecar, packet_wrapper=False)
+        owner = copy_owner(doc, photo, duplicate)
+        if owner is not None:
+            return Outcome(photo, "darktable", sidecar, "skipped", f"this sidecar belongs to {owner}")
         found = find_provenance(doc)
         notes: tuple[str, ...] = ()
         if found is not None and stale_darktable_record(doc, found[1], info):
@@ -293,6 +325,7 @@ def apply_to_photo(
     dry_run: bool = False,
     info: PhotoInfo | None = None,
     probe: Callable[[Path], PhotoInfo] | None = None,
+    duplicate: int = 0,
 ) -> list[Outcome]:
     """Write a recipe into a photo's sidecars, as native host settings.
 
@@ -305,6 +338,8 @@ def apply_to_photo(
         info: what is known about the photo; by default the photo is decoded once (``probe``) when a host
             needs it.
         probe: how to learn ``info`` when it is not given (default :func:`probe_photo`).
+        duplicate: darktable's virtual copy N of the photo (its NAME_NN.EXT.xmp); 0, the default, is the
+            original.
 
     Returns:
         One :class:`Outcome` per host, in the order lightroom, darktable.
@@ -312,16 +347,17 @@ def apply_to_photo(
     Raises:
         NotFoundError: the photo does not exist.
         DecodeError: the photo cannot be decoded.
-        InvalidRecipeError: unknown ``host``.
+        InvalidRecipeError: unknown ``host``; a ``duplicate`` below 0, or above 0 with another host than darktable.
     """
     p = Path(photo)
     hosts = hosts_for(host)
+    check_duplicate(hosts, duplicate)
     if not p.is_file():
         raise NotFoundError(f"{p}: photo not found")
     known = info
     outcomes: list[Outcome] = []
     for h in hosts:
-        sidecar = sidecar_path(p, h)
+        sidecar = sidecar_path(p, h, duplicate)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
             outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
             continue
@@ -334,7 +370,7 @@ def apply_to_photo(
             if h == "lightroom":
                 outcomes.append(_apply_lightroom(p, recipe, known, overwrite, dry_run))
             else:
-                outcomes.append(_apply_darktable(p, recipe, known, overwrite, dry_run))
+                outcomes.append(_apply_darktable(p, recipe, known, overwrite, dry_run, duplicate))
         except AutoretouchError as exc:
             outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
     return outcomes

@@ -29,7 +29,7 @@ from typing import Any
 from backend.errors import InvalidRecipeError, SidecarError
 from backend.sidecar.darktable_xmp import AppendResult, append_history, entry_from_li
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
-from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, insert_child
+from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, insert_child
 from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "active_history",
     "apply_darktable",
     "darktable_sidecar_path",
+    "derived_from_other",
     "entry_digest",
     "history_fingerprint",
     "record_is_stale",
@@ -48,10 +49,31 @@ _TRACKED = (f"{{{_DT}}}history", f"{{{_DT}}}masks_history")
 _LI = f"{{{NS['rdf']}}}li"
 
 
-def darktable_sidecar_path(photo: str | Path) -> Path:
-    """darktable's sidecar name: ``.xmp`` appended to the full file name (``IMG_0001.CR2.xmp``)."""
+def darktable_sidecar_path(photo: str | Path, duplicate: int = 0) -> Path:
+    """darktable's sidecar name: ``.xmp`` appended to the full file name (``IMG_0001.CR2.xmp``).
+
+    A virtual copy (``duplicate`` N > 0: darktable's version of the image, ``duplicate_index`` in its Lua) has its
+    own, ``NAME_NN.EXT.xmp`` (``IMG_0001_01.CR2.xmp``; at least two digits).
+    """
     p = Path(photo)
-    return p.with_name(p.name + ".xmp")
+    if duplicate < 0:
+        raise InvalidRecipeError(f"a darktable duplicate number is 0 or more, got {duplicate}")
+    if duplicate == 0:
+        return p.with_name(p.name + ".xmp")
+    return p.with_name(f"{p.stem}_{duplicate:02d}{p.suffix}.xmp")
+
+
+def derived_from_other(doc: XmpDocument, photo: Path) -> str | None:
+    """The file a darktable sidecar says it was made for (``xmpMM:DerivedFrom``), when that is not ``photo``.
+
+    ``b_01.png.xmp`` is both the sidecar of ``b_01.png`` and that of ``b.png``'s first virtual copy; darktable
+    records the image's own file name there, which tells the two apart.
+    """
+    for desc in doc.descriptions():
+        name = get_simple(desc, f"{{{NS['xmpMM']}}}DerivedFrom")
+        if name is not None and name.strip() and name.strip() != photo.name:
+            return name.strip()
+    return None
 
 
 def _history_description(doc: XmpDocument) -> ET.Element:

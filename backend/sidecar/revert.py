@@ -19,6 +19,8 @@ edits; undo in darktable's history stack then. A *stale* darktable record (none 
 in the active history any more, e.g. after a history reset in darktable; see
 :func:`~backend.sidecar.darktable_doc.record_is_stale`) is only removed: the history is darktable's and
 stays as it is (``reverted``, with :data:`STALE_REVERT_REASON`).
+
+A darktable virtual copy (``duplicate`` N > 0) is reverted in its own ``NAME_NN.EXT.xmp`` by the same rules.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from backend.errors import AutoretouchError
 from backend.sidecar.apply import (
     EMBEDDED_REASON,
     Outcome,
+    check_duplicate,
+    copy_owner,
     hosts_for,
     locked,
     revert_host,
@@ -63,12 +67,12 @@ def is_empty_packet(doc: XmpDocument) -> bool:
     return True
 
 
-def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool) -> Outcome:
+def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int = 0) -> Outcome:
     if not sidecar.exists():
         return Outcome(photo, host, sidecar, "skipped", "no sidecar")
     with locked(sidecar, dry_run):
         doc = read_sidecar(sidecar)
-        owner = existing_owner(doc, photo) if host == "lightroom" else None
+        owner = existing_owner(doc, photo) if host == "lightroom" else copy_owner(doc, photo, duplicate)
         if owner is not None:
             return Outcome(photo, host, sidecar, "skipped", f"this sidecar belongs to {owner}")
         found = find_provenance(doc)
@@ -95,7 +99,7 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool) -> Outcome
         return Outcome(photo, host, sidecar, "reverted", reason)
 
 
-def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False) -> list[Outcome]:
+def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False, duplicate: int = 0) -> list[Outcome]:
     """Restore the sidecars of ``photo`` to their state before autoretouch (see the module docstring).
 
     The photo itself need not exist any more; only its sidecars are read.
@@ -104,20 +108,26 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
         photo: the image file whose sidecars to revert.
         host: ``"lightroom"``, ``"darktable"`` or ``"both"``.
         dry_run: report what would happen, write nothing.
+        duplicate: darktable's virtual copy N of the photo (its NAME_NN.EXT.xmp); 0 is the original.
 
     Returns:
         One :class:`~backend.sidecar.apply.Outcome` per host: ``reverted``, ``deleted``, ``skipped`` (no
         sidecar, nothing of ours) or ``failed`` (malformed sidecar, changed darktable history, write error).
+
+    Raises:
+        InvalidRecipeError: unknown ``host``; a ``duplicate`` below 0, or above 0 with another host than darktable.
     """
     p = Path(photo)
     outcomes: list[Outcome] = []
-    for h in hosts_for(host):
-        sidecar = sidecar_path(p, h)
+    hosts = hosts_for(host)
+    check_duplicate(hosts, duplicate)
+    for h in hosts:
+        sidecar = sidecar_path(p, h, duplicate)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
             outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
             continue
         try:
-            outcomes.append(_revert_one(p, h, sidecar, dry_run))
+            outcomes.append(_revert_one(p, h, sidecar, dry_run, duplicate))
         except AutoretouchError as exc:
             outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
     return outcomes

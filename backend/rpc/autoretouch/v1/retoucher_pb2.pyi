@@ -229,7 +229,7 @@ class SidecarOutcome(_message.Message):
     def __init__(self, photo: _Optional[str] = ..., host: _Optional[_Union[Host, str]] = ..., sidecar: _Optional[str] = ..., action: _Optional[_Union[SidecarAction, str]] = ..., reason: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WriteSidecarsRequest(_message.Message):
-    __slots__ = ("protocol_version", "paths", "recursive", "hosts", "recipe", "style", "mix", "strength", "overwrite", "dry_run")
+    __slots__ = ("protocol_version", "paths", "recursive", "hosts", "recipe", "style", "mix", "strength", "overwrite", "dry_run", "duplicate")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +240,7 @@ class WriteSidecarsRequest(_message.Message):
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     paths: _containers.RepeatedScalarFieldContainer[str]
     recursive: bool
@@ -250,7 +251,8 @@ class WriteSidecarsRequest(_message.Message):
     strength: float
     overwrite: bool
     dry_run: bool
-    def __init__(self, protocol_version: _Optional[int] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., hosts: _Optional[_Iterable[_Union[Host, str]]] = ..., recipe: _Optional[_Union[Recipe, _Mapping]] = ..., style: _Optional[str] = ..., mix: _Optional[_Union[StyleMix, _Mapping]] = ..., strength: _Optional[float] = ..., overwrite: _Optional[bool] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    duplicate: int
+    def __init__(self, protocol_version: _Optional[int] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., hosts: _Optional[_Iterable[_Union[Host, str]]] = ..., recipe: _Optional[_Union[Recipe, _Mapping]] = ..., style: _Optional[str] = ..., mix: _Optional[_Union[StyleMix, _Mapping]] = ..., strength: _Optional[float] = ..., overwrite: _Optional[bool] = ..., dry_run: _Optional[bool] = ..., duplicate: _Optional[int] = ...) -> None: ...
 
 class FileResult(_message.Message):
     __slots__ = ("index", "total", "photo", "outcomes", "recipe", "error")
@@ -295,18 +297,20 @@ class WriteSidecarsResponse(_message.Message):
     def __init__(self, server_version: _Optional[str] = ..., model_version: _Optional[str] = ..., file: _Optional[_Union[FileResult, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
 
 class RevertRequest(_message.Message):
-    __slots__ = ("protocol_version", "paths", "recursive", "hosts", "dry_run")
+    __slots__ = ("protocol_version", "paths", "recursive", "hosts", "dry_run", "duplicate")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
     HOSTS_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     paths: _containers.RepeatedScalarFieldContainer[str]
     recursive: bool
     hosts: _containers.RepeatedScalarFieldContainer[Host]
     dry_run: bool
-    def __init__(self, protocol_version: _Optional[int] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., hosts: _Optional[_Iterable[_Union[Host, str]]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    duplicate: int
+    def __init__(self, protocol_version: _Optional[int] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., hosts: _Optional[_Iterable[_Union[Host, str]]] = ..., dry_run: _Optional[bool] = ..., duplicate: _Optional[int] = ...) -> None: ...
 
 class RevertResponse(_message.Message):
     __slots__ = ("server_version", "model_version", "files", "summary")
