@@ -241,6 +241,40 @@ def _batch_settings(recipes: Sequence[Mapping[str, SliderValue]], n: int) -> dic
     return out
 
 
+def _check_fit_inputs(inputs: Tensor, renditions: Tensor, sliders: Sequence[Sequence[str]]) -> None:
+    """Raise ``ValueError`` when the shapes of :func:`fit_recipes`' arguments disagree or a slider is not the agent's."""
+    if inputs.ndim != 4 or inputs.shape != renditions.shape or len(sliders) != inputs.shape[0]:
+        raise ValueError(
+            f"inputs {tuple(inputs.shape)}, renditions {tuple(renditions.shape)}, {len(sliders)} slider sets"
+        )
+    bad = sorted({s for per in sliders for s in per if s not in AGENT_SLIDERS})
+    if bad:
+        raise ValueError(f"cannot fit {bad}: not agent sliders ({', '.join(AGENT_SLIDERS)})")
+
+
+def _start_parameters(
+    union: Sequence[str], sliders: Sequence[Sequence[str]], init_list: Sequence[Mapping[str, SliderValue]]
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The unbounded parameters the fit starts from, per slider ``(N, *head)``, and which photos fit each slider.
+
+    A photo's start is its initial value where it has one for a slider it fits, else a small offset from
+    identity (identity itself for monotone curves).
+    """
+    n = len(sliders)
+    z: dict[str, Tensor] = {}
+    masks: dict[str, Tensor] = {}
+    for name in union:
+        rows = [
+            unbound_value(name, init_list[i][name]).float()
+            if name in sliders[i] and name in init_list[i]
+            else torch.full(head_shape(name), 0.0 if get_slider(name).monotone_curve else _START_OFFSET)
+            for i in range(n)
+        ]
+        z[name] = torch.stack(rows).requires_grad_(True)
+        masks[name] = torch.tensor([name in sliders[i] for i in range(n)]).reshape(n, *([1] * len(head_shape(name))))
+    return z, masks
+
+
 # Long: one optimisation loop over the staged slider groups; the docstring states the method.
 def fit_recipes(
     inputs: Tensor,
@@ -269,13 +303,7 @@ def fit_recipes(
         ValueError: shapes disagree, or a slider is not one of the agent's.
     """
     n = inputs.shape[0]
-    if inputs.ndim != 4 or inputs.shape != renditions.shape or len(sliders) != n:
-        raise ValueError(
-            f"inputs {tuple(inputs.shape)}, renditions {tuple(renditions.shape)}, {len(sliders)} slider sets"
-        )
-    bad = sorted({s for per in sliders for s in per if s not in AGENT_SLIDERS})
-    if bad:
-        raise ValueError(f"cannot fit {bad}: not agent sliders ({', '.join(AGENT_SLIDERS)})")
+    _check_fit_inputs(inputs, renditions, sliders)
     init_list = [_renderable(r) for r in (inits if inits is not None else [None] * n)]
     x = inputs.detach().float()
     target = display_srgb(renditions.detach().float())
@@ -284,17 +312,7 @@ def fit_recipes(
         psnr_init = psnr(display_srgb(render(x, _batch_settings(init_list, n))), target)
 
     union = sorted({s for per in sliders for s in per}, key=pipeline_rank)
-    z: dict[str, Tensor] = {}
-    masks: dict[str, Tensor] = {}
-    for name in union:
-        rows = [
-            unbound_value(name, init_list[i][name]).float()
-            if name in sliders[i] and name in init_list[i]
-            else torch.full(head_shape(name), 0.0 if get_slider(name).monotone_curve else _START_OFFSET)
-            for i in range(n)
-        ]
-        z[name] = torch.stack(rows).requires_grad_(True)
-        masks[name] = torch.tensor([name in sliders[i] for i in range(n)]).reshape(n, *([1] * len(head_shape(name))))
+    z, masks = _start_parameters(union, sliders, init_list)
 
     def values() -> dict[str, Tensor]:
         return {name: bound_value(name, torch.where(masks[name], z[name], 0.0)) for name in union}
