@@ -5,6 +5,8 @@
 * :func:`write_training_inputs`: tiny favourites, before/after pairs and :data:`TINY_TOML` for a training run.
 * :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
 * :func:`tiny_pairs_config`: a restoration config that learns from a few tiny before/after pairs in seconds.
+* :data:`TINY_RESTORE_OVERRIDES`: a seconds-long restoration run as ``section.key=value`` overrides (what
+  ``testing.tiny_train_worker`` gives a test daemon's trainings).
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
 """
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from trainer.config import TrainConfig
 
 __all__ = [
+    "TINY_RESTORE_OVERRIDES",
     "TINY_TOML",
     "TrainingInputs",
     "config_with",
@@ -73,6 +76,30 @@ eval_every = 0
 
 #: Two sliders (exposure, tint), 2 decisions per photo, a log line every step.
 TINY_TOML = tiny_train_toml(("exposure", "tint"), max_steps=2, log_every=1)
+
+#: A restoration run (also from before/after pairs such as Lightroom edits) that ends in seconds, as
+#: ``section.key=value`` overrides: four sliders, an 8-wide agent on 16-px thumbnails, 20 steps, installed
+#: whatever the held-out check says; dropout 0.5, so that its variants differ visibly.
+TINY_RESTORE_OVERRIDES: tuple[str, ...] = (
+    "run.method=restore",
+    "agent.sliders=exposure,contrast,temperature,tint",
+    "agent.width=8",
+    "agent.thumb=16",
+    "agent.dropout=0.5",
+    "data.batch=4",
+    "data.crops_per_image=1",
+    "data.eval_size=16",
+    "restore.batch=4",
+    "restore.lr=0.03",
+    "restore.pool_per_target=2",
+    "restore.val_unedits=1",
+    "restore.eval_every=10",
+    "restore.fit_size=16",
+    "restore.fit_iters=5",
+    "run.steps=20",
+    "run.threads=1",
+    "run.force=true",
+)
 
 
 class TrainingInputs(NamedTuple):
