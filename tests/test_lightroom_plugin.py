@@ -1,10 +1,12 @@
 """The Lightroom Classic plug-in (``lightroom_plugin/``): busted specs, luacheck, the packaged zip, and the
 plug-in's Lua client against a real daemon.
 
-The unit specs run under Lua 5.1 with a stubbed SDK. The integration spec talks to a daemon started here on a
+The unit specs run under Lua 5.1 with a stubbed SDK. The integration specs talk to a daemon started here on a
 loopback port (LrHttp stubbed with LuaSocket) and must apply exactly the settings that ``autoretouch suggest
---json`` plus the Lightroom translator give in-process for the same photo, style and strength. Without busted,
-luacheck or lua5.1 the tests skip, except under ``CI=true``, where they fail.
+--json`` plus the Lightroom translator give in-process for the same photo, style and strength; the flow spec
+trains a style through the plug-in first (the daemon's real worker, made to train for seconds), then previews,
+applies variant 2 and reverts. Without busted, luacheck or lua5.1 the tests skip, except under ``CI=true``,
+where they fail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +32,10 @@ import pytest
 from backend.cli.main import main
 from backend.recipe import Recipe
 from backend.sliders.catalog import CATALOG
-from backend.translate.lightroom import recipe_to_develop_settings
+from backend.translate.lightroom import DevelopSettings, recipe_to_develop_settings
 from testing.daemon import config_for, make_style_dir, start_daemon
 from testing.needs import missing
+from testing.training import TINY_RESTORE_OVERRIDES
 
 pytestmark = pytest.mark.host
 
@@ -174,7 +178,7 @@ def test_build_script_packages_an_installable_zip(tmp_path: Path, catalog_json: 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A real daemon (token, generated styles) serving a root with one generated JPEG."""
+    """A real daemon (token, generated styles, trainings of seconds) serving a root with one generated JPEG."""
     base = tmp_path_factory.mktemp("lrlive")
     root = base / "root"
     root.mkdir()
@@ -182,7 +186,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     photo = root / "portrait shot.jpg"
     assert cv2.imwrite(str(photo), image)
     styles = make_style_dir(base / "styles")
-    daemon, ports = start_daemon(config_for(root, styles, token=TOKEN))
+    tiny_worker = (sys.executable, "-m", "testing.tiny_train_worker")
+    daemon, ports = start_daemon(config_for(root, styles, token=TOKEN, train_command=tiny_worker))
     try:
         assert daemon.wait_until_serving(30)
         yield {"base": base, "photo": photo, "styles": styles, "url": f"http://127.0.0.1:{ports.http}"}
@@ -196,21 +201,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_lua_client_applies_what_suggest_gives(
-    live: dict[str, Any], catalog_json: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _need_lua_socket() -> None:
     _need("busted")
     lua_socket = subprocess.run(["lua5.1", "-e", "require 'socket.http'"], capture_output=True, check=False)
     if lua_socket.returncode != 0:
         _missing("lua-socket (socket.http for lua5.1)")
+
+
+def _suggested(
+    capsys: pytest.CaptureFixture[str], photo: Path, style: str, strength: float, variants: int = 1
+) -> list[DevelopSettings]:
+    """What ``autoretouch suggest --json`` (in-process, $AUTORETOUCH_STYLES, seed 0) plus the Lightroom translator
+    give for a JPEG (incremental white balance): one table per variant."""
+    args = ["suggest", str(photo), "--style", style, "--strength", str(strength), "--json"]
+    assert main([*args, "--variants", str(variants), "--seed", "0"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    return [recipe_to_develop_settings(Recipe.from_dict(r), is_raw=False) for r in row["recipes"]]
+
+
+def test_lua_client_applies_what_suggest_gives(
+    live: dict[str, Any], catalog_json: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need_lua_socket()
     monkeypatch.setenv("AUTORETOUCH_STYLES", str(live["styles"]))
     expected: dict[str, dict[str, Any]] = {}
     for style in STYLES:
-        args = ["suggest", str(live["photo"]), "--style", style, "--strength", str(STRENGTH), "--json"]
-        assert main(args) == 0
-        row = json.loads(capsys.readouterr().out)
-        recipe = Recipe.from_dict(row["recipes"][0])
-        expected[style] = dict(recipe_to_develop_settings(recipe, is_raw=False))  # a JPEG: incremental WB
+        expected[style] = dict(_suggested(capsys, live["photo"], style, STRENGTH)[0])
         assert expected[style], f"style {style} must suggest at least one slider for the test photo"
     assert expected["default"] != expected["warm"]  # so the style the dialog picks is seen to matter
     assert isinstance(expected["default"].get("Exposure2012"), float)  # a fractional value crosses JSON too
@@ -226,5 +242,74 @@ def test_lua_client_applies_what_suggest_gives(
         "AUTORETOUCH_IT_EXPECTED": str(expected_file),
         "AUTORETOUCH_IT_DEAD_URL": f"http://127.0.0.1:{_free_port()}",
     }
-    report = _busted(env, "--run=integration")
+    report = _busted(env, "--run=integration", "spec/integration/live_daemon_spec.lua")
     assert len(report["successes"]) == 4 and not report["pendings"], report["pendings"]
+
+
+# -- the whole flow: train, list, preview, apply variant 2, revert ------------------------------------
+
+FLOW_STYLE = "lr-flow"
+FLOW_STRENGTH = 75  # percent; a strength the preview renders, so the picture shown is the one applied
+FLOW_VARIANT = 2
+#: The photo's develop settings before it is auto-retouched (a JPEG as Lightroom imports it, sharpened a little).
+BEFORE = {"ProcessVersion": "11.0", "WhiteBalance": "As Shot", "Exposure2012": 0, "Contrast2012": 0, "Sharpness": 10,
+          "IncrementalTemperature": 0, "IncrementalTint": 0}  # fmt: skip
+
+
+def _flow_photos(folder: Path) -> tuple[list[dict[str, Any]], Path]:
+    """Generated photos in ``folder``: three edited ones to learn from (JPEG, JPEG, TIFF) with their develop
+    settings, and a new JPEG to auto-retouch."""
+    folder.mkdir()
+    rng = np.random.default_rng(11)
+    train = []
+    for i, name in enumerate(("beach 1.jpg", "beach 2.jpg", "dunes.tif")):
+        path = folder / name
+        assert cv2.imwrite(str(path), (rng.random((40, 56, 3)) * 150 + 30).astype(np.uint8))
+        edits = {"Exposure2012": 0.6 + 0.1 * i, "Contrast2012": 20, "Sharpness": 30}
+        train.append({"path": str(path), "develop": {**BEFORE, **edits}})
+    photo = folder / "new shot.jpg"
+    assert cv2.imwrite(str(photo), (rng.random((48, 40, 3)) * 120 + 20).astype(np.uint8))
+    return train, photo
+
+
+def _as_applied(settings: DevelopSettings, before: dict[str, Any]) -> dict[str, Any]:
+    """The table the plug-in applies: the absolute keys, and each relative key added to the photo's value before,
+    clamped to Lightroom's range."""
+    out = {k: v for k, v in settings.items() if k not in settings.relative}
+    for key, (add, lo, hi) in settings.relative.items():
+        out[key] = max(lo, min(hi, int(before.get(key, 0)) + add))
+    return out
+
+
+def test_lua_flow_trains_previews_applies_a_variant_and_reverts(
+    live: dict[str, Any], catalog_json: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need_lua_socket()
+    train, photo = _flow_photos(live["photo"].parent / "flow")
+    steps = int(dict(o.split("=", 1) for o in TINY_RESTORE_OVERRIDES)["run.steps"])
+    flow = {"url": live["url"], "token": TOKEN, "style": FLOW_STYLE, "steps": steps, "train": train,
+            "photo": {"path": str(photo), "develop": BEFORE}, "strength": FLOW_STRENGTH, "variant": FLOW_VARIANT,
+            "report": str(live["base"] / "flow-report.json")}  # fmt: skip
+    flow_file = live["base"] / "flow.json"
+    flow_file.write_text(json.dumps(flow))
+    env = {"AUTORETOUCH_CATALOG_JSON": str(catalog_json), "AUTORETOUCH_IT_FLOW": str(flow_file)}
+    report = _busted(env, "--run=integration", "spec/integration/live_flow_spec.lua")
+    assert len(report["successes"]) == 1 and not report["pendings"], report["pendings"]
+    got = json.loads(Path(flow["report"]).read_text())
+
+    # The settings the photo received are the chosen variant's, as the CLI gives them in-process for the style
+    # the plug-in trained (installed in the daemon's style folder), and not the first variant's.
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(live["styles"]))
+    variants = _suggested(capsys, photo, FLOW_STYLE, FLOW_STRENGTH / 100, variants=FLOW_VARIANT)
+    expected = [_as_applied(v, BEFORE) for v in variants]
+    assert expected[0] != expected[-1], "the trained style's variants must differ for the choice to be seen"
+    assert got["applied"] == expected[-1]
+    assert "Sharpness" in variants[-1].relative  # so a relative key (added to the photo's own value) is checked too
+
+    # The preview pictures the dialog showed are JPEGs of the photo; variant 2's differs from variant 1's.
+    previews = {k: cv2.imread(v) for k, v in got["previews"].items()}
+    shutil.rmtree(Path(got["previews"]["before"]).parent)
+    assert all(p is not None and p.shape[:2] == (48, 40) for p in previews.values()), {
+        k: None if p is None else p.shape for k, p in previews.items()
+    }
+    assert not np.array_equal(previews["first"], previews["chosen"])

@@ -1,0 +1,139 @@
+-- The plug-in's whole Lightroom flow against a REAL daemon on loopback (LrHttp backed by LuaSocket), run
+-- through its menu scripts as a user would: train a style from selected photos, find it in the daemon's
+-- style list, preview it, apply variant 2, revert. Started by tests/test_lightroom_plugin.py, which gives
+-- AUTORETOUCH_IT_FLOW, a JSON file:
+--   url, token        the daemon's JSON bridge and its token
+--   style             the name of the style to train
+--   steps             the steps that training runs (the test daemon's worker sets them)
+--   train             { { path, develop }, ... }: generated photos under the daemon's root and their develop
+--                     settings (the photographer's edits the style learns from)
+--   photo             { path, develop }: the photo to auto-retouch and its develop settings before
+--   strength, variant what the apply dialog is set to (0..100; a variant other than 1)
+--   report            a file this spec writes for pytest's checks: the settings the photo received, the
+--                     preview files shown for variant 1 and for the chosen variant
+-- The daemon's training worker trains for seconds (testing/tiny_train_worker.py).
+
+local sdk = require "sdk"
+local socket = require "socket"
+local socketHttp = require "socket_http"
+local menus = require "menus"
+
+local DaemonClient = require "DaemonClient"
+local S = require "Strings"
+
+local flowFile = os.getenv "AUTORETOUCH_IT_FLOW"
+
+local function readJson(path)
+  local file = assert(io.open(path, "rb"))
+  local text = file:read "*a"
+  file:close()
+  return sdk.decode(text)
+end
+
+local function readBytes(path)
+  local file = assert(io.open(assert(path, "no picture shown"), "rb"))
+  local data = file:read "*a"
+  file:close()
+  return data
+end
+
+--- Fresh stubs talking to the real daemon; LrTasks.sleep really sleeps (the training is polled).
+local function freshSdk(flow)
+  sdk.reset()
+  socketHttp.install(sdk.ns.LrHttp)
+  sdk.prefs.daemonUrl = flow.url
+  sdk.prefs.token = flow.token
+  sdk.onSleep = socket.sleep
+end
+
+local function contains(list, value)
+  for _, item in ipairs(list) do
+    if item == value then
+      return true
+    end
+  end
+  return false
+end
+
+describe("live flow #integration", function()
+  if not flowFile then
+    pending("AUTORETOUCH_IT_FLOW is not set (run through tests/test_lightroom_plugin.py)")
+    return
+  end
+
+  it("trains a style from selected photos, lists it, previews it, applies variant 2 and reverts", function()
+    local flow = readJson(flowFile)
+    local report = {}
+
+    -- 1. Train style from selected photos: their develop settings are the edits learnt.
+    freshSdk(flow)
+    local selected = {}
+    for i, item in ipairs(flow.train) do
+      selected[i] = sdk.newPhoto { path = item.path, develop = item.develop }
+    end
+    sdk.newCatalog(selected)
+    menus.train { name = flow.style, minutes = 1 }
+    local trained = menus.lastMessage()
+    assert.are.equal(S.trainSummaryTitle, trained.message)
+    assert.are.equal("info", trained.style, trained.info) -- finished, installed, nothing left out
+    assert.matches(S.trainInstalled(flow.style, #selected, flow.steps), trained.info, 1, true)
+
+    -- 2. The daemon lists the new style.
+    local styles = assert(DaemonClient.new({ url = flow.url, token = flow.token }):listStyles())
+    assert.is_true(contains(styles.names, flow.style), "the new style is in the daemon's style list")
+
+    -- 3. Preview on a new photo, variant `flow.variant` chosen; 4. apply it.
+    freshSdk(flow)
+    local photo = sdk.newPhoto { path = flow.photo.path, develop = flow.photo.develop }
+    sdk.newCatalog { photo }
+    local shown = {}
+    sdk.modalHandler = function(args, props)
+      local listed = {}
+      for _, item in ipairs(sdk.find(args.contents, "popup_menu")[1].args.items) do
+        listed[#listed + 1] = item.value
+      end
+      assert.is_true(contains(listed, flow.style), "the apply dialog lists the new style")
+      props.style = flow.style
+      props.strength = flow.strength
+      for _, button in ipairs(sdk.find(args.contents, "push_button")) do
+        if button.args.title == S.previewVerb then
+          button.args.action()
+        end
+      end
+      shown.status = props.previewStatus
+      shown.before, shown.first = props.beforePath, props.afterPath
+      props.variant = flow.variant
+      shown.chosen = props.afterPath
+      return "ok"
+    end
+    menus.apply()
+    assert.are.equal("", shown.status)
+    for _, key in ipairs { "before", "first", "chosen" } do
+      assert.are.equal("\255\216\255", readBytes(shown[key]):sub(1, 3), key .. " is a JPEG") -- FF D8 FF
+    end
+    assert.are_not.equal(readBytes(shown.first), readBytes(shown.chosen)) -- choosing the variant switched pictures
+    local applied = menus.lastMessage()
+    assert.matches(S.summaryApplied(1, 1), applied.info, 1, true)
+    assert.are.equal("info", applied.style, applied.info)
+    assert.are.equal(1, #photo.applied)
+    assert.are.equal(S.historyName(flow.style), photo.applied[1].history)
+    assert.are.equal(1, #photo.snapshots)
+    assert.are.same(flow.photo.develop, photo.snapshots[1].settings)
+    assert.are_not.same(flow.photo.develop, photo.develop)
+    report.applied = photo.applied[1].settings
+    report.previews = { before = shown.before, first = shown.first, chosen = shown.chosen }
+
+    -- 5. Revert auto-retouch: back to the settings before, snapshot and relative base gone.
+    menus.revert()
+    local reverted = menus.lastMessage()
+    assert.are.equal(S.revertSummaryTitle, reverted.message)
+    assert.matches(S.revertSummary(1, 1), reverted.info, 1, true)
+    assert.are.same(flow.photo.develop, photo:getDevelopSettings())
+    assert.are.same({}, photo.snapshots)
+    assert.is_nil(photo.properties.relativeBase)
+
+    local out = assert(io.open(flow.report, "wb"))
+    out:write(sdk.encode(report))
+    out:close()
+  end)
+end)
