@@ -226,33 +226,21 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@dataclasses.dataclass(kw_only=True, eq=False)
 class _Batch:
     """State of one :func:`run_batch` call."""
 
-    def __init__(
-        self,
-        *,
-        hosts: tuple[str, ...],
-        style: Style,
-        run: RunConfig,
-        dry_run: bool,
-        max_pixels: int,
-        journal: Journal,
-        progress: Callable[[PhotoOutcome], None] | None,
-        cancel: Callable[[], bool] | None,
-        summary: BatchSummary,
-    ) -> None:
-        self.hosts = hosts
-        self.style = style
-        self.run = run
-        self.dry_run = dry_run
-        self.max_pixels = max_pixels
-        self.journal = journal
-        self.progress = progress
-        self.cancel = cancel
-        self.summary = summary
-        self.total = 0
-        self.done_outcomes: dict[str, tuple[Outcome, ...]] = {}
+    hosts: tuple[str, ...]
+    style: Style
+    run: RunConfig
+    dry_run: bool
+    max_pixels: int
+    journal: Journal
+    progress: Callable[[PhotoOutcome], None] | None
+    cancel: Callable[[], bool] | None
+    summary: BatchSummary
+    total: int = dataclasses.field(default=0, init=False)
+    done_outcomes: dict[str, tuple[Outcome, ...]] = dataclasses.field(default_factory=dict, init=False)
 
     # -- reporting ------------------------------------------------------------------------------------
 
