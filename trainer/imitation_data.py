@@ -20,15 +20,9 @@ from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.errors import DecodeError, NotFoundError
 from backend.recipe import SliderValue
 from trainer.config import ImitationConfig
-from trainer.lrcat import (
-    LIGHTROOM_DEFAULTS,
-    ZEROED,
-    LightroomCatalog,
-    MappedRecipe,
-    Photo,
-    expert_settings,
-    photo_recipe,
-)
+from trainer.lrcat import LIGHTROOM_DEFAULTS, ZEROED, LightroomCatalog, expert_settings, photo_recipe
+from trainer.lrcat.history import MappedRecipe
+from trainer.lrcat.records import Photo
 from trainer.pseudo_labels import FitResult, StemIndex, fit_recipes, load_squeezed, pipeline_rank, resolve_photo
 
 __all__ = ["ExpertData", "ExpertTarget", "expert_order", "load_expert_data", "resolve_photo"]
