@@ -10,6 +10,22 @@ texts it needs with the same keys (a spec checks they agree).
 
 local S = {}
 
+--- A text that takes values: a function of as many values as the text has ^1, ^2, ..., which LOC fills in
+-- (each value through tostring).
+local function filled(text)
+  local count = 0
+  for n in text:gmatch("%^(%d)") do
+    count = math.max(count, tonumber(n))
+  end
+  return function(...)
+    local values = { ... }
+    for i = 1, count do
+      values[i] = tostring(values[i])
+    end
+    return LOC(text, unpack(values, 1, count))
+  end
+end
+
 -- Plug-in and menus ----------------------------------------------------------
 
 S.pluginName = LOC "$$$/Autoretouch/PluginName=autoretouch"
@@ -25,9 +41,7 @@ S.revertUndoName = LOC "$$$/Autoretouch/RevertUndo=Revert auto-retouch"
 --- The develop snapshot taken before a photo's first auto-retouch (Revert auto-retouch returns to it).
 S.snapshotName = LOC "$$$/Autoretouch/Snapshot=Before auto-retouch"
 
-function S.historyName(style)
-  return LOC("$$$/Autoretouch/History=Auto-retouch: ^1", tostring(style))
-end
+S.historyName = filled "$$$/Autoretouch/History=Auto-retouch: ^1"
 
 -- Options dialogs -------------------------------------------------------------
 
@@ -37,9 +51,7 @@ S.strengthLabel = LOC "$$$/Autoretouch/Dialog/Strength=Strength (%):"
 S.applyVerb = LOC "$$$/Autoretouch/Apply/Verb=Apply"
 S.cancelVerb = LOC "$$$/Autoretouch/Dialog/Cancel=Cancel"
 
-function S.applyToAll(count)
-  return LOC("$$$/Autoretouch/Apply/All=Apply to all selected (^1)", tostring(count))
-end
+S.applyToAll = filled "$$$/Autoretouch/Apply/All=Apply to all selected (^1)"
 
 S.previewVerb = LOC "$$$/Autoretouch/Preview/Verb=Preview"
 S.previewBefore = LOC "$$$/Autoretouch/Preview/Before=Before"
@@ -59,17 +71,13 @@ function S.variantItem(k)
   return LOC("$$$/Autoretouch/Preview/VariantK=^1 (an alternative)", tostring(k))
 end
 
-function S.previewFailed(message)
-  return LOC("$$$/Autoretouch/Preview/Failed=No preview: ^1", tostring(message))
-end
+S.previewFailed = filled "$$$/Autoretouch/Preview/Failed=No preview: ^1"
 
 S.sidecarsDialogTitle = LOC "$$$/Autoretouch/Sidecars/Title=Write XMP sidecars"
 S.overwriteLabel = LOC "$$$/Autoretouch/Sidecars/Overwrite=Replace existing develop settings in the sidecars"
 S.writeVerb = LOC "$$$/Autoretouch/Sidecars/Verb=Write"
 
-function S.sidecarsCount(count)
-  return LOC("$$$/Autoretouch/Sidecars/Count=^1 selected photos (Lightroom sidecars, raw files only)", tostring(count))
-end
+S.sidecarsCount = filled "$$$/Autoretouch/Sidecars/Count=^1 selected photos (Lightroom sidecars, raw files only)"
 
 S.trainDialogTitle = LOC "$$$/Autoretouch/Train/Title=Train a style from the selected photos"
 S.trainNameLabel = LOC "$$$/Autoretouch/Train/Name=Style name:"
@@ -78,13 +86,9 @@ S.trainHint = LOC "$$$/Autoretouch/Train/Hint=Each photo's own develop settings 
 S.trainVerb = LOC "$$$/Autoretouch/Train/Verb=Train"
 S.badStyleName = LOC "$$$/Autoretouch/Train/BadName=A style name uses letters, digits, '_', '.' and '-' (at most 64), and starts with a letter or digit."
 
-function S.trainCount(count)
-  return LOC("$$$/Autoretouch/Train/Count=^1 selected photos (their originals and develop settings)", tostring(count))
-end
+S.trainCount = filled "$$$/Autoretouch/Train/Count=^1 selected photos (their originals and develop settings)"
 
-function S.trainDescription(count)
-  return LOC("$$$/Autoretouch/Train/Description=learnt in Lightroom from ^1 edited photos", tostring(count))
-end
+S.trainDescription = filled "$$$/Autoretouch/Train/Description=learnt in Lightroom from ^1 edited photos"
 
 S.noPhotos = LOC "$$$/Autoretouch/NoPhotos=Select one or more photos first."
 S.noStylesTitle = LOC "$$$/Autoretouch/NoStyles/Title=No usable style"
@@ -92,112 +96,68 @@ S.noStylesInfo = LOC "$$$/Autoretouch/NoStyles/Info=The daemon knows no style it
 
 -- Progress --------------------------------------------------------------------
 
-function S.progressApply(style)
-  return LOC("$$$/Autoretouch/Progress/Apply=Auto-retouch: ^1", tostring(style))
-end
+S.progressApply = filled "$$$/Autoretouch/Progress/Apply=Auto-retouch: ^1"
 
 S.progressSidecars = LOC "$$$/Autoretouch/Progress/Sidecars=Writing XMP sidecars"
 S.progressRevert = LOC "$$$/Autoretouch/Progress/Revert=Reverting auto-retouch"
 
-function S.progressTrain(name)
-  return LOC("$$$/Autoretouch/Progress/Train=Training style ^1", tostring(name))
-end
+S.progressTrain = filled "$$$/Autoretouch/Progress/Train=Training style ^1"
 
-function S.trainCaption(phase, step, total)
-  return LOC("$$$/Autoretouch/Progress/TrainCaption=^1: step ^2 of ^3", tostring(phase), tostring(step), tostring(total))
-end
+S.trainCaption = filled "$$$/Autoretouch/Progress/TrainCaption=^1: step ^2 of ^3"
 S.progressStarting = LOC "$$$/Autoretouch/Progress/Starting=Starting the autoretouch daemon"
 
-function S.progressCaption(done, total)
-  return LOC("$$$/Autoretouch/Progress/Caption=^1 of ^2 photos", tostring(done), tostring(total))
-end
+S.progressCaption = filled "$$$/Autoretouch/Progress/Caption=^1 of ^2 photos"
 
 -- Summaries -------------------------------------------------------------------
 
 S.summaryTitle = LOC "$$$/Autoretouch/Summary/Title=Auto-retouch finished"
 
-function S.summaryApplied(applied, total)
-  return LOC("$$$/Autoretouch/Summary/Applied=Applied to ^1 of ^2 photos.", tostring(applied), tostring(total))
-end
+S.summaryApplied = filled "$$$/Autoretouch/Summary/Applied=Applied to ^1 of ^2 photos."
 
-function S.summaryUnchanged(count)
-  return LOC("$$$/Autoretouch/Summary/Unchanged=^1 photos needed no change.", tostring(count))
-end
+S.summaryUnchanged = filled "$$$/Autoretouch/Summary/Unchanged=^1 photos needed no change."
 
-function S.summaryFailed(count)
-  return LOC("$$$/Autoretouch/Summary/Failed=^1 photos failed:", tostring(count))
-end
+S.summaryFailed = filled "$$$/Autoretouch/Summary/Failed=^1 photos failed:"
 
-function S.summaryItem(name, message)
-  return LOC("$$$/Autoretouch/Summary/Item=^1: ^2", tostring(name), tostring(message))
-end
+S.summaryItem = filled "$$$/Autoretouch/Summary/Item=^1: ^2"
 
-function S.summaryMore(count)
-  return LOC("$$$/Autoretouch/Summary/More=... and ^1 more (see the plug-in log).", tostring(count))
-end
+S.summaryMore = filled "$$$/Autoretouch/Summary/More=... and ^1 more (see the plug-in log)."
 
-function S.summaryDropped(keys)
-  return LOC("$$$/Autoretouch/Summary/Dropped=Not applied (not in the slider catalog): ^1", tostring(keys))
-end
+S.summaryDropped = filled "$$$/Autoretouch/Summary/Dropped=Not applied (not in the slider catalog): ^1"
 
-function S.summaryCanceled(count)
-  return LOC("$$$/Autoretouch/Summary/Canceled=Canceled: ^1 photos were not processed.", tostring(count))
-end
+S.summaryCanceled = filled "$$$/Autoretouch/Summary/Canceled=Canceled: ^1 photos were not processed."
 
-function S.summaryUpdated(count)
-  return LOC("$$$/Autoretouch/Summary/Updated=^1 photos were updated to process version 5 first:", tostring(count))
-end
+S.summaryUpdated = filled "$$$/Autoretouch/Summary/Updated=^1 photos were updated to process version 5 first:"
 
-function S.updatedProcessVersion(old)
-  return LOC("$$$/Autoretouch/Summary/UpdatedFrom=was process version ^1", tostring(old))
-end
+S.updatedProcessVersion = filled "$$$/Autoretouch/Summary/UpdatedFrom=was process version ^1"
 
-function S.summaryMismatches(count)
-  return LOC("$$$/Autoretouch/Summary/Mismatches=On ^1 photos Lightroom kept other values than were sent:", tostring(count))
-end
+S.summaryMismatches = filled "$$$/Autoretouch/Summary/Mismatches=On ^1 photos Lightroom kept other values than were sent:"
 
-function S.mismatchKey(key, sent, now)
-  return LOC("$$$/Autoretouch/Summary/MismatchKey=^1 sent ^2, now ^3", tostring(key), tostring(sent), tostring(now))
-end
+S.mismatchKey = filled "$$$/Autoretouch/Summary/MismatchKey=^1 sent ^2, now ^3"
 
 S.summaryNoSnapshotApi = LOC "$$$/Autoretouch/Summary/NoSnapshotApi=This Lightroom has no develop-snapshot API, so no 'Before auto-retouch' snapshot was made; use Edit > Undo to take the run back."
 
 S.trainSummaryTitle = LOC "$$$/Autoretouch/Train/Summary/Title=Style training finished"
 
-function S.trainInstalled(name, count, steps)
-  return LOC("$$$/Autoretouch/Train/Summary/Installed=The style ^1 learnt from ^2 photos (^3 steps) and is in the style list now.", tostring(name), tostring(count), tostring(steps))
-end
+S.trainInstalled = filled "$$$/Autoretouch/Train/Summary/Installed=The style ^1 learnt from ^2 photos (^3 steps) and is in the style list now."
 
-function S.trainRejected(name)
-  return LOC("$$$/Autoretouch/Train/Summary/Rejected=The style ^1 was trained but not installed:", tostring(name))
-end
+S.trainRejected = filled "$$$/Autoretouch/Train/Summary/Rejected=The style ^1 was trained but not installed:"
 
-function S.trainFailed(name)
-  return LOC("$$$/Autoretouch/Train/Summary/Failed=The style ^1 could not be trained:", tostring(name))
-end
+S.trainFailed = filled "$$$/Autoretouch/Train/Summary/Failed=The style ^1 could not be trained:"
 
-function S.trainSkipped(count)
-  return LOC("$$$/Autoretouch/Train/Summary/Skipped=^1 photos were left out:", tostring(count))
-end
+S.trainSkipped = filled "$$$/Autoretouch/Train/Summary/Skipped=^1 photos were left out:"
 
 S.trainCancelled = LOC "$$$/Autoretouch/Train/Summary/Cancelled=Training cancelled; nothing was installed."
 S.trainNothing = LOC "$$$/Autoretouch/Train/Summary/Nothing=None of the selected photos can be learnt from."
 S.trainFailedUnknown = LOC "$$$/Autoretouch/Train/Summary/Unknown=the daemon gave no reason"
 S.trainNoSettings = LOC "$$$/Autoretouch/Train/NoSettings=no develop settings"
 
-function S.trainOldProcessVersion(version)
-  return LOC("$$$/Autoretouch/Train/OldProcessVersion=process version ^1 (only 2012 and later are learnt from)", tostring(version))
-end
+S.trainOldProcessVersion = filled "$$$/Autoretouch/Train/OldProcessVersion=process version ^1 (only 2012 and later are learnt from)"
 
 S.revertSummaryTitle = LOC "$$$/Autoretouch/Revert/Title=Revert auto-retouch finished"
 
-function S.revertSummary(reverted, total)
-  return LOC("$$$/Autoretouch/Revert/Reverted=Returned ^1 of ^2 photos to their 'Before auto-retouch' snapshot.", tostring(reverted), tostring(total))
-end
+S.revertSummary = filled "$$$/Autoretouch/Revert/Reverted=Returned ^1 of ^2 photos to their 'Before auto-retouch' snapshot."
 
-function S.revertNoSnapshot(count)
-  return LOC("$$$/Autoretouch/Revert/NoSnapshot=^1 photos have no 'Before auto-retouch' snapshot (not auto-retouched, or already reverted).", tostring(count))
-end
+S.revertNoSnapshot = filled "$$$/Autoretouch/Revert/NoSnapshot=^1 photos have no 'Before auto-retouch' snapshot (not auto-retouched, or already reverted)."
 
 S.revertNoApi = LOC "$$$/Autoretouch/Revert/NoApi=This Lightroom has no develop-snapshot API; use Edit > Undo or the photo's History panel instead."
 
@@ -205,9 +165,7 @@ S.summaryStopped = LOC "$$$/Autoretouch/Summary/Stopped=The daemon stopped answe
 
 S.sidecarsSummaryTitle = LOC "$$$/Autoretouch/Sidecars/Summary/Title=XMP sidecars"
 
-function S.sidecarsSummary(changed, skipped, failed)
-  return LOC("$$$/Autoretouch/Sidecars/Summary/Counts=Written: ^1, skipped: ^2, failed: ^3.", tostring(changed), tostring(skipped), tostring(failed))
-end
+S.sidecarsSummary = filled "$$$/Autoretouch/Sidecars/Summary/Counts=Written: ^1, skipped: ^2, failed: ^3."
 
 S.sidecarsSkippedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/Skipped=Skipped:"
 S.sidecarsFailedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/FailedHeader=Failed:"
@@ -217,28 +175,20 @@ S.sidecarsReadHint = LOC "$$$/Autoretouch/Sidecars/Summary/Hint=Lightroom reads 
 
 S.daemonDownTitle = LOC "$$$/Autoretouch/Down/Title=The autoretouch daemon is not running"
 
-function S.daemonDownNoAnswer(url)
-  return LOC("$$$/Autoretouch/Down/NoAnswer=Nothing answers at ^1.", tostring(url))
-end
+S.daemonDownNoAnswer = filled "$$$/Autoretouch/Down/NoAnswer=Nothing answers at ^1."
 
 S.daemonDownHowTo = LOC "$$$/Autoretouch/Down/HowTo=Start it in a terminal with:"
 S.daemonDownButton = LOC "$$$/Autoretouch/Down/ButtonHint=or click Start daemon to run that command now."
 S.startDaemonVerb = LOC "$$$/Autoretouch/Down/Start=Start daemon"
 S.startFailedTitle = LOC "$$$/Autoretouch/Start/FailedTitle=The daemon did not start"
 
-function S.startFailedTimeout(seconds)
-  return LOC("$$$/Autoretouch/Start/Timeout=No answer after ^1 seconds.", tostring(seconds))
-end
+S.startFailedTimeout = filled "$$$/Autoretouch/Start/Timeout=No answer after ^1 seconds."
 
-function S.startFailedLog(path)
-  return LOC("$$$/Autoretouch/Start/Log=Its output is in ^1", tostring(path))
-end
+S.startFailedLog = filled "$$$/Autoretouch/Start/Log=Its output is in ^1"
 
 S.startFailedWindow = LOC "$$$/Autoretouch/Start/Window=Its output is in the daemon's own window."
 
-function S.startFailedStatus(status)
-  return LOC("$$$/Autoretouch/Start/Status=The start command ended with status ^1.", tostring(status))
-end
+S.startFailedStatus = filled "$$$/Autoretouch/Start/Status=The start command ended with status ^1."
 
 S.startFailedPath = LOC "$$$/Autoretouch/Start/Path=Set the full path of the autoretouch program in File > Plug-in Manager > autoretouch."
 S.notServing = LOC "$$$/Autoretouch/NotServing=The daemon is running but not ready yet (it is loading its styles). Try again in a moment."
@@ -248,30 +198,20 @@ S.daemonErrorTitle = LOC "$$$/Autoretouch/Error/Title=The daemon reported an err
 
 -- Error messages (per photo and per call) -------------------------------------
 
-function S.errorDown(url)
-  return LOC("$$$/Autoretouch/Error/Down=no answer from the daemon at ^1", tostring(url))
-end
+S.errorDown = filled "$$$/Autoretouch/Error/Down=no answer from the daemon at ^1"
 
-function S.errorTimeout(seconds)
-  return LOC("$$$/Autoretouch/Error/Timeout=the daemon did not answer within ^1 seconds", tostring(seconds))
-end
+S.errorTimeout = filled "$$$/Autoretouch/Error/Timeout=the daemon did not answer within ^1 seconds"
 
-function S.errorNetwork(code)
-  return LOC("$$$/Autoretouch/Error/Network=network error (^1)", tostring(code))
-end
+S.errorNetwork = filled "$$$/Autoretouch/Error/Network=network error (^1)"
 
-function S.errorHttp(status, message)
-  return LOC("$$$/Autoretouch/Error/Http=HTTP ^1: ^2", tostring(status), tostring(message))
-end
+S.errorHttp = filled "$$$/Autoretouch/Error/Http=HTTP ^1: ^2"
 
 S.errorBadAnswer = LOC "$$$/Autoretouch/Error/BadAnswer=the daemon's answer could not be read"
 S.errorNoSettings = LOC "$$$/Autoretouch/Error/NoSettings=the daemon returned no Lightroom settings"
 S.errorNoPreview = LOC "$$$/Autoretouch/Error/NoPreview=the daemon returned no preview images"
 S.errorCatalogBusy = LOC "$$$/Autoretouch/Error/CatalogBusy=the catalog was busy; nothing was written"
 S.errorVideo = LOC "$$$/Autoretouch/Error/Video=videos cannot be retouched"
-function S.errorOldProcessVersion(version)
-  return LOC("$$$/Autoretouch/Error/OldProcessVersion=process version ^1 is older than 2012, whose controls the style sets; update it in Develop > Settings > Process, or choose 'update them' in File > Plug-in Manager > autoretouch", tostring(version))
-end
+S.errorOldProcessVersion = filled "$$$/Autoretouch/Error/OldProcessVersion=process version ^1 is older than 2012, whose controls the style sets; update it in Develop > Settings > Process, or choose 'update them' in File > Plug-in Manager > autoretouch"
 
 S.errorNoPath = LOC "$$$/Autoretouch/Error/NoPath=the photo has no file path (missing or offline?)"
 
@@ -290,12 +230,8 @@ S.testConnection = LOC "$$$/Autoretouch/Settings/Test=Test connection"
 S.testing = LOC "$$$/Autoretouch/Settings/Testing=Testing..."
 S.logHint = LOC "$$$/Autoretouch/Settings/Log=The plug-in logs to autoretouch.log in Lightroom's log folder."
 
-function S.connected(version, count)
-  return LOC("$$$/Autoretouch/Settings/Connected=Connected to autoretouch ^1; ^2 usable styles.", tostring(version), tostring(count))
-end
+S.connected = filled "$$$/Autoretouch/Settings/Connected=Connected to autoretouch ^1; ^2 usable styles."
 
-function S.connectionFailed(message)
-  return LOC("$$$/Autoretouch/Settings/Failed=Not connected: ^1", tostring(message))
-end
+S.connectionFailed = filled "$$$/Autoretouch/Settings/Failed=Not connected: ^1"
 
 return S
