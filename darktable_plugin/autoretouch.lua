@@ -31,7 +31,9 @@
     to ~/.config/darktable/luarc (or enable it in script_manager).
   * lighttable > "selected image[s]" module > "auto-retouch (learned style)" (again: replaces the previous
     auto-retouch) and "revert auto-retouch", or assign a key under
-    preferences > shortcuts > lua > "auto-retouch (learned style)".
+    preferences > shortcuts > lua > "auto-retouch (learned style)". Both work on the user's own virtual copies
+    too: a copy's own sidecar (NAME_NN.EXT.xmp) is written (`--duplicate=NN`, one call per duplicate index) and
+    re-read by importing the original's file again; the original is not touched. Training leaves copies out.
   * "preview on virtual copies" (same module): the suggestion on virtual copies of the first selected images
     (at most "images previewed", 3 by default; "preview variants" copies each), made by darktable itself:
     one `autoretouch suggest --json --dtstyle=TMP` call writes each suggestion as a .dtstyle; per image and
@@ -84,6 +86,10 @@
     The daemon's log is only ever written in darktable's cache folder (no /tmp fallback: without one, no daemon).
     A preview copy's recipe is likewise kept only in darktable's cache folder (without one it is not kept).
     Documented: a wrapper script used as the command must `exec autoretouch "$@"`.
+  * 1.8: apply and revert work on the user's own virtual copies (`apply/revert --duplicate=N`, needs an autoretouch
+    with that option); a copy is reloaded only when the file autoretouch reports written is its own sidecar. An image
+    whose sidecar is not where darktable 4.2 names it is skipped. Applying to a copy leaves the original's preview
+    copies in place.
 ]]
 
 local dt = require "darktable"
@@ -192,7 +198,10 @@ local MSG = {
   cli_failed = "autoretouch exited with status %d: %s",
   cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
   no_result = "autoretouch reported nothing for this photo",
-  duplicate = "virtual copies (duplicates) are not supported yet: only the original's sidecar is written",
+  duplicate = "a virtual copy (duplicate): training reads the original image's sidecar only",
+  unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
+  wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
+    .. "virtual copy support?); not reloaded",
   missing_file = "the image file is missing",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
@@ -508,9 +517,18 @@ local function style_option(cfg)
   return "--style=" .. (cfg.style ~= "" and cfg.style or DEFAULT_STYLE)
 end
 
+--- `argv` plus `--duplicate=N` when `duplicate` N > 0: the sidecars of darktable's virtual copy N of the photos.
+local function with_duplicate(argv, duplicate)
+  if (tonumber(duplicate) or 0) > 0 then
+    argv[#argv + 1] = string.format("--duplicate=%d", duplicate)
+  end
+  return argv
+end
+
 --- argv of one `autoretouch apply` call writing the darktable sidecars of several photos: the user's fixed
--- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength.
-local function apply_argv(cfg, photos)
+-- recipe (`--recipe`), else each photo's own suggestion from the style (`--style`), at the chosen strength;
+-- `duplicate` N > 0: the sidecars of their virtual copy N (NAME_NN.EXT.xmp).
+local function apply_argv(cfg, photos, duplicate)
   -- --overwrite: a second run replaces autoretouch's previous modules (never the user's own history entries)
   local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--overwrite",
     "--strength=" .. format_number(cfg.strength) }
@@ -519,7 +537,7 @@ local function apply_argv(cfg, photos)
   else
     argv[#argv + 1] = style_option(cfg)
   end
-  return with_photos(argv, cfg, "--", photos)
+  return with_photos(with_duplicate(argv, duplicate), cfg, "--", photos)
 end
 
 --- argv of one `autoretouch apply` call writing the recipe file `recipe` (a chosen preview's, already at the
@@ -538,9 +556,11 @@ local function suggest_argv(cfg, photos, folder)
   return with_photos(argv, cfg, "--", photos)
 end
 
---- argv of one `autoretouch revert` call on the darktable sidecars of several photos.
-local function revert_argv(cfg, photos)
-  return with_photos({ cfg.cli_path, "revert", "--host=darktable", "--json" }, cfg, "--", photos)
+--- argv of one `autoretouch revert` call on the darktable sidecars of several photos (`duplicate` as for
+--- apply_argv).
+local function revert_argv(cfg, photos, duplicate)
+  return with_photos(with_duplicate({ cfg.cli_path, "revert", "--host=darktable", "--json" }, duplicate), cfg, "--",
+    photos)
 end
 
 --- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`).
@@ -570,8 +590,8 @@ local function serve_argv(cfg, roots)
 end
 
 --- What a run does: apply the style, or revert autoretouch's modules.
---- argv: the CLI call for a batch; done: the CLI actions that changed the sidecar (the image is reloaded);
---- summary/summary_cancelled/job: message keys.
+--- argv(cfg, photos, duplicate): the CLI call for a batch; done: the CLI actions that changed the sidecar (the image
+--- is reloaded); summary/summary_cancelled/job: message keys.
 local MODES = {
   apply = { argv = apply_argv, done = { written = true }, summary = "summary",
     summary_cancelled = "summary_cancelled", job = "job_label", drop_previews = true },
@@ -662,7 +682,8 @@ local function outcome_of(cfg, result, row, mode)
   end
   local reason = type(row.reason) == "string" and row.reason or ""
   if mode.done[row.action] then
-    return { action = "written", cli_action = row.action, reason = reason, warnings = warnings }
+    return { action = "written", cli_action = row.action, reason = reason, warnings = warnings,
+      sidecar = type(row.sidecar) == "string" and row.sidecar or nil }
   elseif row.action == "skipped" then
     return { action = row.action, reason = reason, warnings = warnings }
   end
@@ -702,12 +723,14 @@ local function run_cli_or_local(cfg, local_cfg, argv_of, make_line)
 end
 
 --- Change the darktable sidecars of several photos with one `autoretouch apply` (or `revert`) call.
--- Returns photo path -> outcome {action = "written"|"skipped"|"failed", reason, warnings}, one per photo.
+-- Returns photo path -> outcome {action = "written"|"skipped"|"failed", reason, warnings, sidecar (the file the CLI
+-- changed, for "written")}, one per photo.
 -- @param local_cfg see run_cli_or_local
-local function cli_batch(cfg, photos, mode, local_cfg)
+-- @param duplicate optional: the photos' virtual copy N whose sidecars to change (0 or nil: the originals')
+local function cli_batch(cfg, photos, mode, local_cfg, duplicate)
   local outcomes = {}
   local result, err = run_cli_or_local(cfg, local_cfg, function(c)
-    return mode.argv(c, photos)
+    return mode.argv(c, photos, duplicate)
   end)
   if not result then
     for _i, photo in ipairs(photos) do
@@ -1191,10 +1214,36 @@ local function reload(img, deleted)
   return true
 end
 
---- Why an image cannot be processed, or nil.
-local function precheck(img)
-  if (tonumber(img.duplicate_index) or 0) ~= 0 or img.sidecar ~= photo_path(img) .. ".xmp" then
+--- The sidecar darktable 4.2 names for the image `filename` in the folder `dir` with duplicate index `index`:
+--- NAME.EXT.xmp for the original (0), NAME_NN.EXT.xmp for virtual copy NN (at least two digits).
+local function darktable_sidecar(dir, filename, index)
+  index = tonumber(index) or 0
+  if index == 0 then
+    return tostring(dir) .. "/" .. filename .. ".xmp"
+  end
+  local base, ext = filename:match("^(.-)(%.[^.]*)$")
+  if not base then
+    base, ext = filename, ""
+  end
+  return string.format("%s/%s_%02d%s.xmp", tostring(dir), base, index, ext)
+end
+
+--- The last part of a path.
+local function base_name(path)
+  return (tostring(path):match("([^/]*)$"))
+end
+
+--- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
+--- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
+--- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
+local function precheck(img, copies)
+  local index = tonumber(img.duplicate_index) or 0
+  if index ~= 0 and not copies then
     return msg("duplicate")
+  end
+  local expected = darktable_sidecar(img.path, img.filename, index)
+  if img.sidecar ~= expected then
+    return msg("unusual_sidecar", tostring(img.sidecar), expected)
   end
   if not file_exists(photo_path(img)) then
     return msg("missing_file")
@@ -1323,11 +1372,7 @@ local function is_copy_sidecar(sidecar, dir, filename, index)
   if type(sidecar) ~= "string" or type(filename) ~= "string" or (tonumber(index) or 0) < 1 then
     return false
   end
-  local base, ext = filename:match("^(.-)(%.[^.]*)$")
-  if not base then
-    base, ext = filename, ""
-  end
-  if sidecar ~= string.format("%s/%s_%02d%s.xmp", tostring(dir), base, tonumber(index), ext) then
+  if sidecar ~= darktable_sidecar(dir, filename, index) then
     return false
   end
   local text = read_file(sidecar)
@@ -1479,8 +1524,10 @@ end
 
 --- Process one batch of images (already checked): find or start the daemon (when one is wanted), have
 -- darktable write each sidecar, run one `apply` for the batch, reload the images whose sidecar was written.
+-- An image is reloaded only when the file the CLI reports changed is its own sidecar.
 -- @param run per-run memory (see batch_settings)
-local function process_batch(cfg, batch, summary, progress, mode, run)
+-- @param duplicate optional: the batch's images are all virtual copy N (their duplicate_index; 0 or nil: originals)
+local function process_batch(cfg, batch, summary, progress, mode, run, duplicate)
   local batch_cfg = batch_settings(cfg, folders_of(batch), run, progress.stopped)
   local ready, photos = {}, {}
   for _i, img in ipairs(batch) do
@@ -1499,12 +1546,14 @@ local function process_batch(cfg, batch, summary, progress, mode, run)
   if #ready == 0 or progress.stopped() then
     return
   end
-  local outcomes = cli_batch(batch_cfg, photos, mode, batch_cfg ~= cfg and cfg or nil)
+  local outcomes = cli_batch(batch_cfg, photos, mode, batch_cfg ~= cfg and cfg or nil, duplicate)
   -- the sidecars are written now: reload them all, even when cancel was pressed during the call
   for i, img in ipairs(ready) do
     local outcome = outcomes[photos[i]]
     if outcome.action ~= "written" then
       record(summary, img, outcome.action, outcome.reason, outcome.warnings)
+    elseif outcome.sidecar and base_name(outcome.sidecar) ~= base_name(img.sidecar) then
+      record(summary, img, "failed", msg("wrong_sidecar", outcome.sidecar, img.sidecar), outcome.warnings)
     elseif dt.control.ending then
       record(summary, img, "failed", msg("not_reloaded"), outcome.warnings)
     else
@@ -1598,11 +1647,12 @@ local function run_job(total, label, opts, work)
   return result
 end
 
---- The photo files of the images `summary` records as written: {[photo path] = true}.
+--- The photo files of the originals `summary` records as written: {[photo path] = true} (a virtual copy of the
+--- user's written is not the original's edit: the original's preview copies stay).
 local function written_photos(summary)
   local out = {}
   for _i, d in ipairs(summary.details) do
-    if d.action == "written" then
+    if d.action == "written" and (tonumber(d.image and d.image.duplicate_index) or 0) == 0 then
       out[d.photo] = true
     end
   end
@@ -1620,30 +1670,42 @@ local function run_images(images, overrides, mode)
   end
   local summary, failure = run_job(#images, msg(mode.job), nil, function(progress)
     local summary = new_summary(#images)
-    local batch, run = {}, {}
-    local function flush()
-      if #batch > 0 then
-        process_batch(cfg, batch, summary, progress, mode, run)
-        batch = {}
+    -- one CLI call changes one kind of sidecar: a batch per duplicate index (0: originals, N: virtual copies N)
+    local batches, run = {}, {}
+    local function flush(index)
+      if batches[index] and #batches[index] > 0 then
+        process_batch(cfg, batches[index], summary, progress, mode, run, index)
       end
+      batches[index] = nil
     end
     for _i, img in ipairs(images) do
       if progress.stopped() then
         break
       end
-      local reason = precheck(img)
+      local reason = precheck(img, true)
       if reason then
         record(summary, img, "skipped", reason)
         progress.step()
       else
+        local index = tonumber(img.duplicate_index) or 0
+        batches[index] = batches[index] or {}
+        local batch = batches[index]
         batch[#batch + 1] = img
         if #batch >= BATCH_SIZE then
-          flush()
+          flush(index)
         end
       end
     end
-    if not progress.stopped() then
-      flush()
+    local indices = {}
+    for index in pairs(batches) do
+      indices[#indices + 1] = index
+    end
+    table.sort(indices)
+    for _i, index in ipairs(indices) do
+      if progress.stopped() then
+        break
+      end
+      flush(index)
     end
     summary.cancelled = progress.cancelled
     return summary

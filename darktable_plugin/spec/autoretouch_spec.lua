@@ -205,18 +205,85 @@ describe("running", function()
       assert.is_false(job.valid) -- finished
     end)
 
-    it("skips virtual copies and missing files without calling the CLI for them", function()
+    it("skips missing files and a sidecar darktable keeps elsewhere without calling the CLI for them", function()
       setup()
-      local dup = image(1, "d.png", { duplicate_index = 1 })
-      local gone = image(2, "gone.png", { create_file = false })
+      local gone = image(1, "gone.png", { create_file = false })
+      local odd = image(2, "odd.png", { duplicate_index = 1 })
+      odd.sidecar = odd.path .. "/elsewhere.xmp"
       local ok = image(3, "ok.png")
-      local summary = plugin.apply_to_images({ dup, gone, ok })
+      local summary = plugin.apply_to_images({ gone, odd, ok })
       assert.are.equal(1, summary.written)
       assert.are.equal(2, summary.skipped)
-      assert.truthy(summary.details[1].reason:find("virtual copies", 1, true))
-      assert.truthy(summary.details[2].reason:find("missing", 1, true))
+      assert.truthy(summary.details[1].reason:find("missing", 1, true))
+      assert.truthy(summary.details[2].reason:find("elsewhere.xmp', not where darktable 4.2 names it ("
+        .. odd.path .. "/odd_01.png.xmp)", 1, true))
+      assert.are.equal(1, #calls())
       assert.are.same({ ok.path .. "/ok.png" }, argv_after_dashes(calls_of("apply")[1].argv))
       assert.truthy(find(dt._log.prints, "1 retouched, 2 skipped, 0 failed"))
+    end)
+  end)
+
+  describe("virtual copies", function()
+    --- The items of `list` from position `from` on.
+    local function tail(list, from)
+      local out = {}
+      for i = from, #list do
+        out[#out + 1] = list[i]
+      end
+      return out
+    end
+
+    it("applies to the user's copies with --duplicate: one call per duplicate index, each copy reloaded", function()
+      setup()
+      local a = image(1, "a.png", { altered = true })
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      local b1 = image(3, "b.png", { duplicate_index = 1 })
+      local a2 = image(4, "a.png", { duplicate_index = 2 })
+      local summary = plugin.apply_to_images({ a1, a, a2, b1 })
+      assert.are.equal(4, summary.written)
+      local applies = calls_of("apply")
+      assert.are.equal(3, #applies)
+      local dir = a.path
+      assert.are.same({ "apply", "--host=darktable", "--json", "--overwrite", "--strength=1", "--style=default", "--",
+        dir .. "/a.png" }, applies[1].argv)
+      assert.are.same({ "apply", "--host=darktable", "--json", "--overwrite", "--strength=1", "--style=default",
+        "--duplicate=1", "--", dir .. "/a.png", dir .. "/b.png" }, applies[2].argv)
+      assert.are.same({ "--duplicate=2", "--", dir .. "/a.png" }, tail(applies[3].argv, 7))
+      -- darktable 4.2 re-reads a copy's sidecar when the original's file is imported again
+      assert.are.same({ dir .. "/a.png", dir .. "/a.png", dir .. "/b.png", dir .. "/a.png" }, dt._log.imports)
+      assert.are.same({ 1, 1, 1, 1 }, { a.dropped, a1.dropped, b1.dropped, a2.dropped })
+      assert.truthy(find(dt._log.prints, "4 retouched, 0 skipped, 0 failed"))
+    end)
+
+    it("reverts a copy's own sidecar with --duplicate", function()
+      setup()
+      local a1 = image(1, "a.png", { duplicate_index = 1, altered = true })
+      local summary = plugin.revert_images({ a1 })
+      assert.are.equal(1, summary.written)
+      assert.are.same({ "revert", "--host=darktable", "--json", "--duplicate=1", "--", a1.path .. "/a.png" },
+        calls_of("revert")[1].argv)
+      assert.are.same({ a1.path .. "/a.png" }, dt._log.imports)
+    end)
+
+    it("does not reload a copy when the CLI wrote another sidecar (one without --duplicate)", function()
+      setup()
+      env.scenario('{"apply": {"ignore_duplicate": true}}')
+      local a1 = image(1, "a.png", { duplicate_index = 1 })
+      local summary = plugin.apply_to_images({ a1 })
+      assert.are.equal(1, summary.failed)
+      assert.truthy(summary.details[1].reason:find("wrote '" .. a1.path .. "/a.png.xmp', not this image's sidecar '"
+        .. a1.path .. "/a_01.png.xmp'", 1, true))
+      assert.are.same({}, dt._log.imports)
+    end)
+
+    it("leaves a copy out of training, which reads the original's sidecar", function()
+      setup()
+      local a = image(1, "a.png", { altered = true })
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      local summary = plugin.train_from_images({ a1, a })
+      assert.are.equal(1, summary.used)
+      assert.truthy(summary.skipped[1].reason:find("virtual copy", 1, true))
+      assert.are.same({ "--darktable", a.path .. "/a.png" }, tail(calls_of("train")[1].argv, 6))
     end)
   end)
 

@@ -8,7 +8,9 @@ Both files live next to this script. Every call appends one JSON line to ``calls
 skipped, failed, and for revert reverted, deleted: one result row per photo; none: no row for the photo;
 garbage: no JSON at all; default written for apply, reverted for revert), ``reason`` and
 ``warnings`` (of every row), ``per_photo`` (photo path -> mode, overriding ``mode``), ``rename`` (true: the
-rows name each photo with a doubled slash, as if the CLI had spelled the path differently). ``styles``
+rows name each photo with a doubled slash, as if the CLI had spelled the path differently); each row's
+``sidecar`` is darktable's name for the photo (``--duplicate=N``: its virtual copy N's, NAME_NN.EXT.xmp), or
+the original's whatever ``--duplicate`` says with ``ignore_duplicate`` (true: an older CLI or daemon). ``styles``
 answers ``styles --json``'s object with the scenario's ``styles`` list (default: ``default`` and ``warm``).
 ``suggest --json --dtstyle=DIR`` writes, per photo and ``--variants`` K, a ``.dtstyle`` into DIR named
 ``autoretouch preview STEM K TOKEN`` holding the scenario's ``operations`` (default exposure, colorbalancergb)
@@ -118,6 +120,18 @@ if server is not None:
         sys.exit(6)
 if conf.get("stderr"):
     sys.stderr.write(conf["stderr"])
+
+
+def sidecar_of(photo: str) -> str:
+    """darktable's sidecar of ``photo``, or of its virtual copy ``--duplicate=N``."""
+    duplicate = 0 if conf.get("ignore_duplicate") else int(option("duplicate") or 0)
+    if duplicate == 0:
+        return photo + ".xmp"
+    folder, name = os.path.split(photo)
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, f"{stem}_{duplicate:02d}{ext}.xmp")
+
+
 if command in ("apply", "revert"):
     default = "written" if command == "apply" else "reverted"
     modes = [conf.get("per_photo", {}).get(photo, conf.get("mode", default)) for photo in photos]
@@ -132,7 +146,7 @@ if command in ("apply", "revert"):
                     {
                         "photo": shown,
                         "host": "darktable",
-                        "sidecar": shown + ".xmp",
+                        "sidecar": sidecar_of(shown),
                         "action": mode,
                         "reason": conf.get("reason", ""),
                         "warnings": conf.get("warnings", []),
