@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,11 @@ class PhotoResult:
     error_kind: ErrorKind | None = None
 
 
+@dataclass(eq=False)
 class PhotoProcessor:
     """Processes photos with one loaded style (one per worker process, or one in the caller).
 
-    Args:
+    Attributes:
         style: the loaded style.
         strength: α in [0, 1].
         overwrite: replace existing settings (``--overwrite``).
@@ -115,14 +116,12 @@ class PhotoProcessor:
             ``ImageTooLargeError``).
     """
 
-    def __init__(
-        self, style: Style, *, strength: float, overwrite: bool, dry_run: bool, max_pixels: int = DEFAULT_MAX_PIXELS
-    ) -> None:
-        self.style = style
-        self.strength = strength
-        self.overwrite = overwrite
-        self.dry_run = dry_run
-        self.max_pixels = max_pixels
+    style: Style
+    _: KW_ONLY
+    strength: float
+    overwrite: bool
+    dry_run: bool
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     @staticmethod
     def _recipe_in(photo: Path, host: str) -> Recipe | None:
