@@ -9,6 +9,11 @@ import of the original's path; the library's history of the copy (read inside th
 made from the copy, and from ``library.db`` afterwards) is the sidecar's each time, the copy keeps its id,
 no image is added, and the original's history stays its own.
 
+Then the plug-in end to end on a virtual copy with its own history (a contrast entry; the original has a sharpen
+entry): apply a +1 EV recipe, apply it again at strength 0.5, revert. The copy's sidecar holds its own entry and
+one set of ours with the second strength, darktable's library follows each step, the revert leaves the copy's own
+history alone, and the original's history and sidecar never get anything of ours.
+
 Needs darktable, darktable-cli and xvfb-run: skipped when missing, a failure under ``CI=true``.
 """
 
@@ -20,7 +25,7 @@ from typing import Any
 import pytest
 
 from testing.darktable_gui import library_histories, require_darktable_gui, run_darktable
-from testing.darktable_plugin import driver_result, install_plugin, write_driver
+from testing.darktable_plugin import driver_result, install_plugin, run_plugin_session, write_driver
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -114,3 +119,129 @@ def test_importing_the_original_rereads_a_virtual_copys_sidecar(tmp_path: Path, 
     histories = library_histories(tmp_path / "library.db")
     assert histories[("p.png", 1)] == [("exposure", 0), ("colorbalancergb", 0)]
     assert histories[("p.png", 0)] == [("sharpen", 0)]  # the original keeps its own history
+
+
+#: The plug-in driver: a copy with its own history (its sidecar written from outside, re-read by an import),
+#: then apply, apply again at strength 0.5, revert, each with the plug-in's entry points.
+PLUGIN_DRIVER = """
+  local function read(path)
+    local f = io.open(path, "rb")
+    local text = f and f:read("*a")
+    if f then
+      f:close()
+    end
+    return text
+  end
+  local function rows(summary, message)
+    if not summary then
+      return {{ {{ error = message }} }}
+    end
+    local out = {{}}
+    for i, d in ipairs(summary.details) do
+      out[i] = {{ photo = d.photo, action = d.action, reason = d.reason, index = d.image.duplicate_index }}
+    end
+    return out
+  end
+  local function operations(img, name)
+    local style = dt.styles.create(img, name, "")
+    local out = {{}}
+    for i = 1, style and #style or 0 do
+      out[#out + 1] = style[i].name
+    end
+    table.sort(out)
+    return out
+  end
+  local function settle() -- a pause between steps, as between a user's clicks (see test_darktable_plugin_gui)
+    dt.control.sleep(1500)
+  end
+  local img = dt.database.import({photo})
+  settle()
+  local copy = dt.database.duplicate(img)
+  settle()
+  local f = io.open(copy.sidecar, "wb")
+  f:write(read({copy_history}))
+  f:close()
+  dt.database.import({photo})
+  settle()
+  result.copy = {{ id = copy.id, index = copy.duplicate_index, ops = operations(copy, "probe own") }}
+  result.first = rows(ar.apply_to_images({{ copy }}, {{ recipe = {recipe}, strength = 1 }}))
+  result.first_sidecar = read(copy.sidecar)
+  result.first_ops = operations(copy, "probe first")
+  settle()
+  result.second = rows(ar.apply_to_images({{ copy }}, {{ recipe = {recipe}, strength = 0.5 }}))
+  result.second_sidecar = read(copy.sidecar)
+  result.second_ops = operations(copy, "probe second")
+  settle()
+  result.revert = rows(ar.revert_images({{ copy }}))
+  result.revert_sidecar = read(copy.sidecar)
+  settle()
+  result.images = {{}}
+  for _, i in ipairs(dt.database) do
+    result.images[#result.images + 1] = {{ id = i.id, index = i.duplicate_index }}
+  end
+  result.original_sidecar = read(img.sidecar)
+"""
+
+
+@pytest.fixture(scope="module")
+def copy_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """The plug-in driver's result and darktable's library."""
+    require_darktable_gui()
+    import json
+
+    from testing.fixtures import make_png
+
+    root = tmp_path_factory.mktemp("dt copies")
+    photos = root / "photos it's $HOME"
+    photos.mkdir()
+    photo = make_png(photos, "a photo.png", width=96, height=64)
+    photo.with_name("a photo.png.xmp").write_text(
+        _history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8"
+    )
+    copy_history = root / "copy history.xmp"
+    copy_history.write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+    recipe = root / "plus 1 EV.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    result, _log = run_plugin_session(
+        root, PLUGIN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo=photo, copy_history=copy_history, recipe=recipe
+    )
+    return result, root / "library.db"
+
+
+def _operations(sidecar: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in sidecar.split('darktable:operation="')[1:]]
+
+
+def test_plugin_applies_twice_to_a_virtual_copy_keeping_its_own_history(
+    copy_session: tuple[dict[str, Any], Path],
+) -> None:
+    result, _library = copy_session
+    assert result["copy"]["index"] == 1 and result["copy"]["ops"] == ["colorbalancergb"]  # its own history
+    ((first,), (second,)) = result["first"], result["second"]
+    assert first["action"] == "written" and first["index"] == 1, first
+    assert second["action"] == "written" and second["index"] == 1, second
+    assert "exposure" in _operations(result["first_sidecar"])
+    assert result["first_ops"] == ["colorbalancergb", "exposure"]  # in darktable's library after the reload
+    sidecar = result["second_sidecar"]
+    ops = _operations(sidecar)
+    assert ops.count("exposure") == 1 and ops.index("colorbalancergb") < ops.index("exposure"), ops  # one set of ours
+    assert "&quot;strength&quot;: 0.5" in sidecar and sidecar.count("autoretouch:Timestamp=") == 1
+    assert result["second_ops"] == ["colorbalancergb", "exposure"]
+
+
+def test_plugin_revert_on_a_virtual_copy_leaves_its_own_history(copy_session: tuple[dict[str, Any], Path]) -> None:
+    result, library = copy_session
+    (row,) = result["revert"]
+    assert row["action"] == "written" and row["index"] == 1, row  # reverted and reloaded
+    assert "exposure" not in _operations(result["revert_sidecar"]) and "autoretouch:" not in result["revert_sidecar"]
+    histories = library_histories(library)
+    assert histories[("a photo.png", 1)] == [("colorbalancergb", 0)]  # the copy's own history alone
+    images = sorted((i["id"], i["index"]) for i in result["images"])
+    assert images == [(1, 0), (result["copy"]["id"], 1)], images  # the same copy, no image added
+
+
+def test_plugin_on_a_virtual_copy_leaves_the_original_alone(copy_session: tuple[dict[str, Any], Path]) -> None:
+    result, library = copy_session
+    assert library_histories(library)[("a photo.png", 0)] == [("sharpen", 0)]
+    original = result["original_sidecar"]
+    assert _operations(original) == ["sharpen"] and "autoretouch:" not in original
