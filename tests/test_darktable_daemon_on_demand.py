@@ -9,7 +9,8 @@ the driver's report against the real world: the daemon's log, its process (gone 
 ``CI=true``.
 
 The same inside a real darktable 4.2 GUI (under ``xvfb-run``, with this checkout's CLI): the plug-in reads the
-film rolls from ``dt.films``, logs to darktable's cache folder, and darktable's own "exit" event, when it quits,
+film rolls from ``dt.films``, logs to darktable's cache folder, applies a recipe to a virtual copy through the
+daemon (the copy's own sidecar written, the original's not), and darktable's own "exit" event, when it quits,
 stops the daemon. Needs darktable, darktable-cli and xvfb-run.
 """
 
@@ -40,8 +41,8 @@ EXIT_WAIT_S = 10.0
 #: The darktable session's limit (it normally takes 10-20 s).
 SESSION_TIMEOUT_S = 150
 
-#: The darktable session: import a photo, run the health check (which starts the daemon) and a revert through the
-#: daemon, write what happened, quit (darktable then fires the "exit" event).
+#: The darktable session: import a photo, run the health check (which starts the daemon), a revert and an apply on a
+#: virtual copy through the daemon, write what happened, quit (darktable then fires the "exit" event).
 GUI_DRIVER = """
   local img = dt.database.import({photo})
   result.check = ar.check_autoretouch().message
@@ -53,6 +54,12 @@ GUI_DRIVER = """
   result.pid, result.own, result.roots = daemon.pid, daemon.own, daemon.roots
   local summary = ar.revert_images({{ img }})
   result.revert = summary and summary.details[1].reason
+  dt.control.sleep(1500)
+  local copy = dt.database.duplicate(img)
+  dt.control.sleep(1500)
+  local applied = ar.apply_to_images({{ copy }}, {{ recipe = {recipe}, strength = 1 }})
+  result.copy_apply = applied and applied.details[1].action
+  result.copy_sidecar = copy.sidecar
 """
 
 
@@ -171,7 +178,9 @@ def test_real_darktable_starts_the_daemon_and_stops_it_when_it_quits(tmp_path: P
     styles = tmp_path / "styles"
     styles.mkdir()
     result_path, driver = tmp_path / "result.json", tmp_path / "driver.lua"
-    write_driver(driver, GUI_DRIVER, result_path, photo=photo)
+    recipe = tmp_path / "plus1.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    write_driver(driver, GUI_DRIVER, result_path, photo=photo, recipe=recipe)
     port = _free_port()
     # this checkout's CLI (darktable gets its own HOME)
     cli = cli_wrapper(tmp_path / "bin", name="autoretouch")
@@ -186,10 +195,14 @@ def test_real_darktable_starts_the_daemon_and_stops_it_when_it_quits(tmp_path: P
         assert f"autoretouch ready (daemon started by the plug-in at {server}, " in result["check"], result
         assert result["films"] == [str(photos)] and result["roots"] == [str(photos)] and result["own"], result
         assert result["revert"] == "no autoretouch settings in this sidecar", result  # answered by the daemon
+        assert result["copy_apply"] == "written" and result["copy_sidecar"] == str(photos / "a_01.png.xmp"), result
+        assert 'darktable:operation="exposure"' in (photos / "a_01.png.xmp").read_text(encoding="utf-8")
+        assert "autoretouch:" not in (photos / "a.png.xmp").read_text(encoding="utf-8")  # the original's: not ours
         assert _wait_gone(pid), f"the daemon (process {pid}) still runs after darktable quit"
         assert not _listening(port)
         daemon_log = (tmp_path / "cache" / "autoretouch-daemon.log").read_text(encoding="utf-8")
         assert "rpc=Revert code=OK" in daemon_log and "received SIGTERM" in daemon_log, daemon_log
+        assert "rpc=WriteSidecars code=OK" in daemon_log, daemon_log  # the copy's apply went through the daemon
     finally:
         if pid and _running(pid) and f"--port={port}" in _command(pid):
             os.kill(pid, 15)
