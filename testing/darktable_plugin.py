@@ -96,13 +96,20 @@ def driver_result(status: int | None, log: str, result_path: Path, timeout_s: fl
     return json.loads(text)
 
 
-def cli_wrapper(directory: Path, name: str = "autoretouch cli") -> Path:
-    """An ``autoretouch`` executable (``directory/NAME``) running this checkout's CLI with this Python."""
+def cli_wrapper(directory: Path, name: str = "autoretouch cli", calls: Path | None = None) -> Path:
+    """An ``autoretouch`` executable (``directory/NAME``) running this checkout's CLI with this Python.
+
+    With ``calls``, each call first appends its arguments to that file, one JSON list a line.
+    """
     directory.mkdir(parents=True)
     path = directory / name
+    python = shlex.quote(sys.executable)
+    log = ""
+    if calls is not None:
+        code = f"import json, sys; open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + chr(10))"
+        log = f'{python} -c {shlex.quote(code)} "$@"\n'
     path.write_text(
-        f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPO))} exec {shlex.quote(sys.executable)} -m backend "$@"\n',
-        encoding="utf-8",
+        f'#!/bin/sh\n{log}PYTHONPATH={shlex.quote(str(REPO))} exec {python} -m backend "$@"\n', encoding="utf-8"
     )
     path.chmod(0o755)
     return path
