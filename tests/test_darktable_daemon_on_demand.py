@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import pytest
 
 from testing.darktable_plugin import REPO, cli_wrapper, driver_result, install_plugin, write_driver
 from testing.needs import need_program
+from testing.processes import command, free_port, listening, running, wait_gone
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -63,55 +62,12 @@ GUI_DRIVER = """
 """
 
 
-def _free_port() -> int:
-    """A loopback TCP port that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _running(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, exited but not reaped by its new parent, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _command(pid: int) -> str:
-    """The command line of process ``pid`` (empty when unreadable)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _wait_gone(pid: int) -> bool:
-    """Wait (at most EXIT_WAIT_S) until process ``pid`` has ended; whether it has."""
-    deadline = time.monotonic() + EXIT_WAIT_S
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not _running(pid)
-
-
-def _listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:``port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(1.0)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def live_run(tmp_path: Path) -> Iterator[tuple[dict[str, Any], int, Path, Path]]:
     """Run the driver once: ``(its report, the port, the film roll folder, the daemon's log file)``."""
     need_program("lua5.1", "lua5.1 is not installed (apt-get install lua5.1)")
     cli = need_program("autoretouch", "the autoretouch command is not installed (pip install -e .)")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "photos it's $HOME"
     cache, styles = tmp_path / "cache", tmp_path / "styles"
     for d in (folder, cache, styles):
@@ -131,7 +87,7 @@ def live_run(tmp_path: Path) -> Iterator[tuple[dict[str, Any], int, Path, Path]]
         yield report, port, folder, cache / "autoretouch-daemon.log"
     finally:  # never leave a daemon behind, whatever failed
         pid = int((report.get("daemon") or {}).get("pid") or 0)
-        if pid and _running(pid) and f"--port={port}" in _command(pid):
+        if pid and running(pid) and f"--port={port}" in command(pid):
             os.kill(pid, 15)
 
 
@@ -155,8 +111,8 @@ def test_starts_the_real_daemon_uses_it_and_stops_it_at_exit(
     assert report["daemon_after_revert_pid"] == daemon["pid"]  # no second start
     # what the daemon itself wrote: its address, the film roll as its only root, the calls it served
     pid = int(daemon["pid"])
-    assert _wait_gone(pid), f"the daemon (process {pid}) still runs after darktable's exit event"
-    assert not _listening(port)
+    assert wait_gone(pid, EXIT_WAIT_S), f"the daemon (process {pid}) still runs after darktable's exit event"
+    assert not listening(port)
     text = log.read_text(encoding="utf-8")
     assert f"grpc={server} http=off roots={folder} " in text, text
     assert "rpc=ListStyles code=OK" in text and "rpc=Revert code=OK" in text, text
@@ -181,7 +137,7 @@ def test_real_darktable_starts_the_daemon_and_stops_it_when_it_quits(tmp_path: P
     recipe = tmp_path / "plus1.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     write_driver(driver, GUI_DRIVER, result_path, photo=photo, recipe=recipe)
-    port = _free_port()
+    port = free_port()
     # this checkout's CLI (darktable gets its own HOME)
     cli = cli_wrapper(tmp_path / "bin", name="autoretouch")
     conf = (f"lua/autoretouch/cli_path={cli}", f"lua/autoretouch/daemon_port={port}")
@@ -198,11 +154,11 @@ def test_real_darktable_starts_the_daemon_and_stops_it_when_it_quits(tmp_path: P
         assert result["copy_apply"] == "written" and result["copy_sidecar"] == str(photos / "a_01.png.xmp"), result
         assert 'darktable:operation="exposure"' in (photos / "a_01.png.xmp").read_text(encoding="utf-8")
         assert "autoretouch:" not in (photos / "a.png.xmp").read_text(encoding="utf-8")  # the original's: not ours
-        assert _wait_gone(pid), f"the daemon (process {pid}) still runs after darktable quit"
-        assert not _listening(port)
+        assert wait_gone(pid, EXIT_WAIT_S), f"the daemon (process {pid}) still runs after darktable quit"
+        assert not listening(port)
         daemon_log = (tmp_path / "cache" / "autoretouch-daemon.log").read_text(encoding="utf-8")
         assert "rpc=Revert code=OK" in daemon_log and "received SIGTERM" in daemon_log, daemon_log
         assert "rpc=WriteSidecars code=OK" in daemon_log, daemon_log  # the copy's apply went through the daemon
     finally:
-        if pid and _running(pid) and f"--port={port}" in _command(pid):
+        if pid and running(pid) and f"--port={port}" in command(pid):
             os.kill(pid, 15)
