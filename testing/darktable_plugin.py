@@ -20,6 +20,7 @@ from testing.darktable_gui import lua_string, run_darktable
 __all__ = [
     "PLUGIN",
     "PLUGIN_MODULES",
+    "PREVIEW_COUNTER",
     "REPO",
     "cli_wrapper",
     "driver_result",
@@ -63,6 +64,21 @@ else
 end
 f:close()
 dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+
+#: Lua for a driver's body (see write_driver): ``previews()`` counts the virtual copies carrying the preview tag.
+PREVIEW_COUNTER = """
+  local function previews()
+    local tag = dt.tags.find("autoretouch|preview")
+    local n = 0
+    for i = 1, tag and #tag or 0 do
+      if tag[i].duplicate_index > 0 then
+        n = n + 1
+      end
+    end
+    return n
+  end
 """
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testing.darktable_gui import FIXED_MODULES, library_histories, require_darktable_gui, run_darktable
-from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, write_driver
+from testing.darktable_plugin import PREVIEW_COUNTER, cli_wrapper, driver_result, install_plugin, write_driver
 from testing.processes import command, free_port, listening, running, wait_gone
 
 if TYPE_CHECKING:
@@ -57,17 +57,9 @@ DT_NS = "http://darktable.sf.net/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 #: The driver's work (see write_driver): the five actions in order on the lighttable's selection.
-DRIVER = """
-  local function previews()
-    local tag = dt.tags.find("autoretouch|preview")
-    local n = 0
-    for i = 1, tag and #tag or 0 do
-      if tag[i].duplicate_index > 0 then
-        n = n + 1
-      end
-    end
-    return n
-  end
+DRIVER = (
+    PREVIEW_COUNTER
+    + """
   local function read(path)
     local f = io.open(path, "r")
     if not f then
@@ -117,6 +109,7 @@ DRIVER = """
   result.after_revert = read(a.sidecar)
   result.pids[#result.pids + 1] = pid()
 """
+)
 
 
 def _sidecar_history(text: str) -> list[tuple[str, int, bytes]]:

@@ -26,25 +26,11 @@ from pathlib import Path
 import pytest
 
 from testing.darktable_gui import library_histories, require_darktable_gui
-from testing.darktable_plugin import run_plugin_session
+from testing.darktable_plugin import PREVIEW_COUNTER, run_plugin_session
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 SESSION_TIMEOUT_S = 120
-
-#: Lua for both drivers: previews() counts the virtual copies carrying the preview tag.
-PREVIEW_COUNTER = """
-  local function previews()
-    local tag = dt.tags.find("autoretouch|preview")
-    local n = 0
-    for i = 1, tag and #tag or 0 do
-      if tag[i].duplicate_index > 0 then
-        n = n + 1
-      end
-    end
-    return n
-  end
-"""
 
 #: The driver's work (see write_driver): previews of B, discarded, then two of A; counts in ``result``.
 DRIVER = (
