@@ -13,23 +13,8 @@ BEFORE=${1:?usage: $0 BEFORE [AFTER]}
 AFTER=${2:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=/tmp/autoretouch-cli-compare
-cleanup() {  # worktrees are registered in the repository: remove them however the script ends
-  rm -rf "$WORK"/src-*
-  git -C "$ROOT" worktree prune
-}
-cleanup
-trap cleanup EXIT
-rm -rf "$WORK"
-mkdir -p "$WORK"
-
-checkout() {  # $1 rev (empty = working tree) -> prints the source folder
-  if [[ -z "$1" ]]; then
-    echo "$ROOT"
-  else
-    git -C "$ROOT" worktree add --detach --quiet "$WORK/src-$1" "$1"
-    echo "$WORK/src-$1"
-  fi
-}
+# shellcheck source=scripts/worktrees.sh
+source "$ROOT/scripts/worktrees.sh"
 
 run_demo() {  # $1 source folder, $2 label
   local src=$1 out=$WORK/$2 run=$WORK/run
