@@ -22,14 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import REPO, darktable_xmp, downscale_png16, photo_long_side  # first: it puts the repository on sys.path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import darktable_xmp, downscale_png16, photo_long_side  # noqa: E402
-
-from testing.darktable_cli import (  # noqa: E402
+from testing.darktable_cli import (
     DarktableCli,
     delta_e_2000,
     fidelity_cases,

@@ -43,12 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, link_photos  # first: it puts the repository on sys.path
 
-from common import link_photos  # noqa: E402
+DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
 
 
 def folds(dev: bool = False) -> list[tuple[list[dict[str, str]], list[dict[str, str]]]]:

@@ -32,17 +32,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch  # noqa: E402
-from common import (  # noqa: E402
+import torch
+from common import (  # first: it puts the repository on sys.path
     BASELINE_LABELS,
+    REPO,
     TABLE_HEAD,
     add_run_options,
     add_style_options,
@@ -55,9 +51,9 @@ from common import (  # noqa: E402
     write_json,
 )
 
-from backend.agent.style import load_style  # noqa: E402
-from trainer.data.folders import list_photos  # noqa: E402
-from trainer.eval_cli import Pair, find_pairs  # noqa: E402
+from backend.agent.style import load_style
+from trainer.data.folders import list_photos
+from trainer.eval_cli import Pair, find_pairs
 
 DATA = REPO.parent / "shared" / "data"
 FIVEK = DATA / "fivek_pairs"

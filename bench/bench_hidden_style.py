@@ -41,14 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch  # noqa: E402
-from common import (  # noqa: E402
+import torch
+from common import (  # first: it puts the repository on sys.path
     BASELINE_LABELS,
+    REPO,
     TABLE_HEAD,
     add_run_options,
     add_style_options,
@@ -63,12 +59,12 @@ from common import (  # noqa: E402
     write_json,
 )
 
-from backend.agent.style import load_style  # noqa: E402
-from backend.encode import write_image  # noqa: E402
-from backend.recipe import Recipe, load_recipe  # noqa: E402
-from backend.sliders.catalog import get_slider  # noqa: E402
-from testing.darktable_cli import DarktableCli  # noqa: E402
-from trainer.eval_cli import Pair  # noqa: E402
+from backend.agent.style import load_style
+from backend.encode import write_image
+from backend.recipe import Recipe, load_recipe
+from backend.sliders.catalog import get_slider
+from testing.darktable_cli import DarktableCli
+from trainer.eval_cli import Pair
 
 DATA = REPO.parent / "shared" / "data"
 STYLE_NAME = "hidden_style_bench"

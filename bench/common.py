@@ -1,5 +1,8 @@
 """Helpers shared by the bench scripts (``python bench/NAME.py`` puts this folder first on ``sys.path``).
 
+Importing it puts the repository (:data:`REPO`) on ``sys.path`` too, so a script imports it before ``backend``,
+``trainer`` or ``testing``.
+
 * photos: :func:`downscale_png16` (a photo as a 16-bit sRGB PNG at a long side), :func:`link_photos`;
 * darktable: :func:`darktable_xmp` (the sidecar text our translator writes), :func:`photo_long_side`;
 * training: :func:`add_run_options` / :func:`add_style_options` (the options the training benches share),
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+#: The repository's root.
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
