@@ -1659,6 +1659,28 @@ local function written_photos(summary)
   return out
 end
 
+--- Run `fill(summary, progress)` as the run going on (see run_job), recording `total` images in a new summary;
+--- then, when `drop_previews(summary)` says so, delete the preview copies of the originals written (except those
+--- edited since the preview), and show the summary (the texts of `mode`). Returns the summary, or nil and a
+--- message.
+local function run_summary_job(total, label, mode, drop_previews, fill)
+  local summary, failure = run_job(total, label, nil, function(progress)
+    local summary = new_summary(total)
+    fill(summary, progress)
+    summary.cancelled = progress.cancelled
+    return summary
+  end)
+  if not summary then
+    return nil, failure
+  end
+  if drop_previews(summary) then
+    summary.previews_removed, summary.previews_kept = delete_preview_copies(
+      { photos = written_photos(summary), keep_edited = true })
+  end
+  dt.print(summary_text(summary, mode))
+  return summary
+end
+
 --- Run `mode` (MODES.apply or MODES.revert) on images, in batches, with progress and cancel.
 local function run_images(images, overrides, mode)
   if mode.drop_previews and type(images) == "table" then
@@ -1668,8 +1690,10 @@ local function run_images(images, overrides, mode)
   if not cfg then
     return nil, err
   end
-  local summary, failure = run_job(#images, msg(mode.job), nil, function(progress)
-    local summary = new_summary(#images)
+  local function drop_previews(summary)
+    return mode.drop_previews and not summary.cancelled
+  end
+  return run_summary_job(#images, msg(mode.job), mode, drop_previews, function(summary, progress)
     -- one CLI call changes one kind of sidecar: a batch per duplicate index (0: originals, N: virtual copies N)
     local batches, run = {}, {}
     local function flush(index)
@@ -1707,18 +1731,7 @@ local function run_images(images, overrides, mode)
       end
       flush(index)
     end
-    summary.cancelled = progress.cancelled
-    return summary
   end)
-  if not summary then
-    return nil, failure
-  end
-  if mode.drop_previews and not summary.cancelled then
-    summary.previews_removed, summary.previews_kept = delete_preview_copies(
-      { photos = written_photos(summary), keep_edited = true })
-  end
-  dt.print(summary_text(summary, mode))
-  return summary
 end
 
 --- Retouch images: add the style's (or the fixed recipe's) edit to each image's history. Running it again
@@ -2122,8 +2135,11 @@ local function apply_chosen_previews(images, overrides)
   elseif #copies == 0 then
     return refuse(msg("chosen_none"))
   end
-  local summary, failure = run_job(#copies, msg("chosen_job_label"), nil, function(progress)
-    local summary = new_summary(#copies)
+  local function drop_previews(summary)
+    return not summary.cancelled and summary.written > 0
+  end
+  local label, mode = msg("chosen_job_label"), chosen_mode(nil)
+  return run_summary_job(#copies, label, mode, drop_previews, function(summary, progress)
     local groups, by_text = {}, {}
     for _i, copy in ipairs(copies) do
       local kept = preview_recipe(copy)
@@ -2150,18 +2166,7 @@ local function apply_chosen_previews(images, overrides)
       end
       apply_recipe_group(cfg, group, summary, progress, run)
     end
-    summary.cancelled = progress.cancelled
-    return summary
   end)
-  if not summary then
-    return nil, failure
-  end
-  if not summary.cancelled and summary.written > 0 then
-    summary.previews_removed, summary.previews_kept = delete_preview_copies(
-      { photos = written_photos(summary), keep_edited = true })
-  end
-  dt.print(summary_text(summary, chosen_mode(nil)))
-  return summary
 end
 
 -- ---------------------------------------------------------------------------------------------------------
