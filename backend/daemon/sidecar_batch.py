@@ -75,6 +75,26 @@ class OutcomeCounter:
                 self.summary.changed += 1
 
 
+@dataclasses.dataclass(frozen=True)
+class _PhotoWrite:
+    """What a WriteSidecars request with the ``recipe`` or ``mix`` source writes into each photo's sidecars.
+
+    Attributes:
+        hosts: the hosts whose sidecars are written; host: the same as ``retouch_photo``'s ``host``.
+        recipe: the recipe (scaled to the strength), or None for the styles' suggestion.
+        styles: the ``(style, weight)`` blend when there is no recipe.
+        strength: the strength of the styles' suggestion.
+        req: the request (overwrite, dry_run, duplicate).
+    """
+
+    hosts: tuple[str, ...]
+    host: str
+    recipe: Recipe | None
+    styles: list[tuple[Style, float]]
+    strength: float
+    req: pb.WriteSidecarsRequest
+
+
 class SidecarBatch:
     """The WriteSidecars call of a :class:`~backend.daemon.service.RetouchService` (its limits, roots, styles).
 
@@ -128,7 +148,7 @@ class SidecarBatch:
             files = (
                 self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
                 if source == "style"
-                else self._batch_here(photos, hosts, host, recipe, styles, strength, req, call)
+                else self._batch_here(photos, _PhotoWrite(hosts, host, recipe, styles, strength, req), call)
             )
             for index, result in enumerate(files, start=1):
                 result.index, result.total = index, len(photos)
@@ -137,42 +157,24 @@ class SidecarBatch:
         counter.summary.cancelled = counter.summary.photos < len(photos)
         yield pb.WriteSidecarsResponse(**versions, summary=counter.summary)
 
-    def _batch_here(
-        self,
-        photos: Sequence[Path],
-        hosts: tuple[str, ...],
-        host: str,
-        recipe: Recipe | None,
-        styles: list[tuple[Style, float]],
-        strength: float,
-        req: pb.WriteSidecarsRequest,
-        call: Call,
-    ) -> Iterator[pb.FileResult]:
+    def _batch_here(self, photos: Sequence[Path], what: _PhotoWrite, call: Call) -> Iterator[pb.FileResult]:
         for photo in photos:
             if not call.active:
                 return
             call.check()
             with self.service.limiter.slot(call):
-                yield self._write_one(photo, hosts, host, recipe, styles, strength, req)
+                yield self._write_one(photo, what)
 
-    def _write_one(
-        self,
-        photo: Path,
-        hosts: tuple[str, ...],
-        host: str,
-        recipe: Recipe | None,
-        styles: list[tuple[Style, float]],
-        strength: float,
-        req: pb.WriteSidecarsRequest,
-    ) -> pb.FileResult:
+    def _write_one(self, photo: Path, what: _PhotoWrite) -> pb.FileResult:
+        hosts, req = what.hosts, what.req
         try:
             self.service.guard_photo(photo, hosts, req.duplicate)
             outcomes, used = retouch_photo(
                 photo,
-                host=host,
-                styles=styles,
-                recipe=recipe,
-                strength=strength,
+                host=what.host,
+                styles=what.styles,
+                recipe=what.recipe,
+                strength=what.strength,
                 overwrite=req.overwrite,
                 dry_run=req.dry_run,
                 duplicate=req.duplicate,
