@@ -129,6 +129,17 @@ def _outcomes(files: Iterator[pb.FileResult], names: dict[str, Path]) -> list[An
     return out
 
 
+def _sidecar_fields(args: argparse.Namespace, names: dict[str, Path]) -> dict[str, Any]:
+    """The request fields of ``apply`` and ``revert``: the photos (``names``), ``--host``, ``--dry-run``, ``--duplicate``."""
+    return {
+        "protocol_version": PROTOCOL_VERSION,
+        "paths": list(names),
+        "hosts": HOSTS[args.host],
+        "dry_run": args.dry_run,
+        "duplicate": args.duplicate,
+    }
+
+
 def remote_apply(args: argparse.Namespace) -> int:
     """``autoretouch apply --server``: same output and exit status as in-process.
 
@@ -143,14 +154,7 @@ def remote_apply(args: argparse.Namespace) -> int:
     from backend.recipe import load_recipe, scale
 
     names = _absolute(args.photos)
-    request = pb.WriteSidecarsRequest(
-        protocol_version=PROTOCOL_VERSION,
-        paths=list(names),
-        hosts=HOSTS[args.host],
-        overwrite=args.overwrite,
-        dry_run=args.dry_run,
-        duplicate=args.duplicate,
-    )
+    request = pb.WriteSidecarsRequest(**_sidecar_fields(args, names), overwrite=args.overwrite)
     styles: list[tuple[str, float]] = []
     if args.recipe is not None:
         recipe = load_recipe(args.recipe)
@@ -181,13 +185,7 @@ def remote_revert(args: argparse.Namespace) -> int:
     from backend.cli.outcome_report import report
 
     names = _absolute(args.photos)
-    request = pb.RevertRequest(
-        protocol_version=PROTOCOL_VERSION,
-        paths=list(names),
-        hosts=HOSTS[args.host],
-        dry_run=args.dry_run,
-        duplicate=args.duplicate,
-    )
+    request = pb.RevertRequest(**_sidecar_fields(args, names))
     with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         response = client.revert(request)
     return report(_outcomes(iter(response.files), names), args.json)
