@@ -32,9 +32,25 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 #: Hard limit for one darktable session in seconds (it normally takes 10-20 s).
 SESSION_TIMEOUT_S = 150
 
+#: Lua for a driver's body (see write_driver): ``operations(img, name)``, the sorted operation names of img's
+#: history in the library, read through a style ``name`` made from it.
+OPERATIONS = """
+  local function operations(img, name)
+    local style = dt.styles.create(img, name, "")
+    local out = {{}}
+    for i = 1, style and #style or 0 do
+      out[#out + 1] = style[i].name
+    end
+    table.sort(out)
+    return out
+  end
+"""
+
 #: The reload driver (see write_driver): a virtual copy, its sidecar replaced from outside twice, each time
 #: followed by dt.database.import of the original's path.
-RELOAD_DRIVER = """
+RELOAD_DRIVER = (
+    OPERATIONS
+    + """
   local function copy_file(src, dst)
     local f = io.open(src, "rb")
     local text = f:read("*a")
@@ -48,15 +64,6 @@ RELOAD_DRIVER = """
     for _, i in ipairs(dt.database) do
       out[#out + 1] = {{ id = i.id, index = i.duplicate_index, sidecar = i.sidecar }}
     end
-    return out
-  end
-  local function operations(img, name) -- the library's history of img, through a style made from it
-    local style = dt.styles.create(img, name, "")
-    local out = {{}}
-    for i = 1, style and #style or 0 do
-      out[#out + 1] = style[i].name
-    end
-    table.sort(out)
     return out
   end
   local img = dt.database.import({photo})
@@ -74,6 +81,7 @@ RELOAD_DRIVER = """
   dt.control.sleep(2000)
   result.second = {{ images = images(), ops = operations(copy, "probe second") }}
 """
+)
 
 
 def _history_xmp(steps: list[dict[str, Any]]) -> str:
@@ -123,7 +131,9 @@ def test_importing_the_original_rereads_a_virtual_copys_sidecar(tmp_path: Path, 
 
 #: The plug-in driver: a copy with its own history (its sidecar written from outside, re-read by an import),
 #: then apply, apply again at strength 0.5, revert, each with the plug-in's entry points.
-PLUGIN_DRIVER = """
+PLUGIN_DRIVER = (
+    OPERATIONS
+    + """
   local function read(path)
     local f = io.open(path, "rb")
     local text = f and f:read("*a")
@@ -140,15 +150,6 @@ PLUGIN_DRIVER = """
     for i, d in ipairs(summary.details) do
       out[i] = {{ photo = d.photo, action = d.action, reason = d.reason, index = d.image.duplicate_index }}
     end
-    return out
-  end
-  local function operations(img, name)
-    local style = dt.styles.create(img, name, "")
-    local out = {{}}
-    for i = 1, style and #style or 0 do
-      out[#out + 1] = style[i].name
-    end
-    table.sort(out)
     return out
   end
   local function settle() -- a pause between steps, as between a user's clicks (see test_darktable_plugin_gui)
@@ -181,6 +182,7 @@ PLUGIN_DRIVER = """
   end
   result.original_sidecar = read(img.sidecar)
 """
+)
 
 
 @pytest.fixture(scope="module")
