@@ -145,14 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         style_path = find_style(args.style_dir)
     else:
         targets = link_photos(run_dir / "data" / "targets", [p.reference for p in train_pairs])
-        sources = None
-        if source_files:
-            sources = run_dir / "data" / "sources"
-            sources.mkdir(parents=True, exist_ok=True)
-            for old in sources.iterdir():
-                old.unlink()
-            for i, f in enumerate(source_files):
-                (sources / f"{i:03d}_{f.name}").symlink_to(f.resolve())
+        sources = link_photos(run_dir / "data" / "sources", source_files, numbered=True) if source_files else None
         style_path, train_summary = train_style(
             name=STYLE_NAME,
             targets=targets,

@@ -80,14 +80,19 @@ def write_baseline_jpegs(pixels: np.ndarray, base12: Path, base24: Path) -> None
     cv2.imwrite(str(base24), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 
-def link_photos(folder: Path, files: Sequence[Path], prefix: str = "") -> Path:
-    """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed)."""
+def link_photos(folder: Path, files: Sequence[Path], prefix: str = "", numbered: bool = False) -> Path:
+    """Fill ``folder`` (created, emptied of links) with symbolic links to ``files`` (names prefixed).
+
+    With ``numbered``, each name starts with the file's index too (``000_``, ``001_``, ...), for files from
+    several folders whose names may clash.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
         if old.is_symlink():
             old.unlink()
-    for f in files:
-        (folder / f"{prefix}{f.name}").symlink_to(f.resolve())
+    for i, f in enumerate(files):
+        number = f"{i:03d}_" if numbered else ""
+        (folder / f"{number}{prefix}{f.name}").symlink_to(f.resolve())
     return folder
 
 
