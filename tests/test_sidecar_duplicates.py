@@ -162,3 +162,39 @@ def test_cli_refuses_a_duplicate_it_cannot_write(
     assert status == code
     assert message in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in photo.parent.iterdir()} == before  # nothing written
+
+
+def test_no_copy_sidecar_is_made_where_a_file_of_that_name_would_claim_it(tmp_path: Path) -> None:
+    from testing.fixtures import make_png
+
+    photo = make_png(tmp_path, "b.png", width=48, height=32)
+    make_png(tmp_path, "b_01.png", width=48, height=32)  # a real photo named like b.png's copy 1
+    (applied,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
+    assert applied.action == "skipped" and "b_01.png" in applied.reason
+    assert not (tmp_path / "b_01.png.xmp").exists()  # darktable would read it as b_01.png's own sidecar
+
+
+def test_a_sidecar_without_derived_from_next_to_its_namesake_is_left_alone(tmp_path: Path) -> None:
+    from testing.fixtures import make_png
+
+    photo = make_png(tmp_path, "b.png", width=48, height=32)
+    namesake = make_png(tmp_path, "b_01.png", width=48, height=32)
+    (own,) = apply_to_photo(namesake, PLUS_ONE, host="darktable")  # b_01.png's own sidecar, made by autoretouch
+    assert own.action == "written" and "DerivedFrom" not in own.sidecar.read_text(encoding="utf-8")
+    before = own.sidecar.read_bytes()
+    half = Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": 0.5}]})
+    (applied,) = apply_to_photo(photo, half, host="darktable", duplicate=1, overwrite=True)
+    assert applied.action == "skipped" and "b_01.png" in applied.reason
+    (reverted,) = revert_photo(photo, host="darktable", duplicate=1)
+    assert reverted.action == "skipped" and "b_01.png" in reverted.reason
+    assert own.sidecar.read_bytes() == before
+
+
+def test_a_copy_sidecar_naming_its_original_is_written_even_next_to_a_namesake(tmp_path: Path) -> None:
+    from testing.fixtures import make_png
+
+    photo = make_png(tmp_path, "b.png", width=48, height=32)
+    make_png(tmp_path, "b_01.png", width=48, height=32)
+    (tmp_path / "b_01.png.xmp").write_text(_user_xmp("contrast", 30.0, "b.png"), encoding="utf-8")
+    (applied,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
+    assert applied.action == "written" and _operations(tmp_path / "b_01.png.xmp") == ["colorbalancergb", "exposure"]

@@ -18,8 +18,9 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   with ``overwrite``.
 * A darktable virtual copy (``duplicate`` N > 0) has its own sidecar, ``NAME_NN.EXT.xmp``
   (:func:`~backend.sidecar.darktable_doc.darktable_sidecar_path`); the same rules hold for it, and one whose
-  ``xmpMM:DerivedFrom`` names another file (``b_01.png``'s own sidecar) is skipped. Only darktable has
-  copies: a ``duplicate`` with another host is refused.
+  ``xmpMM:DerivedFrom`` names another file (``b_01.png``'s own sidecar) is skipped, and so is one that names no
+  file (or does not exist yet) while a file ``b_01.png`` lies next to the photo (:func:`copy_conflict`). Only
+  darktable has copies: a ``duplicate`` with another host is refused.
 * Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.bak``
   (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
 
@@ -42,6 +43,7 @@ from backend.sidecar.atomic import atomic_write, sidecar_lock
 from backend.sidecar.darktable_doc import (
     apply_darktable,
     darktable_sidecar_path,
+    derived_from,
     derived_from_other,
     record_is_stale,
     revert_darktable,
@@ -68,7 +70,7 @@ __all__ = [
     "PhotoInfo",
     "apply_to_photo",
     "check_duplicate",
-    "copy_owner",
+    "copy_conflict",
     "hosts_for",
     "locked",
     "probe_photo",
@@ -161,9 +163,25 @@ def check_duplicate(hosts: tuple[str, ...], duplicate: int) -> None:
         raise InvalidRecipeError("a virtual copy (duplicate) is darktable's alone: use host darktable")
 
 
-def copy_owner(doc: XmpDocument, photo: Path, duplicate: int) -> str | None:
-    """For a virtual copy's sidecar, the other file it says it belongs to (see derived_from_other), else None."""
-    return derived_from_other(doc, photo) if duplicate else None
+def copy_conflict(doc: XmpDocument, photo: Path, duplicate: int) -> str | None:
+    """Why a virtual copy's sidecar ``doc`` (new or read) must be left alone, or None.
+
+    ``NAME_NN.EXT.xmp`` is also the sidecar name of a file really called ``NAME_NN.EXT``: the sidecar is left alone
+    when its ``xmpMM:DerivedFrom`` names another file than ``photo``, or names none (a new sidecar included) while
+    such a file lies next to the photo (darktable would read it as that file's).
+    """
+    if not duplicate:
+        return None
+    owner = derived_from_other(doc, photo)
+    if owner is not None:
+        return f"this sidecar belongs to {owner}"
+    namesake = darktable_sidecar_path(photo, duplicate).name.removesuffix(".xmp")
+    if derived_from(doc) is None and (photo.parent / namesake).exists():
+        return (
+            f"{namesake} exists and this sidecar does not name {photo.name} as its image: "
+            f"it may be {namesake}'s own, so it is left alone"
+        )
+    return None
 
 
 def hosts_for(host: str) -> tuple[str, ...]:
@@ -285,9 +303,9 @@ def _apply_darktable(
     entries = recipe_to_history(recipe, is_raw=info.is_raw, long_side_px=info.long_side_px)
     with locked(sidecar, dry_run):
         doc, created = _load(sidecar, packet_wrapper=False)
-        owner = copy_owner(doc, photo, duplicate)
-        if owner is not None:
-            return Outcome(photo, "darktable", sidecar, "skipped", f"this sidecar belongs to {owner}")
+        conflict = copy_conflict(doc, photo, duplicate)
+        if conflict is not None:
+            return Outcome(photo, "darktable", sidecar, "skipped", conflict)
         found = find_provenance(doc)
         notes: tuple[str, ...] = ()
         if found is not None and stale_darktable_record(doc, found[1], info):

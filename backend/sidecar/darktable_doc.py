@@ -37,6 +37,7 @@ __all__ = [
     "active_history",
     "apply_darktable",
     "darktable_sidecar_path",
+    "derived_from",
     "derived_from_other",
     "entry_digest",
     "history_fingerprint",
@@ -63,17 +64,23 @@ def darktable_sidecar_path(photo: str | Path, duplicate: int = 0) -> Path:
     return p.with_name(f"{p.stem}_{duplicate:02d}{p.suffix}.xmp")
 
 
+def derived_from(doc: XmpDocument) -> str | None:
+    """The file a darktable sidecar says it was made for (``xmpMM:DerivedFrom``), or None when it names none."""
+    for desc in doc.descriptions():
+        name = get_simple(desc, f"{{{NS['xmpMM']}}}DerivedFrom")
+        if name is not None and name.strip():
+            return name.strip()
+    return None
+
+
 def derived_from_other(doc: XmpDocument, photo: Path) -> str | None:
     """The file a darktable sidecar says it was made for (``xmpMM:DerivedFrom``), when that is not ``photo``.
 
     ``b_01.png.xmp`` is both the sidecar of ``b_01.png`` and that of ``b.png``'s first virtual copy; darktable
     records the image's own file name there, which tells the two apart.
     """
-    for desc in doc.descriptions():
-        name = get_simple(desc, f"{{{NS['xmpMM']}}}DerivedFrom")
-        if name is not None and name.strip() and name.strip() != photo.name:
-            return name.strip()
-    return None
+    name = derived_from(doc)
+    return name if name is not None and name != photo.name else None
 
 
 def _history_description(doc: XmpDocument) -> ET.Element:

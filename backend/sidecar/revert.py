@@ -32,7 +32,7 @@ from backend.sidecar.apply import (
     EMBEDDED_REASON,
     Outcome,
     check_duplicate,
-    copy_owner,
+    copy_conflict,
     hosts_for,
     locked,
     revert_host,
@@ -72,9 +72,13 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
         return Outcome(photo, host, sidecar, "skipped", "no sidecar")
     with locked(sidecar, dry_run):
         doc = read_sidecar(sidecar)
-        owner = existing_owner(doc, photo) if host == "lightroom" else copy_owner(doc, photo, duplicate)
-        if owner is not None:
-            return Outcome(photo, host, sidecar, "skipped", f"this sidecar belongs to {owner}")
+        if host == "lightroom":
+            owner = existing_owner(doc, photo)
+            conflict = None if owner is None else f"this sidecar belongs to {owner}"
+        else:
+            conflict = copy_conflict(doc, photo, duplicate)
+        if conflict is not None:
+            return Outcome(photo, host, sidecar, "skipped", conflict)
         found = find_provenance(doc)
         if found is None:
             return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
