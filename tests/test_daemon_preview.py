@@ -87,7 +87,7 @@ def test_bridge_preview_is_json_with_base64_images_and_defaults(env: dict[str, A
         ({"size": 5000}, 400, "INVALID_ARGUMENT"),
         ({"suggest": {"path": "/etc/passwd"}}, 403, "PERMISSION_DENIED"),
         ({"suggest": {"path": "TRUNCATED"}}, 400, "INVALID_ARGUMENT"),
-        ({"protocol_version": 2}, 501, "UNIMPLEMENTED"),
+        ({"protocol_version": 99}, 501, "UNIMPLEMENTED"),
     ],
 )
 def test_bad_previews(env: dict[str, Any], changes: dict[str, Any], status: int, code: str) -> None:

@@ -127,6 +127,43 @@ def test_a_duplicate_with_lightroom_is_refused_by_the_daemon_too(here: dict[str,
     assert not darktable_sidecar_path(here["root"] / "b.png", 1).exists()
 
 
+def test_a_daemon_older_than_duplicate_refuses_it_instead_of_writing_the_original(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a daemon of protocol version 1 alone predates WriteSidecarsRequest.duplicate: it would drop the unknown field
+    # and write (or revert) the original's b.png.xmp; a request for a virtual copy must not be one it accepts
+    monkeypatch.setattr("backend.daemon.checks.SUPPORTED_PROTOCOL_VERSIONS", frozenset({1}))
+    original = darktable_sidecar_path(here["root"] / "b.png")
+    original.write_text(_user_sidecar(), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in here["root"].iterdir() if p.is_file()}
+    common = ["b.png", "--host", "darktable", "--duplicate", "1", "--server", here["server"]]
+    for argv in (["apply", *common, "--recipe", "recipe.json", "--overwrite"], ["revert", *common]):
+        code, out, err = run_main(capsys, argv)
+        assert code != 0 and not out and "protocol_version 2 is not supported" in err, (argv, code, out, err)
+    assert {
+        p.name: p.read_bytes() for p in here["root"].iterdir() if p.is_file()
+    } == before  # nothing written, the original too
+    original.unlink()
+
+
+def _user_sidecar() -> str:
+    """A darktable sidecar with the user's own exposure entry."""
+    from backend.recipe import Recipe
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
+
+    return xmp_to_string(
+        new_darktable_xmp(
+            recipe_to_history(
+                Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": 0.7}]}),
+                is_raw=False,
+                long_side_px=64,
+            ),
+            is_raw=False,
+        )
+    )
+
+
 def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:
     code, out, err = run_main(capsys, ["revert", "a.jpg", "--server", "127.0.0.1:9"])
     assert code != 0 and not out and "cannot reach the autoretouch daemon at 127.0.0.1:9" in err

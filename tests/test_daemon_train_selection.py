@@ -126,7 +126,7 @@ def test_cancel_stops_the_background_training_and_installs_nothing(env: dict[str
         ({"favourite_files": ["MISSING"]}, 404, "NOT_FOUND"),
         ({"lightroom_edits": [{"path": "MISSING", "settings": {}}]}, 404, "NOT_FOUND"),
         ({"favourite_files": ["TARGET"], "darktable_files": ["TARGET"]}, 400, "INVALID_ARGUMENT"),
-        ({"protocol_version": 2}, 501, "UNIMPLEMENTED"),
+        ({"protocol_version": 99}, 501, "UNIMPLEMENTED"),
     ],
 )
 def test_bad_selections_are_refused_before_anything_starts(

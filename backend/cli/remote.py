@@ -22,7 +22,7 @@ from typing import Any
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
 from backend.daemon.client import HOSTS, TOKEN_ENV, RemoteClient, RemoteError, check_styles, pb_recipe
 from backend.recipe import Recipe
-from backend.rpc import PROTOCOL_VERSION, pb
+from backend.rpc import DUPLICATE_PROTOCOL_VERSION, PROTOCOL_VERSION, pb
 
 __all__ = [
     "HOSTS",
@@ -132,7 +132,8 @@ def _outcomes(files: Iterator[pb.FileResult], names: dict[str, Path]) -> list[An
 def _sidecar_fields(args: argparse.Namespace, names: dict[str, Path]) -> dict[str, Any]:
     """The request fields of ``apply`` and ``revert``: the photos (``names``), ``--host``, ``--dry-run``, ``--duplicate``."""
     return {
-        "protocol_version": PROTOCOL_VERSION,
+        # a virtual copy's request is one an older daemon (which would write the original's sidecar) refuses
+        "protocol_version": DUPLICATE_PROTOCOL_VERSION if args.duplicate else PROTOCOL_VERSION,
         "paths": list(names),
         "hosts": HOSTS[args.host],
         "dry_run": args.dry_run,

@@ -32,11 +32,22 @@ if Path(pb.__file__).resolve().parent != _IMPORT_ROOT / "autoretouch" / "v1":  #
         "another package named 'autoretouch' shadows the generated code"
     )
 
-__all__ = ["PROTOCOL_VERSION", "SERVICE_NAME", "SUPPORTED_PROTOCOL_VERSIONS", "pb", "pb_grpc"]
+__all__ = [
+    "DUPLICATE_PROTOCOL_VERSION",
+    "PROTOCOL_VERSION",
+    "SERVICE_NAME",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+    "pb",
+    "pb_grpc",
+]
 
 #: Protocol version this autoretouch speaks (``protocol_version`` of every request).
 PROTOCOL_VERSION = 1
-#: Protocol versions the server accepts.
-SUPPORTED_PROTOCOL_VERSIONS: frozenset[int] = frozenset({1})
+#: The protocol version of a WriteSidecars or Revert request for a darktable virtual copy (``duplicate`` above 0):
+#: a server of version 1 alone predates that field, would drop it and write the original's sidecar, so it must
+#: refuse such a request (UNIMPLEMENTED) instead.
+DUPLICATE_PROTOCOL_VERSION = 2
+#: Protocol versions the server accepts (2: version 1 plus ``duplicate``).
+SUPPORTED_PROTOCOL_VERSIONS: frozenset[int] = frozenset({1, 2})
 #: Full name of the service, from the descriptor (``autoretouch.v1.Retoucher``).
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["Retoucher"].full_name
