@@ -89,7 +89,8 @@
   * 1.8: apply and revert work on the user's own virtual copies (`apply/revert --duplicate=N`, needs an autoretouch
     with that option); a copy is reloaded only when the file autoretouch reports written is its own sidecar. An image
     whose sidecar is not where darktable 4.2 names it is skipped. Applying to a copy leaves the original's preview
-    copies in place.
+    copies in place. A copy is skipped when darktable writes no sidecars (the re-import would put the original's
+    older sidecar back over its edits).
 ]]
 
 local dt = require "darktable"
@@ -199,6 +200,10 @@ local MSG = {
   cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
   no_result = "autoretouch reported nothing for this photo",
   duplicate = "a virtual copy (duplicate): training reads the original image's sidecar only",
+  copy_needs_sidecars = "a virtual copy is re-read by importing the original's file again, which also replaces the "
+    .. "original's and its other copies' histories with their sidecars, and darktable writes no sidecars here: their "
+    .. "edits could be lost; set preferences > storage > 'write sidecar file for each image' to 'on import' or "
+    .. "'after edit'",
   unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
   wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
     .. "virtual copy support?); not reloaded",
@@ -1214,6 +1219,13 @@ local function reload(img, deleted)
   return true
 end
 
+--- Whether darktable writes no sidecars (its "write sidecar file for each image" preference is "never"): then a
+--- sidecar may be older than the library's history.
+local function sidecars_never()
+  local ok, value = pcall(dt.preferences.read, "darktable", "write_sidecar_files", "string")
+  return ok and value == "never"
+end
+
 --- The sidecar darktable 4.2 names for the image `filename` in the folder `dir` with duplicate index `index`:
 --- NAME.EXT.xmp for the original (0), NAME_NN.EXT.xmp for virtual copy NN (at least two digits).
 local function darktable_sidecar(dir, filename, index)
@@ -1235,11 +1247,16 @@ end
 
 --- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
 --- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
---- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
+--- refused; so is a copy when darktable writes no sidecars and can only re-read one by importing the original's file,
+--- which would put the original's and the other copies' older sidecars back in place of their edits). An image whose
+--- sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
 local function precheck(img, copies)
   local index = tonumber(img.duplicate_index) or 0
   if index ~= 0 and not copies then
     return msg("duplicate")
+  end
+  if index ~= 0 and sidecars_never() and not has_apply_sidecar(img) then
+    return msg("copy_needs_sidecars")
   end
   local expected = darktable_sidecar(img.path, img.filename, index)
   if img.sidecar ~= expected then

@@ -143,7 +143,7 @@ def throwaway_style(directory: Path, name: str = "throwaway", seed: int = 7) -> 
 
 
 def run_plugin_session(
-    root: Path, body: str, *, timeout_s: float, xvfb: str = "", **paths: Path
+    root: Path, body: str, *, timeout_s: float, xvfb: str = "", write_sidecars: str = "on import", **paths: Path
 ) -> tuple[dict[str, Any], str]:
     """Run darktable once with the plug-in and the driver ``body``: the driver's result and darktable's output.
 
@@ -157,6 +157,7 @@ def run_plugin_session(
         body: the driver's work (see write_driver).
         timeout_s: the session's limit in seconds.
         xvfb: extra Xvfb server options (see ``run_darktable``).
+        write_sidecars: darktable's "write sidecar file for each image" preference (see ``run_darktable``).
         paths: the driver's other ``{name}`` fields (see write_driver).
 
     Returns:
@@ -170,5 +171,7 @@ def run_plugin_session(
     write_driver(driver, body, result_path, **paths)
     conf = (f"lua/autoretouch/cli_path={cli}", "lua/autoretouch/start_daemon=FALSE")
     env = {"AUTORETOUCH_STYLES": str(styles)}
-    status, log = run_darktable(root, driver, conf=conf, xvfb=xvfb, env=env, timeout_s=timeout_s)
+    status, log = run_darktable(
+        root, driver, conf=conf, xvfb=xvfb, env=env, timeout_s=timeout_s, write_sidecars=write_sidecars
+    )
     return driver_result(status, log, result_path, timeout_s), log

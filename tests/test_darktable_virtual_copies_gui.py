@@ -247,3 +247,59 @@ def test_plugin_on_a_virtual_copy_leaves_the_original_alone(copy_session: tuple[
     assert library_histories(library)[("a photo.png", 0)] == [("sharpen", 0)]
     original = result["original_sidecar"]
     assert _operations(original) == ["sharpen"] and "autoretouch:" not in original
+
+
+#: The "never" driver: the user edits the original in darktable (a style applied; with sidecars off, only the
+#: library has it), makes a virtual copy and discards its history, and runs the plug-in's apply, then revert, on the
+#: copy.
+NEVER_DRIVER = (
+    OPERATIONS
+    + """
+  local img = dt.database.import({photo})
+  local other = dt.database.import({other})
+  dt.control.sleep(1500)
+  dt.styles.apply(dt.styles.create(other, "user look", ""), img)
+  dt.control.sleep(1500)
+  result.before = operations(img, "probe before")
+  local copy = dt.database.duplicate(img)
+  dt.control.sleep(1500)
+  copy:reset() -- its history discarded: nothing of the copy's own that its (unwritten) sidecar could lose
+  dt.control.sleep(1500)
+  local applied = ar.apply_to_images({{ copy }}, {{ recipe = {recipe}, strength = 1 }})
+  result.applied = {{ skipped = applied.skipped, reason = applied.details[1].reason }}
+  local reverted = ar.revert_images({{ copy }})
+  result.reverted = {{ skipped = reverted.skipped }}
+  dt.control.sleep(1500)
+  result.after = operations(img, "probe after")
+"""
+)
+
+
+def test_plugin_leaves_a_copy_alone_when_darktable_writes_no_sidecars(tmp_path: Path) -> None:
+    """Reloading a copy imports the original's file again, which would put the original's older sidecar back."""
+    require_darktable_gui()
+    import json
+
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = make_png(photos, "p.png", width=96, height=64)
+    other = make_png(photos, "o.png", width=96, height=64)
+    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
+    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+    recipe = tmp_path / "plus1.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    root = tmp_path / "dt"
+    result, _log = run_plugin_session(
+        root, NEVER_DRIVER, timeout_s=SESSION_TIMEOUT_S, write_sidecars="never", photo=photo, other=other,
+        recipe=recipe,
+    )  # fmt: skip
+    assert "colorbalancergb" in result["before"] and "sharpen" in result["before"], result
+    assert result["applied"]["skipped"] == 1 and "writes no sidecars" in result["applied"]["reason"], result
+    assert result["reverted"]["skipped"] == 1, result
+    assert result["after"] == result["before"], result  # the original's edit, in the library only, is still there
+    histories = library_histories(root / "library.db")
+    assert ("p.png", 1) not in histories or histories[("p.png", 1)] == []
+    assert sorted(op for op, _ in histories[("p.png", 0)]) == ["colorbalancergb", "sharpen"], histories
+    assert not photo.with_name("p_01.png.xmp").exists()

@@ -105,6 +105,10 @@ function M.new(opts)
       end
     end,
     read = function(script, name, kind)
+      if script == "darktable" then -- darktable's own preferences (opts.darktable_prefs; sidecars written on import)
+        local own = opts.darktable_prefs or { write_sidecar_files = "on import" }
+        return own[name]
+      end
       assert(script == "autoretouch", "read of another script's preference")
       local value = prefs[name]
       if kind == "float" or kind == "integer" then
