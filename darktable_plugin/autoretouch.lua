@@ -89,8 +89,8 @@
   * 1.8: apply and revert work on the user's own virtual copies (`apply/revert --duplicate=N`, needs an autoretouch
     with that option); a copy is reloaded only when the file autoretouch reports written is its own sidecar. An image
     whose sidecar is not where darktable 4.2 names it is skipped. Applying to a copy leaves the original's preview
-    copies in place. A copy is skipped when darktable writes no sidecars (the re-import would put the original's
-    older sidecar back over its edits).
+    copies in place. Apply and revert skip every image when darktable writes no sidecars and has no
+    image:apply_sidecar (the re-import would put older sidecars of the original and its copies back over their edits).
 ]]
 
 local dt = require "darktable"
@@ -200,10 +200,9 @@ local MSG = {
   cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
   no_result = "autoretouch reported nothing for this photo",
   duplicate = "a virtual copy (duplicate): training reads the original image's sidecar only",
-  copy_needs_sidecars = "a virtual copy is re-read by importing the original's file again, which also replaces the "
-    .. "original's and its other copies' histories with their sidecars, and darktable writes no sidecars here: their "
-    .. "edits could be lost; set preferences > storage > 'write sidecar file for each image' to 'on import' or "
-    .. "'after edit'",
+  reload_needs_sidecars = "darktable writes no sidecars here, and darktable 4.2 re-reads one only by importing the "
+    .. "image's file again, which also puts the older sidecars of the original and its virtual copies back over their "
+    .. "edits: set preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
   wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
     .. "virtual copy support?); not reloaded",
@@ -1247,16 +1246,11 @@ end
 
 --- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
 --- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
---- refused; so is a copy when darktable writes no sidecars and can only re-read one by importing the original's file,
---- which would put the original's and the other copies' older sidecars back in place of their edits). An image whose
---- sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
+--- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
 local function precheck(img, copies)
   local index = tonumber(img.duplicate_index) or 0
   if index ~= 0 and not copies then
     return msg("duplicate")
-  end
-  if index ~= 0 and sidecars_never() and not has_apply_sidecar(img) then
-    return msg("copy_needs_sidecars")
   end
   local expected = darktable_sidecar(img.path, img.filename, index)
   if img.sidecar ~= expected then
@@ -1264,6 +1258,17 @@ local function precheck(img, copies)
   end
   if not file_exists(photo_path(img)) then
     return msg("missing_file")
+  end
+  return nil
+end
+
+--- Why a sidecar written for `img` cannot be re-read safely, or nil: darktable 4.2 (no image:apply_sidecar) re-reads
+--- one only by importing the original's file again, which re-reads the original's and all its virtual copies'
+--- sidecars; when darktable writes no sidecars they may be older than the library (edits made since, a history
+--- discarded since), and the import would put them back.
+local function reload_refusal(img)
+  if sidecars_never() and not has_apply_sidecar(img) then
+    return msg("reload_needs_sidecars")
   end
   return nil
 end
@@ -1723,7 +1728,7 @@ local function run_images(images, overrides, mode)
       if progress.stopped() then
         break
       end
-      local reason = precheck(img, true)
+      local reason = precheck(img, true) or reload_refusal(img)
       if reason then
         record(summary, img, "skipped", reason)
         progress.step()
@@ -2162,7 +2167,7 @@ local function apply_chosen_previews(images, overrides)
       local kept = preview_recipe(copy)
       local original = original_of(copy, kept, originals)
       local reason = (not original and msg("chosen_no_original")) or (not kept and msg("chosen_recipe_missing"))
-        or precheck(original)
+        or precheck(original) or reload_refusal(original)
       if reason then
         record(summary, original or copy, "skipped", reason)
         progress.step()

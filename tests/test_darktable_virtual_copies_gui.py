@@ -303,3 +303,60 @@ def test_plugin_leaves_a_copy_alone_when_darktable_writes_no_sidecars(tmp_path: 
     assert ("p.png", 1) not in histories or histories[("p.png", 1)] == []
     assert sorted(op for op, _ in histories[("p.png", 0)]) == ["colorbalancergb", "sharpen"], histories
     assert not photo.with_name("p_01.png.xmp").exists()
+
+
+#: The "never" driver for an original: its copy 1 (a sidecar from before sidecars were turned off) edited in
+#: darktable since (a style applied), the original's history discarded; the plug-in's apply on the original.
+NEVER_ORIGINAL_DRIVER = (
+    OPERATIONS
+    + """
+  local img = dt.database.import({photo})
+  local other = dt.database.import({other})
+  dt.control.sleep(1500)
+  local copy
+  for _, i in ipairs(dt.database) do
+    if i.duplicate_index == 1 then
+      copy = i
+    end
+  end
+  dt.styles.apply(dt.styles.create(other, "user look", ""), copy)
+  dt.control.sleep(1500)
+  img:reset()
+  dt.control.sleep(1500)
+  result.before = operations(copy, "probe before")
+  local applied = ar.apply_to_images({{ img }}, {{ recipe = {recipe}, strength = 1 }})
+  result.applied = {{ skipped = applied.skipped, reason = applied.details[1].reason }}
+  dt.control.sleep(1500)
+  result.after = operations(copy, "probe after")
+"""
+)
+
+
+def test_plugin_leaves_an_original_alone_when_darktable_writes_no_sidecars(tmp_path: Path) -> None:
+    """Reloading the original imports its file again, which would put its copy's older sidecar back."""
+    require_darktable_gui()
+    import json
+
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = make_png(photos, "p.png", width=96, height=64)
+    other = make_png(photos, "o.png", width=96, height=64)
+    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
+    photo.with_name("p_01.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 30.0}]), encoding="utf-8")
+    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+    recipe = tmp_path / "plus1.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    root = tmp_path / "dt"
+    result, _log = run_plugin_session(
+        root, NEVER_ORIGINAL_DRIVER, timeout_s=SESSION_TIMEOUT_S, write_sidecars="never", photo=photo, other=other,
+        recipe=recipe,
+    )  # fmt: skip
+    assert "colorbalancergb" in result["before"], result
+    assert result["applied"]["skipped"] == 1 and "writes no sidecars" in result["applied"]["reason"], result
+    assert result["after"] == result["before"], result  # the copy's edit, in the library only, is still there
+    histories = library_histories(root / "library.db")
+    assert sorted(op for op, _ in histories[("p.png", 1)]) == ["colorbalancergb", "sharpen"], histories
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # no sidecar written
