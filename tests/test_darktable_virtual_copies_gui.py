@@ -7,7 +7,10 @@ checked here, for each value of the "write sidecar file for each image" preferen
 sidecar is written from outside darktable twice (as ``autoretouch apply`` would), each time followed by an
 import of the original's path; the library's history of the copy (read inside the session through a style
 made from the copy, and from ``library.db`` afterwards) is the sidecar's each time, the copy keeps its id,
-no image is added, and the original's history stays its own.
+no image is added, and the original's history stays its own -- here, where the original's sidecar matches
+the library. The same import also re-reads the original's sidecar: one older than the library (write-sidecar
+"never") would replace the original's newer history, which is why the plug-in refuses to reload in that mode
+(tested below).
 
 Then the plug-in end to end on a virtual copy with its own history (a contrast entry; the original has a sharpen
 entry): apply a +1 EV recipe, apply it again at strength 0.5, revert. The copy's sidecar holds its own entry and
