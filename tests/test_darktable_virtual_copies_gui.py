@@ -252,6 +252,27 @@ def test_plugin_on_a_virtual_copy_leaves_the_original_alone(copy_session: tuple[
     assert _operations(original) == ["sharpen"] and "autoretouch:" not in original
 
 
+def _never_mode_photos(tmp_path: Path, *, copy_sidecar: bool) -> tuple[Path, Path, Path]:
+    """The "never" tests' files: ``p.png`` (a sharpen history; with ``copy_sidecar`` also its copy 1's older
+    sidecar), ``o.png`` (a contrast history, the user's look) and a +1 EV recipe. Returns (photo, other, recipe)."""
+    import json
+
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = make_png(photos, "p.png", width=96, height=64)
+    other = make_png(photos, "o.png", width=96, height=64)
+    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
+    if copy_sidecar:
+        copy = photo.with_name("p_01.png.xmp")
+        copy.write_text(_history_xmp([{"slider": "sharpen", "value": 30.0}]), encoding="utf-8")
+    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+    recipe = tmp_path / "plus1.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    return photo, other, recipe
+
+
 #: The "never" driver: the user edits the original in darktable (a style applied; with sidecars off, only the
 #: library has it), makes a virtual copy and discards its history, and runs the plug-in's apply, then revert, on the
 #: copy.
@@ -281,18 +302,7 @@ NEVER_DRIVER = (
 def test_plugin_leaves_a_copy_alone_when_darktable_writes_no_sidecars(tmp_path: Path) -> None:
     """Reloading a copy imports the original's file again, which would put the original's older sidecar back."""
     require_darktable_gui()
-    import json
-
-    from testing.fixtures import make_png
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = make_png(photos, "p.png", width=96, height=64)
-    other = make_png(photos, "o.png", width=96, height=64)
-    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
-    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
-    recipe = tmp_path / "plus1.json"
-    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    photo, other, recipe = _never_mode_photos(tmp_path, copy_sidecar=False)
     root = tmp_path / "dt"
     result, _log = run_plugin_session(
         root, NEVER_DRIVER, timeout_s=SESSION_TIMEOUT_S, write_sidecars="never", photo=photo, other=other,
@@ -338,19 +348,8 @@ NEVER_ORIGINAL_DRIVER = (
 def test_plugin_leaves_an_original_alone_when_darktable_writes_no_sidecars(tmp_path: Path) -> None:
     """Reloading the original imports its file again, which would put its copy's older sidecar back."""
     require_darktable_gui()
-    import json
-
-    from testing.fixtures import make_png
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = make_png(photos, "p.png", width=96, height=64)
-    other = make_png(photos, "o.png", width=96, height=64)
-    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
-    photo.with_name("p_01.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 30.0}]), encoding="utf-8")
-    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
-    recipe = tmp_path / "plus1.json"
-    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
+    photo, other, recipe = _never_mode_photos(tmp_path, copy_sidecar=True)
+    photos = photo.parent
     before = {p.name: p.read_bytes() for p in photos.iterdir()}
     root = tmp_path / "dt"
     result, _log = run_plugin_session(
