@@ -47,7 +47,12 @@ def photo(tmp_path: Path) -> Path:
 
 
 def _operations(sidecar: Path) -> list[str]:
-    text = sidecar.read_text(encoding="utf-8")
+    return _operations_of(sidecar.read_bytes())
+
+
+def _operations_of(data: bytes) -> list[str]:
+    """The darktable operations of a sidecar's history, in order."""
+    text = data.decode("utf-8")
     return [part.split('"', 1)[0] for part in text.split('darktable:operation="')[1:]]
 
 
@@ -198,3 +203,34 @@ def test_a_copy_sidecar_naming_its_original_is_written_even_next_to_a_namesake(t
     (tmp_path / "b_01.png.xmp").write_text(_user_xmp("contrast", 30.0, "b.png"), encoding="utf-8")
     (applied,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
     assert applied.action == "written" and _operations(tmp_path / "b_01.png.xmp") == ["colorbalancergb", "exposure"]
+
+
+def test_a_copy_sidecar_autoretouch_creates_names_its_image(tmp_path: Path) -> None:
+    """So a file named like the copy that appears later does not make the copy's own sidecar ambiguous."""
+    from backend.sidecar.darktable_doc import derived_from
+    from backend.sidecar.xmp import parse_sidecar
+    from testing.fixtures import make_png
+
+    photo = make_png(tmp_path, "b.png", width=48, height=32)
+    (made,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
+    assert made.action == "written" and derived_from(parse_sidecar(made.sidecar.read_bytes(), made.sidecar)) == "b.png"
+    make_png(tmp_path, "b_01.png", width=48, height=32)  # a photo named like the copy, imported since
+    half = Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": 0.5}]})
+    (again,) = apply_to_photo(photo, half, host="darktable", duplicate=1, overwrite=True)
+    assert again.action == "written" and _operations(made.sidecar) == ["exposure"]
+    (undone,) = revert_photo(photo, host="darktable", duplicate=1)
+    assert undone.action == "deleted" and not made.sidecar.exists()
+
+
+def test_derived_from_added_to_a_copys_sidecar_goes_again_with_revert(tmp_path: Path) -> None:
+    from testing.fixtures import make_png
+
+    photo = make_png(tmp_path, "b.png", width=48, height=32)
+    copy = tmp_path / "b_01.png.xmp"  # the copy's own history, in a sidecar that names no image
+    copy.write_text(_user_xmp("contrast", 30.0, "b.png").replace(' xmpMM:DerivedFrom="b.png"', ""), encoding="utf-8")
+    before = copy.read_bytes()
+    (applied,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
+    assert applied.action == "written" and 'xmpMM:DerivedFrom="b.png"' in copy.read_text(encoding="utf-8")
+    (reverted,) = revert_photo(photo, host="darktable", duplicate=1)
+    assert reverted.action == "reverted" and "DerivedFrom" not in copy.read_text(encoding="utf-8")
+    assert _operations(copy) == _operations_of(before)

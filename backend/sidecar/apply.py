@@ -318,7 +318,7 @@ def _apply_darktable(
             if skipped is not None:
                 return skipped
             created = found[1].created
-        record, result = apply_darktable(doc, entries, is_raw=info.is_raw)
+        record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=photo.name if duplicate else None)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
         write_provenance(desc, Provenance("darktable", recipe, record, created=created))
         return _write(photo, "darktable", sidecar, doc, dry_run, (*notes, *result.notes))

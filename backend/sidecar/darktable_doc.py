@@ -216,7 +216,7 @@ def _tidy(desc: ET.Element, children_before: list[ET.Element]) -> None:
 
 
 def apply_darktable(
-    doc: XmpDocument, entries: list[HistoryEntry], *, is_raw: bool
+    doc: XmpDocument, entries: list[HistoryEntry], *, is_raw: bool, image_name: str | None = None
 ) -> tuple[dict[str, Any], AppendResult]:
     """Append our entries to the document's darktable history.
 
@@ -224,6 +224,9 @@ def apply_darktable(
         doc: the sidecar (modified in place; a description is created when there is none).
         entries: our history entries (:func:`backend.translate.darktable.recipe_to_history`).
         is_raw: the photo is a raw (pixelpipe order of a fresh stack).
+        image_name: the image's file name, recorded as ``xmpMM:DerivedFrom`` (as darktable does) when the sidecar
+            names none; given for a virtual copy's sidecar, whose name a file of that name could claim. Revert
+            removes it again like every attribute the append changed.
 
     Returns:
         ``(record, result)``: the JSON-ready revert record ``{"replaced": ..., "fingerprint": ...,
@@ -240,6 +243,8 @@ def apply_darktable(
     # Snapshot the tracked elements, in descending position (each index then stays valid at "removal").
     snap = sorted(((list(desc).index(c), c.tag, copy.deepcopy(c)) for c in children if c.tag in _TRACKED), reverse=True)
     result = append_history(desc, entries, is_raw=is_raw, source=doc.path or "<sidecar>")
+    if image_name is not None and derived_from(doc) is None:
+        desc.set(f"{{{NS['xmpMM']}}}DerivedFrom", image_name)
     replaced: dict[str, list[dict[str, Any]]] = {}
     for name in dict.fromkeys([*attrs_before, *desc.attrib]):
         if attrs_before.get(name) != desc.attrib.get(name):
