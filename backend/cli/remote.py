@@ -88,7 +88,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
 
 
 def _suggest_one(
-    client: RemoteClient, request: pb.SuggestRequest, photo: str, folder: Path | None, label: str, strength: float
+    client: RemoteClient, request: pb.SuggestRequest, photo: Path, folder: Path | None, label: str, strength: float
 ) -> tuple[list[Recipe], list[Path] | None]:
     """One photo's recipes from the daemon and, with ``--dtstyle``, the style files written from its entries.
 

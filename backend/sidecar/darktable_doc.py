@@ -210,9 +210,9 @@ def _tidy(desc: ET.Element, children_before: list[ET.Element]) -> None:
     for elem in new:
         insert_child(desc, elem, level=2)
     for tag in _TRACKED:
-        elem = desc.find(tag)
-        if elem is not None:
-            ET.indent(elem, space=" ", level=3)
+        found = desc.find(tag)
+        if found is not None:
+            ET.indent(found, space=" ", level=3)
 
 
 def apply_darktable(
