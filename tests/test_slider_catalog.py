@@ -18,6 +18,7 @@ from backend.sliders.catalog import (
     catalog_as_json,
     get_slider,
     iter_sliders,
+    scalar_identity,
     slider_names,
 )
 
@@ -148,6 +149,15 @@ def test_get_slider_unknown_raises_typed_error() -> None:
     assert get_slider("exposure").name == "exposure"
     with pytest.raises(UnknownSliderError, match="'glow'"):
         get_slider("glow")
+
+
+def test_scalar_identity_of_scalar_sliders_and_refusal_for_curves() -> None:
+    assert scalar_identity("exposure") == 0.0
+    assert all(scalar_identity(s.name) == s.identity for s in CATALOG if s.shape == ())
+    with pytest.raises(TypeError, match="tone_curve"):
+        scalar_identity("tone_curve")
+    with pytest.raises(UnknownSliderError):
+        scalar_identity("no_such_slider")
 
 
 def test_catalog_as_json_matches_catalog() -> None:

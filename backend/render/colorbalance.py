@@ -282,8 +282,8 @@ def _process(image: Tensor, fields: Mapping[str, Tensor]) -> Tensor:
     vibrance = per_image("vibrance")
     chroma_global = per_image("chroma_global")
 
-    rgb = torch.clamp_min(image, 0.0).unbind(-3)
-    y, c, cos_h, sin_h = cb.yrg_to_ych(cb.lms_to_yrg(cb.rec2020_to_lms(rgb)))
+    red, green, blue = torch.clamp_min(image, 0.0).unbind(-3)
+    y, c, cos_h, sin_h = cb.yrg_to_ych(cb.lms_to_yrg(cb.rec2020_to_lms((red, green, blue))))
     y = torch.clamp_min(y, 0.0)
     alpha, beta = _opacities(y)
 
@@ -404,8 +404,8 @@ def _fast_chunk(rgb_in: Tensor, out: Tensor, params: tuple[float, ...]) -> None:
         out.mul_(weight.neg_().add_(1.0)).add_(mapped)  # exactly ``mapped`` or ``out`` (both finite)
         return
     index = torch.from_numpy(np.flatnonzero(flagged))
-    picked = [t.index_select(0, index) for t in (xyz_y, *flags[1:])]
-    xyz = cb.fast_dt_ucs_map(*picked, _SATURATION_SOFT, _GAMUT_SOFT)
+    pick_y, pick_u, pick_v, pick_m2, pick_hue = (t.index_select(0, index) for t in (xyz_y, *flags[1:]))
+    xyz = cb.fast_dt_ucs_map(pick_y, pick_u, pick_v, pick_m2, pick_hue, _SATURATION_SOFT, _GAMUT_SOFT)
     out.index_copy_(1, index, torch.stack(cb.xyz_to_rec2020(xyz)).clamp_min_(0.0))
 
 

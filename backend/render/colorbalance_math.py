@@ -188,14 +188,14 @@ def _safe_div(num: Tensor, den: Tensor, fallback: float) -> Tensor:
     return torch.where(ok, num / torch.where(ok, den, 1.0), fallback)
 
 
-def soft_clip(x: Tensor, soft: Tensor, hard: Tensor) -> Tensor:
+def soft_clip(x: Tensor | float, soft: Tensor, hard: Tensor) -> Tensor:
     """darktable's exponential soft clip: identity below ``soft``, asymptotic to ``hard`` above.
 
     ``soft + (1 - exp(-(x - soft) / (hard - soft))) * (hard - soft)`` when ``x > soft``, else ``x``.
     The function is C1 (value and slope continuous at ``soft``).
 
     Args:
-        x: value to clip.
+        x: value to clip (a tensor, or one number for every element).
         soft: threshold where clipping starts (``< hard``).
         hard: asymptote.
 

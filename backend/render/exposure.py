@@ -22,7 +22,7 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 from backend.render.values import scalar_batch
-from backend.sliders.catalog import get_slider
+from backend.sliders.catalog import scalar_identity
 
 __all__ = [
     "BLACK_PER_UNIT",
@@ -45,7 +45,7 @@ def _is_identity(values: Mapping[str, Tensor]) -> bool:
         v = values.get(name)
         if v is None:
             continue
-        if v.requires_grad or bool((v != get_slider(name).identity).any()):
+        if v.requires_grad or bool((v != scalar_identity(name)).any()):
             return False
     return True
 

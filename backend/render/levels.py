@@ -31,7 +31,7 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 from backend.render.values import scalar_batch
-from backend.sliders.catalog import get_slider
+from backend.sliders.catalog import scalar_identity
 
 __all__ = [
     "MIDDLE_GREY",
@@ -81,7 +81,7 @@ def apply_rgblevels_stage(image: Tensor, values: Mapping[str, Tensor]) -> Tensor
         ``image`` itself when ``whites`` is exactly 0 and does not require grad.
     """
     whites = values.get("whites")
-    if whites is None or (not whites.requires_grad and not bool((whites != get_slider("whites").identity).any())):
+    if whites is None or (not whites.requires_grad and not bool((whites != scalar_identity("whites")).any())):
         return image
     white, _, gamma = whites_to_levels(whites.to(image.dtype))
     if not (torch.is_grad_enabled() and (image.requires_grad or whites.requires_grad)):

@@ -25,10 +25,13 @@ from backend.render.vignette import apply_vignette_stage, vignette_params
 from backend.render.white_balance import apply_channelmixerrgb_stage, channelmixerrgb_params
 from backend.sliders.catalog import STAGE_ORDER
 
-__all__ = ["STAGE_TABLE", "Stage", "StageFn"]
+__all__ = ["STAGE_TABLE", "Stage", "StageFn", "StageParams"]
 
 #: ``(image (N, 3, H, W) linear Rec.2020, slider name -> (N, *shape) values) -> image``.
 StageFn = Callable[[Tensor, Mapping[str, Tensor]], Tensor]
+
+#: What a ``<stage>_params`` returns: one module instance's fields, or (``rgbcurve``) a list of per-instance dicts.
+StageParams = Mapping[str, Any] | list[dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Stage:
     """
 
     apply: StageFn
-    params: Callable[..., dict[str, Any]]
+    params: Callable[..., StageParams]
     needs_long_side: bool
 
 

@@ -48,7 +48,7 @@ from torch import Tensor
 from backend.errors import InvalidRecipeError
 from backend.render.color import REC2020_LUMINANCE, REC2020_TO_XYZ_D50, REC2020_TO_XYZ_D65, apply_matrix
 from backend.render.values import scalar_batch
-from backend.sliders.catalog import get_slider
+from backend.sliders.catalog import scalar_identity
 
 __all__ = [
     "REFERENCE_CCT",
@@ -239,7 +239,7 @@ def kelvin_tint_after_shift(
 def _is_identity(values: Mapping[str, Tensor]) -> bool:
     for name in ("temperature", "tint"):
         v = values.get(name)
-        if v is not None and (v.requires_grad or bool((v != get_slider(name).identity).any())):
+        if v is not None and (v.requires_grad or bool((v != scalar_identity(name)).any())):
             return False
     return True
 

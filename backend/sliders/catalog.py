@@ -40,6 +40,7 @@ __all__ = [
     "catalog_as_json",
     "get_slider",
     "iter_sliders",
+    "scalar_identity",
     "slider_names",
 ]
 
@@ -488,6 +489,19 @@ def get_slider(name: str) -> SliderSpec:
         return _BY_NAME[name]
     except KeyError:
         raise UnknownSliderError(name) from None
+
+
+def scalar_identity(name: str) -> float:
+    """The identity value of the scalar slider ``name``.
+
+    Raises:
+        UnknownSliderError: when the catalog has no such slider.
+        TypeError: ``name`` is a curve or table slider (its identity is a tuple).
+    """
+    identity = get_slider(name).identity
+    if not isinstance(identity, float):
+        raise TypeError(f"slider {name!r} is not scalar")
+    return identity
 
 
 def slider_names() -> tuple[str, ...]:

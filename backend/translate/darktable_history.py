@@ -64,8 +64,12 @@ class HistoryEntry:
         return (self.operation, self.multi_priority)
 
 
-def stage_params(stage: str, values: Mapping[str, torch.Tensor], long_side_px: int) -> Mapping[str, Any]:
+def stage_params(
+    stage: str, values: Mapping[str, torch.Tensor], long_side_px: int
+) -> Mapping[str, Any] | list[dict[str, object]]:
     """The renderer's ``<stage>_params`` for batched slider values: the module fields darktable is given.
+
+    One dict of fields, or (``rgbcurve``) a list of per-instance dicts (see :func:`_split_instances`).
 
     Args:
         stage: a stage (= darktable operation) of :data:`~backend.sliders.catalog.STAGE_ORDER`.
