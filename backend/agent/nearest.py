@@ -85,7 +85,9 @@ def _parse(examples: dict[str, Any]) -> _Parsed:
     scale = feats.std(dim=0, unbiased=False).clamp_min(_SD_FLOOR) if feats.shape[0] > 1 else torch.ones(feats.shape[1])
     parsed = _Parsed(feats, scale, recipes, weights, k)
     if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.pop(next(iter(_PARSED), None), None)  # another thread may have evicted it first
+        oldest = next(iter(_PARSED), None)  # None: another thread emptied it meanwhile
+        if oldest is not None:
+            _PARSED.pop(oldest, None)  # another thread may have evicted it first
     _PARSED[id(examples)] = (examples, parsed)
     return parsed
 

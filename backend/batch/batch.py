@@ -119,7 +119,7 @@ def style_fingerprint(style: Style) -> str:
 def _hosts(hosts: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(hosts, str):
         return hosts_for(hosts)
-    wanted = set()
+    wanted: set[str] = set()
     for h in hosts:
         wanted.update(hosts_for(h))
     if not wanted:

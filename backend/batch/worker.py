@@ -132,8 +132,10 @@ class PhotoProcessor:
         """
         sidecar = sidecar_path(photo, host)
         try:
-            doc = read_sidecar(sidecar) if sidecar.is_file() else None
-            found = find_provenance(doc) if doc is not None else None
+            if not sidecar.is_file():
+                return None
+            doc = read_sidecar(sidecar)
+            found = find_provenance(doc)
             if found is None or found[1].host != host:
                 return None
             if host == "darktable" and stale_darktable_record(doc, found[1], None):

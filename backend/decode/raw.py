@@ -125,8 +125,11 @@ def _thumbnail(raw: rawpy.RawPy, flip: int, long_side: int) -> np.ndarray | None
         if bgr is None:
             return None
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    elif thumb.format == rawpy.ThumbFormat.BITMAP and thumb.data.ndim == 3 and thumb.data.shape[2] == 3:
-        rgb = np.asarray(thumb.data, dtype=np.uint8)
+    elif thumb.format == rawpy.ThumbFormat.BITMAP:
+        data = thumb.data  # an array for a bitmap (bytes only for JPEG; the isinstance says so to mypy)
+        if not (isinstance(data, np.ndarray) and data.ndim == 3 and data.shape[2] == 3):
+            return None
+        rgb = np.asarray(data, dtype=np.uint8)
     else:
         return None
     if max(rgb.shape[:2]) < 0.9 * long_side:
