@@ -124,7 +124,8 @@ class BridgeServer(ThreadingHTTPServer):
 
     def _refuse(self, request: Any) -> None:
         """Answer an over-the-limit connection: its ``GET /healthz`` normally, anything else 429; then close it."""
-        status, data = 429, {"code": "RESOURCE_EXHAUSTED", "message": "too many connections to the daemon"}
+        status = 429
+        data: dict[str, object] = {"code": "RESOURCE_EXHAUSTED", "message": "too many connections to the daemon"}
         with contextlib.suppress(OSError):
             request.settimeout(_HEALTH_PEEK_S)
             if request.recv(64, socket.MSG_PEEK).startswith(b"GET /healthz "):

@@ -93,7 +93,7 @@ class Daemon:
         grpc_server: grpc.Server,
         health: Any,
         bridge: BridgeServer | None,
-        load_styles: Callable[[], None],
+        load_styles: Callable[[], object],
     ) -> None:
         self.config = config
         self.service = service
@@ -182,7 +182,7 @@ class Daemon:
         return self._stopped.wait(timeout)
 
 
-def create_server(config: DaemonConfig, *, load_styles: Callable[[], None] | None = None) -> tuple[Daemon, Ports]:
+def create_server(config: DaemonConfig, *, load_styles: Callable[[], object] | None = None) -> tuple[Daemon, Ports]:
     """Build the daemon and bind its ports (nothing is served or loaded until :meth:`Daemon.start`).
 
     Args:

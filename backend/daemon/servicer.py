@@ -83,6 +83,7 @@ class RetoucherServicer(pb_grpc.RetoucherServicer):
         )
         context.set_trailing_metadata(((ERROR_TYPE_KEY, info.type), (EXIT_CODE_KEY, str(info.exit_code))))
         context.abort(status_code(info.code), info.message)
+        raise AssertionError("grpc's ServicerContext.abort always raises")  # untyped grpc: say so to mypy
 
     def _unary(self, rpc: str, fn: Callable[[Req, Call], Resp], request: Req, context: grpc.ServicerContext) -> Resp:
         start = time.perf_counter()
