@@ -23,6 +23,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,16 +68,16 @@ def _pack_value(ftype: int, value: object) -> tuple[int, bytes]:
     if ftype in (1, 7):
         raw = bytes(value) if not isinstance(value, bytes) else value  # type: ignore[call-overload]
         return len(raw), raw
-    values = list(value) if isinstance(value, Sequence) else [value]
+    values: list[Any] = list(value) if isinstance(value, Sequence) else [value]  # numbers or (num, den) pairs
     if ftype in (5, 10):
         code = "I" if ftype == 5 else "i"
         pairs: list[int] = []
         for v in values:
-            num, den = v if isinstance(v, tuple) else (round(float(v) * 10000), 10000)  # type: ignore[misc]
+            num, den = v if isinstance(v, tuple) else (round(float(v) * 10000), 10000)
             pairs += [int(num), int(den)]
         return len(values), struct.pack(f"<{len(pairs)}{code}", *pairs)
     code = {3: "H", 4: "I"}[ftype]
-    return len(values), struct.pack(f"<{len(values)}{code}", *(int(v) for v in values))  # type: ignore[call-overload]
+    return len(values), struct.pack(f"<{len(values)}{code}", *(int(v) for v in values))
 
 
 def _ifd(entries: list[tuple[int, int, object]], start: int) -> bytes:

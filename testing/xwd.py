@@ -69,5 +69,5 @@ def read_xwd(data: bytes) -> np.ndarray:
     step = h["bits_per_pixel"] // 8
     raw = rows[:, : h["width"] * step].reshape(h["height"], h["width"], step).astype(np.uint32)
     order = range(step) if h["byte_order"] == 0 else range(step - 1, -1, -1)  # 0: least significant byte first
-    pixels = sum(raw[:, :, i] << (8 * k) for k, i in enumerate(order))
+    pixels = sum((raw[:, :, i] << (8 * k) for k, i in enumerate(order)), np.zeros_like(raw[:, :, 0]))
     return np.stack([_channel(pixels, h[m]) for m in ("red_mask", "green_mask", "blue_mask")], axis=-1)
