@@ -90,14 +90,14 @@ def teacher_forcing(data: ExpertData, sliders: Sequence[str], max_steps: int, *,
             mask = torch.zeros(s, dtype=torch.bool)
             for name in target.order[:t]:
                 mask[sliders.index(name)] = True
-            name = target.order[t] if t < len(target.order) else None
+            chosen = target.order[t] if t < len(target.order) else None
             steps.append(t)
             used.append(mask)
             photo.append(p)
-            actions.append(s if name is None else sliders.index(name))
+            actions.append(s if chosen is None else sliders.index(chosen))
             for other in sliders:
                 values[other].append(
-                    torch.as_tensor(target.values[other], dtype=torch.float32) if other == name else identity[other]
+                    torch.as_tensor(target.values[other], dtype=torch.float32) if other == chosen else identity[other]
                 )
     return Samples(
         states=torch.cat(states),

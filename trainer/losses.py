@@ -11,7 +11,7 @@ stronger constraint; ``tests/test_gradient_penalty.py`` pins the per-sample form
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -163,4 +163,6 @@ class AdaptiveLambda:
         """Restore :meth:`state`."""
         self.lam = float(state["lam"])  # type: ignore[arg-type]
         history = state.get("history", [])
-        self._history = deque((float(v) for v in history), maxlen=self.window)  # type: ignore[union-attr]
+        if not isinstance(history, Iterable):
+            raise TypeError(f"history is not iterable: {type(history).__name__}")
+        self._history = deque((float(v) for v in history), maxlen=self.window)

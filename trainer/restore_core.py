@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,12 +90,12 @@ class UneditSampler:
         )
 
 
-def _stack_settings(draws: list[dict[str, float | list[float]]]) -> dict[str, Tensor]:
+def _stack_settings(draws: Sequence[Mapping[str, float | list[float]]]) -> dict[str, Tensor]:
     return {name: torch.tensor([d[name] for d in draws], dtype=torch.float32) for name in draws[0]}
 
 
 @torch.no_grad()
-def unedit_batch(images: Tensor, draws: list[dict[str, float | list[float]]]) -> Tensor:
+def unedit_batch(images: Tensor, draws: Sequence[Mapping[str, float | list[float]]]) -> Tensor:
     """Render one un-edit per image: ``(N, 3, H, W)`` linear Rec.2020 -> the same shape (not clamped)."""
     return render(images, _stack_settings(draws))
 
@@ -162,7 +163,8 @@ def apply_agent(
         for name in dict.fromkeys([*traj.settings, *other]):
             mine, theirs = traj.settings.get(name), other.get(name)
             like = mine if mine is not None else theirs
-            ident = torch.as_tensor(get_slider(name).identity, dtype=like.dtype).expand_as(like)  # type: ignore[union-attr]
+            assert like is not None  # name is a key of one of the two settings
+            ident = torch.as_tensor(get_slider(name).identity, dtype=like.dtype).expand_as(like)
             mine = ident if mine is None else mine
             theirs = ident if theirs is None else theirs
             settings[name] = (1.0 - prior.share) * mine + prior.share * theirs
@@ -327,10 +329,11 @@ def optimise(
     torch.manual_seed(seed * 1_000_003 + 7 * info.rank + 2)  # dropout masks
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
     style_psnr, identity_psnr = val_psnr(net, data)
-    best = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
+    best: dict[str, Any] = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
     deadline = time.monotonic() + minutes * 60.0 if minutes > 0 else math.inf
     start = time.monotonic()
-    step, stopped_by, acc, n_acc = 0, "steps", {}, 0
+    step, stopped_by, n_acc = 0, "steps", 0
+    acc: dict[str, float] = {}
     zero_step = torch.zeros(cfg.restore.batch, dtype=torch.long)
     unused = torch.zeros(cfg.restore.batch, len(net.sliders), dtype=torch.bool)
     while step < steps:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -59,7 +59,7 @@ def _check_image(image: Tensor) -> None:
 
 
 def prepare_settings(
-    settings: Mapping[str, Tensor | float | list[object]], n: int, dtype: torch.dtype, device: torch.device
+    settings: Mapping[str, Tensor | float | Sequence[object]], n: int, dtype: torch.dtype, device: torch.device
 ) -> dict[str, Tensor]:
     """Validate shapes and broadcast slider values to ``(n, *spec.shape)``.
 
@@ -114,7 +114,7 @@ BAND_PIXELS = 1 << 18
 
 def render(
     image: Tensor,
-    settings: Mapping[str, Tensor | float | list[object]],
+    settings: Mapping[str, Tensor | float | Sequence[object]],
     *,
     band_pixels: int | None = None,
     inplace: bool = False,
@@ -215,7 +215,7 @@ def _run_threaded(fn: Callable[[int], None], items: Iterable[int], workers: int)
 
 def render_banded(
     image: Tensor,
-    settings: Mapping[str, Tensor | float | list[object]],
+    settings: Mapping[str, Tensor | float | Sequence[object]],
     *,
     band_pixels: int = BAND_PIXELS,
     inplace: bool = False,
@@ -260,7 +260,7 @@ def tune_allocator() -> bool:
     return _allocator_tuned
 
 
-def apply_slider(name: str, image: Tensor, value: Tensor | float | list[object]) -> Tensor:
+def apply_slider(name: str, image: Tensor, value: Tensor | float | Sequence[object]) -> Tensor:
     """Apply one slider alone (all others at identity).
 
     Args:
@@ -277,7 +277,7 @@ def apply_slider(name: str, image: Tensor, value: Tensor | float | list[object])
 class Renderer(nn.Module):
     """Thin module around :func:`render` (no parameters)."""
 
-    def forward(self, image: Tensor, settings: Mapping[str, Tensor | float | list[object]]) -> Tensor:
+    def forward(self, image: Tensor, settings: Mapping[str, Tensor | float | Sequence[object]]) -> Tensor:
         """See :func:`render`."""
         return render(image, settings)
 
@@ -289,6 +289,6 @@ class SliderModule(nn.Module):
         super().__init__()
         self.spec = get_slider(name)
 
-    def forward(self, image: Tensor, value: Tensor | float | list[object]) -> Tensor:
+    def forward(self, image: Tensor, value: Tensor | float | Sequence[object]) -> Tensor:
         """See :func:`apply_slider`."""
         return apply_slider(self.spec.name, image, value)
