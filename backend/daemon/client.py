@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import grpc
@@ -91,7 +91,7 @@ class RemoteClient:
         except grpc.RpcError as exc:
             raise RemoteError.from_rpc(exc, self.address) from None
 
-    def _stream(self, method: Any, request: Any) -> Iterator[Any]:
+    def _stream(self, method: Any, request: Any) -> Generator[Any, None, None]:
         """The call's messages; closing the iterator early (or Ctrl-C while waiting) cancels the call."""
         call = method(request, metadata=self._metadata())
         try:
@@ -105,7 +105,7 @@ class RemoteClient:
         """Call ``Suggest``."""
         return self._unary(self.stub.Suggest, request)  # type: ignore[no-any-return]
 
-    def write_sidecars(self, request: pb.WriteSidecarsRequest) -> Iterator[pb.WriteSidecarsResponse]:
+    def write_sidecars(self, request: pb.WriteSidecarsRequest) -> Generator[pb.WriteSidecarsResponse, None, None]:
         """Call ``WriteSidecars`` (a stream of messages)."""
         return self._stream(self.stub.WriteSidecars, request)
 
@@ -113,7 +113,7 @@ class RemoteClient:
         """Call ``Revert``."""
         return self._unary(self.stub.Revert, request)  # type: ignore[no-any-return]
 
-    def train_style(self, request: pb.TrainStyleRequest) -> Iterator[pb.TrainStyleResponse]:
+    def train_style(self, request: pb.TrainStyleRequest) -> Generator[pb.TrainStyleResponse, None, None]:
         """Call ``TrainStyle`` (a stream of messages; close it to cancel the training)."""
         return self._stream(self.stub.TrainStyle, request)
 
