@@ -17,7 +17,7 @@ from pathlib import Path
 from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import check_strength, format_outcome, report, run_batch
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import load_styles, parse_mix_arg
+from backend.cli.style_options import add_style_options, load_styles
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, apply_to_photo
 
@@ -61,14 +61,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="R.json",
         help="write this recipe JSON file (or one photo's saved `suggest --json` line) to every photo",
     )
-    source.add_argument(
-        "--style", metavar="S", help="write each photo's own suggestion from style S (name or NAME.safetensors)"
-    )
-    source.add_argument(
-        "--mix",
-        type=parse_mix_arg,
-        metavar="A:W,B:W",
-        help="write each photo's suggestion from a blend of styles (weights)",
+    add_style_options(
+        source,
+        style_help="write each photo's own suggestion from style S (name or NAME.safetensors)",
+        mix_help="write each photo's suggestion from a blend of styles (weights)",
     )
     parser.add_argument(
         "--host", required=True, choices=("lightroom", "darktable", "both"), help="which sidecars to write"

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
-from backend.cli.style_options import load_styles, parse_mix_arg
+from backend.cli.style_options import add_style_options, load_styles
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
@@ -67,13 +67,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="R.json",
         help="recipe JSON file (see `autoretouch sliders`), or one photo's saved `suggest --json` line",
     )
-    edit.add_argument(
-        "--style",
-        metavar="S",
-        help="render what this learned style suggests for each photo (name or NAME.safetensors; 'default' ships)",
-    )
-    edit.add_argument(
-        "--mix", type=parse_mix_arg, metavar="A:W,B:W", help="render a blend of several styles' suggestions"
+    add_style_options(
+        edit,
+        style_help="render what this learned style suggests for each photo (name or NAME.safetensors; 'default' ships)",
+        mix_help="render a blend of several styles' suggestions",
     )
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one photo only)")

@@ -22,7 +22,7 @@ from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import run_photo_batch
 from backend.cli.dtstyle_output import dtstyle_dir
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import add_strength_option, load_styles, parse_mix_arg
+from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.cli.suggestion_report import format_recipe, print_suggestions
 
 if TYPE_CHECKING:
@@ -63,13 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
-    which.add_argument(
-        "--mix",
-        type=parse_mix_arg,
-        metavar="A:W,B:W",
-        help="blend several styles' recipes with these weights (slider space)",
+    add_style_options(
+        parser.add_mutually_exclusive_group(),
+        style_help="style name or NAME.safetensors path (default: 'default')",
+        mix_help="blend several styles' recipes with these weights (slider space)",
     )
     add_strength_option(parser)  # --strength A
     parser.add_argument(

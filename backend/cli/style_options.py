@@ -10,7 +10,7 @@ from typing import Any
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["add_strength_option", "load_styles", "parse_mix_arg", "parse_strength_arg"]
+__all__ = ["add_strength_option", "add_style_options", "load_styles", "parse_mix_arg", "parse_strength_arg"]
 
 
 def parse_strength_arg(text: str) -> float:
@@ -47,6 +47,18 @@ def parse_mix_arg(text: str) -> list[tuple[str, float]]:
         return parse_mix(text)
     except InvalidRecipeError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_style_options(group: argparse._MutuallyExclusiveGroup, *, style_help: str, mix_help: str) -> None:
+    """Add ``--style S`` and ``--mix A:W,B:W`` (parsed by :func:`parse_mix_arg`) to a mutually exclusive group.
+
+    Args:
+        group: the command's group of edit sources (it may already hold ``--recipe``).
+        style_help: the command's help text of ``--style``.
+        mix_help: the command's help text of ``--mix``.
+    """
+    group.add_argument("--style", metavar="S", help=style_help)
+    group.add_argument("--mix", type=parse_mix_arg, metavar="A:W,B:W", help=mix_help)
 
 
 def load_styles(style: str | None, mix: list[tuple[str, float]] | None) -> list[tuple[Any, float]]:
