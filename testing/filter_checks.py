@@ -4,7 +4,8 @@ A filter test module calls these with its own filter and values; each check asse
 used to assert inline:
 
 * :func:`check_smoke`: shape, dtype, finite, and the value changes the image.
-* :func:`check_per_image_values`: a batch with one value per image equals the images rendered one by one.
+* :func:`check_per_image_values`: a batch with one value per image equals the images rendered one by one
+  (the batch through the filter itself, or through its stage: :func:`stage_filter`).
 * :func:`check_identity`: the identity value returns the input object (a differentiable zero: the same values).
 * :func:`check_gradcheck`: float64 gradcheck with respect to the image and a per-image value;
   :func:`check_stage_gradcheck`: the same for a whole stage and several of its sliders at once.
@@ -35,6 +36,7 @@ __all__ = [
     "check_stage_gradcheck",
     "pixel_centres",
     "srgb_gamut_image",
+    "stage_filter",
     "uniform_image",
 ]
 
@@ -74,34 +76,50 @@ def check_smoke(apply: Callable[[Tensor, Any], Tensor], image: Tensor, value: An
     assert not torch.equal(out, image)
 
 
-def check_per_image_values(apply: Apply, image: Tensor, values: Tensor) -> None:
-    """``apply`` on a batch with ``values`` (one per image) equals ``apply`` on each image with its value."""
-    out = apply(image, values)
+def stage_filter(stage: Callable[[Tensor, Mapping[str, Tensor]], Tensor], slider: str) -> Apply:
+    """The filter that runs ``stage`` with ``slider`` alone: ``(image, values) -> stage(image, {slider: values})``."""
+    return lambda image, values: stage(image, {slider: torch.as_tensor(values)})
+
+
+def check_per_image_values(apply: Apply, image: Tensor, values: Tensor, *, batched: Apply | None = None) -> None:
+    """``batched`` (default ``apply``) on a batch with ``values`` (one per image) equals ``apply`` on each image
+    with its value (e.g. ``batched`` = :func:`stage_filter` of the filter's stage)."""
+    out = (batched or apply)(image, values)
     assert out.shape == image.shape
     for i in range(image.shape[0]):
         torch.testing.assert_close(out[i : i + 1], apply(image[i : i + 1], values[i].item()))
 
 
 def check_identity(
-    apply: Apply, stage: Callable[[Tensor, Mapping[str, Tensor]], Tensor], image: Tensor, *, rtol: float
+    apply: Apply,
+    stage: Callable[[Tensor, Mapping[str, Tensor]], Tensor],
+    image: Tensor,
+    *,
+    rtol: float,
+    atol: float = 0.0,
+    slider: str | None = None,
 ) -> None:
     """The identity value 0 returns ``image`` itself (as a float, a zero tensor, or an empty stage), and a zero that
-    needs a gradient returns a new tensor equal to ``image`` within ``rtol`` (``atol`` 0).
+    needs a gradient returns a new tensor equal to ``image`` within ``rtol`` and ``atol``.
 
     Args:
         apply: the filter.
         stage: the stage the filter belongs to, ``(image, {slider: values}) -> image``.
         image: ``(N, 3, H, W)`` float64.
         rtol: relative tolerance of the differentiable identity (0 = exact).
+        atol: absolute tolerance of the differentiable identity (0 = exact).
+        slider: the filter's slider, to check too that the stage given float64 zeros for it returns ``image``.
     """
     n = image.shape[0]
     assert apply(image, 0.0) is image
     assert apply(image, torch.zeros(n)) is image
     assert stage(image, {}) is image
+    if slider is not None:
+        assert stage(image, {slider: torch.zeros(n, dtype=torch.float64)}) is image
     zero = torch.zeros(n, dtype=torch.float64, requires_grad=True)
     out = apply(image, zero)
     assert out is not image
-    torch.testing.assert_close(out, image, rtol=rtol, atol=0)
+    torch.testing.assert_close(out, image, rtol=rtol, atol=atol)
 
 
 def check_gradcheck(apply: Apply, image: Tensor, value: float) -> None:

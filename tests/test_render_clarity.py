@@ -25,7 +25,7 @@ from backend.render.filters import gaussian_kernel1d, pyramid_expand, pyramid_re
 from backend.render.pipeline import render
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -157,21 +157,14 @@ def test_smoke() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 24, 32), (3, 3, 17, 11)])
 def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    image = _image(shape[0], shape[2], shape[3])
     values = torch.linspace(-90.0, 70.0, shape[0], dtype=torch.float64)
-    out = apply_bilat_stage(image, {"clarity": values})
-    assert out.shape == image.shape
-    for i in range(shape[0]):
-        torch.testing.assert_close(out[i : i + 1], apply_clarity(image[i : i + 1], float(values[i])))
+    stage = stage_filter(apply_bilat_stage, "clarity")
+    check_per_image_values(apply_clarity, _image(shape[0], shape[2], shape[3]), values, batched=stage)
 
 
 def test_identity_is_exact_noop() -> None:
     image = _image()
-    assert apply_clarity(image, 0.0) is image
-    assert apply_bilat_stage(image, {"clarity": torch.zeros(1, dtype=torch.float64)}) is image
-    assert apply_bilat_stage(image, {}) is image
-    value = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(apply_clarity(image, value), image, atol=1e-12, rtol=0)
+    check_identity(apply_clarity, apply_bilat_stage, image, rtol=0, atol=1e-12, slider="clarity")
     lightness = rec2020_to_lab(image)[:, :1] / 100  # the filter itself reconstructs exactly at detail 0
     torch.testing.assert_close(local_laplacian_lightness(lightness, 0.0), lightness, atol=1e-14, rtol=0)
 

@@ -23,7 +23,7 @@ from backend.render.sharpen import (
 )
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -84,19 +84,11 @@ def test_smoke() -> None:
 def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
     image = _image(*shape[:1], shape[2], shape[3], dtype=torch.float32)
     values = torch.linspace(20.0, 100.0, shape[0])
-    out = apply_sharpen_stage(image, {"sharpen": values})
-    assert out.shape == image.shape
-    for i in range(shape[0]):
-        torch.testing.assert_close(out[i : i + 1], apply_sharpen(image[i : i + 1], float(values[i])))
+    check_per_image_values(apply_sharpen, image, values, batched=stage_filter(apply_sharpen_stage, "sharpen"))
 
 
 def test_identity_is_exact_noop() -> None:
-    image = _strip()
-    assert apply_sharpen(image, 0.0) is image
-    assert apply_sharpen_stage(image, {"sharpen": torch.zeros(1, dtype=torch.float64)}) is image
-    assert apply_sharpen_stage(image, {}) is image
-    value = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(apply_sharpen(image, value), image, atol=1e-12, rtol=0)
+    check_identity(apply_sharpen, apply_sharpen_stage, _strip(), rtol=0, atol=1e-12, slider="sharpen")
 
 
 def test_only_sharpens_lightness_above_threshold_away_from_borders() -> None:

@@ -22,7 +22,7 @@ from backend.render.vignette import (
 )
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, one_entry_sidecar, render_darktable, write_png16
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -95,21 +95,14 @@ def test_smoke() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 12, 16), (3, 3, 17, 5)])
 def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    image = _image(shape[0], shape[2], shape[3])
     values = torch.linspace(-80.0, 60.0, shape[0], dtype=torch.float64)
-    out = apply_vignette_stage(image, {"vignette": values})
-    assert out.shape == image.shape
-    for i in range(shape[0]):
-        torch.testing.assert_close(out[i : i + 1], apply_vignette(image[i : i + 1], float(values[i])))
+    stage = stage_filter(apply_vignette_stage, "vignette")
+    check_per_image_values(apply_vignette, _image(shape[0], shape[2], shape[3]), values, batched=stage)
 
 
 def test_identity_is_exact_noop() -> None:
-    image = _image()
-    assert apply_vignette(image, 0.0) is image
-    assert apply_vignette_stage(image, {"vignette": torch.zeros(1, dtype=torch.float64)}) is image
-    assert apply_vignette_stage(image, {}) is image
-    value = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    assert torch.equal(apply_vignette(image, value), image)  # + 0 * w is exact
+    # rtol = atol = 0: + 0 * w is exact
+    check_identity(apply_vignette, apply_vignette_stage, _image(), rtol=0, atol=0, slider="vignette")
 
 
 def test_negative_darkens_corners_more_than_centre() -> None:
