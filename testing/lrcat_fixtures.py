@@ -27,11 +27,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.errors import NotFoundError
 from trainer.lrcat.blob import compress_settings_text
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "CatalogBuilder",
     "FivekFixture",
     "FivekPhoto",
+    "check_refuses_non_catalogs",
     "default_import_settings",
     "fivek_expert_settings",
     "lua_settings_text",
@@ -214,6 +216,29 @@ def not_catalogs(folder: Path) -> tuple[Path, Path, Path]:
     db.commit()
     db.close()
     return folder / "missing.lrcat", text, other
+
+
+def check_refuses_non_catalogs(
+    folder: Path, read: Callable[[Path], object], error: type[Exception], *, missing_table: str
+) -> None:
+    """``read`` refuses each of :func:`not_catalogs`: :class:`~backend.errors.NotFoundError` for the missing file,
+    ``error`` saying ``SQLite`` for the text file, and ``error`` matching ``missing_table`` for the other database.
+
+    Args:
+        folder: where to write the non-catalogs.
+        read: the reader under test, e.g. ``open_catalog``.
+        error: the reader's error for a file that is not a Lightroom catalog.
+        missing_table: a regular expression the error for the database without Lightroom's tables must match.
+    """
+    import pytest  # here, so that the fixtures (bench/bench_lrcat.py) import without the dev extras
+
+    missing, text, other = not_catalogs(folder)
+    with pytest.raises(NotFoundError):
+        read(missing)
+    with pytest.raises(error, match="SQLite"):
+        read(text)
+    with pytest.raises(error, match=missing_table):
+        read(other)
 
 
 def _lua_key(key: str) -> str:

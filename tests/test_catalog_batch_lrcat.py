@@ -9,8 +9,7 @@ import pytest
 
 from backend.batch import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
 from backend.batch.lrcat_paths import join_catalog_path
-from backend.errors import NotFoundError
-from testing.lrcat_fixtures import CatalogBuilder, default_import_settings, not_catalogs
+from testing.lrcat_fixtures import CatalogBuilder, check_refuses_non_catalogs, default_import_settings
 from tests.test_catalog_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style
 from trainer.lrcat import open_catalog
 
@@ -74,13 +73,9 @@ def test_listing_matches_the_trainer_reader_and_writes_nothing(tmp_path: Path, s
 
 
 def test_not_a_catalog(tmp_path: Path) -> None:
-    missing, text, other = not_catalogs(tmp_path)
-    with pytest.raises(NotFoundError):
-        list_catalog_files(missing)
-    with pytest.raises(LightroomCatalogError, match="SQLite"):
-        list_catalog_files(text)
-    with pytest.raises(LightroomCatalogError, match="Adobe_images is missing"):
-        list_catalog_files(other)
+    check_refuses_non_catalogs(
+        tmp_path, list_catalog_files, LightroomCatalogError, missing_table="Adobe_images is missing"
+    )
 
 
 def test_batch_over_a_catalog(tmp_path: Path) -> None:

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from backend.errors import NotFoundError
 from testing.lrcat_fixtures import (
     FIVEK_HISTORY_ORDER,
     CatalogBuilder,
+    check_refuses_non_catalogs,
     default_import_settings,
     make_fivek_catalog,
-    not_catalogs,
 )
 from trainer.lrcat import (
     CatalogError,
@@ -145,13 +144,7 @@ def test_bad_settings_text_names_catalog_and_row(tmp_path: Path) -> None:
 
 
 def test_not_a_catalog(tmp_path: Path) -> None:
-    missing, text, other = not_catalogs(tmp_path)
-    with pytest.raises(NotFoundError):
-        open_catalog(missing)
-    with pytest.raises(CatalogError, match="SQLite"):
-        open_catalog(text)
-    with pytest.raises(CatalogError, match="table Adobe_images is missing"):
-        open_catalog(other)
+    check_refuses_non_catalogs(tmp_path, open_catalog, CatalogError, missing_table="table Adobe_images is missing")
 
 
 def test_fivek_layout_collections_and_copies(tmp_path: Path) -> None:
