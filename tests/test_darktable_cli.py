@@ -15,7 +15,7 @@ import torch
 
 from backend.render.color import REC2020_LUMINANCE, rec2020_to_lab
 from backend.sidecar.darktable_xmp import append_history, history_to_dtstyle, new_darktable_xmp, xmp_to_string
-from backend.sliders.catalog import CURVE_KNOTS, HSL_COLOURS
+from backend.sliders.catalog import CATALOG, CURVE_KNOTS, HSL_COLOURS
 from backend.translate.darktable import HistoryEntry, encode_params, module_layout, pack_params, recipe_to_history
 from testing.darktable_cli import (
     DarktableCli,
@@ -372,19 +372,9 @@ def fidelity(dtcli: DarktableCli, tmp_path_factory: pytest.TempPathFactory) -> d
 
 def test_fidelity_covers_every_global_scalar_at_three_values(fidelity: dict[str, tuple[str, float, float]]) -> None:
     groups = [g for g, _, _ in fidelity.values()]
-    for slider in (
-        "exposure",
-        "contrast",
-        "highlights",
-        "shadows",
-        "whites",
-        "blacks",
-        "vibrance",
-        "saturation",
-        "temperature",
-        "tint",
-        "black_and_white",
-    ):
+    global_scalars = [spec.name for spec in CATALOG if spec.shape == () and spec.is_global]
+    assert len(global_scalars) == 11, global_scalars  # exposure ... black_and_white
+    for slider in global_scalars:
         assert groups.count(slider) >= 3, slider
     assert "tone_curve" in groups and groups.count("combined") == 3
 
