@@ -273,15 +273,21 @@ def _never_mode_photos(tmp_path: Path, *, copy_sidecar: bool) -> tuple[Path, Pat
     return photo, other, recipe
 
 
-#: The "never" driver: the user edits the original in darktable (a style applied; with sidecars off, only the
-#: library has it), makes a virtual copy and discards its history, and runs the plug-in's apply, then revert, on the
-#: copy.
-NEVER_DRIVER = (
+#: The start of the "never" drivers: the probe, then the photo (``img``) and the user's look (``other``) imported.
+NEVER_START = (
     OPERATIONS
     + """
   local img = dt.database.import({photo})
   local other = dt.database.import({other})
-  dt.control.sleep(1500)
+  dt.control.sleep(1500)"""
+)
+
+#: The "never" driver: the user edits the original in darktable (a style applied; with sidecars off, only the
+#: library has it), makes a virtual copy and discards its history, and runs the plug-in's apply, then revert, on the
+#: copy.
+NEVER_DRIVER = (
+    NEVER_START
+    + """
   dt.styles.apply(dt.styles.create(other, "user look", ""), img)
   dt.control.sleep(1500)
   result.before = operations(img, "probe before")
@@ -321,11 +327,8 @@ def test_plugin_leaves_a_copy_alone_when_darktable_writes_no_sidecars(tmp_path: 
 #: The "never" driver for an original: its copy 1 (a sidecar from before sidecars were turned off) edited in
 #: darktable since (a style applied), the original's history discarded; the plug-in's apply on the original.
 NEVER_ORIGINAL_DRIVER = (
-    OPERATIONS
+    NEVER_START
     + """
-  local img = dt.database.import({photo})
-  local other = dt.database.import({other})
-  dt.control.sleep(1500)
   local copy
   for _, i in ipairs(dt.database) do
     if i.duplicate_index == 1 then
