@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import random
 from pathlib import Path
-from typing import Any
 
 import torch
 from common import (  # first: it puts the repository on sys.path
@@ -42,12 +41,10 @@ from common import (  # first: it puts the repository on sys.path
     TABLE_HEAD,
     add_run_options,
     add_style_options,
+    bench_style,
     evaluate_style,
-    find_style,
     fmt,
-    link_photos,
     markdown_rows,
-    train_style,
     write_json,
 )
 
@@ -140,22 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets: Expert C of {len(train_pairs)} photos; sources: {source_note}")
     print(f"test: {len(test_pairs)} inputs vs Expert C at {args.size} px ({held})", flush=True)
 
-    train_summary: dict[str, Any] = {}
-    if args.style_dir is not None:
-        style_path = find_style(args.style_dir)
-    else:
-        targets = link_photos(run_dir / "data" / "targets", [p.reference for p in train_pairs])
-        sources = link_photos(run_dir / "data" / "sources", source_files, numbered=True) if source_files else None
-        style_path, train_summary = train_style(
-            name=STYLE_NAME,
-            targets=targets,
-            sources=sources,
-            run_dir=run_dir,
-            steps=args.steps,
-            minutes=args.minutes,
-            threads=args.threads,
-            overrides=args.overrides,
-        )
+    style_path, train_summary = bench_style(
+        args,
+        name=STYLE_NAME,
+        target_files=[p.reference for p in train_pairs],
+        source_files=source_files,
+        numbered_sources=True,
+    )
     style = load_style(style_path)
     print(f"evaluating {style_path}", flush=True)
     sheet = run_dir / "bench_fivek_sheet.png"

@@ -48,11 +48,12 @@ from common import (  # first: it puts the repository on sys.path
     TABLE_HEAD,
     add_run_options,
     add_style_options,
+    bench_style,
     darktable_xmp,
     downscale_png16,
     evaluate_style,
-    find_style,
     link_photos,
+    link_training_photos,
     markdown_rows,
     photo_long_side,
     train_style,
@@ -222,27 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hidden recipe: {json.dumps(hidden.settings())}")
     print(f"{len(train)} training photos, {len(test)} held out; sources: {args.sources}", flush=True)
 
-    train_summary: dict[str, Any] = {}
-    if args.style_dir is not None:
-        style_path = find_style(args.style_dir)
-    else:
-        targets = link_photos(data / "targets", target_files)
-        sources = link_photos(data / "sources", source_files) if source_files else None
-        darktable = data / "darktable_edits" if args.sources == "darktable" else None
-        overrides = list(args.overrides)
-        if not any(o.startswith("data.eval_images=") for o in overrides):
-            overrides.append(f"data.eval_images={max(1, len(source_files or target_files) // 4)}")
-        style_path, train_summary = train_style(
-            name=STYLE_NAME,
-            targets=None if darktable else targets,
-            darktable=darktable,
-            sources=sources,
-            run_dir=run_dir,
-            steps=args.steps,
-            minutes=args.minutes,
-            threads=args.threads,
-            overrides=overrides,
-        )
+    overrides = list(args.overrides)
+    if not any(o.startswith("data.eval_images=") for o in overrides):
+        overrides.append(f"data.eval_images={max(1, len(source_files or target_files) // 4)}")
+    style_path, train_summary = bench_style(
+        args,
+        name=STYLE_NAME,
+        target_files=target_files,
+        source_files=source_files,
+        darktable=data / "darktable_edits" if args.sources == "darktable" else None,
+        overrides=overrides,
+    )
     style = load_style(style_path)
     pairs = [Pair(originals[i].stem, originals[i], edited[originals[i].stem]) for i in test]
     sheet = run_dir / "bench_hidden_sheet.png"
@@ -293,8 +284,7 @@ def _many_seeds(args: argparse.Namespace, hidden: Recipe) -> int:
     su = setup(args, hidden, run_dir)
     originals, edited, test = su.originals, su.edited, su.test
     target_files, source_files = su.target_files, su.source_files
-    targets = link_photos(data / "targets", target_files)
-    sources = link_photos(data / "sources", source_files) if source_files else None
+    targets, sources = link_training_photos(data, target_files, source_files)
     seeds = [int(s) for s in args.seeds.split(",")]
 
     darktable = data / "darktable_edits" if args.sources == "darktable" else None
@@ -302,13 +292,11 @@ def _many_seeds(args: argparse.Namespace, hidden: Recipe) -> int:
     def one(seed: int) -> tuple[Path, dict[str, Any]]:
         return train_style(
             name=f"{STYLE_NAME}_{seed}",
-            targets=None if darktable else targets,
+            targets=targets,
             darktable=darktable,
             sources=sources,
             run_dir=run_dir / f"seed{seed}",
-            steps=args.steps,
-            minutes=args.minutes,
-            threads=args.threads,
+            run=args,
             overrides=[*args.overrides, f"run.seed={seed}"],
         )
 

@@ -6,7 +6,8 @@ Importing it puts the repository (:data:`REPO`) on ``sys.path`` too, so a script
 * photos: :func:`downscale_png16` (a photo as a 16-bit sRGB PNG at a long side), :func:`link_photos`;
 * darktable: :func:`darktable_xmp` (the sidecar text our translator writes), :func:`photo_long_side`;
 * training: :func:`add_run_options` / :func:`add_style_options` (the options the training benches share),
-  :func:`train_style` (``autoretouch train`` in a subprocess), :func:`find_style`;
+  :func:`train_style` (``autoretouch train`` in a subprocess), :func:`link_training_photos`,
+  :func:`bench_style` (``--style-dir``'s style, else a trained one), :func:`find_style`;
 * evaluation: :func:`evaluate_style` (``evaluate_pairs`` + contact sheet), :func:`markdown_rows` under
   :data:`TABLE_HEAD`, :func:`report_progress`, :func:`write_json`.
 """
@@ -132,27 +133,27 @@ def train_style(
     targets: Path | None,
     sources: Path | None,
     run_dir: Path,
-    steps: int | None,
-    minutes: float | None,
-    threads: int | None,
+    run: argparse.Namespace,
     overrides: Sequence[str] = (),
     darktable: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Run ``autoretouch train`` in a subprocess; returns ``(style weights path, the train summary JSON)``.
 
-    The training data: ``targets`` (and ``sources``), or ``darktable`` (a folder of photos with sidecars).
+    The training data: ``targets`` (and ``sources``), or ``darktable`` (a folder of photos with sidecars; then
+    ``targets`` is not used). ``run`` holds the parsed :func:`add_run_options` (``steps``, ``minutes``,
+    ``threads``); ``run_dir`` is the training's own folder.
     """
     data = ["--targets", str(targets)] if darktable is None else ["--darktable", str(darktable)]
     cmd = [sys.executable, "-m", "backend.cli.main", "train", "--style", name, *data]
     cmd += ["--run-dir", str(run_dir), "--no-install", "--json", "--quiet"]
     if sources is not None:
         cmd += ["--sources", str(sources)]
-    if steps is not None:
-        cmd += ["--steps", str(steps)]
-    if minutes is not None:
-        cmd += ["--minutes", str(minutes)]
-    if threads:
-        cmd += ["--threads", str(threads)]
+    if run.steps is not None:
+        cmd += ["--steps", str(run.steps)]
+    if run.minutes is not None:
+        cmd += ["--minutes", str(run.minutes)]
+    if run.threads:
+        cmd += ["--threads", str(run.threads)]
     for o in overrides:
         cmd += ["--set", o]
     print("$ " + " ".join(cmd), flush=True)
@@ -165,6 +166,58 @@ def train_style(
         f"trained {summary['steps']} steps in {time.perf_counter() - start:.0f} s (stopped by {summary['stopped_by']})"
     )
     return Path(summary["style_path"]), summary
+
+
+def link_training_photos(
+    data: Path, target_files: Sequence[Path], source_files: Sequence[Path], numbered_sources: bool = False
+) -> tuple[Path, Path | None]:
+    """Link the favourites into ``data/targets`` and the sources into ``data/sources`` (:func:`link_photos`).
+
+    Returns:
+        ``(targets folder, sources folder)``; no sources folder (``None``) when ``source_files`` is empty.
+    """
+    targets = link_photos(data / "targets", target_files)
+    sources = link_photos(data / "sources", source_files, numbered=numbered_sources) if source_files else None
+    return targets, sources
+
+
+def bench_style(
+    args: argparse.Namespace,
+    *,
+    name: str,
+    target_files: Sequence[Path],
+    source_files: Sequence[Path],
+    numbered_sources: bool = False,
+    darktable: Path | None = None,
+    overrides: Sequence[str] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """The style a bench evaluates: ``--style-dir``'s, else one :func:`train_style` trains in ``--run-dir``.
+
+    Args:
+        args: the parsed :func:`add_run_options` and :func:`add_style_options`.
+        name: the trained style's name.
+        target_files: the favourites, linked into ``RUN_DIR/data/targets``.
+        source_files: the sources, linked into ``RUN_DIR/data/sources`` (none when empty).
+        numbered_sources: number the sources' links (files from several folders).
+        darktable: train from this folder of photos with darktable sidecars instead of the favourites.
+        overrides: train config overrides (default: ``--set``'s).
+
+    Returns:
+        ``(style weights path, train summary)``; the summary is ``{}`` for ``--style-dir``.
+    """
+    if args.style_dir is not None:
+        return find_style(args.style_dir), {}
+    run_dir = args.run_dir.resolve()
+    targets, sources = link_training_photos(run_dir / "data", target_files, source_files, numbered_sources)
+    return train_style(
+        name=name,
+        targets=targets,
+        sources=sources,
+        darktable=darktable,
+        run_dir=run_dir,
+        run=args,
+        overrides=args.overrides if overrides is None else overrides,
+    )
 
 
 def find_style(path: Path) -> Path:
