@@ -9,12 +9,9 @@
 # provenance, the photos' mtime in the journal, and the catalog's "in X s (Y photos/s" timing. Exits 0 when
 # everything else is identical, 1 and a diff otherwise. Needs the project's Python environment (scripts/setup.sh).
 set -euo pipefail
-BEFORE=${1:?usage: $0 BEFORE [AFTER]}
-AFTER=${2:-}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=/tmp/autoretouch-cli-compare
 # shellcheck source=scripts/worktrees.sh
-source "$ROOT/scripts/worktrees.sh"
+source "$(dirname "$0")/worktrees.sh"  # BEFORE, AFTER, ROOT and checkout
 
 run_demo() {  # $1 source folder, $2 label
   local src=$1 out=$WORK/$2 run=$WORK/run

@@ -9,12 +9,9 @@
 # Python environment (scripts/setup.sh). A revision that changed training on purpose (e.g. the prior carried in
 # the style since c71a324) is expected to differ.
 set -euo pipefail
-BEFORE=${1:?usage: $0 BEFORE [AFTER]}
-AFTER=${2:-}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=/tmp/autoretouch-train-compare
 # shellcheck source=scripts/worktrees.sh
-source "$ROOT/scripts/worktrees.sh"
+source "$(dirname "$0")/worktrees.sh"  # BEFORE, AFTER, ROOT and checkout
 
 train_tiny() {  # $1 source folder, $2 label -> prints a digest of the trained tensors
   local src=$1 out=$WORK/$2

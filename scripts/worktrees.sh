@@ -1,7 +1,12 @@
-# Sourced by the scripts that compare two revisions (compare_cli_output.sh, compare_training.sh): the caller sets
-# ROOT (the checkout) and WORK (its scratch folder, wiped). Provides `checkout REV` (prints a source folder: a
-# detached worktree of REV under $WORK, or $ROOT itself for an empty REV) and removes those worktrees however the
-# calling script ends.
+# Sourced by the scripts that compare two revisions (compare_cli_output.sh, compare_training.sh), with the caller's
+# arguments `BEFORE [AFTER]` still in place: the caller sets WORK (its scratch folder, wiped). Provides BEFORE and
+# AFTER (the revisions; an empty AFTER is the working tree), ROOT (the checkout) and `checkout REV` (prints a source
+# folder: a detached worktree of REV under $WORK, or $ROOT itself for an empty REV), and removes those worktrees
+# however the calling script ends.
+BEFORE=${1:?usage: $0 BEFORE [AFTER]}
+AFTER=${2:-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
 cleanup() {  # worktrees are registered in the repository: remove them however the script ends
   rm -rf "$WORK"/src-*
   git -C "$ROOT" worktree prune
