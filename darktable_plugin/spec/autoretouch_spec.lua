@@ -39,7 +39,7 @@ describe("loading", function()
   end)
 
   it("refuses an API older than 9.0.0 with a message, registering nothing", function()
-    package.loaded["autoretouch"] = nil
+    load.unload()
     local dt = stub.new({ api = "8.1.0" })
     package.loaded["darktable"] = dt
     local ok, err = pcall(require, "autoretouch")

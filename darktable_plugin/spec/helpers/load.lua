@@ -7,9 +7,20 @@ local M = {}
 
 local here = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or "."
 
+--- Forget the loaded plugin and its modules (autoretouch/*: they hold the darktable module and the state they were
+--- loaded with), so that the next `require "autoretouch"` loads them again. The JSON codec (autoretouch/json, no
+--- darktable, no state) stays: its functions are the ones the specs hold.
+function M.unload()
+  for name in pairs(package.loaded) do
+    if name == "autoretouch" or (name:sub(1, #"autoretouch/") == "autoretouch/" and name ~= "autoretouch/json") then
+      package.loaded[name] = nil
+    end
+  end
+end
+
 --- A fresh plugin and its stub (see stub_darktable.new for opts).
 function M.plugin(opts)
-  package.loaded["autoretouch"] = nil
+  M.unload()
   local dt = stub.new(opts)
   package.loaded["darktable"] = dt
   local plugin = require "autoretouch"
