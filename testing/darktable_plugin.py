@@ -32,7 +32,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "darktable_plugin" / "autoretouch.lua"
-#: The plug-in's helper modules (``require "autoretouch/json"``), installed next to the script.
+#: The plug-in's modules (``require "autoretouch/json"``, ``"autoretouch/daemon"``, ...), installed next to the script.
 PLUGIN_MODULES = REPO / "darktable_plugin" / "autoretouch"
 
 

@@ -1,7 +1,8 @@
 """The darktable plugin's busted specs and luacheck, run from pytest.
 
 The specs (``darktable_plugin/spec/``) drive ``autoretouch.lua`` against a stubbed ``darktable`` module and a
-fake CLI run through the real shell, and test its JSON codec (``autoretouch/json.lua``) directly. Needs ``busted`` and ``luacheck``: skipped when one is missing, a
+fake CLI run through the real shell (the script loads its modules from ``autoretouch/``), and test its JSON codec
+(``autoretouch/json.lua``) directly. Needs ``busted`` and ``luacheck``: skipped when one is missing, a
 failure under ``CI=true``.
 """
 
@@ -57,3 +58,5 @@ def test_luacheck_clean() -> None:
     checked = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("Checking ")}
     assert "autoretouch.lua" in checked and any(name.startswith("spec/") for name in checked)
     assert "autoretouch/json.lua" in checked  # the plug-in's JSON codec (a helper module next to the script)
+    modules = {f"autoretouch/{path.name}" for path in (PLUGIN_DIR / "autoretouch").glob("*.lua")}
+    assert len(modules) > 1 and modules <= checked  # every module of the plug-in's folder is linted

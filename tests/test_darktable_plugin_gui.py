@@ -1,7 +1,7 @@
 """The darktable plugin inside a real darktable 4.2 GUI (under ``xvfb-run``), end to end.
 
 One darktable session with a throw-away config, cache and library: the plugin is installed as a user would
-(``<configdir>/lua/autoretouch.lua`` and its ``<configdir>/lua/autoretouch/`` folder, the JSON codec it
+(``<configdir>/lua/autoretouch.lua`` and its ``<configdir>/lua/autoretouch/`` folder, the modules it
 requires, plus ``require "autoretouch"`` in ``<configdir>/luarc``), its command
 path comes from darktable's preferences (``--conf lua/autoretouch/cli_path=...``; the daemon started on demand
 is switched off, ``start_daemon=FALSE``: this test is about the per-batch command line), and a ``--luacmd`` driver

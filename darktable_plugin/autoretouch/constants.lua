@@ -1,0 +1,44 @@
+--[[
+  autoretouch/constants.lua: constants shared by the plug-in's modules (names, limits, timings) ]]
+
+local MODULE = "autoretouch"
+
+--: the tag that marks the plug-in's preview copies; only virtual copies carrying it are ever deleted.
+local PREVIEW_TAG = MODULE .. "|preview"
+--: each preview copy's recipe (what suggest returned for it) is kept in darktable's cache folder as
+--: PREFIX<copy id>.json, for "apply chosen preview"; removed with the copy.
+local PREVIEW_RECIPE_PREFIX = "autoretouch-preview-"
+
+--: photos sent to one `autoretouch apply` call (one start-up for several photos; cancel acts between calls).
+local BATCH_SIZE = 8
+--: the style `autoretouch` uses when none is named (the empty style preference).
+local DEFAULT_STYLE = "default"
+--: longest piece of the CLI's error output quoted in a message, in characters.
+local MAX_REASON_CHARS = 300
+--: the address the plug-in's own daemon listens on (`autoretouch serve` binds loopback by default).
+local LOOPBACK = "127.0.0.1"
+--: the started daemon's output, in darktable's cache folder.
+local DAEMON_LOG_NAME = "autoretouch-daemon.log"
+--: the CLI's exit statuses for a call a daemon refuses as a whole, writing nothing: a style it has not loaded
+--: (NotFoundError: installed after it started?) and a path outside its --root folders (PermissionDeniedError).
+local EXIT_NOT_FOUND, EXIT_OUTSIDE_ROOTS = 6, 7
+--: the "exit" event registration that stops the started daemon when darktable quits.
+local EXIT_EVENT = "autoretouch_exit"
+--: how long a started daemon may take to answer (s), how often it is asked (ms), how long a stopped one may
+--: take to free its port before it is started again (s). A table, so that the specs can shorten the waits.
+local DAEMON_TIMING = { start_wait_s = 30, poll_ms = 500, stop_wait_s = 10 }
+
+return {
+  MODULE = MODULE,
+  PREVIEW_TAG = PREVIEW_TAG,
+  PREVIEW_RECIPE_PREFIX = PREVIEW_RECIPE_PREFIX,
+  BATCH_SIZE = BATCH_SIZE,
+  DEFAULT_STYLE = DEFAULT_STYLE,
+  MAX_REASON_CHARS = MAX_REASON_CHARS,
+  LOOPBACK = LOOPBACK,
+  DAEMON_LOG_NAME = DAEMON_LOG_NAME,
+  EXIT_NOT_FOUND = EXIT_NOT_FOUND,
+  EXIT_OUTSIDE_ROOTS = EXIT_OUTSIDE_ROOTS,
+  EXIT_EVENT = EXIT_EVENT,
+  DAEMON_TIMING = DAEMON_TIMING,
+}

@@ -1,0 +1,279 @@
+--[[
+  autoretouch/preview.lua: "preview on virtual copies" and "discard previews" ]]
+
+local dt = require "darktable"
+local json = require "autoretouch/json"
+local constants = require "autoretouch/constants"
+local strings = require "autoretouch/strings"
+local filesystem = require "autoretouch/filesystem"
+local shell = require "autoretouch/shell"
+local commands = require "autoretouch/commands"
+local state = require "autoretouch/state"
+local cli = require "autoretouch/cli"
+local daemon = require "autoretouch/daemon"
+local sidecars = require "autoretouch/sidecars"
+local virtual_copies = require "autoretouch/virtual_copies"
+local jobs = require "autoretouch/jobs"
+
+local msg = strings.msg
+local photo_path = sidecars.photo_path
+
+--- The rows (tables) of `suggest --json`'s output, one JSON object a line.
+local function json_rows(text)
+  local rows = {}
+  for line in text:gmatch("[^\n]+") do
+    local row = json.decode(line)
+    if type(row) == "table" then
+      rows[#rows + 1] = row
+    end
+  end
+  return rows
+end
+
+--- A new private temporary folder (for the style files), or nil.
+local function make_temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local line = shell.command_line({ "mkdir", "-m", "700", "--", dir }, "/dev/null", "/dev/null")
+  if line and shell.exit_status(dt.control.execute(line)) == 0 then
+    return dir
+  end
+  return nil
+end
+
+--- Remove the private temporary folder `dir` that make_temp_dir made, with whatever is in it (`rm -r -f`).
+local function remove_temp_dir(dir)
+  local line = shell.command_line({ "rm", "-r", "-f", "--", dir }, "/dev/null", "/dev/null")
+  if not line or shell.exit_status(dt.control.execute(line)) ~= 0 then
+    dt.print_log(msg("log_line", "failed", dir, "could not remove this temporary folder"))
+  end
+end
+
+--- Import the .dtstyle at `path` into darktable's style list: the new style, or nil and a message.
+local function import_style(path)
+  local before = {}
+  for _i, style in ipairs(dt.styles) do
+    before[style.name] = true
+  end
+  local ok, err = pcall(dt.styles.import, path)
+  if not ok then
+    return nil, tostring(err)
+  end
+  for _i, style in ipairs(dt.styles) do
+    if not before[style.name] then
+      return style
+    end
+  end
+  return nil, msg("preview_style_missing", path)
+end
+
+local copy_counter = 0
+
+--- One preview copy of `img`: a virtual copy with the original's history (a fresh copy has none: a style made
+--- from the original is applied, then deleted), then the suggestion's style file `path` appended, tagged
+--- PREVIEW_TAG, grouped with the original. The imported styles are deleted again. Returns the copy, or nil and a
+--- message (a copy that failed half-way is deleted).
+local function make_preview_copy(img, path, title)
+  local style, err = import_style(path)
+  if not style then
+    return nil, msg("preview_copy_failed", err)
+  end
+  local copy
+  local ok, failure = pcall(function()
+    copy = dt.database.duplicate(img)
+    copy:attach_tag(dt.tags.create(constants.PREVIEW_TAG))
+    if img.is_altered then
+      copy_counter = copy_counter + 1
+      local name = string.format("autoretouch preview base %d %d %d %d", img.id, os.time(), copy_counter,
+        math.random(0, 999999))
+      local own = dt.styles.create(img, name, "")
+      local applied, apply_err = pcall(dt.styles.apply, own, copy)
+      pcall(function()
+        own:delete()
+      end)
+      if not applied then
+        error(apply_err, 0)
+      end
+    end
+    dt.styles.apply(style, copy)
+    copy:group_with(img)
+    copy.title = title
+  end)
+  pcall(function()
+    style:delete()
+  end)
+  if not ok then
+    if copy then
+      virtual_copies.delete_preview_copy(copy)
+    end
+    return nil, msg("preview_copy_failed", tostring(failure))
+  end
+  state.preview_made[copy.id] = { index = copy.duplicate_index, mark = virtual_copies.preview_mark(copy) }
+  return copy
+end
+
+--- Keep the recipe `recipe` (a row of suggest's "recipes", without its style file) that the preview copy `copy` of
+--- `img` shows as variant `k`, for "apply chosen preview": written to a temporary file, then renamed over
+--- preview_recipe_path(copy). Returns true, or nil and a message.
+local function keep_preview_recipe(copy, img, k, recipe)
+  local bare = {}
+  for key, value in pairs(recipe) do
+    if key ~= "dtstyle" then
+      bare[key] = value
+    end
+  end
+  local path = virtual_copies.preview_recipe_path(copy)
+  if not path then
+    return nil, msg("preview_recipe_not_kept", photo_path(copy), "-", "darktable has no cache folder")
+  end
+  local ok, err = pcall(function()
+    local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
+      photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = virtual_copies.preview_mark(copy) }
+    local f = assert(io.open(path .. ".tmp", "wb"))
+    local written, write_err = f:write(json.encode(entry))
+    f:close()
+    assert(written, write_err)
+    assert(os.rename(path .. ".tmp", path))
+  end)
+  if not ok then
+    os.remove(path .. ".tmp")
+    return nil, msg("preview_recipe_not_kept", photo_path(copy), path, tostring(err))
+  end
+  return true
+end
+
+--- The preview's work (see run_preview), with the style files in the temporary folder `folder`.
+local function preview_in(folder, cfg, originals, progress)
+  local photos = {}
+  for i, img in ipairs(originals) do
+    photos[i] = photo_path(img)
+  end
+  local summary = { images = #originals, copies = {}, removed = 0, kept = 0, failed = {} }
+  local result, err = daemon.run_cli_for(cfg, jobs.folders_of(originals), progress.stopped, function(c)
+    return commands.suggest_argv(c, photos, folder)
+  end)
+  local rows = result and json_rows(result.stdout) or {}
+  local by_photo, any_ok = {}, false
+  for _i, row in ipairs(rows) do
+    if type(row.photo) == "string" then
+      by_photo[row.photo] = row
+    end
+    any_ok = any_ok or row.ok == true
+  end
+  if any_ok and not progress.stopped() then
+    -- the new suggestions are there: replace the previous copies (not those the user edited since)
+    summary.removed, summary.kept = virtual_copies.delete_preview_copies({ keep_edited = true })
+  end
+  local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or constants.DEFAULT_STYLE)
+  for i, img in ipairs(originals) do
+    local row = by_photo[photos[i]] or (#rows == #photos and rows[i]) or nil
+    if progress.stopped() then
+      break
+    elseif row and row.ok == true and type(row.recipes) == "table" then
+      for k, recipe in ipairs(row.recipes) do
+        local path = type(recipe) == "table" and recipe.dtstyle
+        local copy, why = nil, msg("no_result")
+        if type(path) == "string" then
+          copy, why = make_preview_copy(img, path, msg("preview_title", k, label, commands.format_number(cfg.strength)))
+        end
+        if copy then
+          summary.copies[#summary.copies + 1] = copy
+          local kept, why_not = keep_preview_recipe(copy, img, k, recipe)
+          if not kept then
+            dt.print_log(why_not) -- the copy still shows the edit; "apply chosen preview" will say it cannot
+          end
+        else
+          summary.failed[#summary.failed + 1] = { photo = photos[i], reason = why }
+        end
+      end
+    else
+      local reason = row and type(row.error) == "string" and row.error
+        or (result and cli.cli_problem(cfg, result)) or tostring(err)
+      summary.failed[#summary.failed + 1] = { photo = photos[i], reason = reason }
+    end
+    progress.step()
+  end
+  summary.cancelled = progress.cancelled
+  summary.text = msg("preview_summary", #summary.copies, #originals, label, commands.format_number(cfg.strength),
+    summary.removed)
+  if summary.kept > 0 then
+    summary.text = summary.text .. msg("previews_kept", summary.kept)
+  end
+  for _i, f in ipairs(summary.failed) do
+    dt.print_log(msg("log_line", "failed", f.photo, f.reason))
+  end
+  if summary.failed[1] then
+    summary.text = summary.text .. "\n" .. msg("first_problem", summary.failed[1].photo, summary.failed[1].reason)
+  end
+  return summary
+end
+
+--- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies. The style files go to a
+--- private temporary folder the plug-in makes, removed with everything in it however the work ends (an error is
+--- raised again afterwards).
+local function run_preview(cfg, originals, progress)
+  local folder = make_temp_dir()
+  if not folder then
+    error(msg("preview_dir_failed"), 0)
+  end
+  local ok, result = pcall(preview_in, folder, cfg, originals, progress)
+  remove_temp_dir(folder)
+  if not ok then
+    error(result, 0)
+  end
+  return result
+end
+
+--- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
+--- the selection are left out): one `autoretouch suggest --json --dtstyle=TMP` call (through the daemon when one
+--- is used), then per image and variant a virtual copy with the original's history plus the suggestion,
+--- tagged autoretouch|preview and grouped with the original. The previous preview copies are deleted first (once
+--- the new suggestions are there). The originals are never changed.
+-- @param images a list of darktable images
+-- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
+--   preview_images, preview_variants, preview_seed)
+-- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), failed = {{photo, reason},
+--   ...}, cancelled, text}, or nil and a message
+local function preview_images(images, overrides)
+  local cfg, err = jobs.prepare(images, overrides, true)
+  if not cfg then
+    return nil, err
+  end
+  if cfg.recipe ~= "" then
+    return jobs.refuse(msg("preview_recipe"))
+  end
+  local originals = {}
+  for _i, img in ipairs(virtual_copies.without_previews(images)) do
+    if #originals < cfg.preview_images and filesystem.file_exists(photo_path(img)) then
+      originals[#originals + 1] = img
+    end
+  end
+  if #originals == 0 then
+    return jobs.refuse(msg("preview_no_original"))
+  end
+  local summary, failure = jobs.run_job(#originals, msg("preview_job_label"), { failed = "preview_failed" },
+    function(progress)
+      return run_preview(cfg, originals, progress)
+    end)
+  if not summary then
+    return nil, failure
+  end
+  dt.print(summary.text)
+  return summary
+end
+
+--- Delete the preview copies (only virtual copies tagged autoretouch|preview). Returns how many, or nil and a
+--- message when a run is going on.
+local function discard_previews()
+  if state.running then
+    return jobs.refuse(msg("busy"))
+  end
+  local removed = virtual_copies.delete_preview_copies()
+  dt.print(msg("preview_discarded", removed))
+  return removed
+end
+
+return {
+  preview_images = preview_images,
+  discard_previews = discard_previews,
+}

@@ -1,0 +1,143 @@
+--[[
+  autoretouch/sidecars.lua: darktable side: sidecar freshness, reloading the history ]]
+
+local dt = require "darktable"
+local constants = require "autoretouch/constants"
+local strings = require "autoretouch/strings"
+local filesystem = require "autoretouch/filesystem"
+
+local msg = strings.msg
+
+local function photo_path(img)
+  return img.path .. "/" .. img.filename
+end
+
+local sync_counter = 0
+
+--- Make darktable write the image's sidecar from its library now, and check that it did.
+-- The autoretouch CLI appends to the sidecar, and the reload replaces darktable's history with the
+-- sidecar's; so the sidecar must hold darktable's current history first. Attaching a tag makes darktable
+-- rewrite the sidecar (unless sidecar writing is off); a unique, temporary tag proves the rewrite happened.
+-- Returns true, or nil and the reason to skip the image.
+local function sync_sidecar(img)
+  sync_counter = sync_counter + 1
+  local token = string.format("sync-%d-%d-%d-%d", img.id, os.time(), sync_counter, math.random(0, 999999))
+  local sidecar = img.sidecar
+  local before = filesystem.read_file(sidecar)
+  local made, tag = pcall(dt.tags.create, constants.MODULE .. "|" .. token)
+  if not made then
+    return nil, msg("sync_failed", tostring(tag))
+  end
+  local ok, fresh = pcall(function()
+    img:attach_tag(tag)
+    local text = filesystem.read_file(sidecar)
+    local written = text ~= nil and text:find(token, 1, true) ~= nil and not (before or ""):find(token, 1, true)
+    img:detach_tag(tag)
+    return written
+  end)
+  pcall(dt.tags.delete, tag)
+  if not ok then
+    return nil, msg("sync_failed", tostring(fresh))
+  end
+  if fresh or not img.is_altered then
+    return true -- fresh, or there is no history in darktable that could be lost
+  end
+  return nil, msg("sidecar_not_written")
+end
+
+--- Whether this darktable has image:apply_sidecar (darktable 5.2+); 4.2 has not.
+local function has_apply_sidecar(img)
+  local ok, method = pcall(function()
+    return img.apply_sidecar
+  end)
+  return ok and type(method) == "function"
+end
+
+--- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail); `deleted`: the CLI
+-- removed a sidecar autoretouch had created (the image had no history before), so the history is reset.
+-- Returns true, or nil and a message.
+local function reload(img, deleted)
+  local ok, err = pcall(function()
+    if deleted then
+      img:reset()
+    elseif has_apply_sidecar(img) then
+      img:apply_sidecar(img.sidecar)
+    else
+      -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
+      -- replaces the library's history with the sidecar's
+      dt.database.import(photo_path(img))
+    end
+  end)
+  if not ok then
+    return nil, msg("reload_failed", tostring(err))
+  end
+  pcall(function()
+    img:drop_cache()
+  end)
+  return true
+end
+
+--- Whether darktable writes no sidecars (its "write sidecar file for each image" preference is "never"): then a
+--- sidecar may be older than the library's history.
+local function sidecars_never()
+  local ok, value = pcall(dt.preferences.read, "darktable", "write_sidecar_files", "string")
+  return ok and value == "never"
+end
+
+--- The sidecar darktable 4.2 names for the image `filename` in the folder `dir` with duplicate index `index`:
+--- NAME.EXT.xmp for the original (0), NAME_NN.EXT.xmp for virtual copy NN (at least two digits).
+local function darktable_sidecar(dir, filename, index)
+  index = tonumber(index) or 0
+  if index == 0 then
+    return tostring(dir) .. "/" .. filename .. ".xmp"
+  end
+  local base, ext = filename:match("^(.-)(%.[^.]*)$")
+  if not base then
+    base, ext = filename, ""
+  end
+  return string.format("%s/%s_%02d%s.xmp", tostring(dir), base, index, ext)
+end
+
+--- The last part of a path.
+local function base_name(path)
+  return (tostring(path):match("([^/]*)$"))
+end
+
+--- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
+--- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
+--- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
+local function precheck(img, copies)
+  local index = tonumber(img.duplicate_index) or 0
+  if index ~= 0 and not copies then
+    return msg("duplicate")
+  end
+  local expected = darktable_sidecar(img.path, img.filename, index)
+  if img.sidecar ~= expected then
+    return msg("unusual_sidecar", tostring(img.sidecar), expected)
+  end
+  if not filesystem.file_exists(photo_path(img)) then
+    return msg("missing_file")
+  end
+  return nil
+end
+
+--- Why a sidecar written for `img` cannot be re-read safely, or nil: darktable 4.2 (no image:apply_sidecar) re-reads
+--- one only by importing the original's file again, which re-reads the original's and all its virtual copies'
+--- sidecars; when darktable writes no sidecars they may be older than the library (edits made since, a history
+--- discarded since), and the import would put them back.
+local function reload_refusal(img)
+  if sidecars_never() and not has_apply_sidecar(img) then
+    return msg("reload_needs_sidecars")
+  end
+  return nil
+end
+
+return {
+  photo_path = photo_path,
+  sync_sidecar = sync_sidecar,
+  reload = reload,
+  darktable_sidecar = darktable_sidecar,
+  base_name = base_name,
+  precheck = precheck,
+  reload_refusal = reload_refusal,
+}

@@ -1,0 +1,183 @@
+--[[
+  autoretouch/strings.lua: strings: every text shown to the user lives here (translated through gettext, formatted
+  after translation) ]]
+
+local dt = require "darktable"
+local constants = require "autoretouch/constants"
+
+
+local gettext = dt.gettext
+pcall(gettext.bindtextdomain, constants.MODULE, dt.configuration.config_dir .. "/lua/locale/")
+
+local function _(msgid)
+  return gettext.dgettext(constants.MODULE, msgid)
+end
+
+local MSG = {
+  action_label = "auto-retouch (learned style)",
+  action_tooltip = "append a learned style's edit to the selected images' history (existing history is kept)",
+  job_label = "auto-retouch",
+  train_label = "train style from selected images",
+  train_tooltip = "learn a style from the selected images' darktable edits (name, minutes: preferences > lua options)",
+  train_job_label = "training autoretouch style",
+  pref_train_name_label = "autoretouch: name of a style trained from images",
+  pref_train_name_tooltip = "the style 'train style from selected images' makes (letters, digits, _ . -)",
+  pref_train_minutes_label = "autoretouch: training minutes",
+  pref_train_minutes_tooltip = "how long 'train style from selected images' may take",
+  bad_style_name = "train style: '%s' is not a style name (letters, digits, _ . -; at most 64)",
+  train_nothing = "train style: none of the selected images has a darktable edit to learn from",
+  no_history = "no darktable edit (empty history)",
+  train_installed = "train style: '%s' learnt from %d images (%d steps) and is installed",
+  train_rejected = "train style: '%s' was trained but not installed: %s",
+  train_failed = "train style: '%s' could not be trained: %s",
+  train_cancelled = "train style: cancelled; nothing was installed",
+  train_skipped = "%d images left out, first: %s",
+  revert_label = "revert auto-retouch",
+  revert_tooltip = "remove autoretouch's modules from the selected images' history (the rest of the history stays)",
+  revert_job_label = "revert auto-retouch",
+  revert_summary = "revert auto-retouch: %d reverted, %d skipped, %d failed",
+  revert_summary_cancelled = "revert auto-retouch cancelled: %d reverted, %d skipped, %d failed, %d not done",
+  purpose = "retouch the selected images with a learned style (autoretouch)",
+  api_too_old = "autoretouch needs darktable 4.2 or later (Lua API %s), this is Lua API %s",
+  pref_cli_label = "autoretouch: command",
+  pref_cli_tooltip = "the autoretouch command line program: a name on the PATH or a full path",
+  pref_style_label = "autoretouch: style",
+  pref_style_tooltip = "name of the learned style (see `autoretouch styles`); empty = the default style",
+  pref_strength_label = "autoretouch: strength",
+  pref_strength_tooltip = "0 = no change, 1 = the full style",
+  pref_server_label = "autoretouch: daemon address",
+  pref_server_tooltip = "HOST:PORT of a running `autoretouch serve`; empty = run the command in-process",
+  pref_start_daemon_label = "autoretouch: start a daemon when none is set",
+  pref_start_daemon_tooltip = "with no daemon address, start `autoretouch serve` on the port below at the first "
+    .. "use and keep it for later batches (no start-up per batch); it stops when darktable quits",
+  pref_daemon_port_label = "autoretouch: port of the started daemon",
+  pref_daemon_port_tooltip = "loopback port of the daemon the plug-in starts; one already answering there is used",
+  pref_recipe_label = "autoretouch: fixed recipe file",
+  pref_recipe_tooltip = "apply this recipe JSON to every image instead of the style's suggestion; empty = the style",
+  no_images = "auto-retouch: no image selected",
+  busy = "auto-retouch is already running; wait for it to finish or cancel it",
+  not_lighttable = "auto-retouch works in the lighttable; leave the darkroom first",
+  windows_unsupported = "auto-retouch: Windows is not supported yet",
+  bad_cli = "auto-retouch: set the autoretouch command in preferences > lua options",
+  bad_strength = "auto-retouch: strength must lie between 0 and 1, got %s",
+  bad_server = "auto-retouch: the daemon address must be HOST:PORT, got '%s'",
+  bad_port = "auto-retouch: the daemon port must be a whole number from 1 to 65535, got '%s'",
+  bad_text = "auto-retouch: the setting '%s' contains a NUL character",
+  nul_in_argument = "an argument contains a NUL character",
+  cli_not_found = "cannot run the autoretouch command '%s' (not found); set it in preferences > lua options",
+  cli_not_executable = "cannot run the autoretouch command '%s' (not executable)",
+  cli_failed = "autoretouch exited with status %d: %s",
+  cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
+  no_result = "autoretouch reported nothing for this photo",
+  duplicate = "a virtual copy (duplicate): training reads the original image's sidecar only",
+  reload_needs_sidecars = "darktable writes no sidecars here, and darktable 4.2 re-reads one only by importing the "
+    .. "image's file again, which also puts the older sidecars of the original and its virtual copies back over their "
+    .. "edits: set preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
+  unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
+  wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
+    .. "virtual copy support?); not reloaded",
+  missing_file = "the image file is missing",
+  sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
+    .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
+  sync_failed = "could not make darktable write the sidecar: %s",
+  reload_failed = "sidecar written but darktable could not reload it: %s",
+  not_reloaded = "sidecar written but not reloaded: darktable is shutting down",
+  cancelled = "cancelled",
+  summary = "auto-retouch: %d retouched, %d skipped, %d failed",
+  summary_cancelled = "auto-retouch cancelled: %d retouched, %d skipped, %d failed, %d not done",
+  first_problem = "%s: %s",
+  log_line = "autoretouch: %s %s: %s",
+  check_label = "check autoretouch and its styles",
+  check_tooltip = "run the autoretouch command (or reach the daemon) and list the styles it can use",
+  check_where_local = "command line",
+  check_where_daemon = "daemon at %s, autoretouch %s",
+  check_where_started = "daemon started by the plug-in at %s, autoretouch %s",
+  check_ok = "autoretouch ready (%s): %d styles: %s",
+  check_style_ok = "the style preference '%s' is installed",
+  check_style_missing = "the style '%s' set in preferences is not installed",
+  check_style_unusable = "the style '%s' cannot be used: %s",
+  check_failed = "autoretouch check failed: %s",
+  check_style_line = "style %s (%s): %s",
+  check_unusable_line = "UNUSABLE: %s",
+  daemon_starting = "autoretouch: starting the daemon at %s (its output goes to %s)",
+  daemon_started = "autoretouch: daemon started at %s (process %s), folders: %s",
+  daemon_reused = "autoretouch: using the daemon already answering at %s (not started here, so it is left running)",
+  daemon_restarting = "autoretouch: restarting the daemon at %s to add the folder %s",
+  daemon_gone = "autoretouch: the daemon started at %s (process %s) is no longer running",
+  daemon_stopped = "autoretouch: stopped the daemon it started (process %s)",
+  daemon_no_cache = "autoretouch starts no daemon: darktable's cache folder (%s) is missing, and its output would "
+    .. "have no safe place; the command line runs each batch",
+  daemon_not_started = "the autoretouch daemon did not start (%s; its output is in %s): "
+    .. "the command line is used instead",
+  daemon_slow = "the autoretouch daemon gave no answer within %d seconds (its output is in %s): the command line "
+    .. "is used until it answers",
+  daemon_still_starting = "the autoretouch daemon is still starting (its output is in %s): the command line is "
+    .. "used until it answers",
+  daemon_exited = "it exited",
+  daemon_no_pid = "the shell gave no process id: '%s'",
+  daemon_refused = "autoretouch: the daemon at %s refused the batch (%s): the command line runs it instead",
+  daemon_refused_folders = "outside its folders",
+  daemon_refused_style = "a style it has not loaded",
+  daemon_restarting_styles = "autoretouch: restarting the daemon at %s to load the styles installed since it started",
+  pref_mix_label = "autoretouch: style mix",
+  pref_mix_tooltip = "blend styles instead of one style, e.g. 'warm:0.7,film:0.3' (apply and preview); empty = the "
+    .. "style above",
+  pref_preview_images_label = "autoretouch: images previewed",
+  pref_preview_images_tooltip = "'preview on virtual copies' makes copies of at most this many of the selected "
+    .. "images",
+  pref_preview_variants_label = "autoretouch: preview variants",
+  pref_preview_variants_tooltip = "copies per previewed image: 1 = the suggestion apply makes; more = also other "
+    .. "plausible variants (seeded below)",
+  pref_preview_seed_label = "autoretouch: seed of the preview variants",
+  pref_preview_seed_tooltip = "another seed gives other variants 2, 3, ...; variant 1 never changes",
+  bad_mix = "auto-retouch: the style mix must read NAME:WEIGHT,NAME:WEIGHT, got '%s'",
+  bad_preview_number = "auto-retouch: the setting '%s' must be a whole number from %d to %d, got '%s'",
+  preview_label = "preview on virtual copies",
+  preview_tooltip = "put the suggested edit on virtual copies of the first selected images (grouped with each "
+    .. "original, tagged autoretouch|preview); pressing it again replaces them; the originals are not changed",
+  preview_job_label = "auto-retouch preview",
+  discard_label = "discard previews",
+  discard_tooltip = "delete the virtual copies 'preview on virtual copies' made (only copies tagged "
+    .. "autoretouch|preview)",
+  preview_recipe = "auto-retouch preview shows a style's suggestion: clear the fixed recipe preference first",
+  preview_no_original = "auto-retouch preview: select original images (preview copies are not previewed again)",
+  preview_summary = "auto-retouch preview: %d copies of %d images (style %s, strength %s); %d previous copies removed",
+  preview_failed = "auto-retouch preview: %s",
+  preview_style_missing = "darktable did not import the style file %s",
+  preview_copy_failed = "could not make the preview copy: %s",
+  preview_dir_failed = "could not make a temporary folder for the style files",
+  preview_discarded = "auto-retouch: %d preview copies removed",
+  previews_removed = "; %d preview copies removed",
+  previews_kept = "; kept %d preview copies you edited",
+  preview_title = "autoretouch preview %d: %s, strength %s",
+  preview_recipe_not_kept = "could not keep the recipe of preview copy %s in %s: %s",
+  chosen_label = "apply chosen preview",
+  chosen_tooltip = "apply the edit each selected preview copy shows (one copy per image) to its original, "
+    .. "replacing an earlier auto-retouch (your own history stays); then its unedited preview copies are deleted",
+  chosen_job_label = "auto-retouch: apply chosen preview",
+  chosen_none = "auto-retouch: select the preview copies to apply (made by 'preview on virtual copies')",
+  chosen_two = "auto-retouch: %d preview copies of %s are chosen; select one copy per image",
+  chosen_which = "auto-retouch: %s has %d preview copies; select the one to apply",
+  chosen_recipe_missing = "the recipe of its preview copy is gone (the cache folder was cleared, or the copy was "
+    .. "made by an older plug-in?): preview again",
+  chosen_no_original = "the original of its preview copy is not in darktable's library",
+  chosen_recipe_file_failed = "could not write the recipe file: %s",
+  chosen_summary = "auto-retouch: chosen preview applied to %d images, %d skipped, %d failed",
+  chosen_summary_cancelled = "auto-retouch cancelled: chosen preview applied to %d images, %d skipped, %d failed, "
+    .. "%d not done",
+}
+
+--- The translated, formatted message `key` (format arguments follow).
+local function msg(key, ...)
+  local text = MSG[key]
+  assert(text, "unknown message " .. tostring(key))
+  if select("#", ...) == 0 then
+    return _(text)
+  end
+  return string.format(_(text), ...)
+end
+
+return {
+  MSG = MSG,
+  msg = msg,
+}

@@ -1,0 +1,129 @@
+--[[
+  autoretouch/train.lua: training a style from the selected images ]]
+
+local dt = require "darktable"
+local json = require "autoretouch/json"
+local strings = require "autoretouch/strings"
+local filesystem = require "autoretouch/filesystem"
+local shell = require "autoretouch/shell"
+local commands = require "autoretouch/commands"
+local cli = require "autoretouch/cli"
+local daemon = require "autoretouch/daemon"
+local sidecars = require "autoretouch/sidecars"
+local jobs = require "autoretouch/jobs"
+
+local msg = strings.msg
+local photo_path = sidecars.photo_path
+
+--- Stop a training started by train_from_images: mark it cancelled (it then does not start) and kill its
+--- process. `files` = {pid = path of the PID file, cancel = path of the marker}.
+local function stop_training(files)
+  local marker = io.open(files.cancel, "wb")
+  if marker then
+    marker:close()
+  end
+  local pid = filesystem.read_file(files.pid)
+  pid = pid and pid:match("^%s*(%d+)%s*$")
+  if pid then
+    os.execute("kill " .. pid .. " 2>/dev/null")
+  end
+end
+
+--- The shell line running `argv` in the background (its PID in files.pid) and waiting for it, so that the job's
+--- cancel button can kill it (darktable releases its Lua lock while dt.control.execute waits).
+local function background_line(argv, out_path, err_path, files)
+  local line, err = shell.command_line(argv, out_path, err_path)
+  if not line then
+    return nil, err
+  end
+  local pid, cancel = shell.shell_quote(files.pid), shell.shell_quote(files.cancel)
+  return "[ -e " .. cancel .. " ] && exit 130; ( exec " .. line .. " ) & echo $! >" .. pid .. "; wait $!"
+end
+
+--- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
+-- each image with its history; the CLI installs the style unless it does worse than doing nothing).
+-- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
+-- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
+-- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
+--   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
+local function train_from_images(images, overrides)
+  local cfg, err = jobs.prepare(images, overrides, false)
+  if not cfg then
+    return nil, err
+  end
+  if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
+    return jobs.refuse(msg("bad_style_name", cfg.train_name))
+  end
+  local summary = { name = cfg.train_name, used = 0, skipped = {} }
+  local files = { pid = os.tmpname(), cancel = os.tmpname() }
+  os.remove(files.cancel)
+  local job = {
+    percent = false,
+    on_cancel = function()
+      stop_training(files)
+    end,
+  }
+  local ok, failure = jobs.run_job(1, msg("train_job_label"), job, function(progress)
+    local photos, folders = {}, {}
+    for _i, img in ipairs(images) do
+      local reason = sidecars.precheck(img)
+      if not reason then
+        local synced, sync_err = sidecars.sync_sidecar(img)
+        reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil
+      end
+      if reason then
+        summary.skipped[#summary.skipped + 1] = { photo = photo_path(img), reason = reason }
+        dt.print_log(msg("log_line", "skipped", photo_path(img), reason))
+      else
+        photos[#photos + 1] = photo_path(img)
+        folders[#folders + 1] = img.path
+      end
+    end
+    summary.used = #photos
+    if #photos == 0 then
+      summary.state, summary.message = "nothing", msg("train_nothing")
+      return true
+    end
+    local result, quote_err = daemon.run_cli_for(cfg, folders, progress.stopped, function(c)
+      return commands.train_argv(c, photos)
+    end, function(argv, out_path, err_path)
+      return background_line(argv, out_path, err_path, files)
+    end)
+    if not result then
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, quote_err)
+      return true
+    end
+    local doc = json.decode(result.stdout)
+    summary.result = type(doc) == "table" and doc or nil
+    if filesystem.file_exists(files.cancel) then
+      summary.state, summary.message = "cancelled", msg("train_cancelled")
+    elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
+      summary.state = "rejected"
+      summary.message = msg("train_rejected", cfg.train_name, summary.result.rejected)
+    elseif result.status == 0 and summary.result then
+      summary.state = "finished"
+      summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)
+    else
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, cli.cli_problem(cfg, result))
+    end
+    return true
+  end)
+  os.remove(files.pid)
+  os.remove(files.cancel)
+  if not ok then
+    return nil, failure
+  end
+  local text = summary.message
+  if #summary.skipped > 0 then
+    text = text .. "\n" .. msg("train_skipped", #summary.skipped,
+      msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
+  end
+  dt.print(text)
+  return summary
+end
+
+return {
+  stop_training = stop_training,
+  background_line = background_line,
+  train_from_images = train_from_images,
+}
