@@ -12,7 +12,7 @@
     local stub = require "helpers.stub_darktable"
     local dt = stub.new({ prefs = { cli_path = "/x/autoretouch" } })
     package.loaded["darktable"] = dt
-    local plugin = require "autoretouch"
+    local plugin = require "autoretouch" -- again for a fresh plugin: helpers.load's unload() first
 ]]
 
 local M = {}
@@ -24,16 +24,8 @@ function M.write_file(path, text)
   f:close()
 end
 
---- The content of `path`, or nil.
-function M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+--- The content of `path`, or nil (the plugin's own reader: autoretouch/filesystem.lua uses no darktable).
+M.read_file = require("autoretouch/filesystem").read_file
 
 --- Remove the first `value` from the array `list` (nothing when it is not there).
 local function remove(list, value)
