@@ -10,7 +10,8 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   ``--sources pairs`` (``train --pairs``: the 16 training inputs paired with Expert C's retouches; the
   "nearest edits" baseline, stored with the paired style, is reported beside it);
 * every fold is trained with every seed of ``--seeds`` for a fixed ``--minutes`` on ``--threads`` threads per
-  run, ``--parallel`` runs side by side; the test photos are never seen in any form;
+  run, ``--parallel`` runs side by side (``--steps N`` bounds each run by N steps instead, so that a comparison
+  does not depend on the machine's load); the test photos are never seen in any form;
 * test: every test input against Expert C at 512 px with ``trainer.eval_cli.evaluate_pairs`` (the code path of
   ``autoretouch eval``): identity (doing nothing), the auto baseline and the learned style (its held-out-selected
   checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
@@ -91,7 +92,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     pairs = None
     if job["sources"] == "pairs":
         pairs = (link_photos(work / "before", [DATA / r["input"] for r in train_rows]), targets)
-    overrides = [*job["overrides"], f"run.minutes={job['minutes']}", "run.steps=1000000", f"run.seed={job['seed']}"]
+    budget = [f"run.minutes={job['minutes']}", "run.steps=1000000"]
+    if job.get("steps"):  # a step budget instead: the same training whatever the machine's load
+        budget = ["run.minutes=0", f"run.steps={job['steps']}"]
+    overrides = [*job["overrides"], *budget, f"run.seed={job['seed']}"]
     overrides += [f"run.threads={job['threads']}", f"run.style=cv{job['fold']}s{job['seed']}"]
     cfg = load_config(job.get("config"), overrides)
     start = time.perf_counter()
@@ -169,6 +173,9 @@ def main() -> int:
     p.add_argument("--job", help=argparse.SUPPRESS)
     p.add_argument("--minutes", type=float, default=5.0, help="training minutes per run")
     p.add_argument("--long-minutes", type=float, default=0.0, help="also one run per fold of this many minutes")
+    p.add_argument(
+        "--steps", type=int, default=0, help="bound each run by this many steps instead of --minutes (0: minutes)"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--parallel", type=int, default=2, help="runs side by side")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
@@ -189,7 +196,8 @@ def main() -> int:
         (Path(job["work"]) / "result.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
         return 0
     jobs = []
-    tag = f"{'dev-' if args.dev else ''}{args.sources}-{args.minutes:g}m{'-' + args.label if args.label else ''}"
+    budget = f"{args.steps}st" if args.steps else f"{args.minutes:g}m"
+    tag = f"{'dev-' if args.dev else ''}{args.sources}-{budget}{'-' + args.label if args.label else ''}"
     for fold in range(args.folds or len(folds(args.dev))):
         for seed in (int(s) for s in args.seeds.split(",")):
             jobs.append((fold, seed, args.minutes))
@@ -207,6 +215,7 @@ def main() -> int:
             "config": args.config,
             "work": str(args.work / tag / f"f{f}s{s}m{m:g}"),
             "eval_only": args.eval_only,
+            "steps": args.steps,
             "blend": args.blend,
         }
         for f, s, m in jobs
