@@ -319,6 +319,9 @@ class RestoreConfig:
             scored by an agent trained without it, :func:`trainer.restore_pairs.crossfit_check`) and the style
             trains on every pair; below 2, or with fewer than twice as many pairs, ``val_fraction`` is held out.
         check_share: share of the run's steps or minutes that the cross-fitted check takes (all groups together).
+        nearest_blends: with ``--pairs`` and the cross-fitted check, other candidate shares of the nearest edits:
+            the check scores the style's mix at each and at ``nearest_blend``, and the best replaces
+            ``nearest_blend`` where it wins clearly (:func:`trainer.restore_pairs._choose_blend`; empty: no choice).
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
         prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
@@ -358,6 +361,7 @@ class RestoreConfig:
     poor_fit_db: float = 25.0
     nearest_k: int = 5
     nearest_blend: float = 0.5
+    nearest_blends: tuple[float, ...] = (0.0, 0.25, 0.75, 1.0)
     check_folds: int = 2
     check_share: float = 0.3
     prior: str = "default"
@@ -471,6 +475,7 @@ def _validate(cfg: TrainConfig) -> None:
         (cfg.restore.fit_size >= 8 and cfg.restore.fit_iters >= 0, "restore.fit_size must be >= 8, fit_iters >= 0"),
         (cfg.restore.nearest_k >= 1, "restore.nearest_k must be >= 1"),
         (0.0 <= cfg.restore.nearest_blend <= 1.0, "restore.nearest_blend must be in [0, 1]"),
+        (all(0.0 <= b <= 1.0 for b in cfg.restore.nearest_blends), "restore.nearest_blends must lie in [0, 1]"),
         (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),
         (0.0 < cfg.restore.check_share < 1.0, "restore.check_share must be in (0, 1)"),
         (0.0 < cfg.restore.prior_share <= 1.0, "restore.prior_share must be in (0, 1]"),

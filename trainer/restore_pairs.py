@@ -30,6 +30,7 @@ ones: an original and the photographer's own edit of it. This module builds that
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -39,10 +40,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from backend.agent.look import EXAMPLES_DESCRIPTOR, example_features
+from backend.agent.nearest import nearest_recipe
+from backend.agent.network import AgentNet
+from backend.agent.rollout import rollout
 from backend.agent.thumbnail import make_thumbnail
-from backend.recipe import Recipe
+from backend.recipe import Recipe, blend, render_recipe
 from trainer.config import TrainConfig
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
@@ -460,6 +465,74 @@ def paired_data(
     )
 
 
+def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, Any]:
+    """The nearest-edits memory of the pairs ``idx`` alone (as :func:`paired_data` builds it for a style)."""
+    views = dataclasses.replace(
+        ps.views, before_evals=ps.views.before_evals[idx], pairs=tuple(ps.views.pairs[i] for i in idx)
+    )
+    labels = [ps.labels[i] for i in idx] if ps.labels is not None else None
+    return _examples(views, [ps.fits[i] for i in idx], [ps.weights[i] for i in idx], cfg.restore.nearest_k, labels)
+
+
+def _mix_scores(
+    net: AgentNet, examples: dict[str, Any], before: Tensor, after: Tensor, shares: Sequence[float]
+) -> list[list[float]]:
+    """PSNR (dB) of every ``(1, 3, E, E)`` photo of ``before`` under each nearest-edits share of the style's mix.
+
+    Returns:
+        ``[photo][share]``: the agent's recipe blended with the photo's nearest edits (share ``s`` of the
+        nearest recipe), rendered on the original and scored against the edit, as a suggestion is.
+    """
+    net.eval()
+    scores: list[list[float]] = []
+    for j in range(before.shape[0]):
+        photo = before[j : j + 1]
+        with torch.no_grad():
+            agent = rollout(net, make_thumbnail(photo, net.thumb), render_final=False).recipe()
+            near = nearest_recipe(examples, photo)
+            outs = [render_recipe(photo, blend([agent, near], [1.0 - s, s])) for s in shares]
+        scores.append([float(psnr(out, after[j : j + 1])[0]) for out in outs])
+    return scores
+
+
+def _choose_blend(per_pair: list[dict[str, Any]], shares: Sequence[float], default: float) -> dict[str, Any]:
+    """The nearest-edits share of the style's mix, chosen on the check's pairs.
+
+    The share whose mix scores best on average replaces ``default`` (``restore.nearest_blend``) only where the
+    evidence is clear: its gain over the default's mix, pair by pair, must be positive by more than twice its
+    standard error (with 12-16 pairs the check's means of nearby shares differ by noise; a look that is the same
+    on every photo makes the nearest edits win on every pair). Each pair's style score becomes the chosen mix's
+    (the agent's alone is kept as ``agent``).
+
+    Returns:
+        ``blend`` (the chosen share), ``blend_psnr`` (mean dB by share) and ``blend_gain_se`` (the best share's
+        mean gain over the default's and its standard error, dB).
+    """
+    grid = list(shares)  # the default among them
+    means = [float(np.mean([p["mixes"][k] for p in per_pair])) for k in range(len(grid))]
+    best, base = max(range(len(grid)), key=lambda k: means[k]), grid.index(default)
+    gains = np.array([p["mixes"][best] - p["mixes"][base] for p in per_pair])
+    se = float(gains.std(ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else float("inf")
+    chosen = best if float(gains.mean()) > 2.0 * se else base
+    for p in per_pair:
+        p["agent"], p["style"] = p["style"], p["mixes"][chosen]
+    by_share = {f"{s:g}": round(m, 2) for s, m in zip(grid, means, strict=True)}
+    log.info(
+        "cross-fitted check: nearest-edits share %g (PSNR by share: %s; the best share's gain over %g: %+.2f dB, "
+        "standard error %.2f dB)",
+        grid[chosen],
+        by_share,
+        default,
+        float(gains.mean()),
+        se,
+    )
+    return {
+        "blend": grid[chosen],
+        "blend_psnr": by_share,
+        "blend_gain_se": [round(float(gains.mean()), 2), round(se, 2)],
+    }
+
+
 def crossfit_check(
     cfg: TrainConfig, ps: PairSet, folds: int, *, steps: int, minutes: float, info: DistInfo
 ) -> dict[str, Any]:
@@ -472,9 +545,13 @@ def crossfit_check(
 
     Returns:
         ``val_psnr`` and ``val_psnr_identity`` (mean PSNR in dB over every pair, each scored by the agent that
-        did not see it), ``per_pair`` (name, style dB, identity dB) and ``summary`` for the style's metadata.
+        did not see it), ``per_pair`` (name, style dB, identity dB; with ``restore.nearest_blends`` also the
+        mix's dB at each share, ``mixes``), ``summary`` for the style's metadata and ``blend``: the nearest-edits
+        share chosen among ``restore.nearest_blends`` (the style is then scored as that mix), else ``None``.
     """
     n = len(ps.names)
+    r = cfg.restore
+    shares = tuple(sorted({*r.nearest_blends, r.nearest_blend})) if r.nearest_blends else ()
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.run.seed + 104_729)).tolist()
     groups = [sorted(perm[f::folds]) for f in range(folds)]
     per_pair: list[dict[str, Any]] = []
@@ -490,6 +567,7 @@ def crossfit_check(
         net.eval()
         before, after = ps.views.before_evals[held], ps.views.after_evals[held]
         out, _ = restore_images(net, before)
+        mixes = _mix_scores(net, _fold_examples(cfg, ps, train_idx), before, after, shares) if shares else None
         for j, i in enumerate(held):
             per_pair.append(
                 {
@@ -497,8 +575,10 @@ def crossfit_check(
                     "style": float(psnr(out[j : j + 1], after[j : j + 1])[0]),
                     "identity": float(psnr(before[j : j + 1], after[j : j + 1])[0]),
                 }
+                | ({"mixes": mixes[j]} if mixes is not None else {})
             )
         log.info("cross-fitted check: fold %d of %d done (%.0f s)", f + 1, folds, time.monotonic() - t0)
+    blend_choice = _choose_blend(per_pair, shares, r.nearest_blend) if shares else {}
     style = float(np.mean([p["style"] for p in per_pair]))
     identity = float(np.mean([p["identity"] for p in per_pair]))
     worst = min(per_pair, key=lambda p: p["style"] - p["identity"])
@@ -509,6 +589,7 @@ def crossfit_check(
         "worst_pair": worst["pair"],
         "worst_gain_db": round(worst["style"] - worst["identity"], 2),
         "seconds": round(time.monotonic() - t0, 1),
+        **blend_choice,
     }
     log.info(
         "cross-fitted check: %.2f dB on pairs each agent did not see, doing nothing %.2f dB (worst pair %s %+.2f dB)",
@@ -517,7 +598,13 @@ def crossfit_check(
         worst["pair"],
         worst["style"] - worst["identity"],
     )
-    return {"val_psnr": style, "val_psnr_identity": identity, "per_pair": per_pair, "summary": summary}
+    return {
+        "val_psnr": style,
+        "val_psnr_identity": identity,
+        "per_pair": per_pair,
+        "summary": summary,
+        "blend": blend_choice.get("blend"),
+    }
 
 
 #: With pairs, seconds of ``--minutes`` kept for the final checks and the export after training.
@@ -571,6 +658,8 @@ def paired_run_data(
             minutes = max(minutes - (time.monotonic() - t_check) / 60.0, 0.05 * minutes)
         everything = list(range(len(pair_set.names)))
         data = paired_data(cfg, pair_set, everything, everything)
+        if crossfit["blend"] is not None and data.examples is not None:
+            data.examples["blend"] = crossfit["blend"]
     else:
         data = paired_data(cfg, pair_set, *split_pairs(cfg, len(pair_set.names)))
     log.info(
