@@ -190,6 +190,8 @@ def main() -> int:
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the styles of an earlier run (same --label)")
     p.add_argument("--blend", type=float, help="with --sources pairs: override the styles' nearest-edits share")
     args = p.parse_args()
+    if args.steps and args.long_minutes:
+        p.error("--long-minutes needs the minutes budget; leave out --steps")
     if args.job:
         job = json.loads(args.job)
         out = run_job(job)

@@ -216,3 +216,21 @@ def test_the_default_share_stays_unless_another_wins_clearly() -> None:
     assert choice["blend"] == 1.0 and [p["style"] for p in clear] == [23.0, 23.5, 22.5, 23.2]
     gain, se = choice["blend_gain_se"]
     assert gain == pytest.approx(2.05, abs=0.01) and 0.0 < se < gain / 2
+
+
+def test_one_lightroom_preset_on_every_photo_trains_a_style_that_is_the_preset(tmp_path: Path) -> None:
+    # the edits are our own renders of the mapped settings, so the nearest edits reproduce them exactly: the
+    # check's scores are capped (not infinite), the style can be saved and it takes the preset whole
+    photos = smooth_images(8, 64, seed=5)
+    items = []
+    for i in range(8):
+        path = tmp_path / f"p{i}.png"
+        write_image(path, photos[i : i + 1], bit_depth=16)
+        items.append({"path": str(path), "settings": {"ProcessVersion": "11.0", "Exposure2012": 1.0}})
+    cfg = config_with(TINY, run={"steps": 10})
+    result = train(cfg, targets=None, edits=items, run_dir=tmp_path / "run", install_dir=tmp_path / "s")
+    assert result.rejected is None and result.installed_path is not None
+    meta = json.loads((tmp_path / "s" / "mine.json").read_text(encoding="utf-8"))
+    check = meta["training"]["check"]
+    assert check["blend"] == 1.0 and check["blend_psnr"]["1"] == 100.0
+    assert meta["examples"]["blend"] == 1.0

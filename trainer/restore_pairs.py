@@ -465,6 +465,10 @@ def paired_data(
     )
 
 
+#: The highest PSNR (dB) a mix of the share choice scores (identical images give infinity otherwise).
+_PSNR_CAP = 100.0
+
+
 def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, Any]:
     """The nearest-edits memory of the pairs ``idx`` alone (as :func:`paired_data` builds it for a style)."""
     views = dataclasses.replace(
@@ -477,7 +481,7 @@ def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, A
 def _mix_scores(
     net: AgentNet, examples: dict[str, Any], before: Tensor, after: Tensor, shares: Sequence[float]
 ) -> list[list[float]]:
-    """PSNR (dB) of every ``(1, 3, E, E)`` photo of ``before`` under each nearest-edits share of the style's mix.
+    """PSNR (dB, at most 100) of every ``(1, 3, E, E)`` photo of ``before`` under each share of the style's mix.
 
     Returns:
         ``[photo][share]``: the agent's recipe blended with the photo's nearest edits (share ``s`` of the
@@ -491,7 +495,9 @@ def _mix_scores(
             agent = rollout(net, make_thumbnail(photo, net.thumb), render_final=False).recipe()
             near = nearest_recipe(examples, photo)
             outs = [render_recipe(photo, blend([agent, near], [1.0 - s, s])) for s in shares]
-        scores.append([float(psnr(out, after[j : j + 1])[0]) for out in outs])
+        # capped like the fits' PSNR: a mix that reproduces the edit exactly (one preset on every photo, the edits
+        # rendered by our own renderer) scores 100 dB, not infinity, so means, errors and the metadata stay finite
+        scores.append([min(float(psnr(out, after[j : j + 1])[0]), _PSNR_CAP) for out in outs])
     return scores
 
 
