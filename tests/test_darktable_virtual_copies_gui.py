@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from testing.darktable_gui import library_histories, require_darktable_gui, run_darktable
+from testing.darktable_gui import FIXED_MODULES, library_histories, require_darktable_gui, run_darktable
 from testing.darktable_plugin import driver_result, install_plugin, run_plugin_session, write_driver
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
@@ -87,6 +87,12 @@ RELOAD_DRIVER = (
 )
 
 
+def _edits(ops: list[str]) -> list[str]:
+    """A library history's operations without the modules darktable adds on its own (whenever it develops the
+    image in the background, so their presence depends on timing)."""
+    return [op for op in ops if op not in FIXED_MODULES]
+
+
 def _history_xmp(steps: list[dict[str, Any]]) -> str:
     """A darktable sidecar whose history is ``steps`` translated (no autoretouch record)."""
     from backend.recipe import Recipe
@@ -125,8 +131,8 @@ def test_importing_the_original_rereads_a_virtual_copys_sidecar(tmp_path: Path, 
     for step in ("first", "second"):
         images = sorted((i["id"], i["index"]) for i in result[step]["images"])
         assert len(images) == 2 and (copy["id"], 1) in images, (step, images)  # same copy, no new image
-    assert result["first"]["ops"] == ["exposure"]  # the sidecar written from outside, in the library
-    assert result["second"]["ops"] == ["colorbalancergb", "exposure"]  # and again after the second write
+    assert _edits(result["first"]["ops"]) == ["exposure"]  # the sidecar written from outside, in the library
+    assert _edits(result["second"]["ops"]) == ["colorbalancergb", "exposure"]  # and again after the second write
     histories = library_histories(tmp_path / "library.db")
     assert histories[("p.png", 1)] == [("exposure", 0), ("colorbalancergb", 0)]
     assert histories[("p.png", 0)] == [("sharpen", 0)]  # the original keeps its own history
@@ -221,17 +227,17 @@ def test_plugin_applies_twice_to_a_virtual_copy_keeping_its_own_history(
     copy_session: tuple[dict[str, Any], Path],
 ) -> None:
     result, _library = copy_session
-    assert result["copy"]["index"] == 1 and result["copy"]["ops"] == ["colorbalancergb"]  # its own history
+    assert result["copy"]["index"] == 1 and _edits(result["copy"]["ops"]) == ["colorbalancergb"]  # its own history
     ((first,), (second,)) = result["first"], result["second"]
     assert first["action"] == "written" and first["index"] == 1, first
     assert second["action"] == "written" and second["index"] == 1, second
     assert "exposure" in _operations(result["first_sidecar"])
-    assert result["first_ops"] == ["colorbalancergb", "exposure"]  # in darktable's library after the reload
+    assert _edits(result["first_ops"]) == ["colorbalancergb", "exposure"]  # in darktable's library after the reload
     sidecar = result["second_sidecar"]
     ops = _operations(sidecar)
     assert ops.count("exposure") == 1 and ops.index("colorbalancergb") < ops.index("exposure"), ops  # one set of ours
     assert "&quot;strength&quot;: 0.5" in sidecar and sidecar.count("autoretouch:Timestamp=") == 1
-    assert result["second_ops"] == ["colorbalancergb", "exposure"]
+    assert _edits(result["second_ops"]) == ["colorbalancergb", "exposure"]
 
 
 def test_plugin_revert_on_a_virtual_copy_leaves_its_own_history(copy_session: tuple[dict[str, Any], Path]) -> None:
