@@ -218,15 +218,20 @@ def test_the_default_share_stays_unless_another_wins_clearly() -> None:
     assert gain == pytest.approx(2.05, abs=0.01) and 0.0 < se < gain / 2
 
 
+def _same_settings_on_eight_photos(folder: Path, settings: dict[str, object]) -> list[dict[str, object]]:
+    photos = smooth_images(8, 64, seed=5)
+    items: list[dict[str, object]] = []
+    for i in range(8):
+        path = folder / f"p{i}.png"
+        write_image(path, photos[i : i + 1], bit_depth=16)
+        items.append({"path": str(path), "settings": {"ProcessVersion": "11.0", **settings}})
+    return items
+
+
 def test_one_lightroom_preset_on_every_photo_trains_a_style_that_is_the_preset(tmp_path: Path) -> None:
     # the edits are our own renders of the mapped settings, so the nearest edits reproduce them exactly: the
     # check's scores are capped (not infinite), the style can be saved and it takes the preset whole
-    photos = smooth_images(8, 64, seed=5)
-    items = []
-    for i in range(8):
-        path = tmp_path / f"p{i}.png"
-        write_image(path, photos[i : i + 1], bit_depth=16)
-        items.append({"path": str(path), "settings": {"ProcessVersion": "11.0", "Exposure2012": 1.0}})
+    items = _same_settings_on_eight_photos(tmp_path, {"Exposure2012": 1.0})
     cfg = config_with(TINY, run={"steps": 10})
     result = train(cfg, targets=None, edits=items, run_dir=tmp_path / "run", install_dir=tmp_path / "s")
     assert result.rejected is None and result.installed_path is not None
@@ -234,3 +239,12 @@ def test_one_lightroom_preset_on_every_photo_trains_a_style_that_is_the_preset(t
     check = meta["training"]["check"]
     assert check["blend"] == 1.0 and check["blend_psnr"]["1"] == 100.0
     assert meta["examples"]["blend"] == 1.0
+
+
+def test_edits_that_changed_nothing_give_a_finite_check(tmp_path: Path) -> None:
+    # doing nothing reproduces every "edit": its PSNR is capped like the rest, so the style's metadata can be saved
+    items = _same_settings_on_eight_photos(tmp_path, {})
+    cfg = config_with(TINY, run={"steps": 10, "force": True})
+    result = train(cfg, targets=None, edits=items, run_dir=tmp_path / "run", install_dir=tmp_path / "s")
+    check = json.loads((tmp_path / "run" / "style" / "mine.json").read_text(encoding="utf-8"))["training"]["check"]
+    assert check["identity_psnr"] == 100.0 and result.style_path is not None

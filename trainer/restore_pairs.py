@@ -465,8 +465,18 @@ def paired_data(
     )
 
 
-#: The highest PSNR (dB) a mix of the share choice scores (identical images give infinity otherwise).
+#: The highest PSNR (dB) the cross-fitted check scores (identical images give infinity otherwise).
 _PSNR_CAP = 100.0
+
+
+def _check_psnr(a: Tensor, b: Tensor) -> float:
+    """PSNR (dB) of one ``(1, 3, E, E)`` result against its edit, capped at :data:`_PSNR_CAP`.
+
+    Capped like the fits' PSNR: a result that reproduces the edit exactly (one preset on every photo with the edits
+    rendered by our own renderer, or an "edit" that changed nothing) scores 100 dB, not infinity, so the check's
+    means, errors and the style's metadata stay finite.
+    """
+    return min(float(psnr(a, b)[0]), _PSNR_CAP)
 
 
 def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, Any]:
@@ -495,9 +505,7 @@ def _mix_scores(
             agent = rollout(net, make_thumbnail(photo, net.thumb), render_final=False).recipe()
             near = nearest_recipe(examples, photo)
             outs = [render_recipe(photo, blend([agent, near], [1.0 - s, s])) for s in shares]
-        # capped like the fits' PSNR: a mix that reproduces the edit exactly (one preset on every photo, the edits
-        # rendered by our own renderer) scores 100 dB, not infinity, so means, errors and the metadata stay finite
-        scores.append([min(float(psnr(out, after[j : j + 1])[0]), _PSNR_CAP) for out in outs])
+        scores.append([_check_psnr(out, after[j : j + 1]) for out in outs])
     return scores
 
 
@@ -578,8 +586,8 @@ def crossfit_check(
             per_pair.append(
                 {
                     "pair": ps.names[i],
-                    "style": float(psnr(out[j : j + 1], after[j : j + 1])[0]),
-                    "identity": float(psnr(before[j : j + 1], after[j : j + 1])[0]),
+                    "style": _check_psnr(out[j : j + 1], after[j : j + 1]),
+                    "identity": _check_psnr(before[j : j + 1], after[j : j + 1]),
                 }
                 | ({"mixes": mixes[j]} if mixes is not None else {})
             )
