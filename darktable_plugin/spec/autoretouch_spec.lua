@@ -186,10 +186,7 @@ describe("running", function()
 
     it("sends photos to apply in batches of 8", function()
       setup()
-      local images = {}
-      for i = 1, 9 do
-        images[i] = image(i, "p" .. i .. ".png")
-      end
+      local images = stub.images(dt, 9, env.photos)
       local summary = plugin.apply_to_images(images)
       local applies = calls_of("apply")
       assert.are.equal(2, #applies)
@@ -666,10 +663,7 @@ describe("running", function()
           job.cancel(setmetatable({}, { __newindex = function(_t, k, v) job[k] = v end }))
         end
       end })
-      local images = {}
-      for i = 1, 10 do
-        images[i] = image(i, "p" .. i .. ".png")
-      end
+      local images = stub.images(dt, 10, env.photos)
       local summary = plugin.apply_to_images(images)
       assert.is_true(summary.cancelled)
       assert.are.equal(8, summary.written) -- the running batch finishes and is reloaded, then nothing more
@@ -684,10 +678,7 @@ describe("running", function()
       setup({ before_execute = function()
         dt.control.ending = true
       end })
-      local images = {}
-      for i = 1, 9 do
-        images[i] = image(i, "p" .. i .. ".png")
-      end
+      local images = stub.images(dt, 9, env.photos)
       local summary = plugin.apply_to_images(images)
       assert.are.equal(1, #dt._log.commands) -- the first batch's apply call only
       assert.are.same({}, dt._log.imports)

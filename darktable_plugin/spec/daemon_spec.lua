@@ -145,10 +145,7 @@ describe("the daemon started on demand", function()
 
     it("starts the daemon at the first batch, waits for its answer and runs every batch through it", function()
       setup()
-      local images = {}
-      for i = 1, 9 do
-        images[i] = image(i, env.photos, "p" .. i .. ".png")
-      end
+      local images = stub.images(dt, 9, env.photos)
       assert.are.equal(9, plugin.apply_to_images(images).written)
       local styles = calls_of("styles")
       assert.are.same({ "styles", "--json", "--server=" .. SERVER }, styles[1]) -- nothing there yet: start one
@@ -201,10 +198,7 @@ describe("the daemon started on demand", function()
         setup()
         env.scenario('{"serve": {"mode": "silent"}}')
         timing.start_wait_s = 1
-        local images = {}
-        for i = 1, 9 do
-          images[i] = image(i, env.photos, "p" .. i .. ".png")
-        end
+        local images = stub.images(dt, 9, env.photos)
         local summary = plugin.apply_to_images(images)
         assert.are.equal(9, summary.written) -- the batch is not failed
         assert.are.equal(1, #calls_of("serve")) -- not tried again for the run's second batch

@@ -399,4 +399,13 @@ function M.image(owner, id, dir, filename, opts)
   return img
 end
 
+--- A list of `count` fake images p1.png ... pN.png in `dir` (ids 1 to N), e.g. for runs of more than one batch.
+function M.images(owner, count, dir)
+  local images = {}
+  for i = 1, count do
+    images[i] = M.image(owner, i, dir, "p" .. i .. ".png")
+  end
+  return images
+end
+
 return M
