@@ -20,17 +20,8 @@ from backend.render.exposure import (
     blacks_to_black_level,
     exposure_params,
 )
-from backend.render.pipeline import SliderModule
 from backend.sliders.catalog import get_slider, iter_sliders
 from testing.dt_sidecar import assert_within_darktable_floor, one_entry_sidecar, render_darktable, synthetic_png
-from testing.filter_checks import (
-    check_commutes_with_4x_downscaling,
-    check_gradcheck,
-    check_identity,
-    check_per_image_values,
-    check_smoke,
-    check_stage_gradcheck,
-)
 from testing.filter_checks import srgb_gamut_image as _image
 
 APPLY: dict[str, Callable[[Tensor, Tensor | float], Tensor]] = {"exposure": apply_exposure, "blacks": apply_blacks}
@@ -113,47 +104,7 @@ def test_no_clamping() -> None:
     torch.testing.assert_close(out, expected)
 
 
-# --- house-style filter tests ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("name", "value"), [("exposure", 0.6), ("blacks", 50.0)])
-def test_smoke(name: str, value: float) -> None:
-    check_smoke(APPLY[name], _image(dtype=torch.float32), value)
-
-
-@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 7, 5), (2, 3, 4, 9), (2, 3, 16, 16)])
-@pytest.mark.parametrize("name", list(APPLY))
-def test_cardinality_and_per_image_values(name: str, shape: tuple[int, int, int, int]) -> None:
-    values = torch.linspace(-0.5, 0.9, shape[0], dtype=torch.float64) * (1.0 if name == "exposure" else 80.0)
-    check_per_image_values(APPLY[name], _image(shape[0], shape[2], shape[3]), values)
-
-
-@pytest.mark.parametrize("name", list(APPLY))
-def test_identity_returns_the_input(name: str) -> None:
-    check_identity(APPLY[name], apply_exposure_stage, _image(), rtol=0)
-
-
-def test_bad_value_shape() -> None:
-    with pytest.raises(InvalidRecipeError):
-        apply_exposure(_image(2), torch.zeros(3))
-
-
-@pytest.mark.parametrize(
-    ("name", "value"), [("exposure", 0.4), ("exposure", -1.7), ("blacks", 30.0), ("blacks", -70.0)]
-)
-def test_gradcheck(name: str, value: float) -> None:
-    check_gradcheck(APPLY[name], _image(2, 3, 4), value)
-
-
-def test_gradcheck_both_sliders() -> None:
-    check_stage_gradcheck(apply_exposure_stage, _image(1, 3, 3), {"exposure": 0.3, "blacks": -25.0})
-
-
-@pytest.mark.parametrize("name", list(APPLY))
-def test_module_equals_function(name: str) -> None:
-    image = _image()
-    values = torch.tensor([0.35, -0.6], dtype=torch.float64) * (1.0 if name == "exposure" else 100.0)
-    torch.testing.assert_close(SliderModule(name)(image, values), APPLY[name](image, values))
+# --- brightness (the shared house-style checks are in tests/test_render_stages.py) ----------------------
 
 
 @pytest.mark.parametrize("name", list(APPLY))
@@ -164,11 +115,6 @@ def test_raising_the_value_raises_mean_luminance(name: str) -> None:
     grid = torch.linspace(spec.minimum, spec.maximum, 9, dtype=torch.float64)
     means = torch.stack([_mean_luminance(APPLY[name](image, v.item()))[0] for v in grid])
     assert bool((means.diff() > 0).all())
-
-
-@pytest.mark.parametrize(("name", "value"), [("exposure", 1.3), ("blacks", -80.0)])
-def test_commutes_with_4x_downscaling(name: str, value: float) -> None:
-    check_commutes_with_4x_downscaling(APPLY[name], _image(2, 3, 5, seed=3), value)
 
 
 # --- darktable-cli ------------------------------------------------------------------------------------------

@@ -15,21 +15,12 @@ from backend.render.color import REC2020_LUMINANCE
 from backend.render.levels import (
     MIDDLE_GREY,
     WHITE_PER_UNIT,
-    apply_rgblevels_stage,
     apply_whites,
     rgblevels_params,
     whites_to_levels,
 )
-from backend.render.pipeline import SliderModule
 from backend.sliders.catalog import get_slider, iter_sliders
 from testing.dt_sidecar import assert_within_darktable_floor, one_entry_sidecar, render_darktable, synthetic_png
-from testing.filter_checks import (
-    check_commutes_with_4x_downscaling,
-    check_gradcheck,
-    check_identity,
-    check_per_image_values,
-    check_smoke,
-)
 from testing.filter_checks import srgb_gamut_image as _image
 
 #: dt_iop_rgblevels_params_t v1 (44 bytes): autoscale, preserve_colors, float levels[3][3].
@@ -113,37 +104,7 @@ def test_middle_grey_and_white_point() -> None:
     assert out[1, 2] < 0.05 < out[0, 2]  # +whites deepens below grey, -whites lifts
 
 
-# --- house-style filter tests ---------------------------------------------------------------------------
-
-
-def test_smoke() -> None:
-    check_smoke(apply_whites, _image(dtype=torch.float32), 45.0)
-
-
-@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 7, 5), (2, 3, 4, 9), (2, 3, 16, 16)])
-def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    values = torch.linspace(-80.0, 70.0, shape[0], dtype=torch.float64)
-    check_per_image_values(apply_whites, _image(shape[0], shape[2], shape[3]), values)
-
-
-def test_identity_returns_the_input() -> None:
-    check_identity(apply_whites, apply_rgblevels_stage, _image(), rtol=1e-12)
-
-
-def test_bad_value_shape() -> None:
-    with pytest.raises(InvalidRecipeError):
-        apply_whites(_image(2), torch.zeros(3))
-
-
-@pytest.mark.parametrize("value", [-70.0, 25.0, 90.0])
-def test_gradcheck(value: float) -> None:
-    check_gradcheck(apply_whites, _image(2, 3, 4), value)
-
-
-def test_module_equals_function() -> None:
-    image = _image()
-    values = torch.tensor([35.0, -60.0], dtype=torch.float64)
-    torch.testing.assert_close(SliderModule("whites")(image, values), apply_whites(image, values))
+# --- brightness (the shared house-style checks are in tests/test_render_stages.py) ----------------------
 
 
 def test_raising_whites_brightens_highlights_and_the_mean() -> None:
@@ -157,10 +118,6 @@ def test_raising_whites_brightens_highlights_and_the_mean() -> None:
     above = ramp[..., ramp[0, 0, 0] > MIDDLE_GREY]
     outs = torch.stack([apply_whites(above, v.item()) for v in grid])
     assert bool((outs.diff(dim=0) > 0).all())  # every tone above middle grey rises with whites
-
-
-def test_commutes_with_4x_downscaling() -> None:
-    check_commutes_with_4x_downscaling(apply_whites, _image(2, 3, 5, seed=3), 70.0)
 
 
 # --- darktable-cli ------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from backend.render.color import (
     REC2020_TO_XYZ_D65,
     apply_matrix,
 )
-from backend.render.pipeline import SliderModule
 from backend.render.white_balance import (
     REFERENCE_CCT,
     REFERENCE_DUV,
@@ -43,14 +42,6 @@ from testing.dt_sidecar import (
     one_entry_sidecar,
     render_darktable,
     synthetic_png,
-)
-from testing.filter_checks import (
-    check_commutes_with_4x_downscaling,
-    check_gradcheck,
-    check_identity,
-    check_per_image_values,
-    check_smoke,
-    check_stage_gradcheck,
 )
 from testing.filter_checks import srgb_gamut_image as _image
 
@@ -208,7 +199,7 @@ def test_params_identity() -> None:
     assert set(fields[12:24]) == {0.0}
 
 
-# --- stage behaviour ---------------------------------------------------------------------------------------
+# --- stage behaviour (the shared house-style checks are in tests/test_render_stages.py) --------------------
 
 
 def test_stage_owns_exactly_the_catalog_sliders() -> None:
@@ -242,46 +233,6 @@ def test_darktable_gamut_pass_on_out_of_gamut_pixels() -> None:
     torch.testing.assert_close(out[0, :, 0, 3], image[0, :, 0, 3], atol=1e-9, rtol=0)
 
 
-@pytest.mark.parametrize(("name", "value"), [("temperature", 40.0), ("tint", -30.0)])
-def test_smoke(name: str, value: float) -> None:
-    check_smoke(APPLY[name], _image(dtype=torch.float32), value)
-
-
-@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 7, 5), (2, 3, 4, 9), (2, 3, 16, 16)])
-@pytest.mark.parametrize("name", list(APPLY))
-def test_cardinality_and_per_image_values(name: str, shape: tuple[int, int, int, int]) -> None:
-    values = torch.linspace(-70.0, 90.0, shape[0], dtype=torch.float64)
-    check_per_image_values(APPLY[name], _image(shape[0], shape[2], shape[3]), values)
-
-
-@pytest.mark.parametrize("name", list(APPLY))
-def test_identity_returns_the_input(name: str) -> None:
-    check_identity(APPLY[name], apply_channelmixerrgb_stage, _image(), rtol=1e-12)
-
-
-def test_bad_value_shape() -> None:
-    with pytest.raises(InvalidRecipeError):
-        apply_tint(_image(2), torch.zeros(3))
-
-
-@pytest.mark.parametrize(
-    ("name", "value"), [("temperature", 35.0), ("temperature", -80.0), ("tint", 20.0), ("tint", -65.0)]
-)
-def test_gradcheck(name: str, value: float) -> None:
-    check_gradcheck(APPLY[name], _image(2, 3, 4), value)
-
-
-def test_gradcheck_both_sliders() -> None:
-    check_stage_gradcheck(apply_channelmixerrgb_stage, _image(1, 2, 3), {"temperature": -15.0, "tint": 12.0})
-
-
-@pytest.mark.parametrize("name", list(APPLY))
-def test_module_equals_function(name: str) -> None:
-    image = _image()
-    values = torch.tensor([35.0, -60.0], dtype=torch.float64)
-    torch.testing.assert_close(SliderModule(name)(image, values), APPLY[name](image, values))
-
-
 @pytest.mark.parametrize("name", list(APPLY))
 def test_neutral_grey_keeps_its_luminance(name: str) -> None:
     assert get_slider(name).brightening == 0
@@ -291,11 +242,6 @@ def test_neutral_grey_keeps_its_luminance(name: str) -> None:
         out = APPLY[name](grey, value)
         assert not torch.allclose(out, grey)
         torch.testing.assert_close((out * weights).sum(1), torch.full((1, 2, 2), 0.1845, dtype=torch.float64))
-
-
-@pytest.mark.parametrize(("name", "value"), [("temperature", 60.0), ("tint", -45.0)])
-def test_commutes_with_4x_downscaling(name: str, value: float) -> None:
-    check_commutes_with_4x_downscaling(APPLY[name], _image(2, 3, 5, seed=3), value)
 
 
 # --- darktable-cli ------------------------------------------------------------------------------------------
