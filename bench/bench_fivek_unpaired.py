@@ -34,7 +34,6 @@ import argparse
 import random
 from pathlib import Path
 
-import torch
 from common import (  # first: it puts the repository on sys.path
     BASELINE_LABELS,
     REPO,
@@ -45,7 +44,8 @@ from common import (  # first: it puts the repository on sys.path
     evaluate_style,
     fmt,
     markdown_rows,
-    write_json,
+    parse_run_args,
+    print_report,
 )
 
 from backend.agent.style import load_style
@@ -111,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs (smoke tests)")
     parser.add_argument("--size", type=int, default=512, help="evaluation long side in pixels")
     add_style_options(parser, "evaluate this trained style (folder or .safetensors) only")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_run_args(parser, argv)
 
     pairs, _ = find_pairs(FIVEK / "input", FIVEK / "expertC")
     if args.limit:
@@ -165,17 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         f"**style vs identity: {gain:+.2f} dB PSNR (target >= {TARGET_GAIN_DB:.0f} dB): {verdict}**",
         f"contact sheet: {sheet}",
     ]
-    print("\n".join(lines))
-    if args.json is not None:
-        extra = {
-            "bench": "fivek_unpaired",
-            "sources": args.sources,
-            "holdout": args.holdout,
-            "train": train_summary,
-            "gain_db": gain,
-            "verdict": verdict,
-        }
-        write_json(args.json, result, extra)
+    extra = {
+        "bench": "fivek_unpaired",
+        "sources": args.sources,
+        "holdout": args.holdout,
+        "train": train_summary,
+        "gain_db": gain,
+        "verdict": verdict,
+    }
+    print_report(lines, result, args.json, extra)
     return 0
 
 

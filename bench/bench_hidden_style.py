@@ -55,9 +55,10 @@ from common import (  # first: it puts the repository on sys.path
     link_photos,
     link_training_photos,
     markdown_rows,
+    parse_run_args,
     photo_long_side,
+    print_report,
     train_style,
-    write_json,
 )
 
 from backend.agent.style import load_style
@@ -209,9 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=2, help="trainings side by side with --seeds")
     parser.add_argument("--jobs", type=int, default=2, help="darktable-cli processes at once")
     add_style_options(parser, "evaluate this trained style only (skip training)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_run_args(parser, argv)
     hidden = load_recipe(args.recipe) if args.recipe else Recipe.from_settings(HIDDENS[args.hidden], style="hidden")
     if args.seeds:
         return _many_seeds(args, hidden)
@@ -261,17 +260,15 @@ def main(argv: list[str] | None = None) -> int:
         f"style vs oracle ΔE00: {s['style']['delta_e00']:.2f} vs {s['oracle']['delta_e00']:.2f}",
         f"contact sheet: {sheet}",
     ]
-    print("\n".join(lines))
-    if args.json is not None:
-        extra = {
-            "bench": "hidden_style",
-            "hidden": hidden.to_dict(),
-            "sources": args.sources,
-            "train": train_summary,
-            "gain_db": gain,
-            "oracle_gain_db": oracle_gain,
-        }
-        write_json(args.json, result, extra)
+    extra = {
+        "bench": "hidden_style",
+        "hidden": hidden.to_dict(),
+        "sources": args.sources,
+        "train": train_summary,
+        "gain_db": gain,
+        "oracle_gain_db": oracle_gain,
+    }
+    print_report(lines, result, args.json, extra)
     return 0
 
 

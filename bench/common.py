@@ -6,10 +6,11 @@ Importing it puts the repository (:data:`REPO`) on ``sys.path`` too, so a script
 * photos: :func:`downscale_png16` (a photo as a 16-bit sRGB PNG at a long side), :func:`link_photos`;
 * darktable: :func:`darktable_xmp` (the sidecar text our translator writes), :func:`photo_long_side`;
 * training: :func:`add_run_options` / :func:`add_style_options` (the options the training benches share),
-  :func:`train_style` (``autoretouch train`` in a subprocess), :func:`link_training_photos`,
-  :func:`bench_style` (``--style-dir``'s style, else a trained one), :func:`find_style`;
+  :func:`parse_run_args` (parse them, ``--threads`` applied), :func:`train_style` (``autoretouch train`` in a
+  subprocess), :func:`link_training_photos`, :func:`bench_style` (``--style-dir``'s style, else a trained one),
+  :func:`find_style`;
 * evaluation: :func:`evaluate_style` (``evaluate_pairs`` + contact sheet), :func:`markdown_rows` under
-  :data:`TABLE_HEAD`, :func:`report_progress`, :func:`write_json`.
+  :data:`TABLE_HEAD`, :func:`report_progress`, :func:`print_report` (the report, and ``--json``'s file).
 """
 
 from __future__ import annotations
@@ -125,6 +126,19 @@ def add_style_options(parser: argparse.ArgumentParser, style_dir_help: str) -> N
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
     parser.add_argument("--style-dir", type=Path, help=style_dir_help)
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+
+
+def parse_run_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser``; a given ``--threads`` (:func:`add_run_options`) also sets torch's threads.
+
+    Without ``--threads`` torch keeps its default thread count in this process.
+    """
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return args
 
 
 def train_style(
@@ -291,8 +305,14 @@ def markdown_rows(result: EvalResult, labels: Mapping[str, str], protocol: str) 
     return rows
 
 
-def write_json(path: Path, result: EvalResult, extra: Mapping[str, Any]) -> None:
-    """Write ``result_to_json(result)`` with the keys of ``extra`` added (indented JSON, trailing newline)."""
+def print_report(lines: Sequence[str], result: EvalResult, json_path: Path | None, extra: Mapping[str, Any]) -> None:
+    """Print a bench's report ``lines``; with ``json_path`` (``--json``), also write its numbers there.
+
+    The JSON file holds ``result_to_json(result)`` with the keys of ``extra`` added (indented, trailing newline).
+    """
+    print("\n".join(lines))
+    if json_path is None:
+        return
     from trainer.eval_cli import result_to_json
 
-    path.write_text(json.dumps(result_to_json(result) | dict(extra), indent=2) + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(result_to_json(result) | dict(extra), indent=2) + "\n", encoding="utf-8")
