@@ -37,10 +37,9 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -73,6 +72,7 @@ from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.recipe import check_strength
 from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
+from backend.torch_threads import torch_threads
 
 __all__ = [
     "CRASH_REASON",
@@ -209,23 +209,6 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
                     remove_leftovers(sidecar)
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` for the block, in the main thread only.
-
-    The setting is process-wide; a host calling from another thread (the daemon) keeps its own policy.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @dataclasses.dataclass(kw_only=True, eq=False)
 class _Batch:
     """State of one :func:`run_batch` call."""
@@ -311,7 +294,7 @@ class _Batch:
             dry_run=self.dry_run,
             max_pixels=self.max_pixels,
         )
-        with _torch_threads(1):
+        with torch_threads(1, main_thread_only=True):
             for task in tasks:
                 if self.stopping():
                     break

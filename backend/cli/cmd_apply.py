@@ -20,6 +20,7 @@ from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_style_options, load_styles
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, apply_to_photo
+from backend.torch_threads import torch_threads
 
 __all__ = ["check_strength", "format_outcome", "register", "report", "run", "run_batch"]
 
@@ -105,8 +106,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_styles(args: argparse.Namespace, strength: float, duplicate: int) -> int:
     """``--style`` / ``--mix``: per photo, decode its preview once, suggest, and write the suggestion."""
-    import torch
-
     from backend.retouch import retouch_photo
 
     styles = load_styles(None, args.mix or [(args.style, 1.0)])
@@ -124,10 +123,6 @@ def _run_styles(args: argparse.Namespace, strength: float, duplicate: int) -> in
         )
         return outcomes
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 64x64 work: more intra-op threads only add synchronisation cost
-    try:
+    with torch_threads(1):  # 64x64 work: more intra-op threads only add synchronisation cost
         outcomes = run_batch(args.photos, args.host, one)
-    finally:
-        torch.set_num_threads(threads)
     return report(outcomes, args.json, recipes)

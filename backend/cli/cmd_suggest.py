@@ -15,8 +15,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from backend.agent.suggest import MAX_VARIANTS
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import run_photo_batch
@@ -24,6 +22,7 @@ from backend.cli.dtstyle_output import dtstyle_dir
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.cli.suggestion_report import format_recipe, print_suggestions
+from backend.torch_threads import torch_threads
 
 if TYPE_CHECKING:
     from backend.recipe import Recipe
@@ -94,12 +93,8 @@ def run(args: argparse.Namespace) -> int:
         from backend.cli.remote import remote_suggest
 
         return remote_suggest(args)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 64x64 work: more intra-op threads only add synchronisation cost
-    try:
+    with torch_threads(1):  # 64x64 work: more intra-op threads only add synchronisation cost
         return _run(args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(args: argparse.Namespace) -> int:

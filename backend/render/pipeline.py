@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from backend.errors import InvalidRecipeError
 from backend.render.stages import STAGE_TABLE, StageFn
 from backend.sliders.catalog import SliderSpec, get_slider, iter_sliders
+from backend.torch_threads import torch_threads
 
 __all__ = [
     "BAND_PIXELS",
@@ -200,17 +201,13 @@ def _run_threaded(fn: Callable[[int], None], items: Iterable[int], workers: int)
             fn(item)
 
     items = list(items)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         if len(items) == 1:  # a single band: on this thread, still without per-operation synchronisation
             fn(items[0])
             return
         with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
             for _ in pool.map(task, items):
                 pass
-    finally:
-        torch.set_num_threads(threads)
 
 
 def render_banded(
