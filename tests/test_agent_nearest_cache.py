@@ -1,8 +1,12 @@
-"""The nearest-edits examples cache evicts its oldest entry and stays bounded."""
+"""The nearest-edits examples: the parse cache stays bounded; the recipe a style mixes in (``mix_k``)."""
 
 from __future__ import annotations
 
+import pytest
+import torch
+
 from backend.agent import nearest
+from backend.errors import AutoretouchError
 
 
 def test_parsed_examples_cache_stays_bounded() -> None:
@@ -13,3 +17,26 @@ def test_parsed_examples_cache_stays_bounded() -> None:
     assert len(nearest._PARSED) <= nearest._PARSED_MAX
     assert nearest._parse(held[-1]) is parsed[-1]  # the newest is still cached
     assert float(parsed[3].feats[1, 1]) == 3.0
+
+
+def test_mix_recipe_is_the_weighted_mean_edit_or_the_k_nearest() -> None:
+    from backend.agent.look import example_features
+
+    dark, bright = torch.full((1, 3, 8, 8), 0.01), torch.full((1, 3, 8, 8), 0.8)
+    near, far = [float(v) for v in example_features(dark)[0]], [float(v) for v in example_features(bright)[0]]
+    ex = {  # two dark photos brightened (+1, +2 EV), one bright photo darkened (-1 EV, weight 2); k = 2
+        "features": [near, near, far],
+        "recipes": [[{"slider": "exposure", "value": v}] for v in (1.0, 2.0, -1.0)],
+        "weights": [1.0, 1.0, 2.0],
+        "k": 2,
+    }
+    # without mix_k (styles trained before it): the k = 2 nearest, the two dark photos' edits
+    assert float(nearest.mix_recipe(ex, dark).value("exposure")) == pytest.approx(1.5)  # type: ignore[arg-type]
+    # mix_k = 0: every example, weighted: (1 + 2 - 2) / 4, whatever the photo
+    for image in (dark, bright):
+        mixed = nearest.mix_recipe({**ex, "mix_k": 0}, image)
+        assert float(mixed.value("exposure")) == pytest.approx(0.25) and mixed.style == "nearest"  # type: ignore[arg-type]
+    assert float(nearest.mix_recipe({**ex, "mix_k": 1}, bright).value("exposure")) == pytest.approx(-1.0)  # type: ignore[arg-type]
+    for bad in (-1, 1.5, True, "all"):
+        with pytest.raises(AutoretouchError, match="mix_k"):
+            nearest.mix_recipe({**ex, "mix_k": bad}, dark)

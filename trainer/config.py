@@ -324,6 +324,10 @@ class RestoreConfig:
             ``nearest_blend`` where it wins clearly (:func:`trainer.restore_pairs._choose_blend`; empty: no choice).
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
+        mix_k: the recipe a paired style's suggestions mix with its agent's (``nearest_blend``) averages the
+            fitted recipes of this many most similar training photos; 0: all of them, their weighted mean edit
+            (stored as ``examples.mix_k``; on the FiveK development split the mean edit mixed better than the
+            5 nearest, README).
         prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
             copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
             suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few
@@ -360,6 +364,7 @@ class RestoreConfig:
     fit_iters: int = 150
     poor_fit_db: float = 25.0
     nearest_k: int = 5
+    mix_k: int = 0
     nearest_blend: float = 0.5
     nearest_blends: tuple[float, ...] = (0.0, 0.25, 0.75, 1.0)
     check_folds: int = 2
@@ -474,6 +479,7 @@ def _validate(cfg: TrainConfig) -> None:
         (0.0 <= cfg.restore.self_share <= 4.0, "restore.self_share must be in [0, 4]"),
         (cfg.restore.fit_size >= 8 and cfg.restore.fit_iters >= 0, "restore.fit_size must be >= 8, fit_iters >= 0"),
         (cfg.restore.nearest_k >= 1, "restore.nearest_k must be >= 1"),
+        (cfg.restore.mix_k >= 0, "restore.mix_k must be >= 0 (0: all training photos)"),
         (0.0 <= cfg.restore.nearest_blend <= 1.0, "restore.nearest_blend must be in [0, 1]"),
         (all(0.0 <= b <= 1.0 for b in cfg.restore.nearest_blends), "restore.nearest_blends must lie in [0, 1]"),
         (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),

@@ -24,8 +24,10 @@ ones: an original and the photographer's own edit of it. This module builds that
   decides. (Holding out a fifth of 16 pairs measured worse: the 3 held-out photos decide too noisily, and the
   style loses them as training data.);
 * the fitted recipes of all pairs and a look descriptor of each original are kept as the style's
-  **examples**: the "nearest edits" baseline (:func:`trainer.baselines.nearest_recipe`) that ``autoretouch eval``
-  reports beside the learned style.
+  **examples**: the "nearest edits" baseline (:func:`backend.agent.nearest.nearest_recipe`) that ``autoretouch
+  eval`` reports beside the learned style, and the recipe that the style's suggestions mix with its agent's
+  (:func:`backend.agent.nearest.mix_recipe`: by default the weighted mean of all the pairs' recipes,
+  ``restore.mix_k``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import torch
 from torch import Tensor
 
 from backend.agent.look import EXAMPLES_DESCRIPTOR, example_features
-from backend.agent.nearest import nearest_recipe
+from backend.agent.nearest import mix_recipe
 from backend.agent.network import AgentNet
 from backend.agent.rollout import rollout
 from backend.agent.thumbnail import make_thumbnail
@@ -116,6 +118,7 @@ def _examples(
     k: int,
     labels: list[Any] | None = None,
     blend: float = 0.0,
+    mix_k: int = 0,
 ) -> dict[str, Any]:
     features = example_features(views.before_evals)
     steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
@@ -123,6 +126,7 @@ def _examples(
     return {
         "descriptor": EXAMPLES_DESCRIPTOR,
         "k": k,
+        "mix_k": mix_k,
         "blend": blend,
         "names": [views.pairs[i].name for i in keep],
         "features": [[round(float(v), 5) for v in features[i]] for i in keep],
@@ -459,7 +463,7 @@ def paired_data(
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend)
+        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend, r.mix_k)
         if with_examples
         else None,
     )
@@ -485,7 +489,8 @@ def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, A
         ps.views, before_evals=ps.views.before_evals[idx], pairs=tuple(ps.views.pairs[i] for i in idx)
     )
     labels = [ps.labels[i] for i in idx] if ps.labels is not None else None
-    return _examples(views, [ps.fits[i] for i in idx], [ps.weights[i] for i in idx], cfg.restore.nearest_k, labels)
+    r = cfg.restore
+    return _examples(views, [ps.fits[i] for i in idx], [ps.weights[i] for i in idx], r.nearest_k, labels, mix_k=r.mix_k)
 
 
 def _mix_scores(
@@ -503,7 +508,7 @@ def _mix_scores(
         photo = before[j : j + 1]
         with torch.no_grad():
             agent = rollout(net, make_thumbnail(photo, net.thumb), render_final=False).recipe()
-            near = nearest_recipe(examples, photo)
+            near = mix_recipe(examples, photo)
             outs = [render_recipe(photo, blend([agent, near], [1.0 - s, s])) for s in shares]
         scores.append([_check_psnr(out, after[j : j + 1]) for out in outs])
     return scores

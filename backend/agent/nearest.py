@@ -11,11 +11,12 @@ training photos' recipes and image descriptors as ``examples`` in its metadata; 
 3. the ``k`` nearest examples' recipes (``k`` stored with the style, at most the number of examples) are
    averaged slider by slider (:func:`backend.recipe.blend`), each weighted by its pair's fit weight.
 
-Such a style's suggestion mixes its agent's recipe with this one (``examples.blend``, the nearest recipe's
-share, :func:`blend_share`): 0.5 by default, where on the development split of the FiveK benchmark the mix was
-better than either alone; the trainer's cross-fitted check picks another share where it wins clearly (1 for a look
-that is the same on every photo; README, "Learning from your own edits"). ``autoretouch eval`` also reports this
-baseline alone.
+Such a style's suggestion mixes its agent's recipe with its examples' (``examples.blend``, that recipe's share,
+:func:`blend_share`; :func:`mix_recipe`): 0.5 by default, where on the development split of the FiveK benchmark
+the mix was better than either alone; the trainer's cross-fitted check picks another share where it wins clearly
+(1 for a look that is the same on every photo; README, "Learning from your own edits"). The mixed recipe averages
+``examples.mix_k`` nearest examples, 0 meaning all of them (the weighted mean edit; styles from before
+``mix_k`` existed mix the ``k`` nearest). ``autoretouch eval`` reports the ``k``-nearest baseline alone.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from torch import Tensor
 from backend.errors import AutoretouchError
 from backend.recipe import RECIPE_VERSION, Recipe, blend
 
-__all__ = ["NEAREST_STYLE", "blend_share", "has_examples", "nearest_recipe"]
+__all__ = ["NEAREST_STYLE", "blend_share", "has_examples", "mix_recipe", "nearest_recipe"]
 
 #: ``style`` of the baseline's recipes.
 NEAREST_STYLE = "nearest"
@@ -119,3 +120,26 @@ def nearest_recipe(examples: dict[str, Any], image: Tensor, k: int | None = None
     dist = (((ex.feats - query) / ex.scale) ** 2).sum(dim=1)
     picked = dist.argsort()[: min(k, len(ex.recipes))].tolist()
     return blend([ex.recipes[i] for i in picked], [max(ex.weights[i], 1e-3) for i in picked], style=NEAREST_STYLE)
+
+
+def mix_recipe(examples: dict[str, Any], image: Tensor) -> Recipe:
+    """The examples' recipe that a style's suggestion mixes with its agent's (share :func:`blend_share`).
+
+    Args:
+        examples: a style's ``examples`` metadata; ``mix_k`` (an integer >= 0) is how many nearest examples are
+            averaged, 0 meaning all of them (their fit-weighted mean edit, the same for every photo); without
+            ``mix_k`` the style's ``k`` (styles trained before ``mix_k`` existed).
+        image: ``(1, 3, H, W)`` linear Rec.2020 (any size; a 512 px preview is plenty).
+
+    Returns:
+        The weighted mean of those examples' recipes, ``style = "nearest"``.
+
+    Raises:
+        AutoretouchError: the examples are malformed, or ``mix_k`` is not an integer >= 0.
+    """
+    mix_k = examples.get("mix_k")
+    if mix_k is None:
+        return nearest_recipe(examples, image)
+    if isinstance(mix_k, bool) or not isinstance(mix_k, int) or mix_k < 0:
+        raise AutoretouchError(f"the style's examples.mix_k must be an integer >= 0, got {mix_k!r}")
+    return nearest_recipe(examples, image, k=mix_k or len(_parse(examples).recipes))

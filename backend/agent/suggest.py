@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from backend.agent.nearest import blend_share, nearest_recipe
+from backend.agent.nearest import blend_share, mix_recipe
 from backend.agent.network import mc_dropout
 from backend.agent.rollout import rollout
 from backend.agent.style import Style
@@ -101,7 +101,7 @@ def _one_style(
     share = blend_share(style.examples)
     if share > 0.0:  # a style learnt from the photographer's edits: mixed with its nearest edits
         if id(style) not in nears:  # the same for every variant: worked out once per photo
-            nears[id(style)] = nearest_recipe(style.examples, image)  # type: ignore[arg-type]
+            nears[id(style)] = mix_recipe(style.examples, image)  # type: ignore[arg-type]
         near = nears[id(style)]
         recipe = dataclasses.replace(blend([recipe, near], [1.0 - share, share], style=style.name), model=style.model)
     return recipe
