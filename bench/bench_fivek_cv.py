@@ -17,7 +17,7 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
   as installed mixes the two, ``restore.nearest_blend``), for styles with a prior the agent alone too (the style
   as installed mixes it with the prior, ``restore.prior_share``). ``--eval-only`` re-evaluates the styles of an earlier
-  run (``--blend S`` overrides the stored share).
+  run (``--blend S`` overrides the stored share, ``--mix-k K`` how many nearest examples are mixed in, 0 = all).
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
 photo's gain) and the summary: mean +- sd of the gain over the runs and the worst run. ``--long-minutes M`` adds
@@ -84,7 +84,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("eval_only"):
         before = json.loads((work / "result.json").read_text(encoding="utf-8"))
         style = load_style(work / "run" / "style" / f"cv{job['fold']}s{job['seed']}.safetensors")
-        return before | {"photos": _evaluate(style, test_rows, job.get("blend"))}
+        return before | {"photos": _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"))}
     targets = link_photos(work / "targets", [DATA / r["expertC"] for r in train_rows])
     sources = (
         link_photos(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
@@ -109,7 +109,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - start
     style = load_style(result.style_path)
-    per = _evaluate(style, test_rows, job.get("blend"))
+    per = _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"))
     return {
         "fold": job["fold"],
         "seed": job["seed"],
@@ -122,10 +122,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _evaluate(style: Any, test_rows: list[dict[str, str]], blend: float | None) -> list[dict[str, Any]]:
+def _evaluate(
+    style: Any, test_rows: list[dict[str, str]], blend: float | None, mix_k: int | None = None
+) -> list[dict[str, Any]]:
     """Per test photo: PSNR of identity, auto, (nearest edits,) the style as installed, and its agent alone.
 
-    ``blend`` overrides the nearest-edits share stored with a paired style (``None``: as stored).
+    ``blend`` overrides the nearest-edits share stored with a paired style, ``mix_k`` the number of nearest
+    examples mixed in (0: all; ``None``: as stored).
     """
     import dataclasses
 
@@ -134,6 +137,8 @@ def _evaluate(style: Any, test_rows: list[dict[str, str]], blend: float | None) 
     pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
     if style.examples is not None and blend is not None:
         style = dataclasses.replace(style, examples={**style.examples, "blend": blend})
+    if style.examples is not None and mix_k is not None:
+        style = dataclasses.replace(style, examples={**style.examples, "mix_k": mix_k})
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
     per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
     if style.examples is not None or style.prior is not None:  # the learnt agent without what it is mixed with
@@ -189,6 +194,9 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="write every result to this JSON file")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the styles of an earlier run (same --label)")
     p.add_argument("--blend", type=float, help="with --sources pairs: override the styles' nearest-edits share")
+    p.add_argument(
+        "--mix-k", type=int, help="with --sources pairs: override how many nearest examples the styles mix in (0: all)"
+    )
     args = p.parse_args()
     if args.steps and args.long_minutes:
         p.error("--long-minutes needs the minutes budget; leave out --steps")
@@ -219,6 +227,7 @@ def main() -> int:
             "eval_only": args.eval_only,
             "steps": args.steps,
             "blend": args.blend,
+            "mix_k": args.mix_k,
         }
         for f, s, m in jobs
     ]

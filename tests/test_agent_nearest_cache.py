@@ -33,9 +33,12 @@ def test_mix_recipe_is_the_weighted_mean_edit_or_the_k_nearest() -> None:
     # without mix_k (styles trained before it): the k = 2 nearest, the two dark photos' edits
     assert float(nearest.mix_recipe(ex, dark).value("exposure")) == pytest.approx(1.5)  # type: ignore[arg-type]
     # mix_k = 0: every example, weighted: (1 + 2 - 2) / 4, whatever the photo
+    every = {**ex, "mix_k": 0}
     for image in (dark, bright):
-        mixed = nearest.mix_recipe({**ex, "mix_k": 0}, image)
+        mixed = nearest.mix_recipe(every, image)
         assert float(mixed.value("exposure")) == pytest.approx(0.25) and mixed.style == "nearest"  # type: ignore[arg-type]
+    assert nearest.mix_recipe(every, bright) is nearest.mix_recipe(every, dark)  # worked out once per style
+    assert float(nearest.mix_recipe({**ex, "mix_k": 7}, dark).value("exposure")) == pytest.approx(0.25)  # type: ignore[arg-type]
     assert float(nearest.mix_recipe({**ex, "mix_k": 1}, bright).value("exposure")) == pytest.approx(-1.0)  # type: ignore[arg-type]
     for bad in (-1, 1.5, True, "all"):
         with pytest.raises(AutoretouchError, match="mix_k"):

@@ -66,6 +66,8 @@ class _Parsed:
 #: Parsed examples by ``id`` of the metadata object (kept with it, so an id is never reused while cached).
 _PARSED: dict[int, tuple[dict[str, Any], _Parsed]] = {}
 _PARSED_MAX = 16
+#: The mean edit (:func:`mix_recipe` with ``mix_k`` 0) by ``id`` of the metadata object, kept with it.
+_MEAN: dict[int, tuple[dict[str, Any], Recipe]] = {}
 
 
 def _parse(examples: dict[str, Any]) -> _Parsed:
@@ -142,4 +144,14 @@ def mix_recipe(examples: dict[str, Any], image: Tensor) -> Recipe:
         return nearest_recipe(examples, image)
     if isinstance(mix_k, bool) or not isinstance(mix_k, int) or mix_k < 0:
         raise AutoretouchError(f"the style's examples.mix_k must be an integer >= 0, got {mix_k!r}")
-    return nearest_recipe(examples, image, k=mix_k or len(_parse(examples).recipes))
+    ex = _parse(examples)
+    if mix_k and mix_k < len(ex.recipes):
+        return nearest_recipe(examples, image, k=mix_k)
+    hit = _MEAN.get(id(examples))  # the mean edit is the same for every photo: worked out once per metadata object
+    if hit is not None and hit[0] is examples:
+        return hit[1]
+    mean = blend(ex.recipes, [max(w, 1e-3) for w in ex.weights], style=NEAREST_STYLE)
+    if len(_MEAN) >= _PARSED_MAX:
+        _MEAN.pop(next(iter(_MEAN), None), None)  # type: ignore[arg-type]
+    _MEAN[id(examples)] = (examples, mean)
+    return mean
