@@ -322,9 +322,6 @@ class RestoreConfig:
         nearest_blends: with ``--pairs`` and the cross-fitted check, other candidate shares of the nearest edits:
             the check scores the style's mix at each and at ``nearest_blend``, and the best replaces
             ``nearest_blend`` where it wins clearly (:func:`trainer.restore_pairs._choose_blend`; empty: no choice).
-            By default only shares above ``nearest_blend``: the check may move a style towards the photographer's
-            mean edit (a look that is the same on every photo), not towards its agent alone, which the check
-            chose wrongly on the FiveK development split (README).
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
         mix_k: the recipe a paired style's suggestions mix with its agent's (``nearest_blend``) averages the
@@ -369,7 +366,7 @@ class RestoreConfig:
     nearest_k: int = 5
     mix_k: int = 0
     nearest_blend: float = 0.5
-    nearest_blends: tuple[float, ...] = (0.75, 1.0)
+    nearest_blends: tuple[float, ...] = (0.0, 0.25, 0.75, 1.0)
     check_folds: int = 2
     check_share: float = 0.3
     prior: str = "default"
