@@ -21,6 +21,7 @@ the mix was better than either alone; the trainer's cross-fitted check picks ano
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +63,15 @@ class _Parsed:
     weights: list[float]
     k: int
 
+    @functools.cached_property
+    def mean(self) -> Recipe:
+        """Every example's recipe averaged, weighted by its fit weight (the mean edit; the same for every photo)."""
+        return blend(self.recipes, [max(w, 1e-3) for w in self.weights], style=NEAREST_STYLE)
+
 
 #: Parsed examples by ``id`` of the metadata object (kept with it, so an id is never reused while cached).
 _PARSED: dict[int, tuple[dict[str, Any], _Parsed]] = {}
 _PARSED_MAX = 16
-#: The mean edit (:func:`mix_recipe` with ``mix_k`` 0) by ``id`` of the metadata object, kept with it.
-_MEAN: dict[int, tuple[dict[str, Any], Recipe]] = {}
 
 
 def _parse(examples: dict[str, Any]) -> _Parsed:
@@ -147,11 +151,4 @@ def mix_recipe(examples: dict[str, Any], image: Tensor) -> Recipe:
     ex = _parse(examples)
     if mix_k and mix_k < len(ex.recipes):
         return nearest_recipe(examples, image, k=mix_k)
-    hit = _MEAN.get(id(examples))  # the mean edit is the same for every photo: worked out once per metadata object
-    if hit is not None and hit[0] is examples:
-        return hit[1]
-    mean = blend(ex.recipes, [max(w, 1e-3) for w in ex.weights], style=NEAREST_STYLE)
-    if len(_MEAN) >= _PARSED_MAX:
-        _MEAN.pop(next(iter(_MEAN), None), None)  # type: ignore[arg-type]
-    _MEAN[id(examples)] = (examples, mean)
-    return mean
+    return ex.mean  # worked out once per parsed metadata object
