@@ -17,7 +17,8 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
   as installed mixes the two, ``restore.nearest_blend``), for styles with a prior the agent alone too (the style
   as installed mixes it with the prior, ``restore.prior_share``). ``--eval-only`` re-evaluates the styles of an earlier
-  run (``--blend S`` overrides the stored share, ``--mix-k K`` how many nearest examples are mixed in, 0 = all).
+  run (``--blend S`` overrides the stored share, ``--mix-k K`` how many nearest examples are mixed in, 0 = all,
+  ``--mix-centre mean|median`` how all of them are combined).
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
 photo's gain) and the summary: mean +- sd of the gain over the runs and the worst run. ``--long-minutes M`` adds
@@ -84,7 +85,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("eval_only"):
         before = json.loads((work / "result.json").read_text(encoding="utf-8"))
         style = load_style(work / "run" / "style" / f"cv{job['fold']}s{job['seed']}.safetensors")
-        return before | {"photos": _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"))}
+        return before | {
+            "photos": _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"), job.get("mix_centre"))
+        }
     targets = link_photos(work / "targets", [DATA / r["expertC"] for r in train_rows])
     sources = (
         link_photos(work / "sources", [DATA / r["input"] for r in train_rows]) if job["sources"] == "inputs" else None
@@ -109,7 +112,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - start
     style = load_style(result.style_path)
-    per = _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"))
+    per = _evaluate(style, test_rows, job.get("blend"), job.get("mix_k"), job.get("mix_centre"))
     return {
         "fold": job["fold"],
         "seed": job["seed"],
@@ -123,12 +126,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate(
-    style: Any, test_rows: list[dict[str, str]], blend: float | None, mix_k: int | None = None
+    style: Any,
+    test_rows: list[dict[str, str]],
+    blend: float | None,
+    mix_k: int | None = None,
+    mix_centre: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per test photo: PSNR of identity, auto, (nearest edits,) the style as installed, and its agent alone.
 
     ``blend`` overrides the nearest-edits share stored with a paired style, ``mix_k`` the number of nearest
-    examples mixed in (0: all; ``None``: as stored).
+    examples mixed in (0: all; ``None``: as stored), ``mix_centre`` how all of them are combined (``"mean"`` or
+    ``"median"``; ``None``: as stored).
     """
     import dataclasses
 
@@ -139,6 +147,8 @@ def _evaluate(
         style = dataclasses.replace(style, examples={**style.examples, "blend": blend})
     if style.examples is not None and mix_k is not None:
         style = dataclasses.replace(style, examples={**style.examples, "mix_k": mix_k})
+    if style.examples is not None and mix_centre is not None:
+        style = dataclasses.replace(style, examples={**style.examples, "mix_centre": mix_centre})
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
     per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
     if style.examples is not None or style.prior is not None:  # the learnt agent without what it is mixed with
@@ -197,6 +207,12 @@ def main() -> int:
     p.add_argument(
         "--mix-k", type=int, help="with --sources pairs: override how many nearest examples the styles mix in (0: all)"
     )
+    p.add_argument(
+        "--mix-centre",
+        choices=("mean", "median"),
+        help="with --sources pairs: override how the styles combine all their examples (with mix_k 0)",
+    )
+
     args = p.parse_args()
     if args.steps and args.long_minutes:
         p.error("--long-minutes needs the minutes budget; leave out --steps")
@@ -228,6 +244,7 @@ def main() -> int:
             "steps": args.steps,
             "blend": args.blend,
             "mix_k": args.mix_k,
+            "mix_centre": args.mix_centre,
         }
         for f, s, m in jobs
     ]

@@ -43,3 +43,24 @@ def test_mix_recipe_is_the_weighted_mean_edit_or_the_k_nearest() -> None:
     for bad in (-1, 1.5, True, "all"):
         with pytest.raises(AutoretouchError, match="mix_k"):
             nearest.mix_recipe({**ex, "mix_k": bad}, dark)
+
+
+def test_mix_centre_median_is_the_weighted_median_edit() -> None:
+    image = torch.full((1, 3, 8, 8), 0.2)
+    feats = [[float(v) for v in range(10)]] * 4
+    ex = {  # three photos brightened a little, one turned black and white and pushed +3 EV
+        "features": feats,
+        "recipes": [[{"slider": "exposure", "value": v}] for v in (0.3, 0.4, 0.5)]
+        + [[{"slider": "exposure", "value": 3.0}, {"slider": "black_and_white", "value": 100.0}]],
+        "weights": [1.0, 1.0, 1.0, 1.0],
+        "k": 5,
+        "mix_k": 0,
+    }
+    mean = nearest.mix_recipe(ex, image)  # no mix_centre: the mean edit, as styles of session 11 were trained
+    assert float(mean.value("black_and_white")) == pytest.approx(25.0)  # type: ignore[arg-type]
+    med = nearest.mix_recipe({**ex, "mix_centre": "median"}, image)
+    assert med.settings() == pytest.approx({"exposure": 0.45}) and med.style == "nearest"
+    assert float(nearest.mix_recipe({**ex, "mix_centre": "mean"}, image).value("exposure")) == pytest.approx(1.05)  # type: ignore[arg-type]
+    for bad in ("average", 0, None):
+        with pytest.raises(AutoretouchError, match="mix_centre"):
+            nearest.mix_recipe({**ex, "mix_centre": bad}, image)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backend.errors import InvalidRecipeError, NotFoundError, UnknownSliderError
-from backend.recipe import RECIPE_VERSION, Recipe, Step, blend, load_recipe, merge, scale
+from backend.recipe import RECIPE_VERSION, Recipe, Step, blend, load_recipe, median, merge, scale
 from backend.sliders.catalog import CATALOG, CURVE_KNOTS, get_slider
 
 KNOTS = list(CURVE_KNOTS)
@@ -199,6 +199,29 @@ def test_blend_drops_sliders_that_cancel_and_checks_weights() -> None:
         blend([a], [-1.0])
     with pytest.raises(InvalidRecipeError):
         blend([a, b], [0.0, 0.0])
+
+
+def test_median_ignores_a_minority_of_different_edits() -> None:
+    bw = Recipe.from_dict(_doc(("exposure", 2.0), ("black_and_white", 100), ("tone_curve", S_CURVE)))
+    colour = [Recipe.from_dict(_doc(("exposure", v))) for v in (0.2, 0.5, 0.6)]
+    med = median([bw, *colour], [1.0, 1.0, 1.0, 1.0], style="nearest")
+    assert med.style == "nearest"
+    assert [s.slider for s in med.steps] == ["exposure"]  # black & white and the curve of one photo in four: gone
+    assert med.value("exposure") == pytest.approx(0.55)  # an exact tie of weights: the midpoint of 0.5 and 0.6
+    assert blend([bw, *colour], [1.0] * 4).value("black_and_white") == pytest.approx(25.0)  # where the mean goes
+    # weights count: the black & white photo weighing more than the others together wins every slider
+    heavy = median([bw, *colour], [4.0, 1.0, 1.0, 1.0])
+    assert heavy.value("black_and_white") == pytest.approx(100.0) and heavy.value("exposure") == pytest.approx(2.0)
+    # curves element by element, and monotone curves stay monotone
+    curves = [Recipe.from_dict(_doc(("tone_curve", c))) for c in (S_CURVE, KNOTS, S_CURVE)]
+    flat = _flat(median(curves, [1.0, 1.0, 1.0]).value("tone_curve"))
+    assert flat == pytest.approx(list(S_CURVE)) and flat == sorted(flat)
+    with pytest.raises(InvalidRecipeError):
+        median([bw], [1.0, 1.0])
+    with pytest.raises(InvalidRecipeError):
+        median([bw, bw], [0.0, 0.0])
+    with pytest.raises(InvalidRecipeError):
+        median([], [])
 
 
 # -- round trips ---------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def test_overrides_are_converted_by_the_declared_type() -> None:
         "critic.n_critic=0",  # invalid value
         "critic.gp_bounds=1.2,1.1",
         "run.style=../evil",
+        "restore.mix_centre=average",
     ],
 )
 def test_bad_overrides_are_refused(override: str) -> None:

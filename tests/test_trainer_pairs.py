@@ -17,6 +17,7 @@ from backend.agent.suggest import suggest_for_image
 from backend.agent.thumbnail import make_thumbnail
 from backend.encode import write_image
 from backend.errors import AutoretouchError
+from backend.recipe import RECIPE_VERSION, Recipe, blend, median
 from backend.render.pipeline import render
 from testing.training import config_with
 from trainer.data.pairs import find_pairs, load_paired_views
@@ -103,14 +104,18 @@ def test_pairs_teach_an_exposure_that_depends_on_the_photo(tmp_path: Path) -> No
     assert ex is not None and len(ex["recipes"]) == 17 and len(ex["features"][0]) == 10
     assert ex["weights"][ex["names"].index("x000")] < 1.0
     near = nearest_recipe(ex, dark[:1])
-    # the style's suggestion mixes its agent, half and half (restore.nearest_blend), with the weighted mean of
-    # all its examples' recipes (restore.mix_k = 0), not with the 5 nearest that eval reports as the baseline
-    assert ex["blend"] == 0.5 and ex["mix_k"] == 0 and ex["k"] == 5
-    mean_edit = nearest_recipe(ex, dark[:1], k=len(ex["recipes"]))
-    assert mean_edit.value("exposure") != pytest.approx(near.value("exposure"), abs=1e-3)
+    # the style's suggestion mixes its agent, half and half (restore.nearest_blend), with the weighted median of
+    # all its examples' recipes (restore.mix_k = 0, mix_centre = "median"), not with the mean of all of them nor
+    # with the 5 nearest that eval reports as the baseline
+    assert ex["blend"] == 0.5 and ex["mix_k"] == 0 and ex["mix_centre"] == "median" and ex["k"] == 5
+    recipes = [Recipe.from_dict({"version": RECIPE_VERSION, "steps": st}) for st in ex["recipes"]]
+    weights = [max(w, 1e-3) for w in ex["weights"]]
+    median_edit, mean_edit = median(recipes, weights), blend(recipes, weights)
+    for other in (near, mean_edit):
+        assert median_edit.value("exposure") != pytest.approx(other.value("exposure"), abs=1e-3)
     (suggested,) = suggest_for_image(dark[:1], [(style, 1.0)])
     agent_only = float(_exposure(style.net, dark[:1])[0])
-    mixed = 0.5 * agent_only + 0.5 * float(mean_edit.value("exposure"))  # type: ignore[arg-type]
+    mixed = 0.5 * agent_only + 0.5 * float(median_edit.value("exposure"))  # type: ignore[arg-type]
     assert float(suggested.value("exposure")) == pytest.approx(mixed, abs=1e-3)  # type: ignore[arg-type]
     assert suggested.style == "mine" and suggested.model == style.model
     for sub in ("test/in", "test/ref"):

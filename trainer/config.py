@@ -325,9 +325,13 @@ class RestoreConfig:
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
         mix_k: the recipe a paired style's suggestions mix with its agent's (``nearest_blend``) averages the
-            fitted recipes of this many most similar training photos; 0: all of them, their weighted mean edit
-            (stored as ``examples.mix_k``; on the FiveK development split the mean edit mixed better than the
+            fitted recipes of this many most similar training photos; 0: all of them, combined as ``mix_centre``
+            says (stored as ``examples.mix_k``; on the FiveK development split all of them mixed better than the
             5 nearest, README).
+        mix_centre: how ``mix_k = 0`` combines all the training recipes: ``"median"`` (slider by slider their
+            weighted median edit: as good as the mean on FiveK, and a few photos turned black and white or
+            edited very differently do not pull every suggestion towards them, README) or ``"mean"`` (their
+            weighted mean edit, session 11). Stored as ``examples.mix_centre``.
         prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
             copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
             suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few
@@ -365,6 +369,7 @@ class RestoreConfig:
     poor_fit_db: float = 25.0
     nearest_k: int = 5
     mix_k: int = 0
+    mix_centre: str = "median"
     nearest_blend: float = 0.5
     nearest_blends: tuple[float, ...] = (0.0, 0.25, 0.75, 1.0)
     check_folds: int = 2
@@ -447,6 +452,8 @@ _SECTIONS: dict[str, type] = {
 
 
 def _validate(cfg: TrainConfig) -> None:
+    from backend.agent.nearest import MIX_CENTRES  # the one list of choices (imports torch, hence here)
+
     checks: list[tuple[bool, str]] = [
         (cfg.agent.max_steps >= 1, "agent.max_steps must be >= 1"),
         (cfg.agent.thumb >= 16, "agent.thumb must be >= 16"),
@@ -480,6 +487,7 @@ def _validate(cfg: TrainConfig) -> None:
         (cfg.restore.fit_size >= 8 and cfg.restore.fit_iters >= 0, "restore.fit_size must be >= 8, fit_iters >= 0"),
         (cfg.restore.nearest_k >= 1, "restore.nearest_k must be >= 1"),
         (cfg.restore.mix_k >= 0, "restore.mix_k must be >= 0 (0: all training photos)"),
+        (cfg.restore.mix_centre in MIX_CENTRES, f"restore.mix_centre must be one of {list(MIX_CENTRES)}"),
         (0.0 <= cfg.restore.nearest_blend <= 1.0, "restore.nearest_blend must be in [0, 1]"),
         (all(0.0 <= b <= 1.0 for b in cfg.restore.nearest_blends), "restore.nearest_blends must lie in [0, 1]"),
         (cfg.restore.check_folds >= 0, "restore.check_folds must be >= 0"),

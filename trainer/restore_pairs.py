@@ -26,8 +26,8 @@ ones: an original and the photographer's own edit of it. This module builds that
 * the fitted recipes of all pairs and a look descriptor of each original are kept as the style's
   **examples**: the "nearest edits" baseline (:func:`backend.agent.nearest.nearest_recipe`) that ``autoretouch
   eval`` reports beside the learned style, and the recipe that the style's suggestions mix with its agent's
-  (:func:`backend.agent.nearest.mix_recipe`: by default the weighted mean of all the pairs' recipes,
-  ``restore.mix_k``).
+  (:func:`backend.agent.nearest.mix_recipe`: by default, slider by slider, the weighted median of all the
+  pairs' recipes, ``restore.mix_k`` and ``restore.mix_centre``).
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def _examples(
     labels: list[Any] | None = None,
     blend: float = 0.0,
     mix_k: int = 0,
+    mix_centre: str = "median",
 ) -> dict[str, Any]:
     features = example_features(views.before_evals)
     steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
@@ -127,6 +128,7 @@ def _examples(
         "descriptor": EXAMPLES_DESCRIPTOR,
         "k": k,
         "mix_k": mix_k,
+        "mix_centre": mix_centre,
         "blend": blend,
         "names": [views.pairs[i].name for i in keep],
         "features": [[round(float(v), 5) for v in features[i]] for i in keep],
@@ -463,7 +465,7 @@ def paired_data(
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend, r.mix_k)
+        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend, r.mix_k, r.mix_centre)
         if with_examples
         else None,
     )
@@ -490,7 +492,15 @@ def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, A
     )
     labels = [ps.labels[i] for i in idx] if ps.labels is not None else None
     r = cfg.restore
-    return _examples(views, [ps.fits[i] for i in idx], [ps.weights[i] for i in idx], r.nearest_k, labels, mix_k=r.mix_k)
+    return _examples(
+        views,
+        [ps.fits[i] for i in idx],
+        [ps.weights[i] for i in idx],
+        r.nearest_k,
+        labels,
+        mix_k=r.mix_k,
+        mix_centre=r.mix_centre,
+    )
 
 
 def _mix_scores(

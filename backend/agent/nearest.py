@@ -15,8 +15,9 @@ Such a style's suggestion mixes its agent's recipe with its examples' (``example
 :func:`blend_share`; :func:`mix_recipe`): 0.5 by default, where on the development split of the FiveK benchmark
 the mix was better than either alone; the trainer's cross-fitted check picks another share where it wins clearly
 (1 for a look that is the same on every photo; README, "Learning from your own edits"). The mixed recipe averages
-``examples.mix_k`` nearest examples, 0 meaning all of them (the weighted mean edit; styles from before
-``mix_k`` existed mix the ``k`` nearest). ``autoretouch eval`` reports the ``k``-nearest baseline alone.
+``examples.mix_k`` nearest examples, 0 meaning all of them: their weighted median edit (``examples.mix_centre =
+"median"``, the default of new styles) or mean edit (``"mean"``, or no ``mix_centre``: styles of session 11);
+styles from before ``mix_k`` existed mix the ``k`` nearest. ``autoretouch eval`` reports the ``k``-nearest baseline alone.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ import torch
 from torch import Tensor
 
 from backend.errors import AutoretouchError
-from backend.recipe import RECIPE_VERSION, Recipe, blend
+from backend.recipe import RECIPE_VERSION, Recipe, blend, median
 
-__all__ = ["NEAREST_STYLE", "blend_share", "has_examples", "mix_recipe", "nearest_recipe"]
+__all__ = ["MIX_CENTRES", "NEAREST_STYLE", "blend_share", "has_examples", "mix_recipe", "nearest_recipe"]
 
 #: ``style`` of the baseline's recipes.
 NEAREST_STYLE = "nearest"
+#: How :func:`mix_recipe` combines all the examples (``examples.mix_centre``; ``"mean"`` when absent).
+MIX_CENTRES = ("mean", "median")
 _SD_FLOOR = 0.05
 
 
@@ -67,6 +70,11 @@ class _Parsed:
     def mean(self) -> Recipe:
         """Every example's recipe averaged, weighted by its fit weight (the mean edit; the same for every photo)."""
         return blend(self.recipes, [max(w, 1e-3) for w in self.weights], style=NEAREST_STYLE)
+
+    @functools.cached_property
+    def median(self) -> Recipe:
+        """Every example's recipe, slider by slider the weighted median (the median edit; the same for every photo)."""
+        return median(self.recipes, [max(w, 1e-3) for w in self.weights], style=NEAREST_STYLE)
 
 
 #: Parsed examples by ``id`` of the metadata object (kept with it, so an id is never reused while cached).
@@ -133,22 +141,28 @@ def mix_recipe(examples: dict[str, Any], image: Tensor) -> Recipe:
 
     Args:
         examples: a style's ``examples`` metadata; ``mix_k`` (an integer >= 0) is how many nearest examples are
-            averaged, 0 meaning all of them (their fit-weighted mean edit, the same for every photo); without
-            ``mix_k`` the style's ``k`` (styles trained before ``mix_k`` existed).
+            averaged, 0 meaning all of them, combined as ``mix_centre`` says: ``"median"`` (slider by slider the
+            fit-weighted median edit) or ``"mean"`` (the fit-weighted mean edit; also without ``mix_centre``),
+            the same for every photo; without ``mix_k`` the style's ``k`` nearest (styles trained before
+            ``mix_k`` existed).
         image: ``(1, 3, H, W)`` linear Rec.2020 (any size; a 512 px preview is plenty).
 
     Returns:
-        The weighted mean of those examples' recipes, ``style = "nearest"``.
+        That recipe, ``style = "nearest"``.
 
     Raises:
-        AutoretouchError: the examples are malformed, or ``mix_k`` is not an integer >= 0.
+        AutoretouchError: the examples are malformed, ``mix_k`` is not an integer >= 0 or ``mix_centre`` is
+            neither ``"mean"`` nor ``"median"``.
     """
     mix_k = examples.get("mix_k")
     if mix_k is None:
         return nearest_recipe(examples, image)
     if isinstance(mix_k, bool) or not isinstance(mix_k, int) or mix_k < 0:
         raise AutoretouchError(f"the style's examples.mix_k must be an integer >= 0, got {mix_k!r}")
+    centre = examples.get("mix_centre", "mean")
+    if centre not in MIX_CENTRES:
+        raise AutoretouchError(f"the style's examples.mix_centre must be one of {list(MIX_CENTRES)}, got {centre!r}")
     ex = _parse(examples)
     if mix_k and mix_k < len(ex.recipes):
         return nearest_recipe(examples, image, k=mix_k)
-    return ex.mean  # worked out once per parsed metadata object
+    return ex.median if centre == "median" else ex.mean  # worked out once per parsed metadata object
