@@ -56,7 +56,7 @@ def test_mix_centre_median_is_the_weighted_median_edit() -> None:
         "k": 5,
         "mix_k": 0,
     }
-    mean = nearest.mix_recipe(ex, image)  # no mix_centre: the mean edit, as styles of session 11 were trained
+    mean = nearest.mix_recipe(ex, image)  # no mix_centre: the mean edit, as styles trained before it
     assert float(mean.value("black_and_white")) == pytest.approx(25.0)  # type: ignore[arg-type]
     med = nearest.mix_recipe({**ex, "mix_centre": "median"}, image)
     assert med.settings() == pytest.approx({"exposure": 0.45}) and med.style == "nearest"

@@ -331,7 +331,7 @@ class RestoreConfig:
         mix_centre: how ``mix_k = 0`` combines all the training recipes: ``"median"`` (slider by slider their
             weighted median edit: as good as the mean on FiveK, and a few photos turned black and white or
             edited very differently do not pull every suggestion towards them, README) or ``"mean"`` (their
-            weighted mean edit, session 11). Stored as ``examples.mix_centre``.
+            weighted mean edit, as before). Stored as ``examples.mix_centre``.
         prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
             copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
             suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few

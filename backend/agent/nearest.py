@@ -16,7 +16,7 @@ Such a style's suggestion mixes its agent's recipe with its examples' (``example
 the mix was better than either alone; the trainer's cross-fitted check picks another share where it wins clearly
 (1 for a look that is the same on every photo; README, "Learning from your own edits"). The mixed recipe averages
 ``examples.mix_k`` nearest examples, 0 meaning all of them: their weighted median edit (``examples.mix_centre =
-"median"``, the default of new styles) or mean edit (``"mean"``, or no ``mix_centre``: styles of session 11);
+"median"``, the default of new styles) or mean edit (``"mean"``, or no ``mix_centre``: styles trained before it existed);
 styles from before ``mix_k`` existed mix the ``k`` nearest. ``autoretouch eval`` reports the ``k``-nearest baseline alone.
 """
 
