@@ -380,13 +380,16 @@ def blend(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | N
 
 
 def _weighted_median(xs: Sequence[float], weights: Sequence[float]) -> float:
-    """The value at which the cumulative weight of the sorted ``xs`` reaches half (midpoint on an exact tie)."""
-    pairs = sorted(zip(xs, weights, strict=True))
+    """The value at which the cumulative weight of the sorted ``xs`` reaches half (midpoint on an exact tie).
+
+    Values of weight 0 are left out; the weights' sum must be positive.
+    """
+    pairs = sorted((x, w) for x, w in zip(xs, weights, strict=True) if w > 0)
     half = 0.5 * sum(w for _, w in pairs)
     acc = 0.0
     for i, (x, w) in enumerate(pairs):
         acc += w
-        if math.isclose(acc, half, rel_tol=1e-12, abs_tol=1e-12) and i + 1 < len(pairs):
+        if math.isclose(acc, half, rel_tol=1e-12) and i + 1 < len(pairs):
             return 0.5 * (x + pairs[i + 1][0])
         if acc > half:
             return x
@@ -404,7 +407,7 @@ def median(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | 
 
     Args:
         recipes: one or more recipes.
-        weights: non-negative weights, one per recipe (only their ratios matter).
+        weights: non-negative weights, one per recipe (only their ratios matter; a recipe of weight 0 is left out).
         style: provenance name of the result.
 
     Returns:

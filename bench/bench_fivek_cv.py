@@ -210,7 +210,7 @@ def main() -> int:
     p.add_argument(
         "--mix-centre",
         choices=("mean", "median"),
-        help="with --sources pairs: override how the styles combine all their examples (with mix_k 0)",
+        help="with --sources pairs: override how the styles combine all their examples (when mix_k takes them all)",
     )
 
     args = p.parse_args()

@@ -60,6 +60,8 @@ def test_mix_centre_median_is_the_weighted_median_edit() -> None:
     assert float(mean.value("black_and_white")) == pytest.approx(25.0)  # type: ignore[arg-type]
     med = nearest.mix_recipe({**ex, "mix_centre": "median"}, image)
     assert med.settings() == pytest.approx({"exposure": 0.45}) and med.style == "nearest"
+    for every in (4, 9):  # mix_k at least the number of examples takes them all, as 0 does
+        assert nearest.mix_recipe({**ex, "mix_centre": "median", "mix_k": every}, image) == med
     assert float(nearest.mix_recipe({**ex, "mix_centre": "mean"}, image).value("exposure")) == pytest.approx(1.05)  # type: ignore[arg-type]
     for bad in ("average", 0, None):
         with pytest.raises(AutoretouchError, match="mix_centre"):

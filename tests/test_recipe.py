@@ -212,10 +212,14 @@ def test_median_ignores_a_minority_of_different_edits() -> None:
     # weights count: the black & white photo weighing more than the others together wins every slider
     heavy = median([bw, *colour], [4.0, 1.0, 1.0, 1.0])
     assert heavy.value("black_and_white") == pytest.approx(100.0) and heavy.value("exposure") == pytest.approx(2.0)
-    # curves element by element, and monotone curves stay monotone
-    curves = [Recipe.from_dict(_doc(("tone_curve", c))) for c in (S_CURVE, KNOTS, S_CURVE)]
+    # curves element by element (each knot's median may come from another curve), and monotone ones stay monotone
+    lift = [min(1.0, k + 0.1) if 0 < k < 1 else k for k in KNOTS]
+    curves = [Recipe.from_dict(_doc(("tone_curve", c))) for c in (S_CURVE, KNOTS, lift)]
     flat = _flat(median(curves, [1.0, 1.0, 1.0]).value("tone_curve"))
-    assert flat == pytest.approx(list(S_CURVE)) and flat == sorted(flat)
+    assert flat == pytest.approx([sorted(t)[1] for t in zip(S_CURVE, KNOTS, lift, strict=True)])
+    assert flat != pytest.approx(list(S_CURVE)) and flat != pytest.approx(KNOTS) and flat == sorted(flat)
+    # a recipe of weight 0 is left out, also from an exact tie
+    assert median([colour[0], bw, colour[2]], [1.0, 0.0, 1.0]).value("exposure") == pytest.approx(0.4)
     with pytest.raises(InvalidRecipeError):
         median([bw], [1.0, 1.0])
     with pytest.raises(InvalidRecipeError):

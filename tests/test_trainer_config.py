@@ -60,6 +60,11 @@ def test_overrides_are_converted_by_the_declared_type() -> None:
     assert cfg.agent.sliders == ("exposure", "tint")
 
 
+def test_mix_centre_takes_mean_or_median() -> None:
+    assert TrainConfig().restore.mix_centre == "median"
+    assert apply_overrides(TrainConfig(), ["restore.mix_centre=mean"]).restore.mix_centre == "mean"
+
+
 @pytest.mark.parametrize(
     "override",
     [
