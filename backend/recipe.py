@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -349,6 +349,33 @@ def merge(base: Recipe, over: Recipe) -> Recipe:
     )
 
 
+def _combine(
+    what: str,
+    combine: Callable[[Sequence[float], Sequence[float]], float],
+    recipes: Sequence[Recipe],
+    weights: Sequence[float],
+    style: str | None,
+) -> Recipe:
+    """Combine recipes element by element (the body of :func:`blend` and :func:`median`).
+
+    ``combine(values of one element, weights)`` gives every element of every slider any recipe sets (identity
+    where a recipe leaves it unset); sliders that come out at the identity are dropped. ``what`` names the
+    caller in the errors about the weights.
+    """
+    if not recipes or len(recipes) != len(weights):
+        raise InvalidRecipeError(f"{what} needs one weight per recipe and at least one recipe")
+    if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+        raise InvalidRecipeError(f"{what} weights must be non-negative with a positive sum, got {list(weights)}")
+    order: list[str] = []
+    for r in recipes:
+        order += [s.slider for s in r.steps if s.slider not in order]
+    steps = []
+    for name in order:
+        columns = zip(*(_flat(r.value(name)) for r in recipes), strict=True)
+        steps.append(Step(name, _unflat([combine(col, weights) for col in columns], get_slider(name).shape)))
+    return Recipe(tuple(s for s in steps if not s.is_identity()), style=style, strength=1.0)
+
+
 def blend(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | None = None) -> Recipe:
     """Mix recipes in slider space: each slider's value is the weighted mean (identity where unset).
 
@@ -360,23 +387,12 @@ def blend(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | N
     Returns:
         The blended recipe; slider order is order of first appearance.
     """
-    if not recipes or len(recipes) != len(weights):
-        raise InvalidRecipeError("blend needs one weight per recipe and at least one recipe")
-    if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
-        raise InvalidRecipeError(f"blend weights must be non-negative with a positive sum, got {list(weights)}")
     total = float(sum(weights))
-    order: list[str] = []
-    for r in recipes:
-        order += [s.slider for s in r.steps if s.slider not in order]
-    steps = []
-    for name in order:
-        spec = get_slider(name)
-        acc = [0.0] * spec.size
-        for r, w in zip(recipes, weights, strict=True):
-            for k, x in enumerate(_flat(r.value(name))):
-                acc[k] += (w / total) * x
-        steps.append(Step(name, _unflat(acc, spec.shape)))
-    return Recipe(tuple(s for s in steps if not s.is_identity()), style=style, strength=1.0)
+
+    def mean(xs: Sequence[float], ws: Sequence[float]) -> float:
+        return sum((w / total) * x for x, w in zip(xs, ws, strict=True))
+
+    return _combine("blend", mean, recipes, weights, style)
 
 
 def _weighted_median(xs: Sequence[float], weights: Sequence[float]) -> float:
@@ -416,20 +432,7 @@ def median(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | 
     Raises:
         InvalidRecipeError: no recipes, a weight per recipe missing, or weights negative, not finite or all 0.
     """
-    if not recipes or len(recipes) != len(weights):
-        raise InvalidRecipeError("median needs one weight per recipe and at least one recipe")
-    if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
-        raise InvalidRecipeError(f"median weights must be non-negative with a positive sum, got {list(weights)}")
-    order: list[str] = []
-    for r in recipes:
-        order += [s.slider for s in r.steps if s.slider not in order]
-    steps = []
-    for name in order:
-        spec = get_slider(name)
-        columns = list(zip(*(_flat(r.value(name)) for r in recipes), strict=True))
-        flat = [_weighted_median(col, weights) for col in columns]
-        steps.append(Step(name, _unflat(flat, spec.shape)))
-    return Recipe(tuple(s for s in steps if not s.is_identity()), style=style, strength=1.0)
+    return _combine("median", _weighted_median, recipes, weights, style)
 
 
 def render_recipe(image: Tensor, recipe: Recipe) -> Tensor:
