@@ -105,7 +105,8 @@ def main() -> None:
                     a, b, _ = data[n]
                     rows[f"{kind}, bw"].append(_score(a, b, centre))
     print(
-        f"FiveK Expert C, 3-fold CV test photos (24), the fold's 16 training recipes ({args.size} px fits, {args.iters} iterations) combined:\n"
+        f"FiveK Expert C, 3-fold CV test photos (24), the fold's 16 training recipes "
+        f"({args.size} px fits, {args.iters} iterations) combined:\n"
     )
     print("| recipe for every test photo | PSNR (dB) | black_and_white (largest) |")
     print("|---|---:|---:|")

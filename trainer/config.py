@@ -325,13 +325,13 @@ class RestoreConfig:
         nearest_k: the "nearest edits" baseline stored with a paired style averages the fitted recipes of this
             many most similar training photos.
         mix_k: the recipe a paired style's suggestions mix with its agent's (``nearest_blend``) averages the
-            fitted recipes of this many most similar training photos; 0 (or as many as there are): all of them, combined as ``mix_centre``
-            says (stored as ``examples.mix_k``; on the FiveK development split all of them mixed better than the
-            5 nearest, README).
-        mix_centre: how all the training recipes are combined when ``mix_k`` takes them all: ``"median"`` (slider by slider their
-            weighted median edit: as good as the mean on FiveK, and a few photos turned black and white or
-            edited very differently do not pull every suggestion towards them, README) or ``"mean"`` (their
-            weighted mean edit, as before). Stored as ``examples.mix_centre``.
+            fitted recipes of this many most similar training photos; 0 (or as many as there are): all of them,
+            combined as ``mix_centre`` says (stored as ``examples.mix_k``; on the FiveK development split all of
+            them mixed better than the 5 nearest, README).
+        mix_centre: how all the training recipes are combined when ``mix_k`` takes them all: ``"median"``
+            (slider by slider their weighted median edit: as good as the mean on FiveK, and a few photos turned
+            black and white or edited very differently do not pull every suggestion towards them, README) or
+            ``"mean"`` (their weighted mean edit, as before). Stored as ``examples.mix_centre``.
         prior: a style (a name in the style store, or the path of its ``.safetensors``) whose one-shot agent is
             copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
             suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few

@@ -15,9 +15,10 @@ Such a style's suggestion mixes its agent's recipe with its examples' (``example
 :func:`blend_share`; :func:`mix_recipe`): 0.5 by default, where on the development split of the FiveK benchmark
 the mix was better than either alone; the trainer's cross-fitted check picks another share where it wins clearly
 (1 for a look that is the same on every photo; README, "Learning from your own edits"). The mixed recipe averages
-``examples.mix_k`` nearest examples; 0 (or at least as many as there are) means all of them: their weighted median edit (``examples.mix_centre =
-"median"``, the default of new styles) or mean edit (``"mean"``, or no ``mix_centre``: styles trained before it existed);
-styles from before ``mix_k`` existed mix the ``k`` nearest. ``autoretouch eval`` reports the ``k``-nearest baseline alone.
+``examples.mix_k`` nearest examples; 0 (or at least as many as there are) means all of them: their weighted
+median edit (``examples.mix_centre = "median"``, the default of new styles) or mean edit (``"mean"``, or no
+``mix_centre``: styles trained before it existed); styles from before ``mix_k`` existed mix the ``k`` nearest.
+``autoretouch eval`` reports the ``k``-nearest baseline alone.
 """
 
 from __future__ import annotations
@@ -141,10 +142,10 @@ def mix_recipe(examples: dict[str, Any], image: Tensor) -> Recipe:
 
     Args:
         examples: a style's ``examples`` metadata; ``mix_k`` (an integer >= 0) is how many nearest examples are
-            averaged; 0 (or at least the number of examples) means all of them, combined as ``mix_centre`` says: ``"median"`` (slider by slider the
-            fit-weighted median edit) or ``"mean"`` (the fit-weighted mean edit; also without ``mix_centre``),
-            the same for every photo; without ``mix_k`` the style's ``k`` nearest (styles trained before
-            ``mix_k`` existed).
+            averaged; 0 (or at least the number of examples) means all of them, combined as ``mix_centre``
+            says: ``"median"`` (slider by slider the fit-weighted median edit) or ``"mean"`` (the fit-weighted
+            mean edit; also without ``mix_centre``), the same for every photo; without ``mix_k`` the style's
+            ``k`` nearest (styles trained before ``mix_k`` existed).
         image: ``(1, 3, H, W)`` linear Rec.2020 (any size; a 512 px preview is plenty).
 
     Returns:
