@@ -143,12 +143,9 @@ def _evaluate(
     from trainer.eval_cli import Pair, evaluate_pairs
 
     pairs = [Pair(r["fivek_name"], DATA / r["input"], DATA / r["expertC"]) for r in test_rows]
-    if style.examples is not None and blend is not None:
-        style = dataclasses.replace(style, examples={**style.examples, "blend": blend})
-    if style.examples is not None and mix_k is not None:
-        style = dataclasses.replace(style, examples={**style.examples, "mix_k": mix_k})
-    if style.examples is not None and mix_centre is not None:
-        style = dataclasses.replace(style, examples={**style.examples, "mix_centre": mix_centre})
+    overrides = {k: v for k, v in (("blend", blend), ("mix_k", mix_k), ("mix_centre", mix_centre)) if v is not None}
+    if style.examples is not None and overrides:
+        style = dataclasses.replace(style, examples={**style.examples, **overrides})
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
     per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
     if style.examples is not None or style.prior is not None:  # the learnt agent without what it is mixed with

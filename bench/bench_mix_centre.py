@@ -79,8 +79,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    splits = [([r["fivek_name"] for r in tr], [r["fivek_name"] for r in te]) for tr, te in folds()]
-    files = {r["fivek_name"]: (DATA / r["input"], DATA / r["expertC"]) for tr, te in folds() for r in tr + te}
+    cv = folds()
+    splits = [([r["fivek_name"] for r in tr], [r["fivek_name"] for r in te]) for tr, te in cv]
+    files = {r["fivek_name"]: (DATA / r["input"], DATA / r["expertC"]) for tr, te in cv for r in tr + te}
     data = _fit_all(files, args.size, args.iters)
     rows: dict[str, list[float]] = {k: [] for k in ("identity", "mean", "median", "mean, bw", "median, bw")}
     worst_bw = {"mean": 0.0, "median": 0.0}

@@ -50,7 +50,7 @@ from backend.agent.network import AgentNet
 from backend.agent.rollout import rollout
 from backend.agent.thumbnail import make_thumbnail
 from backend.recipe import Recipe, blend, render_recipe
-from trainer.config import TrainConfig
+from trainer.config import RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
 from trainer.data.unedit import jitter_settings
@@ -115,20 +115,19 @@ def _examples(
     views: PairedViews,
     fits: list[FitResult],
     weights: list[float],
-    k: int,
+    r: RestoreConfig,
     labels: list[Any] | None = None,
     blend: float = 0.0,
-    mix_k: int = 0,
-    mix_centre: str = "median",
 ) -> dict[str, Any]:
+    """A style's ``examples`` metadata: descriptors and recipes, with ``k``, ``mix_k`` and ``mix_centre`` from ``r``."""
     features = example_features(views.before_evals)
     steps = labels if labels is not None else [Recipe.from_settings(f.values).to_dict()["steps"] for f in fits]
     keep = example_indices(len(fits))
     return {
         "descriptor": EXAMPLES_DESCRIPTOR,
-        "k": k,
-        "mix_k": mix_k,
-        "mix_centre": mix_centre,
+        "k": r.nearest_k,
+        "mix_k": r.mix_k,
+        "mix_centre": r.mix_centre,
         "blend": blend,
         "names": [views.pairs[i].name for i in keep],
         "features": [[round(float(v), 5) for v in features[i]] for i in keep],
@@ -465,9 +464,7 @@ def paired_data(
         source_crops=None,
         look=look_descriptor(views.after_evals[train_idx]).mean(dim=0),
         summary=summary,
-        examples=_examples(views, ps.fits, ps.weights, r.nearest_k, ps.labels, r.nearest_blend, r.mix_k, r.mix_centre)
-        if with_examples
-        else None,
+        examples=_examples(views, ps.fits, ps.weights, r, ps.labels, r.nearest_blend) if with_examples else None,
     )
 
 
@@ -491,16 +488,7 @@ def _fold_examples(cfg: TrainConfig, ps: PairSet, idx: list[int]) -> dict[str, A
         ps.views, before_evals=ps.views.before_evals[idx], pairs=tuple(ps.views.pairs[i] for i in idx)
     )
     labels = [ps.labels[i] for i in idx] if ps.labels is not None else None
-    r = cfg.restore
-    return _examples(
-        views,
-        [ps.fits[i] for i in idx],
-        [ps.weights[i] for i in idx],
-        r.nearest_k,
-        labels,
-        mix_k=r.mix_k,
-        mix_centre=r.mix_centre,
-    )
+    return _examples(views, [ps.fits[i] for i in idx], [ps.weights[i] for i in idx], cfg.restore, labels)
 
 
 def _mix_scores(
