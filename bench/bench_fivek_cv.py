@@ -22,11 +22,14 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
 photo's gain) and the summary: mean +- sd of the gain over the runs and the worst run. ``--long-minutes M`` adds
-one run per fold of M minutes (seed 0).
+one run per fold of M minutes (seed 0). ``--train-size N`` trains on only N of each fold's training photos (a
+learning curve: the first N of a permutation seeded by fold and seed, so that the sizes nest; the test photos
+are the same 8).
 
     python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources none
     python bench/bench_fivek_cv.py --minutes 5 --threads 1 --parallel 2 --sources inputs
     python bench/bench_fivek_cv.py --minutes 3 --threads 1 --parallel 2 --sources pairs
+    python bench/bench_fivek_cv.py --steps 1000 --seeds 0,1 --sources pairs --train-size 8
     python bench/bench_fivek_cv.py --minutes 0.2 --seeds 0 --folds 1      # smoke test
 """
 
@@ -71,6 +74,15 @@ def folds(dev: bool = False) -> list[tuple[list[dict[str, str]], list[dict[str, 
     return out
 
 
+def training_subset(rows: list[dict[str, str]], size: int, fold: int, seed: int) -> list[dict[str, str]]:
+    """The first ``size`` training rows of a permutation seeded by fold and seed (sizes nest: 4 of the 8, ...)."""
+    if not 0 < size <= len(rows):
+        raise SystemExit(f"--train-size must be 1..{len(rows)}, got {size}")
+    order = list(range(len(rows)))
+    random.Random(1000 * fold + seed).shuffle(order)
+    return [rows[i] for i in sorted(order[:size])]
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one fold x seed in-process and evaluate it (called in a child process)."""
     import torch
@@ -82,6 +94,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     work = Path(job["work"])
     train_rows, test_rows = folds(job["dev"])[job["fold"]]
+    if job.get("train_size"):
+        train_rows = training_subset(train_rows, job["train_size"], job["fold"], job["seed"])
     if job.get("eval_only"):
         before = json.loads((work / "result.json").read_text(encoding="utf-8"))
         style = load_style(work / "run" / "style" / f"cv{job['fold']}s{job['seed']}.safetensors")
@@ -192,6 +206,9 @@ def main() -> int:
     p.add_argument("--parallel", type=int, default=2, help="runs side by side")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--folds", type=int, default=0, help="how many folds to run (default: all)")
+    p.add_argument(
+        "--train-size", type=int, default=0, help="train on only this many of each fold's training photos (0: all)"
+    )
     p.add_argument("--dev", action="store_true", help="the development split (inner folds of fold 0's training photos)")
     p.add_argument("--sources", choices=("none", "inputs", "pairs"), default="none")
     p.add_argument("--config", help="experiment configuration (TOML)")
@@ -213,6 +230,8 @@ def main() -> int:
     args = p.parse_args()
     if args.steps and args.long_minutes:
         p.error("--long-minutes needs the minutes budget; leave out --steps")
+    if args.train_size and not 0 < args.train_size <= len(folds(args.dev)[0][0]):
+        p.error(f"--train-size must be 1..{len(folds(args.dev)[0][0])}")
     if args.job:
         job = json.loads(args.job)
         out = run_job(job)
@@ -220,7 +239,8 @@ def main() -> int:
         return 0
     jobs = []
     budget = f"{args.steps}st" if args.steps else f"{args.minutes:g}m"
-    tag = f"{'dev-' if args.dev else ''}{args.sources}-{budget}{'-' + args.label if args.label else ''}"
+    size = f"-n{args.train_size}" if args.train_size else ""
+    tag = f"{'dev-' if args.dev else ''}{args.sources}-{budget}{size}{'-' + args.label if args.label else ''}"
     for fold in range(args.folds or len(folds(args.dev))):
         for seed in (int(s) for s in args.seeds.split(",")):
             jobs.append((fold, seed, args.minutes))
@@ -242,6 +262,7 @@ def main() -> int:
             "blend": args.blend,
             "mix_k": args.mix_k,
             "mix_centre": args.mix_centre,
+            "train_size": args.train_size,
         }
         for f, s, m in jobs
     ]
@@ -251,6 +272,8 @@ def main() -> int:
     split = (
         "development split: 4 inner folds of fold 0's training photos (12 / 4)" if args.dev else "3-fold CV (16 / 8)"
     )
+    if args.train_size:
+        split += f", trained on {args.train_size} of each fold's training photos"
     print(
         f"\nFiveK Expert C, {split}, sources: {args.sources}; {args.threads} thread(s) per run, "
         f"{args.parallel} runs side by side; wall {time.perf_counter() - start:.0f} s\n"
