@@ -367,6 +367,87 @@ def test_later_foreign_changes_survive_the_revert(raw: Path) -> None:
     assert canonical(lr.read_bytes()) == canonical(FOREIGN_LR.replace(b'xmp:Rating="4"', b'xmp:Rating="5"'))
 
 
+def _set_crs(sidecar: Path, **values: str) -> None:
+    """Change crs: properties as Lightroom would when the user edits the photo and saves its metadata."""
+    doc = read_sidecar(sidecar)
+    for desc in doc.descriptions():
+        for key, value in values.items():
+            if f"{{{CRS}}}{key}" in desc.attrib:
+                desc.set(f"{{{CRS}}}{key}", value)
+    sidecar.write_bytes(serialize(doc))
+
+
+def test_revert_keeps_lightroom_settings_the_user_changed_since(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(USER_SETTINGS_LR)
+    _apply(raw, host="lightroom", overwrite=True)
+    _set_crs(lr, Exposure2012="+1.11", Sharpness="77")  # edited in Lightroom after autoretouch
+    (outcome,) = revert_photo(raw, host="lightroom")
+    assert outcome.action == "reverted"
+    assert outcome.reason == f"{apply_mod.KEPT_NOTE}: Exposure2012, Sharpness"
+    doc = read_sidecar(lr)
+    desc = doc.description_for(CRS)
+    assert get_simple(desc, f"{{{CRS}}}Exposure2012") == "+1.11"  # the user's, not +1.50 from before
+    assert get_simple(desc, f"{{{CRS}}}Sharpness") == "77"
+    values = {
+        name: sum(get_simple(d, f"{{{CRS}}}{name}") is not None for d in doc.descriptions())
+        for name in ("Contrast2012", "HasSettings", "ProcessVersion", "WhiteBalance", "Temperature")
+    }
+    assert values == {"Contrast2012": 1, "HasSettings": 1, "ProcessVersion": 1, "WhiteBalance": 0, "Temperature": 0}
+    assert [get_simple(d, f"{{{CRS}}}Contrast2012") for d in doc.descriptions()] == [None, "-33"]  # restored
+    assert find_provenance(doc) is None
+
+
+def test_a_kept_white_balance_keeps_white_balance_custom(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    _apply(raw, host="lightroom")
+    _set_crs(lr, Temperature="6100")
+    (outcome,) = revert_photo(raw, host="lightroom")
+    assert outcome.reason == f"{apply_mod.KEPT_NOTE}: Temperature"
+    desc = read_sidecar(lr).description_for(CRS)
+    assert [get_simple(desc, f"{{{CRS}}}{k}") for k in ("Temperature", "WhiteBalance", "Exposure2012")] == [
+        "6100",
+        "Custom",
+        None,
+    ]
+
+
+def test_revert_of_an_unchanged_application_restores_everything_and_numbers_compare_as_numbers(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(USER_SETTINGS_LR)
+    _apply(raw, host="lightroom", overwrite=True)
+    _set_crs(lr, Exposure2012="0.4", Contrast2012="20")  # the same values, written differently
+    (outcome,) = revert_photo(raw, host="lightroom")
+    assert (outcome.action, outcome.reason) == ("reverted", "")
+    assert canonical(lr.read_bytes()) == canonical(USER_SETTINGS_LR)
+
+
+def test_overwrite_keeps_the_users_later_change_for_the_next_revert(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(FOREIGN_LR)
+    _apply(raw, host="lightroom")
+    _set_crs(lr, Contrast2012="+55")
+    (outcome,) = _apply(raw, OTHER, host="lightroom", overwrite=True)  # OTHER sets only exposure
+    assert outcome.action == "written" and f"{apply_mod.KEPT_NOTE}: Contrast2012" in outcome.warnings
+    assert get_simple(read_sidecar(lr).description_for(CRS), f"{{{CRS}}}Contrast2012") == "+55"
+    revert_photo(raw, host="lightroom")
+    assert get_simple(read_sidecar(lr).description_for(CRS), f"{{{CRS}}}Contrast2012") == "+55"
+
+
+def test_record_from_before_written_values_still_reverts_everything(raw: Path) -> None:
+    lr = raw.with_suffix(".xmp")
+    lr.write_bytes(USER_SETTINGS_LR)
+    _apply(raw, host="lightroom", overwrite=True)
+    doc = read_sidecar(lr)
+    desc, prov = find_provenance(doc)  # type: ignore[misc]
+    remove_provenance(doc)
+    write_provenance(desc, dataclasses.replace(prov, replaced=prov.replaced["replaced"]))  # the old, flat layout
+    lr.write_bytes(serialize(doc))
+    _set_crs(lr, Exposure2012="+1.11")
+    assert [o.action for o in revert_photo(raw, host="lightroom")] == ["reverted"]
+    assert canonical(lr.read_bytes()) == canonical(USER_SETTINGS_LR)
+
+
 def test_revert_without_our_record_or_sidecar_skips(raw: Path) -> None:
     raw.with_suffix(".xmp").write_bytes(FOREIGN_LR)
     outcomes = revert_photo(raw)

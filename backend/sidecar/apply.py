@@ -64,6 +64,7 @@ from backend.translate.lightroom import AsShot, recipe_to_develop_settings
 __all__ = [
     "EMBEDDED_REASON",
     "HOSTS",
+    "KEPT_NOTE",
     "STALE_NOTE",
     "Action",
     "Outcome",
@@ -230,14 +231,24 @@ def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
     return new_document(packet_wrapper=packet_wrapper), True
 
 
-def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> None:
-    """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory)."""
+def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> str:
+    """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory).
+
+    Returns:
+        A remark for the outcome: the Lightroom settings kept because they were changed since autoretouch
+        wrote them (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`), else ``""``.
+    """
+    kept: tuple[str, ...] = ()
     if host == "lightroom":
-        revert_lightroom(doc, prov.replaced)
+        kept = revert_lightroom(doc, prov.replaced)
     else:
         revert_darktable(doc, prov.replaced)
     remove_provenance(doc)
+    return f"{KEPT_NOTE}: {', '.join(kept)}" if kept else ""
 
+
+#: Begins the remark naming the Lightroom settings a revert kept (changed since autoretouch wrote them).
+KEPT_NOTE = "kept the settings you changed since autoretouch wrote them"
 
 #: What an earlier autoretouch application is called in a host's skip reason.
 _EARLIER = {"lightroom": "settings", "darktable": "entries"}
@@ -245,17 +256,17 @@ _EARLIER = {"lightroom": "settings", "darktable": "entries"}
 
 def _replace_earlier(
     photo: Path, host: str, sidecar: Path, doc: XmpDocument, prov: Provenance, overwrite: bool
-) -> Outcome | None:
+) -> Outcome | str:
     """Undo autoretouch's earlier application ``prov`` (in memory) before a new one, with ``--overwrite``.
 
     Returns:
-        ``None`` when it was undone; without ``overwrite`` the ``skipped`` outcome, and ``doc`` is untouched.
+        When it was undone, :func:`revert_host`'s remark (``""`` when there is none); without ``overwrite``
+        the ``skipped`` outcome, and ``doc`` is untouched.
     """
     if not overwrite:
         reason = f"already has autoretouch {_EARLIER[host]} ({prov.timestamp}); use --overwrite to replace them"
         return Outcome(photo, host, sidecar, "skipped", reason)
-    revert_host(host, doc, prov)
-    return None
+    return revert_host(host, doc, prov)
 
 
 def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool) -> Outcome:
@@ -267,17 +278,19 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
         if owner is not None:
             return Outcome(photo, "lightroom", sidecar, "skipped", f"this sidecar belongs to {owner}")
         found = find_provenance(doc)
+        warnings = settings.warnings
         if found is not None:
-            skipped = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
-            if skipped is not None:
-                return skipped
+            earlier = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
+            if isinstance(earlier, Outcome):
+                return earlier
+            warnings += (earlier,) if earlier else ()
             created = found[1].created
         elif has_develop_settings(doc) and not overwrite:
             reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"
             return Outcome(photo, "lightroom", sidecar, "skipped", reason)
         record = apply_lightroom(doc, settings, is_raw=True, photo_name=photo.name)
         write_provenance(doc.description_for(NS["crs"]), Provenance("lightroom", recipe, record, created=created))
-        return _write(photo, "lightroom", sidecar, doc, dry_run, settings.warnings)
+        return _write(photo, "lightroom", sidecar, doc, dry_run, warnings)
 
 
 def stale_darktable_record(doc: XmpDocument, prov: Provenance, info: PhotoInfo | None) -> bool:
@@ -314,9 +327,9 @@ def _apply_darktable(
             remove_provenance(doc)
             notes = (STALE_NOTE.format(timestamp=found[1].timestamp),)
         elif found is not None:
-            skipped = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
-            if skipped is not None:
-                return skipped
+            earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
+            if isinstance(earlier, Outcome):
+                return earlier
             created = found[1].created
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=photo.name if duplicate else None)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

@@ -1,9 +1,13 @@
 """Lightroom (``crs:``) settings in a sidecar document: detect, apply with a record, revert.
 
-The record of an application (``autoretouch:Replaced``, format in :mod:`backend.sidecar.replaced`) lists
-every property autoretouch set with its previous occurrences. Reverting removes each property and puts
-those occurrences back, so the descriptions get the same properties with the same values and the same
-attribute/element form as before.
+The record of an application (``autoretouch:Replaced``) is ``{"replaced": ..., "written": ...}``:
+``replaced`` lists every property autoretouch set with its previous occurrences (format in
+:mod:`backend.sidecar.replaced`), ``written`` the value autoretouch gave it (text, or the items of an
+``rdf:Seq``). Reverting removes each property and puts those occurrences back, so the descriptions get the
+same properties with the same values and the same attribute/element form as before, except that a develop
+setting whose value changed since (the photographer edited it in Lightroom) keeps its new value, and with it
+the properties that make Lightroom read it (versions, ``HasSettings``, ``WhiteBalance``). Records written
+before ``written`` existed (a flat ``replaced`` mapping) are restored as they are.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Any
 
 from backend.sidecar.lightroom_xmp import apply_crs, crs_properties
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
-from backend.sidecar.xmp import NS, XmpDocument, get_simple
+from backend.sidecar.xmp import NS, XmpDocument, get_simple, qname
 from backend.sidecar.xmp import take_property as _take
 from backend.sliders.catalog import CATALOG
+from backend.translate.lightroom import WHITE_BALANCE_KEYS
 
 __all__ = [
     "EMBEDDED_XMP_SUFFIXES",
@@ -34,6 +39,10 @@ EMBEDDED_XMP_SUFFIXES = frozenset(
 _CRS = NS["crs"]
 #: Keys whose presence means "this sidecar carries develop settings": every key of the catalog.
 _DEVELOP_KEYS = frozenset(k for spec in CATALOG for k in spec.lightroom.keys)
+#: ``crs:WhiteBalance`` (record key), kept with a kept white balance value: Lightroom reads those only when it
+#: is ``Custom``.
+_WB = "crs:WhiteBalance"
+_WB_VALUES = frozenset(f"crs:{k}" for k in WHITE_BALANCE_KEYS[:4])
 
 
 def lightroom_sidecar_path(photo: str | Path) -> Path:
@@ -66,10 +75,14 @@ def apply_lightroom(doc: XmpDocument, settings: dict[str, Any], *, is_raw: bool,
 
     Properties autoretouch sets that also occur in other descriptions (exiftool writes one description per
     namespace) are moved out of them, so each property occurs once.
+
+    Returns:
+        ``{"replaced": previous occurrences by property, "written": the value written by property}``.
     """
     target = doc.description_for(_CRS)
     descriptions = doc.descriptions()
-    names = [n for n, _ in crs_properties(settings, is_raw=is_raw, photo_name=photo_name)]
+    props = crs_properties(settings, is_raw=is_raw, photo_name=photo_name)
+    names = [n for n, _ in props]
     record: dict[str, list[dict[str, Any]]] = {short_name(n): [] for n in names}
     for i, desc in enumerate(descriptions):
         if desc is target:
@@ -82,13 +95,62 @@ def apply_lightroom(doc: XmpDocument, settings: dict[str, Any], *, is_raw: bool,
     for n, prev in apply_crs(target, settings, is_raw=is_raw, photo_name=photo_name).items():
         if prev is not None:
             record[short_name(n)].append(occurrence(doc, t, prev))
-    return record
+    return {"replaced": record, "written": {short_name(n): v for n, v in props}}
 
 
-def revert_lightroom(doc: XmpDocument, record: dict[str, Any]) -> None:
-    """Undo :func:`apply_lightroom` from its record (see :mod:`backend.sidecar.replaced`).
+def _current(doc: XmpDocument, name: str) -> str | list[str] | None:
+    """A property's value now: its text, the items of its ``rdf:Seq``/``Bag``/``Alt``, or ``None`` when absent."""
+    li = qname("rdf", "li")
+    for desc in doc.descriptions():
+        if name in desc.attrib:
+            return desc.attrib[name]
+        for child in desc:
+            if child.tag == name:
+                return (child.text or "") if len(child) == 0 else [item.text or "" for item in child.iter(li)]
+    return None
+
+
+def _same(now: object, written: object) -> bool:
+    """Whether a property still has the value autoretouch wrote (numbers compared as numbers: ``+0.20`` = ``0.2``)."""
+    if isinstance(now, list) or isinstance(written, list):
+        return (
+            isinstance(now, list)
+            and isinstance(written, list)
+            and len(now) == len(written)
+            and all(_same(a, b) for a, b in zip(now, written, strict=True))
+        )
+    if not isinstance(now, str) or not isinstance(written, str):
+        return now is None and written is None
+    if now.strip().lower() == written.strip().lower():
+        return True
+    try:
+        return [float(x) for x in now.split(",")] == [float(x) for x in written.split(",")]
+    except ValueError:
+        return False
+
+
+def revert_lightroom(doc: XmpDocument, record: dict[str, Any]) -> tuple[str, ...]:
+    """Undo :func:`apply_lightroom` from its record (module docstring).
+
+    Returns:
+        The develop settings kept because they changed since autoretouch wrote them (``Exposure2012``, ...);
+        empty when everything was restored.
 
     Raises:
         SidecarError: the record does not describe this document.
     """
-    restore_replaced(doc, record)
+    replaced, written = record.get("replaced"), record.get("written")
+    if not isinstance(replaced, dict) or not isinstance(written, dict):
+        restore_replaced(doc, record)  # a record from before "written": restore everything
+        return ()
+    develop = {short: short[4:] for short in replaced if short.startswith("crs:") and short[4:] in _DEVELOP_KEYS}
+    kept = [
+        short for short, local in develop.items() if not _same(_current(doc, qname("crs", local)), written.get(short))
+    ]
+    keep = set(kept)
+    if kept:  # what makes Lightroom read the kept settings stays too
+        keep |= {short for short in replaced if short not in develop and short != _WB}
+        if keep & _WB_VALUES:
+            keep.add(_WB)
+    restore_replaced(doc, {k: v for k, v in replaced.items() if k not in keep})
+    return tuple(develop[short] for short in kept)

@@ -8,6 +8,9 @@ What "restored" means (and what the tests check):
   are the previous ones, and everything autoretouch never touched - including what others changed since
   (a new rating, keywords) - stays as it is now. Bytes are *not* promised to be identical: whitespace,
   attribute order and where namespaces are declared may differ from the original file.
+* **Your later Lightroom edits stay.** A Lightroom setting autoretouch wrote that has another value now (you
+  changed it in Lightroom) keeps that value, as do the properties that make Lightroom read it (the
+  outcome's remark names them, :data:`~backend.sidecar.apply.KEPT_NOTE`); the others are restored.
 * **Absent again.** When autoretouch created the sidecar and, after the revert, nothing else is in it,
   the file is removed (its last content kept as ``<sidecar>.bak``), which is exactly the state before.
 * Every change keeps the version it replaces as ``<sidecar>.bak``, so right after a revert ``.bak`` holds
@@ -90,7 +93,7 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
             remove_provenance(doc)  # nothing of ours left to undo; the history is darktable's now
             reason = STALE_REVERT_REASON
         else:
-            revert_host(host, doc, prov)
+            reason = revert_host(host, doc, prov)
         if prov.created and is_empty_packet(doc):
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
