@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -127,3 +129,29 @@ def test_lock_waits_for_the_holder(tmp_path: Path) -> None:
         order.append("second")
     t.join()
     assert order == ["first", "second"]
+
+
+def test_a_new_sidecar_gets_the_umask_mode_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    # a fresh process, so that fsio reads the umask set here (it reads it once, at import)
+    code = (
+        "import os, sys; os.umask(0o027)\n"
+        "from pathlib import Path\n"
+        "from backend.sidecar.atomic import atomic_write, sidecar_lock\n"
+        "p = Path(sys.argv[1])\n"
+        "with sidecar_lock(p):\n"
+        "    atomic_write(p, b'one')\n"
+    )
+    path = tmp_path / "IMG_1.jpg.xmp"
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+    assert path.stat().st_mode & 0o777 == 0o640  # 0666 & ~027, not mkstemp's 0600
+    mask = os.umask(0o022)
+    os.umask(mask)
+    fresh = tmp_path / "IMG_2.jpg.xmp"
+    with sidecar_lock(fresh):
+        atomic_write(fresh, b"one")
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~mask
+    os.chmod(fresh, 0o664)
+    with sidecar_lock(fresh):
+        atomic_write(fresh, b"two")
+    assert fresh.stat().st_mode & 0o777 == 0o664
+    assert backup_path(fresh).stat().st_mode & 0o777 == 0o664  # the .bak: the sidecar's own mode

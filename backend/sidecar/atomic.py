@@ -10,7 +10,8 @@ or :func:`remove_with_backup`:
    temp file and an atomic rename), so ``.bak`` always holds the version just before autoretouch's most
    recent change. Only one generation is kept.
 3. **Write.** The new content goes to a temp file in the same folder (``.<name>.<random>.tmp``), which is
-   flushed and ``fsync``-ed, given the old file's permission bits, and renamed over the sidecar with
+   flushed and ``fsync``-ed, given the old file's permission bits (a new sidecar gets those of any new
+   file under the umask, :data:`backend.fsio.NEW_FILE_MODE`), and renamed over the sidecar with
    ``os.replace`` (atomic on POSIX and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
 
 On any failure the temp file is deleted, the sidecar keeps its previous content, and a
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
+from backend.fsio import NEW_FILE_MODE
 
 try:  # POSIX
     import fcntl
@@ -156,15 +158,14 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
         raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
 
 
-def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
+def _write_temp(folder: Path, name: str, data: bytes, mode: int) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -196,7 +197,7 @@ def atomic_write(sidecar: str | Path, data: bytes, *, backup: bool = True) -> No
     p = Path(sidecar)
     _check_sidecar_name(p)
     try:
-        mode: int | None = None
+        mode = NEW_FILE_MODE  # a new sidecar: what any new file gets under the umask, not mkstemp's 0600
         if p.exists():
             mode = p.stat().st_mode & 0o7777
             if backup:
