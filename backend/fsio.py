@@ -8,12 +8,31 @@ writes whole (styles, images, checkpoints, reports, caches); sidecars go through
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["replacing", "write_bytes_atomic", "write_text_atomic", "write_with"]
+__all__ = [
+    "NAME_MAX",
+    "NEW_FILE_MODE",
+    "UMASK",
+    "replacing",
+    "short_name",
+    "temp_prefix",
+    "temp_stem",
+    "write_bytes_atomic",
+    "write_text_atomic",
+    "write_with",
+]
+
+#: Longest file name (one path component) common file systems accept, in bytes of the file system encoding
+#: (ext4, APFS, btrfs, XFS: 255 bytes; NTFS: 255 UTF-16 units, never fewer than 255 bytes' worth).
+NAME_MAX = 255
+#: What a temp file's name adds around its stem: ``"."``, ``"."`` + the 8-character random part of
+#: :func:`tempfile.mkstemp`, and ``".tmp"``.
+_TEMP_OVERHEAD = 1 + 1 + 8 + len(".tmp")
 
 
 def _umask() -> int:
@@ -29,11 +48,60 @@ UMASK = _umask()
 NEW_FILE_MODE = 0o666 & ~UMASK
 
 
+def short_name(name: str, limit: int) -> str:
+    """``name`` itself when it takes at most ``limit`` bytes, else a shortened name that does, unique per name.
+
+    The shortened form keeps the start of the name and its last extension: ``<start>~<hash>.<ext>``, where
+    ``<hash>`` is 8 hex digits of the SHA-1 of the whole name (so two long names that share their start get
+    different short names).
+
+    Args:
+        name: a file name (one path component).
+        limit: most bytes (in the file system encoding) the result may take; at least 24.
+
+    Returns:
+        The name, or its shortened form.
+    """
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    suffix = f".{ext}" if dot and stem and len(os.fsencode(ext)) <= 16 else ""
+    if not suffix:
+        stem = name
+    digest = hashlib.sha1(raw).hexdigest()[:8]
+    keep = limit - len(os.fsencode(f"~{digest}{suffix}"))
+    # a multi-byte character cut in half is dropped, not kept as an invalid byte
+    start = os.fsencode(stem)[:keep].decode("utf-8", "ignore")
+    while len(os.fsencode(start)) > keep:  # a non-UTF-8 file system encoding
+        start = start[:-1]
+    return f"{start}~{digest}{suffix}"
+
+
+def temp_stem(name: str) -> str:
+    """``name`` as it appears in the names of its temp files (and of a sidecar's lock file).
+
+    ``name`` itself, unless a temp file named after it would exceed :data:`NAME_MAX`: then its
+    :func:`short_name` (start, hash, last extension kept), so any file whose own name is legal can be
+    replaced atomically.
+    """
+    return short_name(name, NAME_MAX - _TEMP_OVERHEAD)
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of the temp files written next to the file ``name``: ``.<stem>.`` (:func:`temp_stem`).
+
+    A temp file is ``<prefix><8 random characters>.tmp``; its name never exceeds :data:`NAME_MAX`.
+    """
+    return f".{temp_stem(name)}."
+
+
 @contextlib.contextmanager
 def replacing(path: str | Path, *, mode: int | None = None) -> Iterator[Path]:
     """A temporary path in ``path``'s folder; when the block ends without error it replaces ``path``.
 
-    The temporary file (``.NAME.<random>.tmp``) exists, empty, when the block starts; whatever the block wrote
+    The temporary file (``.NAME.<random>.tmp``, NAME shortened when the whole would be too long: see
+    :func:`temp_prefix`) exists, empty, when the block starts; whatever the block wrote
     to it is fsync-ed, given ``mode`` (permission bits; default :data:`NEW_FILE_MODE`, as a plain new file), and
     moved over ``path``. On any error it is removed and ``path`` is left as it was.
 
@@ -41,7 +109,7 @@ def replacing(path: str | Path, *, mode: int | None = None) -> Iterator[Path]:
         OSError: the folder is missing or not writable (raised before the block runs), or the final move fails.
     """
     target = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -155,3 +155,30 @@ def test_a_new_sidecar_gets_the_umask_mode_and_an_existing_one_keeps_its_own(tmp
         atomic_write(fresh, b"two")
     assert fresh.stat().st_mode & 0o777 == 0o664
     assert backup_path(fresh).stat().st_mode & 0o777 == 0o664  # the .bak: the sidecar's own mode
+
+
+@pytest.mark.parametrize("length", [238, 241, 246, 251])
+def test_a_sidecar_with_the_longest_legal_name_can_be_written_and_replaced(tmp_path: Path, length: int) -> None:
+    path = tmp_path / ("x" * length + ".xmp")  # up to 255 characters: legal, but its temp file's name is not
+    with sidecar_lock(path):
+        atomic_write(path, b"one")
+    with sidecar_lock(path):
+        atomic_write(path, b"two")
+    assert path.read_bytes() == b"two" and backup_path(path).read_bytes() == b"one"
+    assert len(backup_path(path).name) <= 255
+    assert not [n for n in _listing(tmp_path) if n.endswith((".tmp", ".lock"))]  # temp and lock files gone
+    long_a, long_b = tmp_path / ("y" * 250 + "a.xmp"), tmp_path / ("y" * 250 + "b.xmp")
+    assert lock_path(long_a) != lock_path(long_b)  # shortened lock names stay distinct
+    assert all(len(lock_path(p).name) <= 255 for p in (long_a, long_b))
+
+
+def test_a_long_sidecar_names_leftover_temp_and_lock_files_are_found_and_removed(tmp_path: Path) -> None:
+    from backend.batch.leftovers import remove_leftovers
+    from backend.fsio import temp_prefix
+
+    sidecar = tmp_path / ("z" * 246 + ".jpg.xmp")
+    temp = tmp_path / (temp_prefix(sidecar.name) + "x7_ab2cd.tmp")  # left by a killed writer
+    temp.write_text("half a sidecar")
+    lock_path(sidecar).write_text("")
+    assert sorted(remove_leftovers(sidecar)) == sorted([temp, lock_path(sidecar)])
+    assert _listing(tmp_path) == set()

@@ -70,6 +70,7 @@ from backend.batch.worker import (
 )
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
+from backend.fsio import temp_stem
 from backend.recipe import check_strength
 from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
 from backend.torch_threads import torch_threads
@@ -205,7 +206,7 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
         for p in members:
             for host in HOSTS:
                 sidecar = sidecar_path(p, host)
-                if sidecar.name in stale:
+                if temp_stem(sidecar.name) in stale:
                     remove_leftovers(sidecar)
 
 

@@ -1,7 +1,8 @@
 """Remove what a killed autoretouch process can leave next to a sidecar: temp files and lock files.
 
 :mod:`backend.sidecar.atomic` writes a sidecar (and its ``.bak``) through ``.<sidecar name>.<random>.tmp``
-in the same folder and locks it with ``<sidecar>.lock``; a process killed with ``kill -9`` in the middle
+in the same folder and locks it with ``<sidecar>.lock`` (a sidecar name too long for those is shortened in
+both, :func:`backend.fsio.temp_stem`); a process killed with ``kill -9`` in the middle
 leaves those behind (the sidecar itself is always whole: old or new). Writes only ever happen while the
 sidecar's lock is held, so once this module holds the lock (taken without waiting), every temp file of that
 sidecar is stale and is deleted; releasing the lock removes the lock file. A lock held by a live process is
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from backend.errors import SidecarError
+from backend.fsio import temp_stem
 from backend.sidecar.atomic import lock_path, sidecar_lock
 
 __all__ = ["TEMP_RE", "find_leftovers", "remove_leftovers"]
@@ -33,7 +35,8 @@ def find_leftovers(folder: Path, names: Iterable[str] | None = None) -> dict[str
         names: the folder's entry names when already known (saves a listing).
 
     Returns:
-        sidecar file name -> leftover paths (temp files and lock file).
+        sidecar file name (as :func:`backend.fsio.temp_stem` gives it: shortened when long) -> leftover
+        paths (temp files and lock file).
     """
     if names is None:
         try:
@@ -59,7 +62,7 @@ def remove_leftovers(sidecar: Path) -> list[Path]:
     Returns:
         The paths removed (empty when the lock is held by a live process or nothing was left over).
     """
-    before = find_leftovers(sidecar.parent).get(sidecar.name, [])
+    before = find_leftovers(sidecar.parent).get(temp_stem(sidecar.name), [])
     if not before:
         return []
     removed: list[Path] = []

@@ -3,16 +3,18 @@
 Every change autoretouch makes to a sidecar goes through :func:`sidecar_lock` plus :func:`atomic_write`
 or :func:`remove_with_backup`:
 
-1. **Lock.** An advisory lock on ``<sidecar>.lock`` next to the sidecar (``fcntl.flock``; an
+1. **Lock.** An advisory lock on ``<sidecar>.lock`` next to the sidecar (the sidecar name shortened when
+   the lock's name would be too long, see :func:`lock_path`) (``fcntl.flock``; an
    ``O_EXCL`` lock file where ``fcntl`` is missing). Two autoretouch processes never interleave their
    read-modify-write of one sidecar. The lock file is removed when the lock is released.
 2. **Backup.** The sidecar's current content is copied to ``<sidecar>.bak`` (itself written through a
    temp file and an atomic rename), so ``.bak`` always holds the version just before autoretouch's most
    recent change. Only one generation is kept.
-3. **Write.** The new content goes to a temp file in the same folder (``.<name>.<random>.tmp``), which is
-   flushed and ``fsync``-ed, given the old file's permission bits (a new sidecar gets those of any new
-   file under the umask, :data:`backend.fsio.NEW_FILE_MODE`), and renamed over the sidecar with
-   ``os.replace`` (atomic on POSIX and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
+3. **Write.** The new content goes to a temp file in the same folder (``.<name>.<random>.tmp``; a name too
+   long for that is shortened, see :func:`backend.fsio.temp_prefix`), which is flushed and ``fsync``-ed,
+   given the old file's permission bits (a new sidecar gets those of any new file under the umask,
+   :data:`backend.fsio.NEW_FILE_MODE`), and renamed over the sidecar with ``os.replace`` (atomic on POSIX
+   and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
 
 On any failure the temp file is deleted, the sidecar keeps its previous content, and a
 :class:`~backend.errors.SidecarError` naming the file is raised. Only ``.xmp`` paths are ever written,
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
-from backend.fsio import NEW_FILE_MODE
+from backend.fsio import NAME_MAX, NEW_FILE_MODE, short_name, temp_prefix, temp_stem
 
 try:  # POSIX
     import fcntl
@@ -46,15 +48,23 @@ _STALE_S = 120.0
 
 
 def backup_path(sidecar: str | Path) -> Path:
-    """``<sidecar>.bak``: where the previous version is kept."""
+    """``<sidecar>.bak``: where the previous version is kept.
+
+    A sidecar name too long for that (over 251 bytes) is shortened first (:func:`backend.fsio.short_name`:
+    start, hash, ``.xmp``), so every legal sidecar name keeps a backup.
+    """
     p = Path(sidecar)
-    return p.with_name(p.name + ".bak")
+    return p.with_name(short_name(p.name, NAME_MAX - len(".bak")) + ".bak")
 
 
 def lock_path(sidecar: str | Path) -> Path:
-    """``<sidecar>.lock``: the advisory lock file."""
+    """``<sidecar>.lock``: the advisory lock file.
+
+    A sidecar name too long for that is shortened as in its temp files' names
+    (:func:`backend.fsio.temp_stem`: start, hash, ``.xmp``), so every legal sidecar name can be locked.
+    """
     p = Path(sidecar)
-    return p.with_name(p.name + ".lock")
+    return p.with_name(temp_stem(p.name) + ".lock")
 
 
 def _check_sidecar_name(path: Path) -> None:
@@ -159,7 +169,7 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
 
 
 def _write_temp(folder: Path, name: str, data: bytes, mode: int) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
