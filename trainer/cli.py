@@ -17,8 +17,10 @@ Modes:
 * ``--lrcat CATALOG --favourites picks|rating:N|collection:NAME``: the photographer's own edits in their catalog
   (:mod:`trainer.lrcat.favourites`): each favourite's current develop settings (process version 2012 or later),
   mapped into our sliders and rendered on its original by our renderer, are learnt as before/after pairs.
-* ``--darktable DIR``: the photographer's darktable edits (:func:`trainer.restore_pairs.load_darktable_pair_set`):
-  each photo with a sidecar, and darktable-cli's render of it, learnt as a before/after pair.
+* ``--darktable DIR_OR_PHOTO...``: the photographer's darktable edits
+  (:func:`trainer.restore_pairs.load_darktable_pair_set`): each photo with a sidecar, and darktable-cli's render
+  of it, learnt as a before/after pair. Several folders or photo files are linked into a fresh
+  ``RUN_DIR/selection`` (:mod:`trainer.data.selection`).
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
   there are GAN targets (``--targets DIR``, else the ``--renditions`` folder) and ``imitation.finetune`` is on
@@ -99,7 +101,8 @@ Your darktable edits (--darktable DIR): every photo in DIR with a darktable side
 history is rendered by darktable-cli (headless, at most 768 px), and learnt like --pairs with that render as the
 edit, so every module counts, ours or not; the entries of the modules autoretouch writes are also mapped back
 into our sliders (the inverse of our translator) for the nearest-edits baseline. Photos without a sidecar or
-history are reported and skipped. darktable must be installed.
+history are reported and skipped. darktable must be installed. Several folders, photo files, or both may be
+given (a sidecar given stands for its photo); they are linked afresh into RUN_DIR/selection/ on every run.
 
 Slider-history training (--lrcat --expert): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
@@ -142,8 +145,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         nargs="+",
         metavar="DIR_OR_PHOTO",
-        help="your darktable edits: photos in DIR, or the photo files given, with their sidecars (IMG.ext.xmp), "
-        "rendered by darktable-cli",
+        help="your darktable edits: the photos of each folder and the photo files given (a sidecar IMG.ext.xmp "
+        "given stands for its photo), with their sidecars, rendered by darktable-cli",
     )
     parser.add_argument(
         "--pairs",
@@ -357,17 +360,21 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
-    """``--darktable``'s folder: the one folder given, or a folder of links to the photo files given."""
-    from backend.errors import NotFoundError
-    from trainer.data.selection import linked_folder
+    """``--darktable``'s folder: the one folder given, or a fresh folder of links to the photos given.
+
+    Several folders, photo files, or both (a photo's sidecar stands for the photo) are linked into
+    ``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first.
+
+    Raises:
+        NotFoundError: a path does not exist, or a folder holds no photo.
+        SelectionError: a path is not a photo, or the selection folder holds a file of the user's.
+    """
+    from trainer.data.selection import darktable_selection, linked_folder
 
     paths: list[Path] = list(args.darktable)
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise NotFoundError(f"--darktable: no such photo file: {', '.join(missing[:5])}")
-    return linked_folder(run_dir / "selection", paths, with_sidecars=True)
+    return linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True)
 
 
 def _train_gan(

@@ -116,7 +116,14 @@ def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         if len(darktable) == 1 and os.path.isdir(darktable[0]):
             darktable = darktable[0]
         else:
-            darktable_files, darktable = [os.path.abspath(p) for p in darktable], None
+            from trainer.data.selection import darktable_selection
+
+            given = [Path(p) for p in darktable]
+            if all(p.exists() for p in given):  # visible here: folders and sidecars become photo files
+                darktable_files = [str(p) for p in darktable_selection(given)]
+            else:  # paths on the daemon's machine: it checks them
+                darktable_files = [os.path.abspath(p) for p in given]
+            darktable = None
     return pb.TrainStyleRequest(
         protocol_version=PROTOCOL_VERSION,
         name=args.style,

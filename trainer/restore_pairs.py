@@ -296,26 +296,31 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
     from trainer.darktable_labels import history_to_settings
     from trainer.data.folders import list_photos
     from trainer.data.pairs import Pair
+    from trainer.data.selection import link_target
 
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
     skipped: list[str] = []
     chosen: list[tuple[Path, str, dict[str, Any], dict[str, Any]]] = []
+    selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
     for photo in photos:
         sidecar = darktable_sidecar_path(photo)
+        # In a selection, messages name the user's own files, not the links in the run folder.
+        own, own_sidecar = link_target(photo), link_target(sidecar)
+        shown = str(own) if selection else photo.name
         if not sidecar.is_file():
-            skipped.append(f"{photo.name}: no darktable sidecar ({sidecar.name})")
+            skipped.append(f"{shown}: no darktable sidecar ({own_sidecar if selection else sidecar.name})")
             continue
         try:
-            entries = active_history(read_sidecar(sidecar))
+            entries = active_history(read_sidecar(own_sidecar))
             if not entries:
-                skipped.append(f"{photo.name}: the sidecar has no active history")
+                skipped.append(f"{shown}: the sidecar has no active history")
                 continue
-            info = decode_preview(photo, long_side=64)
+            info = decode_preview(own, long_side=64)
             mapped = history_to_settings(entries, long_side_px=max(info.full_width, info.full_height))
         except AutoretouchError as exc:
-            skipped.append(f"{photo.name}: {exc}")
+            skipped.append(f"{shown}: {exc}")
             continue
         summary = {
             "mapped": list(mapped.mapped),
@@ -324,14 +329,18 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
         }
         chosen.append((photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), summary))
     for message in skipped:
-        log.warning("%s: skipped: %s", folder, message)
+        if selection:
+            log.warning("skipped: %s", message)
+        else:
+            log.warning("%s: skipped: %s", folder, message)
     if not chosen:
-        raise NotFoundError(f"{folder}: no photo with a darktable history ({'; '.join(skipped[:3])})")
+        where = f"none of the {len(photos)} photos given has" if selection else f"{folder}: no photo with"
+        raise NotFoundError(f"{where} a darktable history ({'; '.join(skipped[:3])})")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="autoretouch-dt-") as scratch:
         dt = DarktableCli(Path(scratch))
-        items = {f"p{i:05d}": (photo, text) for i, (photo, text, _, _) in enumerate(chosen)}
+        items = {f"p{i:05d}": (link_target(photo), text) for i, (photo, text, _, _) in enumerate(chosen)}
         result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
     afters = [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
     csize = cache_size_of(d, cfg.agent.thumb)

@@ -1,0 +1,119 @@
+"""What ``autoretouch train`` accepts as its sources, refused or used up front (before any training starts).
+
+``--darktable DIR_OR_PHOTO...``: a fresh selection folder on every run, several folders, folders and photos mixed,
+a sidecar standing for its photo, messages naming the user's own files; ``--pairs X X`` refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from backend.cli.main import build_parser
+from backend.errors import NotFoundError
+from testing.training import tiny_pairs_config
+from trainer.cli import _darktable_dir
+from trainer.config import config_from_dict
+from trainer.data.selection import SelectionError, linked_folder
+
+_EMPTY_HISTORY = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description xmlns:darktable="http://darktable.sf.net/" darktable:history_end="0"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def _photos(folder: Path, *names: str, sidecar: str = "<x:xmpmeta/>") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in names:
+        (folder / name).write_bytes(b"jpeg")
+        (folder / (name + ".xmp")).write_text(sidecar)
+        out.append(folder / name)
+    return out
+
+
+def _args(*paths: Path) -> argparse.Namespace:
+    return build_parser().parse_args(["train", "--style", "s", "--darktable", *map(str, paths)])
+
+
+def test_a_second_darktable_selection_replaces_the_first(tmp_path: Path) -> None:
+    a, b, c = _photos(tmp_path / "dt", "a.jpg", "b.jpg", "c.jpg")
+    run = tmp_path / "run"
+    assert sorted(p.name for p in _darktable_dir(_args(a, b), run).iterdir()) == [
+        "a.jpg",
+        "a.jpg.xmp",
+        "b.jpg",
+        "b.jpg.xmp",
+    ]
+    # the run was interrupted; the next one, in the same run folder, with other photos (overlapping)
+    linked = _darktable_dir(_args(c, a), run)
+    assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "c.jpg", "c.jpg.xmp"]
+    assert (linked / "c.jpg").resolve() == c.resolve()
+    # the photos the links pointed to are untouched
+    assert all(p.is_file() and Path(str(p) + ".xmp").is_file() for p in (a, b, c))
+
+
+def test_a_user_file_in_the_selection_folder_is_never_removed(tmp_path: Path) -> None:
+    (a,) = _photos(tmp_path / "dt", "a.jpg")
+    selection = tmp_path / "run" / "selection"
+    selection.mkdir(parents=True)
+    (selection / "mine.jpg").write_bytes(b"keep me")
+    with pytest.raises(SelectionError, match=r"mine\.jpg: the selection folder holds a file that is not a link"):
+        linked_folder(selection, [a], with_sidecars=True)
+    assert (selection / "mine.jpg").read_bytes() == b"keep me"
+
+
+def test_darktable_takes_several_folders_and_photos_mixed(tmp_path: Path) -> None:
+    _photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
+    _photos(tmp_path / "dt2", "p0.jpg", "q.jpg")
+    (extra,) = _photos(tmp_path / "other", "x.jpg")
+    linked = _darktable_dir(_args(tmp_path / "dt", tmp_path / "dt2", extra), tmp_path / "run")
+    names = sorted(p.name for p in linked.iterdir() if p.suffix != ".xmp")
+    assert names == ["p0-2.jpg", "p0.jpg", "p1.jpg", "q.jpg", "x.jpg"]  # dt2/p0.jpg renamed, not dropped
+    assert (linked / "p0-2.jpg").resolve() == (tmp_path / "dt2" / "p0.jpg").resolve()
+    assert (linked / "p0-2.jpg.xmp").resolve() == (tmp_path / "dt2" / "p0.jpg.xmp").resolve()
+    # the same folder given twice counts once
+    again = _darktable_dir(_args(tmp_path / "dt", tmp_path / "dt"), tmp_path / "run")
+    assert sorted(p.name for p in again.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
+    with pytest.raises(NotFoundError, match=r"no such folder or photo file: .*nowhere"):
+        _darktable_dir(_args(tmp_path / "dt", tmp_path / "nowhere"), tmp_path / "run")
+
+
+def test_a_sidecar_given_as_a_photo_stands_for_its_photo(tmp_path: Path) -> None:
+    p0, p1 = _photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
+    linked = _darktable_dir(_args(p0, Path(str(p1) + ".xmp")), tmp_path / "run")
+    assert sorted(p.name for p in linked.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
+    orphan = tmp_path / "dt" / "gone.jpg.xmp"
+    orphan.write_text("<x:xmpmeta/>")
+    with pytest.raises(SelectionError, match=r"gone\.jpg\.xmp: not a photo: a darktable sidecar.*pass the photo"):
+        _darktable_dir(_args(p0, orphan), tmp_path / "run")
+    notes = tmp_path / "dt" / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(SelectionError, match=r"notes\.txt: not a photo"):
+        _darktable_dir(_args(p0, notes), tmp_path / "run")
+
+
+def test_the_remote_request_lists_the_photos_of_several_folders(tmp_path: Path) -> None:
+    from trainer.remote_train import train_request
+
+    _photos(tmp_path / "dt", "p0.jpg")
+    (q,) = _photos(tmp_path / "dt2", "q.jpg")
+    request = train_request(_args(tmp_path / "dt", Path(str(q) + ".xmp")))
+    assert request.darktable == ""
+    assert list(request.darktable_files) == [str((tmp_path / "dt" / "p0.jpg").absolute()), str(q.absolute())]
+
+
+def test_selection_errors_name_the_users_own_files(tmp_path: Path) -> None:
+    from trainer.restore_pairs import load_darktable_pair_set
+
+    a, b = _photos(tmp_path / "dt", "p4.jpg", "p5.jpg", sidecar=_EMPTY_HISTORY)
+    linked = _darktable_dir(_args(a, b), tmp_path / "run")
+    cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
+    with pytest.raises(NotFoundError) as caught:
+        load_darktable_pair_set(cfg, linked, ("exposure",))
+    message = str(caught.value)
+    assert message.startswith("none of the 2 photos given has a darktable history")
+    assert f"{b}: the sidecar has no active history" in message
+    assert str(linked) not in message
