@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.cli.main import build_parser
+from backend.cli.main import build_parser, main
 from backend.errors import NotFoundError
 from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
@@ -117,3 +117,27 @@ def test_selection_errors_name_the_users_own_files(tmp_path: Path) -> None:
     assert message.startswith("none of the 2 photos given has a darktable history")
     assert f"{b}: the sidecar has no active history" in message
     assert str(linked) not in message
+
+
+@pytest.mark.parametrize("twice", [("same", "same"), ("same", "./same/"), ("same", "link")])
+def test_pairs_from_one_folder_twice_are_refused_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], twice: tuple[str, str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _photos(tmp_path / "same", "p0.jpg")
+    (tmp_path / "link").symlink_to(tmp_path / "same")
+    code = main(["train", "--style", "s", "--pairs", *twice, "--run-dir", str(tmp_path / "run"), "--no-install"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "--pairs: the originals and the edits are the same folder" in err and "same" in err
+    assert not (tmp_path / "run").exists()  # refused before anything started
+
+
+def test_the_daemons_pairs_from_one_folder_twice_are_refused_before_decoding(tmp_path: Path) -> None:
+    from trainer.config import ConfigError
+    from trainer.restore_pairs import load_pair_set
+
+    _photos(tmp_path / "same", "p0.jpg")
+    cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
+    with pytest.raises(ConfigError, match=r"same: the originals and the edits are the same folder"):
+        load_pair_set(cfg, tmp_path / "same", f"{tmp_path}/same/", ("exposure",))

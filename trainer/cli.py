@@ -240,6 +240,12 @@ def _check_mode(args: argparse.Namespace) -> None:
             raise ConfigError("--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)")
         if args.resume:
             raise ConfigError("--resume continues a GAN run; a --pairs run starts afresh")
+        before, after = args.pairs
+        if before.resolve() == after.resolve():
+            raise ConfigError(
+                f"--pairs: the originals and the edits are the same folder ({before}); give BEFORE (the originals) "
+                "and AFTER (your edited versions) as two folders"
+            )
     if args.lrcat is None:
         if args.targets is None and args.pairs is None:
             raise ConfigError(

@@ -50,7 +50,7 @@ from backend.agent.network import AgentNet
 from backend.agent.rollout import rollout
 from backend.agent.thumbnail import make_thumbnail
 from backend.recipe import Recipe, blend, render_recipe
-from trainer.config import RestoreConfig, TrainConfig
+from trainer.config import ConfigError, RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
 from trainer.data.unedit import jitter_settings
@@ -178,7 +178,10 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
 
     Raises:
         NotFoundError: a folder is missing or empty, no file has a partner, or no pair can be decoded.
+        ConfigError: ``before`` and ``after`` are the same folder.
     """
+    if Path(before).resolve() == Path(after).resolve():
+        raise ConfigError(f"{before}: the originals and the edits are the same folder; give two folders")
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     pairs, unmatched = find_pairs(before, after, allow_unmatched=True)
