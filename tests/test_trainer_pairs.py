@@ -178,6 +178,50 @@ def test_train_cli_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     assert mine["examples"] == 6 and mine["training"]["learned_from"] == "pairs"
 
 
+def test_three_pairs_are_scored_on_their_training_pairs_and_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.cli.main import main
+
+    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=3, size=32, seed=4)
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
+        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n",
+        encoding="utf-8",
+    )
+    args = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "10", "--config", str(config),
+            "--install-dir", str(tmp_path / "styles"), "--quiet"]  # fmt: skip
+    assert main([*args, "--run-dir", str(tmp_path / "run")]) == 0  # installed: it beats doing nothing there
+    out = capsys.readouterr().out
+    assert "  its training pairs (too few pairs to check on unseen ones), original -> edit:" in out
+    assert "not checked on pairs it did not see" in out and "pairs it did not see," not in out
+    meta = json.loads((tmp_path / "styles" / "s.json").read_text(encoding="utf-8"))
+    check = meta["training"]["check"]
+    assert check["kind"] == "in-sample" and check["unseen"] is False and "too few pairs (3)" in check["reason"]
+    assert check["psnr"] == pytest.approx(meta["metrics"]["val_psnr"], abs=0.01)
+    assert meta["metrics"]["val_unseen"] == 0.0
+    # refused in-sample: the message says where it was scored, not "on the held-out pairs"
+    refused = main([*args, "--run-dir", str(tmp_path / "run2"), "--set", "restore.min_gain_db=99"])
+    err = capsys.readouterr().err
+    assert refused == 10
+    assert "not installed: on its training pairs (too few pairs to check it on unseen ones) it scores" in err
+    assert "held-out" not in err
+
+
+def test_the_help_and_the_refusal_describe_the_cross_fitted_check() -> None:
+    from types import SimpleNamespace
+
+    from trainer.cli import _EPILOG
+    from trainer.restore import _check_place
+
+    assert "A fifth of the pairs is held out" not in _EPILOG and "The check is cross-fitted" in _EPILOG
+    crossfit = SimpleNamespace(summary={"held_out_pairs": [], "check": {"kind": "2-fold cross-fitted"}})
+    assert _check_place(crossfit) == "pairs it did not see (2-fold cross-fitted check)"  # type: ignore[arg-type]
+    held = SimpleNamespace(summary={"held_out_targets": ["a"], "check": {"kind": "held-out"}})
+    assert _check_place(held) == "the held-out favourites"  # type: ignore[arg-type]
+
+
 def test_the_cross_fitted_check_chooses_the_nearest_share_that_scores_best(tmp_path: Path) -> None:
     look = {"contrast": 25.0, "temperature": 30.0}  # one look on every photo: the nearest edits are exact
     before, after, _ = write_pair_folders(tmp_path / "d", n_pairs=8, size=48, seed=2, recipe=look, exposure_spread=0.0)

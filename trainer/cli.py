@@ -13,7 +13,9 @@ Modes:
 * ``--pairs BEFORE AFTER``: restoration training from the photographer's own before/after pairs (originals and
   their edits, matched by file stem; :mod:`trainer.restore_pairs`): each pair's recipe is fitted through the
   renderer (poor fits are reported and down-weighted), the agent learns to turn each original, and slightly
-  re-exposed copies of it, into the edit; held-out pairs decide, against doing nothing, whether it is installed.
+  re-exposed copies of it, into the edit; a cross-fitted check (agents trained on half the pairs score the
+  other half) decides, against doing nothing, whether it is installed; with 1-3 pairs the style is scored on
+  its training pairs instead, and says so.
 * ``--lrcat CATALOG --favourites picks|rating:N|collection:NAME``: the photographer's own edits in their catalog
   (:mod:`trainer.lrcat.favourites`): each favourite's current develop settings (process version 2012 or later),
   mapped into our sliders and rendered on its original by our renderer, are learnt as before/after pairs.
@@ -74,9 +76,11 @@ Restoration (the default): every favourite is "un-edited" with random moves draw
 photographers' corrections (on average about 1 EV darker, flatter, highlights brighter, a little less
 colourful; with --sources the exposure is centred on how much darker or brighter your unedited photos are),
 and the agent learns to give each un-edited copy its favourite look back, through the renderer. A fifth of
-the favourites is held out: they pick the best checkpoint and check the style against doing nothing. A style
-that does worse than doing nothing there, or makes degenerate moves (black and white, clipping, washing the
-colour out), is kept in the run folder but not installed (exit status 10) unless --force is given. The run
+the favourites is held out: they pick the best checkpoint and check the style against doing nothing (with
+fewer than 4 favourites nothing is held out: the style is scored on its training favourites, and the summary
+says so). A style that does worse than doing nothing there, or makes degenerate moves (black and white,
+clipping, washing the colour out), is kept in the run folder but not installed (exit status 10) unless
+--force is given. The run
 folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png and eval.json;
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
@@ -86,8 +90,13 @@ Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPE
 skipped. Every pair's recipe is first fitted through the renderer: a pair our sliders reproduce worse than
 restore.poor_fit_db (25 dB; a crop, a local brush, another raw converter) is reported and counts less. The agent
 then learns to turn each original -- and copies of it shot a little darker, brighter, warmer or cooler -- into
-your edit. A fifth of the pairs is held out to pick the checkpoint and check the style against doing nothing.
-The fitted recipes travel with the style: `autoretouch eval` reports them as the "nearest edits" baseline.
+your edit. The check is cross-fitted: with 4 pairs or more they are split in two halves, an agent trained on
+each half scores the other (30 % of the time budget), so every pair is scored by an agent that never saw it;
+the style itself is then trained on every pair and installed only if that score beats doing nothing (exit
+status 10 otherwise; --force installs it anyway). With 1 to 3 pairs there is no check on unseen pairs: the
+style is scored on its training pairs, installed if it beats doing nothing there, and the summary and the
+style's metadata (training.check) say it was not checked on pairs it did not see. The fitted recipes travel
+with the style: `autoretouch eval` reports them as the "nearest edits" baseline.
 
 Your Lightroom catalog (--lrcat CATALOG --favourites SEL): the photos flagged as picks (picks), rated N stars or
 more (rating:N) or in a collection (collection:NAME, or SET/NAME) are learnt from their current develop settings:
@@ -206,7 +215,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--force",
         action="store_true",
-        help="install the style even if it does worse than doing nothing on the held-out check (run.force)",
+        help="install the style even if it does worse than doing nothing in the check (run.force)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -509,18 +518,23 @@ def _print_summary(summary: dict[str, Any]) -> None:
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
     m = summary["metrics"]
+    unseen = m.get("val_unseen", 1.0) > 0 if m else True
     if m and "val_gain_db" in m and summary.get("learned_from") is not None:
+        where = "pairs it did not see" if unseen else "its training pairs (too few pairs to check on unseen ones)"
         print(
-            f"  pairs it did not see, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"  {where}, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"
         )
+        if not unseen:
+            print("  not checked on pairs it did not see: that takes 4 pairs or more (a cross-fitted check)")
         print(
             f"  our sliders reproduce your edits to {m.get('pairs_fit_psnr', float('nan')):.1f} dB on average; "
             f"{m.get('poor_fits', 0):.0f} poorly fitted (named above, counted less)"
         )
     elif m and "val_gain_db" in m:
+        where = "held-out favourites" if unseen else "its training favourites (too few to hold any out)"
         print(
-            f"  held-out favourites, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"  {where}, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
         )
     if m and "look_dist_before" in m:

@@ -227,7 +227,8 @@ class RunConfig:
         method: ``"restore"`` (the default: self-supervised restoration of un-edited favourites through the
             renderer, :mod:`trainer.restore`) or ``"gan"`` (the WGAN-GP critic + actor-critic agent of
             :mod:`trainer.train`).
-        force: install the style even when it does worse than doing nothing on the held-out check.
+        force: install the style even when it does worse than doing nothing in its check (held-out,
+            cross-fitted, or in-sample with too few photos).
     """
 
     style: str = "default"
@@ -289,7 +290,7 @@ class RestoreConfig:
         overexposed_ev: range of those exposure un-edits, in EV.
         fit_sources: with ``--sources``, centre the un-edits on the recipe that makes the favourites look like
             the sources (fitted by matching look statistics), instead of the photographer prior's centre.
-        min_gain_db: the held-out gain over doing nothing (PSNR, dB) a style needs to be installed without
+        min_gain_db: the gain over doing nothing in the check (PSNR, dB) a style needs to be installed without
             ``run.force``.
         unedit_sliders: un-edit only these sliders of the photographer prior (empty: all of them).
         steepen: the un-edit tone curve's strength is uniform in ``[-steepen, 0.5]`` (negative: more contrast).

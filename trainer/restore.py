@@ -24,6 +24,10 @@ Safety net: a share of the favourites (``restore.val_fraction``) is held out; ev
 fixed un-edits are restored and scored (PSNR on 8-bit sRGB against the favourite, beside the un-edited input's
 own score, i.e. doing nothing). The best checkpoint is kept, and the style is installed only when it beats doing
 nothing by ``min_gain_db`` and makes no degenerate move (:func:`degenerate_moves`), unless ``run.force`` is set.
+With fewer than 4 favourites (or pairs too few for the cross-fitted check, :mod:`trainer.restore_pairs`)
+nothing is held out: the style is scored on its training photos, installed when it beats doing nothing there,
+and its ``check`` entry (``kind = "in-sample"``, metric ``val_unseen = 0``) and the summary say that it was not
+checked on photos it did not see.
 
 Prior: an agent learnt from 16 favourites has seen few photos, and its suggestions vary with which 16 they were.
 A style learnt from favourites (not from pairs, which have their nearest edits) therefore carries a copy of a
@@ -294,6 +298,7 @@ def train_restore(
     outcome = _optimise_with_bar(cfg, net, data, steps, minutes, info, metrics_log, progress)
     if crossfit is None:
         net.load_state_dict(outcome.best["state"])
+        data.summary["check"] = _plain_check(cfg, data)
     else:  # trained on every pair: the last weights, judged by the cross-fitted check
         best = {"step": outcome.step, "val_psnr": crossfit["val_psnr"], "state": None}
         outcome = dataclasses.replace(outcome, best=best, identity_psnr=crossfit["val_psnr_identity"])
@@ -321,6 +326,41 @@ def train_restore(
     return result
 
 
+def _plain_check(cfg: TrainConfig, data: RestoreData) -> dict[str, Any]:
+    """The style's ``check`` entry when the check is not cross-fitted: held-out, or in-sample when too few.
+
+    With fewer than 4 favourites or pairs nothing is held out (:func:`~trainer.restore_core.split_held_out`),
+    and with too few pairs the cross-fitted check does not run: the style is then scored on what it was trained
+    on, which says little about new photos, and the entry says so.
+    """
+    paired = "held_out_pairs" in data.summary
+    what = "pairs" if paired else "favourites"
+    held = data.summary["held_out_pairs" if paired else "held_out_targets"]
+    if held:
+        return {"kind": "held-out", "unseen": True, "held_out": len(held)}
+    n = data.summary["pairs"] if paired else data.summary["targets"]
+    r = cfg.restore
+    needs = ([4] if r.val_fraction > 0 else []) + ([2 * r.check_folds] if paired and r.check_folds >= 2 else [])
+    why = f"at least {min(needs)} are needed" if needs else "restore.val_fraction is 0"
+    return {
+        "kind": "in-sample",
+        "unseen": False,
+        "reason": f"too few {what} ({n}) to check the style on {what} it did not see ({why}); scored on its "
+        f"training {what}",
+    }
+
+
+def _check_place(data: RestoreData) -> str:
+    """Where the style was scored against doing nothing, for messages: "pairs it did not see (...)", etc."""
+    what = "pairs" if "held_out_pairs" in data.summary else "favourites"
+    check = data.summary.get("check", {})
+    if check.get("kind") == "in-sample":
+        return f"its training {what} (too few {what} to check it on unseen ones)"
+    if check.get("kind") == "held-out":
+        return f"the held-out {what}"
+    return f"{what} it did not see ({check.get('kind', 'cross-fitted')} check)"
+
+
 def _finish(
     cfg: TrainConfig,
     net: AgentNet,
@@ -339,8 +379,20 @@ def _finish(
     if gain < cfg.restore.min_gain_db:
         reasons.insert(
             0,
-            f"on the held-out {'pairs' if data.examples is not None else 'favourites'} it scores {val_psnr:.2f} dB, doing nothing {identity_psnr:.2f} dB "
+            f"on {_check_place(data)} it scores {val_psnr:.2f} dB, doing nothing {identity_psnr:.2f} dB "
             f"({gain:+.2f} dB)",
+        )
+    check = data.summary.get("check", {})
+    if check.get("kind") in ("held-out", "in-sample"):
+        check |= {"psnr": round(val_psnr, 2), "identity_psnr": round(identity_psnr, 2)}
+    if check.get("kind") == "in-sample" and not reasons:
+        log.warning(
+            "restore: style %r was not checked on photos it did not see: %s (%.2f dB, doing nothing %.2f dB); it "
+            "passes as it beats doing nothing there",
+            cfg.run.style,
+            check["reason"],
+            val_psnr,
+            identity_psnr,
         )
     out, captions = restore_images(net, data.val_in, prior)
     n = min(8, out.shape[0])
@@ -349,6 +401,7 @@ def _finish(
         "val_psnr_identity": identity_psnr,
         "val_psnr": val_psnr,
         "val_gain_db": gain,
+        "val_unseen": 0.0 if check.get("kind") == "in-sample" else 1.0,  # 0: scored on its training photos
         "best_step": float(best["step"]),
         "steps": float(step),
         "train_seconds": elapsed,
