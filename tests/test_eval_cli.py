@@ -268,6 +268,39 @@ def test_bad_files_are_reported_and_the_batch_goes_on(
     assert main(["eval", "--style", "throwaway", "--inputs", str(inputs), "--references", str(refs)]) == 5
 
 
+def test_a_reference_exported_at_another_size_is_compared_at_the_smaller_size(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # photos smaller than --size 512: a reference at half and one at double the input's size, same aspect ratio
+    inputs, refs = tmp_path / "before", tmp_path / "after"
+    inputs.mkdir()
+    refs.mkdir()
+    for i, scale in enumerate((0.5, 2.0)):
+        scene = _scene(i)
+        write_image(inputs / f"p{i}.png", scene, bit_depth=16)
+        other = torch.nn.functional.interpolate(scene, scale_factor=scale, mode="bilinear", antialias=True)
+        write_image(refs / f"p{i}.png", other, bit_depth=16)
+    argv = ["--style", "throwaway", "--inputs", str(inputs), "--references", str(refs)]
+    code, data, err = _eval_json(capsys, *argv)
+    assert code == 0, err
+    rows = {r["name"]: r for r in data["per_photo"]}  # type: ignore[union-attr]
+    assert rows["p0"]["long_side"] == W // 2 and rows["p1"]["long_side"] == W  # the smaller of the two
+    assert all(float(r["metrics"]["identity"]["psnr"]) > 30.0 for r in rows.values())  # the same picture, resized
+    assert main(["eval", *argv]) == 0
+    out = capsys.readouterr().out
+    assert f"2 photos at {W // 2}-{W} px long side (--size 512; photos smaller than that keep their size)" in out
+    # a reference of another aspect ratio is refused, and the message says so (not a size at --size)
+    cv2.imwrite(str(refs / "p1.png"), np.zeros((W, W, 3), np.uint8))
+    code, data, err = _eval_json(capsys, *argv)
+    assert code == EXIT_PARTIAL
+    (failure,) = data["failures"]  # type: ignore[misc]
+    assert (
+        f"p1.png: its frame ({W}x{W}, aspect ratio 1.000) does not match its input p1.png ({W}x{H},"
+        in (failure["error"])
+    )
+    assert "a crop or a rotation?" in failure["error"] and "evaluation size" not in failure["error"]
+
+
 def test_contact_sheet_and_out_dir(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     inputs, refs = _write_sets(tmp_path, n=3)
     sheet, out_dir = tmp_path / "sheet.png", tmp_path / "out"

@@ -3,8 +3,10 @@
 Inputs and references are paired by file stem (``IMG_1.jpg`` with ``IMG_1.png``); every photo of each folder
 must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For each pair:
 
-* both files are decoded at the evaluation size (``--size``, long side in pixels, :func:`decode_preview`);
-  a reference whose size differs from the input's by a rounding pixel or two is resized to it;
+* both files are decoded at the evaluation size (``--size``, long side in pixels, :func:`decode_preview`;
+  smaller photos keep their size) and compared at one frame (:func:`trainer.data.pairs.load_pair`): a
+  reference exported at another size (half, double) is compared with its input at the smaller of the two
+  sizes; a reference whose aspect ratio differs (a crop, a rotation) fails that pair;
 * **style**: the recipe ``autoretouch suggest`` would print for the input (same code path:
   :func:`backend.agent.suggest.suggest_for_photo`, with ``--strength`` / ``--mix``), rendered on the input
   at the evaluation size with :func:`backend.recipe.render_recipe`;
@@ -70,6 +72,8 @@ A style trained from before/after pairs (train --pairs) also gets the "nearest e
 fitted settings of the most similar training photos, averaged.
 Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
 averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
+A reference exported at another size than its input (same aspect ratio) is compared at the smaller of the
+two sizes; photos smaller than --size keep their size (the summary says which size was used).
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
@@ -104,10 +108,11 @@ class EvalResult:
     Attributes:
         methods: method names in report order (``identity``, ``auto``, then any fixed recipes, ``nearest``
             for a style with examples, ``style``).
-        per_photo: one dict per evaluated pair: ``name``, ``input``, ``reference``, ``metrics``
-            (method -> metric -> value) and ``recipes`` (method -> recipe dict).
+        per_photo: one dict per evaluated pair: ``name``, ``input``, ``reference``, ``long_side`` (the long side
+            in pixels it was compared at), ``metrics`` (method -> metric -> value) and ``recipes`` (method ->
+            recipe dict).
         failures: the pairs that failed, as :class:`Failure`.
-        size: evaluation long side in pixels.
+        size: the evaluation long side asked for (``--size``); smaller photos are compared at their own size.
         style: style label (``NAME`` or ``A:0.7,B:0.3``), ``None`` without a style.
         strength: strength applied to the style's recipes.
         sheet: for the first photos, method -> ``(1, 3, H, W)`` image (plus ``input`` and ``reference``).
@@ -196,6 +201,7 @@ def evaluate_pairs(
             "name": pair.name,
             "input": str(pair.input),
             "reference": str(pair.reference),
+            "long_side": max(x.shape[-2:]),  # the size compared: --size, or less for smaller photos
             "metrics": scores,
             "recipes": {m: recipes[m].to_dict() for m in methods if m != "identity"},
         }
@@ -275,7 +281,7 @@ def format_table(result: EvalResult) -> str:
         )
     n = len(result.per_photo)
     lines.append(
-        f"{n} photo{'s' if n != 1 else ''} at {result.size} px long side; 8-bit sRGB: PSNR (peak 1), SSIM per "
+        f"{n} photo{'s' if n != 1 else ''} at {_sizes_text(result)}; 8-bit sRGB: PSNR (peak 1), SSIM per "
         "R,G,B channel averaged (Gaussian 11x11, sigma 1.5), mean CIEDE2000 / CIE76 in CIELAB (D65)."
     )
     if result.style is not None and n:
@@ -295,6 +301,15 @@ def _json_number(value: float) -> float | str | None:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return round(value, 6)
+
+
+def _sizes_text(result: EvalResult) -> str:
+    """The long side the photos were compared at: ``--size``, or what the smaller photos (or references) had."""
+    sides = sorted({int(p.get("long_side", result.size)) for p in result.per_photo}) or [result.size]
+    if sides == [result.size]:
+        return f"{result.size} px long side"
+    shown = f"{sides[0]}" if len(sides) == 1 else f"{sides[0]}-{sides[-1]}"
+    return f"{shown} px long side (--size {result.size}; photos smaller than that keep their size)"
 
 
 def result_to_json(result: EvalResult) -> dict[str, Any]:
@@ -412,7 +427,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--strength", type=parse_strength_arg, default=1.0, metavar="A", help="style strength (default 1)"
     )
     parser.add_argument(
-        "--size", type=int_arg(16), default=512, metavar="PX", help="evaluation long side in pixels (default 512)"
+        "--size",
+        type=int_arg(16),
+        default=512,
+        metavar="PX",
+        help="evaluation long side in pixels (default 512; smaller photos keep their size)",
     )
     parser.add_argument("--contact-sheet", type=Path, metavar="OUT.png", help="write input|auto|style|reference rows")
     parser.add_argument(

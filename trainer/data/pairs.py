@@ -2,10 +2,12 @@
 
 Used by ``autoretouch eval`` (inputs and reference edits) and by ``autoretouch train --pairs`` (a photographer's
 originals and their edited exports). A pair is two files with the same stem (``IMG_1.CR2`` with ``IMG_1.jpg``),
-one in each folder (not recursive). The reference is decoded at the input's evaluation size; a rendition that
-differs by a rounding pixel or two is resized to it. For training (:func:`load_paired_views`), a rendition whose
-size or aspect ratio differs more (a crop, a rotation, an export at another aspect) is squeezed onto the input's
-frame all the same: its recipe fit then stays poor, and the trainer reports and down-weights it.
+one in each folder (not recursive). For evaluation (:func:`load_pair`) both are decoded at the evaluation size
+and compared at one frame: a reference exported at another size (half, double) or a rounding pixel or two off
+is compared with its input at the smaller of the two sizes; only a different aspect ratio is refused. For
+training (:func:`load_paired_views`), a rendition whose size or aspect ratio differs (a crop, a rotation, an
+export at another aspect) is squeezed onto the input's frame all the same: its recipe fit then stays poor, and
+the trainer reports and down-weights it.
 """
 
 from __future__ import annotations
@@ -100,8 +102,26 @@ def find_pairs(
     return pairs, lonely_in + lonely_ref
 
 
+def _common_frame(x: tuple[int, int], ref: tuple[int, int]) -> tuple[int, int] | None:
+    """The ``(H, W)`` both photos of a pair are compared at, or ``None`` when their aspect ratios differ.
+
+    The smaller of the two frames (by long side; the input's on a tie): the larger one, scaled to it, must match it
+    within :data:`_SIZE_SLACK` pixels per side (a reference exported at half or double the size, or a rounding
+    pixel or two off).
+    """
+    small, large = sorted((x, ref), key=max)
+    scale = max(small) / max(large)
+    if all(abs(n * scale - m) <= _SIZE_SLACK for n, m in zip(large, small, strict=True)):
+        return small
+    return None
+
+
 def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
-    """Decode a pair at the evaluation size.
+    """Decode a pair at the evaluation size, both photos brought to one frame.
+
+    A reference exported at another size than its input (half, double), or one that a photo smaller than
+    ``size`` keeps, is compared at the smaller of the two sizes: the larger photo is resized down to it. Only
+    their aspect ratios must agree (within a rounding pixel or two).
 
     Args:
         pair: the pair.
@@ -112,20 +132,24 @@ def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
 
     Raises:
         The decode errors of :func:`backend.decode.decode_preview` (naming the file), or
-        AutoretouchError when the reference's size or aspect ratio does not match the input's.
+        AutoretouchError when the reference's aspect ratio does not match the input's (a crop, a rotation).
     """
     from backend.decode import decode_preview
 
     x = decode_preview(pair.input, long_side=size).image.float()
     ref = decode_preview(pair.reference, long_side=size).image.float()
     (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
-    if (rh, rw) != (h, w):
-        if abs(rh - h) > _SIZE_SLACK or abs(rw - w) > _SIZE_SLACK:
-            raise AutoretouchError(
-                f"{pair.reference}: {rw}x{rh} does not match its input {pair.input.name} ({w}x{h}) "
-                f"at the evaluation size {size}"
-            )
-        ref = functional.interpolate(ref, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    frame = _common_frame((h, w), (rh, rw))
+    if frame is None:
+        raise AutoretouchError(
+            f"{pair.reference}: its frame ({rw}x{rh}, aspect ratio {rw / rh:.3f}) does not match its input "
+            f"{pair.input.name} ({w}x{h}, aspect ratio {w / h:.3f}); a crop or a rotation? The reference must "
+            "show the input's whole frame"
+        )
+    if (h, w) != frame:
+        x = functional.interpolate(x, size=frame, mode="bilinear", align_corners=False, antialias=True)
+    if (rh, rw) != frame:
+        ref = functional.interpolate(ref, size=frame, mode="bilinear", align_corners=False, antialias=True)
     return x, ref
 
 
