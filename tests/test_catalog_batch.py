@@ -80,6 +80,31 @@ def test_walk_finds_photos_by_extension_and_content(tmp_path: Path) -> None:
         find_photos([root / "nope"])
 
 
+def test_a_path_too_long_to_exist_is_a_not_found_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    too_long = tmp_path / ("y" * 300 + ".jpg")  # os.stat raises ENAMETOOLONG, not ENOENT
+    with pytest.raises(NotFoundError, match="too long"):
+        find_photos([too_long])
+    with pytest.raises(NotFoundError, match="too long"):
+        find_photos([tmp_path / "/".join(["z" * 200] * 21)])  # over 4,096 bytes in all
+    code = main(["catalog", str(too_long), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == NotFoundError.exit_code and str(too_long) in err and "too long" in err
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_revert_of_a_path_too_long_fails_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    too_long = tmp_path / ("y" * 300 + ".jpg")
+    make_jpeg(tmp_path / "ok.jpg", 1)
+    code = main(["revert", str(too_long), str(tmp_path / "ok.jpg"), "--host", "darktable", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == EXIT_PARTIAL and out["failed"] == 1
+    bad, ok = out["results"]
+    assert bad["action"] == "failed" and str(too_long) in bad["reason"] and "too long" in bad["reason"]
+    assert "Errno" not in bad["reason"] and ok["action"] == "skipped"
+
+
 # -- writing and resuming ----------------------------------------------------------------------------------
 
 

@@ -259,6 +259,30 @@ def test_write_sidecars_dry_run_and_style_source(env: dict[str, Any], stub: Any)
     assert darktable_sidecar_path(folder / "p.jpg").is_file()
 
 
+def _files(stub: Any, req: pb.WriteSidecarsRequest) -> list[Any]:
+    return [m.file for m in stub.WriteSidecars(req, timeout=60) if m.WhichOneof("event") == "file"]
+
+
+def test_paths_too_long_to_exist_fail_alone_as_not_found(env: dict[str, Any], stub: Any) -> None:
+    folder = env["root"] / "too_long"
+    folder.mkdir()
+    shutil.copy(env["photos"]["jpg"], folder / "ok.jpg")
+    long_name = str(folder / ("y" * 300 + ".jpg"))  # one name over 255 bytes
+    long_path = str(folder / "/".join(["z" * 200] * 21))  # over 4,096 bytes in all
+    paths = [long_name, long_path, str(folder / "ok.jpg")]
+    for source in ({"recipe": _recipe_pb()}, {"style": "warm"}):
+        req = pb.WriteSidecarsRequest(protocol_version=V, paths=paths, hosts=[pb.HOST_DARKTABLE], **source)
+        files = _files(stub, req)
+        assert [f.photo for f in files] == paths
+        for f in files[:2]:
+            assert f.error.code == "NOT_FOUND" and f.error.type == "NotFoundError", f.error
+            assert f.photo[:300] in f.error.message and "too long" in f.error.message
+        assert files[2].outcomes[0].action in (pb.SIDECAR_ACTION_WRITTEN, pb.SIDECAR_ACTION_SKIPPED)
+    rev = stub.Revert(pb.RevertRequest(protocol_version=V, paths=paths, hosts=[pb.HOST_DARKTABLE]), timeout=30)
+    assert [f.error.code for f in rev.files] == ["NOT_FOUND", "NOT_FOUND", ""]
+    assert rev.files[2].outcomes[0].action == pb.SIDECAR_ACTION_DELETED
+
+
 def test_write_sidecars_refuses_paths_outside_roots_and_symlink_escapes(env: dict[str, Any], stub: Any) -> None:
     outside = pb.WriteSidecarsRequest(
         protocol_version=V, paths=[str(env["outside"])], hosts=[pb.HOST_DARKTABLE], recipe=_recipe_pb()

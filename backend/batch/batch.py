@@ -59,7 +59,7 @@ from backend.batch.journal import (
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import LightroomCatalogError, list_catalog_files
 from backend.batch.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
-from backend.batch.walk import find_photos, under_any
+from backend.batch.walk import check_path_length, find_photos, under_any
 from backend.batch.worker import (
     PhotoProcessor,
     PhotoResult,
@@ -164,7 +164,7 @@ def select_photos(paths: Sequence[str | Path], lrcat: str | Path | None = None) 
         The :class:`Selection` (``autoretouch catalog --lrcat --server`` sends its ``photos`` to the daemon).
 
     Raises:
-        NotFoundError: a PATH does not exist.
+        NotFoundError: a PATH does not exist, or cannot (a name too long).
         LightroomCatalogError: the catalog cannot be read.
     """
     if lrcat is None:
@@ -172,6 +172,7 @@ def select_photos(paths: Sequence[str | Path], lrcat: str | Path | None = None) 
         return Selection(list(walk.photos), [(p, why, _UNLISTABLE) for p, why in walk.errors], list(walk.ignored))
     roots = [Path(os.path.abspath(p)) for p in paths]
     for root in roots:
+        check_path_length(root)
         if not root.exists():
             raise NotFoundError(f"{root}: no such file or folder")
     listing = list_catalog_files(lrcat)

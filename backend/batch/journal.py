@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from backend.batch.walk import is_folder
 from backend.errors import FileError, PermissionDeniedError
 
 try:  # POSIX
@@ -88,7 +89,7 @@ def default_journal_path(paths: Sequence[str | Path], lrcat: str | Path | None =
     """
     if paths:
         first = Path(os.path.abspath(paths[0]))
-        folder = first if first.is_dir() else first.parent
+        folder = first if is_folder(first) else first.parent
     elif lrcat is not None:
         folder = Path(os.path.abspath(lrcat)).parent
     else:

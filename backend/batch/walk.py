@@ -15,24 +15,32 @@ it is a known non-photo (so ``autoretouch catalog *`` does not treat sidecars as
 returned in ``ignored`` with the reason.
 
 Paths are made absolute (:func:`os.path.abspath`, symbolic links kept), deduplicated by their real path,
-and sorted within each folder, so a batch's order is deterministic.
+and sorted within each folder, so a batch's order is deterministic. A path that cannot exist (a name in it
+longer than 255 bytes, or the whole longer than 4,095) is a :class:`~backend.errors.NotFoundError` naming it
+(:func:`check_path_length`), never an internal error.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend.decode.types import RAW_EXTENSIONS
-from backend.errors import AutoretouchError, NotFoundError
+from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.fsio import NAME_MAX
 
 __all__ = [
     "NOT_PHOTO_EXTENSIONS",
+    "PATH_MAX",
     "PHOTO_EXTENSIONS",
     "WalkResult",
+    "check_path_length",
     "find_photos",
+    "is_folder",
     "is_photo_file",
     "iter_photos",
     "under_any",
@@ -50,6 +58,65 @@ NOT_PHOTO_EXTENSIONS: frozenset[str] = frozenset(
         "mov", "mp4", "m4v", "avi", "mts", "wav", "mp3", "aac", "zip", "gz", "tar", "7z", "ds_store", "ini",
     }
 )  # fmt: skip
+
+
+#: Longest path, in bytes with the final NUL, that POSIX systems accept (Linux's ``PATH_MAX``).
+PATH_MAX = 4096
+
+
+def _too_long(path: str | Path) -> NotFoundError:
+    return NotFoundError(
+        f"{path}: no such file or folder (the name is too long to exist: a name in the path over {NAME_MAX} "
+        f"bytes, or the whole path over {PATH_MAX - 1:,})"
+    )
+
+
+def check_path_length(path: str | Path) -> None:
+    """Refuse a path that cannot exist because a name in it, or the whole, is longer than file systems allow.
+
+    Such a path makes every file system call fail with ``ENAMETOOLONG``; this turns that into a typed error
+    naming the path before any call is made.
+
+    Args:
+        path: a file or folder path (made absolute first).
+
+    Raises:
+        NotFoundError: a component over :data:`~backend.fsio.NAME_MAX` bytes, or the absolute path
+            :data:`PATH_MAX` bytes or longer.
+    """
+    raw = os.fsencode(os.path.abspath(path))
+    parts = raw.replace(b"\\", b"/").split(b"/") if os.name == "nt" else raw.split(b"/")
+    if len(raw) >= PATH_MAX or any(len(part) > NAME_MAX for part in parts):
+        raise _too_long(path)
+
+
+def _kind(path: Path) -> str:
+    """``"dir"``, ``"file"``, ``"other"`` or ``"missing"`` (a broken or looping link, a file used as a folder).
+
+    Raises:
+        NotFoundError: the path cannot exist (:func:`check_path_length`).
+        PermissionDeniedError: the OS refused to look at it.
+    """
+    check_path_length(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a file system with shorter names than NAME_MAX
+            raise _too_long(path) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise PermissionDeniedError(f"{path}: cannot be read ({exc.strerror})") from None
+        return "missing"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    return "file" if stat.S_ISREG(st.st_mode) else "other"
+
+
+def is_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder; ``False`` (never an error) for anything else, even a path that cannot exist."""
+    try:
+        return _kind(Path(path)) == "dir"
+    except AutoretouchError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -141,21 +208,24 @@ def find_photos(paths: Sequence[str | Path]) -> WalkResult:
         that could not be listed.
 
     Raises:
-        NotFoundError: a path does not exist (nothing is processed then: it is most likely a typo).
+        NotFoundError: a path does not exist, or cannot (a name too long, :func:`check_path_length`); nothing
+            is processed then: it is most likely a typo.
+        PermissionDeniedError: the OS refused to look at a path.
     """
     found: list[Path] = []
     ignored: list[tuple[Path, str]] = []
     errors: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(os.path.abspath(raw))
-        if p.is_dir():
+        kind = _kind(p)
+        if kind == "dir":
             _walk_folder(p, found, errors)
-        elif p.is_file():
+        elif kind == "file":
             if is_photo_file(p, explicit=True):
                 found.append(p)
             else:
                 ignored.append((p, "not a photo file (sidecar, backup, temp or other non-image file)"))
-        elif p.exists():
+        elif kind == "other":
             ignored.append((p, "not a regular file"))
         else:
             raise NotFoundError(f"{p}: no such file or folder")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from backend.batch.walk import check_path_length
 from backend.errors import EXIT_PARTIAL, AutoretouchError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
@@ -31,13 +32,21 @@ def format_outcome(o: Outcome) -> str:
 
 
 def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outcome]]) -> list[Outcome]:
-    """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file."""
+    """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file.
+
+    A photo path that cannot exist (a name in it too long, :func:`~backend.batch.walk.check_path_length`)
+    fails alone as not found, before ``do`` runs; the other photos carry on.
+    """
     outcomes: list[Outcome] = []
     for photo in photos:
         try:
+            check_path_length(photo)
             outcomes += do(photo)
-        except (AutoretouchError, OSError) as exc:
+        except AutoretouchError as exc:
             reason = naming_file(photo, str(exc))
+            outcomes += [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(hosts)]
+        except OSError as exc:  # the OS's words, naming the file, without Python's "[Errno N]" prefix
+            reason = naming_file(exc.filename or photo, exc.strerror or str(exc))
             outcomes += [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(hosts)]
     return outcomes
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from backend import __version__
 from backend.agent.style import DEFAULT_STYLE, Style
+from backend.batch.walk import check_path_length
 from backend.daemon.checks import check_protocol, request_strength
 from backend.daemon.config import DaemonConfig
 from backend.daemon.convert import (
@@ -134,8 +135,11 @@ class RetouchService:
         ``duplicate``: darktable's virtual copy N of the photo, whose sidecar is NAME_NN.EXT.xmp (0: the original).
 
         Raises:
+            NotFoundError: the photo's path cannot exist (a name in it too long,
+                :func:`~backend.batch.walk.check_path_length`).
             PermissionDeniedError: one of them resolves outside the roots.
         """
+        check_path_length(photo)
         paths = [photo, photo.parent]
         for h in hosts:
             side = sidecar_path(photo, h, duplicate)
