@@ -88,6 +88,13 @@ def test_a_path_too_long_to_exist_is_a_not_found_error_naming_it(
         find_photos([too_long])
     with pytest.raises(NotFoundError, match="too long"):
         find_photos([tmp_path / "/".join(["z" * 200] * 21)])  # over 4,096 bytes in all
+    make_jpeg(tmp_path / "ok.jpg", 1)
+    listed = find_photos([too_long, tmp_path / "gone.jpg", tmp_path / "ok.jpg"], missing_fails=True)
+    assert listed.photos == (tmp_path / "ok.jpg",)
+    assert [(p, "too long" in why, "gone" in why) for p, why in listed.missing] == [
+        (too_long, True, False),
+        (tmp_path / "gone.jpg", False, True),
+    ]
     code = main(["catalog", str(too_long), "--dry-run"])
     err = capsys.readouterr().err
     assert code == NotFoundError.exit_code and str(too_long) in err and "too long" in err
@@ -266,6 +273,18 @@ def test_journal_is_exclusive_and_never_appended_to_a_foreign_file(tmp_path: Pat
     assert notes.read_text() == "my notes\n"
     summary = _run(folder, style, journal=journal)
     assert summary.journal == journal and not (folder / JOURNAL).exists()
+
+
+def test_an_explicit_photo_list_with_a_missing_photo_does_the_others(tmp_path: Path, style: Path) -> None:
+    folder = tmp_path / "shoot"
+    make_photos(folder, 1)
+    (photo,) = sorted(folder.glob("*.jpg"))
+    with pytest.raises(NotFoundError, match="gone"):  # a PATH typo stops a catalog run before it starts
+        run_batch([folder / "gone.jpg", photo], hosts="darktable", style=style, jobs=1)
+    summary = run_batch([folder / "gone.jpg", photo], hosts="darktable", style=style, jobs=1, missing_fails=True)
+    gone, done = summary.photos
+    assert (gone.status, done.status) == ("failed", "written") and "gone.jpg" in gone.reason
+    assert gone.error_kind is not None and gone.error_kind.type == "NotFoundError"
 
 
 def test_leftovers_removed_only_when_nobody_holds_the_lock(tmp_path: Path) -> None:

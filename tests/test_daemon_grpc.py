@@ -263,6 +263,20 @@ def _files(stub: Any, req: pb.WriteSidecarsRequest) -> list[Any]:
     return [m.file for m in stub.WriteSidecars(req, timeout=60) if m.WhichOneof("event") == "file"]
 
 
+def test_style_source_reports_a_missing_photo_alone_and_writes_the_others(env: dict[str, Any], stub: Any) -> None:
+    folder = env["root"] / "style_missing"
+    folder.mkdir()
+    shutil.copy(env["photos"]["jpg"], folder / "here.jpg")
+    paths = [str(folder / "gone.jpg"), str(folder / "here.jpg")]
+    req = pb.WriteSidecarsRequest(protocol_version=V, paths=paths, hosts=[pb.HOST_DARKTABLE], style="warm")
+    gone, here = _files(stub, req)  # no NOT_FOUND for the whole request
+    assert gone.photo == paths[0] and gone.error.code == "NOT_FOUND" and "gone.jpg" in gone.error.message
+    assert gone.outcomes[0].action == pb.SIDECAR_ACTION_FAILED
+    assert (
+        here.outcomes[0].action == pb.SIDECAR_ACTION_WRITTEN and darktable_sidecar_path(folder / "here.jpg").is_file()
+    )
+
+
 def test_paths_too_long_to_exist_fail_alone_as_not_found(env: dict[str, Any], stub: Any) -> None:
     folder = env["root"] / "too_long"
     folder.mkdir()

@@ -153,23 +153,29 @@ class Selection:
     ignored: list[tuple[Path, str]]
 
 
-def select_photos(paths: Sequence[str | Path], lrcat: str | Path | None = None) -> Selection:
+def select_photos(
+    paths: Sequence[str | Path], lrcat: str | Path | None = None, *, missing_fails: bool = False
+) -> Selection:
     """The photos of a batch: folders walked and files named (:func:`find_photos`), or a catalog's listing.
 
     Args:
         paths: folders and photo files; with ``lrcat`` they only narrow the catalog's photos down.
         lrcat: a Lightroom catalog whose photo files to take (read-only).
+        missing_fails: without ``lrcat``, a PATH that does not exist fails alone (``NotFoundError`` in
+            ``failed``) instead of stopping the batch (an explicit photo list: the daemon's requests).
 
     Returns:
         The :class:`Selection` (``autoretouch catalog --lrcat --server`` sends its ``photos`` to the daemon).
 
     Raises:
-        NotFoundError: a PATH does not exist, or cannot (a name too long).
+        NotFoundError: a PATH does not exist, or cannot (a name too long), unless ``missing_fails``.
         LightroomCatalogError: the catalog cannot be read.
     """
     if lrcat is None:
-        walk = find_photos(paths)
-        return Selection(list(walk.photos), [(p, why, _UNLISTABLE) for p, why in walk.errors], list(walk.ignored))
+        walk = find_photos(paths, missing_fails=missing_fails)
+        failed = [(p, why, _NOT_FOUND) for p, why in walk.missing]
+        failed += [(p, why, _UNLISTABLE) for p, why in walk.errors]
+        return Selection(list(walk.photos), failed, list(walk.ignored))
     roots = [Path(os.path.abspath(p)) for p in paths]
     for root in roots:
         check_path_length(root)
@@ -416,6 +422,7 @@ def run_batch(
     progress: Callable[[PhotoOutcome], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    missing_fails: bool = False,
 ) -> BatchSummary:
     """Suggest a recipe for every photo with a style and write it into the photos' sidecars.
 
@@ -438,6 +445,8 @@ def run_batch(
             flight finish and the batch returns early with ``interrupted`` set.
         max_pixels: a photo whose full resolution has more pixels fails alone (``ImageTooLargeError``, the
             decompression-bomb guard; the daemon passes its ``--max-pixels``).
+        missing_fails: a PATH that does not exist fails alone (``NotFoundError``) and the others are done,
+            instead of stopping the batch before it starts (for an explicit photo list).
 
     Returns:
         The summary (``any_failed`` -> the CLI exits with status 9).
@@ -457,7 +466,7 @@ def run_batch(
         raise InvalidRecipeError("give at least one PATH or a Lightroom catalog")
     loaded = style if isinstance(style, Style) else load_style(style)
     run = RunConfig(loaded.name, loaded.model, style_fingerprint(loaded), float(strength), bool(overwrite))
-    selection = select_photos(paths, lrcat)
+    selection = select_photos(paths, lrcat, missing_fails=missing_fails)
     journal_path = Path(os.path.abspath(journal)) if journal is not None else default_journal_path(paths, lrcat)
     summary = BatchSummary(
         hosts=host_list, style=loaded.name, model=loaded.model, strength=float(strength), dry_run=dry_run

@@ -126,12 +126,15 @@ class WalkResult:
     Attributes:
         photos: absolute photo paths, each once, in walk order.
         ignored: explicitly named files that are not photos, with the reason.
-        errors: folders that could not be listed, with the reason.
+        errors: folders that could not be listed (with ``missing_fails``, also named paths the OS refused to
+            look at), with the reason.
+        missing: with ``missing_fails``, the named paths that do not exist (or cannot), with the reason.
     """
 
     photos: tuple[Path, ...]
     ignored: tuple[tuple[Path, str], ...] = ()
     errors: tuple[tuple[Path, str], ...] = ()
+    missing: tuple[tuple[Path, str], ...] = ()
 
 
 def _extension(name: str) -> str:
@@ -197,27 +200,43 @@ def _walk_folder(folder: Path, photos: list[Path], errors: list[tuple[Path, str]
     photos.extend(iter_photos(folder, errors=errors))
 
 
-def find_photos(paths: Sequence[str | Path]) -> WalkResult:
+def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> WalkResult:
     """Collect the photos under ``paths`` (folders walked recursively, files taken as named).
 
     Args:
         paths: folders and/or files.
+        missing_fails: a path that does not exist (or cannot) goes to ``missing`` and the others are
+            collected (an explicit photo list, e.g. the daemon's requests), instead of raising.
 
     Returns:
-        The photos (absolute, deduplicated by real path), the explicitly named non-photos and the folders
-        that could not be listed.
+        The photos (absolute, deduplicated by real path), the explicitly named non-photos, the folders
+        that could not be listed and (``missing_fails``) the missing paths.
 
     Raises:
-        NotFoundError: a path does not exist, or cannot (a name too long, :func:`check_path_length`); nothing
-            is processed then: it is most likely a typo.
-        PermissionDeniedError: the OS refused to look at a path.
+        NotFoundError: without ``missing_fails``, a path does not exist, or cannot (a name too long,
+            :func:`check_path_length`); nothing is processed then: it is most likely a typo.
+        PermissionDeniedError: without ``missing_fails``, the OS refused to look at a path.
     """
     found: list[Path] = []
     ignored: list[tuple[Path, str]] = []
     errors: list[tuple[Path, str]] = []
+    missing: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(os.path.abspath(raw))
-        kind = _kind(p)
+        try:
+            kind = _kind(p)
+            if kind == "missing":
+                raise NotFoundError(f"{p}: no such file or folder")
+        except NotFoundError as exc:
+            if not missing_fails:
+                raise
+            missing.append((p, str(exc)))
+            continue
+        except PermissionDeniedError as exc:
+            if not missing_fails:
+                raise
+            errors.append((p, str(exc)))
+            continue
         if kind == "dir":
             _walk_folder(p, found, errors)
         elif kind == "file":
@@ -225,11 +244,9 @@ def find_photos(paths: Sequence[str | Path]) -> WalkResult:
                 found.append(p)
             else:
                 ignored.append((p, "not a photo file (sidecar, backup, temp or other non-image file)"))
-        elif kind == "other":
-            ignored.append((p, "not a regular file"))
         else:
-            raise NotFoundError(f"{p}: no such file or folder")
-    return WalkResult(tuple(_unique(found)), tuple(ignored), tuple(errors))
+            ignored.append((p, "not a regular file"))
+    return WalkResult(tuple(_unique(found)), tuple(ignored), tuple(errors), tuple(missing))
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

@@ -3,12 +3,15 @@
 Split out of :class:`~backend.daemon.service.RetouchService` (which delegates to :class:`SidecarBatch`): small
 batches run here photo by photo under the service's worker limits; larger ones with a journal go through the
 catalog batch (:func:`backend.batch.run_batch`, in a thread), exactly as ``autoretouch catalog`` does.
+
+Every photo fails alone (outside the roots, missing, a name too long, undecodable); the others are written.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,7 +31,7 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, describe
 from backend.daemon.limits import Call
 from backend.daemon.walk import expand_paths
-from backend.errors import AutoretouchError, naming_file
+from backend.errors import AutoretouchError, NotFoundError, naming_file
 from backend.recipe import Recipe, scale
 from backend.retouch import retouch_photo
 from backend.rpc import pb
@@ -202,6 +205,8 @@ class SidecarBatch:
         for photo in photos:
             try:
                 self.service.guard_photo(photo, hosts)
+                if not os.path.lexists(photo):  # fails alone here; run_batch would stop the whole batch
+                    raise NotFoundError(f"{photo}: no such file or folder")
             except AutoretouchError as exc:
                 yield failed_result(photo, hosts, exc)
                 continue
@@ -224,6 +229,7 @@ class SidecarBatch:
                     dry_run=req.dry_run,
                     overwrite=req.overwrite,
                     journal=journal,
+                    missing_fails=True,  # a photo removed since the check above fails alone too
                     progress=lambda o: events.put(("file", o)),
                     cancel=stop.is_set,
                     max_pixels=self.service.config.max_pixels,
