@@ -164,6 +164,20 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
     assert (out / "IMG_1.jpg").resolve() == (a / "IMG_1.jpg").resolve()
 
 
+def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) -> None:
+    from trainer.daemon_worker import darktable_files_folder
+    from trainer.data.selection import SelectionError
+
+    (tmp_path / "a.jpg").write_bytes(b"jpeg")
+    (tmp_path / "a.jpg.xmp").write_text("<x:xmpmeta/>")
+    (tmp_path / "b.jpg.xmp").write_text("<x:xmpmeta/>")  # its photo is not there
+    listed = [str(tmp_path / "a.jpg.xmp"), str(tmp_path / "a.jpg")]
+    out = darktable_files_folder(listed, tmp_path / "run")
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "a.jpg.xmp"]
+    with pytest.raises(SelectionError, match=r"b\.jpg\.xmp: not a photo"):
+        darktable_files_folder([str(tmp_path / "b.jpg.xmp")], tmp_path / "run")
+
+
 def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     from backend.cli.main import build_parser
     from backend.errors import NotFoundError

@@ -30,7 +30,7 @@ from typing import Any
 
 from backend.daemon.errors import describe
 from backend.errors import AutoretouchError
-from trainer.data.selection import linked_folder
+from trainer.data.selection import darktable_selection, linked_folder
 
 __all__ = ["main"]
 
@@ -96,7 +96,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("favourite_files"):
         favourites = str(linked_folder(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
     if spec.get("darktable_files"):
-        darktable = str(linked_folder(run_dir / "selection", spec["darktable_files"], with_sidecars=True))
+        darktable = str(darktable_files_folder(spec["darktable_files"], run_dir))
     try:
         result = train(
             cfg,
@@ -122,6 +122,19 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "rejected": result.rejected or "",
     }
+
+
+def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
+    """The selection folder for a request's ``darktable_files``, as ``train --darktable PHOTO...`` builds it.
+
+    A sidecar listed in place of its photo stands for the photo; duplicates count once.
+
+    Raises:
+        NotFoundError: a listed file does not exist.
+        SelectionError: a listed file is not a photo (a sidecar whose photo is missing, another file).
+    """
+    photos = darktable_selection([Path(f) for f in files])
+    return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
