@@ -287,6 +287,24 @@ def test_an_explicit_photo_list_with_a_missing_photo_does_the_others(tmp_path: P
     assert gone.error_kind is not None and gone.error_kind.type == "NotFoundError"
 
 
+def test_a_run_without_resume_reads_the_journal_but_never_locks_or_writes_it(tmp_path: Path, style: Path) -> None:
+    folder = tmp_path / "shoot"
+    make_photos(folder, 2)
+    photos = sorted(folder.glob("*.jpg"))
+    with Journal(folder / JOURNAL):  # another run holds the journal
+        summary = run_batch(
+            [photos[0], folder / "gone.jpg"], hosts="darktable", style=style, jobs=1, resume=False, missing_fails=True
+        )
+    assert summary.journal is None and [p.status for p in summary.photos] == ["failed", "written"]
+    assert "gone.jpg" in summary.photos[0].reason and summary.photos[0].error_kind.type == "NotFoundError"
+    assert len(_journal_lines(folder / JOURNAL)) == 1  # the header only: nothing recorded in the other run's file
+    again = run_batch([photos[0]], hosts="darktable", style=style, jobs=1, resume=False)
+    assert [(p.status, p.reason) for p in again.photos] == [("skipped", ALREADY_APPLIED)]  # never twice
+    _run(folder, style)  # a folder run journals
+    done = run_batch([photos[1]], hosts="darktable", style=style, jobs=1, resume=False)
+    assert [p.reason for p in done.photos] == [ALREADY_DONE]  # read from the folder run's journal
+
+
 def test_leftovers_removed_only_when_nobody_holds_the_lock(tmp_path: Path) -> None:
     sidecar = tmp_path / "IMG_1.jpg.xmp"
     temp = tmp_path / ".IMG_1.jpg.xmp.x7_ab2cd.tmp"

@@ -297,6 +297,37 @@ def test_paths_too_long_to_exist_fail_alone_as_not_found(env: dict[str, Any], st
     assert rev.files[2].outcomes[0].action == pb.SIDECAR_ACTION_DELETED
 
 
+def test_concurrent_style_requests_in_one_folder_all_write_and_leave_no_journal(env: dict[str, Any], stub: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backend.batch import DEFAULT_JOURNAL_NAME
+
+    folder = env["root"] / "concurrent"
+    folder.mkdir()
+    names = [f"p{i}.jpg" for i in range(4)]
+    for name in names:
+        shutil.copy(env["photos"]["jpg"], folder / name)
+
+    def one(name: str) -> Any:
+        req = pb.WriteSidecarsRequest(
+            protocol_version=V, paths=[str(folder / name)], hosts=[pb.HOST_DARKTABLE], style="warm"
+        )
+        return _files(stub, req)
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = list(pool.map(one, names))
+    for (f,) in results:
+        assert not f.HasField("error") and f.outcomes[0].action == pb.SIDECAR_ACTION_WRITTEN, f
+    assert all(darktable_sidecar_path(folder / n).is_file() for n in names)
+    assert not (folder / DEFAULT_JOURNAL_NAME).exists()  # a list of photos keeps no journal
+    # a second request for the same photos: never applied twice
+    (again,) = one(names[0])
+    assert again.outcomes[0].action == pb.SIDECAR_ACTION_SKIPPED
+    # a folder run still keeps (and resumes from) the journal in the folder
+    run = pb.WriteSidecarsRequest(protocol_version=V, paths=[str(folder)], hosts=[pb.HOST_DARKTABLE], style="warm")
+    assert len(_files(stub, run)) == len(names) and (folder / DEFAULT_JOURNAL_NAME).is_file()
+
+
 def test_write_sidecars_refuses_paths_outside_roots_and_symlink_escapes(env: dict[str, Any], stub: Any) -> None:
     outside = pb.WriteSidecarsRequest(
         protocol_version=V, paths=[str(env["outside"])], hosts=[pb.HOST_DARKTABLE], recipe=_recipe_pb()

@@ -422,6 +422,7 @@ def run_batch(
     progress: Callable[[PhotoOutcome], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    resume: bool = True,
     missing_fails: bool = False,
 ) -> BatchSummary:
     """Suggest a recipe for every photo with a style and write it into the photos' sidecars.
@@ -445,6 +446,10 @@ def run_batch(
             flight finish and the batch returns early with ``interrupted`` set.
         max_pixels: a photo whose full resolution has more pixels fails alone (``ImageTooLargeError``, the
             decompression-bomb guard; the daemon passes its ``--max-pixels``).
+        resume: keep the journal. ``False`` (the daemon's lists of photo files): the journal file is read if
+            there is one (photos it records as done are skipped) but never locked, created or written, so
+            such runs never wait for one another nor leave a journal; a photo whose sidecar already holds
+            this run's recipe is still skipped (``ALREADY_APPLIED``), never applied twice.
         missing_fails: a PATH that does not exist fails alone (``NotFoundError``) and the others are done,
             instead of stopping the batch before it starts (for an explicit photo list).
 
@@ -471,8 +476,8 @@ def run_batch(
     summary = BatchSummary(
         hosts=host_list, style=loaded.name, model=loaded.model, strength=float(strength), dry_run=dry_run
     )
-    with Journal(journal_path, readonly=dry_run) as jr:
-        summary.journal = journal_path if jr.path.exists() else None
+    with Journal(journal_path, readonly=dry_run, memory=not resume) as jr:
+        summary.journal = journal_path if resume and jr.path.exists() else None
         batch = _Batch(
             hosts=host_list,
             style=loaded,

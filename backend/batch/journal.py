@@ -224,23 +224,35 @@ class Journal:
     """A batch journal file (use as a context manager).
 
     Args:
-        path: the journal file (created on the first write unless ``readonly``).
+        path: the journal file (created on the first write unless ``readonly`` or ``memory``).
         readonly: only read (dry runs): no lock, no file created, :meth:`record` refused.
+        memory: read the file if there is one, but never lock, create or write it: :meth:`record` keeps the
+            records in memory for this run only (a run that keeps no journal, e.g. the daemon's photo lists).
 
     Raises:
         JournalError: the file exists but is not an autoretouch journal, or another run holds it.
         PermissionDeniedError: the file or its folder cannot be written.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, memory: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.memory = memory and not readonly
         self._latest: dict[tuple[str, str], JournalEntry] = {}
         self._fh: IO[bytes] | None = None
         self.ignored_lines = 0
-        if readonly:
-            if self.path.is_file():
-                self._load(self.path.read_bytes())
+        if readonly or memory:
+            try:
+                data = self.path.read_bytes() if self.path.is_file() else b""
+            except OSError:
+                data = b""  # unreadable: nothing to resume from
+            if not self.memory:
+                self._load(data)
+                return
+            try:
+                self._load(data)
+            except JournalError:  # not a journal (or its header half written right now): nothing to resume
+                self._latest.clear()
             return
         self._open_for_append()
 
@@ -352,6 +364,10 @@ class Journal:
         Raises:
             JournalError: the journal is read-only or closed, or the write failed (disk full, ...).
         """
+        if self._fh is None and self.memory:
+            for host in entry.hosts:
+                self._latest[(entry.photo, host)] = entry
+            return
         if self._fh is None:
             raise JournalError(self.path, "journal is read-only or closed")
         try:

@@ -50,11 +50,13 @@ With --server HOST:PORT [--token T] the daemon does the work (its --root folders
 as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by
 the daemon with the same rules as a local run; with --lrcat the catalog is read here and its
 photo files are sent. Output and exit status are those of a local run; a refused call (daemon unreachable,
-PATH outside its roots, wrong token, ...) exits non-zero with the daemon's message. Resuming: the daemon
-keeps the same journal a local run would (.autoretouch-journal.jsonl in the first PATH; with --lrcat, in the
-first photo's folder), so rerunning - locally or remotely - after a crash, a cancelled call or Ctrl-C skips
-the photos already done ('already done'); a sidecar that already carries an autoretouch record is skipped
-unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals the photo in progress.
+PATH outside its roots, wrong token, ...) exits non-zero with the daemon's message. Resuming: when a PATH
+is a folder, the daemon keeps the same journal a local run would (.autoretouch-journal.jsonl in the first
+PATH), so rerunning - locally or remotely - after a crash, a cancelled call or Ctrl-C skips the photos
+already done ('already done'). A list of photo files (only file PATHs, or --lrcat, whose photo files are
+sent) keeps no journal on the daemon (one a folder run left in the first photo's folder is still read); a
+rerun skips the photos whose sidecar already holds the same recipe ('already applied'). A sidecar that
+already carries an autoretouch record is skipped unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals the photo in progress.
 --jobs and --journal are the daemon's choice and cannot be given with --server.
 """
 
@@ -247,6 +249,7 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
 
     from backend.agent.style import DEFAULT_STYLE
     from backend.batch import BatchSummary, PhotoOutcome, default_journal_path, select_photos
+    from backend.batch.walk import is_folder
     from backend.cli.server_options import refuse_options
     from backend.daemon.client import HOSTS, RemoteClient, check_styles
     from backend.rpc import PROTOCOL_VERSION, pb
@@ -292,7 +295,7 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
                 _follow(client.write_sidecars(request), summary, lambda o, total: emit(o, len(here) + total))
     finally:
         progress.close()
-    if paths:
+    if any(is_folder(p) for p in paths):  # a list of photo files keeps no journal on the daemon
         journal = default_journal_path(paths[:1])
         summary.journal = journal if journal.is_file() else None
     summary.elapsed_s = time.perf_counter() - started

@@ -147,8 +147,8 @@ def remote_apply(args: argparse.Namespace) -> int:
     ``--recipe`` sends the recipe (``WriteSidecarsRequest.recipe``). ``--style S`` and ``--mix`` send a style
     blend (``mix``; ``--style S`` as the one-entry blend ``S:1``, which the daemon treats exactly as style
     ``S``): that source is handled photo by photo as ``apply`` does, whereas the request's ``style`` source
-    runs the catalog batch with its resume journal (a journal file next to the photos, and photos it
-    remembers are skipped as ``already done`` even after the user removed the edit in the host).
+    runs the catalog batch (photos a folder run's journal next to them remembers are skipped as ``already
+    done`` even after the user removed the edit in the host).
     """
     from backend.cli.outcome_report import check_strength, report
     from backend.daemon.convert import recipe_to_pb

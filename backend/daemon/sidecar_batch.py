@@ -1,10 +1,16 @@
 """WriteSidecars: a style's suggestions (or one recipe) into the sidecars of many photos, streamed per photo.
 
-Split out of :class:`~backend.daemon.service.RetouchService` (which delegates to :class:`SidecarBatch`): small
-batches run here photo by photo under the service's worker limits; larger ones with a journal go through the
-catalog batch (:func:`backend.batch.run_batch`, in a thread), exactly as ``autoretouch catalog`` does.
+Split out of :class:`~backend.daemon.service.RetouchService` (which delegates to :class:`SidecarBatch`): the
+``recipe`` and ``mix`` sources run here photo by photo under the service's worker limits; the ``style`` source
+goes through the catalog batch (:func:`backend.batch.run_batch`, in a thread), exactly as ``autoretouch catalog``
+does. Its resume journal is kept only when the request names a folder (a folder run, remote ``catalog PATH``):
+``.autoretouch-journal.jsonl`` in the first path, the same file a local run keeps, so local and remote runs
+resume each other. A request naming only photo files (the Lightroom plug-in's "Write XMP sidecars", remote
+``catalog --lrcat``) keeps no journal: it reads an existing one (photos it records as done are skipped) but
+never locks, creates or writes it, so concurrent requests in one folder do not refuse one another and leave
+no journal behind; a sidecar that already holds the same recipe is still never written twice.
 
-Every photo fails alone (outside the roots, missing, a name too long, undecodable); the others are written.
+Every photo fails alone: outside the roots, missing, a name too long, undecodable; the others are written.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.agent.style import Style
 from backend.batch.journal import default_journal_path
+from backend.batch.walk import is_folder
 from backend.daemon.checks import check_protocol, request_strength
 from backend.daemon.convert import (
     host_arg,
@@ -142,7 +149,7 @@ class SidecarBatch:
             model = "+".join(s.model for s, _ in styles)
         photos = self.batch_paths(req.paths, req.recursive)
         journal = None
-        if source == "style":
+        if source == "style" and any(is_folder(p) for p in req.paths):  # a folder run: resumable
             journal = default_journal_path([req.paths[0]])
             self.service.roots.check(journal)
         versions = self.service._versions(model)
@@ -229,6 +236,7 @@ class SidecarBatch:
                     dry_run=req.dry_run,
                     overwrite=req.overwrite,
                     journal=journal,
+                    resume=journal is not None,
                     missing_fails=True,  # a photo removed since the check above fails alone too
                     progress=lambda o: events.put(("file", o)),
                     cancel=stop.is_set,
