@@ -145,11 +145,14 @@ def test_a_deeply_nested_sidecar_fails_that_photo_only(folder: Path, capsys: pyt
 def test_bad_recipe_and_strength_are_usage_errors(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photo = str(folder / "a.jpg")
     assert main(["apply", photo, "--recipe", str(folder / "nope.json"), "--host", "darktable"]) == 6
-    assert (
-        main(["apply", photo, "--recipe", str(folder / "recipe.json"), "--host", "darktable", "--strength", "2"]) == 4
-    )
-    err = capsys.readouterr().err
-    assert "nope.json" in err and "strength" in err
+    assert "nope.json" in capsys.readouterr().err
+    for strength in ("2", "1.5", "nan", "-0.1"):  # checked at argument parsing, as suggest and catalog do
+        with pytest.raises(SystemExit) as exc:
+            main(
+                ["apply", photo, "--recipe", str(folder / "recipe.json"), "--host", "darktable", "--strength", strength]
+            )
+        assert exc.value.code == 2
+        assert f"argument --strength: strength must lie in [0, 1], got {strength}" in capsys.readouterr().err
     assert not (folder / "a.jpg.xmp").exists()
 
 
@@ -233,7 +236,9 @@ def test_style_usage_errors_write_nothing(folder: Path, styles: Path, capsys: py
         with pytest.raises(SystemExit) as exc:
             main(["apply", *argv])
         assert exc.value.code == 2
-    assert main(["apply", photo, "--style", "alpha", "--strength", "1.5", "--host", "darktable"]) == 4
+    with pytest.raises(SystemExit) as exc:
+        main(["apply", photo, "--style", "alpha", "--strength", "1.5", "--host", "darktable"])
+    assert exc.value.code == 2
     assert main(["apply", photo, "--style", "nope", "--host", "darktable"]) == 6
     err = capsys.readouterr().err
     assert "one of the arguments --recipe --style --mix is required" in err

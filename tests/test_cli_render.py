@@ -242,9 +242,14 @@ def test_recipe_and_photo_errors(tmp_path: Path, recipe_plus_one_ev: Path, capsy
     bad = tmp_path / "bad.json"
     bad.write_text('{"version": 1, "steps": [{"slider": "exposure", "value": 7}]}', encoding="utf-8")
     assert main(["render", str(photo), "--recipe", str(bad), "-o", out]) == 4
-    assert main(["render", str(photo), "--recipe", str(recipe_plus_one_ev), "-o", out, "--strength", "2"]) == 4
-    assert main(["render", str(tmp_path / "ghost.png"), "--recipe", str(recipe_plus_one_ev), "-o", out]) == 6
     err = capsys.readouterr().err
+    for strength in ("2", "nan"):  # a usage error, checked at argument parsing (as suggest and catalog do)
+        with pytest.raises(SystemExit) as exc:
+            main(["render", str(photo), "--recipe", str(recipe_plus_one_ev), "-o", out, "--strength", strength])
+        assert exc.value.code == 2
+        assert f"argument --strength: strength must lie in [0, 1], got {strength}" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "ghost.png"), "--recipe", str(recipe_plus_one_ev), "-o", out]) == 6
+    err += capsys.readouterr().err
     assert "nope.json" in err and "bad.json" in err and "ghost.png" in err
     assert not Path(out).exists()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import check_strength, format_outcome, report, run_batch
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import add_style_options, load_styles
+from backend.cli.style_options import add_style_options, load_styles, parse_strength_arg
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, apply_to_photo
 from backend.torch_threads import torch_threads
@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dry-run", action="store_true", help="report what would be written; write nothing")
     parser.add_argument(
         "--strength",
-        type=float,
+        type=parse_strength_arg,
         metavar="A",
         help="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
     )

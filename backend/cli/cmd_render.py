@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
-from backend.cli.style_options import add_style_options, load_styles
+from backend.cli.style_options import add_style_options, load_styles, parse_strength_arg
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--strength",
-        type=float,
+        type=parse_strength_arg,
         default=1.0,
         metavar="A",
         help="scale every slider toward 'no change': 0 = unedited, 1 = the recipe / style in full (default 1)",
