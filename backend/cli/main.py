@@ -14,6 +14,8 @@ code  meaning
 9     partial failure: some photos of a batch failed, the rest succeeded
 10    ``train``: the style was trained but not installed (worse than doing nothing, or degenerate moves)
 130   interrupted
+141   the reader of the output went away (``autoretouch styles | head -1``): stops quietly, as a command
+      killed by ``SIGPIPE`` would (128 + 13)
 ====  ==========================================================
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -29,7 +32,7 @@ from importlib.metadata import entry_points
 from backend import __version__, errors
 from backend.errors import AutoretouchError
 
-__all__ = ["COMMANDS", "COMMAND_ENTRY_POINTS", "EXIT_PARTIAL", "build_parser", "main"]
+__all__ = ["COMMANDS", "COMMAND_ENTRY_POINTS", "EXIT_BROKEN_PIPE", "EXIT_PARTIAL", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "sliders")
@@ -39,6 +42,9 @@ COMMAND_ENTRY_POINTS = "autoretouch.commands"
 
 #: Exit status when a batch finished but some photos failed.
 EXIT_PARTIAL = errors.EXIT_PARTIAL  # re-exported; defined with the other codes
+
+#: Exit status when the reader of stdout closed the pipe: that of a command killed by ``SIGPIPE`` (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
+        return code
+    except BrokenPipeError:
+        return _broken_pipe()
     except AutoretouchError as exc:
         print(f"autoretouch: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -72,6 +82,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print("autoretouch: internal error (please report it with the traceback above)", file=sys.stderr)
         return 1
+
+
+def _broken_pipe() -> int:
+    """Stop quietly after the reader of stdout went away (``| head``): no traceback, no message.
+
+    stdout is pointed at the null device, so that the interpreter's last flush of what is still buffered does
+    not fail again (the recipe of Python's ``signal`` documentation).
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured output)
+        return EXIT_BROKEN_PIPE
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
