@@ -398,18 +398,32 @@ def test_revert_keeps_lightroom_settings_the_user_changed_since(raw: Path) -> No
     assert find_provenance(doc) is None
 
 
-def test_a_kept_white_balance_keeps_white_balance_custom(raw: Path) -> None:
+def test_a_kept_setting_keeps_the_settings_lightroom_reads_with_it(raw: Path) -> None:
     lr = raw.with_suffix(".xmp")
-    _apply(raw, host="lightroom")
-    _set_crs(lr, Temperature="6100")
+    lr.write_bytes(
+        USER_SETTINGS_LR.replace(
+            b'crs:HasSettings="True"',
+            b'crs:HasSettings="True" crs:WhiteBalance="Daylight" crs:Temperature="5500" crs:Tint="+10" '
+            b'crs:ToneCurveName2012="Medium Contrast"',
+        )
+    )
+    _apply(raw, host="lightroom", overwrite=True)
+    written = read_sidecar(lr).description_for(CRS)
+    tint, curve = get_simple(written, f"{{{CRS}}}Tint"), written.find(f"{{{CRS}}}ToneCurvePV2012")
+    assert tint is not None and tint != "+10" and curve is not None
+    doc = read_sidecar(lr)
+    desc = doc.description_for(CRS)
+    desc.set(f"{{{CRS}}}Temperature", "6100")  # the user moved only Temperature (Tint stays as autoretouch set it)
+    first = desc.find(f"{{{CRS}}}ToneCurvePV2012/{{{RDF}}}Seq/{{{RDF}}}li")
+    assert first is not None
+    first.text = "0, 12"  # and lifted the tone curve's black point
+    lr.write_bytes(serialize(doc))
     (outcome,) = revert_photo(raw, host="lightroom")
-    assert outcome.reason == f"{apply_mod.KEPT_NOTE}: Temperature"
+    assert outcome.reason == f"{apply_mod.KEPT_NOTE}: Temperature, ToneCurvePV2012"
     desc = read_sidecar(lr).description_for(CRS)
-    assert [get_simple(desc, f"{{{CRS}}}{k}") for k in ("Temperature", "WhiteBalance", "Exposure2012")] == [
-        "6100",
-        "Custom",
-        None,
-    ]
+    got = {k: get_simple(desc, f"{{{CRS}}}{k}") for k in ("WhiteBalance", "Temperature", "Tint", "ToneCurveName2012")}
+    assert got == {"WhiteBalance": "Custom", "Temperature": "6100", "Tint": tint, "ToneCurveName2012": "Custom"}
+    assert get_simple(desc, f"{{{CRS}}}Exposure2012") == "+1.50"  # unchanged since: restored
 
 
 def test_revert_of_an_unchanged_application_restores_everything_and_numbers_compare_as_numbers(raw: Path) -> None:
@@ -426,12 +440,16 @@ def test_overwrite_keeps_the_users_later_change_for_the_next_revert(raw: Path) -
     lr = raw.with_suffix(".xmp")
     lr.write_bytes(FOREIGN_LR)
     _apply(raw, host="lightroom")
-    _set_crs(lr, Contrast2012="+55")
+    _set_crs(lr, Contrast2012="+55", Exposure2012="+1.11")
     (outcome,) = _apply(raw, OTHER, host="lightroom", overwrite=True)  # OTHER sets only exposure
-    assert outcome.action == "written" and f"{apply_mod.KEPT_NOTE}: Contrast2012" in outcome.warnings
-    assert get_simple(read_sidecar(lr).description_for(CRS), f"{{{CRS}}}Contrast2012") == "+55"
+    assert outcome.action == "written"
+    assert f"{apply_mod.KEPT_NOTE}: Contrast2012" in outcome.warnings
+    assert f"{apply_mod.SAVED_NOTE}: Exposure2012" in outcome.warnings
+    desc = read_sidecar(lr).description_for(CRS)
+    assert [get_simple(desc, f"{{{CRS}}}{k}") for k in ("Contrast2012", "Exposure2012")] == ["+55", "-0.70"]
     revert_photo(raw, host="lightroom")
-    assert get_simple(read_sidecar(lr).description_for(CRS), f"{{{CRS}}}Contrast2012") == "+55"
+    desc = read_sidecar(lr).description_for(CRS)
+    assert [get_simple(desc, f"{{{CRS}}}{k}") for k in ("Contrast2012", "Exposure2012")] == ["+55", "+1.11"]
 
 
 def test_record_from_before_written_values_still_reverts_everything(raw: Path) -> None:

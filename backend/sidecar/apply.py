@@ -56,6 +56,7 @@ from backend.sidecar.lightroom_doc import (
     lightroom_sidecar_path,
     revert_lightroom,
 )
+from backend.sidecar.lightroom_xmp import crs_properties
 from backend.sidecar.provenance import Provenance, find_provenance, remove_provenance, write_provenance
 from backend.sidecar.xmp import NS, XmpDocument, new_document, read_sidecar, serialize
 from backend.translate.darktable import HistoryEntry, recipe_to_history
@@ -65,6 +66,7 @@ __all__ = [
     "EMBEDDED_REASON",
     "HOSTS",
     "KEPT_NOTE",
+    "SAVED_NOTE",
     "STALE_NOTE",
     "Action",
     "Outcome",
@@ -73,6 +75,7 @@ __all__ = [
     "check_duplicate",
     "copy_conflict",
     "hosts_for",
+    "kept_remark",
     "locked",
     "probe_photo",
     "revert_host",
@@ -231,12 +234,12 @@ def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
     return new_document(packet_wrapper=packet_wrapper), True
 
 
-def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> str:
+def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[str, ...]:
     """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory).
 
     Returns:
-        A remark for the outcome: the Lightroom settings kept because they were changed since autoretouch
-        wrote them (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`), else ``""``.
+        The Lightroom settings kept because they were changed since autoretouch wrote them
+        (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`); empty for darktable or when none was.
     """
     kept: tuple[str, ...] = ()
     if host == "lightroom":
@@ -244,11 +247,19 @@ def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> str:
     else:
         revert_darktable(doc, prov.replaced)
     remove_provenance(doc)
-    return f"{KEPT_NOTE}: {', '.join(kept)}" if kept else ""
+    return kept
 
 
 #: Begins the remark naming the Lightroom settings a revert kept (changed since autoretouch wrote them).
 KEPT_NOTE = "kept the settings you changed since autoretouch wrote them"
+#: Begins the warning of ``apply --overwrite`` naming such settings that the new recipe sets again.
+SAVED_NOTE = "replaced the settings you changed since autoretouch's earlier ones (revert brings your values back)"
+
+
+def kept_remark(kept: tuple[str, ...]) -> str:
+    """The outcome's remark for the settings a revert kept (``""`` when none)."""
+    return f"{KEPT_NOTE}: {', '.join(kept)}" if kept else ""
+
 
 #: What an earlier autoretouch application is called in a host's skip reason.
 _EARLIER = {"lightroom": "settings", "darktable": "entries"}
@@ -256,12 +267,12 @@ _EARLIER = {"lightroom": "settings", "darktable": "entries"}
 
 def _replace_earlier(
     photo: Path, host: str, sidecar: Path, doc: XmpDocument, prov: Provenance, overwrite: bool
-) -> Outcome | str:
+) -> Outcome | tuple[str, ...]:
     """Undo autoretouch's earlier application ``prov`` (in memory) before a new one, with ``--overwrite``.
 
     Returns:
-        When it was undone, :func:`revert_host`'s remark (``""`` when there is none); without ``overwrite``
-        the ``skipped`` outcome, and ``doc`` is untouched.
+        When it was undone, the settings :func:`revert_host` kept; without ``overwrite`` the ``skipped``
+        outcome, and ``doc`` is untouched.
     """
     if not overwrite:
         reason = f"already has autoretouch {_EARLIER[host]} ({prov.timestamp}); use --overwrite to replace them"
@@ -283,7 +294,12 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
             earlier = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
             if isinstance(earlier, Outcome):
                 return earlier
-            warnings += (earlier,) if earlier else ()
+            props = crs_properties(settings, is_raw=True, photo_name=photo.name)
+            rewritten = {name.rpartition("}")[2] for name, _ in props}
+            kept = tuple(k for k in earlier if k not in rewritten)
+            saved = tuple(k for k in earlier if k in rewritten)
+            warnings += (kept_remark(kept),) if kept else ()
+            warnings += (f"{SAVED_NOTE}: {', '.join(saved)}",) if saved else ()
             created = found[1].created
         elif has_develop_settings(doc) and not overwrite:
             reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"

@@ -6,7 +6,8 @@ The record of an application (``autoretouch:Replaced``) is ``{"replaced": ..., "
 ``rdf:Seq``). Reverting removes each property and puts those occurrences back, so the descriptions get the
 same properties with the same values and the same attribute/element form as before, except that a develop
 setting whose value changed since (the photographer edited it in Lightroom) keeps its new value, and with it
-the properties that make Lightroom read it (versions, ``HasSettings``, ``WhiteBalance``). Records written
+the settings Lightroom reads together with it (white balance and Temperature/Tint, the tone curve's name and
+points, ...) and the properties that make Lightroom read them (versions, ``HasSettings``). Records written
 before ``written`` existed (a flat ``replaced`` mapping) are restored as they are.
 """
 
@@ -20,7 +21,6 @@ from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, XmpDocument, get_simple, qname
 from backend.sidecar.xmp import take_property as _take
 from backend.sliders.catalog import CATALOG
-from backend.translate.lightroom import WHITE_BALANCE_KEYS
 
 __all__ = [
     "EMBEDDED_XMP_SUFFIXES",
@@ -39,10 +39,23 @@ EMBEDDED_XMP_SUFFIXES = frozenset(
 _CRS = NS["crs"]
 #: Keys whose presence means "this sidecar carries develop settings": every key of the catalog.
 _DEVELOP_KEYS = frozenset(k for spec in CATALOG for k in spec.lightroom.keys)
-#: ``crs:WhiteBalance`` (record key), kept with a kept white balance value: Lightroom reads those only when it
-#: is ``Custom``.
-_WB = "crs:WhiteBalance"
-_WB_VALUES = frozenset(f"crs:{k}" for k in WHITE_BALANCE_KEYS[:4])
+#: Develop keys Lightroom reads together: those of one slider (white balance with Temperature and Tint, black &
+#: white with Saturation, all of HSL), and the tone curve's name with its curves. A setting kept on revert keeps
+#: its whole group, so that the sidecar shows what the photographer last saw in Lightroom.
+_LINKED = (*(spec.lightroom.keys for spec in CATALOG), ("ToneCurveName2012", "ToneCurvePV2012", "ToneCurvePV2012Red"))
+
+
+def _key_groups(linked: tuple[tuple[str, ...], ...]) -> dict[str, frozenset[str]]:
+    """Each key -> every key linked to it, directly or through others (union of overlapping key sets)."""
+    groups: dict[str, frozenset[str]] = {}
+    for keys in linked:
+        merged = frozenset(keys).union(*(groups.get(k, frozenset()) for k in keys))
+        for k in merged:
+            groups[k] = merged
+    return groups
+
+
+_GROUPS = _key_groups(_LINKED)
 
 
 def lightroom_sidecar_path(photo: str | Path) -> Path:
@@ -147,10 +160,8 @@ def revert_lightroom(doc: XmpDocument, record: dict[str, Any]) -> tuple[str, ...
     kept = [
         short for short, local in develop.items() if not _same(_current(doc, qname("crs", local)), written.get(short))
     ]
-    keep = set(kept)
+    keep = {f"crs:{k}" for short in kept for k in _GROUPS.get(develop[short], {develop[short]})}
     if kept:  # what makes Lightroom read the kept settings stays too
-        keep |= {short for short in replaced if short not in develop and short != _WB}
-        if keep & _WB_VALUES:
-            keep.add(_WB)
+        keep |= {short for short in replaced if short not in develop}
     restore_replaced(doc, {k: v for k, v in replaced.items() if k not in keep})
     return tuple(develop[short] for short in kept)

@@ -37,6 +37,7 @@ from backend.sidecar.apply import (
     check_duplicate,
     copy_conflict,
     hosts_for,
+    kept_remark,
     locked,
     revert_host,
     sidecar_path,
@@ -93,7 +94,7 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
             remove_provenance(doc)  # nothing of ours left to undo; the history is darktable's now
             reason = STALE_REVERT_REASON
         else:
-            reason = revert_host(host, doc, prov)
+            reason = kept_remark(revert_host(host, doc, prov))
         if prov.created and is_empty_packet(doc):
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
