@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (see the module docstring)."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``, some service managers): output goes nowhere
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's stdout from now on)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -71,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
         return code
     except BrokenPipeError:
-        return _broken_pipe()
+        if _stdout_gone():
+            return _broken_pipe()
+        return _internal_error()
     except AutoretouchError as exc:
         print(f"autoretouch: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -79,9 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("autoretouch: interrupted", file=sys.stderr)
         return 130
     except Exception:  # a bug: say so loudly, with the traceback
-        traceback.print_exc()
-        print("autoretouch: internal error (please report it with the traceback above)", file=sys.stderr)
-        return 1
+        return _internal_error()
+
+
+def _internal_error() -> int:
+    """Report a bug loudly, with the traceback of the exception being handled; exit status 1."""
+    traceback.print_exc()
+    print("autoretouch: internal error (please report it with the traceback above)", file=sys.stderr)
+    return 1
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader went away (a broken pipe elsewhere is a real error)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured output)
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 def _broken_pipe() -> int:
