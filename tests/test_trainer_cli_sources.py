@@ -141,3 +141,21 @@ def test_the_daemons_pairs_from_one_folder_twice_are_refused_before_decoding(tmp
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     with pytest.raises(ConfigError, match=r"same: the originals and the edits are the same folder"):
         load_pair_set(cfg, tmp_path / "same", f"{tmp_path}/same/", ("exposure",))
+
+
+def test_renamed_links_never_collide_and_a_hidden_file_in_the_selection_is_left_alone(tmp_path: Path) -> None:
+    from trainer.data.selection import linked_folder
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, names in ((a, ("IMG_1.jpg", "IMG_1-2.jpg")), (b, ("IMG_1.jpg",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_bytes(b"jpeg")
+    selection = tmp_path / "run" / "selection"
+    selection.mkdir(parents=True)
+    (selection / ".DS_Store").write_bytes(b"finder")
+    files = [str(a / "IMG_1.jpg"), str(a / "IMG_1-2.jpg"), str(b / "IMG_1.jpg")]
+    out = linked_folder(selection, files, with_sidecars=True)
+    links = {p.name: p.resolve() for p in out.iterdir() if p.is_symlink()}
+    assert sorted(links.values()) == sorted(Path(f).resolve() for f in files)  # three links, none lost
+    assert (out / ".DS_Store").read_bytes() == b"finder"

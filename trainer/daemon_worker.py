@@ -32,7 +32,7 @@ from backend.daemon.errors import describe
 from backend.errors import AutoretouchError
 from trainer.data.selection import darktable_selection, linked_folder
 
-__all__ = ["main"]
+__all__ = ["darktable_files_folder", "main"]
 
 _lock = threading.Lock()
 

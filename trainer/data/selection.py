@@ -34,9 +34,10 @@ def _clear(folder: Path) -> None:
     """Remove the links of an earlier selection from ``folder``; refuse if it holds anything else.
 
     Only symbolic links are removed (this module makes nothing else there); a regular file or folder in it is
-    the user's, so it is left alone and reported.
+    the user's, so it is left alone and reported, except hidden ones (``.DS_Store``), which the photo listing
+    skips anyway.
     """
-    entries = sorted(folder.iterdir())
+    entries = sorted(p for p in folder.iterdir() if p.is_symlink() or not p.name.startswith("."))
     foreign = [p for p in entries if not p.is_symlink()]
     if foreign:
         raise SelectionError(
@@ -77,7 +78,9 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
         if photo.resolve() in seen:
             continue
         seen.add(photo.resolve())
-        name = photo.name if photo.name not in used else f"{photo.stem}-{i}{photo.suffix}"
+        name, k = photo.name, i
+        while name in used:  # IMG_1-2.jpg may be a photo's own name too: the next free one
+            name, k = f"{photo.stem}-{k}{photo.suffix}", k + 1
         used.add(name)
         (folder / name).symlink_to(photo)
         sidecar = photo.with_name(photo.name + ".xmp")
