@@ -241,14 +241,15 @@ class Journal:
         self._latest: dict[tuple[str, str], JournalEntry] = {}
         self._fh: IO[bytes] | None = None
         self.ignored_lines = 0
-        if readonly or memory:
+        if readonly:  # a dry run: an unreadable journal is an error, as in a real run
+            if self.path.is_file():
+                self._load(self.path.read_bytes())
+            return
+        if self.memory:
             try:
                 data = self.path.read_bytes() if self.path.is_file() else b""
             except OSError:
                 data = b""  # unreadable: nothing to resume from
-            if not self.memory:
-                self._load(data)
-                return
             try:
                 self._load(data)
             except JournalError:  # not a journal (or its header half written right now): nothing to resume

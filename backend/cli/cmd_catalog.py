@@ -56,7 +56,8 @@ PATH), so rerunning - locally or remotely - after a crash, a cancelled call or C
 already done ('already done'). A list of photo files (only file PATHs, or --lrcat, whose photo files are
 sent) keeps no journal on the daemon (one a folder run left in the first photo's folder is still read); a
 rerun skips the photos whose sidecar already holds the same recipe ('already applied'). A sidecar that
-already carries an autoretouch record is skipped unless --overwrite. Ctrl-C cancels the call; the daemon finishes and journals the photo in progress.
+already carries an autoretouch record is skipped unless --overwrite. Ctrl-C cancels the call; the daemon
+finishes the photo in progress (journalled for a folder run).
 --jobs and --journal are the daemon's choice and cannot be given with --server.
 """
 
@@ -210,7 +211,8 @@ def _remote_outcome(result: Any, seconds: float) -> PhotoOutcome:
 def _follow(stream: Any, summary: Any, emit: Any) -> None:
     """Read a WriteSidecars stream into ``summary`` (``emit(outcome, photos in the call)`` per photo).
 
-    Ctrl-C closes the stream, which cancels the call: the daemon journals the photo in progress and stops.
+    Ctrl-C closes the stream, which cancels the call: the daemon finishes the photo in progress (journalled for
+    a folder run) and stops.
     """
     import time
 
