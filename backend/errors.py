@@ -11,8 +11,9 @@ from pathlib import Path
 
 #: CLI exit status of a batch (apply, render, catalog, eval) in which some photos failed and the others were done.
 EXIT_PARTIAL = 9
-#: CLI exit status of a training whose style was not installed (it did worse than doing nothing on held-out
-#: photos, or made degenerate moves; ``--force`` installs it anyway).
+#: CLI exit status of a training whose style was not installed (it did worse than doing nothing on photos it did
+#: not see - cross-fitted or held out - or, with too few for that, on its training photos; or it made degenerate
+#: moves; ``--force`` installs it anyway).
 EXIT_STYLE_REJECTED = 10
 
 __all__ = [
