@@ -116,6 +116,42 @@ def test_wal_present_disables_immutable(tmp_path: Path) -> None:
         db.close()
 
 
+_CRASH_MID_WRITE = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 1")  # spill the change into the catalog file before the commit
+db.execute("BEGIN")
+db.execute("UPDATE Adobe_imageDevelopSettings SET text = replace(text, 'Exposure = 0.5', 'Exposure = 4.0')")
+for _ in range(2000):
+    db.execute("INSERT INTO Adobe_variablesTable (id_global, name, value) VALUES (hex(randomblob(16)), 'x', ?)",
+               (os.urandom(400),))
+os._exit(0)  # Lightroom killed while saving: the journal stays behind
+"""
+
+
+def test_a_catalog_left_mid_write_is_refused_not_read_half_changed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from backend.batch.lrcat_paths import connect_readonly
+    from backend.errors import CatalogError
+
+    cat = tmp_path / "hot.lrcat"
+    _one_photo_catalog(cat)
+    subprocess.run([sys.executable, "-c", _CRASH_MID_WRITE, str(cat)], check=True, timeout=120)
+    journal = tmp_path / "hot.lrcat-journal"
+    assert journal.stat().st_size > 0
+    with pytest.raises(CatalogError, match=r"hot\.lrcat-journal beside it holds a change Lightroom has not"):
+        connect_readonly(cat)
+    with pytest.raises(CatalogError, match="not finished saving"):
+        open_catalog(cat)
+    db = sqlite3.connect(cat)  # what Lightroom does on its next start: SQLite rolls the change back
+    db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    db.close()
+    with open_catalog(cat) as c:
+        assert next(c.photos()).settings["Exposure"] == 0.5  # the saved value, never the unsaved 4.0
+
+
 def test_settings_row_selection(tmp_path: Path) -> None:
     cat = tmp_path / "rows.lrcat"
     with CatalogBuilder(cat) as b:

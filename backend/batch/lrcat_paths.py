@@ -39,6 +39,7 @@ __all__ = [
     "LightroomCatalogError",
     "as_int",
     "connect_readonly",
+    "hot_journal",
     "join_catalog_path",
     "list_catalog_files",
 ]
@@ -130,8 +131,29 @@ def join_catalog_path(root: Any, path_from_root: Any, base_name: Any, extension:
     return path + str(base_name) + (f".{extension}" if extension else "")
 
 
+#: The first bytes of an SQLite rollback journal that still holds a transaction (zeroed once it is finished).
+_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+
+
+def hot_journal(catalog: Path) -> Path | None:
+    """The catalog's rollback journal when it holds an unfinished transaction, else ``None``.
+
+    SQLite rolls such a journal back the next time the catalog is opened for writing; a read-only reader (and
+    ``immutable=1`` above all) would otherwise see half a change as if it were saved.
+    """
+    journal = catalog.with_name(catalog.name + "-journal")
+    try:
+        with journal.open("rb") as fh:
+            return journal if fh.read(len(_JOURNAL_MAGIC)) == _JOURNAL_MAGIC else None
+    except OSError:  # no journal (the usual case), or one we cannot read: SQLite decides as it opens
+        return None
+
+
 def connect_readonly(catalog: str | Path, *, immutable: bool | None = None) -> sqlite3.Connection:
     """Open a catalog read-only (``mode=ro``, ``query_only``; ``immutable=1`` unless a ``-wal`` file exists).
+
+    A catalog whose ``-journal`` holds an unfinished change (:func:`hot_journal`) is refused: reading it
+    read-only would show the unsaved half of that change.
 
     Args:
         catalog: the ``.lrcat`` file.
@@ -139,11 +161,18 @@ def connect_readonly(catalog: str | Path, *, immutable: bool | None = None) -> s
 
     Raises:
         NotFoundError: the file does not exist.
-        LightroomCatalogError: it cannot be opened as SQLite.
+        LightroomCatalogError: it cannot be opened as SQLite, or a change to it is not finished.
     """
     path = Path(catalog)
     if not path.is_file():
         raise NotFoundError(f"{path}: Lightroom catalog not found")
+    journal = hot_journal(path)
+    if journal is not None:
+        raise LightroomCatalogError(
+            path,
+            f"{journal.name} beside it holds a change Lightroom has not finished saving (Lightroom is writing to "
+            "the catalog, or quit while writing); quit Lightroom, or open the catalog in it once, then try again",
+        )
     if immutable is None:
         immutable = not path.with_name(path.name + "-wal").exists()
     uri = f"file:{urllib.parse.quote(str(path.resolve()), safe='/:')}?mode=ro" + ("&immutable=1" if immutable else "")
