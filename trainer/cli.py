@@ -49,14 +49,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.server_options import add_server_options
-from backend.errors import EXIT_STYLE_REJECTED
+from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError
 from trainer.learned_from import learned_from
+from trainer.summary_lines import metric_lines
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
     from trainer.distributed import DistInfo
 
-__all__ = ["register", "run"]
+__all__ = ["TrainUsageError", "register", "run"]
+
+
+class TrainUsageError(AutoretouchError, ValueError):
+    """Options of ``train`` that do not go together: a catalog without its selection, or with another source's options.
+
+    A usage error: exit status 2, as argparse's own.
+    """
+
+    exit_code = 2
+
 
 _EPILOG = """\
 examples:
@@ -224,16 +235,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _check_mode(args: argparse.Namespace) -> None:
+    """Refuse options that do not go together, before anything starts (the same with ``--server``).
+
+    Raises:
+        TrainUsageError: ``--favourites`` without ``--lrcat`` (or with options of the other sources),
+            ``--lrcat`` with neither ``--favourites`` nor ``--expert`` (exit status 2).
+        FavouritesSelectionError: a malformed ``--favourites`` (exit status 2).
+        ConfigError: the other sources' mistakes (exit status 3).
+    """
     from trainer.config import ConfigError
+    from trainer.lrcat.favourites import parse_selection
 
     if args.favourites is not None:
         if args.lrcat is None:
-            raise ConfigError("--favourites selects photos of a Lightroom catalog: give --lrcat CATALOG too")
+            raise TrainUsageError("--favourites selects photos of a Lightroom catalog: give --lrcat CATALOG too")
+        parse_selection(args.favourites)
         given = {"--expert": args.expert, "--renditions": args.renditions, "--targets": args.targets,
                  "--sources": args.sources, "--pairs": args.pairs, "--imitation-steps": args.imitation_steps}  # fmt: skip
         extra = [flag for flag, value in given.items() if value is not None]
         if extra or args.resume:
-            raise ConfigError(f"--favourites trains from the catalog's own edits; {', '.join(extra) or '--resume'} "
+            raise TrainUsageError(f"--favourites trains from the catalog's own edits; {', '.join(extra) or '--resume'} "
                               "does not apply")  # fmt: skip
         return
     if args.darktable is not None:
@@ -272,7 +293,7 @@ def _check_mode(args: argparse.Namespace) -> None:
         if extra:
             raise ConfigError(f"{', '.join(extra)} only apply with --lrcat")
     elif not args.expert:
-        raise ConfigError(
+        raise TrainUsageError(
             "--lrcat needs --favourites picks|rating:N|collection:NAME (your own edits) or --expert X (FiveK: A..E)"
         )
 
@@ -517,28 +538,5 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  installed:  {summary['installed_path']}")
     elif summary["style_path"] is not None:
         print(f"  style:      {summary['style_path']}")
-    m = summary["metrics"]
-    unseen = m.get("val_unseen", 1.0) > 0 if m else True
-    if m and "val_gain_db" in m and summary.get("learned_from") is not None:
-        where = "pairs it did not see" if unseen else "its training pairs (too few pairs to check on unseen ones)"
-        print(
-            f"  {where}, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
-            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"
-        )
-        if not unseen:
-            print("  not checked on pairs it did not see: that takes 4 pairs or more (a cross-fitted check)")
-        print(
-            f"  our sliders reproduce your edits to {m.get('pairs_fit_psnr', float('nan')):.1f} dB on average; "
-            f"{m.get('poor_fits', 0):.0f} poorly fitted (named above, counted less)"
-        )
-    elif m and "val_gain_db" in m:
-        where = "held-out favourites" if unseen else "its training favourites (too few to hold any out)"
-        print(
-            f"  {where}, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
-            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step {m['best_step']:.0f})"
-        )
-    if m and "look_dist_before" in m:
-        print(
-            f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
-            f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
-        )
+    for line in metric_lines(summary["metrics"] or {}, from_edits=summary.get("learned_from") is not None):
+        print(line)

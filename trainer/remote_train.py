@@ -19,6 +19,7 @@ from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
 from trainer.learned_from import learned_from
+from trainer.summary_lines import metric_lines
 
 __all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
@@ -30,8 +31,6 @@ TRAIN_LOCAL_ONLY: dict[str, str] = {
     "install_dir": "the daemon installs the style into its own style folder",
     "no_install": "the daemon installs every finished style",
 }
-
-_FINAL_METRICS = ("look_dist_before", "look_dist_after", "critic_gap_before", "critic_gap_after", "edits")
 
 
 def _override_value(value: Any, where: str) -> str:
@@ -189,12 +188,13 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
     print(f"  run folder: {finished.run_dir}{os.sep}")
     if installed is not None:
         print(f"  installed:  {installed}")
-    if all(k in metrics for k in _FINAL_METRICS):
-        m = metrics
-        print(
-            f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
-            f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
-        )
+    edits = learned_from(
+        pairs=getattr(args, "pairs", None),
+        catalog=getattr(args, "favourites", None),
+        darktable=getattr(args, "darktable", None),
+    )
+    for line in metric_lines(metrics, from_edits=edits is not None):
+        print(line)
 
 
 def remote_train(args: argparse.Namespace) -> int:

@@ -1,0 +1,55 @@
+"""The lines of a training summary that read the run's final metrics, shared by ``train`` and ``train --server``.
+
+Both print the same thing whether the style was trained here or on a daemon (whose ``TrainFinished`` carries
+the same metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["metric_lines"]
+
+
+def metric_lines(metrics: Mapping[str, float], *, from_edits: bool) -> list[str]:
+    """The summary lines for a run's final metrics (indented two spaces; none for metrics a run did not make).
+
+    Args:
+        metrics: the run's final metrics (``val_psnr``, ``val_psnr_identity``, ``val_gain_db`` in dB;
+            ``val_unseen`` 1 when the check scored photos the style did not see, 0 when too few photos left it
+            to the training ones; ``pairs_fit_psnr`` in dB, ``poor_fits`` a count; ``best_step``; the GAN
+            run's ``look_dist_*``, ``critic_gap_*`` and ``edits``).
+        from_edits: the style was learnt from the photographer's edits (pairs, catalog, darktable), not from
+            favourites alone.
+
+    Returns:
+        The lines, without line ends.
+    """
+    m = metrics
+    lines: list[str] = []
+    unseen = m.get("val_unseen", 1.0) > 0
+    if "val_gain_db" in m and from_edits:
+        where = "pairs it did not see" if unseen else "its training pairs (too few pairs to check on unseen ones)"
+        lines.append(
+            f"  {where}, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB)"
+        )
+        if not unseen:
+            lines.append("  not checked on pairs it did not see: that takes 4 pairs or more (a cross-fitted check)")
+        lines.append(
+            f"  our sliders reproduce your edits to {m.get('pairs_fit_psnr', float('nan')):.1f} dB on average; "
+            f"{m.get('poor_fits', 0):.0f} poorly fitted (named above, counted less)"
+        )
+    elif "val_gain_db" in m:
+        where = "held-out favourites" if unseen else "its training favourites (too few to hold any out)"
+        lines.append(
+            f"  {where}, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
+            f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step "
+            f"{m.get('best_step', float('nan')):.0f})"
+        )
+    if "look_dist_before" in m:
+        lines.append(
+            f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
+            f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
+        )
+    return lines
