@@ -11,7 +11,7 @@ from pathlib import Path
 
 from backend.errors import CatalogError
 
-__all__ = ["CatalogError", "SettingsParseError"]
+__all__ = ["CatalogError", "FavouritesSelectionError", "SettingsParseError"]
 
 
 class SettingsParseError(CatalogError):
@@ -31,3 +31,21 @@ class SettingsParseError(CatalogError):
         position = f"line {line}, column {column}: " if line else ""
         super().__init__(catalog, where, position + reason)
         self.reason = reason
+
+
+class FavouritesSelectionError(CatalogError):
+    """A ``--favourites`` selection that cannot be used: not one of the forms, or a collection that is not one.
+
+    A usage error (CLI exit status 2, ``INVALID_ARGUMENT``): the malformed forms (``rating:6``, ``collection:``),
+    and a ``collection:NAME`` that names only smart collections (their rules are Lightroom's, not evaluated
+    here) or collection sets (which hold collections, not photos). The message is the reason alone, prefixed
+    with the catalog when one is concerned.
+    """
+
+    exit_code = 2
+    grpc_status = "INVALID_ARGUMENT"
+
+    def __init__(self, reason: str, catalog: str | Path | None = None) -> None:
+        super().__init__(catalog, "", reason)
+        if catalog is None:
+            self.args = (reason,)

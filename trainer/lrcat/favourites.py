@@ -6,7 +6,8 @@ The selection:
 * ``picks``: photos flagged as picks (``Adobe_images.pick`` = 1);
 * ``rating:N``: photos rated ``N`` stars or more (``N`` in 1..5);
 * ``collection:NAME``: the members of every collection called ``NAME`` (a ``/``-path such as
-  ``Portfolio/Best`` names one inside a set).
+  ``Portfolio/Best`` names one inside a set); smart collections (their rules are Lightroom's) and collection
+  sets are refused, as usage errors (:class:`~trainer.lrcat.errors.FavouritesSelectionError`, exit status 2).
 
 Each selected photo's **current develop settings** are its label, mapped into our sliders by
 :func:`trainer.lrcat.pv2003.map_settings` (the per-slider table is in that module: the PV2012 tone sliders,
@@ -30,13 +31,22 @@ from typing import Any
 
 from backend.errors import NotFoundError
 from backend.recipe import SliderValue
-from trainer.lrcat.errors import CatalogError
+from trainer.lrcat.errors import CatalogError, FavouritesSelectionError
 from trainer.lrcat.pv2003 import map_settings, process_version
 from trainer.lrcat.reader import LightroomCatalog, open_catalog
 
-__all__ = ["CatalogEdit", "catalog_edits", "parse_selection", "select_favourites"]
+__all__ = [
+    "CatalogEdit",
+    "FavouritesSelectionError",
+    "catalog_edits",
+    "parse_selection",
+    "select_favourites",
+]
 
 _RATING = re.compile(r"rating:([1-5])")
+#: ``AgLibraryCollection.creationId`` endings of the collections that hold no photos of their own.
+_SMART = "smart_collection"
+_SET = ".group"
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ def parse_selection(text: str) -> tuple[str, Any]:
     """``"picks"`` -> ``("picks", None)``; ``"rating:N"`` -> ``("rating", N)``; ``"collection:NAME"``.
 
     Raises:
-        CatalogError: anything else (the message lists the forms).
+        FavouritesSelectionError: anything else (a usage error; the message lists the forms).
     """
     t = text.strip()
     if t == "picks":
@@ -70,14 +80,20 @@ def parse_selection(text: str) -> tuple[str, Any]:
         return "rating", int(m.group(1))
     if t.startswith("collection:") and t[len("collection:") :].strip():
         return "collection", t[len("collection:") :].strip()
-    raise CatalogError(None, "", f"--favourites {text!r}: use picks, rating:N (N = 1..5) or collection:NAME")
+    raise FavouritesSelectionError(f"--favourites {text!r}: use picks, rating:N (N = 1..5) or collection:NAME")
 
 
 def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     """``Adobe_images.id_local`` of the selected photos, ascending (see the module docstring).
 
+    ``collection:NAME`` takes the members of the regular collections of that name; smart collections (their
+    rules are Lightroom's and are not evaluated here) and collection sets (which hold collections, not photos)
+    of that name do not count, and when they are all the name matches, the selection is refused.
+
     Raises:
-        CatalogError: a malformed selection, or a catalog without the column it needs.
+        FavouritesSelectionError: a malformed selection, or a name that matches only smart collections or
+            collection sets.
+        CatalogError: a catalog without the column it needs.
         NotFoundError: no collection of that name.
     """
     kind, arg = parse_selection(selection)
@@ -89,7 +105,20 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     found = [c for c in catalog.collections() if c.name == name and (not parents or c.path == str(arg))]
     if not found:
         raise NotFoundError(f"{catalog.path}: no collection called {arg!r}")
-    return sorted({i for c in found for i in catalog.collection_image_ids(c.id)})
+    regular = [c for c in found if not c.kind.endswith((_SMART, _SET))]
+    if not regular:
+        if any(c.kind.endswith(_SMART) for c in found):
+            raise FavouritesSelectionError(
+                f"--favourites collection:{arg}: {found[0].path!r} is a smart collection, which is not supported "
+                "(its rules are Lightroom's); use picks, rating:N or a regular collection",
+                catalog.path,
+            )
+        raise FavouritesSelectionError(
+            f"--favourites collection:{arg}: {found[0].path!r} is a collection set; name one of its collections "
+            "(collection:SET/NAME)",
+            catalog.path,
+        )
+    return sorted({i for c in regular for i in catalog.collection_image_ids(c.id)})
 
 
 def catalog_edits(
@@ -106,7 +135,8 @@ def catalog_edits(
         ``(edits, skipped)``: the usable favourites, and one message per skipped photo (naming it and why).
 
     Raises:
-        CatalogError / NotFoundError: the catalog cannot be read, the selection is malformed or selects nothing.
+        FavouritesSelectionError: the selection is malformed or names a smart collection or a collection set.
+        CatalogError / NotFoundError: the catalog cannot be read, or the selection selects nothing.
     """
     from trainer.pseudo_labels import StemIndex, resolve_photo
 
