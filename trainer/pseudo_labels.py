@@ -54,6 +54,7 @@ __all__ = [
     "FitResult",
     "StemIndex",
     "display_srgb",
+    "find_photo",
     "fit_recipes",
     "load_squeezed",
     "pipeline_rank",
@@ -360,15 +361,30 @@ def fit_recipes(
     return results
 
 
-def resolve_photo(path: str | None, base_name: str, catalog_dir: Path, photos: StemIndex | None) -> Path | None:
-    """The input file of a catalog photo (the path recorded in the catalog, else its tail below the catalog's folder, else the photo of that stem in ``photos``)."""
+def find_photo(
+    path: str | None, base_name: str, catalog_dir: Path, photos: StemIndex | None
+) -> tuple[Path, str] | None:
+    """The input file of a catalog photo and how it was found, or ``None``.
+
+    Looked up in this order: the path recorded in the catalog (``"recorded"``); its tail below the catalog's
+    folder (``"catalog folder"``); the photo of that stem in ``photos`` (``"photos folder"``). Only the first
+    is certain to be the catalog photo's own file: the other two find a file by name, which two catalog photos
+    from different folders may share.
+    """
     if path:
         recorded = Path(path)
         if recorded.is_file():
-            return recorded
+            return recorded, "recorded"
         parts = [p for p in path.replace("\\", "/").split("/") if p]
         for i in range(1, len(parts)):
             candidate = catalog_dir.joinpath(*parts[i:])
             if candidate.is_file():
-                return candidate
-    return photos.find(base_name) if photos is not None else None
+                return candidate, "catalog folder"
+    found = photos.find(base_name) if photos is not None else None
+    return None if found is None else (found, "photos folder")
+
+
+def resolve_photo(path: str | None, base_name: str, catalog_dir: Path, photos: StemIndex | None) -> Path | None:
+    """The input file of a catalog photo (:func:`find_photo` without saying how it was found)."""
+    found = find_photo(path, base_name, catalog_dir, photos)
+    return None if found is None else found[0]

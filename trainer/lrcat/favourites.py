@@ -17,7 +17,9 @@ catalog; ``Incremental*`` white balance of rendered files maps directly; Texture
 colour grading, grain, crop and local corrections are dropped with a note). Only modern edits are used:
 settings of process version 2012 or later; legacy (2003/2010) rows are reported and skipped, as are photos
 without settings and photos whose original cannot be found (the recorded path, its tail below the catalog's
-folder, else a file with the same stem in ``--photos DIR``). The catalog is opened read-only and its settings
+folder, else a file with the same stem in ``--photos DIR``; a file found by name that is also the original of
+another catalog photo, as when same-named photos of different folders were moved into one, is ambiguous and
+skipped too). The catalog is opened read-only and its settings
 text is parsed as data (:mod:`trainer.lrcat.luatext`), never executed.
 """
 
@@ -121,10 +123,44 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     return sorted({i for c in regular for i in catalog.collection_image_ids(c.id)})
 
 
+@dataclass(frozen=True)
+class _Found:
+    edit: CatalogEdit
+    where: str
+    how: str  # how the original was found: "recorded", "catalog folder" or "photos folder"
+    owner: str  # the catalog's own file of the photo (its recorded path; virtual copies share it)
+
+
+def _drop_ambiguous(found: list[_Found], skipped: list[str]) -> list[CatalogEdit]:
+    """The edits, less those whose original was found by name and is also the file of another catalog photo."""
+    by_file: dict[Path, list[_Found]] = {}
+    for f in found:
+        by_file.setdefault(f.edit.original.resolve(), []).append(f)
+    dropped: set[int] = set()
+    for group in by_file.values():
+        if len({f.owner for f in group}) < 2:
+            continue  # one catalog photo (and its virtual copies)
+        for f in group:
+            if f.how == "recorded":
+                continue  # the catalog's own path: certainly this photo's file
+            others = ", ".join(g.where for g in group if g.owner != f.owner)
+            skipped.append(
+                f"{f.where}: ambiguous original: {f.edit.original} (found by name in the {f.how}) is also the "
+                f"original of {others}, a photo of the same name from another catalog folder; relink the "
+                "originals in Lightroom, or keep them in folders as the catalog has them"
+            )
+            dropped.add(id(f))
+    return [f.edit for f in found if id(f) not in dropped]
+
+
 def catalog_edits(
     lrcat: str | Path, selection: str, *, photos: str | Path | None = None
 ) -> tuple[list[CatalogEdit], list[str]]:
     """The selected favourites of a catalog with their settings as recipes (see the module docstring).
+
+    Each photo's original is found by :func:`trainer.pseudo_labels.find_photo`. One found by name (below the
+    catalog's folder or in ``photos``) that is also the original of another catalog photo (same-named photos of
+    different folders moved into one) is ambiguous: it is skipped, never paired with another photo's settings.
 
     Args:
         lrcat: the ``.lrcat`` file (opened read-only).
@@ -138,10 +174,10 @@ def catalog_edits(
         FavouritesSelectionError: the selection is malformed or names a smart collection or a collection set.
         CatalogError / NotFoundError: the catalog cannot be read, or the selection selects nothing.
     """
-    from trainer.pseudo_labels import StemIndex, resolve_photo
+    from trainer.pseudo_labels import StemIndex, find_photo
 
     index = StemIndex(photos) if photos is not None else None
-    edits: list[CatalogEdit] = []
+    found: list[_Found] = []
     skipped: list[str] = []
     with open_catalog(lrcat) as catalog:
         ids = select_favourites(catalog, selection)
@@ -164,13 +200,15 @@ def catalog_edits(
                     f"{where}: process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
                 )
                 continue
-            original = resolve_photo(photo.path, photo.base_name, Path(lrcat).resolve().parent, index)
-            if original is None:
+            hit = find_photo(photo.path, photo.base_name, Path(lrcat).resolve().parent, index)
+            if hit is None:
                 skipped.append(f"{where}: original not found ({photo.path or 'no path recorded'})")
                 continue
+            original, how = hit
             mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
-            edits.append(CatalogEdit(label, original, dict(mapped.values), mapped.notes))
-    return edits, skipped
+            edit = CatalogEdit(label, original, dict(mapped.values), mapped.notes)
+            found.append(_Found(edit, where, how, photo.path or f"image {photo.master_id or photo.id}"))
+    return _drop_ambiguous(found, skipped), skipped
 
 
 def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit], list[str]]:
