@@ -14,7 +14,15 @@ null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, select
 null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``favourite_files`` /
 ``darktable_files`` (lists of photo files, linked into ``run_dir/selection`` and used like the folders),
 ``lightroom_edits`` (``{"path", "settings"}`` each, learnt as pairs), ``steps`` (0 = the
-trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir`` and ``install_dir``. SIGTERM ends the worker at once (the run folder keeps its checkpoints).
+trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir``,
+``install_dir`` and ``roots`` (the daemon's ``--root`` folders). SIGTERM ends the worker at once (the run folder
+keeps its checkpoints).
+
+The daemon checked every path of the request against its roots; the worker checks what those paths lead
+to, with the same guard (:class:`backend.daemon.security.Roots`): the photos and sidecars inside the folders
+(a symbolic link there to a file outside every root refuses the run, naming it) and a catalog's originals
+(:func:`trainer.lrcat.favourites.originals_within`: an original outside every root is skipped and named in
+``catalog_skipped``, like the other unusable photos, and never decoded).
 """
 
 from __future__ import annotations
@@ -25,14 +33,17 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from backend.daemon.errors import describe
+from backend.daemon.security import Roots
 from backend.errors import AutoretouchError
 from trainer.data.selection import darktable_selection, linked_folder
+from trainer.lrcat.favourites import originals_within
 
-__all__ = ["darktable_files_folder", "main"]
+__all__ = ["check_folders", "darktable_files_folder", "main"]
 
 _lock = threading.Lock()
 
@@ -97,19 +108,24 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         favourites = str(linked_folder(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
     if spec.get("darktable_files"):
         darktable = str(darktable_files_folder(spec["darktable_files"], run_dir))
+    roots = _roots(spec)
     try:
-        result = train(
-            cfg,
-            targets=favourites,
-            sources=spec.get("sources"),
-            pairs=tuple(spec["pairs"]) if spec.get("pairs") else None,
-            catalog=tuple(spec["catalog"]) if spec.get("catalog") else None,
-            darktable=darktable,
-            edits=spec.get("lightroom_edits") or None,
-            run_dir=run_dir,
-            install_dir=spec["install_dir"],
-            progress=False,
-        )
+        if roots is not None:
+            folders = [favourites, spec.get("sources"), *(spec.get("pairs") or ()), darktable]
+            check_folders([Path(f) for f in folders if f], roots)
+        with originals_within(roots.check) if roots is not None else nullcontext():
+            result = train(
+                cfg,
+                targets=favourites,
+                sources=spec.get("sources"),
+                pairs=tuple(spec["pairs"]) if spec.get("pairs") else None,
+                catalog=tuple(spec["catalog"]) if spec.get("catalog") else None,
+                darktable=darktable,
+                edits=spec.get("lightroom_edits") or None,
+                run_dir=run_dir,
+                install_dir=spec["install_dir"],
+                progress=False,
+            )
     finally:
         done.set()
         watcher.join()
@@ -122,6 +138,34 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         "installed_path": None if result.installed_path is None else str(result.installed_path),
         "rejected": result.rejected or "",
     }
+
+
+def _roots(spec: dict[str, Any]) -> Roots | None:
+    """The daemon's roots from the spec (``None`` when the spec names none: not restricted, as for the CLI)."""
+    roots = spec.get("roots")
+    return None if roots is None else Roots([str(r) for r in roots])
+
+
+def check_folders(folders: Sequence[Path], roots: Roots) -> None:
+    """Check that the photos (and darktable sidecars) the training reads in ``folders`` lie under the roots.
+
+    The daemon checked the folders themselves; a photo inside one may still be a symbolic link to a file
+    outside every root, which the trainer would follow. Files are those the trainer lists: directly inside
+    the folder, not hidden, photo extensions and ``.xmp`` sidecars.
+
+    Raises:
+        PermissionDeniedError: such a file resolves outside every root (it names the file).
+    """
+    from trainer.data.folders import PHOTO_EXTENSIONS
+
+    for folder in folders:
+        if not folder.is_dir():
+            continue  # the trainer reports it
+        for entry in sorted(folder.iterdir()):
+            ext = entry.suffix.lower().lstrip(".")
+            if entry.name.startswith(".") or (ext not in PHOTO_EXTENSIONS and ext != "xmp"):
+                continue
+            roots.check(entry)
 
 
 def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:

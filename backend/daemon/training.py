@@ -7,6 +7,10 @@ daemon, and makes cancelling exact: when the caller cancels (or its deadline pas
 terminated (SIGTERM, then SIGKILL after 5 s); the run folder keeps its checkpoints and no style is
 installed. One training runs at a time. When the worker reports success, the daemon reloads its styles
 so that the new style can be used at once.
+
+The daemon checks every path of the request against its roots; the spec also carries the roots, so that the
+worker checks, with the same guard, what those paths lead to: the photos inside the folders (a symbolic link
+to a file outside every root) and the originals a catalog names (skipped and named, never decoded).
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ class TrainingRunner:
     Args:
         config: the daemon configuration (``run_dir``, ``train_command``).
         registry: reloaded after a successful training.
-        roots: the favourites, sources, before/after and photos folders and the catalog must lie under them.
+        roots: the favourites, sources, before/after and photos folders and the catalog must lie under them; the
+            worker is given them too (the spec's ``roots``), for the files those lead to.
     """
 
     def __init__(self, config: DaemonConfig, registry: StyleRegistry, roots: Roots) -> None:
@@ -163,6 +168,7 @@ class TrainingRunner:
             "overrides": list(req.overrides),
             "run_dir": str(run_dir),
             "install_dir": str(self.registry.install_dir),
+            "roots": [str(r) for r in self.roots.roots],  # the worker checks what the paths lead to
         }
 
     def run(

@@ -26,12 +26,14 @@ text is parsed as data (:mod:`trainer.lrcat.luatext`), never executed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.errors import NotFoundError
+from backend.errors import NotFoundError, PermissionDeniedError
 from backend.recipe import SliderValue
 from trainer.lrcat.errors import CatalogError, FavouritesSelectionError
 from trainer.lrcat.pv2003 import map_settings, process_version
@@ -41,6 +43,7 @@ __all__ = [
     "CatalogEdit",
     "FavouritesSelectionError",
     "catalog_edits",
+    "originals_within",
     "parse_selection",
     "select_favourites",
 ]
@@ -49,6 +52,8 @@ _RATING = re.compile(r"rating:([1-5])")
 #: ``AgLibraryCollection.creationId`` endings of the collections that hold no photos of their own.
 _SMART = "smart_collection"
 _SET = ".group"
+#: The check :func:`originals_within` installs (``None``: every original may be read, as for the CLI).
+_ORIGINALS_CHECK: ContextVar[Callable[[Path], None] | None] = ContextVar("originals_check", default=None)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,25 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     return sorted({i for c in regular for i in catalog.collection_image_ids(c.id)})
 
 
+@contextmanager
+def originals_within(check: Callable[[Path], None]) -> Iterator[None]:
+    """Within the block, :func:`catalog_edits` uses only originals that ``check`` accepts.
+
+    The daemon's training worker wraps its training in this with its ``--root`` guard
+    (:meth:`backend.daemon.security.Roots.check`), so that a catalog under a root cannot make it read photos
+    outside them: an original ``check`` refuses (it raises :class:`~backend.errors.PermissionDeniedError`) is
+    skipped and named with the reason, before anything decodes it.
+
+    Args:
+        check: raises ``PermissionDeniedError`` for a path that must not be read.
+    """
+    token = _ORIGINALS_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _ORIGINALS_CHECK.reset(token)
+
+
 @dataclass(frozen=True)
 class _Found:
     edit: CatalogEdit
@@ -161,6 +185,7 @@ def catalog_edits(
     Each photo's original is found by :func:`trainer.pseudo_labels.find_photo`. One found by name (below the
     catalog's folder or in ``photos``) that is also the original of another catalog photo (same-named photos of
     different folders moved into one) is ambiguous: it is skipped, never paired with another photo's settings.
+    Within :func:`originals_within`, originals its check refuses are skipped too.
 
     Args:
         lrcat: the ``.lrcat`` file (opened read-only).
@@ -176,6 +201,7 @@ def catalog_edits(
     """
     from trainer.pseudo_labels import StemIndex, find_photo
 
+    check = _ORIGINALS_CHECK.get()
     index = StemIndex(photos) if photos is not None else None
     found: list[_Found] = []
     skipped: list[str] = []
@@ -205,6 +231,12 @@ def catalog_edits(
                 skipped.append(f"{where}: original not found ({photo.path or 'no path recorded'})")
                 continue
             original, how = hit
+            if check is not None:
+                try:
+                    check(original)
+                except PermissionDeniedError as exc:
+                    skipped.append(f"{where}: {exc}")
+                    continue
             mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
             edit = CatalogEdit(label, original, dict(mapped.values), mapped.notes)
             found.append(_Found(edit, where, how, photo.path or f"image {photo.master_id or photo.id}"))

@@ -1,0 +1,132 @@
+"""A daemon's training reads nothing outside its ``--root`` folders, whatever the request's files lead to.
+
+The daemon checks the paths a ``TrainStyle`` names; these tests check what those paths lead to in the real
+training worker: the originals a catalog under the root names (skipped and named, never decoded), a
+same-named file found through ``photos`` that is a link out of the root, and a link out of the root inside a
+favourites folder. A real daemon runs its real worker on tiny photos with a tiny configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from backend.agent.style import load_style
+from backend.rpc import pb, pb_grpc
+from testing.daemon import serving
+from testing.lrcat_fixtures import CatalogBuilder
+from testing.training import write_training_inputs
+from trainer.remote_train import config_overrides
+
+RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
+           "restore.fit_iters=5", "run.force=true"]  # fmt: skip
+
+
+def _settings(exposure: float) -> dict[str, Any]:
+    return {"ProcessVersion": "11.0", "WhiteBalance": "As Shot", "Exposure2012": exposure, "Vibrance": 10}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("train_roots")
+    inputs = write_training_inputs(base)
+    photos = sorted(inputs.before.glob("*.png"))
+    outside = base / "outside"  # next to the root, not under it
+    outside.mkdir()
+    for p in photos:
+        shutil.copy(p, outside / p.name)
+    with serving(base, photos=False, style_names=("default",), http_port=None) as served:
+        channel = grpc.insecure_channel(served.server)
+        yield {"base": base, "root": served.root, "inside": inputs.before, "outside": outside, "photos": photos,
+               "styles": served.styles, "tiny": config_overrides(inputs.config), "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
+        channel.close()
+
+
+def _catalog(path: Path, folders: dict[str, Path], names: list[str]) -> None:
+    """A catalog with one picked, edited photo per name; ``folders`` maps a name to the folder it lies in."""
+    with CatalogBuilder(path, schema="modern") as b:
+        made: dict[Path, int] = {}
+        for i, name in enumerate(names):
+            folder = folders[name]
+            if folder not in made:
+                made[folder] = b.add_folder(b.add_root(str(folder) + "/"), "")
+            image = b.add_image(b.add_file(made[folder], name, "png"), file_format="PNG", pick=1)
+            b.set_settings(image, _settings(0.3 + 0.1 * i), compressed=True)
+
+
+def _train(env: dict[str, Any], name: str, **fields: Any) -> pb.TrainStyleFinished:
+    req = pb.TrainStyleRequest(protocol_version=1, name=name, steps=2, overrides=[*env["tiny"], *RESTORE], **fields)
+    finished = None
+    for response in env["stub"].TrainStyle(req, timeout=120):
+        if response.WhichOneof("event") == "finished":
+            finished = response.finished
+    assert finished is not None
+    return finished
+
+
+def _training(env: dict[str, Any], name: str) -> dict[str, Any]:
+    return load_style(env["styles"] / f"{name}.safetensors").training
+
+
+def test_a_catalogs_originals_outside_the_roots_are_skipped_and_named(env: dict[str, Any]) -> None:
+    names = [p.stem for p in env["photos"]]
+    inside, outside = names[:2], names[2:]
+    lrcat = env["root"] / "mixed.lrcat"
+    _catalog(lrcat, {n: env["inside"] if n in inside else env["outside"] for n in names}, names)
+    _train(env, "mixed", lrcat=str(lrcat), lrcat_favourites="picks")
+    t = _training(env, "mixed")
+    assert t["pairs"] == len(inside)  # only the originals under the root were decoded and trained on
+    skipped = t["catalog_skipped"]
+    assert len(skipped) == len(outside), skipped
+    for name, message in zip(outside, skipped, strict=True):
+        assert message.startswith(f"{name} (image ") and "outside the daemon's --root folders" in message
+        assert str(env["outside"] / f"{name}.png") in message
+
+
+def test_a_catalog_naming_only_photos_outside_the_roots_trains_nothing(env: dict[str, Any]) -> None:
+    names = [p.stem for p in env["photos"]]
+    lrcat = env["root"] / "outside.lrcat"
+    _catalog(lrcat, dict.fromkeys(names, env["outside"]), names)
+    with pytest.raises(grpc.RpcError) as refused:
+        _train(env, "escaped", lrcat=str(lrcat), lrcat_favourites="picks")
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "none of the selected photos can be used" in str(refused.value.details())
+    assert "outside the daemon's --root folders" in str(refused.value.details())
+    assert not (env["styles"] / "escaped.safetensors").exists()
+
+
+def test_a_link_out_of_the_root_in_the_photos_folder_is_skipped(env: dict[str, Any]) -> None:
+    names = [p.stem for p in env["photos"]]
+    flat = env["root"] / "flat"
+    flat.mkdir()
+    for name in names[:2]:
+        shutil.copy(env["inside"] / f"{name}.png", flat / f"{name}.png")
+    (flat / f"{names[2]}.png").symlink_to(env["outside"] / f"{names[2]}.png")
+    lrcat = env["root"] / "moved.lrcat"
+    gone = env["base"] / "gone"  # the recorded folder no longer exists: originals are found in photos
+    _catalog(lrcat, dict.fromkeys(names[:3], gone), names[:3])
+    _train(env, "moved", lrcat=str(lrcat), lrcat_favourites="picks", photos=str(flat))
+    t = _training(env, "moved")
+    assert t["pairs"] == 2
+    (message,) = t["catalog_skipped"]
+    assert message.startswith(f"{names[2]} (image ") and "outside the daemon's --root folders" in message
+    assert f"it resolves to {env['outside'] / names[2]}.png" in message
+
+
+def test_a_link_out_of_the_root_in_a_favourites_folder_refuses_the_training(env: dict[str, Any]) -> None:
+    favourites = env["root"] / "favs"
+    favourites.mkdir()
+    for p in env["photos"][:2]:
+        shutil.copy(p, favourites / p.name)
+    (favourites / "secret.png").symlink_to(env["outside"] / env["photos"][2].name)
+    with pytest.raises(grpc.RpcError) as refused:
+        _train(env, "linked", favourites=str(favourites))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    details = str(refused.value.details())
+    assert str(favourites / "secret.png") in details and "outside the daemon's --root folders" in details
+    assert not (env["styles"] / "linked.safetensors").exists()
