@@ -361,20 +361,18 @@ def _check_place(data: RestoreData) -> str:
     return f"{what} it did not see ({check.get('kind', 'cross-fitted')} check)"
 
 
-def _finish(
-    cfg: TrainConfig,
-    net: AgentNet,
-    data: RestoreData,
-    run: Path,
-    install_dir: str | Path | None,
-    outcome: Outcome,
-    prior: Prior | None,
-) -> tuple[dict[str, float], str | None]:
-    """Score the kept checkpoint, write the report files, export (and maybe install) the style."""
-    best, identity_psnr, step, elapsed = outcome.best, outcome.identity_psnr, outcome.step, outcome.elapsed
+def _verdict(
+    cfg: TrainConfig, net: AgentNet, data: RestoreData, outcome: Outcome, prior: Prior | None
+) -> tuple[float, list[str]]:
+    """The kept checkpoint's score as it will suggest (dB PSNR) and the reasons not to install it (none: install).
+
+    Records the score in the data's ``check`` summary (held-out or in-sample checks) and warns when the check
+    could only use the training photos.
+    """
+    identity_psnr = outcome.identity_psnr
     checks = data.val_in if data.sources is None else torch.cat((data.val_in, data.sources))
     reasons = degenerate_moves(net, checks, prior)
-    val_psnr = best["val_psnr"] if prior is None else restore_core.val_psnr(net, data, prior)[0]  # as it will suggest
+    val_psnr = outcome.best["val_psnr"] if prior is None else restore_core.val_psnr(net, data, prior)[0]
     gain = val_psnr - identity_psnr
     if gain < cfg.restore.min_gain_db:
         reasons.insert(
@@ -394,6 +392,23 @@ def _finish(
             val_psnr,
             identity_psnr,
         )
+    return val_psnr, reasons
+
+
+def _finish(
+    cfg: TrainConfig,
+    net: AgentNet,
+    data: RestoreData,
+    run: Path,
+    install_dir: str | Path | None,
+    outcome: Outcome,
+    prior: Prior | None,
+) -> tuple[dict[str, float], str | None]:
+    """Score the kept checkpoint, write the report files, export (and maybe install) the style."""
+    best, identity_psnr, step, elapsed = outcome.best, outcome.identity_psnr, outcome.step, outcome.elapsed
+    val_psnr, reasons = _verdict(cfg, net, data, outcome, prior)
+    gain = val_psnr - identity_psnr
+    check = data.summary.get("check", {})
     out, captions = restore_images(net, data.val_in, prior)
     n = min(8, out.shape[0])
     contact_sheet(data.val_in[:n], out[:n], run / "contact_sheet.png", targets=data.val_out[:n:4], captions=captions)

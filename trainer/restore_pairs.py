@@ -277,36 +277,27 @@ def _edit_pairs(
 DARKTABLE_EXPORT_SIZE = 768
 
 
-def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...]) -> PairSet:
-    """Pairs from a darktable folder: each photo with a sidecar (``IMG.ext.xmp``), and darktable's render of it.
+def _darktable_histories(
+    photos: list[Path], selection: bool
+) -> tuple[list[tuple[Path, str, dict[str, Any], dict[str, Any]]], list[str]]:
+    """Each photo's sidecar text, its history mapped into our sliders, and what was mapped (or why it is skipped).
 
-    The edit of each pair is what darktable makes of the photo's active history (darktable-cli, headless, at most
-    :data:`DARKTABLE_EXPORT_SIZE` pixels), so every module the photographer used counts, ours or not; the
-    history entries of our own modules are also mapped back into our sliders
-    (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
-    fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
-    that cannot be read, are reported and skipped.
+    Args:
+        photos: the folder's photos (links to the user's own files when ``selection``).
+        selection: the folder is a selection of links (``train --darktable A B``): messages name the user's files.
 
-    Raises:
-        NotFoundError: the folder is missing or holds no usable photo.
-        DarktableCliError: darktable-cli is not installed or fails.
+    Returns:
+        ``(photo, sidecar text, slider values, module summary)`` per usable photo, and the skip messages.
     """
     from backend.decode import decode_preview
-    from backend.errors import AutoretouchError, NotFoundError
+    from backend.errors import AutoretouchError
     from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
     from backend.sidecar.xmp import read_sidecar
-    from trainer.darktable_cli import DarktableCli
     from trainer.darktable_labels import history_to_settings
-    from trainer.data.folders import list_photos
-    from trainer.data.pairs import Pair
     from trainer.data.selection import link_target
 
-    d, seed = cfg.data, cfg.run.seed
-    t0 = time.monotonic()
-    photos = list_photos(folder, d.max_images)
     skipped: list[str] = []
     chosen: list[tuple[Path, str, dict[str, Any], dict[str, Any]]] = []
-    selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
     for photo in photos:
         sidecar = darktable_sidecar_path(photo)
         # In a selection, messages name the user's own files, not the links in the run folder.
@@ -331,6 +322,34 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
             "not_ours": list(mapped.not_ours),
         }
         chosen.append((photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), summary))
+    return chosen, skipped
+
+
+def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...]) -> PairSet:
+    """Pairs from a darktable folder: each photo with a sidecar (``IMG.ext.xmp``), and darktable's render of it.
+
+    The edit of each pair is what darktable makes of the photo's active history (darktable-cli, headless, at most
+    :data:`DARKTABLE_EXPORT_SIZE` pixels), so every module the photographer used counts, ours or not; the
+    history entries of our own modules are also mapped back into our sliders
+    (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
+    fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
+    that cannot be read, are reported and skipped.
+
+    Raises:
+        NotFoundError: the folder is missing or holds no usable photo.
+        DarktableCliError: darktable-cli is not installed or fails.
+    """
+    from backend.errors import NotFoundError
+    from trainer.darktable_cli import DarktableCli
+    from trainer.data.folders import list_photos
+    from trainer.data.pairs import Pair
+    from trainer.data.selection import link_target
+
+    d, seed = cfg.data, cfg.run.seed
+    t0 = time.monotonic()
+    photos = list_photos(folder, d.max_images)
+    selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
+    chosen, skipped = _darktable_histories(photos, selection)
     for message in skipped:
         if selection:
             log.warning("skipped: %s", message)
