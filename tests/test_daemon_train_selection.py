@@ -127,6 +127,8 @@ def test_cancel_stops_the_background_training_and_installs_nothing(env: dict[str
         ({"lightroom_edits": [{"path": "MISSING", "settings": {}}]}, 404, "NOT_FOUND"),
         ({"favourite_files": ["TARGET"], "darktable_files": ["TARGET"]}, 400, "INVALID_ARGUMENT"),
         ({"protocol_version": 99}, 501, "UNIMPLEMENTED"),
+        ({"favourite_files": ["TARGET"], "overrides": ["restore.prior=/etc/outside/style"]}, 400, "INVALID_ARGUMENT"),
+        ({"favourite_files": ["TARGET"], "overrides": ['restore.prior="..\\x.safetensors"']}, 400, "INVALID_ARGUMENT"),
     ],
 )
 def test_bad_selections_are_refused_before_anything_starts(

@@ -22,7 +22,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -45,6 +45,25 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: Most photo files one TrainStyle may list (favourite_files, darktable_files, lightroom_edits together).
 MAX_LISTED_FILES = 10_000
 _KILL_AFTER_S = 5.0
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    """Refuse overrides that are not ``section.key=value``, or that would make the worker read a file.
+
+    ``restore.prior`` is the one setting that may name a file (a style path); through the daemon it must name
+    a style the daemon has, so that a request cannot read past the ``--root`` folders.
+
+    Raises:
+        BadRequestError: the offending override, named.
+    """
+    if any("\n" in o or "=" not in o for o in overrides):
+        raise BadRequestError("overrides must look like section.key=value")
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.strip() == "restore.prior" and any(m in value for m in ("/", "\\", ".safetensors", ".json")):
+            raise BadRequestError(
+                f"{override.strip()}: a daemon training takes the prior by the name of a style it has, not a file"
+            )
 
 
 class WorkerError(AutoretouchError):
@@ -187,8 +206,7 @@ class TrainingRunner:
             raise BadRequestError(f"invalid style name {req.name!r} (letters, digits, '_', '.', '-'; at most 64)")
         if not math.isfinite(req.minutes) or req.minutes < 0:
             raise BadRequestError(f"minutes must be >= 0, got {req.minutes}")
-        if any("\n" in o or "=" not in o for o in req.overrides):
-            raise BadRequestError("overrides must look like section.key=value")
+        _check_overrides(req.overrides)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         spec = self._spec(req, self.config.run_dir / f"{req.name}-{stamp}")
         if not self._lock.acquire(blocking=False):
