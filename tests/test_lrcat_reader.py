@@ -145,6 +145,11 @@ def test_a_catalog_left_mid_write_is_refused_not_read_half_changed(tmp_path: Pat
         connect_readonly(cat)
     with pytest.raises(CatalogError, match="not finished saving"):
         open_catalog(cat)
+    link = tmp_path / "elsewhere" / "link.lrcat"  # a catalog opened through a link (~/cat.lrcat -> /Volumes/...)
+    link.parent.mkdir()
+    link.symlink_to(cat)
+    with pytest.raises(CatalogError, match=r"hot\.lrcat-journal"):
+        open_catalog(link)
     db = sqlite3.connect(cat)  # what Lightroom does on its next start: SQLite rolls the change back
     db.execute("SELECT count(*) FROM sqlite_master").fetchall()
     db.close()

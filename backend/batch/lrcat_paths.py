@@ -24,7 +24,9 @@ next to it: committed data may then live in the WAL, which ``immutable`` would s
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,12 +143,20 @@ def hot_journal(catalog: Path) -> Path | None:
     SQLite rolls such a journal back the next time the catalog is opened for writing; a read-only reader (and
     ``immutable=1`` above all) would otherwise see half a change as if it were saved.
     """
-    journal = catalog.with_name(catalog.name + "-journal")
+    real = catalog.resolve()  # SQLite opens the real file; its journal lies beside that one
+    journal = real.with_name(real.name + "-journal")
     try:
-        with journal.open("rb") as fh:
-            return journal if fh.read(len(_JOURNAL_MAGIC)) == _JOURNAL_MAGIC else None
-    except OSError:  # no journal (the usual case), or one we cannot read: SQLite decides as it opens
+        fd = os.open(journal, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # no journal (the usual case), a link, or one we cannot read: SQLite decides as it opens
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return journal if os.read(fd, len(_JOURNAL_MAGIC)) == _JOURNAL_MAGIC else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def connect_readonly(catalog: str | Path, *, immutable: bool | None = None) -> sqlite3.Connection:
@@ -174,7 +184,8 @@ def connect_readonly(catalog: str | Path, *, immutable: bool | None = None) -> s
             "the catalog, or quit while writing); quit Lightroom, or open the catalog in it once, then try again",
         )
     if immutable is None:
-        immutable = not path.with_name(path.name + "-wal").exists()
+        real = path.resolve()
+        immutable = not real.with_name(real.name + "-wal").exists()
     uri = f"file:{urllib.parse.quote(str(path.resolve()), safe='/:')}?mode=ro" + ("&immutable=1" if immutable else "")
     db: sqlite3.Connection | None = None
     try:
