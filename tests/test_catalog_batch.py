@@ -370,3 +370,20 @@ def test_a_darktable_reset_makes_the_next_fresh_run_apply_again(tmp_path: Path, 
     assert seq is not None and [li.get(f"{{{DT_NS}}}operation") for li in seq] == ours
     again = _run(folder, style, journal=tmp_path / "third-run.jsonl")
     assert again.counts["skipped"] == 1
+
+
+def test_a_dry_run_names_a_journal_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.errors import PermissionDeniedError
+
+    journal = tmp_path / JOURNAL
+    journal.write_bytes(b"")
+    real_read = Path.read_bytes
+
+    def refused(self: Path) -> bytes:
+        if self == journal:
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    with pytest.raises(PermissionDeniedError, match=r"cannot read the journal \(Permission denied\)"):
+        Journal(journal, readonly=True)

@@ -23,6 +23,8 @@ def test_pairs_scored_in_sample_say_so() -> None:
     assert "68.4 dB on average; 0 poorly fitted" in lines[2]
     assert metric_lines({**PAIRS, "val_unseen": 1.0}, from_edits=True)[0].startswith("  pairs it did not see")
     assert metric_lines({}, from_edits=True) == []
+    # a daemon leaves out metrics that are not finite: the lines that need them are left out, nothing fails
+    assert metric_lines({"val_gain_db": 1.0, "look_dist_before": 0.3}, from_edits=False) == []
 
 
 def test_favourites_lines_name_the_checkpoint() -> None:

@@ -28,7 +28,8 @@ def metric_lines(metrics: Mapping[str, float], *, from_edits: bool) -> list[str]
     m = metrics
     lines: list[str] = []
     unseen = m.get("val_unseen", 1.0) > 0
-    if "val_gain_db" in m and from_edits:
+    scored = all(k in m for k in ("val_gain_db", "val_psnr", "val_psnr_identity"))  # a daemon drops NaN metrics
+    if scored and from_edits:
         where = "pairs it did not see" if unseen else "its training pairs (too few pairs to check on unseen ones)"
         lines.append(
             f"  {where}, original -> edit: {m['val_psnr']:.2f} dB PSNR, doing nothing "
@@ -40,14 +41,14 @@ def metric_lines(metrics: Mapping[str, float], *, from_edits: bool) -> list[str]
             f"  our sliders reproduce your edits to {m.get('pairs_fit_psnr', float('nan')):.1f} dB on average; "
             f"{m.get('poor_fits', 0):.0f} poorly fitted (named above, counted less)"
         )
-    elif "val_gain_db" in m:
+    elif scored:
         where = "held-out favourites" if unseen else "its training favourites (too few to hold any out)"
         lines.append(
             f"  {where}, un-edited and restored: {m['val_psnr']:.2f} dB PSNR, doing nothing "
             f"{m['val_psnr_identity']:.2f} dB ({m['val_gain_db']:+.2f} dB; checkpoint of step "
             f"{m.get('best_step', float('nan')):.0f})"
         )
-    if "look_dist_before" in m:
+    if all(k in m for k in ("look_dist_before", "look_dist_after", "critic_gap_before", "critic_gap_after", "edits")):
         lines.append(
             f"  held-out look distance to the favourites: {m['look_dist_before']:.3f} -> {m['look_dist_after']:.3f}"
             f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"

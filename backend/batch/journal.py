@@ -242,8 +242,13 @@ class Journal:
         self._fh: IO[bytes] | None = None
         self.ignored_lines = 0
         if readonly:  # a dry run: an unreadable journal is an error, as in a real run
-            if self.path.is_file():
-                self._load(self.path.read_bytes())
+            try:
+                data = self.path.read_bytes() if self.path.is_file() else b""
+            except PermissionError as exc:
+                raise PermissionDeniedError(f"{self.path}: cannot read the journal ({exc.strerror})") from None
+            except OSError as exc:
+                raise JournalError(self.path, f"cannot read the journal ({exc.strerror or exc})") from None
+            self._load(data)
             return
         if self.memory:
             try:

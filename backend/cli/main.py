@@ -100,6 +100,8 @@ def _stdout_gone() -> bool:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # not a real file (captured output)
         return False
+    if not hasattr(select, "poll"):  # Windows: no way to ask; take it that the reader went away, as before
+        return True
     poll = select.poll()
     poll.register(fd, select.POLLOUT)
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
