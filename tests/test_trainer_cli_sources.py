@@ -147,15 +147,16 @@ def test_renamed_links_never_collide_and_a_hidden_file_in_the_selection_is_left_
     from trainer.data.selection import linked_folder
 
     a, b = tmp_path / "a", tmp_path / "b"
-    for folder, names in ((a, ("IMG_1.jpg", "IMG_1-2.jpg")), (b, ("IMG_1.jpg",))):
+    for folder, names in ((a, ("IMG_1.jpg", "IMG_1-2.jpg")), (b, ("IMG_1.jpg", "img_1-2.JPG"))):
         folder.mkdir()
         for name in names:
             (folder / name).write_bytes(b"jpeg")
     selection = tmp_path / "run" / "selection"
     selection.mkdir(parents=True)
     (selection / ".DS_Store").write_bytes(b"finder")
-    files = [str(a / "IMG_1.jpg"), str(a / "IMG_1-2.jpg"), str(b / "IMG_1.jpg")]
+    files = [str(a / "IMG_1.jpg"), str(a / "IMG_1-2.jpg"), str(b / "IMG_1.jpg"), str(b / "img_1-2.JPG")]
     out = linked_folder(selection, files, with_sidecars=True)
     links = {p.name: p.resolve() for p in out.iterdir() if p.is_symlink()}
-    assert sorted(links.values()) == sorted(Path(f).resolve() for f in files)  # three links, none lost
+    assert sorted(links.values()) == sorted(Path(f).resolve() for f in files)  # four links, none lost
+    assert len({name.casefold() for name in links}) == len(links)  # distinct on a case-insensitive disk too
     assert (out / ".DS_Store").read_bytes() == b"finder"

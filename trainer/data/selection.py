@@ -79,9 +79,10 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
             continue
         seen.add(photo.resolve())
         name, k = photo.name, i
-        while name in used:  # IMG_1-2.jpg may be a photo's own name too: the next free one
+        # IMG_1-2.jpg may be a photo's own name too, and IMG_1.JPG is img_1.jpg on a case-insensitive disk
+        while name.casefold() in used:
             name, k = f"{photo.stem}-{k}{photo.suffix}", k + 1
-        used.add(name)
+        used.add(name.casefold())
         (folder / name).symlink_to(photo)
         sidecar = photo.with_name(photo.name + ".xmp")
         if with_sidecars and sidecar.is_file():

@@ -114,9 +114,10 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
         raise NotFoundError(f"{catalog.path}: no collection called {arg!r}")
     regular = [c for c in found if not c.kind.endswith((_SMART, _SET))]
     if not regular:
-        if any(c.kind.endswith(_SMART) for c in found):
+        smart = [c for c in found if c.kind.endswith(_SMART)]
+        if smart:
             raise FavouritesSelectionError(
-                f"--favourites collection:{arg}: {found[0].path!r} is a smart collection, which is not supported "
+                f"--favourites collection:{arg}: {smart[0].path!r} is a smart collection, which is not supported "
                 "(its rules are Lightroom's); use picks, rating:N or a regular collection",
                 catalog.path,
             )
