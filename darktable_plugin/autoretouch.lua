@@ -103,22 +103,22 @@
   * 1.9: the code split by role into modules under autoretouch/ (install the whole folder); behaviour unchanged.
 ]]
 
-local dt = require "darktable"
+local dt = require("darktable")
 --: the JSON codec (the CLI's --json output in, recipes out), installed as lua/autoretouch/json.lua; the other
 --: modules of autoretouch/ hold the plug-in's parts, by role (see the module list above).
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local shell = require "autoretouch/shell"
-local settings = require "autoretouch/settings"
-local commands = require "autoretouch/commands"
-local state = require "autoretouch/state"
-local daemon = require "autoretouch/daemon"
-local virtual_copies = require "autoretouch/virtual_copies"
-local apply = require "autoretouch/apply"
-local preview = require "autoretouch/preview"
-local check = require "autoretouch/check"
-local train = require "autoretouch/train"
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local shell = require("autoretouch/shell")
+local settings = require("autoretouch/settings")
+local commands = require("autoretouch/commands")
+local state = require("autoretouch/state")
+local daemon = require("autoretouch/daemon")
+local virtual_copies = require("autoretouch/virtual_copies")
+local apply = require("autoretouch/apply")
+local preview = require("autoretouch/preview")
+local check = require("autoretouch/check")
+local train = require("autoretouch/train")
 
 local msg = strings.msg
 local apply_to_images = apply.apply_to_images

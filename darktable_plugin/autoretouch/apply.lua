@@ -1,13 +1,13 @@
 --[[
   autoretouch/apply.lua: apply and revert (in batches), and "apply chosen preview" ]]
 
-local dt = require "darktable"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local commands = require "autoretouch/commands"
-local sidecars = require "autoretouch/sidecars"
-local virtual_copies = require "autoretouch/virtual_copies"
-local jobs = require "autoretouch/jobs"
+local dt = require("darktable")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local commands = require("autoretouch/commands")
+local sidecars = require("autoretouch/sidecars")
+local virtual_copies = require("autoretouch/virtual_copies")
+local jobs = require("autoretouch/jobs")
 
 local msg = strings.msg
 local photo_path = sidecars.photo_path

@@ -1,15 +1,15 @@
 --[[
   autoretouch/check.lua: "check autoretouch and its styles": the health check ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local settings = require "autoretouch/settings"
-local commands = require "autoretouch/commands"
-local state = require "autoretouch/state"
-local cli = require "autoretouch/cli"
-local daemon = require "autoretouch/daemon"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local settings = require("autoretouch/settings")
+local commands = require("autoretouch/commands")
+local state = require("autoretouch/state")
+local cli = require("autoretouch/cli")
+local daemon = require("autoretouch/daemon")
 
 local msg = strings.msg
 

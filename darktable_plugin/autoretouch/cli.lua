@@ -1,13 +1,13 @@
 --[[
   autoretouch/cli.lua: running the CLI ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
-local shell = require "autoretouch/shell"
-local settings = require "autoretouch/settings"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
+local shell = require("autoretouch/shell")
+local settings = require("autoretouch/settings")
 
 local msg = strings.msg
 

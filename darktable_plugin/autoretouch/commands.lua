@@ -2,7 +2,7 @@
   autoretouch/commands.lua: the autoretouch command lines the plug-in runs (argv lists) and what apply and revert
   do ]]
 
-local constants = require "autoretouch/constants"
+local constants = require("autoretouch/constants")
 
 
 local function format_number(x)

@@ -3,16 +3,16 @@
   serve` on a loopback port serves every later batch (no Python, torch and style start-up per batch) until
   darktable quits ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
-local shell = require "autoretouch/shell"
-local settings = require "autoretouch/settings"
-local commands = require "autoretouch/commands"
-local state = require "autoretouch/state"
-local cli = require "autoretouch/cli"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
+local shell = require("autoretouch/shell")
+local settings = require("autoretouch/settings")
+local commands = require("autoretouch/commands")
+local state = require("autoretouch/state")
+local cli = require("autoretouch/cli")
 
 local msg = strings.msg
 

@@ -1,14 +1,14 @@
 --[[
   autoretouch/jobs.lua: the batch: runs, their progress jobs and summaries ]]
 
-local dt = require "darktable"
-local strings = require "autoretouch/strings"
-local settings = require "autoretouch/settings"
-local state = require "autoretouch/state"
-local cli = require "autoretouch/cli"
-local daemon = require "autoretouch/daemon"
-local sidecars = require "autoretouch/sidecars"
-local virtual_copies = require "autoretouch/virtual_copies"
+local dt = require("darktable")
+local strings = require("autoretouch/strings")
+local settings = require("autoretouch/settings")
+local state = require("autoretouch/state")
+local cli = require("autoretouch/cli")
+local daemon = require("autoretouch/daemon")
+local sidecars = require("autoretouch/sidecars")
+local virtual_copies = require("autoretouch/virtual_copies")
 
 local msg = strings.msg
 local photo_path = sidecars.photo_path

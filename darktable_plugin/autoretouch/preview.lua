@@ -1,19 +1,19 @@
 --[[
   autoretouch/preview.lua: "preview on virtual copies" and "discard previews" ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
-local shell = require "autoretouch/shell"
-local commands = require "autoretouch/commands"
-local state = require "autoretouch/state"
-local cli = require "autoretouch/cli"
-local daemon = require "autoretouch/daemon"
-local sidecars = require "autoretouch/sidecars"
-local virtual_copies = require "autoretouch/virtual_copies"
-local jobs = require "autoretouch/jobs"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
+local shell = require("autoretouch/shell")
+local commands = require("autoretouch/commands")
+local state = require("autoretouch/state")
+local cli = require("autoretouch/cli")
+local daemon = require("autoretouch/daemon")
+local sidecars = require("autoretouch/sidecars")
+local virtual_copies = require("autoretouch/virtual_copies")
+local jobs = require("autoretouch/jobs")
 
 local msg = strings.msg
 local photo_path = sidecars.photo_path

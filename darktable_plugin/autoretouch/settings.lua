@@ -1,9 +1,9 @@
 --[[
   autoretouch/settings.lua: settings (darktable preferences, overridable per call) ]]
 
-local dt = require "darktable"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
+local dt = require("darktable")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
 
 local msg = strings.msg
 

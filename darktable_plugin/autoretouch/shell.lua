@@ -1,7 +1,7 @@
 --[[
   autoretouch/shell.lua: shell quoting (POSIX sh): the only way arguments reach the shell ]]
 
-local strings = require "autoretouch/strings"
+local strings = require("autoretouch/strings")
 
 local msg = strings.msg
 

@@ -1,10 +1,10 @@
 --[[
   autoretouch/sidecars.lua: darktable side: sidecar freshness, reloading the history ]]
 
-local dt = require "darktable"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
+local dt = require("darktable")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
 
 local msg = strings.msg
 

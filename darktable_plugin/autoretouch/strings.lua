@@ -2,8 +2,8 @@
   autoretouch/strings.lua: strings: every text shown to the user lives here (translated through gettext, formatted
   after translation) ]]
 
-local dt = require "darktable"
-local constants = require "autoretouch/constants"
+local dt = require("darktable")
+local constants = require("autoretouch/constants")
 
 
 local gettext = dt.gettext

@@ -1,16 +1,16 @@
 --[[
   autoretouch/train.lua: training a style from the selected images ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
-local shell = require "autoretouch/shell"
-local commands = require "autoretouch/commands"
-local cli = require "autoretouch/cli"
-local daemon = require "autoretouch/daemon"
-local sidecars = require "autoretouch/sidecars"
-local jobs = require "autoretouch/jobs"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
+local shell = require("autoretouch/shell")
+local commands = require("autoretouch/commands")
+local cli = require("autoretouch/cli")
+local daemon = require("autoretouch/daemon")
+local sidecars = require("autoretouch/sidecars")
+local jobs = require("autoretouch/jobs")
 
 local msg = strings.msg
 local photo_path = sidecars.photo_path

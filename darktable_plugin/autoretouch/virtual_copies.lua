@@ -3,13 +3,13 @@
   image widget for a before/after dialog; darktable itself renders each copy beside its original). Only virtual
   copies carrying PREVIEW_TAG are ever deleted: never an original, never a copy the user made. ]]
 
-local dt = require "darktable"
-local json = require "autoretouch/json"
-local constants = require "autoretouch/constants"
-local strings = require "autoretouch/strings"
-local filesystem = require "autoretouch/filesystem"
-local state = require "autoretouch/state"
-local sidecars = require "autoretouch/sidecars"
+local dt = require("darktable")
+local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
+local strings = require("autoretouch/strings")
+local filesystem = require("autoretouch/filesystem")
+local state = require("autoretouch/state")
+local sidecars = require("autoretouch/sidecars")
 
 local msg = strings.msg
 local photo_path = sidecars.photo_path

@@ -2,9 +2,9 @@
 -- failure paths, cancel and destroy. The CLI is a fake (spec/helpers/fake_autoretouch.py) run through the
 -- real shell, in folders whose names need quoting.
 
-local recorded = require "helpers.recorded"
-local load = require "helpers.load"
-local stub = require "helpers.stub_darktable"
+local recorded = require("helpers.recorded")
+local load = require("helpers.load")
+local stub = require("helpers.stub_darktable")
 
 local find, count, argv_after_dashes = recorded.match, recorded.count, recorded.after_dashes
 

@@ -4,9 +4,9 @@
 -- command line when the daemon does not come up, reuses one already answering on the port, restarts its own for
 -- a new folder, and stops only its own process when darktable quits.
 
-local recorded = require "helpers.recorded"
-local load = require "helpers.load"
-local stub = require "helpers.stub_darktable"
+local recorded = require("helpers.recorded")
+local load = require("helpers.load")
+local stub = require("helpers.stub_darktable")
 
 local PORT = "50151"
 local SERVER = "127.0.0.1:" .. PORT

@@ -1,7 +1,7 @@
 -- autoretouch/json.lua: the small JSON reader/writer the plugin uses for the CLI's --json output and recipe files.
 
-local json = require "autoretouch/json"
-local load = require "helpers.load"
+local json = require("autoretouch/json")
+local load = require("helpers.load")
 
 local decode, encode, NULL = json.decode, json.encode, json.NULL
 

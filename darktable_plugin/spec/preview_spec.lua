@@ -5,9 +5,9 @@
 -- "apply chosen preview": each chosen copy's own recipe (kept in the cache folder) goes to its original through
 -- `apply --recipe=FILE --overwrite` (one call per distinct recipe), then the copies are removed.
 
-local recorded = require "helpers.recorded"
-local load = require "helpers.load"
-local stub = require "helpers.stub_darktable"
+local recorded = require("helpers.recorded")
+local load = require("helpers.load")
+local stub = require("helpers.stub_darktable")
 
 local PORT = "50161"
 

@@ -1,7 +1,7 @@
 -- shell_quote / command_line: every argument reaches the program byte for byte through the real /bin/sh.
 
-local load = require "helpers.load"
-local stub = require "helpers.stub_darktable"
+local load = require("helpers.load")
+local stub = require("helpers.stub_darktable")
 
 local plugin = load.plugin()
 local quote, command_line = plugin.internals.shell_quote, plugin.internals.command_line

@@ -21,11 +21,11 @@ answering, or the user cancels, what was fetched is still written.
 
 local LrTasks = import "LrTasks"
 
-local DaemonClient = require "DaemonClient"
-local Develop = require "Develop"
-local Log = require "Log"
-local PreviewFlow = require "PreviewFlow"
-local S = require "Strings"
+local DaemonClient = require("DaemonClient")
+local Develop = require("Develop")
+local Log = require("Log")
+local PreviewFlow = require("PreviewFlow")
+local S = require("Strings")
 
 local ApplyFlow = {}
 

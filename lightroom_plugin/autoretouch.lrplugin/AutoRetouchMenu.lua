@@ -2,6 +2,6 @@
 
 local LrTasks = import "LrTasks"
 
-local Main = require "Main"
+local Main = require("Main")
 
 LrTasks.startAsyncTask(Main.autoRetouch, "autoretouch.apply")

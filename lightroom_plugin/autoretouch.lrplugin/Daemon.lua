@@ -8,10 +8,10 @@ local LrPathUtils = import "LrPathUtils"
 local LrProgressScope = import "LrProgressScope"
 local LrTasks = import "LrTasks"
 
-local Config = require "Config"
-local Log = require "Log"
-local S = require "Strings"
-local Shell = require "Shell"
+local Config = require("Config")
+local Log = require("Log")
+local S = require("Strings")
+local Shell = require("Shell")
 
 local Daemon = {}
 

@@ -13,8 +13,8 @@ result or nil and an error table:
 
 local LrHttp = import "LrHttp"
 
-local Json = require "Json"
-local S = require "Strings"
+local Json = require("Json")
+local S = require("Strings")
 
 local DaemonClient = {}
 DaemonClient.__index = DaemonClient

@@ -12,8 +12,8 @@ without touching the catalog (pure functions, specced directly):
 * read-back: the keys Lightroom kept at a different value than was sent.
 ------------------------------------------------------------------------------]]
 
-local Json = require "Json"
-local Whitelist = require "Whitelist"
+local Json = require("Json")
+local Whitelist = require("Whitelist")
 
 local Develop = {}
 

@@ -8,9 +8,9 @@ local LrDialogs = import "LrDialogs"
 local LrTasks = import "LrTasks"
 local LrView = import "LrView"
 
-local ApplyFlow = require "ApplyFlow"
-local PreviewFlow = require "PreviewFlow"
-local S = require "Strings"
+local ApplyFlow = require("ApplyFlow")
+local PreviewFlow = require("PreviewFlow")
+local S = require("Strings")
 
 local Dialogs = {}
 

@@ -3,7 +3,7 @@ Json.lua -- JSON through dkjson (David Kolf, MIT licence), which the build step
 (scripts/build_lrplugin.sh) copies into the package; it is never committed.
 ------------------------------------------------------------------------------]]
 
-local dkjson = require "dkjson"
+local dkjson = require("dkjson")
 
 local Json = {}
 

@@ -9,17 +9,17 @@ local LrDialogs = import "LrDialogs"
 local LrFunctionContext = import "LrFunctionContext"
 local LrProgressScope = import "LrProgressScope"
 
-local ApplyFlow = require "ApplyFlow"
-local Config = require "Config"
-local Daemon = require "Daemon"
-local DaemonClient = require "DaemonClient"
-local Dialogs = require "Dialogs"
-local S = require "Strings"
-local SidecarFlow = require "SidecarFlow"
-local TrainFlow = require "TrainFlow"
-local PreviewFlow = require "PreviewFlow"
-local RevertFlow = require "RevertFlow"
-local Whitelist = require "Whitelist"
+local ApplyFlow = require("ApplyFlow")
+local Config = require("Config")
+local Daemon = require("Daemon")
+local DaemonClient = require("DaemonClient")
+local Dialogs = require("Dialogs")
+local S = require("Strings")
+local SidecarFlow = require("SidecarFlow")
+local TrainFlow = require("TrainFlow")
+local PreviewFlow = require("PreviewFlow")
+local RevertFlow = require("RevertFlow")
+local Whitelist = require("Whitelist")
 
 local Main = {}
 

@@ -8,9 +8,9 @@ local LrPrefs = import "LrPrefs"
 local LrTasks = import "LrTasks"
 local LrView = import "LrView"
 
-local Config = require "Config"
-local DaemonClient = require "DaemonClient"
-local S = require "Strings"
+local Config = require("Config")
+local DaemonClient = require("DaemonClient")
+local S = require("Strings")
 
 local PluginInfo = {}
 

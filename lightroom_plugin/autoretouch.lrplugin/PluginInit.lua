@@ -1,5 +1,5 @@
 --[[ Runs when Lightroom loads or reloads the plug-in. ]]
 
-local Log = require "Log"
+local Log = require("Log")
 
 Log:info("autoretouch plug-in loaded")

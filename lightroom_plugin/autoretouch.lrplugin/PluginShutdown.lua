@@ -1,5 +1,5 @@
 --[[ Runs when the plug-in is disabled, removed or reloaded. It leaves the daemon running: other tools may use it. ]]
 
-local Log = require "Log"
+local Log = require("Log")
 
 Log:info("autoretouch plug-in unloaded")

@@ -13,8 +13,8 @@ photo (and the same variant number is used for the others).
 local LrPathUtils = import "LrPathUtils"
 local LrStringUtils = import "LrStringUtils"
 
-local Log = require "Log"
-local S = require "Strings"
+local Log = require("Log")
+local S = require("Strings")
 
 local PreviewFlow = {}
 

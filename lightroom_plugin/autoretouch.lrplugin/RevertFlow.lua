@@ -9,9 +9,9 @@ then. Photos without the snapshot are counted and left alone.
 
 local LrTasks = import "LrTasks"
 
-local ApplyFlow = require "ApplyFlow"
-local Log = require "Log"
-local S = require "Strings"
+local ApplyFlow = require("ApplyFlow")
+local Log = require("Log")
+local S = require("Strings")
 
 local RevertFlow = {}
 

@@ -7,9 +7,9 @@ Lightroom sidecars (NAME.xmp) exist for proprietary raws only; the daemon skips
 JPEG, TIFF, PNG and DNG files with a reason, which the summary lists.
 ------------------------------------------------------------------------------]]
 
-local ApplyFlow = require "ApplyFlow"
-local Log = require "Log"
-local S = require "Strings"
+local ApplyFlow = require("ApplyFlow")
+local Log = require("Log")
+local S = require("Strings")
 
 local SidecarFlow = {}
 

@@ -17,10 +17,10 @@ TrainStyleRequest field lightroom_edits).
 
 local LrTasks = import "LrTasks"
 
-local ApplyFlow = require "ApplyFlow"
-local Develop = require "Develop"
-local Log = require "Log"
-local S = require "Strings"
+local ApplyFlow = require("ApplyFlow")
+local Develop = require("Develop")
+local Log = require("Log")
+local S = require("Strings")
 
 local TrainFlow = {}
 

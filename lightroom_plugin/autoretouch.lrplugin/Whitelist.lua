@@ -80,7 +80,7 @@ end
 --- The whitelist of the packaged catalog keys (AutoretouchKeys.lua).
 -- @return Whitelist
 function Whitelist.packaged()
-  local data = require "AutoretouchKeys"
+  local data = require("AutoretouchKeys")
   return Whitelist.new(data.keys)
 end
 

@@ -1,12 +1,12 @@
 -- The "Auto-retouch (learned style)" command end to end, against the stubbed SDK and fake daemon.
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local ApplyFlow = require "ApplyFlow"
-local DaemonClient = require "DaemonClient"
-local S = require "Strings"
-local Whitelist = require "Whitelist"
+local ApplyFlow = require("ApplyFlow")
+local DaemonClient = require("DaemonClient")
+local S = require("Strings")
+local Whitelist = require("Whitelist")
 
 local function appliedCount(photos)
   local n = 0

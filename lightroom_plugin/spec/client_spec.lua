@@ -1,8 +1,8 @@
 -- DaemonClient: request shapes, answer parsing and error mapping.
 
-local sdk = require "sdk"
+local sdk = require("sdk")
 
-local DaemonClient = require "DaemonClient"
+local DaemonClient = require("DaemonClient")
 
 local function client(opts)
   opts = opts or {}

@@ -1,10 +1,10 @@
 -- What the user sees when the daemon does not answer, and the optional "Start daemon".
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local Daemon = require "Daemon"
-local S = require "Strings"
+local Daemon = require("Daemon")
+local S = require("Strings")
 
 describe("daemon down", function()
   before_each(function()

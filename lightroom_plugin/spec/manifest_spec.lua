@@ -1,8 +1,8 @@
 -- Info.lua, the strings module, and the rules every plug-in file keeps.
 
-local sdk = require "sdk"
+local sdk = require("sdk")
 
-local S = require "Strings"
+local S = require("Strings")
 
 local function read(name)
   local file = assert(io.open(sdk.pluginDir .. "/" .. name, "rb"))

@@ -1,9 +1,9 @@
 -- The Plug-in Manager section and the settings it stores.
 
-local sdk = require "sdk"
+local sdk = require("sdk")
 
-local Config = require "Config"
-local PluginInfo = require "PluginInfo"
+local Config = require("Config")
+local PluginInfo = require("PluginInfo")
 
 describe("Config", function()
   before_each(sdk.reset)

@@ -1,11 +1,11 @@
 -- Preview and choose in the Auto-retouch dialog: before/after pictures of the first photo from the daemon, the
 -- strength slider and the variant switching pictures, a mix of two styles, and the choice applied.
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local PreviewFlow = require "PreviewFlow"
-local S = require "Strings"
+local PreviewFlow = require("PreviewFlow")
+local S = require("Strings")
 
 local function read(path)
   local f = assert(io.open(path, "rb"))

@@ -1,12 +1,12 @@
 -- Retry and revert in Lightroom: one undo step per run, a "Before auto-retouch" snapshot, relative keys
 -- (Sharpness) from the photo's own value, process versions, and the settings read back.
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local Develop = require "Develop"
-local S = require "Strings"
-local Whitelist = require "Whitelist"
+local Develop = require("Develop")
+local S = require("Strings")
+local Whitelist = require("Whitelist")
 
 local ORIGINAL = { ProcessVersion = "11.0", Sharpness = 40, Exposure2012 = 0, WhiteBalance = "As Shot" }
 

@@ -1,8 +1,8 @@
 -- Shell quoting: POSIX arguments survive a real /bin/sh unchanged; Windows rules.
 
-require "sdk"
+require("sdk")
 
-local Shell = require "Shell"
+local Shell = require("Shell")
 
 local NASTY = {
   "plain",

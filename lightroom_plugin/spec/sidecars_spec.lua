@@ -1,10 +1,10 @@
 -- "Write XMP sidecars for selection": POST /v1/sidecars with the selected paths, NDJSON parsed.
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local S = require "Strings"
-local SidecarFlow = require "SidecarFlow"
+local S = require("Strings")
+local SidecarFlow = require("SidecarFlow")
 
 local function line(data)
   return sdk.encode(data)

@@ -1,11 +1,11 @@
 -- "Train style from selected photos...": the selection's own develop settings go to the daemon as
 -- lightroom_edits; the flow polls the background training, shows progress, cancels, and sums up.
 
-local menus = require "menus"
-local sdk = require "sdk"
+local menus = require("menus")
+local sdk = require("sdk")
 
-local S = require "Strings"
-local TrainFlow = require "TrainFlow"
+local S = require("Strings")
+local TrainFlow = require("TrainFlow")
 
 --- Runs "Train style from selected photos..." with the dialog's name (default "mine") and minutes (default 3).
 local function runTrain(name, minutes)

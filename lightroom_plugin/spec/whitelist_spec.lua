@@ -1,10 +1,10 @@
 -- The develop-setting whitelist: generated from the slider catalog, and what it lets through.
 
-local sdk = require "sdk"
+local sdk = require("sdk")
 
-local Whitelist = require "Whitelist"
+local Whitelist = require("Whitelist")
 
-local catalog = require "spec.catalog"
+local catalog = require("spec.catalog")
 
 local function catalogKeys()
   local keys = {}

@@ -10,8 +10,8 @@ scripts/build_lrplugin.sh; needs dkjson on the Lua path (Debian lua-dkjson).
 local here = (arg[0]:match("^(.*)[/\\]") or ".")
 package.path = here .. "/../autoretouch.lrplugin/?.lua;" .. package.path
 
-local dkjson = require "dkjson"
-local Whitelist = require "Whitelist"
+local dkjson = require("dkjson")
+local Whitelist = require("Whitelist")
 
 local input, output = arg[1], arg[2]
 if not input or not output then

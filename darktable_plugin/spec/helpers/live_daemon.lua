@@ -14,8 +14,8 @@
 
 package.path = "./?.lua;./spec/?.lua;" .. package.path
 
-local load = require "helpers.load"
-local stub = require "helpers.stub_darktable"
+local load = require("helpers.load")
+local stub = require("helpers.stub_darktable")
 
 local cli, port, folder, cache, out_path = arg[1], tonumber(arg[2]), arg[3], arg[4], arg[5]
 assert(out_path, "usage: lua5.1 spec/helpers/live_daemon.lua CLI PORT FOLDER CACHE OUT")

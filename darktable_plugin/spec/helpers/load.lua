@@ -1,7 +1,7 @@
 --[[ Load a fresh copy of autoretouch.lua against a new darktable stub, and build scratch environments with
   awkward names (quotes, spaces, $, backticks) holding a fake autoretouch CLI. ]]
 
-local stub = require "helpers.stub_darktable"
+local stub = require("helpers.stub_darktable")
 
 local M = {}
 
@@ -23,7 +23,7 @@ function M.plugin(opts)
   M.unload()
   local dt = stub.new(opts)
   package.loaded["darktable"] = dt
-  local plugin = require "autoretouch"
+  local plugin = require("autoretouch")
   return plugin, dt
 end
 

@@ -9,10 +9,10 @@
   operation names; applying a style appends the style's.
 
   Usage:
-    local stub = require "helpers.stub_darktable"
+    local stub = require("helpers.stub_darktable")
     local dt = stub.new({ prefs = { cli_path = "/x/autoretouch" } })
     package.loaded["darktable"] = dt
-    local plugin = require "autoretouch" -- again for a fresh plugin: helpers.load's unload() first
+    local plugin = require("autoretouch") -- again for a fresh plugin: helpers.load's unload() first
 ]]
 
 local M = {}

@@ -9,11 +9,11 @@
 --                             translator give in-process for the photo at that strength
 --   AUTORETOUCH_IT_DEAD_URL   a loopback URL where nothing listens
 
-local sdk = require "sdk"
-local socketHttp = require "socket_http"
+local sdk = require("sdk")
+local socketHttp = require("socket_http")
 
-local DaemonClient = require "DaemonClient"
-local SidecarFlow = require "SidecarFlow"
+local DaemonClient = require("DaemonClient")
+local SidecarFlow = require("SidecarFlow")
 
 local env = {}
 for _, name in ipairs { "URL", "TOKEN", "PHOTO", "STYLES", "STRENGTH", "EXPECTED", "DEAD_URL" } do

@@ -13,13 +13,13 @@
 --                     preview files shown for variant 1 and for the chosen variant
 -- The daemon's training worker trains for seconds (testing/tiny_train_worker.py).
 
-local sdk = require "sdk"
-local socket = require "socket"
-local socketHttp = require "socket_http"
-local menus = require "menus"
+local sdk = require("sdk")
+local socket = require("socket")
+local socketHttp = require("socket_http")
+local menus = require("menus")
 
-local DaemonClient = require "DaemonClient"
-local S = require "Strings"
+local DaemonClient = require("DaemonClient")
+local S = require("Strings")
 
 local flowFile = os.getenv "AUTORETOUCH_IT_FLOW"
 

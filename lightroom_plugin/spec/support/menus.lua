@@ -3,13 +3,13 @@ menus.lua -- the plug-in's menu commands as the specs run them: each menu
 script run as Lightroom runs it (against the stubbed SDK, see sdk.lua), with
 the options dialog answered for it, and the last message it showed.
 
-  local menus = require "menus"
+  local menus = require("menus")
   menus.apply()                               -- sdk.modalHandler answers the dialog
   menus.train { name = "mine", minutes = 3 }  -- the dialog's fields set, then OK
   assert.matches("...", menus.lastMessage().info, 1, true)
 ------------------------------------------------------------------------------]]
 
-local sdk = require "sdk"
+local sdk = require("sdk")
 
 local menus = {}
 

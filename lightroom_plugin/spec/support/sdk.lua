@@ -14,7 +14,7 @@ catalog: $AUTORETOUCH_CATALOG_JSON (a file of `autoretouch sliders --json`)
 or, when unset, by running `python3 -m backend sliders --json` in the repo.
 ------------------------------------------------------------------------------]]
 
-local dkjson = require "dkjson"
+local dkjson = require("dkjson")
 
 local sdk = {}
 
@@ -111,7 +111,7 @@ if not package.preload["spec.catalog"] then
     return catalog
   end
   package.preload["AutoretouchKeys"] = function()
-    local Whitelist = require "Whitelist"
+    local Whitelist = require("Whitelist")
     local source = assert(Whitelist.render(catalog))
     return assert(loadstring(source, "=AutoretouchKeys"))()
   end

@@ -5,8 +5,8 @@ for the integration spec: same signatures and the same results as LrHttp
 network error).
 ------------------------------------------------------------------------------]]
 
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local http = require("socket.http")
+local ltn12 = require("ltn12")
 
 local M = {}
 
