@@ -200,11 +200,7 @@ end
 -- @param overrides optional settings overriding the preferences (cli_path, server, start_daemon, daemon_port)
 -- @return a summary as apply_to_images' (with previews_removed, previews_kept), or nil and a message (nothing was
 --   done: no copy chosen, two copies of one image chosen)
-local function apply_chosen_previews(images, overrides)
-  local cfg, err = jobs.prepare(images, overrides, true)
-  if not cfg then
-    return nil, err
-  end
+local apply_chosen_previews = jobs.entry(true, function(cfg, images)
   local copies, originals = chosen_copies(images)
   if not copies then
     return jobs.refuse(originals)
@@ -243,7 +239,7 @@ local function apply_chosen_previews(images, overrides)
       apply_recipe_group(cfg, group, summary, progress, run)
     end
   end)
-end
+end)
 
 return {
   apply_to_images = apply_to_images,

@@ -197,6 +197,18 @@ local function prepare(images, overrides, lighttable_only)
   return cfg
 end
 
+--- A run's entry point, `function(images, overrides)`: with the settings of a run that can start (see prepare), it
+--- returns what `body(cfg, images)` returns; else nil and why not (also shown with dt.print).
+local function entry(lighttable_only, body)
+  return function(images, overrides)
+    local cfg, err = prepare(images, overrides, lighttable_only)
+    if not cfg then
+      return nil, err
+    end
+    return body(cfg, images)
+  end
+end
+
 --- Run `work(progress)` as the run going on (state.running), with a progress job of `total` steps labelled
 --- `label`, finished afterwards. Returns what `work` returns; when it raised an error, nil and a message (also
 --- shown with dt.print and logged with dt.print_error).
@@ -258,6 +270,7 @@ return {
   process_batch = process_batch,
   refuse = refuse,
   prepare = prepare,
+  entry = entry,
   run_job = run_job,
   run_summary_job = run_summary_job,
 }

@@ -234,11 +234,7 @@ end
 --   preview_images, preview_variants, preview_seed)
 -- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), failed = {{photo, reason},
 --   ...}, cancelled, text}, or nil and a message
-local function preview_images(images, overrides)
-  local cfg, err = jobs.prepare(images, overrides, true)
-  if not cfg then
-    return nil, err
-  end
+local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))
   end
@@ -260,7 +256,7 @@ local function preview_images(images, overrides)
   end
   dt.print(summary.text)
   return summary
-end
+end)
 
 --- Delete the preview copies (only virtual copies tagged autoretouch|preview). Returns how many, or nil and a
 --- message when a run is going on.

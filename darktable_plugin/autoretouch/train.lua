@@ -46,11 +46,7 @@ end
 -- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
 --   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
-local function train_from_images(images, overrides)
-  local cfg, err = jobs.prepare(images, overrides, false)
-  if not cfg then
-    return nil, err
-  end
+local train_from_images = jobs.entry(false, function(cfg, images)
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
     return jobs.refuse(msg("bad_style_name", cfg.train_name))
   end
@@ -120,7 +116,7 @@ local function train_from_images(images, overrides)
   end
   dt.print(text)
   return summary
-end
+end)
 
 return {
   stop_training = stop_training,
