@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from backend.cli.argtypes import int_arg
-from backend.cli.style_options import load_styles, parse_mix_arg, parse_strength_arg
+from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.errors import AutoretouchError, InvalidRecipeError
 from trainer.data.pairs import Pair, find_pairs, load_pair
 
@@ -417,15 +417,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--style", metavar="S", help="style name or NAME.safetensors path (default: 'default')")
-    which.add_argument(
-        "--mix", type=parse_mix_arg, metavar="A:W,B:W", help="blend several styles' recipes (slider space)"
+    add_style_options(
+        which,
+        style_help="style name or NAME.safetensors path (default: 'default')",
+        mix_help="blend several styles' recipes (slider space)",
     )
     parser.add_argument("--inputs", required=True, type=Path, metavar="DIR", help="folder of unedited photos")
     parser.add_argument("--references", required=True, type=Path, metavar="DIR", help="folder of reference edits")
-    parser.add_argument(
-        "--strength", type=parse_strength_arg, default=1.0, metavar="A", help="style strength (default 1)"
-    )
+    add_strength_option(parser, help_text="style strength (default 1)")
     parser.add_argument(
         "--size",
         type=int_arg(16),

@@ -17,7 +17,7 @@ from pathlib import Path
 from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import check_strength, format_outcome, report, run_batch
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import add_style_options, load_styles, parse_strength_arg
+from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, apply_to_photo
 from backend.torch_threads import torch_threads
@@ -55,15 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files (raw, TIFF, JPEG, PNG)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--recipe",
-        type=Path,
-        metavar="R.json",
-        help="write this recipe JSON file (or one photo's saved `suggest --json` line) to every photo",
-    )
-    add_style_options(
-        source,
+    add_recipe_or_style_options(
+        parser,
+        recipe_help="write this recipe JSON file (or one photo's saved `suggest --json` line) to every photo",
         style_help="write each photo's own suggestion from style S (name or NAME.safetensors)",
         mix_help="write each photo's suggestion from a blend of styles (weights)",
     )
@@ -76,11 +70,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="replace existing develop settings or an earlier autoretouch application (revert restores them)",
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would be written; write nothing")
-    parser.add_argument(
-        "--strength",
-        type=parse_strength_arg,
-        metavar="A",
-        help="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
+    add_strength_option(
+        parser,
+        default=None,
+        help_text="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     add_duplicate_option(parser)

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
-from backend.cli.style_options import add_style_options, load_styles, parse_strength_arg
+from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
@@ -60,15 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files to render")
-    edit = parser.add_mutually_exclusive_group(required=True)
-    edit.add_argument(
-        "--recipe",
-        type=Path,
-        metavar="R.json",
-        help="recipe JSON file (see `autoretouch sliders`), or one photo's saved `suggest --json` line",
-    )
-    add_style_options(
-        edit,
+    add_recipe_or_style_options(
+        parser,
+        recipe_help="recipe JSON file (see `autoretouch sliders`), or one photo's saved `suggest --json` line",
         style_help="render what this learned style suggests for each photo (name or NAME.safetensors; 'default' ships)",
         mix_help="render a blend of several styles' suggestions",
     )
@@ -77,12 +71,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out.add_argument(
         "--out-dir", type=Path, metavar="DIR", help="output folder for one or more photos (created if missing)"
     )
-    parser.add_argument(
-        "--strength",
-        type=parse_strength_arg,
-        default=1.0,
-        metavar="A",
-        help="scale every slider toward 'no change': 0 = unedited, 1 = the recipe / style in full (default 1)",
+    add_strength_option(
+        parser,
+        help_text="scale every slider toward 'no change': 0 = unedited, 1 = the recipe / style in full (default 1)",
     )
     parser.add_argument(
         "--format",

@@ -6,11 +6,19 @@ One place for the parsers, so that ``suggest``, ``render`` and the other command
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["add_strength_option", "add_style_options", "load_styles", "parse_mix_arg", "parse_strength_arg"]
+__all__ = [
+    "add_recipe_or_style_options",
+    "add_strength_option",
+    "add_style_options",
+    "load_styles",
+    "parse_mix_arg",
+    "parse_strength_arg",
+]
 
 
 def parse_strength_arg(text: str) -> float:
@@ -28,15 +36,20 @@ def parse_strength_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"strength must lie in [0, 1], got {text}") from None
 
 
-def add_strength_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--strength A`` to a command that runs a style: a number in [0, 1], default 1 (the full style)."""
-    parser.add_argument(
-        "--strength",
-        type=parse_strength_arg,
-        default=1.0,
-        metavar="A",
-        help="scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
-    )
+def add_strength_option(
+    parser: argparse.ArgumentParser,
+    *,
+    default: float | None = 1.0,
+    help_text: str = "scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1)",
+) -> None:
+    """Add ``--strength A`` (parsed by :func:`parse_strength_arg`): a number in [0, 1].
+
+    Args:
+        parser: the command's parser.
+        default: the value without the option (1 = the full style; ``None`` tells "not given" apart).
+        help_text: the command's help text of ``--strength``.
+    """
+    parser.add_argument("--strength", type=parse_strength_arg, default=default, metavar="A", help=help_text)
 
 
 def parse_mix_arg(text: str) -> list[tuple[str, float]]:
@@ -59,6 +72,22 @@ def add_style_options(group: argparse._MutuallyExclusiveGroup, *, style_help: st
     """
     group.add_argument("--style", metavar="S", help=style_help)
     group.add_argument("--mix", type=parse_mix_arg, metavar="A:W,B:W", help=mix_help)
+
+
+def add_recipe_or_style_options(
+    parser: argparse.ArgumentParser, *, recipe_help: str, style_help: str, mix_help: str
+) -> None:
+    """Add the required choice of the edit: ``--recipe R.json``, ``--style S`` or ``--mix A:W,B:W``.
+
+    Args:
+        parser: the command's parser (``apply``, ``render``: commands that take a recipe file or a style).
+        recipe_help: the command's help text of ``--recipe``.
+        style_help: the command's help text of ``--style``.
+        mix_help: the command's help text of ``--mix``.
+    """
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--recipe", type=Path, metavar="R.json", help=recipe_help)
+    add_style_options(group, style_help=style_help, mix_help=mix_help)
 
 
 def load_styles(style: str | None, mix: list[tuple[str, float]] | None) -> list[tuple[Any, float]]:
