@@ -21,9 +21,10 @@ from backend.render.clarity import (
     local_laplacian_lightness,
 )
 from backend.render.color import rec2020_to_lab
-from backend.render.filters import gaussian_kernel1d, pyramid_expand, pyramid_reduce, separable_blur_valid
+from backend.render.filters import pyramid_expand, pyramid_reduce
 from backend.render.pipeline import render
 from backend.sliders.catalog import iter_sliders
+from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
 from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
 
@@ -44,9 +45,7 @@ def _smooth(h: int, w: int) -> torch.Tensor:
 
 def _local_contrast(image: torch.Tensor) -> torch.Tensor:
     """Mean |L - blur(L)| per image (Gaussian sigma 2 px, interior only)."""
-    lightness = rec2020_to_lab(image)[:, :1]
-    blurred = separable_blur_valid(lightness, gaussian_kernel1d(2.0, 6, image.dtype, image.device))
-    return (lightness[..., 6:-6, 6:-6] - blurred).abs().mean(dim=(1, 2, 3))
+    return lightness_detail(image, 2.0, 6).abs().mean(dim=(1, 2, 3))
 
 
 # --- catalog and params -----------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import torch
 from torch.nn.functional import avg_pool2d
 
 from backend.render.color import rec2020_to_lab
-from backend.render.filters import gaussian_kernel1d, separable_blur_valid
 from backend.render.pipeline import render
 from backend.render.sharpen import (
     Sharpen,
@@ -22,6 +21,7 @@ from backend.render.sharpen import (
     sharpen_params,
 )
 from backend.sliders.catalog import iter_sliders
+from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
 from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
 
@@ -39,10 +39,7 @@ def _strip(n: int = 1, h: int = 9, seed: int = 0, dtype: torch.dtype = torch.flo
 
 def _detail(image: torch.Tensor, radius: float) -> torch.Tensor:
     """``L - blur(L)`` on the pixels darktable sharpens."""
-    rad = sharpen_kernel_radius(radius)
-    lightness = rec2020_to_lab(image)[:, :1]
-    blurred = separable_blur_valid(lightness, gaussian_kernel1d(radius, rad, image.dtype, image.device))
-    return lightness[..., rad:-rad, rad:-rad] - blurred
+    return lightness_detail(image, radius, sharpen_kernel_radius(radius))
 
 
 # --- catalog and params -----------------------------------------------------------------------------------
