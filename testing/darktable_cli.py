@@ -19,15 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer import darktable_cli as _runner
+from trainer.darktable_cli import *  # noqa: F403  (the runner, as _runner.__all__ lists it)
+
 __all__ = [
     "FIDELITY_SCALARS",
-    "PROBLEM_PATTERNS",
-    "DarktableCli",
-    "DarktableCliError",
-    "DarktableResult",
-    "darktable_cli_path",
-    "darktable_problems",
-    "darktable_version",
     "delta_e_2000",
     "fidelity_cases",
     "fidelity_group",
@@ -36,16 +32,7 @@ __all__ = [
     "rec2020_to_display_srgb",
     "render_ours",
 ]
-
-from trainer.darktable_cli import (
-    PROBLEM_PATTERNS,
-    DarktableCli,
-    DarktableCliError,
-    DarktableResult,
-    darktable_cli_path,
-    darktable_problems,
-    darktable_version,
-)
+__all__ += _runner.__all__
 
 # -- fidelity: our renderer vs darktable-cli, compared in sRGB with CIEDE2000 ---------------------------------
 

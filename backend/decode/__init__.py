@@ -7,25 +7,10 @@ truncation) and :mod:`backend.decode.raw`, :mod:`backend.decode.raster` for the 
 
 from __future__ import annotations
 
+from backend.decode import types
 from backend.decode.api import decode_bytes, decode_image, decode_preview, read_exif
 from backend.decode.sniff import sniff_kind
-from backend.decode.types import (
-    DEFAULT_MAX_PIXELS,
-    RAW_EXTENSIONS,
-    AsShotWhiteBalance,
-    DecodedImage,
-    ExifInfo,
-)
+from backend.decode.types import *  # noqa: F403  (the result types and limits, as types.__all__ lists them)
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "RAW_EXTENSIONS",
-    "AsShotWhiteBalance",
-    "DecodedImage",
-    "ExifInfo",
-    "decode_bytes",
-    "decode_image",
-    "decode_preview",
-    "read_exif",
-    "sniff_kind",
-]
+__all__ = ["decode_bytes", "decode_image", "decode_preview", "read_exif", "sniff_kind"]
+__all__ += types.__all__
