@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import AutoretouchError
-from backend.sliders.catalog import CATALOG
+from backend.sliders.catalog import BASIC_TONE_SLIDERS, CATALOG
 
 __all__ = [
     "RESTORE_SLIDERS",
@@ -249,12 +249,7 @@ class RunConfig:
 #: photographers use for a global correction, plus the tone curve; per-channel curves, HSL and black & white
 #: are left out (with nothing in the un-edits for them to undo they only add noise).
 RESTORE_SLIDERS: tuple[str, ...] = (
-    "exposure",
-    "contrast",
-    "highlights",
-    "shadows",
-    "whites",
-    "blacks",
+    *BASIC_TONE_SLIDERS,
     "vibrance",
     "saturation",
     "temperature",

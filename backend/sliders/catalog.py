@@ -29,6 +29,7 @@ from typing import Any
 from backend.errors import UnknownSliderError
 
 __all__ = [
+    "BASIC_TONE_SLIDERS",
     "CATALOG",
     "CATALOG_VERSION",
     "CURVE_KNOTS",
@@ -59,6 +60,9 @@ CURVE_KNOTS: tuple[float, ...] = tuple(round(_srgb_decode(i / 6), 6) for i in ra
 
 #: The eight colour bands of the ``hsl`` slider, in Lightroom's order (rows of the (8, 3) value).
 HSL_COLOURS: tuple[str, ...] = ("Red", "Orange", "Yellow", "Green", "Aqua", "Blue", "Purple", "Magenta")
+
+#: The tone sliders of Lightroom's Basic panel (process version 2012+), top to bottom.
+BASIC_TONE_SLIDERS: tuple[str, ...] = ("exposure", "contrast", "highlights", "shadows", "whites", "blacks")
 
 #: Renderer stages in pipeline order. Each stage is one darktable module (instance) and one renderer
 #: function in :mod:`backend.render`; a stage takes all of its sliders at once.

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.recipe import SliderValue
-from backend.sliders.catalog import HSL_COLOURS, get_slider, slider_names
+from backend.sliders.catalog import BASIC_TONE_SLIDERS, HSL_COLOURS, get_slider, slider_names
 from trainer.lrcat.curves import IDENTITY_POINTS, MEDIUM_CONTRAST_POINTS, curve_to_knots, parse_point_curve
 from trainer.lrcat.records import AsShotWhiteBalance
 
@@ -151,12 +151,7 @@ LEGACY_DEFAULTS: dict[str, Any] = {
 _PANEL_ORDER = (
     "temperature",
     "tint",
-    "exposure",
-    "contrast",
-    "highlights",
-    "shadows",
-    "whites",
-    "blacks",
+    *BASIC_TONE_SLIDERS,
     "clarity",
     "vibrance",
     "saturation",
@@ -327,7 +322,7 @@ class _Mapper:
         self.curve("ToneCurve", "ToneCurveName", lift, "tone_curve")
 
     def pv2012_tone(self) -> None:
-        for slider in ("exposure", "contrast", "highlights", "shadows", "whites", "blacks", "clarity"):
+        for slider in (*BASIC_TONE_SLIDERS, "clarity"):
             key = get_slider(slider).lightroom.keys[0]
             value = self.num(key)
             if value is not None:
