@@ -127,7 +127,7 @@ def test_pairs_from_one_folder_twice_are_refused_up_front(
     _photos(tmp_path / "same", "p0.jpg")
     (tmp_path / "link").symlink_to(tmp_path / "same")
     code = main(["train", "--style", "s", "--pairs", *twice, "--run-dir", str(tmp_path / "run"), "--no-install"])
-    assert code == 3
+    assert code == 2  # a usage mistake, as argparse's own
     err = capsys.readouterr().err
     assert "--pairs: the originals and the edits are the same folder" in err and "same" in err
     assert not (tmp_path / "run").exists()  # refused before anything started
@@ -160,3 +160,27 @@ def test_renamed_links_never_collide_and_a_hidden_file_in_the_selection_is_left_
     assert sorted(links.values()) == sorted(Path(f).resolve() for f in files)  # four links, none lost
     assert len({name.casefold() for name in links}) == len(links)  # distinct on a case-insensitive disk too
     assert (out / ".DS_Store").read_bytes() == b"finder"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--darktable", "dt", "--targets", "favs"], "--darktable DIR is a training source of its own"),
+        (["--darktable", "dt", "--resume"], "a --darktable run starts afresh"),
+        (["--pairs", "a", "b", "--sources", "favs"], "--pairs BEFORE AFTER is a training source of its own"),
+        (["--pairs", "a", "b", "--resume"], "a --pairs run starts afresh"),
+        (["--targets", "favs", "--expert", "C"], "--expert only apply with --lrcat"),
+        (["--minutes", "1"], "train needs --targets DIR"),
+        (["--lrcat", "x.lrcat", "--expert", "C", "--server", "127.0.0.1:1"], "not available through --server"),
+    ],
+)
+def test_options_that_do_not_go_together_exit_2_before_anything_starts(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _photos(tmp_path / "a", "p0.jpg")
+    _photos(tmp_path / "b", "p0.jpg")
+    assert main(["train", "--style", "s", *argv, "--run-dir", str(tmp_path / "run"), "--no-install"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("autoretouch: error: ") and message in err, err
+    assert not (tmp_path / "run").exists()

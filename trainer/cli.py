@@ -240,12 +240,13 @@ def _check_mode(args: argparse.Namespace) -> None:
     """Refuse options that do not go together, before anything starts (the same with ``--server``).
 
     Raises:
-        TrainUsageError: ``--favourites`` without ``--lrcat`` (or with options of the other sources),
-            ``--lrcat`` with neither ``--favourites`` nor ``--expert`` (exit status 2).
+        TrainUsageError: options that do not go together or are missing (exit status 2): ``--favourites``
+            without ``--lrcat`` or with another source's options, ``--lrcat`` with neither ``--favourites`` nor
+            ``--expert``, a second source beside ``--darktable`` or ``--pairs``, ``--resume`` of a run that
+            starts afresh, ``--pairs`` naming one folder twice, catalog-only options without ``--lrcat``, or no
+            source at all.
         FavouritesSelectionError: a malformed ``--favourites`` (exit status 2).
-        ConfigError: the other sources' mistakes (exit status 3).
     """
-    from trainer.config import ConfigError
     from trainer.lrcat.favourites import parse_selection
 
     if args.favourites is not None:
@@ -261,26 +262,28 @@ def _check_mode(args: argparse.Namespace) -> None:
         return
     if args.darktable is not None:
         if args.targets is not None or args.sources is not None or args.lrcat is not None or args.pairs is not None:
-            raise ConfigError(
+            raise TrainUsageError(
                 "--darktable DIR is a training source of its own (no --targets, --sources, --pairs, --lrcat)"
             )
         if args.resume:
-            raise ConfigError("--resume continues a GAN run; a --darktable run starts afresh")
+            raise TrainUsageError("--resume continues a GAN run; a --darktable run starts afresh")
         return
     if args.pairs is not None:
         if args.targets is not None or args.sources is not None or args.lrcat is not None:
-            raise ConfigError("--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)")
+            raise TrainUsageError(
+                "--pairs BEFORE AFTER is a training source of its own (no --targets, --sources, --lrcat)"
+            )
         if args.resume:
-            raise ConfigError("--resume continues a GAN run; a --pairs run starts afresh")
+            raise TrainUsageError("--resume continues a GAN run; a --pairs run starts afresh")
         before, after = args.pairs
         if before.resolve() == after.resolve():
-            raise ConfigError(
+            raise TrainUsageError(
                 f"--pairs: the originals and the edits are the same folder ({before}); give BEFORE (the originals) "
                 "and AFTER (your edited versions) as two folders"
             )
     if args.lrcat is None:
         if args.targets is None and args.pairs is None:
-            raise ConfigError(
+            raise TrainUsageError(
                 "train needs --targets DIR (favourites), --pairs BEFORE AFTER, --darktable DIR or --lrcat CATALOG "
                 "(--favourites SEL or --expert X)"
             )
@@ -293,7 +296,7 @@ def _check_mode(args: argparse.Namespace) -> None:
         }
         extra = [flag for flag, value in given.items() if value is not None]
         if extra:
-            raise ConfigError(f"{', '.join(extra)} only apply with --lrcat")
+            raise TrainUsageError(f"{', '.join(extra)} only apply with --lrcat")
     elif not args.expert:
         raise TrainUsageError(
             "--lrcat needs --favourites picks|rating:N|collection:NAME (your own edits) or --expert X (FiveK: A..E)"
@@ -308,11 +311,10 @@ def run(args: argparse.Namespace) -> int:
 
     _check_mode(args)
     if args.server:
-        from trainer.config import ConfigError
         from trainer.remote_train import remote_train
 
         if args.lrcat is not None and args.favourites is None:
-            raise ConfigError("--lrcat --expert is not available through --server (train in-process instead)")
+            raise TrainUsageError("--lrcat --expert is not available through --server (train in-process instead)")
         return remote_train(args)
     run_dir: Path = args.run_dir or Path("runs") / args.style
     base = args.config

@@ -9,7 +9,8 @@ code  meaning
 ====  ==========================================================
 0     success
 1     unexpected internal error (a bug; the traceback is printed)
-2     usage error (argparse, and typed usage errors such as a malformed ``--favourites`` selection)
+2     usage error (argparse, and typed usage errors: a malformed ``--favourites`` selection, ``train`` options
+      that do not go together)
 3..8  typed errors, see ``backend.errors`` (``exit_code`` of each)
 9     partial failure: some photos of a batch failed, the rest succeeded
 10    ``train``: the style was trained but not installed (worse than doing nothing, or degenerate moves)
