@@ -19,18 +19,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import add_threads_option, parse_run_args  # noqa: E402
+
 PHOTOS = REPO.parent / "shared" / "data" / "fivek_extra" / "exposure_correction"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--style", default="default", help="style name or .safetensors path (default: default)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    add_threads_option(p, 1, "torch threads")
     p.add_argument("--photos", type=Path, default=PHOTOS, help="folder of the badly exposed photos")
-    args = p.parse_args()
+    args = parse_run_args(p, None)
     import torch
 
-    torch.set_num_threads(args.threads)
     from backend.agent.style import load_style
     from backend.agent.suggest import suggest_for_image
     from backend.decode import decode_preview

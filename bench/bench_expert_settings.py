@@ -30,6 +30,7 @@ DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
+from common import add_threads_option, parse_run_args  # noqa: E402
 
 from backend.agent.actions import AGENT_SLIDERS  # noqa: E402
 from backend.agent.thumbnail import make_thumbnail  # noqa: E402
@@ -62,9 +63,8 @@ def main() -> int:
     p.add_argument("--size", type=int, default=512, help="evaluation long side (px)")
     p.add_argument("--fit-size", type=int, default=128, help="fit thumbnail side (px)")
     p.add_argument("--fit-iters", type=int, default=200, help="Adam iterations of the fits")
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    add_threads_option(p, 2, "torch threads")
+    args = parse_run_args(p, None)
     rows = list(csv.DictReader((DATA / "manifest.csv").open(encoding="utf-8")))
     photos = []
     for r in rows:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_fivek_cv import DATA, folds  # noqa: E402
+from common import add_threads_option, parse_run_args  # noqa: E402
 
 from backend.agent.actions import AGENT_SLIDERS  # noqa: E402
 from backend.agent.thumbnail import make_thumbnail  # noqa: E402
@@ -76,9 +77,8 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=200, help="Adam iterations per fit")
     p.add_argument("--bw", type=int, default=4, help="training recipes per fold turned black and white")
     p.add_argument("--draws", type=int, default=2, help="random choices of those recipes per fold")
-    p.add_argument("--threads", type=int, default=2)
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    add_threads_option(p, 2)
+    args = parse_run_args(p, None)
     cv = folds()
     splits = [([r["fivek_name"] for r in tr], [r["fivek_name"] for r in te]) for tr, te in cv]
     files = {r["fivek_name"]: (DATA / r["input"], DATA / r["expertC"]) for tr, te in cv for r in tr + te}

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "fivek_pairs"
 sys.path.insert(0, str(REPO))
 
+from common import add_threads_option, parse_run_args  # noqa: E402
+
 SHIFTS = (0.0, -1.0, -0.5, 0.5, 1.0)
 
 
@@ -57,15 +59,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", type=int, default=100, help="number of pairs (at most 120)")
     p.add_argument("--minutes", type=float, default=5.0, help="the training budget (--minutes)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    add_threads_option(p, 2, "torch threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", type=Path, default=REPO / "runs" / "bench_pairs_budget", help="work folder")
-    args = p.parse_args()
+    args = parse_run_args(p, None)
     import shutil
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     from trainer.config import load_config
     from trainer.train import train
 

@@ -33,6 +33,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common import add_threads_option, parse_run_args  # noqa: E402
+
 from backend.agent.actions import AGENT_SLIDERS  # noqa: E402
 from backend.agent.thumbnail import make_thumbnail  # noqa: E402
 from backend.decode import decode_image  # noqa: E402
@@ -56,10 +58,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="photos fitted together")
     parser.add_argument("--limit", type=int, default=0, help="first N pairs only (0 = all)")
     parser.add_argument("--sliders", default=",".join(AGENT_SLIDERS), help="comma-separated sliders to fit")
-    parser.add_argument("--threads", type=int, default=2)
+    add_threads_option(parser, 2)
     parser.add_argument("--json", type=Path, help="also write the per-photo rows as JSON here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_run_args(parser, None)
     sliders = [s.strip() for s in args.sliders.split(",") if s.strip()]
 
     inputs, experts = StemIndex(args.data / "input"), StemIndex(args.data / "expertC")

@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import write_baseline_jpegs  # noqa: E402
+from common import add_threads_option, parse_run_args, write_baseline_jpegs  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 FULLRES = ROOT.parent / "shared" / "data" / "fivek_extra" / "fullres"
@@ -73,13 +72,12 @@ def make_photos(scratch: Path, names: list[str] | None) -> list[tuple[str, Path]
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--style", type=Path, default=ROOT / "backend" / "styles" / "default.safetensors")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (the machine has 2 cores)")
+    add_threads_option(p, 2, "torch threads (the machine has 2 cores)")
     p.add_argument("--repeats", type=int, default=30, help="timed suggest calls per photo")
     p.add_argument("--dt-repeats", type=int, default=3, help="timed darktable-cli renders per photo")
     p.add_argument("--photos", nargs="*", help="only these file names (and 'baseline' for the generated ones)")
-    args = p.parse_args()
+    args = parse_run_args(p, None)
 
-    torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     from backend.agent.style import load_style
     from backend.agent.suggest import suggest_for_photo

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 import torch
+from common import add_threads_option, parse_run_args
 from timing import median_ms
 
 from trainer.config import TrainConfig, apply_overrides
@@ -36,11 +37,10 @@ VARIANTS: dict[str, list[str]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser, 1)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_run_args(parser, None)
     print(f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, CPU")
     print(f"{'config':44s} {'critic ms':>9s} {'agent ms':>9s} {'step ms':>9s} {'steps/s':>8s} {'img/s':>7s}")
     for name, overrides in VARIANTS.items():

@@ -6,9 +6,9 @@ Importing it puts the repository (:data:`REPO`) on ``sys.path`` too, so a script
 * photos: :func:`downscale_png16` (a photo as a 16-bit sRGB PNG at a long side), :func:`link_photos`;
 * darktable: :func:`darktable_xmp` (the sidecar text our translator writes), :func:`photo_long_side`;
 * training: :func:`add_run_options` / :func:`add_style_options` (the options the training benches share),
-  :func:`parse_run_args` (parse them, ``--threads`` applied), :func:`train_style` (``autoretouch train`` in a
-  subprocess), :func:`link_training_photos`, :func:`bench_style` (``--style-dir``'s style, else a trained one),
-  :func:`find_style`;
+  :func:`add_threads_option` (``--threads`` alone), :func:`parse_run_args` (parse them, ``--threads`` applied),
+  :func:`train_style` (``autoretouch train`` in a subprocess), :func:`link_training_photos`, :func:`bench_style`
+  (``--style-dir``'s style, else a trained one), :func:`find_style`;
 * evaluation: :func:`evaluate_style` (``evaluate_pairs`` + contact sheet), :func:`markdown_rows` under
   :data:`TABLE_HEAD`, :func:`report_progress`, :func:`print_report` (the report, and ``--json``'s file).
 """
@@ -117,7 +117,7 @@ def add_run_options(parser: argparse.ArgumentParser, run_dir: Path) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="generator steps (default: the config's)")
     length.add_argument("--minutes", type=float, help="stop training after M minutes")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (train and eval)")
+    add_threads_option(parser, None, "torch CPU threads (train and eval)")
     parser.add_argument("--run-dir", type=Path, default=run_dir)
 
 
@@ -126,6 +126,11 @@ def add_style_options(parser: argparse.ArgumentParser, style_dir_help: str) -> N
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="train config override")
     parser.add_argument("--style-dir", type=Path, help=style_dir_help)
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+
+
+def add_threads_option(parser: argparse.ArgumentParser, default: int | None, help_text: str | None = None) -> None:
+    """``--threads N`` (default ``default``): the torch CPU threads :func:`parse_run_args` sets."""
+    parser.add_argument("--threads", type=int, default=default, help=help_text)
 
 
 def parse_run_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
