@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -182,3 +183,34 @@ def test_a_long_sidecar_names_leftover_temp_and_lock_files_are_found_and_removed
     lock_path(sidecar).write_text("")
     assert sorted(remove_leftovers(sidecar)) == sorted([temp, lock_path(sidecar)])
     assert _listing(tmp_path) == set()
+
+
+def test_a_sidecar_name_over_the_limit_is_refused_by_name_and_the_batch_carries_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from backend.cli.main import main
+
+    long_photo = tmp_path / ("b" * 248 + ".jpg")  # legal (252 bytes); its darktable sidecar would be 256
+    short_photo = tmp_path / "IMG_1.jpg"
+    for photo in (long_photo, short_photo):
+        Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(photo)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.5}]}))
+    code = main(["apply", "--recipe", str(recipe), "--host", "darktable", str(long_photo), str(short_photo)])
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert code == 9  # partial failure: the other photo got its sidecar
+    assert "the sidecar's name would be 256 bytes, longer than file systems allow (255)" in out, out
+    assert "cannot lock" not in out
+    assert (tmp_path / "IMG_1.jpg.xmp").is_file()
+    assert _listing(tmp_path) == {long_photo.name, "IMG_1.jpg", "IMG_1.jpg.xmp", "r.json"}
+
+
+def test_an_error_of_the_work_under_the_lock_is_not_called_a_lock_error(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_1.xmp"
+    with pytest.raises(PermissionError, match="the work failed"), sidecar_lock(path):
+        raise PermissionError("the work failed")
+    assert not lock_path(path).exists()

@@ -73,7 +73,7 @@ def remove_leftovers(sidecar: Path) -> list[Path]:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                         removed.append(path)
-    except SidecarError:  # held by a live process (or the folder is read-only): not ours to clean
+    except (SidecarError, OSError):  # held by a live process, or the folder is read-only: not ours to clean
         return removed
     lock = lock_path(sidecar)
     if lock in before and not lock.exists():

@@ -155,17 +155,26 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
         timeout: seconds to wait for another holder (default :data:`LOCK_TIMEOUT_S`).
 
     Raises:
-        SidecarError: the lock could not be taken in time, or the folder is not writable.
+        SidecarError: the sidecar's name is longer than file systems allow (the photo's name is too long for
+            a sidecar beside it), the lock could not be taken in time, or the folder is not writable. An error
+            of the work done under the lock is not one of the lock's: it propagates as it is.
     """
     p = Path(sidecar)
+    size = len(os.fsencode(p.name))
+    if size > NAME_MAX:
+        raise SidecarError(
+            p,
+            f"the sidecar's name would be {size} bytes, longer than file systems allow ({NAME_MAX}); "
+            "give the photo a shorter name",
+        )
     lock = lock_path(p)
     timeout = LOCK_TIMEOUT_S if timeout is None else timeout
-    try:
-        cm = _flock(lock, p, timeout) if fcntl is not None else _exclusive_file(lock, p, timeout)
-        with cm:
-            yield
-    except OSError as exc:
-        raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(_flock(lock, p, timeout) if fcntl is not None else _exclusive_file(lock, p, timeout))
+        except OSError as exc:
+            raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
+        yield
 
 
 def _write_temp(folder: Path, name: str, data: bytes, mode: int) -> Path:
