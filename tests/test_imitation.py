@@ -160,11 +160,11 @@ def test_cli_imitation_only_writes_a_loadable_style(tmp_path: Path, capsys: pyte
     assert style.net.sliders == SLIDERS
     assert not (run / "checkpoints").exists()
 
-    # usage errors are typed (exit 2 for the catalog's options, as argparse's own; 3 for the other sources)
+    # usage errors are typed: exit 2, as argparse's own
     assert main(["train", "--style", "x", "--lrcat", str(fx.path), "--run-dir", str(tmp_path / "e")]) == 2
     assert "--expert" in capsys.readouterr().err
-    assert main(["train", "--style", "x", "--expert", "C", "--targets", str(inputs), "--no-install"]) == 3
-    assert main(["train", "--style", "x", "--no-install"]) == 3
+    assert main(["train", "--style", "x", "--expert", "C", "--targets", str(inputs), "--no-install"]) == 2
+    assert main(["train", "--style", "x", "--no-install"]) == 2
     assert main(["train", "--style", "x", "--lrcat", str(tmp_path / "missing.lrcat"), "--expert", "C",
                  "--no-install", "--run-dir", str(tmp_path / "m")]) == 6  # fmt: skip
 
