@@ -7,6 +7,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +24,7 @@ from testing.training import config_with
 from trainer.data.pairs import find_pairs, load_paired_views
 from trainer.distributed import DistInfo
 from trainer.eval_cli import Pair, evaluate_pairs
+from trainer.metrics import pooled_psnr
 from trainer.restore_pairs import (
     MAX_EXAMPLES,
     _choose_blend,
@@ -237,7 +239,8 @@ def test_the_cross_fitted_check_chooses_the_nearest_share_that_scores_best(tmp_p
         # share 0 is the agent alone, as suggested (moves under 1 % of a slider's range are left out of a recipe)
         assert p["mixes"][0] == pytest.approx(p["agent"], abs=1.0)
         assert p["style"] == p["mixes"][2]
-    assert check["val_psnr"] == pytest.approx(by_share["1"], abs=0.01)
+    assert by_share["1"] == pytest.approx(np.mean([p["style"] for p in check["per_pair"]]), abs=0.01)
+    assert check["val_psnr"] == pytest.approx(pooled_psnr([p["style"] for p in check["per_pair"]]))
     plain = crossfit_check(
         config_with(TINY, restore={"nearest_blends": []}), ps, 2, steps=5, minutes=0.0, info=DistInfo()
     )
@@ -302,3 +305,28 @@ def test_edits_that_changed_nothing_give_a_finite_check(tmp_path: Path) -> None:
     result = train(cfg, targets=None, edits=items, run_dir=tmp_path / "run", install_dir=tmp_path / "s")
     check = json.loads((tmp_path / "run" / "style" / "mine.json").read_text(encoding="utf-8"))["training"]["check"]
     assert check["identity_psnr"] == 100.0 and result.style_path is not None
+
+
+def test_one_pair_left_unedited_does_not_decide_the_check_alone(tmp_path: Path) -> None:
+    """A favourite the photographer left as shot scores "perfect" for doing nothing; the pairs count together."""
+    import shutil
+
+    look = {"exposure": 0.8, "contrast": 40.0, "temperature": 40.0}
+    before, after, _ = write_pair_folders(tmp_path / "d", n_pairs=4, size=48, seed=2, recipe=look, exposure_spread=0.0)
+    shutil.copyfile(before / "p000.png", after / "p000.png")  # p000: left as shot
+    cfg = config_with(TINY, restore={"nearest_blends": [1.0]})  # the style: the pairs' median recipe
+    ps = load_pair_set(cfg, before, after, ("exposure", "contrast", "temperature"))
+    check = crossfit_check(cfg, ps, 2, steps=5, minutes=0.0, info=DistInfo())
+    by_pair = {p["pair"]: p for p in check["per_pair"]}
+    assert by_pair["p000"]["identity"] == 100.0  # capped: doing nothing reproduces it exactly
+    assert check["val_psnr_identity"] == pytest.approx(pooled_psnr([p["identity"] for p in check["per_pair"]]))
+    edited = [p["identity"] for name, p in by_pair.items() if name != "p000"]
+    assert check["val_psnr_identity"] < max(edited) + 1.5  # the mean in dB would be lifted by ~20 dB
+    assert check["val_psnr"] > check["val_psnr_identity"] + 3.0  # the look on the three edited photos wins
+
+
+def test_pooled_psnr_is_the_psnr_of_the_mean_squared_error() -> None:
+    assert pooled_psnr([20.0, 20.0]) == pytest.approx(20.0)
+    assert pooled_psnr([100.0, 20.0, 20.0, 20.0]) == pytest.approx(20.0 + 10 * np.log10(4 / 3))
+    assert pooled_psnr([float("inf"), 30.0]) == pytest.approx(30.0 + 10 * np.log10(2))
+    assert pooled_psnr([float("inf"), float("inf")]) == 100.0 and np.isnan(pooled_psnr([]))

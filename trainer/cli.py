@@ -103,8 +103,9 @@ restore.poor_fit_db (25 dB; a crop, a local brush, another raw converter) is rep
 then learns to turn each original -- and copies of it shot a little darker, brighter, warmer or cooler -- into
 your edit. The check is cross-fitted: with 4 pairs or more they are split in two halves, an agent trained on
 each half scores the other (30 % of the time budget), so every pair is scored by an agent that never saw it;
-the style itself is then trained on every pair and installed only if that score beats doing nothing (exit
-status 10 otherwise; --force installs it anyway). With 1 to 3 pairs there is no check on unseen pairs: the
+the style itself is then trained on every pair and installed only if that score (the PSNR of all the pairs
+taken together, so that a photo left as shot does not decide alone) beats doing nothing (exit status 10
+otherwise; --force installs it anyway). With 1 to 3 pairs there is no check on unseen pairs: the
 style is scored on its training pairs, installed if it beats doing nothing there, and the summary and the
 style's metadata (training.check) say it was not checked on pairs it did not see. The fitted recipes travel
 with the style: `autoretouch eval` reports them as the "nearest edits" baseline.

@@ -44,6 +44,7 @@ __all__ = [
     "delta_e76",
     "image_metrics",
     "mean_metric",
+    "pooled_psnr",
     "psnr",
     "ssim",
 ]
@@ -281,3 +282,28 @@ def mean_metric(values: np.ndarray | list[float]) -> float:
     if arr.size == 0:
         return math.nan
     return float(arr.mean())
+
+
+def pooled_psnr(values_db: np.ndarray | list[float], cap: float = 100.0) -> float:
+    """The PSNR (dB) of several photos taken together: of their mean squared error, from per-photo PSNRs.
+
+    Unlike the mean of the per-photo values, one photo scored near-perfectly (a pair whose "edit" changed
+    nothing: ``inf`` or a capped 100 dB) does not outweigh the others; the photos with the largest errors count
+    most, as they do for the eye.
+
+    Args:
+        values_db: per-photo PSNR in dB (``inf`` allowed: a squared error of 0).
+        cap: the highest value returned (all photos identical gives infinity otherwise).
+
+    Returns:
+        ``-10 log10(mean(10 ** (-v / 10)))``, at most ``cap``; ``nan`` when empty.
+
+    Examples:
+        >>> round(pooled_psnr([100.0, 20.0, 20.0, 20.0]), 2)
+        21.25
+    """
+    arr = np.asarray(values_db, dtype=np.float64)
+    if arr.size == 0:
+        return math.nan
+    mse = float(np.mean(np.power(10.0, -arr / 10.0)))
+    return cap if mse <= 10.0 ** (-cap / 10.0) else min(cap, -10.0 * math.log10(mse))

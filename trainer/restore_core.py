@@ -31,7 +31,7 @@ from trainer.config import RESTORE_SLIDERS, TrainConfig
 from trainer.data.dataset import sample_crops
 from trainer.data.unedit import photographer_unedit_settings, random_unedit_settings
 from trainer.distributed import DistInfo, average_gradients
-from trainer.metrics import psnr
+from trainer.metrics import pooled_psnr, psnr
 from trainer.report import MetricsLog
 from trainer.restore_fit import look_descriptor
 
@@ -249,11 +249,17 @@ def restore_images(net: AgentNet, inputs: Tensor, prior: Prior | None = None) ->
 
 
 def val_psnr(net: AgentNet, data: RestoreData, prior: Prior | None = None) -> tuple[float, float]:
-    """Mean PSNR (dB, 8-bit sRGB) of the agent's restorations of the held-out pairs, and of doing nothing."""
+    """PSNR (dB, 8-bit sRGB) of the agent's restorations of the held-out photos, and of doing nothing.
+
+    Held-out un-edited favourites: the mean of the per-photo values. Held-out pairs (the photographer's own
+    edits): the photos taken together (:func:`~trainer.metrics.pooled_psnr`), so that a pair whose edit changed
+    nothing (doing nothing scores infinity on it) does not decide the check alone.
+    """
     out, _ = restore_images(net, data.val_in, prior)
-    style = float(np.mean(psnr(out, data.val_out)))
-    identity = float(np.mean(psnr(data.val_in, data.val_out)))
-    return style, identity
+    style, identity = psnr(out, data.val_out), psnr(data.val_in, data.val_out)
+    if "held_out_pairs" in data.summary:
+        return pooled_psnr(style), pooled_psnr(identity)
+    return float(np.mean(style)), float(np.mean(identity))
 
 
 def _lr(cfg: TrainConfig, step: int, elapsed: float, steps: int, minutes: float) -> float:

@@ -55,7 +55,7 @@ from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
 from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
-from trainer.metrics import psnr
+from trainer.metrics import pooled_psnr, psnr
 from trainer.pseudo_labels import FitResult, fit_recipes
 from trainer.restore_core import (
     RestoreData,
@@ -592,8 +592,8 @@ def crossfit_check(
     this check says how it can be expected to do on new photos, and decides whether it is installed.
 
     Returns:
-        ``val_psnr`` and ``val_psnr_identity`` (mean PSNR in dB over every pair, each scored by the agent that
-        did not see it), ``per_pair`` (name, style dB, identity dB; with ``restore.nearest_blends`` also the
+        ``val_psnr`` and ``val_psnr_identity`` (PSNR in dB of every pair taken together,
+        :func:`~trainer.metrics.pooled_psnr`, each pair scored by the agent that did not see it), ``per_pair`` (name, style dB, identity dB; with ``restore.nearest_blends`` also the
         mix's dB at each share, ``mixes``), ``summary`` for the style's metadata and ``blend``: the nearest-edits
         share chosen among ``restore.nearest_blends`` (the style is then scored as that mix), else ``None``.
     """
@@ -627,8 +627,8 @@ def crossfit_check(
             )
         log.info("cross-fitted check: fold %d of %d done (%.0f s)", f + 1, folds, time.monotonic() - t0)
     blend_choice = _choose_blend(per_pair, shares, r.nearest_blend) if shares else {}
-    style = float(np.mean([p["style"] for p in per_pair]))
-    identity = float(np.mean([p["identity"] for p in per_pair]))
+    style = pooled_psnr([p["style"] for p in per_pair])  # taken together: an unedited pair does not decide alone
+    identity = pooled_psnr([p["identity"] for p in per_pair])
     worst = min(per_pair, key=lambda p: p["style"] - p["identity"])
     summary = {
         "kind": f"{folds}-fold cross-fitted",
