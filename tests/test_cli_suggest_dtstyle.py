@@ -149,3 +149,27 @@ def test_a_failed_write_fails_that_photo_with_a_clear_error(
         assert f"{tmp_path / Path(row['photo']).stem}.1." in row["error"]  # names the file it could not write
         assert "cannot write the style file: No space left on device" in row["error"]
     assert "internal error" not in err
+
+
+def test_a_photo_name_that_is_not_utf8_gives_a_valid_file_and_the_batch_goes_on(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    odd = os.fsdecode(b"caf\xe9.jpg")  # a Latin-1 name: the byte 0xE9 is not UTF-8
+    shutil.copyfile(here["root"] / "a.jpg", here["root"] / odd)
+    try:
+        code, out, err = run_main(capsys, ["suggest", odd, "b.png", "--json", "--dtstyle", str(tmp_path)])
+    finally:
+        (here["root"] / odd).unlink()
+    assert code == 0, err
+    rows = {json.loads(line)["photo"]: json.loads(line) for line in out.splitlines()}
+    assert set(rows) == {odd, "b.png"} and all(r["ok"] for r in rows.values())
+    path = Path(rows[odd]["recipes"][0]["dtstyle"])
+    assert path.name.startswith("caf\ufffd.1.")  # a UTF-8 name, for the plug-in
+    name, plugins = _plugins(path)
+    assert name.startswith("autoretouch preview caf\ufffd 1 ") and plugins
+    description = SafeET.parse(path).getroot().findtext("info/description") or ""
+    assert "suggestion for caf\ufffd.jpg" in description
+    assert len(list(tmp_path.iterdir())) == 2

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from backend.recipe import Recipe
     from backend.translate.darktable import HistoryEntry
 
-__all__ = ["STYLE_PREFIX", "dtstyle_dir", "dtstyle_name", "suggest_with_entries", "write_dtstyles"]
+__all__ = ["STYLE_PREFIX", "dtstyle_dir", "dtstyle_name", "safe_text", "suggest_with_entries", "write_dtstyles"]
 
 #: The start of every preview style's name (the plug-in deletes the styles it imported by their object).
 STYLE_PREFIX = "autoretouch preview"
@@ -50,8 +50,25 @@ def dtstyle_dir(text: str) -> Path:
 
 
 def dtstyle_name(photo: Path, variant: int, token: str) -> str:
-    """The style's name in darktable: ``autoretouch preview <photo stem> <variant, from 1> <token>``."""
-    return f"{STYLE_PREFIX} {photo.stem} {variant} {token}"
+    """The style's name in darktable: ``autoretouch preview <photo stem> <variant, from 1> <token>``.
+
+    The stem is in its :func:`safe_text` form (a name that is not valid UTF-8 still gives a valid style file).
+    """
+    return f"{STYLE_PREFIX} {safe_text(photo.stem)} {variant} {token}"
+
+
+def safe_text(text: str) -> str:
+    r"""``text`` as valid UTF-8 XML text: each byte of a file name that is not UTF-8 becomes U+FFFD.
+
+    Python gives such bytes as lone surrogates (``os.fsdecode``'s ``surrogateescape``), which UTF-8 cannot
+    encode; control characters other than tab and newline, which XML 1.0 forbids, are replaced too.
+
+    Example:
+        >>> safe_text(os.fsdecode(b"caf\xe9")) == "caf\ufffd"
+        True
+    """
+    decoded = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join("\ufffd" if ord(c) < 0x20 and c not in "\t\n" else c for c in decoded)
 
 
 def suggest_with_entries(
@@ -79,7 +96,10 @@ def suggest_with_entries(
 def write_dtstyles(
     directory: Path, photo: Path, entries: Sequence[Sequence[HistoryEntry]], label: str, strength: float
 ) -> list[Path]:
-    """Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
+    r"""Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
+
+    The photo's name goes into the style's name, its description and the file's name in its :func:`safe_text`
+    form, so a name that is not valid UTF-8 (``caf\xe9.jpg``, byte 0xE9) still gives a valid file with a UTF-8 name.
 
     Raises:
         OutputError: a file could not be written (the operating system's reason; the photo counts as failed).
@@ -90,8 +110,10 @@ def write_dtstyles(
     out = []
     for k, items in enumerate(entries, start=1):
         name = dtstyle_name(photo, k, token)
-        description = f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
-        path = directory / f"{photo.stem}.{k}.{token}.dtstyle"
+        description = safe_text(
+            f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
+        )
+        path = directory / f"{safe_text(photo.stem)}.{k}.{token}.dtstyle"
         try:
             write_text_atomic(path, history_to_dtstyle(list(items), name, description))
         except OSError as exc:
