@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
@@ -64,6 +65,7 @@ __all__ = [
     "StyleError",
     "StyleInfo",
     "StyleStore",
+    "check_weights",
     "load_style",
     "read_metadata",
     "save_style",
@@ -166,7 +168,7 @@ class Style:
 
 @dataclass(frozen=True)
 class StyleInfo:
-    """One entry of :meth:`StyleStore.list` (metadata only; the weights are not read).
+    """One entry of :meth:`StyleStore.list` (metadata, and the weights' header only: the tensors are not read).
 
     Attributes:
         name: style name (file stem).
@@ -351,13 +353,41 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 # -- weights ----------------------------------------------------------------------------------------
 
 
+def _not_safetensors(path: Path, exc: Exception) -> StyleError:
+    return StyleError(path, f"not a safetensors weights file ({type(exc).__name__}: {exc})")
+
+
+def check_weights(path: str | Path) -> None:
+    """Check a weights file cheaply, without reading its tensors.
+
+    Checks the size limit, and that the safetensors header is readable and covers the file exactly (a truncated
+    or padded file fails).
+
+    Raises:
+        NotFoundError: no such file.
+        StyleError: too large, or not a (complete) safetensors file; the message :func:`load_style` gives.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"{p}: style weights not found") from None
+    if size > MAX_WEIGHTS_BYTES:
+        raise StyleError(p, f"weights of {size:,} bytes exceeds the {MAX_WEIGHTS_BYTES:,}-byte limit")
+    try:
+        with safe_open(str(p), framework="pt") as fh:  # parses and validates the header only
+            fh.keys()
+    except Exception as exc:  # safetensors raises its own error types for every malformed header
+        raise _not_safetensors(p, exc) from None
+
+
 def _load_weights(path: Path, nets: dict[str, AgentNet]) -> None:
     """Load the weights file into ``nets`` (name prefix -> net; ``""`` for the style's agent)."""
     raw = _read_limited(path, MAX_WEIGHTS_BYTES, "weights")
     try:
         tensors = load_safetensors(raw)
     except Exception as exc:  # safetensors raises its own error types for every malformed header
-        raise StyleError(path, f"not a safetensors weights file ({type(exc).__name__}: {exc})") from None
+        raise _not_safetensors(path, exc) from None
     expected = {prefix + k: (prefix, k, v) for prefix, net in nets.items() for k, v in net.state_dict().items()}
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -546,7 +576,11 @@ class StyleStore:
         return load_style(self.find(name))
 
     def list(self) -> list[StyleInfo]:
-        """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``."""
+        """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``.
+
+        Each style's metadata is validated and its weights file checked with :func:`check_weights` (a truncated
+        file is an ``error``), but no tensor is read.
+        """
         infos: list[StyleInfo] = []
         seen: set[str] = set()
         for d in self.dirs:
@@ -565,6 +599,7 @@ class StyleStore:
                     meta = read_metadata(weights.with_suffix(".json"))
                     if meta["name"] != stem:
                         raise StyleError(weights, f"metadata names the style {meta['name']!r}")
+                    check_weights(weights)
                 except AutoretouchError as exc:
                     meta, error = {}, str(exc)
                 infos.append(StyleInfo(stem, weights, d, self.source_of(d), meta, error, shadowed=stem in seen))
