@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from backend.errors import InvalidRecipeError, NotFoundError
+from backend.errors import InvalidRecipeError, NotFoundError, UnknownSliderError
 from backend.sliders.catalog import SliderSpec, get_slider
 
 __all__ = [
@@ -90,6 +90,19 @@ def _unflat(flat: Sequence[float], shape: tuple[int, ...]) -> SliderValue:
         return float(flat[0])
     step = math.prod(shape[1:]) if len(shape) > 1 else 1
     return tuple(_unflat(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0]))
+
+
+def _catalog_slider(name: str, where: str) -> SliderSpec:
+    """The catalog row of slider ``name``.
+
+    Raises:
+        UnknownSliderError: no such slider; the message starts with ``where`` (the recipe file and step).
+    """
+    try:
+        return get_slider(name)
+    except UnknownSliderError as exc:
+        exc.args = (f"{where}: {exc}",)  # the same error (and its ``name``), naming where the slider was found
+        raise
 
 
 def _validate_value(spec: SliderSpec, raw: Any, where: str) -> SliderValue:
@@ -178,14 +191,17 @@ class Recipe:
         raw_steps = data.get("steps")
         if not isinstance(raw_steps, list):
             raise InvalidRecipeError(f"{source}: 'steps' must be a list")
-        steps = []
+        steps: list[Step] = []
         for i, raw in enumerate(raw_steps):
+            where = f"{source}: step {i}"
             if not isinstance(raw, dict) or set(raw) != {"slider", "value"}:
-                raise InvalidRecipeError(f"{source}: step {i} must be an object with exactly 'slider' and 'value'")
+                raise InvalidRecipeError(f"{where} must be an object with exactly 'slider' and 'value'")
             if not isinstance(raw["slider"], str):
-                raise InvalidRecipeError(f"{source}: step {i}: 'slider' must be a string")
-            spec = get_slider(raw["slider"])
-            steps.append(Step(spec.name, _validate_value(spec, raw["value"], f"{source}: step {i}")))
+                raise InvalidRecipeError(f"{where}: 'slider' must be a string")
+            spec = _catalog_slider(raw["slider"], where)
+            if any(s.slider == spec.name for s in steps):
+                raise InvalidRecipeError(f"{where}: slider {spec.name!r} appears twice; a recipe sets it once")
+            steps.append(Step(spec.name, _validate_value(spec, raw["value"], where)))
         style, model, strength = data.get("style"), data.get("model"), data.get("strength", 1.0)
         if style is not None and not isinstance(style, str):
             raise InvalidRecipeError(f"{source}: 'style' must be a string")

@@ -124,6 +124,36 @@ def test_load_recipe_errors_name_the_file(tmp_path: Path) -> None:
         load_recipe(binary)
 
 
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ((("exposure", 0.5), ("expo", 1.0)), "step 1: unknown slider 'expo'"),
+        ((("exposure", 0.5), ("exposure", 1.0)), "step 1: slider 'exposure' appears twice"),
+    ],
+    ids=["unknown", "twice"],
+)
+@pytest.mark.parametrize("command", ["apply", "render"])
+def test_slider_errors_name_the_recipe_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: tuple[tuple[str, Any], ...], message: str, command: str
+) -> None:
+    from backend.cli.main import main
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(_doc(*steps)), encoding="utf-8")
+    with pytest.raises(InvalidRecipeError) as info:
+        load_recipe(recipe)
+    assert str(info.value) == f"{recipe}: {message}" + ("; a recipe sets it once" if "twice" in message else "")
+    extra = ["--host", "darktable", "--dry-run"] if command == "apply" else ["--out-dir", str(tmp_path / "out")]
+    assert main([command, str(tmp_path / "p.jpg"), "--recipe", str(recipe), *extra]) == 4
+    assert f"autoretouch: error: {recipe}: {message}" in capsys.readouterr().err
+
+
+def test_an_unknown_slider_named_with_its_file_keeps_its_type() -> None:
+    with pytest.raises(UnknownSliderError) as info:
+        Recipe.from_dict(_doc(("glow", 10)), source="r.json")
+    assert info.value.name == "glow" and str(info.value) == "r.json: step 0: unknown slider 'glow'"
+
+
 # -- strength ------------------------------------------------------------------------------------
 
 
