@@ -136,6 +136,12 @@ def test_a_restoration_style_worse_than_doing_nothing_is_reported_and_not_instal
     assert remote_train(args) == 10
     captured = capsys.readouterr()
     assert "not installed" in captured.err and "doing nothing" in captured.err
+    # as a local run says it: where the style stays, and that the threshold asked for more than doing nothing
+    assert "short of the +99.00 dB that restore.min_gain_db asks for" in captured.err
+    assert f"; it stays in {os.sep}" in captured.err and "(--force installs it anyway)" in captured.err
+    style_line = [line for line in captured.out.splitlines() if line.startswith("  style:")]
+    assert len(style_line) == 1 and style_line[0].endswith(f"style{os.sep}remote_bad.safetensors")
+    assert "not installed" not in captured.out
     assert "remote_bad" not in _listed(env)
     _wait_idle(env)
     assert remote_train(_args(env, "--style", "remote_forced", "--steps", "2", *restore, *impossible, "--force")) == 0

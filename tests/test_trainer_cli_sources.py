@@ -184,3 +184,22 @@ def test_options_that_do_not_go_together_exit_2_before_anything_starts(
     err = capsys.readouterr().err
     assert err.startswith("autoretouch: error: ") and message in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+        (["--steps", "x"], "argument --steps: not a whole number: 'x'"),
+        (["--minutes", "-1"], "argument --minutes: must be 0 or more minutes, got -1"),
+        (["--minutes", "nan"], "argument --minutes: must be 0 or more minutes, got nan"),
+    ],
+)
+@pytest.mark.parametrize("server", [False, True])
+def test_a_bad_length_is_refused_alike_locally_and_through_a_daemon(
+    argv: list[str], message: str, server: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote = ["--server", "127.0.0.1:1"] if server else []  # refused before any connection is tried
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--style", "s", "--targets", str(tmp_path), *argv, *remote])
+    assert exited.value.code == 2 and message in capsys.readouterr().err

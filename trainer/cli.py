@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -185,8 +186,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="folder of unedited photos like the ones you will retouch (default: un-edited favourites only)",
     )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--minutes", type=float, metavar="M", help="stop after M minutes of this invocation")
-    length.add_argument("--steps", type=int, metavar="N", help="generator steps in total (default from the config)")
+    length.add_argument("--minutes", type=_minutes, metavar="M", help="stop after M minutes of this invocation")
+    length.add_argument("--steps", type=_steps, metavar="N", help="generator steps in total (default from the config)")
     parser.add_argument(
         "--resume", action="store_true", help="continue the run folder's newest checkpoint (run.method=gan)"
     )
@@ -235,6 +236,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_server_options(parser)  # --server HOST:PORT, --token T: train on a running daemon
     parser.set_defaults(func=run)
+
+
+def _steps(text: str) -> int:
+    """``--steps N``: a whole number of at least 1 (the same refusal locally and with ``--server``)."""
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {steps}")
+    return steps
+
+
+def _minutes(text: str) -> float:
+    """``--minutes M``: a finite number of minutes, 0 or more (the same refusal locally and with ``--server``)."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(minutes) or minutes < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more minutes, got {text}")
+    return minutes
 
 
 def _check_mode(args: argparse.Namespace) -> None:

@@ -183,11 +183,11 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
         sys.stdout.write("\n")
         return
     print(f"trained style {args.style!r}: {finished.steps} steps (stopped by {finished.stopped_by})")
-    if finished.rejected:
-        print(f"  not installed: {finished.rejected} (--force installs it anyway)")
     print(f"  run folder: {finished.run_dir}{os.sep}")
     if installed is not None:
         print(f"  installed:  {installed}")
+    elif finished.rejected:  # as a local run prints it: the run folder's copy (on the daemon's machine)
+        print(f"  style:      {_run_style_path(finished.run_dir, args.style)}")
     edits = learned_from(
         pairs=getattr(args, "pairs", None),
         catalog=getattr(args, "favourites", None),
@@ -195,6 +195,11 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
     )
     for line in metric_lines(metrics, from_edits=edits is not None):
         print(line)
+
+
+def _run_style_path(run_dir: str, style: str) -> str:
+    """The style file a run leaves in its run folder (``RUN/style/NAME.safetensors``), as a local run names it."""
+    return f"{run_dir}{os.sep}style{os.sep}{style}.safetensors"
 
 
 def remote_train(args: argparse.Namespace) -> int:
@@ -255,6 +260,10 @@ def remote_train(args: argparse.Namespace) -> int:
         )
     _print_trained(args, finished)
     if finished.rejected:
-        print(f"autoretouch train: style {args.style!r} not installed: {finished.rejected}", file=sys.stderr)
+        print(
+            f"autoretouch train: style {args.style!r} not installed: {finished.rejected}; it stays in "
+            f"{finished.run_dir}{os.sep}style{os.sep} (--force installs it anyway)",
+            file=sys.stderr,
+        )
         return EXIT_STYLE_REJECTED
     return 0

@@ -361,6 +361,11 @@ def _check_place(data: RestoreData) -> str:
     return f"{what} it did not see ({check.get('kind', 'cross-fitted')} check)"
 
 
+def _threshold_note(min_gain_db: float) -> str:
+    """The refusal's mention of a gain threshold other than doing nothing (``restore.min_gain_db``), else ``""``."""
+    return "" if min_gain_db == 0.0 else f", short of the {min_gain_db:+.2f} dB that restore.min_gain_db asks for"
+
+
 def _verdict(
     cfg: TrainConfig, net: AgentNet, data: RestoreData, outcome: Outcome, prior: Prior | None
 ) -> tuple[float, list[str]]:
@@ -378,7 +383,7 @@ def _verdict(
         reasons.insert(
             0,
             f"on {_check_place(data)} it scores {val_psnr:.2f} dB, doing nothing {identity_psnr:.2f} dB "
-            f"({gain:+.2f} dB)",
+            f"({gain:+.2f} dB)" + _threshold_note(cfg.restore.min_gain_db),
         )
     check = data.summary.get("check", {})
     if check.get("kind") in ("held-out", "in-sample"):
