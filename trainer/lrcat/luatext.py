@@ -23,8 +23,9 @@ Grammar accepted (a data subset of Lua 5.1)::
     value  := NUMBER | "-" NUMBER | STRING | "true" | "false" | "nil" | table
 
 * numbers: decimal integers and reals with optional exponent (``8.3e-05``), hexadecimal integers; a
-  single leading ``-``; non-finite results (``1e999``) are errors. Integer literals become ``int``, the
-  others ``float`` (Lua 5.1 has one number type; the distinction only keeps ``255`` readable).
+  single leading ``-``; numbers beyond the float range (``1e999``, or an integer past about 1.8e308,
+  such as one of thousands of digits) are errors. Integer literals become ``int``, the others ``float``
+  (Lua 5.1 has one number type; the distinction only keeps ``255`` readable).
 * strings: ``"..."`` or ``'...'`` with the escapes ``\a \b \f \n \r \t \v \\ \" \' \<newline>``,
   ``\ddd`` (decimal byte, UTF-8 decoded with the rest of the string) and ``\xHH``; long brackets
   ``[[...]]`` / ``[==[...]==]`` (a first newline is skipped, no escapes). Comments ``--`` and
@@ -181,14 +182,20 @@ class _Parser:
         return f"unexpected character {ch!r} (operators, calls and concatenation are code, not data)"
 
     def _number(self, literal: str, pos: int) -> int | float:
-        if literal[:2] in ("0x", "0X"):
-            return int(literal, 16)
-        if "." in literal or "e" in literal or "E" in literal:
-            value = float(literal)
-            if not math.isfinite(value):
-                raise self.error_at(f"number {literal} is out of range", pos)
-            return value
-        return int(literal)
+        value: int | float
+        try:
+            if literal[:2] in ("0x", "0X"):
+                value = int(literal, 16)
+            elif "." in literal or "e" in literal or "E" in literal:
+                value = float(literal)
+            else:
+                value = int(literal)  # ValueError past Python's 4,300-digit limit
+            if not math.isfinite(float(value)):  # OverflowError for an int past the float range
+                raise OverflowError
+        except (ValueError, OverflowError):
+            shown = literal if len(literal) <= 40 else f"{literal[:20]}...({len(literal)} characters)"
+            raise self.error_at(f"number {shown} is out of range", pos) from None
+        return value
 
     def _unescape(self, body: str, pos: int) -> str:
         if "\\" not in body:

@@ -219,9 +219,13 @@ class MappedSettings:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)  # OverflowError: an int past the float range (settings sent as JSON)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def process_version(settings: Mapping[str, Any]) -> str:
@@ -229,7 +233,7 @@ def process_version(settings: Mapping[str, Any]) -> str:
     pv = settings.get("ProcessVersion")
     try:
         number = float(pv) if isinstance(pv, str | int | float) and not isinstance(pv, bool) else None
-    except ValueError:
+    except (ValueError, OverflowError):
         number = None
     if number is None:
         return "PV2012" if any(k.endswith("2012") for k in settings) else "PV2003"
