@@ -151,8 +151,16 @@ def test_cli_apply_and_revert_with_duplicate(photo: Path, capsys: pytest.Capture
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["apply", "--recipe", "r.json", "--host", "both", "--duplicate", "1"], 4, "host darktable"),
-        (["revert", "--duplicate", "1"], 4, "host darktable"),  # revert's default host is both
+        (["apply", "--recipe", "r.json", "--host", "both", "--duplicate", "1"], 2, "host darktable"),
+        (["apply", "--recipe", "r.json", "--host", "lightroom", "--duplicate", "1"], 2, "host darktable"),
+        # with --server the CLI refuses it before it calls the daemon (none listens on port 1): the same status
+        (
+            ["apply", "--recipe", "r.json", "--host", "lightroom", "--duplicate", "1", "--server", "127.0.0.1:1"],
+            2,
+            "host darktable",
+        ),
+        (["revert", "--duplicate", "1"], 2, "host darktable"),  # revert's default host is both
+        (["revert", "--duplicate", "1", "--server", "127.0.0.1:1"], 2, "host darktable"),
         (["revert", "--host", "darktable", "--duplicate", "-1"], 2, "--duplicate must be at least 0"),
     ],
 )

@@ -10,9 +10,19 @@ from __future__ import annotations
 import argparse
 
 from backend.cli.argtypes import int_arg
+from backend.errors import AutoretouchError, InvalidRecipeError
 from backend.sidecar.apply import check_duplicate, hosts_for
 
-__all__ = ["add_duplicate_option", "checked_duplicate"]
+__all__ = ["DuplicateOptionError", "add_duplicate_option", "checked_duplicate"]
+
+
+class DuplicateOptionError(AutoretouchError):
+    """``--duplicate N`` with options it does not go with (a ``--host`` other than darktable).
+
+    Exit status 2, as for other usage errors: the command line is wrong, not a recipe.
+    """
+
+    exit_code = 2
 
 
 def add_duplicate_option(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +38,13 @@ def add_duplicate_option(parser: argparse.ArgumentParser) -> None:
 
 
 def checked_duplicate(args: argparse.Namespace) -> int:
-    """``--duplicate``, checked against ``--host`` before any photo is touched.
+    """``--duplicate``, checked against ``--host`` before any photo is touched (and before ``--server`` is called).
 
     Raises:
-        InvalidRecipeError: above 0 with a host other than darktable.
+        DuplicateOptionError: above 0 with a host other than darktable (exit status 2).
     """
-    check_duplicate(hosts_for(args.host), args.duplicate)
+    try:
+        check_duplicate(hosts_for(args.host), args.duplicate)
+    except InvalidRecipeError as exc:  # the library's check; on the command line it is a usage error
+        raise DuplicateOptionError(f"--duplicate {args.duplicate} --host {args.host}: {exc}") from None
     return int(args.duplicate)
