@@ -1,7 +1,14 @@
-"""The styles a daemon serves: loaded once at start (and again after a training), looked up by name."""
+"""The styles a daemon serves, looked up by name and kept in step with the style folders.
+
+Every style is loaded at start. Each request then checks the folders cheaply (one directory scan and a
+``stat`` per style file: name, ``mtime_ns``, size, inode) and, when anything changed (a style added, removed,
+or retrained in place by a local ``autoretouch train``), lists the folders again and reloads the styles whose
+``.safetensors`` or ``.json`` changed; the unchanged ones are kept as loaded.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +17,44 @@ from pathlib import Path
 from backend.agent.style import DEFAULT_STYLE, Style, StyleInfo, StyleStore, load_style
 from backend.errors import AutoretouchError, NotFoundError
 
-__all__ = ["LoadedStyles", "StyleRegistry"]
+__all__ = ["LoadedStyles", "StyleRegistry", "folder_state"]
+
+#: A file's identity for the cache: (mtime_ns, size, inode), or ``None`` when it cannot be stat'ed.
+FileKey = tuple[int, int, int] | None
+#: The state of the style folders: every (folder, file name, key) of their style files, sorted.
+FolderState = tuple[tuple[str, str, FileKey], ...]
+
+
+def _file_key(path: str | Path) -> FileKey:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def folder_state(dirs: Sequence[Path]) -> FolderState:
+    """The style files of ``dirs`` and their keys: equal states mean no style was added, removed or changed.
+
+    Args:
+        dirs: the style folders (a missing or unreadable one counts as empty).
+
+    Returns:
+        Sorted (folder, file name, :data:`FileKey`) of every ``.safetensors`` and ``.json`` file.
+    """
+    entries: list[tuple[str, str, FileKey]] = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                names = [e.name for e in it if e.name.endswith((".safetensors", ".json"))]
+        except OSError:
+            continue
+        entries.extend((str(d), name, _file_key(os.path.join(d, name))) for name in names)
+    return tuple(sorted(entries))
+
+
+def _style_key(info: StyleInfo) -> tuple[FileKey, FileKey]:
+    return _file_key(info.path), _file_key(info.path.with_suffix(".json"))
 
 
 @dataclass(frozen=True)
@@ -38,6 +82,8 @@ class StyleRegistry:
     def __init__(self, dirs: Sequence[str | Path] | None = None) -> None:
         self.store = StyleStore(dirs)
         self._snapshot = LoadedStyles()
+        self._state: FolderState | None = None
+        self._cache: dict[Path, tuple[tuple[FileKey, FileKey], Style]] = {}
         self._lock = threading.Lock()
         self.loaded = False
 
@@ -47,32 +93,56 @@ class StyleRegistry:
         return self.store.dirs[0]
 
     def load(self) -> LoadedStyles:
-        """(Re)load every style from disk; the new snapshot replaces the old one at once.
+        """(Re)load the styles from disk; the new snapshot replaces the old one at once.
+
+        A style whose two files have the same ``mtime_ns``, size and inode as when it was last loaded is kept;
+        the others are loaded again.
 
         Returns:
             The new snapshot. Unusable styles are recorded in ``errors``, never raised.
         """
         with self._lock:
-            infos = tuple(self.store.list())
-            styles: dict[str, Style] = {}
-            errors: dict[str, AutoretouchError] = {}
-            for info in infos:
-                if info.shadowed or info.name in styles or info.name in errors:
-                    continue
-                if info.error is not None:
-                    errors[info.name] = _StyleLoadError(info)
-                    continue
-                try:
-                    styles[info.name] = load_style(info.path)
-                except AutoretouchError as exc:
-                    errors[info.name] = exc
-            self._snapshot = LoadedStyles(infos, styles, errors)
-            self.loaded = True
-            return self._snapshot
+            return self._load_locked(folder_state(self.store.dirs))
+
+    def _load_locked(self, state: FolderState) -> LoadedStyles:
+        infos = tuple(self.store.list())
+        styles: dict[str, Style] = {}
+        errors: dict[str, AutoretouchError] = {}
+        cache: dict[Path, tuple[tuple[FileKey, FileKey], Style]] = {}
+        for info in infos:
+            if info.shadowed or info.name in styles or info.name in errors:
+                continue
+            if info.error is not None:
+                errors[info.name] = _StyleLoadError(info)
+                continue
+            key = _style_key(info)  # taken before loading: a file replaced meanwhile is reloaded next time
+            cached = self._cache.get(info.path)
+            try:
+                style = cached[1] if cached is not None and cached[0] == key else load_style(info.path)
+            except AutoretouchError as exc:
+                errors[info.name] = exc
+                continue
+            styles[info.name] = style
+            cache[info.path] = (key, style)
+        self._snapshot = LoadedStyles(infos, styles, errors)
+        self._cache, self._state = cache, state
+        self.loaded = True
+        return self._snapshot
 
     def snapshot(self) -> LoadedStyles:
-        """The current snapshot."""
-        return self._snapshot
+        """The current snapshot, reloaded first when the style folders changed since the last load.
+
+        Before the first :meth:`load` it is empty (nothing is loaded here).
+        """
+        if not self.loaded:
+            return self._snapshot
+        state = folder_state(self.store.dirs)
+        if state == self._state:
+            return self._snapshot
+        with self._lock:
+            if state == self._state:  # another request reloaded meanwhile
+                return self._snapshot
+            return self._load_locked(state)
 
     def get(self, name: str) -> Style:
         """The loaded style ``name``.
@@ -81,7 +151,7 @@ class StyleRegistry:
             NotFoundError: no style of that name (with a hint for the missing default style).
             StyleError: the style exists but cannot be used (the load error).
         """
-        snap = self._snapshot
+        snap = self.snapshot()
         if name in snap.styles:
             return snap.styles[name]
         if name in snap.errors:
@@ -96,8 +166,7 @@ class StyleRegistry:
 
     def default_model(self) -> str:
         """``NAME@VERSION`` of the loaded default style, or ``""``."""
-        snap = self._snapshot
-        style = snap.styles.get(DEFAULT_STYLE)
+        style = self.snapshot().styles.get(DEFAULT_STYLE)
         return style.model if style is not None else ""
 
 

@@ -1,0 +1,90 @@
+"""A running daemon follows its style folders: a style retrained, added, broken or removed on disk is served as
+it is now, without a restart (QA: a local ``train --style mine`` left the daemon suggesting mine@1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from backend.daemon.styles import StyleRegistry
+from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
+from testing.daemon import run_main, serving
+from testing.styles import save_random_style
+
+V = PROTOCOL_VERSION
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("reload")
+    with serving(base) as served:
+        channel = grpc.insecure_channel(served.server)
+        yield {"served": served, "stub": pb_grpc.RetoucherStub(channel)}
+        channel.close()
+
+
+def _suggest(env: dict[str, Any], style: str) -> Any:
+    photo = env["served"].photos["jpg"]
+    req = pb.SuggestRequest(protocol_version=V, path=str(photo), style=style)
+    return env["stub"].Suggest(req, timeout=30).suggestions[0].recipe
+
+
+def _listed(env: dict[str, Any]) -> dict[str, Any]:
+    resp = env["stub"].ListStyles(pb.ListStylesRequest(protocol_version=V), timeout=10)
+    return {s.name: s for s in resp.styles}
+
+
+def test_a_style_retrained_in_place_is_served_at_its_new_version(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    served, registry = env["served"], env["served"].daemon.service.registry
+    before = _suggest(env, "warm")
+    default = registry.get("default")
+    assert before.model == "warm@1" and _listed(env)["warm"].model == "warm@1"
+    save_random_style(served.styles, "warm", seed=7, model_version=2)  # what a local retraining writes
+    after = _suggest(env, "warm")
+    assert after.model == "warm@2" and after != before
+    assert _listed(env)["warm"].model == "warm@2"
+    assert registry.get("default") is default  # an unchanged style is not loaded again
+    req = pb.WriteSidecarsRequest(
+        protocol_version=V, paths=[str(served.photos["jpg"])], hosts=[pb.HOST_DARKTABLE], style="warm", dry_run=True
+    )
+    messages = list(env["stub"].WriteSidecars(req, timeout=60))
+    assert messages[-1].model_version == "warm@2" and messages[0].file.recipe.model == "warm@2"
+    code, out, _ = run_main(capsys, ["styles", "--json", "--server", served.server])
+    assert code == 0 and {s["name"]: s["model_version"] for s in json.loads(out)["styles"]}["warm"] == 2
+
+
+def test_styles_added_broken_and_removed_on_disk(env: dict[str, Any]) -> None:
+    styles: Path = env["served"].styles
+    weights = save_random_style(styles, "fresh", seed=3)
+    assert _suggest(env, "fresh").model == "fresh@1"
+    weights.write_bytes(weights.read_bytes()[:500])  # truncated in place
+    listed = _listed(env)["fresh"]
+    assert not listed.loaded and "invalid header length" in listed.error
+    with pytest.raises(grpc.RpcError) as excinfo:
+        _suggest(env, "fresh")
+    assert excinfo.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
+    save_random_style(styles, "fresh", seed=4, model_version=5)  # repaired
+    assert _suggest(env, "fresh").model == "fresh@5" and _listed(env)["fresh"].loaded
+    weights.unlink()
+    weights.with_suffix(".json").unlink()
+    assert "fresh" not in _listed(env)
+    with pytest.raises(grpc.RpcError) as excinfo:
+        _suggest(env, "fresh")
+    assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+
+
+def test_the_registry_checks_the_folders_only_after_loading(tmp_path: Path) -> None:
+    save_random_style(tmp_path, "default", seed=1)
+    registry = StyleRegistry([tmp_path])
+    assert not registry.snapshot().styles and not registry.loaded  # nothing is loaded before load()
+    first = registry.load().styles["default"]
+    assert registry.snapshot().styles["default"] is first and registry.default_model() == "default@1"
+    save_random_style(tmp_path, "default", seed=2, model_version=3)
+    assert registry.default_model() == "default@3" and registry.get("default") is not first
