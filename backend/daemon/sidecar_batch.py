@@ -105,6 +105,40 @@ class _PhotoWrite:
     req: pb.WriteSidecarsRequest
 
 
+class _WalkOrder:
+    """Hands a batch's results back in the order of its photos (the walk order), whatever order they come in.
+
+    A result comes back as soon as the results of every photo before it have; the others wait (the photos the
+    daemon refuses before the batch starts, the ones the batch reports ``already done`` up front).
+
+    Args:
+        photos: the batch's photos, in walk order, each once.
+    """
+
+    def __init__(self, photos: Sequence[Path]) -> None:
+        self._position = {os.path.abspath(p): i for i, p in enumerate(photos)}
+        self._waiting: dict[int, pb.FileResult] = {}
+        self._next = 0
+
+    def add(self, result: pb.FileResult) -> list[pb.FileResult]:
+        """Take one photo's result; returns the results now due, in order (a photo not in the batch at once)."""
+        position = self._position.get(os.path.abspath(result.photo))
+        if position is None or position < self._next or position in self._waiting:
+            return [result]
+        self._waiting[position] = result
+        due: list[pb.FileResult] = []
+        while self._next in self._waiting:
+            due.append(self._waiting.pop(self._next))
+            self._next += 1
+        return due
+
+    def rest(self) -> list[pb.FileResult]:
+        """The results still waiting (for photos that never reported: a cancelled batch), in order."""
+        due = [self._waiting.pop(i) for i in sorted(self._waiting)]
+        self._next = len(self._position)
+        return due
+
+
 class SidecarBatch:
     """The WriteSidecars call of a :class:`~backend.daemon.service.RetouchService` (its limits, roots, styles).
 
@@ -208,6 +242,7 @@ class SidecarBatch:
     ) -> Iterator[pb.FileResult]:
         from backend.batch import run_batch
 
+        order = _WalkOrder(photos)  # refused photos wait for their place among the batch's results
         allowed: list[Path] = []
         for photo in photos:
             try:
@@ -215,10 +250,11 @@ class SidecarBatch:
                 if not os.path.lexists(photo):  # fails alone here; run_batch would stop the whole batch
                     raise NotFoundError(f"{photo}: no such file or folder")
             except AutoretouchError as exc:
-                yield failed_result(photo, hosts, exc)
+                yield from order.add(failed_result(photo, hosts, exc))
                 continue
             allowed.append(photo)
         if not allowed:
+            yield from order.rest()
             return
         # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
         private = dataclasses.replace(style, net=copy.deepcopy(style.net), prior=copy.deepcopy(style.prior))
@@ -258,10 +294,11 @@ class SidecarBatch:
                             stop.set()
                         continue
                     if kind == "done":
+                        yield from order.rest()
                         return
                     if kind == "error":
                         raise item
-                    yield self._from_catalog(item)
+                    yield from order.add(self._from_catalog(item))
             finally:
                 stop.set()
 

@@ -1,0 +1,77 @@
+"""A daemon's catalog batch reports its photos in walk order, the photos it refuses in their place too (QA: a
+symlink pointing outside ``--root`` was listed first by ``catalog DIR --server --json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from backend.daemon.sidecar_batch import _WalkOrder
+from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
+from testing.daemon import make_outside, run_main, serving, use_daemon_env
+
+V = PROTOCOL_VERSION
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("catalog_order")
+    with serving(base) as served:
+        outside = make_outside(base, served.photos["jpg"])
+        folder = served.root / "shoot"
+        folder.mkdir()
+        for name in ("a.jpg", "c.jpg", "e.jpg"):
+            shutil.copy(served.photos["jpg"], folder / name)
+        os.symlink(outside / "secret.jpg", folder / "b_escape.jpg")
+        os.symlink(outside / "secret.jpg", folder / "d_escape.jpg")
+        channel = grpc.insecure_channel(served.server)
+        yield {"root": served.root, "styles": served.styles, "server": served.server, "folder": folder,
+               "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
+        channel.close()
+
+
+WALK = ["a.jpg", "b_escape.jpg", "c.jpg", "d_escape.jpg", "e.jpg"]
+
+
+def test_write_sidecars_streams_refused_photos_in_their_place(env: dict[str, Any]) -> None:
+    req = pb.WriteSidecarsRequest(
+        protocol_version=V, paths=[str(env["folder"])], hosts=[pb.HOST_DARKTABLE], style="warm", dry_run=True
+    )
+    messages = list(env["stub"].WriteSidecars(req, timeout=60))
+    files = [m.file for m in messages if m.WhichOneof("event") == "file"]
+    assert [Path(f.photo).name for f in files] == WALK
+    assert [f.index for f in files] == [1, 2, 3, 4, 5]
+    assert [bool(f.error.message) for f in files] == [False, True, False, True, False]
+    assert "outside" in files[1].error.message
+
+
+def test_catalog_server_json_keeps_the_walk_order(
+    capsys: pytest.CaptureFixture[str], env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_daemon_env(env, monkeypatch)
+    code, out, err = run_main(capsys, ["catalog", "shoot", "--dry-run", "--json", "--server", env["server"]])
+    photos = json.loads(out)["photos"]
+    assert [Path(p["photo"]).name for p in photos] == WALK, err
+    assert code != 0  # the refused photos fail
+
+
+def test_walk_order_holds_results_until_those_before_them_came() -> None:
+    photos = [Path(f"/r/{n}") for n in "abcd"]
+    order = _WalkOrder(photos)
+
+    def result(name: str) -> pb.FileResult:
+        return pb.FileResult(photo=f"/r/{name}")
+
+    assert order.add(result("b")) == []
+    assert [r.photo for r in order.add(result("a"))] == ["/r/a", "/r/b"]
+    assert order.add(result("d")) == []
+    assert [r.photo for r in order.add(result("elsewhere"))] == ["/r/elsewhere"]  # not in the batch: at once
+    assert [r.photo for r in order.rest()] == ["/r/d"]  # c never came (a cancelled batch)
+    assert order.rest() == []
