@@ -233,3 +233,25 @@ def test_pv2012_roundtrip_through_the_translator() -> None:
             assert back[name] == pytest.approx(value, abs=0.005)
         else:
             assert back[name] == pytest.approx(value, abs=0.5), name
+
+
+@pytest.mark.parametrize("curve", [[0, 255, 255, 0], [0, 255, 128, 0, 255, 255], [0, 0, 128, 140, 200, 120, 255, 255]])
+def test_a_curve_that_goes_down_is_left_out_with_a_note_not_flattened_to_white(curve: list[int]) -> None:
+    mapped = map_settings({"ProcessVersion": "11.0", "ToneCurvePV2012": curve, "Exposure2012": 0.7})
+    assert "tone_curve" not in mapped.values  # was (1.0, ..., 1.0): a white frame fitted at 100 dB
+    assert mapped.values["exposure"] == 0.7  # the photo's other settings are kept
+    assert any("ToneCurvePV2012 goes down" in n and "tone_curve left out" in n for n in mapped.notes), mapped.notes
+    legacy_row = map_settings(legacy(ToneCurve=curve))
+    assert "tone_curve" not in legacy_row.values and any("ToneCurve goes down" in n for n in legacy_row.notes)
+
+
+def test_a_channel_curve_that_goes_down_leaves_out_the_rgb_curves() -> None:
+    mapped = map_settings({"ProcessVersion": "11.0", "ToneCurvePV2012Green": [0, 255, 255, 0], "Contrast2012": 10})
+    assert "rgb_curves" not in mapped.values and mapped.values["contrast"] == 10.0
+    assert any("ToneCurvePV2012Green goes down" in n for n in mapped.notes), mapped.notes
+
+
+def test_a_flat_or_rising_curve_is_still_mapped() -> None:
+    flat = map_settings({"ProcessVersion": "11.0", "ToneCurvePV2012": [0, 128, 255, 128]})
+    assert flat.values["tone_curve"] == pytest.approx((flat.values["tone_curve"][0],) * len(CURVE_KNOTS))
+    assert not flat.notes

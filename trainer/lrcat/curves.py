@@ -11,7 +11,11 @@ which are sRGB-decoded positions ``i / 6``. The conversion evaluates the point c
 knot ``x_e = srgb_encode(knot)`` and decodes the result: ``value = srgb_decode(curve(x_e))``. This is the
 exact inverse of :func:`backend.translate.lightroom.curve_points` at the knots (up to its rounding to
 integers). An optional ``pre`` function (the legacy Brightness gamma) is applied to ``x_e`` first. The
-result is clamped to [0, 1] and made non-decreasing (running maximum), as the slider requires.
+result is clamped to [0, 1] and made non-decreasing (running maximum), as the slider requires; that only
+smooths the spline's overshoot between rising points. A curve whose points go down (an inversion such as
+``{ 0, 255, 255, 0 }``, used to develop film negatives) cannot be represented at all: the running maximum
+would turn it into a flat white curve. :func:`decreasing_step` finds such a curve so that callers can
+leave it out (:func:`trainer.lrcat.pv2003.map_settings` does, with a note).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "IDENTITY_POINTS",
     "MEDIUM_CONTRAST_POINTS",
     "curve_to_knots",
+    "decreasing_step",
     "natural_spline_slopes",
     "parse_point_curve",
     "spline_eval",
@@ -68,6 +73,15 @@ def parse_point_curve(value: object) -> list[tuple[float, float]] | None:
     if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
         return None
     return points
+
+
+def decreasing_step(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The first two neighbouring points whose output goes down, or ``None`` for a non-decreasing curve.
+
+    Our curve sliders are non-decreasing, so a curve with such a step (e.g. the inversion ``(0, 255), (255, 0)``)
+    has no slider value: :func:`curve_to_knots` would flatten it.
+    """
+    return next(((a, b) for a, b in itertools.pairwise(points) if b[1] < a[1]), None)
 
 
 def natural_spline_slopes(xs: Sequence[float], ys: Sequence[float]) -> list[float]:
@@ -121,7 +135,8 @@ def curve_to_knots(
     """A Lightroom point curve (0..255, encoded) -> our curve slider value (linear outputs at CURVE_KNOTS).
 
     Args:
-        points: control points, x strictly increasing, 0..255.
+        points: control points, x strictly increasing, 0..255, y non-decreasing (check with
+            :func:`decreasing_step`: the running maximum below would flatten a decreasing step).
         pre: optional function on encoded [0, 1] applied before the curve (legacy Brightness).
 
     Returns:

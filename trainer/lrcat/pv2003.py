@@ -66,6 +66,11 @@ with WhiteBalance "Custom")                                     temperature = ``
 IncrementalTemperature, IncrementalTint      temperature, tint  same value (rendered files)
 ===========================================  =================  ===============================================
 
+Point curves that go down (a step between neighbouring points whose output decreases, as the inversion
+``{ 0, 255, 255, 0 }`` of a film-negative workflow) have no slider value, since our curves never decrease:
+such a curve is left out with a note and the row's other settings are kept (for a red, green or blue curve,
+``rgb_curves`` as a whole is left out). Mapping it anyway would flatten it into a white frame.
+
 Not mapped (no slider; a note lists non-default values): Texture, Dehaze, the parametric curve, split
 toning and colour grading, the grayscale mixer, grain, crop, local corrections.
 """
@@ -73,13 +78,19 @@ toning and colour grading, the grayscale mixer, grain, crop, local corrections.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from backend.recipe import SliderValue
 from backend.sliders.catalog import BASIC_TONE_SLIDERS, HSL_COLOURS, get_slider, slider_names
-from trainer.lrcat.curves import IDENTITY_POINTS, MEDIUM_CONTRAST_POINTS, curve_to_knots, parse_point_curve
+from trainer.lrcat.curves import (
+    IDENTITY_POINTS,
+    MEDIUM_CONTRAST_POINTS,
+    curve_to_knots,
+    decreasing_step,
+    parse_point_curve,
+)
 from trainer.lrcat.records import AsShotWhiteBalance
 
 __all__ = [
@@ -289,6 +300,8 @@ class _Mapper:
             if points is None:
                 self.notes.append(f"{name_key} {name!r} without {points_key} points: curve left out")
                 return
+        if self.decreasing(points_key, points, slider):
+            return
         pre = None
         if brightness is not None and brightness != 0.0:
             gamma = 2.0 ** (-brightness / _BRIGHTNESS_OCTAVE)
@@ -297,6 +310,17 @@ class _Mapper:
                 return max(x, 0.0) ** gamma
 
         self.set(slider, curve_to_knots(points, pre=pre), points_key)
+
+    def decreasing(self, key: str, points: Sequence[tuple[float, float]], slider: str) -> bool:
+        """Whether the curve ``key`` goes down somewhere (no slider value can hold it); if so, a note."""
+        step = decreasing_step(points)
+        if step is not None:
+            (x0, y0), (x1, y1) = step
+            self.notes.append(
+                f"{key} goes down ({x0:g},{y0:g} -> {x1:g},{y1:g}; an inverted curve?), which our {slider} cannot "
+                f"do: {slider} left out"
+            )
+        return step is not None
 
     # -- tone sets ----------------------------------------------------------------------------------
 
@@ -338,6 +362,8 @@ class _Mapper:
             points = parse_point_curve(self.s[key]) if key in self.s else list(IDENTITY_POINTS)
             if points is None:
                 self.notes.append(f"{key} is not a valid point curve: rgb_curves left out")
+                return
+            if self.decreasing(key, points, "rgb_curves"):
                 return
             rows.append(curve_to_knots(points))
         self.set("rgb_curves", tuple(rows), "ToneCurvePV2012Red/Green/Blue")
