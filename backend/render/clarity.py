@@ -129,6 +129,17 @@ def _remap(x: Tensor, grey: float, sigma: float, shadows: float, highlights: flo
     return val + clarity
 
 
+def _grey_weight(gauss_level: Tensor, k: int) -> Tensor:
+    """Weight of grey level ``k`` at every pixel of one Gaussian level: ``max(0, 1 - |pos - k|)``.
+
+    ``pos`` is the position of the pixel's Gaussian value between the grey levels ``(j + 1/2) / K``, clamped to
+    ``[0, K - 1]``: the linear interpolation between the two grey levels that bracket it. Worked out per level
+    and grey level rather than kept, which saves a padded pyramid of memory.
+    """
+    pos = (gauss_level * NUM_GREY_LEVELS - 0.5).clamp(0.0, NUM_GREY_LEVELS - 1.0)
+    return (1.0 - (pos - k).abs()).clamp_min(0.0)
+
+
 def local_laplacian_lightness(
     lightness: Tensor,
     detail: Tensor | float,
@@ -165,16 +176,19 @@ def local_laplacian_lightness(
     gauss = [padded]
     for _ in range(last):
         gauss.append(pyramid_reduce(gauss[-1]))
-    # position of each pixel's Gaussian level between the grey levels (k + 1/2) / K, clamped to [0, K - 1]
-    grey_pos = [(g * NUM_GREY_LEVELS - 0.5).clamp(0.0, NUM_GREY_LEVELS - 1.0) for g in gauss[:last]]
+    lean = not (torch.is_grad_enabled() and (lightness.requires_grad or detail_t.requires_grad))
     detail_sum = [torch.zeros_like(g) for g in gauss[:last]]
     for k in range(NUM_GREY_LEVELS):
         remapped = _remap(padded, (k + 0.5) / NUM_GREY_LEVELS, sigma, shadows, highlights, detail_t)
         for level in range(last):
             coarser = pyramid_reduce(remapped)
             h, w = remapped.shape[-2:]
-            weight = (1.0 - (grey_pos[level] - k).abs()).clamp_min(0.0)
-            detail_sum[level] = detail_sum[level] + weight * (remapped - pyramid_expand(coarser, h, w))
+            band = remapped - pyramid_expand(coarser, h, w)
+            weight = _grey_weight(gauss[level], k)
+            if lean:  # no gradient wanted: in place, a few planes fewer at full size (the same values)
+                detail_sum[level].add_(band.mul_(weight))
+            else:
+                detail_sum[level] = detail_sum[level] + weight * band
             remapped = coarser
 
     out = gauss[last]
