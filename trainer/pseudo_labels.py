@@ -44,6 +44,7 @@ from torch import Tensor
 
 from backend.agent.actions import AGENT_SLIDERS, bound_value, head_shape
 from backend.agent.thumbnail import make_thumbnail
+from backend.batch.lrcat_paths import locate_catalog_file
 from backend.errors import NotFoundError
 from backend.recipe import SliderValue, freeze_value
 from backend.render.color import REC2020_TO_SRGB, apply_matrix, srgb_encode
@@ -372,14 +373,9 @@ def find_photo(
     from different folders may share.
     """
     if path:
-        recorded = Path(path)
-        if recorded.is_file():
-            return recorded, "recorded"
-        parts = [p for p in path.replace("\\", "/").split("/") if p]
-        for i in range(1, len(parts)):
-            candidate = catalog_dir.joinpath(*parts[i:])
-            if candidate.is_file():
-                return candidate, "catalog folder"
+        located = locate_catalog_file(path, catalog_dir)  # the first two: the rule ``catalog --lrcat`` uses too
+        if located is not None:
+            return located
     found = photos.find(base_name) if photos is not None else None
     return None if found is None else (found, "photos folder")
 

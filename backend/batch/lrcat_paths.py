@@ -15,7 +15,8 @@ table                        columns
 
 A file's path is the root folder's ``absolutePath`` + the folder's ``pathFromRoot`` + ``baseName.extension``
 (:func:`join_catalog_path`; Lightroom writes both folder paths with a trailing ``/`` and uses ``/`` on
-Windows too, e.g. ``C:/Users/me/Pictures/``).
+Windows too, e.g. ``C:/Users/me/Pictures/``). A file not at that path is looked for below the catalog's folder
+(:func:`locate_catalog_file`: a catalog moved together with its photos), by the rule ``train --lrcat`` uses too.
 
 The database is opened through a ``file:...?mode=ro`` URI with ``PRAGMA query_only``, and with
 ``immutable=1`` (no locking, so it also works while Lightroom holds the catalog) unless a ``-wal`` file lies
@@ -44,6 +45,7 @@ __all__ = [
     "hot_journal",
     "join_catalog_path",
     "list_catalog_files",
+    "locate_catalog_file",
 ]
 
 #: Tables and columns the listing reads.
@@ -131,6 +133,32 @@ def join_catalog_path(root: Any, path_from_root: Any, base_name: Any, extension:
     if not path.endswith("/"):
         path += "/"
     return path + str(base_name) + (f".{extension}" if extension else "")
+
+
+def locate_catalog_file(recorded: str | Path, catalog_dir: Path) -> tuple[Path, str] | None:
+    """Where a catalog's photo file is on disk, and how it was found; ``None`` when it is nowhere.
+
+    Looked up in this order: the path the catalog records (``"recorded"``); else each tail of that path below
+    the catalog's folder, the longest first (``"catalog folder"``: the catalog and its photos moved together,
+    ``/old/x/photos/p.jpg`` found as ``CATALOG_DIR/photos/p.jpg``). A tail is a file of the same name, not
+    certainly the catalog photo's own file. ``train --lrcat`` and ``catalog --lrcat`` both use this rule.
+
+    Args:
+        recorded: the path the catalog records (:func:`join_catalog_path`; slash or backslash separators).
+        catalog_dir: the folder the ``.lrcat`` file lies in (its real path, links resolved).
+
+    Returns:
+        ``(path, "recorded" | "catalog folder")``, or ``None``.
+    """
+    text = str(recorded)
+    if Path(text).is_file():
+        return Path(text), "recorded"
+    parts = [p for p in text.replace("\\", "/").split("/") if p]
+    for i in range(1, len(parts)):
+        candidate = catalog_dir.joinpath(*parts[i:])
+        if candidate.is_file():
+            return candidate, "catalog folder"
+    return None
 
 
 #: The first bytes of an SQLite rollback journal that still holds a transaction (zeroed once it is finished).
