@@ -39,3 +39,11 @@ def test_an_integer_past_the_float_range_is_not_a_number() -> None:
     mapped = map_settings({"ProcessVersion": 10**400, "Exposure2012": 10**400, "Contrast2012": 5})
     assert "exposure" not in mapped.values and mapped.values["contrast"] == 5.0
     assert any("Exposure2012" in n and "not a number" in n for n in mapped.notes)
+
+
+def test_a_photo_whose_settings_cannot_be_read_is_named_in_its_skip_line(tmp_path: Path) -> None:
+    path = _catalog(tmp_path, {"good": GOOD, "IMG_0093": 's = { Exposure2012 = os.execute("x") }'})
+    edits, skipped = catalog_edits(path, "picks")
+    assert [e.name for e in edits] == ["good"]
+    assert len(skipped) == 1 and skipped[0].startswith("IMG_0093 (image "), skipped  # was "image 3: ..."
+    assert "identifier 'os'" in skipped[0]

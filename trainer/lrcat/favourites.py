@@ -178,6 +178,19 @@ def _drop_ambiguous(found: list[_Found], skipped: list[str]) -> list[CatalogEdit
     return [f.edit for f in found if id(f) not in dropped]
 
 
+def _label(base_name: str, image_id: int, virtual_copy: bool) -> str:
+    """A photo's name in edits and messages: its file's base name, with ``-ID`` for a virtual copy."""
+    return base_name + (f"-{image_id}" if virtual_copy else "")
+
+
+def _where(catalog: LightroomCatalog, image_id: int) -> str:
+    """``NAME (image ID)`` of a photo whose settings cannot be read (``image ID`` alone when it has no file)."""
+    found = catalog.image_file(image_id)
+    if found is None or not found[0]:
+        return f"image {image_id}"
+    return f"{_label(found[0], image_id, found[1])} (image {image_id})"
+
+
 def catalog_edits(
     lrcat: str | Path, selection: str, *, photos: str | Path | None = None
 ) -> tuple[list[CatalogEdit], list[str]]:
@@ -214,9 +227,9 @@ def catalog_edits(
             try:
                 photo = catalog.photo(image_id, with_history=False)
             except CatalogError as exc:  # e.g. settings text that is not data: this photo only
-                skipped.append(f"image {image_id}: {exc}")
+                skipped.append(f"{_where(catalog, image_id)}: {exc}")
                 continue
-            label = photo.base_name + (f"-{photo.id}" if photo.is_virtual_copy else "")
+            label = _label(photo.base_name, photo.id, photo.is_virtual_copy)
             where = f"{label} (image {photo.id})"
             if not photo.settings:
                 skipped.append(f"{where}: no develop settings")

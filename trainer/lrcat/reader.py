@@ -325,6 +325,20 @@ class LightroomCatalog:
             collections=self._photo_collections(image_id),
         )
 
+    def image_file(self, image_id: int) -> tuple[str, bool] | None:
+        """The base name of an image's file and whether the image is a virtual copy, without reading its settings.
+
+        For naming a photo whose settings cannot be read. ``None``: no such image.
+        """
+        rows = self._query(
+            "SELECT f.baseName, i.masterImage FROM Adobe_images AS i "
+            "LEFT JOIN AgLibraryFile AS f ON f.id_local = i.rootFile WHERE i.id_local = ?",
+            (image_id,),
+        )
+        if not rows:
+            return None
+        return str(rows[0][0] or ""), as_int(rows[0][1]) is not None
+
     def photo(self, image_id: int, *, with_history: bool = True) -> Photo:
         """One image by ``Adobe_images.id_local``.
 
