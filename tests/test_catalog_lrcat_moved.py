@@ -1,18 +1,37 @@
-"""The rule that finds a catalog's photo on disk (:func:`backend.batch.lrcat_paths.locate_catalog_file`).
+"""``catalog --lrcat``: a catalog moved together with its photos finds them as ``train --lrcat`` does.
 
-The path the catalog records, else its tail below the catalog's folder; ``train --lrcat`` uses it too.
+The rule (:func:`backend.batch.lrcat_paths.locate_catalog_file`): the path the catalog records, else its tail
+below the catalog's folder. A PATH under which none of the catalog's photos lies is reported, not silently
+passed over.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from backend.batch import run_batch
 from backend.batch.lrcat_paths import locate_catalog_file
+from backend.cli.main import main
+from testing.lrcat_fixtures import CatalogBuilder
+from tests.test_catalog_batch_support import make_photos, make_style
 from trainer.pseudo_labels import find_photo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _moved_catalog(tmp_path: Path) -> Path:
+    """``x/cat.lrcat`` with root ``x/photos/`` and one photo ``p0.jpg``, then ``x`` moved to ``xmoved``."""
+    (photo,) = make_photos(tmp_path / "x" / "photos", 1, prefix="p")
+    photo.rename(photo.with_name("p0.jpg"))
+    with CatalogBuilder(tmp_path / "x" / "cat.lrcat", schema="modern") as b:
+        folder = b.add_folder(b.add_root(str(tmp_path / "x" / "photos") + "/"), "")
+        b.add_image(b.add_file(folder, "p0", "jpg"), file_format="JPG")
+    shutil.move(tmp_path / "x", tmp_path / "xmoved")
+    return tmp_path / "xmoved" / "cat.lrcat"
 
 
 def test_locate_catalog_file(tmp_path: Path) -> None:
@@ -25,3 +44,32 @@ def test_locate_catalog_file(tmp_path: Path) -> None:
     assert locate_catalog_file("/old/place/photos/2024/q.jpg", tmp_path / "cat") is None
     # train finds the originals by the same rule
     assert find_photo("/old/place/photos/2024/p.jpg", "p", tmp_path / "cat", None) == (moved, "catalog folder")
+
+
+def test_a_catalog_moved_with_its_photos_finds_them(tmp_path: Path) -> None:
+    cat = _moved_catalog(tmp_path)
+    photo = cat.parent / "photos" / "p0.jpg"
+    style = make_style(tmp_path / "styles")
+    summary = run_batch(lrcat=cat, hosts="darktable", style=style, jobs=1, dry_run=True)
+    assert [(o.photo, o.status) for o in summary.photos] == [(photo, "would-write")]
+    narrowed = run_batch([cat.parent / "photos"], lrcat=cat, hosts="darktable", style=style, jobs=1, dry_run=True)
+    assert [(o.photo, o.status) for o in narrowed.photos] == [(photo, "would-write")]
+
+
+def test_a_path_under_which_no_catalog_photo_lies_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = _moved_catalog(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    style = make_style(tmp_path / "styles")
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "styles"))
+    argv = ["catalog", "--lrcat", str(cat), "--style", str(style), "--host", "darktable", "--jobs", "1", "--dry-run"]
+    assert main([*argv, str(cat.parent / "photos"), str(elsewhere), "--json"]) == 0
+    rows = {row["photo"]: row for row in json.loads(capsys.readouterr().out)["photos"]}
+    assert rows[str(cat.parent / "photos" / "p0.jpg")]["status"] == "would-write"
+    assert rows[str(elsewhere)]["status"] == "skipped"
+    assert (
+        f"{elsewhere}: none of the photos of the Lightroom catalog {cat} lies under this PATH"
+        in (rows[str(elsewhere)]["reason"])
+    )

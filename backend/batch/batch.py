@@ -57,7 +57,7 @@ from backend.batch.journal import (
     default_journal_path,
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
-from backend.batch.lrcat_paths import LightroomCatalogError, list_catalog_files
+from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
 from backend.batch.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
 from backend.batch.walk import check_path_length, find_photos, under_any
 from backend.batch.worker import (
@@ -145,7 +145,8 @@ class Selection:
         photos: absolute photo paths to process, in batch order.
         failed: ``(path, reason naming it, kind)`` of what cannot be processed (a folder that cannot be
             listed, a catalog photo missing on disk, a catalog row without a path).
-        ignored: ``(path, reason)`` of explicitly named files that are not photos.
+        ignored: ``(path, reason)`` of explicitly named files that are not photos, and of PATHs under which none
+            of a Lightroom catalog's photos lies.
     """
 
     photos: list[Path]
@@ -181,25 +182,48 @@ def select_photos(
         check_path_length(root)
         if not root.exists():
             raise NotFoundError(f"{root}: no such file or folder")
-    listing = list_catalog_files(lrcat)
+    return _catalog_selection(list_catalog_files(lrcat), roots)
+
+
+def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Selection:
+    """The photos of a catalog's listing, on disk where :func:`locate_catalog_file` finds them, under ``roots``.
+
+    A file lies under a PATH when it is found there or the catalog records it there. A PATH under which none of
+    the catalog's photos lies is reported in ``ignored`` (skipped: most likely the wrong folder was given).
+    """
+    catalog_dir = listing.catalog.resolve().parent
     sel = Selection([], [], [])
     seen: set[str] = set()
+    unmatched = list(roots)
     for f in listing.files:
-        p = Path(os.path.abspath(f.path))
-        if roots and not under_any(p, roots):
+        recorded = Path(os.path.abspath(f.path))
+        located = locate_catalog_file(f.path, catalog_dir)
+        p = recorded if located is None else Path(os.path.abspath(located[0]))
+        hits = _roots_holding({p, recorded}, roots)
+        if roots and not hits:
             continue
+        unmatched = [r for r in unmatched if r not in hits]
         key = os.path.realpath(p)
         if key in seen:
             continue
         seen.add(key)
-        if p.is_file():
+        if located is not None:
             sel.photos.append(p)
         else:
-            why = f"{p}: listed in the Lightroom catalog but not found on disk (offline or moved?)"
-            sel.failed.append((p, why, _NOT_FOUND))
+            why = f"{p}: listed in the Lightroom catalog but not found on disk, there or below the catalog's folder"
+            sel.failed.append((p, f"{why} {catalog_dir} (offline or moved?)", _NOT_FOUND))
     if not roots:  # rows without a path cannot lie under a PATH
         sel.failed += [(listing.catalog, f"{listing.catalog}: {why}", _BAD_CATALOG) for _, why in listing.unresolved]
+    for root in unmatched:
+        sel.ignored.append(
+            (root, f"{root}: none of the photos of the Lightroom catalog {listing.catalog} lies under this PATH")
+        )
     return sel
+
+
+def _roots_holding(paths: set[Path], roots: Sequence[Path]) -> list[Path]:
+    """The ``roots`` that one of ``paths`` is or lies below (:func:`under_any` for each root)."""
+    return [r for r in roots if any(under_any(p, [r]) for p in paths)]
 
 
 def _tidy_leftovers(photos: Sequence[Path]) -> None:
