@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from testing.lrcat_fixtures import CatalogBuilder
 from trainer.lrcat.favourites import catalog_edits
-from trainer.lrcat.pv2003 import map_settings
+from trainer.lrcat.pv2003 import map_settings, unreadable_process_version
 
 GOOD: dict[str, Any] = {"ProcessVersion": "11.0", "WhiteBalance": "As Shot", "Exposure2012": 0.5}
 
@@ -47,3 +50,36 @@ def test_a_photo_whose_settings_cannot_be_read_is_named_in_its_skip_line(tmp_pat
     assert [e.name for e in edits] == ["good"]
     assert len(skipped) == 1 and skipped[0].startswith("IMG_0093 (image "), skipped  # was "image 3: ..."
     assert "identifier 'os'" in skipped[0]
+
+
+def test_what_the_mapping_dropped_clamped_or_ignored_is_logged_per_photo(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = {**GOOD, "Dehaze": 12, "Contrast2012": 500, "Exposure2012": "0.5", "Clarity2012": True, "Vibrance": {}}
+    path = _catalog(tmp_path, {"plain": {**GOOD, "Exposure2012": 0.3}, "odd": odd})
+    with caplog.at_level(logging.WARNING, logger="trainer.lrcat.favourites"):
+        edits, skipped = catalog_edits(path, "picks")
+    assert [e.name for e in edits] == ["plain", "odd"] and not skipped
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 1, lines  # "plain" maps exactly: no line
+    line = lines[0]
+    assert line.startswith(f"{path}: odd: ")
+    assert "Dehaze=12" in line and "contrast 500 clamped to 100" in line
+    for key in ("Exposure2012 = '0.5'", "Clarity2012 = True", "Vibrance = {}"):
+        assert f"{key} is not a number: ignored" in line, line
+
+
+@pytest.mark.parametrize(("pv", "shown"), [("abc", "'abc'"), (11, "11 is a number"), (True, "True")])
+def test_a_process_version_that_is_not_one_skips_the_photo(tmp_path: Path, pv: Any, shown: str) -> None:
+    path = _catalog(tmp_path, {"good": GOOD, "odd": {**GOOD, "ProcessVersion": pv}})
+    edits, skipped = catalog_edits(path, "picks")
+    assert [e.name for e in edits] == ["good"]  # was: taken as 2012 or later
+    assert len(skipped) == 1 and skipped[0].startswith("odd (image "), skipped
+    assert f"ProcessVersion {shown}" in skipped[0]
+
+
+def test_process_versions_lightroom_writes_are_readable() -> None:
+    for pv in ("5.0", "5.7", "6.7", "11.0", "15.4", "11"):
+        assert unreadable_process_version({"ProcessVersion": pv}) is None
+    assert unreadable_process_version({"Exposure2012": 0.1}) is None  # absent: guessed from the keys
+    assert "a table" in str(unreadable_process_version({"ProcessVersion": {"a": 1}}))

@@ -14,8 +14,11 @@ Each selected photo's **current develop settings** are its label, mapped into ou
 Vibrance, Saturation, Clarity, the PV2012 point curves, HSL, Sharpness, post-crop vignette and grayscale map
 exactly or nearly; custom Temperature/Tint are made relative to the photo's as-shot white balance, found in the
 catalog; ``Incremental*`` white balance of rendered files maps directly; Texture, Dehaze, the parametric curve,
-colour grading, grain, crop and local corrections are dropped with a note). Only modern edits are used:
-settings of process version 2012 or later; legacy (2003/2010) rows are reported and skipped, as are photos
+colour grading, grain, crop and local corrections are dropped with a note; so is a point curve that goes down,
+such as a film-negative inversion). The notes (what was dropped, clamped to a slider's range, or ignored as not a
+number) are logged as one warning per photo that has any (:func:`log_notes`). Only modern edits are used:
+settings of process version 2012 or later; legacy (2003/2010) rows are reported and skipped, as are rows whose
+``ProcessVersion`` is not a version (:func:`~trainer.lrcat.pv2003.unreadable_process_version`), photos
 without settings and photos whose original cannot be found (the recorded path, its tail below the catalog's
 folder, else a file with the same stem in ``--photos DIR``; a file found by name that is also the original of
 another catalog photo, as when same-named photos of different folders were moved into one, is ambiguous and
@@ -25,6 +28,7 @@ text is parsed as data (:mod:`trainer.lrcat.luatext`), never executed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,17 +40,20 @@ from typing import Any
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.recipe import SliderValue
 from trainer.lrcat.errors import CatalogError, FavouritesSelectionError
-from trainer.lrcat.pv2003 import map_settings, process_version
+from trainer.lrcat.pv2003 import map_settings, process_version, unreadable_process_version
 from trainer.lrcat.reader import LightroomCatalog, open_catalog
 
 __all__ = [
     "CatalogEdit",
     "FavouritesSelectionError",
     "catalog_edits",
+    "log_notes",
     "originals_within",
     "parse_selection",
     "select_favourites",
 ]
+
+log = logging.getLogger(__name__)
 
 _RATING = re.compile(r"rating:([1-5])")
 #: ``AgLibraryCollection.creationId`` endings of the collections that hold no photos of their own.
@@ -178,6 +185,29 @@ def _drop_ambiguous(found: list[_Found], skipped: list[str]) -> list[CatalogEdit
     return [f.edit for f in found if id(f) not in dropped]
 
 
+def _unusable(settings: Mapping[str, Any]) -> str | None:
+    """Why a photo's settings are not a modern edit (an unreadable or a legacy process version), or ``None``."""
+    unreadable = unreadable_process_version(settings)
+    if unreadable is not None:
+        return f"{unreadable}; re-save the photo's settings in Lightroom"
+    pv = process_version(settings)
+    if pv != "PV2012":
+        return f"process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
+    return None
+
+
+def log_notes(source: str | Path, edits: Sequence[CatalogEdit]) -> None:
+    """One warning per edit whose settings were not all used as they are (dropped, clamped or ignored values).
+
+    Args:
+        source: what the settings come from (the catalog file), the start of each line.
+        edits: the edits; those without notes are not mentioned.
+    """
+    for edit in edits:
+        if edit.notes:
+            log.warning("%s: %s: settings not used as they are: %s", source, edit.name, "; ".join(edit.notes))
+
+
 def _label(base_name: str, image_id: int, virtual_copy: bool) -> str:
     """A photo's name in edits and messages: its file's base name, with ``-ID`` for a virtual copy."""
     return base_name + (f"-{image_id}" if virtual_copy else "")
@@ -199,7 +229,8 @@ def catalog_edits(
     Each photo's original is found by :func:`trainer.pseudo_labels.find_photo`. One found by name (below the
     catalog's folder or in ``photos``) that is also the original of another catalog photo (same-named photos of
     different folders moved into one) is ambiguous: it is skipped, never paired with another photo's settings.
-    Within :func:`originals_within`, originals its check refuses are skipped too.
+    Within :func:`originals_within`, originals its check refuses are skipped too. The usable favourites' notes
+    are logged (:func:`log_notes`).
 
     Args:
         lrcat: the ``.lrcat`` file (opened read-only).
@@ -234,11 +265,9 @@ def catalog_edits(
             if not photo.settings:
                 skipped.append(f"{where}: no develop settings")
                 continue
-            pv = process_version(photo.settings)
-            if pv != "PV2012":
-                skipped.append(
-                    f"{where}: process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
-                )
+            unusable = _unusable(photo.settings)
+            if unusable is not None:
+                skipped.append(f"{where}: {unusable}")
                 continue
             hit = find_photo(photo.path, photo.base_name, Path(lrcat).resolve().parent, index)
             if hit is None:
@@ -254,7 +283,9 @@ def catalog_edits(
             mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
             edit = CatalogEdit(label, original, dict(mapped.values), mapped.notes)
             found.append(_Found(edit, where, how, photo.path or f"image {photo.master_id or photo.id}"))
-    return _drop_ambiguous(found, skipped), skipped
+    edits = _drop_ambiguous(found, skipped)
+    log_notes(lrcat, edits)
+    return edits, skipped
 
 
 def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit], list[str]]:
@@ -262,7 +293,8 @@ def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit
 
     The same mapping as :func:`catalog_edits`, for settings that come with the photo instead of from a catalog
     file: process version 2012 and later only; an absolute white balance is made relative to the as-shot one,
-    which for a raw comes from the raw itself (``decode``'s as-shot Kelvin/Tint).
+    which for a raw comes from the raw itself (``decode``'s as-shot Kelvin/Tint). The notes are logged
+    (:func:`log_notes`).
 
     Args:
         items: ``{"path": original photo, "settings": develop settings}`` each.
@@ -285,11 +317,9 @@ def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit
         if not isinstance(settings, Mapping) or not settings:
             skipped.append(f"{path.name}: no develop settings")
             continue
-        pv = process_version(settings)
-        if pv != "PV2012":
-            skipped.append(
-                f"{path.name}: process version {pv[2:]} (only 2012 and later are used; update it in Lightroom)"
-            )
+        unusable = _unusable(settings)
+        if unusable is not None:
+            skipped.append(f"{path.name}: {unusable}")
             continue
         try:
             decoded = decode_preview(path, long_side=64)
@@ -306,4 +336,5 @@ def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit
             skipped.append(f"{path.name}: {exc}")
             continue
         edits.append(CatalogEdit(label, path, dict(mapped.values), mapped.notes))
+    log_notes("Lightroom settings", edits)
     return edits, skipped

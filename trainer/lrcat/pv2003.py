@@ -7,7 +7,9 @@ clamped to the catalog ranges) plus notes on what was left out.
 
 Process version: ``ProcessVersion`` >= 6.6 is PV2012+ (its unsuffixed legacy twins are ignored,
 lightroom.md §8); 5.7 is PV2010 and anything older, or a row without ``ProcessVersion`` and without
-``...2012`` keys, is PV2003. PV2010 shares PV2003's sliders and is mapped with the same table.
+``...2012`` keys, is PV2003. PV2010 shares PV2003's sliders and is mapped with the same table. A
+``ProcessVersion`` that is not a version (``"abc"``, a bare number) is guessed from the keys like a missing
+one; :func:`unreadable_process_version` tells, so that modern-only callers can skip the row.
 
 Missing keys mean the key's default (fivek.md §5.1: FiveK omits keys at their default, and the default
 of most is 0; Brightness 50, Contrast 25, Shadows 5, Sharpness 25 and the Medium Contrast curve are the
@@ -78,6 +80,7 @@ toning and colour grading, the grayscale mixer, grain, crop, local corrections.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +107,7 @@ __all__ = [
     "MappedSettings",
     "map_settings",
     "process_version",
+    "unreadable_process_version",
 ]
 
 #: Value Lightroom stores for an "Auto" slider in FiveK's auto renditions (fivek.md §2).
@@ -187,6 +191,7 @@ _SHARPNESS_PER_SHARPEN = 1.5
 # Brightness: encoded-value gamma exponent 2 ** (-(v - baseline) / _BRIGHTNESS_OCTAVE).
 _BRIGHTNESS_OCTAVE = 100.0
 _PV2012 = 6.6
+_VERSION_TEXT = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
 _PV2010 = 5.7
 
 _UNMAPPED_KEYS = (
@@ -253,6 +258,29 @@ def process_version(settings: Mapping[str, Any]) -> str:
     return "PV2010" if number >= _PV2010 else "PV2003"
 
 
+def unreadable_process_version(settings: Mapping[str, Any]) -> str | None:
+    """Why a row's ``ProcessVersion`` is not a version Lightroom writes, or ``None`` when it is one or absent.
+
+    Lightroom writes the process version as text of digits and dots (``"11.0"``, ``"5.7"``). Anything else
+    (``"abc"``, a bare number ``11``, ``true``, a table) is not one: :func:`process_version` then guesses from
+    the keys, which suits FiveK's legacy rows, but a caller that uses only modern edits should skip the row
+    (:func:`trainer.lrcat.favourites.catalog_edits` does).
+    """
+    if "ProcessVersion" not in settings:
+        return None
+    pv = settings["ProcessVersion"]
+    if isinstance(pv, str) and _VERSION_TEXT.fullmatch(pv.strip()):
+        return None
+    if isinstance(pv, int | float) and not isinstance(pv, bool):
+        what = "is a number, not text"
+    else:
+        what = "is not a process version"
+    shown = repr(pv) if not isinstance(pv, dict | list) else "a table"
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"ProcessVersion {shown} {what} (Lightroom writes text such as '11.0')"
+
+
 class _Mapper:
     """One mapping run: the settings, the notes and the values found so far."""
 
@@ -274,7 +302,9 @@ class _Mapper:
             return default
         value = _number(self.s[key])
         if value is None:
-            self.notes.append(f"{key} = {self.s[key]!r} is not a number: left out")
+            shown = repr(self.s[key])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            self.notes.append(f"{key} = {shown} is not a number: ignored ({key} left out)")
         return value
 
     def set(self, slider: str, value: SliderValue, source: str) -> None:
