@@ -231,3 +231,27 @@ def test_apply_with_an_unknown_style_on_the_daemon(capsys: pytest.CaptureFixture
 
 def _drop_timestamps(data: bytes) -> bytes:
     return re.sub(rb'autoretouch:Timestamp="[^"]*"', b"", data)
+
+
+def test_a_photo_name_the_protocol_cannot_carry_fails_alone(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    import os
+    import shutil
+
+    odd = os.fsdecode(b"caf\xe9.jpg")  # a Latin-1 name: not UTF-8, which proto strings must be
+    shutil.copyfile(here["root"] / "a.jpg", here["root"] / odd)
+    try:
+        code, out, err = run_main(capsys, ["suggest", "a.jpg", odd, "--server", here["server"]])
+        assert code == 9 and "a.jpg" in out
+        assert "is not valid UTF-8, which paths sent to a daemon must be" in err
+        apply = ["apply", "a.jpg", odd, "--recipe", "recipe.json", "--host", "darktable", "--server", here["server"]]
+        code, out, err = run_main(capsys, apply)
+        assert code == 9 and "written" in out and "not valid UTF-8" in err
+        assert darktable_sidecar_path(here["root"] / "a.jpg").is_file()
+        assert not darktable_sidecar_path(here["root"] / odd).exists()
+        code, out, err = run_main(capsys, ["revert", "a.jpg", odd, "--host", "darktable", "--server", here["server"]])
+        assert code == 9 and not darktable_sidecar_path(here["root"] / "a.jpg").exists()
+        assert out.index("a.jpg") >= 0 and "not valid UTF-8" in err
+    finally:
+        (here["root"] / odd).unlink()

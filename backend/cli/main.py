@@ -23,6 +23,7 @@ code  meaning
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import select
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (see the module docstring)."""
     if sys.stdout is None:  # started with stdout closed (``>&-``, some service managers): output goes nowhere
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's stdout from now on)
+    _names_as_they_are()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -86,6 +88,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception:  # a bug: say so loudly, with the traceback
         return _internal_error()
+
+
+def _names_as_they_are() -> None:
+    r"""Let file names that are not valid in the locale's encoding be printed, whatever the locale.
+
+    Such a name (a Latin-1 ``caf\xe9.jpg`` on a UTF-8 system) reaches Python as lone surrogates, which a
+    stream with strict errors (stdout under most UTF-8 locales) refuses with ``UnicodeEncodeError``. stdout
+    writes them back as the original bytes (``surrogateescape``, so a script reading the output gets the real
+    name), stderr as escapes (``backslashreplace``, Python's own default there).
+    """
+    for stream, mode in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors=mode)
 
 
 def _internal_error() -> int:

@@ -21,6 +21,7 @@ from typing import Any
 
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
 from backend.daemon.client import HOSTS, TOKEN_ENV, RemoteClient, RemoteError, check_styles, pb_recipe
+from backend.errors import FileError
 from backend.recipe import Recipe
 from backend.rpc import DUPLICATE_PROTOCOL_VERSION, PROTOCOL_VERSION, pb
 
@@ -40,9 +41,55 @@ __all__ = [
 ]
 
 
-def _absolute(photos: Sequence[Path]) -> dict[str, Path]:
-    """Absolute path sent to the daemon -> the path as typed."""
-    return {os.path.abspath(p): p for p in photos}
+class UnsendablePathError(FileError):
+    """A photo path the daemon's protocol cannot carry: its name is not valid UTF-8 (proto strings are)."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(
+            path, "its name is not valid UTF-8, which paths sent to a daemon must be; rename it or run without --server"
+        )
+
+
+def _daemon_path(photo: Path) -> str:
+    """The absolute path of ``photo`` as sent to the daemon.
+
+    Raises:
+        UnsendablePathError: the path is not valid UTF-8 (a name from a file system in another encoding).
+    """
+    path = os.path.abspath(photo)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsendablePathError(photo) from None
+    return path
+
+
+def _absolute(photos: Sequence[Path]) -> tuple[dict[str, Path], list[Path]]:
+    """Absolute path sent to the daemon -> the path as typed; and the photos whose path cannot be sent."""
+    names: dict[str, Path] = {}
+    unsendable: list[Path] = []
+    for photo in photos:
+        try:
+            names[_daemon_path(photo)] = photo
+        except UnsendablePathError:
+            unsendable.append(photo)
+    return names, unsendable
+
+
+def _with_unsendable(outcomes: list[Any], photos: Sequence[Path], unsendable: list[Path], host: str) -> list[Any]:
+    """The daemon's outcomes with a failed one per host for each photo that could not be sent, in photo order."""
+    if not unsendable:
+        return outcomes
+    from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
+
+    by_photo: dict[Path, list[Any]] = {}
+    for o in outcomes:
+        by_photo.setdefault(o.photo, []).append(o)
+    for photo in unsendable:
+        reason = str(UnsendablePathError(photo))
+        by_photo[photo] = [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(host)]
+    ordered = [o for photo in dict.fromkeys(photos) for o in by_photo.pop(photo, [])]
+    return ordered + [o for rest in by_photo.values() for o in rest]
 
 
 def _shown(text: str, names: dict[str, Path]) -> str:
@@ -77,7 +124,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
         check_styles(client, names)
 
         def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
-            request.path = os.path.abspath(photo)
+            request.path = _daemon_path(photo)
             return _suggest_one(client, request, photo, folder, label, args.strength)
 
         def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
@@ -154,7 +201,7 @@ def remote_apply(args: argparse.Namespace) -> int:
     from backend.daemon.convert import recipe_to_pb
     from backend.recipe import load_recipe, scale
 
-    names = _absolute(args.photos)
+    names, unsendable = _absolute(args.photos)
     request = pb.WriteSidecarsRequest(**_sidecar_fields(args, names), overwrite=args.overwrite)
     styles: list[tuple[str, float]] = []
     if args.recipe is not None:
@@ -171,13 +218,13 @@ def remote_apply(args: argparse.Namespace) -> int:
         if styles:
             check_styles(client, [n for n, _ in styles])
         results = []
-        for message in client.write_sidecars(request):
+        for message in client.write_sidecars(request) if names else ():
             if message.WhichOneof("event") != "file":
                 continue
             results.append(message.file)
             if recipes is not None and message.file.HasField("recipe") and not message.file.HasField("error"):
                 recipes[names.get(message.file.photo, Path(message.file.photo))] = pb_recipe(message.file.recipe)
-        outcomes = _outcomes(iter(results), names)
+        outcomes = _with_unsendable(_outcomes(iter(results), names), args.photos, unsendable, args.host)
     return report(outcomes, args.json, recipes)
 
 
@@ -185,8 +232,10 @@ def remote_revert(args: argparse.Namespace) -> int:
     """``autoretouch revert --server``: same output and exit status as in-process."""
     from backend.cli.outcome_report import report
 
-    names = _absolute(args.photos)
+    names, unsendable = _absolute(args.photos)
     request = pb.RevertRequest(**_sidecar_fields(args, names))
-    with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
-        response = client.revert(request)
-    return report(_outcomes(iter(response.files), names), args.json)
+    files: list[pb.FileResult] = []
+    if names:
+        with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
+            files = list(client.revert(request).files)
+    return report(_with_unsendable(_outcomes(iter(files), names), args.photos, unsendable, args.host), args.json)
