@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from testing.lrcat_fixtures import CatalogBuilder
-from trainer.lrcat.favourites import catalog_edits
+from trainer.lrcat.favourites import catalog_edits, select_favourites
 from trainer.lrcat.pv2003 import map_settings, unreadable_process_version
+from trainer.lrcat.reader import open_catalog
 
 GOOD: dict[str, Any] = {"ProcessVersion": "11.0", "WhiteBalance": "As Shot", "Exposure2012": 0.5}
 
@@ -83,3 +84,31 @@ def test_process_versions_lightroom_writes_are_readable() -> None:
         assert unreadable_process_version({"ProcessVersion": pv}) is None
     assert unreadable_process_version({"Exposure2012": 0.1}) is None  # absent: guessed from the keys
     assert "a table" in str(unreadable_process_version({"ProcessVersion": {"a": 1}}))
+
+
+def test_a_collection_name_that_matches_several_says_which_it_merges(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "My.lrcat"
+    with CatalogBuilder(path, schema="modern") as b:
+        folder = b.add_folder(b.add_root(str(tmp_path) + "/"), "")
+        images = [b.add_image(b.add_file(folder, f"p{i}", "png"), file_format="PNG") for i in range(3)]
+        bests = [
+            b.add_collection("Best", b.add_collection("Trips", kind="group")),
+            b.add_collection("Best", b.add_collection("Clients", kind="group")),
+            b.add_collection("Best"),
+        ]
+        for best, image in zip(bests, images, strict=True):
+            b.add_to_collection(best, image)
+        b.add_collection("Best", b.add_collection("Rules", kind="group"), kind="smart")
+    with open_catalog(path) as cat, caplog.at_level(logging.WARNING, logger="trainer.lrcat.favourites"):
+        assert select_favourites(cat, "collection:Best") == sorted(images)
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 2, lines
+        assert (
+            "collection:Best matches 3 collections: Trips/Best, Clients/Best, Best; using all their photos" in lines[0]
+        )
+        assert "not using Rules/Best (a smart collection)" in lines[1]
+        caplog.clear()
+        assert select_favourites(cat, "collection:Trips/Best") == [images[0]]
+        assert not caplog.records  # one collection: nothing to say

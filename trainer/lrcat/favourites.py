@@ -102,7 +102,9 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
 
     ``collection:NAME`` takes the members of the regular collections of that name; smart collections (their
     rules are Lightroom's and are not evaluated here) and collection sets (which hold collections, not photos)
-    of that name do not count, and when they are all the name matches, the selection is refused.
+    of that name do not count, and when they are all the name matches, the selection is refused. A name that
+    matches several regular collections (``Best`` in several collection sets) selects the photos of all of them,
+    and says so in a warning that names their paths; smart collections and sets left out are named too.
 
     Raises:
         FavouritesSelectionError: a malformed selection, or a name that matches only smart collections or
@@ -132,6 +134,24 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
             f"--favourites collection:{arg}: {found[0].path!r} is a collection set; name one of its collections "
             "(collection:SET/NAME)",
             catalog.path,
+        )
+    if len(regular) > 1:
+        log.warning(
+            "%s: collection:%s matches %d collections: %s; using all their photos (name one as collection:SET/NAME)",
+            catalog.path,
+            arg,
+            len(regular),
+            ", ".join(c.path for c in regular),
+        )
+    ignored = [c for c in found if c not in regular]
+    if ignored:
+        log.warning(
+            "%s: collection:%s: not using %s",
+            catalog.path,
+            arg,
+            ", ".join(
+                f"{c.path} ({'a smart collection' if c.kind.endswith(_SMART) else 'a collection set'})" for c in ignored
+            ),
         )
     return sorted({i for c in regular for i in catalog.collection_image_ids(c.id)})
 
