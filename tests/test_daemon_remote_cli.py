@@ -255,3 +255,22 @@ def test_a_photo_name_the_protocol_cannot_carry_fails_alone(
         assert out.index("a.jpg") >= 0 and "not valid UTF-8" in err
     finally:
         (here["root"] / odd).unlink()
+
+
+def test_a_folder_with_a_name_that_is_not_utf8_is_written_whole_through_the_daemon(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    import os
+    import shutil
+
+    folder = here["root"] / "odd_names"
+    folder.mkdir()
+    odd = os.fsdecode(b"caf\xe9.jpg")
+    for name in ("a.jpg", odd):
+        shutil.copyfile(here["root"] / "a.jpg", folder / name)
+    code, out, err = run_main(
+        capsys, ["catalog", "odd_names", "--host", "darktable", "--json", "--server", here["server"]]
+    )
+    assert code == 0, err
+    assert darktable_sidecar_path(folder / odd).is_file() and darktable_sidecar_path(folder / "a.jpg").is_file()
+    assert "caf\ufffd.jpg" in json.loads(out)["photos"][1]["photo"]  # shown with U+FFFD: proto strings are UTF-8

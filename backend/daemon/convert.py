@@ -220,15 +220,30 @@ def host_arg(hosts: Sequence[str]) -> str:
     return hosts[0] if len(hosts) == 1 else "both"
 
 
+def wire_text(text: str | Path) -> str:
+    """``text`` as a proto string, which must be valid UTF-8.
+
+    A file name that is not valid UTF-8 reaches Python as lone surrogates (``os.fsdecode``); proto refuses
+    those. Its undecodable bytes are shown as U+FFFD instead, so the photo's result can still be told (its
+    sidecar is written as any other's); everything else passes unchanged.
+    """
+    text = str(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 def outcome_to_pb(outcome: Outcome) -> pb.SidecarOutcome:
-    """A sidecar :class:`~backend.sidecar.apply.Outcome` as its proto message."""
+    """A sidecar :class:`~backend.sidecar.apply.Outcome` as its proto message (names as :func:`wire_text`)."""
     return pb.SidecarOutcome(
-        photo=str(outcome.photo),
+        photo=wire_text(outcome.photo),
         host=_HOST_ENUMS[outcome.host],
-        sidecar=str(outcome.sidecar),
+        sidecar=wire_text(outcome.sidecar),
         action=ACTION_NAMES[outcome.action],  # type: ignore[arg-type]
-        reason=outcome.reason,
-        warnings=list(outcome.warnings),
+        reason=wire_text(outcome.reason),
+        warnings=[wire_text(w) for w in outcome.warnings],
     )
 
 

@@ -43,6 +43,7 @@ from backend.daemon.convert import (
     recipe_to_pb,
     settings_to_struct,
     style_info_to_pb,
+    wire_text,
 )
 from backend.daemon.errors import BadRequestError, NotServingError
 from backend.daemon.limits import Call, InferenceGate, Limiter
@@ -273,7 +274,7 @@ class RetouchService:
                     try:
                         self.guard_photo(photo, hosts, req.duplicate)
                         outcomes = revert_photo(photo, host=host, dry_run=req.dry_run, duplicate=req.duplicate)
-                        result = pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
+                        result = pb.FileResult(photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
                     except (AutoretouchError, OSError) as exc:
                         result = failed_result(photo, hosts, exc, req.duplicate)
                 result.index, result.total = index, len(photos)

@@ -34,6 +34,7 @@ from backend.daemon.convert import (
     outcome_to_pb,
     recipe_from_pb,
     recipe_to_pb,
+    wire_text,
 )
 from backend.daemon.errors import BadRequestError, describe
 from backend.daemon.limits import Call
@@ -52,7 +53,9 @@ __all__ = ["OutcomeCounter", "SidecarBatch", "failed_result"]
 
 def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
     info = describe(exc)
-    return pb.Error(code=info.code, message=naming_file(photo, info.message), type=info.type, exit_code=info.exit_code)
+    return pb.Error(
+        code=info.code, message=wire_text(naming_file(photo, info.message)), type=info.type, exit_code=info.exit_code
+    )
 
 
 def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException, duplicate: int = 0) -> pb.FileResult:
@@ -64,7 +67,7 @@ def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException, duplica
     outcomes = [
         outcome_to_pb(Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", error.message)) for h in hosts
     ]
-    return pb.FileResult(photo=str(photo), outcomes=outcomes, error=error)
+    return pb.FileResult(photo=wire_text(photo), outcomes=outcomes, error=error)
 
 
 class OutcomeCounter:
@@ -228,7 +231,9 @@ class SidecarBatch:
             )
         except (AutoretouchError, OSError) as exc:
             return failed_result(photo, hosts, exc, req.duplicate)
-        return pb.FileResult(photo=str(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used))
+        return pb.FileResult(
+            photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used)
+        )
 
     def _batch_with_catalog(
         self,
@@ -304,11 +309,13 @@ class SidecarBatch:
 
     @staticmethod
     def _from_catalog(outcome: Any) -> pb.FileResult:
-        result = pb.FileResult(photo=str(outcome.photo), outcomes=[outcome_to_pb(o) for o in outcome.hosts])
+        result = pb.FileResult(photo=wire_text(outcome.photo), outcomes=[outcome_to_pb(o) for o in outcome.hosts])
         if outcome.recipe is not None:
             result.recipe.CopyFrom(recipe_to_pb(outcome.recipe))
         kind = outcome.error_kind
         if outcome.failed and kind is not None:  # the photo failed as a whole (decode, size limit, suggestion)
-            error = pb.Error(code=kind.grpc_status, message=outcome.reason, type=kind.type, exit_code=kind.exit_code)
+            error = pb.Error(
+                code=kind.grpc_status, message=wire_text(outcome.reason), type=kind.type, exit_code=kind.exit_code
+            )
             result.error.CopyFrom(error)
         return result
