@@ -112,11 +112,13 @@ style's metadata (training.check) say it was not checked on pairs it did not see
 with the style: `autoretouch eval` reports them as the "nearest edits" baseline.
 
 Your Lightroom catalog (--lrcat CATALOG --favourites SEL): the photos flagged as picks (picks), rated N stars or
-more (rating:N) or in a regular collection (collection:NAME, or SET/NAME; not a smart collection, whose rules
-are Lightroom's) are learnt from their current develop settings: the PV2012 sliders, white balance (relative to
+more (rating:N) or in a regular collection (collection:NAME: every regular collection of that name in any
+set, named in the log when there are several; SET/NAME picks one; not a smart collection, whose rules are
+Lightroom's) are learnt from their current develop settings: the PV2012 sliders, white balance (relative to
 the photo's as-shot), point curves, HSL, sharpening and vignette are mapped into our sliders (table in
-trainer/lrcat/pv2003.py; Texture, Dehaze, colour grading, masks are dropped), rendered on the original and
-learnt like --pairs. Legacy process versions, photos without settings, originals that cannot be found (the
+trainer/lrcat/pv2003.py; Texture, Dehaze, colour grading, masks and point curves that go down are dropped,
+named in the log with the values clamped or not numbers), rendered on the original and
+learnt like --pairs. Legacy or unreadable process versions, photos without settings, originals that cannot be found (the
 recorded path, its tail below the catalog's folder, else --photos DIR), a file found by name for photos of
 different catalog folders (ambiguous) and, with --server, originals outside the daemon's --root folders are
 reported and skipped. The catalog is opened read-only; its settings text is parsed as data.
