@@ -75,3 +75,26 @@ def test_walk_order_holds_results_until_those_before_them_came() -> None:
     assert [r.photo for r in order.add(result("elsewhere"))] == ["/r/elsewhere"]  # not in the batch: at once
     assert [r.photo for r in order.rest()] == ["/r/d"]  # c never came (a cancelled batch)
     assert order.rest() == []
+
+
+def test_walk_order_waits_for_no_photo_that_never_reports(tmp_path: Path) -> None:
+    """A name the results show with U+FFFD and a link to an earlier photo (reported once) hold nothing back."""
+    from backend.daemon.convert import wire_text
+
+    odd = tmp_path / os.fsdecode(b"caf\xe9.jpg")
+    names = [tmp_path / "a.jpg", odd, tmp_path / "c.jpg", tmp_path / "d.jpg"]
+    for p in names:
+        p.write_bytes(b"x")
+    link = tmp_path / "b.jpg"
+    link.symlink_to(tmp_path / "a.jpg")  # the batch dedupes by real path: only a.jpg reports
+    order = _WalkOrder([names[0], link, *names[1:]])
+    assert order.reported_once([names[0], link, *names[1:]]) == []
+
+    def result(p: Path) -> pb.FileResult:
+        return pb.FileResult(photo=wire_text(p))
+
+    assert [r.photo for r in order.add(result(names[0]))] == [str(names[0])]
+    assert [r.photo for r in order.add(result(odd))] == [wire_text(odd)]
+    assert [r.photo for r in order.add(result(names[2]))] == [str(names[2])]  # not held back
+    assert [r.photo for r in order.add(result(names[3]))] == [str(names[3])]
+    assert order.rest() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +275,22 @@ def test_a_folder_with_a_name_that_is_not_utf8_is_written_whole_through_the_daem
     assert code == 0, err
     assert darktable_sidecar_path(folder / odd).is_file() and darktable_sidecar_path(folder / "a.jpg").is_file()
     assert "caf\ufffd.jpg" in json.loads(out)["photos"][1]["photo"]  # shown with U+FFFD: proto strings are UTF-8
+
+
+def test_catalog_through_a_daemon_fails_a_photo_name_it_cannot_send_alone(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    import os
+    import shutil
+
+    odd = os.fsdecode(b"caf\xe9_catalog.jpg")
+    shutil.copyfile(here["root"] / "a.jpg", here["root"] / odd)
+    try:
+        argv = ["catalog", "a.jpg", odd, "--host", "darktable", "--dry-run", "--json", "--server", here["server"]]
+        code, out, err = run_main(capsys, argv)  # --json: ASCII output (capsys reads its buffer as UTF-8)
+        assert code == 9, (out, err)
+        rows = {Path(p["photo"]).name: p for p in json.loads(out)["photos"]}
+        assert rows["a.jpg"]["status"] != "failed" and rows[odd]["status"] == "failed"
+        assert "is not valid UTF-8, which paths sent to a daemon must be" in rows[odd]["reason"]
+    finally:
+        (here["root"] / odd).unlink()

@@ -14,14 +14,21 @@ else from the environment variable ``AUTORETOUCH_TOKEN``. ``catalog --server`` l
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
-from backend.daemon.client import HOSTS, TOKEN_ENV, RemoteClient, RemoteError, check_styles, pb_recipe
-from backend.errors import FileError
+from backend.daemon.client import (
+    HOSTS,
+    TOKEN_ENV,
+    RemoteClient,
+    RemoteError,
+    UnsendablePathError,
+    check_styles,
+    daemon_path,
+    pb_recipe,
+)
 from backend.recipe import Recipe
 from backend.rpc import DUPLICATE_PROTOCOL_VERSION, PROTOCOL_VERSION, pb
 
@@ -41,42 +48,21 @@ __all__ = [
 ]
 
 
-class UnsendablePathError(FileError):
-    """A photo path the daemon's protocol cannot carry: its name is not valid UTF-8 (proto strings are)."""
-
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(
-            path, "its name is not valid UTF-8, which paths sent to a daemon must be; rename it or run without --server"
-        )
-
-
-def _daemon_path(photo: Path) -> str:
-    """The absolute path of ``photo`` as sent to the daemon.
-
-    Raises:
-        UnsendablePathError: the path is not valid UTF-8 (a name from a file system in another encoding).
-    """
-    path = os.path.abspath(photo)
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsendablePathError(photo) from None
-    return path
-
-
 def _absolute(photos: Sequence[Path]) -> tuple[dict[str, Path], list[Path]]:
     """Absolute path sent to the daemon -> the path as typed; and the photos whose path cannot be sent."""
     names: dict[str, Path] = {}
     unsendable: list[Path] = []
     for photo in photos:
         try:
-            names[_daemon_path(photo)] = photo
+            names[daemon_path(photo)] = photo
         except UnsendablePathError:
             unsendable.append(photo)
     return names, unsendable
 
 
-def _with_unsendable(outcomes: list[Any], photos: Sequence[Path], unsendable: list[Path], host: str) -> list[Any]:
+def _with_unsendable(
+    outcomes: list[Any], photos: Sequence[Path], unsendable: list[Path], host: str, duplicate: int = 0
+) -> list[Any]:
     """The daemon's outcomes with a failed one per host for each photo that could not be sent, in photo order."""
     if not unsendable:
         return outcomes
@@ -87,7 +73,9 @@ def _with_unsendable(outcomes: list[Any], photos: Sequence[Path], unsendable: li
         by_photo.setdefault(o.photo, []).append(o)
     for photo in unsendable:
         reason = str(UnsendablePathError(photo))
-        by_photo[photo] = [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(host)]
+        by_photo[photo] = [
+            Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", reason) for h in hosts_for(host)
+        ]
     ordered = [o for photo in dict.fromkeys(photos) for o in by_photo.pop(photo, [])]
     return ordered + [o for rest in by_photo.values() for o in rest]
 
@@ -124,7 +112,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
         check_styles(client, names)
 
         def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
-            request.path = _daemon_path(photo)
+            request.path = daemon_path(photo)
             return _suggest_one(client, request, photo, folder, label, args.strength)
 
         def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
@@ -224,7 +212,7 @@ def remote_apply(args: argparse.Namespace) -> int:
             results.append(message.file)
             if recipes is not None and message.file.HasField("recipe") and not message.file.HasField("error"):
                 recipes[names.get(message.file.photo, Path(message.file.photo))] = pb_recipe(message.file.recipe)
-        outcomes = _with_unsendable(_outcomes(iter(results), names), args.photos, unsendable, args.host)
+        outcomes = _with_unsendable(_outcomes(iter(results), names), args.photos, unsendable, args.host, args.duplicate)
     return report(outcomes, args.json, recipes)
 
 
@@ -238,4 +226,6 @@ def remote_revert(args: argparse.Namespace) -> int:
     if names:
         with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
             files = list(client.revert(request).files)
-    return report(_with_unsendable(_outcomes(iter(files), names), args.photos, unsendable, args.host), args.json)
+    return report(
+        _with_unsendable(_outcomes(iter(files), names), args.photos, unsendable, args.host, args.duplicate), args.json
+    )

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, FileError
 from backend.recipe import Recipe
 from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
 
-__all__ = ["HOSTS", "TOKEN_ENV", "RemoteClient", "RemoteError", "check_styles", "pb_recipe"]
+__all__ = [
+    "HOSTS",
+    "TOKEN_ENV",
+    "RemoteClient",
+    "RemoteError",
+    "UnsendablePathError",
+    "check_styles",
+    "daemon_path",
+    "pb_recipe",
+]
 
 #: Environment variable holding the daemon's token.
 TOKEN_ENV = "AUTORETOUCH_TOKEN"
@@ -159,3 +169,26 @@ def check_styles(client: RemoteClient, names: Sequence[str]) -> None:
         if not info.loaded:
             raise RemoteError(info.error or f"style {name!r} cannot be used", code="FAILED_PRECONDITION",
                               error_type="StyleError", exit_code=3)  # fmt: skip
+
+
+class UnsendablePathError(FileError):
+    """A photo path the daemon's protocol cannot carry: its name is not valid UTF-8 (proto strings are)."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(
+            path, "its name is not valid UTF-8, which paths sent to a daemon must be; rename it or run without --server"
+        )
+
+
+def daemon_path(photo: Path) -> str:
+    """The absolute path of ``photo`` as sent to the daemon.
+
+    Raises:
+        UnsendablePathError: the path is not valid UTF-8 (a name from a file system in another encoding).
+    """
+    path = os.path.abspath(photo)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsendablePathError(photo) from None
+    return path

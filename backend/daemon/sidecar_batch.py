@@ -112,16 +112,37 @@ class _WalkOrder:
     """Hands a batch's results back in the order of its photos (the walk order), whatever order they come in.
 
     A result comes back as soon as the results of every photo before it have; the others wait (the photos the
-    daemon refuses before the batch starts, the ones the batch reports ``already done`` up front).
+    daemon refuses before the batch starts, the ones the batch reports ``already done`` up front). Photos are
+    told apart as the results name them (:func:`~backend.daemon.convert.wire_text` of the absolute path). A
+    place that will never report (:meth:`reported_once`) is not waited for: waiting would hold every later
+    result back until the batch ends.
 
     Args:
         photos: the batch's photos, in walk order, each once.
     """
 
     def __init__(self, photos: Sequence[Path]) -> None:
-        self._position = {os.path.abspath(p): i for i, p in enumerate(photos)}
+        self._position: dict[str, int] = {}
+        for p in photos:
+            self._position.setdefault(wire_text(os.path.abspath(p)), len(self._position))
         self._waiting: dict[int, pb.FileResult] = {}
+        self._skipped: set[int] = set()
         self._next = 0
+
+    def reported_once(self, batch: Sequence[Path]) -> list[pb.FileResult]:
+        """Say which photos go to the batch, which reports a link to an earlier one of them once (by real path).
+
+        Returns:
+            The results now due (the link's place is no longer waited for).
+        """
+        seen: set[str] = set()
+        for p in batch:
+            target = os.path.realpath(p)
+            position = self._position.get(wire_text(os.path.abspath(p)))
+            if target in seen and position is not None:
+                self._skipped.add(position)
+            seen.add(target)
+        return self._due()
 
     def add(self, result: pb.FileResult) -> list[pb.FileResult]:
         """Take one photo's result; returns the results now due, in order (a photo not in the batch at once)."""
@@ -129,9 +150,13 @@ class _WalkOrder:
         if position is None or position < self._next or position in self._waiting:
             return [result]
         self._waiting[position] = result
+        return self._due()
+
+    def _due(self) -> list[pb.FileResult]:
         due: list[pb.FileResult] = []
-        while self._next in self._waiting:
-            due.append(self._waiting.pop(self._next))
+        while self._next in self._waiting or self._next in self._skipped:
+            if self._next in self._waiting:
+                due.append(self._waiting.pop(self._next))
             self._next += 1
         return due
 
@@ -261,6 +286,7 @@ class SidecarBatch:
         if not allowed:
             yield from order.rest()
             return
+        yield from order.reported_once(allowed)
         # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
         private = dataclasses.replace(style, net=copy.deepcopy(style.net), prior=copy.deepcopy(style.prior))
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -301,7 +327,8 @@ class SidecarBatch:
                     if kind == "done":
                         yield from order.rest()
                         return
-                    if kind == "error":
+                    if kind == "error":  # the results already due are not lost with it
+                        yield from order.rest()
                         raise item
                     yield from order.add(self._from_catalog(item))
             finally:
