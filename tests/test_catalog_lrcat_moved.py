@@ -73,3 +73,27 @@ def test_a_path_under_which_no_catalog_photo_lies_is_reported(
         f"{elsewhere}: none of the photos of the Lightroom catalog {cat} lies under this PATH"
         in (rows[str(elsewhere)]["reason"])
     )
+
+
+def test_a_bare_file_name_beside_the_catalog_counts_only_from_a_folder_of_its_name(tmp_path: Path) -> None:
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    (cat / "IMG_0001.jpg").write_bytes(b"x")  # a camera name that merely lies beside the catalog
+    assert locate_catalog_file("/Volumes/Card/2019/IMG_0001.jpg", cat) is None
+    assert locate_catalog_file("/old/cat/IMG_0001.jpg", cat) == (cat / "IMG_0001.jpg", "catalog folder")
+
+
+def test_two_catalog_photos_found_as_one_file_are_both_reported_not_written(tmp_path: Path) -> None:
+    from backend.batch.batch import select_photos
+
+    cat = tmp_path / "cat" / "cat.lrcat"
+    (cat.parent / "photos").mkdir(parents=True)
+    (cat.parent / "photos" / "p.jpg").write_bytes(b"x")
+    with CatalogBuilder(cat, schema="modern") as b:
+        for old in ("/Volumes/A/photos/", "/Volumes/B/photos/"):  # offline; both end in photos/p.jpg
+            b.add_image(b.add_file(b.add_folder(b.add_root(old), ""), "p", "jpg"), file_format="JPG")
+    sel = select_photos([], cat)
+    assert sel.photos == []
+    reasons = sorted(why for _, why, _ in sel.failed)
+    assert len(reasons) == 2 and all("stands for another catalog photo too" in r for r in reasons), reasons
+    assert reasons[0].startswith("/Volumes/A/photos/p.jpg: ") and "(/Volumes/B/photos/p.jpg)" in reasons[0]

@@ -195,15 +195,25 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
     sel = Selection([], [], [])
     seen: set[str] = set()
     unmatched = list(roots)
-    for f in listing.files:
-        recorded = Path(os.path.abspath(f.path))
-        located = locate_catalog_file(f.path, catalog_dir)
+    rows = [(Path(os.path.abspath(f.path)), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
+    claims: dict[str, set[Path]] = {}  # a file on disk -> the catalog paths found as it
+    for recorded, located in rows:
+        if located is not None:
+            claims.setdefault(os.path.realpath(located[0]), set()).add(recorded)
+    for recorded, located in rows:
         p = recorded if located is None else Path(os.path.abspath(located[0]))
         hits = _roots_holding({p, recorded}, roots)
         if roots and not hits:
             continue
         unmatched = [r for r in unmatched if r not in hits]
         key = os.path.realpath(p)
+        if located is not None and located[1] == "catalog folder" and len(claims[key]) > 1:
+            other = min(str(r) for r in claims[key] if r != recorded)
+            why = f"{recorded}: not where the catalog records it; {p} below the catalog's folder has its name but"
+            sel.failed.append(
+                (recorded, f"{why} stands for another catalog photo too ({other}): ambiguous", _NOT_FOUND)
+            )
+            continue
         if key in seen:
             continue
         seen.add(key)

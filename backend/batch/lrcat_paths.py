@@ -141,7 +141,10 @@ def locate_catalog_file(recorded: str | Path, catalog_dir: Path) -> tuple[Path, 
     Looked up in this order: the path the catalog records (``"recorded"``); else each tail of that path below
     the catalog's folder, the longest first (``"catalog folder"``: the catalog and its photos moved together,
     ``/old/x/photos/p.jpg`` found as ``CATALOG_DIR/photos/p.jpg``). A tail is a file of the same name, not
-    certainly the catalog photo's own file. ``train --lrcat`` and ``catalog --lrcat`` both use this rule.
+    certainly the catalog photo's own file, so the bare file name counts only for a photo that lay in a folder
+    of the catalog folder's own name (``/old/x/p.jpg`` as ``.../x/p.jpg`` beside ``.../x/cat.lrcat``): a
+    camera's ``IMG_0001.jpg`` that merely happens to lie beside the catalog is not taken for one recorded in
+    ``/Volumes/Card/2019/``. ``train --lrcat`` and ``catalog --lrcat`` both use this rule.
 
     Args:
         recorded: the path the catalog records (:func:`join_catalog_path`; slash or backslash separators).
@@ -155,6 +158,8 @@ def locate_catalog_file(recorded: str | Path, catalog_dir: Path) -> tuple[Path, 
         return Path(text), "recorded"
     parts = [p for p in text.replace("\\", "/").split("/") if p]
     for i in range(1, len(parts)):
+        if i == len(parts) - 1 and parts[i - 1] != catalog_dir.name:  # the bare name, from another folder
+            break
         candidate = catalog_dir.joinpath(*parts[i:])
         if candidate.is_file():
             return candidate, "catalog folder"

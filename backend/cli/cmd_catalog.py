@@ -35,7 +35,9 @@ examples:
 
 What is processed: folders are walked recursively (photos recognised by extension or content; sidecars,
 backups, hidden folders and autoretouch's temp files are left alone), or the photo files a Lightroom catalog
-lists (read-only; PATHs then narrow it down to the photos under them). Default host: lightroom with --lrcat,
+lists (read-only; PATHs then narrow it down to the photos under them; a photo not where the catalog records it
+is looked for below the catalog's folder, as when both moved together, and one that two catalog photos would
+share is reported, not written). Default host: lightroom with --lrcat,
 darktable otherwise. Each photo: preview decode -> the style's suggestion at --strength -> sidecars
 (Lightroom NAME.xmp for proprietary raws, darktable NAME.EXT.xmp); existing edits are kept unless
 --overwrite, and every write keeps the previous sidecar as .bak ('autoretouch revert' undoes it).
