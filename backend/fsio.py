@@ -18,6 +18,7 @@ __all__ = [
     "NAME_MAX",
     "NEW_FILE_MODE",
     "UMASK",
+    "name_size",
     "replacing",
     "short_name",
     "temp_prefix",
@@ -30,6 +31,23 @@ __all__ = [
 #: Longest file name (one path component) common file systems accept, in bytes of the file system encoding
 #: (ext4, APFS, btrfs, XFS: 255 bytes; NTFS: 255 UTF-16 units, never fewer than 255 bytes' worth).
 NAME_MAX = 255
+
+
+def name_size(name: str, *, windows: bool = os.name == "nt") -> int:
+    """How long a file name is, as :data:`NAME_MAX` counts.
+
+    Bytes of the file system encoding; on Windows (NTFS: 255 UTF-16 units) UTF-16 units, so that a long
+    non-Latin name that is legal there is not refused.
+
+    Args:
+        name: one path component.
+        windows: count as Windows does (default: whether this is Windows).
+    """
+    if windows:
+        return len(name.encode("utf-16-le", "surrogatepass")) // 2
+    return len(os.fsencode(name))
+
+
 #: What a temp file's name adds around its stem: ``"."``, ``"."`` + the 8-character random part of
 #: :func:`tempfile.mkstemp`, and ``".tmp"``.
 _TEMP_OVERHEAD = 1 + 1 + 8 + len(".tmp")

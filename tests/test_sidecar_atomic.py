@@ -214,3 +214,11 @@ def test_an_error_of_the_work_under_the_lock_is_not_called_a_lock_error(tmp_path
     with pytest.raises(PermissionError, match="the work failed"), sidecar_lock(path):
         raise PermissionError("the work failed")
     assert not lock_path(path).exists()
+
+
+def test_name_size_counts_bytes_here_and_utf16_units_on_windows() -> None:
+    from backend.fsio import name_size
+
+    cjk = "写" * 90 + ".jpg.xmp"  # 278 UTF-8 bytes, 98 UTF-16 units: too long here, legal on NTFS
+    assert name_size(cjk, windows=False) == 278 and name_size(cjk, windows=True) == 98
+    assert name_size("a" * 10, windows=True) == name_size("a" * 10, windows=False) == 10

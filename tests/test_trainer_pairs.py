@@ -330,3 +330,4 @@ def test_pooled_psnr_is_the_psnr_of_the_mean_squared_error() -> None:
     assert pooled_psnr([100.0, 20.0, 20.0, 20.0]) == pytest.approx(20.0 + 10 * np.log10(4 / 3))
     assert pooled_psnr([float("inf"), 30.0]) == pytest.approx(30.0 + 10 * np.log10(2))
     assert pooled_psnr([float("inf"), float("inf")]) == 100.0 and np.isnan(pooled_psnr([]))
+    assert np.isnan(pooled_psnr([float("nan"), 20.0]))

@@ -296,7 +296,7 @@ def pooled_psnr(values_db: np.ndarray | list[float], cap: float = 100.0) -> floa
         cap: the highest value returned (all photos identical gives infinity otherwise).
 
     Returns:
-        ``-10 log10(mean(10 ** (-v / 10)))``, at most ``cap``; ``nan`` when empty.
+        ``-10 log10(mean(10 ** (-v / 10)))``, at most ``cap``; ``nan`` when empty or any value is ``nan``.
 
     Examples:
         >>> round(pooled_psnr([100.0, 20.0, 20.0, 20.0]), 2)
@@ -306,4 +306,6 @@ def pooled_psnr(values_db: np.ndarray | list[float], cap: float = 100.0) -> floa
     if arr.size == 0:
         return math.nan
     mse = float(np.mean(np.power(10.0, -arr / 10.0)))
+    if math.isnan(mse):  # a photo without a score: no score for all of them either
+        return math.nan
     return cap if mse <= 10.0 ** (-cap / 10.0) else min(cap, -10.0 * math.log10(mse))

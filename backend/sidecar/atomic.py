@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
-from backend.fsio import NAME_MAX, NEW_FILE_MODE, short_name, temp_prefix, temp_stem
+from backend.fsio import NAME_MAX, NEW_FILE_MODE, name_size, short_name, temp_prefix, temp_stem
 
 try:  # POSIX
     import fcntl
@@ -160,11 +160,12 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
             of the work done under the lock is not one of the lock's: it propagates as it is.
     """
     p = Path(sidecar)
-    size = len(os.fsencode(p.name))
+    size = name_size(p.name)
     if size > NAME_MAX:
+        unit = "UTF-16 units" if os.name == "nt" else "bytes"
         raise SidecarError(
             p,
-            f"the sidecar's name would be {size} bytes, longer than file systems allow ({NAME_MAX}); "
+            f"the sidecar's name would be {size} {unit}, longer than file systems allow ({NAME_MAX}); "
             "give the photo a shorter name",
         )
     lock = lock_path(p)
