@@ -3,10 +3,14 @@
 Each decoder checks the header size against the pixel limit and the file structure for truncation before
 the codec runs, and returns the stored pixels (not yet oriented) as R, G, B planes plus the colour
 interpretation (:class:`Colour`). Alpha is dropped; grey stays one plane (expanded later).
+
+Float TIFF samples that are not finite are replaced on decode (see :func:`clean_float_samples`), so no NaN
+or infinity reaches the agent or the renderer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,7 @@ from backend.decode.progressive import dc_scans_only
 from backend.errors import AutoretouchError, CorruptImageError, ImageTooLargeError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020
 
-__all__ = ["Colour", "Raster", "decode_jpeg", "decode_png", "decode_tiff", "resolve_colour"]
+__all__ = ["Colour", "Raster", "clean_float_samples", "decode_jpeg", "decode_png", "decode_tiff", "resolve_colour"]
 
 _LINEAR = Trc("gamma", 1.0)
 
@@ -245,11 +249,43 @@ def _read_tiff_page(
         return icc, orientation, width, height, _tiff_pixels(page)
 
 
+def clean_float_samples(pixels: np.ndarray) -> tuple[np.ndarray, str]:
+    """Replace the non-finite samples of float pixels, in place.
+
+    NaN and -inf become 0 (black, which is also where the renderer clamps negative light); +inf becomes the
+    largest finite sample of the image, at least 1.0 (a clipped highlight: as bright as white and as the
+    brightest real sample).
+
+    Args:
+        pixels: float32 samples, any shape; modified in place when some are not finite (copied first when
+            read-only).
+
+    Returns:
+        The pixels and a note for the colour description (``""`` when every sample was finite), e.g.
+        ``"2 non-finite samples replaced (NaN and -inf by 0, +inf by 1)"``.
+
+    Example:
+        >>> clean_float_samples(np.array([np.nan, 0.5, np.inf], dtype=np.float32))
+        (array([0. , 0.5, 1. ], dtype=float32), '2 non-finite samples replaced (NaN and -inf by 0, +inf by 1)')
+    """
+    finite = np.isfinite(pixels)
+    bad = int(finite.size - np.count_nonzero(finite))
+    if bad == 0:
+        return pixels, ""
+    brightest = float(pixels[finite].max()) if bad < finite.size else 1.0
+    high = max(brightest, 1.0)
+    if not pixels.flags.writeable:
+        pixels = pixels.copy()
+    np.nan_to_num(pixels, copy=False, nan=0.0, posinf=high, neginf=0.0)
+    return pixels, f"{bad:,} non-finite sample{'s' if bad > 1 else ''} replaced (NaN and -inf by 0, +inf by {high:g})"
+
+
 def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
     """Decode the first page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC.
 
     tifffile reads a hostile file's tags lazily and can fail in many ways (``TypeError``, ``KeyError``...);
-    every such failure is a :class:`CorruptImageError` naming the file.
+    every such failure is a :class:`CorruptImageError` naming the file. Float samples that are NaN or
+    infinite are replaced by :func:`clean_float_samples` and the colour note says how many.
     """
     try:
         tif = tifffile.TiffFile(io.BytesIO(data))
@@ -264,9 +300,14 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
         if decoded is None:
             raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
         pixels, bgr = _drop_alpha(decoded), True
+    note = ""
     if pixels.dtype.kind == "f":
-        pixels = pixels.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes +-inf, then cleaned
+            pixels = pixels.astype(np.float32, copy=False)
+        pixels, note = clean_float_samples(pixels)
     elif pixels.dtype not in (np.uint8, np.uint16):
         raise UnsupportedFormatError(where, f"TIFF samples of type {pixels.dtype} are not supported")
     colour = resolve_colour(icc, is_float=pixels.dtype.kind == "f")
+    if note:
+        colour = dataclasses.replace(colour, note=f"{colour.note}; {note}")
     return Raster(pixels, bgr, colour, width, height, orientation if 1 <= orientation <= 8 else 1)
