@@ -380,8 +380,11 @@ def _combine(
     """
     if not recipes or len(recipes) != len(weights):
         raise InvalidRecipeError(f"{what} needs one weight per recipe and at least one recipe")
-    if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
-        raise InvalidRecipeError(f"{what} weights must be non-negative with a positive sum, got {list(weights)}")
+    if any(w < 0 or not math.isfinite(w) for w in weights):
+        raise InvalidRecipeError(f"{what} weights must be finite and non-negative, got {list(weights)}")
+    total = sum(weights)
+    if not (math.isfinite(total) and total > 0):  # all zero, or so large that their sum overflows
+        raise InvalidRecipeError(f"{what} weights must add up to a finite positive number, got {list(weights)}")
     order: list[str] = []
     for r in recipes:
         order += [s.slider for s in r.steps if s.slider not in order]
@@ -397,11 +400,16 @@ def blend(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | N
 
     Args:
         recipes: one or more recipes.
-        weights: non-negative weights, one per recipe; normalised to sum to 1.
+        weights: finite non-negative weights, one per recipe, whose sum is finite and positive; normalised to
+            sum to 1.
         style: provenance name of the mix (e.g. ``"A:0.7,B:0.3"``).
 
     Returns:
         The blended recipe; slider order is order of first appearance.
+
+    Raises:
+        InvalidRecipeError: no recipes, a weight per recipe missing, a weight negative or not finite, or weights
+            whose sum is 0 or not finite (e.g. ``[1e308, 1e308]``).
     """
     total = float(sum(weights))
 
@@ -446,7 +454,8 @@ def median(recipes: Sequence[Recipe], weights: Sequence[float], *, style: str | 
         The median recipe; slider order is order of first appearance.
 
     Raises:
-        InvalidRecipeError: no recipes, a weight per recipe missing, or weights negative, not finite or all 0.
+        InvalidRecipeError: no recipes, a weight per recipe missing, or weights negative, not finite, all 0 or
+            with a sum that is not finite.
     """
     return _combine("median", _weighted_median, recipes, weights, style)
 

@@ -42,7 +42,7 @@ def parse_mix(text: str) -> list[tuple[str, float]]:
 
     Raises:
         InvalidRecipeError: empty entries, a missing or non-numeric weight, negative or non-finite weights,
-            weights summing to zero, or a style named twice.
+            weights summing to zero or to more than the largest float, or a style named twice.
     """
     out: list[tuple[str, float]] = []
     for part in text.split(","):
@@ -54,13 +54,14 @@ def parse_mix(text: str) -> list[tuple[str, float]]:
         except ValueError:
             raise InvalidRecipeError(f"--mix entry {part.strip()!r}: weight {weight!r} is not a number") from None
         if not math.isfinite(w) or w < 0:
-            raise InvalidRecipeError(f"--mix entry {part.strip()!r}: weight must be a non-negative number")
+            raise InvalidRecipeError(f"--mix entry {part.strip()!r}: weight must be a finite non-negative number")
         out.append((name.strip(), w))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
         raise InvalidRecipeError(f"--mix names a style twice: {names}")
-    if sum(w for _, w in out) <= 0:
-        raise InvalidRecipeError("--mix weights must not all be zero")
+    weights = [w for _, w in out]
+    if not 0 < sum(weights) < math.inf:
+        raise InvalidRecipeError(f"--mix weights must add up to a finite positive number, got {weights}")
     return out
 
 
