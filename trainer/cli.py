@@ -49,6 +49,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
 from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError
 from trainer.learned_from import learned_from
@@ -215,7 +216,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run folder (default runs/STYLE)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="experiment configuration (TOML)")
-    parser.add_argument("--seed", type=int, metavar="S", help="random seed (default from the config)")
+    parser.add_argument(
+        "--seed",
+        type=int_arg(-(1 << 63), (1 << 63) - 1, name="seed"),  # a 64-bit signed integer, like every --seed
+        metavar="S",
+        help="random seed (default from the config)",
+    )
     parser.add_argument(
         "--set",
         action="append",

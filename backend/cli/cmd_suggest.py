@@ -75,7 +75,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="K",
         help="number of recipes per photo (default 1)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the variants (default 0)")
+    parser.add_argument(
+        "--seed",
+        type=int_arg(-(1 << 63), (1 << 63) - 1, name="seed"),  # a 64-bit signed integer, as the daemon's proto
+        default=0,
+        metavar="N",
+        help="seed of the variants, a 64-bit signed integer (default 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
     parser.add_argument(
         "--dtstyle",
