@@ -16,6 +16,7 @@ Mixing: ``A:0.7,B:0.3`` rolls out every style on the photo and blends their reci
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,8 +74,22 @@ def mix_label(styles: Sequence[tuple[Style, float]]) -> str:
 
 
 def variant_seed(seed: int, k: int) -> int:
-    """The dropout seed of variant ``k`` (>= 1) for the user's ``seed``."""
-    return (int(seed) * 1_000_003 + int(k)) % (1 << 63)
+    """The dropout seed of variant ``k`` (>= 1) for the user's ``seed`` (a 64-bit signed integer).
+
+    ``torch.manual_seed`` on the CPU keeps only the low 32 bits, so seeds must differ there. A seed in
+    ``0 .. 2**32 - 1`` gives ``seed * 1_000_003 + k``, as it always has (distinct low bits for distinct seeds,
+    1_000_003 being odd); any other seed is hashed with ``k`` (BLAKE2b) to 63 bits, so seeds that differ by a
+    multiple of 2**32 (-1 and 2**32 - 1, 5 and 5 + 2**40) draw different masks.
+
+    Example:
+        >>> variant_seed(7, 1), variant_seed(7 + (1 << 32), 1) % (1 << 32) != variant_seed(7, 1)
+        (7000022, True)
+    """
+    seed, k = int(seed), int(k)
+    if 0 <= seed < 1 << 32:
+        return seed * 1_000_003 + k
+    digest = hashlib.blake2b(f"autoretouch variant {seed} {k}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _one_style(
