@@ -77,7 +77,8 @@ two sizes; photos smaller than --size keep their size (the summary says which si
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
-Exit status 9 means some pairs failed (reported on stderr); the others were evaluated.
+Exit status: 9 when some pairs failed (reported on stderr; the others were evaluated), the error's own status
+when all did (e.g. 5 when no photo could be decoded).
 """
 
 #: Photos in the contact sheet by default.
