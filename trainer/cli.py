@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
 from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError
+from trainer.config import SEED_MAX
 from trainer.learned_from import learned_from
 from trainer.summary_lines import metric_lines
 
@@ -218,9 +219,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--config", type=Path, metavar="FILE", help="experiment configuration (TOML)")
     parser.add_argument(
         "--seed",
-        type=int_arg(-(1 << 63), (1 << 63) - 1, name="seed"),  # a 64-bit signed integer, like every --seed
+        type=int_arg(0, SEED_MAX, name="seed"),  # the trainer derives further seeds from it (run.seed's range)
         metavar="S",
-        help="random seed (default from the config)",
+        help=f"random seed, 0..{SEED_MAX} (default from the config)",
     )
     parser.add_argument(
         "--set",

@@ -28,6 +28,7 @@ from backend.sliders.catalog import BASIC_TONE_SLIDERS, CATALOG
 
 __all__ = [
     "RESTORE_SLIDERS",
+    "SEED_MAX",
     "AgentConfig",
     "ConfigError",
     "CriticConfig",
@@ -46,6 +47,10 @@ __all__ = [
     "number_text",
     "read_config_file",
 ]
+
+#: The largest ``run.seed``: the trainer derives its generators' seeds from it by small products and sums, which
+#: must stay within torch's 64-bit seed range.
+SEED_MAX = (1 << 32) - 1
 
 
 class ConfigError(AutoretouchError, ValueError):
@@ -466,6 +471,7 @@ def _validate(cfg: TrainConfig) -> None:
         (cfg.data.cache_size == 0 or cfg.data.cache_size >= cfg.agent.thumb, "data.cache_size must be >= agent.thumb"),
         (0.0 <= cfg.data.unedit_flatten < 1.0, "data.unedit_flatten must be in [0, 1)"),
         (cfg.run.steps >= 1, "run.steps must be >= 1"),
+        (0 <= cfg.run.seed <= SEED_MAX, f"run.seed must be in 0..{SEED_MAX}"),
         (cfg.run.minutes >= 0.0, "run.minutes must be >= 0"),
         (cfg.run.log_every >= 1, "run.log_every must be >= 1"),
         (

@@ -123,8 +123,11 @@ class RetouchService:
             if len(set(names)) != len(names):
                 raise InvalidRecipeError(f"the mix names a style twice: {names}")
             weights = [e.weight for e in mix.entries]
-            if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-                raise InvalidRecipeError(f"mix weights must be non-negative and not all zero, got {weights}")
+            total = sum(weights)
+            if any(not math.isfinite(w) or w < 0 for w in weights) or not (math.isfinite(total) and total > 0):
+                raise InvalidRecipeError(
+                    f"mix weights must be finite and non-negative and add up to a finite positive number, got {weights}"
+                )
             return [(self.registry.get(e.style), e.weight) for e in mix.entries]
         return [(self.registry.get(style or DEFAULT_STYLE), 1.0)]
 
