@@ -97,3 +97,22 @@ def test_two_catalog_photos_found_as_one_file_are_both_reported_not_written(tmp_
     reasons = sorted(why for _, why, _ in sel.failed)
     assert len(reasons) == 2 and all("stands for another catalog photo too" in r for r in reasons), reasons
     assert reasons[0].startswith("/Volumes/A/photos/p.jpg: ") and "(/Volumes/B/photos/p.jpg)" in reasons[0]
+
+
+def test_a_file_the_catalog_records_for_one_photo_is_not_taken_for_another_by_name(tmp_path: Path) -> None:
+    from backend.batch.batch import select_photos
+
+    cat = tmp_path / "cat" / "cat.lrcat"
+    (cat.parent / "photos").mkdir(parents=True)
+    own = cat.parent / "photos" / "p.jpg"
+    own.write_bytes(b"x")
+    with CatalogBuilder(cat, schema="modern") as b:
+        for root in (str(cat.parent / "photos") + "/", "/Volumes/B/photos/"):
+            b.add_image(b.add_file(b.add_folder(b.add_root(root), ""), "p", "jpg"), file_format="JPG")
+    sel = select_photos([], cat)
+    assert sel.photos == [own]
+    ((photo, why, _),) = sel.failed
+    assert str(photo) == "/Volumes/B/photos/p.jpg"
+    assert why.endswith(
+        f"{own} below the catalog's folder has its name but is where the catalog records another of its photos"
+    )

@@ -98,3 +98,20 @@ def test_walk_order_waits_for_no_photo_that_never_reports(tmp_path: Path) -> Non
     assert [r.photo for r in order.add(result(names[2]))] == [str(names[2])]  # not held back
     assert [r.photo for r in order.add(result(names[3]))] == [str(names[3])]
     assert order.rest() == []
+
+
+def test_a_link_to_a_photo_of_the_same_folder_is_not_counted_twice(env: dict[str, Any]) -> None:
+    """The batch reports a photo and a link to it once: the total and "cancelled" count what will report."""
+    folder = env["root"] / "linked"
+    folder.mkdir()
+    for name in ("a.jpg", "c.jpg"):
+        shutil.copy(env["folder"] / "a.jpg", folder / name)
+    os.symlink(folder / "a.jpg", folder / "b.jpg")
+    req = pb.WriteSidecarsRequest(
+        protocol_version=V, paths=[str(folder)], hosts=[pb.HOST_DARKTABLE], style="warm", dry_run=True
+    )
+    messages = list(env["stub"].WriteSidecars(req, timeout=60))
+    files = [m.file for m in messages if m.WhichOneof("event") == "file"]
+    summary = next(m.summary for m in messages if m.WhichOneof("event") == "summary")
+    assert [(Path(f.photo).name, f.index, f.total) for f in files] == [("a.jpg", 1, 2), ("c.jpg", 2, 2)]
+    assert not summary.cancelled and summary.photos == 2

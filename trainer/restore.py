@@ -379,7 +379,7 @@ def _verdict(
     reasons = degenerate_moves(net, checks, prior)
     val_psnr = outcome.best["val_psnr"] if prior is None else restore_core.val_psnr(net, data, prior)[0]
     gain = val_psnr - identity_psnr
-    if gain < cfg.restore.min_gain_db:
+    if not gain >= cfg.restore.min_gain_db:  # a score that is not a number refuses too
         reasons.insert(
             0,
             f"on {_check_place(data)} it scores {val_psnr:.2f} dB, doing nothing {identity_psnr:.2f} dB "

@@ -196,10 +196,10 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
     seen: set[str] = set()
     unmatched = list(roots)
     rows = [(Path(os.path.abspath(f.path)), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
-    claims: dict[str, set[Path]] = {}  # a file on disk -> the catalog paths found as it
+    claims: dict[str, dict[Path, str]] = {}  # a file on disk -> the catalog paths found as it, and how
     for recorded, located in rows:
         if located is not None:
-            claims.setdefault(os.path.realpath(located[0]), set()).add(recorded)
+            claims.setdefault(os.path.realpath(located[0]), {})[recorded] = located[1]
     for recorded, located in rows:
         p = recorded if located is None else Path(os.path.abspath(located[0]))
         hits = _roots_holding({p, recorded}, roots)
@@ -208,11 +208,7 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
         unmatched = [r for r in unmatched if r not in hits]
         key = os.path.realpath(p)
         if located is not None and located[1] == "catalog folder" and len(claims[key]) > 1:
-            other = min(str(r) for r in claims[key] if r != recorded)
-            why = f"{recorded}: not where the catalog records it; {p} below the catalog's folder has its name but"
-            sel.failed.append(
-                (recorded, f"{why} stands for another catalog photo too ({other}): ambiguous", _NOT_FOUND)
-            )
+            sel.failed.append((recorded, _shared_file(recorded, p, claims[key]), _NOT_FOUND))
             continue
         if key in seen:
             continue
@@ -229,6 +225,21 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
             (root, f"{root}: none of the photos of the Lightroom catalog {listing.catalog} lies under this PATH")
         )
     return sel
+
+
+def _shared_file(recorded: Path, found: Path, claims: dict[Path, str]) -> str:
+    """Why a catalog photo found below the catalog's folder by its path's tail is not taken as that file.
+
+    Args:
+        recorded: the path the catalog records for the photo (not on disk).
+        found: the file of that name below the catalog's folder.
+        claims: every catalog path found as ``found`` -> how (``"recorded"`` or ``"catalog folder"``).
+    """
+    why = f"{recorded}: not where the catalog records it; {found} below the catalog's folder has its name but"
+    if "recorded" in claims.values():  # certainly another catalog photo's own file
+        return f"{why} is where the catalog records another of its photos"
+    other = min(str(r) for r in claims if r != recorded)
+    return f"{why} stands for another catalog photo too ({other}): ambiguous"
 
 
 def _roots_holding(paths: set[Path], roots: Sequence[Path]) -> list[Path]:

@@ -158,7 +158,7 @@ def locate_catalog_file(recorded: str | Path, catalog_dir: Path) -> tuple[Path, 
         return Path(text), "recorded"
     parts = [p for p in text.replace("\\", "/").split("/") if p]
     for i in range(1, len(parts)):
-        if i == len(parts) - 1 and parts[i - 1] != catalog_dir.name:  # the bare name, from another folder
+        if i == len(parts) - 1 and parts[i - 1].casefold() != catalog_dir.name.casefold():  # bare name, elsewhere
             break
         candidate = catalog_dir.joinpath(*parts[i:])
         if candidate.is_file():

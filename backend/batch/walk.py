@@ -31,7 +31,7 @@ from pathlib import Path
 
 from backend.decode.types import RAW_EXTENSIONS
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
-from backend.fsio import NAME_MAX
+from backend.fsio import NAME_MAX, name_size
 
 __all__ = [
     "NOT_PHOTO_EXTENSIONS",
@@ -84,9 +84,9 @@ def check_path_length(path: str | Path) -> None:
         NotFoundError: a component over :data:`~backend.fsio.NAME_MAX` bytes, or the absolute path
             :data:`PATH_MAX` bytes or longer.
     """
-    raw = os.fsencode(os.path.abspath(path))
-    parts = raw.replace(b"\\", b"/").split(b"/") if os.name == "nt" else raw.split(b"/")
-    if len(raw) >= PATH_MAX or any(len(part) > NAME_MAX for part in parts):
+    text = os.path.abspath(path)
+    names = text.replace("\\", "/").split("/") if os.name == "nt" else text.split("/")
+    if len(os.fsencode(text)) >= PATH_MAX or any(name_size(name) > NAME_MAX for name in names):
         raise _too_long(path)
 
 

@@ -160,6 +160,11 @@ class _WalkOrder:
             self._next += 1
         return due
 
+    @property
+    def expected(self) -> int:
+        """How many results the batch gives: one per photo, less the places that never report."""
+        return len(self._position) - len(self._skipped)
+
     def rest(self) -> list[pb.FileResult]:
         """The results still waiting (for photos that never reported: a cancelled batch), in order."""
         due = [self._waiting.pop(i) for i in sorted(self._waiting)]
@@ -216,17 +221,18 @@ class SidecarBatch:
             self.service.roots.check(journal)
         versions = self.service._versions(model)
         counter = OutcomeCounter()
+        order = _WalkOrder(photos) if source == "style" else None  # the catalog batch: results in walk order
         with self.service.limiter.admit():
             files = (
-                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal)
-                if source == "style"
+                self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal, order)
+                if order is not None
                 else self._batch_here(photos, _PhotoWrite(hosts, host, recipe, styles, strength, req), call)
             )
             for index, result in enumerate(files, start=1):
-                result.index, result.total = index, len(photos)
+                result.index, result.total = index, order.expected if order is not None else len(photos)
                 counter.add(result.outcomes)
                 yield pb.WriteSidecarsResponse(**versions, file=result)
-        counter.summary.cancelled = counter.summary.photos < len(photos)
+        counter.summary.cancelled = counter.summary.photos < (order.expected if order is not None else len(photos))
         yield pb.WriteSidecarsResponse(**versions, summary=counter.summary)
 
     def _batch_here(self, photos: Sequence[Path], what: _PhotoWrite, call: Call) -> Iterator[pb.FileResult]:
@@ -269,24 +275,27 @@ class SidecarBatch:
         req: pb.WriteSidecarsRequest,
         call: Call,
         journal: Path | None,
+        order: _WalkOrder,
     ) -> Iterator[pb.FileResult]:
         from backend.batch import run_batch
 
-        order = _WalkOrder(photos)  # refused photos wait for their place among the batch's results
         allowed: list[Path] = []
+        refused: list[pb.FileResult] = []
         for photo in photos:
             try:
                 self.service.guard_photo(photo, hosts)
                 if not os.path.lexists(photo):  # fails alone here; run_batch would stop the whole batch
                     raise NotFoundError(f"{photo}: no such file or folder")
             except AutoretouchError as exc:
-                yield from order.add(failed_result(photo, hosts, exc))
+                refused.append(failed_result(photo, hosts, exc))
                 continue
             allowed.append(photo)
+        order.reported_once(allowed)  # first: the count of results to come (order.expected) is then known
+        for result in refused:  # refused photos wait for their place among the batch's results
+            yield from order.add(result)
         if not allowed:
             yield from order.rest()
             return
-        yield from order.reported_once(allowed)
         # A private copy of the net: dropout variants of concurrent Suggest calls switch the shared net's modes.
         private = dataclasses.replace(style, net=copy.deepcopy(style.net), prior=copy.deepcopy(style.prior))
         events: queue.Queue[tuple[str, Any]] = queue.Queue()

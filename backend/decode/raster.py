@@ -268,11 +268,13 @@ def clean_float_samples(pixels: np.ndarray) -> tuple[np.ndarray, str]:
         >>> clean_float_samples(np.array([np.nan, 0.5, np.inf], dtype=np.float32))
         (array([0. , 0.5, 1. ], dtype=float32), '2 non-finite samples replaced (NaN and -inf by 0, +inf by 1)')
     """
+    if np.isfinite(pixels.sum(dtype=np.float64)):  # cheap test first: a non-finite sample makes the sum one
+        return pixels, ""
     finite = np.isfinite(pixels)
     bad = int(finite.size - np.count_nonzero(finite))
-    if bad == 0:
+    if bad == 0:  # finite samples whose sum overflowed float64 (not possible for float32 images below the limit)
         return pixels, ""
-    brightest = float(pixels[finite].max()) if bad < finite.size else 1.0
+    brightest = float(np.max(pixels, where=finite, initial=-np.inf))  # no copy of the finite samples
     high = max(brightest, 1.0)
     if not pixels.flags.writeable:
         pixels = pixels.copy()
