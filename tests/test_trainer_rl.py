@@ -99,7 +99,8 @@ def test_states_are_captured_with_gradients_while_the_net_sees_detached_ones() -
     assert all(s.grad_fn is None for s in seen)  # the net got detached inputs
     assert any(s.requires_grad for s in states[1:])
     with torch.no_grad():
-        assert torch.allclose(states[-1], render(thumb, traj.settings), atol=1e-6)
+        # the same edits, one stage at a time vs all at once: equal up to float32 rounding (2.4e-6 seen on one CPU)
+        assert torch.allclose(states[-1], render(thumb, traj.settings), atol=1e-5)
 
 
 def test_slider_values_follow_the_critic_through_the_renderer() -> None:
