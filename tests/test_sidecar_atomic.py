@@ -222,3 +222,24 @@ def test_name_size_counts_bytes_here_and_utf16_units_on_windows() -> None:
     cjk = "写" * 90 + ".jpg.xmp"  # 278 UTF-8 bytes, 98 UTF-16 units: too long here, legal on NTFS
     assert name_size(cjk, windows=False) == 278 and name_size(cjk, windows=True) == 98
     assert name_size("a" * 10, windows=True) == name_size("a" * 10, windows=False) == 10
+
+
+@pytest.mark.parametrize("command", [["apply", "--dry-run"], ["revert"], ["revert", "--dry-run"]])
+def test_a_dry_run_and_revert_name_an_over_long_sidecar_as_apply_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from backend.cli.main import main
+
+    photo = tmp_path / ("b" * 248 + ".jpg")
+    Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(photo)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.5}]}))
+    extra = ["--recipe", str(recipe)] if command[0] == "apply" else []
+    code = main([command[0], *command[1:], *extra, "--host", "darktable", str(photo)])
+    captured = capsys.readouterr()
+    assert code == 9, captured  # apply and revert: a failed photo is exit 9
+    assert "the sidecar's name would be 256 bytes, longer than file systems allow (255)" in captured.out + captured.err
+    assert "File name too long" not in captured.out + captured.err

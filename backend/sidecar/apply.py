@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
-from backend.sidecar.atomic import atomic_write, sidecar_lock
+from backend.sidecar.atomic import atomic_write, check_sidecar_name, sidecar_lock
 from backend.sidecar.darktable_doc import (
     apply_darktable,
     darktable_sidecar_path,
@@ -219,8 +219,12 @@ def probe_photo(photo: str | Path) -> PhotoInfo:
 
 @contextlib.contextmanager
 def locked(sidecar: Path, dry_run: bool) -> Iterator[None]:
-    """The sidecar's lock, or nothing in a dry run (which must not create even a lock file)."""
+    """The sidecar's lock, or nothing in a dry run (which must not create even a lock file).
+
+    A dry run still refuses a sidecar name that could not exist, in the words a real run uses.
+    """
     if dry_run:
+        check_sidecar_name(sidecar)
         yield
     else:
         with sidecar_lock(sidecar):

@@ -38,7 +38,15 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_TIMEOUT_S", "atomic_write", "backup_path", "lock_path", "remove_with_backup", "sidecar_lock"]
+__all__ = [
+    "LOCK_TIMEOUT_S",
+    "atomic_write",
+    "backup_path",
+    "check_sidecar_name",
+    "lock_path",
+    "remove_with_backup",
+    "sidecar_lock",
+]
 
 #: How long :func:`sidecar_lock` waits for another process's lock, in seconds.
 LOCK_TIMEOUT_S = 10.0
@@ -146,6 +154,22 @@ def _exclusive_file(lock: Path, sidecar: Path, timeout: float) -> Iterator[None]
             lock.unlink()
 
 
+def check_sidecar_name(sidecar: Path) -> None:
+    """Refuse a sidecar whose own name is longer than file systems allow (the photo's name is too long for one).
+
+    Raises:
+        SidecarError: the name is over :data:`~backend.fsio.NAME_MAX` (bytes; UTF-16 units on Windows).
+    """
+    size = name_size(sidecar.name)
+    if size > NAME_MAX:
+        unit = "UTF-16 units" if os.name == "nt" else "bytes"
+        raise SidecarError(
+            sidecar,
+            f"the sidecar's name would be {size} {unit}, longer than file systems allow ({NAME_MAX}); "
+            "give the photo a shorter name",
+        )
+
+
 @contextlib.contextmanager
 def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterator[None]:
     """Hold the advisory lock of ``sidecar`` for a read-modify-write.
@@ -160,14 +184,7 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
             of the work done under the lock is not one of the lock's: it propagates as it is.
     """
     p = Path(sidecar)
-    size = name_size(p.name)
-    if size > NAME_MAX:
-        unit = "UTF-16 units" if os.name == "nt" else "bytes"
-        raise SidecarError(
-            p,
-            f"the sidecar's name would be {size} {unit}, longer than file systems allow ({NAME_MAX}); "
-            "give the photo a shorter name",
-        )
+    check_sidecar_name(p)
     lock = lock_path(p)
     timeout = LOCK_TIMEOUT_S if timeout is None else timeout
     with contextlib.ExitStack() as held:

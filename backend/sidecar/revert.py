@@ -43,7 +43,7 @@ from backend.sidecar.apply import (
     sidecar_path,
     stale_darktable_record,
 )
-from backend.sidecar.atomic import atomic_write, remove_with_backup
+from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
@@ -72,6 +72,7 @@ def is_empty_packet(doc: XmpDocument) -> bool:
 
 
 def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int = 0) -> Outcome:
+    check_sidecar_name(sidecar)  # before exists(), which would raise the OS's "File name too long"
     if not sidecar.exists():
         return Outcome(photo, host, sidecar, "skipped", "no sidecar")
     with locked(sidecar, dry_run):
