@@ -606,8 +606,24 @@ def test_steps_undone_in_darktable_make_the_record_stale(raw: Path) -> None:
     (outcome,) = _apply(raw, host="darktable")
     assert outcome.action == "written"
     ops, end = _ops(dt)
-    assert end == 3 + n and len(ops) == 3 + 2 * n  # the undone copy stays inactive after the fresh one
-    assert ops[3 : 3 + n] == ops[3 + n :]
+    assert end == 3 + n and len(ops) == 3 + n  # the undone copy is taken out, not kept as the user's undone steps
+
+
+def test_revert_after_our_steps_were_undone_in_darktable_gives_the_users_history_back(raw: Path) -> None:
+    """Undone steps stay in the sidecar after history_end (a redo would bring them back): revert takes them out."""
+    from backend.sidecar.revert import UNDONE_REVERT_REASON
+
+    dt = raw.with_name(raw.name + ".xmp")
+    original = USER_DT.replace("{end}", "3").encode()
+    dt.write_bytes(original)
+    _apply(raw, host="darktable")
+    _darktable_rewrite(dt, end=3)  # the user clicked their own third step: ours are undone, still in the file
+    (dry,) = revert_photo(raw, host="darktable", dry_run=True)
+    assert dry.action == "would-revert" and dry.reason == UNDONE_REVERT_REASON
+    (outcome,) = revert_photo(raw, host="darktable")
+    assert (outcome.action, outcome.reason) == ("reverted", UNDONE_REVERT_REASON)
+    assert _ops(dt) == (["exposure", "flip", "vignette"], 3)
+    assert find_provenance(read_sidecar(dt)) is None
 
 
 @pytest.mark.parametrize("keep", [None, 4], ids=["all-kept", "one-kept"])

@@ -46,6 +46,7 @@ from backend.sidecar.darktable_doc import (
     derived_from,
     derived_from_other,
     record_is_stale,
+    remove_undone_entries,
     revert_darktable,
 )
 from backend.sidecar.lightroom_doc import (
@@ -343,7 +344,9 @@ def _apply_darktable(
         notes: tuple[str, ...] = ()
         if found is not None and stale_darktable_record(doc, found[1], info):
             # darktable rewrote the history without our entries (reset, discarded, undone) but kept our
-            # record: the record describes nothing any more, so it goes and the recipe is applied afresh.
+            # record: the record describes nothing any more, so it goes and the recipe is applied afresh;
+            # entries of ours the user undid (inactive, after history_end) go too, not kept as the user's.
+            remove_undone_entries(doc, found[1].replaced)
             remove_provenance(doc)
             notes = (STALE_NOTE.format(timestamp=found[1].timestamp),)
         elif found is not None:

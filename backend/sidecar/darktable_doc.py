@@ -42,6 +42,7 @@ __all__ = [
     "entry_digest",
     "history_fingerprint",
     "record_is_stale",
+    "remove_undone_entries",
     "revert_darktable",
 ]
 
@@ -266,6 +267,34 @@ def apply_darktable(
     return record, result
 
 
+def _match_entries(digests: list[tuple[str, str]], ours: Any, candidates: range, *, latest: bool) -> set[int] | None:
+    """The history items (indices among ``candidates``) that are our entries, one per entry of the record.
+
+    Each entry (operation and params digest) takes the latest (``latest``) or earliest match not taken yet;
+    ``None`` when the record lists no entries or one of them is not there as we wrote it.
+    """
+    if not isinstance(ours, list) or not ours:
+        return None
+    taken: set[int] = set()
+    for pair in ours:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return None
+        found = [i for i in candidates if i not in taken and list(digests[i]) == pair]
+        if not found:
+            return None
+        taken.add(found[-1] if latest else found[0])
+    return taken
+
+
+def _drop_items(history: ET.Element, items: list[ET.Element], taken: set[int]) -> None:
+    """Remove the history items ``taken`` and renumber the others in order."""
+    parents = {child: parent for parent in history.iter() for child in parent}
+    for i in sorted(taken, reverse=True):
+        parents[items[i]].remove(items[i])
+    for n, li in enumerate(li for i, li in enumerate(items) if i not in taken):
+        li.set(f"{{{_DT}}}num", str(n))
+
+
 def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
     """Take our entries out of a history darktable has rewritten since; ``False`` (nothing changed) when unsure.
 
@@ -274,28 +303,41 @@ def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
     ``history_end`` shrinks by as many. The user's entries, before or after ours, stay as darktable wrote them.
     When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
     """
-    ours = record.get("entries")
     history = desc.find(_TRACKED[0])
-    if not isinstance(ours, list) or not ours or history is None:
+    if history is None:
         return False
     items, end = _items_and_end(desc, history)
     if end is None:
         return False
     digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
-    taken: set[int] = set()
-    for pair in ours:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return False
-        found = [i for i in range(min(end, len(items))) if i not in taken and list(digests[i]) == pair]
-        if not found:
-            return False
-        taken.add(found[-1])
-    parents = {child: parent for parent in history.iter() for child in parent}
-    for i in sorted(taken, reverse=True):
-        parents[items[i]].remove(items[i])
-    for n, li in enumerate(li for i, li in enumerate(items) if i not in taken):
-        li.set(f"{{{_DT}}}num", str(n))
+    taken = _match_entries(digests, record.get("entries"), range(min(end, len(items))), latest=True)
+    if taken is None:
+        return False
+    _drop_items(history, items, taken)
     desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
+    return True
+
+
+def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
+    """Take out our entries that the user undid in darktable; ``False`` (nothing changed) when they are not there.
+
+    Undoing (clicking an earlier item of the history stack) only moves ``history_end`` before our entries:
+    they stay in the sidecar, and a redo would bring them back. So when every entry the record lists is found
+    after ``history_end`` as we wrote it, those items are removed and the others renumbered; ``history_end``,
+    which lies before them, stays where the user put it.
+    """
+    descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
+    history = descs[0].find(_TRACKED[0]) if len(descs) == 1 else None
+    if history is None:
+        return False
+    items, end = _items_and_end(descs[0], history)
+    if end is None:
+        return False
+    digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
+    taken = _match_entries(digests, record.get("entries"), range(end, len(items)), latest=False)
+    if taken is None:
+        return False
+    _drop_items(history, items, taken)
     return True
 
 

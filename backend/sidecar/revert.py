@@ -44,15 +44,18 @@ from backend.sidecar.apply import (
     stale_darktable_record,
 )
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup
+from backend.sidecar.darktable_doc import remove_undone_entries
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
 
-__all__ = ["STALE_REVERT_REASON", "is_empty_packet", "revert_photo"]
+__all__ = ["STALE_REVERT_REASON", "UNDONE_REVERT_REASON", "is_empty_packet", "revert_photo"]
 
 _ABOUT = qname("rdf", "about")
 #: The reason of a revert that only removed a stale darktable record.
 STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
+#: The reason of a revert whose darktable entries the user had undone in darktable (still in the history, inactive).
+UNDONE_REVERT_REASON = "its darktable modules had been undone in darktable; took them out of the history"
 
 
 def is_empty_packet(doc: XmpDocument) -> bool:
@@ -92,8 +95,10 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
             return Outcome(photo, host, sidecar, "skipped", f"the autoretouch settings here are for {prov.host}")
         reason = ""
         if host == "darktable" and stale_darktable_record(doc, prov, None):
-            remove_provenance(doc)  # nothing of ours left to undo; the history is darktable's now
-            reason = STALE_REVERT_REASON
+            # nothing of ours is active: undone in darktable (still there after history_end: taken out, so a
+            # redo cannot bring it back), or gone (reset, discarded); the record goes either way
+            reason = UNDONE_REVERT_REASON if remove_undone_entries(doc, prov.replaced) else STALE_REVERT_REASON
+            remove_provenance(doc)
         else:
             reason = kept_remark(revert_host(host, doc, prov))
         if prov.created and is_empty_packet(doc):
