@@ -84,3 +84,24 @@ def test_foreign_disabled_and_later_entries() -> None:
     assert mapped.not_ours == ("filmicrgb",) and "vignette" not in mapped.values  # a disabled entry is identity
     bad = HistoryEntry(operation="exposure", modversion=6, params="0102")
     assert history_to_settings([bad], long_side_px=1000).approximate[0][0].startswith("exposure (")
+
+
+def test_a_sidecar_entry_of_ours_that_cannot_be_read_is_named_with_its_photo(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import re
+
+    from PIL import Image
+
+    from trainer.restore_pairs import _darktable_histories
+
+    photo = tmp_path / "shortp.png"
+    Image.new("RGB", (48, 32), (120, 90, 60)).save(photo)
+    apply_to_photo(photo, Recipe.from_settings({"exposure": 0.5}), host="darktable", info=PhotoInfo(False, 48))
+    sidecar = darktable_sidecar_path(photo)
+    text = sidecar.read_text(encoding="utf-8")
+    sidecar.write_text(re.sub(r'darktable:params="[^"]*"', 'darktable:params="0102"', text, count=1), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="trainer.restore_pairs"):
+        chosen, skipped = _darktable_histories([photo], selection=False)
+    assert skipped == [] and len(chosen) == 1  # trained on all the same, from darktable's render
+    assert any(r.getMessage().startswith("shortp.png: the sidecar's exposure: ") for r in caplog.records), caplog.text

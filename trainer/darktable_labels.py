@@ -52,12 +52,15 @@ class MappedHistory:
         mapped: ``operation`` or ``operation#instance`` of the entries reproduced within the tolerance.
         approximate: the same for entries our sliders reproduce only approximately, with the largest field error.
         not_ours: operations of other modules (their effect is learnt from darktable-cli renders).
+        unreadable: entries of our modules whose params could not be read, as ``"label: why"`` (also among
+            ``approximate``; their effect is learnt from darktable-cli renders only).
     """
 
     values: dict[str, SliderValue]
     mapped: tuple[str, ...]
     approximate: tuple[tuple[str, float], ...]
     not_ours: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()
 
 
 def _bound(name: str, z: Tensor) -> Tensor:
@@ -156,6 +159,7 @@ def history_to_settings(entries: Sequence[HistoryEntry], *, long_side_px: int) -
     values: dict[str, SliderValue] = {}
     mapped: list[str] = []
     approximate: list[tuple[str, float]] = []
+    unreadable: list[str] = []
     order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
     for (op, inst), e in sorted(last.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
         label = op if inst == 0 else f"{op}#{inst}"
@@ -168,6 +172,7 @@ def history_to_settings(entries: Sequence[HistoryEntry], *, long_side_px: int) -
             fields = unpack_params(op, decode_params(e.params))
         except (InvalidRecipeError, ValueError) as exc:  # a struct of another module version: report, go on
             approximate.append((f"{label} ({type(exc).__name__})", float("inf")))
+            unreadable.append(f"{label}: {exc}")
             continue
         fitted, worst, ints_match = _fit_instance(op, inst, fields, long_side_px)
         values.update(fitted)
@@ -175,4 +180,4 @@ def history_to_settings(entries: Sequence[HistoryEntry], *, long_side_px: int) -
             mapped.append(label)
         else:
             approximate.append((label, worst if ints_match else float("inf")))
-    return MappedHistory(values, tuple(mapped), tuple(approximate), tuple(not_ours))
+    return MappedHistory(values, tuple(mapped), tuple(approximate), tuple(not_ours), tuple(unreadable))

@@ -316,6 +316,8 @@ def _darktable_histories(
         except AutoretouchError as exc:
             skipped.append(f"{shown}: {exc}")
             continue
+        for why in mapped.unreadable:  # trained on all the same: darktable-cli renders what the sidecar says
+            log.warning("%s: the sidecar's %s; learnt from darktable's render of it only", shown, why)
         summary = {
             "mapped": list(mapped.mapped),
             "approximate": [name for name, _ in mapped.approximate],
