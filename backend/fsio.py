@@ -23,6 +23,7 @@ __all__ = [
     "short_name",
     "temp_prefix",
     "temp_stem",
+    "utf8_text",
     "write_bytes_atomic",
     "write_text_atomic",
     "write_with",
@@ -46,6 +47,23 @@ def name_size(name: str, *, windows: bool = os.name == "nt") -> int:
     if windows:
         return len(name.encode("utf-16-le", "surrogatepass")) // 2
     return len(os.fsencode(name))
+
+
+def utf8_text(text: str) -> str:
+    r"""``text`` as valid UTF-8: each byte of a file name that is not UTF-8 becomes U+FFFD.
+
+    Python gives such bytes as lone surrogates (``os.fsdecode``'s ``surrogateescape``), which UTF-8 (proto
+    strings, XML files) cannot carry; any other text comes back unchanged, so ``utf8_text(t) == t`` tells
+    whether ``t`` is valid UTF-8.
+
+    Example:
+        >>> utf8_text(os.fsdecode(b"caf\xe9.jpg")) == "caf\ufffd.jpg"
+        True
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 #: What a temp file's name adds around its stem: ``"."``, ``"."`` + the 8-character random part of

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.errors import OutputError
-from backend.fsio import write_text_atomic
+from backend.fsio import utf8_text, write_text_atomic
 
 if TYPE_CHECKING:
     from backend.agent.style import Style
@@ -67,8 +67,7 @@ def safe_text(text: str) -> str:
         >>> safe_text(os.fsdecode(b"caf\xe9")) == "caf\ufffd"
         True
     """
-    decoded = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join("\ufffd" if ord(c) < 0x20 and c not in "\t\n" else c for c in decoded)
+    return "".join("\ufffd" if ord(c) < 0x20 and c not in "\t\n" else c for c in utf8_text(text))
 
 
 def suggest_with_entries(

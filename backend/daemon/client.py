@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from backend.errors import AutoretouchError, FileError
+from backend.fsio import utf8_text
 from backend.recipe import Recipe
 from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
 
@@ -187,8 +188,6 @@ def daemon_path(photo: Path) -> str:
         UnsendablePathError: the path is not valid UTF-8 (a name from a file system in another encoding).
     """
     path = os.path.abspath(photo)
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsendablePathError(photo) from None
+    if utf8_text(path) != path:
+        raise UnsendablePathError(photo)
     return path

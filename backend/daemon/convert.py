@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 from backend.agent.style import StyleInfo
 from backend.daemon.errors import BadRequestError
+from backend.fsio import utf8_text
 from backend.recipe import Recipe
 from backend.rpc import pb
 from backend.sidecar.apply import Outcome
@@ -227,12 +228,7 @@ def wire_text(text: str | Path) -> str:
     those. Its undecodable bytes are shown as U+FFFD instead, so the photo's result can still be told (its
     sidecar is written as any other's); everything else passes unchanged.
     """
-    text = str(text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text
+    return utf8_text(str(text))
 
 
 def outcome_to_pb(outcome: Outcome) -> pb.SidecarOutcome:
