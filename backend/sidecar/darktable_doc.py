@@ -295,13 +295,13 @@ def _drop_items(history: ET.Element, items: list[ET.Element], taken: set[int]) -
         li.set(f"{{{_DT}}}num", str(n))
 
 
-def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
-    """Take our entries out of a history darktable has rewritten since; ``False`` (nothing changed) when unsure.
+def _take_out(desc: ET.Element, record: dict[str, Any], *, undone: bool) -> bool:
+    """Remove the record's entries from the active (``undone``: the inactive) part of the history.
 
-    Each entry the record lists (``entries``: operation and params digest) must be found in the active history
-    (the latest match not taken yet); those items are removed, every item is renumbered in order and
-    ``history_end`` shrinks by as many. The user's entries, before or after ours, stay as darktable wrote them.
-    When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
+    Each entry the record lists (``entries``: operation and params digest) must be found there as we wrote it,
+    the latest match not taken yet among active items, the earliest among inactive ones; those items are
+    removed and every item renumbered in order. Taken from the active history, ``history_end`` shrinks by as
+    many; from after it, it stays. ``False`` (nothing changed) when one of ours is not there.
     """
     history = desc.find(_TRACKED[0])
     if history is None:
@@ -310,12 +310,24 @@ def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
     if end is None:
         return False
     digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
-    taken = _match_entries(digests, record.get("entries"), range(min(end, len(items))), latest=True)
+    where = range(end, len(items)) if undone else range(min(end, len(items)))
+    taken = _match_entries(digests, record.get("entries"), where, latest=not undone)
     if taken is None:
         return False
     _drop_items(history, items, taken)
-    desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
+    if not undone:
+        desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
     return True
+
+
+def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
+    """Take our entries out of a history darktable has rewritten since; ``False`` (nothing changed) when unsure.
+
+    Our entries must all be in the active history (:func:`_take_out`); the user's entries, before or after
+    ours, stay as darktable wrote them. When one of ours is gone or was changed (its params edited in
+    darktable), nothing is removed.
+    """
+    return _take_out(desc, record, undone=False)
 
 
 def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
@@ -327,18 +339,7 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     which lies before them, stays where the user put it.
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
-    history = descs[0].find(_TRACKED[0]) if len(descs) == 1 else None
-    if history is None:
-        return False
-    items, end = _items_and_end(descs[0], history)
-    if end is None:
-        return False
-    digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
-    taken = _match_entries(digests, record.get("entries"), range(end, len(items)), latest=False)
-    if taken is None:
-        return False
-    _drop_items(history, items, taken)
-    return True
+    return len(descs) == 1 and _take_out(descs[0], record, undone=True)
 
 
 def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> None:
