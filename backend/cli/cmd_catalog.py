@@ -255,7 +255,7 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
     from backend.batch import BatchSummary, PhotoOutcome, default_journal_path, select_photos
     from backend.batch.walk import is_folder
     from backend.cli.server_options import refuse_options
-    from backend.daemon.client import HOSTS, RemoteClient, UnsendablePathError, check_styles, daemon_path
+    from backend.daemon.client import HOSTS, RemoteClient, UnsendablePathError, check_styles, daemon_paths
     from backend.rpc import PROTOCOL_VERSION, pb
     from backend.sidecar.apply import hosts_for
 
@@ -280,13 +280,9 @@ def run_remote(args: argparse.Namespace, host: str) -> int:
         here += [PhotoOutcome(p, "skipped", why) for p, why in selection.ignored]
     else:
         paths = [os.path.abspath(p) for p in args.paths]
-    sendable = []
-    for p in paths:  # proto strings are UTF-8: a path that is not fails alone, named
-        try:
-            sendable.append(daemon_path(Path(p)))
-        except UnsendablePathError as exc:
-            here.append(PhotoOutcome(Path(p), "failed", str(exc)))
-    paths = sendable
+    sent, unsendable = daemon_paths([Path(p) for p in paths])  # proto strings are UTF-8: the others fail alone
+    here += [PhotoOutcome(p, "failed", str(UnsendablePathError(p))) for p in unsendable]
+    paths = list(sent)
     request = pb.WriteSidecarsRequest(
         protocol_version=PROTOCOL_VERSION,
         paths=paths,

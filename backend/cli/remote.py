@@ -27,6 +27,7 @@ from backend.daemon.client import (
     UnsendablePathError,
     check_styles,
     daemon_path,
+    daemon_paths,
     pb_recipe,
 )
 from backend.recipe import Recipe
@@ -46,18 +47,6 @@ __all__ = [
     "remote_revert",
     "remote_suggest",
 ]
-
-
-def _absolute(photos: Sequence[Path]) -> tuple[dict[str, Path], list[Path]]:
-    """Absolute path sent to the daemon -> the path as typed; and the photos whose path cannot be sent."""
-    names: dict[str, Path] = {}
-    unsendable: list[Path] = []
-    for photo in photos:
-        try:
-            names[daemon_path(photo)] = photo
-        except UnsendablePathError:
-            unsendable.append(photo)
-    return names, unsendable
 
 
 def _with_unsendable(
@@ -189,7 +178,7 @@ def remote_apply(args: argparse.Namespace) -> int:
     from backend.daemon.convert import recipe_to_pb
     from backend.recipe import load_recipe, scale
 
-    names, unsendable = _absolute(args.photos)
+    names, unsendable = daemon_paths(args.photos)
     request = pb.WriteSidecarsRequest(**_sidecar_fields(args, names), overwrite=args.overwrite)
     styles: list[tuple[str, float]] = []
     if args.recipe is not None:
@@ -220,7 +209,7 @@ def remote_revert(args: argparse.Namespace) -> int:
     """``autoretouch revert --server``: same output and exit status as in-process."""
     from backend.cli.outcome_report import report
 
-    names, unsendable = _absolute(args.photos)
+    names, unsendable = daemon_paths(args.photos)
     request = pb.RevertRequest(**_sidecar_fields(args, names))
     files: list[pb.FileResult] = []
     if names:

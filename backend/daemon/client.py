@@ -27,6 +27,7 @@ __all__ = [
     "UnsendablePathError",
     "check_styles",
     "daemon_path",
+    "daemon_paths",
     "pb_recipe",
 ]
 
@@ -191,3 +192,15 @@ def daemon_path(photo: Path) -> str:
     if utf8_text(path) != path:
         raise UnsendablePathError(photo)
     return path
+
+
+def daemon_paths(photos: Sequence[Path]) -> tuple[dict[str, Path], list[Path]]:
+    """The paths sent to the daemon (:func:`daemon_path`) -> each photo as given; and those that cannot be sent."""
+    names: dict[str, Path] = {}
+    unsendable: list[Path] = []
+    for photo in photos:
+        try:
+            names[daemon_path(photo)] = photo
+        except UnsendablePathError:
+            unsendable.append(photo)
+    return names, unsendable
