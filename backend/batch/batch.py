@@ -194,7 +194,7 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
     catalog_dir = listing.catalog.resolve().parent
     sel = Selection([], [], [])
     seen: set[str] = set()
-    unmatched = list(roots)
+    matched: set[Path] = set()
     rows = [(Path(os.path.abspath(f.path)), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
     claims: dict[str, dict[Path, str]] = {}  # a file on disk -> the catalog paths found as it, and how
     for recorded, located in rows:
@@ -205,7 +205,7 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
         hits = _roots_holding({p, recorded}, roots)
         if roots and not hits:
             continue
-        unmatched = [r for r in unmatched if r not in hits]
+        matched.update(hits)
         key = os.path.realpath(p)
         if located is not None and located[1] == "catalog folder" and len(claims[key]) > 1:
             sel.failed.append((recorded, _shared_file(recorded, p, claims[key]), _NOT_FOUND))
@@ -220,7 +220,7 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
             sel.failed.append((p, f"{why} {catalog_dir} (offline or moved?)", _NOT_FOUND))
     if not roots:  # rows without a path cannot lie under a PATH
         sel.failed += [(listing.catalog, f"{listing.catalog}: {why}", _BAD_CATALOG) for _, why in listing.unresolved]
-    for root in unmatched:
+    for root in (r for r in roots if r not in matched):
         sel.ignored.append(
             (root, f"{root}: none of the photos of the Lightroom catalog {listing.catalog} lies under this PATH")
         )
