@@ -39,6 +39,7 @@ __all__ = [
     "Step",
     "blend",
     "check_strength",
+    "check_weights",
     "freeze_value",
     "load_recipe",
     "median",
@@ -365,6 +366,23 @@ def merge(base: Recipe, over: Recipe) -> Recipe:
     )
 
 
+def check_weights(weights: Sequence[float], what: str) -> None:
+    """Refuse weights a blend cannot normalise: each finite and non-negative, their sum finite and positive.
+
+    Args:
+        weights: the weights.
+        what: what they weigh, for the message (``"blend"``, ``"--mix"``, ``"mix"``).
+
+    Raises:
+        InvalidRecipeError: a negative or non-finite weight; all zero, or so large that their sum overflows.
+    """
+    if any(w < 0 or not math.isfinite(w) for w in weights):
+        raise InvalidRecipeError(f"{what} weights must be finite and non-negative, got {list(weights)}")
+    total = sum(weights)
+    if not (math.isfinite(total) and total > 0):
+        raise InvalidRecipeError(f"{what} weights must add up to a finite positive number, got {list(weights)}")
+
+
 def _combine(
     what: str,
     combine: Callable[[Sequence[float], Sequence[float]], float],
@@ -380,11 +398,7 @@ def _combine(
     """
     if not recipes or len(recipes) != len(weights):
         raise InvalidRecipeError(f"{what} needs one weight per recipe and at least one recipe")
-    if any(w < 0 or not math.isfinite(w) for w in weights):
-        raise InvalidRecipeError(f"{what} weights must be finite and non-negative, got {list(weights)}")
-    total = sum(weights)
-    if not (math.isfinite(total) and total > 0):  # all zero, or so large that their sum overflows
-        raise InvalidRecipeError(f"{what} weights must add up to a finite positive number, got {list(weights)}")
+    check_weights(weights, what)
     order: list[str] = []
     for r in recipes:
         order += [s.slider for s in r.steps if s.slider not in order]

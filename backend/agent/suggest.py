@@ -30,7 +30,7 @@ from backend.agent.rollout import rollout
 from backend.agent.style import Style
 from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.errors import InvalidRecipeError
-from backend.recipe import Recipe, blend, check_strength, scale
+from backend.recipe import Recipe, blend, check_strength, check_weights, scale
 
 __all__ = ["MAX_VARIANTS", "mix_label", "parse_mix", "suggest_for_image", "suggest_for_photo", "variant_seed"]
 
@@ -60,9 +60,7 @@ def parse_mix(text: str) -> list[tuple[str, float]]:
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
         raise InvalidRecipeError(f"--mix names a style twice: {names}")
-    weights = [w for _, w in out]
-    if not 0 < sum(weights) < math.inf:
-        raise InvalidRecipeError(f"--mix weights must add up to a finite positive number, got {weights}")
+    check_weights([w for _, w in out], "--mix")
     return out
 
 

@@ -24,7 +24,6 @@ fails alone with ``PERMISSION_DENIED``.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -52,7 +51,7 @@ from backend.daemon.sidecar_batch import OutcomeCounter, failed_result
 from backend.daemon.styles import StyleRegistry
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
-from backend.recipe import Recipe
+from backend.recipe import Recipe, check_weights
 from backend.retouch import preview_side
 from backend.rpc import pb
 from backend.sidecar.apply import PhotoInfo, check_duplicate, sidecar_path
@@ -122,12 +121,7 @@ class RetouchService:
             names = [e.style for e in mix.entries]
             if len(set(names)) != len(names):
                 raise InvalidRecipeError(f"the mix names a style twice: {names}")
-            weights = [e.weight for e in mix.entries]
-            total = sum(weights)
-            if any(not math.isfinite(w) or w < 0 for w in weights) or not (math.isfinite(total) and total > 0):
-                raise InvalidRecipeError(
-                    f"mix weights must be finite and non-negative and add up to a finite positive number, got {weights}"
-                )
+            check_weights([e.weight for e in mix.entries], "mix")  # before any photo: the whole request is refused
             return [(self.registry.get(e.style), e.weight) for e in mix.entries]
         return [(self.registry.get(style or DEFAULT_STYLE), 1.0)]
 
