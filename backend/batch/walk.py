@@ -113,10 +113,7 @@ def _kind(path: Path) -> str:
 
 def is_folder(path: str | Path) -> bool:
     """Whether ``path`` is a folder; ``False`` (never an error) for anything else, even a path that cannot exist."""
-    try:
-        return _kind(Path(path)) == "dir"
-    except AutoretouchError:
-        return False
+    return os.path.isdir(path)  # False on any error (too long, denied, missing), as the question wants
 
 
 @dataclass(frozen=True)
