@@ -57,7 +57,6 @@ from backend.sidecar.lightroom_doc import (
     lightroom_sidecar_path,
     revert_lightroom,
 )
-from backend.sidecar.lightroom_xmp import crs_properties
 from backend.sidecar.provenance import Provenance, find_provenance, remove_provenance, write_provenance
 from backend.sidecar.xmp import NS, XmpDocument, new_document, read_sidecar, serialize
 from backend.translate.darktable import HistoryEntry, recipe_to_history
@@ -295,21 +294,21 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
             return Outcome(photo, "lightroom", sidecar, "skipped", f"this sidecar belongs to {owner}")
         found = find_provenance(doc)
         warnings = settings.warnings
+        earlier: tuple[str, ...] = ()  # the settings changed since our earlier application (--overwrite)
         if found is not None:
-            earlier = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
-            if isinstance(earlier, Outcome):
-                return earlier
-            props = crs_properties(settings, is_raw=True, photo_name=photo.name)
-            rewritten = {name.rpartition("}")[2] for name, _ in props}
-            kept = tuple(k for k in earlier if k not in rewritten)
-            saved = tuple(k for k in earlier if k in rewritten)
-            warnings += (kept_remark(kept),) if kept else ()
-            warnings += (f"{SAVED_NOTE}: {', '.join(saved)}",) if saved else ()
-            created = found[1].created
+            replaced = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
+            if isinstance(replaced, Outcome):
+                return replaced
+            earlier, created = replaced, found[1].created
         elif has_develop_settings(doc) and not overwrite:
             reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"
             return Outcome(photo, "lightroom", sidecar, "skipped", reason)
         record = apply_lightroom(doc, settings, is_raw=True, photo_name=photo.name)
+        rewritten = {key.partition(":")[2] for key in record["written"]}  # crs:Exposure2012 -> Exposure2012
+        kept = tuple(k for k in earlier if k not in rewritten)
+        saved = tuple(k for k in earlier if k in rewritten)
+        warnings += (kept_remark(kept),) if kept else ()
+        warnings += (f"{SAVED_NOTE}: {', '.join(saved)}",) if saved else ()
         write_provenance(doc.description_for(NS["crs"]), Provenance("lightroom", recipe, record, created=created))
         return _write(photo, "lightroom", sidecar, doc, dry_run, warnings)
 
