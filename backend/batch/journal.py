@@ -370,16 +370,13 @@ class Journal:
         Raises:
             JournalError: the journal is read-only or closed, or the write failed (disk full, ...).
         """
-        if self._fh is None and self.memory:
-            for host in entry.hosts:
-                self._latest[(entry.photo, host)] = entry
-            return
-        if self._fh is None:
+        if self._fh is not None:
+            try:
+                self._append_bytes(self._fh, entry.to_json())
+            except OSError as exc:
+                raise JournalError(self.path, f"cannot write the journal ({exc.strerror or exc})") from None
+        elif not self.memory:
             raise JournalError(self.path, "journal is read-only or closed")
-        try:
-            self._append_bytes(self._fh, entry.to_json())
-        except OSError as exc:
-            raise JournalError(self.path, f"cannot write the journal ({exc.strerror or exc})") from None
         for host in entry.hosts:
             self._latest[(entry.photo, host)] = entry
 
