@@ -6,6 +6,7 @@ Also reading the histories in the library darktable leaves behind.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,8 +22,6 @@ FIXED_MODULES = ("colorin", "colorout", "gamma", "flip")
 
 def require_darktable_gui() -> None:
     """darktable, darktable-cli and xvfb-run on ``PATH``; else skip (fail under ``CI=true``)."""
-    import shutil
-
     absent = [name for name in ("darktable", "darktable-cli", "xvfb-run") if shutil.which(name) is None]
     if absent:
         missing(f"{', '.join(absent)} not installed (apt-get install darktable xvfb)")
@@ -69,19 +68,49 @@ def run_darktable(
 ) -> tuple[int | None, str]:
     """Run darktable once with a throw-away config, cache and library under ``root``, driven by ``driver``.
 
+    darktable under Xvfb now and then hangs while it starts, before it runs any Lua (one CI run in about thirty):
+    a session whose driver never started is run once more from a clean library and cache. A session that hangs
+    after its driver started is not run again: that may be ours.
+
     Args:
         root: scratch folder (``config/``, ``cache/``, ``home/`` and ``library.db`` are made there).
         driver: Lua file run with ``--luacmd dofile(...)``; it should quit darktable when done.
         conf: extra ``--conf key=value`` settings.
         xvfb: extra Xvfb server options (``xvfb-run -s``; no spaces inside paths).
         env: extra environment variables.
-        timeout_s: the whole session's limit; darktable is killed past it.
+        timeout_s: each try's limit; darktable is killed past it.
         write_sidecars: darktable's "write sidecar file for each image" preference (``write_sidecar_files``:
             ``on import``, ``after edit`` or ``never``; only the first ``--conf`` of a key counts, so not in ``conf``).
 
     Returns:
-        ``(exit status or None when killed, the combined output)``.
+        ``(exit status or None when killed, the combined output)``; when killed, the output ends with a line saying
+        whether the driver had started.
     """
+    started = root / "driver-started"
+    status, log = _run_darktable_once(root, driver, started, conf, xvfb, env, timeout_s, write_sidecars)
+    if status is None and not started.exists():
+        for stale in (root / "library.db", root / "cache"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+        first = log + f"\n[darktable hung before it ran the driver; killed after {timeout_s} s and started again]\n"
+        status, log = _run_darktable_once(root, driver, started, conf, xvfb, env, timeout_s, write_sidecars)
+        log = first + log
+    if status is None:
+        where = "after the driver started" if started.exists() else "again before it ran the driver"
+        log += f"\n[darktable killed after {timeout_s} s: it hung {where}]\n"
+    return status, log
+
+
+def _run_darktable_once(
+    root: Path,
+    driver: Path,
+    started: Path,
+    conf: tuple[str, ...],
+    xvfb: str,
+    env: dict[str, str] | None,
+    timeout_s: float,
+    write_sidecars: str,
+) -> tuple[int | None, str]:
+    """One darktable session for run_darktable; ``started`` is created when darktable begins the driver."""
     config, cache, home = root / "config", root / "cache", root / "home"
     for d in (config / "lua", cache, home):
         d.mkdir(parents=True, exist_ok=True)
@@ -90,7 +119,8 @@ def run_darktable(
            "--conf", f"write_sidecar_files={write_sidecars}", "--disable-opencl"]  # fmt: skip
     for item in conf:
         cmd += ["--conf", item]
-    cmd += ["--luacmd", f"dofile({lua_string(str(driver))})"]
+    mark = f"io.open({lua_string(str(started))}, 'w'):close()"
+    cmd += ["--luacmd", f"{mark} dofile({lua_string(str(driver))})"]
     full_env = dict(os.environ, HOME=str(home), LANG="C", LC_ALL="C", **(env or {}))
     full_env.pop("DISPLAY", None)
     proc = subprocess.Popen(

@@ -105,7 +105,8 @@ def driver_result(status: int | None, log: str, result_path: Path, timeout_s: fl
     (``status`` None), when the driver wrote nothing, or when it wrote an error.
     """
     if status is None:
-        pytest.fail(f"darktable did not quit within {timeout_s} s; log:\n{log[-4000:]}")
+        done = "it had written the driver's result" if result_path.exists() else "the driver had not finished"
+        pytest.fail(f"darktable did not quit within {timeout_s} s ({done}); log:\n{log[-4000:]}")
     assert result_path.exists(), f"the Lua driver wrote nothing (status {status}); log:\n{log[-4000:]}"
     text = result_path.read_text(encoding="utf-8")
     assert not text.startswith("ERROR"), f"{text}\nlog:\n{log[-4000:]}"
