@@ -11,26 +11,20 @@ import mmap
 import struct
 from dataclasses import dataclass, field
 
+from tifffile import DATATYPE, TIFF
+
 __all__ = ["ByteSource", "TiffDirectory", "data_end", "read_directories"]
 
 #: Whole-file content: bytes, or a read-only memory map of the file.
 ByteSource = bytes | mmap.mmap
 
-# TIFF field type -> (struct code, size in bytes)
+# TIFF field type (:class:`tifffile.DATATYPE`) -> (struct code, size in bytes), e.g. SHORT -> ("H", 2) and RATIONAL ->
+# ("II", 8), numerator then denominator: tifffile's table of struct formats ("1H", "2I"), classic TIFF's types BYTE
+# (1) .. IFD (13) only (16..18 are BigTIFF's 8-byte integers; an entry of another type is passed over).
 _TYPES: dict[int, tuple[str, int]] = {
-    1: ("B", 1),  # BYTE
-    2: ("s", 1),  # ASCII
-    3: ("H", 2),  # SHORT
-    4: ("I", 4),  # LONG
-    5: ("II", 8),  # RATIONAL
-    6: ("b", 1),  # SBYTE
-    7: ("B", 1),  # UNDEFINED
-    8: ("h", 2),  # SSHORT
-    9: ("i", 4),  # SLONG
-    10: ("ii", 8),  # SRATIONAL
-    11: ("f", 4),  # FLOAT
-    12: ("d", 8),  # DOUBLE
-    13: ("I", 4),  # IFD
+    ftype: (fmt[-1] * int(fmt[:-1]), struct.calcsize(f"<{fmt}"))
+    for ftype, fmt in TIFF.DATA_FORMATS.items()
+    if DATATYPE.BYTE <= ftype <= DATATYPE.IFD
 }
 _MAX_ENTRIES = 1024
 _MAX_DIRECTORIES = 64
@@ -73,11 +67,11 @@ def _read_values(
     if at < 0 or at + total > len(data):
         raise ValueError("value out of range")
     raw = bytes(data[at : at + total])
-    if ftype == 2:
+    if ftype == DATATYPE.ASCII:
         return (raw.split(b"\0", 1)[0].decode("latin-1").strip(),)
-    if ftype == 7:
+    if ftype == DATATYPE.UNDEFINED:
         return (bytes(raw),)
-    if ftype in (5, 10):
+    if ftype in (DATATYPE.RATIONAL, DATATYPE.SRATIONAL):
         nums = struct.unpack(f"{order}{2 * count}{code[0]}", raw)
         return tuple(n / d if d else 0.0 for n, d in zip(nums[0::2], nums[1::2], strict=True))
     return struct.unpack(f"{order}{count}{code}", raw)
