@@ -18,6 +18,7 @@ __all__ = [
     "NAME_MAX",
     "NEW_FILE_MODE",
     "UMASK",
+    "fsync_folder",
     "name_size",
     "replacing",
     "short_name",
@@ -130,6 +131,19 @@ def temp_prefix(name: str) -> str:
     A temp file is ``<prefix><8 random characters>.tmp``; its name never exceeds :data:`NAME_MAX`.
     """
     return f".{temp_stem(name)}."
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Flush ``folder``'s entries (a new, renamed or removed name in it) to disk; a no-op where that is refused.
+
+    Windows cannot open a folder, and some file systems refuse to fsync one: both are ignored.
+    """
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

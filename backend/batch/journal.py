@@ -27,7 +27,6 @@ POSIX only, elsewhere unlocked). Dry runs only read.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -38,6 +37,7 @@ from typing import IO, Any
 
 from backend.batch.walk import is_folder
 from backend.errors import FileError, PermissionDeniedError
+from backend.fsio import fsync_folder
 
 try:  # POSIX
     import fcntl
@@ -287,7 +287,7 @@ class Journal:
             if keep == 0:
                 header = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "created": _now()}
                 self._append_bytes(fh, header)
-                self._fsync_dir()
+                fsync_folder(self.path.parent)
         except BaseException:
             fh.close()
             raise
@@ -319,14 +319,6 @@ class Journal:
                 self._latest[(entry.photo, host)] = entry
         self.ignored_lines += int(end != len(data))
         return end
-
-    def _fsync_dir(self) -> None:
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     @staticmethod
     def _append_bytes(fh: IO[bytes], obj: Mapping[str, Any]) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
-from backend.fsio import NAME_MAX, NEW_FILE_MODE, name_size, short_name, temp_prefix, temp_stem
+from backend.fsio import NAME_MAX, NEW_FILE_MODE, fsync_folder, name_size, short_name, temp_prefix, temp_stem
 
 try:  # POSIX
     import fcntl
@@ -80,19 +80,6 @@ def _check_sidecar_name(path: Path) -> None:
         raise SidecarError(path, "refusing to write: autoretouch only writes .xmp sidecars, never image files")
     if path.exists() and not path.is_file():
         raise SidecarError(path, "refusing to write: the sidecar path exists but is not a regular file")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -241,7 +228,7 @@ def atomic_write(sidecar: str | Path, data: bytes, *, backup: bool = True) -> No
                 old = p.read_bytes()
                 _replace(_write_temp(p.parent, p.name, old, mode), backup_path(p))
         _replace(_write_temp(p.parent, p.name, data, mode), p)
-        _fsync_dir(p.parent)
+        fsync_folder(p.parent)
     except OSError as exc:
         raise SidecarError(p, f"could not write the sidecar ({exc.strerror or exc}); previous version kept") from None
 
@@ -256,6 +243,6 @@ def remove_with_backup(sidecar: str | Path) -> None:
     _check_sidecar_name(p)
     try:
         os.replace(p, backup_path(p))
-        _fsync_dir(p.parent)
+        fsync_folder(p.parent)
     except OSError as exc:
         raise SidecarError(p, f"could not remove the sidecar ({exc.strerror or exc})") from None
