@@ -91,7 +91,7 @@ class CorruptImageError(DecodeError):
 
 
 class ImageTooLargeError(DecodeError):
-    """The image exceeds the configured maximum pixel count (decompression-bomb guard)."""
+    """The image is too large: past the maximum pixel count (decompression-bomb guard) or the free memory."""
 
     grpc_status = "RESOURCE_EXHAUSTED"
 

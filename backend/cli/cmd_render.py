@@ -24,6 +24,7 @@ from backend.cli.batch_report import run_photo_batch
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
+from backend.render.memory import check_render_memory
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
 
 # BAND_PIXELS and render_banded live in backend.render.pipeline; re-exported for existing callers.
@@ -225,6 +226,8 @@ def render_photo(
     Raises:
         NotFoundError: the photo does not exist.
         DecodeError: the photo cannot be decoded (the message names the file).
+        ImageTooLargeError: rendering it would need more memory than is free (see
+            :func:`backend.render.memory.check_render_memory`).
         PermissionDeniedError: the output cannot be written.
     """
     from backend.decode import decode_image, decode_preview
@@ -242,6 +245,7 @@ def render_photo(
         del decoded
         if long_side:
             image = _downscale(image, long_side)
+        check_render_memory(photo, *image.shape[-2:], (s.slider for s in recipe.steps if not s.is_identity()))
         workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
         image = render_banded(image, recipe.tensors(torch.float32), inplace=True, workers=workers)
         height, width = image.shape[-2:]
