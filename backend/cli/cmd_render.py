@@ -245,7 +245,8 @@ def render_photo(
         del decoded
         if long_side:
             image = _downscale(image, long_side)
-        check_render_memory(photo, *image.shape[-2:], (s.slider for s in recipe.steps if not s.is_identity()))
+        moved = [step.slider for step in recipe.steps if not step.is_identity()]
+        check_render_memory(photo, int(image.shape[-2]), int(image.shape[-1]), moved)
         workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
         image = render_banded(image, recipe.tensors(torch.float32), inplace=True, workers=workers)
         height, width = image.shape[-2:]
