@@ -193,7 +193,8 @@ local function write(args, items, summary)
   local ok, status = LrTasks.pcall(function()
     return args.catalog:withWriteAccessDo(S.undoName, function()
       for j, item in ipairs(pending) do
-        results[j] = { pcall(applyOne, item, historyName) }
+        -- LrTasks.pcall, not pcall: the photo calls may yield, which Lua 5.1's pcall does not allow.
+        results[j] = { LrTasks.pcall(applyOne, item, historyName) }
       end
     end, { timeout = ApplyFlow.WRITE_TIMEOUT_S })
   end)

@@ -40,8 +40,9 @@ function RevertFlow.run(args)
   local ok, status = LrTasks.pcall(function()
     return args.catalog:withWriteAccessDo(S.revertUndoName, function()
       for j, item in ipairs(pending) do
+        -- LrTasks.pcall, not pcall: the photo calls may yield, which Lua 5.1's pcall does not allow.
         results[j] = {
-          pcall(function()
+          LrTasks.pcall(function()
             item.photo:applyDevelopSnapshot(item.id)
             item.photo:deleteDevelopSnapshot(item.id)
             item.photo:setPropertyForPlugin(_PLUGIN, ApplyFlow.BASE_FIELD, nil)

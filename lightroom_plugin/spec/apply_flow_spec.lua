@@ -249,7 +249,7 @@ describe("ApplyFlow.run", function()
     local photos = sdk.photos(5)
     local catalog = sdk.newCatalog(photos)
     local progress = sdk.ns.LrProgressScope { title = "t" }
-    local summary = ApplyFlow.run {
+    local summary = sdk.runTask(ApplyFlow.run, {
       photos = photos,
       catalog = catalog,
       client = DaemonClient.new { url = "http://127.0.0.1:50052" },
@@ -258,7 +258,7 @@ describe("ApplyFlow.run", function()
       strength = 1,
       progress = progress,
       batchSize = 2,
-    }
+    })
     assert.are.equal(5, summary.applied)
     assert.are.equal(1, #catalog.writes)
     assert.are.same({ { 2, 5 }, { 4, 5 }, { 5, 5 } }, progress.portions)

@@ -217,14 +217,76 @@ namespace("LrProgressScope", function(_, params)
   return scope
 end)
 
--- LrTasks: synchronous.
+-- Tasks and yields -------------------------------------------------------------
+--
+-- In Lightroom a task (LrTasks.startAsyncTask) is a coroutine, and the SDK calls that wait (catalog and photo
+-- reads and writes, withWriteAccessDo, LrHttp, LrTasks.sleep) yield it. The fake does the same: a task runs in a
+-- coroutine that startAsyncTask drives to its end before it returns (a yield is resumed at once, as if Lightroom
+-- had run other work meanwhile), and those calls yield (sdk.yieldPoint). So, as in Lightroom, Lua 5.1's plain
+-- pcall around one of them fails ("attempt to yield across metamethod/C-call boundary"; Lightroom says "Yielding
+-- is not allowed within a C or metamethod call"), and LrTasks.pcall, which lets the yield through, is needed.
+-- Outside a task (a spec inspecting the fake) nothing yields.
+
+--- The coroutines that are tasks, or run inside one (LrTasks.pcall, a write gate's function).
+local taskThreads = setmetatable({}, { __mode = "k" })
+
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+
+--- Whether the running code is inside a task.
+function sdk.inTask()
+  local co = coroutine.running()
+  return co ~= nil and taskThreads[co] == true
+end
+
+--- What an SDK call that waits does: yields the task it runs in (nothing outside a task).
+function sdk.yieldPoint()
+  if sdk.inTask() then
+    coroutine.yield()
+  end
+end
+
+--- Calls fn(...) in a coroutine of its own that passes its yields on to the task around it, as Lightroom's
+-- LrTasks.pcall does. A yield then goes through the caller: inside a plain pcall it fails there.
+-- @return true and fn's results, or false and the error
+local function taskPcall(fn, ...)
+  local co = coroutine.create(fn)
+  taskThreads[co] = sdk.inTask()
+  local result = pack(coroutine.resume(co, ...))
+  while result[1] and coroutine.status(co) == "suspended" do
+    coroutine.yield()
+    result = pack(coroutine.resume(co))
+  end
+  return unpack(result, 1, result.n)
+end
+sdk.taskPcall = taskPcall
+
+--- Runs fn(...) as a task to its end (each yield resumed at once); an error in it is raised here, with the
+-- task's traceback.
+-- @return fn's results
+function sdk.runTask(fn, ...)
+  local co = coroutine.create(fn)
+  taskThreads[co] = true
+  local result = pack(coroutine.resume(co, ...))
+  while result[1] and coroutine.status(co) == "suspended" do
+    result = pack(coroutine.resume(co))
+  end
+  if not result[1] then
+    local err = result[2]
+    error(type(err) == "string" and debug.traceback(co, err) or err, 0)
+  end
+  return unpack(result, 2, result.n)
+end
+
 function LrTasks.startAsyncTask(fn, name)
   sdk.tasks[#sdk.tasks + 1] = name or "?"
-  fn()
+  sdk.runTask(fn)
 end
-LrTasks.pcall = pcall
+LrTasks.pcall = taskPcall
 function LrTasks.execute(command)
   sdk.executed[#sdk.executed + 1] = command
+  sdk.yieldPoint()
   if sdk.onExecute then
     return sdk.onExecute(command)
   end
@@ -235,23 +297,51 @@ function LrTasks.sleep(seconds)
   if sdk.onSleep then
     sdk.onSleep(seconds)
   end
+  sdk.yieldPoint()
 end
-function LrTasks.yield() end
-function LrTasks.canYield()
-  return true
-end
+LrTasks.yield = sdk.yieldPoint
+LrTasks.canYield = sdk.inTask
 
+--- A function context: cleanup handlers run when its function ends (returns or fails), failure handlers
+-- before them when it fails, as Lightroom runs them.
 local function newContext()
-  return {
-    addCleanupHandler = function() end,
-    addFailureHandler = function() end,
-  }
+  local cleanups, failures = {}, {}
+  local context = {}
+  function context.addCleanupHandler(_, handler)
+    cleanups[#cleanups + 1] = handler
+  end
+  function context.addFailureHandler(_, handler)
+    failures[#failures + 1] = handler
+  end
+  function context.finish(_, ok, err)
+    if not ok then
+      for _, handler in ipairs(failures) do
+        handler(false, err)
+      end
+    end
+    for _, handler in ipairs(cleanups) do
+      handler(ok, err)
+    end
+  end
+  return context
+end
+--- Runs fn(context, ...) in a new function context, then its handlers.
+local function withContext(fn, ...)
+  local context = newContext()
+  local result = pack(taskPcall(fn, context, ...))
+  context:finish(result[1], result[2])
+  if not result[1] then
+    error(result[2], 0)
+  end
+  return unpack(result, 2, result.n)
 end
 function LrFunctionContext.callWithContext(_, fn, ...)
-  return fn(newContext(), ...)
+  return withContext(fn, ...)
 end
-function LrFunctionContext.postAsyncTaskWithContext(_, fn)
-  fn(newContext())
+function LrFunctionContext.postAsyncTaskWithContext(name, fn)
+  LrTasks.startAsyncTask(function()
+    withContext(fn)
+  end, name)
 end
 
 function LrDialogs.message(message, info, style)
@@ -332,17 +422,21 @@ end
 
 -- Catalog and photos -----------------------------------------------------------
 
---- A fake catalog holding the given photos (all selected; the first is the target photo).
+--- A fake catalog holding the given photos (all selected; the first is the target photo). Its reads and
+-- withWriteAccessDo yield inside a task, as Lightroom's do (see "Tasks and yields").
 function sdk.newCatalog(photos)
   local catalog = { photos = photos or {}, writes = {}, inWrite = false, folders = {}, busy = false }
   catalog.target = catalog.photos[1]
   function catalog.getTargetPhotos(self)
+    sdk.yieldPoint()
     return self.photos
   end
   function catalog.getTargetPhoto(self)
+    sdk.yieldPoint()
     return self.target
   end
   function catalog.getFolders(self)
+    sdk.yieldPoint()
     local out = {}
     for i, path in ipairs(self.folders) do
       out[i] = {
@@ -356,11 +450,12 @@ function sdk.newCatalog(photos)
   function catalog.withWriteAccessDo(self, name, fn, params)
     assert(not self.inWrite, "withWriteAccessDo calls cannot be nested")
     self.writes[#self.writes + 1] = { name = name, params = params }
+    sdk.yieldPoint() -- waits for write access
     if self.busy then
       return "aborted"
     end
     self.inWrite = true
-    local ok, err = pcall(fn)
+    local ok, err = taskPcall(fn)
     self.inWrite = false
     if not ok then
       error(err, 0)
@@ -374,18 +469,22 @@ end
 --- A fake photo: opts.path, opts.format ("JPG", "RAW", "VIDEO"), opts.failApply, opts.failMetadata,
 -- opts.develop (its develop settings; applyDevelopSettings merges into them), opts.keeps (key -> value
 -- Lightroom keeps whatever is sent), opts.noSnapshotApi (an SDK without develop snapshots).
--- Snapshots, develop settings and plug-in properties behave like Lightroom's: writes need the write gate.
+-- Snapshots, develop settings and plug-in properties behave like Lightroom's: writes need the write gate, and
+-- every read and write yields inside a task (see "Tasks and yields"), so a plain pcall around one fails there.
 function sdk.newPhoto(opts)
   local photo = { path = opts.path, applied = {}, develop = deepcopy(opts.develop or {}), snapshots = {}, properties = {} }
   local nextSnapshot = 0
   local function inWrite(what)
     assert(sdk.catalog and sdk.catalog.inWrite, what .. " called outside withWriteAccessDo")
+    sdk.yieldPoint()
   end
   function photo.getDevelopSettings(self)
+    sdk.yieldPoint()
     return deepcopy(self.develop)
   end
   function photo.getPropertyForPlugin(self, plugin, field)
     assert(plugin == _PLUGIN, "getPropertyForPlugin needs _PLUGIN")
+    sdk.yieldPoint()
     return self.properties[field]
   end
   function photo.setPropertyForPlugin(self, plugin, field, value)
@@ -395,6 +494,7 @@ function sdk.newPhoto(opts)
   end
   if not opts.noSnapshotApi then
     function photo.getDevelopSnapshots(self)
+      sdk.yieldPoint()
       local out = {}
       for i, snap in ipairs(self.snapshots) do
         out[i] = { snapshotID = snap.snapshotID, snapshotName = snap.snapshotName }
@@ -431,6 +531,7 @@ function sdk.newPhoto(opts)
     end
   end
   function photo.getRawMetadata(_, key)
+    sdk.yieldPoint()
     if opts.failMetadata then
       error("metadata unavailable for " .. tostring(opts.path))
     end
@@ -442,13 +543,14 @@ function sdk.newPhoto(opts)
     return nil
   end
   function photo.getFormattedMetadata(_, key)
+    sdk.yieldPoint()
     if key == "fileName" and opts.path then
       return leaf(opts.path)
     end
     return nil
   end
   function photo.applyDevelopSettings(self, settings, historyName)
-    assert(sdk.catalog and sdk.catalog.inWrite, "applyDevelopSettings called outside withWriteAccessDo")
+    inWrite "applyDevelopSettings"
     if opts.failApply then
       error("Lightroom refused the settings of " .. tostring(opts.path), 0)
     end
@@ -461,6 +563,14 @@ function sdk.newPhoto(opts)
     end
   end
   return photo
+end
+
+--- Gives a fake photo a develop snapshot of its settings now, as if made earlier in Lightroom.
+-- @return the snapshot's id
+function sdk.addSnapshot(photo, name)
+  local id = "snap-given-" .. (#photo.snapshots + 1)
+  photo.snapshots[#photo.snapshots + 1] = { snapshotID = id, snapshotName = name, settings = deepcopy(photo.develop) }
+  return id
 end
 
 --- A list of n photos /photos/img_1.jpg ... (paths under /photos).
@@ -542,6 +652,7 @@ local function unauthenticated()
 end
 
 local function fakePost(url, body, headers)
+  sdk.yieldPoint()
   local daemon = sdk.daemon
   local request, path = received("POST", url, headers, sdk.decode(body))
   if daemon.down then
@@ -613,6 +724,7 @@ local function fakePost(url, body, headers)
 end
 
 local function fakeGet(url, headers)
+  sdk.yieldPoint()
   local daemon = sdk.daemon
   local request, path = received("GET", url, headers)
   if daemon.down then
