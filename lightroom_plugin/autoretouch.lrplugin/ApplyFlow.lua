@@ -69,8 +69,26 @@ local function method(object, name)
   return ok and type(fn) == "function" and fn or nil
 end
 
+--- Whether a develop snapshot's name is the plug-in's "Before auto-retouch": it ends with the untranslated
+-- tag (S.snapshotTag, any UI language), or it is a name versions before the tag gave it.
+function ApplyFlow.isOurSnapshot(name)
+  if type(name) ~= "string" then
+    return false
+  end
+  local tag = S.snapshotTag
+  if #name > #tag and name:sub(-#tag) == tag then
+    return true
+  end
+  for _, untagged in ipairs(S.untaggedSnapshotNames) do
+    if name == untagged then
+      return true
+    end
+  end
+  return false
+end
+
 --- The id of the photo's "Before auto-retouch" snapshot; nil when it has none, false when this
--- Lightroom has no develop-snapshot API.
+-- Lightroom has no develop-snapshot API. getDevelopSnapshots gives records { snapshotID, name }.
 function ApplyFlow.findSnapshot(photo)
   local list = method(photo, "getDevelopSnapshots")
   if not list or not method(photo, "createDevelopSnapshot") then
@@ -81,7 +99,7 @@ function ApplyFlow.findSnapshot(photo)
     return nil
   end
   for _, snapshot in ipairs(snapshots) do
-    if type(snapshot) == "table" and snapshot.snapshotName == S.snapshotName then
+    if type(snapshot) == "table" and ApplyFlow.isOurSnapshot(snapshot.name or snapshot.snapshotName) then
       return snapshot.snapshotID
     end
   end

@@ -1,10 +1,11 @@
 --[[----------------------------------------------------------------------------
 RevertFlow.lua -- "Revert auto-retouch": every selected photo that has a
-"Before auto-retouch" develop snapshot (taken by ApplyFlow before the photo's
-first auto-retouch) goes back to it, in one write gate (one undo step named
-"Revert auto-retouch"). The snapshot and the relative keys' base kept with
-the photo are removed, so a later auto-retouch starts from the photo as it is
-then. Photos without the snapshot are counted and left alone.
+"Before auto-retouch [autoretouch]" develop snapshot (taken by ApplyFlow
+before the photo's first auto-retouch; found by ApplyFlow.isOurSnapshot) goes
+back to it, in one write gate (one undo step named "Revert auto-retouch").
+The snapshot and the relative keys' base kept with the photo are removed, so
+a later auto-retouch starts from the photo as it is then. Photos without the
+snapshot are counted and left alone.
 ------------------------------------------------------------------------------]]
 
 local LrTasks = import "LrTasks"

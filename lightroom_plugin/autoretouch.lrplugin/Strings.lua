@@ -38,8 +38,16 @@ S.menuTrain = LOC "$$$/Autoretouch/Menu/Train=Train style from selected photos..
 
 S.undoName = LOC "$$$/Autoretouch/Undo=Auto-retouch"
 S.revertUndoName = LOC "$$$/Autoretouch/RevertUndo=Revert auto-retouch"
---- The develop snapshot taken before a photo's first auto-retouch (Revert auto-retouch returns to it).
-S.snapshotName = LOC "$$$/Autoretouch/Snapshot=Before auto-retouch"
+--- The develop snapshot taken before a photo's first auto-retouch (Revert auto-retouch returns to it) is named
+-- with this text and then S.snapshotTag, which no translation changes: Revert finds the snapshot by the tag,
+-- whatever language Lightroom spoke when it was taken.
+S.snapshotText = LOC "$$$/Autoretouch/Snapshot=Before auto-retouch"
+--- Not translated (see S.snapshotText).
+S.snapshotTag = "[autoretouch]"
+S.snapshotName = S.snapshotText .. " " .. S.snapshotTag
+--- The names versions before the tag gave the snapshot: the text alone, in English (they shipped no translation)
+-- or translated. Revert and a new auto-retouch still find those.
+S.untaggedSnapshotNames = { "Before auto-retouch", S.snapshotText }
 
 S.historyName = filled "$$$/Autoretouch/History=Auto-retouch: ^1"
 

@@ -34,7 +34,7 @@ describe("retry and revert", function()
     assert.are.equal(S.undoName, sdk.catalog.writes[1].name)
     for _, photo in ipairs(photos) do
       assert.are.equal(1, #photo.snapshots)
-      assert.are.equal(S.snapshotName, photo.snapshots[1].snapshotName)
+      assert.are.equal(S.snapshotName, photo.snapshots[1].name)
       assert.are.same(ORIGINAL, photo.snapshots[1].settings) -- taken before the settings were applied
       local sent = photo.applied[1].settings
       assert.are.equal(70, sent.Sharpness) -- 40 of the photo's own + 30, not 30
@@ -70,6 +70,31 @@ describe("retry and revert", function()
     menus.apply { strength = 100 }
     assert.are.equal(50, photos[1].applied[3].settings.Sharpness)
     assert.are.equal(20, photos[1].snapshots[1].settings.Sharpness)
+  end)
+
+  it("finds its snapshot whatever the UI language, and the one earlier versions named without the tag", function()
+    local photos = sdk.photos(4, { develop = ORIGINAL })
+    sdk.newCatalog(photos)
+    -- the snapshot as the plug-in names it, as it names it in another UI language, as earlier versions named it
+    -- (their English text: no translation shipped), and a user's own snapshot of a similar name
+    local names = { S.snapshotName, "Vor Auto-Retusche " .. S.snapshotTag, "Before auto-retouch", "Before auto-retouch (mine)" }
+    for i, photo in ipairs(photos) do
+      sdk.addSnapshot(photo, names[i])
+      photo.develop = { ProcessVersion = "11.0", Sharpness = 70, Exposure2012 = 0.5, WhiteBalance = "Custom" }
+    end
+    assert.matches(S.snapshotTag, S.snapshotName, 1, true)
+
+    menus.apply { strength = 100 } -- an earlier snapshot is kept, not taken again
+    assert.are.same({ 1, 1, 1, 2 }, { #photos[1].snapshots, #photos[2].snapshots, #photos[3].snapshots, #photos[4].snapshots })
+    assert.are.equal(S.snapshotName, photos[4].snapshots[2].name)
+
+    menus.revert()
+    for i = 1, 3 do
+      assert.are.same(ORIGINAL, photos[i].develop)
+      assert.are.equal(0, #photos[i].snapshots)
+    end
+    assert.are.same({ "Before auto-retouch (mine)" }, { photos[4].snapshots[1].name }) -- the user's own stays
+    assert.matches("Returned 4 of 4 photos", menus.lastMessage().info, 1, true)
   end)
 
   it("revert leaves photos without the snapshot alone and says how many", function()

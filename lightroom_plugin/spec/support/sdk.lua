@@ -497,7 +497,7 @@ function sdk.newPhoto(opts)
       sdk.yieldPoint()
       local out = {}
       for i, snap in ipairs(self.snapshots) do
-        out[i] = { snapshotID = snap.snapshotID, snapshotName = snap.snapshotName }
+        out[i] = { snapshotID = snap.snapshotID, name = snap.name } -- Lightroom's record: snap.name, snap.snapshotID
       end
       return out
     end
@@ -506,7 +506,7 @@ function sdk.newPhoto(opts)
       assert(updateInPlace == false, "the plug-in never updates a snapshot in place")
       nextSnapshot = nextSnapshot + 1
       local id = "snap-" .. nextSnapshot
-      self.snapshots[#self.snapshots + 1] = { snapshotID = id, snapshotName = name, settings = deepcopy(self.develop) }
+      self.snapshots[#self.snapshots + 1] = { snapshotID = id, name = name, settings = deepcopy(self.develop) }
       return id
     end
     function photo.applyDevelopSnapshot(self, id)
@@ -569,7 +569,7 @@ end
 -- @return the snapshot's id
 function sdk.addSnapshot(photo, name)
   local id = "snap-given-" .. (#photo.snapshots + 1)
-  photo.snapshots[#photo.snapshots + 1] = { snapshotID = id, snapshotName = name, settings = deepcopy(photo.develop) }
+  photo.snapshots[#photo.snapshots + 1] = { snapshotID = id, name = name, settings = deepcopy(photo.develop) }
   return id
 end
 
