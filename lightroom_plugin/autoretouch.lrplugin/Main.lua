@@ -102,15 +102,17 @@ end
 function Main.autoRetouch()
   withDaemon("autoretouch.apply", function(context, env)
     local first = env.catalog:getTargetPhoto() or env.photos[1]
+    local previews = PreviewFlow.newSession(context) -- the context's end removes the last preview's folder
     local choice = Dialogs.applyOptions(context, {
       styles = env.styles,
       style = Dialogs.initialStyle(env.styles, env.config.lastStyle),
       strength = env.config.strength,
       count = #env.photos,
       preview = function(styleChoice)
-        return PreviewFlow.fetch(env.client, first:getRawMetadata "path", styleChoice)
+        return PreviewFlow.fetch(env.client, first:getRawMetadata "path", styleChoice, previews)
       end,
     })
+    PreviewFlow.close(previews) -- the dialog no longer shows the pictures
     if not choice then
       return
     end

@@ -48,7 +48,7 @@ describe("daemon down", function()
     assert.are.equal(1, #sdk.executed)
     assert.are.equal(
       "nohup '/Applications/auto retouch/bin/autoretouch' 'serve' '--http-port' '6000' '--root' '/shoot 1'"
-        .. " '--token' 't'\\''ok' >'/tmp/autoretouch-daemon.log' 2>&1 </dev/null &",
+        .. " '--token' 't'\\''ok' >'" .. sdk.tempDir .. "/autoretouch-daemon.log' 2>&1 </dev/null &",
       sdk.executed[1]
     )
     assert.are.equal(2, sdk.slept)
@@ -66,7 +66,7 @@ describe("daemon down", function()
     assert.are.equal(Daemon.START_WAIT_S, sdk.slept)
     local failure = sdk.dialogsOf("message")[1]
     assert.are.equal(S.startFailedTitle, failure.message)
-    assert.matches("/tmp/autoretouch-daemon.log", failure.info, 1, true)
+    assert.matches(sdk.tempDir .. "/autoretouch-daemon.log", failure.info, 1, true)
     assert.matches("Plug-in Manager", failure.info, 1, true)
     assert.are.equal(0, #sdk.requestsTo "/v1/suggest")
   end)

@@ -91,6 +91,61 @@ describe("preview and choose", function()
     assert.are.equal("Auto-retouch: warm+default", photos[1].applied[1].history)
   end)
 
+  it("keeps the pictures in a folder made with LrFileUtils, replaced by the next preview, removed at the end", function()
+    sdk.newCatalog(sdk.photos(1))
+    local LrPathUtils = import "LrPathUtils"
+    local seen = {}
+    local function folderOf(props)
+      return LrPathUtils.parent(props.beforePath)
+    end
+    sdk.modalHandler = function(args, props)
+      pressPreview(args)
+      seen.first = folderOf(props)
+      seen.firstThere = sdk.exists(seen.first)
+      props.style = "warm"
+      pressPreview(args)
+      seen.second = folderOf(props)
+      seen.firstAfterSecond = sdk.exists(seen.first)
+      seen.secondPictures = read(props.afterPath)
+      return "ok"
+    end
+    menus.apply()
+    assert.are.equal("directory", seen.firstThere)
+    assert.are_not.equal(seen.first, seen.second)
+    assert.is_false(seen.firstAfterSecond) -- the second preview replaced the first one's folder
+    assert.matches("JPEG variant 1", seen.secondPictures, 1, true)
+    assert.is_false(sdk.exists(seen.second)) -- gone when the command ended
+    assert.are.same({}, sdk.listDir(sdk.tempDir))
+    local made = {}
+    for _, op in ipairs(sdk.fileOps) do
+      if op.op == "createAllDirectories" then
+        made[#made + 1] = op.path
+      end
+    end
+    assert.are.same({ seen.first, seen.second }, made) -- through the SDK, not a shell's mkdir
+  end)
+
+  it("removes the preview folder when the dialog is cancelled", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.modalHandler = function(args)
+      pressPreview(args)
+      return "cancel"
+    end
+    menus.apply()
+    assert.are.equal(1, #sdk.requestsTo "/v1/preview")
+    assert.are.same({}, sdk.listDir(sdk.tempDir))
+  end)
+
+  it("removes a preview that arrives after the dialog closed", function()
+    local client = require("DaemonClient").new { url = "http://127.0.0.1:50052" }
+    local session = PreviewFlow.newSession()
+    PreviewFlow.close(session)
+    local got = sdk.runTask(PreviewFlow.fetch, client, "/photos/img_1.jpg", { style = "default" }, session)
+    assert.is_nil(got)
+    assert.are.equal(1, #sdk.requestsTo "/v1/preview")
+    assert.are.same({}, sdk.listDir(sdk.tempDir))
+  end)
+
   it("marks the preview stale when the style changes, and says why a preview failed", function()
     sdk.newCatalog(sdk.photos(1))
     local statuses = {}

@@ -37,6 +37,16 @@ local function readBytes(path)
   return data
 end
 
+--- Copies a picture the dialog shows into `dir` (the plug-in removes its own copy when the dialog is done).
+-- @return the copy's path
+local function keepCopy(path, dir, name)
+  local copy = dir .. "/" .. name
+  local out = assert(io.open(copy, "wb"))
+  out:write(readBytes(path))
+  out:close()
+  return copy
+end
+
 --- Fresh stubs talking to the real daemon; LrTasks.sleep really sleeps (the training is polled).
 local function freshSdk(flow)
   sdk.reset()
@@ -87,6 +97,9 @@ describe("live flow #integration", function()
     local photo = sdk.newPhoto { path = flow.photo.path, develop = flow.photo.develop }
     sdk.newCatalog { photo }
     local shown = {}
+    -- the pictures pytest decodes, kept in a folder of their own (pytest removes it)
+    local kept = assert(flow.report:match("^(.*)/[^/]*$")) .. "/flow-previews"
+    assert(os.execute("mkdir -p '" .. kept .. "'") == 0)
     sdk.modalHandler = function(args, props)
       local listed = {}
       for _, item in ipairs(sdk.find(args.contents, "popup_menu")[1].args.items) do
@@ -101,9 +114,11 @@ describe("live flow #integration", function()
         end
       end
       shown.status = props.previewStatus
-      shown.before, shown.first = props.beforePath, props.afterPath
+      shown.folder = props.beforePath and props.beforePath:match("^(.*)/[^/]*$")
+      shown.before = keepCopy(props.beforePath, kept, "before.jpg")
+      shown.first = keepCopy(props.afterPath, kept, "first.jpg")
       props.variant = flow.variant
-      shown.chosen = props.afterPath
+      shown.chosen = keepCopy(props.afterPath, kept, "chosen.jpg")
       return "ok"
     end
     menus.apply()
@@ -112,6 +127,7 @@ describe("live flow #integration", function()
       assert.are.equal("\255\216\255", readBytes(shown[key]):sub(1, 3), key .. " is a JPEG") -- FF D8 FF
     end
     assert.are_not.equal(readBytes(shown.first), readBytes(shown.chosen)) -- choosing the variant switched pictures
+    assert.is_false(sdk.exists(shown.folder)) -- the plug-in removed its preview folder
     local applied = menus.lastMessage()
     assert.matches(S.summaryApplied(1, 1), applied.info, 1, true)
     assert.are.equal("info", applied.style, applied.info)

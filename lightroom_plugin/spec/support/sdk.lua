@@ -128,6 +128,7 @@ local LrApplication = namespace "LrApplication"
 local LrView = namespace "LrView"
 local LrBinding = namespace "LrBinding"
 local LrPathUtils = namespace "LrPathUtils"
+local LrFileUtils = namespace "LrFileUtils"
 local LrStringUtils = namespace "LrStringUtils"
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -416,8 +417,93 @@ function LrPathUtils.parent(path)
   return (path:match("^(.*)[/\\][^/\\]*$"))
 end
 LrPathUtils.leafName = leaf
+--- Every standard folder ("temp" is the one the plug-in asks for) is the run's private temporary folder.
 function LrPathUtils.getStandardFilePath()
-  return "/tmp"
+  return sdk.tempDir
+end
+
+-- Files ------------------------------------------------------------------------
+--
+-- LrFileUtils works on the real file system (the plug-in writes its files with io.open), with two additions:
+-- sdk.files names paths that exist on the fake machine only (path -> "file" or "directory", e.g. the
+-- autoretouch program), and sdk.fileOps records every call ({ op, path }). delete removes a file or an empty
+-- folder (a folder with files in it is refused), which is all the plug-in needs whatever Lightroom does there.
+
+local function posixQuote(path)
+  return "'" .. tostring(path):gsub("'", "'\\''") .. "'"
+end
+
+--- A private temporary folder for this run, removed with everything in it when the specs end.
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -m 700 " .. posixQuote(dir)) == 0, "cannot create " .. dir)
+  sdk.tempDir = dir
+  local remover = newproxy(true)
+  getmetatable(remover).__gc = function()
+    os.execute("rm -rf " .. posixQuote(dir))
+  end
+  sdk.tempDirRemover = remover
+end
+
+local function fileOp(op, path)
+  sdk.fileOps[#sdk.fileOps + 1] = { op = op, path = path }
+end
+
+--- "directory", "file" or false, as LrFileUtils.exists says.
+function sdk.exists(path)
+  if sdk.files[path] then
+    return sdk.files[path]
+  end
+  local dir = io.open(path .. "/.", "rb")
+  if dir then
+    dir:close()
+    return "directory"
+  end
+  local file = io.open(path, "rb")
+  if file then
+    file:close()
+    return "file"
+  end
+  return false
+end
+
+function LrFileUtils.exists(path)
+  fileOp("exists", path)
+  return sdk.exists(path)
+end
+function LrFileUtils.createAllDirectories(path)
+  fileOp("createAllDirectories", path)
+  local existed = sdk.exists(path) == "directory"
+  os.execute("mkdir -p " .. posixQuote(path))
+  return not existed and sdk.exists(path) == "directory"
+end
+function LrFileUtils.delete(path)
+  fileOp("delete", path)
+  local ok, err = os.remove(path)
+  return ok == true, err
+end
+function LrFileUtils.readFile(path)
+  fileOp("readFile", path)
+  local file = io.open(path, "rb")
+  if not file then
+    return nil
+  end
+  local text = file:read("*a")
+  file:close()
+  return text
+end
+
+--- The names in a folder of the real file system (sorted).
+function sdk.listDir(dir)
+  local names = {}
+  local pipe = assert(io.popen("ls -A " .. posixQuote(dir) .. " 2>/dev/null"))
+  for name in pipe:lines() do
+    names[#names + 1] = name
+  end
+  pipe:close()
+  table.sort(names)
+  return names
 end
 
 -- Catalog and photos -----------------------------------------------------------
@@ -782,6 +868,8 @@ end
 --- Puts fresh state behind every stub.
 function sdk.reset()
   sdk.prefs = {}
+  sdk.files = {}
+  sdk.fileOps = {}
   sdk.dialogs = {}
   sdk.logs = {}
   sdk.tasks = {}
