@@ -3,7 +3,7 @@ ApplyFlow.lua -- suggest and apply develop settings for a list of photos.
 
 Two phases, so that the whole run is one step of Edit > Undo:
 
-1. Fetch, in batches (progress after each, cancel checked before the next):
+1. Fetch, in batches (progress after each; cancel checked before each photo):
    for each photo (inside LrTasks.pcall, so one failure does not stop the
    others) POST /v1/suggest, whitelist the settings, read the photo's
    current settings (process version, the base of the relative keys, see
@@ -262,7 +262,8 @@ end
 --   processVersion = "refuse" (default) or "update" (photos older than process version 2012),
 --   variant = which suggestion (1 = the deterministic one; k > 1: the k-th of k variants, seed 0, as previewed),
 --   mix = StyleMix table instead of style (two styles blended, see PreviewFlow.styleChoice),
---   progress = LrProgressScope or nil, batchSize = photos fetched between progress updates (default 8) }
+--   progress = LrProgressScope or nil (cancel is checked before each photo),
+--   batchSize = photos fetched between progress updates (default 8) }
 -- @return summary table { total, applied, unchanged, failures = { {name, message} },
 --   mismatches = { {name, message} }, updated = { {name, message} }, noSnapshotApi,
 --   dropped = sorted keys, canceled, notProcessed, stopped = error table when the daemon went away }
@@ -286,13 +287,13 @@ function ApplyFlow.run(args)
   local fetched = {}
   local processed = 0
   Log:infof("apply: %d photos, style %s, strength %.2f", total, tostring(args.style), args.strength or 1)
-  while processed < total and not summary.stopped do
-    if progress and progress:isCanceled() then
-      summary.canceled = true
-      break
-    end
+  while processed < total and not summary.stopped and not summary.canceled do
     local last = math.min(total, processed + batchSize)
     for k = processed + 1, last do
+      if progress and progress:isCanceled() then
+        summary.canceled = true
+        break
+      end
       local photo = photos[k]
       local ok, item = LrTasks.pcall(fetch, args, photo)
       if ok then

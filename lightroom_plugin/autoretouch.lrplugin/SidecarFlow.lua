@@ -1,7 +1,9 @@
 --[[----------------------------------------------------------------------------
 SidecarFlow.lua -- "Write XMP sidecars for selection": POST /v1/sidecars with
-the selected photos' paths, in batches, and count what the NDJSON stream
-reports (one FileResult per photo, then a Summary).
+the selected photos' paths, one photo per request by default (LrHttp returns
+only when a request is answered, so Cancel, checked before each request, acts
+before the next photo), and count what the NDJSON stream reports (one
+FileResult per photo, then a Summary).
 
 Lightroom sidecars (NAME.xmp) exist for proprietary raws only; the daemon skips
 JPEG, TIFF, PNG and DNG files with a reason, which the summary lists.
@@ -13,7 +15,9 @@ local S = require("Strings")
 
 local SidecarFlow = {}
 
-SidecarFlow.BATCH_SIZE = 25
+--- Paths per request: 1, so that Cancel acts before the next photo (the daemon writes a request's photos one
+-- after the other anyway).
+SidecarFlow.BATCH_SIZE = 1
 
 local CHANGED = {
   SIDECAR_ACTION_WRITTEN = true,
@@ -64,7 +68,8 @@ end
 
 --- Writes sidecars for the given paths.
 -- @param args table { client = DaemonClient, paths = list, style = name or nil,
---   strength = [0, 1], overwrite = boolean, progress = LrProgressScope or nil, batchSize = n }
+--   strength = [0, 1], overwrite = boolean, progress = LrProgressScope or nil (cancel is checked before each
+--   request), batchSize = paths per request (default BATCH_SIZE) }
 -- @return summary { total, changed, skipped, failed, skippedItems, failures, canceled,
 --   notProcessed, stopped = error table when the daemon went away }
 function SidecarFlow.run(args)

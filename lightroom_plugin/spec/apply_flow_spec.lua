@@ -171,14 +171,27 @@ describe("auto-retouch command", function()
   it("stops between batches when the progress scope is cancelled", function()
     local photos = sdk.photos(20)
     sdk.newCatalog(photos)
-    sdk.isCanceled = function(scope)
-      return scope.checks > 1 -- the first batch runs, the second check cancels
+    sdk.isCanceled = function()
+      return #sdk.requestsTo "/v1/suggest" >= 8 -- cancelled while the first batch's last photo was fetched
     end
     menus.apply()
     assert.are.equal(8, appliedCount(photos))
     assert.are.equal(8, #sdk.requestsTo "/v1/suggest")
     assert.are.equal(1, #sdk.catalog.writes)
     assert.matches("Canceled: 12 photos were not processed.", menus.lastMessage().info, 1, true)
+  end)
+
+  it("stops before the next photo when cancelled in the middle of a batch, and applies what was fetched", function()
+    local photos = sdk.photos(20)
+    sdk.newCatalog(photos)
+    sdk.isCanceled = function()
+      return #sdk.requestsTo "/v1/suggest" >= 3 -- cancelled while the third photo was fetched
+    end
+    menus.apply()
+    assert.are.equal(3, #sdk.requestsTo "/v1/suggest")
+    assert.are.equal(3, appliedCount(photos))
+    assert.are.equal(1, #sdk.catalog.writes)
+    assert.matches("Canceled: 17 photos were not processed.", menus.lastMessage().info, 1, true)
   end)
 
   it("stops when the daemon goes away mid-run, keeping what was already fetched", function()

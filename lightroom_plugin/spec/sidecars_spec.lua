@@ -1,5 +1,6 @@
 -- "Write XMP sidecars for selection": POST /v1/sidecars with the selected paths, NDJSON parsed.
 
+local expect = require("expect")
 local menus = require("menus")
 local sdk = require("sdk")
 
@@ -28,35 +29,44 @@ describe("write sidecars command", function()
       props.overwrite = true
       return "ok"
     end
+    -- What the daemon writes for each path: one outcome, and the file's error if any.
+    local answers = {
+      ["/raw/a.cr2"] = { { action = "SIDECAR_ACTION_WRITTEN" } },
+      ["/raw/b.nef"] = {
+        { action = "SIDECAR_ACTION_FAILED", reason = "/raw/b.nef: truncated raw" },
+        { code = "INVALID_ARGUMENT", message = "/raw/b.nef: truncated raw" },
+      },
+      ["/raw/c.jpg"] = { { action = "SIDECAR_ACTION_SKIPPED", reason = "Lightroom reads embedded XMP for this format" } },
+    }
     sdk.daemon.sidecars = function(req)
-      -- The FileResult line of the i-th of the 3 paths: one outcome, and the file's error if any.
-      local function fileLine(i, outcome, err)
-        return line { file = { index = i, total = 3, photo = req.paths[i], outcomes = { outcome }, error = err } }
+      local lines, counts = {}, { changed = 0, skipped = 0, failed = 0 }
+      for i, path in ipairs(req.paths) do
+        local outcome, err = unpack(answers[path])
+        lines[i] = line { file = { index = i, total = #req.paths, photo = path, outcomes = { outcome }, error = err } }
+        local kind = outcome.action:match("WRITTEN") and "changed" or outcome.action:match("SKIPPED") and "skipped"
+        kind = kind or "failed"
+        counts[kind] = counts[kind] + 1
       end
-      return table.concat({
-        fileLine(1, { action = "SIDECAR_ACTION_WRITTEN" }),
-        fileLine(
-          2,
-          { action = "SIDECAR_ACTION_FAILED", reason = "/raw/b.nef: truncated raw" },
-          { code = "INVALID_ARGUMENT", message = "/raw/b.nef: truncated raw" }
-        ),
-        fileLine(3, { action = "SIDECAR_ACTION_SKIPPED", reason = "Lightroom reads embedded XMP for this format" }),
-        line { summary = { photos = 3, changed = 1, skipped = 1, failed = 1, cancelled = false } },
-      }, "\n") .. "\n"
+      lines[#lines + 1] = line {
+        summary = { photos = #req.paths, changed = counts.changed, skipped = counts.skipped, failed = counts.failed },
+      }
+      return table.concat(lines, "\n") .. "\n"
     end
     menus.sidecars()
 
     assert.are.same({ "autoretouch.sidecars" }, sdk.tasks)
     local requests = sdk.requestsTo "/v1/sidecars"
-    assert.are.equal(1, #requests)
-    assert.are.same({
-      protocol_version = 1,
-      paths = { "/raw/a.cr2", "/raw/b.nef", "/raw/c.jpg" },
-      hosts = { "HOST_LIGHTROOM" },
-      style = "warm",
-      strength = 0.5,
-      overwrite = true,
-    }, requests[1].body)
+    assert.are.equal(3, #requests) -- one photo per request (Cancel is checked before each)
+    for i, path in ipairs { "/raw/a.cr2", "/raw/b.nef", "/raw/c.jpg" } do
+      assert.are.same({
+        protocol_version = 1,
+        paths = { path },
+        hosts = { "HOST_LIGHTROOM" },
+        style = "warm",
+        strength = 0.5,
+        overwrite = true,
+      }, requests[i].body)
+    end
     local summary = sdk.dialogsOf("message")[1]
     assert.are.equal(S.sidecarsSummaryTitle, summary.message)
     assert.are.equal("warning", summary.style)
@@ -66,6 +76,23 @@ describe("write sidecars command", function()
     assert.matches("Read Metadata from Files", summary.info, 1, true)
     assert.are.equal(0, #sdk.catalog.writes)
     assert.is_true(sdk.prefs.overwrite)
+  end)
+
+  it("checks cancel before every photo: one request each, so Cancel does not wait for a batch", function()
+    local photos = {}
+    for i = 1, 5 do
+      photos[i] = sdk.newPhoto { path = string.format("/raw/%d.cr2", i), format = "RAW" }
+    end
+    sdk.newCatalog(photos)
+    sdk.isCanceled = function()
+      return #sdk.requestsTo "/v1/sidecars" >= 2 -- cancelled while the second photo was written
+    end
+    menus.sidecars()
+    local requests = sdk.requestsTo "/v1/sidecars"
+    assert.are.equal(2, #requests)
+    assert.are.same({ { "/raw/1.cr2" }, { "/raw/2.cr2" } }, { requests[1].body.paths, requests[2].body.paths })
+    local summary = menus.lastMessage()
+    expect.showsAll(summary.info, { "Written: 2, skipped: 0, failed: 0.", "Canceled: 3 photos were not processed." })
   end)
 
   it("sends batches, checks cancel between them and marks a broken stream's rest as failed", function()
