@@ -301,6 +301,39 @@ def test_tiff_orientation_tag(tmp_path: Path) -> None:
     np.testing.assert_allclose(_hwc(decoded), np.rot90(upright, k=1), atol=0)
 
 
+#: TIFFs that tifffile cannot decode alone (no imagecodecs): OpenCV reads them. ``(PIL mode, PIL compression)``.
+_OPENCV_TIFFS = {"lzw": ("RGB", "tiff_lzw"), "jpeg": ("RGB", "jpeg"), "cmyk": ("CMYK", "raw")}
+
+
+def _pil_tiff(path: Path, kind: str, orientation: int) -> Path:
+    """:func:`pattern_rgb` as a TIFF of ``kind`` (a key of :data:`_OPENCV_TIFFS`) with an Orientation tag."""
+    from PIL import Image
+
+    mode, compression = _OPENCV_TIFFS[kind]
+    exif = Image.Exif()
+    exif[274] = orientation
+    Image.fromarray(pattern_rgb()).convert(mode).save(path, compression=compression, exif=exif)
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(_OPENCV_TIFFS))
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiff_read_by_opencv_is_turned_upright_once(tmp_path: Path, kind: str, orientation: int) -> None:
+    """OpenCV orients a TIFF itself; the decoder must not apply the Orientation tag a second time."""
+    stored = _pil_tiff(tmp_path / "o1.tif", kind, 1)
+    path = _pil_tiff(tmp_path / f"o{orientation}.tif", kind, orientation)
+    upright = _hwc(decode_image(stored))
+    assert upright[1:7, 1:7, 0].mean() > 0.5 and upright[1:7, 1:7, 1].mean() < 0.1  # red block top-left
+    decoded = decode_image(path)
+    assert decoded.exif.orientation == orientation
+    assert (decoded.full_width, decoded.full_height) == ((48, 64) if orientation >= 5 else (64, 48))
+    np.testing.assert_array_equal(_hwc(decoded), _EXPECTED_ORIENT[orientation](upright))
+    preview = decode_preview(path, long_side=32)
+    np.testing.assert_array_equal(
+        _hwc(preview), _EXPECTED_ORIENT[orientation](_hwc(decode_preview(stored, long_side=32)))
+    )
+
+
 # --------------------------------------------------------------------------------------------- sniffing, bytes
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,10 +228,41 @@ def _tiff_pixels(page: tifffile.TiffPage) -> np.ndarray | None:
     return arr
 
 
-def _read_tiff_page(
-    tif: tifffile.TiffFile, data: bytes, where: Path | None, max_pixels: int
-) -> tuple[bytes | None, int, int, int, np.ndarray | None]:
-    """ICC profile, orientation, width, height and samples (``None``: tifffile cannot decode them) of page 1."""
+@dataclass(frozen=True)
+class _TiffPage:
+    """What :func:`decode_tiff` needs from the page it decodes.
+
+    Attributes:
+        icc: embedded ICC profile bytes, or ``None``.
+        orientation: the page's Orientation tag (1 when absent; may be out of 1..8).
+        width: stored width in pixels.
+        height: stored height in pixels.
+        pixels: samples read by tifffile, or ``None`` when tifffile cannot decode them (OpenCV then does).
+        orientation_patch: ``(file offset, bytes)`` that make the page's Orientation tag say 1 (see
+            :func:`_opencv_tiff`), or ``None`` when it already does or is absent.
+    """
+
+    icc: bytes | None
+    orientation: int
+    width: int
+    height: int
+    pixels: np.ndarray | None
+    orientation_patch: tuple[int, bytes] | None
+
+
+def _orientation_patch(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> tuple[int, bytes] | None:
+    """Where to write what so that the page's Orientation tag reads 1 (``None``: absent, already 1, or not inline)."""
+    tag = page.tags.get(274)
+    if tag is None or tag.count != 1 or tag.value == 1:
+        return None
+    fmt = tifffile.TIFF.DATA_FORMATS.get(int(tag.dtype), "")
+    if fmt[-1:] not in ("H", "I", "Q", "B"):
+        return None
+    return int(tag.valueoffset), struct.pack(f"{tif.byteorder}{fmt[-1]}", 1)
+
+
+def _read_tiff_page(tif: tifffile.TiffFile, data: bytes, where: Path | None, max_pixels: int) -> _TiffPage:
+    """ICC profile, orientation, size and samples of page 1 (see :class:`_TiffPage`)."""
     with tif:
         if not tif.pages:
             raise CorruptImageError(where, "TIFF without images")
@@ -246,7 +278,37 @@ def _read_tiff_page(
         icc = bytes(icc_tag.value) if icc_tag is not None else None
         orientation_tag = page.tags.get(274)
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
-        return icc, orientation, width, height, _tiff_pixels(page)
+        pixels = _tiff_pixels(page)
+        patch = _orientation_patch(tif, page) if pixels is None else None
+        return _TiffPage(icc, orientation, width, height, pixels, patch)
+
+
+def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray:
+    """Stored pixels of a TIFF page that tifffile cannot decode (LZW, JPEG compression, CMYK ...), via OpenCV.
+
+    OpenCV's TIFF reader turns the image upright by its Orientation tag itself, whatever the flags (OpenCV
+    5.1 even with ``IMREAD_IGNORE_ORIENTATION``; older versions depending on the flags and on libtiff), while
+    every other decoder here returns stored pixels and the caller applies the orientation once. So OpenCV
+    reads a copy of the file whose Orientation tag says 1, and returns the stored pixels like the others.
+
+    Returns:
+        BGR ``(H, W, 3)`` or grey ``(H, W)`` samples at the file's bit depth, alpha dropped.
+
+    Raises:
+        UnsupportedFormatError: OpenCV cannot decode the page either.
+        CorruptImageError: OpenCV's image is not the size the page's header gives.
+    """
+    if page.orientation_patch is not None:
+        at, value = page.orientation_patch
+        data = data[:at] + value + data[at + len(value) :]
+    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
+    if decoded.shape[:2] != (page.height, page.width):
+        raise CorruptImageError(
+            where, f"TIFF decoded as {decoded.shape[1]}x{decoded.shape[0]}, its header says {page.width}x{page.height}"
+        )
+    return _drop_alpha(decoded)
 
 
 def clean_float_samples(pixels: np.ndarray) -> tuple[np.ndarray, str]:
@@ -291,17 +353,13 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
     """
     try:
         tif = tifffile.TiffFile(io.BytesIO(data))
-        icc, orientation, width, height, pixels = _read_tiff_page(tif, data, where, max_pixels)
+        page = _read_tiff_page(tif, data, where, max_pixels)
     except AutoretouchError:
         raise
     except Exception as exc:
         raise CorruptImageError(where, f"damaged TIFF structure ({type(exc).__name__}: {exc})") from exc
-    bgr = False
-    if pixels is None:
-        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-        if decoded is None:
-            raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
-        pixels, bgr = _drop_alpha(decoded), True
+    icc, orientation, width, height = page.icc, page.orientation, page.width, page.height
+    pixels, bgr = (page.pixels, False) if page.pixels is not None else (_opencv_tiff(data, page, where), True)
     note = ""
     if pixels.dtype.kind == "f":
         with np.errstate(over="ignore"):  # float64 beyond float32's range becomes +-inf, then cleaned
