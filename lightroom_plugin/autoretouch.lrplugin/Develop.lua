@@ -3,7 +3,7 @@ Develop.lua -- what the plug-in decides about a photo's develop settings,
 without touching the catalog (pure functions, specced directly):
 
 * process version: our keys are the 2012 names; a photo in an older process
-  version (2003, 2010: ProcessVersion below 6.7) is refused or updated,
+  version (2003, 2010: ProcessVersion below 6.6) is refused or updated,
   per the "older process versions" preference;
 * relative keys (Suggestion.lightroom_relative, e.g. Sharpness: Lightroom's
   default is not zero): clamp(base + add, min, max), where base is the
@@ -17,8 +17,9 @@ local Whitelist = require("Whitelist")
 
 local Develop = {}
 
---- ProcessVersion of the 2012 tone controls (Exposure2012 ... Blacks2012).
-Develop.PV2012 = 6.7
+--- The lowest ProcessVersion of the 2012 tone controls (Exposure2012 ... Blacks2012): PV2012 is 6.7, and 6.6
+-- also occurs (lightroom.md §8).
+Develop.PV2012 = 6.6
 --- ProcessVersion the plug-in sets when asked to update an older photo ("Version 5", Lightroom Classic 8+),
 -- the process version the daemon writes to XMP sidecars.
 Develop.UPDATE_TO = "11.0"

@@ -107,6 +107,17 @@ describe("retry and revert", function()
     assert.are.equal(0, #sdk.requests) -- revert needs no daemon
   end)
 
+  it("retouches and trains from photos whose PV2012 reads 6.6, as some files write it", function()
+    local photos = { sdk.newPhoto { path = "/p/pv66.nef", develop = { ProcessVersion = "6.6", Sharpness = 25 } } }
+    sdk.newCatalog(photos)
+    menus.apply { strength = 100 }
+    assert.are.equal(1, #photos[1].applied)
+    assert.is_nil(photos[1].applied[1].settings.ProcessVersion) -- not "updated": it has the 2012 controls
+    assert.are.equal("info", menus.lastMessage().style)
+    menus.train { name = "mine", minutes = 1 }
+    assert.are.equal(1, #sdk.requestsTo("/v1/train/start")[1].body.lightroom_edits)
+  end)
+
   it("refuses photos in a process version older than 2012 unless the preference says update", function()
     local old = { ProcessVersion = "5.7", Sharpness = 25 }
     local photos = {
@@ -180,6 +191,8 @@ describe("Develop", function()
     assert.are.equal("5.0", Develop.oldProcessVersion { ProcessVersion = "5.0" })
     assert.are.equal("5.7", Develop.oldProcessVersion { ProcessVersion = "5.7" })
     assert.is_nil(Develop.oldProcessVersion { ProcessVersion = "6.7" })
+    assert.is_nil(Develop.oldProcessVersion { ProcessVersion = "6.6" }) -- PV2012 as some files write it
+    assert.are.equal("6.5", Develop.oldProcessVersion { ProcessVersion = "6.5" })
     assert.is_nil(Develop.oldProcessVersion { ProcessVersion = "15.4" })
     assert.is_nil(Develop.oldProcessVersion {})
   end)
