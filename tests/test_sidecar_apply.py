@@ -476,6 +476,12 @@ def test_revert_without_our_record_or_sidecar_skips(raw: Path) -> None:
     assert raw.with_suffix(".xmp").read_bytes() == FOREIGN_LR
 
 
+def test_revert_of_a_photo_that_does_not_exist_says_so(raw: Path) -> None:
+    typo = raw.with_name("typo.jpg")
+    outcomes = revert_photo(typo, host="darktable")
+    assert [(o.action, o.reason) for o in outcomes] == [("skipped", "no sidecar, and no such photo (a typing error?)")]
+
+
 def test_damaged_record_is_reported(raw: Path) -> None:
     _apply(raw, host="lightroom")
     lr = raw.with_suffix(".xmp")

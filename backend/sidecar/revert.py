@@ -28,6 +28,7 @@ A darktable virtual copy (``duplicate`` N > 0) is reverted in its own ``NAME_NN.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from backend.errors import AutoretouchError
@@ -77,7 +78,8 @@ def is_empty_packet(doc: XmpDocument) -> bool:
 def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int = 0) -> Outcome:
     check_sidecar_name(sidecar)  # before exists(), which would raise the OS's "File name too long"
     if not sidecar.exists():
-        return Outcome(photo, host, sidecar, "skipped", "no sidecar")
+        reason = "no sidecar" if os.path.lexists(photo) else "no sidecar, and no such photo (a typing error?)"
+        return Outcome(photo, host, sidecar, "skipped", reason)
     with locked(sidecar, dry_run):
         doc = read_sidecar(sidecar)
         if host == "lightroom":
