@@ -8,6 +8,8 @@ backslash rule; characters cmd.exe would still interpret inside quotes
 (" % and line breaks) are refused instead of being half-escaped.
 ------------------------------------------------------------------------------]]
 
+local S = require("Strings")
+
 local Shell = {}
 
 --- One argument for /bin/sh.
@@ -23,7 +25,7 @@ end
 function Shell.quoteWindows(arg)
   local text = tostring(arg)
   if text:find('["%%\r\n%z]') then
-    return nil, "cannot pass " .. text .. " to cmd.exe (contains \", % or a line break)"
+    return nil, S.cannotPassToCmd(text)
   end
   local trailing = text:match("(\\*)$")
   return '"' .. text .. trailing .. '"'

@@ -198,6 +198,8 @@ S.startFailedWindow = LOC "$$$/Autoretouch/Start/Window=Its output is in the dae
 
 S.startFailedStatus = filled "$$$/Autoretouch/Start/Status=The start command ended with status ^1."
 
+S.cannotPassToCmd = filled "$$$/Autoretouch/Start/CannotPass=cannot pass ^1 to cmd.exe (contains \", % or a line break)"
+
 S.startFailedPath = LOC "$$$/Autoretouch/Start/Path=Set the full path of the autoretouch program in File > Plug-in Manager > autoretouch."
 S.notServing = LOC "$$$/Autoretouch/NotServing=The daemon is running but not ready yet (it is loading its styles). Try again in a moment."
 S.authTitle = LOC "$$$/Autoretouch/Auth/Title=The daemon refused the token"

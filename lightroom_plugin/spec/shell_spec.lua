@@ -42,6 +42,25 @@ describe("Shell", function()
     assert.is_nil((Shell.commandLine({ "x", [[a"b]] }, true)))
   end)
 
+  it("says why an argument cannot go to cmd.exe in a text of Strings.lua, through LOC", function()
+    local saved = { LOC = LOC, Strings = package.loaded.Strings, Shell = package.loaded.Shell }
+    -- Lightroom in another language: every LOC text translated ("[xx] ..."); Strings and Shell loaded afresh.
+    rawset(_G, "LOC", function(text, ...)
+      return "[xx] " .. saved.LOC(text, ...)
+    end)
+    package.loaded.Strings, package.loaded.Shell = nil, nil
+    local ok, err = pcall(function()
+      local S = require("Strings")
+      local quoted, message = require("Shell").quoteWindows "100%"
+      assert.is_nil(quoted)
+      assert.are.equal(S.cannotPassToCmd "100%", message)
+      assert.matches("^%[xx%] .*100%%", message)
+    end)
+    rawset(_G, "LOC", saved.LOC)
+    package.loaded.Strings, package.loaded.Shell = saved.Strings, saved.Shell
+    assert(ok, err)
+  end)
+
   it("starts POSIX commands in the background with their output in a log file", function()
     local dir = os.tmpname()
     os.remove(dir)
