@@ -18,7 +18,7 @@ demo: setup
 	mkdir -p out/demo/photos
 	cp $(SAMPLES) out/demo/photos/
 	autoretouch suggest out/demo/photos/*.png
-	autoretouch render out/demo/photos/*.png --style default --out-dir out/demo/retouched
+	autoretouch render out/demo/photos/*.png --style default --out-dir out/demo/retouched --overwrite
 	autoretouch catalog out/demo/photos --host both
 	@echo "demo: suggestions above; retouched renders in out/demo/retouched/; XMP sidecars next to out/demo/photos/*"
 

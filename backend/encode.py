@@ -4,8 +4,13 @@ Colour: linear Rec.2020 -> linear sRGB with :data:`backend.render.color.REC2020_
 [0, 1] (out-of-gamut colours are clipped per channel, no gamut mapping), sRGB transfer function, then
 quantised with rounding. JPEGs use 4:4:4 chroma at quality >= 90 (4:2:0 below). Every file embeds an sRGB ICC profile (v2, matrix/TRC, built by
 :func:`backend.decode.icc.srgb_icc_profile`): TIFF through tag 34675, PNG as an ``iCCP`` chunk right
-after IHDR, JPEG as an ``ICC_PROFILE`` APP2 segment after the JFIF header. No EXIF is written: pixels are
-upright, so no orientation tag is needed.
+after IHDR, JPEG as an ``ICC_PROFILE`` APP2 segment after the JFIF header.
+
+Every file is marked as autoretouch's own (:data:`SOFTWARE`, ``"autoretouch <version>"``): the TIFF ``Software``
+tag (305), a PNG ``tEXt`` chunk with the keyword ``Software``, and in a JPEG a minimal EXIF APP1 segment whose IFD0
+holds that one ``Software`` tag. :func:`written_by_autoretouch` reads the mark back, so that ``render`` replaces its
+own earlier outputs but no other file. No other metadata is written (no camera, date, copyright or GPS; pixels are
+upright, so no orientation tag is needed).
 
 Writes are atomic: the encoded file goes to a hidden temporary file in the target folder, is fsync'ed,
 and replaces the target with :func:`os.replace`; on failure the temporary file is removed and the
@@ -14,8 +19,10 @@ target is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import mmap
 import struct
 import zlib
 from pathlib import Path
@@ -25,12 +32,21 @@ import numpy as np
 import tifffile
 import torch
 
+from backend import __version__
 from backend.decode.icc import srgb_icc_profile
+from backend.decode.tiffdir import read_directories
 from backend.errors import NotFoundError, PermissionDeniedError, UnsupportedFormatError
 from backend.fsio import write_bytes_atomic
 from backend.render.color import REC2020_TO_SRGB
 
-__all__ = ["srgb_planes", "to_srgb8", "write_image"]
+__all__ = ["SOFTWARE", "srgb_planes", "to_srgb8", "write_image", "written_by_autoretouch"]
+
+#: The mark every written file carries as its "Software" (see the module docstring).
+SOFTWARE = f"autoretouch {__version__}"
+#: What a "Software" value of one of our files starts with (any version).
+_MARK = b"autoretouch "
+#: TIFF/EXIF tag "Software".
+_TAG_SOFTWARE = 305
 
 _FORMATS: dict[str, tuple[str, tuple[int, ...], int]] = {
     # extension -> (format, allowed bit depths, default bit depth)
@@ -124,10 +140,33 @@ def _insert_png_icc(png: bytes, icc: bytes) -> bytes:
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
+def _png_chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def _insert_png_software(png: bytes) -> bytes:
+    """Add a ``tEXt`` chunk ``Software`` = :data:`SOFTWARE` right after IHDR (before the image data)."""
+    ihdr_end = 8 + 8 + 13 + 4
+    return png[:ihdr_end] + _png_chunk(b"tEXt", b"Software\0" + SOFTWARE.encode("latin-1")) + png[ihdr_end:]
+
+
+def _insert_jpeg_software(jpeg: bytes) -> bytes:
+    """Add an EXIF APP1 segment (big-endian TIFF, IFD0 with the one tag ``Software``) after the JFIF header."""
+    text = SOFTWARE.encode("ascii") + b"\0"
+    value_at = 8 + 2 + 12 + 4  # after the TIFF header, the entry count, the one entry and the next-IFD pointer
+    ifd = struct.pack(">H", 1) + struct.pack(">HHII", _TAG_SOFTWARE, 2, len(text), value_at) + struct.pack(">I", 0)
+    payload = b"Exif\0\0" + b"MM\0\x2a" + struct.pack(">I", 8) + ifd + text
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    pos = 2
+    if jpeg[2:4] == b"\xff\xe0":  # keep JFIF APP0 first
+        pos = 4 + struct.unpack_from(">H", jpeg, 4)[0]
+    return jpeg[:pos] + segment + jpeg[pos:]
+
+
 def _encode(fmt: str, planes: list[np.ndarray], quality: int) -> bytes:
     if fmt == "tiff":
         buf = io.BytesIO()
-        tifffile.imwrite(buf, cv2.merge(planes), photometric="rgb", iccprofile=_icc(), metadata=None)
+        tifffile.imwrite(buf, cv2.merge(planes), photometric="rgb", iccprofile=_icc(), metadata=None, software=SOFTWARE)
         return buf.getvalue()
     bgr = cv2.merge(planes[::-1])
     if fmt == "jpeg":
@@ -137,11 +176,11 @@ def _encode(fmt: str, planes: list[np.ndarray], quality: int) -> bytes:
         ok, encoded = cv2.imencode(".jpg", bgr, params)
         if not ok:
             raise ValueError("JPEG encoding failed")
-        return _insert_jpeg_icc(encoded.tobytes(), _icc())
+        return _insert_jpeg_software(_insert_jpeg_icc(encoded.tobytes(), _icc()))
     ok, encoded = cv2.imencode(".png", bgr)
     if not ok:
         raise ValueError("PNG encoding failed")
-    return _insert_png_icc(encoded.tobytes(), _icc())
+    return _insert_png_icc(_insert_png_software(encoded.tobytes()), _icc())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -184,3 +223,68 @@ def write_image(
         raise ValueError(f"quality must be in 1..100, got {quality}")
     planes = srgb_planes(image, 255 if depth == 8 else 65535)
     _write_atomic(target, _encode(fmt, planes, quality))
+
+
+def _tiff_software(tiff: bytes | mmap.mmap) -> bytes | None:
+    """The ``Software`` value of a TIFF structure's IFD0 (``None`` when absent or unreadable)."""
+    directories = read_directories(tiff)
+    value = directories[0].first(_TAG_SOFTWARE) if directories else None
+    return value.encode("latin-1") if isinstance(value, str) else None
+
+
+def _jpeg_software(data: mmap.mmap) -> bytes | None:
+    """The EXIF ``Software`` of a JPEG (the first EXIF APP1 segment before the image data), or ``None``."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if marker == 0xDA or length < 2:  # start of scan: no more header segments
+            return None
+        segment = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE1 and segment.startswith(b"Exif\0\0"):
+            return _tiff_software(segment[6:])
+        pos += 2 + length
+    return None
+
+
+def _png_software(data: mmap.mmap) -> bytes | None:
+    """The text of a PNG's ``tEXt`` chunk with the keyword ``Software`` (chunks before the image data), or ``None``."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        if ctype in (b"IDAT", b"IEND"):
+            return None
+        body = data[pos + 8 : pos + 8 + length]
+        if ctype == b"tEXt" and body.startswith(b"Software\0"):
+            return body[len(b"Software\0") :]
+        pos += 12 + length
+    return None
+
+
+def written_by_autoretouch(path: str | Path) -> bool:
+    """Whether ``path`` is an image file that :func:`write_image` wrote (it carries the :data:`SOFTWARE` mark).
+
+    The format is told by the file's first bytes, not its extension; only headers are read. A file another
+    program saved again usually loses the mark (editors write their own ``Software``).
+
+    Args:
+        path: an existing file (a folder, an empty or unreadable file, or another format: ``False``).
+
+    Returns:
+        ``True`` when its TIFF ``Software`` tag, PNG ``tEXt`` ``Software`` or JPEG EXIF ``Software`` starts with
+        ``"autoretouch "``.
+    """
+    software: bytes | None = None
+    with (
+        contextlib.suppress(OSError, ValueError, struct.error),  # unreadable, empty (no map), damaged
+        open(path, "rb") as fh,
+        mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
+        head = data[:8]
+        if head.startswith(b"\xff\xd8"):
+            software = _jpeg_software(data)
+        elif head == b"\x89PNG\r\n\x1a\n":
+            software = _png_software(data)
+        elif head[:4] in (b"II*\0", b"MM\0*"):
+            software = _tiff_software(data)
+    return software is not None and software.startswith(_MARK)

@@ -27,6 +27,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidRecipeError",
     "NotFoundError",
+    "OutputExistsError",
     "PermissionDeniedError",
     "SidecarError",
     "StyleError",
@@ -133,6 +134,18 @@ class OutputError(FileError):
         path: the file concerned.
         reason: what the operating system said.
     """
+
+
+class OutputExistsError(FileError):
+    """An output path is taken by something autoretouch must not replace: a file it did not write, or a folder.
+
+    Attributes:
+        path: the output path concerned.
+        reason: what is there, and how to go on (e.g. ``--overwrite``).
+    """
+
+    exit_code = 7
+    grpc_status = "ALREADY_EXISTS"
 
 
 class SidecarError(FileError):

@@ -259,7 +259,7 @@ def test_help_text(capsys: pytest.CaptureFixture[str]) -> None:
         main(["render", "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for word in ("--recipe", "--out-dir", "--strength", "--preview", "--long-side", "never overwritten"):
+    for word in ("--recipe", "--out-dir", "--strength", "--preview", "--long-side", "never overwritten", "--overwrite"):
         assert word in out
 
 
@@ -359,3 +359,60 @@ def test_render_with_a_style_renders_its_suggestion(
     with pytest.raises(SystemExit) as info:
         main(["render", str(photo), "--style", "mine", "--recipe", str(recipe), "-o", str(tmp_path / "x.png")])
     assert info.value.code == 2
+
+
+# -- existing files that autoretouch did not write -------------------------------------------------
+
+
+def test_never_replaces_a_file_it_did_not_write(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A camera's JPEG beside its raw, or any other photo, is refused (exit 7); our own earlier outputs are replaced."""
+    from testing.fixtures import make_dng
+
+    dng = make_dng(tmp_path, "IMG_0001.dng")
+    camera_jpeg = tmp_path / "IMG_0001.jpg"
+    assert cv2.imwrite(str(camera_jpeg), np.full((48, 64, 3), 90, np.uint8))
+    before = camera_jpeg.read_bytes()
+    plus = ["--recipe", str(recipe_plus_one_ev)]
+    assert main(["render", str(dng), *plus, "--out-dir", str(tmp_path), "--format", "jpg"]) == 7
+    err = capsys.readouterr().err
+    assert f"{camera_jpeg}: exists and was not written by autoretouch; pass --overwrite to replace it" in err
+    assert camera_jpeg.read_bytes() == before
+    other = tmp_path / "other_photo.jpg"
+    other.write_bytes(before)
+    assert main(["render", str(dng), *plus, "-o", str(other)]) == 7
+    assert other.read_bytes() == before
+    # a batch: the foreign file is refused, the rest rendered (exit 9)
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "IMG_0001.jpg").write_bytes(before)
+    photos = [str(dng), str(photo)]
+    assert main(["render", *photos, *plus, "--out-dir", str(out), "--format", "jpg"]) == EXIT_PARTIAL
+    assert "IMG_0001.jpg: exists and was not written by autoretouch" in capsys.readouterr().err
+    assert (out / "IMG_0001.jpg").read_bytes() == before and (out / "p.jpg").is_file()
+    # --overwrite replaces it (but never an input photo)
+    assert main(["render", *photos, *plus, "--out-dir", str(out), "--format", "jpg", "--overwrite"]) == 0
+    assert (out / "IMG_0001.jpg").read_bytes() != before
+    assert main(["render", str(photo), *plus, "-o", str(photo), "--overwrite"]) == 7
+    assert "refusing to overwrite the input photo" in capsys.readouterr().err
+    # a link to our own output is not ours to replace (replacing it would break the link)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(out / "p.jpg")
+    assert main(["render", str(photo), *plus, "-o", str(link)]) == 7
+    assert link.is_symlink()
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "tif"])
+def test_rendering_again_replaces_its_own_output(tmp_path: Path, recipe_plus_one_ev: Path, fmt: str) -> None:
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    out = tmp_path / "out"
+    base = ["render", str(photo), "--recipe", str(recipe_plus_one_ev), "--out-dir", str(out), "--format", fmt]
+    assert main([*base, "--strength", "0"]) == 0
+    first = (out / f"p.{fmt}").read_bytes()
+    assert main(base) == 0  # our own output of the first run: replaced without --overwrite
+    assert (out / f"p.{fmt}").read_bytes() != first
+    assert main(["render", str(photo), "--recipe", str(recipe_plus_one_ev), "-o", str(out / f"p.{fmt}")]) == 0

@@ -97,6 +97,29 @@ def test_embedded_profile_is_srgb(tmp_path: Path, name: str) -> None:
     assert parse_icc(icc).known_space == "sRGB"
 
 
+def test_every_file_carries_the_autoretouch_mark_and_others_do_not(tmp_path: Path) -> None:
+    import cv2
+    import tifffile
+
+    from backend.encode import SOFTWARE, written_by_autoretouch
+
+    for name, depth in (("m.jpg", None), ("m.png", 8), ("m16.png", 16), ("m.tif", None), ("m8.tif", 8)):
+        write_image(tmp_path / name, _in_gamut(6, 5), bit_depth=depth)
+        assert written_by_autoretouch(tmp_path / name), name
+    with tifffile.TiffFile(tmp_path / "m.tif") as tif:
+        assert tif.pages.first.tags[305].value == SOFTWARE
+    (tmp_path / "renamed.jpg").write_bytes((tmp_path / "m.png").read_bytes())  # told by content, not extension
+    assert written_by_autoretouch(tmp_path / "renamed.jpg")
+    pixels = np.zeros((4, 4, 3), np.uint8)
+    assert cv2.imwrite(str(tmp_path / "camera.jpg"), pixels) and cv2.imwrite(str(tmp_path / "other.png"), pixels)
+    tifffile.imwrite(tmp_path / "other.tif", pixels, software="not autoretouch")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_text("autoretouch 0.1.0", encoding="utf-8")
+    (tmp_path / "folder.png").mkdir()
+    for name in ("camera.jpg", "other.png", "other.tif", "empty.jpg", "text.png", "folder.png", "missing.png"):
+        assert not written_by_autoretouch(tmp_path / name), name
+
+
 def test_write_is_atomic_and_replaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"previous")

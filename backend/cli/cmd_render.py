@@ -2,8 +2,11 @@
 
 Each photo is decoded to linear Rec.2020 (orientation applied), rendered with the recipe (scaled by
 ``--strength``) in float32 on the CPU, and encoded to sRGB. The input photo is never written: an output
-path that resolves to any input of the batch is refused. In a batch a photo that fails is reported on
-stderr (the message names the file) and the others carry on; the exit status is then 9 (some failed).
+path that resolves to any input of the batch is refused. An existing file at the output path is replaced only
+when autoretouch wrote it (its "Software" mark, :func:`backend.encode.written_by_autoretouch`: rendering again into
+the same folder works) or with ``--overwrite``; any other file (a camera's JPEG beside its raw, another photo) is
+refused with :class:`~backend.errors.OutputExistsError`. In a batch a photo that fails is reported on stderr (the
+message names the file) and the others carry on; the exit status is then 9 (some failed).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +26,23 @@ from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
-from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.errors import AutoretouchError, NotFoundError, OutputExistsError, PermissionDeniedError
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.memory import check_render_memory
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
 
 # BAND_PIXELS and render_banded live in backend.render.pipeline; re-exported for existing callers.
-__all__ = ["BAND_PIXELS", "FORMATS", "OutputPlan", "plan_outputs", "register", "render_banded", "render_photo", "run"]
+__all__ = [
+    "BAND_PIXELS",
+    "FORMATS",
+    "OutputPlan",
+    "check_output",
+    "plan_outputs",
+    "register",
+    "render_banded",
+    "render_photo",
+    "run",
+]
 
 #: Output format -> file extensions that select it (the first one is used for new names).
 FORMATS: dict[str, tuple[str, ...]] = {"jpg": (".jpg", ".jpeg"), "png": (".png",), "tif": (".tif", ".tiff")}
@@ -42,7 +56,10 @@ examples:
 
 Output names with --out-dir are the photo's name with the output extension. Without --format, JPEG and
 PNG photos keep their format and everything else (raws, TIFF) becomes a 16-bit TIFF. The input photo is
-never overwritten. Exit status 9 means some photos of the batch failed (each is named on stderr).
+never overwritten. An existing output file is replaced only when autoretouch wrote it (rendering again into
+the same folder works); any other file there (e.g. the camera's IMG_0001.jpg beside IMG_0001.CR2) is
+refused unless you pass --overwrite. Exit status 9 means some photos of the batch failed (each is named on
+stderr).
 """
 
 
@@ -95,6 +112,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         metavar="N",
         help="downscale so the long side is at most N pixels (never upscales)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files that autoretouch did not write (never an input photo)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
     parser.set_defaults(func=run, _parser=parser)
@@ -184,6 +206,26 @@ def plan_outputs(
         taken[key] = photo
         plans.append(OutputPlan(photo, target))
     return plans
+
+
+def check_output(output: Path, *, overwrite: bool = False) -> None:
+    """Refuse an output path that holds something autoretouch must not replace.
+
+    Args:
+        output: the output file (its folder exists).
+        overwrite: replace an existing file that autoretouch did not write (``--overwrite``).
+
+    Raises:
+        OutputExistsError: ``output`` is an existing file that does not carry autoretouch's mark
+            (:func:`backend.encode.written_by_autoretouch`), or a symbolic link, while ``overwrite`` is off.
+    """
+    from backend.encode import written_by_autoretouch
+
+    if overwrite or not os.path.lexists(output):
+        return
+    if not output.is_symlink() and written_by_autoretouch(output):  # a link would be replaced, not its file
+        return
+    raise OutputExistsError(output, "exists and was not written by autoretouch; pass --overwrite to replace it")
 
 
 def _downscale(image: Tensor, long_side: int) -> Tensor:
@@ -308,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
         if plan.error is not None:
             raise plan.error
         assert plan.output is not None
+        check_output(plan.output, overwrite=args.overwrite)
         recipe = fixed if fixed is not None else _suggested(plan.photo, styles, args.strength)
         width, height = render_photo(
             plan.photo,
