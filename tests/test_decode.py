@@ -334,6 +334,50 @@ def test_tiff_read_by_opencv_is_turned_upright_once(tmp_path: Path, kind: str, o
     )
 
 
+def _tiff_pages(path: Path, pages: list[tuple[np.ndarray, dict[str, object]]]) -> Path:
+    """A TIFF of several pages, each ``(samples, tifffile write options)``."""
+    import tifffile
+
+    with tifffile.TiffWriter(path) as writer:
+        for samples, options in pages:
+            writer.write(samples, metadata=None, **options)
+    return path
+
+
+def test_tiff_reduced_resolution_first_page_is_passed_over(tmp_path: Path) -> None:
+    """A preview written before the photo (NewSubfileType = 1) is never the full decode, nor the preview's source."""
+    photo = pattern_rgb(dtype=np.uint16)
+    thumbnail = np.full((6, 8, 3), 40000, np.uint16)
+    path = _tiff_pages(tmp_path / "scan.tif", [(thumbnail, {"subfiletype": 1}), (photo, {"photometric": "rgb"})])
+    expected = decode_image(make_tiff(tmp_path, "plain.tif", bit_depth=16, icc=None))
+    decoded = decode_image(path)
+    assert (decoded.full_width, decoded.full_height) == (64, 48)
+    torch.testing.assert_close(decoded.image, expected.image)
+    preview = decode_preview(path, long_side=32)
+    assert preview.image.shape == (1, 3, 24, 32) and (preview.full_width, preview.full_height) == (64, 48)
+    torch.testing.assert_close(
+        preview.image, decode_preview(make_tiff(tmp_path, "p.tif", icc=None), long_side=32).image
+    )
+
+
+def test_tiff_reduced_first_page_before_a_photo_read_by_opencv(tmp_path: Path) -> None:
+    """The page OpenCV decodes (here CMYK, turned by its Orientation tag) is the photo's, not IFD0."""
+    cmyk = np.concatenate([255 - pattern_rgb(), np.zeros((48, 64, 1), np.uint8)], axis=2)
+    thumbnail = np.full((6, 8, 3), 200, np.uint8)
+    orientation_6 = {"photometric": "separated", "extratags": [(274, "H", 1, 6, True)]}
+    path = _tiff_pages(tmp_path / "scan.tif", [(thumbnail, {"subfiletype": 1}), (cmyk, orientation_6)])
+    alone = _tiff_pages(tmp_path / "alone.tif", [(cmyk, {"photometric": "separated"})])
+    decoded = decode_image(path)
+    assert decoded.image.shape == (1, 3, 64, 48)
+    np.testing.assert_array_equal(_hwc(decoded), np.rot90(_hwc(decode_image(alone)), k=-1))
+
+
+def test_tiff_of_reduced_resolution_pages_only_decodes_the_largest(tmp_path: Path) -> None:
+    small, large = np.full((6, 8, 3), 10, np.uint8), pattern_rgb()
+    path = _tiff_pages(tmp_path / "previews.tif", [(small, {"subfiletype": 1}), (large, {"subfiletype": 1})])
+    assert decode_image(path).image.shape == (1, 3, 48, 64)
+
+
 # --------------------------------------------------------------------------------------------- sniffing, bytes
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +239,8 @@ class _TiffPage:
         width: stored width in pixels.
         height: stored height in pixels.
         pixels: samples read by tifffile, or ``None`` when tifffile cannot decode them (OpenCV then does).
-        orientation_patch: ``(file offset, bytes)`` that make the page's Orientation tag say 1 (see
-            :func:`_opencv_tiff`), or ``None`` when it already does or is absent.
+        opencv_patches: ``(file offset, bytes)`` replacements that make OpenCV, which reads the first page of
+            a file, read this page as stored (see :func:`_opencv_tiff`); empty when the file is fine as it is.
     """
 
     icc: bytes | None
@@ -247,26 +248,53 @@ class _TiffPage:
     width: int
     height: int
     pixels: np.ndarray | None
-    orientation_patch: tuple[int, bytes] | None
+    opencv_patches: tuple[tuple[int, bytes], ...]
 
 
-def _orientation_patch(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> tuple[int, bytes] | None:
-    """Where to write what so that the page's Orientation tag reads 1 (``None``: absent, already 1, or not inline)."""
+#: NewSubfileType (tag 254) bits of pages that are not the photo: 1 = reduced-resolution image, 4 = mask.
+_NOT_THE_PHOTO = 0b101
+_MAX_PAGES_SEARCHED = 64
+
+
+def _full_resolution_page(tif: tifffile.TiffFile) -> tifffile.TiffPage | None:
+    """The page that holds the photo.
+
+    The first page whose NewSubfileType marks it neither as a reduced-resolution image (a preview or
+    thumbnail, which scanners and editors may write before the photo) nor as a mask; when every page (of the
+    first 64) is one of those, the largest.
+
+    Returns:
+        The page, or ``None`` for a file without pages.
+    """
+    others: list[tifffile.TiffPage] = []
+    for page in itertools.islice(tif.pages, _MAX_PAGES_SEARCHED):
+        if not isinstance(page, tifffile.TiffPage):
+            continue
+        if not int(page.subfiletype) & _NOT_THE_PHOTO:
+            return page
+        others.append(page)
+    return max(others, key=lambda page: int(page.imagewidth) * int(page.imagelength), default=None)
+
+
+def _opencv_patches(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> tuple[tuple[int, bytes], ...]:
+    """Replacements that point the header's first-page offset at ``page`` and make its Orientation tag say 1."""
+    patches: list[tuple[int, bytes]] = []
+    if page.offset != tif.pages.first.offset:
+        at, fmt = (8, "Q") if tif.is_bigtiff else (4, "I")
+        patches.append((at, struct.pack(f"{tif.byteorder}{fmt}", page.offset)))
     tag = page.tags.get(274)
-    if tag is None or tag.count != 1 or tag.value == 1:
-        return None
-    fmt = tifffile.TIFF.DATA_FORMATS.get(int(tag.dtype), "")
-    if fmt[-1:] not in ("H", "I", "Q", "B"):
-        return None
-    return int(tag.valueoffset), struct.pack(f"{tif.byteorder}{fmt[-1]}", 1)
+    fmt = tifffile.TIFF.DATA_FORMATS.get(int(tag.dtype), "") if tag is not None else ""
+    if tag is not None and tag.count == 1 and tag.value != 1 and fmt[-1:] in ("B", "H", "I", "Q"):
+        patches.append((int(tag.valueoffset), struct.pack(f"{tif.byteorder}{fmt[-1]}", 1)))
+    return tuple(patches)
 
 
 def _read_tiff_page(tif: tifffile.TiffFile, data: bytes, where: Path | None, max_pixels: int) -> _TiffPage:
-    """ICC profile, orientation, size and samples of page 1 (see :class:`_TiffPage`)."""
+    """ICC profile, orientation, size and samples of the photo's page (see :func:`_full_resolution_page`)."""
     with tif:
-        if not tif.pages:
+        page = _full_resolution_page(tif)
+        if page is None:
             raise CorruptImageError(where, "TIFF without images")
-        page = tif.pages.first
         width, height = int(page.imagewidth), int(page.imagelength)
         _check_size(width, height, max_pixels, where)
         if width == 0 or height == 0:
@@ -279,17 +307,18 @@ def _read_tiff_page(tif: tifffile.TiffFile, data: bytes, where: Path | None, max
         orientation_tag = page.tags.get(274)
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
         pixels = _tiff_pixels(page)
-        patch = _orientation_patch(tif, page) if pixels is None else None
-        return _TiffPage(icc, orientation, width, height, pixels, patch)
+        patches = _opencv_patches(tif, page) if pixels is None else ()
+        return _TiffPage(icc, orientation, width, height, pixels, patches)
 
 
 def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray:
     """Stored pixels of a TIFF page that tifffile cannot decode (LZW, JPEG compression, CMYK ...), via OpenCV.
 
-    OpenCV's TIFF reader turns the image upright by its Orientation tag itself, whatever the flags (OpenCV
-    5.1 even with ``IMREAD_IGNORE_ORIENTATION``; older versions depending on the flags and on libtiff), while
-    every other decoder here returns stored pixels and the caller applies the orientation once. So OpenCV
-    reads a copy of the file whose Orientation tag says 1, and returns the stored pixels like the others.
+    OpenCV decodes a file's first page and turns it upright by its Orientation tag itself, whatever the flags
+    (OpenCV 5.1 even with ``IMREAD_IGNORE_ORIENTATION``; older versions depending on the flags and on libtiff),
+    while every other decoder here returns stored pixels and the caller applies the orientation once. So
+    OpenCV reads a copy of the file whose header points at the page chosen and whose Orientation tag says 1
+    (``page.opencv_patches``), and returns that page's stored pixels like the others.
 
     Returns:
         BGR ``(H, W, 3)`` or grey ``(H, W)`` samples at the file's bit depth, alpha dropped.
@@ -298,9 +327,11 @@ def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray
         UnsupportedFormatError: OpenCV cannot decode the page either.
         CorruptImageError: OpenCV's image is not the size the page's header gives.
     """
-    if page.orientation_patch is not None:
-        at, value = page.orientation_patch
-        data = data[:at] + value + data[at + len(value) :]
+    if page.opencv_patches:
+        patched = bytearray(data)
+        for at, value in page.opencv_patches:
+            patched[at : at + len(value)] = value
+        data = bytes(patched)
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
@@ -345,7 +376,11 @@ def clean_float_samples(pixels: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
-    """Decode the first page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC.
+    """Decode the photo's page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC.
+
+    The page is the first that is not a reduced-resolution image or a mask (NewSubfileType bits 0 and 2
+    clear; see :func:`_full_resolution_page`), so a preview written before the photo is passed over, at full
+    and at preview decode alike.
 
     tifffile reads a hostile file's tags lazily and can fail in many ways (``TypeError``, ``KeyError``...);
     every such failure is a :class:`CorruptImageError` naming the file. Float samples that are NaN or
