@@ -35,11 +35,11 @@ import torch
 from backend import __version__
 from backend.decode.icc import srgb_icc_profile
 from backend.decode.tiffdir import read_directories
-from backend.errors import NotFoundError, PermissionDeniedError, UnsupportedFormatError
+from backend.errors import ImageTooLargeError, NotFoundError, PermissionDeniedError, UnsupportedFormatError
 from backend.fsio import write_bytes_atomic
 from backend.render.color import REC2020_TO_SRGB
 
-__all__ = ["SOFTWARE", "srgb_planes", "to_srgb8", "write_image", "written_by_autoretouch"]
+__all__ = ["SOFTWARE", "max_side", "srgb_planes", "to_srgb8", "write_image", "written_by_autoretouch"]
 
 #: The mark every written file carries as its "Software" (see the module docstring).
 SOFTWARE = f"autoretouch {__version__}"
@@ -57,6 +57,10 @@ _FORMATS: dict[str, tuple[str, tuple[int, ...], int]] = {
     ".tiff": ("tiff", (8, 16), 16),
 }
 
+#: Largest width or height (pixels) each format holds, as our encoders write it: JPEG's 16-bit frame size less
+#: libjpeg's margin (OpenCV refuses more than 65,500), libpng's default user limit of 1,000,000 a side (OpenCV
+#: keeps it), TIFF's 32-bit image width and length (tifffile switches to BigTIFF past 4 GiB by itself).
+_MAX_SIDE: dict[str, int] = {"jpeg": 65_500, "png": 1_000_000, "tiff": 2**32 - 1}
 
 #: JPEG quality from which chroma is kept at full resolution (4:4:4) instead of 4:2:0.
 _FULL_CHROMA_QUALITY = 90
@@ -65,6 +69,28 @@ _FULL_CHROMA_QUALITY = 90
 @functools.lru_cache(maxsize=1)
 def _icc() -> bytes:
     return srgb_icc_profile()
+
+
+def max_side(path: str | Path) -> int:
+    """The largest width or height, in pixels, that the format chosen by ``path``'s extension can hold.
+
+    Args:
+        path: an output file name (``.jpg``/``.jpeg``: 65,500; ``.png``: 1,000,000; ``.tif``/``.tiff``: 2**32 - 1).
+
+    Raises:
+        UnsupportedFormatError: an extension :func:`write_image` does not write.
+    """
+    ext = Path(path).suffix.lower()
+    if ext not in _FORMATS:
+        raise UnsupportedFormatError(path, f"cannot write {ext or 'files without extension'}; use .jpg, .png or .tif")
+    return _MAX_SIDE[_FORMATS[ext][0]]
+
+
+def _check_size(target: Path, fmt: str, width: int, height: int) -> None:
+    limit = _MAX_SIDE[fmt]
+    if max(width, height) > limit:
+        reason = f"{width}x{height} pixels is too large for {fmt.upper()} (at most {limit:,} pixels a side)"
+        raise ImageTooLargeError(target, reason)
 
 
 def _as_planes(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -207,20 +233,21 @@ def write_image(
 
     Raises:
         UnsupportedFormatError: unknown extension, or a bit depth the format does not offer.
+        ImageTooLargeError: the image is wider or taller than the format holds (:func:`max_side`); checked before
+            encoding, nothing is written.
         NotFoundError: the target folder does not exist.
         PermissionDeniedError: the folder is not writable.
         ValueError: ``image`` has the wrong shape, or ``quality`` is outside 1..100.
     """
     target = Path(path)
-    ext = target.suffix.lower()
-    if ext not in _FORMATS:
-        raise UnsupportedFormatError(target, f"cannot write {ext or 'files without extension'}; use .jpg, .png or .tif")
-    fmt, depths, default = _FORMATS[ext]
+    max_side(target)  # a known extension
+    fmt, depths, default = _FORMATS[target.suffix.lower()]
     depth = default if bit_depth is None else int(bit_depth)
     if depth not in depths:
         raise UnsupportedFormatError(target, f"{fmt.upper()} cannot be written with {depth} bits per channel")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
+    _check_size(target, fmt, int(image.shape[-1]), int(image.shape[-2]))
     planes = srgb_planes(image, 255 if depth == 8 else 65535)
     _write_atomic(target, _encode(fmt, planes, quality))
 

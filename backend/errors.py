@@ -92,7 +92,10 @@ class CorruptImageError(DecodeError):
 
 
 class ImageTooLargeError(DecodeError):
-    """The image is too large: past the maximum pixel count (decompression-bomb guard) or the free memory."""
+    """The image is too large: past the pixel limit (decompression-bomb guard), the free memory, or a format's side.
+
+    The last: wider or taller than the output format holds (JPEG: 65,500 pixels).
+    """
 
     grpc_status = "RESOURCE_EXHAUSTED"
 

@@ -416,3 +416,23 @@ def test_rendering_again_replaces_its_own_output(tmp_path: Path, recipe_plus_one
     assert main(base) == 0  # our own output of the first run: replaced without --overwrite
     assert (out / f"p.{fmt}").read_bytes() != first
     assert main(["render", str(photo), "--recipe", str(recipe_plus_one_ev), "-o", str(out / f"p.{fmt}")]) == 0
+
+
+def test_a_photo_too_wide_for_jpeg_is_refused_and_the_batch_goes_on(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JPEG holds at most 65,500 pixels a side: such a panorama is refused (typed, exit 5), the others rendered."""
+    pano, small = tmp_path / "pano.png", tmp_path / "small.png"
+    assert cv2.imwrite(str(pano), np.full((2, 65_501, 3), 128, np.uint8))
+    write_png(small)
+    out = tmp_path / "out"
+    base = ["render", "--recipe", str(recipe_plus_one_ev)]
+    assert main([*base, str(pano), str(small), "--out-dir", str(out), "--format", "jpg"]) == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert "pano.png: 65501x2 pixels is too large for JPEG (at most 65,500 pixels a side)" in err
+    assert "--format tif" in err and "--long-side" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["small.jpg"]
+    assert main([*base, str(pano), "-o", str(tmp_path / "pano.jpg")]) == 5
+    assert main([*base, str(pano), "-o", str(tmp_path / "pano.tif")]) == 0  # TIFF holds it
+    assert tifffile.imread(tmp_path / "pano.tif").shape == (2, 65_501, 3)
+    assert main([*base, str(pano), "-o", str(tmp_path / "pano.jpg"), "--long-side", "65500"]) == 0

@@ -181,3 +181,17 @@ def test_exiftool_reads_the_profile(tmp_path: Path) -> None:
             check=True,
         ).stdout.splitlines()
         assert out == ["sRGB IEC61966-2.1 (autoretouch)", "RGB", "Display Device Profile"], name
+
+
+def test_sizes_past_a_format_limit_are_refused_before_encoding(tmp_path: Path) -> None:
+    from backend.encode import max_side
+    from backend.errors import ImageTooLargeError
+
+    assert (max_side("a.jpg"), max_side("a.JPEG"), max_side("a.png")) == (65_500, 65_500, 1_000_000)
+    assert max_side("a.tif") >= 2**31
+    with pytest.raises(ImageTooLargeError, match=r"a\.jpg: 65501x1 pixels is too large for JPEG \(at most 65,500"):
+        write_image(tmp_path / "a.jpg", torch.zeros(1, 3, 1, 65_501))
+    with pytest.raises(ImageTooLargeError, match=r"1x1000001 pixels is too large for PNG \(at most 1,000,000"):
+        write_image(tmp_path / "a.png", torch.zeros(1, 3, 1_000_001, 1))
+    write_image(tmp_path / "edge.jpg", torch.zeros(1, 3, 1, 65_500))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.jpg"]

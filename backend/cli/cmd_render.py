@@ -26,7 +26,13 @@ from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
-from backend.errors import AutoretouchError, NotFoundError, OutputExistsError, PermissionDeniedError
+from backend.errors import (
+    AutoretouchError,
+    ImageTooLargeError,
+    NotFoundError,
+    OutputExistsError,
+    PermissionDeniedError,
+)
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.memory import check_render_memory
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
@@ -241,6 +247,18 @@ def _downscale(image: Tensor, long_side: int) -> Tensor:
     return functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
+def _check_output_size(photo: Path, output: Path, width: int, height: int, limit: int) -> None:
+    """Refuse, before rendering, an image wider or taller than ``limit`` pixels (the output format's largest side)."""
+    if max(width, height) <= limit:
+        return
+    name = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}.get(output.suffix.lower(), "TIFF")
+    raise ImageTooLargeError(
+        photo,
+        f"{width}x{height} pixels is too large for {name} (at most {limit:,} pixels a side); write a TIFF "
+        f"(--format tif, or -o NAME.tif) or shrink it with --long-side {limit}",
+    )
+
+
 def render_photo(
     photo: Path,
     output: Path,
@@ -268,12 +286,13 @@ def render_photo(
     Raises:
         NotFoundError: the photo does not exist.
         DecodeError: the photo cannot be decoded (the message names the file).
-        ImageTooLargeError: rendering it would need more memory than is free (see
-            :func:`backend.render.memory.check_render_memory`).
+        ImageTooLargeError: it is wider or taller than the output format holds (JPEG: 65,500 pixels, see
+            :func:`backend.encode.max_side`; checked before rendering), or rendering it would need more memory than
+            is free (see :func:`backend.render.memory.check_render_memory`).
         PermissionDeniedError: the output cannot be written.
     """
     from backend.decode import decode_image, decode_preview
-    from backend.encode import write_image
+    from backend.encode import max_side, write_image
 
     if not photo.is_file():
         raise NotFoundError(f"{photo}: no such photo")
@@ -287,6 +306,7 @@ def render_photo(
         del decoded
         if long_side:
             image = _downscale(image, long_side)
+        _check_output_size(photo, output, int(image.shape[-1]), int(image.shape[-2]), max_side(output))
         moved = [step.slider for step in recipe.steps if not step.is_identity()]
         check_render_memory(photo, int(image.shape[-2]), int(image.shape[-1]), moved)
         workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
