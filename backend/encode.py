@@ -35,7 +35,13 @@ import torch
 from backend import __version__
 from backend.decode.icc import srgb_icc_profile
 from backend.decode.tiffdir import read_directories
-from backend.errors import ImageTooLargeError, NotFoundError, PermissionDeniedError, UnsupportedFormatError
+from backend.errors import (
+    ImageTooLargeError,
+    NotFoundError,
+    OutputExistsError,
+    PermissionDeniedError,
+    UnsupportedFormatError,
+)
 from backend.fsio import write_bytes_atomic
 from backend.render.color import REC2020_TO_SRGB
 
@@ -217,6 +223,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         write_bytes_atomic(path, data)  # a plain new file's permissions
     except PermissionError as exc:
         raise PermissionDeniedError(f"{folder}: permission denied") from exc
+    except IsADirectoryError as exc:  # the temporary file is gone, the folder untouched
+        raise OutputExistsError(path, "is a folder; choose another output name or folder") from exc
 
 
 def write_image(
@@ -237,6 +245,7 @@ def write_image(
             encoding, nothing is written.
         NotFoundError: the target folder does not exist.
         PermissionDeniedError: the folder is not writable.
+        OutputExistsError: ``path`` is a folder.
         ValueError: ``image`` has the wrong shape, or ``quality`` is outside 1..100.
     """
     target = Path(path)

@@ -27,6 +27,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidRecipeError",
     "NotFoundError",
+    "OutputError",
     "OutputExistsError",
     "PermissionDeniedError",
     "SidecarError",

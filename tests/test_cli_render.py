@@ -436,3 +436,27 @@ def test_a_photo_too_wide_for_jpeg_is_refused_and_the_batch_goes_on(
     assert main([*base, str(pano), "-o", str(tmp_path / "pano.tif")]) == 0  # TIFF holds it
     assert tifffile.imread(tmp_path / "pano.tif").shape == (2, 65_501, 3)
     assert main([*base, str(pano), "-o", str(tmp_path / "pano.jpg"), "--long-side", "65500"]) == 0
+
+
+def test_an_output_path_that_is_a_folder_or_lies_under_a_file(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder where an output goes fails that photo (exit 7, the batch goes on); --out-dir under a file is usage."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    write_png(a)
+    write_png(b, seed=3)
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)
+    base = ["render", "--recipe", str(recipe_plus_one_ev)]
+    assert main([*base, str(a), str(b), "--out-dir", str(out)]) == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert f"{out / 'a.png'}: is a folder" in err and "Traceback" not in err
+    assert (out / "a.png").is_dir() and (out / "b.png").is_file()
+    (tmp_path / "dir.jpg").mkdir()
+    assert main([*base, str(a), "-o", str(tmp_path / "dir.jpg")]) == 7
+    assert "dir.jpg: is a folder" in capsys.readouterr().err
+    for under in (a / "sub", a / "sub" / "deeper"):
+        with pytest.raises(SystemExit) as info:
+            main([*base, str(a), "--out-dir", str(under)])
+        assert info.value.code == 2
+        assert f"--out-dir {under} lies under the file {a}" in capsys.readouterr().err

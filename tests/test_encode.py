@@ -195,3 +195,12 @@ def test_sizes_past_a_format_limit_are_refused_before_encoding(tmp_path: Path) -
         write_image(tmp_path / "a.png", torch.zeros(1, 3, 1_000_001, 1))
     write_image(tmp_path / "edge.jpg", torch.zeros(1, 3, 1, 65_500))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.jpg"]
+
+
+def test_writing_onto_a_folder_is_a_typed_error(tmp_path: Path) -> None:
+    from backend.errors import OutputExistsError
+
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(OutputExistsError, match=r"taken\.png: is a folder"):
+        write_image(tmp_path / "taken.png", _in_gamut(4, 4))
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]  # no temporary file left behind

@@ -5,7 +5,8 @@ Each photo is decoded to linear Rec.2020 (orientation applied), rendered with th
 path that resolves to any input of the batch is refused. An existing file at the output path is replaced only
 when autoretouch wrote it (its "Software" mark, :func:`backend.encode.written_by_autoretouch`: rendering again into
 the same folder works) or with ``--overwrite``; any other file (a camera's JPEG beside its raw, another photo) is
-refused with :class:`~backend.errors.OutputExistsError`. In a batch a photo that fails is reported on stderr (the
+refused with :class:`~backend.errors.OutputExistsError`, and so is a folder at the output path (``--out-dir``
+under a file is a usage error). In a batch a photo that fails is reported on stderr (the
 message names the file) and the others carry on; the exit status is then 9 (some failed).
 """
 
@@ -30,6 +31,7 @@ from backend.errors import (
     AutoretouchError,
     ImageTooLargeError,
     NotFoundError,
+    OutputError,
     OutputExistsError,
     PermissionDeniedError,
 )
@@ -222,11 +224,14 @@ def check_output(output: Path, *, overwrite: bool = False) -> None:
         overwrite: replace an existing file that autoretouch did not write (``--overwrite``).
 
     Raises:
-        OutputExistsError: ``output`` is an existing file that does not carry autoretouch's mark
-            (:func:`backend.encode.written_by_autoretouch`), or a symbolic link, while ``overwrite`` is off.
+        OutputExistsError: ``output`` is a folder (whatever ``overwrite`` says), or an existing file that does not
+            carry autoretouch's mark (:func:`backend.encode.written_by_autoretouch`), or a symbolic link, while
+            ``overwrite`` is off.
     """
     from backend.encode import written_by_autoretouch
 
+    if output.is_dir():
+        raise OutputExistsError(output, "is a folder; choose another output name or folder")
     if overwrite or not os.path.lexists(output):
         return
     if not output.is_symlink() and written_by_autoretouch(output):  # a link would be replaced, not its file
@@ -337,6 +342,27 @@ def _check_usage(args: argparse.Namespace) -> None:
         _usage(args, "--quality must lie in 1..100")
 
 
+def _make_out_dir(args: argparse.Namespace) -> None:
+    """Create ``--out-dir`` (and its parents); a path that is, or lies under, a file is a usage error (exit 2).
+
+    Raises:
+        PermissionDeniedError: the folder may not be created there.
+        OutputError: the system refused it for another reason (read-only file system, disk full).
+    """
+    out_dir: Path = args.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        _usage(args, f"--out-dir {out_dir} exists and is not a folder")
+    above = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if above is not None:
+        _usage(args, f"--out-dir {out_dir} lies under the file {above}, which is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    except OSError as exc:
+        raise OutputError(out_dir, f"cannot create the output folder ({exc.strerror or exc})") from None
+
+
 def _suggested(photo: Path, styles: list[tuple[Any, float]], strength: float) -> Recipe:
     """The recipe the styles suggest for ``photo`` (as ``autoretouch suggest`` gives it), at ``strength``."""
     from backend.agent.suggest import suggest_for_photo
@@ -358,12 +384,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and not args.output.parent.is_dir():
         raise NotFoundError(f"{args.output.parent}: output folder does not exist")
     if args.out_dir is not None:
-        if args.out_dir.exists() and not args.out_dir.is_dir():
-            _usage(args, f"--out-dir {args.out_dir} exists and is not a folder")
-        try:
-            args.out_dir.mkdir(parents=True, exist_ok=True)
-        except PermissionError as exc:
-            raise PermissionDeniedError(f"{args.out_dir}: cannot create the output folder ({exc.strerror})") from None
+        _make_out_dir(args)
     plans = plan_outputs(args.photos, output=args.output, out_dir=args.out_dir, fmt=args.format)
 
     def attempt(plan: OutputPlan) -> tuple[Recipe, int, int]:
