@@ -1,9 +1,17 @@
 --[[----------------------------------------------------------------------------
 Daemon.lua -- make sure the daemon answers; when it does not, say how to start
 it and offer to start it ("Start daemon", through LrTasks.execute).
+
+A background start always "succeeds" (the shell returns before the program
+runs), so the start checks first that the program is there (a path: it
+exists; a bare name on macOS: `command -v` finds it), and, on macOS, reads the
+daemon's log while it waits: a program that ends at once (missing, refused
+arguments, port in use) is reported with its output instead of after the
+whole wait.
 ------------------------------------------------------------------------------]]
 
 local LrDialogs = import "LrDialogs"
+local LrFileUtils = import "LrFileUtils"
 local LrPathUtils = import "LrPathUtils"
 local LrProgressScope = import "LrProgressScope"
 local LrTasks = import "LrTasks"
@@ -18,6 +26,10 @@ local Daemon = {}
 Daemon.START_WAIT_S = 30
 Daemon.POLL_S = 0.5
 Daemon.LOG_NAME = "autoretouch-daemon.log"
+--- How many of the last lines of a daemon that ended at once its failure dialog shows.
+Daemon.LOG_LINES = 10
+--- The extensions cmd.exe tries for a program named without one (the default PATHEXT's).
+Daemon.WINDOWS_EXTENSIONS = { ".com", ".exe", ".bat", ".cmd" }
 
 --- The folders the started daemon may read: the configured ones, else the
 -- catalog's top-level folders, else the folders of the given photos.
@@ -85,9 +97,46 @@ local function windows()
   return WIN_ENV == true
 end
 
---- Waits until the daemon answers /healthz or the wait is over.
--- @return true when it answers
-function Daemon.waitUntilServing(client, progress)
+--- Why the autoretouch program cannot be started, or nil when it can be (or this cannot be told: a bare name on
+-- Windows, where `start` reports a program it cannot find itself).
+-- @param command the program setting (a path, or a name looked up on Lightroom's PATH)
+-- @return message or nil
+function Daemon.programProblem(command)
+  if tostring(command):find("[/\\]") then
+    local found = LrFileUtils.exists(command) == "file"
+    if not found and windows() and not command:find("%.[^/\\.]*$") then
+      -- cmd.exe's start also finds C:\...\autoretouch as autoretouch.exe (PATHEXT)
+      for _, extension in ipairs(Daemon.WINDOWS_EXTENSIONS) do
+        found = found or LrFileUtils.exists(command .. extension) == "file"
+      end
+    end
+    if not found then
+      return S.startFailedMissing(command)
+    end
+  elseif not windows() then
+    local status = LrTasks.execute("command -v " .. Shell.quotePosix(command) .. " >/dev/null 2>&1")
+    if status ~= 0 then
+      return S.startFailedNotFound(command)
+    end
+  end
+  return nil
+end
+
+--- How the started program ended, from its log (POSIX); nil while it runs or when there is no log.
+-- @return exit status, its output
+local function exited(logFile)
+  if not logFile or LrFileUtils.exists(logFile) ~= "file" then
+    return nil
+  end
+  return Shell.exitStatus(LrFileUtils.readFile(logFile))
+end
+
+--- Waits until the daemon answers /healthz, the program ends (its log says so), or the wait is over.
+-- @param client DaemonClient
+-- @param progress LrProgressScope or nil
+-- @param logFile the started program's log (POSIX), or nil
+-- @return true when it answers; else false, and the exit status and output when the program ended
+function Daemon.waitUntilServing(client, progress, logFile)
   local waited = 0
   while waited < Daemon.START_WAIT_S do
     if progress and progress:isCanceled() then
@@ -98,8 +147,26 @@ function Daemon.waitUntilServing(client, progress)
     if client:health() then
       return true
     end
+    local status, output = exited(logFile)
+    if status then
+      return false, status, output
+    end
   end
   return false
+end
+
+--- The last lines of a program's output (at most `count`), with the token masked.
+local function lastLines(output, count, token)
+  local lines = {}
+  for line in tostring(output or ""):gmatch("[^\r\n]+") do
+    lines[#lines + 1] = masked(line, token)
+  end
+  return { unpack(lines, math.max(1, #lines - count + 1)) }
+end
+
+--- The failure dialog of a start.
+local function startFailed(lines)
+  LrDialogs.message(S.startFailedTitle, table.concat(lines, "\n"), "critical")
 end
 
 --- Starts the daemon in the background and waits for it.
@@ -110,15 +177,25 @@ end
 -- @return true when it answers
 function Daemon.start(client, config, roots, context)
   local argv = Daemon.argv(config, roots)
-  local command, err = Shell.background(argv, { windows = windows(), logFile = Daemon.logFile() })
+  local logFile = not windows() and Daemon.logFile() or nil
+  local command, err = Shell.background(argv, { windows = windows(), logFile = logFile })
   if not command then
-    LrDialogs.message(S.startFailedTitle, err, "critical")
+    startFailed { err }
     return false
+  end
+  local problem = Daemon.programProblem(config.command)
+  if problem then
+    Log:warn("not starting the daemon: " .. problem)
+    startFailed { problem, S.startFailedPath }
+    return false
+  end
+  if logFile and LrFileUtils.exists(logFile) then
+    LrFileUtils.delete(logFile) -- an earlier start's exit line must not be read as this one's
   end
   Log:info("starting the daemon: " .. masked(command, config.token))
   local status = LrTasks.execute(command)
   if status ~= 0 then
-    LrDialogs.message(S.startFailedTitle, S.startFailedStatus(status) .. "\n" .. S.startFailedPath, "critical")
+    startFailed { S.startFailedStatus(status), S.startFailedPath }
     return false
   end
   local progress
@@ -126,14 +203,23 @@ function Daemon.start(client, config, roots, context)
     progress = LrProgressScope { title = S.progressStarting, functionContext = context }
     progress:setCancelable(true)
   end
-  local ok = Daemon.waitUntilServing(client, progress)
+  local ok, exitStatus, output = Daemon.waitUntilServing(client, progress, logFile)
   if progress then
     progress:done()
   end
-  if not ok then
-    local where = windows() and S.startFailedWindow or S.startFailedLog(Daemon.logFile())
-    local info = table.concat({ S.startFailedTimeout(Daemon.START_WAIT_S), where, S.startFailedPath }, "\n")
-    LrDialogs.message(S.startFailedTitle, info, "critical")
+  if exitStatus then
+    Log:errorf("the daemon exited at once with status %d", exitStatus)
+    local lines = { S.startFailedExited(exitStatus) }
+    for _, line in ipairs(lastLines(output, Daemon.LOG_LINES, config.token)) do
+      lines[#lines + 1] = line
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = S.startFailedLog(logFile)
+    lines[#lines + 1] = S.startFailedPath
+    startFailed(lines)
+  elseif not ok then
+    local where = windows() and S.startFailedWindow or S.startFailedLog(logFile)
+    startFailed { S.startFailedTimeout(Daemon.START_WAIT_S), where, S.startFailedPath }
   end
   return ok
 end

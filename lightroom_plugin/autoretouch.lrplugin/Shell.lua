@@ -52,9 +52,28 @@ function Shell.commandLine(argv, windows)
   return table.concat(parts, " ")
 end
 
+--- What a POSIX background command (Shell.background) writes to its log when the program ends: this marker, a
+-- space and the program's exit status (127: not found). Not shown to the user (Shell.exitStatus strips it).
+Shell.EXIT_MARKER = "[autoretouch-start] exited with status"
+
+--- Whether a background command's log says the program ended, and how.
+-- @param log string, the log's text (or nil)
+-- @return exit status (number) and the output before the marker line; nil while the program runs
+function Shell.exitStatus(log)
+  if type(log) ~= "string" then
+    return nil
+  end
+  local at, _, status = log:find("\n?" .. Shell.EXIT_MARKER:gsub("%p", "%%%0") .. " (%d+)")
+  if not at then
+    return nil
+  end
+  return tonumber(status), log:sub(1, at - 1)
+end
+
 --- A command that starts argv in the background and returns at once.
--- POSIX: nohup ... >LOG 2>&1 </dev/null &  --  Windows: start "TITLE" /MIN ...,
--- wrapped in one more pair of quotes because cmd.exe /c strips the outer pair.
+-- POSIX: nohup sh -c '"$@"; echo "EXIT_MARKER $?"' sh ... >LOG 2>&1 </dev/null &  (the program's output, then
+-- the marker line when it ends: a program that is missing or stops at once shows in the log)  --
+-- Windows: start "TITLE" /MIN ..., wrapped in one more pair of quotes because cmd.exe /c strips the outer pair.
 -- @param argv list of strings (program first)
 -- @param opts table { windows = boolean, logFile = path (POSIX), title = string (Windows) }
 -- @return string, or nil and a message
@@ -67,7 +86,8 @@ function Shell.background(argv, opts)
     local title = Shell.quoteWindows(opts.title or "autoretouch")
     return '"start ' .. title .. " /MIN " .. line .. '"'
   end
-  return "nohup " .. line .. " >" .. Shell.quotePosix(opts.logFile) .. " 2>&1 </dev/null &"
+  local script = Shell.quotePosix('"$@"; echo "' .. Shell.EXIT_MARKER .. ' $?"')
+  return "nohup sh -c " .. script .. " sh " .. line .. " >" .. Shell.quotePosix(opts.logFile) .. " 2>&1 </dev/null &"
 end
 
 return Shell

@@ -196,6 +196,12 @@ S.startFailedLog = filled "$$$/Autoretouch/Start/Log=Its output is in ^1"
 
 S.startFailedWindow = LOC "$$$/Autoretouch/Start/Window=Its output is in the daemon's own window."
 
+S.startFailedMissing = filled "$$$/Autoretouch/Start/Missing=There is no autoretouch program at ^1."
+
+S.startFailedNotFound = filled "$$$/Autoretouch/Start/NotFound=Lightroom finds no program named ^1 (it does not see your terminal's PATH)."
+
+S.startFailedExited = filled "$$$/Autoretouch/Start/Exited=The daemon stopped at once (exit status ^1). Its last output:"
+
 S.startFailedStatus = filled "$$$/Autoretouch/Start/Status=The start command ended with status ^1."
 
 S.cannotPassToCmd = filled "$$$/Autoretouch/Start/CannotPass=cannot pass ^1 to cmd.exe (contains \", % or a line break)"

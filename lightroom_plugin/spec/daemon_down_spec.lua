@@ -1,10 +1,12 @@
 -- What the user sees when the daemon does not answer, and the optional "Start daemon".
 
+local expect = require("expect")
 local menus = require("menus")
 local sdk = require("sdk")
 
 local Daemon = require("Daemon")
 local S = require("Strings")
+local Shell = require("Shell")
 
 describe("daemon down", function()
   before_each(function()
@@ -36,6 +38,7 @@ describe("daemon down", function()
     local photos = sdk.photos(1, { path = "/shoot 1/a.jpg" })
     sdk.newCatalog(photos)
     sdk.prefs.command = "/Applications/auto retouch/bin/autoretouch"
+    sdk.files[sdk.prefs.command] = "file"
     sdk.prefs.daemonUrl = "127.0.0.1:6000/"
     sdk.prefs.token = "t'ok"
     sdk.confirmAnswer = "ok"
@@ -45,9 +48,10 @@ describe("daemon down", function()
       end
     end
     menus.apply()
-    assert.are.equal(1, #sdk.executed)
+    assert.are.equal(1, #sdk.executed) -- the program was found by its path: no PATH lookup
     assert.are.equal(
-      "nohup '/Applications/auto retouch/bin/autoretouch' 'serve' '--http-port' '6000' '--root' '/shoot 1'"
+      "nohup sh -c '\"$@\"; echo \"" .. Shell.EXIT_MARKER .. " $?\"' sh"
+        .. " '/Applications/auto retouch/bin/autoretouch' 'serve' '--http-port' '6000' '--root' '/shoot 1'"
         .. " '--token' 't'\\''ok' >'" .. sdk.tempDir .. "/autoretouch-daemon.log' 2>&1 </dev/null &",
       sdk.executed[1]
     )
@@ -74,17 +78,75 @@ describe("daemon down", function()
   it("reports a failing start command at once", function()
     sdk.newCatalog(sdk.photos(1))
     sdk.confirmAnswer = "ok"
-    sdk.onExecute = function()
-      return 127
+    sdk.onExecute = function(command)
+      return command:find("^nohup ") and 127 or 0
     end
     menus.apply()
     assert.are.equal(0, sdk.slept)
     assert.matches("status 127", sdk.dialogsOf("message")[1].info, 1, true)
   end)
 
+  it("says at once that the autoretouch program is not where the settings say", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.prefs.command = "/Applications/autoretouch/bin/autoretouch"
+    sdk.confirmAnswer = "ok"
+    menus.apply()
+    assert.are.equal(0, #sdk.executed)
+    assert.are.equal(0, sdk.slept)
+    local failure = sdk.dialogsOf("message")[1]
+    assert.are.equal(S.startFailedTitle, failure.message)
+    expect.showsAll(failure.info, { S.startFailedMissing "/Applications/autoretouch/bin/autoretouch", S.startFailedPath })
+  end)
+
+  it("looks a bare program name up on Lightroom's PATH first (macOS) and says at once when it is not there", function()
+    sdk.newCatalog(sdk.photos(1))
+    sdk.confirmAnswer = "ok"
+    sdk.onExecute = function(command)
+      return command:find("^command %-v ") and 1 or 0
+    end
+    menus.apply()
+    assert.are.same({ "command -v 'autoretouch' >/dev/null 2>&1" }, sdk.executed)
+    assert.are.equal(0, sdk.slept)
+    expect.showsAll(sdk.dialogsOf("message")[1].info, { S.startFailedNotFound "autoretouch", S.startFailedPath })
+  end)
+
+  it("stops waiting as soon as the started daemon exits, and shows its last output", function()
+    -- A real start through /bin/sh: the program prints an error and exits, as a daemon that cannot bind does.
+    local program = sdk.tempDir .. "/fake autoretouch"
+    local file = assert(io.open(program, "w"))
+    file:write("#!/bin/sh\necho 'starting'\necho \"error: cannot bind port $3: address in use\" >&2\nexit 3\n")
+    file:close()
+    assert(os.execute("chmod +x '" .. program .. "'") == 0)
+    sdk.newCatalog(sdk.photos(1))
+    sdk.prefs.command = program
+    sdk.confirmAnswer = "ok"
+    sdk.onExecute = function(command)
+      return os.execute(command)
+    end
+    sdk.onSleep = function()
+      os.execute("sleep 0.05")
+    end
+    menus.apply()
+    os.remove(program)
+    os.remove(Daemon.logFile())
+    assert.is_true(sdk.slept < Daemon.START_WAIT_S, "waited " .. sdk.slept .. " s")
+    local failure = sdk.dialogsOf("message")[1]
+    assert.are.equal(S.startFailedTitle, failure.message)
+    expect.showsAll(failure.info, {
+      S.startFailedExited(3),
+      "starting",
+      "error: cannot bind port 50052: address in use",
+      Daemon.logFile(),
+      S.startFailedPath,
+    })
+    assert.is_nil(failure.info:find(Shell.EXIT_MARKER, 1, true))
+    assert.are.equal(0, #sdk.requestsTo "/v1/suggest")
+  end)
+
   it("builds a Windows start command with the whole line in one more pair of quotes", function()
     sdk.newCatalog(sdk.photos(1, { path = [[C:\Photos\2024\a.jpg]] }))
     sdk.prefs.command = [[C:\Program Files\autoretouch\autoretouch.exe]]
+    sdk.files[sdk.prefs.command] = "file"
     sdk.prefs.roots = [[C:\Photos\;D:\Archive]]
     sdk.confirmAnswer = "ok"
     sdk.setWindows(true)
@@ -95,6 +157,28 @@ describe("daemon down", function()
       sdk.executed[1]
     )
     assert.matches("own window", sdk.dialogsOf("message")[1].info, 1, true)
+  end)
+
+  it("finds a Windows program named without its .exe, as cmd.exe does, and says when it is not there", function()
+    sdk.newCatalog(sdk.photos(1, { path = [[C:\Photos\a.jpg]] }))
+    sdk.prefs.command = [[C:\Tools\autoretouch]]
+    local exe = [[C:\Tools\autoretouch.exe]]
+    sdk.files[exe] = "file"
+    sdk.confirmAnswer = "ok"
+    sdk.setWindows(true)
+    menus.apply()
+    assert.are.equal(1, #sdk.executed)
+    assert.matches([["C:\Tools\autoretouch" "serve"]], sdk.executed[1], 1, true)
+
+    sdk.reset()
+    sdk.daemon.down = true
+    sdk.newCatalog(sdk.photos(1, { path = [[C:\Photos\a.jpg]] }))
+    sdk.prefs.command = [[D:\autoretouch.exe]]
+    sdk.confirmAnswer = "ok"
+    sdk.setWindows(true)
+    menus.apply()
+    assert.are.equal(0, #sdk.executed)
+    assert.matches(S.startFailedMissing [[D:\autoretouch.exe]], sdk.dialogsOf("message")[1].info, 1, true)
   end)
 
   it("refuses a Windows argument that cmd.exe would expand", function()

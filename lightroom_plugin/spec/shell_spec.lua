@@ -61,11 +61,13 @@ describe("Shell", function()
     assert(ok, err)
   end)
 
-  it("starts POSIX commands in the background with their output in a log file", function()
+  --- Runs argv in the background (Shell.background) and waits (at most 2 s) for its log to say it ended.
+  -- @return the log's text
+  local function runInBackground(argv)
     local dir = os.tmpname()
     os.remove(dir)
     local log = dir .. " log's.txt"
-    local command = Shell.background({ "sh", "-c", "echo started; echo \"$0\"", "arg one" }, { logFile = log })
+    local command = Shell.background(argv, { logFile = log })
     assert.matches("^nohup ", command)
     assert.matches(" &$", command)
     assert.are.equal(0, (os.execute(command)))
@@ -76,12 +78,27 @@ describe("Shell", function()
       if file then
         file:close()
       end
-      if text:find("arg one", 1, true) then
+      if Shell.exitStatus(text) then
         break
       end
       os.execute("sleep 0.01")
     end
     os.remove(log)
+    return text
+  end
+
+  it("starts POSIX commands in the background with their output in a log file, then how they ended", function()
+    local text = runInBackground { "sh", "-c", "echo started; echo \"$0\"; exit 4", "arg one" }
     assert.matches("started\narg one\n", text, 1, true)
+    local status, output = Shell.exitStatus(text)
+    assert.are.equal(4, status)
+    assert.are.equal("started\narg one", output)
+  end)
+
+  it("logs that a program is missing, with the shell's exit status 127", function()
+    local status, output = Shell.exitStatus(runInBackground { "/nonexistent dir/autoretouch", "serve" })
+    assert.are.equal(127, status)
+    assert.matches("/nonexistent dir/autoretouch", output, 1, true)
+    assert.is_nil(Shell.exitStatus "serving on 127.0.0.1:50052\n") -- still running
   end)
 end)
