@@ -263,6 +263,14 @@ def test_help_text(capsys: pytest.CaptureFixture[str]) -> None:
         assert word in out
 
 
+def test_help_says_that_metadata_is_not_carried_over(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["render", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "carries none of the photo's metadata" in text
+    assert "EXIF (camera, lens, date, copyright, GPS)" in text
+
+
 def test_raw_photo_becomes_upright_16bit_tiff(tmp_path: Path, recipe_plus_one_ev: Path) -> None:
     from testing.fixtures import make_dng
 

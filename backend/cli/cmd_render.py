@@ -8,6 +8,11 @@ the same folder works) or with ``--overwrite``; any other file (a camera's JPEG 
 refused with :class:`~backend.errors.OutputExistsError`, and so is a folder at the output path (``--out-dir``
 under a file is a usage error). In a batch a photo that fails is reported on stderr (the
 message names the file) and the others carry on; the exit status is then 9 (some failed).
+
+No metadata of the photo is carried over (EXIF, IPTC, XMP; see :mod:`backend.encode`), and ``--help`` says so:
+copying EXIF would only be possible for JPEG inputs (a raw's lives in its own TIFF directories and maker notes),
+and tags such as the pixel dimensions (after ``--long-side``), the embedded thumbnail (the unedited photo) and the
+orientation would have to be rewritten to stay true.
 """
 
 from __future__ import annotations
@@ -80,7 +85,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Render a recipe (or, with --style/--mix, each photo's suggestion from a learned style) onto one or "
             "more photos (raw, TIFF, JPEG, PNG) at full resolution and write sRGB images with the orientation "
             "applied. This bakes the edit into new pixels, for previews "
-            "and exports; to hand the edit to Lightroom or darktable as editable sliders use `apply`."
+            "and exports; to hand the edit to Lightroom or darktable as editable sliders use `apply`. "
+            "The output carries none of the photo's metadata: EXIF (camera, lens, date, copyright, GPS), IPTC and "
+            "XMP are dropped; it holds an sRGB ICC profile and a Software tag naming autoretouch only."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
