@@ -187,10 +187,12 @@ def decode_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> D
 def decode_preview(path: str | Path, *, long_side: int = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode a small version of a photo quickly.
 
-    The result's long side is ``min(long_side, full long side)`` exactly. JPEGs are decoded reduced in the
-    DCT domain (1/2, 1/4 or 1/8), raws use the embedded preview when it is large enough (camera-rendered
-    sRGB; ``colour_note`` says so) or LibRaw's half-size mode; TIFF and PNG are decoded and shrunk with
-    area averaging in their encoded values. ``full_width``/``full_height`` give the full-resolution size.
+    The result's long side is ``min(long_side, full long side)`` exactly. JPEGs are decoded from their own
+    pixels, reduced in the DCT domain (1/2, 1/4 or 1/8), never from an embedded EXIF thumbnail or MPF
+    preview (an editor may have rewritten the pixels and kept the camera's stale thumbnail); raws use the
+    embedded camera preview when it is large enough (camera-rendered sRGB; ``colour_note`` says so) or
+    LibRaw's half-size mode; TIFF and PNG are decoded and shrunk with area averaging in their encoded values.
+    ``full_width``/``full_height`` give the full-resolution size.
 
     Args:
         path: the photo file.

@@ -16,8 +16,6 @@ __all__ = ["ContainerInfo", "jpeg_info", "png_info"]
 _MAX_ICC_BYTES = 4 << 20
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _ICC_JPEG_ID = b"ICC_PROFILE\0"
-_EXIF_ID = b"Exif\0\0"
-_MPF_ID = b"MPF\0"
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,6 @@ class ContainerInfo:
         icc: embedded ICC profile bytes, or ``None``.
         srgb_chunk: the PNG carries an ``sRGB`` chunk (always ``False`` for JPEG).
         problem: why the file is damaged (``"truncated: ..."``), or ``None`` when the structure is complete.
-        tiff_headers: JPEG only: ``(kind, start, end)`` of each TIFF structure in an APP segment, ``kind``
-            ``"exif"`` (APP1, IFD1 may hold a thumbnail) or ``"mpf"`` (APP2 multi-picture index, may list
-            larger previews); byte offsets into the file, ``end`` exclusive.
     """
 
     width: int
@@ -40,7 +35,6 @@ class ContainerInfo:
     icc: bytes | None
     srgb_chunk: bool
     problem: str | None
-    tiff_headers: tuple[tuple[str, int, int], ...] = ()
 
 
 def jpeg_info(data: bytes) -> ContainerInfo:
@@ -54,7 +48,6 @@ def jpeg_info(data: bytes) -> ContainerInfo:
     """
     width = height = 0
     icc_parts: dict[int, bytes] = {}
-    tiffs: list[tuple[str, int, int]] = []
     pos = 2
     n = len(data)
     while True:
@@ -80,10 +73,6 @@ def jpeg_info(data: bytes) -> ContainerInfo:
             height, width = struct.unpack_from(">HH", segment, 1)
         elif marker == 0xE2 and segment.startswith(_ICC_JPEG_ID) and len(segment) > 14:
             icc_parts[segment[12]] = segment[14:]
-        elif marker == 0xE1 and segment.startswith(_EXIF_ID):
-            tiffs.append(("exif", pos + 2 + len(_EXIF_ID), pos + length))
-        elif marker == 0xE2 and segment.startswith(_MPF_ID):
-            tiffs.append(("mpf", pos + 2 + len(_MPF_ID), pos + length))
         elif marker == 0xDA:
             if width == 0 or height == 0:
                 return ContainerInfo(width, height, None, False, "JPEG without frame size (no SOF before the scan)")
@@ -91,7 +80,7 @@ def jpeg_info(data: bytes) -> ContainerInfo:
             # Entropy-coded data cannot contain FF D9 (FF is stuffed), so an EOI after the first scan
             # exists exactly when the file was not cut off (an EXIF thumbnail's EOI lies before the scan).
             problem = None if data.rfind(b"\xff\xd9", pos) != -1 else "truncated: JPEG image data ends early (no EOI)"
-            return ContainerInfo(width, height, icc, False, problem, tuple(tiffs))
+            return ContainerInfo(width, height, icc, False, problem)
         pos += length
 
 

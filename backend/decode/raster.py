@@ -22,7 +22,6 @@ import numpy as np
 import tifffile
 
 from backend.decode.containers import ContainerInfo, jpeg_info, png_info
-from backend.decode.embedded import ASPECT_TOLERANCE, embedded_jpegs
 from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
 from backend.decode.progressive import dc_scans_only
 from backend.errors import AutoretouchError, CorruptImageError, ImageTooLargeError, UnsupportedFormatError
@@ -148,46 +147,32 @@ def _dct_reduction(width: int, height: int, preview_long_side: int) -> int:
     return cv2.IMREAD_COLOR
 
 
-def _embedded_preview(data: bytes, info: ContainerInfo, preview_long_side: int) -> np.ndarray | None:
-    """Pixels of the smallest embedded JPEG with the main image's shape and a long side >= the target."""
-    best: tuple[int, bytes, ContainerInfo] | None = None
-    aspect = info.width / info.height
-    for candidate in embedded_jpegs(data, info.tiff_headers):
-        blob = data[candidate.start : candidate.end]
-        sub = jpeg_info(blob)
-        if sub.problem or not sub.width or not sub.height or sub.width >= info.width:
-            continue
-        if abs(sub.width / sub.height - aspect) > ASPECT_TOLERANCE * aspect:
-            continue
-        size = max(sub.width, sub.height)
-        if size >= preview_long_side and (best is None or size < best[0]):
-            best = (size, blob, sub)
-    if best is None:
-        return None
-    _, blob, sub = best
-    flags = _dct_reduction(sub.width, sub.height, preview_long_side) | cv2.IMREAD_IGNORE_ORIENTATION
-    pixels = cv2.imdecode(np.frombuffer(blob, np.uint8), flags)
-    return None if pixels is None else _drop_alpha(pixels)
-
-
 def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int) -> Raster:
     """Decode a JPEG (8-bit); ``preview_long_side`` selects the fast preview path.
 
-    Preview path: the smallest embedded JPEG (EXIF thumbnail or MPF preview, see :mod:`embedded`) whose
-    long side reaches ``preview_long_side`` and whose aspect ratio matches the main image; otherwise the
-    main image with libjpeg's DCT-domain reduction (1/2, 1/4, 1/8: the largest whose long side is still at
-    least 90 % of ``preview_long_side``; at 1/8 a progressive JPEG's AC scans are skipped, see
-    :mod:`progressive`). Embedded images are interpreted with the main image's ICC
-    profile (cameras write them in the same colour space). EXIF orientation is *not* applied here
-    (OpenCV is told to ignore it).
+    Preview path: the JPEG's own pixels with libjpeg's DCT-domain reduction (1/2, 1/4, 1/8: the largest whose
+    long side is still at least 90 % of ``preview_long_side``; at 1/8 a progressive JPEG's AC scans are
+    skipped, see :mod:`progressive`). An embedded EXIF thumbnail or MPF preview is never used: an editor
+    that rewrites the pixels often keeps the camera's EXIF, thumbnail included, which then shows the photo
+    as shot, not as it is (a brightened photo's stale thumbnail made ``suggest`` add +2.1 EV instead of
+    +0.5). EXIF orientation is *not* applied here (OpenCV is told to ignore it).
+
+    Args:
+        data: the whole file.
+        where: the file, for error messages.
+        preview_long_side: target long side of a preview in pixels, or ``None`` for the full decode.
+        max_pixels: refuse a frame of more pixels than this (from the header, before decoding).
+
+    Returns:
+        The stored pixels (BGR), full size or reduced by 2, 4 or 8, with the colour interpretation.
+
+    Raises:
+        ImageTooLargeError: more than ``max_pixels`` pixels.
+        CorruptImageError: truncated or damaged file.
     """
     info = jpeg_info(data)
     _check_container(info, "JPEG", max_pixels, where)
     colour = resolve_colour(info.icc)
-    if preview_long_side:
-        embedded = _embedded_preview(data, info, preview_long_side)
-        if embedded is not None:
-            return Raster(embedded, True, colour, info.width, info.height)
     flags = _dct_reduction(info.width, info.height, preview_long_side) if preview_long_side else cv2.IMREAD_COLOR
     if flags == cv2.IMREAD_REDUCED_COLOR_8:
         data = dc_scans_only(data) or data  # same pixels at 1/8 scale, without decoding the AC scans
