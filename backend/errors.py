@@ -25,6 +25,7 @@ __all__ = [
     "DecodeError",
     "FileError",
     "ImageTooLargeError",
+    "ImageTooSmallError",
     "InvalidRecipeError",
     "NotFoundError",
     "OutputError",
@@ -150,6 +151,15 @@ class OutputExistsError(FileError):
 
     exit_code = 7
     grpc_status = "ALREADY_EXISTS"
+
+
+class ImageTooSmallError(FileError):
+    """An image is too small for what is asked of it (e.g. SSIM compares windows of at least 3x3 pixels).
+
+    Attributes:
+        path: the image file concerned.
+        reason: its size, the size needed, and what may help.
+    """
 
 
 class SidecarError(FileError):

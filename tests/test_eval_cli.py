@@ -329,3 +329,23 @@ def test_fixed_recipe_methods_in_the_library(tmp_path: Path) -> None:
     assert result.methods == ["identity", "auto", "oracle"]
     summary = result.summary()
     assert summary["oracle"]["psnr"] > summary["identity"]["psnr"] + 6.0
+
+
+def test_a_pair_too_small_for_ssim_fails_alone(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pair under 3 pixels a side at the evaluation size (a panorama at a small --size, a 1x1 or 1x64 photo)
+    fails that pair (exit 9), named, and the other pairs are scored."""
+    inputs, refs = _write_sets(tmp_path, n=2)
+    for name, (h, w) in {"pano": (16, 128), "dot": (1, 1), "line": (1, 64)}.items():
+        for folder in (inputs, refs):
+            write_image(folder / f"{name}.png", torch.full((1, 3, h, w), 0.2), bit_depth=16)
+    argv = ["--style", "throwaway", "--inputs", str(inputs), "--references", str(refs), "--size", "16"]
+    code, data, err = _eval_json(capsys, *argv)
+    assert code == EXIT_PARTIAL, err
+    assert [r["name"] for r in data["per_photo"]] == ["p0", "p1"]  # type: ignore[union-attr]
+    failed = {Path(f["photo"]).name: f["error"] for f in data["failures"]}  # type: ignore[union-attr]
+    assert set(failed) == {"pano.png", "dot.png", "line.png"}
+    assert "pano.png: compared at 16x2 pixels, too small for SSIM (at least 3x3)" in failed["pano.png"]
+    assert "a larger --size" in failed["pano.png"]  # reduced to --size 16: a larger size gives it more rows
+    assert "dot.png: compared at 1x1 pixels" in failed["dot.png"] and "--size" not in failed["dot.png"]
+    assert "line.png: compared at 16x1 pixels" in failed["line.png"] and "Traceback" not in err
+    assert "pano.png" in err and "dot.png" in err and "line.png" in err

@@ -21,8 +21,8 @@ Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), 
 all on 8-bit sRGB, averaged over photos. Beside them, the **spread of the style's suggestions** over the photo set
 (:func:`slider_spread`): per slider, on how many photos it is used and the mean, standard deviation, minimum and
 maximum of its value (scalars; the identity where a photo's recipe leaves it out). A style that adapts to each photo
-has a spread; a fixed preset has none. A pair that fails (unreadable file, mismatched sizes) is reported
-on stderr naming the file and skipped; the exit status is then 9 (or the error's own status when every
+has a spread; a fixed preset has none. A pair that fails (unreadable file, mismatched sizes, fewer than 3 pixels
+a side at the evaluation size: SSIM's smallest window) is reported on stderr naming the file and skipped; the exit status is then 9 (or the error's own status when every
 pair failed).
 """
 
@@ -44,7 +44,7 @@ from torch import Tensor
 
 from backend.cli.argtypes import int_arg
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
-from backend.errors import AutoretouchError, InvalidRecipeError
+from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeError
 from trainer.data.pairs import Pair, find_pairs, load_pair
 
 __all__ = [
@@ -73,7 +73,8 @@ fitted settings of the most similar training photos, averaged.
 Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
 averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
 A reference exported at another size than its input (same aspect ratio) is compared at the smaller of the
-two sizes; photos smaller than --size keep their size (the summary says which size was used).
+two sizes; photos smaller than --size keep their size (the summary says which size was used). A pair with
+fewer than 3 pixels a side at that size (SSIM's smallest window; e.g. a long panorama at a small --size) fails.
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
@@ -140,6 +141,30 @@ class EvalResult:
         return {m: {k: self.mean(m, k) for k in METRICS} for m in self.methods}
 
 
+def _check_comparable(pair: Pair, image: Tensor, size: int) -> None:
+    """Refuse a pair compared at fewer than :data:`trainer.metrics.MIN_SIDE` pixels a side (SSIM's smallest window).
+
+    Args:
+        pair: the pair (its input is named).
+        image: ``(1, 3, H, W)`` the input at the frame it is compared at.
+        size: the evaluation long side asked for (``--size``).
+
+    Raises:
+        ImageTooSmallError: ``H`` or ``W`` is below the minimum.
+    """
+    from trainer.metrics import MIN_SIDE
+
+    h, w = int(image.shape[-2]), int(image.shape[-1])
+    if min(h, w) >= MIN_SIDE:
+        return
+    reason = f"compared at {w}x{h} pixels, too small for SSIM (at least {MIN_SIDE}x{MIN_SIDE})"
+    if max(h, w) >= size:  # brought down to --size
+        reason += f"; a larger --size than {size} gives it more pixels if the photo has them"
+    else:
+        reason += "; the photo (or its reference) is that small"
+    raise ImageTooSmallError(pair.input, reason)
+
+
 def evaluate_pairs(
     pairs: Sequence[Pair],
     styles: Sequence[tuple[Any, float]] | None,
@@ -183,6 +208,7 @@ def evaluate_pairs(
     for pair in pairs:
         try:
             x, ref = load_pair(pair, size)
+            _check_comparable(pair, x, size)
             recipes: dict[str, Recipe] = {"identity": Recipe(), "auto": auto_recipe(x), **fixed}
             if nearest:
                 recipes["nearest"] = nearest_recipe(examples, x)  # type: ignore[arg-type]

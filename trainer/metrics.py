@@ -38,6 +38,7 @@ from backend.render.color import REC2020_TO_SRGB, apply_matrix, srgb_encode
 __all__ = [
     "METRICS",
     "METRIC_NOTES",
+    "MIN_SIDE",
     "Prepared",
     "as_srgb",
     "delta_e00",
@@ -51,6 +52,9 @@ __all__ = [
 
 #: Metric names in report order.
 METRICS: tuple[str, ...] = ("psnr", "ssim", "delta_e00", "delta_e76")
+
+#: Fewest pixels a side that the metrics compare (SSIM's smallest window is 3x3).
+MIN_SIDE = 3
 
 #: One-line description of each metric (for reports and JSON).
 METRIC_NOTES: dict[str, str] = {
@@ -155,8 +159,8 @@ def _ssim(a: Prepared, b: Prepared) -> np.ndarray:
 
     x, y = a.srgb, b.srgb
     side = min(x.shape[1], x.shape[2])
-    win = 11 if side >= 11 else max(3, side if side % 2 else side - 1)
-    if side < 3:
+    win = 11 if side >= 11 else max(MIN_SIDE, side if side % 2 else side - 1)
+    if side < MIN_SIDE:
         raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {x.shape[1]}x{x.shape[2]}")
     return np.array(
         [
