@@ -202,7 +202,7 @@ def test_strength_zero_equals_identity_and_text_table(
     assert main(["eval", "--style", "throwaway", "--inputs", str(inputs), "--references", str(inputs)]) == 0
     out = capsys.readouterr().out
     identity_row = next(line for line in out.splitlines() if line.startswith("identity"))
-    assert identity_row.split()[2] == "inf"  # identical photos: infinite PSNR, printed as such
+    assert identity_row.split()[2] == "100.00"  # identical photos: the pooled PSNR's cap, not infinity
 
 
 def test_mix_blends_like_suggest(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,13 +217,14 @@ def test_mix_blends_like_suggest(store: Path, tmp_path: Path, capsys: pytest.Cap
     assert Recipe.from_dict(row["recipes"]["style"]) == Recipe.from_dict(expected.to_dict())
 
 
-def test_identical_sets_write_inf_as_a_json_string(
+def test_identical_sets_write_the_psnr_cap_as_a_number(
     store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inputs, _ = _write_sets(tmp_path, n=2)
     code, data, _ = _eval_json(capsys, "--style", "throwaway", "--inputs", str(inputs), "--references", str(inputs))
     assert code == 0
-    assert data["methods"]["identity"]["psnr"] == "inf"  # type: ignore[index]
+    assert data["methods"]["identity"]["psnr"] == 100.0  # type: ignore[index]
+    assert all(r["metrics"]["identity"]["psnr"] == 100.0 for r in data["per_photo"])  # type: ignore[union-attr]
     assert data["methods"]["identity"]["delta_e00"] == 0.0  # type: ignore[index]
 
 
@@ -349,3 +350,36 @@ def test_a_pair_too_small_for_ssim_fails_alone(store: Path, tmp_path: Path, caps
     assert "dot.png: compared at 1x1 pixels" in failed["dot.png"] and "--size" not in failed["dot.png"]
     assert "line.png: compared at 16x1 pixels" in failed["line.png"] and "Traceback" not in err
     assert "pano.png" in err and "dot.png" in err and "line.png" in err
+
+
+def test_a_reference_left_as_shot_keeps_the_summary_finite(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One reference equal to its input: the summary PSNR is pooled (of the mean squared error over the pairs),
+    finite, and the JSON holds numbers only (a perfect pair's PSNR is the 100 dB cap, not the string "inf")."""
+    from trainer.metrics import pooled_psnr
+
+    inputs, refs = _write_sets(tmp_path, n=3)
+    shutil.copyfile(inputs / "p0.png", refs / "p0.png")  # this photo's "edit" left it as shot
+    argv = ["--style", "throwaway", "--inputs", str(inputs), "--references", str(refs)]
+    assert main(["eval", *argv, "--json"]) == 0
+    text = capsys.readouterr().out
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not valid JSON: {constant}")
+
+    data = json.loads(text, parse_constant=refuse)
+    rows = {r["name"]: r["metrics"] for r in data["per_photo"]}
+    assert rows["p0"]["identity"]["psnr"] == 100.0  # perfect: infinite, written as the cap
+    for method in ("identity", "style"):
+        pooled = pooled_psnr([rows[n][method]["psnr"] for n in ("p0", "p1", "p2")])
+        assert data["methods"][method]["psnr"] == pytest.approx(pooled, abs=1e-5)
+    identity = data["methods"]["identity"]["psnr"]
+    assert isinstance(identity, float) and 10.0 < identity < 60.0
+    gain = data["psnr_gain_over_identity"]
+    assert isinstance(gain, float) and gain == pytest.approx(data["methods"]["style"]["psnr"] - identity, abs=1e-5)
+    assert main(["eval", *argv]) == 0
+    out = capsys.readouterr().out
+    identity_row = next(line for line in out.splitlines() if line.startswith("identity"))
+    assert float(identity_row.split()[2]) == pytest.approx(identity, abs=0.01)
+    assert f"style vs identity: {gain:+.2f} dB PSNR" in out and "inf" not in out

@@ -18,7 +18,11 @@ must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For 
   training photos, averaged in slider space), rendered the same way.
 
 Metrics (:mod:`trainer.metrics`): PSNR (dB), SSIM (per sRGB channel, averaged), CIEDE2000 and CIE76 ΔE,
-all on 8-bit sRGB, averaged over photos. Beside them, the **spread of the style's suggestions** over the photo set
+all on 8-bit sRGB. The summary averages SSIM and ΔE over the photos and pools PSNR as the trainer does
+(:func:`trainer.metrics.pooled_psnr`: the PSNR of the mean squared error over the photos, at most 100 dB), so a
+pair whose reference equals its input (infinite PSNR alone) does not make the summary or the gain infinite. In
+JSON every value is a number or ``null`` (a missing mean): a pair's infinite PSNR is written as the 100 dB cap.
+Beside them, the **spread of the style's suggestions** over the photo set
 (:func:`slider_spread`): per slider, on how many photos it is used and the mean, standard deviation, minimum and
 maximum of its value (scalars; the identity where a photo's recipe leaves it out). A style that adapts to each photo
 has a spread; a fixed preset has none. A pair that fails (unreadable file, mismatched sizes, fewer than 3 pixels
@@ -72,6 +76,9 @@ A style trained from before/after pairs (train --pairs) also gets the "nearest e
 fitted settings of the most similar training photos, averaged.
 Metrics are computed on 8-bit sRGB at the evaluation size: PSNR in dB (peak 1), SSIM per R, G, B channel
 averaged (Gaussian 11x11, sigma 1.5), and the mean CIEDE2000 / CIE76 colour difference in CIELAB (D65).
+The summary averages SSIM and ΔE over the photos; its PSNR is pooled, the PSNR of the mean squared error
+over the photos (at most 100 dB), so one pair left as shot (infinite PSNR alone) does not make it or the
+gain infinite. --json writes a pair's infinite PSNR as 100.
 A reference exported at another size than its input (same aspect ratio) is compared at the smaller of the
 two sizes; photos smaller than --size keep their size (the summary says which size was used). A pair with
 fewer than 3 pixels a side at that size (SSIM's smallest window; e.g. a long panorama at a small --size) fails.
@@ -134,11 +141,24 @@ class EvalResult:
 
         return mean_metric([p["metrics"][method][metric] for p in self.per_photo])
 
+    def score(self, method: str, metric: str) -> float:
+        """A metric over the evaluated photos, as the summary reports it (``nan`` if none).
+
+        PSNR is pooled (:func:`trainer.metrics.pooled_psnr`: the PSNR of the mean squared error over the photos,
+        in dB, at most 100), so that one pair identical to its reference does not make it infinite; the other
+        metrics are the mean (:meth:`mean`).
+        """
+        from trainer.metrics import pooled_psnr
+
+        if metric == "psnr":
+            return pooled_psnr([p["metrics"][method][metric] for p in self.per_photo])
+        return self.mean(method, metric)
+
     def summary(self) -> dict[str, dict[str, float]]:
-        """Method -> metric -> mean."""
+        """Method -> metric -> summary value (:meth:`score`: PSNR pooled, the others averaged)."""
         from trainer.metrics import METRICS
 
-        return {m: {k: self.mean(m, k) for k in METRICS} for m in self.methods}
+        return {m: {k: self.score(m, k) for k in METRICS} for m in self.methods}
 
 
 def _check_comparable(pair: Pair, image: Tensor, size: int) -> None:
@@ -303,16 +323,17 @@ def format_table(result: EvalResult) -> str:
     lines = [f"{'method':<{width}}  {'PSNR dB':>8}  {'SSIM':>6}  {'ΔE00':>6}  {'ΔE76':>6}"]
     for m in result.methods:
         lines.append(
-            f"{names.get(m, m):<{width}}  {_fmt(result.mean(m, 'psnr'), 2):>8}  {_fmt(result.mean(m, 'ssim'), 4):>6}"
-            f"  {_fmt(result.mean(m, 'delta_e00'), 2):>6}  {_fmt(result.mean(m, 'delta_e76'), 2):>6}"
+            f"{names.get(m, m):<{width}}  {_fmt(result.score(m, 'psnr'), 2):>8}  {_fmt(result.score(m, 'ssim'), 4):>6}"
+            f"  {_fmt(result.score(m, 'delta_e00'), 2):>6}  {_fmt(result.score(m, 'delta_e76'), 2):>6}"
         )
     n = len(result.per_photo)
     lines.append(
-        f"{n} photo{'s' if n != 1 else ''} at {_sizes_text(result)}; 8-bit sRGB: PSNR (peak 1), SSIM per "
-        "R,G,B channel averaged (Gaussian 11x11, sigma 1.5), mean CIEDE2000 / CIE76 in CIELAB (D65)."
+        f"{n} photo{'s' if n != 1 else ''} at {_sizes_text(result)}; 8-bit sRGB: PSNR (peak 1) of the mean "
+        "squared error over the photos, SSIM per R,G,B channel averaged (Gaussian 11x11, sigma 1.5), mean "
+        "CIEDE2000 / CIE76 in CIELAB (D65)."
     )
     if result.style is not None and n:
-        gain = result.mean("style", "psnr") - result.mean("identity", "psnr")
+        gain = result.score("style", "psnr") - result.score("identity", "psnr")
         lines.append(f"style vs identity: {gain:+.2f} dB PSNR")
         spread = slider_spread(result)
         if spread:
@@ -322,12 +343,16 @@ def format_table(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def _json_number(value: float) -> float | str | None:
-    if math.isnan(value):
-        return None
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return round(value, 6)
+def _json_number(value: float) -> float | None:
+    """``value`` rounded to 6 decimals; ``None`` (JSON ``null``) when it is not finite."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _json_metrics(scores: Mapping[str, float]) -> dict[str, float | None]:
+    """Metric -> value for JSON: an infinite PSNR (identical images) becomes :data:`~trainer.metrics.PSNR_CAP`."""
+    from trainer.metrics import PSNR_CAP
+
+    return {k: _json_number(min(v, PSNR_CAP) if k == "psnr" else v) for k, v in scores.items()}
 
 
 def _sizes_text(result: EvalResult) -> str:
@@ -340,11 +365,15 @@ def _sizes_text(result: EvalResult) -> str:
 
 
 def result_to_json(result: EvalResult) -> dict[str, Any]:
-    """The result as JSON-ready data (an infinite PSNR is the string ``"inf"``, a missing mean ``null``)."""
+    """The result as JSON-ready data: numbers or ``null`` only (strict JSON, no ``Infinity``/``NaN``).
+
+    The summary (``methods``) is :meth:`EvalResult.summary` (PSNR pooled, at most 100 dB); a pair's infinite PSNR
+    (identical images) is written as 100, the cap; a missing value (no photo) is ``null``.
+    """
     from trainer.metrics import METRIC_NOTES
 
     def clean(scores: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, Any]]:
-        return {m: {k: _json_number(v) for k, v in s.items()} for m, s in scores.items()}
+        return {m: _json_metrics(s) for m, s in scores.items()}
 
     out: dict[str, Any] = {
         "style": result.style,
@@ -357,7 +386,7 @@ def result_to_json(result: EvalResult) -> dict[str, Any]:
         "per_photo": [p | {"metrics": clean(p["metrics"])} for p in result.per_photo],
     }
     if result.style is not None and result.per_photo:
-        out["psnr_gain_over_identity"] = _json_number(result.mean("style", "psnr") - result.mean("identity", "psnr"))
+        out["psnr_gain_over_identity"] = _json_number(result.score("style", "psnr") - result.score("identity", "psnr"))
         out["slider_spread"] = {
             k: {m: _json_number(v) for m, v in row.items()} for k, row in slider_spread(result).items()
         }

@@ -39,6 +39,7 @@ __all__ = [
     "METRICS",
     "METRIC_NOTES",
     "MIN_SIDE",
+    "PSNR_CAP",
     "Prepared",
     "as_srgb",
     "delta_e00",
@@ -53,12 +54,18 @@ __all__ = [
 #: Metric names in report order.
 METRICS: tuple[str, ...] = ("psnr", "ssim", "delta_e00", "delta_e76")
 
+#: Highest PSNR (dB) a summary reports: pooled over identical images, and in JSON for one identical pair.
+PSNR_CAP = 100.0
+
 #: Fewest pixels a side that the metrics compare (SSIM's smallest window is 3x3).
 MIN_SIDE = 3
 
 #: One-line description of each metric (for reports and JSON).
 METRIC_NOTES: dict[str, str] = {
-    "psnr": "PSNR in dB on sRGB-encoded values in [0, 1] (8-bit quantised), all pixels and channels",
+    "psnr": (
+        "PSNR in dB on sRGB-encoded values in [0, 1] (8-bit quantised), all pixels and channels; a summary pools "
+        "the photos (PSNR of their mean squared error), at most 100 dB, the value written for identical images"
+    ),
     "ssim": "SSIM per R, G, B channel of sRGB (8-bit quantised) and averaged; Gaussian 11x11, sigma 1.5",
     "delta_e00": "mean CIEDE2000 in CIELAB (D65) from sRGB",
     "delta_e76": "mean CIE76 (Euclidean Lab) in CIELAB (D65) from sRGB",
@@ -288,7 +295,7 @@ def mean_metric(values: np.ndarray | list[float]) -> float:
     return float(arr.mean())
 
 
-def pooled_psnr(values_db: np.ndarray | list[float], cap: float = 100.0) -> float:
+def pooled_psnr(values_db: np.ndarray | list[float], cap: float = PSNR_CAP) -> float:
     """The PSNR (dB) of several photos taken together: of their mean squared error, from per-photo PSNRs.
 
     Unlike the mean of the per-photo values, one photo scored near-perfectly (a pair whose "edit" changed
