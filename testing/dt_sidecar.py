@@ -4,6 +4,8 @@
   struct in darktable's compressed form.
 * :func:`user_history`: the history of a user's own darktable edit (flip, exposure, vignette) that the
   sidecar-preservation tests put in front of autoretouch's.
+* :func:`history_sidecar`, :func:`blend_params`, :func:`compress_history`: a sidecar holding given history
+  entries (a user's own, blended or switched off), and what darktable's "compress history" makes of a sidecar.
 * :func:`write_png16`, :func:`synthetic_png`, :func:`edges_png`: 16-bit sRGB PNG charts, returned as what
   darktable's ``colorin`` sees (linear Rec.2020).
 * :func:`render_darktable`: one darktable-cli batch (skipped locally, a failure under CI, when darktable-cli is
@@ -15,9 +17,10 @@
 from __future__ import annotations
 
 import base64
+import struct
 import warnings
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,7 @@ import numpy as np
 if TYPE_CHECKING:  # torch, pytest and darktable-cli load when used: testing.fuzz's seeds come from here
     import torch
 
+    from backend.translate.darktable import HistoryEntry
     from testing.darktable_cli import DarktableResult
 
 __all__ = [
@@ -35,8 +39,11 @@ __all__ = [
     "as_batch",
     "assert_close_to_darktable",
     "assert_within_darktable_floor",
+    "blend_params",
+    "compress_history",
     "edges_png",
     "gz_params",
+    "history_sidecar",
     "mean_delta_e_2000",
     "one_entry_sidecar",
     "render_darktable",
@@ -112,6 +119,80 @@ def user_history(*operations: str, more: str = "") -> str:
     """
     entries = "".join(_USER_ENTRIES[op].format(num=num) for num, op in enumerate(operations))
     return f"   <darktable:history>\n    <rdf:Seq>\n{entries}{more}    </rdf:Seq>\n   </darktable:history>\n"
+
+
+#: darktable 4.2's default blend parameters of a scene-referred RGB module (``blend_cst`` 4), as it writes them.
+_DEFAULT_BLEND_RGB_SCENE = "gz10eJxjYGBgYAFiCQYYOOHEgAZY0QVwggZ7CB6pfOygYtaVAyCMi08IAAB/xiOk"
+
+
+def blend_params(*, opacity: float = 100.0, mask_mode: int = 1, mask_id: int = 0) -> str:
+    """darktable 4.2 blend parameters (v11, hex) of a scene-referred RGB module: blending on (``mask_mode`` 1,
+    uniformly), at ``opacity`` percent; ``mask_mode`` 3 with a ``mask_id`` is a drawn mask."""
+    packed = base64.b64decode(_DEFAULT_BLEND_RGB_SCENE[4:])
+    blob = bytearray(zlib.decompress(packed))
+    struct.pack_into("<I", blob, 0, mask_mode)
+    struct.pack_into("<f", blob, 16, opacity)
+    struct.pack_into("<I", blob, 24, mask_id)
+    return bytes(blob).hex()
+
+
+def history_sidecar(
+    entries: Sequence[HistoryEntry],
+    *,
+    history_end: int | None = None,
+    iop_order_version: int = 3,
+    attributes: Mapping[str, str] | None = None,
+) -> str:
+    """A darktable 4.2 sidecar whose history is ``entries`` (a user's own edit), as darktable lays it out.
+
+    Args:
+        entries: the history entries, numbered from 0.
+        history_end: the entries active (default: all).
+        iop_order_version: 3 (V30_JPG) or 2 (V30, what darktable writes for every image).
+        attributes: more ``darktable:`` description attributes (``iop_order_list``, ``history_auto_hash``, ...).
+    """
+    from backend.sidecar.darktable_xmp import DT_NS, entry_to_li, new_darktable_xmp, xmp_to_string
+
+    root = new_darktable_xmp([], is_raw=iop_order_version == 2)
+    desc = root[0][0]
+    seq = desc.find(f"{{{DT_NS}}}history")[0]  # type: ignore[index]
+    for num, entry in enumerate(entries):
+        seq.append(entry_to_li(entry, num))
+    values = {
+        "history_end": str(len(entries) if history_end is None else history_end),
+        "auto_presets_applied": "1",
+        "iop_order_version": str(iop_order_version),
+        **(attributes or {}),
+    }
+    for name, value in values.items():
+        desc.set(f"{{{DT_NS}}}{name}", value)
+    return xmp_to_string(root)
+
+
+def compress_history(text: str) -> str:
+    """What darktable 4.2's "compress history" writes for a sidecar: only the last active entry of each module
+    instance, in their order, undone entries dropped, renumbered, every entry with its blend parameters."""
+    from defusedxml import ElementTree as SafeET
+
+    from backend.sidecar.darktable_xmp import DT_NS, RDF_NS, xmp_to_string
+
+    def dt(name: str) -> str:
+        return f"{{{DT_NS}}}{name}"
+
+    root = SafeET.fromstring(text)
+    desc = next(d for d in root.iter(f"{{{RDF_NS}}}Description") if d.find(dt("history")) is not None)
+    seq = desc.find(dt("history"))[0]  # type: ignore[index]
+    items = list(seq)[: int(desc.get(dt("history_end"), str(len(seq))))]
+    last = {(li.get(dt("operation")), li.get(dt("multi_priority"))): li for li in items}
+    kept = [li for li in items if last[(li.get(dt("operation")), li.get(dt("multi_priority")))] is li]
+    for li in list(seq):
+        seq.remove(li)
+    for num, li in enumerate(kept):
+        li.set(dt("num"), str(num))
+        li.set(dt("blendop_params"), li.get(dt("blendop_params")) or _DEFAULT_BLEND_RGB_SCENE)
+        seq.append(li)
+    desc.set(dt("history_end"), str(len(kept)))
+    return xmp_to_string(root)
 
 
 def gz_params(blob: bytes) -> str:

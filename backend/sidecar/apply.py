@@ -238,20 +238,23 @@ def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
     return new_document(packet_wrapper=packet_wrapper), True
 
 
-def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[str, ...]:
+def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory).
 
     Returns:
-        The Lightroom settings kept because they were changed since autoretouch wrote them
-        (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`); empty for darktable or when none was.
+        ``(kept, notes)``: the Lightroom settings kept because they were changed since autoretouch wrote them
+        (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`; empty for darktable or when none was), and
+        darktable's notes (:func:`~backend.sidecar.darktable_doc.revert_darktable`: the user's entries brought
+        back after darktable had dropped them).
     """
     kept: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     if host == "lightroom":
         kept = revert_lightroom(doc, prov.replaced)
     else:
-        revert_darktable(doc, prov.replaced)
+        notes = revert_darktable(doc, prov.replaced)
     remove_provenance(doc)
-    return kept
+    return kept, notes
 
 
 #: Begins the remark naming the Lightroom settings a revert kept (changed since autoretouch wrote them).
@@ -271,12 +274,12 @@ _EARLIER = {"lightroom": "settings", "darktable": "entries"}
 
 def _replace_earlier(
     photo: Path, host: str, sidecar: Path, doc: XmpDocument, prov: Provenance, overwrite: bool
-) -> Outcome | tuple[str, ...]:
+) -> Outcome | tuple[tuple[str, ...], tuple[str, ...]]:
     """Undo autoretouch's earlier application ``prov`` (in memory) before a new one, with ``--overwrite``.
 
     Returns:
-        When it was undone, the settings :func:`revert_host` kept; without ``overwrite`` the ``skipped``
-        outcome, and ``doc`` is untouched.
+        When it was undone, what :func:`revert_host` returned (the settings kept, the notes); without
+        ``overwrite`` the ``skipped`` outcome, and ``doc`` is untouched.
     """
     if not overwrite:
         reason = f"already has autoretouch {_EARLIER[host]} ({prov.timestamp}); use --overwrite to replace them"
@@ -299,7 +302,7 @@ def _apply_lightroom(photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bo
             replaced = _replace_earlier(photo, "lightroom", sidecar, doc, found[1], overwrite)
             if isinstance(replaced, Outcome):
                 return replaced
-            earlier, created = replaced, found[1].created
+            earlier, created = replaced[0], found[1].created
         elif has_develop_settings(doc) and not overwrite:
             reason = "already has Lightroom develop settings; use --overwrite to replace them (revert restores them)"
             return Outcome(photo, "lightroom", sidecar, "skipped", reason)
@@ -352,7 +355,7 @@ def _apply_darktable(
             earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
             if isinstance(earlier, Outcome):
                 return earlier
-            created = found[1].created
+            notes, created = earlier[1], found[1].created
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=photo.name if duplicate else None)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
         write_provenance(desc, Provenance("darktable", recipe, record, created=created))

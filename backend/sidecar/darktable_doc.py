@@ -14,6 +14,10 @@ as they were. When the history no longer matches the fingerprint (darktable rewr
 the plug-in reloaded it, or the user edited the photo since), it takes out just our entries, found by their
 digests, and leaves everything else as darktable wrote it; when one of ours is gone or was changed, it
 refuses (:class:`~backend.errors.SidecarError`, sidecar untouched): undo in darktable's history stack then.
+A user's entry that one of ours overrode (same module instance) and that darktable dropped since (its
+"compress history" keeps only the last entry of each instance) is put back in our entry's place from the
+record's copy of the history, so the user's edit is never lost; one with a drawn mask, whose shapes may be gone
+with it, makes the revert refuse instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +38,7 @@ from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, inse
 from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
+    "RESTORED_NOTE",
     "active_entry_digests",
     "active_history",
     "apply_darktable",
@@ -41,6 +47,7 @@ __all__ = [
     "derived_from_other",
     "entry_digest",
     "history_fingerprint",
+    "instance_label",
     "record_is_stale",
     "remove_undone_entries",
     "revert_darktable",
@@ -286,48 +293,176 @@ def _match_entries(digests: list[tuple[str, str]], ours: Any, candidates: range,
     return taken
 
 
-def _drop_items(history: ET.Element, items: list[ET.Element], taken: set[int]) -> None:
-    """Remove the history items ``taken`` and renumber the others in order."""
+def _instance_of(li: ET.Element) -> tuple[str, int]:
+    """``(operation, multi_priority)`` of a history item (a missing or unreadable priority counts as 0)."""
+    try:
+        priority = int((li.get(f"{{{_DT}}}multi_priority") or "0").strip())
+    except ValueError:
+        priority = 0
+    return li.get(f"{{{_DT}}}operation", ""), priority
+
+
+def instance_label(operation: str, priority: int, name: str = "") -> str:
+    """How a note names a module instance: ``exposure (instance 0)``, ``rgbcurve (instance 1 "my curve")``."""
+    return f'{operation} (instance {priority} "{name}")' if name else f"{operation} (instance {priority})"
+
+
+def _label_of(li: ET.Element) -> str:
+    return instance_label(*_instance_of(li), li.get(f"{{{_DT}}}multi_name", ""))
+
+
+def _rewrite_items(
+    desc: ET.Element, history: ET.Element, items: list[ET.Element], taken: set[int], back: dict[int, ET.Element]
+) -> None:
+    """Remove the history items ``taken``, put ``back[i]`` in the place of item ``i``, renumber every item in order.
+
+    The ``darktable:mask_num`` of the masks of kept items follow their items' new numbers.
+    """
     parents = {child: parent for parent in history.iter() for child in parent}
+    renumbered: dict[int, int] = {}
+    for i in range(len(items)):
+        if i not in taken or i in back:
+            renumbered[i] = len(renumbered)
     for i in sorted(taken, reverse=True):
-        parents[items[i]].remove(items[i])
-    for n, li in enumerate(li for i, li in enumerate(items) if i not in taken):
+        parent = parents[items[i]]
+        if i in back:
+            parent.insert(list(parent).index(items[i]), back[i])
+        parent.remove(items[i])
+    for n, li in enumerate(li for li in history.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None):
         li.set(f"{{{_DT}}}num", str(n))
+    masks = desc.find(f"{_TRACKED[1]}/{{{NS['rdf']}}}Seq")
+    for mask in [] if masks is None else list(masks):
+        raw = (mask.get(f"{{{_DT}}}mask_num") or "").strip()
+        if raw.isdigit() and int(raw) in renumbered and int(raw) not in taken:
+            mask.set(f"{{{_DT}}}mask_num", str(renumbered[int(raw)]))
+    ET.indent(history, space=" ", level=3)
 
 
-def _take_out(desc: ET.Element, record: dict[str, Any], *, undone: bool) -> bool:
+def _recorded_history(record: dict[str, Any], where: str | Path) -> list[ET.Element]:
+    """The active history items before our application, as the record keeps them (oldest first).
+
+    Raises:
+        SidecarError: the record's copy of the history is damaged.
+    """
+    replaced = record.get("replaced")
+    occurrences = replaced.get(short_name(_TRACKED[0])) if isinstance(replaced, dict) else None
+    if not isinstance(replaced, dict) or not isinstance(occurrences, list) or not occurrences:
+        return []
+    try:
+        element = PreviousValue.from_json(occurrences[0]).element
+        ends = replaced.get(short_name(f"{{{_DT}}}history_end"))
+        end = int(ends[0]["attribute"]) if isinstance(ends, list) and ends else None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise SidecarError(
+            where, f"cannot revert: the autoretouch record's copy of the history is damaged ({exc})"
+        ) from None
+    lis = [] if element is None else [li for li in element.iter(_LI) if li.get(f"{{{_DT}}}operation") is not None]
+    return lis[: len(lis) if end is None else max(0, end)]
+
+
+#: ``DEVELOP_MASK_MASK``: the blend uses a drawn mask (its shapes live in ``masks_history``).
+_DRAWN_MASK = 2
+
+
+def _drawn_mask(li: ET.Element) -> bool:
+    """Whether a history item's blending uses a drawn mask (shapes autoretouch does not keep)."""
+    try:
+        blend = decode_params(li.get(f"{{{_DT}}}blendop_params") or "")
+        mask_mode, mask_id = struct.unpack_from("<I", blend, 0)[0], struct.unpack_from("<I", blend, 24)[0]
+    except (InvalidRecipeError, struct.error):
+        return False
+    return bool(mask_mode & _DRAWN_MASK) and mask_id != 0
+
+
+def _dropped_user_items(
+    items: list[ET.Element], end: int, taken: set[int], record: dict[str, Any], where: str | Path
+) -> dict[int, ET.Element]:
+    """The user's entries our entries ``taken`` had overridden and darktable has dropped since, by our item's place.
+
+    darktable's "compress history" keeps only the last entry of each module instance: with ours last, the user's
+    entry of that instance is gone from the sidecar, and taking ours out would lose the user's settings for good.
+    So for each of ours whose instance has no other active entry left, the user's last active entry of that
+    instance before our application (kept in the record's copy of the history) takes our entry's place.
+
+    Raises:
+        SidecarError: such an entry used a drawn mask (its shapes may be gone with it); nothing is changed then.
+    """
+    present = {_instance_of(items[i]) for i in range(end) if i not in taken}
+    last = {_instance_of(li): li for li in _recorded_history(record, where)}
+    back: dict[int, ET.Element] = {}
+    for i in sorted(taken):
+        instance = _instance_of(items[i])
+        if instance in present or instance not in last:
+            continue
+        present.add(instance)
+        if _drawn_mask(last[instance]):
+            raise SidecarError(
+                where,
+                f"cannot revert: darktable's compress history dropped your {_label_of(last[instance])}, which "
+                "autoretouch's entry had replaced, and it used a drawn mask that autoretouch cannot bring back; "
+                "the sidecar is unchanged (your entry's settings are kept in autoretouch's record)",
+            )
+        back[i] = copy.deepcopy(last[instance])
+        back[i].tail = None
+    return back
+
+
+def _take_out(
+    desc: ET.Element, record: dict[str, Any], *, undone: bool, where: str | Path = "<sidecar>"
+) -> list[str] | None:
     """Remove the record's entries from the active (``undone``: the inactive) part of the history.
 
     Each entry the record lists (``entries``: operation and params digest) must be found there as we wrote it,
     the latest match not taken yet among active items, the earliest among inactive ones; those items are
-    removed and every item renumbered in order. Taken from the active history, ``history_end`` shrinks by as
-    many; from after it, it stays. ``False`` (nothing changed) when one of ours is not there.
+    removed and every item renumbered in order. Taken from the active history, a user's entry that one of ours
+    had overridden and that darktable dropped since takes our entry's place (:func:`_dropped_user_items`), and
+    ``history_end`` shrinks by the difference; from after it, it stays.
+
+    Returns:
+        The labels of the user's entries brought back; ``None`` (nothing changed) when one of ours is not there.
+
+    Raises:
+        SidecarError: a user's entry to bring back cannot be (:func:`_dropped_user_items`); nothing is changed.
     """
     history = desc.find(_TRACKED[0])
     if history is None:
-        return False
+        return None
     items, end = _items_and_end(desc, history)
     if end is None:
-        return False
+        return None
+    end = min(end, len(items))
     digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
-    where = range(end, len(items)) if undone else range(min(end, len(items)))
-    taken = _match_entries(digests, record.get("entries"), where, latest=not undone)
+    candidates = range(end, len(items)) if undone else range(end)
+    taken = _match_entries(digests, record.get("entries"), candidates, latest=not undone)
     if taken is None:
-        return False
-    _drop_items(history, items, taken)
+        return None
+    back = {} if undone else _dropped_user_items(items, end, taken, record, where)
+    _rewrite_items(desc, history, items, taken, back)
     if not undone:
-        desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
-    return True
+        desc.set(f"{{{_DT}}}history_end", str(end - len(taken) + len(back)))
+    return [_label_of(li) for _, li in sorted(back.items())]
 
 
-def _remove_our_entries(desc: ET.Element, record: dict[str, Any]) -> bool:
-    """Take our entries out of a history darktable has rewritten since; ``False`` (nothing changed) when unsure.
+#: The revert's note for the user's entries brought back (``{entries}``: their labels).
+RESTORED_NOTE = (
+    "brought back your {entries}: darktable had dropped it (compress history) while autoretouch's entry replaced it"
+)
+
+
+def _remove_our_entries(desc: ET.Element, record: dict[str, Any], where: str | Path) -> tuple[str, ...] | None:
+    """Take our entries out of a history darktable has rewritten since; ``None`` (nothing changed) when unsure.
 
     Our entries must all be in the active history (:func:`_take_out`); the user's entries, before or after
-    ours, stay as darktable wrote them. When one of ours is gone or was changed (its params edited in
-    darktable), nothing is removed.
+    ours, stay as darktable wrote them, and the user's entries ours had overridden that darktable dropped come
+    back. When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
+
+    Returns:
+        The revert's notes (:data:`RESTORED_NOTE`), or ``None``.
     """
-    return _take_out(desc, record, undone=False)
+    restored = _take_out(desc, record, undone=False, where=where)
+    if restored is None:
+        return None
+    return (RESTORED_NOTE.format(entries=", ".join(restored)),) if restored else ()
 
 
 def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
@@ -339,16 +474,20 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     which lies before them, stays where the user put it.
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
-    return len(descs) == 1 and _take_out(descs[0], record, undone=True)
+    return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
 
 
-def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> None:
+def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> tuple[str, ...]:
     """Undo :func:`apply_darktable` from its record.
 
     Args:
         doc: the sidecar (modified in place).
         record: the record :func:`apply_darktable` returned.
         force: restore even when the history changed since (drops whatever was added after us).
+
+    Returns:
+        Notes for the outcome: the user's entries brought back after darktable had dropped them
+        (:data:`RESTORED_NOTE`); empty when the history was restored exactly.
 
     Raises:
         SidecarError: the history changed since autoretouch wrote it (and not ``force``), or the record
@@ -357,8 +496,9 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
     where = doc.path or "<sidecar>"
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     if not force and (len(descs) != 1 or history_fingerprint(descs[0]) != record.get("fingerprint")):
-        if len(descs) == 1 and _remove_our_entries(descs[0], record):
-            return  # darktable rewrote the sidecar, our entries are still there as we wrote them: taken out
+        notes = _remove_our_entries(descs[0], record, where) if len(descs) == 1 else None
+        if notes is not None:
+            return notes  # darktable rewrote the sidecar, our entries are still there as we wrote them: taken out
         raise SidecarError(
             where,
             "the darktable history changed since autoretouch applied its entries (darktable rewrites it when "
@@ -368,3 +508,4 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
     if not isinstance(replaced, dict):
         raise SidecarError(where, "cannot revert: the autoretouch record has no 'replaced' data")
     restore_replaced(doc, replaced)
+    return ()

@@ -1,0 +1,115 @@
+"""apply / revert on darktable histories that darktable or the user changed after autoretouch wrote them.
+
+Each case starts from a user's own darktable edit (written as darktable 4.2 lays it out) and changes the sidecar
+the way darktable does: "compress history", a later edit of the user's, a copied or rewritten sidecar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.recipe import Recipe
+from backend.sidecar.apply import PhotoInfo, apply_to_photo
+from backend.sidecar.darktable_doc import active_history
+from backend.sidecar.provenance import find_provenance
+from backend.sidecar.revert import revert_photo
+from backend.sidecar.xmp import read_sidecar
+from backend.translate.darktable import HistoryEntry, recipe_to_history
+from testing.dt_sidecar import blend_params, compress_history, history_sidecar
+
+INFO = PhotoInfo(is_raw=False, long_side_px=96)
+
+
+def recipe(**sliders: Any) -> Recipe:
+    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in sliders.items()]})
+
+
+def entries(**sliders: Any) -> list[HistoryEntry]:
+    """Our translator's entries for the sliders (what a user's own module settings look like here)."""
+    return recipe_to_history(recipe(**sliders), is_raw=False, long_side_px=96)
+
+
+def user_exposure_blended() -> HistoryEntry:
+    """The user's own +1 EV exposure, blended at 50 % opacity."""
+    return dataclasses.replace(entries(exposure=1.0)[0], blendop_params=blend_params(opacity=50.0))
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "y.png"
+    path.write_bytes(b"not decoded: the tests pass PhotoInfo")
+    return path
+
+
+def sidecar_of(photo: Path) -> Path:
+    return photo.with_name(photo.name + ".xmp")
+
+
+def active(photo: Path) -> list[HistoryEntry]:
+    return active_history(read_sidecar(sidecar_of(photo)))
+
+
+def ops(history: list[HistoryEntry]) -> list[tuple[str, int]]:
+    return [e.instance for e in history]
+
+
+# -- F3: darktable's "compress history" after apply, then revert ----------------------------------------------
+
+
+def test_revert_after_compress_history_brings_back_the_users_overridden_entry(photo: Path) -> None:
+    user = [user_exposure_blended(), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    (applied,) = apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    assert applied.action == "written"
+    # darktable keeps only the last entry per instance: ours; the user's blended exposure is gone from the sidecar
+    sidecar_of(photo).write_text(compress_history(sidecar_of(photo).read_text(encoding="utf-8")), encoding="utf-8")
+    assert ops(active(photo)) == [("sharpen", 0), ("exposure", 0)]
+
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert "brought back your exposure (instance 0)" in outcome.reason
+    history = active(photo)
+    assert ops(history) == [("sharpen", 0), ("exposure", 0)]  # the user's exposure took our entry's place
+    assert history[1] == user[0]  # its params and its 50 % blend, as the user had them
+    assert history[0].params == user[1].params
+    assert find_provenance(read_sidecar(sidecar_of(photo))) is None
+
+
+def test_revert_after_compress_keeps_an_entry_darktable_still_has(photo: Path) -> None:
+    user = entries(sharpen=60.0)  # nothing of the user's is overridden
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    sidecar_of(photo).write_text(compress_history(sidecar_of(photo).read_text(encoding="utf-8")), encoding="utf-8")
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert (outcome.action, outcome.reason) == ("reverted", "")
+    assert ops(active(photo)) == [("sharpen", 0)]
+
+
+def test_revert_refuses_to_bring_back_an_entry_whose_drawn_mask_may_be_gone(photo: Path) -> None:
+    masked = dataclasses.replace(entries(exposure=1.0)[0], blendop_params=blend_params(mask_mode=3, mask_id=17))
+    sidecar_of(photo).write_text(history_sidecar([masked, *entries(sharpen=60.0)]), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    compressed = compress_history(sidecar_of(photo).read_text(encoding="utf-8"))
+    sidecar_of(photo).write_text(compressed, encoding="utf-8")
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "failed"
+    assert "compress history dropped your exposure (instance 0)" in outcome.reason and "drawn mask" in outcome.reason
+    assert sidecar_of(photo).read_text(encoding="utf-8") == compressed  # untouched: never a silent loss
+
+
+def test_apply_again_after_compress_keeps_the_users_entry_for_the_next_revert(photo: Path) -> None:
+    user = [user_exposure_blended(), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    sidecar_of(photo).write_text(compress_history(sidecar_of(photo).read_text(encoding="utf-8")), encoding="utf-8")
+    (again,) = apply_to_photo(photo, recipe(exposure=0.6), host="darktable", info=INFO, overwrite=True)
+    assert again.action == "written"
+    assert any("brought back your exposure (instance 0)" in w for w in again.warnings)
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    history = active(photo)
+    assert ops(history) == [("sharpen", 0), ("exposure", 0)] and history[1] == user[0]
