@@ -645,7 +645,8 @@ def test_record_with_an_active_entry_is_current(raw: Path, keep: int | None) -> 
     if keep is None:  # darktable rewrote it, ours all still there: ours replaced, the user's later entry kept
         assert outcome.action == "written", outcome.reason
         assert n >= 1
-        assert _ops(dt) == (["exposure", "flip", "vignette", "colorin", "exposure"], 5)  # OTHER: one exposure
+        # OTHER (one exposure) in the place of ours, the user's later entry still after it
+        assert _ops(dt) == (["exposure", "flip", "vignette", "exposure", "colorin"], 5)
     else:  # one of ours is gone: not undoable here, nothing touched
         assert outcome.action == "failed" and "history changed" in outcome.reason
         assert dt.read_bytes() == rewritten

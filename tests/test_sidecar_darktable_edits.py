@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backend.recipe import Recipe
+from backend.recipe import Recipe, scale
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.darktable_doc import active_history
 from backend.sidecar.provenance import find_provenance
@@ -113,3 +113,44 @@ def test_apply_again_after_compress_keeps_the_users_entry_for_the_next_revert(ph
     assert outcome.action == "reverted", outcome.reason
     history = active(photo)
     assert ops(history) == [("sharpen", 0), ("exposure", 0)] and history[1] == user[0]
+
+
+# -- F6: the user's later step after ours, then apply again (another strength) --------------------------------
+
+
+def add_later_step(photo: Path, entry: HistoryEntry) -> None:
+    """The user's step after ours, as darktable appends it (a darkroom change, a pasted or styled module)."""
+    from backend.sidecar.darktable_xmp import entry_to_li
+    from backend.sidecar.xmp import NS, serialize
+
+    doc = read_sidecar(sidecar_of(photo))
+    desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
+    seq = desc.find(f"{{{NS['darktable']}}}history/{{{NS['rdf']}}}Seq")
+    assert seq is not None
+    end = int(desc.get(f"{{{NS['darktable']}}}history_end", "0"))
+    assert end == len(seq)
+    seq.append(entry_to_li(dataclasses.replace(entry, blendop_params=blend_params(mask_mode=0)), end))
+    desc.set(f"{{{NS['darktable']}}}history_end", str(end + 1))
+    sidecar_of(photo).write_bytes(serialize(doc))
+
+
+def test_apply_again_keeps_the_users_later_step_in_effect_and_revert_is_exact(photo: Path) -> None:
+    user = [user_exposure_blended(), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    tweak = entries(exposure=1.5)[0]
+    add_later_step(photo, tweak)
+    before_again = active(photo)
+    assert ops(before_again) == [("exposure", 0), ("sharpen", 0), ("exposure", 0), ("exposure", 0)]
+
+    (again,) = apply_to_photo(photo, scale(recipe(exposure=0.3), 0.5), host="darktable", info=INFO, overwrite=True)
+    assert again.action == "written", again.reason
+    history = active(photo)
+    ours = recipe_to_history(scale(recipe(exposure=0.3), 0.5), is_raw=False, long_side_px=96)[0]
+    # ours in the place of our earlier entry; the user's later +1.5 EV stays last, so it stays in effect
+    assert [e.params for e in history] == [user[0].params, user[1].params, ours.params, tweak.params]
+    assert any(w.startswith("kept your later darktable steps") and "exposure (instance 0)" in w for w in again.warnings)
+
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert [e.params for e in active(photo)] == [user[0].params, user[1].params, tweak.params]

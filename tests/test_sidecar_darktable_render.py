@@ -52,3 +52,30 @@ def test_compress_history_then_revert_renders_the_users_edit_again(tmp_path: Pat
     user_img, ours_img, back = (result.images[k] for k in ("user", "compressed", "reverted"))
     assert np.abs(ours_img - user_img).mean() > 0.01  # ours (+0.3 EV, unblended) differs from the user's edit
     assert np.array_equal(back, user_img)  # after the revert darktable renders the user's edit exactly
+
+
+def test_apply_again_renders_the_users_later_step_not_ours(tmp_path: Path) -> None:
+    from backend.recipe import scale
+    from backend.sidecar.darktable_xmp import entry_to_li
+    from backend.sidecar.xmp import NS, read_sidecar, serialize
+
+    photo = make_png(tmp_path, "x.png", width=96, height=64)
+    sidecar_of(photo).write_text(history_sidecar(entries(sharpen=60.0)), encoding="utf-8")
+    info = PhotoInfo(is_raw=False, long_side_px=96)
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=info)
+    doc = read_sidecar(sidecar_of(photo))  # the user's +1.5 EV after ours, as darktable appends it
+    desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
+    seq = desc.find(f"{{{NS['darktable']}}}history/{{{NS['rdf']}}}Seq")
+    assert seq is not None
+    seq.append(entry_to_li(entries(exposure=1.5)[0], len(seq)))
+    desc.set(f"{{{NS['darktable']}}}history_end", str(len(seq)))
+    sidecar_of(photo).write_bytes(serialize(doc))
+    users_state = history_sidecar([*entries(sharpen=60.0), *entries(exposure=1.5)])
+
+    (again,) = apply_to_photo(photo, scale(recipe(exposure=0.3), 0.5), host="darktable", info=info, overwrite=True)
+    assert again.action == "written", again.reason
+    result = render_darktable(
+        {"again": (photo, sidecar_of(photo).read_text(encoding="utf-8")), "user": (photo, users_state)},
+        tmp_path / "dt",
+    )
+    assert np.array_equal(result.images["again"], result.images["user"])  # the user's +1.5 EV wins, not ours

@@ -10,7 +10,8 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   a sidecar that already holds autoretouch's settings, is skipped with a reason. With ``overwrite``, a
   previous autoretouch application is reverted first; other settings are replaced and remembered for
   :func:`~backend.sidecar.revert.revert_photo`. The user's darktable history is never dropped: ours is
-  appended (at ``history_end``).
+  appended (at ``history_end``); applied again, ours goes where our earlier entries were, so the user's steps
+  after them stay after ours and keep their effect.
 * A *stale* darktable record - darktable keeps our ``autoretouch:`` record when the user resets or
   discards the history, but none of the entries it lists is in the active history any more - is dropped
   and the recipe applied afresh, with :data:`STALE_NOTE` among the outcome's warnings (with or without
@@ -41,6 +42,7 @@ from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, sidecar_lock
 from backend.sidecar.darktable_doc import (
+    DarktableRevert,
     apply_darktable,
     darktable_sidecar_path,
     derived_from,
@@ -238,23 +240,23 @@ def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
     return new_document(packet_wrapper=packet_wrapper), True
 
 
-def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[tuple[str, ...], DarktableRevert]:
     """Undo autoretouch's application recorded in ``prov`` and remove the record (in memory).
 
     Returns:
-        ``(kept, notes)``: the Lightroom settings kept because they were changed since autoretouch wrote them
+        ``(kept, darktable)``: the Lightroom settings kept because they were changed since autoretouch wrote them
         (:func:`~backend.sidecar.lightroom_doc.revert_lightroom`; empty for darktable or when none was), and
-        darktable's notes (:func:`~backend.sidecar.darktable_doc.revert_darktable`: the user's entries brought
-        back after darktable had dropped them).
+        what the darktable revert did (:func:`~backend.sidecar.darktable_doc.revert_darktable`: its notes, where
+        a new application goes; empty for Lightroom).
     """
     kept: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    darktable = DarktableRevert()
     if host == "lightroom":
         kept = revert_lightroom(doc, prov.replaced)
     else:
-        notes = revert_darktable(doc, prov.replaced)
+        darktable = revert_darktable(doc, prov.replaced)
     remove_provenance(doc)
-    return kept, notes
+    return kept, darktable
 
 
 #: Begins the remark naming the Lightroom settings a revert kept (changed since autoretouch wrote them).
@@ -274,7 +276,7 @@ _EARLIER = {"lightroom": "settings", "darktable": "entries"}
 
 def _replace_earlier(
     photo: Path, host: str, sidecar: Path, doc: XmpDocument, prov: Provenance, overwrite: bool
-) -> Outcome | tuple[tuple[str, ...], tuple[str, ...]]:
+) -> Outcome | tuple[tuple[str, ...], DarktableRevert]:
     """Undo autoretouch's earlier application ``prov`` (in memory) before a new one, with ``--overwrite``.
 
     Returns:
@@ -344,6 +346,7 @@ def _apply_darktable(
             return Outcome(photo, "darktable", sidecar, "skipped", conflict)
         found = find_provenance(doc)
         notes: tuple[str, ...] = ()
+        at: int | None = None  # where our earlier entries were, when the user's later steps follow them
         if found is not None and stale_darktable_record(doc, found[1], info):
             # darktable rewrote the history without our entries (reset, discarded, undone) but kept our
             # record: the record describes nothing any more, so it goes and the recipe is applied afresh;
@@ -355,8 +358,9 @@ def _apply_darktable(
             earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
             if isinstance(earlier, Outcome):
                 return earlier
-            notes, created = earlier[1], found[1].created
-        record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=photo.name if duplicate else None)
+            notes, at, created = earlier[1].notes, earlier[1].at, found[1].created
+        image_name = photo.name if duplicate else None
+        record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
         write_provenance(desc, Provenance("darktable", recipe, record, created=created))
         return _write(photo, "darktable", sidecar, doc, dry_run, (*notes, *result.notes))

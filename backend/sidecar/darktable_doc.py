@@ -28,6 +28,7 @@ import json
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
     "RESTORED_NOTE",
+    "DarktableRevert",
     "active_entry_digests",
     "active_history",
     "apply_darktable",
@@ -224,7 +226,12 @@ def _tidy(desc: ET.Element, children_before: list[ET.Element]) -> None:
 
 
 def apply_darktable(
-    doc: XmpDocument, entries: list[HistoryEntry], *, is_raw: bool, image_name: str | None = None
+    doc: XmpDocument,
+    entries: list[HistoryEntry],
+    *,
+    is_raw: bool,
+    image_name: str | None = None,
+    at: int | None = None,
 ) -> tuple[dict[str, Any], AppendResult]:
     """Append our entries to the document's darktable history.
 
@@ -235,6 +242,8 @@ def apply_darktable(
         image_name: the image's file name, recorded as ``xmpMM:DerivedFrom`` (as darktable does) when the sidecar
             names none; given for a virtual copy's sidecar, whose name a file of that name could claim. Revert
             removes it again like every attribute the append changed.
+        at: where in the active history our entries go (:func:`~backend.sidecar.darktable_xmp.append_history`;
+            ``None``: after the user's history); a re-application gives the place of our earlier entries.
 
     Returns:
         ``(record, result)``: the JSON-ready revert record ``{"replaced": ..., "fingerprint": ...,
@@ -250,7 +259,7 @@ def apply_darktable(
     children = [c for c in desc if isinstance(c.tag, str)]
     # Snapshot the tracked elements, in descending position (each index then stays valid at "removal").
     snap = sorted(((list(desc).index(c), c.tag, copy.deepcopy(c)) for c in children if c.tag in _TRACKED), reverse=True)
-    result = append_history(desc, entries, is_raw=is_raw, source=doc.path or "<sidecar>")
+    result = append_history(desc, entries, is_raw=is_raw, source=doc.path or "<sidecar>", at=at)
     if image_name is not None and derived_from(doc) is None:
         desc.set(f"{{{NS['xmpMM']}}}DerivedFrom", image_name)
     replaced: dict[str, list[dict[str, Any]]] = {}
@@ -409,7 +418,7 @@ def _dropped_user_items(
 
 def _take_out(
     desc: ET.Element, record: dict[str, Any], *, undone: bool, where: str | Path = "<sidecar>"
-) -> list[str] | None:
+) -> tuple[list[str], int] | None:
     """Remove the record's entries from the active (``undone``: the inactive) part of the history.
 
     Each entry the record lists (``entries``: operation and params digest) must be found there as we wrote it,
@@ -419,7 +428,8 @@ def _take_out(
     ``history_end`` shrinks by the difference; from after it, it stays.
 
     Returns:
-        The labels of the user's entries brought back; ``None`` (nothing changed) when one of ours is not there.
+        The labels of the user's entries brought back and the place (new numbering) right after where our last
+        entry was; ``None`` (nothing changed) when one of ours is not there.
 
     Raises:
         SidecarError: a user's entry to bring back cannot be (:func:`_dropped_user_items`); nothing is changed.
@@ -440,7 +450,8 @@ def _take_out(
     _rewrite_items(desc, history, items, taken, back)
     if not undone:
         desc.set(f"{{{_DT}}}history_end", str(end - len(taken) + len(back)))
-    return [_label_of(li) for _, li in sorted(back.items())]
+    place = sum(1 for i in range(max(taken) + 1) if i not in taken or i in back)
+    return [_label_of(li) for _, li in sorted(back.items())], place
 
 
 #: The revert's note for the user's entries brought back (``{entries}``: their labels).
@@ -449,20 +460,37 @@ RESTORED_NOTE = (
 )
 
 
-def _remove_our_entries(desc: ET.Element, record: dict[str, Any], where: str | Path) -> tuple[str, ...] | None:
+@dataclass(frozen=True)
+class DarktableRevert:
+    """What :func:`revert_darktable` did.
+
+    Attributes:
+        notes: the user's entries brought back after darktable had dropped them (:data:`RESTORED_NOTE`).
+        at: where our entries were in the active history when the user's steps follow them (a new application
+            goes there, so those steps keep their effect); ``None`` when they were last or the history was
+            restored exactly.
+    """
+
+    notes: tuple[str, ...] = ()
+    at: int | None = None
+
+
+def _remove_our_entries(desc: ET.Element, record: dict[str, Any], where: str | Path) -> DarktableRevert | None:
     """Take our entries out of a history darktable has rewritten since; ``None`` (nothing changed) when unsure.
 
     Our entries must all be in the active history (:func:`_take_out`); the user's entries, before or after
     ours, stay as darktable wrote them, and the user's entries ours had overridden that darktable dropped come
     back. When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
-
-    Returns:
-        The revert's notes (:data:`RESTORED_NOTE`), or ``None``.
     """
-    restored = _take_out(desc, record, undone=False, where=where)
-    if restored is None:
+    found = _take_out(desc, record, undone=False, where=where)
+    if found is None:
         return None
-    return (RESTORED_NOTE.format(entries=", ".join(restored)),) if restored else ()
+    restored, place = found
+    history = desc.find(_TRACKED[0])
+    items, end = _items_and_end(desc, history) if history is not None else ([], None)
+    later = end is not None and place < min(end, len(items))
+    notes = (RESTORED_NOTE.format(entries=", ".join(restored)),) if restored else ()
+    return DarktableRevert(notes, place if later else None)
 
 
 def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
@@ -477,7 +505,7 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
 
 
-def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> tuple[str, ...]:
+def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> DarktableRevert:
     """Undo :func:`apply_darktable` from its record.
 
     Args:
@@ -486,8 +514,7 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
         force: restore even when the history changed since (drops whatever was added after us).
 
     Returns:
-        Notes for the outcome: the user's entries brought back after darktable had dropped them
-        (:data:`RESTORED_NOTE`); empty when the history was restored exactly.
+        The notes for the outcome and where a new application goes (:class:`DarktableRevert`).
 
     Raises:
         SidecarError: the history changed since autoretouch wrote it (and not ``force``), or the record
@@ -496,9 +523,9 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
     where = doc.path or "<sidecar>"
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     if not force and (len(descs) != 1 or history_fingerprint(descs[0]) != record.get("fingerprint")):
-        notes = _remove_our_entries(descs[0], record, where) if len(descs) == 1 else None
-        if notes is not None:
-            return notes  # darktable rewrote the sidecar, our entries are still there as we wrote them: taken out
+        done = _remove_our_entries(descs[0], record, where) if len(descs) == 1 else None
+        if done is not None:
+            return done  # darktable rewrote the sidecar, our entries are still there as we wrote them: taken out
         raise SidecarError(
             where,
             "the darktable history changed since autoretouch applied its entries (darktable rewrites it when "
@@ -508,4 +535,4 @@ def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = 
     if not isinstance(replaced, dict):
         raise SidecarError(where, "cannot revert: the autoretouch record has no 'replaced' data")
     restore_replaced(doc, replaced)
-    return ()
+    return DarktableRevert()

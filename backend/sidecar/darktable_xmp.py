@@ -26,6 +26,10 @@ Same module instance
     instance from our entry on (darktable keeps the last entry per instance), exactly like applying a style;
     the user's entry stays in the history. :class:`AppendResult` lists such instances.
 
+Applying again (``at``)
+    A re-application goes where our earlier entries were (``append_history(..., at=...)``), not after the
+    user's history: the user's steps after ours (a later exposure tweak) stay after ours and keep their effect.
+
 ``iop_order``
     Appending keeps the user's ``iop_order_version``; a ``darktable:iop_order_list`` is written or extended
     only when our entries use an instance the order does not have yet (``rgbcurve`` instance 1).
@@ -62,6 +66,8 @@ from backend.translate.darktable_order import (
 
 __all__ = [
     "DT_NS",
+    "LATER_NOTE",
+    "OVERRIDES_NOTE",
     "RDF_NS",
     "XMPMM_NS",
     "XMP_NS",
@@ -107,7 +113,7 @@ class AppendResult:
         added: number of entries we added.
         first_num: ``darktable:num`` of our first entry.
         history_end_before: the user's effective ``history_end`` (``min(history_end, count)``).
-        history_end_after: the new ``history_end`` (= ``first_num + added``).
+        history_end_after: the new ``history_end`` (= ``history_end_before + added``).
         shifted: number of undone (inactive) user entries moved after ours (their ``num`` + ``added``).
         overridden: ``(operation, multi_priority)`` of the user's active module instances our entries override.
         iop_order_version: ``iop_order_version`` after the change.
@@ -333,10 +339,12 @@ def _order_after(
     return order_version, list_text, new_list
 
 
-def _insert_at_end(
-    description: ET.Element, lis: Sequence[ET.Element], end: int, entries: Sequence[HistoryEntry]
+def _insert_entries(
+    description: ET.Element, lis: Sequence[ET.Element], at: int, end: int, entries: Sequence[HistoryEntry]
 ) -> int:
-    """Insert our entries at ``history_end``, shifting the undone entries (and their masks) above ours.
+    """Insert our entries at place ``at`` of the active history (at most ``history_end``).
+
+    The entries from there on (the user's later steps, the undone ones) and their masks shift above ours.
 
     Returns:
         How many undone entries were shifted.
@@ -344,22 +352,39 @@ def _insert_at_end(
     k = len(entries)
     seq = _history_seq(description, create=True)
     assert seq is not None
-    shifted = len(lis) - end
-    if shifted:
-        for i, li in enumerate(lis[end:], start=end):
-            if li.get(_dt("num")) is not None:
-                li.set(_dt("num"), str(i + k))
-        masks_seq = description.find(f"{_dt('masks_history')}/{_rdf('Seq')}")
-        if masks_seq is not None:
-            for m in masks_seq:
-                raw = m.get(_dt("mask_num"))
-                if raw is not None and raw.strip().lstrip("-").isdigit() and int(raw) >= end:
-                    m.set(_dt("mask_num"), str(int(raw) + k))
-    insert_at = list(seq).index(lis[end]) if shifted else len(list(seq))
+    for i, li in enumerate(lis[at:], start=at):
+        if li.get(_dt("num")) is not None:
+            li.set(_dt("num"), str(i + k))
+    masks_seq = description.find(f"{_dt('masks_history')}/{_rdf('Seq')}")
+    for m in [] if masks_seq is None or at == len(lis) else masks_seq:
+        raw = m.get(_dt("mask_num"))
+        if raw is not None and raw.strip().lstrip("-").isdigit() and int(raw) >= at:
+            m.set(_dt("mask_num"), str(int(raw) + k))
+    insert_at = list(seq).index(lis[at]) if at < len(lis) else len(list(seq))
     for j, entry in enumerate(entries):
-        seq.insert(insert_at + j, entry_to_li(entry, end + j))
+        seq.insert(insert_at + j, entry_to_li(entry, at + j))
     description.set(_dt("history_end"), str(end + k))
-    return shifted
+    return len(lis) - end
+
+
+#: Begins the note naming the user's instances our entries override (their settings are kept for revert).
+OVERRIDES_NOTE = "overrides the user's "
+#: Begins the note naming the user's later steps that stay after ours, and so keep their effect.
+LATER_NOTE = "kept your later darktable steps after autoretouch's, so they stay in effect: "
+
+
+def _instance_notes(user: Sequence[HistoryEntry], at: int, end: int, entries: Sequence[HistoryEntry]) -> list[str]:
+    """The notes on the user's module instances that ours meet.
+
+    An instance the user set before ours is overridden; one the user set again after ours stays in effect.
+    """
+    ours = {e.instance for e in entries}
+    overridden = sorted({e.instance for e in user[:at]} & ours)
+    later = sorted({e.instance for e in user[at:end]} & ours)
+    notes = [OVERRIDES_NOTE + ", ".join(f"{op} (instance {p})" for op, p in overridden)] if overridden else []
+    if later:
+        notes.append(LATER_NOTE + ", ".join(f"{op} (instance {p})" for op, p in later))
+    return notes
 
 
 def append_history(
@@ -368,6 +393,7 @@ def append_history(
     *,
     is_raw: bool,
     source: str | Path = "<sidecar>",
+    at: int | None = None,
 ) -> AppendResult:
     """Add our entries to the darktable history of an existing ``rdf:Description``, in place.
 
@@ -379,6 +405,8 @@ def append_history(
         entries: our entries in pipeline order.
         is_raw: used only when the description has no darktable data yet (order version 2 or 3).
         source: the sidecar's path, for error messages.
+        at: where in the active history our entries go (``None``: at ``history_end``, after the user's history).
+            Re-applying gives the place our earlier entries had, so the user's steps after them stay after ours.
 
     Returns:
         An :class:`AppendResult`.
@@ -397,13 +425,11 @@ def append_history(
     user_entries = _user_history(description, lis, src)
     end_attr = _int_attr(description, "history_end", src)
     end = len(lis) if end_attr is None else max(0, min(end_attr, len(lis)))
+    at = end if at is None else max(0, min(at, end))
     order_version, list_text, new_list = _order_after(description, entries, src)
 
-    notes: list[str] = []
-    overridden = tuple(sorted({e.instance for e in user_entries[:end]} & {e.instance for e in entries}))
-    if overridden:
-        notes.append("overrides the user's " + ", ".join(f"{op} (instance {p})" for op, p in overridden))
-    shifted = _insert_at_end(description, lis, end, entries)
+    notes = _instance_notes(user_entries, at, end, entries)
+    shifted = _insert_entries(description, lis, at, end, entries)
     if shifted:
         notes.append(f"{shifted} undone darktable step(s) kept after our entries (still inactive)")
     if new_list is not None:
@@ -413,14 +439,15 @@ def append_history(
     if not is_raw and order_version == 2:
         notes.append("the user's iop order is V30 (2): on this non-raw file exposure runs before colorin")
     if description.get(_dt("history_current_hash")) is not None:
-        description.set(_dt("history_current_hash"), _current_hash([*user_entries[:end], *entries]))
+        active = [*user_entries[:at], *entries, *user_entries[at:end]]
+        description.set(_dt("history_current_hash"), _current_hash(active))
     return AppendResult(
         added=len(entries),
-        first_num=end,
+        first_num=at,
         history_end_before=end,
         history_end_after=end + len(entries),
         shifted=shifted,
-        overridden=overridden,
+        overridden=tuple(sorted({e.instance for e in user_entries[:at]} & {e.instance for e in entries})),
         iop_order_version=order_version,
         iop_order_list_changed=new_list is not None,
         auto_presets_applied=description.get(_dt("auto_presets_applied"), ""),

@@ -102,8 +102,8 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
             reason = UNDONE_REVERT_REASON if remove_undone_entries(doc, prov.replaced) else STALE_REVERT_REASON
             remove_provenance(doc)
         else:
-            kept, notes = revert_host(host, doc, prov)
-            reason = "; ".join(filter(None, (kept_remark(kept), *notes)))
+            kept, darktable = revert_host(host, doc, prov)
+            reason = "; ".join(filter(None, (kept_remark(kept), *darktable.notes)))
         if prov.created and is_empty_packet(doc):
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
