@@ -154,3 +154,38 @@ def test_apply_again_keeps_the_users_later_step_in_effect_and_revert_is_exact(ph
     (outcome,) = revert_photo(photo, host="darktable")
     assert outcome.action == "reverted", outcome.reason
     assert [e.params for e in active(photo)] == [user[0].params, user[1].params, tweak.params]
+
+
+# -- F2: our entries on the user's own instances (blended, switched off, named) --------------------------------
+
+LIFT = [0.0, 0.05, 0.14, 0.28, 0.47, 0.72, 1.0]
+CURVE = [0.0, 0.03, 0.1, 0.23, 0.42, 0.68, 1.0]
+
+
+def test_overriding_the_users_instances_keeps_their_names_and_the_note_lists_each(photo: Path) -> None:
+    user = [
+        user_exposure_blended(),
+        dataclasses.replace(entries(saturation=40.0)[0], enabled=False),
+        *entries(tone_curve=LIFT),
+        dataclasses.replace(entries(rgb_curves=[LIFT, LIFT, LIFT])[0], multi_name="my curve"),
+        *entries(sharpen=60.0),
+    ]
+    assert [e.instance for e in user][3] == ("rgbcurve", 1)
+    from backend.translate.darktable_order import build_iop_order_list
+
+    order = {"iop_order_list": build_iop_order_list(3, [e.instance for e in user])}
+    sidecar_of(photo).write_text(history_sidecar(user, attributes=order), encoding="utf-8")
+    ours = recipe(exposure=0.3, saturation=10.0, tone_curve=CURVE, rgb_curves=[CURVE] * 3)
+    (outcome,) = apply_to_photo(photo, ours, host="darktable", info=INFO)
+    assert outcome.action == "written", outcome.reason
+    (note,) = [w for w in outcome.warnings if w.startswith("overrides the user's ")]
+    assert note == (
+        "overrides the user's colorbalancergb (instance 0, switched off: now on), "
+        "exposure (instance 0, blended at 50 % opacity: blending not kept), "
+        'rgbcurve (instance 0), rgbcurve (instance 1 "my curve")'
+    )
+    written = {e.instance: e for e in active(photo)[len(user) :]}
+    assert written[("rgbcurve", 1)].multi_name == "my curve"  # the user's name stays on the instance
+    assert written[("exposure", 0)].multi_name == written[("rgbcurve", 0)].multi_name == ""
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert active(photo) == user

@@ -24,7 +24,10 @@ Decisions (darktable 4.2.1 semantics, see ``src/common/exif.cc`` and ``src/devel
 Same module instance
     An entry for an ``(operation, multi_priority)`` the user already has overrides the user's settings of that
     instance from our entry on (darktable keeps the last entry per instance), exactly like applying a style;
-    the user's entry stays in the history. :class:`AppendResult` lists such instances.
+    the user's entry stays in the history. :class:`AppendResult` lists such instances, and the note names each
+    (with the name the user gave it, and when ours switches it on or drops its blending). Our entry keeps the
+    instance's name (``multi_name``) when the user named it; its blending is the module default (none), as our
+    settings were made for the whole image.
 
 Applying again (``at``)
     A re-application goes where our earlier entries were (``append_history(..., at=...)``), not after the
@@ -45,8 +48,9 @@ History hashes
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
@@ -63,6 +67,7 @@ from backend.translate.darktable_order import (
     parse_iop_order_list,
     serialize_iop_order_list,
 )
+from backend.translate.darktable_pack import decode_params
 
 __all__ = [
     "DT_NS",
@@ -372,16 +377,58 @@ OVERRIDES_NOTE = "overrides the user's "
 #: Begins the note naming the user's later steps that stay after ours, and so keep their effect.
 LATER_NOTE = "kept your later darktable steps after autoretouch's, so they stay in effect: "
 
+#: Bits of a blend's ``mask_mode`` (``DEVELOP_MASK_*``): blending on, and the kinds of mask.
+_MASK_ENABLED, _MASK_KINDS = 1, ((2, "a drawn mask"), (4, "a parametric mask"), (8, "a raster mask"))
+
+
+def _blend_summary(blendop_params: str | None) -> str | None:
+    """How a user's entry blends (``"blended at 50 % opacity with a drawn mask"``); ``None`` when it does not."""
+    if not blendop_params:
+        return None
+    try:
+        blob = decode_params(blendop_params)
+        mask_mode, opacity = struct.unpack_from("<I", blob, 0)[0], struct.unpack_from("<f", blob, 16)[0]
+    except (InvalidRecipeError, struct.error):
+        return None
+    if not mask_mode & _MASK_ENABLED:
+        return None
+    masks = [name for bit, name in _MASK_KINDS if mask_mode & bit]
+    return f"blended at {opacity:g} % opacity" + (f" with {' and '.join(masks)}" if masks else "")
+
+
+def _overridden_label(user: HistoryEntry) -> str:
+    """How the note names a user's instance ours overrides, with what ours changes beyond its settings.
+
+    ``exposure (instance 0, blended at 50 % opacity: blending not kept)``,
+    ``colorbalancergb (instance 0, switched off: now on)``, ``rgbcurve (instance 1 "my curve")``.
+    """
+    details = []
+    if not user.enabled:
+        details.append("switched off: now on")
+    blend = _blend_summary(user.blendop_params)
+    if blend is not None:
+        details.append(f"{blend}: blending not kept")
+    name = f' "{user.multi_name}"' if user.multi_name else ""
+    return f"{user.operation} (instance {user.multi_priority}{name}{''.join(', ' + d for d in details)})"
+
+
+def _keep_user_names(user: Sequence[HistoryEntry], entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """Our entries, each taking the name the user gave the instance it overrides (``multi_name``)."""
+    names = {e.instance: e.multi_name for e in user if e.multi_name}
+    return [replace(e, multi_name=names[e.instance]) if e.instance in names else e for e in entries]
+
 
 def _instance_notes(user: Sequence[HistoryEntry], at: int, end: int, entries: Sequence[HistoryEntry]) -> list[str]:
     """The notes on the user's module instances that ours meet.
 
-    An instance the user set before ours is overridden; one the user set again after ours stays in effect.
+    An instance the user set before ours is overridden (the note names each, with its name, and says when ours
+    switches it on or drops its blending); one the user set again after ours stays in effect.
     """
     ours = {e.instance for e in entries}
-    overridden = sorted({e.instance for e in user[:at]} & ours)
+    last = {e.instance: e for e in user[:at]}
+    overridden = [last[i] for i in sorted(set(last) & ours)]
     later = sorted({e.instance for e in user[at:end]} & ours)
-    notes = [OVERRIDES_NOTE + ", ".join(f"{op} (instance {p})" for op, p in overridden)] if overridden else []
+    notes = [OVERRIDES_NOTE + ", ".join(_overridden_label(e) for e in overridden)] if overridden else []
     if later:
         notes.append(LATER_NOTE + ", ".join(f"{op} (instance {p})" for op, p in later))
     return notes
@@ -428,6 +475,7 @@ def append_history(
     at = end if at is None else max(0, min(at, end))
     order_version, list_text, new_list = _order_after(description, entries, src)
 
+    entries = _keep_user_names(user_entries[:at], entries)
     notes = _instance_notes(user_entries, at, end, entries)
     shifted = _insert_entries(description, lis, at, end, entries)
     if shifted:
