@@ -1,4 +1,4 @@
-"""ICC profile reading/writing, container parsing and the as-shot Temperature/Tint conversion."""
+"""ICC profile reading/writing, container parsing, the EXIF colour space and the as-shot Temperature/Tint conversion."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import struct
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import tifffile
+import torch
 
+from backend.decode import decode_image, decode_preview
 from backend.decode.containers import jpeg_info, png_info
-from backend.decode.icc import IccError, build_icc_profile, parse_icc, srgb_icc_profile
+from backend.decode.icc import KNOWN_SPACES, IccError, build_icc_profile, parse_icc, srgb_icc_profile
 from backend.decode.tiffdir import read_directories
 from backend.decode.whitebalance import DngColour, as_shot_white_balance, dng_colour, xy_to_temperature_tint
 from backend.render.color import PROPHOTO_TO_REC2020, REC2020_TO_XYZ_D50, REC2020_TO_XYZ_D65, SRGB_TO_REC2020
-from testing.fixtures import make_dng, make_jpeg, prophoto_icc_profile
+from testing.fixtures import make_dng, make_jpeg, pattern_rgb, prophoto_icc_profile
 
 
 def test_prophoto_profile_round_trip() -> None:
@@ -106,6 +110,127 @@ def test_container_parsing(tmp_path: Path) -> None:
     pinfo = png_info(png)
     assert (pinfo.width, pinfo.height, pinfo.icc, pinfo.problem) == (7, 5, icc, None)
     assert png_info(png[:-12]).problem is not None
+
+
+# --------------------------------------------------------------------------------------------- EXIF colour space
+
+_ADOBE = "Adobe RGB (1998)"
+_UNCALIBRATED = 0xFFFF
+
+
+def _adobe_rgb_icc() -> bytes:
+    x, y = 0.3127, 0.3290  # D65
+    white = (x / y, 1.0, (1 - x - y) / y)
+    return build_icc_profile(_ADOBE, REC2020_TO_XYZ_D50 @ KNOWN_SPACES[_ADOBE], white, 563 / 256)
+
+
+def _exif_colour_ifds(start: int, colour_space: int, interop_index: str | None) -> bytes:
+    """Little-endian Exif IFD placed at ``start`` (ColorSpace, and an Interop IFD pointer), then the Interop IFD."""
+    count = 2 if interop_index else 1
+    exif = struct.pack("<H", count) + struct.pack("<HHIHH", 0xA001, 3, 1, colour_space, 0)
+    interop = b""
+    if interop_index:
+        exif += struct.pack("<HHII", 0xA005, 4, 1, start + 2 + 12 * count + 4)
+        index = struct.pack("<HHI4s", 0x0001, 2, 4, interop_index.encode("ascii").ljust(4, b"\0"))
+        interop = struct.pack("<H", 2) + index + struct.pack("<HHI4s", 0x0002, 7, 4, b"0100") + b"\0" * 4
+    return exif + b"\0" * 4 + interop
+
+
+def _jpeg_app(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _exif_app1(colour_space: int, interop_index: str | None) -> bytes:
+    """EXIF APP1 whose IFD0 holds only the Exif IFD pointer (IFD0 at 8, 18 bytes: the Exif IFD at 26)."""
+    ifd0 = struct.pack("<HHHII", 1, 0x8769, 4, 1, 26) + b"\0" * 4
+    tiff = b"II*\0" + struct.pack("<I", 8) + ifd0 + _exif_colour_ifds(26, colour_space, interop_index)
+    return _jpeg_app(0xE1, b"Exif\0\0" + tiff)
+
+
+def _jpegs(tmp_path: Path) -> dict[str, Path]:
+    """One encoded image of :func:`pattern_rgb` codes, with several colour declarations; name -> path."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(pattern_rgb(), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert ok
+    jpeg = buf.tobytes()
+    icc_app2 = _jpeg_app(0xE2, b"ICC_PROFILE\0\x01\x01" + _adobe_rgb_icc())
+    srgb_app2 = _jpeg_app(0xE2, b"ICC_PROFILE\0\x01\x01" + srgb_icc_profile())
+    headers = {
+        "exif_adobe": _exif_app1(_UNCALIBRATED, "R03"),
+        "icc_adobe": icc_app2,
+        "exif_srgb": _exif_app1(1, "R98"),
+        "exif_uncalibrated": _exif_app1(_UNCALIBRATED, "R98"),
+        "exif_adobe_icc_srgb": _exif_app1(_UNCALIBRATED, "R03") + srgb_app2,
+        "plain": b"",
+    }
+    paths = {}
+    for name, header in headers.items():
+        paths[name] = tmp_path / f"{name}.jpg"
+        paths[name].write_bytes(jpeg[:2] + header + jpeg[2:])
+    return paths
+
+
+def test_jpeg_with_dcf_adobe_rgb_exif_is_read_as_adobe_rgb(tmp_path: Path) -> None:
+    """No profile, EXIF ColorSpace Uncalibrated + interoperability index R03: Adobe RGB, as an embedded profile."""
+    paths = _jpegs(tmp_path)
+    exif_adobe, icc_adobe, plain = (decode_image(paths[n]) for n in ("exif_adobe", "icc_adobe", "plain"))
+    torch.testing.assert_close(exif_adobe.image, icc_adobe.image)
+    assert icc_adobe.colour_note == f"{_ADOBE} (embedded ICC)"
+    assert exif_adobe.colour_note.startswith(_ADOBE) and "EXIF" in exif_adobe.colour_note
+    assert exif_adobe.exif.colour_space == _ADOBE
+    assert float((exif_adobe.image - plain.image).abs().max()) > 0.05  # not read as sRGB
+    preview = decode_preview(paths["exif_adobe"], long_side=32)
+    assert preview.colour_note == exif_adobe.colour_note
+    torch.testing.assert_close(preview.image, decode_preview(paths["icc_adobe"], long_side=32).image)
+
+
+@pytest.mark.parametrize(("name", "space"), [("exif_srgb", "sRGB"), ("exif_uncalibrated", "uncalibrated")])
+def test_jpeg_with_other_exif_colour_spaces_stays_srgb(tmp_path: Path, name: str, space: str) -> None:
+    paths = _jpegs(tmp_path)
+    decoded, plain = decode_image(paths[name]), decode_image(paths["plain"])
+    assert decoded.exif.colour_space == space and plain.exif.colour_space is None
+    assert decoded.colour_note == plain.colour_note == "sRGB (assumed, no profile)"
+    assert torch.equal(decoded.image, plain.image)
+
+
+def test_embedded_profile_wins_over_the_exif_colour_space(tmp_path: Path) -> None:
+    decoded = decode_image(_jpegs(tmp_path)["exif_adobe_icc_srgb"])
+    assert decoded.colour_note == "sRGB (embedded ICC)"
+    assert torch.equal(decoded.image, decode_image(_jpegs(tmp_path)["plain"]).image)
+
+
+def _tiff_with_exif(path: Path, codes: np.ndarray, colour_space: int, interop_index: str | None) -> Path:
+    """An uncompressed 8-bit RGB TIFF whose IFD0 points to an Exif IFD (tifffile will not write one)."""
+    height, width, _ = codes.shape
+    ifd0_size = 2 + 12 * 10 + 4
+    exif_at = 8 + ifd0_size
+    exif = _exif_colour_ifds(exif_at, colour_space, interop_index)
+    bits_at = exif_at + len(exif)
+    pixels_at = bits_at + 6
+
+    def entry(tag: int, ftype: int, value: int, count: int = 1) -> bytes:
+        field = struct.pack("<I", value) if ftype == 4 or count > 1 else struct.pack("<HH", value, 0)
+        return struct.pack("<HHI", tag, ftype, count) + field
+
+    entries = [
+        entry(256, 4, width), entry(257, 4, height), entry(258, 3, bits_at, count=3), entry(259, 3, 1),
+        entry(262, 3, 2), entry(273, 4, pixels_at), entry(277, 3, 3), entry(278, 4, height),
+        entry(279, 4, codes.nbytes), entry(34665, 4, exif_at),
+    ]  # fmt: skip
+    ifd0 = struct.pack("<H", len(entries)) + b"".join(entries)
+    header = b"II*\0" + struct.pack("<I", 8) + ifd0 + b"\0" * 4 + exif + struct.pack("<3H", 8, 8, 8)
+    path.write_bytes(header + codes.tobytes())
+    return path
+
+
+def test_tiff_with_dcf_adobe_rgb_exif_is_read_as_adobe_rgb(tmp_path: Path) -> None:
+    codes = pattern_rgb()
+    with_icc = tmp_path / "icc.tif"
+    tifffile.imwrite(with_icc, codes, photometric="rgb", iccprofile=_adobe_rgb_icc(), metadata=None)
+    decoded = decode_image(_tiff_with_exif(tmp_path / "exif.tif", codes, _UNCALIBRATED, "R03"))
+    torch.testing.assert_close(decoded.image, decode_image(with_icc).image)
+    assert decoded.exif.colour_space == _ADOBE and decoded.colour_note.startswith(_ADOBE)
+    srgb = decode_image(_tiff_with_exif(tmp_path / "srgb.tif", codes, 1, "R98"))
+    assert srgb.exif.colour_space == "sRGB" and srgb.colour_note == "sRGB (assumed, no profile)"
 
 
 @pytest.mark.parametrize(

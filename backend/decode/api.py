@@ -102,14 +102,15 @@ def _decode_raw(
 def _decode_raster(
     kind: str, data: bytes, where: Path | None, path: Path | None, preview: bool, long_side: int, max_pixels: int
 ) -> DecodedImage:
+    exif: ExifInfo = exif_from_bytes(data)  # its colour space applies when no ICC profile is embedded
     raster: Raster
     if kind == "jpeg":
-        raster = decode_jpeg(data, where, preview_long_side=long_side if preview else None, max_pixels=max_pixels)
+        pv = long_side if preview else None
+        raster = decode_jpeg(data, where, preview_long_side=pv, max_pixels=max_pixels, exif_space=exif.colour_space)
     elif kind == "png":
-        raster = decode_png(data, where, max_pixels=max_pixels)
+        raster = decode_png(data, where, max_pixels=max_pixels, exif_space=exif.colour_space)
     else:
-        raster = decode_tiff(data, where, max_pixels=max_pixels)
-    exif: ExifInfo = exif_from_bytes(data)
+        raster = decode_tiff(data, where, max_pixels=max_pixels, exif_space=exif.colour_space)
     orientation = raster.orientation or exif.orientation
     if exif.orientation != orientation:
         exif = dataclasses.replace(exif, orientation=orientation)

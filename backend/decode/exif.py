@@ -16,7 +16,12 @@ import exifread
 
 from backend.decode.types import ExifInfo
 
-__all__ = ["exif_from_bytes", "merge_exif"]
+__all__ = ["ADOBE_RGB", "exif_from_bytes", "merge_exif"]
+
+#: :attr:`ExifInfo.colour_space` of a DCF "option file": Adobe RGB (1998) pixels.
+ADOBE_RGB = "Adobe RGB (1998)"
+_EXIF_SRGB = 1
+_EXIF_UNCALIBRATED = 0xFFFF
 
 _log = logging.getLogger(__name__)
 
@@ -81,6 +86,18 @@ def _exif_source(data: bytes) -> bytes | None:
     return None
 
 
+def _colour_space(tags: dict[str, Any]) -> str | None:
+    """The colour space the EXIF declares (see :attr:`ExifInfo.colour_space`)."""
+    space = _number(tags, "ColorSpace")
+    if space == _EXIF_SRGB:
+        return "sRGB"
+    if space != _EXIF_UNCALIBRATED:
+        return None
+    index = tags.get("Interoperability InteroperabilityIndex")
+    text = str(index).replace("\0", "").strip() if index is not None else ""
+    return ADOBE_RGB if text.upper() == "R03" else "uncalibrated"
+
+
 def exif_from_bytes(data: bytes) -> ExifInfo:
     """Read the shooting metadata of a photo held in memory.
 
@@ -112,6 +129,7 @@ def exif_from_bytes(data: bytes) -> ExifInfo:
         orientation=int(orientation) if orientation is not None and 1 <= orientation <= 8 else 1,
         exposure_bias_ev=_number(tags, "ExposureBiasValue"),
         datetime_original=_text(tags, "DateTimeOriginal") or _text(tags, "DateTime"),
+        colour_space=_colour_space(tags),
     )
 
 

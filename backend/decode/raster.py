@@ -22,7 +22,8 @@ import numpy as np
 import tifffile
 
 from backend.decode.containers import ContainerInfo, jpeg_info, png_info
-from backend.decode.icc import SRGB_TRC, IccError, IccProfile, Trc, parse_icc
+from backend.decode.exif import ADOBE_RGB
+from backend.decode.icc import KNOWN_SPACES, SRGB_TRC, IccError, IccProfile, Trc, parse_icc
 from backend.decode.progressive import dc_scans_only
 from backend.errors import AutoretouchError, CorruptImageError, ImageTooLargeError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020
@@ -30,6 +31,8 @@ from backend.render.color import SRGB_TO_REC2020
 __all__ = ["Colour", "Raster", "clean_float_samples", "decode_jpeg", "decode_png", "decode_tiff", "resolve_colour"]
 
 _LINEAR = Trc("gamma", 1.0)
+#: Adobe RGB (1998)'s curve as its ICC profile stores it: gamma 563/256 (2.19921875) in a u8Fixed8 ``curv``.
+_ADOBE_RGB_TRC = Trc("gamma", 563 / 256)
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,18 @@ class Raster:
     orientation: int = 0
 
 
-def resolve_colour(icc: bytes | None, *, srgb_chunk: bool = False, is_float: bool = False) -> Colour:
-    """Colour interpretation from an embedded ICC profile, else the documented assumption.
+def resolve_colour(
+    icc: bytes | None, *, srgb_chunk: bool = False, is_float: bool = False, exif_space: str | None = None
+) -> Colour:
+    """Colour interpretation from an embedded ICC profile, else the EXIF colour space, else the documented assumption.
 
     Args:
         icc: embedded profile bytes, or ``None``.
         srgb_chunk: a PNG ``sRGB`` chunk is present.
-        is_float: float samples (assumed linear sRGB without a profile).
+        is_float: float samples (assumed linear sRGB without a profile; the EXIF colour space is not used).
+        exif_space: :attr:`backend.decode.types.ExifInfo.colour_space`; :data:`ADOBE_RGB` (a DCF option file,
+            as cameras set to Adobe RGB write it: no profile, EXIF ColorSpace "Uncalibrated", interoperability
+            index R03) is read as Adobe RGB (1998), the space and curve an embedded Adobe RGB profile gives.
 
     Returns:
         The :class:`Colour`.
@@ -95,6 +103,9 @@ def resolve_colour(icc: bytes | None, *, srgb_chunk: bool = False, is_float: boo
         return Colour((SRGB_TRC,), SRGB_TO_REC2020, "sRGB (PNG sRGB chunk)")
     if is_float:
         return Colour((_LINEAR,), SRGB_TO_REC2020, "linear sRGB (assumed for float samples without profile)")
+    if icc is None and exif_space == ADOBE_RGB:
+        note = f"{ADOBE_RGB} (EXIF ColorSpace Uncalibrated with interoperability index R03, no profile)"
+        return Colour((_ADOBE_RGB_TRC,), KNOWN_SPACES[ADOBE_RGB], note)
     return Colour((SRGB_TRC,), SRGB_TO_REC2020, fallback)
 
 
@@ -147,7 +158,9 @@ def _dct_reduction(width: int, height: int, preview_long_side: int) -> int:
     return cv2.IMREAD_COLOR
 
 
-def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int) -> Raster:
+def decode_jpeg(
+    data: bytes, where: Path | None, *, preview_long_side: int | None, max_pixels: int, exif_space: str | None = None
+) -> Raster:
     """Decode a JPEG (8-bit); ``preview_long_side`` selects the fast preview path.
 
     Preview path: the JPEG's own pixels with libjpeg's DCT-domain reduction (1/2, 1/4, 1/8: the largest whose
@@ -162,6 +175,7 @@ def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | Non
         where: the file, for error messages.
         preview_long_side: target long side of a preview in pixels, or ``None`` for the full decode.
         max_pixels: refuse a frame of more pixels than this (from the header, before decoding).
+        exif_space: the EXIF colour space, used when no ICC profile is embedded (see :func:`resolve_colour`).
 
     Returns:
         The stored pixels (BGR), full size or reduced by 2, 4 or 8, with the colour interpretation.
@@ -172,7 +186,7 @@ def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | Non
     """
     info = jpeg_info(data)
     _check_container(info, "JPEG", max_pixels, where)
-    colour = resolve_colour(info.icc)
+    colour = resolve_colour(info.icc, exif_space=exif_space)
     flags = _dct_reduction(info.width, info.height, preview_long_side) if preview_long_side else cv2.IMREAD_COLOR
     if flags == cv2.IMREAD_REDUCED_COLOR_8:
         data = dc_scans_only(data) or data  # same pixels at 1/8 scale, without decoding the AC scans
@@ -180,12 +194,15 @@ def decode_jpeg(data: bytes, where: Path | None, *, preview_long_side: int | Non
     return Raster(_drop_alpha(pixels), True, colour, info.width, info.height)
 
 
-def decode_png(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
-    """Decode a PNG at its bit depth (8 or 16), dropping alpha and expanding palettes."""
+def decode_png(data: bytes, where: Path | None, *, max_pixels: int, exif_space: str | None = None) -> Raster:
+    """Decode a PNG at its bit depth (8 or 16), dropping alpha and expanding palettes.
+
+    Colour: the ICC profile, else the ``sRGB`` chunk, else ``exif_space`` (see :func:`resolve_colour`), else sRGB.
+    """
     info = png_info(data)
     _check_container(info, "PNG", max_pixels, where)
     pixels = _imdecode(data, cv2.IMREAD_UNCHANGED, "PNG", where)
-    colour = resolve_colour(info.icc, srgb_chunk=info.srgb_chunk)
+    colour = resolve_colour(info.icc, srgb_chunk=info.srgb_chunk, exif_space=exif_space)
     return Raster(_drop_alpha(pixels), True, colour, info.width, info.height)
 
 
@@ -360,7 +377,7 @@ def clean_float_samples(pixels: np.ndarray) -> tuple[np.ndarray, str]:
     return pixels, f"{bad:,} non-finite sample{'s' if bad > 1 else ''} replaced (NaN and -inf by 0, +inf by {high:g})"
 
 
-def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
+def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int, exif_space: str | None = None) -> Raster:
     """Decode the photo's page of a TIFF (8/16-bit integer or 16/32/64-bit float samples), honouring its ICC.
 
     The page is the first that is not a reduced-resolution image or a mask (NewSubfileType bits 0 and 2
@@ -369,7 +386,8 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
 
     tifffile reads a hostile file's tags lazily and can fail in many ways (``TypeError``, ``KeyError``...);
     every such failure is a :class:`CorruptImageError` naming the file. Float samples that are NaN or
-    infinite are replaced by :func:`clean_float_samples` and the colour note says how many.
+    infinite are replaced by :func:`clean_float_samples` and the colour note says how many. Without an ICC
+    profile, integer samples follow ``exif_space`` (see :func:`resolve_colour`).
     """
     try:
         tif = tifffile.TiffFile(io.BytesIO(data))
@@ -387,7 +405,7 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int) -> Raster:
         pixels, note = clean_float_samples(pixels)
     elif pixels.dtype not in (np.uint8, np.uint16):
         raise UnsupportedFormatError(where, f"TIFF samples of type {pixels.dtype} are not supported")
-    colour = resolve_colour(icc, is_float=pixels.dtype.kind == "f")
+    colour = resolve_colour(icc, is_float=pixels.dtype.kind == "f", exif_space=exif_space)
     if note:
         colour = dataclasses.replace(colour, note=f"{colour.note}; {note}")
     return Raster(pixels, bgr, colour, width, height, orientation if 1 <= orientation <= 8 else 1)

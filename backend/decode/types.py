@@ -53,6 +53,10 @@ class ExifInfo:
         orientation: EXIF orientation 1..8 (1 = upright; 1 when absent). The decoders apply it.
         exposure_bias_ev: exposure compensation in EV.
         datetime_original: ``"YYYY:MM:DD HH:MM:SS"`` as recorded.
+        colour_space: the colour space the EXIF declares (DCF / Exif 2.3 convention): ``"sRGB"`` (ColorSpace
+            1), ``"Adobe RGB (1998)"`` (ColorSpace 0xFFFF "Uncalibrated" with interoperability index ``"R03"``,
+            the DCF option file), ``"uncalibrated"`` (0xFFFF otherwise), ``None`` when not recorded. An
+            embedded ICC profile overrides it.
     """
 
     camera_make: str | None = None
@@ -65,6 +69,7 @@ class ExifInfo:
     orientation: int = 1
     exposure_bias_ev: float | None = None
     datetime_original: str | None = None
+    colour_space: str | None = None
 
 
 @dataclass(frozen=True)
