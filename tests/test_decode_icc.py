@@ -198,6 +198,22 @@ def test_embedded_profile_wins_over_the_exif_colour_space(tmp_path: Path) -> Non
     assert torch.equal(decoded.image, decode_image(_jpegs(tmp_path)["plain"]).image)
 
 
+def test_png_with_dcf_adobe_rgb_exif_is_read_as_adobe_rgb_unless_it_has_an_srgb_chunk(tmp_path: Path) -> None:
+    from PIL import Image
+
+    tiff = _exif_app1(_UNCALIBRATED, "R03")[4 + len(b"Exif\0\0") :]  # the eXIf chunk holds the bare TIFF structure
+    image = Image.fromarray(pattern_rgb())
+    image.save(tmp_path / "exif.png", exif=tiff)
+    image.save(tmp_path / "icc.png", icc_profile=_adobe_rgb_icc())
+    decoded = decode_image(tmp_path / "exif.png")
+    torch.testing.assert_close(decoded.image, decode_image(tmp_path / "icc.png").image)
+    assert decoded.colour_note.startswith(_ADOBE)
+    data = (tmp_path / "exif.png").read_bytes()
+    srgb_chunk = struct.pack(">I", 1) + b"sRGB\0" + struct.pack(">I", zlib.crc32(b"sRGB\0"))
+    (tmp_path / "srgb.png").write_bytes(data[:33] + srgb_chunk + data[33:])  # after the signature and IHDR
+    assert decode_image(tmp_path / "srgb.png").colour_note == "sRGB (PNG sRGB chunk)"
+
+
 def _tiff_with_exif(path: Path, codes: np.ndarray, colour_space: int, interop_index: str | None) -> Path:
     """An uncompressed 8-bit RGB TIFF whose IFD0 points to an Exif IFD (tifffile will not write one)."""
     height, width, _ = codes.shape
