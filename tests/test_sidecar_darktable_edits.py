@@ -186,6 +186,58 @@ def test_overriding_the_users_instances_keeps_their_names_and_the_note_lists_eac
     )
     written = {e.instance: e for e in active(photo)[len(user) :]}
     assert written[("rgbcurve", 1)].multi_name == "my curve"  # the user's name stays on the instance
-    assert written[("exposure", 0)].multi_name == written[("rgbcurve", 0)].multi_name == ""
+    assert written[("exposure", 0)].multi_name == written[("rgbcurve", 0)].multi_name == "autoretouch"
     (outcome,) = revert_photo(photo, host="darktable")
     assert active(photo) == user
+
+
+# -- F9: darktable's "copy" of an image, or a sidecar darktable wrote afresh: our record is gone --------------
+
+
+def lose_the_record(photo: Path, to: Path) -> Path:
+    """The sidecar as darktable writes it for a copy of ``photo`` at ``to`` (or afresh): its history, no record."""
+    from backend.sidecar.provenance import remove_provenance
+    from backend.sidecar.xmp import serialize
+
+    to.write_bytes(photo.read_bytes())
+    doc = read_sidecar(sidecar_of(photo))
+    remove_provenance(doc)
+    sidecar_of(to).write_bytes(serialize(doc))
+    return to
+
+
+def test_revert_without_the_record_takes_out_our_entries_found_by_their_name(photo: Path, tmp_path: Path) -> None:
+    user = entries(sharpen=60.0)
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(saturation=20.0, exposure=0.5), host="darktable", info=INFO)
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(photo, tmp_path / "other" / photo.name)
+    assert [e.multi_name for e in active(copy)] == ["", "autoretouch", "autoretouch"]
+
+    (outcome,) = revert_photo(copy, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert outcome.reason.startswith("autoretouch's record was gone from this sidecar")
+    assert 'exposure (instance 0 "autoretouch")' in outcome.reason
+    assert [e.params for e in active(copy)] == [user[0].params]
+    (again,) = revert_photo(copy, host="darktable")
+    assert (again.action, again.reason) == ("skipped", "no autoretouch settings in this sidecar")
+
+
+def test_apply_without_the_record_never_stacks_a_second_set(photo: Path, tmp_path: Path) -> None:
+    user = [user_exposure_blended(), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(saturation=20.0, exposure=0.5), host="darktable", info=INFO)
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(photo, tmp_path / "other" / photo.name)
+    (skipped,) = apply_to_photo(copy, recipe(saturation=10.0, exposure=0.25), host="darktable", info=INFO)
+    assert skipped.action == "skipped" and "but not its record" in skipped.reason
+
+    (written,) = apply_to_photo(copy, recipe(saturation=10.0), host="darktable", info=INFO, overwrite=True)
+    assert written.action == "written", written.reason
+    assert any(w.startswith("autoretouch's record was gone") for w in written.warnings)
+    # one set of ours (colour balance only now), none of the earlier; the user's blended exposure is theirs again
+    assert ops(active(copy)) == [("exposure", 0), ("sharpen", 0), ("colorbalancergb", 0)]
+    assert active(copy)[0] == user[0]
+    (outcome,) = revert_photo(copy, host="darktable")
+    assert (outcome.action, outcome.reason) == ("reverted", "")
+    assert active(copy) == user

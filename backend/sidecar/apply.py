@@ -12,6 +12,9 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   :func:`~backend.sidecar.revert.revert_photo`. The user's darktable history is never dropped: ours is
   appended (at ``history_end``); applied again, ours goes where our earlier entries were, so the user's steps
   after them stay after ours and keep their effect.
+* darktable entries of ours without our record (darktable's "copy" of an image, a sidecar darktable wrote
+  afresh), found by their instance name :data:`~backend.sidecar.darktable_doc.MARK`, count as an earlier
+  application: skipped (:data:`MARKED_SKIP`), or taken out and replaced with ``overwrite`` (:data:`MARKED_NOTE`).
 * A *stale* darktable record - darktable keeps our ``autoretouch:`` record when the user resets or
   discards the history, but none of the entries it lists is in the active history any more - is dropped
   and the recipe applied afresh, with :data:`STALE_NOTE` among the outcome's warnings (with or without
@@ -42,14 +45,17 @@ from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, sidecar_lock
 from backend.sidecar.darktable_doc import (
+    MARK,
     DarktableRevert,
     apply_darktable,
     darktable_sidecar_path,
     derived_from,
     derived_from_other,
+    marked_labels,
     record_is_stale,
     remove_undone_entries,
     revert_darktable,
+    take_out_marked,
 )
 from backend.sidecar.lightroom_doc import (
     EMBEDDED_XMP_SUFFIXES,
@@ -68,6 +74,8 @@ __all__ = [
     "EMBEDDED_REASON",
     "HOSTS",
     "KEPT_NOTE",
+    "MARKED_NOTE",
+    "MARKED_SKIP",
     "SAVED_NOTE",
     "STALE_NOTE",
     "Action",
@@ -91,6 +99,17 @@ EMBEDDED_REASON = "Lightroom reads embedded XMP for this format; use the plugin"
 STALE_NOTE = (
     "dropped the autoretouch record of {timestamp}: none of its darktable modules is in the active history "
     "any more (history reset, discarded or undone in darktable); applied afresh"
+)
+
+#: Why apply skips a darktable sidecar with our entries but not our record (``{entries}``: their labels).
+MARKED_SKIP = (
+    f"has autoretouch's darktable modules (named '{MARK}': {{entries}}) but not its record (darktable copied the "
+    "image or wrote the sidecar afresh); use --overwrite to replace them, or revert to take them out"
+)
+#: The warning of ``apply --overwrite`` that replaced such entries.
+MARKED_NOTE = (
+    "autoretouch's record was gone from this sidecar (darktable copied the image or wrote the sidecar afresh): "
+    f"replaced its modules found by their name '{MARK}' ({{entries}})"
 )
 
 #: What happened to one sidecar.
@@ -359,6 +378,10 @@ def _apply_darktable(
             if isinstance(earlier, Outcome):
                 return earlier
             notes, at, created = earlier[1].notes, earlier[1].at, found[1].created
+        elif labels := ", ".join(marked_labels(doc)):  # ours, named so, without our record: never stacked twice
+            if not overwrite:
+                return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=labels))
+            notes, at = (MARKED_NOTE.format(entries=labels),), take_out_marked(doc).at
         image_name = photo.name if duplicate else None
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

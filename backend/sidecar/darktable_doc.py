@@ -25,10 +25,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, inse
 from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
+    "MARK",
     "RESTORED_NOTE",
     "DarktableRevert",
     "active_entry_digests",
@@ -50,9 +52,12 @@ __all__ = [
     "entry_digest",
     "history_fingerprint",
     "instance_label",
+    "mark_entries",
+    "marked_labels",
     "record_is_stale",
     "remove_undone_entries",
     "revert_darktable",
+    "take_out_marked",
 ]
 
 _DT = NS["darktable"]
@@ -233,7 +238,9 @@ def apply_darktable(
     image_name: str | None = None,
     at: int | None = None,
 ) -> tuple[dict[str, Any], AppendResult]:
-    """Append our entries to the document's darktable history.
+    """Append our entries to the document's darktable history, named :data:`MARK` (:func:`mark_entries`).
+
+    An entry of ours on an instance the user named keeps the user's name instead (``append_history``).
 
     Args:
         doc: the sidecar (modified in place; a description is created when there is none).
@@ -259,7 +266,7 @@ def apply_darktable(
     children = [c for c in desc if isinstance(c.tag, str)]
     # Snapshot the tracked elements, in descending position (each index then stays valid at "removal").
     snap = sorted(((list(desc).index(c), c.tag, copy.deepcopy(c)) for c in children if c.tag in _TRACKED), reverse=True)
-    result = append_history(desc, entries, is_raw=is_raw, source=doc.path or "<sidecar>", at=at)
+    result = append_history(desc, mark_entries(entries), is_raw=is_raw, source=doc.path or "<sidecar>", at=at)
     if image_name is not None and derived_from(doc) is None:
         desc.set(f"{{{NS['xmpMM']}}}DerivedFrom", image_name)
     replaced: dict[str, list[dict[str, Any]]] = {}
@@ -503,6 +510,62 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
+
+
+#: The instance name (``multi_name``) autoretouch gives its darktable entries: darktable shows it in the module's
+#: header, and autoretouch finds its entries by it in a sidecar that lost the record (darktable's "copy" of an
+#: image, a sidecar darktable wrote afresh). A module's instance N > 0 is ``autoretouch N``.
+MARK = "autoretouch"
+_MARKED = re.compile(rf"{MARK}( [0-9]+)?")
+
+
+def mark_entries(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """Our entries named :data:`MARK` (``autoretouch`` for instance 0, ``autoretouch N`` for instance N)."""
+    return [replace(e, multi_name=MARK if not e.multi_priority else f"{MARK} {e.multi_priority}") for e in entries]
+
+
+def _marked(doc: XmpDocument) -> tuple[ET.Element, ET.Element, list[ET.Element], int, set[int]] | None:
+    """The active history items named :data:`MARK`.
+
+    Returns:
+        ``(description, history, items, history_end, their indices)``; ``None`` when there are none (or no single,
+        readable darktable history).
+    """
+    descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
+    history = descs[0].find(_TRACKED[0]) if len(descs) == 1 else None
+    if history is None:
+        return None
+    items, end = _items_and_end(descs[0], history)
+    if end is None:
+        return None
+    end = min(end, len(items))
+    marked = {i for i in range(end) if _MARKED.fullmatch(items[i].get(f"{{{_DT}}}multi_name") or "")}
+    return (descs[0], history, items, end, marked) if marked else None
+
+
+def marked_labels(doc: XmpDocument) -> list[str]:
+    """The labels of the active history items named :data:`MARK` (autoretouch's, found without its record)."""
+    found = _marked(doc)
+    return [] if found is None else [_label_of(found[2][i]) for i in sorted(found[4])]
+
+
+def take_out_marked(doc: XmpDocument) -> DarktableRevert:
+    """Take the active history items named :data:`MARK` out (a sidecar that lost autoretouch's record).
+
+    The user's entries before or after them stay; a user's entry one of them had overridden shows again where
+    darktable kept it (without the record, one darktable dropped cannot come back).
+
+    Returns:
+        Where they were, when the user's steps follow them (:attr:`DarktableRevert.at`); no notes.
+    """
+    found = _marked(doc)
+    if found is None:
+        return DarktableRevert()
+    desc, history, items, end, taken = found
+    _rewrite_items(desc, history, items, taken, {})
+    desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
+    place = sum(1 for i in range(max(taken) + 1) if i not in taken)
+    return DarktableRevert((), place if place < end - len(taken) else None)
 
 
 def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> DarktableRevert:

@@ -413,8 +413,11 @@ def _overridden_label(user: HistoryEntry) -> str:
 
 
 def _keep_user_names(user: Sequence[HistoryEntry], entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
-    """Our entries, each taking the name the user gave the instance it overrides (``multi_name``)."""
-    names = {e.instance: e.multi_name for e in user if e.multi_name}
+    """Our entries, each taking the name the user gave the instance it overrides (``multi_name``).
+
+    A name of digits only is darktable's own label of a new instance (``1``), not the user's: ours keeps its own.
+    """
+    names = {e.instance: e.multi_name for e in user if e.multi_name.strip() and not e.multi_name.strip().isdigit()}
     return [replace(e, multi_name=names[e.instance]) if e.instance in names else e for e in entries]
 
 

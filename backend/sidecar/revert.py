@@ -21,7 +21,9 @@ wrote it - darktable rewrites the history when the photo is edited - because res
 edits; undo in darktable's history stack then. A *stale* darktable record (none of the entries it added is
 in the active history any more, e.g. after a history reset in darktable; see
 :func:`~backend.sidecar.darktable_doc.record_is_stale`) is only removed: the history is darktable's and
-stays as it is (``reverted``, with :data:`STALE_REVERT_REASON`).
+stays as it is (``reverted``, with :data:`STALE_REVERT_REASON`). A darktable sidecar that lost the record (darktable
+copied the image, or wrote the sidecar afresh) but still holds entries named
+:data:`~backend.sidecar.darktable_doc.MARK` has those taken out (:data:`MARKED_REVERT_REASON`).
 
 A darktable virtual copy (``duplicate`` N > 0) is reverted in its own ``NAME_NN.EXT.xmp`` by the same rules.
 """
@@ -45,14 +47,20 @@ from backend.sidecar.apply import (
     stale_darktable_record,
 )
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup
-from backend.sidecar.darktable_doc import remove_undone_entries
+from backend.sidecar.darktable_doc import MARK, marked_labels, remove_undone_entries, take_out_marked
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
 
-__all__ = ["STALE_REVERT_REASON", "UNDONE_REVERT_REASON", "is_empty_packet", "revert_photo"]
+__all__ = ["MARKED_REVERT_REASON", "STALE_REVERT_REASON", "UNDONE_REVERT_REASON", "is_empty_packet", "revert_photo"]
 
 _ABOUT = qname("rdf", "about")
+#: The reason of a revert that found our darktable entries by their name, without our record (``{entries}``).
+MARKED_REVERT_REASON = (
+    "autoretouch's record was gone from this sidecar (darktable copied the image or wrote the sidecar afresh): "
+    f"took out its modules found by their name '{MARK}' ({{entries}}); settings of yours they had replaced show "
+    "again where darktable kept your entries"
+)
 #: The reason of a revert that only removed a stale darktable record.
 STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
 #: The reason of a revert whose darktable entries the user had undone in darktable (still in the history, inactive).
@@ -90,6 +98,9 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
         if conflict is not None:
             return Outcome(photo, host, sidecar, "skipped", conflict)
         found = find_provenance(doc)
+        if found is None and host == "darktable" and (labels := ", ".join(marked_labels(doc))):
+            take_out_marked(doc)  # ours, named so, in a sidecar that lost our record
+            return _write_reverted(photo, host, sidecar, doc, dry_run, MARKED_REVERT_REASON.format(entries=labels))
         if found is None:
             return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
         prov = found[1]
@@ -109,11 +120,16 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
             remove_with_backup(sidecar)
             return Outcome(photo, host, sidecar, "deleted", "autoretouch created this sidecar")
-        data = serialize(doc)
-        if dry_run:
-            return Outcome(photo, host, sidecar, "would-revert", reason)
-        atomic_write(sidecar, data)
-        return Outcome(photo, host, sidecar, "reverted", reason)
+        return _write_reverted(photo, host, sidecar, doc, dry_run, reason)
+
+
+def _write_reverted(photo: Path, host: str, sidecar: Path, doc: XmpDocument, dry_run: bool, reason: str) -> Outcome:
+    """Write the reverted sidecar (not in a dry run) and say so."""
+    data = serialize(doc)
+    if dry_run:
+        return Outcome(photo, host, sidecar, "would-revert", reason)
+    atomic_write(sidecar, data)
+    return Outcome(photo, host, sidecar, "reverted", reason)
 
 
 def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False, duplicate: int = 0) -> list[Outcome]:
