@@ -4,6 +4,7 @@
   struct in darktable's compressed form.
 * :func:`user_history`: the history of a user's own darktable edit (flip, exposure, vignette) that the
   sidecar-preservation tests put in front of autoretouch's.
+* :func:`darktable_raw_defaults`: what darktable 4.2 auto-applies to a raw (filmic rgb, +0.7 EV exposure).
 * :func:`history_sidecar`, :func:`blend_params`, :func:`compress_history`: a sidecar holding given history
   entries (a user's own, blended or switched off), and what darktable's "compress history" makes of a sidecar.
 * :func:`write_png16`, :func:`synthetic_png`, :func:`edges_png`: 16-bit sRGB PNG charts, returned as what
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # torch, pytest and darktable-cli load when used: testing.fuz
     from testing.darktable_cli import DarktableResult
 
 __all__ = [
+    "DEFAULT_EXPOSURE",
+    "DEFAULT_FILMIC",
     "DT_ATOL",
     "DT_MEAN_TOL",
     "DT_RTOL",
@@ -41,6 +44,7 @@ __all__ = [
     "assert_within_darktable_floor",
     "blend_params",
     "compress_history",
+    "darktable_raw_defaults",
     "edges_png",
     "gz_params",
     "history_sidecar",
@@ -134,6 +138,24 @@ def blend_params(*, opacity: float = 100.0, mask_mode: int = 1, mask_id: int = 0
     struct.pack_into("<f", blob, 16, opacity)
     struct.pack_into("<I", blob, 24, mask_id)
     return bytes(blob).hex()
+
+
+#: darktable 4.2.1's auto-applied "scene-referred default" exposure: black −2⁻¹², +0.7 EV, exposure bias compensated.
+DEFAULT_EXPOSURE = "00000000000080b93333333f00004842000080c001000000"
+#: The filmic rgb darktable 4.2.1 auto-applied to a raw (QA: a Nikon D1 NEF imported without a sidecar).
+DEFAULT_FILMIC = "gz02eJybNXOy49kzXw60vp7owAAGDkD6hBMEQ8AsoBr9ZRU2IDG1yHQHruvKQHaDPUz+7BkfO2YgDcKMUDFGJDYMMEFpALwGFBc="
+
+
+def darktable_raw_defaults(exposure: str = DEFAULT_EXPOSURE) -> list[HistoryEntry]:
+    """The history darktable 4.2 writes for a raw on import: its auto-applied filmic rgb and default exposure (its
+    mandatory modules, which it adds on load anyway, left out); ``exposure``: that entry's params."""
+    from backend.translate.darktable import HistoryEntry
+
+    return [
+        HistoryEntry("filmicrgb", 6, DEFAULT_FILMIC, blendop_params=_DEFAULT_BLEND_RGB_SCENE),
+        HistoryEntry("exposure", 6, exposure, blendop_params=_DEFAULT_BLEND_RGB_SCENE),
+        HistoryEntry("flip", 2, "ffffffff"),
+    ]
 
 
 def history_sidecar(

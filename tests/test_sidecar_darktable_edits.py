@@ -19,7 +19,13 @@ from backend.sidecar.provenance import find_provenance
 from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import read_sidecar
 from backend.translate.darktable import HistoryEntry, recipe_to_history
-from testing.dt_sidecar import blend_params, compress_history, history_sidecar
+from testing.dt_sidecar import (
+    DEFAULT_EXPOSURE,
+    blend_params,
+    compress_history,
+    darktable_raw_defaults,
+    history_sidecar,
+)
 
 INFO = PhotoInfo(is_raw=False, long_side_px=96)
 
@@ -241,3 +247,38 @@ def test_apply_without_the_record_never_stacks_a_second_set(photo: Path, tmp_pat
     (outcome,) = revert_photo(copy, host="darktable")
     assert (outcome.action, outcome.reason) == ("reverted", "")
     assert active(copy) == user
+
+
+# -- F4: a raw darktable imported without a sidecar: its auto-applied default exposure and filmic --------------
+
+
+def test_ours_goes_on_top_of_darktables_default_exposure_not_in_its_place(tmp_path: Path) -> None:
+    raw = tmp_path / "D1.NEF"
+    raw.write_bytes(b"not decoded")
+    sidecar_of(raw).write_text(history_sidecar(darktable_raw_defaults(), iop_order_version=2), encoding="utf-8")
+    raw_info = PhotoInfo(is_raw=True, long_side_px=2000)
+    (outcome,) = apply_to_photo(raw, recipe(exposure=0.5), host="darktable", info=raw_info)
+    assert outcome.action == "written", outcome.reason
+    assert not any(w.startswith("overrides the user's") for w in outcome.warnings)
+    assert any("default exposure (+0.7 EV" in w and "(exposure (instance 1))" in w for w in outcome.warnings)
+    history = active(raw)
+    assert ops(history) == [("filmicrgb", 0), ("exposure", 0), ("flip", 0), ("exposure", 1)]
+    assert history[1].params == DEFAULT_EXPOSURE  # darktable's default, untouched
+    assert history[3].params == entries(exposure=0.5)[0].params
+    desc = read_sidecar(sidecar_of(raw)).descriptions()[0]
+    order = desc.get("{http://darktable.sf.net/}iop_order_list") or ""
+    assert "exposure,0,exposure,1,mask_manager,0" in order  # the second instance right after the first
+
+    (undo,) = revert_photo(raw, host="darktable")
+    assert undo.action == "reverted" and active(raw) == darktable_raw_defaults()
+    assert "{http://darktable.sf.net/}iop_order_list" not in read_sidecar(sidecar_of(raw)).descriptions()[0].attrib
+
+
+def test_a_default_exposure_the_user_changed_is_theirs_and_overridden(tmp_path: Path) -> None:
+    raw = tmp_path / "D1.NEF"
+    raw.write_bytes(b"not decoded")
+    changed = DEFAULT_EXPOSURE.replace("3333333f", "0000803f")  # the user set +1 EV in the same instance
+    sidecar_of(raw).write_text(history_sidecar(darktable_raw_defaults(changed), iop_order_version=2), encoding="utf-8")
+    (outcome,) = apply_to_photo(raw, recipe(exposure=0.5), host="darktable", info=PhotoInfo(True, 2000))
+    assert any(w.startswith("overrides the user's exposure (instance 0") for w in outcome.warnings)
+    assert ops(active(raw))[-1] == ("exposure", 0)

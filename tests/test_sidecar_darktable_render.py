@@ -79,3 +79,29 @@ def test_apply_again_renders_the_users_later_step_not_ours(tmp_path: Path) -> No
         tmp_path / "dt",
     )
     assert np.array_equal(result.images["again"], result.images["user"])  # the user's +1.5 EV wins, not ours
+
+
+def test_suggested_exposure_brightens_a_raw_with_darktables_defaults(tmp_path: Path) -> None:
+    """darktable's auto-applied +0.7 EV (bias compensated) and filmic stay; our +0.5 EV goes on top of them."""
+    import struct
+
+    from testing.dt_sidecar import DEFAULT_EXPOSURE, darktable_raw_defaults
+    from testing.fixtures import make_dng
+
+    raw = make_dng(tmp_path, "tiny.dng", height=64, width=96)  # EXIF exposure bias +0.3 EV
+    defaults = history_sidecar(darktable_raw_defaults(), iop_order_version=2)
+    sidecar_of(raw).write_text(defaults, encoding="utf-8")
+    (outcome,) = apply_to_photo(raw, recipe(exposure=0.5), host="darktable", info=PhotoInfo(True, 96))
+    assert outcome.action == "written", outcome.reason
+    at_1_2 = DEFAULT_EXPOSURE.replace("3333333f", struct.pack("<f", 1.2).hex())  # the default, moved to +1.2 EV
+    result = render_darktable(
+        {
+            "defaults": (raw, defaults),
+            "ours": (raw, sidecar_of(raw).read_text(encoding="utf-8")),
+            "defaults_at_1_2": (raw, history_sidecar(darktable_raw_defaults(at_1_2), iop_order_version=2)),
+        },
+        tmp_path / "dt",
+    )
+    before, ours, wanted = (result.images[k] for k in ("defaults", "ours", "defaults_at_1_2"))
+    assert ours.mean() > 1.1 * before.mean()  # brighter than darktable's default look, never darker
+    assert np.abs(ours - wanted).max() < 1e-3  # = darktable's default exposure 0.5 EV higher (filmic after both)

@@ -29,6 +29,13 @@ Same module instance
     instance's name (``multi_name``) when the user named it; its blending is the module default (none), as our
     settings were made for the whole image.
 
+darktable's auto-applied default exposure
+    darktable adds its "scene-referred default" exposure (+0.7 EV, the camera's exposure bias compensated) and
+    filmic rgb to a raw it imports without a sidecar. That exposure is part of how darktable shows the photo, not
+    a user's edit: overriding it would drop the +0.7 EV and the compensation, and a "+0.5 EV" suggestion would
+    darken the photo. So when the exposure instance ours would override is exactly that default, ours becomes the
+    next exposure instance on top of it (with an ``iop_order_list``), and a note says so.
+
 Applying again (``at``)
     A re-application goes where our earlier entries were (``append_history(..., at=...)``), not after the
     user's history: the user's steps after ours (a later exposure tweak) stay after ours and keep their effect.
@@ -67,9 +74,10 @@ from backend.translate.darktable_order import (
     parse_iop_order_list,
     serialize_iop_order_list,
 )
-from backend.translate.darktable_pack import decode_params
+from backend.translate.darktable_pack import decode_params, unpack_params
 
 __all__ = [
+    "DEFAULT_EXPOSURE_NOTE",
     "DT_NS",
     "LATER_NOTE",
     "OVERRIDES_NOTE",
@@ -421,6 +429,68 @@ def _keep_user_names(user: Sequence[HistoryEntry], entries: Sequence[HistoryEntr
     return [replace(e, multi_name=names[e.instance]) if e.instance in names else e for e in entries]
 
 
+#: The note when ours goes on top of darktable's auto-applied default exposure (``{instance}``: ours).
+DEFAULT_EXPOSURE_NOTE = (
+    "darktable's scene-referred default exposure (+0.7 EV, the camera's exposure bias compensated) stays: "
+    "autoretouch's exposure is a second instance on top of it ({instance}), so it brightens or darkens the photo "
+    "as darktable shows it now"
+)
+#: ... and when darktable's filmic rgb is in the history too.
+FILMIC_NOTE = "; darktable's filmic rgb still tone-maps the result"
+
+
+def _is_default_exposure(entry: HistoryEntry) -> bool:
+    """Whether an entry is darktable 4.2's "scene-referred default" exposure, as it auto-applies it to a raw.
+
+    That is instance 0, on, unnamed, unblended, at module version 6: manual mode, black −2⁻¹², +0.7 EV with the
+    camera's exposure bias compensated. A user who changed any of it made it their own edit.
+    """
+    if entry.instance != ("exposure", 0) or not entry.enabled or entry.multi_name or entry.modversion != 6:
+        return False
+    if _blend_summary(entry.blendop_params) is not None:
+        return False
+    try:
+        fields = unpack_params("exposure", decode_params(entry.params))
+    except InvalidRecipeError:
+        return False
+    wanted = {
+        "mode": 0,
+        "black": -(2.0**-12),
+        "exposure": struct.unpack("<f", struct.pack("<f", 0.7))[0],
+        "compensate_exposure_bias": 1,
+    }
+    return all(fields[k] == v for k, v in wanted.items())
+
+
+def _over_default_exposure(
+    user: Sequence[HistoryEntry], active: int, entries: Sequence[HistoryEntry]
+) -> tuple[list[HistoryEntry], list[str]]:
+    """Our exposure as a new instance when the one we would override is darktable's auto-applied default.
+
+    darktable adds the default (with filmic rgb) to a raw it imports without a sidecar; it is part of how the photo
+    looks in darktable, not a user's edit. Overriding it would drop its +0.7 EV and the bias compensation, so a
+    "+0.5 EV" suggestion would darken the photo. Ours goes on top instead (the next free instance).
+
+    Args:
+        user: the user's whole history (instance numbers in use, undone entries included).
+        active: how many of them come before ours (the user's state ours is applied to).
+        entries: ours.
+
+    Returns:
+        Our entries (the exposure one moved to its new instance) and the notes saying so.
+    """
+    last = {e.instance: e for e in user[:active]}
+    default = last.get(("exposure", 0))
+    if default is None or not _is_default_exposure(default) or ("exposure", 0) not in {e.instance for e in entries}:
+        return list(entries), []
+    free = 1 + max(e.multi_priority for e in user if e.operation == "exposure")
+    moved = [replace(e, multi_priority=free) if e.instance == ("exposure", 0) else e for e in entries]
+    filmic = any(e.operation == "filmicrgb" and e.enabled for e in last.values())
+    return moved, [
+        DEFAULT_EXPOSURE_NOTE.format(instance=f"exposure (instance {free})") + (FILMIC_NOTE if filmic else "")
+    ]
+
+
 def _instance_notes(user: Sequence[HistoryEntry], at: int, end: int, entries: Sequence[HistoryEntry]) -> list[str]:
     """The notes on the user's module instances that ours meet.
 
@@ -476,10 +546,11 @@ def append_history(
     end_attr = _int_attr(description, "history_end", src)
     end = len(lis) if end_attr is None else max(0, min(end_attr, len(lis)))
     at = end if at is None else max(0, min(at, end))
+    entries, notes = _over_default_exposure(user_entries, at, entries)
     order_version, list_text, new_list = _order_after(description, entries, src)
 
     entries = _keep_user_names(user_entries[:at], entries)
-    notes = _instance_notes(user_entries, at, end, entries)
+    notes += _instance_notes(user_entries, at, end, entries)
     shifted = _insert_entries(description, lis, at, end, entries)
     if shifted:
         notes.append(f"{shifted} undone darktable step(s) kept after our entries (still inactive)")
