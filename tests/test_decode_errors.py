@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import struct
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +35,7 @@ from testing.fixtures import (
     make_tiff_bomb,
     make_truncated,
     make_zero_byte,
+    pattern_rgb,
 )
 
 
@@ -101,6 +107,91 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         sniff_kind(tmp_path / "nope.png")
     with pytest.raises(UnsupportedFormatError, match="directory"):
         decode_image(tmp_path)
+
+
+def test_a_named_pipe_or_device_is_refused_without_being_opened(tmp_path: Path) -> None:
+    """Opening a FIFO would wait for a writer; it is neither an empty file nor a photo."""
+    fifo = tmp_path / "p.jpg"
+    os.mkfifo(fifo)
+    for decode in (decode_image, decode_preview):
+        with pytest.raises(UnsupportedFormatError, match=r"p\.jpg: a named pipe \(FIFO\), not a regular file"):
+            decode(fifo)
+    outcome: list[BaseException] = []
+
+    def sniff() -> None:
+        try:
+            sniff_kind(fifo)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=sniff, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "sniff_kind opened the FIFO and waits for a writer"
+    assert isinstance(outcome[0], UnsupportedFormatError) and "named pipe" in str(outcome[0])
+    if Path("/dev/null").exists():
+        with pytest.raises(UnsupportedFormatError, match="a character device, not a regular file"):
+            decode_image("/dev/null")
+
+
+def test_truncated_lzw_tiff_whose_directory_is_past_the_end(tmp_path: Path) -> None:
+    """PIL writes the image directory after the (LZW) data, so a cut-off file has none: say it is truncated."""
+    from PIL import Image
+
+    whole = tmp_path / "whole.tif"
+    Image.fromarray(pattern_rgb()).save(whole, compression="tiff_lzw")
+    path = make_truncated(whole, tmp_path, 0.6)
+    for decode in (decode_image, decode_preview):
+        with pytest.raises(CorruptImageError, match=r"truncated or damaged: .* lies past the end of the file") as info:
+            decode(path)
+        assert path.name in str(info.value)
+    data = whole.read_bytes()
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    cut = make_truncated(whole, tmp_path, (ifd + 20) / len(data), name="cut_in_directory.tif")
+    with pytest.raises(CorruptImageError, match=r"truncated or damaged: .* runs past the end of the file"):
+        decode_image(cut)
+
+
+def test_what_tifffile_logs_about_a_damaged_tiff_stays_off_stderr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tifffile logs a tag of an unknown type as a warning (to stderr when logging is not set up) and reads on."""
+    import tifffile
+
+    path = tmp_path / "odd_tag.tif"
+    tifffile.imwrite(path, pattern_rgb(), photometric="rgb", metadata=None, resolution=(72, 72))
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (entries,) = struct.unpack_from("<H", data, ifd)
+    tags = [struct.unpack_from("<H", data, ifd + 2 + 12 * i)[0] for i in range(entries)]
+    struct.pack_into("<H", data, ifd + 2 + 12 * tags.index(282) + 2, 99)  # XResolution of field type 99
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert decode_image(path).image.shape == (1, 3, 48, 64)
+    assert [r.getMessage() for r in caplog.records if r.name == "tifffile"] == []
+    script = f"from backend.decode import decode_image; decode_image({str(path)!r})"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert run.stderr == ""
+
+
+def test_jpeg_with_a_zero_size_in_its_frame_header(tmp_path: Path) -> None:
+    path = make_jpeg(tmp_path, height=48, width=64)
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">H", data, sof + 5, 0)  # height 0 (to come in a DNL marker)
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptImageError, match=r"JPEG frame header \(SOF\) gives a zero size \(64x0 pixels\)"):
+        decode_image(path)
+
+
+def test_cmyk_tiff_with_alpha_names_what_is_not_supported(tmp_path: Path) -> None:
+    import tifffile
+
+    cmyka = np.concatenate([pattern_rgb(), np.zeros((48, 64, 1), np.uint8), np.full((48, 64, 1), 255, np.uint8)], 2)
+    path = tmp_path / "cmyka.tif"
+    tifffile.imwrite(path, cmyka, photometric="separated", extrasamples=[2], metadata=None)
+    with pytest.raises(UnsupportedFormatError, match=r"TIFF CMYK with 1 extra channel \(alpha or spot colour\)"):
+        decode_image(path)
 
 
 def test_png_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ from backend.decode.exif import exif_from_bytes, merge_exif
 from backend.decode.icc import SRGB_TRC
 from backend.decode.raster import Raster, decode_jpeg, decode_png, decode_tiff
 from backend.decode.raw import decode_raw
-from backend.decode.sniff import sniff_bytes
+from backend.decode.sniff import regular_file_size, sniff_bytes
 from backend.decode.types import DEFAULT_MAX_PIXELS, DecodedImage, ExifInfo
 from backend.errors import (
     AutoretouchError,
@@ -38,7 +38,6 @@ from backend.errors import (
     ImageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
-    UnsupportedFormatError,
 )
 from backend.render.color import SRGB_TO_REC2020
 
@@ -53,9 +52,7 @@ _METADATA_ALLOWANCE = 64 << 20
 def _read(path: str | Path, max_pixels: int) -> tuple[Path, bytes]:
     p = Path(path)
     try:
-        if p.is_dir():
-            raise UnsupportedFormatError(p, "a directory, not a photo")
-        size = p.stat().st_size
+        size = regular_file_size(p)  # a directory, a named pipe or a device is refused before it is opened
         if size == 0:
             raise CorruptImageError(p, "empty file")
         if size > _BYTES_PER_PIXEL_LIMIT * max_pixels + _METADATA_ALLOWANCE:
@@ -177,7 +174,7 @@ def decode_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> D
     Raises:
         NotFoundError: missing file.
         PermissionDeniedError: unreadable file.
-        UnsupportedFormatError: not a supported photo format.
+        UnsupportedFormatError: not a supported photo format, or not a regular file (a FIFO, a device ...).
         CorruptImageError: empty, truncated or damaged file.
         ImageTooLargeError: more than ``max_pixels`` pixels.
     """

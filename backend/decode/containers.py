@@ -47,6 +47,7 @@ def jpeg_info(data: bytes) -> ContainerInfo:
         The :class:`ContainerInfo`; ``problem`` names the first structural defect found.
     """
     width = height = 0
+    frame_header = False
     icc_parts: dict[int, bytes] = {}
     pos = 2
     n = len(data)
@@ -71,11 +72,15 @@ def jpeg_info(data: bytes) -> ContainerInfo:
         segment = data[pos + 2 : pos + length]
         if marker in _SOF_MARKERS and len(segment) >= 6:
             height, width = struct.unpack_from(">HH", segment, 1)
+            frame_header = True
         elif marker == 0xE2 and segment.startswith(_ICC_JPEG_ID) and len(segment) > 14:
             icc_parts[segment[12]] = segment[14:]
         elif marker == 0xDA:
-            if width == 0 or height == 0:
+            if not frame_header:
                 return ContainerInfo(width, height, None, False, "JPEG without frame size (no SOF before the scan)")
+            if width == 0 or height == 0:  # a height of 0 defers it to a DNL marker, which libjpeg does not read
+                zero = f"JPEG frame header (SOF) gives a zero size ({width}x{height} pixels)"
+                return ContainerInfo(width, height, None, False, zero)
             icc = b"".join(icc_parts[k] for k in sorted(icc_parts)) if icc_parts else None
             # Entropy-coded data cannot contain FF D9 (FF is stuffed), so an EOI after the first scan
             # exists exactly when the file was not cut off (an EXIF thumbnail's EOI lies before the scan).

@@ -10,10 +10,15 @@ or infinity reaches the agent or the renderer.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import enum
 import io
 import itertools
+import logging
 import struct
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,6 +248,9 @@ class _TiffPage:
         pixels: samples read by tifffile, or ``None`` when tifffile cannot decode them (OpenCV then does).
         opencv_patches: ``(file offset, bytes)`` replacements that make OpenCV, which reads the first page of
             a file, read this page as stored (see :func:`_opencv_tiff`); empty when the file is fine as it is.
+        unsupported: when tifffile cannot decode the page, what an error should name if OpenCV cannot either
+            (see :func:`_unsupported_reason`), else ``""``.
+        samples_per_pixel: the page's SamplesPerPixel (OpenCV reads 1 to 4).
     """
 
     icc: bytes | None
@@ -251,6 +259,8 @@ class _TiffPage:
     height: int
     pixels: np.ndarray | None
     opencv_patches: tuple[tuple[int, bytes], ...]
+    unsupported: str = ""
+    samples_per_pixel: int = 1
 
 
 #: NewSubfileType (tag 254) bits of pages that are not the photo: 1 = reduced-resolution image, 4 = mask.
@@ -291,12 +301,110 @@ def _opencv_patches(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> tuple[tu
     return tuple(patches)
 
 
+#: Photometric interpretations tifffile or OpenCV turn into grey or RGB (min-is-white/black, RGB, palette, CMYK, YCbCr).
+_READ_PHOTOMETRICS = (0, 1, 2, 3, 5, 6)
+_PHOTOMETRIC_SEPARATED = 5
+_INKSET_CMYK = 1
+
+
+def _unsupported_reason(page: tifffile.TiffPage) -> str:
+    """What a TIFF page has that neither tifffile nor OpenCV may decode, to follow "TIFF " in a message.
+
+    Returns:
+        e.g. ``"CMYK with 1 extra channel (alpha or spot colour)"``, ``"CIELAB colour (photometric 8)"``,
+        ``"with 6 samples per pixel"``, ``"of 12-bit RGB samples with PACKBITS compression"``.
+    """
+    photometric, samples = int(page.photometric), int(page.samplesperpixel)
+    name = _enum_name(tifffile.PHOTOMETRIC, photometric)
+    if photometric == _PHOTOMETRIC_SEPARATED:
+        inkset = page.tags.get(332)
+        if inkset is not None and inkset.value != _INKSET_CMYK:
+            return "separated colour in inks other than CMYK"
+        extra = max(len(page.extrasamples), samples - 4)
+        if extra > 0:
+            plural = "s" if extra > 1 else ""
+            return f"CMYK with {extra} extra channel{plural} (alpha or spot colour{plural})"
+        name = "CMYK"
+    if photometric not in _READ_PHOTOMETRICS:
+        return f"{name} colour (photometric {photometric})"
+    if samples > 4:
+        return f"with {samples} samples per pixel"
+    compression = _enum_name(tifffile.COMPRESSION, int(page.compression))
+    return f"of {page.bitspersample}-bit {name} samples with {compression} compression"
+
+
+def _enum_name(kind: type[enum.IntEnum], value: int) -> str:
+    """The member name of ``value`` in one of tifffile's tag enumerations, else the number."""
+    try:
+        return kind(value).name
+    except ValueError:
+        return str(value)
+
+
+_log = logging.getLogger(__name__)
+_tifffile_log = threading.local()
+
+
+class _TakeTifffileRecords(logging.Filter):
+    """Takes tifffile's log records while this thread reads a TIFF for us (see :func:`_tifffile_records`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        taken: list[str] | None = getattr(_tifffile_log, "taken", None)
+        if taken is None:
+            return True  # another use of tifffile, or another thread: left alone
+        taken.append(record.getMessage())
+        return False
+
+
+logging.getLogger("tifffile").addFilter(_TakeTifffileRecords())
+
+
+@contextlib.contextmanager
+def _tifffile_records(where: Path | None) -> Iterator[list[str]]:
+    """Collect what tifffile logs about the file being read in this thread, instead of its reaching stderr.
+
+    tifffile reports a damaged structure ("invalid offset to first page" ...) as a logged warning and reads on;
+    our error message says what is wrong, and the records go to this module's log at DEBUG.
+    """
+    outer = getattr(_tifffile_log, "taken", None)
+    taken: list[str] = []
+    _tifffile_log.taken = taken
+    try:
+        yield taken
+    finally:
+        _tifffile_log.taken = outer
+        for message in taken:
+            _log.debug("%s: tifffile: %s", where, message)
+
+
+def _first_directory_problem(data: bytes) -> str | None:
+    """Why the first image directory the header points to is not inside the file, or ``None`` when it is.
+
+    A TIFF cut off before its directory (which many writers put after the image data) is refused here, with
+    a message that says so, rather than left to tifffile, which finds "no pages".
+    """
+    order = "<" if data[:2] == b"II" else ">"
+    big = data[2:4] in (b"+\0", b"\0+")
+    at, pointer, count, entry = (8, "Q", "Q", 20) if big else (4, "I", "H", 12)
+    if len(data) < at + struct.calcsize(pointer):
+        return "truncated: the file ends inside the TIFF header"
+    (offset,) = struct.unpack_from(f"{order}{pointer}", data, at)
+    head = struct.calcsize(count)
+    directory, end = f"the TIFF's image directory at byte {offset:,}", f"the end of the file ({len(data):,} bytes)"
+    if offset + head > len(data):
+        return f"truncated or damaged: {directory} lies past {end}"
+    (entries,) = struct.unpack_from(f"{order}{count}", data, offset)
+    if offset + head + entry * entries > len(data):
+        return f"truncated or damaged: {directory} runs past {end}"
+    return None
+
+
 def _read_tiff_page(tif: tifffile.TiffFile, data: bytes, where: Path | None, max_pixels: int) -> _TiffPage:
     """ICC profile, orientation, size and samples of the photo's page (see :func:`_full_resolution_page`)."""
     with tif:
         page = _full_resolution_page(tif)
         if page is None:
-            raise CorruptImageError(where, "TIFF without images")
+            raise CorruptImageError(where, "damaged: no readable image directory in the TIFF")
         width, height = int(page.imagewidth), int(page.imagelength)
         _check_size(width, height, max_pixels, where)
         if width == 0 or height == 0:
@@ -309,8 +417,10 @@ def _read_tiff_page(tif: tifffile.TiffFile, data: bytes, where: Path | None, max
         orientation_tag = page.tags.get(274)
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
         pixels = _tiff_pixels(page)
-        patches = _opencv_patches(tif, page) if pixels is None else ()
-        return _TiffPage(icc, orientation, width, height, pixels, patches)
+        if pixels is not None:
+            return _TiffPage(icc, orientation, width, height, pixels, ())
+        patches, unsupported = _opencv_patches(tif, page), _unsupported_reason(page)
+        return _TiffPage(icc, orientation, width, height, None, patches, unsupported, int(page.samplesperpixel))
 
 
 def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray:
@@ -329,6 +439,8 @@ def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray
         UnsupportedFormatError: OpenCV cannot decode the page either.
         CorruptImageError: OpenCV's image is not the size the page's header gives.
     """
+    if page.samples_per_pixel > 4:  # OpenCV refuses them (and says so on stderr)
+        raise UnsupportedFormatError(where, f"TIFF {page.unsupported} is not supported")
     if page.opencv_patches:
         patched = bytearray(data)
         for at, value in page.opencv_patches:
@@ -336,7 +448,7 @@ def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray
         data = bytes(patched)
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
-        raise UnsupportedFormatError(where, "TIFF sample format or compression not supported")
+        raise UnsupportedFormatError(where, f"TIFF {page.unsupported} is not supported")
     if decoded.shape[:2] != (page.height, page.width):
         raise CorruptImageError(
             where, f"TIFF decoded as {decoded.shape[1]}x{decoded.shape[0]}, its header says {page.width}x{page.height}"
@@ -385,17 +497,22 @@ def decode_tiff(data: bytes, where: Path | None, *, max_pixels: int, exif_space:
     and at preview decode alike.
 
     tifffile reads a hostile file's tags lazily and can fail in many ways (``TypeError``, ``KeyError``...);
-    every such failure is a :class:`CorruptImageError` naming the file. Float samples that are NaN or
+    every such failure is a :class:`CorruptImageError` naming the file, and what tifffile logs about it stays
+    off stderr (see :func:`_tifffile_records`). Float samples that are NaN or
     infinite are replaced by :func:`clean_float_samples` and the colour note says how many. Without an ICC
     profile, integer samples follow ``exif_space`` (see :func:`resolve_colour`).
     """
-    try:
-        tif = tifffile.TiffFile(io.BytesIO(data))
-        page = _read_tiff_page(tif, data, where, max_pixels)
-    except AutoretouchError:
-        raise
-    except Exception as exc:
-        raise CorruptImageError(where, f"damaged TIFF structure ({type(exc).__name__}: {exc})") from exc
+    problem = _first_directory_problem(data)
+    if problem:
+        raise CorruptImageError(where, problem)
+    with _tifffile_records(where):
+        try:
+            tif = tifffile.TiffFile(io.BytesIO(data))
+            page = _read_tiff_page(tif, data, where, max_pixels)
+        except AutoretouchError:
+            raise
+        except Exception as exc:
+            raise CorruptImageError(where, f"damaged TIFF structure ({type(exc).__name__}: {exc})") from exc
     icc, orientation, width, height = page.icc, page.orientation, page.width, page.height
     pixels, bgr = (page.pixels, False) if page.pixels is not None else (_opencv_tiff(data, page, where), True)
     note = ""

@@ -10,13 +10,14 @@ does a raw file extension decide, and LibRaw then has the last word.
 from __future__ import annotations
 
 import mmap
+import stat
 from pathlib import Path
 
 from backend.decode.tiffdir import read_directories
 from backend.decode.types import RAW_EXTENSIONS
 from backend.errors import CorruptImageError, NotFoundError, PermissionDeniedError, UnsupportedFormatError
 
-__all__ = ["sniff_bytes", "sniff_kind"]
+__all__ = ["regular_file_size", "sniff_bytes", "sniff_kind"]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\0", b"MM\0*")
@@ -33,6 +34,37 @@ _RAW_MAGICS: tuple[tuple[int, bytes], ...] = (
     (0, b"FOVb"),  # X3F
 )
 _RAW_PHOTOMETRICS = (32803, 34892)  # CFA, LinearRaw
+
+
+def regular_file_size(path: Path) -> int:
+    """Size of ``path`` in bytes, refusing anything but a regular file (or a link to one) before it is opened.
+
+    Opening a named pipe would wait for a writer, and a directory, device or socket is not a photo.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Its size in bytes.
+
+    Raises:
+        UnsupportedFormatError: ``path`` is a directory, a named pipe (FIFO), a device or a socket.
+        OSError: from ``stat`` (``FileNotFoundError``, ``PermissionError`` ...), for the caller to name.
+    """
+    info = path.stat()
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return info.st_size
+    if stat.S_ISDIR(mode):
+        raise UnsupportedFormatError(path, "a directory, not a photo")
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    what = next((name for test, name in kinds if test(mode)), "a special file")
+    raise UnsupportedFormatError(path, f"{what}, not a regular file")
 
 
 def _extension(name: str | None) -> str:
@@ -108,12 +140,13 @@ def sniff_kind(path_or_bytes: str | Path | bytes) -> str:
         NotFoundError: the path does not exist.
         PermissionDeniedError: the file cannot be read.
         CorruptImageError: empty file.
-        UnsupportedFormatError: not a supported photo format.
+        UnsupportedFormatError: not a supported photo format, or not a regular file (a FIFO, a device ...).
     """
     if isinstance(path_or_bytes, bytes | bytearray | memoryview):
         return sniff_bytes(bytes(path_or_bytes))
     path = Path(path_or_bytes)
     try:
+        regular_file_size(path)
         with path.open("rb") as fh:
             head = fh.read(64)
             if head[:4] in _TIFF_MAGICS:
