@@ -282,3 +282,51 @@ def test_a_default_exposure_the_user_changed_is_theirs_and_overridden(tmp_path: 
     (outcome,) = apply_to_photo(raw, recipe(exposure=0.5), host="darktable", info=PhotoInfo(True, 2000))
     assert any(w.startswith("overrides the user's exposure (instance 0") for w in outcome.warnings)
     assert ops(active(raw))[-1] == ("exposure", 0)
+
+
+# -- F5: a JPEG/PNG darktable imported without a sidecar: module order V30 (exposure before colorin) -------------
+
+DT_ATTR = "{http://darktable.sf.net/}"
+
+
+def order_attributes(photo: Path) -> tuple[str | None, str | None]:
+    desc = read_sidecar(sidecar_of(photo)).descriptions()[0]
+    return desc.get(f"{DT_ATTR}iop_order_version"), desc.get(f"{DT_ATTR}iop_order_list")
+
+
+def test_colorin_moves_first_when_none_of_the_users_modules_lies_in_between(photo: Path) -> None:
+    user = [*entries(sharpen=60.0), *entries(vignette=-30.0), HistoryEntry("flip", 2, "ffffffff")]
+    sidecar_of(photo).write_text(history_sidecar(user, iop_order_version=2), encoding="utf-8")
+    (outcome,) = apply_to_photo(photo, recipe(exposure=0.5), host="darktable", info=INFO)
+    assert any(w.startswith("darktable's module order for this file ran exposure before") for w in outcome.warnings)
+    assert order_attributes(photo) == ("3", None)  # V30_JPG: colorin right after demosaic
+    (undo,) = revert_photo(photo, host="darktable")
+    assert undo.action == "reverted" and order_attributes(photo) == ("2", None) and active(photo) == user
+
+
+def test_colorin_moves_in_the_users_own_order_list(photo: Path) -> None:
+    from backend.translate.darktable_order import build_iop_order_list, parse_iop_order_list
+
+    user = [*entries(rgb_curves=[LIFT] * 3), *entries(sharpen=60.0)]
+    listed = build_iop_order_list(2, [e.instance for e in user])
+    sidecar_of(photo).write_text(
+        history_sidecar(user, iop_order_version=2, attributes={"iop_order_list": listed}), encoding="utf-8"
+    )
+    apply_to_photo(photo, recipe(exposure=0.5), host="darktable", info=INFO)
+    version, text = order_attributes(photo)
+    order = [op for op, _ in parse_iop_order_list(text or "")]
+    assert version == "2" and order.index("colorin") == order.index("demosaic") + 1
+    assert order.index("colorin") < order.index("exposure") and ("rgbcurve", 1) in parse_iop_order_list(text or "")
+
+
+@pytest.mark.parametrize("module", ["exposure", "toneequal"])
+def test_order_stays_when_a_users_module_would_change_and_the_note_says_what_the_user_sees(
+    photo: Path, module: str
+) -> None:
+    mine = entries(exposure=-0.3)[0] if module == "exposure" else HistoryEntry("toneequal", 2, "00" * 72)
+    sidecar_of(photo).write_text(history_sidecar([mine, *entries(sharpen=60.0)], iop_order_version=2))
+    (outcome,) = apply_to_photo(photo, recipe(exposure=0.5), host="darktable", info=INFO)
+    assert order_attributes(photo) == ("2", None)
+    (note,) = [w for w in outcome.warnings if w.startswith("darktable's module order")]
+    assert "runs exposure before the input colour profile" in note
+    assert "(+0.5 EV: about x2.14 in linear light instead of x1.41)" in note and f"your {module} would" in note

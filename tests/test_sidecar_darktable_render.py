@@ -105,3 +105,28 @@ def test_suggested_exposure_brightens_a_raw_with_darktables_defaults(tmp_path: P
     before, ours, wanted = (result.images[k] for k in ("defaults", "ours", "defaults_at_1_2"))
     assert ours.mean() > 1.1 * before.mean()  # brighter than darktable's default look, never darker
     assert np.abs(ours - wanted).max() < 1e-3  # = darktable's default exposure 0.5 EV higher (filmic after both)
+
+
+def test_exposure_on_a_png_in_darktables_v30_order_acts_on_linear_light(tmp_path: Path) -> None:
+    """darktable gives a PNG it imports without a sidecar order V30 (exposure before colorin): apply moves colorin
+    first; the user's own modules (sharpen, vignette, flip) render exactly as before, ours as +0.5 EV in linear light."""
+    photo = make_png(tmp_path, "w.png", width=96, height=64)
+    user = [*entries(sharpen=60.0), *entries(vignette=-30.0), HistoryEntry("flip", 2, "ffffffff")]
+    users_v30 = history_sidecar(user, iop_order_version=2)
+    sidecar_of(photo).write_text(users_v30, encoding="utf-8")
+    (outcome,) = apply_to_photo(photo, recipe(exposure=0.5), host="darktable", info=PhotoInfo(False, 96))
+    assert outcome.action == "written", outcome.reason
+    applied = sidecar_of(photo).read_text(encoding="utf-8")
+    (undo,) = revert_photo(photo, host="darktable")
+    assert undo.action == "reverted"
+    assert 'darktable:iop_order_version="3"' in applied
+    users_moved = history_sidecar(user, iop_order_version=3)  # the user's history in the order apply wrote
+    result = render_darktable(
+        {"users": (photo, users_v30), "users_moved": (photo, users_moved), "applied": (photo, applied)},
+        tmp_path / "dt",
+    )
+    users = result.images["users"]
+    assert np.array_equal(result.images["users_moved"], users)  # the move changes nothing of the user's edit
+    mid = (users > 0.05) & (users < 0.35)
+    ratio = float(np.median(result.images["applied"][mid] / users[mid]))
+    assert ratio == pytest.approx(2**0.5, rel=0.01)  # was 2.13 with exposure on gamma-encoded values

@@ -42,7 +42,11 @@ Applying again (``at``)
 
 ``iop_order``
     Appending keeps the user's ``iop_order_version``; a ``darktable:iop_order_list`` is written or extended
-    only when our entries use an instance the order does not have yet (``rgbcurve`` instance 1).
+    only when our entries use an instance the order does not have yet (``rgbcurve`` instance 1). One exception:
+    on a non-raw file whose order runs one of ours before ``colorin`` (V30, which darktable gives a JPEG/PNG it
+    imports without a sidecar: exposure would scale gamma-encoded values), ``colorin`` moves right after
+    ``demosaic`` (V30_JPG's order, what a fresh sidecar gets) when none of the user's modules lies between them,
+    so none renders differently; otherwise the order stays and the note says what the user will see.
 
 History hashes
     darktable copies ``history_current_hash`` from the XMP into its library. After we change the history the
@@ -77,6 +81,8 @@ from backend.translate.darktable_order import (
 from backend.translate.darktable_pack import decode_params, unpack_params
 
 __all__ = [
+    "COLORIN_KEPT_NOTE",
+    "COLORIN_MOVED_NOTE",
     "DEFAULT_EXPOSURE_NOTE",
     "DT_NS",
     "LATER_NOTE",
@@ -322,28 +328,120 @@ def _user_history(description: ET.Element, lis: Sequence[ET.Element], src: str) 
         raise SidecarError(src, exc.reason) from None
 
 
+#: Modules whose effect does not depend on which side of ``colorin`` they run: they move whole pixels or none
+#: (flip, crop) or process none (mask_manager).
+_ORDER_NEUTRAL = frozenset({"flip", "crop", "mask_manager"})
+
+
+@dataclass(frozen=True)
+class _OrderPlan:
+    """The pipe order a non-raw file's history gets so that our modules before ``colorin`` act on linear light.
+
+    Attributes:
+        version: the ``iop_order_version`` to write (``None``: unchanged).
+        list_text: the ``iop_order_list`` to start from (``None``: the description's own).
+        note: what the outcome says (the order changed, or why not and what the user sees).
+    """
+
+    version: int | None = None
+    list_text: str | None = None
+    note: str | None = None
+
+
+def _current_order(description: ET.Element, src: str) -> list[tuple[str, int]] | None:
+    """The history's pipe order: its ``iop_order_list``, or its version's built-in order (``None``: unknown)."""
+    list_text = description.get(_dt("iop_order_list"))
+    if list_text is not None:
+        try:
+            return parse_iop_order_list(list_text)
+        except InvalidRecipeError:
+            return None  # _order_after reports it
+    version = _int_attr(description, "iop_order_version", src)
+    sequence = IOP_ORDER_SEQUENCES.get(IOP_ORDER_LEGACY if version is None else version)
+    return None if sequence is None else [(op, 0) for op in sequence]
+
+
+def _exposure_gain(entries: Sequence[HistoryEntry]) -> str:
+    """``' (+0.5 EV: about x2.14 in linear light instead of x1.41)'`` for our exposure, ``''`` without one."""
+    for e in entries:
+        if e.operation == "exposure":
+            ev = float(unpack_params("exposure", decode_params(e.params))["exposure"])
+            return f" ({ev:+.2g} EV: about x{2 ** (2.2 * ev):.2f} in linear light instead of x{2**ev:.2f})"
+    return ""
+
+
+def _colorin_first(
+    description: ET.Element, user: Sequence[HistoryEntry], entries: Sequence[HistoryEntry], is_raw: bool, src: str
+) -> _OrderPlan:
+    """Move ``colorin`` right after ``demosaic`` (as V30_JPG has it) when ours on a non-raw file would run before it.
+
+    darktable gives a JPEG/PNG it imports without a sidecar order V30, where exposure runs before the input colour
+    profile, on display-encoded values: +0.5 EV then multiplies linear light by about 2.1 instead of 1.41. Moving
+    ``colorin`` changes nothing for the user's modules when none of them lies between ``demosaic`` and
+    ``colorin`` (the neutral flip, crop and mask_manager aside; undone entries count too): then the order becomes
+    V30_JPG's. Otherwise it stays, and the note says what the user will see.
+    """
+    order = None if is_raw else _current_order(description, src)
+    where = {inst: i for i, inst in enumerate(order or [])}
+    colorin, demosaic = where.get(("colorin", 0)), where.get(("demosaic", 0))
+    if order is None or colorin is None or demosaic is None:
+        return _OrderPlan()
+    early = [e for e in entries if where.get((e.operation, 0), colorin) < colorin]
+    if not early:
+        return _OrderPlan()
+    between = {op for (op, _), i in where.items() if demosaic < i < colorin} - _ORDER_NEUTRAL
+    blocking = sorted({e.operation for e in user if e.operation in between})
+    names = ", ".join(dict.fromkeys(e.operation for e in early))
+    if blocking:
+        return _OrderPlan(
+            note=COLORIN_KEPT_NOTE.format(ours=names, gain=_exposure_gain(early), users=", ".join(blocking))
+        )
+    moved = [inst for inst in order if inst != ("colorin", 0)]
+    moved.insert(moved.index(("demosaic", 0)) + 1, ("colorin", 0))
+    note = COLORIN_MOVED_NOTE.format(ours=names)
+    if description.get(_dt("iop_order_list")) is None and moved == [(op, 0) for op in IOP_ORDER_SEQUENCES[3]]:
+        return _OrderPlan(version=3, note=note)
+    return _OrderPlan(list_text=serialize_iop_order_list(moved), note=note)
+
+
+#: The note when the order of a non-raw file's history changed so that ours acts on linear light.
+COLORIN_MOVED_NOTE = (
+    "darktable's module order for this file ran {ours} before the input colour profile (on gamma-encoded values); "
+    "changed it to darktable's order for JPEG/non-raw input (colour profile first), so autoretouch's settings act as "
+    "intended; none of your modules is affected by the change"
+)
+#: The note when it could not change (``{users}``: the user's modules that would render differently).
+COLORIN_KEPT_NOTE = (
+    "darktable's module order for this file runs {ours} before the input colour profile, on gamma-encoded values, so "
+    "autoretouch's exposure acts much more strongly than intended{gain}; the order was left as it is because your "
+    "{users} would render differently after a change. To fix it, choose darktable's order for JPEG/non-raw input in "
+    "the module order module and apply again"
+)
+
+
 def _order_after(
-    description: ET.Element, entries: Sequence[HistoryEntry], src: str
+    description: ET.Element, entries: Sequence[HistoryEntry], src: str, plan: _OrderPlan
 ) -> tuple[int, str | None, str | None]:
-    """``(iop_order_version, the current list or None, the new list or None)`` for our extra instances.
+    """``(iop_order_version, the current list or None, the new list or None)`` for the plan and our extra instances.
 
     Raises:
         SidecarError: a malformed ``iop_order_list``, or an unknown ``iop_order_version`` without a list.
     """
-    order_version = _int_attr(description, "iop_order_version", src)
+    order_version = _int_attr(description, "iop_order_version", src) if plan.version is None else plan.version
     if order_version is None:
         order_version = IOP_ORDER_LEGACY  # what darktable assumes for xmp_version 4/5 without the attribute
     list_text = description.get(_dt("iop_order_list"))
+    base = list_text if plan.list_text is None else plan.list_text
     needed = [e.instance for e in entries if e.multi_priority > 0]
-    new_list: str | None = None
+    new_list = plan.list_text
     if needed:
-        if list_text is not None:
+        if base is not None:
             try:
-                current = parse_iop_order_list(list_text)
+                current = parse_iop_order_list(base)
                 merged = merge_instances(current, needed)
             except InvalidRecipeError as exc:
                 raise SidecarError(src, f"darktable:iop_order_list: {exc}") from None
-            if merged != current:
+            if merged != current or plan.list_text is not None:
                 new_list = serialize_iop_order_list(merged)
         elif order_version in IOP_ORDER_SEQUENCES:
             new_list = build_iop_order_list(order_version, needed)
@@ -547,19 +645,21 @@ def append_history(
     end = len(lis) if end_attr is None else max(0, min(end_attr, len(lis)))
     at = end if at is None else max(0, min(at, end))
     entries, notes = _over_default_exposure(user_entries, at, entries)
-    order_version, list_text, new_list = _order_after(description, entries, src)
+    plan = _colorin_first(description, user_entries, entries, is_raw, src)
+    order_version, list_text, new_list = _order_after(description, entries, src, plan)
+    notes += [plan.note] if plan.note else []
 
     entries = _keep_user_names(user_entries[:at], entries)
     notes += _instance_notes(user_entries, at, end, entries)
     shifted = _insert_entries(description, lis, at, end, entries)
     if shifted:
         notes.append(f"{shifted} undone darktable step(s) kept after our entries (still inactive)")
+    if plan.version is not None:
+        description.set(_dt("iop_order_version"), str(plan.version))
     if new_list is not None:
         description.set(_dt("iop_order_list"), new_list)
     if order_version == IOP_ORDER_CUSTOM and list_text is None and new_list is None:
         notes.append("iop_order_version 0 (custom) without a list: darktable falls back to its default order")
-    if not is_raw and order_version == 2:
-        notes.append("the user's iop order is V30 (2): on this non-raw file exposure runs before colorin")
     if description.get(_dt("history_current_hash")) is not None:
         active = [*user_entries[:at], *entries, *user_entries[at:end]]
         description.set(_dt("history_current_hash"), _current_hash(active))
