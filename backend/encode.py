@@ -23,6 +23,7 @@ import contextlib
 import functools
 import io
 import mmap
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -304,12 +305,14 @@ def written_by_autoretouch(path: str | Path) -> bool:
     program saved again usually loses the mark (editors write their own ``Software``).
 
     Args:
-        path: an existing file (a folder, an empty or unreadable file, or another format: ``False``).
+        path: an existing file (a folder, a pipe, an empty or unreadable file, or another format: ``False``).
 
     Returns:
         ``True`` when its TIFF ``Software`` tag, PNG ``tEXt`` ``Software`` or JPEG EXIF ``Software`` starts with
         ``"autoretouch "``.
     """
+    if not os.path.isfile(path):  # a folder, a missing path, a pipe or device (opening one could block)
+        return False
     software: bytes | None = None
     with (
         contextlib.suppress(OSError, ValueError, struct.error),  # unreadable, empty (no map), damaged

@@ -116,7 +116,9 @@ def test_every_file_carries_the_autoretouch_mark_and_others_do_not(tmp_path: Pat
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.png").write_text("autoretouch 0.1.0", encoding="utf-8")
     (tmp_path / "folder.png").mkdir()
-    for name in ("camera.jpg", "other.png", "other.tif", "empty.jpg", "text.png", "folder.png", "missing.png"):
+    os.mkfifo(tmp_path / "pipe.png")  # not opened: that would wait for a writer
+    names = ("camera.jpg", "other.png", "other.tif", "empty.jpg", "text.png", "folder.png", "pipe.png", "missing.png")
+    for name in names:
         assert not written_by_autoretouch(tmp_path / name), name
 
 
