@@ -101,6 +101,11 @@
     copies in place. Apply and revert skip every image when darktable writes no sidecars and has no
     image:apply_sidecar (the re-import would put older sidecars of the original and its copies back over their edits).
   * 1.9: the code split by role into modules under autoretouch/ (install the whole folder); behaviour unchanged.
+  * 1.10: a preview copy never takes the number (and sidecar) of another image of its file: darktable 4.2 numbers a
+    copy made after the file was imported again (the plug-in's reload) as copy 1 again and writes its sidecar over
+    the user's copy 1's; such a copy is deleted, the sidecar put back, and darktable asked again. An image whose
+    number another image of its file has is skipped; a deleted preview copy's sidecar is kept when another image
+    has its number.
 ]]
 
 local dt = require("darktable")

@@ -15,7 +15,10 @@ the library. The same import also re-reads the original's sidecar: one older tha
 Then the plug-in end to end on a virtual copy with its own history (a contrast entry; the original has a sharpen
 entry): apply a +1 EV recipe, apply it again at strength 0.5, revert. The copy's sidecar holds its own entry and
 one set of ours with the second strength, darktable's library follows each step, the revert leaves the copy's own
-history alone, and the original's history and sidecar never get anything of ours.
+history alone, and the original's history and sidecar never get anything of ours. Then a preview of the original
+and "discard previews": after those reloads (each imports the file again) darktable 4.2 gives a new copy the
+user's copy's number, 1, and writes its sidecar over the user's copy's; the preview copy must get another number,
+and the user's copy's sidecar must be as it was, after the preview and after the discard.
 
 Needs darktable, darktable-cli and xvfb-run: skipped when missing, a failure under ``CI=true``.
 """
@@ -89,8 +92,9 @@ RELOAD_DRIVER = (
 
 def _edits(ops: list[str]) -> list[str]:
     """A library history's operations without the modules darktable adds on its own (whenever it develops the
-    image in the background, so their presence depends on timing)."""
-    return [op for op in ops if op not in FIXED_MODULES]
+    image in the background, so their presence depends on timing). A style item's name is the operation followed by
+    the instance's name, if any (``exposure autoretouch``): the operation alone is kept."""
+    return [op.split(" ", 1)[0] for op in ops if op.split(" ", 1)[0] not in FIXED_MODULES]
 
 
 def _history_xmp(steps: list[dict[str, Any]]) -> str:
@@ -185,6 +189,17 @@ PLUGIN_DRIVER = (
   result.revert = rows(ar.revert_images({{ copy }}))
   result.revert_sidecar = read(copy.sidecar)
   settle()
+  -- each reload imported the file again, which sets darktable's count of copies back: a preview of the original
+  -- now gets copy number 1 from dt.database.duplicate, the user's copy's
+  local own = read(copy.sidecar)
+  local s = assert(ar.preview_images({{ img }}, {{ style = "throwaway", strength = 1 }}))
+  result.preview = {{ copies = #s.copies, index = s.copies[1] and s.copies[1].duplicate_index,
+    sidecar = s.copies[1] and s.copies[1].sidecar }}
+  result.own_after_preview = read(copy.sidecar) == own
+  settle()
+  result.discarded = ar.discard_previews()
+  result.own_after_discard = read(copy.sidecar) == own
+  result.own_ops = operations(copy, "probe after previews")
   result.images = {{}}
   for _, i in ipairs(dt.database) do
     result.images[#result.images + 1] = {{ id = i.id, index = i.duplicate_index }}
@@ -249,6 +264,21 @@ def test_plugin_revert_on_a_virtual_copy_leaves_its_own_history(copy_session: tu
     assert histories[("a photo.png", 1)] == [("colorbalancergb", 0)]  # the copy's own history alone
     images = sorted((i["id"], i["index"]) for i in result["images"])
     assert images == [(1, 0), (result["copy"]["id"], 1)], images  # the same copy, no image added
+
+
+def test_plugin_preview_after_a_reload_leaves_the_users_copy_and_its_sidecar_alone(
+    copy_session: tuple[dict[str, Any], Path],
+) -> None:
+    """darktable 4.2 numbers a copy made after a re-import as copy 1 again, writing its sidecar over the user's."""
+    result, library = copy_session
+    preview = result["preview"]
+    assert preview["copies"] == 1 and preview["index"] > 1, preview  # not the user's copy's number
+    assert preview["sidecar"].endswith(f"a photo_{preview['index']:02d}.png.xmp"), preview
+    assert result["own_after_preview"] is True  # the user's copy's sidecar is as it was (put back)
+    assert result["discarded"] == 1 and result["own_after_discard"] is True  # and not deleted with the preview
+    assert _edits(result["own_ops"]) == ["colorbalancergb"]  # the copy's own history, in the library
+    assert library_histories(library)[("a photo.png", 1)] == [("colorbalancergb", 0)]
+    assert not Path(preview["sidecar"]).exists()
 
 
 def test_plugin_on_a_virtual_copy_leaves_the_original_alone(copy_session: tuple[dict[str, Any], Path]) -> None:

@@ -26,7 +26,7 @@ local function run_images(images, overrides, mode)
   end
   return jobs.run_summary_job(#images, msg(mode.job), mode, drop_previews, function(summary, progress)
     -- one CLI call changes one kind of sidecar: a batch per duplicate index (0: originals, N: virtual copies N)
-    local batches, run = {}, {}
+    local batches, run, known = {}, {}, {}
     local function flush(index)
       if batches[index] and #batches[index] > 0 then
         jobs.process_batch(cfg, batches[index], summary, progress, mode, run, index)
@@ -37,7 +37,7 @@ local function run_images(images, overrides, mode)
       if progress.stopped() then
         break
       end
-      local reason = sidecars.precheck(img, true) or sidecars.reload_refusal(img)
+      local reason = sidecars.precheck(img, true, known) or sidecars.reload_refusal(img)
       if reason then
         jobs.record(summary, img, "skipped", reason)
         progress.step()

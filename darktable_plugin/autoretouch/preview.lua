@@ -69,18 +69,92 @@ end
 
 local copy_counter = 0
 
+--- Put the file `path` back as `before` was (its content; nil: there was none), replacing it through a temporary
+--- file; nothing when it is already so.
+local function put_back(path, before)
+  local now = filesystem.read_file(path)
+  if now == before then
+    return
+  elseif before == nil then
+    os.remove(path)
+    return
+  end
+  local ok, err = pcall(function()
+    local f = assert(io.open(path .. ".autoretouch-tmp", "wb"))
+    local written, write_err = f:write(before)
+    f:close()
+    assert(written, write_err)
+    assert(os.rename(path .. ".autoretouch-tmp", path))
+  end)
+  if not ok then
+    os.remove(path .. ".autoretouch-tmp")
+    dt.print_log(msg("log_line", "failed", path, tostring(err)))
+  end
+end
+
+--- A new virtual copy of `img` whose version number (duplicate_index) no other image of its file has, and whose
+--- sidecar name (NAME_NN.EXT.xmp) no file takes yet. darktable 4.2 numbers a new copy from a count it keeps on the
+--- original, which importing the original's file again (how the plug-in reloads a sidecar) sets back to 0: the copy
+--- can get the number of the user's own copy, and darktable then writes the new copy's sidecar over that copy's. So
+--- the sidecars the new copy could take are read first; a copy with a number in use is deleted again and the sidecar
+--- it took put back as it was (darktable counts on by one per copy made: the next try gets the next number). Raises
+--- an error when no try gives a free number.
+-- @param known see sidecars.same_file_images (the new copy is added to the list kept there)
+local function unused_copy(img, known)
+  local images, err = sidecars.same_file_images(img, known)
+  if not images then
+    error(err, 0)
+  end
+  local used, top = {}, 0
+  for _i, other in ipairs(images) do
+    local index = tonumber(other.duplicate_index) or 0
+    used[index], top = true, math.max(top, index)
+  end
+  local tries = 1
+  for index in pairs(used) do
+    tries = tries + (index > 0 and 1 or 0)
+  end
+  local saved = {} -- index -> sidecar path and content before (nil: no file); a file there counts as taken
+  for index = 1, top + tries do
+    local sidecar = sidecars.darktable_sidecar(img.path, img.filename, index)
+    saved[index] = { path = sidecar, text = filesystem.read_file(sidecar) }
+    if saved[index].text and not used[index] then
+      used[index], tries = true, tries + 1
+    end
+  end
+  local index = 0
+  for _try = 1, tries do
+    local copy = dt.database.duplicate(img)
+    index = tonumber(copy.duplicate_index) or 0
+    if index > 0 and not used[index] then
+      images[#images + 1] = copy
+      return copy
+    end
+    local sidecar = copy.sidecar
+    pcall(function()
+      copy:delete()
+    end)
+    if saved[index] and saved[index].path == sidecar then
+      put_back(sidecar, saved[index].text)
+    end
+    dt.print_log(msg("log_line", "retried", photo_path(img), msg("preview_version_taken", index, tostring(sidecar))))
+  end
+  error(msg("preview_no_free_version", index), 0)
+end
+
 --- One preview copy of `img`: a virtual copy with the original's history (a fresh copy has none: a style made
 --- from the original is applied, then deleted), then the suggestion's style file `path` appended, tagged
 --- PREVIEW_TAG, grouped with the original. The imported styles are deleted again. Returns the copy, or nil and a
 --- message (a copy that failed half-way is deleted).
-local function make_preview_copy(img, path, title)
+-- @param known see sidecars.same_file_images
+local function make_preview_copy(img, path, title, known)
   local style, err = import_style(path)
   if not style then
     return nil, msg("preview_copy_failed", err)
   end
   local copy
   local ok, failure = pcall(function()
-    copy = dt.database.duplicate(img)
+    copy = unused_copy(img, known)
     copy:attach_tag(dt.tags.create(constants.PREVIEW_TAG))
     if img.is_altered then
       copy_counter = copy_counter + 1
@@ -104,7 +178,7 @@ local function make_preview_copy(img, path, title)
   end)
   if not ok then
     if copy then
-      virtual_copies.delete_preview_copy(copy)
+      virtual_copies.delete_preview_copy(copy, known)
     end
     return nil, msg("preview_copy_failed", tostring(failure))
   end
@@ -165,6 +239,7 @@ local function preview_in(folder, cfg, originals, progress)
     summary.removed, summary.kept = virtual_copies.delete_preview_copies({ keep_edited = true })
   end
   local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or constants.DEFAULT_STYLE)
+  local known = {} -- the images of the originals' files, read once the previous copies are gone
   for i, img in ipairs(originals) do
     local row = by_photo[photos[i]] or (#rows == #photos and rows[i]) or nil
     if progress.stopped() then
@@ -174,7 +249,8 @@ local function preview_in(folder, cfg, originals, progress)
         local path = type(recipe) == "table" and recipe.dtstyle
         local copy, why = nil, msg("no_result")
         if type(path) == "string" then
-          copy, why = make_preview_copy(img, path, msg("preview_title", k, label, commands.format_number(cfg.strength)))
+          copy, why = make_preview_copy(img, path, msg("preview_title", k, label, commands.format_number(cfg.strength)),
+            known)
         end
         if copy then
           summary.copies[#summary.copies + 1] = copy

@@ -103,10 +103,63 @@ local function base_name(path)
   return (tostring(path):match("([^/]*)$"))
 end
 
+--- The images of darktable's library that belong to the file of `img`: the original and its virtual copies (`img`
+--- among them), from its film roll (same film roll, same file name). darktable 4.2's Lua has no query by file: the
+--- film roll is read image by image, so `known` (optional: a table kept for one run) keeps each film roll's images
+--- by file name once read; the list returned is the one kept there (add an image made since to it). Or nil and a
+--- message.
+local function same_file_images(img, known)
+  local ok, names = pcall(function()
+    local film = img.film
+    local key = tostring(film.path)
+    if known and known[key] then
+      return known[key]
+    end
+    local by_name = {}
+    for i = 1, #film do
+      local other = film[i]
+      local list = by_name[other.filename]
+      if not list then
+        list = {}
+        by_name[other.filename] = list
+      end
+      list[#list + 1] = other
+    end
+    if known then
+      known[key] = by_name
+    end
+    return by_name
+  end)
+  if not ok then
+    return nil, msg("film_unreadable", tostring(names))
+  end
+  names[img.filename] = names[img.filename] or {}
+  return names[img.filename]
+end
+
+--- The other images of `img`'s file (see same_file_images) with the same duplicate index, which darktable 4.2 gives
+--- the same sidecar, NAME_NN.EXT.xmp (a list, maybe empty); or nil and a message.
+local function sharing_images(img, known)
+  local images, err = same_file_images(img, known)
+  if not images then
+    return nil, err
+  end
+  local index, out = tonumber(img.duplicate_index) or 0, {}
+  for _i, other in ipairs(images) do
+    if other.id ~= img.id and (tonumber(other.duplicate_index) or 0) == index then
+      out[#out + 1] = other
+    end
+  end
+  return out
+end
+
 --- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
 --- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
---- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file.
-local function precheck(img, copies)
+--- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file;
+--- so is one whose duplicate index another image of its file has too (darktable 4.2 can give a copy a number in use):
+--- their one sidecar would be written for both, and the re-read would give it to either.
+-- @param known optional: see same_file_images
+local function precheck(img, copies, known)
   local index = tonumber(img.duplicate_index) or 0
   if index ~= 0 and not copies then
     return msg("duplicate")
@@ -117,6 +170,12 @@ local function precheck(img, copies)
   end
   if not filesystem.file_exists(photo_path(img)) then
     return msg("missing_file")
+  end
+  local sharing, err = sharing_images(img, known)
+  if not sharing then
+    return err
+  elseif #sharing > 0 then
+    return msg("shared_sidecar", index, expected)
   end
   return nil
 end
@@ -138,6 +197,8 @@ return {
   reload = reload,
   darktable_sidecar = darktable_sidecar,
   base_name = base_name,
+  same_file_images = same_file_images,
+  sharing_images = sharing_images,
   precheck = precheck,
   reload_refusal = reload_refusal,
 }

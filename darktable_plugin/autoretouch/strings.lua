@@ -77,6 +77,9 @@ local MSG = {
   wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
     .. "virtual copy support?); not reloaded",
   missing_file = "the image file is missing",
+  film_unreadable = "could not list the images of this file in darktable's library: %s",
+  shared_sidecar = "another image of this file in darktable's library has the same version number (%d), so both "
+    .. "keep their history in one sidecar, %s: not changed",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",
@@ -145,6 +148,10 @@ local MSG = {
   preview_failed = "auto-retouch preview: %s",
   preview_style_missing = "darktable did not import the style file %s",
   preview_copy_failed = "could not make the preview copy: %s",
+  preview_no_free_version = "darktable kept giving the new virtual copy a version number another image of this "
+    .. "file has (last %d)",
+  preview_version_taken = "darktable gave the new virtual copy the version number %d, which another image of this "
+    .. "file has (its sidecar %s); that copy was removed and the sidecar put back",
   preview_dir_failed = "could not make a temporary folder for the style files",
   preview_discarded = "auto-retouch: %d preview copies removed",
   previews_removed = "; %d preview copies removed",

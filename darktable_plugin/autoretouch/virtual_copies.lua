@@ -144,17 +144,30 @@ end
 
 --- Delete the preview copy (or half-made copy) `img` from darktable's library, its kept recipe, and the sidecar
 --- darktable 4.2 leaves behind for a deleted virtual copy (a later import of the folder would bring the copy back)
---- when is_copy_sidecar confirms it is that copy's. Returns true, or false (logged) when darktable refused.
-local function delete_preview_copy(img)
+--- when is_copy_sidecar confirms it is that copy's and no other image of the file has the copy's version number (its
+--- sidecar is that image's too). Returns true, or false (logged) when darktable refused.
+-- @param known optional: see sidecars.same_file_images (the copy is taken out of the list kept there)
+local function delete_preview_copy(img, known)
   local sidecar, recipe = img.sidecar, preview_recipe_path(img)
-  local ours = is_copy_sidecar(sidecar, img.path, img.filename, img.duplicate_index)
-  local id = img.id
+  local images = sidecars.same_file_images(img, known)
+  local sharing = sidecars.sharing_images(img, known)
+  local ours = sharing ~= nil and #sharing == 0
+    and is_copy_sidecar(sidecar, img.path, img.filename, img.duplicate_index)
+  local id, at = img.id, nil
+  for i, other in ipairs(images or {}) do
+    if other.id == id then
+      at = i
+    end
+  end
   local ok, err = pcall(function()
     img:delete()
   end)
   if not ok then
     dt.print_log(msg("log_line", "failed", photo_path(img), tostring(err)))
     return false
+  end
+  if at then
+    table.remove(images, at)
   end
   state.preview_made[id] = nil
   if recipe then
@@ -182,13 +195,13 @@ end
 --   keep_edited = true (a copy whose history changed since it was made, or whose record is gone, is kept)
 local function delete_preview_copies(opts)
   opts = opts or {}
-  local removed, kept = 0, 0
+  local removed, kept, known = 0, 0, {}
   for _i, img in ipairs(preview_copies()) do
     if opts.photos == nil or opts.photos[photo_path(img)] then
       if opts.keep_edited and not unchanged_preview(img, preview_recipe(img)) then
         kept = kept + 1
         dt.print_log(msg("log_line", "kept", photo_path(img), "preview copy edited since the preview"))
-      elseif delete_preview_copy(img) then
+      elseif delete_preview_copy(img, known) then
         removed = removed + 1
       end
     end

@@ -248,6 +248,52 @@ describe("preview on virtual copies", function()
     assert.are.equal(untagged, stub.read_file(again.sidecar))
   end)
 
+  it("a preview after a reload never takes the number of the user's own copy, nor its sidecar", function()
+    setup()
+    local a = image(1, "a.png")
+    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    stub.edit(own, "vignette") -- the user's copy and its sidecar a_01.png.xmp
+    local spare = env.photos .. "/a_03.png.xmp" -- a sidecar of no image in the library (a copy removed from it)
+    stub.write_file(spare, "the user's file")
+    plugin.apply_to_images({ a }) -- the reload imports a.png again: darktable's count of copies is back to 0
+    local mine = stub.read_file(own.sidecar)
+    preview({ a })
+    local made = copies()
+    assert.are.equal(1, #made)
+    assert.are.equal(2, made[1].duplicate_index) -- darktable's copy 1 was taken, so it was deleted again
+    assert.are.equal(mine, stub.read_file(own.sidecar)) -- and the sidecar it wrote over the user's put back
+    assert.truthy(find(dt._log.logs, "version number 1, which another image of this file has"))
+    preview({ a }) -- replaces copy 2; darktable's next numbers: 3 (a file is there) and then 4
+    made = copies()
+    assert.are.same({ 4 }, { made[1].duplicate_index })
+    assert.are.equal("the user's file", stub.read_file(spare))
+    assert.are.equal(1, plugin.discard_previews())
+    assert.are.equal(mine, stub.read_file(own.sidecar))
+    assert.is_nil(own.deleted)
+    local summary = plugin.apply_to_images({ own })
+    assert.are.equal(1, summary.written)
+    assert.are.equal("1", option(env.argvs_of("apply", J)[2], "duplicate"))
+  end)
+
+  it("never deletes a sidecar another image of the file shares, and leaves such an image alone", function()
+    setup()
+    image(1, "a.png")
+    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    stub.edit(own, "vignette")
+    -- a preview copy an older plug-in made with the user's copy's number (darktable 4.2 gave it after a reload)
+    local copy = image(8, "a.png", { duplicate_index = 1, create_file = false })
+    copy:attach_tag(dt.tags.create("autoretouch|preview"))
+    local shared = stub.read_file(own.sidecar)
+    assert.truthy(shared:find("autoretouch|preview", 1, true)) -- the copy wrote the shared file last
+    local summary = plugin.apply_to_images({ own })
+    assert.are.equal(1, summary.skipped)
+    assert.truthy(summary.details[1].reason:find("same version number (1)", 1, true))
+    assert.are.equal(0, #env.argvs_of("apply", J))
+    assert.are.equal(1, plugin.discard_previews())
+    assert.is_true(copy.deleted)
+    assert.are.equal(shared, stub.read_file(own.sidecar)) -- still there: the user's copy has it too
+  end)
+
   it("a mix goes to suggest as --mix; a fixed recipe is refused", function()
     setup({ prefs = { mix = "warm:0.7,default:0.3" } })
     local a = image(1, "a.png")

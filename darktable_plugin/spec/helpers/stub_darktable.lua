@@ -3,7 +3,8 @@
   outside darktable. It records what the plugin registers and prints, runs shell commands for real
   (dt.control.execute -> os.execute, which returns the raw wait status like darktable's does), and fakes
   images whose sidecar darktable "writes" when a tag is attached or detached (as darktable 4.2 does).
-  The previews' API is faked too: dt.database.duplicate (a virtual copy, no history), image:delete,
+  The previews' API is faked too: dt.database.duplicate (a virtual copy, no history, numbered as darktable 4.2
+  numbers it: see dt._max_version), image.film (its film roll: # and [i]), image:delete,
   image:group_with, image:get_tags, dt.tags.find (a tag lists its images as tag[1..n]), and dt.styles (a list of
   styles, import of a .dtstyle file, create from an image, apply, style:delete). An image's `history` is a list of
   operation names; applying a style appends the style's.
@@ -257,28 +258,68 @@ function M.new(opts)
     M.touch(img)
   end
 
+  -- darktable 4.2 numbers a new virtual copy from a count it keeps per file (max_version): one more than the
+  -- highest version made or imported so far; importing a file already in the library sets that count back to 0
+  -- (it re-reads the original's sidecar first), so the next copy gets 1 again even when a copy 1 exists.
+  dt._max_version = {}
+  local next_id = 1000
   dt.database = {
     import = function(path)
       log.imports[#log.imports + 1] = path
       if opts.import_error then
         error(opts.import_error)
       end
+      dt._max_version[path] = 0
     end,
     duplicate = function(img)
       if opts.duplicate_error then
         error(opts.duplicate_error)
       end
-      local index = 0
-      for _i, other in ipairs(dt._images) do
-        if other.path == img.path and other.filename == img.filename then
-          index = math.max(index, other.duplicate_index)
-        end
-      end
-      local id = 1000 + #dt._images
-      return M.image(dt, id, img.path, img.filename, { duplicate_index = index + 1, create_file = false })
+      local key = img.path .. "/" .. img.filename
+      local index = (dt._max_version[key] or 0) + 1
+      next_id = next_id + 1
+      local writes = (opts.darktable_prefs or {}).write_sidecar_files ~= "never"
+      local copy = M.image(dt, next_id, img.path, img.filename,
+        { duplicate_index = index, create_file = false, writes_sidecar = writes })
+      copy.write_sidecar() -- darktable writes the new copy's sidecar at once (NAME_NN.EXT.xmp, over any file there)
+      return copy
     end,
   }
   return dt
+end
+
+--- The film roll of the folder `dir` (darktable's film object: #film images, film[i] the i-th by id, film.path), for
+--- the images of `owner` (a userdata, as darktable's is: Lua 5.1 reads # of a table without its __len).
+local function film_of(owner, dir)
+  owner._films = owner._films or {}
+  if owner._films[dir] then
+    return owner._films[dir]
+  end
+  local function members()
+    local out = {}
+    for _i, img in ipairs(owner._images) do
+      if img.path == dir then
+        out[#out + 1] = img
+      end
+    end
+    table.sort(out, function(a, b) return a.id < b.id end)
+    return out
+  end
+  local film = rawget(_G, "newproxy")(true)
+  local meta = getmetatable(film)
+  meta.__len = function() return #members() end
+  meta.__index = function(_film, key)
+    if key == "path" then
+      return dir
+    end
+    local img = type(key) == "number" and members()[key]
+    if not img then
+      error("incorrect index in database")
+    end
+    return img
+  end
+  owner._films[dir] = film
+  return film
 end
 
 local clock = 1670000000000000
@@ -327,6 +368,9 @@ function M.image(owner, id, dir, filename, opts)
   M.touch(img)
   if owner and owner._images then
     owner._images[#owner._images + 1] = img
+    img.film = film_of(owner, dir)
+    local key = dir .. "/" .. filename
+    owner._max_version[key] = math.max(owner._max_version[key] or 0, img.duplicate_index)
   end
   if img.duplicate_index == 0 then
     img.sidecar = path .. ".xmp"
