@@ -47,7 +47,8 @@
     darktable 4.2's Lua has no image widget, so there is no before/after dialog: the lighttable shows each
     original beside its copies.
   * "apply chosen preview" (same module): select one preview copy per image (any variant; an original with a
-    single preview copy chooses it) and apply the edit it shows to its original: the exact recipe suggest returned
+    single preview copy chooses it) and apply the edit it shows to the image it was made from (the original, or the
+    user's own virtual copy that was previewed, with --duplicate=N): the exact recipe suggest returned
     for that copy (kept in darktable's cache folder as autoretouch-preview-<copy id>.json until the copy is
     deleted) goes through `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch;
     again = replace autoretouch's modules, the user's history stays); then the preview copies of the originals it
@@ -106,6 +107,10 @@
     the user's copy 1's; such a copy is deleted, the sidecar put back, and darktable asked again. An image whose
     number another image of its file has is skipped; a deleted preview copy's sidecar is kept when another image
     has its number.
+  * 1.11: "apply chosen preview" applies to the image the preview was made from (kept with its recipe): a preview of
+    the user's own virtual copy goes to that copy (`apply --recipe --duplicate=N`), not to the original; skipped
+    when that image is gone. Apply and apply chosen preview delete the preview copies made from the images they
+    wrote (by the kept record; without one, the copies of the originals' files written).
 ]]
 
 local dt = require("darktable")

@@ -84,24 +84,28 @@ local function revert_images(images, overrides)
   return run_images(images, overrides, commands.MODES.revert)
 end
 
---- The original of the preview copy `copy`: its group leader, else the image under the id kept with its recipe
---- (`kept`, when there is one), else one of `candidates`; whichever is the original (no virtual copy) of the same
---- file. Or nil.
-local function original_of(copy, kept, candidates)
+--- The image the preview copy `copy` was made from: the image under the id kept with its recipe (`kept`), when it is
+--- still in darktable's library as an image of the same file that is not a preview copy (the original, or the user's
+--- own virtual copy that was previewed); else nil. Without a record (nothing is applied then), the original the
+--- copy's group leader or one of `candidates` is, to name it in the summary.
+local function source_of(copy, kept, candidates)
   local photo = photo_path(copy)
-  local function fits(img)
-    return img ~= nil and (tonumber(img.duplicate_index) or 0) == 0 and photo_path(img) == photo
+  local function fits(img, original_only)
+    return img ~= nil and photo_path(img) == photo and not virtual_copies.is_preview_copy(img)
+      and (not original_only or (tonumber(img.duplicate_index) or 0) == 0)
   end
-  local found = {
-    function() return copy.group_leader end,
-    function() return kept and dt.database.get_image(kept.original_id) end,
-  }
-  for _i, img in ipairs(candidates) do
-    found[#found + 1] = function() return img end
+  local found = {}
+  if kept then
+    found[1] = function() return dt.database.get_image(kept.original_id), false end
+  else
+    found[1] = function() return copy.group_leader, true end
+    for _i, img in ipairs(candidates) do
+      found[#found + 1] = function() return img, true end
+    end
   end
   for _i, get in ipairs(found) do
-    local ok, img = pcall(get)
-    local fit_ok, fit = pcall(fits, img)
+    local ok, img, original_only = pcall(get)
+    local fit_ok, fit = pcall(fits, img, original_only)
     if ok and fit_ok and fit then
       return img
     end
@@ -151,13 +155,14 @@ end
 --- What "apply chosen preview" runs per distinct recipe (as MODES.apply, with recipe_apply_argv and the recipe
 --- file `file`), and its messages.
 local function chosen_mode(file)
-  return { argv = function(cfg, photos)
-    return commands.recipe_apply_argv(cfg, file, photos)
+  return { argv = function(cfg, photos, duplicate)
+    return commands.recipe_apply_argv(cfg, file, photos, duplicate)
   end, done = commands.MODES.apply.done, summary = "chosen_summary", summary_cancelled = "chosen_summary_cancelled" }
 end
 
---- Apply the recipe `group.text` (JSON) to the originals `group.images` in batches: the recipe goes to a temporary
---- file for `apply --recipe`, removed afterwards.
+--- Apply the recipe `group.text` (JSON) to the images `group.images` (all with duplicate index `group.index`: the
+--- originals, or the user's virtual copies N) in batches: the recipe goes to a temporary file for `apply --recipe`,
+--- removed afterwards.
 local function apply_recipe_group(cfg, group, summary, progress, run)
   local file = os.tmpname()
   local f = io.open(file, "wb")
@@ -181,20 +186,21 @@ local function apply_recipe_group(cfg, group, summary, progress, run)
       if progress.stopped() then
         break
       end
-      jobs.process_batch(cfg, batch, summary, progress, mode, run)
+      jobs.process_batch(cfg, batch, summary, progress, mode, run, group.index)
       batch = {}
     end
   end
   os.remove(file)
 end
 
---- Apply the edit the chosen preview copies show to their originals: each copy's own recipe (what suggest returned
---- for that image and variant, at the preview's strength or mix, kept with the copy) goes through
---- `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe and batch), so running it again
---- replaces autoretouch's previous modules and the user's history stays. Then the preview copies of the originals
---- it wrote are deleted, except those the user edited since the preview (as apply does; not when the run was
---- cancelled). A copy whose recipe is gone (darktable
---- restarted since the preview, cache cleared) is skipped; the others carry on.
+--- Apply the edit the chosen preview copies show to the images they were made from (the original, or the user's own
+--- virtual copy that was previewed: `--duplicate=N`): each copy's own recipe (what suggest returned for that image
+--- and variant, at the preview's strength or mix, kept with the copy) goes through
+--- `autoretouch apply --recipe=FILE --overwrite` (one call per distinct recipe, duplicate index and batch), so
+--- running it again replaces autoretouch's previous modules and the user's history stays. Then the preview copies of
+--- the images it wrote are deleted, except those the user edited since the preview (as apply does; not when the run
+--- was cancelled). A copy whose recipe is gone (darktable restarted since the preview, cache cleared), or whose
+--- image is no longer in the library, is skipped; the others carry on.
 -- @param images the selection: preview copies (one per image) and/or originals (an original with exactly one
 --   preview copy chooses it)
 -- @param overrides optional settings overriding the preferences (cli_path, server, start_daemon, daemon_port)
@@ -212,23 +218,25 @@ local apply_chosen_previews = jobs.entry(true, function(cfg, images)
   end
   local label, mode = msg("chosen_job_label"), chosen_mode(nil)
   return jobs.run_summary_job(#copies, label, mode, drop_previews, function(summary, progress)
-    local groups, by_text = {}, {}
+    local groups, by_key, known = {}, {}, {}
     for _i, copy in ipairs(copies) do
       local kept = virtual_copies.preview_recipe(copy)
-      local original = original_of(copy, kept, originals)
-      local reason = (not original and msg("chosen_no_original")) or (not kept and msg("chosen_recipe_missing"))
-        or sidecars.precheck(original) or sidecars.reload_refusal(original)
+      local source = source_of(copy, kept, originals)
+      local reason = (not kept and msg("chosen_recipe_missing")) or (not source and msg("chosen_no_original"))
+        or sidecars.precheck(source, true, known) or sidecars.reload_refusal(source)
       if reason then
-        jobs.record(summary, original or copy, "skipped", reason)
+        jobs.record(summary, source or copy, "skipped", reason)
         progress.step()
       else
-        local group = by_text[kept.recipe]
+        local index = tonumber(source.duplicate_index) or 0
+        local key = string.format("%d:%s", index, kept.recipe)
+        local group = by_key[key]
         if not group then
-          group = { text = kept.recipe, images = {} }
-          by_text[kept.recipe] = group
+          group = { text = kept.recipe, index = index, images = {} }
+          by_key[key] = group
           groups[#groups + 1] = group
         end
-        group.images[#group.images + 1] = original
+        group.images[#group.images + 1] = source
       end
     end
     local run = {}

@@ -53,10 +53,10 @@ local function apply_argv(cfg, photos, duplicate)
 end
 
 --- argv of one `autoretouch apply` call writing the recipe file `recipe` (a chosen preview's, already at the
---- preview's strength: no --strength) to the darktable sidecars of several photos.
-local function recipe_apply_argv(cfg, recipe, photos)
-  return with_photos({ cfg.cli_path, "apply", "--host=darktable", "--json", "--overwrite", "--recipe=" .. recipe },
-    cfg, "--", photos)
+--- preview's strength: no --strength) to the darktable sidecars of several photos (`duplicate` as for apply_argv).
+local function recipe_apply_argv(cfg, recipe, photos, duplicate)
+  local argv = { cfg.cli_path, "apply", "--host=darktable", "--json", "--overwrite", "--recipe=" .. recipe }
+  return with_photos(with_duplicate(argv, duplicate), cfg, "--", photos)
 end
 
 --- argv of one `autoretouch suggest` call writing each suggestion as a .dtstyle into `folder` (the preview):

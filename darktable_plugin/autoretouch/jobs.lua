@@ -230,20 +230,24 @@ local function run_job(total, label, opts, work)
   return result
 end
 
---- The photo files of the originals `summary` records as written: {[photo path] = true} (a virtual copy of the
---- user's written is not the original's edit: the original's preview copies stay).
-local function written_photos(summary)
-  local out = {}
+--- The images `summary` records as written: their ids, {[id] = true}, and the photo files of the originals among them,
+--- {[photo path] = true} (a virtual copy of the user's written is not the original's edit: the original's preview
+--- copies stay).
+local function written_images(summary)
+  local ids, photos = {}, {}
   for _i, d in ipairs(summary.details) do
-    if d.action == "written" and (tonumber(d.image and d.image.duplicate_index) or 0) == 0 then
-      out[d.photo] = true
+    if d.action == "written" and d.image then
+      ids[d.image.id] = true
+      if (tonumber(d.image.duplicate_index) or 0) == 0 then
+        photos[d.photo] = true
+      end
     end
   end
-  return out
+  return ids, photos
 end
 
 --- Run `fill(summary, progress)` as the run going on (see run_job), recording `total` images in a new summary;
---- then, when `drop_previews(summary)` says so, delete the preview copies of the originals written (except those
+--- then, when `drop_previews(summary)` says so, delete the preview copies of the images written (except those
 --- edited since the preview), and show the summary (the texts of `mode`). Returns the summary, or nil and a
 --- message.
 local function run_summary_job(total, label, mode, drop_previews, fill)
@@ -257,8 +261,9 @@ local function run_summary_job(total, label, mode, drop_previews, fill)
     return nil, failure
   end
   if drop_previews(summary) then
+    local sources, photos = written_images(summary)
     summary.previews_removed, summary.previews_kept = virtual_copies.delete_preview_copies(
-      { photos = written_photos(summary), keep_edited = true })
+      { sources = sources, photos = photos, keep_edited = true })
   end
   dt.print(summary_text(summary, mode))
   return summary

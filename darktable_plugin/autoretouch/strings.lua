@@ -159,15 +159,15 @@ local MSG = {
   preview_title = "autoretouch preview %d: %s, strength %s",
   preview_recipe_not_kept = "could not keep the recipe of preview copy %s in %s: %s",
   chosen_label = "apply chosen preview",
-  chosen_tooltip = "apply the edit each selected preview copy shows (one copy per image) to its original, "
-    .. "replacing an earlier auto-retouch (your own history stays); then its unedited preview copies are deleted",
+  chosen_tooltip = "apply the edit each selected preview copy shows (one copy per image) to the image it was made "
+    .. "from, replacing an earlier auto-retouch (your own history stays); then its unedited preview copies are deleted",
   chosen_job_label = "auto-retouch: apply chosen preview",
   chosen_none = "auto-retouch: select the preview copies to apply (made by 'preview on virtual copies')",
   chosen_two = "auto-retouch: %d preview copies of %s are chosen; select one copy per image",
   chosen_which = "auto-retouch: %s has %d preview copies; select the one to apply",
   chosen_recipe_missing = "the recipe of its preview copy is gone (the cache folder was cleared, or the copy was "
     .. "made by an older plug-in?): preview again",
-  chosen_no_original = "the original of its preview copy is not in darktable's library",
+  chosen_no_original = "the image its preview copy was made from is not in darktable's library any more",
   chosen_recipe_file_failed = "could not write the recipe file: %s",
   chosen_summary = "auto-retouch: chosen preview applied to %d images, %d skipped, %d failed",
   chosen_summary_cancelled = "auto-retouch cancelled: chosen preview applied to %d images, %d skipped, %d failed, "

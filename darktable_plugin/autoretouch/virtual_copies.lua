@@ -190,15 +190,29 @@ local function unchanged_preview(img, kept)
   return now ~= nil and recorded ~= nil and now == recorded
 end
 
+--- Whether the preview copy `img` (its kept record `kept`, or nil) is one of those `opts` selects: all without
+--- opts.photos; else a copy made from one of the images opts.sources names (by id, as its record says), or, without
+--- a record, a copy of one of the files opts.photos names.
+local function selected(img, kept, opts)
+  if opts.photos == nil then
+    return true
+  elseif kept and kept.original_id ~= nil and opts.sources then
+    return opts.sources[kept.original_id] == true
+  end
+  return opts.photos[photo_path(img)] == true
+end
+
 --- Delete preview copies (see delete_preview_copy). Returns how many were removed and how many were kept.
--- @param opts optional: photos = {[photo path] = true} (only the copies of these files; default: all),
---   keep_edited = true (a copy whose history changed since it was made, or whose record is gone, is kept)
+-- @param opts optional: sources = {[image id] = true} and photos = {[photo path] = true} (only the copies made
+--   from these images, or without a record, of these files; default: all), keep_edited = true (a copy whose history
+--   changed since it was made, or whose record is gone, is kept)
 local function delete_preview_copies(opts)
   opts = opts or {}
   local removed, kept, known = 0, 0, {}
   for _i, img in ipairs(preview_copies()) do
-    if opts.photos == nil or opts.photos[photo_path(img)] then
-      if opts.keep_edited and not unchanged_preview(img, preview_recipe(img)) then
+    local record = preview_recipe(img)
+    if selected(img, record, opts) then
+      if opts.keep_edited and not unchanged_preview(img, record) then
         kept = kept + 1
         dt.print_log(msg("log_line", "kept", photo_path(img), "preview copy edited since the preview"))
       elseif delete_preview_copy(img, known) then

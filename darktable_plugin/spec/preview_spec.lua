@@ -431,6 +431,36 @@ describe("preview on virtual copies", function()
       assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(argvs[1]))
     end)
 
+    it("applies the preview of the user's own copy to that copy (--duplicate), not to the original", function()
+      setup()
+      local a = image(1, "a.png")
+      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+      own:group_with(a) -- darktable groups a virtual copy with its original
+      stub.edit(own, "vignette")
+      preview({ a })
+      local of_a = copies()[1]
+      local summary = plugin.preview_images({ own }, { preview_variants = 1 }) -- replaces a's preview
+      local chosen = summary.copies[1]
+      assert.are.equal(a, chosen.group_leader) -- in the original's group, like the user's copy
+      local applied = plugin.apply_chosen_previews({ chosen })
+      assert.are.equal(1, applied.written)
+      assert.are.equal(own, applied.details[1].image)
+      local argv = env.argvs_of("apply", J)[1]
+      assert.are.equal("1", option(argv, "duplicate"))
+      assert.are.same({ env.photos .. "/a.png" }, after_dashes(argv))
+      assert.are.equal(1, applied.previews_removed) -- the chosen copy, made from the user's copy
+      assert.is_true(chosen.deleted)
+      assert.is_true(of_a.deleted)
+      assert.are.same({}, a.history) -- the original got nothing
+      own:delete() -- the image the next preview is made from goes away: its preview is skipped
+      chosen = plugin.preview_images({ image(8, "a.png", { duplicate_index = 4, create_file = false }) }).copies[1]
+      dt.database.get_image(8):delete()
+      local skipped = plugin.apply_chosen_previews({ chosen })
+      assert.are.equal(1, skipped.skipped)
+      assert.truthy(skipped.details[1].reason:find("made from is not in darktable's library", 1, true))
+      assert.are.equal(1, #env.argvs_of("apply", J))
+    end)
+
     it("refuses two copies of one image, or an original alone with several copies", function()
       setup({ prefs = { preview_variants = 2 } })
       local a = image(1, "a.png")

@@ -4,7 +4,7 @@
   (dt.control.execute -> os.execute, which returns the raw wait status like darktable's does), and fakes
   images whose sidecar darktable "writes" when a tag is attached or detached (as darktable 4.2 does).
   The previews' API is faked too: dt.database.duplicate (a virtual copy, no history, numbered as darktable 4.2
-  numbers it: see dt._max_version), image.film (its film roll: # and [i]), image:delete,
+  numbers it: see dt._max_version), dt.database.get_image, image.film (its film roll: # and [i]), image:delete,
   image:group_with, image:get_tags, dt.tags.find (a tag lists its images as tag[1..n]), and dt.styles (a list of
   styles, import of a .dtstyle file, create from an image, apply, style:delete). An image's `history` is a list of
   operation names; applying a style appends the style's.
@@ -271,6 +271,14 @@ function M.new(opts)
       end
       dt._max_version[path] = 0
     end,
+    get_image = function(id)
+      for _i, img in ipairs(dt._images) do
+        if img.id == id then
+          return img
+        end
+      end
+      return nil
+    end,
     duplicate = function(img)
       if opts.duplicate_error then
         error(opts.duplicate_error)
@@ -419,8 +427,8 @@ function M.image(owner, id, dir, filename, opts)
     end
     return out
   end
-  function img.group_with(self, leader)
-    self.group_leader = leader
+  function img.group_with(self, other)
+    self.group_leader = other.group_leader or other -- darktable: the group `other` is in, led by its leader
   end
   function img.delete(self)
     assert(not self.deleted, "image deleted twice")
