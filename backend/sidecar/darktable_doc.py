@@ -1,8 +1,8 @@
 """darktable history in a sidecar document: append with a record, revert.
 
 :func:`apply_darktable` hands the description to
-:func:`backend.translate.darktable.append_history` (which inserts our entries at ``history_end`` and
-never drops the user's entries) and records, in the common "replaced" format
+:func:`backend.sidecar.darktable_xmp.append_history` (which inserts our entries at ``history_end``, or where
+our earlier ones were, and never drops the user's entries) and records, in the common "replaced" format
 (:mod:`backend.sidecar.replaced`), the previous value of every description attribute the append changed
 (``history_end``, ``iop_order_list``, ``history_current_hash``; all darktable attributes for a fresh
 stack) and the previous ``darktable:history`` / ``darktable:masks_history`` elements, plus a fingerprint
@@ -17,7 +17,12 @@ refuses (:class:`~backend.errors.SidecarError`, sidecar untouched): undo in dark
 A user's entry that one of ours overrode (same module instance) and that darktable dropped since (its
 "compress history" keeps only the last entry of each instance) is put back in our entry's place from the
 record's copy of the history, so the user's edit is never lost; one with a drawn mask, whose shapes may be gone
-with it, makes the revert refuse instead.
+with it, makes the revert refuse instead. The revert also says where our entries were when the user's steps
+follow them (:class:`DarktableRevert`), so that ``apply --overwrite`` puts the new ones there.
+
+Our entries are named :data:`MARK` (``multi_name``), which darktable shows in the module header and keeps when it
+copies an image or writes a sidecar afresh (both lose our record): :func:`marked_labels` and
+:func:`take_out_marked` find and remove them without the record.
 """
 
 from __future__ import annotations
