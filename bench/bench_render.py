@@ -3,14 +3,15 @@
 Inputs: every photo in ``../shared/data/raw`` and ``../shared/data/exposure_samples`` (skipped when
 missing) and synthetic 1, 12 and 24 MP photos generated into a temporary folder: a bare JPEG (no
 metadata), a camera-style JPEG (the same picture with a 160 px EXIF thumbnail in APP1, as cameras write
-them) and a 16-bit TIFF.
+them; the preview path ignores the thumbnail, so both cost the same) and a 16-bit TIFF.
 Each timing is the best of ``--repeat`` runs, in milliseconds, with ``torch.set_num_threads(--threads)``.
 
 Columns:
     decode   full-resolution decode to linear Rec.2020 (``decode_image``)
     preview  the preview path at the size ``suggest`` and the catalog batch decode
-             (``decode_preview(long_side=PREVIEW_LONG_SIDE)``, 128 px): an embedded camera thumbnail / MPF
-             preview when one is large enough and the same shape, else libjpeg's DCT-domain reduction
+             (``decode_preview(long_side=PREVIEW_LONG_SIDE)``, 128 px): for a JPEG libjpeg's DCT-domain reduction
+             of its own pixels (a camera JPEG's thumbnail is not used: it may be stale), for a raw its embedded
+             camera preview when one is large enough
     pv512    the preview path at 512 px (``render --preview``'s default), and
     pv-rend  rendering the typical recipe on that 512-px preview
     render   the typical recipe at full resolution, as ``autoretouch render`` does it (float32,
