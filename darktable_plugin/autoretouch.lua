@@ -111,6 +111,9 @@
     the user's own virtual copy goes to that copy (`apply --recipe --duplicate=N`), not to the original; skipped
     when that image is gone. Apply and apply chosen preview delete the preview copies made from the images they
     wrote (by the kept record; without one, the copies of the originals' files written).
+  * 1.12: a virtual copy whose original is not in the library is skipped by apply, revert and apply chosen preview
+    (darktable 4.2's reload, an import of the original's file, would make the copy the original with the
+    original's history, and put the copy's edit into a new image).
 ]]
 
 local dt = require("darktable")

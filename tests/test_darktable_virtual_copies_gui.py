@@ -18,7 +18,9 @@ one set of ours with the second strength, darktable's library follows each step,
 history alone, and the original's history and sidecar never get anything of ours. Then a preview of the original
 and "discard previews": after those reloads (each imports the file again) darktable 4.2 gives a new copy the
 user's copy's number, 1, and writes its sidecar over the user's copy's; the preview copy must get another number,
-and the user's copy's sidecar must be as it was, after the preview and after the discard.
+and the user's copy's sidecar must be as it was, after the preview and after the discard. Last, another photo's
+copy whose original was removed from the library (its file stays): apply must skip it, since the reload (an import
+of the file) would make that copy the original with the original's history.
 
 Needs darktable, darktable-cli and xvfb-run: skipped when missing, a failure under ``CI=true``.
 """
@@ -202,9 +204,26 @@ PLUGIN_DRIVER = (
   result.own_ops = operations(copy, "probe after previews")
   result.images = {{}}
   for _, i in ipairs(dt.database) do
-    result.images[#result.images + 1] = {{ id = i.id, index = i.duplicate_index }}
+    result.images[#result.images + 1] = {{ id = i.id, index = i.duplicate_index, file = i.filename }}
   end
   result.original_sidecar = read(img.sidecar)
+  -- another photo's copy whose original is removed from the library (its file and sidecar stay on disk): importing
+  -- the file to reload the copy would make the copy the original, with the original's sidecar
+  local other = dt.database.import({other})
+  settle()
+  local orphan = dt.database.duplicate(other)
+  settle()
+  other:delete()
+  settle()
+  local refused = ar.apply_to_images({{ orphan }}, {{ recipe = {recipe}, strength = 1 }})
+  result.orphan = {{ id = orphan.id, row = rows(refused)[1] }}
+  settle()
+  result.orphan_images = {{}}
+  for _, i in ipairs(dt.database) do
+    if i.filename == orphan.filename then
+      result.orphan_images[#result.orphan_images + 1] = {{ id = i.id, index = i.duplicate_index }}
+    end
+  end
 """
 )
 
@@ -224,13 +243,16 @@ def copy_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
     photo.with_name("a photo.png.xmp").write_text(
         _history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8"
     )
+    other = make_png(photos, "other.png", width=96, height=64)
+    other.with_name("other.png.xmp").write_text(_history_xmp([{"slider": "vignette", "value": -40.0}]), encoding="utf-8")
     copy_history = root / "copy history.xmp"
     copy_history.write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
     recipe = root / "plus 1 EV.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     result, _log = run_plugin_session(
-        root, PLUGIN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo=photo, copy_history=copy_history, recipe=recipe
-    )
+        root, PLUGIN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo=photo, other=other, copy_history=copy_history,
+        recipe=recipe,
+    )  # fmt: skip
     return result, root / "library.db"
 
 
@@ -262,7 +284,7 @@ def test_plugin_revert_on_a_virtual_copy_leaves_its_own_history(copy_session: tu
     assert "exposure" not in _operations(result["revert_sidecar"]) and "autoretouch:" not in result["revert_sidecar"]
     histories = library_histories(library)
     assert histories[("a photo.png", 1)] == [("colorbalancergb", 0)]  # the copy's own history alone
-    images = sorted((i["id"], i["index"]) for i in result["images"])
+    images = sorted((i["id"], i["index"]) for i in result["images"] if i["file"] == "a photo.png")
     assert images == [(1, 0), (result["copy"]["id"], 1)], images  # the same copy, no image added
 
 
@@ -279,6 +301,20 @@ def test_plugin_preview_after_a_reload_leaves_the_users_copy_and_its_sidecar_alo
     assert _edits(result["own_ops"]) == ["colorbalancergb"]  # the copy's own history, in the library
     assert library_histories(library)[("a photo.png", 1)] == [("colorbalancergb", 0)]
     assert not Path(preview["sidecar"]).exists()
+
+
+def test_plugin_leaves_a_copy_alone_whose_original_was_removed_from_the_library(
+    copy_session: tuple[dict[str, Any], Path],
+) -> None:
+    """The reload would import the original's file again: darktable would make the copy the original (number 0, the
+    original's sidecar's history) and put the copy's sidecar into a new image."""
+    result, library = copy_session
+    orphan = result["orphan"]
+    assert orphan["row"]["action"] == "skipped", orphan
+    assert "original image of this virtual copy is not in darktable's library" in orphan["row"]["reason"], orphan
+    assert result["orphan_images"] == [{"id": orphan["id"], "index": 1}]  # still copy 1, and no image added
+    histories = library_histories(library)
+    assert ("other.png", 0) not in histories and histories[("other.png", 1)] == []  # no other image's history
 
 
 def test_plugin_on_a_virtual_copy_leaves_the_original_alone(copy_session: tuple[dict[str, Any], Path]) -> None:

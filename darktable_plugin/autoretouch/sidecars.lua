@@ -183,10 +183,26 @@ end
 --- Why a sidecar written for `img` cannot be re-read safely, or nil: darktable 4.2 (no image:apply_sidecar) re-reads
 --- one only by importing the original's file again, which re-reads the original's and all its virtual copies'
 --- sidecars; when darktable writes no sidecars they may be older than the library (edits made since, a history
---- discarded since), and the import would put them back.
-local function reload_refusal(img)
-  if sidecars_never() and not has_apply_sidecar(img) then
+--- discarded since), and the import would put them back. And when the original of the virtual copy `img` is not in
+--- the library (removed from it, the file still there), that import takes the first image of the file it finds,
+--- this copy, for the original: the copy gets number 0 and the original's sidecar, and a new image the copy's.
+-- @param known optional: see same_file_images
+local function reload_refusal(img, known)
+  if has_apply_sidecar(img) then
+    return nil
+  elseif sidecars_never() then
     return msg("reload_needs_sidecars")
+  elseif (tonumber(img.duplicate_index) or 0) ~= 0 then
+    local images, err = same_file_images(img, known)
+    if not images then
+      return err
+    end
+    for _i, other in ipairs(images) do
+      if (tonumber(other.duplicate_index) or 0) == 0 then
+        return nil
+      end
+    end
+    return msg("original_not_in_library")
   end
   return nil
 end

@@ -73,6 +73,9 @@ local MSG = {
   reload_needs_sidecars = "darktable writes no sidecars here, and darktable 4.2 re-reads one only by importing the "
     .. "image's file again, which also puts the older sidecars of the original and its virtual copies back over their "
     .. "edits: set preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
+  original_not_in_library = "the original image of this virtual copy is not in darktable's library, and darktable "
+    .. "4.2 re-reads a copy's sidecar only by importing the original's file again, which would make this copy the "
+    .. "original, with the original's sidecar: not changed",
   unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
   wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
     .. "virtual copy support?); not reloaded",

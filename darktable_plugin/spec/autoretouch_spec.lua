@@ -236,6 +236,7 @@ describe("running", function()
       local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
       local b1 = image(3, "b.png", { duplicate_index = 1 })
       local a2 = image(4, "a.png", { duplicate_index = 2 })
+      image(5, "b.png") -- b1's original, not selected
       local summary = plugin.apply_to_images({ a1, a, a2, b1 })
       assert.are.equal(4, summary.written)
       local applies = calls_of("apply")
@@ -254,6 +255,7 @@ describe("running", function()
 
     it("reverts a copy's own sidecar with --duplicate", function()
       setup()
+      image(2, "a.png") -- the original
       local a1 = image(1, "a.png", { duplicate_index = 1, altered = true })
       local summary = plugin.revert_images({ a1 })
       assert.are.equal(1, summary.written)
@@ -265,6 +267,7 @@ describe("running", function()
     it("does not reload a copy when the CLI wrote another sidecar (one without --duplicate)", function()
       setup()
       env.scenario('{"apply": {"ignore_duplicate": true}}')
+      image(2, "a.png") -- the original
       local a1 = image(1, "a.png", { duplicate_index = 1 })
       local summary = plugin.apply_to_images({ a1 })
       assert.are.equal(1, summary.failed)
@@ -287,6 +290,28 @@ describe("running", function()
         summary = plugin.revert_images({ a1, a })
         assert.are.equal(2, summary.skipped)
         assert.are.equal(0, #calls())
+      end)
+
+    it("leaves a copy alone whose original is not in the library: the import would make the copy the original",
+      function()
+        setup()
+        local a = image(1, "a.png", { altered = true })
+        local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+        local b1 = image(3, "b.png", { duplicate_index = 2 })
+        a:delete() -- removed from darktable's library; a.png and its sidecar are still on disk
+        local summary = plugin.apply_to_images({ a1, b1 })
+        assert.are.equal(0, summary.written)
+        assert.are.equal(2, summary.skipped)
+        for i = 1, 2 do
+          assert.truthy(summary.details[i].reason:find("the original image of this virtual copy is not in darktable's "
+            .. "library", 1, true))
+        end
+        summary = plugin.revert_images({ a1 })
+        assert.are.equal(1, summary.skipped)
+        assert.are.equal(0, #calls())
+        assert.are.same({}, dt._log.imports)
+        image(4, "a.png") -- with an original in the library, the copy is applied to
+        assert.are.equal(1, plugin.apply_to_images({ a1 }).written)
       end)
 
     it("leaves a copy out of training, which reads the original's sidecar", function()
