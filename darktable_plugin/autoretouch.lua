@@ -114,6 +114,7 @@
   * 1.12: a virtual copy whose original is not in the library is skipped by apply, revert and apply chosen preview
     (darktable 4.2's reload, an import of the original's file, would make the copy the original with the
     original's history, and put the copy's edit into a new image).
+  * 1.13: a preview of an image whose file is missing says so (was: "select original images").
 ]]
 
 local dt = require("darktable")

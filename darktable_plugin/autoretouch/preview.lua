@@ -216,13 +216,17 @@ local function keep_preview_recipe(copy, img, k, recipe)
   return true
 end
 
---- The preview's work (see run_preview), with the style files in the temporary folder `folder`.
-local function preview_in(folder, cfg, originals, progress)
+--- The preview's work (see run_preview), with the style files in the temporary folder `folder`; `left_out` =
+--- {{photo, reason}, ...}, the selected images not previewed (their file is missing), reported first.
+local function preview_in(folder, cfg, originals, left_out, progress)
   local photos = {}
   for i, img in ipairs(originals) do
     photos[i] = photo_path(img)
   end
   local summary = { images = #originals, copies = {}, removed = 0, kept = 0, failed = {} }
+  for i, f in ipairs(left_out) do
+    summary.failed[i] = f
+  end
   local result, err = daemon.run_cli_for(cfg, jobs.folders_of(originals), progress.stopped, function(c)
     return commands.suggest_argv(c, photos, folder)
   end)
@@ -287,12 +291,12 @@ end
 --- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies. The style files go to a
 --- private temporary folder the plug-in makes, removed with everything in it however the work ends (an error is
 --- raised again afterwards).
-local function run_preview(cfg, originals, progress)
+local function run_preview(cfg, originals, left_out, progress)
   local folder = make_temp_dir()
   if not folder then
     error(msg("preview_dir_failed"), 0)
   end
-  local ok, result = pcall(preview_in, folder, cfg, originals, progress)
+  local ok, result = pcall(preview_in, folder, cfg, originals, left_out, progress)
   remove_temp_dir(folder)
   if not ok then
     error(result, 0)
@@ -301,8 +305,9 @@ local function run_preview(cfg, originals, progress)
 end
 
 --- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
---- the selection are left out): one `autoretouch suggest --json --dtstyle=TMP` call (through the daemon when one
---- is used), then per image and variant a virtual copy with the original's history plus the suggestion,
+--- the selection are left out; an image whose file is missing is reported in `failed`): one `autoretouch suggest
+--- --json --dtstyle=TMP` call (through the daemon when one is used), then per image and variant a virtual copy
+--- with the original's history plus the suggestion,
 --- tagged autoretouch|preview and grouped with the original. The previous preview copies are deleted first (once
 --- the new suggestions are there). The originals are never changed.
 -- @param images a list of darktable images
@@ -314,18 +319,27 @@ local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))
   end
-  local originals = {}
+  local originals, left_out = {}, {}
   for _i, img in ipairs(virtual_copies.without_previews(images)) do
-    if #originals < cfg.preview_images and filesystem.file_exists(photo_path(img)) then
+    if #originals >= cfg.preview_images then
+      break
+    elseif filesystem.file_exists(photo_path(img)) then
       originals[#originals + 1] = img
+    else
+      left_out[#left_out + 1] = { photo = photo_path(img), reason = msg("missing_file") }
     end
   end
-  if #originals == 0 then
+  if #originals == 0 and left_out[1] then
+    for _i, f in ipairs(left_out) do
+      dt.print_log(msg("log_line", "failed", f.photo, f.reason))
+    end
+    return jobs.refuse(msg("preview_nothing", msg("first_problem", left_out[1].photo, left_out[1].reason)))
+  elseif #originals == 0 then
     return jobs.refuse(msg("preview_no_original"))
   end
   local summary, failure = jobs.run_job(#originals, msg("preview_job_label"), { failed = "preview_failed" },
     function(progress)
-      return run_preview(cfg, originals, progress)
+      return run_preview(cfg, originals, left_out, progress)
     end)
   if not summary then
     return nil, failure

@@ -147,6 +147,7 @@ local MSG = {
     .. "autoretouch|preview)",
   preview_recipe = "auto-retouch preview shows a style's suggestion: clear the fixed recipe preference first",
   preview_no_original = "auto-retouch preview: select original images (preview copies are not previewed again)",
+  preview_nothing = "auto-retouch preview: nothing to preview; %s",
   preview_summary = "auto-retouch preview: %d copies of %d images (style %s, strength %s); %d previous copies removed",
   preview_failed = "auto-retouch preview: %s",
   preview_style_missing = "darktable did not import the style file %s",
