@@ -115,6 +115,10 @@
     (darktable 4.2's reload, an import of the original's file, would make the copy the original with the
     original's history, and put the copy's edit into a new image).
   * 1.13: a preview of an image whose file is missing says so (was: "select original images").
+  * 1.14: preview copies kept because their edits cannot be checked (no sidecar, no record) are counted apart from
+    those the user edited ("kept N preview copies it cannot check for edits"; summary.previews_unchecked,
+    preview's unchecked); with sidecar writing off, the preview says up front that copies are kept for that reason
+    and that "apply chosen preview" cannot apply them in darktable 4.2.
 ]]
 
 local dt = require("darktable")

@@ -71,8 +71,9 @@ end
 -- @param overrides optional table of settings overriding the preferences: cli_path, style, strength,
 --   server, start_daemon, daemon_port, recipe (e.g. {recipe = "/path/plus1ev.json"})
 -- @return a summary {total, written, skipped, failed, cancelled,
---   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}, previews_removed, previews_kept (the
---   preview copies of the written images deleted, and kept because the user edited them)},
+--   details = {{image, photo, action, reason, warnings = {text, ...}}, ...}, previews_removed, previews_kept,
+--   previews_unchecked (the preview copies made from the written images deleted, kept because the user edited them,
+--   and kept because that cannot be told: no sidecar, no record)},
 --   or nil and a message (nothing was done); the summary is also shown with dt.print
 local function apply_to_images(images, overrides)
   return run_images(images, overrides, commands.MODES.apply)
@@ -204,8 +205,8 @@ end
 -- @param images the selection: preview copies (one per image) and/or originals (an original with exactly one
 --   preview copy chooses it)
 -- @param overrides optional settings overriding the preferences (cli_path, server, start_daemon, daemon_port)
--- @return a summary as apply_to_images' (with previews_removed, previews_kept), or nil and a message (nothing was
---   done: no copy chosen, two copies of one image chosen)
+-- @return a summary as apply_to_images' (with previews_removed, previews_kept, previews_unchecked), or nil and a
+--   message (nothing was done: no copy chosen, two copies of one image chosen)
 local apply_chosen_previews = jobs.entry(true, function(cfg, images)
   local copies, originals = chosen_copies(images)
   if not copies then

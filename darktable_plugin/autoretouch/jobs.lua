@@ -153,6 +153,9 @@ local function summary_text(summary, mode)
   if (summary.previews_kept or 0) > 0 then
     text = text .. msg("previews_kept", summary.previews_kept)
   end
+  if (summary.previews_unchecked or 0) > 0 then
+    text = text .. msg("previews_unchecked", summary.previews_unchecked)
+  end
   for _k, action in ipairs({ "failed", "skipped" }) do -- the first failure, else the first skipped image
     for _i, d in ipairs(summary.details) do
       if d.action == action then
@@ -262,7 +265,7 @@ local function run_summary_job(total, label, mode, drop_previews, fill)
   end
   if drop_previews(summary) then
     local sources, photos = written_images(summary)
-    summary.previews_removed, summary.previews_kept = virtual_copies.delete_preview_copies(
+    summary.previews_removed, summary.previews_kept, summary.previews_unchecked = virtual_copies.delete_preview_copies(
       { sources = sources, photos = photos, keep_edited = true })
   end
   dt.print(summary_text(summary, mode))

@@ -223,7 +223,7 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   for i, img in ipairs(originals) do
     photos[i] = photo_path(img)
   end
-  local summary = { images = #originals, copies = {}, removed = 0, kept = 0, failed = {} }
+  local summary = { images = #originals, copies = {}, removed = 0, kept = 0, unchecked = 0, failed = {} }
   for i, f in ipairs(left_out) do
     summary.failed[i] = f
   end
@@ -240,7 +240,7 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   end
   if any_ok and not progress.stopped() then
     -- the new suggestions are there: replace the previous copies (not those the user edited since)
-    summary.removed, summary.kept = virtual_copies.delete_preview_copies({ keep_edited = true })
+    summary.removed, summary.kept, summary.unchecked = virtual_copies.delete_preview_copies({ keep_edited = true })
   end
   local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or constants.DEFAULT_STYLE)
   local known = {} -- the images of the originals' files, read once the previous copies are gone
@@ -279,6 +279,13 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   if summary.kept > 0 then
     summary.text = summary.text .. msg("previews_kept", summary.kept)
   end
+  if summary.unchecked > 0 then
+    summary.text = summary.text .. msg("previews_unchecked", summary.unchecked)
+  end
+  if sidecars.sidecars_never() then -- said up front: these copies can be neither checked nor (4.2) applied
+    local chosen = originals[1] and sidecars.reload_refusal(originals[1]) and msg("preview_never_chosen") or ""
+    summary.text = summary.text .. "\n" .. msg("preview_never_note") .. chosen
+  end
   for _i, f in ipairs(summary.failed) do
     dt.print_log(msg("log_line", "failed", f.photo, f.reason))
   end
@@ -313,8 +320,9 @@ end
 -- @param images a list of darktable images
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
 --   preview_images, preview_variants, preview_seed)
--- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), failed = {{photo, reason},
---   ...}, cancelled, text}, or nil and a message
+-- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), unchecked (copies not
+--   replaced because their edits cannot be checked), failed = {{photo, reason}, ...}, cancelled, text}, or nil and
+--   a message
 local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))

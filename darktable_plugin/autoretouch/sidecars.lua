@@ -217,4 +217,5 @@ return {
   sharing_images = sharing_images,
   precheck = precheck,
   reload_refusal = reload_refusal,
+  sidecars_never = sidecars_never,
 }

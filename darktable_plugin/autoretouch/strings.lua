@@ -160,6 +160,16 @@ local MSG = {
   preview_discarded = "auto-retouch: %d preview copies removed",
   previews_removed = "; %d preview copies removed",
   previews_kept = "; kept %d preview copies you edited",
+  previews_unchecked = "; kept %d preview copies it cannot check for edits (darktable wrote no sidecar for them, or "
+    .. "their record is gone): 'discard previews' deletes them",
+  preview_never_note = "note: darktable writes no sidecars here (preferences > storage > 'write sidecar file for "
+    .. "each image': never), so the plug-in cannot tell whether you edit these copies: a new preview keeps them, "
+    .. "'discard previews' deletes them",
+  preview_never_chosen = "; and 'apply chosen preview' cannot apply them (darktable 4.2 re-reads a sidecar only by "
+    .. "importing the image's file again, which would put older sidecars back)",
+  log_kept_edited = "preview copy edited since the preview",
+  log_kept_unchecked = "preview copy not checked for edits: no sidecar, or no record of it",
+  log_kept_sidecar = "not recognised as the preview copy's sidecar",
   preview_title = "autoretouch preview %d: %s, strength %s",
   preview_recipe_not_kept = "could not keep the recipe of preview copy %s in %s: %s",
   chosen_label = "apply chosen preview",

@@ -176,18 +176,22 @@ local function delete_preview_copy(img, known)
   if ours then
     os.remove(sidecar)
   elseif type(sidecar) == "string" and filesystem.file_exists(sidecar) then
-    dt.print_log(msg("log_line", "kept", sidecar, "not recognised as the preview copy's sidecar"))
+    dt.print_log(msg("log_line", "kept", sidecar, msg("log_kept_sidecar")))
   end
   return true
 end
 
---- Whether the history of the preview copy `img` is the one the plug-in gave it: its preview_mark is the one
---- recorded when it was made (this session's record, else the one kept with its recipe). No record: false.
-local function unchanged_preview(img, kept)
+--- Whether the history of the preview copy `img` is the one the plug-in gave it: "unchanged" when its preview_mark
+--- is the one recorded when it was made (this session's record, else the one kept with its recipe), "edited" when
+--- it differs, "unknown" when there is nothing to compare (no sidecar: darktable writes none; no record).
+local function preview_state(img, kept)
   local now = preview_mark(img)
   local made = state.preview_made[img.id]
   local recorded = made and made.index == img.duplicate_index and made.mark or (kept and kept.mark)
-  return now ~= nil and recorded ~= nil and now == recorded
+  if now == nil or recorded == nil then
+    return "unknown"
+  end
+  return now == recorded and "unchanged" or "edited"
 end
 
 --- Whether the preview copy `img` (its kept record `kept`, or nil) is one of those `opts` selects: all without
@@ -202,25 +206,30 @@ local function selected(img, kept, opts)
   return opts.photos[photo_path(img)] == true
 end
 
---- Delete preview copies (see delete_preview_copy). Returns how many were removed and how many were kept.
+--- Delete preview copies (see delete_preview_copy). Returns how many were removed, how many were kept because the
+--- user edited them since the preview, and how many were kept because that cannot be told (see preview_state).
 -- @param opts optional: sources = {[image id] = true} and photos = {[photo path] = true} (only the copies made
 --   from these images, or without a record, of these files; default: all), keep_edited = true (a copy whose history
---   changed since it was made, or whose record is gone, is kept)
+--   changed since it was made, or cannot be checked, is kept)
 local function delete_preview_copies(opts)
   opts = opts or {}
-  local removed, kept, known = 0, 0, {}
+  local removed, edited, unchecked, known = 0, 0, 0, {}
   for _i, img in ipairs(preview_copies()) do
     local record = preview_recipe(img)
     if selected(img, record, opts) then
-      if opts.keep_edited and not unchanged_preview(img, record) then
-        kept = kept + 1
-        dt.print_log(msg("log_line", "kept", photo_path(img), "preview copy edited since the preview"))
+      local now = opts.keep_edited and preview_state(img, record) or "unchanged"
+      if now == "edited" then
+        edited = edited + 1
+        dt.print_log(msg("log_line", "kept", photo_path(img), msg("log_kept_edited")))
+      elseif now == "unknown" then
+        unchecked = unchecked + 1
+        dt.print_log(msg("log_line", "kept", photo_path(img), msg("log_kept_unchecked")))
       elseif delete_preview_copy(img, known) then
         removed = removed + 1
       end
     end
   end
-  return removed, kept
+  return removed, edited, unchecked
 end
 
 return {

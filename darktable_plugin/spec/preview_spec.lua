@@ -148,6 +148,28 @@ describe("preview on virtual copies", function()
     assert.truthy(summary.text:find("0 previous copies removed; kept 1 preview copies you edited", 1, true))
   end)
 
+  it("says up front, when darktable writes no sidecars, why copies are kept and that chosen ones cannot be applied",
+    function()
+      setup({ darktable_prefs = { write_sidecar_files = "never" } })
+      local a = image(1, "a.png", { writes_sidecar = false })
+      local first = plugin.preview_images({ a })
+      assert.are.equal(1, #first.copies)
+      assert.truthy(first.text:find("\nnote: darktable writes no sidecars here", 1, true))
+      assert.truthy(first.text:find("a new preview keeps them, 'discard previews' deletes them; and 'apply chosen "
+        .. "preview' cannot apply them (", 1, true))
+      local second = plugin.preview_images({ a }, { strength = 0.5 })
+      assert.are.equal(0, second.removed)
+      assert.are.equal(0, second.kept) -- nobody edited it
+      assert.are.equal(1, second.unchecked)
+      assert.is_nil(second.text:find("you edited", 1, true))
+      assert.truthy(second.text:find("; kept 1 preview copies it cannot check for edits (darktable wrote no sidecar "
+        .. "for them, or their record is gone): 'discard previews' deletes them", 1, true))
+      local chosen = plugin.apply_chosen_previews({ second.copies[1] })
+      assert.are.equal(1, chosen.skipped)
+      assert.truthy(chosen.details[1].reason:find("darktable writes no sidecars here", 1, true))
+      assert.are.equal(2, plugin.discard_previews())
+    end)
+
   it("discard deletes only the preview copies, and the sidecars darktable leaves for them", function()
     setup()
     local a = image(1, "a.png")
