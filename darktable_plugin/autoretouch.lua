@@ -119,6 +119,9 @@
     those the user edited ("kept N preview copies it cannot check for edits"; summary.previews_unchecked,
     preview's unchecked); with sidecar writing off, the preview says up front that copies are kept for that reason
     and that "apply chosen preview" cannot apply them in darktable 4.2.
+  * 1.15: training by the command line keeps its run folder in darktable's cache folder,
+    <cache>/autoretouch/runs/NAME (`train --run-dir`), not runs/NAME in darktable's working directory; through a
+    daemon, the daemon keeps it. A style not installed says where it stays.
 ]]
 
 local dt = require("darktable")

@@ -75,10 +75,15 @@ local function revert_argv(cfg, photos, duplicate)
     photos)
 end
 
---- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`).
-local function train_argv(cfg, photos)
+--- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`);
+--- `run_dir` (optional): the run folder (`--run-dir`; a daemon keeps its run folders in its own run directory and
+--- refuses one: give none with a daemon address).
+local function train_argv(cfg, photos, run_dir)
   local argv = { cfg.cli_path, "train", "--style=" .. cfg.train_name, "--minutes=" .. format_number(cfg.train_minutes),
     "--json", "--quiet" }
+  if run_dir then
+    argv[#argv + 1] = "--run-dir=" .. run_dir
+  end
   return with_photos(argv, cfg, "--darktable", photos)
 end
 

@@ -19,6 +19,8 @@ local MAX_REASON_CHARS = 300
 local LOOPBACK = "127.0.0.1"
 --: the started daemon's output, in darktable's cache folder.
 local DAEMON_LOG_NAME = "autoretouch-daemon.log"
+--: the run folders of trainings run by the command line (not a daemon), in darktable's cache folder: RUNS_DIR/NAME.
+local RUNS_DIR = "autoretouch/runs"
 --: the CLI's exit statuses for a call a daemon refuses as a whole, writing nothing: a style it has not loaded
 --: (NotFoundError: installed after it started?) and a path outside its --root folders (PermissionDeniedError).
 local EXIT_NOT_FOUND, EXIT_OUTSIDE_ROOTS = 6, 7
@@ -37,6 +39,7 @@ return {
   MAX_REASON_CHARS = MAX_REASON_CHARS,
   LOOPBACK = LOOPBACK,
   DAEMON_LOG_NAME = DAEMON_LOG_NAME,
+  RUNS_DIR = RUNS_DIR,
   EXIT_NOT_FOUND = EXIT_NOT_FOUND,
   EXIT_OUTSIDE_ROOTS = EXIT_OUTSIDE_ROOTS,
   EXIT_EVENT = EXIT_EVENT,

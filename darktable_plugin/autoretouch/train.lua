@@ -3,6 +3,7 @@
 
 local dt = require("darktable")
 local json = require("autoretouch/json")
+local constants = require("autoretouch/constants")
 local strings = require("autoretouch/strings")
 local filesystem = require("autoretouch/filesystem")
 local shell = require("autoretouch/shell")
@@ -40,8 +41,21 @@ local function background_line(argv, out_path, err_path, files)
   return "[ -e " .. cancel .. " ] && exit 130; ( exec " .. line .. " ) & echo $! >" .. pid .. "; wait $!"
 end
 
+--- The run folder of a training of the style `name` by the command line: <darktable's cache folder>/RUNS_DIR/name
+--- (the trainer makes it; the next training of that name replaces it), or nil when darktable has no cache folder
+--- (never a shared folder such as /tmp, nor darktable's working directory, where the trainer's default runs/NAME
+--- would land).
+local function run_dir_of(name)
+  local dir = dt.configuration.cache_dir
+  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
+    return nil
+  end
+  return string.format("%s/%s/%s", dir, constants.RUNS_DIR, name)
+end
+
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
--- each image with its history; the CLI installs the style unless it does worse than doing nothing).
+-- each image with its history; the CLI installs the style unless it does worse than doing nothing), its run folder
+-- in darktable's cache folder (see run_dir_of; a daemon keeps its own).
 -- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
 -- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
@@ -49,6 +63,10 @@ end
 local train_from_images = jobs.entry(false, function(cfg, images)
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
     return jobs.refuse(msg("bad_style_name", cfg.train_name))
+  end
+  local run_dir = run_dir_of(cfg.train_name)
+  if not run_dir and cfg.server == "" then -- a daemon address set: the daemon keeps the run folder
+    return jobs.refuse(msg("train_no_run_dir", tostring(dt.configuration.cache_dir)))
   end
   local summary = { name = cfg.train_name, used = 0, skipped = {} }
   local files = { pid = os.tmpname(), cancel = os.tmpname() }
@@ -81,7 +99,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
       return true
     end
     local result, quote_err = daemon.run_cli_for(cfg, folders, progress.stopped, function(c)
-      return commands.train_argv(c, photos)
+      return commands.train_argv(c, photos, c.server == "" and run_dir or nil)
     end, function(argv, out_path, err_path)
       return background_line(argv, out_path, err_path, files)
     end)
@@ -96,6 +114,9 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
       summary.state = "rejected"
       summary.message = msg("train_rejected", cfg.train_name, summary.result.rejected)
+      if type(summary.result.run_dir) == "string" then
+        summary.message = summary.message .. msg("train_kept_in", summary.result.run_dir)
+      end
     elseif result.status == 0 and summary.result then
       summary.state = "finished"
       summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)

@@ -111,6 +111,8 @@ describe("running", function()
 
   local function setup(opts)
     env = load.env()
+    opts = opts or {}
+    opts.cache_dir = opts.cache_dir or env.dir -- darktable's cache folder (training's run folders)
     plugin, dt, J = load.plugin_with_cli(env, opts) -- the per-batch command line (daemon_spec.lua: the daemon)
   end
 
@@ -321,7 +323,7 @@ describe("running", function()
       local summary = plugin.train_from_images({ a1, a })
       assert.are.equal(1, summary.used)
       assert.truthy(summary.skipped[1].reason:find("virtual copy", 1, true))
-      assert.are.same({ "--darktable", a.path .. "/a.png" }, tail(calls_of("train")[1].argv, 6))
+      assert.are.same({ "--darktable", a.path .. "/a.png" }, tail(calls_of("train")[1].argv, 7))
     end)
   end)
 
@@ -436,6 +438,30 @@ describe("running", function()
       assert.truthy(shown:find("1 images left out, first: ", 1, true))
       assert.truthy(shown:find("no darktable edit", 1, true))
     end)
+
+    it("keeps the training's run folder in darktable's cache folder, never in darktable's working directory",
+      function()
+        setup({ prefs = { train_name = "my-look" } })
+        local summary = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+        assert.are.equal("finished", summary.state)
+        local argv = calls_of("train")[1].argv
+        assert.are.equal(env.dir .. "/autoretouch/runs/my-look", recorded.option(argv, "run-dir"))
+        -- a daemon address: the daemon keeps its run folders in its own run directory (it refuses --run-dir)
+        plugin.train_from_images({ image(2, "b.png", { altered = true }) }, { server = "localhost:50051" })
+        assert.is_nil(recorded.option(calls_of("train")[2].argv, "run-dir"))
+        -- no cache folder: no training by the command line (its default, runs/NAME, is relative to darktable's
+        -- working directory)
+        dt.configuration.cache_dir = env.dir .. "/missing"
+        local none, err = plugin.train_from_images({ image(3, "c.png", { altered = true }) })
+        assert.is_nil(none)
+        assert.truthy(err:find("darktable has no cache folder", 1, true))
+        assert.are.equal(2, #calls_of("train"))
+        env.scenario('{"train": {"mode": "rejected", "run_dir": "/runs/my-look"}}')
+        dt.configuration.cache_dir = env.dir
+        local rejected = plugin.train_from_images({ image(4, "d.png", { altered = true }) })
+        assert.truthy(rejected.message:find("not installed: held-out check: worse than doing nothing (it stays in its "
+          .. "run folder, /runs/my-look)", 1, true))
+      end)
 
     it("says why a trained style was not installed, and refuses a bad style name before running", function()
       setup({ prefs = { train_name = "x" } })

@@ -221,6 +221,7 @@ if command == "train":
                     "rejected": rejected,
                     "installed_path": None if rejected else "/styles/x.safetensors",
                     "learned_from": "darktable sidecars",
+                    "run_dir": conf.get("run_dir", option("run-dir") or "runs/" + argv[1].split("=", 1)[1]),
                 }
             )
         )

@@ -51,7 +51,7 @@ end
 function M.options(argv, name)
   local values = {}
   for _i, a in ipairs(argv) do
-    values[#values + 1] = a:match("^%-%-" .. name .. "=(.*)$")
+    values[#values + 1] = a:match("^%-%-" .. name:gsub("%p", "%%%0") .. "=(.*)$") -- NAME as written (run-dir)
   end
   return values
 end
