@@ -122,6 +122,8 @@
   * 1.15: training by the command line keeps its run folder in darktable's cache folder,
     <cache>/autoretouch/runs/NAME (`train --run-dir`), not runs/NAME in darktable's working directory; through a
     daemon, the daemon keeps it. A style not installed says where it stays.
+  * 1.16: the notes autoretouch gives for the images it changed (its modules override the user's own instances, the
+    user's module order, ...) are shown in the run's message (the first three; all in the Lua log).
 ]]
 
 local dt = require("darktable")

@@ -15,6 +15,8 @@ local BATCH_SIZE = 8
 local DEFAULT_STYLE = "default"
 --: longest piece of the CLI's error output quoted in a message, in characters.
 local MAX_REASON_CHARS = 300
+--: the notes autoretouch gave for the images it changed that a run's message shows (the rest: the Lua log).
+local MAX_NOTES_SHOWN = 3
 --: the address the plug-in's own daemon listens on (`autoretouch serve` binds loopback by default).
 local LOOPBACK = "127.0.0.1"
 --: the started daemon's output, in darktable's cache folder.
@@ -37,6 +39,7 @@ return {
   BATCH_SIZE = BATCH_SIZE,
   DEFAULT_STYLE = DEFAULT_STYLE,
   MAX_REASON_CHARS = MAX_REASON_CHARS,
+  MAX_NOTES_SHOWN = MAX_NOTES_SHOWN,
   LOOPBACK = LOOPBACK,
   DAEMON_LOG_NAME = DAEMON_LOG_NAME,
   RUNS_DIR = RUNS_DIR,

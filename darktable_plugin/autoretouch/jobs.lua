@@ -2,6 +2,7 @@
   autoretouch/jobs.lua: the batch: runs, their progress jobs and summaries ]]
 
 local dt = require("darktable")
+local constants = require("autoretouch/constants")
 local strings = require("autoretouch/strings")
 local settings = require("autoretouch/settings")
 local state = require("autoretouch/state")
@@ -156,12 +157,30 @@ local function summary_text(summary, mode)
   if (summary.previews_unchecked or 0) > 0 then
     text = text .. msg("previews_unchecked", summary.previews_unchecked)
   end
+  local problem
   for _k, action in ipairs({ "failed", "skipped" }) do -- the first failure, else the first skipped image
     for _i, d in ipairs(summary.details) do
-      if d.action == action then
-        return text .. "\n" .. msg("first_problem", d.photo, d.reason)
+      if d.action == action and not problem then
+        problem = msg("first_problem", d.photo, d.reason)
       end
     end
+  end
+  if problem then
+    text = text .. "\n" .. problem
+  end
+  -- what autoretouch noted for the images it changed (our modules override the user's own instances, the user's
+  -- module order makes ours act differently, ...): the first ones, then how many more the Lua log has
+  local notes = {}
+  for _i, d in ipairs(summary.details) do
+    for _k, w in ipairs(d.action == "written" and d.warnings or {}) do
+      notes[#notes + 1] = msg("summary_note", d.photo, tostring(w))
+    end
+  end
+  for i = 1, math.min(#notes, constants.MAX_NOTES_SHOWN) do
+    text = text .. "\n" .. notes[i]
+  end
+  if #notes > constants.MAX_NOTES_SHOWN then
+    text = text .. "\n" .. msg("summary_more_notes", #notes - constants.MAX_NOTES_SHOWN)
   end
   return text
 end

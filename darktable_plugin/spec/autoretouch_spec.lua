@@ -383,6 +383,28 @@ describe("running", function()
       assert.are.same({ "dropped the autoretouch record of 2024-01-01T00:00:00Z" }, summary.details[1].warnings)
       assert.truthy(find(dt._log.logs, "^autoretouch: note .*a%.png: dropped the autoretouch record"))
     end)
+
+    it("shows what autoretouch noted for the images it changed in the message, e.g. the user's modules overridden",
+      function()
+        setup()
+        local over = "overrides the user's exposure (instance 0)"
+        local order = "the user's iop order is V30 (2): on this non-raw file exposure runs before colorin"
+        env.scenario('{"apply": {"warnings": ["' .. over .. '", "' .. order .. '"]}}')
+        local a, b = image(1, "a.png"), image(2, "b.png")
+        plugin.apply_to_images({ a, b })
+        assert.are.equal("auto-retouch: 2 retouched, 0 skipped, 0 failed"
+          .. "\nnote, " .. a.path .. "/a.png: " .. over
+          .. "\nnote, " .. a.path .. "/a.png: " .. order
+          .. "\nnote, " .. b.path .. "/b.png: " .. over
+          .. "\n1 more notes in darktable's Lua log (start darktable with -d lua to see it)",
+          dt._log.prints[#dt._log.prints])
+        env.scenario('{"revert": {"warnings": ["brought back your exposure (instance 0)"], "per_photo": {"'
+          .. b.path:gsub('"', '\\"') .. '/b.png": "skipped"}, "reason": "no autoretouch settings"}}')
+        plugin.revert_images({ a, b })
+        assert.are.equal("revert auto-retouch: 1 reverted, 1 skipped, 0 failed\n" .. b.path .. "/b.png: no autoretouch "
+          .. "settings\nnote, " .. a.path .. "/a.png: brought back your exposure (instance 0)",
+          dt._log.prints[#dt._log.prints]) -- the notes of images not changed are in the Lua log only
+      end)
   end)
 
   describe("commands", function()
