@@ -19,7 +19,14 @@ from pathlib import Path
 
 from backend.errors import ImageTooLargeError
 
-__all__ = ["PROCESS_BYTES", "STAGE_BYTES_PER_PIXEL", "available_bytes", "check_render_memory", "render_bytes"]
+__all__ = [
+    "PROCESS_BYTES",
+    "STAGE_BYTES_PER_PIXEL",
+    "available_bytes",
+    "cgroup_room",
+    "check_render_memory",
+    "render_bytes",
+]
 
 #: Python, torch and the renderer before any image, in bytes (measured about 280 MB).
 PROCESS_BYTES = 320 << 20
@@ -45,11 +52,26 @@ def render_bytes(height: int, width: int, sliders: Iterable[str]) -> int:
     return PROCESS_BYTES + height * width * per_pixel
 
 
-def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Memory this process could still take without being killed, in bytes: free RAM plus free swap.
+def available_bytes(
+    meminfo: Path = Path("/proc/meminfo"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+    proc_cgroup: Path = Path("/proc/self/cgroup"),
+) -> int | None:
+    """Memory this process could still take without swapping or being killed, in bytes.
 
-    Read from Linux's ``/proc/meminfo`` (``MemAvailable`` + ``SwapFree``); ``None`` where that cannot be read
-    (macOS, Windows, an old kernel): the caller then does not check.
+    Free RAM as Linux counts it (``MemAvailable`` in ``/proc/meminfo``; swap is not counted: a render that only
+    fits in swap takes minutes and stalls the machine), capped by the room left in this process's memory cgroup
+    (a container's or a systemd slice's limit: cgroup v2 ``memory.max`` - ``memory.current``, v1
+    ``memory.limit_in_bytes`` - ``memory.usage_in_bytes``), where there is a limit.
+
+    Args:
+        meminfo: the kernel's memory summary.
+        cgroup_root: where the cgroup file systems are mounted.
+        proc_cgroup: this process's cgroup membership.
+
+    Returns:
+        Bytes, or ``None`` where free RAM cannot be read (macOS, Windows, an old kernel): the caller then does not
+        check.
     """
     try:
         text = meminfo.read_text(encoding="ascii", errors="replace")
@@ -63,7 +85,55 @@ def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
             fields[name.strip()] = int(parts[0]) * 1024  # the file counts kB
     if "MemAvailable" not in fields:
         return None
-    return fields["MemAvailable"] + fields.get("SwapFree", 0)
+    room = cgroup_room(cgroup_root, proc_cgroup)
+    return fields["MemAvailable"] if room is None else min(fields["MemAvailable"], room)
+
+
+#: A cgroup limit at or above this many bytes means "no limit" (v1 writes 2^63 rounded down to a page).
+_NO_LIMIT = 1 << 60
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # v2 writes "max" for no limit
+
+
+def cgroup_room(cgroup_root: Path, proc_cgroup: Path) -> int | None:
+    """Bytes left under this process's memory cgroup limit (the tightest one found), or ``None`` without a limit.
+
+    Looks at the process's own cgroup folder (from ``proc_cgroup``) and at the mount's top (what a container sees
+    as its own), for cgroup v2 (``memory.max``/``memory.current``) and v1 (``memory/memory.limit_in_bytes`` and
+    ``memory.usage_in_bytes``). A negative room counts as 0.
+    """
+    v2_path, v1_path = "", ""
+    try:
+        lines = proc_cgroup.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[0] == "0" and parts[1] == "":
+            v2_path = parts[2].lstrip("/")
+        elif len(parts) == 3 and "memory" in parts[1].split(","):
+            v1_path = parts[2].lstrip("/")
+    candidates = [
+        (cgroup_root / v2_path / "memory.max", cgroup_root / v2_path / "memory.current"),
+        (cgroup_root / "memory.max", cgroup_root / "memory.current"),
+        (
+            cgroup_root / "memory" / v1_path / "memory.limit_in_bytes",
+            cgroup_root / "memory" / v1_path / "memory.usage_in_bytes",
+        ),
+        (cgroup_root / "memory" / "memory.limit_in_bytes", cgroup_root / "memory" / "memory.usage_in_bytes"),
+    ]
+    rooms = []
+    for limit_file, usage_file in candidates:
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and limit < _NO_LIMIT and usage is not None:
+            rooms.append(max(0, limit - usage))
+    return min(rooms) if rooms else None
 
 
 def _resident_bytes() -> int:
@@ -88,7 +158,8 @@ def check_render_memory(photo: Path, height: int, width: int, sliders: Iterable[
 
     Raises:
         ImageTooLargeError: the estimate (:func:`render_bytes`) exceeds what this process holds plus
-            :func:`available_bytes`; the message gives both in GB and how to render it anyway.
+            :func:`available_bytes` (free RAM, swap not counted, within the cgroup's limit); the message gives both
+            in GB and how to render it anyway.
     """
     names = sorted(set(sliders))
     free = available_bytes()
