@@ -87,6 +87,7 @@ def run_darktable(
         whether the driver had started.
     """
     started = root / "driver-started"
+    started.unlink(missing_ok=True)  # from an earlier session in the same root
     status, log = _run_darktable_once(root, driver, started, conf, xvfb, env, timeout_s, write_sidecars)
     if status is None and not started.exists():
         for stale in (root / "library.db", root / "cache"):
