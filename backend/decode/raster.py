@@ -441,12 +441,12 @@ def _opencv_tiff(data: bytes, page: _TiffPage, where: Path | None) -> np.ndarray
     """
     if page.samples_per_pixel > 4:  # OpenCV refuses them (and says so on stderr)
         raise UnsupportedFormatError(where, f"TIFF {page.unsupported} is not supported")
+    buffer: bytes | bytearray = data
     if page.opencv_patches:
-        patched = bytearray(data)
+        buffer = bytearray(data)  # one copy, patched in place and decoded from (no second bytes() copy)
         for at, value in page.opencv_patches:
-            patched[at : at + len(value)] = value
-        data = bytes(patched)
-    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            buffer[at : at + len(value)] = value
+    decoded = cv2.imdecode(np.frombuffer(buffer, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise UnsupportedFormatError(where, f"TIFF {page.unsupported} is not supported")
     if decoded.shape[:2] != (page.height, page.width):
