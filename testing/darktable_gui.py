@@ -90,7 +90,10 @@ def run_darktable(
     started.unlink(missing_ok=True)  # from an earlier session in the same root
     status, log = _run_darktable_once(root, driver, started, conf, xvfb, env, timeout_s, write_sidecars)
     if status is None and not started.exists():
-        for stale in (root / "library.db", root / "cache"):
+        # the killed darktable's database locks (library.db.lock, config/data.db.lock) would make the next one
+        # stop at "database is locked"
+        locks = [*root.glob("*.lock"), *(root / "config").glob("*.lock")]
+        for stale in (root / "library.db", root / "cache", *locks):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
         first = log + f"\n[darktable hung before it ran the driver; killed after {timeout_s} s and started again]\n"
         status, log = _run_darktable_once(root, driver, started, conf, xvfb, env, timeout_s, write_sidecars)
