@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -468,3 +470,166 @@ def test_an_output_path_that_is_a_folder_or_lies_under_a_file(
             main([*base, str(a), "--out-dir", str(under)])
         assert info.value.code == 2
         assert f"--out-dir {under} lies under the file {a}" in capsys.readouterr().err
+
+
+# -- which photo a render came from, and whether it changed since ----------------------------------
+
+
+def _render(photo: Path, recipe: Path, *rest: str) -> int:
+    return main(["render", str(photo), "--recipe", str(recipe), *rest])
+
+
+def test_a_render_of_another_photo_of_the_same_name_is_not_replaced(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Camera counters repeat IMG_0001 on every card: card b's IMG_0001 must not silently replace card a's render."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "IMG_0001.png", tmp_path / "b" / "IMG_0001.png"
+    write_png(first, seed=4)
+    write_png(second, seed=5)
+    out = tmp_path / "out"
+    assert _render(first, recipe_plus_one_ev, "--out-dir", str(out)) == 0
+    render_of_a = (out / "IMG_0001.png").read_bytes()
+    capsys.readouterr()
+    assert _render(second, recipe_plus_one_ev, "--out-dir", str(out)) == 7
+    err = capsys.readouterr().err
+    assert f"{out / 'IMG_0001.png'}: is autoretouch's render of another photo, not of {second}" in err
+    assert "pass --overwrite to replace it" in err
+    assert (out / "IMG_0001.png").read_bytes() == render_of_a
+    assert _render(first, recipe_plus_one_ev, "--out-dir", str(out)) == 0  # a's own render: replaced
+    assert _render(second, recipe_plus_one_ev, "--out-dir", str(out), "--overwrite") == 0
+    assert (out / "IMG_0001.png").read_bytes() != render_of_a
+    assert _render(second, recipe_plus_one_ev, "--out-dir", str(out)) == 0  # now b's own render
+
+
+def _append_trailing_bytes(path: Path) -> None:
+    """What a tagging tool does to the size (the mark stays in place), with the modification time kept (exiftool -P)."""
+    st = path.stat()
+    with path.open("ab") as fh:
+        fh.write(b"\0rating=5; keywords=holiday\0")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _edit_in_place_later(path: Path) -> None:
+    """An edit that keeps the size (the mark stays in place), saved a minute after the render."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 60 * 10**9))
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "tif"])
+@pytest.mark.parametrize("edit", [_append_trailing_bytes, _edit_in_place_later])
+def test_a_render_changed_since_it_was_written_is_not_replaced(
+    tmp_path: Path,
+    recipe_plus_one_ev: Path,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+    edit: Callable[[Path], None],
+) -> None:
+    """A render the user has tagged or edited since (the mark survives) is the user's work now: refused."""
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    output = tmp_path / "out" / f"p.{fmt}"
+    output.parent.mkdir()
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 0
+    edit(output)
+    edited = output.read_bytes()
+    capsys.readouterr()
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 7
+    err = capsys.readouterr().err
+    assert f"{output}: was changed since autoretouch wrote it at " in err and "pass --overwrite to replace it" in err
+    assert output.read_bytes() == edited
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output), "--overwrite") == 0
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 0  # autoretouch's own, unchanged, again
+
+
+@pytest.mark.host
+def test_a_render_tagged_with_exiftool_is_not_replaced(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exe = shutil.which("exiftool")
+    if exe is None:
+        missing("exiftool is not installed (apt-get install libimage-exiftool-perl)")
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    for name, keep_time in (("p.jpg", True), ("p.tif", False), ("p.png", True)):
+        output = tmp_path / "out" / name
+        output.parent.mkdir(exist_ok=True)
+        assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 0
+        preserve = ["-P"] if keep_time else []
+        subprocess.run([exe, "-q", "-q", *preserve, "-overwrite_original", "-Rating=5", str(output)], check=True)
+        tagged = output.read_bytes()
+        capsys.readouterr()
+        assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 7, name
+        assert "was changed since autoretouch wrote it" in capsys.readouterr().err
+        assert output.read_bytes() == tagged
+
+
+def test_a_render_of_the_photo_before_it_changed_or_with_a_bare_mark_is_not_replaced(
+    tmp_path: Path, recipe_plus_one_ev: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The photo's file changed (another card's IMG_0001 copied over it, or edited): its old render is refused.
+
+    So is a file with the first version's bare 'autoretouch <version>' mark: it does not say which photo it came from.
+    """
+    import torch
+
+    from backend.encode import write_image
+
+    photo = tmp_path / "IMG_0001.png"
+    write_png(photo)
+    output = tmp_path / "IMG_0001.jpg"
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 0
+    before = output.read_bytes()
+    write_png(photo, seed=7)
+    st = photo.stat()
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    capsys.readouterr()
+    assert _render(photo, recipe_plus_one_ev, "-o", str(output)) == 7
+    err = capsys.readouterr().err
+    assert f"{output}: is autoretouch's render of {photo} as it was before that file was changed or replaced" in err
+    assert output.read_bytes() == before
+    bare = tmp_path / "bare.png"
+    write_image(bare, torch.full((1, 3, 4, 4), 0.2))  # no photo: the bare mark
+    bare_bytes = bare.read_bytes()
+    assert _render(photo, recipe_plus_one_ev, "-o", str(bare)) == 7
+    err = capsys.readouterr().err
+    assert f"{bare}: was written by autoretouch 0.1.0 without recording which photo it came from" in err
+    assert bare.read_bytes() == bare_bytes
+
+
+@pytest.mark.parametrize("there_before", [False, True])
+def test_a_file_that_appears_or_changes_during_the_render_is_not_clobbered(
+    tmp_path: Path,
+    recipe_plus_one_ev: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    there_before: bool,
+) -> None:
+    """The check runs before a render of several seconds: the final move must not replace what came meanwhile."""
+    import backend.cli.cmd_render as cmd_render
+
+    photo = tmp_path / "p.png"
+    write_png(photo)
+    out = tmp_path / "out"
+    if there_before:  # our own render, replaceable when the check runs
+        assert _render(photo, recipe_plus_one_ev, "--out-dir", str(out)) == 0
+    target = out / "p.png"
+    theirs = b"another program's file, written while autoretouch rendered"
+    render_banded = cmd_render.render_banded
+
+    def slow_render(*args: object, **kwargs: object) -> object:
+        target.write_bytes(theirs)  # appears, or rewrites our render in place
+        return render_banded(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cmd_render, "render_banded", slow_render)
+    capsys.readouterr()
+    assert _render(photo, recipe_plus_one_ev, "--out-dir", str(out)) == 7
+    err = capsys.readouterr().err
+    how = "changed" if there_before else "created"
+    assert f"{target}: was {how} by another program while autoretouch rendered (nothing was replaced)" in err
+    assert target.read_bytes() == theirs
+    assert sorted(p.name for p in out.iterdir()) == ["p.png"]  # no temporary file left behind

@@ -16,7 +16,7 @@ import backend.fsio as fsio
 from backend.decode import decode_image
 from backend.decode.icc import parse_icc
 from backend.encode import to_srgb8, write_image
-from backend.errors import NotFoundError, UnsupportedFormatError
+from backend.errors import NotFoundError, OutputExistsError, UnsupportedFormatError
 from backend.render.color import SRGB_TO_REC2020, apply_matrix
 from testing.needs import missing
 
@@ -206,3 +206,118 @@ def test_writing_onto_a_folder_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError, match=r"taken\.png: is a folder"):
         write_image(tmp_path / "taken.png", _in_gamut(4, 4))
     assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]  # no temporary file left behind
+
+
+# -- the mark of a render: its photo, time and size ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["r.jpg", "r.png", "r.tif"])
+def test_a_render_s_mark_names_its_photo_when_it_was_written_and_its_size(tmp_path: Path, name: str) -> None:
+    import time
+
+    from backend.encode import SOFTWARE, check_replaceable, photo_id, read_mark
+
+    photo = tmp_path / "IMG_0001.png"
+    photo.write_bytes(b"the photo")
+    before = time.time_ns()
+    write_image(tmp_path / name, _in_gamut(6, 5), photo=photo_id(photo))
+    mark = read_mark(tmp_path / name)
+    assert mark is not None and mark.photo == photo_id(photo) and mark.version == SOFTWARE.split()[1]
+    st = (tmp_path / name).stat()
+    assert mark.size == st.st_size
+    assert mark.written_ns is not None and before - 10**6 <= mark.written_ns <= time.time_ns()
+    assert abs(st.st_mtime_ns - mark.written_ns) < 10**7  # the file's time is the mark's
+    guard = check_replaceable(tmp_path / name, photo)
+    assert guard.state is not None and guard.state.inode == st.st_ino
+    other = tmp_path / "elsewhere" / "IMG_0001.png"
+    other.parent.mkdir()
+    other.write_bytes(b"the photo")  # same name and size, another folder: another photo
+    assert photo_id(other).split("-")[1] == photo_id(photo).split("-")[1]
+    assert photo_id(other).split("-")[0] != photo_id(photo).split("-")[0]
+    with pytest.raises(OutputExistsError, match="render of another photo"):
+        check_replaceable(tmp_path / name, other)
+    assert check_replaceable(tmp_path / "missing.png", other).state is None
+
+
+def test_bigtiff_marks_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tifffile writes BigTIFF ('II+\\0' / 'MM\\0+') past 4 GiB: such a render is still ours."""
+    import tifffile
+
+    from backend.encode import SOFTWARE, written_by_autoretouch
+
+    pixels = np.zeros((4, 4, 3), np.uint16)
+    for order in ("<", ">"):
+        path = tmp_path / f"big{order == '<'}.tif"
+        tifffile.imwrite(path, pixels, bigtiff=True, byteorder=order, software=SOFTWARE)
+        assert path.read_bytes()[:4] in (b"II+\0", b"MM\0+")
+        assert written_by_autoretouch(path), order
+    from backend.encode import check_replaceable, photo_id, read_mark
+
+    imwrite = tifffile.imwrite
+    monkeypatch.setattr(tifffile, "imwrite", lambda *a, **k: imwrite(*a, bigtiff=True, **k))  # as past 4 GiB
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"photo")
+    write_image(tmp_path / "render.tif", _in_gamut(6, 5), photo=photo_id(photo))
+    assert (tmp_path / "render.tif").read_bytes()[:4] == b"II+\0"
+    mark = read_mark(tmp_path / "render.tif")
+    assert mark is not None and mark.size == (tmp_path / "render.tif").stat().st_size
+    assert check_replaceable(tmp_path / "render.tif", photo).state is not None
+
+
+def test_reading_a_mark_is_bounded_on_hostile_files(tmp_path: Path) -> None:
+    """Headers only and a bounded number of them: a huge or looping structure is 'not ours', quickly."""
+    import struct
+    import time
+    import zlib
+
+    from backend.encode import written_by_autoretouch
+
+    def chunk(ctype: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+    sig = b"\x89PNG\r\n\x1a\n"
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    files = {
+        # a Software text of 64 MiB (claimed; the file is short)
+        "long_text.png": sig + ihdr + struct.pack(">I", 1 << 26) + b"tEXtSoftware\0autoretouch 0.1.0",
+        # 100,000 chunks before the image data, the mark last
+        "many.png": sig + ihdr + chunk(b"zzZz", b"") * 100_000 + chunk(b"tEXt", b"Software\0autoretouch 0.1.0"),
+        # 100,000 empty segments before the EXIF one
+        "many.jpg": b"\xff\xd8" + b"\xff\xfe\x00\x02" * 100_000,
+        # IFD0 far past the end of the file; a classic TIFF whose Software value claims 4 GiB
+        "far.tif": b"II+\0\x08\0\0\0" + struct.pack("<Q", 1 << 60),
+        "huge_value.tif": b"II*\0\x08\0\0\0" + struct.pack("<HHHII", 1, 305, 2, 2**32 - 1, 26) + b"\0" * 4,
+        "truncated.tif": b"MM\0*\0\0\0\x08\0\x05",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        start = time.perf_counter()
+        assert not written_by_autoretouch(tmp_path / name), name
+        assert time.perf_counter() - start < 1.0, name
+
+
+def test_a_guarded_write_never_replaces_what_came_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a guard the final step replaces only the checked file, and takes an empty path without clobbering."""
+    from backend.encode import OutputGuard, file_state
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"theirs")  # appeared after the check found nothing
+    with pytest.raises(OutputExistsError, match="was created by another program while autoretouch rendered"):
+        write_image(target, _in_gamut(4, 4), guard=OutputGuard(None))
+    assert target.read_bytes() == b"theirs"
+    checked = file_state(target)
+    target.write_bytes(b"theirs, edited")  # changed after the check
+    with pytest.raises(OutputExistsError, match="was changed by another program while autoretouch rendered"):
+        write_image(target, _in_gamut(4, 4), guard=OutputGuard(checked))
+    assert target.read_bytes() == b"theirs, edited"
+    write_image(target, _in_gamut(4, 4), guard=OutputGuard(file_state(target)))  # unchanged since: replaced
+    assert target.read_bytes()[:4] == b"\x89PNG"
+
+    def no_hard_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # FAT, some network shares
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    with pytest.raises(OutputExistsError, match="was created by another program"):
+        write_image(target, _in_gamut(4, 4), guard=OutputGuard(None))
+    write_image(tmp_path / "new.png", _in_gamut(4, 4), guard=OutputGuard(None))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.png", "out.png"]  # no temporary files left

@@ -3,11 +3,14 @@
 Each photo is decoded to linear Rec.2020 (orientation applied), rendered with the recipe (scaled by
 ``--strength``) in float32 on the CPU, and encoded to sRGB. The input photo is never written: an output
 path that resolves to any input of the batch is refused. An existing file at the output path is replaced only
-when autoretouch wrote it (its "Software" mark, :func:`backend.encode.written_by_autoretouch`: rendering again into
-the same folder works) or with ``--overwrite``; any other file (a camera's JPEG beside its raw, another photo) is
-refused with :class:`~backend.errors.OutputExistsError`, and so is a folder at the output path (``--out-dir``
-under a file is a usage error). In a batch a photo that fails is reported on stderr (the
-message names the file) and the others carry on; the exit status is then 9 (some failed).
+when it is autoretouch's own render of the same photo, unchanged since it was written (its "Software" mark names
+the photo and the time and size it was written with, :func:`backend.encode.check_replaceable`: rendering again into
+the same folder works), or with ``--overwrite``; any other file (a camera's JPEG beside its raw, another photo,
+autoretouch's render of another photo of the same name, a render the user has edited or tagged since) is refused
+with :class:`~backend.errors.OutputExistsError` saying why, and so is a folder at the output path (``--out-dir``
+under a file is a usage error). The check is made again when the finished file is moved into place: a file that
+appeared or changed at the output path during the render is not replaced either. In a batch a photo that fails is
+reported on stderr (the message names the file) and the others carry on; the exit status is then 9 (some failed).
 
 No metadata of the photo is carried over (EXIF, IPTC, XMP; see :mod:`backend.encode`), and ``--help`` says so:
 copying EXIF would only be possible for JPEG inputs (a raw's lives in its own TIFF directories and maker notes),
@@ -20,11 +23,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -43,6 +45,9 @@ from backend.errors import (
 from backend.recipe import Recipe, load_recipe, scale
 from backend.render.memory import check_render_memory
 from backend.render.pipeline import BAND_PIXELS, render_banded, tune_allocator
+
+if TYPE_CHECKING:  # backend.encode (OpenCV) is imported when a photo is rendered, not when the CLI starts
+    from backend.encode import OutputGuard
 
 # BAND_PIXELS and render_banded live in backend.render.pipeline; re-exported for existing callers.
 __all__ = [
@@ -69,10 +74,11 @@ examples:
 
 Output names with --out-dir are the photo's name with the output extension. Without --format, JPEG and
 PNG photos keep their format and everything else (raws, TIFF) becomes a 16-bit TIFF. The input photo is
-never overwritten. An existing output file is replaced only when autoretouch wrote it (rendering again into
-the same folder works); any other file there (e.g. the camera's IMG_0001.jpg beside IMG_0001.CR2) is
-refused unless you pass --overwrite. Exit status 9 means some photos of the batch failed (each is named on
-stderr).
+never overwritten. An existing output file is replaced only when it is autoretouch's render of the same
+photo and nobody changed it since (rendering again into the same folder works); any other file there (e.g.
+the camera's IMG_0001.jpg beside IMG_0001.CR2, the render of another card's IMG_0001, a render you have
+edited or tagged) is refused unless you pass --overwrite. Exit status 9 means some photos of the batch
+failed (each is named on stderr).
 """
 
 
@@ -131,7 +137,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing output files that autoretouch did not write (never an input photo)",
+        help="replace any file at an output path (without it only autoretouch's own, unchanged render of the same "
+        "photo is replaced; never an input photo)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo instead of text")
     parser.set_defaults(func=run, _parser=parser)
@@ -223,27 +230,31 @@ def plan_outputs(
     return plans
 
 
-def check_output(output: Path, *, overwrite: bool = False) -> None:
+def check_output(output: Path, photo: Path, *, overwrite: bool = False) -> OutputGuard | None:
     """Refuse an output path that holds something autoretouch must not replace.
 
     Args:
         output: the output file (its folder exists).
-        overwrite: replace an existing file that autoretouch did not write (``--overwrite``).
+        photo: the photo to be rendered there.
+        overwrite: replace whatever file is there (``--overwrite``).
+
+    Returns:
+        What the output path must still hold when the render is written (``guard`` of
+        :func:`backend.encode.write_image`), or ``None`` with ``overwrite``.
 
     Raises:
-        OutputExistsError: ``output`` is a folder (whatever ``overwrite`` says), or an existing file that does not
-            carry autoretouch's mark (:func:`backend.encode.written_by_autoretouch`), or a symbolic link, while
-            ``overwrite`` is off.
+        OutputExistsError: ``output`` is a folder (whatever ``overwrite`` says), or, while ``overwrite`` is off, an
+            existing file other than autoretouch's unchanged render of ``photo`` (a symbolic link included; see
+            :func:`backend.encode.check_replaceable`, which says why in the message).
+        NotFoundError: ``photo`` does not exist while ``output`` holds a render.
     """
-    from backend.encode import written_by_autoretouch
+    from backend.encode import check_replaceable
 
     if output.is_dir():
         raise OutputExistsError(output, "is a folder; choose another output name or folder")
-    if overwrite or not os.path.lexists(output):
-        return
-    if not output.is_symlink() and written_by_autoretouch(output):  # a link would be replaced, not its file
-        return
-    raise OutputExistsError(output, "exists and was not written by autoretouch; pass --overwrite to replace it")
+    if overwrite:
+        return None
+    return check_replaceable(output, photo)
 
 
 def _downscale(image: Tensor, long_side: int) -> Tensor:
@@ -280,6 +291,7 @@ def render_photo(
     long_side: int | None = None,
     bit_depth: int | None = None,
     quality: int = 95,
+    guard: OutputGuard | None = None,
 ) -> tuple[int, int]:
     """Decode, render and encode one photo.
 
@@ -291,6 +303,8 @@ def render_photo(
         long_side: downscale so the long side is at most this many pixels (``None``: keep the size).
         bit_depth: 8 or 16 for PNG/TIFF (``None``: the encoder's default, 16-bit TIFF).
         quality: JPEG quality 1..100.
+        guard: replace only what the output path held when it was checked (:func:`check_output`); ``None``:
+            replace whatever is there.
 
     Returns:
         ``(width, height)`` of the written image (upright).
@@ -302,12 +316,15 @@ def render_photo(
             :func:`backend.encode.max_side`; checked before rendering), or rendering it would need more memory than
             is free (see :func:`backend.render.memory.check_render_memory`).
         PermissionDeniedError: the output cannot be written.
+        OutputExistsError: the output path no longer holds what ``guard`` names (a file appeared or changed there
+            during the render); nothing is written.
     """
     from backend.decode import decode_image, decode_preview
-    from backend.encode import max_side, write_image
+    from backend.encode import max_side, photo_id, write_image
 
     if not photo.is_file():
         raise NotFoundError(f"{photo}: no such photo")
+    source = photo_id(photo)  # the photo as decoded below, for the output's mark
     tune_allocator()
     with torch.inference_mode():
         if preview:
@@ -324,7 +341,7 @@ def render_photo(
         workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
         image = render_banded(image, recipe.tensors(torch.float32), inplace=True, workers=workers)
         height, width = image.shape[-2:]
-        write_image(output, image, bit_depth=bit_depth, quality=quality)
+        write_image(output, image, bit_depth=bit_depth, quality=quality, photo=source, guard=guard)
     return int(width), int(height)
 
 
@@ -398,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
         if plan.error is not None:
             raise plan.error
         assert plan.output is not None
-        check_output(plan.output, overwrite=args.overwrite)
+        guard = check_output(plan.output, plan.photo, overwrite=args.overwrite)
         recipe = fixed if fixed is not None else _suggested(plan.photo, styles, args.strength)
         width, height = render_photo(
             plan.photo,
@@ -408,6 +425,7 @@ def run(args: argparse.Namespace) -> int:
             long_side=args.long_side,
             bit_depth=args.bit_depth,
             quality=args.quality,
+            guard=guard,
         )
         return recipe, width, height
 
