@@ -244,7 +244,9 @@ def copy_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
         _history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8"
     )
     other = make_png(photos, "other.png", width=96, height=64)
-    other.with_name("other.png.xmp").write_text(_history_xmp([{"slider": "vignette", "value": -40.0}]), encoding="utf-8")
+    other.with_name("other.png.xmp").write_text(
+        _history_xmp([{"slider": "vignette", "value": -40.0}]), encoding="utf-8"
+    )
     copy_history = root / "copy history.xmp"
     copy_history.write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
     recipe = root / "plus 1 EV.json"
