@@ -191,7 +191,8 @@ def test_overriding_the_users_instances_keeps_their_names_and_the_note_lists_eac
         'rgbcurve (instance 0), rgbcurve (instance 1 "my curve")'
     )
     written = {e.instance: e for e in active(photo)[len(user) :]}
-    assert written[("rgbcurve", 1)].multi_name == "my curve"  # the user's name stays on the instance
+    # the user's name stays on the instance, marked as autoretouch's so that it is found without the record
+    assert written[("rgbcurve", 1)].multi_name == "my curve (autoretouch)"
     assert written[("exposure", 0)].multi_name == written[("rgbcurve", 0)].multi_name == "autoretouch"
     (outcome,) = revert_photo(photo, host="darktable")
     assert active(photo) == user
@@ -330,3 +331,64 @@ def test_order_stays_when_a_users_module_would_change_and_the_note_says_what_the
     (note,) = [w for w in outcome.warnings if w.startswith("darktable's module order")]
     assert "runs exposure before the input colour profile" in note
     assert "(+0.5 EV: about x2.14 in linear light instead of x1.41)" in note and f"your {module} would" in note
+
+
+# -- R3: ours on an instance the user named is found without the record --------------------------------------
+
+
+def test_ours_on_an_instance_the_user_named_is_found_without_the_record(photo: Path, tmp_path: Path) -> None:
+    """On the user's rgb curve 'my curve', ours is named 'my curve (autoretouch)': darktable shows both names, and a
+    copy that lost the record still finds it. Revert gives back exactly the user's history; apply never stacks a
+    second curve. (Before: ours took the name 'my curve'; revert took out only the exposure and said 'reverted'
+    while our curve stayed, and apply then stacked a second curve.)"""
+    user = [dataclasses.replace(entries(tone_curve=LIFT)[0], multi_name="my curve"), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3, tone_curve=CURVE), host="darktable", info=INFO)
+    assert active(photo)[-1].multi_name == "my curve (autoretouch)"
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(photo, tmp_path / "other" / photo.name)
+
+    (skipped,) = apply_to_photo(copy, recipe(exposure=0.3, tone_curve=CURVE), host="darktable", info=INFO)
+    assert skipped.action == "skipped" and 'rgbcurve (instance 0 "my curve (autoretouch)")' in skipped.reason
+    (outcome,) = revert_photo(copy, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert active(copy) == user
+
+
+def test_a_long_user_name_is_shortened_to_fit_darktables_name_field() -> None:
+    from backend.sidecar.darktable_ours import is_marked, mark_name, unmarked_name
+
+    long = "é" * 100  # 200 bytes of UTF-8
+    named = mark_name(0, long)
+    assert named.endswith(" (autoretouch)") and len(named.encode("utf-8")) <= 127 and is_marked(named)
+    assert unmarked_name(named) == "é" * 56
+    assert [mark_name(0), mark_name(2), mark_name(1, "1"), mark_name(1, "autoretouch 1")] == [
+        "autoretouch",
+        "autoretouch 2",
+        "autoretouch 1",
+        "autoretouch 1",
+    ]
+    assert [unmarked_name(n) for n in ("autoretouch", "autoretouch 2", "my curve (autoretouch)", "mine")] == [
+        "",
+        "2",
+        "my curve",
+        "mine",
+    ]
+
+
+# -- R4: ours on top of darktable's default exposure is named for the instance it is on ----------------------
+
+
+def test_ours_on_top_of_darktables_default_exposure_is_named_for_its_instance(tmp_path: Path) -> None:
+    """Ours is exposure instance 1 there, so it is 'autoretouch 1' (as every instance N > 0 of ours), and a copy
+    that lost the record gives darktable's defaults back on revert. (Before: it was named 'autoretouch'.)"""
+    raw = tmp_path / "D1.NEF"
+    raw.write_bytes(b"not decoded")
+    sidecar_of(raw).write_text(history_sidecar(darktable_raw_defaults(), iop_order_version=2), encoding="utf-8")
+    apply_to_photo(raw, recipe(exposure=0.5), host="darktable", info=PhotoInfo(is_raw=True, long_side_px=2000))
+    assert [(e.instance, e.multi_name) for e in active(raw)][-1] == (("exposure", 1), "autoretouch 1")
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(raw, tmp_path / "other" / raw.name)
+    (outcome,) = revert_photo(copy, host="darktable")
+    assert outcome.action == "reverted" and 'exposure (instance 1 "autoretouch 1")' in outcome.reason
+    assert active(copy) == darktable_raw_defaults()

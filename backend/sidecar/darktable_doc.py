@@ -20,9 +20,10 @@ record's copy of the history, so the user's edit is never lost; one with a drawn
 with it, makes the revert refuse instead. The revert also says where our entries were when the user's steps
 follow them (:class:`DarktableRevert`), so that ``apply --overwrite`` puts the new ones there.
 
-Our entries are named :data:`MARK` (``multi_name``), which darktable shows in the module header and keeps when it
-copies an image or writes a sidecar afresh (both lose our record): :func:`marked_labels` and
-:func:`take_out_marked` find and remove them without the record.
+Our entries are named :data:`MARK` (``multi_name``; ``autoretouch 1``, ``my curve (autoretouch)``:
+:mod:`backend.sidecar.darktable_ours`), which darktable shows in the module header and keeps when it copies an image
+or writes a sidecar afresh (both lose our record): :func:`marked_labels` and :func:`take_out_marked` find and remove
+them without the record.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidRecipeError, SidecarError
+from backend.sidecar.darktable_ours import MARK, is_marked, mark_name
 from backend.sidecar.darktable_xmp import AppendResult, append_history, entry_from_li
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, insert_child
@@ -243,9 +244,9 @@ def apply_darktable(
     image_name: str | None = None,
     at: int | None = None,
 ) -> tuple[dict[str, Any], AppendResult]:
-    """Append our entries to the document's darktable history, named :data:`MARK` (:func:`mark_entries`).
+    """Append our entries to the document's darktable history, named :data:`MARK` (``append_history(mark=True)``).
 
-    An entry of ours on an instance the user named keeps the user's name instead (``append_history``).
+    An entry of ours on an instance the user named keeps the user's name, marked: ``my curve (autoretouch)``.
 
     Args:
         doc: the sidecar (modified in place; a description is created when there is none).
@@ -271,7 +272,7 @@ def apply_darktable(
     children = [c for c in desc if isinstance(c.tag, str)]
     # Snapshot the tracked elements, in descending position (each index then stays valid at "removal").
     snap = sorted(((list(desc).index(c), c.tag, copy.deepcopy(c)) for c in children if c.tag in _TRACKED), reverse=True)
-    result = append_history(desc, mark_entries(entries), is_raw=is_raw, source=doc.path or "<sidecar>", at=at)
+    result = append_history(desc, entries, is_raw=is_raw, source=doc.path or "<sidecar>", at=at, mark=True)
     if image_name is not None and derived_from(doc) is None:
         desc.set(f"{{{NS['xmpMM']}}}DerivedFrom", image_name)
     replaced: dict[str, list[dict[str, Any]]] = {}
@@ -517,16 +518,12 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
 
 
-#: The instance name (``multi_name``) autoretouch gives its darktable entries: darktable shows it in the module's
-#: header, and autoretouch finds its entries by it in a sidecar that lost the record (darktable's "copy" of an
-#: image, a sidecar darktable wrote afresh). A module's instance N > 0 is ``autoretouch N``.
-MARK = "autoretouch"
-_MARKED = re.compile(rf"{MARK}( [0-9]+)?")
-
-
 def mark_entries(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
-    """Our entries named :data:`MARK` (``autoretouch`` for instance 0, ``autoretouch N`` for instance N)."""
-    return [replace(e, multi_name=MARK if not e.multi_priority else f"{MARK} {e.multi_priority}") for e in entries]
+    """Our entries named :data:`MARK` (``autoretouch`` for instance 0, ``autoretouch N`` for instance N).
+
+    :func:`apply_darktable` names them in ``append_history`` instead, on the instance each ends up on.
+    """
+    return [replace(e, multi_name=mark_name(e.multi_priority)) for e in entries]
 
 
 def _marked(doc: XmpDocument) -> tuple[ET.Element, ET.Element, list[ET.Element], int, set[int]] | None:
@@ -544,7 +541,7 @@ def _marked(doc: XmpDocument) -> tuple[ET.Element, ET.Element, list[ET.Element],
     if end is None:
         return None
     end = min(end, len(items))
-    marked = {i for i in range(end) if _MARKED.fullmatch(items[i].get(f"{{{_DT}}}multi_name") or "")}
+    marked = {i for i in range(end) if is_marked(items[i].get(f"{{{_DT}}}multi_name") or "")}
     return (descs[0], history, items, end, marked) if marked else None
 
 

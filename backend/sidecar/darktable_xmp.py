@@ -26,8 +26,9 @@ Same module instance
     instance from our entry on (darktable keeps the last entry per instance), exactly like applying a style;
     the user's entry stays in the history. :class:`AppendResult` lists such instances, and the note names each
     (with the name the user gave it, and when ours switches it on or drops its blending). Our entry keeps the
-    instance's name (``multi_name``) when the user named it; its blending is the module default (none), as our
-    settings were made for the whole image.
+    instance's name (``multi_name``) when the user named it (with ``mark``: ``my curve (autoretouch)``, so that it
+    is still found as ours without the record); its blending is the module default (none), as our settings were
+    made for the whole image.
 
 darktable's auto-applied default exposure
     darktable adds its "scene-referred default" exposure (+0.7 EV, the camera's exposure bias compensated) and
@@ -67,6 +68,7 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from backend.errors import InvalidRecipeError, SidecarError
+from backend.sidecar.darktable_ours import mark_name
 from backend.translate.darktable_history import HistoryEntry
 from backend.translate.darktable_order import (
     IOP_ORDER_CUSTOM,
@@ -518,12 +520,19 @@ def _overridden_label(user: HistoryEntry) -> str:
     return f"{user.operation} (instance {user.multi_priority}{name}{''.join(', ' + d for d in details)})"
 
 
-def _keep_user_names(user: Sequence[HistoryEntry], entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+def _keep_user_names(
+    user: Sequence[HistoryEntry], entries: Sequence[HistoryEntry], *, mark: bool = False
+) -> list[HistoryEntry]:
     """Our entries, each taking the name the user gave the instance it overrides (``multi_name``).
 
     A name of digits only is darktable's own label of a new instance (``1``), not the user's: ours keeps its own.
+    With ``mark``, each of ours is named as autoretouch's for the instance it ends up on
+    (:func:`~backend.sidecar.darktable_ours.mark_name`: ``autoretouch``, ``autoretouch 1``, or the user's name with
+    `` (autoretouch)``), so that it is found without the record.
     """
     names = {e.instance: e.multi_name for e in user if e.multi_name.strip() and not e.multi_name.strip().isdigit()}
+    if mark:
+        return [replace(e, multi_name=mark_name(e.multi_priority, names.get(e.instance, ""))) for e in entries]
     return [replace(e, multi_name=names[e.instance]) if e.instance in names else e for e in entries]
 
 
@@ -612,6 +621,7 @@ def append_history(
     is_raw: bool,
     source: str | Path = "<sidecar>",
     at: int | None = None,
+    mark: bool = False,
 ) -> AppendResult:
     """Add our entries to the darktable history of an existing ``rdf:Description``, in place.
 
@@ -625,6 +635,9 @@ def append_history(
         source: the sidecar's path, for error messages.
         at: where in the active history our entries go (``None``: at ``history_end``, after the user's history).
             Re-applying gives the place our earlier entries had, so the user's steps after them stay after ours.
+        mark: name our entries as autoretouch's (``autoretouch``, ``autoretouch N``, ``my curve (autoretouch)``)
+            for the instance each ends up on, after a move onto darktable's default exposure; without it ours
+            keep their names, except that one on an instance the user named takes the user's name.
 
     Returns:
         An :class:`AppendResult`.
@@ -638,7 +651,7 @@ def append_history(
     seq = _history_seq(description, create=False)
     lis = [] if seq is None else [c for c in seq if c.tag == _rdf("li")]
     if not lis and description.get(_dt("xmp_version")) is None:
-        return _append_fresh(description, entries, is_raw)
+        return _append_fresh(description, _keep_user_names([], entries, mark=mark), is_raw)
     # Validate everything before touching the tree, so that an error leaves it unchanged.
     user_entries = _user_history(description, lis, src)
     end_attr = _int_attr(description, "history_end", src)
@@ -649,7 +662,7 @@ def append_history(
     order_version, list_text, new_list = _order_after(description, entries, src, plan)
     notes += [plan.note] if plan.note else []
 
-    entries = _keep_user_names(user_entries[:at], entries)
+    entries = _keep_user_names(user_entries[:at], entries, mark=mark)
     notes += _instance_notes(user_entries, at, end, entries)
     shifted = _insert_entries(description, lis, at, end, entries)
     if shifted:
