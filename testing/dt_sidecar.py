@@ -7,6 +7,8 @@
 * :func:`darktable_raw_defaults`: what darktable 4.2 auto-applies to a raw (filmic rgb, +0.7 EV exposure).
 * :func:`history_sidecar`, :func:`blend_params`, :func:`compress_history`: a sidecar holding given history
   entries (a user's own, blended or switched off), and what darktable's "compress history" makes of a sidecar.
+* :func:`darktable_appends`: a user's darkroom steps as darktable writes them after the history (a switch, a blend
+  or drawn mask, a new name of a module), the whole sidecar rewritten.
 * :func:`write_png16`, :func:`synthetic_png`, :func:`edges_png`: 16-bit sRGB PNG charts, returned as what
   darktable's ``colorin`` sees (linear Rec.2020).
 * :func:`render_darktable`: one darktable-cli batch (skipped locally, a failure under CI, when darktable-cli is
@@ -44,6 +46,7 @@ __all__ = [
     "assert_within_darktable_floor",
     "blend_params",
     "compress_history",
+    "darktable_appends",
     "darktable_raw_defaults",
     "edges_png",
     "gz_params",
@@ -215,6 +218,50 @@ def compress_history(text: str) -> str:
         seq.append(li)
     desc.set(dt("history_end"), str(len(kept)))
     return xmp_to_string(root)
+
+
+def darktable_appends(sidecar: Path, *steps: HistoryEntry, mask_shape: int | None = None) -> None:
+    """The user's darkroom steps, as darktable 4.2 writes the sidecar after them (in place).
+
+    darktable rewrites the whole history: every entry with its blend parameters (the module default, blending off,
+    where there were none), each step appended after ``history_end`` (the entries after it, undone, are dropped
+    as darktable drops its redo branch), ``history_end`` after the last.
+
+    Args:
+        sidecar: the sidecar to change.
+        steps: the entries darktable appends (a step without blend parameters gets the default, blending off).
+        mask_shape: the ``mask_id`` of a drawn shape (a circle) that the last step's blending uses: it goes into
+            ``masks_history``, numbered with that step, as darktable keeps a drawn mask's shapes.
+    """
+    import xml.etree.ElementTree as ET
+
+    from defusedxml import ElementTree as SafeET
+
+    from backend.sidecar.darktable_xmp import DT_NS, RDF_NS, entry_to_li, xmp_to_string
+
+    def dt(name: str) -> str:
+        return f"{{{DT_NS}}}{name}"
+
+    root = SafeET.fromstring(sidecar.read_text(encoding="utf-8"))
+    desc = next(d for d in root.iter(f"{{{RDF_NS}}}Description") if d.find(dt("history")) is not None)
+    seq = desc.find(dt("history"))[0]  # type: ignore[index]
+    end = int(desc.get(dt("history_end"), str(len(seq))))
+    for li in list(seq)[end:]:
+        seq.remove(li)
+    off = blend_params(mask_mode=0)
+    for li in seq:
+        li.set(dt("blendop_params"), li.get(dt("blendop_params")) or off)
+    for step in steps:
+        seq.append(entry_to_li(step, len(seq)))
+        seq[-1].set(dt("blendop_params"), step.blendop_params or off)
+    desc.set(dt("history_end"), str(len(seq)))
+    if mask_shape is not None:
+        masks = desc.find(dt("masks_history"))
+        assert masks is not None
+        shapes = masks[0] if len(masks) else ET.SubElement(masks, f"{{{RDF_NS}}}Seq")
+        shape = {"mask_num": len(seq) - 1, "mask_id": mask_shape, "mask_type": 1, "mask_name": "circle #1"}
+        ET.SubElement(shapes, f"{{{RDF_NS}}}li", {dt(k): str(v) for k, v in shape.items()})
+    sidecar.write_text(xmp_to_string(root), encoding="utf-8")
 
 
 def gz_params(blob: bytes) -> str:

@@ -23,6 +23,7 @@ from testing.dt_sidecar import (
     DEFAULT_EXPOSURE,
     blend_params,
     compress_history,
+    darktable_appends,
     darktable_raw_defaults,
     history_sidecar,
 )
@@ -223,7 +224,7 @@ def test_revert_without_the_record_takes_out_our_entries_found_by_their_name(pho
 
     (outcome,) = revert_photo(copy, host="darktable")
     assert outcome.action == "reverted", outcome.reason
-    assert outcome.reason.startswith("autoretouch's record was gone from this sidecar")
+    assert outcome.reason.startswith("no autoretouch record in this sidecar")
     assert 'exposure (instance 0 "autoretouch")' in outcome.reason
     assert [e.params for e in active(copy)] == [user[0].params]
     (again,) = revert_photo(copy, host="darktable")
@@ -237,11 +238,11 @@ def test_apply_without_the_record_never_stacks_a_second_set(photo: Path, tmp_pat
     (tmp_path / "other").mkdir()
     copy = lose_the_record(photo, tmp_path / "other" / photo.name)
     (skipped,) = apply_to_photo(copy, recipe(saturation=10.0, exposure=0.25), host="darktable", info=INFO)
-    assert skipped.action == "skipped" and "but not its record" in skipped.reason
+    assert skipped.action == "skipped" and "but no autoretouch record" in skipped.reason
 
     (written,) = apply_to_photo(copy, recipe(saturation=10.0), host="darktable", info=INFO, overwrite=True)
     assert written.action == "written", written.reason
-    assert any(w.startswith("autoretouch's record was gone") for w in written.warnings)
+    assert any(w.startswith("no autoretouch record") for w in written.warnings)
     # one set of ours (colour balance only now), none of the earlier; the user's blended exposure is theirs again
     assert ops(active(copy)) == [("exposure", 0), ("sharpen", 0), ("colorbalancergb", 0)]
     assert active(copy)[0] == user[0]
@@ -333,6 +334,240 @@ def test_order_stays_when_a_users_module_would_change_and_the_note_says_what_the
     assert "(+0.5 EV: about x2.14 in linear light instead of x1.41)" in note and f"your {module} would" in note
 
 
+# -- R1: the user's later steps on our module (a switch, a drawn mask, a name) are told from ours ---------------
+
+MASKED_30 = blend_params(opacity=30.0, mask_mode=3, mask_id=5)  # blended at 30 % through a drawn shape (id 5)
+
+
+def applied_with_a_later_step(photo: Path, **change: Any) -> tuple[list[HistoryEntry], HistoryEntry, HistoryEntry]:
+    """The user's blended exposure and sharpen, ours (+0.3 EV) over the exposure, then the user's darkroom step on
+    ours (``change``: ``enabled``, ``blendop_params``, ``multi_name``), darktable's sidecar after it.
+
+    Returns:
+        ``(the user's history, ours as written, the user's step)``.
+    """
+    user = [user_exposure_blended(), *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    (applied,) = apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    assert applied.action == "written", applied.reason
+    ours = active(photo)[-1]
+    step = dataclasses.replace(ours, **change)
+    darktable_appends(sidecar_of(photo), step, mask_shape=5 if "blendop_params" in change else None)
+    return user, ours, step
+
+
+def test_revert_takes_out_the_users_switch_off_of_ours_with_ours(photo: Path) -> None:
+    """The user switched autoretouch's exposure off in the darkroom (a later entry: our params, off), then reverts.
+
+    A photographer expects their photo as before autoretouch: their own blended exposure on, as it was. Taking out
+    ours alone would leave their switch-off, which now switches off their own exposure; so it goes with ours, and
+    the reason says so. (Before: the switch-off was taken for ours, and ours stayed, on.)
+    """
+    user, _, _ = applied_with_a_later_step(photo, enabled=False)
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert 'exposure (instance 0 "autoretouch") switched off' in outcome.reason
+    assert [dataclasses.replace(e, blendop_params=None) for e in active(photo)] == [
+        dataclasses.replace(e, blendop_params=None) for e in user
+    ]
+    assert active(photo)[0].blendop_params == user[0].blendop_params  # their 50 % blend, as they had it
+
+
+def test_revert_takes_out_a_switch_off_and_on_again_of_ours(photo: Path) -> None:
+    """Off, then on again: the instance ends as autoretouch's, so revert leaves none of autoretouch's settings on."""
+    user, _, off = applied_with_a_later_step(photo, enabled=False)
+    darktable_appends(sidecar_of(photo), dataclasses.replace(off, enabled=True))
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert [e.params for e in active(photo)] == [e.params for e in user]
+    assert all(e.multi_name == "" for e in active(photo))
+
+
+def test_revert_keeps_the_drawn_mask_the_user_put_on_ours(photo: Path) -> None:
+    """The user masked autoretouch's exposure with a drawn shape at 30 % (a later entry: our params, their mask).
+
+    The mask is the user's work: revert takes out our entry and keeps theirs, which still holds our settings, so the
+    reason says so; its name 'autoretouch' becomes darktable's own label (instance 0: none), since it is theirs now
+    and must not be taken for ours later. Its shape stays numbered with it. (Before: their masked step was taken
+    out, and our unmasked entry stayed.)
+    """
+    user, ours, masked = applied_with_a_later_step(photo, blendop_params=MASKED_30)
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert (
+        "kept your later steps on autoretouch's modules, as they are yours: exposure (instance 0): renamed from "
+        '"autoretouch", still with autoretouch\'s settings'
+    ) in outcome.reason
+    history = active(photo)
+    assert [e.params for e in history] == [user[0].params, user[1].params, ours.params]
+    assert history[2] == dataclasses.replace(masked, multi_name="")
+    doc = read_sidecar(sidecar_of(photo))
+    shape = doc.root.find(f".//{DT_ATTR}masks_history//{{http://www.w3.org/1999/02/22-rdf-syntax-ns#}}li")
+    assert shape is not None and shape.get(f"{DT_ATTR}mask_num") == "2"  # follows the masked step (was 4)
+
+
+def test_revert_keeps_ours_under_the_name_the_user_gave_it(photo: Path) -> None:
+    """The user renamed autoretouch's exposure 'my look': they made it theirs; revert takes out our entry only, and
+    'my look' keeps its settings (ours, which the reason says). (Before: 'my look' was taken out, ours stayed.)"""
+    _, ours, _ = applied_with_a_later_step(photo, multi_name="my look")
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert 'exposure (instance 0 "my look"): still with autoretouch\'s settings' in outcome.reason
+    assert [e.multi_name for e in active(photo)] == ["", "", "my look"]
+    assert active(photo)[2].params == ours.params
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"),
+    [
+        ({"enabled": False}, None),
+        ({"blendop_params": MASKED_30}, ""),
+        ({"multi_name": "my look"}, "my look"),
+    ],
+    ids=["switched-off", "drawn-mask", "renamed"],
+)
+def test_apply_overwrite_replaces_ours_and_keeps_the_users_step_on_it(
+    photo: Path, change: dict[str, Any], kept: str | None
+) -> None:
+    """apply --overwrite at another strength after the user's step on ours: ours is replaced in its place.
+
+    A switch-off goes with our old entry (as in revert: the new exposure is on, the reason says the switch went).
+    A mask or a name is the user's and stays after the new entry, so it stays in effect (the warning says so);
+    revert then gives back exactly what the user had after the first revert. (Before: the user's step was deleted
+    and our old entry kept, the new one in the user's step's place.)
+    """
+    user, ours, step = applied_with_a_later_step(photo, **change)
+    (again,) = apply_to_photo(photo, recipe(exposure=0.6), host="darktable", info=INFO, overwrite=True)
+    assert again.action == "written", again.reason
+    new = entries(exposure=0.6)[0]
+    history = active(photo)
+    assert [e.params for e in history[:2]] == [user[0].params, user[1].params]
+    assert (history[2].params, history[2].multi_name, history[2].enabled) == (new.params, "autoretouch", True)
+    if kept is None:
+        assert len(history) == 3 and any("switched off" in w for w in again.warnings)
+    else:
+        as_written = dataclasses.replace(
+            step, multi_name=kept, blendop_params=step.blendop_params or blend_params(mask_mode=0)
+        )
+        assert len(history) == 4 and history[3] == as_written
+        assert any(w.startswith("kept your later darktable steps") for w in again.warnings)
+    assert ours.params not in [e.params for e in history[:3]]
+    (undo,) = revert_photo(photo, host="darktable")
+    assert undo.action == "reverted", undo.reason
+    assert [e.params for e in active(photo)] == [e.params for e in user] + ([] if kept is None else [ours.params])
+
+
+def test_a_record_from_before_whole_entry_digests_still_tells_ours_from_the_users_switch(photo: Path) -> None:
+    """A record written before it kept whole-entry digests matches by params; the user's earlier exposure with the
+    very settings of ours stays theirs, and their later switch-off goes with ours."""
+    from backend.sidecar.provenance import write_provenance
+    from backend.sidecar.xmp import serialize
+
+    same = entries(exposure=0.3)[0]  # the user's own +0.3 EV, before ours
+    user = [same, *entries(sharpen=60.0)]
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    doc = read_sidecar(sidecar_of(photo))
+    found = find_provenance(doc)
+    assert found is not None
+    legacy = {k: v for k, v in found[1].replaced.items() if k != "exact"}
+    write_provenance(found[0], dataclasses.replace(found[1], replaced=legacy))
+    sidecar_of(photo).write_bytes(serialize(doc))
+    darktable_appends(sidecar_of(photo), dataclasses.replace(active(photo)[-1], enabled=False))
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert [(e.params, e.enabled, e.multi_name) for e in active(photo)] == [(e.params, True, "") for e in user]
+
+
+# -- R2: without the record, only the first entry named 'autoretouch' of each instance is ours ---------------
+
+
+def test_without_the_record_the_users_change_of_ours_stays_theirs(photo: Path, tmp_path: Path) -> None:
+    """The user changed autoretouch's exposure in the darkroom (+1.5 EV: a later entry that inherits the name
+    'autoretouch'); then darktable copied the image, which loses the record.
+
+    Revert takes out ours (the first entry so named on that instance) and says exactly which; the user's +1.5 EV
+    stays, with darktable's own label, and the reason says so. apply skips, naming only ours, in words that do not
+    claim the entries are surely autoretouch's. (Before: both were taken out as autoretouch's.)
+    """
+    user = entries(sharpen=60.0)
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    tweak = dataclasses.replace(active(photo)[-1], params=entries(exposure=1.5)[0].params)
+    darktable_appends(sidecar_of(photo), tweak)
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(photo, tmp_path / "other" / photo.name)
+
+    (skipped,) = apply_to_photo(copy, recipe(exposure=0.3), host="darktable", info=INFO)
+    assert skipped.action == "skipped"
+    assert 'but no autoretouch record: exposure (instance 0 "autoretouch"). They are autoretouch\'s when' in (
+        skipped.reason
+    )
+    assert "or yours if you or a style named them so" in skipped.reason
+
+    (outcome,) = revert_photo(copy, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert "the darktable entries named 'autoretouch': exposure (instance 0 \"autoretouch\");" in outcome.reason
+    assert (
+        'kept your later steps on autoretouch\'s modules, as they are yours: exposure (instance 0): renamed from "autoretouch"'
+        in (outcome.reason)
+    )
+    assert [(e.params, e.multi_name) for e in active(copy)] == [(user[0].params, ""), (tweak.params, "")]
+    (again,) = revert_photo(copy, host="darktable")  # nothing is taken for ours any more
+    assert (again.action, again.reason) == ("skipped", "no autoretouch settings in this sidecar")
+
+
+def test_after_revert_the_users_change_of_ours_is_never_taken_for_ours(photo: Path) -> None:
+    """Revert (with the record) keeps the user's +1.5 EV change of ours and gives it darktable's own label, so a
+    later apply is not skipped as 'already applied' and a later revert cannot take it out as autoretouch's.
+    (Before: it kept the name 'autoretouch': apply skipped, and the next revert deleted it.)"""
+    user = entries(sharpen=60.0)
+    sidecar_of(photo).write_text(history_sidecar(user), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    tweak = dataclasses.replace(active(photo)[-1], params=entries(exposure=1.5)[0].params)
+    darktable_appends(sidecar_of(photo), tweak)
+    (undo,) = revert_photo(photo, host="darktable")
+    assert undo.action == "reverted" and 'renamed from "autoretouch"' in undo.reason
+    theirs = [(e.params, e.multi_name) for e in active(photo)]
+    assert theirs == [(user[0].params, ""), (tweak.params, "")]
+
+    (applied,) = apply_to_photo(photo, recipe(exposure=0.3), host="darktable", info=INFO)
+    assert applied.action == "written", applied.reason
+    assert any(w.startswith("overrides the user's exposure (instance 0)") for w in applied.warnings)
+    (undo,) = revert_photo(photo, host="darktable")
+    assert (undo.action, undo.reason) == ("reverted", "")
+    assert [(e.params, e.multi_name) for e in active(photo)] == theirs
+
+
+def test_apply_overwrite_without_the_record_names_exactly_what_it_takes_out(photo: Path, tmp_path: Path) -> None:
+    """Without the record, --overwrite takes out ours and the user's switch-off of it, names both, and keeps the
+    user's later change of our curve (after the new entries, so it stays in effect)."""
+    sidecar_of(photo).write_text(history_sidecar(entries(sharpen=60.0)), encoding="utf-8")
+    apply_to_photo(photo, recipe(exposure=0.3, tone_curve=CURVE), host="darktable", info=INFO)
+    exposure, curve = active(photo)[1:]
+    darktable_appends(
+        sidecar_of(photo),
+        dataclasses.replace(exposure, enabled=False),
+        dataclasses.replace(curve, params=entries(tone_curve=LIFT)[0].params),
+    )
+    (tmp_path / "other").mkdir()
+    copy = lose_the_record(photo, tmp_path / "other" / photo.name)
+    (written,) = apply_to_photo(copy, recipe(exposure=0.6), host="darktable", info=INFO, overwrite=True)
+    assert written.action == "written", written.reason
+    (note,) = [w for w in written.warnings if w.startswith("no autoretouch record")]
+    assert note.endswith(
+        "the darktable entries named 'autoretouch': exposure (instance 0 \"autoretouch\"), "
+        'rgbcurve (instance 0 "autoretouch"), exposure (instance 0 "autoretouch") switched off'
+    )
+    history = active(copy)
+    assert [(e.operation, e.multi_name) for e in history] == [
+        ("sharpen", ""),
+        ("exposure", "autoretouch"),
+        ("rgbcurve", ""),
+    ]
+    assert history[2].params == entries(tone_curve=LIFT)[0].params
+
+
 # -- R3: ours on an instance the user named is found without the record --------------------------------------
 
 
@@ -392,3 +627,34 @@ def test_ours_on_top_of_darktables_default_exposure_is_named_for_its_instance(tm
     (outcome,) = revert_photo(copy, host="darktable")
     assert outcome.action == "reverted" and 'exposure (instance 1 "autoretouch 1")' in outcome.reason
     assert active(copy) == darktable_raw_defaults()
+
+
+def test_revert_after_a_switch_off_of_ours_and_compress_history_gives_the_users_exposure_back(photo: Path) -> None:
+    """Switched off, then compressed: darktable keeps only the switch-off (our params, off) of that instance. It is
+    all that is left of ours there, so revert takes it out and brings the user's blended exposure back from the
+    record: the photo as before autoretouch."""
+    user, _, _ = applied_with_a_later_step(photo, enabled=False)
+    sidecar_of(photo).write_text(compress_history(sidecar_of(photo).read_text(encoding="utf-8")), encoding="utf-8")
+    (outcome,) = revert_photo(photo, host="darktable")
+    assert outcome.action == "reverted", outcome.reason
+    assert "brought back your exposure (instance 0)" in outcome.reason
+    assert [e.params for e in active(photo)] == [user[1].params, user[0].params]
+    assert active(photo)[1] == user[0]
+
+
+def test_a_whole_entry_digest_ignores_what_darktable_rewrites_and_sees_what_the_user_changes() -> None:
+    """darktable writes our entries back with its default blending (off) and may re-encode params (hex or gz): the
+    same entry. A switch, a blend, a name or another instance is another entry."""
+    from backend.sidecar.darktable_ours import step_digest
+    from backend.sidecar.darktable_xmp import entry_to_li
+    from backend.translate.darktable import decode_params
+    from testing.dt_sidecar import gz_params
+
+    ours = dataclasses.replace(entries(exposure=0.3)[0], multi_name="autoretouch")
+    rewritten = dataclasses.replace(
+        ours, params=gz_params(decode_params(ours.params)), blendop_params=blend_params(mask_mode=0)
+    )
+    digest = step_digest(entry_to_li(ours, 0))
+    assert step_digest(entry_to_li(rewritten, 3)) == digest
+    for change in ({"enabled": False}, {"blendop_params": MASKED_30}, {"multi_name": "mine"}, {"multi_priority": 1}):
+        assert step_digest(entry_to_li(dataclasses.replace(ours, **change), 0)) != digest, change

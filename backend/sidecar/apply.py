@@ -13,8 +13,9 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   appended (at ``history_end``); applied again, ours goes where our earlier entries were, so the user's steps
   after them stay after ours and keep their effect.
 * darktable entries of ours without our record (darktable's "copy" of an image, a sidecar darktable wrote
-  afresh), found by their instance name :data:`~backend.sidecar.darktable_doc.MARK`, count as an earlier
-  application: skipped (:data:`MARKED_SKIP`), or taken out and replaced with ``overwrite`` (:data:`MARKED_NOTE`).
+  afresh), found by their instance name :data:`~backend.sidecar.darktable_doc.MARK` (the first so named of each
+  module instance; the later ones are the user's changes of it), count as an earlier application: skipped
+  (:data:`MARKED_SKIP`), or taken out and replaced with ``overwrite`` (:data:`MARKED_NOTE` names each).
 * A *stale* darktable record - darktable keeps our ``autoretouch:`` record when the user resets or
   discards the history, but none of the entries it lists is in the active history any more - is dropped
   and the recipe applied afresh, with :data:`STALE_NOTE` among the outcome's warnings (with or without
@@ -101,15 +102,17 @@ STALE_NOTE = (
     "any more (history reset, discarded or undone in darktable); applied afresh"
 )
 
-#: Why apply skips a darktable sidecar with our entries but not our record (``{entries}``: their labels).
+#: Why apply skips a darktable sidecar with entries named as ours but without our record (``{entries}``: what
+#: ``--overwrite`` or revert would take out, :func:`~backend.sidecar.darktable_doc.marked_labels`).
 MARKED_SKIP = (
-    f"has autoretouch's darktable modules (named '{MARK}': {{entries}}) but not its record (darktable copied the "
-    "image or wrote the sidecar afresh); use --overwrite to replace them, or revert to take them out"
+    f"has darktable entries named '{MARK}' but no autoretouch record: {{entries}}. They are autoretouch's when "
+    "darktable copied the image or wrote the sidecar afresh (both drop the record), or yours if you or a style named "
+    "them so; use --overwrite to replace exactly these, or revert to take them out"
 )
-#: The warning of ``apply --overwrite`` that replaced such entries.
+#: The warning of ``apply --overwrite`` that took such entries out before applying (``{entries}``: each of them).
 MARKED_NOTE = (
-    "autoretouch's record was gone from this sidecar (darktable copied the image or wrote the sidecar afresh): "
-    f"replaced its modules found by their name '{MARK}' ({{entries}})"
+    "no autoretouch record in this sidecar (darktable drops it when it copies the image or writes the sidecar "
+    f"afresh): took out, as autoretouch's earlier ones, the darktable entries named '{MARK}': {{entries}}"
 )
 
 #: What happened to one sidecar.
@@ -381,7 +384,8 @@ def _apply_darktable(
         elif labels := ", ".join(marked_labels(doc)):  # ours, named so, without our record: never stacked twice
             if not overwrite:
                 return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=labels))
-            notes, at = (MARKED_NOTE.format(entries=labels),), take_out_marked(doc).at
+            taken = take_out_marked(doc)
+            notes, at = (MARKED_NOTE.format(entries=labels), *taken.notes), taken.at
         image_name = photo.name if duplicate else None
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

@@ -6,24 +6,31 @@ our earlier ones were, and never drops the user's entries) and records, in the c
 (:mod:`backend.sidecar.replaced`), the previous value of every description attribute the append changed
 (``history_end``, ``iop_order_list``, ``history_current_hash``; all darktable attributes for a fresh
 stack) and the previous ``darktable:history`` / ``darktable:masks_history`` elements, plus a fingerprint
-of the history as written, and a digest of each entry it added (``operation`` and the decoded ``params``),
-so that :func:`record_is_stale` can tell later whether those entries are still in the active history.
+of the history as written, a digest of each entry it added (``operation`` and the decoded ``params``), so
+that :func:`record_is_stale` can tell later whether those entries are still in the active history, and a digest
+of each whole entry (:func:`~backend.sidecar.darktable_ours.step_digest`: also on/off, blending, name), by which
+a revert tells ours from the user's later steps on our modules.
 
 :func:`revert_darktable` restores those exactly, so the user's history, masks and attributes come back
 as they were. When the history no longer matches the fingerprint (darktable rewrote the sidecar, e.g. after
 the plug-in reloaded it, or the user edited the photo since), it takes out just our entries, found by their
-digests, and leaves everything else as darktable wrote it; when one of ours is gone or was changed, it
-refuses (:class:`~backend.errors.SidecarError`, sidecar untouched): undo in darktable's history stack then.
+digests (:func:`~backend.sidecar.darktable_ours.match_record`), and leaves everything else as darktable wrote
+it; when one of ours is gone or was changed, it refuses (:class:`~backend.errors.SidecarError`, sidecar
+untouched): undo in darktable's history stack then. The user's later steps on our modules are sorted by
+:func:`~backend.sidecar.darktable_ours.later_steps`: a switch of ours off or on goes with ours (:data:`GONE_NOTE`),
+the user's blend, mask, name or settings stay, and one still named :data:`MARK` gets darktable's own label
+(:data:`KEPT_LATER_NOTE`), so that it is never taken for ours afterwards.
 A user's entry that one of ours overrode (same module instance) and that darktable dropped since (its
 "compress history" keeps only the last entry of each instance) is put back in our entry's place from the
 record's copy of the history, so the user's edit is never lost; one with a drawn mask, whose shapes may be gone
 with it, makes the revert refuse instead. The revert also says where our entries were when the user's steps
 follow them (:class:`DarktableRevert`), so that ``apply --overwrite`` puts the new ones there.
 
-Our entries are named :data:`MARK` (``multi_name``; ``autoretouch 1``, ``my curve (autoretouch)``:
-:mod:`backend.sidecar.darktable_ours`), which darktable shows in the module header and keeps when it copies an image
-or writes a sidecar afresh (both lose our record): :func:`marked_labels` and :func:`take_out_marked` find and remove
-them without the record.
+Our entries are named :data:`MARK` (``multi_name``; ``autoretouch 1``, ``my curve (autoretouch)``), which darktable
+shows in the module header and keeps when it copies an image or writes a sidecar afresh (both lose our record):
+:func:`marked_labels` and :func:`take_out_marked` find and remove them without the record, the first marked entry
+of each module instance only; the later ones of that instance are the user's changes of ours (they inherit the
+name) and are sorted like the user's later steps above.
 """
 
 from __future__ import annotations
@@ -39,13 +46,29 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import InvalidRecipeError, SidecarError
-from backend.sidecar.darktable_ours import MARK, is_marked, mark_name
+from backend.sidecar.darktable_ours import (
+    MARK,
+    LaterSteps,
+    entry_digest,
+    first_marked,
+    instance_of,
+    is_marked,
+    later_steps,
+    mark_name,
+    match_record,
+    params_digest,
+    same_look,
+    step_digest,
+    unmarked_name,
+)
 from backend.sidecar.darktable_xmp import AppendResult, append_history, entry_from_li
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, insert_child
 from backend.translate.darktable import HistoryEntry, decode_params
 
 __all__ = [
+    "GONE_NOTE",
+    "KEPT_LATER_NOTE",
     "MARK",
     "RESTORED_NOTE",
     "DarktableRevert",
@@ -127,20 +150,6 @@ def history_fingerprint(desc: ET.Element) -> str:
             ]
         )
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
-def entry_digest(operation: str, params: str) -> tuple[str, str]:
-    """``(operation, first 16 hex digits of SHA-256 over the decoded params bytes)`` of one history entry.
-
-    The params are compared decoded, because darktable may write back the hex form of what we wrote in
-    gz form or the other way round (its ``compress_xmp_tags`` preference); text that does not decode is
-    hashed as it is.
-    """
-    try:
-        blob = decode_params(params)
-    except InvalidRecipeError:
-        blob = params.strip().encode("utf-8")
-    return operation, hashlib.sha256(blob).hexdigest()[:16]
 
 
 def _active_items(doc: XmpDocument) -> list[ET.Element]:
@@ -260,7 +269,9 @@ def apply_darktable(
 
     Returns:
         ``(record, result)``: the JSON-ready revert record ``{"replaced": ..., "fingerprint": ...,
-        "added": n, "first_num": k, "entries": [[operation, digest], ...]}`` (see :func:`entry_digest`)
+        "added": n, "first_num": k, "entries": [[operation, digest], ...], "exact": [digest, ...]}`` (see
+        :func:`~backend.sidecar.darktable_ours.entry_digest` and
+        :func:`~backend.sidecar.darktable_ours.step_digest`: the entries as written, named and on their instance)
         and the translator's :class:`AppendResult`.
 
     Raises:
@@ -286,42 +297,17 @@ def apply_darktable(
         elem.tail = None
         replaced[short_name(tag)].append(occurrence(doc, d, PreviousValue(element=elem, index=index)))
     _tidy(desc, children)
+    history = desc.find(_TRACKED[0])
+    written = [] if history is None else _items_and_end(desc, history)[0]
     record = {
         "replaced": replaced,
         "fingerprint": history_fingerprint(desc),
         "added": result.added,
         "first_num": result.first_num,
         "entries": [list(entry_digest(e.operation, e.params)) for e in entries],
+        "exact": [step_digest(li) for li in written[result.first_num : result.first_num + result.added]],
     }
     return record, result
-
-
-def _match_entries(digests: list[tuple[str, str]], ours: Any, candidates: range, *, latest: bool) -> set[int] | None:
-    """The history items (indices among ``candidates``) that are our entries, one per entry of the record.
-
-    Each entry (operation and params digest) takes the latest (``latest``) or earliest match not taken yet;
-    ``None`` when the record lists no entries or one of them is not there as we wrote it.
-    """
-    if not isinstance(ours, list) or not ours:
-        return None
-    taken: set[int] = set()
-    for pair in ours:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return None
-        found = [i for i in candidates if i not in taken and list(digests[i]) == pair]
-        if not found:
-            return None
-        taken.add(found[-1] if latest else found[0])
-    return taken
-
-
-def _instance_of(li: ET.Element) -> tuple[str, int]:
-    """``(operation, multi_priority)`` of a history item (a missing or unreadable priority counts as 0)."""
-    try:
-        priority = int((li.get(f"{{{_DT}}}multi_priority") or "0").strip())
-    except ValueError:
-        priority = 0
-    return li.get(f"{{{_DT}}}operation", ""), priority
 
 
 def instance_label(operation: str, priority: int, name: str = "") -> str:
@@ -330,7 +316,7 @@ def instance_label(operation: str, priority: int, name: str = "") -> str:
 
 
 def _label_of(li: ET.Element) -> str:
-    return instance_label(*_instance_of(li), li.get(f"{{{_DT}}}multi_name", ""))
+    return instance_label(*instance_of(li), li.get(f"{{{_DT}}}multi_name", ""))
 
 
 def _rewrite_items(
@@ -409,11 +395,11 @@ def _dropped_user_items(
     Raises:
         SidecarError: such an entry used a drawn mask (its shapes may be gone with it); nothing is changed then.
     """
-    present = {_instance_of(items[i]) for i in range(end) if i not in taken}
-    last = {_instance_of(li): li for li in _recorded_history(record, where)}
+    present = {instance_of(items[i]) for i in range(end) if i not in taken}
+    last = {instance_of(li): li for li in _recorded_history(record, where)}
     back: dict[int, ET.Element] = {}
     for i in sorted(taken):
-        instance = _instance_of(items[i])
+        instance = instance_of(items[i])
         if instance in present or instance not in last:
             continue
         present.add(instance)
@@ -429,42 +415,167 @@ def _dropped_user_items(
     return back
 
 
-def _take_out(
-    desc: ET.Element, record: dict[str, Any], *, undone: bool, where: str | Path = "<sidecar>"
-) -> tuple[list[str], int] | None:
-    """Remove the record's entries from the active (``undone``: the inactive) part of the history.
+#: The note for the user's later steps that went with ours (``{entries}``: :func:`_step_label` of each).
+GONE_NOTE = (
+    "also took out your later steps that only switched autoretouch's module off or on again, or that you set back "
+    "to autoretouch's: {entries}"
+)
+#: The note for the user's later steps on our modules that stay and that the user might take for ours
+#: (``{entries}``): still named as ours (now darktable's own label or the user's name), or holding our settings.
+KEPT_LATER_NOTE = "kept your later steps on autoretouch's modules, as they are yours: {entries}"
 
-    Each entry the record lists (``entries``: operation and params digest) must be found there as we wrote it,
-    the latest match not taken yet among active items, the earliest among inactive ones; those items are
-    removed and every item renumbered in order. Taken from the active history, a user's entry that one of ours
-    had overridden and that darktable dropped since takes our entry's place (:func:`_dropped_user_items`), and
-    ``history_end`` shrinks by the difference; from after it, it stays.
 
-    Returns:
-        The labels of the user's entries brought back and the place (new numbering) right after where our last
-        entry was; ``None`` (nothing changed) when one of ours is not there.
+def _step_label(li: ET.Element, ours: ET.Element) -> str:
+    """How a note names a user's later step that goes with ours: ``exposure (instance 0 "autoretouch") switched off``."""
+    if not same_look(li, ours):
+        what = "changed, then set back to autoretouch's"
+    else:
+        what = "switched on again" if (li.get(f"{{{_DT}}}enabled") or "").strip() == "1" else "switched off"
+    return f"{_label_of(li)} {what}"
 
-    Raises:
-        SidecarError: a user's entry to bring back cannot be (:func:`_dropped_user_items`); nothing is changed.
+
+def _kept_label(li: ET.Element, ours: ET.Element) -> str | None:
+    """How :data:`KEPT_LATER_NOTE` names a step that stays; ``None`` for one that needs no word (the user's own).
+
+    ``exposure (instance 0): renamed from "autoretouch", still with autoretouch's settings``.
+    """
+    name = li.get(f"{{{_DT}}}multi_name") or ""
+    details = [f'renamed from "{name}"'] if is_marked(name) else []
+    if params_digest(li) == params_digest(ours):
+        details.append("still with autoretouch's settings")
+    if not details:
+        return None
+    return f"{instance_label(*instance_of(li), unmarked_name(name))}: {', '.join(details)}"
+
+
+@dataclass(frozen=True)
+class _Ours:
+    """Our entries found in a history, and the user's later steps on them.
+
+    Attributes:
+        desc: the description holding the history.
+        history: its ``darktable:history``.
+        items: the history items.
+        end: ``history_end`` (at most the number of items).
+        ours: the indices of our entries.
+        later: the user's later steps on our instances (:func:`~backend.sidecar.darktable_ours.later_steps`).
+    """
+
+    desc: ET.Element
+    history: ET.Element
+    items: list[ET.Element]
+    end: int
+    ours: list[int]
+    later: LaterSteps
+
+    @property
+    def taken(self) -> set[int]:
+        """What goes: ours and the user's steps that go with them."""
+        return set(self.ours) | self.later.going
+
+    def gone_labels(self) -> list[str]:
+        """:func:`_step_label` of each of the user's steps that go with ours."""
+        mine = {instance_of(self.items[i]): self.items[i] for i in self.ours}
+        return [_step_label(self.items[j], mine[instance_of(self.items[j])]) for j in sorted(self.later.going)]
+
+    def kept_note(self) -> str | None:
+        """:data:`KEPT_LATER_NOTE` for the steps that stay, ``None`` when none needs a word."""
+        mine = {instance_of(self.items[i]): self.items[i] for i in self.ours}
+        kept = [_kept_label(self.items[j], mine[instance_of(self.items[j])]) for j in self.later.staying]
+        named = [k for k in kept if k is not None]
+        return KEPT_LATER_NOTE.format(entries="; ".join(named)) if named else None
+
+    def take_out(self, back: dict[int, ET.Element], *, active: bool) -> int:
+        """Remove what goes (``back[i]`` in the place of item ``i``), unmark the steps that stay, renumber.
+
+        Args:
+            back: the user's entries to put back (:func:`_dropped_user_items`).
+            active: ours were active: ``history_end`` shrinks by the difference (else it stays).
+
+        Returns:
+            The place (new numbering) right after where our last entry was.
+        """
+        for j in self.later.staying:
+            name = self.items[j].get(f"{{{_DT}}}multi_name") or ""
+            if is_marked(name):
+                self.items[j].set(f"{{{_DT}}}multi_name", unmarked_name(name))
+        taken = self.taken
+        _rewrite_items(self.desc, self.history, self.items, taken, back)
+        if active:
+            self.desc.set(f"{{{_DT}}}history_end", str(self.end - len(taken) + len(back)))
+        return sum(1 for i in range(max(self.ours) + 1) if i not in taken or i in back)
+
+
+def _history_of(desc: ET.Element) -> tuple[ET.Element, list[ET.Element], int] | None:
+    """``(history, items, history_end)`` of a description (``history_end`` at most the item count).
+
+    ``None`` when it has no history or an unreadable ``history_end``.
     """
     history = desc.find(_TRACKED[0])
     if history is None:
         return None
     items, end = _items_and_end(desc, history)
-    if end is None:
+    return None if end is None else (history, items, min(end, len(items)))
+
+
+def _before_ours(record: dict[str, Any], where: str | Path) -> list[ET.Element]:
+    """The active history items before our entries when we wrote them (the record's copy; ``first_num`` of them).
+
+    Raises:
+        SidecarError: the record's copy of the history is damaged.
+    """
+    recorded = _recorded_history(record, where)
+    first = record.get("first_num")
+    return recorded[:first] if isinstance(first, int) and first >= 0 else recorded
+
+
+def _find_ours(desc: ET.Element, record: dict[str, Any], *, undone: bool, where: str | Path) -> _Ours | None:
+    """Our entries in the active (``undone``: the inactive) history, by the record; ``None`` when not all are there.
+
+    Raises:
+        SidecarError: the record's copy of the history is damaged.
+    """
+    found = _history_of(desc)
+    if found is None:
         return None
-    end = min(end, len(items))
-    digests = [entry_digest(li.get(f"{{{_DT}}}operation", ""), li.get(f"{{{_DT}}}params", "")) for li in items]
-    candidates = range(end, len(items)) if undone else range(end)
-    taken = _match_entries(digests, record.get("entries"), candidates, latest=not undone)
-    if taken is None:
+    history, items, end = found
+    if undone:
+        ours = match_record(items, range(end, len(items)), record, [])
+    else:
+        ours = match_record(items, range(end), record, _before_ours(record, where))
+    if ours is None:
         return None
-    back = {} if undone else _dropped_user_items(items, end, taken, record, where)
-    _rewrite_items(desc, history, items, taken, back)
-    if not undone:
-        desc.set(f"{{{_DT}}}history_end", str(end - len(taken) + len(back)))
-    place = sum(1 for i in range(max(taken) + 1) if i not in taken or i in back)
-    return [_label_of(li) for _, li in sorted(back.items())], place
+    return _Ours(desc, history, items, end, ours, later_steps(items, len(items) if undone else end, ours))
+
+
+def _take_out(
+    desc: ET.Element, record: dict[str, Any], *, undone: bool, where: str | Path = "<sidecar>"
+) -> tuple[list[str], int] | None:
+    """Remove the record's entries from the active (``undone``: the inactive) part of the history.
+
+    Our entries are found by :func:`~backend.sidecar.darktable_ours.match_record`, the user's later steps on them
+    sorted by :func:`~backend.sidecar.darktable_ours.later_steps`; what goes is removed and every item renumbered
+    in order. Taken from the active history, a user's entry that one of ours had overridden and that darktable
+    dropped since takes our entry's place (:func:`_dropped_user_items`), and ``history_end`` shrinks by the
+    difference; from after it, it stays.
+
+    Returns:
+        The notes (:data:`RESTORED_NOTE`, :data:`GONE_NOTE`, :data:`KEPT_LATER_NOTE`) and the place (new numbering)
+        right after where our last entry was; ``None`` (nothing changed) when one of ours is not there.
+
+    Raises:
+        SidecarError: a user's entry to bring back cannot be (:func:`_dropped_user_items`), or the record's copy of
+            the history is damaged; nothing is changed.
+    """
+    found = _find_ours(desc, record, undone=undone, where=where)
+    if found is None:
+        return None
+    back = {} if undone else _dropped_user_items(found.items, found.end, found.taken, record, where)
+    gone, kept = found.gone_labels(), found.kept_note()
+    notes = [RESTORED_NOTE.format(entries=", ".join(_label_of(li) for _, li in sorted(back.items())))] if back else []
+    notes += [GONE_NOTE.format(entries=", ".join(gone))] if gone else []
+    notes += [kept] if kept else []
+    return notes, found.take_out(back, active=not undone)
 
 
 #: The revert's note for the user's entries brought back (``{entries}``: their labels).
@@ -478,7 +589,8 @@ class DarktableRevert:
     """What :func:`revert_darktable` did.
 
     Attributes:
-        notes: the user's entries brought back after darktable had dropped them (:data:`RESTORED_NOTE`).
+        notes: the user's entries brought back after darktable had dropped them (:data:`RESTORED_NOTE`), the user's
+            later steps that went with ours (:data:`GONE_NOTE`) or stayed (:data:`KEPT_LATER_NOTE`).
         at: where our entries were in the active history when the user's steps follow them (a new application
             goes there, so those steps keep their effect); ``None`` when they were last or the history was
             restored exactly.
@@ -488,22 +600,23 @@ class DarktableRevert:
     at: int | None = None
 
 
+def _reverted(desc: ET.Element, notes: Sequence[str], place: int) -> DarktableRevert:
+    """The :class:`DarktableRevert` of a take-out: ``at`` is ``place`` when the user's steps follow it."""
+    found = _history_of(desc)
+    later = found is not None and place < found[2]
+    return DarktableRevert(tuple(notes), place if later else None)
+
+
 def _remove_our_entries(desc: ET.Element, record: dict[str, Any], where: str | Path) -> DarktableRevert | None:
     """Take our entries out of a history darktable has rewritten since; ``None`` (nothing changed) when unsure.
 
     Our entries must all be in the active history (:func:`_take_out`); the user's entries, before or after
-    ours, stay as darktable wrote them, and the user's entries ours had overridden that darktable dropped come
-    back. When one of ours is gone or was changed (its params edited in darktable), nothing is removed.
+    ours, stay as darktable wrote them (but for switches of ours, which go with ours), and the user's entries ours
+    had overridden that darktable dropped come back. When one of ours is gone or was changed (its params edited in
+    darktable), nothing is removed.
     """
     found = _take_out(desc, record, undone=False, where=where)
-    if found is None:
-        return None
-    restored, place = found
-    history = desc.find(_TRACKED[0])
-    items, end = _items_and_end(desc, history) if history is not None else ([], None)
-    later = end is not None and place < min(end, len(items))
-    notes = (RESTORED_NOTE.format(entries=", ".join(restored)),) if restored else ()
-    return DarktableRevert(notes, place if later else None)
+    return None if found is None else _reverted(desc, *found)
 
 
 def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
@@ -511,8 +624,8 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
 
     Undoing (clicking an earlier item of the history stack) only moves ``history_end`` before our entries:
     they stay in the sidecar, and a redo would bring them back. So when every entry the record lists is found
-    after ``history_end`` as we wrote it, those items are removed and the others renumbered; ``history_end``,
-    which lies before them, stays where the user put it.
+    after ``history_end`` as we wrote it, those items are removed (with the user's undone switches of them) and the
+    others renumbered; ``history_end``, which lies before them, stays where the user put it.
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
@@ -526,48 +639,46 @@ def mark_entries(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     return [replace(e, multi_name=mark_name(e.multi_priority)) for e in entries]
 
 
-def _marked(doc: XmpDocument) -> tuple[ET.Element, ET.Element, list[ET.Element], int, set[int]] | None:
-    """The active history items named :data:`MARK`.
+def _marked(doc: XmpDocument) -> _Ours | None:
+    """Our entries found by their name: the first active item named :data:`MARK` of each module instance.
 
-    Returns:
-        ``(description, history, items, history_end, their indices)``; ``None`` when there are none (or no single,
-        readable darktable history).
+    ``None`` when there are none (or no single, readable darktable history).
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
-    history = descs[0].find(_TRACKED[0]) if len(descs) == 1 else None
-    if history is None:
+    found = _history_of(descs[0]) if len(descs) == 1 else None
+    if found is None:
         return None
-    items, end = _items_and_end(descs[0], history)
-    if end is None:
-        return None
-    end = min(end, len(items))
-    marked = {i for i in range(end) if is_marked(items[i].get(f"{{{_DT}}}multi_name") or "")}
-    return (descs[0], history, items, end, marked) if marked else None
+    history, items, end = found
+    ours = first_marked(items, end)
+    return _Ours(descs[0], history, items, end, ours, later_steps(items, end, ours)) if ours else None
 
 
 def marked_labels(doc: XmpDocument) -> list[str]:
-    """The labels of the active history items named :data:`MARK` (autoretouch's, found without its record)."""
+    """The labels of what :func:`take_out_marked` takes out; empty when there is nothing.
+
+    That is the first active entry named :data:`MARK` of each module instance, and the user's later steps that go
+    with it (``... switched off``).
+    """
     found = _marked(doc)
-    return [] if found is None else [_label_of(found[2][i]) for i in sorted(found[4])]
+    return [] if found is None else [*(_label_of(found.items[i]) for i in found.ours), *found.gone_labels()]
 
 
 def take_out_marked(doc: XmpDocument) -> DarktableRevert:
-    """Take the active history items named :data:`MARK` out (a sidecar that lost autoretouch's record).
+    """Take out the entries named :data:`MARK` that are ours (:func:`marked_labels`), in a sidecar without the record.
 
-    The user's entries before or after them stay; a user's entry one of them had overridden shows again where
-    darktable kept it (without the record, one darktable dropped cannot come back).
+    The user's entries before or after them stay (the later ones named :data:`MARK` get darktable's own label, so
+    that they are not taken for ours again); a user's entry one of them had overridden shows again where darktable
+    kept it (without the record, one darktable dropped cannot come back).
 
     Returns:
-        Where they were, when the user's steps follow them (:attr:`DarktableRevert.at`); no notes.
+        Where they were, when the user's steps follow them (:attr:`DarktableRevert.at`), and the
+        :data:`KEPT_LATER_NOTE` when it has something to say.
     """
     found = _marked(doc)
     if found is None:
         return DarktableRevert()
-    desc, history, items, end, taken = found
-    _rewrite_items(desc, history, items, taken, {})
-    desc.set(f"{{{_DT}}}history_end", str(end - len(taken)))
-    place = sum(1 for i in range(max(taken) + 1) if i not in taken)
-    return DarktableRevert((), place if place < end - len(taken) else None)
+    kept = found.kept_note()
+    return _reverted(found.desc, [kept] if kept else [], found.take_out({}, active=True))
 
 
 def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> DarktableRevert:

@@ -1,17 +1,60 @@
-"""How autoretouch names its darktable entries, so that they are found without its record.
+"""Which entries of a darktable history are autoretouch's, and which of the user's later steps follow from them.
 
-darktable's "copy" of an image and a sidecar darktable writes afresh lose autoretouch's record, but keep each
-entry's instance name (``multi_name``), which darktable shows in the module's header. So our entries are named
-:data:`MARK` (:func:`mark_name`): ``autoretouch``, ``autoretouch N`` for a module's instance N > 0, and, on an
-instance the user named, the user's name with `` (autoretouch)``, so that ours stays findable there too.
-:func:`is_marked` tells such a name, :func:`unmarked_name` gives the name without the mark.
+darktable only ever appends to a history (a darkroom change, a switch, a blend, a name, a pasted module or style)
+and its "compress history" only removes entries (all but the last of each module instance), keeping the order. So:
+
+* **With the record** (:func:`match_record`): the record lists a digest of each whole entry we wrote
+  (:func:`step_digest`: operation, params, on/off, blending, name, instance; ``"exact"``), or, in a record from
+  before that, of its operation and params only (:func:`entry_digest`; ``"entries"``). Each of ours is the
+  earliest active entry that matches, after as many matches as the history before ours already had (those are the
+  user's); a user's later entry (a switch, a blend, a name of ours) is never taken for ours while ours is there.
+  When darktable's compress may have removed such an earlier match, the entry cannot be told apart and nothing is
+  taken; when it removed ours but kept the user's switch of it, that switch stands for ours (all that is left).
+* **Without the record** (darktable's "copy" of an image, a sidecar darktable wrote afresh): our entries carry the
+  instance name :data:`MARK` (:func:`mark_name`), which darktable keeps, and a user's darkroom change of our module
+  inherits it. So only the first marked entry of each module instance is taken for ours (:func:`first_marked`);
+  the later ones of that instance are the user's.
+* **The user's later steps on our instances** (:func:`later_steps`): darktable writes a switch (off or on), a blend
+  or drawn mask, or a new name of our module as a new entry holding our params. One that only switches ours off
+  or on again goes with ours (taking ours out leaves the instance as the user had it before ours, which is what the
+  switch was for); so does every such step when the instance ends as ours again (the user set it back). One that
+  blends, masks or names ours is the user's work and stays, with our settings in it; every later step stays, and
+  one still named :data:`MARK` gets darktable's own label (:func:`unmarked_name`) so that it is never taken for ours
+  later on.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import struct
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["MARK", "is_marked", "mark_name", "unmarked_name"]
+from backend.errors import InvalidRecipeError
+from backend.sidecar.xmp import NS
+from backend.translate.darktable import decode_params
+
+__all__ = [
+    "MARK",
+    "LaterSteps",
+    "entry_digest",
+    "first_marked",
+    "instance_of",
+    "is_marked",
+    "later_steps",
+    "mark_name",
+    "match_record",
+    "params_digest",
+    "same_look",
+    "step_digest",
+    "unmarked_name",
+]
+
+_DT = NS["darktable"]
 
 #: The instance name (``multi_name``) autoretouch gives its darktable entries: darktable shows it in the module's
 #: header and keeps it when it copies an image or writes a sidecar afresh, where autoretouch's record is lost.
@@ -54,3 +97,176 @@ def unmarked_name(name: str) -> str:
     if found is None:
         return name
     return found["user"] or found["number"] or ""
+
+
+def entry_digest(operation: str, params: str) -> tuple[str, str]:
+    """``(operation, first 16 hex digits of SHA-256 over the decoded params bytes)`` of one history entry.
+
+    The params are compared decoded, because darktable may write back the hex form of what we wrote in
+    gz form or the other way round (its ``compress_xmp_tags`` preference); text that does not decode is
+    hashed as it is.
+    """
+    try:
+        blob = decode_params(params)
+    except InvalidRecipeError:
+        blob = params.strip().encode("utf-8")
+    return operation, hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _attr(li: ET.Element, name: str) -> str:
+    return (li.get(f"{{{_DT}}}{name}") or "").strip()
+
+
+def instance_of(li: ET.Element) -> tuple[str, int]:
+    """``(operation, multi_priority)`` of a history item (a missing or unreadable priority counts as 0)."""
+    try:
+        priority = int(_attr(li, "multi_priority") or "0")
+    except ValueError:
+        priority = 0
+    return _attr(li, "operation"), priority
+
+
+def params_digest(li: ET.Element) -> tuple[str, str]:
+    """:func:`entry_digest` of a history item."""
+    return entry_digest(_attr(li, "operation"), _attr(li, "params"))
+
+
+def _blend_key(text: str) -> str:
+    """The blending of an item, as darktable renders it; ``""`` when it blends nothing.
+
+    That is no params, or ``mask_mode`` 0 (darktable writes its module default where we wrote none); else a digest of
+    the decoded params.
+    """
+    if not text:
+        return ""
+    try:
+        blob = decode_params(text)
+    except InvalidRecipeError:
+        return "text " + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    if len(blob) >= 4 and struct.unpack_from("<I", blob, 0)[0] == 0:
+        return ""
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _look(li: ET.Element) -> list[Any]:
+    """Everything of an item but its on/off switch: operation, params, blending, name, instance."""
+    operation, priority = instance_of(li)
+    return [operation, params_digest(li)[1], _blend_key(_attr(li, "blendop_params")), _attr(li, "multi_name"), priority]
+
+
+def same_look(a: ET.Element, b: ET.Element) -> bool:
+    """Whether two items differ at most in being switched on or off."""
+    return _look(a) == _look(b)
+
+
+def step_digest(li: ET.Element) -> str:
+    """16 hex digits of SHA-256 over a whole history item: operation, params, on/off, blending, name, instance.
+
+    Encodings darktable may change when it writes the sidecar back do not count (params and blending compared
+    decoded; no blending and darktable's default blending are the same).
+    """
+    return _digest([*_look(li), _attr(li, "enabled") == "1"])
+
+
+def _digest(whole: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(whole).encode()).hexdigest()[:16]
+
+
+def _record_keys(record: dict[str, Any]) -> tuple[list[Any], bool] | None:
+    """The record's keys of our entries, and whether they are whole-entry digests (``"exact"``); ``None``: none."""
+    exact, listed = record.get("exact"), record.get("entries")
+    if isinstance(exact, list) and exact and all(isinstance(k, str) for k in exact):
+        return list(exact), True
+    if isinstance(listed, list) and listed and all(isinstance(p, list) and len(p) == 2 for p in listed):
+        return [[str(p[0]), str(p[1])] for p in listed], False
+    return None
+
+
+def match_record(
+    items: Sequence[ET.Element], candidates: Iterable[int], record: dict[str, Any], before: Sequence[ET.Element]
+) -> list[int] | None:
+    """The history items (indices among ``candidates``) that are the record's entries, in the record's order.
+
+    Args:
+        items: the history items.
+        candidates: where to look (the active items, or the undone ones).
+        record: the record of the application (``"exact"`` or ``"entries"`` digests).
+        before: the active history before our entries when we wrote them (the record's copy); as many matches of
+            an entry as it had come first and are the user's.
+
+    Returns:
+        One index per entry of the record; ``None`` when the record lists none, or one is not there as we wrote it
+        (or cannot be told apart from the user's: darktable's compress may have dropped the user's earlier match).
+        Where darktable's compress dropped ours but kept the user's later switch of it (ours, switched off), that
+        switch stands for ours: it is all that is left of ours on the instance.
+    """
+    keys = _record_keys(record)
+    if keys is None:
+        return None
+    listed, exact = keys
+
+    def key(li: ET.Element) -> Any:
+        return step_digest(li) if exact else list(params_digest(li))
+
+    pool = [(i, key(items[i])) for i in candidates]
+    earlier = [key(li) for li in before]
+    taken: list[int] = []
+    for wanted in listed:
+        found = [i for i, k in pool if k == wanted and i not in taken]
+        skip = earlier.count(wanted)
+        if exact and not found and not skip:  # compressed away, its switch of ours kept: that stands for ours
+            found = [i for i, _ in pool if i not in taken and _digest([*_look(items[i]), True]) == wanted]
+        if len(found) <= skip:
+            return None
+        taken.append(found[skip])
+    return taken
+
+
+def first_marked(items: Sequence[ET.Element], end: int) -> list[int]:
+    """The first active item named :data:`MARK` of each module instance (ours, found without the record)."""
+    first: dict[tuple[str, int], int] = {}
+    for i in range(end):
+        if is_marked(_attr(items[i], "multi_name")):
+            first.setdefault(instance_of(items[i]), i)
+    return sorted(first.values())
+
+
+@dataclass(frozen=True)
+class LaterSteps:
+    """The user's steps after ours on our module instances (:func:`later_steps`).
+
+    Attributes:
+        going: those that go with ours (switches of ours; every step holding our params when the instance ends as
+            ours again).
+        staying: the others, oldest first (the user's blend, mask or name on ours; the user's own settings).
+    """
+
+    going: frozenset[int]
+    staying: tuple[int, ...]
+
+
+def later_steps(items: Sequence[ET.Element], stop: int, ours: Iterable[int]) -> LaterSteps:
+    """Sort the user's steps after each of ours on its instance (up to ``stop``) into going and staying.
+
+    The steps right after ours that hold our params are darktable's record of the user switching, blending,
+    masking or naming our module. One that differs from ours only in being on or off goes with ours; when the
+    last step of the instance is such a one (or ours), all of them go: the user had set the instance back to ours.
+    The others stay (see the module docstring).
+    """
+    mine = set(ours)
+    going: set[int] = set()
+    staying: list[int] = []
+    for i in sorted(mine):
+        instance = instance_of(items[i])
+        later = [j for j in range(i + 1, stop) if j not in mine and instance_of(items[j]) == instance]
+        chain: list[int] = []
+        for j in later:
+            if params_digest(items[j]) != params_digest(items[i]):
+                break
+            chain.append(j)
+        switches = {j for j in chain if same_look(items[j], items[i])}
+        if chain and len(chain) == len(later) and chain[-1] in switches:
+            switches = set(chain)
+        going |= switches
+        staying += [j for j in later if j not in switches]
+    return LaterSteps(frozenset(going), tuple(sorted(staying)))

@@ -23,7 +23,8 @@ in the active history any more, e.g. after a history reset in darktable; see
 :func:`~backend.sidecar.darktable_doc.record_is_stale`) is only removed: the history is darktable's and
 stays as it is (``reverted``, with :data:`STALE_REVERT_REASON`). A darktable sidecar that lost the record (darktable
 copied the image, or wrote the sidecar afresh) but still holds entries named
-:data:`~backend.sidecar.darktable_doc.MARK` has those taken out (:data:`MARKED_REVERT_REASON`).
+:data:`~backend.sidecar.darktable_doc.MARK` has those taken out, the first so named of each module instance
+(:data:`MARKED_REVERT_REASON` names each); the user's later changes of them stay, with darktable's own label.
 
 A darktable virtual copy (``duplicate`` N > 0) is reverted in its own ``NAME_NN.EXT.xmp`` by the same rules.
 """
@@ -55,11 +56,11 @@ from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_si
 __all__ = ["MARKED_REVERT_REASON", "STALE_REVERT_REASON", "UNDONE_REVERT_REASON", "is_empty_packet", "revert_photo"]
 
 _ABOUT = qname("rdf", "about")
-#: The reason of a revert that found our darktable entries by their name, without our record (``{entries}``).
+#: The reason of a revert that took out darktable entries named as ours, without our record (``{entries}``: each).
 MARKED_REVERT_REASON = (
-    "autoretouch's record was gone from this sidecar (darktable copied the image or wrote the sidecar afresh): "
-    f"took out its modules found by their name '{MARK}' ({{entries}}); settings of yours they had replaced show "
-    "again where darktable kept your entries"
+    "no autoretouch record in this sidecar (darktable drops it when it copies the image or writes the sidecar "
+    f"afresh): took out, as autoretouch's, the darktable entries named '{MARK}': {{entries}}; settings of yours they "
+    "had replaced show again where darktable kept your entries"
 )
 #: The reason of a revert that only removed a stale darktable record.
 STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
@@ -99,8 +100,9 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
             return Outcome(photo, host, sidecar, "skipped", conflict)
         found = find_provenance(doc)
         if found is None and host == "darktable" and (labels := ", ".join(marked_labels(doc))):
-            take_out_marked(doc)  # ours, named so, in a sidecar that lost our record
-            return _write_reverted(photo, host, sidecar, doc, dry_run, MARKED_REVERT_REASON.format(entries=labels))
+            taken = take_out_marked(doc)  # ours, named so, in a sidecar that lost our record
+            reason = "; ".join((MARKED_REVERT_REASON.format(entries=labels), *taken.notes))
+            return _write_reverted(photo, host, sidecar, doc, dry_run, reason)
         if found is None:
             return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
         prov = found[1]
