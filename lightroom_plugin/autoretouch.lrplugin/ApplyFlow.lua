@@ -69,16 +69,19 @@ local function method(object, name)
   return ok and type(fn) == "function" and fn or nil
 end
 
---- Whether a develop snapshot's name is the plug-in's "Before auto-retouch": it ends with the untranslated
--- tag (S.snapshotTag, any UI language), or it is a name versions before the tag gave it.
+--- Whether a develop snapshot's name is the plug-in's "Before auto-retouch [autoretouch]": it ends with the
+-- untranslated tag (S.snapshotTag), whatever Lightroom's language was when it was taken.
 function ApplyFlow.isOurSnapshot(name)
   if type(name) ~= "string" then
     return false
   end
   local tag = S.snapshotTag
-  if #name > #tag and name:sub(-#tag) == tag then
-    return true
-  end
+  return #name > #tag and name:sub(-#tag) == tag
+end
+
+--- Whether a snapshot's name is one that versions before the tag gave it (S.untaggedSnapshotNames). A user may
+-- name a snapshot so too, so such a name is the plug-in's only on a photo it applied before (see findSnapshot).
+function ApplyFlow.isUntaggedName(name)
   for _, untagged in ipairs(S.untaggedSnapshotNames) do
     if name == untagged then
       return true
@@ -87,8 +90,19 @@ function ApplyFlow.isOurSnapshot(name)
   return false
 end
 
+--- Whether the photo carries what an earlier version's auto-retouch recorded with it: the relative keys' base
+-- (ApplyFlow.BASE_FIELD, written on the photo's first apply whose settings had a relative key; Revert removes
+-- it). The only plug-in property those versions wrote.
+function ApplyFlow.appliedBefore(photo)
+  local base = ApplyFlow.property(photo, ApplyFlow.BASE_FIELD)
+  return type(base) == "string" and base ~= ""
+end
+
 --- The id of the photo's "Before auto-retouch" snapshot; nil when it has none, false when this
 -- Lightroom has no develop-snapshot API. getDevelopSnapshots gives records { snapshotID, name }.
+-- A tagged snapshot comes first; a snapshot with an untagged name (earlier versions) counts only when
+-- the photo shows an earlier apply (appliedBefore), so a user's own "Before auto-retouch" is never
+-- taken for the plug-in's: a new apply takes its own snapshot, and Revert neither returns to nor deletes it.
 function ApplyFlow.findSnapshot(photo)
   local list = method(photo, "getDevelopSnapshots")
   if not list or not method(photo, "createDevelopSnapshot") then
@@ -98,10 +112,19 @@ function ApplyFlow.findSnapshot(photo)
   if not ok or type(snapshots) ~= "table" then
     return nil
   end
+  local untagged
   for _, snapshot in ipairs(snapshots) do
-    if type(snapshot) == "table" and ApplyFlow.isOurSnapshot(snapshot.name or snapshot.snapshotName) then
-      return snapshot.snapshotID
+    if type(snapshot) == "table" then
+      local name = snapshot.name or snapshot.snapshotName
+      if ApplyFlow.isOurSnapshot(name) then
+        return snapshot.snapshotID
+      elseif untagged == nil and ApplyFlow.isUntaggedName(name) then
+        untagged = snapshot.snapshotID
+      end
     end
+  end
+  if untagged ~= nil and ApplyFlow.appliedBefore(photo) then
+    return untagged
   end
   return nil
 end

@@ -1,7 +1,9 @@
 --[[----------------------------------------------------------------------------
 RevertFlow.lua -- "Revert auto-retouch": every selected photo that has a
 "Before auto-retouch [autoretouch]" develop snapshot (taken by ApplyFlow
-before the photo's first auto-retouch; found by ApplyFlow.isOurSnapshot) goes
+before the photo's first auto-retouch; found by ApplyFlow.findSnapshot, which
+takes an untagged "Before auto-retouch" of earlier versions only on a photo
+that carries the plug-in's record of an earlier apply) goes
 back to it, in one write gate (one undo step named "Revert auto-retouch").
 The snapshot and the relative keys' base kept with the photo are removed, so
 a later auto-retouch starts from the photo as it is then. Photos without the

@@ -46,7 +46,8 @@ S.snapshotText = LOC "$$$/Autoretouch/Snapshot=Before auto-retouch"
 S.snapshotTag = "[autoretouch]"
 S.snapshotName = S.snapshotText .. " " .. S.snapshotTag
 --- The names versions before the tag gave the snapshot: the text alone, in English (they shipped no translation)
--- or translated. Revert and a new auto-retouch still find those.
+-- or translated. Revert and a new auto-retouch still find those, but only on a photo that carries the plug-in's
+-- record of an earlier apply (ApplyFlow.findSnapshot): a user's own snapshot of that name is left alone.
 S.untaggedSnapshotNames = { "Before auto-retouch", S.snapshotText }
 
 S.historyName = filled "$$$/Autoretouch/History=Auto-retouch: ^1"

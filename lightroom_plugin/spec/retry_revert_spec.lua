@@ -82,6 +82,8 @@ describe("retry and revert", function()
       sdk.addSnapshot(photo, names[i])
       photo.develop = { ProcessVersion = "11.0", Sharpness = 70, Exposure2012 = 0.5, WhiteBalance = "Custom" }
     end
+    -- what the earlier version's apply recorded with the photo (the relative keys' base): the untagged name is ours
+    photos[3].properties.relativeBase = sdk.encode { Sharpness = 40 }
     assert.matches(S.snapshotTag, S.snapshotName, 1, true)
 
     menus.apply { strength = 100 } -- an earlier snapshot is kept, not taken again
@@ -95,6 +97,38 @@ describe("retry and revert", function()
     end
     assert.are.same({ "Before auto-retouch (mine)" }, { photos[4].snapshots[1].name }) -- the user's own stays
     assert.matches("Returned 4 of 4 photos", menus.lastMessage().info, 1, true)
+  end)
+
+  it("leaves a user's own 'Before auto-retouch' alone on a photo the plug-in never applied", function()
+    local photos = sdk.photos(2, { develop = ORIGINAL })
+    sdk.newCatalog(photos)
+    local MINE = { ProcessVersion = "11.0", Sharpness = 10, Exposure2012 = -1, WhiteBalance = "As Shot" }
+    for i, photo in ipairs(photos) do
+      photo.develop = MINE -- addSnapshot copies it
+      sdk.addSnapshot(photo, i == 1 and "Before auto-retouch" or S.snapshotText) -- the user's, exactly our old names
+      photo.develop = sdk.decode(sdk.encode(ORIGINAL))
+    end
+
+    menus.revert() -- nothing of the plug-in's yet: nothing applied, nothing deleted
+    assert.are.equal(0, #sdk.catalog.writes)
+    assert.matches("2 photos have no 'Before auto-retouch' snapshot", menus.lastMessage().info, 1, true)
+
+    menus.apply { strength = 100 } -- takes its own snapshot beside the user's
+    for _, photo in ipairs(photos) do
+      assert.are.equal(2, #photo.snapshots)
+      assert.are.equal(S.snapshotName, photo.snapshots[2].name)
+      assert.are.same(ORIGINAL, photo.snapshots[2].settings)
+      assert.is_not_nil(photo.properties.relativeBase) -- now the photo shows an apply, and its tagged snapshot wins
+    end
+
+    menus.revert() -- back to the plug-in's snapshot, which alone is deleted
+    for i, photo in ipairs(photos) do
+      assert.are.same(ORIGINAL, photo.develop)
+      assert.are.equal(1, #photo.snapshots)
+      assert.are.equal(i == 1 and "Before auto-retouch" or S.snapshotText, photo.snapshots[1].name)
+      assert.are.same(MINE, photo.snapshots[1].settings)
+    end
+    assert.matches("Returned 2 of 2 photos", menus.lastMessage().info, 1, true)
   end)
 
   it("revert leaves photos without the snapshot alone and says how many", function()
