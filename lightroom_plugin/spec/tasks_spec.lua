@@ -1,6 +1,12 @@
 -- The stubbed SDK's tasks behave like Lightroom's: catalog and photo calls yield inside a task, so a plain pcall
--- around one fails as it does in Lightroom, and LrTasks.pcall lets the yield through. The plug-in's write gates
--- run under these rules.
+-- around one fails as it does in Lightroom, and LrTasks.pcall lets the yield through.
+--
+-- Inside a write gate the fake's default models ONE POSSIBILITY, untested in Lightroom Classic: photo calls yield
+-- there and the gate lets the yields through (sdk.gateYields = true). lightroom.md §4.2 says only "Do not call
+-- yielding APIs inside the function"; the other reading (photo calls there do not yield, any yield there fails) is
+-- sdk.gateYields = false. The plug-in's gates are specced under both, and never call an API the SDK documents as
+-- yielding (LrHttp, LrDialogs, LrTasks.execute/sleep/yield): the fake raises on those inside a gate, and
+-- spec/support/menus.lua fails every menu command that did so.
 
 local menus = require("menus")
 local sdk = require("sdk")
@@ -53,7 +59,7 @@ describe("the stubbed SDK's tasks", function()
   end)
 end)
 
-describe("write gates in Lightroom's tasks", function()
+describe("write gates in Lightroom's tasks (assumed: photo calls yield inside the gate; untested in LrC)", function()
   before_each(sdk.reset)
 
   it("apply every photo although photo writes yield inside the gate (LrTasks.pcall, not pcall)", function()
@@ -83,5 +89,108 @@ describe("write gates in Lightroom's tasks", function()
       assert.are.equal(0, #photo.snapshots)
       assert.is_nil(photo.properties.relativeBase)
     end
+  end)
+end)
+
+describe("write gates under the other reading of lightroom.md §4.2 (photo calls do not yield there, a yield fails)", function()
+  before_each(function()
+    sdk.reset()
+    sdk.gateYields = false
+  end)
+
+  it("fail any yield inside the gate in the fake, while photo writes there do not yield", function()
+    local photo = sdk.photos(1)[1]
+    sdk.newCatalog { photo }
+    local ok, err
+    LrTasks.startAsyncTask(function()
+      ok, err = LrTasks.pcall(function()
+        sdk.catalog:withWriteAccessDo("t", function()
+          photo:applyDevelopSettings { Exposure2012 = 1 }
+          coroutine.yield()
+        end)
+      end)
+    end)
+    assert.is_false(ok)
+    assert.matches("attempt to yield across metamethod/C%-call boundary", err)
+    assert.are.equal(1, #photo.applied)
+  end)
+
+  it("apply and revert every photo", function()
+    local photos = sdk.photos(3, { develop = { Exposure2012 = 0, Sharpness = 40 } })
+    sdk.newCatalog(photos)
+    menus.apply()
+    assert.matches("Applied to 3 of 3 photos.", menus.lastMessage().info, 1, true)
+    for _, photo in ipairs(photos) do
+      assert.are.equal(1, #photo.applied)
+      assert.are.equal(S.snapshotName, photo.snapshots[1].name)
+    end
+    menus.revert()
+    assert.matches("Returned 3 of 3 photos", menus.lastMessage().info, 1, true)
+    for _, photo in ipairs(photos) do
+      assert.are.same({ Exposure2012 = 0, Sharpness = 40 }, photo.develop)
+      assert.are.equal(0, #photo.snapshots)
+    end
+  end)
+end)
+
+describe("APIs documented as yielding (lightroom.md §4.2)", function()
+  before_each(sdk.reset)
+
+  it("raise inside a write gate in the fake, and are recorded even where an LrTasks.pcall catches that", function()
+    local LrDialogs = import "LrDialogs"
+    local LrHttp = import "LrHttp"
+    local calls = {
+      ["LrHttp.post"] = function()
+        return LrHttp.post("http://127.0.0.1:1/v1/suggest", "{}", {})
+      end,
+      ["LrHttp.get"] = function()
+        return LrHttp.get("http://127.0.0.1:1/healthz", {})
+      end,
+      ["LrTasks.execute"] = function()
+        return LrTasks.execute "true"
+      end,
+      ["LrTasks.sleep"] = function()
+        return LrTasks.sleep(0.1)
+      end,
+      ["LrDialogs.message"] = function()
+        return LrDialogs.message "hi"
+      end,
+      ["LrDialogs.confirm"] = function()
+        return LrDialogs.confirm "sure?"
+      end,
+    }
+    local names = {}
+    for name in pairs(calls) do
+      names[#names + 1] = name
+    end
+    table.sort(names)
+    local caught = {}
+    LrTasks.startAsyncTask(function()
+      for _, name in ipairs(names) do
+        assert.is_true((LrTasks.pcall(calls[name]))) -- outside the gate: fine
+        sdk.catalog:withWriteAccessDo("t", function()
+          caught[name] = { LrTasks.pcall(calls[name]) }
+        end)
+      end
+    end)
+    for _, name in ipairs(names) do
+      assert.is_false(caught[name][1])
+      assert.matches(name .. " yields: never call it inside withWriteAccessDo", caught[name][2], 1, true)
+    end
+    assert.are.same(names, sdk.gateViolations)
+  end)
+
+  it("are never called inside a gate by apply (snapshots, relative keys, process-version update), revert, "
+    .. "sidecars or training", function()
+    local photos = sdk.photos(3, { develop = { ProcessVersion = "5.0", Sharpness = 40 } })
+    sdk.newCatalog(photos)
+    sdk.prefs.processVersion = "update"
+    menus.apply()
+    menus.apply { strength = 60 }
+    menus.revert()
+    menus.sidecars()
+    menus.train { name = "mine" }
+    assert.is_true(#sdk.catalog.writes >= 3)
+    assert.are.same({}, sdk.gateViolations)
   end)
 end)

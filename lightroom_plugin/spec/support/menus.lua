@@ -1,7 +1,9 @@
 --[[----------------------------------------------------------------------------
 menus.lua -- the plug-in's menu commands as the specs run them: each menu
 script run as Lightroom runs it (against the stubbed SDK, see sdk.lua), with
-the options dialog answered for it, and the last message it showed.
+the options dialog answered for it, and the last message it showed. Each
+command fails when it called a yielding API (LrHttp, LrDialogs, LrTasks.execute
+or sleep) inside a write gate (sdk.outsideWriteGate).
 
   local menus = require("menus")
   menus.apply()                               -- sdk.modalHandler answers the dialog
@@ -35,6 +37,8 @@ for command, script in pairs(SCRIPTS) do
       end
     end
     dofile(sdk.pluginDir .. "/" .. script)
+    -- the fake raises on these, but a gate's per-photo LrTasks.pcall may have caught that (sdk.outsideWriteGate)
+    assert(#sdk.gateViolations == 0, "yielding API called inside withWriteAccessDo: " .. table.concat(sdk.gateViolations, ", "))
   end
 end
 
