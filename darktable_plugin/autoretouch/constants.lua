@@ -8,6 +8,9 @@ local PREVIEW_TAG = MODULE .. "|preview"
 --: each preview copy's recipe (what suggest returned for it) is kept in darktable's cache folder as
 --: PREFIX<copy id>.json, for "apply chosen preview"; removed with the copy.
 local PREVIEW_RECIPE_PREFIX = "autoretouch-preview-"
+--: backups of the sidecars a new preview copy could take, in darktable's cache folder: PREFIX<time>-<n>-<n>-<sidecar
+--: name>; removed once the copy is made, kept when a sidecar could not be put back (the message names it).
+local SIDECAR_BACKUP_PREFIX = "autoretouch-sidecar-backup-"
 
 --: photos sent to one `autoretouch apply` call (one start-up for several photos; cancel acts between calls).
 local BATCH_SIZE = 8
@@ -36,6 +39,7 @@ return {
   MODULE = MODULE,
   PREVIEW_TAG = PREVIEW_TAG,
   PREVIEW_RECIPE_PREFIX = PREVIEW_RECIPE_PREFIX,
+  SIDECAR_BACKUP_PREFIX = SIDECAR_BACKUP_PREFIX,
   BATCH_SIZE = BATCH_SIZE,
   DEFAULT_STYLE = DEFAULT_STYLE,
   MAX_REASON_CHARS = MAX_REASON_CHARS,

@@ -27,8 +27,32 @@ local function folder_exists(path)
   return file_exists(path .. "/.")
 end
 
+--- Write `text` to the file `path` through a temporary file beside it (PATH.autoretouch-tmp, renamed over `path`),
+--- checking the write, the close and, afterwards, that `path` reads back as `text`. Returns true, or nil and a
+--- message (the temporary file is removed).
+local function write_file(path, text)
+  local tmp = path .. ".autoretouch-tmp"
+  local ok, err = pcall(function()
+    local f = assert(io.open(tmp, "wb"))
+    local written, write_err = f:write(text)
+    local closed, close_err = f:close()
+    assert(written, write_err)
+    assert(closed, close_err)
+    assert(os.rename(tmp, path))
+  end)
+  if not ok then
+    os.remove(tmp)
+    return nil, tostring(err)
+  end
+  if read_file(path) ~= text then
+    return nil, path .. ": does not read back as written"
+  end
+  return true
+end
+
 return {
   read_file = read_file,
+  write_file = write_file,
   file_exists = file_exists,
   folder_exists = folder_exists,
 }

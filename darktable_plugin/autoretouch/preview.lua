@@ -69,36 +69,59 @@ end
 
 local copy_counter = 0
 
---- Put the file `path` back as `before` was (its content; nil: there was none), replacing it through a temporary
---- file; nothing when it is already so.
-local function put_back(path, before)
-  local now = filesystem.read_file(path)
-  if now == before then
-    return
-  elseif before == nil then
-    os.remove(path)
-    return
+--- A failure that stops the whole preview (a user's sidecar may be wrong): raised as an error, passed on by
+--- make_preview_copy; its text says which file and where its backup is.
+local function stop_preview(text)
+  error(setmetatable({ stop = true, text = text }, {
+    __tostring = function(self)
+      return self.text
+    end,
+  }), 0)
+end
+
+local backup_counter = 0
+
+--- Back up the sidecar `path` (content `text`) into the plug-in's cache folder (darktable's cache folder): the
+--- backup's path; stops the preview when there is no cache folder or the backup cannot be written.
+local function back_up(path, text)
+  local dir = dt.configuration.cache_dir
+  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
+    stop_preview(msg("preview_no_backup_folder", path))
   end
-  local ok, err = pcall(function()
-    local f = assert(io.open(path .. ".autoretouch-tmp", "wb"))
-    local written, write_err = f:write(before)
-    f:close()
-    assert(written, write_err)
-    assert(os.rename(path .. ".autoretouch-tmp", path))
-  end)
+  backup_counter = backup_counter + 1
+  local backup = string.format("%s/%s%d-%d-%d-%s", dir, constants.SIDECAR_BACKUP_PREFIX, os.time(), backup_counter,
+    math.random(0, 999999), sidecars.base_name(path))
+  local ok, err = filesystem.write_file(backup, text)
   if not ok then
-    os.remove(path .. ".autoretouch-tmp")
-    dt.print_log(msg("log_line", "failed", path, tostring(err)))
+    stop_preview(msg("preview_backup_failed", path, backup, tostring(err)))
   end
+  return backup
+end
+
+--- Put the file `saved.path` back as it was (`saved.text`; nil: there was none). Returns true, or nil and a message.
+local function put_back(saved)
+  local now = filesystem.read_file(saved.path)
+  if now == saved.text then
+    return true
+  elseif saved.text == nil then
+    local ok, err = os.remove(saved.path)
+    if not ok and filesystem.file_exists(saved.path) then
+      return nil, tostring(err)
+    end
+    return true
+  end
+  return filesystem.write_file(saved.path, saved.text)
 end
 
 --- A new virtual copy of `img` whose version number (duplicate_index) no other image of its file has, and whose
 --- sidecar name (NAME_NN.EXT.xmp) no file takes yet. darktable 4.2 numbers a new copy from a count it keeps on the
 --- original, which importing the original's file again (how the plug-in reloads a sidecar) sets back to 0: the copy
 --- can get the number of the user's own copy, and darktable then writes the new copy's sidecar over that copy's. So
---- the sidecars the new copy could take are read first; a copy with a number in use is deleted again and the sidecar
---- it took put back as it was (darktable counts on by one per copy made: the next try gets the next number). Raises
---- an error when no try gives a free number.
+--- the sidecars the new copy could take are read and backed up into the cache folder first; a copy with a number in
+--- use is deleted again and the sidecar it took put back as it was (darktable counts on by one per copy made: the
+--- next try gets the next number). Raises an error when no try gives a free number; stops the preview (see
+--- stop_preview) when a sidecar cannot be backed up or put back, or the copy cannot be deleted again (the backup
+--- is kept then).
 -- @param known see sidecars.same_file_images (the new copy is added to the list kept there)
 local function unused_copy(img, known)
   local images, err = sidecars.same_file_images(img, known)
@@ -114,7 +137,7 @@ local function unused_copy(img, known)
   for index in pairs(used) do
     tries = tries + (index > 0 and 1 or 0)
   end
-  local saved = {} -- index -> sidecar path and content before (nil: no file); a file there counts as taken
+  local saved = {} -- index -> sidecar path, content before (nil: no file), backup; a file there counts as taken
   for index = 1, top + tries do
     local sidecar = sidecars.darktable_sidecar(img.path, img.filename, index)
     saved[index] = { path = sidecar, text = filesystem.read_file(sidecar) }
@@ -122,23 +145,49 @@ local function unused_copy(img, known)
       used[index], tries = true, tries + 1
     end
   end
+  local function drop_backups()
+    for _index, s in pairs(saved) do
+      if s.backup then
+        os.remove(s.backup)
+      end
+    end
+  end
+  for _index, s in pairs(saved) do
+    if s.text then
+      s.backup = back_up(s.path, s.text)
+    end
+  end
   local index = 0
   for _try = 1, tries do
     local copy = dt.database.duplicate(img)
     index = tonumber(copy.duplicate_index) or 0
     if index > 0 and not used[index] then
+      drop_backups()
       images[#images + 1] = copy
       return copy
     end
     local sidecar = copy.sidecar
-    pcall(function()
+    local deleted, delete_err = pcall(function()
       copy:delete()
     end)
-    if saved[index] and saved[index].path == sidecar then
-      put_back(sidecar, saved[index].text)
+    local s = saved[index]
+    local attempted = s ~= nil and s.path == sidecar
+    local restored, restore_err = nil, nil
+    if attempted then
+      restored, restore_err = put_back(s)
     end
-    dt.print_log(msg("log_line", "retried", photo_path(img), msg("preview_version_taken", index, tostring(sidecar))))
+    local backup = s and s.backup or "-"
+    if not deleted then
+      stop_preview(msg("preview_copy_not_deleted", index, tostring(sidecar), tostring(delete_err), backup))
+    elseif attempted and not restored then
+      dt.print_log(msg("log_line", "failed", tostring(sidecar), tostring(restore_err)))
+      stop_preview(msg("preview_restore_failed", index, tostring(sidecar), tostring(restore_err), backup))
+    end
+    local how = attempted and msg("preview_sidecar_restored") or msg("preview_sidecar_not_restored")
+    dt.print_log(msg("log_line", "retried", photo_path(img), msg("preview_version_taken", index, tostring(sidecar),
+      how)))
   end
+  drop_backups()
   error(msg("preview_no_free_version", index), 0)
 end
 
@@ -180,6 +229,9 @@ local function make_preview_copy(img, path, title, known)
     if copy then
       virtual_copies.delete_preview_copy(copy, known)
     end
+    if type(failure) == "table" and failure.stop then
+      error(failure, 0) -- the whole preview stops
+    end
     return nil, msg("preview_copy_failed", tostring(failure))
   end
   state.preview_made[copy.id] = { index = copy.duplicate_index, mark = virtual_copies.preview_mark(copy) }
@@ -200,17 +252,10 @@ local function keep_preview_recipe(copy, img, k, recipe)
   if not path then
     return nil, msg("preview_recipe_not_kept", photo_path(copy), "-", "darktable has no cache folder")
   end
-  local ok, err = pcall(function()
-    local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
-      photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = virtual_copies.preview_mark(copy) }
-    local f = assert(io.open(path .. ".tmp", "wb"))
-    local written, write_err = f:write(json.encode(entry))
-    f:close()
-    assert(written, write_err)
-    assert(os.rename(path .. ".tmp", path))
-  end)
+  local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
+    photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = virtual_copies.preview_mark(copy) }
+  local ok, err = filesystem.write_file(path, json.encode(entry))
   if not ok then
-    os.remove(path .. ".tmp")
     return nil, msg("preview_recipe_not_kept", photo_path(copy), path, tostring(err))
   end
   return true

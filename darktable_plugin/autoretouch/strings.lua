@@ -159,7 +159,19 @@ local MSG = {
   preview_no_free_version = "darktable kept giving the new virtual copy a version number another image of this "
     .. "file has (last %d)",
   preview_version_taken = "darktable gave the new virtual copy the version number %d, which another image of this "
-    .. "file has (its sidecar %s); that copy was removed and the sidecar put back",
+    .. "file has (its sidecar %s); that copy was removed, %s",
+  preview_sidecar_restored = "the sidecar restored",
+  preview_sidecar_not_restored = "the sidecar not restored (not attempted: darktable named the copy's sidecar "
+    .. "otherwise)",
+  preview_no_backup_folder = "preview stopped: darktable has no cache folder to back up the sidecar %s in before "
+    .. "making a virtual copy",
+  preview_backup_failed = "preview stopped: could not back up the sidecar %s to %s before making a virtual copy: %s",
+  preview_restore_failed = "preview stopped: darktable gave the new virtual copy the version number %d, which "
+    .. "another image of this file has, and wrote over its sidecar %s; putting it back failed (%s): its content "
+    .. "before is in the backup %s",
+  preview_copy_not_deleted = "preview stopped: darktable gave the new virtual copy the version number %d, which "
+    .. "another image of this file has (its sidecar %s), and the copy could not be deleted again (%s): delete it "
+    .. "yourself; the sidecar's content before is in the backup %s",
   preview_dir_failed = "could not make a temporary folder for the style files",
   preview_discarded = "auto-retouch: %d preview copies removed",
   previews_removed = "; %d preview copies removed",

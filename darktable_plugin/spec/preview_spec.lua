@@ -297,6 +297,91 @@ describe("preview on virtual copies", function()
     assert.are.equal("1", option(env.argvs_of("apply", J)[2], "duplicate"))
   end)
 
+  describe("when darktable gives a new copy the number of the user's copy", function()
+    local a, own, mine
+
+    local function setup_taken()
+      setup()
+      a = image(1, "a.png")
+      own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+      stub.edit(own, "vignette") -- the user's copy and its sidecar a_01.png.xmp
+      plugin.apply_to_images({ a }) -- the reload: darktable's next copy is 1 again
+      mine = stub.read_file(own.sidecar)
+    end
+
+    local function backups()
+      local out = {}
+      local list = io.popen("ls -1 -- '" .. env.dir:gsub("'", "'\\''") .. "'")
+      for name in list:lines() do
+        if name:find("^autoretouch%-sidecar%-backup%-") then
+          out[#out + 1] = env.dir .. "/" .. name
+        end
+      end
+      list:close()
+      return out
+    end
+
+    it("backs the sidecar up, puts it back, says so, and removes the backup", function()
+      setup_taken()
+      local summary = plugin.preview_images({ a }, { preview_variants = 1 })
+      assert.are.equal(1, #summary.copies)
+      assert.are.equal(mine, stub.read_file(own.sidecar))
+      assert.truthy(find(dt._log.logs, "that copy was removed, the sidecar restored"))
+      assert.are.same({}, backups())
+    end)
+
+    it("stops the preview when the sidecar cannot be put back, naming it and its backup", function()
+      setup_taken()
+      local real_open = io.open
+      -- the disk is full when the user's sidecar is written back
+      io.open = function(path, mode) -- luacheck: ignore 122
+        if path == own.sidecar .. ".autoretouch-tmp" then
+          return nil, path .. ": No space left on device"
+        end
+        return real_open(path, mode)
+      end
+      local summary, err = plugin.preview_images({ a, image(2, "b.png") }, { preview_variants = 1 })
+      io.open = real_open -- luacheck: ignore 122
+      assert.is_nil(summary)
+      local kept = backups()
+      assert.are.equal(1, #kept)
+      assert.are.equal(mine, stub.read_file(kept[1])) -- the user's sidecar as it was, on disk
+      assert.truthy(err:find("preview stopped", 1, true))
+      assert.truthy(err:find(own.sidecar, 1, true))
+      assert.truthy(err:find(kept[1], 1, true))
+      assert.truthy(find(dt._log.prints, kept[1]))
+      assert.are.equal(0, #copies()) -- the copy was deleted, and b.png was not previewed
+      assert.falsy(find(dt._log.logs, "the sidecar restored"))
+    end)
+
+    it("stops the preview when the copy with the number in use cannot be deleted", function()
+      setup_taken()
+      local duplicate = dt.database.duplicate
+      dt.database.duplicate = function(img)
+        local copy = duplicate(img)
+        copy.delete = function()
+          error("database is locked", 0)
+        end
+        return copy
+      end
+      local summary, err = plugin.preview_images({ a }, { preview_variants = 1 })
+      assert.is_nil(summary)
+      assert.truthy(err:find("could not be deleted again (database is locked)", 1, true))
+      assert.are.equal(mine, stub.read_file(own.sidecar))
+      assert.truthy(err:find(backups()[1], 1, true))
+    end)
+
+    it("makes no copy when the sidecar cannot be backed up", function()
+      setup_taken()
+      dt.configuration.cache_dir = env.dir .. "/gone"
+      local summary, err = plugin.preview_images({ a }, { preview_variants = 1 })
+      assert.is_nil(summary)
+      assert.truthy(err:find("no cache folder to back up the sidecar " .. own.sidecar, 1, true))
+      assert.are.equal(0, #dt._log.style_applies)
+      assert.are.equal(mine, stub.read_file(own.sidecar))
+    end)
+  end)
+
   it("never deletes a sidecar another image of the file shares, and leaves such an image alone", function()
     setup()
     image(1, "a.png")
