@@ -78,9 +78,9 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     end,
   }
   local ok, failure = jobs.run_job(1, msg("train_job_label"), job, function(progress)
-    local photos, folders = {}, {}
+    local photos, folders, known = {}, {}, {} -- known: each film roll listed once for the run
     for _i, img in ipairs(images) do
-      local reason = sidecars.precheck(img)
+      local reason = sidecars.precheck(img, false, known)
       if not reason then
         local synced, sync_err = sidecars.sync_sidecar(img)
         reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil

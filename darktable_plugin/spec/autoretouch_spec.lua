@@ -443,6 +443,20 @@ describe("running", function()
       assert.truthy(dt._log.prints[#dt._log.prints]:find("c.png: no autoretouch settings in this sidecar", 1, true))
     end)
 
+    it("training and auto-retouch list a film roll once per run, not once per selected image", function()
+      setup({ prefs = { train_name = "my-look" } })
+      local images = {}
+      for i = 1, 40 do
+        images[i] = image(i, "p" .. i .. ".png", { altered = true })
+      end
+      dt._film_reads = 0
+      assert.are.equal(40, plugin.train_from_images(images).used)
+      assert.are.equal(40, dt._film_reads)
+      dt._film_reads = 0
+      plugin.apply_to_images(images)
+      assert.are.equal(40, dt._film_reads)
+    end)
+
     it("trains a style from the selected images' darktable edits: one train call, edited images only", function()
       setup({ prefs = { train_name = "my-look", train_minutes = 7, server = "localhost:50051" } })
       local a, b = image(1, "a.png", { altered = true }), image(2, "b.png", { altered = true })

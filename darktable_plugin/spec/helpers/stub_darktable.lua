@@ -320,6 +320,9 @@ local function film_of(owner, dir)
     if key == "path" then
       return dir
     end
+    if type(key) == "number" then -- darktable 4.2: film[i] is one library query (an OFFSET query)
+      owner._film_reads = (owner._film_reads or 0) + 1
+    end
     local img = type(key) == "number" and members()[key]
     if not img then
       error("incorrect index in database")
