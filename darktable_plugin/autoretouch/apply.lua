@@ -114,38 +114,46 @@ local function source_of(copy, kept, candidates)
   return nil
 end
 
---- The preview copies chosen in `images`, at most one per original, in the selection's order, and the originals
---- selected; an original selected without any of its copies chooses its one preview copy (it has none: left
---- out). Or nil and a message: two copies of one image chosen, or an original alone with several copies.
+--- The preview copies chosen in `images`, at most one per image a preview was made from (the original or the
+--- user's virtual copy: the copy's record names it; a copy without a record counts by its file), in the
+--- selection's order, and the originals selected; an original selected without any of its copies chooses its one
+--- preview copy, one whose record says it was made from that original (it has none: left out). Or nil and a
+--- message: two copies of one image chosen, or an original alone with several copies.
 local function chosen_copies(images)
   local order, chosen, originals, all = {}, {}, {}, nil
-  for _i, img in ipairs(images) do
-    local photo = photo_path(img)
-    local copy, original = virtual_copies.is_preview_copy(img), (tonumber(img.duplicate_index) or 0) == 0
-    if (copy or original) and not chosen[photo] then -- the user's own virtual copies are left out
-      chosen[photo] = {}
-      order[#order + 1] = photo
+  local function add(key, photo, original)
+    if not chosen[key] then
+      chosen[key] = { photo = photo, original = original }
+      order[#order + 1] = key
     end
-    if copy then
-      table.insert(chosen[photo], img)
-    elseif original then
+    return chosen[key]
+  end
+  for _i, img in ipairs(images) do
+    if virtual_copies.is_preview_copy(img) then
+      local kept = virtual_copies.preview_recipe(img)
+      local key = kept and "id:" .. tostring(kept.original_id) or "file:" .. photo_path(img)
+      local entry = add(key, kept and kept.photo or photo_path(img))
+      entry[#entry + 1] = img
+    elseif (tonumber(img.duplicate_index) or 0) == 0 then -- the user's own virtual copies are left out
+      add("id:" .. tostring(img.id), photo_path(img), img)
       originals[#originals + 1] = img
     end
   end
   local out = {}
-  for _i, photo in ipairs(order) do
-    local copies = chosen[photo]
+  for _i, key in ipairs(order) do
+    local copies = chosen[key]
     if #copies > 1 then
-      return nil, msg("chosen_two", #copies, photo)
+      return nil, msg("chosen_two", #copies, copies.photo)
     elseif #copies == 0 then
       all = all or virtual_copies.preview_copies()
       for _k, copy in ipairs(all) do
-        if photo_path(copy) == photo then
+        local kept = virtual_copies.preview_recipe(copy)
+        if kept and kept.original_id == copies.original.id then
           copies[#copies + 1] = copy
         end
       end
       if #copies > 1 then
-        return nil, msg("chosen_which", photo, #copies)
+        return nil, msg("chosen_which", copies.photo, #copies)
       end
     end
     out[#out + 1] = copies[1]

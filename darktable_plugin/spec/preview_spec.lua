@@ -588,6 +588,45 @@ describe("preview on virtual copies", function()
       assert.are.equal(1, #env.argvs_of("apply", J))
     end)
 
+    it("an original selected alone never chooses the preview of the user's copy", function()
+      setup()
+      local a = image(1, "a.png")
+      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+      own:group_with(a)
+      stub.edit(own, "vignette")
+      local mine = stub.read_file(own.sidecar)
+      plugin.preview_images({ own }, { preview_variants = 1 })
+      local none, err = plugin.apply_chosen_previews({ a }) -- the original only: it has no preview of its own
+      assert.is_nil(none)
+      assert.are.equal("auto-retouch: select the preview copies to apply (made by 'preview on virtual copies')", err)
+      assert.are.equal(0, #env.argvs_of("apply", J))
+      assert.are.equal(mine, stub.read_file(own.sidecar))
+    end)
+
+    it("applies the previews of the original and of the user's copy together, each to its own image", function()
+      setup()
+      local a = image(1, "a.png")
+      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+      own:group_with(a)
+      stub.edit(own, "vignette")
+      local made = plugin.preview_images({ a, own }, { preview_variants = 1 }).copies
+      assert.are.equal(2, #made)
+      local applied = plugin.apply_chosen_previews({ made[1], made[2] })
+      assert.are.equal(2, applied.written)
+      local written = {}
+      for _i, d in ipairs(applied.details) do
+        written[#written + 1] = d.image
+      end
+      table.sort(written, function(x, y) return x.id < y.id end)
+      assert.are.same({ a, own }, written)
+      local duplicates = {}
+      for _i, argv in ipairs(env.argvs_of("apply", J)) do
+        duplicates[#duplicates + 1] = option(argv, "duplicate") or "none"
+      end
+      table.sort(duplicates)
+      assert.are.same({ "1", "none" }, duplicates)
+    end)
+
     it("refuses two copies of one image, or an original alone with several copies", function()
       setup({ prefs = { preview_variants = 2 } })
       local a = image(1, "a.png")
