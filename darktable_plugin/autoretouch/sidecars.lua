@@ -53,30 +53,6 @@ local function has_apply_sidecar(img)
   return ok and type(method) == "function"
 end
 
---- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail); `deleted`: the CLI
--- removed a sidecar autoretouch had created (the image had no history before), so the history is reset.
--- Returns true, or nil and a message.
-local function reload(img, deleted)
-  local ok, err = pcall(function()
-    if deleted then
-      img:reset()
-    elseif has_apply_sidecar(img) then
-      img:apply_sidecar(img.sidecar)
-    else
-      -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
-      -- replaces the library's history with the sidecar's
-      dt.database.import(photo_path(img))
-    end
-  end)
-  if not ok then
-    return nil, msg("reload_failed", tostring(err))
-  end
-  pcall(function()
-    img:drop_cache()
-  end)
-  return true
-end
-
 --- Whether darktable writes no sidecars (its "write sidecar file for each image" preference is "never"): then a
 --- sidecar may be older than the library's history.
 local function sidecars_never()
@@ -180,6 +156,49 @@ local function precheck(img, copies, known)
   return nil
 end
 
+--- Why the sidecar of the virtual copy `img` cannot be re-read by importing the file again, or nil: when the
+--- original's sidecar (NAME.EXT.xmp) is not on disk (normal with "write sidecars: after edit" for an unedited
+--- original), darktable 4.2's import takes the first sidecar of the file it finds, NAME_NN.EXT.xmp, for the
+--- original's: the original gets the copy's number and history (seen in darktable 4.2).
+local function original_sidecar_refusal(img)
+  if (tonumber(img.duplicate_index) or 0) == 0 then
+    return nil
+  end
+  local original = darktable_sidecar(img.path, img.filename, 0)
+  if not filesystem.file_exists(original) then
+    return msg("original_no_sidecar", original)
+  end
+  return nil
+end
+
+--- Make darktable load the sidecar the CLI wrote into its library (history and thumbnail); `deleted`: the CLI
+-- removed a sidecar autoretouch had created (the image had no history before), so the history is reset.
+-- Returns true, or nil and a message.
+local function reload(img, deleted)
+  local ok, err = pcall(function()
+    if deleted then
+      img:reset()
+    elseif has_apply_sidecar(img) then
+      img:apply_sidecar(img.sidecar)
+    else
+      -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
+      -- replaces the library's history with the sidecar's (checked again: the original's sidecar may be gone)
+      local refusal = original_sidecar_refusal(img)
+      if refusal then
+        error(refusal, 0)
+      end
+      dt.database.import(photo_path(img))
+    end
+  end)
+  if not ok then
+    return nil, msg("reload_failed", tostring(err))
+  end
+  pcall(function()
+    img:drop_cache()
+  end)
+  return true
+end
+
 --- Why a sidecar written for `img` cannot be re-read safely, or nil: darktable 4.2 (no image:apply_sidecar) re-reads
 --- one only by importing the original's file again, which re-reads the original's and all its virtual copies'
 --- sidecars; when darktable writes no sidecars they may be older than the library (edits made since, a history
@@ -197,12 +216,14 @@ local function reload_refusal(img, known)
     if not images then
       return err
     end
+    local original = false
     for _i, other in ipairs(images) do
-      if (tonumber(other.duplicate_index) or 0) == 0 then
-        return nil
-      end
+      original = original or (tonumber(other.duplicate_index) or 0) == 0
     end
-    return msg("original_not_in_library")
+    if not original then
+      return msg("original_not_in_library")
+    end
+    return original_sidecar_refusal(img)
   end
   return nil
 end

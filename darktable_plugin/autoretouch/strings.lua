@@ -78,6 +78,11 @@ local MSG = {
   original_not_in_library = "the original image of this virtual copy is not in darktable's library, and darktable "
     .. "4.2 re-reads a copy's sidecar only by importing the original's file again, which would make this copy the "
     .. "original, with the original's sidecar: not changed",
+  original_no_sidecar = "the original image of this virtual copy has no sidecar (%s; darktable writes one only "
+    .. "after an edit with 'write sidecar file for each image' set to 'after edit'), and darktable 4.2 re-reads a "
+    .. "copy's sidecar only by importing the original's file again, which would then give the original this copy's "
+    .. "sidecar and number: not changed; edit the original first (any change, e.g. a tag), or set that preference to "
+    .. "'on import'",
   unusual_sidecar = "darktable keeps this image's history in '%s', not where darktable 4.2 names it (%s)",
   wrong_sidecar = "autoretouch wrote '%s', not this image's sidecar '%s' (an autoretouch or daemon without "
     .. "virtual copy support?); not reloaded",

@@ -316,6 +316,21 @@ describe("running", function()
         assert.are.equal(1, plugin.apply_to_images({ a1 }).written)
       end)
 
+    it("leaves a copy alone whose original has no sidecar: the import would give the original the copy's", function()
+      setup({ darktable_prefs = { write_sidecar_files = "after edit" } }) -- an unedited original has no sidecar
+      local a = image(1, "a.png")
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      a1.write_sidecar()
+      local summary = plugin.apply_to_images({ a1 })
+      assert.are.equal(1, summary.skipped)
+      assert.truthy(summary.details[1].reason:find("the original image of this virtual copy has no sidecar ("
+        .. a.sidecar .. ";", 1, true))
+      assert.are.equal(0, #calls())
+      assert.are.same({}, dt._log.imports)
+      a.write_sidecar() -- the original edited: darktable wrote its sidecar
+      assert.are.equal(1, plugin.apply_to_images({ a1 }).written)
+    end)
+
     it("leaves a copy out of training, which reads the original's sidecar", function()
       setup()
       local a = image(1, "a.png", { altered = true })

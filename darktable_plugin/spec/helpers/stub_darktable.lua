@@ -359,7 +359,8 @@ end
 --- A fake image for the file `dir/filename` (the file is created); `owner` is the stub it belongs to (the
 -- image is listed in owner._images).
 -- @param opts {altered = bool, writes_sidecar = bool (darktable writes sidecars), duplicate_index = n,
---   create_file = bool}
+--   create_file = bool, create_sidecar = false (an original gets no sidecar now even with "write sidecars: on
+--   import", darktable's default)}
 function M.image(owner, id, dir, filename, opts)
   opts = opts or {}
   local path = dir .. "/" .. filename
@@ -412,6 +413,16 @@ function M.image(owner, id, dir, filename, opts)
       xml_escape(filename), img._stamp, #img.history, table.concat(items), table.concat(ops)))
   end
   img.write_sidecar = write_sidecar
+  if img.duplicate_index == 0 and owner and owner.preferences and opts.create_sidecar ~= false then
+    -- darktable writes an imported image's sidecar at once with "write sidecars: on import" (the default)
+    local mode = owner.preferences.read("darktable", "write_sidecar_files", "string")
+    local f = io.open(img.sidecar, "rb")
+    if f then
+      f:close()
+    elseif mode == "on import" then
+      write_sidecar()
+    end
+  end
   function img.attach_tag(self, tag)
     assert(self == img)
     self.attached[#self.attached + 1] = tag
