@@ -11,6 +11,9 @@ local PREVIEW_RECIPE_PREFIX = "autoretouch-preview-"
 --: backups of the sidecars a new preview copy could take, in darktable's cache folder: PREFIX<time>-<n>-<n>-<sidecar
 --: name>; removed once the copy is made, kept when a sidecar could not be put back (the message names it).
 local SIDECAR_BACKUP_PREFIX = "autoretouch-sidecar-backup-"
+--: the sidecar numbers (NAME_NN.EXT.xmp) always probed (and backed up when a file is there) before a preview copy
+--: is made: every two-digit one; higher numbers only up to the copies' own count (see preview.lua unused_copy).
+local SIDECAR_PROBE_MAX = 99
 
 --: photos sent to one `autoretouch apply` call (one start-up for several photos; cancel acts between calls).
 local BATCH_SIZE = 8
@@ -40,6 +43,7 @@ return {
   PREVIEW_TAG = PREVIEW_TAG,
   PREVIEW_RECIPE_PREFIX = PREVIEW_RECIPE_PREFIX,
   SIDECAR_BACKUP_PREFIX = SIDECAR_BACKUP_PREFIX,
+  SIDECAR_PROBE_MAX = SIDECAR_PROBE_MAX,
   BATCH_SIZE = BATCH_SIZE,
   DEFAULT_STYLE = DEFAULT_STYLE,
   MAX_REASON_CHARS = MAX_REASON_CHARS,

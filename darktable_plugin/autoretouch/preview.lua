@@ -138,12 +138,17 @@ local function unused_copy(img, known)
     tries = tries + (index > 0 and 1 or 0)
   end
   local saved = {} -- index -> sidecar path, content before (nil: no file), backup; a file there counts as taken
-  for index = 1, top + tries do
+  -- darktable's next number can be past top + tries (its count is not set back while the original is not imported
+  -- again), so every two-digit name (NAME_01 .. NAME_99) is probed too: a stray sidecar there (another library's,
+  -- or a removed copy's) is backed up as well. The range grows with each file found (one more try each).
+  local index = 1
+  while index <= math.max(constants.SIDECAR_PROBE_MAX, top + tries) do
     local sidecar = sidecars.darktable_sidecar(img.path, img.filename, index)
     saved[index] = { path = sidecar, text = filesystem.read_file(sidecar) }
     if saved[index].text and not used[index] then
       used[index], tries = true, tries + 1
     end
+    index = index + 1
   end
   local function drop_backups()
     for _index, s in pairs(saved) do
@@ -157,7 +162,7 @@ local function unused_copy(img, known)
       s.backup = back_up(s.path, s.text)
     end
   end
-  local index = 0
+  index = 0
   for _try = 1, tries do
     local copy = dt.database.duplicate(img)
     index = tonumber(copy.duplicate_index) or 0

@@ -297,6 +297,20 @@ describe("preview on virtual copies", function()
     assert.are.equal("1", option(env.argvs_of("apply", J)[2], "duplicate"))
   end)
 
+  it("backs up and keeps a stray sidecar past the copies' own numbers that darktable's next copy would take",
+    function()
+      setup()
+      local a = image(1, "a.png")
+      local stray = env.photos .. "/a_07.png.xmp" -- another library's sidecar, or a removed copy's
+      stub.write_file(stray, "another library's sidecar")
+      dt._max_version[env.photos .. "/a.png"] = 6 -- darktable's count was not set back: its next copy is 7
+      local summary = plugin.preview_images({ a }, { preview_variants = 1 })
+      assert.are.equal(1, #summary.copies)
+      assert.are.same({ 8 }, { copies()[1].duplicate_index }) -- copy 7 took the stray file, so it was deleted again
+      assert.are.equal("another library's sidecar", stub.read_file(stray))
+      assert.truthy(find(dt._log.logs, "that copy was removed, the sidecar restored"))
+    end)
+
   describe("when darktable gives a new copy the number of the user's copy", function()
     local a, own, mine
 
