@@ -52,7 +52,6 @@ from backend.sidecar.darktable_doc import (
     darktable_sidecar_path,
     derived_from,
     derived_from_other,
-    marked_labels,
     record_is_stale,
     remove_undone_entries,
     revert_darktable,
@@ -103,7 +102,7 @@ STALE_NOTE = (
 )
 
 #: Why apply skips a darktable sidecar with entries named as ours but without our record (``{entries}``: what
-#: ``--overwrite`` or revert would take out, :func:`~backend.sidecar.darktable_doc.marked_labels`).
+#: ``--overwrite`` or revert would take out, :func:`~backend.sidecar.darktable_doc.take_out_marked`).
 MARKED_SKIP = (
     f"has darktable entries named '{MARK}' but no autoretouch record: {{entries}}. They are autoretouch's when "
     "darktable copied the image or wrote the sidecar afresh (both drop the record), or yours if you or a style named "
@@ -381,11 +380,11 @@ def _apply_darktable(
             if isinstance(earlier, Outcome):
                 return earlier
             notes, at, created = earlier[1].notes, earlier[1].at, found[1].created
-        elif labels := ", ".join(marked_labels(doc)):  # ours, named so, without our record: never stacked twice
+        elif (taken := take_out_marked(doc))[0]:  # ours, named so, without our record: never stacked twice
+            labels = ", ".join(taken[0])
             if not overwrite:
                 return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=labels))
-            taken = take_out_marked(doc)
-            notes, at = (MARKED_NOTE.format(entries=labels), *taken.notes), taken.at
+            notes, at = (MARKED_NOTE.format(entries=labels), *taken[1].notes), taken[1].at
         image_name = photo.name if duplicate else None
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

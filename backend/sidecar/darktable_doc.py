@@ -28,7 +28,7 @@ follow them (:class:`DarktableRevert`), so that ``apply --overwrite`` puts the n
 
 Our entries are named :data:`MARK` (``multi_name``; ``autoretouch 1``, ``my curve (autoretouch)``), which darktable
 shows in the module header and keeps when it copies an image or writes a sidecar afresh (both lose our record):
-:func:`marked_labels` and :func:`take_out_marked` find and remove them without the record, the first marked entry
+:func:`take_out_marked` finds and removes them without the record, the first marked entry
 of each module instance only; the later ones of that instance are the user's changes of ours (they inherit the
 name) and are sorted like the user's later steps above.
 """
@@ -82,7 +82,6 @@ __all__ = [
     "history_fingerprint",
     "instance_label",
     "mark_entries",
-    "marked_labels",
     "record_is_stale",
     "remove_undone_entries",
     "revert_darktable",
@@ -653,32 +652,24 @@ def _marked(doc: XmpDocument) -> _Ours | None:
     return _Ours(descs[0], history, items, end, ours, later_steps(items, end, ours)) if ours else None
 
 
-def marked_labels(doc: XmpDocument) -> list[str]:
-    """The labels of what :func:`take_out_marked` takes out; empty when there is nothing.
+def take_out_marked(doc: XmpDocument) -> tuple[list[str], DarktableRevert]:
+    """Take out the entries named :data:`MARK` that are ours, in a sidecar without the record.
 
     That is the first active entry named :data:`MARK` of each module instance, and the user's later steps that go
-    with it (``... switched off``).
-    """
-    found = _marked(doc)
-    return [] if found is None else [*(_label_of(found.items[i]) for i in found.ours), *found.gone_labels()]
-
-
-def take_out_marked(doc: XmpDocument) -> DarktableRevert:
-    """Take out the entries named :data:`MARK` that are ours (:func:`marked_labels`), in a sidecar without the record.
-
-    The user's entries before or after them stay (the later ones named :data:`MARK` get darktable's own label, so
-    that they are not taken for ours again); a user's entry one of them had overridden shows again where darktable
-    kept it (without the record, one darktable dropped cannot come back).
+    with it (``... switched off``). The user's entries before or after them stay (the later ones named :data:`MARK`
+    get darktable's own label, so that they are not taken for ours again); a user's entry one of them had overridden
+    shows again where darktable kept it (without the record, one darktable dropped cannot come back).
 
     Returns:
-        Where they were, when the user's steps follow them (:attr:`DarktableRevert.at`), and the
-        :data:`KEPT_LATER_NOTE` when it has something to say.
+        The labels of what was taken out (empty when there was nothing), and where they were, when the user's steps
+        follow them (:attr:`DarktableRevert.at`), with the :data:`KEPT_LATER_NOTE` when it has something to say.
     """
     found = _marked(doc)
     if found is None:
-        return DarktableRevert()
+        return [], DarktableRevert()
+    labels = [*(_label_of(found.items[i]) for i in found.ours), *found.gone_labels()]
     kept = found.kept_note()
-    return _reverted(found.desc, [kept] if kept else [], found.take_out({}, active=True))
+    return labels, _reverted(found.desc, [kept] if kept else [], found.take_out({}, active=True))
 
 
 def revert_darktable(doc: XmpDocument, record: dict[str, Any], *, force: bool = False) -> DarktableRevert:

@@ -48,7 +48,7 @@ from backend.sidecar.apply import (
     stale_darktable_record,
 )
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup
-from backend.sidecar.darktable_doc import MARK, marked_labels, remove_undone_entries, take_out_marked
+from backend.sidecar.darktable_doc import MARK, remove_undone_entries, take_out_marked
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
@@ -99,9 +99,9 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
         if conflict is not None:
             return Outcome(photo, host, sidecar, "skipped", conflict)
         found = find_provenance(doc)
-        if found is None and host == "darktable" and (labels := ", ".join(marked_labels(doc))):
-            taken = take_out_marked(doc)  # ours, named so, in a sidecar that lost our record
-            reason = "; ".join((MARKED_REVERT_REASON.format(entries=labels), *taken.notes))
+        if found is None and host == "darktable" and (taken := take_out_marked(doc))[0]:
+            # ours, named so, in a sidecar that lost our record
+            reason = "; ".join((MARKED_REVERT_REASON.format(entries=", ".join(taken[0])), *taken[1].notes))
             return _write_reverted(photo, host, sidecar, doc, dry_run, reason)
         if found is None:
             return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
