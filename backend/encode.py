@@ -36,7 +36,6 @@ import os
 import re
 import stat
 import struct
-import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -59,7 +58,7 @@ from backend.errors import (
     PermissionDeniedError,
     UnsupportedFormatError,
 )
-from backend.fsio import NEW_FILE_MODE, fsync_folder, temp_prefix
+from backend.fsio import fsync_folder, replacing
 from backend.render.color import REC2020_TO_SRGB
 
 __all__ = [
@@ -395,29 +394,6 @@ _CHANGED_MEANWHILE = "was changed by another program while autoretouch rendered 
 _APPEARED_MEANWHILE = "was created by another program while autoretouch rendered (nothing was replaced)"
 
 
-def _write_temp(path: Path, data: bytes, mtime_ns: int | None) -> Path:
-    """Write ``data`` to a new hidden temporary file next to ``path``; removed again on any error.
-
-    The file gets a plain new file's permissions and ``mtime_ns`` as its modification time (where the file system
-    allows), and is fsync'ed.
-    """
-    fd, name = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.chmod(tmp, NEW_FILE_MODE)
-            if mtime_ns is not None:
-                with contextlib.suppress(OSError):  # not allowed here: the write time stands (a little later)
-                    os.utime(tmp, ns=(mtime_ns, mtime_ns))
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
 def _move_into_place(tmp: Path, path: Path, guard: OutputGuard | None) -> None:
     """Move the temporary file ``tmp`` to ``path``: over anything (no guard), or only over what ``guard`` names.
 
@@ -452,16 +428,24 @@ def _move_into_place(tmp: Path, path: Path, guard: OutputGuard | None) -> None:
 
 
 def _write_atomic(path: Path, data: bytes, *, mtime_ns: int | None = None, guard: OutputGuard | None = None) -> None:
+    """Replace ``path`` with ``data`` through :func:`backend.fsio.replacing`, the last step :func:`_move_into_place`.
+
+    The file gets a plain new file's permissions and ``mtime_ns`` as its modification time (where the file system
+    allows), and is fsync'ed.
+    """
     folder = path.parent
     if not folder.is_dir():
         raise NotFoundError(f"{folder}: no such folder")
+
+    def move(tmp: Path, target: Path) -> None:
+        _move_into_place(tmp, target, guard)
+
     try:
-        tmp = _write_temp(path, data, mtime_ns)
-        try:
-            _move_into_place(tmp, path, guard)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with replacing(path, move=move) as tmp:
+            tmp.write_bytes(data)
+            if mtime_ns is not None:
+                with contextlib.suppress(OSError):  # not allowed here: the write time stands (a little later)
+                    os.utime(tmp, ns=(mtime_ns, mtime_ns))
     except PermissionError as exc:
         raise PermissionDeniedError(f"{folder}: permission denied") from exc
     except IsADirectoryError as exc:  # the temporary file is gone, the folder untouched
