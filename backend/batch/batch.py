@@ -59,7 +59,7 @@ from backend.batch.journal import (
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
 from backend.batch.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
-from backend.batch.walk import check_path_length, find_photos, under_any
+from backend.batch.walk import check_path_length, find_photos
 from backend.batch.worker import (
     PhotoProcessor,
     PhotoResult,
@@ -195,18 +195,24 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
     sel = Selection([], [], [])
     seen: set[str] = set()
     matched: set[Path] = set()
+    real_roots = [(r, Path(os.path.realpath(r))) for r in roots]  # resolved once, not once per row
     rows = [(Path(os.path.abspath(f.path)), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
+    # each row with its file's real path (resolved once; the key that tells one file on disk from another)
+    real_rows = [
+        (recorded, located, None if located is None else os.path.realpath(located[0])) for recorded, located in rows
+    ]
     claims: dict[str, dict[Path, str]] = {}  # a file on disk -> the catalog paths found as it, and how
-    for recorded, located in rows:
-        if located is not None:
-            claims.setdefault(os.path.realpath(located[0]), {})[recorded] = located[1]
-    for recorded, located in rows:
+    for recorded, located, real_located in real_rows:
+        if located is not None and real_located is not None:
+            claims.setdefault(real_located, {})[recorded] = located[1]
+    for recorded, located, real_located in real_rows:
         p = recorded if located is None else Path(os.path.abspath(located[0]))
-        hits = _roots_holding({p, recorded}, roots)
+        key = os.path.realpath(recorded) if real_located is None else real_located
+        real_recorded = key if real_located is None or not roots else os.path.realpath(recorded)
+        hits = _roots_holding({Path(key), Path(real_recorded)}, real_roots)
         if roots and not hits:
             continue
         matched.update(hits)
-        key = os.path.realpath(p)
         if located is not None and located[1] == "catalog folder" and len(claims[key]) > 1:
             sel.failed.append((recorded, _shared_file(recorded, p, claims[key]), _NOT_FOUND))
             continue
@@ -242,9 +248,14 @@ def _shared_file(recorded: Path, found: Path, claims: dict[Path, str]) -> str:
     return f"{why} stands for another catalog photo too ({other}): ambiguous"
 
 
-def _roots_holding(paths: set[Path], roots: Sequence[Path]) -> list[Path]:
-    """The ``roots`` that one of ``paths`` is or lies below (:func:`under_any` for each root)."""
-    return [r for r in roots if any(under_any(p, [r]) for p in paths)]
+def _roots_holding(real_paths: set[Path], real_roots: Sequence[tuple[Path, Path]]) -> list[Path]:
+    """The roots that one of ``real_paths`` is or lies below (as :func:`~backend.batch.walk.under_any` tests it).
+
+    Args:
+        real_paths: paths already resolved with :func:`os.path.realpath`.
+        real_roots: each root with its :func:`os.path.realpath`, resolved once by the caller.
+    """
+    return [r for r, real_r in real_roots if any(real == real_r or real_r in real.parents for real in real_paths)]
 
 
 def _tidy_leftovers(photos: Sequence[Path]) -> None:
