@@ -38,7 +38,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -48,7 +47,9 @@ from typing import Any
 from backend.errors import InvalidRecipeError, SidecarError
 from backend.sidecar.darktable_ours import (
     MARK,
+    MASK_DRAWN,
     LaterSteps,
+    blend_fields,
     entry_digest,
     first_marked,
     instance_of,
@@ -64,7 +65,7 @@ from backend.sidecar.darktable_ours import (
 from backend.sidecar.darktable_xmp import AppendResult, append_history, entry_from_li
 from backend.sidecar.replaced import occurrence, restore_replaced, short_name
 from backend.sidecar.xmp import NS, PreviousValue, XmpDocument, get_simple, insert_child
-from backend.translate.darktable import HistoryEntry, decode_params
+from backend.translate.darktable import HistoryEntry
 
 __all__ = [
     "GONE_NOTE",
@@ -367,18 +368,13 @@ def _recorded_history(record: dict[str, Any], where: str | Path) -> list[ET.Elem
     return lis[: len(lis) if end is None else max(0, end)]
 
 
-#: ``DEVELOP_MASK_MASK``: the blend uses a drawn mask (its shapes live in ``masks_history``).
-_DRAWN_MASK = 2
-
-
 def _drawn_mask(li: ET.Element) -> bool:
     """Whether a history item's blending uses a drawn mask (shapes autoretouch does not keep)."""
-    try:
-        blend = decode_params(li.get(f"{{{_DT}}}blendop_params") or "")
-        mask_mode, mask_id = struct.unpack_from("<I", blend, 0)[0], struct.unpack_from("<I", blend, 24)[0]
-    except (InvalidRecipeError, struct.error):
+    fields = blend_fields(li.get(f"{{{_DT}}}blendop_params") or "")
+    if fields is None or fields[2] is None:
         return False
-    return bool(mask_mode & _DRAWN_MASK) and mask_id != 0
+    mask_mode, _, mask_id = fields
+    return bool(mask_mode & MASK_DRAWN) and mask_id != 0
 
 
 def _dropped_user_items(

@@ -40,7 +40,12 @@ from backend.translate.darktable import decode_params
 
 __all__ = [
     "MARK",
+    "MASK_DRAWN",
+    "MASK_ENABLED",
+    "MASK_PARAMETRIC",
+    "MASK_RASTER",
     "LaterSteps",
+    "blend_fields",
     "entry_digest",
     "first_marked",
     "instance_of",
@@ -131,6 +136,38 @@ def params_digest(li: ET.Element) -> tuple[str, str]:
     return entry_digest(_attr(li, "operation"), _attr(li, "params"))
 
 
+#: Bits of a blend's ``mask_mode`` (``DEVELOP_MASK_*``): blending on, and the kinds of mask (a drawn mask's
+#: shapes live in ``masks_history``).
+MASK_ENABLED, MASK_DRAWN, MASK_PARAMETRIC, MASK_RASTER = 1, 2, 4, 8
+
+
+def _unpack_blend(blob: bytes) -> tuple[int, float | None, int | None] | None:
+    """``(mask_mode, opacity, mask_id)`` of decoded blend params; a field the blob is too short for is ``None``.
+
+    ``None`` when the blob has no ``mask_mode`` (under 4 bytes).
+    """
+    if len(blob) < 4:
+        return None
+    mask_mode = struct.unpack_from("<I", blob, 0)[0]
+    opacity = struct.unpack_from("<f", blob, 16)[0] if len(blob) >= 20 else None
+    mask_id = struct.unpack_from("<I", blob, 24)[0] if len(blob) >= 28 else None
+    return mask_mode, opacity, mask_id
+
+
+def blend_fields(text: str) -> tuple[int, float | None, int | None] | None:
+    """``(mask_mode, opacity, mask_id)`` of an item's ``blendop_params``; a field it is too short for is ``None``.
+
+    ``None`` when there are no params, they cannot be decoded, or they have no ``mask_mode``.
+    """
+    if not text:
+        return None
+    try:
+        blob = decode_params(text)
+    except InvalidRecipeError:
+        return None
+    return _unpack_blend(blob)
+
+
 def _blend_key(text: str) -> str:
     """The blending of an item, as darktable renders it; ``""`` when it blends nothing.
 
@@ -143,7 +180,8 @@ def _blend_key(text: str) -> str:
         blob = decode_params(text)
     except InvalidRecipeError:
         return "text " + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    if len(blob) >= 4 and struct.unpack_from("<I", blob, 0)[0] == 0:
+    fields = _unpack_blend(blob)
+    if fields is not None and fields[0] == 0:
         return ""
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -68,7 +68,14 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from backend.errors import InvalidRecipeError, SidecarError
-from backend.sidecar.darktable_ours import mark_name
+from backend.sidecar.darktable_ours import (
+    MASK_DRAWN,
+    MASK_ENABLED,
+    MASK_PARAMETRIC,
+    MASK_RASTER,
+    blend_fields,
+    mark_name,
+)
 from backend.translate.darktable_history import HistoryEntry
 from backend.translate.darktable_order import (
     IOP_ORDER_CUSTOM,
@@ -485,20 +492,17 @@ OVERRIDES_NOTE = "overrides the user's "
 #: Begins the note naming the user's later steps that stay after ours, and so keep their effect.
 LATER_NOTE = "kept your later darktable steps after autoretouch's, so they stay in effect: "
 
-#: Bits of a blend's ``mask_mode`` (``DEVELOP_MASK_*``): blending on, and the kinds of mask.
-_MASK_ENABLED, _MASK_KINDS = 1, ((2, "a drawn mask"), (4, "a parametric mask"), (8, "a raster mask"))
+#: The kinds of mask a blend's ``mask_mode`` may use, as the note names them.
+_MASK_KINDS = ((MASK_DRAWN, "a drawn mask"), (MASK_PARAMETRIC, "a parametric mask"), (MASK_RASTER, "a raster mask"))
 
 
 def _blend_summary(blendop_params: str | None) -> str | None:
     """How a user's entry blends (``"blended at 50 % opacity with a drawn mask"``); ``None`` when it does not."""
-    if not blendop_params:
+    fields = blend_fields(blendop_params or "")
+    if fields is None or fields[1] is None:
         return None
-    try:
-        blob = decode_params(blendop_params)
-        mask_mode, opacity = struct.unpack_from("<I", blob, 0)[0], struct.unpack_from("<f", blob, 16)[0]
-    except (InvalidRecipeError, struct.error):
-        return None
-    if not mask_mode & _MASK_ENABLED:
+    mask_mode, opacity, _ = fields
+    if not mask_mode & MASK_ENABLED:
         return None
     masks = [name for bit, name in _MASK_KINDS if mask_mode & bit]
     return f"blended at {opacity:g} % opacity" + (f" with {' and '.join(masks)}" if masks else "")
