@@ -68,6 +68,7 @@ __all__ = [
     "Mark",
     "OutputGuard",
     "check_replaceable",
+    "check_size",
     "file_state",
     "max_side",
     "photo_id",
@@ -139,11 +140,25 @@ def max_side(path: str | Path) -> int:
     return _MAX_SIDE[_FORMATS[ext][0]]
 
 
-def _check_size(target: Path, fmt: str, width: int, height: int) -> None:
-    limit = _MAX_SIDE[fmt]
+def check_size(output: str | Path, width: int, height: int, *, where: str | Path | None = None, hint: str = "") -> None:
+    """Refuse an image wider or taller than the format chosen by ``output``'s extension holds (:func:`max_side`).
+
+    Args:
+        output: the output file name; its extension picks the format.
+        width: the image's width, in pixels.
+        height: its height.
+        where: the file the error names (default: ``output``), e.g. the photo a render comes from.
+        hint: appended to the error's reason as it is (e.g. ``"; write a TIFF ..."``).
+
+    Raises:
+        UnsupportedFormatError: an extension :func:`write_image` does not write.
+        ImageTooLargeError: the image is too large for the format.
+    """
+    limit = max_side(output)
     if max(width, height) > limit:
-        reason = f"{width}x{height} pixels is too large for {fmt.upper()} (at most {limit:,} pixels a side)"
-        raise ImageTooLargeError(target, reason)
+        fmt = _FORMATS[Path(output).suffix.lower()][0]
+        reason = f"{width}x{height} pixels is too large for {fmt.upper()} (at most {limit:,} pixels a side){hint}"
+        raise ImageTooLargeError(Path(output) if where is None else where, reason)
 
 
 def _as_planes(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -493,7 +508,7 @@ def write_image(
         raise UnsupportedFormatError(target, f"{fmt.upper()} cannot be written with {depth} bits per channel")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
-    _check_size(target, fmt, int(image.shape[-1]), int(image.shape[-2]))
+    check_size(target, int(image.shape[-1]), int(image.shape[-2]))
     planes = srgb_planes(image, 255 if depth == 8 else 65535)
     provenance = None if photo is None else _Provenance(photo)
     data = _encode(fmt, planes, quality, provenance)  # stamps the provenance with the time of writing

@@ -36,7 +36,6 @@ from backend.cli.batch_report import run_photo_batch
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
 from backend.errors import (
     AutoretouchError,
-    ImageTooLargeError,
     NotFoundError,
     OutputError,
     OutputExistsError,
@@ -270,18 +269,6 @@ def _downscale(image: Tensor, long_side: int) -> Tensor:
     return functional.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
-def _check_output_size(photo: Path, output: Path, width: int, height: int, limit: int) -> None:
-    """Refuse, before rendering, an image wider or taller than ``limit`` pixels (the output format's largest side)."""
-    if max(width, height) <= limit:
-        return
-    name = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}.get(output.suffix.lower(), "TIFF")
-    raise ImageTooLargeError(
-        photo,
-        f"{width}x{height} pixels is too large for {name} (at most {limit:,} pixels a side); write a TIFF "
-        f"(--format tif, or -o NAME.tif) or shrink it with --long-side {limit}",
-    )
-
-
 def render_photo(
     photo: Path,
     output: Path,
@@ -320,7 +307,7 @@ def render_photo(
             during the render); nothing is written.
     """
     from backend.decode import decode_image, decode_preview
-    from backend.encode import max_side, photo_id, write_image
+    from backend.encode import check_size, max_side, photo_id, write_image
 
     if not photo.is_file():
         raise NotFoundError(f"{photo}: no such photo")
@@ -335,7 +322,9 @@ def render_photo(
         del decoded
         if long_side:
             image = _downscale(image, long_side)
-        _check_output_size(photo, output, int(image.shape[-1]), int(image.shape[-2]), max_side(output))
+        limit = max_side(output)
+        hint = f"; write a TIFF (--format tif, or -o NAME.tif) or shrink it with --long-side {limit}"
+        check_size(output, int(image.shape[-1]), int(image.shape[-2]), where=photo, hint=hint)
         moved = [step.slider for step in recipe.steps if not step.is_identity()]
         check_render_memory(photo, int(image.shape[-2]), int(image.shape[-1]), moved)
         workers = torch.get_num_threads()  # bands in parallel, one torch thread each (see render_banded)
