@@ -148,14 +148,14 @@ def fsync_folder(folder: str | Path) -> None:
 
 @contextlib.contextmanager
 def replacing(
-    path: str | Path, *, mode: int | None = None, move: Callable[[Path, Path], None] = os.replace
+    path: str | Path, *, mode: int | None = None, move: Callable[[Path, Path], None] | None = None
 ) -> Iterator[Path]:
     """A temporary path in ``path``'s folder; when the block ends without error it replaces ``path``.
 
     The temporary file (``.NAME.<random>.tmp``, NAME shortened when the whole would be too long: see
     :func:`temp_prefix`) exists, empty, when the block starts; whatever the block wrote
     to it is fsync-ed, given ``mode`` (permission bits; default :data:`NEW_FILE_MODE`, as a plain new file), and
-    moved over ``path`` with ``move(tmp, path)`` (default :func:`os.replace`; a caller's own move may refuse by
+    moved over ``path`` with ``move(tmp, path)`` (default, ``None``: :func:`os.replace`, looked up at the move; a caller's own move may refuse by
     raising, and may leave the temporary file in place or take it away). On any error the temporary file is removed
     (where still there) and ``path`` is left as it was, unless ``move`` changed it before it failed.
 
@@ -172,7 +172,7 @@ def replacing(
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, NEW_FILE_MODE if mode is None else mode)
-        move(tmp, target)
+        (os.replace if move is None else move)(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
