@@ -40,7 +40,7 @@ import hashlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ from backend.sidecar.darktable_ours import (
     instance_of,
     is_marked,
     later_steps,
-    mark_name,
     match_record,
     params_digest,
     same_look,
@@ -82,7 +81,6 @@ __all__ = [
     "entry_digest",
     "history_fingerprint",
     "instance_label",
-    "mark_entries",
     "record_is_stale",
     "remove_undone_entries",
     "revert_darktable",
@@ -624,14 +622,6 @@ def remove_undone_entries(doc: XmpDocument, record: dict[str, Any]) -> bool:
     """
     descs = [d for d in doc.descriptions() if d.find(_TRACKED[0]) is not None]
     return len(descs) == 1 and _take_out(descs[0], record, undone=True) is not None
-
-
-def mark_entries(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
-    """Our entries named :data:`MARK` (``autoretouch`` for instance 0, ``autoretouch N`` for instance N).
-
-    :func:`apply_darktable` names them in ``append_history`` instead, on the instance each ends up on.
-    """
-    return [replace(e, multi_name=mark_name(e.multi_priority)) for e in entries]
 
 
 def _marked(doc: XmpDocument) -> _Ours | None:
