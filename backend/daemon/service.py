@@ -122,7 +122,8 @@ class RetouchService:
             if len(set(names)) != len(names):
                 raise InvalidRecipeError(f"the mix names a style twice: {names}")
             check_weights([e.weight for e in mix.entries], "mix")  # before any photo: the whole request is refused
-            return [(self.registry.get(e.style), e.weight) for e in mix.entries]
+            snap = self.registry.snapshot()  # one load for the whole mix: its entries come from the same one
+            return [(snap.get(e.style), e.weight) for e in mix.entries]
         return [(self.registry.get(style or DEFAULT_STYLE), 1.0)]
 
     # -- photos -------------------------------------------------------------------------------------------
@@ -291,7 +292,9 @@ class RetouchService:
             loaded = not info.shadowed and snap.styles.get(info.name) is not None
             error = None if info.shadowed or loaded else str(snap.errors.get(info.name, "")) or None
             styles.append(style_info_to_pb(info, loaded=loaded, error=error))
-        return pb.ListStylesResponse(**self._versions(), styles=styles, default_style=DEFAULT_STYLE)
+        return pb.ListStylesResponse(
+            server_version=__version__, model_version=snap.default_model(), styles=styles, default_style=DEFAULT_STYLE
+        )
 
     # -- TrainStyle ---------------------------------------------------------------------------------------
 

@@ -53,8 +53,13 @@ def folder_state(dirs: Sequence[Path]) -> FolderState:
     return tuple(sorted(entries))
 
 
-def _style_key(info: StyleInfo) -> tuple[FileKey, FileKey]:
-    return _file_key(info.path), _file_key(info.path.with_suffix(".json"))
+def _style_key(info: StyleInfo, keys: dict[str, FileKey]) -> tuple[FileKey, FileKey]:
+    """The keys of a style's two files, from ``keys`` (a folder state's) where listed, else stat'ed."""
+    paths = (str(info.path), str(info.path.with_suffix(".json")))
+    return (
+        keys[paths[0]] if paths[0] in keys else _file_key(paths[0]),
+        keys[paths[1]] if paths[1] in keys else _file_key(paths[1]),
+    )
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,31 @@ class LoadedStyles:
     infos: tuple[StyleInfo, ...] = ()
     styles: dict[str, Style] = field(default_factory=dict)
     errors: dict[str, AutoretouchError] = field(default_factory=dict)
+    dirs: tuple[Path, ...] = ()
+
+    def get(self, name: str) -> Style:
+        """The loaded style ``name``.
+
+        Raises:
+            NotFoundError: no style of that name (with a hint for the missing default style).
+            StyleError: the style exists but cannot be used (the load error).
+        """
+        if name in self.styles:
+            return self.styles[name]
+        if name in self.errors:
+            raise self.errors[name]
+        where = ", ".join(str(d) for d in self.dirs) or "(no style folders)"
+        if name == DEFAULT_STYLE:
+            raise NotFoundError(
+                f"no default style is installed on the daemon (looked in {where}); name a style "
+                "(see ListStyles) or train one"
+            )
+        raise NotFoundError(f"no style named {name!r} on the daemon (looked in {where}); see ListStyles")
+
+    def default_model(self) -> str:
+        """``NAME@VERSION`` of the loaded default style, or ``""``."""
+        style = self.styles.get(DEFAULT_STYLE)
+        return style.model if style is not None else ""
 
 
 class StyleRegistry:
@@ -81,7 +111,7 @@ class StyleRegistry:
 
     def __init__(self, dirs: Sequence[str | Path] | None = None) -> None:
         self.store = StyleStore(dirs)
-        self._snapshot = LoadedStyles()
+        self._snapshot = LoadedStyles(dirs=tuple(self.store.dirs))
         self._state: FolderState | None = None
         self._cache: dict[Path, tuple[tuple[FileKey, FileKey], Style]] = {}
         self._lock = threading.Lock()
@@ -109,13 +139,14 @@ class StyleRegistry:
         styles: dict[str, Style] = {}
         errors: dict[str, AutoretouchError] = {}
         cache: dict[Path, tuple[tuple[FileKey, FileKey], Style]] = {}
+        keys = {os.path.join(d, name): key for d, name, key in state}  # the keys the state took: no second stat
         for info in infos:
             if info.shadowed or info.name in styles or info.name in errors:
                 continue
             if info.error is not None:
                 errors[info.name] = _StyleLoadError(info)
                 continue
-            key = _style_key(info)  # taken before loading: a file replaced meanwhile is reloaded next time
+            key = _style_key(info, keys)  # taken before loading: a file replaced meanwhile is reloaded next time
             cached = self._cache.get(info.path)
             try:
                 style = cached[1] if cached is not None and cached[0] == key else load_style(info.path)
@@ -124,7 +155,7 @@ class StyleRegistry:
                 continue
             styles[info.name] = style
             cache[info.path] = (key, style)
-        self._snapshot = LoadedStyles(infos, styles, errors)
+        self._snapshot = LoadedStyles(infos, styles, errors, tuple(self.store.dirs))
         self._cache, self._state = cache, state
         self.loaded = True
         return self._snapshot
@@ -145,29 +176,17 @@ class StyleRegistry:
             return self._load_locked(state)
 
     def get(self, name: str) -> Style:
-        """The loaded style ``name``.
+        """The loaded style ``name`` (:meth:`LoadedStyles.get` on the current :meth:`snapshot`).
 
         Raises:
             NotFoundError: no style of that name (with a hint for the missing default style).
             StyleError: the style exists but cannot be used (the load error).
         """
-        snap = self.snapshot()
-        if name in snap.styles:
-            return snap.styles[name]
-        if name in snap.errors:
-            raise snap.errors[name]
-        where = ", ".join(str(d) for d in self.store.dirs) or "(no style folders)"
-        if name == DEFAULT_STYLE:
-            raise NotFoundError(
-                f"no default style is installed on the daemon (looked in {where}); name a style "
-                "(see ListStyles) or train one"
-            )
-        raise NotFoundError(f"no style named {name!r} on the daemon (looked in {where}); see ListStyles")
+        return self.snapshot().get(name)
 
     def default_model(self) -> str:
         """``NAME@VERSION`` of the loaded default style, or ``""``."""
-        style = self.snapshot().styles.get(DEFAULT_STYLE)
-        return style.model if style is not None else ""
+        return self.snapshot().default_model()
 
 
 class _StyleLoadError(AutoretouchError):
