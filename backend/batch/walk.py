@@ -44,6 +44,7 @@ __all__ = [
     "is_photo_file",
     "iter_photos",
     "under_any",
+    "unique_photos",
 ]
 
 #: Lower-case extensions (no dot) taken as photos without looking at the content.
@@ -243,10 +244,11 @@ def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> 
                 ignored.append((p, "not a photo file (sidecar, backup, temp or other non-image file)"))
         else:
             ignored.append((p, "not a regular file"))
-    return WalkResult(tuple(_unique(found)), tuple(ignored), tuple(errors), tuple(missing))
+    return WalkResult(tuple(unique_photos(found)), tuple(ignored), tuple(errors), tuple(missing))
 
 
-def _unique(paths: Iterable[Path]) -> list[Path]:
+def unique_photos(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` without repeats: the first of each real path (``os.path.realpath``) is kept, in order."""
     seen: set[str] = set()
     out: list[Path] = []
     for p in paths:
@@ -255,6 +257,9 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
             seen.add(key)
             out.append(p)
     return out
+
+
+_unique = unique_photos
 
 
 def under_any(path: Path, roots: Sequence[Path]) -> bool:

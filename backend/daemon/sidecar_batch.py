@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.agent.style import Style
 from backend.batch.journal import default_journal_path
-from backend.batch.walk import is_folder
+from backend.batch.walk import is_folder, unique_photos
 from backend.daemon.checks import check_protocol, request_strength
 from backend.daemon.convert import (
     host_arg,
@@ -135,13 +135,15 @@ class _WalkOrder:
         Returns:
             The results now due (the link's place is no longer waited for).
         """
-        seen: set[str] = set()
+        kept = iter(unique_photos(batch))  # in order: each kept photo is the next one of the batch it matches
+        following = next(kept, None)
         for p in batch:
-            target = os.path.realpath(p)
+            if following is not None and p == following:
+                following = next(kept, None)
+                continue
             position = self._position.get(wire_text(os.path.abspath(p)))
-            if target in seen and position is not None:
+            if position is not None:
                 self._skipped.add(position)
-            seen.add(target)
         return self._due()
 
     def add(self, result: pb.FileResult) -> list[pb.FileResult]:
