@@ -168,31 +168,28 @@ describe("auto-retouch command", function()
     })
   end)
 
-  it("stops between batches when the progress scope is cancelled", function()
-    local photos = sdk.photos(20)
-    sdk.newCatalog(photos)
-    sdk.isCanceled = function()
-      return #sdk.requestsTo "/v1/suggest" >= 8 -- cancelled while the first batch's last photo was fetched
-    end
-    menus.apply()
-    assert.are.equal(8, appliedCount(photos))
-    assert.are.equal(8, #sdk.requestsTo "/v1/suggest")
-    assert.are.equal(1, #sdk.catalog.writes)
-    assert.matches("Canceled: 12 photos were not processed.", menus.lastMessage().info, 1, true)
-  end)
-
-  it("stops before the next photo when cancelled in the middle of a batch, and applies what was fetched", function()
-    local photos = sdk.photos(20)
-    sdk.newCatalog(photos)
-    sdk.isCanceled = function()
-      return #sdk.requestsTo "/v1/suggest" >= 3 -- cancelled while the third photo was fetched
-    end
-    menus.apply()
-    assert.are.equal(3, #sdk.requestsTo "/v1/suggest")
-    assert.are.equal(3, appliedCount(photos))
-    assert.are.equal(1, #sdk.catalog.writes)
-    assert.matches("Canceled: 17 photos were not processed.", menus.lastMessage().info, 1, true)
-  end)
+  -- Cancelled while the daemon was asked for the `fetched`-th of 20 photos: those are applied in one write.
+  for _, case in ipairs({
+    { fetched = 8, name = "stops between batches when the progress scope is cancelled" }, -- a batch is 8 photos
+    {
+      fetched = 3,
+      name = "stops before the next photo when cancelled in the middle of a batch, and applies what was fetched",
+    },
+  }) do
+    it(case.name, function()
+      local photos = sdk.photos(20)
+      sdk.newCatalog(photos)
+      sdk.isCanceled = function()
+        return #sdk.requestsTo "/v1/suggest" >= case.fetched
+      end
+      menus.apply()
+      assert.are.equal(case.fetched, #sdk.requestsTo "/v1/suggest")
+      assert.are.equal(case.fetched, appliedCount(photos))
+      assert.are.equal(1, #sdk.catalog.writes)
+      local notDone = 20 - case.fetched
+      assert.matches("Canceled: " .. notDone .. " photos were not processed.", menus.lastMessage().info, 1, true)
+    end)
+  end
 
   it("stops when the daemon goes away mid-run, keeping what was already fetched", function()
     local photos = sdk.photos(5)
