@@ -14,6 +14,17 @@ describe("daemon down", function()
     sdk.daemon.down = true
   end)
 
+  --- Runs Auto-retouch on one photo and answers "Start daemon"; every shell command that matches `pattern`
+  -- exits with `status`, the others with 0.
+  local function startWithFailing(pattern, status)
+    sdk.newCatalog(sdk.photos(1))
+    sdk.confirmAnswer = "ok"
+    sdk.onExecute = function(command)
+      return command:find(pattern) and status or 0
+    end
+    menus.apply()
+  end
+
   it("explains how to start the daemon and stops when the user cancels", function()
     local photos = sdk.photos(2)
     sdk.newCatalog(photos).folders = { "/Users/me/Pictures", "/Volumes/Photo Disk/It's mine" }
@@ -76,12 +87,7 @@ describe("daemon down", function()
   end)
 
   it("reports a failing start command at once", function()
-    sdk.newCatalog(sdk.photos(1))
-    sdk.confirmAnswer = "ok"
-    sdk.onExecute = function(command)
-      return command:find("^nohup ") and 127 or 0
-    end
-    menus.apply()
+    startWithFailing("^nohup ", 127)
     assert.are.equal(0, sdk.slept)
     assert.matches("status 127", sdk.dialogsOf("message")[1].info, 1, true)
   end)
@@ -99,12 +105,7 @@ describe("daemon down", function()
   end)
 
   it("looks a bare program name up on Lightroom's PATH first (macOS) and says at once when it is not there", function()
-    sdk.newCatalog(sdk.photos(1))
-    sdk.confirmAnswer = "ok"
-    sdk.onExecute = function(command)
-      return command:find("^command %-v ") and 1 or 0
-    end
-    menus.apply()
+    startWithFailing("^command %-v ", 1)
     assert.are.same({ "command -v 'autoretouch' >/dev/null 2>&1" }, sdk.executed)
     assert.are.equal(0, sdk.slept)
     expect.showsAll(sdk.dialogsOf("message")[1].info, { S.startFailedNotFound "autoretouch", S.startFailedPath })
