@@ -47,6 +47,22 @@ describe("preview on virtual copies", function()
     dt._log.actions["autoretouch_preview"].callback("autoretouch_preview", images)
   end
 
+  --- Virtual copy `index` (default 1) of a.png, with no file of its own, as image `id` (default 7: the user's
+  -- own copy in these specs).
+  local function virtual_copy(index, id)
+    return image(id or 7, "a.png", { duplicate_index = index or 1, create_file = false })
+  end
+
+  --- a.png and the user's own virtual copy 1 of it, grouped with it and edited (its sidecar a_01.png.xmp).
+  local function original_and_own_copy()
+    setup()
+    local a = image(1, "a.png")
+    local own = virtual_copy()
+    own:group_with(a) -- darktable groups a virtual copy with its original
+    stub.edit(own, "vignette")
+    return a, own
+  end
+
   after_each(function()
     load.finish(plugin, env)
   end)
@@ -115,7 +131,7 @@ describe("preview on virtual copies", function()
   it("replaces the previous copies on a second preview and never deletes the user's own copy", function()
     setup()
     local a = image(1, "a.png")
-    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    local own = virtual_copy()
     own:attach_tag(dt.tags.create("darktable|mine"))
     preview({ a })
     local first = copies()
@@ -173,7 +189,7 @@ describe("preview on virtual copies", function()
   it("discard deletes only the preview copies, and the sidecars darktable leaves for them", function()
     setup()
     local a = image(1, "a.png")
-    local own = image(7, "a.png", { duplicate_index = 3, create_file = false })
+    local own = virtual_copy(3)
     preview({ a })
     local made = copies()[1]
     assert.truthy(stub.read_file(made.sidecar))
@@ -273,7 +289,7 @@ describe("preview on virtual copies", function()
   it("a preview after a reload never takes the number of the user's own copy, nor its sidecar", function()
     setup()
     local a = image(1, "a.png")
-    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    local own = virtual_copy()
     stub.edit(own, "vignette") -- the user's copy and its sidecar a_01.png.xmp
     local spare = env.photos .. "/a_03.png.xmp" -- a sidecar of no image in the library (a copy removed from it)
     stub.write_file(spare, "the user's file")
@@ -317,7 +333,7 @@ describe("preview on virtual copies", function()
     local function setup_taken()
       setup()
       a = image(1, "a.png")
-      own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+      own = virtual_copy()
       stub.edit(own, "vignette") -- the user's copy and its sidecar a_01.png.xmp
       plugin.apply_to_images({ a }) -- the reload: darktable's next copy is 1 again
       mine = stub.read_file(own.sidecar)
@@ -399,10 +415,10 @@ describe("preview on virtual copies", function()
   it("never deletes a sidecar another image of the file shares, and leaves such an image alone", function()
     setup()
     image(1, "a.png")
-    local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
+    local own = virtual_copy()
     stub.edit(own, "vignette")
     -- a preview copy an older plug-in made with the user's copy's number (darktable 4.2 gave it after a reload)
-    local copy = image(8, "a.png", { duplicate_index = 1, create_file = false })
+    local copy = virtual_copy(1, 8)
     copy:attach_tag(dt.tags.create("autoretouch|preview"))
     local shared = stub.read_file(own.sidecar)
     assert.truthy(shared:find("autoretouch|preview", 1, true)) -- the copy wrote the shared file last
@@ -573,11 +589,7 @@ describe("preview on virtual copies", function()
     end)
 
     it("applies the preview of the user's own copy to that copy (--duplicate), not to the original", function()
-      setup()
-      local a = image(1, "a.png")
-      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
-      own:group_with(a) -- darktable groups a virtual copy with its original
-      stub.edit(own, "vignette")
+      local a, own = original_and_own_copy()
       preview({ a })
       local of_a = copies()[1]
       local summary = plugin.preview_images({ own }, { preview_variants = 1 }) -- replaces a's preview
@@ -594,7 +606,7 @@ describe("preview on virtual copies", function()
       assert.is_true(of_a.deleted)
       assert.are.same({}, a.history) -- the original got nothing
       own:delete() -- the image the next preview is made from goes away: its preview is skipped
-      chosen = plugin.preview_images({ image(8, "a.png", { duplicate_index = 4, create_file = false }) }).copies[1]
+      chosen = plugin.preview_images({ virtual_copy(4, 8) }).copies[1]
       dt.database.get_image(8):delete()
       local skipped = plugin.apply_chosen_previews({ chosen })
       assert.are.equal(1, skipped.skipped)
@@ -603,11 +615,7 @@ describe("preview on virtual copies", function()
     end)
 
     it("an original selected alone never chooses the preview of the user's copy", function()
-      setup()
-      local a = image(1, "a.png")
-      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
-      own:group_with(a)
-      stub.edit(own, "vignette")
+      local a, own = original_and_own_copy()
       local mine = stub.read_file(own.sidecar)
       plugin.preview_images({ own }, { preview_variants = 1 })
       local none, err = plugin.apply_chosen_previews({ a }) -- the original only: it has no preview of its own
@@ -618,11 +626,7 @@ describe("preview on virtual copies", function()
     end)
 
     it("applies the previews of the original and of the user's copy together, each to its own image", function()
-      setup()
-      local a = image(1, "a.png")
-      local own = image(7, "a.png", { duplicate_index = 1, create_file = false })
-      own:group_with(a)
-      stub.edit(own, "vignette")
+      local a, own = original_and_own_copy()
       local made = plugin.preview_images({ a, own }, { preview_variants = 1 }).copies
       assert.are.equal(2, #made)
       local applied = plugin.apply_chosen_previews({ made[1], made[2] })
@@ -655,7 +659,7 @@ describe("preview on virtual copies", function()
       assert.are.equal(0, #env.argvs_of("apply", J))
       assert.are.equal(2, #copies())
       plugin.discard_previews()
-      local own = image(7, "a.png", { duplicate_index = 9, create_file = false }) -- the user's own virtual copy
+      local own = virtual_copy(9) -- the user's own virtual copy
       preview({ a })
       local nothing, reason = plugin.apply_chosen_previews({ own })
       assert.is_nil(nothing)
