@@ -100,14 +100,19 @@ CREATE INDEX index_Adobe_libraryImageDevelopHistoryStep_imageDateCreated
     ON Adobe_libraryImageDevelopHistoryStep( image, dateCreated );
 """
 
-LR3_SCHEMA = (
-    """
+#: The tables whose declarations differ between the schemas, written once: a column marked ``-- lr3`` or
+#: ``-- modern`` belongs to that schema alone, the others to both (:func:`_schema` picks one schema's columns).
+_VERSIONED_TABLES = """
 CREATE TABLE Adobe_images (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
+    bitDepth NOT NULL DEFAULT 0,  -- modern
     captureTime,
+    colorChannels NOT NULL DEFAULT 0,  -- modern
     copyName,
+    copyReason,  -- modern
     developSettingsIDCache,
+    editLock INTEGER NOT NULL DEFAULT 0,  -- modern
     fileFormat NOT NULL DEFAULT 'unset',
     masterImage INTEGER,
     pick NOT NULL DEFAULT 0,
@@ -116,14 +121,21 @@ CREATE TABLE Adobe_images (
 );
 CREATE TABLE Adobe_imageDevelopSettings (
     id_local INTEGER PRIMARY KEY,
+    hasBigData INTEGER NOT NULL DEFAULT 0,  -- modern
+    hasMasks INTEGER NOT NULL DEFAULT 0,  -- modern
     image INTEGER,
+    processVersion,  -- modern
     text,
     whiteBalance
 );
 CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
-    dateCreated INTEGER,
+    dateCreated INTEGER,  -- lr3
+    dateCreated,  -- modern
+    digest,  -- modern
+    hasBigData INTEGER NOT NULL DEFAULT 0,  -- modern
+    hasDevelopAdjustments,  -- modern
     image INTEGER,
     name,
     relValueString,
@@ -133,64 +145,36 @@ CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
 CREATE TABLE AgLibraryFolder (
     id_local INTEGER PRIMARY KEY,
     id_global UNIQUE NOT NULL,
-    pathFromRoot NOT NULL DEFAULT '',
-    rootFolder INTEGER NOT NULL DEFAULT 0
-);
-"""
-    + _COMMON_TABLES
-)
-
-MODERN_SCHEMA = (
-    """
-CREATE TABLE Adobe_images (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    bitDepth NOT NULL DEFAULT 0,
-    captureTime,
-    colorChannels NOT NULL DEFAULT 0,
-    copyName,
-    copyReason,
-    developSettingsIDCache,
-    editLock INTEGER NOT NULL DEFAULT 0,
-    fileFormat NOT NULL DEFAULT 'unset',
-    masterImage INTEGER,
-    pick NOT NULL DEFAULT 0,
-    rating,
-    rootFile INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE Adobe_imageDevelopSettings (
-    id_local INTEGER PRIMARY KEY,
-    hasBigData INTEGER NOT NULL DEFAULT 0,
-    hasMasks INTEGER NOT NULL DEFAULT 0,
-    image INTEGER,
-    processVersion,
-    text,
-    whiteBalance
-);
-CREATE TABLE Adobe_libraryImageDevelopHistoryStep (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    dateCreated,
-    digest,
-    hasBigData INTEGER NOT NULL DEFAULT 0,
-    hasDevelopAdjustments,
-    image INTEGER,
-    name,
-    relValueString,
-    text,
-    valueString
-);
-CREATE TABLE AgLibraryFolder (
-    id_local INTEGER PRIMARY KEY,
-    id_global UNIQUE NOT NULL,
-    parentId INTEGER,
+    parentId INTEGER,  -- modern
     pathFromRoot NOT NULL DEFAULT '',
     rootFolder INTEGER NOT NULL DEFAULT 0,
-    visibility INTEGER
+    visibility INTEGER  -- modern
 );
 """
-    + _COMMON_TABLES
-)
+_VERSION_MARK = re.compile(r",?  -- (lr3|modern)$")
+
+
+def _schema(version: str) -> str:
+    """One schema's script: :data:`_VERSIONED_TABLES` with ``version``'s columns, then :data:`_COMMON_TABLES`.
+
+    Args:
+        version: ``"lr3"`` or ``"modern"``.
+
+    Returns:
+        The ``CREATE`` statements, each column but a table's last ending in a comma.
+    """
+    columns = []
+    for line in _VERSIONED_TABLES.splitlines():
+        mark = _VERSION_MARK.search(line)
+        if mark is None:
+            columns.append(line)
+        elif mark.group(1) == version:
+            columns.append(line[: mark.start()] + ",")
+    return re.sub(r",\n\)", "\n)", "\n".join(columns) + "\n") + _COMMON_TABLES
+
+
+LR3_SCHEMA = _schema("lr3")
+MODERN_SCHEMA = _schema("modern")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DB_VERSION = {"lr3": "0300025", "modern": "1400000"}
