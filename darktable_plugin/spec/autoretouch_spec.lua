@@ -139,6 +139,27 @@ describe("running", function()
     env.scenario(plugin.internals.json_encode({ [command] = settings }))
   end
 
+  --- apply_to_images on two new images, the files `first` and `second`, the fake CLI answering `action` (with
+  --- `settings`) for the first and its default for the second. Returns the summary and the two images.
+  local function apply_pair(first, second, action, settings)
+    setup()
+    local a, b = image(1, first), image(2, second)
+    per_photo("apply", { [a] = action }, settings)
+    return plugin.apply_to_images({ a, b }), a, b
+  end
+
+  --- apply_to_images on new images of the files `names` (default { "a.png" }), the fake CLI answering as the JSON
+  --- `scenario` says. Returns the summary.
+  local function apply_answering(scenario, names)
+    setup()
+    env.scenario(scenario)
+    local images = {}
+    for i, name in ipairs(names or { "a.png" }) do
+      images[i] = image(i, name)
+    end
+    return plugin.apply_to_images(images)
+  end
+
   after_each(function()
     if env then
       env.cleanup()
@@ -379,10 +400,7 @@ describe("running", function()
     end)
 
     it("reloads only images whose sidecar was written", function()
-      setup()
-      local a, b = image(1, "a.png"), image(2, "b.png")
-      per_photo("apply", { [a] = "skipped" }, { reason = "already has autoretouch entries" })
-      local summary = plugin.apply_to_images({ a, b })
+      local summary, _a, b = apply_pair("a.png", "b.png", "skipped", { reason = "already has autoretouch entries" })
       assert.are.equal(1, summary.skipped)
       assert.are.equal(1, summary.written)
       assert.are.equal("skipped", summary.details[1].action)
@@ -391,9 +409,9 @@ describe("running", function()
     end)
 
     it("logs the CLI's warnings, e.g. a stale record dropped after a history reset", function()
-      setup()
-      env.scenario('{"apply": {"warnings": ["dropped the autoretouch record of 2024-01-01T00:00:00Z"]}}')
-      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      local summary = apply_answering(
+        '{"apply": {"warnings": ["dropped the autoretouch record of 2024-01-01T00:00:00Z"]}}'
+      )
       assert.are.equal(1, summary.written)
       assert.are.same({ "dropped the autoretouch record of 2024-01-01T00:00:00Z" }, summary.details[1].warnings)
       assert.truthy(find(dt._log.logs, "^autoretouch: note .*a%.png: dropped the autoretouch record"))
@@ -656,10 +674,8 @@ describe("running", function()
     end)
 
     it("fails only the photo the CLI could not handle", function()
-      setup()
-      local bad, good = image(1, "bad.png"), image(2, "good.png")
-      per_photo("apply", { [bad] = "failed" }, { reason = "bad.png: cannot decode \226\152\131", exit = 9 })
-      local summary = plugin.apply_to_images({ bad, good })
+      local summary, _bad, good = apply_pair("bad.png", "good.png", "failed",
+        { reason = "bad.png: cannot decode \226\152\131", exit = 9 })
       assert.are.equal("failed", summary.details[1].action)
       assert.truthy(summary.details[1].reason:find("cannot decode \226\152\131", 1, true))
       assert.are.equal("written", summary.details[2].action)
@@ -669,9 +685,10 @@ describe("running", function()
     end)
 
     it("quotes the CLI's own error when apply prints no row", function()
-      setup()
-      env.scenario('{"apply": {"mode": "none", "exit": 6, "stderr": "autoretouch: error: no style named \'x\'\\n"}}')
-      local summary = plugin.apply_to_images({ image(1, "a.png"), image(2, "b.png") })
+      local summary = apply_answering(
+        '{"apply": {"mode": "none", "exit": 6, "stderr": "autoretouch: error: no style named \'x\'\\n"}}',
+        { "a.png", "b.png" }
+      )
       assert.are.equal(2, summary.failed)
       assert.are.equal("autoretouch exited with status 6: no style named 'x'", summary.details[1].reason)
       assert.are.equal(summary.details[1].reason, summary.details[2].reason)
@@ -679,10 +696,7 @@ describe("running", function()
     end)
 
     it("fails a photo the CLI left out, and matches rows by order when it spelled the paths differently", function()
-      setup()
-      local a, b = image(1, "a.png"), image(2, "b.png")
-      per_photo("apply", { [a] = "none" })
-      local summary = plugin.apply_to_images({ a, b })
+      local summary = apply_pair("a.png", "b.png", "none")
       assert.are.equal("failed", summary.details[1].action)
       assert.are.equal("autoretouch reported nothing for this photo", summary.details[1].reason)
       assert.are.equal("written", summary.details[2].action)
@@ -692,17 +706,15 @@ describe("running", function()
     end)
 
     it("survives output that is not JSON", function()
-      setup()
-      env.scenario('{"apply": {"mode": "garbage"}}')
-      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      local summary = apply_answering('{"apply": {"mode": "garbage"}}')
       assert.are.equal(1, summary.failed)
       assert.truthy(summary.details[1].reason:find("no usable answer", 1, true))
     end)
 
     it("reports apply failures and crashes", function()
-      setup()
-      env.scenario('{"apply": {"per_photo": {}, "mode": "failed", "reason": "a.png.xmp: malformed XML", "exit": 9}}')
-      local summary = plugin.apply_to_images({ image(1, "a.png") })
+      local summary = apply_answering(
+        '{"apply": {"per_photo": {}, "mode": "failed", "reason": "a.png.xmp: malformed XML", "exit": 9}}'
+      )
       assert.are.equal("a.png.xmp: malformed XML", summary.details[1].reason)
       assert.are.same({}, dt._log.imports)
       env.scenario('{"apply": {"mode": "garbage", "exit": 1, "stderr": "Traceback\\nKeyError: boom\\n"}}')
