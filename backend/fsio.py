@@ -14,7 +14,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
+    "HAS_FLOCK",
     "NAME_MAX",
     "NEW_FILE_MODE",
     "UMASK",
@@ -24,6 +30,7 @@ __all__ = [
     "short_name",
     "temp_prefix",
     "temp_stem",
+    "try_flock",
     "utf8_text",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -144,6 +151,27 @@ def fsync_folder(folder: str | Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+#: Whether this platform has ``fcntl.flock`` (POSIX). Without it :func:`try_flock` locks nothing; the sidecar
+#: lock then falls back to an ``O_EXCL`` lock file.
+HAS_FLOCK = fcntl is not None
+
+
+def try_flock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on the open file ``fd`` without waiting; closing ``fd`` releases it.
+
+    Returns:
+        False when another open file holds the lock; True when taken, or where there is no ``flock``
+        (see :data:`HAS_FLOCK`).
+    """
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -37,12 +37,7 @@ from typing import IO, Any
 
 from backend.batch.walk import is_folder
 from backend.errors import FileError, PermissionDeniedError
-from backend.fsio import fsync_folder
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from backend.fsio import fsync_folder, try_flock
 
 __all__ = [
     "DEFAULT_JOURNAL_NAME",
@@ -274,11 +269,8 @@ class Journal:
             raise JournalError(self.path, f"cannot open the journal ({exc.strerror or exc})") from None
         fh = os.fdopen(fd, "r+b")
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise JournalError(self.path, "another autoretouch catalog run is using this journal") from None
+            if not try_flock(fd):
+                raise JournalError(self.path, "another autoretouch catalog run is using this journal")
             data = fh.read()
             keep = self._load(data)
             if keep != len(data):  # a torn last line (crash during an append): cut it off

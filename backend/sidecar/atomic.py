@@ -31,12 +31,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
-from backend.fsio import NAME_MAX, NEW_FILE_MODE, fsync_folder, name_size, short_name, temp_prefix, temp_stem
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from backend.fsio import (
+    HAS_FLOCK,
+    NAME_MAX,
+    NEW_FILE_MODE,
+    fsync_folder,
+    name_size,
+    short_name,
+    temp_prefix,
+    temp_stem,
+    try_flock,
+)
 
 __all__ = [
     "LOCK_TIMEOUT_S",
@@ -84,19 +89,15 @@ def _check_sidecar_name(path: Path) -> None:
 
 @contextlib.contextmanager
 def _flock(lock: Path, sidecar: Path, timeout: float) -> Iterator[None]:
-    assert fcntl is not None
+    assert HAS_FLOCK
     deadline = time.monotonic() + timeout
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise SidecarError(sidecar, f"locked by another process (lock file {lock})") from None
-                    time.sleep(_POLL_S)
+            while not try_flock(fd):
+                if time.monotonic() > deadline:
+                    raise SidecarError(sidecar, f"locked by another process (lock file {lock})")
+                time.sleep(_POLL_S)
             # The holder before us may have unlinked the lock file: only a lock on the file that is
             # still at that path counts.
             try:
@@ -176,7 +177,7 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
     timeout = LOCK_TIMEOUT_S if timeout is None else timeout
     with contextlib.ExitStack() as held:
         try:
-            held.enter_context(_flock(lock, p, timeout) if fcntl is not None else _exclusive_file(lock, p, timeout))
+            held.enter_context(_flock(lock, p, timeout) if HAS_FLOCK else _exclusive_file(lock, p, timeout))
         except OSError as exc:
             raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
         yield
