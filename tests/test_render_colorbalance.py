@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import struct
@@ -28,13 +29,8 @@ from backend.render.color import (
 )
 from backend.render.colorbalance import (
     COLORBALANCERGB_FIELDS,
-    apply_black_and_white,
+    apply_colorbalancergb_slider,
     apply_colorbalancergb_stage,
-    apply_contrast,
-    apply_highlights,
-    apply_saturation,
-    apply_shadows,
-    apply_vibrance,
     colorbalancergb_params,
 )
 from backend.sliders.catalog import iter_sliders
@@ -42,15 +38,9 @@ from testing.dt_sidecar import one_entry_sidecar
 from testing.filter_checks import check_smoke, srgb_gamut_image
 from testing.needs import need_program
 
-APPLY = {
-    "contrast": apply_contrast,
-    "highlights": apply_highlights,
-    "shadows": apply_shadows,
-    "vibrance": apply_vibrance,
-    "saturation": apply_saturation,
-    "black_and_white": apply_black_and_white,
-}
-SLIDERS = tuple(APPLY)
+SLIDERS = ("contrast", "highlights", "shadows", "vibrance", "saturation", "black_and_white")
+#: Each slider alone: ``(image, value) -> image``.
+APPLY = {name: functools.partial(apply_colorbalancergb_slider, name) for name in SLIDERS}
 
 
 def _image(n: int = 2, h: int = 6, w: int = 5, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -114,7 +104,7 @@ def test_params_batch_and_errors() -> None:
     with pytest.raises(InvalidRecipeError):
         colorbalancergb_params({"contrast": torch.zeros(2), "saturation": torch.zeros(3)})
     with pytest.raises(InvalidRecipeError):
-        apply_contrast(_image(n=2), torch.zeros(3))
+        APPLY["contrast"](_image(n=2), torch.zeros(3))
 
 
 # --- smoke, cardinality, identity ----------------------------------------------------------------------
@@ -215,16 +205,16 @@ def test_tone_sliders_raise_mean_luminance(name: str) -> None:
 
 def test_shadows_act_on_dark_and_highlights_on_bright_tones() -> None:
     greys = torch.tensor([0.02, 0.9], dtype=torch.float64).view(1, 1, 1, 2).expand(1, 3, 1, 2)
-    shadows = apply_shadows(greys, 100.0) / greys
-    highlights = apply_highlights(greys, 100.0) / greys
+    shadows = APPLY["shadows"](greys, 100.0) / greys
+    highlights = APPLY["highlights"](greys, 100.0) / greys
     assert shadows[0, 1, 0, 0] > 1.3 and shadows[0, 1, 0, 1] < 1.1
     assert highlights[0, 1, 0, 1] > 1.3 and highlights[0, 1, 0, 0] < 1.1
 
 
 def test_contrast_expands_around_middle_grey() -> None:
     greys = torch.tensor([0.03, 0.6], dtype=torch.float64).view(1, 1, 1, 2).expand(1, 3, 1, 2)
-    more = apply_contrast(greys, 60.0)
-    less = apply_contrast(greys, -60.0)
+    more = APPLY["contrast"](greys, 60.0)
+    less = APPLY["contrast"](greys, -60.0)
     assert more[0, 1, 0, 0] < greys[0, 1, 0, 0] < less[0, 1, 0, 0]
     assert more[0, 1, 0, 1] > greys[0, 1, 0, 1] > less[0, 1, 0, 1]
 
@@ -237,20 +227,20 @@ def test_colour_sliders_raise_mean_chroma(name: str) -> None:
 def test_vibrance_favours_muted_colours() -> None:
     colours = torch.tensor([[0.45, 0.40, 0.35], [0.6, 0.1, 0.05]], dtype=torch.float64)
     image = apply_matrix(colours.T.reshape(1, 3, 1, 2), SRGB_TO_REC2020)
-    gain = _chroma(apply_vibrance(image, 60.0)) / _chroma(image)
+    gain = _chroma(APPLY["vibrance"](image, 60.0)) / _chroma(image)
     assert gain[0, 0, 0] > gain[0, 0, 1] > 1.0
 
 
 def test_black_and_white_100_is_neutral_at_constant_luminance() -> None:
     image = _image(n=2, h=8, w=8, seed=17)
-    out = apply_black_and_white(image, 100.0)
+    out = APPLY["black_and_white"](image, 100.0)
     spread = out.amax(dim=1) - out.amin(dim=1)
     assert spread.max().item() < 1e-5 * (1.0 + out.amax().item())
     # darktable removes chroma in Filmlight Yrg, at constant Yrg luminance
     y_in = cb.lms_to_yrg(cb.rec2020_to_lms(image.unbind(1)))[0]
     y_out = cb.lms_to_yrg(cb.rec2020_to_lms(out.unbind(1)))[0]
     torch.testing.assert_close(y_out, y_in, atol=1e-3, rtol=1e-2)
-    assert _chroma(apply_black_and_white(image, 50.0)).mean() < _chroma(image).mean()
+    assert _chroma(APPLY["black_and_white"](image, 50.0)).mean() < _chroma(image).mean()
 
 
 def test_commutes_with_4x_downscaling() -> None:

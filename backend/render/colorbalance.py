@@ -37,7 +37,7 @@ Lightroom's proprietary Contrast/Highlights/Shadows/Vibrance/Saturation.
 Example:
     >>> import torch
     >>> image = torch.rand(1, 3, 8, 8)
-    >>> apply_contrast(image, 30.0).shape
+    >>> apply_colorbalancergb_slider("contrast", image, 30.0).shape
     torch.Size([1, 3, 8, 8])
 """
 
@@ -56,13 +56,8 @@ from backend.sliders.catalog import iter_sliders
 
 __all__ = [
     "COLORBALANCERGB_FIELDS",
-    "apply_black_and_white",
+    "apply_colorbalancergb_slider",
     "apply_colorbalancergb_stage",
-    "apply_contrast",
-    "apply_highlights",
-    "apply_saturation",
-    "apply_shadows",
-    "apply_vibrance",
     "colorbalancergb_params",
 ]
 
@@ -449,83 +444,33 @@ def apply_colorbalancergb_stage(image: Tensor, values: Mapping[str, Tensor]) -> 
     return _process_fast(image, colorbalancergb_params(batched))
 
 
-def _one(name: str, image: Tensor, value: Tensor | float) -> Tensor:
+def apply_colorbalancergb_slider(name: str, image: Tensor, value: Tensor | float) -> Tensor:
+    """Apply one of the stage's sliders alone (the others at identity).
+
+    The sliders and their darktable fields (0 is identity for each)::
+
+        contrast         -100..100  fulcrum contrast around middle grey 18.45 % on Yrg luminance,
+                                    contrast = value / 200
+        highlights       -100..100  gain of the highlights mask (4-ways "gain luminance"), + brightens the
+                                    bright tones, highlights_Y = value / 200
+        shadows          -100..100  gain of the shadows mask (4-ways "lift luminance"), + lifts the dark
+                                    tones, shadows_Y = value / 200
+        vibrance         -100..100  chroma boost that favours muted colours (global vibrance),
+                                    vibrance = value / 100
+        saturation       -100..100  uniform chroma scale 1 + value / 100 at constant luminance, -100 removes
+                                    all colour, chroma_global = value / 100
+        black_and_white     0..100  removes value % of the colour at constant luminance, 100 is monochrome,
+                                    chroma_global = -value / 100
+
+    Args:
+        name: one of the sliders above.
+        image: ``(N, 3, H, W)`` linear Rec.2020.
+        value: the slider value in the range above, a float, a 0-d tensor or ``(N,)``.
+
+    Returns:
+        ``(N, 3, H, W)`` linear Rec.2020 (see :func:`apply_colorbalancergb_stage`).
+
+    Raises:
+        InvalidRecipeError: ``name`` is not one of the stage's sliders, or ``value`` has another shape.
+    """
     return apply_colorbalancergb_stage(image, {name: _batch_value(value, image.shape[0], image, name)})
-
-
-def apply_contrast(image: Tensor, value: Tensor | float) -> Tensor:
-    """Fulcrum contrast around middle grey 18.45 % on Yrg luminance (darktable ``contrast = value / 200``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: -100..100, float, 0-d or ``(N,)``; 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("contrast", image, value)
-
-
-def apply_highlights(image: Tensor, value: Tensor | float) -> Tensor:
-    """Gain of the highlights mask (darktable 4-ways "gain luminance", ``highlights_Y = value / 200``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: -100..100; + brightens the bright tones, 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("highlights", image, value)
-
-
-def apply_shadows(image: Tensor, value: Tensor | float) -> Tensor:
-    """Gain of the shadows mask (darktable 4-ways "lift luminance", ``shadows_Y = value / 200``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: -100..100; + lifts the dark tones, 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("shadows", image, value)
-
-
-def apply_vibrance(image: Tensor, value: Tensor | float) -> Tensor:
-    """Chroma boost that favours muted colours (darktable global vibrance, ``vibrance = value / 100``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: -100..100; 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("vibrance", image, value)
-
-
-def apply_saturation(image: Tensor, value: Tensor | float) -> Tensor:
-    """Uniform chroma scale ``1 + value / 100`` at constant luminance (darktable ``chroma_global``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: -100..100; -100 removes all colour, 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("saturation", image, value)
-
-
-def apply_black_and_white(image: Tensor, value: Tensor | float) -> Tensor:
-    """Remove ``value`` % of the colour at constant luminance (``chroma_global = -value / 100``).
-
-    Args:
-        image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: 0..100; 100 is monochrome, 0 is identity.
-
-    Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-    """
-    return _one("black_and_white", image, value)
