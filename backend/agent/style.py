@@ -69,6 +69,7 @@ __all__ = [
     "load_style",
     "read_metadata",
     "save_style",
+    "style_not_found",
     "user_style_dirs",
     "validate_metadata",
 ]
@@ -531,6 +532,24 @@ def user_style_dirs() -> list[Path]:
     return [Path("~/.local/share/autoretouch/styles").expanduser()]
 
 
+def style_not_found(
+    name: str, dirs: Sequence[Path], *, where: str = "", default_hint: str, listing: str
+) -> NotFoundError:
+    """The error for a style that no folder of ``dirs`` has; the missing default style gets its own hint.
+
+    Args:
+        name: the style asked for.
+        dirs: the style folders looked in.
+        where: who looked, as the message names it after the style (``" on the daemon"``), or ``""``.
+        default_hint: how to go on without the default style.
+        listing: what lists the installed styles.
+    """
+    looked = ", ".join(str(d) for d in dirs) or "(no style folders)"
+    if name == DEFAULT_STYLE:
+        return NotFoundError(f"no default style is installed{where} (looked in {looked}); {default_hint}")
+    return NotFoundError(f"no style named {name!r}{where} (looked in {looked}); see {listing}")
+
+
 class StyleStore:
     """The styles installed on this machine: user folders first, then the shipped ones.
 
@@ -563,13 +582,13 @@ class StyleStore:
             candidate = d / f"{name}.safetensors"
             if candidate.is_file():
                 return candidate
-        where = ", ".join(str(d) for d in self.dirs) or "(no style folders)"
-        if name == DEFAULT_STYLE:
-            raise NotFoundError(
-                f"no default style is installed (looked in {where}); choose one with --style NAME or PATH "
-                "(see `autoretouch styles`) or train one with `autoretouch train`"
-            )
-        raise NotFoundError(f"no style named {name!r} (looked in {where}); see `autoretouch styles`")
+        raise style_not_found(
+            name,
+            self.dirs,
+            default_hint="choose one with --style NAME or PATH (see `autoretouch styles`) or train one with "
+            "`autoretouch train`",
+            listing="`autoretouch styles`",
+        )
 
     def load(self, name: str) -> Style:
         """Load the style ``name`` (see :func:`load_style`)."""

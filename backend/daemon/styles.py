@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.agent.style import DEFAULT_STYLE, Style, StyleInfo, StyleStore, load_style
-from backend.errors import AutoretouchError, NotFoundError
+from backend.agent.style import DEFAULT_STYLE, Style, StyleInfo, StyleStore, load_style, style_not_found
+from backend.errors import AutoretouchError
 
 __all__ = ["LoadedStyles", "StyleRegistry", "folder_state"]
 
@@ -88,13 +88,13 @@ class LoadedStyles:
             return self.styles[name]
         if name in self.errors:
             raise self.errors[name]
-        where = ", ".join(str(d) for d in self.dirs) or "(no style folders)"
-        if name == DEFAULT_STYLE:
-            raise NotFoundError(
-                f"no default style is installed on the daemon (looked in {where}); name a style "
-                "(see ListStyles) or train one"
-            )
-        raise NotFoundError(f"no style named {name!r} on the daemon (looked in {where}); see ListStyles")
+        raise style_not_found(
+            name,
+            self.dirs,
+            where=" on the daemon",
+            default_hint="name a style (see ListStyles) or train one",
+            listing="ListStyles",
+        )
 
     def default_model(self) -> str:
         """``NAME@VERSION`` of the loaded default style, or ``""``."""
