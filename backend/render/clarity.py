@@ -46,7 +46,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import pyramid_expand, pyramid_reduce
-from backend.render.values import one_slider_stage, values_unless_identity
+from backend.render.values import one_slider_filter, one_slider_stage
 
 __all__ = [
     "BILAT_FIXED_FIELDS",
@@ -198,32 +198,25 @@ def local_laplacian_lightness(
     return out[:, :, margin : margin + height, margin : margin + width]
 
 
-def apply_clarity(image: Tensor, value: Tensor | float) -> Tensor:
+@one_slider_filter
+def apply_clarity(image: Tensor, value: Tensor) -> Tensor:
     """Clarity slider (-100..100, identity 0) as darktable ``bilat`` (local Laplacian) with the catalog mapping.
 
     Matches darktable 4.2 ``local contrast`` in local Laplacian mode with ``detail = 0.65 * value / 100``,
     neutral shadows/highlights (100 %) and mid-tone range 0.5: positive values raise mid-tone local contrast,
-    negative values flatten it; Lab a and b are kept. Exact no-op at 0. Not clamped.
+    negative values flatten it; Lab a and b are kept. Exact no-op at 0 (:func:`one_slider_filter`). Not clamped.
 
     Args:
         image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: scalar or ``(N,)`` slider value.
+        value: ``(N,)`` clarity, -100..100 (a number or 0-d tensor stands for every image).
 
     Returns:
-        ``(N, 3, H, W)`` linear Rec.2020.
-
-    Example:
-        >>> img = torch.rand(1, 3, 16, 16)
-        >>> apply_clarity(img, 0.0) is img
-        True
+        ``(N, 3, H, W)`` linear Rec.2020; ``image`` itself below two pyramid levels (shorter side under 4 px).
     """
-    value_t = values_unless_identity(value, image)
-    if value_t is None:
-        return image
     if local_laplacian_levels(*image.shape[-2:]) < 2:
         return image
     lab = rec2020_to_lab(image)
-    lightness = local_laplacian_lightness(lab[:, :1] / 100.0, value_t * DETAIL_PER_UNIT)
+    lightness = local_laplacian_lightness(lab[:, :1] / 100.0, value * DETAIL_PER_UNIT)
     return lab_to_rec2020(torch.cat((lightness * 100.0, lab[:, 1:]), dim=1))
 
 

@@ -32,7 +32,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, separable_blur_valid
-from backend.render.values import one_slider_stage, values_unless_identity
+from backend.render.values import one_slider_filter, one_slider_stage
 
 __all__ = [
     "AMOUNT_PER_UNIT",
@@ -124,29 +124,22 @@ def sharpen_lab_lightness(
     return torch.where(detail != 0, lab_to_rec2020(sharpened), image)
 
 
-def apply_sharpen(image: Tensor, value: Tensor | float) -> Tensor:
+@one_slider_filter
+def apply_sharpen(image: Tensor, value: Tensor) -> Tensor:
     """Sharpen slider (0..100, identity 0) as darktable ``sharpen`` with the catalog mapping.
 
     Matches darktable 4.2 ``sharpen`` v1 with ``amount = value / 50``, ``threshold = 0.5`` and
-    ``radius = 0.0005 * max(H, W)`` of ``image``.
+    ``radius = 0.0005 * max(H, W)`` of ``image``. Exact no-op at 0 (:func:`one_slider_filter`).
 
     Args:
         image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: scalar or ``(N,)`` slider value.
+        value: ``(N,)`` sharpen amount, 0..100 (a number or 0-d tensor stands for every image).
 
     Returns:
         ``(N, 3, H, W)`` linear Rec.2020, not clamped.
-
-    Example:
-        >>> img = torch.rand(1, 3, 8, 8)
-        >>> apply_sharpen(img, 0.0) is img
-        True
     """
-    value_t = values_unless_identity(value, image)
-    if value_t is None:
-        return image
     radius = sharpen_radius_px(max(image.shape[-2:]))
-    return sharpen_lab_lightness(image, value_t * AMOUNT_PER_UNIT, radius)
+    return sharpen_lab_lightness(image, value * AMOUNT_PER_UNIT, radius)
 
 
 #: Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"sharpen"`` of shape ``(N,)``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 import torch
@@ -9,7 +10,7 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["exact_identity_items", "one_slider_stage", "scalar_batch", "values_unless_identity"]
+__all__ = ["exact_identity_items", "one_slider_filter", "one_slider_stage", "scalar_batch", "values_unless_identity"]
 
 
 def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
@@ -76,6 +77,39 @@ def values_unless_identity(value: Tensor | float, image: Tensor) -> Tensor | Non
     if not (image.requires_grad or value_t.requires_grad) and bool((value_t == 0).all()):
         return None
     return value_t.expand(image.shape[0]) if value_t.ndim == 0 else value_t
+
+
+def one_slider_filter(apply: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor | float], Tensor]:
+    """Decorator: the filter ``(image, value) -> image`` of a one-number slider whose identity is 0.
+
+    The filter takes ``value`` as a number, a 0-d tensor or an ``(N,)`` tensor in slider units. It returns
+    ``image`` itself (an exact no-op) when every value is 0 and neither the image nor the value needs a
+    gradient, and otherwise ``apply(image, values)`` with ``values`` of shape ``(N,)``, the image's dtype and
+    device (see :func:`values_unless_identity`). Name and docstring are ``apply``'s.
+
+    Args:
+        apply: the slider's map ``(image (N, 3, H, W), values (N,)) -> (N, 3, H, W)``.
+
+    Returns:
+        The filter ``(image, value) -> (N, 3, H, W)``.
+
+    Example:
+        >>> @one_slider_filter
+        ... def brighten(image: Tensor, values: Tensor) -> Tensor:
+        ...     return image * (1.0 + values.view(-1, 1, 1, 1) / 100.0)
+        >>> img = torch.rand(1, 3, 4, 4)
+        >>> brighten(img, 0.0) is img
+        True
+    """
+
+    @functools.wraps(apply)
+    def slider_filter(image: Tensor, value: Tensor | float) -> Tensor:
+        value_t = values_unless_identity(value, image)
+        if value_t is None:
+            return image
+        return apply(image, value_t)
+
+    return slider_filter
 
 
 def one_slider_stage(

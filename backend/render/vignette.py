@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from backend.render.values import one_slider_stage, values_unless_identity
+from backend.render.values import one_slider_filter, one_slider_stage
 
 __all__ = [
     "BRIGHTNESS_PER_UNIT",
@@ -158,16 +158,17 @@ def vignette_rgb(
     return out
 
 
-def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
+@one_slider_filter
+def apply_vignette(image: Tensor, value: Tensor) -> Tensor:
     """Vignette slider (-100..100, identity 0) as darktable ``vignette`` v4 with the catalog mapping.
 
     Matches darktable 4.2 ``vignette`` with ``brightness = value / 100`` and the fields of
     :data:`VIGNETTE_FIXED_FIELDS`: negative values darken the corners multiplicatively, positive values add
-    light (additive in linear RGB, as darktable does). Not clamped.
+    light (additive in linear RGB, as darktable does). Exact no-op at 0 (:func:`one_slider_filter`). Not clamped.
 
     Args:
         image: ``(N, 3, H, W)`` linear Rec.2020.
-        value: scalar or ``(N,)`` slider value.
+        value: ``(N,)`` vignette, -100..100 (a number or 0-d tensor stands for every image).
 
     Returns:
         ``(N, 3, H, W)`` linear Rec.2020.
@@ -178,9 +179,6 @@ def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
         >>> bool(out[0, 0, 0, 0] < out[0, 0, 3, 4])
         True
     """
-    value_t = values_unless_identity(value, image)
-    if value_t is None:
-        return image
     f = VIGNETTE_FIXED_FIELDS
     weight = vignette_weight(
         image.shape[-2],
@@ -194,7 +192,7 @@ def apply_vignette(image: Tensor, value: Tensor | float) -> Tensor:
         dtype=image.dtype,
         device=image.device,
     )
-    return vignette_rgb(image, value_t * BRIGHTNESS_PER_UNIT, weight, f["saturation"], bool(f["unbound"]))
+    return vignette_rgb(image, value * BRIGHTNESS_PER_UNIT, weight, f["saturation"], bool(f["unbound"]))
 
 
 #: Stage function (see :mod:`backend.render.pipeline`): ``values`` may hold ``"vignette"`` of shape ``(N,)``.
