@@ -37,15 +37,15 @@ from pathlib import Path
 from common import (  # first: it puts the repository on sys.path
     BASELINE_LABELS,
     REPO,
-    TABLE_HEAD,
     add_run_options,
     add_style_options,
     bench_style,
     evaluate_style,
     fmt,
-    markdown_rows,
     parse_run_args,
     print_report,
+    style_gain,
+    write_numbers,
 )
 
 from backend.agent.style import load_style
@@ -149,12 +149,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ours = f"this run: {len(result.per_photo)} FiveK pairs, {args.size} px"
     labels = {**BASELINE_LABELS, "style": f"learned style ({style.name})"}
-    lines = ["", *TABLE_HEAD, *markdown_rows(result, labels, ours)]
-    for name, p, s, de, proto in PUBLISHED:
-        lines.append(f"| *{name}* | {p:.2f} | {s:.4f} | – | {fmt(de, 2)}{'†' if de else ''} | *published: {proto}* |")
-    gain = result.score("style", "psnr") - result.score("identity", "psnr")  # as the table: PSNR pooled
+    notes = [
+        f"| *{name}* | {p:.2f} | {s:.4f} | – | {fmt(de, 2)}{'†' if de else ''} | *published: {proto}* |"
+        for name, p, s, de, proto in PUBLISHED
+    ]
+    gain = style_gain(result)  # as the table: PSNR pooled
     verdict = "PASS" if gain >= TARGET_GAIN_DB else "FAIL"
-    lines += [
+    notes += [
         "",
         "Published rows are other test sets (500 photos), splits and resolutions: context, not a like-for-like",
         "comparison (anchors.md §5). † ΔE as published (a Lab distance; definitions differ between papers).",
@@ -163,15 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         f"**style vs identity: {gain:+.2f} dB PSNR (target >= {TARGET_GAIN_DB:.0f} dB): {verdict}**",
         f"contact sheet: {sheet}",
     ]
-    extra = {
-        "bench": "fivek_unpaired",
-        "sources": args.sources,
-        "holdout": args.holdout,
-        "train": train_summary,
-        "gain_db": gain,
-        "verdict": verdict,
-    }
-    print_report(lines, result, args.json, extra)
+    print_report(result, labels, ours, notes)
+    write_numbers(args, result, "fivek_unpaired", train_summary, holdout=args.holdout, verdict=verdict)
     return 0
 
 

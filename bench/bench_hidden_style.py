@@ -45,7 +45,6 @@ import torch
 from common import (  # first: it puts the repository on sys.path
     BASELINE_LABELS,
     REPO,
-    TABLE_HEAD,
     add_run_options,
     add_style_options,
     bench_style,
@@ -54,11 +53,12 @@ from common import (  # first: it puts the repository on sys.path
     evaluate_style,
     link_photos,
     link_training_photos,
-    markdown_rows,
     parse_run_args,
     photo_long_side,
     print_report,
+    style_gain,
     train_style,
+    write_numbers,
 )
 
 from backend.agent.style import load_style
@@ -245,13 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     protocol = f"{len(result.per_photo)} held-out Kodak photos, {args.long_side} px, darktable-cli edits"
     s = result.summary()
-    gain = s["style"]["psnr"] - s["identity"]["psnr"]
+    gain = style_gain(result)
     oracle_gain = s["oracle"]["psnr"] - s["identity"]["psnr"]
     share = gain / oracle_gain if oracle_gain > 0 else float("nan")
-    lines = [
-        "",
-        *TABLE_HEAD,
-        *markdown_rows(result, labels, protocol),
+    notes = [
         "",
         *_mean_recovered(result.per_photo, hidden),
         "",
@@ -260,15 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         f"style vs oracle ΔE00: {s['style']['delta_e00']:.2f} vs {s['oracle']['delta_e00']:.2f}",
         f"contact sheet: {sheet}",
     ]
-    extra = {
-        "bench": "hidden_style",
-        "hidden": hidden.to_dict(),
-        "sources": args.sources,
-        "train": train_summary,
-        "gain_db": gain,
-        "oracle_gain_db": oracle_gain,
-    }
-    print_report(lines, result, args.json, extra)
+    print_report(result, labels, protocol, notes)
+    write_numbers(args, result, "hidden_style", train_summary, hidden=hidden.to_dict(), oracle_gain_db=oracle_gain)
     return 0
 
 

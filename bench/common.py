@@ -10,7 +10,8 @@ Importing it puts the repository (:data:`REPO`) on ``sys.path`` too, so a script
   :func:`train_style` (``autoretouch train`` in a subprocess), :func:`link_training_photos`, :func:`bench_style`
   (``--style-dir``'s style, else a trained one), :func:`find_style`;
 * evaluation: :func:`evaluate_style` (``evaluate_pairs`` + contact sheet), :func:`markdown_rows` under
-  :data:`TABLE_HEAD`, :func:`report_progress`, :func:`print_report` (the report, and ``--json``'s file).
+  :data:`TABLE_HEAD`, :func:`report_progress`, :func:`style_gain`, :func:`print_report` (the report),
+  :func:`write_numbers` (``--json``'s file).
 """
 
 from __future__ import annotations
@@ -310,14 +311,41 @@ def markdown_rows(result: EvalResult, labels: Mapping[str, str], protocol: str) 
     return rows
 
 
-def print_report(lines: Sequence[str], result: EvalResult, json_path: Path | None, extra: Mapping[str, Any]) -> None:
-    """Print a bench's report ``lines``; with ``json_path`` (``--json``), also write its numbers there.
+def style_gain(result: EvalResult) -> float:
+    """The learned style's PSNR over the identity's in ``result``, in dB (pooled PSNR, as the table reports it)."""
+    return result.score("style", "psnr") - result.score("identity", "psnr")
 
-    The JSON file holds ``result_to_json(result)`` with the keys of ``extra`` added (indented, trailing newline).
+
+def print_report(result: EvalResult, labels: Mapping[str, str], protocol: str, notes: Sequence[str]) -> None:
+    """Print a bench's report: the markdown table of ``result`` and ``notes`` under it.
+
+    Args:
+        result: the evaluation of the learned style beside its baselines.
+        labels: the table's row label of each method (:func:`markdown_rows` under :data:`TABLE_HEAD`).
+        protocol: the table's test-set column.
+        notes: the report's lines under the table's rows.
     """
-    print("\n".join(lines))
-    if json_path is None:
+    print("\n".join(["", *TABLE_HEAD, *markdown_rows(result, labels, protocol), *notes]))
+
+
+def write_numbers(
+    args: argparse.Namespace, result: EvalResult, bench: str, train: Mapping[str, Any], **extra: Any
+) -> None:
+    """With ``--json`` (``args.json``), write a style bench's numbers there; without it, nothing.
+
+    The JSON file holds ``result_to_json(result)`` with ``bench``, ``sources`` (``args.sources``), ``train``,
+    ``gain_db`` (:func:`style_gain`) and the keys of ``extra`` added (indented, trailing newline).
+
+    Args:
+        args: the parsed options (``json``, ``sources``).
+        result: the evaluation of the learned style beside its baselines.
+        bench: the bench's name.
+        train: the training summary (:func:`bench_style`'s).
+        **extra: more keys.
+    """
+    if args.json is None:
         return
     from trainer.eval_cli import result_to_json
 
-    json_path.write_text(json.dumps(result_to_json(result) | dict(extra), indent=2) + "\n", encoding="utf-8")
+    numbers = {"bench": bench, "sources": args.sources, "train": train, "gain_db": style_gain(result), **extra}
+    args.json.write_text(json.dumps(result_to_json(result) | numbers, indent=2) + "\n", encoding="utf-8")
