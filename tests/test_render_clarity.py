@@ -13,8 +13,6 @@ from torch.nn.functional import avg_pool2d
 
 from backend.render.clarity import (
     BILAT_FIXED_FIELDS,
-    Clarity,
-    apply_bilat_stage,
     apply_clarity,
     bilat_params,
     local_laplacian_levels,
@@ -22,11 +20,10 @@ from backend.render.clarity import (
 )
 from backend.render.color import rec2020_to_lab
 from backend.render.filters import pyramid_expand, pyramid_reduce
-from backend.render.pipeline import render
 from backend.sliders.catalog import iter_sliders
 from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -154,17 +151,9 @@ def test_smoke() -> None:
     torch.testing.assert_close(out, apply_clarity(image.double(), 40.0).float(), atol=2e-5, rtol=0)
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 24, 32), (3, 3, 17, 11)])
-def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    values = torch.linspace(-90.0, 70.0, shape[0], dtype=torch.float64)
-    stage = stage_filter(apply_bilat_stage, "clarity")
-    check_per_image_values(apply_clarity, _image(shape[0], shape[2], shape[3]), values, batched=stage)
-
-
-def test_identity_is_exact_noop() -> None:
-    image = _image()
-    check_identity(apply_clarity, apply_bilat_stage, image, rtol=0, atol=1e-12, slider="clarity")
-    lightness = rec2020_to_lab(image)[:, :1] / 100  # the filter itself reconstructs exactly at detail 0
+def test_the_filter_reconstructs_exactly_at_detail_0() -> None:
+    # the stage's identity at clarity 0 is in tests/test_render_spatial_stages.py
+    lightness = rec2020_to_lab(_image())[:, :1] / 100
     torch.testing.assert_close(local_laplacian_lightness(lightness, 0.0), lightness, atol=1e-14, rtol=0)
 
 
@@ -186,13 +175,6 @@ def test_direction_of_local_contrast_and_mean_luminance() -> None:
         # rises a little with either sign on this noise image (Y is convex in L), so L is what is checked.
         mean_shift = (lab_out[:, 0].mean(dim=(1, 2)) - lab_in[:, 0].mean(dim=(1, 2))).abs()
         assert bool((mean_shift < 0.5).all())
-
-
-def test_module_equals_function() -> None:
-    image = _image(2)
-    value = torch.tensor([-30.0, 60.0], dtype=torch.float64)
-    torch.testing.assert_close(Clarity()(image, value), apply_clarity(image, value))
-    torch.testing.assert_close(render(image, {"clarity": value}), apply_clarity(image, value))
 
 
 def test_gradcheck() -> None:

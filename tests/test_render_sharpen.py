@@ -11,11 +11,8 @@ import torch
 from torch.nn.functional import avg_pool2d
 
 from backend.render.color import rec2020_to_lab
-from backend.render.pipeline import render
 from backend.render.sharpen import (
-    Sharpen,
     apply_sharpen,
-    apply_sharpen_stage,
     sharpen_kernel_radius,
     sharpen_lab_lightness,
     sharpen_params,
@@ -23,7 +20,7 @@ from backend.render.sharpen import (
 from backend.sliders.catalog import iter_sliders
 from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -77,17 +74,6 @@ def test_smoke() -> None:
     assert not torch.equal(out, image)
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 9, 2000), (2, 3, 2000, 8), (3, 3, 12, 2000)])
-def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    image = _image(*shape[:1], shape[2], shape[3], dtype=torch.float32)
-    values = torch.linspace(20.0, 100.0, shape[0])
-    check_per_image_values(apply_sharpen, image, values, batched=stage_filter(apply_sharpen_stage, "sharpen"))
-
-
-def test_identity_is_exact_noop() -> None:
-    check_identity(apply_sharpen, apply_sharpen_stage, _strip(), rtol=0, atol=1e-12, slider="sharpen")
-
-
 def test_only_sharpens_lightness_above_threshold_away_from_borders() -> None:
     image = _image(h=24, w=30)
     radius, rad = 1.5, sharpen_kernel_radius(1.5)
@@ -121,13 +107,6 @@ def test_small_images_fade_to_no_sharpening() -> None:
     assert sharpen_lab_lightness(image, 2.0, 1e-9) is image
     tiny = image[..., :4, :4]
     assert sharpen_lab_lightness(tiny, 2.0, 2.0) is tiny  # smaller than the kernel
-
-
-def test_module_equals_function() -> None:
-    image = _strip(2)
-    value = torch.tensor([30.0, 90.0], dtype=torch.float64)
-    torch.testing.assert_close(Sharpen()(image, value), apply_sharpen(image, value))
-    torch.testing.assert_close(render(image, {"sharpen": value}), apply_sharpen(image, value))
 
 
 def test_gradcheck_image_and_amount() -> None:

@@ -11,18 +11,15 @@ import pytest
 import torch
 from torch.nn.functional import avg_pool2d
 
-from backend.render.pipeline import render
 from backend.render.vignette import (
     VIGNETTE_FIXED_FIELDS,
-    Vignette,
     apply_vignette,
-    apply_vignette_stage,
     vignette_params,
     vignette_weight,
 )
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, one_entry_sidecar, render_darktable, write_png16
-from testing.filter_checks import check_identity, check_per_image_values, pixel_centres, stage_filter, uniform_image
+from testing.filter_checks import pixel_centres, uniform_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -93,18 +90,6 @@ def test_smoke() -> None:
     assert out.shape == image.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 12, 16), (3, 3, 17, 5)])
-def test_cardinality_and_per_image_values(shape: tuple[int, int, int, int]) -> None:
-    values = torch.linspace(-80.0, 60.0, shape[0], dtype=torch.float64)
-    stage = stage_filter(apply_vignette_stage, "vignette")
-    check_per_image_values(apply_vignette, _image(shape[0], shape[2], shape[3]), values, batched=stage)
-
-
-def test_identity_is_exact_noop() -> None:
-    # rtol = atol = 0: + 0 * w is exact
-    check_identity(apply_vignette, apply_vignette_stage, _image(), rtol=0, atol=0, slider="vignette")
-
-
 def test_negative_darkens_corners_more_than_centre() -> None:
     image = torch.full((1, 3, 48, 64), 0.4, dtype=torch.float64)
     out = apply_vignette(image, -70.0)
@@ -126,13 +111,6 @@ def test_positive_adds_light_in_the_corners() -> None:
     for c in range(3):  # additive in linear RGB, as darktable does for brightness >= 0
         torch.testing.assert_close(delta[0, c], 0.5 * w)
     assert delta[0, 0, 0, 0] > 0.4 and delta[0, 0, 24, 32] == 0.0
-
-
-def test_module_equals_function() -> None:
-    image = _image(2)
-    value = torch.tensor([-30.0, 40.0], dtype=torch.float64)
-    torch.testing.assert_close(Vignette()(image, value), apply_vignette(image, value))
-    torch.testing.assert_close(render(image, {"vignette": value}), apply_vignette(image, value))
 
 
 @pytest.mark.parametrize("value", [-55.0, 45.0])
