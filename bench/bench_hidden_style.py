@@ -2,9 +2,9 @@
 
 1. ``--photos`` Kodak photos (``../shared/data/kodak24``) are downscaled to ``--long-side`` px (16-bit sRGB PNG,
    area averaging on the encoded values) and split (seeded) into training photos and ``--holdout`` test photos.
-2. Every photo is edited with the **hidden recipe** (:data:`HIDDEN`, or ``--recipe FILE``) by **darktable-cli
-   4.2** from the sidecar our translator writes (``recipe_to_history`` + ``new_darktable_xmp``, as
-   ``bench_fidelity_darktable.py`` does); the float linear Rec.2020 output is saved as 16-bit sRGB PNG.
+2. Every photo is edited with the **hidden recipe** (``--hidden``'s, one of :data:`HIDDENS`, or ``--recipe FILE``)
+   by **darktable-cli 4.2** from the sidecar our translator writes (``recipe_to_history`` + ``new_darktable_xmp``,
+   as ``bench_fidelity_darktable.py`` does); the float linear Rec.2020 output is saved as 16-bit sRGB PNG.
 3. ``autoretouch train`` learns a style **unpaired** with the training photos' darktable edits as targets.
    Sources (``--sources``):
    - ``originals`` (default): the unedited originals of the same training photos. The trainer never pairs an
@@ -71,17 +71,10 @@ from trainer.eval_cli import Pair
 DATA = REPO.parent / "shared" / "data"
 STYLE_NAME = "hidden_style_bench"
 
-#: The hidden edit: brighter, punchier, warmer, more colourful (global sliders the agent can use).
-HIDDEN: dict[str, float] = {
-    "exposure": 0.4,
-    "contrast": 20.0,
-    "shadows": 25.0,
-    "saturation": 20.0,
-    "temperature": 25.0,
-}
-#: Built-in hidden recipes for ``--hidden``.
+#: Built-in hidden recipes for ``--hidden`` (global sliders the agent can use): ``warm`` (the default) brighter,
+#: punchier, warmer and more colourful; ``cool`` darker, contrasty, cooler, greener and less colourful.
 HIDDENS: dict[str, dict[str, float]] = {
-    "warm": HIDDEN,
+    "warm": {"exposure": 0.4, "contrast": 20.0, "shadows": 25.0, "saturation": 20.0, "temperature": 25.0},
     "cool": {"exposure": -0.3, "contrast": 25.0, "saturation": -25.0, "temperature": -20.0, "tint": -10.0},
 }
 
