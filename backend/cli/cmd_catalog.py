@@ -75,7 +75,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "interrupted run resumes where it stopped."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="folders and/or photo files")
     parser.add_argument("--lrcat", type=Path, metavar="CATALOG", help="process the photos this .lrcat lists")

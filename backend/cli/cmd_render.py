@@ -95,7 +95,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "XMP are dropped; it holds an sRGB ICC profile and a Software tag naming autoretouch only."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files to render")
     add_recipe_or_style_options(

@@ -47,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "reflection) and over a loopback HTTP/1.1 JSON bridge. Binds 127.0.0.1 unless told otherwise."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--host",

@@ -59,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "proposes: a few global sliders and their values. Feed a recipe to `render` or `apply`."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photo files")
     add_style_options(

@@ -1,7 +1,8 @@
 """The ``autoretouch`` command line: one sub-command per module in ``backend/cli/cmd_*.py``.
 
 Every command module exposes ``register(subparsers) -> None``, which adds its parser and sets
-``func=run`` with ``run(args) -> int``. Commands of other packages (``train`` lives in ``trainer``, which
+``func=run`` with ``run(args) -> int``; a parser given an ``epilog`` prints it (and its description) as written
+(:class:`CommandParser`). Commands of other packages (``train`` lives in ``trainer``, which
 ``backend`` must not import) join through the ``autoretouch.commands`` entry-point group. Errors are mapped to exit codes here, once:
 
 ====  ==========================================================
@@ -31,11 +32,20 @@ import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
 from backend import __version__, errors
 from backend.errors import AutoretouchError
 
-__all__ = ["COMMANDS", "COMMAND_ENTRY_POINTS", "EXIT_BROKEN_PIPE", "EXIT_PARTIAL", "build_parser", "main"]
+__all__ = [
+    "COMMANDS",
+    "COMMAND_ENTRY_POINTS",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_PARTIAL",
+    "CommandParser",
+    "build_parser",
+    "main",
+]
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("serve", "suggest", "render", "apply", "catalog", "revert", "styles", "sliders")
@@ -50,6 +60,19 @@ EXIT_PARTIAL = errors.EXIT_PARTIAL  # re-exported; defined with the other codes
 EXIT_BROKEN_PIPE = 141
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser: an ``epilog`` (examples and notes laid out by hand) keeps its layout.
+
+    Given an epilog and no ``formatter_class``, it formats with ``RawDescriptionHelpFormatter``, which prints
+    the description and the epilog as written; without an epilog it keeps argparse's formatter.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("epilog") is not None:
+            kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
     parser = argparse.ArgumentParser(
@@ -57,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learned photo retouching that becomes native Lightroom and darktable settings.",
     )
     parser.add_argument("--version", action="version", version=f"autoretouch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
     for name in COMMANDS:
         importlib.import_module(f"backend.cli.cmd_{name}").register(sub)
     for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
