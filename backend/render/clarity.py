@@ -46,7 +46,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import pyramid_expand, pyramid_reduce
-from backend.render.values import one_slider_filter, one_slider_stage
+from backend.render.values import one_slider_filter, one_slider_stage, params_value
 
 __all__ = [
     "BILAT_FIXED_FIELDS",
@@ -88,9 +88,7 @@ def bilat_params(values: Mapping[str, Tensor], image_long_side_px: int) -> dict[
         ``{"mode", "sigma_r", "sigma_s", "detail", "midtone"}``, each ``(N,)``.
     """
     del image_long_side_px
-    value = torch.as_tensor(values.get("clarity", 0.0))
-    if not value.is_floating_point():
-        value = value.to(torch.float64)
+    value = params_value(values, "clarity")
     fields = {name: torch.full_like(value, v) for name, v in BILAT_FIXED_FIELDS.items()}
     fields["detail"] = value * DETAIL_PER_UNIT
     return fields

@@ -32,7 +32,7 @@ from torch.nn.functional import pad
 
 from backend.render.color import lab_to_rec2020, rec2020_to_lab
 from backend.render.filters import gaussian_kernel1d, separable_blur_valid
-from backend.render.values import one_slider_filter, one_slider_stage
+from backend.render.values import one_slider_filter, one_slider_stage, params_value
 
 __all__ = [
     "AMOUNT_PER_UNIT",
@@ -82,9 +82,7 @@ def sharpen_params(values: Mapping[str, Tensor], image_long_side_px: int) -> dic
     Returns:
         ``{"radius": (N,), "amount": (N,), "threshold": (N,)}`` (radius in pixels, threshold in L units).
     """
-    value = torch.as_tensor(values.get("sharpen", 0.0))
-    if not value.is_floating_point():
-        value = value.to(torch.float64)
+    value = params_value(values, "sharpen")
     return {
         "radius": torch.full_like(value, sharpen_radius_px(image_long_side_px)),
         "amount": value * AMOUNT_PER_UNIT,

@@ -10,7 +10,14 @@ from torch import Tensor
 
 from backend.errors import InvalidRecipeError
 
-__all__ = ["exact_identity_items", "one_slider_filter", "one_slider_stage", "scalar_batch", "values_unless_identity"]
+__all__ = [
+    "exact_identity_items",
+    "one_slider_filter",
+    "one_slider_stage",
+    "params_value",
+    "scalar_batch",
+    "values_unless_identity",
+]
 
 
 def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
@@ -30,6 +37,23 @@ def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
     if tuple(v.shape) != (n,):
         raise InvalidRecipeError(f"slider value must be a scalar or have shape ({n},), got {tuple(v.shape)}")
     return v
+
+
+def params_value(values: Mapping[str, Tensor], slider: str) -> Tensor:
+    """A one-number slider's value as its stage's ``*_params`` function takes it: a floating-point tensor.
+
+    Args:
+        values: slider name -> value in slider units, a number, a 0-d tensor or an ``(N,)`` tensor.
+        slider: the slider's name; a missing slider is at identity 0.
+
+    Returns:
+        ``values[slider]`` as a tensor of its own shape and device; integer values become float64, a missing
+        slider a 0-d ``0.0`` of torch's default dtype.
+    """
+    value = torch.as_tensor(values.get(slider, 0.0))
+    if not value.is_floating_point():
+        value = value.to(torch.float64)
+    return value
 
 
 def exact_identity_items(

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from backend.render.values import one_slider_filter, one_slider_stage
+from backend.render.values import one_slider_filter, one_slider_stage, params_value
 
 __all__ = [
     "BRIGHTNESS_PER_UNIT",
@@ -70,9 +70,7 @@ def vignette_params(values: Mapping[str, Tensor], image_long_side_px: int) -> di
         :data:`VIGNETTE_FIXED_FIELDS`, each ``(N,)``.
     """
     del image_long_side_px
-    value = torch.as_tensor(values.get("vignette", 0.0))
-    if not value.is_floating_point():
-        value = value.to(torch.float64)
+    value = params_value(values, "vignette")
     fields = {name: torch.full_like(value, v) for name, v in VIGNETTE_FIXED_FIELDS.items()}
     fields["brightness"] = value * BRIGHTNESS_PER_UNIT
     return fields
