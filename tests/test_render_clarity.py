@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from pathlib import Path
@@ -23,13 +24,11 @@ from backend.render.filters import pyramid_expand, pyramid_reduce
 from backend.sliders.catalog import iter_sliders
 from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import pixel_centres
+from testing.render_checks import spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _image(n: int = 1, h: int = 24, w: int = 32, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return uniform_image(n, h, w, seed, dtype, low=0.05)
+_image = functools.partial(spatial_image, "clarity")
 
 
 def _smooth(h: int, w: int) -> torch.Tensor:

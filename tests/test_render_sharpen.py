@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from pathlib import Path
@@ -20,18 +21,12 @@ from backend.render.sharpen import (
 from backend.sliders.catalog import iter_sliders
 from testing.detail import lightness_detail
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, edges_png, one_entry_sidecar, render_darktable
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import pixel_centres
+from testing.render_checks import sharpen_strip as _strip
+from testing.render_checks import spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _image(n: int = 1, h: int = 12, w: int = 14, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return uniform_image(n, h, w, seed, dtype, low=0.1)
-
-
-def _strip(n: int = 1, h: int = 9, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """A random ``h x 2000`` strip: its long side makes the catalog radius exactly 1 px (kernel half width 3)."""
-    return _image(n, h, 2000, seed, dtype)
+_image = functools.partial(spatial_image, "sharpen")
 
 
 def _detail(image: torch.Tensor, radius: float) -> torch.Tensor:

@@ -1,13 +1,16 @@
 """House-style filter tests (house style §2.6) shared by the spatial stages with one number per slider.
 
 The stages ``bilat`` (slider ``clarity``), ``sharpen`` and ``vignette`` are checked the same way on
-:func:`~testing.filter_checks.uniform_image` images: per-image values against the stage function, the exact
+:mod:`testing.render_checks` images: per-image values against the stage function, the exact
 no-op at 0, and the thin module against the function and :func:`~backend.render.pipeline.render`; every case
 names its slider, image and values. Each stage's own behaviour (formula, params, resolution independence,
 darktable-cli match) stays in its ``tests/test_render_<stage>.py``.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -19,7 +22,8 @@ from backend.render.sharpen import Sharpen, apply_sharpen
 from backend.render.stages import STAGE_TABLE, StageFn
 from backend.render.vignette import Vignette, apply_vignette
 from backend.sliders.catalog import get_slider
-from testing.filter_checks import Apply, check_identity, check_per_image_values, stage_filter, uniform_image
+from testing.filter_checks import Apply, check_identity, check_per_image_values, stage_filter
+from testing.render_checks import sharpen_strip, spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,19 +33,12 @@ SLIDERS: dict[str, tuple[Apply, type[nn.Module]]] = {
     "sharpen": (apply_sharpen, Sharpen),
     "vignette": (apply_vignette, Vignette),
 }
-#: Slider name -> (lower bound of the random values, default (H, W)) of its test images. Sharpen's 2000 px long
-#: side makes the catalog radius exactly 1 px (kernel half width 3); smaller images are not sharpened at all.
-IMAGES: dict[str, tuple[float, tuple[int, int]]] = {
-    "clarity": (0.05, (24, 32)),
-    "sharpen": (0.1, (9, 2000)),
-    "vignette": (0.1, (12, 16)),
+#: Slider name -> its test image (sharpen's: a strip whose long side makes the catalog radius exactly 1 px).
+IMAGES: dict[str, Callable[..., Tensor]] = {
+    "clarity": functools.partial(spatial_image, "clarity"),
+    "sharpen": sharpen_strip,
+    "vignette": functools.partial(spatial_image, "vignette"),
 }
-
-
-def _image(name: str, n: int = 1, size: tuple[int, int] | None = None, dtype: torch.dtype = torch.float64) -> Tensor:
-    """Slider ``name``'s random test image, ``(n, 3, *size)`` (default size from :data:`IMAGES`), seed 0."""
-    low, default_size = IMAGES[name]
-    return uniform_image(n, *(size or default_size), 0, dtype, low=low)
 
 
 def _stage(name: str) -> StageFn:
@@ -67,14 +64,14 @@ def test_cardinality_and_per_image_values(
     name: str, shape: tuple[int, int, int, int], low: float, high: float, dtype: torch.dtype
 ) -> None:
     values = torch.linspace(low, high, shape[0], dtype=dtype)
-    image = _image(name, shape[0], shape[2:], dtype)
+    image = spatial_image(name, shape[0], shape[2], shape[3], dtype=dtype)
     check_per_image_values(SLIDERS[name][0], image, values, batched=stage_filter(_stage(name), name))
 
 
 # vignette: rtol = atol = 0, as + 0 * w is exact
 @pytest.mark.parametrize(("name", "atol"), [("clarity", 1e-12), ("sharpen", 1e-12), ("vignette", 0.0)])
 def test_identity_is_exact_noop(name: str, atol: float) -> None:
-    check_identity(SLIDERS[name][0], _stage(name), _image(name), rtol=0, atol=atol, slider=name)
+    check_identity(SLIDERS[name][0], _stage(name), IMAGES[name](), rtol=0, atol=atol, slider=name)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +79,7 @@ def test_identity_is_exact_noop(name: str, atol: float) -> None:
 )
 def test_module_equals_function(name: str, values: tuple[float, float]) -> None:
     apply, module = SLIDERS[name]
-    image = _image(name, 2)
+    image = IMAGES[name](2)
     value = torch.tensor(values, dtype=torch.float64)
     torch.testing.assert_close(module()(image, value), apply(image, value))
     torch.testing.assert_close(render(image, {name: value}), apply(image, value))

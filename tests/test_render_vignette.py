@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from pathlib import Path
@@ -19,13 +20,11 @@ from backend.render.vignette import (
 )
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, one_entry_sidecar, render_darktable, write_png16
-from testing.filter_checks import pixel_centres, uniform_image
+from testing.filter_checks import pixel_centres
+from testing.render_checks import spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _image(n: int = 1, h: int = 12, w: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return uniform_image(n, h, w, seed, dtype, low=0.1)
+_image = functools.partial(spatial_image, "vignette")
 
 
 def _smooth(h: int, w: int) -> torch.Tensor:
