@@ -140,7 +140,7 @@ def test_pyramid_steps_equal_darktables_stencils(size: tuple[int, int]) -> None:
     np.testing.assert_allclose(expanded, _expand_loops(coarse, *size), atol=1e-14)
 
 
-# --- behaviour -----------------------------------------------------------------------------------------------
+# --- behaviour (the shared house-style checks are in tests/test_render_spatial_stages.py) --------------------
 
 
 def test_smoke() -> None:

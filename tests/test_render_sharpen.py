@@ -59,7 +59,7 @@ def test_kernel_radius_follows_darktable() -> None:
     assert sharpen_kernel_radius(0.0) == 0
 
 
-# --- behaviour -----------------------------------------------------------------------------------------------
+# --- behaviour (the shared house-style checks are in tests/test_render_spatial_stages.py) --------------------
 
 
 def test_smoke() -> None:

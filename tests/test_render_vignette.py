@@ -80,7 +80,7 @@ def test_weight_ratio_shape_and_autoratio() -> None:
     assert auto[0, 64].item() == pytest.approx((1.0 - 0.8) / 0.5)
 
 
-# --- behaviour -----------------------------------------------------------------------------------------------
+# --- behaviour (the shared house-style checks are in tests/test_render_spatial_stages.py) --------------------
 
 
 def test_smoke() -> None:
