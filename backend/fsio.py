@@ -2,7 +2,8 @@
 
 A reader (or a crash) sees the old file or the new one, never half of one. Used for every file autoretouch
 writes whole (styles, images, checkpoints, reports, caches); sidecars go through
-:mod:`backend.sidecar.atomic`, which adds a lock and a backup on top of the same steps.
+:mod:`backend.sidecar.atomic`, which adds a lock and a backup on top of the same steps. That lock and the
+batch journal's take their ``flock`` through :func:`try_flock`.
 """
 
 from __future__ import annotations
