@@ -6,7 +6,9 @@
 #
 # Both runs use the same folder (/tmp/autoretouch-cli-compare/run), so the paths they print are the same. Masked
 # before comparing, because they change from run to run: the time stamps of the catalog journal and of the sidecars'
-# provenance, the photos' mtime in the journal, and the catalog's "in X s (Y photos/s" timing. Exits 0 when
+# provenance, the photos' mtime in the journal, the catalog's "in X s (Y photos/s" timing, and the renders' `Software`
+# mark (it records the photo's mtime and the time written; the PNG's other chunks, pixels and ICC profile included,
+# are compared as they are). Exits 0 when
 # everything else is identical, 1 and a diff otherwise. Needs the project's Python environment (scripts/setup.sh).
 set -euo pipefail
 WORK=/tmp/autoretouch-cli-compare
@@ -28,6 +30,20 @@ run_demo() {  # $1 source folder, $2 label
   find "$out" -type f \( -name '*.txt' -o -name '*.xmp' -o -name '*.jsonl' -o -name '*.json' \) -exec sed -i -E \
     -e 's/"(created|time)":"[^"]*"/"\1":"<time>"/g' -e 's/"mtime_ns":[0-9]+/"mtime_ns":<mtime>/g' \
     -e 's/(autoretouch:Timestamp=)"[^"]*"/\1"<time>"/' -e 's/ in [0-9.]+ s \([0-9.]+ photos\/s/ in <t> s (<r> photos\/s/' {} +
+  python - "$out"/retouched/*.png <<'PY'
+import struct, sys
+for name in sys.argv[1:]:  # replace the text of each PNG's Software chunk, keep every other byte
+    data = open(name, "rb").read()
+    out, pos = bytearray(data[:8]), 8
+    while pos < len(data):
+        (size,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]
+        if kind in (b"tEXt", b"iTXt") and body.startswith(b"Software\0"):
+            body = b"Software\0<mark>"
+        out += struct.pack(">I", len(body)) + kind + body + b"<crc>"
+        pos += 12 + size
+    open(name, "wb").write(bytes(out))
+PY
 }
 
 run_demo "$(checkout "$BEFORE")" before
