@@ -116,3 +116,23 @@ def test_a_file_the_catalog_records_for_one_photo_is_not_taken_for_another_by_na
     assert why.endswith(
         f"{own} below the catalog's folder has its name but is where the catalog records another of its photos"
     )
+
+
+def test_a_path_of_another_system_is_named_as_recorded_never_looked_up_below_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Windows catalog read on Linux: ``C:/Users/...`` is not a path relative to where the command runs."""
+    (tmp_path / "cat").mkdir()
+    with CatalogBuilder(tmp_path / "cat" / "cat.lrcat", schema="modern") as b:
+        folder = b.add_folder(b.add_root("C:/Users/me/Pictures/"), "2011/")
+        b.add_image(b.add_file(folder, "DSC_1", "jpg"), file_format="JPG")
+    work = tmp_path / "work"  # a file at WORK/C:/Users/me/Pictures/2011/DSC_1.jpg is not the catalog's photo
+    (decoy,) = make_photos(work / "C:" / "Users" / "me" / "Pictures" / "2011", 1, prefix="DSC_")
+    decoy.rename(decoy.with_name("DSC_1.jpg"))
+    monkeypatch.chdir(work)
+    assert locate_catalog_file("C:/Users/me/Pictures/2011/DSC_1.jpg", tmp_path / "cat") is None
+    style = make_style(tmp_path / "styles")
+    summary = run_batch(lrcat=tmp_path / "cat" / "cat.lrcat", hosts="darktable", style=style, jobs=1, dry_run=True)
+    assert [(str(o.photo), o.status) for o in summary.photos] == [("C:/Users/me/Pictures/2011/DSC_1.jpg", "failed")]
+    assert summary.photos[0].reason.startswith("C:/Users/me/Pictures/2011/DSC_1.jpg: listed in the Lightroom catalog")
+    assert not list(work.rglob("*.xmp"))

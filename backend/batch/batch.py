@@ -196,7 +196,7 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
     seen: set[str] = set()
     matched: set[Path] = set()
     real_roots = [(r, Path(os.path.realpath(r))) for r in roots]  # resolved once, not once per row
-    rows = [(Path(os.path.abspath(f.path)), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
+    rows = [(_recorded_path(f.path), locate_catalog_file(f.path, catalog_dir)) for f in listing.files]
     # each row with its file's real path (resolved once; the key that tells one file on disk from another)
     real_rows = [
         (recorded, located, None if located is None else os.path.realpath(located[0])) for recorded, located in rows
@@ -207,8 +207,8 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
             claims.setdefault(real_located, {})[recorded] = located[1]
     for recorded, located, real_located in real_rows:
         p = recorded if located is None else Path(os.path.abspath(located[0]))
-        key = os.path.realpath(recorded) if real_located is None else real_located
-        real_recorded = key if real_located is None or not roots else os.path.realpath(recorded)
+        key = _real_recorded(recorded) if real_located is None else real_located
+        real_recorded = key if real_located is None or not roots else _real_recorded(recorded)
         hits = _roots_holding({Path(key), Path(real_recorded)}, real_roots)
         if roots and not hits:
             continue
@@ -231,6 +231,19 @@ def _catalog_selection(listing: CatalogListing, roots: Sequence[Path]) -> Select
             (root, f"{root}: none of the photos of the Lightroom catalog {listing.catalog} lies under this PATH")
         )
     return sel
+
+
+def _recorded_path(recorded: Path) -> Path:
+    """A catalog's recorded path, normalised when it is a path of this system, else (``C:/...`` on Linux) as it is.
+
+    A path of another system is never joined to the working folder: it names the photo as the catalog does.
+    """
+    return Path(os.path.abspath(recorded)) if os.path.isabs(recorded) else recorded
+
+
+def _real_recorded(recorded: Path) -> str:
+    """The real path of a recorded path of this system (links resolved); another system's path as written."""
+    return os.path.realpath(recorded) if os.path.isabs(recorded) else str(recorded)
 
 
 def _shared_file(recorded: Path, found: Path, claims: dict[Path, str]) -> str:

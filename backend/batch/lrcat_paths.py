@@ -147,15 +147,16 @@ def locate_catalog_file(recorded: str | Path, catalog_dir: Path) -> tuple[Path, 
     ``/Volumes/Card/2019/``. ``train --lrcat`` and ``catalog --lrcat`` both use this rule.
 
     Args:
-        recorded: the path the catalog records (:func:`join_catalog_path`; slash or backslash separators).
+        recorded: the path the catalog records (:func:`join_catalog_path`; slash or backslash separators; a
+            path that is not absolute here, e.g. ``C:/Users/...`` on Linux, is only looked for by its tails).
         catalog_dir: the folder the ``.lrcat`` file lies in (its real path, links resolved).
 
     Returns:
         ``(path, "recorded" | "catalog folder")``, or ``None``.
     """
     text = str(recorded)
-    if Path(text).is_file():
-        return Path(text), "recorded"
+    if os.path.isabs(text) and Path(text).is_file():  # a path of another system (C:/... here) is not looked
+        return Path(text), "recorded"  # up below the working folder
     parts = [p for p in text.replace("\\", "/").split("/") if p]
     for i in range(1, len(parts)):
         if i == len(parts) - 1 and parts[i - 1].casefold() != catalog_dir.name.casefold():  # bare name, elsewhere
