@@ -17,7 +17,7 @@ from backend.batch import run_batch
 from backend.batch.lrcat_paths import locate_catalog_file
 from backend.cli.main import main
 from testing.lrcat_fixtures import CatalogBuilder
-from tests.test_catalog_batch_support import make_photos, make_style
+from tests.test_batch_support import make_photos, make_style
 from trainer.pseudo_labels import find_photo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

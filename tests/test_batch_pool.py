@@ -9,7 +9,7 @@ import pytest
 import backend.batch.batch as batch_mod
 from backend.batch import run_batch
 from backend.batch.worker import ALREADY_APPLIED
-from tests.test_catalog_batch_support import (
+from tests.test_batch_support import (
     check_darktable_sidecar,
     crashing_task,
     expected_recipe,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from backend.sidecar.xmp import NS
-from tests.test_catalog_batch_support import (
+from tests.test_batch_support import (
     FOREIGN_DT,
     JOURNAL,
     check_darktable_sidecar,

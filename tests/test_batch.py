@@ -20,7 +20,7 @@ from backend.sidecar.atomic import sidecar_lock
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
 from testing.fixtures import make_dng
-from tests.test_catalog_batch_support import (
+from tests.test_batch_support import (
     JOURNAL,
     check_darktable_sidecar,
     expected_recipe,

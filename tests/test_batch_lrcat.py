@@ -10,7 +10,7 @@ import pytest
 from backend.batch import ALREADY_DONE, LightroomCatalogError, list_catalog_files, run_batch
 from backend.batch.lrcat_paths import join_catalog_path
 from testing.lrcat_fixtures import CatalogBuilder, check_refuses_non_catalogs, default_import_settings
-from tests.test_catalog_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style
+from tests.test_batch_support import JOURNAL, check_darktable_sidecar, expected_recipe, make_photos, make_style
 from trainer.lrcat import open_catalog
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
