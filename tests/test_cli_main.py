@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from backend.cli import cmd_sliders
-from backend.cli.main import EXIT_BROKEN_PIPE, main
+from backend.cli.main import EXIT_BROKEN_PIPE, build_parser, main
 
 _RUN = "import sys; from backend.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
@@ -46,3 +46,11 @@ def test_a_command_started_with_stdout_closed_still_succeeds() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "internal error" not in proc.stderr
+
+
+def test_every_command_with_an_epilog_keeps_its_line_breaks() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    with_epilog = {name: parser for name, parser in sub.choices.items() if parser.epilog is not None}
+    assert with_epilog  # train, eval, ... have examples laid out by hand
+    for name, parser in with_epilog.items():
+        assert parser.formatter_class is argparse.RawDescriptionHelpFormatter, name

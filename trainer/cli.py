@@ -162,7 +162,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "--lrcat --expert the agent first imitates an expert's slider history in a Lightroom catalog."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--style", required=True, metavar="NAME", help="name of the style to train (file stem)")
     parser.add_argument(

@@ -470,7 +470,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and a simple auto adjustment (grey-world white balance + mid-grey exposure)."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group()
     add_style_options(
