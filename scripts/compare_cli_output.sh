@@ -6,9 +6,9 @@
 #
 # Both runs use the same folder (/tmp/autoretouch-cli-compare/run), so the paths they print are the same. Masked
 # before comparing, because they change from run to run: the time stamps of the catalog journal and of the sidecars'
-# provenance, the photos' mtime in the journal, the catalog's "in X s (Y photos/s" timing, and the renders' `Software`
-# mark (it records the photo's mtime and the time written; the PNG's other chunks, pixels and ICC profile included,
-# are compared as they are). Exits 0 when
+# provenance, the photos' mtime in the journal, the catalog's "in X s (Y photos/s" timing, and in the renders'
+# `Software` mark the hash of the photo's size and mtime and the time written (the version, the hash of the photo's
+# path, the size written and every other PNG chunk, pixels and ICC profile included, are compared). Exits 0 when
 # everything else is identical, 1 and a diff otherwise. Needs the project's Python environment (scripts/setup.sh).
 set -euo pipefail
 WORK=/tmp/autoretouch-cli-compare
@@ -31,16 +31,17 @@ run_demo() {  # $1 source folder, $2 label
     -e 's/"(created|time)":"[^"]*"/"\1":"<time>"/g' -e 's/"mtime_ns":[0-9]+/"mtime_ns":<mtime>/g' \
     -e 's/(autoretouch:Timestamp=)"[^"]*"/\1"<time>"/' -e 's/ in [0-9.]+ s \([0-9.]+ photos\/s/ in <t> s (<r> photos\/s/' {} +
   python - "$out"/retouched/*.png <<'PY'
-import struct, sys
-for name in sys.argv[1:]:  # replace the text of each PNG's Software chunk, keep every other byte
+import re, struct, sys, zlib
+for name in sys.argv[1:]:  # mask the run-dependent parts of each PNG's Software mark; the rest stays a valid PNG
     data = open(name, "rb").read()
     out, pos = bytearray(data[:8]), 8
     while pos < len(data):
         (size,) = struct.unpack(">I", data[pos : pos + 4])
         kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]
-        if kind in (b"tEXt", b"iTXt") and body.startswith(b"Software\0"):
-            body = b"Software\0<mark>"
-        out += struct.pack(">I", len(body)) + kind + body + b"<crc>"
+        if kind == b"tEXt" and body.startswith(b"Software\0"):
+            body = re.sub(rb"(photo [0-9a-f]{12})-[0-9a-f]{8}", rb"\1-<mtime>", body)
+            body = re.sub(rb"written [^,]+Z", b"written <time>", body)
+        out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         pos += 12 + size
     open(name, "wb").write(bytes(out))
 PY
