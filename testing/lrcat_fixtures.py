@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from backend.errors import NotFoundError
 from trainer.lrcat.blob import compress_settings_text
@@ -153,8 +153,11 @@ CREATE TABLE AgLibraryFolder (
 """
 _VERSION_MARK = re.compile(r",?  -- (lr3|modern)$")
 
+#: The schemas that :data:`_VERSIONED_TABLES` marks columns for.
+SchemaVersion = Literal["lr3", "modern"]
 
-def _schema(version: str) -> str:
+
+def _schema(version: SchemaVersion) -> str:
     """One schema's script: :data:`_VERSIONED_TABLES` with ``version``'s columns, then :data:`_COMMON_TABLES`.
 
     Args:
@@ -162,11 +165,17 @@ def _schema(version: str) -> str:
 
     Returns:
         The ``CREATE`` statements, each column but a table's last ending in a comma.
+
+    Raises:
+        ValueError: ``version`` is neither ``"lr3"`` nor ``"modern"``.
     """
+    if version not in get_args(SchemaVersion):
+        raise ValueError(f"unknown schema version {version!r}: expected one of {get_args(SchemaVersion)}")
     columns = []
     for line in _VERSIONED_TABLES.splitlines():
         mark = _VERSION_MARK.search(line)
         if mark is None:
+            assert "--" not in line, f"unrecognised version mark (not '  -- lr3' or '  -- modern'): {line!r}"
             columns.append(line)
         elif mark.group(1) == version:
             columns.append(line[: mark.start()] + ",")
