@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -11,6 +11,7 @@ from torch import Tensor
 from backend.errors import InvalidRecipeError
 
 __all__ = [
+    "OneSliderFilter",
     "exact_identity_items",
     "one_slider_filter",
     "one_slider_stage",
@@ -39,7 +40,7 @@ def scalar_batch(value: Tensor | float, image: Tensor) -> Tensor:
     return v
 
 
-def params_value(values: Mapping[str, Tensor], slider: str) -> Tensor:
+def params_value(values: Mapping[str, Tensor | float], slider: str) -> Tensor:
     """A one-number slider's value as its stage's ``*_params`` function takes it: a floating-point tensor.
 
     Args:
@@ -103,19 +104,42 @@ def values_unless_identity(value: Tensor | float, image: Tensor) -> Tensor | Non
     return value_t.expand(image.shape[0]) if value_t.ndim == 0 else value_t
 
 
-def one_slider_filter(apply: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor | float], Tensor]:
+class OneSliderFilter(Protocol):
+    """The filter of a one-number slider, as :func:`one_slider_filter` makes it: ``(image, value) -> image``."""
+
+    def __call__(self, image: Tensor, value: Tensor | float) -> Tensor:
+        """Apply the slider.
+
+        Args:
+            image: ``(N, 3, H, W)`` batch.
+            value: a number, a 0-d tensor or an ``(N,)`` tensor, in slider units.
+
+        Returns:
+            ``(N, 3, H, W)``; ``image`` itself when the stage is a no-op.
+        """
+        ...
+
+
+#: What :func:`one_slider_filter` copies from ``apply``: not its annotations (``value: Tensor`` there, where the
+#: filter also takes a number) nor a ``__wrapped__`` that :func:`inspect.signature` would follow.
+_COPIED_ATTRIBUTES = ("__module__", "__name__", "__qualname__", "__doc__")
+
+
+def one_slider_filter(apply: Callable[[Tensor, Tensor], Tensor]) -> OneSliderFilter:
     """Decorator: the filter ``(image, value) -> image`` of a one-number slider whose identity is 0.
 
-    The filter takes ``value`` as a number, a 0-d tensor or an ``(N,)`` tensor in slider units. It returns
-    ``image`` itself (an exact no-op) when every value is 0 and neither the image nor the value needs a
-    gradient, and otherwise ``apply(image, values)`` with ``values`` of shape ``(N,)``, the image's dtype and
-    device (see :func:`values_unless_identity`). Name and docstring are ``apply``'s.
+    The filter takes ``value`` as a number, a 0-d tensor or an ``(N,)`` tensor in slider units, by position or
+    by name. It returns ``image`` itself (an exact no-op) when every value is 0 and neither the image nor the
+    value needs a gradient, and otherwise ``apply(image, values)`` with ``values`` of shape ``(N,)``, the image's
+    dtype and device (see :func:`values_unless_identity`). Module, name and docstring are ``apply``'s; the
+    signature is the filter's own, ``(image: Tensor, value: Tensor | float) -> Tensor`` (``apply``'s
+    annotations and no ``__wrapped__`` are copied, so :func:`inspect.signature` shows what the filter takes).
 
     Args:
         apply: the slider's map ``(image (N, 3, H, W), values (N,)) -> (N, 3, H, W)``.
 
     Returns:
-        The filter ``(image, value) -> (N, 3, H, W)``.
+        The filter ``(image, value) -> (N, 3, H, W)``, an :class:`OneSliderFilter`.
 
     Example:
         >>> @one_slider_filter
@@ -124,15 +148,18 @@ def one_slider_filter(apply: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Te
         >>> img = torch.rand(1, 3, 4, 4)
         >>> brighten(img, 0.0) is img
         True
+        >>> brighten(img, value=0.0) is img
+        True
     """
 
-    @functools.wraps(apply)
     def slider_filter(image: Tensor, value: Tensor | float) -> Tensor:
         value_t = values_unless_identity(value, image)
         if value_t is None:
             return image
         return apply(image, value_t)
 
+    for attribute in _COPIED_ATTRIBUTES:
+        setattr(slider_filter, attribute, getattr(apply, attribute))
     return slider_filter
 
 
