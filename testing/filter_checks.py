@@ -5,7 +5,7 @@ used to assert inline:
 
 * :func:`check_smoke`: shape, dtype, finite, and the value changes the image.
 * :func:`check_per_image_values`: a batch with one value per image equals the images rendered one by one
-  (the batch through the filter itself, or through its stage: :func:`stage_filter`).
+  (the batch through the filter itself, or through its stage: :func:`stage_filter` of :func:`stage_of`).
 * :func:`check_identity`: the identity value returns the input object (a differentiable zero: the same values).
 * :func:`check_gradcheck`: float64 gradcheck with respect to the image and a per-image value;
   :func:`check_stage_gradcheck`: the same for a whole stage and several of its sliders at once.
@@ -25,6 +25,8 @@ from torch import Tensor
 from torch.nn.functional import avg_pool2d
 
 from backend.render.color import SRGB_TO_REC2020, apply_matrix, srgb_decode
+from backend.render.stages import STAGE_TABLE, StageFn
+from backend.sliders.catalog import get_slider
 
 __all__ = [
     "Apply",
@@ -37,6 +39,7 @@ __all__ = [
     "pixel_centres",
     "srgb_gamut_image",
     "stage_filter",
+    "stage_of",
     "uniform_image",
 ]
 
@@ -79,6 +82,11 @@ def check_smoke(apply: Callable[[Tensor, Any], Tensor], image: Tensor, value: An
 def stage_filter(stage: Callable[[Tensor, Mapping[str, Tensor]], Tensor], slider: str) -> Apply:
     """The filter that runs ``stage`` with ``slider`` alone: ``(image, values) -> stage(image, {slider: values})``."""
     return lambda image, values: stage(image, {slider: torch.as_tensor(values)})
+
+
+def stage_of(slider: str) -> StageFn:
+    """The stage function (from the renderer's stage table) that owns ``slider``."""
+    return STAGE_TABLE[get_slider(slider).stage].apply
 
 
 def check_per_image_values(apply: Apply, image: Tensor, values: Tensor, *, batched: Apply | None = None) -> None:

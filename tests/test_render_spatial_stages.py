@@ -19,10 +19,8 @@ from torch import Tensor, nn
 from backend.render.clarity import Clarity, apply_clarity
 from backend.render.pipeline import render
 from backend.render.sharpen import Sharpen, apply_sharpen
-from backend.render.stages import STAGE_TABLE, StageFn
 from backend.render.vignette import Vignette, apply_vignette
-from backend.sliders.catalog import get_slider
-from testing.filter_checks import Apply, check_identity, check_per_image_values, stage_filter
+from testing.filter_checks import Apply, check_identity, check_per_image_values, stage_filter, stage_of
 from testing.render_checks import sharpen_strip, spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,11 +37,6 @@ IMAGES: dict[str, Callable[..., Tensor]] = {
     "sharpen": sharpen_strip,
     "vignette": functools.partial(spatial_image, "vignette"),
 }
-
-
-def _stage(name: str) -> StageFn:
-    """The stage function (from the renderer's stage table) that owns slider ``name``."""
-    return STAGE_TABLE[get_slider(name).stage].apply
 
 
 @pytest.mark.parametrize(
@@ -65,13 +58,13 @@ def test_cardinality_and_per_image_values(
 ) -> None:
     values = torch.linspace(low, high, shape[0], dtype=dtype)
     image = spatial_image(name, shape[0], shape[2], shape[3], dtype=dtype)
-    check_per_image_values(SLIDERS[name][0], image, values, batched=stage_filter(_stage(name), name))
+    check_per_image_values(SLIDERS[name][0], image, values, batched=stage_filter(stage_of(name), name))
 
 
 # vignette: rtol = atol = 0, as + 0 * w is exact
 @pytest.mark.parametrize(("name", "atol"), [("clarity", 1e-12), ("sharpen", 1e-12), ("vignette", 0.0)])
 def test_identity_is_exact_noop(name: str, atol: float) -> None:
-    check_identity(SLIDERS[name][0], _stage(name), IMAGES[name](), rtol=0, atol=atol, slider=name)
+    check_identity(SLIDERS[name][0], stage_of(name), IMAGES[name](), rtol=0, atol=atol, slider=name)
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,8 @@ from backend.errors import InvalidRecipeError
 from backend.render.exposure import apply_blacks, apply_exposure
 from backend.render.levels import apply_whites
 from backend.render.pipeline import SliderModule
-from backend.render.stages import STAGE_TABLE, StageFn
+from backend.render.stages import STAGE_TABLE
 from backend.render.white_balance import apply_temperature, apply_tint
-from backend.sliders.catalog import get_slider
 from testing.filter_checks import (
     Apply,
     check_commutes_with_4x_downscaling,
@@ -26,6 +25,7 @@ from testing.filter_checks import (
     check_per_image_values,
     check_smoke,
     check_stage_gradcheck,
+    stage_of,
 )
 from testing.filter_checks import srgb_gamut_image as _image
 
@@ -37,11 +37,6 @@ SLIDERS: dict[str, Apply] = {
     "tint": apply_tint,
     "whites": apply_whites,
 }
-
-
-def _stage(name: str) -> StageFn:
-    """The stage function (from the renderer's stage table) that owns slider ``name``."""
-    return STAGE_TABLE[get_slider(name).stage].apply
 
 
 @pytest.mark.parametrize(
@@ -72,7 +67,7 @@ def test_cardinality_and_per_image_values(name: str, low: float, high: float, sh
     ("name", "rtol"), [("exposure", 0), ("blacks", 0), ("temperature", 1e-12), ("tint", 1e-12), ("whites", 1e-12)]
 )
 def test_identity_returns_the_input(name: str, rtol: float) -> None:
-    check_identity(SLIDERS[name], _stage(name), _image(), rtol=rtol)
+    check_identity(SLIDERS[name], stage_of(name), _image(), rtol=rtol)
 
 
 @pytest.mark.parametrize("name", ["exposure", "tint", "whites"])
