@@ -1,7 +1,7 @@
 """House-style filter tests (house style §2.6) shared by the spatial stages with one number per slider.
 
 The stages ``bilat`` (slider ``clarity``), ``sharpen`` and ``vignette`` are checked the same way on
-:mod:`testing.render_checks` images: per-image values against the stage function, the exact
+:mod:`testing.spatial_images` images: per-image values against the stage function, the exact
 no-op at 0, and the thin module against the function and :func:`~backend.render.pipeline.render`; every case
 names its slider, image and values. Each stage's own behaviour (formula, params, resolution independence,
 darktable-cli match) stays in its ``tests/test_render_<stage>.py``.
@@ -21,7 +21,7 @@ from backend.render.pipeline import render
 from backend.render.sharpen import Sharpen, apply_sharpen
 from backend.render.vignette import Vignette, apply_vignette
 from testing.filter_checks import Apply, check_identity, check_per_image_values, stage_filter, stage_of
-from testing.render_checks import sharpen_strip, spatial_image
+from testing.spatial_images import sharpen_strip, spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

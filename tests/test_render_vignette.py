@@ -21,7 +21,7 @@ from backend.render.vignette import (
 from backend.sliders.catalog import iter_sliders
 from testing.dt_sidecar import as_batch, assert_close_to_darktable, one_entry_sidecar, render_darktable, write_png16
 from testing.filter_checks import pixel_centres
-from testing.render_checks import spatial_image
+from testing.spatial_images import spatial_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 _image = functools.partial(spatial_image, "vignette")
