@@ -533,21 +533,26 @@ def user_style_dirs() -> list[Path]:
 
 
 def style_not_found(
-    name: str, dirs: Sequence[Path], *, where: str = "", default_hint: str, listing: str
+    name: str, dirs: Sequence[Path], *, scope: str = "", default_hint: str, listing: str
 ) -> NotFoundError:
     """The error for a style that no folder of ``dirs`` has; the missing default style gets its own hint.
 
     Args:
         name: the style asked for.
         dirs: the style folders looked in.
-        where: who looked, as the message names it after the style (``" on the daemon"``), or ``""``.
+        scope: who looked, as the message names it after the style (``" on the daemon"``), or ``""``.
         default_hint: how to go on without the default style.
         listing: what lists the installed styles.
+
+    Returns:
+        The error to raise: ``no default style is installed{scope} (looked in ...); {default_hint}`` for
+        :data:`DEFAULT_STYLE`, else ``no style named '{name}'{scope} (looked in ...); see {listing}``; the folders
+        are listed as given, ``(no style folders)`` when there are none.
     """
     looked = ", ".join(str(d) for d in dirs) or "(no style folders)"
     if name == DEFAULT_STYLE:
-        return NotFoundError(f"no default style is installed{where} (looked in {looked}); {default_hint}")
-    return NotFoundError(f"no style named {name!r}{where} (looked in {looked}); see {listing}")
+        return NotFoundError(f"no default style is installed{scope} (looked in {looked}); {default_hint}")
+    return NotFoundError(f"no style named {name!r}{scope} (looked in {looked}); see {listing}")
 
 
 class StyleStore:

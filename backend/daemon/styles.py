@@ -91,7 +91,7 @@ class LoadedStyles:
         raise style_not_found(
             name,
             self.dirs,
-            where=" on the daemon",
+            scope=" on the daemon",
             default_hint="name a style (see ListStyles) or train one",
             listing="ListStyles",
         )
