@@ -11,7 +11,8 @@ from typing import Any
 import grpc
 import pytest
 
-from backend.daemon.styles import StyleRegistry
+from backend.daemon.styles import LoadedStyles, StyleRegistry
+from backend.errors import NotFoundError
 from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
 from testing.daemon import run_main, serving
 from testing.styles import save_random_style
@@ -88,3 +89,25 @@ def test_the_registry_checks_the_folders_only_after_loading(tmp_path: Path) -> N
     assert registry.snapshot().styles["default"] is first and registry.default_model() == "default@1"
     save_random_style(tmp_path, "default", seed=2, model_version=3)
     assert registry.default_model() == "default@3" and registry.get("default") is not first
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "default",
+            "no default style is installed on the daemon (looked in {looked}); name a style (see ListStyles) or "
+            "train one",
+        ),
+        ("mine", "no style named 'mine' on the daemon (looked in {looked}); see ListStyles"),
+    ],
+)
+@pytest.mark.parametrize("folders", [0, 2])
+def test_a_style_the_daemon_does_not_have_is_named_with_the_folders_looked_in(
+    tmp_path: Path, name: str, message: str, folders: int
+) -> None:
+    dirs = tuple(tmp_path / f"styles{i}" for i in range(folders))
+    looked = ", ".join(str(d) for d in dirs) if dirs else "(no style folders)"
+    with pytest.raises(NotFoundError) as excinfo:
+        LoadedStyles(dirs=dirs).get(name)
+    assert str(excinfo.value) == message.format(looked=looked)
