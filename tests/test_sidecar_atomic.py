@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.errors import SidecarError
+from backend.sidecar import atomic
 from backend.sidecar.atomic import atomic_write, backup_path, lock_path, remove_with_backup, sidecar_lock
 
 
@@ -110,6 +111,22 @@ def test_lock_excludes_a_second_holder_and_is_cleaned_up(tmp_path: Path) -> None
     assert not lock_path(path).exists()
     with sidecar_lock(path, timeout=0.2):  # free again
         pass
+
+
+def test_without_flock_the_o_excl_lock_file_excludes_a_second_holder_and_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(atomic, "HAS_FLOCK", False)  # as on Windows: atomic imported the name, so patch it there
+    path = tmp_path / "IMG_1.xmp"
+    with sidecar_lock(path):
+        assert lock_path(path).read_text() == str(os.getpid())  # the O_EXCL file names its holder; flock's is empty
+        with pytest.raises(SidecarError, match="locked by another process"), sidecar_lock(path, timeout=0.2):
+            pass
+        assert lock_path(path).exists()  # the refused holder leaves the lock file to its owner
+    assert not lock_path(path).exists()
+    with sidecar_lock(path, timeout=0.2):  # free again
+        pass
+    assert not lock_path(path).exists()
 
 
 def test_lock_waits_for_the_holder(tmp_path: Path) -> None:
