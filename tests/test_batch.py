@@ -71,11 +71,12 @@ def test_walk_finds_photos_by_extension_and_content(tmp_path: Path) -> None:
     result = find_photos([root])
     assert set(result.photos) == photos
     assert len(result.photos) == len(photos)
-    assert result.errors == () and result.ignored == ()
+    loop = root / "day1" / "loop"  # the link not followed is named, with the reason
+    assert result.errors == () and result.ignored == ((loop, f"{loop}: symbolic link to a folder, not followed"),)
     # the same photo twice (file + its folder) is listed once; a named sidecar is ignored with a reason
     again = find_photos([root / "a.jpg", root, root / "a.jpg.xmp"])
     assert again.photos[0] == root / "a.jpg" and len(again.photos) == len(photos)
-    assert [(p.name, "not a photo" in why) for p, why in again.ignored] == [("a.jpg.xmp", True)]
+    assert [(p.name, "not a photo" in why) for p, why in again.ignored] == [("loop", False), ("a.jpg.xmp", True)]
     with pytest.raises(NotFoundError, match="nope"):
         find_photos([root / "nope"])
 

@@ -54,7 +54,9 @@ from backend.batch.journal import (
     JournalEntry,
     PhotoStat,
     RunConfig,
+    check_journal_path,
     default_journal_path,
+    sidecar_state,
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
@@ -286,6 +288,17 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
                     remove_leftovers(sidecar)
 
 
+def _host_record(outcome: Outcome) -> HostRecord:
+    """The journal's record of one host: the outcome and, unless it failed, the sidecar as it is now.
+
+    The sidecar is stat-ed right after the photo's result arrives, so a later change (``autoretouch revert``, the
+    user's editor) makes the journal's "done" void (:meth:`~backend.batch.journal.Journal.is_done`).
+    """
+    if outcome.failed:  # never done: nothing to compare
+        return HostRecord(outcome.action, outcome.reason, str(outcome.sidecar))
+    return HostRecord(outcome.action, outcome.reason, str(outcome.sidecar), sidecar_state(outcome.sidecar))
+
+
 @dataclasses.dataclass(kw_only=True, eq=False)
 class _Batch:
     """State of one :func:`run_batch` call."""
@@ -320,7 +333,7 @@ class _Batch:
         if result.error is not None:
             outcomes = [Outcome(photo, h, sidecar_path(photo, h), "failed", result.error) for h in task.hosts]
         if not self.dry_run and result.stat is not None:
-            records = {o.host: HostRecord(o.action, o.reason, str(o.sidecar)) for o in outcomes}
+            records = {o.host: _host_record(o) for o in outcomes}
             recipe = None if result.recipe is None else result.recipe.to_dict()
             entry = JournalEntry(task.photo, result.stat, self.run.to_json(), records, recipe, result.error)
             self.journal.record(entry)
@@ -530,7 +543,8 @@ def run_batch(
         InvalidRecipeError: bad host, strength or jobs.
         StyleError: the style cannot be loaded.
         LightroomCatalogError: the catalog cannot be read.
-        JournalError: another run holds the journal, it is not a journal, or it cannot be written.
+        JournalError: another run holds the journal, it is not a journal, it cannot be written, or ``journal``
+            names a sidecar or a photo (``.xmp``, a photo extension).
     """
     started = time.perf_counter()
     host_list = _hosts(hosts)
@@ -538,10 +552,10 @@ def run_batch(
     workers_wanted = _jobs_wanted(jobs)
     if not paths and lrcat is None:
         raise InvalidRecipeError("give at least one PATH or a Lightroom catalog")
+    journal_path = check_journal_path(journal) if journal is not None else default_journal_path(paths, lrcat)
     loaded = style if isinstance(style, Style) else load_style(style)
     run = RunConfig(loaded.name, loaded.model, style_fingerprint(loaded), float(strength), bool(overwrite))
     selection = select_photos(paths, lrcat, missing_fails=missing_fails)
-    journal_path = Path(os.path.abspath(journal)) if journal is not None else default_journal_path(paths, lrcat)
     summary = BatchSummary(
         hosts=host_list, style=loaded.name, model=loaded.model, strength=float(strength), dry_run=dry_run
     )

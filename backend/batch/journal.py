@@ -7,8 +7,12 @@ photo processed by one run::
     {"photo": "/abs/IMG_0001.CR2", "size": 25165824, "mtime_ns": 1714550000123456789,
      "config": {"style": "warm", "model": "warm@2", "style_sha256": "…", "strength": 0.8, "overwrite": false},
      "recipe": {…recipe JSON…} | null, "error": null | "message",
-     "hosts": {"darktable": {"action": "written", "reason": "", "sidecar": "/abs/IMG_0001.CR2.xmp"}},
+     "hosts": {"darktable": {"action": "written", "reason": "", "sidecar": "/abs/IMG_0001.CR2.xmp",
+                             "sidecar_stat": {"size": 5120, "mtime_ns": 1714550001123456789}}},
      "time": "2024-05-01T12:00:00Z"}
+
+``sidecar_stat`` is the host's sidecar as the run left it (size and mtime right after the write, or after the
+skip), ``null`` when there was none; lines written before this field existed have no ``sidecar_stat``.
 
 A line is appended, flushed and ``fsync``-ed right after the photo's sidecars are in place (the sidecar
 writes are themselves atomic and fsync-ed), so after a crash or ``kill -9`` at any moment the journal never
@@ -19,7 +23,11 @@ cut off before the next append.
 Reading: for each (photo, host) the last line naming that host counts. A host is **done** for a run when
 that record matches the photo's current size and mtime, the run's style (weights hash) and strength, and
 either it was ``written`` and the sidecar still exists, or it was ``skipped`` by a run with the same
-``--overwrite`` setting. Failed hosts are never done (they are retried).
+``--overwrite`` setting, and the sidecar is still as the run left it: same size and mtime as its
+``sidecar_stat``, or still absent where it was absent. A sidecar changed since (``autoretouch revert``, the
+user's editor, a restored backup) or deleted means the photo is examined again under the normal sidecar rules.
+A line without ``sidecar_stat`` (a journal from an older version) is trusted as before: ``written`` counts
+while the sidecar exists, ``skipped`` as recorded. Failed hosts are never done (they are retried).
 
 One run at a time: the writer holds an exclusive ``flock`` on the journal file itself (no extra lock file;
 POSIX only, elsewhere unlocked). Dry runs only read.
@@ -35,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from backend.batch.walk import is_folder
+from backend.batch.walk import PHOTO_EXTENSIONS, is_folder
 from backend.errors import FileError, PermissionDeniedError
 from backend.fsio import fsync_folder, try_flock
 
@@ -43,13 +51,16 @@ __all__ = [
     "DEFAULT_JOURNAL_NAME",
     "JOURNAL_FORMAT",
     "JOURNAL_VERSION",
+    "UNRECORDED",
     "HostRecord",
     "Journal",
     "JournalEntry",
     "JournalError",
     "PhotoStat",
     "RunConfig",
+    "check_journal_path",
     "default_journal_path",
+    "sidecar_state",
 ]
 
 JOURNAL_FORMAT = "autoretouch-catalog-journal"
@@ -90,6 +101,27 @@ def default_journal_path(paths: Sequence[str | Path], lrcat: str | Path | None =
     else:
         raise ValueError("a batch needs at least one PATH or a Lightroom catalog")
     return folder / DEFAULT_JOURNAL_NAME
+
+
+def check_journal_path(path: str | Path) -> Path:
+    """Refuse a ``--journal`` path that names a sidecar or a photo (the journal would be written over it).
+
+    A name ending in ``.xmp`` is a sidecar's (``IMG_0001.CR2.xmp`` is darktable's, ``IMG_0001.xmp``
+    Lightroom's), one with a photo extension a photo's; either may not exist yet when the journal is created.
+
+    Returns:
+        ``path``, absolute.
+
+    Raises:
+        JournalError: the name ends in ``.xmp`` or a photo extension.
+    """
+    p = Path(os.path.abspath(path))
+    ext = p.suffix.lower().lstrip(".")
+    if ext == "xmp":
+        raise JournalError(p, "a journal cannot be an .xmp file: that name is a photo's sidecar (choose another name)")
+    if ext in PHOTO_EXTENSIONS:
+        raise JournalError(p, f"a journal cannot be a .{ext} file: that name is a photo's (choose another name)")
+    return p
 
 
 @dataclass(frozen=True)
@@ -139,13 +171,67 @@ class RunConfig:
         }
 
 
+#: :attr:`HostRecord.sidecar_stat` of a journal line written before sidecar stats were recorded.
+UNRECORDED = "unrecorded"
+
+
+def sidecar_state(sidecar: str | Path) -> PhotoStat | None:
+    """A sidecar's size and mtime (not following a last symbolic link: the file the write renamed into place).
+
+    Returns:
+        ``None`` when there is no such file (or it cannot be stat-ed).
+    """
+    try:
+        st = os.lstat(sidecar)
+    except (OSError, ValueError):
+        return None
+    return PhotoStat(int(st.st_size), int(st.st_mtime_ns))
+
+
 @dataclass(frozen=True)
 class HostRecord:
-    """One host's result for a photo: action (``written``, ``skipped``, ``failed``), reason, sidecar path."""
+    """One host's result for a photo.
+
+    Attributes:
+        action: ``written``, ``skipped`` or ``failed``.
+        reason: why it was skipped or failed.
+        sidecar: the sidecar path.
+        sidecar_stat: the sidecar as the run left it (:func:`sidecar_state`; ``None``: there was none), or
+            :data:`UNRECORDED` for a line from before this was recorded.
+    """
 
     action: str
     reason: str
     sidecar: str
+    sidecar_stat: PhotoStat | str | None = UNRECORDED
+
+    def to_json(self) -> dict[str, Any]:
+        """The record's JSON object (``sidecar_stat`` left out when unrecorded)."""
+        out: dict[str, Any] = {"action": self.action, "reason": self.reason, "sidecar": self.sidecar}
+        if isinstance(self.sidecar_stat, PhotoStat):
+            out["sidecar_stat"] = {"size": self.sidecar_stat.size, "mtime_ns": self.sidecar_stat.mtime_ns}
+        elif self.sidecar_stat is None:
+            out["sidecar_stat"] = None
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> HostRecord:
+        """Parse a record's object.
+
+        Raises:
+            ValueError, KeyError, TypeError: a field is missing or has the wrong type.
+        """
+        stat: PhotoStat | str | None = UNRECORDED
+        if "sidecar_stat" in data:
+            raw = data["sidecar_stat"]
+            stat = None if raw is None else PhotoStat(int(raw["size"]), int(raw["mtime_ns"]))
+        return cls(str(data["action"]), str(data.get("reason", "")), str(data.get("sidecar", "")), stat)
+
+    def sidecar_unchanged(self) -> bool:
+        """Whether the sidecar is still as the run left it (always true for an unrecorded state)."""
+        if self.sidecar_stat == UNRECORDED:
+            return True
+        return bool(self.sidecar) and sidecar_state(self.sidecar) == self.sidecar_stat
 
 
 @dataclass(frozen=True)
@@ -179,7 +265,7 @@ class JournalEntry:
             "config": dict(self.config),
             "recipe": None if self.recipe is None else dict(self.recipe),
             "error": self.error,
-            "hosts": {h: {"action": r.action, "reason": r.reason, "sidecar": r.sidecar} for h, r in self.hosts.items()},
+            "hosts": {h: r.to_json() for h, r in self.hosts.items()},
             "time": self.time,
         }
 
@@ -192,10 +278,7 @@ class JournalEntry:
         """
         if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict):
             raise ValueError("not a journal record")
-        hosts = {
-            str(h): HostRecord(str(r["action"]), str(r.get("reason", "")), str(r.get("sidecar", "")))
-            for h, r in data["hosts"].items()
-        }
+        hosts = {str(h): HostRecord.from_json(r) for h, r in data["hosts"].items()}
         config = data.get("config")
         if not isinstance(config, dict):
             raise ValueError("record without config")
@@ -331,9 +414,9 @@ class Journal:
             return False
         rec = entry.hosts[host]
         if rec.action == "written":
-            return bool(rec.sidecar) and Path(rec.sidecar).is_file()
+            return bool(rec.sidecar) and Path(rec.sidecar).is_file() and rec.sidecar_unchanged()
         if rec.action == "skipped":
-            return bool(entry.config.get("overwrite")) == run.overwrite
+            return bool(entry.config.get("overwrite")) == run.overwrite and rec.sidecar_unchanged()
         return False
 
     def own_recipe(self, photo: str | Path, host: str) -> Mapping[str, Any] | None:

@@ -10,9 +10,11 @@ What counts as a photo (:func:`is_photo_file`):
 
 While walking folders, hidden entries (name starting with ``.``) are skipped: hidden folders, autoretouch's
 temp files (``.<sidecar>.<random>.tmp``) and journal, macOS ``._*`` resource files. Symbolic links to folders
-are not followed (no cycles); links to files are. A file named explicitly is taken even when hidden, unless
-it is a known non-photo (so ``autoretouch catalog *`` does not treat sidecars as photos); such names are
-returned in ``ignored`` with the reason.
+are not followed (no cycles); links to files are. What a walk leaves out besides hidden entries and known
+non-photos is named in ``ignored`` with the reason: symbolic links to folders (not followed), broken (or
+looping) symbolic links, FIFOs, sockets and devices (never opened: reading a FIFO would block). A file named
+explicitly is taken even when hidden, unless it is a known non-photo (so ``autoretouch catalog *`` does not
+treat sidecars as photos); such names are returned in ``ignored`` with the reason.
 
 Paths are made absolute (:func:`os.path.abspath`, symbolic links kept), deduplicated by their real path,
 and sorted within each folder, so a batch's order is deterministic. A path that cannot exist (a name in it
@@ -123,7 +125,8 @@ class WalkResult:
 
     Attributes:
         photos: absolute photo paths, each once, in walk order.
-        ignored: explicitly named files that are not photos, with the reason.
+        ignored: explicitly named files that are not photos, and what a folder walk left out that is not hidden
+            nor a known non-photo (:func:`iter_photos`' ``skipped``), with the reason.
         errors: folders that could not be listed (with ``missing_fails``, also named paths the OS refused to
             look at), with the reason.
         missing: with ``missing_fails``, the named paths that do not exist (or cannot), with the reason.
@@ -166,8 +169,36 @@ def is_photo_file(path: str | Path, *, explicit: bool = False) -> bool:
     return True
 
 
+def _not_regular(path: Path) -> str | None:
+    """Why a walked entry that is not a folder cannot be a photo file, or ``None`` for a regular file (or link to one).
+
+    Nothing is opened: a FIFO would block a reader.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if os.path.islink(path):
+            return f"{path}: broken symbolic link ({exc.strerror or exc})"
+        return f"{path}: cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISFIFO(st.st_mode):
+        what = "a FIFO (named pipe)"
+    elif stat.S_ISSOCK(st.st_mode):
+        what = "a socket"
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        what = "a device"
+    else:
+        what = "not a regular file"
+    return f"{path}: {what}, not a photo file"
+
+
 def iter_photos(
-    folder: Path, *, recursive: bool = True, errors: list[tuple[Path, str]] | None = None
+    folder: Path,
+    *,
+    recursive: bool = True,
+    errors: list[tuple[Path, str]] | None = None,
+    skipped: list[tuple[Path, str]] | None = None,
 ) -> Iterator[Path]:
     """The photos in a folder (:func:`is_photo_file`), file by file, each folder's sorted by name.
 
@@ -178,6 +209,9 @@ def iter_photos(
         folder: the folder.
         recursive: also the photos of its sub-folders (after the folder's own).
         errors: receives ``(folder, message)`` for each folder that cannot be listed (else they are skipped).
+        skipped: receives ``(path, message naming it)`` for each entry left out that is neither hidden nor a known
+            non-photo by its extension: a symbolic link to a folder (not followed; with ``recursive``), a broken
+            symbolic link, a FIFO, socket or device (else they are left out silently).
     """
 
     def onerror(exc: OSError) -> None:
@@ -186,16 +220,28 @@ def iter_photos(
             errors.append((where, f"{where}: cannot list the folder ({exc.strerror or exc})"))
 
     for top, dirs, files in os.walk(folder, onerror=onerror):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         base = Path(top)
+        visible = sorted(d for d in dirs if not d.startswith("."))
+        linked = [d for d in visible if os.path.islink(base / d)]  # os.walk lists them, never enters them
+        if skipped is not None and recursive:
+            skipped += [(base / d, f"{base / d}: symbolic link to a folder, not followed") for d in linked]
+        dirs[:] = [d for d in visible if d not in linked] if recursive else []
         for name in sorted(files):
             candidate = base / name
-            if is_photo_file(candidate) and candidate.is_file():
-                yield candidate
+            if name.startswith(".") or _extension(name) in NOT_PHOTO_EXTENSIONS:
+                continue
+            why = _not_regular(candidate)
+            if why is None:
+                if is_photo_file(candidate):
+                    yield candidate
+            elif skipped is not None:
+                skipped.append((candidate, why))
 
 
-def _walk_folder(folder: Path, photos: list[Path], errors: list[tuple[Path, str]]) -> None:
-    photos.extend(iter_photos(folder, errors=errors))
+def _walk_folder(
+    folder: Path, photos: list[Path], errors: list[tuple[Path, str]], skipped: list[tuple[Path, str]]
+) -> None:
+    photos.extend(iter_photos(folder, errors=errors, skipped=skipped))
 
 
 def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> WalkResult:
@@ -207,8 +253,9 @@ def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> 
             collected (an explicit photo list, e.g. the daemon's requests), instead of raising.
 
     Returns:
-        The photos (absolute, deduplicated by real path), the explicitly named non-photos, the folders
-        that could not be listed and (``missing_fails``) the missing paths.
+        The photos (absolute, deduplicated by real path), the explicitly named non-photos and what the folder
+        walks left out (:func:`iter_photos`' ``skipped``), the folders that could not be listed and
+        (``missing_fails``) the missing paths.
 
     Raises:
         NotFoundError: without ``missing_fails``, a path does not exist, or cannot (a name too long,
@@ -236,7 +283,7 @@ def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> 
             errors.append((p, str(exc)))
             continue
         if kind == "dir":
-            _walk_folder(p, found, errors)
+            _walk_folder(p, found, errors, ignored)
         elif kind == "file":
             if is_photo_file(p, explicit=True):
                 found.append(p)

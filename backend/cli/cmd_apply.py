@@ -6,7 +6,8 @@ as ``autoretouch suggest`` computes its first, deterministic recipe; the photo i
 
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
 error), or one JSON document with ``--json``. A photo that cannot be read or a malformed sidecar is
-reported with the file's name and the batch goes on; the exit status is then 9 (partial failure).
+reported with the file's name and the batch goes on; the exit status is then 9 (partial failure). A folder
+fails alone (``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ Exactly one of --recipe, --style, --mix. --style takes a style name (see `autore
 NAME.safetensors (with --server: a style installed on the daemon). With --json, one document:
 {"results": [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with
 --style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means
-some photos or sidecars of the batch failed.
+some photos or sidecars of the batch failed. A folder given as PHOTO fails alone ("is a folder; use
+`autoretouch catalog FOLDER`") and the other photos are done.
 """
 
 
@@ -53,7 +55,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
         epilog=_EPILOG,
     )
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files (raw, TIFF, JPEG, PNG)")
+    parser.add_argument(
+        "photos",
+        nargs="+",
+        metavar="PHOTO",
+        type=Path,
+        help="image files (raw, TIFF, JPEG, PNG); for folders use 'autoretouch catalog'",
+    )
     add_recipe_or_style_options(
         parser,
         recipe_help="write this recipe JSON file (or one photo's saved `suggest --json` line) to every photo",

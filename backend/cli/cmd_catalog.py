@@ -34,7 +34,8 @@ examples:
   autoretouch catalog ~/Photos/2024 --style warm --server 127.0.0.1:50051  # on a running daemon
 
 What is processed: folders are walked recursively (photos recognised by extension or content; sidecars,
-backups, hidden folders and autoretouch's temp files are left alone), or the photo files a Lightroom catalog
+backups, hidden folders and autoretouch's temp files are left alone; symbolic links to folders are not
+followed, and they, broken symbolic links, FIFOs and sockets are listed as skipped with the reason), or the photo files a Lightroom catalog
 lists (read-only; PATHs then narrow it down to the photos under them; a photo not where the catalog records it
 is looked for below the catalog's folder, as when both moved together, and one that two catalog photos would
 share is reported, not written). Default host: lightroom with --lrcat,
@@ -44,9 +45,11 @@ darktable otherwise. Each photo: preview decode -> the style's suggestion at --s
 
 Journal: every photo's result is recorded (fsync-ed) in a JSON-lines journal right after its sidecars are
 written: .autoretouch-journal.jsonl inside the first PATH (next to it for a file, next to the catalog with
-only --lrcat), or --journal FILE. Run the same command again after a crash or Ctrl-C and only what is
-missing is done; photos whose size or modification time changed are done again. Delete the journal to
-start over.
+only --lrcat), or --journal FILE (not a name ending in .xmp or a photo extension: that is a sidecar's or a
+photo's name). Run the same command again after a crash or Ctrl-C and only what is
+missing is done; photos whose size or modification time changed are done again, and so are photos whose
+sidecar changed since the journal recorded it (e.g. 'autoretouch revert', or an edit in darktable), under the
+usual rules (existing edits kept unless --overwrite). Delete the journal to start over.
 
 With --server HOST:PORT [--token T] the daemon does the work (its --root folders must hold the PATHs, given
 as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by
@@ -76,7 +79,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
         epilog=_EPILOG,
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="folders and/or photo files")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="folders (walked recursively; symbolic links to folders not followed) and/or photo files",
+    )
     parser.add_argument("--lrcat", type=Path, metavar="CATALOG", help="process the photos this .lrcat lists")
     parser.add_argument(
         "--host",
@@ -98,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="replace existing develop settings or earlier autoretouch applications (revert restores them)",
     )
-    parser.add_argument("--journal", type=Path, metavar="FILE", help="journal file (default: see below)")
+    parser.add_argument("--journal", type=Path, metavar="FILE", help="journal file, not NAME.xmp (default: see below)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary instead of text")
     add_server_options(parser)
     parser.set_defaults(func=run, _parser=parser)

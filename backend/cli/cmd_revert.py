@@ -2,7 +2,9 @@
 
 A sidecar autoretouch created is removed again when nothing else was added to it; otherwise the
 previous settings (and the user's darktable history) are restored, keeping everything written since by
-others. Output and exit status as for ``apply``.
+others. A folder is walked as ``autoretouch catalog`` walks it (recursively, the same walker) and each of its
+photos reverted, so ``autoretouch revert FOLDER`` undoes ``autoretouch catalog FOLDER``. Output and exit status
+as for ``apply``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
-from backend.cli.outcome_report import report, run_batch
+from backend.cli.outcome_report import expand_folders, report, run_batch
 from backend.cli.server_options import add_server_options
 from backend.sidecar.revert import revert_photo
 
@@ -26,10 +28,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Restore each photo's sidecars to their state before 'autoretouch apply': the develop settings "
             "and darktable history that were there come back, a sidecar autoretouch created is removed. "
-            "The current sidecar is kept as SIDECAR.bak."
+            "The current sidecar is kept as SIDECAR.bak. A folder is walked recursively as 'autoretouch catalog' "
+            "walks it (hidden entries skipped, symbolic links to folders not followed) and every photo in it is "
+            "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER'."
         ),
     )
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="image files whose sidecars to revert")
+    parser.add_argument(
+        "photos",
+        nargs="+",
+        metavar="PHOTO",
+        type=Path,
+        help="image files whose sidecars to revert, or folders (their photos, recursively)",
+    )
     parser.add_argument(
         "--host", default="both", choices=("lightroom", "darktable", "both"), help="which sidecars (default: both)"
     )
@@ -47,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         from backend.cli.remote import remote_revert
 
         return remote_revert(args)
-    outcomes = run_batch(
-        args.photos, args.host, lambda p: revert_photo(p, host=args.host, dry_run=args.dry_run, duplicate=duplicate)
+    photos, walked = expand_folders(args.photos, args.host)
+    outcomes = walked + run_batch(
+        photos, args.host, lambda p: revert_photo(p, host=args.host, dry_run=args.dry_run, duplicate=duplicate)
     )
     return report(outcomes, args.json)

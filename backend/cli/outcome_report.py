@@ -7,18 +7,76 @@ the same thing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.batch.walk import check_path_length
-from backend.errors import EXIT_PARTIAL, AutoretouchError, naming_file
+from backend.batch.walk import check_path_length, is_folder, iter_photos
+from backend.errors import EXIT_PARTIAL, AutoretouchError, FileError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
 from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
 
-__all__ = ["check_strength", "format_outcome", "report", "run_batch"]
+__all__ = ["FolderGivenError", "check_strength", "expand_folders", "format_outcome", "report", "run_batch"]
+
+
+class FolderGivenError(FileError):
+    """A folder was given where a photo file is expected (``apply``); ``catalog`` is the command for folders.
+
+    Attributes:
+        path: the folder.
+        reason: what to do instead.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, f"is a folder; use `autoretouch catalog {path}` to write the sidecars of its photos")
+
+
+def _failed(photo: Path, hosts: str, reason: str) -> list[Outcome]:
+    """One ``failed`` outcome per host for ``photo`` (a folder or a path without a name stands as its own sidecar)."""
+    out: list[Outcome] = []
+    for h in hosts_for(hosts):
+        try:
+            sidecar = sidecar_path(photo, h)
+        except ValueError:  # "." or "/": no name to derive a sidecar's from
+            sidecar = Path(os.path.abspath(photo))
+        out.append(Outcome(photo, h, sidecar, "failed", reason))
+    return out
+
+
+def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[Outcome]]:
+    """``paths`` with each folder replaced by its photos, walked as ``autoretouch catalog`` walks it.
+
+    The folder walk is :func:`~backend.batch.walk.iter_photos` (recursive; hidden entries left out, symbolic links
+    to folders not followed). Files are kept as given, photo or not.
+
+    Returns:
+        The photo paths, in order, and outcomes for what the walk could not do: a folder (or sub-folder) that
+        cannot be listed fails (one outcome per host); a folder without photos, and what the walk leaves out
+        with a reason (symbolic links to folders, broken links, FIFOs, sockets: ``iter_photos``' ``skipped``),
+        are skipped with that reason.
+    """
+    photos: list[Path] = []
+    notes: list[Outcome] = []
+    for path in paths:
+        if not is_folder(path):
+            photos.append(path)
+            continue
+        folder = Path(os.path.abspath(path))
+        errors: list[tuple[Path, str]] = []
+        skipped: list[tuple[Path, str]] = []
+        found = list(iter_photos(folder, errors=errors, skipped=skipped))
+        for where, why in errors:
+            notes += _failed(where, hosts, why)
+        for where, why in skipped:
+            why = why.removeprefix(f"{where}: ")  # the line names the path already
+            notes += [Outcome(where, h, where, "skipped", why) for h in hosts_for(hosts)]
+        if not found and not errors and not skipped:
+            notes += [Outcome(folder, h, folder, "skipped", "no photos in this folder") for h in hosts_for(hosts)]
+        photos += found
+    return photos, notes
 
 
 def format_outcome(o: Outcome) -> str:
@@ -35,19 +93,21 @@ def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outc
     """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file.
 
     A photo path that cannot exist (a name in it too long, :func:`~backend.batch.walk.check_path_length`)
-    fails alone as not found, before ``do`` runs; the other photos carry on.
+    fails alone as not found, and a folder fails alone (:class:`FolderGivenError`: ``apply`` writes the
+    sidecars of photo files; ``revert`` walks folders first, :func:`expand_folders`), before ``do`` runs; the
+    other photos carry on.
     """
     outcomes: list[Outcome] = []
     for photo in photos:
         try:
             check_path_length(photo)
+            if is_folder(photo):
+                raise FolderGivenError(photo)
             outcomes += do(photo)
         except AutoretouchError as exc:
-            reason = naming_file(photo, str(exc))
-            outcomes += [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(hosts)]
+            outcomes += _failed(photo, hosts, naming_file(photo, str(exc)))
         except OSError as exc:  # the OS's words, naming the file, without Python's "[Errno N]" prefix
-            reason = naming_file(exc.filename or photo, exc.strerror or str(exc))
-            outcomes += [Outcome(photo, h, sidecar_path(photo, h), "failed", reason) for h in hosts_for(hosts)]
+            outcomes += _failed(photo, hosts, naming_file(exc.filename or photo, exc.strerror or str(exc)))
     return outcomes
 
 
