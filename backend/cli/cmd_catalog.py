@@ -35,10 +35,10 @@ examples:
 
 What is processed: folders are walked recursively (photos recognised by extension or content; sidecars,
 backups, hidden folders and autoretouch's temp files are left alone; symbolic links to folders are not
-followed, and they, broken symbolic links, FIFOs and sockets are listed as skipped with the reason), or the photo files a Lightroom catalog
-lists (read-only; PATHs then narrow it down to the photos under them; a photo not where the catalog records it
-is looked for below the catalog's folder, as when both moved together, and one that two catalog photos would
-share is reported, not written). Default host: lightroom with --lrcat,
+followed, and they, broken symbolic links, FIFOs and sockets are listed as skipped with the reason), or the
+photo files a Lightroom catalog lists (read-only; PATHs then narrow it down to the photos under them; a photo
+not where the catalog records it is looked for below the catalog's folder, as when both moved together, and
+one that two catalog photos would share is reported, not written). Default host: lightroom with --lrcat,
 darktable otherwise. Each photo: preview decode -> the style's suggestion at --strength -> sidecars
 (Lightroom NAME.xmp for proprietary raws, darktable NAME.EXT.xmp); existing edits are kept unless
 --overwrite, and every write keeps the previous sidecar as .bak ('autoretouch revert' undoes it).
@@ -46,10 +46,10 @@ darktable otherwise. Each photo: preview decode -> the style's suggestion at --s
 Journal: every photo's result is recorded (fsync-ed) in a JSON-lines journal right after its sidecars are
 written: .autoretouch-journal.jsonl inside the first PATH (next to it for a file, next to the catalog with
 only --lrcat), or --journal FILE (not a name ending in .xmp or a photo extension: that is a sidecar's or a
-photo's name). Run the same command again after a crash or Ctrl-C and only what is
-missing is done; photos whose size or modification time changed are done again, and so are photos whose
-sidecar changed since the journal recorded it (e.g. 'autoretouch revert', or an edit in darktable), under the
-usual rules (existing edits kept unless --overwrite). Delete the journal to start over.
+photo's name). Run the same command again after a crash or Ctrl-C and only what is missing is done; photos
+whose size or modification time changed are done again, and so are photos whose sidecar changed since the
+journal recorded it (e.g. 'autoretouch revert', or an edit in darktable), under the usual rules (existing
+edits kept unless --overwrite). Delete the journal to start over.
 
 With --server HOST:PORT [--token T] the daemon does the work (its --root folders must hold the PATHs, given
 as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by
