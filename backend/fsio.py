@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "NAME_MAX",
     "NEW_FILE_MODE",
     "UMASK",
+    "file_kind",
     "fsync_folder",
     "name_size",
     "replacing",
@@ -75,9 +77,11 @@ def utf8_text(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
-#: What a temp file's name adds around its stem: ``"."``, ``"."`` + the 8-character random part of
-#: :func:`tempfile.mkstemp`, and ``".tmp"``.
-_TEMP_OVERHEAD = 1 + 1 + 8 + len(".tmp")
+#: The longest tag :func:`temp_prefix` puts in a temp file's name (the sidecars' ``autoretouch``).
+_MAX_TAG = len("autoretouch")
+#: What a temp file's name adds around its stem, at most: ``"."``, ``".<tag>-"``, the 8-character random part of
+#: :func:`tempfile.mkstemp`, and ``".tmp"`` (the same for every tag, so a name's stem never depends on it).
+_TEMP_OVERHEAD = 1 + 1 + _MAX_TAG + 1 + 8 + len(".tmp")
 
 
 def _umask() -> int:
@@ -133,12 +137,36 @@ def temp_stem(name: str) -> str:
     return short_name(name, NAME_MAX - _TEMP_OVERHEAD)
 
 
-def temp_prefix(name: str) -> str:
+def temp_prefix(name: str, tag: str = "") -> str:
     """The prefix of the temp files written next to the file ``name``: ``.<stem>.`` (:func:`temp_stem`).
 
     A temp file is ``<prefix><8 random characters>.tmp``; its name never exceeds :data:`NAME_MAX`.
+
+    Args:
+        name: the file the temp file will replace.
+        tag: a word that marks the temp file as a given writer's: ``.<stem>.<tag>-`` (at most 11 characters,
+            ``"autoretouch"`` for sidecars, so that a file of the user's is never taken for one).
     """
-    return f".{temp_stem(name)}."
+    if len(tag) > _MAX_TAG:
+        raise ValueError(f"temp file tag {tag!r} is longer than {_MAX_TAG} characters")
+    return f".{temp_stem(name)}.{tag}-" if tag else f".{temp_stem(name)}."
+
+
+def file_kind(mode: int) -> str:
+    """What kind of file ``st_mode`` ``mode`` is, in words: ``"a named pipe (FIFO)"``, ``"a directory"`` ...
+
+    For the message that refuses anything but a regular file (opening a pipe would wait for a writer).
+    """
+    kinds = (
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((words for test, words in kinds if test(mode)), "a special file")
 
 
 def fsync_folder(folder: str | Path) -> None:

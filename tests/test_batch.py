@@ -64,7 +64,8 @@ def test_walk_finds_photos_by_extension_and_content(tmp_path: Path) -> None:
     photos.add(root / "broken.jpg")
     make_jpeg(root / ".hidden" / "secret.jpg", 6)  # hidden folder
     make_jpeg(root / "._a.jpg", 7)  # hidden file (macOS resource fork)
-    for name in ("a.jpg.xmp", "a.jpg.xmp.bak", "a.jpg.xmp.lock", ".a.jpg.xmp.k2j4_x9q.tmp", JOURNAL, "notes.txt"):
+    ours = ("a.jpg.xmp.autoretouch.bak", "a.jpg.xmp.autoretouch.lock", ".a.jpg.xmp.autoretouch-k2j4_x9q.tmp")
+    for name in ("a.jpg.xmp", *ours, "a.jpg.xmp.bak", "a.jpg.xmp.lock", JOURNAL, "notes.txt"):
         (root / name).write_text("not a photo")
     (root / "README").write_text("plain text without an extension")
     os.symlink(root, root / "day1" / "loop")  # a folder link: not followed, no cycle
@@ -205,7 +206,7 @@ def test_corrupt_photos_fail_alone_and_are_named(tmp_path: Path, style: Path) ->
 def test_dry_run_writes_nothing(tmp_path: Path, style: Path) -> None:
     folder = tmp_path / "shoot"
     photos = make_photos(folder, 3)
-    stale_temp = folder / f".{photos[0].name}.xmp.abc123.tmp"
+    stale_temp = folder / f".{photos[0].name}.xmp.autoretouch-abc12_45.tmp"
     stale_temp.write_text("left by a crash")
     before = snapshot(folder)
     summary = _run(folder, style, dry_run=True)
@@ -237,7 +238,7 @@ def test_overwrite_replaces_our_earlier_application(tmp_path: Path, style: Path)
     assert half == expected_recipe(photo, style, strength=0.5)
     desc = check_darktable_sidecar(photo, half)
     assert desc is not None
-    assert sidecar.with_name(sidecar.name + ".bak").read_bytes() == first  # previous version kept
+    assert sidecar.with_name(sidecar.name + ".autoretouch.bak").read_bytes() == first  # previous version kept
     prov = find_provenance(read_sidecar(sidecar))
     assert prov is not None and prov[1].recipe.strength == 0.5
     assert _run(folder, style, strength=0.5, overwrite=True).skipped_reasons == {ALREADY_DONE: 1}
@@ -308,12 +309,12 @@ def test_a_run_without_resume_reads_the_journal_but_never_locks_or_writes_it(tmp
 
 def test_leftovers_removed_only_when_nobody_holds_the_lock(tmp_path: Path) -> None:
     sidecar = tmp_path / "IMG_1.jpg.xmp"
-    temp = tmp_path / ".IMG_1.jpg.xmp.x7_ab2cd.tmp"
+    temp = tmp_path / ".IMG_1.jpg.xmp.autoretouch-x7_ab2cd.tmp"
     temp.write_text("half a sidecar")
     with sidecar_lock(sidecar):  # a live writer
         assert remove_leftovers(sidecar) == []
         assert temp.exists()
-    lock = tmp_path / "IMG_1.jpg.xmp.lock"
+    lock = tmp_path / "IMG_1.jpg.xmp.autoretouch.lock"
     lock.write_text("")  # left by a killed process (its flock died with it)
     assert sorted(remove_leftovers(sidecar)) == sorted([temp, lock])
     assert sorted(p.name for p in tmp_path.iterdir()) == []

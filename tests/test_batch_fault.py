@@ -102,9 +102,11 @@ def test_kill_9_midway_then_resume(tmp_path: Path) -> None:
 
     # 2. what a writer killed inside a sidecar write leaves: a temp file and a lock file (no live holder)
     victim = folder / "IMG_0021.jpg.xmp"
-    (folder / ".IMG_0021.jpg.xmp.q1w2e3r4.tmp").write_text("<x:xmpmeta half written")
-    (folder / "IMG_0021.jpg.xmp.lock").write_text("")
-    (folder / ".IMG_0001.jpg.xmp.zz9_aa11.tmp").write_text("stale, next to a photo that may be done already")
+    (folder / ".IMG_0021.jpg.xmp.autoretouch-q1w2e3r4.tmp").write_text("<x:xmpmeta half written")
+    (folder / "IMG_0021.jpg.xmp.autoretouch.lock").write_text("")
+    (folder / ".IMG_0001.jpg.xmp.autoretouch-zz9_aa11.tmp").write_text(
+        "stale, next to a photo that may be done already"
+    )
 
     # 3. rerun (in one process: quicker to start): completes, every photo ends with one correct sidecar
     proc = _catalog(folder, style, jobs=1)
@@ -123,14 +125,14 @@ def test_kill_9_midway_then_resume(tmp_path: Path) -> None:
             assert desc.get("{http://acme.example/ns/1.0/}Flag") == "keep-me"
             text = photo.with_name(photo.name + ".xmp").read_text(encoding="utf-8")
             assert "foreign &amp; precious" in text and "<rdf:li>fjord</rdf:li>" in text
-            assert photo.with_name(photo.name + ".xmp.bak").read_text(encoding="utf-8") == FOREIGN_DT
+            assert photo.with_name(photo.name + ".xmp.autoretouch.bak").read_text(encoding="utf-8") == FOREIGN_DT
     assert victim.is_file()
     names = sorted(p.name for p in folder.iterdir())
     expected = sorted(
         [JOURNAL]
         + [p.name for p in photos]
         + [f"{p.name}.xmp" for p in photos]
-        + [f"{name}.xmp.bak" for name in FOREIGN]
+        + [f"{name}.xmp.autoretouch.bak" for name in FOREIGN]
     )
     assert names == expected  # no *.tmp, no *.lock, no second sidecar of any kind
     records = [json.loads(line) for line in journal.read_text().splitlines()[1:]]

@@ -144,7 +144,11 @@ def test_fresh_sidecars_for_both_hosts_and_revert_deletes_them(raw: Path) -> Non
     outcomes = revert_photo(raw)
     assert [o.action for o in outcomes] == ["deleted", "deleted"]
     assert not lr.exists() and not dt.exists()
-    assert sorted(listing(raw.parent)) == ["IMG_0001.CR2", "IMG_0001.CR2.xmp.bak", "IMG_0001.xmp.bak"]
+    assert sorted(listing(raw.parent)) == [
+        "IMG_0001.CR2",
+        "IMG_0001.CR2.xmp.autoretouch.bak",
+        "IMG_0001.xmp.autoretouch.bak",
+    ]
     assert (raw.read_bytes(), raw.stat().st_mtime_ns) == before
 
 
@@ -161,7 +165,7 @@ def test_foreign_nodes_survive_apply_and_revert_restores_them(raw: Path) -> None
             assert needle in text, (path, needle)
     assert "Places|Norway|Fjord" in lr.read_text() and "keep &amp; me" in lr.read_text()
     assert "<!-- written by Bridge -->" in lr.read_text()
-    assert lr.with_name(lr.name + ".bak").read_bytes() == FOREIGN_LR  # previous version kept
+    assert lr.with_name(lr.name + ".autoretouch.bak").read_bytes() == FOREIGN_LR  # previous version kept
 
     # the user's darktable history is kept in front of ours, untouched
     desc = read_sidecar(dt).descriptions()[0]

@@ -32,7 +32,7 @@ def test_write_new_then_replace_keeps_a_backup(tmp_path: Path) -> None:
     assert path.read_bytes() == b"two"
     assert backup_path(path).read_bytes() == b"one"
     assert (path.stat().st_mode & 0o777) == 0o600  # permissions carried over
-    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.bak"}  # no temp or lock file left
+    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.autoretouch.bak"}  # no temp or lock file left
 
 
 def test_refuses_to_write_anything_but_xmp(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_failure_on_the_final_rename_only(tmp_path: Path, monkeypatch: pytest.Mo
         atomic_write(path, b"new")
     assert path.read_bytes() == b"previous"
     assert backup_path(path).read_bytes() == b"previous"
-    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.bak"}
+    assert _listing(tmp_path) == {"IMG_1.xmp", "IMG_1.xmp.autoretouch.bak"}
 
 
 def test_failed_temp_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,7 +195,7 @@ def test_a_long_sidecar_names_leftover_temp_and_lock_files_are_found_and_removed
     from backend.fsio import temp_prefix
 
     sidecar = tmp_path / ("z" * 246 + ".jpg.xmp")
-    temp = tmp_path / (temp_prefix(sidecar.name) + "x7_ab2cd.tmp")  # left by a killed writer
+    temp = tmp_path / (temp_prefix(sidecar.name, "autoretouch") + "x7_ab2cd.tmp")  # left by a killed writer
     temp.write_text("half a sidecar")
     lock_path(sidecar).write_text("")
     assert sorted(remove_leftovers(sidecar)) == sorted([temp, lock_path(sidecar)])

@@ -82,7 +82,7 @@ def test_apply_twice_then_revert_on_a_copy_keeps_its_history_and_the_original(ph
     (first,) = apply_to_photo(photo, PLUS_ONE, host="darktable", duplicate=1)
     assert first.action == "written" and first.sidecar == copy
     assert _operations(copy) == ["colorbalancergb", "exposure"]  # the copy's own entry, then ours
-    assert photo.with_name("p_01.png.xmp.bak").read_bytes() == copy_before
+    assert photo.with_name("p_01.png.xmp.autoretouch.bak").read_bytes() == copy_before
 
     half = Recipe.from_dict({"version": 1, "steps": [{"slider": "exposure", "value": 0.5}]})
     (again,) = apply_to_photo(photo, half, host="darktable", duplicate=1)
@@ -97,7 +97,7 @@ def test_apply_twice_then_revert_on_a_copy_keeps_its_history_and_the_original(ph
     assert undone.action == "reverted" and undone.sidecar == copy
     assert _operations(copy) == ["colorbalancergb"] and "autoretouch:" not in copy.read_text(encoding="utf-8")
     assert original.read_bytes() == original_bytes  # the original's sidecar never touched
-    assert not photo.with_name("p.png.xmp.bak").exists()
+    assert not photo.with_name("p.png.xmp.autoretouch.bak").exists()
 
 
 def test_a_copy_without_a_sidecar_gets_one_and_revert_removes_it(photo: Path) -> None:

@@ -1,12 +1,13 @@
 """Remove what a killed autoretouch process can leave next to a sidecar: temp files and lock files.
 
-:mod:`backend.sidecar.atomic` writes a sidecar (and its ``.bak``) through ``.<sidecar name>.<random>.tmp``
-in the same folder and locks it with ``<sidecar>.lock`` (a sidecar name too long for those is shortened in
-both, :func:`backend.fsio.temp_stem`); a process killed with ``kill -9`` in the middle
-leaves those behind (the sidecar itself is always whole: old or new). Writes only ever happen while the
-sidecar's lock is held, so once this module holds the lock (taken without waiting), every temp file of that
-sidecar is stale and is deleted; releasing the lock removes the lock file. A lock held by a live process is
-left alone.
+:mod:`backend.sidecar.atomic` writes a sidecar (and its backup) through ``.<sidecar name>.autoretouch-<random>.tmp``
+in the same folder and locks it with ``<sidecar>.autoretouch.lock`` (a sidecar name too long for those is shortened
+in both, :func:`backend.fsio.temp_stem`); a process killed with ``kill -9`` in the middle leaves those behind (the
+sidecar itself is always whole: old or new). Only names with that ``autoretouch`` mark are ours: a user's
+``.IMG_1.xmp.draft.tmp`` or ``IMG_1.xmp.lock`` is never touched. Writes only ever happen while the sidecar's lock
+is held, so once this module holds the lock (taken without waiting), every temp file of that sidecar is stale and
+is deleted; releasing the lock removes the lock file. A lock held by a live process is left alone, and so is
+everything next to it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from pathlib import Path
 
 from backend.errors import SidecarError
 from backend.fsio import temp_stem
-from backend.sidecar.atomic import lock_path, sidecar_lock
+from backend.sidecar.atomic import LOCK_SUFFIX, TEMP_TAG, lock_path, sidecar_lock
 
-__all__ = ["TEMP_RE", "find_leftovers", "remove_leftovers"]
+__all__ = ["LOCK_RE", "TEMP_RE", "find_leftovers", "remove_leftovers"]
 
-#: Temp file of a sidecar write: ``.<sidecar>.<random>.tmp`` (``tempfile`` random part: ``[a-z0-9_]``).
-TEMP_RE = re.compile(r"^\.(?P<sidecar>.+\.xmp)\.[a-z0-9_]+\.tmp$", re.IGNORECASE)
+#: Temp file of a sidecar write: ``.<sidecar>.autoretouch-<random>.tmp`` (``tempfile``'s random part: 8 of
+#: ``[a-z0-9_]``).
+TEMP_RE = re.compile(rf"^\.(?P<sidecar>.+(?i:\.xmp))\.{re.escape(TEMP_TAG)}-[a-z0-9_]{{8}}\.tmp$")
+#: Lock file of a sidecar: ``<sidecar>.autoretouch.lock``.
+LOCK_RE = re.compile(rf"^(?P<sidecar>.+(?i:\.xmp)){re.escape(LOCK_SUFFIX)}$")
 
 
 def find_leftovers(folder: Path, names: Iterable[str] | None = None) -> dict[str, list[Path]]:
@@ -45,11 +49,9 @@ def find_leftovers(folder: Path, names: Iterable[str] | None = None) -> dict[str
             return {}
     found: dict[str, list[Path]] = {}
     for name in names:
-        m = TEMP_RE.match(name)
+        m = TEMP_RE.fullmatch(name) or LOCK_RE.fullmatch(name)
         if m is not None:
             found.setdefault(m.group("sidecar"), []).append(folder / name)
-        elif name.lower().endswith(".xmp.lock"):
-            found.setdefault(name[: -len(".lock")], []).append(folder / name)
     return found
 
 

@@ -26,8 +26,10 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   ``xmpMM:DerivedFrom`` names another file (``b_01.png``'s own sidecar) is skipped, and so is one that names no
   file (or does not exist yet) while a file ``b_01.png`` lies next to the photo (:func:`copy_conflict`). Only
   darktable has copies: a ``duplicate`` with another host is refused.
-* Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.bak``
+* Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.autoretouch.bak``
   (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
+* Only a regular sidecar file with one link is read and replaced: a symbolic link, a hard-linked file, a named
+  pipe, device or folder in its place is a ``failed`` outcome naming it and saying why, and stays untouched.
 
 Problems with one host's sidecar (malformed XML, a lock held elsewhere, a failed write) become a
 ``failed`` :class:`Outcome` naming the file, and the other host still proceeds; a photo that cannot be
@@ -255,10 +257,16 @@ def locked(sidecar: Path, dry_run: bool) -> Iterator[None]:
 
 
 def _load(sidecar: Path, *, packet_wrapper: bool) -> tuple[XmpDocument, bool]:
-    """The sidecar's document, and whether it is new (no file yet)."""
-    if sidecar.exists():
+    """The sidecar's document, and whether it is new (no file yet).
+
+    Raises:
+        SidecarError: the sidecar is a symbolic link (a dangling one too), has several hard links or is no regular
+            file (a named pipe is never opened), or cannot be parsed: see :func:`read_sidecar`.
+    """
+    try:
         return read_sidecar(sidecar), False
-    return new_document(packet_wrapper=packet_wrapper), True
+    except FileNotFoundError:
+        return new_document(packet_wrapper=packet_wrapper), True
 
 
 def revert_host(host: str, doc: XmpDocument, prov: Provenance) -> tuple[tuple[str, ...], DarktableRevert]:

@@ -1,20 +1,27 @@
 """Crash-safe sidecar writes: lock, temp file, fsync, atomic rename, backup.
 
 Every change autoretouch makes to a sidecar goes through :func:`sidecar_lock` plus :func:`atomic_write`
-or :func:`remove_with_backup`:
+or :func:`remove_with_backup`. The files autoretouch keeps next to a sidecar carry ``autoretouch`` in their
+names (:data:`BACKUP_SUFFIX`, :data:`LOCK_SUFFIX`, :data:`TEMP_TAG`), so a file of the user's (their own
+``IMG_0001.xmp.bak``) is never overwritten or deleted as one of ours:
 
-1. **Lock.** An advisory lock on ``<sidecar>.lock`` next to the sidecar (the sidecar name shortened when
-   the lock's name would be too long, see :func:`lock_path`) (``fcntl.flock``; an
+1. **Lock.** An advisory lock on ``<sidecar>.autoretouch.lock`` next to the sidecar (the sidecar name
+   shortened when the lock's name would be too long, see :func:`lock_path`) (``fcntl.flock``; an
    ``O_EXCL`` lock file where ``fcntl`` is missing). Two autoretouch processes never interleave their
    read-modify-write of one sidecar. The lock file is removed when the lock is released.
-2. **Backup.** The sidecar's current content is copied to ``<sidecar>.bak`` (itself written through a
-   temp file and an atomic rename), so ``.bak`` always holds the version just before autoretouch's most
-   recent change. Only one generation is kept.
-3. **Write.** The new content goes to a temp file in the same folder (``.<name>.<random>.tmp``; a name too
-   long for that is shortened, see :func:`backend.fsio.temp_prefix`), which is flushed and ``fsync``-ed,
-   given the old file's permission bits (a new sidecar gets those of any new file under the umask,
-   :data:`backend.fsio.NEW_FILE_MODE`), and renamed over the sidecar with ``os.replace`` (atomic on POSIX
-   and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
+2. **Backup.** The sidecar's current content is copied to ``<sidecar>.autoretouch.bak`` (itself written
+   through a temp file and an atomic rename), so the backup always holds the version just before
+   autoretouch's most recent change. Only one generation is kept.
+3. **Write.** The new content goes to a temp file in the same folder (``.<name>.autoretouch-<random>.tmp``;
+   a name too long for that is shortened, see :func:`backend.fsio.temp_prefix`), which is flushed and
+   ``fsync``-ed, given the old file's permission bits (a new sidecar gets those of any new file under the
+   umask, :data:`backend.fsio.NEW_FILE_MODE`), and renamed over the sidecar with ``os.replace`` (atomic on
+   POSIX and Windows). The folder is ``fsync``-ed afterwards where the OS allows.
+
+Only a regular file with one link is ever replaced, read for a change or removed
+(:func:`check_replaceable`): a symbolic link (``os.replace`` would put a plain file in its place, and the
+link may point at another photo's sidecar), a file with several hard links (the others would keep the old
+content) and a named pipe, device or socket (opening a pipe waits for a writer) are refused, untouched.
 
 On any failure the temp file is deleted, the sidecar keeps its previous content, and a
 :class:`~backend.errors.SidecarError` naming the file is raised. Only ``.xmp`` paths are ever written,
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,6 +43,7 @@ from backend.fsio import (
     HAS_FLOCK,
     NAME_MAX,
     NEW_FILE_MODE,
+    file_kind,
     fsync_folder,
     name_size,
     short_name,
@@ -44,14 +53,26 @@ from backend.fsio import (
 )
 
 __all__ = [
+    "BACKUP_SUFFIX",
+    "LOCK_SUFFIX",
     "LOCK_TIMEOUT_S",
+    "TEMP_TAG",
     "atomic_write",
     "backup_path",
+    "check_replaceable",
     "check_sidecar_name",
     "lock_path",
+    "read_replaceable",
     "remove_with_backup",
     "sidecar_lock",
 ]
+
+#: What the backup of ``<sidecar>`` adds to its name: ``<sidecar>.autoretouch.bak``.
+BACKUP_SUFFIX = ".autoretouch.bak"
+#: What the lock file of ``<sidecar>`` adds to its name: ``<sidecar>.autoretouch.lock``.
+LOCK_SUFFIX = ".autoretouch.lock"
+#: The tag of a sidecar's temp files: ``.<sidecar>.autoretouch-<random>.tmp`` (:func:`backend.fsio.temp_prefix`).
+TEMP_TAG = "autoretouch"
 
 #: How long :func:`sidecar_lock` waits for another process's lock, in seconds.
 LOCK_TIMEOUT_S = 10.0
@@ -61,30 +82,116 @@ _STALE_S = 120.0
 
 
 def backup_path(sidecar: str | Path) -> Path:
-    """``<sidecar>.bak``: where the previous version is kept.
+    """``<sidecar>.autoretouch.bak``: where the previous version is kept.
 
-    A sidecar name too long for that (over 251 bytes) is shortened first (:func:`backend.fsio.short_name`:
+    A sidecar name too long for that (over 239 bytes) is shortened first (:func:`backend.fsio.short_name`:
     start, hash, ``.xmp``), so every legal sidecar name keeps a backup.
     """
     p = Path(sidecar)
-    return p.with_name(short_name(p.name, NAME_MAX - len(".bak")) + ".bak")
+    return p.with_name(short_name(p.name, NAME_MAX - len(BACKUP_SUFFIX)) + BACKUP_SUFFIX)
 
 
 def lock_path(sidecar: str | Path) -> Path:
-    """``<sidecar>.lock``: the advisory lock file.
+    """``<sidecar>.autoretouch.lock``: the advisory lock file.
 
     A sidecar name too long for that is shortened as in its temp files' names
     (:func:`backend.fsio.temp_stem`: start, hash, ``.xmp``), so every legal sidecar name can be locked.
     """
     p = Path(sidecar)
-    return p.with_name(temp_stem(p.name) + ".lock")
+    return p.with_name(temp_stem(p.name) + LOCK_SUFFIX)
 
 
-def _check_sidecar_name(path: Path) -> None:
+def _why_not_replaceable(path: Path, info: os.stat_result) -> str | None:
+    """Why the file ``path`` (``lstat`` gave ``info``) must not be replaced, read for a change or removed.
+
+    None when it may.
+    """
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "an unreadable target"
+        return (
+            f"is a symbolic link to {target}; autoretouch replaces only regular files "
+            "(writing would put a plain file in place of the link), so it is left untouched"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        return f"{file_kind(info.st_mode)}, not a regular file; left untouched"
+    if info.st_nlink > 1:
+        return (
+            f"has {info.st_nlink} hard links; autoretouch replaces only a file with one link "
+            "(the other names would keep the old content), so it is left untouched"
+        )
+    return None
+
+
+def check_replaceable(sidecar: str | Path) -> os.stat_result | None:
+    """The ``lstat`` of ``sidecar`` when it is a regular file autoretouch may replace; None when nothing is there.
+
+    Nothing is opened, so a named pipe cannot block.
+
+    Raises:
+        SidecarError: ``sidecar`` is a symbolic link (dangling or not), has more than one hard link, or is no
+            regular file (a folder, named pipe, device, socket); or it cannot be looked at. The message names
+            the file and says why.
+    """
+    p = Path(sidecar)
+    try:
+        info = os.lstat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+    why = _why_not_replaceable(p, info)
+    if why is not None:
+        raise SidecarError(p, why)
+    return info
+
+
+def read_replaceable(sidecar: str | Path, limit: int | None = None) -> bytes:
+    """The content of the sidecar, checked by :func:`check_replaceable` first and again on the open file.
+
+    The file is opened without following a link and without blocking (``O_NOFOLLOW | O_NONBLOCK``), so a link
+    or named pipe swapped in after the check is refused too, never read or waited on.
+
+    Args:
+        sidecar: the path.
+        limit: most bytes to read (``None``: all); a larger file is refused.
+
+    Raises:
+        FileNotFoundError: nothing is there.
+        SidecarError: not a file autoretouch may replace (:func:`check_replaceable`), larger than ``limit``,
+            or unreadable.
+    """
+    p = Path(sidecar)
+    if check_replaceable(p) is None:
+        raise FileNotFoundError(2, "No such file or directory", str(p))
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        check_replaceable(p)  # swapped for a link or another kind since: say so
+        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+    with open(fd, "rb") as fh:
+        try:
+            info = os.fstat(fh.fileno())
+            why = _why_not_replaceable(p, info)
+            if why is not None:
+                raise SidecarError(p, why)
+            if limit is not None and info.st_size > limit:
+                raise SidecarError(p, f"sidecar is {info.st_size} bytes, over the {limit}-byte limit")
+            return fh.read(-1 if limit is None else limit + 1)
+        except OSError as exc:
+            raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+
+
+def _check_sidecar_name(path: Path) -> os.stat_result | None:
+    """Refuse anything but an ``.xmp`` path that is free or a replaceable file; the file's ``lstat``, if any."""
     if path.suffix.lower() != ".xmp":
         raise SidecarError(path, "refusing to write: autoretouch only writes .xmp sidecars, never image files")
-    if path.exists() and not path.is_file():
-        raise SidecarError(path, "refusing to write: the sidecar path exists but is not a regular file")
+    return check_replaceable(path)
 
 
 @contextlib.contextmanager
@@ -92,7 +199,7 @@ def _flock(lock: Path, sidecar: Path, timeout: float) -> Iterator[None]:
     assert HAS_FLOCK
     deadline = time.monotonic() + timeout
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             while not try_flock(fd):
                 if time.monotonic() > deadline:
@@ -184,7 +291,7 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
 
 
 def _write_temp(folder: Path, name: str, data: bytes, mode: int) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(name), suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(name, TEMP_TAG), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -213,20 +320,21 @@ def atomic_write(sidecar: str | Path, data: bytes, *, backup: bool = True) -> No
     Args:
         sidecar: the ``.xmp`` path.
         data: the complete new content.
-        backup: copy the current content (if any) to ``<sidecar>.bak`` first.
+        backup: copy the current content (if any) to ``<sidecar>.autoretouch.bak`` first.
 
     Raises:
-        SidecarError: not an ``.xmp`` path, or any step failed (the sidecar then keeps its old content
-            and no temp file is left behind).
+        SidecarError: not an ``.xmp`` path; a symbolic link, a file with several hard links or no regular
+            file (:func:`check_replaceable`, the file untouched); or any step failed (the sidecar then keeps
+            its old content and no temp file is left behind).
     """
     p = Path(sidecar)
-    _check_sidecar_name(p)
+    info = _check_sidecar_name(p)
     try:
         mode = NEW_FILE_MODE  # a new sidecar: what any new file gets under the umask, not mkstemp's 0600
-        if p.exists():
-            mode = p.stat().st_mode & 0o7777
+        if info is not None:
+            mode = info.st_mode & 0o7777
             if backup:
-                old = p.read_bytes()
+                old = read_replaceable(p)
                 _replace(_write_temp(p.parent, p.name, old, mode), backup_path(p))
         _replace(_write_temp(p.parent, p.name, data, mode), p)
         fsync_folder(p.parent)
@@ -235,10 +343,11 @@ def atomic_write(sidecar: str | Path, data: bytes, *, backup: bool = True) -> No
 
 
 def remove_with_backup(sidecar: str | Path) -> None:
-    """Delete ``sidecar``, keeping its content as ``<sidecar>.bak`` (call inside :func:`sidecar_lock`).
+    """Delete ``sidecar``, keeping its content as ``<sidecar>.autoretouch.bak`` (call inside :func:`sidecar_lock`).
 
     Raises:
-        SidecarError: not an ``.xmp`` path, or the rename failed (the sidecar is then unchanged).
+        SidecarError: not an ``.xmp`` path; a symbolic link, a file with several hard links or no regular file
+            (:func:`check_replaceable`); or the rename failed (the sidecar is then unchanged).
     """
     p = Path(sidecar)
     _check_sidecar_name(p)

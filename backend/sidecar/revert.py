@@ -12,9 +12,11 @@ What "restored" means (and what the tests check):
   changed it in Lightroom) keeps that value, as do the properties that make Lightroom read it (the
   outcome's remark names them, :data:`~backend.sidecar.apply.KEPT_NOTE`); the others are restored.
 * **Absent again.** When autoretouch created the sidecar and, after the revert, nothing else is in it,
-  the file is removed (its last content kept as ``<sidecar>.bak``), which is exactly the state before.
-* Every change keeps the version it replaces as ``<sidecar>.bak``, so right after a revert ``.bak`` holds
-  the applied version.
+  the file is removed (its last content kept as ``<sidecar>.autoretouch.bak``), which is exactly the state before.
+* Every change keeps the version it replaces as ``<sidecar>.autoretouch.bak``, so right after a revert the backup
+  holds the applied version.
+* A sidecar that is a symbolic link, has several hard links or is no regular file (a named pipe is never opened)
+  is neither rewritten nor removed: ``failed``, naming it and saying why.
 
 A darktable revert is refused (``failed``, sidecar untouched) when the history changed after autoretouch
 wrote it - darktable rewrites the history when the photo is edited - because restoring would drop those
@@ -85,8 +87,8 @@ def is_empty_packet(doc: XmpDocument) -> bool:
 
 
 def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int = 0) -> Outcome:
-    check_sidecar_name(sidecar)  # before exists(), which would raise the OS's "File name too long"
-    if not sidecar.exists():
+    check_sidecar_name(sidecar)  # before lexists(), which would say "no sidecar" for "File name too long"
+    if not os.path.lexists(sidecar):  # a dangling link is there: read_sidecar refuses it, by name
         reason = "no sidecar" if os.path.lexists(photo) else "no sidecar, and no such photo (a typing error?)"
         return Outcome(photo, host, sidecar, "skipped", reason)
     with locked(sidecar, dry_run):

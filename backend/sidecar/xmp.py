@@ -19,7 +19,6 @@ the attribute form (``crs:Exposure2012="+0.50"``, as Lightroom writes) and the e
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from backend.errors import SidecarError
+from backend.sidecar.atomic import read_replaceable
 
 __all__ = [
     "KNOWN_PREFIXES",
@@ -259,25 +259,19 @@ def parse_sidecar(data: bytes, path: str | Path) -> XmpDocument:
 
 
 def read_sidecar(path: str | Path) -> XmpDocument:
-    """Read and parse a sidecar file (see :func:`parse_sidecar`).
+    """Read and parse a sidecar file (see :func:`parse_sidecar`), for a change autoretouch may make to it.
+
+    Only a regular file with one link is read (:func:`backend.sidecar.atomic.read_replaceable`): a symbolic
+    link (it may be another photo's sidecar), a hard-linked file, a folder, and a named pipe, device or socket
+    (never opened: a pipe would wait for a writer) are refused.
 
     Raises:
-        SidecarError: unreadable, too large, unsafe or malformed (the message names the file).
+        SidecarError: not a file autoretouch may replace, unreadable, too large, unsafe or malformed (the
+            message names the file).
         FileNotFoundError: the file does not exist.
     """
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_SIDECAR_BYTES:
-                raise SidecarError(p, f"sidecar is {size} bytes, over the {MAX_SIDECAR_BYTES}-byte limit")
-            data = fh.read(MAX_SIDECAR_BYTES + 1)
-    except FileNotFoundError:
-        raise
-    except IsADirectoryError:
-        raise SidecarError(p, "is a directory, not a sidecar file") from None
-    except OSError as exc:
-        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+    data = read_replaceable(p, MAX_SIDECAR_BYTES)
     return parse_sidecar(data, p)
 
 
