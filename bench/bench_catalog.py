@@ -124,7 +124,7 @@ def real_size_photos(scratch: Path, count: int) -> list[Path]:
 def clean(folder: Path) -> None:
     """Delete sidecars, backups and the journal written by an earlier run."""
     for p in folder.rglob("*"):
-        if p.is_file() and (p.name.endswith((".xmp", ".xmp.bak")) or p.name == DEFAULT_JOURNAL_NAME):
+        if p.is_file() and (p.name.endswith((".xmp", ".xmp.autoretouch.bak")) or p.name == DEFAULT_JOURNAL_NAME):
             p.unlink()
 
 

@@ -449,12 +449,13 @@ def _sidecar_paths(photo: Path) -> dict[str, Path]:
 def fuzz_sidecar(m: Mutator, world: FuzzWorld, tally: Tally) -> None:
     """Mutated existing sidecars, then apply (or revert); unreported changes are failures."""
     from backend.sidecar.apply import apply_to_photo
+    from backend.sidecar.atomic import backup_path
     from backend.sidecar.revert import revert_photo
 
     paths = _sidecar_paths(world.photo)
     before: dict[str, bytes | None] = {}
     for host, path in paths.items():
-        for stale in (path, path.with_name(path.name + ".bak")):
+        for stale in (path, backup_path(path)):
             stale.unlink(missing_ok=True)
         if m.chance(0.85):
             text = m.rng.choice(world.lr_seeds if host == "lightroom" else world.dt_seeds)

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "native develop settings and write them into each photo's sidecar: Lightroom crs: settings in "
             "NAME.xmp (proprietary raws only; Lightroom reads the XMP embedded in DNG/JPEG/TIFF, use the plugin "
             "for those) and/or a darktable 4.2 history in NAME.EXT.xmp. Image files are never modified; every "
-            "write keeps the previous sidecar as SIDECAR.bak; 'autoretouch revert' undoes it."
+            "write keeps the previous sidecar as SIDECAR.autoretouch.bak; 'autoretouch revert' undoes it."
         ),
         epilog=_EPILOG,
     )

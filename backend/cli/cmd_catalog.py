@@ -41,7 +41,7 @@ not where the catalog records it is looked for below the catalog's folder, as wh
 one that two catalog photos would share is reported, not written). Default host: lightroom with --lrcat,
 darktable otherwise. Each photo: preview decode -> the style's suggestion at --strength -> sidecars
 (Lightroom NAME.xmp for proprietary raws, darktable NAME.EXT.xmp); existing edits are kept unless
---overwrite, and every write keeps the previous sidecar as .bak ('autoretouch revert' undoes it).
+--overwrite, and every write keeps the previous sidecar as SIDECAR.autoretouch.bak ('autoretouch revert' undoes it).
 
 Journal: every photo's result is recorded (fsync-ed) in a JSON-lines journal right after its sidecars are
 written: .autoretouch-journal.jsonl inside the first PATH (next to it for a file, next to the catalog with

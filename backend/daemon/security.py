@@ -1,7 +1,7 @@
 """What the daemon lets callers touch: loopback binding, the shared token, and the configured roots.
 
 Roots: every path a request names, every photo found in a folder and every file the daemon writes
-(sidecar, its ``.bak`` backup and ``.lock`` file) must lie under a configured root once symlinks are
+(sidecar, its ``.autoretouch.bak`` backup and ``.autoretouch.lock`` file) must lie under a configured root once symlinks are
 resolved; otherwise :class:`~backend.errors.PermissionDeniedError`. Request paths must be absolute and
 free of ``..`` components (the daemon works on the path as given, and its resolved form is what is
 checked). The check is made right before each file is used; a symlink swapped in between the check and

@@ -82,7 +82,7 @@ class RetoucherServicer:
     def WriteSidecars(self, request, context):
         """Writes recipes into the XMP sidecars of photos and folders (Lightroom `NAME.xmp`, darktable
         `NAME.EXT.xmp`), streaming one message per photo and a final summary. Image files are never
-        modified; every write keeps the previous sidecar as `SIDECAR.bak`. Cancelling the call stops after
+        modified; every write keeps the previous sidecar as `SIDECAR.autoretouch.bak`. Cancelling the call stops after
         the photo in progress.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
