@@ -95,6 +95,7 @@ def test_a_prior_agent_travels_in_the_same_files(tmp_path: Path) -> None:
     for a, b in zip(_outputs(style.net), _outputs(loaded.net), strict=True):
         assert torch.equal(a, b)
     meta = json.loads(weights.with_suffix(".json").read_text())
+    del meta["weights_sha256"]  # the metadata of the hand-made weights below (as a style written before the digest)
     assert meta["prior"]["share"] == 0.25 and meta["prior"]["agent"]["sliders"] == ["exposure", "saturation"]
     listed = StyleStore([tmp_path]).list()[0].to_dict()  # what `styles --json` shows
     assert listed["prior"] == {"from": "default@4", "share": 0.25}
@@ -121,6 +122,14 @@ def _write_meta(weights: Path, **changes: object) -> None:
     meta_path = weights.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
     meta.update(changes)
+    meta_path.write_text(json.dumps(meta))
+
+
+def _forget_digest(weights: Path) -> None:
+    """Drop ``weights_sha256`` from the metadata (a style written before it existed), so hand-made weights load."""
+    meta_path = weights.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    del meta["weights_sha256"]
     meta_path.write_text(json.dumps(meta))
 
 
@@ -159,6 +168,7 @@ def test_loading_never_uses_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_weights_that_do_not_match_the_metadata(tmp_path: Path) -> None:
     weights = save_style(_style(width=16), tmp_path)
+    _forget_digest(weights)
     _write_meta(weights, agent={"sliders": ["exposure"], "max_steps": 5, "width": 16, "dropout": 0.1, "thumb": 64})
     with pytest.raises(StyleError, match="shape") as info:
         load_style(weights)

@@ -14,7 +14,12 @@ A style named ``NAME`` is two files in one folder:
        "created": "2026-01-31T12:00:00+00:00",     # ISO 8601
        "model_version": 1,                         # integer, bumped by each retraining
        "examples": {...},                          # optional: the training photos' fitted recipes (paired styles)
-       "prior": {"share": 0.5, "from": "default@3", "agent": {...}}}   # optional: a general agent mixed in
+       "prior": {"share": 0.5, "from": "default@3", "agent": {...}},  # optional: a general agent mixed in
+       "weights_sha256": "..."}                    # optional: sha256 of NAME.safetensors (save_style writes it)
+
+``save_style`` replaces the two files one after the other; the metadata records the digest of the weights written
+with it, so a pair left mixed by a crash in between (new weights, old metadata) is refused as "from different
+trainings" instead of loading silently. Styles without the field (written before it existed) load as before.
 
 A style with a ``prior`` carries a second, general agent (its tensors prefixed ``prior.`` in the same weights
 file): every suggestion is the style's own recipe blended with the prior agent's, the prior's share ``share``.
@@ -23,7 +28,8 @@ A style learnt from a few favourites is shrunk this way towards the shipped "aut
 
 Loading cannot execute code: the metadata is parsed with :mod:`json`, the weights with
 :func:`safetensors.torch.load` (never pickle / ``torch.load``); the net is built from the metadata and every
-tensor name, shape and dtype is checked against it; sizes are capped. Any problem is a
+tensor name, shape and dtype is checked against it (and every value is finite); sizes are capped; both files must be
+regular files. :meth:`StyleStore.list` runs the same checks (without building a net per style). Any problem is a
 :class:`StyleError` (or :class:`~backend.errors.NotFoundError`) naming the file.
 
 The :class:`StyleStore` looks in the user's style folders (``$AUTORETOUCH_STYLES``, several separated by
@@ -33,15 +39,18 @@ autoretouch (``backend/styles/``); an earlier folder shadows a later one. The de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load as load_safetensors
@@ -72,6 +81,7 @@ __all__ = [
     "style_not_found",
     "user_style_dirs",
     "validate_metadata",
+    "weights_digest",
 ]
 
 STYLE_FORMAT = "autoretouch-style"
@@ -87,6 +97,7 @@ MAX_WEIGHTS_BYTES = 64 << 20
 MAX_METADATA_BYTES = 1 << 20
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _LIMITS = {"max_steps": (1, 32), "width": (2, 256), "thumb": (16, 256)}
 
 
@@ -169,7 +180,7 @@ class Style:
 
 @dataclass(frozen=True)
 class StyleInfo:
-    """One entry of :meth:`StyleStore.list` (metadata, and the weights' header only: the tensors are not read).
+    """One entry of :meth:`StyleStore.list` (validated as :func:`load_style` validates, without building the net).
 
     Attributes:
         name: style name (file stem).
@@ -314,25 +325,60 @@ def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
     version = data.get("model_version")
     if not _is_int(version) or version < 1:
         raise StyleError(where, f"'model_version' must be a positive integer, got {version!r}")
+    digest = data.get("weights_sha256")
+    if "weights_sha256" in data and not (isinstance(digest, str) and _SHA256_RE.fullmatch(digest)):
+        raise StyleError(where, f"'weights_sha256' must be 64 lowercase hexadecimal digits, got {digest!r}")
     data = dict(data)
     data["agent"] = _check_agent(data.get("agent"), where)
     data.setdefault("description", "")
     return data
 
 
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (for "not a regular file" messages)."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((word for test, word in kinds if test(mode)), "not a plain file")
+
+
+def _not_regular(path: Path, what: str, mode: int) -> StyleError:
+    return StyleError(path, f"the {what} file is not a regular file ({_file_kind(mode)})")
+
+
 def _read_limited(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path`` (symbolic links followed), at most ``limit`` of them.
+
+    Opened without blocking (a FIFO never hangs) and checked with ``fstat`` before anything is read, so a device
+    (``/dev/zero``), FIFO, socket or folder is refused as "not a regular file".
+    """
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise StyleError(path, f"{what} of {size:,} bytes exceeds the {limit:,}-byte limit")
-        with path.open("rb") as fh:
-            return fh.read(limit + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise NotFoundError(f"{path}: style {what} not found") from None
     except PermissionError:
         raise PermissionDeniedError(f"{path}: permission denied") from None
     except IsADirectoryError:
-        raise StyleError(path, f"{what} is a directory") from None
+        raise _not_regular(path, what, stat.S_IFDIR) from None
+    except OSError as exc:  # ENXIO: a socket; ELOOP: a symbolic link loop ...
+        raise StyleError(path, f"{what} cannot be opened ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, what, st.st_mode)
+        if st.st_size > limit:
+            raise StyleError(path, f"{what} of {st.st_size:,} bytes exceeds the {limit:,}-byte limit")
+        try:
+            data = fh.read(limit + 1)
+        except IsADirectoryError:
+            raise _not_regular(path, what, stat.S_IFDIR) from None
+    if len(data) > limit:  # grew since the fstat
+        raise StyleError(path, f"{what} exceeds the {limit:,}-byte limit")
+    return data
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -382,14 +428,56 @@ def check_weights(path: str | Path) -> None:
         raise _not_safetensors(p, exc) from None
 
 
-def _load_weights(path: Path, nets: dict[str, AgentNet]) -> None:
-    """Load the weights file into ``nets`` (name prefix -> net; ``""`` for the style's agent)."""
+def weights_digest(data: bytes) -> str:
+    """The ``weights_sha256`` a style's metadata records: the sha256 of the weights file's bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+#: Agent config (JSON) -> tensor name -> (shape, dtype): what a weights file for such an agent must hold.
+_SPECS: dict[str, dict[str, tuple[tuple[int, ...], torch.dtype]]] = {}
+
+
+def _agent_specs(agent: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """The tensors of the agent validated ``agent`` metadata describes (one net built per distinct config)."""
+    key = json.dumps(agent, sort_keys=True)
+    if key not in _SPECS:
+        with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the caller's RNG alone
+            net = _net_from(agent)
+        _SPECS[key] = {k: (tuple(v.shape), v.dtype) for k, v in net.state_dict().items()}
+    return _SPECS[key]
+
+
+def _style_specs(meta: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Every tensor a style's weights file must hold: its agent's, then its prior's (prefixed ``prior.``)."""
+    specs = dict(_agent_specs(meta["agent"]))
+    if meta.get("prior"):
+        specs |= {PRIOR_PREFIX + k: v for k, v in _agent_specs(meta["prior"]["agent"]).items()}
+    return specs
+
+
+def _read_weights(path: Path, meta: dict[str, Any], meta_path: Path) -> dict[str, torch.Tensor]:
+    """Read and check a style's weights against its validated metadata ``meta`` (what loading and listing share).
+
+    Checks, in order: a regular file within the size limit, a complete safetensors file, the digest the metadata
+    records (if any), then every tensor's name, shape, dtype (floating) and values (finite).
+
+    Returns:
+        Tensor name -> tensor, converted to the dtype the network uses.
+    """
     raw = _read_limited(path, MAX_WEIGHTS_BYTES, "weights")
     try:
         tensors = load_safetensors(raw)
     except Exception as exc:  # safetensors raises its own error types for every malformed header
         raise _not_safetensors(path, exc) from None
-    expected = {prefix + k: (prefix, k, v) for prefix, net in nets.items() for k, v in net.state_dict().items()}
+    recorded = meta.get("weights_sha256")
+    if recorded is not None and recorded != weights_digest(raw):
+        raise StyleError(
+            path,
+            f"weights and metadata are from different trainings: {meta_path} records weights_sha256 "
+            f"{recorded[:16]}..., this file's is {weights_digest(raw)[:16]}... (a retraining stopped between "
+            "writing the two files?); retrain the style or restore both files from the same training",
+        )
+    expected = _style_specs(meta)
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -398,19 +486,26 @@ def _load_weights(path: Path, nets: dict[str, AgentNet]) -> None:
             f"weights do not match the network described by the metadata (missing {missing[:5]}, "
             f"unexpected {unexpected[:5]})",
         )
-    states: dict[str, dict[str, torch.Tensor]] = {prefix: {} for prefix in nets}
-    for name, (prefix, key, ref) in expected.items():
+    out: dict[str, torch.Tensor] = {}
+    for name, (shape, dtype) in expected.items():
         t = tensors[name]
-        if tuple(t.shape) != tuple(ref.shape):
-            raise StyleError(path, f"tensor {name!r} has shape {tuple(t.shape)}, the network needs {tuple(ref.shape)}")
+        if tuple(t.shape) != shape:
+            raise StyleError(path, f"tensor {name!r} has shape {tuple(t.shape)}, the network needs {shape}")
         if not t.is_floating_point():
             raise StyleError(path, f"tensor {name!r} has dtype {t.dtype}, expected a floating type")
-        t = t.to(ref.dtype)
-        if not bool(torch.isfinite(t).all()):
+        t = t.to(dtype)
+        if not bool(np.isfinite(t.numpy()).all()):  # numpy: torch's threaded isfinite is 100x slower here
             raise StyleError(path, f"tensor {name!r} contains NaN or infinite values")
-        states[prefix][key] = t
-    for prefix, net in nets.items():
-        net.load_state_dict(states[prefix], strict=True)
+        out[name] = t
+    return out
+
+
+def _read_style(weights: Path, meta_path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The validated metadata and checked tensors of a style's file pair (see :func:`_read_weights`)."""
+    meta = read_metadata(meta_path)
+    if meta["name"] != weights.stem:
+        raise StyleError(meta_path, f"metadata names the style {meta['name']!r} but the file is {weights.name!r}")
+    return meta, _read_weights(weights, meta, meta_path)
 
 
 def _net_from(agent: dict[str, Any]) -> AgentNet:
@@ -438,6 +533,21 @@ def _looks_like_path(spec: str | Path) -> bool:
     return isinstance(spec, Path) or os.sep in text or "/" in text or text.endswith((".safetensors", ".json"))
 
 
+def _installed_hint(spec: str | Path, store: StyleStore | None) -> str:
+    """For a missing ``NAME.json`` / ``NAME.safetensors`` given without a folder: the installed style ``NAME``."""
+    text = str(spec)
+    if isinstance(spec, Path) or os.sep in text or "/" in text:
+        return ""
+    stem = Path(text).stem
+    if not _NAME_RE.fullmatch(stem):
+        return ""
+    try:
+        (store or StyleStore()).find(stem)
+    except AutoretouchError:
+        return ""
+    return f" (to use the installed style {stem!r}, name it without the extension: --style {stem})"
+
+
 def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> Style:
     """Load a style from its files or by name from the style store.
 
@@ -456,18 +566,19 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
     """
     if _looks_like_path(path_or_name):
         weights, meta_path = _style_files(Path(path_or_name))
-        if not weights.is_file():
-            raise NotFoundError(f"{weights}: style weights not found")
+        if not os.path.lexists(weights):
+            raise NotFoundError(f"{weights}: style weights not found{_installed_hint(path_or_name, store)}")
     else:
         weights = (store or StyleStore()).find(str(path_or_name))
         meta_path = weights.with_suffix(".json")
-    meta = read_metadata(meta_path)
-    if meta["name"] != weights.stem:
-        raise StyleError(meta_path, f"metadata names the style {meta['name']!r} but the file is {weights.name!r}")
+    meta, tensors = _read_style(weights, meta_path)
     net = _net_from(meta["agent"])
     prior_meta = meta.get("prior")
     prior = _net_from(prior_meta["agent"]) if prior_meta else None
-    _load_weights(weights, {"": net} | ({PRIOR_PREFIX: prior} if prior is not None else {}))
+    for prefix, target in (("", net), (PRIOR_PREFIX, prior)):
+        if target is not None:
+            state = {k: tensors[prefix + k] for k in target.state_dict()}
+            target.load_state_dict(state, strict=True)
     net.eval()
     if prior is not None:
         prior.eval()
@@ -489,7 +600,10 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
 
 
 def save_style(style: Style, directory: str | Path) -> Path:
-    """Write ``NAME.safetensors`` then ``NAME.json`` into ``directory`` (created if missing), atomically.
+    """Write ``NAME.safetensors`` then ``NAME.json`` into ``directory`` (created if missing), each atomically.
+
+    The metadata records the weights' digest (``weights_sha256``): a crash between the two writes leaves a pair
+    that loading refuses ("from different trainings") rather than new weights read with the old metadata.
 
     Args:
         style: the style; its metadata is validated before anything is written.
@@ -504,14 +618,14 @@ def save_style(style: Style, directory: str | Path) -> Path:
     """
     d = Path(directory)
     weights = d / f"{_check_name(style.name, d)}.safetensors"
-    meta = style.metadata()
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.tensors().items()}
+    blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
+    meta = style.metadata() | {"weights_sha256": weights_digest(blob)}
     try:
         text = json.dumps(meta, indent=2, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StyleError(weights.with_suffix(".json"), f"metadata is not plain JSON ({exc})") from None
     validate_metadata(json.loads(text), weights.with_suffix(".json"))
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.tensors().items()}
-    blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
     try:
         d.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(weights, blob)
@@ -579,7 +693,7 @@ class StyleStore:
         """The weights file of the first style called ``name`` along the search path.
 
         Raises:
-            StyleError: ``name`` is not a valid style name.
+            StyleError: ``name`` is not a valid style name, or its weights are not a regular file.
             NotFoundError: no folder has it (with a hint when it is the missing default style).
         """
         _check_name(name, Path(name))
@@ -587,6 +701,12 @@ class StyleStore:
             candidate = d / f"{name}.safetensors"
             if candidate.is_file():
                 return candidate
+            if os.path.lexists(candidate):  # `styles` lists it too: say what is wrong rather than "no style named"
+                try:
+                    mode = candidate.stat().st_mode
+                except OSError:
+                    raise NotFoundError(f"{candidate}: style weights not found (a broken symbolic link)") from None
+                raise _not_regular(candidate, "weights", mode)
         raise style_not_found(
             name,
             self.dirs,
@@ -602,8 +722,8 @@ class StyleStore:
     def list(self) -> list[StyleInfo]:
         """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``.
 
-        Each style's metadata is validated and its weights file checked with :func:`check_weights` (a truncated
-        file is an ``error``), but no tensor is read.
+        Each style is validated as :func:`load_style` validates it (metadata, digest, every tensor's name, shape,
+        dtype and values; a truncated file, NaN weights, a mixed pair are an ``error``), without building its net.
         """
         infos: list[StyleInfo] = []
         seen: set[str] = set()
@@ -618,12 +738,9 @@ class StyleStore:
                 meta: dict[str, Any] = {}
                 error: str | None = None
                 try:
-                    if not weights.is_file():
+                    if not os.path.lexists(weights):
                         raise StyleError(weights, "weights file missing (only the metadata exists)")
-                    meta = read_metadata(weights.with_suffix(".json"))
-                    if meta["name"] != stem:
-                        raise StyleError(weights, f"metadata names the style {meta['name']!r}")
-                    check_weights(weights)
+                    meta, _ = _read_style(weights, weights.with_suffix(".json"))
                 except AutoretouchError as exc:
                     meta, error = {}, str(exc)
                 infos.append(StyleInfo(stem, weights, d, self.source_of(d), meta, error, shadowed=stem in seen))

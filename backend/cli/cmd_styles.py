@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
+from pathlib import Path
 from typing import Any
 
 from backend.cli.server_options import add_server_options
@@ -31,6 +33,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run, _parser=parser)
 
 
+def _plain(value: Any) -> str:
+    r"""``value`` as text for the terminal, control and formatting characters escaped.
+
+    Escape sequences, carriage returns, line breaks and bidi overrides become ``\xNN`` / ``\uNNNN``, so a style's
+    fields cannot clear the screen or fake a line of the listing.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _summary(data: Any) -> str:
     if not data:
         return "-"
@@ -38,23 +59,33 @@ def _summary(data: Any) -> str:
 
 
 def _print_style(entry: dict[str, Any]) -> None:
-    """The text lines of one style (a local or a daemon's entry, as ``styles --json`` shows it)."""
+    """The text lines of one style (a local or a daemon's entry, as ``styles --json`` shows it).
+
+    Every field is escaped by :func:`_plain`.
+    """
     flags = " [shadowed]" if entry["shadowed"] else ""
-    print(f"{entry['name']}  ({entry['source']}: {entry['directory']}){flags}")
+    print(_plain(f"{entry['name']}  ({entry['source']}: {entry['directory']})") + flags)
     if entry["error"]:
-        print(f"  UNUSABLE: {entry['error']}")
+        print(f"  UNUSABLE: {_plain(entry['error'])}")
         return
     if entry["description"]:
-        print(f"  {entry['description']}")
+        print(f"  {_plain(entry['description'])}")
     line = f"  model {entry['name']}@{entry['model_version']}, created {entry['created']}"
     if entry["catalog_version"] is not None:  # known for local styles (not sent by a daemon)
         line += f", catalog version {entry['catalog_version']}, sliders {len(entry['agent']['sliders'])}"
-    print(line)
+    print(_plain(line))
     if entry["prior"]:
         prior = entry["prior"]
-        print(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)")
-    print(f"  training: {_summary(entry['training'])}")
-    print(f"  metrics:  {_summary(entry['metrics'])}")
+        print(_plain(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)"))
+    print(f"  training: {_plain(_summary(entry['training']))}")
+    print(f"  metrics:  {_plain(_summary(entry['metrics']))}")
+
+
+def _folder_state(d: Path) -> str:
+    """How the listing describes a style folder that is not there: ``""``, ``", missing"``, ``", not a folder"``."""
+    if d.is_dir():
+        return ""
+    return ", not a folder" if d.exists() else ", missing"
 
 
 def _remote(args: argparse.Namespace) -> int:
@@ -75,9 +106,9 @@ def _remote(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    print(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):")
+    print(_plain(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):"))
     if not styles:
-        print(f"no styles installed (the default style, {response.default_style!r}, is not installed)")
+        print(_plain(f"no styles installed (the default style, {response.default_style!r}, is not installed)"))
     for entry in styles:
         _print_style(entry)
     return 0
@@ -102,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print("style folders (searched in this order):")
     for d in store.dirs:
-        print(f"  {d}  ({store.source_of(d)}{'' if d.is_dir() else ', missing'})")
+        print(_plain(f"  {d}  ({store.source_of(d)}{_folder_state(d)})"))
     if not infos:
         print(f"no styles installed (the default style, {DEFAULT_STYLE!r}, is not installed yet)")
         return 0

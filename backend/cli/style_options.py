@@ -18,6 +18,7 @@ __all__ = [
     "load_styles",
     "parse_mix_arg",
     "parse_strength_arg",
+    "parse_style_arg",
 ]
 
 
@@ -52,6 +53,16 @@ def add_strength_option(
     parser.add_argument("--strength", type=parse_strength_arg, default=default, metavar="A", help=help_text)
 
 
+def parse_style_arg(text: str) -> str:
+    """argparse type of ``--style S``: a style name or path; an empty one is refused (rc 2).
+
+    ``--style ""`` (a script's unset ``$STYLE``) would otherwise fall back to the default style unnoticed.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty style name (leave --style out for the default style)")
+    return text
+
+
 def parse_mix_arg(text: str) -> list[tuple[str, float]]:
     """argparse type of ``--mix A:0.7,B:0.3``: ``(style, weight)`` pairs (see :func:`backend.agent.suggest.parse_mix`)."""
     from backend.agent.suggest import parse_mix
@@ -63,14 +74,16 @@ def parse_mix_arg(text: str) -> list[tuple[str, float]]:
 
 
 def add_style_options(group: argparse._MutuallyExclusiveGroup, *, style_help: str, mix_help: str) -> None:
-    """Add ``--style S`` and ``--mix A:W,B:W`` (parsed by :func:`parse_mix_arg`) to a mutually exclusive group.
+    """Add ``--style S`` and ``--mix A:W,B:W`` to a mutually exclusive group.
+
+    They are parsed by :func:`parse_style_arg` (an empty name is refused) and :func:`parse_mix_arg`.
 
     Args:
         group: the command's group of edit sources (it may already hold ``--recipe``).
         style_help: the command's help text of ``--style``.
         mix_help: the command's help text of ``--mix``.
     """
-    group.add_argument("--style", metavar="S", help=style_help)
+    group.add_argument("--style", type=parse_style_arg, metavar="S", help=style_help)
     group.add_argument("--mix", type=parse_mix_arg, metavar="A:W,B:W", help=mix_help)
 
 
@@ -101,4 +114,4 @@ def load_styles(style: str | None, mix: list[tuple[str, float]] | None) -> list[
     store = StyleStore()
     if mix:
         return [(load_style(name, store=store), weight) for name, weight in mix]
-    return [(load_style(style or DEFAULT_STYLE, store=store), 1.0)]
+    return [(load_style(DEFAULT_STYLE if style is None else style, store=store), 1.0)]
