@@ -6,7 +6,8 @@ as ``autoretouch suggest`` computes its first, deterministic recipe; the photo i
 
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
 error), or one JSON document with ``--json``. A photo that cannot be read or a malformed sidecar is
-reported with the file's name and the batch goes on; the exit status is then 9 (partial failure). A folder
+reported with the file's name and the batch goes on; the exit status is then the error's own when every photo
+failed (8 for a malformed sidecar), else 9 (partial failure). A folder
 fails alone (``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
 """
 
@@ -35,9 +36,11 @@ examples:
 Exactly one of --recipe, --style, --mix. --style takes a style name (see `autoretouch styles`) or a path to
 NAME.safetensors (with --server: a style installed on the daemon). With --json, one document:
 {"results": [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with
---style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means
-some photos or sidecars of the batch failed. A folder given as PHOTO fails alone ("is a folder; use
-`autoretouch catalog FOLDER`") and the other photos are done.
+--style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status: 0; when
+every photo failed (a sidecar failed and none was written), the error's own (8 a malformed or unsafe
+sidecar, 5 an undecodable photo, 6 not found, ...); 9 when some did. A folder given as PHOTO fails alone
+("is a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 writes nothing:
+each sidecar is skipped ("nothing to write (strength 0)").
 """
 
 
@@ -80,7 +83,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_strength_option(
         parser,
         default=None,
-        help_text="strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe)",
+        help_text=(
+            "strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe); "
+            "at 0 nothing is written (each sidecar skipped: 'nothing to write (strength 0)')"
+        ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     add_duplicate_option(parser)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
-from backend.cli.style_options import add_strength_option
+from backend.cli.style_options import add_strength_option, parse_style_arg
 
 if TYPE_CHECKING:
     from backend.batch import BatchSummary, PhotoOutcome
@@ -92,8 +92,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=("lightroom", "darktable", "both"),
         help="which sidecars to write (default: lightroom with --lrcat, else darktable)",
     )
-    parser.add_argument("--style", default=None, metavar="S", help="style name or NAME.safetensors path")
-    add_strength_option(parser)  # --strength A
+    parser.add_argument(
+        "--style", type=parse_style_arg, default=None, metavar="S", help="style name or NAME.safetensors path"
+    )
+    add_strength_option(  # --strength A
+        parser,
+        help_text=(
+            "scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1); at 0 no sidecar "
+            "is written (each photo skipped: 'nothing to write (strength 0)')"
+        ),
+    )
     parser.add_argument(
         "--jobs",
         type=int_arg(1, name="jobs"),

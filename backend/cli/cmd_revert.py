@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and darktable history that were there come back, a sidecar autoretouch created is removed. "
             "The current sidecar is kept as SIDECAR.autoretouch.bak. A folder is walked recursively as 'autoretouch catalog' "
             "walks it (hidden entries skipped, symbolic links to folders not followed) and every photo in it is "
-            "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER'."
+            "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER' (with --server the daemon "
+            "walks it, by the same rules). Exit status: 0; when every photo failed, the error's own (8 a malformed "
+            "or unsafe sidecar); 9 when some did."
         ),
     )
     parser.add_argument(

@@ -17,9 +17,18 @@ from backend.batch.walk import check_path_length, is_folder, iter_photos
 from backend.errors import EXIT_PARTIAL, AutoretouchError, FileError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
-from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
+from backend.sidecar.apply import FailureKind, Outcome, hosts_for, sidecar_path
 
-__all__ = ["FolderGivenError", "check_strength", "expand_folders", "format_outcome", "report", "run_batch"]
+__all__ = [
+    "FolderGivenError",
+    "check_strength",
+    "exit_status",
+    "expand_folders",
+    "failed_outcomes",
+    "format_outcome",
+    "report",
+    "run_batch",
+]
 
 
 class FolderGivenError(FileError):
@@ -34,15 +43,18 @@ class FolderGivenError(FileError):
         super().__init__(path, f"is a folder; use `autoretouch catalog {path}` to write the sidecars of its photos")
 
 
-def _failed(photo: Path, hosts: str, reason: str) -> list[Outcome]:
-    """One ``failed`` outcome per host for ``photo`` (a folder or a path without a name stands as its own sidecar)."""
+def failed_outcomes(photo: Path, hosts: str, reason: str, error: FailureKind | None = None) -> list[Outcome]:
+    """One ``failed`` outcome per host for ``photo`` (a folder or a path without a name stands as its own sidecar).
+
+    ``error``: the kind of error (its exit status), when known.
+    """
     out: list[Outcome] = []
     for h in hosts_for(hosts):
         try:
             sidecar = sidecar_path(photo, h)
         except ValueError:  # "." or "/": no name to derive a sidecar's from
             sidecar = Path(os.path.abspath(photo))
-        out.append(Outcome(photo, h, sidecar, "failed", reason))
+        out.append(Outcome(photo, h, sidecar, "failed", reason, error=error))
     return out
 
 
@@ -69,7 +81,7 @@ def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[
         skipped: list[tuple[Path, str]] = []
         found = list(iter_photos(folder, errors=errors, skipped=skipped))
         for where, why in errors:
-            notes += _failed(where, hosts, why)
+            notes += failed_outcomes(where, hosts, why)
         for where, why in skipped:
             why = why.removeprefix(f"{where}: ")  # the line names the path already
             notes += [Outcome(where, h, where, "skipped", why) for h in hosts_for(hosts)]
@@ -105,14 +117,36 @@ def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outc
                 raise FolderGivenError(photo)
             outcomes += do(photo)
         except AutoretouchError as exc:
-            outcomes += _failed(photo, hosts, naming_file(photo, str(exc)))
+            outcomes += failed_outcomes(photo, hosts, naming_file(photo, str(exc)), FailureKind.of(exc))
         except OSError as exc:  # the OS's words, naming the file, without Python's "[Errno N]" prefix
-            outcomes += _failed(photo, hosts, naming_file(exc.filename or photo, exc.strerror or str(exc)))
+            reason = naming_file(exc.filename or photo, exc.strerror or str(exc))
+            outcomes += failed_outcomes(photo, hosts, reason, FailureKind.of(exc))
     return outcomes
 
 
+def exit_status(outcomes: Sequence[Outcome]) -> int:
+    """The batch's exit status, by the rule of ``suggest`` and ``render``.
+
+    0 when no sidecar failed; when every photo failed (a sidecar of it failed and none was written or reverted:
+    the other host's may be skipped), the exit status of the first failure's error (e.g. 8 for a malformed
+    sidecar, 5 for an undecodable photo; 9 when its kind is unknown); otherwise
+    :data:`~backend.errors.EXIT_PARTIAL` (9): some photos failed, or one host's sidecar failed and the other's
+    was written. What a folder walk skipped counts as a photo that did not fail.
+    """
+    failures = [o for o in outcomes if o.failed]
+    if not failures:
+        return 0
+    done = {o.photo for o in outcomes if o.action not in ("failed", "skipped")}
+    if done or {o.photo for o in failures} != {o.photo for o in outcomes}:
+        return EXIT_PARTIAL
+    error = failures[0].error
+    return EXIT_PARTIAL if error is None else error.exit_code
+
+
 def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe] | None = None) -> int:
-    """Print the outcomes; returns 0, or :data:`~backend.cli.main.EXIT_PARTIAL` when any failed.
+    """Print the outcomes; returns the exit status (:func:`exit_status`).
+
+    The status is 0, the error's own when every photo failed, else 9.
 
     Args:
         outcomes: the outcomes, in photo order.
@@ -130,7 +164,7 @@ def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe
     else:
         for o in outcomes:
             print(format_outcome(o), file=sys.stderr if o.failed else sys.stdout)
-    return EXIT_PARTIAL if failed else 0
+    return exit_status(outcomes)
 
 
 def check_strength(strength: float | None) -> float:

@@ -50,21 +50,36 @@ __all__ = [
 
 
 def _with_unsendable(
-    outcomes: list[Any], photos: Sequence[Path], unsendable: list[Path], host: str, duplicate: int = 0
+    outcomes: list[Any],
+    photos: Sequence[Path],
+    unsendable: list[Path],
+    host: str,
+    duplicate: int = 0,
+    folders: Sequence[Path] = (),
 ) -> list[Any]:
-    """The daemon's outcomes with a failed one per host for each photo that could not be sent, in photo order."""
-    if not unsendable:
+    """The daemon's outcomes with a failed one per host for each photo that could not be sent, in photo order.
+
+    ``folders``: folders given to ``apply``, not sent: each fails alone as in-process
+    (:class:`~backend.cli.outcome_report.FolderGivenError`).
+    """
+    if not unsendable and not folders:
         return outcomes
-    from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
+    from backend.cli.outcome_report import FolderGivenError, failed_outcomes
+    from backend.errors import naming_file
+    from backend.sidecar.apply import FailureKind, Outcome, hosts_for, sidecar_path
 
     by_photo: dict[Path, list[Any]] = {}
     for o in outcomes:
         by_photo.setdefault(o.photo, []).append(o)
     for photo in unsendable:
-        reason = str(UnsendablePathError(photo))
+        exc = UnsendablePathError(photo)
         by_photo[photo] = [
-            Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", reason) for h in hosts_for(host)
+            Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", str(exc), error=FailureKind.of(exc))
+            for h in hosts_for(host)
         ]
+    for folder in folders:
+        given = FolderGivenError(folder)
+        by_photo[folder] = failed_outcomes(folder, host, naming_file(folder, str(given)), FailureKind.of(given))
     ordered = [o for photo in dict.fromkeys(photos) for o in by_photo.pop(photo, [])]
     return ordered + [o for rest in by_photo.values() for o in rest]
 
@@ -139,17 +154,27 @@ def _suggest_one(
 
 
 def _outcomes(files: Iterator[pb.FileResult], names: dict[str, Path]) -> list[Any]:
+    """The daemon's results as the outcomes the in-process command has, the photos named as typed.
+
+    A failed photo's ``error`` (its type and exit status; see :func:`backend.daemon.sidecar_batch.photo_error`)
+    goes on its failed outcomes, so the exit status is the in-process one.
+    """
     from dataclasses import replace
 
     from backend.daemon.convert import outcome_from_pb
+    from backend.sidecar.apply import FailureKind
 
     out = []
     for result in files:
         typed = names.get(result.photo, Path(result.photo))
+        error = None
+        if result.HasField("error"):
+            error = FailureKind(result.error.type, result.error.code, result.error.exit_code)
         for message in result.outcomes:
             o = outcome_from_pb(message)
             sidecar = typed.parent / o.sidecar.name if o.photo == Path(result.photo) else o.sidecar
-            out.append(replace(o, photo=typed, sidecar=sidecar, reason=_shown(o.reason, names)))
+            kind = error if o.failed else None
+            out.append(replace(o, photo=typed, sidecar=sidecar, reason=_shown(o.reason, names), error=kind))
     return out
 
 
@@ -174,11 +199,13 @@ def remote_apply(args: argparse.Namespace) -> int:
     runs the catalog batch (photos a folder run's journal next to them remembers are skipped as ``already
     done`` even after the user removed the edit in the host).
     """
+    from backend.batch.walk import is_folder
     from backend.cli.outcome_report import check_strength, report
     from backend.daemon.convert import recipe_to_pb
     from backend.recipe import load_recipe, scale
 
-    names, unsendable = daemon_paths(args.photos)
+    folders = [p for p in args.photos if is_folder(p)]  # fail alone, as in-process: `catalog` is for folders
+    names, unsendable = daemon_paths([p for p in args.photos if p not in folders])
     request = pb.WriteSidecarsRequest(**_sidecar_fields(args, names), overwrite=args.overwrite)
     styles: list[tuple[str, float]] = []
     if args.recipe is not None:
@@ -201,16 +228,25 @@ def remote_apply(args: argparse.Namespace) -> int:
             results.append(message.file)
             if recipes is not None and message.file.HasField("recipe") and not message.file.HasField("error"):
                 recipes[names.get(message.file.photo, Path(message.file.photo))] = pb_recipe(message.file.recipe)
-        outcomes = _with_unsendable(_outcomes(iter(results), names), args.photos, unsendable, args.host, args.duplicate)
+        outcomes = _with_unsendable(
+            _outcomes(iter(results), names), args.photos, unsendable, args.host, args.duplicate, folders
+        )
     return report(outcomes, args.json, recipes)
 
 
 def remote_revert(args: argparse.Namespace) -> int:
-    """``autoretouch revert --server``: same output and exit status as in-process."""
+    """``autoretouch revert --server``: same output and exit status as in-process.
+
+    Folders are walked by the daemon (``recursive``), as ``catalog --server`` has them walked, with the walk of
+    ``revert FOLDER`` in-process: what it leaves out comes back skipped with the reason, and the photos found (and
+    a folder itself, when it holds none) are shown by their absolute path, as in-process.
+    """
+    from backend.batch.walk import is_folder
     from backend.cli.outcome_report import report
 
     names, unsendable = daemon_paths(args.photos)
-    request = pb.RevertRequest(**_sidecar_fields(args, names))
+    names = {sent: Path(sent) if is_folder(typed) else typed for sent, typed in names.items()}
+    request = pb.RevertRequest(**_sidecar_fields(args, names), recursive=True)
     files: list[pb.FileResult] = []
     if names:
         with RemoteClient(args.server, token=getattr(args, "token", None)) as client:

@@ -38,16 +38,14 @@ from backend.daemon.convert import (
     history_to_pb,
     host_arg,
     hosts_from_pb,
-    outcome_to_pb,
     recipe_to_pb,
     settings_to_struct,
     style_info_to_pb,
-    wire_text,
 )
 from backend.daemon.errors import BadRequestError, NotServingError
 from backend.daemon.limits import Call, InferenceGate, Limiter
 from backend.daemon.security import Roots
-from backend.daemon.sidecar_batch import OutcomeCounter, failed_result
+from backend.daemon.sidecar_batch import OutcomeCounter, failed_result, photo_result, walk_results
 from backend.daemon.styles import StyleRegistry
 from backend.decode import DecodedImage
 from backend.errors import AutoretouchError, InvalidRecipeError
@@ -262,20 +260,26 @@ class RetouchService:
         hosts = hosts_from_pb(req.hosts) or ("lightroom", "darktable")
         host = host_arg(hosts)
         check_duplicate(hosts, req.duplicate)
-        photos = self.sidecars.batch_paths(req.paths, req.recursive)
+        left_out: list[tuple[Path, str, bool]] = []
+        photos = self.sidecars.batch_paths(req.paths, req.recursive, left_out)
         counter = OutcomeCounter()
-        files: list[pb.FileResult] = []
+        # what the folder walks left out first, named as `autoretouch revert FOLDER` names it in-process
+        files = walk_results(left_out, hosts, named=False)
+        total = len(files) + len(photos)
+        for index, result in enumerate(files, start=1):
+            result.index, result.total = index, total
+            counter.add(result.outcomes)
         with self.limiter.admit():
-            for index, photo in enumerate(photos, start=1):
+            for index, photo in enumerate(photos, start=len(files) + 1):
                 call.check()
                 with self.limiter.slot(call):
                     try:
                         self.guard_photo(photo, hosts, req.duplicate)
                         outcomes = revert_photo(photo, host=host, dry_run=req.dry_run, duplicate=req.duplicate)
-                        result = pb.FileResult(photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
+                        result = photo_result(photo, outcomes)
                     except (AutoretouchError, OSError) as exc:
                         result = failed_result(photo, hosts, exc, req.duplicate)
-                result.index, result.total = index, len(photos)
+                result.index, result.total = index, total
                 counter.add(result.outcomes)
                 files.append(result)
         return pb.RevertResponse(**self._versions(), files=files, summary=counter.summary)

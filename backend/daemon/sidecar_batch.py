@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import os
 import queue
 import threading
@@ -48,7 +49,7 @@ from backend.sidecar.apply import Outcome, check_duplicate, sidecar_path
 if TYPE_CHECKING:
     from backend.daemon.service import RetouchService
 
-__all__ = ["OutcomeCounter", "SidecarBatch", "failed_result"]
+__all__ = ["OutcomeCounter", "SidecarBatch", "failed_result", "photo_result", "walk_results"]
 
 
 def _error_pb(exc: BaseException, photo: Path) -> pb.Error:
@@ -68,6 +69,55 @@ def failed_result(photo: Path, hosts: Sequence[str], exc: BaseException, duplica
         outcome_to_pb(Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", error.message)) for h in hosts
     ]
     return pb.FileResult(photo=wire_text(photo), outcomes=outcomes, error=error)
+
+
+def photo_result(photo: Path, outcomes: Sequence[Outcome]) -> pb.FileResult:
+    """A photo's result from its outcomes, with ``error`` set when a host's sidecar failed.
+
+    A sidecar that is malformed, unsafe or locked: ``error`` carries the first failure's type and exit status, as
+    for a photo that failed as a whole, so that a remote ``apply``/``revert`` exits as the in-process one does
+    (the outcomes keep their own reasons).
+    """
+    result = pb.FileResult(photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
+    failed = next((o for o in outcomes if o.failed and o.error is not None), None)
+    if failed is not None and failed.error is not None:
+        kind = failed.error
+        result.error.CopyFrom(
+            pb.Error(code=kind.grpc_status, message=wire_text(failed.reason), type=kind.type, exit_code=kind.exit_code)
+        )
+    return result
+
+
+def _named_sidecar(path: Path, host: str) -> Path:
+    """The sidecar a failed folder is shown with, as the CLI shows it (the folder itself when it has no name)."""
+    try:
+        return sidecar_path(path, host)
+    except ValueError:
+        return path
+
+
+def walk_results(
+    left_out: Sequence[tuple[Path, str, bool]], hosts: Sequence[str], *, named: bool
+) -> list[pb.FileResult]:
+    """Results for what the folder walks left out (:meth:`SidecarBatch.batch_paths`' ``left_out``), one per path.
+
+    Each host's outcome is ``skipped``, naming the path as its sidecar (``failed`` for a folder that cannot be
+    listed, with the sidecar name the CLI gives it). ``named``: the reason keeps the path it starts with (the catalog's photo reasons do); otherwise it is
+    taken off, the outcome's line names the path already (``revert FOLDER`` in-process).
+    """
+    results = []
+    for path, message, failed in left_out:
+        reason = message if named else message.removeprefix(f"{path}: ")
+        outcomes = [
+            outcome_to_pb(
+                Outcome(path, h, _named_sidecar(path, h), "failed", reason)
+                if failed
+                else Outcome(path, h, path, "skipped", reason)
+            )
+            for h in hosts
+        ]
+        results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes))
+    return results
 
 
 class OutcomeCounter:
@@ -184,8 +234,17 @@ class SidecarBatch:
     def __init__(self, service: RetouchService) -> None:
         self.service = service
 
-    def batch_paths(self, paths: Sequence[str], recursive: bool) -> list[Path]:
+    def batch_paths(
+        self,
+        paths: Sequence[str],
+        recursive: bool,
+        left_out: list[tuple[Path, str, bool]] | None = None,
+    ) -> list[Path]:
         """The photos a request names (files, and folders expanded), checked against the roots; also Revert's.
+
+        ``left_out`` receives ``(path, message naming it, failed)`` for what the folder walks leave out with a
+        reason (skipped: links to folders, broken links, FIFOs, sockets, a folder without photos) and the folders
+        that cannot be listed (failed); see :func:`walk_results`.
 
         Raises:
             BadRequestError: no path; RequestTooLargeError: too many photos; PermissionDeniedError: outside the roots.
@@ -193,7 +252,14 @@ class SidecarBatch:
         if not paths:
             raise BadRequestError("name at least one photo or folder in 'paths'")
         checked = [self.service.roots.request_path(p) for p in paths]
-        return expand_paths(checked, recursive=recursive, limit=self.service.config.max_files)
+        skipped: list[tuple[Path, str]] = []
+        errors: list[tuple[Path, str]] = []
+        photos = expand_paths(
+            checked, recursive=recursive, limit=self.service.config.max_files, skipped=skipped, errors=errors
+        )
+        if left_out is not None:
+            left_out += [(p, why, True) for p, why in errors] + [(p, why, False) for p, why in skipped]
+        return photos
 
     def write_sidecars(self, req: pb.WriteSidecarsRequest, call: Call) -> Iterator[pb.WriteSidecarsResponse]:
         """Write sidecars for photos and folders, one message per photo then a summary; see the proto."""
@@ -216,7 +282,9 @@ class SidecarBatch:
         else:
             styles = self.service._styles(req.style, req.mix if source == "mix" else None)
             model = "+".join(s.model for s, _ in styles)
-        photos = self.batch_paths(req.paths, req.recursive)
+        left_out: list[tuple[Path, str, bool]] = []
+        photos = self.batch_paths(req.paths, req.recursive, left_out)
+        walked = walk_results(left_out, hosts, named=source == "style")  # the catalog names the path in the reason
         journal = None
         if source == "style" and any(is_folder(p) for p in req.paths):  # a folder run: resumable
             journal = default_journal_path([req.paths[0]])
@@ -224,17 +292,22 @@ class SidecarBatch:
         versions = self.service._versions(model)
         counter = OutcomeCounter()
         order = _WalkOrder(photos) if source == "style" else None  # the catalog batch: results in walk order
+
+        def expected() -> int:  # the catalog batch knows its count once it has started
+            return len(walked) + (order.expected if order is not None else len(photos))
+
         with self.service.limiter.admit():
             files = (
                 self._batch_with_catalog(photos, hosts, styles[0][0], strength, req, call, journal, order)
                 if order is not None
                 else self._batch_here(photos, _PhotoWrite(hosts, host, recipe, styles, strength, req), call)
             )
-            for index, result in enumerate(files, start=1):
-                result.index, result.total = index, order.expected if order is not None else len(photos)
+            # what the walks left out first, as the catalog batch reports it before the photos
+            for index, result in enumerate(itertools.chain(walked, files), start=1):
+                result.index, result.total = index, expected()
                 counter.add(result.outcomes)
                 yield pb.WriteSidecarsResponse(**versions, file=result)
-        counter.summary.cancelled = counter.summary.photos < (order.expected if order is not None else len(photos))
+        counter.summary.cancelled = counter.summary.photos < expected()
         yield pb.WriteSidecarsResponse(**versions, summary=counter.summary)
 
     def _batch_here(self, photos: Sequence[Path], what: _PhotoWrite, call: Call) -> Iterator[pb.FileResult]:
@@ -264,9 +337,9 @@ class SidecarBatch:
             )
         except (AutoretouchError, OSError) as exc:
             return failed_result(photo, hosts, exc, req.duplicate)
-        return pb.FileResult(
-            photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes], recipe=recipe_to_pb(used)
-        )
+        result = photo_result(photo, outcomes)
+        result.recipe.CopyFrom(recipe_to_pb(used))
+        return result
 
     def _batch_with_catalog(
         self,

@@ -6,20 +6,33 @@ photo extensions, content sniffed for unknown ones, hidden entries skipped, sort
 loops). Symlinked files are listed; the per-file root check refuses those that point outside the roots.
 Anything that is not a folder, even a path that cannot exist (a name too long), is kept as named: the caller
 reports it per file (:meth:`~backend.daemon.service.RetouchService.guard_photo`), and the others carry on.
+What a folder walk leaves out with a reason (symbolic links to folders, broken links, FIFOs, sockets, devices) and
+the folders that cannot be listed are handed to the caller (``skipped``, ``errors``), which reports them as the
+CLI's batches do, never dropped silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from backend.batch.walk import PHOTO_EXTENSIONS, is_folder, iter_photos
 from backend.daemon.errors import RequestTooLargeError
 
-__all__ = ["PHOTO_EXTENSIONS", "expand_paths"]
+__all__ = ["NO_PHOTOS", "PHOTO_EXTENSIONS", "expand_paths"]
+
+#: The skip reason of a named folder that holds no photo (as ``autoretouch revert FOLDER`` says it).
+NO_PHOTOS = "no photos in this folder"
 
 
-def expand_paths(paths: Sequence[Path], *, recursive: bool, limit: int) -> list[Path]:
+def expand_paths(
+    paths: Sequence[Path],
+    *,
+    recursive: bool,
+    limit: int,
+    skipped: list[tuple[Path, str]] | None = None,
+    errors: list[tuple[Path, str]] | None = None,
+) -> list[Path]:
     """Named files and the photos of named folders, in request order, each once.
 
     Args:
@@ -27,6 +40,10 @@ def expand_paths(paths: Sequence[Path], *, recursive: bool, limit: int) -> list[
             exist (a name over 255 bytes, over 4,095 in all), are kept: the caller reports them per file.
         recursive: walk sub-folders.
         limit: most photos allowed.
+        skipped: receives ``(path, message naming it)`` for what the folder walks leave out with a reason
+            (:func:`~backend.batch.walk.iter_photos`' ``skipped``), and ``(folder, "FOLDER: no photos in this
+            folder")`` for a named folder without photos, nothing left out and no error.
+        errors: receives ``(folder, message naming it)`` for each folder that cannot be listed.
 
     Returns:
         The photos.
@@ -37,7 +54,19 @@ def expand_paths(paths: Sequence[Path], *, recursive: bool, limit: int) -> list[
     out: list[Path] = []
     seen: set[Path] = set()
     for p in paths:
-        found = iter_photos(p, recursive=recursive) if is_folder(p) else iter((p,))
+        if not is_folder(p):
+            found: Iterator[Path] = iter((p,))
+        else:
+            left_out: list[tuple[Path, str]] = []
+            unlisted: list[tuple[Path, str]] = []
+            photos = list(iter_photos(p, recursive=recursive, skipped=left_out, errors=unlisted))
+            if skipped is not None:
+                skipped += left_out
+                if not photos and not left_out and not unlisted:
+                    skipped.append((p, f"{p}: {NO_PHOTOS}"))
+            if errors is not None:
+                errors += unlisted
+            found = iter(photos)
         for photo in found:
             if photo in seen:
                 continue

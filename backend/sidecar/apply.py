@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError
+from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, sidecar_lock
 from backend.sidecar.darktable_doc import (
@@ -78,9 +78,11 @@ __all__ = [
     "KEPT_NOTE",
     "MARKED_NOTE",
     "MARKED_SKIP",
+    "NOTHING_REASON",
     "SAVED_NOTE",
     "STALE_NOTE",
     "Action",
+    "FailureKind",
     "Outcome",
     "PhotoInfo",
     "apply_to_photo",
@@ -116,6 +118,16 @@ MARKED_NOTE = (
     f"afresh): took out, as autoretouch's earlier ones, the darktable entries named '{MARK}': {{entries}}"
 )
 
+#: Why a recipe without steps (``--strength 0``, or a recipe that changes nothing) is not written: a sidecar holding
+#: only our record would still change the photo in darktable (a fresh stack stops darktable's default presets) and
+#: make it count as edited. ``{why}``: ``strength 0`` or ``the recipe changes nothing``.
+NOTHING_REASON = "nothing to write ({why})"
+
+#: darktable's notes as a real write words them -> as a dry run does (which writes nothing).
+_DRY_RUN_NOTES = {
+    "no darktable data yet: wrote a fresh darktable stack": "no darktable data yet: would write a fresh darktable stack"
+}
+
 #: What happened to one sidecar.
 Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]
 
@@ -136,6 +148,38 @@ class PhotoInfo:
 
 
 @dataclass(frozen=True)
+class FailureKind:
+    """What kind of error failed one host's sidecar, for the exit status (CLI) and the error code (daemon).
+
+    Plain values, so that an outcome pickles (the catalog's worker processes) and crosses the wire.
+
+    Attributes:
+        type: the exception class name (``"SidecarError"``, ``"DecodeError"``, ...).
+        grpc_status: the ``grpc.StatusCode`` name of the error (``backend.errors`` convention).
+        exit_code: the CLI exit status of the error.
+    """
+
+    type: str
+    grpc_status: str
+    exit_code: int
+
+    @classmethod
+    def of(cls, exc: BaseException) -> FailureKind | None:
+        """The kind of ``exc``, or None for an error of no known kind (the batch's exit status is then 9).
+
+        Typed errors carry their codes; ``FileNotFoundError`` / ``PermissionError`` count as not found / permission
+        denied.
+        """
+        if isinstance(exc, AutoretouchError):
+            return cls(type(exc).__name__, exc.grpc_status, exc.exit_code)
+        if isinstance(exc, FileNotFoundError):
+            return cls("NotFoundError", NotFoundError.grpc_status, NotFoundError.exit_code)
+        if isinstance(exc, PermissionError):
+            return cls("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
+        return None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The result for one photo and one host.
 
@@ -146,6 +190,8 @@ class Outcome:
         action: what happened (:data:`Action`).
         reason: why it was skipped or failed, or a remark.
         warnings: translation notes (left-out or clamped values, overridden darktable instances).
+        error: for a ``failed`` outcome, the kind of error when known (its exit status); not part of equality
+            or of :meth:`to_json`.
     """
 
     photo: Path
@@ -154,6 +200,7 @@ class Outcome:
     action: Action
     reason: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    error: FailureKind | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -405,6 +452,7 @@ def _write(
 ) -> Outcome:
     data = serialize(doc)
     if dry_run:
+        warnings = tuple(_DRY_RUN_NOTES.get(w, w) for w in warnings)
         return Outcome(photo, host, sidecar, "would-write", warnings=warnings)
     atomic_write(sidecar, data)
     return Outcome(photo, host, sidecar, "written", warnings=warnings)
@@ -436,7 +484,9 @@ def apply_to_photo(
             original.
 
     Returns:
-        One :class:`Outcome` per host, in the order lightroom, darktable.
+        One :class:`Outcome` per host, in the order lightroom, darktable. A recipe without steps (strength 0, or
+        one that changes nothing) is written nowhere: each host is ``skipped`` with :data:`NOTHING_REASON`, and the
+        photo is not decoded.
 
     Raises:
         NotFoundError: the photo does not exist.
@@ -455,6 +505,10 @@ def apply_to_photo(
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
             outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
             continue
+        if not recipe.steps:
+            why = "strength 0" if recipe.strength == 0 else "the recipe changes nothing"
+            outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
+            continue
         if known is None:
             known = (probe or probe_photo)(p)
         if h == "lightroom" and not known.is_raw:
@@ -466,5 +520,5 @@ def apply_to_photo(
             else:
                 outcomes.append(_apply_darktable(p, recipe, known, overwrite, dry_run, duplicate))
         except AutoretouchError as exc:
-            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
     return outcomes

@@ -39,6 +39,7 @@ from pathlib import Path
 from backend.errors import AutoretouchError
 from backend.sidecar.apply import (
     EMBEDDED_REASON,
+    FailureKind,
     Outcome,
     check_duplicate,
     copy_conflict,
@@ -166,5 +167,5 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
         try:
             outcomes.append(_revert_one(p, h, sidecar, dry_run, duplicate))
         except AutoretouchError as exc:
-            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc)))
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
     return outcomes
