@@ -17,7 +17,7 @@ Protocol (``../shared/data/fivek_pairs``, 24 photos, as-shot sRGB inputs and Exp
   checkpoint, as installed); for paired styles also the nearest-edits baseline and the agent alone (the style
   as installed mixes the two, ``restore.nearest_blend``), for styles with a prior the agent alone too (the style
   as installed mixes it with the prior, ``restore.prior_share``). ``--eval-only`` re-evaluates the styles of an earlier
-  run (``--blend S`` overrides the stored share, ``--mix-k K`` how many nearest examples are mixed in, 0 = all,
+  run (``--blend S`` overrides the stored share of the nearest edits or of the prior, ``--mix-k K`` how many nearest examples are mixed in, 0 = all,
   ``--mix-centre mean|median`` how all of them are combined).
 
 Prints one row per fold x seed (mean PSNR of identity, auto, style; the style's gain over identity; the worst
@@ -148,7 +148,8 @@ def _evaluate(
 ) -> list[dict[str, Any]]:
     """Per test photo: PSNR of identity, auto, (nearest edits,) the style as installed, and its agent alone.
 
-    ``blend`` overrides the nearest-edits share stored with a paired style, ``mix_k`` the number of nearest
+    ``blend`` overrides the nearest-edits share stored with a paired style (the prior's share with a style
+    learnt from favourites), ``mix_k`` the number of nearest
     examples mixed in (0: all; ``None``: as stored), ``mix_centre`` how all of them are combined (``"mean"`` or
     ``"median"``; ``None``: as stored).
     """
@@ -160,6 +161,8 @@ def _evaluate(
     overrides = {k: v for k, v in (("blend", blend), ("mix_k", mix_k), ("mix_centre", mix_centre)) if v is not None}
     if style.examples is not None and overrides:
         style = dataclasses.replace(style, examples={**style.examples, **overrides})
+    if style.prior is not None and blend is not None:  # a favourites style: the prior's share instead
+        style = dataclasses.replace(style, prior_share=blend)
     ev = evaluate_pairs(pairs, [(style, 1.0)], size=512)
     per = [{"name": p["name"], **{m: p["metrics"][m]["psnr"] for m in ev.methods}} for p in ev.per_photo]
     if style.examples is not None or style.prior is not None:  # the learnt agent without what it is mixed with
@@ -217,7 +220,9 @@ def main() -> int:
     p.add_argument("--label", default="", help="name of this configuration (work sub-folder)")
     p.add_argument("--json", type=Path, help="write every result to this JSON file")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the styles of an earlier run (same --label)")
-    p.add_argument("--blend", type=float, help="with --sources pairs: override the styles' nearest-edits share")
+    p.add_argument(
+        "--blend", type=float, help="override the styles' nearest-edits share (pairs) or prior share (favourites)"
+    )
     p.add_argument(
         "--mix-k", type=int, help="with --sources pairs: override how many nearest examples the styles mix in (0: all)"
     )
