@@ -174,8 +174,33 @@ def test_the_daemons_folder_walk_reports_what_it_leaves_out(
         local = run_main(capsys, [*argv, "--jobs", "1"])
         local_rows = {Path(p["photo"]).name: p for p in json.loads(local[1])["photos"]}
         assert {n: r["reason"] for n, r in local_rows.items()} == {n: r["reason"] for n, r in rows.items()}
+        # a folder without photos: nothing listed by a catalog run, here or through the daemon
+        argv = ["catalog", "shoot/empty", "--dry-run", "--json"]
+        remote = run_main(capsys, [*argv, "--server", here["server"]])
+        assert remote[0] == 0 and json.loads(remote[1])["photos"] == []
+        assert json.loads(run_main(capsys, [*argv, "--jobs", "1"])[1])["photos"] == []
     finally:
         shutil.rmtree(folder)
+
+
+def test_a_folder_the_daemon_cannot_list_fails_as_permission_denied(tmp_path: Path) -> None:
+    from backend.daemon.convert import outcome_from_pb
+    from backend.daemon.sidecar_batch import walk_results
+    from backend.errors import PermissionDeniedError
+
+    why = f"{tmp_path}: cannot list the folder (Permission denied)"
+    skipped = f"{tmp_path / 'pipe.jpg'}: a FIFO (named pipe), not a photo file"
+    failed, left_out = walk_results(
+        [(tmp_path, why, True), (tmp_path / "pipe.jpg", skipped, False)], ("darktable",), named=False
+    )
+    assert failed.error.exit_code == PermissionDeniedError.exit_code and failed.error.message == why
+    assert [outcome_from_pb(o).reason for o in failed.outcomes] == [why]  # whole, as `revert FOLDER` prints it
+    (o,) = (outcome_from_pb(m) for m in left_out.outcomes)
+    assert (o.action, o.reason, o.sidecar) == (
+        "skipped",
+        "a FIFO (named pipe), not a photo file",
+        tmp_path / "pipe.jpg",
+    )
 
 
 def test_apply_of_a_folder_through_a_daemon_fails_it_alone_as_in_process(

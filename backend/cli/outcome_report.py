@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from backend.batch.walk import check_path_length, is_folder, iter_photos
-from backend.errors import EXIT_PARTIAL, AutoretouchError, FileError, naming_file
+from backend.errors import EXIT_PARTIAL, AutoretouchError, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
 from backend.sidecar.apply import FailureKind, Outcome, hosts_for, sidecar_path
 
 __all__ = [
+    "UNLISTABLE",
     "FolderGivenError",
     "check_strength",
     "exit_status",
@@ -29,6 +30,10 @@ __all__ = [
     "report",
     "run_batch",
 ]
+
+
+#: The kind of a folder that cannot be listed (the catalog batch's too).
+UNLISTABLE = FailureKind("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
 
 
 class FolderGivenError(FileError):
@@ -80,8 +85,8 @@ def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[
         errors: list[tuple[Path, str]] = []
         skipped: list[tuple[Path, str]] = []
         found = list(iter_photos(folder, errors=errors, skipped=skipped))
-        for where, why in errors:
-            notes += failed_outcomes(where, hosts, why)
+        for where, why in errors:  # counted as permission denied, as the catalog counts it
+            notes += failed_outcomes(where, hosts, why, UNLISTABLE)
         for where, why in skipped:
             why = why.removeprefix(f"{where}: ")  # the line names the path already
             notes += [Outcome(where, h, where, "skipped", why) for h in hosts_for(hosts)]

@@ -261,7 +261,7 @@ class RetouchService:
         host = host_arg(hosts)
         check_duplicate(hosts, req.duplicate)
         left_out: list[tuple[Path, str, bool]] = []
-        photos = self.sidecars.batch_paths(req.paths, req.recursive, left_out)
+        photos = self.sidecars.batch_paths(req.paths, req.recursive, left_out, empty=True)
         counter = OutcomeCounter()
         # what the folder walks left out first, named as `autoretouch revert FOLDER` names it in-process
         files = walk_results(left_out, hosts, named=False)

@@ -40,7 +40,7 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, describe
 from backend.daemon.limits import Call
 from backend.daemon.walk import expand_paths
-from backend.errors import AutoretouchError, NotFoundError, naming_file
+from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe, scale
 from backend.retouch import retouch_photo
 from backend.rpc import pb
@@ -101,22 +101,27 @@ def walk_results(
 ) -> list[pb.FileResult]:
     """Results for what the folder walks left out (:meth:`SidecarBatch.batch_paths`' ``left_out``), one per path.
 
-    Each host's outcome is ``skipped``, naming the path as its sidecar (``failed`` for a folder that cannot be
-    listed, with the sidecar name the CLI gives it). ``named``: the reason keeps the path it starts with (the catalog's photo reasons do); otherwise it is
-    taken off, the outcome's line names the path already (``revert FOLDER`` in-process).
+    Each host's outcome is ``skipped``, naming the path as its sidecar; ``named``: the reason keeps the path it
+    starts with (the catalog's photo reasons do), otherwise it is taken off, the outcome's line names the path
+    already (``revert FOLDER`` in-process). A folder that cannot be listed is ``failed`` (the sidecar named as the
+    CLI names it, the message whole), its ``error`` a permission denied, as the catalog and ``revert FOLDER`` count
+    it.
     """
     results = []
     for path, message, failed in left_out:
-        reason = message if named else message.removeprefix(f"{path}: ")
-        outcomes = [
-            outcome_to_pb(
-                Outcome(path, h, _named_sidecar(path, h), "failed", reason)
-                if failed
-                else Outcome(path, h, path, "skipped", reason)
-            )
-            for h in hosts
-        ]
-        results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes))
+        if not failed:
+            reason = message if named else message.removeprefix(f"{path}: ")
+            outcomes = [outcome_to_pb(Outcome(path, h, path, "skipped", reason)) for h in hosts]
+            results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes))
+            continue
+        outcomes = [outcome_to_pb(Outcome(path, h, _named_sidecar(path, h), "failed", message)) for h in hosts]
+        error = pb.Error(
+            code=PermissionDeniedError.grpc_status,
+            message=wire_text(message),
+            type=PermissionDeniedError.__name__,
+            exit_code=PermissionDeniedError.exit_code,
+        )
+        results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes, error=error))
     return results
 
 
@@ -239,12 +244,14 @@ class SidecarBatch:
         paths: Sequence[str],
         recursive: bool,
         left_out: list[tuple[Path, str, bool]] | None = None,
+        *,
+        empty: bool = False,
     ) -> list[Path]:
         """The photos a request names (files, and folders expanded), checked against the roots; also Revert's.
 
         ``left_out`` receives ``(path, message naming it, failed)`` for what the folder walks leave out with a
-        reason (skipped: links to folders, broken links, FIFOs, sockets, a folder without photos) and the folders
-        that cannot be listed (failed); see :func:`walk_results`.
+        reason (skipped: links to folders, broken links, FIFOs, sockets; with ``empty`` a folder without photos)
+        and the folders that cannot be listed (failed); see :func:`walk_results`.
 
         Raises:
             BadRequestError: no path; RequestTooLargeError: too many photos; PermissionDeniedError: outside the roots.
@@ -255,7 +262,12 @@ class SidecarBatch:
         skipped: list[tuple[Path, str]] = []
         errors: list[tuple[Path, str]] = []
         photos = expand_paths(
-            checked, recursive=recursive, limit=self.service.config.max_files, skipped=skipped, errors=errors
+            checked,
+            recursive=recursive,
+            limit=self.service.config.max_files,
+            skipped=skipped,
+            errors=errors,
+            empty=empty,
         )
         if left_out is not None:
             left_out += [(p, why, True) for p, why in errors] + [(p, why, False) for p, why in skipped]

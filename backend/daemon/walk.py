@@ -32,6 +32,7 @@ def expand_paths(
     limit: int,
     skipped: list[tuple[Path, str]] | None = None,
     errors: list[tuple[Path, str]] | None = None,
+    empty: bool = False,
 ) -> list[Path]:
     """Named files and the photos of named folders, in request order, each once.
 
@@ -41,9 +42,11 @@ def expand_paths(
         recursive: walk sub-folders.
         limit: most photos allowed.
         skipped: receives ``(path, message naming it)`` for what the folder walks leave out with a reason
-            (:func:`~backend.batch.walk.iter_photos`' ``skipped``), and ``(folder, "FOLDER: no photos in this
-            folder")`` for a named folder without photos, nothing left out and no error.
+            (:func:`~backend.batch.walk.iter_photos`' ``skipped``), and with ``empty`` ``(folder, "FOLDER: no
+            photos in this folder")`` for a named folder without photos, nothing left out and no error (as
+            ``revert FOLDER`` says it; a catalog run lists nothing for it).
         errors: receives ``(folder, message naming it)`` for each folder that cannot be listed.
+        empty: name a folder without photos in ``skipped``.
 
     Returns:
         The photos.
@@ -62,7 +65,7 @@ def expand_paths(
             photos = list(iter_photos(p, recursive=recursive, skipped=left_out, errors=unlisted))
             if skipped is not None:
                 skipped += left_out
-                if not photos and not left_out and not unlisted:
+                if empty and not photos and not left_out and not unlisted:
                     skipped.append((p, f"{p}: {NO_PHOTOS}"))
             if errors is not None:
                 errors += unlisted
