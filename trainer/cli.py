@@ -45,14 +45,16 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
-from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError
+from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError, StyleError
 from trainer.config import SEED_MAX
+from trainer.install_notes import install_notes, installed_before
 from trainer.learned_from import learned_from
 from trainer.summary_lines import metric_lines
 
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from trainer.config import TrainConfig
     from trainer.distributed import DistInfo
 
-__all__ = ["TrainUsageError", "register", "run"]
+__all__ = ["StyleNameError", "TrainUsageError", "register", "run"]
 
 
 class TrainUsageError(AutoretouchError, ValueError):
@@ -70,6 +72,12 @@ class TrainUsageError(AutoretouchError, ValueError):
     """
 
     exit_code = 2
+
+
+class StyleNameError(TrainUsageError):
+    """``--style NAME`` is not a valid style name; the message starts with the name (exit status 3, a style error)."""
+
+    exit_code = StyleError.exit_code
 
 
 _EPILOG = """\
@@ -189,7 +197,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="folder of unedited photos like the ones you will retouch (default: un-edited favourites only)",
     )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--minutes", type=_minutes, metavar="M", help="stop after M minutes of this invocation")
+    length.add_argument(
+        "--minutes",
+        type=_minutes,
+        metavar="M",
+        help="stop after M minutes of this invocation (0 = no time limit; then --steps alone ends it)",
+    )
     length.add_argument("--steps", type=_steps, metavar="N", help="generator steps in total (default from the config)")
     parser.add_argument(
         "--resume", action="store_true", help="continue the run folder's newest checkpoint (run.method=gan)"
@@ -268,6 +281,11 @@ def _minutes(text: str) -> float:
     return minutes
 
 
+#: A style name, as :mod:`backend.agent.style` accepts it (checked here before anything starts, so that the
+#: error names the style rather than the run folder).
+_STYLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 def _check_mode(args: argparse.Namespace) -> None:
     """Refuse options that do not go together, before anything starts (the same with ``--server``).
 
@@ -281,6 +299,11 @@ def _check_mode(args: argparse.Namespace) -> None:
     """
     from trainer.lrcat.favourites import parse_selection
 
+    if not _STYLE_NAME.fullmatch(args.style):
+        raise StyleNameError(
+            f"--style {args.style!r}: not a valid style name (letters, digits, '_', '.', '-', starting with a letter "
+            "or digit; at most 64)"
+        )
     if args.favourites is not None:
         if args.lrcat is None:
             raise TrainUsageError("--favourites selects photos of a Lightroom catalog: give --lrcat CATALOG too")
@@ -342,6 +365,7 @@ def run(args: argparse.Namespace) -> int:
     from trainer.distributed import cleanup_distributed, init_distributed
 
     _check_mode(args)
+    _warn_same_sources(args)
     if args.server:
         from trainer.remote_train import remote_train
 
@@ -370,6 +394,7 @@ def run(args: argparse.Namespace) -> int:
     install_dir = None
     if not args.no_install:
         install_dir = args.install_dir or user_style_dirs()[0]
+    before = installed_before(install_dir, cfg.run.style)
     try:
         if args.favourites is not None:
             catalog = (args.lrcat, args.favourites, args.photos)
@@ -395,6 +420,7 @@ def run(args: argparse.Namespace) -> int:
         cleanup_distributed(info)
     if not info.is_main:
         return 0
+    summary["notes"] = [*summary.get("notes", []), *install_notes(cfg.run.style, install_dir, before, summary)]
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -429,6 +455,16 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     if args.no_finetune:
         overrides.append("imitation.finetune=false")
     return overrides
+
+
+def _warn_same_sources(args: argparse.Namespace) -> None:
+    """Warn when ``--sources`` is the ``--targets`` folder: the sources then teach nothing."""
+    if args.sources is not None and args.targets is not None and args.sources.resolve() == args.targets.resolve():
+        print(
+            f"autoretouch train: warning: --sources {args.sources} is the --targets folder: there is nothing to learn "
+            "from the sources that way (they should be unedited photos like those the style will retouch)",
+            file=sys.stderr,
+        )
 
 
 def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
@@ -488,6 +524,7 @@ def _train_gan(
         "metrics": result.metrics,
         "rejected": result.rejected,
         "learned_from": learned_from(pairs=pairs, catalog=catalog, darktable=darktable),
+        "notes": list(result.notes),
     }
 
 
@@ -576,3 +613,5 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  style:      {summary['style_path']}")
     for line in metric_lines(summary["metrics"] or {}, from_edits=summary.get("learned_from") is not None):
         print(line)
+    for note in summary.get("notes", []):
+        print(f"  note: {note}")

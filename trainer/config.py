@@ -337,6 +337,8 @@ class RestoreConfig:
             copied into a style learnt from favourites (``--targets``, with or without ``--sources``): its
             suggestions blend the learnt agent's recipe with the prior's, shrinking a style learnt from a few
             photos towards a general "auto" (``""``: none; styles learnt from pairs use their nearest edits).
+            ``"default"`` always means the SHIPPED default style (``backend/styles/default``), loaded from the
+            shipped folder, never a user's style named ``default`` that shadows it for the other commands.
         prior_share: the prior recipe's share in that blend, in (0, 1]; with ``--sources``, the share is chosen
             among 0, half and all of it by the sources' look (:func:`trainer.restore.fit_prior_share`).
     """

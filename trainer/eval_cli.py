@@ -10,7 +10,8 @@ must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For 
 * **style**: the recipe ``autoretouch suggest`` would print for the input (same code path:
   :func:`backend.agent.suggest.suggest_for_photo`, with ``--strength`` / ``--mix``), rendered on the input
   at the evaluation size with :func:`backend.recipe.render_recipe`;
-* **identity**: the input unchanged;
+* **identity**: the input unchanged; a pair whose identity SSIM is under :data:`DIFFERENT_PHOTO_SSIM` (0.2) is
+  most likely another photo under the same name: it is scored, with a warning on stderr naming it;
 * **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
   the same way;
 * **nearest** (styles trained from before/after pairs, which carry their training photos' fitted recipes):
@@ -52,6 +53,7 @@ from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeEr
 from trainer.data.pairs import Pair, find_pairs, load_pair
 
 __all__ = [
+    "DIFFERENT_PHOTO_SSIM",
     "EvalResult",
     "Failure",
     "Pair",
@@ -185,6 +187,24 @@ def _check_comparable(pair: Pair, image: Tensor, size: int) -> None:
     raise ImageTooSmallError(pair.input, reason)
 
 
+#: A pair whose input, left as it is, has an SSIM under this against its reference (after the usual alignment to
+#: one frame, at the evaluation size) is most likely not the same photo (a wrong file of the same name): it is
+#: still scored, with a warning naming it. Real edits, even strong ones (+-2 EV, black and white), stay well above.
+DIFFERENT_PHOTO_SSIM = 0.2
+
+
+def _warn_if_different_photo(
+    pair: Pair, identity: Mapping[str, float], on_warning: Callable[[str], None] | None
+) -> None:
+    """Warn (``on_warning``) when a pair's reference is implausibly different from its input."""
+    ssim = identity.get("ssim", 1.0)
+    if on_warning is not None and ssim < DIFFERENT_PHOTO_SSIM:
+        on_warning(
+            f"{pair.reference}: looks like a different photo than {pair.input} (SSIM of the input as it is "
+            f"{ssim:.2f}, under {DIFFERENT_PHOTO_SSIM}); scored anyway"
+        )
+
+
 def evaluate_pairs(
     pairs: Sequence[Pair],
     styles: Sequence[tuple[Any, float]] | None,
@@ -195,6 +215,7 @@ def evaluate_pairs(
     sheet_photos: int = 0,
     on_error: Callable[[str, str], None] | None = None,
     on_photo: Callable[[dict[str, Any]], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> EvalResult:
     """Evaluate a style (and the baselines) on pairs.
 
@@ -209,6 +230,8 @@ def evaluate_pairs(
         sheet_photos: keep the images of the first this many photos for a contact sheet.
         on_error: called with ``(where, message)`` for each failed pair.
         on_photo: called with each photo's result dict as soon as it is done.
+        on_warning: called with a message for each pair whose reference looks like another photo
+            (:data:`DIFFERENT_PHOTO_SSIM`); the pair is still scored.
 
     Returns:
         :class:`EvalResult`.
@@ -238,6 +261,7 @@ def evaluate_pairs(
                 outs = {m: x if not recipes[m].steps else render_recipe(x, recipes[m]) for m in methods}
             target = Prepared(ref)
             scores = {m: {k: float(v[0]) for k, v in image_metrics(outs[m], target).items()} for m in methods}
+            _warn_if_different_photo(pair, scores["identity"], on_warning)
         except AutoretouchError as exc:
             message = str(exc) if pair.name in str(exc) else f"{pair.input}: {exc}"
             result.failures.append(Failure(str(pair.input), message, exc.exit_code))
@@ -520,9 +544,19 @@ def run(args: argparse.Namespace) -> int:
         if args.out_dir is not None:
             _write_outputs(args.out_dir, row)
 
+    def on_warning(message: str) -> None:
+        print(f"autoretouch: warning: {message}", file=sys.stderr, flush=True)
+
     sheet = max(0, args.sheet_photos) if args.contact_sheet else 0
     result = evaluate_pairs(
-        pairs, styles, strength=args.strength, size=args.size, sheet_photos=sheet, on_error=on_error, on_photo=on_photo
+        pairs,
+        styles,
+        strength=args.strength,
+        size=args.size,
+        sheet_photos=sheet,
+        on_error=on_error,
+        on_photo=on_photo,
+        on_warning=on_warning,
     )
     data = result_to_json(result)
     if args.out_dir is not None:

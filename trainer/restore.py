@@ -63,7 +63,7 @@ from backend.agent.thumbnail import make_thumbnail
 from trainer import restore_core
 from trainer.config import ConfigError, TrainConfig, config_to_dict, config_to_toml
 from trainer.data.dataset import cache_size_of
-from trainer.data.folders import CroppedPhotos, list_photos, load_folder
+from trainer.data.folders import MIN_PHOTO_SIDE, CroppedPhotos, list_photos, load_folder, unique_photos
 from trainer.distributed import DistInfo, barrier
 from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.restore_core import (
@@ -82,7 +82,7 @@ from trainer.restore_core import (
 )
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
-from trainer.result import TrainResult, next_model_version
+from trainer.result import TrainResult, next_model_version, refuse_if_interrupted
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
 
@@ -100,8 +100,13 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     r, d, seed = cfg.restore, cfg.data, cfg.run.seed
     csize = cache_size_of(d, cfg.agent.thumb)
     common = {"cache_size": csize, "eval_size": d.eval_size, "crops": d.crops_per_image}
-    fav: CroppedPhotos = load_folder(list_photos(targets, d.max_images), seed=seed, **common)
-    src = None if sources is None else load_folder(list_photos(sources, d.max_images), seed=seed + 1_000_003, **common)
+    fav_files, fav_dups = _unique_files(targets, d.max_images, "favourites")
+    fav: CroppedPhotos = load_folder(fav_files, seed=seed, min_side=MIN_PHOTO_SIDE, **common)
+    src: CroppedPhotos | None = None
+    src_dups: list[str] = []
+    if sources is not None:
+        src_files, src_dups = _unique_files(sources, d.max_images, "sources")
+        src = load_folder(src_files, seed=seed + 1_000_003, **common)
     train_idx, val_idx = split_held_out(len(fav.names), r.val_fraction, seed)
     centre = None
     if src is not None and r.fit_sources and r.unedit == "photographer":
@@ -134,6 +139,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
         "unedit_centre": centre,
         "pairs": len(train_idx) * r.pool_per_target,
     }
+    _record_skipped(summary, fav_dups, src_dups, fav.too_small)
     return RestoreData(
         pool_in=torch.cat(pool_in).half().float(),
         pool_out=torch.cat(pool_out).half().float(),
@@ -147,18 +153,51 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     )
 
 
+def _unique_files(folder: str | Path, max_images: int, what: str) -> tuple[list[Path], list[str]]:
+    """The photos of ``folder`` without duplicates (:func:`~trainer.data.folders.unique_photos`), then capped."""
+    files, dropped = unique_photos(list_photos(folder, 0))
+    if dropped:
+        log.warning("restore: %d duplicate %s dropped: %s", len(dropped), what, ", ".join(dropped))
+    return files[:max_images] if max_images > 0 else files, dropped
+
+
+def _record_skipped(summary: dict[str, Any], fav_dups: list[str], src_dups: list[str], small: Sequence[str]) -> None:
+    """Record the photos left out (duplicates, too small) in the summary, and as notes for the command's summary.
+
+    Keys are added only when something was left out, so that the style's metadata is otherwise unchanged.
+    """
+    notes = []
+    if fav_dups:
+        summary["duplicate_targets_dropped"] = fav_dups
+        notes.append(f"{len(fav_dups)} duplicate favourites left out: {', '.join(fav_dups)}")
+    if src_dups:
+        summary["duplicate_sources_dropped"] = src_dups
+        notes.append(f"{len(src_dups)} duplicate sources left out: {', '.join(src_dups)}")
+    if small:
+        summary["too_small_targets_skipped"] = list(small)
+        notes.append(
+            f"{len(small)} favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
+            + ", ".join(small)
+        )
+    if notes:
+        summary["notes"] = notes
+
+
 def load_prior(cfg: TrainConfig) -> Prior | None:
-    """The prior ``restore.prior`` names (``None`` when it names none).
+    """The prior ``restore.prior`` names (``None`` when it names none); ``"default"`` is the shipped default style.
 
     Raises:
         NotFoundError: no such style.
         ConfigError: its agent is not a one-shot agent.
     """
-    from backend.agent.style import load_style
+    from backend.agent.style import SHIPPED_STYLES_DIR, load_style
 
     if not cfg.restore.prior:
         return None
-    style = load_style(cfg.restore.prior)
+    name = cfg.restore.prior
+    # "default" is the shipped default style, never a user's style of that name (which may shadow it, and may
+    # itself carry this prior): load it from the shipped folder, not through the user-first search
+    style = load_style(SHIPPED_STYLES_DIR / "default.safetensors" if name == "default" else name)
     if not style.net.oneshot or style.net.max_steps != 1:
         raise ConfigError(f"restore.prior {cfg.restore.prior}: its agent is not a one-shot agent")
     if style.prior is not None:
@@ -318,6 +357,7 @@ def train_restore(
     if info.is_main:
         result.metrics, result.rejected = _finish(cfg, net, data, run, install_dir, outcome, prior)
         result.style_path = run / "style" / f"{cfg.run.style}.safetensors"
+        result.notes = list(data.summary.get("notes", []))
         if not result.rejected and install_dir is not None:
             result.installed_path = Path(install_dir) / f"{cfg.run.style}.safetensors"
         if metrics_log is not None:
@@ -434,7 +474,7 @@ def _finish(
     rejected = "; ".join(reasons) if reasons and not cfg.run.force else None
     report = metrics | {"degenerate": reasons, "installed": rejected is None and install_dir is not None}
     (run / "eval.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    training = {k: v for k, v in data.summary.items() if k != "target_names"} | {
+    training = {k: v for k, v in data.summary.items() if k not in ("target_names", "notes")} | {
         "steps": step,
         "train_seconds": round(elapsed, 1),
         "config": config_to_dict(cfg),
@@ -460,6 +500,7 @@ def _finish(
     )
     save_style(style, run / "style")
     if rejected is None and install_dir is not None:
+        refuse_if_interrupted()
         style.model_version = next_model_version(Path(install_dir), cfg.run.style)
         save_style(style, Path(install_dir))
     return metrics, rejected

@@ -13,7 +13,7 @@ from backend.agent.network import AgentNet
 from backend.agent.style import read_metadata
 from backend.errors import AutoretouchError
 
-__all__ = ["TrainResult", "next_model_version"]
+__all__ = ["TrainResult", "next_model_version", "refuse_if_interrupted"]
 
 
 @dataclass
@@ -29,6 +29,7 @@ class TrainResult:
         metrics: the final evaluation numbers (rank 0).
         net: the trained agent.
         rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
+        notes: what the command's summary should say besides (photos left out as duplicates or too small).
     """
 
     run_dir: Path
@@ -39,6 +40,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     net: AgentNet | None = None
     rejected: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def next_model_version(directory: Path | None, name: str) -> int:
@@ -53,3 +55,18 @@ def next_model_version(directory: Path | None, name: str) -> int:
         return int(read_metadata(meta)["model_version"]) + 1
     except (AutoretouchError, KeyError, TypeError, ValueError):
         return 1
+
+
+def refuse_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if the command got a Ctrl-C: called right before a style is installed.
+
+    A Ctrl-C that a library swallowed (some catch ``BaseException`` while importing) would otherwise let an
+    interrupted training run on and install its style (:func:`backend.cli.main.interrupted`).
+
+    Raises:
+        KeyboardInterrupt: the process got a SIGINT since the command started.
+    """
+    from backend.cli.main import interrupted
+
+    if interrupted():
+        raise KeyboardInterrupt

@@ -15,20 +15,68 @@ code  meaning
 3..8  typed errors, see ``backend.errors`` (``exit_code`` of each)
 9     partial failure: some photos of a batch failed, the rest succeeded
 10    ``train``: the style was trained but not installed (worse than doing nothing, or degenerate moves)
-130   interrupted
+130   interrupted (Ctrl-C at any moment, also while starting: ``autoretouch: interrupted``, no traceback)
 141   the reader of the output went away (``autoretouch styles | head -1``): stops quietly, as a command
       killed by ``SIGPIPE`` would (128 + 13)
 ====  ==========================================================
 """
 
+# ruff: noqa: E402 (the SIGINT handler is installed before the other imports, on purpose)
 from __future__ import annotations
+
+import signal
+import sys
+
+
+class _Interrupts:
+    """Ctrl-C for the whole life of the command: never a raw traceback, never lost (see :func:`interrupted`).
+
+    Until :func:`main` starts the command (importing the heavy libraries, building the parser), a SIGINT is only
+    recorded: a ``KeyboardInterrupt`` raised in the middle of importing torch or numpy leaves half-initialised
+    modules behind (``module 'numpy' has no attribute 'matrix'``), and some libraries swallow it while importing.
+    While the command runs, the handler records it and raises ``KeyboardInterrupt``, as Python's own does; the
+    record stays, so that an interruption swallowed by a library is still seen: by :func:`main`, which then
+    exits with 130, and by ``train``, which never installs a style after it (:func:`interrupted`).
+    """
+
+    seen = False
+    raising = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: object) -> None:
+        cls.seen = True
+        if cls.raising:
+            raise KeyboardInterrupt
+
+    @classmethod
+    def install(cls) -> None:
+        """Take over SIGINT where Python's own handler is in place (not where a test runner or host set another)."""
+        try:
+            if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, cls.handler):
+                signal.signal(signal.SIGINT, cls.handler)
+        except ValueError:  # not the main thread
+            pass
+
+
+def _is_cli_process() -> bool:
+    """Whether this process is the ``autoretouch`` command (console script, ``python -m backend[.cli.main]``)."""
+    from pathlib import PurePath
+
+    start = PurePath(sys.argv[0]) if sys.argv and sys.argv[0] else PurePath("")
+    return start.name.startswith("autoretouch") or (start.parent.name, start.name) in (
+        ("backend", "__main__.py"),
+        ("cli", "main.py"),
+    )
+
+
+if _is_cli_process():  # before the heavy imports below: a Ctrl-C while importing is recorded, not raised
+    _Interrupts.install()
 
 import argparse
 import contextlib
 import importlib
 import os
 import select
-import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -44,6 +92,7 @@ __all__ = [
     "EXIT_PARTIAL",
     "CommandParser",
     "build_parser",
+    "interrupted",
     "main",
 ]
 
@@ -90,27 +139,64 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (see the module docstring)."""
+    previous = signal.getsignal(signal.SIGINT) if not _is_cli_process() else None
+    if previous is not None:  # called in-process: a Ctrl-C recorded before belongs to no command of ours
+        _Interrupts.seen = False
+    _Interrupts.install()
+    try:
+        return _run(argv)
+    finally:
+        _Interrupts.raising = False  # from here on (the interpreter's exit) a Ctrl-C is only recorded
+        if previous is not None:  # called in-process (tests): give SIGINT back as it was
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGINT, previous)
+
+
+def interrupted() -> bool:
+    """Whether this process got a SIGINT since the command started: ``train`` installs no style after one.
+
+    Seen even where a library swallowed the ``KeyboardInterrupt`` (some catch ``BaseException`` while
+    importing), so an interrupted training is never installed.
+    """
+    return _Interrupts.seen
+
+
+def _interrupted() -> int:
+    print("autoretouch: interrupted", file=sys.stderr)
+    return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     if sys.stdout is None:  # started with stdout closed (``>&-``, some service managers): output goes nowhere
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's stdout from now on)
     _names_as_they_are()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if _Interrupts.seen:  # while starting (imports, parser): nothing was done yet
+        return _interrupted()
+    _Interrupts.raising = True
     try:
         code = int(args.func(args))
+        _Interrupts.raising = False
         sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
-        return code
+        return _interrupted() if _Interrupts.seen else code  # a library swallowed it: still an interruption
     except BrokenPipeError:
         if _stdout_gone():
             return _broken_pipe()
         return _internal_error()
     except AutoretouchError as exc:
+        if _Interrupts.seen:
+            return _interrupted()
         print(f"autoretouch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("autoretouch: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # a bug: say so loudly, with the traceback
+        return _interrupted()
+    except Exception:  # a bug: say so loudly, with the traceback (unless a Ctrl-C broke a library half-way)
+        if _Interrupts.seen:
+            return _interrupted()
         return _internal_error()
+    finally:
+        _Interrupts.raising = False
 
 
 def _names_as_they_are() -> None:

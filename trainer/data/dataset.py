@@ -26,7 +26,7 @@ from torch import Tensor
 
 from backend.fsio import write_text_atomic, write_with
 from trainer.config import DataConfig
-from trainer.data.folders import CroppedPhotos, list_photos, load_folder
+from trainer.data.folders import CroppedPhotos, list_photos, load_folder, unique_photos
 from trainer.data.unedit import apply_unedit, random_unedit_settings
 
 __all__ = ["CACHE_VERSION", "TrainingData", "build_dataset", "cache_size_of", "sample_crops"]
@@ -155,6 +155,14 @@ def _split_eval(crops: Tensor, evals: Tensor, n_eval: int, seed: int) -> tuple[T
     return crops[keep], eval_set, held
 
 
+def _unique(folder: str | Path, max_images: int, what: str) -> tuple[list[Path], list[str]]:
+    """The photos of ``folder`` without duplicates (:func:`~trainer.data.folders.unique_photos`), then capped."""
+    files, dropped = unique_photos(list_photos(folder, 0))
+    if dropped:
+        log.warning("data: %d duplicate %s dropped: %s", len(dropped), what, ", ".join(dropped))
+    return files[:max_images] if max_images > 0 else files, dropped
+
+
 def build_dataset(
     targets_dir: str | Path,
     sources_dir: str | Path | None,
@@ -178,8 +186,8 @@ def build_dataset(
         NotFoundError: a folder is missing or holds no readable photo.
     """
     csize = cache_size_of(cfg, thumb)
-    target_files = list_photos(targets_dir, cfg.max_images)
-    source_files = None if sources_dir is None else list_photos(sources_dir, cfg.max_images)
+    target_files, dropped = _unique(targets_dir, cfg.max_images, "favourites")
+    source_files, dropped_src = (None, []) if sources_dir is None else _unique(sources_dir, cfg.max_images, "sources")
     key = _cache_key(target_files, source_files, cfg, thumb, seed)
     cache_t = cache_j = None
     if cache_dir is not None:
@@ -213,6 +221,8 @@ def build_dataset(
         src = load_folder(source_files, seed=seed + 1_000_003, **common)
         src_crops, src_evals = src.crops, src.evals
         summary |= {"sources_dir": str(Path(sources_dir).resolve()), "source_names": list(src.names)}  # type: ignore[arg-type]
+    if dropped or dropped_src:  # only then: the summary is otherwise as before
+        summary |= {"duplicate_targets_dropped": dropped, "duplicate_sources_dropped": dropped_src}
     train_src, eval_src, held = _split_eval(src_crops, src_evals, cfg.eval_images, seed)
     summary |= {"training_sources": int(train_src.shape[0]), "eval_sources": len(held), "eval_indices": held}
     # the data is rounded to float16 (the cache's precision) whether cached or not, so runs agree exactly

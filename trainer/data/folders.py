@@ -13,7 +13,9 @@ without a single readable photo is an error.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +28,22 @@ from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.decode import RAW_EXTENSIONS, decode_preview
 from backend.errors import DecodeError, NotFoundError
 
-__all__ = ["PHOTO_EXTENSIONS", "CroppedPhotos", "crop_photo", "list_photos", "load_folder"]
+__all__ = [
+    "MIN_PHOTO_SIDE",
+    "PHOTO_EXTENSIONS",
+    "CroppedPhotos",
+    "crop_photo",
+    "list_photos",
+    "load_folder",
+    "unique_photos",
+]
 
 log = logging.getLogger(__name__)
+
+#: The smallest shorter side, in pixels after decoding at the preview size, of a favourite the trainer learns
+#: from: the smallest agent thumbnail the configuration allows (``agent.thumb >= 16``). Smaller photos (a 1x1
+#: PNG, an 8x8000 sliver) are skipped and named.
+MIN_PHOTO_SIDE = 16
 
 #: File extensions (lower case, no dot) treated as photos when scanning a folder.
 PHOTO_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "tif", "tiff"} | set(RAW_EXTENSIONS))
@@ -42,36 +57,102 @@ class CroppedPhotos:
         crops: ``(P, K, 3, cache_size, cache_size)`` float32 linear Rec.2020 (K views per photo).
         evals: ``(P, 3, eval_size, eval_size)`` float32 linear Rec.2020 whole frames.
         names: the P file names (relative to their folder).
+        too_small: the photos skipped as too small (``"NAME (WxH)"``, see :func:`load_folder`'s ``min_side``).
     """
 
     crops: Tensor
     evals: Tensor
     names: tuple[str, ...]
+    too_small: tuple[str, ...] = ()
 
 
 def list_photos(folder: str | Path, max_images: int = 0) -> list[Path]:
     """Photo files directly inside ``folder`` (sorted by name; hidden files skipped).
+
+    Entries with a photo's extension that are not readable files (a symbolic link that leads nowhere or loops, a
+    folder) are skipped with a warning naming them; the "no photos" error names them too.
 
     Args:
         folder: the folder to scan (not recursive).
         max_images: keep at most this many (0 = all).
 
     Raises:
-        NotFoundError: ``folder`` is not a directory, or holds no photo file.
+        NotFoundError: ``folder`` is not a directory (a file: "is a file, not a folder"), or holds no photo file.
     """
     root = Path(folder)
     if not root.is_dir():
+        if root.exists():
+            raise NotFoundError(f"{root}: is a file, not a folder (give the folder that holds the photos)")
         raise NotFoundError(f"{root}: no such folder")
-    files = sorted(
-        p
-        for p in root.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower().lstrip(".") in PHOTO_EXTENSIONS
-    )
+    files: list[Path] = []
+    unusable: list[Path] = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") or p.suffix.lower().lstrip(".") not in PHOTO_EXTENSIONS:
+            continue
+        (files if p.is_file() else unusable).append(p)
+    if unusable:
+        log.warning("skipping %s", _unusable_text(unusable))
     if max_images > 0:
         files = files[:max_images]
     if not files:
-        raise NotFoundError(f"{root}: no photos (extensions {', '.join(sorted(PHOTO_EXTENSIONS)[:6])}, raws ...)")
+        skipped = f"; skipped {_unusable_text(unusable)}" if unusable else ""
+        raise NotFoundError(
+            f"{root}: no photos (extensions {', '.join(sorted(PHOTO_EXTENSIONS)[:6])}, raws ...){skipped}"
+        )
     return files
+
+
+def _unusable_text(paths: Sequence[Path]) -> str:
+    """``"2 entries that are not readable files: a.png (a symbolic link that leads nowhere or loops), ..."``."""
+    names = [
+        f"{p.name} ({'a symbolic link that leads nowhere or loops' if p.is_symlink() else 'not a regular file'})"
+        for p in paths[:10]
+    ]
+    more = f" and {len(paths) - 10} more" if len(paths) > 10 else ""
+    return f"{len(paths)} entries that are not readable files: {', '.join(names)}{more}"
+
+
+def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """``files`` without duplicates: the same file reached twice (a symbolic link, a hard link) or a byte copy.
+
+    Duplicates are found by real path (:func:`os.path.realpath`), then by the sha256 of the file's bytes; the
+    first in ``files``' order is kept. A twin used twice would weigh double, and one could be held out while
+    the other trains, inflating the held-out check. A file that cannot be read is kept (its decoding reports it).
+
+    Returns:
+        ``(the files kept, one "NAME (same as OTHER)" per file dropped)``.
+    """
+    kept: list[Path] = []
+    dropped: list[str] = []
+    by_real: dict[str, Path] = {}
+    by_hash: dict[str, Path] = {}
+    for path in files:
+        real = os.path.realpath(path)
+        twin = by_real.get(real)
+        digest = None
+        if twin is None:
+            digest = _sha256(path)
+            twin = by_hash.get(digest) if digest is not None else None
+        if twin is not None:
+            how = "the same file" if os.path.realpath(twin) == real else "the same bytes"
+            dropped.append(f"{path.name} ({how} as {twin.name})")
+            continue
+        by_real[real] = path
+        if digest is not None:
+            by_hash[digest] = path
+        kept.append(path)
+    return kept, dropped
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def crop_photo(
@@ -102,7 +183,9 @@ def crop_photo(
     return torch.cat(out).contiguous(), make_thumbnail(img, eval_size)[0].contiguous()
 
 
-def load_folder(files: Sequence[Path], *, cache_size: int, eval_size: int, crops: int, seed: int) -> CroppedPhotos:
+def load_folder(
+    files: Sequence[Path], *, cache_size: int, eval_size: int, crops: int, seed: int, min_side: int = 0
+) -> CroppedPhotos:
     """Decode photos with ``decode_preview`` and cut their crops.
 
     Args:
@@ -111,6 +194,9 @@ def load_folder(files: Sequence[Path], *, cache_size: int, eval_size: int, crops
         eval_size: side of the evaluation crops.
         crops: training crops per photo.
         seed: seed of the random crop positions (photo ``i`` uses ``seed + i``: independent of the others).
+        min_side: skip photos whose shorter side, decoded at the preview size, is under this many pixels
+            (:data:`MIN_PHOTO_SIDE`: a 1x1 PNG, an 8x8000 sliver), with a warning naming them; they are listed
+            in the result's ``too_small`` (0: keep every photo).
 
     Raises:
         NotFoundError: none of the files could be decoded.
@@ -119,11 +205,17 @@ def load_folder(files: Sequence[Path], *, cache_size: int, eval_size: int, crops
     all_crops: list[Tensor] = []
     evals: list[Tensor] = []
     names: list[str] = []
+    too_small: list[str] = []
     for i, path in enumerate(files):
         try:
             decoded = decode_preview(path, long_side=long_side)
         except DecodeError as exc:
             log.warning("skipping %s: %s", path, exc.reason)
+            continue
+        h, w = decoded.image.shape[-2:]
+        if min(h, w) < min_side:
+            log.warning("skipping %s: %dx%d pixels, too small to learn from (under %d a side)", path, w, h, min_side)
+            too_small.append(f"{path.name} ({w}x{h})")
             continue
         rng = np.random.default_rng(seed + i)
         train, ev = crop_photo(decoded.image, cache_size=cache_size, eval_size=eval_size, crops=crops, rng=rng)
@@ -132,5 +224,12 @@ def load_folder(files: Sequence[Path], *, cache_size: int, eval_size: int, crops
         names.append(path.name)
     if not names:
         folder = files[0].parent if files else Path(".")
+        if too_small:
+            raise NotFoundError(
+                f"{folder}: none of the {len(files)} photos could be used ({len(too_small)} too small to learn "
+                f"from, under {min_side} pixels a side: {', '.join(too_small)})"
+            )
         raise NotFoundError(f"{folder}: none of the {len(files)} photos could be decoded")
-    return CroppedPhotos(crops=torch.stack(all_crops), evals=torch.stack(evals), names=tuple(names))
+    return CroppedPhotos(
+        crops=torch.stack(all_crops), evals=torch.stack(evals), names=tuple(names), too_small=tuple(too_small)
+    )

@@ -1,0 +1,171 @@
+"""QA round A on ``train``'s inputs: the shipped prior, duplicate and tiny favourites, folder messages, notes.
+
+Seconds-long, on generated photos (:func:`trainer.synthetic.write_style_folders`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from backend.agent.style import SHIPPED_STYLES_DIR, Style, load_style, save_style
+from backend.errors import NotFoundError
+from testing.training import config_with
+from trainer.cli import TrainUsageError, _check_mode, _warn_same_sources, register
+from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, unique_photos
+from trainer.install_notes import install_notes, installed_before
+from trainer.restore import _build_data, load_prior
+from trainer.restore_core import new_restore_net
+from trainer.synthetic import write_style_folders
+
+TINY = {
+    "agent": {"sliders": ["exposure", "contrast", "temperature"], "width": 16, "thumb": 32, "dropout": 0.0},
+    "data": {"crops_per_image": 2, "eval_size": 48},
+    "restore": {"batch": 8, "pool_per_target": 4, "eval_every": 4, "lr": 1e-2, "val_unedits": 2},
+    "run": {"style": "qa", "steps": 4, "seed": 0, "threads": 1, "log_every": 2},
+}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_prior_default_is_the_shipped_style_even_when_a_user_style_shadows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = config_with(TINY)
+    user = tmp_path / "user-styles"
+    net = new_restore_net(cfg)
+    # a user's own "default", trained from favourites: it carries a prior of its own
+    save_style(Style(name="default", net=net, prior=copy.deepcopy(net), prior_share=0.5, prior_from="x@1"), user)
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(user))
+    assert load_style("default").prior is not None  # the user's style shadows the shipped one for the commands
+    prior = load_prior(cfg)  # before the fix: "it has a prior of its own; name a general style"
+    assert prior is not None
+    shipped = load_style(SHIPPED_STYLES_DIR / "default.safetensors")
+    for key, value in shipped.net.state_dict().items():
+        assert torch.equal(prior.net.state_dict()[key], value), key
+
+
+def test_training_a_style_named_default_says_it_shadows_the_shipped_one(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    installed = styles / "default.safetensors"
+    notes = install_notes("default", styles, None, {"installed_path": str(installed), "run_dir": str(tmp_path)})
+    assert len(notes) == 1 and "shadows the shipped default style" in notes[0] and str(installed) in notes[0]
+    assert install_notes("mine", styles, None, {"installed_path": str(installed), "run_dir": str(tmp_path)}) == []
+    # not installed (--no-install, or refused): nothing shadows anything
+    assert install_notes("default", styles, None, {"installed_path": None, "run_dir": str(tmp_path)}) == []
+
+
+def test_retraining_a_style_name_says_which_version_it_replaces_and_where_the_old_one_stays(tmp_path: Path) -> None:
+    cfg = config_with(TINY)
+    runs, styles = tmp_path / "runs", tmp_path / "styles"
+    old = Style(name="qa", net=new_restore_net(cfg), model_version=3)
+    save_style(old, runs / "first" / "style")
+    save_style(old, styles)
+    before = installed_before(styles, "qa")
+    assert before is not None and before["model_version"] == 3
+    new = Style(name="qa", net=new_restore_net(cfg), model_version=4)
+    save_style(new, runs / "second" / "style")
+    save_style(new, styles)
+    summary = {"installed_path": str(styles / "qa.safetensors"), "run_dir": str(runs / "second")}
+    (note,) = install_notes("qa", styles, before, summary)
+    assert "qa@3" in note and "is replaced by qa@4" in note
+    assert f"stays in {(runs / 'first' / 'style').resolve()}{os.sep}" in note
+    assert install_notes("qa", styles, None, summary) == []  # a first installation replaces nothing
+
+
+def _twins(folder: Path) -> None:
+    """Add a byte copy and a symbolic link of two favourites of ``folder``."""
+    names = sorted(p.name for p in folder.iterdir())
+    shutil.copyfile(folder / names[0], folder / f"zz_copy_of_{names[0]}")
+    (folder / f"zz_link_to_{names[1]}").symlink_to(folder / names[1])
+
+
+def test_duplicate_favourites_are_dropped_by_real_path_and_by_content(tmp_path: Path) -> None:
+    targets, sources, _ = write_style_folders(tmp_path / "data", n_targets=5, n_sources=3, size=40, seed=2)
+    names = sorted(p.name for p in targets.iterdir())
+    _twins(targets)
+    _twins(sources)
+    kept, dropped = unique_photos(list_photos(targets))
+    assert [p.name for p in kept] == names
+    assert dropped == [f"zz_copy_of_{names[0]} (the same bytes as {names[0]})",
+                       f"zz_link_to_{names[1]} (the same file as {names[1]})"]  # fmt: skip
+    data = _build_data(config_with(TINY), targets, sources)
+    s = data.summary
+    assert s["target_names"] == names and s["targets"] == 5  # the twins neither train nor are held out
+    assert not any(name.startswith("zz_") for name in s["held_out_targets"])
+    assert len(s["duplicate_targets_dropped"]) == 2 and len(s["duplicate_sources_dropped"]) == 2
+    assert s["sources"] == 3
+    assert any("2 duplicate favourites left out" in n for n in s["notes"])
+
+
+def test_a_folder_without_duplicates_keeps_its_summary_as_before(tmp_path: Path) -> None:
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=4, n_sources=1, size=40, seed=3)
+    s = _build_data(config_with(TINY), targets, None).summary
+    assert not {"notes", "duplicate_targets_dropped", "too_small_targets_skipped"} & set(s)
+
+
+def test_favourites_too_small_to_learn_from_are_skipped_and_named(tmp_path: Path) -> None:
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=4, n_sources=1, size=40, seed=4)
+    cv2.imwrite(str(targets / "one.png"), np.full((1, 1, 3), 128, np.uint8))
+    cv2.imwrite(str(targets / "sliver.png"), np.full((8, 3000, 3), 128, np.uint8))
+    photos = load_folder(list_photos(targets), cache_size=40, eval_size=48, crops=1, seed=0, min_side=MIN_PHOTO_SIDE)
+    assert len(photos.names) == 4 and "one.png" not in photos.names and "sliver.png" not in photos.names
+    assert photos.too_small[0] == "one.png (1x1)" and photos.too_small[1].startswith("sliver.png (")
+    s = _build_data(config_with(TINY), targets, None).summary
+    assert s["targets"] == 4 and len(s["too_small_targets_skipped"]) == 2
+    assert any("too small to learn from" in n and "one.png" in n for n in s["notes"])
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    shutil.copy(targets / "one.png", tiny)
+    with pytest.raises(NotFoundError, match=r"too small to learn from.*one\.png \(1x1\)"):
+        load_folder(list_photos(tiny), cache_size=40, eval_size=48, crops=1, seed=0, min_side=MIN_PHOTO_SIDE)
+
+
+def test_targets_that_are_a_file_or_only_broken_links_say_what_they_are(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), np.full((20, 20, 3), 128, np.uint8))
+    with pytest.raises(NotFoundError, match="is a file, not a folder"):
+        list_photos(photo)
+    loops = tmp_path / "loops"
+    loops.mkdir()
+    (loops / "a.png").symlink_to(loops / "b.png")
+    (loops / "b.png").symlink_to(loops / "a.png")
+    (loops / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    with pytest.raises(NotFoundError, match=r"no photos.*skipped 3 entries.*a\.png \(a symbolic link.*gone\.jpg"):
+        list_photos(loops)
+
+
+def _train_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="autoretouch")
+    register(parser.add_subparsers())
+    return parser.parse_args(["train", *argv])
+
+
+def test_a_style_name_that_is_not_valid_is_refused_naming_the_style() -> None:
+    with pytest.raises(TrainUsageError) as info:
+        _check_mode(_train_args("--style", "my style", "--targets", "favs"))
+    assert str(info.value).startswith("--style 'my style': not a valid style name")
+    assert info.value.exit_code == 3  # a style error, as before
+
+
+def test_minutes_zero_is_documented_as_no_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _train_args("--help")
+    assert "0 = no time limit" in " ".join(capsys.readouterr().out.split())
+
+
+def test_sources_that_are_the_targets_folder_are_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _warn_same_sources(_train_args("--style", "s", "--targets", str(tmp_path), "--sources", f"{tmp_path}/."))
+    assert "is the --targets folder: there is nothing to learn from the sources" in capsys.readouterr().err
+    _warn_same_sources(_train_args("--style", "s", "--targets", str(tmp_path), "--sources", str(tmp_path / "x")))
+    assert capsys.readouterr().err == ""
