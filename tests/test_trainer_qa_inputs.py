@@ -169,3 +169,25 @@ def test_sources_that_are_the_targets_folder_are_warned_about(
     assert "is the --targets folder: there is nothing to learn from the sources" in capsys.readouterr().err
     _warn_same_sources(_train_args("--style", "s", "--targets", str(tmp_path), "--sources", str(tmp_path / "x")))
     assert capsys.readouterr().err == ""
+
+
+def test_duplicate_before_after_pairs_are_dropped_but_two_edits_of_one_original_are_kept(tmp_path: Path) -> None:
+    from trainer.data.pairs import find_pairs
+    from trainer.restore_pairs import _unique_pairs, load_pair_set
+    from trainer.synthetic import write_pair_folders
+
+    before, after, _ = write_pair_folders(tmp_path / "pairs", n_pairs=4, size=32)
+    first = sorted(before.iterdir())[0]
+    edit = next(after.glob(f"{first.stem}.*"))
+    shutil.copyfile(first, before / f"zz_copy{first.suffix}")  # the same pair under another name
+    shutil.copyfile(edit, after / f"zz_copy{edit.suffix}")
+    (before / f"zz_virtual{first.suffix}").symlink_to(first)  # the same original, another edit: kept
+    shutil.copyfile(next(p for p in sorted(after.iterdir()) if p != edit), after / f"zz_virtual{edit.suffix}")
+    pairs, _ = find_pairs(before, after)
+    kept, dropped = _unique_pairs(pairs)
+    assert [p.name for p in kept] == [p.name for p in pairs if p.name != "zz_copy"]
+    assert dropped == [f"zz_copy (the same original and edit as {first.stem})"]
+    cfg = config_with(TINY | {"restore": {**TINY["restore"], "fit_size": 32, "fit_iters": 5}})
+    ps = load_pair_set(cfg, before, after, ("exposure", "contrast", "temperature"))
+    assert "zz_copy" not in ps.names and ps.source["duplicate_pairs_dropped"] == dropped
+    assert ps.source["notes"] == [f"1 duplicate before/after pairs left out: {dropped[0]}"]

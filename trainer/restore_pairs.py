@@ -33,7 +33,9 @@ ones: an original and the photographer's own edit of it. This module builds that
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ from backend.agent.thumbnail import make_thumbnail
 from backend.recipe import Recipe, blend, render_recipe
 from trainer.config import ConfigError, RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
-from trainer.data.pairs import PairedViews, find_pairs, load_paired_views
+from trainer.data.pairs import Pair, PairedViews, find_pairs, load_paired_views
 from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
 from trainer.metrics import pooled_psnr, psnr
@@ -187,20 +189,52 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
     pairs, unmatched = find_pairs(before, after, allow_unmatched=True)
     for path in unmatched:
         log.warning("%s: no partner of the same name in the other folder; skipped", path)
+    pairs, dropped = _unique_pairs(pairs)
     if d.max_images > 0:
         pairs = pairs[: d.max_images]
     csize = cache_size_of(d, cfg.agent.thumb)
     views = load_paired_views(pairs, cache_size=csize, eval_size=d.eval_size, crops=d.crops_per_image, seed=seed)
     for message in views.skipped:
         log.warning("skipping a pair: %s", message)
-    return _fitted(
-        cfg,
-        views,
-        sliders,
-        len(unmatched),
-        t0,
-        {"before_dir": str(Path(before).resolve()), "after_dir": str(Path(after).resolve())},
-    )
+    source: dict[str, Any] = {"before_dir": str(Path(before).resolve()), "after_dir": str(Path(after).resolve())}
+    if dropped:  # only then: the style's metadata is otherwise as before
+        source |= {
+            "duplicate_pairs_dropped": dropped,
+            "notes": [f"{len(dropped)} duplicate before/after pairs left out: {', '.join(dropped)}"],
+        }
+    return _fitted(cfg, views, sliders, len(unmatched), t0, source)
+
+
+def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
+    """``pairs`` without a pair whose original and edit both duplicate an earlier pair's (by content or real path).
+
+    A pair present twice (a byte copy or a link of both files under another name) would weigh double and could
+    land in both halves of the cross-fitted check. Two edits of one original (virtual copies) are both kept.
+    """
+    kept: list[Pair] = []
+    dropped: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    for pair in pairs:
+        key = (_file_key(pair.input), _file_key(pair.reference))
+        if key in seen:
+            dropped.append(f"{pair.name} (the same original and edit as {seen[key]})")
+            log.warning("pair %s: the same original and edit as %s; left out", pair.name, seen[key])
+            continue
+        seen[key] = pair.name
+        kept.append(pair)
+    return kept, dropped
+
+
+def _file_key(path: Path) -> str:
+    """The sha256 of a file's bytes, or its real path when it cannot be read (its decoding reports it)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return "path:" + os.path.realpath(path)
+    return digest.hexdigest()
 
 
 def load_catalog_pair_set(
