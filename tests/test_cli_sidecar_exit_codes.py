@@ -1,5 +1,5 @@
 """``apply``/``revert`` exit with the error's own status when every photo failed, 9 when some did (in-process and
-through a daemon); ``--strength 0`` writes nothing; ``revert FOLDER --server`` walks as in-process; the daemon's
+through a daemon); ``--strength 0`` writes nothing (with ``--overwrite`` it takes out autoretouch's earlier edit); ``revert FOLDER --server`` walks as in-process; the daemon's
 folder walk names what it leaves out (QA round C)."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pytest
 from backend.errors import EXIT_PARTIAL, SidecarError
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from testing.daemon import run_main, serving, use_daemon_env
+from testing.xmp_canonical import canonical
+from tests.test_sidecar_apply import USER_DT
 
 EXIT_SIDECAR = SidecarError.exit_code  # 8
 RECIPE = {"version": 1, "steps": [{"slider": "exposure", "value": 0.3}]}
@@ -114,6 +116,63 @@ def test_catalog_at_strength_0_writes_nothing_either(capsys: pytest.CaptureFixtu
     (photo,) = json.loads(out)["photos"]
     assert photo["status"] == "skipped" and photo["reason"] == "nothing to write (strength 0)"
     assert not darktable_sidecar_path(folder / "a.jpg").exists()
+
+
+_TOOK_OUT = "took out the earlier autoretouch edit (strength 0)"
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["in-process", "daemon"])
+def test_apply_overwrite_at_strength_0_takes_out_the_earlier_edit(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], remote: bool
+) -> None:
+    """The darktable plug-in's "try another strength" at 0: no autoretouch edit left, the user's own stays."""
+    sidecar = darktable_sidecar_path(here["root"] / "b.png")
+    user = USER_DT.replace("{end}", "3").encode()
+    sidecar.write_bytes(user)
+    assert run_main(capsys, ["apply", "b.png", "--style", "default", "--host", "darktable"])[0] == 0
+    applied = sidecar.read_bytes()
+    server = ["--server", here["server"]] if remote else []
+    zero = ["apply", "b.png", "--style", "default", "--host", "darktable", "--strength", "0", *server]
+    code, out, _ = run_main(capsys, zero)  # without --overwrite: left alone
+    assert code == 0 and "skipped      darktable b.png.xmp: nothing to write (strength 0)" in out
+    code, out, _ = run_main(capsys, [*zero, "--overwrite", "--dry-run"])
+    assert code == 0 and f"would-write  darktable b.png.xmp: would take out {_TOOK_OUT[9:]}" in out, out
+    assert sidecar.read_bytes() == applied
+    code, out, _ = run_main(capsys, [*zero, "--overwrite", "--json"])  # as the plug-in calls it
+    (row,) = json.loads(out)["results"]
+    assert code == 0 and (row["action"], row["reason"]) == ("written", _TOOK_OUT)
+    assert canonical(sidecar.read_bytes()) == canonical(user)
+    code, out, _ = run_main(capsys, ["revert", "b.png", "--host", "darktable", *server])
+    assert code == 0 and "skipped      darktable b.png.xmp: no autoretouch settings in this sidecar" in out
+    code, out, _ = run_main(capsys, [*zero, "--overwrite"])  # nothing of ours left
+    assert code == 0 and "skipped      darktable b.png.xmp: nothing to write (strength 0)" in out
+    # a sidecar autoretouch created goes, as revert removes it
+    sidecar.unlink()
+    assert run_main(capsys, ["apply", "b.png", "--style", "default", "--host", "darktable"])[0] == 0
+    code, out, _ = run_main(capsys, [*zero, "--overwrite"])
+    assert code == 0 and f"deleted      darktable b.png.xmp: {_TOOK_OUT}; autoretouch created this sidecar" in out
+    assert not sidecar.exists()
+
+
+def test_catalog_overwrite_at_strength_0_takes_out_the_earlier_edit(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    folder = here["root"] / "zero_again"
+    folder.mkdir()
+    shutil.copyfile(here["root"] / "a.jpg", folder / "a.jpg")
+    sidecar = darktable_sidecar_path(folder / "a.jpg")
+    user = USER_DT.replace("{end}", "3").encode()
+    sidecar.write_bytes(user)
+    catalog = ["catalog", "zero_again", "--json", "--jobs", "1"]
+    assert run_main(capsys, catalog)[0] == 0
+    code, out, _ = run_main(capsys, [*catalog, "--strength", "0"])
+    (photo,) = json.loads(out)["photos"]
+    assert code == 0 and (photo["status"], photo["reason"]) == ("skipped", "nothing to write (strength 0)")
+    code, out, err = run_main(capsys, [*catalog, "--strength", "0", "--overwrite"])
+    assert code == 0, err
+    (photo,) = json.loads(out)["photos"]
+    assert photo["status"] == "written" and photo["hosts"][0]["reason"] == _TOOK_OUT
+    assert canonical(sidecar.read_bytes()) == canonical(user)
 
 
 def test_catalog_refuses_an_empty_style_name(capsys: pytest.CaptureFixture[str], here: dict[str, Any]) -> None:

@@ -39,8 +39,11 @@ NAME.safetensors (with --server: a style installed on the daemon). With --json, 
 --style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status: 0; when
 every photo failed (a sidecar failed and none was written), the error's own (8 a malformed or unsafe
 sidecar, 5 an undecodable photo, 6 not found, ...); 9 when some did. A folder given as PHOTO fails alone
-("is a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 writes nothing:
-each sidecar is skipped ("nothing to write (strength 0)").
+("is a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 (or a recipe
+that changes nothing) writes nothing: each sidecar is skipped ("nothing to write (strength 0)"); with
+--overwrite, a sidecar holding autoretouch's earlier edit has it taken out as --overwrite takes it out before a
+new one, your own settings and later edits staying ("took out the earlier autoretouch edit (strength 0)"; a
+sidecar autoretouch created is deleted; --dry-run: "would take out ..."), and revert then has nothing to undo.
 """
 
 
@@ -77,7 +80,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing develop settings or an earlier autoretouch application (revert restores them)",
+        help=(
+            "replace existing develop settings or an earlier autoretouch application (revert restores them); "
+            "at --strength 0: take autoretouch's earlier one out"
+        ),
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would be written; write nothing")
     add_strength_option(
@@ -85,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help_text=(
             "strength A in [0, 1]: every slider moved toward its identity value (default 1, the full recipe); "
-            "at 0 nothing is written (each sidecar skipped: 'nothing to write (strength 0)')"
+            "at 0 nothing is written (each sidecar skipped: 'nothing to write (strength 0)'); with --overwrite, "
+            "autoretouch's earlier edit is taken out ('took out the earlier autoretouch edit (strength 0)')"
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")

@@ -99,7 +99,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser,
         help_text=(
             "scale every slider toward 'no change': 0 = nothing, 1 = the full style (default 1); at 0 no sidecar "
-            "is written (each photo skipped: 'nothing to write (strength 0)')"
+            "is written (each photo skipped: 'nothing to write (strength 0)'); with --overwrite, autoretouch's "
+            "earlier edit is taken out ('took out the earlier autoretouch edit (strength 0)')"
         ),
     )
     parser.add_argument(
@@ -113,7 +114,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing develop settings or earlier autoretouch applications (revert restores them)",
+        help=(
+            "replace existing develop settings or earlier autoretouch applications (revert restores them); "
+            "at --strength 0: take autoretouch's earlier one out"
+        ),
     )
     parser.add_argument("--journal", type=Path, metavar="FILE", help="journal file, not NAME.xmp (default: see below)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary instead of text")

@@ -26,6 +26,9 @@ Rules (see DESIGN.md, "Rules that protect the user's photos"):
   ``xmpMM:DerivedFrom`` names another file (``b_01.png``'s own sidecar) is skipped, and so is one that names no
   file (or does not exist yet) while a file ``b_01.png`` lies next to the photo (:func:`copy_conflict`). Only
   darktable has copies: a ``duplicate`` with another host is refused.
+* A recipe that changes nothing (``--strength 0``) is written nowhere (:data:`NOTHING_REASON`); with ``overwrite``
+  it takes autoretouch's earlier edit out of the sidecar, as ``overwrite`` does before placing a new one, record
+  included, and places nothing (:data:`TOOK_OUT_REASON`): "try another strength" at 0 leaves no autoretouch edit.
 * Every write: lock, temp file, fsync, atomic rename, previous version kept as ``<sidecar>.autoretouch.bak``
   (:mod:`backend.sidecar.atomic`); ``dry_run`` computes everything and writes nothing (no lock file either).
 * Only a regular sidecar file with one link is read and replaced: a symbolic link, a hard-linked file, a named
@@ -46,7 +49,7 @@ from typing import Any, Literal
 
 from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.recipe import Recipe
-from backend.sidecar.atomic import atomic_write, check_sidecar_name, sidecar_lock
+from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup, sidecar_lock
 from backend.sidecar.darktable_doc import (
     MARK,
     DarktableRevert,
@@ -81,6 +84,7 @@ __all__ = [
     "NOTHING_REASON",
     "SAVED_NOTE",
     "STALE_NOTE",
+    "TOOK_OUT_REASON",
     "Action",
     "FailureKind",
     "Outcome",
@@ -122,6 +126,13 @@ MARKED_NOTE = (
 #: only our record would still change the photo in darktable (a fresh stack stops darktable's default presets) and
 #: make it count as edited. ``{why}``: ``strength 0`` or ``the recipe changes nothing``.
 NOTHING_REASON = "nothing to write ({why})"
+#: The reason of ``apply --overwrite`` with such a recipe where autoretouch's earlier edit was there: taken out,
+#: exactly as ``--overwrite`` takes it out before placing a new one, and nothing placed (``{why}`` as above). The
+#: record goes with it, so ``revert`` has nothing left to undo. A dry run says ``would take out ...``.
+TOOK_OUT_REASON = "took out the earlier autoretouch edit ({why})"
+#: Added to :data:`TOOK_OUT_REASON` when autoretouch had created the sidecar and nothing else is in it: it is
+#: removed (kept as ``<sidecar>.autoretouch.bak``), as ``revert`` removes it.
+_CREATED_NOTE = "autoretouch created this sidecar"
 
 #: darktable's notes as a real write words them -> as a dry run does (which writes nothing).
 _DRY_RUN_NOTES = {
@@ -448,14 +459,83 @@ def _apply_darktable(
 
 
 def _write(
-    photo: Path, host: str, sidecar: Path, doc: XmpDocument, dry_run: bool, warnings: tuple[str, ...]
+    photo: Path,
+    host: str,
+    sidecar: Path,
+    doc: XmpDocument,
+    dry_run: bool,
+    warnings: tuple[str, ...],
+    reason: str = "",
 ) -> Outcome:
     data = serialize(doc)
     if dry_run:
         warnings = tuple(_DRY_RUN_NOTES.get(w, w) for w in warnings)
-        return Outcome(photo, host, sidecar, "would-write", warnings=warnings)
+        return Outcome(photo, host, sidecar, "would-write", reason, warnings=warnings)
     atomic_write(sidecar, data)
-    return Outcome(photo, host, sidecar, "written", warnings=warnings)
+    return Outcome(photo, host, sidecar, "written", reason, warnings=warnings)
+
+
+def _take_out_earlier(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int, why: str) -> Outcome:
+    """``apply --overwrite`` of a recipe that changes nothing: take autoretouch's earlier edit out, place nothing.
+
+    What is taken out is what ``--overwrite`` takes out before placing a new recipe (:func:`_replace_earlier`, a
+    stale darktable record, darktable entries named as ours without our record), with the same notes; the user's
+    own later edits stay (a Lightroom setting changed since is kept, :data:`KEPT_NOTE`). The record goes too: the
+    sidecar holds what the user had before autoretouch's first apply, and ``revert`` finds nothing to undo. A
+    sidecar autoretouch created that is empty then is removed (``deleted``), as ``revert`` removes it.
+
+    Returns:
+        ``written`` (``would-write``, ``deleted``, ``would-delete``) with :data:`TOOK_OUT_REASON`; ``skipped`` with
+        :data:`NOTHING_REASON` when there is no sidecar or no earlier edit of autoretouch's in it, or with the
+        reason the sidecar is another file's.
+
+    Raises:
+        SidecarError: the sidecar cannot be read or written, or (darktable) the history changed since autoretouch
+            wrote it so that its entries cannot be taken out (as ``--overwrite`` and ``revert`` refuse it).
+    """
+    from backend.sidecar.revert import STALE_REVERT_REASON, UNDONE_REVERT_REASON, is_empty_packet  # imports us
+
+    nothing = Outcome(photo, host, sidecar, "skipped", NOTHING_REASON.format(why=why))
+    with locked(sidecar, dry_run):
+        doc, absent = _load(sidecar, packet_wrapper=host == "lightroom")
+        if absent:
+            return nothing
+        owner = existing_owner(doc, photo) if host == "lightroom" else None
+        conflict = f"this sidecar belongs to {owner}" if owner is not None else None
+        if host == "darktable":
+            conflict = copy_conflict(doc, photo, duplicate)
+        if conflict is not None:
+            return Outcome(photo, host, sidecar, "skipped", conflict)
+        found = find_provenance(doc)
+        notes: tuple[str, ...] = ()
+        created = False
+        if found is not None and found[1].host != host:
+            return nothing
+        if found is not None and host == "darktable" and stale_darktable_record(doc, found[1], None):
+            notes = (UNDONE_REVERT_REASON if remove_undone_entries(doc, found[1].replaced) else STALE_REVERT_REASON,)
+            remove_provenance(doc)
+            created = found[1].created
+        elif found is not None:
+            kept, darktable = revert_host(host, doc, found[1])
+            notes = (kept_remark(kept),) if kept else darktable.notes
+            created = found[1].created
+        elif host == "darktable" and (taken := take_out_marked(doc))[0]:
+            notes = (MARKED_NOTE.format(entries=", ".join(taken[0])), *taken[1].notes)
+        else:
+            return nothing
+        reason = TOOK_OUT_REASON.format(why=why)
+        if created and is_empty_packet(doc):
+            reason = f"{reason}; {_CREATED_NOTE}"
+            if dry_run:
+                return Outcome(photo, host, sidecar, "would-delete", _would(reason), warnings=notes)
+            remove_with_backup(sidecar)
+            return Outcome(photo, host, sidecar, "deleted", reason, warnings=notes)
+        return _write(photo, host, sidecar, doc, dry_run, notes, _would(reason) if dry_run else reason)
+
+
+def _would(reason: str) -> str:
+    """A take-out's reason as a dry run words it (``took out`` -> ``would take out``)."""
+    return "would take out" + reason.removeprefix("took out")
 
 
 def apply_to_photo(
@@ -486,7 +566,9 @@ def apply_to_photo(
     Returns:
         One :class:`Outcome` per host, in the order lightroom, darktable. A recipe without steps (strength 0, or
         one that changes nothing) is written nowhere: each host is ``skipped`` with :data:`NOTHING_REASON`, and the
-        photo is not decoded.
+        photo is not decoded; with ``overwrite``, autoretouch's earlier edit in a sidecar is taken out instead
+        (``written`` with :data:`TOOK_OUT_REASON`, or ``deleted`` when autoretouch created the sidecar and
+        nothing else is in it; see :func:`_take_out_earlier`).
 
     Raises:
         NotFoundError: the photo does not exist.
@@ -507,7 +589,13 @@ def apply_to_photo(
             continue
         if not recipe.steps:
             why = "strength 0" if recipe.strength == 0 else "the recipe changes nothing"
-            outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
+            if not overwrite:
+                outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
+                continue
+            try:
+                outcomes.append(_take_out_earlier(p, h, sidecar, dry_run, duplicate, why))
+            except AutoretouchError as exc:
+                outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
             continue
         if known is None:
             known = (probe or probe_photo)(p)
