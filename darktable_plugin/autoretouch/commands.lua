@@ -110,7 +110,7 @@ end
 --- argv(cfg, photos, duplicate): the CLI call for a batch; done: the CLI actions that changed the sidecar (the image
 --- is reloaded); summary/summary_cancelled/job: message keys.
 local MODES = {
-  apply = { argv = apply_argv, done = { written = true }, summary = "summary",
+  apply = { argv = apply_argv, done = { written = true, deleted = true }, summary = "summary",
     summary_cancelled = "summary_cancelled", job = "job_label", drop_previews = true },
   revert = { argv = revert_argv, done = { reverted = true, deleted = true }, summary = "revert_summary",
     summary_cancelled = "revert_summary_cancelled", job = "revert_job_label" },

@@ -464,6 +464,14 @@ describe("running", function()
       assert.are.equal("revert auto-retouch: 2 reverted, 0 skipped, 0 failed", dt._log.prints[#dt._log.prints])
     end)
 
+    it("resets an image whose sidecar apply deleted (strength 0 took out an edit autoretouch had created)", function()
+      local summary, a, b = apply_pair("a.png", "b.png", "deleted",
+        { reason = "took out the earlier autoretouch edit (strength 0); autoretouch created this sidecar" })
+      assert.are.equal(1, a.resets)
+      assert.is_nil(b.resets)
+      assert.are.same({ 2, 0, 0 }, { summary.written, summary.skipped, summary.failed })
+    end)
+
     it("resets an image whose sidecar autoretouch had created, and reports what revert skipped", function()
       setup()
       local a, b, c = image(1, "a.png"), image(2, "b.png"), image(3, "c.png")
