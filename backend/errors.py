@@ -7,6 +7,8 @@ inspects exception types to choose a code.
 
 from __future__ import annotations
 
+import builtins
+from dataclasses import dataclass
 from pathlib import Path
 
 #: CLI exit status of a batch (apply, render, catalog, eval) in which some photos failed and the others were done.
@@ -19,10 +21,12 @@ EXIT_STYLE_REJECTED = 10
 __all__ = [
     "EXIT_PARTIAL",
     "EXIT_STYLE_REJECTED",
+    "INTERNAL_ERROR",
     "AutoretouchError",
     "CatalogError",
     "CorruptImageError",
     "DecodeError",
+    "ErrorKind",
     "FileError",
     "ImageTooLargeError",
     "ImageTooSmallError",
@@ -201,6 +205,58 @@ class CatalogError(AutoretouchError):
         if where:
             parts.append(where)
         super().__init__(f"{': '.join(parts)}: {reason}")
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """What kind of error failed a photo or one host's sidecar, for the exit status (CLI) and the error code (daemon).
+
+    Plain values, so that an outcome pickles (the catalog's worker processes) and crosses the wire.
+
+    Attributes:
+        type: the exception class name (``"CorruptImageError"``, ``"NotFoundError"``, ...; ``"WorkerCrash"``
+            when the worker process died, ``"InternalError"`` for a bug).
+        grpc_status: the ``grpc.StatusCode`` name of the error (the convention above).
+        exit_code: the CLI exit status of the error.
+    """
+
+    type: str
+    grpc_status: str
+    exit_code: int
+
+    @classmethod
+    def of_class(cls, error: builtins.type[AutoretouchError]) -> ErrorKind:
+        """The kind of an error of class ``error``."""
+        return cls(error.__name__, error.grpc_status, error.exit_code)
+
+    @classmethod
+    def known(cls, exc: BaseException) -> ErrorKind | None:
+        """The kind of ``exc``, or None for an error of no known kind (a batch's exit status is then 9).
+
+        Typed errors carry their codes; ``FileNotFoundError`` / ``PermissionError`` count as not found / permission
+        denied.
+        """
+        if isinstance(exc, AutoretouchError):
+            return cls(type(exc).__name__, exc.grpc_status, exc.exit_code)
+        if isinstance(exc, FileNotFoundError):
+            return cls.of_class(NotFoundError)
+        if isinstance(exc, PermissionError):
+            return cls.of_class(PermissionDeniedError)
+        return None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorKind:
+        """The kind of ``exc``: its :meth:`known` kind, else an ``OSError`` is ``UNAVAILABLE`` and anything else a bug."""
+        kind = cls.known(exc)
+        if kind is not None:
+            return kind
+        if isinstance(exc, OSError):
+            return cls(type(exc).__name__, "UNAVAILABLE", 1)
+        return INTERNAL_ERROR
+
+
+#: A bug (an unexpected exception) while processing a photo.
+INTERNAL_ERROR = ErrorKind("InternalError", "INTERNAL", 1)
 
 
 def naming_file(path: str | Path, message: str) -> str:

@@ -60,7 +60,7 @@ from backend.batch.journal import (
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
-from backend.batch.results import ALREADY_DONE, INTERNAL_ERROR, WORKER_CRASH, BatchSummary, ErrorKind, PhotoOutcome
+from backend.batch.results import ALREADY_DONE, WORKER_CRASH, BatchSummary, PhotoOutcome
 from backend.batch.walk import check_path_length, find_photos
 from backend.batch.worker import (
     PhotoProcessor,
@@ -71,7 +71,7 @@ from backend.batch.worker import (
     run_task,
 )
 from backend.decode.types import DEFAULT_MAX_PIXELS
-from backend.errors import InvalidRecipeError, NotFoundError, PermissionDeniedError
+from backend.errors import INTERNAL_ERROR, ErrorKind, InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.fsio import temp_stem
 from backend.recipe import check_strength
 from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
@@ -134,9 +134,9 @@ def _host_order(o: Outcome) -> int:
     return HOSTS.index(o.host) if o.host in HOSTS else len(HOSTS)
 
 
-_NOT_FOUND = ErrorKind("NotFoundError", NotFoundError.grpc_status, NotFoundError.exit_code)
-_UNLISTABLE = ErrorKind("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
-_BAD_CATALOG = ErrorKind("LightroomCatalogError", LightroomCatalogError.grpc_status, LightroomCatalogError.exit_code)
+_NOT_FOUND = ErrorKind.of_class(NotFoundError)
+_UNLISTABLE = ErrorKind.of_class(PermissionDeniedError)
+_BAD_CATALOG = ErrorKind.of_class(LightroomCatalogError)
 
 
 @dataclasses.dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError
+from backend.errors import ErrorKind
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome
 
@@ -37,37 +37,6 @@ def reason_group(reason: str) -> str:
     return _TIMESTAMP.sub("", reason).strip()
 
 
-@dataclass(frozen=True)
-class ErrorKind:
-    """What kind of error failed a photo, for callers that map errors to codes (the daemon).
-
-    Attributes:
-        type: the exception class name (``"CorruptImageError"``, ``"NotFoundError"``, ...; ``"WorkerCrash"``
-            when the worker process died, ``"InternalError"`` for a bug).
-        grpc_status: the ``grpc.StatusCode`` name of the error (``backend.errors`` convention).
-        exit_code: the CLI exit code of the error.
-    """
-
-    type: str
-    grpc_status: str
-    exit_code: int
-
-    @classmethod
-    def of(cls, exc: BaseException) -> ErrorKind:
-        """The kind of ``exc`` (typed errors carry their codes; ``FileNotFoundError`` counts as not found)."""
-        if isinstance(exc, AutoretouchError):
-            return cls(type(exc).__name__, exc.grpc_status, exc.exit_code)
-        if isinstance(exc, FileNotFoundError):
-            return cls("NotFoundError", NotFoundError.grpc_status, NotFoundError.exit_code)
-        if isinstance(exc, PermissionError):
-            return cls("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
-        if isinstance(exc, OSError):
-            return cls(type(exc).__name__, "UNAVAILABLE", 1)
-        return INTERNAL_ERROR
-
-
-#: A bug (an unexpected exception) while processing a photo.
-INTERNAL_ERROR = ErrorKind("InternalError", "INTERNAL", 1)
 #: The worker process died while processing the photo.
 WORKER_CRASH = ErrorKind("WorkerCrash", "INTERNAL", 1)
 

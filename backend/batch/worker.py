@@ -27,9 +27,8 @@ import torch
 
 from backend.agent.style import Style, load_style
 from backend.batch.journal import PhotoStat
-from backend.batch.results import INTERNAL_ERROR, ErrorKind
 from backend.decode.types import DEFAULT_MAX_PIXELS
-from backend.errors import AutoretouchError, naming_file
+from backend.errors import INTERNAL_ERROR, AutoretouchError, ErrorKind, naming_file
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, sidecar_path, stale_darktable_record
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from backend.batch.walk import check_path_length, is_folder, iter_photos
-from backend.errors import EXIT_PARTIAL, AutoretouchError, FileError, PermissionDeniedError, naming_file
+from backend.errors import EXIT_PARTIAL, AutoretouchError, ErrorKind, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
-from backend.sidecar.apply import FailureKind, Outcome, hosts_for, sidecar_path
+from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
 
 __all__ = [
     "UNLISTABLE",
@@ -33,7 +33,7 @@ __all__ = [
 
 
 #: The kind of a folder that cannot be listed (the catalog batch's too).
-UNLISTABLE = FailureKind("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
+UNLISTABLE = ErrorKind.of_class(PermissionDeniedError)
 
 
 class FolderGivenError(FileError):
@@ -48,7 +48,7 @@ class FolderGivenError(FileError):
         super().__init__(path, f"is a folder; use `autoretouch catalog {path}` to write the sidecars of its photos")
 
 
-def failed_outcomes(photo: Path, hosts: str, reason: str, error: FailureKind | None = None) -> list[Outcome]:
+def failed_outcomes(photo: Path, hosts: str, reason: str, error: ErrorKind | None = None) -> list[Outcome]:
     """One ``failed`` outcome per host for ``photo`` (a folder or a path without a name stands as its own sidecar).
 
     ``error``: the kind of error (its exit status), when known.
@@ -122,10 +122,10 @@ def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outc
                 raise FolderGivenError(photo)
             outcomes += do(photo)
         except AutoretouchError as exc:
-            outcomes += failed_outcomes(photo, hosts, naming_file(photo, str(exc)), FailureKind.of(exc))
+            outcomes += failed_outcomes(photo, hosts, naming_file(photo, str(exc)), ErrorKind.known(exc))
         except OSError as exc:  # the OS's words, naming the file, without Python's "[Errno N]" prefix
             reason = naming_file(exc.filename or photo, exc.strerror or str(exc))
-            outcomes += failed_outcomes(photo, hosts, reason, FailureKind.of(exc))
+            outcomes += failed_outcomes(photo, hosts, reason, ErrorKind.known(exc))
     return outcomes
 
 

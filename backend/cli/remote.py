@@ -65,8 +65,8 @@ def _with_unsendable(
     if not unsendable and not folders:
         return outcomes
     from backend.cli.outcome_report import FolderGivenError, failed_outcomes
-    from backend.errors import naming_file
-    from backend.sidecar.apply import FailureKind, Outcome, hosts_for, sidecar_path
+    from backend.errors import ErrorKind, naming_file
+    from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
 
     by_photo: dict[Path, list[Any]] = {}
     for o in outcomes:
@@ -74,12 +74,12 @@ def _with_unsendable(
     for photo in unsendable:
         exc = UnsendablePathError(photo)
         by_photo[photo] = [
-            Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", str(exc), error=FailureKind.of(exc))
+            Outcome(photo, h, sidecar_path(photo, h, duplicate), "failed", str(exc), error=ErrorKind.known(exc))
             for h in hosts_for(host)
         ]
     for folder in folders:
         given = FolderGivenError(folder)
-        by_photo[folder] = failed_outcomes(folder, host, naming_file(folder, str(given)), FailureKind.of(given))
+        by_photo[folder] = failed_outcomes(folder, host, naming_file(folder, str(given)), ErrorKind.known(given))
     ordered = [o for photo in dict.fromkeys(photos) for o in by_photo.pop(photo, [])]
     return ordered + [o for rest in by_photo.values() for o in rest]
 
@@ -162,14 +162,14 @@ def _outcomes(files: Iterator[pb.FileResult], names: dict[str, Path]) -> list[An
     from dataclasses import replace
 
     from backend.daemon.convert import outcome_from_pb
-    from backend.sidecar.apply import FailureKind
+    from backend.errors import ErrorKind
 
     out = []
     for result in files:
         typed = names.get(result.photo, Path(result.photo))
         error = None
         if result.HasField("error"):
-            error = FailureKind(result.error.type, result.error.code, result.error.exit_code)
+            error = ErrorKind(result.error.type, result.error.code, result.error.exit_code)
         for message in result.outcomes:
             o = outcome_from_pb(message)
             sidecar = typed.parent / o.sidecar.name if o.photo == Path(result.photo) else o.sidecar

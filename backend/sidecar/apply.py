@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backend.errors import AutoretouchError, InvalidRecipeError, NotFoundError, PermissionDeniedError
+from backend.errors import AutoretouchError, ErrorKind, InvalidRecipeError, NotFoundError
 from backend.recipe import Recipe
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup, sidecar_lock
 from backend.sidecar.darktable_doc import (
@@ -86,7 +86,6 @@ __all__ = [
     "STALE_NOTE",
     "TOOK_OUT_REASON",
     "Action",
-    "FailureKind",
     "Outcome",
     "PhotoInfo",
     "apply_to_photo",
@@ -159,38 +158,6 @@ class PhotoInfo:
 
 
 @dataclass(frozen=True)
-class FailureKind:
-    """What kind of error failed one host's sidecar, for the exit status (CLI) and the error code (daemon).
-
-    Plain values, so that an outcome pickles (the catalog's worker processes) and crosses the wire.
-
-    Attributes:
-        type: the exception class name (``"SidecarError"``, ``"DecodeError"``, ...).
-        grpc_status: the ``grpc.StatusCode`` name of the error (``backend.errors`` convention).
-        exit_code: the CLI exit status of the error.
-    """
-
-    type: str
-    grpc_status: str
-    exit_code: int
-
-    @classmethod
-    def of(cls, exc: BaseException) -> FailureKind | None:
-        """The kind of ``exc``, or None for an error of no known kind (the batch's exit status is then 9).
-
-        Typed errors carry their codes; ``FileNotFoundError`` / ``PermissionError`` count as not found / permission
-        denied.
-        """
-        if isinstance(exc, AutoretouchError):
-            return cls(type(exc).__name__, exc.grpc_status, exc.exit_code)
-        if isinstance(exc, FileNotFoundError):
-            return cls("NotFoundError", NotFoundError.grpc_status, NotFoundError.exit_code)
-        if isinstance(exc, PermissionError):
-            return cls("PermissionDeniedError", PermissionDeniedError.grpc_status, PermissionDeniedError.exit_code)
-        return None
-
-
-@dataclass(frozen=True)
 class Outcome:
     """The result for one photo and one host.
 
@@ -211,7 +178,7 @@ class Outcome:
     action: Action
     reason: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    error: FailureKind | None = field(default=None, compare=False)
+    error: ErrorKind | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -595,7 +562,7 @@ def apply_to_photo(
             try:
                 outcomes.append(_take_out_earlier(p, h, sidecar, dry_run, duplicate, why))
             except AutoretouchError as exc:
-                outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
+                outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=ErrorKind.known(exc)))
             continue
         if known is None:
             known = (probe or probe_photo)(p)
@@ -608,5 +575,5 @@ def apply_to_photo(
             else:
                 outcomes.append(_apply_darktable(p, recipe, known, overwrite, dry_run, duplicate))
         except AutoretouchError as exc:
-            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=ErrorKind.known(exc)))
     return outcomes

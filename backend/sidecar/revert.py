@@ -36,10 +36,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, ErrorKind
 from backend.sidecar.apply import (
     EMBEDDED_REASON,
-    FailureKind,
     Outcome,
     check_duplicate,
     copy_conflict,
@@ -167,5 +166,5 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
         try:
             outcomes.append(_revert_one(p, h, sidecar, dry_run, duplicate))
         except AutoretouchError as exc:
-            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=FailureKind.of(exc)))
+            outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=ErrorKind.known(exc)))
     return outcomes
