@@ -27,6 +27,7 @@ __all__ = [
     "NEW_FILE_MODE",
     "UMASK",
     "file_kind",
+    "file_sha256",
     "fsync_folder",
     "name_size",
     "replacing",
@@ -167,6 +168,18 @@ def file_kind(mode: int) -> str:
         (stat.S_ISSOCK, "a socket"),
     )
     return next((words for test, words in kinds if test(mode)), "a special file")
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The sha256 (hex) of a file's bytes, read in 1 MiB blocks; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def fsync_folder(folder: str | Path) -> None:

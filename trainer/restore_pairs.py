@@ -33,7 +33,6 @@ ones: an original and the photographer's own edit of it. This module builds that
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import time
@@ -51,6 +50,7 @@ from backend.agent.nearest import mix_recipe
 from backend.agent.network import AgentNet
 from backend.agent.rollout import rollout
 from backend.agent.thumbnail import make_thumbnail
+from backend.fsio import file_sha256
 from backend.recipe import Recipe, blend, render_recipe
 from trainer.config import ConfigError, RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
@@ -227,14 +227,7 @@ def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
 
 def _file_key(path: Path) -> str:
     """The sha256 of a file's bytes, or its real path when it cannot be read (its decoding reports it)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return "path:" + os.path.realpath(path)
-    return digest.hexdigest()
+    return file_sha256(path) or "path:" + os.path.realpath(path)
 
 
 def load_catalog_pair_set(

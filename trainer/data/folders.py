@@ -13,7 +13,6 @@ without a single readable photo is an error.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from torch import Tensor
 from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.decode import RAW_EXTENSIONS, decode_preview
 from backend.errors import DecodeError, NotFoundError
+from backend.fsio import file_sha256
 
 __all__ = [
     "MIN_PHOTO_SIDE",
@@ -131,7 +131,7 @@ def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
         twin = by_real.get(real)
         digest = None
         if twin is None:
-            digest = _sha256(path)
+            digest = file_sha256(path)
             twin = by_hash.get(digest) if digest is not None else None
         if twin is not None:
             how = "the same file" if os.path.realpath(twin) == real else "the same bytes"
@@ -142,17 +142,6 @@ def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
             by_hash[digest] = path
         kept.append(path)
     return kept, dropped
-
-
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def crop_photo(
