@@ -59,7 +59,7 @@ from safetensors.torch import save as save_safetensors
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import ENCODERS, AgentNet
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
-from backend.fsio import write_bytes_atomic
+from backend.fsio import file_kind, write_bytes_atomic
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -334,20 +334,8 @@ def validate_metadata(data: Any, where: Path) -> dict[str, Any]:
     return data
 
 
-def _file_kind(mode: int) -> str:
-    """What a non-regular file is, in words (for "not a regular file" messages)."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((word for test, word in kinds if test(mode)), "not a plain file")
-
-
 def _not_regular(path: Path, what: str, mode: int) -> StyleError:
-    return StyleError(path, f"the {what} file is not a regular file ({_file_kind(mode)})")
+    return StyleError(path, f"the {what} file is not a regular file ({file_kind(mode)})")
 
 
 def _read_limited(path: Path, limit: int, what: str) -> bytes:
