@@ -224,7 +224,8 @@ def test_one_log_line_per_request_and_internal_errors_are_logged(
     assert tracebacks
 
 
-def test_serve_command_stops_cleanly_on_sigterm(setup: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_serve_command_stops_cleanly_on_sigterm_and_sigint(setup: dict[str, Any], name: str) -> None:
     import re
     import signal
     import subprocess
@@ -253,7 +254,7 @@ def test_serve_command_stops_cleanly_on_sigterm(setup: dict[str, Any]) -> None:
             while health_status(channel) != SERVING and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert health_status(channel) == SERVING
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, name))
         _, rest = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -261,7 +262,8 @@ def test_serve_command_stops_cleanly_on_sigterm(setup: dict[str, Any]) -> None:
             proc.communicate()
     log = "".join(lines) + rest
     assert proc.returncode == 0, log
-    assert "received SIGTERM" in log and log.rstrip().endswith("stopped")
+    assert f"received {name}" in log and log.rstrip().endswith("stopped")
+    assert "interrupted" not in log and "Traceback" not in log
     assert "level=" not in log and "INFO autoretouch.daemon" in log
 
 

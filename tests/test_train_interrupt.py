@@ -1,8 +1,10 @@
 """Ctrl-C during ``autoretouch train``: ``autoretouch: interrupted``, exit status 130, never a traceback, never lost.
 
 A SIGINT while the command starts (importing torch and numpy, building the parser) is recorded, not raised (a
-``KeyboardInterrupt`` there left half-imported modules: "module 'numpy' has no attribute 'matrix'"); one that a
-library swallows still ends the command with 130; and a training that was interrupted never installs its style.
+``KeyboardInterrupt`` there left half-imported modules: "module 'numpy' has no attribute 'matrix'"), and a second
+one stops a start-up that hangs; one that a library swallows still ends the command with 130; a training that was
+interrupted never installs its style. ``main`` takes SIGINT over only while it runs: importing the module changes
+nothing, and Python's own handler is back when it returns (a hang at the interpreter's exit stops on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 
 from backend.cli import main as cli_main
 from testing.training import config_with
+from trainer.result import refuse_if_interrupted
 from trainer.synthetic import write_style_folders
 from trainer.train import train
 
@@ -58,6 +61,119 @@ def test_an_interrupt_a_library_swallows_still_ends_the_command_with_130(
     assert cli_main.main([]) == 130
     assert capsys.readouterr().err == "autoretouch: interrupted\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after an in-process call
+
+
+@pytest.mark.usefixtures("python_sigint")
+def test_an_in_process_call_forgets_its_interrupt_when_it_returns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def swallowing(_args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except BaseException:
+            pass
+        return 0
+
+    monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(swallowing))
+    assert cli_main.main([]) == 130
+    # a notebook's later ``trainer.train(...)`` is not refused installation for the command's Ctrl-C
+    assert not cli_main.interrupted()
+    refuse_if_interrupted()
+
+
+@pytest.mark.usefixtures("python_sigint")
+def test_main_gives_python_its_own_handler_back_where_it_found_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(lambda _args: 0))
+    signal.signal(signal.SIGINT, cli_main._Interrupts.handler)  # as left by an entry point that took it over
+    try:
+        assert cli_main.main([]) == 0
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.mark.usefixtures("python_sigint")
+def test_a_second_ctrl_c_stops_a_start_up_that_hangs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[str] = []
+
+    def hanging() -> argparse.ArgumentParser:  # an import that hangs; the user presses Ctrl-C twice
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        ran.append("hung through")
+        return _parser_running(lambda _args: ran.append("command") or 0)
+
+    monkeypatch.setattr(cli_main, "build_parser", hanging)
+    assert cli_main.main([]) == 130
+    assert ran == [] and capsys.readouterr().err == "autoretouch: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _script(tmp_path: Path, body: str) -> subprocess.Popen[str]:
+    """Run ``body`` as a script named like the command's own (``autoretouch_tool.py``), from the repository."""
+    script = tmp_path / "autoretouch_tool.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n{body}", encoding="utf-8")
+    return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_script_that_imports_the_cli_keeps_its_ctrl_c(tmp_path: Path) -> None:
+    proc = _script(
+        tmp_path,
+        """\
+import os, signal, time
+import backend.cli.main
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+    print("swallowed")
+except KeyboardInterrupt:
+    print("raised")
+""",
+    )
+    out, err = proc.communicate(timeout=60)
+    assert out.strip() == "raised", err
+
+
+def test_a_ctrl_c_at_the_commands_exit_stops_a_thread_it_waits_for(tmp_path: Path) -> None:
+    # a worker still running when the command returns (the batch's "second Ctrl-C: abort now"): the
+    # interpreter's exit joins it; one Ctrl-C there stops the wait
+    proc = _script(
+        tmp_path,
+        """\
+import argparse, threading, time
+from backend.cli import main as cli
+
+def command(_args):
+    threading.Thread(target=time.sleep, args=(60,)).start()
+    return 0
+
+def parser():
+    p = argparse.ArgumentParser()
+    p.set_defaults(func=command)
+    return p
+
+cli.build_parser = parser
+code = cli.main([])
+print("returned", flush=True)
+sys.exit(code)
+""",
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "returned"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert time.monotonic() - started < 20
 
 
 @pytest.mark.usefixtures("python_sigint")

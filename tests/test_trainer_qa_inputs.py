@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.agent.style import SHIPPED_STYLES_DIR, Style, load_style, save_style
+from backend.agent.style import SHIPPED_STYLES_DIR, Style, StyleStore, load_style, save_style
 from backend.errors import NotFoundError
 from testing.training import config_with
 from trainer.cli import TrainUsageError, _check_mode, _warn_same_sources, register
@@ -24,7 +23,9 @@ from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, uniqu
 from trainer.install_notes import install_notes, installed_before
 from trainer.restore import _build_data, load_prior
 from trainer.restore_core import new_restore_net
+from trainer.result import REPLACED_DIR, install_style, keep_replaced
 from trainer.synthetic import write_style_folders
+from trainer.train import train
 
 TINY = {
     "agent": {"sliders": ["exposure", "contrast", "temperature"], "width": 16, "thumb": 32, "dropout": 0.0},
@@ -63,22 +64,72 @@ def test_training_a_style_named_default_says_it_shadows_the_shipped_one(tmp_path
     assert install_notes("default", styles, None, {"installed_path": None, "run_dir": str(tmp_path)}) == []
 
 
-def test_retraining_a_style_name_says_which_version_it_replaces_and_where_the_old_one_stays(tmp_path: Path) -> None:
+def test_retraining_a_style_name_keeps_the_old_version_and_says_where(tmp_path: Path) -> None:
     cfg = config_with(TINY)
     runs, styles = tmp_path / "runs", tmp_path / "styles"
     old = Style(name="qa", net=new_restore_net(cfg), model_version=3)
     save_style(old, runs / "first" / "style")
-    save_style(old, styles)
+    install_style(old, styles)
+    assert not (styles / REPLACED_DIR).exists()  # a first installation replaces nothing
     before = installed_before(styles, "qa")
     assert before is not None and before["model_version"] == 3
+    old_bytes = {s: (styles / f"qa{s}").read_bytes() for s in (".safetensors", ".json")}
+    shutil.rmtree(runs / "first")  # the run folder that trained it is gone
     new = Style(name="qa", net=new_restore_net(cfg), model_version=4)
     save_style(new, runs / "second" / "style")
-    save_style(new, styles)
+    install_style(new, styles)
+    kept = styles / REPLACED_DIR / "qa@3.safetensors"
+    assert kept.read_bytes() == old_bytes[".safetensors"]
+    assert kept.with_suffix(".json").read_bytes() == old_bytes[".json"]
+    assert sorted(p.name for p in (styles / REPLACED_DIR).iterdir()) == ["qa@3.json", "qa@3.safetensors"]
+    back = tmp_path / "back"  # a whole style: copied back under its name, it loads
+    back.mkdir()
+    shutil.copyfile(kept, back / "qa.safetensors")
+    shutil.copyfile(kept.with_suffix(".json"), back / "qa.json")
+    assert load_style(back / "qa.safetensors").model_version == 3
+    assert installed_before(styles, "qa")["model_version"] == 4  # type: ignore[index]
     summary = {"installed_path": str(styles / "qa.safetensors"), "run_dir": str(runs / "second")}
     (note,) = install_notes("qa", styles, before, summary)
     assert "qa@3" in note and "is replaced by qa@4" in note
-    assert f"stays in {(runs / 'first' / 'style').resolve()}{os.sep}" in note
+    assert f"the old version is kept as {kept} and its .json (copy both back as qa.safetensors and qa.json" in note
+    assert "run folder" not in note and "trained in" not in note
     assert install_notes("qa", styles, None, summary) == []  # a first installation replaces nothing
+    # the style folder lists the installed style only, never the kept ones
+    assert [(i.name, i.error) for i in StyleStore([styles]).list()] == [("qa", None)]
+
+
+def test_a_kept_version_is_never_overwritten_by_another_with_the_same_number(tmp_path: Path) -> None:
+    cfg = config_with(TINY)
+    styles = tmp_path / "styles"
+    first, second = (Style(name="qa", net=new_restore_net(cfg), model_version=1) for _ in range(2))
+    install_style(first, styles)
+    install_style(second, styles)  # (a real retraining numbers it 2: here the user deleted it in between)
+    kept = keep_replaced(styles, "qa")
+    assert kept == styles / REPLACED_DIR / "qa@1-2.safetensors"
+    assert keep_replaced(styles, "qa") == kept  # the same pair again: not copied twice
+    assert len(list((styles / REPLACED_DIR).iterdir())) == 4
+    assert keep_replaced(styles, "nothing-installed") is None
+
+
+def test_training_twice_into_one_style_folder_keeps_the_first_style(tmp_path: Path) -> None:
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
+    cfg = config_with({
+        "agent": {"sliders": ["exposure"], "width": 8, "thumb": 32, "dropout": 0.0},
+        "data": {"crops_per_image": 1, "eval_size": 48},
+        "restore": {"batch": 4, "pool_per_target": 2, "eval_every": 2, "val_unedits": 1},
+        "run": {"style": "twice", "steps": 2, "seed": 0, "threads": 1, "log_every": 1},
+    })  # fmt: skip
+    styles = tmp_path / "styles"
+    train(cfg, targets=targets, run_dir=tmp_path / "run1", install_dir=styles)
+    first = (styles / "twice.safetensors").read_bytes()
+    before = installed_before(styles, "twice")
+    train(cfg, targets=targets, run_dir=tmp_path / "run2", install_dir=styles)
+    assert (styles / REPLACED_DIR / "twice@1.safetensors").read_bytes() == first
+    summary = {"installed_path": str(styles / "twice.safetensors"), "run_dir": str(tmp_path / "run2")}
+    (note,) = install_notes("twice", styles, before, summary)
+    assert f"kept as {styles / REPLACED_DIR / 'twice@1.safetensors'}" in note
+    assert f"trained in {(tmp_path / 'run1' / 'style').resolve()}" in note  # its run folder is still there
+    assert load_style(styles / "twice.safetensors").model_version == 2
 
 
 def _twins(folder: Path) -> None:

@@ -64,7 +64,7 @@ from trainer.config import ImitationConfig, TrainConfig, config_to_dict, config_
 from trainer.imitation_data import ExpertData, ExpertTarget, expert_order, load_expert_data, resolve_photo
 from trainer.imitation_loss import Samples, evaluate_imitation, imitation_loss, teacher_forcing
 from trainer.report import MetricsLog
-from trainer.result import next_model_version, refuse_if_interrupted
+from trainer.result import install_style, next_model_version
 
 __all__ = [
     "IMITATION_COLUMNS",
@@ -359,9 +359,7 @@ def _write_results(
         model_version=next_model_version(inst, cfg.run.style),
     )
     out.style_path = save_style(style, run / "style")
-    if inst is not None:
-        refuse_if_interrupted()
-    out.installed_path = save_style(style, inst) if inst is not None else None
+    out.installed_path = install_style(style, inst) if inst is not None else None
 
 
 def write_finetune_checkpoint(cfg: TrainConfig, net: AgentNet, run_dir: str | Path, info: Any = None) -> Path | None:

@@ -1,8 +1,10 @@
 """What ``autoretouch train`` says about the style it installs: the version it replaces, a shadowed shipped style.
 
 * Retraining a style name replaces the installed style: the summary says ``NAME@N`` is replaced by ``NAME@N+1``
-  and where the old version stays (the run folder that trained it, found beside the new one by its creation
-  time; the style folder keeps only the newest).
+  and where the old version is kept: installing copies the replaced pair into the style folder's ``replaced/``
+  subfolder (``NAME@N.safetensors`` and ``NAME@N.json``, :func:`trainer.result.keep_replaced`; no style listing
+  looks there), and the run folder that trained it is named too where it is still there (found beside the new
+  one by its creation time).
 * A style named ``default`` installed into the user's style folder shadows the shipped default style for every
   command that names no style: the summary says so, and how to go back (it is not refused).
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from backend.agent.style import SHIPPED_STYLES_DIR, read_metadata
 from backend.errors import AutoretouchError
+from trainer.result import REPLACED_DIR
 
 __all__ = ["install_notes", "installed_before"]
 
@@ -49,6 +52,21 @@ def _old_run_folder(run_dir: Path, name: str, created: Any) -> Path | None:
     return None
 
 
+def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | None:
+    """The copy of the replaced style in ``install_dir/replaced/`` whose metadata is ``before``, if any."""
+    try:
+        candidates = sorted((install_dir / REPLACED_DIR).glob(f"{name}@*.json"))
+    except OSError:
+        return None
+    for meta in candidates:
+        try:
+            if read_metadata(meta) == before:
+                return meta.with_suffix(".safetensors")
+        except (AutoretouchError, OSError, ValueError):
+            continue
+    return None
+
+
 def install_notes(
     name: str, install_dir: str | Path | None, before: dict[str, Any] | None, summary: dict[str, Any]
 ) -> list[str]:
@@ -61,10 +79,20 @@ def install_notes(
         new = installed_before(install_dir, name) or {}
         old_v, new_v = before.get("model_version", "?"), new.get("model_version", "?")
         old_dir = _old_run_folder(Path(summary["run_dir"]), name, before.get("created"))
-        where = f"{old_dir}{os.sep}" if old_dir is not None else "the run folder that trained it"
+        kept = _kept_copy(Path(install_dir), name, before)
+        if kept is not None:
+            where = (
+                f"the old version is kept as {kept} and its .json (copy both back as {name}.safetensors and "
+                f"{name}.json to go back to it)"
+            )
+            where += f", trained in {old_dir}{os.sep}" if old_dir is not None else ""
+        elif old_dir is not None:
+            where = f"the old version stays in {old_dir}{os.sep}"
+        else:
+            where = "no copy of the old version was kept"
         notes.append(
             f"{name}@{old_v} (created {before.get('created', '?')}) is replaced by {name}@{new_v} in "
-            f"{install_dir}{os.sep}; the old version stays in {where}"
+            f"{install_dir}{os.sep}; {where}"
         )
     if name == "default" and Path(install_dir).resolve() != SHIPPED_STYLES_DIR.resolve():
         notes.append(

@@ -82,7 +82,7 @@ from trainer.restore_core import (
 )
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
-from trainer.result import TrainResult, next_model_version, refuse_if_interrupted
+from trainer.result import TrainResult, install_style, next_model_version
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
 
@@ -500,7 +500,6 @@ def _finish(
     )
     save_style(style, run / "style")
     if rejected is None and install_dir is not None:
-        refuse_if_interrupted()
         style.model_version = next_model_version(Path(install_dir), cfg.run.style)
-        save_style(style, Path(install_dir))
+        install_style(style, Path(install_dir))
     return metrics, rejected

@@ -66,7 +66,7 @@ from trainer.distributed import (
 from trainer.evaluate import evaluate
 from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
-from trainer.result import TrainResult, next_model_version, refuse_if_interrupted
+from trainer.result import TrainResult, install_style, next_model_version
 from trainer.rl import episode_losses
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -433,9 +433,7 @@ def _export_style(
         model_version=next_model_version(install_dir, cfg.run.style),
     )
     path = save_style(style, run_dir / "style")
-    if install_dir is not None:
-        refuse_if_interrupted()
-    installed = save_style(style, install_dir) if install_dir is not None else None
+    installed = install_style(style, install_dir) if install_dir is not None else None
     return path, installed
 
 

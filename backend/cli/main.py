@@ -15,68 +15,22 @@ code  meaning
 3..8  typed errors, see ``backend.errors`` (``exit_code`` of each)
 9     partial failure: some photos of a batch failed, the rest succeeded
 10    ``train``: the style was trained but not installed (worse than doing nothing, or degenerate moves)
-130   interrupted (Ctrl-C at any moment, also while starting: ``autoretouch: interrupted``, no traceback)
+130   interrupted (Ctrl-C at any moment, also while starting, where a second Ctrl-C stops a hang at once:
+      ``autoretouch: interrupted``, no traceback)
 141   the reader of the output went away (``autoretouch styles | head -1``): stops quietly, as a command
       killed by ``SIGPIPE`` would (128 + 13)
 ====  ==========================================================
 """
 
-# ruff: noqa: E402 (the SIGINT handler is installed before the other imports, on purpose)
 from __future__ import annotations
-
-import signal
-import sys
-
-
-class _Interrupts:
-    """Ctrl-C for the whole life of the command: never a raw traceback, never lost (see :func:`interrupted`).
-
-    Until :func:`main` starts the command (importing the heavy libraries, building the parser), a SIGINT is only
-    recorded: a ``KeyboardInterrupt`` raised in the middle of importing torch or numpy leaves half-initialised
-    modules behind (``module 'numpy' has no attribute 'matrix'``), and some libraries swallow it while importing.
-    While the command runs, the handler records it and raises ``KeyboardInterrupt``, as Python's own does; the
-    record stays, so that an interruption swallowed by a library is still seen: by :func:`main`, which then
-    exits with 130, and by ``train``, which never installs a style after it (:func:`interrupted`).
-    """
-
-    seen = False
-    raising = False
-
-    @classmethod
-    def handler(cls, signum: int, frame: object) -> None:
-        cls.seen = True
-        if cls.raising:
-            raise KeyboardInterrupt
-
-    @classmethod
-    def install(cls) -> None:
-        """Take over SIGINT where Python's own handler is in place (not where a test runner or host set another)."""
-        try:
-            if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, cls.handler):
-                signal.signal(signal.SIGINT, cls.handler)
-        except ValueError:  # not the main thread
-            pass
-
-
-def _is_cli_process() -> bool:
-    """Whether this process is the ``autoretouch`` command (console script, ``python -m backend[.cli.main]``)."""
-    from pathlib import PurePath
-
-    start = PurePath(sys.argv[0]) if sys.argv and sys.argv[0] else PurePath("")
-    return start.name.startswith("autoretouch") or (start.parent.name, start.name) in (
-        ("backend", "__main__.py"),
-        ("cli", "main.py"),
-    )
-
-
-if _is_cli_process():  # before the heavy imports below: a Ctrl-C while importing is recorded, not raised
-    _Interrupts.install()
 
 import argparse
 import contextlib
 import importlib
 import os
 import select
+import signal
+import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -109,6 +63,64 @@ EXIT_PARTIAL = errors.EXIT_PARTIAL  # re-exported; defined with the other codes
 EXIT_BROKEN_PIPE = 141
 
 
+class _Interrupts:
+    """Ctrl-C for the whole life of the command: never a raw traceback, never lost (see :func:`interrupted`).
+
+    :func:`main` takes SIGINT over when it starts (the console script's entry function, ``python -m backend``; never
+    at import, so a script that imports this module keeps Python's own Ctrl-C) and gives the previous handler back
+    when it returns. Until the command itself runs (importing the heavy libraries, building the parser), a first
+    SIGINT is only recorded: a ``KeyboardInterrupt`` raised in the middle of importing torch or numpy leaves
+    half-initialised modules behind (``module 'numpy' has no attribute 'matrix'``), and some libraries swallow it
+    while importing. A second SIGINT while only recording means the user wants out now (an import or a wait that
+    hangs): Python's own handler is put back and ``KeyboardInterrupt`` raised, which :func:`main` reports as an
+    interruption. While the command runs, the handler records each SIGINT and raises ``KeyboardInterrupt``, as
+    Python's own does; the record stays, so that an interruption swallowed by a library is still seen: by
+    :func:`main`, which then exits with 130, and by ``train``, which never installs a style after it
+    (:func:`interrupted`).
+    """
+
+    seen = False
+    raising = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: object) -> None:
+        again = cls.seen
+        cls.seen = True
+        if cls.raising:
+            raise KeyboardInterrupt
+        if again:  # a second Ctrl-C while only recording: stop waiting (a hang while importing, finishing)
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+
+    @classmethod
+    def take_over(cls) -> Any:
+        """Take SIGINT over where Python's own handler is in place (not where a test runner or host set another).
+
+        Returns:
+            The handler in place before, for :meth:`give_back` (``None``: not the main thread, nothing changed).
+        """
+        try:
+            previous = signal.getsignal(signal.SIGINT)
+            if previous != cls.handler:  # a Ctrl-C recorded before belongs to no command of ours
+                cls.seen = False
+            if previous in (signal.default_int_handler, cls.handler):
+                signal.signal(signal.SIGINT, cls.handler)
+        except ValueError:  # not the main thread
+            return None
+        return previous
+
+    @classmethod
+    def give_back(cls, previous: Any) -> None:
+        """Put back the SIGINT handler :meth:`take_over` found (Python's own where it found ours) and forget."""
+        cls.raising = False
+        cls.seen = False  # a later library call in this process (``trainer.train`` in a notebook) starts afresh
+        if previous is None:
+            return
+        with contextlib.suppress(ValueError, TypeError):  # not the main thread; a handler set outside Python
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous == cls.handler else previous)
+
+
 class CommandParser(argparse.ArgumentParser):
     """A sub-command's parser: an ``epilog`` (examples and notes laid out by hand) keeps its layout.
 
@@ -138,18 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit status (see the module docstring)."""
-    previous = signal.getsignal(signal.SIGINT) if not _is_cli_process() else None
-    if previous is not None:  # called in-process: a Ctrl-C recorded before belongs to no command of ours
-        _Interrupts.seen = False
-    _Interrupts.install()
+    """Run the CLI; returns the process exit status (see the module docstring).
+
+    The console script's entry function (and ``python -m backend``'s): SIGINT is handled as :class:`_Interrupts`
+    says while it runs, and the handler that was in place is given back when it returns (Python's own for the
+    ``autoretouch`` process, so a hang at the interpreter's exit still stops on Ctrl-C).
+    """
+    previous = _Interrupts.take_over()
     try:
         return _run(argv)
+    except KeyboardInterrupt:  # a second Ctrl-C while starting (a hanging import) or finishing: stop now
+        return _interrupted()
     finally:
-        _Interrupts.raising = False  # from here on (the interpreter's exit) a Ctrl-C is only recorded
-        if previous is not None:  # called in-process (tests): give SIGINT back as it was
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGINT, previous)
+        _Interrupts.give_back(previous)
 
 
 def interrupted() -> bool:
