@@ -1,18 +1,22 @@
 """The catalog journal against sidecars changed since a run (QA round B): revert, edits, deletion; bad journal names.
 
-A journal line records each host's sidecar as the run left it (``sidecar_stat``); "done" holds only while the
-sidecar is unchanged, so ``autoretouch revert`` followed by ``autoretouch catalog`` applies again.
+A journal line records each host's sidecar as the run left it (``sidecar_stat``); "done" holds while the
+sidecar is unchanged. Where the journal wrote autoretouch's edit and the sidecar changed since, a run without
+``--overwrite`` applies it again only where the sidecar was deleted: one the user took it out of
+(``autoretouch revert``, darktable's discard or undo) is skipped with ``TAKEN_OUT``, one that still holds it is done,
+and neither is decoded.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from backend.batch import ALREADY_DONE, JournalError, run_batch
+from backend.batch import ALREADY_DONE, TAKEN_OUT, JournalError, run_batch
 from backend.batch.journal import UNRECORDED, HostRecord, Journal, JournalEntry, PhotoStat, RunConfig
 from backend.cli.main import main
 from backend.sidecar.provenance import find_provenance
@@ -36,7 +40,21 @@ def _ours(sidecar: Path) -> bool:
     return sidecar.is_file() and find_provenance(read_sidecar(sidecar)) is not None
 
 
-def test_revert_then_catalog_applies_again_to_the_users_own_and_to_created_sidecars(
+def _forbid_suggest(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """From now on the photo's suggestion (decode + model) records its photo and fails: nothing may need it."""
+    import backend.retouch
+
+    called: list[Path] = []
+
+    def fail(photo: Path, *args: object, **kw: object) -> None:
+        called.append(Path(photo))
+        raise AssertionError(f"{photo} was decoded and suggested for")
+
+    monkeypatch.setattr(backend.retouch, "suggest_photo", fail)
+    return called
+
+
+def test_revert_then_catalog_leaves_the_users_sidecar_without_our_edit_and_says_why(
     tmp_path: Path, style: Path
 ) -> None:
     folder = tmp_path / "r1"
@@ -47,32 +65,101 @@ def test_revert_then_catalog_applies_again_to_the_users_own_and_to_created_sidec
     for photo in (a, b):
         revert_photo(photo, host="darktable")
     assert not Path(f"{a}.xmp").exists() and b_xmp.is_file() and not _ours(b_xmp)
+    reverted = b_xmp.read_bytes()
     again = _run(folder, style)
-    assert again.counts["written"] == 2 and ALREADY_DONE not in again.skipped_reasons
-    assert _ours(Path(f"{a}.xmp")) and _ours(b_xmp)
-    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 2}  # now unchanged since: done
+    # the sidecar autoretouch created is gone (revert removed it, as a deletion would): applied again; the
+    # user's own sidecar lost our edit since it was written: left so, and the photo says why and how
+    assert again.counts["written"] == 1 and again.skipped_reasons == {TAKEN_OUT: 1}
+    assert _ours(Path(f"{a}.xmp")) and b_xmp.read_bytes() == reverted
+    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 1, TAKEN_OUT: 1}  # the same reason next time
+    forced = _run(folder, style, overwrite=True)
+    assert forced.counts["written"] == 1 and _ours(b_xmp)  # --overwrite applies it again
+    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 2}
+
+
+def _catalogued(folder: Path, style: Path, *, users: bool = True) -> Path:
+    """One photo in ``folder`` (with the user's own darktable sidecar unless not ``users``), catalogued once.
+
+    Returns:
+        its darktable sidecar, holding our edit.
+    """
+    (photo,) = make_photos(folder, 1)
+    sidecar = Path(f"{photo}.xmp")
+    if users:
+        sidecar.write_text(FOREIGN_DT)
+    assert _run(folder, style).counts["written"] == 1 and _ours(sidecar)
+    return sidecar
+
+
+def _touch(sidecar: Path) -> None:
+    """A newer mtime, as when darktable writes the sidecar again (a rating change)."""
+    st = sidecar.stat()
+    os.utime(sidecar, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_history_discarded_in_darktable_is_not_undone_by_the_next_catalog(
+    tmp_path: Path, style: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sidecar = _catalogued(tmp_path / "dt", style)
+    sidecar.write_text(FOREIGN_DT)  # darktable wrote it afresh: our entries and record gone, the user's history kept
+    called = _forbid_suggest(monkeypatch)
+    again = _run(sidecar.parent, style)
+    assert again.skipped_reasons == {TAKEN_OUT: 1} and sidecar.read_text() == FOREIGN_DT and not called
+    _touch(sidecar)
+    assert _run(sidecar.parent, style).skipped_reasons == {TAKEN_OUT: 1} and sidecar.read_text() == FOREIGN_DT
+
+
+def test_our_entries_undone_in_darktable_leave_a_stale_record_that_is_skipped_too(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "undo", style)
+    text = sidecar.read_text()
+    assert 'darktable:history_end="2"' not in text
+    undone = re.sub(r'darktable:history_end="\d+"', 'darktable:history_end="2"', text)  # back to the user's 2
+    sidecar.write_text(undone)
+    assert _run(sidecar.parent, style).skipped_reasons == {TAKEN_OUT: 1} and sidecar.read_text() == undone
+
+
+def test_a_deleted_sidecar_gets_the_edit_again(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "gone", style, users=False)
+    sidecar.unlink()
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
+
+
+def test_a_take_out_at_strength_0_is_no_edit_to_keep_out(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "zero", style)
+    out = _run(sidecar.parent, style, strength=0.0, overwrite=True)
+    assert out.counts["written"] == 1 and not _ours(sidecar)  # took our edit out: the user's own choice in autoretouch
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)  # a later catalog applies it again
 
 
 def test_the_journal_records_each_sidecar_as_the_run_left_it(tmp_path: Path, style: Path) -> None:
-    folder = tmp_path / "shoot"
-    (photo,) = make_photos(folder, 1)
-    _run(folder, style)
-    line = json.loads((folder / JOURNAL).read_text().splitlines()[-1])
-    st = os.lstat(f"{photo}.xmp")
+    sidecar = _catalogued(tmp_path / "shoot", style, users=False)
+    line = json.loads((sidecar.parent / JOURNAL).read_text().splitlines()[-1])
+    st = os.lstat(sidecar)
     assert line["hosts"]["darktable"]["sidecar_stat"] == {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def test_a_sidecar_touched_since_means_the_photo_is_examined_again(tmp_path: Path, style: Path) -> None:
-    folder = tmp_path / "shoot"
+def test_a_sidecar_touched_since_that_still_holds_our_edit_is_done_without_decoding(
+    tmp_path: Path, style: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sidecar = _catalogued(tmp_path / "shoot", style, users=False)
+    _touch(sidecar)
+    called = _forbid_suggest(monkeypatch)
+    assert _run(sidecar.parent, style).skipped_reasons == {ALREADY_DONE: 1} and not called
+    assert _run(sidecar.parent, style).skipped_reasons == {ALREADY_DONE: 1}
+
+
+def test_skips_that_do_not_depend_on_the_sidecar_record_no_sidecar_state(
+    tmp_path: Path, style: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "jpeg"
     (photo,) = make_photos(folder, 1)
-    _run(folder, style)
-    sidecar = Path(f"{photo}.xmp")
-    st = sidecar.stat()
-    os.utime(sidecar, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # e.g. darktable wrote it again
-    again = _run(folder, style)
-    # examined again: the sidecar still holds this very recipe, so it is left alone (never applied twice)
-    assert ALREADY_DONE not in again.skipped_reasons and again.counts["skipped"] == 1
-    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 1}
+    run_batch([folder], hosts="both", style=style, jobs=1)
+    line = json.loads((folder / JOURNAL).read_text().splitlines()[-1])
+    assert "sidecar_stat" not in line["hosts"]["lightroom"] and "sidecar_stat" in line["hosts"]["darktable"]
+    (folder / f"{photo.stem}.xmp").write_text("<x/>")  # NAME.xmp appears (a raw's of the same name): no matter
+    called = _forbid_suggest(monkeypatch)
+    again = run_batch([folder], hosts="both", style=style, jobs=1)
+    assert again.skipped_reasons == {ALREADY_DONE: 1} and not called
 
 
 def _entry(photo: Path, stat: PhotoStat, run: RunConfig, record: HostRecord) -> JournalEntry:

@@ -15,12 +15,13 @@ from __future__ import annotations
 from backend.batch.batch import Selection, default_jobs, run_batch, select_photos
 from backend.batch.journal import DEFAULT_JOURNAL_NAME, Journal, JournalError, default_journal_path
 from backend.batch.lrcat_paths import CatalogFile, LightroomCatalogError, list_catalog_files
-from backend.batch.results import ALREADY_DONE, BatchSummary, ErrorKind, PhotoOutcome
+from backend.batch.results import ALREADY_DONE, TAKEN_OUT, BatchSummary, ErrorKind, PhotoOutcome
 from backend.batch.walk import find_photos, is_photo_file
 
 __all__ = [
     "ALREADY_DONE",
     "DEFAULT_JOURNAL_NAME",
+    "TAKEN_OUT",
     "BatchSummary",
     "CatalogFile",
     "ErrorKind",

@@ -14,7 +14,11 @@ call it). Steps:
    replaced even without ``overwrite`` (it is our own, now stale, suggestion); everything else follows the
    sidecar rules of :func:`~backend.sidecar.apply.apply_to_photo` (existing edits kept unless ``overwrite``).
    A sidecar that already holds exactly the recipe computed now (written by a run killed before it could
-   journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice.
+   journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice. Where this
+   journal wrote the edit and the sidecar changed since, it is looked at before the photo is decoded: still
+   holding it, it is ``already done``; deleted, the edit is applied again; otherwise the user took it out
+   (``autoretouch revert``, darktable's discard or undo, a Lightroom reset) and, without ``overwrite``, it is
+   skipped with :data:`~backend.batch.results.TAKEN_OUT`.
 4. **Process** each photo (:class:`~backend.batch.worker.PhotoProcessor`): decode preview -> agent
    suggestion -> strength -> sidecars, in a ``spawn`` process pool (fork + rawpy/OpenMP can deadlock) with
    the style loaded once per worker, or in the calling process for ``jobs=1``.
@@ -56,11 +60,12 @@ from backend.batch.journal import (
     RunConfig,
     check_journal_path,
     default_journal_path,
+    same_run,
     sidecar_state,
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
-from backend.batch.results import ALREADY_DONE, WORKER_CRASH, BatchSummary, PhotoOutcome
+from backend.batch.results import ALREADY_DONE, TAKEN_OUT, WORKER_CRASH, BatchSummary, PhotoOutcome
 from backend.batch.walk import check_path_length, find_photos
 from backend.batch.worker import (
     PhotoProcessor,
@@ -74,7 +79,7 @@ from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import INTERNAL_ERROR, ErrorKind, InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.fsio import temp_stem
 from backend.recipe import check_strength
-from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
+from backend.sidecar.apply import EMBEDDED_REASON, HOSTS, NOTHING_REASON, Outcome, hosts_for, sidecar_path
 from backend.torch_threads import torch_threads
 
 __all__ = [
@@ -288,13 +293,25 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
                     remove_leftovers(sidecar)
 
 
-def _host_record(outcome: Outcome) -> HostRecord:
+def _sidecar_free_skip(outcome: Outcome, overwrite: bool) -> bool:
+    """Whether ``outcome`` is a skip that does not depend on the sidecar (whatever it holds, it is skipped again)."""
+    if outcome.action != "skipped":
+        return False
+    return outcome.reason == EMBEDDED_REASON or (not overwrite and outcome.reason.startswith(_NOTHING_PREFIX))
+
+
+_NOTHING_PREFIX = NOTHING_REASON.partition("{")[0]
+
+
+def _host_record(outcome: Outcome, overwrite: bool) -> HostRecord:
     """The journal's record of one host: the outcome and, unless it failed, the sidecar as it is now.
 
     The sidecar is stat-ed right after the photo's result arrives, so a later change (``autoretouch revert``, the
-    user's editor) makes the journal's "done" void (:meth:`~backend.batch.journal.Journal.is_done`).
+    user's editor) makes the journal's "done" void (:meth:`~backend.batch.journal.Journal.is_done`). A failed
+    host has no sidecar state (it is never done), nor has a skip that does not depend on the sidecar (Lightroom
+    and a non-raw, a recipe without steps): darktable rewriting a sidecar does not make it one to look at again.
     """
-    if outcome.failed:  # never done: nothing to compare
+    if outcome.failed or _sidecar_free_skip(outcome, overwrite):
         return HostRecord(outcome.action, outcome.reason, str(outcome.sidecar))
     return HostRecord(outcome.action, outcome.reason, str(outcome.sidecar), sidecar_state(outcome.sidecar))
 
@@ -333,7 +350,7 @@ class _Batch:
         if result.error is not None:
             outcomes = [Outcome(photo, h, sidecar_path(photo, h), "failed", result.error) for h in task.hosts]
         if not self.dry_run and result.stat is not None:
-            records = {o.host: _host_record(o) for o in outcomes}
+            records = {o.host: _host_record(o, self.run.overwrite) for o in outcomes}
             recipe = None if result.recipe is None else result.recipe.to_dict()
             entry = JournalEntry(task.photo, result.stat, self.run.to_json(), records, recipe, result.error)
             self.journal.record(entry)
@@ -359,20 +376,32 @@ class _Batch:
                 stat = None  # the worker reports the problem
             todo = [h for h in self.hosts if stat is None or not self.journal.is_done(key, h, stat, self.run)]
             done = tuple(
-                Outcome(photo, h, sidecar_path(photo, h), "skipped", ALREADY_DONE) for h in self.hosts if h not in todo
+                Outcome(photo, h, sidecar_path(photo, h), "skipped", self.done_reason(key, h))
+                for h in self.hosts
+                if h not in todo
             )
             if not todo:
-                self.emit(PhotoOutcome(photo, "skipped", ALREADY_DONE, done))
+                self.emit(PhotoOutcome(photo, "skipped", PhotoOutcome.summarise(done, None)[1], done))
                 continue
             replace_own: dict[str, dict[str, Any]] = {}
+            written: dict[str, dict[str, Any] | None] = {}
             for h in todo:
-                last = self.journal.last(key, h)
-                own = self.journal.own_recipe(key, h)
-                if stat is not None and last is not None and last.stat != stat and own is not None:
-                    replace_own[h] = dict(own)
+                mine = self.journal.wrote(key, h)
+                if stat is None or mine is None or mine.recipe is None:
+                    continue
+                if mine.stat != stat:
+                    replace_own[h] = dict(mine.recipe)
+                if not self.run.overwrite:
+                    written[h] = dict(mine.recipe) if same_run(mine, stat, self.run) else None
             self.done_outcomes[key] = done
-            tasks.append(PhotoTask(key, tuple(todo), replace_own))
+            tasks.append(PhotoTask(key, tuple(todo), replace_own, written))
         return tasks
+
+    def done_reason(self, photo: str, host: str) -> str:
+        """How a host the journal records as done is reported: :data:`ALREADY_DONE`, or the :data:`TAKEN_OUT` skip."""
+        last = self.journal.last(photo, host)
+        rec = None if last is None else last.hosts[host]
+        return TAKEN_OUT if rec is not None and rec.action == "skipped" and rec.reason == TAKEN_OUT else ALREADY_DONE
 
     # -- processing -----------------------------------------------------------------------------------
 

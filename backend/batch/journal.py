@@ -12,7 +12,8 @@ photo processed by one run::
      "time": "2024-05-01T12:00:00Z"}
 
 ``sidecar_stat`` is the host's sidecar as the run left it (size and mtime right after the write, or after the
-skip), ``null`` when there was none; lines written before this field existed have no ``sidecar_stat``.
+skip), ``null`` when there was none; lines written before this field existed have no ``sidecar_stat``, and
+neither do skips that do not depend on the sidecar (Lightroom and a non-raw, nothing to write).
 
 A line is appended, flushed and ``fsync``-ed right after the photo's sidecars are in place (the sidecar
 writes are themselves atomic and fsync-ed), so after a crash or ``kill -9`` at any moment the journal never
@@ -25,9 +26,16 @@ that record matches the photo's current size and mtime, the run's style (weights
 either it was ``written`` and the sidecar still exists, or it was ``skipped`` by a run with the same
 ``--overwrite`` setting, and the sidecar is still as the run left it: same size and mtime as its
 ``sidecar_stat``, or still absent where it was absent. A sidecar changed since (``autoretouch revert``, the
-user's editor, a restored backup) or deleted means the photo is examined again under the normal sidecar rules.
-A line without ``sidecar_stat`` (a journal from an older version) is trusted as before: ``written`` counts
-while the sidecar exists, ``skipped`` as recorded. Failed hosts are never done (they are retried).
+user's editor, a restored backup) or deleted means the photo is examined again. A line without
+``sidecar_stat`` is trusted as before: ``written`` counts while the sidecar exists, ``skipped`` as recorded.
+Failed hosts are never done (they are retried).
+
+The journal also remembers the last edit it **wrote** into each sidecar (:meth:`Journal.wrote`; a later
+skip does not make it forget, a take-out of ``--strength 0 --overwrite`` does): a run without
+``--overwrite`` applies it again only where that sidecar was deleted. One that still holds it is done; one
+that no longer holds it (``autoretouch revert``, history discarded or undone in darktable, reset in
+Lightroom) is the user's decision and is skipped with :data:`~backend.batch.results.TAKEN_OUT`
+(:mod:`backend.batch.worker`, before any photo is decoded).
 
 One run at a time: the writer holds an exclusive ``flock`` on the journal file itself (no extra lock file;
 POSIX only, elsewhere unlocked). Dry runs only read.
@@ -60,6 +68,7 @@ __all__ = [
     "RunConfig",
     "check_journal_path",
     "default_journal_path",
+    "same_run",
     "sidecar_state",
 ]
 
@@ -298,6 +307,15 @@ def _same_style(config: Mapping[str, Any], run: RunConfig) -> bool:
     return config.get("style_sha256") == run.style_sha256 and config.get("strength") == run.strength
 
 
+def same_run(entry: JournalEntry, stat: PhotoStat, run: RunConfig) -> bool:
+    """Whether ``entry`` is for this very photo version (``stat``) and this run's style and strength."""
+    return entry.stat == stat and _same_style(entry.config, run)
+
+
+#: Host actions that wrote into the sidecar (a take-out that removed a sidecar autoretouch created: ``deleted``).
+_WROTE = ("written", "deleted")
+
+
 class Journal:
     """A batch journal file (use as a context manager).
 
@@ -317,6 +335,7 @@ class Journal:
         self.readonly = readonly
         self.memory = memory and not readonly
         self._latest: dict[tuple[str, str], JournalEntry] = {}
+        self._wrote: dict[tuple[str, str], JournalEntry] = {}
         self._fh: IO[bytes] | None = None
         self.ignored_lines = 0
         if readonly:  # a dry run: an unreadable journal is an error, as in a real run
@@ -390,8 +409,7 @@ class Journal:
             except (ValueError, KeyError, TypeError):
                 self.ignored_lines += 1
                 continue
-            for host in entry.hosts:
-                self._latest[(entry.photo, host)] = entry
+            self._note(entry)
         self.ignored_lines += int(end != len(data))
         return end
 
@@ -410,7 +428,7 @@ class Journal:
     def is_done(self, photo: str | Path, host: str, stat: PhotoStat, run: RunConfig) -> bool:
         """Whether ``host`` is done for ``photo`` in a run with configuration ``run`` (module docstring)."""
         entry = self.last(photo, host)
-        if entry is None or entry.stat != stat or not _same_style(entry.config, run):
+        if entry is None or not same_run(entry, stat, run):
             return False
         rec = entry.hosts[host]
         if rec.action == "written":
@@ -419,12 +437,21 @@ class Journal:
             return bool(entry.config.get("overwrite")) == run.overwrite and rec.sidecar_unchanged()
         return False
 
+    def wrote(self, photo: str | Path, host: str) -> JournalEntry | None:
+        """The latest record of a run that wrote autoretouch's edit into ``host``'s sidecar of ``photo``.
+
+        Later records that only skipped the host (or failed) do not count; ``None`` when there is none, or when
+        the latest write took autoretouch's edit out (a recipe without steps: ``--strength 0 --overwrite``).
+        """
+        entry = self._wrote.get((str(photo), host))
+        if entry is None or entry.recipe is None or not entry.recipe.get("steps"):
+            return None
+        return entry
+
     def own_recipe(self, photo: str | Path, host: str) -> Mapping[str, Any] | None:
         """The recipe this journal last wrote into ``host``'s sidecar of ``photo`` (``None`` if none)."""
-        entry = self.last(photo, host)
-        if entry is None or entry.hosts[host].action != "written":
-            return None
-        return entry.recipe
+        entry = self.wrote(photo, host)
+        return None if entry is None else entry.recipe
 
     def __len__(self) -> int:
         return len({photo for photo, _ in self._latest})
@@ -444,8 +471,13 @@ class Journal:
                 raise JournalError(self.path, f"cannot write the journal ({exc.strerror or exc})") from None
         elif not self.memory:
             raise JournalError(self.path, "journal is read-only or closed")
-        for host in entry.hosts:
+        self._note(entry)
+
+    def _note(self, entry: JournalEntry) -> None:
+        for host, rec in entry.hosts.items():
             self._latest[(entry.photo, host)] = entry
+            if rec.action in _WROTE:
+                self._wrote[(entry.photo, host)] = entry
 
     def close(self) -> None:
         """Release the lock and close the file."""

@@ -21,10 +21,25 @@ from backend.errors import ErrorKind
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome
 
-__all__ = ["ALREADY_DONE", "STATUSES", "BatchSummary", "ErrorKind", "PhotoOutcome", "PhotoStatus", "reason_group"]
+__all__ = [
+    "ALREADY_DONE",
+    "STATUSES",
+    "TAKEN_OUT",
+    "BatchSummary",
+    "ErrorKind",
+    "PhotoOutcome",
+    "PhotoStatus",
+    "reason_group",
+]
 
 #: Reason of a host (and photo) the journal records as done for this run's configuration.
 ALREADY_DONE = "already done"
+#: Reason of a host whose sidecar this journal wrote autoretouch's edit into and that no longer holds it (or holds
+#: a stale darktable record): the user took it out, and a run without ``--overwrite`` leaves it so.
+TAKEN_OUT = (
+    "autoretouch's edit was taken out since it was written (by `autoretouch revert` or in darktable/Lightroom); "
+    "--overwrite applies it again"
+)
 
 PhotoStatus = Literal["written", "would-write", "skipped", "failed"]
 STATUSES: tuple[str, ...] = ("written", "would-write", "skipped", "failed")

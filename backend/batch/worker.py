@@ -27,10 +27,12 @@ import torch
 
 from backend.agent.style import Style, load_style
 from backend.batch.journal import PhotoStat
+from backend.batch.results import ALREADY_DONE, TAKEN_OUT
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import INTERNAL_ERROR, AutoretouchError, ErrorKind, naming_file
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, sidecar_path, stale_darktable_record
+from backend.sidecar.darktable_doc import take_out_marked
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
@@ -72,11 +74,17 @@ class PhotoTask:
         hosts: the hosts still to do for it (``"lightroom"``, ``"darktable"``).
         replace_own: host -> the recipe (JSON) an earlier run of this journal wrote for an older version
             of the photo; if that sidecar still holds exactly it, it is replaced even without ``overwrite``.
+        written: (runs without ``overwrite``) host -> for a host whose sidecar this journal wrote autoretouch's
+            edit into (:meth:`~backend.batch.journal.Journal.wrote`), the recipe (JSON) when that was for this
+            very photo version and run configuration, else ``None``. Checked before the photo is decoded: a
+            deleted sidecar gets the edit again; one that still holds that recipe is done (``already done``);
+            one that holds no current record of ours is skipped (:data:`~backend.batch.results.TAKEN_OUT`).
     """
 
     photo: str
     hosts: tuple[str, ...]
     replace_own: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    written: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,34 @@ class PhotoProcessor:
             return None
         return found[1].recipe
 
+    @staticmethod
+    def _written_before(photo: Path, host: str, recipe: Mapping[str, Any] | None) -> Outcome | None:
+        """The outcome for a host this journal wrote into (:attr:`PhotoTask.written`) when known without a recipe.
+
+        Returns:
+            ``skipped`` :data:`ALREADY_DONE` when the sidecar still holds ``recipe`` in a current record,
+            ``skipped`` :data:`TAKEN_OUT` when it holds no current record of ours (none, or a stale darktable
+            one), ``None`` when the normal rules decide (no sidecar: deleted; unreadable; our record with another
+            recipe; darktable entries of ours without the record, :data:`~backend.sidecar.apply.MARKED_SKIP`).
+        """
+        sidecar = sidecar_path(photo, host)
+        if not os.path.lexists(sidecar):
+            return None
+        try:
+            doc = read_sidecar(sidecar)
+            found = find_provenance(doc)
+            if found is not None and found[1].host != host:
+                return None
+            if found is not None and not (host == "darktable" and stale_darktable_record(doc, found[1], None)):
+                if recipe is not None and found[1].recipe == Recipe.from_dict(recipe):
+                    return Outcome(photo, host, sidecar, "skipped", ALREADY_DONE)
+                return None
+            if host == "darktable" and take_out_marked(doc)[0]:
+                return None
+        except (AutoretouchError, OSError, ValueError):
+            return None
+        return Outcome(photo, host, sidecar, "skipped", TAKEN_OUT)
+
     def _apply(self, photo: Path, host: str, recipe: Recipe, info: PhotoInfo, own: Mapping[str, Any] | None) -> Outcome:
         if host == "lightroom" and (photo.suffix.lower() in EMBEDDED_XMP_SUFFIXES or not info.is_raw):
             present = None  # apply_to_photo skips it; NAME.xmp may belong to a raw of the same name
@@ -170,9 +206,19 @@ class PhotoProcessor:
         kind: ErrorKind | None = None
         try:
             stat = PhotoStat.of(photo)
-            recipe, info = suggest_photo(photo, [(self.style, 1.0)], strength=self.strength, max_pixels=self.max_pixels)
+            pending: list[str] = []
             for host in task.hosts:
-                outcomes.append(self._apply(photo, host, recipe, info, task.replace_own.get(host)))
+                known = self._written_before(photo, host, task.written[host]) if host in task.written else None
+                if known is None:
+                    pending.append(host)
+                else:
+                    outcomes.append(known)
+            if pending:  # decode and suggest only for a host that needs the recipe
+                recipe, info = suggest_photo(
+                    photo, [(self.style, 1.0)], strength=self.strength, max_pixels=self.max_pixels
+                )
+                for host in pending:
+                    outcomes.append(self._apply(photo, host, recipe, info, task.replace_own.get(host)))
         except FileNotFoundError as exc:
             error, kind = f"{photo}: photo not found", ErrorKind.of(exc)
         except (AutoretouchError, OSError) as exc:
