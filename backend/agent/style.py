@@ -338,6 +338,15 @@ def _not_regular(path: Path, what: str, mode: int) -> StyleError:
     return StyleError(path, f"the {what} file is not a regular file ({file_kind(mode)})")
 
 
+def _read_flags() -> int:
+    """The flags a style's files are opened with.
+
+    Read-only, never blocking on a FIFO, binary (Windows' ``O_BINARY``: no newline translation of the weights), not
+    inherited; a flag the platform lacks (``O_NONBLOCK`` on Windows) is left out.
+    """
+    return os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _read_limited(path: Path, limit: int, what: str) -> bytes:
     """The bytes of the regular file ``path`` (symbolic links followed), at most ``limit`` of them.
 
@@ -345,7 +354,7 @@ def _read_limited(path: Path, limit: int, what: str) -> bytes:
     (``/dev/zero``), FIFO, socket or folder is refused as "not a regular file".
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _read_flags())
     except FileNotFoundError:
         raise NotFoundError(f"{path}: style {what} not found") from None
     except PermissionError:
