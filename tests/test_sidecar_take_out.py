@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.recipe import Recipe, scale
-from backend.sidecar.apply import NOTHING_REASON, TOOK_OUT_REASON, Outcome, apply_to_photo
+from backend.sidecar.apply import EMBEDDED_REASON, NOTHING_REASON, TOOK_OUT_REASON, Outcome, apply_to_photo
 from backend.sidecar.darktable_doc import MARK
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.revert import revert_photo
@@ -150,3 +150,22 @@ def test_a_sidecar_without_an_earlier_edit_is_left_alone(raw: Path) -> None:
     dt.unlink()
     assert [(o.action, o.reason) for o in _apply(raw, ZERO, host="both", overwrite=True)] == [("skipped", NOTHING)] * 2
     assert not lr.exists() and not dt.exists()
+
+
+def test_a_non_raw_photo_never_takes_out_of_name_xmp(raw: Path) -> None:
+    """``b.jfif`` (a JPEG, outside the embedded-XMP suffixes) shares ``b.xmp`` with the raw ``b.CR2``: not its own."""
+    import cv2
+    import numpy as np
+
+    photo = raw.with_name("IMG_0001.jfif")
+    ok, buf = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
+    assert ok
+    photo.write_bytes(buf.tobytes())
+    lr, _ = _sidecars(raw)
+    assert [o.action for o in _apply(raw, RECIPE, host="lightroom")] == ["written"]  # the raw's edit in IMG_0001.xmp
+    before = lr.read_bytes()
+    (out,) = _apply(photo, ZERO, host="lightroom", overwrite=True)
+    assert (out.action, out.reason) == ("skipped", EMBEDDED_REASON)
+    assert lr.read_bytes() == before
+    (dry,) = _apply(photo, ZERO, host="lightroom", overwrite=True, dry_run=True)
+    assert (dry.action, dry.reason) == ("skipped", EMBEDDED_REASON)

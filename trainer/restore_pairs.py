@@ -319,7 +319,7 @@ def _darktable_histories(
     from backend.decode import decode_preview
     from backend.errors import AutoretouchError
     from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
-    from backend.sidecar.xmp import read_sidecar
+    from backend.sidecar.xmp import read_sidecar_readonly
     from trainer.darktable_labels import history_to_settings
     from trainer.data.selection import link_target
 
@@ -334,7 +334,7 @@ def _darktable_histories(
             skipped.append(f"{shown}: no darktable sidecar ({own_sidecar if selection else sidecar.name})")
             continue
         try:
-            entries = active_history(read_sidecar(own_sidecar))
+            entries = active_history(read_sidecar_readonly(own_sidecar))
             if not entries:
                 skipped.append(f"{shown}: the sidecar has no active history")
                 continue

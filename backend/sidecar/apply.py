@@ -505,6 +505,19 @@ def _would(reason: str) -> str:
     return "would take out" + reason.removeprefix("took out")
 
 
+def _is_raw(photo: Path, info: PhotoInfo | None) -> bool:
+    """Whether ``photo`` is a camera raw: from ``info`` when known, else from its first bytes (nothing decoded).
+
+    Raises:
+        DecodeError, PermissionDeniedError: the photo is not one autoretouch reads, or cannot be read.
+    """
+    if info is not None:
+        return info.is_raw
+    from backend.decode import sniff_kind  # heavy package (rawpy, OpenCV): only when needed
+
+    return sniff_kind(photo) == "raw"
+
+
 def apply_to_photo(
     photo: str | Path,
     recipe: Recipe,
@@ -535,7 +548,8 @@ def apply_to_photo(
         one that changes nothing) is written nowhere: each host is ``skipped`` with :data:`NOTHING_REASON`, and the
         photo is not decoded; with ``overwrite``, autoretouch's earlier edit in a sidecar is taken out instead
         (``written`` with :data:`TOOK_OUT_REASON`, or ``deleted`` when autoretouch created the sidecar and
-        nothing else is in it; see :func:`_take_out_earlier`).
+        nothing else is in it; see :func:`_take_out_earlier`), except Lightroom's ``NAME.xmp`` of a photo that is
+        no raw (its first bytes tell), skipped with :data:`EMBEDDED_REASON` as for any recipe.
 
     Raises:
         NotFoundError: the photo does not exist.
@@ -558,6 +572,9 @@ def apply_to_photo(
             why = "strength 0" if recipe.strength == 0 else "the recipe changes nothing"
             if not overwrite:
                 outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
+                continue
+            if h == "lightroom" and not _is_raw(p, known):  # NAME.xmp is no sidecar of this photo's: not touched
+                outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
                 continue
             try:
                 outcomes.append(_take_out_earlier(p, h, sidecar, dry_run, duplicate, why))

@@ -62,6 +62,7 @@ __all__ = [
     "check_replaceable",
     "check_sidecar_name",
     "lock_path",
+    "read_regular",
     "read_replaceable",
     "remove_with_backup",
     "sidecar_lock",
@@ -185,6 +186,44 @@ def read_replaceable(sidecar: str | Path, limit: int | None = None) -> bytes:
             return fh.read(-1 if limit is None else limit + 1)
         except OSError as exc:
             raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+
+
+def read_regular(sidecar: str | Path, limit: int | None = None) -> bytes:
+    """The content of the file ``sidecar``, only to read it (nothing is written, so links are followed).
+
+    Unlike :func:`read_replaceable`, a symbolic link or a hard-linked file is read; anything but a regular file
+    (a folder, named pipe, device or socket) is refused, named by its kind: it is looked at before it is opened,
+    and opened without blocking (a named pipe swapped in since never waits for a writer) and checked again.
+
+    Raises:
+        FileNotFoundError: nothing is there (a dangling link included).
+        SidecarError: not a regular file, larger than ``limit``, or unreadable (the message names the file).
+    """
+    p = Path(sidecar)
+
+    def refuse_odd(mode: int) -> None:
+        if not stat.S_ISREG(mode):
+            raise SidecarError(p, f"{file_kind(mode)}, not a regular file; not read")
+
+    try:
+        refuse_odd(os.stat(p).st_mode)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(2, "No such file or directory", str(p)) from None
+    except OSError as exc:
+        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+    with open(fd, "rb") as fh:
+        try:
+            size = os.fstat(fd)
+            refuse_odd(size.st_mode)
+            if limit is not None and size.st_size > limit:
+                raise SidecarError(p, f"sidecar is {size.st_size} bytes, over the {limit}-byte limit")
+            data = fh.read(-1 if limit is None else limit + 1)
+        except OSError as exc:
+            raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+    if limit is not None and len(data) > limit:  # grew since the fstat
+        raise SidecarError(p, f"sidecar is over the {limit}-byte limit")
+    return data
 
 
 def _check_sidecar_name(path: Path) -> os.stat_result | None:

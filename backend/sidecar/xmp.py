@@ -28,7 +28,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from backend.errors import SidecarError
-from backend.sidecar.atomic import read_replaceable
+from backend.sidecar.atomic import read_regular, read_replaceable
 
 __all__ = [
     "KNOWN_PREFIXES",
@@ -47,6 +47,7 @@ __all__ = [
     "parse_sidecar",
     "qname",
     "read_sidecar",
+    "read_sidecar_readonly",
     "remove_child",
     "restore_property",
     "serialize",
@@ -263,7 +264,8 @@ def read_sidecar(path: str | Path) -> XmpDocument:
 
     Only a regular file with one link is read (:func:`backend.sidecar.atomic.read_replaceable`): a symbolic
     link (it may be another photo's sidecar), a hard-linked file, a folder, and a named pipe, device or socket
-    (never opened: a pipe would wait for a writer) are refused.
+    (never opened: a pipe would wait for a writer) are refused. To only look at a sidecar, use
+    :func:`read_sidecar_readonly`.
 
     Raises:
         SidecarError: not a file autoretouch may replace, unreadable, too large, unsafe or malformed (the
@@ -273,6 +275,21 @@ def read_sidecar(path: str | Path) -> XmpDocument:
     p = Path(path)
     data = read_replaceable(p, MAX_SIDECAR_BYTES)
     return parse_sidecar(data, p)
+
+
+def read_sidecar_readonly(path: str | Path) -> XmpDocument:
+    """Read and parse a sidecar only to look at it (``train --darktable``): nothing is written to it.
+
+    A symbolic link is followed and a hard-linked file read (:func:`backend.sidecar.atomic.read_regular`); only
+    what is no regular file (a folder, named pipe, device or socket) is refused, and a pipe is never waited on.
+    Use :func:`read_sidecar` where autoretouch changes the file.
+
+    Raises:
+        SidecarError: not a regular file, unreadable, too large, unsafe or malformed (the message names the file).
+        FileNotFoundError: the file does not exist.
+    """
+    p = Path(path)
+    return parse_sidecar(read_regular(p, MAX_SIDECAR_BYTES), p)
 
 
 def element_from_string(text: str) -> ET.Element:
