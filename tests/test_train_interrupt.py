@@ -142,15 +142,18 @@ except KeyboardInterrupt:
 
 def test_a_ctrl_c_at_the_commands_exit_stops_a_thread_it_waits_for(tmp_path: Path) -> None:
     # a worker still running when the command returns (the batch's "second Ctrl-C: abort now"): the
-    # interpreter's exit joins it; one Ctrl-C there stops the wait
+    # interpreter's exit joins it (concurrent.futures' exit hook); one Ctrl-C there stops the wait
     proc = _script(
         tmp_path,
         """\
-import argparse, threading, time
+import argparse, concurrent.futures, threading, time
 from backend.cli import main as cli
 
 def command(_args):
-    threading.Thread(target=time.sleep, args=(60,)).start()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool.submit(time.sleep, 60)
+    pool.shutdown(wait=False)
+    threading._register_atexit(lambda: print("exiting", flush=True))  # runs before the pool's join
     return 0
 
 def parser():
@@ -159,12 +162,10 @@ def parser():
     return p
 
 cli.build_parser = parser
-code = cli.main([])
-print("returned", flush=True)
-sys.exit(code)
+sys.exit(cli.main([]))
 """,
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "returned"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "exiting"
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
