@@ -5,6 +5,7 @@
 * :func:`write_training_inputs`: tiny favourites, before/after pairs and :data:`TINY_TOML` for a training run.
 * :func:`ramp_photos`: ``(N, 3, S, S)`` linear test photos (dark-to-bright ramp times smooth colours).
 * :func:`tiny_pairs_config`: a restoration config that learns from a few tiny before/after pairs in seconds.
+* :func:`two_step_restore_config`: a restoration run of two steps on two tiny favourites (what install tests need).
 * :data:`TINY_RESTORE_OVERRIDES`: a seconds-long restoration run as ``section.key=value`` overrides (what
   ``testing.tiny_train_worker`` gives a test daemon's trainings).
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
@@ -31,6 +32,7 @@ __all__ = [
     "ramp_photos",
     "tiny_pairs_config",
     "tiny_train_toml",
+    "two_step_restore_config",
     "write_training_inputs",
 ]
 
@@ -160,6 +162,19 @@ def tiny_pairs_config(sliders: Sequence[str], style: str, *, steps: int = 200) -
         "restore": {"batch": 8, "pool_per_target": 12, "eval_every": 40, "lr": 1e-2, "fit_size": 32, "fit_iters": 60},
         "run": {"style": style, "steps": steps, "seed": 0, "threads": 1},
     }
+
+
+def two_step_restore_config(style: str) -> TrainConfig:
+    """A restoration run of 2 steps (an 8-wide exposure-only agent, 32-px thumbnails) that installs ``style``.
+
+    For tests about installing a style (replacing one, refusing after a Ctrl-C), not about what it learns.
+    """
+    return config_with({
+        "agent": {"sliders": ["exposure"], "width": 8, "thumb": 32, "dropout": 0.0},
+        "data": {"crops_per_image": 1, "eval_size": 48},
+        "restore": {"batch": 4, "pool_per_target": 2, "eval_every": 2, "val_unedits": 1},
+        "run": {"style": style, "steps": 2, "seed": 0, "threads": 1, "log_every": 1},
+    })  # fmt: skip
 
 
 def config_with(base: dict[str, dict[str, object]], **sections: dict[str, object]) -> TrainConfig:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from backend.cli import main as cli_main
-from testing.training import config_with
+from testing.training import two_step_restore_config
 from trainer.result import refuse_if_interrupted
 from trainer.synthetic import write_style_folders
 from trainer.train import train
@@ -46,7 +46,7 @@ def python_sigint() -> None:
 
 
 @pytest.mark.usefixtures("python_sigint")
-def test_an_interrupt_a_library_swallows_still_ends_the_command_with_130(
+def test_an_interrupt_a_library_swallows_still_ends_the_command_with_130_and_is_then_forgotten(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def swallowing(_args: argparse.Namespace) -> int:
@@ -61,23 +61,7 @@ def test_an_interrupt_a_library_swallows_still_ends_the_command_with_130(
     assert cli_main.main([]) == 130
     assert capsys.readouterr().err == "autoretouch: interrupted\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after an in-process call
-
-
-@pytest.mark.usefixtures("python_sigint")
-def test_an_in_process_call_forgets_its_interrupt_when_it_returns(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def swallowing(_args: argparse.Namespace) -> int:
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
-        except BaseException:
-            pass
-        return 0
-
-    monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(swallowing))
-    assert cli_main.main([]) == 130
-    # a notebook's later ``trainer.train(...)`` is not refused installation for the command's Ctrl-C
+    # and the Ctrl-C is forgotten: a notebook's later ``trainer.train(...)`` is not refused installation for it
     assert not cli_main.interrupted()
     refuse_if_interrupted()
 
@@ -199,12 +183,7 @@ def test_an_interrupt_while_starting_is_not_raised_in_the_middle_of_imports(
 
 def test_an_interrupted_training_does_not_install_its_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
-    cfg = config_with({
-        "agent": {"sliders": ["exposure"], "width": 8, "thumb": 32, "dropout": 0.0},
-        "data": {"crops_per_image": 1, "eval_size": 48},
-        "restore": {"batch": 4, "pool_per_target": 2, "eval_every": 2, "val_unedits": 1},
-        "run": {"style": "cut", "steps": 2, "seed": 0, "threads": 1, "log_every": 1},
-    })  # fmt: skip
+    cfg = two_step_restore_config("cut")
     monkeypatch.setattr(cli_main._Interrupts, "seen", True)  # a Ctrl-C that a library swallowed
     styles = tmp_path / "styles"
     with pytest.raises(KeyboardInterrupt):

@@ -17,7 +17,7 @@ import torch
 
 from backend.agent.style import SHIPPED_STYLES_DIR, Style, StyleStore, load_style, save_style
 from backend.errors import NotFoundError
-from testing.training import config_with
+from testing.training import config_with, two_step_restore_config
 from trainer.cli import TrainUsageError, _check_mode, _warn_same_sources, register
 from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, unique_photos
 from trainer.install_notes import install_notes, installed_before
@@ -113,12 +113,7 @@ def test_a_kept_version_is_never_overwritten_by_another_with_the_same_number(tmp
 
 def test_training_twice_into_one_style_folder_keeps_the_first_style(tmp_path: Path) -> None:
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
-    cfg = config_with({
-        "agent": {"sliders": ["exposure"], "width": 8, "thumb": 32, "dropout": 0.0},
-        "data": {"crops_per_image": 1, "eval_size": 48},
-        "restore": {"batch": 4, "pool_per_target": 2, "eval_every": 2, "val_unedits": 1},
-        "run": {"style": "twice", "steps": 2, "seed": 0, "threads": 1, "log_every": 1},
-    })  # fmt: skip
+    cfg = two_step_restore_config("twice")
     styles = tmp_path / "styles"
     train(cfg, targets=targets, run_dir=tmp_path / "run1", install_dir=styles)
     first = (styles / "twice.safetensors").read_bytes()
