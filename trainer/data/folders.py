@@ -33,12 +33,23 @@ __all__ = [
     "PHOTO_EXTENSIONS",
     "CroppedPhotos",
     "crop_photo",
+    "decode_long_side",
     "list_photos",
     "load_folder",
     "unique_photos",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def decode_long_side(cache_size: int, eval_size: int) -> int:
+    """The long side, in pixels, a training photo (favourite, source or pair) is decoded at.
+
+    The preview size, or twice the larger of the crop cache and the check size when that is more, so that crops
+    and check images are taken from at least twice their size.
+    """
+    return max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
+
 
 #: The smallest shorter side, in pixels after decoding at the preview size, of a favourite the trainer learns
 #: from: the smallest agent thumbnail the configuration allows (``agent.thumb >= 16``). Smaller photos (a 1x1
@@ -190,7 +201,7 @@ def load_folder(
     Raises:
         NotFoundError: none of the files could be decoded.
     """
-    long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
+    long_side = decode_long_side(cache_size, eval_size)
     all_crops: list[Tensor] = []
     evals: list[Tensor] = []
     names: list[str] = []

@@ -204,18 +204,17 @@ def load_paired_views(
     Raises:
         NotFoundError: not a single pair could be decoded.
     """
-    from backend.agent.thumbnail import PREVIEW_LONG_SIDE
     from backend.decode import decode_preview
     from backend.errors import DecodeError
     from backend.recipe import Recipe, render_recipe
-    from trainer.data.folders import crop_photo
+    from trainer.data.folders import crop_photo, decode_long_side
 
     if renders is not None and len(renders) != len(pairs):
         raise ValueError(f"{len(renders)} recipes for {len(pairs)} pairs")
     if after_images is not None and len(after_images) != len(pairs):
         raise ValueError(f"{len(after_images)} edited images for {len(pairs)} pairs")
 
-    long_side = max(PREVIEW_LONG_SIDE, 2 * max(cache_size, eval_size))
+    long_side = decode_long_side(cache_size, eval_size)
     views: list[Tensor] = []
     evals: list[Tensor] = []
     kept: list[Pair] = []
