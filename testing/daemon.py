@@ -4,8 +4,9 @@
 * :func:`make_outside`: a folder next to the root (outside it) holding a copy of a photo.
 * :func:`config_for`, :func:`start_daemon`: a :class:`~backend.daemon.DaemonConfig` on free loopback ports
   and a started daemon.
-* :func:`serving`: all of that at once: a daemon over ``base/root`` (with :func:`make_photos`) and random styles,
-  serving until the ``with`` block ends.
+* :func:`serving`: all of that at once: a daemon over ``base/root`` (with :func:`make_photos`, and
+  :func:`make_outside` if asked) and random styles, serving until the ``with`` block ends, and a gRPC channel to
+  it (:attr:`Served.channel`, :attr:`Served.stub`).
 * :func:`health_status`: the gRPC health check's answer.
 * :func:`use_daemon_env`, :func:`run_main`: run ``autoretouch`` in-process from the daemon's root, with its
   styles, and capture what it printed.
@@ -28,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from backend.cli.main import main
 from backend.daemon import Daemon, DaemonConfig, Ports, create_server
+from backend.rpc import pb_grpc
 from testing.styles import save_random_style
 
 __all__ = [
@@ -114,42 +116,68 @@ class Served:
         styles: its style folder (``base/styles``).
         daemon: the daemon.
         ports: its gRPC and HTTP ports.
+        channel: an insecure gRPC channel to :attr:`server`, open while the daemon serves (the tests' one way
+            to talk to it; a test that needs a channel of its own opens it itself).
         photos: what :func:`make_photos` wrote under ``root`` (empty when asked for no photos).
+        outside_dir: :func:`make_outside`'s folder when asked for (see :attr:`outside`), else None.
     """
 
     root: Path
     styles: Path
     daemon: Daemon
     ports: Ports
+    channel: grpc.Channel
     photos: dict[str, Path] = field(default_factory=dict)
+    outside_dir: Path | None = None
 
     @property
     def server(self) -> str:
         """The gRPC address, ``127.0.0.1:PORT`` (what ``--server`` takes)."""
         return f"127.0.0.1:{self.ports.grpc}"
 
+    @property
+    def stub(self) -> pb_grpc.RetoucherStub:
+        """The Retoucher service's stub on :attr:`channel`."""
+        return pb_grpc.RetoucherStub(self.channel)
+
+    @property
+    def outside(self) -> Path:
+        """``base/outside``, holding the JPEG photo as ``secret.jpg`` (only with ``serving(..., outside=True)``)."""
+        assert self.outside_dir is not None, "serving(..., outside=True) makes the outside folder"
+        return self.outside_dir
+
 
 @contextmanager
 def serving(
-    base: Path, *, photos: bool = True, style_names: tuple[str, ...] = ("default", "warm"), **overrides: Any
+    base: Path,
+    *,
+    photos: bool = True,
+    outside: bool = False,
+    style_names: tuple[str, ...] = ("default", "warm"),
+    **overrides: Any,
 ) -> Iterator[Served]:
     """A daemon serving ``base/root`` with random styles in ``base/styles``, started and serving (within 30 s) on
-    entry and stopped (grace 0.5 s) on exit.
+    entry and stopped (grace 0.5 s) on exit, with a gRPC channel to it (:attr:`Served.channel`, its
+    Retoucher stub :attr:`Served.stub`) opened on entry and closed on exit, before the daemon stops.
 
     Args:
         base: a scratch folder; ``base/root`` may already hold the test's files.
         photos: write :func:`make_photos` into the root first (else the root is only created).
+        outside: also make :func:`make_outside`'s ``base/outside`` with a copy of the JPEG photo
+            (:attr:`Served.outside`; needs ``photos``).
         style_names: the styles :func:`make_style_dir` writes.
         overrides: :func:`config_for` settings (``token``, ``http_port=None``, ``workers`` ...).
     """
     root = base / "root"
     made = make_photos(root) if photos else {}
     root.mkdir(parents=True, exist_ok=True)
+    outside_dir = make_outside(base, made["jpg"]) if outside else None
     styles = make_style_dir(base / "styles", style_names)
     daemon, ports = start_daemon(config_for(root, styles, **overrides))
     try:
         assert daemon.wait_until_serving(30)
-        yield Served(root, styles, daemon, ports, made)
+        with grpc.insecure_channel(f"127.0.0.1:{ports.grpc}") as channel:
+            yield Served(root, styles, daemon, ports, channel, made, outside_dir)
     finally:
         daemon.stop(0.5)
 

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from backend.daemon.sidecar_batch import _WalkOrder
-from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
-from testing.daemon import make_outside, run_main, serving, use_daemon_env
+from backend.rpc import PROTOCOL_VERSION, pb
+from testing.daemon import run_main, serving, use_daemon_env
 
 V = PROTOCOL_VERSION
 
@@ -23,18 +22,16 @@ V = PROTOCOL_VERSION
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("catalog_order")
-    with serving(base) as served:
-        outside = make_outside(base, served.photos["jpg"])
+    with serving(base, outside=True) as served:
+        outside = served.outside
         folder = served.root / "shoot"
         folder.mkdir()
         for name in ("a.jpg", "c.jpg", "e.jpg"):
             shutil.copy(served.photos["jpg"], folder / name)
         os.symlink(outside / "secret.jpg", folder / "b_escape.jpg")
         os.symlink(outside / "secret.jpg", folder / "d_escape.jpg")
-        channel = grpc.insecure_channel(served.server)
         yield {"root": served.root, "styles": served.styles, "server": served.server, "folder": folder,
-               "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
-        channel.close()
+               "stub": served.stub}  # fmt: skip
 
 
 WALK = ["a.jpg", "b_escape.jpg", "c.jpg", "d_escape.jpg", "e.jpg"]

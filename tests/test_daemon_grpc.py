@@ -20,7 +20,7 @@ from backend.rpc import PROTOCOL_VERSION, SERVICE_NAME, pb, pb_grpc
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
-from testing.daemon import health_status, make_outside, serving
+from testing.daemon import health_status, serving
 
 V = PROTOCOL_VERSION
 
@@ -31,21 +31,19 @@ V = PROTOCOL_VERSION
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("daemon")
-    with serving(base) as served:
-        outside = make_outside(base, served.photos["jpg"])
+    with serving(base, outside=True) as served:
+        outside = served.outside
         os.symlink(outside / "secret.jpg", served.root / "escape.jpg")
         os.symlink(outside, served.root / "escape_dir")
-        channel = grpc.insecure_channel(served.server)
         yield {
             "root": served.root,
             "photos": served.photos,
             "outside": outside,
             "daemon": served.daemon,
             "ports": served.ports,
-            "channel": channel,
-            "stub": pb_grpc.RetoucherStub(channel),
+            "channel": served.channel,
+            "stub": served.stub,
         }
-        channel.close()
 
 
 @pytest.fixture

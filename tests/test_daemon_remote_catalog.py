@@ -22,7 +22,7 @@ from backend.errors import PermissionDeniedError
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
-from testing.daemon import config_for, make_outside, run_main, serving, start_daemon, use_daemon_env
+from testing.daemon import config_for, run_main, serving, start_daemon, use_daemon_env
 from testing.lrcat_fixtures import CatalogBuilder
 
 TOKEN = "s3cret-token"
@@ -31,9 +31,8 @@ TOKEN = "s3cret-token"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote_catalog")
-    with serving(base, token=TOKEN, http_port=None) as served:
-        outside = make_outside(base, served.photos["jpg"])
-        yield {"root": served.root, "photos": served.photos, "styles": served.styles, "outside": outside,
+    with serving(base, outside=True, token=TOKEN, http_port=None) as served:
+        yield {"root": served.root, "photos": served.photos, "styles": served.styles, "outside": served.outside,
                "daemon": served.daemon, "server": served.server}  # fmt: skip
 
 

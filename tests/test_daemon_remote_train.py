@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from backend.cli.main import build_parser
 from backend.cli.server_options import RemoteOptionError
 from backend.daemon.client import RemoteError
 from backend.daemon.errors import BadRequestError
-from backend.rpc import pb, pb_grpc
+from backend.rpc import pb
 from testing.daemon import serving
 from testing.training import write_training_inputs
 from trainer.remote_train import config_overrides, remote_train
@@ -36,11 +35,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("remote_train")
     inputs = write_training_inputs(base)
     with serving(base, photos=False, style_names=("default",), http_port=None) as served:
-        channel = grpc.insecure_channel(served.server)
         yield {"root": served.root, "targets": inputs.targets, "pairs": (inputs.before, inputs.after),
                "styles": served.styles, "config": inputs.config, "daemon": served.daemon, "server": served.server,
-               "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
-        channel.close()
+               "stub": served.stub}  # fmt: skip
 
 
 def _args(env: dict[str, Any], *argv: str) -> argparse.Namespace:

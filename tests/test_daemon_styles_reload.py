@@ -13,7 +13,7 @@ import pytest
 
 from backend.daemon.styles import LoadedStyles, StyleRegistry
 from backend.errors import NotFoundError
-from backend.rpc import PROTOCOL_VERSION, pb, pb_grpc
+from backend.rpc import PROTOCOL_VERSION, pb
 from testing.daemon import run_main, serving
 from testing.styles import save_random_style
 
@@ -24,9 +24,7 @@ V = PROTOCOL_VERSION
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("reload")
     with serving(base) as served:
-        channel = grpc.insecure_channel(served.server)
-        yield {"served": served, "stub": pb_grpc.RetoucherStub(channel)}
-        channel.close()
+        yield {"served": served, "stub": served.stub}
 
 
 def _suggest(env: dict[str, Any], style: str) -> Any:

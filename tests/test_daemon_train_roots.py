@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from backend.agent.style import load_style
-from backend.rpc import pb, pb_grpc
+from backend.rpc import pb
 from testing.daemon import serving
 from testing.lrcat_fixtures import CatalogBuilder
 from testing.training import write_training_inputs
@@ -41,10 +41,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     for p in photos:
         shutil.copy(p, outside / p.name)
     with serving(base, photos=False, style_names=("default",), http_port=None) as served:
-        channel = grpc.insecure_channel(served.server)
         yield {"base": base, "root": served.root, "inside": inputs.before, "outside": outside, "photos": photos,
-               "styles": served.styles, "tiny": config_overrides(inputs.config), "stub": pb_grpc.RetoucherStub(channel)}  # fmt: skip
-        channel.close()
+               "styles": served.styles, "tiny": config_overrides(inputs.config), "stub": served.stub}  # fmt: skip
 
 
 def _catalog(path: Path, folders: dict[str, Path], names: list[str]) -> None:

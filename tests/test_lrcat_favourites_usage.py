@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 from backend.cli.main import main
-from backend.rpc import pb, pb_grpc
+from backend.rpc import pb
 from testing.daemon import serving
 from testing.lrcat_fixtures import CatalogBuilder
 from testing.training import write_training_inputs
@@ -99,10 +99,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with serving(base, photos=False, style_names=("default",), http_port=None) as served:
         lrcat = served.root / "c.lrcat"
         _catalog(lrcat, inputs.before, sorted(p.stem for p in inputs.before.glob("*.png")))
-        channel = grpc.insecure_channel(served.server)
-        yield {"lrcat": lrcat, "tiny": config_overrides(inputs.config), "stub": pb_grpc.RetoucherStub(channel),
+        yield {"lrcat": lrcat, "tiny": config_overrides(inputs.config), "stub": served.stub,
                "daemon": served.daemon}  # fmt: skip
-        channel.close()
 
 
 @pytest.mark.parametrize(
