@@ -23,13 +23,12 @@ V = PROTOCOL_VERSION
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("catalog_order")
     with serving(base, outside=True) as served:
-        outside = served.outside
         folder = served.root / "shoot"
         folder.mkdir()
         for name in ("a.jpg", "c.jpg", "e.jpg"):
             shutil.copy(served.photos["jpg"], folder / name)
-        os.symlink(outside / "secret.jpg", folder / "b_escape.jpg")
-        os.symlink(outside / "secret.jpg", folder / "d_escape.jpg")
+        for name in ("b_escape.jpg", "d_escape.jpg"):  # links to a photo outside the daemon's root
+            os.symlink(served.outside / "secret.jpg", folder / name)
         yield {"root": served.root, "styles": served.styles, "server": served.server, "folder": folder,
                "stub": served.stub}  # fmt: skip
 
