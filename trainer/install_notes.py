@@ -53,7 +53,10 @@ def _old_run_folder(run_dir: Path, name: str, created: Any) -> Path | None:
 
 
 def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | None:
-    """The copy of the replaced style in ``install_dir/replaced/`` whose metadata is ``before``, if any."""
+    """The copy of the replaced style in ``install_dir/replaced/`` whose metadata is ``before``, if any.
+
+    Its weights file, or its ``.json`` where no weights were kept (only the ``.json`` was installed).
+    """
     try:
         candidates = sorted((install_dir / REPLACED_DIR).glob(f"{name}@*.json"))
     except OSError:
@@ -61,7 +64,8 @@ def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | N
     for meta in candidates:
         try:
             if read_metadata(meta) == before:
-                return meta.with_suffix(".safetensors")
+                weights = meta.with_suffix(".safetensors")
+                return weights if weights.is_file() else meta
         except (AutoretouchError, OSError, ValueError):
             continue
     return None
@@ -80,7 +84,10 @@ def install_notes(
         old_v, new_v = before.get("model_version", "?"), new.get("model_version", "?")
         old_dir = _old_run_folder(Path(summary["run_dir"]), name, before.get("created"))
         kept = _kept_copy(Path(install_dir), name, before)
-        if kept is not None:
+        if kept is not None and kept.suffix == ".json":  # only the .json was installed: no weights to keep
+            where = f"the old version's .json is kept as {kept} (it had no {name}.safetensors)"
+            where += f", trained in {old_dir}{os.sep}" if old_dir is not None else ""
+        elif kept is not None:
             where = (
                 f"the old version is kept as {kept} and its .json (copy both back as {name}.safetensors and "
                 f"{name}.json to go back to it)"

@@ -6,19 +6,22 @@ Shared by every training method (:mod:`trainer.train`: GAN + RL; :mod:`trainer.r
 
 from __future__ import annotations
 
+import errno
 import filecmp
-import functools
+import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.agent.network import AgentNet
 from backend.agent.style import Style, read_metadata, save_style
-from backend.errors import AutoretouchError, PermissionDeniedError
-from backend.fsio import write_with
+from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
+from backend.fsio import fsync_folder, replacing
 
 __all__ = [
     "REPLACED_DIR",
+    "ReplacedNotKeptError",
     "TrainResult",
     "install_style",
     "keep_replaced",
@@ -87,57 +90,129 @@ def refuse_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
-def keep_replaced(directory: str | Path, name: str) -> Path | None:
+class ReplacedNotKeptError(OutputError):
+    """The style a training replaces could not be kept, so the trained style was not installed (nothing was replaced).
+
+    Why: ``replaced`` is a file, the disk is full, the file system is read-only, every name is taken. The message
+    says which, and where the trained style stays (its run folder's ``style/``); a permission refusal is
+    :class:`PermissionDeniedError` with the same message.
+    """
+
+
+#: Most names :func:`keep_replaced` tries for one version (``NAME@N``, ``NAME@N-2``, ... ``NAME@N-9999``).
+_MAX_KEPT_NAMES = 9_999
+
+
+def _kept_stem(kept: Path, name: str, version: object, present: list[Path]) -> tuple[str, list[Path]]:
+    """The name in ``kept`` for the installed files ``present`` (the .json first), and those of them to copy there.
+
+    A name taken by the same bytes (an installation retried, or one killed half-way: a half pair, completed) is
+    used again, copying only what is missing; a weights file without its .json (a copy killed before it got its
+    .json: a pair's .json is always written first) is replaced; a name taken otherwise is skipped.
+
+    Raises:
+        OSError: every name up to ``NAME@N-9999`` is taken (``EEXIST``).
+    """
+    for n in range(1, _MAX_KEPT_NAMES + 1):
+        stem = f"{name}@{version}" if n == 1 else f"{name}@{version}-{n}"
+        targets = {suffix: kept / f"{stem}{suffix}" for suffix in (".json", ".safetensors")}
+        taken = {s: t for s, t in targets.items() if t.exists() or t.is_symlink()}
+        sources = {p.suffix: p for p in present}
+        if not taken:
+            return stem, present
+        if all(
+            s in sources and not t.is_symlink() and t.is_file() and filecmp.cmp(sources[s], t, shallow=False)
+            for s, t in taken.items()
+        ):
+            return stem, [p for p in present if p.suffix not in taken]
+        orphan = targets[".safetensors"]
+        if set(taken) == {".safetensors"} and not orphan.is_symlink() and orphan.is_file():
+            return stem, present
+    raise OSError(errno.EEXIST, f"{name}@{version} to {name}@{version}-{_MAX_KEPT_NAMES} are all taken")
+
+
+def _not_kept(kept: Path, exc: OSError, trained_in: str | Path | None) -> AutoretouchError:
+    """The typed error for ``exc`` raised while keeping a copy in ``kept``: nothing was installed."""
+    if kept.exists() and not kept.is_dir():
+        reason = f"it is not a folder (move it away, or rename it); {exc.strerror or exc}"
+    else:
+        reason = str(exc.strerror or exc) if exc.filename is None else f"{exc.filename}: {exc.strerror or exc}"
+    where = f"{trained_in}{os.sep}" if trained_in is not None else f"the run folder's style{os.sep} subfolder"
+    message = (
+        f"cannot keep a copy of the style being replaced ({reason}); the trained style was not installed "
+        f"and nothing was replaced: it stays in {where}"
+    )
+    if isinstance(exc, PermissionError):
+        return PermissionDeniedError(f"{kept}: {message}")
+    return ReplacedNotKeptError(kept, message)
+
+
+def keep_replaced(directory: str | Path, name: str, *, trained_in: str | Path | None = None) -> Path | None:
     """Copy the installed pair of style ``name`` to ``directory/replaced/NAME@N.*`` before it is replaced.
 
     N is the installed metadata's model version (``unknown`` where it cannot be read); where that name is taken
     by another pair (a version number used twice: a style deleted, then trained again), ``NAME@N-2``,
-    ``NAME@N-3``, ... Each file is copied atomically, the weights first; a pair kept before with the same bytes
-    (an installation retried) is not copied again.
+    ``NAME@N-3``, ... up to ``NAME@N-9999`` (past that nothing is overwritten: refused). Each file is copied
+    atomically with its own permission bits, the .json first; the copies are flushed to disk (the folder's entries
+    too) before this returns, so the swap that follows never loses the replaced style. A pair kept before with the
+    same bytes (an installation retried) is not copied again; one half kept (a copy killed half-way) is completed.
+
+    Args:
+        directory: the style folder.
+        name: the style name.
+        trained_in: where the trained style stays when this refuses (named in the error).
 
     Returns:
-        The kept weights file (``NAME@N.safetensors``, present where the installed weights were), or ``None``:
+        The kept weights file (``NAME@N.safetensors``), or its ``.json`` where only that was installed; ``None``:
         nothing was installed under that name.
 
     Raises:
-        PermissionDeniedError: the copy cannot be written (nothing is replaced then).
+        ReplacedNotKeptError: the copy cannot be written (``replaced`` is a file, no space left, a read-only file
+            system, every name taken): nothing is replaced then.
+        PermissionDeniedError: the same, refused for permission.
     """
     d = Path(directory)
-    pair = [d / f"{name}.safetensors", d / f"{name}.json"]
+    pair = [d / f"{name}.json", d / f"{name}.safetensors"]
     present = [p for p in pair if p.is_file()]
     if not present:
         return None
     try:
-        version: object = int(read_metadata(pair[1])["model_version"])
+        version: object = int(read_metadata(pair[0])["model_version"])
     except (AutoretouchError, KeyError, OSError, TypeError, ValueError):
         version = "unknown"
     kept = d / REPLACED_DIR
-    for n in range(1, 10_000):
-        stem = f"{name}@{version}" if n == 1 else f"{name}@{version}-{n}"
-        copies = {p: kept / f"{stem}{p.suffix}" for p in present}
-        if all(c.is_file() and filecmp.cmp(p, c, shallow=False) for p, c in copies.items()):
-            return kept / f"{stem}.safetensors"
-        if not any(c.exists() or c.is_symlink() for c in (kept / f"{stem}.safetensors", kept / f"{stem}.json")):
-            break
     try:
-        kept.mkdir(exist_ok=True)
-        for src, dst in copies.items():
-            write_with(dst, functools.partial(shutil.copyfile, src))
-    except PermissionError as exc:
-        raise PermissionDeniedError(f"{kept}: cannot keep the style being replaced ({exc.strerror})") from None
-    return kept / f"{stem}.safetensors"
+        stem, to_copy = _kept_stem(kept, name, version, present)
+        if to_copy:
+            if not kept.is_dir():
+                kept.mkdir()
+                fsync_folder(d)
+            for src in to_copy:
+                with replacing(kept / f"{stem}{src.suffix}", mode=stat.S_IMODE(src.stat().st_mode)) as tmp:
+                    shutil.copyfile(src, tmp)
+            fsync_folder(kept)
+    except OSError as exc:
+        raise _not_kept(kept, exc, trained_in) from None
+    return kept / f"{stem}{present[-1].suffix}"
 
 
-def install_style(style: Style, directory: str | Path) -> Path:
+def install_style(style: Style, directory: str | Path, *, trained_in: str | Path | None = None) -> Path:
     """Install ``style`` into the style folder ``directory``, keeping the pair it replaces (:func:`keep_replaced`).
+
+    Args:
+        style: the trained style.
+        directory: the style folder.
+        trained_in: the folder the style was saved to in its run folder (``RUN/style``), named where installing
+            is refused.
 
     Returns:
         The installed weights file.
 
     Raises:
         KeyboardInterrupt: the command got a Ctrl-C (:func:`refuse_if_interrupted`): nothing is installed.
+        ReplacedNotKeptError: the replaced style could not be kept (:func:`keep_replaced`): nothing is installed.
         PermissionDeniedError: the folder cannot be written.
     """
     refuse_if_interrupted()
-    keep_replaced(directory, style.name)
+    keep_replaced(directory, style.name, trained_in=trained_in)
     return save_style(style, directory)
