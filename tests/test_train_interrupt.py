@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +42,13 @@ def _parser_running(func: object) -> argparse.ArgumentParser:
 
 
 @pytest.fixture
-def python_sigint() -> None:
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler in place, and put back afterwards (a failing test must not leave ours behind)."""
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("the test runner handles SIGINT itself")
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    cli_main._Interrupts.seen = cli_main._Interrupts.raising = cli_main._Interrupts.active = False
 
 
 @pytest.mark.usefixtures("python_sigint")
@@ -97,6 +103,73 @@ def test_a_second_ctrl_c_stops_a_start_up_that_hangs(
     assert cli_main.main([]) == 130
     assert ran == [] and capsys.readouterr().err == "autoretouch: interrupted\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.usefixtures("python_sigint")
+def test_a_nested_main_gives_back_exactly_the_handler_it_found_and_keeps_the_commands_state(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    after: list[object] = []
+
+    def outer(_args: argparse.Namespace) -> int:
+        cli_main._Interrupts.seen = True  # a Ctrl-C a library swallowed during the outer command
+        monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(lambda _args: 0))
+        code = cli_main.main([])  # 130: the inner one sees the outer command's Ctrl-C too
+        after.append(signal.getsignal(signal.SIGINT))
+        after.append((cli_main._Interrupts.seen, cli_main._Interrupts.raising, cli_main.interrupted()))
+        return code
+
+    monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(outer))
+    assert cli_main.main([]) == 130  # the outer command's Ctrl-C is not forgotten by the inner main()
+    assert after == [cli_main._Interrupts.handler, (True, True, True)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not cli_main.interrupted()
+    capsys.readouterr()
+
+
+@pytest.mark.usefixtures("python_sigint")
+def test_main_in_another_thread_leaves_the_running_commands_state_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    states: list[tuple[bool, bool, bool]] = []
+
+    def in_thread() -> None:
+        monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(lambda _args: 0))
+        assert cli_main.main([]) == 0  # it cannot set a handler there, takes nothing over, and runs
+        states.append((cli_main._Interrupts.seen, cli_main._Interrupts.raising, cli_main.interrupted()))
+
+    def command(_args: argparse.Namespace) -> int:
+        cli_main._Interrupts.seen = True  # a Ctrl-C a library swallowed
+        thread = threading.Thread(target=in_thread)
+        thread.start()
+        thread.join()
+        return 0
+
+    monkeypatch.setattr(cli_main, "build_parser", lambda: _parser_running(command))
+    assert cli_main.main([]) == 130
+    # in the thread: the command's record and raising stay; interrupted() is False there (not the command's thread)
+    assert states == [(True, True, False)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_of_the_command_never_refuses_an_install_asked_from_another_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ``serve`` after a swallowed Ctrl-C: the daemon's threads (its training is a worker process of its own) never
+    # consult the command's record
+    monkeypatch.setattr(cli_main._Interrupts, "seen", True)
+    errors: list[BaseException] = []
+
+    def install() -> None:
+        try:
+            refuse_if_interrupted()
+        except BaseException as exc:  # KeyboardInterrupt included
+            errors.append(exc)
+
+    thread = threading.Thread(target=install)
+    thread.start()
+    thread.join()
+    assert errors == []
+    with pytest.raises(KeyboardInterrupt):  # the command's own thread still refuses
+        refuse_if_interrupted()
 
 
 def _script(tmp_path: Path, body: str) -> subprocess.Popen[str]:

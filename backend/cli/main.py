@@ -31,8 +31,10 @@ import os
 import select
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -81,6 +83,8 @@ class _Interrupts:
 
     seen = False
     raising = False
+    #: Whether a :func:`main` that took SIGINT over is running (a nested one leaves the handler and the state alone).
+    active = False
 
     @classmethod
     def handler(cls, signum: int, frame: object) -> None:
@@ -94,31 +98,53 @@ class _Interrupts:
             raise KeyboardInterrupt
 
     @classmethod
-    def take_over(cls) -> Any:
+    def take_over(cls) -> _Taken:
         """Take SIGINT over where Python's own handler is in place (not where a test runner or host set another).
 
+        Ours left in place by no running :func:`main` counts as Python's own. Only a call that takes it over owns
+        the state (``seen``, ``raising``): one in a thread other than the main thread (no handler can be set
+        there), one under a test runner's or host's handler, and one nested in a running :func:`main` change
+        nothing.
+
         Returns:
-            The handler in place before, for :meth:`give_back` (``None``: not the main thread, nothing changed).
+            What :meth:`give_back` needs: the handler in place before, and whether this call took it over.
         """
         try:
             previous = signal.getsignal(signal.SIGINT)
-            if previous != cls.handler:  # a Ctrl-C recorded before belongs to no command of ours
-                cls.seen = False
-            if previous in (signal.default_int_handler, cls.handler):
+            if not cls.active and (previous is signal.default_int_handler or previous == cls.handler):
                 signal.signal(signal.SIGINT, cls.handler)
+            else:
+                return _Taken(previous, installed=False)
         except ValueError:  # not the main thread
-            return None
-        return previous
+            return _Taken(None, installed=False)
+        cls.seen = False  # a Ctrl-C recorded before belongs to no command of ours
+        cls.raising = False
+        cls.active = True
+        return _Taken(previous, installed=True)
 
     @classmethod
-    def give_back(cls, previous: Any) -> None:
-        """Put back the SIGINT handler :meth:`take_over` found (Python's own where it found ours) and forget."""
+    def give_back(cls, taken: _Taken) -> None:
+        """Put back the handler :meth:`take_over` found, where it took SIGINT over, and forget the state.
+
+        Python's own goes back where it found ours (left by no running :func:`main`); a call that took nothing over
+        changes nothing.
+        """
+        if not taken.installed:
+            return
+        previous = taken.previous
+        with contextlib.suppress(ValueError, TypeError):  # a handler set outside Python
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous == cls.handler else previous)
         cls.raising = False
         cls.seen = False  # a later library call in this process (``trainer.train`` in a notebook) starts afresh
-        if previous is None:
-            return
-        with contextlib.suppress(ValueError, TypeError):  # not the main thread; a handler set outside Python
-            signal.signal(signal.SIGINT, signal.default_int_handler if previous == cls.handler else previous)
+        cls.active = False
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """What :meth:`_Interrupts.take_over` did: the SIGINT handler it found, and whether it put ours in its place."""
+
+    previous: Any
+    installed: bool
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -156,22 +182,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     says while it runs, and the handler that was in place is given back when it returns (Python's own for the
     ``autoretouch`` process, so a hang at the interpreter's exit still stops on Ctrl-C).
     """
-    previous = _Interrupts.take_over()
+    taken = _Interrupts.take_over()
     try:
-        return _run(argv)
+        return _run(argv, owner=taken.installed)
     except KeyboardInterrupt:  # a second Ctrl-C while starting (a hanging import) or finishing: stop now
         return _interrupted()
     finally:
-        _Interrupts.give_back(previous)
+        _Interrupts.give_back(taken)
 
 
 def interrupted() -> bool:
     """Whether this process got a SIGINT since the command started: ``train`` installs no style after one.
 
     Seen even where a library swallowed the ``KeyboardInterrupt`` (some catch ``BaseException`` while
-    importing), so an interrupted training is never installed.
+    importing), so an interrupted training is never installed. The command's Ctrl-C belongs to the main thread,
+    which runs the command (and where Python runs signal handlers): asked from any other thread (a daemon's
+    request threads, under ``serve``) this is ``False``.
     """
-    return _Interrupts.seen
+    return _Interrupts.seen and threading.current_thread() is threading.main_thread()
 
 
 def _interrupted() -> int:
@@ -179,37 +207,44 @@ def _interrupted() -> int:
     return 130
 
 
-def _run(argv: Sequence[str] | None) -> int:
+def _run(argv: Sequence[str] | None, *, owner: bool = True) -> int:
+    """Run the command; ``owner``: this call took SIGINT over (only then does it switch ``raising``).
+
+    A Ctrl-C counts where :func:`interrupted` sees it: in the main thread (a nested call sees its command's too).
+    """
     if sys.stdout is None:  # started with stdout closed (``>&-``, some service managers): output goes nowhere
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's stdout from now on)
     _names_as_they_are()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if _Interrupts.seen:  # while starting (imports, parser): nothing was done yet
+    if interrupted():  # while starting (imports, parser): nothing was done yet
         return _interrupted()
-    _Interrupts.raising = True
+    if owner:
+        _Interrupts.raising = True
     try:
         code = int(args.func(args))
-        _Interrupts.raising = False
+        if owner:
+            _Interrupts.raising = False
         sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
-        return _interrupted() if _Interrupts.seen else code  # a library swallowed it: still an interruption
+        return _interrupted() if interrupted() else code  # a library swallowed it: still an interruption
     except BrokenPipeError:
         if _stdout_gone():
             return _broken_pipe()
         return _internal_error()
     except AutoretouchError as exc:
-        if _Interrupts.seen:
+        if interrupted():
             return _interrupted()
         print(f"autoretouch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return _interrupted()
     except Exception:  # a bug: say so loudly, with the traceback (unless a Ctrl-C broke a library half-way)
-        if _Interrupts.seen:
+        if interrupted():
             return _interrupted()
         return _internal_error()
     finally:
-        _Interrupts.raising = False
+        if owner:
+            _Interrupts.raising = False
 
 
 def _names_as_they_are() -> None:
