@@ -167,7 +167,12 @@ def serving(
             (:attr:`Served.outside`; needs ``photos``).
         style_names: the styles :func:`make_style_dir` writes.
         overrides: :func:`config_for` settings (``token``, ``http_port=None``, ``workers`` ...).
+
+    Raises:
+        ValueError: ``outside=True`` with ``photos=False`` (the outside folder copies the root's JPEG photo).
     """
+    if outside and not photos:
+        raise ValueError("serving(outside=True) copies the root's JPEG photo into base/outside: it needs photos=True")
     root = base / "root"
     made = make_photos(root) if photos else {}
     root.mkdir(parents=True, exist_ok=True)
