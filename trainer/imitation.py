@@ -359,7 +359,7 @@ def _write_results(
         model_version=next_model_version(inst, cfg.run.style),
     )
     out.style_path = save_style(style, run / "style")
-    out.installed_path = install_style(style, inst) if inst is not None else None
+    out.installed_path = install_style(style, inst, trained_in=run / "style") if inst is not None else None
 
 
 def write_finetune_checkpoint(cfg: TrainConfig, net: AgentNet, run_dir: str | Path, info: Any = None) -> Path | None:

@@ -501,5 +501,5 @@ def _finish(
     save_style(style, run / "style")
     if rejected is None and install_dir is not None:
         style.model_version = next_model_version(Path(install_dir), cfg.run.style)
-        install_style(style, Path(install_dir))
+        install_style(style, Path(install_dir), trained_in=run / "style")
     return metrics, rejected

@@ -433,7 +433,7 @@ def _export_style(
         model_version=next_model_version(install_dir, cfg.run.style),
     )
     path = save_style(style, run_dir / "style")
-    installed = install_style(style, install_dir) if install_dir is not None else None
+    installed = install_style(style, install_dir, trained_in=run_dir / "style") if install_dir is not None else None
     return path, installed
 
 
