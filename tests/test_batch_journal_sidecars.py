@@ -2,9 +2,10 @@
 
 A journal line records each host's sidecar as the run left it (``sidecar_stat``); "done" holds while the
 sidecar is unchanged. Where the journal wrote autoretouch's edit and the sidecar changed since, a run without
-``--overwrite`` applies it again only where the sidecar was deleted: one the user took it out of
-(``autoretouch revert``, darktable's discard or undo) is skipped with ``TAKEN_OUT``, one that still holds it is done,
-and neither is decoded.
+``--overwrite`` applies it again only where the sidecar was deleted (and its backup does not hold the edit): one
+the user took it out of (``autoretouch revert``, also where it removed a sidecar autoretouch created; darktable's
+discard or undo; a ``--strength 0 --overwrite`` take-out) is skipped with ``TAKEN_OUT``, one that still holds it is
+done, and neither is decoded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from backend.batch import ALREADY_DONE, TAKEN_OUT, JournalError, run_batch
 from backend.batch.journal import UNRECORDED, HostRecord, Journal, JournalEntry, PhotoStat, RunConfig
 from backend.cli.main import main
+from backend.sidecar.atomic import backup_path
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.revert import revert_photo
 from backend.sidecar.xmp import read_sidecar
@@ -32,8 +34,8 @@ def style(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_style(tmp_path_factory.mktemp("styles"))
 
 
-def _run(folder: Path, style: Path, **kw: object):  # type: ignore[no-untyped-def]
-    return run_batch([folder], hosts="darktable", style=style, jobs=1, **kw)  # type: ignore[arg-type]
+def _run(folder: Path, style: Path, jobs: int = 1, **kw: object):  # type: ignore[no-untyped-def]
+    return run_batch([folder], hosts="darktable", style=style, jobs=jobs, **kw)  # type: ignore[arg-type]
 
 
 def _ours(sidecar: Path) -> bool:
@@ -54,27 +56,34 @@ def _forbid_suggest(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return called
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_revert_then_catalog_leaves_the_users_sidecar_without_our_edit_and_says_why(
-    tmp_path: Path, style: Path
+    tmp_path: Path, style: Path, jobs: int
 ) -> None:
     folder = tmp_path / "r1"
     a, b = make_photos(folder, 2)
     b_xmp = Path(f"{b}.xmp")
     b_xmp.write_text(FOREIGN_DT)  # the user's own darktable sidecar
-    assert _run(folder, style).counts["written"] == 2
+    assert _run(folder, style, jobs=jobs).counts["written"] == 2
     for photo in (a, b):
         revert_photo(photo, host="darktable")
-    assert not Path(f"{a}.xmp").exists() and b_xmp.is_file() and not _ours(b_xmp)
+    a_xmp = Path(f"{a}.xmp")
+    assert not a_xmp.exists() and _ours(backup_path(a_xmp)) and b_xmp.is_file() and not _ours(b_xmp)
     reverted = b_xmp.read_bytes()
-    again = _run(folder, style)
-    # the sidecar autoretouch created is gone (revert removed it, as a deletion would): applied again; the
-    # user's own sidecar lost our edit since it was written: left so, and the photo says why and how
-    assert again.counts["written"] == 1 and again.skipped_reasons == {TAKEN_OUT: 1}
-    assert _ours(Path(f"{a}.xmp")) and b_xmp.read_bytes() == reverted
-    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 1, TAKEN_OUT: 1}  # the same reason next time
-    forced = _run(folder, style, overwrite=True)
-    assert forced.counts["written"] == 1 and _ours(b_xmp)  # --overwrite applies it again
-    assert _run(folder, style).skipped_reasons == {ALREADY_DONE: 2}
+    again = _run(folder, style, jobs=jobs)
+    # the sidecar autoretouch created was removed by revert (kept as its backup, which holds our edit): not a
+    # deletion by the user; the user's own sidecar lost our edit since it was written: both are left so, and
+    # each photo says why and how
+    assert again.counts["written"] == 0 and again.skipped_reasons == {TAKEN_OUT: 2}
+    assert not a_xmp.exists() and b_xmp.read_bytes() == reverted
+    assert _run(folder, style, jobs=jobs).skipped_reasons == {TAKEN_OUT: 2}  # the same reason next time
+    forced = _run(folder, style, jobs=jobs, overwrite=True)
+    assert forced.counts["written"] == 2 and _ours(a_xmp) and _ours(b_xmp)  # --overwrite applies it again
+    assert _run(folder, style, jobs=jobs).skipped_reasons == {ALREADY_DONE: 2}
+
+
+def test_the_taken_out_reason_names_the_photo_not_the_folder() -> None:
+    assert "autoretouch catalog PHOTO --overwrite" in TAKEN_OUT
 
 
 def _catalogued(folder: Path, style: Path, *, users: bool = True) -> Path:
@@ -124,11 +133,29 @@ def test_a_deleted_sidecar_gets_the_edit_again(tmp_path: Path, style: Path) -> N
     assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
 
 
-def test_a_take_out_at_strength_0_is_no_edit_to_keep_out(tmp_path: Path, style: Path) -> None:
-    sidecar = _catalogued(tmp_path / "zero", style)
+def test_a_reverted_sidecar_deleted_with_its_backup_gets_the_edit_again(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "both", style, users=False)
+    revert_photo(sidecar.parent / sidecar.stem, host="darktable")
+    backup_path(sidecar).unlink()  # the user deleted both: nothing is left to respect
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
+
+
+def test_a_backup_of_another_recipe_does_not_keep_a_deleted_sidecar_out(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "older", style, users=False)
+    assert _run(sidecar.parent, style, strength=0.5, overwrite=True).counts["written"] == 1
+    assert _ours(backup_path(sidecar))  # the earlier write's version, with the edit at the default strength
+    sidecar.unlink()  # the user deleted the sidecar: its backup is no take-out of the latest edit
+    assert _run(sidecar.parent, style, strength=0.5).counts["written"] == 1 and _ours(sidecar)
+
+
+@pytest.mark.parametrize("users", [True, False])
+def test_a_take_out_at_strength_0_is_kept_out_until_overwrite(tmp_path: Path, style: Path, users: bool) -> None:
+    sidecar = _catalogued(tmp_path / "zero", style, users=users)
     out = _run(sidecar.parent, style, strength=0.0, overwrite=True)
-    assert out.counts["written"] == 1 and not _ours(sidecar)  # took our edit out: the user's own choice in autoretouch
-    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)  # a later catalog applies it again
+    assert out.counts["failed"] == 0 and not _ours(sidecar) and sidecar.is_file() == users  # the user's removal
+    again = _run(sidecar.parent, style)
+    assert again.skipped_reasons == {TAKEN_OUT: 1} and not _ours(sidecar)  # a plain catalog leaves it out
+    assert _run(sidecar.parent, style, overwrite=True).counts["written"] == 1 and _ours(sidecar)  # puts it back
 
 
 def test_the_journal_records_each_sidecar_as_the_run_left_it(tmp_path: Path, style: Path) -> None:
@@ -219,3 +246,23 @@ def test_a_journal_named_like_a_sidecar_or_photo_is_refused(
     code = main(["catalog", str(folder), "--style", str(style), "--jobs", "1", "--journal", str(folder / name)])
     assert code == 3 and "journal cannot be" in capsys.readouterr().err
     assert sorted(p.name for p in folder.iterdir()) == ["IMG_0000.jpg"]  # nothing written, no sidecar
+
+
+def test_a_lightroom_sidecar_revert_removed_is_taken_out_not_deleted(tmp_path: Path) -> None:
+    """The usual case for raws: autoretouch created ``NAME.xmp``, and ``revert`` removed it (kept as its backup)."""
+    from backend.batch.worker import PhotoProcessor
+    from backend.sidecar.apply import apply_to_photo
+    from tests.test_sidecar_apply import RAW_INFO, RECIPE
+
+    raw = tmp_path / "IMG_0001.CR2"
+    raw.write_bytes(b"II*\x00 not really a raw")
+    sidecar = raw.with_suffix(".xmp")
+    (written,) = apply_to_photo(raw, RECIPE, host="lightroom", info=RAW_INFO)
+    assert written.action == "written" and _ours(sidecar)
+    revert_photo(raw, host="lightroom")
+    assert not sidecar.exists() and _ours(backup_path(sidecar))
+    for recipe in (RECIPE.to_dict(), None):  # the journal's recipe, or (another run's) not known
+        out = PhotoProcessor._written_before(raw, "lightroom", recipe)
+        assert out is not None and (out.action, out.reason) == ("skipped", TAKEN_OUT)
+    backup_path(sidecar).unlink()  # both gone: the normal rules apply it again
+    assert PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict()) is None

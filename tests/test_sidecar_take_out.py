@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from backend.errors import DecodeError
 from backend.recipe import Recipe, scale
-from backend.sidecar.apply import EMBEDDED_REASON, NOTHING_REASON, TOOK_OUT_REASON, Outcome, apply_to_photo
+from backend.sidecar.apply import (
+    EMBEDDED_REASON,
+    NOTHING_REASON,
+    TOOK_OUT_REASON,
+    Outcome,
+    PhotoInfo,
+    apply_to_photo,
+)
 from backend.sidecar.darktable_doc import MARK
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.revert import revert_photo
@@ -35,11 +43,10 @@ def raw(tmp_path: Path) -> Path:
 
 
 def _apply(photo: Path, recipe: Recipe, **kw: object) -> list[Outcome]:
-    def no_probe(_: Path) -> None:
-        raise AssertionError("a recipe that changes nothing never decodes the photo")
-
-    info = RAW_INFO if recipe.steps else None
-    return apply_to_photo(photo, recipe, info=info, probe=no_probe, **kw)  # type: ignore[arg-type]
+    """Without a probe, a recipe that changes nothing never decodes the photo (Lightroom's NAME.xmp sniffs it)."""
+    if recipe.steps:
+        kw["info"] = RAW_INFO
+    return apply_to_photo(photo, recipe, **kw)  # type: ignore[arg-type]
 
 
 def _sidecars(raw: Path) -> tuple[Path, Path]:
@@ -169,3 +176,38 @@ def test_a_non_raw_photo_never_takes_out_of_name_xmp(raw: Path) -> None:
     assert lr.read_bytes() == before
     (dry,) = _apply(photo, ZERO, host="lightroom", overwrite=True, dry_run=True)
     assert (dry.action, dry.reason) == ("skipped", EMBEDDED_REASON)
+
+
+@pytest.mark.parametrize("is_raw", [True, False])
+def test_a_take_out_learns_the_photos_kind_from_the_probe_given(raw: Path, is_raw: bool) -> None:
+    lr, dt = _sidecars(raw)
+    _apply(raw, RECIPE, host="both")
+    raw.write_bytes(b"")  # the first bytes would tell nothing: the probe (the daemon's decoder) is asked instead
+    asked: list[Path] = []
+
+    def probe(photo: Path) -> PhotoInfo:
+        asked.append(photo)
+        return PhotoInfo(is_raw=is_raw, long_side_px=64)
+
+    outcomes = apply_to_photo(raw, ZERO, host="both", overwrite=True, probe=probe)
+    assert asked == [raw]
+    assert [o.action for o in outcomes] == (["deleted", "deleted"] if is_raw else ["skipped", "deleted"])
+    assert lr.exists() != is_raw and not dt.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a photo at all"])
+def test_a_photo_of_unknown_kind_fails_only_lightroom_s_take_out(raw: Path, content: bytes) -> None:
+    lr, dt = _sidecars(raw)
+    _apply(raw, RECIPE, host="both")
+    before = lr.read_bytes()
+    raw.write_bytes(content)  # empty, or no photo: whether NAME.xmp is its sidecar is unknown
+    lightroom, darktable = _apply(raw, ZERO, host="both", overwrite=True)
+    assert lightroom.action == "failed" and str(raw) in lightroom.reason and lr.read_bytes() == before
+    assert darktable.action == "deleted" and not dt.exists()  # darktable's take-out needs no photo kind
+
+    def failing(photo: Path) -> PhotoInfo:
+        raise DecodeError(photo, "cannot decode")
+
+    _apply(raw, RECIPE, host="darktable")
+    lightroom, darktable = apply_to_photo(raw, ZERO, host="both", overwrite=True, probe=failing)
+    assert (lightroom.action, darktable.action) == ("failed", "deleted") and lr.read_bytes() == before

@@ -16,9 +16,11 @@ call it). Steps:
    A sidecar that already holds exactly the recipe computed now (written by a run killed before it could
    journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice. Where this
    journal wrote the edit and the sidecar changed since, it is looked at before the photo is decoded: still
-   holding it, it is ``already done``; deleted, the edit is applied again; otherwise the user took it out
-   (``autoretouch revert``, darktable's discard or undo, a Lightroom reset) and, without ``overwrite``, it is
-   skipped with :data:`~backend.batch.results.TAKEN_OUT`.
+   holding it, it is ``already done``; deleted (its ``.autoretouch.bak`` backup not holding the edit either),
+   the edit is applied again; otherwise the user took it out (``autoretouch revert``, which removes a sidecar
+   autoretouch created, keeping it as that backup; darktable's discard or undo; a Lightroom reset; a
+   ``--strength 0 --overwrite`` take-out) and, without ``overwrite``, it is skipped with
+   :data:`~backend.batch.results.TAKEN_OUT`.
 4. **Process** each photo (:class:`~backend.batch.worker.PhotoProcessor`): decode preview -> agent
    suggestion -> strength -> sidecars, in a ``spawn`` process pool (fork + rawpy/OpenMP can deadlock) with
    the style loaded once per worker, or in the calling process for ``jobs=1``.
@@ -62,6 +64,7 @@ from backend.batch.journal import (
     default_journal_path,
     same_run,
     sidecar_state,
+    took_out,
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
@@ -104,6 +107,8 @@ CRASH_REASON = "the worker process died while processing this photo (a crash in 
 MIN_PHOTOS_PER_WORKER = 16
 
 _POLL_S = 0.25
+#: :data:`TAKEN_OUT` as journals of earlier versions recorded it.
+_OLD_TAKEN_OUT = TAKEN_OUT.partition("; `")[0] + "; --overwrite applies it again"
 
 
 def default_jobs() -> int:
@@ -389,10 +394,11 @@ class _Batch:
                 mine = self.journal.wrote(key, h)
                 if stat is None or mine is None or mine.recipe is None:
                     continue
-                if mine.stat != stat:
+                ours = not took_out(mine)  # a take-out (strength 0) left no edit of ours in the sidecar
+                if ours and mine.stat != stat:
                     replace_own[h] = dict(mine.recipe)
                 if not self.run.overwrite:
-                    written[h] = dict(mine.recipe) if same_run(mine, stat, self.run) else None
+                    written[h] = dict(mine.recipe) if ours and same_run(mine, stat, self.run) else None
             self.done_outcomes[key] = done
             tasks.append(PhotoTask(key, tuple(todo), replace_own, written))
         return tasks
@@ -401,7 +407,8 @@ class _Batch:
         """How a host the journal records as done is reported: :data:`ALREADY_DONE`, or the :data:`TAKEN_OUT` skip."""
         last = self.journal.last(photo, host)
         rec = None if last is None else last.hosts[host]
-        return TAKEN_OUT if rec is not None and rec.action == "skipped" and rec.reason == TAKEN_OUT else ALREADY_DONE
+        taken_out = rec is not None and rec.action == "skipped" and rec.reason in (TAKEN_OUT, _OLD_TAKEN_OUT)
+        return TAKEN_OUT if taken_out else ALREADY_DONE
 
     # -- processing -----------------------------------------------------------------------------------
 

@@ -31,11 +31,12 @@ user's editor, a restored backup) or deleted means the photo is examined again. 
 Failed hosts are never done (they are retried).
 
 The journal also remembers the last edit it **wrote** into each sidecar (:meth:`Journal.wrote`; a later
-skip does not make it forget, a take-out of ``--strength 0 --overwrite`` does): a run without
-``--overwrite`` applies it again only where that sidecar was deleted. One that still holds it is done; one
-that no longer holds it (``autoretouch revert``, history discarded or undone in darktable, reset in
-Lightroom) is the user's decision and is skipped with :data:`~backend.batch.results.TAKEN_OUT`
-(:mod:`backend.batch.worker`, before any photo is decoded).
+skip does not make it forget): a run without ``--overwrite`` applies it again only where that sidecar was
+deleted, and its ``<sidecar>.autoretouch.bak`` does not hold that edit either. One that still holds it is done;
+one that no longer holds it (``autoretouch revert``, history discarded or undone in darktable, reset in
+Lightroom, a take-out of ``--strength 0 --overwrite``), or that is gone with our edit in its backup (``revert``
+removes a sidecar autoretouch created), is the user's decision and is skipped with
+:data:`~backend.batch.results.TAKEN_OUT` (:mod:`backend.batch.worker`, before any photo is decoded).
 
 One run at a time: the writer holds an exclusive ``flock`` on the journal file itself (no extra lock file;
 POSIX only, elsewhere unlocked). Dry runs only read.
@@ -70,6 +71,7 @@ __all__ = [
     "default_journal_path",
     "same_run",
     "sidecar_state",
+    "took_out",
 ]
 
 JOURNAL_FORMAT = "autoretouch-catalog-journal"
@@ -312,6 +314,11 @@ def same_run(entry: JournalEntry, stat: PhotoStat, run: RunConfig) -> bool:
     return entry.stat == stat and _same_style(entry.config, run)
 
 
+def took_out(entry: JournalEntry) -> bool:
+    """Whether ``entry`` wrote no edit: a take-out (a recipe without steps, ``--strength 0 --overwrite``)."""
+    return entry.recipe is None or not entry.recipe.get("steps")
+
+
 #: Host actions that wrote into the sidecar (a take-out that removed a sidecar autoretouch created: ``deleted``).
 _WROTE = ("written", "deleted")
 
@@ -438,20 +445,12 @@ class Journal:
         return False
 
     def wrote(self, photo: str | Path, host: str) -> JournalEntry | None:
-        """The latest record of a run that wrote autoretouch's edit into ``host``'s sidecar of ``photo``.
+        """The latest record of a run that wrote into ``host``'s sidecar of ``photo`` (``None`` if none).
 
-        Later records that only skipped the host (or failed) do not count; ``None`` when there is none, or when
-        the latest write took autoretouch's edit out (a recipe without steps: ``--strength 0 --overwrite``).
+        Later records that only skipped the host (or failed) do not count. The write may have taken autoretouch's
+        edit out (:func:`took_out`: ``--strength 0 --overwrite``): that is the user's removal, kept as any other.
         """
-        entry = self._wrote.get((str(photo), host))
-        if entry is None or entry.recipe is None or not entry.recipe.get("steps"):
-            return None
-        return entry
-
-    def own_recipe(self, photo: str | Path, host: str) -> Mapping[str, Any] | None:
-        """The recipe this journal last wrote into ``host``'s sidecar of ``photo`` (``None`` if none)."""
-        entry = self.wrote(photo, host)
-        return None if entry is None else entry.recipe
+        return self._wrote.get((str(photo), host))
 
     def __len__(self) -> int:
         return len({photo for photo, _ in self._latest})

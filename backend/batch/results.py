@@ -35,10 +35,12 @@ __all__ = [
 #: Reason of a host (and photo) the journal records as done for this run's configuration.
 ALREADY_DONE = "already done"
 #: Reason of a host whose sidecar this journal wrote autoretouch's edit into and that no longer holds it (or holds
-#: a stale darktable record): the user took it out, and a run without ``--overwrite`` leaves it so.
+#: a stale darktable record, or was removed with the edit kept in its backup): the user took it out, and a run
+#: without ``--overwrite`` leaves it so. It names the photo's own command: a folder's ``--overwrite`` would also
+#: replace the other photos' settings.
 TAKEN_OUT = (
     "autoretouch's edit was taken out since it was written (by `autoretouch revert` or in darktable/Lightroom); "
-    "--overwrite applies it again"
+    "`autoretouch catalog PHOTO --overwrite` (or `autoretouch apply`) puts it back"
 )
 
 PhotoStatus = Literal["written", "would-write", "skipped", "failed"]

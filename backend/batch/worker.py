@@ -32,6 +32,7 @@ from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import INTERNAL_ERROR, AutoretouchError, ErrorKind, naming_file
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, sidecar_path, stale_darktable_record
+from backend.sidecar.atomic import backup_path
 from backend.sidecar.darktable_doc import take_out_marked
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES
 from backend.sidecar.provenance import find_provenance
@@ -76,9 +77,10 @@ class PhotoTask:
             of the photo; if that sidecar still holds exactly it, it is replaced even without ``overwrite``.
         written: (runs without ``overwrite``) host -> for a host whose sidecar this journal wrote autoretouch's
             edit into (:meth:`~backend.batch.journal.Journal.wrote`), the recipe (JSON) when that was for this
-            very photo version and run configuration, else ``None``. Checked before the photo is decoded: a
-            deleted sidecar gets the edit again; one that still holds that recipe is done (``already done``);
-            one that holds no current record of ours is skipped (:data:`~backend.batch.results.TAKEN_OUT`).
+            very photo version and run configuration, else ``None`` (also after a take-out, ``--strength 0
+            --overwrite``). Checked before the photo is decoded: a deleted sidecar gets the edit again; one that
+            still holds that recipe is done (``already done``); one that holds no current record of ours, or one
+            removed by ``revert`` whose backup holds our edit, is skipped (:data:`~backend.batch.results.TAKEN_OUT`).
     """
 
     photo: str
@@ -158,12 +160,15 @@ class PhotoProcessor:
         Returns:
             ``skipped`` :data:`ALREADY_DONE` when the sidecar still holds ``recipe`` in a current record,
             ``skipped`` :data:`TAKEN_OUT` when it holds no current record of ours (none, or a stale darktable
-            one), ``None`` when the normal rules decide (no sidecar: deleted; unreadable; our record with another
-            recipe; darktable entries of ours without the record, :data:`~backend.sidecar.apply.MARKED_SKIP`).
+            one), or when it is gone but its backup holds our edit (:func:`_removed_by_us`), ``None`` when the
+            normal rules decide (sidecar and backup gone: deleted; unreadable; our record with another recipe;
+            darktable entries of ours without the record, :data:`~backend.sidecar.apply.MARKED_SKIP`).
         """
         sidecar = sidecar_path(photo, host)
         if not os.path.lexists(sidecar):
-            return None
+            return (
+                Outcome(photo, host, sidecar, "skipped", TAKEN_OUT) if _removed_by_us(sidecar, host, recipe) else None
+            )
         try:
             doc = read_sidecar(sidecar)
             found = find_provenance(doc)
@@ -231,6 +236,25 @@ class PhotoProcessor:
             kind = INTERNAL_ERROR
         seconds = time.perf_counter() - start
         return PhotoResult(str(photo), stat, recipe, tuple(outcomes), error, seconds, kind)
+
+
+def _removed_by_us(sidecar: Path, host: str, recipe: Mapping[str, Any] | None) -> bool:
+    """Whether the missing ``sidecar`` was removed by a take-out of autoretouch's edit, not deleted by the user.
+
+    ``autoretouch revert`` (and a ``--strength 0 --overwrite`` take-out) removes a sidecar autoretouch created,
+    keeping it as ``<sidecar>.autoretouch.bak``: that backup then holds our record for ``host``, with ``recipe``
+    (the recipe the journal wrote, when known; any of ours when not). Unreadable or other backups: ``False``.
+    """
+    try:
+        backup = backup_path(sidecar)
+        if not backup.is_file():
+            return False
+        found = find_provenance(read_sidecar(backup))
+        if found is None or found[1].host != host:
+            return False
+        return recipe is None or found[1].recipe == Recipe.from_dict(recipe)
+    except (AutoretouchError, OSError, ValueError):
+        return False
 
 
 # -- pool worker side ---------------------------------------------------------------------------------

@@ -549,7 +549,9 @@ def apply_to_photo(
         photo is not decoded; with ``overwrite``, autoretouch's earlier edit in a sidecar is taken out instead
         (``written`` with :data:`TOOK_OUT_REASON`, or ``deleted`` when autoretouch created the sidecar and
         nothing else is in it; see :func:`_take_out_earlier`), except Lightroom's ``NAME.xmp`` of a photo that is
-        no raw (its first bytes tell), skipped with :data:`EMBEDDED_REASON` as for any recipe.
+        no raw (``info``, else ``probe`` when given, else its first bytes tell), skipped with
+        :data:`EMBEDDED_REASON` as for any recipe; a photo that cannot be read or is no photo then fails the
+        Lightroom host alone.
 
     Raises:
         NotFoundError: the photo does not exist.
@@ -573,10 +575,12 @@ def apply_to_photo(
             if not overwrite:
                 outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
                 continue
-            if h == "lightroom" and not _is_raw(p, known):  # NAME.xmp is no sidecar of this photo's: not touched
-                outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
-                continue
             try:
+                if h == "lightroom":  # only Lightroom's NAME.xmp depends on the photo's kind: it fails alone
+                    known = known or (probe(p) if probe is not None else None)
+                    if not _is_raw(p, known):  # NAME.xmp is no sidecar of this photo's: not touched
+                        outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+                        continue
                 outcomes.append(_take_out_earlier(p, h, sidecar, dry_run, duplicate, why))
             except AutoretouchError as exc:
                 outcomes.append(Outcome(p, h, sidecar, "failed", str(exc), error=ErrorKind.known(exc)))
