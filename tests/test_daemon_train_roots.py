@@ -128,3 +128,27 @@ def test_a_link_out_of_the_root_in_a_favourites_folder_refuses_the_training(env:
     details = str(refused.value.details())
     assert str(favourites / "secret.png") in details and "outside the daemon's --root folders" in details
     assert not (env["styles"] / "linked.safetensors").exists()
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_darktable_sidecar_linked_out_of_the_root_refuses_the_training(env: dict[str, Any], listed: bool) -> None:
+    """``darktable`` (a folder) or ``darktable_files`` (photos): the sidecar read is a link out of the root."""
+    folder = env["root"] / ("dt_listed" if listed else "dt_folder")
+    folder.mkdir()
+    photo = folder / env["photos"][0].name
+    shutil.copy(env["photos"][0], photo)
+    secret = env["outside"] / "secret.xmp"  # any file out of the roots, read through the sidecar's name
+    secret.write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    sidecar = folder / f"{photo.name}.xmp"
+    sidecar.symlink_to(secret)
+    name = f"dtlinked{int(listed)}"
+    with pytest.raises(grpc.RpcError) as refused:
+        if listed:
+            _train(env, name, darktable_files=[str(photo)])
+        else:
+            _train(env, name, darktable=str(folder))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    details = str(refused.value.details())
+    assert details.startswith(f"{sidecar}: outside the daemon's --root folders")  # the user's own file, named
+    assert f"it resolves to {secret}" in details
+    assert not (env["styles"] / f"{name}.safetensors").exists()

@@ -134,6 +134,19 @@ class TrainingRunner:
             raise NotFoundError(f"{photo}: no such photo file")
         return photo
 
+    def _darktable_file(self, text: str) -> Path:
+        """A ``darktable_files`` photo, checked with the sidecar the training reads beside it.
+
+        Raises:
+            PermissionDeniedError: the photo, or its ``NAME.EXT.xmp`` (a link followed to its target), lies
+                outside every root; the message names the user's file.
+        """
+        photo = self._file(text)
+        sidecar = photo.with_name(photo.name + ".xmp")
+        if sidecar.is_symlink() or sidecar.exists():
+            self.roots.check(sidecar)
+        return photo
+
     def _spec(self, req: pb.TrainStyleRequest, run_dir: Path) -> dict[str, Any]:
         paired = bool(req.pairs_before or req.pairs_after)
         catalog = bool(req.lrcat or req.lrcat_favourites or req.photos)
@@ -177,7 +190,7 @@ class TrainingRunner:
             else None,
             "darktable": str(self._folder(req.darktable, "darktable")) if darktable else None,
             "favourite_files": [str(self._file(p)) for p in req.favourite_files],
-            "darktable_files": [str(self._file(p)) for p in req.darktable_files],
+            "darktable_files": [str(self._darktable_file(p)) for p in req.darktable_files],
             "lightroom_edits": [
                 {"path": str(self._file(e.path)), "settings": MessageToDict(e.settings)} for e in req.lightroom_edits
             ],
