@@ -1,6 +1,7 @@
 """Installing a retrained style keeps the one it replaces in ``replaced/``: half-kept pairs, modes, refusals.
 
-A copy killed half-way is completed, not left beside a ``NAME@N-2`` pair; the copies keep the installed files'
+A copy killed half-way is completed, not left beside a ``NAME@N-2`` pair; a name holding other bytes (even
+weights without their .json) is an earlier kept style, left as it is; the copies keep the installed files'
 permission bits; a copy that cannot be written (a file named ``replaced``, a full disk, every name taken) refuses
 the installation with a typed error that says where the trained style stays, and nothing is replaced.
 """
@@ -57,15 +58,32 @@ def test_a_copy_killed_after_its_json_is_completed(tmp_path: Path) -> None:
     assert (kept / "qa@1.safetensors").read_bytes() == old
 
 
-def test_weights_without_their_json_that_differ_are_replaced(tmp_path: Path) -> None:
+def test_weights_without_their_json_that_differ_are_kept_and_ours_take_the_next_name(tmp_path: Path) -> None:
     styles = tmp_path / "styles"
     weights = save_random_style(styles, "qa", seed=1, model_version=1)
     kept = styles / REPLACED_DIR
     kept.mkdir()
-    (kept / "qa@1.safetensors").write_bytes(b"left by a copy that was killed")
-    assert keep_replaced(styles, "qa") == kept / "qa@1.safetensors"
-    assert sorted(p.name for p in kept.iterdir()) == ["qa@1.json", "qa@1.safetensors"]
-    assert (kept / "qa@1.safetensors").read_bytes() == weights.read_bytes()
+    earlier = b"an earlier kept style whose .json the user deleted"  # never a half copy: copies are atomic
+    (kept / "qa@1.safetensors").write_bytes(earlier)
+    assert keep_replaced(styles, "qa") == kept / "qa@1-2.safetensors"
+    assert sorted(p.name for p in kept.iterdir()) == ["qa@1-2.json", "qa@1-2.safetensors", "qa@1.safetensors"]
+    assert (kept / "qa@1.safetensors").read_bytes() == earlier
+    assert (kept / "qa@1-2.safetensors").read_bytes() == weights.read_bytes()
+    assert (kept / "qa@1-2.json").read_bytes() == (styles / "qa.json").read_bytes()
+
+
+def test_a_json_only_install_is_not_put_beside_weights_that_are_not_ours(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    save_random_style(styles, "qa", seed=1, model_version=1)
+    (styles / "qa.safetensors").unlink()  # only the .json was installed
+    kept = styles / REPLACED_DIR
+    kept.mkdir()
+    earlier = b"an earlier kept style's weights"
+    (kept / "qa@1.safetensors").write_bytes(earlier)
+    assert keep_replaced(styles, "qa") == kept / "qa@1-2.json"
+    assert sorted(p.name for p in kept.iterdir()) == ["qa@1-2.json", "qa@1.safetensors"]
+    assert (kept / "qa@1.safetensors").read_bytes() == earlier
+    assert (kept / "qa@1-2.json").read_bytes() == (styles / "qa.json").read_bytes()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")

@@ -106,9 +106,11 @@ _MAX_KEPT_NAMES = 9_999
 def _kept_stem(kept: Path, name: str, version: object, present: list[Path]) -> tuple[str, list[Path]]:
     """The name in ``kept`` for the installed files ``present`` (the .json first), and those of them to copy there.
 
-    A name taken by the same bytes (an installation retried, or one killed half-way: a half pair, completed) is
-    used again, copying only what is missing; a weights file without its .json (a copy killed before it got its
-    .json: a pair's .json is always written first) is replaced; a name taken otherwise is skipped.
+    A name whose every file is byte-identical to ours (an installation retried, or one killed half-way: the half
+    kept is completed) is used again, copying only what is missing. A name holding anything else is taken and
+    skipped, alone or paired, weights or .json: each copy is atomic and a pair's .json goes first, so a file that
+    differs (even weights without their .json) is an earlier kept style, never a half-finished copy of this one,
+    and ``replaced/`` is never pruned; nor is our .json put beside weights that are not ours.
 
     Raises:
         OSError: every name up to ``NAME@N-9999`` is taken (``EEXIST``).
@@ -125,9 +127,6 @@ def _kept_stem(kept: Path, name: str, version: object, present: list[Path]) -> t
             for s, t in taken.items()
         ):
             return stem, [p for p in present if p.suffix not in taken]
-        orphan = targets[".safetensors"]
-        if set(taken) == {".safetensors"} and not orphan.is_symlink() and orphan.is_file():
-            return stem, present
     raise OSError(errno.EEXIST, f"{name}@{version} to {name}@{version}-{_MAX_KEPT_NAMES} are all taken")
 
 
