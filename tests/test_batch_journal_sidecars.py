@@ -2,10 +2,11 @@
 
 A journal line records each host's sidecar as the run left it (``sidecar_stat``); "done" holds while the
 sidecar is unchanged. Where the journal wrote autoretouch's edit and the sidecar changed since, a run without
-``--overwrite`` applies it again only where the sidecar was deleted (and its backup does not hold the edit): one
-the user took it out of (``autoretouch revert``, also where it removed a sidecar autoretouch created; darktable's
-discard or undo; a ``--strength 0 --overwrite`` take-out) is skipped with ``TAKEN_OUT``, one that still holds it is
-done, and neither is decoded.
+``--overwrite`` applies it again only where the sidecar was deleted (its backup gone too, or not the sidecar as our
+latest write left it: an older one, or one a later write left alone; a missing sidecar is looked at again each
+run): one the user took it out of (``autoretouch revert``, also where it removed a sidecar autoretouch created;
+darktable's discard or undo; a ``--strength 0 --overwrite`` take-out) is skipped with ``TAKEN_OUT``, one that still
+holds it is done, and neither is decoded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from backend.batch import ALREADY_DONE, TAKEN_OUT, JournalError, run_batch
-from backend.batch.journal import UNRECORDED, HostRecord, Journal, JournalEntry, PhotoStat, RunConfig
+from backend.batch.journal import UNRECORDED, HostRecord, Journal, JournalEntry, PhotoStat, RunConfig, sidecar_state
 from backend.cli.main import main
 from backend.sidecar.atomic import backup_path
 from backend.sidecar.provenance import find_provenance
@@ -259,10 +260,72 @@ def test_a_lightroom_sidecar_revert_removed_is_taken_out_not_deleted(tmp_path: P
     sidecar = raw.with_suffix(".xmp")
     (written,) = apply_to_photo(raw, RECIPE, host="lightroom", info=RAW_INFO)
     assert written.action == "written" and _ours(sidecar)
+    left = sidecar_state(sidecar)  # as the write left it (the journal's record)
     revert_photo(raw, host="lightroom")
-    assert not sidecar.exists() and _ours(backup_path(sidecar))
+    assert not sidecar.exists() and _ours(backup_path(sidecar)) and sidecar_state(backup_path(sidecar)) == left
     for recipe in (RECIPE.to_dict(), None):  # the journal's recipe, or (another run's) not known
-        out = PhotoProcessor._written_before(raw, "lightroom", recipe)
+        out = PhotoProcessor._written_before(raw, "lightroom", recipe, left)
         assert out is not None and (out.action, out.reason) == ("skipped", TAKEN_OUT)
+    assert left is not None
+    other = PhotoStat(left.size, left.mtime_ns + 1)  # a backup not from removing the latest write: deleted
+    assert PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict(), other) is None
+    assert PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict(), None) is None  # nothing known
+    old = PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict(), UNRECORDED)  # an old journal line
+    assert old is not None and old.reason == TAKEN_OUT
+    assert PhotoProcessor._written_before(raw, "lightroom", None, UNRECORDED) is None
     backup_path(sidecar).unlink()  # both gone: the normal rules apply it again
-    assert PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict()) is None
+    assert PhotoProcessor._written_before(raw, "lightroom", RECIPE.to_dict(), left) is None
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_reverted_sidecar_whose_backup_is_deleted_after_a_taken_out_run_gets_the_edit_again(
+    tmp_path: Path, style: Path, jobs: int
+) -> None:
+    sidecar = _catalogued(tmp_path / "later", style, users=False)
+    revert_photo(sidecar.parent / sidecar.stem, host="darktable")
+    assert _run(sidecar.parent, style, jobs=jobs).skipped_reasons == {TAKEN_OUT: 1} and not sidecar.exists()
+    assert _run(sidecar.parent, style, jobs=jobs).skipped_reasons == {TAKEN_OUT: 1}  # as long as the backup is
+    backup_path(sidecar).unlink()  # then the user deletes the backup too: nothing is left to respect
+    assert _run(sidecar.parent, style, jobs=jobs).counts["written"] == 1 and _ours(sidecar)
+    assert _run(sidecar.parent, style, jobs=jobs).skipped_reasons == {ALREADY_DONE: 1}
+
+
+def test_a_strength_0_take_out_whose_backup_is_deleted_after_a_taken_out_run_gets_the_edit_again(
+    tmp_path: Path, style: Path
+) -> None:
+    sidecar = _catalogued(tmp_path / "zero_later", style, users=False)
+    assert _run(sidecar.parent, style, strength=0.0, overwrite=True).counts["failed"] == 0
+    assert not sidecar.exists() and _ours(backup_path(sidecar))  # the sidecar autoretouch created was removed
+    assert _run(sidecar.parent, style).skipped_reasons == {TAKEN_OUT: 1} and not sidecar.exists()
+    backup_path(sidecar).unlink()
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
+
+
+def test_an_old_backup_left_by_a_later_write_does_not_keep_a_deleted_sidecar_out(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "rewritten", style, users=False)
+    revert_photo(sidecar.parent / sidecar.stem, host="darktable")
+    assert _run(sidecar.parent, style).skipped_reasons == {TAKEN_OUT: 1}
+    (photo,) = (p for p in sidecar.parent.iterdir() if p.suffix == ".jpg")
+    again = run_batch([photo], hosts="darktable", style=style, jobs=1, overwrite=True)  # catalog PHOTO --overwrite
+    assert again.counts["written"] == 1 and _ours(sidecar) and _ours(backup_path(sidecar))  # the old backup stays
+    sidecar.unlink()  # the user deletes the new sidecar: the old backup (same recipe) is no take-out of it
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
+
+
+def test_a_backup_of_an_earlier_write_does_not_keep_out_a_sidecar_deleted_after_another_run(
+    tmp_path: Path, style: Path
+) -> None:
+    sidecar = _catalogued(tmp_path / "other_run", style, users=False)
+    assert _run(sidecar.parent, style, strength=0.5, overwrite=True).counts["written"] == 1
+    assert _ours(backup_path(sidecar))  # the first write's sidecar, holding our edit
+    sidecar.unlink()  # the user deletes the sidecar; a plain run (another strength than the latest write's)
+    assert _run(sidecar.parent, style).counts["written"] == 1 and _ours(sidecar)
+
+
+def test_a_sidecar_touched_and_found_done_then_reverted_is_taken_out(tmp_path: Path, style: Path) -> None:
+    sidecar = _catalogued(tmp_path / "touched", style, users=False)
+    _touch(sidecar)
+    assert _run(sidecar.parent, style).skipped_reasons == {ALREADY_DONE: 1}  # the journal notes it as it is now
+    revert_photo(sidecar.parent / sidecar.stem, host="darktable")
+    assert not sidecar.exists() and _ours(backup_path(sidecar))
+    assert _run(sidecar.parent, style).skipped_reasons == {TAKEN_OUT: 1} and not sidecar.exists()

@@ -16,11 +16,12 @@ call it). Steps:
    A sidecar that already holds exactly the recipe computed now (written by a run killed before it could
    journal it) is left alone and reported as skipped, ``ALREADY_APPLIED``: never applied twice. Where this
    journal wrote the edit and the sidecar changed since, it is looked at before the photo is decoded: still
-   holding it, it is ``already done``; deleted (its ``.autoretouch.bak`` backup not holding the edit either),
-   the edit is applied again; otherwise the user took it out (``autoretouch revert``, which removes a sidecar
-   autoretouch created, keeping it as that backup; darktable's discard or undo; a Lightroom reset; a
-   ``--strength 0 --overwrite`` take-out) and, without ``overwrite``, it is skipped with
-   :data:`~backend.batch.results.TAKEN_OUT`.
+   holding it, it is ``already done``; deleted (its ``.autoretouch.bak`` backup gone too, or not the sidecar as
+   our latest write left it: same size and mtime as the journal recorded), the edit is applied again; otherwise
+   the user took it out (``autoretouch revert``, which removes a sidecar autoretouch created, renaming it to that
+   backup; darktable's discard or undo; a Lightroom reset; a ``--strength 0 --overwrite`` take-out) and, without
+   ``overwrite``, it is skipped with :data:`~backend.batch.results.TAKEN_OUT` (a missing sidecar is looked at
+   again each run: the backup may be deleted since).
 4. **Process** each photo (:class:`~backend.batch.worker.PhotoProcessor`): decode preview -> agent
    suggestion -> strength -> sidecars, in a ``spawn`` process pool (fork + rawpy/OpenMP can deadlock) with
    the style loaded once per worker, or in the calling process for ``jobs=1``.
@@ -68,7 +69,7 @@ from backend.batch.journal import (
 )
 from backend.batch.leftovers import find_leftovers, remove_leftovers
 from backend.batch.lrcat_paths import CatalogListing, LightroomCatalogError, list_catalog_files, locate_catalog_file
-from backend.batch.results import ALREADY_DONE, TAKEN_OUT, WORKER_CRASH, BatchSummary, PhotoOutcome
+from backend.batch.results import ALREADY_DONE, TAKEN_OUT, TAKEN_OUT_REASONS, WORKER_CRASH, BatchSummary, PhotoOutcome
 from backend.batch.walk import check_path_length, find_photos
 from backend.batch.worker import (
     PhotoProcessor,
@@ -107,8 +108,6 @@ CRASH_REASON = "the worker process died while processing this photo (a crash in 
 MIN_PHOTOS_PER_WORKER = 16
 
 _POLL_S = 0.25
-#: :data:`TAKEN_OUT` as journals of earlier versions recorded it.
-_OLD_TAKEN_OUT = TAKEN_OUT.partition("; `")[0] + "; --overwrite applies it again"
 
 
 def default_jobs() -> int:
@@ -390,6 +389,7 @@ class _Batch:
                 continue
             replace_own: dict[str, dict[str, Any]] = {}
             written: dict[str, dict[str, Any] | None] = {}
+            left: dict[str, PhotoStat | str | None] = {}
             for h in todo:
                 mine = self.journal.wrote(key, h)
                 if stat is None or mine is None or mine.recipe is None:
@@ -399,15 +399,16 @@ class _Batch:
                     replace_own[h] = dict(mine.recipe)
                 if not self.run.overwrite:
                     written[h] = dict(mine.recipe) if ours and same_run(mine, stat, self.run) else None
+                    left[h] = self.journal.left_by_us(key, h)
             self.done_outcomes[key] = done
-            tasks.append(PhotoTask(key, tuple(todo), replace_own, written))
+            tasks.append(PhotoTask(key, tuple(todo), replace_own, written, left))
         return tasks
 
     def done_reason(self, photo: str, host: str) -> str:
         """How a host the journal records as done is reported: :data:`ALREADY_DONE`, or the :data:`TAKEN_OUT` skip."""
         last = self.journal.last(photo, host)
         rec = None if last is None else last.hosts[host]
-        taken_out = rec is not None and rec.action == "skipped" and rec.reason in (TAKEN_OUT, _OLD_TAKEN_OUT)
+        taken_out = rec is not None and rec.action == "skipped" and rec.reason in TAKEN_OUT_REASONS
         return TAKEN_OUT if taken_out else ALREADY_DONE
 
     # -- processing -----------------------------------------------------------------------------------

@@ -25,18 +25,23 @@ Reading: for each (photo, host) the last line naming that host counts. A host is
 that record matches the photo's current size and mtime, the run's style (weights hash) and strength, and
 either it was ``written`` and the sidecar still exists, or it was ``skipped`` by a run with the same
 ``--overwrite`` setting, and the sidecar is still as the run left it: same size and mtime as its
-``sidecar_stat``, or still absent where it was absent. A sidecar changed since (``autoretouch revert``, the
+``sidecar_stat``, or still absent where it was absent (except a :data:`~backend.batch.results.TAKEN_OUT` skip
+of a missing sidecar: whether its backup still holds our edit is not in the journal, so it is looked at again,
+cheaply, by :mod:`backend.batch.worker`). A sidecar changed since (``autoretouch revert``, the
 user's editor, a restored backup) or deleted means the photo is examined again. A line without
 ``sidecar_stat`` is trusted as before: ``written`` counts while the sidecar exists, ``skipped`` as recorded.
 Failed hosts are never done (they are retried).
 
 The journal also remembers the last edit it **wrote** into each sidecar (:meth:`Journal.wrote`; a later
-skip does not make it forget): a run without ``--overwrite`` applies it again only where that sidecar was
-deleted, and its ``<sidecar>.autoretouch.bak`` does not hold that edit either. One that still holds it is done;
-one that no longer holds it (``autoretouch revert``, history discarded or undone in darktable, reset in
-Lightroom, a take-out of ``--strength 0 --overwrite``), or that is gone with our edit in its backup (``revert``
-removes a sidecar autoretouch created), is the user's decision and is skipped with
-:data:`~backend.batch.results.TAKEN_OUT` (:mod:`backend.batch.worker`, before any photo is decoded).
+skip does not make it forget), and the sidecar as that write left it (:meth:`Journal.left_by_us`): a run without
+``--overwrite`` applies it again only where that sidecar was deleted, and its ``<sidecar>.autoretouch.bak`` is not
+that sidecar either. One that still holds it is done; one that no longer holds it (``autoretouch revert``, history
+discarded or undone in darktable, reset in Lightroom, a take-out of ``--strength 0 --overwrite``), or that is gone
+with its backup being exactly what that write left (``revert`` and a ``--strength 0 --overwrite`` take-out remove
+a sidecar autoretouch created by renaming it, which keeps its size and mtime), is the user's decision and is
+skipped with :data:`~backend.batch.results.TAKEN_OUT` (:mod:`backend.batch.worker`, before any photo is decoded).
+An older backup (one a later write of ours left alone, or one of an earlier write) does not count: the sidecar's
+deletion is then the user's, and the edit is applied again.
 
 One run at a time: the writer holds an exclusive ``flock`` on the journal file itself (no extra lock file;
 POSIX only, elsewhere unlocked). Dry runs only read.
@@ -52,6 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from backend.batch.results import ALREADY_DONE, TAKEN_OUT_REASONS
 from backend.batch.walk import PHOTO_EXTENSIONS, is_folder
 from backend.errors import FileError, PermissionDeniedError
 from backend.fsio import fsync_folder, try_flock
@@ -343,6 +349,7 @@ class Journal:
         self.memory = memory and not readonly
         self._latest: dict[tuple[str, str], JournalEntry] = {}
         self._wrote: dict[tuple[str, str], JournalEntry] = {}
+        self._left: dict[tuple[str, str], PhotoStat | str | None] = {}
         self._fh: IO[bytes] | None = None
         self.ignored_lines = 0
         if readonly:  # a dry run: an unreadable journal is an error, as in a real run
@@ -441,6 +448,8 @@ class Journal:
         if rec.action == "written":
             return bool(rec.sidecar) and Path(rec.sidecar).is_file() and rec.sidecar_unchanged()
         if rec.action == "skipped":
+            if rec.sidecar_stat is None and rec.reason in TAKEN_OUT_REASONS:
+                return False  # taken out while its backup holds our edit: the backup may be gone since
             return bool(entry.config.get("overwrite")) == run.overwrite and rec.sidecar_unchanged()
         return False
 
@@ -451,6 +460,19 @@ class Journal:
         edit out (:func:`took_out`: ``--strength 0 --overwrite``): that is the user's removal, kept as any other.
         """
         return self._wrote.get((str(photo), host))
+
+    def left_by_us(self, photo: str | Path, host: str) -> PhotoStat | str | None:
+        """``host``'s sidecar of ``photo`` as the latest run that wrote into it left it (:meth:`wrote`).
+
+        A take-out that removed the sidecar (``deleted``) left none: its backup is the sidecar as the write before
+        left it, so that one counts. A later ``already done`` skip that found the sidecar still holding the written
+        edit (touched since) counts as leaving it so too.
+
+        Returns:
+            its size and mtime; :data:`UNRECORDED` for a journal line from before they were recorded; ``None`` when
+            unknown (no write, or the sidecar could not be stat-ed).
+        """
+        return self._left.get((str(photo), host))
 
     def __len__(self) -> int:
         return len({photo for photo, _ in self._latest})
@@ -474,9 +496,13 @@ class Journal:
 
     def _note(self, entry: JournalEntry) -> None:
         for host, rec in entry.hosts.items():
-            self._latest[(entry.photo, host)] = entry
+            key = (entry.photo, host)
+            self._latest[key] = entry
             if rec.action in _WROTE:
-                self._wrote[(entry.photo, host)] = entry
+                self._wrote[key] = entry
+            still_ours = rec.action == "skipped" and rec.reason == ALREADY_DONE and key in self._wrote
+            if rec.action == "written" or (still_ours and isinstance(rec.sidecar_stat, PhotoStat)):
+                self._left[key] = rec.sidecar_stat
 
     def close(self) -> None:
         """Release the lock and close the file."""

@@ -25,6 +25,7 @@ __all__ = [
     "ALREADY_DONE",
     "STATUSES",
     "TAKEN_OUT",
+    "TAKEN_OUT_REASONS",
     "BatchSummary",
     "ErrorKind",
     "PhotoOutcome",
@@ -42,6 +43,8 @@ TAKEN_OUT = (
     "autoretouch's edit was taken out since it was written (by `autoretouch revert` or in darktable/Lightroom); "
     "`autoretouch catalog PHOTO --overwrite` (or `autoretouch apply`) puts it back"
 )
+#: :data:`TAKEN_OUT` and the reasons journals of earlier versions recorded for it.
+TAKEN_OUT_REASONS = (TAKEN_OUT, TAKEN_OUT.partition("; `")[0] + "; --overwrite applies it again")
 
 PhotoStatus = Literal["written", "would-write", "skipped", "failed"]
 STATUSES: tuple[str, ...] = ("written", "would-write", "skipped", "failed")

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from backend.agent.style import Style, load_style
-from backend.batch.journal import PhotoStat
+from backend.batch.journal import UNRECORDED, PhotoStat, sidecar_state
 from backend.batch.results import ALREADY_DONE, TAKEN_OUT
 from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import INTERNAL_ERROR, AutoretouchError, ErrorKind, naming_file
@@ -80,13 +80,17 @@ class PhotoTask:
             very photo version and run configuration, else ``None`` (also after a take-out, ``--strength 0
             --overwrite``). Checked before the photo is decoded: a deleted sidecar gets the edit again; one that
             still holds that recipe is done (``already done``); one that holds no current record of ours, or one
-            removed by ``revert`` whose backup holds our edit, is skipped (:data:`~backend.batch.results.TAKEN_OUT`).
+            removed by ``revert`` (or a take-out) whose backup is that sidecar as our latest write left it (``left``),
+            is skipped (:data:`~backend.batch.results.TAKEN_OUT`).
+        left: host (of ``written``) -> the sidecar as the latest run that wrote into it left it
+            (:meth:`~backend.batch.journal.Journal.left_by_us`).
     """
 
     photo: str
     hosts: tuple[str, ...]
     replace_own: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     written: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    left: Mapping[str, PhotoStat | str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,20 +158,27 @@ class PhotoProcessor:
         return found[1].recipe
 
     @staticmethod
-    def _written_before(photo: Path, host: str, recipe: Mapping[str, Any] | None) -> Outcome | None:
+    def _written_before(
+        photo: Path, host: str, recipe: Mapping[str, Any] | None, left: PhotoStat | str | None
+    ) -> Outcome | None:
         """The outcome for a host this journal wrote into (:attr:`PhotoTask.written`) when known without a recipe.
+
+        ``left`` is the sidecar as the latest write left it (:attr:`PhotoTask.left`).
 
         Returns:
             ``skipped`` :data:`ALREADY_DONE` when the sidecar still holds ``recipe`` in a current record,
             ``skipped`` :data:`TAKEN_OUT` when it holds no current record of ours (none, or a stale darktable
-            one), or when it is gone but its backup holds our edit (:func:`_removed_by_us`), ``None`` when the
-            normal rules decide (sidecar and backup gone: deleted; unreadable; our record with another recipe;
-            darktable entries of ours without the record, :data:`~backend.sidecar.apply.MARKED_SKIP`).
+            one), or when it is gone but its backup is that sidecar as our latest write left it
+            (:func:`_removed_by_us`), ``None`` when the normal rules decide (sidecar gone, its backup too or an
+            older one: deleted; unreadable; our record with another recipe; darktable entries of ours without the
+            record, :data:`~backend.sidecar.apply.MARKED_SKIP`).
         """
         sidecar = sidecar_path(photo, host)
         if not os.path.lexists(sidecar):
             return (
-                Outcome(photo, host, sidecar, "skipped", TAKEN_OUT) if _removed_by_us(sidecar, host, recipe) else None
+                Outcome(photo, host, sidecar, "skipped", TAKEN_OUT)
+                if _removed_by_us(sidecar, host, recipe, left)
+                else None
             )
         try:
             doc = read_sidecar(sidecar)
@@ -213,7 +224,9 @@ class PhotoProcessor:
             stat = PhotoStat.of(photo)
             pending: list[str] = []
             for host in task.hosts:
-                known = self._written_before(photo, host, task.written[host]) if host in task.written else None
+                known = None
+                if host in task.written:
+                    known = self._written_before(photo, host, task.written[host], task.left.get(host))
                 if known is None:
                     pending.append(host)
                 else:
@@ -238,21 +251,29 @@ class PhotoProcessor:
         return PhotoResult(str(photo), stat, recipe, tuple(outcomes), error, seconds, kind)
 
 
-def _removed_by_us(sidecar: Path, host: str, recipe: Mapping[str, Any] | None) -> bool:
+def _removed_by_us(sidecar: Path, host: str, recipe: Mapping[str, Any] | None, left: PhotoStat | str | None) -> bool:
     """Whether the missing ``sidecar`` was removed by a take-out of autoretouch's edit, not deleted by the user.
 
-    ``autoretouch revert`` (and a ``--strength 0 --overwrite`` take-out) removes a sidecar autoretouch created,
-    keeping it as ``<sidecar>.autoretouch.bak``: that backup then holds our record for ``host``, with ``recipe``
-    (the recipe the journal wrote, when known; any of ours when not). Unreadable or other backups: ``False``.
+    ``autoretouch revert`` (and a ``--strength 0 --overwrite`` take-out) removes a sidecar autoretouch created by
+    renaming it to ``<sidecar>.autoretouch.bak``, which keeps its size and mtime: that backup is then the sidecar as
+    our latest write left it (``left``, the journal's record) and holds our record for ``host``. A backup that is
+    not (one a later write of ours that created the sidecar anew left alone, one of an earlier write), unreadable
+    or missing: ``False``, the sidecar was deleted. For a journal line from before sidecar states were recorded
+    (``left`` :data:`~backend.batch.journal.UNRECORDED`) the backup must hold ``recipe``, the recipe written.
     """
     try:
         backup = backup_path(sidecar)
         if not backup.is_file():
             return False
+        if isinstance(left, PhotoStat):
+            if sidecar_state(backup) != left:
+                return False
+        elif left != UNRECORDED or recipe is None:
+            return False
         found = find_provenance(read_sidecar(backup))
         if found is None or found[1].host != host:
             return False
-        return recipe is None or found[1].recipe == Recipe.from_dict(recipe)
+        return isinstance(left, PhotoStat) or (recipe is not None and found[1].recipe == Recipe.from_dict(recipe))
     except (AutoretouchError, OSError, ValueError):
         return False
 
