@@ -46,7 +46,7 @@ local MSG = {
   pref_style_label = "autoretouch: style",
   pref_style_tooltip = "name of the learned style (see `autoretouch styles`); empty = the default style",
   pref_strength_label = "autoretouch: strength",
-  pref_strength_tooltip = "0 = no change, 1 = the full style",
+  pref_strength_tooltip = "0 = no change (an earlier autoretouch edit is taken out), 1 = the full style",
   pref_server_label = "autoretouch: daemon address",
   pref_server_tooltip = "HOST:PORT of a running `autoretouch serve`; empty = run the command in-process",
   pref_start_daemon_label = "autoretouch: start a daemon when none is set",
