@@ -19,9 +19,19 @@ local SidecarFlow = {}
 -- after the other anyway).
 SidecarFlow.BATCH_SIZE = 1
 
+--- Outcomes that count as done: the sidecar was written, or (overwrite at strength 0, which takes our edit
+-- out) the sidecar autoretouch had created was removed again; the dry-run forms too.
 local CHANGED = {
   SIDECAR_ACTION_WRITTEN = true,
   SIDECAR_ACTION_WOULD_WRITE = true,
+  SIDECAR_ACTION_DELETED = true,
+  SIDECAR_ACTION_WOULD_DELETE = true,
+}
+
+--- Of those, the ones that removed the sidecar (counted in `changed` and in `removed`).
+local REMOVED = {
+  SIDECAR_ACTION_DELETED = true,
+  SIDECAR_ACTION_WOULD_DELETE = true,
 }
 
 local function leafName(path)
@@ -51,6 +61,9 @@ local function count(summary, file)
     local reason = outcome.reason or ""
     if CHANGED[outcome.action] then
       summary.changed = summary.changed + 1
+      if REMOVED[outcome.action] then
+        summary.removed = summary.removed + 1
+      end
     elseif outcome.action == "SIDECAR_ACTION_SKIPPED" then
       summary.skipped = summary.skipped + 1
       summary.skippedItems[#summary.skippedItems + 1] = { name = name, message = reason }
@@ -70,7 +83,8 @@ end
 -- @param args table { client = DaemonClient, paths = list, style = name or nil,
 --   strength = [0, 1], overwrite = boolean, progress = LrProgressScope or nil (cancel is checked before each
 --   request), batchSize = paths per request (default BATCH_SIZE) }
--- @return summary { total, changed, skipped, failed, skippedItems, failures, canceled,
+-- @return summary { total, changed (written or removed), removed (sidecars autoretouch had created, removed
+--   again once our edit was taken out), skipped, failed, skippedItems, failures, canceled,
 --   notProcessed, stopped = error table when the daemon went away }
 function SidecarFlow.run(args)
   local paths = args.paths
@@ -79,6 +93,7 @@ function SidecarFlow.run(args)
   local summary = {
     total = total,
     changed = 0,
+    removed = 0,
     skipped = 0,
     failed = 0,
     skippedItems = {},
@@ -134,7 +149,16 @@ end
 
 --- The summary dialog's text.
 function SidecarFlow.summaryText(summary)
-  local lines = { S.sidecarsSummary(summary.changed, summary.skipped, summary.failed) }
+  local removed = summary.removed or 0
+  local lines
+  if removed > 0 then
+    lines = {
+      S.sidecarsSummaryRemoved(summary.changed - removed, removed, summary.skipped, summary.failed),
+      S.sidecarsRemovedNote,
+    }
+  else
+    lines = { S.sidecarsSummary(summary.changed, summary.skipped, summary.failed) }
+  end
   ApplyFlow.appendSection(lines, S.sidecarsFailedHeader, summary.failures)
   ApplyFlow.appendSection(lines, S.sidecarsSkippedHeader, summary.skippedItems)
   ApplyFlow.appendStop(lines, summary)

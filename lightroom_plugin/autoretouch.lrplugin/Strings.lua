@@ -175,6 +175,8 @@ S.summaryStopped = LOC "$$$/Autoretouch/Summary/Stopped=The daemon stopped answe
 S.sidecarsSummaryTitle = LOC "$$$/Autoretouch/Sidecars/Summary/Title=XMP sidecars"
 
 S.sidecarsSummary = filled "$$$/Autoretouch/Sidecars/Summary/Counts=Written: ^1, skipped: ^2, failed: ^3."
+S.sidecarsSummaryRemoved = filled "$$$/Autoretouch/Sidecars/Summary/CountsRemoved=Written: ^1, removed: ^2, skipped: ^3, failed: ^4."
+S.sidecarsRemovedNote = LOC "$$$/Autoretouch/Sidecars/Summary/RemovedNote=Removed: sidecars autoretouch had created, deleted again once its edit was taken out (strength 0 with Replace)."
 
 S.sidecarsSkippedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/Skipped=Skipped:"
 S.sidecarsFailedHeader = LOC "$$$/Autoretouch/Sidecars/Summary/FailedHeader=Failed:"

@@ -132,6 +132,40 @@ describe("write sidecars command", function()
     assert.are.same({ { 2, 7 }, { 4, 7 }, { 6, 7 } }, progress.portions)
   end)
 
+  it("counts a removed sidecar (strength 0 with overwrite takes our edit out) as done, not as failed", function()
+    local answers = {
+      ["/raw/a.cr2"] = "SIDECAR_ACTION_WRITTEN",
+      ["/raw/b.nef"] = "SIDECAR_ACTION_DELETED",
+      ["/raw/c.arw"] = "SIDECAR_ACTION_WOULD_DELETE",
+    }
+    sdk.daemon.sidecars = function(req)
+      local path = req.paths[1]
+      local outcome = { photo = path, host = "HOST_LIGHTROOM", action = answers[path], reason = "" }
+      return line { file = { index = 1, total = 1, photo = path, outcomes = { outcome } } }
+        .. "\n"
+        .. line { summary = { photos = 1, changed = 1, skipped = 0, failed = 0 } }
+        .. "\n"
+    end
+    local summary = SidecarFlow.run {
+      client = require("DaemonClient").new { url = "http://127.0.0.1:50052" },
+      paths = { "/raw/a.cr2", "/raw/b.nef", "/raw/c.arw" },
+      style = "default",
+      strength = 0,
+      overwrite = true,
+    }
+    assert.are.equal(3, summary.changed)
+    assert.are.equal(2, summary.removed)
+    assert.are.equal(0, summary.failed)
+    assert.are.same({}, summary.failures)
+    for _, entry in ipairs(sdk.logs) do
+      assert.are_not.equal("error", entry.level, entry.text)
+    end
+    local text = SidecarFlow.summaryText(summary)
+    expect.showsAll(text, { S.sidecarsSummaryRemoved(1, 2, 0, 0), S.sidecarsRemovedNote })
+    assert.matches("Written: 1, removed: 2, skipped: 0, failed: 0.", text, 1, true)
+    assert.is_nil(text:find(S.sidecarsFailedHeader, 1, true))
+  end)
+
   it("stops when the daemon goes away", function()
     sdk.daemon.down = true
     local summary = SidecarFlow.run {
