@@ -84,6 +84,8 @@ gain infinite. --json writes a pair's infinite PSNR as 100.
 A reference exported at another size than its input (same aspect ratio) is compared at the smaller of the
 two sizes; photos smaller than --size keep their size (the summary says which size was used). A pair with
 fewer than 3 pixels a side at that size (SSIM's smallest window; e.g. a long panorama at a small --size) fails.
+A pair whose input and reference look like different photos (identity SSIM under 0.2: most likely another
+photo under the same name) is named in a warning on stderr, and still scored.
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).

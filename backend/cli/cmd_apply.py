@@ -34,16 +34,17 @@ examples:
   autoretouch apply IMG_0001.CR2 --recipe plus1ev.json --host darktable --duplicate 1   # IMG_0001_01.CR2.xmp
 
 Exactly one of --recipe, --style, --mix. --style takes a style name (see `autoretouch styles`) or a path to
-NAME.safetensors (with --server: a style installed on the daemon). With --json, one document:
-{"results": [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with
---style/--mix "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status: 0; when
-every photo failed (a sidecar failed and none was written), the error's own (8 a malformed or unsafe
-sidecar, 5 an undecodable photo, 6 not found, ...); 9 when some did. A folder given as PHOTO fails alone
-("is a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 (or a recipe
-that changes nothing) writes nothing: each sidecar is skipped ("nothing to write (strength 0)"); with
---overwrite, a sidecar holding autoretouch's earlier edit has it taken out as --overwrite takes it out before a
-new one, your own settings and later edits staying ("took out the earlier autoretouch edit (strength 0)"; a
-sidecar autoretouch created is deleted; --dry-run: "would take out ..."), and revert then has nothing to undo.
+NAME.safetensors (with --server: a style installed on the daemon). With --json, one document: {"results":
+[{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with --style/--mix
+"recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means some photos of
+the batch failed; when every photo failed (a sidecar failed and none was written), the error's own status
+(e.g. 8 a malformed or unsafe sidecar, 6 not found, 5 undecodable). A folder given as PHOTO fails alone ("is
+a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 (or a recipe that
+changes nothing) writes nothing: each sidecar is skipped ("nothing to write (strength 0)"); with
+--overwrite, a sidecar holding autoretouch's earlier edit has it taken out as --overwrite takes it out
+before a new one, your own settings and later edits staying ("took out the earlier autoretouch edit
+(strength 0)"; a sidecar autoretouch created is deleted; --dry-run: "would take out ..."), and revert then
+has nothing to undo.
 """
 
 

@@ -46,10 +46,13 @@ darktable otherwise. Each photo: preview decode -> the style's suggestion at --s
 Journal: every photo's result is recorded (fsync-ed) in a JSON-lines journal right after its sidecars are
 written: .autoretouch-journal.jsonl inside the first PATH (next to it for a file, next to the catalog with
 only --lrcat), or --journal FILE (not a name ending in .xmp or a photo extension: that is a sidecar's or a
-photo's name). Run the same command again after a crash or Ctrl-C and only what is missing is done; photos
-whose size or modification time changed are done again, and so are photos whose sidecar changed since the
-journal recorded it (e.g. 'autoretouch revert', or an edit in darktable), under the usual rules (existing
-edits kept unless --overwrite). Delete the journal to start over.
+photo's name). Run the same command again after a crash or Ctrl-C and only what is missing is done; a photo
+whose size or modification time changed, or another style or strength, is looked at again under the usual
+rules (existing edits kept unless --overwrite; only our own earlier suggestion is replaced), not rewritten.
+Where the journal wrote the edit and the sidecar changed since: still holding the edit, the photo is done;
+edit taken out ('autoretouch revert', darktable's discard or undo, a Lightroom reset, --strength 0
+--overwrite), it is skipped until --overwrite; sidecar deleted, the edit is applied again unless its backup is
+the file our latest write left. Delete the journal to start over.
 
 With --server HOST:PORT [--token T] the daemon does the work (its --root folders must hold the PATHs, given
 as they are on the daemon's machine; --style names a style installed on the daemon). Folders are walked by

@@ -77,7 +77,8 @@ never overwritten. An existing output file is replaced only when it is autoretou
 photo and nobody changed it since (rendering again into the same folder works); any other file there (e.g.
 the camera's IMG_0001.jpg beside IMG_0001.CR2, the render of another card's IMG_0001, a render you have
 edited or tagged) is refused unless you pass --overwrite. Exit status 9 means some photos of the batch
-failed (each is named on stderr).
+failed (each is named on stderr); when every photo failed, the error's own status (e.g. 6 not found, 5
+undecodable).
 """
 
 

@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "The current sidecar is kept as SIDECAR.autoretouch.bak. A folder is walked recursively as 'autoretouch catalog' "
             "walks it (hidden entries skipped, symbolic links to folders not followed) and every photo in it is "
             "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER' (with --server the daemon "
-            "walks it, by the same rules). Exit status: 0; when every photo failed, the error's own (8 a malformed "
-            "or unsafe sidecar); 9 when some did."
+            "walks it, by the same rules). Exit status 9 means some photos of the batch failed; when every photo "
+            "failed, the error's own status (e.g. 8 a malformed or unsafe sidecar)."
         ),
     )
     parser.add_argument(

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "List the styles `suggest` can use. User styles live in $AUTORETOUCH_STYLES (several folders "
             "separated by ':') or ~/.local/share/autoretouch/styles and shadow the shipped ones of the same "
-            "name. A style is NAME.safetensors (weights) + NAME.json (metadata)."
+            "name. A style is NAME.safetensors (weights) + NAME.json (metadata). A style `suggest` would refuse "
+            "(a truncated file, NaN weights, a mixed pair, ...) is listed as UNUSABLE with the reason."
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")

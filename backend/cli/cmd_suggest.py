@@ -39,7 +39,8 @@ examples:
 
 --style takes a style name (see `autoretouch styles`) or a path to NAME.safetensors. With --json, one
 JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
-{"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed.
+{"photo", "ok": false, "error"}). Exit status 9 means some photos of the batch failed; when every photo
+failed, the error's own status (e.g. 6 not found, 5 undecodable).
 
 --dtstyle DIR (an existing folder) also writes each recipe as a darktable style file,
 DIR/<stem>.<variant>.<token>.dtstyle, named "autoretouch preview <stem> <variant> <token>" (a random token:
