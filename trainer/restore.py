@@ -63,7 +63,7 @@ from backend.agent.thumbnail import make_thumbnail
 from trainer import restore_core
 from trainer.config import ConfigError, TrainConfig, config_to_dict, config_to_toml
 from trainer.data.dataset import cache_size_of
-from trainer.data.folders import MIN_PHOTO_SIDE, CroppedPhotos, list_photos, load_folder, unique_photos
+from trainer.data.folders import MIN_PHOTO_SIDE, CroppedPhotos, load_folder, unique_folder_photos
 from trainer.distributed import DistInfo, barrier
 from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.restore_core import (
@@ -100,12 +100,12 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     r, d, seed = cfg.restore, cfg.data, cfg.run.seed
     csize = cache_size_of(d, cfg.agent.thumb)
     common = {"cache_size": csize, "eval_size": d.eval_size, "crops": d.crops_per_image}
-    fav_files, fav_dups = _unique_files(targets, d.max_images, "favourites")
+    fav_files, fav_dups = unique_folder_photos(targets, d.max_images, "favourites", prefix="restore", logger=log)
     fav: CroppedPhotos = load_folder(fav_files, seed=seed, min_side=MIN_PHOTO_SIDE, **common)
     src: CroppedPhotos | None = None
     src_dups: list[str] = []
     if sources is not None:
-        src_files, src_dups = _unique_files(sources, d.max_images, "sources")
+        src_files, src_dups = unique_folder_photos(sources, d.max_images, "sources", prefix="restore", logger=log)
         src = load_folder(src_files, seed=seed + 1_000_003, **common)
     train_idx, val_idx = split_held_out(len(fav.names), r.val_fraction, seed)
     centre = None
@@ -151,14 +151,6 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
         look=look_descriptor(fav.evals[train_idx]).mean(dim=0),
         summary=summary,
     )
-
-
-def _unique_files(folder: str | Path, max_images: int, what: str) -> tuple[list[Path], list[str]]:
-    """The photos of ``folder`` without duplicates (:func:`~trainer.data.folders.unique_photos`), then capped."""
-    files, dropped = unique_photos(list_photos(folder, 0))
-    if dropped:
-        log.warning("restore: %d duplicate %s dropped: %s", len(dropped), what, ", ".join(dropped))
-    return files[:max_images] if max_images > 0 else files, dropped
 
 
 def _record_skipped(summary: dict[str, Any], fav_dups: list[str], src_dups: list[str], small: Sequence[str]) -> None:

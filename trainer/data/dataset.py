@@ -26,7 +26,7 @@ from torch import Tensor
 
 from backend.fsio import write_text_atomic, write_with
 from trainer.config import DataConfig
-from trainer.data.folders import CroppedPhotos, list_photos, load_folder, unique_photos
+from trainer.data.folders import CroppedPhotos, load_folder, unique_folder_photos
 from trainer.data.unedit import apply_unedit, random_unedit_settings
 
 __all__ = ["CACHE_VERSION", "TrainingData", "build_dataset", "cache_size_of", "sample_crops"]
@@ -155,14 +155,6 @@ def _split_eval(crops: Tensor, evals: Tensor, n_eval: int, seed: int) -> tuple[T
     return crops[keep], eval_set, held
 
 
-def _unique(folder: str | Path, max_images: int, what: str) -> tuple[list[Path], list[str]]:
-    """The photos of ``folder`` without duplicates (:func:`~trainer.data.folders.unique_photos`), then capped."""
-    files, dropped = unique_photos(list_photos(folder, 0))
-    if dropped:
-        log.warning("data: %d duplicate %s dropped: %s", len(dropped), what, ", ".join(dropped))
-    return files[:max_images] if max_images > 0 else files, dropped
-
-
 def build_dataset(
     targets_dir: str | Path,
     sources_dir: str | Path | None,
@@ -186,8 +178,12 @@ def build_dataset(
         NotFoundError: a folder is missing or holds no readable photo.
     """
     csize = cache_size_of(cfg, thumb)
-    target_files, dropped = _unique(targets_dir, cfg.max_images, "favourites")
-    source_files, dropped_src = (None, []) if sources_dir is None else _unique(sources_dir, cfg.max_images, "sources")
+    target_files, dropped = unique_folder_photos(targets_dir, cfg.max_images, "favourites", prefix="data", logger=log)
+    source_files, dropped_src = (
+        (None, [])
+        if sources_dir is None
+        else unique_folder_photos(sources_dir, cfg.max_images, "sources", prefix="data", logger=log)
+    )
     key = _cache_key(target_files, source_files, cfg, thumb, seed)
     cache_t = cache_j = None
     if cache_dir is not None:

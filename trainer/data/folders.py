@@ -36,6 +36,7 @@ __all__ = [
     "decode_long_side",
     "list_photos",
     "load_folder",
+    "unique_folder_photos",
     "unique_photos",
 ]
 
@@ -153,6 +154,27 @@ def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
             by_hash[digest] = path
         kept.append(path)
     return kept, dropped
+
+
+def unique_folder_photos(
+    folder: str | Path, max_images: int, what: str, *, prefix: str, logger: logging.Logger | None = None
+) -> tuple[list[Path], list[str]]:
+    """The photos of ``folder`` (:func:`list_photos`) without duplicates (:func:`unique_photos`), then capped.
+
+    Args:
+        folder: the folder of photos.
+        max_images: keep at most this many (after dropping duplicates; 0: all).
+        what: what the photos are, for the warning (``"favourites"``, ``"sources"``).
+        prefix: the warning's prefix (``"data"``, ``"restore"``).
+        logger: where the warning goes (default: this module's logger).
+
+    Returns:
+        ``(the files kept, one "NAME (same as OTHER)" per file dropped)``.
+    """
+    files, dropped = unique_photos(list_photos(folder, 0))
+    if dropped:
+        (logger or log).warning("%s: %d duplicate %s dropped: %s", prefix, len(dropped), what, ", ".join(dropped))
+    return files[:max_images] if max_images > 0 else files, dropped
 
 
 def crop_photo(
