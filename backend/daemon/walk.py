@@ -57,24 +57,26 @@ def expand_paths(
     out: list[Path] = []
     seen: set[Path] = set()
     for p in paths:
-        if not is_folder(p):
-            found: Iterator[Path] = iter((p,))
-        else:
-            left_out: list[tuple[Path, str]] = []
-            unlisted: list[tuple[Path, str]] = []
-            photos = list(iter_photos(p, recursive=recursive, skipped=left_out, errors=unlisted))
-            if skipped is not None:
-                skipped += left_out
-                if empty and not photos and not left_out and not unlisted:
-                    skipped.append((p, f"{p}: {NO_PHOTOS}"))
-            if errors is not None:
-                errors += unlisted
-            found = iter(photos)
+        folder = is_folder(p)
+        left_out: list[tuple[Path, str]] = []
+        unlisted: list[tuple[Path, str]] = []
+        found: Iterator[Path] = (
+            iter_photos(p, recursive=recursive, skipped=left_out, errors=unlisted) if folder else iter((p,))
+        )
+        any_photo = False
         for photo in found:
+            any_photo = True
             if photo in seen:
                 continue
             seen.add(photo)
             out.append(photo)
             if len(out) > limit:
                 raise RequestTooLargeError(f"the request covers more than {limit:,} photos; split it")
+        if folder:
+            if skipped is not None:
+                skipped += left_out
+                if empty and not any_photo and not left_out and not unlisted:
+                    skipped.append((p, f"{p}: {NO_PHOTOS}"))
+            if errors is not None:
+                errors += unlisted
     return out
