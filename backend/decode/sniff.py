@@ -16,6 +16,7 @@ from pathlib import Path
 from backend.decode.tiffdir import read_directories
 from backend.decode.types import RAW_EXTENSIONS
 from backend.errors import CorruptImageError, NotFoundError, PermissionDeniedError, UnsupportedFormatError
+from backend.fsio import file_kind
 
 __all__ = ["regular_file_size", "sniff_bytes", "sniff_kind"]
 
@@ -57,13 +58,7 @@ def regular_file_size(path: Path) -> int:
         return info.st_size
     if stat.S_ISDIR(mode):
         raise UnsupportedFormatError(path, "a directory, not a photo")
-    kinds = (
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    what = next((name for test, name in kinds if test(mode)), "a special file")
+    what = file_kind(mode)
     raise UnsupportedFormatError(path, f"{what}, not a regular file")
 
 
