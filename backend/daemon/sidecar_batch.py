@@ -40,7 +40,7 @@ from backend.daemon.convert import (
 from backend.daemon.errors import BadRequestError, describe
 from backend.daemon.limits import Call
 from backend.daemon.walk import expand_paths
-from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, naming_file
+from backend.errors import AutoretouchError, ErrorKind, NotFoundError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe, scale
 from backend.retouch import retouch_photo
 from backend.rpc import pb
@@ -79,11 +79,11 @@ def photo_result(photo: Path, outcomes: Sequence[Outcome]) -> pb.FileResult:
     (the outcomes keep their own reasons).
     """
     result = pb.FileResult(photo=wire_text(photo), outcomes=[outcome_to_pb(o) for o in outcomes])
-    failed = next((o for o in outcomes if o.failed and o.error is not None), None)
-    if failed is not None and failed.error is not None:
-        kind = failed.error
+    failed = next(((o.error, o.reason) for o in outcomes if o.failed and o.error is not None), None)
+    if failed is not None:
+        kind, reason = failed
         result.error.CopyFrom(
-            pb.Error(code=kind.grpc_status, message=wire_text(failed.reason), type=kind.type, exit_code=kind.exit_code)
+            pb.Error(code=kind.grpc_status, message=wire_text(reason), type=kind.type, exit_code=kind.exit_code)
         )
     return result
 
@@ -114,14 +114,12 @@ def walk_results(
             outcomes = [outcome_to_pb(Outcome(path, h, path, "skipped", reason)) for h in hosts]
             results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes))
             continue
-        outcomes = [outcome_to_pb(Outcome(path, h, _named_sidecar(path, h), "failed", message)) for h in hosts]
-        error = pb.Error(
-            code=PermissionDeniedError.grpc_status,
-            message=wire_text(message),
-            type=PermissionDeniedError.__name__,
-            exit_code=PermissionDeniedError.exit_code,
+        denied = ErrorKind.of_class(PermissionDeniedError)
+        results.append(
+            photo_result(
+                path, [Outcome(path, h, _named_sidecar(path, h), "failed", message, error=denied) for h in hosts]
+            )
         )
-        results.append(pb.FileResult(photo=wire_text(path), outcomes=outcomes, error=error))
     return results
 
 
