@@ -214,8 +214,9 @@ def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
     kept: list[Pair] = []
     dropped: list[str] = []
     seen: dict[tuple[str, str], str] = {}
+    keys: dict[Path, str] = {}  # one hash per file, however many pairs share it (an original's virtual copies)
     for pair in pairs:
-        key = (_file_key(pair.input), _file_key(pair.reference))
+        key = (_file_key(pair.input, keys), _file_key(pair.reference, keys))
         if key in seen:
             dropped.append(f"{pair.name} (the same original and edit as {seen[key]})")
             log.warning("pair %s: the same original and edit as %s; left out", pair.name, seen[key])
@@ -225,9 +226,15 @@ def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
     return kept, dropped
 
 
-def _file_key(path: Path) -> str:
-    """The sha256 of a file's bytes, or its real path when it cannot be read (its decoding reports it)."""
-    return file_sha256(path) or "path:" + os.path.realpath(path)
+def _file_key(path: Path, memo: dict[Path, str]) -> str:
+    """The sha256 of a file's bytes, or its real path when it cannot be read (its decoding reports it).
+
+    ``memo`` holds the keys already worked out (by path), so that a file is read once per call of the caller.
+    """
+    key = memo.get(path)
+    if key is None:
+        key = memo[path] = file_sha256(path) or "path:" + os.path.realpath(path)
+    return key
 
 
 def load_catalog_pair_set(

@@ -130,19 +130,22 @@ def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
     Duplicates are found by real path (:func:`os.path.realpath`), then by the sha256 of the file's bytes; the
     first in ``files``' order is kept. A twin used twice would weigh double, and one could be held out while
     the other trains, inflating the held-out check. A file that cannot be read is kept (its decoding reports it).
+    Only files whose size another file shares are hashed (a byte copy has its original's size); when a file
+    cannot be looked at (:func:`os.stat` fails), every file is hashed.
 
     Returns:
         ``(the files kept, one "NAME (same as OTHER)" per file dropped)``.
     """
+    reals = [os.path.realpath(path) for path in files]
+    same_size = _same_size_files(files, reals)
     kept: list[Path] = []
     dropped: list[str] = []
     by_real: dict[str, Path] = {}
     by_hash: dict[str, Path] = {}
-    for path in files:
-        real = os.path.realpath(path)
+    for path, real in zip(files, reals, strict=True):
         twin = by_real.get(real)
         digest = None
-        if twin is None:
+        if twin is None and (same_size is None or real in same_size):
             digest = file_sha256(path)
             twin = by_hash.get(digest) if digest is not None else None
         if twin is not None:
@@ -154,6 +157,18 @@ def unique_photos(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
             by_hash[digest] = path
         kept.append(path)
     return kept, dropped
+
+
+def _same_size_files(files: Sequence[Path], reals: Sequence[str]) -> set[str] | None:
+    """The real paths of the files whose size another file (another real path) shares; None when a stat fails."""
+    by_size: dict[int, set[str]] = {}
+    for path, real in zip(files, reals, strict=True):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            return None
+        by_size.setdefault(size, set()).add(real)
+    return {real for group in by_size.values() if len(group) > 1 for real in group}
 
 
 def unique_folder_photos(
