@@ -45,11 +45,11 @@ import json
 import logging
 import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.agent.style import STYLE_NAME_RE
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options
 from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError, StyleError
@@ -284,11 +284,6 @@ def _minutes(text: str) -> float:
     return minutes
 
 
-#: A style name, as :mod:`backend.agent.style` accepts it (checked here before anything starts, so that the
-#: error names the style rather than the run folder).
-_STYLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
 def _check_mode(args: argparse.Namespace) -> None:
     """Refuse options that do not go together, before anything starts (the same with ``--server``).
 
@@ -302,7 +297,9 @@ def _check_mode(args: argparse.Namespace) -> None:
     """
     from trainer.lrcat.favourites import parse_selection
 
-    if not _STYLE_NAME.fullmatch(args.style):
+    # The style name, as backend.agent.style accepts it: checked before anything starts, so that the error names
+    # the style rather than the run folder.
+    if not STYLE_NAME_RE.fullmatch(args.style):
         raise StyleNameError(
             f"--style {args.style!r}: not a valid style name (letters, digits, '_', '.', '-', starting with a letter "
             "or digit; at most 64)"

@@ -70,6 +70,7 @@ __all__ = [
     "SHIPPED_STYLES_DIR",
     "STYLE_FORMAT",
     "STYLE_FORMAT_VERSION",
+    "STYLE_NAME_RE",
     "Style",
     "StyleError",
     "StyleInfo",
@@ -96,7 +97,10 @@ MAX_WEIGHTS_BYTES = 64 << 20
 #: Largest metadata file accepted.
 MAX_METADATA_BYTES = 1 << 20
 
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: A valid style name (match with ``fullmatch``): letters, digits, ``_ . -``, starting with a letter or digit,
+#: at most 64 characters.
+STYLE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_NAME_RE = STYLE_NAME_RE
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _LIMITS = {"max_steps": (1, 32), "width": (2, 256), "thumb": (16, 256)}
 
