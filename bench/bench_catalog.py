@@ -53,6 +53,7 @@ from backend.agent.style import Style, save_style
 from backend.batch import find_photos
 from backend.batch.journal import DEFAULT_JOURNAL_NAME
 from backend.decode.types import RAW_EXTENSIONS
+from backend.sidecar.atomic import BACKUP_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
@@ -124,7 +125,7 @@ def real_size_photos(scratch: Path, count: int) -> list[Path]:
 def clean(folder: Path) -> None:
     """Delete sidecars, backups and the journal written by an earlier run."""
     for p in folder.rglob("*"):
-        if p.is_file() and (p.name.endswith((".xmp", ".xmp.autoretouch.bak")) or p.name == DEFAULT_JOURNAL_NAME):
+        if p.is_file() and (p.name.endswith((".xmp", ".xmp" + BACKUP_SUFFIX)) or p.name == DEFAULT_JOURNAL_NAME):
             p.unlink()
 
 
