@@ -273,7 +273,7 @@ def _shared_file(recorded: Path, found: Path, claims: dict[Path, str]) -> str:
 
 
 def _roots_holding(real_paths: set[Path], real_roots: Sequence[tuple[Path, Path]]) -> list[Path]:
-    """The roots that one of ``real_paths`` is or lies below (as :func:`~backend.batch.walk.under_any` tests it).
+    """The roots that one of ``real_paths`` is or lies below (compared as real paths).
 
     Args:
         real_paths: paths already resolved with :func:`os.path.realpath`.

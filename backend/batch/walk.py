@@ -45,7 +45,6 @@ __all__ = [
     "is_folder",
     "is_photo_file",
     "iter_photos",
-    "under_any",
     "unique_photos",
 ]
 
@@ -304,16 +303,3 @@ def unique_photos(paths: Iterable[Path]) -> list[Path]:
             seen.add(key)
             out.append(p)
     return out
-
-
-_unique = unique_photos
-
-
-def under_any(path: Path, roots: Sequence[Path]) -> bool:
-    """Whether ``path`` is one of ``roots`` or lies below one of them (compared as absolute real paths)."""
-    real = Path(os.path.realpath(path))
-    for root in roots:
-        r = Path(os.path.realpath(root))
-        if real == r or r in real.parents:
-            return True
-    return False
