@@ -62,6 +62,7 @@ from backend.sidecar.darktable_doc import (
     revert_darktable,
     take_out_marked,
 )
+from backend.sidecar.darktable_xmp import FRESH_STACK_NOTE
 from backend.sidecar.lightroom_doc import (
     EMBEDDED_XMP_SUFFIXES,
     apply_lightroom,
@@ -134,9 +135,7 @@ TOOK_OUT_REASON = "took out the earlier autoretouch edit ({why})"
 _CREATED_NOTE = "autoretouch created this sidecar"
 
 #: darktable's notes as a real write words them -> as a dry run does (which writes nothing).
-_DRY_RUN_NOTES = {
-    "no darktable data yet: wrote a fresh darktable stack": "no darktable data yet: would write a fresh darktable stack"
-}
+_DRY_RUN_NOTES = {FRESH_STACK_NOTE: "no darktable data yet: would write a fresh darktable stack"}
 
 #: What happened to one sidecar.
 Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]

@@ -94,6 +94,7 @@ __all__ = [
     "COLORIN_MOVED_NOTE",
     "DEFAULT_EXPOSURE_NOTE",
     "DT_NS",
+    "FRESH_STACK_NOTE",
     "LATER_NOTE",
     "OVERRIDES_NOTE",
     "RDF_NS",
@@ -285,6 +286,10 @@ def _int_attr(desc: ET.Element, name: str, source: str) -> int | None:
         raise SidecarError(source, f"darktable:{name} is not an integer: {raw!r}") from None
 
 
+#: The note when the sidecar had no darktable data: our entries make a fresh darktable stack.
+FRESH_STACK_NOTE = "no darktable data yet: wrote a fresh darktable stack"
+
+
 def _append_fresh(description: ET.Element, entries: Sequence[HistoryEntry], is_raw: bool) -> AppendResult:
     """A description without darktable data: a fresh stack of our entries."""
     fresh = new_darktable_description(entries, is_raw=is_raw)
@@ -308,7 +313,7 @@ def _append_fresh(description: ET.Element, entries: Sequence[HistoryEntry], is_r
         iop_order_version=int(fresh.get(_dt("iop_order_version"), "0")),
         iop_order_list_changed=fresh.get(_dt("iop_order_list")) is not None,
         auto_presets_applied=fresh.get(_dt("auto_presets_applied"), "0"),
-        notes=("no darktable data yet: wrote a fresh darktable stack",),
+        notes=(FRESH_STACK_NOTE,),
     )
 
 
