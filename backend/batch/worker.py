@@ -145,8 +145,6 @@ class PhotoProcessor:
         """
         sidecar = sidecar_path(photo, host)
         try:
-            if not sidecar.is_file():
-                return None
             doc = read_sidecar(sidecar)
             found = find_provenance(doc)
             if found is None or found[1].host != host:
