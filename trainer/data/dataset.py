@@ -155,6 +155,24 @@ def _split_eval(crops: Tensor, evals: Tensor, n_eval: int, seed: int) -> tuple[T
     return crops[keep], eval_set, held
 
 
+def _load_cache(cache_t: Path, cache_j: Path, key: str) -> TrainingData | None:
+    """The cached :class:`TrainingData` when both cache files exist and were written for ``key``, else ``None``."""
+    if not (cache_t.is_file() and cache_j.is_file()):
+        return None
+    meta = json.loads(cache_j.read_text(encoding="utf-8"))
+    if meta.get("key") != key:
+        return None
+    t = load_file(str(cache_t))
+    log.info("data: loaded cache %s", cache_t)
+    return TrainingData(
+        targets=t["targets"].float(),
+        sources=t["sources"].float(),
+        eval_sources=t["eval_sources"].float(),
+        eval_targets=t["eval_targets"].float(),
+        summary=meta["summary"],
+    )
+
+
 def build_dataset(
     targets_dir: str | Path,
     sources_dir: str | Path | None,
@@ -188,18 +206,9 @@ def build_dataset(
     cache_t = cache_j = None
     if cache_dir is not None:
         cache_t, cache_j = Path(cache_dir) / "data_cache.safetensors", Path(cache_dir) / "data_cache.json"
-        if cache_t.is_file() and cache_j.is_file():
-            meta = json.loads(cache_j.read_text(encoding="utf-8"))
-            if meta.get("key") == key:
-                t = load_file(str(cache_t))
-                log.info("data: loaded cache %s", cache_t)
-                return TrainingData(
-                    targets=t["targets"].float(),
-                    sources=t["sources"].float(),
-                    eval_sources=t["eval_sources"].float(),
-                    eval_targets=t["eval_targets"].float(),
-                    summary=meta["summary"],
-                )
+        cached = _load_cache(cache_t, cache_j, key)
+        if cached is not None:
+            return cached
     common = {"cache_size": csize, "eval_size": cfg.eval_size, "crops": cfg.crops_per_image}
     tgt = load_folder(target_files, seed=seed, **common)
     summary: dict[str, Any] = {
