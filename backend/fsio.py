@@ -3,7 +3,8 @@
 A reader (or a crash) sees the old file or the new one, never half of one. Used for every file autoretouch
 writes whole (styles, images, checkpoints, reports, caches); sidecars go through
 :mod:`backend.sidecar.atomic`, which adds a lock and a backup on top of the same steps. That lock and the
-batch journal's take their ``flock`` through :func:`try_flock`.
+batch journal's take their ``flock`` through :func:`try_flock`. Sidecars and styles are read through
+:func:`read_limited` (a regular file only, never waiting on a named pipe, within a size limit).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 try:  # POSIX
     import fcntl
@@ -30,6 +32,7 @@ __all__ = [
     "file_sha256",
     "fsync_folder",
     "name_size",
+    "read_limited",
     "replacing",
     "short_name",
     "temp_prefix",
@@ -168,6 +171,65 @@ def file_kind(mode: int) -> str:
         (stat.S_ISSOCK, "a socket"),
     )
     return next((words for test, words in kinds if test(mode)), "a special file")
+
+
+def _raise(error: BaseException, cause: OSError) -> NoReturn:
+    """Raise ``error`` in place of the OSError ``cause``; ``cause`` itself goes on as it is."""
+    if error is cause:
+        raise cause
+    raise error from None
+
+
+def read_limited(
+    path: str | Path,
+    limit: int | None,
+    *,
+    follow_links: bool = True,
+    refuse: Callable[[os.stat_result], Exception | None],
+    too_large: Callable[[int | None], Exception],
+    open_failed: Callable[[OSError], BaseException],
+    read_failed: Callable[[OSError], BaseException],
+) -> bytes:
+    """The bytes of the file ``path``, at most ``limit`` of them, read without ever waiting on a named pipe.
+
+    The file is opened read-only, without blocking (``O_NONBLOCK``: a FIFO never waits for a writer), binary
+    (Windows' ``O_BINARY``: no newline translation), not inherited, and, unless ``follow_links``, without following
+    a symbolic link (``O_NOFOLLOW``); a flag the platform lacks is left out. The open file's ``fstat`` is checked
+    (``refuse``, then the size) before anything is read, and ``limit + 1`` bytes are asked for, so a file that grew
+    past ``limit`` since is refused too. Each caller raises its own errors, which the callables make:
+
+    Args:
+        path: the file.
+        limit: most bytes to read (``None``: all).
+        follow_links: follow a symbolic link (False: opening one fails, as ``open_failed`` says).
+        refuse: the error for a file that must not be read, given the open file's ``fstat`` (anything but a regular
+            file, say); None to read it.
+        too_large: the error for a file over ``limit``, given its size; given None for one that grew past
+            ``limit`` after the ``fstat``.
+        open_failed: the error to raise for the open's OSError (the OSError itself: it goes on as it is).
+        read_failed: the same for an OSError of the ``fstat`` or the read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        _raise(open_failed(exc), exc)
+    with open(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            refused = refuse(info)
+            if refused is not None:
+                raise refused
+            if limit is not None and info.st_size > limit:
+                raise too_large(info.st_size)
+            data = fh.read(-1 if limit is None else limit + 1)
+        except OSError as exc:
+            _raise(read_failed(exc), exc)
+    if limit is not None and len(data) > limit:  # grew since the fstat
+        raise too_large(None)
+    return data
 
 
 def file_sha256(path: str | Path) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from backend.fsio import (
     NAME_MAX,
     NEW_FILE_MODE,
+    read_limited,
     replacing,
     temp_prefix,
     write_bytes_atomic,
@@ -49,3 +51,56 @@ def test_a_file_with_the_longest_legal_name_is_replaced_through_a_short_enough_t
     assert len(os.fsencode(seen[0])) <= NAME_MAX and seen[0].startswith(".é") and ".json." in seen[0]
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
     assert temp_prefix("IMG_1.jpg.xmp") == ".IMG_1.jpg.xmp."  # short names unchanged
+
+
+class _RefusedError(Exception):
+    """What the callers of ``read_limited`` below raise, so each test sees which callable made the error."""
+
+
+def _read(path: Path, limit: int | None, **kw: object) -> bytes:
+    return read_limited(
+        path,
+        limit,
+        refuse=lambda info: None if stat.S_ISREG(info.st_mode) else _RefusedError(f"refused {info.st_mode:o}"),
+        too_large=lambda size: _RefusedError(f"too large: {size}"),
+        open_failed=lambda exc: _RefusedError(f"open failed: {type(exc).__name__}"),
+        read_failed=lambda exc: exc,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_read_limited_reads_a_regular_file_within_its_limit(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"12345")
+    assert _read(target, None) == b"12345"
+    assert _read(target, 5) == b"12345"
+    with pytest.raises(_RefusedError, match=r"^too large: 5$"):
+        _read(target, 4)
+    with pytest.raises(_RefusedError, match=r"^open failed: FileNotFoundError$"):
+        _read(tmp_path / "missing", 4)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_read_limited_refuses_a_named_pipe_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(_RefusedError, match=r"^refused 1"):  # S_IFIFO: 0o010000
+        _read(fifo, 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW here")
+def test_read_limited_follows_a_symbolic_link_only_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert _read(link, 10) == b"x"
+    with pytest.raises(_RefusedError, match=r"^open failed: OSError$"):  # ELOOP
+        _read(link, 10, follow_links=False)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="no /proc here")
+def test_read_limited_refuses_a_file_that_holds_more_than_its_fstat_said() -> None:
+    # /proc files are regular with st_size 0: as a file that grew past the limit after the fstat
+    with pytest.raises(_RefusedError, match=r"^too large: None$"):
+        _read(Path("/proc/self/status"), 10)

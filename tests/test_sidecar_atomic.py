@@ -260,3 +260,17 @@ def test_a_dry_run_and_revert_name_an_over_long_sidecar_as_apply_does(
     assert code == 8, captured  # apply and revert: the only photo failed, so the sidecar error's own status
     assert "the sidecar's name would be 256 bytes, longer than file systems allow (255)" in captured.out + captured.err
     assert "File name too long" not in captured.out + captured.err
+
+
+def test_both_reads_refuse_a_sidecar_over_the_limit_even_when_it_grows_while_read(tmp_path: Path) -> None:
+    sidecar = tmp_path / "a.xmp"
+    sidecar.write_bytes(b"x" * 11)
+    for read in (atomic.read_replaceable, atomic.read_regular):
+        assert read(sidecar, 11) == b"x" * 11
+        with pytest.raises(SidecarError, match=r"sidecar is 11 bytes, over the 10-byte limit"):
+            read(sidecar, 10)
+    grows = Path("/proc/self/status")  # regular, one link, st_size 0: as a file that grew after the fstat
+    if grows.is_file():
+        for read in (atomic.read_replaceable, atomic.read_regular):
+            with pytest.raises(SidecarError, match=r"sidecar is over the 10-byte limit"):
+                read(grows, 10)

@@ -238,6 +238,22 @@ def test_unreadable_metadata_and_size_limits(tmp_path: Path, monkeypatch: pytest
         load_style(tmp_path / "absent.safetensors")
 
 
+def test_size_limit_messages_name_the_file_its_size_and_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta = save_style(_style(), tmp_path).with_suffix(".json")
+    size = meta.stat().st_size
+    monkeypatch.setattr(style_mod, "MAX_METADATA_BYTES", 10)
+    with pytest.raises(StyleError, match=rf"warm\.json: metadata of {size:,} bytes exceeds the 10-byte limit"):
+        read_metadata(meta)
+    grows = Path("/proc/self/status")  # regular, st_size 0: as a file that grew after the fstat
+    if grows.is_file():
+        with pytest.raises(StyleError, match=r"status: metadata exceeds the 10-byte limit"):
+            read_metadata(grows)
+    with pytest.raises(NotFoundError, match=r"absent\.json: style metadata not found"):
+        read_metadata(tmp_path / "absent.json")
+
+
 def test_save_refuses_bad_names_and_non_json_metadata(tmp_path: Path) -> None:
     with pytest.raises(StyleError, match="invalid style name"):
         save_style(_style(name="../escape"), tmp_path)

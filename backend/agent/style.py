@@ -59,7 +59,7 @@ from safetensors.torch import save as save_safetensors
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import ENCODERS, AgentNet
 from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
-from backend.fsio import file_kind, write_bytes_atomic
+from backend.fsio import file_kind, read_limited, write_bytes_atomic
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -342,44 +342,36 @@ def _not_regular(path: Path, what: str, mode: int) -> StyleError:
     return StyleError(path, f"the {what} file is not a regular file ({file_kind(mode)})")
 
 
-def _read_flags() -> int:
-    """The flags a style's files are opened with.
-
-    Read-only, never blocking on a FIFO, binary (Windows' ``O_BINARY``: no newline translation of the weights), not
-    inherited; a flag the platform lacks (``O_NONBLOCK`` on Windows) is left out.
-    """
-    return os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
 def _read_limited(path: Path, limit: int, what: str) -> bytes:
     """The bytes of the regular file ``path`` (symbolic links followed), at most ``limit`` of them.
 
-    Opened without blocking (a FIFO never hangs) and checked with ``fstat`` before anything is read, so a device
+    Opened without blocking (a FIFO never hangs), binary (Windows' ``O_BINARY``: no newline translation of the
+    weights) and checked with ``fstat`` before anything is read (:func:`backend.fsio.read_limited`), so a device
     (``/dev/zero``), FIFO, socket or folder is refused as "not a regular file".
     """
-    try:
-        fd = os.open(path, _read_flags())
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: style {what} not found") from None
-    except PermissionError:
-        raise PermissionDeniedError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise _not_regular(path, what, stat.S_IFDIR) from None
-    except OSError as exc:  # ENXIO: a socket; ELOOP: a symbolic link loop ...
-        raise StyleError(path, f"{what} cannot be opened ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path, what, st.st_mode)
-        if st.st_size > limit:
-            raise StyleError(path, f"{what} of {st.st_size:,} bytes exceeds the {limit:,}-byte limit")
-        try:
-            data = fh.read(limit + 1)
-        except IsADirectoryError:
-            raise _not_regular(path, what, stat.S_IFDIR) from None
-    if len(data) > limit:  # grew since the fstat
-        raise StyleError(path, f"{what} exceeds the {limit:,}-byte limit")
-    return data
+
+    def open_failed(exc: OSError) -> AutoretouchError:
+        if isinstance(exc, FileNotFoundError):
+            return NotFoundError(f"{path}: style {what} not found")
+        if isinstance(exc, PermissionError):
+            return PermissionDeniedError(f"{path}: permission denied")
+        if isinstance(exc, IsADirectoryError):
+            return _not_regular(path, what, stat.S_IFDIR)
+        return StyleError(path, f"{what} cannot be opened ({exc.strerror})")  # ENXIO: a socket; ELOOP: a link loop
+
+    def too_large(size: int | None) -> StyleError:
+        if size is None:  # grew since the fstat
+            return StyleError(path, f"{what} exceeds the {limit:,}-byte limit")
+        return StyleError(path, f"{what} of {size:,} bytes exceeds the {limit:,}-byte limit")
+
+    return read_limited(
+        path,
+        limit,
+        refuse=lambda info: None if stat.S_ISREG(info.st_mode) else _not_regular(path, what, info.st_mode),
+        too_large=too_large,
+        open_failed=open_failed,
+        read_failed=lambda exc: _not_regular(path, what, stat.S_IFDIR) if isinstance(exc, IsADirectoryError) else exc,
+    )
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from backend.errors import SidecarError
@@ -46,6 +46,7 @@ from backend.fsio import (
     file_kind,
     fsync_folder,
     name_size,
+    read_limited,
     short_name,
     temp_prefix,
     temp_stem,
@@ -149,11 +150,27 @@ def check_replaceable(sidecar: str | Path) -> os.stat_result | None:
     return info
 
 
+def _cannot_read(sidecar: Path, exc: OSError) -> SidecarError:
+    return SidecarError(sidecar, f"cannot read sidecar ({exc.strerror or exc})")
+
+
+def _too_large(sidecar: Path, limit: int | None) -> Callable[[int | None], SidecarError]:
+    """The error for a sidecar over ``limit`` bytes: its size, or None when it grew past the limit while read."""
+
+    def error(size: int | None) -> SidecarError:
+        if size is None:
+            return SidecarError(sidecar, f"sidecar is over the {limit}-byte limit")
+        return SidecarError(sidecar, f"sidecar is {size} bytes, over the {limit}-byte limit")
+
+    return error
+
+
 def read_replaceable(sidecar: str | Path, limit: int | None = None) -> bytes:
     """The content of the sidecar, checked by :func:`check_replaceable` first and again on the open file.
 
     The file is opened without following a link and without blocking (``O_NOFOLLOW | O_NONBLOCK``), so a link
-    or named pipe swapped in after the check is refused too, never read or waited on.
+    or named pipe swapped in after the check is refused too, never read or waited on
+    (:func:`backend.fsio.read_limited`).
 
     Args:
         sidecar: the path.
@@ -167,25 +184,26 @@ def read_replaceable(sidecar: str | Path, limit: int | None = None) -> bytes:
     p = Path(sidecar)
     if check_replaceable(p) is None:
         raise FileNotFoundError(2, "No such file or directory", str(p))
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
+
+    def refuse(info: os.stat_result) -> SidecarError | None:
+        why = _why_not_replaceable(p, info)
+        return None if why is None else SidecarError(p, why)
+
+    def open_failed(exc: OSError) -> BaseException:
+        if isinstance(exc, FileNotFoundError):
+            return exc
         check_replaceable(p)  # swapped for a link or another kind since: say so
-        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
-    with open(fd, "rb") as fh:
-        try:
-            info = os.fstat(fh.fileno())
-            why = _why_not_replaceable(p, info)
-            if why is not None:
-                raise SidecarError(p, why)
-            if limit is not None and info.st_size > limit:
-                raise SidecarError(p, f"sidecar is {info.st_size} bytes, over the {limit}-byte limit")
-            return fh.read(-1 if limit is None else limit + 1)
-        except OSError as exc:
-            raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
+        return _cannot_read(p, exc)
+
+    return read_limited(
+        p,
+        limit,
+        follow_links=False,
+        refuse=refuse,
+        too_large=_too_large(p, limit),
+        open_failed=open_failed,
+        read_failed=lambda exc: _cannot_read(p, exc),
+    )
 
 
 def read_regular(sidecar: str | Path, limit: int | None = None) -> bytes:
@@ -193,7 +211,8 @@ def read_regular(sidecar: str | Path, limit: int | None = None) -> bytes:
 
     Unlike :func:`read_replaceable`, a symbolic link or a hard-linked file is read; anything but a regular file
     (a folder, named pipe, device or socket) is refused, named by its kind: it is looked at before it is opened,
-    and opened without blocking (a named pipe swapped in since never waits for a writer) and checked again.
+    and opened without blocking (a named pipe swapped in since never waits for a writer) and checked again
+    (:func:`backend.fsio.read_limited`).
 
     Raises:
         FileNotFoundError: nothing is there (a dangling link included).
@@ -201,29 +220,31 @@ def read_regular(sidecar: str | Path, limit: int | None = None) -> bytes:
     """
     p = Path(sidecar)
 
-    def refuse_odd(mode: int) -> None:
-        if not stat.S_ISREG(mode):
-            raise SidecarError(p, f"{file_kind(mode)}, not a regular file; not read")
+    def refuse(info: os.stat_result) -> SidecarError | None:
+        if stat.S_ISREG(info.st_mode):
+            return None
+        return SidecarError(p, f"{file_kind(info.st_mode)}, not a regular file; not read")
+
+    def open_failed(exc: OSError) -> BaseException:
+        if isinstance(exc, FileNotFoundError | NotADirectoryError):
+            return FileNotFoundError(2, "No such file or directory", str(p))
+        return _cannot_read(p, exc)
 
     try:
-        refuse_odd(os.stat(p).st_mode)
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(2, "No such file or directory", str(p)) from None
+        info = os.stat(p)
     except OSError as exc:
-        raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
-    with open(fd, "rb") as fh:
-        try:
-            size = os.fstat(fd)
-            refuse_odd(size.st_mode)
-            if limit is not None and size.st_size > limit:
-                raise SidecarError(p, f"sidecar is {size.st_size} bytes, over the {limit}-byte limit")
-            data = fh.read(-1 if limit is None else limit + 1)
-        except OSError as exc:
-            raise SidecarError(p, f"cannot read sidecar ({exc.strerror or exc})") from None
-    if limit is not None and len(data) > limit:  # grew since the fstat
-        raise SidecarError(p, f"sidecar is over the {limit}-byte limit")
-    return data
+        raise open_failed(exc) from None
+    refused = refuse(info)
+    if refused is not None:
+        raise refused
+    return read_limited(
+        p,
+        limit,
+        refuse=refuse,
+        too_large=_too_large(p, limit),
+        open_failed=open_failed,
+        read_failed=lambda exc: _cannot_read(p, exc),
+    )
 
 
 def _check_sidecar_name(path: Path) -> os.stat_result | None:
