@@ -104,11 +104,8 @@ end
 --- existing one: then no daemon is started. Never a shared temporary folder, where another user could have put a
 --- link of that name for the `>` redirection to follow.
 local function daemon_log_path()
-  local dir = dt.configuration.cache_dir
-  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
-    return nil
-  end
-  return dir .. "/" .. constants.DAEMON_LOG_NAME
+  local dir = filesystem.existing_folder(dt.configuration.cache_dir)
+  return dir and dir .. "/" .. constants.DAEMON_LOG_NAME
 end
 
 --- Whether `folder` is `root` or lies under it, by name (trailing slashes removed).

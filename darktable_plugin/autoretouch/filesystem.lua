@@ -27,6 +27,17 @@ local function folder_exists(path)
   return file_exists(path .. "/.")
 end
 
+--- `dir` when it names an existing folder, else nil (nil, not a string, "", a missing folder or a file). For
+--- darktable's cache folder (dt.configuration.cache_dir), where the plug-in keeps its daemon's log, preview recipes,
+--- sidecar backups and training run folders: without one they are not kept, never put in a shared folder such as
+--- /tmp (another user could plant a link there) nor in darktable's working directory.
+local function existing_folder(dir)
+  if type(dir) ~= "string" or dir == "" or not folder_exists(dir) then
+    return nil
+  end
+  return dir
+end
+
 --- Write `text` to the file `path` through a temporary file beside it (PATH.autoretouch-tmp, renamed over `path`),
 --- checking the write, the close and, afterwards, that `path` reads back as `text`. Returns true, or nil and a
 --- message (the temporary file is removed).
@@ -55,4 +66,5 @@ return {
   write_file = write_file,
   file_exists = file_exists,
   folder_exists = folder_exists,
+  existing_folder = existing_folder,
 }

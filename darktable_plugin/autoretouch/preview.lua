@@ -84,8 +84,8 @@ local backup_counter = 0
 --- Back up the sidecar `path` (content `text`) into the plug-in's cache folder (darktable's cache folder): the
 --- backup's path; stops the preview when there is no cache folder or the backup cannot be written.
 local function back_up(path, text)
-  local dir = dt.configuration.cache_dir
-  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
+  local dir = filesystem.existing_folder(dt.configuration.cache_dir)
+  if not dir then
     stop_preview(msg("preview_no_backup_folder", path))
   end
   backup_counter = backup_counter + 1

@@ -46,11 +46,8 @@ end
 --- (never a shared folder such as /tmp, nor darktable's working directory, where the trainer's default runs/NAME
 --- would land).
 local function run_dir_of(name)
-  local dir = dt.configuration.cache_dir
-  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
-    return nil
-  end
-  return string.format("%s/%s/%s", dir, constants.RUNS_DIR, name)
+  local dir = filesystem.existing_folder(dt.configuration.cache_dir)
+  return dir and string.format("%s/%s/%s", dir, constants.RUNS_DIR, name)
 end
 
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders

@@ -46,11 +46,8 @@ end
 
 --- Where the recipe of the preview copy `copy` is kept (darktable's cache folder, by the copy's id).
 local function preview_recipe_path(copy)
-  local dir = dt.configuration.cache_dir
-  if type(dir) ~= "string" or dir == "" or not filesystem.folder_exists(dir) then
-    return nil -- never a shared folder such as /tmp: another user could plant a link there
-  end
-  return string.format("%s/%s%s.json", dir, constants.PREVIEW_RECIPE_PREFIX, tostring(copy.id))
+  local dir = filesystem.existing_folder(dt.configuration.cache_dir) -- none: not kept (never /tmp)
+  return dir and string.format("%s/%s%s.json", dir, constants.PREVIEW_RECIPE_PREFIX, tostring(copy.id))
 end
 
 --- The record keep_preview_recipe kept for the preview copy `copy` ({photo, original_id, variant, recipe = JSON
