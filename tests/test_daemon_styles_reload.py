@@ -4,6 +4,7 @@ it is now, without a restart (QA: a local ``train --style mine`` left the daemon
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,28 @@ def test_the_registry_checks_the_folders_only_after_loading(tmp_path: Path) -> N
     assert registry.snapshot().styles["default"] is first and registry.default_model() == "default@1"
     save_random_style(tmp_path, "default", seed=2, model_version=3)
     assert registry.default_model() == "default@3" and registry.get("default") is not first
+
+
+def test_a_reload_reads_each_style_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for seed, name in enumerate(("default", "warm", "cool")):
+        save_random_style(tmp_path, name, seed=seed)
+    real_open = os.open
+    opened: list[str] = []
+
+    def counting_open(path: Any, flags: int, *args: Any, **kw: Any) -> int:
+        if str(path).endswith(".safetensors"):
+            opened.append(Path(path).stem)
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    registry = StyleRegistry([tmp_path])
+    first = registry.load().styles
+    assert sorted(opened) == ["cool", "default", "warm"]  # listed and loaded from one reading
+    opened.clear()
+    save_random_style(tmp_path, "warm", seed=9, model_version=2)  # retrained in place
+    assert registry.get("warm").model == "warm@2"
+    assert sorted(opened) == ["cool", "default", "warm"]  # every style validated by the listing, warm not again
+    assert registry.get("cool") is first["cool"] and registry.get("default") is first["default"]
 
 
 @pytest.mark.parametrize(

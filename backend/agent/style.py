@@ -44,7 +44,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -564,7 +564,11 @@ def load_style(path_or_name: str | Path, *, store: StyleStore | None = None) -> 
     else:
         weights = (store or StyleStore()).find(str(path_or_name))
         meta_path = weights.with_suffix(".json")
-    meta, tensors = _read_style(weights, meta_path)
+    return _style_from(weights, *_read_style(weights, meta_path))
+
+
+def _style_from(weights: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Style:
+    """The :class:`Style` (nets in eval mode) of the checked file pair :func:`_read_style` read from ``weights``."""
     net = _net_from(meta["agent"])
     prior_meta = meta.get("prior")
     prior = _net_from(prior_meta["agent"]) if prior_meta else None
@@ -712,13 +716,19 @@ class StyleStore:
         """Load the style ``name`` (see :func:`load_style`)."""
         return load_style(self.find(name))
 
-    def list(self) -> list[StyleInfo]:
-        """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``.
+    def list_loading(self, wanted: Callable[[Path], bool]) -> tuple[list[StyleInfo], dict[Path, Style]]:
+        """:meth:`list`, and the loaded styles asked for, built from the same reading (each style is read once).
 
-        Each style is validated as :func:`load_style` validates it (metadata, digest, every tensor's name, shape,
-        dtype and values; a truncated file, NaN weights, a mixed pair are an ``error``), without building its net.
+        Args:
+            wanted: given the weights path of each style no earlier folder shadows, before it is read: whether to
+                load it too.
+
+        Returns:
+            What :meth:`list` returns, and weights path -> :class:`Style` (as :func:`load_style` loads it) of every
+            wanted style that is valid.
         """
         infos: list[StyleInfo] = []
+        loaded: dict[Path, Style] = {}
         seen: set[str] = set()
         for d in self.dirs:
             if not d.is_dir():
@@ -728,14 +738,25 @@ class StyleStore:
                 if not _NAME_RE.fullmatch(stem):
                     continue
                 weights = d / f"{stem}.safetensors"
+                load = stem not in seen and wanted(weights)
                 meta: dict[str, Any] = {}
                 error: str | None = None
                 try:
                     if not os.path.lexists(weights):
                         raise StyleError(weights, "weights file missing (only the metadata exists)")
-                    meta, _ = _read_style(weights, weights.with_suffix(".json"))
+                    meta, tensors = _read_style(weights, weights.with_suffix(".json"))
+                    if load:
+                        loaded[weights] = _style_from(weights, meta, tensors)
                 except AutoretouchError as exc:
                     meta, error = {}, str(exc)
                 infos.append(StyleInfo(stem, weights, d, self.source_of(d), meta, error, shadowed=stem in seen))
                 seen.add(stem)
-        return infos
+        return infos, loaded
+
+    def list(self) -> list[StyleInfo]:
+        """Every style file pair in the search path, in folder order then by name; invalid ones carry ``error``.
+
+        Each style is validated as :func:`load_style` validates it (metadata, digest, every tensor's name, shape,
+        dtype and values; a truncated file, NaN weights, a mixed pair are an ``error``), without building its net.
+        """
+        return self.list_loading(lambda weights: False)[0]

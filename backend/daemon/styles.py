@@ -3,7 +3,8 @@
 Every style is loaded at start. Each request then checks the folders cheaply (one directory scan and a
 ``stat`` per style file: name, ``mtime_ns``, size, inode) and, when anything changed (a style added, removed,
 or retrained in place by a local ``autoretouch train``), lists the folders again and reloads the styles whose
-``.safetensors`` or ``.json`` changed; the unchanged ones are kept as loaded.
+``.safetensors`` or ``.json`` changed, from the listing's reading (each style is read and validated once per
+reload); the unchanged ones are kept as loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.agent.style import DEFAULT_STYLE, Style, StyleInfo, StyleStore, load_style, style_not_found
+from backend.agent.style import DEFAULT_STYLE, Style, StyleInfo, StyleStore, style_not_found
 from backend.errors import AutoretouchError
 
 __all__ = ["LoadedStyles", "StyleRegistry", "folder_state"]
@@ -53,9 +54,9 @@ def folder_state(dirs: Sequence[Path]) -> FolderState:
     return tuple(sorted(entries))
 
 
-def _style_key(info: StyleInfo, keys: dict[str, FileKey]) -> tuple[FileKey, FileKey]:
+def _style_key(weights: Path, keys: dict[str, FileKey]) -> tuple[FileKey, FileKey]:
     """The keys of a style's two files, from ``keys`` (a folder state's) where listed, else stat'ed."""
-    paths = (str(info.path), str(info.path.with_suffix(".json")))
+    paths = (str(weights), str(weights.with_suffix(".json")))
     return (
         keys[paths[0]] if paths[0] in keys else _file_key(paths[0]),
         keys[paths[1]] if paths[1] in keys else _file_key(paths[1]),
@@ -135,26 +136,29 @@ class StyleRegistry:
             return self._load_locked(folder_state(self.store.dirs))
 
     def _load_locked(self, state: FolderState) -> LoadedStyles:
-        infos = tuple(self.store.list())
+        keys = {os.path.join(d, name): key for d, name, key in state}  # the keys the state took: no second stat
+        taken: dict[Path, tuple[FileKey, FileKey]] = {}
+
+        def changed(weights: Path) -> bool:
+            # the key is taken before the style is read: a file replaced meanwhile is reloaded next time
+            taken[weights] = key = _style_key(weights, keys)
+            cached = self._cache.get(weights)
+            return cached is None or cached[0] != key
+
+        listed, loaded = self.store.list_loading(changed)  # each style read and validated once, listed or loaded
+        infos: tuple[StyleInfo, ...] = tuple(listed)
         styles: dict[str, Style] = {}
         errors: dict[str, AutoretouchError] = {}
         cache: dict[Path, tuple[tuple[FileKey, FileKey], Style]] = {}
-        keys = {os.path.join(d, name): key for d, name, key in state}  # the keys the state took: no second stat
         for info in infos:
             if info.shadowed or info.name in styles or info.name in errors:
                 continue
             if info.error is not None:
                 errors[info.name] = _StyleLoadError(info)
                 continue
-            key = _style_key(info, keys)  # taken before loading: a file replaced meanwhile is reloaded next time
-            cached = self._cache.get(info.path)
-            try:
-                style = cached[1] if cached is not None and cached[0] == key else load_style(info.path)
-            except AutoretouchError as exc:
-                errors[info.name] = exc
-                continue
+            style = loaded[info.path] if info.path in loaded else self._cache[info.path][1]
             styles[info.name] = style
-            cache[info.path] = (key, style)
+            cache[info.path] = (taken[info.path], style)
         self._snapshot = LoadedStyles(infos, styles, errors, tuple(self.store.dirs))
         self._cache, self._state = cache, state
         self.loaded = True
