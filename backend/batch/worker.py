@@ -33,7 +33,7 @@ from backend.errors import INTERNAL_ERROR, AutoretouchError, ErrorKind, naming_f
 from backend.recipe import Recipe
 from backend.sidecar.apply import Outcome, PhotoInfo, apply_to_photo, sidecar_path, stale_darktable_record
 from backend.sidecar.atomic import backup_path
-from backend.sidecar.darktable_doc import take_out_marked
+from backend.sidecar.darktable_doc import marked_labels
 from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES
 from backend.sidecar.provenance import find_provenance
 from backend.sidecar.xmp import read_sidecar
@@ -187,7 +187,7 @@ class PhotoProcessor:
                 if recipe is not None and found[1].recipe == Recipe.from_dict(recipe):
                     return Outcome(photo, host, sidecar, "skipped", ALREADY_DONE)
                 return None
-            if host == "darktable" and take_out_marked(doc)[0]:
+            if host == "darktable" and marked_labels(doc):
                 return None
         except (AutoretouchError, OSError, ValueError):
             return None

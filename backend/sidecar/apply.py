@@ -57,6 +57,7 @@ from backend.sidecar.darktable_doc import (
     darktable_sidecar_path,
     derived_from,
     derived_from_other,
+    marked_labels,
     record_is_stale,
     remove_undone_entries,
     revert_darktable,
@@ -412,11 +413,11 @@ def _apply_darktable(
             if isinstance(earlier, Outcome):
                 return earlier
             notes, at, created = earlier[1].notes, earlier[1].at, found[1].created
-        elif (taken := take_out_marked(doc))[0]:  # ours, named so, without our record: never stacked twice
-            labels = ", ".join(taken[0])
+        elif marked := marked_labels(doc):  # ours, named so, without our record: never stacked twice
             if not overwrite:
-                return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=labels))
-            notes, at = (MARKED_NOTE.format(entries=labels), *taken[1].notes), taken[1].at
+                return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=", ".join(marked)))
+            labels, taken = take_out_marked(doc)  # the same labels
+            notes, at = (MARKED_NOTE.format(entries=", ".join(labels)), *taken.notes), taken.at
         image_name = photo.name if duplicate else None
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

@@ -81,6 +81,7 @@ __all__ = [
     "entry_digest",
     "history_fingerprint",
     "instance_label",
+    "marked_labels",
     "record_is_stale",
     "remove_undone_entries",
     "revert_darktable",
@@ -478,6 +479,10 @@ class _Ours:
         named = [k for k in kept if k is not None]
         return KEPT_LATER_NOTE.format(entries="; ".join(named)) if named else None
 
+    def labels(self) -> list[str]:
+        """The labels of ours, then :meth:`gone_labels` (what a take-out of the marked entries names)."""
+        return [*(_label_of(self.items[i]) for i in self.ours), *self.gone_labels()]
+
     def take_out(self, back: dict[int, ET.Element], *, active: bool) -> int:
         """Remove what goes (``back[i]`` in the place of item ``i``), unmark the steps that stay, renumber.
 
@@ -638,6 +643,15 @@ def _marked(doc: XmpDocument) -> _Ours | None:
     return _Ours(descs[0], history, items, end, ours, later_steps(items, end, ours)) if ours else None
 
 
+def marked_labels(doc: XmpDocument) -> list[str]:
+    """What :func:`take_out_marked` would take out of ``doc`` (its labels), without changing ``doc``.
+
+    Empty when there are no entries named :data:`MARK` that count as ours (or no single, readable darktable history).
+    """
+    found = _marked(doc)
+    return [] if found is None else found.labels()
+
+
 def take_out_marked(doc: XmpDocument) -> tuple[list[str], DarktableRevert]:
     """Take out the entries named :data:`MARK` that are ours, in a sidecar without the record.
 
@@ -653,7 +667,7 @@ def take_out_marked(doc: XmpDocument) -> tuple[list[str], DarktableRevert]:
     found = _marked(doc)
     if found is None:
         return [], DarktableRevert()
-    labels = [*(_label_of(found.items[i]) for i in found.ours), *found.gone_labels()]
+    labels = found.labels()
     kept = found.kept_note()
     return labels, _reverted(found.desc, [kept] if kept else [], found.take_out({}, active=True))
 
