@@ -83,7 +83,7 @@ from backend.decode.types import DEFAULT_MAX_PIXELS
 from backend.errors import INTERNAL_ERROR, ErrorKind, InvalidRecipeError, NotFoundError, PermissionDeniedError
 from backend.fsio import temp_stem
 from backend.recipe import check_strength
-from backend.sidecar.apply import EMBEDDED_REASON, HOSTS, NOTHING_REASON, Outcome, hosts_for, sidecar_path
+from backend.sidecar.apply import HOSTS, Outcome, hosts_for, sidecar_path
 from backend.torch_threads import torch_threads
 
 __all__ = [
@@ -298,13 +298,14 @@ def _tidy_leftovers(photos: Sequence[Path]) -> None:
 
 
 def _sidecar_free_skip(outcome: Outcome, overwrite: bool) -> bool:
-    """Whether ``outcome`` is a skip that does not depend on the sidecar (whatever it holds, it is skipped again)."""
+    """Whether ``outcome`` is a skip that does not depend on the sidecar (whatever it holds, it is skipped again).
+
+    That is Lightroom and a photo with embedded XMP, and (without ``overwrite``, which takes an earlier edit out
+    instead) a recipe with nothing to write: told by :attr:`~backend.sidecar.apply.Outcome.skip_kind`.
+    """
     if outcome.action != "skipped":
         return False
-    return outcome.reason == EMBEDDED_REASON or (not overwrite and outcome.reason.startswith(_NOTHING_PREFIX))
-
-
-_NOTHING_PREFIX = NOTHING_REASON.partition("{")[0]
+    return outcome.skip_kind == "embedded-xmp" or (not overwrite and outcome.skip_kind == "nothing-to-write")
 
 
 def _host_record(outcome: Outcome, overwrite: bool) -> HostRecord:

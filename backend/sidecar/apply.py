@@ -90,12 +90,15 @@ __all__ = [
     "Action",
     "Outcome",
     "PhotoInfo",
+    "SkipKind",
     "apply_to_photo",
     "check_duplicate",
     "copy_conflict",
+    "embedded_skip",
     "hosts_for",
     "kept_remark",
     "locked",
+    "nothing_skip",
     "probe_photo",
     "revert_host",
     "sidecar_path",
@@ -140,6 +143,10 @@ _DRY_RUN_NOTES = {FRESH_STACK_NOTE: "no darktable data yet: would write a fresh 
 
 #: What happened to one sidecar.
 Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]
+#: Which skip an outcome is, for the two whose reason is the same whatever the sidecar holds:
+#: ``embedded-xmp`` (:data:`EMBEDDED_REASON`, :func:`embedded_skip`) and ``nothing-to-write``
+#: (:data:`NOTHING_REASON`, :func:`nothing_skip`).
+SkipKind = Literal["embedded-xmp", "nothing-to-write"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,9 @@ class Outcome:
         warnings: translation notes (left-out or clamped values, overridden darktable instances).
         error: for a ``failed`` outcome, the kind of error when known (its exit status); not part of equality
             or of :meth:`to_json`.
+        skip_kind: for a ``skipped`` outcome with :data:`EMBEDDED_REASON` or :data:`NOTHING_REASON`, which of the two
+            (:data:`SkipKind`; ``None`` for any other outcome), so that a caller need not match the reason's words;
+            not part of equality or of :meth:`to_json`.
     """
 
     photo: Path
@@ -179,6 +189,7 @@ class Outcome:
     reason: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     error: ErrorKind | None = field(default=None, compare=False)
+    skip_kind: SkipKind | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -195,6 +206,16 @@ class Outcome:
             "reason": self.reason,
             "warnings": list(self.warnings),
         }
+
+
+def embedded_skip(photo: Path, host: str, sidecar: Path) -> Outcome:
+    """``skipped`` with :data:`EMBEDDED_REASON` (Lightroom and a photo whose XMP is embedded), ``skip_kind`` set."""
+    return Outcome(photo, host, sidecar, "skipped", EMBEDDED_REASON, skip_kind="embedded-xmp")
+
+
+def nothing_skip(photo: Path, host: str, sidecar: Path, why: str) -> Outcome:
+    """``skipped`` with :data:`NOTHING_REASON` (``{why}``: ``why``), ``skip_kind`` set."""
+    return Outcome(photo, host, sidecar, "skipped", NOTHING_REASON.format(why=why), skip_kind="nothing-to-write")
 
 
 def sidecar_path(photo: Path, host: str, duplicate: int = 0) -> Path:
@@ -462,7 +483,7 @@ def _take_out_earlier(photo: Path, host: str, sidecar: Path, dry_run: bool, dupl
     """
     from backend.sidecar.revert import STALE_REVERT_REASON, UNDONE_REVERT_REASON, is_empty_packet  # imports us
 
-    nothing = Outcome(photo, host, sidecar, "skipped", NOTHING_REASON.format(why=why))
+    nothing = nothing_skip(photo, host, sidecar, why)
     with locked(sidecar, dry_run):
         doc, absent = _load(sidecar, packet_wrapper=host == "lightroom")
         if absent:
@@ -568,18 +589,18 @@ def apply_to_photo(
     for h in hosts:
         sidecar = sidecar_path(p, h, duplicate)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
-            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            outcomes.append(embedded_skip(p, h, sidecar))
             continue
         if not recipe.steps:
             why = "strength 0" if recipe.strength == 0 else "the recipe changes nothing"
             if not overwrite:
-                outcomes.append(Outcome(p, h, sidecar, "skipped", NOTHING_REASON.format(why=why)))
+                outcomes.append(nothing_skip(p, h, sidecar, why))
                 continue
             try:
                 if h == "lightroom":  # only Lightroom's NAME.xmp depends on the photo's kind: it fails alone
                     known = known or (probe(p) if probe is not None else None)
                     if not _is_raw(p, known):  # NAME.xmp is no sidecar of this photo's: not touched
-                        outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+                        outcomes.append(embedded_skip(p, h, sidecar))
                         continue
                 outcomes.append(_take_out_earlier(p, h, sidecar, dry_run, duplicate, why))
             except AutoretouchError as exc:
@@ -588,7 +609,7 @@ def apply_to_photo(
         if known is None:
             known = (probe or probe_photo)(p)
         if h == "lightroom" and not known.is_raw:
-            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            outcomes.append(embedded_skip(p, h, sidecar))
             continue
         try:
             if h == "lightroom":

@@ -38,10 +38,10 @@ from pathlib import Path
 
 from backend.errors import AutoretouchError, ErrorKind
 from backend.sidecar.apply import (
-    EMBEDDED_REASON,
     Outcome,
     check_duplicate,
     copy_conflict,
+    embedded_skip,
     hosts_for,
     kept_remark,
     locked,
@@ -161,7 +161,7 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
     for h in hosts:
         sidecar = sidecar_path(p, h, duplicate)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
-            outcomes.append(Outcome(p, h, sidecar, "skipped", EMBEDDED_REASON))
+            outcomes.append(embedded_skip(p, h, sidecar))
             continue
         try:
             outcomes.append(_revert_one(p, h, sidecar, dry_run, duplicate))
