@@ -2,6 +2,8 @@
 
 * :func:`~backend.sidecar.darktable_doc.marked_labels` names what
   :func:`~backend.sidecar.darktable_doc.take_out_marked` would take out, and changes nothing.
+* :func:`~backend.sidecar.revert.take_out_ours` is the one take-out behind ``revert`` and ``apply --overwrite`` of a
+  recipe that changes nothing.
 * :attr:`~backend.sidecar.apply.Outcome.skip_kind` tells the skips that do not depend on the sidecar, which the
   catalog's journal records without a sidecar state, without matching the reason's words.
 """
@@ -15,16 +17,9 @@ import pytest
 
 from backend.batch.batch import _sidecar_free_skip
 from backend.recipe import scale
-from backend.sidecar.apply import (
-    EMBEDDED_REASON,
-    NOTHING_REASON,
-    Outcome,
-    apply_to_photo,
-    embedded_skip,
-    nothing_skip,
-)
-from backend.sidecar.darktable_doc import marked_labels, take_out_marked
-from backend.sidecar.revert import revert_photo
+from backend.sidecar.apply import EMBEDDED_REASON, NOTHING_REASON, Outcome, apply_to_photo, embedded_skip, nothing_skip
+from backend.sidecar.darktable_doc import active_history, marked_labels, take_out_marked
+from backend.sidecar.revert import NO_SETTINGS_REASON, TakenOut, revert_photo, take_out_ours
 from backend.sidecar.xmp import new_document, read_sidecar, serialize
 from testing.dt_sidecar import darktable_appends, history_sidecar
 from tests.test_sidecar_apply import RAW_INFO, RECIPE
@@ -72,6 +67,36 @@ def test_marked_labels_is_empty_without_entries_named_as_ours(photo: Path) -> No
     doc = read_sidecar(sidecar_of(photo))
     assert marked_labels(doc) == []
     assert marked_labels(new_document(packet_wrapper=False)) == []  # no darktable history at all
+
+
+# -- take_out_ours -------------------------------------------------------------------------------------------
+
+
+def test_take_out_ours_says_why_nothing_was_taken_out_and_leaves_the_doc_alone(photo: Path) -> None:
+    sidecar_of(photo).write_text(history_sidecar(entries(sharpen=60.0)), encoding="utf-8")
+    doc = read_sidecar(sidecar_of(photo))
+    before = serialize(doc)
+    assert take_out_ours(doc, "darktable") == NO_SETTINGS_REASON
+    assert take_out_ours(doc, "lightroom") == NO_SETTINGS_REASON
+    assert serialize(doc) == before
+
+    apply_to_photo(photo, recipe(exposure=0.5), host="darktable", info=INFO)
+    doc = read_sidecar(sidecar_of(photo))
+    before = serialize(doc)
+    assert take_out_ours(doc, "lightroom") == "the autoretouch settings here are for darktable"
+    assert serialize(doc) == before
+
+
+def test_take_out_ours_takes_out_the_record_or_the_marked_entries(photo: Path, tmp_path: Path) -> None:
+    copy = _record_lost(photo, tmp_path, switch_off=False)
+    doc = read_sidecar(sidecar_of(copy))
+    labels = marked_labels(doc)
+    assert take_out_ours(doc, "darktable") == TakenOut(marked=tuple(labels))
+    assert marked_labels(doc) == [] and take_out_ours(doc, "darktable") == NO_SETTINGS_REASON
+
+    doc = read_sidecar(sidecar_of(photo))  # the original keeps the record: undone from it
+    assert take_out_ours(doc, "darktable") == TakenOut()
+    assert [e.operation for e in active_history(doc)] == ["sharpen"]
 
 
 # -- Outcome.skip_kind -----------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ __all__ = [
     "nothing_skip",
     "probe_photo",
     "revert_host",
+    "sidecar_conflict",
     "sidecar_path",
     "stale_darktable_record",
 ]
@@ -257,6 +258,18 @@ def copy_conflict(doc: XmpDocument, photo: Path, duplicate: int) -> str | None:
             f"it may be {namesake}'s own, so it is left alone"
         )
     return None
+
+
+def sidecar_conflict(doc: XmpDocument, photo: Path, host: str, duplicate: int) -> str | None:
+    """Why ``host``'s sidecar ``doc`` of ``photo`` is another file's and must be left alone, or None.
+
+    Lightroom: another photo owns it (:func:`~backend.sidecar.lightroom_doc.existing_owner`); darktable:
+    :func:`copy_conflict`.
+    """
+    if host == "darktable":
+        return copy_conflict(doc, photo, duplicate)
+    owner = existing_owner(doc, photo)
+    return None if owner is None else f"this sidecar belongs to {owner}"
 
 
 def hosts_for(host: str) -> tuple[str, ...]:
@@ -467,8 +480,9 @@ def _take_out_earlier(photo: Path, host: str, sidecar: Path, dry_run: bool, dupl
     """``apply --overwrite`` of a recipe that changes nothing: take autoretouch's earlier edit out, place nothing.
 
     What is taken out is what ``--overwrite`` takes out before placing a new recipe (:func:`_replace_earlier`, a
-    stale darktable record, darktable entries named as ours without our record), with the same notes; the user's
-    own later edits stay (a Lightroom setting changed since is kept, :data:`KEPT_NOTE`). The record goes too: the
+    stale darktable record, darktable entries named as ours without our record), with the same notes, by the steps
+    ``revert`` takes (:func:`~backend.sidecar.revert.take_out_ours`); the user's own later edits stay (a Lightroom
+    setting changed since is kept, :data:`KEPT_NOTE`). The record goes too: the
     sidecar holds what the user had before autoretouch's first apply, and ``revert`` finds nothing to undo. A
     sidecar autoretouch created that is empty then is removed (``deleted``), as ``revert`` removes it.
 
@@ -481,38 +495,24 @@ def _take_out_earlier(photo: Path, host: str, sidecar: Path, dry_run: bool, dupl
         SidecarError: the sidecar cannot be read or written, or (darktable) the history changed since autoretouch
             wrote it so that its entries cannot be taken out (as ``--overwrite`` and ``revert`` refuse it).
     """
-    from backend.sidecar.revert import STALE_REVERT_REASON, UNDONE_REVERT_REASON, is_empty_packet  # imports us
+    from backend.sidecar.revert import is_empty_packet, take_out_ours  # imports us
 
     nothing = nothing_skip(photo, host, sidecar, why)
     with locked(sidecar, dry_run):
         doc, absent = _load(sidecar, packet_wrapper=host == "lightroom")
         if absent:
             return nothing
-        owner = existing_owner(doc, photo) if host == "lightroom" else None
-        conflict = f"this sidecar belongs to {owner}" if owner is not None else None
-        if host == "darktable":
-            conflict = copy_conflict(doc, photo, duplicate)
+        conflict = sidecar_conflict(doc, photo, host, duplicate)
         if conflict is not None:
             return Outcome(photo, host, sidecar, "skipped", conflict)
-        found = find_provenance(doc)
-        notes: tuple[str, ...] = ()
-        created = False
-        if found is not None and found[1].host != host:
+        taken = take_out_ours(doc, host)
+        if isinstance(taken, str):  # no earlier edit of ours (or one for the other host)
             return nothing
-        if found is not None and host == "darktable" and stale_darktable_record(doc, found[1], None):
-            notes = (UNDONE_REVERT_REASON if remove_undone_entries(doc, found[1].replaced) else STALE_REVERT_REASON,)
-            remove_provenance(doc)
-            created = found[1].created
-        elif found is not None:
-            kept, darktable = revert_host(host, doc, found[1])
-            notes = (kept_remark(kept),) if kept else darktable.notes
-            created = found[1].created
-        elif host == "darktable" and (taken := take_out_marked(doc))[0]:
-            notes = (MARKED_NOTE.format(entries=", ".join(taken[0])), *taken[1].notes)
-        else:
-            return nothing
+        notes = taken.notes
+        if taken.marked:
+            notes = (MARKED_NOTE.format(entries=", ".join(taken.marked)), *notes)
         reason = TOOK_OUT_REASON.format(why=why)
-        if created and is_empty_packet(doc):
+        if taken.created and is_empty_packet(doc):
             reason = f"{reason}; {_CREATED_NOTE}"
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", _would(reason), warnings=notes)

@@ -34,28 +34,38 @@ A darktable virtual copy (``duplicate`` N > 0) is reverted in its own ``NAME_NN.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from backend.errors import AutoretouchError, ErrorKind
 from backend.sidecar.apply import (
     Outcome,
     check_duplicate,
-    copy_conflict,
     embedded_skip,
     hosts_for,
     kept_remark,
     locked,
     revert_host,
+    sidecar_conflict,
     sidecar_path,
     stale_darktable_record,
 )
 from backend.sidecar.atomic import atomic_write, check_sidecar_name, remove_with_backup
 from backend.sidecar.darktable_doc import MARK, remove_undone_entries, take_out_marked
-from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES, existing_owner
+from backend.sidecar.lightroom_doc import EMBEDDED_XMP_SUFFIXES
 from backend.sidecar.provenance import find_provenance, remove_provenance
 from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_sidecar, serialize
 
-__all__ = ["MARKED_REVERT_REASON", "STALE_REVERT_REASON", "UNDONE_REVERT_REASON", "is_empty_packet", "revert_photo"]
+__all__ = [
+    "MARKED_REVERT_REASON",
+    "NO_SETTINGS_REASON",
+    "STALE_REVERT_REASON",
+    "UNDONE_REVERT_REASON",
+    "TakenOut",
+    "is_empty_packet",
+    "revert_photo",
+    "take_out_ours",
+]
 
 _ABOUT = qname("rdf", "about")
 #: The reason of a revert that took out darktable entries named as ours, without our record (``{entries}``: each).
@@ -68,6 +78,8 @@ MARKED_REVERT_REASON = (
 STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
 #: The reason of a revert whose darktable entries the user had undone in darktable (still in the history, inactive).
 UNDONE_REVERT_REASON = "its darktable modules had been undone in darktable; took them out of the history"
+#: Why a revert skips a sidecar without autoretouch's record (and, darktable, without entries named as ours).
+NO_SETTINGS_REASON = "no autoretouch settings in this sidecar"
 
 
 def is_empty_packet(doc: XmpDocument) -> bool:
@@ -86,6 +98,61 @@ def is_empty_packet(doc: XmpDocument) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class TakenOut:
+    """What :func:`take_out_ours` took out of a sidecar document.
+
+    Attributes:
+        notes: what to say about it: the Lightroom settings kept (:func:`~backend.sidecar.apply.kept_remark`), the
+            darktable revert's notes, or for a stale darktable record :data:`UNDONE_REVERT_REASON` or
+            :data:`STALE_REVERT_REASON`; for entries found by their name, the notes of
+            :func:`~backend.sidecar.darktable_doc.take_out_marked`.
+        marked: the labels of the darktable entries named :data:`MARK` taken out without our record (empty when
+            the record was found).
+        created: autoretouch's record says it created the sidecar (never without the record).
+    """
+
+    notes: tuple[str, ...] = ()
+    marked: tuple[str, ...] = ()
+    created: bool = False
+
+
+def take_out_ours(doc: XmpDocument, host: str) -> TakenOut | str:
+    """Take autoretouch's application for ``host`` out of ``doc`` (in memory), record included.
+
+    What ``revert`` and ``apply --overwrite`` of a recipe that changes nothing share: the record found is undone
+    (:func:`~backend.sidecar.apply.revert_host`), or only removed when it is a stale darktable one (with our
+    entries the user undid); without the record, darktable entries named :data:`MARK` are taken out
+    (:func:`~backend.sidecar.darktable_doc.take_out_marked`).
+
+    Returns:
+        What was taken out, or why nothing was (``doc`` untouched): :data:`NO_SETTINGS_REASON`, or that the record
+        is the other host's.
+
+    Raises:
+        SidecarError: the darktable history changed so that our entries cannot be taken out
+            (:func:`~backend.sidecar.darktable_doc.revert_darktable`), or the record does not fit the document.
+    """
+    found = find_provenance(doc)
+    if found is None:
+        if host == "darktable":
+            labels, done = take_out_marked(doc)  # changes nothing when there are none
+            if labels:
+                return TakenOut(done.notes, tuple(labels))
+        return NO_SETTINGS_REASON
+    prov = found[1]
+    if prov.host != host:
+        return f"the autoretouch settings here are for {prov.host}"
+    if host == "darktable" and stale_darktable_record(doc, prov, None):
+        # nothing of ours is active: undone in darktable (still there after history_end: taken out, so a
+        # redo cannot bring it back), or gone (reset, discarded); the record goes either way
+        note = UNDONE_REVERT_REASON if remove_undone_entries(doc, prov.replaced) else STALE_REVERT_REASON
+        remove_provenance(doc)
+        return TakenOut((note,), created=prov.created)
+    kept, darktable = revert_host(host, doc, prov)
+    return TakenOut(tuple(filter(None, (kept_remark(kept), *darktable.notes))), created=prov.created)
+
+
 def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate: int = 0) -> Outcome:
     check_sidecar_name(sidecar)  # before lexists(), which would say "no sidecar" for "File name too long"
     if not os.path.lexists(sidecar):  # a dangling link is there: read_sidecar refuses it, by name
@@ -93,38 +160,21 @@ def _revert_one(photo: Path, host: str, sidecar: Path, dry_run: bool, duplicate:
         return Outcome(photo, host, sidecar, "skipped", reason)
     with locked(sidecar, dry_run):
         doc = read_sidecar(sidecar)
-        if host == "lightroom":
-            owner = existing_owner(doc, photo)
-            conflict = None if owner is None else f"this sidecar belongs to {owner}"
-        else:
-            conflict = copy_conflict(doc, photo, duplicate)
+        conflict = sidecar_conflict(doc, photo, host, duplicate)
         if conflict is not None:
             return Outcome(photo, host, sidecar, "skipped", conflict)
-        found = find_provenance(doc)
-        if found is None and host == "darktable" and (taken := take_out_marked(doc))[0]:
-            # ours, named so, in a sidecar that lost our record
-            reason = "; ".join((MARKED_REVERT_REASON.format(entries=", ".join(taken[0])), *taken[1].notes))
-            return _write_reverted(photo, host, sidecar, doc, dry_run, reason)
-        if found is None:
-            return Outcome(photo, host, sidecar, "skipped", "no autoretouch settings in this sidecar")
-        prov = found[1]
-        if prov.host != host:
-            return Outcome(photo, host, sidecar, "skipped", f"the autoretouch settings here are for {prov.host}")
-        reason = ""
-        if host == "darktable" and stale_darktable_record(doc, prov, None):
-            # nothing of ours is active: undone in darktable (still there after history_end: taken out, so a
-            # redo cannot bring it back), or gone (reset, discarded); the record goes either way
-            reason = UNDONE_REVERT_REASON if remove_undone_entries(doc, prov.replaced) else STALE_REVERT_REASON
-            remove_provenance(doc)
-        else:
-            kept, darktable = revert_host(host, doc, prov)
-            reason = "; ".join(filter(None, (kept_remark(kept), *darktable.notes)))
-        if prov.created and is_empty_packet(doc):
+        taken = take_out_ours(doc, host)
+        if isinstance(taken, str):
+            return Outcome(photo, host, sidecar, "skipped", taken)
+        if taken.marked:  # ours, named so, in a sidecar that lost our record
+            marked = MARKED_REVERT_REASON.format(entries=", ".join(taken.marked))
+            return _write_reverted(photo, host, sidecar, doc, dry_run, "; ".join((marked, *taken.notes)))
+        if taken.created and is_empty_packet(doc):
             if dry_run:
                 return Outcome(photo, host, sidecar, "would-delete", "autoretouch created this sidecar")
             remove_with_backup(sidecar)
             return Outcome(photo, host, sidecar, "deleted", "autoretouch created this sidecar")
-        return _write_reverted(photo, host, sidecar, doc, dry_run, reason)
+        return _write_reverted(photo, host, sidecar, doc, dry_run, "; ".join(taken.notes))
 
 
 def _write_reverted(photo: Path, host: str, sidecar: Path, doc: XmpDocument, dry_run: bool, reason: str) -> Outcome:
