@@ -16,14 +16,15 @@ import pytest
 import torch
 
 from backend.agent.style import SHIPPED_STYLES_DIR, Style, StyleStore, load_style, save_style
+from backend.cli.main import main
 from backend.errors import NotFoundError
-from testing.training import config_with, two_step_restore_config
+from testing.training import TINY_TOML, config_with, two_step_restore_config
 from trainer.cli import TrainUsageError, _check_mode, _warn_same_sources, register
 from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, unique_photos
 from trainer.install_notes import install_notes, installed_before
-from trainer.restore import _build_data, load_prior
+from trainer.restore import _build_data, _record_skipped, load_prior
 from trainer.restore_core import new_restore_net
-from trainer.result import REPLACED_DIR, install_style, keep_replaced
+from trainer.result import REPLACED_DIR, install_style, keep_replaced, left_out_notes
 from trainer.synthetic import write_style_folders
 from trainer.train import train
 
@@ -150,6 +151,35 @@ def test_duplicate_favourites_are_dropped_by_real_path_and_by_content(tmp_path: 
     assert len(s["duplicate_targets_dropped"]) == 2 and len(s["duplicate_sources_dropped"]) == 2
     assert s["sources"] == 3
     assert any("2 duplicate favourites left out" in n for n in s["notes"])
+
+
+def test_the_gan_run_notes_the_duplicates_it_left_out_as_the_restoration_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    targets, sources, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=3, n_heldout=0, size=24)
+    names = sorted(p.name for p in targets.iterdir())
+    _twins(targets)
+    _twins(sources)
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML)
+    argv = ["train", "--style", "dups", "--targets", str(targets), "--sources", str(sources), "--config", str(config)]
+    argv += ["--run-dir", str(tmp_path / "run"), "--no-install", "--steps", "1", "--quiet"]
+    rc = main([*argv, "--set", "run.method=gan"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "trained style 'dups': 1 steps" in out
+    assert (
+        f"  note: 2 duplicate favourites left out: zz_copy_of_{names[0]} (the same bytes as {names[0]}), "
+        f"zz_link_to_{names[1]} (the same file as {names[1]})\n" in out
+    )
+    assert "  note: 2 duplicate sources left out: zz_copy_of_" in out
+
+
+def test_the_gan_and_restoration_notes_on_left_out_photos_are_worded_alike() -> None:
+    lists = (["b.jpg (the same bytes as a.jpg)"], ["d.jpg (the same file as c.jpg)"], ["e.png (1x1)", "f.png (8x3000)"])
+    summary: dict[str, object] = {}
+    _record_skipped(summary, *lists)
+    assert summary["notes"] == left_out_notes(*lists) and len(left_out_notes(*lists)) == 3
+    assert left_out_notes([], [], []) == []
 
 
 def test_a_folder_without_duplicates_keeps_its_summary_as_before(tmp_path: Path) -> None:

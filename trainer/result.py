@@ -11,6 +11,7 @@ import filecmp
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from backend.agent.network import AgentNet
 from backend.agent.style import Style, read_metadata, save_style
 from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
 from backend.fsio import fsync_folder, replacing
+from trainer.data.folders import MIN_PHOTO_SIDE
 
 __all__ = [
     "REPLACED_DIR",
@@ -25,6 +27,7 @@ __all__ = [
     "TrainResult",
     "install_style",
     "keep_replaced",
+    "left_out_notes",
     "next_model_version",
     "refuse_if_interrupted",
 ]
@@ -59,6 +62,29 @@ class TrainResult:
     net: AgentNet | None = None
     rejected: str | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def left_out_notes(
+    duplicate_targets: Sequence[str], duplicate_sources: Sequence[str] = (), too_small: Sequence[str] = ()
+) -> list[str]:
+    """The summary's notes (:attr:`TrainResult.notes`) on the photos a run left out; none when it left out none.
+
+    Args:
+        duplicate_targets: the favourites left out as duplicates (``"NAME (the same bytes as OTHER)"``).
+        duplicate_sources: the same for the sources.
+        too_small: the favourites too small to learn from (``"NAME (WxH)"``).
+    """
+    notes = []
+    if duplicate_targets:
+        notes.append(f"{len(duplicate_targets)} duplicate favourites left out: {', '.join(duplicate_targets)}")
+    if duplicate_sources:
+        notes.append(f"{len(duplicate_sources)} duplicate sources left out: {', '.join(duplicate_sources)}")
+    if too_small:
+        notes.append(
+            f"{len(too_small)} favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
+            + ", ".join(too_small)
+        )
+    return notes
 
 
 def next_model_version(directory: Path | None, name: str) -> int:

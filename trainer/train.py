@@ -66,7 +66,7 @@ from trainer.distributed import (
 from trainer.evaluate import evaluate
 from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
-from trainer.result import TrainResult, install_style, next_model_version
+from trainer.result import TrainResult, install_style, left_out_notes, next_model_version
 from trainer.rl import episode_losses
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -644,11 +644,21 @@ def _loop(
         last_eval = _evaluate(trainer, full, run)
         plot_curves(metrics_log.rows() if metrics_log else [], PLOT_KEYS, run / "curves.png")
         result.metrics = last_eval
+        result.notes = _left_out(full.summary)
         if finished:
             inst = Path(install_dir) if install_dir is not None else None
             result.style_path, result.installed_path = _export_style(trainer, full.summary, last_eval, run, inst)
     barrier(info)
     return result
+
+
+def _left_out(summary: dict[str, Any]) -> list[str]:
+    """The notes on the photos the data left out (duplicates, too small), worded as the restoration's."""
+    return left_out_notes(
+        summary.get("duplicate_targets_dropped", []),
+        summary.get("duplicate_sources_dropped", []),
+        summary.get("too_small_targets_skipped", []),
+    )
 
 
 def _save(trainer: Trainer, run: Path, info: DistInfo) -> None:
