@@ -174,12 +174,29 @@ def test_the_gan_run_notes_the_duplicates_it_left_out_as_the_restoration_does(
     assert "  note: 2 duplicate sources left out: zz_copy_of_" in out
 
 
-def test_the_gan_and_restoration_notes_on_left_out_photos_are_worded_alike() -> None:
+def test_the_restoration_records_its_left_out_photos_with_the_shared_notes() -> None:
     lists = (["b.jpg (the same bytes as a.jpg)"], ["d.jpg (the same file as c.jpg)"], ["e.png (1x1)", "f.png (8x3000)"])
+    assert left_out_notes(*lists) == [
+        "1 duplicate favourites left out: b.jpg (the same bytes as a.jpg)",
+        "1 duplicate sources left out: d.jpg (the same file as c.jpg)",
+        f"2 favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
+        "e.png (1x1), f.png (8x3000)",
+    ]
     summary: dict[str, object] = {}
     _record_skipped(summary, *lists)
-    assert summary["notes"] == left_out_notes(*lists) and len(left_out_notes(*lists)) == 3
+    assert summary == {
+        "duplicate_targets_dropped": lists[0],
+        "duplicate_sources_dropped": lists[1],
+        "too_small_targets_skipped": lists[2],
+        "notes": left_out_notes(*lists),
+    }
+    only_sources: dict[str, object] = {}
+    _record_skipped(only_sources, [], lists[1], [])
+    assert only_sources == {"duplicate_sources_dropped": lists[1], "notes": [left_out_notes(*lists)[1]]}
     assert left_out_notes([], [], []) == []
+    nothing: dict[str, object] = {}
+    _record_skipped(nothing, [], [], [])
+    assert nothing == {}  # nothing left out: the style's metadata is unchanged
 
 
 def test_a_folder_without_duplicates_keeps_its_summary_as_before(tmp_path: Path) -> None:

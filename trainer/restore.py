@@ -82,7 +82,7 @@ from trainer.restore_core import (
 )
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
-from trainer.result import TrainResult, install_style, next_model_version
+from trainer.result import TrainResult, install_style, left_out_notes, next_model_version
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
 
@@ -156,21 +156,17 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
 def _record_skipped(summary: dict[str, Any], fav_dups: list[str], src_dups: list[str], small: Sequence[str]) -> None:
     """Record the photos left out (duplicates, too small) in the summary, and as notes for the command's summary.
 
+    The notes are :func:`trainer.result.left_out_notes` (worded as the GAN run's).
+
     Keys are added only when something was left out, so that the style's metadata is otherwise unchanged.
     """
-    notes = []
     if fav_dups:
         summary["duplicate_targets_dropped"] = fav_dups
-        notes.append(f"{len(fav_dups)} duplicate favourites left out: {', '.join(fav_dups)}")
     if src_dups:
         summary["duplicate_sources_dropped"] = src_dups
-        notes.append(f"{len(src_dups)} duplicate sources left out: {', '.join(src_dups)}")
     if small:
         summary["too_small_targets_skipped"] = list(small)
-        notes.append(
-            f"{len(small)} favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
-            + ", ".join(small)
-        )
+    notes = left_out_notes(fav_dups, src_dups, small)
     if notes:
         summary["notes"] = notes
 
