@@ -27,3 +27,34 @@ def test_daemon_and_cli_walk_a_folder_alike(tmp_path: Path) -> None:
     remote = expand_paths([root], recursive=True, limit=100)
     assert remote == local == [root / "b.jpg", root / "no_extension", root / "day2" / "a.png"]
     assert expand_paths([root], recursive=False, limit=100) == [root / "b.jpg", root / "no_extension"]
+
+
+def test_folder_walk_notes_what_it_left_out_and_an_empty_folder(tmp_path: Path) -> None:
+    from backend.batch.walk import NO_PHOTOS, FolderWalk
+
+    empty = tmp_path / "empty"
+    (empty / ".hidden").mkdir(parents=True)  # hidden only: still no photos
+    walk = FolderWalk(empty, note_empty=True)
+    assert list(walk) == [] and walk.errors == []
+    assert walk.skipped == [(empty, f"{empty}: {NO_PHOTOS}")]
+    quiet = FolderWalk(empty)
+    assert list(quiet) == [] and quiet.skipped == []  # without note_empty: nothing named (the catalog's way)
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    os.symlink(tmp_path / "gone", linked / "broken.jpg")
+    walk = FolderWalk(linked, note_empty=True)
+    assert list(walk) == []
+    assert [where for where, _ in walk.skipped] == [linked / "broken.jpg"]  # left out with a reason: not "empty"
+
+
+def test_revert_folder_and_daemon_name_an_empty_folder_alike(tmp_path: Path) -> None:
+    from backend.cli.outcome_report import expand_folders
+
+    (tmp_path / "empty").mkdir()
+    folder = tmp_path / "empty"
+    photos, notes = expand_folders([folder], "both")
+    skipped: list[tuple[Path, str]] = []
+    assert expand_paths([folder], recursive=True, limit=10, skipped=skipped, empty=True) == photos == []
+    assert {(o.photo, o.action, o.reason) for o in notes} == {(folder, "skipped", "no photos in this folder")}
+    assert skipped == [(folder, f"{folder}: no photos in this folder")]

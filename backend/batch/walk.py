@@ -37,8 +37,10 @@ from backend.fsio import NAME_MAX, name_size
 
 __all__ = [
     "NOT_PHOTO_EXTENSIONS",
+    "NO_PHOTOS",
     "PATH_MAX",
     "PHOTO_EXTENSIONS",
+    "FolderWalk",
     "WalkResult",
     "check_path_length",
     "find_photos",
@@ -61,6 +63,9 @@ NOT_PHOTO_EXTENSIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+
+#: The skip reason of a named folder that holds no photo (``revert FOLDER``, in-process and through the daemon).
+NO_PHOTOS = "no photos in this folder"
 
 #: Longest path, in bytes with the final NUL, that POSIX systems accept (Linux's ``PATH_MAX``).
 PATH_MAX = 4096
@@ -237,10 +242,42 @@ def iter_photos(
                 skipped.append((candidate, why))
 
 
-def _walk_folder(
-    folder: Path, photos: list[Path], errors: list[tuple[Path, str]], skipped: list[tuple[Path, str]]
-) -> None:
-    photos.extend(iter_photos(folder, errors=errors, skipped=skipped))
+class FolderWalk:
+    """One named folder's walk (:func:`iter_photos`): iterate it once for the photos, then read what it left out.
+
+    Shared by ``revert FOLDER`` (:func:`backend.cli.outcome_report.expand_folders`) and the daemon's batch
+    requests (:func:`backend.daemon.walk.expand_paths`); the photos come lazily, so a caller may stop early.
+
+    Attributes:
+        folder: the folder.
+        errors: ``(folder, message naming it)`` for each folder (or sub-folder) that cannot be listed.
+        skipped: ``(path, message naming it)`` for what the walk left out with a reason (:func:`iter_photos`'
+            ``skipped``), then, with ``note_empty``, ``(folder, "FOLDER: no photos in this folder")`` when the
+            walk found no photo, left nothing out and had no error.
+    """
+
+    def __init__(self, folder: Path, *, recursive: bool = True, note_empty: bool = False) -> None:
+        """Prepare the walk; nothing is read until it is iterated.
+
+        Args:
+            folder: the folder.
+            recursive: also its sub-folders.
+            note_empty: name the folder in ``skipped`` (:data:`NO_PHOTOS`) when the walk found nothing at all.
+        """
+        self.folder = folder
+        self.recursive = recursive
+        self.note_empty = note_empty
+        self.errors: list[tuple[Path, str]] = []
+        self.skipped: list[tuple[Path, str]] = []
+
+    def __iter__(self) -> Iterator[Path]:
+        """The photos, in walk order; ``errors`` and ``skipped`` are complete once the iteration ends."""
+        found = False
+        for photo in iter_photos(self.folder, recursive=self.recursive, errors=self.errors, skipped=self.skipped):
+            found = True
+            yield photo
+        if self.note_empty and not found and not self.skipped and not self.errors:
+            self.skipped.append((self.folder, f"{self.folder}: {NO_PHOTOS}"))
 
 
 def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> WalkResult:
@@ -282,7 +319,7 @@ def find_photos(paths: Sequence[str | Path], *, missing_fails: bool = False) -> 
             errors.append((p, str(exc)))
             continue
         if kind == "dir":
-            _walk_folder(p, found, errors, ignored)
+            found += iter_photos(p, errors=errors, skipped=ignored)
         elif kind == "file":
             if is_photo_file(p, explicit=True):
                 found.append(p)

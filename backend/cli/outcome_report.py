@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from backend.batch.walk import check_path_length, is_folder, iter_photos
+from backend.batch.walk import FolderWalk, check_path_length, is_folder
 from backend.errors import EXIT_PARTIAL, AutoretouchError, ErrorKind, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
@@ -66,8 +66,8 @@ def failed_outcomes(photo: Path, hosts: str, reason: str, error: ErrorKind | Non
 def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[Outcome]]:
     """``paths`` with each folder replaced by its photos, walked as ``autoretouch catalog`` walks it.
 
-    The folder walk is :func:`~backend.batch.walk.iter_photos` (recursive; hidden entries left out, symbolic links
-    to folders not followed). Files are kept as given, photo or not.
+    The folder walk is :class:`~backend.batch.walk.FolderWalk` (recursive; hidden entries left out, symbolic links
+    to folders not followed), as the daemon's ``Revert`` walks it. Files are kept as given, photo or not.
 
     Returns:
         The photo paths, in order, and outcomes for what the walk could not do: a folder (or sub-folder) that
@@ -81,18 +81,13 @@ def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[
         if not is_folder(path):
             photos.append(path)
             continue
-        folder = Path(os.path.abspath(path))
-        errors: list[tuple[Path, str]] = []
-        skipped: list[tuple[Path, str]] = []
-        found = list(iter_photos(folder, errors=errors, skipped=skipped))
-        for where, why in errors:  # counted as permission denied, as the catalog counts it
+        walk = FolderWalk(Path(os.path.abspath(path)), note_empty=True)
+        photos += walk
+        for where, why in walk.errors:  # counted as permission denied, as the catalog counts it
             notes += failed_outcomes(where, hosts, why, UNLISTABLE)
-        for where, why in skipped:
+        for where, why in walk.skipped:  # a folder without photos last
             why = why.removeprefix(f"{where}: ")  # the line names the path already
             notes += [Outcome(where, h, where, "skipped", why) for h in hosts_for(hosts)]
-        if not found and not errors and not skipped:
-            notes += [Outcome(folder, h, folder, "skipped", "no photos in this folder") for h in hosts_for(hosts)]
-        photos += found
     return photos, notes
 
 

@@ -8,21 +8,19 @@ Anything that is not a folder, even a path that cannot exist (a name too long), 
 reports it per file (:meth:`~backend.daemon.service.RetouchService.guard_photo`), and the others carry on.
 What a folder walk leaves out with a reason (symbolic links to folders, broken links, FIFOs, sockets, devices) and
 the folders that cannot be listed are handed to the caller (``skipped``, ``errors``), which reports them as the
-CLI's batches do, never dropped silently.
+CLI's batches do, never dropped silently. Each named folder is one :class:`backend.batch.walk.FolderWalk`, the walk
+``revert FOLDER`` makes in-process, so a folder without photos is named alike (:data:`NO_PHOTOS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from backend.batch.walk import PHOTO_EXTENSIONS, is_folder, iter_photos
+from backend.batch.walk import NO_PHOTOS, PHOTO_EXTENSIONS, FolderWalk, is_folder
 from backend.daemon.errors import RequestTooLargeError
 
 __all__ = ["NO_PHOTOS", "PHOTO_EXTENSIONS", "expand_paths"]
-
-#: The skip reason of a named folder that holds no photo (as ``autoretouch revert FOLDER`` says it).
-NO_PHOTOS = "no photos in this folder"
 
 
 def expand_paths(
@@ -57,26 +55,18 @@ def expand_paths(
     out: list[Path] = []
     seen: set[Path] = set()
     for p in paths:
-        folder = is_folder(p)
-        left_out: list[tuple[Path, str]] = []
-        unlisted: list[tuple[Path, str]] = []
-        found: Iterator[Path] = (
-            iter_photos(p, recursive=recursive, skipped=left_out, errors=unlisted) if folder else iter((p,))
-        )
-        any_photo = False
+        walk = FolderWalk(p, recursive=recursive, note_empty=empty) if is_folder(p) else None
+        found: Iterable[Path] = (p,) if walk is None else walk
         for photo in found:
-            any_photo = True
             if photo in seen:
                 continue
             seen.add(photo)
             out.append(photo)
             if len(out) > limit:
                 raise RequestTooLargeError(f"the request covers more than {limit:,} photos; split it")
-        if folder:
+        if walk is not None:
             if skipped is not None:
-                skipped += left_out
-                if empty and not any_photo and not left_out and not unlisted:
-                    skipped.append((p, f"{p}: {NO_PHOTOS}"))
+                skipped += walk.skipped
             if errors is not None:
-                errors += unlisted
+                errors += walk.errors
     return out
