@@ -159,6 +159,16 @@ def test_cli_imitation_only_writes_a_loadable_style(tmp_path: Path, capsys: pyte
     assert style.metrics["ce_after"] < style.metrics["ce_before"]
     assert style.net.sliders == SLIDERS
     assert not (run / "checkpoints").exists()
+    assert out["kept_path"] is None and out["notes"] == []  # a first installation replaces nothing
+
+    # retrained: the summary names the copy kept of the style it replaced
+    again = [*common[:-1], str(tmp_path / "runs" / "again"), "--config", str(tmp_path / "tiny.toml")]
+    assert main(["train", "--style", "expertC", *again, "--steps", "2", "--install-dir", str(styles), "--json",
+                 "--quiet"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    kept = styles / "replaced" / "expertC@1.safetensors"
+    assert out["kept_path"] == str(kept) and kept.is_file()
+    assert "is replaced by expertC@2" in out["notes"][0] and f"kept as {kept} and its .json" in out["notes"][0]
 
     # usage errors are typed: exit 2, as argparse's own
     assert main(["train", "--style", "x", "--lrcat", str(fx.path), "--run-dir", str(tmp_path / "e")]) == 2

@@ -9,6 +9,7 @@ the installation with a typed error that says where the trained style stays, and
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import stat
@@ -159,3 +160,43 @@ def test_a_style_installed_without_weights_is_noted_by_its_json(tmp_path: Path) 
     summary = {"installed_path": str(styles / "qa.safetensors"), "run_dir": str(tmp_path / "run")}
     (note,) = install_notes("qa", styles, before, summary)
     assert f"kept as {styles / REPLACED_DIR / 'qa@1.json'}" in note and "qa@1.safetensors" not in note
+
+
+def test_install_keeping_names_the_copy_it_kept(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    first = result.install_keeping(_new(1), styles)
+    assert first == (styles / "qa.safetensors", None)  # a first installation keeps nothing
+    second = result.install_keeping(_new(2, seed=8), styles)
+    assert second == (styles / "qa.safetensors", styles / REPLACED_DIR / "qa@1.safetensors")
+
+
+def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.cli.main import main
+    from trainer.synthetic import write_style_folders
+
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
+    styles = tmp_path / "styles"
+    install_style(_new(1), styles)
+    # a stray copy of the installed .json, alone: its metadata is the replaced style's, and it sorts first
+    (styles / REPLACED_DIR).mkdir()
+    shutil.copyfile(styles / "qa.json", styles / REPLACED_DIR / "qa@0.json")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
+        "[data]\ncrops_per_image = 1\neval_size = 48\n"
+        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
+        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
+        encoding="utf-8",
+    )
+    args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
+    args += ["--run-dir", str(tmp_path / "run"), "--install-dir", str(styles), "--force", "--quiet", "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    kept = styles / REPLACED_DIR / "qa@1.safetensors"
+    assert summary["kept_path"] == str(kept) and kept.is_file()
+    (note,) = summary["notes"]
+    assert "qa@1 (created" in note and "is replaced by qa@2" in note
+    assert f"the old version is kept as {kept} and its .json (copy both back as qa.safetensors and qa.json" in note
+    assert "qa@0.json" not in note

@@ -521,6 +521,7 @@ def _train_gan(
         "stopped_by": result.stopped_by,
         "style_path": None if result.style_path is None else str(result.style_path),
         "installed_path": None if result.installed_path is None else str(result.installed_path),
+        "kept_path": None if result.kept_path is None else str(result.kept_path),
         "metrics": result.metrics,
         "rejected": result.rejected,
         "learned_from": learned_from(pairs=pairs, catalog=catalog, darktable=darktable),
@@ -581,6 +582,7 @@ def _train_history(
             "stopped_by": imitation.result.stopped_by,
             "style_path": None if imitation.style_path is None else str(imitation.style_path),
             "installed_path": None if imitation.installed_path is None else str(imitation.installed_path),
+            "kept_path": None if imitation.kept_path is None else str(imitation.kept_path),
             "metrics": imitation.result.metrics(),
             "imitation": imitation_summary,
         }

@@ -64,7 +64,7 @@ from trainer.config import ImitationConfig, TrainConfig, config_to_dict, config_
 from trainer.imitation_data import ExpertData, ExpertTarget, expert_order, load_expert_data, resolve_photo
 from trainer.imitation_loss import Samples, evaluate_imitation, imitation_loss, teacher_forcing
 from trainer.report import MetricsLog
-from trainer.result import install_style, next_model_version
+from trainer.result import install_keeping, next_model_version
 
 __all__ = [
     "IMITATION_COLUMNS",
@@ -196,6 +196,8 @@ class ImitationRun:
         result: losses and accuracies.
         style_path: the exported style's weights in the run folder (``None`` when not exported).
         installed_path: the style's weights in the style folder it was installed to, if any.
+        kept_path: the copy kept of the style that installing replaced (:attr:`trainer.result.Installed.kept`),
+            if any.
     """
 
     net: AgentNet
@@ -203,6 +205,7 @@ class ImitationRun:
     result: ImitationResult
     style_path: Path | None = None
     installed_path: Path | None = None
+    kept_path: Path | None = None
 
 
 def _thaw(value: SliderValue) -> Any:
@@ -335,7 +338,8 @@ def _write_results(
 
     Args:
         cfg: the experiment configuration.
-        out: the finished run; its ``style_path`` and ``installed_path`` are set when the style is exported.
+        out: the finished run; its ``style_path``, ``installed_path`` and ``kept_path`` are set when the style is
+            exported.
         run: the run folder.
         about: the style's description when ``run.description`` is empty.
         export: export the agent as the style ``run.style``.
@@ -359,7 +363,8 @@ def _write_results(
         model_version=next_model_version(inst, cfg.run.style),
     )
     out.style_path = save_style(style, run / "style")
-    out.installed_path = install_style(style, inst, trained_in=run / "style") if inst is not None else None
+    if inst is not None:
+        out.installed_path, out.kept_path = install_keeping(style, inst, trained_in=run / "style")
 
 
 def write_finetune_checkpoint(cfg: TrainConfig, net: AgentNet, run_dir: str | Path, info: Any = None) -> Path | None:

@@ -3,8 +3,8 @@
 * Retraining a style name replaces the installed style: the summary says ``NAME@N`` is replaced by ``NAME@N+1``
   and where the old version is kept: installing copies the replaced pair into the style folder's ``replaced/``
   subfolder (``NAME@N.safetensors`` and ``NAME@N.json``, :func:`trainer.result.keep_replaced`; no style listing
-  looks there), and the run folder that trained it is named too where it is still there (found beside the new
-  one by its creation time).
+  looks there; the summary's ``kept_path`` names the copy made), and the run folder that trained it is named too
+  where it is still there (found beside the new one by its creation time).
 * A style named ``default`` installed into the user's style folder shadows the shipped default style for every
   command that names no style: the summary says so, and how to go back (it is not refused).
 """
@@ -55,7 +55,8 @@ def _old_run_folder(run_dir: Path, name: str, created: Any) -> Path | None:
 def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | None:
     """The copy of the replaced style in ``install_dir/replaced/`` whose metadata is ``before``, if any.
 
-    Its weights file, or its ``.json`` where no weights were kept (only the ``.json`` was installed).
+    Its weights file, or its ``.json`` where no weights were kept (only the ``.json`` was installed). Only for a
+    summary whose trainer did not name the copy it made (``kept_path``): the GAN run's (:mod:`trainer.train`).
     """
     try:
         candidates = sorted((install_dir / REPLACED_DIR).glob(f"{name}@*.json"))
@@ -74,7 +75,16 @@ def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | N
 def install_notes(
     name: str, install_dir: str | Path | None, before: dict[str, Any] | None, summary: dict[str, Any]
 ) -> list[str]:
-    """The summary's notes about installing style ``name`` (``summary``: the command's, with ``installed_path``)."""
+    """The summary's notes about installing style ``name``.
+
+    Args:
+        name: the style name.
+        install_dir: the style folder it was installed to (``None``: not installed).
+        before: :func:`installed_before`, read before training.
+        summary: the command's, with ``installed_path``, ``run_dir`` and ``kept_path`` (the copy kept of the style
+            installing replaced, :func:`trainer.result.install_keeping`; ``None`` or absent: not named, then it is
+            looked for in ``replaced/`` by its metadata).
+    """
     installed = summary.get("installed_path")
     if installed is None or install_dir is None:
         return []
@@ -83,7 +93,8 @@ def install_notes(
         new = installed_before(install_dir, name) or {}
         old_v, new_v = before.get("model_version", "?"), new.get("model_version", "?")
         old_dir = _old_run_folder(Path(summary["run_dir"]), name, before.get("created"))
-        kept = _kept_copy(Path(install_dir), name, before)
+        kept_path = summary.get("kept_path")
+        kept = Path(kept_path) if kept_path is not None else _kept_copy(Path(install_dir), name, before)
         if kept is not None and kept.suffix == ".json":  # only the .json was installed: no weights to keep
             where = f"the old version's .json is kept as {kept} (it had no {name}.safetensors)"
             where += f", trained in {old_dir}{os.sep}" if old_dir is not None else ""

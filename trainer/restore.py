@@ -82,7 +82,7 @@ from trainer.restore_core import (
 )
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
-from trainer.result import TrainResult, install_style, left_out_notes, next_model_version
+from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
 
@@ -343,7 +343,7 @@ def train_restore(
         run_dir=run, step=outcome.step, stopped_by=outcome.stopped_by, style_path=None, installed_path=None, net=net
     )
     if info.is_main:
-        result.metrics, result.rejected = _finish(cfg, net, data, run, install_dir, outcome, prior)
+        result.metrics, result.rejected, result.kept_path = _finish(cfg, net, data, run, install_dir, outcome, prior)
         result.style_path = run / "style" / f"{cfg.run.style}.safetensors"
         result.notes = list(data.summary.get("notes", []))
         if not result.rejected and install_dir is not None:
@@ -436,8 +436,13 @@ def _finish(
     install_dir: str | Path | None,
     outcome: Outcome,
     prior: Prior | None,
-) -> tuple[dict[str, float], str | None]:
-    """Score the kept checkpoint, write the report files, export (and maybe install) the style."""
+) -> tuple[dict[str, float], str | None, Path | None]:
+    """Score the kept checkpoint, write the report files, export (and maybe install) the style.
+
+    Returns:
+        The metrics, why the style was not installed (``None``: it was, or there was nowhere to), and the copy
+        kept of the style that installing replaced (:func:`trainer.result.install_keeping`), if any.
+    """
     best, identity_psnr, step, elapsed = outcome.best, outcome.identity_psnr, outcome.step, outcome.elapsed
     val_psnr, reasons = _verdict(cfg, net, data, outcome, prior)
     gain = val_psnr - identity_psnr
@@ -487,7 +492,8 @@ def _finish(
         prior_from="" if prior is None else prior.source,
     )
     save_style(style, run / "style")
+    kept = None
     if rejected is None and install_dir is not None:
         style.model_version = next_model_version(Path(install_dir), cfg.run.style)
-        install_style(style, Path(install_dir), trained_in=run / "style")
-    return metrics, rejected
+        kept = install_keeping(style, Path(install_dir), trained_in=run / "style").kept
+    return metrics, rejected, kept

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from backend.agent.network import AgentNet
 from backend.agent.style import Style, read_metadata, save_style
@@ -23,8 +24,10 @@ from trainer.data.folders import MIN_PHOTO_SIDE
 
 __all__ = [
     "REPLACED_DIR",
+    "Installed",
     "ReplacedNotKeptError",
     "TrainResult",
+    "install_keeping",
     "install_style",
     "keep_replaced",
     "left_out_notes",
@@ -47,6 +50,8 @@ class TrainResult:
         stopped_by: ``"steps"`` or ``"minutes"``.
         style_path: the exported style's weights file in the run folder (``None`` on ranks other than 0).
         installed_path: the style's weights file in the style folder it was installed to, if any.
+        kept_path: the copy kept of the style that installing replaced (:attr:`Installed.kept`), if any; the
+            restoration sets it, the GAN run (:mod:`trainer.train`) does not yet.
         metrics: the final evaluation numbers (rank 0).
         net: the trained agent.
         rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
@@ -58,6 +63,7 @@ class TrainResult:
     stopped_by: str
     style_path: Path | None
     installed_path: Path | None
+    kept_path: Path | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     net: AgentNet | None = None
     rejected: str | None = None
@@ -221,7 +227,20 @@ def keep_replaced(directory: str | Path, name: str, *, trained_in: str | Path | 
     return kept / f"{stem}{present[-1].suffix}"
 
 
-def install_style(style: Style, directory: str | Path, *, trained_in: str | Path | None = None) -> Path:
+class Installed(NamedTuple):
+    """Where :func:`install_keeping` installed a style, and the copy it kept of the style it replaced.
+
+    Attributes:
+        path: the installed weights file.
+        kept: the kept copy of the replaced style (:func:`keep_replaced`'s return: its weights file, or its
+            ``.json`` where only that was installed), or ``None``: it replaced none.
+    """
+
+    path: Path
+    kept: Path | None
+
+
+def install_keeping(style: Style, directory: str | Path, *, trained_in: str | Path | None = None) -> Installed:
     """Install ``style`` into the style folder ``directory``, keeping the pair it replaces (:func:`keep_replaced`).
 
     Args:
@@ -231,7 +250,7 @@ def install_style(style: Style, directory: str | Path, *, trained_in: str | Path
             is refused.
 
     Returns:
-        The installed weights file.
+        The installed weights file and the kept copy of the style it replaced (the summary names it).
 
     Raises:
         KeyboardInterrupt: the command got a Ctrl-C (:func:`refuse_if_interrupted`): nothing is installed.
@@ -239,5 +258,16 @@ def install_style(style: Style, directory: str | Path, *, trained_in: str | Path
         PermissionDeniedError: the folder cannot be written.
     """
     refuse_if_interrupted()
-    keep_replaced(directory, style.name, trained_in=trained_in)
-    return save_style(style, directory)
+    kept = keep_replaced(directory, style.name, trained_in=trained_in)
+    return Installed(save_style(style, directory), kept)
+
+
+def install_style(style: Style, directory: str | Path, *, trained_in: str | Path | None = None) -> Path:
+    """:func:`install_keeping`'s installed weights file alone, for a caller that does not name the kept copy.
+
+    Raises:
+        KeyboardInterrupt: the command got a Ctrl-C (:func:`refuse_if_interrupted`): nothing is installed.
+        ReplacedNotKeptError: the replaced style could not be kept (:func:`keep_replaced`): nothing is installed.
+        PermissionDeniedError: the folder cannot be written.
+    """
+    return install_keeping(style, directory, trained_in=trained_in).path
