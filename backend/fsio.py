@@ -216,14 +216,22 @@ def read_limited(
         fd = os.open(path, flags)
     except OSError as exc:
         _raise(open_failed(exc), exc)
-    with open(fd, "rb") as fh:
+    try:  # the raw descriptor is checked first: a folder opens on POSIX, but ``open(fd)`` would refuse it unnamed
         try:
             info = os.fstat(fd)
-            refused = refuse(info)
-            if refused is not None:
-                raise refused
-            if limit is not None and info.st_size > limit:
-                raise too_large(info.st_size)
+        except OSError as exc:
+            _raise(read_failed(exc), exc)
+        refused = refuse(info)
+        if refused is not None:
+            raise refused
+        if limit is not None and info.st_size > limit:
+            raise too_large(info.st_size)
+        fh = open(fd, "rb")  # noqa: SIM115 -- the ``with`` below closes it; until then the except closes the fd
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        try:
             data = fh.read(-1 if limit is None else limit + 1)
         except OSError as exc:
             _raise(read_failed(exc), exc)

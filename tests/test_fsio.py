@@ -88,6 +88,17 @@ def test_read_limited_refuses_a_named_pipe_without_waiting_for_a_writer(tmp_path
         _read(fifo, 10)
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="no /proc/self/fd here to count open files")
+def test_read_limited_refuses_a_folder_by_the_callers_error_and_keeps_no_file_open(tmp_path: Path) -> None:
+    folder = tmp_path / "x.json"
+    folder.mkdir()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):  # POSIX opens a folder read-only: the open descriptor is checked, then closed
+        with pytest.raises(_RefusedError, match=r"^refused 4"):  # S_IFDIR: 0o040000
+            _read(folder, 10)
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 @pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW here")
 def test_read_limited_follows_a_symbolic_link_only_when_asked(tmp_path: Path) -> None:
     target = tmp_path / "a.bin"

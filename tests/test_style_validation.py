@@ -179,16 +179,18 @@ def test_plain_output_escapes_control_characters(
 
 
 def _special_style(styles: Path, kind: str) -> None:
-    """A style ``odd`` whose weights file is a symbolic link to /dev/zero or a FIFO."""
+    """A style ``odd`` whose weights file is a symbolic link to /dev/zero, a folder or a FIFO."""
     save_random_style(styles, "odd", seed=0)
     (styles / "odd.safetensors").unlink()
     if kind == "devzero":
         os.symlink("/dev/zero", styles / "odd.safetensors")
+    elif kind == "folder":
+        (styles / "odd.safetensors").mkdir()
     else:
         os.mkfifo(styles / "odd.safetensors")
 
 
-@pytest.mark.parametrize("kind", ["devzero", "fifo"])
+@pytest.mark.parametrize("kind", ["devzero", "fifo", "folder"])
 def test_weights_that_are_not_a_regular_file(kind: str, tmp_path: Path) -> None:
     if kind == "devzero" and not Path("/dev/zero").exists():
         pytest.skip("no /dev/zero")
@@ -196,7 +198,7 @@ def test_weights_that_are_not_a_regular_file(kind: str, tmp_path: Path) -> None:
         pytest.skip("no FIFOs")
     styles = tmp_path / "styles"
     _special_style(styles, kind)
-    word = "a character device" if kind == "devzero" else "a named pipe (FIFO)"
+    word = {"devzero": "a character device", "fifo": "a named pipe (FIFO)", "folder": "a directory"}[kind]
     (info,) = StyleStore([styles]).list()
     assert info.error is not None and f"not a regular file ({word})" in info.error
     with pytest.raises(
@@ -205,6 +207,17 @@ def test_weights_that_are_not_a_regular_file(kind: str, tmp_path: Path) -> None:
         load_style("odd", store=StyleStore([styles, tmp_path / "later"]))
     with pytest.raises(StyleError, match="not a regular file"):
         load_style(styles / "odd.safetensors")
+
+
+def test_metadata_that_is_a_folder_is_named_not_a_crash(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    save_random_style(styles, "odd", seed=0)
+    (styles / "odd.json").unlink()
+    (styles / "odd.json").mkdir()
+    (info,) = StyleStore([styles]).list()
+    assert info.error is not None and "odd.json" in info.error and "not a regular file (a directory)" in info.error
+    with pytest.raises(StyleError, match=r"odd.json: the metadata file is not a regular file \(a directory\)"):
+        load_style("odd", store=StyleStore([styles]))
 
 
 def test_a_style_folder_that_is_a_file_is_not_a_folder(
