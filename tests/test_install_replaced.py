@@ -154,10 +154,15 @@ def test_a_style_installed_without_weights_is_noted_by_its_json(tmp_path: Path) 
     save_random_style(styles, "qa", seed=1, model_version=1)
     (styles / "qa.safetensors").unlink()  # only the .json was installed
     before = installed_before(styles, "qa")
-    install_style(_new(2), styles)
+    kept = result.install_keeping(_new(2), styles).kept
+    assert kept == styles / REPLACED_DIR / "qa@1.json"
     assert sorted(p.name for p in (styles / REPLACED_DIR).iterdir()) == ["qa@1.json"]
     assert keep_replaced(styles, "nothing") is None
-    summary = {"installed_path": str(styles / "qa.safetensors"), "run_dir": str(tmp_path / "run")}
+    summary = {
+        "installed_path": str(styles / "qa.safetensors"),
+        "run_dir": str(tmp_path / "run"),
+        "kept_path": str(kept),
+    }
     (note,) = install_notes("qa", styles, before, summary)
     assert f"kept as {styles / REPLACED_DIR / 'qa@1.json'}" in note and "qa@1.safetensors" not in note
 
@@ -170,8 +175,9 @@ def test_install_keeping_names_the_copy_it_kept(tmp_path: Path) -> None:
     assert second == (styles / "qa.safetensors", styles / REPLACED_DIR / "qa@1.safetensors")
 
 
+@pytest.mark.parametrize("method", ["restore", "gan"])
 def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    method: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from backend.cli.main import main
     from trainer.synthetic import write_style_folders
@@ -192,7 +198,7 @@ def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
     )
     args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
     args += ["--run-dir", str(tmp_path / "run"), "--install-dir", str(styles), "--force", "--quiet", "--json"]
-    assert main(args) == 0
+    assert main([*args, "--set", f"run.method={method}"]) == 0
     summary = json.loads(capsys.readouterr().out)
     kept = styles / REPLACED_DIR / "qa@1.safetensors"
     assert summary["kept_path"] == str(kept) and kept.is_file()

@@ -24,7 +24,7 @@ from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, uniqu
 from trainer.install_notes import install_notes, installed_before
 from trainer.restore import _build_data, _record_skipped, load_prior
 from trainer.restore_core import new_restore_net
-from trainer.result import REPLACED_DIR, install_style, keep_replaced, left_out_notes
+from trainer.result import REPLACED_DIR, install_keeping, install_style, keep_replaced, left_out_notes
 from trainer.synthetic import write_style_folders
 from trainer.train import train
 
@@ -78,8 +78,8 @@ def test_retraining_a_style_name_keeps_the_old_version_and_says_where(tmp_path: 
     shutil.rmtree(runs / "first")  # the run folder that trained it is gone
     new = Style(name="qa", net=new_restore_net(cfg), model_version=4)
     save_style(new, runs / "second" / "style")
-    install_style(new, styles)
-    kept = styles / REPLACED_DIR / "qa@3.safetensors"
+    kept = install_keeping(new, styles).kept
+    assert kept == styles / REPLACED_DIR / "qa@3.safetensors"
     assert kept.read_bytes() == old_bytes[".safetensors"]
     assert kept.with_suffix(".json").read_bytes() == old_bytes[".json"]
     assert sorted(p.name for p in (styles / REPLACED_DIR).iterdir()) == ["qa@3.json", "qa@3.safetensors"]
@@ -89,7 +89,11 @@ def test_retraining_a_style_name_keeps_the_old_version_and_says_where(tmp_path: 
     shutil.copyfile(kept.with_suffix(".json"), back / "qa.json")
     assert load_style(back / "qa.safetensors").model_version == 3
     assert installed_before(styles, "qa")["model_version"] == 4  # type: ignore[index]
-    summary = {"installed_path": str(styles / "qa.safetensors"), "run_dir": str(runs / "second")}
+    summary = {
+        "installed_path": str(styles / "qa.safetensors"),
+        "run_dir": str(runs / "second"),
+        "kept_path": str(kept),
+    }
     (note,) = install_notes("qa", styles, before, summary)
     assert "qa@3" in note and "is replaced by qa@4" in note
     assert f"the old version is kept as {kept} and its .json (copy both back as qa.safetensors and qa.json" in note
@@ -119,9 +123,14 @@ def test_training_twice_into_one_style_folder_keeps_the_first_style(tmp_path: Pa
     train(cfg, targets=targets, run_dir=tmp_path / "run1", install_dir=styles)
     first = (styles / "twice.safetensors").read_bytes()
     before = installed_before(styles, "twice")
-    train(cfg, targets=targets, run_dir=tmp_path / "run2", install_dir=styles)
-    assert (styles / REPLACED_DIR / "twice@1.safetensors").read_bytes() == first
-    summary = {"installed_path": str(styles / "twice.safetensors"), "run_dir": str(tmp_path / "run2")}
+    second = train(cfg, targets=targets, run_dir=tmp_path / "run2", install_dir=styles)
+    assert second.kept_path == styles / REPLACED_DIR / "twice@1.safetensors"
+    assert second.kept_path.read_bytes() == first
+    summary = {
+        "installed_path": str(styles / "twice.safetensors"),
+        "run_dir": str(tmp_path / "run2"),
+        "kept_path": str(second.kept_path),
+    }
     (note,) = install_notes("twice", styles, before, summary)
     assert f"kept as {styles / REPLACED_DIR / 'twice@1.safetensors'}" in note
     assert f"trained in {(tmp_path / 'run1' / 'style').resolve()}" in note  # its run folder is still there

@@ -17,7 +17,6 @@ from typing import Any
 
 from backend.agent.style import SHIPPED_STYLES_DIR, read_metadata
 from backend.errors import AutoretouchError
-from trainer.result import REPLACED_DIR
 
 __all__ = ["install_notes", "installed_before"]
 
@@ -52,26 +51,6 @@ def _old_run_folder(run_dir: Path, name: str, created: Any) -> Path | None:
     return None
 
 
-def _kept_copy(install_dir: Path, name: str, before: dict[str, Any]) -> Path | None:
-    """The copy of the replaced style in ``install_dir/replaced/`` whose metadata is ``before``, if any.
-
-    Its weights file, or its ``.json`` where no weights were kept (only the ``.json`` was installed). Only for a
-    summary whose trainer did not name the copy it made (``kept_path``): the GAN run's (:mod:`trainer.train`).
-    """
-    try:
-        candidates = sorted((install_dir / REPLACED_DIR).glob(f"{name}@*.json"))
-    except OSError:
-        return None
-    for meta in candidates:
-        try:
-            if read_metadata(meta) == before:
-                weights = meta.with_suffix(".safetensors")
-                return weights if weights.is_file() else meta
-        except (AutoretouchError, OSError, ValueError):
-            continue
-    return None
-
-
 def install_notes(
     name: str, install_dir: str | Path | None, before: dict[str, Any] | None, summary: dict[str, Any]
 ) -> list[str]:
@@ -82,8 +61,7 @@ def install_notes(
         install_dir: the style folder it was installed to (``None``: not installed).
         before: :func:`installed_before`, read before training.
         summary: the command's, with ``installed_path``, ``run_dir`` and ``kept_path`` (the copy kept of the style
-            installing replaced, :func:`trainer.result.install_keeping`; ``None`` or absent: not named, then it is
-            looked for in ``replaced/`` by its metadata).
+            installing replaced, :func:`trainer.result.install_keeping`; ``None`` or absent: none was kept).
     """
     installed = summary.get("installed_path")
     if installed is None or install_dir is None:
@@ -94,7 +72,7 @@ def install_notes(
         old_v, new_v = before.get("model_version", "?"), new.get("model_version", "?")
         old_dir = _old_run_folder(Path(summary["run_dir"]), name, before.get("created"))
         kept_path = summary.get("kept_path")
-        kept = Path(kept_path) if kept_path is not None else _kept_copy(Path(install_dir), name, before)
+        kept = Path(kept_path) if kept_path is not None else None
         if kept is not None and kept.suffix == ".json":  # only the .json was installed: no weights to keep
             where = f"the old version's .json is kept as {kept} (it had no {name}.safetensors)"
             where += f", trained in {old_dir}{os.sep}" if old_dir is not None else ""

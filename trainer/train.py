@@ -66,7 +66,7 @@ from trainer.distributed import (
 from trainer.evaluate import evaluate
 from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
-from trainer.result import TrainResult, install_style, left_out_notes, next_model_version
+from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
 from trainer.rl import episode_losses
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -421,7 +421,7 @@ def _export_style(
     metrics: dict[str, float],
     run_dir: Path,
     install_dir: Path | None,
-) -> tuple[Path, Path | None]:
+) -> tuple[Path, Path | None, Path | None]:
     cfg = trainer.cfg
     net = copy.deepcopy(trainer.net).cpu().eval()
     style = Style(
@@ -433,8 +433,10 @@ def _export_style(
         model_version=next_model_version(install_dir, cfg.run.style),
     )
     path = save_style(style, run_dir / "style")
-    installed = install_style(style, install_dir, trained_in=run_dir / "style") if install_dir is not None else None
-    return path, installed
+    if install_dir is None:
+        return path, None, None
+    installed = install_keeping(style, install_dir, trained_in=run_dir / "style")
+    return path, installed.path, installed.kept
 
 
 # Long: dispatch of `train` over the methods and sources, with the shared set-up around it; half of it is the docstring.
@@ -647,7 +649,8 @@ def _loop(
         result.notes = _left_out(full.summary)
         if finished:
             inst = Path(install_dir) if install_dir is not None else None
-            result.style_path, result.installed_path = _export_style(trainer, full.summary, last_eval, run, inst)
+            exported = _export_style(trainer, full.summary, last_eval, run, inst)
+            result.style_path, result.installed_path, result.kept_path = exported
     barrier(info)
     return result
 
