@@ -244,7 +244,11 @@ def outcome_to_pb(outcome: Outcome) -> pb.SidecarOutcome:
 
 
 def outcome_from_pb(message: pb.SidecarOutcome) -> Outcome:
-    """A proto outcome as a sidecar :class:`~backend.sidecar.apply.Outcome` (what the remote CLI prints)."""
+    """A proto outcome as a sidecar :class:`~backend.sidecar.apply.Outcome` (what the remote CLI prints).
+
+    The wire does not carry ``error`` nor ``skip_kind``: the rebuilt outcome is for printing and counting only,
+    never for a journal (the daemon journals its batches' outcomes as they were made, before they are sent).
+    """
     return Outcome(
         photo=Path(message.photo),
         host=_HOSTS.get(message.host, "unknown"),
