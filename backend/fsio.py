@@ -216,7 +216,7 @@ def read_limited(
         fd = os.open(path, flags)
     except OSError as exc:
         _raise(open_failed(exc), exc)
-    try:  # the raw descriptor is checked first: a folder opens on POSIX, but ``open(fd)`` would refuse it unnamed
+    try:  # the raw descriptor is checked first (a folder opens on POSIX) and only ``os.close`` ever closes it
         try:
             info = os.fstat(fd)
         except OSError as exc:
@@ -226,15 +226,13 @@ def read_limited(
             raise refused
         if limit is not None and info.st_size > limit:
             raise too_large(info.st_size)
-        fh = open(fd, "rb")  # noqa: SIM115 -- the ``with`` below closes it; until then the except closes the fd
-    except BaseException:
+        with open(fd, "rb", closefd=False) as fh:
+            try:
+                data = fh.read(-1 if limit is None else limit + 1)
+            except OSError as exc:
+                _raise(read_failed(exc), exc)
+    finally:
         os.close(fd)
-        raise
-    with fh:
-        try:
-            data = fh.read(-1 if limit is None else limit + 1)
-        except OSError as exc:
-            _raise(read_failed(exc), exc)
     if limit is not None and len(data) > limit:  # grew since the fstat
         raise too_large(None)
     return data
