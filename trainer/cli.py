@@ -107,8 +107,8 @@ folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, cont
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
 Duplicates (favourites, sources, pairs) and (restoration) favourites under 16 px a side are left out and
-named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops the run with
-exit status 130 and installs nothing.
+named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops
+the run with exit status 130 and installs nothing.
 
 Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPEG) and your edit of it in AFTER
 (an exported JPEG/TIFF/PNG) share a file name without extension; files without a partner are reported and

@@ -171,6 +171,7 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             "stopped_by": finished.stopped_by,
             "style_path": None,  # the run folder's copy lies on the daemon, inside run_dir
             "installed_path": installed,
+            "kept_path": None,  # the daemon's TrainFinished does not name the copy of a replaced style it kept
             "metrics": metrics,
             "rejected": finished.rejected or None,
             "learned_from": learned_from(
