@@ -6,7 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from backend.batch.walk import find_photos
+import pytest
+
+from backend.batch.walk import NO_PHOTOS, FolderWalk, find_photos
 from backend.daemon.walk import expand_paths
 from testing.fixtures import make_jpeg, make_png
 
@@ -58,3 +60,11 @@ def test_revert_folder_and_daemon_name_an_empty_folder_alike(tmp_path: Path) -> 
     assert expand_paths([folder], recursive=True, limit=10, skipped=skipped, empty=True) == photos == []
     assert {(o.photo, o.action, o.reason) for o in notes} == {(folder, "skipped", "no photos in this folder")}
     assert skipped == [(folder, f"{folder}: no photos in this folder")]
+
+
+def test_a_folder_walk_is_iterated_once(tmp_path: Path) -> None:
+    walk = FolderWalk(tmp_path, note_empty=True)
+    assert list(walk) == [] and walk.skipped == [(tmp_path, f"{tmp_path}: {NO_PHOTOS}")]
+    with pytest.raises(RuntimeError, match="iterated once"):
+        list(walk)
+    assert len(walk.skipped) == 1  # nothing listed twice

@@ -269,9 +269,17 @@ class FolderWalk:
         self.note_empty = note_empty
         self.errors: list[tuple[Path, str]] = []
         self.skipped: list[tuple[Path, str]] = []
+        self._started = False
 
     def __iter__(self) -> Iterator[Path]:
-        """The photos, in walk order; ``errors`` and ``skipped`` are complete once the iteration ends."""
+        """The photos, in walk order; ``errors`` and ``skipped`` are complete once the iteration ends.
+
+        Raises:
+            RuntimeError: the walk was iterated before (it would list what it left out twice).
+        """
+        if self._started:
+            raise RuntimeError(f"{self.folder}: a FolderWalk is iterated once")
+        self._started = True
         found = False
         for photo in iter_photos(self.folder, recursive=self.recursive, errors=self.errors, skipped=self.skipped):
             found = True
