@@ -206,3 +206,20 @@ def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
     assert "qa@1 (created" in note and "is replaced by qa@2" in note
     assert f"the old version is kept as {kept} and its .json (copy both back as qa.safetensors and qa.json" in note
     assert "qa@0.json" not in note
+
+
+def test_a_replaced_style_with_unreadable_metadata_is_noted_where_it_is_kept(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    install_style(_new(1), styles)
+    (styles / "qa.json").write_text("{ not json", encoding="utf-8")
+    before = installed_before(styles, "qa")
+    assert before is None  # unreadable: no version to name
+    kept = result.install_keeping(_new(2), styles).kept
+    assert kept is not None and kept.name == "qa@unknown.safetensors" and kept.is_file()
+    summary = {
+        "installed_path": str(styles / "qa.safetensors"),
+        "run_dir": str(tmp_path / "run"),
+        "kept_path": str(kept),
+    }
+    (note,) = install_notes("qa", styles, before, summary)
+    assert f"is kept as {kept}" in note and "could not be read" in note

@@ -98,7 +98,8 @@ def test_retraining_a_style_name_keeps_the_old_version_and_says_where(tmp_path: 
     assert "qa@3" in note and "is replaced by qa@4" in note
     assert f"the old version is kept as {kept} and its .json (copy both back as qa.safetensors and qa.json" in note
     assert "run folder" not in note and "trained in" not in note
-    assert install_notes("qa", styles, None, summary) == []  # a first installation replaces nothing
+    first = {**summary, "kept_path": None}
+    assert install_notes("qa", styles, None, first) == []  # a first installation replaces nothing
     # the style folder lists the installed style only, never the kept ones
     assert [(i.name, i.error) for i in StyleStore([styles]).list()] == [("qa", None)]
 

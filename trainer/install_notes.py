@@ -67,12 +67,16 @@ def install_notes(
     if installed is None or install_dir is None:
         return []
     notes = []
+    kept_path = summary.get("kept_path")
+    kept = Path(kept_path) if kept_path is not None else None
+    if before is None and kept is not None:  # a style whose metadata could not be read was replaced
+        notes.append(
+            f"the style {name} replaced in {install_dir}{os.sep} (its metadata could not be read) is kept as {kept}"
+        )
     if before is not None:
         new = installed_before(install_dir, name) or {}
         old_v, new_v = before.get("model_version", "?"), new.get("model_version", "?")
         old_dir = _old_run_folder(Path(summary["run_dir"]), name, before.get("created"))
-        kept_path = summary.get("kept_path")
-        kept = Path(kept_path) if kept_path is not None else None
         if kept is not None and kept.suffix == ".json":  # only the .json was installed: no weights to keep
             where = f"the old version's .json is kept as {kept} (it had no {name}.safetensors)"
             where += f", trained in {old_dir}{os.sep}" if old_dir is not None else ""
