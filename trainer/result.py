@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from backend.agent.network import AgentNet
-from backend.agent.style import Style, read_metadata, save_style
+from backend.agent.style import Style, read_metadata, save_style, write_failure
 from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
 from backend.fsio import fsync_folder, replacing
 from trainer.data.folders import MIN_PHOTO_SIDE
@@ -162,13 +162,20 @@ def _kept_stem(kept: Path, name: str, version: object, present: list[Path]) -> t
     raise OSError(errno.EEXIST, f"{name}@{version} to {name}@{version}-{_MAX_KEPT_NAMES} are all taken")
 
 
-def _not_kept(kept: Path, exc: OSError, trained_in: str | Path | None) -> AutoretouchError:
-    """The typed error for ``exc`` raised while keeping a copy in ``kept``: nothing was installed."""
+def _stays_in(trained_in: str | Path | None) -> str:
+    """Where the trained style stays when installing it is refused: ``RUN/style/``."""
+    return f"{trained_in}{os.sep}" if trained_in is not None else f"the run folder's style{os.sep} subfolder"
+
+
+def _not_kept(kept: Path, exc: OSError, trained_in: str | Path | None, copying: Path | None) -> AutoretouchError:
+    """The typed error for ``exc`` raised while keeping a copy in ``kept`` (``copying``: the copy being written)."""
     if kept.exists() and not kept.is_dir():
         reason = f"it is not a folder (move it away, or rename it); {exc.strerror or exc}"
+    elif copying is not None:  # the OS names the source and the temporary file: name the copy instead
+        reason = f"{copying}: {write_failure(exc)}"
     else:
-        reason = str(exc.strerror or exc) if exc.filename is None else f"{exc.filename}: {exc.strerror or exc}"
-    where = f"{trained_in}{os.sep}" if trained_in is not None else f"the run folder's style{os.sep} subfolder"
+        reason = write_failure(exc) if exc.filename is None else f"{exc.filename}: {write_failure(exc)}"
+    where = _stays_in(trained_in)
     message = (
         f"cannot keep a copy of the style being replaced ({reason}); the trained style was not installed "
         f"and nothing was replaced: it stays in {where}"
@@ -212,6 +219,7 @@ def keep_replaced(directory: str | Path, name: str, *, trained_in: str | Path | 
     except (AutoretouchError, KeyError, OSError, TypeError, ValueError):
         version = "unknown"
     kept = d / REPLACED_DIR
+    copying = None
     try:
         stem, to_copy = _kept_stem(kept, name, version, present)
         if to_copy:
@@ -219,11 +227,13 @@ def keep_replaced(directory: str | Path, name: str, *, trained_in: str | Path | 
                 kept.mkdir()
                 fsync_folder(d)
             for src in to_copy:
-                with replacing(kept / f"{stem}{src.suffix}", mode=stat.S_IMODE(src.stat().st_mode)) as tmp:
+                copying = kept / f"{stem}{src.suffix}"
+                with replacing(copying, mode=stat.S_IMODE(src.stat().st_mode)) as tmp:
                     shutil.copyfile(src, tmp)
+            copying = None
             fsync_folder(kept)
     except OSError as exc:
-        raise _not_kept(kept, exc, trained_in) from None
+        raise _not_kept(kept, exc, trained_in, copying) from None
     return kept / f"{stem}{present[-1].suffix}"
 
 
@@ -255,11 +265,55 @@ def install_keeping(style: Style, directory: str | Path, *, trained_in: str | Pa
     Raises:
         KeyboardInterrupt: the command got a Ctrl-C (:func:`refuse_if_interrupted`): nothing is installed.
         ReplacedNotKeptError: the replaced style could not be kept (:func:`keep_replaced`): nothing is installed.
+        OutputError: the style cannot be written into the folder (no space left, file too large, ...): the
+            installed pair is left as it was (:func:`save_style` replaces both or neither), and the message says
+            so and where the trained style stays; in the rare case that only the weights were replaced (the
+            .json's move failed) it says where the kept copy of the replaced pair is.
         PermissionDeniedError: the folder cannot be written.
     """
     refuse_if_interrupted()
     kept = keep_replaced(directory, style.name, trained_in=trained_in)
-    return Installed(save_style(style, directory), kept)
+    weights = Path(directory) / f"{style.name}.safetensors"
+    before = _identity(weights)
+    try:
+        return Installed(save_style(style, directory), kept)
+    except (OutputError, PermissionDeniedError) as exc:
+        raise _not_installed(exc, weights, kept, trained_in, mixed=_identity(weights) != before) from None
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Which file ``path`` is (device, inode, modification time), or None where there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _not_installed(
+    exc: OutputError | PermissionDeniedError,
+    weights: Path,
+    kept: Path | None,
+    trained_in: str | Path | None,
+    *,
+    mixed: bool,
+) -> AutoretouchError:
+    """``exc`` (:func:`save_style` could not write into the style folder), with what it means for the user.
+
+    ``mixed``: the installed weights were replaced (the .json was not); else the installed pair is as it was.
+    """
+    name = weights.stem
+    message = f"the trained style was not installed: it stays in {_stays_in(trained_in)}"
+    if not mixed:
+        message += "; nothing was replaced" if kept is None else f"; the installed {name} was left as it was"
+    elif kept is not None:
+        old = kept.with_suffix("")
+        message += f"; the replaced {name} is kept as {old}.* (copy them back as {name}.safetensors and {name}.json)"
+    else:
+        message += f"; remove {weights}, which has no .json"
+    if isinstance(exc, OutputError):
+        return OutputError(exc.path, f"{exc.reason}; {message}")
+    return PermissionDeniedError(f"{exc}; {message}")
 
 
 def install_style(style: Style, directory: str | Path, *, trained_in: str | Path | None = None) -> Path:

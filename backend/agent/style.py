@@ -17,9 +17,11 @@ A style named ``NAME`` is two files in one folder:
        "prior": {"share": 0.5, "from": "default@3", "agent": {...}},  # optional: a general agent mixed in
        "weights_sha256": "..."}                    # optional: sha256 of NAME.safetensors (save_style writes it)
 
-``save_style`` replaces the two files one after the other; the metadata records the digest of the weights written
-with it, so a pair left mixed by a crash in between (new weights, old metadata) is refused as "from different
-trainings" instead of loading silently. Styles without the field (written before it existed) load as before.
+``save_style`` writes both files in full to temporary files first, then replaces the two one after the other: a full
+disk or a file-size limit leaves the folder as it was. The metadata records the digest of the weights written with
+it, so a pair left mixed by a crash between the two replacements (new weights, old metadata) is refused as "from
+different trainings" instead of loading silently. Styles without the field (written before it existed) load as
+before.
 
 A style with a ``prior`` carries a second, general agent (its tensors prefixed ``prior.`` in the same weights
 file): every suggestion is the style's own recipe blended with the prior agent's, the prior's share ``share``.
@@ -39,6 +41,8 @@ autoretouch (``backend/styles/``); an earlier folder shadows a later one. The de
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -58,8 +62,8 @@ from safetensors.torch import save as save_safetensors
 
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import ENCODERS, AgentNet
-from backend.errors import AutoretouchError, NotFoundError, PermissionDeniedError, StyleError
-from backend.fsio import file_kind, read_limited, write_bytes_atomic
+from backend.errors import AutoretouchError, NotFoundError, OutputError, PermissionDeniedError, StyleError
+from backend.fsio import file_kind, read_limited, replacing
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -83,6 +87,7 @@ __all__ = [
     "user_style_dirs",
     "validate_metadata",
     "weights_digest",
+    "write_failure",
 ]
 
 STYLE_FORMAT = "autoretouch-style"
@@ -596,11 +601,32 @@ def _style_from(weights: Path, meta: dict[str, Any], tensors: dict[str, torch.Te
     )
 
 
-def save_style(style: Style, directory: str | Path) -> Path:
-    """Write ``NAME.safetensors`` then ``NAME.json`` into ``directory`` (created if missing), each atomically.
+#: What a failed write adds to the OS's words where they do not say what to change, by errno.
+_WRITE_HINTS = {errno.EFBIG: "past the file-size limit, ulimit -f, or the largest file the file system holds"}
 
-    The metadata records the weights' digest (``weights_sha256``): a crash between the two writes leaves a pair
-    that loading refuses ("from different trainings") rather than new weights read with the old metadata.
+
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, in the OS's words (``"No space left on device"``), with a hint for ``EFBIG``."""
+    words = str(exc.strerror or exc)
+    hint = _WRITE_HINTS.get(exc.errno) if exc.errno is not None else None
+    return f"{words}: {hint}" if hint else words
+
+
+def _flushed(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and flush it to disk (a full disk may show only at the flush)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_style(style: Style, directory: str | Path) -> Path:
+    """Write ``NAME.safetensors`` and ``NAME.json`` into ``directory`` (created if missing), replacing both or neither.
+
+    Both are written in full to temporary files beside them first, and only then moved over the old pair, the
+    weights first: a full disk, a file-size limit or a quota leaves the folder as it was (the temporary files
+    removed). The metadata records the weights' digest (``weights_sha256``): a crash between the two moves leaves
+    a pair that loading refuses ("from different trainings") rather than new weights read with the old metadata.
 
     Args:
         style: the style; its metadata is validated before anything is written.
@@ -612,23 +638,44 @@ def save_style(style: Style, directory: str | Path) -> Path:
     Raises:
         StyleError: invalid name or metadata (e.g. non-JSON values in ``training``/``metrics``).
         PermissionDeniedError: the folder cannot be written.
+        OutputError: a file cannot be written (no space left, file too large, ...): the message names it and the
+            cause, and says so where the weights were replaced but the metadata could not be (the pair is mixed).
     """
     d = Path(directory)
     weights = d / f"{_check_name(style.name, d)}.safetensors"
+    meta_path = weights.with_suffix(".json")
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in style.tensors().items()}
     blob = save_safetensors(state, metadata={"format": STYLE_FORMAT, "name": style.name})
     meta = style.metadata() | {"weights_sha256": weights_digest(blob)}
     try:
         text = json.dumps(meta, indent=2, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise StyleError(weights.with_suffix(".json"), f"metadata is not plain JSON ({exc})") from None
-    validate_metadata(json.loads(text), weights.with_suffix(".json"))
+        raise StyleError(meta_path, f"metadata is not plain JSON ({exc})") from None
+    validate_metadata(json.loads(text), meta_path)
+    files = {weights: blob, meta_path: (text + "\n").encode("utf-8")}
+    at, moved = d, []
+
+    def move(tmp: Path, target: Path) -> None:
+        nonlocal at
+        at = target
+        os.replace(tmp, target)
+        moved.append(target)
+
     try:
         d.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(weights, blob)
-        write_bytes_atomic(weights.with_suffix(".json"), (text + "\n").encode("utf-8"))
+        with contextlib.ExitStack() as stack:
+            # entered .json first: the stack's exits run last-in first, so the weights are moved first
+            temps = {path: stack.enter_context(replacing(path, move=move)) for path in reversed(files)}
+            for path, data in files.items():
+                at = path
+                _flushed(temps[path], data)
     except PermissionError as exc:
-        raise PermissionDeniedError(f"{d}: cannot write the style ({exc.strerror})") from None
+        raise PermissionDeniedError(f"{at}: cannot write the style ({exc.strerror})") from None
+    except OSError as exc:
+        reason = f"cannot write the style ({write_failure(exc)})"
+        if moved:
+            reason += f"; {moved[0].name} was already replaced, so the pair is mixed (loading refuses it)"
+        raise OutputError(at, reason) from None
     return weights
 
 
