@@ -10,6 +10,7 @@ batch journal's take their ``flock`` through :func:`try_flock`. Sidecars and sty
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -17,6 +18,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
+
+from backend.errors import OutputError
 
 try:  # POSIX
     import fcntl
@@ -40,6 +43,7 @@ __all__ = [
     "try_flock",
     "utf8_text",
     "write_bytes_atomic",
+    "write_failure",
     "write_text_atomic",
     "write_with",
 ]
@@ -316,9 +320,43 @@ def replacing(
         raise
 
 
+#: What a failed write adds to the OS's words where they do not say what to change, by errno.
+_WRITE_HINTS = {errno.EFBIG: "past the file-size limit, ulimit -f, or the largest file the file system holds"}
+
+#: The errnos of a write the storage refused for want of room: a full disk, a file-size limit, a quota.
+DISK_REFUSALS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, in the OS's words (``"No space left on device"``), with a hint for ``EFBIG``."""
+    words = str(exc.strerror or exc)
+    hint = _WRITE_HINTS.get(exc.errno) if exc.errno is not None else None
+    return f"{words}: {hint}" if hint else words
+
+
+@contextlib.contextmanager
+def _room_refused_as_output_error(path: str | Path) -> Iterator[None]:
+    """Turn a write refused for want of room (:data:`DISK_REFUSALS`) into an :class:`OutputError` naming ``path``.
+
+    Such an ``OSError`` often names no file (a write on an open file, a flush); other errors go on as they are.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_REFUSALS:
+            raise
+        raise OutputError(path, f"cannot write ({write_failure(exc)})") from exc
+
+
 def write_bytes_atomic(path: str | Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically (see :func:`replacing`)."""
-    with replacing(path, mode=mode) as tmp:
+    """Replace ``path`` with ``data`` atomically (see :func:`replacing`).
+
+    Raises:
+        OutputError: the storage refused the write for want of room (a full disk, a file-size limit, a quota):
+            ``path`` is left as it was, the message names it and the cause.
+        OSError: another failure (see :func:`replacing`).
+    """
+    with _room_refused_as_output_error(path), replacing(path, mode=mode) as tmp:
         tmp.write_bytes(data)
 
 
@@ -328,6 +366,11 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_with(path: str | Path, write: Callable[[Path], object]) -> None:
-    """Replace ``path`` atomically with what ``write(temporary path)`` writes (for libraries that take a path)."""
-    with replacing(path) as tmp:
+    """Replace ``path`` atomically with what ``write(temporary path)`` writes (for libraries that take a path).
+
+    Raises:
+        OutputError: the storage refused the write for want of room (as :func:`write_bytes_atomic`).
+        OSError: another failure (see :func:`replacing`).
+    """
+    with _room_refused_as_output_error(path), replacing(path) as tmp:
         write(tmp)

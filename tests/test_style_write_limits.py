@@ -203,3 +203,32 @@ def test_a_json_move_that_fails_after_the_weights_says_the_pair_is_mixed_and_whe
     )
     assert (kept.with_suffix(".safetensors")).read_bytes() == old
     assert sorted(p.name for p in styles.iterdir()) == ["qa.json", "qa.safetensors", REPLACED_DIR]
+
+
+@needs_fsize
+def test_a_run_folder_file_past_the_limit_is_named_with_the_cause_not_a_traceback(tmp_path: Path) -> None:
+    from trainer.synthetic import write_style_folders
+
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
+        "[data]\ncrops_per_image = 1\neval_size = 48\n"
+        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
+        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
+    args += ["--run-dir", str(run), "--no-install", "--force", "--quiet"]
+    # 5 kB: the run folder's first picture (a contact sheet or the curves) does not fit
+    proc = _run_limited(5_000, "from backend.cli.main import main\nsys.exit(main(sys.argv[1:]))\n", *args)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    last = proc.stderr.rstrip().splitlines()[-1]
+    assert last.startswith(f"autoretouch: error: {run}{os.sep}"), last
+    assert last.endswith(
+        ".png: cannot write (File too large: past the file-size limit, ulimit -f, or the largest file the file "
+        "system holds)"
+    ), last
+    assert not [p for p in run.rglob("*.tmp")]  # the temporary file went with the failed write

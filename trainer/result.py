@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from backend.agent.network import AgentNet
-from backend.agent.style import Style, read_metadata, save_style, write_failure
+from backend.agent.style import Style, read_metadata, save_style
 from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
-from backend.fsio import fsync_folder, replacing
+from backend.fsio import fsync_folder, replacing, write_failure
 from trainer.data.folders import MIN_PHOTO_SIDE
 
 __all__ = [

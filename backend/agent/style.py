@@ -42,7 +42,6 @@ autoretouch (``backend/styles/``); an earlier folder shadows a later one. The de
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -63,7 +62,7 @@ from safetensors.torch import save as save_safetensors
 from backend.agent.actions import AGENT_SLIDERS
 from backend.agent.network import ENCODERS, AgentNet
 from backend.errors import AutoretouchError, NotFoundError, OutputError, PermissionDeniedError, StyleError
-from backend.fsio import file_kind, read_limited, replacing
+from backend.fsio import file_kind, read_limited, replacing, write_failure
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -87,7 +86,6 @@ __all__ = [
     "user_style_dirs",
     "validate_metadata",
     "weights_digest",
-    "write_failure",
 ]
 
 STYLE_FORMAT = "autoretouch-style"
@@ -599,17 +597,6 @@ def _style_from(weights: Path, meta: dict[str, Any], tensors: dict[str, torch.Te
         prior_share=prior_meta["share"] if prior_meta else 0.0,
         prior_from=prior_meta["from"] if prior_meta else "",
     )
-
-
-#: What a failed write adds to the OS's words where they do not say what to change, by errno.
-_WRITE_HINTS = {errno.EFBIG: "past the file-size limit, ulimit -f, or the largest file the file system holds"}
-
-
-def write_failure(exc: OSError) -> str:
-    """Why a write failed, in the OS's words (``"No space left on device"``), with a hint for ``EFBIG``."""
-    words = str(exc.strerror or exc)
-    hint = _WRITE_HINTS.get(exc.errno) if exc.errno is not None else None
-    return f"{words}: {hint}" if hint else words
 
 
 def _flushed(path: Path, data: bytes) -> None:
