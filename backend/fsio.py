@@ -45,7 +45,6 @@ __all__ = [
     "write_bytes_atomic",
     "write_failure",
     "write_text_atomic",
-    "write_with",
 ]
 
 #: Longest file name (one path component) common file systems accept, in bytes of the file system encoding
@@ -363,14 +362,3 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, mode: int | None = None
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Replace ``path`` with UTF-8 ``text`` atomically (see :func:`replacing`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_with(path: str | Path, write: Callable[[Path], object]) -> None:
-    """Replace ``path`` atomically with what ``write(temporary path)`` writes (for libraries that take a path).
-
-    Raises:
-        OutputError: the storage refused the write for want of room (as :func:`write_bytes_atomic`).
-        OSError: another failure (see :func:`replacing`).
-    """
-    with _room_refused_as_output_error(path), replacing(path) as tmp:
-        write(tmp)

@@ -16,7 +16,6 @@ from backend.fsio import (
     temp_prefix,
     write_bytes_atomic,
     write_text_atomic,
-    write_with,
 )
 
 
@@ -46,7 +45,9 @@ def test_a_failure_keeps_the_old_file_and_removes_the_temporary_one(tmp_path: Pa
 def test_a_file_with_the_longest_legal_name_is_replaced_through_a_short_enough_temp_file(tmp_path: Path) -> None:
     target = tmp_path / ("é" * 120 + ".json")  # 245 bytes: legal; ".NAME.xxxxxxxx.tmp" would be 259
     seen: list[str] = []
-    write_with(target, lambda tmp: (seen.append(tmp.name), tmp.write_text("{}")))
+    with replacing(target) as tmp:
+        seen.append(tmp.name)
+        tmp.write_text("{}")
     assert target.read_text() == "{}"
     assert len(os.fsencode(seen[0])) <= NAME_MAX and seen[0].startswith(".é") and ".json." in seen[0]
     assert [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -232,3 +232,25 @@ def test_a_run_folder_file_past_the_limit_is_named_with_the_cause_not_a_tracebac
         "system holds)"
     ), last
     assert not [p for p in run.rglob("*.tmp")]  # the temporary file went with the failed write
+
+
+@needs_fsize
+def test_a_checkpoint_past_the_limit_is_a_checkpoint_error_naming_the_file(tmp_path: Path) -> None:
+    # 20 kB: the weights (40 kB) do not fit (safetensors' own file writer raised an untyped "I/O error" here)
+    body = f"""\
+        import torch
+        from trainer.checkpoint import Checkpoint, CheckpointError, save_checkpoint
+        try:
+            save_checkpoint(Checkpoint(step=3, tensors={{"agent.w": torch.zeros(10_000)}}, meta={{}}), {str(tmp_path)!r})
+        except CheckpointError as exc:
+            print(json.dumps({{"message": str(exc), "exit_code": exc.exit_code}}))
+        """
+    proc = _run_limited(20_000, body)
+    assert proc.returncode == 0, f"not a CheckpointError (a raw traceback?):\n{proc.stderr[-3000:]}"
+    out = json.loads(proc.stdout)
+    assert out["exit_code"] == 8
+    assert out["message"] == (
+        f"{tmp_path / 'step_0000003.safetensors'}: cannot write checkpoint (File too large: past the file-size "
+        "limit, ulimit -f, or the largest file the file system holds)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file, no half checkpoint

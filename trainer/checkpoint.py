@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
-from backend.errors import AutoretouchError, NotFoundError
-from backend.fsio import write_text_atomic, write_with
+from backend.errors import AutoretouchError, NotFoundError, OutputError
+from backend.fsio import write_bytes_atomic, write_failure, write_text_atomic
 from backend.sliders.catalog import CATALOG_VERSION
 
 __all__ = [
@@ -127,7 +127,8 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | Path, keep: int = 2) -> P
         The JSON path.
 
     Raises:
-        CheckpointError: the folder cannot be created or a file cannot be written.
+        CheckpointError: the folder cannot be created or a file cannot be written (a full disk included: the
+            message names the file and the cause).
     """
     d = Path(directory)
     stem = f"step_{ckpt.step:07d}"
@@ -135,9 +136,14 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | Path, keep: int = 2) -> P
     try:
         d.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt.tensors.items()}
-        write_with(d / f"{stem}.safetensors", lambda p: save_file(tensors, str(p), metadata={"step": str(ckpt.step)}))
+        # serialised in memory, then written by fsio: a full disk is an OSError (safetensors' own writer says
+        # "I/O error" in a SafetensorError) that fsio turns into an OutputError naming the file
+        write_bytes_atomic(d / f"{stem}.safetensors", save(tensors, metadata={"step": str(ckpt.step)}))
         text = json.dumps(meta, indent=1, allow_nan=False)
         write_text_atomic(d / f"{stem}.json", text)
+    except OutputError as exc:  # no room left (a full disk, a file-size limit, a quota)
+        why = write_failure(exc.__cause__) if isinstance(exc.__cause__, OSError) else exc.reason
+        raise CheckpointError(f"{exc.path}: cannot write checkpoint ({why})") from exc
     except (OSError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{d / stem}: cannot write checkpoint ({exc})") from exc
     steps = sorted(int(m.group(1)) for p in d.iterdir() if (m := _NAME.fullmatch(p.name)))

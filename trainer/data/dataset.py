@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
-from backend.fsio import write_text_atomic, write_with
+from backend.fsio import write_bytes_atomic, write_text_atomic
 from trainer.config import DataConfig
 from trainer.data.folders import CroppedPhotos, load_folder, unique_folder_photos
 from trainer.data.unedit import apply_unedit, random_unedit_settings
@@ -245,6 +245,6 @@ def build_dataset(
             "eval_sources": data.eval_sources.half(),
             "eval_targets": data.eval_targets.half(),
         }
-        write_with(cache_t, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp)))
+        write_bytes_atomic(cache_t, save({k: v.contiguous() for k, v in tensors.items()}))  # full disk: OutputError
         write_text_atomic(cache_j, json.dumps({"key": key, "summary": summary}, indent=1))
     return data
