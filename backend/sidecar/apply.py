@@ -88,12 +88,14 @@ __all__ = [
     "STALE_NOTE",
     "TOOK_OUT_REASON",
     "Action",
+    "DarktableEarlier",
     "Outcome",
     "PhotoInfo",
     "SkipKind",
     "apply_to_photo",
     "check_duplicate",
     "copy_conflict",
+    "darktable_earlier",
     "embedded_skip",
     "hosts_for",
     "kept_remark",
@@ -422,6 +424,57 @@ def stale_darktable_record(doc: XmpDocument, prov: Provenance, info: PhotoInfo |
     return record_is_stale(doc, prov.replaced, fallback)
 
 
+@dataclass(frozen=True)
+class DarktableEarlier:
+    """What :func:`darktable_earlier` did to a darktable sidecar before a new application.
+
+    Attributes:
+        notes: the outcome's warnings for what was taken out or dropped.
+        at: where in the active history the new entries go (``None``: after the user's history).
+        created: whether autoretouch created the sidecar, from the record taken out (``None``: none was).
+    """
+
+    notes: tuple[str, ...] = ()
+    at: int | None = None
+    created: bool | None = None
+
+
+def darktable_earlier(
+    photo: Path, sidecar: Path, doc: XmpDocument, info: PhotoInfo | None, overwrite: bool
+) -> Outcome | DarktableEarlier:
+    """Deal with autoretouch's earlier darktable application in ``doc`` (in memory) before a new one is appended.
+
+    A stale record is dropped (with entries of ours the user undid); a current one is undone with ``overwrite``
+    (:func:`_replace_earlier`), and so are entries named as ours without a record (:func:`take_out_marked`).
+
+    Returns:
+        The ``skipped`` outcome when there is an earlier application and no ``overwrite`` (``doc`` untouched),
+        else what was done (nothing, when there was no earlier application).
+
+    Raises:
+        SidecarError: the earlier entries cannot be taken out (the history changed since autoretouch wrote them).
+    """
+    found = find_provenance(doc)
+    if found is not None and stale_darktable_record(doc, found[1], info):
+        # darktable rewrote the history without our entries (reset, discarded, undone) but kept our
+        # record: the record describes nothing any more, so it goes and the recipe is applied afresh;
+        # entries of ours the user undid (inactive, after history_end) go too, not kept as the user's.
+        remove_undone_entries(doc, found[1].replaced)
+        remove_provenance(doc)
+        return DarktableEarlier((STALE_NOTE.format(timestamp=found[1].timestamp),))
+    if found is not None:
+        earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
+        if isinstance(earlier, Outcome):
+            return earlier
+        return DarktableEarlier(earlier[1].notes, earlier[1].at, found[1].created)
+    if marked := marked_labels(doc):  # ours, named so, without our record: never stacked twice
+        if not overwrite:
+            return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=", ".join(marked)))
+        labels, taken = take_out_marked(doc)  # the same labels
+        return DarktableEarlier((MARKED_NOTE.format(entries=", ".join(labels)), *taken.notes), taken.at)
+    return DarktableEarlier()
+
+
 def _apply_darktable(
     photo: Path, recipe: Recipe, info: PhotoInfo, overwrite: bool, dry_run: bool, duplicate: int = 0
 ) -> Outcome:
@@ -432,26 +485,10 @@ def _apply_darktable(
         conflict = copy_conflict(doc, photo, duplicate)
         if conflict is not None:
             return Outcome(photo, "darktable", sidecar, "skipped", conflict)
-        found = find_provenance(doc)
-        notes: tuple[str, ...] = ()
-        at: int | None = None  # where our earlier entries were, when the user's later steps follow them
-        if found is not None and stale_darktable_record(doc, found[1], info):
-            # darktable rewrote the history without our entries (reset, discarded, undone) but kept our
-            # record: the record describes nothing any more, so it goes and the recipe is applied afresh;
-            # entries of ours the user undid (inactive, after history_end) go too, not kept as the user's.
-            remove_undone_entries(doc, found[1].replaced)
-            remove_provenance(doc)
-            notes = (STALE_NOTE.format(timestamp=found[1].timestamp),)
-        elif found is not None:
-            earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
-            if isinstance(earlier, Outcome):
-                return earlier
-            notes, at, created = earlier[1].notes, earlier[1].at, found[1].created
-        elif marked := marked_labels(doc):  # ours, named so, without our record: never stacked twice
-            if not overwrite:
-                return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=", ".join(marked)))
-            labels, taken = take_out_marked(doc)  # the same labels
-            notes, at = (MARKED_NOTE.format(entries=", ".join(labels)), *taken.notes), taken.at
+        earlier = darktable_earlier(photo, sidecar, doc, info, overwrite)
+        if isinstance(earlier, Outcome):
+            return earlier
+        notes, at, created = earlier.notes, earlier.at, created if earlier.created is None else earlier.created
         image_name = photo.name if duplicate else None
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)

@@ -79,6 +79,7 @@ __all__ = [
     "derived_from",
     "derived_from_other",
     "entry_digest",
+    "history_description",
     "history_fingerprint",
     "instance_label",
     "marked_labels",
@@ -126,7 +127,12 @@ def derived_from_other(doc: XmpDocument, photo: Path) -> str | None:
     return name if name is not None and name != photo.name else None
 
 
-def _history_description(doc: XmpDocument) -> ET.Element:
+def history_description(doc: XmpDocument) -> ET.Element:
+    """The ``rdf:Description`` that holds (or will hold) the darktable history.
+
+    The first with a history, else the first using darktable's namespace, else the first (one is added when the
+    document has none): :meth:`~backend.sidecar.xmp.XmpDocument.description_for`.
+    """
     for desc in doc.descriptions():
         if desc.find(_TRACKED[0]) is not None:
             return desc
@@ -276,7 +282,7 @@ def apply_darktable(
     Raises:
         SidecarError: darktable data that cannot be extended safely (from ``append_history``).
     """
-    desc = _history_description(doc)
+    desc = history_description(doc)
     d = doc.descriptions().index(desc)
     attrs_before = dict(desc.attrib)
     children = [c for c in desc if isinstance(c.tag, str)]

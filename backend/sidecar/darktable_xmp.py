@@ -104,6 +104,7 @@ __all__ = [
     "X_NS",
     "AppendResult",
     "append_history",
+    "current_order",
     "entry_from_li",
     "entry_to_li",
     "history_to_dtstyle",
@@ -362,8 +363,12 @@ class _OrderPlan:
     note: str | None = None
 
 
-def _current_order(description: ET.Element, src: str) -> list[tuple[str, int]] | None:
-    """The history's pipe order: its ``iop_order_list``, or its version's built-in order (``None``: unknown)."""
+def current_order(description: ET.Element, src: str) -> list[tuple[str, int]] | None:
+    """The history's pipe order: its ``iop_order_list``, or its version's built-in order (``None``: unknown).
+
+    Raises:
+        SidecarError: ``iop_order_version`` is not an integer (a malformed list gives ``None``).
+    """
     list_text = description.get(_dt("iop_order_list"))
     if list_text is not None:
         try:
@@ -395,7 +400,7 @@ def _colorin_first(
     ``colorin`` (the neutral flip, crop and mask_manager aside; undone entries count too): then the order becomes
     V30_JPG's. Otherwise it stays, and the note says what the user will see.
     """
-    order = None if is_raw else _current_order(description, src)
+    order = None if is_raw else current_order(description, src)
     where = {inst: i for i, inst in enumerate(order or [])}
     colorin, demosaic = where.get(("colorin", 0)), where.get(("demosaic", 0))
     if order is None or colorin is None or demosaic is None:
