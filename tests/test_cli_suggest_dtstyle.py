@@ -123,6 +123,7 @@ def test_a_folder_that_cannot_be_written_is_refused(capsys: pytest.CaptureFixtur
     assert "/proc/self: cannot write into this folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("refusal", ["disk full", "other"])
 @pytest.mark.parametrize("remote", [False, True], ids=["in-process", "server"])
 def test_a_failed_write_fails_that_photo_with_a_clear_error(
     capsys: pytest.CaptureFixture[str],
@@ -130,25 +131,87 @@ def test_a_failed_write_fails_that_photo_with_a_clear_error(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     remote: bool,
+    refusal: str,
 ) -> None:
-    # a full disk cannot be made here: the atomic writer fails as it would then (ENOSPC)
+    # a full disk cannot be made here: the atomic writer fails as it would then (fsio's OutputError for want of
+    # room, a plain OSError otherwise); both are worded alike
     import errno
 
     import backend.cli.dtstyle_output as dtstyle_output
+    from backend.errors import OutputError
 
-    def full_disk(path: Path, text: str) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def refused(path: Path, text: str) -> None:
+        if refusal == "other":
+            raise OSError(errno.EIO, "Input/output error")
+        cause = OSError(errno.ENOSPC, "No space left on device")
+        raise OutputError(path, "cannot write (No space left on device)") from cause  # as fsio words it
 
-    monkeypatch.setattr(dtstyle_output, "write_text_atomic", full_disk)
+    monkeypatch.setattr(dtstyle_output, "write_text_atomic", refused)
     argv = ["suggest", "a.jpg", "b.png", "--json", "--dtstyle", str(tmp_path)]
     code, out, err = run_main(capsys, [*argv, *(["--server", here["server"]] if remote else [])])
     assert code == 3  # every photo failed: the error's own status (OutputError), not 1 ("internal error")
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["ok"] for r in rows] == [False, False]
+    why = "No space left on device" if refusal == "disk full" else "Input/output error"
     for row in rows:
         assert f"{tmp_path / Path(row['photo']).stem}.1." in row["error"]  # names the file it could not write
-        assert "cannot write the style file: No space left on device" in row["error"]
+        assert row["error"].endswith(f": cannot write the style file: {why}"), row["error"]
     assert "internal error" not in err
+
+
+def _darktable_sidecar(photo: Path, **attributes: str) -> None:
+    """A darktable sidecar for ``photo`` holding a user's sharpen, with the given ``darktable:`` attributes."""
+    from testing.dt_sidecar import history_sidecar
+
+    sharpen = recipe_to_history({"sharpen": 60.0}, is_raw=False, long_side_px=64)
+    photo.with_name(photo.name + ".xmp").write_text(history_sidecar(sharpen, attributes=attributes), encoding="utf-8")
+
+
+def test_a_sidecar_apply_refuses_gives_the_plain_entries_and_the_batch_goes_on(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path
+) -> None:
+    # "\u00b2" is a digit to str.isdigit() but int() refuses it: apply reports a typed error for this sidecar
+    _darktable_sidecar(here["root"] / "a.jpg", iop_order_version="\u00b2")
+    try:
+        code, out, err = run_main(capsys, ["suggest", "a.jpg", "b.png", "--json", "--dtstyle", str(tmp_path)])
+    finally:
+        (here["root"] / "a.jpg.xmp").unlink()
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["photo"], r["ok"]) for r in rows] == [("a.jpg", True), ("b.png", True)]
+    for row in rows:
+        recipe_row = row["recipes"][0]
+        assert _plugins(Path(recipe_row["dtstyle"]))[1] == _expected(recipe_row, here["root"] / row["photo"])
+
+
+def test_the_sidecar_is_read_once_per_photo_and_the_decoder_says_whether_it_is_raw(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backend.cli.dtstyle_output as dtstyle_output
+    import backend.sidecar.xmp as xmp
+
+    reads: list[Path] = []
+    read = xmp.read_sidecar_readonly
+
+    def counted(path: str | Path) -> Any:
+        reads.append(Path(path))
+        return read(path)
+
+    def sniffed(photo: Path) -> bool:
+        raise AssertionError(f"{photo} sniffed again: the decoder knew whether it is a raw")
+
+    monkeypatch.setattr(xmp, "read_sidecar_readonly", counted)
+    monkeypatch.setattr(dtstyle_output, "_is_raw", sniffed)
+    _darktable_sidecar(here["root"] / "a.jpg", iop_order_version="2")
+    try:
+        argv = ["suggest", "a.jpg", "--variants", "3", "--json", "--dtstyle", str(tmp_path)]
+        code, out, err = run_main(capsys, argv)
+    finally:
+        (here["root"] / "a.jpg.xmp").unlink()
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["ok"] and len(row["recipes"]) == 3
+    assert [p.name for p in reads] == ["a.jpg.xmp"]
 
 
 def test_a_photo_name_that_is_not_utf8_gives_a_valid_file_and_the_batch_goes_on(

@@ -137,6 +137,96 @@ def test_the_written_file_carries_the_order_and_the_moved_exposure(tmp_path: Pat
             assert ("exposure", "0", "") in plugins and "colorin,0" in (root.findtext("info/iop_list") or "")
 
 
+# -- a photo that holds autoretouch's earlier entries: the preview shows apply --overwrite's result ------------------
+
+#: A second suggestion for a photo that already holds :func:`_recipe`'s entries: another exposure, no curves (so
+#: the earlier rgbcurve instances 0 and 1 go), the same saturation module (colorbalancergb) with another value.
+SLIDERS_B: dict[str, Any] = {"exposure": -0.3, "saturation": -15.0}
+
+
+def _recipe_b() -> Recipe:
+    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in SLIDERS_B.items()]})
+
+
+def _applied_first(folder: Path, case: str) -> tuple[Path, int, bool]:
+    """One case's photo after ``apply`` of :func:`_recipe`: (photo, entries before it, is_raw)."""
+    photo, text, raw = _photo(folder, case)
+    count = 0 if text is None else len(ET.fromstring(text).findall(f".//{{{DT_NS}}}history/{{{RDF_NS}}}Seq/*"))
+    (outcome,) = apply_to_photo(photo, _recipe(), host="darktable", info=PhotoInfo(raw, SIDE))
+    assert outcome.action == "written", outcome.reason
+    return photo, count, raw
+
+
+def _photo_in(folder: Path) -> Path:
+    """The one photo :func:`_photo` made in ``folder``."""
+    (photo,) = [p for p in folder.iterdir() if p.suffix != ".xmp" and not p.name.endswith(".bak")]
+    return photo
+
+
+def _overwritten_entries(photo: Path, count: int, raw: bool) -> list[HistoryEntry]:
+    """The entries ``apply --overwrite`` of :func:`_recipe_b` placed (where the earlier ones were: at ``count``)."""
+    (outcome,) = apply_to_photo(photo, _recipe_b(), host="darktable", overwrite=True, info=PhotoInfo(raw, SIDE))
+    assert outcome.action == "written", outcome.reason
+    root = ET.fromstring(_sidecar(photo).read_text(encoding="utf-8"))
+    lis = root.findall(f".//{{{DT_NS}}}history/{{{RDF_NS}}}Seq/*")
+    return [entry_from_li(li) for li in lis[count:]]
+
+
+@pytest.mark.parametrize("case", ["raw_defaults", "tiff_v30"])
+def test_on_a_photo_with_our_earlier_entries_the_style_holds_what_overwrite_places(tmp_path: Path, case: str) -> None:
+    from backend.sidecar.darktable_ours import mark_name
+
+    photo, _, raw = _applied_first(tmp_path / "preview", case)
+    plain = recipe_to_history(_recipe_b(), is_raw=raw, long_side_px=SIDE)
+    styled, iop_list = preview_history(photo, plain, is_raw=raw)
+    placed = _overwritten_entries(*_applied_first(tmp_path / "apply", case))
+    earlier = recipe_to_history(_recipe(), is_raw=raw, long_side_px=SIDE)
+    # what overwrite places, then the earlier curves (only the first application had them) switched off
+    curves = [e for e in earlier if e.operation == "rgbcurve"]
+    assert [e.multi_priority for e in curves] == [0, 1]
+    assert _unnamed(styled) == _unnamed(placed) + [(e.operation, e.multi_priority, e.params, False) for e in curves]
+    # each lands on the instance of ours it overrides: the names the earlier application gave them
+    assert [(e.operation, e.multi_priority, e.multi_name) for e in styled] == [
+        (e.operation, e.multi_priority, mark_name(e.multi_priority)) for e in styled
+    ]
+    exposure = [e.multi_priority for e in styled if e.operation == "exposure"]
+    assert exposure == ([1] if case == "raw_defaults" else [0])  # not a third instance on top of ours
+    assert iop_list is None  # the first application already gave the file apply's order
+
+
+def test_a_history_written_off_in_darktable_takes_the_order_apply_gives(tmp_path: Path) -> None:
+    """A sidecar with darktable's attributes but no history (discarded): apply extends that description."""
+    folder = tmp_path / "photo"
+    folder.mkdir()
+    photo = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE)
+    root = ET.fromstring(history_sidecar([], iop_order_version=2))
+    desc = root.find(f".//{{{RDF_NS}}}Description")
+    assert desc is not None
+    desc.remove(desc.find(f"{{{DT_NS}}}history"))  # type: ignore[arg-type]
+    text = ET.tostring(root, encoding="unicode")
+    _sidecar(photo).write_text(text, encoding="utf-8")
+    plain = recipe_to_history(_recipe(), is_raw=False, long_side_px=SIDE)
+    styled, iop_list = preview_history(photo, plain, is_raw=False)
+    applied = tmp_path / "apply"
+    applied.mkdir()
+    other = shutil.copy(photo, applied / photo.name)
+    _sidecar(Path(other)).write_text(text, encoding="utf-8")
+    entries, written = _applied_entries(Path(other), False)
+    assert _unnamed(styled) == _unnamed(entries)
+    assert written.get(f"{{{DT_NS}}}iop_order_list") is not None  # apply moved colorin first...
+    assert iop_list == written.get(f"{{{DT_NS}}}iop_order_list")  # ...and the style carries that order
+
+
+def test_an_unreadable_order_version_gives_the_plain_entries(tmp_path: Path) -> None:
+    """An order version ``str.isdigit`` takes but ``int`` refuses ("²"): apply refuses the sidecar, the preview goes on."""
+    photo, _, _ = _photo(tmp_path, "tiff_v30")
+    text = _sidecar(photo).read_text(encoding="utf-8").replace('iop_order_version="2"', 'iop_order_version="\u00b2"')
+    assert "\u00b2" in text
+    _sidecar(photo).write_text(text, encoding="utf-8")
+    plain = recipe_to_history(_recipe(), is_raw=False, long_side_px=SIDE)
+    assert preview_history(photo, plain, is_raw=False) == (plain, None)
+
+
 # -- real darktable: the preview's render equals apply's ------------------------------------------------------------
 
 DRIVER = """
@@ -175,16 +265,25 @@ def test_darktable_renders_the_preview_copy_as_apply(tmp_path: Path) -> None:
     from testing.dt_sidecar import render_darktable
 
     require_darktable_gui()
-    cases = ("raw_defaults", "tiff_v30", "jpeg_v30_jpg")
+    # "_again": the photo holds the entries of an earlier apply of _recipe(); the preview of _recipe_b() must look
+    # like apply --overwrite of it (the earlier entries taken out, its curves gone)
+    cases = ("raw_defaults", "tiff_v30", "jpeg_v30_jpg", "raw_defaults_again", "tiff_v30_again")
     styles = tmp_path / "styles"
     styles.mkdir()
     made: dict[str, tuple[Path, Path, str | None]] = {}
     for case in cases:
-        preview, before, raw = _photo(tmp_path / "preview" / case, case)
-        applied = _photo(tmp_path / "apply" / case, case)[0]
-        _applied_entries(applied, raw)
+        recipe = _recipe()
+        if case.endswith("_again"):
+            preview, _, raw = _applied_first(tmp_path / "preview" / case, case.removesuffix("_again"))
+            before: str | None = _sidecar(preview).read_text(encoding="utf-8")
+            _overwritten_entries(*_applied_first(tmp_path / "apply" / case, case.removesuffix("_again")))
+            applied, recipe = _photo_in(tmp_path / "apply" / case), _recipe_b()
+        else:
+            preview, before, raw = _photo(tmp_path / "preview" / case, case)
+            applied = _photo(tmp_path / "apply" / case, case)[0]
+            _applied_entries(applied, raw)
         # what suggest --dtstyle writes for this photo and recipe (suggest_with_entries: the same translation)
-        entries = [recipe_to_history(_recipe(), is_raw=raw, long_side_px=SIDE)]
+        entries = [recipe_to_history(recipe, is_raw=raw, long_side_px=SIDE)]
         (style,) = write_dtstyles(styles, preview, entries, "test", 1.0)
         made[case] = (preview, style, before)
         made[case + "_applied"] = (applied, applied, None)

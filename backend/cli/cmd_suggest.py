@@ -116,10 +116,10 @@ def _run(args: argparse.Namespace) -> int:
             return suggest_for_photo(
                 photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
             ), None
-        recipes, entries = suggest_with_entries(
+        recipes, entries, is_raw = suggest_with_entries(
             photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
         )
-        return recipes, write_dtstyles(folder, photo, entries, label, args.strength)
+        return recipes, write_dtstyles(folder, photo, entries, label, args.strength, is_raw=is_raw)
 
     def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
         recipes, files = result

@@ -2,20 +2,25 @@
 
 The darktable plug-in previews a suggestion on a virtual copy: it imports the file with ``dt.styles.import``,
 applies it to the copy (which holds the photo's history) with ``dt.styles.apply`` and deletes the imported style
-again. So that the preview shows what ``apply --host=darktable`` would do, the style holds the entries ``apply``
-appends to the photo's darktable sidecar as :func:`backend.sidecar.darktable_xmp.append_history` places them
-there (:func:`preview_history`: the same call on a copy of the sidecar, nothing written): on a raw whose history
-has darktable's auto-applied default exposure, ours is the next exposure instance on top of it; on a non-raw file
+again. So that the preview shows what ``apply --host=darktable --overwrite`` would do, :func:`preview_history`
+runs apply's own steps on a copy of the photo's darktable sidecar (nothing written): autoretouch's earlier
+application, if any, is taken out (the user applied one suggestion and now previews another), and the entries are
+appended as :func:`backend.sidecar.darktable_xmp.append_history` places them (on a raw whose history has
+darktable's auto-applied default exposure, ours is the next exposure instance on top of it; on a non-raw file
 whose order runs our modules before ``colorin`` (V30), the style's ``<iop_list>`` is the order ``apply`` gives
-it. darktable's ``dt.styles.apply`` lands a style item on the image's instance of the same name, so each entry
-is named as the instance it overrides is, and one on a new instance of a module the history already has gets
-autoretouch's name for it (``autoretouch 1``).
+it). The style holds what the copy needs on top of the photo's history to show that result: the entries placed,
+and an earlier instance of ours the new recipe lacks switched off. darktable's ``dt.styles.apply`` lands a style
+item on the image's instance of the same name, so each entry is named as the copy's instance it overrides is
+(an earlier one of ours: ``autoretouch``, ``autoretouch 1``), and one on a new instance of a module the history
+already has gets autoretouch's name for it (``autoretouch 1``).
 
 Each file holds one recipe (one variant of one photo). darktable refuses to import a style whose name it
 already has, so every name carries a random token: ``autoretouch preview <stem> <variant> <token>``; the file is
 ``<stem>.<variant>.<token>.dtstyle``, written atomically (temp file, ``os.replace``). With ``--server`` the
 daemon translates (``SuggestRequest.hosts = [HOST_DARKTABLE]``: it decoded the photo) and the CLI writes the
 files locally, into DIR on the CLI's machine.
+
+``suggest`` has no ``--duplicate``: the preview of a virtual copy is computed from the original's sidecar.
 """
 
 from __future__ import annotations
@@ -27,15 +32,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, Literal
 from xml.etree import ElementTree as ET
 
 from backend.errors import OutputError
-from backend.fsio import utf8_text, write_text_atomic
+from backend.fsio import utf8_text, write_failure, write_text_atomic
 
 if TYPE_CHECKING:
     from backend.agent.style import Style
     from backend.recipe import Recipe
+    from backend.sidecar.xmp import XmpDocument
     from backend.translate.darktable import HistoryEntry
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
 
 #: The start of every preview style's name (the plug-in deletes the styles it imported by their object).
 STYLE_PREFIX = "autoretouch preview"
+_HISTORY_SEQ = "{http://darktable.sf.net/}history/{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Seq"
 
 
 def dtstyle_dir(text: str) -> Path:
@@ -89,8 +96,10 @@ def safe_text(text: str) -> str:
 
 def suggest_with_entries(
     photo: Path, styles: Sequence[tuple[Style, float]], *, strength: float, variants: int, seed: int
-) -> tuple[list[Recipe], list[list[HistoryEntry]]]:
-    """The recipes of :func:`backend.agent.suggest.suggest_for_photo` and each one's darktable history entries.
+) -> tuple[list[Recipe], list[list[HistoryEntry]], bool]:
+    """The recipes of :func:`backend.agent.suggest.suggest_for_photo`, their darktable entries, and whether it is raw.
+
+    The last is for :func:`write_dtstyles` (the decoder found it: nothing is sniffed again).
 
     One preview decode gives the agent's input and the photo information the translation needs (raw or not,
     the full long side), as in :func:`backend.retouch.suggest_photo`.
@@ -106,89 +115,147 @@ def suggest_with_entries(
     decoded = decode_preview(photo, long_side=preview_side(styles))
     recipes = suggest_for_image(decoded.image, styles, strength=strength, variants=variants, seed=seed)
     long_side = max(1, decoded.full_width, decoded.full_height)
-    return recipes, [recipe_to_history(r, is_raw=decoded.is_raw, long_side_px=long_side) for r in recipes]
+    entries = [recipe_to_history(r, is_raw=decoded.is_raw, long_side_px=long_side) for r in recipes]
+    return recipes, entries, decoded.is_raw
 
 
-def _sidecar_history(photo: Path) -> ET.Element | None:
-    """A copy of the ``rdf:Description`` of the photo's darktable sidecar that ``apply`` would extend, or ``None``.
+def read_darktable_sidecar(photo: Path) -> XmpDocument | None:
+    """The photo's darktable sidecar, read (never written), or ``None``.
 
-    ``None`` when there is no sidecar or it cannot be read (``apply`` would then write a fresh stack, or refuse).
+    ``None`` when there is none or it cannot be read (``apply`` would then write a fresh stack, or refuse).
     """
     from backend.errors import SidecarError
     from backend.sidecar.darktable_doc import darktable_sidecar_path
     from backend.sidecar.xmp import read_sidecar_readonly
 
     try:
-        doc = read_sidecar_readonly(darktable_sidecar_path(photo))
+        return read_sidecar_readonly(darktable_sidecar_path(photo))
     except (OSError, SidecarError):
         return None
-    dt_history = "{http://darktable.sf.net/}history"
-    found = [d for d in doc.descriptions() if d.find(dt_history) is not None]
-    return copy.deepcopy(found[0]) if found else None
 
 
-def _effective_order(desc: ET.Element) -> list[tuple[str, int]] | None:
-    """The pipe order a description's history asks for (its list, or its version's built-in order)."""
-    from backend.errors import InvalidRecipeError
-    from backend.translate.darktable_order import IOP_ORDER_LEGACY, IOP_ORDER_SEQUENCES, parse_iop_order_list
+def _order_change(before: ET.Element, after: ET.Element, source: Path) -> str | None:
+    """``after``'s pipe order as an ``<iop_list>`` when it runs the instances both have in another order.
 
-    text = desc.get("{http://darktable.sf.net/}iop_order_list")
-    if text is not None:
-        try:
-            return parse_iop_order_list(text)
-        except InvalidRecipeError:
-            return None
-    version = desc.get("{http://darktable.sf.net/}iop_order_version")
-    sequence = IOP_ORDER_SEQUENCES.get(int(version) if version and version.strip().isdigit() else IOP_ORDER_LEGACY)
-    return None if sequence is None else [(op, 0) for op in sequence]
+    Raises:
+        SidecarError: an ``iop_order_version`` that is not an integer (as ``apply`` refuses it).
+    """
+    from backend.sidecar.darktable_xmp import current_order
+    from backend.translate.darktable_order import serialize_iop_order_list
+
+    order_before, order_after = current_order(before, str(source)), current_order(after, str(source))
+    if order_before is None or order_after is None:
+        return None
+    common = set(order_before) & set(order_after)
+    if [i for i in order_after if i in common] == [i for i in order_before if i in common]:
+        return None
+    return serialize_iop_order_list(order_after)
+
+
+def _last_entries(entries: Sequence[HistoryEntry]) -> dict[tuple[str, int], HistoryEntry]:
+    """Each module instance's last entry (the one darktable shows), in the order of the instances' first entries."""
+    return {e.instance: e for e in entries}
+
+
+def _same_look(a: HistoryEntry, b: HistoryEntry) -> bool:
+    """Whether two entries render alike (the instance's name aside)."""
+    return replace(a, multi_name="") == replace(b, multi_name="")
+
+
+#: :func:`preview_history`'s default ``sidecar``: read the photo's.
+READ: Final = "read"
 
 
 def preview_history(
-    photo: Path, entries: Sequence[HistoryEntry], *, is_raw: bool
+    photo: Path,
+    entries: Sequence[HistoryEntry],
+    *,
+    is_raw: bool,
+    sidecar: XmpDocument | Literal["read"] | None = READ,
 ) -> tuple[list[HistoryEntry], str | None]:
     """The entries (and ``<iop_list>``, or ``None``) of a preview style that looks like ``apply`` on ``photo``.
 
-    :func:`~backend.sidecar.darktable_xmp.append_history`, the call ``apply --host=darktable`` makes, runs on a
-    copy of the photo's darktable sidecar (nothing is written); the style takes our entries as it placed them
-    (an exposure moved on top of darktable's default exposure), named for darktable's ``dt.styles.apply`` (see
-    the module docstring), and the pipe order when ``append_history`` changed the order of the photo's modules.
-    Without a sidecar that has darktable history (or one that cannot be read or extended), ``entries`` unchanged.
-    """
-    from backend.errors import SidecarError
-    from backend.sidecar.darktable_ours import mark_name
-    from backend.sidecar.darktable_xmp import append_history, entry_from_li
-    from backend.translate.darktable_order import serialize_iop_order_list
+    What ``apply --host=darktable --overwrite`` does runs on a copy of the photo's darktable sidecar (nothing is
+    written): autoretouch's earlier application is taken out (:func:`backend.sidecar.apply.darktable_earlier`)
+    and the entries are appended where it was (:func:`backend.sidecar.darktable_doc.apply_darktable`). The
+    preview copy holds the photo's history as it is, so the style holds what darktable needs on top of it to
+    show that result: each entry ``apply`` placed (an exposure moved on top of darktable's default exposure),
+    any other instance whose last active entry changed (one of the user's that our earlier application had
+    overridden) and, for an instance only our earlier application had, its entry disabled. Each is named for
+    darktable's ``dt.styles.apply`` (see the module docstring); the pipe order comes along when the result runs
+    the photo's modules in another order. Without a sidecar, or with one ``apply`` would refuse (a typed error),
+    ``entries`` unchanged.
 
-    desc = _sidecar_history(photo)
-    if desc is None or not entries:
+    Args:
+        photo: the photo.
+        entries: the plain translated entries (:func:`backend.translate.darktable.recipe_to_history`).
+        is_raw: whether the photo is a raw.
+        sidecar: the photo's darktable sidecar (:func:`read_darktable_sidecar`; not modified), ``None`` for none,
+            or :data:`READ`: read it here.
+    """
+    from backend.errors import AutoretouchError
+
+    doc = read_darktable_sidecar(photo) if isinstance(sidecar, str) else sidecar
+    if doc is None or not entries:
         return list(entries), None
-    history_seq = "{http://darktable.sf.net/}history/{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Seq"
     try:
-        user = [entry_from_li(li) for li in desc.findall(f"{history_seq}/*")]
-        order_before = _effective_order(desc)
-        result = append_history(desc, entries, is_raw=is_raw, source=photo)
-        placed = [entry_from_li(li) for li in desc.findall(f"{history_seq}/*")]
-    except SidecarError:
+        return _as_applied(photo, doc, entries, is_raw=is_raw)
+    except (AutoretouchError, ValueError):  # apply refuses this sidecar (a typed error): the plain entries
         return list(entries), None
-    placed = placed[result.first_num : result.first_num + result.added]
-    names = {e.instance: e.multi_name for e in user}  # the name each instance has now (its last entry's)
-    names.update({e.instance: e.multi_name for e in user[: result.history_end_before]})
+
+
+def _as_applied(
+    photo: Path, doc: XmpDocument, entries: Sequence[HistoryEntry], *, is_raw: bool
+) -> tuple[list[HistoryEntry], str | None]:
+    """:func:`preview_history` on a readable sidecar.
+
+    Raises:
+        AutoretouchError: ``apply --overwrite`` would refuse the sidecar (a ``SidecarError``).
+        ValueError: data no check of ``apply``'s caught (the photo's preview then falls back the same way).
+    """
+    from backend.sidecar.apply import Outcome, darktable_earlier
+    from backend.sidecar.darktable_doc import (
+        active_history,
+        apply_darktable,
+        darktable_sidecar_path,
+        history_description,
+    )
+    from backend.sidecar.darktable_ours import mark_name, unmarked_name
+    from backend.sidecar.darktable_xmp import FRESH_STACK_NOTE, entry_from_li
+
+    base, work = copy.deepcopy(doc), copy.deepcopy(doc)  # the preview copy's sidecar; apply's result
+    earlier = darktable_earlier(photo, darktable_sidecar_path(photo), work, None, True)
+    if isinstance(earlier, Outcome):  # skipped: only without overwrite
+        return list(entries), None
+    _, result = apply_darktable(work, list(entries), is_raw=is_raw, at=earlier.at)
+    desc = history_description(work)
+    lis = desc.findall(f"{_HISTORY_SEQ}/*")
+    placed = [entry_from_li(li) for li in lis[result.first_num : result.first_num + result.added]]
+    user = [entry_from_li(li) for li in history_description(base).findall(f"{_HISTORY_SEQ}/*")]
+    before, after = _last_entries(active_history(base)), _last_entries(active_history(work))
+
+    names = {e.instance: e.multi_name for e in user}  # the name each instance of the copy has (its last entry's)
+    names.update({e.instance: e.multi_name for e in before.values()})
     ops = {e.operation for e in user}
-    styled = [
-        replace(e, multi_name=names[e.instance])
-        if e.instance in names
-        else replace(e, multi_name=mark_name(e.multi_priority))
-        if e.operation in ops
-        else e
-        for e in placed
+
+    def named(e: HistoryEntry) -> HistoryEntry:
+        if e.instance in names:  # darktable lands it on the copy's instance of that name
+            return replace(e, multi_name=names[e.instance])
+        if e.operation in ops:  # a new instance: a name none of the copy's instances has
+            return replace(e, multi_name=mark_name(e.multi_priority))
+        return replace(e, multi_name=unmarked_name(e.multi_name))  # the copy's only (default) instance
+
+    ours = _last_entries(placed)
+    changed = [
+        e
+        for inst, e in {**{i: after[i] for i in ours if i in after}, **after}.items()
+        if (inst in ours and _same_look(e, ours[inst])) or inst not in before or not _same_look(e, before[inst])
     ]
-    order_after = _effective_order(desc)
-    if order_before is None or order_after is None:
+    gone = [replace(e, enabled=False) for inst, e in before.items() if inst not in after]  # ours, taken out
+    styled = [named(e) for e in [*changed, *gone]]
+    if not user and FRESH_STACK_NOTE in result.notes:  # darktable gives a bare file the order apply writes
         return styled, None
-    kept = set(order_before)
-    if [i for i in order_after if i in kept] == order_before:
-        return styled, None
-    return styled, serialize_iop_order_list(order_after)
+    return styled, _order_change(history_description(base), desc, darktable_sidecar_path(photo))
 
 
 def write_dtstyles(
@@ -221,10 +288,11 @@ def write_dtstyles(
 
     if is_raw is None:
         is_raw = _is_raw(photo)
+    sidecar = read_darktable_sidecar(photo)  # once for all variants (each works on its own copy)
     token = secrets.token_hex(4)
     out = []
     for k, plain in enumerate(entries, start=1):
-        items, iop_list = preview_history(photo, plain, is_raw=is_raw)
+        items, iop_list = preview_history(photo, plain, is_raw=is_raw, sidecar=sidecar)
         name = dtstyle_name(photo, k, token)
         description = safe_text(
             f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
@@ -232,8 +300,12 @@ def write_dtstyles(
         path = directory / f"{safe_text(photo.stem)}.{k}.{token}.dtstyle"
         try:
             write_text_atomic(path, history_to_dtstyle(items, name, description, iop_list=iop_list))
+        except OutputError as exc:  # no room (fsio's words: "cannot write (...)"): in this file's words
+            cause = exc.__cause__
+            why = write_failure(cause) if isinstance(cause, OSError) else exc.reason
+            raise OutputError(path, f"cannot write the style file: {why}") from exc
         except OSError as exc:
-            raise OutputError(path, f"cannot write the style file: {exc.strerror or exc}") from exc
+            raise OutputError(path, f"cannot write the style file: {write_failure(exc)}") from exc
         out.append(path.absolute())
     return out
 
