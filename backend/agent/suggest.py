@@ -11,6 +11,10 @@ examples: its agent's recipe is mixed with the recipe of the most similar traini
 
 Mixing: ``A:0.7,B:0.3`` rolls out every style on the photo and blends their recipes in slider space with
 :func:`backend.recipe.blend` (weights normalised); strength is applied last with :func:`backend.recipe.scale`.
+
+Monochrome photos: for a near-neutral photo (:func:`backend.agent.monochrome.is_near_neutral` on its 64 x 64
+thumbnail) every recipe (each variant, each mix) loses the moves that add colour
+(:func:`backend.agent.monochrome.without_colour`), so a black-and-white photo stays neutral.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from backend.agent.monochrome import is_near_neutral, without_colour
 from backend.agent.nearest import blend_share, mix_recipe
 from backend.agent.network import mc_dropout
 from backend.agent.rollout import rollout
 from backend.agent.style import Style
-from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
+from backend.agent.thumbnail import PREVIEW_LONG_SIDE, THUMB_SIZE, make_thumbnail
 from backend.errors import InvalidRecipeError
 from backend.recipe import Recipe, blend, check_strength, check_weights, scale
 
@@ -140,7 +145,8 @@ def suggest_for_image(
 
     Returns:
         ``variants`` recipes, with ``style`` = :func:`mix_label`, ``model`` the style's ``NAME@VERSION``
-        (joined with ``+`` for a mix) and ``strength`` = ``strength``.
+        (joined with ``+`` for a mix) and ``strength`` = ``strength``. For a near-neutral (black-and-white)
+        photo the moves that add colour are left out (:mod:`backend.agent.monochrome`).
 
     Raises:
         InvalidRecipeError: bad strength, variant count or empty style list.
@@ -165,6 +171,10 @@ def suggest_for_image(
                 recipe = blend(parts, [w for _, w in styles], style=label)
                 recipe = dataclasses.replace(recipe, model=model)
             recipes.append(scale(recipe, strength))
+        if THUMB_SIZE not in thumbs:
+            thumbs[THUMB_SIZE] = make_thumbnail(image, THUMB_SIZE)
+        if is_near_neutral(thumbs[THUMB_SIZE]):  # a monochrome photo: no colour cast
+            recipes = [without_colour(r) for r in recipes]
     return recipes
 
 
