@@ -482,8 +482,17 @@ def test_revert_without_our_record_or_sidecar_skips(raw: Path) -> None:
 
 def test_revert_of_a_photo_that_does_not_exist_says_so(raw: Path) -> None:
     typo = raw.with_name("typo.jpg")
-    outcomes = revert_photo(typo, host="darktable")
-    assert [(o.action, o.reason) for o in outcomes] == [("skipped", "no sidecar, and no such photo (a typing error?)")]
+    for host in ("darktable", "lightroom", "both"):  # a JPEG's NAME.xmp is no sidecar of it: not found either way
+        with pytest.raises(NotFoundError, match=r"typo\.jpg: no such photo or folder \(and no sidecar of it\)"):
+            revert_photo(typo, host=host)
+
+
+def test_revert_of_a_photo_deleted_since_apply_still_reverts_its_sidecar(raw: Path) -> None:
+    _apply(raw, host="darktable")
+    raw.unlink()
+    outcomes = revert_photo(raw)
+    assert [(o.host, o.action) for o in outcomes] == [("lightroom", "skipped"), ("darktable", "deleted")]
+    assert outcomes[0].reason == "no sidecar, and no such photo (a typing error?)"
 
 
 def test_damaged_record_is_reported(raw: Path) -> None:

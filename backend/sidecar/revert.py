@@ -37,7 +37,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.errors import AutoretouchError, ErrorKind
+from backend.errors import AutoretouchError, ErrorKind, NotFoundError
 from backend.sidecar.apply import (
     Outcome,
     check_duplicate,
@@ -59,6 +59,7 @@ from backend.sidecar.xmp import NS, RDF_DESCRIPTION, XmpDocument, qname, read_si
 __all__ = [
     "MARKED_REVERT_REASON",
     "NO_SETTINGS_REASON",
+    "NO_SUCH_PATH",
     "STALE_REVERT_REASON",
     "UNDONE_REVERT_REASON",
     "TakenOut",
@@ -78,6 +79,8 @@ MARKED_REVERT_REASON = (
 STALE_REVERT_REASON = "its darktable modules were already gone from the history; removed autoretouch's record only"
 #: The reason of a revert whose darktable entries the user had undone in darktable (still in the history, inactive).
 UNDONE_REVERT_REASON = "its darktable modules had been undone in darktable; took them out of the history"
+#: Why a revert fails a named path that is not there and has no sidecar either (not found, as ``apply`` fails it).
+NO_SUCH_PATH = "no such photo or folder (and no sidecar of it)"
 #: Why a revert skips a sidecar without autoretouch's record (and, darktable, without entries named as ours).
 NO_SETTINGS_REASON = "no autoretouch settings in this sidecar"
 
@@ -186,6 +189,25 @@ def _write_reverted(photo: Path, host: str, sidecar: Path, doc: XmpDocument, dry
     return Outcome(photo, host, sidecar, "reverted", reason)
 
 
+def _check_exists(photo: Path, hosts: tuple[str, ...], duplicate: int) -> None:
+    """Refuse a path that is not there and has none of the sidecars ``hosts`` would revert (see :func:`revert_photo`).
+
+    A photo deleted since ``apply`` left its sidecars behind: they are still reverted, so only a path with neither
+    fails. Lightroom's ``NAME.xmp`` of a format with embedded XMP is not the photo's sidecar and does not count.
+
+    Raises:
+        NotFoundError: neither ``photo`` nor any of those sidecars exists.
+    """
+    if os.path.lexists(photo):
+        return
+    for h in hosts:
+        if h == "lightroom" and photo.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
+            continue
+        if os.path.lexists(sidecar_path(photo, h, duplicate)):
+            return
+    raise NotFoundError(f"{photo}: {NO_SUCH_PATH}")
+
+
 def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False, duplicate: int = 0) -> list[Outcome]:
     """Restore the sidecars of ``photo`` to their state before autoretouch (see the module docstring).
 
@@ -203,11 +225,14 @@ def revert_photo(photo: str | Path, *, host: str = "both", dry_run: bool = False
 
     Raises:
         InvalidRecipeError: unknown ``host``; a ``duplicate`` below 0, or above 0 with another host than darktable.
+        NotFoundError: neither ``photo`` nor a sidecar of it that ``host`` would revert exists (a typing error, a
+            folder that is not there), as ``apply`` refuses a missing photo.
     """
     p = Path(photo)
     outcomes: list[Outcome] = []
     hosts = hosts_for(host)
     check_duplicate(hosts, duplicate)
+    _check_exists(p, hosts, duplicate)
     for h in hosts:
         sidecar = sidecar_path(p, h, duplicate)
         if h == "lightroom" and p.suffix.lower() in EMBEDDED_XMP_SUFFIXES:
