@@ -159,8 +159,9 @@ def test_cli_apply_and_revert_with_duplicate(photo: Path, capsys: pytest.Capture
             2,
             "host darktable",
         ),
-        (["revert", "--duplicate", "1"], 2, "host darktable"),  # revert's default host is both
-        (["revert", "--duplicate", "1", "--server", "127.0.0.1:1"], 2, "host darktable"),
+        # revert's default host is both, but --duplicate without --host means darktable: only one given refuses
+        (["revert", "--host", "both", "--duplicate", "1"], 2, "host darktable"),
+        (["revert", "--host", "lightroom", "--duplicate", "1", "--server", "127.0.0.1:1"], 2, "host darktable"),
         (["revert", "--host", "darktable", "--duplicate", "-1"], 2, "--duplicate must be at least 0"),
     ],
 )

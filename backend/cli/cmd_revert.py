@@ -4,7 +4,9 @@ A sidecar autoretouch created is removed again when nothing else was added to it
 previous settings (and the user's darktable history) are restored, keeping everything written since by
 others. A folder is walked as ``autoretouch catalog`` walks it (recursively, the same walker) and each of its
 photos reverted, so ``autoretouch revert FOLDER`` undoes ``autoretouch catalog FOLDER``. Output and exit status
-as for ``apply``.
+as for ``apply``: a named path that does not exist, with no sidecar of it either, fails as not found (exit 6 when
+every path failed so, else 9); a photo deleted since ``apply`` is still reverted from the sidecars it left.
+``--duplicate N`` without ``--host`` reverts darktable's virtual copy N (only darktable has them).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "The current sidecar is kept as SIDECAR.autoretouch.bak. A folder is walked recursively as 'autoretouch catalog' "
             "walks it (hidden entries skipped, symbolic links to folders not followed) and every photo in it is "
             "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER' (with --server the daemon "
-            "walks it, by the same rules). Exit status 9 means some photos of the batch failed; when every photo "
-            "failed, the error's own status (e.g. 8 a malformed or unsafe sidecar)."
+            "walks it, by the same rules). A path that does not exist (and has no sidecar either) fails as not "
+            "found; a photo deleted since 'apply' is still reverted from its sidecars. Exit status 9 means some "
+            "photos of the batch failed; when every photo failed, the error's own status (e.g. 6 not found, 8 a "
+            "malformed or unsafe sidecar)."
         ),
     )
     parser.add_argument(
@@ -43,18 +47,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="image files whose sidecars to revert, or folders (their photos, recursively)",
     )
     parser.add_argument(
-        "--host", default="both", choices=("lightroom", "darktable", "both"), help="which sidecars (default: both)"
+        "--host",
+        default=None,  # resolved in run: both, or darktable with --duplicate (only darktable has virtual copies)
+        choices=("lightroom", "darktable", "both"),
+        help="which sidecars (default: both; with --duplicate N: darktable)",
     )
     parser.add_argument("--dry-run", action="store_true", help="report what would be reverted; write nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    add_duplicate_option(parser)
+    add_duplicate_option(parser, implies_host=True)
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Revert every photo's sidecars; returns the exit status."""
-    duplicate = checked_duplicate(args)
+    if args.host is None:  # not given: both hosts, but a virtual copy (--duplicate) is darktable's alone
+        args.host = "darktable" if args.duplicate else "both"
+    duplicate = checked_duplicate(args)  # --host lightroom/both given with --duplicate: still a usage error
     if getattr(args, "server", None):
         from backend.cli.remote import remote_revert
 

@@ -25,15 +25,19 @@ class DuplicateOptionError(AutoretouchError):
     exit_code = 2
 
 
-def add_duplicate_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--duplicate N`` (default 0, the original) to ``parser``."""
+def add_duplicate_option(parser: argparse.ArgumentParser, *, implies_host: bool = False) -> None:
+    """Add ``--duplicate N`` (default 0, the original) to ``parser``.
+
+    ``implies_host``: the command's ``--host`` is optional and becomes darktable with ``--duplicate`` (``revert``).
+    """
+    host = "--host darktable, the default with it" if implies_host else "needs --host darktable"
     parser.add_argument(
         "--duplicate",
         type=int_arg(0, name="--duplicate"),
         default=0,
         metavar="N",
         help="darktable's virtual copy N of each photo: its sidecar NAME_NN.EXT.xmp (N as in darktable's "
-        "duplicate manager; needs --host darktable; default 0, the original's NAME.EXT.xmp)",
+        f"duplicate manager; {host}; default 0, the original's NAME.EXT.xmp)",
     )
 
 
