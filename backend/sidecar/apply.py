@@ -84,6 +84,7 @@ __all__ = [
     "MARKED_NOTE",
     "MARKED_SKIP",
     "NOTHING_REASON",
+    "REPLACED_FRESH_NOTE",
     "SAVED_NOTE",
     "STALE_NOTE",
     "TOOK_OUT_REASON",
@@ -141,8 +142,20 @@ TOOK_OUT_REASON = "took out the earlier autoretouch edit ({why})"
 #: removed (kept as ``<sidecar>.autoretouch.bak``), as ``revert`` removes it.
 _CREATED_NOTE = "autoretouch created this sidecar"
 
+#: The note instead of :data:`~backend.sidecar.darktable_xmp.FRESH_STACK_NOTE` when ``apply --overwrite`` took
+#: autoretouch's earlier darktable edit out and nothing of darktable's was left (autoretouch had written the only
+#: darktable data the sidecar held): the new entries make a fresh stack again, exactly ours, as the first apply did.
+REPLACED_FRESH_NOTE = (
+    "replaced autoretouch's earlier darktable edit (the only darktable data here): wrote a fresh stack"
+)
+
 #: darktable's notes as a real write words them -> as a dry run does (which writes nothing).
-_DRY_RUN_NOTES = {FRESH_STACK_NOTE: "no darktable data yet: would write a fresh darktable stack"}
+_DRY_RUN_NOTES = {
+    FRESH_STACK_NOTE: "no darktable data yet: would write a fresh darktable stack",
+    REPLACED_FRESH_NOTE: (
+        "would replace autoretouch's earlier darktable edit (the only darktable data here): would write a fresh stack"
+    ),
+}
 
 #: What happened to one sidecar.
 Action = Literal["written", "would-write", "skipped", "reverted", "would-revert", "deleted", "would-delete", "failed"]
@@ -432,11 +445,14 @@ class DarktableEarlier:
         notes: the outcome's warnings for what was taken out or dropped.
         at: where in the active history the new entries go (``None``: after the user's history).
         created: whether autoretouch created the sidecar, from the record taken out (``None``: none was).
+        replaced: autoretouch's earlier entries were taken out (its record's, or those named as ours); a dropped
+            stale record alone is not.
     """
 
     notes: tuple[str, ...] = ()
     at: int | None = None
     created: bool | None = None
+    replaced: bool = False
 
 
 def darktable_earlier(
@@ -466,12 +482,12 @@ def darktable_earlier(
         earlier = _replace_earlier(photo, "darktable", sidecar, doc, found[1], overwrite)
         if isinstance(earlier, Outcome):
             return earlier
-        return DarktableEarlier(earlier[1].notes, earlier[1].at, found[1].created)
+        return DarktableEarlier(earlier[1].notes, earlier[1].at, found[1].created, replaced=True)
     if marked := marked_labels(doc):  # ours, named so, without our record: never stacked twice
         if not overwrite:
             return Outcome(photo, "darktable", sidecar, "skipped", MARKED_SKIP.format(entries=", ".join(marked)))
         labels, taken = take_out_marked(doc)  # the same labels
-        return DarktableEarlier((MARKED_NOTE.format(entries=", ".join(labels)), *taken.notes), taken.at)
+        return DarktableEarlier((MARKED_NOTE.format(entries=", ".join(labels)), *taken.notes), taken.at, replaced=True)
     return DarktableEarlier()
 
 
@@ -493,7 +509,9 @@ def _apply_darktable(
         record, result = apply_darktable(doc, entries, is_raw=info.is_raw, image_name=image_name, at=at)
         desc = next(d for d in doc.descriptions() if d.find(f"{{{NS['darktable']}}}history") is not None)
         write_provenance(desc, Provenance("darktable", recipe, record, created=created))
-        return _write(photo, "darktable", sidecar, doc, dry_run, (*notes, *result.notes))
+        fresh = REPLACED_FRESH_NOTE if earlier.replaced else FRESH_STACK_NOTE  # there was darktable data: ours
+        warnings = tuple(fresh if w == FRESH_STACK_NOTE else w for w in result.notes)
+        return _write(photo, "darktable", sidecar, doc, dry_run, (*notes, *warnings))
 
 
 def _write(
