@@ -691,13 +691,23 @@ def style_not_found(
 
     Returns:
         The error to raise: ``no default style is installed{scope} (looked in ...); {default_hint}`` for
-        :data:`DEFAULT_STYLE`, else ``no style named '{name}'{scope} (looked in ...); see {listing}``; the folders
-        are listed as given, ``(no style folders)`` when there are none.
+        :data:`DEFAULT_STYLE`, else ``no style named '{name}'{scope} (looked in ...); see {listing}``, with
+        ``did you mean 'NAME'?`` before ``see`` when a style name in ``dirs`` (as :meth:`StyleStore.list` lists them,
+        unread) is close to ``name`` (a typing error); the folders are listed as given, ``(no style folders)`` when
+        there are none.
     """
+    import difflib
+
     looked = ", ".join(str(d) for d in dirs) or "(no style folders)"
     if name == DEFAULT_STYLE:
         return NotFoundError(f"no default style is installed{scope} (looked in {looked}); {default_hint}")
-    return NotFoundError(f"no style named {name!r}{scope} (looked in {looked}); see {listing}")
+    names: set[str] = set()
+    for d in dirs:
+        with contextlib.suppress(OSError):  # a folder that is not there or cannot be listed lists nothing
+            names |= {p.stem for p in Path(d).iterdir() if p.suffix in (".json", ".safetensors")}
+    close = difflib.get_close_matches(name, sorted(n for n in names if _NAME_RE.fullmatch(n)), n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return NotFoundError(f"no style named {name!r}{scope} (looked in {looked}); {guess}see {listing}")
 
 
 class StyleStore:
