@@ -47,8 +47,9 @@ def _both(capsys: pytest.CaptureFixture[str], env: dict[str, Any], argv: list[st
         ["suggest", "missing.jpg"],
         ["suggest", "truncated.jpg", "--json"],
         ["suggest", "a.jpg", "--style", "nope"],
+        ["suggest", "sub", "a.jpg"],  # a folder: the hint names `catalog`, as in-process
     ],
-    ids=["text", "json-strength", "variants", "mix", "partial", "missing", "corrupt", "unknown-style"],
+    ids=["text", "json-strength", "variants", "mix", "partial", "missing", "corrupt", "unknown-style", "folder"],
 )
 def test_suggest_matches_in_process(capsys: pytest.CaptureFixture[str], here: dict[str, Any], argv: list[str]) -> None:
     local, remote = _both(capsys, here, argv)

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.agent.suggest import MAX_VARIANTS
+from backend.batch.walk import is_folder
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import run_photo_batch
 from backend.cli.dtstyle_output import dtstyle_dir
+from backend.cli.outcome_report import catalog_hint
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.cli.suggestion_report import format_recipe, print_suggestions
+from backend.errors import UnsupportedFormatError
 from backend.torch_threads import torch_threads
 
 if TYPE_CHECKING:
@@ -73,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int_arg(1, MAX_VARIANTS, name="variants"),
         default=1,
         metavar="K",
-        help="number of recipes per photo (default 1)",
+        help=f"number of recipes per photo, 1 to {MAX_VARIANTS} (default 1)",
     )
     parser.add_argument(
         "--seed",
@@ -111,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     label = mix_label(styles)
     folder = getattr(args, "dtstyle", None)
 
-    def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
+    def suggest(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
         if folder is None:
             return suggest_for_photo(
                 photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
@@ -120,6 +123,15 @@ def _run(args: argparse.Namespace) -> int:
             photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
         )
         return recipes, write_dtstyles(folder, photo, entries, label, args.strength, is_raw=is_raw)
+
+    def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
+        try:
+            return suggest(photo)
+        except UnsupportedFormatError as exc:
+            if not is_folder(photo):
+                raise
+            # "a directory, not a photo": the command for folders, in the words apply uses (FolderGivenError)
+            raise UnsupportedFormatError(photo, f"{exc.reason}; {catalog_hint(photo)}") from None
 
     def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
         recipes, files = result

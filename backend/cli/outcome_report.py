@@ -22,6 +22,7 @@ from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
 __all__ = [
     "UNLISTABLE",
     "FolderGivenError",
+    "catalog_hint",
     "check_strength",
     "exit_status",
     "expand_folders",
@@ -45,7 +46,12 @@ class FolderGivenError(FileError):
     """
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(path, f"is a folder; use `autoretouch catalog {path}` to write the sidecars of its photos")
+        super().__init__(path, f"is a folder; {catalog_hint(path)}")
+
+
+def catalog_hint(folder: str | Path) -> str:
+    """What to run instead on a folder given where a photo is expected (``apply``, ``suggest``): ``catalog``."""
+    return f"use `autoretouch catalog {folder}` to write the sidecars of its photos"
 
 
 def failed_outcomes(photo: Path, hosts: str, reason: str, error: ErrorKind | None = None) -> list[Outcome]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from backend.batch.walk import is_folder
 from backend.cli.server_options import RemoteOptionError, add_server_options, refuse_options
 from backend.daemon.client import (
     HOSTS,
@@ -30,6 +31,7 @@ from backend.daemon.client import (
     daemon_paths,
     pb_recipe,
 )
+from backend.errors import UnsupportedFormatError
 from backend.recipe import Recipe
 from backend.rpc import DUPLICATE_PROTOCOL_VERSION, PROTOCOL_VERSION, pb
 
@@ -139,6 +141,10 @@ def _suggest_one(
         response = client.suggest(request)
     except RemoteError as raw:
         shown = _shown(str(raw), {request.path: photo})
+        if raw.error_type == UnsupportedFormatError.__name__ and is_folder(photo):  # "a directory, not a photo"
+            from backend.cli.outcome_report import catalog_hint
+
+            shown = f"{shown}; {catalog_hint(photo)}"  # as in-process (the daemon's folder is this machine's)
         raise RemoteError(shown, code=raw.code, error_type=raw.error_type, exit_code=raw.exit_code) from None
     recipes = [pb_recipe(s.recipe) for s in response.suggestions]
     if folder is None:
