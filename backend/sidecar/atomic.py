@@ -31,6 +31,7 @@ so an image file cannot be replaced by mistake.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -38,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from backend.errors import SidecarError
+from backend.errors import PermissionDeniedError, SidecarError
 from backend.fsio import (
     HAS_FLOCK,
     NAME_MAX,
@@ -58,6 +59,7 @@ __all__ = [
     "LOCK_SUFFIX",
     "LOCK_TIMEOUT_S",
     "TEMP_TAG",
+    "SidecarPermissionError",
     "atomic_write",
     "backup_path",
     "check_replaceable",
@@ -68,6 +70,22 @@ __all__ = [
     "remove_with_backup",
     "sidecar_lock",
 ]
+
+
+class SidecarPermissionError(SidecarError, PermissionDeniedError):
+    """The OS refused autoretouch the folder of a sidecar (``EACCES``/``EPERM``): a folder that cannot be written.
+
+    A sidecar error (``except SidecarError`` still catches it) whose exit status and gRPC status are those of
+    permission denied (7, ``PERMISSION_DENIED``), as for other files the OS refuses.
+
+    Attributes:
+        path: the folder (or the lock file, when that one is there and refused).
+        reason: what could not be done, and the OS's words.
+    """
+
+    exit_code = PermissionDeniedError.exit_code
+    grpc_status = PermissionDeniedError.grpc_status
+
 
 #: What the backup of ``<sidecar>`` adds to its name: ``<sidecar>.autoretouch.bak``.
 BACKUP_SUFFIX = ".autoretouch.bak"
@@ -334,8 +352,11 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
         timeout: seconds to wait for another holder (default :data:`LOCK_TIMEOUT_S`).
 
     Raises:
+        SidecarPermissionError: the OS refused to create the lock file (``EACCES``/``EPERM``): the folder cannot be
+            written (``FOLDER: cannot write beside the photo (Permission denied)``), or the lock file there cannot
+            be opened.
         SidecarError: the sidecar's name is longer than file systems allow (the photo's name is too long for
-            a sidecar beside it), the lock could not be taken in time, or the folder is not writable. An error
+            a sidecar beside it), the lock could not be taken in time, or another OS error. An error
             of the work done under the lock is not one of the lock's: it propagates as it is.
     """
     p = Path(sidecar)
@@ -346,7 +367,12 @@ def sidecar_lock(sidecar: str | Path, *, timeout: float | None = None) -> Iterat
         try:
             held.enter_context(_flock(lock, p, timeout) if HAS_FLOCK else _exclusive_file(lock, p, timeout))
         except OSError as exc:
-            raise SidecarError(p, f"cannot lock the sidecar ({exc.strerror or exc})") from None
+            why = exc.strerror or str(exc)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                if os.path.lexists(lock):  # the folder let it be made; the file itself is refused (another user's)
+                    raise SidecarPermissionError(lock, f"cannot open the sidecar's lock file ({why})") from None
+                raise SidecarPermissionError(p.parent, f"cannot write beside the photo ({why})") from None
+            raise SidecarError(p, f"cannot lock the sidecar ({why})") from None
         yield
 
 
