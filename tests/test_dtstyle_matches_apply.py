@@ -194,6 +194,48 @@ def test_on_a_photo_with_our_earlier_entries_the_style_holds_what_overwrite_plac
     assert iop_list is None  # the first application already gave the file apply's order
 
 
+def _legacy_record_then_undone_and_edited(photo: Path, defaults: int) -> None:
+    """Make the record an older version's (no entry digests), undo our steps in darktable, then edit (sharpen)."""
+    import dataclasses
+
+    from backend.sidecar.provenance import find_provenance, write_provenance
+    from backend.sidecar.xmp import read_sidecar, serialize
+    from testing.dt_sidecar import darktable_appends
+
+    doc = read_sidecar(_sidecar(photo))
+    found = find_provenance(doc)
+    assert found is not None and "entries" in found[1].replaced
+    legacy = {k: v for k, v in found[1].replaced.items() if k not in ("entries", "exact")}
+    write_provenance(found[0], dataclasses.replace(found[1], replaced=legacy))
+    text = serialize(doc).decode("utf-8")
+    desc = 'darktable:history_end="'
+    start = text.index(desc) + len(desc)
+    text = text[:start] + str(defaults) + text[text.index('"', start) :]  # undone: darktable's defaults only
+    _sidecar(photo).write_text(text, encoding="utf-8")
+    darktable_appends(_sidecar(photo), *_user_sharpen()[:1])  # a new step drops the undone ones (ours)
+
+
+def test_an_older_record_that_darktable_dropped_is_judged_as_apply_judges_it(tmp_path: Path) -> None:
+    """A record without entry digests is checked by translating its recipe, which needs the photo's long side."""
+    runs = {}
+    for name in ("preview", "apply"):
+        photo, count, raw = _applied_first(tmp_path / name, "raw_defaults")
+        _legacy_record_then_undone_and_edited(photo, count)
+        runs[name] = (photo, count, raw)
+    photo, count, raw = runs["preview"]
+    plain = recipe_to_history(_recipe_b(), is_raw=raw, long_side_px=SIDE)
+    styled, _ = preview_history(photo, plain, is_raw=raw, long_side_px=SIDE)
+    apply_photo = runs["apply"][0]
+    (outcome,) = apply_to_photo(apply_photo, _recipe_b(), host="darktable", overwrite=True, info=PhotoInfo(raw, SIDE))
+    assert outcome.action == "written" and "dropped the autoretouch record" in " ".join(outcome.warnings)
+    root = ET.fromstring(_sidecar(apply_photo).read_text(encoding="utf-8"))
+    lis = root.findall(f".//{{{DT_NS}}}history/{{{RDF_NS}}}Seq/*")
+    placed = [entry_from_li(li) for li in lis[count + 1 :]]  # after darktable's defaults and the user's sharpen
+    assert _unnamed(styled) == _unnamed(placed)
+    # ours on top of darktable's +0.7 EV default exposure, not in its place (the preview once replaced it)
+    assert [(e.multi_priority, e.multi_name) for e in styled if e.operation == "exposure"] == [(1, "autoretouch 1")]
+
+
 def test_a_history_written_off_in_darktable_takes_the_order_apply_gives(tmp_path: Path) -> None:
     """A sidecar with darktable's attributes but no history (discarded): apply extends that description."""
     folder = tmp_path / "photo"

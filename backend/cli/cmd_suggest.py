@@ -119,10 +119,13 @@ def _run(args: argparse.Namespace) -> int:
             return suggest_for_photo(
                 photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
             ), None
-        recipes, entries, is_raw = suggest_with_entries(
+        recipes, entries, info = suggest_with_entries(
             photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
         )
-        return recipes, write_dtstyles(folder, photo, entries, label, args.strength, is_raw=is_raw)
+        written = write_dtstyles(
+            folder, photo, entries, label, args.strength, is_raw=info.is_raw, long_side_px=info.long_side_px
+        )
+        return recipes, written
 
     def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
         try:

@@ -41,6 +41,7 @@ from backend.fsio import utf8_text, write_failure, write_text_atomic
 if TYPE_CHECKING:
     from backend.agent.style import Style
     from backend.recipe import Recipe
+    from backend.sidecar.apply import PhotoInfo
     from backend.sidecar.xmp import XmpDocument
     from backend.translate.darktable import HistoryEntry
 
@@ -96,10 +97,11 @@ def safe_text(text: str) -> str:
 
 def suggest_with_entries(
     photo: Path, styles: Sequence[tuple[Style, float]], *, strength: float, variants: int, seed: int
-) -> tuple[list[Recipe], list[list[HistoryEntry]], bool]:
-    """The recipes of :func:`backend.agent.suggest.suggest_for_photo`, their darktable entries, and whether it is raw.
+) -> tuple[list[Recipe], list[list[HistoryEntry]], PhotoInfo]:
+    """The recipes of :func:`backend.agent.suggest.suggest_for_photo`, their darktable entries, and the photo's info.
 
-    The last is for :func:`write_dtstyles` (the decoder found it: nothing is sniffed again).
+    The last (raw or not, the full long side) is for :func:`write_dtstyles`: the decoder found it, nothing is sniffed
+    again, and an earlier autoretouch record without digests is judged as ``apply`` judges it.
 
     One preview decode gives the agent's input and the photo information the translation needs (raw or not,
     the full long side), as in :func:`backend.retouch.suggest_photo`.
@@ -110,13 +112,14 @@ def suggest_with_entries(
     from backend.agent.suggest import suggest_for_image
     from backend.decode import decode_preview
     from backend.retouch import preview_side
+    from backend.sidecar.apply import PhotoInfo
     from backend.translate.darktable import recipe_to_history
 
     decoded = decode_preview(photo, long_side=preview_side(styles))
     recipes = suggest_for_image(decoded.image, styles, strength=strength, variants=variants, seed=seed)
     long_side = max(1, decoded.full_width, decoded.full_height)
     entries = [recipe_to_history(r, is_raw=decoded.is_raw, long_side_px=long_side) for r in recipes]
-    return recipes, entries, decoded.is_raw
+    return recipes, entries, PhotoInfo(decoded.is_raw, long_side)
 
 
 def read_darktable_sidecar(photo: Path) -> XmpDocument | None:
@@ -171,6 +174,7 @@ def preview_history(
     entries: Sequence[HistoryEntry],
     *,
     is_raw: bool,
+    long_side_px: int | None = None,
     sidecar: XmpDocument | Literal["read"] | None = READ,
 ) -> tuple[list[HistoryEntry], str | None]:
     """The entries (and ``<iop_list>``, or ``None``) of a preview style that looks like ``apply`` on ``photo``.
@@ -190,6 +194,9 @@ def preview_history(
         photo: the photo.
         entries: the plain translated entries (:func:`backend.translate.darktable.recipe_to_history`).
         is_raw: whether the photo is a raw.
+        long_side_px: the full-resolution long side (pixels), when known: with it an earlier autoretouch record
+            that has no entry digests (an older version's) is judged current or stale exactly as ``apply`` judges
+            it (by translating its recipe); without it, such a record counts as current.
         sidecar: the photo's darktable sidecar (:func:`read_darktable_sidecar`; not modified), ``None`` for none,
             or :data:`READ`: read it here.
     """
@@ -199,13 +206,16 @@ def preview_history(
     if doc is None or not entries:
         return list(entries), None
     try:
-        return _as_applied(photo, doc, entries, is_raw=is_raw)
+        from backend.sidecar.apply import PhotoInfo
+
+        info = None if long_side_px is None else PhotoInfo(is_raw, long_side_px)
+        return _as_applied(photo, doc, entries, is_raw=is_raw, info=info)
     except (AutoretouchError, ValueError):  # apply refuses this sidecar (a typed error): the plain entries
         return list(entries), None
 
 
 def _as_applied(
-    photo: Path, doc: XmpDocument, entries: Sequence[HistoryEntry], *, is_raw: bool
+    photo: Path, doc: XmpDocument, entries: Sequence[HistoryEntry], *, is_raw: bool, info: PhotoInfo | None
 ) -> tuple[list[HistoryEntry], str | None]:
     """:func:`preview_history` on a readable sidecar.
 
@@ -224,7 +234,7 @@ def _as_applied(
     from backend.sidecar.darktable_xmp import FRESH_STACK_NOTE, entry_from_li
 
     base, work = copy.deepcopy(doc), copy.deepcopy(doc)  # the preview copy's sidecar; apply's result
-    earlier = darktable_earlier(photo, darktable_sidecar_path(photo), work, None, True)
+    earlier = darktable_earlier(photo, darktable_sidecar_path(photo), work, info, True)
     if isinstance(earlier, Outcome):  # skipped: only without overwrite
         return list(entries), None
     _, result = apply_darktable(work, list(entries), is_raw=is_raw, at=earlier.at)
@@ -266,6 +276,7 @@ def write_dtstyles(
     strength: float,
     *,
     is_raw: bool | None = None,
+    long_side_px: int | None = None,
 ) -> list[Path]:
     r"""Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
 
@@ -280,6 +291,7 @@ def write_dtstyles(
         label: the style or mix, for the description.
         strength: the strength, for the description.
         is_raw: whether the photo is a raw (``None``: found from its content, as the decoder does).
+        long_side_px: the full-resolution long side, when known (:func:`preview_history`).
 
     Raises:
         OutputError: a file could not be written (the operating system's reason; the photo counts as failed).
@@ -292,7 +304,7 @@ def write_dtstyles(
     token = secrets.token_hex(4)
     out = []
     for k, plain in enumerate(entries, start=1):
-        items, iop_list = preview_history(photo, plain, is_raw=is_raw, sidecar=sidecar)
+        items, iop_list = preview_history(photo, plain, is_raw=is_raw, long_side_px=long_side_px, sidecar=sidecar)
         name = dtstyle_name(photo, k, token)
         description = safe_text(
             f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
