@@ -14,7 +14,14 @@ from pathlib import Path
 
 from testing.needs import missing
 
-__all__ = ["FIXED_MODULES", "library_histories", "lua_string", "require_darktable_gui", "run_darktable"]
+__all__ = [
+    "FIXED_MODULES",
+    "library_histories",
+    "lua_string",
+    "require_darktable_gui",
+    "run_darktable",
+    "run_lua_body",
+]
 
 #: The modules darktable adds to every image's history on its own (left out by library_histories).
 FIXED_MODULES = ("colorin", "colorout", "gamma", "flip")
@@ -102,6 +109,27 @@ def run_darktable(
         where = "after the driver started" if started.exists() else "again before it ran the driver"
         log += f"\n[darktable killed after {timeout_s} s: it hung {where}]\n"
     return status, log
+
+
+def run_lua_body(root: Path, body: str) -> None:
+    """Run darktable once (:func:`run_darktable` in ``root/dt``) on the Lua ``body`` and check that it ran through.
+
+    ``body`` runs inside ``pcall`` with ``dt = require "darktable"`` in scope; a file ``root/done.txt`` then says
+    ``OK`` or the error, and darktable quits. Fails the test (with the log's tail) when darktable did not quit or the
+    body raised.
+    """
+    done, driver = root / "done.txt", root / "driver.lua"
+    driver.write_text(
+        'local dt = require "darktable"\nlocal ok, err = pcall(function()\n'
+        + body.rstrip("\n")
+        + f'\nend)\nlocal f = io.open({lua_string(str(done))}, "w")\n'
+        + 'f:write(ok and "OK" or ("ERROR " .. tostring(err)))\nf:close()\n'
+        + 'dt.gui.action("global/quit", 0, "", "", 1.0)\n',
+        encoding="utf-8",
+    )
+    status, log = run_darktable(root / "dt", driver)
+    assert status is not None, f"darktable did not quit; log:\n{log[-3000:]}"
+    assert done.is_file() and done.read_text() == "OK", (done.read_text() if done.is_file() else "", log[-3000:])
 
 
 def _run_darktable_once(

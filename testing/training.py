@@ -33,6 +33,7 @@ __all__ = [
     "tiny_pairs_config",
     "tiny_train_toml",
     "two_step_restore_config",
+    "two_step_restore_toml",
     "write_training_inputs",
 ]
 
@@ -175,6 +176,21 @@ def two_step_restore_config(style: str) -> TrainConfig:
         "restore": {"batch": 4, "pool_per_target": 2, "eval_every": 2, "val_unedits": 1},
         "run": {"style": style, "steps": 2, "seed": 0, "threads": 1, "log_every": 1},
     })  # fmt: skip
+
+
+def two_step_restore_toml(path: Path) -> Path:
+    """Write :func:`two_step_restore_config`'s run (style name and steps aside) as a ``--config`` file at ``path``.
+
+    For CLI tests of installing: ``autoretouch train --config PATH --steps 2 ...``.
+    """
+    path.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
+        "[data]\ncrops_per_image = 1\neval_size = 48\n"
+        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
+        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def config_with(base: dict[str, dict[str, object]], **sections: dict[str, object]) -> TrainConfig:

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import library_histories, lua_string, require_darktable_gui, run_darktable
+from testing.darktable_gui import library_histories, lua_string, require_darktable_gui, run_lua_body
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
-DRIVER = """
-local dt = require "darktable"
-local ok, err = pcall(function()
+BODY = """
   local image = dt.database.import({photo})
   local styles = {{}}
   for _, path in ipairs({{ {first}, {second}, {shared} }}) do
@@ -51,11 +49,6 @@ local ok, err = pcall(function()
   for _, s in pairs(styles) do
     s:delete()
   end
-end)
-local f = io.open({done}, "w")
-f:write(ok and "OK" or ("ERROR " .. tostring(err)))
-f:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
 """
 
 
@@ -81,18 +74,13 @@ def test_dt_styles_append_keep_named_instances_stack_retries_and_reach_virtual_c
     for name, items in (("ar_first", named), ("ar_second", named), ("ar_shared", entries(ours))):
         files[name] = tmp_path / f"{name}.dtstyle"
         files[name].write_text(history_to_dtstyle(items, name, "autoretouch test"), encoding="utf-8")
-    driver, done = tmp_path / "driver.lua", tmp_path / "done.txt"
-    driver.write_text(
-        DRIVER.format(
+    run_lua_body(
+        tmp_path,
+        BODY.format(
             photo=lua_string(str(photo)), other=lua_string(str(other)), first=lua_string(str(files["ar_first"])),
             second=lua_string(str(files["ar_second"])), shared=lua_string(str(files["ar_shared"])),
-            done=lua_string(str(done)),
         ),
-        encoding="utf-8",
     )  # fmt: skip
-    status, log = run_darktable(tmp_path / "dt", driver)
-    assert status is not None, f"darktable did not quit; log:\n{log[-3000:]}"
-    assert done.is_file() and done.read_text() == "OK", (done.read_text() if done.is_file() else "", log[-3000:])
     # (file name, version) -> the history items (operation, instance, instance name) up to history_end
     history = library_histories(tmp_path / "dt" / "library.db", ("operation", "multi_priority", "multi_name"))
 

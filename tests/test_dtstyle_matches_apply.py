@@ -271,9 +271,7 @@ def test_an_unreadable_order_version_gives_the_plain_entries(tmp_path: Path) -> 
 
 # -- real darktable: the preview's render equals apply's ------------------------------------------------------------
 
-DRIVER = """
-local dt = require "darktable"
-local ok, err = pcall(function()
+BODY = """
   for _, pair in ipairs({{ {pairs} }}) do
     local img = dt.database.import(pair[1])
     local before = {{}}
@@ -292,18 +290,13 @@ local ok, err = pcall(function()
     dt.styles.apply(style, copy)
     style:delete()
   end
-end)
-local f = io.open({done}, "w")
-f:write(ok and "OK" or ("ERROR " .. tostring(err)))
-f:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
 """
 
 
 @pytest.mark.host
 @pytest.mark.slow
 def test_darktable_renders_the_preview_copy_as_apply(tmp_path: Path) -> None:
-    from testing.darktable_gui import lua_string, require_darktable_gui, run_darktable
+    from testing.darktable_gui import lua_string, require_darktable_gui, run_lua_body
     from testing.dt_sidecar import render_darktable
 
     require_darktable_gui()
@@ -330,11 +323,7 @@ def test_darktable_renders_the_preview_copy_as_apply(tmp_path: Path) -> None:
         made[case] = (preview, style, before)
         made[case + "_applied"] = (applied, applied, None)
     pairs = ", ".join(f"{{ {lua_string(str(made[c][0]))}, {lua_string(str(made[c][1]))} }}" for c in cases)
-    driver, done = tmp_path / "driver.lua", tmp_path / "done.txt"
-    driver.write_text(DRIVER.format(pairs=pairs, done=lua_string(str(done))), encoding="utf-8")
-    status, log = run_darktable(tmp_path / "dt", driver)
-    assert status is not None, f"darktable did not quit; log:\n{log[-3000:]}"
-    assert done.is_file() and done.read_text() == "OK", (done.read_text() if done.is_file() else "", log[-3000:])
+    run_lua_body(tmp_path, BODY.format(pairs=pairs))
 
     items: dict[str, tuple[Path, str | None]] = {}
     for case in cases:

@@ -180,6 +180,7 @@ def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
     method: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from backend.cli.main import main
+    from testing.training import two_step_restore_toml
     from trainer.synthetic import write_style_folders
 
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
@@ -188,14 +189,7 @@ def test_the_retraining_note_names_the_copy_made_not_a_look_alike(
     # a stray copy of the installed .json, alone: its metadata is the replaced style's, and it sorts first
     (styles / REPLACED_DIR).mkdir()
     shutil.copyfile(styles / "qa.json", styles / REPLACED_DIR / "qa@0.json")
-    config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
-        "[data]\ncrops_per_image = 1\neval_size = 48\n"
-        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
-        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
-        encoding="utf-8",
-    )
+    config = two_step_restore_toml(tmp_path / "tiny.toml")
     args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
     args += ["--run-dir", str(tmp_path / "run"), "--install-dir", str(styles), "--force", "--quiet", "--json"]
     assert main([*args, "--set", f"run.method={method}"]) == 0

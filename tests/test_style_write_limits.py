@@ -153,19 +153,13 @@ def test_a_copy_of_the_replaced_style_past_the_limit_names_the_copy_and_the_caus
 
 @needs_fsize
 def test_train_past_the_limit_says_which_file_and_why_with_the_mapped_exit_status(tmp_path: Path) -> None:
+    from testing.training import two_step_restore_toml
     from trainer.synthetic import write_style_folders
 
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
     styles = tmp_path / "styles"
     before = _old_pair(styles)
-    config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
-        "[data]\ncrops_per_image = 1\neval_size = 48\n"
-        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
-        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
-        encoding="utf-8",
-    )
+    config = two_step_restore_toml(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
     args += ["--run-dir", str(run), "--install-dir", str(styles), "--force", "--quiet"]
@@ -207,17 +201,11 @@ def test_a_json_move_that_fails_after_the_weights_says_the_pair_is_mixed_and_whe
 
 @needs_fsize
 def test_a_run_folder_file_past_the_limit_is_named_with_the_cause_not_a_traceback(tmp_path: Path) -> None:
+    from testing.training import two_step_restore_toml
     from trainer.synthetic import write_style_folders
 
     targets, _, _ = write_style_folders(tmp_path / "data", n_targets=2, n_sources=1, size=40, seed=5)
-    config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\ndropout = 0.0\n'
-        "[data]\ncrops_per_image = 1\neval_size = 48\n"
-        "[restore]\nbatch = 4\npool_per_target = 2\neval_every = 2\nval_unedits = 1\n"
-        "[run]\nseed = 0\nthreads = 1\nlog_every = 1\n",
-        encoding="utf-8",
-    )
+    config = two_step_restore_toml(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     args = ["train", "--style", "qa", "--targets", str(targets), "--config", str(config), "--steps", "2"]
     args += ["--run-dir", str(run), "--no-install", "--force", "--quiet"]
