@@ -57,6 +57,17 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     Image.fromarray(toned).save(out["sepia"], quality=92)
     out["colour"] = folder / "colour.png"
     shutil.copy(SAMPLE, out["colour"])
+    # a gray wall with a small red sign: 0.5 % of the frame, a few pixels of the agent's 64 x 64 thumbnail
+    wall = np.full((480, 640, 3), 128, np.uint8)
+    wall[200:239, 300:339] = (200, 30, 30)
+    out["redsign"] = folder / "redsign.png"
+    Image.fromarray(wall).save(out["redsign"])
+    # the colour photo 9 stops under (0.2 % of its linear light): its colours measure near 0 in absolute chroma
+    srgb = np.asarray(Image.open(SAMPLE).convert("RGB")).astype(np.float64) / 255.0
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4) * 0.002
+    dark = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    out["dark"] = folder / "dark.png"
+    Image.fromarray(np.round(dark * 255.0).astype(np.uint8)).save(out["dark"])
     return out
 
 
@@ -87,6 +98,8 @@ def test_near_neutral_is_measured_on_the_thumbnail(photos: dict[str, Path]) -> N
     assert is_near_neutral(load_thumbnail(photos["rgbgray"], THUMB_SIZE))
     assert not is_near_neutral(load_thumbnail(photos["sepia"], THUMB_SIZE))
     assert not is_near_neutral(load_thumbnail(photos["colour"], THUMB_SIZE))
+    assert not is_near_neutral(load_thumbnail(photos["redsign"], THUMB_SIZE))  # a small coloured object counts
+    assert not is_near_neutral(load_thumbnail(photos["dark"], THUMB_SIZE))  # an underexposed colour photo too
 
 
 def test_without_colour_keeps_luminance_moves_and_provenance() -> None:
@@ -143,7 +156,7 @@ def test_monochrome_photo_renders_neutral(name: str, photos: dict[str, Path], st
     assert np.abs(rgb[..., 1] - rgb[..., 2]).max() <= 1
 
 
-@pytest.mark.parametrize("name", ["sepia", "colour"])
+@pytest.mark.parametrize("name", ["sepia", "colour", "redsign", "dark"])
 def test_toned_and_colour_photos_keep_their_colour_moves(
     name: str, photos: dict[str, Path], store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
