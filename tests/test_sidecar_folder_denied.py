@@ -8,6 +8,7 @@ XFS, btrfs ...). Where neither stops a write the real-folder tests skip with the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -22,7 +23,7 @@ from backend.errors import EXIT_PARTIAL, PermissionDeniedError, SidecarError
 from backend.sidecar import atomic
 from backend.sidecar.atomic import SidecarPermissionError, lock_path, sidecar_lock
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from testing.daemon import run_main
+from testing.daemon import run_main, serving
 from testing.fixtures import make_png
 from testing.needs import missing
 
@@ -33,8 +34,14 @@ DENIED = ("Permission denied", "Operation not permitted")
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A folder holding ``a.png`` that this process cannot create files in."""
-    folder = tmp_path / "locked"
-    folder.mkdir()
+    with _read_only_folder(tmp_path / "locked") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def _read_only_folder(folder: Path) -> Iterator[Path]:
+    """Make ``folder`` with ``a.png`` in it, unwritable while the block runs."""
+    folder.mkdir(parents=True)
     make_png(folder, "a.png")
     undo: list[str] = []
     if os.geteuid() != 0:
@@ -79,6 +86,22 @@ def test_apply_in_a_folder_that_cannot_be_written_is_permission_denied(
     argv = ["apply", str(photo), str(other), "--recipe", str(tmp_path / "r.json"), "--host", "darktable", "--json"]
     code, out, _ = run_main(capsys, argv)
     assert code == EXIT_PARTIAL and [r["action"] for r in json.loads(out)["results"]] == ["failed", "written"]
+
+
+def test_through_the_daemon_it_is_permission_denied_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with serving(tmp_path / "srv", photos=False) as served, _read_only_folder(served.root / "locked") as folder:
+        argv = ["apply", str(folder / "a.png"), "--recipe", str(_recipe_file(tmp_path)), "--host", "darktable"]
+        code, out, err = run_main(capsys, [*argv, "--json", "--server", served.server])
+    assert code == PermissionDeniedError.exit_code, (out, err)
+    (result,) = json.loads(out)["results"]
+    assert result["action"] == "failed", result
+    assert any(f"{folder}: cannot write beside the photo ({why})" in result["reason"] for why in DENIED), result
+
+
+def _recipe_file(folder: Path) -> Path:
+    path = folder / "r.json"
+    path.write_text(json.dumps(RECIPE))
+    return path
 
 
 def test_the_lock_of_an_unwritable_folder_is_a_sidecar_error_of_permission_denied(read_only: Path) -> None:
