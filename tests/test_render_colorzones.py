@@ -112,7 +112,8 @@ def test_identity_math_is_a_no_op() -> None:
 
 
 def test_mixed_batch_identity_item_is_untouched() -> None:
-    image = torch.rand(2, 3, 3, 3)
+    image = torch.rand(2, 3, 3, 3, generator=torch.Generator().manual_seed(0))
+    image[:, :, 0, 0] = torch.tensor([0.8, 0.1, 0.1]).view(1, 3)  # a red pixel: the Red band has something to move
     out = apply_hsl(image, torch.stack((torch.zeros(8, 3), _hsl(Red=(0, 80, 0)).float())))
     assert torch.equal(out[0], image[0])
     assert not torch.allclose(out[1], image[1])
