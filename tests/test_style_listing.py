@@ -66,3 +66,20 @@ def test_styles_marks_a_truncated_style_unusable(
     code, text, _ = run_main(capsys, ["styles"])
     assert code == 0 and "trunc  (user: " in text
     assert "UNUSABLE: " in text.split("trunc  (user: ", 1)[1].split("\n", 2)[1]
+
+
+def test_the_text_listing_shows_long_lists_and_tables_by_their_size(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"photo_{i:03d}.jpg" for i in range(40)]
+    config = {f"section{i}": {"key": "a value that makes the table long"} for i in range(8)}
+    training = {"targets": 40, "target_names": names, "held_out": ["a.jpg", "b.jpg"], "config": config}
+    save_random_style(tmp_path / "styles", "mine", seed=0, training=training)
+    isolate_style_store(monkeypatch, tmp_path / "styles", tmp_path / "no-shipped")
+    code, text, _ = run_main(capsys, ["styles"])
+    (line,) = [x for x in text.splitlines() if x.startswith("  training: ")]
+    assert code == 0
+    assert line == '  training: targets=40, target_names=[40 items], held_out=["a.jpg", "b.jpg"], config={8 keys}'
+    code, out, _ = run_main(capsys, ["styles", "--json"])  # whole there
+    (row,) = json.loads(out)["styles"]
+    assert row["training"]["target_names"] == names and row["training"]["config"] == config

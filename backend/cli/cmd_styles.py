@@ -53,10 +53,29 @@ def _plain(value: Any) -> str:
     return "".join(out)
 
 
+#: A list or table in a style's text listing longer than this (as JSON) is shown by its size; ``--json`` has it all.
+_SHOWN_CHARS = 80
+
+
 def _summary(data: Any) -> str:
+    """``key=value, ...`` of a style's ``training`` or ``metrics``: long lists and tables by their size only.
+
+    (A style's training record holds its whole configuration and the names of its photos: printed whole, one line
+    of a listing ran to thousands of characters.)
+    """
     if not data:
         return "-"
-    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in data.items())
+    return ", ".join(f"{k}={_shown(v)}" for k, v in data.items())
+
+
+def _shown(value: Any) -> str:
+    """One value of :func:`_summary`: as it is, as JSON when a list or table, or ``[N items]`` / ``{N keys}``."""
+    if not isinstance(value, dict | list):
+        return str(value)
+    text = json.dumps(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"[{len(value)} items]" if isinstance(value, list) else f"{{{len(value)} keys}}"
 
 
 def _print_style(entry: dict[str, Any]) -> None:
@@ -78,7 +97,7 @@ def _print_style(entry: dict[str, Any]) -> None:
     if entry["prior"]:
         prior = entry["prior"]
         print(_plain(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)"))
-    print(f"  training: {_plain(_summary(entry['training']))}")
+    print(f"  training: {_plain(_summary(entry['training']))}")  # whole in ``styles --json``
     print(f"  metrics:  {_plain(_summary(entry['metrics']))}")
 
 
