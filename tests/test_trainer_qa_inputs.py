@@ -20,7 +20,7 @@ from backend.cli.main import main
 from backend.errors import NotFoundError
 from testing.training import TINY_TOML, config_with, two_step_restore_config
 from trainer.cli import TrainUsageError, _check_mode, _warn_same_sources, register
-from trainer.data.folders import MIN_PHOTO_SIDE, list_photos, load_folder, unique_photos
+from trainer.data.folders import MIN_PHOTO_SIDE, CroppedPhotos, list_photos, load_folder, unique_photos
 from trainer.install_notes import install_notes, installed_before
 from trainer.restore import _build_data, _record_skipped, load_prior
 from trainer.restore_core import new_restore_net
@@ -184,29 +184,57 @@ def test_the_gan_run_notes_the_duplicates_it_left_out_as_the_restoration_does(
     assert "  note: 2 duplicate sources left out: zz_copy_of_" in out
 
 
+def _photos(too_small: tuple[str, ...] = (), unreadable: tuple[str, ...] = ()) -> CroppedPhotos:
+    """A decoded set of no photos that left out ``too_small`` and ``unreadable`` (what _record_skipped reads)."""
+    return CroppedPhotos(torch.zeros(0), torch.zeros(0), (), too_small=too_small, unreadable=unreadable)
+
+
 def test_the_restoration_records_its_left_out_photos_with_the_shared_notes() -> None:
     lists = (["b.jpg (the same bytes as a.jpg)"], ["d.jpg (the same file as c.jpg)"], ["e.png (1x1)", "f.png (8x3000)"])
-    assert left_out_notes(*lists) == [
+    bad = (["g.jpg (empty file)"], ["h.tif (not a TIFF)"])
+    assert left_out_notes(*lists, *bad) == [
+        "1 favourites could not be read, left out: g.jpg (empty file)",
+        "1 sources could not be read, left out: h.tif (not a TIFF)",
         "1 duplicate favourites left out: b.jpg (the same bytes as a.jpg)",
         "1 duplicate sources left out: d.jpg (the same file as c.jpg)",
         f"2 favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
         "e.png (1x1), f.png (8x3000)",
     ]
     summary: dict[str, object] = {}
-    _record_skipped(summary, *lists)
+    _record_skipped(summary, lists[0], lists[1], _photos(tuple(lists[2]), tuple(bad[0])), _photos((), tuple(bad[1])))
     assert summary == {
         "duplicate_targets_dropped": lists[0],
         "duplicate_sources_dropped": lists[1],
         "too_small_targets_skipped": lists[2],
-        "notes": left_out_notes(*lists),
+        "unreadable_targets_skipped": bad[0],
+        "unreadable_sources_skipped": bad[1],
+        "notes": left_out_notes(*lists, *bad),
     }
     only_sources: dict[str, object] = {}
-    _record_skipped(only_sources, [], lists[1], [])
+    _record_skipped(only_sources, [], lists[1], _photos(), None)
     assert only_sources == {"duplicate_sources_dropped": lists[1], "notes": [left_out_notes(*lists)[1]]}
     assert left_out_notes([], [], []) == []
     nothing: dict[str, object] = {}
-    _record_skipped(nothing, [], [], [])
+    _record_skipped(nothing, [], [], _photos(), _photos())
     assert nothing == {}  # nothing left out: the style's metadata is unchanged
+
+
+@pytest.mark.parametrize("method", ["restore", "gan"])
+def test_unreadable_favourites_and_sources_are_named_in_the_summary(
+    method: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    targets, sources, _ = write_style_folders(tmp_path / "data", n_targets=4, n_sources=3, n_heldout=0, size=24)
+    (targets / "empty.jpg").write_bytes(b"")
+    (sources / "text.png").write_text("not a photo")
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML)
+    argv = ["train", "--style", "bad", "--targets", str(targets), "--sources", str(sources), "--config", str(config)]
+    argv += ["--run-dir", str(tmp_path / "run"), "--no-install", "--steps", "1", "--quiet", "--force"]
+    rc = main([*argv, "--set", f"run.method={method}"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "  note: 1 favourites could not be read, left out: empty.jpg (" in out
+    assert "  note: 1 sources could not be read, left out: text.png (" in out
 
 
 def test_a_folder_without_duplicates_keeps_its_summary_as_before(tmp_path: Path) -> None:

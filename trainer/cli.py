@@ -106,8 +106,8 @@ clipping, washing the colour out), is kept in the run folder but not installed (
 folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png and eval.json;
 the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
-Duplicates (favourites, sources, pairs) and (restoration) favourites under 16 px a side are left out and
-named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops
+Duplicates (favourites, sources, pairs), photos that cannot be decoded and (restoration) favourites under
+16 px a side are left out and named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops
 the run with exit status 130 and installs nothing.
 
 Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPEG) and your edit of it in AFTER

@@ -139,7 +139,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
         "unedit_centre": centre,
         "pairs": len(train_idx) * r.pool_per_target,
     }
-    _record_skipped(summary, fav_dups, src_dups, fav.too_small)
+    _record_skipped(summary, fav_dups, src_dups, fav, src)
     return RestoreData(
         pool_in=torch.cat(pool_in).half().float(),
         pool_out=torch.cat(pool_out).half().float(),
@@ -153,8 +153,10 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     )
 
 
-def _record_skipped(summary: dict[str, Any], fav_dups: list[str], src_dups: list[str], small: Sequence[str]) -> None:
-    """Record the photos left out (duplicates, too small) in the summary, and as notes for the command's summary.
+def _record_skipped(
+    summary: dict[str, Any], fav_dups: list[str], src_dups: list[str], fav: CroppedPhotos, src: CroppedPhotos | None
+) -> None:
+    """Record the photos left out (duplicates, too small, unreadable) in the summary, and as notes for the command's.
 
     The notes are :func:`trainer.result.left_out_notes` (worded as the GAN run's).
 
@@ -164,9 +166,14 @@ def _record_skipped(summary: dict[str, Any], fav_dups: list[str], src_dups: list
         summary["duplicate_targets_dropped"] = fav_dups
     if src_dups:
         summary["duplicate_sources_dropped"] = src_dups
+    small, bad_src = fav.too_small, () if src is None else src.unreadable
     if small:
         summary["too_small_targets_skipped"] = list(small)
-    notes = left_out_notes(fav_dups, src_dups, small)
+    if fav.unreadable:
+        summary["unreadable_targets_skipped"] = list(fav.unreadable)
+    if bad_src:
+        summary["unreadable_sources_skipped"] = list(bad_src)
+    notes = left_out_notes(fav_dups, src_dups, small, fav.unreadable, bad_src)
     if notes:
         summary["notes"] = notes
 

@@ -71,7 +71,11 @@ class TrainResult:
 
 
 def left_out_notes(
-    duplicate_targets: Sequence[str], duplicate_sources: Sequence[str] = (), too_small: Sequence[str] = ()
+    duplicate_targets: Sequence[str],
+    duplicate_sources: Sequence[str] = (),
+    too_small: Sequence[str] = (),
+    unreadable_targets: Sequence[str] = (),
+    unreadable_sources: Sequence[str] = (),
 ) -> list[str]:
     """The summary's notes (:attr:`TrainResult.notes`) on the photos a run left out; none when it left out none.
 
@@ -79,8 +83,16 @@ def left_out_notes(
         duplicate_targets: the favourites left out as duplicates (``"NAME (the same bytes as OTHER)"``).
         duplicate_sources: the same for the sources.
         too_small: the favourites too small to learn from (``"NAME (WxH)"``).
+        unreadable_targets: the favourites that could not be decoded (``"NAME (why)"``).
+        unreadable_sources: the same for the sources.
     """
     notes = []
+    if unreadable_targets:
+        notes.append(
+            f"{len(unreadable_targets)} favourites could not be read, left out: {', '.join(unreadable_targets)}"
+        )
+    if unreadable_sources:
+        notes.append(f"{len(unreadable_sources)} sources could not be read, left out: {', '.join(unreadable_sources)}")
     if duplicate_targets:
         notes.append(f"{len(duplicate_targets)} duplicate favourites left out: {', '.join(duplicate_targets)}")
     if duplicate_sources:

@@ -661,6 +661,8 @@ def _left_out(summary: dict[str, Any]) -> list[str]:
         summary.get("duplicate_targets_dropped", []),
         summary.get("duplicate_sources_dropped", []),
         summary.get("too_small_targets_skipped", []),
+        summary.get("unreadable_targets_skipped", []),
+        summary.get("unreadable_sources_skipped", []),
     )
 
 

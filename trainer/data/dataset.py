@@ -228,6 +228,8 @@ def build_dataset(
         summary |= {"sources_dir": str(Path(sources_dir).resolve()), "source_names": list(src.names)}  # type: ignore[arg-type]
     if dropped or dropped_src:  # only then: the summary is otherwise as before
         summary |= {"duplicate_targets_dropped": dropped, "duplicate_sources_dropped": dropped_src}
+    bad = {"targets": tgt.unreadable, "sources": () if source_files is None else src.unreadable}
+    summary |= {f"unreadable_{k}_skipped": list(v) for k, v in bad.items() if v}  # (only these keys are new)
     train_src, eval_src, held = _split_eval(src_crops, src_evals, cfg.eval_images, seed)
     summary |= {"training_sources": int(train_src.shape[0]), "eval_sources": len(held), "eval_indices": held}
     # the data is rounded to float16 (the cache's precision) whether cached or not, so runs agree exactly

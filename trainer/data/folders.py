@@ -70,12 +70,14 @@ class CroppedPhotos:
         evals: ``(P, 3, eval_size, eval_size)`` float32 linear Rec.2020 whole frames.
         names: the P file names (relative to their folder).
         too_small: the photos skipped as too small (``"NAME (WxH)"``, see :func:`load_folder`'s ``min_side``).
+        unreadable: the photos skipped as undecodable (``"NAME (why)"``: an empty file, a truncated JPEG ...).
     """
 
     crops: Tensor
     evals: Tensor
     names: tuple[str, ...]
     too_small: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
 
 
 def list_photos(folder: str | Path, max_images: int = 0) -> list[Path]:
@@ -243,11 +245,13 @@ def load_folder(
     evals: list[Tensor] = []
     names: list[str] = []
     too_small: list[str] = []
+    unreadable: list[str] = []
     for i, path in enumerate(files):
         try:
             decoded = decode_preview(path, long_side=long_side)
         except DecodeError as exc:
             log.warning("skipping %s: %s", path, exc.reason)
+            unreadable.append(f"{path.name} ({exc.reason})")
             continue
         h, w = decoded.image.shape[-2:]
         if min(h, w) < min_side:
@@ -268,5 +272,9 @@ def load_folder(
             )
         raise NotFoundError(f"{folder}: none of the {len(files)} photos could be decoded")
     return CroppedPhotos(
-        crops=torch.stack(all_crops), evals=torch.stack(evals), names=tuple(names), too_small=tuple(too_small)
+        crops=torch.stack(all_crops),
+        evals=torch.stack(evals),
+        names=tuple(names),
+        too_small=tuple(too_small),
+        unreadable=tuple(unreadable),
     )
