@@ -68,6 +68,19 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dark = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
     out["dark"] = folder / "dark.png"
     Image.fromarray(np.round(dark * 255.0).astype(np.uint8)).save(out["dark"])
+    # black-and-white scans: 5 stops dark with independent noise per channel (a colour scanner's), and one with
+    # five red dust specks: both stay black and white
+    rng = np.random.default_rng(0)
+    under = np.where(level / 255.0 <= 0.04045, level / 255.0 / 12.92, ((level / 255.0 + 0.055) / 1.055) ** 2.4) / 32
+    under = np.where(under <= 0.0031308, under * 12.92, 1.055 * under ** (1 / 2.4) - 0.055) * 255.0
+    noisy = np.stack([under + rng.normal(0.0, 2.0, under.shape) for _ in range(3)], axis=-1)
+    out["darkscan"] = folder / "darkscan.jpg"
+    Image.fromarray(np.clip(np.round(noisy), 0, 255).astype(np.uint8)).save(out["darkscan"], quality=85)
+    specks = np.stack([level] * 3, axis=-1)
+    for y, x in rng.integers(0, 500, size=(5, 2)):
+        specks[y : y + 3, x : x + 3] = (220, 40, 40)
+    out["specks"] = folder / "specks.png"
+    Image.fromarray(specks.astype(np.uint8)).save(out["specks"])
     return out
 
 
@@ -100,6 +113,8 @@ def test_near_neutral_is_measured_on_the_thumbnail(photos: dict[str, Path]) -> N
     assert not is_near_neutral(load_thumbnail(photos["colour"], THUMB_SIZE))
     assert not is_near_neutral(load_thumbnail(photos["redsign"], THUMB_SIZE))  # a small coloured object counts
     assert not is_near_neutral(load_thumbnail(photos["dark"], THUMB_SIZE))  # an underexposed colour photo too
+    assert is_near_neutral(load_thumbnail(photos["darkscan"], THUMB_SIZE))  # a dark scan's noise is not colour
+    assert is_near_neutral(load_thumbnail(photos["specks"], THUMB_SIZE))  # nor are a few dust specks
 
 
 def test_without_colour_keeps_luminance_moves_and_provenance() -> None:

@@ -6,11 +6,13 @@ photo (a grayscale JPEG, or an RGB file whose channels are equal) they would giv
 ``apply``, ``catalog``, the daemon), asks :func:`is_near_neutral` about the photo and, for a near-neutral one,
 passes each recipe through :func:`without_colour`.
 
-Near-neutral: the 99.9th percentile of the CIELAB (D50) chroma ``sqrt(a*² + b*²)`` of the agent's 64 x 64
+Near-neutral: the 99.5th percentile of the CIELAB (D50) chroma ``sqrt(a*² + b*²)`` of the agent's 64 x 64
 thumbnail (linear Rec.2020, clamped to [0, 1]) lies below :data:`NEUTRAL_CHROMA` = 2, measured after the
 thumbnail is brightened so that its 99th-percentile luminance is 0.5 (a gain of 1 to 64): chroma is absolute, so
 an underexposed colour photo would otherwise measure near 0, and a small coloured object (a red sign on a grey
-wall: a few thumbnail pixels) would fall under a lower percentile. A decoded grayscale photo measures 0; a
+wall: some 20 thumbnail pixels) would fall under a lower percentile, while a higher one would take a few
+coloured dust specks on a black-and-white scan, or a dark scan's per-channel noise made visible by the gain, for
+colour. A decoded grayscale photo measures 0; a
 toned print (sepia, selenium, cyanotype) measures well above 2 and keeps its colour moves, as do all colour
 photos. A raw shot in a camera's monochrome mode counts as monochrome too: its embedded preview, which the agent
 sees, is gray, so the agent could not read any colour off it anyway.
@@ -33,7 +35,7 @@ from backend.render.color import rec2020_to_lab
 __all__ = ["COLOUR_SLIDERS", "NEUTRAL_CHROMA", "NEUTRAL_QUANTILE", "is_near_neutral", "without_colour"]
 
 #: A photo is near-neutral when this quantile of its (brightened) thumbnail's CIELAB chroma ...
-NEUTRAL_QUANTILE = 0.999
+NEUTRAL_QUANTILE = 0.995
 #: ... lies below this chroma (CIELAB units; about the smallest tint an eye notices on a gray print).
 NEUTRAL_CHROMA = 2.0
 #: Sliders that only move colour; left out of a near-neutral photo's recipe.
@@ -49,7 +51,7 @@ _HSL_LUMINANCE = 2  # the column of the hsl slider's (8, 3) value that is kept (
 
 
 def is_near_neutral(thumb: Tensor) -> bool:
-    """Whether a photo is monochrome: its brightened thumbnail's 99.9th-percentile CIELAB chroma is below 2.
+    """Whether a photo is monochrome: its brightened thumbnail's 99.5th-percentile CIELAB chroma is below 2.
 
     Args:
         thumb: ``(N, 3, H, W)`` linear Rec.2020, the agent's thumbnail of one photo (all pixels are pooled).

@@ -33,8 +33,8 @@ __all__ = ["CACHE_VERSION", "TrainingData", "build_dataset", "cache_size_of", "s
 
 log = logging.getLogger(__name__)
 
-#: Bumped when the cache layout or the cropping changes.
-CACHE_VERSION = 1
+#: Bumped when the cache layout, the cropping or the summary it keeps changes (2: the unreadable photos named).
+CACHE_VERSION = 2
 
 
 def cache_size_of(cfg: DataConfig, thumb: int) -> int:
