@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from backend.cli.printable import printable
 from backend.errors import AutoretouchError, naming_file
 
 __all__ = ["batch_exit_status", "report_photo_error", "run_photo_batch"]
@@ -24,11 +25,14 @@ _Result = TypeVar("_Result")
 def report_photo_error(photo: Path, exc: AutoretouchError, *, as_json: bool) -> str:
     """Print ``autoretouch: error: ...`` (naming ``photo``) to stderr and, with ``as_json``, a failure row.
 
+    The stderr line is :func:`~backend.cli.printable.printable` (control characters of a file name escaped); the
+    JSON row and the message returned keep the name as it is.
+
     Returns:
         The message, prefixed with the photo unless the error already names it.
     """
     message = naming_file(photo, str(exc))
-    print(f"autoretouch: error: {message}", file=sys.stderr)
+    print(f"autoretouch: error: {printable(message)}", file=sys.stderr)
     if as_json:
         print(json.dumps({"photo": str(photo), "ok": False, "error": message}), flush=True)
     return message

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.batch.walk import FolderWalk, check_path_length, is_folder
+from backend.cli.printable import printable
 from backend.errors import EXIT_PARTIAL, AutoretouchError, ErrorKind, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
@@ -98,13 +99,17 @@ def expand_folders(paths: Sequence[Path], hosts: str) -> tuple[list[Path], list[
 
 
 def format_outcome(o: Outcome) -> str:
-    """One human line: ``ACTION  HOST  SIDECAR[: reason]`` plus indented warnings."""
-    line = f"{o.action:<12} {o.host:<9} {o.sidecar}"
+    """One human line: ``ACTION  HOST  SIDECAR[: reason]`` plus indented warnings.
+
+    Names and messages are :func:`~backend.cli.printable.printable`: a line break in a file name cannot split
+    the line or forge another.
+    """
+    line = f"{o.action:<12} {o.host:<9} {printable(o.sidecar)}"
     if o.reason and not o.failed:
-        line += f": {o.reason}"
+        line += f": {printable(o.reason)}"
     elif o.failed:
-        line += f"\n  error: {o.reason}"
-    return "\n".join([line, *(f"  note: {w}" for w in o.warnings)])
+        line += f"\n  error: {printable(o.reason)}"
+    return "\n".join([line, *(f"  note: {printable(w)}" for w in o.warnings)])
 
 
 def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outcome]]) -> list[Outcome]:

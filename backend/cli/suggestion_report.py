@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backend.cli.printable import printable
 from backend.recipe import Recipe
 from backend.sliders.catalog import HSL_COLOURS, get_slider
 
@@ -57,7 +58,7 @@ def print_suggestions(
     """Print one photo's recipes: a JSON row, or the readable listing (variants numbered).
 
     ``dtstyles`` (``suggest --dtstyle``): each recipe's ``.dtstyle`` file, a ``"dtstyle"`` field of its recipe
-    in JSON, a ``dtstyle: PATH`` line in text.
+    in JSON, a ``dtstyle: PATH`` line in text. Names in text are :func:`~backend.cli.printable.printable`.
     """
     if as_json:
         recipe_rows = [r.to_dict() for r in recipes]
@@ -66,11 +67,11 @@ def print_suggestions(
         row = {"photo": str(photo), "ok": True, "recipes": recipe_rows, "style": label, "strength": strength}
         print(json.dumps(row), flush=True)
         return
-    print(f"{photo}  (style {label}, strength {strength:g})")
+    print(f"{printable(photo)}  (style {printable(label)}, strength {strength:g})")
     for k, recipe in enumerate(recipes):
         if len(recipes) > 1:
             print(f"  variant {k + 1}{' (deterministic)' if k == 0 else ''}:")
         indent = "    " if len(recipes) > 1 else "  "
         print("\n".join(format_recipe(recipe, indent)), flush=True)
         if dtstyles:
-            print(f"{indent}dtstyle: {dtstyles[k]}", flush=True)
+            print(f"{indent}dtstyle: {printable(dtstyles[k])}", flush=True)
