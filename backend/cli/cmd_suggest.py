@@ -6,7 +6,8 @@ first recipe is the deterministic one, the others come from dropout kept on (see
 are reproducible). ``--mix`` runs several styles and blends their recipes in slider space; ``--strength``
 scales every slider toward "no change". A photo that fails is reported on stderr (the message names the
 file) and the others carry on; the exit status is then 9. ``--dtstyle DIR`` also writes each recipe as a
-darktable ``.dtstyle`` (see :mod:`backend.cli.dtstyle_output`; the darktable plug-in's previews).
+darktable ``.dtstyle`` (see :mod:`backend.cli.dtstyle_output`; the darktable plug-in's previews); with
+``--duplicate N`` the files preview darktable's virtual copy N (its own history, ``NAME_NN.EXT.xmp``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from backend.batch.walk import is_folder
 from backend.cli.argtypes import int_arg
 from backend.cli.batch_report import run_photo_batch
 from backend.cli.dtstyle_output import dtstyle_dir
+from backend.cli.duplicate_option import add_duplicate_option, checked_preview_duplicate
 from backend.cli.outcome_report import catalog_hint
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
@@ -39,6 +41,7 @@ examples:
   autoretouch suggest IMG_0001.CR2 --variants 4 --seed 7
   autoretouch suggest IMG_0001.CR2 --mix warm:0.7,film:0.3
   autoretouch suggest IMG_0001.CR2 --variants 2 --dtstyle /tmp/previews --json
+  autoretouch suggest IMG_0001.CR2 --dtstyle /tmp/previews --duplicate 2   # on virtual copy 2's history
 
 --style takes a style name (see `autoretouch styles`) or a path to NAME.safetensors. With --json, one
 JSON object per photo and line: {"photo", "ok", "recipes": [recipe, ...], "style", "strength"} (or
@@ -50,6 +53,11 @@ DIR/<stem>.<variant>.<token>.dtstyle, named "autoretouch preview <stem> <variant
 darktable refuses a style name it already has), holding the modules `apply --host=darktable` would append.
 JSON rows then carry each file as the recipe's "dtstyle" field. With --server the daemon translates and the
 files are written here. The darktable plug-in applies them to virtual copies as previews.
+
+--duplicate N (with --dtstyle) builds the style files on darktable's virtual copy N of each photo: the history
+in its own sidecar NAME_NN.EXT.xmp, as `apply --host darktable --duplicate N --overwrite` would extend it (a
+copy without a sidecar: as a photo without one). The recipes are the same for every copy, so --duplicate
+without --dtstyle is a usage error (exit status 2). With --server the sidecar is read on this machine.
 """
 
 
@@ -92,12 +100,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="also write each recipe as a darktable .dtstyle into the existing folder DIR (see below)",
     )
+    add_duplicate_option(parser, preview=True)  # --duplicate N
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run, _parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed)."""
+    """Suggest recipes for every photo; returns 0, the error's exit code (single photo) or 9 (some failed).
+
+    Raises:
+        DuplicateOptionError: ``--duplicate`` above 0 without ``--dtstyle`` (exit status 2), before any photo.
+    """
+    checked_preview_duplicate(args)
     if getattr(args, "server", None):
         from backend.cli.remote import remote_suggest
 
@@ -113,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
     folder = getattr(args, "dtstyle", None)
+    duplicate = int(getattr(args, "duplicate", 0))
 
     def suggest(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
         if folder is None:
@@ -123,7 +138,14 @@ def _run(args: argparse.Namespace) -> int:
             photo, styles, strength=args.strength, variants=args.variants, seed=args.seed
         )
         written = write_dtstyles(
-            folder, photo, entries, label, args.strength, is_raw=info.is_raw, long_side_px=info.long_side_px
+            folder,
+            photo,
+            entries,
+            label,
+            args.strength,
+            is_raw=info.is_raw,
+            long_side_px=info.long_side_px,
+            duplicate=duplicate,
         )
         return recipes, written
 

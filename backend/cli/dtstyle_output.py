@@ -20,7 +20,12 @@ already has, so every name carries a random token: ``autoretouch preview <stem> 
 daemon translates (``SuggestRequest.hosts = [HOST_DARKTABLE]``: it decoded the photo) and the CLI writes the
 files locally, into DIR on the CLI's machine.
 
-``suggest`` has no ``--duplicate``: the preview of a virtual copy is computed from the original's sidecar.
+``suggest --dtstyle DIR --duplicate N`` previews darktable's virtual copy N of each photo (a copy the user made,
+with its own history): the steps above run on that copy's sidecar, ``NAME_NN.EXT.xmp``, as ``apply --host=darktable
+--duplicate N --overwrite`` would extend it (the plug-in's preview copy then holds copy N's history). A copy without
+a sidecar gets the plain entries, as the original without one does (``apply`` writes a fresh stack); a sidecar of
+that name that is another file's (``apply`` leaves it alone) too. The recipes are the same for every copy (the agent
+looks at the photo's pixels). With ``--server`` the sidecar is read here too, where the files are written.
 """
 
 from __future__ import annotations
@@ -122,8 +127,8 @@ def suggest_with_entries(
     return recipes, entries, PhotoInfo(decoded.is_raw, long_side)
 
 
-def read_darktable_sidecar(photo: Path) -> XmpDocument | None:
-    """The photo's darktable sidecar, read (never written), or ``None``.
+def read_darktable_sidecar(photo: Path, duplicate: int = 0) -> XmpDocument | None:
+    """The photo's darktable sidecar (copy ``duplicate``'s: ``NAME_NN.EXT.xmp``), read (never written), or ``None``.
 
     ``None`` when there is none or it cannot be read (``apply`` would then write a fresh stack, or refuse).
     """
@@ -132,7 +137,7 @@ def read_darktable_sidecar(photo: Path) -> XmpDocument | None:
     from backend.sidecar.xmp import read_sidecar_readonly
 
     try:
-        return read_sidecar_readonly(darktable_sidecar_path(photo))
+        return read_sidecar_readonly(darktable_sidecar_path(photo, duplicate))
     except (OSError, SidecarError):
         return None
 
@@ -176,6 +181,7 @@ def preview_history(
     is_raw: bool,
     long_side_px: int | None = None,
     sidecar: XmpDocument | Literal["read"] | None = READ,
+    duplicate: int = 0,
 ) -> tuple[list[HistoryEntry], str | None]:
     """The entries (and ``<iop_list>``, or ``None``) of a preview style that looks like ``apply`` on ``photo``.
 
@@ -188,7 +194,8 @@ def preview_history(
     overridden) and, for an instance only our earlier application had, its entry disabled. Each is named for
     darktable's ``dt.styles.apply`` (see the module docstring); the pipe order comes along when the result runs
     the photo's modules in another order. Without a sidecar, or with one ``apply`` would refuse (a typed error),
-    ``entries`` unchanged.
+    ``entries`` unchanged; so too for a virtual copy's sidecar that ``apply`` leaves alone as another file's
+    (:func:`backend.sidecar.apply.copy_conflict`).
 
     Args:
         photo: the photo.
@@ -199,23 +206,31 @@ def preview_history(
             it (by translating its recipe); without it, such a record counts as current.
         sidecar: the photo's darktable sidecar (:func:`read_darktable_sidecar`; not modified), ``None`` for none,
             or :data:`READ`: read it here.
+        duplicate: darktable's virtual copy N of the photo whose history the preview goes on (0: the original);
+            ``sidecar`` is that copy's (``NAME_NN.EXT.xmp``), as ``apply --duplicate N`` reads it.
     """
     from backend.errors import AutoretouchError
 
-    doc = read_darktable_sidecar(photo) if isinstance(sidecar, str) else sidecar
+    doc = read_darktable_sidecar(photo, duplicate) if isinstance(sidecar, str) else sidecar
     if doc is None or not entries:
         return list(entries), None
     try:
         from backend.sidecar.apply import PhotoInfo
 
         info = None if long_side_px is None else PhotoInfo(is_raw, long_side_px)
-        return _as_applied(photo, doc, entries, is_raw=is_raw, info=info)
+        return _as_applied(photo, doc, entries, is_raw=is_raw, info=info, duplicate=duplicate)
     except (AutoretouchError, ValueError):  # apply refuses this sidecar (a typed error): the plain entries
         return list(entries), None
 
 
 def _as_applied(
-    photo: Path, doc: XmpDocument, entries: Sequence[HistoryEntry], *, is_raw: bool, info: PhotoInfo | None
+    photo: Path,
+    doc: XmpDocument,
+    entries: Sequence[HistoryEntry],
+    *,
+    is_raw: bool,
+    info: PhotoInfo | None,
+    duplicate: int = 0,
 ) -> tuple[list[HistoryEntry], str | None]:
     """:func:`preview_history` on a readable sidecar.
 
@@ -223,7 +238,7 @@ def _as_applied(
         AutoretouchError: ``apply --overwrite`` would refuse the sidecar (a ``SidecarError``).
         ValueError: data no check of ``apply``'s caught (the photo's preview then falls back the same way).
     """
-    from backend.sidecar.apply import Outcome, darktable_earlier
+    from backend.sidecar.apply import Outcome, copy_conflict, darktable_earlier
     from backend.sidecar.darktable_doc import (
         active_history,
         apply_darktable,
@@ -233,11 +248,15 @@ def _as_applied(
     from backend.sidecar.darktable_ours import mark_name, unmarked_name
     from backend.sidecar.darktable_xmp import FRESH_STACK_NOTE, entry_from_li
 
+    sidecar = darktable_sidecar_path(photo, duplicate)
+    if copy_conflict(doc, photo, duplicate) is not None:  # another file's sidecar: apply leaves it alone
+        return list(entries), None
     base, work = copy.deepcopy(doc), copy.deepcopy(doc)  # the preview copy's sidecar; apply's result
-    earlier = darktable_earlier(photo, darktable_sidecar_path(photo), work, info, True)
+    earlier = darktable_earlier(photo, sidecar, work, info, True)
     if isinstance(earlier, Outcome):  # skipped: only without overwrite
         return list(entries), None
-    _, result = apply_darktable(work, list(entries), is_raw=is_raw, at=earlier.at)
+    image_name = photo.name if duplicate else None  # as _apply_darktable (an attribute: no history changes)
+    _, result = apply_darktable(work, list(entries), is_raw=is_raw, image_name=image_name, at=earlier.at)
     desc = history_description(work)
     lis = desc.findall(f"{_HISTORY_SEQ}/*")
     placed = [entry_from_li(li) for li in lis[result.first_num : result.first_num + result.added]]
@@ -265,7 +284,7 @@ def _as_applied(
     styled = [named(e) for e in [*changed, *gone]]
     if not user and FRESH_STACK_NOTE in result.notes:  # darktable gives a bare file the order apply writes
         return styled, None
-    return styled, _order_change(history_description(base), desc, darktable_sidecar_path(photo))
+    return styled, _order_change(history_description(base), desc, sidecar)
 
 
 def write_dtstyles(
@@ -277,6 +296,7 @@ def write_dtstyles(
     *,
     is_raw: bool | None = None,
     long_side_px: int | None = None,
+    duplicate: int = 0,
 ) -> list[Path]:
     r"""Write one ``.dtstyle`` per variant into ``directory``; their paths, in variant order.
 
@@ -292,6 +312,8 @@ def write_dtstyles(
         strength: the strength, for the description.
         is_raw: whether the photo is a raw (``None``: found from its content, as the decoder does).
         long_side_px: the full-resolution long side, when known (:func:`preview_history`).
+        duplicate: darktable's virtual copy N of the photo to preview (its ``NAME_NN.EXT.xmp`` is read; 0, the
+            default: the original's). The description names the copy.
 
     Raises:
         OutputError: a file could not be written (the operating system's reason; the photo counts as failed).
@@ -300,14 +322,17 @@ def write_dtstyles(
 
     if is_raw is None:
         is_raw = _is_raw(photo)
-    sidecar = read_darktable_sidecar(photo)  # once for all variants (each works on its own copy)
+    sidecar = read_darktable_sidecar(photo, duplicate)  # once for all variants (each works on its own copy)
+    target = f"{photo.name} (virtual copy {duplicate})" if duplicate else photo.name
     token = secrets.token_hex(4)
     out = []
     for k, plain in enumerate(entries, start=1):
-        items, iop_list = preview_history(photo, plain, is_raw=is_raw, long_side_px=long_side_px, sidecar=sidecar)
+        items, iop_list = preview_history(
+            photo, plain, is_raw=is_raw, long_side_px=long_side_px, sidecar=sidecar, duplicate=duplicate
+        )
         name = dtstyle_name(photo, k, token)
         description = safe_text(
-            f"autoretouch suggestion for {photo.name}: style {label}, strength {strength:g}, variant {k}"
+            f"autoretouch suggestion for {target}: style {label}, strength {strength:g}, variant {k}"
         )
         path = directory / f"{safe_text(photo.stem)}.{k}.{token}.dtstyle"
         try:

@@ -119,7 +119,9 @@ def remote_suggest(args: argparse.Namespace) -> int:
 
         def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
             request.path = daemon_path(photo)
-            return _suggest_one(client, request, photo, folder, label, args.strength)
+            return _suggest_one(
+                client, request, photo, folder, label, args.strength, int(getattr(args, "duplicate", 0))
+            )
 
         def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
             recipes, files = result
@@ -129,9 +131,18 @@ def remote_suggest(args: argparse.Namespace) -> int:
 
 
 def _suggest_one(
-    client: RemoteClient, request: pb.SuggestRequest, photo: Path, folder: Path | None, label: str, strength: float
+    client: RemoteClient,
+    request: pb.SuggestRequest,
+    photo: Path,
+    folder: Path | None,
+    label: str,
+    strength: float,
+    duplicate: int = 0,
 ) -> tuple[list[Recipe], list[Path] | None]:
     """One photo's recipes from the daemon and, with ``--dtstyle``, the style files written from its entries.
+
+    The style files are built on the darktable sidecar here (virtual copy ``duplicate``'s with ``--duplicate``):
+    the daemon only translates, so no request field carries the copy's number.
 
     Raises:
         RemoteError: the daemon refused the photo (the message names ``photo`` as the user typed it).
@@ -153,7 +164,7 @@ def _suggest_one(
     from backend.daemon.convert import history_from_pb
 
     entries = [[history_from_pb(h) for h in s.darktable_history] for s in response.suggestions]
-    return recipes, write_dtstyles(folder, Path(photo), entries, label, strength)
+    return recipes, write_dtstyles(folder, Path(photo), entries, label, strength, duplicate=duplicate)
 
 
 # -- apply / revert -----------------------------------------------------------------------------------
