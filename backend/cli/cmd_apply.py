@@ -5,7 +5,8 @@ style (``--style``) or a blend of styles (``--mix``), computed in the same proce
 as ``autoretouch suggest`` computes its first, deterministic recipe; the photo is decoded once for both.
 
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
-error), or one JSON document with ``--json``. A photo that cannot be read or a malformed sidecar is
+error), or one JSON document with ``--json``. Lightroom's skip of a photo whose XMP is inside the file (JPEG, TIFF,
+PNG, DNG) is, where the photo has a darktable line (``--host both``), one count at the end; ``--json`` lists each. A photo that cannot be read or a malformed sidecar is
 reported with the file's name and the batch goes on; the exit status is then the error's own when every photo
 failed (8 for a malformed sidecar), else 9 (partial failure). A folder
 fails alone (``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
@@ -36,7 +37,9 @@ examples:
 Exactly one of --recipe, --style, --mix. --style takes a style name (see `autoretouch styles`) or a path to
 NAME.safetensors (with --server: a style installed on the daemon). With --json, one document: {"results":
 [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with --style/--mix
-"recipes": [{"photo", "recipe"}, ...] (what was written, or would be). Exit status 9 means some photos of
+"recipes": [{"photo", "recipe"}, ...] (what was written, or would be). In text, with --host both, the
+Lightroom skips of JPEG/TIFF/PNG/DNG photos (Lightroom reads the XMP inside those files) are one line at the end
+("skipped lightroom N photos: ..."); --json lists each. Exit status 9 means some photos of
 the batch failed; when every photo failed (a sidecar failed and none was written), the error's own status
 (e.g. 8 a malformed or unsafe sidecar, 6 not found, 5 undecodable). A folder given as PHOTO fails alone ("is
 a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 (or a recipe that

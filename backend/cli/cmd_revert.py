@@ -4,7 +4,8 @@ A sidecar autoretouch created is removed again when nothing else was added to it
 previous settings (and the user's darktable history) are restored, keeping everything written since by
 others. A folder is walked as ``autoretouch catalog`` walks it (recursively, the same walker) and each of its
 photos reverted, so ``autoretouch revert FOLDER`` undoes ``autoretouch catalog FOLDER``. Output and exit status
-as for ``apply``: a named path that does not exist, with no sidecar of it either, fails as not found (exit 6 when
+as for ``apply`` (with ``--host both``, the default, Lightroom's skips of JPEG/TIFF/PNG/DNG photos are one count
+at the end): a named path that does not exist, with no sidecar of it either, fails as not found (exit 6 when
 every path failed so, else 9); a photo deleted since ``apply`` is still reverted from the sidecars it left.
 ``--duplicate N`` without ``--host`` reverts darktable's virtual copy N (only darktable has them).
 """

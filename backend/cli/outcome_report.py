@@ -18,9 +18,10 @@ from backend.cli.printable import printable
 from backend.errors import EXIT_PARTIAL, AutoretouchError, ErrorKind, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
-from backend.sidecar.apply import Outcome, hosts_for, sidecar_path
+from backend.sidecar.apply import EMBEDDED_REASON, Outcome, hosts_for, sidecar_path
 
 __all__ = [
+    "EMBEDDED_SUMMARY",
     "UNLISTABLE",
     "FolderGivenError",
     "catalog_hint",
@@ -36,6 +37,12 @@ __all__ = [
 
 #: The kind of a folder that cannot be listed (the catalog batch's too).
 UNLISTABLE = ErrorKind.of_class(PermissionDeniedError)
+#: The one text line that stands for the Lightroom skips of photos whose XMP is inside the file, when each of them
+#: has another host's line (``--host both``; ``{count}``: ``N photo(s)``). ``--json`` lists each skip.
+EMBEDDED_SUMMARY = (
+    "{count}: Lightroom reads the XMP embedded in the file for these formats (JPEG, TIFF, PNG, DNG, ...); "
+    "use the plugin (--json lists each)"
+)
 
 
 class FolderGivenError(FileError):
@@ -112,6 +119,29 @@ def format_outcome(o: Outcome) -> str:
     return "\n".join([line, *(f"  note: {printable(w)}" for w in o.warnings)])
 
 
+def _is_embedded_skip(o: Outcome) -> bool:
+    """Whether ``o`` is Lightroom's skip of a photo whose XMP is embedded (a daemon's outcome: by its reason)."""
+    if o.skip_kind is not None:
+        return o.skip_kind == "embedded-xmp"
+    return o.action == "skipped" and o.host == "lightroom" and o.reason == EMBEDDED_REASON
+
+
+def _text_lines(outcomes: Sequence[Outcome]) -> list[tuple[str, bool]]:
+    """The text report: ``(text, to stderr)`` per outcome, with the embedded-XMP skips folded into one last line.
+
+    A Lightroom skip of a photo whose XMP is inside the file (:data:`~backend.sidecar.apply.EMBEDDED_REASON`) is
+    left out where the same photo has another host's line (``--host both``: every JPEG would repeat it) and
+    counted in one :data:`EMBEDDED_SUMMARY` line at the end; a photo with no other line keeps its own.
+    """
+    with_other_host = {o.photo for o in outcomes if not _is_embedded_skip(o)}
+    folded = {o.photo for o in outcomes if _is_embedded_skip(o) and o.photo in with_other_host}
+    lines = [(format_outcome(o), o.failed) for o in outcomes if not (_is_embedded_skip(o) and o.photo in folded)]
+    if folded:
+        count = f"{len(folded)} photo{'s' if len(folded) > 1 else ''}"
+        lines.append((f"{'skipped':<12} {'lightroom':<9} {EMBEDDED_SUMMARY.format(count=count)}", False))
+    return lines
+
+
 def run_batch(photos: Sequence[Path], hosts: str, do: Callable[[Path], list[Outcome]]) -> list[Outcome]:
     """Run ``do`` on each photo; a typed error or OS error becomes ``failed`` outcomes naming the file.
 
@@ -161,7 +191,8 @@ def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe
 
     Args:
         outcomes: the outcomes, in photo order.
-        as_json: print one JSON document instead of lines.
+        as_json: print one JSON document instead of lines (in text, the Lightroom skips of JPEG/TIFF/...
+            photos that have a darktable line are one count at the end: :func:`_text_lines`).
         recipes: photo -> the suggestion written (``--style``/``--mix``); listed under ``"recipes"`` in the
             JSON document, in the order given. ``None`` (``--recipe``) adds no key.
     """
@@ -173,8 +204,8 @@ def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        for o in outcomes:
-            print(format_outcome(o), file=sys.stderr if o.failed else sys.stdout)
+        for line, to_stderr in _text_lines(outcomes):
+            print(line, file=sys.stderr if to_stderr else sys.stdout)
     return exit_status(outcomes)
 
 
