@@ -37,9 +37,11 @@
     re-read by importing the original's file again; the original is not touched. Training leaves copies out.
   * "preview on virtual copies" (same module): the suggestion on virtual copies of the first selected images
     (at most "images previewed", 3 by default; "preview variants" copies each), made by darktable itself:
-    one `autoretouch suggest --json --dtstyle=TMP` call writes each suggestion as a .dtstyle; per image and
-    variant the plug-in makes a virtual copy (dt.database.duplicate), gives it the original's history (a style
-    created from the original), applies the suggestion's style after it (dt.styles.import + dt.styles.apply),
+    one `autoretouch suggest --json --dtstyle=TMP` call per duplicate index writes each suggestion as a .dtstyle
+    (the user's own virtual copies N with `--duplicate=N`: their styles are built on the copy's own sidecar
+    NAME_NN.EXT.xmp, as apply would extend it); per image and variant the plug-in makes a virtual copy
+    (dt.database.duplicate), gives it that image's history (a style created from the original or the user's copy),
+    applies the suggestion's style after it (dt.styles.import + dt.styles.apply),
     deletes both styles from the style list again, tags the copy autoretouch|preview and groups it with the
     original. Pressing it again (another style, strength, mix, variant count or seed) replaces the copies;
     "discard previews" deletes them, and so does "auto-retouch", which applies to the originals only. Only
@@ -124,6 +126,10 @@
     daemon, the daemon keeps it. A style not installed says where it stays.
   * 1.16: the notes autoretouch gives for the images it changed (its modules override the user's own instances, the
     user's module order, ...) are shown in the run's message (the first three; all in the Lua log).
+  * 1.17: a preview of the user's own virtual copy is built on that copy's sidecar: one `suggest` call per duplicate
+    index, copies N with `--duplicate=N` (needs an autoretouch with `suggest --duplicate`; an older one is named in
+    the message, "too old to preview a virtual copy", and the originals are still previewed); each image gets the
+    rows of its own call (an original and its copy selected together: one call each, the file named once in each).
 ]]
 
 local dt = require("darktable")

@@ -60,12 +60,14 @@ local function recipe_apply_argv(cfg, recipe, photos, duplicate)
 end
 
 --- argv of one `autoretouch suggest` call writing each suggestion as a .dtstyle into `folder` (the preview):
---- the style or mix at the chosen strength, `cfg.preview_variants` variants seeded by `cfg.preview_seed`.
-local function suggest_argv(cfg, photos, folder)
+--- the style or mix at the chosen strength, `cfg.preview_variants` variants seeded by `cfg.preview_seed`;
+--- `duplicate` N > 0: the styles are built on the history of the photos' virtual copy N (its sidecar
+--- NAME_NN.EXT.xmp, as apply_argv with the same `duplicate` would extend it).
+local function suggest_argv(cfg, photos, folder, duplicate)
   local argv = { cfg.cli_path, "suggest", "--json", "--dtstyle=" .. folder,
     "--strength=" .. format_number(cfg.strength), style_option(cfg),
     string.format("--variants=%d", cfg.preview_variants), string.format("--seed=%d", cfg.preview_seed) }
-  return with_photos(argv, cfg, "--", photos)
+  return with_photos(with_duplicate(argv, duplicate), cfg, "--", photos)
 end
 
 --- argv of one `autoretouch revert` call on the darktable sidecars of several photos (`duplicate` as for

@@ -32,6 +32,8 @@ local RUNS_DIR = "autoretouch/runs"
 --: the CLI's exit statuses for a call a daemon refuses as a whole, writing nothing: a style it has not loaded
 --: (NotFoundError: installed after it started?) and a path outside its --root folders (PermissionDeniedError).
 local EXIT_NOT_FOUND, EXIT_OUTSIDE_ROOTS = 6, 7
+--: the CLI's exit status for a usage error (an option it does not know: an older autoretouch).
+local EXIT_USAGE = 2
 --: the "exit" event registration that stops the started daemon when darktable quits.
 local EXIT_EVENT = "autoretouch_exit"
 --: how long a started daemon may take to answer (s), how often it is asked (ms), how long a stopped one may
@@ -53,6 +55,7 @@ return {
   RUNS_DIR = RUNS_DIR,
   EXIT_NOT_FOUND = EXIT_NOT_FOUND,
   EXIT_OUTSIDE_ROOTS = EXIT_OUTSIDE_ROOTS,
+  EXIT_USAGE = EXIT_USAGE,
   EXIT_EVENT = EXIT_EVENT,
   DAEMON_TIMING = DAEMON_TIMING,
 }

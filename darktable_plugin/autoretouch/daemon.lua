@@ -359,8 +359,9 @@ end
 --- One run of the CLI for photos in `folders`, as a single batch: through the plug-in's daemon when one is
 --- wanted (see batch_settings), else the command line; run_cli_or_local with `argv_of` and `make_line`.
 -- @param stopped function() -> true when the run was cancelled
-local function run_cli_for(cfg, folders, stopped, argv_of, make_line)
-  local run_cfg = batch_settings(cfg, folders, {}, stopped)
+-- @param run optional per-run memory shared by several calls of one run (see batch_settings; default: a new one)
+local function run_cli_for(cfg, folders, stopped, argv_of, make_line, run)
+  local run_cfg = batch_settings(cfg, folders, run or {}, stopped)
   return cli.run_cli_or_local(run_cfg, run_cfg ~= cfg and cfg or nil, argv_of, make_line)
 end
 

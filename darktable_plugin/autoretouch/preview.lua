@@ -266,6 +266,81 @@ local function keep_preview_recipe(copy, img, k, recipe)
   return true
 end
 
+--- The images `originals` grouped by darktable's version number (duplicate_index: 0 the originals, N the user's
+--- virtual copies N), by number: {{index, photos = {path, ...} (each file once), images = {img, ...}}, ...}.
+local function duplicate_groups(originals)
+  local groups, by_index = {}, {}
+  for _i, img in ipairs(originals) do
+    local index = tonumber(img.duplicate_index) or 0
+    local group = by_index[index]
+    if not group then
+      group = { index = index, photos = {}, images = {}, seen = {} }
+      by_index[index] = group
+      groups[#groups + 1] = group
+    end
+    local photo = photo_path(img)
+    if not group.seen[photo] then
+      group.seen[photo] = true
+      group.photos[#group.photos + 1] = photo
+    end
+    group.images[#group.images + 1] = img
+  end
+  table.sort(groups, function(x, y)
+    return x.index < y.index
+  end)
+  return groups
+end
+
+--- Why a `suggest` call for virtual copies `index` gave no row for a photo: an autoretouch from before `suggest
+--- --duplicate` refuses the option (a usage error, exit status 2) and is named as such; else cli_problem's message.
+local function suggest_problem(cfg, result, index)
+  if index > 0 and result.status == constants.EXIT_USAGE and (result.stderr or ""):find("--duplicate", 1, true) then
+    return msg("preview_duplicate_unsupported", index, cli.cli_problem(cfg, result))
+  end
+  return cli.cli_problem(cfg, result)
+end
+
+--- One `suggest --json --dtstyle=folder` call per version number in `originals` (see duplicate_groups; copies N:
+--- `--duplicate=N`, so that each preview style is built on that image's own sidecar, the history its preview copy
+--- gets). Returns per image of `originals` (by position) {row (its row, or nil), reason (why there is none)}, and
+--- whether any row is a suggestion.
+local function suggest_groups(folder, cfg, originals, progress)
+  local answers, any_ok, run = {}, false, {}
+  local folders = jobs.folders_of(originals) -- every call's: a daemon started for the first serves them all
+  for _i, group in ipairs(duplicate_groups(originals)) do
+    if progress.stopped() then
+      break
+    end
+    local result, err = daemon.run_cli_for(cfg, folders, progress.stopped, function(c)
+      return commands.suggest_argv(c, group.photos, folder, group.index)
+    end, nil, run)
+    local rows = result and json_rows(result.stdout) or {}
+    local by_photo = {}
+    for _k, row in ipairs(rows) do
+      if type(row.photo) == "string" then
+        by_photo[row.photo] = row
+      end
+      any_ok = any_ok or row.ok == true
+    end
+    local position = {}
+    for k, photo in ipairs(group.photos) do
+      position[photo] = k
+    end
+    local failure = result and suggest_problem(cfg, result, group.index) or tostring(err)
+    for _k, img in ipairs(group.images) do
+      local photo = photo_path(img)
+      -- the CLI names photos as given; should it have spelled one differently, rows still come in order
+      local row = by_photo[photo] or (#rows == #group.photos and rows[position[photo]]) or nil
+      answers[img] = { row = row, reason = row and type(row.error) == "string" and row.error or failure }
+    end
+  end
+  local out = {}
+  for i, img in ipairs(originals) do
+    out[i] = answers[img] or { reason = msg("cancelled") }
+  end
+  return out, any_ok
+end
+
 --- The preview's work (see run_preview), with the style files in the temporary folder `folder`; `left_out` =
 --- {{photo, reason}, ...}, the selected images not previewed (their file is missing), reported first.
 local function preview_in(folder, cfg, originals, left_out, progress)
@@ -277,17 +352,7 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   for i, f in ipairs(left_out) do
     summary.failed[i] = f
   end
-  local result, err = daemon.run_cli_for(cfg, jobs.folders_of(originals), progress.stopped, function(c)
-    return commands.suggest_argv(c, photos, folder)
-  end)
-  local rows = result and json_rows(result.stdout) or {}
-  local by_photo, any_ok = {}, false
-  for _i, row in ipairs(rows) do
-    if type(row.photo) == "string" then
-      by_photo[row.photo] = row
-    end
-    any_ok = any_ok or row.ok == true
-  end
+  local answers, any_ok = suggest_groups(folder, cfg, originals, progress)
   if any_ok and not progress.stopped() then
     -- the new suggestions are there: replace the previous copies (not those the user edited since)
     summary.removed, summary.kept, summary.unchecked = virtual_copies.delete_preview_copies({ keep_edited = true })
@@ -295,7 +360,7 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or constants.DEFAULT_STYLE)
   local known = {} -- the images of the originals' files, read once the previous copies are gone
   for i, img in ipairs(originals) do
-    local row = by_photo[photos[i]] or (#rows == #photos and rows[i]) or nil
+    local row = answers[i].row
     if progress.stopped() then
       break
     elseif row and row.ok == true and type(row.recipes) == "table" then
@@ -317,9 +382,7 @@ local function preview_in(folder, cfg, originals, left_out, progress)
         end
       end
     else
-      local reason = row and type(row.error) == "string" and row.error
-        or (result and cli.cli_problem(cfg, result)) or tostring(err)
-      summary.failed[#summary.failed + 1] = { photo = photos[i], reason = reason }
+      summary.failed[#summary.failed + 1] = { photo = photos[i], reason = answers[i].reason }
     end
     progress.step()
   end
@@ -345,9 +408,9 @@ local function preview_in(folder, cfg, originals, left_out, progress)
   return summary
 end
 
---- The preview's work (see preview_images): one `suggest --dtstyle` call, then the copies. The style files go to a
---- private temporary folder the plug-in makes, removed with everything in it however the work ends (an error is
---- raised again afterwards).
+--- The preview's work (see preview_images): the `suggest --dtstyle` calls (one per version number), then the
+--- copies. The style files go to a private temporary folder the plug-in makes, removed with everything in it however
+--- the work ends (an error is raised again afterwards).
 local function run_preview(cfg, originals, left_out, progress)
   local folder = make_temp_dir()
   if not folder then
@@ -363,9 +426,10 @@ end
 
 --- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
 --- the selection are left out; an image whose file is missing is reported in `failed`): one `autoretouch suggest
---- --json --dtstyle=TMP` call (through the daemon when one is used), then per image and variant a virtual copy
---- with the original's history plus the suggestion,
---- tagged autoretouch|preview and grouped with the original. The previous preview copies are deleted first (once
+--- --json --dtstyle=TMP` call per version number (the originals; the user's own virtual copies N with
+--- `--duplicate=N`, so that their styles are built on their own sidecars; through the daemon when one is used), then
+--- per image and variant a virtual copy with that image's history plus the suggestion,
+--- tagged autoretouch|preview and grouped with the image. The previous preview copies are deleted first (once
 --- the new suggestions are there). The originals are never changed.
 -- @param images a list of darktable images
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,

@@ -177,6 +177,8 @@ local MSG = {
   preview_copy_not_deleted = "preview stopped: darktable gave the new virtual copy the version number %d, which "
     .. "another image of this file has (its sidecar %s), and the copy could not be deleted again (%s): delete it "
     .. "yourself; the sidecar's content before is in the backup %s",
+  preview_duplicate_unsupported = "this autoretouch is too old to preview a virtual copy (version %d) on the copy's "
+    .. "own history: its suggest has no --duplicate; update autoretouch (%s)",
   preview_dir_failed = "could not make a temporary folder for the style files",
   preview_discarded = "auto-retouch: %d preview copies removed",
   previews_removed = "; %d preview copies removed",

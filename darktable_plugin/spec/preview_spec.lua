@@ -522,6 +522,139 @@ describe("preview on virtual copies", function()
     assert.are.equal(0, #dt.styles)
   end)
 
+  describe("previews of the user's own virtual copies", function()
+    --- The operations the fake CLI's style put first: the sidecar it was built on (scenario built_on).
+    local function built_on(copy)
+      for _i, op in ipairs(copy.history) do
+        local name = op:match("^built on (.*)$")
+        if name then
+          return name
+        end
+      end
+      return nil
+    end
+
+    --- The argv of each suggest call, by its --duplicate value ("none" without the option).
+    local function suggests_by_duplicate()
+      local out = {}
+      for _i, argv in ipairs(suggests()) do
+        local key = option(argv, "duplicate") or "none"
+        assert.is_nil(out[key], "two suggest calls for " .. key)
+        out[key] = argv
+      end
+      return out
+    end
+
+    it("runs one suggest per version number (--duplicate=N for copies N), each image on its own sidecar", function()
+      local a, own = original_and_own_copy()
+      local b = image(2, "b.png", { altered = true, history = { "sharpen" } })
+      local b3 = image(8, "b.png", { duplicate_index = 3, create_file = false })
+      b3:group_with(b)
+      stub.edit(b3, "contrast") -- its sidecar b_03.png.xmp
+      env.scenario('{"suggest": {"built_on": true}}')
+      local summary = plugin.preview_images({ own, a, b3, b }, { preview_images = 4, preview_variants = 2 })
+      local calls = suggests()
+      assert.are.equal(3, #calls)
+      -- by version number: the originals first (no --duplicate, as before), then copies 1 and copies 3
+      assert.is_nil(option(calls[1], "duplicate"))
+      assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(calls[1]))
+      assert.are.equal("1", option(calls[2], "duplicate"))
+      assert.are.same({ env.photos .. "/a.png" }, after_dashes(calls[2]))
+      assert.are.equal("3", option(calls[3], "duplicate"))
+      assert.are.same({ env.photos .. "/b.png" }, after_dashes(calls[3]))
+      for _i, argv in ipairs(calls) do -- the same suggestion otherwise, into the one temporary folder
+        assert.are.equal(option(calls[1], "dtstyle"), option(argv, "dtstyle"))
+        assert.are.equal("2", option(argv, "variants"))
+        assert.are.equal("0", option(argv, "seed"))
+      end
+      -- the copies in the selection's order, two variants each; each made from its image's history and the styles of
+      -- its own call (built on that image's sidecar)
+      assert.are.same({}, summary.failed)
+      assert.are.equal(8, #summary.copies)
+      local want = {
+        { img = own, sidecar = "a_01.png.xmp", history = { "vignette" } },
+        { img = a, sidecar = "a.png.xmp", history = {} },
+        { img = b3, sidecar = "b_03.png.xmp", history = { "contrast" } },
+        { img = b, sidecar = "b.png.xmp", history = { "sharpen" } },
+      }
+      for i, w in ipairs(want) do
+        for k = 1, 2 do
+          local copy = summary.copies[2 * (i - 1) + k]
+          assert.are.equal(w.sidecar, built_on(copy), w.sidecar)
+          local history = {}
+          for _k, list in ipairs({ w.history, { "built on " .. w.sidecar, "exposure", "colorbalancergb" } }) do
+            for _n, op in ipairs(list) do
+              history[#history + 1] = op
+            end
+          end
+          assert.are.same(history, copy.history)
+          local kept = J(stub.read_file(plugin.internals.preview_recipe_path(copy)))
+          assert.are.equal(w.img.id, kept.original_id) -- "apply chosen preview" goes to that image
+          assert.are.equal(k, kept.variant)
+        end
+      end
+      assert.are.same({}, a.history) -- nothing changed on the images previewed
+      assert.are.same({ "vignette" }, own.history)
+    end)
+
+    it("a selection of copies only runs only their calls; an original alone runs none with --duplicate", function()
+      local a, own = original_and_own_copy()
+      plugin.preview_images({ own })
+      assert.are.same({ "1" }, { option(suggests()[1], "duplicate") })
+      plugin.preview_images({ a })
+      assert.are.equal(2, #suggests())
+      assert.is_nil(option(suggests()[2], "duplicate"))
+    end)
+
+    it("a photo suggest fails for fails in each call; with no suggestion the previous copies stay", function()
+      local a, own = original_and_own_copy()
+      local first = plugin.preview_images({ a, own })
+      assert.are.equal(2, #first.copies)
+      env.scenario('{"suggest": {"per_photo": {"' .. env.photos:gsub('"', '\\"') .. '/a.png": "failed"}}}')
+      local second = plugin.preview_images({ a, own })
+      assert.are.equal(4, #suggests()) -- two calls per preview
+      assert.are.equal(0, #second.copies)
+      assert.are.equal(2, #second.failed)
+      for _i, f in ipairs(second.failed) do
+        assert.are.equal(env.photos .. "/a.png", f.photo)
+        assert.truthy(f.reason:find("cannot decode", 1, true))
+      end
+      assert.are.equal(0, second.removed)
+      assert.are.equal(2, #copies())
+    end)
+
+    it("an autoretouch without suggest --duplicate: the copy is not previewed and the message says why", function()
+      local a, own = original_and_own_copy()
+      env.scenario('{"suggest": {"no_duplicate": true}}')
+      local summary = plugin.preview_images({ own, a })
+      assert.are.equal(1, #summary.copies) -- the original's, from the call without --duplicate
+      assert.are.equal(a, summary.copies[1].group_leader)
+      assert.are.equal(1, #summary.failed)
+      assert.are.equal(env.photos .. "/a.png", summary.failed[1].photo)
+      assert.are.equal("this autoretouch is too old to preview a virtual copy (version 1) on the copy's own history: "
+        .. "its suggest has no --duplicate; update autoretouch (autoretouch exited with status 2: unrecognized "
+        .. "arguments: --duplicate=1)", summary.failed[1].reason)
+      assert.truthy(summary.text:find("\n" .. env.photos .. "/a.png: this autoretouch is too old", 1, true))
+      assert.truthy(find(dt._log.logs, "too old to preview a virtual copy (version 1)"))
+      assert.are.same({ "vignette" }, own.history)
+    end)
+
+    it("runs each call through the plug-in's daemon, started once for all of them", function()
+      setup({ prefs = { start_daemon = true } })
+      plugin.internals.daemon_timing.poll_ms = 50
+      local a = image(1, "a.png")
+      local own = virtual_copy()
+      own:group_with(a)
+      stub.edit(own, "vignette")
+      local summary = plugin.preview_images({ a, own })
+      assert.are.equal(2, #summary.copies)
+      local calls = suggests_by_duplicate()
+      assert.are.equal("127.0.0.1:" .. PORT, option(calls.none, "server"))
+      assert.are.equal("127.0.0.1:" .. PORT, option(calls["1"], "server"))
+      assert.are.equal(1, #env.argvs_of("serve", J))
+    end)
+  end)
+
   describe("apply chosen preview", function()
     local function choose(images)
       dt._log.actions["autoretouch_apply_chosen_preview"].callback("autoretouch_apply_chosen_preview", images)

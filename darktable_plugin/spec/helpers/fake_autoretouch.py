@@ -17,7 +17,10 @@ answers ``styles --json``'s object with the scenario's ``styles`` list (default:
 and prints one row per photo with each recipe (variant K: exposure 0.1 * K, at ``--strength``) and its
 ``dtstyle``; ``stray`` (true: also files it does not name, in DIR and a folder in DIR); ``per_photo`` (photo ->
 ``failed``) and ``mode`` (``failed`` for every photo, ``garbage``) as for
-apply; some failed: exit status 9.
+apply; some failed: exit status 9. ``built_on`` (true): each style's first operation is ``built on NAME`` (the base
+name of the sidecar the style is built on: the photo's, or with ``--duplicate=N`` its virtual copy N's; ``built on
+nothing`` when that file is missing). ``no_duplicate`` (true): an autoretouch from before ``suggest --duplicate``,
+which refuses the option as argparse does (exit status 2, nothing on stdout).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -156,6 +159,10 @@ if command in ("apply", "revert"):
             failed = sum(r["action"] == "failed" for r in results)
             print(json.dumps({"results": results, "failed": failed}, indent=2))
 if command == "suggest":
+    if conf.get("no_duplicate") and option("duplicate") is not None:
+        sys.stderr.write("usage: autoretouch [-h] [--version] COMMAND ...\n")
+        sys.stderr.write(f"autoretouch: error: unrecognized arguments: --duplicate={option('duplicate')}\n")
+        sys.exit(2)
     folder = option("dtstyle")
     variants = int(option("variants") or 1)
     failed_any = False
@@ -177,9 +184,12 @@ if command == "suggest":
             token = f"{os.getpid()}{time.monotonic_ns() % 100000}"
             path = os.path.join(folder, f"{stem}.{k}.{token}.dtstyle") if folder else None
             if path:
+                operations = list(conf.get("operations", ["exposure", "colorbalancergb"]))
+                if conf.get("built_on"):
+                    base = sidecar_of(photo)
+                    operations.insert(0, "built on " + (os.path.basename(base) if os.path.exists(base) else "nothing"))
                 plugins = "".join(
-                    f"<plugin><num>{i}</num><operation>{op}</operation></plugin>"
-                    for i, op in enumerate(conf.get("operations", ["exposure", "colorbalancergb"]))
+                    f"<plugin><num>{i}</num><operation>{op}</operation></plugin>" for i, op in enumerate(operations)
                 )
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(
