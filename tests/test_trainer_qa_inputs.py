@@ -176,7 +176,7 @@ def test_the_gan_run_notes_the_duplicates_it_left_out_as_the_restoration_does(
     argv += ["--run-dir", str(tmp_path / "run"), "--no-install", "--steps", "1", "--quiet"]
     rc = main([*argv, "--set", "run.method=gan"])
     out = capsys.readouterr().out
-    assert rc == 0 and "trained style 'dups': 1 steps" in out
+    assert rc == 0 and "trained style 'dups': 1 step (stopped by steps)" in out
     assert (
         f"  note: 2 duplicate favourites left out: zz_copy_of_{names[0]} (the same bytes as {names[0]}), "
         f"zz_link_to_{names[1]} (the same file as {names[1]})\n" in out
@@ -193,10 +193,10 @@ def test_the_restoration_records_its_left_out_photos_with_the_shared_notes() -> 
     lists = (["b.jpg (the same bytes as a.jpg)"], ["d.jpg (the same file as c.jpg)"], ["e.png (1x1)", "f.png (8x3000)"])
     bad = (["g.jpg (empty file)"], ["h.tif (not a TIFF)"])
     assert left_out_notes(*lists, *bad) == [
-        "1 favourites could not be read, left out: g.jpg (empty file)",
-        "1 sources could not be read, left out: h.tif (not a TIFF)",
-        "1 duplicate favourites left out: b.jpg (the same bytes as a.jpg)",
-        "1 duplicate sources left out: d.jpg (the same file as c.jpg)",
+        "1 favourite could not be read, left out: g.jpg (empty file)",
+        "1 source could not be read, left out: h.tif (not a TIFF)",
+        "1 duplicate favourite left out: b.jpg (the same bytes as a.jpg)",
+        "1 duplicate source left out: d.jpg (the same file as c.jpg)",
         f"2 favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
         "e.png (1x1), f.png (8x3000)",
     ]
@@ -233,8 +233,8 @@ def test_unreadable_favourites_and_sources_are_named_in_the_summary(
     rc = main([*argv, "--set", f"run.method={method}"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "  note: 1 favourites could not be read, left out: empty.jpg (" in out
-    assert "  note: 1 sources could not be read, left out: text.png (" in out
+    assert "  note: 1 favourite could not be read, left out: empty.jpg (" in out
+    assert "  note: 1 source could not be read, left out: text.png (" in out
 
 
 def test_a_folder_without_duplicates_keeps_its_summary_as_before(tmp_path: Path) -> None:
@@ -321,4 +321,4 @@ def test_duplicate_before_after_pairs_are_dropped_but_two_edits_of_one_original_
     cfg = config_with(TINY | {"restore": {**TINY["restore"], "fit_size": 32, "fit_iters": 5}})
     ps = load_pair_set(cfg, before, after, ("exposure", "contrast", "temperature"))
     assert "zz_copy" not in ps.names and ps.source["duplicate_pairs_dropped"] == dropped
-    assert ps.source["notes"] == [f"1 duplicate before/after pairs left out: {dropped[0]}"]
+    assert ps.source["notes"] == [f"1 duplicate before/after pair left out: {dropped[0]}"]

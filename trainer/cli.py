@@ -56,7 +56,7 @@ from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError, StyleError
 from trainer.config import SEED_MAX
 from trainer.install_notes import install_notes, installed_before
 from trainer.learned_from import learned_from
-from trainer.summary_lines import metric_lines
+from trainer.summary_lines import counted, metric_lines
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -111,11 +111,12 @@ Duplicates (favourites, sources, pairs), photos that cannot be decoded and (rest
 the run with exit status 130 and installs nothing.
 
 Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPEG) and your edit of it in AFTER
-(an exported JPEG/TIFF/PNG) share a file name without extension; files without a partner are reported and
-skipped. Every pair's recipe is first fitted through the renderer: a pair our sliders reproduce worse than
-restore.poor_fit_db (25 dB; a crop, a local brush, another raw converter) is reported and counts less. The agent
-then learns to turn each original -- and copies of it shot a little darker, brighter, warmer or cooler -- into
-your edit. The check is cross-fitted: with 4 pairs or more they are split in two halves, an agent trained on
+(an exported JPEG/TIFF/PNG) share a file name without extension; files without a partner, and pairs with a
+file that cannot be decoded, are left out and named in the summary. Every pair's recipe is first fitted
+through the renderer: a pair our sliders reproduce worse than restore.poor_fit_db (25 dB; a crop, a local
+brush, another raw converter) is reported and counts less. The agent then learns to turn each original -- and
+copies of it shot a little darker, brighter, warmer or cooler -- into your edit. The check is cross-fitted:
+with 4 pairs or more they are split in two halves, an agent trained on
 each half scores the other (30 % of the time budget), so every pair is scored by an agent that never saw it;
 the style itself is then trained on every pair and installed only if that score (the PSNR of all the pairs
 taken together, so that a photo left as shot does not decide alone) beats doing nothing (exit status 10
@@ -134,14 +135,16 @@ named in the log with the values clamped or not numbers), rendered on the origin
 learnt like --pairs. Legacy or unreadable process versions, photos without settings, originals that cannot be found (the
 recorded path, its tail below the catalog's folder, else --photos DIR), a file found by name for photos of
 different catalog folders (ambiguous) and, with --server, originals outside the daemon's --root folders are
-reported and skipped. The catalog is opened read-only; its settings text is parsed as data.
+reported and skipped; those whose original cannot be found, read or decoded are also named in the summary.
+The catalog is opened read-only; its settings text is parsed as data.
 
 Your darktable edits (--darktable DIR): every photo in DIR with a darktable sidecar (IMG.ext.xmp) and an active
 history is rendered by darktable-cli (headless, at most 768 px), and learnt like --pairs with that render as the
 edit, so every module counts, ours or not; the entries of the modules autoretouch writes are also mapped back
 into our sliders (the inverse of our translator) for the nearest-edits baseline. Photos without a sidecar or
-history are reported and skipped. darktable must be installed. Several folders, photo files, or both may be
-given (a sidecar given stands for its photo); they are linked afresh into RUN_DIR/selection/ on every run.
+history are reported and skipped; photos that cannot be decoded and sidecars that cannot be read are also named
+in the summary. darktable must be installed. Several folders, photo files, or both may be given (a sidecar
+given stands for its photo); they are linked afresh into RUN_DIR/selection/ on every run.
 
 Slider-history training (--lrcat --expert): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
@@ -599,15 +602,17 @@ def _print_summary(summary: dict[str, Any]) -> None:
         fit = ""
         if s.get("fit_psnr") is not None:
             fit = f"; fit PSNR {s['fit_psnr']:.2f} dB (PV2003 mapping {s['fit_psnr_pv2003']:.2f}, identity {s['fit_psnr_identity']:.2f})"
-        print(f"imitated expert {s['expert']}: {s['photos']} photos, {s['targets']} targets{fit}")
+        print(f"imitated expert {s['expert']}: {counted(s['photos'], 'photo')}, {s['targets']} targets{fit}")
         print(
-            f"  {imitation['steps']} steps: slider-choice loss {before['ce']:.3f} -> {after['ce']:.3f}, value error "
-            f"{before['value']:.4f} -> {after['value']:.4f}, first slider right {after['first_slider_accuracy']:.0%}"
+            f"  {counted(imitation['steps'], 'step')}: slider-choice loss {before['ce']:.3f} -> {after['ce']:.3f}, "
+            f"value error {before['value']:.4f} -> {after['value']:.4f}, first slider right "
+            f"{after['first_slider_accuracy']:.0%}"
         )
     if summary.get("mode") == "imitation":
         print(f"style {summary['style']!r} from imitation alone")
     else:
-        print(f"trained style {summary['style']!r}: {summary['steps']} steps (stopped by {summary['stopped_by']})")
+        steps = counted(summary["steps"], "step")
+        print(f"trained style {summary['style']!r}: {steps} (stopped by {summary['stopped_by']})")
     print(f"  run folder: {summary['run_dir']}{os.sep}")
     if summary["installed_path"] is not None:
         print(f"  installed:  {summary['installed_path']}")

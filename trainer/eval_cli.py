@@ -51,6 +51,7 @@ from backend.cli.argtypes import int_arg
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeError
 from trainer.data.pairs import Pair, find_pairs, load_pair
+from trainer.summary_lines import counted
 
 __all__ = [
     "DIFFERENT_PHOTO_SSIM",
@@ -354,7 +355,7 @@ def format_table(result: EvalResult) -> str:
         )
     n = len(result.per_photo)
     lines.append(
-        f"{n} photo{'s' if n != 1 else ''} at {_sizes_text(result)}; 8-bit sRGB: PSNR (peak 1) of the mean "
+        f"{counted(n, 'photo')} at {_sizes_text(result)}; 8-bit sRGB: PSNR (peak 1) of the mean "
         "squared error over the photos, SSIM per R,G,B channel averaged (Gaussian 11x11, sigma 1.5), mean "
         "CIEDE2000 / CIE76 in CIELAB (D65)."
     )
@@ -365,7 +366,7 @@ def format_table(result: EvalResult) -> str:
         if spread:
             lines.append(format_spread(spread))
     if result.failures:
-        lines.append(f"{len(result.failures)} pair(s) failed (see the errors above)")
+        lines.append(f"{counted(len(result.failures), 'pair')} failed (see the errors above)")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
 from trainer.learned_from import learned_from
-from trainer.summary_lines import metric_lines
+from trainer.summary_lines import counted, metric_lines
 
 __all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
@@ -183,7 +183,7 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    print(f"trained style {args.style!r}: {finished.steps} steps (stopped by {finished.stopped_by})")
+    print(f"trained style {args.style!r}: {counted(finished.steps, 'step')} (stopped by {finished.stopped_by})")
     print(f"  run folder: {finished.run_dir}{os.sep}")
     if installed is not None:
         print(f"  installed:  {installed}")

@@ -83,6 +83,7 @@ from trainer.restore_core import (
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
 from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
+from trainer.summary_lines import counted
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
 
@@ -480,13 +481,13 @@ def _finish(
         "config": config_to_dict(cfg),
     }
     kinds = {
-        "pairs": "before/after pairs",
-        "lightroom catalog": "edited photos of a Lightroom catalog",
-        "lightroom edits": "photos edited in Lightroom",
-        "darktable sidecars": "photos edited in darktable",
+        "pairs": ("before/after pair", "before/after pairs"),
+        "lightroom catalog": ("edited photo of a Lightroom catalog", "edited photos of a Lightroom catalog"),
+        "lightroom edits": ("photo edited in Lightroom", "photos edited in Lightroom"),
+        "darktable sidecars": ("photo edited in darktable", "photos edited in darktable"),
     }
     kind = kinds.get(str(data.summary.get("learned_from")))
-    learned = f"{data.summary['pairs']} {kind}" if kind else f"{data.summary['targets']} favourites"
+    learned = counted(data.summary["pairs"], *kind) if kind else counted(data.summary["targets"], "favourite")
     style = Style(
         name=cfg.run.style,
         net=copy.deepcopy(net).cpu().eval(),

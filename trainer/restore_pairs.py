@@ -4,8 +4,11 @@ The restoration trainer (:mod:`trainer.restore`) learns from (input, wanted resu
 differentiable renderer. Without pairs it makes them by un-editing favourites; with ``--pairs`` it has real
 ones: an original and the photographer's own edit of it. This module builds that pool:
 
-* pairs are matched by file stem (:func:`trainer.data.pairs.find_pairs`; files without a partner are reported
-  and skipped) and cut into aligned views (:func:`trainer.data.pairs.load_paired_views`);
+* pairs are matched by file stem (:func:`trainer.data.pairs.find_pairs`) and cut into aligned views
+  (:func:`trainer.data.pairs.load_paired_views`); files without a partner and pairs with a file that cannot be
+  decoded are left out, logged and named in the run's summary (``unmatched_photos_skipped``,
+  ``unreadable_pairs_skipped`` and the command's notes; so are a catalog's and darktable's photos that cannot be
+  found or read, :func:`_record_left_out`);
 * every pair's recipe is **fitted** through the renderer (:func:`trainer.pseudo_labels.fit_recipes`, on
   ``restore.fit_size`` thumbnails, the agent's sliders). The fit says how well our sliders can express that
   edit: a pair fitted worse than ``restore.poor_fit_db`` (a crop, a local brush, another raw converter) is
@@ -69,6 +72,8 @@ from trainer.restore_core import (
     unedit_batch,
 )
 from trainer.restore_fit import look_descriptor
+from trainer.result import paired_left_out_notes
+from trainer.summary_lines import counted
 
 __all__ = [
     "MAX_EXAMPLES",
@@ -198,11 +203,58 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
         log.warning("skipping a pair: %s", message)
     source: dict[str, Any] = {"before_dir": str(Path(before).resolve()), "after_dir": str(Path(after).resolve())}
     if dropped:  # only then: the style's metadata is otherwise as before
-        source |= {
-            "duplicate_pairs_dropped": dropped,
-            "notes": [f"{len(dropped)} duplicate before/after pairs left out: {', '.join(dropped)}"],
-        }
+        source["duplicate_pairs_dropped"] = dropped
+    lonely = [_unmatched_text(path, Path(before)) for path in unmatched]
+    _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped)
     return _fitted(cfg, views, sliders, len(unmatched), t0, source)
+
+
+def _unmatched_text(path: Path, before: Path) -> str:
+    """``"FILE (why)"`` for a photo of ``--pairs`` left out for want of a partner (it lies in ``before`` or not)."""
+    why = "an original without its edit" if path.parent == before else "an edit without its original"
+    return f"{path.name} ({why})"
+
+
+def _unreadable_pairs(pairs: Sequence[Pair], views: PairedViews, *, short: bool) -> list[str]:
+    """``"NAME (why)"`` for each of ``pairs`` that :func:`load_paired_views` left out (a file could not be decoded).
+
+    ``views.skipped`` holds one message (``"FILE: why"``) per pair left out, in order. ``short``: the file is named
+    as ``original NAME.ext`` or ``edit NAME.ext`` (``--pairs``: the folders are known); else by its path.
+    """
+    kept = {id(pair) for pair in views.pairs}
+    lost = [pair for pair in pairs if id(pair) not in kept]
+    if len(lost) != len(views.skipped):  # not one message per pair left out: the messages as they are
+        return list(views.skipped)
+    named = []
+    for pair, message in zip(lost, views.skipped, strict=True):
+        for role, path in (("original", pair.input), ("edit", pair.reference)):
+            if short and message.startswith(f"{path}: "):
+                message = f"{role} {path.name}: {message[len(str(path)) + 2 :]}"
+                break
+        named.append(f"{pair.name} ({message})")
+    return named
+
+
+def _record_left_out(
+    source: dict[str, Any],
+    learned_from: str,
+    unreadable: Sequence[str],
+    unmatched: Sequence[str] = (),
+    duplicates: Sequence[str] = (),
+) -> None:
+    """Name the examples left out in ``source`` (the run's summary): keys, and notes for the command's summary.
+
+    Adds ``unreadable_pairs_skipped`` (a file could not be found or decoded) and ``unmatched_photos_skipped``
+    (``--pairs``: no partner of the same name) where there are any, and their notes
+    (:func:`trainer.result.paired_left_out_notes`, duplicates too); with nothing left out ``source`` is unchanged.
+    """
+    if unreadable:
+        source["unreadable_pairs_skipped"] = list(unreadable)
+    if unmatched:
+        source["unmatched_photos_skipped"] = list(unmatched)
+    notes = paired_left_out_notes(learned_from, unreadable, unmatched, duplicates)
+    if notes:
+        source["notes"] = notes
 
 
 def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
@@ -244,7 +296,8 @@ def load_catalog_pair_set(
 
     The settings are mapped into our sliders (:func:`trainer.lrcat.favourites.catalog_edits`) and the "edit" of
     each pair is that recipe rendered on the original by our renderer; the nearest-edits labels are the mapped
-    recipes themselves. Skipped photos are reported in the log and the summary.
+    recipes themselves. Skipped photos are reported in the log and the summary (``catalog_skipped``); those
+    whose original cannot be found, read or decoded also in the command's notes (:func:`_record_left_out`).
 
     Raises:
         CatalogError / NotFoundError: the catalog cannot be read or the selection yields no usable photo.
@@ -253,13 +306,14 @@ def load_catalog_pair_set(
     from trainer.lrcat.favourites import catalog_edits
 
     t0 = time.monotonic()
-    edits, skipped = catalog_edits(lrcat, selection, photos=photos)
+    missing: list[str] = []
+    edits, skipped = catalog_edits(lrcat, selection, photos=photos, missing=missing)
     for message in skipped:
         log.warning("%s: skipped: %s", lrcat, message)
     if not edits:
         raise NotFoundError(f"{lrcat}: none of the selected photos can be used ({'; '.join(skipped[:3])})")
     source = {"lrcat": str(Path(lrcat).resolve()), "favourites": selection, "catalog_skipped": skipped}
-    return _edit_pairs(cfg, edits, source, sliders, t0)
+    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom catalog", missing)
 
 
 def load_settings_pair_set(cfg: TrainConfig, items: Sequence[Mapping[str, Any]], sliders: tuple[str, ...]) -> PairSet:
@@ -275,32 +329,46 @@ def load_settings_pair_set(cfg: TrainConfig, items: Sequence[Mapping[str, Any]],
     from trainer.lrcat.favourites import settings_edits
 
     t0 = time.monotonic()
-    edits, skipped = settings_edits(items)
+    missing: list[str] = []
+    edits, skipped = settings_edits(items, missing=missing)
     for message in skipped:
         log.warning("skipped: %s", message)
     if not edits:
-        raise NotFoundError(f"none of the {len(items)} photos can be used ({'; '.join(skipped[:3])})")
-    return _edit_pairs(cfg, edits, {"lightroom_edits": len(items), "edits_skipped": skipped}, sliders, t0)
+        raise NotFoundError(f"none of the {counted(len(items), 'photo')} can be used ({'; '.join(skipped[:3])})")
+    source = {"lightroom_edits": len(items), "edits_skipped": skipped}
+    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom edits", missing)
 
 
 def _edit_pairs(
-    cfg: TrainConfig, edits: list[Any], source: dict[str, Any], sliders: tuple[str, ...], t0: float
+    cfg: TrainConfig,
+    edits: list[Any],
+    source: dict[str, Any],
+    sliders: tuple[str, ...],
+    t0: float,
+    learned_from: str,
+    missing: Sequence[str],
 ) -> PairSet:
-    """Pairs of originals and their mapped settings rendered on them (``CatalogEdit`` each)."""
-    from trainer.data.pairs import Pair
+    """Pairs of originals and their mapped settings rendered on them (``CatalogEdit`` each).
 
+    ``missing``: the photos already left out because their original could not be found or read (named in the
+    summary with those that cannot be decoded here, :func:`_record_left_out`).
+    """
     d, seed = cfg.data, cfg.run.seed
     if d.max_images > 0:
         edits = edits[: d.max_images]
     csize = cache_size_of(d, cfg.agent.thumb)
+    pairs = [Pair(e.name, e.original, e.original) for e in edits]
     views = load_paired_views(
-        [Pair(e.name, e.original, e.original) for e in edits],
+        pairs,
         cache_size=csize,
         eval_size=d.eval_size,
         crops=d.crops_per_image,
         seed=seed,
         renders=[e.values for e in edits],
     )
+    for message in views.skipped:
+        log.warning("skipping a photo: %s", message)
+    _record_left_out(source, learned_from, [*missing, *_unreadable_pairs(pairs, views, short=False)])
     kept = {p.name for p in views.pairs}
     ps = _fitted(cfg, views, sliders, 0, t0, source)
     ps.labels = [Recipe.from_settings(e.values).to_dict()["steps"] for e in edits if e.name in kept]
@@ -313,7 +381,7 @@ DARKTABLE_EXPORT_SIZE = 768
 
 def _darktable_histories(
     photos: list[Path], selection: bool
-) -> tuple[list[tuple[Path, str, dict[str, Any], dict[str, Any]]], list[str]]:
+) -> tuple[list[tuple[Path, str, dict[str, Any], dict[str, Any]]], list[str], list[str]]:
     """Each photo's sidecar text, its history mapped into our sliders, and what was mapped (or why it is skipped).
 
     Args:
@@ -321,7 +389,9 @@ def _darktable_histories(
         selection: the folder is a selection of links (``train --darktable A B``): messages name the user's files.
 
     Returns:
-        ``(photo, sidecar text, slider values, module summary)`` per usable photo, and the skip messages.
+        ``(photo, sidecar text, slider values, module summary)`` per usable photo, the skip messages
+        (``"PHOTO: why"``, every photo skipped), and those skipped because the photo or its sidecar could not be
+        read (``"PHOTO (why)"``: an empty or truncated file, a malformed sidecar).
     """
     from backend.decode import decode_preview
     from backend.errors import AutoretouchError
@@ -331,6 +401,7 @@ def _darktable_histories(
     from trainer.data.selection import link_target
 
     skipped: list[str] = []
+    unreadable: list[str] = []
     chosen: list[tuple[Path, str, dict[str, Any], dict[str, Any]]] = []
     for photo in photos:
         sidecar = darktable_sidecar_path(photo)
@@ -340,15 +411,21 @@ def _darktable_histories(
         if not sidecar.is_file():
             skipped.append(f"{shown}: no darktable sidecar ({own_sidecar if selection else sidecar.name})")
             continue
+        step = "sidecar"
         try:
             entries = active_history(read_sidecar_readonly(own_sidecar))
             if not entries:
                 skipped.append(f"{shown}: the sidecar has no active history")
                 continue
+            step = "photo"
             info = decode_preview(own, long_side=64)
+            step = "history"
             mapped = history_to_settings(entries, long_side_px=max(info.full_width, info.full_height))
         except AutoretouchError as exc:
             skipped.append(f"{shown}: {exc}")
+            if step != "history":  # the photo or its sidecar could not be read (not: a history we cannot map)
+                why = getattr(exc, "reason", None) or str(exc)
+                unreadable.append(f"{shown} ({'the sidecar: ' if step == 'sidecar' else ''}{why})")
             continue
         for why in mapped.unreadable:  # trained on all the same: darktable-cli renders what the sidecar says
             log.warning("%s: the sidecar's %s; learnt from darktable's render of it only", shown, why)
@@ -358,7 +435,7 @@ def _darktable_histories(
             "not_ours": list(mapped.not_ours),
         }
         chosen.append((photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), summary))
-    return chosen, skipped
+    return chosen, skipped, unreadable
 
 
 def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...]) -> PairSet:
@@ -369,7 +446,8 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
     history entries of our own modules are also mapped back into our sliders
     (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
     fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
-    that cannot be read, are reported and skipped.
+    that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
+    summary (:func:`_record_left_out`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo.
@@ -385,14 +463,15 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
     selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
-    chosen, skipped = _darktable_histories(photos, selection)
+    chosen, skipped, unreadable = _darktable_histories(photos, selection)
     for message in skipped:
         if selection:
             log.warning("skipped: %s", message)
         else:
             log.warning("%s: skipped: %s", folder, message)
     if not chosen:
-        where = f"none of the {len(photos)} photos given has" if selection else f"{folder}: no photo with"
+        given = counted(len(photos), "photo")
+        where = f"none of the {given} given has" if selection else f"{folder}: no photo with"
         raise NotFoundError(f"{where} a darktable history ({'; '.join(skipped[:3])})")
     import tempfile
 
@@ -402,8 +481,9 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
         result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
     afters = [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
     csize = cache_size_of(d, cfg.agent.thumb)
+    pairs = [Pair(p.stem, p, p) for p, _, _, _ in chosen]
     views = load_paired_views(
-        [Pair(p.stem, p, p) for p, _, _, _ in chosen],
+        pairs,
         cache_size=csize,
         eval_size=d.eval_size,
         crops=d.crops_per_image,
@@ -416,6 +496,9 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
         "not_ours": sorted({m for *_, sm in chosen for m in sm["not_ours"]}),
     }
     source = {"darktable_dir": str(Path(folder).resolve()), "darktable_skipped": skipped, "modules": modules}
+    for message in views.skipped:
+        log.warning("skipping a photo: %s", message)
+    _record_left_out(source, "darktable sidecars", [*unreadable, *_unreadable_pairs(pairs, views, short=False)])
     ps = _fitted(cfg, views, sliders, 0, t0, source)
     labels = {p.stem: values for p, _, values, _ in chosen}
     fitted = {p.name: f.values for p, f in zip(views.pairs, ps.fits, strict=True)}

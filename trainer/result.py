@@ -21,6 +21,7 @@ from backend.agent.style import Style, read_metadata, save_style
 from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
 from backend.fsio import fsync_folder, replacing, write_failure
 from trainer.data.folders import MIN_PHOTO_SIDE
+from trainer.summary_lines import counted
 
 __all__ = [
     "REPLACED_DIR",
@@ -32,6 +33,7 @@ __all__ = [
     "keep_replaced",
     "left_out_notes",
     "next_model_version",
+    "paired_left_out_notes",
     "refuse_if_interrupted",
 ]
 
@@ -55,7 +57,8 @@ class TrainResult:
         metrics: the final evaluation numbers (rank 0).
         net: the trained agent.
         rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
-        notes: what the command's summary should say besides (photos left out as duplicates or too small).
+        notes: what the command's summary should say besides (photos left out as duplicates, too small or
+            unreadable).
     """
 
     run_dir: Path
@@ -89,18 +92,64 @@ def left_out_notes(
     notes = []
     if unreadable_targets:
         notes.append(
-            f"{len(unreadable_targets)} favourites could not be read, left out: {', '.join(unreadable_targets)}"
+            f"{counted(len(unreadable_targets), 'favourite')} could not be read, left out: "
+            + ", ".join(unreadable_targets)
         )
     if unreadable_sources:
-        notes.append(f"{len(unreadable_sources)} sources could not be read, left out: {', '.join(unreadable_sources)}")
+        notes.append(
+            f"{counted(len(unreadable_sources), 'source')} could not be read, left out: "
+            + ", ".join(unreadable_sources)
+        )
     if duplicate_targets:
-        notes.append(f"{len(duplicate_targets)} duplicate favourites left out: {', '.join(duplicate_targets)}")
+        notes.append(
+            f"{counted(len(duplicate_targets), 'duplicate favourite')} left out: " + ", ".join(duplicate_targets)
+        )
     if duplicate_sources:
-        notes.append(f"{len(duplicate_sources)} duplicate sources left out: {', '.join(duplicate_sources)}")
+        notes.append(f"{counted(len(duplicate_sources), 'duplicate source')} left out: " + ", ".join(duplicate_sources))
     if too_small:
         notes.append(
-            f"{len(too_small)} favourites too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) left out: "
-            + ", ".join(too_small)
+            f"{counted(len(too_small), 'favourite')} too small to learn from (under {MIN_PHOTO_SIDE} pixels a side) "
+            "left out: " + ", ".join(too_small)
+        )
+    return notes
+
+
+#: What a run from the photographer's own edits calls its examples in the notes, by its summary's
+#: ``learned_from``: (one, several, what went wrong with those left out as unreadable).
+_PAIRED_NOUNS: dict[str, tuple[str, str, str]] = {
+    "pairs": ("before/after pair", "before/after pairs", "could not be read"),
+    "lightroom catalog": ("favourite of the catalog", "favourites of the catalog", "could not be found or read"),
+    "lightroom edits": ("photo", "photos", "could not be read"),
+    "darktable sidecars": ("photo edited in darktable", "photos edited in darktable", "could not be read"),
+}
+
+
+def paired_left_out_notes(
+    learned_from: str, unreadable: Sequence[str] = (), unmatched: Sequence[str] = (), duplicates: Sequence[str] = ()
+) -> list[str]:
+    """The notes on the examples a run from the photographer's own edits left out; none when it left out none.
+
+    Worded as :func:`left_out_notes`; the reasons are free text, so the names are separated by ``"; "``.
+
+    Args:
+        learned_from: the summary's ``learned_from``: ``"pairs"``, ``"lightroom catalog"``, ``"lightroom edits"``
+            or ``"darktable sidecars"``.
+        unreadable: the pairs left out because a file of theirs could not be found or decoded (``"NAME (why)"``).
+        unmatched: the photos of ``--pairs`` without a partner of the same name (``"FILE (why)"``).
+        duplicates: the pairs left out as duplicates of another (``"NAME (the same original and edit as OTHER)"``).
+    """
+    one, several, why = _PAIRED_NOUNS.get(learned_from, ("photo", "photos", "could not be read"))
+    notes = []
+    if unreadable:
+        notes.append(f"{counted(len(unreadable), one, several)} {why}, left out: " + "; ".join(unreadable))
+    if unmatched:
+        notes.append(
+            f"{counted(len(unmatched), 'photo')} without a partner of the same name in the other folder, left out: "
+            + "; ".join(unmatched)
+        )
+    if duplicates:
+        notes.append(
+            f"{counted(len(duplicates), 'duplicate ' + one, 'duplicate ' + several)} left out: " + ", ".join(duplicates)
         )
     return notes
 

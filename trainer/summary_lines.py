@@ -1,14 +1,34 @@
 """The lines of a training summary that read the run's final metrics, shared by ``train`` and ``train --server``.
 
 Both print the same thing whether the style was trained here or on a daemon (whose ``TrainFinished`` carries
-the same metrics).
+the same metrics). :func:`counted` words every count of the trainer's summaries, notes and style descriptions
+("1 pair", "2 pairs").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["metric_lines"]
+__all__ = ["counted", "metric_lines"]
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` with its noun, singular for exactly one: ``"1 favourite"``, ``"0 favourites"``, ``"2 favourites"``.
+
+    Args:
+        n: the count.
+        singular: the noun (or phrase) for one: ``"pair"``, ``"duplicate before/after pair"``.
+        plural: the words for any other count, where adding ``s`` to ``singular`` is wrong (``"photos edited in
+            darktable"``); default ``singular + "s"``.
+
+    Returns:
+        The count and the noun, e.g. ``"3 sources"``.
+
+    Example:
+        >>> counted(1, "step"), counted(2, "photo edited in Lightroom", "photos edited in Lightroom")
+        ('1 step', '2 photos edited in Lightroom')
+    """
+    return f"{n} {singular if n == 1 else (plural if plural is not None else singular + 's')}"
 
 
 def metric_lines(metrics: Mapping[str, float], *, from_edits: bool) -> list[str]:

@@ -68,6 +68,7 @@ from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
 from trainer.rl import episode_losses
+from trainer.summary_lines import counted
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
 
@@ -424,10 +425,12 @@ def _export_style(
 ) -> tuple[Path, Path | None, Path | None]:
     cfg = trainer.cfg
     net = copy.deepcopy(trainer.net).cpu().eval()
+    targets = summary.get("targets")
+    favourites = counted(targets, "favourite") if isinstance(targets, int) else "? favourites"
     style = Style(
         name=cfg.run.style,
         net=net,
-        description=cfg.run.description or f"trained by autoretouch train on {summary.get('targets', '?')} favourites",
+        description=cfg.run.description or f"trained by autoretouch train on {favourites}",
         training=_summary_for_style(summary, cfg, trainer.step, trainer.elapsed),
         metrics={k: round(v, 6) for k, v in metrics.items() if math.isfinite(v)},
         model_version=next_model_version(install_dir, cfg.run.style),

@@ -183,8 +183,11 @@ class _Found:
     owner: str  # the catalog's own file of the photo (its recorded path; virtual copies share it)
 
 
-def _drop_ambiguous(found: list[_Found], skipped: list[str]) -> list[CatalogEdit]:
-    """The edits, less those whose original was found by name and is also the file of another catalog photo."""
+def _drop_ambiguous(found: list[_Found], skipped: list[str], missing: list[str]) -> list[CatalogEdit]:
+    """The edits, less those whose original was found by name and is also the file of another catalog photo.
+
+    Each one dropped is named (with why) in ``skipped`` and in ``missing`` (its original could not be found for sure).
+    """
     by_file: dict[Path, list[_Found]] = {}
     for f in found:
         by_file.setdefault(f.edit.original.resolve(), []).append(f)
@@ -196,11 +199,13 @@ def _drop_ambiguous(found: list[_Found], skipped: list[str]) -> list[CatalogEdit
             if f.how == "recorded":
                 continue  # the catalog's own path: certainly this photo's file
             others = ", ".join(g.where for g in group if g.owner != f.owner)
-            skipped.append(
+            message = (
                 f"{f.where}: ambiguous original: {f.edit.original} (found by name in the {f.how}) is also the "
                 f"original of {others}, a photo of the same name from another catalog folder; relink the "
                 "originals in Lightroom, or keep them in folders as the catalog has them"
             )
+            skipped.append(message)
+            missing.append(message)
             dropped.add(id(f))
     return [f.edit for f in found if id(f) not in dropped]
 
@@ -242,7 +247,7 @@ def _where(catalog: LightroomCatalog, image_id: int) -> str:
 
 
 def catalog_edits(
-    lrcat: str | Path, selection: str, *, photos: str | Path | None = None
+    lrcat: str | Path, selection: str, *, photos: str | Path | None = None, missing: list[str] | None = None
 ) -> tuple[list[CatalogEdit], list[str]]:
     """The selected favourites of a catalog with their settings as recipes (see the module docstring).
 
@@ -256,6 +261,9 @@ def catalog_edits(
         lrcat: the ``.lrcat`` file (opened read-only).
         selection: ``picks``, ``rating:N`` or ``collection:NAME``.
         photos: folder to look for originals by file stem when the recorded paths are gone.
+        missing: where given, also receives the messages of the photos skipped because their original could not
+            be found (not found, ambiguous) or may not be read (the :func:`originals_within` check): the training
+            summary names those.
 
     Returns:
         ``(edits, skipped)``: the usable favourites, and one message per skipped photo (naming it and why).
@@ -270,6 +278,7 @@ def catalog_edits(
     index = StemIndex(photos) if photos is not None else None
     found: list[_Found] = []
     skipped: list[str] = []
+    lost: list[str] = [] if missing is None else missing
     with open_catalog(lrcat) as catalog:
         ids = select_favourites(catalog, selection)
         if not ids:
@@ -292,6 +301,7 @@ def catalog_edits(
             hit = find_photo(photo.path, photo.base_name, Path(lrcat).resolve().parent, index)
             if hit is None:
                 skipped.append(f"{where}: original not found ({photo.path or 'no path recorded'})")
+                lost.append(skipped[-1])
                 continue
             original, how = hit
             if check is not None:
@@ -299,16 +309,19 @@ def catalog_edits(
                     check(original)
                 except PermissionDeniedError as exc:
                     skipped.append(f"{where}: {exc}")
+                    lost.append(skipped[-1])
                     continue
             mapped = map_settings(photo.settings, as_shot=catalog.as_shot_white_balance(photo))
             edit = CatalogEdit(label, original, dict(mapped.values), mapped.notes)
             found.append(_Found(edit, where, how, photo.path or f"image {photo.master_id or photo.id}"))
-    edits = _drop_ambiguous(found, skipped)
+    edits = _drop_ambiguous(found, skipped, lost)
     log_notes(lrcat, edits)
     return edits, skipped
 
 
-def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit], list[str]]:
+def settings_edits(
+    items: Sequence[Mapping[str, Any]], *, missing: list[str] | None = None
+) -> tuple[list[CatalogEdit], list[str]]:
     """Photos with their Lightroom develop settings as sent by the plug-in (``photo:getDevelopSettings()``).
 
     The same mapping as :func:`catalog_edits`, for settings that come with the photo instead of from a catalog
@@ -318,12 +331,14 @@ def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit
 
     Args:
         items: ``{"path": original photo, "settings": develop settings}`` each.
+        missing: where given, also receives ``"NAME (why)"`` for each photo skipped because it could not be found
+            or decoded (the training summary names those).
 
     Returns:
         ``(edits, skipped)``: the usable photos, and one message per skipped photo (naming it and why).
     """
     from backend.decode import decode_preview
-    from backend.errors import AutoretouchError
+    from backend.errors import AutoretouchError, DecodeError
     from trainer.lrcat.records import AsShotWhiteBalance
 
     edits: list[CatalogEdit] = []
@@ -345,6 +360,8 @@ def settings_edits(items: Sequence[Mapping[str, Any]]) -> tuple[list[CatalogEdit
             decoded = decode_preview(path, long_side=64)
         except AutoretouchError as exc:
             skipped.append(f"{path.name}: {exc}")
+            if missing is not None and isinstance(exc, DecodeError | NotFoundError | PermissionDeniedError):
+                missing.append(f"{path.name} ({getattr(exc, 'reason', None) or exc})")
             continue
         shot = decoded.as_shot
         as_shot = None
