@@ -34,7 +34,8 @@ def photos(tmp_path: Path) -> list[Path]:
 
 
 def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if not line.startswith("  ")]  # the outcome lines, not their notes
+    """The outcome lines: not their notes, nor a dry run's values (``apply --dry-run`` lists them first)."""
+    return [line for line in text.splitlines() if not line.startswith(("  ", "values ("))]
 
 
 def test_apply_and_revert_both_print_one_line_per_photo_and_one_lightroom_count(

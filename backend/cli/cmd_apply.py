@@ -6,7 +6,8 @@ as ``autoretouch suggest`` computes its first, deterministic recipe; the photo i
 
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
 error), or one JSON document with ``--json``. Lightroom's skip of a photo whose XMP is inside the file (JPEG, TIFF,
-PNG, DNG) is, where the photo has a darktable line (``--host both``), one count at the end; ``--json`` lists each. A photo that cannot be read or a malformed sidecar is
+PNG, DNG) is, where the photo has a darktable line (``--host both``), one count at the end; ``--json`` lists each.
+A dry run also lists the values it would write, as ``suggest`` lists a recipe. A photo that cannot be read or a malformed sidecar is
 reported with the file's name and the batch goes on; the exit status is then the error's own when every photo
 failed (8 for a malformed sidecar), else 9 (partial failure). A folder
 fails alone (``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
@@ -21,6 +22,7 @@ from backend.cli.duplicate_option import add_duplicate_option, checked_duplicate
 from backend.cli.outcome_report import check_strength, format_outcome, report, run_batch
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
+from backend.cli.suggestion_report import format_recipe
 from backend.recipe import Recipe, load_recipe, scale
 from backend.sidecar.apply import Outcome, apply_to_photo
 from backend.torch_threads import torch_threads
@@ -39,7 +41,9 @@ NAME.safetensors (with --server: a style installed on the daemon). With --json, 
 [{"photo", "host", "sidecar", "action", "reason", "warnings"}, ...], "failed": N}, plus with --style/--mix
 "recipes": [{"photo", "recipe"}, ...] (what was written, or would be). In text, with --host both, the
 Lightroom skips of JPEG/TIFF/PNG/DNG photos (Lightroom reads the XMP inside those files) are one line at the end
-("skipped lightroom N photos: ..."); --json lists each. Exit status 9 means some photos of
+("skipped lightroom N photos: ..."); --json lists each. --dry-run text lists the values it would write as
+`suggest` does: each photo's own under its lines ("values:"), or --recipe's once before them ("values (every
+photo):"). Exit status 9 means some photos of
 the batch failed; when every photo failed (a sidecar failed and none was written), the error's own status
 (e.g. 8 a malformed or unsafe sidecar, 6 not found, 5 undecodable). A folder given as PHOTO fails alone ("is
 a folder; use `autoretouch catalog FOLDER`") and the other photos are done. --strength 0 (or a recipe that
@@ -89,7 +93,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "at --strength 0: take autoretouch's earlier one out"
         ),
     )
-    parser.add_argument("--dry-run", action="store_true", help="report what would be written; write nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report what would be written, with the values as `autoretouch suggest` lists them; write nothing",
+    )
     add_strength_option(
         parser,
         default=None,
@@ -106,16 +114,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Apply the recipe (or each photo's suggestion) to every photo; returns the exit status."""
+    """Apply the recipe (or each photo's suggestion) to every photo; returns the exit status.
+
+    A dry run's text lists ``--recipe``'s values first (``values (every photo):``, in-process and with
+    ``--server`` alike); each photo's suggestion (``--style``/``--mix``) is listed under its lines by
+    :func:`~backend.cli.outcome_report.report`.
+    """
     strength = check_strength(args.strength)
     duplicate = checked_duplicate(args)
+    recipe = None
+    if args.recipe is not None:
+        recipe = load_recipe(args.recipe)
+        recipe = scale(recipe, strength) if args.strength is not None else recipe
+        if args.dry_run and not args.json:
+            print("\n".join(["values (every photo):", *format_recipe(recipe, "  ")]), flush=True)
     if getattr(args, "server", None):
         from backend.cli.remote import remote_apply
 
         return remote_apply(args)
-    if args.recipe is None:
+    if recipe is None:
         return _run_styles(args, strength, duplicate)
-    recipe = scale(load_recipe(args.recipe), strength) if args.strength is not None else load_recipe(args.recipe)
     options = {"host": args.host, "overwrite": args.overwrite, "dry_run": args.dry_run, "duplicate": duplicate}
     outcomes = run_batch(args.photos, args.host, lambda p: apply_to_photo(p, recipe, **options))
     return report(outcomes, args.json)

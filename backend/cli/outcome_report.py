@@ -15,6 +15,7 @@ from typing import Any
 
 from backend.batch.walk import FolderWalk, check_path_length, is_folder
 from backend.cli.printable import printable
+from backend.cli.suggestion_report import format_recipe
 from backend.errors import EXIT_PARTIAL, AutoretouchError, ErrorKind, FileError, PermissionDeniedError, naming_file
 from backend.recipe import Recipe
 from backend.recipe import check_strength as check_recipe_strength
@@ -126,16 +127,27 @@ def _is_embedded_skip(o: Outcome) -> bool:
     return o.action == "skipped" and o.host == "lightroom" and o.reason == EMBEDDED_REASON
 
 
-def _text_lines(outcomes: Sequence[Outcome]) -> list[tuple[str, bool]]:
-    """The text report: ``(text, to stderr)`` per outcome, with the embedded-XMP skips folded into one last line.
+def _text_lines(outcomes: Sequence[Outcome], recipes: Mapping[Path, Recipe] | None = None) -> list[tuple[str, bool]]:
+    """The text report: ``(text, to stderr)`` per outcome, the embedded-XMP skips folded, a dry run's values shown.
 
     A Lightroom skip of a photo whose XMP is inside the file (:data:`~backend.sidecar.apply.EMBEDDED_REASON`) is
     left out where the same photo has another host's line (``--host both``: every JPEG would repeat it) and
     counted in one :data:`EMBEDDED_SUMMARY` line at the end; a photo with no other line keeps its own.
+
+    A dry run (``would-write``) shows what it would write, as ``suggest`` lists a recipe
+    (:func:`~backend.cli.suggestion_report.format_recipe`): each photo's own suggestion (``recipes``, ``--style``/``--mix``) in a ``  values:``
+    block after its lines (``apply --recipe`` lists its one recipe before the outcomes).
     """
     with_other_host = {o.photo for o in outcomes if not _is_embedded_skip(o)}
     folded = {o.photo for o in outcomes if _is_embedded_skip(o) and o.photo in with_other_host}
-    lines = [(format_outcome(o), o.failed) for o in outcomes if not (_is_embedded_skip(o) and o.photo in folded)]
+    would_write = {o.photo for o in outcomes if o.action == "would-write"}
+    lines: list[tuple[str, bool]] = []
+    for k, o in enumerate(outcomes):
+        if not (_is_embedded_skip(o) and o.photo in folded):
+            lines.append((format_outcome(o), o.failed))
+        last_of_photo = k + 1 == len(outcomes) or outcomes[k + 1].photo != o.photo
+        if last_of_photo and o.photo in would_write and recipes is not None and o.photo in recipes:
+            lines += [("  values:", False), *((line, False) for line in format_recipe(recipes[o.photo], "    "))]
     if folded:
         count = f"{len(folded)} photo{'s' if len(folded) > 1 else ''}"
         lines.append((f"{'skipped':<12} {'lightroom':<9} {EMBEDDED_SUMMARY.format(count=count)}", False))
@@ -192,7 +204,8 @@ def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe
     Args:
         outcomes: the outcomes, in photo order.
         as_json: print one JSON document instead of lines (in text, the Lightroom skips of JPEG/TIFF/...
-            photos that have a darktable line are one count at the end: :func:`_text_lines`).
+            photos that have a darktable line are one count at the end, and a dry run shows each photo's
+            suggestion it would write: :func:`_text_lines`).
         recipes: photo -> the suggestion written (``--style``/``--mix``); listed under ``"recipes"`` in the
             JSON document, in the order given. ``None`` (``--recipe``) adds no key.
     """
@@ -204,7 +217,7 @@ def report(outcomes: list[Outcome], as_json: bool, recipes: Mapping[Path, Recipe
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        for line, to_stderr in _text_lines(outcomes):
+        for line, to_stderr in _text_lines(outcomes, recipes):
             print(line, file=sys.stderr if to_stderr else sys.stdout)
     return exit_status(outcomes)
 
