@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Restore each photo's sidecars to their state before 'autoretouch apply': the develop settings "
             "and darktable history that were there come back, a sidecar autoretouch created is removed. "
-            "The current sidecar is kept as SIDECAR.autoretouch.bak. A folder is walked recursively as 'autoretouch catalog' "
+            "The current sidecar is kept as SIDECAR.autoretouch.bak, also when a sidecar autoretouch created is "
+            "removed: that backup is how a later 'autoretouch catalog' knows you took the edit out (it does not "
+            "apply it again; with the backup deleted too, it does). A folder is walked recursively as 'autoretouch catalog' "
             "walks it (hidden entries skipped, symbolic links to folders not followed) and every photo in it is "
             "reverted: 'autoretouch revert FOLDER' undoes 'autoretouch catalog FOLDER' (with --server the daemon "
             "walks it, by the same rules). A path that does not exist (and has no sidecar either) fails as not "
