@@ -58,7 +58,8 @@ class TrainResult:
         net: the trained agent.
         rejected: why the style was not installed (worse than doing nothing, degenerate moves), or ``None``.
         notes: what the command's summary should say besides (photos left out as duplicates, too small or
-            unreadable).
+            unreadable). They name the photos as they are (``--json``, the training record); the printed summary
+            escapes their control characters (:func:`trainer.summary_lines.note_lines`).
     """
 
     run_dir: Path

@@ -2,14 +2,18 @@
 
 Both print the same thing whether the style was trained here or on a daemon (whose ``TrainFinished`` carries
 the same metrics). :func:`counted` words every count of the trainer's summaries, notes and style descriptions
-("1 pair", "2 pairs").
+("1 pair", "2 pairs"); :func:`note_lines` prints the notes, which name photos from the user's folders, with their
+control characters escaped (:func:`backend.text.printable`; ``--json`` and the training record keep them as they
+are).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-__all__ = ["counted", "metric_lines"]
+from backend.text import printable
+
+__all__ = ["counted", "metric_lines", "note_lines"]
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:
@@ -74,3 +78,24 @@ def metric_lines(metrics: Mapping[str, float], *, from_edits: bool) -> list[str]
             f"; critic gap {m['critic_gap_before']:.3f} -> {m['critic_gap_after']:.3f}; {m['edits']:.1f} edits/photo"
         )
     return lines
+
+
+def note_lines(notes: Iterable[str]) -> list[str]:
+    r"""The summary's ``  note: ...`` lines, one per note, control characters escaped.
+
+    A note names the photos a run left out, and a photo's name may hold a line break or an escape sequence: printed
+    raw, it would split the note (or forge a line of the summary) or drive the terminal. Each note is
+    :func:`backend.text.printable` (``\n``, ``\x1b``); the notes themselves (``--json``, the training record) keep
+    the names as they are.
+
+    Args:
+        notes: the notes (a run's ``notes``, :attr:`trainer.result.TrainResult.notes`).
+
+    Returns:
+        The lines, without line ends.
+
+    Example:
+        >>> note_lines(["1 photo left out: a\nb.jpg (why)"])
+        ['  note: 1 photo left out: a\\nb.jpg (why)']
+    """
+    return [f"  note: {printable(note)}" for note in notes]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.cli.argtypes import int_arg
+from backend.cli.printable import printable
 from backend.cli.server_options import add_server_options
 from backend.cli.style_options import add_strength_option, parse_style_arg
 
@@ -129,12 +130,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def format_summary(summary: BatchSummary) -> list[str]:
-    """Human lines for a :class:`~backend.batch.results.BatchSummary`."""
+    """Human lines for a :class:`~backend.batch.results.BatchSummary`.
+
+    Names and reasons are :func:`~backend.cli.printable.printable`: a line break or an escape sequence in a file name
+    cannot split a line, forge one or drive the terminal (``--json`` has them as they are).
+    """
     n = len(summary.photos)
     head = (
         f"catalog: {n} photo{'s' if n != 1 else ''} in {summary.elapsed_s:.1f} s ({summary.photos_per_s:.1f} photos/s, "
         f"{summary.jobs} job{'s' if summary.jobs != 1 else ''}); host {'+'.join(summary.hosts)}, "
-        f"style {summary.style}, strength {summary.strength:g}{' (dry run: nothing written)' if summary.dry_run else ''}"
+        f"style {printable(summary.style)}, strength {summary.strength:g}{' (dry run: nothing written)' if summary.dry_run else ''}"
     )
     lines = [head]
     counts = summary.counts
@@ -145,19 +150,19 @@ def format_summary(summary: BatchSummary) -> list[str]:
             continue
         lines.append(f"  {status:<12} {counts[status]:>6}")
         if status == "skipped":
-            lines += [f"    {count:>6}  {reason}" for reason, count in summary.skipped_reasons.items()]
+            lines += [f"    {count:>6}  {printable(reason)}" for reason, count in summary.skipped_reasons.items()]
     if summary.failures:
         lines.append("failed photos:")
-        lines += [f"  {reason}" for _, reason in summary.failures]
+        lines += [f"  {printable(reason)}" for _, reason in summary.failures]
     if summary.interrupted:
         lines.append("interrupted: run the same command again to continue")
     if summary.journal is not None:
-        lines.append(f"journal: {summary.journal}")
+        lines.append(f"journal: {printable(summary.journal)}")
     return lines
 
 
 class _Progress:
-    """The progress bar on stderr (a terminal only) and the failure lines, as photos finish."""
+    """The progress bar on stderr (a terminal only) and the failure lines (names escaped), as photos finish."""
 
     def __init__(self) -> None:
         self.bar: Any = None
@@ -169,7 +174,7 @@ class _Progress:
             self.bar = tqdm(total=outcome.total, file=sys.stderr, unit="photo", disable=None, dynamic_ncols=True)
         self.bar.update(1)
         if outcome.failed:
-            self.bar.write(f"autoretouch: error: {outcome.reason}", file=sys.stderr)
+            self.bar.write(f"autoretouch: error: {printable(outcome.reason)}", file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:

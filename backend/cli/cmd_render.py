@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.nn import functional
 
 from backend.cli.batch_report import run_photo_batch
+from backend.cli.printable import printable
 from backend.cli.style_options import add_recipe_or_style_options, add_strength_option, load_styles
 from backend.errors import (
     AutoretouchError,
@@ -336,7 +337,7 @@ def render_photo(
 
 def _usage(args: argparse.Namespace, message: str) -> None:
     parser: argparse.ArgumentParser = args._parser
-    parser.error(message)  # exits with status 2
+    parser.error(printable(message))  # exits with status 2; a file name's control characters escaped
 
 
 def _check_usage(args: argparse.Namespace) -> None:
@@ -387,7 +388,10 @@ def _suggested(photo: Path, styles: list[tuple[Any, float]], strength: float) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render every photo; returns 0, the error's exit code (single photo) or 9 (some of a batch failed)."""
+    """Render every photo; returns 0, the error's exit code (single photo) or 9 (some of a batch failed).
+
+    Text output names each photo and its output :func:`~backend.cli.printable.printable` (``--json``: as they are).
+    """
     _check_usage(args)
     if args.recipe is not None:
         fixed: Recipe | None = scale(load_recipe(args.recipe), args.strength)
@@ -426,6 +430,6 @@ def run(args: argparse.Namespace) -> int:
                 row["recipe"] = recipe.to_dict()
             print(json.dumps(row), flush=True)
         else:
-            print(f"{plan.photo} -> {plan.output} ({width}x{height})", flush=True)
+            print(f"{printable(plan.photo)} -> {printable(str(plan.output))} ({width}x{height})", flush=True)
 
     return run_photo_batch(plans, lambda plan: plan.photo, attempt, done, as_json=args.json)

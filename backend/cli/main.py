@@ -39,6 +39,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from backend import __version__, errors
+from backend.cli.printable import printable
 from backend.errors import AutoretouchError
 
 __all__ = [
@@ -234,7 +235,7 @@ def _run(argv: Sequence[str] | None, *, owner: bool = True) -> int:
     except AutoretouchError as exc:
         if interrupted():
             return _interrupted()
-        print(f"autoretouch: error: {exc}", file=sys.stderr)
+        print(f"autoretouch: error: {printable(str(exc))}", file=sys.stderr)  # a file name's control characters escaped
         return exc.exit_code
     except KeyboardInterrupt:
         return _interrupted()

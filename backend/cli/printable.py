@@ -1,58 +1,11 @@
-r"""Text for the terminal: file names and messages with their control characters escaped.
+"""Text for the terminal: :func:`backend.text.printable`, re-exported for the CLI's reports.
 
-The one place the text reports (:mod:`backend.cli.outcome_report`, :mod:`backend.cli.batch_report`,
-:mod:`backend.cli.suggestion_report`) pass a name or a message through before printing it. A file name may hold
-any character but ``/`` and NUL: a line break in it would split one report line in two (and could forge a line
-such as ``written      lightroom ...``), an escape sequence could clear the screen or recolour it, a bidi override
-reverse what follows. Those become Python's escapes (``\n``, ``\x1b``, ``\u202e``), as ``repr`` writes them;
-ordinary Unicode (accents, CJK, emoji with their joiners) stays as it is. ``--json`` output needs none of this:
-JSON escapes control characters itself.
+It lives in :mod:`backend.text` so that ``trainer`` (whose ``train`` summary names photos too) can use it without
+reaching into the CLI package; see there for what is escaped and why.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from pathlib import Path
+from backend.text import printable
 
 __all__ = ["printable"]
-
-#: Unicode categories escaped: controls, format characters (bidi overrides, zero-width spaces), line and paragraph
-#: separators, and lone surrogates (the undecodable bytes of a file name, which a UTF-8 terminal cannot print).
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-#: Format characters kept: the zero-width (non-)joiners that emoji sequences and several scripts need.
-_KEPT = frozenset({"\u200c", "\u200d"})
-#: The short escapes ``repr`` uses.
-_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(ch: str) -> str:
-    r"""``ch`` as ``repr`` escapes it: ``\n``, ``\xNN``, ``\uNNNN`` or ``\UNNNNNNNN``."""
-    if ch in _SHORT:
-        return _SHORT[ch]
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def printable(text: str | Path) -> str:
-    r"""``text`` with control and format characters escaped, so that it prints as what it is, on one line.
-
-    Args:
-        text: a file name, a path or a message (which may quote file names).
-
-    Returns:
-        ``text`` unchanged when it holds none; otherwise each such character as its Python escape.
-
-    Example:
-        >>> printable("bad\nwritten      lightroom forged.jpg")
-        'bad\\nwritten      lightroom forged.jpg'
-        >>> printable("Café 東京 👨\u200d👩.jpg")
-        'Café 東京 👨\u200d👩.jpg'
-    """
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(
-        _escape(ch) if ch not in _KEPT and unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch for ch in s
-    )
