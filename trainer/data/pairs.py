@@ -163,7 +163,8 @@ class PairedViews:
         before_evals: ``(P, 3, E, E)`` whole originals squeezed to the evaluation size.
         after_evals: ``(P, 3, E, E)`` whole edited versions, likewise.
         pairs: the P pairs that could be decoded.
-        skipped: one message per pair that could not (it names the file and the problem).
+        skipped: one message per pair that could not (``"FILE: why"``, naming the file and the problem; ``"FILE:
+            not found"`` for a file gone since the pairs were matched).
     """
 
     before_crops: Tensor
@@ -172,6 +173,42 @@ class PairedViews:
     after_evals: Tensor
     pairs: tuple[Pair, ...]
     skipped: tuple[str, ...]
+
+
+def _pair_images(
+    pair: Pair, long_side: int, render: Mapping[str, Any] | None, after: Tensor | None
+) -> tuple[Tensor, Tensor] | str:
+    """Decode one pair's original and get its edit, for :func:`load_paired_views`.
+
+    Args:
+        pair: the pair.
+        long_side: the long side the photos are decoded at.
+        render: the edit as a recipe (slider -> value) rendered on the original, or ``None``.
+        after: the edit as a ``(1, 3, H, W)`` image, or ``None``; with neither, the ``reference`` file is decoded.
+
+    Returns:
+        ``(original, edit)``, float32 linear Rec.2020 (the edit not yet on the original's frame), or why the pair
+        is left out (``"FILE: why"``): a file that cannot be decoded, or ``"FILE: not found"`` for one gone since
+        the pairs were matched (deleted, moved, a symbolic link left dangling).
+    """
+    from backend.decode import decode_preview
+    from backend.errors import DecodeError
+    from backend.recipe import Recipe, render_recipe
+
+    reading = pair.input  # the file being decoded, named when it is not found
+    try:
+        x = decode_preview(reading, long_side=long_side).image.float()
+        if render is not None:
+            with torch.no_grad():
+                return x, render_recipe(x, Recipe.from_settings(render))
+        if after is not None:
+            return x, after.float()
+        reading = pair.reference
+        return x, decode_preview(reading, long_side=long_side).image.float()
+    except DecodeError as exc:
+        return str(exc)
+    except NotFoundError:
+        return f"{reading}: not found"
 
 
 def load_paired_views(
@@ -188,7 +225,9 @@ def load_paired_views(
 
     The edited version is resized onto the original's frame (see the module docstring), then both are cut by
     :func:`trainer.data.folders.crop_photo` with one random source, so view ``k`` of the original and view ``k``
-    of the edit show the same part of the scene.
+    of the edit show the same part of the scene. A pair with a file that cannot be decoded, or that can no longer be
+    found (deleted, moved or left a dangling symbolic link since the pairs were matched), is left out and named in
+    :attr:`PairedViews.skipped`; the others are loaded.
 
     Args:
         pairs: the pairs (e.g. from :func:`find_pairs`).
@@ -202,11 +241,8 @@ def load_paired_views(
             photo's sidecar), used as the edit instead of the ``reference`` file (resized onto the original).
 
     Raises:
-        NotFoundError: not a single pair could be decoded.
+        NotFoundError: not a single pair could be found and decoded.
     """
-    from backend.decode import decode_preview
-    from backend.errors import DecodeError
-    from backend.recipe import Recipe, render_recipe
     from trainer.data.folders import crop_photo, decode_long_side
 
     if renders is not None and len(renders) != len(pairs):
@@ -220,18 +256,12 @@ def load_paired_views(
     kept: list[Pair] = []
     skipped: list[str] = []
     for i, pair in enumerate(pairs):
-        try:
-            x = decode_preview(pair.input, long_side=long_side).image.float()
-            if renders is not None:
-                with torch.no_grad():
-                    y = render_recipe(x, Recipe.from_settings(renders[i]))
-            elif after_images is not None:
-                y = after_images[i].float()
-            else:
-                y = decode_preview(pair.reference, long_side=long_side).image.float()
-        except DecodeError as exc:
-            skipped.append(str(exc))
+        render = None if renders is None else renders[i]
+        images = _pair_images(pair, long_side, render, None if after_images is None else after_images[i])
+        if isinstance(images, str):
+            skipped.append(images)
             continue
+        x, y = images
         if y.shape[-2:] != x.shape[-2:]:
             y = functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
         rng = np.random.default_rng(seed + i)
