@@ -18,6 +18,7 @@ from backend.cli.server_options import refuse_options
 from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
+from backend.text import printable
 from trainer.learned_from import learned_from
 from trainer.summary_lines import counted, metric_lines
 
@@ -184,11 +185,11 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
         sys.stdout.write("\n")
         return
     print(f"trained style {args.style!r}: {counted(finished.steps, 'step')} (stopped by {finished.stopped_by})")
-    print(f"  run folder: {finished.run_dir}{os.sep}")
+    print(f"  run folder: {printable(finished.run_dir)}{os.sep}")  # names escaped, as locally
     if installed is not None:
-        print(f"  installed:  {installed}")
+        print(f"  installed:  {printable(installed)}")
     elif finished.rejected:  # as a local run prints it: the run folder's copy (on the daemon's machine)
-        print(f"  style:      {_run_style_path(finished.run_dir, args.style)}")
+        print(f"  style:      {printable(_run_style_path(finished.run_dir, args.style))}")
     edits = learned_from(
         pairs=getattr(args, "pairs", None),
         catalog=getattr(args, "favourites", None),
