@@ -7,7 +7,10 @@ The one place every text report passes a name or a message through before printi
 re-exports it). A file name may hold any character but ``/`` and NUL: a line break in it would split one report
 line in two (and could forge a line such as ``written      lightroom ...``), an escape sequence could clear the
 screen or recolour it, a bidi override reverse what follows. Those become Python's escapes (``\n``, ``\x1b``,
-``\u202e``), as ``repr`` writes them; ordinary Unicode (accents, CJK, emoji with their joiners) stays as it is.
+``\u202e``), written as ``repr`` writes them (a backslash already in the name is left as it is, so a name holding the
+two characters ``\n`` prints like one holding a line break); ordinary Unicode (accents, CJK, emoji with their
+zero-width joiners) stays as it is. The invisible tag characters (U+E0020–E007F) are escaped too, although a
+subdivision flag (England's) is built from them: they can hide text in a name, and showing it matters more.
 ``--json`` output needs none of this: JSON escapes control characters itself.
 """
 
