@@ -603,7 +603,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         fit = ""
         if s.get("fit_psnr") is not None:
             fit = f"; fit PSNR {s['fit_psnr']:.2f} dB (PV2003 mapping {s['fit_psnr_pv2003']:.2f}, identity {s['fit_psnr_identity']:.2f})"
-        print(f"imitated expert {s['expert']}: {counted(s['photos'], 'photo')}, {s['targets']} targets{fit}")
+        print(f"imitated expert {s['expert']}: {counted(s['photos'], 'photo')}, {counted(s['targets'], 'target')}{fit}")
         print(
             f"  {counted(imitation['steps'], 'step')}: slider-choice loss {before['ce']:.3f} -> {after['ce']:.3f}, "
             f"value error {before['value']:.4f} -> {after['value']:.4f}, first slider right "
