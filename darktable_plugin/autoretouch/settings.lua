@@ -48,6 +48,32 @@ local function trim(s)
   return (tostring(s):gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
+--- Why the style mix `mix` (STYLE:WEIGHT,STYLE:WEIGHT) would be refused by the command line's `--mix` (see
+--- backend/cli/style_options.py, parse_mix), or nil: each entry a style name, a colon (the last one) and a weight,
+--- a number that is finite and not negative; no style named twice; the weights adding up to more than 0. Whether
+--- the styles exist is for the command line to say.
+local function check_mix(mix)
+  local names, total = {}, 0
+  for entry in (mix .. ","):gmatch("([^,]*),") do
+    entry = trim(entry)
+    local name, weight = entry:match("^(.*):([^:]*)$")
+    name = name and trim(name)
+    local w = weight and not weight:find("[xX]") and tonumber(weight) -- no hexadecimal: Python's float has none
+    if not name or name == "" then
+      return msg("bad_mix_entry", entry)
+    elseif not w or w ~= w or w < 0 or w == math.huge then
+      return msg("bad_mix_weight", entry)
+    elseif names[name] then
+      return msg("bad_mix_twice", name)
+    end
+    names[name], total = true, total + w
+  end
+  if not (total > 0 and total < math.huge) then
+    return msg("bad_mix_total")
+  end
+  return nil
+end
+
 --- The settings for one run: preferences, then `overrides` (same keys). Returns the table, or nil and a
 -- message for the user.
 local function read_settings(overrides)
@@ -90,9 +116,9 @@ local function read_settings(overrides)
   end
   cfg.daemon_port = string.format("%d", port)
   cfg.start_daemon = cfg.start_daemon == true
-  if cfg.mix ~= "" and not cfg.mix:match("^[%w_%.%-]+:%d") then
-    -- NAME:WEIGHT,NAME:WEIGHT (the command line checks the rest: names, weights)
-    return nil, msg("bad_mix", cfg.mix)
+  local mix_problem = cfg.mix ~= "" and check_mix(cfg.mix)
+  if mix_problem then
+    return nil, msg("bad_mix", cfg.mix, mix_problem)
   end
   for _i, p in ipairs(PREFS) do
     if p.kind == "integer" and p.name ~= "daemon_port" then

@@ -145,7 +145,12 @@ local MSG = {
     .. "plausible variants (seeded below)",
   pref_preview_seed_label = "autoretouch: seed of the preview variants",
   pref_preview_seed_tooltip = "another seed gives other variants 2, 3, ...; variant 1 never changes",
-  bad_mix = "auto-retouch: the style mix must read NAME:WEIGHT,NAME:WEIGHT, got '%s'",
+  bad_mix = "auto-retouch: the style mix must read STYLE:WEIGHT,STYLE:WEIGHT (e.g. warm:0.7,film:0.3), got "
+    .. "'%s': %s",
+  bad_mix_entry = "the entry '%s' is not STYLE:WEIGHT",
+  bad_mix_weight = "the weight of the entry '%s' is not a number of 0 or more",
+  bad_mix_twice = "the style '%s' is named twice",
+  bad_mix_total = "the weights must add up to a finite number above 0",
   bad_preview_number = "auto-retouch: the setting '%s' must be a whole number from %d to %d, got '%s'",
   preview_label = "preview on virtual copies",
   preview_tooltip = "put the suggested edit on virtual copies of the first selected images (grouped with each "

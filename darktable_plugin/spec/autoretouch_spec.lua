@@ -765,6 +765,37 @@ describe("running", function()
       end
     end)
 
+    it("checks every entry of a style mix as the command line does, before running anything", function()
+      setup()
+      local a = image(1, "a.png")
+      local bad = {
+        { "warm:0.7,film", "the entry 'film' is not STYLE:WEIGHT" }, -- only the second entry is wrong
+        { "warm", "the entry 'warm' is not STYLE:WEIGHT" },
+        { "warm:0.7,:0.3", "the entry ':0.3' is not STYLE:WEIGHT" },
+        { "warm:0.7,", "the entry '' is not STYLE:WEIGHT" },
+        { "warm:0.7,film:x", "the weight of the entry 'film:x' is not a number of 0 or more" },
+        { "warm:0.7,film:-0.3", "the weight of the entry 'film:-0.3'" },
+        { "warm:0.7,film:0x1", "the weight of the entry 'film:0x1'" }, -- Lua reads hexadecimal, Python does not
+        { "warm:1e999", "the weight of the entry 'warm:1e999'" },
+        { "warm:0.5, warm :0.5", "the style 'warm' is named twice" },
+        { "warm:0,film:0", "the weights must add up to a finite number above 0" },
+        { "warm:1e308,film:1e308", "the weights must add up to a finite number above 0" },
+      }
+      for _i, case in ipairs(bad) do
+        local summary, err = plugin.apply_to_images({ a }, { mix = case[1] })
+        assert.is_nil(summary, case[1])
+        local head = "auto-retouch: the style mix must read STYLE:WEIGHT,STYLE:WEIGHT (e.g. warm:0.7,film:0.3), got '"
+          .. case[1]:match("^%s*(.-)%s*$") .. "': "
+        assert.are.equal(head, err:sub(1, #head), err)
+        assert.truthy(err:find(case[2], #head, true), err)
+      end
+      assert.are.equal(0, #dt._log.commands)
+      local good_mixes = { "warm:0.7,film:0.3", " warm : 1 , film:0 ", "my-style.v2:1e-1", "a:b:1", "w:.5,f:5." }
+      for _i, good in ipairs(good_mixes) do
+        assert.are.equal(good:match("^%s*(.-)%s*$"), plugin.internals.read_settings({ mix = good }).mix, good)
+      end
+    end)
+
     it("refuses to start twice at once", function()
       local second
       setup({ before_execute = function(_cmd, n)

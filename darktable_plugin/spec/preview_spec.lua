@@ -461,7 +461,9 @@ describe("preview on virtual copies", function()
     assert.is_nil(option(suggests()[1], "style"))
     refused("clear the fixed recipe", plugin.preview_images({ a }, { recipe = "/r.json" }))
     assert.are.equal(1, #suggests())
-    refused("NAME:WEIGHT", plugin.preview_images({ a }, { mix = "warm" }))
+    refused("STYLE:WEIGHT", plugin.preview_images({ a }, { mix = "warm" }))
+    refused("the entry 'film' is not STYLE:WEIGHT", plugin.preview_images({ a }, { mix = "warm:0.7,film" }))
+    assert.are.equal(1, #suggests())
     refused("preview_images", plugin.preview_images({ a }, { preview_images = 0 }))
   end)
 
@@ -637,6 +639,23 @@ describe("preview on virtual copies", function()
       assert.truthy(summary.text:find("\n" .. env.photos .. "/a.png: this autoretouch is too old", 1, true))
       assert.truthy(find(dt._log.logs, "too old to preview a virtual copy (version 1)"))
       assert.are.same({ "vignette" }, own.history)
+    end)
+
+    it("another usage error of a copy's call is reported as it is, not as a too old autoretouch", function()
+      -- today's suggest prints its whole usage with every usage error, and the usage names [--duplicate N]
+      local a, own = original_and_own_copy()
+      env.scenario('{"suggest": {"usage_error": "argument --strength: strength must lie in [0, 1], got 2"}}')
+      local summary = plugin.preview_images({ own, a })
+      assert.are.equal(2, #suggests())
+      assert.are.equal(0, #summary.copies)
+      assert.are.equal(2, #summary.failed)
+      for _i, f in ipairs(summary.failed) do
+        assert.are.equal(env.photos .. "/a.png", f.photo)
+        assert.are.equal("autoretouch exited with status 2: autoretouch suggest: error: argument --strength: strength "
+          .. "must lie in [0, 1], got 2", f.reason)
+      end
+      assert.is_nil(summary.text:find("too old", 1, true))
+      assert.is_nil(find(dt._log.logs, "too old"))
     end)
 
     it("runs each call through the plug-in's daemon, started once for all of them", function()

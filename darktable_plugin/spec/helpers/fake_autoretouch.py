@@ -20,7 +20,9 @@ and prints one row per photo with each recipe (variant K: exposure 0.1 * K, at `
 apply; some failed: exit status 9. ``built_on`` (true): each style's first operation is ``built on NAME`` (the base
 name of the sidecar the style is built on: the photo's, or with ``--duplicate=N`` its virtual copy N's; ``built on
 nothing`` when that file is missing). ``no_duplicate`` (true): an autoretouch from before ``suggest --duplicate``,
-which refuses the option as argparse does (exit status 2, nothing on stdout).
+which refuses the option as argparse does (exit status 2, nothing on stdout). ``usage_error`` (a text): today's
+suggest refusing its arguments as argparse does, on every call: its whole usage (which names ``[--duplicate N]``),
+then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -158,7 +160,17 @@ if command in ("apply", "revert"):
         if results:
             failed = sum(r["action"] == "failed" for r in results)
             print(json.dumps({"results": results, "failed": failed}, indent=2))
+SUGGEST_USAGE = """\
+usage: autoretouch suggest [-h] [--style S | --mix A:W,B:W] [--strength A]
+                           [--variants K] [--seed N] [--json] [--dtstyle DIR]
+                           [--duplicate N] [--server HOST:PORT] [--token T]
+                           PHOTO [PHOTO ...]
+"""
 if command == "suggest":
+    if conf.get("usage_error"):
+        sys.stderr.write(SUGGEST_USAGE)
+        sys.stderr.write(f"autoretouch suggest: error: {conf['usage_error']}\n")
+        sys.exit(2)
     if conf.get("no_duplicate") and option("duplicate") is not None:
         sys.stderr.write("usage: autoretouch [-h] [--version] COMMAND ...\n")
         sys.stderr.write(f"autoretouch: error: unrecognized arguments: --duplicate={option('duplicate')}\n")
