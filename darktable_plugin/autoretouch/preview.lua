@@ -18,6 +18,18 @@ local jobs = require("autoretouch/jobs")
 local msg = strings.msg
 local photo_path = sidecars.photo_path
 
+--- A row of a preview's `failed` list: `img`'s file, darktable's version number when `img` is a virtual copy (so that
+--- its row reads apart from the original's), and `reason`.
+local function failed_row(img, reason)
+  local index = tonumber(img.duplicate_index) or 0
+  return { photo = photo_path(img), version = index > 0 and index or nil, reason = reason }
+end
+
+--- How a row of `failed` names its image: the file, with "(version N)" for a virtual copy N.
+local function failure_name(f)
+  return f.version and msg("image_version", f.photo, f.version) or f.photo
+end
+
 --- The rows (tables) of `suggest --json`'s output, one JSON object a line.
 local function json_rows(text)
   local rows = {}
@@ -356,12 +368,9 @@ local function suggest_groups(folder, cfg, originals, progress)
 end
 
 --- The preview's work (see run_preview), with the style files in the temporary folder `folder`; `left_out` =
---- {{photo, reason}, ...}, the selected images not previewed (their file is missing), reported first.
+--- {{photo, version, reason}, ...} (see failed_row), the selected images not previewed (their file is missing),
+--- reported first.
 local function preview_in(folder, cfg, originals, left_out, progress)
-  local photos = {}
-  for i, img in ipairs(originals) do
-    photos[i] = photo_path(img)
-  end
   local summary = { images = #originals, copies = {}, removed = 0, kept = 0, unchecked = 0, failed = {} }
   for i, f in ipairs(left_out) do
     summary.failed[i] = f
@@ -392,11 +401,11 @@ local function preview_in(folder, cfg, originals, left_out, progress)
             dt.print_log(why_not) -- the copy still shows the edit; "apply chosen preview" will say it cannot
           end
         else
-          summary.failed[#summary.failed + 1] = { photo = photos[i], reason = why }
+          summary.failed[#summary.failed + 1] = failed_row(img, why)
         end
       end
     else
-      summary.failed[#summary.failed + 1] = { photo = photos[i], reason = answers[i].reason }
+      summary.failed[#summary.failed + 1] = failed_row(img, answers[i].reason)
     end
     progress.step()
   end
@@ -414,10 +423,11 @@ local function preview_in(folder, cfg, originals, left_out, progress)
     summary.text = summary.text .. "\n" .. msg("preview_never_note") .. chosen
   end
   for _i, f in ipairs(summary.failed) do
-    dt.print_log(msg("log_line", "failed", f.photo, f.reason))
+    dt.print_log(msg("log_line", "failed", failure_name(f), f.reason))
   end
   if summary.failed[1] then
-    summary.text = summary.text .. "\n" .. msg("first_problem", summary.failed[1].photo, summary.failed[1].reason)
+    summary.text = summary.text .. "\n" .. msg("first_problem", failure_name(summary.failed[1]),
+      summary.failed[1].reason)
   end
   return summary
 end
@@ -449,8 +459,8 @@ end
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
 --   preview_images, preview_variants, preview_seed)
 -- @return {images, copies = {image, ...}, removed, kept (edited copies not replaced), unchecked (copies not
---   replaced because their edits cannot be checked), failed = {{photo, reason}, ...}, cancelled, text}, or nil and
---   a message
+--   replaced because their edits cannot be checked), failed = {{photo, version (a virtual copy's number; nil for
+--   an original), reason}, ...}, cancelled, text}, or nil and a message
 local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))
@@ -462,14 +472,14 @@ local preview_images = jobs.entry(true, function(cfg, images)
     elseif filesystem.file_exists(photo_path(img)) then
       originals[#originals + 1] = img
     else
-      left_out[#left_out + 1] = { photo = photo_path(img), reason = msg("missing_file") }
+      left_out[#left_out + 1] = failed_row(img, msg("missing_file"))
     end
   end
   if #originals == 0 and left_out[1] then
     for _i, f in ipairs(left_out) do
-      dt.print_log(msg("log_line", "failed", f.photo, f.reason))
+      dt.print_log(msg("log_line", "failed", failure_name(f), f.reason))
     end
-    return jobs.refuse(msg("preview_nothing", msg("first_problem", left_out[1].photo, left_out[1].reason)))
+    return jobs.refuse(msg("preview_nothing", msg("first_problem", failure_name(left_out[1]), left_out[1].reason)))
   elseif #originals == 0 then
     return jobs.refuse(msg("preview_no_original"))
   end

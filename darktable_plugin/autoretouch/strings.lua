@@ -99,6 +99,7 @@ local MSG = {
   summary = "auto-retouch: %d retouched, %d skipped, %d failed",
   summary_cancelled = "auto-retouch cancelled: %d retouched, %d skipped, %d failed, %d not done",
   first_problem = "%s: %s",
+  image_version = "%s (version %d)",
   summary_note = "note, %s: %s",
   summary_more_notes = "%d more notes in darktable's Lua log (start darktable with -d lua to see it)",
   log_line = "autoretouch: %s %s: %s",
