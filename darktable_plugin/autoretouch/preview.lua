@@ -208,10 +208,11 @@ local function unused_copy(img, known)
   error(msg("preview_no_free_version", index), 0)
 end
 
---- One preview copy of `img`: a virtual copy with the original's history (a fresh copy has none: a style made
---- from the original is applied, then deleted), then the suggestion's style file `path` appended, tagged
---- PREVIEW_TAG, grouped with the original. The imported styles are deleted again. Returns the copy, or nil and a
---- message (a copy that failed half-way is deleted).
+--- One preview copy of `img` (an original, or the user's own virtual copy): a virtual copy with `img`'s history (a
+--- fresh copy has none: a style made from `img` is applied, then deleted), then the suggestion's style file `path`
+--- appended (built on `img`'s own sidecar, see suggest_groups), tagged PREVIEW_TAG, grouped with `img`. The
+--- imported styles are deleted again. Returns the copy, or nil and a message (a copy that failed half-way is
+--- deleted).
 -- @param known see sidecars.same_file_images
 local function make_preview_copy(img, path, title, known)
   local style, err = import_style(path)
@@ -454,7 +455,7 @@ end
 --- `--duplicate=N`, so that their styles are built on their own sidecars; through the daemon when one is used), then
 --- per image and variant a virtual copy with that image's history plus the suggestion,
 --- tagged autoretouch|preview and grouped with the image. The previous preview copies are deleted first (once
---- the new suggestions are there). The originals are never changed.
+--- the new suggestions are there). The images previewed (originals and the user's own copies) are never changed.
 -- @param images a list of darktable images
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
 --   preview_images, preview_variants, preview_seed)
