@@ -2,7 +2,13 @@
 
 Used by ``autoretouch eval`` (inputs and reference edits) and by ``autoretouch train --pairs`` (a photographer's
 originals and their edited exports). A pair is two files with the same stem (``IMG_1.CR2`` with ``IMG_1.jpg``),
-one in each folder (not recursive). For evaluation (:func:`load_pair`) both are decoded at the evaluation size
+one in each folder (not recursive). Stems are compared in Unicode NFC (``Noël`` as macOS writes it, NFD, pairs
+with ``Noël`` in NFC); a stem without a partner of exactly that name pairs with the only one that differs from it
+in case alone (``IMG_0.JPG`` with ``img_0.jpg``), and that is noted. A raw and the camera's JPEG of one stem
+among the originals (shot RAW+JPEG into one folder) pair the raw, and the choice is noted; a name whose file is
+still unclear (two raws, a PNG and a JPEG original, a JPEG and a TIFF export of one edit) is left out alone with a
+note (:func:`match_pairs`).
+For evaluation (:func:`load_pair`) both are decoded at the evaluation size
 and compared at one frame: a reference exported at another size (half, double) or a rounding pixel or two off
 is compared with its input at the smaller of the two sizes; only a different aspect ratio is refused. For
 training (:func:`load_paired_views`), a rendition whose size or aspect ratio differs (a crop, a rotation, an
@@ -12,6 +18,8 @@ the trainer reports and down-weights it.
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +30,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from backend.decode import RAW_EXTENSIONS
 from backend.errors import AutoretouchError, NotFoundError
 
-__all__ = ["Pair", "PairedViews", "find_pairs", "load_pair", "load_paired_views"]
+__all__ = ["Pair", "PairMatch", "PairedViews", "find_pairs", "load_pair", "load_paired_views", "match_pairs"]
+
+log = logging.getLogger(__name__)
 
 #: Size mismatch (pixels per side) between a reference and its input that is resized away.
 _SIZE_SLACK = 2
@@ -45,15 +56,26 @@ class Pair:
     reference: Path
 
 
-def _by_stem(files: Sequence[Path], folder: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    dupes: list[str] = []
-    for f in files:
-        if f.stem in out:
-            dupes.append(f"{out[f.stem].name} / {f.name}")
-        out[f.stem] = f
-    if dupes:
-        raise AutoretouchError(f"{folder}: several photos share a name, so pairing is ambiguous: {', '.join(dupes)}")
+def _is_raw(path: Path) -> bool:
+    """Whether ``path`` names a camera raw, by extension (:data:`backend.decode.RAW_EXTENSIONS`)."""
+    return path.suffix.lower().lstrip(".") in RAW_EXTENSIONS
+
+
+def _stem_key(path: Path) -> str:
+    """The key a file is paired by: its stem in Unicode NFC (a macOS export's NFD ``Noël`` matches ``Noël``)."""
+    return unicodedata.normalize("NFC", path.stem)
+
+
+def _folded(key: str) -> str:
+    """``key`` without case (casefold, NFC again), for pairing names that differ only in case."""
+    return unicodedata.normalize("NFC", key.casefold())
+
+
+def _by_stem(files: Sequence[Path]) -> dict[str, list[Path]]:
+    """The files by :func:`_stem_key`, each list sorted by name."""
+    out: dict[str, list[Path]] = {}
+    for f in sorted(files, key=lambda p: p.name):
+        out.setdefault(_stem_key(f), []).append(f)
     return out
 
 
@@ -62,31 +84,153 @@ def _names(paths: Sequence[Path], limit: int = 8) -> str:
     return shown + (f" (and {len(paths) - limit} more)" if len(paths) > limit else "")
 
 
-def find_pairs(
-    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
-) -> tuple[list[Pair], list[Path]]:
-    """Pair the photos of two folders by file stem.
+def _choose_original(name: str, files: Sequence[Path], folder: Path) -> tuple[Path | None, str]:
+    """The original a pair uses among ``files`` (one stem in the originals' ``folder``), and a note on the choice.
+
+    The raw is preferred (the photographer edits the raw; a camera JPEG of the same name beside it, shot RAW+JPEG,
+    is a rendition of it). Two raws, or several files and no raw (a PNG and a JPEG), are ambiguous.
+
+    Returns:
+        ``(file, note)``: the file and ``""`` when there is one; the raw and a note naming the choice; or ``None``
+        and why (``"NAME (FILE / FILE in FOLDER: why)"``) when which file was edited is unclear.
+    """
+    if len(files) == 1:
+        return files[0], ""
+    raws = [f for f in files if _is_raw(f)]
+    if len(raws) == 1:
+        others = " / ".join(f.name for f in files if f is not raws[0])
+        return raws[0], f"{name}: the raw {raws[0].name} is paired, not {others}"
+    what = "raw" if raws else "photo"
+    shown = " / ".join(f.name for f in (raws or files))
+    return None, f"{name} ({shown} in {folder}: which {what} was edited is unclear)"
+
+
+@dataclass(frozen=True)
+class PairMatch:
+    """How the photos of two folders were paired (:func:`match_pairs`).
+
+    Attributes:
+        pairs: the pairs, sorted by name.
+        lonely_inputs: the files of the first folder without a partner of the same name in the other.
+        lonely_references: the files of the second folder without a partner of the same name in the first.
+        ambiguous: the names left out because which file is meant is unclear (``"NAME (FILES in FOLDER: why)"``):
+            two raws, several originals and no raw among them, or several edits of one name (a JPEG and a TIFF
+            export).
+        ambiguous_files: the files of those names.
+        notes: the choices made (``"NAME: the raw NAME.CR2 is paired, not NAME.jpg"``) and the names paired
+            although their case differs (``"IMG_0.JPG is paired with img_0.jpg (the names differ in case)"``).
+    """
+
+    pairs: tuple[Pair, ...]
+    lonely_inputs: tuple[Path, ...] = ()
+    lonely_references: tuple[Path, ...] = ()
+    ambiguous: tuple[str, ...] = ()
+    ambiguous_files: tuple[Path, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def unmatched(self) -> tuple[Path, ...]:
+        """The files without a partner, those of the first folder first."""
+        return self.lonely_inputs + self.lonely_references
+
+
+def _case_partners(src: Sequence[str], ref: Sequence[str]) -> list[tuple[str, str]]:
+    """``(src key, ref key)`` of the keys left unpaired whose casefolded form is unique on both sides."""
+    by_src: dict[str, list[str]] = {}
+    by_ref: dict[str, list[str]] = {}
+    for key in src:
+        by_src.setdefault(_folded(key), []).append(key)
+    for key in ref:
+        by_ref.setdefault(_folded(key), []).append(key)
+    return [
+        (keys[0], by_ref[fold][0])
+        for fold, keys in sorted(by_src.items())
+        if len(keys) == 1 and len(by_ref.get(fold, ())) == 1
+    ]
+
+
+def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
+    """Pair the photos of two folders by file stem, naming every choice made (see the module docstring).
+
+    Stems are compared in Unicode NFC; a stem without a partner of exactly that name is paired with one that
+    differs from it only in case when each is the only such candidate on its side (noted). A raw and the camera's
+    JPEG of one stem in ``inputs`` give the pair the raw (noted); two raws, several files and no raw, or several
+    files of one stem in ``references`` (a JPEG and a TIFF export), leave only that name out
+    (:attr:`PairMatch.ambiguous`).
 
     Args:
         inputs: folder of unedited photos (not recursive).
         references: folder of reference edits.
-        allow_unmatched: keep going when some photos have no partner (they are returned, not paired).
-
-    Returns:
-        ``(pairs sorted by name, unmatched files)``.
 
     Raises:
-        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
-            unless ``allow_unmatched``; no pair at all.
-        AutoretouchError: two photos of one folder share a stem.
+        NotFoundError: a folder is missing or holds no photos.
     """
     from trainer.data.folders import list_photos
 
     src_dir, ref_dir = Path(inputs), Path(references)
-    src = _by_stem(list_photos(src_dir), src_dir)
-    ref = _by_stem(list_photos(ref_dir), ref_dir)
-    lonely_in = [src[s] for s in sorted(set(src) - set(ref))]
-    lonely_ref = [ref[s] for s in sorted(set(ref) - set(src))]
+    src, ref = _by_stem(list_photos(src_dir)), _by_stem(list_photos(ref_dir))
+    matched = [(k, k) for k in sorted(set(src) & set(ref))]
+    matched += _case_partners(sorted(set(src) - set(ref)), sorted(set(ref) - set(src)))
+    pairs: list[Pair] = []
+    ambiguous: list[str] = []
+    ambiguous_files: list[Path] = []
+    notes: list[str] = []
+    for s, r in sorted(matched):
+        original, why = _choose_original(s, src[s], src_dir)
+        if original is not None and len(ref[r]) > 1:
+            shown = " / ".join(f.name for f in ref[r])
+            original, why = None, f"{s} ({shown} in {ref_dir}: which one is meant is unclear)"
+        if original is None:
+            ambiguous.append(why)
+            ambiguous_files += src[s] + ref[r]
+            continue
+        notes += [why] if why else []
+        if s != r:
+            notes.append(f"{original.name} is paired with {ref[r][0].name} (the names differ in case)")
+        pairs.append(Pair(s, original, ref[r][0]))
+    done_src, done_ref = {s for s, _ in matched}, {r for _, r in matched}
+    return PairMatch(
+        pairs=tuple(pairs),
+        lonely_inputs=tuple(f for k in sorted(set(src) - done_src) for f in src[k]),
+        lonely_references=tuple(f for k in sorted(set(ref) - done_ref) for f in ref[k]),
+        ambiguous=tuple(ambiguous),
+        ambiguous_files=tuple(ambiguous_files),
+        notes=tuple(notes),
+    )
+
+
+def find_pairs(
+    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
+) -> tuple[list[Pair], list[Path]]:
+    """Pair the photos of two folders by file stem (:func:`match_pairs`), logging the choices made.
+
+    The choices (a raw preferred to the camera's JPEG of one name, names paired although their case differs) and
+    the names left out as ambiguous (two raws, several edits of one name) are logged as warnings.
+
+    Args:
+        inputs: folder of unedited photos (not recursive).
+        references: folder of reference edits.
+        allow_unmatched: keep going when some photos have no partner or the file a name means is unclear (they
+            are returned, not paired, or logged and left out).
+
+    Returns:
+        ``(pairs sorted by name, unmatched files)``; the files of names left out as ambiguous are in neither.
+
+    Raises:
+        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
+            unless ``allow_unmatched``; no pair at all.
+        AutoretouchError: which file of a name is meant is unclear (two raws, several edits), unless
+            ``allow_unmatched``.
+    """
+    src_dir, ref_dir = Path(inputs), Path(references)
+    match = match_pairs(src_dir, ref_dir)
+    lonely_in, lonely_ref = list(match.lonely_inputs), list(match.lonely_references)
+    if match.ambiguous and not allow_unmatched:
+        raise AutoretouchError(
+            "several photos share a name, so pairing is ambiguous: "
+            + "; ".join(match.ambiguous)
+            + " (use --allow-unmatched to skip them)"
+        )
     if (lonely_in or lonely_ref) and not allow_unmatched:
         parts = []
         if lonely_in:
@@ -96,10 +240,16 @@ def find_pairs(
         raise NotFoundError(
             "photos are paired by file name (stem); " + "; ".join(parts) + " (use --allow-unmatched to skip them)"
         )
-    pairs = [Pair(s, src[s], ref[s]) for s in sorted(set(src) & set(ref))]
-    if not pairs:
-        raise NotFoundError(f"no input in {src_dir} has a reference of the same name in {ref_dir}")
-    return pairs, lonely_in + lonely_ref
+    for note in match.notes:
+        log.warning("%s", note)
+    for why in match.ambiguous:
+        log.warning("left out, pairing is ambiguous: %s", why)
+    if not match.pairs:
+        raise NotFoundError(
+            f"no photo in {src_dir} has a partner of the same name (without extension) in {ref_dir}"
+            + (f"; left out as ambiguous: {'; '.join(match.ambiguous)}" if match.ambiguous else "")
+        )
+    return list(match.pairs), lonely_in + lonely_ref
 
 
 def _common_frame(x: tuple[int, int], ref: tuple[int, int]) -> tuple[int, int] | None:
