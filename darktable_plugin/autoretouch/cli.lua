@@ -11,6 +11,37 @@ local settings = require("autoretouch/settings")
 
 local msg = strings.msg
 
+--- `text` cut to at most `limit` bytes, never inside a UTF-8 character, then `tail` (default "...") appended; as it
+--- is when it is short enough.
+local function shorten(text, limit, tail)
+  if #text <= limit then
+    return text
+  end
+  local cut = limit
+  while cut > 0 and (text:byte(cut + 1) or 0) >= 0x80 and text:byte(cut + 1) < 0xC0 do -- a continuation byte
+    cut = cut - 1
+  end
+  return text:sub(1, cut) .. (tail or "...")
+end
+
+local SHORT_ESCAPES = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+--- `text` (a message naming the user's files, from the CLI's JSON, which keeps them as they are) on one line, as
+--- the CLI's text output escapes it (backend/text.py): control characters and the bidi overrides and isolates
+--- (which can reverse what follows) as Python writes them (\n, \x1b, \u202e).
+local function printable(text)
+  text = text:gsub("[%c]", function(c)
+    return SHORT_ESCAPES[c] or string.format("\\x%02x", c:byte())
+  end)
+  return (text:gsub("\226([\128\129])([\128-\191])", function(second, third)
+    local code = 0x2000 + (second:byte() - 0x80) * 0x40 + (third:byte() - 0x80)
+    if (code >= 0x202A and code <= 0x202E) or (code >= 0x2066 and code <= 0x2069) then
+      return string.format("\\u%04x", code)
+    end
+    return "\226" .. second .. third
+  end))
+end
+
 --- The last non-empty line of the CLI's error output, shortened.
 local function last_line(text)
   local line = ""
@@ -20,10 +51,7 @@ local function last_line(text)
     end
   end
   line = settings.trim(line:gsub("^autoretouch: error: ", ""))
-  if #line > constants.MAX_REASON_CHARS then
-    line = line:sub(1, constants.MAX_REASON_CHARS) .. "..."
-  end
-  return line
+  return shorten(line, constants.MAX_REASON_CHARS)
 end
 
 --- Run the CLI with `argv`. Returns {status, stdout, stderr}, or nil and a message (quoting or temp files).
@@ -152,6 +180,8 @@ local function cli_batch(cfg, photos, mode, local_cfg, duplicate)
 end
 
 return {
+  shorten = shorten,
+  printable = printable,
   run_cli = run_cli,
   cli_problem = cli_problem,
   run_cli_or_local = run_cli_or_local,

@@ -23,6 +23,8 @@ local DEFAULT_STYLE = "default"
 local MAX_REASON_CHARS = 300
 --: the notes autoretouch gave for the images it changed that a run's message shows (the rest: the Lua log).
 local MAX_NOTES_SHOWN = 3
+--: longest note of a training (photos it left out, and why) a message shows, in bytes (the whole note: the Lua log).
+local MAX_NOTE_CHARS = 200
 --: the address the plug-in's own daemon listens on (`autoretouch serve` binds loopback by default).
 local LOOPBACK = "127.0.0.1"
 --: the started daemon's output, in darktable's cache folder.
@@ -50,6 +52,7 @@ return {
   DEFAULT_STYLE = DEFAULT_STYLE,
   MAX_REASON_CHARS = MAX_REASON_CHARS,
   MAX_NOTES_SHOWN = MAX_NOTES_SHOWN,
+  MAX_NOTE_CHARS = MAX_NOTE_CHARS,
   LOOPBACK = LOOPBACK,
   DAEMON_LOG_NAME = DAEMON_LOG_NAME,
   RUNS_DIR = RUNS_DIR,

@@ -50,13 +50,40 @@ local function run_dir_of(name)
   return dir and string.format("%s/%s/%s", dir, constants.RUNS_DIR, name)
 end
 
+--- The notes of the training's JSON summary `result` (the photos it left out, and why; about installing the style):
+--- a list of texts, empty when it has none (an older autoretouch, a daemon).
+local function result_notes(result)
+  local notes = {}
+  for _i, note in ipairs(type(result) == "table" and type(result.notes) == "table" and result.notes or {}) do
+    if type(note) == "string" and note:match("%S") then
+      notes[#notes + 1] = cli.printable(note)
+    end
+  end
+  return notes
+end
+
+--- `note` (printable) as a message shows it: at most MAX_NOTE_CHARS, cut after a whole word (a name of the list it
+--- ends with) when that keeps most of it, and saying that the Lua log has the rest.
+local function shown_note(note)
+  if #note <= constants.MAX_NOTE_CHARS then
+    return note
+  end
+  local head = cli.shorten(note, constants.MAX_NOTE_CHARS, "")
+  local space = head:match("^.*()%s")
+  if space and space > constants.MAX_NOTE_CHARS / 2 then
+    head = head:sub(1, space - 1):gsub("[,;]$", "")
+  end
+  return head .. msg("train_note_cut")
+end
+
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
 -- each image with its history; the CLI installs the style unless it does worse than doing nothing), its run folder
 -- in darktable's cache folder (see run_dir_of; a daemon keeps its own).
 -- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
 -- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
---   {{photo, reason}}, result = the CLI's JSON summary or nil, message}, or nil and a message
+--   {{photo, reason}}, notes = {text, ...} (the CLI's notes: photos it left out, and why; control characters
+--   escaped), result = the CLI's JSON summary or nil, message}, or nil and a message
 local train_from_images = jobs.entry(false, function(cfg, images)
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
     return jobs.refuse(msg("bad_style_name", cfg.train_name))
@@ -65,7 +92,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
   if not run_dir and cfg.server == "" then -- a daemon address set: the daemon keeps the run folder
     return jobs.refuse(msg("train_no_run_dir", tostring(dt.configuration.cache_dir)))
   end
-  local summary = { name = cfg.train_name, used = 0, skipped = {} }
+  local summary = { name = cfg.train_name, used = 0, skipped = {}, notes = {} }
   local files = { pid = os.tmpname(), cancel = os.tmpname() }
   os.remove(files.cancel)
   local job = {
@@ -106,6 +133,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     end
     local doc = json.decode(result.stdout)
     summary.result = type(doc) == "table" and doc or nil
+    summary.notes = result_notes(summary.result)
     if filesystem.file_exists(files.cancel) then
       summary.state, summary.message = "cancelled", msg("train_cancelled")
     elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
@@ -131,6 +159,17 @@ local train_from_images = jobs.entry(false, function(cfg, images)
   if #summary.skipped > 0 then
     text = text .. "\n" .. msg("train_skipped", #summary.skipped,
       msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
+  end
+  -- what autoretouch noted (the photos it left out: unreadable, duplicates, ...): the first ones, shortened, then how
+  -- many more; each whole in the Lua log
+  for i, note in ipairs(summary.notes) do
+    dt.print_log(msg("log_line", "note", summary.name, note))
+    if i <= constants.MAX_NOTES_SHOWN then
+      text = text .. "\n" .. msg("train_note", shown_note(note))
+    end
+  end
+  if #summary.notes > constants.MAX_NOTES_SHOWN then
+    text = text .. "\n" .. msg("summary_more_notes", #summary.notes - constants.MAX_NOTES_SHOWN)
   end
   dt.print(text)
   return summary

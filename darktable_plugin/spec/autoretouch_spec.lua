@@ -516,6 +516,49 @@ describe("running", function()
       assert.truthy(shown:find("no darktable edit", 1, true))
     end)
 
+    it("shows the notes of the training (photos it left out, and why): the first ones, shortened; all in the log",
+      function()
+        setup({ prefs = { train_name = "my-look" } })
+        local names = {}
+        for i = 1, 12 do
+          names[i] = string.format("IMG_%04d.CR2 (truncated file)", i)
+        end
+        local long = "12 photos edited in darktable could not be read, left out: " .. table.concat(names, "; ")
+        local notes = { "1 duplicate photo edited in darktable left out: b.png (the same original and edit as a.png)",
+          long, "1 photo edited in darktable could not be read, left out: x\\nforged.png (empty file)",
+          "fourth note", "fifth note" }
+        env.scenario('{"train": {"notes": ["' .. table.concat(notes, '", "') .. '"]}}')
+        local summary = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+        assert.are.equal("finished", summary.state)
+        local shown = dt._log.prints[#dt._log.prints]
+        local lines = {}
+        for line in shown:gmatch("[^\n]+") do
+          lines[#lines + 1] = line
+        end
+        -- the outcome, then the first three notes (one line each: a line break in a name is escaped), then how many
+        -- more the Lua log has
+        assert.are.equal("train style: 'my-look' learnt from 1 images (3 steps) and is installed", lines[1])
+        assert.are.equal("note: " .. notes[1], lines[2])
+        local cut = "note: 12 photos edited in darktable could not be read, left out: IMG_0001.CR2 (truncated file); "
+          .. "IMG_0002.CR2 (truncated file); IMG_0003.CR2 (truncated file); IMG_0004.CR2 (truncated file); IMG_0005.CR2"
+          .. " ... (the whole note is in darktable's Lua log)"
+        assert.are.equal(cut, lines[3])
+        assert.are.equal("note: 1 photo edited in darktable could not be read, left out: x\\nforged.png (empty file)",
+          lines[4])
+        assert.are.equal("2 more notes in darktable's Lua log (start darktable with -d lua to see it)", lines[5])
+        assert.are.equal(5, #lines)
+        assert.are.same({ notes[1], long, "1 photo edited in darktable could not be read, left out: x\\nforged.png "
+          .. "(empty file)", "fourth note", "fifth note" }, summary.notes)
+        for _i, note in ipairs(summary.notes) do -- each whole, in the Lua log
+          assert.truthy(recorded.find(dt._log.logs, "autoretouch: note my-look: " .. note), note)
+        end
+        -- an autoretouch whose summary has no notes (older, or a daemon): none shown
+        env.scenario('{"train": {}}')
+        summary = plugin.train_from_images({ image(2, "b.png", { altered = true }) })
+        assert.are.same({}, summary.notes)
+        assert.is_nil(dt._log.prints[#dt._log.prints]:find("\n", 1, true))
+      end)
+
     it("keeps the training's run folder in darktable's cache folder, never in darktable's working directory",
       function()
         setup({ prefs = { train_name = "my-look" } })

@@ -22,7 +22,9 @@ name of the sidecar the style is built on: the photo's, or with ``--duplicate=N`
 nothing`` when that file is missing). ``no_duplicate`` (true): an autoretouch from before ``suggest --duplicate``,
 which refuses the option as argparse does (exit status 2, nothing on stdout). ``usage_error`` (a text): today's
 suggest refusing its arguments as argparse does, on every call: its whole usage (which names ``[--duplicate N]``),
-then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout).
+then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout). ``train --json`` prints its summary
+(``mode`` finished, or rejected with exit status 10; ``wait``: sleeps until killed), with the scenario's ``notes``
+list when it has one (without: no ``notes`` key, as an older autoretouch or a daemon answers).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -244,6 +246,7 @@ if command == "train":
                     "installed_path": None if rejected else "/styles/x.safetensors",
                     "learned_from": "darktable sidecars",
                     "run_dir": conf.get("run_dir", option("run-dir") or "runs/" + argv[1].split("=", 1)[1]),
+                    **({"notes": conf["notes"]} if "notes" in conf else {}),
                 }
             )
         )
