@@ -27,6 +27,7 @@ from backend.agent.thumbnail import PREVIEW_LONG_SIDE, make_thumbnail
 from backend.decode import RAW_EXTENSIONS, decode_preview
 from backend.errors import DecodeError, NotFoundError
 from backend.fsio import file_sha256
+from trainer.summary_lines import counted
 
 __all__ = [
     "MIN_PHOTO_SIDE",
@@ -265,12 +266,15 @@ def load_folder(
         names.append(path.name)
     if not names:
         folder = files[0].parent if files else Path(".")
+        none = "the only photo" if len(files) == 1 else f"none of the {counted(len(files), 'photo')}"
+        could = "could not" if len(files) == 1 else "could"
         if too_small:
+            small = "too small" if len(files) == 1 else f"{len(too_small)} too small"
             raise NotFoundError(
-                f"{folder}: none of the {len(files)} photos could be used ({len(too_small)} too small to learn "
-                f"from, under {min_side} pixels a side: {', '.join(too_small)})"
+                f"{folder}: {none} {could} be used ({small} to learn from, under {min_side} pixels a side: "
+                f"{', '.join(too_small)})"
             )
-        raise NotFoundError(f"{folder}: none of the {len(files)} photos could be decoded")
+        raise NotFoundError(f"{folder}: {none} {could} be decoded")
     return CroppedPhotos(
         crops=torch.stack(all_crops),
         evals=torch.stack(evals),
