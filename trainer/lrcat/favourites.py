@@ -97,6 +97,28 @@ def parse_selection(text: str) -> tuple[str, Any]:
     raise FavouritesSelectionError(f"--favourites {text!r}: use picks, rating:N (N = 1..5) or collection:NAME")
 
 
+def _collection_hint(catalog: LightroomCatalog, wanted: str, limit: int = 12) -> str:
+    """``"; did you mean 'Best'? the catalog's collections: ..."`` for a ``collection:NAME`` that names none.
+
+    The guess is the collection whose path or name equals ``wanted`` but for case, else the closest path or
+    name (:func:`difflib.get_close_matches`); the paths are listed (at most ``limit``), or the catalog is said
+    to have no collection.
+    """
+    import difflib
+
+    paths = sorted({c.path for c in catalog.collections()}, key=str.casefold)
+    if not paths:
+        return "; the catalog has no collection"
+    candidates = sorted(set(paths) | {p.rsplit("/", 1)[-1] for p in paths}, key=str.casefold)
+    same = [c for c in candidates if c.casefold() == wanted.casefold()]
+    close = same or difflib.get_close_matches(wanted, candidates, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(repr(p) for p in paths[:limit]) + (
+        f" (and {len(paths) - limit} more)" if len(paths) > limit else ""
+    )
+    return f"; {guess}the catalog's collections: {shown}"
+
+
 def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     """``Adobe_images.id_local`` of the selected photos, ascending (see the module docstring).
 
@@ -110,7 +132,7 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
         FavouritesSelectionError: a malformed selection, or a name that matches only smart collections or
             collection sets.
         CatalogError: a catalog without the column it needs.
-        NotFoundError: no collection of that name.
+        NotFoundError: no collection of that name (with a did-you-mean and the catalog's collections listed).
     """
     kind, arg = parse_selection(selection)
     if kind == "picks":
@@ -120,7 +142,7 @@ def select_favourites(catalog: LightroomCatalog, selection: str) -> list[int]:
     *parents, name = str(arg).split("/")
     found = [c for c in catalog.collections() if c.name == name and (not parents or c.path == str(arg))]
     if not found:
-        raise NotFoundError(f"{catalog.path}: no collection called {arg!r}")
+        raise NotFoundError(f"{catalog.path}: no collection called {arg!r}{_collection_hint(catalog, str(arg))}")
     regular = [c for c in found if not c.kind.endswith((_SMART, _SET))]
     if not regular:
         smart = [c for c in found if c.kind.endswith(_SMART)]
