@@ -24,6 +24,13 @@ Optimiser: Adam (betas 0.9, 0.999) for ``iters`` steps with the learning rate co
 5 % of it; each photo keeps its best iterate (lowest loss). Photos are fitted in batches with per-photo
 losses summed, and Adam acts element by element, so a photo's fit does not depend on its batch.
 
+Deadline (``fit_recipes(..., deadline=...)``, a :func:`time.monotonic` time): after the first
+:data:`_TIMED_ITERS` iterations the time per iteration is measured and, where ``iters`` would run past the
+deadline, the planned iterations shrink to those that fit (the cosine schedule is then taken over the shrunk
+count, so the learning rate still decays); the loop also stops at the deadline itself. Each photo keeps its
+best iterate so far, and :attr:`FitResult.iters` says how many iterations it had. Without a deadline the fit
+is exactly as described above (deterministic).
+
 Finding files (:class:`StemIndex`): a rendition belongs to a catalog photo when its file name without the
 extension equals the photo's base name (``a0001-jmac_DSC1459.tif`` for ``a0001-jmac_DSC1459.dng``), looked up
 in this order: exact stem; stem ignoring case; FiveK's id (the base name up to the first ``-``, e.g.
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +77,7 @@ log = logging.getLogger(__name__)
 _CHARBONNIER_EPS = 1e-3
 _START_OFFSET = 0.01  # z of a fitted elementwise slider that starts at its identity (see the module docstring)
 _MIN_LR_FRACTION = 0.05
+_TIMED_ITERS = 2  # iterations timed before a fit with a deadline plans how many more fit before it
 _EXTENSION_ORDER = ("tif", "tiff", "png", "jpg", "jpeg")
 _CATALOG_INDEX = {spec.name: i for i, spec in enumerate(CATALOG)}
 
@@ -221,6 +230,8 @@ class FitResult:
         psnr_init: the same for the starting recipe (all of its agent sliders).
         psnr_identity: the same for the unedited input.
         loss: final fit loss (mean Charbonnier distance in display sRGB).
+        iters: Adam iterations the fit had (``iters`` of :func:`fit_recipes`; fewer when its deadline cut it
+            short; ``-1``: not recorded).
     """
 
     values: dict[str, SliderValue]
@@ -228,6 +239,7 @@ class FitResult:
     psnr_init: float
     psnr_identity: float
     loss: float
+    iters: int = -1
 
 
 def _renderable(recipe: Mapping[str, SliderValue] | None) -> dict[str, SliderValue]:
@@ -286,6 +298,7 @@ def fit_recipes(
     *,
     iters: int = 200,
     lr: float = 0.05,
+    deadline: float | None = None,
 ) -> list[FitResult]:
     """Fit one recipe per photo so that ``render(input, recipe)`` matches the rendition (module docstring).
 
@@ -297,6 +310,9 @@ def fit_recipes(
             agent sliders outside ``sliders`` are not fitted but count for ``psnr_init``.
         iters: Adam iterations (0: evaluate the start only).
         lr: initial learning rate on the unbounded parametrisation.
+        deadline: :func:`time.monotonic` time (seconds) by which the fit stops iterating, keeping each photo's
+            best iterate so far (module docstring); ``None``: all ``iters`` iterations. A deadline already
+            passed evaluates the start only.
 
     Returns:
         One :class:`FitResult` per photo.
@@ -322,18 +338,26 @@ def fit_recipes(
     best = {name: t.detach().clone() for name, t in z.items()}
     best_loss = torch.full((n,), math.inf)
     opt = torch.optim.Adam(list(z.values()), lr=lr) if union else None
-    for it in range(iters + 1):
-        with torch.set_grad_enabled(it < iters and opt is not None):
+    planned = iters if deadline is None or time.monotonic() < deadline else 0
+    t_start = time.monotonic()
+    it = 0
+    while True:
+        with torch.set_grad_enabled(it < planned and opt is not None):
             loss = _charbonnier(display_srgb(render(x, values())), target)
         with torch.no_grad():
             better = loss.detach() < best_loss
             best_loss = torch.where(better, loss.detach(), best_loss)
             for name in union:
                 best[name][better] = z[name].detach()[better]
-        if it == iters or opt is None:
+        if it == planned or opt is None:
             break
+        if deadline is not None:
+            planned = _replanned(planned, it, t_start, deadline)
+            if it >= planned:  # the deadline has come: the best iterate so far stands
+                planned = it
+                break
         for group in opt.param_groups:
-            frac = _MIN_LR_FRACTION + (1 - _MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * it / max(iters, 1)))
+            frac = _MIN_LR_FRACTION + (1 - _MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * it / max(planned, 1)))
             group["lr"] = lr * frac
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
@@ -342,6 +366,7 @@ def fit_recipes(
             for name in union:
                 if _one_sided(name):
                     z[name].clamp_(min=0.0)
+        it += 1
 
     with torch.no_grad():
         z.update(best)
@@ -357,9 +382,32 @@ def fit_recipes(
                 psnr_init=float(psnr_init[i]),
                 psnr_identity=float(psnr_identity[i]),
                 loss=float(best_loss[i]),
+                iters=planned if opt is not None else 0,
             )
         )
     return results
+
+
+def _replanned(planned: int, it: int, t_start: float, deadline: float) -> int:
+    """The iterations a fit with a deadline plans, checked before iteration ``it`` (0-based) takes its step.
+
+    Args:
+        planned: the iterations planned so far (at first the ``iters`` asked for).
+        it: iterations done so far.
+        t_start: :func:`time.monotonic` time (s) the iterations started.
+        deadline: :func:`time.monotonic` time (s) by which the fit stops.
+
+    Returns:
+        ``planned``, or fewer: ``it`` once the deadline has passed; after :data:`_TIMED_ITERS` iterations, the
+        ones that fit before the deadline at the time per iteration measured so far (only ever shrinks).
+    """
+    now = time.monotonic()
+    if now >= deadline:
+        return it
+    if it == _TIMED_ITERS:
+        per_iter = (now - t_start) / it
+        return min(planned, it + int((deadline - now) / max(per_iter, 1e-9)))
+    return planned
 
 
 def find_photo(

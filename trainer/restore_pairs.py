@@ -12,7 +12,9 @@ ones: an original and the photographer's own edit of it. This module builds that
 * every pair's recipe is **fitted** through the renderer (:func:`trainer.pseudo_labels.fit_recipes`, on
   ``restore.fit_size`` thumbnails, the agent's sliders). The fit says how well our sliders can express that
   edit: a pair fitted worse than ``restore.poor_fit_db`` (a crop, a local brush, another raw converter) is
-  reported and its weight in the loss shrinks by 0.1 per dB below the threshold (never below 0.1);
+  reported and its weight in the loss shrinks by 0.1 per dB below the threshold (never below 0.1). With
+  ``--minutes`` the fit takes at most
+  :data:`_FIT_SHARE` of the time left after decoding (:func:`fit_pairs`); fits cut short are named in the summary;
 * training views: each training pair gives ``restore.pool_per_target`` aligned views; on a share
   ``restore.pair_jitter`` of them the original is first rendered with a small zero-centred camera change
   (:func:`trainer.data.unedit.jitter_settings`) while the edit stays the target, so the agent has to read
@@ -93,6 +95,9 @@ log = logging.getLogger(__name__)
 MAX_EXAMPLES = 1000
 #: Fitted pairs are fitted this many at a time (memory).
 _FIT_BATCH = 16
+#: With ``--minutes``, the share of the run's time left after decoding that fitting the recipes may take (the rest
+#: is the check's and the training's).
+_FIT_SHARE = 0.5
 
 
 def pair_weight(fit_psnr: float, poor_fit_db: float) -> float:
@@ -102,15 +107,35 @@ def pair_weight(fit_psnr: float, poor_fit_db: float) -> float:
     return max(0.1, 1.0 - 0.1 * (poor_fit_db - fit_psnr))
 
 
-def fit_pairs(views: PairedViews, sliders: tuple[str, ...], cfg: TrainConfig) -> list[FitResult]:
-    """Fit every pair's recipe through the renderer (``restore.fit_size`` thumbnails, ``restore.fit_iters``)."""
+def fit_pairs(
+    views: PairedViews, sliders: tuple[str, ...], cfg: TrainConfig, *, deadline: float | None = None
+) -> list[FitResult]:
+    """Fit every pair's recipe through the renderer (``restore.fit_size`` thumbnails, ``restore.fit_iters``).
+
+    Args:
+        views: the pairs' views (their whole-frame evaluation views are fitted).
+        sliders: the sliders fitted.
+        cfg: the configuration (``restore.fit_size``, ``restore.fit_iters``).
+        deadline: :func:`time.monotonic` time (seconds) by which fitting ends, or ``None`` (every batch gets all
+            ``restore.fit_iters`` iterations, deterministic). The pairs are fitted :data:`_FIT_BATCH` at a time,
+            and each batch gets an equal share of the time still left, so every pair gets some iterations; a
+            batch that finishes early leaves its time to the others (:func:`trainer.pseudo_labels.fit_recipes`).
+
+    Returns:
+        One fit per pair, in order (:attr:`~trainer.pseudo_labels.FitResult.iters`: the iterations it had).
+    """
     r = cfg.restore
     before = make_thumbnail(views.before_evals, r.fit_size)
     after = make_thumbnail(views.after_evals, r.fit_size)
     fits: list[FitResult] = []
-    for i in range(0, before.shape[0], _FIT_BATCH):
+    starts = list(range(0, before.shape[0], _FIT_BATCH))
+    for b, i in enumerate(starts):
         j = min(i + _FIT_BATCH, before.shape[0])
-        fits += fit_recipes(before[i:j], after[i:j], [list(sliders)] * (j - i), iters=r.fit_iters)
+        until = None
+        if deadline is not None:
+            now = time.monotonic()
+            until = now + max(deadline - now, 0.0) / (len(starts) - b)
+        fits += fit_recipes(before[i:j], after[i:j], [list(sliders)] * (j - i), iters=r.fit_iters, deadline=until)
     return fits
 
 
@@ -174,7 +199,14 @@ class PairSet:
         return [p.name for p in self.views.pairs]
 
 
-def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, sliders: tuple[str, ...]) -> PairSet:
+def load_pair_set(
+    cfg: TrainConfig,
+    before: str | Path,
+    after: str | Path,
+    sliders: tuple[str, ...],
+    *,
+    deadline: float | None = None,
+) -> PairSet:
     """Match, decode, cut and fit the pairs of two folders.
 
     Args:
@@ -182,6 +214,7 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
         before: folder of originals (raws, TIFFs, JPEGs).
         after: folder of the photographer's edits, same file stems.
         sliders: the agent's sliders (the fit uses the same ones).
+        deadline: :func:`time.monotonic` time (s) the run ends (``--minutes``), or ``None`` (:func:`_fitted`).
 
     Raises:
         NotFoundError: a folder is missing or empty, no file has a partner, or no pair can be decoded.
@@ -206,7 +239,7 @@ def load_pair_set(cfg: TrainConfig, before: str | Path, after: str | Path, slide
         source["duplicate_pairs_dropped"] = dropped
     lonely = [_unmatched_text(path, Path(before)) for path in unmatched]
     _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped)
-    return _fitted(cfg, views, sliders, len(unmatched), t0, source)
+    return _fitted(cfg, views, sliders, len(unmatched), t0, source, deadline=deadline)
 
 
 def _unmatched_text(path: Path, before: Path) -> str:
@@ -290,7 +323,13 @@ def _file_key(path: Path, memo: dict[Path, str]) -> str:
 
 
 def load_catalog_pair_set(
-    cfg: TrainConfig, lrcat: str | Path, selection: str, photos: str | Path | None, sliders: tuple[str, ...]
+    cfg: TrainConfig,
+    lrcat: str | Path,
+    selection: str,
+    photos: str | Path | None,
+    sliders: tuple[str, ...],
+    *,
+    deadline: float | None = None,
 ) -> PairSet:
     """Pairs from a Lightroom catalog's favourites: each original and its develop settings rendered on it.
 
@@ -298,6 +337,7 @@ def load_catalog_pair_set(
     each pair is that recipe rendered on the original by our renderer; the nearest-edits labels are the mapped
     recipes themselves. Skipped photos are reported in the log and the summary (``catalog_skipped``); those
     whose original cannot be found, read or decoded also in the command's notes (:func:`_record_left_out`).
+    ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`_fitted`).
 
     Raises:
         CatalogError / NotFoundError: the catalog cannot be read or the selection yields no usable photo.
@@ -313,14 +353,17 @@ def load_catalog_pair_set(
     if not edits:
         raise NotFoundError(f"{lrcat}: none of the selected photos can be used ({'; '.join(skipped[:3])})")
     source = {"lrcat": str(Path(lrcat).resolve()), "favourites": selection, "catalog_skipped": skipped}
-    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom catalog", missing)
+    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom catalog", missing, deadline)
 
 
-def load_settings_pair_set(cfg: TrainConfig, items: Sequence[Mapping[str, Any]], sliders: tuple[str, ...]) -> PairSet:
+def load_settings_pair_set(
+    cfg: TrainConfig, items: Sequence[Mapping[str, Any]], sliders: tuple[str, ...], *, deadline: float | None = None
+) -> PairSet:
     """Pairs from photos sent with their Lightroom develop settings (the plug-in's "train from selection").
 
     Like :func:`load_catalog_pair_set`, with the settings given per photo
-    (:func:`trainer.lrcat.favourites.settings_edits`) instead of read from a catalog.
+    (:func:`trainer.lrcat.favourites.settings_edits`) instead of read from a catalog. ``deadline``:
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`_fitted`).
 
     Raises:
         NotFoundError: no photo is usable (each skipped one is named in the message and the log).
@@ -336,7 +379,7 @@ def load_settings_pair_set(cfg: TrainConfig, items: Sequence[Mapping[str, Any]],
     if not edits:
         raise NotFoundError(f"none of the {counted(len(items), 'photo')} can be used ({'; '.join(skipped[:3])})")
     source = {"lightroom_edits": len(items), "edits_skipped": skipped}
-    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom edits", missing)
+    return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom edits", missing, deadline)
 
 
 def _edit_pairs(
@@ -347,11 +390,13 @@ def _edit_pairs(
     t0: float,
     learned_from: str,
     missing: Sequence[str],
+    deadline: float | None = None,
 ) -> PairSet:
     """Pairs of originals and their mapped settings rendered on them (``CatalogEdit`` each).
 
     ``missing``: the photos already left out because their original could not be found or read (named in the
-    summary with those that cannot be decoded here, :func:`_record_left_out`).
+    summary with those that cannot be decoded here, :func:`_record_left_out`). ``deadline``:
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`_fitted`).
     """
     d, seed = cfg.data, cfg.run.seed
     if d.max_images > 0:
@@ -370,7 +415,7 @@ def _edit_pairs(
         log.warning("skipping a photo: %s", message)
     _record_left_out(source, learned_from, [*missing, *_unreadable_pairs(pairs, views, short=False)])
     kept = {p.name for p in views.pairs}
-    ps = _fitted(cfg, views, sliders, 0, t0, source)
+    ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline)
     ps.labels = [Recipe.from_settings(e.values).to_dict()["steps"] for e in edits if e.name in kept]
     return ps
 
@@ -438,7 +483,9 @@ def _darktable_histories(
     return chosen, skipped, unreadable
 
 
-def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...]) -> PairSet:
+def load_darktable_pair_set(
+    cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...], *, deadline: float | None = None
+) -> PairSet:
     """Pairs from a darktable folder: each photo with a sidecar (``IMG.ext.xmp``), and darktable's render of it.
 
     The edit of each pair is what darktable makes of the photo's active history (darktable-cli, headless, at most
@@ -447,7 +494,8 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
     (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
     fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
     that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
-    summary (:func:`_record_left_out`).
+    summary (:func:`_record_left_out`). ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None``
+    (:func:`_fitted`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo.
@@ -499,7 +547,7 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
     _record_left_out(source, "darktable sidecars", [*unreadable, *_unreadable_pairs(pairs, views, short=False)])
-    ps = _fitted(cfg, views, sliders, 0, t0, source)
+    ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline)
     labels = {p.stem: values for p, _, values, _ in chosen}
     fitted = {p.name: f.values for p, f in zip(views.pairs, ps.fits, strict=True)}
     ps.labels = [Recipe.from_settings(labels[p.name] or fitted[p.name]).to_dict()["steps"] for p in views.pairs]
@@ -507,26 +555,47 @@ def load_darktable_pair_set(cfg: TrainConfig, folder: str | Path, sliders: tuple
 
 
 def _fitted(
-    cfg: TrainConfig, views: PairedViews, sliders: tuple[str, ...], unmatched: int, t0: float, source: dict[str, Any]
+    cfg: TrainConfig,
+    views: PairedViews,
+    sliders: tuple[str, ...],
+    unmatched: int,
+    t0: float,
+    source: dict[str, Any],
+    *,
+    deadline: float | None = None,
 ) -> PairSet:
+    """Fit the pairs' recipes, weigh them and report the poor fits (the module docstring).
+
+    Args:
+        cfg: the configuration (``restore.*``).
+        views: the pairs' views.
+        sliders: the sliders fitted.
+        unmatched: photos left out for want of a partner.
+        t0: :func:`time.monotonic` time (s) the loading started.
+        source: the run's summary entries so far; the fit's notes are added to it (:func:`_record_fit_notes`).
+        deadline: :func:`time.monotonic` time (s) the run ends (``--minutes``): fitting then ends by
+            :data:`_FIT_SHARE` of the time left; ``None``: every fit has all ``restore.fit_iters`` iterations.
+    """
     r = cfg.restore
     t_fit = time.monotonic()
-    fits = fit_pairs(views, sliders, cfg)
+    fit_deadline = None if deadline is None else t_fit + _FIT_SHARE * max(deadline - t_fit, 0.0)
+    fits = fit_pairs(views, sliders, cfg, deadline=fit_deadline)
     fit_seconds = time.monotonic() - t_fit
     weights = [pair_weight(f.psnr_fit, r.poor_fit_db) for f in fits]
-    poor = [
-        {"pair": p.name, "fit_psnr": round(f.psnr_fit, 2), "weight": round(w, 2)}
-        for p, f, w in zip(views.pairs, fits, weights, strict=True)
-        if f.psnr_fit < r.poor_fit_db
-    ]
-    for row in poor:
+    poor: list[dict[str, Any]] = []
+    for p, f, w in zip(views.pairs, fits, weights, strict=True):
+        if f.psnr_fit >= r.poor_fit_db:
+            continue
+        row: dict[str, Any] = {"pair": p.name, "fit_psnr": round(f.psnr_fit, 2), "weight": round(w, 2)}
         log.warning(
             "%s: our sliders reproduce this edit only to %.1f dB (a crop, a local edit or another raw converter?); "
             "its weight is %.2f",
-            row["pair"],
-            row["fit_psnr"],
-            row["weight"],
+            p.name,
+            f.psnr_fit,
+            w,
         )
+        poor.append(row)
+    _record_fit_notes(cfg, source, fits, poor)
     return PairSet(
         views=views,
         fits=fits,
@@ -537,6 +606,31 @@ def _fitted(
         fit_seconds=fit_seconds,
         load_seconds=time.monotonic() - t0,
     )
+
+
+def _record_fit_notes(
+    cfg: TrainConfig, source: dict[str, Any], fits: Sequence[FitResult], poor: Sequence[Mapping[str, Any]]
+) -> None:
+    """Say in ``source`` (the run's summary: keys and notes) when fits were cut short.
+
+    * Fits that the run's deadline cut short (fewer than ``restore.fit_iters`` iterations): ``fit_cut_short``
+      (``pairs``, ``fewest_iters``, ``fit_iters``) and a note.
+
+    Otherwise ``source`` is unchanged.
+    """
+    r = cfg.restore
+    notes: list[str] = []
+    cut = [f.iters for f in fits if 0 <= f.iters < r.fit_iters]
+    if cut:
+        source["fit_cut_short"] = {"pairs": len(cut), "fewest_iters": min(cut), "fit_iters": r.fit_iters}
+        text = (
+            f"the recipe fits of {counted(len(cut), 'pair')} were cut short to keep within --minutes "
+            f"({min(cut)} of {r.fit_iters} iterations at the fewest); more minutes fit them closer"
+        )
+        log.warning("%s", text)
+        notes.append(text)
+    if notes:
+        source["notes"] = [*source.get("notes", []), *notes]
 
 
 def split_pairs(cfg: TrainConfig, n: int) -> tuple[list[int], list[int]]:
@@ -796,17 +890,18 @@ def paired_run_data(
         whole run, so decoding, fitting and the check are taken off it.
     """
     steps = cfg.run.steps
+    finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
+    deadline = t0 + (minutes - finish) * 60.0 if minutes > 0 else None  # the fit takes a share of what is left
     if edits is not None:
-        pair_set = load_settings_pair_set(cfg, edits, net.sliders)
+        pair_set = load_settings_pair_set(cfg, edits, net.sliders, deadline=deadline)
     elif catalog is not None:
-        pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders)
+        pair_set = load_catalog_pair_set(cfg, catalog[0], catalog[1], catalog[2], net.sliders, deadline=deadline)
     elif darktable is not None:
-        pair_set = load_darktable_pair_set(cfg, darktable, net.sliders)
+        pair_set = load_darktable_pair_set(cfg, darktable, net.sliders, deadline=deadline)
     else:
         assert pairs is not None
-        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders)
+        pair_set = load_pair_set(cfg, pairs[0], pairs[1], net.sliders, deadline=deadline)
     if minutes > 0:  # with pairs, --minutes bounds the whole run: decoding, fitting and finishing count too
-        finish = min(_FINISH_RESERVE_S, 0.05 * minutes * 60.0) / 60.0
         minutes = max(minutes - (time.monotonic() - t0) / 60.0 - finish, 0.05 * minutes)
     crossfit: dict[str, Any] | None = None
     folds = cfg.restore.check_folds
