@@ -12,9 +12,13 @@ ones: an original and the photographer's own edit of it. This module builds that
 * every pair's recipe is **fitted** through the renderer (:func:`trainer.pseudo_labels.fit_recipes`, on
   ``restore.fit_size`` thumbnails, the agent's sliders). The fit says how well our sliders can express that
   edit: a pair fitted worse than ``restore.poor_fit_db`` (a crop, a local brush, another raw converter) is
-  reported and its weight in the loss shrinks by 0.1 per dB below the threshold (never below 0.1). With
-  ``--minutes`` the fit takes at most
+  reported (saying so where its edit's frame is not the original's) and its weight in the loss shrinks by 0.1 per
+  dB below the threshold (never below 0.1); when no pair fits well the summary says so (the style is still
+  judged by the check, which scores against the edits themselves). With ``--minutes`` the fit takes at most
   :data:`_FIT_SHARE` of the time left after decoding (:func:`fit_pairs`); fits cut short are named in the summary;
+* an edit that is its original rotated by 90, 180 or 270 degrees or mirrored (``--pairs`` and darktable's
+  renders; :mod:`trainer.data.rotation`) is turned back onto the original's frame before it is fitted, and named
+  in the log and the summary (``frames_turned_back``);
 * training views: each training pair gives ``restore.pool_per_target`` aligned views; on a share
   ``restore.pair_jitter`` of them the original is first rendered with a small zero-centred camera change
   (:func:`trainer.data.unedit.jitter_settings`) while the edit stays the target, so the agent has to read
@@ -41,7 +45,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +63,9 @@ from backend.fsio import file_sha256
 from backend.recipe import Recipe, blend, render_recipe
 from trainer.config import ConfigError, RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
+from trainer.data.folders import decode_long_side
 from trainer.data.pairs import Pair, PairedViews, find_pairs, load_paired_views
+from trainer.data.rotation import frame_turns, undo_turn
 from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
 from trainer.metrics import pooled_psnr, psnr
@@ -98,6 +104,8 @@ _FIT_BATCH = 16
 #: With ``--minutes``, the share of the run's time left after decoding that fitting the recipes may take (the rest
 #: is the check's and the training's).
 _FIT_SHARE = 0.5
+#: Long side (pixels) the photos of a poorly fitted pair are decoded at to compare their frames.
+_FRAME_PROBE_SIDE = 32
 
 
 def pair_weight(fit_psnr: float, poor_fit_db: float) -> float:
@@ -209,6 +217,9 @@ def load_pair_set(
 ) -> PairSet:
     """Match, decode, cut and fit the pairs of two folders.
 
+    An edit that is its original rotated or mirrored is turned back onto the original's frame before it is fitted
+    (:func:`_turn_back`).
+
     Args:
         cfg: the experiment configuration (``restore.*``, ``data.*``, ``run.seed``).
         before: folder of originals (raws, TIFFs, JPEGs).
@@ -239,7 +250,132 @@ def load_pair_set(
         source["duplicate_pairs_dropped"] = dropped
     lonely = [_unmatched_text(path, Path(before)) for path in unmatched]
     _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped)
-    return _fitted(cfg, views, sliders, len(unmatched), t0, source, deadline=deadline)
+    long_side = decode_long_side(csize, d.eval_size)
+    views, turned = _turn_back(cfg, pairs, views, lambda i: _decoded(pairs[i].reference, long_side))
+    _record_turns(source, turned)
+
+    def frames(j: int) -> str | None:
+        pair = views.pairs[j]
+        return _frame_text(pair.input, _decoded_size(pair.reference), turned.get(pair.name))
+
+    return _fitted(cfg, views, sliders, len(unmatched), t0, source, deadline=deadline, frames=frames)
+
+
+def _decoded(path: Path, long_side: int) -> Tensor | None:
+    """``(1, 3, H, W)`` linear Rec.2020 of a photo decoded at ``long_side``, or ``None`` when it cannot be."""
+    from backend.decode import decode_preview
+    from backend.errors import DecodeError, NotFoundError
+
+    try:
+        return decode_preview(path, long_side=long_side).image.float()
+    except (DecodeError, NotFoundError):
+        return None
+
+
+def _decoded_size(path: Path) -> tuple[int, int] | None:
+    """A photo's full ``(height, width)`` in pixels, orientation applied, or ``None`` when it cannot be decoded."""
+    from backend.decode import decode_preview
+    from backend.errors import DecodeError, NotFoundError
+
+    try:
+        decoded = decode_preview(path, long_side=_FRAME_PROBE_SIDE)
+    except (DecodeError, NotFoundError):
+        return None
+    return int(decoded.full_height), int(decoded.full_width)
+
+
+def _frame_text(original: Path, edit_size: tuple[int, int] | None, turn: str | None) -> str | None:
+    """Why a poorly fitted pair's frames disagree (``"its frame (WxH) is not the original's (WxH)"``), or ``None``.
+
+    Args:
+        original: the original's file.
+        edit_size: the edit's ``(height, width)`` in pixels as decoded (``None``: unknown).
+        turn: what the edit was turned back by (:data:`trainer.data.rotation.TURNS`), or ``None``.
+
+    Returns:
+        ``None`` when the aspect ratios agree within 1 % (or a size is unknown): the edit shows the original's frame.
+    """
+    size = _decoded_size(original)
+    if size is None or edit_size is None:
+        return None
+    (oh, ow), (eh, ew) = size, edit_size
+    if turn is not None and "90" in turn:
+        eh, ew = ew, eh
+    if abs((ew / eh) / (ow / oh) - 1.0) <= 0.01:
+        return None
+    back = ", turned back" if turn is not None else ""
+    return f"its frame ({ew}x{eh}{back}) is not the original's ({ow}x{oh}), so it was squeezed onto it"
+
+
+def _turn_back(
+    cfg: TrainConfig, pairs: Sequence[Pair], views: PairedViews, edit_of: Callable[[int], Tensor | None]
+) -> tuple[PairedViews, dict[str, str]]:
+    """Turn back the edits that are their original rotated or mirrored (:func:`trainer.data.rotation.frame_turns`).
+
+    The turn of each pair is found on its whole-frame views; a turned edit is fetched again (``edit_of``), turned
+    back and cut into the same views as its original (:func:`load_paired_views` with the pair's own seed, so the
+    original's views stay as they were). Pairs that are not turned keep their views as they are.
+
+    Args:
+        cfg: the configuration (``data.*``, ``agent.thumb``, ``run.seed``).
+        pairs: the pairs given to :func:`load_paired_views` (pair ``i`` was cut with seed ``run.seed + i``).
+        views: what it made of them.
+        edit_of: pair index in ``pairs`` -> its edit, ``(1, 3, H, W)`` linear Rec.2020 as first decoded (``None``:
+            it cannot be had again; the pair is then left as it is).
+
+    Returns:
+        ``(views, {pair name: what was done to its original (a key of TURNS)})``.
+    """
+    from backend.errors import NotFoundError
+
+    found = frame_turns(views.before_evals, views.after_evals)
+    if all(t.turn is None for t in found):
+        return views, {}
+    d = cfg.data
+    index = {id(pair): i for i, pair in enumerate(pairs)}
+    after_crops, after_evals = views.after_crops.clone(), views.after_evals.clone()
+    turned: dict[str, str] = {}
+    for j, (pair, t) in enumerate(zip(views.pairs, found, strict=True)):
+        i = index.get(id(pair))
+        edit = None if t.turn is None or i is None else edit_of(i)
+        if t.turn is None or i is None or edit is None:
+            continue
+        try:
+            redo = load_paired_views(
+                [pair],
+                cache_size=cache_size_of(d, cfg.agent.thumb),
+                eval_size=d.eval_size,
+                crops=d.crops_per_image,
+                seed=cfg.run.seed + i,
+                after_images=[undo_turn(edit, t.turn)],
+            )
+        except NotFoundError:  # the original is gone since: the pair stays as it was
+            continue
+        after_crops[j], after_evals[j] = redo.after_crops[0], redo.after_evals[0]
+        turned[pair.name] = t.turn
+        log.warning(
+            "%s: the edit is the original %s (luminance correlation %.2f, %.2f as it is); turned back onto the "
+            "original's frame before fitting",
+            pair.name,
+            t.turn,
+            t.correlation,
+            t.unturned,
+        )
+    return dataclasses.replace(views, after_crops=after_crops, after_evals=after_evals), turned
+
+
+def _record_turns(source: dict[str, Any], turned: Mapping[str, str]) -> None:
+    """Name the edits turned back in ``source`` (``frames_turned_back`` and a note); unchanged when there are none."""
+    if not turned:
+        return
+    source["frames_turned_back"] = dict(turned)
+    shown = ", ".join(f"{name} ({turn})" for name, turn in list(turned.items())[:8])
+    more = f" and {len(turned) - 8} more" if len(turned) > 8 else ""
+    source["notes"] = [
+        *source.get("notes", []),
+        f"{counted(len(turned), 'edit')} turned back onto the original's frame before fitting (the edit was the "
+        f"original turned): {shown}{more}",
+    ]
 
 
 def _unmatched_text(path: Path, before: Path) -> str:
@@ -494,7 +630,8 @@ def load_darktable_pair_set(
     (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
     fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
     that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
-    summary (:func:`_record_left_out`). ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None``
+    summary (:func:`_record_left_out`). A render that is its photo rotated or mirrored is turned back onto the
+    photo's frame (:func:`_turn_back`). ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None``
     (:func:`_fitted`).
 
     Raises:
@@ -547,7 +684,16 @@ def load_darktable_pair_set(
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
     _record_left_out(source, "darktable sidecars", [*unreadable, *_unreadable_pairs(pairs, views, short=False)])
-    ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline)
+    views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
+    _record_turns(source, turned)
+    index_of = {id(pair): i for i, pair in enumerate(pairs)}
+
+    def frames(j: int) -> str | None:
+        pair = views.pairs[j]
+        size = afters[index_of[id(pair)]].shape[-2:]
+        return _frame_text(pair.input, (int(size[0]), int(size[1])), turned.get(pair.name))
+
+    ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline, frames=frames)
     labels = {p.stem: values for p, _, values, _ in chosen}
     fitted = {p.name: f.values for p, f in zip(views.pairs, ps.fits, strict=True)}
     ps.labels = [Recipe.from_settings(labels[p.name] or fitted[p.name]).to_dict()["steps"] for p in views.pairs]
@@ -563,6 +709,7 @@ def _fitted(
     source: dict[str, Any],
     *,
     deadline: float | None = None,
+    frames: Callable[[int], str | None] | None = None,
 ) -> PairSet:
     """Fit the pairs' recipes, weigh them and report the poor fits (the module docstring).
 
@@ -575,6 +722,8 @@ def _fitted(
         source: the run's summary entries so far; the fit's notes are added to it (:func:`_record_fit_notes`).
         deadline: :func:`time.monotonic` time (s) the run ends (``--minutes``): fitting then ends by
             :data:`_FIT_SHARE` of the time left; ``None``: every fit has all ``restore.fit_iters`` iterations.
+        frames: pair index in ``views`` -> why its edit's frame is not the original's, or ``None`` when they
+            agree; asked for the poorly fitted pairs only (``None``: not known, as for recipes rendered by us).
     """
     r = cfg.restore
     t_fit = time.monotonic()
@@ -583,17 +732,28 @@ def _fitted(
     fit_seconds = time.monotonic() - t_fit
     weights = [pair_weight(f.psnr_fit, r.poor_fit_db) for f in fits]
     poor: list[dict[str, Any]] = []
-    for p, f, w in zip(views.pairs, fits, weights, strict=True):
+    for j, (p, f, w) in enumerate(zip(views.pairs, fits, weights, strict=True)):
         if f.psnr_fit >= r.poor_fit_db:
             continue
         row: dict[str, Any] = {"pair": p.name, "fit_psnr": round(f.psnr_fit, 2), "weight": round(w, 2)}
-        log.warning(
-            "%s: our sliders reproduce this edit only to %.1f dB (a crop, a local edit or another raw converter?); "
-            "its weight is %.2f",
-            p.name,
-            f.psnr_fit,
-            w,
-        )
+        frame = frames(j) if frames is not None else None
+        if frame is not None:
+            row["frame"] = frame
+            log.warning(
+                "%s: our sliders reproduce this edit only to %.1f dB: %s (a crop?); its weight is %.2f",
+                p.name,
+                f.psnr_fit,
+                frame,
+                w,
+            )
+        else:
+            log.warning(
+                "%s: our sliders reproduce this edit only to %.1f dB (a crop, a local edit or another raw "
+                "converter?); its weight is %.2f",
+                p.name,
+                f.psnr_fit,
+                w,
+            )
         poor.append(row)
     _record_fit_notes(cfg, source, fits, poor)
     return PairSet(
@@ -611,12 +771,17 @@ def _fitted(
 def _record_fit_notes(
     cfg: TrainConfig, source: dict[str, Any], fits: Sequence[FitResult], poor: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Say in ``source`` (the run's summary: keys and notes) when fits were cut short.
+    """Say in ``source`` (the run's summary: keys and notes) when fits were cut short and when none fits well.
 
     * Fits that the run's deadline cut short (fewer than ``restore.fit_iters`` iterations): ``fit_cut_short``
       (``pairs``, ``fewest_iters``, ``fit_iters``) and a note.
+    * Every pair fitted poorly: ``all_fits_poor`` and a note. The style is still trained, and installed when its
+      check passes: the check scores it against the edits themselves, so a style that brings photos closer to
+      them than doing nothing (a photographer whose edits come from another raw converter) is worth having; but
+      our sliders reproduce none of the edits, which is rarely what the photographer meant (cropped or locally
+      edited exports, edits of other originals), and the note says so rather than calling it a success silently.
 
-    Otherwise ``source`` is unchanged.
+    With neither, ``source`` is unchanged.
     """
     r = cfg.restore
     notes: list[str] = []
@@ -626,6 +791,21 @@ def _record_fit_notes(
         text = (
             f"the recipe fits of {counted(len(cut), 'pair')} were cut short to keep within --minutes "
             f"({min(cut)} of {r.fit_iters} iterations at the fewest); more minutes fit them closer"
+        )
+        log.warning("%s", text)
+        notes.append(text)
+    if fits and len(poor) == len(fits):
+        source["all_fits_poor"] = True
+        mean = float(np.mean([f.psnr_fit for f in fits]))
+        which = "the edit" if len(fits) == 1 else f"any of the {len(fits)} edits"
+        why = (
+            "their fits were cut short: give the run more minutes"
+            if cut
+            else "check that the edits show their originals' whole frame and were made from these originals"
+        )
+        text = (
+            f"our sliders do not reproduce {which} well (all below {r.poor_fit_db:g} dB, {mean:.1f} dB on average): "
+            f"the style learnt only what one recipe per photo can do; {why}"
         )
         log.warning("%s", text)
         notes.append(text)

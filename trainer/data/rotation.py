@@ -1,0 +1,122 @@
+"""Edits that are their original turned: rotated by 90, 180 or 270 degrees, or mirrored.
+
+A photographer who rotates a photo in the editor, or exports a portrait from a landscape raw that carries no
+orientation tag, hands the trainer an edit whose pixels are the original's turned a quarter (or half) turn. Squeezed
+onto the original's frame, such an edit can be reproduced by no slider setting. :func:`frame_turns` finds the turn
+of each pair from its whole-frame thumbnails, :func:`undo_turn` turns an edit back onto its original's frame.
+
+Detection: both photos are reduced to ``size x size`` luminance thumbnails (area average in linear light, then
+``log(Y + 0.01)``, so that exposure, white balance and contrast edits keep the picture's shape), and the edit is
+compared with every turn of the original by normalised correlation (Pearson, -1..1). A turn is taken only when it
+matches clearly better than the unturned frame: its correlation is at least :data:`MIN_CORRELATION` and beats the
+unturned one by :data:`MIN_MARGIN`. A symmetric scene (a mirror image of a landscape looks like the landscape) or a
+local edit therefore leaves the pair as it is. Both thumbnails are squares (the trainer's whole-frame views are
+squeezed squares), and squeezing to a square commutes with quarter turns and mirrors, so a portrait edit of a
+landscape original is found without decoding the photos again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from backend.agent.thumbnail import make_thumbnail
+
+__all__ = ["MIN_CORRELATION", "MIN_MARGIN", "TURNS", "FrameTurn", "frame_turns", "undo_turn"]
+
+#: A turn is taken only when the edit correlates with the turned original at least this much (-1..1).
+MIN_CORRELATION = 0.6
+#: ... and by at least this much more than with the unturned original.
+MIN_MARGIN = 0.2
+#: Rec. 2020 luminance weights.
+_LUMA = (0.2627, 0.6780, 0.0593)
+
+
+def _rot(k: int) -> Callable[[Tensor], Tensor]:
+    return lambda image: torch.rot90(image, k, dims=(-2, -1))
+
+
+def _flip(dim: int) -> Callable[[Tensor], Tensor]:
+    return lambda image: image.flip(dim)
+
+
+#: What was done to the original to make the edit (as the log and the summary name it), how to do it, and how to
+#: undo it, for ``(..., H, W)`` images. ``torch.rot90`` with ``k = 1`` turns anticlockwise.
+TURNS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "rotated 90° clockwise": (_rot(-1), _rot(1)),
+    "rotated 180°": (_rot(2), _rot(2)),
+    "rotated 90° anticlockwise": (_rot(1), _rot(-1)),
+    "mirrored left to right": (_flip(-1), _flip(-1)),
+    "flipped upside down": (_flip(-2), _flip(-2)),
+}
+
+
+@dataclass(frozen=True)
+class FrameTurn:
+    """The turn found for one pair.
+
+    Attributes:
+        turn: a key of :data:`TURNS`, or ``None`` when the edit is taken as it is.
+        correlation: the correlation (-1..1) of the edit with the original turned by ``turn`` (the unturned one
+            when ``turn`` is ``None``).
+        unturned: the correlation (-1..1) of the edit with the unturned original.
+    """
+
+    turn: str | None
+    correlation: float
+    unturned: float
+
+
+def _log_luma(images: Tensor, size: int) -> Tensor:
+    """``(N, size * size)`` zero-mean, unit-norm log-luminance of ``(N, 3, H, W)`` linear Rec.2020 images."""
+    small = make_thumbnail(images.float(), size)
+    weights = torch.tensor(_LUMA, dtype=small.dtype).reshape(1, 3, 1, 1)
+    luma = torch.log((small * weights).sum(dim=1).clamp_min(0.0) + 0.01).flatten(1)
+    luma = luma - luma.mean(dim=1, keepdim=True)
+    return luma / luma.norm(dim=1, keepdim=True).clamp_min(1e-8)
+
+
+def frame_turns(before: Tensor, after: Tensor, *, size: int = 16) -> list[FrameTurn]:
+    """The turn that makes each original look like its edit (module docstring), one per pair.
+
+    Args:
+        before: ``(N, 3, S, S)`` whole originals squeezed to a square, linear Rec.2020.
+        after: ``(N, 3, S, S)`` their edits, squeezed the same way.
+        size: side of the luminance thumbnails compared, pixels (>= 2).
+
+    Returns:
+        One :class:`FrameTurn` per pair, in order.
+
+    Raises:
+        ValueError: the batches' shapes differ or the images are not square.
+    """
+    if before.shape != after.shape or before.ndim != 4 or before.shape[-1] != before.shape[-2]:
+        raise ValueError(f"square batches of one shape expected, got {tuple(before.shape)} and {tuple(after.shape)}")
+    edit = _log_luma(after, size)
+    unturned = (_log_luma(before, size) * edit).sum(dim=1)
+    scores = {name: (_log_luma(turn(before), size) * edit).sum(dim=1) for name, (turn, _) in TURNS.items()}
+    found = []
+    for i in range(before.shape[0]):
+        name, best = max(((k, float(v[i])) for k, v in scores.items()), key=lambda kv: kv[1])
+        base = float(unturned[i])
+        if best >= MIN_CORRELATION and best >= base + MIN_MARGIN:
+            found.append(FrameTurn(name, best, base))
+        else:
+            found.append(FrameTurn(None, base, base))
+    return found
+
+
+def undo_turn(edit: Tensor, turn: str) -> Tensor:
+    """Turn an edit back onto its original's frame.
+
+    Args:
+        edit: ``(..., H, W)`` the edit as decoded.
+        turn: what was done to the original (a key of :data:`TURNS`).
+
+    Returns:
+        The edit turned back (``(..., W, H)`` for quarter turns), contiguous.
+    """
+    return TURNS[turn][1](edit).contiguous()
