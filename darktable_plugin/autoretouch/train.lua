@@ -76,6 +76,27 @@ local function shown_note(note)
   return head .. msg("train_note_cut")
 end
 
+-- Shows a training's outcome: its message, the photos the plug-in skipped, and what autoretouch noted (the photos it
+-- left out: unreadable, duplicates, ...): the first notes shortened, then how many more; each whole in the Lua log.
+-- @param summary the summary train_from_images returns
+local function show_summary(summary)
+  local text = summary.message
+  if #summary.skipped > 0 then
+    text = text .. "\n" .. msg("train_skipped", #summary.skipped,
+      msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
+  end
+  for i, note in ipairs(summary.notes) do
+    dt.print_log(msg("log_line", "note", summary.name, note))
+    if i <= constants.MAX_NOTES_SHOWN then
+      text = text .. "\n" .. msg("train_note", shown_note(note))
+    end
+  end
+  if #summary.notes > constants.MAX_NOTES_SHOWN then
+    text = text .. "\n" .. msg("summary_more_notes", #summary.notes - constants.MAX_NOTES_SHOWN)
+  end
+  dt.print(text)
+end
+
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
 -- each image with its history; the CLI installs the style unless it does worse than doing nothing), its run folder
 -- in darktable's cache folder (see run_dir_of; a daemon keeps its own).
@@ -155,23 +176,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
   if not ok then
     return nil, failure
   end
-  local text = summary.message
-  if #summary.skipped > 0 then
-    text = text .. "\n" .. msg("train_skipped", #summary.skipped,
-      msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
-  end
-  -- what autoretouch noted (the photos it left out: unreadable, duplicates, ...): the first ones, shortened, then how
-  -- many more; each whole in the Lua log
-  for i, note in ipairs(summary.notes) do
-    dt.print_log(msg("log_line", "note", summary.name, note))
-    if i <= constants.MAX_NOTES_SHOWN then
-      text = text .. "\n" .. msg("train_note", shown_note(note))
-    end
-  end
-  if #summary.notes > constants.MAX_NOTES_SHOWN then
-    text = text .. "\n" .. msg("summary_more_notes", #summary.notes - constants.MAX_NOTES_SHOWN)
-  end
-  dt.print(text)
+  show_summary(summary)
   return summary
 end)
 
