@@ -104,8 +104,10 @@ fewer than 4 favourites nothing is held out: the style is scored on its training
 says so). A style that does worse than doing nothing there, or makes degenerate moves (black and white,
 clipping, washing the colour out), is kept in the run folder but not installed (exit status 10) unless
 --force is given. The run
-folder (default runs/STYLE/) receives config.toml, metrics.csv, curves.png, contact_sheet.png and eval.json;
-the trained style goes to runs/STYLE/style/ and is installed into your style folder (see `autoretouch
+folder (default runs/STYLE/; retraining a style after a finished run uses the next free runs/STYLE-2/,
+runs/STYLE-3/, ..., named in the summary, and an earlier run's files are never touched; an explicit --run-dir
+that already holds a trained style is refused) receives config.toml, metrics.csv, curves.png, contact_sheet.png
+and eval.json; the trained style goes to RUN_DIR/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
 Duplicates (favourites, sources, pairs), photos that cannot be decoded and (restoration) favourites under
 16 px a side are left out and named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops
@@ -212,7 +214,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     length.add_argument("--steps", type=_steps, metavar="N", help="generator steps in total (default from the config)")
     parser.add_argument(
-        "--resume", action="store_true", help="continue the run folder's newest checkpoint (run.method=gan)"
+        "--resume",
+        action="store_true",
+        help="continue the run folder's newest checkpoint (run.method=gan; without --run-dir the style's newest run "
+        "folder)",
     )
     history = parser.add_argument_group(
         "Lightroom catalog: your own edits (--favourites) or an expert's slider history (--expert)"
@@ -234,7 +239,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     history.add_argument(
         "--no-finetune", action="store_true", help="imitation only, even when GAN targets are available"
     )
-    parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run folder (default runs/STYLE)")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        metavar="DIR",
+        help="run folder (default runs/STYLE, or the next free runs/STYLE-N once it holds a finished run)",
+    )
     parser.add_argument("--config", type=Path, metavar="FILE", help="experiment configuration (TOML)")
     parser.add_argument(
         "--seed",
@@ -376,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
         if args.lrcat is not None and args.favourites is None:
             raise TrainUsageError("--lrcat --expert is not available through --server (train in-process instead)")
         return remote_train(args)
-    run_dir: Path = args.run_dir or Path("runs") / args.style
+    run_dir = _run_dir(args)
     base = args.config
     if base is None and args.resume and (run_dir / "config.toml").is_file():
         base = run_dir / "config.toml"
@@ -439,6 +449,24 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_STYLE_REJECTED if install_dir is not None else 0
     return 0
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    """The run's folder: ``--run-dir``, else :func:`trainer.run_folder.default_run_dir`.
+
+    That is ``runs/STYLE``, or the next free ``runs/STYLE-N`` once the style's newest run folder holds a finished
+    run; with ``--resume`` the newest.
+
+    Raises:
+        ConfigError: ``--darktable`` into a folder that already holds a trained style (refused before the photos
+            are linked into ``RUN_DIR/selection``, as training would refuse it after), or no free run folder.
+    """
+    from trainer.run_folder import default_run_dir, refuse_trained_run_dir
+
+    run_dir: Path = args.run_dir or default_run_dir(args.style, resume=args.resume)
+    if args.darktable is not None:
+        refuse_trained_run_dir(run_dir)
+    return run_dir
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

@@ -83,6 +83,7 @@ from trainer.restore_core import (
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
 from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
+from trainer.run_folder import refuse_trained_run_dir
 from trainer.summary_lines import counted
 
 __all__ = ["METRIC_COLUMNS", "UneditSampler", "degenerate_moves", "restoration_loss", "train_restore"]
@@ -306,10 +307,10 @@ def train_restore(
         info: the process's place in a torchrun job (gradients are averaged over processes).
 
     Raises:
+        ConfigError: the run folder already holds a trained style (:func:`trainer.run_folder.refuse_trained_run_dir`).
         NotFoundError: a folder is missing or empty.
     """
-    if (run / "style").is_dir() and any((run / "style").glob("*.safetensors")):
-        raise ConfigError(f"{run}: the run folder already holds a trained style; use another --run-dir")
+    refuse_trained_run_dir(run)
     torch.manual_seed(cfg.run.seed)
     net = new_restore_net(cfg)
     validate_metadata(json.loads(json.dumps(Style(name=cfg.run.style, net=net).metadata())), run)

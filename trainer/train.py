@@ -11,9 +11,10 @@ One generator step (``run.steps`` of them):
    renderer; slider choice by policy gradient with a TD advantage; entropy bonus).
 3. The finished images enter the critic's pool.
 
-Run folder ``runs/<style>/`` (or ``--run-dir``): ``config.toml`` (resolved), ``metrics.csv``, ``curves.png``,
-``contact_sheet.png``, ``eval.json``, ``checkpoints/step_*.{safetensors,json}``, ``data_cache.*`` and
-``style/<style>.{safetensors,json}`` (the exported style). Under torchrun only rank 0 writes; gradients and
+Run folder ``runs/<style>/`` (``runs/<style>-2/``, ... when retraining, :mod:`trainer.run_folder`; or
+``--run-dir``): ``config.toml`` (resolved), ``metrics.csv``, ``curves.png``, ``contact_sheet.png``, ``eval.json``,
+``checkpoints/step_*.{safetensors,json}``, ``data_cache.*`` and ``style/<style>.{safetensors,json}`` (the exported
+style). Under torchrun only rank 0 writes; gradients and
 logged losses are averaged over processes (:mod:`trainer.distributed`).
 
 Resuming (``resume=True``) restores weights, optimiser state, the adaptive lambda, every process's random
@@ -68,6 +69,7 @@ from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
 from trainer.rl import episode_losses
+from trainer.run_folder import default_run_dir
 from trainer.summary_lines import counted
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -472,7 +474,8 @@ def train(
         darktable: a folder of photos with darktable sidecars, learnt as pairs with darktable-cli's renders.
         edits: ``{"path", "settings"}`` per photo: originals with their Lightroom develop settings (the
             plug-in's "train from selection"), learnt as pairs.
-        run_dir: the run folder (default ``runs/<style>``).
+        run_dir: the run folder (default :func:`trainer.run_folder.default_run_dir`: ``runs/<style>``, or the next
+            free ``runs/<style>-N`` once the newest holds a finished run; with ``resume`` the newest).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -488,7 +491,7 @@ def train(
         NotFoundError: a folder is missing or empty, or ``resume`` found no checkpoint.
     """
     info = info or init_distributed()
-    run = Path(run_dir) if run_dir is not None else Path("runs") / cfg.run.style
+    run = Path(run_dir) if run_dir is not None else default_run_dir(cfg.run.style, resume=resume)
     paired = pairs is not None or catalog is not None or darktable is not None or edits is not None
     if paired and cfg.run.method != "restore":
         raise ConfigError(

@@ -1,0 +1,120 @@
+"""Which run folder ``train`` uses when none is given: ``runs/NAME``, then ``runs/NAME-2``, ``runs/NAME-3``, ...
+
+A style's runs without ``--run-dir`` form a series: ``runs/NAME`` first, and each retraining after a finished run
+(one that saved a style, ``style/*.safetensors``) in the next free ``runs/NAME-N``, so that "I added edits,
+retrain" works without deleting anything and every earlier run keeps its own files. The style's **newest** run
+folder is the highest-numbered one of the series whose ``config.toml`` names the style (a folder ``runs/NAME-2``
+of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it). A new run goes to that
+newest folder while it holds no finished run (an unfinished GAN run there is refused with "use --resume", as
+before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
+An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
+it).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from trainer.config import ConfigError
+
+__all__ = ["RUNS_DIR", "default_run_dir", "holds_trained_style", "refuse_trained_run_dir"]
+
+#: The folder that holds the default run folders (relative to the working directory).
+RUNS_DIR = Path("runs")
+
+#: How many run folders of one style the series looks at before refusing (far more than anyone keeps).
+MAX_RUNS = 9999
+
+
+def holds_trained_style(run: Path) -> bool:
+    """Whether the run folder ``run`` holds a finished run: a trained style (``run/style/*.safetensors``).
+
+    Args:
+        run: the run folder.
+
+    Returns:
+        True where a style was saved there (installed or not).
+    """
+    style = run / "style"
+    try:
+        return style.is_dir() and any(style.glob("*.safetensors"))
+    except OSError:
+        return False
+
+
+def refuse_trained_run_dir(run: Path) -> None:
+    """Refuse a run folder that already holds a trained style (an earlier run's files are never overwritten).
+
+    Args:
+        run: the run folder.
+
+    Raises:
+        ConfigError: ``run`` holds a trained style (exit status 3).
+    """
+    if holds_trained_style(run):
+        raise ConfigError(f"{run}: the run folder already holds a trained style; use another --run-dir")
+
+
+def _names_style(run: Path, style: str) -> bool:
+    """Whether the run folder's ``config.toml`` was written for style ``style`` (False where it cannot be read)."""
+    try:
+        with (run / "config.toml").open("rb") as f:
+            return bool(tomllib.load(f).get("run", {}).get("style") == style)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
+    """The style's existing run folders under ``runs``, ``(number, folder)`` by number (``runs/NAME`` is 1)."""
+    found: list[tuple[int, Path]] = []
+    base = runs / style
+    if base.is_dir():
+        found.append((1, base))
+    pattern = re.compile(re.escape(style) + r"-([2-9]|[1-9][0-9]{1,3})")
+    try:
+        children = list(runs.iterdir()) if runs.is_dir() else []
+    except OSError:
+        children = []
+    for child in children:
+        m = pattern.fullmatch(child.name)
+        if m is not None and child.is_dir() and _names_style(child, style):
+            found.append((int(m.group(1)), child))
+    return sorted(found)
+
+
+def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) -> Path:
+    """The run folder of a ``train`` run of style ``style`` that names none (see the module docstring).
+
+    Args:
+        style: the style name (a valid one: no path separators).
+        resume: the run continues the newest run (``--resume``): that folder, whatever it holds.
+        runs: the folder of run folders.
+
+    Returns:
+        ``runs/NAME`` for the first run, the newest run folder while it holds no finished run or with ``resume``,
+        else the first free ``runs/NAME-N`` above the newest.
+
+    Raises:
+        ConfigError: every ``runs/NAME-N`` up to ``MAX_RUNS`` is taken (nothing is overwritten).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     default_run_dir("mine", runs=Path(d)).name
+        'mine'
+    """
+    series = _series(style, runs)
+    if not series:
+        return runs / style
+    number, newest = series[-1]
+    if resume or not holds_trained_style(newest):
+        return newest
+    for n in range(max(number, 1) + 1, MAX_RUNS + 1):
+        candidate = runs / f"{style}-{n}"
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise ConfigError(
+        f"{runs / style}-{MAX_RUNS}: every run folder of style {style!r} is taken; give --run-dir or delete old runs"
+    )
