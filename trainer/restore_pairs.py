@@ -513,7 +513,8 @@ def load_settings_pair_set(
     for message in skipped:
         log.warning("skipped: %s", message)
     if not edits:
-        raise NotFoundError(f"none of the {counted(len(items), 'photo')} can be used ({'; '.join(skipped[:3])})")
+        lead = "the photo cannot" if len(items) == 1 else f"none of the {len(items)} photos can"
+        raise NotFoundError(f"{lead} be used ({'; '.join(skipped[:3])})")
     source = {"lightroom_edits": len(items), "edits_skipped": skipped}
     return _edit_pairs(cfg, edits, source, sliders, t0, "lightroom edits", missing, deadline)
 
@@ -655,9 +656,9 @@ def load_darktable_pair_set(
         else:
             log.warning("%s: skipped: %s", folder, message)
     if not chosen:
-        given = counted(len(photos), "photo")
-        where = f"none of the {given} given has" if selection else f"{folder}: no photo with"
-        raise NotFoundError(f"{where} a darktable history ({'; '.join(skipped[:3])})")
+        given = "the photo given has no" if len(photos) == 1 else f"none of the {len(photos)} photos given has a"
+        lead = given if selection else f"{folder}: no photo with a"
+        raise NotFoundError(f"{lead} darktable history ({'; '.join(skipped[:3])})")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="autoretouch-dt-") as scratch:
