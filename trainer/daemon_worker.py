@@ -6,7 +6,9 @@ here, in the worker process, as ``autoretouch train`` does) and reports on stdou
 * ``{"event": "progress", "phase": "preparing data"|"training", "step": N, "total_steps": N, "metrics": {...}}``
   (the training numbers are the newest row of the run's ``metrics.csv``, polled every second);
 * ``{"event": "finished", "run_dir": ..., "steps": N, "stopped_by": "steps"|"minutes", "metrics": {...},
-  "installed_path": ...}`` at the end;
+  "installed_path": ..., "kept_path": ..., "rejected": ..., "notes": [...]}`` at the end (``notes``: the
+  summary's notes as a local ``train`` makes them, names unescaped: the photos left out and why, the installed
+  version it replaced and where that is kept);
 * ``{"event": "error", "code": GRPC_CODE, "message": ..., "type": CLASS, "exit_code": N}`` on failure.
 
 The spec file (written by :mod:`backend.daemon.training`) holds ``name``, ``favourites``, ``sources`` (or
@@ -88,6 +90,7 @@ def _watch(metrics_csv: Path, total: int, done: threading.Event) -> None:
 
 def _train(spec: dict[str, Any]) -> dict[str, Any]:
     from trainer.config import load_config
+    from trainer.install_notes import install_notes, installed_before
     from trainer.train import train
 
     overrides = [*spec.get("overrides", []), f"run.style={spec['name']}"]
@@ -109,6 +112,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("darktable_files"):
         darktable = str(darktable_files_folder(spec["darktable_files"], run_dir))
     roots = _roots(spec)
+    before = installed_before(spec["install_dir"], cfg.run.style)  # for the notes on the version it replaces
     try:
         if roots is not None:
             folders = [favourites, spec.get("sources"), *(spec.get("pairs") or ()), darktable]
@@ -129,15 +133,19 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         done.set()
         watcher.join()
-    return {
+    finished = {
         "event": "finished",
         "run_dir": str(result.run_dir),
         "steps": result.step,
         "stopped_by": result.stopped_by,
         "metrics": result.metrics,
         "installed_path": None if result.installed_path is None else str(result.installed_path),
+        "kept_path": None if result.kept_path is None else str(result.kept_path),
         "rejected": result.rejected or "",
     }
+    # The summary's notes, as a local `train` makes them: what was left out, then the version it replaced.
+    finished["notes"] = [*result.notes, *install_notes(cfg.run.style, spec["install_dir"], before, finished)]
+    return finished
 
 
 def _roots(spec: dict[str, Any]) -> Roots | None:

@@ -20,7 +20,7 @@ from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
 from backend.text import printable
 from trainer.learned_from import learned_from
-from trainer.summary_lines import counted, metric_lines
+from trainer.summary_lines import counted, metric_lines, note_lines
 
 __all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
@@ -180,6 +180,7 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
                 catalog=getattr(args, "favourites", None),
                 darktable=getattr(args, "darktable", None),
             ),
+            "notes": list(finished.notes),  # as the local summary's (names unescaped); none from an older daemon
         }
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -196,6 +197,8 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
         darktable=getattr(args, "darktable", None),
     )
     for line in metric_lines(metrics, from_edits=edits is not None):
+        print(line)
+    for line in note_lines(finished.notes):  # escaped, as a local run prints them
         print(line)
 
 

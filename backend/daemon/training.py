@@ -30,7 +30,7 @@ from typing import IO, Any
 from google.protobuf.json_format import MessageToDict
 
 from backend.daemon.config import DaemonConfig
-from backend.daemon.convert import style_info_to_pb
+from backend.daemon.convert import style_info_to_pb, wire_text
 from backend.daemon.errors import BadRequestError, BusyError, DeadlineError
 from backend.daemon.limits import Call
 from backend.daemon.logs import LOG
@@ -98,6 +98,13 @@ def _metrics(data: Any) -> dict[str, float]:
     if not isinstance(data, dict):
         return {}
     return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and math.isfinite(v)}
+
+
+def _notes(data: Any) -> list[str]:
+    """The worker's ``notes`` as proto strings (a name that is not UTF-8 shows U+FFFD, :func:`wire_text`)."""
+    if not isinstance(data, list):
+        return []
+    return [wire_text(note) for note in data if isinstance(note, str)]
 
 
 class TrainingRunner:
@@ -316,6 +323,7 @@ class TrainingRunner:
                 stopped_by=str(event.get("stopped_by", "")),
                 metrics=_metrics(event.get("metrics")),
                 rejected=str(event.get("rejected") or ""),
+                notes=_notes(event.get("notes")),
             )
             model = ""
             if info is not None:

@@ -440,7 +440,7 @@ class TrainProgress(_message.Message):
     def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., elapsed_s: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., phase: _Optional[str] = ...) -> None: ...
 
 class TrainFinished(_message.Message):
-    __slots__ = ("style", "run_dir", "steps", "stopped_by", "metrics", "rejected")
+    __slots__ = ("style", "run_dir", "steps", "stopped_by", "metrics", "rejected", "notes")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -454,13 +454,15 @@ class TrainFinished(_message.Message):
     STOPPED_BY_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     style: StyleInfo
     run_dir: str
     steps: int
     stopped_by: str
     metrics: _containers.ScalarMap[str, float]
     rejected: str
-    def __init__(self, style: _Optional[_Union[StyleInfo, _Mapping]] = ..., run_dir: _Optional[str] = ..., steps: _Optional[int] = ..., stopped_by: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., rejected: _Optional[str] = ...) -> None: ...
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, style: _Optional[_Union[StyleInfo, _Mapping]] = ..., run_dir: _Optional[str] = ..., steps: _Optional[int] = ..., stopped_by: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., rejected: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TrainStyleResponse(_message.Message):
     __slots__ = ("server_version", "model_version", "progress", "finished")
