@@ -16,7 +16,7 @@ ones: an original and the photographer's own edit of it. This module builds that
   dB below the threshold (never below 0.1); when no pair fits well the summary says so (the style is still
   judged by the check, which scores against the edits themselves). With ``--minutes`` the fit takes at most
   :data:`_FIT_SHARE` of the time left after decoding (:func:`fit_pairs`); fits cut short are named in the summary;
-* an edit that is its original rotated by 90, 180 or 270 degrees or mirrored (``--pairs`` and darktable's
+* an edit that is its original rotated by 90, 180 or 270 degrees (``--pairs`` and darktable's
   renders; :mod:`trainer.data.rotation`) is turned back onto the original's frame before it is fitted, and named
   in the log and the summary (``frames_turned_back``);
 * training views: each training pair gives ``restore.pool_per_target`` aligned views; on a share
@@ -217,7 +217,7 @@ def load_pair_set(
 ) -> PairSet:
     """Match, decode, cut and fit the pairs of two folders.
 
-    An edit that is its original rotated or mirrored is turned back onto the original's frame before it is fitted
+    An edit that is its original rotated is turned back onto the original's frame before it is fitted
     (:func:`_turn_back`).
 
     Args:
@@ -310,7 +310,7 @@ def _frame_text(original: Path, edit_size: tuple[int, int] | None, turn: str | N
 def _turn_back(
     cfg: TrainConfig, pairs: Sequence[Pair], views: PairedViews, edit_of: Callable[[int], Tensor | None]
 ) -> tuple[PairedViews, dict[str, str]]:
-    """Turn back the edits that are their original rotated or mirrored (:func:`trainer.data.rotation.frame_turns`).
+    """Turn back the edits that are their original rotated (:func:`trainer.data.rotation.frame_turns`).
 
     The turn of each pair is found on its whole-frame views; a turned edit is fetched again (``edit_of``), turned
     back and cut into the same views as its original (:func:`load_paired_views` with the pair's own seed, so the
@@ -631,7 +631,7 @@ def load_darktable_pair_set(
     (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
     fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
     that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
-    summary (:func:`_record_left_out`). A render that is its photo rotated or mirrored is turned back onto the
+    summary (:func:`_record_left_out`). A render that is its photo rotated is turned back onto the
     photo's frame (:func:`_turn_back`). ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None``
     (:func:`_fitted`).
 

@@ -1,4 +1,4 @@
-"""Edits that are their original turned: rotated by 90, 180 or 270 degrees, or mirrored.
+"""Edits that are their original turned: rotated by 90, 180 or 270 degrees.
 
 A photographer who rotates a photo in the editor, or exports a portrait from a landscape raw that carries no
 orientation tag, hands the trainer an edit whose pixels are the original's turned a quarter (or half) turn. Squeezed
@@ -9,10 +9,11 @@ Detection: both photos are reduced to ``size x size`` luminance thumbnails (area
 ``log(Y + 0.01)``, so that exposure, white balance and contrast edits keep the picture's shape), and the edit is
 compared with every turn of the original by normalised correlation (Pearson, -1..1). A turn is taken only when it
 matches clearly better than the unturned frame: its correlation is at least :data:`MIN_CORRELATION` and beats the
-unturned one by :data:`MIN_MARGIN`. A symmetric scene (a mirror image of a landscape looks like the landscape) or a
-local edit therefore leaves the pair as it is. Both thumbnails are squares (the trainer's whole-frame views are
-squeezed squares), and squeezing to a square commutes with quarter turns and mirrors, so a portrait edit of a
-landscape original is found without decoding the photos again.
+unturned one by :data:`MIN_MARGIN`. A local edit therefore leaves the pair as it is. Mirror images are not
+looked for: editors rarely mirror a photo, a mirror image of a symmetric scene (a landscape) looks like the scene,
+and a mirrored edit is the trainer's stand-in for one that no recipe reproduces. Both thumbnails are squares (the
+trainer's whole-frame views are squeezed squares), and squeezing to a square commutes with quarter turns, so a
+portrait edit of a landscape original is found without decoding the photos again.
 """
 
 from __future__ import annotations
@@ -39,18 +40,12 @@ def _rot(k: int) -> Callable[[Tensor], Tensor]:
     return lambda image: torch.rot90(image, k, dims=(-2, -1))
 
 
-def _flip(dim: int) -> Callable[[Tensor], Tensor]:
-    return lambda image: image.flip(dim)
-
-
 #: What was done to the original to make the edit (as the log and the summary name it), how to do it, and how to
 #: undo it, for ``(..., H, W)`` images. ``torch.rot90`` with ``k = 1`` turns anticlockwise.
 TURNS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
     "rotated 90° clockwise": (_rot(-1), _rot(1)),
     "rotated 180°": (_rot(2), _rot(2)),
     "rotated 90° anticlockwise": (_rot(1), _rot(-1)),
-    "mirrored left to right": (_flip(-1), _flip(-1)),
-    "flipped upside down": (_flip(-2), _flip(-2)),
 }
 
 
