@@ -130,6 +130,10 @@
     index, copies N with `--duplicate=N` (needs an autoretouch with `suggest --duplicate`; an older one is named in
     the message, "too old to preview a virtual copy", and the originals are still previewed); each image gets the
     rows of its own call (an original and its copy selected together: one call each, the file named once in each).
+  * 1.18: training by the command line passes the folder of its run folders, <cache>/autoretouch/runs (`train
+    --runs-dir`), instead of one run folder: training a name again goes to the next free runs/NAME-2, NAME-3, ...
+    (was: refused, the run folder holding a trained style); the run folder autoretouch names is in the Lua log (an
+    autoretouch without `train --runs-dir` is named as too old).
 ]]
 
 local dt = require("darktable")

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.agent.style import STYLE_NAME_RE
 from backend.cli.argtypes import int_arg
-from backend.cli.server_options import add_server_options
+from backend.cli.server_options import add_server_options, refuse_options
 from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError, StyleError
 from backend.text import printable
 from trainer.config import SEED_MAX
@@ -105,8 +105,8 @@ says so). A style that does worse than doing nothing there, or makes degenerate 
 clipping, washing the colour out), is kept in the run folder but not installed (exit status 10) unless
 --force is given. The run
 folder (default runs/STYLE/; retraining a style after a finished run uses the next free runs/STYLE-2/,
-runs/STYLE-3/, ..., named in the summary, and an earlier run's files are never touched; an explicit --run-dir
-that already holds a trained style is refused) receives config.toml, metrics.csv, curves.png, contact_sheet.png
+runs/STYLE-3/, ..., named in the summary, and an earlier run's files are never touched; --runs-dir RUNS keeps
+this series in RUNS instead of ./runs; an explicit --run-dir that already holds a trained style is refused) receives config.toml, metrics.csv, curves.png, contact_sheet.png
 and eval.json; the trained style goes to RUN_DIR/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
 Duplicates (favourites, sources, pairs), photos that cannot be decoded and (restoration) favourites under
@@ -217,7 +217,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--resume",
         action="store_true",
         help="continue the run folder's newest checkpoint (run.method=gan; without --run-dir the style's newest run "
-        "folder)",
+        "folder, under --runs-dir)",
     )
     history = parser.add_argument_group(
         "Lightroom catalog: your own edits (--favourites) or an expert's slider history (--expert)"
@@ -239,11 +239,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     history.add_argument(
         "--no-finetune", action="store_true", help="imitation only, even when GAN targets are available"
     )
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--run-dir",
         type=Path,
         metavar="DIR",
-        help="run folder (default runs/STYLE, or the next free runs/STYLE-N once it holds a finished run)",
+        help="run folder (default RUNS/STYLE, or the next free RUNS/STYLE-N once it holds a finished run)",
+    )
+    where.add_argument(
+        "--runs-dir",
+        type=Path,
+        metavar="RUNS",
+        help="the folder that holds the default run folders, RUNS/STYLE, RUNS/STYLE-2, ... (and the one --resume "
+        "continues); default ./runs",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="experiment configuration (TOML)")
     parser.add_argument(
@@ -385,6 +393,8 @@ def run(args: argparse.Namespace) -> int:
 
         if args.lrcat is not None and args.favourites is None:
             raise TrainUsageError("--lrcat --expert is not available through --server (train in-process instead)")
+        # the daemon keeps its run folders in its own run directory (the options it refuses itself: TRAIN_LOCAL_ONLY)
+        refuse_options(args, {"runs_dir": "the daemon keeps its run folders in its own run directory"})
         return remote_train(args)
     run_dir = _run_dir(args)
     base = args.config
@@ -452,18 +462,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
-    """The run's folder: ``--run-dir``, else :func:`trainer.run_folder.default_run_dir`.
+    """The run's folder: ``--run-dir``, else :func:`trainer.run_folder.default_run_dir` under ``--runs-dir``.
 
-    That is ``runs/STYLE``, or the next free ``runs/STYLE-N`` once the style's newest run folder holds a finished
-    run; with ``--resume`` the newest.
+    That is ``RUNS/STYLE`` (``RUNS``: ``--runs-dir``, by default ``runs``), or the next free ``RUNS/STYLE-N`` once
+    the style's newest run folder there holds a finished run; with ``--resume`` the newest.
 
     Raises:
         ConfigError: ``--darktable`` into a folder that already holds a trained style (refused before the photos
-            are linked into ``RUN_DIR/selection``, as training would refuse it after), or no free run folder.
+            are linked into ``RUN_DIR/selection``, as training would refuse it after), no free run folder, or a
+            ``--runs-dir`` that is not a folder (a file; a missing one is made with the run folder).
     """
-    from trainer.run_folder import default_run_dir, refuse_trained_run_dir
+    from trainer.config import ConfigError
+    from trainer.run_folder import RUNS_DIR, default_run_dir, refuse_trained_run_dir
 
-    run_dir: Path = args.run_dir or default_run_dir(args.style, resume=args.resume)
+    runs: Path = args.runs_dir if args.runs_dir is not None else RUNS_DIR
+    if args.runs_dir is not None and (runs.exists() or runs.is_symlink()) and not runs.is_dir():
+        raise ConfigError(f"--runs-dir {runs}: not a folder")
+    run_dir: Path = args.run_dir or default_run_dir(args.style, resume=args.resume, runs=runs)
     if args.darktable is not None:
         refuse_trained_run_dir(run_dir)
     return run_dir

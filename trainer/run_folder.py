@@ -8,7 +8,8 @@ of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used
 newest folder while it holds no finished run (an unfinished GAN run there is refused with "use --resume", as
 before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
 An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
-it).
+it). ``--runs-dir RUNS`` (exclusive with ``--run-dir``) puts the series, and the folder ``--resume`` continues, in
+``RUNS`` instead of :data:`RUNS_DIR` (the darktable plug-in keeps it in darktable's cache folder).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from trainer.config import ConfigError
 
 __all__ = ["RUNS_DIR", "default_run_dir", "holds_trained_style", "refuse_trained_run_dir"]
 
-#: The folder that holds the default run folders (relative to the working directory).
+#: The folder that holds the default run folders (relative to the working directory; ``train --runs-dir`` names another).
 RUNS_DIR = Path("runs")
 
 #: How many run folders of one style the series looks at before refusing (far more than anyone keeps).
@@ -90,7 +91,7 @@ def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) 
     Args:
         style: the style name (a valid one: no path separators).
         resume: the run continues the newest run (``--resume``): that folder, whatever it holds.
-        runs: the folder of run folders.
+        runs: the folder of run folders (``train --runs-dir``; by default :data:`RUNS_DIR`).
 
     Returns:
         ``runs/NAME`` for the first run, the newest run folder while it holds no finished run or with ``resume``,

@@ -42,6 +42,20 @@ local function printable(text)
   end))
 end
 
+--- Whether `stderr` holds argparse's line for options it does not know (`autoretouch: error: unrecognized
+--- arguments: ...`) naming `option` (e.g. "--duplicate", also as `--duplicate=N`): an autoretouch older than that
+--- option. Only that line counts: the whole usage a command prints for other usage errors names its options too.
+local function option_unrecognized(stderr, option)
+  local pattern = "%s" .. option:gsub("%p", "%%%0") .. "[=%s]"
+  for line in (stderr or ""):gmatch("[^\n]+") do
+    local unknown = line:match("unrecognized arguments:(.*)$")
+    if unknown and (unknown .. " "):find(pattern) then
+      return true
+    end
+  end
+  return false
+end
+
 --- The last non-empty line of the CLI's error output, shortened.
 local function last_line(text)
   local line = ""
@@ -182,6 +196,7 @@ end
 return {
   shorten = shorten,
   printable = printable,
+  option_unrecognized = option_unrecognized,
   run_cli = run_cli,
   cli_problem = cli_problem,
   run_cli_or_local = run_cli_or_local,

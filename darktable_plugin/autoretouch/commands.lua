@@ -78,13 +78,14 @@ local function revert_argv(cfg, photos, duplicate)
 end
 
 --- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`);
---- `run_dir` (optional): the run folder (`--run-dir`; a daemon keeps its run folders in its own run directory and
---- refuses one: give none with a daemon address).
-local function train_argv(cfg, photos, run_dir)
+--- `runs_dir` (optional): the folder of its run folders (`--runs-dir`: the trainer picks RUNS/NAME, or the next free
+--- RUNS/NAME-2, ... once that holds a finished run; a daemon keeps its run folders in its own run directory and
+--- refuses the option: give none with a daemon address).
+local function train_argv(cfg, photos, runs_dir)
   local argv = { cfg.cli_path, "train", "--style=" .. cfg.train_name, "--minutes=" .. format_number(cfg.train_minutes),
     "--json", "--quiet" }
-  if run_dir then
-    argv[#argv + 1] = "--run-dir=" .. run_dir
+  if runs_dir then
+    argv[#argv + 1] = "--runs-dir=" .. runs_dir
   end
   return with_photos(argv, cfg, "--darktable", photos)
 end

@@ -29,7 +29,8 @@ local MAX_NOTE_CHARS = 200
 local LOOPBACK = "127.0.0.1"
 --: the started daemon's output, in darktable's cache folder.
 local DAEMON_LOG_NAME = "autoretouch-daemon.log"
---: the run folders of trainings run by the command line (not a daemon), in darktable's cache folder: RUNS_DIR/NAME.
+--: the run folders of trainings run by the command line (not a daemon), in darktable's cache folder: RUNS_DIR/NAME,
+--: then RUNS_DIR/NAME-2, ... (`train --runs-dir`).
 local RUNS_DIR = "autoretouch/runs"
 --: the CLI's exit statuses for a call a daemon refuses as a whole, writing nothing: a style it has not loaded
 --: (NotFoundError: installed after it started?) and a path outside its --root folders (PermissionDeniedError).

@@ -304,24 +304,11 @@ local function duplicate_groups(originals)
   return groups
 end
 
---- Whether `stderr` holds argparse's line for options it does not know (`autoretouch: error: unrecognized
---- arguments: ...`) naming `--duplicate` (`--duplicate=N`). Only that line counts: every other usage error of
---- today's suggest prints its whole usage, which names `[--duplicate N]` too.
-local function duplicate_unrecognized(stderr)
-  for line in (stderr or ""):gmatch("[^\n]+") do
-    local unknown = line:match("unrecognized arguments:(.*)$")
-    if unknown and (unknown .. " "):find("%s%-%-duplicate[=%s]") then
-      return true
-    end
-  end
-  return false
-end
-
 --- Why a `suggest` call for virtual copies `index` gave no row for a photo: an autoretouch from before `suggest
 --- --duplicate` refuses the option (a usage error, exit status 2, naming it as an unrecognized argument) and is
 --- named as such; else cli_problem's message (any other usage error among them).
 local function suggest_problem(cfg, result, index)
-  if index > 0 and result.status == constants.EXIT_USAGE and duplicate_unrecognized(result.stderr) then
+  if index > 0 and result.status == constants.EXIT_USAGE and cli.option_unrecognized(result.stderr, "--duplicate") then
     return msg("preview_duplicate_unsupported", index, cli.cli_problem(cfg, result))
   end
   return cli.cli_problem(cfg, result)

@@ -33,6 +33,8 @@ local MSG = {
   train_cancelled = "train style: cancelled; nothing was installed",
   train_no_run_dir = "train style: darktable has no cache folder (%s) to keep the training's run folder in",
   train_kept_in = " (it stays in its run folder, %s)",
+  train_runs_dir_unsupported = "this autoretouch is too old to keep its run folders in darktable's cache folder: its "
+    .. "train has no --runs-dir; update autoretouch (%s)",
   train_skipped = "%d images left out, first: %s",
   train_note = "note: %s",
   train_note_cut = " ... (the whole note is in darktable's Lua log)",

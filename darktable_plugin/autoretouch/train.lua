@@ -41,13 +41,23 @@ local function background_line(argv, out_path, err_path, files)
   return "[ -e " .. cancel .. " ] && exit 130; ( exec " .. line .. " ) & echo $! >" .. pid .. "; wait $!"
 end
 
---- The run folder of a training of the style `name` by the command line: <darktable's cache folder>/RUNS_DIR/name
---- (the trainer makes it; the next training of that name replaces it), or nil when darktable has no cache folder
---- (never a shared folder such as /tmp, nor darktable's working directory, where the trainer's default runs/NAME
---- would land).
-local function run_dir_of(name)
+--- The folder of the run folders of trainings by the command line: <darktable's cache folder>/RUNS_DIR (`train
+--- --runs-dir`: the trainer makes RUNS_DIR/NAME in it, or the next free RUNS_DIR/NAME-2, NAME-3, ... once a training
+--- of that name finished there; the summary names the one used), or nil when darktable has no cache folder (never
+--- a shared folder such as /tmp, nor darktable's working directory, where the trainer's default runs/NAME would
+--- land).
+local function runs_dir_of()
   local dir = filesystem.existing_folder(dt.configuration.cache_dir)
-  return dir and string.format("%s/%s/%s", dir, constants.RUNS_DIR, name)
+  return dir and string.format("%s/%s", dir, constants.RUNS_DIR)
+end
+
+--- Why the training `result` of the CLI failed: an autoretouch from before `train --runs-dir` refuses the option
+--- (a usage error naming it as an unrecognized argument) and is named as such; else cli_problem's message.
+local function train_problem(cfg, result)
+  if result.status == constants.EXIT_USAGE and cli.option_unrecognized(result.stderr, "--runs-dir") then
+    return msg("train_runs_dir_unsupported", cli.cli_problem(cfg, result))
+  end
+  return cli.cli_problem(cfg, result)
 end
 
 --- The notes of the training's JSON summary `result` (the photos it left out, and why; about installing the style):
@@ -81,6 +91,9 @@ end
 -- @param summary the summary train_from_images returns
 local function show_summary(summary)
   local text = summary.message
+  if summary.run_dir then
+    dt.print_log(msg("log_line", "run folder", summary.name, summary.run_dir))
+  end
   if #summary.skipped > 0 then
     text = text .. "\n" .. msg("train_skipped", #summary.skipped,
       msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
@@ -99,18 +112,19 @@ end
 
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
 -- each image with its history; the CLI installs the style unless it does worse than doing nothing), its run folder
--- in darktable's cache folder (see run_dir_of; a daemon keeps its own).
+-- in darktable's cache folder (see runs_dir_of; a daemon keeps its own).
 -- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
 -- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
 --   {{photo, reason}}, notes = {text, ...} (the CLI's notes: photos it left out, and why; control characters
---   escaped), result = the CLI's JSON summary or nil, message}, or nil and a message
+--   escaped), run_dir = the run folder the CLI's JSON summary names (escaped) or nil, result = the CLI's JSON
+--   summary or nil, message}, or nil and a message
 local train_from_images = jobs.entry(false, function(cfg, images)
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
     return jobs.refuse(msg("bad_style_name", cfg.train_name))
   end
-  local run_dir = run_dir_of(cfg.train_name)
-  if not run_dir and cfg.server == "" then -- a daemon address set: the daemon keeps the run folder
+  local runs_dir = runs_dir_of()
+  if not runs_dir and cfg.server == "" then -- a daemon address set: the daemon keeps the run folder
     return jobs.refuse(msg("train_no_run_dir", tostring(dt.configuration.cache_dir)))
   end
   local summary = { name = cfg.train_name, used = 0, skipped = {}, notes = {} }
@@ -144,7 +158,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
       return true
     end
     local result, quote_err = daemon.run_cli_for(cfg, folders, progress.stopped, function(c)
-      return commands.train_argv(c, photos, c.server == "" and run_dir or nil)
+      return commands.train_argv(c, photos, c.server == "" and runs_dir or nil)
     end, function(argv, out_path, err_path)
       return background_line(argv, out_path, err_path, files)
     end)
@@ -155,19 +169,21 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     local doc = json.decode(result.stdout)
     summary.result = type(doc) == "table" and doc or nil
     summary.notes = result_notes(summary.result)
+    local run_dir = summary.result and summary.result.run_dir
+    summary.run_dir = type(run_dir) == "string" and run_dir ~= "" and cli.printable(run_dir) or nil
     if filesystem.file_exists(files.cancel) then
       summary.state, summary.message = "cancelled", msg("train_cancelled")
     elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then
       summary.state = "rejected"
       summary.message = msg("train_rejected", cfg.train_name, summary.result.rejected)
-      if type(summary.result.run_dir) == "string" then
-        summary.message = summary.message .. msg("train_kept_in", summary.result.run_dir)
+      if summary.run_dir then
+        summary.message = summary.message .. msg("train_kept_in", summary.run_dir)
       end
     elseif result.status == 0 and summary.result then
       summary.state = "finished"
       summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)
     else
-      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, cli.cli_problem(cfg, result))
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, train_problem(cfg, result))
     end
     return true
   end)

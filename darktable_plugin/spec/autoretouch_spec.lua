@@ -559,28 +559,46 @@ describe("running", function()
         assert.is_nil(dt._log.prints[#dt._log.prints]:find("\n", 1, true))
       end)
 
-    it("keeps the training's run folder in darktable's cache folder, never in darktable's working directory",
+    it("keeps the training's run folders in darktable's cache folder, never in darktable's working directory",
       function()
         setup({ prefs = { train_name = "my-look" } })
         local summary = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
         assert.are.equal("finished", summary.state)
         local argv = calls_of("train")[1].argv
-        assert.are.equal(env.dir .. "/autoretouch/runs/my-look", recorded.option(argv, "run-dir"))
-        -- a daemon address: the daemon keeps its run folders in its own run directory (it refuses --run-dir)
+        local runs = env.dir .. "/autoretouch/runs"
+        assert.are.equal(runs, recorded.option(argv, "runs-dir")) -- the trainer picks runs/NAME, runs/NAME-2, ...
+        assert.is_nil(recorded.option(argv, "run-dir"))
+        assert.are.equal(runs .. "/my-look", summary.run_dir) -- as the CLI's JSON names it
+        assert.truthy(recorded.find(dt._log.logs, "autoretouch: run folder my-look: " .. runs .. "/my-look"))
+        -- the same name again: the next free run folder (an explicit --run-dir holding a trained style is refused)
+        local again = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+        assert.are.equal("finished", again.state)
+        assert.are.equal(runs, recorded.option(calls_of("train")[2].argv, "runs-dir"))
+        assert.are.equal(runs .. "/my-look-2", again.run_dir)
+        -- a daemon address: the daemon keeps its run folders in its own run directory (it refuses --runs-dir)
         plugin.train_from_images({ image(2, "b.png", { altered = true }) }, { server = "localhost:50051" })
-        assert.is_nil(recorded.option(calls_of("train")[2].argv, "run-dir"))
+        assert.is_nil(recorded.option(calls_of("train")[3].argv, "runs-dir"))
+        assert.is_nil(recorded.option(calls_of("train")[3].argv, "run-dir"))
         -- no cache folder: no training by the command line (its default, runs/NAME, is relative to darktable's
         -- working directory)
         dt.configuration.cache_dir = env.dir .. "/missing"
         local none, err = plugin.train_from_images({ image(3, "c.png", { altered = true }) })
         assert.is_nil(none)
         assert.truthy(err:find("darktable has no cache folder", 1, true))
-        assert.are.equal(2, #calls_of("train"))
-        env.scenario('{"train": {"mode": "rejected", "run_dir": "/runs/my-look"}}')
+        assert.are.equal(3, #calls_of("train"))
+        env.scenario('{"train": {"mode": "rejected", "run_dir": "/runs/my-look\\n-3"}}')
         dt.configuration.cache_dir = env.dir
         local rejected = plugin.train_from_images({ image(4, "d.png", { altered = true }) })
         assert.truthy(rejected.message:find("not installed: held-out check: worse than doing nothing (it stays in its "
-          .. "run folder, /runs/my-look)", 1, true))
+          .. "run folder, /runs/my-look\\n-3)", 1, true)) -- escaped, as the CLI's text output writes it
+        -- an autoretouch from before --runs-dir: named as too old
+        env.scenario('{"train": {"no_runs_dir": true}}')
+        local old = plugin.train_from_images({ image(4, "d.png", { altered = true }) })
+        assert.are.equal("failed", old.state)
+        assert.truthy(old.message:find("this autoretouch is too old to keep its run folders in darktable's cache "
+          .. "folder: its train has no --runs-dir; update autoretouch (autoretouch exited with status 2: unrecognized "
+          .. "arguments: --runs-dir=", 1, true),
+          old.message)
       end)
 
     it("says why a trained style was not installed, and refuses a bad style name before running", function()

@@ -24,7 +24,11 @@ which refuses the option as argparse does (exit status 2, nothing on stdout). ``
 suggest refusing its arguments as argparse does, on every call: its whole usage (which names ``[--duplicate N]``),
 then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout). ``train --json`` prints its summary
 (``mode`` finished, or rejected with exit status 10; ``wait``: sleeps until killed), with the scenario's ``notes``
-list when it has one (without: no ``notes`` key, as an older autoretouch or a daemon answers).
+list when it has one (without: no ``notes`` key, as an older autoretouch or a daemon answers). Its ``run_dir`` is
+the scenario's, else ``--run-dir``, else with ``--runs-dir=RUNS`` the first of RUNS/NAME, RUNS/NAME-2, ... that
+does not exist (made, as the trainer's finished run makes it: a second training of NAME goes to RUNS/NAME-2), else
+``runs/NAME``. ``no_runs_dir`` (true): an autoretouch from before ``train --runs-dir``, which refuses the option as
+argparse does (exit status 2, nothing on stdout).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -234,18 +238,32 @@ if command == "train":
         import time
 
         time.sleep(30)
+    elif conf.get("no_runs_dir") and option("runs-dir") is not None:
+        print("usage: autoretouch train [-h] --style NAME ...", file=sys.stderr)
+        print(f"autoretouch: error: unrecognized arguments: --runs-dir={option('runs-dir')}", file=sys.stderr)
+        sys.exit(2)
     elif mode in ("finished", "rejected"):
         rejected = "held-out check: worse than doing nothing" if mode == "rejected" else None
+        style = argv[1].split("=", 1)[1]
+        run_dir = option("run-dir") or "runs/" + style
+        runs = option("runs-dir")
+        if runs is not None and "run_dir" not in conf:
+            run_dir = os.path.join(runs, style)
+            n = 1
+            while os.path.exists(run_dir):
+                n += 1
+                run_dir = os.path.join(runs, f"{style}-{n}")
+            os.makedirs(run_dir)
         print(
             json.dumps(
                 {
-                    "style": argv[1].split("=", 1)[1],
+                    "style": style,
                     "steps": 3,
                     "stopped_by": "minutes",
                     "rejected": rejected,
                     "installed_path": None if rejected else "/styles/x.safetensors",
                     "learned_from": "darktable sidecars",
-                    "run_dir": conf.get("run_dir", option("run-dir") or "runs/" + argv[1].split("=", 1)[1]),
+                    "run_dir": conf.get("run_dir", run_dir),
                     **({"notes": conf["notes"]} if "notes" in conf else {}),
                 }
             )
