@@ -28,8 +28,10 @@ Deadline (``fit_recipes(..., deadline=...)``, a :func:`time.monotonic` time): af
 :data:`_TIMED_ITERS` iterations the time per iteration is measured and, where ``iters`` would run past the
 deadline, the planned iterations shrink to those that fit (the cosine schedule is then taken over the shrunk
 count, so the learning rate still decays); the loop also stops at the deadline itself. Each photo keeps its
-best iterate so far, and :attr:`FitResult.iters` says how many iterations it had. Without a deadline the fit
-is exactly as described above (deterministic).
+best iterate so far, and :attr:`FitResult.iters` says how many iterations it had. ``min_iters`` is a floor
+under the shrinking: a fit always has at least ``min(iters, min_iters)`` iterations, even where they run past
+the deadline (a fit of no iterations keeps the start, which tells nothing about the edit). Without a deadline
+the fit is exactly as described above (deterministic).
 
 Finding files (:class:`StemIndex`): a rendition belongs to a catalog photo when its file name without the
 extension equals the photo's base name (``a0001-jmac_DSC1459.tif`` for ``a0001-jmac_DSC1459.dng``), looked up
@@ -299,6 +301,7 @@ def fit_recipes(
     iters: int = 200,
     lr: float = 0.05,
     deadline: float | None = None,
+    min_iters: int = 0,
 ) -> list[FitResult]:
     """Fit one recipe per photo so that ``render(input, recipe)`` matches the rendition (module docstring).
 
@@ -312,7 +315,10 @@ def fit_recipes(
         lr: initial learning rate on the unbounded parametrisation.
         deadline: :func:`time.monotonic` time (seconds) by which the fit stops iterating, keeping each photo's
             best iterate so far (module docstring); ``None``: all ``iters`` iterations. A deadline already
-            passed evaluates the start only.
+            passed evaluates the start only (with ``min_iters`` 0).
+        min_iters: with a deadline, the fewest iterations the fit has, deadline or not (at most ``iters``; 0: the
+            deadline may leave the start only). The fit may then overrun the deadline by that many iterations.
+            Without a deadline it changes nothing.
 
     Returns:
         One :class:`FitResult` per photo.
@@ -338,7 +344,8 @@ def fit_recipes(
     best = {name: t.detach().clone() for name, t in z.items()}
     best_loss = torch.full((n,), math.inf)
     opt = torch.optim.Adam(list(z.values()), lr=lr) if union else None
-    planned = iters if deadline is None or time.monotonic() < deadline else 0
+    floor = min(iters, max(min_iters, 0))
+    planned = iters if deadline is None or time.monotonic() < deadline else floor
     t_start = time.monotonic()
     it = 0
     while True:
@@ -352,7 +359,7 @@ def fit_recipes(
         if it == planned or opt is None:
             break
         if deadline is not None:
-            planned = _replanned(planned, it, t_start, deadline)
+            planned = max(floor, _replanned(planned, it, t_start, deadline))
             if it >= planned:  # the deadline has come: the best iterate so far stands
                 planned = it
                 break

@@ -104,6 +104,10 @@ _FIT_BATCH = 16
 #: With ``--minutes``, the share of the run's time left after decoding that fitting the recipes may take (the rest
 #: is the check's and the training's).
 _FIT_SHARE = 0.5
+#: With ``--minutes``, every pair's fit has at least this many iterations (or ``restore.fit_iters`` if fewer), even
+#: where they overrun the fit's deadline: a fit cut to a handful of iterations calls good edits poor, and their
+#: recipes, weights and the style's typical edit with them (measured in :func:`fit_pairs`).
+_MIN_FIT_ITERS = 30
 #: Long side (pixels) the photos of a poorly fitted pair are decoded at to compare their frames.
 _FRAME_PROBE_SIDE = 32
 
@@ -126,8 +130,12 @@ def fit_pairs(
         cfg: the configuration (``restore.fit_size``, ``restore.fit_iters``).
         deadline: :func:`time.monotonic` time (seconds) by which fitting ends, or ``None`` (every batch gets all
             ``restore.fit_iters`` iterations, deterministic). The pairs are fitted :data:`_FIT_BATCH` at a time,
-            and each batch gets an equal share of the time still left, so every pair gets some iterations; a
-            batch that finishes early leaves its time to the others (:func:`trainer.pseudo_labels.fit_recipes`).
+            and each batch gets an equal share of the time still left; a batch that finishes early leaves its time
+            to the others (:func:`trainer.pseudo_labels.fit_recipes`). Every pair has at least
+            ``min(restore.fit_iters, _MIN_FIT_ITERS)`` iterations even where that overruns the deadline (on a
+            loaded machine with a small ``--minutes``, by about 0.1-0.2 s per iteration and batch of
+            :data:`_FIT_BATCH` pairs at ``fit_size`` 64), so that no pair is called a poor fit, and weighed down,
+            only because its fit had no time.
 
     Returns:
         One fit per pair, in order (:attr:`~trainer.pseudo_labels.FitResult.iters`: the iterations it had).
@@ -143,7 +151,14 @@ def fit_pairs(
         if deadline is not None:
             now = time.monotonic()
             until = now + max(deadline - now, 0.0) / (len(starts) - b)
-        fits += fit_recipes(before[i:j], after[i:j], [list(sliders)] * (j - i), iters=r.fit_iters, deadline=until)
+        fits += fit_recipes(
+            before[i:j],
+            after[i:j],
+            [list(sliders)] * (j - i),
+            iters=r.fit_iters,
+            deadline=until,
+            min_iters=_MIN_FIT_ITERS,
+        )
     return fits
 
 
