@@ -155,6 +155,12 @@ S.trainFailed = filled "$$$/Autoretouch/Train/Summary/Failed=The style ^1 could 
 
 S.trainSkipped = filled "$$$/Autoretouch/Train/Summary/Skipped=^1 photos were left out:"
 
+S.trainNote = filled "$$$/Autoretouch/Train/Summary/Note=Note: ^1"
+
+S.trainNoteCut = filled "$$$/Autoretouch/Train/Summary/NoteCut=^1 ... (the whole note is in the plug-in log)"
+
+S.trainMoreNotes = filled "$$$/Autoretouch/Train/Summary/MoreNotes=^1 more notes in the plug-in log (autoretouch.log in Lightroom's log folder)."
+
 S.trainCancelled = LOC "$$$/Autoretouch/Train/Summary/Cancelled=Training cancelled; nothing was installed."
 S.trainNothing = LOC "$$$/Autoretouch/Train/Summary/Nothing=None of the selected photos can be learnt from."
 S.trainFailedUnknown = LOC "$$$/Autoretouch/Train/Summary/Unknown=the daemon gave no reason"

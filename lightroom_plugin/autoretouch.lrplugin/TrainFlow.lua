@@ -12,7 +12,12 @@ TrainStyleRequest field lightroom_edits).
    progress scope; its cancel button sends POST /v1/train/cancel.
 3. The summary says what was learnt, and whether the style was installed (a
    style that does worse than doing nothing on the photos it did not see
-   is not; see the daemon's check).
+   is not; see the daemon's check), then the training's notes (the photos
+   it left out, and why; the style version it replaced): the first
+   MAX_NOTES_SHOWN, each cut at about MAX_NOTE_CHARS, then how many more;
+   every note whole in the plug-in log. Control characters in a note (a
+   file name's line break) are shown escaped, as autoretouch's command
+   line prints them.
 ------------------------------------------------------------------------------]]
 
 local LrTasks = import "LrTasks"
@@ -29,6 +34,60 @@ TrainFlow.POLL_S = 1
 TrainFlow.MAX_POLL_FAILURES = 5
 --- Style names the daemon accepts.
 TrainFlow.NAME_PATTERN = "^[%w][%w_.-]*$"
+--- The training's notes the summary shows (the rest: the plug-in log), as the darktable plug-in does.
+TrainFlow.MAX_NOTES_SHOWN = 3
+--- The longest note the summary shows, in bytes (the whole note: the plug-in log).
+TrainFlow.MAX_NOTE_CHARS = 200
+
+local SHORT_ESCAPES = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+--- `text` on one line, as autoretouch's command line escapes the names it prints (backend/text.py): control
+-- characters and the bidi overrides and isolates (which can reverse what follows) as Python writes them (\n,
+-- \x1b, \u202e).
+function TrainFlow.printable(text)
+  text = text:gsub("%c", function(c)
+    return SHORT_ESCAPES[c] or string.format("\\x%02x", c:byte())
+  end)
+  return (text:gsub("\226([\128\129])([\128-\191])", function(second, third)
+    local code = 0x2000 + (second:byte() - 0x80) * 0x40 + (third:byte() - 0x80)
+    if (code >= 0x202A and code <= 0x202E) or (code >= 0x2066 and code <= 0x2069) then
+      return string.format("\\u%04x", code)
+    end
+    return "\226" .. second .. third
+  end))
+end
+
+--- The notes of the daemon's TrainFinished `finished` (its `notes`, passed through by the JSON bridge), each
+-- printable: a list, empty when there are none (an older daemon has no `notes`).
+function TrainFlow.notes(finished)
+  local notes = {}
+  local given = type(finished) == "table" and type(finished.notes) == "table" and finished.notes or {}
+  for _, note in ipairs(given) do
+    if type(note) == "string" and note:find("%S") then
+      notes[#notes + 1] = TrainFlow.printable(note)
+    end
+  end
+  return notes
+end
+
+--- `note` (printable) as the summary shows it: at most MAX_NOTE_CHARS bytes, never inside a UTF-8 character, cut
+-- after a whole word (a name of the list it ends with) when that keeps most of it, and saying that the log has it.
+function TrainFlow.shownNote(note)
+  local limit = TrainFlow.MAX_NOTE_CHARS
+  if #note <= limit then
+    return note
+  end
+  local cut = limit
+  while cut > 0 and (note:byte(cut + 1) or 0) >= 0x80 and note:byte(cut + 1) < 0xC0 do -- a continuation byte
+    cut = cut - 1
+  end
+  local head = note:sub(1, cut)
+  local space = head:match("^.*()%s")
+  if space and space > limit / 2 then
+    head = head:sub(1, space - 1):gsub("[,;]$", "")
+  end
+  return S.trainNoteCut(head)
+end
 
 --- Whether a style name is acceptable (letters, digits, '_', '.', '-'; at most 64).
 function TrainFlow.validName(name)
@@ -76,7 +135,8 @@ end
 --- Trains a style from the photos.
 -- @param args table { photos, client = DaemonClient, name, minutes, progress = LrProgressScope or nil }
 -- @return summary { name, total, used, skipped = { {name, message} }, state = "finished"|"failed"|
---   "cancelled"|"nothing", finished = TrainFinished table or nil, error = error table or nil }
+--   "cancelled"|"nothing", finished = TrainFinished table or nil (its notes, if any, each logged whole), error =
+--   error table or nil }
 function TrainFlow.run(args)
   local edits, skipped = TrainFlow.edits(args.photos)
   local summary = { name = args.name, total = #args.photos, used = #edits, skipped = skipped }
@@ -122,6 +182,9 @@ function TrainFlow.run(args)
   summary.state = status.state
   local last = type(status.last) == "table" and status.last or {}
   summary.finished = type(last.finished) == "table" and last.finished or nil
+  for _, note in ipairs(TrainFlow.notes(summary.finished)) do
+    Log:infof("train: note: %s", note) -- whole (the summary shows the first ones, cut)
+  end
   if status.state == "failed" then
     local e = type(status.error) == "table" and status.error or {}
     summary.error = { kind = "server", code = e.code, message = tostring(e.message or S.trainFailedUnknown) }
@@ -150,6 +213,14 @@ function TrainFlow.summaryText(summary)
       lines[#lines + 1] = rejected
     else
       lines[#lines + 1] = S.trainInstalled(summary.name, summary.used, tonumber(f.steps) or 0)
+    end
+    local notes = TrainFlow.notes(f)
+    for i, note in ipairs(notes) do
+      if i > TrainFlow.MAX_NOTES_SHOWN then
+        lines[#lines + 1] = S.trainMoreNotes(#notes - TrainFlow.MAX_NOTES_SHOWN)
+        break
+      end
+      lines[#lines + 1] = S.trainNote(TrainFlow.shownNote(note))
     end
   elseif summary.state == "cancelled" then
     lines[#lines + 1] = S.trainCancelled

@@ -30,6 +30,16 @@ local function trainOnEditedPhoto(training)
   runTrain()
 end
 
+--- Whether the plug-in log has a line that is exactly `text`.
+local function logged(text)
+  for _, entry in ipairs(sdk.logs) do
+    if entry.text == text then
+      return true
+    end
+  end
+  return false
+end
+
 describe("train from selected photos", function()
   before_each(sdk.reset)
 
@@ -97,6 +107,54 @@ describe("train from selected photos", function()
     assert.matches("a training is already running", menus.lastMessage().info, 1, true)
     assert.are.equal(0, #sdk.requestsTo "/v1/train/status?protocol_version=1")
   end)
+
+  it("shows the training's notes after what became of the style: the first three, cut, escaped; all in the log",
+    function()
+      local long = "12 photos could not be read, left out: "
+      for i = 1, 12 do
+        long = long .. string.format("IMG_%04d.CR2 (truncated file); ", i)
+      end
+      long = long:gsub("; $", "")
+      local notes = {
+        "mine@1 was replaced by mine@2 (kept in replaced/mine@1.safetensors)",
+        long,
+        "1 photo could not be read, left out: x\nforged\27[2J\226\128\174.nef (empty file)",
+        "   ", -- blank: not a note
+        "fourth note",
+        "fifth note",
+      }
+      trainOnEditedPhoto { notes = notes }
+      local summary = menus.lastMessage()
+      local lines = {}
+      for line in (summary.info .. "\n"):gmatch("(.-)\n") do
+        lines[#lines + 1] = line
+      end
+      assert.are.equal("The style mine learnt from 1 photos (10 steps) and is in the style list now.", lines[1])
+      assert.are.equal("Note: " .. notes[1], lines[2])
+      local cut = "Note: 12 photos could not be read, left out: IMG_0001.CR2 (truncated file); IMG_0002.CR2 (truncated "
+        .. "file); IMG_0003.CR2 (truncated file); IMG_0004.CR2 (truncated file); IMG_0005.CR2 (truncated file) ... "
+        .. "(the whole note is in the plug-in log)" -- cut after the last whole name (200 bytes at most)
+      assert.are.equal(cut, lines[3])
+      local escaped = "1 photo could not be read, left out: x\\nforged\\x1b[2J\\u202e.nef (empty file)"
+      assert.are.equal("Note: " .. escaped, lines[4])
+      assert.are.equal("2 more notes in the plug-in log (autoretouch.log in Lightroom's log folder).", lines[5])
+      assert.are.equal(5, #lines)
+      assert.are.equal("info", summary.style) -- notes are no problem (the replaced version, photos left out: said)
+      for _, note in ipairs { notes[1], long, escaped, notes[5], notes[6] } do -- each whole, in the plug-in log
+        assert.is_truthy(logged("train: note: " .. note), note)
+      end
+
+      -- after a rejected style too; a daemon without notes (older): none, nothing more
+      trainOnEditedPhoto { rejected = "held-out check: worse than doing nothing", notes = { "a note" } }
+      expect.showsAll(menus.lastMessage().info, { "worse than doing nothing\nNote: a note" })
+      trainOnEditedPhoto {}
+      assert.are.equal("The style mine learnt from 1 photos (10 steps) and is in the style list now.",
+        menus.lastMessage().info)
+      -- a UTF-8 character is never cut in two
+      local e = "\195\169" -- é
+      local shown = TrainFlow.shownNote(string.rep("a", 199) .. e .. string.rep("b", 10))
+      assert.are.equal(string.rep("a", 199) .. " ... (the whole note is in the plug-in log)", shown)
+    end)
 
   it("refuses a style name the daemon would refuse, before sending anything", function()
     oneEditedPhoto()

@@ -88,6 +88,25 @@ describe("live flow #integration", function()
     assert.are.equal("info", trained.style, trained.info) -- finished, installed, nothing left out
     assert.matches(S.trainInstalled(flow.style, #selected, flow.steps), trained.info, 1, true)
 
+    -- 1b. Trained again under the same name: the daemon's notes (the version replaced) are shown and logged whole.
+    freshSdk(flow)
+    local againSelected = {}
+    for i, item in ipairs(flow.train) do
+      againSelected[i] = sdk.newPhoto { path = item.path, develop = item.develop }
+    end
+    sdk.newCatalog(againSelected)
+    menus.train { name = flow.style, minutes = 1 }
+    local again = menus.lastMessage()
+    assert.are.equal("info", again.style, again.info)
+    local replaced = flow.style .. "@1 (created "
+    assert.matches("\nNote: " .. replaced, again.info, 1, true)
+    assert.matches(" is replaced by " .. flow.style .. "@2", again.info, 1, true)
+    local logged = false
+    for _, entry in ipairs(sdk.logs) do
+      logged = logged or entry.text:find("train: note: " .. replaced, 1, true) == 1
+    end
+    assert.is_true(logged, "the note is in the plug-in log")
+
     -- 2. The daemon lists the new style.
     local styles = assert(DaemonClient.new({ url = flow.url, token = flow.token }):listStyles())
     assert.is_true(contains(styles.names, flow.style), "the new style is in the daemon's style list")

@@ -742,7 +742,9 @@ function sdk.trainStatus()
   if t.state == "running" or t.state == "cancelled" then
     out.last = { progress = { step = math.min(total, t.polls * 3), total_steps = total, phase = "training" } }
   elseif t.state == "finished" then
-    out.last = { finished = { style = { name = out.name, loaded = true }, steps = total, rejected = t.rejected or "" } }
+    out.last = {
+      finished = { style = { name = out.name, loaded = true }, steps = total, rejected = t.rejected or "", notes = t.notes },
+    }
   elseif t.state == "failed" then
     out.error = { code = "NOT_FOUND", message = t.failMessage or "none of the photos can be used" }
   end
@@ -956,7 +958,8 @@ function sdk.reset()
     failPaths = {},
     settingsFor = sdk.defaultSettings,
     sidecars = sdk.sidecarStream,
-    -- background training: state, the start request, status polls until `outcome` (finished/failed)
+    -- background training: state, the start request, status polls until `outcome` (finished/failed); `rejected`
+    -- and `notes` (a list, or nil as an older daemon answers) go into its TrainFinished
     training = { state = "idle", polls = 0, pollsToFinish = 3, outcome = "finished" },
   }
   LrHttp.get = fakeGet
