@@ -11,6 +11,9 @@ local NULL = setmetatable({}, { __tostring = function() return "null" end })
 
 local json = { NULL = NULL }
 
+--- U+FFFD, what a lone surrogate (\udce9) decodes to.
+local REPLACEMENT = 0xFFFD
+
 local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
 
 --- A code point as UTF-8 bytes.
@@ -56,16 +59,16 @@ local function decode_string(text, pos)
           decode_error(j, "bad \\u escape")
         end
         local code, next_i = tonumber(hex, 16), j + 6
-        if code >= 0xD800 and code <= 0xDBFF then
-          local low = text:match("^\\u(%x%x%x%x)", next_i)
-          local low_code = low and tonumber(low, 16)
-          if not low_code or low_code < 0xDC00 or low_code > 0xDFFF then
-            decode_error(j, "lone surrogate")
-          end
+        local low = code >= 0xD800 and code <= 0xDBFF and text:match("^\\u(%x%x%x%x)", next_i)
+        local low_code = low and tonumber(low, 16)
+        if low_code and low_code >= 0xDC00 and low_code <= 0xDFFF then -- a surrogate pair: one character
           code = 0x10000 + (code - 0xD800) * 0x400 + (low_code - 0xDC00)
           next_i = next_i + 6
-        elseif code >= 0xDC00 and code <= 0xDFFF then
-          decode_error(j, "lone surrogate")
+        elseif code >= 0xD800 and code <= 0xDFFF then
+          -- A lone surrogate: the CLI's name of a file whose name is not UTF-8 (Python's os.fsdecode writes the
+          -- byte 0xE9 of b"caf\xe9.jpg" as U+DCE9, and json.dump that as \udce9). It stands for no character:
+          -- U+FFFD (the replacement character) instead, so that the rest of the document is still read.
+          code = REPLACEMENT
         end
         parts[#parts + 1] = utf8_char(code)
         i = next_i

@@ -559,6 +559,18 @@ describe("running", function()
         assert.is_nil(dt._log.prints[#dt._log.prints]:find("\n", 1, true))
       end)
 
+    it("reads a summary whose note names a file that is not UTF-8 (a lone surrogate in the JSON): not a failure",
+      function()
+        setup({ prefs = { train_name = "my-look" } })
+        -- the CLI's os.fsdecode(b"caf\xe9.jpg") is 'caf\udce9.jpg', which json.dump writes as "caf\udce9.jpg"
+        env.scenario('{"train": {"notes": ["1 photo could not be read, left out: caf\\udce9.jpg (empty file)"]}}')
+        local summary = plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+        assert.are.equal("finished", summary.state)
+        assert.are.same({ "1 photo could not be read, left out: caf\239\191\189.jpg (empty file)" }, summary.notes)
+        local shown = "\nnote: 1 photo could not be read, left out: caf\239\191\189.jpg (empty file)"
+        assert.truthy(dt._log.prints[#dt._log.prints]:find(shown, 1, true))
+      end)
+
     it("keeps the training's run folders in darktable's cache folder, never in darktable's working directory",
       function()
         setup({ prefs = { train_name = "my-look" } })

@@ -30,9 +30,22 @@ describe("json.decode", function()
     assert.are.equal("caf\195\169", decode('"caf\195\169"'))
   end)
 
+  it("decodes a lone surrogate (a file name that is not UTF-8, as the CLI writes it) to U+FFFD, not an error",
+    function()
+      -- json.dump(os.fsdecode(b"caf\xe9.jpg")) in the CLI's --json summary: the rest of the document is still read
+      local summary = decode('{"notes": ["left out: caf\\udce9.jpg (empty file)"], "run_dir": "runs/x"}')
+      assert.are.same({ "left out: caf\239\191\189.jpg (empty file)" }, summary.notes)
+      assert.are.equal("runs/x", summary.run_dir)
+      assert.are.equal("\239\191\189", decode('"\\ude00"')) -- a low surrogate alone
+      assert.are.equal("\239\191\189x", decode('"\\ud83dx"')) -- a high one, not followed by an escape
+      assert.are.equal("\239\191\189A", decode('"\\ud83d\\u0041"')) -- nor by a low surrogate: that is read on
+      assert.are.equal("\239\191\189\240\159\152\128", decode('"\\ud83d\\ud83d\\ude00"')) -- then a pair
+      assert.are.equal("\239\191\189", decode('"\\ud83d"')) -- at the end of the string
+    end)
+
   it("rejects malformed documents with a position", function()
-    local bad = { "", "{", "[1,]", "[1 2]", '{"a" 1}', '{"a":}', '{a: 1}', '"abc', '"\\x"', '"\\ud83d"',
-      '"\\ude00"', "01", "-", "1.5.2", "tru", "nul", "[1] x", '"a\nb"', "1e" }
+    local bad = { "", "{", "[1,]", "[1 2]", '{"a" 1}', '{"a":}', '{a: 1}', '"abc', '"\\x"', '"\\u12"', "01", "-",
+      "1.5.2", "tru", "nul", "[1] x", '"a\nb"', "1e" }
     for _i, text in ipairs(bad) do
       local value, err = decode(text)
       assert.is_nil(value, text)

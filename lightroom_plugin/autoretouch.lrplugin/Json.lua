@@ -18,7 +18,28 @@ function Json.encode(value)
   return text
 end
 
---- Decodes JSON text into plain Lua tables (no metatables; JSON null becomes nil).
+--- U+FFFD (the replacement character) in UTF-8.
+local REPLACEMENT = "\239\191\189"
+
+--- `value` (decoded) with each lone surrogate U+FFFD. A lone surrogate (\udce9) is how autoretouch names a file
+-- whose name is not UTF-8 (Python's os.fsdecode writes the byte 0xE9 of b"caf\xe9.jpg" as U+DCE9, json.dump that
+-- as \udce9); it stands for no character, and dkjson writes it as its code point's three bytes, which are not
+-- UTF-8 (ED A0..BF 80..BF; a surrogate pair it joins into one character).
+local function withoutSurrogates(value)
+  if type(value) == "string" then
+    return (value:gsub("\237[\160-\191][\128-\191]", REPLACEMENT))
+  elseif type(value) == "table" then
+    local out = {}
+    for k, v in pairs(value) do
+      out[withoutSurrogates(k)] = withoutSurrogates(v)
+    end
+    return out
+  end
+  return value
+end
+
+--- Decodes JSON text into plain Lua tables (no metatables; JSON null becomes nil). A lone surrogate (\udce9, a file
+-- name that is not UTF-8) becomes U+FFFD.
 -- @param text string
 -- @return the value, or nil and a message
 function Json.decode(text)
@@ -28,6 +49,9 @@ function Json.decode(text)
   local value, _, err = dkjson.decode(text, 1, nil, nil, nil)
   if err then
     return nil, err
+  end
+  if text:find("\\[uU][dD][89a-fA-F]") then -- a surrogate, alone or in a pair
+    return withoutSurrogates(value)
   end
   return value
 end
