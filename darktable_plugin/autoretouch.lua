@@ -152,6 +152,7 @@ local apply = require("autoretouch/apply")
 local preview = require("autoretouch/preview")
 local check = require("autoretouch/check")
 local train = require("autoretouch/train")
+local cli = require("autoretouch/cli")
 
 local msg = strings.msg
 local apply_to_images = apply.apply_to_images
@@ -299,6 +300,7 @@ script_data.internals = {
   background_line = train.background_line,
   stop_training = train.stop_training,
   exit_status = shell.exit_status,
+  printable = cli.printable,
   messages = strings.MSG,
   state = state,
 }
