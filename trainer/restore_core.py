@@ -328,16 +328,17 @@ def optimise(
     Every ``restore.eval_every`` steps (and at the end) the check pairs ``data.val_in -> data.val_out`` are
     scored; the best checkpoint is kept in the outcome (the caller loads it). ``checks=False`` skips those
     scorings (for agents whose last weights are used, as in the cross-fitted check). ``seed`` seeds the batches
-    and the dropout masks.
+    and the dropout masks. ``minutes`` counts from the call, the first scoring of the check pairs included; no step
+    starts after they are up (a ``minutes`` already spent by that scoring trains 0 steps).
     """
     a = cfg.agent
     gen = torch.Generator().manual_seed(seed * 1_000_003 + 7 * info.rank + 1)
     torch.manual_seed(seed * 1_000_003 + 7 * info.rank + 2)  # dropout masks
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
+    start = time.monotonic()  # the first check counts towards ``minutes`` (it renders every check pair)
+    deadline = start + minutes * 60.0 if minutes > 0 else math.inf
     style_psnr, identity_psnr = val_psnr(net, data)
     best: dict[str, Any] = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
-    deadline = time.monotonic() + minutes * 60.0 if minutes > 0 else math.inf
-    start = time.monotonic()
     step, stopped_by, n_acc = 0, "steps", 0
     acc: dict[str, float] = {}
     zero_step = torch.zeros(cfg.restore.batch, dtype=torch.long)
