@@ -314,7 +314,8 @@ class PairedViews:
         after_evals: ``(P, 3, E, E)`` whole edited versions, likewise.
         pairs: the P pairs that could be decoded.
         skipped: one message per pair that could not (``"FILE: why"``, naming the file and the problem; ``"FILE:
-            not found"`` for a file gone since the pairs were matched).
+            not found"`` for a file gone since the pairs were matched, ``"FILE: permission denied"`` for one the
+            process may not read).
     """
 
     before_crops: Tensor
@@ -338,11 +339,12 @@ def _pair_images(
 
     Returns:
         ``(original, edit)``, float32 linear Rec.2020 (the edit not yet on the original's frame), or why the pair
-        is left out (``"FILE: why"``): a file that cannot be decoded, or ``"FILE: not found"`` for one gone since
-        the pairs were matched (deleted, moved, a symbolic link left dangling).
+        is left out (``"FILE: why"``): a file that cannot be decoded, ``"FILE: not found"`` for one gone since
+        the pairs were matched (deleted, moved, a symbolic link left dangling), or ``"FILE: permission denied"``
+        for one the process may not read.
     """
     from backend.decode import decode_preview
-    from backend.errors import DecodeError
+    from backend.errors import DecodeError, PermissionDeniedError
     from backend.recipe import Recipe, render_recipe
 
     reading = pair.input  # the file being decoded, named when it is not found
@@ -359,6 +361,8 @@ def _pair_images(
         return str(exc)
     except NotFoundError:
         return f"{reading}: not found"
+    except PermissionDeniedError:
+        return f"{reading}: permission denied"
 
 
 def load_paired_views(
@@ -375,8 +379,9 @@ def load_paired_views(
 
     The edited version is resized onto the original's frame (see the module docstring), then both are cut by
     :func:`trainer.data.folders.crop_photo` with one random source, so view ``k`` of the original and view ``k``
-    of the edit show the same part of the scene. A pair with a file that cannot be decoded, or that can no longer be
-    found (deleted, moved or left a dangling symbolic link since the pairs were matched), is left out and named in
+    of the edit show the same part of the scene. A pair with a file that cannot be decoded, that may not be read
+    (permission denied), or that can no longer be found (deleted, moved or left a dangling symbolic link since the
+    pairs were matched), is left out and named in
     :attr:`PairedViews.skipped`; the others are loaded.
 
     Args:
