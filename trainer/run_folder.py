@@ -4,7 +4,11 @@ A style's runs without ``--run-dir`` form a series: ``runs/NAME`` first, and eac
 (one that saved a style, ``style/*.safetensors``) in the next free ``runs/NAME-N``, so that "I added edits,
 retrain" works without deleting anything and every earlier run keeps its own files. The style's **newest** run
 folder is the highest-numbered one of the series whose ``config.toml`` names the style (a folder ``runs/NAME-2``
-of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it). A new run goes to that
+of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it). ``runs/NAME`` itself is
+the first run of the series only where its ``config.toml`` names the style, or where it is an empty folder (made by
+hand): ``runs/g-2`` may be the second run of a style ``g``, and then a style called ``g-2`` starts its series in the
+first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or overwriting ``g``'s run (a folder without a
+``config.toml`` that is not empty, or whose ``config.toml`` cannot be read, is nobody's and never used). A new run goes to that
 newest folder while it holds no finished run (an unfinished GAN run there is refused with "use --resume", as
 before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
 An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
@@ -67,11 +71,37 @@ def _names_style(run: Path, style: str) -> bool:
         return False
 
 
+def _base_is_ours(base: Path, style: str) -> bool:
+    """Whether ``base`` (``runs/NAME``, an existing folder) is the first run of style ``style``'s series.
+
+    It is where its ``config.toml`` names the style, or where it is an empty folder (made by hand, nothing to lose).
+    A ``config.toml`` naming another style (``runs/g-2``: the second run of style ``g``), or one that cannot be read,
+    or a folder that holds files but no ``config.toml``, belongs to someone else: never used or resumed for ``style``.
+
+    Args:
+        base: the folder ``runs/NAME``.
+        style: the style name ``NAME``.
+
+    Returns:
+        True where ``style``'s runs may use ``base``.
+    """
+    config = base / "config.toml"
+    if config.exists() or config.is_symlink():
+        return _names_style(base, style)
+    try:
+        return not any(base.iterdir())
+    except OSError:
+        return False
+
+
 def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
-    """The style's existing run folders under ``runs``, ``(number, folder)`` by number (``runs/NAME`` is 1)."""
+    """The style's existing run folders under ``runs``, ``(number, folder)`` by number (``runs/NAME`` is 1).
+
+    ``runs/NAME`` is left out where it is not the style's (:func:`_base_is_ours`).
+    """
     found: list[tuple[int, Path]] = []
     base = runs / style
-    if base.is_dir():
+    if base.is_dir() and _base_is_ours(base, style):
         found.append((1, base))
     pattern = re.compile(re.escape(style) + r"-([2-9]|[1-9][0-9]{1,3})")
     try:
@@ -94,8 +124,9 @@ def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) 
         runs: the folder of run folders (``train --runs-dir``; by default :data:`RUNS_DIR`).
 
     Returns:
-        ``runs/NAME`` for the first run, the newest run folder while it holds no finished run or with ``resume``,
-        else the first free ``runs/NAME-N`` above the newest.
+        ``runs/NAME`` for the first run (the first free ``runs/NAME-N`` where ``runs/NAME`` is another style's
+        folder), the newest run folder while it holds no finished run or with ``resume``, else the first free
+        ``runs/NAME-N`` above the newest.
 
     Raises:
         ConfigError: every ``runs/NAME-N`` up to ``MAX_RUNS`` is taken (nothing is overwritten).
@@ -107,12 +138,16 @@ def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) 
         'mine'
     """
     series = _series(style, runs)
-    if not series:
-        return runs / style
-    number, newest = series[-1]
-    if resume or not holds_trained_style(newest):
-        return newest
-    for n in range(max(number, 1) + 1, MAX_RUNS + 1):
+    base = runs / style
+    if not series and not base.exists() and not base.is_symlink():
+        return base
+    if series:
+        number, newest = series[-1]
+        if resume or not holds_trained_style(newest):
+            return newest
+    else:  # runs/NAME is another style's run (or nobody's): the series starts in the first free runs/NAME-N
+        number = 1
+    for n in range(number + 1, MAX_RUNS + 1):
         candidate = runs / f"{style}-{n}"
         if not candidate.exists() and not candidate.is_symlink():
             return candidate

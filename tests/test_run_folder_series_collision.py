@@ -1,0 +1,109 @@
+"""A style never uses, resumes or overwrites a run folder whose ``config.toml`` names another style.
+
+Style names may contain '-': ``runs/g-2`` is both the second run of style ``g`` and the default folder of a style
+called ``g-2``. ``runs/NAME`` is the first run of ``NAME``'s series only where its ``config.toml`` names ``NAME`` (or
+it is an empty folder); otherwise ``NAME``'s runs go to the first free ``runs/NAME-N``, and the other style's files
+are never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.cli.main import main
+from testing.training import TINY_TOML
+from trainer.run_folder import default_run_dir
+from trainer.synthetic import write_style_folders
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _config(run: Path, style: str) -> None:
+    """Give ``run`` a ``config.toml`` written for ``style`` (an unfinished run of it)."""
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.toml").write_text(f'[run]\nstyle = "{style}"\n', encoding="utf-8")
+
+
+def _finish(run: Path, style: str) -> None:
+    """Make ``run`` a finished run of ``style`` (its config and a saved style)."""
+    _config(run, style)
+    (run / "style").mkdir(exist_ok=True)
+    (run / "style" / f"{style}.safetensors").write_bytes(b"x")
+
+
+def test_a_base_folder_of_another_style_is_never_used(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _finish(runs / "g", "g")
+    _config(runs / "g-2", "g")  # g's retraining, unfinished (failed)
+    for resume in (False, True):
+        assert default_run_dir("g-2", runs=runs, resume=resume) == runs / "g-2-2"
+    assert default_run_dir("g", runs=runs) == runs / "g-2"  # g itself still continues its own folder
+    _finish(runs / "g-2", "g")
+    assert default_run_dir("g-2", runs=runs) == runs / "g-2-2"
+    assert default_run_dir("g-2", runs=runs, resume=True) == runs / "g-2-2"
+    # g-2's own runs then form its series from runs/g-2-2 on
+    _config(runs / "g-2-2", "g-2")
+    assert default_run_dir("g-2", runs=runs) == runs / "g-2-2"
+    assert default_run_dir("g-2", runs=runs, resume=True) == runs / "g-2-2"
+    _finish(runs / "g-2-2", "g-2")
+    assert default_run_dir("g-2", runs=runs) == runs / "g-2-3"
+    assert default_run_dir("g-2", runs=runs, resume=True) == runs / "g-2-2"
+    assert default_run_dir("g", runs=runs) == runs / "g-3"
+
+
+def test_the_first_free_folder_skips_taken_ones(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _config(runs / "g-2", "g")  # g's failed retraining
+    (runs / "g-2-2").mkdir()  # something else (no config): skipped, never touched
+    _finish(runs / "g-2-3", "other")
+    assert default_run_dir("g-2", runs=runs) == runs / "g-2-4"
+
+
+def test_which_base_folders_count(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    (runs / "a").mkdir(parents=True)  # an empty folder made by hand: the style's first run goes there
+    assert default_run_dir("a", runs=runs) == runs / "a"
+    assert default_run_dir("a", runs=runs, resume=True) == runs / "a"
+    (runs / "b" / "selection").mkdir(parents=True)  # files but no config.toml: nobody's, never used
+    assert default_run_dir("b", runs=runs) == runs / "b-2"
+    (runs / "c").mkdir()
+    (runs / "c" / "config.toml").write_text("not toml [", encoding="utf-8")  # unreadable: whose is unknown
+    assert default_run_dir("c", runs=runs, resume=True) == runs / "c-2"
+    (runs / "d").write_text("a file", encoding="utf-8")
+    assert default_run_dir("d", runs=runs) == runs / "d-2"
+    _config(runs / "e", "e")  # the style's own unfinished first run: used again, as before
+    assert default_run_dir("e", runs=runs) == runs / "e"
+
+
+def test_a_style_named_like_a_retraining_folder_leaves_that_run_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    common = ["--targets", str(targets), "--config", "tiny.toml", "--seed", "3", "--install-dir", "styles", "--force"]
+    common.append("--quiet")
+
+    assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0
+    assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0
+    capsys.readouterr()
+    old = _snapshot(tmp_path / "runs" / "g-2")
+    assert 'style = "g"' in old["config.toml"].decode()
+
+    # was: exit 0 in runs/g-2, continuing g's checkpoints and overwriting its config.toml, metrics.csv, ...
+    assert main(["train", "--style", "g-2", *common, "--steps", "3", "--resume"]) == 6
+    assert "runs/g-2-2/checkpoints: no checkpoint to resume from" in capsys.readouterr().err
+    assert _snapshot(tmp_path / "runs" / "g-2") == old
+
+    assert main(["train", "--style", "g-2", *common, "--steps", "3"]) == 0
+    assert "  run folder: runs/g-2-2/" in capsys.readouterr().out.splitlines()
+    assert _snapshot(tmp_path / "runs" / "g-2") == old
+    assert 'style = "g-2"' in (tmp_path / "runs" / "g-2-2" / "config.toml").read_text(encoding="utf-8")
+    assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0  # g's series goes on past both
+    assert "  run folder: runs/g-3/" in capsys.readouterr().out.splitlines()
+    assert _snapshot(tmp_path / "runs" / "g-2") == old
