@@ -60,30 +60,31 @@ local function train_problem(cfg, result)
   return cli.cli_problem(cfg, result)
 end
 
---- The notes of the training's JSON summary `result` (the photos it left out, and why; about installing the style):
---- a list of texts, empty when it has none (an older autoretouch, a daemon).
+--- The notes of the training's JSON summary `result` (the photos it left out, and why; about installing the style), as
+--- the CLI wrote them (not escaped): a list of texts, empty when it has none (an older autoretouch).
 local function result_notes(result)
   local notes = {}
   for _i, note in ipairs(type(result) == "table" and type(result.notes) == "table" and result.notes or {}) do
     if type(note) == "string" and note:match("%S") then
-      notes[#notes + 1] = cli.printable(note)
+      notes[#notes + 1] = note
     end
   end
   return notes
 end
 
---- `note` (printable) as a message shows it: at most MAX_NOTE_CHARS, cut after a whole word (a name of the list it
---- ends with) when that keeps most of it, and saying that the Lua log has the rest.
+--- `note` (as the CLI wrote it) as a message shows it: cut first, then escaped (cli.printable), so that a cut never
+--- lands inside an escape: at most MAX_NOTE_CHARS bytes of the note, never inside a UTF-8 character, cut after a
+--- whole word (a name of the list it ends with) when that keeps most of it, and saying that the Lua log has the rest.
 local function shown_note(note)
   if #note <= constants.MAX_NOTE_CHARS then
-    return note
+    return cli.printable(note)
   end
   local head = cli.shorten(note, constants.MAX_NOTE_CHARS, "")
-  local space = head:match("^.*()%s")
+  local space = head:match("^.*()[ \t\n\r\f\v]") -- ASCII white space (not the C locale's %s)
   if space and space > constants.MAX_NOTE_CHARS / 2 then
     head = head:sub(1, space - 1):gsub("[,;]$", "")
   end
-  return head .. msg("train_note_cut")
+  return cli.printable(head) .. msg("train_note_cut")
 end
 
 -- Shows a training's outcome: its message, the photos the plug-in skipped, and what autoretouch noted (the photos it
@@ -98,8 +99,8 @@ local function show_summary(summary)
     text = text .. "\n" .. msg("train_skipped", #summary.skipped,
       msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
   end
-  for i, note in ipairs(summary.notes) do
-    dt.print_log(msg("log_line", "note", summary.name, note))
+  for i, note in ipairs(result_notes(summary.result)) do -- as the CLI wrote them: cut, then escaped
+    dt.print_log(msg("log_line", "note", summary.name, cli.printable(note)))
     if i <= constants.MAX_NOTES_SHOWN then
       text = text .. "\n" .. msg("train_note", shown_note(note))
     end
@@ -168,7 +169,10 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     end
     local doc = json.decode(result.stdout)
     summary.result = type(doc) == "table" and doc or nil
-    summary.notes = result_notes(summary.result)
+    summary.notes = {}
+    for i, note in ipairs(result_notes(summary.result)) do
+      summary.notes[i] = cli.printable(note)
+    end
     local run_dir = summary.result and summary.result.run_dir
     summary.run_dir = type(run_dir) == "string" and run_dir ~= "" and cli.printable(run_dir) or nil
     if filesystem.file_exists(files.cancel) then

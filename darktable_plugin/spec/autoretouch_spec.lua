@@ -559,6 +559,31 @@ describe("running", function()
         assert.is_nil(dt._log.prints[#dt._log.prints]:find("\n", 1, true))
       end)
 
+    it("cuts a long note on the note as autoretouch wrote it, never inside a UTF-8 character, then escapes it",
+      function()
+        setup({ prefs = { train_name = "my-look" } })
+        local cut = " ... (the whole note is in darktable's Lua log)"
+        local e, east, smile = "\195\169", "\230\157\177", "\240\159\152\128" -- é, 東, 😀
+        -- byte 200 is the first byte of a character: cut before it (the one space is too early to cut after a word)
+        local cases = {
+          { "xy " .. e:rep(100), "xy " .. e:rep(98) .. cut },
+          { "xy " .. east:rep(70), "xy " .. east:rep(65) .. cut },
+          { "x " .. smile:rep(50), "x " .. smile:rep(49) .. cut },
+          -- an escaped character whole at the cap (U+2028: bytes 198-200), not "\u20"
+          { "x " .. ("a"):rep(195) .. "\226\128\168tail", "x " .. ("a"):rep(195) .. "\\u2028" .. cut },
+          -- 200 bytes, longer than that once escaped: whole
+          { ("a"):rep(199) .. "\n", ("a"):rep(199) .. "\\n" },
+          { "caf" .. e .. " " .. east .. " " .. smile .. ".jpg", "caf" .. e .. " " .. east .. " " .. smile .. ".jpg" },
+        }
+        for _i, case in ipairs(cases) do
+          env.scenario(plugin.internals.json_encode({ train = { notes = { case[1] } } }))
+          plugin.train_from_images({ image(1, "a.png", { altered = true }) })
+          local shown = dt._log.prints[#dt._log.prints]
+          assert.are.equal("note: " .. case[2], shown:match("\n([^\n]*)$"), case[1])
+          assert.truthy(recorded.find(dt._log.logs, "autoretouch: note my-look: " .. plugin.internals.printable(case[1])))
+        end
+      end)
+
     it("reads a summary whose note names a file that is not UTF-8 (a lone surrogate in the JSON): not a failure",
       function()
         setup({ prefs = { train_name = "my-look" } })

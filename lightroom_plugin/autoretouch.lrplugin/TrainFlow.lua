@@ -14,10 +14,11 @@ TrainStyleRequest field lightroom_edits).
    style that does worse than doing nothing on the photos it did not see
    is not; see the daemon's check), then the training's notes (the photos
    it left out, and why; the style version it replaced): the first
-   MAX_NOTES_SHOWN, each cut at about MAX_NOTE_CHARS, then how many more;
-   every note whole in the plug-in log. Control characters in a note (a
-   file name's line break) are shown escaped, as autoretouch's command
-   line prints them.
+   MAX_NOTES_SHOWN, each cut at MAX_NOTE_CHARS bytes after a whole word,
+   then how many more; every note whole in the plug-in log. Control and
+   invisible characters in a note (a file name's line break, a bidi
+   override) are shown escaped, as autoretouch's command line prints them
+   (the note is cut first, then escaped).
 ------------------------------------------------------------------------------]]
 
 local LrTasks = import "LrTasks"
@@ -111,36 +112,37 @@ function TrainFlow.printable(text)
   return table.concat(out)
 end
 
---- The notes of the daemon's TrainFinished `finished` (its `notes`, passed through by the JSON bridge), each
--- printable: a list, empty when there are none (an older daemon has no `notes`).
+--- The notes of the daemon's TrainFinished `finished` (its `notes`, passed through by the JSON bridge), as the
+-- daemon wrote them (not escaped: see printable): a list, empty when there are none (an older daemon has no `notes`).
 function TrainFlow.notes(finished)
   local notes = {}
   local given = type(finished) == "table" and type(finished.notes) == "table" and finished.notes or {}
   for _, note in ipairs(given) do
     if type(note) == "string" and note:find("%S") then
-      notes[#notes + 1] = TrainFlow.printable(note)
+      notes[#notes + 1] = note
     end
   end
   return notes
 end
 
---- `note` (printable) as the summary shows it: at most MAX_NOTE_CHARS bytes, never inside a UTF-8 character, cut
--- after a whole word (a name of the list it ends with) when that keeps most of it, and saying that the log has it.
+--- `note` (as the daemon wrote it) as the summary shows it: cut first, then escaped (printable), so that a cut never
+-- lands inside an escape: at most MAX_NOTE_CHARS bytes of the note, never inside a UTF-8 character, cut after a
+-- whole word (a name of the list it ends with) when that keeps most of it, and saying that the log has it.
 function TrainFlow.shownNote(note)
   local limit = TrainFlow.MAX_NOTE_CHARS
   if #note <= limit then
-    return note
+    return TrainFlow.printable(note)
   end
   local cut = limit
   while cut > 0 and (note:byte(cut + 1) or 0) >= 0x80 and note:byte(cut + 1) < 0xC0 do -- a continuation byte
     cut = cut - 1
   end
   local head = note:sub(1, cut)
-  local space = head:match("^.*()%s")
+  local space = head:match("^.*()[ \t\n\r\f\v]") -- ASCII white space (not the C locale's %s)
   if space and space > limit / 2 then
     head = head:sub(1, space - 1):gsub("[,;]$", "")
   end
-  return S.trainNoteCut(head)
+  return S.trainNoteCut(TrainFlow.printable(head))
 end
 
 --- Whether a style name is acceptable (letters, digits, '_', '.', '-'; at most 64).
@@ -237,7 +239,7 @@ function TrainFlow.run(args)
   local last = type(status.last) == "table" and status.last or {}
   summary.finished = type(last.finished) == "table" and last.finished or nil
   for _, note in ipairs(TrainFlow.notes(summary.finished)) do
-    Log:infof("train: note: %s", note) -- whole (the summary shows the first ones, cut)
+    Log:infof("train: note: %s", TrainFlow.printable(note)) -- whole (the summary shows the first ones, cut)
   end
   if status.state == "failed" then
     local e = type(status.error) == "table" and status.error or {}

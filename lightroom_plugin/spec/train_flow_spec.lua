@@ -156,6 +156,29 @@ describe("train from selected photos", function()
       assert.are.equal(string.rep("a", 199) .. " ... (the whole note is in the plug-in log)", shown)
     end)
 
+  it("cuts a long note on the note as the daemon wrote it, never inside a UTF-8 character, then escapes it", function()
+    local cut = " ... (the whole note is in the plug-in log)"
+    local e, east, smile = "\195\169", "\230\157\177", "\240\159\152\128" -- é, 東, 😀
+    -- byte 200 is the first byte of a character: cut before it (the one space is too early to cut after a word)
+    local cases = {
+      { "xy " .. e:rep(100), "xy " .. e:rep(98) .. cut },
+      { "xy " .. east:rep(70), "xy " .. east:rep(65) .. cut },
+      { "x " .. smile:rep(50), "x " .. smile:rep(49) .. cut },
+      -- an escaped character whole at the cap (U+2028: bytes 198-200), not "\u20"
+      { "x " .. ("a"):rep(195) .. "\226\128\168tail", "x " .. ("a"):rep(195) .. "\\u2028" .. cut },
+      -- 200 bytes, longer than that once escaped: whole
+      { ("a"):rep(199) .. "\n", ("a"):rep(199) .. "\\n" },
+      { "caf" .. e .. " " .. east .. " " .. smile .. ".jpg", "caf" .. e .. " " .. east .. " " .. smile .. ".jpg" },
+    }
+    for _, case in ipairs(cases) do
+      assert.are.equal(case[2], TrainFlow.shownNote(case[1]), case[1])
+    end
+    -- in the summary, and whole (escaped) in the log
+    trainOnEditedPhoto { notes = { cases[4][1] } }
+    assert.are.equal("Note: " .. cases[4][2], menus.lastMessage().info:match("\n([^\n]*)$"))
+    assert.is_truthy(logged("train: note: " .. TrainFlow.printable(cases[4][1])))
+  end)
+
   it("refuses a style name the daemon would refuse, before sending anything", function()
     oneEditedPhoto()
     runTrain "../evil name"
