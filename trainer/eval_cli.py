@@ -1,7 +1,9 @@
 """``autoretouch eval``: score a style against reference edits (paired), beside the identity and auto baselines.
 
 Inputs and references are paired by file stem (``IMG_1.jpg`` with ``IMG_1.png``); every photo of each folder
-must have a partner (``--allow-unmatched`` evaluates the pairs that exist). For each pair:
+must have a partner (``--allow-unmatched`` evaluates the pairs that exist; the photos without a partner, the
+names left out as ambiguous and the pairing's notes are warnings on stderr, escaped, and ``--json`` lists the
+latter two as ``left_out_ambiguous`` and ``pairing_notes``). For each pair:
 
 * both files are decoded at the evaluation size (``--size``, long side in pixels, :func:`decode_preview`;
   smaller photos keep their size) and compared at one frame (:func:`trainer.data.pairs.load_pair`): a
@@ -50,7 +52,8 @@ from torch import Tensor
 from backend.cli.argtypes import int_arg
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeError
-from trainer.data.pairs import Pair, find_pairs, load_pair
+from backend.text import printable
+from trainer.data.pairs import Pair, check_pairs, find_pairs, load_pair
 from trainer.summary_lines import counted
 
 __all__ = [
@@ -531,9 +534,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairs, unmatched = find_pairs(args.inputs, args.references, allow_unmatched=args.allow_unmatched)
-    for path in unmatched:
-        print(f"autoretouch: warning: {path}: no partner of the same name; skipped", file=sys.stderr)
+    match = check_pairs(args.inputs, args.references, allow_unmatched=args.allow_unmatched)
+    pairs = list(match.pairs)
+    for path in match.unmatched:
+        print(f"autoretouch: warning: {printable(path)}: no partner of the same name; skipped", file=sys.stderr)
+    for why in match.ambiguous:
+        print(f"autoretouch: warning: left out, pairing is ambiguous: {printable(why)}", file=sys.stderr)
+    for note in match.notes:
+        print(f"autoretouch: warning: {printable(note)}", file=sys.stderr)
     styles = load_styles(args.style, args.mix)
     if args.out_dir is not None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -561,7 +569,7 @@ def run(args: argparse.Namespace) -> int:
         on_photo=on_photo,
         on_warning=on_warning,
     )
-    data = result_to_json(result)
+    data = result_to_json(result) | {"left_out_ambiguous": list(match.ambiguous), "pairing_notes": list(match.notes)}
     if args.out_dir is not None:
         (args.out_dir / "eval.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if args.contact_sheet is not None and result.sheet:

@@ -33,7 +33,16 @@ from torch.nn import functional
 from backend.decode import RAW_EXTENSIONS
 from backend.errors import AutoretouchError, NotFoundError
 
-__all__ = ["Pair", "PairMatch", "PairedViews", "find_pairs", "load_pair", "load_paired_views", "match_pairs"]
+__all__ = [
+    "Pair",
+    "PairMatch",
+    "PairedViews",
+    "check_pairs",
+    "find_pairs",
+    "load_pair",
+    "load_paired_views",
+    "match_pairs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -199,22 +208,19 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     )
 
 
-def find_pairs(
-    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
-) -> tuple[list[Pair], list[Path]]:
-    """Pair the photos of two folders by file stem (:func:`match_pairs`), logging the choices made.
+def check_pairs(inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False) -> PairMatch:
+    """Pair the photos of two folders by file stem (:func:`match_pairs`), refusing what the caller does not allow.
 
-    The choices (a raw preferred to the camera's JPEG of one name, names paired although their case differs) and
-    the names left out as ambiguous (two raws, several edits of one name) are logged as warnings.
+    Nothing is logged: the caller reports :attr:`PairMatch.notes` and :attr:`PairMatch.ambiguous` (as
+    :func:`find_pairs` does, or ``eval`` in its own words).
 
     Args:
         inputs: folder of unedited photos (not recursive).
         references: folder of reference edits.
-        allow_unmatched: keep going when some photos have no partner or the file a name means is unclear (they
-            are returned, not paired, or logged and left out).
+        allow_unmatched: keep going when some photos have no partner or the file a name means is unclear.
 
     Returns:
-        ``(pairs sorted by name, unmatched files)``; the files of names left out as ambiguous are in neither.
+        The match (with at least one pair).
 
     Raises:
         NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
@@ -240,16 +246,43 @@ def find_pairs(
         raise NotFoundError(
             "photos are paired by file name (stem); " + "; ".join(parts) + " (use --allow-unmatched to skip them)"
         )
-    for note in match.notes:
-        log.warning("%s", note)
-    for why in match.ambiguous:
-        log.warning("left out, pairing is ambiguous: %s", why)
     if not match.pairs:
         raise NotFoundError(
             f"no photo in {src_dir} has a partner of the same name (without extension) in {ref_dir}"
             + (f"; left out as ambiguous: {'; '.join(match.ambiguous)}" if match.ambiguous else "")
         )
-    return list(match.pairs), lonely_in + lonely_ref
+    return match
+
+
+def find_pairs(
+    inputs: str | Path, references: str | Path, *, allow_unmatched: bool = False
+) -> tuple[list[Pair], list[Path]]:
+    """Pair the photos of two folders by file stem (:func:`check_pairs`), logging the choices made.
+
+    The choices (a raw preferred to the camera's JPEG of one name, names paired although their case differs) and
+    the names left out as ambiguous (two raws, several edits of one name) are logged as warnings.
+
+    Args:
+        inputs: folder of unedited photos (not recursive).
+        references: folder of reference edits.
+        allow_unmatched: keep going when some photos have no partner or the file a name means is unclear (they
+            are returned, not paired, or logged and left out).
+
+    Returns:
+        ``(pairs sorted by name, unmatched files)``; the files of names left out as ambiguous are in neither.
+
+    Raises:
+        NotFoundError: a folder is missing or holds no photos; some photos have no partner (naming them)
+            unless ``allow_unmatched``; no pair at all.
+        AutoretouchError: which file of a name is meant is unclear (two raws, several edits), unless
+            ``allow_unmatched``.
+    """
+    match = check_pairs(inputs, references, allow_unmatched=allow_unmatched)
+    for note in match.notes:
+        log.warning("%s", note)
+    for why in match.ambiguous:
+        log.warning("left out, pairing is ambiguous: %s", why)
+    return list(match.pairs), list(match.unmatched)
 
 
 def _common_frame(x: tuple[int, int], ref: tuple[int, int]) -> tuple[int, int] | None:
