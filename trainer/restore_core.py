@@ -328,8 +328,7 @@ def optimise(
     Every ``restore.eval_every`` steps (and at the end) the check pairs ``data.val_in -> data.val_out`` are
     scored; the best checkpoint is kept in the outcome (the caller loads it). ``checks=False`` skips those
     scorings (for agents whose last weights are used, as in the cross-fitted check). ``seed`` seeds the batches
-    and the dropout masks. ``minutes`` counts from the call, the first scoring of the check pairs included; no step
-    starts after they are up (a ``minutes`` already spent by that scoring trains 0 steps).
+    and the dropout masks. ``minutes`` count from the call, the first scoring of the check pairs included.
     """
     a = cfg.agent
     gen = torch.Generator().manual_seed(seed * 1_000_003 + 7 * info.rank + 1)
