@@ -4,11 +4,13 @@ The restoration trainer (:mod:`trainer.restore`) learns from (input, wanted resu
 differentiable renderer. Without pairs it makes them by un-editing favourites; with ``--pairs`` it has real
 ones: an original and the photographer's own edit of it. This module builds that pool:
 
-* pairs are matched by file stem (:func:`trainer.data.pairs.find_pairs`) and cut into aligned views
-  (:func:`trainer.data.pairs.load_paired_views`); files without a partner and pairs with a file that cannot be
-  decoded are left out, logged and named in the run's summary (``unmatched_photos_skipped``,
-  ``unreadable_pairs_skipped`` and the command's notes; so are a catalog's and darktable's photos that cannot be
-  found or read, :func:`_record_left_out`);
+* pairs are matched by file stem (:func:`trainer.data.pairs.match_pairs`) and cut into aligned views
+  (:func:`trainer.data.pairs.load_paired_views`); files without a partner, names whose photo is unclear (two raws,
+  a JPEG and a TIFF export of one edit) and pairs with a file that cannot be decoded are left out, logged and named
+  in the run's summary (``unmatched_photos_skipped``, ``ambiguous_pairs_skipped``, ``unreadable_pairs_skipped``
+  and the command's notes; so are a catalog's and darktable's photos that cannot be found or read,
+  :func:`_record_left_out`); the choices the matching made (a raw paired rather than the camera's JPEG beside it,
+  names that differ in case) are named too (``pairing_choices`` and a note, :func:`_record_pairing_choices`);
 * every pair's recipe is **fitted** through the renderer (:func:`trainer.pseudo_labels.fit_recipes`, on
   ``restore.fit_size`` thumbnails, the agent's sliders). The fit says how well our sliders can express that
   edit: a pair fitted worse than ``restore.poor_fit_db`` (a crop, a local brush, another raw converter) is
@@ -44,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +67,7 @@ from backend.recipe import Recipe, blend, render_recipe
 from trainer.config import ConfigError, RestoreConfig, TrainConfig
 from trainer.data.dataset import cache_size_of
 from trainer.data.folders import decode_long_side
-from trainer.data.pairs import Pair, PairedViews, find_pairs, load_paired_views
+from trainer.data.pairs import Pair, PairedViews, PairMatch, load_paired_views, match_pairs
 from trainer.data.rotation import frame_turns, undo_turn
 from trainer.data.unedit import jitter_settings
 from trainer.distributed import DistInfo
@@ -108,6 +111,8 @@ _FIT_SHARE = 0.5
 #: where they overrun the fit's deadline: a fit cut to a handful of iterations calls good edits poor, and their
 #: recipes, weights and the style's typical edit with them (measured in :func:`fit_pairs`).
 _MIN_FIT_ITERS = 30
+#: The pairing's messages keep the logger :func:`trainer.data.pairs.find_pairs` gives them.
+_PAIRING_LOG = logging.getLogger("trainer.data.pairs")
 #: Long side (pixels) the photos of a poorly fitted pair are decoded at to compare their frames.
 _FRAME_PROBE_SIDE = 32
 
@@ -250,10 +255,9 @@ def load_pair_set(
         raise ConfigError(f"{before}: the originals and the edits are the same folder; give two folders")
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
-    pairs, unmatched = find_pairs(before, after, allow_unmatched=True)
-    for path in unmatched:
-        log.warning("%s: no partner of the same name in the other folder; skipped", path)
-    pairs, dropped = _unique_pairs(pairs)
+    match = _matched(before, after)
+    unmatched = list(match.unmatched)
+    pairs, dropped = _unique_pairs(match.pairs)
     if d.max_images > 0:
         pairs = pairs[: d.max_images]
     csize = cache_size_of(d, cfg.agent.thumb)
@@ -264,7 +268,12 @@ def load_pair_set(
     if dropped:  # only then: the style's metadata is otherwise as before
         source["duplicate_pairs_dropped"] = dropped
     lonely = [_unmatched_text(path, Path(before)) for path in unmatched]
-    _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped)
+    ambiguous = [_ambiguous_text(why) for why in match.ambiguous]
+    if ambiguous:
+        source["ambiguous_pairs_skipped"] = ambiguous
+    shown = [_ambiguous_text(why, short=True) for why in match.ambiguous]
+    _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped, shown)
+    _record_pairing_choices(source, match.notes)
     long_side = decode_long_side(csize, d.eval_size)
     views, turned = _turn_back(cfg, pairs, views, lambda i: _decoded(pairs[i].reference, long_side))
     _record_turns(source, turned)
@@ -393,6 +402,61 @@ def _record_turns(source: dict[str, Any], turned: Mapping[str, str]) -> None:
     ]
 
 
+def _matched(before: str | Path, after: str | Path) -> PairMatch:
+    """The pairs of ``--pairs`` by name (:func:`trainer.data.pairs.match_pairs`), the choices and leavings logged.
+
+    Raises:
+        NotFoundError: a folder is missing or holds no photos, or no photo has a partner.
+    """
+    from backend.errors import NotFoundError
+
+    match = match_pairs(before, after)
+    for path in match.unmatched:
+        log.warning("%s: no partner of the same name in the other folder; skipped", path)
+    for note in match.notes:
+        _PAIRING_LOG.warning("%s", note)
+    for why in match.ambiguous:
+        _PAIRING_LOG.warning("left out, pairing is ambiguous: %s", why)
+    if not match.pairs:
+        raise NotFoundError(
+            f"no photo in {before} has a partner of the same name (without extension) in {after}"
+            + (f"; left out as ambiguous: {'; '.join(match.ambiguous)}" if match.ambiguous else "")
+        )
+    return match
+
+
+#: :attr:`trainer.data.pairs.PairMatch.ambiguous`'s ``"NAME (FILES in FOLDER: why)"``.
+_AMBIGUOUS = re.compile(r"^(?P<name>.*) \((?P<files>.*) in (?P<folder>.*): (?P<why>[^:()]*)\)$")
+
+
+def _ambiguous_text(why: str, *, short: bool = False) -> str:
+    """A name left out as ambiguous with its folder by name only: ``"NAME (FILES in FOLDER: why)"``.
+
+    ``short``: without the why (``"IMG_0 (IMG_0.jpg / IMG_0.tif in after)"``, the note's lead says it). A text not
+    in that form is returned as it is.
+    """
+    m = _AMBIGUOUS.match(why)
+    if m is None:
+        return why
+    head = f"{m['name']} ({m['files']} in {Path(m['folder']).name}"
+    return f"{head})" if short else f"{head}: {m['why']})"
+
+
+def _record_pairing_choices(source: dict[str, Any], choices: Sequence[str]) -> None:
+    """Name the choices the pairing by name made in ``source`` (``pairing_choices`` and one note); none: unchanged.
+
+    The choices are :attr:`trainer.data.pairs.PairMatch.notes`: a raw paired rather than the camera's JPEG of the
+    same name, names paired although their case differs.
+    """
+    if not choices:
+        return
+    source["pairing_choices"] = list(choices)
+    source["notes"] = [
+        *source.get("notes", []),
+        f"{counted(len(choices), 'choice')} made pairing the photos by name: " + "; ".join(choices),
+    ]
+
+
 def _unmatched_text(path: Path, before: Path) -> str:
     """``"FILE (why)"`` for a photo of ``--pairs`` left out for want of a partner (it lies in ``before`` or not)."""
     why = "an original without its edit" if path.parent == before else "an edit without its original"
@@ -425,18 +489,20 @@ def _record_left_out(
     unreadable: Sequence[str],
     unmatched: Sequence[str] = (),
     duplicates: Sequence[str] = (),
+    ambiguous: Sequence[str] = (),
 ) -> None:
     """Name the examples left out in ``source`` (the run's summary): keys, and notes for the command's summary.
 
     Adds ``unreadable_pairs_skipped`` (a file could not be found or decoded) and ``unmatched_photos_skipped``
     (``--pairs``: no partner of the same name) where there are any, and their notes
-    (:func:`trainer.result.paired_left_out_notes`, duplicates too); with nothing left out ``source`` is unchanged.
+    (:func:`trainer.result.paired_left_out_notes`, duplicates and names whose photo is unclear, ``ambiguous``,
+    too); with nothing left out ``source`` is unchanged.
     """
     if unreadable:
         source["unreadable_pairs_skipped"] = list(unreadable)
     if unmatched:
         source["unmatched_photos_skipped"] = list(unmatched)
-    notes = paired_left_out_notes(learned_from, unreadable, unmatched, duplicates)
+    notes = paired_left_out_notes(learned_from, unreadable, unmatched, duplicates, ambiguous)
     if notes:
         source["notes"] = notes
 

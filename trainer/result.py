@@ -126,7 +126,11 @@ _PAIRED_NOUNS: dict[str, tuple[str, str, str]] = {
 
 
 def paired_left_out_notes(
-    learned_from: str, unreadable: Sequence[str] = (), unmatched: Sequence[str] = (), duplicates: Sequence[str] = ()
+    learned_from: str,
+    unreadable: Sequence[str] = (),
+    unmatched: Sequence[str] = (),
+    duplicates: Sequence[str] = (),
+    ambiguous: Sequence[str] = (),
 ) -> list[str]:
     """The notes on the examples a run from the photographer's own edits left out; none when it left out none.
 
@@ -138,6 +142,8 @@ def paired_left_out_notes(
         unreadable: the pairs left out because a file of theirs could not be found or decoded (``"NAME (why)"``).
         unmatched: the photos of ``--pairs`` without a partner of the same name (``"FILE (why)"``).
         duplicates: the pairs left out as duplicates of another (``"NAME (the same original and edit as OTHER)"``).
+        ambiguous: the names of ``--pairs`` left out because which photo is meant is unclear (``"NAME (FILE / FILE
+            in FOLDER)"``: two raws, a JPEG and a TIFF export of one edit).
     """
     one, several, why = _PAIRED_NOUNS.get(learned_from, ("photo", "photos", "could not be read"))
     notes = []
@@ -151,6 +157,10 @@ def paired_left_out_notes(
     if duplicates:
         notes.append(
             f"{counted(len(duplicates), 'duplicate ' + one, 'duplicate ' + several)} left out: " + ", ".join(duplicates)
+        )
+    if ambiguous:
+        notes.append(
+            f"{counted(len(ambiguous), 'name')} left out, which photo is meant is unclear: " + "; ".join(ambiguous)
         )
     return notes
 
