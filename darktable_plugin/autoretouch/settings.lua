@@ -48,10 +48,13 @@ local function trim(s)
   return (tostring(s):gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
---- Why the style mix `mix` (STYLE:WEIGHT,STYLE:WEIGHT) would be refused by the command line's `--mix` (see
---- backend/cli/style_options.py, parse_mix), or nil: each entry a style name, a colon (the last one) and a weight,
---- a number that is finite and not negative; no style named twice; the weights adding up to more than 0. Whether
---- the styles exist is for the command line to say.
+--- Why the style mix `mix` (STYLE:WEIGHT,STYLE:WEIGHT) would be refused by the command line's `--mix` (parse_mix
+--- in backend/agent/suggest.py, which parse_mix_arg in backend/cli/style_options.py calls), or nil: each entry a
+--- style name, a colon (the last one) and a weight, a number that is finite and not negative; no style named twice;
+--- the weights adding up to a finite number above 0. Whether the styles exist is for the command line to say. The
+--- plug-in is a little stricter than Python's float(): it reads a weight as Lua's tonumber does (without
+--- hexadecimal), so `1_000` and full-width digits, which float() takes, are refused here. The weights are added as
+--- floats: under Lua 5.3 and later tonumber gives integers, whose sum would wrap around (a:9223372036854775807,b:1).
 local function check_mix(mix)
   local names, total = {}, 0
   for entry in (mix .. ","):gmatch("([^,]*),") do
@@ -59,6 +62,7 @@ local function check_mix(mix)
     local name, weight = entry:match("^(.*):([^:]*)$")
     name = name and trim(name)
     local w = weight and not weight:find("[xX]") and tonumber(weight) -- no hexadecimal: Python's float has none
+    w = w and w * 1.0 -- a float (an integer of Lua 5.3+ would wrap around when added)
     if not name or name == "" then
       return msg("bad_mix_entry", entry)
     elseif not w or w ~= w or w < 0 or w == math.huge then

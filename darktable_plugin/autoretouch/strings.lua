@@ -153,7 +153,7 @@ local MSG = {
   bad_mix = "auto-retouch: the style mix must read STYLE:WEIGHT,STYLE:WEIGHT (e.g. warm:0.7,film:0.3), got "
     .. "'%s': %s",
   bad_mix_entry = "the entry '%s' is not STYLE:WEIGHT",
-  bad_mix_weight = "the weight of the entry '%s' is not a number of 0 or more",
+  bad_mix_weight = "the weight of the entry '%s' is not a finite number of 0 or more",
   bad_mix_twice = "the style '%s' is named twice",
   bad_mix_total = "the weights must add up to a finite number above 0",
   bad_preview_number = "auto-retouch: the setting '%s' must be a whole number from %d to %d, got '%s'",

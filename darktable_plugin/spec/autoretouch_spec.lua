@@ -580,7 +580,8 @@ describe("running", function()
           plugin.train_from_images({ image(1, "a.png", { altered = true }) })
           local shown = dt._log.prints[#dt._log.prints]
           assert.are.equal("note: " .. case[2], shown:match("\n([^\n]*)$"), case[1])
-          assert.truthy(recorded.find(dt._log.logs, "autoretouch: note my-look: " .. plugin.internals.printable(case[1])))
+          local logged = "autoretouch: note my-look: " .. plugin.internals.printable(case[1])
+          assert.truthy(recorded.find(dt._log.logs, logged))
         end
       end)
 
@@ -871,10 +872,13 @@ describe("running", function()
         { "warm", "the entry 'warm' is not STYLE:WEIGHT" },
         { "warm:0.7,:0.3", "the entry ':0.3' is not STYLE:WEIGHT" },
         { "warm:0.7,", "the entry '' is not STYLE:WEIGHT" },
-        { "warm:0.7,film:x", "the weight of the entry 'film:x' is not a number of 0 or more" },
+        { "warm:0.7,film:x", "the weight of the entry 'film:x' is not a finite number of 0 or more" },
         { "warm:0.7,film:-0.3", "the weight of the entry 'film:-0.3'" },
         { "warm:0.7,film:0x1", "the weight of the entry 'film:0x1'" }, -- Lua reads hexadecimal, Python does not
         { "warm:1e999", "the weight of the entry 'warm:1e999'" },
+        { "warm:1e999", "is not a finite number" },
+        { "warm:1_000", "the weight of the entry 'warm:1_000'" }, -- Python's float takes it: the plug-in is stricter
+        { "warm:\239\188\145", "the weight of the entry 'warm:\239\188\145'" }, -- a full-width 1: stricter too
         { "warm:0.5, warm :0.5", "the style 'warm' is named twice" },
         { "warm:0,film:0", "the weights must add up to a finite number above 0" },
         { "warm:1e308,film:1e308", "the weights must add up to a finite number above 0" },
@@ -888,7 +892,8 @@ describe("running", function()
         assert.truthy(err:find(case[2], #head, true), err)
       end
       assert.are.equal(0, #dt._log.commands)
-      local good_mixes = { "warm:0.7,film:0.3", " warm : 1 , film:0 ", "my-style.v2:1e-1", "a:b:1", "w:.5,f:5." }
+      local good_mixes = { "warm:0.7,film:0.3", " warm : 1 , film:0 ", "my-style.v2:1e-1", "a:b:1", "w:.5,f:5.",
+        "a:9223372036854775807,b:1" } -- added as floats: Lua 5.4's integers would wrap around to a negative sum
       for _i, good in ipairs(good_mixes) do
         assert.are.equal(good:match("^%s*(.-)%s*$"), plugin.internals.read_settings({ mix = good }).mix, good)
       end
