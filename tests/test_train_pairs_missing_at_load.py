@@ -19,7 +19,7 @@ from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
 from trainer.data import pairs as pairs_module
-from trainer.data.pairs import Pair, find_pairs, load_paired_views
+from trainer.data.pairs import Pair, PairMatch, find_pairs, load_paired_views, match_pairs
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -72,12 +72,12 @@ def test_train_pairs_goes_on_without_a_pair_whose_original_dangles_at_load(
     before, after = pair_folders
     import trainer.restore_pairs
 
-    def matched_then_gone(*args: Any, **kwargs: Any) -> tuple[list[Pair], list[Path]]:
-        found = find_pairs(*args, **kwargs)
+    def matched_then_gone(*args: Any, **kwargs: Any) -> PairMatch:
+        found = match_pairs(*args, **kwargs)
         _dangle(before / "p1.tif")  # between matching and loading: the original's link now leads nowhere
         return found
 
-    monkeypatch.setattr(trainer.restore_pairs, "find_pairs", matched_then_gone)
+    monkeypatch.setattr(trainer.restore_pairs, "match_pairs", matched_then_gone)
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
     run = tmp_path / "run"
