@@ -61,7 +61,8 @@ local function train_problem(cfg, result)
 end
 
 --- The notes of the training's JSON summary `result` (the photos it left out, and why; about installing the style), as
---- the CLI wrote them (not escaped): a list of texts, empty when it has none (an older autoretouch).
+--- the CLI wrote them (not escaped): a list of texts, empty when it has none (an older autoretouch, or
+--- one through an older daemon).
 local function result_notes(result)
   local notes = {}
   for _i, note in ipairs(type(result) == "table" and type(result.notes) == "table" and result.notes or {}) do

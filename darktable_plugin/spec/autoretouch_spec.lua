@@ -552,7 +552,7 @@ describe("running", function()
         for _i, note in ipairs(summary.notes) do -- each whole, in the Lua log
           assert.truthy(recorded.find(dt._log.logs, "autoretouch: note my-look: " .. note), note)
         end
-        -- an autoretouch whose summary has no notes (older, or a daemon): none shown
+        -- an autoretouch whose summary has no notes (older than train --json's notes): none shown
         env.scenario('{"train": {}}')
         summary = plugin.train_from_images({ image(2, "b.png", { altered = true }) })
         assert.are.same({}, summary.notes)

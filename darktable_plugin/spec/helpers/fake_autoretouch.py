@@ -24,11 +24,11 @@ which refuses the option as argparse does (exit status 2, nothing on stdout). ``
 suggest refusing its arguments as argparse does, on every call: its whole usage (which names ``[--duplicate N]``),
 then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout). ``train --json`` prints its summary
 (``mode`` finished, or rejected with exit status 10; ``wait``: sleeps until killed), with the scenario's ``notes``
-list when it has one (without: no ``notes`` key, as an older autoretouch or a daemon answers). Its ``run_dir`` is
-the scenario's, else ``--run-dir``, else with ``--runs-dir=RUNS`` the first of RUNS/NAME, RUNS/NAME-2, ... that
-does not exist (made, as the trainer's finished run makes it: a second training of NAME goes to RUNS/NAME-2), else
-``runs/NAME``. ``no_runs_dir`` (true): an autoretouch from before ``train --runs-dir``, which refuses the option as
-argparse does (exit status 2, nothing on stdout).
+list when it has one (without: no ``notes`` key, as an autoretouch older than the notes answers, or one through an
+older daemon). Its ``run_dir`` is the scenario's, else ``--run-dir``, else with ``--runs-dir=RUNS`` the first of
+RUNS/NAME, RUNS/NAME-2, ... that does not exist (made, as the trainer's finished run makes it: a second training of
+NAME goes to RUNS/NAME-2), else ``runs/NAME``. ``no_runs_dir`` (true): an autoretouch from before ``train
+--runs-dir``, which refuses the option as argparse does (exit status 2, nothing on stdout).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
