@@ -53,7 +53,7 @@ from backend.cli.argtypes import int_arg
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeError
 from backend.text import printable
-from trainer.data.pairs import Pair, check_pairs, find_pairs, load_pair
+from trainer.data.pairs import Pair, check_pairs, find_pairs, load_pair, load_pair_noted
 from trainer.summary_lines import counted
 
 __all__ = [
@@ -237,7 +237,8 @@ def evaluate_pairs(
         on_error: called with ``(where, message)`` for each failed pair.
         on_photo: called with each photo's result dict as soon as it is done.
         on_warning: called with a message for each pair whose reference looks like another photo
-            (:data:`DIFFERENT_PHOTO_SSIM`); the pair is still scored.
+            (:data:`DIFFERENT_PHOTO_SSIM`; the pair is still scored), and for each whose raw original cannot be
+            decoded and whose camera JPEG of the same name is evaluated instead.
 
     Returns:
         :class:`EvalResult`.
@@ -256,7 +257,9 @@ def evaluate_pairs(
     result = EvalResult(methods=methods, size=size, style=mix_label(styles) if styles else None, strength=strength)
     for pair in pairs:
         try:
-            x, ref = load_pair(pair, size)
+            pair, x, ref, note = load_pair_noted(pair, size)  # pair: its camera JPEG where its raw is unreadable
+            if note and on_warning is not None:
+                on_warning(note)
             _check_comparable(pair, x, size)
             recipes: dict[str, Recipe] = {"identity": Recipe(), "auto": auto_recipe(x), **fixed}
             if nearest:

@@ -5,7 +5,9 @@ originals and their edited exports). A pair is two files with the same stem (``I
 one in each folder (not recursive). Stems are compared in Unicode NFC (``Noël`` as macOS writes it, NFD, pairs
 with ``Noël`` in NFC); a stem without a partner of exactly that name pairs with the only one that differs from it
 in case alone (``IMG_0.JPG`` with ``img_0.jpg``), and that is noted. A raw and the camera's JPEG of one stem
-among the originals (shot RAW+JPEG into one folder) pair the raw, and the choice is noted; a name whose file is
+among the originals (shot RAW+JPEG into one folder) pair the raw, and the choice is noted (where that raw
+cannot be decoded, damaged or from a camera LibRaw does not support, the JPEG is used instead, and noted:
+:func:`decode_original`); a name whose file is
 still unclear (two raws, a PNG and a JPEG original, a JPEG and a TIFF export of one edit) is left out alone with a
 note (:func:`match_pairs`).
 For evaluation (:func:`load_pair`) both are decoded at the evaluation size
@@ -58,11 +60,14 @@ class Pair:
         name: the shared file stem.
         input: the unedited photo.
         reference: the reference edit.
+        alternative: the other original of the name, tried where ``input`` (a raw preferred to the camera's JPEG
+            beside it) cannot be decoded (damaged, or a camera LibRaw does not support); ``None`` where there is none.
     """
 
     name: str
     input: Path
     reference: Path
+    alternative: Path | None = None
 
 
 def _is_raw(path: Path) -> bool:
@@ -93,25 +98,27 @@ def _names(paths: Sequence[Path], limit: int = 8) -> str:
     return shown + (f" (and {len(paths) - limit} more)" if len(paths) > limit else "")
 
 
-def _choose_original(name: str, files: Sequence[Path], folder: Path) -> tuple[Path | None, str]:
+def _choose_original(name: str, files: Sequence[Path], folder: Path) -> tuple[Path | None, str, Path | None]:
     """The original a pair uses among ``files`` (one stem in the originals' ``folder``), and a note on the choice.
 
     The raw is preferred (the photographer edits the raw; a camera JPEG of the same name beside it, shot RAW+JPEG,
     is a rendition of it). Two raws, or several files and no raw (a PNG and a JPEG), are ambiguous.
 
     Returns:
-        ``(file, note)``: the file and ``""`` when there is one; the raw and a note naming the choice; or ``None``
-        and why (``"NAME (FILE / FILE in FOLDER: why)"``) when which file was edited is unclear.
+        ``(file, note, alternative)``: the file and ``""`` when there is one; the raw, a note naming the choice and
+        the other file where there is exactly one (tried where the raw cannot be decoded); or ``None`` and why
+        (``"NAME (FILE / FILE in FOLDER: why)"``) when which file was edited is unclear.
     """
     if len(files) == 1:
-        return files[0], ""
+        return files[0], "", None
     raws = [f for f in files if _is_raw(f)]
     if len(raws) == 1:
-        others = " / ".join(f.name for f in files if f is not raws[0])
-        return raws[0], f"{name}: the raw {raws[0].name} is paired, not {others}"
+        rest = [f for f in files if f is not raws[0]]
+        others = " / ".join(f.name for f in rest)
+        return raws[0], f"{name}: the raw {raws[0].name} is paired, not {others}", rest[0] if len(rest) == 1 else None
     what = "raw" if raws else "photo"
     shown = " / ".join(f.name for f in (raws or files))
-    return None, f"{name} ({shown} in {folder}: which {what} was edited is unclear)"
+    return None, f"{name} ({shown} in {folder}: which {what} was edited is unclear)", None
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     ambiguous_files: list[Path] = []
     notes: list[str] = []
     for s, r in sorted(matched):
-        original, why = _choose_original(s, src[s], src_dir)
+        original, why, alternative = _choose_original(s, src[s], src_dir)
         if original is not None and len(ref[r]) > 1:
             shown = " / ".join(f.name for f in ref[r])
             original, why = None, f"{s} ({shown} in {ref_dir}: which one is meant is unclear)"
@@ -196,7 +203,7 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
         notes += [why] if why else []
         if s != r:
             notes.append(f"{original.name} is paired with {ref[r][0].name} (the names differ in case)")
-        pairs.append(Pair(s, original, ref[r][0]))
+        pairs.append(Pair(s, original, ref[r][0], alternative))
     done_src, done_ref = {s for s, _ in matched}, {r for _, r in matched}
     return PairMatch(
         pairs=tuple(pairs),
@@ -299,6 +306,81 @@ def _common_frame(x: tuple[int, int], ref: tuple[int, int]) -> tuple[int, int] |
     return None
 
 
+def decode_original(pair: Pair, long_side: int) -> tuple[Pair, Tensor, str]:
+    """Decode the pair's original; where that raw cannot be decoded, the other original of the name (noted).
+
+    A raw is preferred to the camera's JPEG of the same name (:func:`match_pairs`); when the raw turns out to be
+    damaged, or from a camera LibRaw does not support, :attr:`Pair.alternative` is decoded instead.
+
+    Args:
+        pair: the pair.
+        long_side: the long side the photo is decoded at.
+
+    Returns:
+        ``(pair, image, note)``: the pair as used (``input`` the alternative where it was used), the
+        ``(1, 3, H, W)`` float32 linear Rec.2020 original, and ``""`` or a note naming the switch.
+
+    Raises:
+        The decode errors of :func:`backend.decode.decode_preview`: the raw's where the alternative fails too.
+    """
+    from backend.decode import decode_preview
+    from backend.errors import DecodeError
+
+    try:
+        return pair, decode_preview(pair.input, long_side=long_side).image.float(), ""
+    except DecodeError as exc:
+        if pair.alternative is None:
+            raise
+        try:
+            x = decode_preview(pair.alternative, long_side=long_side).image.float()
+        except AutoretouchError:
+            raise exc from None
+        reason = getattr(exc, "reason", None) or str(exc)
+        note = (
+            f"{pair.name}: the raw {pair.input.name} cannot be decoded ({reason}); "
+            f"{pair.alternative.name} is paired instead"
+        )
+        return Pair(pair.name, pair.alternative, pair.reference), x, note
+
+
+def load_pair_noted(pair: Pair, size: int) -> tuple[Pair, Tensor, Tensor, str]:
+    """:func:`load_pair`, with the pair as used and a note where its raw gave way (:func:`decode_original`).
+
+    Args:
+        pair: the pair.
+        size: long side in pixels (images smaller than that keep their size).
+
+    Returns:
+        ``(pair, input, reference, note)``.
+
+    Raises:
+        As :func:`load_pair`.
+    """
+    from backend.decode import decode_preview
+
+    pair, x, note = decode_original(pair, size)
+    ref = decode_preview(pair.reference, long_side=size).image.float()
+    x, ref = _one_frame(pair, x, ref)
+    return pair, x, ref, note
+
+
+def _one_frame(pair: Pair, x: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
+    """``x`` and ``ref`` brought to :func:`_common_frame` (AutoretouchError where their aspect ratios differ)."""
+    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
+    frame = _common_frame((h, w), (rh, rw))
+    if frame is None:
+        raise AutoretouchError(
+            f"{pair.reference}: its frame ({rw}x{rh}, aspect ratio {rw / rh:.3f}) does not match its input "
+            f"{pair.input.name} ({w}x{h}, aspect ratio {w / h:.3f}); a crop or a rotation? The reference must "
+            "show the input's whole frame"
+        )
+    if (h, w) != frame:
+        x = functional.interpolate(x, size=frame, mode="bilinear", align_corners=False, antialias=True)
+    if (rh, rw) != frame:
+        ref = functional.interpolate(ref, size=frame, mode="bilinear", align_corners=False, antialias=True)
+    return x, ref
+
+
 def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
     """Decode a pair at the evaluation size, both photos brought to one frame.
 
@@ -317,22 +399,7 @@ def load_pair(pair: Pair, size: int) -> tuple[Tensor, Tensor]:
         The decode errors of :func:`backend.decode.decode_preview` (naming the file), or
         AutoretouchError when the reference's aspect ratio does not match the input's (a crop, a rotation).
     """
-    from backend.decode import decode_preview
-
-    x = decode_preview(pair.input, long_side=size).image.float()
-    ref = decode_preview(pair.reference, long_side=size).image.float()
-    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
-    frame = _common_frame((h, w), (rh, rw))
-    if frame is None:
-        raise AutoretouchError(
-            f"{pair.reference}: its frame ({rw}x{rh}, aspect ratio {rw / rh:.3f}) does not match its input "
-            f"{pair.input.name} ({w}x{h}, aspect ratio {w / h:.3f}); a crop or a rotation? The reference must "
-            "show the input's whole frame"
-        )
-    if (h, w) != frame:
-        x = functional.interpolate(x, size=frame, mode="bilinear", align_corners=False, antialias=True)
-    if (rh, rw) != frame:
-        ref = functional.interpolate(ref, size=frame, mode="bilinear", align_corners=False, antialias=True)
+    _, x, ref, _ = load_pair_noted(pair, size)
     return x, ref
 
 
@@ -349,6 +416,8 @@ class PairedViews:
         skipped: one message per pair that could not (``"FILE: why"``, naming the file and the problem; ``"FILE:
             not found"`` for a file gone since the pairs were matched, ``"FILE: permission denied"`` for one the
             process may not read).
+        notes: one note per pair whose raw could not be decoded and whose other original (the camera's JPEG) is
+            used instead (:func:`decode_original`); that pair's entry in ``pairs`` names the file used.
     """
 
     before_crops: Tensor
@@ -357,11 +426,12 @@ class PairedViews:
     after_evals: Tensor
     pairs: tuple[Pair, ...]
     skipped: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 def _pair_images(
     pair: Pair, long_side: int, render: Mapping[str, Any] | None, after: Tensor | None
-) -> tuple[Tensor, Tensor] | str:
+) -> tuple[Pair, Tensor, Tensor, str] | str:
     """Decode one pair's original and get its edit, for :func:`load_paired_views`.
 
     Args:
@@ -371,7 +441,9 @@ def _pair_images(
         after: the edit as a ``(1, 3, H, W)`` image, or ``None``; with neither, the ``reference`` file is decoded.
 
     Returns:
-        ``(original, edit)``, float32 linear Rec.2020 (the edit not yet on the original's frame), or why the pair
+        ``(pair, original, edit, note)``: the pair as used (its other original where its raw cannot be decoded,
+        :func:`decode_original`, and ``note`` names that), float32 linear Rec.2020 images (the edit not yet on the
+        original's frame); or why the pair
         is left out (``"FILE: why"``): a file that cannot be decoded, ``"FILE: not found"`` for one gone since
         the pairs were matched (deleted, moved, a symbolic link left dangling), or ``"FILE: permission denied"``
         for one the process may not read.
@@ -382,14 +454,14 @@ def _pair_images(
 
     reading = pair.input  # the file being decoded, named when it is not found
     try:
-        x = decode_preview(reading, long_side=long_side).image.float()
+        used, x, note = decode_original(pair, long_side)
         if render is not None:
             with torch.no_grad():
-                return x, render_recipe(x, Recipe.from_settings(render))
+                return used, x, render_recipe(x, Recipe.from_settings(render)), note
         if after is not None:
-            return x, after.float()
+            return used, x, after.float(), note
         reading = pair.reference
-        return x, decode_preview(reading, long_side=long_side).image.float()
+        return used, x, decode_preview(reading, long_side=long_side).image.float(), note
     except DecodeError as exc:
         return str(exc)
     except NotFoundError:
@@ -443,13 +515,17 @@ def load_paired_views(
     evals: list[Tensor] = []
     kept: list[Pair] = []
     skipped: list[str] = []
+    notes: list[str] = []
     for i, pair in enumerate(pairs):
         render = None if renders is None else renders[i]
         images = _pair_images(pair, long_side, render, None if after_images is None else after_images[i])
         if isinstance(images, str):
             skipped.append(images)
             continue
-        x, y = images
+        used, x, y, note = images
+        if note:
+            log.warning("%s", note)
+            notes.append(note)
         if y.shape[-2:] != x.shape[-2:]:
             y = functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
         rng = np.random.default_rng(seed + i)
@@ -458,7 +534,7 @@ def load_paired_views(
         )
         views.append(train)
         evals.append(ev)
-        kept.append(pair)
+        kept.append(used)
     if not kept:
         detail = f": {skipped[0]}" if skipped else ""
         raise NotFoundError(f"none of the {len(pairs)} before/after pairs could be decoded{detail}")
@@ -470,4 +546,5 @@ def load_paired_views(
         after_evals=e[:, 3:].contiguous(),
         pairs=tuple(kept),
         skipped=tuple(skipped),
+        notes=tuple(notes),
     )
