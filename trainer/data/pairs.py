@@ -81,8 +81,25 @@ def _stem_key(path: Path) -> str:
 
 
 def _folded(key: str) -> str:
-    """``key`` without case (casefold, NFC again), for pairing names that differ only in case."""
-    return unicodedata.normalize("NFC", key.casefold())
+    """``key`` in lower case (NFC again), for pairing names that differ only in case.
+
+    ``str.lower``, not ``casefold``: casefolding also equates ``ß`` with ``ss`` and the ligature ``ﬃ`` with
+    ``ffi``, which are other spellings, not other cases.
+    """
+    return unicodedata.normalize("NFC", key.lower())
+
+
+def _forms_note(files: Sequence[Path]) -> str:
+    """``"; the names differ only in Unicode form (NFC / NFD)"`` where some of ``files`` do, else ``""``.
+
+    Stems are compared in NFC, so ``Noël.jpg`` written composed and decomposed are one name, shown twice alike.
+    """
+    names = [f.name for f in files]
+    return (
+        "; the names differ only in Unicode form (NFC / NFD)"
+        if len(set(names)) > len({unicodedata.normalize("NFC", n) for n in names})
+        else ""
+    )
 
 
 def _by_stem(files: Sequence[Path]) -> dict[str, list[Path]]:
@@ -118,7 +135,7 @@ def _choose_original(name: str, files: Sequence[Path], folder: Path) -> tuple[Pa
         return raws[0], f"{name}: the raw {raws[0].name} is paired, not {others}", rest[0] if len(rest) == 1 else None
     what = "raw" if raws else "photo"
     shown = " / ".join(f.name for f in (raws or files))
-    return None, f"{name} ({shown} in {folder}: which {what} was edited is unclear)", None
+    return None, f"{name} ({shown} in {folder}: which {what} was edited is unclear{_forms_note(files)})", None
 
 
 @dataclass(frozen=True)
@@ -150,18 +167,32 @@ class PairMatch:
         return self.lonely_inputs + self.lonely_references
 
 
-def _case_partners(src: Sequence[str], ref: Sequence[str]) -> list[tuple[str, str]]:
-    """``(src key, ref key)`` of the keys left unpaired whose casefolded form is unique on both sides."""
+def _case_partners(
+    src: Sequence[str], ref: Sequence[str], src_left: Sequence[str], ref_left: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``(src key, ref key)`` of the keys left unpaired that differ only in case, each alone in its case group.
+
+    The case groups are those of each whole folder (``src``, ``ref``), before the exact matches are taken out: a
+    folder holding both ``IMG_1`` and ``img_1`` shows that case matters there, so none of that group is paired
+    by case alone.
+
+    Args:
+        src: every key of the first folder.
+        ref: every key of the second folder.
+        src_left: the first folder's keys without an exact partner.
+        ref_left: the second folder's keys without an exact partner.
+    """
     by_src: dict[str, list[str]] = {}
     by_ref: dict[str, list[str]] = {}
     for key in src:
         by_src.setdefault(_folded(key), []).append(key)
     for key in ref:
         by_ref.setdefault(_folded(key), []).append(key)
+    left_src, left_ref = set(src_left), set(ref_left)
     return [
         (keys[0], by_ref[fold][0])
         for fold, keys in sorted(by_src.items())
-        if len(keys) == 1 and len(by_ref.get(fold, ())) == 1
+        if len(keys) == 1 and len(by_ref.get(fold, ())) == 1 and keys[0] in left_src and by_ref[fold][0] in left_ref
     ]
 
 
@@ -169,7 +200,9 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     """Pair the photos of two folders by file stem, naming every choice made (see the module docstring).
 
     Stems are compared in Unicode NFC; a stem without a partner of exactly that name is paired with one that
-    differs from it only in case when each is the only such candidate on its side (noted). A raw and the camera's
+    differs from it only in case (``str.lower``: ``ß`` is not ``ss``) when each is the only name of its case group in
+    its whole folder (noted; a folder holding ``IMG_1`` and ``img_1`` shows case matters there). Names that differ
+    only in Unicode form (NFC / NFD) are one name; several files of it are left out as ambiguous, saying so. A raw and the camera's
     JPEG of one stem in ``inputs`` give the pair the raw (noted); two raws, several files and no raw, or several
     files of one stem in ``references`` (a JPEG and a TIFF export), leave only that name out
     (:attr:`PairMatch.ambiguous`).
@@ -186,7 +219,7 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     src_dir, ref_dir = Path(inputs), Path(references)
     src, ref = _by_stem(list_photos(src_dir)), _by_stem(list_photos(ref_dir))
     matched = [(k, k) for k in sorted(set(src) & set(ref))]
-    matched += _case_partners(sorted(set(src) - set(ref)), sorted(set(ref) - set(src)))
+    matched += _case_partners(sorted(src), sorted(ref), sorted(set(src) - set(ref)), sorted(set(ref) - set(src)))
     pairs: list[Pair] = []
     ambiguous: list[str] = []
     ambiguous_files: list[Path] = []
@@ -195,7 +228,7 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
         original, why, alternative = _choose_original(s, src[s], src_dir)
         if original is not None and len(ref[r]) > 1:
             shown = " / ".join(f.name for f in ref[r])
-            original, why = None, f"{s} ({shown} in {ref_dir}: which one is meant is unclear)"
+            original, why = None, f"{s} ({shown} in {ref_dir}: which one is meant is unclear{_forms_note(ref[r])})"
         if original is None:
             ambiguous.append(why)
             ambiguous_files += src[s] + ref[r]
