@@ -5,15 +5,20 @@ orientation tag, hands the trainer an edit whose pixels are the original's turne
 onto the original's frame, such an edit can be reproduced by no slider setting. :func:`frame_turns` finds the turn
 of each pair from its whole-frame thumbnails, :func:`undo_turn` turns an edit back onto its original's frame.
 
-Detection: both photos are reduced to ``size x size`` luminance thumbnails (area average in linear light, then
-``log(Y + 0.01)``, so that exposure, white balance and contrast edits keep the picture's shape), and the edit is
-compared with every turn of the original by normalised correlation (Pearson, -1..1). A turn is taken only when it
-matches clearly better than the unturned frame: its correlation is at least :data:`MIN_CORRELATION` and beats the
-unturned one by :data:`MIN_MARGIN`. A local edit therefore leaves the pair as it is. Mirror images are not
-looked for: editors rarely mirror a photo, a mirror image of a symmetric scene (a landscape) looks like the scene,
-and a mirrored edit is the trainer's stand-in for one that no recipe reproduces. Both thumbnails are squares (the
-trainer's whole-frame views are squeezed squares), and squeezing to a square commutes with quarter turns, so a
-portrait edit of a landscape original is found without decoding the photos again.
+Detection compares the photos' *structure*, not their tone. Both photos are reduced to ``size x size`` luminance
+thumbnails (area average in linear light, then ``log(Y + 0.01)``); of each, the gradient (central differences on
+the inner ``(size - 2) x (size - 2)`` pixels) less its frame-wide mean is taken, and its magnitude is the structure
+map compared. A global exposure, white balance or contrast edit scales or shifts the log-luminance and so leaves
+the map as it is (up to a scale the correlation ignores); a graduated filter adds a ramp, whose constant gradient
+the mean removes; an inverted (negative) look flips the gradients' sign, which the magnitude drops. A turn moves the
+edges, and the map with them. The edit's map is compared with the map of every turn of the original by normalised
+correlation (Pearson, -1..1). A turn is taken only when it matches clearly better than the unturned frame: its
+correlation is at least :data:`MIN_CORRELATION` and beats the unturned one by :data:`MIN_MARGIN`. A local edit
+therefore leaves the pair as it is. Mirror images are not looked for: editors rarely mirror a photo, a mirror image
+of a symmetric scene (a landscape) looks like the scene, and a mirrored edit is the trainer's stand-in for one that
+no recipe reproduces. Both thumbnails are squares (the trainer's whole-frame views are squeezed squares), and
+squeezing to a square, central differences on the inner pixels and the mean gradient all commute with quarter
+turns, so a portrait edit of a landscape original is found without decoding the photos again.
 """
 
 from __future__ import annotations
@@ -65,13 +70,21 @@ class FrameTurn:
     unturned: float
 
 
-def _log_luma(images: Tensor, size: int) -> Tensor:
-    """``(N, size * size)`` zero-mean, unit-norm log-luminance of ``(N, 3, H, W)`` linear Rec.2020 images."""
+def _structure(images: Tensor, size: int) -> Tensor:
+    """``(N, (size - 2) ** 2)`` zero-mean, unit-norm structure maps of ``(N, 3, H, W)`` linear Rec.2020 images.
+
+    The map is the magnitude of the log-luminance thumbnail's gradient less its mean (module docstring).
+    """
     small = make_thumbnail(images.float(), size)
     weights = torch.tensor(_LUMA, dtype=small.dtype).reshape(1, 3, 1, 1)
-    luma = torch.log((small * weights).sum(dim=1).clamp_min(0.0) + 0.01).flatten(1)
-    luma = luma - luma.mean(dim=1, keepdim=True)
-    return luma / luma.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    luma = torch.log((small * weights).sum(dim=1).clamp_min(0.0) + 0.01)
+    dx = luma[:, 1:-1, 2:] - luma[:, 1:-1, :-2]
+    dy = luma[:, 2:, 1:-1] - luma[:, :-2, 1:-1]
+    dx = dx - dx.mean(dim=(1, 2), keepdim=True)
+    dy = dy - dy.mean(dim=(1, 2), keepdim=True)
+    magnitude = (dx * dx + dy * dy).sqrt().flatten(1)
+    magnitude = magnitude - magnitude.mean(dim=1, keepdim=True)
+    return magnitude / magnitude.norm(dim=1, keepdim=True).clamp_min(1e-8)
 
 
 def frame_turns(before: Tensor, after: Tensor, *, size: int = 16) -> list[FrameTurn]:
@@ -80,19 +93,21 @@ def frame_turns(before: Tensor, after: Tensor, *, size: int = 16) -> list[FrameT
     Args:
         before: ``(N, 3, S, S)`` whole originals squeezed to a square, linear Rec.2020.
         after: ``(N, 3, S, S)`` their edits, squeezed the same way.
-        size: side of the luminance thumbnails compared, pixels (>= 2).
+        size: side of the luminance thumbnails whose structure is compared, pixels (>= 3).
 
     Returns:
         One :class:`FrameTurn` per pair, in order.
 
     Raises:
-        ValueError: the batches' shapes differ or the images are not square.
+        ValueError: the batches' shapes differ, the images are not square or ``size`` is under 3.
     """
     if before.shape != after.shape or before.ndim != 4 or before.shape[-1] != before.shape[-2]:
         raise ValueError(f"square batches of one shape expected, got {tuple(before.shape)} and {tuple(after.shape)}")
-    edit = _log_luma(after, size)
-    unturned = (_log_luma(before, size) * edit).sum(dim=1)
-    scores = {name: (_log_luma(turn(before), size) * edit).sum(dim=1) for name, (turn, _) in TURNS.items()}
+    if size < 3:
+        raise ValueError(f"size must be at least 3, got {size}")
+    edit = _structure(after, size)
+    unturned = (_structure(before, size) * edit).sum(dim=1)
+    scores = {name: (_structure(turn(before), size) * edit).sum(dim=1) for name, (turn, _) in TURNS.items()}
     found = []
     for i in range(before.shape[0]):
         name, best = max(((k, float(v[i])) for k, v in scores.items()), key=lambda kv: kv[1])
