@@ -107,3 +107,36 @@ def test_a_tiny_minutes_run_notes_a_check_out_of_time(tmp_path: Path, capsys: py
     check = json.loads((run / "style" / "s.json").read_text(encoding="utf-8"))["training"]["check"]
     assert check["out_of_time"] is True and check["fold_steps"] == [0, 0]
     assert any(n.startswith("the cross-fitted check ran out of --minutes") for n in summary["notes"])
+
+
+def test_a_run_whose_check_trained_nothing_is_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --force, a run whose check (or whose style) trained 0 steps is refused: it was not judged.
+
+    Its untrained agent proposes no edit, so it scores exactly as doing nothing (a gain of 0.00 dB, which
+    ``restore.min_gain_db = 0`` alone would pass); the refusal says why and what to do (review).
+    """
+    import json
+
+    from backend.cli.main import main
+
+    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=6, size=32, seed=4)
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
+        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 30\neval_every = 5\nnearest_blend = 0.0\n"
+        "nearest_blends = []\n",
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--minutes", "0.0001"]
+    styles = tmp_path / "styles"
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(styles))
+    rc = main([*argv, "--config", str(config), "--run-dir", str(run), "--json", "--quiet"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 10 and summary["installed_path"] is None
+    assert not list(styles.glob("s*.safetensors"))
+    assert "it trained 0 steps in the time given" in summary["rejected"]
+    assert "its cross-fitted check trained 0, 0 steps" in summary["rejected"]
+    assert "give it more --minutes" in summary["rejected"]

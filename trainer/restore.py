@@ -403,6 +403,33 @@ def _threshold_note(min_gain_db: float) -> str:
     return "" if min_gain_db == 0.0 else f", short of the {min_gain_db:+.2f} dB that restore.min_gain_db asks for"
 
 
+def _untrained_reasons(outcome: Outcome, check: dict[str, Any]) -> list[str]:
+    """Reasons not to install a style that did not train, or whose check trained nothing (none: it did both).
+
+    A run whose ``--minutes`` were spent before its first step keeps the untrained agent, which proposes no edit:
+    its score is exactly doing nothing's (a gain of 0.00 dB, which ``restore.min_gain_db = 0`` would pass), and a
+    cross-fitted check whose agents trained 0 steps (``fold_steps``) checked nothing. Either is a run too short to
+    judge, not a style; ``--force`` installs it anyway.
+
+    Args:
+        outcome: the final optimisation (its ``step``: the steps trained, >= 0).
+        check: the data's ``check`` summary (a cross-fitted check's ``fold_steps``, when it has them).
+
+    Returns:
+        The reasons, for the refusal message (empty when the style and its check both trained).
+    """
+    reasons = []
+    if outcome.step == 0:
+        reasons.append("it trained 0 steps in the time given (give it more --minutes)")
+    folds = check.get("fold_steps") or []
+    if 0 in folds:
+        reasons.append(
+            f"its cross-fitted check trained {', '.join(str(n) for n in folds)} steps on its folds in the time "
+            "given, so it was not checked (give it more --minutes)"
+        )
+    return reasons
+
+
 def _verdict(
     cfg: TrainConfig, net: AgentNet, data: RestoreData, outcome: Outcome, prior: Prior | None
 ) -> tuple[float, list[str]]:
@@ -423,6 +450,7 @@ def _verdict(
             f"({gain:+.2f} dB)" + _threshold_note(cfg.restore.min_gain_db),
         )
     check = data.summary.get("check", {})
+    reasons[:0] = _untrained_reasons(outcome, check)
     if check.get("kind") in ("held-out", "in-sample"):
         check |= {"psnr": round(val_psnr, 2), "identity_psnr": round(identity_psnr, 2)}
     if check.get("kind") == "in-sample" and not reasons:
