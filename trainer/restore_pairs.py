@@ -10,7 +10,8 @@ ones: an original and the photographer's own edit of it. This module builds that
   in the run's summary (``unmatched_photos_skipped``, ``ambiguous_pairs_skipped``, ``unreadable_pairs_skipped``
   and the command's notes; so are a catalog's and darktable's photos that cannot be found or read,
   :func:`_record_left_out`); the choices the matching made (a raw paired rather than the camera's JPEG beside it,
-  names that differ in case) are named too (``pairing_choices`` and a note, :func:`_record_pairing_choices`);
+  names that differ in case, the camera's JPEG used where that raw cannot be decoded) are named too
+  (``pairing_choices`` and a note, :func:`_record_pairing_choices`, :func:`_choices_as_made`);
 * every pair's recipe is **fitted** through the renderer (:func:`trainer.pseudo_labels.fit_recipes`, on
   ``restore.fit_size`` thumbnails, the agent's sliders). The fit says how well our sliders can express that
   edit: a pair fitted worse than ``restore.poor_fit_db`` (a crop, a local brush, another raw converter) is
@@ -273,7 +274,7 @@ def load_pair_set(
         source["ambiguous_pairs_skipped"] = ambiguous
     shown = [_ambiguous_text(why, short=True) for why in match.ambiguous]
     _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped, shown)
-    _record_pairing_choices(source, match.notes)
+    _record_pairing_choices(source, _choices_as_made(match.notes, pairs, views))
     long_side = decode_long_side(csize, d.eval_size)
     views, turned = _turn_back(cfg, pairs, views, lambda i: _decoded(pairs[i].reference, long_side))
     _record_turns(source, turned)
@@ -356,11 +357,11 @@ def _turn_back(
     if all(t.turn is None for t in found):
         return views, {}
     d = cfg.data
-    index = {id(pair): i for i, pair in enumerate(pairs)}
+    index = _kept_indices(pairs, views)
     after_crops, after_evals = views.after_crops.clone(), views.after_evals.clone()
     turned: dict[str, str] = {}
     for j, (pair, t) in enumerate(zip(views.pairs, found, strict=True)):
-        i = index.get(id(pair))
+        i = index[j]
         edit = None if t.turn is None or i is None else edit_of(i)
         if t.turn is None or i is None or edit is None:
             continue
@@ -445,8 +446,9 @@ def _ambiguous_text(why: str, *, short: bool = False) -> str:
 def _record_pairing_choices(source: dict[str, Any], choices: Sequence[str]) -> None:
     """Name the choices the pairing by name made in ``source`` (``pairing_choices`` and one note); none: unchanged.
 
-    The choices are :attr:`trainer.data.pairs.PairMatch.notes`: a raw paired rather than the camera's JPEG of the
-    same name, names paired although their case differs.
+    The choices are :attr:`trainer.data.pairs.PairMatch.notes` as loading left them (:func:`_choices_as_made`): a
+    raw paired rather than the camera's JPEG of the same name, or that JPEG where the raw cannot be decoded; names
+    paired although their case differs.
     """
     if not choices:
         return
@@ -455,6 +457,67 @@ def _record_pairing_choices(source: dict[str, Any], choices: Sequence[str]) -> N
         *source.get("notes", []),
         f"{counted(len(choices), 'choice')} made pairing the photos by name: " + "; ".join(choices),
     ]
+
+
+def _kept_indices(pairs: Sequence[Pair], views: PairedViews) -> list[int | None]:
+    """For each pair of ``views`` (:func:`load_paired_views` of ``pairs``), its index in ``pairs``.
+
+    The views keep the pairs they could load in order, each the very object given, except a pair whose raw gave
+    way to the camera's JPEG beside it (:func:`trainer.data.pairs.decode_original`): that one comes back as a new
+    :class:`Pair` of the same name and edit, its ``input`` the given pair's ``alternative``. Pairs are matched in
+    order, by identity first, so pairs of one name (a catalog's virtual copies) stay apart.
+
+    Returns:
+        One index per pair of ``views``; ``None`` where one cannot be placed (not expected).
+    """
+    found: list[int | None] = []
+    i = 0
+    for kept in views.pairs:
+        at = next((k for k in range(i, len(pairs)) if _same_pair(pairs[k], kept)), None)
+        found.append(at)
+        i = i if at is None else at + 1
+    return found
+
+
+def _same_pair(given: Pair, kept: Pair) -> bool:
+    """Whether ``kept`` (a pair of :class:`PairedViews`) is ``given``, or ``given`` with its raw's JPEG used."""
+    if kept is given:
+        return True
+    return (
+        given.alternative is not None
+        and kept.input == given.alternative
+        and kept.name == given.name
+        and kept.reference == given.reference
+    )
+
+
+def _choices_as_made(choices: Sequence[str], pairs: Sequence[Pair], views: PairedViews) -> list[str]:
+    """The pairing's choices (:attr:`trainer.data.pairs.PairMatch.notes`) as loading the pairs left them.
+
+    A name whose raw was chosen over the camera's JPEG but then could not be decoded (:attr:`PairedViews.notes`:
+    ``"NAME: the raw FILE cannot be decoded (why); FILE is paired instead"``, one per such pair, in order) has its
+    choice (``"NAME: the raw FILE is paired, not FILE"``) replaced by that note, in its place (a note without such
+    a choice is added at the end), and a note that its raw is paired with an edit whose name differs in case names
+    the JPEG instead. Without such notes ``choices`` is returned as it is.
+    """
+    if not views.notes:
+        return list(choices)
+    index = _kept_indices(pairs, views)
+    given = [pairs[i] for j, i in enumerate(index) if i is not None and views.pairs[j] is not pairs[i]]
+    if len(given) != len(views.notes):  # not one note per pair whose raw gave way: the notes added as they are
+        return [*choices, *views.notes]
+    swapped = {pair.name: (pair, note) for pair, note in zip(given, views.notes, strict=True)}
+    out: list[str] = []
+    for choice in choices:
+        name = next((n for n in swapped if choice.startswith(f"{n}: the raw ")), None)
+        if name is not None:
+            out.append(swapped.pop(name)[1])
+            continue
+        raw = next((p for p, _ in swapped.values() if choice.startswith(f"{p.input.name} is paired with ")), None)
+        if raw is not None and raw.alternative is not None:
+            choice = raw.alternative.name + choice[len(raw.input.name) :]
+        out.append(choice)
+    return [*out, *(note for _, note in swapped.values())]
 
 
 def _unmatched_text(path: Path, before: Path) -> str:
@@ -469,8 +532,8 @@ def _unreadable_pairs(pairs: Sequence[Pair], views: PairedViews, *, short: bool)
     ``views.skipped`` holds one message (``"FILE: why"``) per pair left out, in order. ``short``: the file is named
     as ``original NAME.ext`` or ``edit NAME.ext`` (``--pairs``: the folders are known); else by its path.
     """
-    kept = {id(pair) for pair in views.pairs}
-    lost = [pair for pair in pairs if id(pair) not in kept]
+    kept = {i for i in _kept_indices(pairs, views) if i is not None}
+    lost = [pair for i, pair in enumerate(pairs) if i not in kept]
     if len(lost) != len(views.skipped):  # not one message per pair left out: the messages as they are
         return list(views.skipped)
     named = []
@@ -768,12 +831,12 @@ def load_darktable_pair_set(
     _record_left_out(source, "darktable sidecars", [*unreadable, *_unreadable_pairs(pairs, views, short=False)])
     views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
     _record_turns(source, turned)
-    index_of = {id(pair): i for i, pair in enumerate(pairs)}
+    index_of = _kept_indices(pairs, views)
 
     def frames(j: int) -> str | None:
-        pair = views.pairs[j]
-        size = afters[index_of[id(pair)]].shape[-2:]
-        return _frame_text(pair.input, (int(size[0]), int(size[1])), turned.get(pair.name))
+        pair, i = views.pairs[j], index_of[j]
+        size = None if i is None else (int(afters[i].shape[-2]), int(afters[i].shape[-1]))
+        return _frame_text(pair.input, size, turned.get(pair.name))
 
     ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline, frames=frames)
     labels = {p.stem: values for p, _, values, _ in chosen}

@@ -1,0 +1,105 @@
+"""``train --pairs``: a raw that gave way to the camera's JPEG is named in the summary's notes and the record.
+
+The switch (:func:`trainer.data.pairs.decode_original`) was only logged; the summary still said the raw was paired
+(``pairing_choices``: ``"p0: the raw p0.CR2 is paired, not p0.jpg"``). It now says what was used, so ``--json``,
+the daemon and the plug-ins see it. And a pair whose raw gave way comes back as a new :class:`Pair`: matched by
+identity, it made another pair left out in the same run lose its short message (``"p3 (edit p3.jpg: ...)"``).
+Real CLI runs, tiny training (the damaged raw as in ``test_pairs_raw_fallback``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from backend.cli.main import main
+from backend.encode import write_image
+from trainer.data.pairs import Pair, PairedViews
+from trainer.restore_pairs import _choices_as_made, _kept_indices
+from trainer.synthetic import smooth_images
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY_PAIRS_TOML = (
+    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
+    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
+)
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """``before/pI.png`` and ``after/pI.jpg`` for I < 4, but ``p0`` is a damaged ``p0.CR2`` beside a good JPEG."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    for i, scene in enumerate(smooth_images(4, 32, seed=3).split(1)):
+        write_image(before / (f"p{i}.jpg" if i == 0 else f"p{i}.png"), scene)
+        write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
+    (before / "p0.CR2").write_bytes(b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(64))  # damaged
+    return before, after
+
+
+def _train(
+    tmp_path: Path, before: Path, after: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``autoretouch train --pairs --json`` (2 steps, tiny, not installed): the summary and the training record."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
+    run = tmp_path / "run"
+    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
+    assert main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    record = json.loads((run / "style" / "s.json").read_text(encoding="utf-8"))["training"]
+    return summary, record
+
+
+def _fallback_note(notes: list[str]) -> str:
+    [note] = [n for n in notes if n.startswith("p0: the raw p0.CR2 cannot be decoded (")]
+    assert note.endswith("; p0.jpg is paired instead")
+    return note
+
+
+def test_the_jpeg_used_is_in_the_notes_and_the_record(
+    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary, record = _train(tmp_path, *folders, capsys)
+    assert record["pairs"] == 4
+    note = _fallback_note(record["pairing_choices"])
+    assert record["pairing_choices"] == [note]  # was: ["p0: the raw p0.CR2 is paired, not p0.jpg"]
+    assert summary["notes"] == [f"1 choice made pairing the photos by name: {note}"]
+
+
+def test_another_pair_left_out_keeps_its_short_message(
+    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, after = folders
+    (after / "p3.jpg").write_bytes(b"not a jpeg")
+    summary, record = _train(tmp_path, before, after, capsys)
+    assert record["pairs"] == 3
+    [skipped] = record["unreadable_pairs_skipped"]
+    assert skipped.startswith("p3 (edit p3.jpg: "), skipped  # was the whole path: the notes fell back
+    assert str(after) not in skipped
+    assert summary["notes"][0] == f"1 before/after pair could not be read, left out: {skipped}"
+    _fallback_note(record["pairing_choices"])
+
+
+def _views(pairs: list[Pair], notes: tuple[str, ...] = ()) -> PairedViews:
+    empty = torch.zeros(len(pairs), 1, 3, 1, 1)
+    return PairedViews(empty, empty, empty[:, 0], empty[:, 0], tuple(pairs), (), notes)
+
+
+def test_kept_pairs_are_matched_in_order_and_of_one_name_stay_apart(tmp_path: Path) -> None:
+    raw, jpg, edit = tmp_path / "a.CR2", tmp_path / "a.jpg", tmp_path / "e" / "a.jpg"
+    a = Pair("a", raw, edit, jpg)
+    b1, b2 = Pair("b", tmp_path / "b.png", tmp_path / "b.png"), Pair("b", tmp_path / "b.png", tmp_path / "b.png")
+    used = Pair("a", jpg, edit)
+    assert _kept_indices([a, b1, b2], _views([used, b2])) == [0, 2]  # b1 left out; b2, equal to it, kept
+    assert _kept_indices([b1, a], _views([used])) == [1]
+    choices = ["a: the raw a.CR2 is paired, not a.jpg", "Q.JPG is paired with q.jpg (the names differ in case)"]
+    note = "a: the raw a.CR2 cannot be decoded (damaged); a.jpg is paired instead"
+    assert _choices_as_made(choices, [a, b1], _views([used, b1], (note,))) == [note, choices[1]]
+    assert _choices_as_made(choices, [a, b1], _views([a, b1])) == choices
