@@ -9,6 +9,12 @@
 * :data:`TINY_RESTORE_OVERRIDES`: a seconds-long restoration run as ``section.key=value`` overrides (what
   ``testing.tiny_train_worker`` gives a test daemon's trainings).
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
+* :func:`tiny_pairs_toml` / :func:`write_tiny_pairs_toml`: the seconds-long ``train --pairs`` run config (TOML)
+  that the CLI tests of paired training write as ``tiny.toml``; :data:`TINY_PAIRS_TOML` is its usual text.
+* :func:`smooth_pair_folders`: empty ``before``/``after`` folders, or ones holding ``pI.png``/``pI.jpg`` pairs.
+* :func:`write_exposure_pairs`: ``pI.tif``/``pI.jpg`` pairs rendered from given scenes (the edit brightens).
+* :func:`tiny_pairs_run_here` / :func:`tiny_gan_run_here`: tiny pairs or favourites plus ``tiny.toml`` in a test's
+  folder, made its working directory (the run folder tests' setting).
 """
 
 from __future__ import annotations
@@ -22,18 +28,27 @@ import torch
 from torch.nn import functional
 
 if TYPE_CHECKING:
+    import pytest
+
     from trainer.config import TrainConfig
 
 __all__ = [
+    "TINY_PAIRS_TOML",
     "TINY_RESTORE_OVERRIDES",
     "TINY_TOML",
     "TrainingInputs",
     "config_with",
     "ramp_photos",
+    "smooth_pair_folders",
+    "tiny_gan_run_here",
     "tiny_pairs_config",
+    "tiny_pairs_run_here",
+    "tiny_pairs_toml",
     "tiny_train_toml",
     "two_step_restore_config",
     "two_step_restore_toml",
+    "write_exposure_pairs",
+    "write_tiny_pairs_toml",
     "write_training_inputs",
 ]
 
@@ -201,3 +216,125 @@ def config_with(base: dict[str, dict[str, object]], **sections: dict[str, object
     for name, values in sections.items():
         merged.setdefault(name, {}).update(values)
     return config_from_dict(merged)
+
+
+def tiny_pairs_toml(sliders: Sequence[str] = ("exposure",), *, fit_iters: int = 10, more: str = "") -> str:
+    """TOML text of a seconds-long ``train --pairs`` run: an 8-wide agent on 32-px thumbnails, 16-px recipe fits.
+
+    Args:
+        sliders: the agent's sliders (catalog names).
+        fit_iters: ``restore.fit_iters``, the iterations of each pair's recipe fit.
+        more: further ``[restore]`` lines, each ending in a newline (e.g. ``"nearest_blend = 0.0\n"``).
+
+    Returns:
+        The config text (``[agent]``, ``[data]``, ``[restore]``), what the run's ``--config`` file holds.
+    """
+    return (
+        f"[agent]\nsliders = {json.dumps(list(sliders))}\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\n"
+        f"eval_size = 32\n[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = {fit_iters}\neval_every = 5\n"
+        + more
+    )
+
+
+#: The usual seconds-long ``train --pairs`` run: exposure only, 10 fit iterations (:func:`tiny_pairs_toml`).
+TINY_PAIRS_TOML = tiny_pairs_toml()
+
+
+def write_tiny_pairs_toml(
+    path: Path, sliders: Sequence[str] = ("exposure",), *, fit_iters: int = 10, more: str = ""
+) -> Path:
+    """Write :func:`tiny_pairs_toml`'s config text (UTF-8) to ``path``.
+
+    Args:
+        path: the file to write (a test's ``tiny.toml``).
+        sliders: the agent's sliders.
+        fit_iters: ``restore.fit_iters``.
+        more: further ``[restore]`` lines.
+
+    Returns:
+        ``path``, for ``--config``.
+    """
+    path.write_text(tiny_pairs_toml(sliders, fit_iters=fit_iters, more=more), encoding="utf-8")
+    return path
+
+
+def smooth_pair_folders(base: Path, n: int = 4) -> tuple[Path, Path]:
+    """Make ``base/before`` and ``base/after``, holding ``pI.png`` and ``pI.jpg`` for ``I < n``.
+
+    Each pair is a tiny smooth 32-px scene (:func:`trainer.synthetic.smooth_images`, seed 3) and that scene
+    1.3 times brighter; ``n = 0`` leaves both folders empty.
+
+    Args:
+        base: the folder to make them in.
+        n: how many pairs.
+
+    Returns:
+        The ``before`` and ``after`` folders.
+    """
+    from backend.encode import write_image
+    from trainer.synthetic import smooth_images
+
+    before, after = base / "before", base / "after"
+    before.mkdir()
+    after.mkdir()
+    if n:
+        for i, scene in enumerate(smooth_images(n, 32, seed=3).split(1)):
+            write_image(before / f"p{i}.png", scene)
+            write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
+    return before, after
+
+
+def write_exposure_pairs(before: Path, after: Path, scenes: torch.Tensor, n: int) -> None:
+    """Write ``before/pI.tif`` (16-bit, exposure ``-0.3 I``) and ``after/pI.jpg`` (exposure 0.5) for ``I < n``.
+
+    Args:
+        before: the originals' folder (exists).
+        after: the edits' folder (exists).
+        scenes: ``(N, 3, H, W)`` linear scenes, ``N >= n``; pair ``I`` renders scene ``I``.
+        n: how many pairs.
+    """
+    from backend.encode import write_image
+    from backend.render.pipeline import render
+
+    with torch.no_grad():
+        for i in range(n):
+            write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
+            write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
+
+
+def tiny_pairs_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Four 32-px pairs in ``tmp_path/data``, :data:`TINY_PAIRS_TOML` as ``tmp_path/tiny.toml``; ``tmp_path`` is the
+    working directory.
+
+    Args:
+        tmp_path: the test's folder.
+        monkeypatch: the test's monkeypatch (changes the working directory).
+
+    Returns:
+        The pairs' ``before`` and ``after`` folders.
+    """
+    from trainer.synthetic import write_pair_folders
+
+    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=4, size=32, seed=4)
+    (tmp_path / "tiny.toml").write_text(TINY_PAIRS_TOML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return before, after
+
+
+def tiny_gan_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three 24-px favourites in ``tmp_path/data``, :data:`TINY_TOML` as ``tmp_path/tiny.toml``; ``tmp_path`` is
+    the working directory.
+
+    Args:
+        tmp_path: the test's folder.
+        monkeypatch: the test's monkeypatch (changes the working directory).
+
+    Returns:
+        The favourites' (targets') folder.
+    """
+    from trainer.synthetic import write_style_folders
+
+    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
+    (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return targets

@@ -20,6 +20,7 @@ import torch
 from backend.cli.main import main
 from backend.cli.printable import printable
 from backend.text import printable as neutral_printable
+from testing.training import TINY_PAIRS_TOML
 from trainer.summary_lines import note_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -103,13 +104,6 @@ def test_render_text_escapes_names_and_json_keeps_them(
     assert usage.value.code == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and f"error: output {tmp_path}/x\\n\\x1b[2J.bmp must end in one of" in err
-
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 def test_train_summary_escapes_names_and_the_record_keeps_them(

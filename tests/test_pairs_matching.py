@@ -20,25 +20,9 @@ from backend.cli.main import main
 from backend.encode import write_image
 from backend.errors import AutoretouchError
 from testing.fixtures import make_dng
+from testing.training import smooth_pair_folders, write_tiny_pairs_toml
 from trainer.data.pairs import find_pairs
 from trainer.synthetic import smooth_images
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
-
-
-def _folders(tmp_path: Path, n: int = 4) -> tuple[Path, Path]:
-    """``before/pI.png`` and ``after/pI.jpg`` for ``I < n``, tiny smooth scenes."""
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
-    for i, scene in enumerate(smooth_images(n, 32, seed=3).split(1)):
-        write_image(before / f"p{i}.png", scene)
-        write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
-    return before, after
 
 
 def _image(seed: int) -> torch.Tensor:
@@ -47,8 +31,7 @@ def _image(seed: int) -> torch.Tensor:
 
 def _train(tmp_path: Path, before: Path, after: Path) -> tuple[int, dict[str, object]]:
     """``autoretouch train --pairs`` (2 steps, tiny, not installed): exit status and training record."""
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
+    config = write_tiny_pairs_toml(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
     rc = main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet"])
@@ -64,7 +47,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_raw_and_camera_jpeg_in_the_originals_pair_the_raw(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     make_dng(before, "IMG_0.dng", height=32, width=32)
     write_image(before / "IMG_0.jpg", _image(7))  # the camera's rendition of the raw
     write_image(after / "IMG_0.jpg", _image(8))
@@ -78,7 +61,7 @@ def test_raw_and_camera_jpeg_in_the_originals_pair_the_raw(
 
 
 def test_without_a_raw_two_originals_of_one_name_leave_out_that_name_only(tmp_path: Path) -> None:
-    before, after = _folders(tmp_path, n=1)
+    before, after = smooth_pair_folders(tmp_path, n=1)
     write_image(before / "IMG_0.jpg", _image(7))
     write_image(before / "IMG_0.png", _image(7))
     write_image(after / "IMG_0.jpg", _image(8))
@@ -89,7 +72,7 @@ def test_without_a_raw_two_originals_of_one_name_leave_out_that_name_only(tmp_pa
 def test_two_exports_of_one_edit_leave_out_that_name_only(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     write_image(before / "IMG_0.png", _image(7))
     write_image(after / "IMG_0.jpg", _image(8))
     write_image(after / "IMG_0.tif", _image(9), bit_depth=16)
@@ -104,7 +87,7 @@ def test_two_exports_of_one_edit_leave_out_that_name_only(
 
 
 def test_two_raws_of_one_name_are_ambiguous_and_eval_without_allow_unmatched_refuses(tmp_path: Path) -> None:
-    before, after = _folders(tmp_path, n=2)
+    before, after = smooth_pair_folders(tmp_path, n=2)
     make_dng(before, "IMG_0.dng")
     (before / "IMG_0.nef").write_bytes((before / "IMG_0.dng").read_bytes())
     write_image(before / "IMG_0.jpg", _image(7))
@@ -124,7 +107,7 @@ def test_two_raws_of_one_name_are_ambiguous_and_eval_without_allow_unmatched_ref
 def test_a_decomposed_unicode_name_pairs_with_the_composed_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     write_image(before / (unicodedata.normalize("NFC", "Noël") + ".png"), _image(7))
     write_image(after / (unicodedata.normalize("NFD", "Noël") + ".jpg"), _image(8))
     rc, record = _train(tmp_path, before, after)
@@ -138,9 +121,7 @@ def test_a_decomposed_unicode_name_pairs_with_the_composed_one(
 def test_names_that_differ_in_case_pair_when_nothing_else_could(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
+    before, after = smooth_pair_folders(tmp_path, n=0)
     write_image(before / "IMG_0.JPG", _image(7))
     write_image(after / "img_0.jpg", _image(8))
     caplog.set_level(logging.WARNING, logger="trainer.data.pairs")
@@ -151,7 +132,7 @@ def test_names_that_differ_in_case_pair_when_nothing_else_could(
 
 
 def test_case_is_ignored_only_when_the_partner_is_unique(tmp_path: Path) -> None:
-    before, after = _folders(tmp_path, n=1)
+    before, after = smooth_pair_folders(tmp_path, n=1)
     write_image(before / "IMG_0.JPG", _image(7))
     write_image(after / "img_0.jpg", _image(8))
     write_image(after / "Img_0.jpg", _image(9))
@@ -164,9 +145,7 @@ def test_case_is_ignored_only_when_the_partner_is_unique(tmp_path: Path) -> None
 
 
 def test_no_pair_at_all_is_worded_for_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
+    before, after = smooth_pair_folders(tmp_path, n=0)
     write_image(before / "a.jpg", _image(7))
     write_image(after / "b.jpg", _image(8))
     rc, _ = _train(tmp_path, before, after)

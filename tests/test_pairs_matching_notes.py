@@ -18,23 +18,8 @@ import torch
 from backend.cli.main import main
 from backend.encode import write_image
 from testing.fixtures import make_dng
+from testing.training import smooth_pair_folders, write_tiny_pairs_toml
 from trainer.synthetic import smooth_images
-
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
-
-
-def _folders(tmp_path: Path, n: int = 4) -> tuple[Path, Path]:
-    """``before/pI.png`` and ``after/pI.jpg`` for ``I < n``, tiny smooth scenes."""
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
-    for i, scene in enumerate(smooth_images(n, 32, seed=3).split(1)):
-        write_image(before / f"p{i}.png", scene)
-        write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
-    return before, after
 
 
 def _image(seed: int) -> torch.Tensor:
@@ -45,8 +30,7 @@ def _train(
     tmp_path: Path, before: Path, after: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, dict[str, Any], dict[str, Any], str]:
     """``autoretouch train --pairs --json`` (2 steps, tiny, not installed): status, summary, record and stderr."""
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
+    config = write_tiny_pairs_toml(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
     rc = main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet", "--json"])
@@ -60,7 +44,7 @@ def _train(
 def test_a_name_left_out_as_ambiguous_is_named_in_the_notes_and_the_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     write_image(before / "IMG_0.png", _image(7))
     write_image(after / "IMG_0.jpg", _image(8))
     write_image(after / "IMG_0.tif", _image(9), bit_depth=16)  # two exports of one edit
@@ -77,7 +61,7 @@ def test_a_name_left_out_as_ambiguous_is_named_in_the_notes_and_the_record(
 
 
 def test_the_choices_made_are_one_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     make_dng(before, "IMG_0.dng", height=32, width=32)
     write_image(before / "IMG_0.jpg", _image(7))  # the camera's rendition of the raw
     write_image(after / "IMG_0.jpg", _image(8))
@@ -96,9 +80,7 @@ def test_the_choices_made_are_one_note(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_nothing_left_but_ambiguous_names_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
+    before, after = smooth_pair_folders(tmp_path, n=0)
     write_image(before / "IMG_0.png", _image(7))
     write_image(after / "IMG_0.jpg", _image(8))
     write_image(after / "IMG_0.tif", _image(9), bit_depth=16)
@@ -109,7 +91,7 @@ def test_nothing_left_but_ambiguous_names_is_refused(tmp_path: Path, capsys: pyt
 
 
 def test_good_pairs_add_no_key_and_no_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before, after = _folders(tmp_path)
+    before, after = smooth_pair_folders(tmp_path)
     rc, summary, record, _ = _train(tmp_path, before, after, capsys)
     assert rc == 0
     assert not {"ambiguous_pairs_skipped", "pairing_choices"} & set(record)

@@ -15,13 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.training import TINY_PAIRS_TOML
 from trainer.synthetic import write_pair_folders
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 _CAPS = "-dac_override,-dac_read_search"
 

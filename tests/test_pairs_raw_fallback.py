@@ -15,16 +15,11 @@ import pytest
 from backend.cli.main import main
 from backend.encode import write_image
 from testing.styles import isolate_style_store, save_random_style
+from testing.training import TINY_PAIRS_TOML
 from trainer.data.pairs import load_paired_views, match_pairs
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 @pytest.fixture

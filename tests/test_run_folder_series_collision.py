@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from backend.cli.main import main
-from testing.training import TINY_TOML
+from testing.training import tiny_gan_run_here
 from trainer.run_folder import default_run_dir
-from trainer.synthetic import write_style_folders
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -83,9 +82,7 @@ def test_which_base_folders_count(tmp_path: Path) -> None:
 def test_a_style_named_like_a_retraining_folder_leaves_that_run_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
-    (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    targets = tiny_gan_run_here(tmp_path, monkeypatch)
     common = ["--targets", str(targets), "--config", "tiny.toml", "--seed", "3", "--install-dir", "styles", "--force"]
     common.append("--quiet")
 

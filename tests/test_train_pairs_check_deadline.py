@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.training import config_with
+from testing.training import config_with, write_tiny_pairs_toml
 from trainer.config import TrainConfig
 from trainer.distributed import DistInfo
 from trainer.restore_pairs import PairSet, _record_check_notes, crossfit_check, load_pair_set
@@ -94,11 +94,7 @@ def test_a_tiny_minutes_run_notes_a_check_out_of_time(tmp_path: Path, capsys: py
 
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=6, size=32, seed=4)
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 30\neval_every = 5\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config, fit_iters=30)
     run = tmp_path / "run"
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--minutes", "0.0001"]
     rc = main([*argv, "--config", str(config), "--run-dir", str(run), "--no-install", "--force", "--json", "--quiet"])
@@ -123,12 +119,7 @@ def test_a_run_whose_check_trained_nothing_is_not_installed(
 
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=6, size=32, seed=4)
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 30\neval_every = 5\nnearest_blend = 0.0\n"
-        "nearest_blends = []\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config, fit_iters=30, more="nearest_blend = 0.0\nnearest_blends = []\n")
     run = tmp_path / "run"
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--minutes", "0.0001"]
     styles = tmp_path / "styles"

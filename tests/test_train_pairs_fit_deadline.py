@@ -17,6 +17,7 @@ import torch
 
 from backend.cli.main import main
 from backend.render.pipeline import render
+from testing.training import write_tiny_pairs_toml
 from trainer.pseudo_labels import fit_recipes
 from trainer.synthetic import smooth_images, write_pair_folders
 
@@ -56,11 +57,7 @@ def test_a_deadline_passed_keeps_the_start_and_says_so() -> None:
 def test_minutes_cut_the_fits_short_and_the_summary_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=40, size=32, seed=4)
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure", "temperature"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\n'
-        "eval_size = 32\n[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 100000\neval_every = 5\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config, ["exposure", "temperature"], fit_iters=100000)
     run = tmp_path / "run"
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--minutes", "0.1", "--config", str(config)]
     t0 = time.monotonic()

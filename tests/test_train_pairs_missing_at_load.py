@@ -13,22 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from backend.cli.main import main
-from backend.encode import write_image
-from backend.render.pipeline import render
+from testing.training import TINY_PAIRS_TOML, write_exposure_pairs
 from trainer.data import pairs as pairs_module
 from trainer.data.pairs import Pair, PairMatch, find_pairs, load_paired_views, match_pairs
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 @pytest.fixture()
@@ -37,11 +29,7 @@ def pair_folders(tmp_path: Path) -> tuple[Path, Path]:
     before, after = tmp_path / "before", tmp_path / "after"
     before.mkdir()
     after.mkdir()
-    scenes = smooth_images(5, 32, seed=4)
-    with torch.no_grad():
-        for i in range(5):
-            write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
-            write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
+    write_exposure_pairs(before, after, smooth_images(5, 32, seed=4), 5)
     return before, after
 
 

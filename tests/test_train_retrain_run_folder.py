@@ -17,15 +17,8 @@ from safetensors.torch import load_file
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import TINY_TOML
+from testing.training import tiny_gan_run_here, tiny_pairs_run_here
 from trainer.run_folder import default_run_dir
-from trainer.synthetic import write_pair_folders, write_style_folders
-
-#: A seconds-long paired restoration run (as ``test_train_summary_unreadable_pairs`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -40,9 +33,7 @@ def _run_folder_line(out: str) -> str:
 def test_retraining_with_pairs_uses_the_next_run_folder_and_installs_the_next_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=4, size=32, seed=4)
-    (tmp_path / "tiny.toml").write_text(TINY_PAIRS_TOML, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    before, after = tiny_pairs_run_here(tmp_path, monkeypatch)
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", "tiny.toml"]
     argv += ["--install-dir", "styles", "--force", "--quiet"]
 
@@ -87,9 +78,7 @@ def test_retraining_with_pairs_uses_the_next_run_folder_and_installs_the_next_ve
 def test_retraining_a_gan_style_uses_the_next_run_folder_and_resume_continues_the_newest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
-    (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    targets = tiny_gan_run_here(tmp_path, monkeypatch)
     argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--seed", "3"]
     argv += ["--install-dir", "styles", "--force", "--quiet"]
 

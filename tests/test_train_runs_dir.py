@@ -15,22 +15,13 @@ import pytest
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import TINY_TOML
-from trainer.synthetic import write_pair_folders, write_style_folders
-
-#: A seconds-long paired restoration run (as ``test_train_retrain_run_folder`` uses).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
+from testing.training import tiny_gan_run_here, tiny_pairs_run_here
 
 
 def test_two_pairs_runs_with_runs_dir_go_to_name_then_name_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=4, size=32, seed=4)
-    (tmp_path / "tiny.toml").write_text(TINY_PAIRS_TOML, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    before, after = tiny_pairs_run_here(tmp_path, monkeypatch)
     runs = tmp_path / "cache" / "autoretouch" / "runs"  # not there yet: made with the first run folder
     argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", "tiny.toml"]
     argv += ["--install-dir", "styles", "--force", "--quiet", "--json", f"--runs-dir={runs}"]
@@ -53,9 +44,7 @@ def test_two_pairs_runs_with_runs_dir_go_to_name_then_name_2(
 def test_resume_continues_the_newest_run_folder_in_runs_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets, _, _ = write_style_folders(tmp_path / "data", n_targets=3, n_sources=1, n_heldout=0, size=24)
-    (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    targets = tiny_gan_run_here(tmp_path, monkeypatch)
     argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--seed", "3"]
     argv += ["--install-dir", "styles", "--force", "--quiet", "--runs-dir", "elsewhere"]
 

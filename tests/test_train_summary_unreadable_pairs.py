@@ -19,13 +19,8 @@ from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
 from testing.lrcat_fixtures import CatalogBuilder
+from testing.training import TINY_PAIRS_TOML, write_exposure_pairs
 from trainer.synthetic import smooth_images
-
-#: A seconds-long paired restoration run (as ``test_trainer_pairs``'s CLI tests use).
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 def _truncated_jpeg(path: Path, image: torch.Tensor) -> None:
@@ -56,10 +51,8 @@ def pair_folders(tmp_path: Path) -> tuple[Path, Path]:
     before.mkdir()
     after.mkdir()
     scenes = smooth_images(7, 32, seed=4)
+    write_exposure_pairs(before, after, scenes, 4)
     with torch.no_grad():
-        for i in range(4):
-            write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
-            write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
         (before / "empty.tif").write_bytes(b"")
         write_image(after / "empty.jpg", scenes[4:5])
         write_image(before / "cut.tif", scenes[5:6], bit_depth=16)

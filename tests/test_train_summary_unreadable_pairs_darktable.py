@@ -22,6 +22,7 @@ from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
 from testing.needs import missing
+from testing.training import write_tiny_pairs_toml
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.host
@@ -55,11 +56,7 @@ def test_darktable_photos_that_cannot_be_read_are_named_in_the_quiet_summary(
     (folder / "bad.png.xmp").write_text("this is not XML", encoding="utf-8")
     write_image(folder / "unedited.png", scenes[5:6], bit_depth=16)  # no sidecar: skipped, not a note
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config)
     argv = ["train", "--style", "s", "--darktable", str(folder), "--steps", "2", "--config", str(config)]
     rc = main([*argv, "--run-dir", str(tmp_path / "run"), "--no-install", "--force", "--quiet"])
     out = capsys.readouterr().out

@@ -20,7 +20,7 @@ from backend.encode import write_image
 from backend.errors import AutoretouchError
 from backend.recipe import RECIPE_VERSION, Recipe, blend, median
 from backend.render.pipeline import render
-from testing.training import config_with
+from testing.training import config_with, write_tiny_pairs_toml
 from trainer.data.pairs import find_pairs, load_paired_views
 from trainer.distributed import DistInfo
 from trainer.eval_cli import Pair, evaluate_pairs
@@ -167,11 +167,7 @@ def test_train_cli_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     )  # a usage mistake
     assert "--pairs" in capsys.readouterr().err
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config)
     args = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "10", "--config", str(config)]
     assert main([*args, "--run-dir", str(tmp_path / "run"), "--json", "--force", "--quiet"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -189,11 +185,7 @@ def test_three_pairs_are_scored_on_their_training_pairs_and_say_so(
 
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=3, size=32, seed=4)
     config = tmp_path / "tiny.toml"
-    config.write_text(
-        '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-        "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n",
-        encoding="utf-8",
-    )
+    write_tiny_pairs_toml(config)
     args = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "10", "--config", str(config),
             "--install-dir", str(tmp_path / "styles"), "--quiet"]  # fmt: skip
     assert main([*args, "--run-dir", str(tmp_path / "run")]) == 0  # installed: it beats doing nothing there
