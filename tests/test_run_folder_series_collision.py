@@ -2,7 +2,7 @@
 
 Style names may contain '-': ``runs/g-2`` is both the second run of style ``g`` and the default folder of a style
 called ``g-2``. ``runs/NAME`` is the first run of ``NAME``'s series only where its ``config.toml`` names ``NAME`` (or
-it is an empty folder); otherwise ``NAME``'s runs go to the first free ``runs/NAME-N``, and the other style's files
+it holds nothing to lose: nothing, hidden files, the ``selection/`` links of a run that failed early); otherwise ``NAME``'s runs go to the first free ``runs/NAME-N``, and the other style's files
 are never touched.
 """
 
@@ -58,7 +58,8 @@ def test_a_base_folder_of_another_style_is_never_used(tmp_path: Path) -> None:
 def test_the_first_free_folder_skips_taken_ones(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     _config(runs / "g-2", "g")  # g's failed retraining
-    (runs / "g-2-2").mkdir()  # something else (no config): skipped, never touched
+    (runs / "g-2-2").mkdir()  # something else (no config, a file of the user's): skipped, never touched
+    (runs / "g-2-2" / "notes.txt").write_text("mine", encoding="utf-8")
     _finish(runs / "g-2-3", "other")
     assert default_run_dir("g-2", runs=runs) == runs / "g-2-4"
 
@@ -68,7 +69,8 @@ def test_which_base_folders_count(tmp_path: Path) -> None:
     (runs / "a").mkdir(parents=True)  # an empty folder made by hand: the style's first run goes there
     assert default_run_dir("a", runs=runs) == runs / "a"
     assert default_run_dir("a", runs=runs, resume=True) == runs / "a"
-    (runs / "b" / "selection").mkdir(parents=True)  # files but no config.toml: nobody's, never used
+    (runs / "b").mkdir()  # files but no config.toml: nobody's, never used
+    (runs / "b" / "notes.txt").write_text("mine", encoding="utf-8")
     assert default_run_dir("b", runs=runs) == runs / "b-2"
     (runs / "c").mkdir()
     (runs / "c" / "config.toml").write_text("not toml [", encoding="utf-8")  # unreadable: whose is unknown
@@ -104,3 +106,25 @@ def test_a_style_named_like_a_retraining_folder_leaves_that_run_alone(
     assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0  # g's series goes on past both
     assert "  run folder: runs/g-3/" in capsys.readouterr().out.splitlines()
     assert _snapshot(tmp_path / "runs" / "g-2") == old
+
+
+def test_a_folder_with_nothing_to_lose_is_used_again(tmp_path: Path) -> None:
+    """A run that failed before its config.toml leaves only ``selection/`` (links); a file manager adds dotfiles.
+
+    Such a folder is used again instead of being skipped forever, which moved every later run one number up and
+    left a folder behind for each failed attempt (review).
+    """
+    runs = tmp_path / "runs"
+    (runs / "mine" / "selection").mkdir(parents=True)
+    (runs / "mine" / "selection" / "p1.png").symlink_to(tmp_path / "elsewhere.png")
+    assert default_run_dir("mine", runs=runs) == runs / "mine"
+    assert default_run_dir("mine", resume=True, runs=runs) == runs / "mine"
+    (runs / "cam").mkdir()
+    (runs / "cam" / ".DS_Store").write_bytes(b"\0")
+    assert default_run_dir("cam", runs=runs) == runs / "cam"
+    _finish(runs / "s", "s")
+    (runs / "s-2" / "selection").mkdir(parents=True)  # a retraining that failed before its configuration
+    assert default_run_dir("s", runs=runs) == runs / "s-2"
+    (runs / "kept").mkdir()
+    (runs / "kept" / "notes.txt").write_text("mine", encoding="utf-8")  # a file of the user's: not ours to use
+    assert default_run_dir("kept", runs=runs) == runs / "kept-2"

@@ -125,7 +125,8 @@ def test_the_default_run_folder_series(tmp_path: Path) -> None:
     assert default_run_dir("s", runs=runs, resume=True) == runs / "s"
     assert default_run_dir("s-2", runs=runs) == runs / "s-2-2"
     _finished(runs / "s-3", "s")
-    (runs / "s-4").mkdir()  # something else already there (no config): skipped, never touched
+    (runs / "s-4").mkdir()  # something else already there (no config, a file of the user's): skipped, never touched
+    (runs / "s-4" / "notes.txt").write_text("mine", encoding="utf-8")
     assert default_run_dir("s", runs=runs) == runs / "s-5"
     assert default_run_dir("s", runs=runs, resume=True) == runs / "s-3"
     (runs / "s-10").mkdir()

@@ -3,12 +3,14 @@
 A style's runs without ``--run-dir`` form a series: ``runs/NAME`` first, and each retraining after a finished run
 (one that saved a style, ``style/*.safetensors``) in the next free ``runs/NAME-N``, so that "I added edits,
 retrain" works without deleting anything and every earlier run keeps its own files. The style's **newest** run
-folder is the highest-numbered one of the series whose ``config.toml`` names the style (a folder ``runs/NAME-2``
-of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it). ``runs/NAME`` itself is
-the first run of the series only where its ``config.toml`` names the style, or where it is an empty folder (made by
-hand): ``runs/g-2`` may be the second run of a style ``g``, and then a style called ``g-2`` starts its series in the
-first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or overwriting ``g``'s run (a folder without a
-``config.toml`` that is not empty, or whose ``config.toml`` cannot be read, is nobody's and never used). A new run goes to that
+folder is the highest-numbered one of the series whose ``config.toml`` names the style, or that holds nothing to
+lose (a folder ``runs/NAME-2`` of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for
+it). ``runs/NAME`` itself is the first run of the series only where its ``config.toml`` names the style, or where it
+holds nothing to lose (nothing, hidden files, or only the ``selection/`` links of a ``train --darktable`` run that
+failed before writing its configuration): ``runs/g-2`` may be the second run of a style ``g``, and then a style
+called ``g-2`` starts its series in the first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or
+overwriting ``g``'s run (a folder without a ``config.toml`` that holds anything else, or whose ``config.toml``
+cannot be read, is nobody's and never used). A new run goes to that
 newest folder while it holds no finished run (an unfinished GAN run there is refused with "use --resume", as
 before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
 An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
@@ -71,10 +73,30 @@ def _names_style(run: Path, style: str) -> bool:
         return False
 
 
+#: What a run folder may hold and still have nothing to lose: the links ``train --darktable`` makes before the run
+#: writes its ``config.toml`` (a run that failed or was interrupted in between leaves only them) and hidden files
+#: (a file manager's ``.DS_Store``).
+_DISPOSABLE = frozenset({"selection"})
+
+
+def _nothing_to_lose(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but :data:`_DISPOSABLE` entries and hidden files (or nothing at all).
+
+    Such a folder (made by hand, or left by a run that failed before its ``config.toml``) may be used by any
+    style's run: without it, every failed ``train --darktable`` would leave a folder no later run takes, and each
+    retraining would move one number up.
+    """
+    try:
+        return all(entry.name in _DISPOSABLE or entry.name.startswith(".") for entry in folder.iterdir())
+    except OSError:
+        return False
+
+
 def _base_is_ours(base: Path, style: str) -> bool:
     """Whether ``base`` (``runs/NAME``, an existing folder) is the first run of style ``style``'s series.
 
-    It is where its ``config.toml`` names the style, or where it is an empty folder (made by hand, nothing to lose).
+    It is where its ``config.toml`` names the style, or where it holds nothing to lose (:func:`_nothing_to_lose`: an
+    empty folder made by hand, the links of a run that failed before writing its configuration, hidden files).
     A ``config.toml`` naming another style (``runs/g-2``: the second run of style ``g``), or one that cannot be read,
     or a folder that holds files but no ``config.toml``, belongs to someone else: never used or resumed for ``style``.
 
@@ -88,10 +110,7 @@ def _base_is_ours(base: Path, style: str) -> bool:
     config = base / "config.toml"
     if config.exists() or config.is_symlink():
         return _names_style(base, style)
-    try:
-        return not any(base.iterdir())
-    except OSError:
-        return False
+    return _nothing_to_lose(base)
 
 
 def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
@@ -110,7 +129,7 @@ def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
         children = []
     for child in children:
         m = pattern.fullmatch(child.name)
-        if m is not None and child.is_dir() and _names_style(child, style):
+        if m is not None and child.is_dir() and (_names_style(child, style) or _nothing_to_lose(child)):
             found.append((int(m.group(1)), child))
     return sorted(found)
 
