@@ -409,7 +409,8 @@ def _untrained_reasons(outcome: Outcome, check: dict[str, Any]) -> list[str]:
     A run whose ``--minutes`` were spent before its first step keeps the untrained agent, which proposes no edit:
     its score is exactly doing nothing's (a gain of 0.00 dB, which ``restore.min_gain_db = 0`` would pass), and a
     cross-fitted check whose agents trained 0 steps (``fold_steps``) checked nothing. Either is a run too short to
-    judge, not a style; ``--force`` installs it anyway.
+    judge, not a style; ``--force`` installs it anyway. (With a prior the 0-step style is half the prior and may
+    score above doing nothing; it is refused all the same: the half it was trained for has learnt nothing.)
 
     Args:
         outcome: the final optimisation (its ``step``: the steps trained, >= 0).
