@@ -330,10 +330,8 @@ def optimise(
 
     Every ``restore.eval_every`` steps (and at the end) the check pairs ``data.val_in -> data.val_out`` are
     scored; the best checkpoint is kept in the outcome (the caller loads it). ``checks=False`` skips those
-    scorings (for agents whose last weights are used, as in the cross-fitted check), the first one (the untrained
-    agent's, which renders every check pair) too: the outcome's ``best`` is then step 0's weights with a
-    ``val_psnr`` of ``nan``, and its ``identity_psnr`` is ``nan``. ``seed`` seeds the batches and the dropout
-    masks. ``minutes`` count from the call, the first scoring of the check pairs included.
+    scorings, the first too (last weights used, as in the cross-fitted check; the scores are then ``nan``). ``seed``
+    seeds batches and dropout masks. ``minutes`` count from the call, the first scoring of the check pairs included.
     """
     a = cfg.agent
     gen = torch.Generator().manual_seed(seed * 1_000_003 + 7 * info.rank + 1)
@@ -341,7 +339,6 @@ def optimise(
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.restore.lr, weight_decay=cfg.restore.weight_decay)
     start = time.monotonic()  # the first check counts towards ``minutes`` (it renders every check pair)
     deadline = start + minutes * 60.0 if minutes > 0 else math.inf
-    # the untrained agent's scoring draws no random numbers (greedy rollout), so leaving it out changes nothing else
     style_psnr, identity_psnr = val_psnr(net, data) if checks else (math.nan, math.nan)
     best: dict[str, Any] = {"step": 0, "val_psnr": style_psnr, "state": copy.deepcopy(net.state_dict())}
     step, stopped_by, n_acc = 0, "steps", 0
