@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import time
@@ -112,6 +113,14 @@ _FIT_SHARE = 0.5
 #: where they overrun the fit's deadline: a fit cut to a handful of iterations calls good edits poor, and their
 #: recipes, weights and the style's typical edit with them (measured in :func:`fit_pairs`).
 _MIN_FIT_ITERS = 30
+#: ... but not where that floor would overrun ``--minutes`` by more than this share of the time the run had left
+#: when fitting began (or :data:`_FIT_OVERRUN_GRACE_S`, whichever is more): many pairs on a slow machine (1000
+#: pairs are 63 batches) then get a lower floor, down to :data:`_LOWEST_FIT_FLOOR` (:func:`fit_floor`).
+_FIT_OVERRUN_SHARE = 0.25
+#: Seconds the floor may always overrun ``--minutes`` by, however short the run.
+_FIT_OVERRUN_GRACE_S = 15.0
+#: The floor is never lowered below this many iterations (or ``restore.fit_iters`` if fewer).
+_LOWEST_FIT_FLOOR = 10
 #: The pairing's messages keep the logger :func:`trainer.data.pairs.find_pairs` gives them.
 _PAIRING_LOG = logging.getLogger("trainer.data.pairs")
 #: Long side (pixels) the photos of a poorly fitted pair are decoded at to compare their frames.
@@ -125,8 +134,38 @@ def pair_weight(fit_psnr: float, poor_fit_db: float) -> float:
     return max(0.1, 1.0 - 0.1 * (poor_fit_db - fit_psnr))
 
 
+def fit_floor(overrun_s: float, batches: int, seconds_per_iter: float | None) -> int:
+    """The fewest iterations each pair's fit has past the deadline, so that all of them overrun by ``overrun_s``.
+
+    :data:`_MIN_FIT_ITERS`, lowered where ``batches`` batches of that many iterations at ``seconds_per_iter``
+    would take more than ``overrun_s`` seconds, but never below :data:`_LOWEST_FIT_FLOOR` (a fit of fewer
+    iterations calls good edits poor).
+
+    Args:
+        overrun_s: the seconds the fits may overrun the deadline by, all together.
+        batches: the batches of :data:`_FIT_BATCH` pairs fitted one after another.
+        seconds_per_iter: the measured time of one iteration of a batch; ``None`` (not measured yet) or ``0``:
+            :data:`_MIN_FIT_ITERS`.
+
+    Returns:
+        The floor, from :data:`_LOWEST_FIT_FLOOR` to :data:`_MIN_FIT_ITERS`.
+
+    >>> fit_floor(15.0, 63, 0.15), fit_floor(150.0, 63, 0.15), fit_floor(15.0, 2, 0.15), fit_floor(15.0, 63, None)
+    (10, 15, 30, 30)
+    """
+    if not seconds_per_iter or seconds_per_iter <= 0 or batches <= 0:
+        return _MIN_FIT_ITERS
+    fits = min(float(_MIN_FIT_ITERS), max(overrun_s, 0.0) / (batches * seconds_per_iter))
+    return max(_LOWEST_FIT_FLOOR, int(fits))
+
+
 def fit_pairs(
-    views: PairedViews, sliders: tuple[str, ...], cfg: TrainConfig, *, deadline: float | None = None
+    views: PairedViews,
+    sliders: tuple[str, ...],
+    cfg: TrainConfig,
+    *,
+    deadline: float | None = None,
+    overrun_s: float = math.inf,
 ) -> list[FitResult]:
     """Fit every pair's recipe through the renderer (``restore.fit_size`` thumbnails, ``restore.fit_iters``).
 
@@ -141,7 +180,10 @@ def fit_pairs(
             ``min(restore.fit_iters, _MIN_FIT_ITERS)`` iterations even where that overruns the deadline (on a
             loaded machine with a small ``--minutes``, by about 0.1-0.2 s per iteration and batch of
             :data:`_FIT_BATCH` pairs at ``fit_size`` 64), so that no pair is called a poor fit, and weighed down,
-            only because its fit had no time.
+            only because its fit had no time. After the first batch, whose time per iteration is measured, that
+            floor is lowered (:func:`fit_floor`) where all the batches' floors would overrun by more than
+            ``overrun_s`` seconds.
+        overrun_s: the seconds the fits' floors may overrun ``deadline`` by, all together (with a deadline).
 
     Returns:
         One fit per pair, in order (:attr:`~trainer.pseudo_labels.FitResult.iters`: the iterations it had).
@@ -151,20 +193,19 @@ def fit_pairs(
     after = make_thumbnail(views.after_evals, r.fit_size)
     fits: list[FitResult] = []
     starts = list(range(0, before.shape[0], _FIT_BATCH))
+    floor = _MIN_FIT_ITERS
     for b, i in enumerate(starts):
         j = min(i + _FIT_BATCH, before.shape[0])
         until = None
+        now = time.monotonic()
         if deadline is not None:
-            now = time.monotonic()
             until = now + max(deadline - now, 0.0) / (len(starts) - b)
-        fits += fit_recipes(
-            before[i:j],
-            after[i:j],
-            [list(sliders)] * (j - i),
-            iters=r.fit_iters,
-            deadline=until,
-            min_iters=_MIN_FIT_ITERS,
+        batch = fit_recipes(
+            before[i:j], after[i:j], [list(sliders)] * (j - i), iters=r.fit_iters, deadline=until, min_iters=floor
         )
+        if b == 0 and deadline is not None:  # the first batch's time per iteration sets the others' floor
+            floor = fit_floor(overrun_s, len(starts), (time.monotonic() - now) / (batch[0].iters + 1))
+        fits += batch
     return fits
 
 
@@ -873,7 +914,8 @@ def _fitted(
     r = cfg.restore
     t_fit = time.monotonic()
     fit_deadline = None if deadline is None else t_fit + _FIT_SHARE * max(deadline - t_fit, 0.0)
-    fits = fit_pairs(views, sliders, cfg, deadline=fit_deadline)
+    overrun_s = math.inf if deadline is None else max(_FIT_OVERRUN_GRACE_S, _FIT_OVERRUN_SHARE * (deadline - t_fit))
+    fits = fit_pairs(views, sliders, cfg, deadline=fit_deadline, overrun_s=overrun_s)
     fit_seconds = time.monotonic() - t_fit
     weights = [pair_weight(f.psnr_fit, r.poor_fit_db) for f in fits]
     poor: list[dict[str, Any]] = []
@@ -937,6 +979,12 @@ def _record_fit_notes(
             f"the recipe fits of {counted(len(cut), 'pair')} were cut short to keep within --minutes "
             f"({min(cut)} of {r.fit_iters} iterations at the fewest); more minutes fit them closer"
         )
+        if min(cut) < min(r.fit_iters, _MIN_FIT_ITERS):  # only fit_floor gives fewer than that
+            source["fit_cut_short"]["floor_lowered"] = True
+            text += (
+                f"; so many pairs would have overrun --minutes by too much at {_MIN_FIT_ITERS} iterations each "
+                f"that fits past the deadline had fewer (at least {_LOWEST_FIT_FLOOR})"
+            )
         log.warning("%s", text)
         notes.append(text)
     if fits and len(poor) == len(fits):
