@@ -420,7 +420,7 @@ def _turn_back(
         after_crops[j], after_evals[j] = redo.after_crops[0], redo.after_evals[0]
         turned[pair.name] = t.turn
         log.warning(
-            "%s: the edit is the original %s (luminance correlation %.2f, %.2f as it is); turned back onto the "
+            "%s: the edit is the original %s (structure correlation %.2f, %.2f as it is); turned back onto the "
             "original's frame before fitting",
             pair.name,
             t.turn,
