@@ -102,6 +102,6 @@ def test_a_sidecar_entry_of_ours_that_cannot_be_read_is_named_with_its_photo(
     text = sidecar.read_text(encoding="utf-8")
     sidecar.write_text(re.sub(r'darktable:params="[^"]*"', 'darktable:params="0102"', text, count=1), encoding="utf-8")
     with caplog.at_level("WARNING", logger="trainer.restore_pairs"):
-        chosen, skipped = _darktable_histories([photo], selection=False)
-    assert skipped == [] and len(chosen) == 1  # trained on all the same, from darktable's render
+        chosen, skipped, unreadable = _darktable_histories([photo], selection=False)
+    assert skipped == [] and unreadable == [] and len(chosen) == 1  # trained on all the same, from darktable's render
     assert any(r.getMessage().startswith("shortp.png: the sidecar's exposure: ") for r in caplog.records), caplog.text

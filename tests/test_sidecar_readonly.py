@@ -64,8 +64,13 @@ def test_train_reads_a_linked_sidecar_that_apply_still_refuses(tmp_path: Path, m
     photo, sidecar = make(tmp_path)  # type: ignore[operator]
     before = sidecar.read_bytes()
     assert read_sidecar_readonly(sidecar).root is not None
-    chosen, skipped = _darktable_histories([photo], selection=False)
-    assert skipped == [] and len(chosen) == 1 and chosen[0][2]["exposure"] == pytest.approx(0.5, abs=1e-3)
+    chosen, skipped, unreadable = _darktable_histories([photo], selection=False)
+    assert (
+        skipped == []
+        and unreadable == []
+        and len(chosen) == 1
+        and chosen[0][2]["exposure"] == pytest.approx(0.5, abs=1e-3)
+    )
     with pytest.raises(SidecarError, match=refusal):
         read_sidecar(sidecar)
     (outcome,) = apply_to_photo(photo, PLUS_HALF, host="darktable", overwrite=True, info=PhotoInfo(False, 48))
