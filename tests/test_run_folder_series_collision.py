@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.cli.main import main
-from testing.training import tiny_gan_run_here
+from testing.training import smooth_pair_folders, tiny_gan_run_here
 from trainer.run_folder import default_run_dir
 
 
@@ -111,8 +111,9 @@ def test_a_style_named_like_a_retraining_folder_leaves_that_run_alone(
 def test_a_folder_with_nothing_to_lose_is_used_again(tmp_path: Path) -> None:
     """A run that failed before its config.toml leaves only ``selection/`` (links); a file manager adds dotfiles.
 
-    Such a folder is used again instead of being skipped forever, which moved every later run one number up and
-    left a folder behind for each failed attempt (review).
+    Such a base folder is used again by its style instead of being skipped forever, which moved every later run one
+    number up (review); a ``runs/NAME-N`` that holds no ``config.toml`` yet may be another style's run starting
+    (``runs/s-2`` is style ``s-2``'s first folder), so it is never taken for ``NAME`` (a later review).
     """
     runs = tmp_path / "runs"
     (runs / "mine" / "selection").mkdir(parents=True)
@@ -123,8 +124,36 @@ def test_a_folder_with_nothing_to_lose_is_used_again(tmp_path: Path) -> None:
     (runs / "cam" / ".DS_Store").write_bytes(b"\0")
     assert default_run_dir("cam", runs=runs) == runs / "cam"
     _finish(runs / "s", "s")
-    (runs / "s-2" / "selection").mkdir(parents=True)  # a retraining that failed before its configuration
-    assert default_run_dir("s", runs=runs) == runs / "s-2"
+    (runs / "s-2" / "selection").mkdir(parents=True)  # maybe style "s-2"'s run starting: never taken for "s"
+    assert default_run_dir("s", runs=runs) == runs / "s-3"
+    assert default_run_dir("s-2", runs=runs) == runs / "s-2"
     (runs / "kept").mkdir()
     (runs / "kept" / "notes.txt").write_text("mine", encoding="utf-8")  # a file of the user's: not ours to use
     assert default_run_dir("kept", runs=runs) == runs / "kept-2"
+
+
+def test_a_darktable_selection_claims_its_run_folder_first(tmp_path: Path) -> None:
+    """``train --darktable`` writes a config.toml naming its style before it links its selection into the folder.
+
+    Until the run's configuration was written, ``runs/s-2/selection`` alone was nobody's: style ``s`` could take the
+    folder while style ``s-2``'s run was starting (review).
+    """
+    import argparse
+
+    from trainer.cli import _darktable_dir
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    smooth = smooth_pair_folders(photos, n=2)[0]
+    picked = sorted(p for p in smooth.iterdir() if p.is_file())
+    run = tmp_path / "runs" / "s-2"
+    _darktable_dir(argparse.Namespace(darktable=picked, style="s-2"), run)
+    assert (run / "selection").is_dir()
+    assert (run / "config.toml").read_text(encoding="utf-8") == '[run]\nstyle = "s-2"\n'  # claimed first
+    assert default_run_dir("s-2", runs=tmp_path / "runs") == run
+    _finish(tmp_path / "runs" / "s", "s")
+    assert default_run_dir("s", runs=tmp_path / "runs") == tmp_path / "runs" / "s-3"
+    kept = run / "config.toml"
+    kept.write_text('[run]\nstyle = "s-2"\nseed = 7\n', encoding="utf-8")
+    _darktable_dir(argparse.Namespace(darktable=picked, style="s-2"), run)
+    assert kept.read_text(encoding="utf-8").endswith("seed = 7\n")  # an existing configuration is left as it is

@@ -529,7 +529,24 @@ def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
     paths: list[Path] = list(args.darktable)
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0]
-    return linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True)
+    selection = darktable_selection(paths)
+    _claim_run_dir(run_dir, args.style)
+    return linked_folder(run_dir / "selection", selection, with_sidecars=True)
+
+
+def _claim_run_dir(run_dir: Path, style: str) -> None:
+    """Mark ``run_dir`` as style ``style``'s before anything is written there (a ``config.toml`` naming the style).
+
+    The run writes its whole configuration later; until then a folder holding only the selection's links would be
+    nobody's, and another style's default run folder (``runs/g-2``, the second run of style ``g``, is a style
+    ``g-2``'s first; :mod:`trainer.run_folder`) could take it while this run starts, or for good if it fails there.
+    An existing ``config.toml`` is left as it is.
+    """
+    config = run_dir / "config.toml"
+    if config.exists() or config.is_symlink():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[run]\nstyle = {json.dumps(style)}\n", encoding="utf-8")
 
 
 def _train_gan(

@@ -3,9 +3,10 @@
 A style's runs without ``--run-dir`` form a series: ``runs/NAME`` first, and each retraining after a finished run
 (one that saved a style, ``style/*.safetensors``) in the next free ``runs/NAME-N``, so that "I added edits,
 retrain" works without deleting anything and every earlier run keeps its own files. The style's **newest** run
-folder is the highest-numbered one of the series whose ``config.toml`` names the style, or that holds nothing to
-lose (a folder ``runs/NAME-2`` of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for
-it). ``runs/NAME`` itself is the first run of the series only where its ``config.toml`` names the style, or where it
+folder is the highest-numbered one of the series whose ``config.toml`` names the style (a folder ``runs/NAME-2``
+of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it; ``train --darktable``
+writes a ``config.toml`` naming its style before it links its selection there, so that no other style takes the
+folder while the run starts). ``runs/NAME`` itself is the first run of the series only where its ``config.toml`` names the style, or where it
 holds nothing to lose (nothing, hidden files, or only the ``selection/`` links of a ``train --darktable`` run that
 failed before writing its configuration): ``runs/g-2`` may be the second run of a style ``g``, and then a style
 called ``g-2`` starts its series in the first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or
@@ -82,9 +83,10 @@ _DISPOSABLE = frozenset({"selection"})
 def _nothing_to_lose(folder: Path) -> bool:
     """Whether ``folder`` holds nothing but :data:`_DISPOSABLE` entries and hidden files (or nothing at all).
 
-    Such a folder (made by hand, or left by a run that failed before its ``config.toml``) may be used by any
-    style's run: without it, every failed ``train --darktable`` would leave a folder no later run takes, and each
-    retraining would move one number up.
+    Such a folder ``runs/NAME`` (made by hand, or left by a run of older code that failed before its
+    ``config.toml``) is style NAME's first run. A ``runs/NAME-N`` counts only where its ``config.toml`` names the
+    style: it may be another style's first run folder (``runs/g-2``), and taking one that holds nothing yet could
+    put two runs in one folder.
     """
     try:
         return all(entry.name in _DISPOSABLE or entry.name.startswith(".") for entry in folder.iterdir())
@@ -129,7 +131,7 @@ def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
         children = []
     for child in children:
         m = pattern.fullmatch(child.name)
-        if m is not None and child.is_dir() and (_names_style(child, style) or _nothing_to_lose(child)):
+        if m is not None and child.is_dir() and _names_style(child, style):
             found.append((int(m.group(1)), child))
     return sorted(found)
 
