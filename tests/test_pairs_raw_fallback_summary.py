@@ -87,6 +87,24 @@ def test_another_pair_left_out_keeps_its_short_message(
     _fallback_note(record["pairing_choices"])
 
 
+def test_a_case_note_names_the_jpeg_that_replaced_the_raw(
+    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``IMG``-style names differing in case, the raw damaged: the case note must not name the raw (review).
+
+    The raw's choice is replaced by the fallback note first; the case note that follows it named the raw still.
+    """
+    before, after = folders
+    for old in ("p0.CR2", "p0.jpg"):
+        (before / old).rename(before / old.replace("p0", "P0"))
+    _summary, record = _train(tmp_path, before, after, capsys)
+    assert record["pairs"] == 4
+    choices = record["pairing_choices"]
+    assert any(c.startswith("P0: the raw P0.CR2 cannot be decoded (") for c in choices), choices
+    assert "P0.jpg is paired with p0.jpg (the names differ in case)" in choices, choices
+    assert not any("P0.CR2 is paired with" in c for c in choices), choices
+
+
 def _views(pairs: list[Pair], notes: tuple[str, ...] = ()) -> PairedViews:
     empty = torch.zeros(len(pairs), 1, 3, 1, 1)
     return PairedViews(empty, empty, empty[:, 0], empty[:, 0], tuple(pairs), (), notes)

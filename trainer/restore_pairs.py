@@ -548,13 +548,14 @@ def _choices_as_made(choices: Sequence[str], pairs: Sequence[Pair], views: Paire
     if len(given) != len(views.notes):  # not one note per pair whose raw gave way: the notes added as they are
         return [*choices, *views.notes]
     swapped = {pair.name: (pair, note) for pair, note in zip(given, views.notes, strict=True)}
+    raws = list(given)  # every pair whose raw gave way, also after its choice was replaced (popped) below
     out: list[str] = []
     for choice in choices:
         name = next((n for n in swapped if choice.startswith(f"{n}: the raw ")), None)
         if name is not None:
             out.append(swapped.pop(name)[1])
             continue
-        raw = next((p for p, _ in swapped.values() if choice.startswith(f"{p.input.name} is paired with ")), None)
+        raw = next((p for p in raws if choice.startswith(f"{p.input.name} is paired with ")), None)
         if raw is not None and raw.alternative is not None:
             choice = raw.alternative.name + choice[len(raw.input.name) :]
         out.append(choice)
