@@ -511,3 +511,21 @@ def copy_as(source: Path, directory: Path, name: str) -> Path:
     path = Path(directory) / name
     shutil.copyfile(source, path)
     return path
+
+
+def gradient_jpeg_named(path: Path) -> Path:
+    """Write a 48 x 32 grey-ramp JPEG at ``path``, whatever its name holds (a line break, an escape sequence).
+
+    OpenCV may not take every name, so the file is written beside it as ``tmp.jpg`` and renamed.
+
+    Args:
+        path: where the JPEG goes (its folder must exist).
+
+    Returns:
+        ``path``.
+    """
+    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
+    written = path.with_name("tmp.jpg")
+    assert cv2.imwrite(str(written), image), written
+    written.rename(path)
+    return path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from backend.recipe import Recipe
 
@@ -37,3 +39,17 @@ def every_slider_recipe(*, without: Sequence[str] = ()) -> Recipe:
         }
     )
     return Recipe(tuple(s for s in recipe.steps if s.slider not in without), style=recipe.style)
+
+
+def write_exposure_recipe(path: Path, value: float = 0.4) -> Path:
+    """Write a one-step recipe file (``--recipe``): exposure ``value`` EV.
+
+    Args:
+        path: the ``.json`` file to write.
+        value: the exposure, EV.
+
+    Returns:
+        ``path``.
+    """
+    path.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": value}]}))
+    return path

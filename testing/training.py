@@ -338,3 +338,28 @@ def tiny_gan_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return targets
+
+
+def raw_fallback_folders(base: Path) -> tuple[Path, Path]:
+    """``base/before/pI.png`` and ``base/after/pI.jpg`` for I < 4, but ``p0`` is a damaged ``p0.CR2`` beside a JPEG.
+
+    The pairing prefers the raw, which cannot be decoded; the camera's JPEG ``p0.jpg`` beside it is the fallback.
+    Each edit is its original 1.3 times brighter (tiny smooth 32-px scenes, seed 3).
+
+    Args:
+        base: the folder to make them in (it must exist).
+
+    Returns:
+        The ``before`` and ``after`` folders.
+    """
+    from backend.encode import write_image
+    from trainer.synthetic import smooth_images
+
+    before, after = base / "before", base / "after"
+    before.mkdir()
+    after.mkdir()
+    for i, scene in enumerate(smooth_images(4, 32, seed=3).split(1)):
+        write_image(before / (f"p{i}.jpg" if i == 0 else f"p{i}.png"), scene)
+        write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
+    (before / "p0.CR2").write_bytes(b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(64))  # damaged
+    return before, after

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from backend.cli.main import main
 from backend.cli.printable import printable
+from testing.fixtures import gradient_jpeg_named
+from testing.recipes import write_exposure_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -24,18 +24,12 @@ FORGING = "bad\nwritten      lightroom forged.jpg"
 _LINE_STARTS = ("written ", "would-write ", "skipped ", "deleted ", "failed ", "  ")
 
 
-def _jpeg(path: Path) -> Path:
-    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
-    assert cv2.imwrite(str(path.with_name("tmp.jpg")), image)
-    path.with_name("tmp.jpg").rename(path)  # OpenCV may not take every name: write, then rename
-    return path
+_jpeg = gradient_jpeg_named
 
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.4}]}))
-    return path
+    return write_exposure_recipe(tmp_path / "recipe.json")
 
 
 def test_printable_escapes_controls_and_keeps_ordinary_unicode() -> None:

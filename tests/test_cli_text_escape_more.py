@@ -12,14 +12,14 @@ import json
 import os
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
 from backend.cli.main import main
 from backend.cli.printable import printable
 from backend.text import printable as neutral_printable
+from testing.fixtures import gradient_jpeg_named
+from testing.recipes import write_exposure_recipe
 from testing.training import TINY_PAIRS_TOML
 from trainer.summary_lines import note_lines
 
@@ -31,18 +31,12 @@ FORGING = "bad\nwritten      forged.jpg"
 CLEARING = "nope\x1b[2J.jpg"
 
 
-def _jpeg(path: Path) -> Path:
-    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
-    assert cv2.imwrite(str(path.with_name("tmp.jpg")), image)
-    path.with_name("tmp.jpg").rename(path)  # OpenCV may not take every name: write, then rename
-    return path
+_jpeg = gradient_jpeg_named
 
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.4}]}))
-    return path
+    return write_exposure_recipe(tmp_path / "recipe.json")
 
 
 def test_printable_lives_in_a_neutral_module_and_the_cli_reexports_it() -> None:

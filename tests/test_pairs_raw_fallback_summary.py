@@ -17,10 +17,9 @@ import pytest
 import torch
 
 from backend.cli.main import main
-from backend.encode import write_image
+from testing.training import raw_fallback_folders
 from trainer.data.pairs import Pair, PairedViews
 from trainer.restore_pairs import _choices_as_made, _kept_indices
-from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,14 +32,7 @@ TINY_PAIRS_TOML = (
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[Path, Path]:
     """``before/pI.png`` and ``after/pI.jpg`` for I < 4, but ``p0`` is a damaged ``p0.CR2`` beside a good JPEG."""
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
-    for i, scene in enumerate(smooth_images(4, 32, seed=3).split(1)):
-        write_image(before / (f"p{i}.jpg" if i == 0 else f"p{i}.png"), scene)
-        write_image(after / f"p{i}.jpg", (scene * 1.3).clamp(0, 1))
-    (before / "p0.CR2").write_bytes(b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(64))  # damaged
-    return before, after
+    return raw_fallback_folders(tmp_path)
 
 
 def _train(
