@@ -157,3 +157,24 @@ def test_a_darktable_selection_claims_its_run_folder_first(tmp_path: Path) -> No
     kept.write_text('[run]\nstyle = "s-2"\nseed = 7\n', encoding="utf-8")
     _darktable_dir(argparse.Namespace(darktable=picked, style="s-2"), run)
     assert kept.read_text(encoding="utf-8").endswith("seed = 7\n")  # an existing configuration is left as it is
+
+
+def test_a_refused_darktable_run_leaves_no_claim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``config.toml`` is left where the selection is refused, or where the GAN refuses darktable edits (review).
+
+    A ``selection/`` holding a file of the user's is refused after nothing was written to the user's folder; a
+    ``--set run.method=gan`` run is refused before its folder is claimed for the style for good.
+    """
+    monkeypatch.setenv("AUTORETOUCH_STYLES", str(tmp_path / "styles"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    picked = [str(p) for p in sorted(smooth_pair_folders(photos, n=2)[0].iterdir())]
+    mine = tmp_path / "mine"
+    (mine / "selection").mkdir(parents=True)
+    (mine / "selection" / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["train", "--style", "h", "--darktable", *picked, "--run-dir", str(mine), "--no-install"]) == 3
+    assert sorted(p.name for p in mine.iterdir()) == ["selection"]
+    runs = tmp_path / "runs"
+    argv = ["train", "--style", "g", "--darktable", *picked, "--runs-dir", str(runs), "--no-install"]
+    assert main([*argv, "--set", "run.method=gan"]) == 3
+    assert not (runs / "g" / "config.toml").exists()

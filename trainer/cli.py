@@ -432,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
                 info,
                 targets=None,
                 sources=None,
-                darktable=_darktable_dir(args, run_dir),
+                darktable=_darktable_dir(args, run_dir, claim=cfg.run.method == "restore"),
             )
         elif args.lrcat is None:
             summary = _train_gan(
@@ -514,11 +514,13 @@ def _warn_same_sources(args: argparse.Namespace) -> None:
         )
 
 
-def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
+def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, claim: bool = True) -> Path:
     """``--darktable``'s folder: the one folder given, or a fresh folder of links to the photos given.
 
     Several folders, photo files, or both (a photo's sidecar stands for the photo) are linked into
-    ``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first.
+    ``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first;
+    with ``claim`` (a run that will go on: restoration, the one method that learns from darktable edits) the run
+    folder is then claimed for the style (:func:`_claim_run_dir`).
 
     Raises:
         NotFoundError: a path does not exist, or a folder holds no photo.
@@ -529,17 +531,20 @@ def _darktable_dir(args: argparse.Namespace, run_dir: Path) -> Path:
     paths: list[Path] = list(args.darktable)
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0]
-    selection = darktable_selection(paths)
-    _claim_run_dir(run_dir, args.style)
-    return linked_folder(run_dir / "selection", selection, with_sidecars=True)
+    folder = linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True)
+    if claim:
+        _claim_run_dir(run_dir, args.style)
+    return folder
 
 
 def _claim_run_dir(run_dir: Path, style: str) -> None:
-    """Mark ``run_dir`` as style ``style``'s before anything is written there (a ``config.toml`` naming the style).
+    """Mark ``run_dir`` as style ``style``'s as soon as its selection is linked (a ``config.toml`` naming the style).
 
     The run writes its whole configuration later; until then a folder holding only the selection's links would be
     nobody's, and another style's default run folder (``runs/g-2``, the second run of style ``g``, is a style
     ``g-2``'s first; :mod:`trainer.run_folder`) could take it while this run starts, or for good if it fails there.
+    It comes after the links, so that a refused selection (a file of the user's in ``selection/``) leaves no
+    configuration in a folder that may be the user's; and only for a run that goes on (not one the GAN refuses).
     An existing ``config.toml`` is left as it is.
     """
     config = run_dir / "config.toml"
