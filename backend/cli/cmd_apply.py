@@ -5,12 +5,12 @@ style (``--style``) or a blend of styles (``--mix``), computed in the same proce
 as ``autoretouch suggest`` computes its first, deterministic recipe; the photo is decoded once for both.
 
 One line per photo and host (``written``, ``would-write``, ``skipped`` with the reason, ``failed`` with the
-error), or one JSON document with ``--json``. Lightroom's skip of a photo whose XMP is inside the file (JPEG, TIFF,
-PNG, DNG) is, where the photo has a darktable line (``--host both``), one count at the end; ``--json`` lists each.
-A dry run also lists the values it would write, as ``suggest`` lists a recipe. A photo that cannot be read or a malformed sidecar is
-reported with the file's name and the batch goes on; the exit status is then the error's own when every photo
-failed (8 for a malformed sidecar), else 9 (partial failure). A folder
-fails alone (``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
+error), or one JSON document with ``--json``. Lightroom's skip of a photo whose XMP is inside the file (JPEG,
+TIFF, PNG, DNG) is, where the photo has a darktable line (``--host both``), one count at the end; ``--json``
+lists each. A dry run also lists the values it would write, as ``suggest`` lists a recipe. A photo that cannot be
+read or a malformed sidecar is reported with the file's name and the batch goes on; the exit status is then the
+error's own when every photo failed (8 for a malformed sidecar), else 9 (partial failure). A folder fails alone
+(``FolderGivenError``: ``autoretouch catalog FOLDER`` is the command for folders).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "server", None):
         from backend.cli.remote import remote_apply
 
-        return remote_apply(args)
+        return remote_apply(args, recipe)
     if recipe is None:
         return _run_styles(args, strength, duplicate)
     options = {"host": args.host, "overwrite": args.overwrite, "dry_run": args.dry_run, "duplicate": duplicate}

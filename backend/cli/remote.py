@@ -207,10 +207,11 @@ def _sidecar_fields(args: argparse.Namespace, names: dict[str, Path]) -> dict[st
     }
 
 
-def remote_apply(args: argparse.Namespace) -> int:
+def remote_apply(args: argparse.Namespace, recipe: Recipe | None) -> int:
     """``autoretouch apply --server``: same output and exit status as in-process.
 
-    ``--recipe`` sends the recipe (``WriteSidecarsRequest.recipe``). ``--style S`` and ``--mix`` send a style
+    ``--recipe`` sends ``recipe`` (``WriteSidecarsRequest.recipe``; loaded and scaled by ``--strength`` in
+    :func:`backend.cli.cmd_apply.run`, ``None`` without ``--recipe``). ``--style S`` and ``--mix`` send a style
     blend (``mix``; ``--style S`` as the one-entry blend ``S:1``, which the daemon treats exactly as style
     ``S``): that source is handled photo by photo as ``apply`` does, whereas the request's ``style`` source
     runs the catalog batch (photos a folder run's journal next to them remembers are skipped as ``already
@@ -219,22 +220,18 @@ def remote_apply(args: argparse.Namespace) -> int:
     from backend.batch.walk import is_folder
     from backend.cli.outcome_report import check_strength, report
     from backend.daemon.convert import recipe_to_pb
-    from backend.recipe import load_recipe, scale
 
     folders = [p for p in args.photos if is_folder(p)]  # fail alone, as in-process: `catalog` is for folders
     names, unsendable = daemon_paths([p for p in args.photos if p not in folders])
     request = pb.WriteSidecarsRequest(**_sidecar_fields(args, names), overwrite=args.overwrite)
     styles: list[tuple[str, float]] = []
-    if args.recipe is not None:
-        recipe = load_recipe(args.recipe)
-        if args.strength is not None:
-            recipe = scale(recipe, args.strength)
+    if recipe is not None:
         request.recipe.CopyFrom(recipe_to_pb(recipe))
     else:
         styles = list(args.mix or [(args.style, 1.0)])
         request.mix.entries.extend(pb.StyleWeight(style=n, weight=w) for n, w in styles)
         request.strength = check_strength(args.strength)
-    recipes: dict[Path, Recipe] | None = None if args.recipe is not None else {}
+    recipes: dict[Path, Recipe] | None = None if recipe is not None else {}
     with RemoteClient(args.server, token=getattr(args, "token", None)) as client:
         if styles:
             check_styles(client, [n for n, _ in styles])
