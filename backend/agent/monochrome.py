@@ -12,10 +12,10 @@ thumbnail is brightened so that its 99th-percentile luminance is 0.5 (a gain of 
 an underexposed colour photo would otherwise measure near 0, and a small coloured object (a red sign on a grey
 wall: some 20 thumbnail pixels) would fall under a lower percentile, while a higher one would take a few
 coloured dust specks on a black-and-white scan, or a dark scan's per-channel noise made visible by the gain, for
-colour. A decoded grayscale photo measures 0; a
-toned print (sepia, selenium, cyanotype) measures well above 2 and keeps its colour moves, as do all colour
-photos. A raw shot in a camera's monochrome mode counts as monochrome too: its embedded preview, which the agent
-sees, is gray, so the agent could not read any colour off it anyway.
+colour. A decoded grayscale photo measures 0; a toned print (sepia, selenium, cyanotype) measures well above 2
+and keeps its colour moves, as do all colour photos. A raw shot in a camera's monochrome mode counts as
+monochrome too: its embedded preview, which the agent sees, is gray, so the agent could not read any colour off
+it anyway.
 
 Left out: :data:`COLOUR_SLIDERS` (temperature, tint, vibrance, saturation and the per-channel ``rgb_curves``)
 and the hue and saturation columns of ``hsl``. Kept: the luminance moves (exposure, contrast, highlights,

@@ -135,8 +135,9 @@ def _text_lines(outcomes: Sequence[Outcome], recipes: Mapping[Path, Recipe] | No
     counted in one :data:`EMBEDDED_SUMMARY` line at the end; a photo with no other line keeps its own.
 
     A dry run (``would-write``) shows what it would write, as ``suggest`` lists a recipe
-    (:func:`~backend.cli.suggestion_report.format_recipe`): each photo's own suggestion (``recipes``, ``--style``/``--mix``) in a ``  values:``
-    block after its lines (``apply --recipe`` lists its one recipe before the outcomes).
+    (:func:`~backend.cli.suggestion_report.format_recipe`): each photo's own suggestion (``recipes``,
+    ``--style``/``--mix``) in a ``  values:`` block after its lines (``apply --recipe`` lists its one recipe
+    before the outcomes).
     """
     with_other_host = {o.photo for o in outcomes if not _is_embedded_skip(o)}
     folded = {o.photo for o in outcomes if _is_embedded_skip(o) and o.photo in with_other_host}
