@@ -18,35 +18,20 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from backend.recipe import Recipe
-from backend.sidecar.apply import PhotoInfo, apply_to_photo
+from backend.sidecar.apply import apply_to_photo
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sliders.catalog import CURVE_KNOTS
-from backend.translate.darktable import HistoryEntry, recipe_to_history
 from testing.darktable_gui import require_darktable_gui
 from testing.darktable_plugin import run_plugin_session, throwaway_style
-from testing.dt_sidecar import history_sidecar
-from testing.fixtures import make_tiff
+from testing.dt_virtual_copy import COPY, tiff_with_copy
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 SESSION_TIMEOUT_S = 150
-SIDE = 96
-COPY = 2
-LIFT = [0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0]
-#: The autoretouch edit copy 2 already has (its curves and saturation are not in a plain new suggestion's place).
-EARLIER: dict[str, Any] = {
-    "exposure": 0.5,
-    "saturation": 20.0,
-    "tone_curve": LIFT,
-    "rgb_curves": [LIFT, list(CURVE_KNOTS), list(CURVE_KNOTS)],
-}
-
 #: The driver (see write_driver): copy 2 previewed by the plug-in; the control style applied to another copy of it.
 DRIVER = """
   local img = dt.database.import({photo})
@@ -95,31 +80,15 @@ DRIVER = """
 """
 
 
-def _sharpen() -> list[HistoryEntry]:
-    return [*recipe_to_history({"sharpen": 60.0}, is_raw=False, long_side_px=SIDE), HistoryEntry("flip", 2, "ffffffff")]
-
-
-def _photo(folder: Path) -> Path:
-    """``folder/t.tif``, its sidecar (a sharpen) and copy 2's (the sharpen, then autoretouch's :data:`EARLIER`)."""
-    folder.mkdir(parents=True)
-    photo = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE)
-    for duplicate in (0, COPY):
-        darktable_sidecar_path(photo, duplicate).write_text(history_sidecar(_sharpen()), encoding="utf-8")
-    earlier = Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in EARLIER.items()]})
-    (outcome,) = apply_to_photo(photo, earlier, host="darktable", duplicate=COPY, info=PhotoInfo(False, SIDE))
-    assert outcome.action == "written", outcome.reason
-    return photo
-
-
 def test_preview_of_the_users_copy_2_is_built_on_its_own_sidecar(tmp_path: Path) -> None:
     require_darktable_gui()
     from backend.agent.style import load_style
     from backend.cli.dtstyle_output import suggest_with_entries, write_dtstyles
     from testing.dt_sidecar import render_darktable
 
-    photo = _photo(tmp_path / "preview it's")
+    photo = tiff_with_copy(tmp_path / "preview it's")
     before = darktable_sidecar_path(photo, COPY).read_text(encoding="utf-8")
-    applied = _photo(tmp_path / "apply")
+    applied = tiff_with_copy(tmp_path / "apply")
     # the suggestion the plug-in's preview shows (the session's throw-away style is made with the same seed)
     throwaway_style(tmp_path / "styles")
     style = load_style(tmp_path / "styles" / "throwaway.safetensors")

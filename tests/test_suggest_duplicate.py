@@ -10,7 +10,6 @@ with what ``apply --duplicate 2`` writes into the copy's sidecar.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -20,39 +19,10 @@ from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.sidecar.darktable_xmp import DT_NS, RDF_NS, entry_from_li
-from backend.sliders.catalog import CURVE_KNOTS
 from backend.translate.darktable import HistoryEntry, recipe_to_history
 from testing.dt_sidecar import darktable_raw_defaults, history_sidecar
+from testing.dt_virtual_copy import COPY, FIRST, SECOND, SIDE, sliders_recipe, tiff_with_copy, user_sharpen
 from testing.fixtures import make_dng, make_tiff
-
-SIDE = 96
-COPY = 2
-LIFT = [0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0]
-#: The copy's earlier autoretouch edit: exposure, colorbalancergb and two rgbcurve instances.
-FIRST: dict[str, Any] = {
-    "exposure": 0.5,
-    "saturation": 20.0,
-    "tone_curve": LIFT,
-    "rgb_curves": [LIFT, list(CURVE_KNOTS), list(CURVE_KNOTS)],
-}
-#: The suggestion previewed: no curves (the copy's earlier curves must go), another exposure and saturation.
-SECOND: dict[str, Any] = {"exposure": -0.3, "saturation": -15.0}
-
-
-def _recipe(sliders: dict[str, Any]) -> Recipe:
-    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in sliders.items()]})
-
-
-def _sharpen() -> list[HistoryEntry]:
-    """A user's own edit: a sharpen, and darktable's flip."""
-    return [*recipe_to_history({"sharpen": 60.0}, is_raw=False, long_side_px=SIDE), HistoryEntry("flip", 2, "ffffffff")]
-
-
-def _count(sidecar: Path) -> int:
-    """How many history entries ``sidecar`` holds (0 when there is none)."""
-    if not sidecar.exists():
-        return 0
-    return len(ET.fromstring(sidecar.read_text(encoding="utf-8")).findall(f".//{{{DT_NS}}}history/{{{RDF_NS}}}Seq/*"))
 
 
 def _placed(photo: Path, recipe: Recipe, raw: bool, *, first: int) -> list[HistoryEntry]:
@@ -71,27 +41,18 @@ def _unnamed(entries: list[HistoryEntry]) -> list[tuple[str, int, str, bool]]:
     return [(e.operation, e.multi_priority, e.params, e.enabled) for e in entries]
 
 
-def _tiff_with_copy(folder: Path) -> Path:
-    """``t.tif``: the original holds a user's sharpen; copy 2 the same sharpen, then autoretouch's :data:`FIRST`."""
-    folder.mkdir(parents=True)
-    photo = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE)
-    darktable_sidecar_path(photo).write_text(history_sidecar(_sharpen(), iop_order_version=3), encoding="utf-8")
-    darktable_sidecar_path(photo, COPY).write_text(history_sidecar(_sharpen(), iop_order_version=3), encoding="utf-8")
-    (outcome,) = apply_to_photo(photo, _recipe(FIRST), host="darktable", duplicate=COPY, info=PhotoInfo(False, SIDE))
-    assert outcome.action == "written", outcome.reason
-    return photo
-
-
 def test_the_copys_earlier_autoretouch_edit_is_replaced_not_the_originals_history(tmp_path: Path) -> None:
-    photo = _tiff_with_copy(tmp_path / "preview")
+    photo = tiff_with_copy(tmp_path / "preview")
     original_before = darktable_sidecar_path(photo).read_bytes()
     copy_before = darktable_sidecar_path(photo, COPY).read_bytes()
-    plain = recipe_to_history(_recipe(SECOND), is_raw=False, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(SECOND), is_raw=False, long_side_px=SIDE)
 
     styled, iop_list = preview_history(photo, plain, is_raw=False, long_side_px=SIDE, duplicate=COPY)
-    placed = _placed(_tiff_with_copy(tmp_path / "apply"), _recipe(SECOND), False, first=len(_sharpen()))
+    placed = _placed(tiff_with_copy(tmp_path / "apply"), sliders_recipe(SECOND), False, first=len(user_sharpen()))
     curves = [
-        e for e in recipe_to_history(_recipe(FIRST), is_raw=False, long_side_px=SIDE) if e.operation == "rgbcurve"
+        e
+        for e in recipe_to_history(sliders_recipe(FIRST), is_raw=False, long_side_px=SIDE)
+        if e.operation == "rgbcurve"
     ]
     assert [e.multi_priority for e in curves] == [0, 1]
     # what apply --duplicate 2 --overwrite places, then the copy's earlier curves switched off
@@ -108,13 +69,9 @@ def test_the_copys_earlier_autoretouch_edit_is_replaced_not_the_originals_histor
 
 def test_the_copys_pipe_order_decides_the_styles_order(tmp_path: Path) -> None:
     """The original runs colorin first (apply's order, 3); the copy still has darktable's V30 order (2)."""
-    folder = tmp_path / "photo"
-    folder.mkdir()
-    photo = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE)
-    darktable_sidecar_path(photo).write_text(history_sidecar(_sharpen(), iop_order_version=3), encoding="utf-8")
-    copy_text = history_sidecar(_sharpen(), iop_order_version=2)
-    darktable_sidecar_path(photo, COPY).write_text(copy_text, encoding="utf-8")
-    plain = recipe_to_history(_recipe(FIRST), is_raw=False, long_side_px=SIDE)
+    photo = tiff_with_copy(tmp_path / "photo", "order")
+    copy_text = darktable_sidecar_path(photo, COPY).read_text(encoding="utf-8")
+    plain = recipe_to_history(sliders_recipe(FIRST), is_raw=False, long_side_px=SIDE)
 
     styled, iop_list = preview_history(photo, plain, is_raw=False, long_side_px=SIDE, duplicate=COPY)
     assert preview_history(photo, plain, is_raw=False, long_side_px=SIDE) == (plain, None)  # the original's
@@ -122,7 +79,7 @@ def test_the_copys_pipe_order_decides_the_styles_order(tmp_path: Path) -> None:
     applied.mkdir()
     other = make_tiff(applied, "t.tif", icc=None, height=64, width=SIDE)
     darktable_sidecar_path(other, COPY).write_text(copy_text, encoding="utf-8")
-    placed = _placed(other, _recipe(FIRST), False, first=len(_sharpen()))
+    placed = _placed(other, sliders_recipe(FIRST), False, first=len(user_sharpen()))
     assert _unnamed(styled) == _unnamed(placed)
     written = ET.fromstring(darktable_sidecar_path(other, COPY).read_text(encoding="utf-8"))
     desc = next(d for d in written.iter(f"{{{RDF_NS}}}Description") if d.find(f"{{{DT_NS}}}history") is not None)
@@ -137,7 +94,7 @@ def test_a_raw_copy_with_darktables_default_exposure_gets_ours_on_top(tmp_path: 
     darktable_sidecar_path(photo, COPY).write_text(
         history_sidecar(darktable_raw_defaults(), iop_order_version=2), encoding="utf-8"
     )
-    plain = recipe_to_history(_recipe(SECOND), is_raw=True, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(SECOND), is_raw=True, long_side_px=SIDE)
     styled, _ = preview_history(photo, plain, is_raw=True, long_side_px=SIDE, duplicate=COPY)
     assert [(e.multi_priority, e.multi_name) for e in styled if e.operation == "exposure"] == [(1, "autoretouch 1")]
     original, _ = preview_history(photo, plain, is_raw=True, long_side_px=SIDE)
@@ -146,35 +103,35 @@ def test_a_raw_copy_with_darktables_default_exposure_gets_ours_on_top(tmp_path: 
 
 def test_a_copy_without_a_sidecar_gets_what_apply_writes_afresh(tmp_path: Path) -> None:
     """No ``t_02.tif.xmp``: apply writes a fresh stack; the original's earlier autoretouch edit plays no part."""
-    photo = _tiff_with_copy(tmp_path / "photo")
+    photo = tiff_with_copy(tmp_path / "photo")
     darktable_sidecar_path(photo, COPY).rename(darktable_sidecar_path(photo))  # the original holds FIRST now
-    plain = recipe_to_history(_recipe(SECOND), is_raw=False, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(SECOND), is_raw=False, long_side_px=SIDE)
     assert preview_history(photo, plain, is_raw=False, long_side_px=SIDE, duplicate=COPY) == (plain, None)
     assert preview_history(photo, plain, is_raw=False, long_side_px=SIDE) != (plain, None)  # the original: not plain
-    placed = _placed(photo, _recipe(SECOND), False, first=0)
+    placed = _placed(photo, sliders_recipe(SECOND), False, first=0)
     assert _unnamed(placed) == _unnamed(plain)
 
 
 def test_a_sidecar_of_another_file_is_not_taken_for_the_copys(tmp_path: Path) -> None:
     """``t_02.tif.xmp`` names ``t_02.tif`` (a real file of that name) as its image: apply leaves it alone."""
-    photo = _tiff_with_copy(tmp_path / "photo")
+    photo = tiff_with_copy(tmp_path / "photo")
     sidecar = darktable_sidecar_path(photo, COPY)
     text = sidecar.read_text(encoding="utf-8")
     assert 'xmpMM:DerivedFrom="t.tif"' in text
     sidecar.write_text(text.replace('xmpMM:DerivedFrom="t.tif"', 'xmpMM:DerivedFrom="t_02.tif"'), encoding="utf-8")
-    plain = recipe_to_history(_recipe(SECOND), is_raw=False, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(SECOND), is_raw=False, long_side_px=SIDE)
     assert preview_history(photo, plain, is_raw=False, long_side_px=SIDE, duplicate=COPY) == (plain, None)
     (outcome,) = apply_to_photo(
-        photo, _recipe(SECOND), host="darktable", overwrite=True, duplicate=COPY, info=PhotoInfo(False, SIDE)
+        photo, sliders_recipe(SECOND), host="darktable", overwrite=True, duplicate=COPY, info=PhotoInfo(False, SIDE)
     )
     assert outcome.action == "skipped" and "belongs to t_02.tif" in outcome.reason
 
 
 def test_the_written_style_names_the_copy_and_holds_its_preview(tmp_path: Path) -> None:
-    photo = _tiff_with_copy(tmp_path / "photo")
+    photo = tiff_with_copy(tmp_path / "photo")
     styles = tmp_path / "styles"
     styles.mkdir()
-    plain = recipe_to_history(_recipe(SECOND), is_raw=False, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(SECOND), is_raw=False, long_side_px=SIDE)
     (copy_style,) = write_dtstyles(styles, photo, [plain], "s", 1.0, long_side_px=SIDE, duplicate=COPY)
     (original_style,) = write_dtstyles(styles, photo, [plain], "s", 1.0, long_side_px=SIDE)
     copy_root, original_root = (ET.fromstring(p.read_text(encoding="utf-8")) for p in (copy_style, original_style))
@@ -200,10 +157,10 @@ def test_the_copys_sidecar_is_the_one_read(tmp_path: Path, duplicate: int) -> No
     folder.mkdir()
     photo = make_tiff(folder, "a.b.tif", icc=None, height=64, width=SIDE)
     darktable_sidecar_path(photo, duplicate).write_text(
-        history_sidecar(_sharpen(), iop_order_version=2), encoding="utf-8"
+        history_sidecar(user_sharpen(), iop_order_version=2), encoding="utf-8"
     )
     assert darktable_sidecar_path(photo, duplicate).name == f"a.b_{duplicate:02d}.tif.xmp"
-    plain = recipe_to_history(_recipe(FIRST), is_raw=False, long_side_px=SIDE)
+    plain = recipe_to_history(sliders_recipe(FIRST), is_raw=False, long_side_px=SIDE)
     assert preview_history(photo, plain, is_raw=False, duplicate=duplicate)[1] is not None  # V30: an order
     assert preview_history(photo, plain, is_raw=False, duplicate=duplicate + 1) == (plain, None)
     assert preview_history(photo, plain, is_raw=False) == (plain, None)

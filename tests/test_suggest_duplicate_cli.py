@@ -23,23 +23,13 @@ from backend.sidecar.darktable_doc import darktable_sidecar_path
 from backend.translate.darktable import HistoryEntry, recipe_to_history
 from testing.daemon import run_main, serving, use_daemon_env
 from testing.dt_sidecar import history_sidecar
+from testing.dt_virtual_copy import COPY, LIFT, sliders_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-COPY = 2
 LONG_SIDE = 64  # testing.daemon.make_photos: 64 x 48
 #: Copy 2's earlier autoretouch edit: every module a suggestion can touch is then one the copy already has.
-FIRST = Recipe.from_dict(
-    {
-        "version": 1,
-        "steps": [
-            {"slider": "exposure", "value": 0.5},
-            {"slider": "contrast", "value": 20.0},
-            {"slider": "saturation", "value": 20.0},
-            {"slider": "tone_curve", "value": [0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0]},
-        ],
-    }
-)
+FIRST = sliders_recipe({"exposure": 0.5, "contrast": 20.0, "saturation": 20.0, "tone_curve": LIFT})
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +130,8 @@ def test_duplicate_0_is_the_original_and_needs_nothing(
     code, out, err = run_main(capsys, ["suggest", "v.png", "--json", "--duplicate", "0"])
     assert code == 0, err
     assert json.loads(out)["ok"]
+    code, plain_out, _ = run_main(capsys, ["suggest", "v.png", "--json"])
+    assert code == 0 and json.loads(out) == json.loads(plain_out)  # the same as no --duplicate at all
 
 
 def test_a_negative_copy_is_refused(capsys: pytest.CaptureFixture[str], here: dict[str, Any], tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -22,51 +22,15 @@ from backend.cli.dtstyle_output import write_dtstyles
 from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.darktable_doc import darktable_sidecar_path
-from backend.sliders.catalog import CURVE_KNOTS
-from backend.translate.darktable import HistoryEntry, recipe_to_history
-from testing.dt_sidecar import history_sidecar
-from testing.fixtures import make_tiff
-
-SIDE = 96
-COPY = 2
-LIFT = [0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0]
-FIRST: dict[str, Any] = {
-    "exposure": 0.5,
-    "saturation": 20.0,
-    "tone_curve": LIFT,
-    "rgb_curves": [LIFT, list(CURVE_KNOTS), list(CURVE_KNOTS)],
-}
-SECOND: dict[str, Any] = {"exposure": -0.3, "saturation": -15.0}
+from backend.translate.darktable import recipe_to_history
+from testing.dt_virtual_copy import COPY, FIRST, SECOND, SIDE, sliders_recipe, tiff_with_copy
 
 
-def _recipe(sliders: dict[str, Any]) -> Recipe:
-    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in sliders.items()]})
-
-
-def _sharpen() -> list[HistoryEntry]:
-    return [*recipe_to_history({"sharpen": 60.0}, is_raw=False, long_side_px=SIDE), HistoryEntry("flip", 2, "ffffffff")]
-
-
-def _photo(folder: Path, case: str) -> tuple[Path, Recipe]:
-    """One case's photo, its sidecar and copy 2's, in ``folder``; the recipe previewed.
-
-    ``earlier``: copy 2 holds autoretouch's :data:`FIRST` (its curves must go), the original only a sharpen.
-    ``order``: the original has apply's pipe order (colorin first), copy 2 still darktable's V30 order.
-    """
-    folder.mkdir(parents=True)
-    photo = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE)
-    darktable_sidecar_path(photo).write_text(history_sidecar(_sharpen(), iop_order_version=3), encoding="utf-8")
-    version = 3 if case == "earlier" else 2
-    darktable_sidecar_path(photo, COPY).write_text(
-        history_sidecar(_sharpen(), iop_order_version=version), encoding="utf-8"
-    )
-    if case == "earlier":
-        (outcome,) = apply_to_photo(
-            photo, _recipe(FIRST), host="darktable", duplicate=COPY, info=PhotoInfo(False, SIDE)
-        )
-        assert outcome.action == "written", outcome.reason
-        return photo, _recipe(SECOND)
-    return photo, _recipe(FIRST)
+def _photo(folder: Path, case: Literal["earlier", "order"]) -> tuple[Path, Recipe]:
+    """One case's photo, its sidecar and copy 2's, in ``folder`` (see :func:`~testing.dt_virtual_copy.tiff_with_copy`:
+    ``earlier``, copy 2 holds autoretouch's :data:`~testing.dt_virtual_copy.FIRST`, its curves must go; ``order``,
+    copy 2 still has darktable's V30 order); the recipe previewed."""
+    return tiff_with_copy(folder, case), sliders_recipe(SECOND if case == "earlier" else FIRST)
 
 
 BODY = """
@@ -112,7 +76,7 @@ def test_darktable_renders_the_preview_of_copy_2_as_apply_duplicate_2(tmp_path: 
     from testing.dt_sidecar import render_darktable
 
     require_darktable_gui()
-    cases = ("earlier", "order")
+    cases: tuple[Literal["earlier", "order"], ...] = ("earlier", "order")
     styles = tmp_path / "styles"
     styles.mkdir()
     lua_cases, items = [], {}
