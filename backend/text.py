@@ -2,7 +2,7 @@ r"""Text for the terminal: file names and messages with their control characters
 
 The one place every text report passes a name or a message through before printing it: the CLI's reports
 (:mod:`backend.cli.outcome_report`, :mod:`backend.cli.batch_report`, :mod:`backend.cli.suggestion_report`,
-``catalog``, ``render``, the top-level error line of :mod:`backend.cli.main`) and ``train``'s summary (in
+``catalog``, ``render``, ``styles``, the top-level error line of :mod:`backend.cli.main`) and ``train``'s summary (in
 ``trainer``, which may import ``backend`` but has no business in ``backend.cli``; :mod:`backend.cli.printable`
 re-exports it). A file name may hold any character but ``/`` and NUL: a line break in it would split one report
 line in two (and could forge a line such as ``written      lightroom ...``), an escape sequence could clear the
@@ -11,6 +11,9 @@ screen or recolour it, a bidi override reverse what follows. Those become Python
 two characters ``\n`` prints like one holding a line break); ordinary Unicode (accents, CJK, emoji with their
 zero-width joiners) stays as it is. The invisible tag characters (U+E0020–E007F) are escaped too, although a
 subdivision flag (England's) is built from them: they can hide text in a name, and showing it matters more.
+Private-use characters (a font's icons, Apple's logo) and code points this Python's Unicode tables do not know yet
+(a newer emoji) are left as they are: they can neither split a line nor drive the terminal, and a name holding them
+is printed as the user sees it elsewhere.
 ``--json`` output needs none of this: JSON escapes control characters itself.
 """
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import unicodedata
 from pathlib import Path
 from typing import Any
 
+from backend.cli.printable import printable
 from backend.cli.server_options import add_server_options
 
 __all__ = ["register", "run"]
@@ -32,25 +32,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_server_options(parser)  # --server HOST:PORT, --token T
     parser.set_defaults(func=run, _parser=parser)
-
-
-def _plain(value: Any) -> str:
-    r"""``value`` as text for the terminal, control and formatting characters escaped.
-
-    Escape sequences, carriage returns, line breaks and bidi overrides become ``\xNN`` / ``\uNNNN``, so a style's
-    fields cannot clear the screen or fake a line of the listing.
-    """
-    text = str(value)
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 #: A list or table in a style's text listing longer than this (as JSON) is shown by its size; ``--json`` has it all.
@@ -81,24 +62,26 @@ def _shown(value: Any) -> str:
 def _print_style(entry: dict[str, Any]) -> None:
     """The text lines of one style (a local or a daemon's entry, as ``styles --json`` shows it).
 
-    Every field is escaped by :func:`_plain`.
+    Every field is :func:`~backend.cli.printable.printable`, as the other commands print file names and messages:
+    an escape sequence, a line break or a bidi override in a description, a folder's name or a reason cannot
+    clear the screen or fake a line of the listing (``--json`` has them as they are).
     """
     flags = " [shadowed]" if entry["shadowed"] else ""
-    print(_plain(f"{entry['name']}  ({entry['source']}: {entry['directory']})") + flags)
+    print(printable(f"{entry['name']}  ({entry['source']}: {entry['directory']})") + flags)
     if entry["error"]:
-        print(f"  UNUSABLE: {_plain(entry['error'])}")
+        print(f"  UNUSABLE: {printable(entry['error'])}")
         return
     if entry["description"]:
-        print(f"  {_plain(entry['description'])}")
+        print(f"  {printable(entry['description'])}")
     line = f"  model {entry['name']}@{entry['model_version']}, created {entry['created']}"
     if entry["catalog_version"] is not None:  # known for local styles (not sent by a daemon)
         line += f", catalog version {entry['catalog_version']}, sliders {len(entry['agent']['sliders'])}"
-    print(_plain(line))
+    print(printable(line))
     if entry["prior"]:
         prior = entry["prior"]
-        print(_plain(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)"))
-    print(f"  training: {_plain(_summary(entry['training']))}")  # whole in ``styles --json``
-    print(f"  metrics:  {_plain(_summary(entry['metrics']))}")
+        print(printable(f"  blended with {prior['from'] or 'a general agent'} at {prior['share']:.0%} (its prior)"))
+    print(f"  training: {printable(_summary(entry['training']))}")  # whole in ``styles --json``
+    print(f"  metrics:  {printable(_summary(entry['metrics']))}")
 
 
 def _folder_state(d: Path) -> str:
@@ -126,9 +109,9 @@ def _remote(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    print(_plain(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):"))
+    print(printable(f"styles of the daemon at {args.server} (autoretouch {response.server_version}):"))
     if not styles:
-        print(_plain(f"no styles installed (the default style, {response.default_style!r}, is not installed)"))
+        print(printable(f"no styles installed (the default style, {response.default_style!r}, is not installed)"))
     for entry in styles:
         _print_style(entry)
     return 0
@@ -153,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print("style folders (searched in this order):")
     for d in store.dirs:
-        print(_plain(f"  {d}  ({store.source_of(d)}{_folder_state(d)})"))
+        print(printable(f"  {d}  ({store.source_of(d)}{_folder_state(d)})"))
     if not infos:
         print(f"no styles installed (the default style, {DEFAULT_STYLE!r}, is not installed yet)")
         return 0
