@@ -134,6 +134,8 @@
     --runs-dir`), instead of one run folder: training a name again goes to the next free runs/NAME-2, NAME-3, ...
     (was: refused, the run folder holding a trained style); the run folder autoretouch names is in the Lua log (an
     autoretouch without `train --runs-dir` is named as too old).
+  * 1.19: apply's, revert's and "apply chosen preview"'s messages and Lua log name the user's virtual copy N as
+    `FILE (version N)`, as the preview does (was: the file alone, like its original); summary rows gain `name`.
 ]]
 
 local dt = require("darktable")

@@ -18,16 +18,18 @@ local function new_summary(total)
   return { total = total, written = 0, skipped = 0, failed = 0, cancelled = false, details = {} }
 end
 
+--- Record what happened to `img` in `summary`: a row {image, photo (its file), name (how messages name it: see
+--- sidecars.image_name), action, reason, warnings}, counted under `action`; logged unless it was written.
 local function record(summary, img, action, reason, warnings)
   summary[action] = summary[action] + 1
-  local path = photo_path(img)
-  summary.details[#summary.details + 1] = { image = img, photo = path, action = action, reason = reason or "",
-    warnings = warnings or {} }
+  local name = sidecars.image_name(img)
+  summary.details[#summary.details + 1] = { image = img, photo = photo_path(img), name = name, action = action,
+    reason = reason or "", warnings = warnings or {} }
   if action ~= "written" then
-    dt.print_log(msg("log_line", action, path, reason or ""))
+    dt.print_log(msg("log_line", action, name, reason or ""))
   end
   for _i, w in ipairs(warnings or {}) do
-    dt.print_log(msg("log_line", "note", path, tostring(w)))
+    dt.print_log(msg("log_line", "note", name, tostring(w)))
   end
 end
 
@@ -161,7 +163,7 @@ local function summary_text(summary, mode)
   for _k, action in ipairs({ "failed", "skipped" }) do -- the first failure, else the first skipped image
     for _i, d in ipairs(summary.details) do
       if d.action == action and not problem then
-        problem = msg("first_problem", d.photo, d.reason)
+        problem = msg("first_problem", d.name, d.reason)
       end
     end
   end
@@ -173,7 +175,7 @@ local function summary_text(summary, mode)
   local notes = {}
   for _i, d in ipairs(summary.details) do
     for _k, w in ipairs(d.action == "written" and d.warnings or {}) do
-      notes[#notes + 1] = msg("summary_note", d.photo, tostring(w))
+      notes[#notes + 1] = msg("summary_note", d.name, tostring(w))
     end
   end
   for i = 1, math.min(#notes, constants.MAX_NOTES_SHOWN) do

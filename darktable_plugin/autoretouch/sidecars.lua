@@ -12,6 +12,13 @@ local function photo_path(img)
   return img.path .. "/" .. img.filename
 end
 
+--- How a message names `img`: its file, with " (version N)" for darktable's virtual copy N (duplicate_index), so
+--- that a copy's row reads apart from its original's.
+local function image_name(img)
+  local index = tonumber(img.duplicate_index) or 0
+  return index > 0 and msg("image_version", photo_path(img), index) or photo_path(img)
+end
+
 local sync_counter = 0
 
 --- Make darktable write the image's sidecar from its library now, and check that it did.
@@ -230,6 +237,7 @@ end
 
 return {
   photo_path = photo_path,
+  image_name = image_name,
   sync_sidecar = sync_sidecar,
   reload = reload,
   darktable_sidecar = darktable_sidecar,

@@ -287,6 +287,32 @@ describe("running", function()
       assert.are.same({ a1.path .. "/a.png" }, dt._log.imports)
     end)
 
+    it("names a copy in messages and the log as FILE (version N), apart from its original", function()
+      setup({ darktable_prefs = { write_sidecar_files = "after edit" } }) -- an unedited original has no sidecar
+      image(1, "a.png")
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      a1.write_sidecar()
+      local summary = plugin.apply_to_images({ a1 })
+      local name = a1.path .. "/a.png (version 1)"
+      assert.are.equal(a1.path .. "/a.png", summary.details[1].photo) -- the file, as before
+      assert.are.equal(name, summary.details[1].name)
+      assert.truthy(dt._log.prints[#dt._log.prints]:find("\n" .. name .. ": the original image of this virtual copy "
+        .. "has no sidecar", 1, true))
+      assert.truthy(recorded.find(dt._log.logs, "autoretouch: skipped " .. name .. ": "))
+      -- a note on a copy it wrote, and on the original (named as before)
+      local a = image(3, "b.png")
+      local b1 = image(4, "b.png", { duplicate_index = 1, altered = true })
+      b1.write_sidecar()
+      a.write_sidecar()
+      env.scenario('{"apply": {"warnings": ["overrides your exposure"]}}')
+      summary = plugin.apply_to_images({ b1, a })
+      assert.are.equal(2, summary.written)
+      local text = dt._log.prints[#dt._log.prints]
+      assert.truthy(text:find("\nnote, " .. a.path .. "/b.png: overrides your exposure\nnote, " .. b1.path
+        .. "/b.png (version 1): overrides your exposure", 1, true), text) -- the originals' batch runs first
+      assert.truthy(recorded.find(dt._log.logs, "autoretouch: note " .. b1.path .. "/b.png (version 1): overrides"))
+    end)
+
     it("does not reload a copy when the CLI wrote another sidecar (one without --duplicate)", function()
       setup()
       env.scenario('{"apply": {"ignore_duplicate": true}}')
