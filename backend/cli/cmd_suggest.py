@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     styles = load_styles(args.style, args.mix)
     label = mix_label(styles)
     folder = getattr(args, "dtstyle", None)
-    duplicate = int(getattr(args, "duplicate", 0))
+    duplicate = int(args.duplicate)  # with --dtstyle only (checked_preview_duplicate in run)
 
     def suggest(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
         if folder is None:

@@ -105,6 +105,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
     request = pb.SuggestRequest(protocol_version=PROTOCOL_VERSION, strength=args.strength, variants=args.variants)
     request.seed = args.seed
     folder = getattr(args, "dtstyle", None)
+    duplicate = int(args.duplicate)  # with --dtstyle only (checked_preview_duplicate): the copy the files preview
     if folder is not None:  # --dtstyle: the daemon, which decodes the photo, translates; the files are written here
         request.hosts.append(pb.HOST_DARKTABLE)
     if args.mix:
@@ -119,9 +120,7 @@ def remote_suggest(args: argparse.Namespace) -> int:
 
         def attempt(photo: Path) -> tuple[list[Recipe], list[Path] | None]:
             request.path = daemon_path(photo)
-            return _suggest_one(
-                client, request, photo, folder, label, args.strength, int(getattr(args, "duplicate", 0))
-            )
+            return _suggest_one(client, request, photo, folder, label, args.strength, duplicate)
 
         def done(photo: Path, result: tuple[list[Recipe], list[Path] | None]) -> None:
             recipes, files = result
