@@ -10,9 +10,7 @@ adds the note on the version it replaced, as locally.
 
 from __future__ import annotations
 
-import http.client
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,10 @@ import torch
 from backend.cli.main import build_parser, main
 from backend.encode import write_image
 from backend.render.pipeline import render
-from testing.daemon import serving
-from testing.training import write_training_inputs
-from trainer.remote_train import config_overrides, remote_train
+from testing.daemon_train import QUICK_RESTORE, bridge_call, training_daemon, wait_until_idle, wait_until_not_running
+from trainer.remote_train import remote_train
 from trainer.synthetic import smooth_images
 
-RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
-           "restore.fit_iters=5", "run.force=true"]  # fmt: skip
 #: The name of a pair whose original holds an ESC (printed escaped, kept as it is in JSON).
 ODD = "odd\x1b[2Jname"
 
@@ -53,22 +48,15 @@ def _pairs(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("train_notes")
-    inputs = write_training_inputs(base)
     before, after = _pairs(base / "root" / "odd_pairs")
-    with serving(base, photos=False, style_names=("default",)) as served:
-        yield {"base": base, "before": before, "after": after, "config": inputs.config, "server": served.server,
-               "port": served.ports.http, "daemon": served.daemon, "tiny": config_overrides(inputs.config)}  # fmt: skip
-
-
-def _wait_idle(env: dict[str, Any], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while env["daemon"].service.training.busy and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not env["daemon"].service.training.busy
+    with training_daemon(base) as trained:
+        yield {"base": base, "before": before, "after": after, "config": trained.inputs.config,
+               "server": trained.served.server, "port": trained.port, "daemon": trained.daemon,
+               "tiny": trained.tiny}  # fmt: skip
 
 
 def _argv(env: dict[str, Any], style: str, *more: str) -> list[str]:
-    restore = [part for override in RESTORE for part in ("--set", override)]
+    restore = [part for override in QUICK_RESTORE for part in ("--set", override)]
     pairs = ["--pairs", str(env["before"]), str(env["after"])]
     return ["train", *pairs, "--config", str(env["config"]), "--style", style, "--steps", "2", *restore, *more]
 
@@ -79,7 +67,7 @@ def _remote(env: dict[str, Any], argv: list[str]) -> int:
     try:
         return remote_train(args)
     finally:
-        _wait_idle(env)
+        wait_until_idle(env["daemon"])
 
 
 def _note_lines(out: str) -> list[str]:
@@ -118,22 +106,11 @@ def test_remote_train_json_has_the_notes_as_they_are(env: dict[str, Any], capsys
     assert f"{ODD} (original {ODD}.png" in note  # unescaped in JSON, as the local --json keeps it
 
 
-def _call(env: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", env["port"], timeout=120)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
 def test_the_bridge_passes_the_notes_on(env: dict[str, Any]) -> None:
-    body = {"protocol_version": 1, "name": "bridged", "steps": 2, "overrides": [*env["tiny"], *RESTORE],
+    body = {"protocol_version": 1, "name": "bridged", "steps": 2, "overrides": [*env["tiny"], *QUICK_RESTORE],
             "pairs_before": str(env["before"]), "pairs_after": str(env["after"])}  # fmt: skip
-    code, raw = _call(env, "POST", "/v1/train", body)
-    _wait_idle(env)
+    code, raw = bridge_call(env["port"], "POST", "/v1/train", body)
+    wait_until_idle(env["daemon"])
     assert code == 200, raw
     finished = [json.loads(line) for line in raw.splitlines() if line.strip()][-1]["finished"]
     assert len(finished["notes"]) == 1 and f"{ODD} (original {ODD}.png" in finished["notes"][0], finished
@@ -146,18 +123,12 @@ def test_lightroom_selection_notes_reach_the_status_the_plugin_polls(env: dict[s
         for i, p in enumerate(photos)
     ]
     edits.append({"path": str(env["before"] / "empty.png"), "settings": {"ProcessVersion": "11.0", "Exposure2012": 1}})
-    body = {"protocol_version": 1, "name": "from_lr_notes", "steps": 2, "overrides": [*env["tiny"], *RESTORE],
+    body = {"protocol_version": 1, "name": "from_lr_notes", "steps": 2, "overrides": [*env["tiny"], *QUICK_RESTORE],
             "lightroom_edits": edits}  # fmt: skip
-    code, raw = _call(env, "POST", "/v1/train/start", body)
+    code, raw = bridge_call(env["port"], "POST", "/v1/train/start", body)
     assert code == 200, raw
-    deadline = time.monotonic() + 120
-    while True:
-        code, raw = _call(env, "GET", "/v1/train/status?protocol_version=1")
-        status = json.loads(raw)
-        if status["state"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    _wait_idle(env)
+    status = wait_until_not_running(env["port"])
+    wait_until_idle(env["daemon"])
     assert status["state"] == "finished", status
     notes = status["last"]["finished"]["notes"]
     assert any("empty.png" in note for note in notes), notes

@@ -7,61 +7,31 @@ so a training takes a few seconds.
 
 from __future__ import annotations
 
-import http.client
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testing.daemon import serving
-from testing.training import write_training_inputs
-from trainer.remote_train import config_overrides
-
-RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
-           "restore.fit_iters=5", "run.force=true"]  # fmt: skip
+from testing.daemon_train import (
+    QUICK_RESTORE,
+    bridge_call,
+    train_status,
+    training_daemon,
+    wait_until_not_running,
+)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("train_selection")
-    inputs = write_training_inputs(base)
-    with serving(base, photos=False, style_names=("default",)) as served:
-        yield {"root": served.root, "targets": inputs.targets, "before": inputs.before, "port": served.ports.http,
-               "daemon": served.daemon, "tiny": config_overrides(inputs.config)}  # fmt: skip
-
-
-def _call(env: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", env["port"], timeout=120)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
-def _status(env: dict[str, Any]) -> dict[str, Any]:
-    code, raw = _call(env, "GET", "/v1/train/status?protocol_version=1")
-    assert code == 200
-    return json.loads(raw)
-
-
-def _wait(env: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = _status(env)
-        if status["state"] != "running":
-            return status
-        time.sleep(0.2)
-    raise AssertionError("the background training did not end")
+    with training_daemon(tmp_path_factory.mktemp("train_selection")) as trained:
+        yield {"root": trained.served.root, "targets": trained.inputs.targets, "before": trained.inputs.before,
+               "port": trained.port, "daemon": trained.daemon, "tiny": trained.tiny}  # fmt: skip
 
 
 def _styles(env: dict[str, Any]) -> dict[str, Any]:
-    code, raw = _call(env, "GET", "/v1/styles?protocol_version=1")
+    code, raw = bridge_call(env["port"], "GET", "/v1/styles?protocol_version=1")
     assert code == 200
     return {s["name"]: s for s in json.loads(raw)["styles"]}
 
@@ -73,14 +43,14 @@ def test_lightroom_selection_trains_in_the_background_and_installs(env: dict[str
         for i, p in enumerate(photos)
     ]
     edits.append({"path": str(photos[0]), "settings": {"ProcessVersion": "5.7", "Exposure": 0.5}})  # skipped
-    body = {"protocol_version": 1, "name": "from_lr", "steps": 2, "overrides": [*env["tiny"], *RESTORE],
+    body = {"protocol_version": 1, "name": "from_lr", "steps": 2, "overrides": [*env["tiny"], *QUICK_RESTORE],
             "lightroom_edits": edits}  # fmt: skip
-    code, raw = _call(env, "POST", "/v1/train/start", body)
+    code, raw = bridge_call(env["port"], "POST", "/v1/train/start", body)
     assert code == 200, raw
     started = json.loads(raw)
     assert started["state"] == "running" and started["name"] == "from_lr"
     assert started["last"]["progress"]["phase"] == "starting"
-    done = _wait(env)
+    done = wait_until_not_running(env["port"])
     assert done["state"] == "finished", done
     finished = done["last"]["finished"]
     assert finished["style"]["name"] == "from_lr" and finished["steps"] == 2
@@ -95,7 +65,7 @@ def test_favourite_files_stream_over_post_train(env: dict[str, Any]) -> None:
     files = [str(p) for p in sorted(env["targets"].iterdir())]
     body = {"protocol_version": 1, "name": "from_files", "steps": 2, "overrides": env["tiny"],
             "favourite_files": files}  # fmt: skip
-    code, raw = _call(env, "POST", "/v1/train", body)
+    code, raw = bridge_call(env["port"], "POST", "/v1/train", body)
     assert code == 200, raw
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
     assert "progress" in lines[0] and "finished" in lines[-1]
@@ -108,13 +78,13 @@ def test_cancel_stops_the_background_training_and_installs_nothing(env: dict[str
     files = [str(p) for p in sorted(env["targets"].iterdir())]
     body = {"protocol_version": 1, "name": "cancelled", "steps": 100000, "minutes": 10,
             "overrides": env["tiny"], "favourite_files": files}  # fmt: skip
-    code, raw = _call(env, "POST", "/v1/train/start", body)
+    code, raw = bridge_call(env["port"], "POST", "/v1/train/start", body)
     assert code == 200, raw
-    code, raw = _call(env, "POST", "/v1/train/start", body)  # one training at a time
+    code, raw = bridge_call(env["port"], "POST", "/v1/train/start", body)  # one training at a time
     assert code == 429 and json.loads(raw)["code"] == "RESOURCE_EXHAUSTED"
-    code, raw = _call(env, "POST", "/v1/train/cancel", {"protocol_version": 1})
+    code, raw = bridge_call(env["port"], "POST", "/v1/train/cancel", {"protocol_version": 1})
     assert code == 200
-    assert _wait(env, 30)["state"] == "cancelled"
+    assert wait_until_not_running(env["port"], 30)["state"] == "cancelled"
     assert "cancelled" not in _styles(env)
     assert env["daemon"].service.background.wait(10) and not env["daemon"].service.training.busy
 
@@ -145,9 +115,9 @@ def test_bad_selections_are_refused_before_anything_starts(
         return {"MISSING": missing, "TARGET": target}.get(value, value) if isinstance(value, str) else value
 
     body = {"protocol_version": 1, "name": "bad", "steps": 1} | fill(changes)
-    got, raw = _call(env, "POST", "/v1/train/start", body)
+    got, raw = bridge_call(env["port"], "POST", "/v1/train/start", body)
     assert (got, json.loads(raw)["code"]) == (status, code)
-    assert _status(env)["state"] != "running"
+    assert train_status(env["port"])["state"] != "running"
 
 
 def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -> None:
