@@ -168,7 +168,7 @@ def test_plain_output_escapes_control_characters(
     code, out, _ = run_main(capsys, ["styles"])
     assert code == 0
     assert not any(c in out for c in "\x1b\r\x07\u202e")
-    assert "  \\x1b[2J\\x1b[31mPWNED\\x1b[0m\\x0d\\x0afake  (user: x)\\u202e\n" in out
+    assert "  \\x1b[2J\\x1b[31mPWNED\\x1b[0m\\r\\nfake  (user: x)\\u202e\n" in out
     assert "note=a\\x07b" in out
     assert not any(line.startswith("fake") for line in out.splitlines())
     code, out, _ = run_main(capsys, ["styles", "--json"])
