@@ -136,6 +136,11 @@
     autoretouch without `train --runs-dir` is named as too old).
   * 1.19: apply's, revert's and "apply chosen preview"'s messages and Lua log name the user's virtual copy N as
     `FILE (version N)`, as the preview does (was: the file alone, like its original); summary rows gain `name`.
+  * 1.20: the preview makes darktable write each image's sidecar first (a temporary tag, as apply does), so that
+    `suggest --dtstyle` builds on the image's current history, not on a sidecar older than the last edit; an edited
+    image whose sidecar darktable does not write is left out, saying why. An image whose sidecar another selected
+    image has (selected twice, or two images of a file with one version number) is previewed once, the message naming
+    both.
 ]]
 
 local dt = require("darktable")

@@ -355,22 +355,37 @@ local function suggest_groups(folder, cfg, originals, progress)
   return out, any_ok
 end
 
---- The preview's work (see run_preview), with the style files in the temporary folder `folder`; `left_out` =
---- {{photo, version, reason}, ...} (see failed_row), the selected images not previewed (their file is missing),
---- reported first.
+--- The preview's work (see run_preview), with the style files in the temporary folder `folder`: first darktable
+--- writes each image's sidecar from its library (sidecars.sync_sidecar, as apply does), so that suggest builds on the
+--- current history, not on a sidecar older than the user's last edit (an edited image whose sidecar darktable did not
+--- write is left out); `left_out` = {{photo, version, reason}, ...} (see failed_row), the selected images not
+--- previewed (their file is missing, or another selected image has their sidecar), reported first.
 local function preview_in(folder, cfg, originals, left_out, progress)
   local summary = { images = #originals, copies = {}, removed = 0, kept = 0, unchecked = 0, failed = {} }
   for i, f in ipairs(left_out) do
     summary.failed[i] = f
   end
-  local answers, any_ok = suggest_groups(folder, cfg, originals, progress)
+  local ready = {} -- the images whose sidecar darktable wrote now: suggest reads each one's current history
+  for _i, img in ipairs(originals) do
+    if progress.stopped() then
+      break
+    end
+    local synced, why = sidecars.sync_sidecar(img, "preview_sidecar_not_written")
+    if synced then
+      ready[#ready + 1] = img
+    else
+      summary.failed[#summary.failed + 1] = failed_row(img, why)
+      progress.step()
+    end
+  end
+  local answers, any_ok = suggest_groups(folder, cfg, ready, progress)
   if any_ok and not progress.stopped() then
     -- the new suggestions are there: replace the previous copies (not those the user edited since)
     summary.removed, summary.kept, summary.unchecked = virtual_copies.delete_preview_copies({ keep_edited = true })
   end
   local label = cfg.mix ~= "" and cfg.mix or (cfg.style ~= "" and cfg.style or constants.DEFAULT_STYLE)
   local known = {} -- the images of the originals' files, read once the previous copies are gone
-  for i, img in ipairs(originals) do
+  for i, img in ipairs(ready) do
     local row = answers[i].row
     if progress.stopped() then
       break
@@ -437,7 +452,9 @@ local function run_preview(cfg, originals, left_out, progress)
 end
 
 --- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
---- the selection are left out; an image whose file is missing is reported in `failed`): one `autoretouch suggest
+--- the selection are left out; an image whose file is missing, or whose sidecar an image before it in the selection
+--- has (the same image twice, two images of a file with one version number), is reported in `failed`); each
+--- image's sidecar written by darktable first (see preview_in); then one `autoretouch suggest
 --- --json --dtstyle=TMP` call per version number (the originals; the user's own virtual copies N with
 --- `--duplicate=N`, so that their styles are built on their own sidecars; through the daemon when one is used), then
 --- per image and variant a virtual copy with that image's history plus the suggestion,
@@ -453,12 +470,16 @@ local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))
   end
-  local originals, left_out = {}, {}
+  local originals, left_out, previewed = {}, {}, {} -- previewed: sidecar -> the image previewed on it
   for _i, img in ipairs(virtual_copies.without_previews(images)) do
+    local sidecar = sidecars.darktable_sidecar(img.path, img.filename, img.duplicate_index) -- what suggest reads
     if #originals >= cfg.preview_images then
       break
+    elseif previewed[sidecar] then -- previewed over each other, both built on whichever history was written last
+      left_out[#left_out + 1] = failed_row(img, msg("preview_same_sidecar", sidecar,
+        sidecars.image_name(previewed[sidecar])))
     elseif filesystem.file_exists(photo_path(img)) then
-      originals[#originals + 1] = img
+      originals[#originals + 1], previewed[sidecar] = img, img
     else
       left_out[#left_out + 1] = failed_row(img, msg("missing_file"))
     end

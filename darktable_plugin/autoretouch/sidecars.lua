@@ -26,7 +26,9 @@ local sync_counter = 0
 -- sidecar's; so the sidecar must hold darktable's current history first. Attaching a tag makes darktable
 -- rewrite the sidecar (unless sidecar writing is off); a unique, temporary tag proves the rewrite happened.
 -- Returns true, or nil and the reason to skip the image.
-local function sync_sidecar(img)
+-- @param not_written optional: the key of the message saying why an edited image whose sidecar darktable did not
+--   write is skipped (default "sidecar_not_written", apply's: its history could be lost)
+local function sync_sidecar(img, not_written)
   sync_counter = sync_counter + 1
   local token = string.format("sync-%d-%d-%d-%d", img.id, os.time(), sync_counter, math.random(0, 999999))
   local sidecar = img.sidecar
@@ -49,7 +51,7 @@ local function sync_sidecar(img)
   if fresh or not img.is_altered then
     return true -- fresh, or there is no history in darktable that could be lost
   end
-  return nil, msg("sidecar_not_written")
+  return nil, msg(not_written or "sidecar_not_written")
 end
 
 --- Whether this darktable has image:apply_sidecar (darktable 5.2+); 4.2 has not.

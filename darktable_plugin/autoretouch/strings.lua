@@ -97,6 +97,11 @@ local MSG = {
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",
+  preview_sidecar_not_written = "darktable did not write this image's sidecar, so the suggestion would be built on "
+    .. "an older history: set preferences > storage > 'write sidecar file for each image' to 'on import' or 'after "
+    .. "edit'",
+  preview_same_sidecar = "its history is in the same sidecar (%s) as that of %s, which is previewed (the image "
+    .. "selected twice, or darktable gave two images of this file the same version number): not previewed again",
   reload_failed = "sidecar written but darktable could not reload it: %s",
   not_reloaded = "sidecar written but not reloaded: darktable is shutting down",
   cancelled = "cancelled",

@@ -679,6 +679,64 @@ describe("preview on virtual copies", function()
       assert.are.equal("127.0.0.1:" .. PORT, option(calls["1"], "server"))
       assert.are.equal(1, #env.argvs_of("serve", J))
     end)
+
+    it("makes darktable write each image's sidecar first: the suggestion is built on its current history", function()
+      local a, own = original_and_own_copy()
+      stub.edit(a, "sharpen")
+      -- edits in darktable's library that it has not written to the sidecars yet
+      a.history[#a.history + 1] = "exposure"
+      own.history[#own.history + 1] = "contrast"
+      env.scenario('{"suggest": {"built_on": "history"}}')
+      local summary = plugin.preview_images({ a, own })
+      assert.are.same({}, summary.failed)
+      assert.are.equal(2, #summary.copies)
+      assert.are.equal("built on a.png.xmp: sharpen,exposure", summary.copies[1].history[3])
+      assert.are.equal("built on a_01.png.xmp: vignette,contrast", summary.copies[2].history[3])
+      assert.is_nil(stub.read_file(a.sidecar):find("autoretouch|sync", 1, true)) -- the temporary tag is gone again
+    end)
+
+    it("leaves out an edited image whose sidecar darktable does not write, saying why", function()
+      setup({ darktable_prefs = { write_sidecar_files = "never" } })
+      local a = image(1, "a.png", { writes_sidecar = false, altered = true })
+      local b = image(2, "b.png", { writes_sidecar = false })
+      local summary = plugin.preview_images({ a, b })
+      assert.are.same({ env.photos .. "/b.png" }, after_dashes(suggests()[1]))
+      assert.are.equal(1, #summary.copies)
+      assert.are.equal(b, summary.copies[1].group_leader)
+      assert.are.same({ { photo = env.photos .. "/a.png", reason = "darktable did not write this image's sidecar, so "
+        .. "the suggestion would be built on an older history: set preferences > storage > 'write sidecar file for "
+        .. "each image' to 'on import' or 'after edit'" } }, summary.failed)
+      assert.truthy(summary.text:find("\n" .. env.photos .. "/a.png: darktable did not write", 1, true))
+    end)
+
+    it("previews an image selected twice, or two images sharing one sidecar, once, naming both", function()
+      local a, own = original_and_own_copy()
+      -- another copy darktable 4.2 gave the same number after a reload: one sidecar, a_01.png.xmp, for both
+      local twin = virtual_copy(1, 8)
+      local summary = plugin.preview_images({ own, a, twin, a }, { preview_images = 4 })
+      assert.are.equal(2, #suggests()) -- the originals' call and copies 1's, a.png once in each
+      assert.are.same({ env.photos .. "/a.png" }, after_dashes(suggests()[1]))
+      assert.are.same({ env.photos .. "/a.png" }, after_dashes(suggests()[2]))
+      assert.are.equal(2, #summary.copies)
+      local made_from = {}
+      for i, copy in ipairs(summary.copies) do
+        made_from[i] = J(stub.read_file(plugin.internals.preview_recipe_path(copy))).original_id
+      end
+      assert.are.same({ own.id, a.id }, made_from)
+      assert.are.equal(2, #summary.failed)
+      assert.are.same({ env.photos .. "/a.png", 1, "its history is in the same sidecar (" .. own.sidecar .. ") as "
+        .. "that of " .. env.photos .. "/a.png (version 1), which is previewed (the image selected twice, or darktable "
+        .. "gave two images of this file the same version number): not previewed again" },
+        { summary.failed[1].photo, summary.failed[1].version, summary.failed[1].reason })
+      assert.are.same({ env.photos .. "/a.png", nil, "its history is in the same sidecar (" .. a.sidecar .. ") as "
+        .. "that of " .. env.photos .. "/a.png, which is previewed (the image selected twice, or darktable gave two "
+        .. "images of this file the same version number): not previewed again" },
+        { summary.failed[2].photo, summary.failed[2].version, summary.failed[2].reason })
+      assert.truthy(summary.text:find("\n" .. env.photos .. "/a.png (version 1): its history is in the same sidecar",
+        1, true))
+      assert.are.same({ "vignette" }, own.history) -- the twin's history never went into the suggestion
+      assert.is_nil(twin.deleted)
+    end)
   end)
 
   describe("apply chosen preview", function()

@@ -19,7 +19,7 @@ and prints one row per photo with each recipe (variant K: exposure 0.1 * K, at `
 ``failed``) and ``mode`` (``failed`` for every photo, ``garbage``) as for
 apply; some failed: exit status 9. ``built_on`` (true): each style's first operation is ``built on NAME`` (the base
 name of the sidecar the style is built on: the photo's, or with ``--duplicate=N`` its virtual copy N's; ``built on
-nothing`` when that file is missing). ``no_duplicate`` (true): an autoretouch from before ``suggest --duplicate``,
+nothing`` when that file is missing; ``"history"``: followed by ``: OP,OP`` the history that sidecar holds now). ``no_duplicate`` (true): an autoretouch from before ``suggest --duplicate``,
 which refuses the option as argparse does (exit status 2, nothing on stdout). ``usage_error`` (a text): today's
 suggest refusing its arguments as argparse does, on every call: its whole usage (which names ``[--duplicate N]``),
 then ``autoretouch suggest: error: TEXT`` (exit status 2, nothing on stdout). ``train --json`` prints its summary
@@ -43,6 +43,7 @@ Other ``--server`` addresses always answer.
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -205,7 +206,11 @@ if command == "suggest":
                 operations = list(conf.get("operations", ["exposure", "colorbalancergb"]))
                 if conf.get("built_on"):
                     base = sidecar_of(photo)
-                    operations.insert(0, "built on " + (os.path.basename(base) if os.path.exists(base) else "nothing"))
+                    built_on = "built on " + (os.path.basename(base) if os.path.exists(base) else "nothing")
+                    if conf["built_on"] == "history" and os.path.exists(base):  # the history the sidecar holds now
+                        with open(base, encoding="utf-8") as f:
+                            built_on += ": " + ",".join(re.findall(r'darktable:operation="([^"]*)"', f.read()))
+                    operations.insert(0, built_on)
                 plugins = "".join(
                     f"<plugin><num>{i}</num><operation>{op}</operation></plugin>" for i, op in enumerate(operations)
                 )
