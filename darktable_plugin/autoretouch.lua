@@ -66,6 +66,7 @@
   MODULES (autoretouch/, one role each; this file registers the preferences, actions and events)
   * json: the JSON codec; constants: names, limits, timings; strings: every text shown to the user (gettext);
     state: the state shared while darktable runs; filesystem: reading files, probing paths; shell: POSIX quoting;
+    text: file names in messages (cut without breaking a character, escaped onto one line as the CLI does);
     settings: preferences; commands: the CLI's argument lists; cli: running the CLI and reading its answer;
     daemon: the daemon started on demand; sidecars: sidecar freshness and reload; virtual_copies: the preview
     copies in the library; jobs: runs, progress and summaries; apply: apply, revert and "apply chosen preview";
@@ -159,7 +160,7 @@ local apply = require("autoretouch/apply")
 local preview = require("autoretouch/preview")
 local check = require("autoretouch/check")
 local train = require("autoretouch/train")
-local cli = require("autoretouch/cli")
+local user_text = require("autoretouch/text")
 
 local msg = strings.msg
 local apply_to_images = apply.apply_to_images
@@ -307,7 +308,7 @@ script_data.internals = {
   background_line = train.background_line,
   stop_training = train.stop_training,
   exit_status = shell.exit_status,
-  printable = cli.printable,
+  printable = user_text.printable,
   messages = strings.MSG,
   state = state,
 }

@@ -9,6 +9,7 @@ local filesystem = require("autoretouch/filesystem")
 local shell = require("autoretouch/shell")
 local commands = require("autoretouch/commands")
 local cli = require("autoretouch/cli")
+local user_text = require("autoretouch/text")
 local daemon = require("autoretouch/daemon")
 local sidecars = require("autoretouch/sidecars")
 local jobs = require("autoretouch/jobs")
@@ -73,19 +74,19 @@ local function result_notes(result)
   return notes
 end
 
---- `note` (as the CLI wrote it) as a message shows it: cut first, then escaped (cli.printable), so that a cut never
---- lands inside an escape: at most MAX_NOTE_CHARS bytes of the note, never inside a UTF-8 character, cut after a
+--- `note` (as the CLI wrote it) as a message shows it: cut first, then escaped (text.printable), so that a cut
+--- never lands inside an escape: at most MAX_NOTE_CHARS bytes of the note, never inside a UTF-8 character, cut after a
 --- whole word (a name of the list it ends with) when that keeps most of it, and saying that the Lua log has the rest.
 local function shown_note(note)
   if #note <= constants.MAX_NOTE_CHARS then
-    return cli.printable(note)
+    return user_text.printable(note)
   end
-  local head = cli.shorten(note, constants.MAX_NOTE_CHARS, "")
+  local head = user_text.shorten(note, constants.MAX_NOTE_CHARS, "")
   local space = head:match("^.*()[ \t\n\r\f\v]") -- ASCII white space (not the C locale's %s)
   if space and space > constants.MAX_NOTE_CHARS / 2 then
     head = head:sub(1, space - 1):gsub("[,;]$", "")
   end
-  return cli.printable(head) .. msg("train_note_cut")
+  return user_text.printable(head) .. msg("train_note_cut")
 end
 
 -- Shows a training's outcome: its message, the photos the plug-in skipped, and what autoretouch noted (the photos it
@@ -101,7 +102,7 @@ local function show_summary(summary)
       msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
   end
   for i, note in ipairs(result_notes(summary.result)) do -- as the CLI wrote them: cut, then escaped
-    dt.print_log(msg("log_line", "note", summary.name, cli.printable(note)))
+    dt.print_log(msg("log_line", "note", summary.name, user_text.printable(note)))
     if i <= constants.MAX_NOTES_SHOWN then
       text = text .. "\n" .. msg("train_note", shown_note(note))
     end
@@ -172,10 +173,10 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     summary.result = type(doc) == "table" and doc or nil
     summary.notes = {}
     for i, note in ipairs(result_notes(summary.result)) do
-      summary.notes[i] = cli.printable(note)
+      summary.notes[i] = user_text.printable(note)
     end
     local run_dir = summary.result and summary.result.run_dir
-    summary.run_dir = type(run_dir) == "string" and run_dir ~= "" and cli.printable(run_dir) or nil
+    summary.run_dir = type(run_dir) == "string" and run_dir ~= "" and user_text.printable(run_dir) or nil
     if filesystem.file_exists(files.cancel) then
       summary.state, summary.message = "cancelled", msg("train_cancelled")
     elseif summary.result and type(summary.result.rejected) == "string" and summary.result.rejected ~= "" then

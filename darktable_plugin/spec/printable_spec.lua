@@ -1,4 +1,4 @@
--- cli.printable: a message naming the user's files on one line, escaped as the command line's text output escapes
+-- text.printable: a message naming the user's files on one line, escaped as the command line's text output escapes
 -- it (backend/text.py printable), whatever the C library's locale.
 
 local load = require("helpers.load")
