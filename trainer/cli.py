@@ -62,6 +62,7 @@ from trainer.summary_lines import counted, metric_lines, note_lines
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
     from trainer.distributed import DistInfo
+    from trainer.run_lock import RunFolderLock
 
 __all__ = ["StyleNameError", "TrainUsageError", "register", "run"]
 
@@ -244,7 +245,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--run-dir",
         type=Path,
         metavar="DIR",
-        help="run folder (default RUNS/STYLE, or the next free RUNS/STYLE-N once it holds a finished run)",
+        help="run folder (default RUNS/STYLE, or the next free RUNS/STYLE-N once it holds a finished run or another "
+        "training is using it; a folder in use is refused)",
     )
     where.add_argument(
         "--runs-dir",
@@ -381,9 +383,7 @@ def _check_mode(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Resolve the configuration, train, export the style; returns exit status 0."""
-    from backend.agent.style import user_style_dirs
-    from trainer.config import apply_overrides, load_config
+    """Resolve the configuration, train, export the style; returns the exit status (0, or a style not installed)."""
     from trainer.distributed import cleanup_distributed, init_distributed
 
     _check_mode(args)
@@ -396,7 +396,23 @@ def run(args: argparse.Namespace) -> int:
         # the daemon keeps its run folders in its own run directory (the options it refuses itself: TRAIN_LOCAL_ONLY)
         refuse_options(args, {"runs_dir": "the daemon keeps its run folders in its own run directory"})
         return remote_train(args)
-    run_dir = _run_dir(args)
+    info = init_distributed()
+    try:
+        lock, run_dir = _held_run_dir(args, info)
+        try:
+            return _train_in(args, run_dir, info)
+        finally:
+            if lock is not None:
+                lock.release()
+    finally:
+        cleanup_distributed(info)
+
+
+def _train_in(args: argparse.Namespace, run_dir: Path, info: DistInfo) -> int:
+    """:func:`run` in the held run folder ``run_dir``: train, install, print the summary; returns the exit status."""
+    from backend.agent.style import user_style_dirs
+    from trainer.config import apply_overrides, load_config
+
     base = args.config
     if base is None and args.resume and (run_dir / "config.toml").is_file():
         base = run_dir / "config.toml"
@@ -409,7 +425,6 @@ def run(args: argparse.Namespace) -> int:
         if finetune and not cfg.run.description:
             what = f"imitation of expert {args.expert} ({args.lrcat.name}) + GAN fine-tuning"
             cfg = apply_overrides(cfg, [f"run.description={what}"])
-    info = init_distributed()
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO if info.is_main else logging.WARNING,
@@ -419,29 +434,26 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_install:
         install_dir = args.install_dir or user_style_dirs()[0]
     before = installed_before(install_dir, cfg.run.style)
-    try:
-        if args.favourites is not None:
-            catalog = (args.lrcat, args.favourites, args.photos)
-            summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=None, sources=None, catalog=catalog)
-        elif args.darktable is not None:
-            summary = _train_gan(
-                args,
-                cfg,
-                run_dir,
-                install_dir,
-                info,
-                targets=None,
-                sources=None,
-                darktable=_darktable_dir(args, run_dir, claim=cfg.run.method == "restore"),
-            )
-        elif args.lrcat is None:
-            summary = _train_gan(
-                args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources, pairs=args.pairs
-            )
-        else:
-            summary = _train_history(args, cfg, run_dir, install_dir, info, finetune=finetune)
-    finally:
-        cleanup_distributed(info)
+    if args.favourites is not None:
+        catalog = (args.lrcat, args.favourites, args.photos)
+        summary = _train_gan(args, cfg, run_dir, install_dir, info, targets=None, sources=None, catalog=catalog)
+    elif args.darktable is not None:
+        summary = _train_gan(
+            args,
+            cfg,
+            run_dir,
+            install_dir,
+            info,
+            targets=None,
+            sources=None,
+            darktable=_darktable_dir(args, run_dir, claim=cfg.run.method == "restore"),
+        )
+    elif args.lrcat is None:
+        summary = _train_gan(
+            args, cfg, run_dir, install_dir, info, targets=args.targets, sources=args.sources, pairs=args.pairs
+        )
+    else:
+        summary = _train_history(args, cfg, run_dir, install_dir, info, finetune=finetune)
     if not info.is_main:
         return 0
     summary["notes"] = [*summary.get("notes", []), *install_notes(cfg.run.style, install_dir, before, summary)]
@@ -461,27 +473,55 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dir(args: argparse.Namespace) -> Path:
-    """The run's folder: ``--run-dir``, else :func:`trainer.run_folder.default_run_dir` under ``--runs-dir``.
+def _held_run_dir(args: argparse.Namespace, info: DistInfo) -> tuple[RunFolderLock | None, Path]:
+    """The run's folder, held for the run by rank 0: ``--run-dir``, else the style's default one under ``--runs-dir``.
 
     That is ``RUNS/STYLE`` (``RUNS``: ``--runs-dir``, by default ``runs``), or the next free ``RUNS/STYLE-N`` once
-    the style's newest run folder there holds a finished run; with ``--resume`` the newest.
+    the style's newest run folder there holds a finished run or another training holds it; with ``--resume`` the
+    newest (:func:`trainer.run_lock.claim_run_dir`). Under torchrun the other ranks use rank 0's folder.
+
+    Returns:
+        The lock (``None`` on the other ranks) and the folder.
 
     Raises:
         ConfigError: ``--darktable`` into a folder that already holds a trained style (refused before the photos
             are linked into ``RUN_DIR/selection``, as training would refuse it after), no free run folder, or a
             ``--runs-dir`` that is not a folder (a file; a missing one is made with the run folder).
+        RunFolderInUseError: ``--run-dir``, or the newest run folder with ``--resume``, is held by another training.
     """
     from trainer.config import ConfigError
-    from trainer.run_folder import RUNS_DIR, default_run_dir, refuse_trained_run_dir
+    from trainer.run_folder import RUNS_DIR, refuse_trained_run_dir
+    from trainer.run_lock import claim_run_dir
 
-    runs: Path = args.runs_dir if args.runs_dir is not None else RUNS_DIR
-    if args.runs_dir is not None and (runs.exists() or runs.is_symlink()) and not runs.is_dir():
-        raise ConfigError(f"--runs-dir {runs}: not a folder")
-    run_dir: Path = args.run_dir or default_run_dir(args.style, resume=args.resume, runs=runs)
-    if args.darktable is not None:
-        refuse_trained_run_dir(run_dir)
-    return run_dir
+    lock = None
+    try:
+        if info.is_main:
+            runs: Path = args.runs_dir if args.runs_dir is not None else RUNS_DIR
+            if args.runs_dir is not None and (runs.exists() or runs.is_symlink()) and not runs.is_dir():
+                raise ConfigError(f"--runs-dir {runs}: not a folder")
+            lock = claim_run_dir(args.style, run_dir=args.run_dir, resume=args.resume, runs=runs)
+            if args.darktable is not None:
+                refuse_trained_run_dir(lock.folder)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        _share_run_dir(None, info)  # the other ranks stop too
+        raise
+    run_dir = _share_run_dir(None if lock is None else lock.folder, info)
+    if run_dir is None:
+        raise ConfigError("rank 0 of this torchrun job could not claim the run folder (see its error)")
+    return lock, run_dir
+
+
+def _share_run_dir(run_dir: Path | None, info: DistInfo) -> Path | None:
+    """Rank 0's ``run_dir`` on every rank (``None``: rank 0 failed to claim one)."""
+    if not info.distributed:
+        return run_dir
+    import torch.distributed as dist
+
+    box: list[str | None] = [None if run_dir is None else str(run_dir)]
+    dist.broadcast_object_list(box, src=0)
+    return None if box[0] is None else Path(box[0])
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

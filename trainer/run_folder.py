@@ -16,13 +16,16 @@ newest folder while it holds no finished run (an unfinished GAN run there is ref
 before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
 An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
 it). ``--runs-dir RUNS`` (exclusive with ``--run-dir``) puts the series, and the folder ``--resume`` continues, in
-``RUNS`` instead of :data:`RUNS_DIR` (the darktable plug-in keeps it in darktable's cache folder).
+``RUNS`` instead of :data:`RUNS_DIR` (the darktable plug-in keeps it in darktable's cache folder). A run holds its
+folder while it runs (:mod:`trainer.run_lock`): a new run does not go to a newest folder another training holds,
+but to the next free ``runs/NAME-N``.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 from trainer.config import ConfigError
@@ -136,18 +139,20 @@ def _series(style: str, runs: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) -> Path:
+def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR, in_use: Collection[Path] = ()) -> Path:
     """The run folder of a ``train`` run of style ``style`` that names none (see the module docstring).
 
     Args:
         style: the style name (a valid one: no path separators).
         resume: the run continues the newest run (``--resume``): that folder, whatever it holds.
         runs: the folder of run folders (``train --runs-dir``; by default :data:`RUNS_DIR`).
+        in_use: run folders another training holds (:mod:`trainer.run_lock`): a new run does not go to the newest
+            one while it is among them, but to the first free ``runs/NAME-N`` above it.
 
     Returns:
         ``runs/NAME`` for the first run (the first free ``runs/NAME-N`` where ``runs/NAME`` is another style's
-        folder), the newest run folder while it holds no finished run or with ``resume``, else the first free
-        ``runs/NAME-N`` above the newest.
+        folder), the newest run folder while it holds no finished run and is not in use, or with ``resume``, else
+        the first free ``runs/NAME-N`` above the newest.
 
     Raises:
         ConfigError: every ``runs/NAME-N`` up to ``MAX_RUNS`` is taken (nothing is overwritten).
@@ -164,7 +169,7 @@ def default_run_dir(style: str, *, resume: bool = False, runs: Path = RUNS_DIR) 
         return base
     if series:
         number, newest = series[-1]
-        if resume or not holds_trained_style(newest):
+        if resume or (newest not in in_use and not holds_trained_style(newest)):
             return newest
     else:  # runs/NAME is another style's run (or nobody's): the series starts in the first free runs/NAME-N
         number = 1

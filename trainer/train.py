@@ -70,6 +70,7 @@ from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
 from trainer.rl import episode_losses
 from trainer.run_folder import default_run_dir
+from trainer.run_lock import claim_run_dir
 from trainer.summary_lines import counted
 
 __all__ = ["METRIC_COLUMNS", "TrainResult", "Trainer", "rollout_with_states", "train"]
@@ -444,7 +445,6 @@ def _export_style(
     return path, installed.path, installed.kept
 
 
-# Long: dispatch of `train` over the methods and sources, with the shared set-up around it; half of it is the docstring.
 def train(
     cfg: TrainConfig,
     *,
@@ -475,7 +475,8 @@ def train(
         edits: ``{"path", "settings"}`` per photo: originals with their Lightroom develop settings (the
             plug-in's "train from selection"), learnt as pairs.
         run_dir: the run folder (default :func:`trainer.run_folder.default_run_dir`: ``runs/<style>``, or the next
-            free ``runs/<style>-N`` once the newest holds a finished run; with ``resume`` the newest).
+            free ``runs/<style>-N`` once the newest holds a finished run or another training holds it; with
+            ``resume`` the newest). Held for the run (:func:`trainer.run_lock.claim_run_dir`).
         resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         install_dir: also install the exported style into this style folder (``None``: only the run folder).
         progress: show a tqdm progress bar (rank 0).
@@ -488,10 +489,52 @@ def train(
 
     Raises:
         ConfigError: the run folder already has checkpoints and ``resume`` is off.
+        RunFolderInUseError: ``run_dir`` (or with ``resume`` the newest run folder) is held by another training
+            (:mod:`trainer.run_lock`; without ``run_dir`` a new run takes the next free folder instead).
         NotFoundError: a folder is missing or empty, or ``resume`` found no checkpoint.
     """
     info = info or init_distributed()
-    run = Path(run_dir) if run_dir is not None else default_run_dir(cfg.run.style, resume=resume)
+    lock = None
+    if info.is_main:  # the folder is held for the run (re-entrant: the CLI may hold it already)
+        lock = claim_run_dir(cfg.run.style, run_dir=None if run_dir is None else Path(run_dir), resume=resume)
+    run = lock.folder if lock is not None else Path(run_dir or default_run_dir(cfg.run.style, resume=resume))
+    try:
+        return _train_in(
+            cfg,
+            run,
+            targets,
+            sources,
+            pairs,
+            catalog,
+            darktable,
+            edits,
+            resume,
+            install_dir,
+            progress,
+            info,
+            stop_after,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_in(
+    cfg: TrainConfig,
+    run: Path,
+    targets: str | Path | None,
+    sources: str | Path | None,
+    pairs: tuple[str | Path, str | Path] | None,
+    catalog: tuple[str | Path, str, str | Path | None] | None,
+    darktable: str | Path | None,
+    edits: Sequence[Mapping[str, Any]] | None,
+    resume: bool,
+    install_dir: str | Path | None,
+    progress: bool,
+    info: DistInfo,
+    stop_after: int | None,
+) -> TrainResult:
+    """:func:`train` in its held run folder ``run``: the restoration, or the GAN's checks and run."""
     paired = pairs is not None or catalog is not None or darktable is not None or edits is not None
     if paired and cfg.run.method != "restore":
         raise ConfigError(
