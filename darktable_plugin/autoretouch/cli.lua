@@ -12,12 +12,16 @@ local user_text = require("autoretouch/text")
 
 local msg = strings.msg
 
---- Whether `stderr` holds argparse's line for options it does not know (`autoretouch: error: unrecognized
---- arguments: ...`) naming `option` (e.g. "--duplicate", also as `--duplicate=N`): an autoretouch older than that
---- option. Only that line counts: the whole usage a command prints for other usage errors names its options too.
-local function option_unrecognized(stderr, option)
+--- Whether the CLI call `result` ({status, stderr}) is a usage error (exit status EXIT_USAGE) whose stderr holds
+--- argparse's line for options it does not know (`autoretouch: error: unrecognized arguments: ...`) naming `option`
+--- (e.g. "--duplicate", also as `--duplicate=N`): an autoretouch older than that option. Only that line counts: the
+--- whole usage a command prints for other usage errors names its options too.
+local function option_unrecognized(result, option)
+  if result.status ~= constants.EXIT_USAGE then
+    return false
+  end
   local pattern = "%s" .. option:gsub("%p", "%%%0") .. "[=%s]"
-  for line in (stderr or ""):gmatch("[^\n]+") do
+  for line in (result.stderr or ""):gmatch("[^\n]+") do
     local unknown = line:match("unrecognized arguments:(.*)$")
     if unknown and (unknown .. " "):find(pattern) then
       return true

@@ -308,7 +308,7 @@ end
 --- --duplicate` refuses the option (a usage error, exit status 2, naming it as an unrecognized argument) and is
 --- named as such; else cli_problem's message (any other usage error among them).
 local function suggest_problem(cfg, result, index)
-  if index > 0 and result.status == constants.EXIT_USAGE and cli.option_unrecognized(result.stderr, "--duplicate") then
+  if index > 0 and cli.option_unrecognized(result, "--duplicate") then
     return msg("preview_duplicate_unsupported", index, cli.cli_problem(cfg, result))
   end
   return cli.cli_problem(cfg, result)

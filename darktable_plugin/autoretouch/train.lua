@@ -55,7 +55,7 @@ end
 --- Why the training `result` of the CLI failed: an autoretouch from before `train --runs-dir` refuses the option
 --- (a usage error naming it as an unrecognized argument) and is named as such; else cli_problem's message.
 local function train_problem(cfg, result)
-  if result.status == constants.EXIT_USAGE and cli.option_unrecognized(result.stderr, "--runs-dir") then
+  if cli.option_unrecognized(result, "--runs-dir") then
     return msg("train_runs_dir_unsupported", cli.cli_problem(cfg, result))
   end
   return cli.cli_problem(cfg, result)
@@ -89,8 +89,8 @@ local function shown_note(note)
   return user_text.printable(head) .. msg("train_note_cut")
 end
 
--- Shows a training's outcome: its message, the photos the plug-in skipped, and what autoretouch noted (the photos it
--- left out: unreadable, duplicates, ...): the first notes shortened, then how many more; each whole in the Lua log.
+--- Shows a training's outcome: its message, the photos the plug-in skipped, and what autoretouch noted (the photos it
+--- left out: unreadable, duplicates, ...): the first notes shortened, then how many more; each whole in the Lua log.
 -- @param summary the summary train_from_images returns
 local function show_summary(summary)
   local text = summary.message
@@ -101,14 +101,15 @@ local function show_summary(summary)
     text = text .. "\n" .. msg("train_skipped", #summary.skipped,
       msg("first_problem", summary.skipped[1].photo, summary.skipped[1].reason))
   end
-  for i, note in ipairs(result_notes(summary.result)) do -- as the CLI wrote them: cut, then escaped
-    dt.print_log(msg("log_line", "note", summary.name, user_text.printable(note)))
+  local notes = result_notes(summary.result) -- as the CLI wrote them, to be cut, then escaped (summary.notes: escaped)
+  for i, note in ipairs(notes) do
+    dt.print_log(msg("log_line", "note", summary.name, summary.notes[i]))
     if i <= constants.MAX_NOTES_SHOWN then
       text = text .. "\n" .. msg("train_note", shown_note(note))
     end
   end
-  if #summary.notes > constants.MAX_NOTES_SHOWN then
-    text = text .. "\n" .. msg("summary_more_notes", #summary.notes - constants.MAX_NOTES_SHOWN)
+  if #notes > constants.MAX_NOTES_SHOWN then
+    text = text .. "\n" .. msg("summary_more_notes", #notes - constants.MAX_NOTES_SHOWN)
   end
   dt.print(text)
 end
