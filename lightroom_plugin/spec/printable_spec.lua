@@ -1,13 +1,13 @@
--- TrainFlow.printable: a note naming the user's files on one line, escaped as autoretouch's command line escapes
+-- Text.printable: a note naming the user's files on one line, escaped as autoretouch's command line escapes
 -- it (backend/text.py printable).
 
 require("sdk")
 
-local TrainFlow = require("TrainFlow")
+local Text = require("Text")
 
-local printable = TrainFlow.printable
+local printable = Text.printable
 
-describe("TrainFlow.printable", function()
+describe("Text.printable", function()
   it("escapes what the command line escapes (backend/text.py), as Python writes it", function()
     local cases = {
       { "a\nb\rc\td", "a\\nb\\rc\\td" },

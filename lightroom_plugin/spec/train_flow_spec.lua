@@ -176,7 +176,7 @@ describe("train from selected photos", function()
     -- in the summary, and whole (escaped) in the log
     trainOnEditedPhoto { notes = { cases[4][1] } }
     assert.are.equal("Note: " .. cases[4][2], menus.lastMessage().info:match("\n([^\n]*)$"))
-    assert.is_truthy(logged("train: note: " .. TrainFlow.printable(cases[4][1])))
+    assert.is_truthy(logged("train: note: " .. require("Text").printable(cases[4][1])))
   end)
 
   it("refuses a style name the daemon would refuse, before sending anything", function()
