@@ -57,7 +57,7 @@ end
 local function remove_temp_dir(dir)
   local line = shell.command_line({ "rm", "-r", "-f", "--", dir }, "/dev/null", "/dev/null")
   if not line or shell.exit_status(dt.control.execute(line)) ~= 0 then
-    dt.print_log(msg("log_line", "failed", dir, "could not remove this temporary folder"))
+    dt.print_log(msg("log_line", "failed", dir, msg("preview_dir_not_removed")))
   end
 end
 
@@ -268,7 +268,7 @@ local function keep_preview_recipe(copy, img, k, recipe)
   end
   local path = virtual_copies.preview_recipe_path(copy)
   if not path then
-    return nil, msg("preview_recipe_not_kept", photo_path(copy), "-", "darktable has no cache folder")
+    return nil, msg("preview_recipe_not_kept", photo_path(copy), "-", msg("no_cache_folder"))
   end
   local entry = { copy_id = copy.id, duplicate_index = copy.duplicate_index, original_id = img.id,
     photo = photo_path(img), variant = k, recipe = json.encode(bare), mark = virtual_copies.preview_mark(copy) }

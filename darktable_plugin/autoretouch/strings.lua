@@ -195,6 +195,8 @@ local MSG = {
   preview_duplicate_unsupported = "this autoretouch is too old to preview a virtual copy (version %d) on the copy's "
     .. "own history: its suggest has no --duplicate; update autoretouch (%s)",
   preview_dir_failed = "could not make a temporary folder for the style files",
+  preview_dir_not_removed = "could not remove this temporary folder",
+  no_cache_folder = "darktable has no cache folder",
   preview_discarded = "auto-retouch: %d preview copies removed",
   previews_removed = "; %d preview copies removed",
   previews_kept = "; kept %d preview copies you edited",
