@@ -24,6 +24,7 @@ same weights as one uninterrupted run (same seed and process count).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -445,6 +446,7 @@ def _export_style(
     return path, installed.path, installed.kept
 
 
+# Long: dispatch of `train` over the methods and sources, with the shared set-up around it; half of it is the docstring.
 def train(
     cfg: TrainConfig,
     *,
@@ -494,82 +496,47 @@ def train(
         NotFoundError: a folder is missing or empty, or ``resume`` found no checkpoint.
     """
     info = info or init_distributed()
-    lock = None
-    if info.is_main:  # the folder is held for the run (re-entrant: the CLI may hold it already)
-        lock = claim_run_dir(cfg.run.style, run_dir=None if run_dir is None else Path(run_dir), resume=resume)
-    run = lock.folder if lock is not None else Path(run_dir or default_run_dir(cfg.run.style, resume=resume))
-    try:
-        return _train_in(
-            cfg,
-            run,
-            targets,
-            sources,
-            pairs,
-            catalog,
-            darktable,
-            edits,
-            resume,
-            install_dir,
-            progress,
-            info,
-            stop_after,
-        )
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-def _train_in(
-    cfg: TrainConfig,
-    run: Path,
-    targets: str | Path | None,
-    sources: str | Path | None,
-    pairs: tuple[str | Path, str | Path] | None,
-    catalog: tuple[str | Path, str, str | Path | None] | None,
-    darktable: str | Path | None,
-    edits: Sequence[Mapping[str, Any]] | None,
-    resume: bool,
-    install_dir: str | Path | None,
-    progress: bool,
-    info: DistInfo,
-    stop_after: int | None,
-) -> TrainResult:
-    """:func:`train` in its held run folder ``run``: the restoration, or the GAN's checks and run."""
-    paired = pairs is not None or catalog is not None or darktable is not None or edits is not None
-    if paired and cfg.run.method != "restore":
-        raise ConfigError(
-            "--pairs, --favourites and --darktable train by restoration (run.method = 'restore'), not by the GAN"
-        )
-    if cfg.run.method == "restore":
-        if resume or stop_after is not None:
-            raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
-        from trainer.restore import train_restore
-
-        with _run_scope(cfg):
-            return train_restore(
-                cfg,
-                targets=targets,
-                sources=sources,
-                pairs=pairs,
-                catalog=catalog,
-                darktable=darktable,
-                edits=edits,
-                run=run,
-                install_dir=install_dir,
-                progress=progress,
-                info=info,
+    with contextlib.ExitStack() as held:
+        if info.is_main:  # the folder is held for the run (re-entrant: the CLI may hold it already)
+            run_path = None if run_dir is None else Path(run_dir)
+            run = held.enter_context(claim_run_dir(cfg.run.style, run_dir=run_path, resume=resume)).folder
+        else:
+            run = Path(run_dir or default_run_dir(cfg.run.style, resume=resume))
+        paired = pairs is not None or catalog is not None or darktable is not None or edits is not None
+        if paired and cfg.run.method != "restore":
+            raise ConfigError(
+                "--pairs, --favourites and --darktable train by restoration (run.method = 'restore'), not by the GAN"
             )
-    if targets is None:
-        raise ConfigError("GAN training needs a folder of favourites (--targets)")
-    ckpt_dir = run / "checkpoints"
-    if not resume and latest_checkpoint(ckpt_dir) is not None:
-        raise ConfigError(f"{run}: the run folder already has checkpoints; use --resume or another --run-dir")
-    if resume and latest_checkpoint(ckpt_dir) is None:
-        from backend.errors import NotFoundError
+        if cfg.run.method == "restore":
+            if resume or stop_after is not None:
+                raise ConfigError("--resume continues a GAN run (run.method = 'gan'); a restoration run starts afresh")
+            from trainer.restore import train_restore
 
-        raise NotFoundError(f"{ckpt_dir}: no checkpoint to resume from")
-    with _run_scope(cfg):
-        return _run(cfg, info, run, ckpt_dir, targets, sources, resume, install_dir, progress, stop_after)
+            with _run_scope(cfg):
+                return train_restore(
+                    cfg,
+                    targets=targets,
+                    sources=sources,
+                    pairs=pairs,
+                    catalog=catalog,
+                    darktable=darktable,
+                    edits=edits,
+                    run=run,
+                    install_dir=install_dir,
+                    progress=progress,
+                    info=info,
+                )
+        if targets is None:
+            raise ConfigError("GAN training needs a folder of favourites (--targets)")
+        ckpt_dir = run / "checkpoints"
+        if not resume and latest_checkpoint(ckpt_dir) is not None:
+            raise ConfigError(f"{run}: the run folder already has checkpoints; use --resume or another --run-dir")
+        if resume and latest_checkpoint(ckpt_dir) is None:
+            from backend.errors import NotFoundError
+
+            raise NotFoundError(f"{ckpt_dir}: no checkpoint to resume from")
+        with _run_scope(cfg):
+            return _run(cfg, info, run, ckpt_dir, targets, sources, resume, install_dir, progress, stop_after)
 
 
 @contextmanager
