@@ -446,7 +446,7 @@ def _train_in(args: argparse.Namespace, run_dir: Path, info: DistInfo) -> int:
             info,
             targets=None,
             sources=None,
-            darktable=_darktable_dir(args, run_dir, claim=cfg.run.method == "restore"),
+            darktable=_darktable_dir(args, run_dir, mark=cfg.run.method == "restore"),
         )
     elif args.lrcat is None:
         summary = _train_gan(
@@ -554,13 +554,13 @@ def _warn_same_sources(args: argparse.Namespace) -> None:
         )
 
 
-def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, claim: bool = True) -> Path:
+def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, mark: bool = True) -> Path:
     """``--darktable``'s folder: the one folder given, or a fresh folder of links to the photos given.
 
     Several folders, photo files, or both (a photo's sidecar stands for the photo) are linked into
     ``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first;
-    with ``claim`` (a run that will go on: restoration, the one method that learns from darktable edits) the run
-    folder is then claimed for the style (:func:`_claim_run_dir`).
+    with ``mark`` (a run that will go on: restoration, the one method that learns from darktable edits) the run
+    folder is then marked as the style's (:func:`_mark_for_style`).
 
     Raises:
         NotFoundError: a path does not exist, or a folder holds no photo.
@@ -572,12 +572,12 @@ def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, claim: bool = Tru
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0]
     folder = linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True)
-    if claim:
-        _claim_run_dir(run_dir, args.style)
+    if mark:
+        _mark_for_style(run_dir, args.style)
     return folder
 
 
-def _claim_run_dir(run_dir: Path, style: str) -> None:
+def _mark_for_style(run_dir: Path, style: str) -> None:
     """Mark ``run_dir`` as style ``style``'s as soon as its selection is linked (a ``config.toml`` naming the style).
 
     The run writes its whole configuration later; until then a folder holding only the selection's links would be
