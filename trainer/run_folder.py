@@ -5,20 +5,21 @@ A style's runs without ``--run-dir`` form a series: ``runs/NAME`` first, and eac
 retrain" works without deleting anything and every earlier run keeps its own files. The style's **newest** run
 folder is the highest-numbered one of the series whose ``config.toml`` names the style (a folder ``runs/NAME-2``
 of a style called ``NAME-2`` is not part of ``NAME``'s series, and is never used for it; ``train --darktable``
-writes a ``config.toml`` naming its style before it links its selection there, so that no other style takes the
-folder while the run starts). ``runs/NAME`` itself is the first run of the series only where its ``config.toml`` names the style, or where it
-holds nothing to lose (nothing, hidden files, or only the ``selection/`` links of a ``train --darktable`` run that
-failed before writing its configuration): ``runs/g-2`` may be the second run of a style ``g``, and then a style
-called ``g-2`` starts its series in the first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or
-overwriting ``g``'s run (a folder without a ``config.toml`` that holds anything else, or whose ``config.toml``
-cannot be read, is nobody's and never used). A new run goes to that
-newest folder while it holds no finished run (an unfinished GAN run there is refused with "use --resume", as
-before), else to the first ``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one.
-An explicit ``--run-dir`` is used as given (a folder that holds a trained style is refused then: the user chose
-it). ``--runs-dir RUNS`` (exclusive with ``--run-dir``) puts the series, and the folder ``--resume`` continues, in
-``RUNS`` instead of :data:`RUNS_DIR` (the darktable plug-in keeps it in darktable's cache folder). A run holds its
-folder while it runs (:mod:`trainer.run_lock`): a new run does not go to a newest folder another training holds,
-but to the next free ``runs/NAME-N``.
+writes a ``config.toml`` naming its style as soon as it has linked its selection there, so that no other style
+takes the folder should the run fail before writing its configuration). ``runs/NAME`` itself is the first run of
+the series only where its ``config.toml`` names the style, or where it holds nothing to lose (nothing, hidden
+files, or only the ``selection/`` links of a ``train --darktable`` run that failed before writing its
+configuration): ``runs/g-2`` may be the second run of a style ``g``, and then a style called ``g-2`` starts its
+series in the first free ``runs/g-2-N`` (N >= 2) instead, never using, resuming or overwriting ``g``'s run (a
+folder without a ``config.toml`` that holds anything else, or whose ``config.toml`` cannot be read, is nobody's
+and never used).
+
+A new run goes to that newest folder while it holds no finished run and no other training holds it
+(:mod:`trainer.run_lock`; an unfinished GAN run there is refused with "use --resume"), else to the first
+``runs/NAME-N`` above it that does not exist; ``--resume`` continues the newest one. An explicit ``--run-dir`` is
+used as given (a folder that holds a trained style is refused then: the user chose it). ``--runs-dir RUNS``
+(exclusive with ``--run-dir``) puts the series, and the folder ``--resume`` continues, in ``RUNS`` instead of
+:data:`RUNS_DIR` (the darktable plug-in keeps it in darktable's cache folder).
 """
 
 from __future__ import annotations
