@@ -1,21 +1,24 @@
 """Training pairs from darktable edits (``autoretouch train --darktable``): each photo and darktable's render of it.
 
-The photos' sidecars are read (:func:`_darktable_histories`), darktable-cli renders each active history
-(:class:`trainer.darktable_cli.DarktableCli`), and the pairs are cut, turned back where the render is the photo
-rotated, and fitted as ``--pairs`` are (:mod:`trainer.restore_pairs`).
+The photos' sidecars, and their virtual copies' (one more pair each), are read (:func:`_darktable_histories`),
+darktable-cli renders each active history (:class:`trainer.darktable_cli.DarktableCli`), and the pairs are cut,
+turned back where the render is the photo rotated, and fitted as ``--pairs`` are (:mod:`trainer.restore_pairs`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+from torch import Tensor
 
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
+from trainer.data.darktable_copies import copy_label, copy_named, copy_sidecars
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import load_paired_views
 
@@ -31,22 +34,59 @@ log = logging.getLogger(__name__)
 DARKTABLE_EXPORT_SIZE = 768
 
 
-def _darktable_histories(
-    photos: list[Path], selection: bool
-) -> tuple[list[tuple[Path, str, dict[str, Any], dict[str, Any]]], list[str], list[str]]:
-    """Each photo's sidecar text, its history mapped into our sliders, and what was mapped (or why it is skipped).
+class DarktableEdit(NamedTuple):
+    """One darktable edit to learn from: a photo's history, or one of its virtual copies'.
+
+    Attributes:
+        photo: the photo file (a link to the user's own in a selection folder).
+        text: the edit's sidecar text (darktable-cli renders it on the photo).
+        values: its history mapped into our sliders (:func:`trainer.darktable_labels.history_to_settings`).
+        modules: what was mapped: ``mapped``, ``approximate``, ``not_ours`` (module names).
+        name: the pair's name: the photo's stem, ``"STEM (virtual copy N)"`` for darktable's copy N.
+    """
+
+    photo: Path
+    text: str
+    values: dict[str, Any]
+    modules: dict[str, Any]
+    name: str
+
+
+def _photo_edits(photo: Path, names: Collection[str]) -> list[tuple[int, Path]]:
+    """``(copy number, sidecar)`` of each darktable edit of ``photo`` by name: its own (0) if any, then its copies'.
+
+    ``names``: the file names in ``photo``'s folder.
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+
+    sidecar = darktable_sidecar_path(photo)
+    own = [(0, sidecar)] if sidecar.name in names and sidecar.is_file() else []
+    return own + [(c.number, c.sidecar) for c in copy_sidecars(photo, names) if c.sidecar.is_file()]
+
+
+# Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
+def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[DarktableEdit], list[str], list[str]]:
+    """Each photo's darktable edits (its own history, its virtual copies'), mapped into our sliders, or why not.
+
+    A photo's virtual copy N (sidecar ``NAME_NN.EXT.xmp``, :mod:`trainer.data.darktable_copies`) is one more edit
+    of it, named ``NAME (virtual copy N)`` (``NAME.EXT (virtual copy N)`` in messages); a sidecar of that name
+    that is another file's (``xmpMM:DerivedFrom``, :func:`backend.sidecar.apply.copy_conflict`) is not a copy.
+    A copy without an active history, or with the same one as an earlier edit of its photo, is skipped as a photo
+    without an edit is. A photo whose only sidecars are its copies' (a selection of copies) is not skipped for
+    want of its own.
 
     Args:
         photos: the folder's photos (links to the user's own files when ``selection``).
         selection: the folder is a selection of links (``train --darktable A B``): messages name the user's files.
 
     Returns:
-        ``(photo, sidecar text, slider values, module summary)`` per usable photo, the skip messages
-        (``"PHOTO: why"``, every photo skipped), and those skipped because the photo or its sidecar could not be
-        read (``"PHOTO (why)"``: an empty or truncated file, a malformed sidecar).
+        The usable edits, the skip messages (``"PHOTO: why"``, every edit skipped), and those skipped because the
+        photo or its sidecar could not be read (``"PHOTO (why)"``: an empty or truncated file, a malformed
+        sidecar).
     """
     from backend.decode import decode_preview
     from backend.errors import AutoretouchError
+    from backend.sidecar.apply import copy_conflict
     from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
     from backend.sidecar.xmp import read_sidecar_readonly
     from trainer.darktable_labels import history_to_settings
@@ -54,52 +94,77 @@ def _darktable_histories(
 
     skipped: list[str] = []
     unreadable: list[str] = []
-    chosen: list[tuple[Path, str, dict[str, Any], dict[str, Any]]] = []
+    chosen: list[DarktableEdit] = []
+    listings: dict[Path, set[str]] = {}  # each folder listed once, however many photos it holds
     for photo in photos:
-        sidecar = darktable_sidecar_path(photo)
+        names = listings.get(photo.parent)
+        if names is None:
+            names = listings[photo.parent] = {p.name for p in photo.parent.iterdir()}
         # In a selection, messages name the user's own files, not the links in the run folder.
-        own, own_sidecar = link_target(photo), link_target(sidecar)
+        own = link_target(photo)
         shown = str(own) if selection else photo.name
-        if not sidecar.is_file():
-            skipped.append(f"{shown}: no darktable sidecar ({own_sidecar if selection else sidecar.name})")
+        edits = _photo_edits(photo, names)
+        if not edits:
+            sidecar = darktable_sidecar_path(photo)
+            skipped.append(f"{shown}: no darktable sidecar ({link_target(sidecar) if selection else sidecar.name})")
             continue
-        step = "sidecar"
-        try:
-            entries = active_history(read_sidecar_readonly(own_sidecar))
-            if not entries:
-                skipped.append(f"{shown}: the sidecar has no active history")
+        long_side: int | None = None  # the photo is decoded once, for its first usable edit
+        histories: dict[tuple[Any, ...], str] = {}
+        for number, sidecar in edits:
+            label = copy_label(shown, number)
+            step = "sidecar"
+            try:
+                doc = read_sidecar_readonly(link_target(sidecar))
+                if number and copy_conflict(doc, own, number) is not None:
+                    continue  # another file's sidecar (a photo really called NAME_NN.EXT), not a copy's
+                entries = active_history(doc)
+                if not entries:
+                    skipped.append(f"{label}: the sidecar has no active history")
+                    continue
+                if tuple(entries) in histories:
+                    skipped.append(f"{label}: the same history as {histories[tuple(entries)]}")
+                    continue
+                histories[tuple(entries)] = label
+                step = "photo"
+                if long_side is None:
+                    info = decode_preview(own, long_side=64)
+                    long_side = max(info.full_width, info.full_height)
+                step = "history"
+                mapped = history_to_settings(entries, long_side_px=long_side)
+            except AutoretouchError as exc:
+                who = shown if step == "photo" else label  # the photo: none of its edits can be learnt from
+                skipped.append(f"{who}: {exc}")
+                if step != "history":  # the photo or its sidecar could not be read (not: a history we cannot map)
+                    why = getattr(exc, "reason", None) or str(exc)
+                    unreadable.append(f"{who} ({'the sidecar: ' if step == 'sidecar' else ''}{why})")
+                if step == "photo":
+                    break
                 continue
-            step = "photo"
-            info = decode_preview(own, long_side=64)
-            step = "history"
-            mapped = history_to_settings(entries, long_side_px=max(info.full_width, info.full_height))
-        except AutoretouchError as exc:
-            skipped.append(f"{shown}: {exc}")
-            if step != "history":  # the photo or its sidecar could not be read (not: a history we cannot map)
-                why = getattr(exc, "reason", None) or str(exc)
-                unreadable.append(f"{shown} ({'the sidecar: ' if step == 'sidecar' else ''}{why})")
-            continue
-        for why in mapped.unreadable:  # trained on all the same: darktable-cli renders what the sidecar says
-            log.warning("%s: the sidecar's %s; learnt from darktable's render of it only", shown, why)
-        summary = {
-            "mapped": list(mapped.mapped),
-            "approximate": [name for name, _ in mapped.approximate],
-            "not_ours": list(mapped.not_ours),
-        }
-        chosen.append((photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), summary))
+            for why in mapped.unreadable:  # trained on all the same: darktable-cli renders what the sidecar says
+                log.warning("%s: the sidecar's %s; learnt from darktable's render of it only", label, why)
+            modules = {
+                "mapped": list(mapped.mapped),
+                "approximate": [name for name, _ in mapped.approximate],
+                "not_ours": list(mapped.not_ours),
+            }
+            name = copy_label(photo.stem, number)
+            chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
     return chosen, skipped, unreadable
 
 
 def load_darktable_pair_set(
     cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...], *, deadline: float | None = None
 ) -> PairSet:
-    """Pairs from a darktable folder: each photo with a sidecar (``IMG.ext.xmp``), and darktable's render of it.
+    """Pairs from a darktable folder: each photo edited in darktable, and darktable's render of each of its edits.
 
-    The edit of each pair is what darktable makes of the photo's active history (darktable-cli, headless, at most
+    A photo's edits are its own history (sidecar ``IMG.ext.xmp``) and each of its virtual copies'
+    (``IMG_NN.ext.xmp``, a pair named ``IMG (virtual copy N)``, :func:`_darktable_histories`); a selection folder
+    holds the copies chosen, and a copy's sidecar there whose photo is missing is named and skipped
+    (:func:`_lone_copies`). ``data.max_images`` caps the edits. The edit of each pair is what darktable makes of that active history (darktable-cli, headless, at most
     :data:`DARKTABLE_EXPORT_SIZE` pixels), so every module the photographer used counts, ours or not; the
     history entries of our own modules are also mapped back into our sliders
     (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
-    fit where a photo has none of ours). Photos without a sidecar or without an active history, and sidecars
+    fit where an edit has none of ours). Photos without a sidecar, edits without an active history, and sidecars
     that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
     summary (:func:`trainer.restore_pairs._record_left_out`). A render that is its photo rotated is turned back
     onto the photo's frame (:func:`trainer.restore_pairs._turn_back`). ``deadline``: :func:`time.monotonic` time
@@ -111,16 +176,18 @@ def load_darktable_pair_set(
     """
     from backend.errors import NotFoundError
     from trainer import restore_pairs as rp  # imported here: it imports this module
-    from trainer.darktable_cli import DarktableCli
     from trainer.data.folders import list_photos
     from trainer.data.pairs import Pair
-    from trainer.data.selection import link_target
 
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
     selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
     chosen, skipped, unreadable = _darktable_histories(photos, selection)
+    if d.max_images > 0:  # a photo's copies count as photos
+        chosen = chosen[: d.max_images]
+    if selection:
+        skipped += _lone_copies(Path(folder))
     for message in skipped:
         if selection:
             log.warning("skipped: %s", message)
@@ -130,15 +197,9 @@ def load_darktable_pair_set(
         given = "the photo given has no" if len(photos) == 1 else f"none of the {len(photos)} photos given has a"
         lead = given if selection else f"{folder}: no photo with a"
         raise NotFoundError(f"{lead} darktable history ({'; '.join(skipped[:3])})")
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="autoretouch-dt-") as scratch:
-        dt = DarktableCli(Path(scratch))
-        items = {f"p{i:05d}": (link_target(photo), text) for i, (photo, text, _, _) in enumerate(chosen)}
-        result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
-    afters = [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
+    afters = _renders(chosen)
     csize = cache_size_of(d, cfg.agent.thumb)
-    pairs = [Pair(p.stem, p, p) for p, _, _, _ in chosen]
+    pairs = [Pair(e.name, e.photo, e.photo) for e in chosen]
     views = load_paired_views(
         pairs,
         cache_size=csize,
@@ -148,14 +209,14 @@ def load_darktable_pair_set(
         after_images=afters,
     )
     modules = {
-        "ours_mapped": sorted({m for *_, sm in chosen for m in sm["mapped"]}),
-        "ours_approximate": sorted({m for *_, sm in chosen for m in sm["approximate"]}),
-        "not_ours": sorted({m for *_, sm in chosen for m in sm["not_ours"]}),
+        key: sorted({m for e in chosen for m in e.modules[kind]})
+        for key, kind in (("ours_mapped", "mapped"), ("ours_approximate", "approximate"), ("not_ours", "not_ours"))
     }
     source = {"darktable_dir": str(Path(folder).resolve()), "darktable_skipped": skipped, "modules": modules}
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
-    rp._record_left_out(source, "darktable sidecars", [*unreadable, *rp._unreadable_pairs(pairs, views, short=False)])
+    lost = rp._unreadable_pairs(pairs, views, short=False)
+    rp._record_left_out(source, "darktable sidecars", [*unreadable, *lost])
     views, turned = rp._turn_back(cfg, pairs, views, lambda i: afters[i])
     rp._record_turns(source, turned)
     index_of = rp._kept_indices(pairs, views)
@@ -166,7 +227,48 @@ def load_darktable_pair_set(
         return rp._frame_text(pair.input, size, turned.get(pair.name))
 
     ps = rp._fitted(cfg, views, sliders, 0, t0, source, deadline=deadline, frames=frames)
-    labels = {p.stem: values for p, _, values, _ in chosen}
-    fitted = {p.name: f.values for p, f in zip(views.pairs, ps.fits, strict=True)}
-    ps.labels = [Recipe.from_settings(labels[p.name] or fitted[p.name]).to_dict()["steps"] for p in views.pairs]
+    # by index, not by name: a.png and a.jpg share the stem a
+    labels = [chosen[i].values if i is not None else {} for i in index_of]
+    ps.labels = [Recipe.from_settings(v or f.values).to_dict()["steps"] for v, f in zip(labels, ps.fits, strict=True)]
     return ps
+
+
+def _renders(chosen: Sequence[DarktableEdit]) -> list[Tensor]:
+    """darktable-cli's render of each edit on its photo: ``(1, 3, H, W)`` linear Rec.2020, unclamped.
+
+    At most :data:`DARKTABLE_EXPORT_SIZE` pixels wide and high (:meth:`DarktableCli.render_batch`).
+
+    Raises:
+        DarktableCliError: darktable-cli is not installed or fails.
+    """
+    import tempfile
+
+    from trainer.darktable_cli import DarktableCli
+    from trainer.data.selection import link_target
+
+    with tempfile.TemporaryDirectory(prefix="autoretouch-dt-") as scratch:
+        dt = DarktableCli(Path(scratch))
+        items = {f"p{i:05d}": (link_target(e.photo), e.text) for i, e in enumerate(chosen)}
+        result = dt.render_batch(items, max_size=DARKTABLE_EXPORT_SIZE)
+    return [torch.from_numpy(result.images[k]).permute(2, 0, 1)[None].contiguous() for k in items]
+
+
+def _lone_copies(folder: Path) -> list[str]:
+    """``"SIDECAR: why"`` for each virtual copy's sidecar in selection ``folder`` whose photo is not there.
+
+    ``train --darktable IMG_01.jpg.xmp`` links that copy's sidecar even when ``IMG.jpg`` is missing
+    (:func:`trainer.data.selection.darktable_selection`), so that it is named and skipped, not the run refused.
+    """
+    from trainer.data.selection import link_target
+
+    names = {p.name for p in folder.iterdir()}
+    lone = []
+    for name in sorted(names):
+        copy = copy_named(folder / name)
+        if copy is None or copy.photo.name in names or name.removesuffix(".xmp") in names:
+            continue
+        own = link_target(copy.sidecar)
+        lone.append(
+            f"{own}: a darktable virtual copy's sidecar, and its photo {own.with_name(copy.photo.name)} is not there"
+        )
+    return lone

@@ -3,8 +3,8 @@
 The trainer reads folders (favourites, darktable edits); a selection in Lightroom or darktable is a list of
 files from many folders. :func:`linked_folder` makes a folder of links to them, names made unique; it starts
 afresh on every call, so a run folder reused by a later run never trains on an earlier run's selection.
-:func:`darktable_selection` turns what ``train --darktable`` was given (folders, photos, a photo's sidecar) into
-one list of photo files.
+:func:`darktable_selection` turns what ``train --darktable`` was given (folders, photos, a photo's sidecar, a
+virtual copy's sidecar) into one list of photo files and virtual copies' sidecars.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend.errors import AutoretouchError, NotFoundError
+from trainer.data.darktable_copies import copy_named, copy_sidecars
 
 __all__ = ["SelectionError", "darktable_selection", "link_target", "linked_folder"]
 
@@ -58,7 +59,10 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
     Args:
         folder: the folder to create (its parents too) or to empty of its links.
         files: photo files; a name that repeats (same file name in two folders) gets ``-<index>`` before its
-            extension. The same file listed twice is linked once.
+            extension. The same file listed twice is linked once. With ``with_sidecars`` also darktable virtual
+            copies' sidecars (``NAME_NN.EXT.xmp``, :func:`darktable_selection`): each is linked beside its photo's
+            link, as that link's copy (``LINK_NN.EXT.xmp``), the photo linked too (without its own sidecar
+            unless listed); one whose photo is missing is linked under its own name (the trainer names it).
         with_sidecars: also link each photo's darktable sidecar, under the link's name plus ``.xmp``.
 
     Returns:
@@ -72,21 +76,37 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
     folder.mkdir(parents=True, exist_ok=True)
     _clear(folder)
     used: set[str] = set()
-    seen: set[Path] = set()
-    for i, text in enumerate(files):
-        photo = Path(text).absolute()
-        if photo.resolve() in seen:
-            continue
-        seen.add(photo.resolve())
-        name, k = photo.name, i
+    linked: dict[Path, str] = {}  # photo (resolved) -> its link's name
+
+    def link(photo: Path, k: int, own_sidecar: bool) -> str:
+        name = linked.get(photo.resolve())
+        if name is not None:
+            return name
+        name = photo.name
         # IMG_1-2.jpg may be a photo's own name too, and IMG_1.JPG is img_1.jpg on a case-insensitive disk
         while name.casefold() in used:
             name, k = f"{photo.stem}-{k}{photo.suffix}", k + 1
         used.add(name.casefold())
+        linked[photo.resolve()] = name
         (folder / name).symlink_to(photo)
         sidecar = photo.with_name(photo.name + ".xmp")
-        if with_sidecars and sidecar.is_file():
+        if own_sidecar and sidecar.is_file():
             (folder / (name + ".xmp")).symlink_to(sidecar)
+        return name
+
+    copies = [(i, Path(f).absolute()) for i, f in enumerate(files) if with_sidecars and Path(f).suffix == ".xmp"]
+    for i, text in enumerate(files):
+        if not (with_sidecars and Path(text).suffix == ".xmp"):
+            link(Path(text).absolute(), i, with_sidecars)
+    for i, sidecar in copies:
+        copy = copy_named(sidecar)
+        if copy is None:
+            continue
+        name = sidecar.name  # its photo missing: under its own name
+        if copy.photo.is_file():
+            name = Path(link(copy.photo, i, False)).stem + sidecar.name[len(copy.photo.stem) :]
+        if not (folder / name).is_symlink():  # else a photo named NAME_NN.EXT's sidecar (darktable shares it too)
+            (folder / name).symlink_to(sidecar)
     return folder
 
 
@@ -102,17 +122,21 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     """The photo files of ``train --darktable DIR_OR_PHOTO...``: each folder's photos, each photo given.
 
     A darktable sidecar given in place of its photo (``IMG.jpg.xmp``) stands for that photo (``IMG.jpg``) when
-    the photo is there. Photos are listed once each, in the order given (a folder's sorted by name).
+    the photo is there. A virtual copy's sidecar (``IMG_01.jpg.xmp``, :func:`_given_sidecar`) stands for that
+    copy, listed as the sidecar itself; a folder's photos come with their copies' sidecars (a photo given alone
+    stands for its own edit only: darktable's selection names copies apart). Listed once each, in the order
+    given (a folder's sorted by name).
 
     Args:
         paths: folders and photo files, as typed.
 
     Returns:
-        the photo files (absolute paths).
+        the photo files and virtual copies' sidecars (absolute paths).
 
     Raises:
         NotFoundError: a path does not exist, or a folder holds no photo.
-        SelectionError: a path is neither a folder nor a photo (a sidecar whose photo is missing, a text file).
+        SelectionError: a path is neither a folder nor a photo (a sidecar whose photo is missing, a text file),
+            or only copies' sidecars whose photos are missing are given.
     """
     from backend.batch.walk import is_photo_file
     from trainer.data.folders import list_photos
@@ -121,24 +145,64 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     missing: list[str] = []
     for path in paths:
         if path.is_dir():
-            photos += [p.absolute() for p in list_photos(path)]
+            listed = [p.absolute() for p in list_photos(path)]
+            names = {p.name for p in path.iterdir()}
+            photos += [q for p in listed for q in (p, *(c.sidecar for c in copy_sidecars(p, names)))]
         elif not path.is_file():
             missing.append(str(path))
         elif path.suffix.lower() == ".xmp":
-            photo = path.with_name(path.name[: -len(path.suffix)])
-            if not photo.is_file():
-                raise SelectionError(
-                    path,
-                    f"not a photo: a darktable sidecar, and its photo {photo.name} is not beside it; pass the photo",
-                )
-            photos.append(photo.absolute())
+            photos.append(_given_sidecar(path).absolute())
         elif is_photo_file(path, explicit=True):
             photos.append(path.absolute())
         else:
             raise SelectionError(path, "not a photo (nor a folder of photos)")
     if missing:
         raise NotFoundError(f"--darktable: no such folder or photo file: {', '.join(missing[:5])}")
+    if photos and all(_is_lone_copy(p) for p in photos):
+        raise SelectionError(photos[0], _NO_PHOTO.format(photo=photos[0].name.removesuffix(".xmp")))
     unique: dict[Path, Path] = {}
     for p in photos:
         unique.setdefault(p.resolve(), p)
     return list(unique.values())
+
+
+#: A sidecar given whose photo is not beside it.
+_NO_PHOTO = "not a photo: a darktable sidecar, and its photo {photo} is not beside it; pass the photo"
+
+
+def _given_sidecar(path: Path) -> Path:
+    """What a darktable sidecar given to ``train --darktable`` stands for: its photo, or a virtual copy (itself).
+
+    ``IMG_01.jpg.xmp`` is virtual copy 1 of ``IMG.jpg`` when that photo is there, unless a file ``IMG_01.jpg`` is
+    there too and the sidecar does not name ``IMG.jpg`` as its image (``xmpMM:DerivedFrom``; then it is
+    ``IMG_01.jpg``'s, as :func:`backend.sidecar.apply.copy_conflict` reads it). A copy's sidecar whose photo is
+    missing (nor ``IMG_01.jpg`` there) is returned as it is, so that the trainer names it and goes on.
+
+    Raises:
+        SelectionError: a sidecar that is no copy's and whose photo is missing.
+    """
+    from backend.errors import SidecarError
+    from backend.sidecar.darktable_doc import derived_from
+    from backend.sidecar.xmp import read_sidecar_readonly
+
+    photo = path.with_name(path.name[: -len(path.suffix)])
+    copy = copy_named(path)
+    if copy is None:
+        if not photo.is_file():
+            raise SelectionError(path, _NO_PHOTO.format(photo=photo.name))
+        return photo
+    if not photo.is_file():
+        return path  # a copy's, its photo there or not
+    if not copy.photo.is_file():
+        return photo
+    try:
+        owner = derived_from(read_sidecar_readonly(path))
+    except SidecarError:
+        owner = None
+    return path if owner == copy.photo.name else photo
+
+
+def _is_lone_copy(path: Path) -> bool:
+    """Whether ``path`` (listed by :func:`darktable_selection`) is a virtual copy's sidecar whose photo is missing."""
+    copy = copy_named(path) if path.suffix == ".xmp" else None
+    return copy is not None and not copy.photo.is_file()
