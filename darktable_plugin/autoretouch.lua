@@ -140,8 +140,8 @@
   * 1.20: the preview makes darktable write each image's sidecar first (a temporary tag, as apply does), so that
     `suggest --dtstyle` builds on the image's current history, not on a sidecar older than the last edit; an edited
     image whose sidecar darktable does not write is left out, saying why. An image whose sidecar another selected
-    image has (selected twice, or two images of a file with one version number) is previewed once, the message naming
-    both.
+    image has (selected twice, two images of a file with one version number, or one file through two film rolls:
+    a folder and a link to it, resolved by `realpath -e -z`) is previewed once, the message naming both.
 ]]
 
 local dt = require("darktable")
