@@ -226,6 +226,8 @@ def remote_apply(args: argparse.Namespace, recipe: Recipe | None) -> int:
     styles: list[tuple[str, float]] = []
     if recipe is not None:
         request.recipe.CopyFrom(recipe_to_pb(recipe))
+        if recipe.strength == 0:  # proto3 reads a recipe's strength 0 as "not given" (1): say it in the request
+            request.strength = 0.0
     else:
         styles = list(args.mix or [(args.style, 1.0)])
         request.mix.entries.extend(pb.StyleWeight(style=n, weight=w) for n, w in styles)
