@@ -37,6 +37,7 @@
     re-read by importing the original's file again; the original is not touched. Training leaves copies out.
   * "preview on virtual copies" (same module): the suggestion on virtual copies of the first selected images
     (at most "images previewed", 3 by default; "preview variants" copies each), made by darktable itself:
+    darktable writes each image's sidecar first (the temporary tag apply uses), then
     one `autoretouch suggest --json --dtstyle=TMP` call per duplicate index writes each suggestion as a .dtstyle
     (the user's own virtual copies N with `--duplicate=N`: their styles are built on the copy's own sidecar
     NAME_NN.EXT.xmp, as apply would extend it); per image and variant the plug-in makes a virtual copy
