@@ -1,7 +1,8 @@
 -- "preview on virtual copies" and "discard previews" against the stubbed darktable: each image's sidecar written
 -- by darktable, one `suggest --json --dtstyle=DIR` call per version number (the fake CLI writes the style files),
--- then per image and variant a virtual copy with the image's history plus the style, tagged autoretouch|preview and grouped with the original; a second preview
--- replaces the copies; discard and apply remove them; originals and the user's own copies are never touched.
+-- then per image and variant a virtual copy with the image's history plus the style, tagged autoretouch|preview
+-- and grouped with the original; a second preview replaces the copies; discard and apply remove them; originals and
+-- the user's own copies are never touched.
 -- "apply chosen preview": each chosen copy's own recipe (kept in the cache folder) goes to its original through
 -- `apply --recipe=FILE --overwrite` (one call per distinct recipe), then the copies are removed.
 
