@@ -53,11 +53,10 @@ from backend.agent.style import STYLE_NAME_RE
 from backend.cli.argtypes import int_arg
 from backend.cli.server_options import add_server_options, refuse_options
 from backend.errors import EXIT_STYLE_REJECTED, AutoretouchError, StyleError
-from backend.text import printable
 from trainer.config import SEED_MAX
 from trainer.install_notes import install_notes, installed_before
 from trainer.learned_from import learned_from
-from trainer.summary_lines import counted, metric_lines, note_lines
+from trainer.summary_lines import counted, outcome_lines
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -719,12 +718,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     else:
         steps = counted(summary["steps"], "step")
         print(f"trained style {summary['style']!r}: {steps} (stopped by {summary['stopped_by']})")
-    print(f"  run folder: {printable(summary['run_dir'])}{os.sep}")  # names escaped, as in the notes
-    if summary["installed_path"] is not None:
-        print(f"  installed:  {printable(summary['installed_path'])}")
-    elif summary["style_path"] is not None:
-        print(f"  style:      {printable(summary['style_path'])}")
-    for line in metric_lines(summary["metrics"] or {}, from_edits=summary.get("learned_from") is not None):
-        print(line)
-    for line in note_lines(summary.get("notes", [])):
+    for line in outcome_lines(
+        summary["run_dir"],
+        summary["style_path"],
+        summary["installed_path"],
+        metrics=summary["metrics"] or {},
+        from_edits=summary.get("learned_from") is not None,
+        notes=summary.get("notes", []),
+    ):
         print(line)

@@ -18,9 +18,8 @@ from backend.cli.server_options import refuse_options
 from backend.daemon.client import RemoteClient, RemoteError
 from backend.errors import EXIT_STYLE_REJECTED
 from backend.rpc import PROTOCOL_VERSION, pb
-from backend.text import printable
 from trainer.learned_from import learned_from
-from trainer.summary_lines import counted, metric_lines, note_lines
+from trainer.summary_lines import counted, outcome_lines
 
 __all__ = ["TRAIN_LOCAL_ONLY", "config_overrides", "remote_train", "train_request"]
 
@@ -164,6 +163,11 @@ def _show_train_progress(progress: pb.TrainProgress, bar: Any, name: str) -> Any
 def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None:
     installed = finished.style.path or None
     metrics = dict(finished.metrics)
+    edits = learned_from(
+        pairs=getattr(args, "pairs", None),
+        catalog=getattr(args, "favourites", None),
+        darktable=getattr(args, "darktable", None),
+    )
     if getattr(args, "json", False):
         summary = {
             "style": args.style,
@@ -175,30 +179,19 @@ def _print_trained(args: argparse.Namespace, finished: pb.TrainFinished) -> None
             "kept_path": None,  # the daemon's TrainFinished does not name the copy of a replaced style it kept
             "metrics": metrics,
             "rejected": finished.rejected or None,
-            "learned_from": learned_from(
-                pairs=getattr(args, "pairs", None),
-                catalog=getattr(args, "favourites", None),
-                darktable=getattr(args, "darktable", None),
-            ),
+            "learned_from": edits,
             "notes": list(finished.notes),  # as the local summary's (names unescaped); none from an older daemon
         }
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     print(f"trained style {args.style!r}: {counted(finished.steps, 'step')} (stopped by {finished.stopped_by})")
-    print(f"  run folder: {printable(finished.run_dir)}{os.sep}")  # names escaped, as locally
-    if installed is not None:
-        print(f"  installed:  {printable(installed)}")
-    elif finished.rejected:  # as a local run prints it: the run folder's copy (on the daemon's machine)
-        print(f"  style:      {printable(_run_style_path(finished.run_dir, args.style))}")
-    edits = learned_from(
-        pairs=getattr(args, "pairs", None),
-        catalog=getattr(args, "favourites", None),
-        darktable=getattr(args, "darktable", None),
+    # as a local run prints it (names escaped); a style not installed: the run folder's copy, on the daemon's machine
+    run_style = _run_style_path(finished.run_dir, args.style) if finished.rejected else None
+    lines = outcome_lines(
+        finished.run_dir, run_style, installed, metrics=metrics, from_edits=edits is not None, notes=finished.notes
     )
-    for line in metric_lines(metrics, from_edits=edits is not None):
-        print(line)
-    for line in note_lines(finished.notes):  # escaped, as a local run prints them
+    for line in lines:
         print(line)
 
 

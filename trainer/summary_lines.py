@@ -1,7 +1,7 @@
 """The lines of a training summary that read the run's final metrics, shared by ``train`` and ``train --server``.
 
 Both print the same thing whether the style was trained here or on a daemon (whose ``TrainFinished`` carries
-the same metrics). :func:`counted` words every count of the trainer's summaries, notes and style descriptions
+the same metrics): :func:`outcome_lines` below the heading. :func:`counted` words every count of the trainer's summaries, notes and style descriptions
 ("1 pair", "2 pairs"); :func:`note_lines` prints the notes, which name photos from the user's folders, with their
 control characters escaped (:func:`backend.text.printable`; ``--json`` and the training record keep them as they
 are).
@@ -9,11 +9,12 @@ are).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 from backend.text import printable
 
-__all__ = ["counted", "metric_lines", "note_lines"]
+__all__ = ["counted", "metric_lines", "note_lines", "outcome_lines"]
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:
@@ -99,3 +100,35 @@ def note_lines(notes: Iterable[str]) -> list[str]:
         ['  note: 1 photo left out: a\\nb.jpg (why)']
     """
     return [f"  note: {printable(note)}" for note in notes]
+
+
+def outcome_lines(
+    run_dir: str,
+    style_path: str | None,
+    installed_path: str | None,
+    *,
+    metrics: Mapping[str, float],
+    from_edits: bool,
+    notes: Iterable[str],
+) -> list[str]:
+    """The summary's lines below its heading (``trained style ...``): run folder, style, metrics, notes.
+
+    Paths are :func:`backend.text.printable` (escaped, as the notes are).
+
+    Args:
+        run_dir: the run folder.
+        style_path: the style file in the run folder, shown where the style was not installed (``None``: not shown).
+        installed_path: the installed style file, or ``None``.
+        metrics: the run's final metrics (:func:`metric_lines`).
+        from_edits: the style was learnt from the photographer's edits (:func:`metric_lines`).
+        notes: the summary's notes (:func:`note_lines`).
+
+    Returns:
+        The lines, without line ends.
+    """
+    lines = [f"  run folder: {printable(run_dir)}{os.sep}"]
+    if installed_path is not None:
+        lines.append(f"  installed:  {printable(installed_path)}")
+    elif style_path is not None:
+        lines.append(f"  style:      {printable(style_path)}")
+    return lines + metric_lines(metrics, from_edits=from_edits) + note_lines(notes)
