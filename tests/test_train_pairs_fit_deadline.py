@@ -13,16 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from backend.cli.main import main
-from backend.render.pipeline import render
+from testing.recipe_fits import FIT_SLIDERS, three_edited_scenes
 from testing.training import write_tiny_pairs_toml
 from trainer.pseudo_labels import fit_recipes
-from trainer.synthetic import smooth_images, write_pair_folders
+from trainer.synthetic import write_pair_folders
 
-SLIDERS = ["exposure", "contrast", "temperature"]
-#: The fitted recipes of :func:`_fixture` with 20 iterations as the code before deadlines gave them (commit 547041c).
+#: The fitted recipes of :func:`~testing.recipe_fits.three_edited_scenes` with 20 iterations as the code before
+#: deadlines gave them (commit 547041c).
 OLD_RECIPES = [
     {"exposure": 0.5416651964187622, "contrast": -18.69283676147461, "temperature": 15.654559135437012},
     {"exposure": 0.5056664347648621, "contrast": -11.48835563659668, "temperature": 19.524877548217773},
@@ -30,16 +29,10 @@ OLD_RECIPES = [
 ]
 
 
-def _fixture() -> tuple[torch.Tensor, torch.Tensor]:
-    x = smooth_images(3, 16, seed=3)
-    with torch.no_grad():
-        return x, render(x, {"exposure": 0.6, "temperature": 20.0, "contrast": 10.0})
-
-
 def test_without_a_deadline_the_fit_is_the_old_one() -> None:
-    x, y = _fixture()
-    plain = fit_recipes(x, y, [SLIDERS] * 3, iters=20)
-    far = fit_recipes(x, y, [SLIDERS] * 3, iters=20, deadline=time.monotonic() + 1e6)
+    x, y = three_edited_scenes()
+    plain = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=20)
+    far = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=20, deadline=time.monotonic() + 1e6)
     assert [f.values for f in plain] == [f.values for f in far]  # bit-identical: the deadline never bit
     assert [f.iters for f in plain] == [20, 20, 20] == [f.iters for f in far]
     for fit, old in zip(plain, OLD_RECIPES, strict=True):
@@ -47,9 +40,9 @@ def test_without_a_deadline_the_fit_is_the_old_one() -> None:
 
 
 def test_a_deadline_passed_keeps_the_start_and_says_so() -> None:
-    x, y = _fixture()
-    fits = fit_recipes(x, y, [SLIDERS] * 3, iters=20, deadline=time.monotonic() - 1.0)
-    start = fit_recipes(x, y, [SLIDERS] * 3, iters=0)
+    x, y = three_edited_scenes()
+    fits = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=20, deadline=time.monotonic() - 1.0)
+    start = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=0)
     assert [f.iters for f in fits] == [0, 0, 0]
     assert [f.values for f in fits] == [f.values for f in start]
 

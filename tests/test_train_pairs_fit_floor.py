@@ -11,47 +11,45 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
+import pytest
 
-from backend.render.pipeline import render
+from testing.recipe_fits import FIT_SLIDERS, three_edited_scenes
 from testing.training import config_with
+from trainer import restore_pairs
 from trainer.pseudo_labels import fit_recipes
 from trainer.restore_pairs import _MIN_FIT_ITERS, load_pair_set
-from trainer.synthetic import smooth_images, write_pair_folders
-
-SLIDERS = ["exposure", "contrast", "temperature"]
-
-
-def _fixture() -> tuple[torch.Tensor, torch.Tensor]:
-    x = smooth_images(3, 16, seed=3)
-    with torch.no_grad():
-        return x, render(x, {"exposure": 0.6, "temperature": 20.0, "contrast": 10.0})
+from trainer.synthetic import write_pair_folders
 
 
 def test_a_deadline_passed_still_fits_the_minimum_as_a_plain_fit_of_that_length() -> None:
-    x, y = _fixture()
-    floored = fit_recipes(x, y, [SLIDERS] * 3, iters=20, deadline=time.monotonic() - 1.0, min_iters=6)
-    plain = fit_recipes(x, y, [SLIDERS] * 3, iters=6)
+    x, y = three_edited_scenes()
+    floored = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=20, deadline=time.monotonic() - 1.0, min_iters=6)
+    plain = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=6)
     assert [f.iters for f in floored] == [6, 6, 6]
     assert [f.values for f in floored] == [f.values for f in plain]  # the same schedule, over 6 iterations
     assert all(f.psnr_fit > f.psnr_identity for f in floored)
 
 
 def test_the_minimum_is_never_more_than_the_iterations_asked_for() -> None:
-    x, y = _fixture()
-    fits = fit_recipes(x, y, [SLIDERS] * 3, iters=4, deadline=time.monotonic() - 1.0, min_iters=30)
+    x, y = three_edited_scenes()
+    fits = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=4, deadline=time.monotonic() - 1.0, min_iters=30)
     assert [f.iters for f in fits] == [4, 4, 4]
 
 
 def test_without_a_deadline_the_minimum_changes_nothing() -> None:
-    x, y = _fixture()
-    plain = fit_recipes(x, y, [SLIDERS] * 3, iters=8)
-    floored = fit_recipes(x, y, [SLIDERS] * 3, iters=8, min_iters=30)
+    x, y = three_edited_scenes()
+    plain = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=8)
+    floored = fit_recipes(x, y, [FIT_SLIDERS] * 3, iters=8, min_iters=30)
     assert [f.values for f in plain] == [f.values for f in floored]
 
 
-def test_pairs_past_the_deadline_get_the_minimum_and_are_not_called_poor(tmp_path: Path) -> None:
+def test_pairs_past_the_deadline_get_the_minimum_and_are_not_called_poor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=18, size=32, seed=4)  # two batches
+    # a machine fast enough that the floor stays: on a loaded one (over 0.25 s an iteration here) the real fit_floor
+    # lowers the second batch's, as it should (test_train_pairs_fit_floor_cap), and this test failed
+    monkeypatch.setattr(restore_pairs, "fit_floor", lambda *_: _MIN_FIT_ITERS)
     cfg = config_with({"restore": {"fit_iters": 200, "fit_size": 16}, "data": {"eval_size": 32}})
     ps = load_pair_set(cfg, before, after, ("exposure", "temperature"), deadline=time.monotonic() - 1.0)
     assert [f.iters for f in ps.fits] == [_MIN_FIT_ITERS] * 18
