@@ -13,6 +13,7 @@
   that the CLI tests of paired training write as ``tiny.toml``; :data:`TINY_PAIRS_TOML` is its usual text.
 * :func:`smooth_pair_folders`: empty ``before``/``after`` folders, or ones holding ``pI.png``/``pI.jpg`` pairs.
 * :func:`write_exposure_pairs`: ``pI.tif``/``pI.jpg`` pairs rendered from given scenes (the edit brightens).
+* :func:`write_truncated_image`: a photo cut off half-way (one that cannot be read).
 * :func:`tiny_pairs_run_here` / :func:`tiny_gan_run_here`: tiny pairs or favourites plus ``tiny.toml`` in a test's
   folder, made its working directory (the run folder tests' setting).
 """
@@ -50,6 +51,7 @@ __all__ = [
     "write_exposure_pairs",
     "write_tiny_pairs_toml",
     "write_training_inputs",
+    "write_truncated_image",
 ]
 
 
@@ -300,6 +302,16 @@ def write_exposure_pairs(before: Path, after: Path, scenes: torch.Tensor, n: int
         for i in range(n):
             write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
             write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
+
+
+def write_truncated_image(path: Path, image: torch.Tensor) -> None:
+    """Write ``image`` (``(1, 3, H, W)`` linear) at ``path`` in the format its suffix names, then cut the file off
+    half-way (a JPEG loses its end-of-image marker): a photo that cannot be read."""
+    from backend.encode import write_image
+
+    write_image(path, image)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 def tiny_pairs_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:

@@ -19,15 +19,8 @@ from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
 from testing.lrcat_fixtures import CatalogBuilder
-from testing.training import TINY_PAIRS_TOML, write_exposure_pairs
+from testing.training import TINY_PAIRS_TOML, write_exposure_pairs, write_truncated_image
 from trainer.synthetic import smooth_images
-
-
-def _truncated_jpeg(path: Path, image: torch.Tensor) -> None:
-    """A JPEG of ``image`` cut off half-way (no end-of-image marker)."""
-    write_image(path, image)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
 
 
 def _train(tmp_path: Path, source: list[str], *more: str) -> tuple[int, Path]:
@@ -56,7 +49,7 @@ def pair_folders(tmp_path: Path) -> tuple[Path, Path]:
         (before / "empty.tif").write_bytes(b"")
         write_image(after / "empty.jpg", scenes[4:5])
         write_image(before / "cut.tif", scenes[5:6], bit_depth=16)
-        _truncated_jpeg(after / "cut.jpg", scenes[5:6])
+        write_truncated_image(after / "cut.jpg", scenes[5:6])
         write_image(after / "lonely.jpg", scenes[6:7])  # its original is missing
     return before, after
 
@@ -93,8 +86,14 @@ def test_pairs_that_cannot_be_read_are_named_in_the_json_summary(
     summary = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert summary["steps"] == 2 and summary["learned_from"] == "pairs"
-    assert any(n.startswith("2 before/after pairs could not be read") and "empty.tif" in n for n in summary["notes"])
-    assert any("lonely.jpg (an edit without its original)" in n for n in summary["notes"])
+    notes = summary["notes"]
+    assert len(notes) == 2, notes  # the same two notes as the printed summary's, unprefixed
+    assert notes[0].startswith("2 before/after pairs could not be read, left out: cut (edit cut.jpg: truncated"), notes
+    assert notes[0].endswith("; empty (original empty.tif: empty file)"), notes
+    assert notes[1] == (
+        "1 photo without a partner of the same name in the other folder, left out: "
+        "lonely.jpg (an edit without its original)"
+    )
 
 
 def test_good_pairs_keep_the_summary_and_the_record_as_before(
@@ -125,7 +124,7 @@ def test_catalog_favourites_that_cannot_be_found_or_read_are_named_in_the_summar
         for i in range(4):
             write_image(photos / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.3 * i - 0.5}))
     (photos / "empty.jpg").write_bytes(b"")
-    _truncated_jpeg(photos / "cut.jpg", scenes[5:6])
+    write_truncated_image(photos / "cut.jpg", scenes[5:6])
     catalog = tmp_path / "My.lrcat"
     with CatalogBuilder(catalog, schema="modern") as b:
         folder = b.add_folder(b.add_root(str(photos) + "/"), "")

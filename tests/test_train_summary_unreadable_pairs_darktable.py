@@ -22,7 +22,7 @@ from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
 from testing.needs import missing
-from testing.training import write_tiny_pairs_toml
+from testing.training import write_tiny_pairs_toml, write_truncated_image
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.host
@@ -48,9 +48,7 @@ def test_darktable_photos_that_cannot_be_read_are_named_in_the_quiet_summary(
     sidecar = folder / "d0.png.xmp"
     (folder / "empty.png").write_bytes(b"")
     shutil.copyfile(sidecar, folder / "empty.png.xmp")
-    write_image(folder / "cut.jpg", scenes[4:5])
-    data = (folder / "cut.jpg").read_bytes()
-    (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
+    write_truncated_image(folder / "cut.jpg", scenes[4:5])
     shutil.copyfile(sidecar, folder / "cut.jpg.xmp")
     write_image(folder / "bad.png", scenes[5:6], bit_depth=16)
     (folder / "bad.png.xmp").write_text("this is not XML", encoding="utf-8")
