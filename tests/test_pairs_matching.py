@@ -21,7 +21,7 @@ from backend.encode import write_image
 from backend.errors import AutoretouchError
 from testing.fixtures import make_dng
 from testing.training import smooth_pair_folders, write_tiny_pairs_toml
-from trainer.data.pairs import find_pairs
+from trainer.data.pairs import find_pairs, match_pairs
 from trainer.synthetic import smooth_images
 
 
@@ -67,6 +67,9 @@ def test_without_a_raw_two_originals_of_one_name_leave_out_that_name_only(tmp_pa
     write_image(after / "IMG_0.jpg", _image(8))
     pairs, unmatched = find_pairs(before, after, allow_unmatched=True)
     assert [p.name for p in pairs] == ["p0"] and unmatched == []
+    # left out as ambiguous, and named so (not silently dropped, nor counted as unmatched)
+    match = match_pairs(before, after)
+    assert match.ambiguous == (f"IMG_0 (IMG_0.jpg / IMG_0.png in {before}: which photo was edited is unclear)",)
 
 
 def test_two_exports_of_one_edit_leave_out_that_name_only(
@@ -92,8 +95,6 @@ def test_two_raws_of_one_name_are_ambiguous_and_eval_without_allow_unmatched_ref
     (before / "IMG_0.nef").write_bytes((before / "IMG_0.dng").read_bytes())
     write_image(before / "IMG_0.jpg", _image(7))
     write_image(after / "IMG_0.jpg", _image(8))
-    from trainer.data.pairs import match_pairs  # new
-
     match = match_pairs(before, after)
     assert [p.name for p in match.pairs] == ["p0", "p1"]
     assert match.ambiguous == (f"IMG_0 (IMG_0.dng / IMG_0.nef in {before}: which raw was edited is unclear)",)
@@ -137,8 +138,6 @@ def test_case_is_ignored_only_when_the_partner_is_unique(tmp_path: Path) -> None
     write_image(after / "img_0.jpg", _image(8))
     write_image(after / "Img_0.jpg", _image(9))
     write_image(before / "P0.png", _image(5))  # p0 has its exact partner: P0 stays alone
-    from trainer.data.pairs import match_pairs  # new
-
     match = match_pairs(before, after)
     assert [p.name for p in match.pairs] == ["p0"] and match.notes == ()
     assert sorted(f.name for f in match.unmatched) == ["IMG_0.JPG", "Img_0.jpg", "P0.png", "img_0.jpg"]
