@@ -7,15 +7,14 @@ with ``Noël`` in NFC); a stem without a partner of exactly that name pairs with
 in case alone (``IMG_0.JPG`` with ``img_0.jpg``), and that is noted. A raw and the camera's JPEG of one stem
 among the originals (shot RAW+JPEG into one folder) pair the raw, and the choice is noted (where that raw
 cannot be decoded, damaged or from a camera LibRaw does not support, the JPEG is used instead, and noted:
-:func:`decode_original`); a name whose file is
-still unclear (two raws, a PNG and a JPEG original, a JPEG and a TIFF export of one edit) is left out alone with a
-note (:func:`match_pairs`).
-For evaluation (:func:`load_pair`) both are decoded at the evaluation size
-and compared at one frame: a reference exported at another size (half, double) or a rounding pixel or two off
-is compared with its input at the smaller of the two sizes; only a different aspect ratio is refused. For
-training (:func:`load_paired_views`), a rendition whose size or aspect ratio differs (a crop, a rotation, an
-export at another aspect) is squeezed onto the input's frame all the same: its recipe fit then stays poor, and
-the trainer reports and down-weights it.
+:func:`decode_original`); a name whose file is still unclear (two raws, a PNG and a JPEG original, a JPEG and a
+TIFF export of one edit) is left out alone with a note (:func:`match_pairs`).
+
+For evaluation (:func:`load_pair`) both are decoded at the evaluation size and compared at one frame: a reference
+exported at another size (half, double) or a rounding pixel or two off is compared with its input at the smaller
+of the two sizes; only a different aspect ratio is refused. For training (:func:`load_paired_views`), a rendition
+whose size or aspect ratio differs (a crop, a rotation, an export at another aspect) is squeezed onto the input's
+frame all the same: its recipe fit then stays poor, and the trainer reports and down-weights it.
 """
 
 from __future__ import annotations
@@ -149,7 +148,6 @@ class PairMatch:
         ambiguous: the names left out because which file is meant is unclear (``"NAME (FILES in FOLDER: why)"``):
             two raws, several originals and no raw among them, or several edits of one name (a JPEG and a TIFF
             export).
-        ambiguous_files: the files of those names.
         notes: the choices made (``"NAME: the raw NAME.CR2 is paired, not NAME.jpg"``) and the names paired
             although their case differs (``"IMG_0.JPG is paired with img_0.jpg (the names differ in case)"``).
     """
@@ -158,7 +156,6 @@ class PairMatch:
     lonely_inputs: tuple[Path, ...] = ()
     lonely_references: tuple[Path, ...] = ()
     ambiguous: tuple[str, ...] = ()
-    ambiguous_files: tuple[Path, ...] = ()
     notes: tuple[str, ...] = ()
 
     @property
@@ -200,11 +197,11 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     """Pair the photos of two folders by file stem, naming every choice made (see the module docstring).
 
     Stems are compared in Unicode NFC; a stem without a partner of exactly that name is paired with one that
-    differs from it only in case (``str.lower``: ``ß`` is not ``ss``) when each is the only name of its case group in
-    its whole folder (noted; a folder holding ``IMG_1`` and ``img_1`` shows case matters there). Names that differ
-    only in Unicode form (NFC / NFD) are one name; several files of it are left out as ambiguous, saying so. A raw and the camera's
-    JPEG of one stem in ``inputs`` give the pair the raw (noted); two raws, several files and no raw, or several
-    files of one stem in ``references`` (a JPEG and a TIFF export), leave only that name out
+    differs from it only in case (``str.lower``: ``ß`` is not ``ss``) when each is the only name of its case group
+    in its whole folder (noted; a folder holding ``IMG_1`` and ``img_1`` shows case matters there). Names that
+    differ only in Unicode form (NFC / NFD) are one name; several files of it are left out as ambiguous, saying so.
+    A raw and the camera's JPEG of one stem in ``inputs`` give the pair the raw (noted); two raws, several files
+    and no raw, or several files of one stem in ``references`` (a JPEG and a TIFF export), leave only that name out
     (:attr:`PairMatch.ambiguous`).
 
     Args:
@@ -222,7 +219,6 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
     matched += _case_partners(sorted(src), sorted(ref), sorted(set(src) - set(ref)), sorted(set(ref) - set(src)))
     pairs: list[Pair] = []
     ambiguous: list[str] = []
-    ambiguous_files: list[Path] = []
     notes: list[str] = []
     for s, r in sorted(matched):
         original, why, alternative = _choose_original(s, src[s], src_dir)
@@ -231,7 +227,6 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
             original, why = None, f"{s} ({shown} in {ref_dir}: which one is meant is unclear{_forms_note(ref[r])})"
         if original is None:
             ambiguous.append(why)
-            ambiguous_files += src[s] + ref[r]
             continue
         notes += [why] if why else []
         if s != r:
@@ -243,7 +238,6 @@ def match_pairs(inputs: str | Path, references: str | Path) -> PairMatch:
         lonely_inputs=tuple(f for k in sorted(set(src) - done_src) for f in src[k]),
         lonely_references=tuple(f for k in sorted(set(ref) - done_ref) for f in ref[k]),
         ambiguous=tuple(ambiguous),
-        ambiguous_files=tuple(ambiguous_files),
         notes=tuple(notes),
     )
 
