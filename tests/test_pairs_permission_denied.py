@@ -7,6 +7,7 @@ stop, the check runs in a child process without CAP_DAC_OVERRIDE and CAP_DAC_REA
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,3 +68,8 @@ def test_train_pairs_goes_on_without_an_unreadable_pair(tmp_path: Path, folders:
     assert done.returncode == 0, done.stderr  # was: exit 7, "permission denied", nothing trained
     assert denied.name in done.stdout + done.stderr and "permission denied" in done.stdout + done.stderr
     assert (tmp_path / "runs" / "s" / "style" / "s.safetensors").is_file()
+    # named in the summary's notes as an undecodable pair is, and trained on the other three
+    note = f"  note: 1 before/after pair could not be read, left out: {denied.stem} (original {denied.name}: "
+    assert f"{note}permission denied)" in done.stdout.splitlines(), done.stdout
+    training = json.loads((tmp_path / "runs" / "s" / "style" / "s.json").read_text(encoding="utf-8"))["training"]
+    assert training["pairs"] == 3
