@@ -103,15 +103,16 @@ the favourites is held out: they pick the best checkpoint and check the style ag
 fewer than 4 favourites nothing is held out: the style is scored on its training favourites, and the summary
 says so). A style that does worse than doing nothing there, or makes degenerate moves (black and white,
 clipping, washing the colour out), is kept in the run folder but not installed (exit status 10) unless
---force is given. The run
-folder (default runs/STYLE/; retraining a style after a finished run uses the next free runs/STYLE-2/,
-runs/STYLE-3/, ..., named in the summary, and an earlier run's files are never touched; --runs-dir RUNS keeps
-this series in RUNS instead of ./runs; an explicit --run-dir that already holds a trained style is refused) receives config.toml, metrics.csv, curves.png, contact_sheet.png
-and eval.json; the trained style goes to RUN_DIR/style/ and is installed into your style folder (see `autoretouch
+--force is given. The run folder (default runs/STYLE/; retraining a style after a finished run, or training it
+while another training uses its newest run folder, uses the next free runs/STYLE-2/, runs/STYLE-3/, ..., named
+in the summary, and an earlier run's files are never touched; --runs-dir RUNS keeps this series in RUNS instead
+of ./runs; an explicit --run-dir that already holds a trained style, or --run-dir or --resume on a folder
+another training is using, is refused) receives config.toml, metrics.csv, curves.png, contact_sheet.png and
+eval.json; the trained style goes to RUN_DIR/style/ and is installed into your style folder (see `autoretouch
 styles`) unless --no-install is given. GAN runs (--set run.method=gan) also write checkpoints/.
 Duplicates (favourites, sources, pairs), photos that cannot be decoded and (restoration) favourites under
-16 px a side are left out and named in the summary. Retraining a style keeps the replaced one in STYLES/replaced/NAME@N.*; Ctrl-C stops
-the run with exit status 130 and installs nothing.
+16 px a side are left out and named in the summary. Retraining a style keeps the replaced one in
+STYLES/replaced/NAME@N.*; Ctrl-C stops the run with exit status 130 and installs nothing.
 
 Before/after pairs (--pairs BEFORE AFTER): an original in BEFORE (raw, TIFF, JPEG) and your edit of it in AFTER
 (an exported JPEG/TIFF/PNG) share a file name without extension; files without a partner, and pairs with a
