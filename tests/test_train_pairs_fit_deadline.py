@@ -28,6 +28,8 @@ OLD_RECIPES = [
     {"exposure": 0.6587815284729004, "contrast": -26.072729110717773, "temperature": 17.749425888061523},
 ]
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_without_a_deadline_the_fit_is_the_old_one() -> None:
     x, y = three_edited_scenes()

@@ -20,6 +20,8 @@ from trainer.pseudo_labels import fit_recipes
 from trainer.restore_pairs import _MIN_FIT_ITERS, load_pair_set
 from trainer.synthetic import write_pair_folders
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_a_deadline_passed_still_fits_the_minimum_as_a_plain_fit_of_that_length() -> None:
     x, y = three_edited_scenes()
