@@ -129,3 +129,13 @@ def test_a_killed_holder_does_not_block_the_folder(tmp_path: Path) -> None:
             assert lock.folder == held
         with claim_run_dir("g", runs=runs, resume=True) as lock:
             assert lock.folder == held
+
+
+def test_a_file_as_run_dir_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "favs").mkdir()
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    argv = ["train", "--style", "g", "--targets", str(tmp_path / "favs"), "--run-dir", str(tmp_path / "a-file")]
+    assert main([*argv, "--steps", "1", "--quiet"]) == 3  # was an internal error (exit 1)
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'a-file'}: not a folder, so it cannot be the run folder; give another --run-dir" in err
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "x"

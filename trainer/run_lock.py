@@ -129,7 +129,8 @@ def _try_claim(folder: Path) -> RunFolderLock | bool:
     """Lock ``folder`` (made where missing): the lock, False where another training holds it, True to look again.
 
     Raises:
-        OSError: the folder cannot be made or the lock file cannot be opened (not a folder, no permission).
+        ConfigError: ``folder`` is a file.
+        OSError: the folder cannot be made or the lock file cannot be opened (no permission).
     """
     key = os.path.realpath(folder)
     held = _HELD.get(key)
@@ -137,6 +138,8 @@ def _try_claim(folder: Path) -> RunFolderLock | bool:
         held.count += 1
         return RunFolderLock(folder)
     made = False
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder, so it cannot be the run folder; give another --run-dir")
     if not folder.exists() and not folder.is_symlink():
         try:
             folder.mkdir(parents=True)
@@ -192,8 +195,8 @@ def claim_run_dir(
 
     Raises:
         RunFolderInUseError: ``run_dir``, or the newest run with ``resume``, is held by another training.
-        ConfigError: no free run folder (:func:`default_run_dir`).
-        OSError: the folder cannot be made or locked (not a folder, no permission).
+        ConfigError: no free run folder (:func:`default_run_dir`), or ``run_dir`` is a file.
+        OSError: the folder cannot be made or locked (no permission).
     """
     if run_dir is not None or resume:
         return _claim_named(run_dir if run_dir is not None else default_run_dir(style, resume=True, runs=runs))
