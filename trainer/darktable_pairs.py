@@ -21,6 +21,8 @@ from trainer.config import TrainConfig
 from trainer.data.darktable_copies import copy_label, copy_named, copy_sidecars
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import load_paired_views
+from trainer.pair_frames import _frame_text, _record_turns, _turn_back
+from trainer.pairing_notes import _kept_indices, _record_left_out, _unreadable_pairs
 
 if TYPE_CHECKING:
     from trainer.restore_pairs import PairSet
@@ -160,24 +162,24 @@ def load_darktable_pair_set(
     A photo's edits are its own history (sidecar ``IMG.ext.xmp``) and each of its virtual copies'
     (``IMG_NN.ext.xmp``, a pair named ``IMG (virtual copy N)``, :func:`_darktable_histories`); a selection folder
     holds the copies chosen, and a copy's sidecar there whose photo is missing is named and skipped
-    (:func:`_lone_copies`). ``data.max_images`` caps the edits. The edit of each pair is what darktable makes of that active history (darktable-cli, headless, at most
-    :data:`DARKTABLE_EXPORT_SIZE` pixels), so every module the photographer used counts, ours or not; the
-    history entries of our own modules are also mapped back into our sliders
-    (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits labels (the image-space
-    fit where an edit has none of ours). Photos without a sidecar, edits without an active history, and sidecars
-    that cannot be read, are reported and skipped; those that cannot be read or decoded are also named in the
-    summary (:func:`trainer.restore_pairs._record_left_out`). A render that is its photo rotated is turned back
-    onto the photo's frame (:func:`trainer.restore_pairs._turn_back`). ``deadline``: :func:`time.monotonic` time
-    (s) the run ends, or ``None`` (:func:`trainer.restore_pairs._fitted`).
+    (:func:`_lone_copies`). ``data.max_images`` caps the edits. The edit of each pair is what darktable makes of
+    that active history (darktable-cli, headless, at most :data:`DARKTABLE_EXPORT_SIZE` pixels), so every
+    module the photographer used counts, ours or not; the history entries of our own modules are also mapped
+    back into our sliders (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits
+    labels (the image-space fit where an edit has none of ours). Photos without a sidecar, edits without an
+    active history, and sidecars that cannot be read, are reported and skipped; those that cannot be read or
+    decoded are also named in the summary (:func:`trainer.pairing_notes._record_left_out`). A render that is its
+    photo rotated is turned back onto the photo's frame (:func:`trainer.pair_frames._turn_back`). ``deadline``:
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.restore_pairs._fitted`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo.
         DarktableCliError: darktable-cli is not installed or fails.
     """
     from backend.errors import NotFoundError
-    from trainer import restore_pairs as rp  # imported here: it imports this module
     from trainer.data.folders import list_photos
     from trainer.data.pairs import Pair
+    from trainer.restore_pairs import _fitted  # imported here: it imports this module
 
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
@@ -215,18 +217,18 @@ def load_darktable_pair_set(
     source = {"darktable_dir": str(Path(folder).resolve()), "darktable_skipped": skipped, "modules": modules}
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
-    lost = rp._unreadable_pairs(pairs, views, short=False)
-    rp._record_left_out(source, "darktable sidecars", [*unreadable, *lost])
-    views, turned = rp._turn_back(cfg, pairs, views, lambda i: afters[i])
-    rp._record_turns(source, turned)
-    index_of = rp._kept_indices(pairs, views)
+    lost = _unreadable_pairs(pairs, views, short=False)
+    _record_left_out(source, "darktable sidecars", [*unreadable, *lost])
+    views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
+    _record_turns(source, turned)
+    index_of = _kept_indices(pairs, views)
 
     def frames(j: int) -> str | None:
         pair, i = views.pairs[j], index_of[j]
         size = None if i is None else (int(afters[i].shape[-2]), int(afters[i].shape[-1]))
-        return rp._frame_text(pair.input, size, turned.get(pair.name))
+        return _frame_text(pair.input, size, turned.get(pair.name))
 
-    ps = rp._fitted(cfg, views, sliders, 0, t0, source, deadline=deadline, frames=frames)
+    ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline, frames=frames)
     # by index, not by name: a.png and a.jpg share the stem a
     labels = [chosen[i].values if i is not None else {} for i in index_of]
     ps.labels = [Recipe.from_settings(v or f.values).to_dict()["steps"] for v, f in zip(labels, ps.fits, strict=True)]
