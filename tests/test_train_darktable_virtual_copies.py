@@ -41,7 +41,8 @@ def _photo(folder: Path, name: str, seed: int, exposure: float | None, copies: d
     folder.mkdir(parents=True, exist_ok=True)
     photo = folder / name
     with torch.no_grad():
-        write_image(photo, render(smooth_images(1, 32, seed=seed), {"exposure": 0.0}), bit_depth=16)
+        bits = 8 if photo.suffix == ".jpg" else 16
+        write_image(photo, render(smooth_images(1, 32, seed=seed), {"exposure": 0.0}), bit_depth=bits)
     edits = {0: exposure, **copies}
     for n, value in edits.items():
         if value is None:
@@ -146,3 +147,16 @@ def test_only_lone_copies_given_are_refused(tmp_path: Path) -> None:
     gone.unlink()
     with pytest.raises(SelectionError, match=r"g_01\.png\.xmp: not a photo: a darktable sidecar"):
         _darktable_dir(_args(gone.with_name("g_01.png.xmp")), tmp_path / "run")
+
+
+def test_photos_sharing_a_stem_keep_their_own_labels(tmp_path: Path) -> None:
+    _needs_darktable()
+    from trainer.restore_pairs import load_darktable_pair_set
+
+    folder = tmp_path / "dt"
+    _photo(folder, "a.jpg", 1, -0.6, {})
+    _photo(folder, "a.png", 2, 0.4, {})
+    cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
+    ps = load_darktable_pair_set(cfg, folder, ("exposure",))
+    assert ps.names == ["a", "a"] and ps.labels is not None
+    assert [round(_exposure(steps), 2) for steps in ps.labels] == [-0.6, 0.4]  # not both a.png's
