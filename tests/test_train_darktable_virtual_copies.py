@@ -160,3 +160,25 @@ def test_photos_sharing_a_stem_keep_their_own_labels(tmp_path: Path) -> None:
     ps = load_darktable_pair_set(cfg, folder, ("exposure",))
     assert ps.names == ["a", "a"] and ps.labels is not None
     assert [round(_exposure(steps), 2) for steps in ps.labels] == [-0.6, 0.4]  # not both a.png's
+
+
+def test_train_darktable_learns_a_copy_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _needs_darktable()
+    import json
+
+    from backend.cli.main import main
+    from testing.training import write_tiny_pairs_toml
+
+    folder = tmp_path / "dt"
+    _photo(folder, "d0.png", 1, 0.4, {1: -0.6, 2: None})
+    _photo(folder, "d1.png", 2, 0.2, {})
+    config = tmp_path / "tiny.toml"
+    write_tiny_pairs_toml(config)
+    argv = ["train", "--style", "s", "--darktable", str(folder), "--steps", "2", "--config", str(config)]
+    rc = main([*argv, "--run-dir", str(tmp_path / "run"), "--no-install", "--force", "--quiet"])
+    assert rc == 0, capsys.readouterr().out
+    training = json.loads((tmp_path / "run" / "style" / "s.json").read_text(encoding="utf-8"))["training"]
+    assert training["pairs"] == 3
+    assert training["darktable_skipped"] == ["d0.png (virtual copy 2): the sidecar has no active history"]
+    style = json.loads((tmp_path / "run" / "style" / "s.json").read_text(encoding="utf-8"))
+    assert style["examples"]["names"] == ["d0", "d0 (virtual copy 1)", "d1"]
