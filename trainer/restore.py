@@ -82,7 +82,7 @@ from trainer.restore_core import (
 )
 from trainer.restore_fit import fit_unedit_centre, look_descriptor
 from trainer.restore_pairs import paired_run_data
-from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
+from trainer.result import TrainResult, install_keeping, next_model_version, summary_left_out_notes
 from trainer.run_folder import refuse_trained_run_dir
 from trainer.summary_lines import counted
 
@@ -160,7 +160,7 @@ def _record_skipped(
 ) -> None:
     """Record the photos left out (duplicates, too small, unreadable) in the summary, and as notes for the command's.
 
-    The notes are :func:`trainer.result.left_out_notes` (worded as the GAN run's).
+    The notes are :func:`trainer.result.summary_left_out_notes` of those keys (worded as the GAN run's).
 
     Keys are added only when something was left out, so that the style's metadata is otherwise unchanged.
     """
@@ -175,7 +175,7 @@ def _record_skipped(
         summary["unreadable_targets_skipped"] = list(fav.unreadable)
     if bad_src:
         summary["unreadable_sources_skipped"] = list(bad_src)
-    notes = left_out_notes(fav_dups, src_dups, small, fav.unreadable, bad_src)
+    notes = summary_left_out_notes(summary)
     if notes:
         summary["notes"] = notes
 

@@ -11,10 +11,10 @@ import filecmp
 import os
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from backend.agent.network import AgentNet
 from backend.agent.style import Style, read_metadata, save_style
@@ -35,6 +35,7 @@ __all__ = [
     "next_model_version",
     "paired_left_out_notes",
     "refuse_if_interrupted",
+    "summary_left_out_notes",
 ]
 
 #: The style folder's subfolder where installing keeps the style pair it replaces (``NAME@N.safetensors`` and
@@ -113,6 +114,22 @@ def left_out_notes(
             "left out: " + ", ".join(too_small)
         )
     return notes
+
+
+def summary_left_out_notes(summary: Mapping[str, Any]) -> list[str]:
+    """:func:`left_out_notes` of a data summary's lists of the photos left out.
+
+    The keys are ``duplicate_targets_dropped``, ``duplicate_sources_dropped``, ``too_small_targets_skipped``,
+    ``unreadable_targets_skipped`` and ``unreadable_sources_skipped``. The GAN's and the restoration's data summaries name the photos they left out under the same keys (each only
+    where it left some out).
+    """
+    return left_out_notes(
+        summary.get("duplicate_targets_dropped", []),
+        summary.get("duplicate_sources_dropped", []),
+        summary.get("too_small_targets_skipped", []),
+        summary.get("unreadable_targets_skipped", []),
+        summary.get("unreadable_sources_skipped", []),
+    )
 
 
 #: What a run from the photographer's own edits calls its examples in the notes, by its summary's

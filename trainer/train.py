@@ -68,7 +68,7 @@ from trainer.distributed import (
 from trainer.evaluate import evaluate
 from trainer.losses import AdaptiveLambda, critic_loss, gradient_penalty
 from trainer.report import MetricsLog, contact_sheet, plot_curves
-from trainer.result import TrainResult, install_keeping, left_out_notes, next_model_version
+from trainer.result import TrainResult, install_keeping, next_model_version, summary_left_out_notes
 from trainer.rl import episode_losses
 from trainer.run_folder import default_run_dir
 from trainer.run_lock import claim_run_dir
@@ -662,24 +662,13 @@ def _loop(
         last_eval = _evaluate(trainer, full, run)
         plot_curves(metrics_log.rows() if metrics_log else [], PLOT_KEYS, run / "curves.png")
         result.metrics = last_eval
-        result.notes = _left_out(full.summary)
+        result.notes = summary_left_out_notes(full.summary)  # worded as the restoration's
         if finished:
             inst = Path(install_dir) if install_dir is not None else None
             exported = _export_style(trainer, full.summary, last_eval, run, inst)
             result.style_path, result.installed_path, result.kept_path = exported
     barrier(info)
     return result
-
-
-def _left_out(summary: dict[str, Any]) -> list[str]:
-    """The notes on the photos the data left out (duplicates, too small), worded as the restoration's."""
-    return left_out_notes(
-        summary.get("duplicate_targets_dropped", []),
-        summary.get("duplicate_sources_dropped", []),
-        summary.get("too_small_targets_skipped", []),
-        summary.get("unreadable_targets_skipped", []),
-        summary.get("unreadable_sources_skipped", []),
-    )
 
 
 def _save(trainer: Trainer, run: Path, info: DistInfo) -> None:
