@@ -16,13 +16,13 @@ correlation (Pearson, -1..1). A turn is taken only when it matches clearly bette
 correlation is at least :data:`MIN_CORRELATION` and beats the unturned one by :data:`MIN_MARGIN`, and the original
 has texture enough to tell: its map's standard deviation (before it is scaled to unit norm) is at least
 :data:`MIN_TEXTURE`. On a smooth, almost textureless sky what is left of its curved ramp is all the map holds, and
-scaled up to unit norm it matched a vignette turned a quarter (review); such skies measure 0.0001–0.021, textured
-generated scenes 0.044 and more, real photos (8 Kodak, 8 FiveK inputs) 0.20–0.79. A local edit therefore leaves
-the pair as it is. Mirror images are not looked for: editors rarely mirror a photo, a mirror image
-of a symmetric scene (a landscape) looks like the scene, and a mirrored edit is the trainer's stand-in for one that
-no recipe reproduces. Both thumbnails are squares (the trainer's whole-frame views are squeezed squares), and
-squeezing to a square, central differences on the inner pixels and the mean gradient all commute with quarter
-turns, so a portrait edit of a landscape original is found without decoding the photos again.
+scaled up to unit norm it matched a vignette turned a quarter; such skies measure 0.0001–0.021, textured generated
+scenes 0.044 and more, real photos (8 Kodak, 8 FiveK inputs) 0.20–0.79. A local edit therefore leaves the pair as
+it is. Mirror images are not looked for: editors rarely mirror a photo, a mirror image of a symmetric scene (a
+landscape) looks like the scene, and a mirrored edit is the trainer's stand-in for one that no recipe reproduces.
+Both thumbnails are squares (the trainer's whole-frame views are squeezed squares), and squeezing to a square,
+central differences on the inner pixels and the mean gradient all commute with quarter turns, so a portrait edit
+of a landscape original is found without decoding the photos again.
 """
 
 from __future__ import annotations
