@@ -11,6 +11,7 @@
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
 * :func:`tiny_pairs_toml` / :func:`write_tiny_pairs_toml`: the seconds-long ``train --pairs`` run config (TOML)
   that the CLI tests of paired training write as ``tiny.toml``; :data:`TINY_PAIRS_TOML` is its usual text.
+* :func:`run_tiny_train`: ``autoretouch train`` in-process on 2 steps of a tiny config (:class:`TinyRun`).
 * :func:`smooth_pair_folders`: empty ``before``/``after`` folders, or ones holding ``pI.png``/``pI.jpg`` pairs.
 * :func:`write_exposure_pairs`: ``pI.tif``/``pI.jpg`` pairs rendered from given scenes (the edit brightens).
 * :func:`write_truncated_image`: a photo cut off half-way (one that cannot be read).
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch.nn import functional
@@ -37,9 +38,11 @@ __all__ = [
     "TINY_PAIRS_TOML",
     "TINY_RESTORE_OVERRIDES",
     "TINY_TOML",
+    "TinyRun",
     "TrainingInputs",
     "config_with",
     "ramp_photos",
+    "run_tiny_train",
     "smooth_pair_folders",
     "tiny_gan_run_here",
     "tiny_pairs_config",
@@ -258,6 +261,45 @@ def write_tiny_pairs_toml(
     """
     path.write_text(tiny_pairs_toml(sliders, fit_iters=fit_iters, more=more), encoding="utf-8")
     return path
+
+
+class TinyRun(NamedTuple):
+    """What :func:`run_tiny_train` did.
+
+    Attributes:
+        rc: ``autoretouch train``'s exit status.
+        run: its run folder.
+        record: the saved style's training record (``run/style/s.json``'s ``training``), ``{}`` when none was saved.
+    """
+
+    rc: int
+    run: Path
+    record: dict[str, Any]
+
+
+def run_tiny_train(folder: Path, source: Sequence[str], *more: str, toml: str = TINY_PAIRS_TOML) -> TinyRun:
+    """Run ``autoretouch train --style s SOURCE --steps 2`` in-process on a tiny config, not installed, forced.
+
+    Args:
+        folder: the test's folder: ``toml`` is written there as ``tiny.toml``, and the run folder is the first
+            ``runN`` (N = how many ``run*`` entries it already holds), so that a test may train again.
+        source: what to learn from (``["--pairs", BEFORE, AFTER]``, ``["--lrcat", CATALOG, ...]``).
+        more: further arguments (``--quiet``, ``--json``, ...).
+        toml: the run config's text (default :data:`TINY_PAIRS_TOML`).
+
+    Returns:
+        The exit status, the run folder and the training record.
+    """
+    from backend.cli.main import main
+
+    config = folder / "tiny.toml"
+    config.write_text(toml, encoding="utf-8")
+    run = folder / f"run{len(list(folder.glob('run*')))}"
+    argv = ["train", "--style", "s", *source, "--steps", "2", "--config", str(config), "--run-dir", str(run)]
+    rc = main([*argv, "--no-install", "--force", *more])
+    meta = run / "style" / "s.json"
+    record = json.loads(meta.read_text(encoding="utf-8"))["training"] if meta.is_file() else {}
+    return TinyRun(rc, run, record)
 
 
 def smooth_pair_folders(base: Path, n: int = 4) -> tuple[Path, Path]:

@@ -8,7 +8,6 @@ says so in words that fit both commands. Real CLI runs, tiny training.
 
 from __future__ import annotations
 
-import json
 import logging
 import unicodedata
 from pathlib import Path
@@ -16,11 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.cli.main import main
 from backend.encode import write_image
 from backend.errors import AutoretouchError
 from testing.fixtures import make_dng
-from testing.training import smooth_pair_folders, write_tiny_pairs_toml
+from testing.training import run_tiny_train, smooth_pair_folders
 from trainer.data.pairs import find_pairs, match_pairs
 from trainer.synthetic import smooth_images
 
@@ -31,13 +29,8 @@ def _image(seed: int) -> torch.Tensor:
 
 def _train(tmp_path: Path, before: Path, after: Path) -> tuple[int, dict[str, object]]:
     """``autoretouch train --pairs`` (2 steps, tiny, not installed): exit status and training record."""
-    config = write_tiny_pairs_toml(tmp_path / "tiny.toml")
-    run = tmp_path / "run"
-    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
-    rc = main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet"])
-    meta = run / "style" / "s.json"
-    record = json.loads(meta.read_text(encoding="utf-8"))["training"] if meta.is_file() else {}
-    return rc, record
+    done = run_tiny_train(tmp_path, ["--pairs", str(before), str(after)], "--quiet")
+    return done.rc, done.record
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

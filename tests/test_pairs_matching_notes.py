@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 import torch
 
-from backend.cli.main import main
 from backend.encode import write_image
 from testing.fixtures import make_dng
-from testing.training import smooth_pair_folders, write_tiny_pairs_toml
+from testing.training import run_tiny_train, smooth_pair_folders
 from trainer.synthetic import smooth_images
 
 
@@ -30,15 +29,10 @@ def _train(
     tmp_path: Path, before: Path, after: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, dict[str, Any], dict[str, Any], str]:
     """``autoretouch train --pairs --json`` (2 steps, tiny, not installed): status, summary, record and stderr."""
-    config = write_tiny_pairs_toml(tmp_path / "tiny.toml")
-    run = tmp_path / "run"
-    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
-    rc = main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet", "--json"])
+    done = run_tiny_train(tmp_path, ["--pairs", str(before), str(after)], "--quiet", "--json")
     out, err = capsys.readouterr()
-    summary = json.loads(out) if rc == 0 else {}
-    meta = run / "style" / "s.json"
-    record = json.loads(meta.read_text(encoding="utf-8"))["training"] if meta.is_file() else {}
-    return rc, summary, record, err
+    summary = json.loads(out) if done.rc == 0 else {}
+    return done.rc, summary, done.record, err
 
 
 def test_a_name_left_out_as_ambiguous_is_named_in_the_notes_and_the_record(

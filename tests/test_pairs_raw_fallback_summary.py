@@ -16,17 +16,11 @@ from typing import Any
 import pytest
 import torch
 
-from backend.cli.main import main
-from testing.training import raw_fallback_folders
+from testing.training import raw_fallback_folders, run_tiny_train
 from trainer.data.pairs import Pair, PairedViews
 from trainer.restore_pairs import _choices_as_made, _kept_indices
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TINY_PAIRS_TOML = (
-    '[agent]\nsliders = ["exposure"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\neval_size = 32\n'
-    "[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 10\neval_every = 5\n"
-)
 
 
 @pytest.fixture
@@ -39,14 +33,9 @@ def _train(
     tmp_path: Path, before: Path, after: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``autoretouch train --pairs --json`` (2 steps, tiny, not installed): the summary and the training record."""
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
-    run = tmp_path / "run"
-    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
-    assert main([*argv, "--run-dir", str(run), "--no-install", "--force", "--quiet", "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    record = json.loads((run / "style" / "s.json").read_text(encoding="utf-8"))["training"]
-    return summary, record
+    done = run_tiny_train(tmp_path, ["--pairs", str(before), str(after)], "--quiet", "--json")
+    assert done.rc == 0
+    return json.loads(capsys.readouterr().out), done.record
 
 
 def _fallback_note(notes: list[str]) -> str:

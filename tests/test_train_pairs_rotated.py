@@ -18,19 +18,18 @@ import torch
 
 from backend.agent.style import load_style
 from backend.agent.suggest import suggest_for_photo
-from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
+from testing.training import run_tiny_train, tiny_pairs_toml
 from trainer.data.rotation import TURNS, frame_turns, undo_turn
 from trainer.synthetic import smooth_images
 
 #: A seconds-long paired run (as tests/test_train_summary_unreadable_pairs.py), fitting exposure and temperature.
-TINY_TOML = (
-    '[agent]\nsliders = ["exposure", "temperature"]\nwidth = 8\nthumb = 32\n[data]\ncrops_per_image = 2\n'
-    "eval_size = 32\n[restore]\npool_per_target = 4\nfit_size = 16\nfit_iters = 40\neval_every = 5\n"
-)
+TINY_TOML = tiny_pairs_toml(("exposure", "temperature"), fit_iters=40)
 #: The edit: brighter and warmer.
 EDIT = {"exposure": 0.7, "temperature": 25.0}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _write_pairs(root: Path, n: int, *, turn: str | None = None, crop: bool = False) -> tuple[Path, Path]:
@@ -54,12 +53,8 @@ def _write_pairs(root: Path, n: int, *, turn: str | None = None, crop: bool = Fa
 
 
 def _train(tmp_path: Path, before: Path, after: Path, *more: str) -> tuple[int, Path]:
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_TOML, encoding="utf-8")
-    run = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
-    argv = ["train", "--style", "s", "--pairs", str(before), str(after), "--steps", "2", "--config", str(config)]
-    rc = main([*argv, "--run-dir", str(run), "--no-install", "--force", *more])
-    return rc, run
+    done = run_tiny_train(tmp_path, ["--pairs", str(before), str(after)], *more, toml=TINY_TOML)
+    return done.rc, done.run
 
 
 def _notes(out: str) -> list[str]:

@@ -15,22 +15,17 @@ from typing import Any
 import pytest
 import torch
 
-from backend.cli.main import main
 from backend.encode import write_image
 from backend.render.pipeline import render
 from testing.lrcat_fixtures import CatalogBuilder
-from testing.training import TINY_PAIRS_TOML, write_exposure_pairs, write_truncated_image
+from testing.training import run_tiny_train, write_exposure_pairs, write_truncated_image
 from trainer.synthetic import smooth_images
 
 
 def _train(tmp_path: Path, source: list[str], *more: str) -> tuple[int, Path]:
     """Run ``autoretouch train`` on ``source`` (2 steps, tiny, not installed): its exit status and run folder."""
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY_PAIRS_TOML, encoding="utf-8")
-    run = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
-    argv = ["train", "--style", "s", *source, "--steps", "2", "--config", str(config), "--run-dir", str(run)]
-    rc = main([*argv, "--no-install", "--force", *more])
-    return rc, run
+    done = run_tiny_train(tmp_path, source, *more)
+    return done.rc, done.run
 
 
 def _notes(out: str) -> list[str]:
