@@ -22,6 +22,8 @@ from trainer.synthetic import write_pair_folders
 
 SLIDERS = ("exposure", "temperature")
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainConfig, PairSet]:
