@@ -11,6 +11,7 @@
 * :func:`config_with`: a test's base config sections with some keys changed, as a ``TrainConfig``.
 * :func:`tiny_pairs_toml` / :func:`write_tiny_pairs_toml`: the seconds-long ``train --pairs`` run config (TOML)
   that the CLI tests of paired training write as ``tiny.toml``; :data:`TINY_PAIRS_TOML` is its usual text.
+* :func:`folder_snapshot`: every file under a folder and its bytes (a run folder left alone compares equal).
 * :func:`run_tiny_train`: ``autoretouch train`` in-process on 2 steps of a tiny config (:class:`TinyRun`).
 * :func:`smooth_pair_folders`: empty ``before``/``after`` folders, or ones holding ``pI.png``/``pI.jpg`` pairs.
 * :func:`write_exposure_pairs`: ``pI.tif``/``pI.jpg`` pairs rendered from given scenes (the edit brightens).
@@ -41,6 +42,7 @@ __all__ = [
     "TinyRun",
     "TrainingInputs",
     "config_with",
+    "folder_snapshot",
     "ramp_photos",
     "run_tiny_train",
     "smooth_pair_folders",
@@ -275,6 +277,11 @@ class TinyRun(NamedTuple):
     rc: int
     run: Path
     record: dict[str, Any]
+
+
+def folder_snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, by its path relative to ``folder`` -> its bytes (to show a run left it alone)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def run_tiny_train(folder: Path, source: Sequence[str], *more: str, toml: str = TINY_PAIRS_TOML) -> TinyRun:

@@ -13,13 +13,8 @@ from pathlib import Path
 import pytest
 
 from backend.cli.main import main
-from testing.training import smooth_pair_folders, tiny_gan_run_here
+from testing.training import folder_snapshot, smooth_pair_folders, tiny_gan_run_here
 from trainer.run_folder import default_run_dir
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative name -> bytes)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _config(run: Path, style: str) -> None:
@@ -91,21 +86,21 @@ def test_a_style_named_like_a_retraining_folder_leaves_that_run_alone(
     assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0
     assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0
     capsys.readouterr()
-    old = _snapshot(tmp_path / "runs" / "g-2")
+    old = folder_snapshot(tmp_path / "runs" / "g-2")
     assert 'style = "g"' in old["config.toml"].decode()
 
     # was: exit 0 in runs/g-2, continuing g's checkpoints and overwriting its config.toml, metrics.csv, ...
     assert main(["train", "--style", "g-2", *common, "--steps", "3", "--resume"]) == 6
     assert "runs/g-2-2/checkpoints: no checkpoint to resume from" in capsys.readouterr().err
-    assert _snapshot(tmp_path / "runs" / "g-2") == old
+    assert folder_snapshot(tmp_path / "runs" / "g-2") == old
 
     assert main(["train", "--style", "g-2", *common, "--steps", "3"]) == 0
     assert "  run folder: runs/g-2-2/" in capsys.readouterr().out.splitlines()
-    assert _snapshot(tmp_path / "runs" / "g-2") == old
+    assert folder_snapshot(tmp_path / "runs" / "g-2") == old
     assert 'style = "g-2"' in (tmp_path / "runs" / "g-2-2" / "config.toml").read_text(encoding="utf-8")
     assert main(["train", "--style", "g", *common, "--steps", "2"]) == 0  # g's series goes on past both
     assert "  run folder: runs/g-3/" in capsys.readouterr().out.splitlines()
-    assert _snapshot(tmp_path / "runs" / "g-2") == old
+    assert folder_snapshot(tmp_path / "runs" / "g-2") == old
 
 
 def test_a_folder_with_nothing_to_lose_is_used_again(tmp_path: Path) -> None:

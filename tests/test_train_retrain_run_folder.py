@@ -17,13 +17,8 @@ from safetensors.torch import load_file
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import tiny_gan_run_here, tiny_pairs_run_here
+from testing.training import folder_snapshot, tiny_gan_run_here, tiny_pairs_run_here
 from trainer.run_folder import default_run_dir
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative name -> bytes)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _run_folder_line(out: str) -> str:
@@ -40,15 +35,15 @@ def test_retraining_with_pairs_uses_the_next_run_folder_and_installs_the_next_ve
     assert main(argv) == 0
     first = capsys.readouterr().out
     assert _run_folder_line(first) == "  run folder: runs/s/"
-    old = _snapshot(tmp_path / "runs" / "s")
+    old = folder_snapshot(tmp_path / "runs" / "s")
     assert {"config.toml", "metrics.csv", "style/s.safetensors", "style/s.json"} <= set(old)
     assert StyleStore([tmp_path / "styles"]).load("s").model_version == 1
 
     assert main(argv) == 0  # retrain: was "runs/s: the run folder already holds a trained style", exit 3
     second = capsys.readouterr().out
     assert _run_folder_line(second) == "  run folder: runs/s-2/"
-    assert _snapshot(tmp_path / "runs" / "s") == old  # the first run's files untouched
-    new = _snapshot(tmp_path / "runs" / "s-2")
+    assert folder_snapshot(tmp_path / "runs" / "s") == old  # the first run's files untouched
+    new = folder_snapshot(tmp_path / "runs" / "s-2")
     assert {"config.toml", "metrics.csv", "style/s.safetensors", "style/s.json"} <= set(new)
     assert new["style/s.json"] != old["style/s.json"]  # its own style (created later)
     assert StyleStore([tmp_path / "styles"]).load("s").model_version == 2
@@ -63,14 +58,14 @@ def test_retraining_with_pairs_uses_the_next_run_folder_and_installs_the_next_ve
     summary = json.loads(capsys.readouterr().out)
     assert summary["run_dir"] == str(Path("runs") / "s-3")
     assert StyleStore([tmp_path / "styles"]).load("s").model_version == 3
-    assert _snapshot(tmp_path / "runs" / "s-2") == new
+    assert folder_snapshot(tmp_path / "runs" / "s-2") == new
 
     # an explicit --run-dir that holds a trained style is refused as before, and nothing in it changes
     for chosen in ("runs/s", "runs/s-2"):
         assert main([*argv, "--run-dir", chosen]) == 3
         err = capsys.readouterr().err
         assert f"{chosen}: the run folder already holds a trained style; use another --run-dir" in err
-    assert _snapshot(tmp_path / "runs" / "s") == old and _snapshot(tmp_path / "runs" / "s-2") == new
+    assert folder_snapshot(tmp_path / "runs" / "s") == old and folder_snapshot(tmp_path / "runs" / "s-2") == new
     assert StyleStore([tmp_path / "styles"]).load("s").model_version == 3
     assert not (tmp_path / "runs" / "s-4").exists()
 
@@ -84,10 +79,10 @@ def test_retraining_a_gan_style_uses_the_next_run_folder_and_resume_continues_th
 
     assert main([*argv, "--steps", "2"]) == 0
     assert _run_folder_line(capsys.readouterr().out) == "  run folder: runs/g/"
-    old = _snapshot(tmp_path / "runs" / "g")
+    old = folder_snapshot(tmp_path / "runs" / "g")
     assert main([*argv, "--steps", "2"]) == 0  # was "the run folder already has checkpoints", exit 3
     assert _run_folder_line(capsys.readouterr().out) == "  run folder: runs/g-2/"
-    assert _snapshot(tmp_path / "runs" / "g") == old
+    assert folder_snapshot(tmp_path / "runs" / "g") == old
     assert StyleStore([tmp_path / "styles"]).load("g").model_version == 2
 
     # --resume continues the newest run (runs/g-2), not the first
@@ -95,12 +90,12 @@ def test_retraining_a_gan_style_uses_the_next_run_folder_and_resume_continues_th
     out = capsys.readouterr().out
     assert _run_folder_line(out) == "  run folder: runs/g-2/" and "trained style 'g': 3 steps" in out
     assert len((tmp_path / "runs" / "g-2" / "metrics.csv").read_text().splitlines()) == 1 + 3
-    assert _snapshot(tmp_path / "runs" / "g") == old
+    assert folder_snapshot(tmp_path / "runs" / "g") == old
 
     # an explicit --run-dir with checkpoints still needs --resume
     assert main([*argv, "--steps", "2", "--run-dir", "runs/g"]) == 3
     assert "runs/g: the run folder already has checkpoints; use --resume" in capsys.readouterr().err
-    assert _snapshot(tmp_path / "runs" / "g") == old
+    assert folder_snapshot(tmp_path / "runs" / "g") == old
 
 
 def _finished(run: Path, style: str) -> None:
