@@ -36,6 +36,8 @@ from trainer.restore_pairs import (
 from trainer.synthetic import HIDDEN_RECIPE, smooth_images, write_pair_folders
 from trainer.train import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TINY = {
     "agent": {"sliders": ["exposure", "contrast", "temperature"], "width": 16, "thumb": 32, "dropout": 0.0},
     "data": {"crops_per_image": 2, "eval_size": 48},
