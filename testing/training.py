@@ -15,6 +15,7 @@
 * :func:`run_tiny_train`: ``autoretouch train`` in-process on 2 steps of a tiny config (:class:`TinyRun`).
 * :func:`smooth_pair_folders`: empty ``before``/``after`` folders, or ones holding ``pI.png``/``pI.jpg`` pairs.
 * :func:`write_exposure_pairs`: ``pI.tif``/``pI.jpg`` pairs rendered from given scenes (the edit brightens).
+* :func:`write_exposure_shots`: photos rendered from given scenes at exposures from -0.5 EV up.
 * :func:`write_truncated_image`: a photo cut off half-way (one that cannot be read).
 * :func:`tiny_pairs_run_here` / :func:`tiny_gan_run_here`: tiny pairs or favourites plus ``tiny.toml`` in a test's
   folder, made its working directory (the run folder tests' setting).
@@ -54,6 +55,7 @@ __all__ = [
     "two_step_restore_config",
     "two_step_restore_toml",
     "write_exposure_pairs",
+    "write_exposure_shots",
     "write_tiny_pairs_toml",
     "write_training_inputs",
     "write_truncated_image",
@@ -351,6 +353,29 @@ def write_exposure_pairs(before: Path, after: Path, scenes: torch.Tensor, n: int
         for i in range(n):
             write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
             write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
+
+
+def write_exposure_shots(folder: Path, scenes: torch.Tensor, names: Sequence[str], *, bit_depth: int = 8) -> list[Path]:
+    """Write photo ``I`` of ``names`` in ``folder``: scene ``I`` rendered at exposure ``0.3 I - 0.5`` EV (a series of
+    shots of different brightness, e.g. a catalog's or darktable's originals).
+
+    Args:
+        folder: the folder (exists).
+        scenes: ``(N, 3, H, W)`` linear scenes, ``N >= len(names)``.
+        names: the file names, in order; the suffix picks the format.
+        bit_depth: 8 or 16 (PNG and TIFF only).
+
+    Returns:
+        The photos' paths, in order.
+    """
+    from backend.encode import write_image
+    from backend.render.pipeline import render
+
+    paths = [folder / name for name in names]
+    with torch.no_grad():
+        for i, path in enumerate(paths):
+            write_image(path, render(scenes[i : i + 1], {"exposure": 0.3 * i - 0.5}), bit_depth=bit_depth)
+    return paths
 
 
 def write_truncated_image(path: Path, image: torch.Tensor) -> None:

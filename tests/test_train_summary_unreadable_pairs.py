@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from backend.encode import write_image
-from backend.render.pipeline import render
 from testing.lrcat_fixtures import CatalogBuilder
-from testing.training import run_tiny_train, write_exposure_pairs, write_truncated_image
+from testing.training import run_tiny_train, write_exposure_pairs, write_exposure_shots, write_truncated_image
 from trainer.synthetic import smooth_images
 
 
@@ -115,9 +114,7 @@ def test_catalog_favourites_that_cannot_be_found_or_read_are_named_in_the_summar
     photos = tmp_path / "Pictures"
     photos.mkdir()
     scenes = smooth_images(6, 32, seed=5)
-    with torch.no_grad():
-        for i in range(4):
-            write_image(photos / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.3 * i - 0.5}))
+    write_exposure_shots(photos, scenes, [f"p{i}.jpg" for i in range(4)])
     (photos / "empty.jpg").write_bytes(b"")
     write_truncated_image(photos / "cut.jpg", scenes[5:6])
     catalog = tmp_path / "My.lrcat"

@@ -13,16 +13,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from backend.cli.main import main
 from backend.encode import write_image
 from backend.recipe import Recipe
-from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
 from testing.needs import missing
-from testing.training import write_tiny_pairs_toml, write_truncated_image
+from testing.training import write_exposure_shots, write_tiny_pairs_toml, write_truncated_image
 from trainer.synthetic import smooth_images
 
 pytestmark = pytest.mark.host
@@ -37,10 +35,7 @@ def test_darktable_photos_that_cannot_be_read_are_named_in_the_quiet_summary(
     folder = tmp_path / "darktable"
     folder.mkdir()
     scenes = smooth_images(6, 32, seed=9)
-    for i in range(4):
-        photo = folder / f"d{i}.png"
-        with torch.no_grad():
-            write_image(photo, render(scenes[i : i + 1], {"exposure": 0.3 * i - 0.5}), bit_depth=16)
+    for photo in write_exposure_shots(folder, scenes, [f"d{i}.png" for i in range(4)], bit_depth=16):
         edit = Recipe.from_settings({"exposure": 0.4})
         assert [o.action for o in apply_to_photo(photo, edit, host="darktable", info=PhotoInfo(False, 32))] == [
             "written"
