@@ -20,7 +20,7 @@ from backend.cli.printable import printable
 from backend.text import printable as neutral_printable
 from testing.fixtures import gradient_jpeg_named
 from testing.recipes import write_exposure_recipe
-from testing.training import TINY_PAIRS_TOML
+from testing.training import TINY_PAIRS_TOML, write_exposure_pairs
 from trainer.summary_lines import note_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -104,7 +104,6 @@ def test_train_summary_escapes_names_and_the_record_keeps_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from backend.encode import write_image
-    from backend.render.pipeline import render
     from trainer.synthetic import smooth_images
 
     before, after = tmp_path / "before", tmp_path / "after"
@@ -112,10 +111,8 @@ def test_train_summary_escapes_names_and_the_record_keeps_them(
     after.mkdir()
     bad = "bad\nwritten\x1b[2J"
     scenes = smooth_images(6, 32, seed=4)
+    write_exposure_pairs(before, after, scenes, 4)
     with torch.no_grad():
-        for i in range(4):
-            write_image(before / f"p{i}.tif", render(scenes[i : i + 1], {"exposure": -0.3 * i}), bit_depth=16)
-            write_image(after / f"p{i}.jpg", render(scenes[i : i + 1], {"exposure": 0.5}))
         (before / f"{bad}.tif").write_bytes(b"")  # unreadable: left out, named in a note
         write_image(after / "tmp.jpg", scenes[4:5])
         (after / "tmp.jpg").rename(after / f"{bad}.jpg")
