@@ -4,14 +4,15 @@
 #
 #   scripts/compare_cli_output.sh BEFORE [AFTER]     # AFTER defaults to the working tree
 #
-# Both runs use the same folder (/tmp/autoretouch-cli-compare/run), so the paths they print are the same. Masked
+# Both runs use the same folder (WORK/run, WORK a fresh /tmp/autoretouch-cli-compare.XXXXXX of this invocation,
+# so two comparisons can run at once), so the paths they print are the same. Masked
 # before comparing, because they change from run to run: the time stamps of the catalog journal and of the sidecars'
 # provenance, the photos' mtime in the journal, the catalog's "in X s (Y photos/s" timing, and in the renders'
 # `Software` mark the hash of the photo's size and mtime and the time written (the version, the hash of the photo's
 # path, the size written and every other PNG chunk, pixels and ICC profile included, are compared). Exits 0 when
 # everything else is identical, 1 and a diff otherwise. Needs the project's Python environment (scripts/setup.sh).
 set -euo pipefail
-WORK=/tmp/autoretouch-cli-compare
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/autoretouch-cli-compare.XXXXXX")
 # shellcheck source=scripts/worktrees.sh
 source "$(dirname "$0")/worktrees.sh"  # BEFORE, AFTER, ROOT and checkout
 

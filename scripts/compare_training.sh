@@ -9,7 +9,7 @@
 # Python environment (scripts/setup.sh). A revision that changed training on purpose (e.g. the prior carried in
 # the style since c71a324) is expected to differ.
 set -euo pipefail
-WORK=/tmp/autoretouch-train-compare
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/autoretouch-train-compare.XXXXXX")  # per invocation: comparisons may run at once
 # shellcheck source=scripts/worktrees.sh
 source "$(dirname "$0")/worktrees.sh"  # BEFORE, AFTER, ROOT and checkout
 
