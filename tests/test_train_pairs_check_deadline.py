@@ -105,6 +105,10 @@ def test_a_tiny_minutes_run_notes_a_check_out_of_time(tmp_path: Path, capsys: py
     check = json.loads((run / "style" / "s.json").read_text(encoding="utf-8"))["training"]["check"]
     assert check["out_of_time"] is True and check["fold_steps"] == [0, 0]
     assert any(n.startswith("the cross-fitted check ran out of --minutes") for n in summary["notes"])
+    recorded: dict[str, list[str]] = {}
+    _record_check_notes(recorded, check)  # the whole note of the recorded check, as the unit test above words it
+    (note,) = recorded["notes"]
+    assert note in summary["notes"] and "its agents were trained 0 and 0 steps" in note
 
 
 def test_a_run_whose_check_trained_nothing_is_not_installed(
