@@ -46,8 +46,12 @@ def test_train_names_the_collection_it_could_mean(tmp_path: Path, capsys: pytest
     argv = ["train", "--style", "s", "--lrcat", str(tmp_path / "c.lrcat"), "--favourites", "collection:Itally"]
     rc = main([*argv, "--steps", "2", "--run-dir", str(tmp_path / "run"), "--no-install"])
     err = capsys.readouterr().err
-    assert rc != 0
-    assert "no collection called 'Itally'; did you mean 'Italy'? the catalog's collections: 'Best'" in err
+    assert rc == 6  # not found, before any training
+    assert err == (
+        f"autoretouch: error: {tmp_path / 'c.lrcat'}: no collection called 'Itally'; did you mean 'Italy'? "
+        "the catalog's collections: 'Best', 'Trips', 'Trips/Italy'\n"
+    )
+    assert not (tmp_path / "run" / "style").exists()
 
 
 def test_a_folder_of_one_photo_that_cannot_be_decoded_reads_right(tmp_path: Path) -> None:
