@@ -131,4 +131,4 @@ def test_lightroom_selection_notes_reach_the_status_the_plugin_polls(env: dict[s
     wait_until_idle(env["daemon"])
     assert status["state"] == "finished", status
     notes = status["last"]["finished"]["notes"]
-    assert any("empty.png" in note for note in notes), notes
+    assert "1 photo could not be read, left out: empty.png (empty file)" in notes, notes  # the photo and why
