@@ -34,7 +34,9 @@
     auto-retouch) and "revert auto-retouch", or assign a key under
     preferences > shortcuts > lua > "auto-retouch (learned style)". Both work on the user's own virtual copies
     too: a copy's own sidecar (NAME_NN.EXT.xmp) is written (`--duplicate=NN`, one call per duplicate index) and
-    re-read by importing the original's file again; the original is not touched. Training leaves copies out.
+    re-read by importing the original's file again; the original is not touched. Training learns a selected copy's
+    own history: the copy's sidecar is written first and given in place of the photo (`train --darktable
+    NAME_NN.EXT.xmp`).
   * "preview on virtual copies" (same module): the suggestion on virtual copies of the first selected images
     (at most "images previewed", 3 by default; "preview variants" copies each), made by darktable itself:
     darktable writes each image's sidecar first (the temporary tag apply uses), then
@@ -143,6 +145,10 @@
     image whose sidecar darktable does not write is left out, saying why. An image whose sidecar another selected
     image has (selected twice, two images of a file with one version number, or one file through two film rolls:
     a folder and a link to it, resolved by `realpath -e -z`) is previewed once, the message naming both.
+  * 1.21: "train style from selected images" learns from the user's own virtual copies: a selected copy N is given as
+    its own sidecar, NAME_NN.EXT.xmp (written by darktable first), and trained as that copy's edit (was: left out,
+    "training reads the original image's sidecar only"); skipped copies are named `FILE (version N)`. An autoretouch
+    from before training on copies refuses the copy's sidecar as not a photo, and is named as too old.
 ]]
 
 local dt = require("darktable")

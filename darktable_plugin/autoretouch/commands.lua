@@ -77,7 +77,8 @@ local function revert_argv(cfg, photos, duplicate)
     photos)
 end
 
---- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`);
+--- argv of `autoretouch train` learning a style from photos with darktable sidecars (`--darktable PHOTO...`; a
+--- virtual copy's edit is given as its own sidecar, NAME_NN.EXT.xmp, in place of a photo);
 --- `runs_dir` (optional): the folder of its run folders (`--runs-dir`: the trainer picks RUNS/NAME, or the next free
 --- RUNS/NAME-2, ... once that holds a finished run; a daemon keeps its run folders in its own run directory and
 --- refuses the option: give none with a daemon address).

@@ -138,17 +138,14 @@ local function sharing_images(img, known)
   return out
 end
 
---- Why an image cannot be processed, or nil. Virtual copies are processed only with `copies` (apply and revert
---- write a copy's own sidecar through `--duplicate`; training reads the original's sidecar, so there a copy is
---- refused). An image whose sidecar is not where darktable 4.2 names it is refused: the CLI would write another file;
---- so is one whose duplicate index another image of its file has too (darktable 4.2 can give a copy a number in use):
---- their one sidecar would be written for both, and the re-read would give it to either.
+--- Why an image cannot be processed, or nil. Virtual copies are processed like originals (apply and revert write a
+--- copy's own sidecar through `--duplicate`, training reads it: `train --darktable NAME_NN.EXT.xmp`). An image whose
+--- sidecar is not where darktable 4.2 names it is refused: the CLI would write (or read) another file; so is one whose
+--- duplicate index another image of its file has too (darktable 4.2 can give a copy a number in use): their one
+--- sidecar would be written for both, and the re-read would give it to either.
 -- @param known optional: see same_file_images
-local function precheck(img, copies, known)
+local function precheck(img, known)
   local index = tonumber(img.duplicate_index) or 0
-  if index ~= 0 and not copies then
-    return msg("duplicate")
-  end
   local expected = darktable_sidecar(img.path, img.filename, index)
   if img.sidecar ~= expected then
     return msg("unusual_sidecar", tostring(img.sidecar), expected)

@@ -35,6 +35,8 @@ local MSG = {
   train_kept_in = " (it stays in its run folder, %s)",
   train_runs_dir_unsupported = "this autoretouch is too old to keep its run folders in darktable's cache folder: its "
     .. "train has no --runs-dir; update autoretouch (%s)",
+  train_copies_unsupported = "this autoretouch is too old to train on a virtual copy: it takes the copy's sidecar "
+    .. "for a photo's; update autoretouch, or select the originals only (%s)",
   train_skipped = "%d images left out, first: %s",
   train_note = "note: %s",
   train_note_cut = " ... (the whole note is in darktable's Lua log)",
@@ -75,7 +77,6 @@ local MSG = {
   cli_failed = "autoretouch exited with status %d: %s",
   cli_no_output = "autoretouch gave no usable answer (exit status %d): %s",
   no_result = "autoretouch reported nothing for this photo",
-  duplicate = "a virtual copy (duplicate): training reads the original image's sidecar only",
   reload_needs_sidecars = "darktable writes no sidecars here, and darktable 4.2 re-reads one only by importing the "
     .. "image's file again, which also puts the older sidecars of the original and its virtual copies back over their "
     .. "edits: set preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",

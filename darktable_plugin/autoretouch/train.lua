@@ -15,7 +15,45 @@ local sidecars = require("autoretouch/sidecars")
 local jobs = require("autoretouch/jobs")
 
 local msg = strings.msg
-local photo_path = sidecars.photo_path
+local image_name = sidecars.image_name
+
+--- What `train --darktable` is given for `img`: the original's photo file (its sidecar NAME.EXT.xmp read beside it),
+--- or for darktable's virtual copy N (duplicate_index) that copy's own sidecar, NAME_NN.EXT.xmp, which the CLI trains
+--- as that copy's edit (`IMG (virtual copy N)`); the photo alone would train the original's edit instead.
+local function training_file(img)
+  local index = tonumber(img.duplicate_index) or 0
+  if index > 0 then
+    return sidecars.darktable_sidecar(img.path, img.filename, index)
+  end
+  return sidecars.photo_path(img)
+end
+
+--- What training learns from among `images`: has darktable write each image's sidecar (a copy's own NAME_NN.EXT.xmp,
+--- as for apply) and leaves out those that cannot be used (see sidecars.precheck) or have no history, each added to
+--- `summary.skipped` as {photo = its name (sidecars.image_name), reason} and named in the Lua log.
+-- @return photos (what `train --darktable` is given: training_file of each image used), copies (those of them that
+--   are virtual copies' sidecars), folders (each image's folder, for the daemon's roots)
+local function training_files(images, summary)
+  local photos, copies, folders, known = {}, {}, {}, {} -- known: each film roll listed once for the run
+  for _i, img in ipairs(images) do
+    local reason = sidecars.precheck(img, known)
+    if not reason then
+      local synced, sync_err = sidecars.sync_sidecar(img)
+      reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil
+    end
+    if reason then
+      summary.skipped[#summary.skipped + 1] = { photo = image_name(img), reason = reason }
+      dt.print_log(msg("log_line", "skipped", image_name(img), reason))
+    else
+      photos[#photos + 1] = training_file(img)
+      if (tonumber(img.duplicate_index) or 0) > 0 then
+        copies[#copies + 1] = photos[#photos]
+      end
+      folders[#folders + 1] = img.path
+    end
+  end
+  return photos, copies, folders
+end
 
 --- Stop a training started by train_from_images: mark it cancelled (it then does not start) and kill its
 --- process. `files` = {pid = path of the PID file, cancel = path of the marker}.
@@ -52,11 +90,28 @@ local function runs_dir_of()
   return dir and string.format("%s/%s", dir, constants.RUNS_DIR)
 end
 
+--- Whether the failed training `result` refused one of the virtual copies' sidecars `copies` (paths) as not a
+--- photo: an autoretouch from before training on virtual copies (it reads NAME_NN.EXT.xmp as the sidecar of a missing
+--- photo NAME_NN.EXT, and says "PATH: not a photo: a darktable sidecar, ..."), itself or through its daemon.
+local function copy_refused(result, copies)
+  local stderr = result.stderr or ""
+  for _i, path in ipairs(result.status ~= 0 and copies or {}) do
+    if stderr:find(path .. ": not a photo: a darktable sidecar", 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
 --- Why the training `result` of the CLI failed: an autoretouch from before `train --runs-dir` refuses the option
---- (a usage error naming it as an unrecognized argument) and is named as such; else cli_problem's message.
-local function train_problem(cfg, result)
+--- (a usage error naming it as an unrecognized argument), one from before training on virtual copies refuses a
+--- copy's sidecar (`copies`: the copies' sidecars given; see copy_refused); each is named as such; else
+--- cli_problem's message.
+local function train_problem(cfg, result, copies)
   if cli.option_unrecognized(result, "--runs-dir") then
     return msg("train_runs_dir_unsupported", cli.cli_problem(cfg, result))
+  elseif copy_refused(result, copies) then
+    return msg("train_copies_unsupported", cli.cli_problem(cfg, result))
   end
   return cli.cli_problem(cfg, result)
 end
@@ -116,13 +171,15 @@ end
 
 --- Learn a style from images' darktable edits: `autoretouch train --darktable PHOTO...` (darktable-cli renders
 -- each image with its history; the CLI installs the style unless it does worse than doing nothing), its run folder
--- in darktable's cache folder (see runs_dir_of; a daemon keeps its own).
--- @param images a list of darktable images (each image's history, as darktable wrote it to the sidecar)
+-- in darktable's cache folder (see runs_dir_of; a daemon keeps its own). A virtual copy is given as its own sidecar
+-- (training_file), so that its history, not the original's, is learnt.
+-- @param images a list of darktable images, originals or virtual copies (each image's history, as darktable wrote
+--   it to its sidecar first)
 -- @param overrides optional settings: cli_path, server, start_daemon, daemon_port, train_name, train_minutes
 -- @return a summary {state = "finished"|"rejected"|"failed"|"cancelled"|"nothing", name, used, skipped =
---   {{photo, reason}}, notes = {text, ...} (the CLI's notes: photos it left out, and why; control characters
---   escaped), run_dir = the run folder the CLI's JSON summary names (escaped) or nil, result = the CLI's JSON
---   summary or nil, message}, or nil and a message
+--   {{photo (a virtual copy: "FILE (version N)"), reason}}, notes = {text, ...} (the CLI's notes: photos it left
+--   out, and why; control characters escaped), run_dir = the run folder the CLI's JSON summary names (escaped) or
+--   nil, result = the CLI's JSON summary or nil, message}, or nil and a message
 local train_from_images = jobs.entry(false, function(cfg, images)
   if #cfg.train_name > 64 or not cfg.train_name:match("^[%w][%w_%.%-]*$") then
     return jobs.refuse(msg("bad_style_name", cfg.train_name))
@@ -141,21 +198,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
     end,
   }
   local ok, failure = jobs.run_job(1, msg("train_job_label"), job, function(progress)
-    local photos, folders, known = {}, {}, {} -- known: each film roll listed once for the run
-    for _i, img in ipairs(images) do
-      local reason = sidecars.precheck(img, false, known)
-      if not reason then
-        local synced, sync_err = sidecars.sync_sidecar(img)
-        reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil
-      end
-      if reason then
-        summary.skipped[#summary.skipped + 1] = { photo = photo_path(img), reason = reason }
-        dt.print_log(msg("log_line", "skipped", photo_path(img), reason))
-      else
-        photos[#photos + 1] = photo_path(img)
-        folders[#folders + 1] = img.path
-      end
-    end
+    local photos, copies, folders = training_files(images, summary)
     summary.used = #photos
     if #photos == 0 then
       summary.state, summary.message = "nothing", msg("train_nothing")
@@ -190,7 +233,7 @@ local train_from_images = jobs.entry(false, function(cfg, images)
       summary.state = "finished"
       summary.message = msg("train_installed", cfg.train_name, #photos, tonumber(summary.result.steps) or 0)
     else
-      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, train_problem(cfg, result))
+      summary.state, summary.message = "failed", msg("train_failed", cfg.train_name, train_problem(cfg, result, copies))
     end
     return true
   end)

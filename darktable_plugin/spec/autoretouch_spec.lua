@@ -378,14 +378,51 @@ describe("running", function()
       assert.are.equal(1, plugin.apply_to_images({ a1 }).written)
     end)
 
-    it("leaves a copy out of training, which reads the original's sidecar", function()
-      setup()
+    it("trains a selected copy on its own sidecar (written first), the original on its photo", function()
+      local synced_before_train
+      setup({ before_execute = function(cmd)
+        if cmd:find("'train'", 1, true) then
+          synced_before_train = #dt._log.deleted_tags
+        end
+      end })
       local a = image(1, "a.png", { altered = true })
       local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
-      local summary = plugin.train_from_images({ a1, a })
+      local a2 = image(3, "a.png", { duplicate_index = 2, altered = true })
+      local summary = plugin.train_from_images({ a1, a, a2 })
+      assert.are.equal(3, summary.used)
+      assert.are.same({}, summary.skipped)
+      assert.are.equal(a.path .. "/a_01.png.xmp", a1.sidecar)
+      assert.are.same({ "--darktable", a1.sidecar, a.path .. "/a.png", a.path .. "/a_02.png.xmp" },
+        tail(calls_of("train")[1].argv, 7))
+      assert.are.equal(3, synced_before_train) -- darktable wrote each sidecar (the copies' own) before the call
+      assert.are.equal("finished", summary.state)
+    end)
+
+    it("trains a copy alone, and names a copy it leaves out by its version number", function()
+      setup()
+      local a = image(1, "a.png")
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      local a2 = image(3, "a.png", { duplicate_index = 2 }) -- no history
+      local summary = plugin.train_from_images({ a2, a1 })
       assert.are.equal(1, summary.used)
-      assert.truthy(summary.skipped[1].reason:find("virtual copy", 1, true))
-      assert.are.same({ "--darktable", a.path .. "/a.png" }, tail(calls_of("train")[1].argv, 7))
+      assert.are.same({ { photo = a.path .. "/a.png (version 2)", reason = "no darktable edit (empty history)" } },
+        summary.skipped)
+      assert.are.same({ "--darktable", a.path .. "/a_01.png.xmp" }, tail(calls_of("train")[1].argv, 7))
+    end)
+
+    it("names an autoretouch that refuses a copy's sidecar as too old to train on virtual copies", function()
+      setup()
+      env.scenario('{"train": {"no_copies": true}}')
+      local a = image(1, "a.png", { altered = true })
+      local a1 = image(2, "a.png", { duplicate_index = 1, altered = true })
+      local summary = plugin.train_from_images({ a, a1 })
+      assert.are.equal("failed", summary.state)
+      assert.truthy(summary.message:find("too old to train on a virtual copy", 1, true))
+      assert.truthy(summary.message:find("a_01.png.xmp: not a photo", 1, true))
+      env.scenario('{"train": {"exit": 3}}') -- another failure with copies given is not named so
+      local other = plugin.train_from_images({ a, a1 })
+      assert.are.equal("failed", other.state)
+      assert.falsy(other.message:find("too old", 1, true))
     end)
   end)
 

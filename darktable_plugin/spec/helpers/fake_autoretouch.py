@@ -28,7 +28,9 @@ list when it has one (without: no ``notes`` key, as an autoretouch older than th
 older daemon). Its ``run_dir`` is the scenario's, else ``--run-dir``, else with ``--runs-dir=RUNS`` the first of
 RUNS/NAME, RUNS/NAME-2, ... that does not exist (made, as the trainer's finished run makes it: a second training of
 NAME goes to RUNS/NAME-2), else ``runs/NAME``. ``no_runs_dir`` (true): an autoretouch from before ``train
---runs-dir``, which refuses the option as argparse does (exit status 2, nothing on stdout).
+--runs-dir``, which refuses the option as argparse does (exit status 2, nothing on stdout). ``no_copies`` (true): an
+autoretouch from before training on darktable's virtual copies: a copy's sidecar ``NAME_NN.EXT.xmp`` given to
+``--darktable`` is refused as the sidecar of a missing photo ``NAME_NN.EXT`` (exit status 3, nothing on stdout).
 
 ``serve`` plays the daemon the plug-in starts: it records its call, and with ``mode`` ``answer`` (the default)
 writes ``daemon-PORT.json`` after ``delay`` seconds (``{"pid": its PID, "roots": its --root folders, "styles":
@@ -243,6 +245,15 @@ if command == "train":
         import time
 
         time.sleep(30)
+    elif conf.get("no_copies") and any(re.search(r"_\d{2,}\.[^./]+\.xmp$", p) for p in photos):
+        copy = next(p for p in photos if re.search(r"_\d{2,}\.[^./]+\.xmp$", p))
+        photo = os.path.basename(copy)[: -len(".xmp")]
+        print(
+            f"autoretouch: error: {copy}: not a photo: a darktable sidecar, and its photo {photo} is not beside it; "
+            "pass the photo",
+            file=sys.stderr,
+        )
+        sys.exit(3)
     elif conf.get("no_runs_dir") and option("runs-dir") is not None:
         print("usage: autoretouch train [-h] --style NAME ...", file=sys.stderr)
         print(f"autoretouch: error: unrecognized arguments: --runs-dir={option('runs-dir')}", file=sys.stderr)
