@@ -20,8 +20,10 @@ Modes:
   (:mod:`trainer.lrcat.favourites`): each favourite's current develop settings (process version 2012 or later),
   mapped into our sliders and rendered on its original by our renderer, are learnt as before/after pairs.
 * ``--darktable DIR_OR_PHOTO...``: the photographer's darktable edits
-  (:func:`trainer.restore_pairs.load_darktable_pair_set`): each photo with a sidecar, and darktable-cli's render
-  of it, learnt as a before/after pair. Several folders or photo files are linked into a fresh
+  (:func:`trainer.darktable_pairs.load_darktable_pair_set`): each photo with a sidecar, and darktable-cli's render
+  of it, learnt as a before/after pair; each of its virtual copies with a sidecar (``NAME_NN.EXT.xmp``) is one more
+  pair, ``NAME (virtual copy N)`` (a folder brings all its photos' copies; a copy's sidecar given brings that copy,
+  a photo given its own edit only). Several folders, photo files or sidecars are linked into a fresh
   ``RUN_DIR/selection`` (:mod:`trainer.data.selection`).
 * ``--lrcat CATALOG --expert X``: imitation of the expert's slider history (:mod:`trainer.imitation`; targets
   are pseudo-labels fitted to ``--renditions DIR`` where given, else the PV2003-mapped settings). Then, when
@@ -147,8 +149,10 @@ history is rendered by darktable-cli (headless, at most 768 px), and learnt like
 edit, so every module counts, ours or not; the entries of the modules autoretouch writes are also mapped back
 into our sliders (the inverse of our translator) for the nearest-edits baseline. Photos without a sidecar or
 history are reported and skipped; photos that cannot be decoded and sidecars that cannot be read are also named
-in the summary. darktable must be installed. Several folders, photo files, or both may be given (a sidecar
-given stands for its photo); they are linked afresh into RUN_DIR/selection/ on every run.
+in the summary. darktable must be installed. Each virtual copy with its own sidecar (IMG_NN.ext.xmp) is one more
+pair, "IMG (virtual copy N)": a folder brings its photos' copies, a photo given its own edit only. Several folders,
+photo files, or both may be given (a sidecar IMG.ext.xmp given stands for its photo, a copy's IMG_NN.ext.xmp for
+that copy alone); they are linked afresh into RUN_DIR/selection/ on every run.
 
 Slider-history training (--lrcat --expert): the expert's photos are its collection Experts/X (FiveK) or its virtual
 copies named X. Each photo's target is the order in which its develop history first moved our sliders
@@ -190,8 +194,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         nargs="+",
         metavar="DIR_OR_PHOTO",
-        help="your darktable edits: the photos of each folder and the photo files given (a sidecar IMG.ext.xmp "
-        "given stands for its photo), with their sidecars, rendered by darktable-cli",
+        help="your darktable edits: the photos of each folder (with their virtual copies) and the photo files given "
+        "(a sidecar IMG.ext.xmp given stands for its photo, a virtual copy's IMG_NN.ext.xmp for that copy), with "
+        "their sidecars, rendered by darktable-cli",
     )
     parser.add_argument(
         "--pairs",
@@ -557,8 +562,10 @@ def _warn_same_sources(args: argparse.Namespace) -> None:
 def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, mark: bool = True) -> Path:
     """``--darktable``'s folder: the one folder given, or a fresh folder of links to the photos given.
 
-    Several folders, photo files, or both (a photo's sidecar stands for the photo) are linked into
-    ``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first;
+    Several folders, photo files, or both (a photo's sidecar ``NAME.EXT.xmp`` stands for the photo; a virtual copy's
+    ``NAME_NN.EXT.xmp`` for that copy, linked beside its photo's link and trained as ``NAME (virtual copy N)`` by
+    :mod:`trainer.darktable_pairs`) are linked into ``RUN_DIR/selection``
+    (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first;
     with ``mark`` (a run that will go on: restoration, the one method that learns from darktable edits) the run
     folder is then marked as the style's (:func:`_mark_for_style`).
 

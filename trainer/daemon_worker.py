@@ -14,7 +14,9 @@ here, in the worker process, as ``autoretouch train`` does) and reports on stdou
 The spec file (written by :mod:`backend.daemon.training`) holds ``name``, ``favourites``, ``sources`` (or
 null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, selection, photos or null]`` or
 null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``favourite_files`` /
-``darktable_files`` (lists of photo files, linked into ``run_dir/selection`` and used like the folders),
+``darktable_files`` (lists of photo files, linked into ``run_dir/selection`` and used like the folders; a
+darktable list may also hold sidecars: a photo's, standing for it, or a virtual copy's ``NAME_NN.EXT.xmp``, that
+copy's edit),
 ``lightroom_edits`` (``{"path", "settings"}`` each, learnt as pairs), ``steps`` (0 = the
 trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir``,
 ``install_dir`` and ``roots`` (the daemon's ``--root`` folders). SIGTERM ends the worker at once (the run folder
@@ -179,11 +181,15 @@ def check_folders(folders: Sequence[Path], roots: Roots) -> None:
 def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
     """The selection folder for a request's ``darktable_files``, as ``train --darktable PHOTO...`` builds it.
 
-    A sidecar listed in place of its photo stands for the photo; duplicates count once.
+    A photo's sidecar listed in place of it (``NAME.EXT.xmp``) stands for the photo; a darktable virtual copy's
+    sidecar (``NAME_NN.EXT.xmp``) stands for that copy: linked beside its photo's link, it is trained as a pair of
+    its own, ``NAME (virtual copy N)`` (:func:`trainer.data.selection.darktable_selection`,
+    :mod:`trainer.darktable_pairs`). Duplicates count once.
 
     Raises:
         NotFoundError: a listed file does not exist.
-        SelectionError: a listed file is not a photo (a sidecar whose photo is missing, another file).
+        SelectionError: a listed file is not a photo (a sidecar that is no copy's and whose photo is missing,
+            another file), or only copies' sidecars whose photos are missing are listed.
     """
     photos = darktable_selection([Path(f) for f in files])
     return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True)
