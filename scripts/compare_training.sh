@@ -7,8 +7,8 @@
 #
 #   scripts/compare_training.sh BEFORE [AFTER]     # AFTER defaults to the working tree
 #
-# Exits 0 and prints "identical" twice when every tensor of both pairs of styles is equal, 1 otherwise. Needs the project's
-# Python environment (scripts/setup.sh). A revision that changed training on purpose (e.g. the prior carried in
+# Exits 0 and prints "identical" twice when every tensor of both pairs of styles is equal, 1 otherwise. Needs the
+# project's Python environment (scripts/setup.sh). A revision that changed training on purpose (e.g. the prior carried in
 # the style since c71a324) is expected to differ.
 set -euo pipefail
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/autoretouch-train-compare.XXXXXX")  # per invocation: comparisons may run at once
