@@ -1,0 +1,102 @@
+"""'train style from selected images' on a virtual copy in a real darktable 4.2 GUI (under ``xvfb-run``).
+
+The user's own virtual copy of a photo has a history of its own (an exposure entry; the original's is a sharpen
+entry). Only the copy is selected and trained through this checkout's command line (the daemon started on demand
+off): darktable writes the copy's sidecar first, the plug-in gives ``train --darktable`` that sidecar,
+``NAME_01.EXT.xmp`` (not the photo, which would train the original's edit), and the trainer learns one pair, named
+``a photo (virtual copy 1)`` in the style the run folder keeps (installed or not). Needs darktable, darktable-cli
+and xvfb-run: skipped when missing, a failure under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testing.darktable_gui import require_darktable_gui, run_darktable
+from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, write_driver
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+#: The session's limit: darktable's start, the CLI's, darktable-cli's render of one photo and TRAIN_MINUTES.
+SESSION_TIMEOUT_S = 170
+STYLE = "copy-look"
+#: The training budget (the preference's own minimum, 1 minute, is for the GUI's slider only).
+TRAIN_MINUTES = 0.3
+
+#: The driver (see write_driver): the user's virtual copy with its own history, selected alone and trained.
+DRIVER = """
+  local function settle() -- a pause between steps, as between a user's clicks (see test_darktable_plugin_gui)
+    dt.control.sleep(1500)
+  end
+  local function read(path)
+    local f = io.open(path, "rb")
+    local text = f and f:read("*a")
+    if f then
+      f:close()
+    end
+    return text
+  end
+  local img = dt.database.import({photo})
+  settle()
+  local copy = dt.database.duplicate(img)
+  settle()
+  local f = io.open(copy.sidecar, "wb")
+  f:write(read({copy_history}))
+  f:close()
+  dt.database.import({photo}) -- darktable 4.2 re-reads the copy's sidecar into its library
+  settle()
+  result.copy = {{ index = copy.duplicate_index, sidecar = copy.sidecar, altered = copy.is_altered }}
+  dt.gui.selection({{ copy }})
+  local trained = assert(ar.train_from_images(dt.gui.action_images))
+  result.train = {{ state = trained.state, used = trained.used, skipped = #trained.skipped,
+    message = trained.message }}
+"""
+
+
+def _history_xmp(steps: list[dict[str, Any]]) -> str:
+    """A darktable sidecar whose history is ``steps`` translated (no autoretouch record)."""
+    from backend.recipe import Recipe
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
+
+    recipe = Recipe.from_dict({"version": 1, "steps": steps})
+    entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)
+    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+
+
+def test_training_a_selected_virtual_copy_learns_the_copys_own_edit(tmp_path: Path) -> None:
+    require_darktable_gui()
+    from testing.fixtures import make_png
+
+    photos = tmp_path / "photos it's"
+    photos.mkdir()
+    photo = make_png(photos, "a photo.png", width=96, height=64)
+    photo.with_name("a photo.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), "utf-8")
+    copy_history = tmp_path / "copy history.xmp"
+    copy_history.write_text(_history_xmp([{"slider": "exposure", "value": -1.0}]), encoding="utf-8")
+    root = tmp_path / "dt"
+    calls = root / "calls.log"
+    cli = cli_wrapper(root / "bin 'x' $y", calls=calls)
+    install_plugin(root / "config")
+    result_path, driver = root / "result.json", root / "driver.lua"
+    write_driver(driver, DRIVER, result_path, photo=photo, copy_history=copy_history)
+    prefs = {"cli_path": cli, "start_daemon": "FALSE", "server": "", "train_name": STYLE,
+             "train_minutes": TRAIN_MINUTES}  # fmt: skip
+    conf = tuple(f"lua/autoretouch/{key}={value}" for key, value in prefs.items())
+    env = {"AUTORETOUCH_STYLES": str(root / "styles"), "OMP_NUM_THREADS": "1"}
+    status, log = run_darktable(root, driver, conf=conf, env=env, timeout_s=SESSION_TIMEOUT_S)
+    result = driver_result(status, log, result_path, SESSION_TIMEOUT_S)
+
+    sidecar = photos / "a photo_01.png.xmp"
+    assert result["copy"] == {"index": 1, "sidecar": str(sidecar), "altered": True}, result
+    assert result["train"]["used"] == 1 and result["train"]["skipped"] == 0, result["train"]
+    trains = [argv for argv in map(json.loads, calls.read_text(encoding="utf-8").splitlines()) if argv[0] == "train"]
+    assert len(trains) == 1 and trains[0][-2:] == ["--darktable", str(sidecar)], trains  # the copy's sidecar
+    assert result["train"]["state"] in ("finished", "rejected"), result["train"]  # rejected: worse than nothing
+    kept = root / "cache" / "autoretouch" / "runs" / STYLE / "style" / f"{STYLE}.json"
+    style = json.loads(kept.read_text(encoding="utf-8"))
+    assert style["examples"]["names"] == ["a photo (virtual copy 1)"], style["examples"]
