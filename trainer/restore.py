@@ -298,7 +298,7 @@ def train_restore(
         catalog: ``(lrcat, selection, photos folder or None)``: learn from the develop settings of a Lightroom
             catalog's favourites (:func:`trainer.restore_pairs.load_catalog_pair_set`), as pairs.
         darktable: a folder of photos with darktable sidecars: learn from darktable's renders of them
-            (:func:`trainer.restore_pairs.load_darktable_pair_set`), as pairs.
+            (:func:`trainer.darktable_pairs.load_darktable_pair_set`), as pairs.
         edits: ``{"path", "settings"}`` per photo: originals with their Lightroom develop settings, as the
             plug-in sends them (:func:`trainer.restore_pairs.load_settings_pair_set`), learnt as pairs.
         run: the run folder.

@@ -120,8 +120,8 @@ def summary_left_out_notes(summary: Mapping[str, Any]) -> list[str]:
     """:func:`left_out_notes` of a data summary's lists of the photos left out.
 
     The keys are ``duplicate_targets_dropped``, ``duplicate_sources_dropped``, ``too_small_targets_skipped``,
-    ``unreadable_targets_skipped`` and ``unreadable_sources_skipped``. The GAN's and the restoration's data summaries name the photos they left out under the same keys (each only
-    where it left some out).
+    ``unreadable_targets_skipped`` and ``unreadable_sources_skipped``. The GAN's and the restoration's data summaries
+    name the photos they left out under the same keys (each only where it left some out).
     """
     return left_out_notes(
         summary.get("duplicate_targets_dropped", []),

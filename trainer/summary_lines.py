@@ -1,10 +1,10 @@
 """The lines of a training summary that read the run's final metrics, shared by ``train`` and ``train --server``.
 
 Both print the same thing whether the style was trained here or on a daemon (whose ``TrainFinished`` carries
-the same metrics): :func:`outcome_lines` below the heading. :func:`counted` words every count of the trainer's summaries, notes and style descriptions
-("1 pair", "2 pairs"); :func:`note_lines` prints the notes, which name photos from the user's folders, with their
-control characters escaped (:func:`backend.text.printable`; ``--json`` and the training record keep them as they
-are).
+the same metrics): :func:`outcome_lines` below the heading. :func:`counted` words every count of the trainer's
+summaries, notes and style descriptions ("1 pair", "2 pairs"); :func:`note_lines` prints the notes, which name
+photos from the user's folders, with their control characters escaped (:func:`backend.text.printable`; ``--json``
+and the training record keep them as they are).
 """
 
 from __future__ import annotations
