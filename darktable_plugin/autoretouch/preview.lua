@@ -61,40 +61,6 @@ local function remove_temp_dir(dir)
   end
 end
 
---- The folders `dirs` (a list) with their symbolic links resolved, by one `realpath -e -z` call: {[dir] = the real
---- folder}; each folder stands for itself when that call fails (a folder gone, no realpath), so that the same
---- folder reached through two film rolls (a link to it imported too) is told apart only where it can be.
-local function real_folders(dirs)
-  local real = {}
-  for _i, dir in ipairs(dirs) do
-    real[dir] = dir
-  end
-  local argv = { "realpath", "-e", "-z", "--" }
-  for _i, dir in ipairs(dirs) do
-    argv[#argv + 1] = dir
-  end
-  local out = os.tmpname()
-  local line = shell.command_line(argv, out, "/dev/null")
-  local ok = line and shell.exit_status(dt.control.execute(line)) == 0
-  local text = ok and filesystem.read_file(out) or ""
-  os.remove(out)
-  local found, from = {}, 1
-  while true do
-    local nul = text:find("\0", from, true)
-    if not nul then
-      break
-    end
-    found[#found + 1] = text:sub(from, nul - 1)
-    from = nul + 1
-  end
-  if #found == #dirs then -- one answer per folder, in order
-    for i, dir in ipairs(dirs) do
-      real[dir] = found[i]
-    end
-  end
-  return real
-end
-
 --- Import the .dtstyle at `path` into darktable's style list: the new style, or nil and a message.
 local function import_style(path)
   local before = {}
@@ -504,24 +470,16 @@ local preview_images = jobs.entry(true, function(cfg, images)
   if cfg.recipe ~= "" then
     return jobs.refuse(msg("preview_recipe"))
   end
-  local candidates, dirs, seen = virtual_copies.without_previews(images), {}, {}
-  for _i, img in ipairs(candidates) do
-    if not seen[img.path] then
-      seen[img.path], dirs[#dirs + 1] = true, img.path
-    end
-  end
-  local real = #candidates > 1 and real_folders(dirs) or {}
-  local originals, left_out, previewed = {}, {}, {} -- previewed: real sidecar -> the image previewed on it
-  for _i, img in ipairs(candidates) do
+  local originals, left_out, previewed = {}, {}, {} -- previewed: sidecar -> the image previewed on it
+  for _i, img in ipairs(virtual_copies.without_previews(images)) do
     local sidecar = sidecars.darktable_sidecar(img.path, img.filename, img.duplicate_index) -- what suggest reads
-    local key = sidecars.darktable_sidecar(real[img.path] or img.path, img.filename, img.duplicate_index)
     if #originals >= cfg.preview_images then
       break
-    elseif previewed[key] then -- previewed over each other, both built on whichever history was written last
+    elseif previewed[sidecar] then -- previewed over each other, both built on whichever history was written last
       left_out[#left_out + 1] = failed_row(img, msg("preview_same_sidecar", sidecar,
-        sidecars.image_name(previewed[key])))
+        sidecars.image_name(previewed[sidecar])))
     elseif filesystem.file_exists(photo_path(img)) then
-      originals[#originals + 1], previewed[key] = img, img
+      originals[#originals + 1], previewed[sidecar] = img, img
     else
       left_out[#left_out + 1] = failed_row(img, msg("missing_file"))
     end

@@ -738,23 +738,6 @@ describe("preview on virtual copies", function()
       assert.are.same({ "vignette" }, own.history) -- the twin's history never went into the suggestion
       assert.is_nil(twin.deleted)
     end)
-
-    it("previews a file once when it is selected through two film rolls (a link to its folder imported too)",
-      function()
-        setup()
-        local link = env.dir .. "/linked photos"
-        os.execute("ln -s " .. stub.quote(env.photos) .. " " .. stub.quote(link))
-        local a = image(1, "a.png")
-        local via_link = stub.image(dt, 2, link, "a.png", { create_file = false }) -- the same file, another film roll
-        local b = image(3, "b.png")
-        local summary = plugin.preview_images({ a, via_link, b })
-        assert.are.same({ env.photos .. "/a.png", env.photos .. "/b.png" }, after_dashes(suggests()[1]))
-        assert.are.equal(2, #summary.copies)
-        assert.are.same({ { photo = link .. "/a.png", reason = "its history is in the same sidecar (" .. link
-          .. "/a.png.xmp) as that of " .. env.photos .. "/a.png, which is previewed (the image selected twice, or "
-          .. "darktable gave two images of this file the same version number): not previewed again" } },
-          summary.failed)
-      end)
   end)
 
   describe("apply chosen preview", function()
