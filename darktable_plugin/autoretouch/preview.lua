@@ -358,8 +358,9 @@ end
 --- The preview's work (see run_preview), with the style files in the temporary folder `folder`: first darktable
 --- writes each image's sidecar from its library (sidecars.sync_sidecar, as apply does), so that suggest builds on the
 --- current history, not on a sidecar older than the user's last edit (an edited image whose sidecar darktable did not
---- write is left out); `left_out` = {{photo, version, reason}, ...} (see failed_row), the selected images not
---- previewed (their file is missing, or another selected image has their sidecar), reported first.
+--- write is left out; a sidecar changed outside darktable and not loaded is overwritten); `left_out` = {{photo,
+--- version, reason}, ...} (see failed_row), the selected images not previewed (their file is missing, or another
+--- selected image has their sidecar), reported first.
 local function preview_in(folder, cfg, originals, left_out, progress)
   local summary = { images = #originals, copies = {}, removed = 0, kept = 0, unchecked = 0, failed = {} }
   for i, f in ipairs(left_out) do
@@ -459,7 +460,10 @@ end
 --- `--duplicate=N`, so that their styles are built on their own sidecars; through the daemon when one is used), then
 --- per image and variant a virtual copy with that image's history plus the suggestion,
 --- tagged autoretouch|preview and grouped with the image. The previous preview copies are deleted first (once
---- the new suggestions are there). The images previewed (originals and the user's own copies) are never changed.
+--- the new suggestions are there). The history of the images previewed (originals and the user's own copies) in
+--- darktable's library is never changed; their sidecars are rewritten from it, so that a sidecar edited outside
+--- darktable and not loaded since (`autoretouch apply` from a shell, one synced from another computer) is replaced
+--- by the library's history, as apply and darktable itself do when a tag changes.
 -- @param images a list of darktable images
 -- @param overrides optional settings overriding the preferences (as for apply_to_images, plus mix,
 --   preview_images, preview_variants, preview_seed)
