@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend.errors import AutoretouchError, NotFoundError
-from trainer.data.darktable_copies import copy_named, copy_sidecars
+from trainer.data.darktable_copies import VirtualCopy, copy_named, copy_sidecars
 
 __all__ = ["SelectionError", "darktable_selection", "link_target", "linked_folder"]
 
@@ -158,8 +158,9 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
             raise SelectionError(path, "not a photo (nor a folder of photos)")
     if missing:
         raise NotFoundError(f"--darktable: no such folder or photo file: {', '.join(missing[:5])}")
-    if photos and all(_is_lone_copy(p) for p in photos):
-        raise SelectionError(photos[0], _NO_PHOTO.format(photo=photos[0].name.removesuffix(".xmp")))
+    lone = [copy for p in photos if (copy := _lone_copy(p)) is not None]
+    if photos and len(lone) == len(photos):  # named by the copy's photo: IMG.jpg for IMG_01.jpg.xmp
+        raise SelectionError(photos[0], _NO_PHOTO.format(photo=lone[0].photo.name))
     unique: dict[Path, Path] = {}
     for p in photos:
         unique.setdefault(p.resolve(), p)
@@ -202,7 +203,11 @@ def _given_sidecar(path: Path) -> Path:
     return path if owner == copy.photo.name else photo
 
 
-def _is_lone_copy(path: Path) -> bool:
-    """Whether ``path`` (listed by :func:`darktable_selection`) is a virtual copy's sidecar whose photo is missing."""
+def _lone_copy(path: Path) -> VirtualCopy | None:
+    """The virtual copy whose sidecar ``path`` is (listed by :func:`darktable_selection`), if its photo is missing.
+
+    Returns:
+        The copy (its photo named by :func:`copy_named`: ``IMG.jpg`` for ``IMG_01.jpg.xmp``), or ``None``.
+    """
     copy = copy_named(path) if path.suffix == ".xmp" else None
-    return copy is not None and not copy.photo.is_file()
+    return copy if copy is not None and not copy.photo.is_file() else None
