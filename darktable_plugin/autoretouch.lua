@@ -143,8 +143,8 @@
   * 1.20: the preview makes darktable write each image's sidecar first (a temporary tag, as apply does), so that
     `suggest --dtstyle` builds on the image's current history, not on a sidecar older than the last edit; an edited
     image whose sidecar darktable does not write is left out, saying why. An image whose sidecar another selected
-    image has (selected twice, or two images of a file with one version number) is previewed once, the message naming
-    both.
+    image has (selected twice, or two images of a file with one version number; or a.png's copy 1 and a file
+    a_01.png, both a_01.png.xmp, the message saying so) is previewed once, the message naming both.
   * 1.21: "train style from selected images" learns from the user's own virtual copies: a selected copy N is given as
     its own sidecar, NAME_NN.EXT.xmp (written by darktable first), and trained as that copy's edit (was: left out,
     "training reads the original image's sidecar only"); skipped copies are named `FILE (version N)`. An autoretouch

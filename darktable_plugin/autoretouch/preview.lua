@@ -454,7 +454,8 @@ end
 
 --- Preview the suggestion on virtual copies of the first `preview_images` selected images (preview copies in
 --- the selection are left out; an image whose file is missing, or whose sidecar an image before it in the selection
---- has (the same image twice, two images of a file with one version number), is reported in `failed`); each
+--- has (the same image twice, two images of a file with one version number, a.png's copy 1 and a file a_01.png), is
+--- reported in `failed`); each
 --- image's sidecar written by darktable first (see preview_in); then one `autoretouch suggest
 --- --json --dtstyle=TMP` call per version number (the originals; the user's own virtual copies N with
 --- `--duplicate=N`, so that their styles are built on their own sidecars; through the daemon when one is used), then
@@ -480,8 +481,9 @@ local preview_images = jobs.entry(true, function(cfg, images)
     if #originals >= cfg.preview_images then
       break
     elseif previewed[sidecar] then -- previewed over each other, both built on whichever history was written last
-      left_out[#left_out + 1] = failed_row(img, msg("preview_same_sidecar", sidecar,
-        sidecars.image_name(previewed[sidecar])))
+      local other = previewed[sidecar] -- the same file, or a.png's copy 1 and a file a_01.png: both a_01.png.xmp
+      local why = photo_path(other) == photo_path(img) and "preview_same_sidecar" or "preview_same_sidecar_name"
+      left_out[#left_out + 1] = failed_row(img, msg(why, sidecar, sidecars.image_name(other)))
     elseif filesystem.file_exists(photo_path(img)) then
       originals[#originals + 1], previewed[sidecar] = img, img
     else

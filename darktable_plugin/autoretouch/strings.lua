@@ -103,6 +103,9 @@ local MSG = {
     .. "edit'",
   preview_same_sidecar = "its history is in the same sidecar (%s) as that of %s, which is previewed (the image "
     .. "selected twice, or darktable gave two images of this file the same version number): not previewed again",
+  preview_same_sidecar_name = "its history is in the same sidecar (%s) as that of %s, which is previewed (darktable "
+    .. "names a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT): not previewed "
+    .. "again",
   reload_failed = "sidecar written but darktable could not reload it: %s",
   not_reloaded = "sidecar written but not reloaded: darktable is shutting down",
   cancelled = "cancelled",

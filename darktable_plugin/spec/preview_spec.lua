@@ -738,6 +738,23 @@ describe("preview on virtual copies", function()
       assert.are.same({ "vignette" }, own.history) -- the twin's history never went into the suggestion
       assert.is_nil(twin.deleted)
     end)
+
+    it("previews once a copy and a file whose name darktable gives the copy's sidecar, saying so", function()
+      local a, own = original_and_own_copy() -- a.png's copy 1: a_01.png.xmp
+      local named = image(3, "a_01.png") -- a file of that name: its own sidecar is a_01.png.xmp too
+      assert.are.equal(own.sidecar, named.sidecar)
+      local summary = plugin.preview_images({ own, named, a })
+      assert.are.equal(2, #summary.copies) -- a.png's copy 1 and a.png
+      assert.are.same({ { photo = env.photos .. "/a_01.png", reason = "its history is in the same sidecar ("
+        .. own.sidecar .. ") as that of " .. env.photos .. "/a.png (version 1), which is previewed (darktable names a "
+        .. "virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT): not previewed "
+        .. "again" } }, summary.failed)
+      summary = plugin.preview_images({ named, own })
+      assert.are.same({ { photo = env.photos .. "/a.png", version = 1, reason = "its history is in the same sidecar ("
+        .. own.sidecar .. ") as that of " .. env.photos .. "/a_01.png, which is previewed (darktable names a virtual "
+        .. "copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT): not previewed again" } },
+        summary.failed)
+    end)
   end)
 
   describe("apply chosen preview", function()
