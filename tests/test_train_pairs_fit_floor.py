@@ -17,7 +17,7 @@ from testing.recipe_fits import FIT_SLIDERS, three_edited_scenes
 from testing.training import config_with
 from trainer import restore_pairs
 from trainer.pseudo_labels import fit_recipes
-from trainer.restore_pairs import _MIN_FIT_ITERS, load_pair_set
+from trainer.restore_pairs import _FIT_OVERRUN_GRACE_S, _MIN_FIT_ITERS, load_pair_set
 from trainer.synthetic import write_pair_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -49,12 +49,22 @@ def test_pairs_past_the_deadline_get_the_minimum_and_are_not_called_poor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=18, size=32, seed=4)  # two batches
-    # a machine fast enough that the floor stays: on a loaded one (over 0.25 s an iteration here) the real fit_floor
-    # lowers the second batch's, as it should (test_train_pairs_fit_floor_cap), and this test failed
-    monkeypatch.setattr(restore_pairs, "fit_floor", lambda *_: _MIN_FIT_ITERS)
+    # a machine fast enough that the floor stays: on a loaded one (over 0.25 s an iteration here, the first batch's
+    # start-up included) the real fit_floor lowers the second batch's (test_train_pairs_fit_floor_cap), and this
+    # test failed; what fit_pairs asks of fit_floor is checked instead
+    calls: list[tuple[float, int, float | None]] = []
+
+    def floor_of(overrun_s: float, batches: int, seconds_per_iter: float | None) -> int:
+        calls.append((overrun_s, batches, seconds_per_iter))
+        return _MIN_FIT_ITERS
+
+    monkeypatch.setattr(restore_pairs, "fit_floor", floor_of)
     cfg = config_with({"restore": {"fit_iters": 200, "fit_size": 16}, "data": {"eval_size": 32}})
     ps = load_pair_set(cfg, before, after, ("exposure", "temperature"), deadline=time.monotonic() - 1.0)
     assert [f.iters for f in ps.fits] == [_MIN_FIT_ITERS] * 18
+    assert len(calls) == 1  # measured once, on the first of the two batches
+    assert calls[0][:2] == (_FIT_OVERRUN_GRACE_S, 2)  # the deadline had passed: the grace alone, two batches
+    assert calls[0][2] is not None and calls[0][2] > 0
     assert ps.source["fit_cut_short"] == {"pairs": 18, "fewest_iters": _MIN_FIT_ITERS, "fit_iters": 200}
     assert "all_fits_poor" not in ps.source
     unfitted = load_pair_set(
