@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -26,32 +25,20 @@ from backend.cli.dtstyle_output import preview_history, write_dtstyles
 from backend.recipe import Recipe
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from backend.sidecar.darktable_xmp import DT_NS, RDF_NS, entry_from_li
-from backend.sliders.catalog import CURVE_KNOTS
 from backend.translate.darktable import HistoryEntry, recipe_to_history
 from testing.dt_sidecar import darktable_raw_defaults, history_sidecar
+from testing.dt_virtual_copy import FIRST, SECOND, SIDE, sliders_recipe, user_sharpen
 from testing.fixtures import make_dng, make_jpeg, make_png, make_tiff
-
-LIFT = [0.01, 0.04, 0.12, 0.27, 0.46, 0.69, 1.0]
-#: exposure, colorbalancergb, and rgbcurve instances 0 and 1 (a second instance: darktable names it "1").
-SLIDERS: dict[str, Any] = {
-    "exposure": 0.5,
-    "saturation": 20.0,
-    "tone_curve": LIFT,
-    "rgb_curves": [LIFT, list(CURVE_KNOTS), list(CURVE_KNOTS)],
-}
-SIDE = 96
 
 
 def _recipe() -> Recipe:
-    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in SLIDERS.items()]})
+    """:data:`~testing.dt_virtual_copy.FIRST`: exposure, colorbalancergb, and rgbcurve instances 0 and 1 (a second
+    instance: darktable names it "1")."""
+    return sliders_recipe(FIRST)
 
 
 def _sidecar(photo: Path) -> Path:
     return photo.with_name(photo.name + ".xmp")
-
-
-def _user_sharpen() -> list[HistoryEntry]:
-    return [*recipe_to_history({"sharpen": 60.0}, is_raw=False, long_side_px=SIDE), HistoryEntry("flip", 2, "ffffffff")]
 
 
 def _photo(folder: Path, case: str) -> tuple[Path, str | None, bool]:
@@ -62,10 +49,10 @@ def _photo(folder: Path, case: str) -> tuple[Path, str | None, bool]:
         text = history_sidecar(darktable_raw_defaults(), iop_order_version=2)
     elif case == "tiff_v30":  # a user's sharpen in the order darktable gives any file (V30: exposure before colorin)
         photo, raw = make_tiff(folder, "t.tif", icc=None, height=64, width=SIDE), False
-        text = history_sidecar(_user_sharpen(), iop_order_version=2)
+        text = history_sidecar(user_sharpen(), iop_order_version=2)
     elif case == "jpeg_v30_jpg":  # a user's sharpen in darktable's order for JPEGs (colorin first): nothing moves
         photo, raw = make_jpeg(folder, "j.jpg", orientation=None, height=64, width=SIDE), False
-        text = history_sidecar(_user_sharpen(), iop_order_version=3)
+        text = history_sidecar(user_sharpen(), iop_order_version=3)
     elif case == "png_fresh":  # no sidecar: apply writes a fresh stack
         photo, text, raw = make_png(folder, "p.png", width=SIDE, height=64), None, False
     else:
@@ -139,13 +126,12 @@ def test_the_written_file_carries_the_order_and_the_moved_exposure(tmp_path: Pat
 
 # -- a photo that holds autoretouch's earlier entries: the preview shows apply --overwrite's result ------------------
 
-#: A second suggestion for a photo that already holds :func:`_recipe`'s entries: another exposure, no curves (so
-#: the earlier rgbcurve instances 0 and 1 go), the same saturation module (colorbalancergb) with another value.
-SLIDERS_B: dict[str, Any] = {"exposure": -0.3, "saturation": -15.0}
-
 
 def _recipe_b() -> Recipe:
-    return Recipe.from_dict({"version": 1, "steps": [{"slider": k, "value": v} for k, v in SLIDERS_B.items()]})
+    """:data:`~testing.dt_virtual_copy.SECOND`, a second suggestion for a photo that already holds :func:`_recipe`'s
+    entries: another exposure, no curves (so the earlier rgbcurve instances 0 and 1 go), the same saturation module
+    (colorbalancergb) with another value."""
+    return sliders_recipe(SECOND)
 
 
 def _applied_first(folder: Path, case: str) -> tuple[Path, int, bool]:
@@ -212,7 +198,7 @@ def _legacy_record_then_undone_and_edited(photo: Path, defaults: int) -> None:
     start = text.index(desc) + len(desc)
     text = text[:start] + str(defaults) + text[text.index('"', start) :]  # undone: darktable's defaults only
     _sidecar(photo).write_text(text, encoding="utf-8")
-    darktable_appends(_sidecar(photo), *_user_sharpen()[:1])  # a new step drops the undone ones (ours)
+    darktable_appends(_sidecar(photo), *user_sharpen()[:1])  # a new step drops the undone ones (ours)
 
 
 def test_an_older_record_that_darktable_dropped_is_judged_as_apply_judges_it(tmp_path: Path) -> None:
