@@ -19,12 +19,10 @@ import pytest
 from backend.agent.style import load_style
 from backend.rpc import pb
 from testing.daemon import serving
+from testing.daemon_train import QUICK_RESTORE
 from testing.lrcat_fixtures import CatalogBuilder
 from testing.training import write_training_inputs
 from trainer.remote_train import config_overrides
-
-RESTORE = ["run.method=restore", "restore.pool_per_target=2", "agent.thumb=16", "restore.fit_size=16",
-           "restore.fit_iters=5", "run.force=true"]  # fmt: skip
 
 
 def _settings(exposure: float) -> dict[str, Any]:
@@ -58,7 +56,9 @@ def _catalog(path: Path, folders: dict[str, Path], names: list[str]) -> None:
 
 
 def _train(env: dict[str, Any], name: str, **fields: Any) -> pb.TrainStyleFinished:
-    req = pb.TrainStyleRequest(protocol_version=1, name=name, steps=2, overrides=[*env["tiny"], *RESTORE], **fields)
+    req = pb.TrainStyleRequest(
+        protocol_version=1, name=name, steps=2, overrides=[*env["tiny"], *QUICK_RESTORE], **fields
+    )
     finished = None
     for response in env["stub"].TrainStyle(req, timeout=120):
         if response.WhichOneof("event") == "finished":
