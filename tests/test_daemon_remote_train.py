@@ -26,6 +26,7 @@ from backend.daemon.client import RemoteError
 from backend.daemon.errors import BadRequestError
 from backend.rpc import pb
 from testing.daemon import serving
+from testing.daemon_train import wait_until_idle
 from testing.training import write_training_inputs
 from trainer.remote_train import config_overrides, remote_train
 
@@ -51,13 +52,6 @@ def _listed(env: dict[str, Any]) -> dict[str, Any]:
     return {s.name: s for s in styles}
 
 
-def _wait_idle(env: dict[str, Any], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while env["daemon"].service.training.busy and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not env["daemon"].service.training.busy
-
-
 def test_config_file_becomes_typed_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[agent]\nsliders = ["exposure", "tint"]\nwidth = 8\n[rl]\nstep_penalty = 0.01\n[run]\nx = true\n')
@@ -81,7 +75,7 @@ def test_remote_train_installs_a_style_the_daemon_lists(
     info = _listed(env)["remote_one"]
     assert info.loaded and info.model == "remote_one@1"
     assert list(info.agent["sliders"]) == ["exposure", "tint"]  # the local --config file reached the trainer
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_ctrl_c_cancels_the_training_and_the_daemon_keeps_serving(
@@ -107,7 +101,7 @@ def test_ctrl_c_cancels_the_training_and_the_daemon_keeps_serving(
         remote_train(_args(env, "--style", "cancelled", "--steps", "100000"))
     watcher.join()
     assert "pid" in seen and "cancelled (no style installed)" in capsys.readouterr().err
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
     assert daemon.service.training.process is None and daemon.status == "SERVING"
     with pytest.raises(ProcessLookupError):
         os.kill(seen["pid"], 0)  # the worker was stopped
@@ -121,7 +115,7 @@ def test_options_the_daemon_decides_and_trainer_errors(env: dict[str, Any]) -> N
     with pytest.raises(RemoteError, match="n_critic") as bad:  # the trainer's typed error, through the daemon
         remote_train(_args(env, "--style", "x", "--steps", "1", "--set", "critic.n_critic=lots"))
     assert bad.value.exit_code == 3 and bad.value.code == "INVALID_ARGUMENT"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_a_restoration_style_worse_than_doing_nothing_is_reported_and_not_installed(
@@ -140,12 +134,12 @@ def test_a_restoration_style_worse_than_doing_nothing_is_reported_and_not_instal
     assert len(style_line) == 1 and style_line[0].endswith(f"style{os.sep}remote_bad.safetensors")
     assert "not installed" not in captured.out
     assert "remote_bad" not in _listed(env)
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
     assert remote_train(_args(env, "--style", "remote_forced", "--steps", "2", *restore, *impossible, "--force")) == 0
     capsys.readouterr()
     info = _listed(env)["remote_forced"]
     assert info.loaded and info.agent["oneshot"] is True
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_remote_train_from_before_after_pairs(env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,13 +153,13 @@ def test_remote_train_from_before_after_pairs(env: dict[str, Any], capsys: pytes
     out = json.loads(capsys.readouterr().out)
     assert out["learned_from"] == "pairs" and out["steps"] == 2
     assert out["metrics"]["pairs_fit_psnr"] > 0 and _listed(env)["remote_pairs"].loaded
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
     both = build_parser().parse_args([*argv, "--targets", str(env["targets"]), "--steps", "2", *restore])
     both.server, both.token = env["server"], None
     with pytest.raises(RemoteError, match="not several") as bad:  # the daemon refuses a mixed request
         remote_train(both)
     assert bad.value.code == "INVALID_ARGUMENT"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_remote_train_from_a_catalogs_favourites(env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,13 +182,13 @@ def test_remote_train_from_a_catalogs_favourites(env: dict[str, Any], capsys: py
     assert remote_train(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["learned_from"] == "lightroom catalog" and _listed(env)["remote_lrcat"].loaded
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
     outside = build_parser().parse_args(["train", "--lrcat", "/etc/passwd", "--favourites", "picks", "--style", "x"])
     outside.server, outside.token = env["server"], None
     with pytest.raises(RemoteError) as refused:  # the catalog must lie under the daemon's roots
         remote_train(outside)
     assert refused.value.code == "PERMISSION_DENIED"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_remote_train_from_darktable_edits_is_checked_by_the_daemon(env: dict[str, Any]) -> None:
@@ -210,4 +204,4 @@ def test_remote_train_from_darktable_edits_is_checked_by_the_daemon(env: dict[st
     with pytest.raises(RemoteError, match="not several") as bad:
         remote_train(mixed)
     assert bad.value.code == "INVALID_ARGUMENT"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)

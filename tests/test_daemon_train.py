@@ -11,7 +11,6 @@ import io
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from backend.rpc import pb, pb_grpc
 from testing.daemon import config_for, make_photos, make_style_dir, start_daemon
+from testing.daemon_train import wait_until_idle
 from trainer import daemon_worker as train_worker
 
 FAKE_WORKER = """
@@ -77,13 +77,6 @@ def _request(env: dict[str, Any], name: str, mode: str, steps: int = 3) -> pb.Tr
     )
 
 
-def _wait_idle(env: dict[str, Any], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while env["daemon"].service.training.busy and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not env["daemon"].service.training.busy
-
-
 def test_train_streams_progress_installs_and_serves_the_style(env: dict[str, Any]) -> None:
     stub = env["stub"]
     messages = list(stub.TrainStyle(_request(env, "mine", "finish", steps=4), timeout=60))
@@ -100,7 +93,7 @@ def test_train_streams_progress_installs_and_serves_the_style(env: dict[str, Any
     assert "mine" in listed
     resp = stub.Suggest(pb.SuggestRequest(protocol_version=1, path=str(env["photos"]["jpg"]), style="mine"), timeout=30)
     assert resp.model_version == "mine@1"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 def test_cancelling_the_call_kills_the_worker_and_installs_nothing(env: dict[str, Any]) -> None:
@@ -117,7 +110,7 @@ def test_cancelling_the_call_kills_the_worker_and_installs_nothing(env: dict[str
         list(stub.TrainStyle(_request(env, "second", "finish"), timeout=10))
     assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
     call.cancel()
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     listed = {s.name for s in stub.ListStyles(pb.ListStylesRequest(protocol_version=1), timeout=10).styles}
@@ -130,7 +123,7 @@ def test_worker_errors_keep_their_status(env: dict[str, Any]) -> None:
     assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
     meta = dict(excinfo.value.trailing_metadata())  # type: ignore[attr-defined]
     assert meta["autoretouch-error-type"] == "NotFoundError" and meta["autoretouch-exit-code"] == "6"
-    _wait_idle(env)
+    wait_until_idle(env["daemon"], timeout=15.0)
 
 
 @pytest.mark.parametrize(
