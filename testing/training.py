@@ -19,6 +19,7 @@
 * :func:`write_truncated_image`: a photo cut off half-way (one that cannot be read).
 * :func:`tiny_pairs_run_here` / :func:`tiny_gan_run_here`: tiny pairs or favourites plus ``tiny.toml`` in a test's
   folder, made its working directory (the run folder tests' setting).
+* :func:`tiny_gan_train_argv`: :func:`tiny_gan_run_here`, and the ``train`` command line of style ``g`` on it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "run_tiny_train",
     "smooth_pair_folders",
     "tiny_gan_run_here",
+    "tiny_gan_train_argv",
     "tiny_pairs_config",
     "tiny_pairs_run_here",
     "tiny_pairs_toml",
@@ -424,6 +426,23 @@ def tiny_gan_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "tiny.toml").write_text(TINY_TOML, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return targets
+
+
+def tiny_gan_train_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *more: str) -> list[str]:
+    """:func:`tiny_gan_run_here`, and the command line that trains style ``g`` on its favourites.
+
+    Args:
+        tmp_path: the test's folder (made the working directory).
+        monkeypatch: the test's monkeypatch (changes the working directory).
+        more: further arguments (``--steps``, ``--json``, ``--runs-dir``, ...).
+
+    Returns:
+        ``["train", "--style", "g", "--targets", DATA, "--config", "tiny.toml", "--install-dir", "styles",
+        "--force", "--quiet", *more]`` (``DATA``: the favourites' folder; installed in ``tmp_path/styles``).
+    """
+    targets = tiny_gan_run_here(tmp_path, monkeypatch)
+    argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml"]
+    return [*argv, "--install-dir", "styles", "--force", "--quiet", *more]
 
 
 def raw_fallback_folders(base: Path) -> tuple[Path, Path]:

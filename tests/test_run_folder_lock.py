@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from backend.cli.main import main
-from testing.training import tiny_gan_run_here
+from testing.training import folder_snapshot, tiny_gan_train_argv
 from trainer.run_lock import LOCK_NAME, RunFolderInUseError, claim_run_dir
 
 #: A process that claims the run folder of style ``g`` under ``sys.argv[1]`` (or ``sys.argv[2]`` as ``--run-dir``),
@@ -53,27 +53,19 @@ def _held(runs: Path, run_dir: Path | None = None) -> Iterator[tuple[Path, subpr
         proc.stdout.close()
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` but the lock file (relative name -> bytes)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LOCK_NAME)
-    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
-
-
 def test_a_second_training_of_the_style_takes_the_next_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets = tiny_gan_run_here(tmp_path, monkeypatch)
-    argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--steps", "2"]
-    argv += ["--install-dir", "styles", "--force", "--quiet", "--json"]
+    argv = tiny_gan_train_argv(tmp_path, monkeypatch, "--steps", "2", "--json")
     runs = tmp_path / "runs"
     with _held(runs) as (held, _):
         assert held == runs / "g"
         (held / "config.toml").write_text('[run]\nstyle = "g"\n', encoding="utf-8")  # the other run's files
         (held / "metrics.csv").write_text("step\n1\n", encoding="utf-8")
-        before = _snapshot(held)
+        before = folder_snapshot(held)
         assert main(argv) == 0
         assert json.loads(capsys.readouterr().out)["run_dir"] == str(Path("runs", "g-2"))
-        assert _snapshot(held) == before  # the held run's files untouched
+        assert folder_snapshot(held) == before  # the held run's files untouched
         assert not (held / "style").exists()
         # a third one while the first still runs (the second one ended with a trained style): g-3
         assert main(argv) == 0
@@ -84,9 +76,7 @@ def test_a_second_training_of_the_style_takes_the_next_folder(
 def test_run_dir_or_resume_on_a_held_folder_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets = tiny_gan_run_here(tmp_path, monkeypatch)
-    argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--steps", "2"]
-    argv += ["--install-dir", "styles", "--force", "--quiet", "--set", "run.method=gan"]
+    argv = tiny_gan_train_argv(tmp_path, monkeypatch, "--steps", "2", "--set", "run.method=gan")
     mine = tmp_path / "mine"
     with _held(tmp_path / "runs", mine) as (held, proc):
         assert held == mine
