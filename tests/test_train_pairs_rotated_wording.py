@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.errors import NotFoundError
+from testing.darktable_selection import EMPTY_HISTORY, darktable_train_args, selected_photos
 from testing.training import tiny_pairs_config
 from trainer.config import config_from_dict
 
@@ -26,12 +27,11 @@ def test_one_unusable_lightroom_photo_is_worded_for_one(tmp_path: Path) -> None:
 
 
 def test_one_photo_without_a_darktable_history_is_worded_for_one(tmp_path: Path) -> None:
-    from tests.test_trainer_cli_sources import _EMPTY_HISTORY, _args, _photos
     from trainer.cli import _darktable_dir
     from trainer.restore_pairs import load_darktable_pair_set
 
-    (a,) = _photos(tmp_path / "dt", "p4.jpg", sidecar=_EMPTY_HISTORY)
-    linked = _darktable_dir(_args(a), tmp_path / "run")
+    (a,) = selected_photos(tmp_path / "dt", "p4.jpg", sidecar=EMPTY_HISTORY)
+    linked = _darktable_dir(darktable_train_args(a), tmp_path / "run")
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     with pytest.raises(NotFoundError) as caught:
         load_darktable_pair_set(cfg, linked, ("exposure",))

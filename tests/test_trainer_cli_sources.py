@@ -6,49 +6,30 @@ a sidecar standing for its photo, messages naming the user's own files; ``--pair
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
-from backend.cli.main import build_parser, main
+from backend.cli.main import main
 from backend.errors import NotFoundError
+from testing.darktable_selection import EMPTY_HISTORY, darktable_train_args, selected_photos
 from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
 from trainer.data.selection import SelectionError, linked_folder
 
-_EMPTY_HISTORY = (
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    '<rdf:Description xmlns:darktable="http://darktable.sf.net/" darktable:history_end="0"/></rdf:RDF></x:xmpmeta>'
-)
-
-
-def _photos(folder: Path, *names: str, sidecar: str = "<x:xmpmeta/>") -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in names:
-        (folder / name).write_bytes(b"jpeg")
-        (folder / (name + ".xmp")).write_text(sidecar)
-        out.append(folder / name)
-    return out
-
-
-def _args(*paths: Path) -> argparse.Namespace:
-    return build_parser().parse_args(["train", "--style", "s", "--darktable", *map(str, paths)])
-
 
 def test_a_second_darktable_selection_replaces_the_first(tmp_path: Path) -> None:
-    a, b, c = _photos(tmp_path / "dt", "a.jpg", "b.jpg", "c.jpg")
+    a, b, c = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg", "c.jpg")
     run = tmp_path / "run"
-    assert sorted(p.name for p in _darktable_dir(_args(a, b), run).iterdir()) == [
+    assert sorted(p.name for p in _darktable_dir(darktable_train_args(a, b), run).iterdir()) == [
         "a.jpg",
         "a.jpg.xmp",
         "b.jpg",
         "b.jpg.xmp",
     ]
     # the run was interrupted; the next one, in the same run folder, with other photos (overlapping)
-    linked = _darktable_dir(_args(c, a), run)
+    linked = _darktable_dir(darktable_train_args(c, a), run)
     assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "c.jpg", "c.jpg.xmp"]
     assert (linked / "c.jpg").resolve() == c.resolve()
     # the photos the links pointed to are untouched
@@ -56,7 +37,7 @@ def test_a_second_darktable_selection_replaces_the_first(tmp_path: Path) -> None
 
 
 def test_a_user_file_in_the_selection_folder_is_never_removed(tmp_path: Path) -> None:
-    (a,) = _photos(tmp_path / "dt", "a.jpg")
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
     selection = tmp_path / "run" / "selection"
     selection.mkdir(parents=True)
     (selection / "mine.jpg").write_bytes(b"keep me")
@@ -66,41 +47,41 @@ def test_a_user_file_in_the_selection_folder_is_never_removed(tmp_path: Path) ->
 
 
 def test_darktable_takes_several_folders_and_photos_mixed(tmp_path: Path) -> None:
-    _photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
-    _photos(tmp_path / "dt2", "p0.jpg", "q.jpg")
-    (extra,) = _photos(tmp_path / "other", "x.jpg")
-    linked = _darktable_dir(_args(tmp_path / "dt", tmp_path / "dt2", extra), tmp_path / "run")
+    selected_photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
+    selected_photos(tmp_path / "dt2", "p0.jpg", "q.jpg")
+    (extra,) = selected_photos(tmp_path / "other", "x.jpg")
+    linked = _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "dt2", extra), tmp_path / "run")
     names = sorted(p.name for p in linked.iterdir() if p.suffix != ".xmp")
     assert names == ["p0-2.jpg", "p0.jpg", "p1.jpg", "q.jpg", "x.jpg"]  # dt2/p0.jpg renamed, not dropped
     assert (linked / "p0-2.jpg").resolve() == (tmp_path / "dt2" / "p0.jpg").resolve()
     assert (linked / "p0-2.jpg.xmp").resolve() == (tmp_path / "dt2" / "p0.jpg.xmp").resolve()
     # the same folder given twice counts once
-    again = _darktable_dir(_args(tmp_path / "dt", tmp_path / "dt"), tmp_path / "run")
+    again = _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "dt"), tmp_path / "run")
     assert sorted(p.name for p in again.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
     with pytest.raises(NotFoundError, match=r"no such folder or photo file: .*nowhere"):
-        _darktable_dir(_args(tmp_path / "dt", tmp_path / "nowhere"), tmp_path / "run")
+        _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "nowhere"), tmp_path / "run")
 
 
 def test_a_sidecar_given_as_a_photo_stands_for_its_photo(tmp_path: Path) -> None:
-    p0, p1 = _photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
-    linked = _darktable_dir(_args(p0, Path(str(p1) + ".xmp")), tmp_path / "run")
+    p0, p1 = selected_photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
+    linked = _darktable_dir(darktable_train_args(p0, Path(str(p1) + ".xmp")), tmp_path / "run")
     assert sorted(p.name for p in linked.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
     orphan = tmp_path / "dt" / "gone.jpg.xmp"
     orphan.write_text("<x:xmpmeta/>")
     with pytest.raises(SelectionError, match=r"gone\.jpg\.xmp: not a photo: a darktable sidecar.*pass the photo"):
-        _darktable_dir(_args(p0, orphan), tmp_path / "run")
+        _darktable_dir(darktable_train_args(p0, orphan), tmp_path / "run")
     notes = tmp_path / "dt" / "notes.txt"
     notes.write_text("hello")
     with pytest.raises(SelectionError, match=r"notes\.txt: not a photo"):
-        _darktable_dir(_args(p0, notes), tmp_path / "run")
+        _darktable_dir(darktable_train_args(p0, notes), tmp_path / "run")
 
 
 def test_the_remote_request_lists_the_photos_of_several_folders(tmp_path: Path) -> None:
     from trainer.remote_train import train_request
 
-    _photos(tmp_path / "dt", "p0.jpg")
-    (q,) = _photos(tmp_path / "dt2", "q.jpg")
-    request = train_request(_args(tmp_path / "dt", Path(str(q) + ".xmp")))
+    selected_photos(tmp_path / "dt", "p0.jpg")
+    (q,) = selected_photos(tmp_path / "dt2", "q.jpg")
+    request = train_request(darktable_train_args(tmp_path / "dt", Path(str(q) + ".xmp")))
     assert request.darktable == ""
     assert list(request.darktable_files) == [str((tmp_path / "dt" / "p0.jpg").absolute()), str(q.absolute())]
 
@@ -108,8 +89,8 @@ def test_the_remote_request_lists_the_photos_of_several_folders(tmp_path: Path) 
 def test_selection_errors_name_the_users_own_files(tmp_path: Path) -> None:
     from trainer.restore_pairs import load_darktable_pair_set
 
-    a, b = _photos(tmp_path / "dt", "p4.jpg", "p5.jpg", sidecar=_EMPTY_HISTORY)
-    linked = _darktable_dir(_args(a, b), tmp_path / "run")
+    a, b = selected_photos(tmp_path / "dt", "p4.jpg", "p5.jpg", sidecar=EMPTY_HISTORY)
+    linked = _darktable_dir(darktable_train_args(a, b), tmp_path / "run")
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     with pytest.raises(NotFoundError) as caught:
         load_darktable_pair_set(cfg, linked, ("exposure",))
@@ -124,7 +105,7 @@ def test_pairs_from_one_folder_twice_are_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], twice: tuple[str, str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    _photos(tmp_path / "same", "p0.jpg")
+    selected_photos(tmp_path / "same", "p0.jpg")
     (tmp_path / "link").symlink_to(tmp_path / "same")
     code = main(["train", "--style", "s", "--pairs", *twice, "--run-dir", str(tmp_path / "run"), "--no-install"])
     assert code == 2  # a usage mistake, as argparse's own
@@ -137,7 +118,7 @@ def test_the_daemons_pairs_from_one_folder_twice_are_refused_before_decoding(tmp
     from trainer.config import ConfigError
     from trainer.restore_pairs import load_pair_set
 
-    _photos(tmp_path / "same", "p0.jpg")
+    selected_photos(tmp_path / "same", "p0.jpg")
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     with pytest.raises(ConfigError, match=r"same: the originals and the edits are the same folder"):
         load_pair_set(cfg, tmp_path / "same", f"{tmp_path}/same/", ("exposure",))
@@ -178,8 +159,8 @@ def test_options_that_do_not_go_together_exit_2_before_anything_starts(
     argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    _photos(tmp_path / "a", "p0.jpg")
-    _photos(tmp_path / "b", "p0.jpg")
+    selected_photos(tmp_path / "a", "p0.jpg")
+    selected_photos(tmp_path / "b", "p0.jpg")
     assert main(["train", "--style", "s", *argv, "--run-dir", str(tmp_path / "run"), "--no-install"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("autoretouch: error: ") and message in err, err
