@@ -13,6 +13,7 @@ and described by the module constants, so tests can compute what a decoder must 
 * :func:`make_camera_jpeg`: a JPEG laid out as cameras write them: EXIF with an IFD1 thumbnail, optionally an
   MPF (APP2) index pointing at a larger preview appended after the main image.
 * :func:`make_png`: 8/16-bit RGB, grey or RGBA PNG.
+* :func:`grey_ramp`, :func:`gradient_jpeg_named`: a small grey ramp, and a JPEG of it under any file name.
 * damaged variants: zero bytes, truncated copies, text, and header-only "bombs".
 """
 
@@ -40,6 +41,8 @@ __all__ = [
     "JPEG_EXIF",
     "build_exif_tiff",
     "copy_as",
+    "gradient_jpeg_named",
+    "grey_ramp",
     "make_camera_jpeg",
     "make_dng",
     "make_jpeg",
@@ -513,8 +516,13 @@ def copy_as(source: Path, directory: Path, name: str) -> Path:
     return path
 
 
+def grey_ramp() -> np.ndarray:
+    """A 48 x 32 grey ramp: ``(32, 48, 3)`` uint8, each row 0 (left) to 255 (right), the same in every channel."""
+    return np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
+
+
 def gradient_jpeg_named(path: Path) -> Path:
-    """Write a 48 x 32 grey-ramp JPEG at ``path``, whatever its name holds (a line break, an escape sequence).
+    """Write :func:`grey_ramp` as a JPEG at ``path``, whatever its name holds (a line break, an escape sequence).
 
     OpenCV may not take every name, so the file is written beside it as ``tmp.jpg`` and renamed.
 
@@ -524,7 +532,7 @@ def gradient_jpeg_named(path: Path) -> Path:
     Returns:
         ``path``.
     """
-    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
+    image = grey_ramp()
     written = path.with_name("tmp.jpg")
     assert cv2.imwrite(str(written), image), written
     written.rename(path)

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from backend.cli.main import main
+from testing.fixtures import gradient_jpeg_named, grey_ramp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    ramp = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
-    assert cv2.imwrite(str(tmp_path / "a.jpg"), ramp)
-    assert cv2.imwrite(str(tmp_path / "b.jpg"), (ramp * 0.5).astype(np.uint8))  # another photo, other values
+    gradient_jpeg_named(tmp_path / "a.jpg")
+    assert cv2.imwrite(str(tmp_path / "b.jpg"), (grey_ramp() * 0.5).astype(np.uint8))  # another photo, other values
     steps = [{"slider": "exposure", "value": 0.8}, {"slider": "contrast", "value": 30}]
     (tmp_path / "recipe.json").write_text(json.dumps({"version": 1, "steps": steps}))
     return tmp_path

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -18,6 +17,7 @@ from backend.cli.main import main
 from backend.cli.outcome_report import report
 from backend.daemon.convert import outcome_from_pb, outcome_to_pb
 from backend.sidecar.apply import EMBEDDED_REASON, Outcome
+from testing.fixtures import gradient_jpeg_named, grey_ramp
 
 #: The one line that stands for every photo's Lightroom skip.
 SUMMARY = "skipped      lightroom {n}: Lightroom reads the XMP embedded in the file for these formats"
@@ -25,10 +25,9 @@ SUMMARY = "skipped      lightroom {n}: Lightroom reads the XMP embedded in the f
 
 @pytest.fixture
 def photos(tmp_path: Path) -> list[Path]:
-    image = np.tile(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], (32, 1, 3))
-    names = [tmp_path / "a.jpg", tmp_path / "b.png", tmp_path / "c.tif"]
-    assert cv2.imwrite(str(names[0]), image) and cv2.imwrite(str(names[1]), image)
-    Image.fromarray(image).save(names[2])
+    names = [gradient_jpeg_named(tmp_path / "a.jpg"), tmp_path / "b.png", tmp_path / "c.tif"]
+    assert cv2.imwrite(str(names[1]), grey_ramp())
+    Image.fromarray(grey_ramp()).save(names[2])
     (tmp_path / "recipe.json").write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 0.4}]}))
     return names
 
