@@ -1,6 +1,8 @@
 """A test daemon that trains: tiny training inputs, a loopback daemon over them, and its JSON bridge's training calls.
 
-Shared by ``tests/test_daemon_train_selection.py`` and ``tests/test_daemon_train_notes.py``.
+Shared by ``tests/test_daemon_train_selection.py`` and ``tests/test_daemon_train_notes.py``; :data:`QUICK_RESTORE`
+and :func:`wait_until_idle` also by ``tests/test_daemon_train_roots.py``, ``tests/test_daemon_remote_train.py`` and
+``tests/test_daemon_train.py``.
 
 * :data:`QUICK_RESTORE`: overrides that make a restoration run of the tiny inputs end in a second or two.
 * :class:`TrainingDaemon`, :func:`training_daemon`: :func:`~testing.training.write_training_inputs` under a

@@ -2,7 +2,8 @@
 
 Shared by ``tests/test_suggest_duplicate.py`` (the preview style built on the copy's history),
 ``tests/test_suggest_duplicate_darktable.py`` (real darktable renders it) and
-``tests/test_darktable_preview_copy_gui.py`` (the plug-in previews it).
+``tests/test_darktable_preview_copy_gui.py`` (the plug-in previews it); its sliders, recipe and user sharpen also by
+``tests/test_dtstyle_matches_apply.py`` (the preview style of a photo without copies).
 
 * :data:`SIDE`, :data:`COPY`: the test photo's long side (px) and the virtual copy's number.
 * :data:`LIFT`, :data:`FIRST`, :data:`SECOND`: a tone lift; the copy's earlier autoretouch edit (exposure,
