@@ -296,3 +296,28 @@ def test_catalog_through_a_daemon_fails_a_photo_name_it_cannot_send_alone(
         assert "is not valid UTF-8, which paths sent to a daemon must be" in rows[odd]["reason"]
     finally:
         (here["root"] / odd).unlink()
+
+
+# `apply --server --recipe R --strength 0` says what the in-process command says: strength 0, not "changes
+# nothing" (proto3 reads a recipe's strength 0 as "not given"; the request's own optional strength carries it)
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--dry-run"]], ids=["text", "json", "dry-run"])
+def test_strength_zero_reason_matches_in_process(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any], extra: list[str]
+) -> None:
+    argv = ["apply", "a.jpg", "--recipe", "recipe.json", "--host", "darktable", "--strength", "0", *extra]
+    local, remote = _both(capsys, here, argv)
+    assert "strength 0" in local[1]
+    assert remote[:2] == local[:2]
+
+
+def test_strength_zero_over_an_earlier_edit_matches_in_process(
+    capsys: pytest.CaptureFixture[str], here: dict[str, Any]
+) -> None:
+    base = ["apply", "b.png", "--recipe", "recipe.json", "--host", "darktable"]
+    outs = []
+    for server in ([], ["--server", here["server"]]):
+        assert run_main(capsys, [*base, "--strength", "0.5", "--overwrite", *server])[0] == 0
+        code, out, _ = run_main(capsys, [*base, "--strength", "0", "--overwrite", *server])
+        outs.append((code, out))
+    assert "took out the earlier autoretouch edit (strength 0)" in outs[0][1]
+    assert outs[1] == outs[0]
