@@ -62,7 +62,9 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
             extension. The same file listed twice is linked once. With ``with_sidecars`` also darktable virtual
             copies' sidecars (``NAME_NN.EXT.xmp``, :func:`darktable_selection`): each is linked beside its photo's
             link, as that link's copy (``LINK_NN.EXT.xmp``), the photo linked too (without its own sidecar
-            unless listed); one whose photo is missing is linked under its own name (the trainer names it).
+            unless listed); where that name is another file's (a photo ``LINK_NN.EXT``'s own sidecar), beside a
+            further link of its photo. One whose photo is missing is linked as the copy of a photo name that no
+            link has (the trainer names it), so that no photo of the selection takes it for its own copy.
         with_sidecars: also link each photo's darktable sidecar, under the link's name plus ``.xmp``.
 
     Returns:
@@ -78,21 +80,29 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
     used: set[str] = set()
     linked: dict[Path, str] = {}  # photo (resolved) -> its link's name
 
-    def link(photo: Path, k: int, own_sidecar: bool) -> str:
-        name = linked.get(photo.resolve())
-        if name is not None:
-            return name
+    def fresh(photo: Path, k: int) -> str:
         name = photo.name
         # IMG_1-2.jpg may be a photo's own name too, and IMG_1.JPG is img_1.jpg on a case-insensitive disk
         while name.casefold() in used:
             name, k = f"{photo.stem}-{k}{photo.suffix}", k + 1
         used.add(name.casefold())
-        linked[photo.resolve()] = name
-        (folder / name).symlink_to(photo)
-        sidecar = photo.with_name(photo.name + ".xmp")
-        if own_sidecar and sidecar.is_file():
-            (folder / (name + ".xmp")).symlink_to(sidecar)
         return name
+
+    def link(photo: Path, k: int, own_sidecar: bool, present: bool = True) -> str:
+        name = linked.get(photo.resolve())
+        if name is None:
+            name = linked[photo.resolve()] = fresh(photo, k)
+            if present:  # a missing photo's name is only kept from the others (no photo takes its copies)
+                (folder / name).symlink_to(photo)
+            sidecar = photo.with_name(photo.name + ".xmp")
+            if present and own_sidecar and sidecar.is_file():
+                (folder / (name + ".xmp")).symlink_to(sidecar)
+        return name
+
+    def taken(path: Path, sidecar: Path) -> bool:  # another file's link, or the own sidecar's name of a photo's link
+        if path.is_symlink():
+            return path.resolve() != sidecar.resolve()  # the same file: a photo NAME_NN.EXT's too (darktable shares it)
+        return path.name.removesuffix(".xmp").casefold() in used
 
     copies = [(i, Path(f).absolute()) for i, f in enumerate(files) if with_sidecars and Path(f).suffix == ".xmp"]
     for i, text in enumerate(files):
@@ -102,10 +112,14 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
         copy = copy_named(sidecar)
         if copy is None:
             continue
-        name = sidecar.name  # its photo missing: under its own name
-        if copy.photo.is_file():
-            name = Path(link(copy.photo, i, False)).stem + sidecar.name[len(copy.photo.stem) :]
-        if not (folder / name).is_symlink():  # else a photo named NAME_NN.EXT's sidecar (darktable shares it too)
+        present, tail = copy.photo.is_file(), sidecar.name[len(copy.photo.stem) :]
+        name = Path(link(copy.photo, i, False, present)).stem + tail
+        while taken(folder / name, sidecar):  # the copy goes beside a link of its own to its photo
+            stem = Path(fresh(copy.photo, i)).stem
+            if present:
+                (folder / (stem + copy.photo.suffix)).symlink_to(copy.photo)
+            name = stem + tail
+        if not (folder / name).is_symlink():
             (folder / name).symlink_to(sidecar)
     return folder
 
