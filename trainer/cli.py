@@ -490,8 +490,10 @@ def _held_run_dir(args: argparse.Namespace, info: DistInfo) -> tuple[RunFolderLo
 
     Raises:
         ConfigError: ``--darktable`` into a folder that already holds a trained style (refused before the photos
-            are linked into ``RUN_DIR/selection``, as training would refuse it after), no free run folder, or a
-            ``--runs-dir`` that is not a folder (a file; a missing one is made with the run folder).
+            are linked into ``RUN_DIR/selection``, as training would refuse it after), no free run folder, a
+            ``--runs-dir`` that is not a folder (a file; a missing one is made with the run folder, and taken away
+            with it by a run that writes nothing there), or a ``--run-dir`` that is, or lies under, a file or a
+            link to a folder that does not exist.
         RunFolderInUseError: ``--run-dir``, or the newest run folder with ``--resume``, is held by another training.
     """
     from trainer.config import ConfigError
@@ -499,6 +501,7 @@ def _held_run_dir(args: argparse.Namespace, info: DistInfo) -> tuple[RunFolderLo
     from trainer.run_lock import claim_run_dir
 
     lock = None
+    shared = False
     try:
         if info.is_main:
             runs: Path = args.runs_dir if args.runs_dir is not None else RUNS_DIR
@@ -507,12 +510,14 @@ def _held_run_dir(args: argparse.Namespace, info: DistInfo) -> tuple[RunFolderLo
             lock = claim_run_dir(args.style, run_dir=args.run_dir, resume=args.resume, runs=runs)
             if args.darktable is not None:
                 refuse_trained_run_dir(lock.folder)
+        shared = True  # the broadcast below is the one the other ranks wait for, whether it goes through or not
+        run_dir = _share_run_dir(None if lock is None else lock.folder, info)
     except BaseException:
         if lock is not None:
-            lock.release()
-        _share_run_dir(None, info)  # the other ranks stop too
+            lock.release()  # a failed broadcast too: the folder just made goes
+        if not shared:
+            _share_run_dir(None, info)  # the other ranks stop too
         raise
-    run_dir = _share_run_dir(None if lock is None else lock.folder, info)
     if run_dir is None:
         raise ConfigError("rank 0 of this torchrun job could not claim the run folder (see its error)")
     return lock, run_dir

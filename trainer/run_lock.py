@@ -3,10 +3,13 @@
 Two ``train`` runs of one style started at once (two terminals, the plug-in twice) would otherwise both pick the
 same default run folder (:func:`trainer.run_folder.default_run_dir`) and write over each other's files. A run
 claims its folder with :func:`claim_run_dir`: an exclusive, non-blocking ``flock`` (``msvcrt.locking`` on
-Windows) on ``RUN/.train.lock``, held until :meth:`RunFolderLock.release` (the end of the run). The operating system
-drops the lock of a process that dies, so a killed run never blocks its folder; the lock file it leaves is hidden
-and taken over by the next run. A run that names no folder goes to the next free ``runs/NAME-N`` while the style's
-newest folder is held; ``--run-dir`` or ``--resume`` on a held folder is refused (:class:`RunFolderInUseError`).
+Windows) on ``RUN/.train.lock``, held until :meth:`RunFolderLock.release` (the end of the run), which also takes
+away the folder, and the parents the claim made for it, where nothing was written there (a run that failed before
+training leaves nothing behind, not even an empty ``runs/``). The operating system drops the lock of a process that
+dies, so a killed run never blocks its folder; the lock file it leaves is hidden and taken over by the next run.
+A run that names no folder goes to the next free ``runs/NAME-N`` while the style's newest folder is held;
+``--run-dir`` or ``--resume`` on a held folder is refused (:class:`RunFolderInUseError`), and so is a folder that
+is, or lies under, a file or a link to a folder that does not exist (a :class:`ConfigError`).
 
 Within one process the lock is re-entrant (``train`` claims the folder the CLI already holds). Under torchrun only
 rank 0 claims.
@@ -54,11 +57,17 @@ class RunFolderInUseError(ConfigError):
 
 @dataclass
 class _Held:
-    """A lock this process holds: the open lock file, how many claims share it, whether the claim made the folder."""
+    """A lock this process holds: the open lock file, how many claims share it, the folders the claim made.
+
+    Attributes:
+        fd: the open lock file.
+        count: the claims of this process that share it (re-entrant claims).
+        made: the folders the first claim made, the run folder first, then its parents made for it (deepest first).
+    """
 
     fd: int
     count: int
-    made_folder: bool
+    made: tuple[Path, ...]
 
 
 #: The run folders this process holds, by real path.
@@ -79,7 +88,7 @@ class RunFolderLock:
         """Give the folder back.
 
         At the last claim of this process the lock file is removed, and the folder too where the claim made it and
-        nothing was written there since.
+        nothing was written there since; then the parents the claim made for it, each while it is empty.
         """
         key = os.path.realpath(self.folder)
         held = _HELD.get(key)
@@ -92,9 +101,11 @@ class RunFolderLock:
         with contextlib.suppress(OSError):
             (self.folder / LOCK_NAME).unlink()  # while still locked: a claim that opened it meanwhile looks again
         os.close(held.fd)
-        if held.made_folder:
-            with contextlib.suppress(OSError):
-                self.folder.rmdir()  # only an empty folder goes
+        for folder in held.made:
+            try:
+                folder.rmdir()  # only an empty folder goes
+            except OSError:
+                break  # not empty: nor are its parents
 
     def __enter__(self) -> RunFolderLock:
         return self
@@ -125,11 +136,42 @@ def _holder(folder: Path) -> int | None:
         return None
 
 
+def _refuse_unusable(folder: Path) -> None:
+    """Refuse ``folder`` where it, or the nearest of its parents that is there, is no folder.
+
+    Raises:
+        ConfigError: naming ``folder`` and what is wrong: it is a file (not a folder), or a link to a folder that
+            does not exist; or one of its parents is.
+    """
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return
+        if not (path.exists() or path.is_symlink()):
+            continue  # missing: the claim makes it
+        if path.is_symlink() and not path.exists():
+            what = f"a link to a folder that does not exist ({os.readlink(path)})"
+        else:
+            what = "not a folder" if path == folder else "a file, not a folder"
+        if path == folder:
+            raise ConfigError(f"{folder}: {what}, so it cannot be the run folder; give another --run-dir")
+        raise ConfigError(f"{folder}: {path} is {what}, so it cannot hold the run folder; give another --run-dir")
+
+
+def _missing(folder: Path) -> tuple[Path, ...]:
+    """``folder`` and those of its parents that are not there, deepest first (what making it makes)."""
+    missing: list[Path] = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return tuple(missing)
+
+
 def _try_claim(folder: Path) -> RunFolderLock | bool:
     """Lock ``folder`` (made where missing): the lock, False where another training holds it, True to look again.
 
     Raises:
-        ConfigError: ``folder`` is a file.
+        ConfigError: ``folder`` or one of its parents is a file, or a link to a folder that does not exist.
         OSError: the folder cannot be made or the lock file cannot be opened (no permission).
     """
     key = os.path.realpath(folder)
@@ -137,19 +179,21 @@ def _try_claim(folder: Path) -> RunFolderLock | bool:
     if held is not None:
         held.count += 1
         return RunFolderLock(folder)
-    made = False
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder, so it cannot be the run folder; give another --run-dir")
-    if not folder.exists() and not folder.is_symlink():
+    _refuse_unusable(folder)
+    made = _missing(folder)
+    if made:
         try:
             folder.mkdir(parents=True)
-            made = True
         except FileExistsError:  # another run made it meanwhile
+            return True
+        except (FileNotFoundError, NotADirectoryError):  # a parent went away, or was replaced, meanwhile
+            _refuse_unusable(folder)
             return True
     lock = folder / LOCK_NAME
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:  # the folder went away meanwhile (a claim that made it gave it back)
+    except (FileNotFoundError, NotADirectoryError):  # the folder went away meanwhile (a claim gave it back)
+        _refuse_unusable(folder)
         return True
     if not _lock_fd(fd):
         os.close(fd)
@@ -163,7 +207,7 @@ def _try_claim(folder: Path) -> RunFolderLock | bool:
         return True
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-    _HELD[key] = _Held(fd=fd, count=1, made_folder=made)
+    _HELD[key] = _Held(fd=fd, count=1, made=made)
     return RunFolderLock(folder)
 
 
@@ -195,7 +239,8 @@ def claim_run_dir(
 
     Raises:
         RunFolderInUseError: ``run_dir``, or the newest run with ``resume``, is held by another training.
-        ConfigError: no free run folder (:func:`default_run_dir`), or ``run_dir`` is a file.
+        ConfigError: no free run folder (:func:`default_run_dir`), or ``run_dir`` (or a parent of it) is a file or
+            a link to a folder that does not exist.
         OSError: the folder cannot be made or locked (no permission).
     """
     if run_dir is not None or resume:
