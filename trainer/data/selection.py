@@ -174,7 +174,7 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
         raise NotFoundError(f"--darktable: no such folder or photo file: {', '.join(missing[:5])}")
     lone = [copy for p in photos if (copy := _lone_copy(p)) is not None]
     if photos and len(lone) == len(photos):  # named by the copy's photo: IMG.jpg for IMG_01.jpg.xmp
-        raise SelectionError(photos[0], _NO_PHOTO.format(photo=lone[0].photo.name))
+        raise SelectionError(photos[0], _NO_COPY_PHOTO.format(photo=lone[0].photo.name))
     unique: dict[Path, Path] = {}
     for p in photos:
         unique.setdefault(p.resolve(), p)
@@ -183,6 +183,9 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
 
 #: A sidecar given whose photo is not beside it.
 _NO_PHOTO = "not a photo: a darktable sidecar, and its photo {photo} is not beside it; pass the photo"
+#: Only virtual copies' sidecars given, and their photo is not beside them. Worded unlike :data:`_NO_PHOTO`, which an
+#: autoretouch too old to learn from copies printed for a copy's sidecar (the darktable plug-in tells them apart).
+_NO_COPY_PHOTO = "a darktable virtual copy's sidecar, and its photo {photo} is not there; the photo is needed beside it"
 
 
 def _given_sidecar(path: Path) -> Path:
