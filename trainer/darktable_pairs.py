@@ -54,16 +54,51 @@ class DarktableEdit(NamedTuple):
     name: str
 
 
-def _photo_edits(photo: Path, names: Collection[str]) -> list[tuple[int, Path]]:
+def _photo_edits(photo: Path, names: Collection[str], selection: bool) -> list[tuple[int, Path]]:
     """``(copy number, sidecar)`` of each darktable edit of ``photo`` by name: its own (0) if any, then its copies'.
 
-    ``names``: the file names in ``photo``'s folder.
+    Args:
+        photo: the photo file (a link to the user's own in a selection folder).
+        names: the file names in ``photo``'s folder (for its copies; its own sidecar is looked for on disk, so that
+            ``IMG.JPG.xmp`` serves ``IMG.JPG`` on a case-insensitive disk however the listing spells it).
+        selection: ``photo``'s folder is a selection of links: a sidecar there is the photo's only if it links to
+            the sidecar of that name beside the user's own photo (:func:`_beside`), not to one of another folder's
+            (a copy's sidecar whose photo is missing, or another photo's of the same name).
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
+    from trainer.data.selection import link_target
 
+    user = link_target(photo)
     sidecar = darktable_sidecar_path(photo)
-    own = [(0, sidecar)] if sidecar.name in names and sidecar.is_file() else []
-    return own + [(c.number, c.sidecar) for c in copy_sidecars(photo, names) if c.sidecar.is_file()]
+    edits = [(0, sidecar)] if sidecar.is_file() and (not selection or _beside(sidecar, user, 0)) else []
+    for c in copy_sidecars(photo, names):
+        if c.sidecar.is_file() and (not selection or _beside(c.sidecar, user, c.number)):
+            edits.append((c.number, c.sidecar))
+    return edits
+
+
+def _beside(link: Path, photo: Path, number: int) -> bool:
+    """Whether selection link ``link`` stands for the sidecar of edit ``number`` of the user's ``photo``.
+
+    That is, it links to the file named as darktable names that edit's sidecar (``IMG.jpg.xmp``, ``IMG_NN.jpg.xmp``)
+    in ``photo``'s own folder (the folders compared resolved, the file names as the user has them).
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+    from trainer.data.selection import link_target
+
+    target, wanted = link_target(link), darktable_sidecar_path(photo, number)
+    return target.name == wanted.name and target.parent.resolve() == wanted.parent.resolve()
+
+
+def _is_selection(folder: Path) -> bool:
+    """Whether ``folder`` is a selection folder (``train --darktable A B``, the daemon's darktable files).
+
+    :func:`trainer.data.selection.linked_folder` makes only symbolic links there and refuses to reuse a folder
+    holding anything else, so a folder is taken for one when every entry (hidden ones aside) is a link; a user's
+    folder where darktable or ``apply`` wrote a sidecar beside a linked photo is not one.
+    """
+    entries = [p for p in folder.iterdir() if p.is_symlink() or not p.name.startswith(".")]
+    return bool(entries) and all(p.is_symlink() for p in entries)
 
 
 # Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
@@ -72,10 +107,13 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
 
     A photo's virtual copy N (sidecar ``NAME_NN.EXT.xmp``, :mod:`trainer.data.darktable_copies`) is one more edit
     of it, named ``NAME (virtual copy N)`` (``NAME.EXT (virtual copy N)`` in messages); a sidecar of that name
-    that is another file's (``xmpMM:DerivedFrom``, :func:`backend.sidecar.apply.copy_conflict`) is not a copy.
-    A copy without an active history, or with the same one as an earlier edit of its photo, is skipped as a photo
-    without an edit is. A photo whose only sidecars are its copies' (a selection of copies) is not skipped for
-    want of its own.
+    that is another file's (``xmpMM:DerivedFrom``, :func:`backend.sidecar.apply.copy_conflict`, checked against
+    the photo's name as the user has it, its name in its folder or, in a selection, the file linked to, and also
+    against the name of the file a link of the user's resolves to) is not a copy: left out, and reported in the
+    skip messages unless the file it names (``NAME_NN.EXT``) is there to own it. A copy without an active history,
+    or with the same one as an earlier edit of its photo, is skipped as a photo without an edit is. A photo whose
+    only sidecars are its copies' (a selection of copies) is not skipped for want of its own; one whose every
+    sidecar by name is another file's is (no darktable sidecar).
 
     Args:
         photos: the folder's photos (links to the user's own files when ``selection``).
@@ -89,7 +127,7 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
     from backend.decode import decode_preview
     from backend.errors import AutoretouchError
     from backend.sidecar.apply import copy_conflict
-    from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path
+    from backend.sidecar.darktable_doc import active_history, darktable_sidecar_path, derived_from
     from backend.sidecar.xmp import read_sidecar_readonly
     from trainer.darktable_labels import history_to_settings
     from trainer.data.selection import link_target
@@ -102,14 +140,11 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
         names = listings.get(photo.parent)
         if names is None:
             names = listings[photo.parent] = {p.name for p in photo.parent.iterdir()}
-        # In a selection, messages name the user's own files, not the links in the run folder.
-        own = link_target(photo)
+        # The photo as the user has it: in a selection, the user's file (messages name it, not the run's links).
+        own = link_target(photo) if selection else photo
         shown = str(own) if selection else photo.name
-        edits = _photo_edits(photo, names)
-        if not edits:
-            sidecar = darktable_sidecar_path(photo)
-            skipped.append(f"{shown}: no darktable sidecar ({link_target(sidecar) if selection else sidecar.name})")
-            continue
+        edits = _photo_edits(photo, names, selection)
+        others = 0  # edits left out as another file's sidecar
         long_side: int | None = None  # the photo is decoded once, for its first usable edit
         histories: dict[tuple[Any, ...], str] = {}
         for number, sidecar in edits:
@@ -117,8 +152,11 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             step = "sidecar"
             try:
                 doc = read_sidecar_readonly(link_target(sidecar))
-                if number and copy_conflict(doc, own, number) is not None:
-                    continue  # another file's sidecar (a photo really called NAME_NN.EXT), not a copy's
+                conflict = copy_conflict(doc, own, number) if number else None
+                if conflict is not None and derived_from(doc) != photo.resolve().name:  # named after a link's target
+                    others += 1
+                    _left_out(label, conflict, darktable_sidecar_path(own, number).with_suffix(""), skipped)
+                    continue
                 entries = active_history(doc)
                 if not entries:
                     skipped.append(f"{label}: the sidecar has no active history")
@@ -151,7 +189,26 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             }
             name = copy_label(photo.stem, number)
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
+        if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
+            sidecar = darktable_sidecar_path(own)
+            skipped.append(f"{shown}: no darktable sidecar ({sidecar if selection else sidecar.name})")
     return chosen, skipped, unreadable
+
+
+def _left_out(label: str, why: str, namesake: Path, skipped: list[str]) -> None:
+    """Note a copy's sidecar (by name) left out as another file's: logged, or added to ``skipped``.
+
+    Args:
+        label: the copy, as messages name it (``IMG.jpg (virtual copy 1)``).
+        why: why it is another file's (:func:`backend.sidecar.apply.copy_conflict`).
+        namesake: the file ``IMG_01.jpg`` whose own sidecar it is by name; when it is there (a photo trained on its
+            own sidecar), the copy is only logged, else it goes into ``skipped`` (the summary names it).
+        skipped: the skip messages.
+    """
+    if namesake.exists():
+        log.info("%s: not learnt from: %s", label, why)
+    else:
+        skipped.append(f"{label}: not learnt from: {why}")
 
 
 def load_darktable_pair_set(
@@ -184,7 +241,7 @@ def load_darktable_pair_set(
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
-    selection = any(p.is_symlink() for p in photos)  # a folder of links to the photos given (train --darktable A B)
+    selection = _is_selection(Path(folder))  # a folder of links to the photos given (train --darktable A B)
     chosen, skipped, unreadable = _darktable_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]
@@ -256,21 +313,20 @@ def _renders(chosen: Sequence[DarktableEdit]) -> list[Tensor]:
 
 
 def _lone_copies(folder: Path) -> list[str]:
-    """``"SIDECAR: why"`` for each virtual copy's sidecar in selection ``folder`` whose photo is not there.
+    """``"SIDECAR: why"`` for each virtual copy's sidecar linked in selection ``folder`` whose photo is missing.
 
     ``train --darktable IMG_01.jpg.xmp`` links that copy's sidecar even when ``IMG.jpg`` is missing
     (:func:`trainer.data.selection.darktable_selection`), so that it is named and skipped, not the run refused.
+    The user's sidecar is read by its own name and folder, whatever its link is called (no photo of the selection
+    takes it for its copy: :func:`_beside`); a photo ``IMG_01.jpg``'s own sidecar is not a copy's.
     """
     from trainer.data.selection import link_target
 
-    names = {p.name for p in folder.iterdir()}
     lone = []
-    for name in sorted(names):
-        copy = copy_named(folder / name)
-        if copy is None or copy.photo.name in names or name.removesuffix(".xmp") in names:
+    for link in sorted(folder.iterdir(), key=lambda p: p.name):
+        own = link_target(link)
+        copy = copy_named(own) if link.is_symlink() else None
+        if copy is None or copy.photo.is_file() or own.with_suffix("").is_file():
             continue
-        own = link_target(copy.sidecar)
-        lone.append(
-            f"{own}: a darktable virtual copy's sidecar, and its photo {own.with_name(copy.photo.name)} is not there"
-        )
+        lone.append(f"{own}: a darktable virtual copy's sidecar, and its photo {copy.photo} is not there")
     return lone
