@@ -11,56 +11,17 @@ failure under CI=true).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
-import torch
 
-from backend.cli.main import build_parser
-from backend.encode import write_image
-from backend.recipe import Recipe
-from backend.render.pipeline import render
-from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
+from testing.darktable_copies import darktable_args, edited_photo, exposure
 from testing.needs import missing
 from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
 from trainer.data.selection import SelectionError, darktable_selection
-from trainer.synthetic import smooth_images
-
-_EMPTY_HISTORY = (
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    '<rdf:Description xmlns:darktable="http://darktable.sf.net/" darktable:history_end="0"/></rdf:RDF></x:xmpmeta>'
-)
-
-
-def _photo(folder: Path, name: str, seed: int, exposure: float | None, copies: dict[int, float | None]) -> Path:
-    """``folder/name`` (a 32 px PNG) with our ``exposure`` edit in its sidecar and each copy's (``None``: empty)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    photo = folder / name
-    with torch.no_grad():
-        bits = 8 if photo.suffix == ".jpg" else 16
-        write_image(photo, render(smooth_images(1, 32, seed=seed), {"exposure": 0.0}), bit_depth=bits)
-    edits = {0: exposure, **copies}
-    for n, value in edits.items():
-        if value is None:
-            if n:
-                photo.with_name(f"{photo.stem}_{n:02d}{photo.suffix}.xmp").write_text(_EMPTY_HISTORY)
-            continue
-        recipe = Recipe.from_settings({"exposure": value})
-        outcome = apply_to_photo(photo, recipe, host="darktable", info=PhotoInfo(False, 32), duplicate=n)
-        assert [o.action for o in outcome] == ["written"]
-    return photo
-
-
-def _args(*paths: Path) -> argparse.Namespace:
-    return build_parser().parse_args(["train", "--style", "s", "--darktable", *map(str, paths)])
-
-
-def _exposure(steps: list[dict[str, object]]) -> float:
-    return float(next(s["value"] for s in steps if s["slider"] == "exposure"))  # type: ignore[arg-type]
 
 
 def _needs_darktable() -> None:
@@ -74,15 +35,15 @@ def test_a_folders_virtual_copies_are_pairs_of_their_own(tmp_path: Path, caplog:
 
     folder = tmp_path / "dt"
     # copy 1: another edit; copy 2: the original's own history again; copy 3: an empty history
-    _photo(folder, "d0.png", 1, 0.4, {1: -0.6, 2: 0.4, 3: None})
-    _photo(folder, "d1.png", 2, 0.2, {})
-    _photo(folder, "d1_01.png", 3, -0.2, {})  # a photo of that name: its sidecar is its own, not d1's copy 1
+    edited_photo(folder, "d0.png", 1, 0.4, {1: -0.6, 2: 0.4, 3: None})
+    edited_photo(folder, "d1.png", 2, 0.2, {})
+    edited_photo(folder, "d1_01.png", 3, -0.2, {})  # a photo of that name: its sidecar is its own, not d1's copy 1
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     with caplog.at_level("WARNING"):
         ps = load_darktable_pair_set(cfg, folder, ("exposure",))
     assert ps.names == ["d0", "d0 (virtual copy 1)", "d1", "d1_01"]
     assert ps.labels is not None
-    assert [round(_exposure(steps), 2) for steps in ps.labels] == [0.4, -0.6, 0.2, -0.2]
+    assert [round(exposure(steps), 2) for steps in ps.labels] == [0.4, -0.6, 0.2, -0.2]
     after = ps.views.after_evals
     assert float(after[1].mean()) < 0.6 * float(after[0].mean())  # darktable rendered the copy's own history
     skipped = ps.source["darktable_skipped"]
@@ -96,27 +57,27 @@ def test_a_copys_sidecar_given_trains_that_copy_and_a_lone_one_is_named(tmp_path
     from trainer.restore_pairs import load_darktable_pair_set
 
     folder = tmp_path / "dt"
-    _photo(folder, "d0.png", 1, 0.4, {1: -0.6})
-    d1 = _photo(folder, "d1.png", 2, 0.2, {})
-    gone = _photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
+    edited_photo(folder, "d0.png", 1, 0.4, {1: -0.6})
+    d1 = edited_photo(folder, "d1.png", 2, 0.2, {})
+    gone = edited_photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
     gone.unlink()  # its copy's sidecar is left
     lone = gone.with_name("g_01.png.xmp")
-    linked = _darktable_dir(_args(folder / "d0_01.png.xmp", lone, d1), tmp_path / "run")
+    linked = _darktable_dir(darktable_args(folder / "d0_01.png.xmp", lone, d1), tmp_path / "run")
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     ps = load_darktable_pair_set(cfg, linked, ("exposure",))
     assert ps.names == ["d0 (virtual copy 1)", "d1"]  # the original d0 was not given
-    assert ps.labels is not None and round(_exposure(ps.labels[0]), 2) == -0.6
+    assert ps.labels is not None and round(exposure(ps.labels[0]), 2) == -0.6
     skipped = ps.source["darktable_skipped"]
     assert skipped == [f"{lone}: a darktable virtual copy's sidecar, and its photo {gone} is not there"], skipped
 
 
 def test_a_selection_links_the_copies_chosen(tmp_path: Path) -> None:
-    p0 = _photo(tmp_path / "dt", "p0.png", 1, 0.4, {1: -0.6, 2: 0.1})
-    q0 = _photo(tmp_path / "dt2", "p0.png", 2, 0.2, {1: 0.3})
+    p0 = edited_photo(tmp_path / "dt", "p0.png", 1, 0.4, {1: -0.6, 2: 0.1})
+    q0 = edited_photo(tmp_path / "dt2", "p0.png", 2, 0.2, {1: 0.3})
     # a folder's photos come with their copies; copies follow the photo's renamed link
     listed = darktable_selection([tmp_path / "dt", tmp_path / "dt2"])
     assert [p.name for p in listed] == ["p0.png", "p0_01.png.xmp", "p0_02.png.xmp", "p0.png", "p0_01.png.xmp"]
-    linked = _darktable_dir(_args(tmp_path / "dt", tmp_path / "dt2"), tmp_path / "run")
+    linked = _darktable_dir(darktable_args(tmp_path / "dt", tmp_path / "dt2"), tmp_path / "run")
     names = sorted(p.name for p in linked.iterdir())
     assert names == [
         "p0-3.png",
@@ -129,24 +90,24 @@ def test_a_selection_links_the_copies_chosen(tmp_path: Path) -> None:
     ]
     assert (linked / "p0-3_01.png.xmp").resolve() == q0.with_name("p0_01.png.xmp").resolve()
     # a copy's sidecar given alone: its photo is linked without the original's own sidecar
-    linked = _darktable_dir(_args(p0.with_name("p0_02.png.xmp")), tmp_path / "run")
+    linked = _darktable_dir(darktable_args(p0.with_name("p0_02.png.xmp")), tmp_path / "run")
     assert sorted(p.name for p in linked.iterdir()) == ["p0.png", "p0_02.png.xmp"]
     # a photo given alone stands for its own edit, as before
-    linked = _darktable_dir(_args(p0), tmp_path / "run")
+    linked = _darktable_dir(darktable_args(p0), tmp_path / "run")
     assert sorted(p.name for p in linked.iterdir()) == ["p0.png", "p0.png.xmp"]
 
 
-def test_a_sidecar_named_like_a_copy_that_is_a_photos_own_stands_for_that_photo(tmp_path: Path) -> None:
-    _photo(tmp_path / "dt", "d1.png", 2, 0.2, {})
-    own = _photo(tmp_path / "dt", "d1_01.png", 3, -0.2, {})
+def test_a_sidecar_named_like_a_copy_that_is_a_photos_own_stands_for_thatedited_photo(tmp_path: Path) -> None:
+    edited_photo(tmp_path / "dt", "d1.png", 2, 0.2, {})
+    own = edited_photo(tmp_path / "dt", "d1_01.png", 3, -0.2, {})
     assert darktable_selection([Path(str(own) + ".xmp")]) == [own.absolute()]
 
 
 def test_only_lone_copies_given_are_refused(tmp_path: Path) -> None:
-    gone = _photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
+    gone = edited_photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
     gone.unlink()
     with pytest.raises(SelectionError, match=r"g_01\.png\.xmp: not a photo: a darktable sidecar"):
-        _darktable_dir(_args(gone.with_name("g_01.png.xmp")), tmp_path / "run")
+        _darktable_dir(darktable_args(gone.with_name("g_01.png.xmp")), tmp_path / "run")
 
 
 def test_photos_sharing_a_stem_keep_their_own_labels(tmp_path: Path) -> None:
@@ -154,12 +115,12 @@ def test_photos_sharing_a_stem_keep_their_own_labels(tmp_path: Path) -> None:
     from trainer.restore_pairs import load_darktable_pair_set
 
     folder = tmp_path / "dt"
-    _photo(folder, "a.jpg", 1, -0.6, {})
-    _photo(folder, "a.png", 2, 0.4, {})
+    edited_photo(folder, "a.jpg", 1, -0.6, {})
+    edited_photo(folder, "a.png", 2, 0.4, {})
     cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
     ps = load_darktable_pair_set(cfg, folder, ("exposure",))
     assert ps.names == ["a", "a"] and ps.labels is not None
-    assert [round(_exposure(steps), 2) for steps in ps.labels] == [-0.6, 0.4]  # not both a.png's
+    assert [round(exposure(steps), 2) for steps in ps.labels] == [-0.6, 0.4]  # not both a.png's
 
 
 def test_train_darktable_learns_a_copy_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,8 +131,8 @@ def test_train_darktable_learns_a_copy_and_names_it(tmp_path: Path, capsys: pyte
     from testing.training import write_tiny_pairs_toml
 
     folder = tmp_path / "dt"
-    _photo(folder, "d0.png", 1, 0.4, {1: -0.6, 2: None})
-    _photo(folder, "d1.png", 2, 0.2, {})
+    edited_photo(folder, "d0.png", 1, 0.4, {1: -0.6, 2: None})
+    edited_photo(folder, "d1.png", 2, 0.2, {})
     config = tmp_path / "tiny.toml"
     write_tiny_pairs_toml(config)
     argv = ["train", "--style", "s", "--darktable", str(folder), "--steps", "2", "--config", str(config)]
