@@ -101,7 +101,7 @@ def test_a_sidecar_entry_of_ours_that_cannot_be_read_is_named_with_its_photo(
     sidecar = darktable_sidecar_path(photo)
     text = sidecar.read_text(encoding="utf-8")
     sidecar.write_text(re.sub(r'darktable:params="[^"]*"', 'darktable:params="0102"', text, count=1), encoding="utf-8")
-    with caplog.at_level("WARNING", logger="trainer.restore_pairs"):
+    with caplog.at_level("WARNING", logger="trainer.darktable_pairs"):
         chosen, skipped, unreadable = _darktable_histories([photo], selection=False)
     assert skipped == [] and unreadable == [] and len(chosen) == 1  # trained on all the same, from darktable's render
     assert any(r.getMessage().startswith("shortp.png: the sidecar's exposure: ") for r in caplog.records), caplog.text

@@ -84,7 +84,7 @@ def test_rotated_edits_train_the_style_the_unrotated_ones_do(
     rc, run_plain = _train(tmp_path, *plain, "--quiet")
     assert rc == 0
     capsys.readouterr()
-    with caplog.at_level(logging.WARNING, logger="trainer.restore_pairs"):
+    with caplog.at_level(logging.WARNING, logger="trainer.pair_frames"):  # the frames turned back
         rc, run_turned = _train(tmp_path, *turned, "--quiet")
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -121,7 +121,11 @@ def test_cropped_edits_say_the_frames_differ_and_that_none_fits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     before, after = _write_pairs(tmp_path / "crop", 4, crop=True)
-    with caplog.at_level(logging.WARNING, logger="trainer.restore_pairs"):
+    # the poor fits (restore_pairs), and the frames that were not turned back (pair_frames)
+    with (
+        caplog.at_level(logging.WARNING, logger="trainer.restore_pairs"),
+        caplog.at_level(logging.WARNING, logger="trainer.pair_frames"),
+    ):
         rc, run = _train(tmp_path, before, after, "--quiet", "--set", "restore.poor_fit_db=35")  # smooth scenes
     out = capsys.readouterr().out
     assert rc == 0, out
