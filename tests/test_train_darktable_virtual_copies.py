@@ -97,7 +97,7 @@ def test_a_selection_links_the_copies_chosen(tmp_path: Path) -> None:
     assert sorted(p.name for p in linked.iterdir()) == ["p0.png", "p0.png.xmp"]
 
 
-def test_a_sidecar_named_like_a_copy_that_is_a_photos_own_stands_for_thatedited_photo(tmp_path: Path) -> None:
+def test_a_sidecar_named_like_a_copy_that_is_a_photos_own_stands_for_that_photo(tmp_path: Path) -> None:
     edited_photo(tmp_path / "dt", "d1.png", 2, 0.2, {})
     own = edited_photo(tmp_path / "dt", "d1_01.png", 3, -0.2, {})
     assert darktable_selection([Path(str(own) + ".xmp")]) == [own.absolute()]
@@ -106,7 +106,9 @@ def test_a_sidecar_named_like_a_copy_that_is_a_photos_own_stands_for_thatedited_
 def test_only_lone_copies_given_are_refused(tmp_path: Path) -> None:
     gone = edited_photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
     gone.unlink()
-    with pytest.raises(SelectionError, match=r"g_01\.png\.xmp: not a photo: a darktable sidecar"):
+    with pytest.raises(
+        SelectionError, match=r"g_01\.png\.xmp: a darktable virtual copy.s sidecar, and its photo g\.png is not there"
+    ):
         _darktable_dir(darktable_args(gone.with_name("g_01.png.xmp")), tmp_path / "run")
 
 
