@@ -9,9 +9,10 @@ installed. One training runs at a time. When the worker reports success, the dae
 so that the new style can be used at once.
 
 The daemon checks every path of the request against its roots (for a darktable file also the sidecar or photo the
-training reads with it: a virtual copy's sidecar ``NAME_NN.EXT.xmp`` is rendered on ``NAME.EXT``); the spec also
-carries the roots, so that the worker checks, with the same guard, what those paths lead to: the photos inside the folders (a symbolic link
-to a file outside every root) and the originals a catalog names (skipped and named, never decoded).
+training reads with it: a virtual copy's sidecar ``NAME_NN.EXT.xmp`` is rendered on ``NAME.EXT``, the name read as
+the trainer reads it, by :func:`backend.sidecar.darktable_copies.copy_named`); the spec also carries the roots, so
+that the worker checks, with the same guard, what those paths lead to: the photos inside the folders (a symbolic
+link to a file outside every root) and the originals a catalog names (skipped and named, never decoded).
 """
 
 from __future__ import annotations
@@ -39,13 +40,11 @@ from backend.daemon.security import Roots
 from backend.daemon.styles import StyleRegistry
 from backend.errors import AutoretouchError, NotFoundError
 from backend.rpc import pb
+from backend.sidecar.darktable_copies import copy_named
 
 __all__ = ["TrainingRunner", "WorkerError"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-#: ``NAME_NN.EXT.xmp``: darktable's sidecar of virtual copy NN (two digits or more) of ``NAME.EXT``, the name rule of
-#: :func:`trainer.data.darktable_copies.copy_named` (the backend never imports the trainer).
-_COPY_SIDECAR = re.compile(r"^(?P<stem>.+)_(?P<number>\d{2,})(?P<suffix>\.[^.]+)\.xmp$")
 #: Most photo files one TrainStyle may list (favourite_files, darktable_files, lightroom_edits together).
 MAX_LISTED_FILES = 10_000
 _KILL_AFTER_S = 5.0
@@ -149,9 +148,10 @@ class TrainingRunner:
         """A ``darktable_files`` entry, checked with the other files the training reads for it.
 
         An entry is a photo (its sidecar ``NAME.EXT.xmp`` read beside it) or a darktable sidecar standing for a
-        photo: a photo's own (``NAME.EXT.xmp``, standing for ``NAME.EXT``) or virtual copy N's (``NAME_NN.EXT.xmp``:
-        that copy's edit, rendered on the photo ``NAME.EXT``; :mod:`trainer.data.selection`). Each photo such a
-        sidecar may stand for that is there (a link included) is checked too; which one it is, the worker decides.
+        photo: a photo's own (``NAME.EXT.xmp``, standing for ``NAME.EXT``) or virtual copy N's (``NAME_NN.EXT.xmp`` as
+        darktable names it, :func:`~backend.sidecar.darktable_copies.copy_named`: that copy's edit, rendered on the
+        photo ``NAME.EXT``; :mod:`trainer.data.selection`). Each photo such a sidecar may stand for that is there (a
+        link included) is checked too; which one it is, the worker decides.
 
         Raises:
             PermissionDeniedError: the entry, its ``NAME.EXT.xmp``, or a photo a sidecar given stands for (a link
@@ -161,9 +161,9 @@ class TrainingRunner:
         read = [photo.with_name(photo.name + ".xmp")]
         if photo.suffix.lower() == ".xmp":
             read = [photo.with_name(photo.name[: -len(photo.suffix)])]
-            copy = _COPY_SIDECAR.match(photo.name)
-            if copy is not None and int(copy["number"]) >= 1:
-                read.append(photo.with_name(copy["stem"] + copy["suffix"]))
+            copy = copy_named(photo)
+            if copy is not None:
+                read.append(copy.photo)
         for path in read:
             if path.is_symlink() or path.exists():
                 self.roots.check(path)

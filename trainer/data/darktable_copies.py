@@ -1,53 +1,23 @@
 """darktable's virtual copies of a photo as training edits: their sidecars found by name, and how they are named.
 
 darktable keeps virtual copy N (N >= 1, its ``duplicate_index``) of ``IMG.jpg`` in its own sidecar
-``IMG_NN.jpg.xmp``: N written as darktable 4.2 writes it (``_%02d``: at least two digits, no other leading zero,
-:func:`backend.sidecar.darktable_doc.darktable_sidecar_path`), so a camera's ``IMG_0001.jpg.xmp`` is no copy. Such a
-name is also that of a file really called ``IMG_NN.jpg``'s sidecar; the sidecar's ``xmpMM:DerivedFrom`` tells
-the two apart (:func:`backend.sidecar.apply.copy_conflict`, checked where the sidecar is read). Copies are named
-in messages and summaries as ``suggest --dtstyle --duplicate N`` names them: ``IMG.jpg (virtual copy N)``.
+``IMG_NN.jpg.xmp``. Which photo and copy a sidecar's name stands for is read by
+:func:`backend.sidecar.darktable_copies.copy_named` (re-exported here with :class:`VirtualCopy`; the daemon reads
+names there too): by darktable's own naming only (:func:`backend.sidecar.darktable_doc.darktable_sidecar_path`,
+``_%02d``), so a camera's ``IMG_0001.jpg.xmp`` is no copy. Such a name is also that of a file really called
+``IMG_NN.jpg``'s sidecar; the sidecar's ``xmpMM:DerivedFrom`` tells the two apart
+(:func:`backend.sidecar.apply.copy_conflict`, checked where the sidecar is read). Copies are named in messages and
+summaries as ``suggest --dtstyle --duplicate N`` names them: ``IMG.jpg (virtual copy N)``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 
+from backend.sidecar.darktable_copies import VirtualCopy, copy_named
+
 __all__ = ["VirtualCopy", "copy_label", "copy_named", "copy_sidecars"]
-
-#: ``NAME_NN.EXT.xmp``: a virtual copy's sidecar name (NN: two digits or more; :func:`copy_named` also wants no extra
-#: leading zero).
-_COPY_SIDECAR = re.compile(r"^(?P<stem>.+)_(?P<number>\d{2,})(?P<suffix>\.[^.]+)\.xmp$")
-
-
-@dataclass(frozen=True)
-class VirtualCopy:
-    """darktable's virtual copy ``number`` of ``photo``, whose history is in ``sidecar``.
-
-    Attributes:
-        photo: the photo file (``IMG.jpg``), which may not exist.
-        number: the copy's number, 1 or more (darktable's ``duplicate_index``).
-        sidecar: its sidecar (``IMG_NN.jpg.xmp``).
-    """
-
-    photo: Path
-    number: int
-    sidecar: Path
-
-
-def copy_named(sidecar: Path) -> VirtualCopy | None:
-    """The virtual copy a sidecar's name says it holds (``IMG_01.jpg.xmp``: copy 1 of ``IMG.jpg``), or ``None``.
-
-    Only the name is read: the photo may not exist, and the sidecar may be that of a file called ``IMG_01.jpg``.
-    The number is read only as darktable writes it (``f"{n:02d}"``: ``_01``, ``_12``, ``_100``), not ``_001`` nor
-    ``_0001`` (a camera's ``IMG_0001.jpg.xmp`` is no copy of ``IMG.jpg``).
-    """
-    m = _COPY_SIDECAR.match(sidecar.name)
-    if m is None or int(m["number"]) < 1 or f"{int(m['number']):02d}" != m["number"]:
-        return None
-    return VirtualCopy(sidecar.with_name(m["stem"] + m["suffix"]), int(m["number"]), sidecar)
 
 
 def copy_sidecars(photo: Path, names: Collection[str] | None = None) -> list[VirtualCopy]:
