@@ -4,8 +4,9 @@ The user's own virtual copy of a photo has a history of its own (an exposure ent
 entry). Only the copy is selected and trained through this checkout's command line (the daemon started on demand
 off): darktable writes the copy's sidecar first, the plug-in gives ``train --darktable`` that sidecar,
 ``NAME_01.EXT.xmp`` (not the photo, which would train the original's edit), and the trainer learns one pair, named
-``a photo (virtual copy 1)`` in the style the run folder keeps (installed or not). Needs darktable, darktable-cli
-and xvfb-run: skipped when missing, a failure under ``CI=true``.
+``a photo (virtual copy 1)`` in the style the run folder keeps (installed or not), its recipe the copy's exposure -1
+EV without the original's sharpen. Needs darktable, darktable-cli and xvfb-run: skipped when missing, a failure
+under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -100,3 +101,6 @@ def test_training_a_selected_virtual_copy_learns_the_copys_own_edit(tmp_path: Pa
     kept = root / "cache" / "autoretouch" / "runs" / STYLE / "style" / f"{STYLE}.json"
     style = json.loads(kept.read_text(encoding="utf-8"))
     assert style["examples"]["names"] == ["a photo (virtual copy 1)"], style["examples"]
+    (learnt,) = style["examples"]["recipes"]  # what was learnt: the copy's edit, not the original's
+    values = {step["slider"]: step["value"] for step in learnt}
+    assert abs(values.get("exposure", 0.0) + 1.0) < 0.05 and not values.get("sharpen"), learnt
