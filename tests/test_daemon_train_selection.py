@@ -21,6 +21,7 @@ from testing.daemon_train import (
     training_daemon,
     wait_until_not_running,
 )
+from testing.darktable_selection import selected_photos
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +125,8 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
     from trainer.data.selection import linked_folder
 
     a, b = tmp_path / "day1", tmp_path / "day2"
-    a.mkdir()
-    b.mkdir()
     for folder in (a, b):
-        (folder / "IMG_1.jpg").write_bytes(b"jpeg")
-        (folder / "IMG_1.jpg.xmp").write_text(f"<x:xmpmeta>{folder.name}</x:xmpmeta>")
+        selected_photos(folder, "IMG_1.jpg", sidecar=f"<x:xmpmeta>{folder.name}</x:xmpmeta>")
     out = linked_folder(tmp_path / "selection", [str(a / "IMG_1.jpg"), str(b / "IMG_1.jpg")], with_sidecars=True)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["IMG_1-1.jpg", "IMG_1-1.jpg.xmp", "IMG_1.jpg", "IMG_1.jpg.xmp"]  # same name, two folders
@@ -140,8 +138,7 @@ def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) 
     from trainer.daemon_worker import darktable_files_folder
     from trainer.data.selection import SelectionError
 
-    (tmp_path / "a.jpg").write_bytes(b"jpeg")
-    (tmp_path / "a.jpg.xmp").write_text("<x:xmpmeta/>")
+    selected_photos(tmp_path, "a.jpg")
     (tmp_path / "b.jpg.xmp").write_text("<x:xmpmeta/>")  # its photo is not there
     listed = [str(tmp_path / "a.jpg.xmp"), str(tmp_path / "a.jpg")]
     out = darktable_files_folder(listed, tmp_path / "run")
@@ -157,10 +154,7 @@ def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     from trainer.remote_train import train_request as _train_request
 
     folder = tmp_path / "edits"
-    folder.mkdir()
-    for name in ("a.jpg", "b.jpg"):
-        (folder / name).write_bytes(b"jpeg")
-        (folder / (name + ".xmp")).write_text("<x:xmpmeta/>")
+    selected_photos(folder, "a.jpg", "b.jpg")
     run = tmp_path / "run"
     one = build_parser().parse_args(["train", "--style", "s", "--darktable", str(folder)])
     assert _darktable_dir(one, run) == folder

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import folder_snapshot, tiny_gan_run_here, tiny_pairs_run_here
+from testing.training import folder_snapshot, tiny_gan_train_argv, tiny_pairs_run_here
 from trainer.run_folder import default_run_dir
 
 
@@ -73,9 +73,7 @@ def test_retraining_with_pairs_uses_the_next_run_folder_and_installs_the_next_ve
 def test_retraining_a_gan_style_uses_the_next_run_folder_and_resume_continues_the_newest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets = tiny_gan_run_here(tmp_path, monkeypatch)
-    argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--seed", "3"]
-    argv += ["--install-dir", "styles", "--force", "--quiet"]
+    argv = tiny_gan_train_argv(tmp_path, monkeypatch, "--seed", "3")
 
     assert main([*argv, "--steps", "2"]) == 0
     assert _run_folder_line(capsys.readouterr().out) == "  run folder: runs/g/"

@@ -15,7 +15,7 @@ import pytest
 
 from backend.agent.style import StyleStore
 from backend.cli.main import main
-from testing.training import tiny_gan_run_here, tiny_pairs_run_here
+from testing.training import tiny_gan_train_argv, tiny_pairs_run_here
 
 
 def test_two_pairs_runs_with_runs_dir_go_to_name_then_name_2(
@@ -44,9 +44,7 @@ def test_two_pairs_runs_with_runs_dir_go_to_name_then_name_2(
 def test_resume_continues_the_newest_run_folder_in_runs_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    targets = tiny_gan_run_here(tmp_path, monkeypatch)
-    argv = ["train", "--style", "g", "--targets", str(targets), "--config", "tiny.toml", "--seed", "3"]
-    argv += ["--install-dir", "styles", "--force", "--quiet", "--runs-dir", "elsewhere"]
+    argv = tiny_gan_train_argv(tmp_path, monkeypatch, "--seed", "3", "--runs-dir", "elsewhere")
 
     assert main([*argv, "--steps", "2"]) == 0
     assert "  run folder: elsewhere/g/" in capsys.readouterr().out.splitlines()
