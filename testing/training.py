@@ -20,6 +20,7 @@
 * :func:`tiny_pairs_run_here` / :func:`tiny_gan_run_here`: tiny pairs or favourites plus ``tiny.toml`` in a test's
   folder, made its working directory (the run folder tests' setting).
 * :func:`tiny_gan_train_argv`: :func:`tiny_gan_run_here`, and the ``train`` command line of style ``g`` on it.
+* :func:`raw_fallback_folders`: before/after pairs where one original is a damaged raw beside its camera JPEG.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "config_with",
     "folder_snapshot",
     "ramp_photos",
+    "raw_fallback_folders",
     "run_tiny_train",
     "smooth_pair_folders",
     "tiny_gan_run_here",
