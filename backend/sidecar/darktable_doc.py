@@ -98,7 +98,8 @@ def darktable_sidecar_path(photo: str | Path, duplicate: int = 0) -> Path:
     """darktable's sidecar name: ``.xmp`` appended to the full file name (``IMG_0001.CR2.xmp``).
 
     A virtual copy (``duplicate`` N > 0: darktable's version of the image, ``duplicate_index`` in its Lua) has its
-    own, ``NAME_NN.EXT.xmp`` (``IMG_0001_01.CR2.xmp``; at least two digits).
+    own, ``NAME_NN.EXT.xmp`` (``IMG_0001_01.CR2.xmp``; at least two digits). The reverse, a name to its photo and
+    copy number, is :func:`backend.sidecar.darktable_copies.copy_named`.
     """
     p = Path(photo)
     if duplicate < 0:
