@@ -149,6 +149,10 @@
     its own sidecar, NAME_NN.EXT.xmp (written by darktable first), and trained as that copy's edit (was: left out,
     "training reads the original image's sidecar only"); skipped copies are named `FILE (version N)`. An autoretouch
     from before training on copies refuses the copy's sidecar as not a photo, and is named as too old.
+  * 1.22: apply, revert and "apply chosen preview" skip an image whose sidecar an image of another file in its folder
+    has, selected or not (a.png's copy 1 and a file a_01.png in the library: both a_01.png.xmp), the message naming
+    both: the one's write would go into the other's sidecar, which darktable re-reads into the other (was: only
+    images of the same file were compared). The rest of the run goes on.
 ]]
 
 local dt = require("darktable")

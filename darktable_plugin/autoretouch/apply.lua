@@ -37,7 +37,8 @@ local function run_images(images, overrides, mode)
       if progress.stopped() then
         break
       end
-      local reason = sidecars.precheck(img, known) or sidecars.reload_refusal(img, known)
+      local reason = sidecars.precheck(img, known) or sidecars.name_clash(img, known)
+        or sidecars.reload_refusal(img, known)
       if reason then
         jobs.record(summary, img, "skipped", reason)
         progress.step()
@@ -232,7 +233,8 @@ local apply_chosen_previews = jobs.entry(true, function(cfg, images)
       local kept = virtual_copies.preview_recipe(copy)
       local source = source_of(copy, kept, originals)
       local reason = (not kept and msg("chosen_recipe_missing")) or (not source and msg("chosen_no_original"))
-        or sidecars.precheck(source, known) or sidecars.reload_refusal(source, known)
+        or sidecars.precheck(source, known) or sidecars.name_clash(source, known)
+        or sidecars.reload_refusal(source, known)
       if reason then
         jobs.record(summary, source or copy, "skipped", reason)
         progress.step()

@@ -88,12 +88,10 @@ local function base_name(path)
   return (tostring(path):match("([^/]*)$"))
 end
 
---- The images of darktable's library that belong to the file of `img`: the original and its virtual copies (`img`
---- among them), from its film roll (same film roll, same file name). darktable 4.2's Lua has no query by file: the
---- film roll is read image by image, so `known` (optional: a table kept for one run) keeps each film roll's images
---- by file name once read; the list returned is the one kept there (add an image made since to it). Or nil and a
---- message.
-local function same_file_images(img, known)
+--- The images of `img`'s film roll (its folder in darktable's library) by file name: {[filename] = {image, ...}}.
+--- darktable 4.2's Lua has no query by file: the film roll is read image by image, so `known` (optional: a table
+--- kept for one run) keeps each film roll's table once read. Or nil and a message.
+local function film_by_name(img, known)
   local ok, names = pcall(function()
     local film = img.film
     local key = tostring(film.path)
@@ -118,6 +116,17 @@ local function same_file_images(img, known)
   if not ok then
     return nil, msg("film_unreadable", tostring(names))
   end
+  return names
+end
+
+--- The images of darktable's library that belong to the file of `img`: the original and its virtual copies (`img`
+--- among them), from its film roll (same film roll, same file name; see film_by_name, `known` optional). The list
+--- returned is the one kept in `known` (add an image made since to it). Or nil and a message.
+local function same_file_images(img, known)
+  local names, err = film_by_name(img, known)
+  if not names then
+    return nil, err
+  end
   names[img.filename] = names[img.filename] or {}
   return names[img.filename]
 end
@@ -138,11 +147,48 @@ local function sharing_images(img, known)
   return out
 end
 
+--- The images of another file in `img`'s folder that darktable 4.2 gives the same sidecar as `img` (a list, maybe
+--- empty; or nil and a message): darktable names virtual copy N's sidecar NAME_NN.EXT.xmp, as it names that of a
+--- file called NAME_NN.EXT. So for a copy N of NAME.EXT, the file NAME_NN.EXT (its original, version 0); for an
+--- original NAME_NN.EXT, the copies N of NAME.EXT. Found in the film roll read by film_by_name (`known`, optional),
+--- so only images of the same folder in darktable's library: a file not imported has no history in the library.
+local function name_sharing_images(img, known)
+  local index = tonumber(img.duplicate_index) or 0
+  local filename, version
+  if index > 0 then
+    filename = base_name(darktable_sidecar(img.path, img.filename, index)):sub(1, -5) -- NAME_NN.EXT
+    version = 0
+  else
+    local base, ext = img.filename:match("^(.-)(%.[^.]*)$")
+    if not base then
+      base, ext = img.filename, ""
+    end
+    local name, digits = base:match("^(.*)_(%d%d+)$")
+    version = tonumber(digits)
+    if not version or version == 0 or string.format("%02d", version) ~= digits then
+      return {} -- not a name darktable gives a copy's sidecar (NAME_1.EXT, NAME_001.EXT: no copy's sidecar)
+    end
+    filename = name .. ext
+  end
+  local names, err = film_by_name(img, known)
+  if not names then
+    return nil, err
+  end
+  local out = {}
+  for _i, other in ipairs(names[filename] or {}) do
+    if (tonumber(other.duplicate_index) or 0) == version and other.id ~= img.id then
+      out[#out + 1] = other
+    end
+  end
+  return out
+end
+
 --- Why an image cannot be processed, or nil. Virtual copies are processed like originals (apply and revert write a
 --- copy's own sidecar through `--duplicate`, training reads it: `train --darktable NAME_NN.EXT.xmp`). An image whose
 --- sidecar is not where darktable 4.2 names it is refused: the CLI would write (or read) another file; so is one whose
 --- duplicate index another image of its file has too (darktable 4.2 can give a copy a number in use): their one
---- sidecar would be written for both, and the re-read would give it to either.
+--- sidecar would be written for both, and the re-read would give it to either. (Apply and revert also check
+--- name_clash.)
 -- @param known optional: see same_file_images
 local function precheck(img, known)
   local index = tonumber(img.duplicate_index) or 0
@@ -158,6 +204,24 @@ local function precheck(img, known)
     return err
   elseif #sharing > 0 then
     return msg("shared_sidecar", index, expected)
+  end
+  return nil
+end
+
+--- Why apply or revert must leave `img` alone because an image of another file in its folder keeps its history in
+--- the same sidecar (see name_sharing_images: copy 1 of a.png and a file a_01.png, both a_01.png.xmp), selected or
+--- not; or nil. Writing the sidecar for the one puts the one's history (and autoretouch's modules) in the other's
+--- sidecar, which darktable re-reads into the other (importing a.png again, as the reload does on darktable 4.2,
+--- re-reads a_01.png.xmp into a.png's copy 1; "look for updated XMP files" offers it to a_01.png). darktable itself
+--- writes each one's history over the other's there on every edit; autoretouch does not add its own writes to that.
+-- @param known optional: see film_by_name
+local function name_clash(img, known)
+  local named, err = name_sharing_images(img, known)
+  if not named then
+    return err
+  elseif #named > 0 then
+    return msg("shared_sidecar_name", image_name(img), image_name(named[1]),
+      darktable_sidecar(img.path, img.filename, img.duplicate_index))
   end
   return nil
 end
@@ -243,7 +307,9 @@ return {
   base_name = base_name,
   same_file_images = same_file_images,
   sharing_images = sharing_images,
+  name_sharing_images = name_sharing_images,
   precheck = precheck,
+  name_clash = name_clash,
   reload_refusal = reload_refusal,
   sidecars_never = sidecars_never,
 }

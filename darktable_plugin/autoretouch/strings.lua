@@ -95,6 +95,9 @@ local MSG = {
   film_unreadable = "could not list the images of this file in darktable's library: %s",
   shared_sidecar = "another image of this file in darktable's library has the same version number (%d), so both "
     .. "keep their history in one sidecar, %s: not changed",
+  shared_sidecar_name = "%s and %s, both in darktable's library, keep their history in one sidecar, %s (darktable "
+    .. "names a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT), so writing it "
+    .. "for the one would write over the other's history: not changed",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",
