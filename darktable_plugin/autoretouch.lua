@@ -152,7 +152,9 @@
   * 1.22: apply, revert and "apply chosen preview" skip an image whose sidecar an image of another file in its folder
     has, selected or not (a.png's copy 1 and a file a_01.png in the library: both a_01.png.xmp), the message naming
     both: the one's write would go into the other's sidecar, which darktable re-reads into the other (was: only
-    images of the same file were compared). The rest of the run goes on.
+    images of the same file were compared). The rest of the run goes on. On darktable 4.2 they also skip NAME.EXT
+    and its copies while a file NAME_NN.EXT with a sidecar is in the library: the reload, an import of NAME.EXT,
+    reads NAME_NN.EXT.xmp as NAME.EXT's copy NN.
 ]]
 
 local dt = require("darktable")

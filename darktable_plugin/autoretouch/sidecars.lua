@@ -269,10 +269,49 @@ local function reload(img, deleted)
   return true
 end
 
+--- The other files of `img`'s folder in darktable's library (see film_by_name, `known` optional) whose sidecar
+--- darktable 4.2's import of `img`'s file reads as one of that file's own: importing NAME.EXT reads every
+--- NAME_N...N.EXT.xmp (two digits or more) as the sidecar of NAME.EXT's version N, creating that version when the
+--- library has none; so a file NAME_NN.EXT (or NAME_NNN.EXT) whose sidecar is on disk gives its history to NAME.EXT's
+--- version NN. A list of {file = its path, sidecar = that sidecar, version = N} (maybe empty; kept per film roll in
+--- `known`), or nil and a message.
+local function reimport_readers(img, known)
+  local names, err = film_by_name(img, known)
+  if not names then
+    return nil, err
+  end
+  local key = "\0reimport:" .. tostring(img.path) -- no folder has a NUL in its name: apart from film_by_name's keys
+  local by_file = known and known[key]
+  if not by_file then
+    by_file = {}
+    for filename in pairs(names) do
+      local base, digits, ext = filename:match("^(.*)_(%d%d+)(%.[^.]*)$")
+      if base then
+        local list = by_file[base .. ext] or {}
+        list[#list + 1] = { filename = filename, version = tonumber(digits) }
+        by_file[base .. ext] = list
+      end
+    end
+    if known then
+      known[key] = by_file
+    end
+  end
+  local out = {}
+  for _i, other in ipairs(by_file[img.filename] or {}) do
+    local file = tostring(img.path) .. "/" .. other.filename
+    if filesystem.file_exists(file .. ".xmp") then
+      out[#out + 1] = { file = file, sidecar = file .. ".xmp", version = other.version }
+    end
+  end
+  table.sort(out, function(a, b) return a.file < b.file end)
+  return out
+end
+
 --- Why a sidecar written for `img` cannot be re-read safely, or nil: darktable 4.2 (no image:apply_sidecar) re-reads
 --- one only by importing the original's file again, which re-reads the original's and all its virtual copies'
 --- sidecars; when darktable writes no sidecars they may be older than the library (edits made since, a history
---- discarded since), and the import would put them back. And when the original of the virtual copy `img` is not in
+--- discarded since), and the import would put them back; it also reads the sidecar of another file NAME_NN.EXT in
+--- the library as NAME.EXT's copy NN (see reimport_readers). And when the original of the virtual copy `img` is not in
 --- the library (removed from it, the file still there), that import takes the first image of the file it finds,
 --- this copy, for the original: the copy gets number 0 and the original's sidecar, and a new image the copy's.
 -- @param known optional: see same_file_images
@@ -281,8 +320,16 @@ local function reload_refusal(img, known)
     return nil
   elseif sidecars_never() then
     return msg("reload_needs_sidecars")
-  elseif (tonumber(img.duplicate_index) or 0) ~= 0 then
-    local images, err = same_file_images(img, known)
+  end
+  local readers, err = reimport_readers(img, known)
+  if not readers then
+    return err
+  elseif #readers > 0 then
+    return msg("reimport_reads_other", photo_path(img), readers[1].sidecar, readers[1].file, readers[1].version)
+  end
+  if (tonumber(img.duplicate_index) or 0) ~= 0 then
+    local images
+    images, err = same_file_images(img, known)
     if not images then
       return err
     end
@@ -310,6 +357,7 @@ return {
   name_sharing_images = name_sharing_images,
   precheck = precheck,
   name_clash = name_clash,
+  reimport_readers = reimport_readers,
   reload_refusal = reload_refusal,
   sidecars_never = sidecars_never,
 }

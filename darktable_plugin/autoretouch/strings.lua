@@ -98,6 +98,10 @@ local MSG = {
   shared_sidecar_name = "%s and %s, both in darktable's library, keep their history in one sidecar, %s (darktable "
     .. "names a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT), so writing it "
     .. "for the one would write over the other's history: not changed",
+  reimport_reads_other = "darktable 4.2 re-reads a changed sidecar only by importing %s again, which also reads %s, "
+    .. "the sidecar of the file %s in darktable's library, as this file's virtual copy %d (darktable names a copy's "
+    .. "sidecar NAME_NN.EXT.xmp, as it names that file's), and so would give that file's history to the copy: not "
+    .. "changed",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",

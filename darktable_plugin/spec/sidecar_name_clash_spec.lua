@@ -84,6 +84,7 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
     local named = image(3, "a_01.png", { altered = true })
     local twelve = image(4, "a.png", { duplicate_index = 12, altered = true })
     local named12 = image(5, "a_12.png")
+    a.apply_sidecar = function() end -- darktable 5.2+: a.png's own sidecar is re-read alone (see below for 4.2)
     local summary = plugin.apply_to_images({ named, own, a, named12, twelve })
     assert.are.equal(1, summary.written) -- a.png itself: its sidecar a.png.xmp is its own
     assert.are.equal(4, summary.skipped)
@@ -94,6 +95,46 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
         summary.details[4].reason }) -- the skipped ones, in the selection's order
     assert.are.same({ { duplicate = "", photos = { a.path .. "/a.png" } } }, given("apply"))
   end)
+
+  it("leaves NAME.EXT alone on darktable 4.2 when a file NAME_NN.EXT with a sidecar is in the library", function()
+    -- the reload imports a.png again, and darktable reads every a_NN.png.xmp as a.png's copy NN: a_01.png's history
+    -- would become a.png's copy 1 (made for it when the library has none)
+    local a = image(1, "a.png", { altered = true })
+    local a2 = image(2, "a.png", { duplicate_index = 2, altered = true })
+    local named = image(3, "a_01.png", { altered = true }) -- its sidecar written on import, darktable's default
+    local c = image(4, "c.png")
+    local summary = plugin.apply_to_images({ a, a2, c })
+    assert.are.equal(1, summary.written)
+    assert.are.equal(2, summary.skipped)
+    local function reads(file)
+      return "darktable 4.2 re-reads a changed sidecar only by importing " .. file .. " again, which also reads "
+        .. named.sidecar .. ", the sidecar of the file " .. env.photos .. "/a_01.png in darktable's library, as this "
+        .. "file's virtual copy 1 (darktable names a copy's sidecar NAME_NN.EXT.xmp, as it names that file's), and "
+        .. "so would give that file's history to the copy: not changed"
+    end
+    assert.are.same({ reads(env.photos .. "/a.png"), reads(env.photos .. "/a.png") },
+      { summary.details[1].reason, summary.details[2].reason })
+    assert.are.equal(env.photos .. "/a.png (version 2)", summary.details[2].name)
+    assert.are.same({ { duplicate = "", photos = { c.path .. "/c.png" } } }, given("apply"))
+    assert.are.same({ c.path .. "/c.png" }, dt._log.imports)
+    assert.are.equal(1, plugin.revert_images({ a }).skipped)
+    os.remove(named.sidecar) -- no sidecar on disk: nothing for the import to read
+    assert.are.equal(1, plugin.apply_to_images({ a }).written)
+    assert.are.equal(1, plugin.apply_to_images({ named }).written) -- a_01.png's own import reads a_01_NN.png.xmp
+  end)
+
+  it("applies to NAME.EXT when darktable re-reads its own sidecar alone (image:apply_sidecar, darktable 5.2+)",
+    function()
+      local a = image(1, "a.png", { altered = true })
+      image(2, "a_01.png")
+      local read = {}
+      a.apply_sidecar = function(_self, path)
+        read[#read + 1] = path
+      end
+      assert.are.equal(1, plugin.apply_to_images({ a }).written)
+      assert.are.same({ a.sidecar }, read)
+      assert.are.same({}, dt._log.imports)
+    end)
 
   it("applies to files whose names darktable gives no copy of an image in the library", function()
     image(1, "a.png") -- no virtual copy: a_01.png.xmp is a_01.png's alone
