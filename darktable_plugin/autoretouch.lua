@@ -154,7 +154,8 @@
     both: the one's write would go into the other's sidecar, which darktable re-reads into the other (was: only
     images of the same file were compared). The rest of the run goes on. On darktable 4.2 they also skip NAME.EXT
     and its copies while a file NAME_NN.EXT with a sidecar is in the library: the reload, an import of NAME.EXT,
-    reads NAME_NN.EXT.xmp as NAME.EXT's copy NN.
+    reads NAME_NN.EXT.xmp as NAME.EXT's copy NN. Training leaves out the second of two such images selected together
+    (the sidecar darktable writes for it would replace the first's history before training reads it).
 ]]
 
 local dt = require("darktable")

@@ -27,6 +27,8 @@ local MSG = {
   bad_style_name = "train style: '%s' is not a style name (letters, digits, _ . -; at most 64)",
   train_nothing = "train style: none of the selected images has a darktable edit to learn from",
   no_history = "no darktable edit (empty history)",
+  train_same_sidecar_name = "its history is in the same sidecar (%s) as that of %s, which is trained on (darktable "
+    .. "names a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT): left out",
   train_installed = "train style: '%s' learnt from %d images (%d steps) and is installed",
   train_rejected = "train style: '%s' was trained but not installed: %s",
   train_failed = "train style: '%s' could not be trained: %s",

@@ -30,13 +30,21 @@ end
 
 --- What training learns from among `images`: has darktable write each image's sidecar (a copy's own NAME_NN.EXT.xmp,
 --- as for apply) and leaves out those that cannot be used (see sidecars.precheck) or have no history, each added to
---- `summary.skipped` as {photo = its name (sidecars.image_name), reason} and named in the Lua log.
+--- `summary.skipped` as {photo = its name (sidecars.image_name), reason} and named in the Lua log. Of two images of
+--- different files with one sidecar (a.png's copy 1 and a file a_01.png: both a_01.png.xmp) the first is used and the
+--- second left out: darktable's write of the second's would replace the first's history before training reads it.
 -- @return photos (what `train --darktable` is given: training_file of each image used), copies (those of them that
 --   are virtual copies' sidecars), folders (each image's folder, for the daemon's roots)
 local function training_files(images, summary)
   local photos, copies, folders, known = {}, {}, {}, {} -- known: each film roll listed once for the run
+  local used = {} -- sidecar path -> the image used whose history it holds
   for _i, img in ipairs(images) do
     local reason = sidecars.precheck(img, known)
+    local sidecar = sidecars.darktable_sidecar(img.path, img.filename, img.duplicate_index)
+    local other = used[sidecar]
+    if not reason and other and sidecars.photo_path(other) ~= sidecars.photo_path(img) then
+      reason = msg("train_same_sidecar_name", sidecar, image_name(other))
+    end
     if not reason then
       local synced, sync_err = sidecars.sync_sidecar(img)
       reason = not synced and sync_err or (not img.is_altered and msg("no_history")) or nil
@@ -46,6 +54,7 @@ local function training_files(images, summary)
       dt.print_log(msg("log_line", "skipped", image_name(img), reason))
     else
       photos[#photos + 1] = training_file(img)
+      used[sidecar] = img
       if (tonumber(img.duplicate_index) or 0) > 0 then
         copies[#copies + 1] = photos[#photos]
       end

@@ -162,4 +162,25 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
     assert.are.equal(clash("a.png (version 1)", "a_01.png", own.sidecar), summary.details[1].reason)
     assert.are.same({}, given("apply"))
   end)
+
+  it("trains on the first of the two selected, leaving out the second: its sidecar write would replace the first's",
+    function()
+      image(1, "a.png")
+      local own = image(2, "a.png", { duplicate_index = 1, altered = true, history = { "exposure" } })
+      local named = image(3, "a_01.png", { altered = true, history = { "vignette" } })
+      local b = image(4, "b.png", { altered = true })
+      local summary = plugin.train_from_images({ own, named, b })
+      assert.are.equal(2, summary.used)
+      assert.are.same({ { photo = env.photos .. "/a_01.png", reason = "its history is in the same sidecar ("
+        .. own.sidecar .. ") as that of " .. env.photos .. "/a.png (version 1), which is trained on (darktable names "
+        .. "a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT): left out" } },
+        summary.skipped)
+      local argv = env.calls_of("train", J)[1].argv
+      assert.are.same({ "--darktable", own.sidecar, b.path .. "/b.png" }, { argv[#argv - 2], argv[#argv - 1],
+        argv[#argv] })
+      assert.truthy(stub.read_file(own.sidecar):find('darktable:operation="exposure"', 1, true)) -- the copy's
+      summary = plugin.train_from_images({ named })
+      assert.are.equal(1, summary.used) -- alone, each is trained on its own history, written by darktable first
+      assert.truthy(stub.read_file(named.sidecar):find('darktable:operation="vignette"', 1, true))
+    end)
 end)
