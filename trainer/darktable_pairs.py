@@ -8,6 +8,7 @@ turned back where the render is the photo rotated, and fitted as ``--pairs`` are
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -62,17 +63,22 @@ def _photo_edits(photo: Path, names: Collection[str], selection: bool) -> list[t
         names: the file names in ``photo``'s folder (for its copies; its own sidecar is looked for on disk, so that
             ``IMG.JPG.xmp`` serves ``IMG.JPG`` on a case-insensitive disk however the listing spells it).
         selection: ``photo``'s folder is a selection of links: a sidecar there is the photo's only if it links to
-            the sidecar of that name beside the user's own photo (:func:`_beside`), not to one of another folder's
-            (a copy's sidecar whose photo is missing, or another photo's of the same name).
+            the sidecar of that name beside the user's own photo (:func:`_beside`), the file linked to or the one
+            it resolves to (a chain of links), not to one of another folder's (a copy's sidecar whose photo is
+            missing, or another photo's of the same name).
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
     from trainer.data.selection import link_target
 
-    user = link_target(photo)
+    user, real = link_target(photo), photo.resolve()
+
+    def ours(sidecar: Path, number: int) -> bool:
+        return not selection or _beside(sidecar, user, number) or _beside(sidecar, real, number)
+
     sidecar = darktable_sidecar_path(photo)
-    edits = [(0, sidecar)] if sidecar.is_file() and (not selection or _beside(sidecar, user, 0)) else []
+    edits = [(0, sidecar)] if sidecar.is_file() and ours(sidecar, 0) else []
     for c in copy_sidecars(photo, names):
-        if c.sidecar.is_file() and (not selection or _beside(c.sidecar, user, c.number)):
+        if c.sidecar.is_file() and ours(c.sidecar, c.number):
             edits.append((c.number, c.sidecar))
     return edits
 
@@ -82,12 +88,37 @@ def _beside(link: Path, photo: Path, number: int) -> bool:
 
     That is, it links to the file named as darktable names that edit's sidecar (``IMG.jpg.xmp``, ``IMG_NN.jpg.xmp``)
     in ``photo``'s own folder (the folders compared resolved, the file names as the user has them).
+    :func:`_photo_edits` asks for the photo the link names and for the file it resolves to (a chain of links:
+    ``links/a.png -> lib2/a.png -> lib/a.png`` with ``links/a.png.xmp -> lib/a.png.xmp``).
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
     from trainer.data.selection import link_target
 
     target, wanted = link_target(link), darktable_sidecar_path(photo, number)
     return target.name == wanted.name and target.parent.resolve() == wanted.parent.resolve()
+
+
+def _beside_real_file(photo: Path, photos: Sequence[Path]) -> list[tuple[int, Path]]:
+    """The edits of selection link ``photo`` read beside the file it resolves to, where the selection links none.
+
+    A folder of links to photos only (``links/a.png -> lib/a.png``, no sidecar linked) learns the sidecars that
+    darktable keeps beside the photos (``lib/a.png.xmp``, ``lib/a_01.png.xmp``), as the photos' own folder would.
+    Only where no sidecar (its own, a copy's) is linked by name beside ``photo`` and no other link of ``photos``
+    resolves to the same file: a selection of a virtual copy only (the photo linked for it, its own sidecar not)
+    keeps the photo's own edit out.
+
+    Returns:
+        ``(copy number, sidecar)`` as :func:`_photo_edits` gives them, or none.
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+
+    names = {p.name for p in photo.parent.iterdir()}
+    real = photo.resolve()
+    if os.path.lexists(darktable_sidecar_path(photo)) or copy_sidecars(photo, names):
+        return []
+    if any(p != photo and p.resolve() == real for p in photos) or not real.is_file():
+        return []
+    return _photo_edits(real, {p.name for p in real.parent.iterdir()}, False)
 
 
 def _is_selection(folder: Path) -> bool:
@@ -113,7 +144,11 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
     skip messages unless the file it names (``NAME_NN.EXT``) is there to own it. A copy without an active history,
     or with the same one as an earlier edit of its photo, is skipped as a photo without an edit is. A photo whose
     only sidecars are its copies' (a selection of copies) is not skipped for want of its own; one whose every
-    sidecar by name is another file's is (no darktable sidecar).
+    sidecar by name is another file's is (no darktable sidecar). A photo's own sidecar whose ``xmpMM:DerivedFrom``
+    names the file whose virtual copy that name is, there beside it (``p_01.png.xmp`` naming ``p.png``), is that
+    copy's, not the photo's (:func:`_others_own`). In a selection, a photo link with no sidecar linked beside it
+    reads those beside the file it resolves to (:func:`_beside_real_file`), and the photos are read each further
+    link to a file after its first (:func:`_in_order`), their copies compared with the same file's edits.
 
     Args:
         photos: the folder's photos (links to the user's own files when ``selection``).
@@ -136,26 +171,33 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
     unreadable: list[str] = []
     chosen: list[DarktableEdit] = []
     listings: dict[Path, set[str]] = {}  # each folder listed once, however many photos it holds
-    for photo in photos:
+    # by the file each photo resolves to: a copy linked beside a further link of its photo is compared with its own
+    histories_of: dict[Path, dict[tuple[Any, ...], str]] = {}
+    for photo in _in_order(photos):
         names = listings.get(photo.parent)
         if names is None:
             names = listings[photo.parent] = {p.name for p in photo.parent.iterdir()}
-        # The photo as the user has it: in a selection, the user's file (messages name it, not the run's links).
-        own = link_target(photo) if selection else photo
+        # The photo as the user has it: in a selection, the user's file (messages name it, not the run's links;
+        # normalised: links/../lib2/a.png is lib2/a.png).
+        own = Path(os.path.normpath(link_target(photo))) if selection else photo
         shown = str(own) if selection else photo.name
-        edits = _photo_edits(photo, names, selection)
+        edits = _photo_edits(photo, names, selection) or (_beside_real_file(photo, photos) if selection else [])
         others = 0  # edits left out as another file's sidecar
+        owner: str | None = None  # the file the photo's own sidecar (by name) says it is of, when left out for it
         long_side: int | None = None  # the photo is decoded once, for its first usable edit
-        histories: dict[tuple[Any, ...], str] = {}
+        histories = histories_of.setdefault(photo.resolve(), {})
         for number, sidecar in edits:
             label = copy_label(shown, number)
             step = "sidecar"
             try:
                 doc = read_sidecar_readonly(link_target(sidecar))
-                conflict = copy_conflict(doc, own, number) if number else None
+                conflict = copy_conflict(doc, own, number) if number else _others_own(doc, own, sidecar)
                 if conflict is not None and derived_from(doc) != photo.resolve().name:  # named after a link's target
                     others += 1
-                    _left_out(label, conflict, darktable_sidecar_path(own, number).with_suffix(""), skipped)
+                    if number:
+                        _left_out(label, conflict, darktable_sidecar_path(own, number).with_suffix(""), skipped)
+                    else:
+                        owner = conflict
                     continue
                 entries = active_history(doc)
                 if not entries:
@@ -190,9 +232,69 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             name = copy_label(photo.stem, number)
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
-            sidecar = darktable_sidecar_path(own)
-            skipped.append(f"{shown}: no darktable sidecar ({sidecar if selection else sidecar.name})")
+            skipped.append(f"{shown}: {_no_sidecar(own, selection, owner)}")
     return chosen, skipped, unreadable
+
+
+def _in_order(photos: Sequence[Path]) -> list[Path]:
+    """``photos`` in order, each further link to a file right after the first one that has its own sidecar.
+
+    A selection links a virtual copy whose sidecar name is another file's beside a further link of its photo
+    (:func:`trainer.data.selection.linked_folder`); its photo's own edit comes first, so that a copy with the same
+    history is the one skipped as the same history as an earlier edit.
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+
+    first: dict[Path, int] = {}
+    for i, p in enumerate(photos):
+        first.setdefault(p.resolve(), i)
+    order = sorted(
+        range(len(photos)),
+        key=lambda i: (first[photos[i].resolve()], not os.path.lexists(darktable_sidecar_path(photos[i])), i),
+    )
+    return [photos[i] for i in order]
+
+
+def _others_own(doc: Any, own: Path, sidecar: Path) -> str | None:
+    """Why a photo's own sidecar (by name) is another file's, or ``None``: its ``xmpMM:DerivedFrom`` names a file there.
+
+    ``p_01.png.xmp`` is also the sidecar of ``p.png``'s virtual copy 1; when it names ``p.png`` and ``p.png`` is
+    beside ``own`` (or beside the sidecar's own file), it is that copy's (trained as such), not ``p_01.png``'s. Only
+    the photo whose own sidecar name is that copy's name (:func:`trainer.data.darktable_copies.copy_named`) is
+    asked: another name (a renamed file's sidecar naming its old name) stays the photo's.
+
+    Args:
+        doc: the sidecar read (:class:`backend.sidecar.xmp.XmpDocument`).
+        own: the photo as the user has it.
+        sidecar: the sidecar (a link to the user's in a selection).
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path, derived_from_other
+
+    owner, copy = derived_from_other(doc, own), copy_named(darktable_sidecar_path(own))
+    if owner is None or copy is None or copy.photo.name != owner:  # only a copy's name: p.png's copy 1, p_01.png.xmp
+        return None
+    folders = (own.parent, Path(os.path.realpath(sidecar)).parent)
+    return f"this sidecar belongs to {owner}" if any((f / owner).is_file() for f in folders) else None
+
+
+def _no_sidecar(own: Path, selection: bool, owner: str | None) -> str:
+    """Why photo ``own`` (as the user has it) has no edit to learn: no sidecar, or its sidecar is another file's.
+
+    Args:
+        own: the photo as the user has it (normalised in a selection).
+        selection: ``own`` was linked in a selection folder: the sidecar is named by its whole path, and one that
+            is there but not linked beside the photo's link is said to be so.
+        owner: why its own sidecar by name is another file's (:func:`_others_own`), if it is.
+    """
+    from backend.sidecar.darktable_doc import darktable_sidecar_path
+
+    sidecar = darktable_sidecar_path(own)
+    where = str(sidecar) if selection else sidecar.name
+    if owner is not None:
+        return f"no darktable sidecar of its own ({where}: {owner})"
+    if selection and sidecar.is_file():
+        return f"no darktable sidecar linked ({where} is not in the selection)"
+    return f"no darktable sidecar ({where})"
 
 
 def _left_out(label: str, why: str, namesake: Path, skipped: list[str]) -> None:

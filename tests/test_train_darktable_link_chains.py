@@ -1,0 +1,117 @@
+"""Which darktable sidecars ``train --darktable`` reads for photos reached through links, and for a photo's own.
+
+A folder whose entries are all links is read as a selection: a sidecar linked there is a photo's when it links to
+that photo's sidecar beside the user's file, which is now also the file a chain of links resolves to
+(``links/a.png -> lib2/a.png -> lib/a.png`` with ``links/a.png.xmp -> lib/a.png.xmp``: that photo's edits were lost,
+the message naming ``links/../lib2/a.png``). A folder of links to photos only learns the sidecars beside the
+photos' files (it named an existing ``lib/a.png.xmp`` as missing), but a selection of a virtual copy only still
+leaves its photo's own edit out. A photo's own sidecar whose ``xmpMM:DerivedFrom`` names another file there
+(``p_01.png.xmp``, ``p.png``'s copy 1) is that file's copy, no longer also learnt as the photo ``p_01.png``'s edit.
+A copy linked beside a further link of its photo is compared with its photo's own history. Only the photos are
+decoded, except in the one test that trains (skipped when darktable-cli is missing, a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from testing.darktable_cli import darktable_cli_path
+from testing.darktable_copies import darktable_args, edited_photo, exposure
+from testing.needs import missing
+from testing.training import tiny_pairs_config
+from trainer.cli import _darktable_dir
+from trainer.config import config_from_dict
+from trainer.darktable_pairs import _darktable_histories, _is_selection
+from trainer.data.folders import list_photos
+
+
+def _histories(folder: Path) -> tuple[list[str], list[str]]:
+    chosen, skipped, unreadable = _darktable_histories(list_photos(folder), _is_selection(folder))
+    assert unreadable == []
+    return [e.name for e in chosen], skipped
+
+
+def _chain(tmp_path: Path) -> Path:
+    """``links/a.png -> ../lib2/a.png -> ../lib/a.png``; ``links`` links lib's ``a.png.xmp`` and ``a_01.png.xmp``."""
+    edited_photo(tmp_path / "lib", "a.png", 1, 0.4, {1: -0.6})
+    (tmp_path / "lib2").mkdir()
+    (tmp_path / "lib2" / "a.png").symlink_to("../lib/a.png")
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.png").symlink_to("../lib2/a.png")
+    for name in ("a.png.xmp", "a_01.png.xmp"):
+        (links / name).symlink_to(f"../lib/{name}")
+    return links
+
+
+def test_a_chain_of_links_keeps_its_edits(tmp_path: Path) -> None:
+    links = _chain(tmp_path)
+    assert _is_selection(links)
+    assert _histories(links) == (["a", "a (virtual copy 1)"], [])
+
+
+def test_messages_name_a_linked_photo_by_its_normalised_path(tmp_path: Path) -> None:
+    links = _chain(tmp_path)
+    edited_photo(tmp_path / "lib", "b.png", 2, None, {})
+    (tmp_path / "lib2" / "b.png").symlink_to("../lib/b.png")
+    (links / "b.png").symlink_to("../lib2/b.png")
+    lib2 = tmp_path / "lib2"
+    assert _histories(links) == (
+        ["a", "a (virtual copy 1)"],
+        [f"{lib2 / 'b.png'}: no darktable sidecar ({lib2 / 'b.png.xmp'})"],
+    )
+
+
+def test_a_folder_of_links_to_photos_only_learns_the_sidecars_beside_them(tmp_path: Path) -> None:
+    edited_photo(tmp_path / "lib", "a.png", 1, 0.4, {1: -0.6})
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.png").symlink_to("../lib/a.png")
+    assert _is_selection(links)
+    assert _histories(links) == (["a", "a (virtual copy 1)"], [])
+
+
+def test_a_selection_of_a_copy_only_leaves_its_photos_own_edit_out(tmp_path: Path) -> None:
+    a = edited_photo(tmp_path / "a", "p0.png", 1, 0.4, {1: -0.6})
+    b = edited_photo(tmp_path / "b", "p0_01.png", 3, -0.2, {})
+    # the copy goes beside a further link of p0.png (p0_01.png.xmp is b's): p0.png's link has no sidecar
+    linked = _darktable_dir(darktable_args(a.with_name("p0_01.png.xmp"), b), tmp_path / "run")
+    names, skipped = _histories(linked)
+    assert sorted(names) == ["p0-0 (virtual copy 1)", "p0_01"], names
+    own = a.with_name("p0.png.xmp")
+    assert skipped == [f"{a}: no darktable sidecar linked ({own} is not in the selection)"]
+
+
+def test_a_photos_own_sidecar_that_is_another_photos_copy_is_learnt_once(tmp_path: Path) -> None:
+    folder = tmp_path / "dt"
+    edited_photo(folder, "p.png", 2, 0.2, {1: -0.5})
+    edited_photo(folder, "p_01.png", 3, None, {})  # no sidecar of its own: p_01.png.xmp is p.png's copy 1
+    assert _histories(folder) == (
+        ["p", "p (virtual copy 1)"],
+        ["p_01.png: no darktable sidecar of its own (p_01.png.xmp: this sidecar belongs to p.png)"],
+    )
+
+
+def test_a_copy_beside_a_further_link_with_its_photos_history_is_learnt_once(tmp_path: Path) -> None:
+    a = edited_photo(tmp_path / "a", "p0.png", 1, 0.4, {1: 0.4})
+    b = edited_photo(tmp_path / "b", "p0_01.png", 3, -0.2, {})
+    linked = _darktable_dir(darktable_args(a, a.with_name("p0_01.png.xmp"), b), tmp_path / "run")
+    names, skipped = _histories(linked)
+    assert sorted(names) == ["p0", "p0_01"], names
+    assert skipped == [f"{a} (virtual copy 1): the same history as {a}"]
+
+
+def test_training_on_a_chain_of_links_learns_its_edits(tmp_path: Path) -> None:
+    if darktable_cli_path() is None:
+        missing("darktable-cli is not installed (apt-get install darktable)")
+    from trainer.darktable_pairs import load_darktable_pair_set
+
+    links = _chain(tmp_path)
+    cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
+    ps = load_darktable_pair_set(cfg, links, ("exposure",))
+    assert ps.names == ["a", "a (virtual copy 1)"]
+    assert ps.labels is not None
+    assert [round(exposure(steps), 2) for steps in ps.labels] == [0.4, -0.6]
+    after = ps.views.after_evals
+    assert float(after[1].mean()) < 0.6 * float(after[0].mean())  # darktable rendered each edit
+    assert ps.source["darktable_skipped"] == []
