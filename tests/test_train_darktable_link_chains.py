@@ -21,7 +21,7 @@ from testing.needs import missing
 from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
-from trainer.darktable_pairs import _darktable_histories, _is_selection
+from trainer.darktable_pairs import _darktable_histories, _is_selection, _lone_copies
 from trainer.data.folders import list_photos
 
 
@@ -60,6 +60,23 @@ def test_messages_name_a_linked_photo_by_its_normalised_path(tmp_path: Path) -> 
         ["a", "a (virtual copy 1)"],
         [f"{lib2 / 'b.png'}: no darktable sidecar ({lib2 / 'b.png.xmp'})"],
     )
+
+
+def test_a_folder_of_links_reached_through_a_linked_folder_reads_its_own_files(tmp_path: Path) -> None:
+    links = _chain(tmp_path / "real")
+    alias = tmp_path / "alias"
+    alias.symlink_to(links)  # alias/../lib2 is real/lib2: normalised, it would name tmp_path/lib2, not there
+    assert _histories(alias) == (["a", "a (virtual copy 1)"], [])
+
+
+def test_a_lone_copy_linked_relatively_is_named_by_its_normalised_path(tmp_path: Path) -> None:
+    links = _chain(tmp_path)
+    gone = edited_photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
+    gone.unlink()
+    (links / "g_01.png.xmp").symlink_to("../gone/g_01.png.xmp")
+    assert _lone_copies(links) == [
+        f"{gone.with_name('g_01.png.xmp')}: a darktable virtual copy's sidecar, and its photo {gone} is not there"
+    ]
 
 
 def test_a_folder_of_links_to_photos_only_learns_the_sidecars_beside_them(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from trainer.pair_frames import _frame_text, _record_turns, _turn_back
 from trainer.pairing_notes import _kept_indices, _record_left_out, _unreadable_pairs
 
 if TYPE_CHECKING:
-    from trainer.restore_pairs import PairSet
+    from trainer.pair_fit import PairSet
 
 __all__ = ["DARKTABLE_EXPORT_SIZE", "load_darktable_pair_set"]
 
@@ -179,7 +179,7 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             names = listings[photo.parent] = {p.name for p in photo.parent.iterdir()}
         # The photo as the user has it: in a selection, the user's file (messages name it, not the run's links;
         # normalised: links/../lib2/a.png is lib2/a.png).
-        own = Path(os.path.normpath(link_target(photo))) if selection else photo
+        own = _user_file(photo) if selection else photo
         shown = str(own) if selection else photo.name
         edits = _photo_edits(photo, names, selection) or (_beside_real_file(photo, photos) if selection else [])
         others = 0  # edits left out as another file's sidecar
@@ -234,6 +234,19 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
             skipped.append(f"{shown}: {_no_sidecar(own, selection, owner)}")
     return chosen, skipped, unreadable
+
+
+def _user_file(link: Path) -> Path:
+    """The user's file behind selection link ``link`` (:func:`trainer.data.selection.link_target`), normalised.
+
+    A relative link reads ``links/../lib2/a.png``; messages name ``lib2/a.png``, unless ``..`` there follows a
+    link to a folder (normalising it would name another file: then the path is kept as it is).
+    """
+    from trainer.data.selection import link_target
+
+    target = link_target(link)
+    tidy = Path(os.path.normpath(target))
+    return tidy if tidy == target or tidy.resolve() == target.resolve() else target
 
 
 def _in_order(photos: Sequence[Path]) -> list[Path]:
@@ -329,7 +342,7 @@ def load_darktable_pair_set(
     active history, and sidecars that cannot be read, are reported and skipped; those that cannot be read or
     decoded are also named in the summary (:func:`trainer.pairing_notes._record_left_out`). A render that is its
     photo rotated is turned back onto the photo's frame (:func:`trainer.pair_frames._turn_back`). ``deadline``:
-    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.restore_pairs._fitted`).
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo.
@@ -338,7 +351,7 @@ def load_darktable_pair_set(
     from backend.errors import NotFoundError
     from trainer.data.folders import list_photos
     from trainer.data.pairs import Pair
-    from trainer.restore_pairs import _fitted  # imported here: it imports this module
+    from trainer.pair_fit import _fitted
 
     d, seed = cfg.data, cfg.run.seed
     t0 = time.monotonic()
@@ -422,11 +435,9 @@ def _lone_copies(folder: Path) -> list[str]:
     The user's sidecar is read by its own name and folder, whatever its link is called (no photo of the selection
     takes it for its copy: :func:`_beside`); a photo ``IMG_01.jpg``'s own sidecar is not a copy's.
     """
-    from trainer.data.selection import link_target
-
     lone = []
     for link in sorted(folder.iterdir(), key=lambda p: p.name):
-        own = link_target(link)
+        own = _user_file(link)
         copy = copy_named(own) if link.is_symlink() else None
         if copy is None or copy.photo.is_file() or own.with_suffix("").is_file():
             continue
