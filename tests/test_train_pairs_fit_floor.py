@@ -2,7 +2,7 @@
 
 A loaded machine with a tiny ``--minutes`` once gave a batch of pairs 0 iterations: each pair kept the start,
 was reported as a poor fit and weighted 0.1, and the style's typical edit came from unfitted recipes. Every pair
-now has at least ``min(restore.fit_iters, 30)`` iterations (:data:`trainer.restore_pairs._MIN_FIT_ITERS`), even
+now has at least ``min(restore.fit_iters, 30)`` iterations (:data:`trainer.pair_fit._MIN_FIT_ITERS`), even
 past the deadline; without a deadline nothing changes (``test_train_pairs_fit_deadline``).
 """
 
@@ -15,9 +15,10 @@ import pytest
 
 from testing.recipe_fits import FIT_SLIDERS, three_edited_scenes
 from testing.training import config_with
-from trainer import restore_pairs
+from trainer import pair_fit
+from trainer.pair_fit import _FIT_OVERRUN_GRACE_S, _MIN_FIT_ITERS
 from trainer.pseudo_labels import fit_recipes
-from trainer.restore_pairs import _FIT_OVERRUN_GRACE_S, _MIN_FIT_ITERS, load_pair_set
+from trainer.restore_pairs import load_pair_set
 from trainer.synthetic import write_pair_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -58,7 +59,7 @@ def test_pairs_past_the_deadline_get_the_minimum_and_are_not_called_poor(
         calls.append((overrun_s, batches, seconds_per_iter))
         return _MIN_FIT_ITERS
 
-    monkeypatch.setattr(restore_pairs, "fit_floor", floor_of)
+    monkeypatch.setattr(pair_fit, "fit_floor", floor_of)
     cfg = config_with({"restore": {"fit_iters": 200, "fit_size": 16}, "data": {"eval_size": 32}})
     ps = load_pair_set(cfg, before, after, ("exposure", "temperature"), deadline=time.monotonic() - 1.0)
     assert [f.iters for f in ps.fits] == [_MIN_FIT_ITERS] * 18

@@ -3,7 +3,7 @@
 Every pair's fit had at least 30 iterations past the deadline (``test_train_pairs_fit_floor``): 1000 pairs (63
 batches) at 0.15 s an iteration overran a ``--minutes 1`` run by about 5 minutes. The floor is now lowered, not
 below 10, where the batches' floors would overrun by more than a share of the time left
-(:func:`trainer.restore_pairs.fit_floor`), and the cut-short note says so. No test here depends on timing.
+(:func:`trainer.pair_fit.fit_floor`), and the cut-short note says so. No test here depends on timing.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from testing.training import config_with
-from trainer import restore_pairs
-from trainer.restore_pairs import _LOWEST_FIT_FLOOR, _MIN_FIT_ITERS, fit_floor, load_pair_set
+from trainer import pair_fit
+from trainer.pair_fit import _LOWEST_FIT_FLOOR, _MIN_FIT_ITERS, fit_floor
+from trainer.restore_pairs import load_pair_set
 from trainer.synthetic import write_pair_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -35,7 +36,7 @@ def test_a_lowered_floor_fits_the_later_batches_less_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before, after, _ = write_pair_folders(tmp_path / "data", n_pairs=18, size=32, seed=4)  # two batches
-    monkeypatch.setattr(restore_pairs, "fit_floor", lambda *_: 12)  # as a slow machine with many pairs gets
+    monkeypatch.setattr(pair_fit, "fit_floor", lambda *_: 12)  # as a slow machine with many pairs gets
     cfg = config_with({"restore": {"fit_iters": 200, "fit_size": 16}, "data": {"eval_size": 32}})
     ps = load_pair_set(cfg, before, after, ("exposure", "temperature"), deadline=time.monotonic() - 1.0)
     assert [f.iters for f in ps.fits] == [_MIN_FIT_ITERS] * 16 + [12] * 2  # the first batch measures the time

@@ -1,7 +1,7 @@
 """Training pairs from Lightroom develop settings: a catalog's favourites, or photos sent with their settings.
 
 The settings are mapped into our sliders (:mod:`trainer.lrcat.favourites`) and rendered on each original by our
-renderer; the pairs are then fitted as ``--pairs`` are (:func:`trainer.restore_pairs._fitted`).
+renderer; the pairs are then fitted as ``--pairs`` are (:func:`trainer.pair_fit._fitted`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from backend.recipe import Recipe
 from trainer.config import TrainConfig
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import Pair, load_paired_views
+from trainer.pair_fit import _fitted
 from trainer.pairing_notes import _record_left_out, _unreadable_pairs
 
 if TYPE_CHECKING:
-    from trainer.restore_pairs import PairSet
+    from trainer.pair_fit import PairSet
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def load_catalog_pair_set(
     recipes themselves. Skipped photos are reported in the log and the summary (``catalog_skipped``); those
     whose original cannot be found, read or decoded also in the command's notes
     (:func:`trainer.pairing_notes._record_left_out`). ``deadline``: :func:`time.monotonic` time (s) the run ends,
-    or ``None`` (:func:`trainer.restore_pairs._fitted`).
+    or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     Raises:
         CatalogError / NotFoundError: the catalog cannot be read or the selection yields no usable photo.
@@ -66,7 +67,7 @@ def load_settings_pair_set(
 
     Like :func:`load_catalog_pair_set`, with the settings given per photo
     (:func:`trainer.lrcat.favourites.settings_edits`) instead of read from a catalog. ``deadline``:
-    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.restore_pairs._fitted`).
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     Raises:
         NotFoundError: no photo is usable (each skipped one is named in the message and the log).
@@ -100,7 +101,7 @@ def _edit_pairs(
 
     ``missing``: the photos already left out because their original could not be found or read (named in the
     summary with those that cannot be decoded here, :func:`trainer.pairing_notes._record_left_out`). ``deadline``:
-    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.restore_pairs._fitted`).
+    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
     """
     d, seed = cfg.data, cfg.run.seed
     if d.max_images > 0:
@@ -119,7 +120,6 @@ def _edit_pairs(
         log.warning("skipping a photo: %s", message)
     _record_left_out(source, learned_from, [*missing, *_unreadable_pairs(pairs, views, short=False)])
     kept = {p.name for p in views.pairs}
-    from trainer.restore_pairs import _fitted  # imported here: it imports this module
 
     ps = _fitted(cfg, views, sliders, 0, t0, source, deadline=deadline)
     ps.labels = [Recipe.from_settings(e.values).to_dict()["steps"] for e in edits if e.name in kept]

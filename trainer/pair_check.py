@@ -31,7 +31,7 @@ from trainer.restore_core import (
 )
 
 if TYPE_CHECKING:
-    from trainer.restore_pairs import PairSet
+    from trainer.pair_fit import PairSet
 
 log = logging.getLogger(__name__)
 

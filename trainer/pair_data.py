@@ -27,7 +27,7 @@ from trainer.restore_core import (
 from trainer.restore_fit import look_descriptor
 
 if TYPE_CHECKING:
-    from trainer.restore_pairs import PairSet
+    from trainer.pair_fit import PairSet
 
 
 #: A style keeps at most this many training photos as nearest-edits examples.
