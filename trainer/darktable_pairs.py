@@ -103,15 +103,19 @@ def _beside_real_file(photo: Path, photos: Sequence[Path]) -> list[tuple[int, Pa
 
     A folder of links to photos only (``links/a.png -> lib/a.png``, no sidecar linked) learns the sidecars that
     darktable keeps beside the photos (``lib/a.png.xmp``, ``lib/a_01.png.xmp``), as the photos' own folder would.
-    Only where no sidecar (its own, a copy's) is linked by name beside ``photo`` and no other link of ``photos``
-    resolves to the same file: a selection of a virtual copy only (the photo linked for it, its own sidecar not)
-    keeps the photo's own edit out.
+    Only in a user's folder of links, not a selection autoretouch linked from the photos given
+    (:func:`_made_by_autoretouch`: a photo given alone, without a sidecar of its own, does not bring its virtual
+    copies), and only where no sidecar (its own, a copy's) is linked by name beside ``photo`` and no other link of
+    ``photos`` resolves to the same file: a selection of a virtual copy only (the photo linked for it, its own
+    sidecar not) keeps the photo's own edit out.
 
     Returns:
         ``(copy number, sidecar)`` as :func:`_photo_edits` gives them, or none.
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
 
+    if _made_by_autoretouch(photo.parent):  # a photo given alone, linked without its copies: its edits are linked
+        return []
     names = {p.name for p in photo.parent.iterdir()}
     real = photo.resolve()
     if os.path.lexists(darktable_sidecar_path(photo)) or copy_sidecars(photo, names):
@@ -119,6 +123,21 @@ def _beside_real_file(photo: Path, photos: Sequence[Path]) -> list[tuple[int, Pa
     if any(p != photo and p.resolve() == real for p in photos) or not real.is_file():
         return []
     return _photo_edits(real, {p.name for p in real.parent.iterdir()}, False)
+
+
+def _made_by_autoretouch(folder: Path) -> bool:
+    """Whether ``folder`` is a selection that autoretouch linked (``train --darktable A B``, the daemon's files).
+
+    :func:`trainer.data.selection.linked_folder` makes ``RUN_DIR/selection`` of links to absolute paths, and links
+    each photo given with its own sidecar and the copies given only: there a photo link without a sidecar linked
+    beside it has no edit given (a photo given alone stands for its own edit, not its virtual copies'), so nothing
+    is read beside the file it resolves to (:func:`_beside_real_file`). A user's own folder of links (relative
+    links, or another folder name) is read as the photos' own folder would be.
+    """
+    if folder.name != "selection":
+        return False
+    links = [p for p in folder.iterdir() if p.is_symlink()]
+    return bool(links) and all(os.path.isabs(os.readlink(p)) for p in links)
 
 
 def _is_selection(folder: Path) -> bool:
