@@ -62,6 +62,51 @@ local function has_apply_sidecar(img)
   return ok and type(method) == "function"
 end
 
+--- Digit runs longer than this in a file name NAME_<digits>.EXT are not taken as a version number: darktable's atoi
+--- would overflow on them, and Lua's tonumber gives a float that string.format("%d") refuses.
+local MAX_VERSION_DIGITS = 9
+
+--- Whether the glob(3) pattern text `part` (one name of a path) holds a pattern that does not match its own text: a
+--- backslash before a character, or a bracket expression [...] (not "[!]" or "[^]", which glob takes literally).
+local function self_unmatched(part)
+  if part:find("\\.") then
+    return true
+  end
+  for inside in part:gmatch("%[([^%]]+)%]") do
+    if inside ~= "!" and inside ~= "^" then
+      return true
+    end
+  end
+  return false
+end
+
+--- How darktable before 5.2 finds the sidecars of a file's virtual copies when it imports the file: a glob(3) of
+--- <dir>/NAME_[0-9]*[0-9].EXT.xmp built from the path unescaped. Returns two booleans: `unreliable`, a folder's name
+--- or NAME holds a pattern that does not match its own text (see self_unmatched), so the glob may miss the copies'
+--- sidecars; `misses`, a folder's name holds one and no * or ?, so the glob finds none of them (glob matches each
+--- folder's name on its own). A folder whose name has only * or ? matches itself: the glob finds the sidecars.
+local function copy_glob(img)
+  local unreliable, misses = false, false
+  for part in tostring(img.path):gmatch("[^/]+") do
+    if self_unmatched(part) then
+      unreliable = true
+      misses = misses or not part:find("[*?]")
+    end
+  end
+  local filename = tostring(img.filename)
+  local base = filename:match("^(.-)%.[^.]*$") or filename
+  return unreliable or self_unmatched(base), misses
+end
+
+--- Why the virtual copy `img` cannot be re-read by importing its file again because that import would not find its
+--- sidecar (see copy_glob), or nil (an original: its sidecar NAME.EXT.xmp is read by name).
+local function copy_glob_refusal(img)
+  if (tonumber(img.duplicate_index) or 0) ~= 0 and copy_glob(img) then
+    return msg("copy_glob_folder", photo_path(img))
+  end
+  return nil
+end
+
 --- Whether darktable writes no sidecars (its "write sidecar file for each image" preference is "never"): then a
 --- sidecar may be older than the library's history.
 local function sidecars_never()
@@ -164,7 +209,7 @@ local function name_sharing_images(img, known)
       base, ext = img.filename, ""
     end
     local name, digits = base:match("^(.*)_(%d%d+)$")
-    version = tonumber(digits)
+    version = digits and #digits <= MAX_VERSION_DIGITS and tonumber(digits) or nil
     if not version or version == 0 or string.format("%02d", version) ~= digits then
       return {} -- not a name darktable gives a copy's sidecar (NAME_1.EXT, NAME_001.EXT: no copy's sidecar)
     end
@@ -253,7 +298,7 @@ local function reload(img, deleted)
     else
       -- darktable 4.2: importing an image that is already in the library re-reads its sidecar(s) and
       -- replaces the library's history with the sidecar's (checked again: the original's sidecar may be gone)
-      local refusal = original_sidecar_refusal(img)
+      local refusal = copy_glob_refusal(img) or original_sidecar_refusal(img)
       if refusal then
         error(refusal, 0)
       end
@@ -271,10 +316,10 @@ end
 
 --- The other files of `img`'s folder in darktable's library (see film_by_name, `known` optional) whose sidecar
 --- darktable 4.2's import of `img`'s file reads as one of that file's own: importing NAME.EXT reads every
---- NAME_N...N.EXT.xmp (two digits or more) as the sidecar of NAME.EXT's version N, creating that version when the
---- library has none; so a file NAME_NN.EXT (or NAME_NNN.EXT) whose sidecar is on disk gives its history to NAME.EXT's
---- version NN. A list of {file = its path, sidecar = that sidecar, version = N} (maybe empty; kept per film roll in
---- `known`), or nil and a message.
+--- NAME_N...N.EXT.xmp (two digits or more; runs over MAX_VERSION_DIGITS are left out) as the sidecar of NAME.EXT's
+--- version N, creating that version when the library has none; so a file NAME_NN.EXT (or NAME_NNN.EXT) whose
+--- sidecar is on disk gives its history to NAME.EXT's version NN. A list of {file = its path, sidecar = that
+--- sidecar, version = N} (maybe empty; kept per film roll in `known`), or nil and a message.
 local function reimport_readers(img, known)
   local names, err = film_by_name(img, known)
   if not names then
@@ -286,7 +331,7 @@ local function reimport_readers(img, known)
     by_file = {}
     for filename in pairs(names) do
       local base, digits, ext = filename:match("^(.*)_(%d%d+)(%.[^.]*)$")
-      if base then
+      if base and #digits <= MAX_VERSION_DIGITS then
         local list = by_file[base .. ext] or {}
         list[#list + 1] = { filename = filename, version = tonumber(digits) }
         by_file[base .. ext] = list
@@ -314,18 +359,30 @@ end
 --- the library as NAME.EXT's copy NN (see reimport_readers). And when the original of the virtual copy `img` is not in
 --- the library (removed from it, the file still there), that import takes the first image of the file it finds,
 --- this copy, for the original: the copy gets number 0 and the original's sidecar, and a new image the copy's.
+--- Where the import's glob misses the copies' sidecars (see copy_glob), a virtual copy is refused (its sidecar would
+--- not be read back) and other files' sidecars are not a reason (the import reads none).
 -- @param known optional: see same_file_images
 local function reload_refusal(img, known)
   if has_apply_sidecar(img) then
     return nil
+  end
+  local glob_refusal = copy_glob_refusal(img)
+  if glob_refusal then
+    return glob_refusal
   elseif sidecars_never() then
     return msg("reload_needs_sidecars")
   end
-  local readers, err = reimport_readers(img, known)
+  local readers, err = {}, nil
+  local _unreliable, misses = copy_glob(img)
+  if not misses then -- else the import reads no NAME_<digits>.EXT.xmp at all
+    readers, err = reimport_readers(img, known)
+  end
   if not readers then
     return err
   elseif #readers > 0 then
-    return msg("reimport_reads_other", photo_path(img), readers[1].sidecar, readers[1].file, readers[1].version)
+    local version = readers[1].version
+    local as = version == 0 and msg("reimport_as_original") or msg("reimport_as_copy", version)
+    return msg("reimport_reads_other", photo_path(img), readers[1].sidecar, readers[1].file, as)
   end
   if (tonumber(img.duplicate_index) or 0) ~= 0 then
     local images

@@ -100,10 +100,16 @@ local MSG = {
   shared_sidecar_name = "%s and %s, both in darktable's library, keep their history in one sidecar, %s (darktable "
     .. "names a virtual copy's sidecar NAME_NN.EXT.xmp, as it names that of a file called NAME_NN.EXT), so writing it "
     .. "for the one would write over the other's history: not changed",
-  reimport_reads_other = "darktable 4.2 re-reads a changed sidecar only by importing %s again, which also reads %s, "
-    .. "the sidecar of the file %s in darktable's library, as this file's virtual copy %d (darktable names a copy's "
-    .. "sidecar NAME_NN.EXT.xmp, as it names that file's), and so would give that file's history to the copy: not "
-    .. "changed",
+  reimport_reads_other = "this darktable (before 5.2) re-reads a changed sidecar only by importing %s again, which "
+    .. "also reads %s, the sidecar of the file %s in darktable's library, as that of this file's %s (its import reads "
+    .. "each NAME_<digits>.EXT.xmp beside NAME.EXT as the sidecar of version <digits>), and so would give that file's "
+    .. "history to it: not changed",
+  reimport_as_copy = "virtual copy %d",
+  reimport_as_original = "original (version 0)",
+  copy_glob_folder = "this darktable (before 5.2) re-reads a virtual copy's sidecar only by importing the file again, "
+    .. "and that import finds no copy's sidecar when the file's path has a bracket pattern ([...]) or a backslash, as "
+    .. "%s has: the copy's history would stay as it was, and darktable's next write would replace the change; not "
+    .. "changed: rename the folder (or the file), or use the original",
   sidecar_not_written = "darktable did not write this image's sidecar, so its history could be lost: set "
     .. "preferences > storage > 'write sidecar file for each image' to 'on import' or 'after edit'",
   sync_failed = "could not make darktable write the sidecar: %s",

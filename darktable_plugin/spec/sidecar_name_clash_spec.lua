@@ -107,10 +107,10 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
     assert.are.equal(1, summary.written)
     assert.are.equal(2, summary.skipped)
     local function reads(file)
-      return "darktable 4.2 re-reads a changed sidecar only by importing " .. file .. " again, which also reads "
-        .. named.sidecar .. ", the sidecar of the file " .. env.photos .. "/a_01.png in darktable's library, as this "
-        .. "file's virtual copy 1 (darktable names a copy's sidecar NAME_NN.EXT.xmp, as it names that file's), and "
-        .. "so would give that file's history to the copy: not changed"
+      return "this darktable (before 5.2) re-reads a changed sidecar only by importing " .. file .. " again, which "
+        .. "also reads " .. named.sidecar .. ", the sidecar of the file " .. env.photos .. "/a_01.png in darktable's "
+        .. "library, as that of this file's virtual copy 1 (its import reads each NAME_<digits>.EXT.xmp beside "
+        .. "NAME.EXT as the sidecar of version <digits>), and so would give that file's history to it: not changed"
     end
     assert.are.same({ reads(env.photos .. "/a.png"), reads(env.photos .. "/a.png") },
       { summary.details[1].reason, summary.details[2].reason })
