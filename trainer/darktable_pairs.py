@@ -23,7 +23,7 @@ from trainer.data.darktable_copies import copy_label, copy_named, copy_sidecars
 from trainer.data.dataset import cache_size_of
 from trainer.data.pairs import load_paired_views
 from trainer.pair_frames import _frame_text, _record_turns, _turn_back
-from trainer.pairing_notes import _kept_indices, _record_left_out, _unreadable_pairs
+from trainer.pairing_notes import _kept_indices, _record_left_out, _record_skipped_edits, _unreadable_pairs
 
 if TYPE_CHECKING:
     from trainer.pair_fit import PairSet
@@ -151,8 +151,32 @@ def _is_selection(folder: Path) -> bool:
     return bool(entries) and all(p.is_symlink() for p in entries)
 
 
-# Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
 def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[DarktableEdit], list[str], list[str]]:
+    """The usable edits, the skip messages and those unreadable, as :func:`_read_histories` gives them."""
+    found = _read_histories(photos, selection)
+    return found.chosen, found.skipped, found.unreadable
+
+
+class _Histories(NamedTuple):
+    """What :func:`_read_histories` found.
+
+    Attributes:
+        chosen: the usable edits.
+        skipped: the skip messages (``"PHOTO: why"``, every edit skipped).
+        unreadable: those skipped because the photo or its sidecar could not be read (``"PHOTO (why)"``).
+        noted: the skip messages the run's notes name (:func:`trainer.pairing_notes._record_skipped_edits`): all
+            but the unreadable ones (a note of their own) and, in a folder given, its photos without any sidecar
+            (not edited in darktable).
+    """
+
+    chosen: list[DarktableEdit]
+    skipped: list[str]
+    unreadable: list[str]
+    noted: list[str]
+
+
+# Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
+def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     """Each photo's darktable edits (its own history, its virtual copies'), mapped into our sliders, or why not.
 
     A photo's virtual copy N (sidecar ``NAME_NN.EXT.xmp``, :mod:`trainer.data.darktable_copies`) is one more edit
@@ -174,9 +198,9 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
         selection: the folder is a selection of links (``train --darktable A B``): messages name the user's files.
 
     Returns:
-        The usable edits, the skip messages (``"PHOTO: why"``, every edit skipped), and those skipped because the
+        The usable edits, the skip messages (``"PHOTO: why"``, every edit skipped), those skipped because the
         photo or its sidecar could not be read (``"PHOTO (why)"``: an empty or truncated file, a malformed
-        sidecar).
+        sidecar), and the skip messages for the run's notes (:class:`_Histories`).
     """
     from backend.decode import decode_preview
     from backend.errors import AutoretouchError
@@ -189,6 +213,7 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
     skipped: list[str] = []
     unreadable: list[str] = []
     chosen: list[DarktableEdit] = []
+    quiet: set[int] = set()  # indices into skipped of the messages the notes leave out (see _Histories.noted)
     listings: dict[Path, set[str]] = {}  # each folder listed once, however many photos it holds
     # by the file each photo resolves to: a copy linked beside a further link of its photo is compared with its own
     histories_of: dict[Path, dict[tuple[Any, ...], str]] = {}
@@ -235,7 +260,10 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             except AutoretouchError as exc:
                 who = shown if step == "photo" else label  # the photo: none of its edits can be learnt from
                 skipped.append(f"{who}: {exc}")
-                if step != "history":  # the photo or its sidecar could not be read (not: a history we cannot map)
+                if step != "history":
+                    quiet.add(
+                        len(skipped) - 1
+                    )  # the photo or its sidecar could not be read (not: a history we cannot map)
                     why = getattr(exc, "reason", None) or str(exc)
                     unreadable.append(f"{who} ({'the sidecar: ' if step == 'sidecar' else ''}{why})")
                 if step == "photo":
@@ -252,7 +280,10 @@ def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[Dark
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
             skipped.append(f"{shown}: {_no_sidecar(own, selection, owner)}")
-    return chosen, skipped, unreadable
+            if not selection and not edits:  # a folder's photo not edited in darktable
+                quiet.add(len(skipped) - 1)
+    noted = [m for i, m in enumerate(skipped) if i not in quiet]
+    return _Histories(chosen, skipped, unreadable, noted)
 
 
 def _user_file(link: Path) -> Path:
@@ -358,10 +389,10 @@ def load_darktable_pair_set(
     module the photographer used counts, ours or not; the history entries of our own modules are also mapped
     back into our sliders (:func:`trainer.darktable_labels.history_to_settings`) and serve as the nearest-edits
     labels (the image-space fit where an edit has none of ours). Photos without a sidecar, edits without an
-    active history, and sidecars that cannot be read, are reported and skipped; those that cannot be read or
-    decoded are also named in the summary (:func:`trainer.pairing_notes._record_left_out`). A render that is its
-    photo rotated is turned back onto the photo's frame (:func:`trainer.pair_frames._turn_back`). ``deadline``:
-    :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
+    active history, and files that cannot be read or decoded, are reported, skipped and named in the summary
+    (:func:`trainer.pairing_notes._record_left_out`, :func:`trainer.pairing_notes._record_skipped_edits`). A render
+    that is its photo rotated is turned back onto the photo's frame (:func:`trainer.pair_frames._turn_back`).
+    ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo.
@@ -376,11 +407,11 @@ def load_darktable_pair_set(
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
     selection = _is_selection(Path(folder))  # a folder of links to the photos given (train --darktable A B)
-    chosen, skipped, unreadable = _darktable_histories(photos, selection)
+    chosen, skipped, unreadable, noted = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]
-    if selection:
-        skipped += _lone_copies(Path(folder))
+    lone = _lone_copies(Path(folder)) if selection else []  # copies' sidecars whose photo is missing
+    skipped, noted = [*skipped, *lone], [*noted, *lone]
     for message in skipped:
         if selection:
             log.warning("skipped: %s", message)
@@ -410,6 +441,7 @@ def load_darktable_pair_set(
         log.warning("skipping a photo: %s", message)
     lost = _unreadable_pairs(pairs, views, short=False)
     _record_left_out(source, "darktable sidecars", [*unreadable, *lost])
+    _record_skipped_edits(source, noted)
     views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
     _record_turns(source, turned)
     index_of = _kept_indices(pairs, views)

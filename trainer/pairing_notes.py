@@ -2,7 +2,8 @@
 
 Used by the pair loaders (:mod:`trainer.restore_pairs`, :mod:`trainer.darktable_pairs`,
 :mod:`trainer.lightroom_pairs`): pairs left out because a file cannot be decoded, has no partner, duplicates
-another pair or has an unclear photo (:func:`_record_left_out`), and the choices the pairing by name made
+another pair or has an unclear photo (:func:`_record_left_out`), darktable edits left out for another reason
+(:func:`_record_skipped_edits`), and the choices the pairing by name made
 (:func:`_record_pairing_choices`, :func:`_choices_as_made`). Pairs that
 :func:`trainer.data.pairs.load_paired_views` kept are matched to the ones given by :func:`_kept_indices`.
 """
@@ -167,6 +168,27 @@ def _record_left_out(
     notes = paired_left_out_notes(learned_from, unreadable, unmatched, duplicates, ambiguous)
     if notes:
         source["notes"] = notes
+
+
+#: How many of the darktable edits left out :func:`_record_skipped_edits`'s note names (the rest are counted).
+_SKIPPED_SHOWN = 3
+
+
+def _record_skipped_edits(source: dict[str, Any], skipped: Sequence[str]) -> None:
+    """Add one note to ``source`` on the darktable edits left out for another reason than a file unreadable.
+
+    A virtual copy whose photo is missing, a photo given without a sidecar, a sidecar that is another file's, a
+    copy with an empty history or the same history as another edit (``train --darktable``'s skip messages,
+    ``"PHOTO: why"``, also in ``darktable_skipped``). The note counts them all and names the first
+    :data:`_SKIPPED_SHOWN`, so that a long list does not flood the summary; none: ``source`` is unchanged.
+    """
+    if not skipped:
+        return
+    shown = "; ".join(skipped[:_SKIPPED_SHOWN])
+    rest = len(skipped) - _SKIPPED_SHOWN
+    more = f"; and {rest} more (the run's darktable_skipped names each)" if rest > 0 else ""
+    note = f"{counted(len(skipped), 'darktable edit')} left out: {shown}{more}"
+    source["notes"] = [*source.get("notes", []), note]
 
 
 def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:
