@@ -102,10 +102,10 @@ def test_apply_refuses_a_file_whose_reload_would_read_another_files_sidecar_as_i
     assert result["apply"] == {
         "written": 0,
         "skipped": 1,
-        "reason": f"darktable 4.2 re-reads a changed sidecar only by importing {photo} again, which also reads "
-        f"{named_sidecar}, the sidecar of the file {named} in darktable's library, as this file's virtual copy 1 "
-        "(darktable names a copy's sidecar NAME_NN.EXT.xmp, as it names that file's), and so would give that "
-        "file's history to the copy: not changed",
+        "reason": f"this darktable (before 5.2) re-reads a changed sidecar only by importing {photo} again, which "
+        f"also reads {named_sidecar}, the sidecar of the file {named} in darktable's library, as that of this file's "
+        "virtual copy 1 (its import reads each NAME_<digits>.EXT.xmp beside NAME.EXT as the sidecar of version "
+        "<digits>), and so would give that file's history to it: not changed",
     }, log[-3000:]
     assert files("after_apply") == files("before")  # the refusal left the library alone
     # what the refusal prevents: the reload's import makes a.png's copy 1 out of a_01.png's sidecar
