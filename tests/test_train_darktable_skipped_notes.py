@@ -1,10 +1,10 @@
 """The darktable edits ``train --darktable`` leaves out are named in the run's notes, not only on stderr.
 
-A virtual copy with an empty history, one with the same history as its photo's, a photo given without a sidecar
-and a copy's sidecar whose photo is missing went only to stderr and the run's ``darktable_skipped``; the notes
-(``--json``'s ``notes``, the summary the darktable plug-in shows) named unreadable sidecars only. Now one note
-counts them and names the first three. A folder's photos without any sidecar (not edited in darktable) stay out
-of the note. Needs darktable-cli: skipped when it is missing, a failure under CI=true.
+A virtual copy with an empty history, one with the same history as its photo's and a copy's sidecar whose photo is
+missing went only to stderr and the run's ``darktable_skipped``; the notes (``--json``'s ``notes``, the summary the
+darktable plug-in shows) named unreadable sidecars only. Now one note counts them and names the first three.
+Photos without any sidecar (not edited in darktable), a folder's or given, stay out of the note (a folder expanded
+into a selection with other paths would otherwise count every unedited photo of it). Needs darktable-cli: skipped when it is missing, a failure under CI=true.
 """
 
 from __future__ import annotations
@@ -54,11 +54,20 @@ def test_a_folders_copies_left_out_are_named_in_the_notes(tmp_path: Path, capsys
 def test_many_edits_left_out_make_one_note_naming_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
     given = [edited_photo(lib, "a.png", 1, 0.4, {}), edited_photo(lib, "b.png", 2, -0.3, {})]
-    given += [edited_photo(lib, f"n{i}.png", 3 + i, None, {}) for i in range(3)]
-    lone = lib / "gone_01.png.xmp"
-    lone.write_text((lib / "a.png.xmp").read_text(encoding="utf-8"), encoding="utf-8")
-    notes, skipped = _notes(tmp_path, capsys, *given, lone)
-    assert len(skipped) == 4, skipped
-    first = "; ".join(f"{lib / f'n{i}.png'}: no darktable sidecar ({lib / f'n{i}.png.xmp'})" for i in range(3))
-    assert notes == [f"4 darktable edits left out: {first}; and 1 more (the run's darktable_skipped names each)"]
-    assert skipped[-1] == f"{lone}: a darktable virtual copy's sidecar, and its photo {lib / 'gone.png'} is not there"
+    given += [edited_photo(lib, f"n{i}.png", 3 + i, None, {}) for i in range(3)]  # unedited: not in the note
+    lone = [lib / f"gone{i}_01.png.xmp" for i in range(4)]
+    for path in lone:
+        path.write_text((lib / "a.png.xmp").read_text(encoding="utf-8"), encoding="utf-8")
+    notes, skipped = _notes(tmp_path, capsys, *given, *lone)
+    assert len(skipped) == 7, skipped
+    assert [m for m in skipped if "no darktable sidecar" in m] == [
+        f"{lib / f'n{i}.png'}: no darktable sidecar ({lib / f'n{i}.png.xmp'})" for i in range(3)
+    ]
+    why = [
+        f"{p}: a darktable virtual copy's sidecar, and its photo {lib / f'gone{i}.png'} is not there"
+        for i, p in enumerate(lone)
+    ]
+    assert skipped[-4:] == why
+    assert notes == [
+        f"4 darktable edits left out: {'; '.join(why[:3])}; and 1 more (the run's darktable_skipped names each)"
+    ]

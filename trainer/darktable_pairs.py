@@ -280,8 +280,8 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
             skipped.append(f"{shown}: {_no_sidecar(own, selection, owner)}")
-            if not selection and not edits:  # a folder's photo not edited in darktable
-                quiet.add(len(skipped) - 1)
+            if not edits:  # a photo not edited in darktable (a folder's, or one given): the log and the record
+                quiet.add(len(skipped) - 1)  # name it; a note would count a folder's every unedited photo
     noted = [m for i, m in enumerate(skipped) if i not in quiet]
     return _Histories(chosen, skipped, unreadable, noted)
 
