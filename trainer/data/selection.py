@@ -95,8 +95,6 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
             if present:  # a missing photo's name is only kept from the others (no photo takes its copies)
                 (folder / name).symlink_to(photo)
             sidecar = photo.with_name(photo.name + ".xmp")
-            if not sidecar.is_file():  # a link to a photo: darktable keeps its sidecar beside the photo's own file
-                sidecar = photo.resolve().with_name(photo.resolve().name + ".xmp")
             if present and own_sidecar and sidecar.is_file():
                 (folder / (name + ".xmp")).symlink_to(sidecar)
         return name
@@ -134,29 +132,6 @@ def link_target(path: Path) -> Path:
     return target if target.is_absolute() else path.parent / target
 
 
-def _folder_copies(photo: Path, names: set[str], beside: dict[Path, set[str]]) -> list[VirtualCopy]:
-    """The virtual copies of a folder's ``photo``; for a link with none beside it, those beside its own file.
-
-    darktable keeps a photo's copies' sidecars beside the photo's file, not beside a user's link to it (a folder of
-    links to the photos).
-
-    Args:
-        photo: a photo of the folder given.
-        names: the names in that folder.
-        beside: real folder -> its names, filled as folders are read.
-    """
-    copies = copy_sidecars(photo, names)
-    if copies or not photo.is_symlink():
-        return copies
-    real = photo.resolve()
-    if real.parent not in beside:
-        try:
-            beside[real.parent] = {p.name for p in real.parent.iterdir()}
-        except OSError:
-            beside[real.parent] = set()
-    return copy_sidecars(real, beside[real.parent])
-
-
 def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     """The photo files of ``train --darktable DIR_OR_PHOTO...``: each folder's photos, each photo given.
 
@@ -182,12 +157,11 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
 
     photos: list[Path] = []
     missing: list[str] = []
-    beside: dict[Path, set[str]] = {}  # a linked photo's real folder -> its names (read once per folder)
     for path in paths:
         if path.is_dir():
             listed = [p.absolute() for p in list_photos(path)]
             names = {p.name for p in path.iterdir()}
-            photos += [q for p in listed for q in (p, *(c.sidecar for c in _folder_copies(p, names, beside)))]
+            photos += [q for p in listed for q in (p, *(c.sidecar for c in copy_sidecars(p, names)))]
         elif not path.is_file():
             missing.append(str(path))
         elif path.suffix.lower() == ".xmp":
