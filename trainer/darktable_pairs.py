@@ -20,8 +20,7 @@ from torch import Tensor
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
 from trainer.data.darktable_copies import copy_label, copy_named, copy_sidecars
-from trainer.data.dataset import cache_size_of
-from trainer.data.pairs import load_paired_views
+from trainer.pair_data import views_of
 from trainer.pair_frames import _frame_text, _record_turns, _turn_back
 from trainer.pairing_notes import _kept_indices, _record_left_out, _record_skipped_edits, _unreadable_pairs
 
@@ -403,7 +402,7 @@ def load_darktable_pair_set(
     from trainer.data.pairs import Pair
     from trainer.pair_fit import _fitted
 
-    d, seed = cfg.data, cfg.run.seed
+    d = cfg.data
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
     selection = _is_selection(Path(folder))  # a folder of links to the photos given (train --darktable A B)
@@ -422,16 +421,8 @@ def load_darktable_pair_set(
         lead = given if selection else f"{folder}: no photo with a"
         raise NotFoundError(f"{lead} darktable history ({'; '.join(skipped[:3])})")
     afters = _renders(chosen)
-    csize = cache_size_of(d, cfg.agent.thumb)
     pairs = [Pair(e.name, e.photo, e.photo) for e in chosen]
-    views = load_paired_views(
-        pairs,
-        cache_size=csize,
-        eval_size=d.eval_size,
-        crops=d.crops_per_image,
-        seed=seed,
-        after_images=afters,
-    )
+    views = views_of(cfg, pairs, after_images=afters)
     modules = {
         key: sorted({m for e in chosen for m in e.modules[kind]})
         for key, kind in (("ours_mapped", "mapped"), ("ours_approximate", "approximate"), ("not_ours", "not_ours"))

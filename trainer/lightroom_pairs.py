@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
-from trainer.data.dataset import cache_size_of
-from trainer.data.pairs import Pair, load_paired_views
+from trainer.data.pairs import Pair
+from trainer.pair_data import views_of
 from trainer.pair_fit import _fitted
 from trainer.pairing_notes import _record_left_out, _unreadable_pairs
 
@@ -103,19 +103,11 @@ def _edit_pairs(
     summary with those that cannot be decoded here, :func:`trainer.pairing_notes._record_left_out`). ``deadline``:
     :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
     """
-    d, seed = cfg.data, cfg.run.seed
+    d = cfg.data
     if d.max_images > 0:
         edits = edits[: d.max_images]
-    csize = cache_size_of(d, cfg.agent.thumb)
     pairs = [Pair(e.name, e.original, e.original) for e in edits]
-    views = load_paired_views(
-        pairs,
-        cache_size=csize,
-        eval_size=d.eval_size,
-        crops=d.crops_per_image,
-        seed=seed,
-        renders=[e.values for e in edits],
-    )
+    views = views_of(cfg, pairs, renders=[e.values for e in edits])
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
     _record_left_out(source, learned_from, [*missing, *_unreadable_pairs(pairs, views, short=False)])

@@ -7,6 +7,7 @@ cross-fitting.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 from backend.agent.look import EXAMPLES_DESCRIPTOR, example_features
 from backend.recipe import Recipe
 from trainer.config import RestoreConfig, TrainConfig
-from trainer.data.pairs import PairedViews
+from trainer.data.dataset import cache_size_of
+from trainer.data.pairs import Pair, PairedViews, load_paired_views
 from trainer.data.unedit import jitter_settings
 from trainer.pseudo_labels import FitResult
 from trainer.restore_core import (
@@ -32,6 +34,27 @@ if TYPE_CHECKING:
 
 #: A style keeps at most this many training photos as nearest-edits examples.
 MAX_EXAMPLES = 1000
+
+
+def views_of(cfg: TrainConfig, pairs: Sequence[Pair], *, seed_offset: int = 0, **images: Any) -> PairedViews:
+    """The pairs' aligned views at the run's sizes, as every source of pairs cuts them.
+
+    Args:
+        cfg: the configuration (``data.*``, ``agent.thumb``, ``run.seed``).
+        pairs: the pairs.
+        seed_offset: added to ``run.seed`` for the crops (a single pair cut again).
+        images: the edits when they are not read from the pairs' files (``after_images`` or ``renders``, as
+            :func:`trainer.data.pairs.load_paired_views` takes them).
+    """
+    d = cfg.data
+    return load_paired_views(
+        pairs,
+        cache_size=cache_size_of(d, cfg.agent.thumb),
+        eval_size=d.eval_size,
+        crops=d.crops_per_image,
+        seed=cfg.run.seed + seed_offset,
+        **images,
+    )
 
 
 def _rounded(value: Any) -> Any:

@@ -17,9 +17,9 @@ from typing import Any
 from torch import Tensor
 
 from trainer.config import TrainConfig
-from trainer.data.dataset import cache_size_of
-from trainer.data.pairs import Pair, PairedViews, load_paired_views
+from trainer.data.pairs import Pair, PairedViews
 from trainer.data.rotation import frame_turns, undo_turn
+from trainer.pair_data import views_of
 from trainer.pairing_notes import _kept_indices
 from trainer.summary_lines import counted
 
@@ -100,7 +100,6 @@ def _turn_back(
     found = frame_turns(views.before_evals, views.after_evals)
     if all(t.turn is None for t in found):
         return views, {}
-    d = cfg.data
     index = _kept_indices(pairs, views)
     after_crops, after_evals = views.after_crops.clone(), views.after_evals.clone()
     turned: dict[str, str] = {}
@@ -110,14 +109,7 @@ def _turn_back(
         if t.turn is None or i is None or edit is None:
             continue
         try:
-            redo = load_paired_views(
-                [pair],
-                cache_size=cache_size_of(d, cfg.agent.thumb),
-                eval_size=d.eval_size,
-                crops=d.crops_per_image,
-                seed=cfg.run.seed + i,
-                after_images=[undo_turn(edit, t.turn)],
-            )
+            redo = views_of(cfg, [pair], seed_offset=i, after_images=[undo_turn(edit, t.turn)])
         except NotFoundError:  # the original is gone since: the pair stays as it was
             continue
         after_crops[j], after_evals[j] = redo.after_crops[0], redo.after_evals[0]

@@ -62,12 +62,12 @@ from trainer.darktable_pairs import _darktable_histories as _darktable_histories
 from trainer.darktable_pairs import load_darktable_pair_set
 from trainer.data.dataset import cache_size_of
 from trainer.data.folders import decode_long_side
-from trainer.data.pairs import PairMatch, load_paired_views, match_pairs
+from trainer.data.pairs import PairMatch, match_pairs
 from trainer.distributed import DistInfo
 from trainer.lightroom_pairs import load_catalog_pair_set, load_settings_pair_set
 from trainer.pair_check import _choose_blend as _choose_blend  # re-exported (tests)
 from trainer.pair_check import _record_check_notes, crossfit_check
-from trainer.pair_data import MAX_EXAMPLES, example_indices, paired_data, split_pairs
+from trainer.pair_data import MAX_EXAMPLES, example_indices, paired_data, split_pairs, views_of
 from trainer.pair_fit import _FIT_OVERRUN_GRACE_S as _FIT_OVERRUN_GRACE_S  # re-exported (tests)
 from trainer.pair_fit import _LOWEST_FIT_FLOOR as _LOWEST_FIT_FLOOR  # re-exported (tests)
 from trainer.pair_fit import _MIN_FIT_ITERS as _MIN_FIT_ITERS  # re-exported (tests)
@@ -131,7 +131,7 @@ def load_pair_set(
     """
     if Path(before).resolve() == Path(after).resolve():
         raise ConfigError(f"{before}: the originals and the edits are the same folder; give two folders")
-    d, seed = cfg.data, cfg.run.seed
+    d = cfg.data
     t0 = time.monotonic()
     match = _matched(before, after)
     unmatched = list(match.unmatched)
@@ -139,7 +139,7 @@ def load_pair_set(
     if d.max_images > 0:
         pairs = pairs[: d.max_images]
     csize = cache_size_of(d, cfg.agent.thumb)
-    views = load_paired_views(pairs, cache_size=csize, eval_size=d.eval_size, crops=d.crops_per_image, seed=seed)
+    views = views_of(cfg, pairs)
     for message in views.skipped:
         log.warning("skipping a pair: %s", message)
     source: dict[str, Any] = {"before_dir": str(Path(before).resolve()), "after_dir": str(Path(after).resolve())}
