@@ -14,14 +14,11 @@ describe("a virtual copy in a folder whose name darktable's glob does not match 
   local env, plugin, dt, J
 
   before_each(function()
-    env = load.env()
-    plugin, dt, J = load.plugin_with_cli(env, { cache_dir = env.dir })
+    env, plugin, dt, J = load.env_with_plugin()
   end)
 
   local function folder(name)
-    local dir = env.dir .. "/" .. name
-    os.execute("mkdir -p " .. stub.quote(dir))
-    return dir
+    return stub.make_dir(env.dir .. "/" .. name) -- in env.dir: env.photos has a * of its own
   end
 
   local function applied(command)
@@ -73,10 +70,7 @@ describe("a virtual copy in a folder whose name darktable's glob does not match 
     local dir = folder("sh[o]ts")
     stub.image(dt, 1, dir, "a.png", { altered = true }).write_sidecar()
     local copy = stub.image(dt, 2, dir, "a.png", { duplicate_index = 1, altered = true })
-    local read = {}
-    copy.apply_sidecar = function(_self, path)
-      read[#read + 1] = path
-    end
+    local read = stub.with_apply_sidecar(copy)
     assert.are.equal(1, plugin.apply_to_images({ copy }).written)
     assert.are.same({ copy.sidecar }, read)
   end)
@@ -122,16 +116,12 @@ describe("a virtual copy in a folder whose name darktable's glob does not match 
 end)
 
 describe("file names NAME_<digits>.EXT next to NAME.EXT (before 5.2)", function()
-  local env, plugin, dt, J
+  local env, plugin, J, image
 
   before_each(function()
-    env = load.env()
-    plugin, dt, J = load.plugin_with_cli(env, { cache_dir = env.dir })
+    local _ -- the darktable stub: no spec here reads it
+    env, plugin, _, J, image = load.env_with_plugin()
   end)
-
-  local function image(id, name, opts)
-    return stub.image(dt, id, env.photos, name, opts)
-  end
 
   local function reads(sidecar, as)
     return "this darktable (before 5.2) re-reads a changed sidecar only by importing " .. env.photos .. "/x.png "

@@ -40,8 +40,7 @@ describe("the daemon started on demand", function()
 
   local function setup(opts)
     opts = opts or {}
-    cache = env.dir .. "/cache dir 'c'"
-    os.execute("mkdir -p " .. stub.quote(cache))
+    cache = stub.make_dir(env.dir .. "/cache dir 'c'")
     opts.prefs = opts.prefs or {}
     opts.prefs.cli_path = opts.prefs.cli_path or env.cli
     opts.prefs.daemon_port = opts.prefs.daemon_port or tonumber(PORT)
@@ -57,9 +56,7 @@ describe("the daemon started on demand", function()
   end
 
   local function folder(name)
-    local dir = env.photos .. "/" .. name
-    os.execute("mkdir -p " .. stub.quote(dir))
-    return dir
+    return stub.make_dir(env.photos .. "/" .. name)
   end
 
   local function calls_of(command)

@@ -11,16 +11,11 @@ local recorded = require("helpers.recorded")
 local argv_after_dashes = recorded.after_dashes
 
 describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.png: both a_01.png.xmp)", function()
-  local env, plugin, dt, J
+  local env, plugin, dt, J, image
 
   before_each(function()
-    env = load.env()
-    plugin, dt, J = load.plugin_with_cli(env, { cache_dir = env.dir })
+    env, plugin, dt, J, image = load.env_with_plugin()
   end)
-
-  local function image(id, name, opts)
-    return stub.image(dt, id, env.photos, name, opts)
-  end
 
   --- The photos the fake CLI was given, per call of `command`, each with its --duplicate=N option (or "").
   local function given(command)
@@ -127,10 +122,7 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
     function()
       local a = image(1, "a.png", { altered = true })
       image(2, "a_01.png")
-      local read = {}
-      a.apply_sidecar = function(_self, path)
-        read[#read + 1] = path
-      end
+      local read = stub.with_apply_sidecar(a)
       assert.are.equal(1, plugin.apply_to_images({ a }).written)
       assert.are.same({ a.sidecar }, read)
       assert.are.same({}, dt._log.imports)

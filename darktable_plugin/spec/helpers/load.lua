@@ -57,6 +57,21 @@ function M.plugin_with_cli(env, opts)
   return plugin, dt, plugin.internals.json_decode
 end
 
+--- A scratch environment (M.env) and a fresh plugin running its fake CLI (M.plugin_with_cli, with opts; darktable's
+--- cache folder is the environment's folder unless opts.cache_dir names one). Returns the environment, the plugin,
+--- its stub, the plugin's JSON decoder, and image(id, name, image_opts): a stub image of the file env.photos/name
+--- (stub_darktable.image). M.finish(plugin, env) after the spec removes the environment.
+function M.env_with_plugin(opts)
+  local env = M.env()
+  opts = opts or {}
+  opts.cache_dir = opts.cache_dir or env.dir
+  local plugin, dt, json_decode = M.plugin_with_cli(env, opts)
+  local function image(id, name, image_opts)
+    return stub.image(dt, id, env.photos, name, image_opts)
+  end
+  return env, plugin, dt, json_decode, image
+end
+
 --- After a spec: stop the daemon `plugin` started (when there is a plugin and it started one), and remove
 --- `env`'s folder (when there is an env).
 function M.finish(plugin, env)

@@ -43,13 +43,17 @@ local function quote(s)
 end
 M.quote = quote
 
+--- The folder `path`, made with its parents where missing (`mkdir -p`); returns `path`.
+function M.make_dir(path)
+  os.execute("mkdir -p " .. quote(path))
+  return path
+end
+
 --- A new empty directory (removed by M.remove_tree).
 function M.temp_dir(name)
   local base = os.tmpname()
   os.remove(base)
-  local dir = base .. (name or "")
-  os.execute("mkdir -p " .. quote(dir))
-  return dir
+  return M.make_dir(base .. (name or ""))
 end
 
 function M.remove_tree(dir)
@@ -354,6 +358,16 @@ end
 
 local function xml_escape(text)
   return (text:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+end
+
+--- Give `img` darktable 5.2's image:apply_sidecar(path) (4.2 has none: the plug-in then re-imports the file),
+--- recording each path it is given. Returns that list of paths.
+function M.with_apply_sidecar(img)
+  local read = {}
+  img.apply_sidecar = function(_self, path)
+    read[#read + 1] = path
+  end
+  return read
 end
 
 --- A fake image for the file `dir/filename` (the file is created); `owner` is the stub it belongs to (the
