@@ -1,4 +1,8 @@
-"""``autoretouch train``: the command trains, exports and installs a style, and resumes its run folder."""
+"""``autoretouch train``: the command trains, exports and installs a style, and resumes its run folder.
+
+Also what it records of the folders given: their subfolders with photos are not read (named), a selection of
+favourites is recorded as the user's files.
+"""
 
 from __future__ import annotations
 
@@ -68,3 +72,53 @@ def test_restoration_style_worse_than_identity_exits_10_unless_forced(
     rc = main([*base, "--run-dir", str(tmp_path / "b"), *tiny, *impossible, "--force"])
     assert rc == 0 and (styles / "r.safetensors").is_file()
     assert StyleStore([styles]).load("r").net.oneshot
+
+
+def test_targets_and_sources_name_the_subfolders_they_do_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing.training import run_tiny_train, write_exposure_shots
+    from trainer.synthetic import smooth_images
+
+    favs, inbox = tmp_path / "favs", tmp_path / "inbox"
+    for folder in (favs / "2024-05-01", favs / "2024-05-02", inbox / "roll 7", inbox / ".trash"):
+        folder.mkdir(parents=True)
+        write_exposure_shots(folder, smooth_images(1, 48, seed=1), ["x.png"])
+    assert run_tiny_train(tmp_path, ["--targets", str(favs)]).rc == 6  # NotFoundError: no photo of its own
+    assert (
+        f"{favs}: no photo in this folder; its subfolders are not read (2024-05-01, 2024-05-02): give a subfolder\n"
+        in (capsys.readouterr().err)
+    )
+    write_exposure_shots(favs, smooth_images(4, 48, seed=2), ["a.png", "b.png", "c.png", "d.png"])
+    write_exposure_shots(inbox, smooth_images(2, 48, seed=3), ["s.png", "t.png"])
+    run = run_tiny_train(tmp_path, ["--targets", str(favs), "--sources", str(inbox)])
+    assert run.rc == 0 and run.record["targets"] == 4 and run.record["sources"] == 2
+    unread = [str(favs / "2024-05-01"), str(favs / "2024-05-02"), str(inbox / "roll 7")]
+    assert run.record["subfolders_not_read"] == unread
+    assert (
+        "  note: 3 subfolders with photos not read (training reads the photos directly in each folder given): "
+        + ", ".join(unread)
+        + "\n"
+    ) in capsys.readouterr().out
+
+
+def test_the_record_of_a_selection_of_favourites_names_the_users_files(tmp_path: Path) -> None:
+    from testing.training import run_tiny_train, write_exposure_shots
+    from trainer.synthetic import smooth_images
+
+    (tmp_path / "lib" / "sub").mkdir(parents=True)
+    picked = write_exposure_shots(tmp_path / "lib", smooth_images(4, 48, seed=2), ["a.png", "b.png", "c.png", "d.png"])
+    write_exposure_shots(tmp_path / "lib" / "sub", smooth_images(1, 48, seed=1), ["x.png"])
+    # the daemon's favourite files, linked into the run folder's selection (three photos of lib's four)
+    from trainer.data.selection import linked_folder
+
+    selection = linked_folder(tmp_path / "run" / "selection", picked[:3], with_sidecars=False)
+    run = run_tiny_train(tmp_path, ["--targets", str(selection)])
+    assert run.rc == 0 and run.record["targets"] == 3
+    assert run.record["targets_dir"] is None and run.record["targets_given"] == [str(p) for p in picked[:3]]
+    assert "subfolders_not_read" not in run.record  # the user gave files, not lib
+    # every photo of a folder linked: the folder is named
+    everything = linked_folder(tmp_path / "run" / "selection", picked, with_sidecars=False)
+    assert run_tiny_train(tmp_path, ["--targets", str(everything)]).record["targets_given"] == [str(tmp_path / "lib")]
+    # a folder the user gave is named as it is
+    assert run_tiny_train(tmp_path, ["--targets", str(tmp_path / "lib")]).record["targets_dir"] == str(tmp_path / "lib")

@@ -99,3 +99,46 @@ def test_sampling_is_seeded_and_shards_are_disjoint() -> None:
     assert s0.targets.shape[0] == s1.targets.shape[0] == 3
     assert torch.equal(torch.cat([s0.targets, s1.targets]).sort(0).values, pool.sort(0).values)
     assert torch.equal(s0.eval_sources, data.eval_sources)
+
+
+def test_subfolders_with_photos_are_named_not_read(tmp_path: Path) -> None:
+    from trainer.result import summary_left_out_notes
+
+    rolls = tmp_path / "rolls"
+    for day in ("2024-05-01", "2024-05-02", "2024-05-03", "2024-05-04", "2024-05-05"):
+        _folder(rolls / day, 1, seed=0)
+    _folder(rolls / "2023" / "12" / "24", 1, seed=0)  # a photo three folders down: 2023 counts
+    _folder(rolls / ".thumbnails", 1, seed=0)  # hidden: never named
+    _folder(rolls / "runs" / "mine" / "style", 1, seed=0)  # our own run folders: never named
+    (rolls / "runs" / "mine" / "config.toml").write_text('[run]\nstyle = "mine"\n')
+    (rolls / "empty").mkdir()  # no photo below it: not named
+    with pytest.raises(NotFoundError) as refused:
+        list_photos(rolls)
+    assert str(refused.value) == (
+        f"{rolls}: no photo in this folder; its subfolders are not read (2023, 2024-05-01, 2024-05-02, 2024-05-03 "
+        "and 2 more): give a subfolder"
+    )
+    with pytest.raises(NotFoundError, match=r"\(2023, .* and 2 more\): give a subfolder, or several folders$"):
+        list_photos(rolls, several=True)
+    # with photos of its own, the folder trains on them alone; the summary names the subfolders left unread
+    _folder(rolls, 3, seed=1)
+    assert [p.name for p in list_photos(rolls)] == ["p00.png", "p01.png", "p02.png"]
+    cache = tmp_path / "run"
+    cache.mkdir()
+    data = build_dataset(rolls, None, CFG, thumb=16, seed=0, cache_dir=cache)
+    unread = [str(rolls / d) for d in ("2023", "2024-05-01", "2024-05-02", "2024-05-03", "2024-05-04", "2024-05-05")]
+    assert data.summary["targets"] == 3 and data.summary["subfolders_not_read"] == unread
+    assert summary_left_out_notes(data.summary) == [
+        "6 subfolders with photos not read (training reads the photos directly in each folder given): "
+        + ", ".join(unread[:4])
+        + " and 2 more"
+    ]
+    # read from the cache, the subfolders are looked at afresh
+    for day in unread[1:]:
+        for photo in Path(day).iterdir():
+            photo.unlink()
+    again = build_dataset(rolls, None, CFG, thumb=16, seed=0, cache_dir=cache)
+    assert torch.equal(again.targets, data.targets) and again.summary["subfolders_not_read"] == unread[:1]
+    for photo in (rolls / "2023" / "12" / "24").iterdir():
+        photo.unlink()
+    assert "subfolders_not_read" not in build_dataset(rolls, None, CFG, thumb=16, seed=0, cache_dir=cache).summary

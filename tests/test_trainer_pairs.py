@@ -325,3 +325,29 @@ def test_pooled_psnr_is_the_psnr_of_the_mean_squared_error() -> None:
     assert pooled_psnr([float("inf"), 30.0]) == pytest.approx(30.0 + 10 * np.log10(2))
     assert pooled_psnr([float("inf"), float("inf")]) == 100.0 and np.isnan(pooled_psnr([]))
     assert np.isnan(pooled_psnr([float("nan"), 20.0]))
+
+
+def test_pairs_name_the_subfolders_they_do_not_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from testing.training import run_tiny_train, smooth_pair_folders, write_exposure_shots
+
+    (tmp_path / "data").mkdir()
+    before, after = smooth_pair_folders(tmp_path / "data")
+    for sub in (before / "2024-05-01", after / ".cache", after / "2024-05-01"):
+        sub.mkdir()
+        write_exposure_shots(sub, smooth_images(1, 32, seed=1), ["x.png"])
+    run = run_tiny_train(tmp_path, ["--pairs", str(before), str(after)])
+    assert run.rc == 0 and run.record["pairs"] == 4  # the same pairs as without the subfolders
+    unread = [str(before / "2024-05-01"), str(after / "2024-05-01")]  # the hidden folder is not named
+    assert run.record["subfolders_not_read"] == unread
+    note = f"2 subfolders with photos not read (training reads the photos directly in each folder given): {unread[0]}"
+    assert f"  note: {note}, {unread[1]}\n" in capsys.readouterr().out
+    # a folder of film rolls, no photo of its own: refused, naming them
+    rolls = tmp_path / "rolls"
+    for day in ("2024-05-01", "2024-05-02"):
+        (rolls / day).mkdir(parents=True)
+        write_exposure_shots(rolls / day, smooth_images(1, 32, seed=1), ["p0.png"])
+    assert run_tiny_train(tmp_path, ["--pairs", str(rolls), str(after)]).rc == 6  # NotFoundError
+    assert (
+        f"{rolls}: no photo in this folder; its subfolders are not read (2024-05-01, 2024-05-02): give a subfolder"
+        in capsys.readouterr().err
+    )

@@ -3,8 +3,8 @@
 Used by the pair loaders (:mod:`trainer.restore_pairs`, :mod:`trainer.darktable_pairs`,
 :mod:`trainer.lightroom_pairs`): pairs left out because a file cannot be decoded, has no partner, duplicates
 another pair or has an unclear photo (:func:`_record_left_out`), darktable edits left out for another reason
-(:func:`_record_skipped_edits`), and the choices the pairing by name made
-(:func:`_record_pairing_choices`, :func:`_choices_as_made`). Pairs that
+(:func:`_record_skipped_edits`), the subfolders with photos not read (:func:`_record_unread_subfolders`), and the
+choices the pairing by name made (:func:`_record_pairing_choices`, :func:`_choices_as_made`). Pairs that
 :func:`trainer.data.pairs.load_paired_views` kept are matched to the ones given by :func:`_kept_indices`.
 """
 
@@ -188,6 +188,28 @@ def _record_skipped_edits(source: dict[str, Any], skipped: Sequence[str]) -> Non
     rest = len(skipped) - _SKIPPED_SHOWN
     more = f"; and {rest} more (the run's darktable_skipped names each)" if rest > 0 else ""
     note = f"{counted(len(skipped), 'darktable edit')} left out: {shown}{more}"
+    source["notes"] = [*source.get("notes", []), note]
+
+
+def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Path]) -> None:
+    """Name in ``source`` the subfolders with photos of ``folders`` that training did not read (it is not recursive).
+
+    Adds ``subfolders_not_read`` (their paths) and one note (:func:`trainer.data.folders.unread_subfolders_note`)
+    after the notes already there; hidden folders, autoretouch's run folders and the folders of a selection it
+    linked are not named (:func:`trainer.data.given.unread_subfolders`). None: ``source`` is unchanged.
+
+    Args:
+        source: the run's summary of its pairs.
+        folders: the folders given (``--pairs``' two, ``--darktable``'s).
+    """
+    from trainer.data.folders import unread_subfolders_note
+    from trainer.data.given import unread_subfolders
+
+    unread = [str(sub) for folder in folders for sub in unread_subfolders(folder)]
+    note = unread_subfolders_note(unread)
+    if note is None:
+        return
+    source["subfolders_not_read"] = unread
     source["notes"] = [*source.get("notes", []), note]
 
 

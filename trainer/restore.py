@@ -64,6 +64,7 @@ from trainer import restore_core
 from trainer.config import ConfigError, TrainConfig, config_to_dict, config_to_toml
 from trainer.data.dataset import cache_size_of
 from trainer.data.folders import MIN_PHOTO_SIDE, CroppedPhotos, load_folder, unique_folder_photos
+from trainer.data.given import folder_record, unread_subfolders
 from trainer.distributed import DistInfo, barrier
 from trainer.report import MetricsLog, contact_sheet, plot_curves
 from trainer.restore_core import (
@@ -130,17 +131,20 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     summary: dict[str, Any] = {
         "method": "restore",
         "learned_from": "favourites" if src is None else "favourites and sources",
-        "targets_dir": str(Path(targets).resolve()),
+        **folder_record("targets", targets),
         "targets": len(fav.names),
         "target_names": list(fav.names),
         "training_targets": len(train_idx),
         "held_out_targets": [fav.names[i] for i in val_idx],
-        "sources_dir": None if sources is None else str(Path(sources).resolve()),
+        **({"sources_dir": None} if sources is None else folder_record("sources", sources)),
         "sources": "none (un-edits of the favourites)" if src is None else len(src.names),
         "unedit": r.unedit,
         "unedit_centre": centre,
         "pairs": len(train_idx) * r.pool_per_target,
     }
+    unread = [str(sub) for f in (targets, sources) if f is not None for sub in unread_subfolders(f)]
+    if unread:  # only then: the style's metadata is otherwise as before
+        summary["subfolders_not_read"] = unread
     _record_skipped(summary, fav_dups, src_dups, fav, src)
     return RestoreData(
         pool_in=torch.cat(pool_in).half().float(),

@@ -78,6 +78,7 @@ from trainer.pairing_notes import (
     _choices_as_made,
     _record_left_out,
     _record_pairing_choices,
+    _record_unread_subfolders,
     _unique_pairs,
     _unmatched_text,
     _unreadable_pairs,
@@ -116,7 +117,8 @@ def load_pair_set(
     """Match, decode, cut and fit the pairs of two folders.
 
     An edit that is its original rotated is turned back onto the original's frame before it is fitted
-    (:func:`trainer.pair_frames._turn_back`).
+    (:func:`trainer.pair_frames._turn_back`). The folders are not read recursively: their subfolders that hold
+    photos are named in the summary and its notes (:func:`trainer.pairing_notes._record_unread_subfolders`).
 
     Args:
         cfg: the experiment configuration (``restore.*``, ``data.*``, ``run.seed``).
@@ -152,6 +154,7 @@ def load_pair_set(
     shown = [_ambiguous_text(why, short=True) for why in match.ambiguous]
     _record_left_out(source, "pairs", _unreadable_pairs(pairs, views, short=True), lonely, dropped, shown)
     _record_pairing_choices(source, _choices_as_made(match.notes, pairs, views))
+    _record_unread_subfolders(source, [before, after])
     long_side = decode_long_side(csize, d.eval_size)
     views, turned = _turn_back(cfg, pairs, views, lambda i: _decoded(pairs[i].reference, long_side))
     _record_turns(source, turned)

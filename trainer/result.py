@@ -20,7 +20,7 @@ from backend.agent.network import AgentNet
 from backend.agent.style import Style, read_metadata, save_style
 from backend.errors import AutoretouchError, OutputError, PermissionDeniedError
 from backend.fsio import fsync_folder, replacing, write_failure
-from trainer.data.folders import MIN_PHOTO_SIDE
+from trainer.data.folders import MIN_PHOTO_SIDE, unread_subfolders_note
 from trainer.summary_lines import counted
 
 __all__ = [
@@ -121,15 +121,19 @@ def summary_left_out_notes(summary: Mapping[str, Any]) -> list[str]:
 
     The keys are ``duplicate_targets_dropped``, ``duplicate_sources_dropped``, ``too_small_targets_skipped``,
     ``unreadable_targets_skipped`` and ``unreadable_sources_skipped``. The GAN's and the restoration's data summaries
-    name the photos they left out under the same keys (each only where it left some out).
+    name the photos they left out under the same keys (each only where it left some out), and under
+    ``subfolders_not_read`` the subfolders with photos of the folders given, which training does not read (one
+    more note: :func:`trainer.data.folders.unread_subfolders_note`).
     """
-    return left_out_notes(
+    notes = left_out_notes(
         summary.get("duplicate_targets_dropped", []),
         summary.get("duplicate_sources_dropped", []),
         summary.get("too_small_targets_skipped", []),
         summary.get("unreadable_targets_skipped", []),
         summary.get("unreadable_sources_skipped", []),
     )
+    unread = unread_subfolders_note(summary.get("subfolders_not_read", []))
+    return notes if unread is None else [*notes, unread]
 
 
 #: What a run from the photographer's own edits calls its examples in the notes, by its summary's

@@ -27,6 +27,7 @@ from torch import Tensor
 from backend.fsio import write_bytes_atomic, write_text_atomic
 from trainer.config import DataConfig
 from trainer.data.folders import CroppedPhotos, load_folder, unique_folder_photos
+from trainer.data.given import folder_record, unread_subfolders
 from trainer.data.unedit import apply_unedit, random_unedit_settings
 
 __all__ = ["CACHE_VERSION", "TrainingData", "build_dataset", "cache_size_of", "sample_crops"]
@@ -173,6 +174,18 @@ def _load_cache(cache_t: Path, cache_j: Path, key: str) -> TrainingData | None:
     )
 
 
+def _record_unread_subfolders(summary: dict[str, Any], *folders: str | Path | None) -> None:
+    """Set ``subfolders_not_read`` in a data summary: the subfolders with photos of ``folders`` (not read), if any.
+
+    Worked out afresh for a cached summary too (the cache's key is the photos read, not the subfolders); its note
+    is :func:`trainer.result.summary_left_out_notes`'.
+    """
+    unread = [str(sub) for f in folders if f is not None for sub in unread_subfolders(f)]
+    summary.pop("subfolders_not_read", None)
+    if unread:  # only then: the summary is otherwise as before
+        summary["subfolders_not_read"] = unread
+
+
 def build_dataset(
     targets_dir: str | Path,
     sources_dir: str | Path | None,
@@ -208,11 +221,12 @@ def build_dataset(
         cache_t, cache_j = Path(cache_dir) / "data_cache.safetensors", Path(cache_dir) / "data_cache.json"
         cached = _load_cache(cache_t, cache_j, key)
         if cached is not None:
+            _record_unread_subfolders(cached.summary, targets_dir, sources_dir)
             return cached
     common = {"cache_size": csize, "eval_size": cfg.eval_size, "crops": cfg.crops_per_image}
     tgt = load_folder(target_files, seed=seed, **common)
     summary: dict[str, Any] = {
-        "targets_dir": str(Path(targets_dir).resolve()),
+        **folder_record("targets", targets_dir),
         "targets": len(tgt.names),
         "target_names": list(tgt.names),
         "crops_per_image": cfg.crops_per_image,
@@ -225,11 +239,12 @@ def build_dataset(
     else:
         src = load_folder(source_files, seed=seed + 1_000_003, **common)
         src_crops, src_evals = src.crops, src.evals
-        summary |= {"sources_dir": str(Path(sources_dir).resolve()), "source_names": list(src.names)}  # type: ignore[arg-type]
+        summary |= {**folder_record("sources", sources_dir), "source_names": list(src.names)}  # type: ignore[arg-type]
     if dropped or dropped_src:  # only then: the summary is otherwise as before
         summary |= {"duplicate_targets_dropped": dropped, "duplicate_sources_dropped": dropped_src}
     bad = {"targets": tgt.unreadable, "sources": () if source_files is None else src.unreadable}
     summary |= {f"unreadable_{k}_skipped": list(v) for k, v in bad.items() if v}  # (only these keys are new)
+    _record_unread_subfolders(summary, targets_dir, sources_dir)
     train_src, eval_src, held = _split_eval(src_crops, src_evals, cfg.eval_images, seed)
     summary |= {"training_sources": int(train_src.shape[0]), "eval_sources": len(held), "eval_indices": held}
     # the data is rounded to float16 (the cache's precision) whether cached or not, so runs agree exactly

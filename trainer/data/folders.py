@@ -37,8 +37,10 @@ __all__ = [
     "decode_long_side",
     "list_photos",
     "load_folder",
+    "photo_subfolders",
     "unique_folder_photos",
     "unique_photos",
+    "unread_subfolders_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,15 +83,18 @@ class CroppedPhotos:
     unreadable: tuple[str, ...] = ()
 
 
-def list_photos(folder: str | Path, max_images: int = 0) -> list[Path]:
+def list_photos(folder: str | Path, max_images: int = 0, *, several: bool = False) -> list[Path]:
     """Photo files directly inside ``folder`` (sorted by name; hidden files skipped).
 
     Entries with a photo's extension that are not readable files (a symbolic link that leads nowhere or loops, a
-    folder) are skipped with a warning naming them; the "no photos" error names them too.
+    folder) are skipped with a warning naming them; the "no photos" error names them too. Subfolders are not read:
+    where ``folder`` holds no photo of its own but its subfolders do (:func:`photo_subfolders`), the error names
+    them (the first :data:`SUBFOLDERS_SHOWN`, the rest counted).
 
     Args:
         folder: the folder to scan (not recursive).
         max_images: keep at most this many (0 = all).
+        several: the option takes several folders (``--darktable``): the error suggests giving several.
 
     Raises:
         NotFoundError: ``folder`` is not a directory (a file: "is a file, not a folder"), or holds no photo file.
@@ -111,10 +116,109 @@ def list_photos(folder: str | Path, max_images: int = 0) -> list[Path]:
         files = files[:max_images]
     if not files:
         skipped = f"; skipped {_unusable_text(unusable)}" if unusable else ""
+        below = photo_subfolders(root)
+        if below:  # a folder of dated film rolls: say why its photos are not seen, and what to give instead
+            raise NotFoundError(
+                f"{root}: no photo in this folder; its subfolders are not read ({_names_text(below)}): give a "
+                f"subfolder{', or several folders' if several else ''}{skipped}"
+            )
         raise NotFoundError(
             f"{root}: no photos (extensions {', '.join(sorted(PHOTO_EXTENSIONS)[:6])}, raws ...){skipped}"
         )
     return files
+
+
+#: How many subfolders :func:`list_photos`'s error and :func:`unread_subfolders_note` name (the rest are counted).
+SUBFOLDERS_SHOWN = 4
+
+#: How deep below a subfolder :func:`photo_subfolders` looks for a photo (``2024/05/01/IMG.jpg``: 2 below ``2024``).
+_SUBFOLDER_DEPTH = 3
+
+#: How many folders :func:`photo_subfolders` opens at most below one subfolder before giving up on it.
+_SUBFOLDER_VISITS = 200
+
+
+def photo_subfolders(folder: str | Path) -> list[Path]:
+    """The subfolders directly inside ``folder`` that hold photos, which training does not read (sorted by name).
+
+    Training reads the photos directly inside the folder given (:func:`list_photos`, not recursive); this names the
+    subfolders it leaves unread, for the "no photo" error and the run's notes. A subfolder counts where a photo file
+    (:data:`PHOTO_EXTENSIONS`, not hidden) lies in it or up to :data:`_SUBFOLDER_DEPTH` folders below it (film rolls
+    in dated folders: ``2024/2024-05-01``). Hidden folders (``.name``), autoretouch's run folders (a folder holding
+    a ``config.toml``, or a ``runs`` folder of them) and folders that cannot be opened are not named. The search
+    stops at the first photo, and gives a subfolder up after :data:`_SUBFOLDER_VISITS` folders.
+
+    Args:
+        folder: the folder given to training.
+
+    Returns:
+        The subfolders, ``[]`` when there are none (or ``folder`` cannot be listed).
+    """
+    try:
+        children = sorted(p for p in Path(folder).iterdir() if not p.name.startswith(".") and p.is_dir())
+    except OSError:
+        return []
+    return [child for child in children if not _is_run_folder(child) and _holds_photo(child)]
+
+
+def _is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` is one of autoretouch's run folders (``config.toml`` there) or a ``runs`` folder of them."""
+    if (folder / "config.toml").is_file():
+        return True
+    if folder.name != "runs":
+        return False
+    try:
+        return any((run / "config.toml").is_file() for run in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _holds_photo(folder: Path) -> bool:
+    """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it."""
+    todo, visits = [(folder, 0)], 0
+    while todo and visits < _SUBFOLDER_VISITS:
+        here, depth = todo.pop(0)
+        visits += 1
+        try:
+            entries = sorted(here.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.suffix.lower().lstrip(".") in PHOTO_EXTENSIONS and entry.is_file():
+                return True
+            if depth < _SUBFOLDER_DEPTH and entry.is_dir() and not entry.is_symlink() and not _is_run_folder(entry):
+                todo.append((entry, depth + 1))
+    return False
+
+
+def _names_text(paths: Sequence[Path], *, whole: bool = False) -> str:
+    """``"2024-05-01, 2024-05-02, 2024-05-03, 2024-05-04 and 3 more"``: the first :data:`SUBFOLDERS_SHOWN`.
+
+    ``whole``: each named by its whole path, not its name.
+    """
+    names = [str(p) if whole else p.name for p in paths[:SUBFOLDERS_SHOWN]]
+    more = f" and {len(paths) - SUBFOLDERS_SHOWN} more" if len(paths) > SUBFOLDERS_SHOWN else ""
+    return ", ".join(names) + more
+
+
+def unread_subfolders_note(subfolders: Sequence[str | Path]) -> str | None:
+    """The run's note on the subfolders with photos that training did not read, or ``None`` where there are none.
+
+    Args:
+        subfolders: the subfolders (:func:`photo_subfolders` of each folder given), as the summary records them.
+
+    Returns:
+        ``"2 subfolders with photos not read (training reads the photos directly in each folder given): ..."``.
+    """
+    if not subfolders:
+        return None
+    shown = _names_text([Path(s) for s in subfolders], whole=True)
+    return (
+        f"{counted(len(subfolders), 'subfolder')} with photos not read (training reads the photos directly in "
+        f"each folder given): {shown}"
+    )
 
 
 def _unusable_text(paths: Sequence[Path]) -> str:
