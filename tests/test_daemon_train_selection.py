@@ -22,6 +22,7 @@ from testing.daemon_train import (
     wait_until_not_running,
 )
 from testing.darktable_selection import selected_photos
+from trainer.data.selection import MARKER
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,9 @@ def test_favourite_files_stream_over_post_train(env: dict[str, Any]) -> None:
     assert "progress" in lines[0] and "finished" in lines[-1]
     assert lines[-1]["finished"]["style"]["name"] == "from_files" and _styles(env)["from_files"]["loaded"]
     run = Path(lines[-1]["finished"]["run_dir"])
-    assert sorted(p.name for p in (run / "selection").iterdir()) == sorted(Path(f).name for f in files)
+    assert sorted(p.name for p in (run / "selection").iterdir() if p.name != MARKER) == sorted(
+        Path(f).name for f in files
+    )
 
 
 def test_cancel_stops_the_background_training_and_installs_nothing(env: dict[str, Any]) -> None:
@@ -128,7 +131,7 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
     for folder in (a, b):
         selected_photos(folder, "IMG_1.jpg", sidecar=f"<x:xmpmeta>{folder.name}</x:xmpmeta>")
     out = linked_folder(tmp_path / "selection", [str(a / "IMG_1.jpg"), str(b / "IMG_1.jpg")], with_sidecars=True)
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name != MARKER)
     assert names == ["IMG_1-1.jpg", "IMG_1-1.jpg.xmp", "IMG_1.jpg", "IMG_1.jpg.xmp"]  # same name, two folders
     assert (out / "IMG_1-1.jpg.xmp").read_text() == "<x:xmpmeta>day2</x:xmpmeta>"
     assert (out / "IMG_1.jpg").resolve() == (a / "IMG_1.jpg").resolve()
@@ -142,7 +145,7 @@ def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) 
     (tmp_path / "b.jpg.xmp").write_text("<x:xmpmeta/>")  # its photo is not there
     listed = [str(tmp_path / "a.jpg.xmp"), str(tmp_path / "a.jpg")]
     out = darktable_files_folder(listed, tmp_path / "run")
-    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "a.jpg.xmp"]
+    assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == ["a.jpg", "a.jpg.xmp"]
     with pytest.raises(SelectionError, match=r"b\.jpg\.xmp: not a photo"):
         darktable_files_folder([str(tmp_path / "b.jpg.xmp")], tmp_path / "run")
 
@@ -163,7 +166,7 @@ def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     )
     linked = _darktable_dir(files, run)
     assert linked == run / "selection"
-    assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "b.jpg", "b.jpg.xmp"]
+    assert sorted(p.name for p in linked.iterdir() if p.name != MARKER) == ["a.jpg", "a.jpg.xmp", "b.jpg", "b.jpg.xmp"]
     missing = build_parser().parse_args(["train", "--style", "s", "--darktable", str(folder / "nope.jpg")])
     with pytest.raises(NotFoundError, match=r"nope\.jpg"):
         _darktable_dir(missing, tmp_path / "run2")

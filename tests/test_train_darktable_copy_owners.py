@@ -27,6 +27,7 @@ from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
 from trainer.darktable_pairs import _darktable_histories, _is_selection, _lone_copies, _photo_edits
 from trainer.data.folders import list_photos
+from trainer.data.selection import _mark
 
 
 def _histories(folder: Path) -> tuple[list[str], list[str]]:
@@ -40,11 +41,12 @@ def test_a_lone_copy_beside_another_folders_photo_of_that_name_is_not_its_copy(t
     gone = edited_photo(tmp_path / "c", "p0.png", 2, 0.2, {1: -0.6})
     gone.unlink()
     lone = gone.with_name("p0_01.png.xmp")
-    # a selection folder as linked_folder made it before: the lone copy under its own name
+    # a selection folder as linked_folder made it before: the lone copy under its own name (marked as one)
     selection = tmp_path / "run" / "selection"
     selection.mkdir(parents=True)
     for target in (a, a.with_name("p0.png.xmp"), lone):
         (selection / target.name).symlink_to(target)
+    _mark(selection, True)
     assert _is_selection(selection)
     assert _histories(selection) == (["p0"], [])
     assert _lone_copies(selection) == [f"{lone}: a darktable virtual copy's sidecar, and its photo {gone} is not there"]

@@ -1,19 +1,26 @@
 """Which darktable sidecars ``train --darktable`` reads for photos reached through links, and for a photo's own.
 
-A folder whose entries are all links is read as a selection: a sidecar linked there is a photo's when it links to
-that photo's sidecar beside the user's file, which is now also the file a chain of links resolves to
-(``links/a.png -> lib2/a.png -> lib/a.png`` with ``links/a.png.xmp -> lib/a.png.xmp``: that photo's edits were lost,
-the message naming ``links/../lib2/a.png``). A folder of links to photos only learns the sidecars beside the
-photos' files (it named an existing ``lib/a.png.xmp`` as missing), but a selection of a virtual copy only still
-leaves its photo's own edit out. A photo's own sidecar whose ``xmpMM:DerivedFrom`` names another file there
+A user's folder of links is read as the user's folder, whatever its name and links (relative, absolute, a folder
+named ``selection``): the sidecars by name beside its photos, messages naming its photos by their names there; only
+a selection autoretouch linked (known by its marker, :func:`trainer.data.selection.is_selection`) is read as one.
+A user's folder whose entries were all links was taken for a selection (messages named the links' targets, a
+sidecar linked there was dropped unless it linked to the one beside the user's photo), one named ``selection`` of
+absolute links for autoretouch's (the sidecars beside its photos' files were not read). A chain of links
+(``links/a.png -> lib2/a.png -> lib/a.png`` with ``links/a.png.xmp -> lib/a.png.xmp``) keeps its edits. A folder of
+links to photos only learns the sidecars beside the photos' files (it named an existing ``lib/a.png.xmp`` as
+missing), but a selection of a virtual copy only still leaves its photo's own edit out; a selection names the
+user's files by their normalised paths. A photo's own sidecar whose ``xmpMM:DerivedFrom`` names another file there
 (``p_01.png.xmp``, ``p.png``'s copy 1) is that file's copy, no longer also learnt as the photo ``p_01.png``'s edit.
 A copy linked beside a further link of its photo is compared with its photo's own history. Only the photos are
-decoded, except in the one test that trains (skipped when darktable-cli is missing, a failure under CI=true).
+decoded, except in the tests that train (skipped when darktable-cli is missing, a failure under CI=true).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from testing.darktable_cli import darktable_cli_path
 from testing.darktable_copies import darktable_args, edited_photo, exposure
@@ -46,20 +53,29 @@ def _chain(tmp_path: Path) -> Path:
 
 def test_a_chain_of_links_keeps_its_edits(tmp_path: Path) -> None:
     links = _chain(tmp_path)
-    assert _is_selection(links)
+    assert not _is_selection(links)  # a user's folder of links
     assert _histories(links) == (["a", "a (virtual copy 1)"], [])
 
 
-def test_messages_name_a_linked_photo_by_its_normalised_path(tmp_path: Path) -> None:
+def test_a_users_folder_of_links_names_its_photos_by_their_names_there(tmp_path: Path) -> None:
     links = _chain(tmp_path)
     edited_photo(tmp_path / "lib", "b.png", 2, None, {})
     (tmp_path / "lib2" / "b.png").symlink_to("../lib/b.png")
     (links / "b.png").symlink_to("../lib2/b.png")
+    assert _histories(links) == (["a", "a (virtual copy 1)"], ["b.png: no darktable sidecar (b.png.xmp)"])
+
+
+def test_messages_name_a_selections_photo_by_its_normalised_path(tmp_path: Path) -> None:
+    links = _chain(tmp_path)
+    b = edited_photo(tmp_path / "lib", "b.png", 2, None, {})
+    (tmp_path / "lib2" / "b.png").symlink_to("../lib/b.png")
     lib2 = tmp_path / "lib2"
-    assert _histories(links) == (
-        ["a", "a (virtual copy 1)"],
-        [f"{lib2 / 'b.png'}: no darktable sidecar ({lib2 / 'b.png.xmp'})"],
-    )
+    # given as links/../lib2/b.png: the selection links that path as it was typed
+    linked = _darktable_dir(darktable_args(links / "a.png", links / ".." / "lib2" / "b.png"), tmp_path / "run")
+    assert _is_selection(linked)
+    assert os.readlink(linked / "b.png") == str(links / ".." / "lib2" / "b.png")
+    assert _histories(linked) == (["a"], [f"{lib2 / 'b.png'}: no darktable sidecar ({lib2 / 'b.png.xmp'})"])
+    assert b.is_file()
 
 
 def test_a_folder_of_links_reached_through_a_linked_folder_reads_its_own_files(tmp_path: Path) -> None:
@@ -69,23 +85,51 @@ def test_a_folder_of_links_reached_through_a_linked_folder_reads_its_own_files(t
     assert _histories(alias) == (["a", "a (virtual copy 1)"], [])
 
 
-def test_a_lone_copy_linked_relatively_is_named_by_its_normalised_path(tmp_path: Path) -> None:
+def test_a_lone_copy_given_by_a_path_with_dots_is_named_by_its_normalised_path(tmp_path: Path) -> None:
     links = _chain(tmp_path)
     gone = edited_photo(tmp_path / "gone", "g.png", 4, 0.3, {1: 0.5})
     gone.unlink()
-    (links / "g_01.png.xmp").symlink_to("../gone/g_01.png.xmp")
-    assert _lone_copies(links) == [
+    given = links / ".." / "gone" / "g_01.png.xmp"
+    linked = _darktable_dir(darktable_args(links / "a.png", given), tmp_path / "run")
+    assert _lone_copies(linked) == [
         f"{gone.with_name('g_01.png.xmp')}: a darktable virtual copy's sidecar, and its photo {gone} is not there"
     ]
 
 
+def _photos_only(folder: Path, lib: Path, *, absolute: bool, names: tuple[str, ...] = ("a.png", "b.png")) -> None:
+    """``folder`` of links to ``lib``'s photos ``names`` (no sidecar linked), relative or absolute."""
+    folder.mkdir()
+    for name in names:
+        (folder / name).symlink_to(lib / name if absolute else Path(os.path.relpath(lib, folder)) / name)
+
+
 def test_a_folder_of_links_to_photos_only_learns_the_sidecars_beside_them(tmp_path: Path) -> None:
-    edited_photo(tmp_path / "lib", "a.png", 1, 0.4, {1: -0.6})
-    links = tmp_path / "links"
-    links.mkdir()
-    (links / "a.png").symlink_to("../lib/a.png")
-    assert _is_selection(links)
-    assert _histories(links) == (["a", "a (virtual copy 1)"], [])
+    lib = tmp_path / "lib"
+    edited_photo(lib, "a.png", 1, 0.4, {1: -0.6})
+    edited_photo(lib, "b.png", 2, None, {})
+    for folder, absolute in ((tmp_path / "links", False), (tmp_path / "abs", True), (tmp_path / "selection", True)):
+        _photos_only(folder, lib, absolute=absolute)
+        assert not _is_selection(folder), folder
+        # read as the user's folder: a folder named selection of absolute links too (taken for autoretouch's, it
+        # learnt nothing: "no darktable sidecar linked (lib/a.png.xmp is not in the selection)")
+        assert _histories(folder) == (["a", "a (virtual copy 1)"], ["b.png: no darktable sidecar (b.png.xmp)"])
+
+
+@pytest.mark.parametrize("kind", ["relative", "absolute", "named selection"])
+def test_a_users_folder_of_links_reads_its_own_sidecars(tmp_path: Path, kind: str) -> None:
+    """A sidecar beside a photo's link is that photo's, wherever it links to; given alone, the folder is read."""
+    lib = tmp_path / "lib"
+    edited_photo(lib, "a.png", 1, 0.4, {})
+    mine = edited_photo(tmp_path / "edits", "x.png", 2, -0.3, {})  # an edit kept elsewhere, linked under a's name
+    folder = tmp_path / ("selection" if kind == "named selection" else "links")
+    _photos_only(folder, lib, absolute=kind != "relative", names=("a.png",))
+    target = mine.with_name("x.png.xmp")
+    (folder / "a.png.xmp").symlink_to(target if kind != "relative" else os.path.relpath(target, folder))
+    assert _darktable_dir(darktable_args(folder), tmp_path / "run") == folder  # a folder given alone: itself
+    assert not (tmp_path / "run" / "selection").exists()
+    chosen, skipped, unreadable = _darktable_histories(list_photos(folder), _is_selection(folder))
+    assert ([e.name for e in chosen], skipped, unreadable) == (["a"], [], [])
+    assert chosen[0].text == target.read_text(encoding="utf-8")  # the folder's sidecar, not lib/a.png.xmp
 
 
 def test_a_selection_of_a_copy_only_leaves_its_photos_own_edit_out(tmp_path: Path) -> None:

@@ -16,13 +16,13 @@ from testing.darktable_selection import EMPTY_HISTORY, darktable_train_args, sel
 from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
-from trainer.data.selection import SelectionError, linked_folder
+from trainer.data.selection import MARKER, SelectionError, linked_folder
 
 
 def test_a_second_darktable_selection_replaces_the_first(tmp_path: Path) -> None:
     a, b, c = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg", "c.jpg")
     run = tmp_path / "run"
-    assert sorted(p.name for p in _darktable_dir(darktable_train_args(a, b), run).iterdir()) == [
+    assert sorted(p.name for p in _darktable_dir(darktable_train_args(a, b), run).iterdir() if p.name != MARKER) == [
         "a.jpg",
         "a.jpg.xmp",
         "b.jpg",
@@ -30,7 +30,7 @@ def test_a_second_darktable_selection_replaces_the_first(tmp_path: Path) -> None
     ]
     # the run was interrupted; the next one, in the same run folder, with other photos (overlapping)
     linked = _darktable_dir(darktable_train_args(c, a), run)
-    assert sorted(p.name for p in linked.iterdir()) == ["a.jpg", "a.jpg.xmp", "c.jpg", "c.jpg.xmp"]
+    assert sorted(p.name for p in linked.iterdir() if p.name != MARKER) == ["a.jpg", "a.jpg.xmp", "c.jpg", "c.jpg.xmp"]
     assert (linked / "c.jpg").resolve() == c.resolve()
     # the photos the links pointed to are untouched
     assert all(p.is_file() and Path(str(p) + ".xmp").is_file() for p in (a, b, c))
@@ -51,13 +51,18 @@ def test_darktable_takes_several_folders_and_photos_mixed(tmp_path: Path) -> Non
     selected_photos(tmp_path / "dt2", "p0.jpg", "q.jpg")
     (extra,) = selected_photos(tmp_path / "other", "x.jpg")
     linked = _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "dt2", extra), tmp_path / "run")
-    names = sorted(p.name for p in linked.iterdir() if p.suffix != ".xmp")
+    names = sorted(p.name for p in linked.iterdir() if p.suffix != ".xmp" and p.name != MARKER)
     assert names == ["p0-2.jpg", "p0.jpg", "p1.jpg", "q.jpg", "x.jpg"]  # dt2/p0.jpg renamed, not dropped
     assert (linked / "p0-2.jpg").resolve() == (tmp_path / "dt2" / "p0.jpg").resolve()
     assert (linked / "p0-2.jpg.xmp").resolve() == (tmp_path / "dt2" / "p0.jpg.xmp").resolve()
     # the same folder given twice counts once
     again = _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "dt"), tmp_path / "run")
-    assert sorted(p.name for p in again.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
+    assert sorted(p.name for p in again.iterdir() if p.name != MARKER) == [
+        "p0.jpg",
+        "p0.jpg.xmp",
+        "p1.jpg",
+        "p1.jpg.xmp",
+    ]
     with pytest.raises(NotFoundError, match=r"no such folder or photo file: .*nowhere"):
         _darktable_dir(darktable_train_args(tmp_path / "dt", tmp_path / "nowhere"), tmp_path / "run")
 
@@ -65,7 +70,12 @@ def test_darktable_takes_several_folders_and_photos_mixed(tmp_path: Path) -> Non
 def test_a_sidecar_given_as_a_photo_stands_for_its_photo(tmp_path: Path) -> None:
     p0, p1 = selected_photos(tmp_path / "dt", "p0.jpg", "p1.jpg")
     linked = _darktable_dir(darktable_train_args(p0, Path(str(p1) + ".xmp")), tmp_path / "run")
-    assert sorted(p.name for p in linked.iterdir()) == ["p0.jpg", "p0.jpg.xmp", "p1.jpg", "p1.jpg.xmp"]
+    assert sorted(p.name for p in linked.iterdir() if p.name != MARKER) == [
+        "p0.jpg",
+        "p0.jpg.xmp",
+        "p1.jpg",
+        "p1.jpg.xmp",
+    ]
     orphan = tmp_path / "dt" / "gone.jpg.xmp"
     orphan.write_text("<x:xmpmeta/>")
     with pytest.raises(SelectionError, match=r"gone\.jpg\.xmp: not a photo: a darktable sidecar.*pass the photo"):

@@ -97,57 +97,59 @@ def _beside(link: Path, photo: Path, number: int) -> bool:
     return target.name == wanted.name and target.parent.resolve() == wanted.parent.resolve()
 
 
-def _beside_real_file(photo: Path, photos: Sequence[Path]) -> list[tuple[int, Path]]:
-    """The edits of selection link ``photo`` read beside the file it resolves to, where the selection links none.
+def _beside_real_file(photo: Path, photos: Sequence[Path], listings: dict[Path, set[str]]) -> list[tuple[int, Path]]:
+    """The edits of photo link ``photo`` in a user's folder read beside the file it resolves to, where none is by it.
 
     A folder of links to photos only (``links/a.png -> lib/a.png``, no sidecar linked) learns the sidecars that
     darktable keeps beside the photos (``lib/a.png.xmp``, ``lib/a_01.png.xmp``), as the photos' own folder would.
-    Only in a user's folder of links, not a selection autoretouch linked from the photos given
-    (:func:`_made_by_autoretouch`: a photo given alone, without a sidecar of its own, does not bring its virtual
-    copies), and only where no sidecar (its own, a copy's) is linked by name beside ``photo`` and no other link of
-    ``photos`` resolves to the same file: a selection of a virtual copy only (the photo linked for it, its own
-    sidecar not) keeps the photo's own edit out.
+    Only in a user's folder, not in a selection autoretouch linked (:func:`_is_selection`: there a photo given
+    alone, linked without a sidecar of its own, stands for its own edit only, not its virtual copies'), only for a
+    photo that is a symbolic link, and only where no sidecar (its own, a copy's) is beside ``photo`` by name and no
+    other photo of ``photos`` resolves to the same file.
+
+    Args:
+        photo: a photo of a user's folder.
+        photos: the folder's photos.
+        listings: the file names of each folder listed so far (by folder; the real file's folder is added).
 
     Returns:
         ``(copy number, sidecar)`` as :func:`_photo_edits` gives them, or none.
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
 
-    if _made_by_autoretouch(photo.parent):  # a photo given alone, linked without its copies: its edits are linked
+    if not photo.is_symlink():
         return []
-    names = {p.name for p in photo.parent.iterdir()}
     real = photo.resolve()
-    if os.path.lexists(darktable_sidecar_path(photo)) or copy_sidecars(photo, names):
+    if os.path.lexists(darktable_sidecar_path(photo)) or copy_sidecars(photo, _listing(photo.parent, listings)):
         return []
     if any(p != photo and p.resolve() == real for p in photos) or not real.is_file():
         return []
-    return _photo_edits(real, {p.name for p in real.parent.iterdir()}, False)
+    return _photo_edits(real, _listing(real.parent, listings), False)
 
 
-def _made_by_autoretouch(folder: Path) -> bool:
-    """Whether ``folder`` is a selection that autoretouch linked (``train --darktable A B``, the daemon's files).
-
-    :func:`trainer.data.selection.linked_folder` makes ``RUN_DIR/selection`` of links to absolute paths, and links
-    each photo given with its own sidecar and the copies given only: there a photo link without a sidecar linked
-    beside it has no edit given (a photo given alone stands for its own edit, not its virtual copies'), so nothing
-    is read beside the file it resolves to (:func:`_beside_real_file`). A user's own folder of links (relative
-    links, or another folder name) is read as the photos' own folder would be.
-    """
-    if folder.name != "selection":
-        return False
-    links = [p for p in folder.iterdir() if p.is_symlink()]
-    return bool(links) and all(os.path.isabs(os.readlink(p)) for p in links)
+def _listing(folder: Path, listings: dict[Path, set[str]]) -> set[str]:
+    """The file names in ``folder``, listed once and kept in ``listings``."""
+    names = listings.get(folder)
+    if names is None:
+        names = listings[folder] = {p.name for p in folder.iterdir()}
+    return names
 
 
 def _is_selection(folder: Path) -> bool:
-    """Whether ``folder`` is a selection folder (``train --darktable A B``, the daemon's darktable files).
+    """Whether ``folder`` is a selection autoretouch linked (``train --darktable A B``, the daemon's darktable files).
 
-    :func:`trainer.data.selection.linked_folder` makes only symbolic links there and refuses to reuse a folder
-    holding anything else, so a folder is taken for one when every entry (hidden ones aside) is a link; a user's
-    folder where darktable or ``apply`` wrote a sidecar beside a linked photo is not one.
+    Known by the marker :func:`trainer.data.selection.linked_folder` writes there, and by it only
+    (:func:`trainer.data.selection.is_selection`). In a selection, a sidecar linked beside a photo's link is that
+    photo's only where it links to the one beside the user's photo (:func:`_photo_edits`), messages name the
+    user's files, a photo link without a sidecar linked beside it has no edit given (nothing is read beside the
+    file it resolves to), and copies' sidecars whose photo is missing are named (:func:`_lone_copies`). Any other
+    folder, a user's folder of links too (whatever its name, its links relative or absolute), is read as the
+    user's: the sidecars by name beside its photos, messages naming its photos by their names there, and, for a
+    photo link with none beside it, those beside the file it resolves to (:func:`_beside_real_file`).
     """
-    entries = [p for p in folder.iterdir() if p.is_symlink() or not p.name.startswith(".")]
-    return bool(entries) and all(p.is_symlink() for p in entries)
+    from trainer.data.selection import is_selection
+
+    return is_selection(folder)
 
 
 def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[DarktableEdit], list[str], list[str]]:
@@ -188,13 +190,15 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     only sidecars are its copies' (a selection of copies) is not skipped for want of its own; one whose every
     sidecar by name is another file's is (no darktable sidecar). A photo's own sidecar whose ``xmpMM:DerivedFrom``
     names the file whose virtual copy that name is, there beside it (``p_01.png.xmp`` naming ``p.png``), is that
-    copy's, not the photo's (:func:`_others_own`). In a selection, a photo link with no sidecar linked beside it
-    reads those beside the file it resolves to (:func:`_beside_real_file`), and the photos are read each further
-    link to a file after its first (:func:`_in_order`), their copies compared with the same file's edits.
+    copy's, not the photo's (:func:`_others_own`). In a user's folder (not a selection), a photo link with no
+    sidecar beside it reads those beside the file it resolves to (:func:`_beside_real_file`); the photos are read
+    each further link to a file after its first (:func:`_in_order`), their copies compared with the same file's
+    edits.
 
     Args:
         photos: the folder's photos (links to the user's own files when ``selection``).
-        selection: the folder is a selection of links (``train --darktable A B``): messages name the user's files.
+        selection: the folder is a selection autoretouch linked (``train --darktable A B``, :func:`_is_selection`):
+            messages name the user's files.
 
     Returns:
         The usable edits, the skip messages (``"PHOTO: why"``, every edit skipped), those skipped because the
@@ -217,14 +221,14 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     # by the file each photo resolves to: a copy linked beside a further link of its photo is compared with its own
     histories_of: dict[Path, dict[tuple[Any, ...], str]] = {}
     for photo in _in_order(photos):
-        names = listings.get(photo.parent)
-        if names is None:
-            names = listings[photo.parent] = {p.name for p in photo.parent.iterdir()}
+        names = _listing(photo.parent, listings)
         # The photo as the user has it: in a selection, the user's file (messages name it, not the run's links;
         # normalised: links/../lib2/a.png is lib2/a.png).
         own = _user_file(photo) if selection else photo
         shown = str(own) if selection else photo.name
-        edits = _photo_edits(photo, names, selection) or (_beside_real_file(photo, photos) if selection else [])
+        edits = _photo_edits(photo, names, selection) or (
+            [] if selection else _beside_real_file(photo, photos, listings)
+        )
         others = 0  # edits left out as another file's sidecar
         owner: str | None = None  # the file the photo's own sidecar (by name) says it is of, when left out for it
         long_side: int | None = None  # the photo is decoded once, for its first usable edit
@@ -405,7 +409,7 @@ def load_darktable_pair_set(
     d = cfg.data
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images)
-    selection = _is_selection(Path(folder))  # a folder of links to the photos given (train --darktable A B)
+    selection = _is_selection(Path(folder))  # the links autoretouch made to the photos given (train --darktable A B)
     chosen, skipped, unreadable, noted = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]

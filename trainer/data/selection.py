@@ -2,21 +2,25 @@
 
 The trainer reads folders (favourites, darktable edits); a selection in Lightroom or darktable is a list of
 files from many folders. :func:`linked_folder` makes a folder of links to them, names made unique; it starts
-afresh on every call, so a run folder reused by a later run never trains on an earlier run's selection.
+afresh on every call, so a run folder reused by a later run never trains on an earlier run's selection. It marks
+the folder with :data:`MARKER`, and :func:`is_selection` recognises such a folder by that file only (a user's own
+folder of links, whatever its name and links, is read as the user's folder).
 :func:`darktable_selection` turns what ``train --darktable`` was given (folders, photos, a photo's sidecar, a
 virtual copy's sidecar) into one list of photo files and virtual copies' sidecars.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from backend.errors import AutoretouchError, NotFoundError
 from trainer.data.darktable_copies import VirtualCopy, copy_named, copy_sidecars
 
-__all__ = ["SelectionError", "darktable_selection", "link_target", "linked_folder"]
+__all__ = ["MARKER", "SelectionError", "darktable_selection", "is_selection", "link_target", "linked_folder"]
 
 
 class SelectionError(AutoretouchError):
@@ -31,12 +35,68 @@ class SelectionError(AutoretouchError):
         self.path = Path(path)
 
 
+#: The file :func:`linked_folder` writes into the folder it makes; :func:`is_selection` knows a selection by it.
+MARKER = ".autoretouch-selection"
+#: The version of :data:`MARKER`'s content; a marker of another version is not recognised.
+_MARKER_VERSION = 1
+#: What a selection was made for, by ``with_sidecars`` (:func:`linked_folder`), as :data:`MARKER` records it.
+_MADE_FOR = {True: "darktable edits", False: "photos"}
+#: The most bytes :func:`is_selection` reads of a marker (it holds a few dozen).
+_MARKER_LIMIT = 4096
+
+
+def _mark(folder: Path, with_sidecars: bool) -> None:
+    """Write :data:`MARKER` into ``folder`` atomically (a regular file; an earlier marker or a link there replaced).
+
+    Content: ``{"autoretouch": "selection", "version": 1, "for": "darktable edits" | "photos"}``.
+
+    Raises:
+        SelectionError: it cannot be written (a folder of that name is there, the folder is not writable).
+        OutputError: the disk is full (or a quota or file-size limit is reached).
+    """
+    from backend.fsio import write_text_atomic
+
+    content = {"autoretouch": "selection", "version": _MARKER_VERSION, "for": _MADE_FOR[with_sidecars]}
+    try:
+        write_text_atomic(folder / MARKER, json.dumps(content) + "\n")
+    except IsADirectoryError as exc:
+        raise SelectionError(folder / MARKER, "a folder of the user's is in the way; choose another --run-dir") from exc
+    except OSError as exc:
+        raise SelectionError(folder / MARKER, f"cannot write the selection's marker ({exc.strerror or exc})") from exc
+
+
+def is_selection(folder: str | Path) -> bool:
+    """Whether ``folder`` is a selection :func:`linked_folder` made: it holds its :data:`MARKER`.
+
+    The marker must be a regular file (not a link), at most :data:`_MARKER_LIMIT` bytes, holding the JSON object
+    :func:`_mark` writes, of this version (``"for"`` one of the known purposes). Anything else (no marker, a link,
+    a folder, text that is not that JSON, another version) means the folder is not one: a user's folder.
+    """
+    marker = Path(folder) / MARKER
+    try:
+        info = marker.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_LIMIT:
+            return False
+        content = json.loads(marker.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(content, dict) or set(content) != {"autoretouch", "version", "for"}:
+        return False
+    version = content["version"]
+    return (
+        content["autoretouch"] == "selection"
+        and type(version) is int
+        and version == _MARKER_VERSION
+        and content["for"] in _MADE_FOR.values()
+    )
+
+
 def _clear(folder: Path) -> None:
     """Remove the links of an earlier selection from ``folder``; refuse if it holds anything else.
 
-    Only symbolic links are removed (this module makes nothing else there); a regular file or folder in it is
-    the user's, so it is left alone and reported, except hidden ones (``.DS_Store``), which the photo listing
-    skips anyway.
+    Only symbolic links are removed (this module makes nothing else there but its :data:`MARKER`, which is kept,
+    to be rewritten); a regular file or folder in it is the user's, so it is left alone and reported, except
+    hidden ones (``.DS_Store``), which the photo listing skips anyway.
     """
     entries = sorted(p for p in folder.iterdir() if p.is_symlink() or not p.name.startswith("."))
     foreign = [p for p in entries if not p.is_symlink()]
@@ -54,7 +114,8 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
     """A folder of symbolic links to ``files`` (and, with ``with_sidecars``, each one's ``NAME.EXT.xmp``).
 
     The folder holds this selection only: the links of an earlier call (an earlier, perhaps interrupted, run in
-    the same run folder) are removed first.
+    the same run folder) are removed first. It is marked as a selection (:data:`MARKER`, written before the links,
+    :func:`is_selection`); the trainer reads it as one by that file only.
 
     Args:
         folder: the folder to create (its parents too) or to empty of its links.
@@ -71,12 +132,15 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
         ``folder``.
 
     Raises:
-        SelectionError: ``folder`` holds something that is not a symbolic link (a user's file is never removed).
+        SelectionError: ``folder`` holds something that is not a symbolic link (a user's file is never removed), or
+            a folder of the marker's name.
+        OutputError: the disk is full as the marker is written.
     """
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise SelectionError(folder, "the selection folder is not a folder; choose another --run-dir")
     folder.mkdir(parents=True, exist_ok=True)
     _clear(folder)
+    _mark(folder, with_sidecars)
     used: set[str] = set()
     linked: dict[Path, str] = {}  # photo (resolved) -> its link's name
 

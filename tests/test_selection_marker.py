@@ -1,0 +1,110 @@
+"""The selection folder autoretouch links is known by its marker file, and by nothing else.
+
+:func:`trainer.data.selection.linked_folder` writes ``.autoretouch-selection`` (a small JSON: a version and what the
+selection was made for) into the folder it makes, as a regular file written atomically, kept or rewritten when the
+folder is made again; :func:`trainer.data.selection.is_selection` recognises a selection by it only: a link, a
+folder, text that is not that JSON, another version, are no marker (the folder is then a user's). A user's folder of
+links is read as the user's however it looks (``tests/test_train_darktable_link_chains.py``). No photo is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from testing.darktable_selection import darktable_train_args, selected_photos
+from trainer.cli import _darktable_dir
+from trainer.darktable_pairs import _is_selection
+from trainer.data.selection import MARKER, SelectionError, is_selection, linked_folder
+
+
+def _content(folder: Path) -> object:
+    marker = folder / MARKER
+    assert marker.is_file() and not marker.is_symlink()
+    return json.loads(marker.read_text(encoding="utf-8"))
+
+
+def test_a_selection_is_marked_and_known_by_its_marker(tmp_path: Path) -> None:
+    a, b = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg")
+    linked = _darktable_dir(darktable_train_args(a, b), tmp_path / "run")
+    assert _content(linked) == {"autoretouch": "selection", "version": 1, "for": "darktable edits"}
+    assert is_selection(linked) and _is_selection(linked)
+    (linked / ".DS_Store").write_bytes(b"finder")
+    again = _darktable_dir(darktable_train_args(b), tmp_path / "run")  # made again: the marker rewritten, kept
+    assert is_selection(again)
+    assert sorted(p.name for p in again.iterdir()) == [".DS_Store", MARKER, "b.jpg", "b.jpg.xmp"]
+    photos = linked_folder(tmp_path / "favs", [a], with_sidecars=False)  # the daemon's favourite files
+    assert _content(photos) == {"autoretouch": "selection", "version": 1, "for": "photos"}
+    assert is_selection(photos)
+    assert a.is_file() and b.is_file()
+
+
+def test_a_folder_of_links_without_the_marker_is_no_selection(tmp_path: Path) -> None:
+    a, b = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg")
+    folder = tmp_path / "run" / "selection"  # as autoretouch names it, absolute links only: still the user's
+    folder.mkdir(parents=True)
+    for photo in (a, b):
+        (folder / photo.name).symlink_to(photo)
+        (folder / (photo.name + ".xmp")).symlink_to(Path(str(photo) + ".xmp"))
+    assert not is_selection(folder)
+    assert not is_selection(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'"selection"',
+        b'{"autoretouch": "selection", "version": 2, "for": "darktable edits"}',
+        b'{"autoretouch": "selection", "version": true, "for": "darktable edits"}',
+        b'{"autoretouch": "selection", "version": 1.0, "for": "darktable edits"}',
+        b'{"autoretouch": "selection", "version": "1", "for": "darktable edits"}',
+        b'{"autoretouch": "selection", "version": 1, "for": "something else"}',
+        b'{"autoretouch": "catalog", "version": 1, "for": "photos"}',
+        b'{"autoretouch": "selection", "version": 1}',
+        b'{"autoretouch": "selection", "version": 1, "for": "photos", "more": 0}',
+        b'{"autoretouch": "selection", "version": 1, "for": "photos"' + b" " * 5000 + b"}",
+    ],
+)
+def test_an_odd_marker_is_no_marker(tmp_path: Path, content: bytes) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    linked = linked_folder(tmp_path / "selection", [a], with_sidecars=True)
+    (linked / MARKER).write_bytes(content)
+    assert not is_selection(linked)
+
+
+def test_a_marker_that_is_a_link_or_a_folder_is_no_marker(tmp_path: Path) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    real = linked_folder(tmp_path / "real", [a], with_sidecars=True)
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "a.jpg").symlink_to(a)
+    (users / MARKER).symlink_to(real / MARKER)  # a link to a true marker
+    assert not is_selection(users)
+    (users / MARKER).unlink()
+    (users / MARKER).mkdir()
+    assert not is_selection(users)
+
+
+def test_making_a_selection_replaces_a_linked_marker_and_refuses_a_folder_in_its_way(tmp_path: Path) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("mine", encoding="utf-8")
+    folder = tmp_path / "run" / "selection"
+    folder.mkdir(parents=True)
+    (folder / MARKER).symlink_to(elsewhere)
+    linked_folder(folder, [a], with_sidecars=True)
+    assert _content(folder)  # a regular file now, the link's target untouched
+    assert elsewhere.read_text(encoding="utf-8") == "mine"
+    other = tmp_path / "run2" / "selection"
+    (other / MARKER).mkdir(parents=True)
+    (other / MARKER / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(SelectionError, match=r"\.autoretouch-selection: a folder of the user's is in the way"):
+        linked_folder(other, [a], with_sidecars=True)
+    assert (other / MARKER / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert not is_selection(other)
