@@ -14,6 +14,12 @@ latter two as ``left_out_ambiguous`` and ``pairing_notes``). For each pair:
   at the evaluation size with :func:`backend.recipe.render_recipe`;
 * **identity**: the input unchanged; a pair whose identity SSIM is under :data:`DIFFERENT_PHOTO_SSIM` (0.2) is
   most likely another photo under the same name: it is scored, with a warning on stderr naming it;
+* **frame check** (:func:`trainer.data.framing.frame_offset`): a reference that passes the aspect-ratio check but
+  shows another part of the scene (a crop with the input's aspect ratio, a straightening crop, a shift) is compared
+  misaligned, so every method's scores on it (the identity's too) measure the misalignment more than the edit. The
+  frame's offset is estimated from the photos' structure (corners of the stretched log-luminance, which tone edits
+  leave in place); a pair whose reference is scaled by more than 1 %, turned by more than 0.5° or shifted by more
+  than 1 % of the frame is named in a warning on stderr (``looks cropped or shifted``) and scored anyway, unchanged;
 * **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
   the same way;
 * **nearest** (styles trained from before/after pairs, which carry their training photos' fitted recipes):
@@ -42,7 +48,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -53,8 +59,12 @@ from backend.cli.argtypes import int_arg
 from backend.cli.style_options import add_strength_option, add_style_options, load_styles
 from backend.errors import AutoretouchError, ImageTooSmallError, InvalidRecipeError
 from backend.text import printable
+from trainer.data.framing import MAX_ROTATION_DEG, MAX_SCALE_OFF, MAX_SHIFT, FrameOffset, frame_offset
 from trainer.data.pairs import Pair, check_pairs, find_pairs, load_pair, load_pair_noted
 from trainer.summary_lines import counted
+
+if TYPE_CHECKING:
+    from backend.recipe import Recipe
 
 __all__ = [
     "DIFFERENT_PHOTO_SSIM",
@@ -90,6 +100,12 @@ two sizes; photos smaller than --size keep their size (the summary says which si
 fewer than 3 pixels a side at that size (SSIM's smallest window; e.g. a long panorama at a small --size) fails.
 A pair whose input and reference look like different photos (identity SSIM under 0.2: most likely another
 photo under the same name) is named in a warning on stderr, and still scored.
+A reference that shows another part of the scene than its input (a crop with the same aspect ratio, a
+straightening crop, a shift) is compared misaligned, so its scores (the identity's too) measure the
+misalignment: where the photos' structure shows it scaled by more than 1 %, turned by more than 0.5 deg or
+shifted by more than 1 % of the frame, it is named in a warning on stderr ("looks cropped or shifted") and
+scored anyway; --json gives each pair's frame_offset (scale, rotation_deg, shift_x, shift_y as fractions of the
+frame, misaligned; null where too little structure matched) and its warnings.
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
@@ -126,8 +142,10 @@ class EvalResult:
         methods: method names in report order (``identity``, ``auto``, then any fixed recipes, ``nearest``
             for a style with examples, ``style``).
         per_photo: one dict per evaluated pair: ``name``, ``input``, ``reference``, ``long_side`` (the long side
-            in pixels it was compared at), ``metrics`` (method -> metric -> value) and ``recipes`` (method ->
-            recipe dict).
+            in pixels it was compared at), ``metrics`` (method -> metric -> value), ``recipes`` (method ->
+            recipe dict), ``frame_offset`` (:meth:`trainer.data.framing.FrameOffset.to_dict`: how the reference's
+            frame lies in the input's, with ``misaligned``; ``None`` where too little structure matched to tell) and
+            ``warnings`` (the pair's warnings, as ``on_warning`` received them).
         failures: the pairs that failed, as :class:`Failure`.
         size: the evaluation long side asked for (``--size``); smaller photos are compared at their own size.
         style: style label (``NAME`` or ``A:0.7,B:0.3``), ``None`` without a style.
@@ -199,16 +217,57 @@ def _check_comparable(pair: Pair, image: Tensor, size: int) -> None:
 DIFFERENT_PHOTO_SSIM = 0.2
 
 
-def _warn_if_different_photo(
-    pair: Pair, identity: Mapping[str, float], on_warning: Callable[[str], None] | None
-) -> None:
-    """Warn (``on_warning``) when a pair's reference is implausibly different from its input."""
+def _different_photo(pair: Pair, identity: Mapping[str, float]) -> list[str]:
+    """The warning for a pair whose reference is implausibly different from its input (none, or one message)."""
     ssim = identity.get("ssim", 1.0)
-    if on_warning is not None and ssim < DIFFERENT_PHOTO_SSIM:
-        on_warning(
-            f"{pair.reference}: looks like a different photo than {pair.input} (SSIM of the input as it is "
-            f"{ssim:.2f}, under {DIFFERENT_PHOTO_SSIM}); scored anyway"
-        )
+    if ssim >= DIFFERENT_PHOTO_SSIM:
+        return []
+    return [
+        f"{pair.reference}: looks like a different photo than {pair.input} (SSIM of the input as it is "
+        f"{ssim:.2f}, under {DIFFERENT_PHOTO_SSIM}); scored anyway"
+    ]
+
+
+def _warned(messages: list[str], on_warning: Callable[[str], None] | None) -> list[str]:
+    """``messages``, each passed to ``on_warning`` first (where there is one)."""
+    if on_warning is not None:
+        for message in messages:
+            on_warning(message)
+    return messages
+
+
+def _misaligned(pair: Pair, offset: FrameOffset | None) -> list[str]:
+    """The warning for a pair whose reference shows another part of the scene (none, or one message)."""
+    if offset is None or not offset.misaligned:
+        return []
+    return [
+        f"{pair.reference}: looks cropped or shifted against its input {pair.input.name}: {offset.describe()} "
+        f"(beyond {MAX_SCALE_OFF * 100:g} % of scale, {MAX_ROTATION_DEG:g}° or {MAX_SHIFT * 100:g} % of the "
+        "frame); scored anyway at one frame, so its scores measure the misalignment too"
+    ]
+
+
+def _render_and_score(
+    x: Tensor, ref: Tensor, recipes: Mapping[str, Recipe]
+) -> tuple[dict[str, Tensor], dict[str, dict[str, float]]]:
+    """Each method's recipe rendered on ``x`` (the identity's none) and scored against ``ref``.
+
+    Args:
+        x: ``(1, 3, H, W)`` the input, linear Rec.2020.
+        ref: ``(1, 3, H, W)`` its reference at the same frame.
+        recipes: method -> recipe, in report order.
+
+    Returns:
+        ``(renders, scores)``: method -> ``(1, 3, H, W)`` image, and method -> metric -> value
+        (:func:`trainer.metrics.image_metrics`).
+    """
+    from backend.recipe import render_recipe
+    from trainer.metrics import Prepared, image_metrics
+
+    with torch.inference_mode():
+        outs = {m: x if not r.steps else render_recipe(x, r) for m, r in recipes.items()}
+    target = Prepared(ref)
+    return outs, {m: {k: float(v[0]) for k, v in image_metrics(outs[m], target).items()} for m in recipes}
 
 
 def evaluate_pairs(
@@ -236,18 +295,18 @@ def evaluate_pairs(
         sheet_photos: keep the images of the first this many photos for a contact sheet.
         on_error: called with ``(where, message)`` for each failed pair.
         on_photo: called with each photo's result dict as soon as it is done.
-        on_warning: called with a message for each pair whose reference looks like another photo
-            (:data:`DIFFERENT_PHOTO_SSIM`; the pair is still scored), and for each whose raw original cannot be
-            decoded and whose camera JPEG of the same name is evaluated instead.
+        on_warning: called with each pair's warnings (also in its row's ``warnings``): its reference looks like
+            another photo (:data:`DIFFERENT_PHOTO_SSIM`) or cropped, turned or shifted against its input
+            (:func:`trainer.data.framing.frame_offset`), both still scored unchanged; its raw original cannot be
+            decoded and the camera JPEG of the same name is evaluated instead.
 
     Returns:
         :class:`EvalResult`.
     """
     from backend.agent.nearest import has_examples, nearest_recipe
     from backend.agent.suggest import mix_label, suggest_for_photo
-    from backend.recipe import Recipe, render_recipe
+    from backend.recipe import Recipe
     from trainer.baselines import auto_recipe
-    from trainer.metrics import Prepared, image_metrics
 
     styles = list(styles or [])
     fixed = dict(fixed or {})
@@ -258,19 +317,16 @@ def evaluate_pairs(
     for pair in pairs:
         try:
             pair, x, ref, note = load_pair_noted(pair, size)  # pair: its camera JPEG where its raw is unreadable
-            if note and on_warning is not None:
-                on_warning(note)
+            warnings = _warned([note] if note else [], on_warning)
             _check_comparable(pair, x, size)
             recipes: dict[str, Recipe] = {"identity": Recipe(), "auto": auto_recipe(x), **fixed}
             if nearest:
                 recipes["nearest"] = nearest_recipe(examples, x)  # type: ignore[arg-type]
             if styles:
                 recipes["style"] = suggest_for_photo(pair.input, styles, strength=strength)[0]
-            with torch.inference_mode():
-                outs = {m: x if not recipes[m].steps else render_recipe(x, recipes[m]) for m in methods}
-            target = Prepared(ref)
-            scores = {m: {k: float(v[0]) for k, v in image_metrics(outs[m], target).items()} for m in methods}
-            _warn_if_different_photo(pair, scores["identity"], on_warning)
+            outs, scores = _render_and_score(x, ref, {m: recipes[m] for m in methods})
+            offset = frame_offset(x, ref)
+            warnings += _warned(_different_photo(pair, scores["identity"]) + _misaligned(pair, offset), on_warning)
         except AutoretouchError as exc:
             message = str(exc) if pair.name in str(exc) else f"{pair.input}: {exc}"
             result.failures.append(Failure(str(pair.input), message, exc.exit_code))
@@ -284,7 +340,7 @@ def evaluate_pairs(
             "long_side": max(x.shape[-2:]),  # the size compared: --size, or less for smaller photos
             "metrics": scores,
             "recipes": {m: recipes[m].to_dict() for m in methods if m != "identity"},
-        }
+        } | {"frame_offset": None if offset is None else offset.to_dict(), "warnings": warnings}
         result.per_photo.append(row)
         if len(result.sheet) < sheet_photos:
             result.sheet.append({"input": x, **{m: outs[m] for m in methods if m != "identity"}, "reference": ref})
