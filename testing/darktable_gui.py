@@ -1,6 +1,7 @@
 """Helpers for tests that drive a real darktable GUI under ``xvfb-run`` with a Lua driver (``--luacmd``).
 
-Also reading the histories in the library darktable leaves behind.
+Also the photos and sidecars such a session imports (:func:`history_xmp`, :func:`gui_photo`), and reading the
+histories in the library darktable leaves behind.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from testing.needs import missing
 
 __all__ = [
     "FIXED_MODULES",
+    "gui_photo",
+    "history_xmp",
     "library_histories",
     "lua_string",
     "require_darktable_gui",
@@ -38,6 +43,39 @@ def lua_string(text: str) -> str:
     """A Lua string literal for ``text`` (every byte outside [A-Za-z0-9 /._-] as a decimal escape)."""
     safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /._-")
     return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
+
+
+def history_xmp(steps: Sequence[Mapping[str, Any]], *, long_side_px: int = 64) -> str:
+    """A darktable sidecar whose history is the recipe ``steps`` translated, as a user's own edit (no autoretouch
+    record).
+
+    Args:
+        steps: recipe steps, ``{"slider": NAME, "value": V}`` each.
+        long_side_px: the photo's long side in pixels, for the modules whose radii scale with it (64 unless given:
+            what these tests' sidecars have always used; their checks read only the modules' names).
+    """
+    from backend.recipe import Recipe
+    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
+    from backend.translate.darktable import recipe_to_history
+
+    recipe = Recipe.from_dict({"version": 1, "steps": list(steps)})
+    entries = recipe_to_history(recipe, is_raw=False, long_side_px=long_side_px)
+    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+
+
+def gui_photo(
+    folder: Path, name: str, history: Sequence[Mapping[str, Any]] | None = None, *, long_side_px: int = 64
+) -> Path:
+    """``folder/name``: a 96 x 64 PNG for darktable to import (``folder`` made where missing), and with ``history``
+    its sidecar ``NAME.xmp`` holding those recipe steps (see history_xmp; ``long_side_px`` as there).
+    """
+    from testing.fixtures import make_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    photo = make_png(folder, name, width=96, height=64)
+    if history is not None:
+        photo.with_name(name + ".xmp").write_text(history_xmp(history, long_side_px=long_side_px), encoding="utf-8")
+    return photo
 
 
 def library_histories(

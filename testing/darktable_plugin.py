@@ -1,7 +1,8 @@
 """Helpers for tests that run the darktable plug-in inside a real darktable.
 
 Install it, a CLI wrapper, a style; write a ``--luacmd`` driver that ends by writing its result and quitting,
-and read that result; or all of it at once (run_plugin_session).
+and read that result; or all of it at once (run_plugin_session). Lua a driver's body may start with: COPY_FILE,
+PREVIEW_COUNTER, READ_FILE and SETTLE (a function each), and OWN_VIRTUAL_COPY (a photo's copy with its own history).
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import pytest
 from testing.darktable_gui import lua_string, run_darktable
 
 __all__ = [
+    "COPY_FILE",
+    "OWN_VIRTUAL_COPY",
     "PLUGIN",
     "PLUGIN_MODULES",
     "PREVIEW_COUNTER",
+    "READ_FILE",
     "REPO",
+    "SETTLE",
     "cli_wrapper",
     "driver_result",
     "install_plugin",
@@ -80,6 +85,58 @@ PREVIEW_COUNTER = """
     return n
   end
 """
+
+#: Lua for a driver's body (see write_driver): ``read(path)``, the file's bytes, nil when it cannot be opened.
+READ_FILE = """
+  local function read(path)
+    local f = io.open(path, "rb")
+    local text = f and f:read("*a")
+    if f then
+      f:close()
+    end
+    return text
+  end
+"""
+
+#: Lua for a driver's body (see write_driver): ``copy_file(src, dst)`` writes the bytes of ``src`` to ``dst``, as a
+#: program outside darktable would (an error when either cannot be opened).
+COPY_FILE = """
+  local function copy_file(src, dst)
+    local f = io.open(src, "rb")
+    local text = f:read("*a")
+    f:close()
+    local g = io.open(dst, "wb")
+    g:write(text)
+    g:close()
+  end
+"""
+
+#: Lua for a driver's body (see write_driver): ``settle()``, a pause of 1.5 s between steps, as between a user's
+#: clicks: darktable 4.2 reloads a sidecar by importing the image again and then refreshes its thumbnail in the
+#: background; importing the same image again while that job runs has crashed or hung darktable under load.
+SETTLE = """
+  local function settle()
+    dt.control.sleep(1500)
+  end
+"""
+
+#: Lua for a driver's body (see write_driver; it brings SETTLE and COPY_FILE): the user's own virtual copy of the
+#: photo ``{photo}``, with a history of its own: ``img``, the photo imported, and ``copy``, its virtual copy, whose
+#: sidecar is then written from the file ``{copy_history}`` (from outside, as a program would) and read back into
+#: darktable's library by importing the photo again.
+OWN_VIRTUAL_COPY = (
+    SETTLE
+    + COPY_FILE
+    + """
+  local img = dt.database.import({photo})
+  settle()
+  local copy = dt.database.duplicate(img)
+  settle()
+  copy_file({copy_history}, copy.sidecar)
+  dt.database.import({photo}) -- darktable 4.2 re-reads the copy's sidecar into its library
+  settle()
+"""
+)
 
 
 def write_driver(path: Path, body: str, result_path: Path, **paths: Path) -> None:

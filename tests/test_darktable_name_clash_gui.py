@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import FIXED_MODULES, library_histories, require_darktable_gui
-from testing.darktable_plugin import run_plugin_session
+from testing.darktable_gui import FIXED_MODULES, gui_photo, history_xmp, library_histories, require_darktable_gui
+from testing.darktable_plugin import COPY_FILE, run_plugin_session
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -28,21 +28,15 @@ SESSION_TIMEOUT_S = 150
 
 #: The driver (see testing.darktable_plugin.write_driver): a.png imported, then a_01.png with its own sidecar;
 #: auto-retouch on a.png; then the import of a.png that darktable 4.2's reload would be.
-DRIVER = """
+DRIVER = (
+    COPY_FILE
+    + """
   local function images()
     local out = {{}}
     for _, i in ipairs(dt.database) do
       out[#out + 1] = {{ file = i.filename, index = i.duplicate_index }}
     end
     return out
-  end
-  local function copy_file(src, dst)
-    local f = io.open(src, "rb")
-    local text = f:read("*a")
-    f:close()
-    local g = io.open(dst, "wb")
-    g:write(text)
-    g:close()
   end
   local a = dt.database.import({photo})
   dt.control.sleep(1500)
@@ -58,29 +52,16 @@ DRIVER = """
   dt.control.sleep(2000)
   result.after_import = images()
 """
-
-
-def _history_xmp(steps: list[dict[str, object]]) -> str:
-    """A darktable sidecar whose history is ``steps`` translated (no autoretouch record)."""
-    from backend.recipe import Recipe
-    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
-    from backend.translate.darktable import recipe_to_history
-
-    recipe = Recipe.from_dict({"version": 1, "steps": steps})
-    entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)
-    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+)
 
 
 def test_apply_refuses_a_file_whose_reload_would_read_another_files_sidecar_as_its_copy(tmp_path: Path) -> None:
     require_darktable_gui()
-    from testing.fixtures import make_png
-
     photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = make_png(photos, "a.png", width=96, height=64)
-    named = make_png(photos, "a_01.png", width=96, height=64)
+    photo = gui_photo(photos, "a.png")
+    named = gui_photo(photos, "a_01.png")
     named_history = tmp_path / "named.xmp"
-    named_history.write_text(_history_xmp([{"slider": "exposure", "value": 0.5}]), encoding="utf-8")
+    named_history.write_text(history_xmp([{"slider": "exposure", "value": 0.5}]), encoding="utf-8")
     recipe = tmp_path / "plus1ev.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     named_sidecar = photos / "a_01.png.xmp"

@@ -25,12 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from testing.darktable_gui import library_histories, require_darktable_gui
+from testing.darktable_gui import gui_photo, library_histories, require_darktable_gui
 from testing.darktable_plugin import PREVIEW_COUNTER, run_plugin_session
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 SESSION_TIMEOUT_S = 120
+#: Photo A's own history, the user's edit (in its sidecar, for a 96 px long side).
+USER_HISTORY = [{"slider": "sharpen", "value": 60.0}, {"slider": "exposure", "value": -0.5}]
 
 #: The driver's work (see write_driver): previews of B, discarded, then two of A; counts in ``result``.
 DRIVER = (
@@ -70,21 +72,11 @@ def test_preview_copies_replace_each_other_and_leave_the_original_alone(tmp_path
     require_darktable_gui()
     from backend.agent.style import load_style
     from backend.agent.suggest import suggest_for_photo
-    from backend.recipe import Recipe
-    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
     from backend.translate.darktable import recipe_to_history
-    from testing.fixtures import make_png
 
     photos = tmp_path / "photos it's"
-    photos.mkdir()
-    photo_a = make_png(photos, "a photo.png", width=96, height=64)
-    photo_b = make_png(photos, "b.png", width=96, height=64)
-    user = Recipe.from_dict(
-        {"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}, {"slider": "exposure", "value": -0.5}]}
-    )
-    user_entries = recipe_to_history(user, is_raw=False, long_side_px=96)
-    sidecar_a = photo_a.with_name(photo_a.name + ".xmp")
-    sidecar_a.write_text(xmp_to_string(new_darktable_xmp(user_entries, is_raw=False)), encoding="utf-8")
+    photo_a = gui_photo(photos, "a photo.png", USER_HISTORY, long_side_px=96)
+    photo_b = gui_photo(photos, "b.png")
     root = tmp_path / "dt"
     result, _log = run_plugin_session(root, DRIVER, timeout_s=SESSION_TIMEOUT_S, photo_a=photo_a, photo_b=photo_b)
     styles = root / "styles"  # the session's throw-away style
@@ -153,21 +145,10 @@ def test_apply_chosen_preview_applies_that_variant_to_the_original(tmp_path: Pat
     from backend.agent.style import load_style
     from backend.agent.suggest import suggest_for_photo
     from backend.recipe import Recipe
-    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
     from backend.translate.darktable import recipe_to_history
     from backend.translate.darktable_pack import decode_params
-    from testing.fixtures import make_png
 
-    photos = tmp_path / "photos it's"
-    photos.mkdir()
-    photo_a = make_png(photos, "a photo.png", width=96, height=64)
-    user = Recipe.from_dict(
-        {"version": 1, "steps": [{"slider": "sharpen", "value": 60.0}, {"slider": "exposure", "value": -0.5}]}
-    )
-    user_entries = recipe_to_history(user, is_raw=False, long_side_px=96)
-    photo_a.with_name(photo_a.name + ".xmp").write_text(
-        xmp_to_string(new_darktable_xmp(user_entries, is_raw=False)), encoding="utf-8"
-    )
+    photo_a = gui_photo(tmp_path / "photos it's", "a photo.png", USER_HISTORY, long_side_px=96)
     root = tmp_path / "dt"
     result, _log = run_plugin_session(root, CHOSEN_DRIVER, timeout_s=SESSION_TIMEOUT_S, photo_a=photo_a)
 

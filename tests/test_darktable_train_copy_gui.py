@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from testing.darktable_gui import require_darktable_gui, run_darktable
-from testing.darktable_plugin import cli_wrapper, driver_result, install_plugin, write_driver
+from testing.darktable_gui import gui_photo, history_xmp, require_darktable_gui, run_darktable
+from testing.darktable_plugin import OWN_VIRTUAL_COPY, cli_wrapper, driver_result, install_plugin, write_driver
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -28,57 +27,26 @@ STYLE = "copy-look"
 #: The training budget (the preference's own minimum, 1 minute, is for the GUI's slider only).
 TRAIN_MINUTES = 0.3
 
-#: The driver (see write_driver): the user's virtual copy with its own history, selected alone and trained.
-DRIVER = """
-  local function settle() -- a pause between steps, as between a user's clicks (see test_darktable_plugin_gui)
-    dt.control.sleep(1500)
-  end
-  local function read(path)
-    local f = io.open(path, "rb")
-    local text = f and f:read("*a")
-    if f then
-      f:close()
-    end
-    return text
-  end
-  local img = dt.database.import({photo})
-  settle()
-  local copy = dt.database.duplicate(img)
-  settle()
-  local f = io.open(copy.sidecar, "wb")
-  f:write(read({copy_history}))
-  f:close()
-  dt.database.import({photo}) -- darktable 4.2 re-reads the copy's sidecar into its library
-  settle()
+#: The driver (see write_driver): the user's virtual copy with its own history (OWN_VIRTUAL_COPY), selected alone
+#: and trained.
+DRIVER = (
+    OWN_VIRTUAL_COPY
+    + """
   result.copy = {{ index = copy.duplicate_index, sidecar = copy.sidecar, altered = copy.is_altered }}
   dt.gui.selection({{ copy }})
   local trained = assert(ar.train_from_images(dt.gui.action_images))
   result.train = {{ state = trained.state, used = trained.used, skipped = #trained.skipped,
     message = trained.message }}
 """
-
-
-def _history_xmp(steps: list[dict[str, Any]]) -> str:
-    """A darktable sidecar whose history is ``steps`` translated (no autoretouch record)."""
-    from backend.recipe import Recipe
-    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
-    from backend.translate.darktable import recipe_to_history
-
-    recipe = Recipe.from_dict({"version": 1, "steps": steps})
-    entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)
-    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
+)
 
 
 def test_training_a_selected_virtual_copy_learns_the_copys_own_edit(tmp_path: Path) -> None:
     require_darktable_gui()
-    from testing.fixtures import make_png
-
     photos = tmp_path / "photos it's"
-    photos.mkdir()
-    photo = make_png(photos, "a photo.png", width=96, height=64)
-    photo.with_name("a photo.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), "utf-8")
+    photo = gui_photo(photos, "a photo.png", [{"slider": "sharpen", "value": 60.0}])
     copy_history = tmp_path / "copy history.xmp"
-    copy_history.write_text(_history_xmp([{"slider": "exposure", "value": -1.0}]), encoding="utf-8")
+    copy_history.write_text(history_xmp([{"slider": "exposure", "value": -1.0}]), encoding="utf-8")
     root = tmp_path / "dt"
     calls = root / "calls.log"
     cli = cli_wrapper(root / "bin 'x' $y", calls=calls)

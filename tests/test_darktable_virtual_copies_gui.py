@@ -32,8 +32,23 @@ from typing import Any
 
 import pytest
 
-from testing.darktable_gui import FIXED_MODULES, library_histories, require_darktable_gui, run_darktable
-from testing.darktable_plugin import driver_result, install_plugin, run_plugin_session, write_driver
+from testing.darktable_gui import (
+    FIXED_MODULES,
+    gui_photo,
+    history_xmp,
+    library_histories,
+    require_darktable_gui,
+    run_darktable,
+)
+from testing.darktable_plugin import (
+    COPY_FILE,
+    OWN_VIRTUAL_COPY,
+    READ_FILE,
+    driver_result,
+    install_plugin,
+    run_plugin_session,
+    write_driver,
+)
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -58,15 +73,8 @@ OPERATIONS = """
 #: followed by dt.database.import of the original's path.
 RELOAD_DRIVER = (
     OPERATIONS
+    + COPY_FILE
     + """
-  local function copy_file(src, dst)
-    local f = io.open(src, "rb")
-    local text = f:read("*a")
-    f:close()
-    local g = io.open(dst, "wb")
-    g:write(text)
-    g:close()
-  end
   local function images()
     local out = {{}}
     for _, i in ipairs(dt.database) do
@@ -99,30 +107,15 @@ def _edits(ops: list[str]) -> list[str]:
     return [op.split(" ", 1)[0] for op in ops if op.split(" ", 1)[0] not in FIXED_MODULES]
 
 
-def _history_xmp(steps: list[dict[str, Any]]) -> str:
-    """A darktable sidecar whose history is ``steps`` translated (no autoretouch record)."""
-    from backend.recipe import Recipe
-    from backend.sidecar.darktable_xmp import new_darktable_xmp, xmp_to_string
-    from backend.translate.darktable import recipe_to_history
-
-    recipe = Recipe.from_dict({"version": 1, "steps": steps})
-    entries = recipe_to_history(recipe, is_raw=False, long_side_px=64)
-    return xmp_to_string(new_darktable_xmp(entries, is_raw=False))
-
-
 @pytest.mark.parametrize("write_sidecars", ["on import", "after edit", "never"])
 def test_importing_the_original_rereads_a_virtual_copys_sidecar(tmp_path: Path, write_sidecars: str) -> None:
     require_darktable_gui()
-    from testing.fixtures import make_png
-
     photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = make_png(photos, "p.png", width=96, height=64)
-    (photos / "p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
+    photo = gui_photo(photos, "p.png", [{"slider": "sharpen", "value": 60.0}])
     first, second = tmp_path / "first.xmp", tmp_path / "second.xmp"
-    first.write_text(_history_xmp([{"slider": "exposure", "value": 0.5}]), encoding="utf-8")
+    first.write_text(history_xmp([{"slider": "exposure", "value": 0.5}]), encoding="utf-8")
     second.write_text(
-        _history_xmp([{"slider": "exposure", "value": 0.5}, {"slider": "contrast", "value": 30.0}]), encoding="utf-8"
+        history_xmp([{"slider": "exposure", "value": 0.5}, {"slider": "contrast", "value": 30.0}]), encoding="utf-8"
     )
     install_plugin(tmp_path / "config")
     result_path, driver = tmp_path / "result.json", tmp_path / "driver.lua"
@@ -144,19 +137,13 @@ def test_importing_the_original_rereads_a_virtual_copys_sidecar(tmp_path: Path, 
     assert histories[("p.png", 0)] == [("sharpen", 0)]  # the original keeps its own history
 
 
-#: The plug-in driver: a copy with its own history (its sidecar written from outside, re-read by an import),
-#: then apply, apply again at strength 0.5, revert, each with the plug-in's entry points.
+#: The plug-in driver: a copy with its own history (OWN_VIRTUAL_COPY: its sidecar written from outside, re-read by an
+#: import), then apply, apply again at strength 0.5, revert, each with the plug-in's entry points.
 PLUGIN_DRIVER = (
     OPERATIONS
+    + READ_FILE
+    + OWN_VIRTUAL_COPY
     + """
-  local function read(path)
-    local f = io.open(path, "rb")
-    local text = f and f:read("*a")
-    if f then
-      f:close()
-    end
-    return text
-  end
   local function rows(summary, message)
     if not summary then
       return {{ {{ error = message }} }}
@@ -167,18 +154,6 @@ PLUGIN_DRIVER = (
     end
     return out
   end
-  local function settle() -- a pause between steps, as between a user's clicks (see test_darktable_plugin_gui)
-    dt.control.sleep(1500)
-  end
-  local img = dt.database.import({photo})
-  settle()
-  local copy = dt.database.duplicate(img)
-  settle()
-  local f = io.open(copy.sidecar, "wb")
-  f:write(read({copy_history}))
-  f:close()
-  dt.database.import({photo})
-  settle()
   result.copy = {{ id = copy.id, index = copy.duplicate_index, ops = operations(copy, "probe own") }}
   result.first = rows(ar.apply_to_images({{ copy }}, {{ recipe = {recipe}, strength = 1 }}))
   result.first_sidecar = read(copy.sidecar)
@@ -234,21 +209,12 @@ def copy_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
     require_darktable_gui()
     import json
 
-    from testing.fixtures import make_png
-
     root = tmp_path_factory.mktemp("dt copies")
     photos = root / "photos it's $HOME"
-    photos.mkdir()
-    photo = make_png(photos, "a photo.png", width=96, height=64)
-    photo.with_name("a photo.png.xmp").write_text(
-        _history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8"
-    )
-    other = make_png(photos, "other.png", width=96, height=64)
-    other.with_name("other.png.xmp").write_text(
-        _history_xmp([{"slider": "vignette", "value": -40.0}]), encoding="utf-8"
-    )
+    photo = gui_photo(photos, "a photo.png", [{"slider": "sharpen", "value": 60.0}])
+    other = gui_photo(photos, "other.png", [{"slider": "vignette", "value": -40.0}])
     copy_history = root / "copy history.xmp"
-    copy_history.write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+    copy_history.write_text(history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
     recipe = root / "plus 1 EV.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     result, _log = run_plugin_session(
@@ -331,17 +297,12 @@ def _never_mode_photos(tmp_path: Path, *, copy_sidecar: bool) -> tuple[Path, Pat
     sidecar), ``o.png`` (a contrast history, the user's look) and a +1 EV recipe. Returns (photo, other, recipe)."""
     import json
 
-    from testing.fixtures import make_png
-
     photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = make_png(photos, "p.png", width=96, height=64)
-    other = make_png(photos, "o.png", width=96, height=64)
-    photo.with_name("p.png.xmp").write_text(_history_xmp([{"slider": "sharpen", "value": 60.0}]), encoding="utf-8")
+    photo = gui_photo(photos, "p.png", [{"slider": "sharpen", "value": 60.0}])
+    other = gui_photo(photos, "o.png", [{"slider": "contrast", "value": 30.0}])
     if copy_sidecar:
         copy = photo.with_name("p_01.png.xmp")
-        copy.write_text(_history_xmp([{"slider": "sharpen", "value": 30.0}]), encoding="utf-8")
-    other.with_name("o.png.xmp").write_text(_history_xmp([{"slider": "contrast", "value": 30.0}]), encoding="utf-8")
+        copy.write_text(history_xmp([{"slider": "sharpen", "value": 30.0}]), encoding="utf-8")
     recipe = tmp_path / "plus1.json"
     recipe.write_text(json.dumps({"version": 1, "steps": [{"slider": "exposure", "value": 1.0}]}), encoding="utf-8")
     return photo, other, recipe
