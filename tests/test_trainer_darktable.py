@@ -5,6 +5,7 @@ Needs darktable-cli: skipped when it is missing, a failure under CI=true.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from backend.render.pipeline import render
 from backend.sidecar.apply import PhotoInfo, apply_to_photo
 from testing.darktable_cli import darktable_cli_path
 from testing.needs import missing
-from testing.training import tiny_pairs_config
+from testing.training import TinyRun, tiny_pairs_config
 from trainer.config import config_from_dict
 from trainer.synthetic import smooth_images
 from trainer.train import train
@@ -65,3 +66,65 @@ def test_darktable_edits_teach_a_style_that_reads_each_photo(tmp_path: Path) -> 
         up = rollout(style.net, make_thumbnail(dark, 32), render_final=False).settings["exposure"]
         down = rollout(style.net, make_thumbnail(bright, 32), render_final=False).settings["exposure"]
     assert float(up.mean()) > LOOK_EV + 0.4 and float(down.mean()) < LOOK_EV - 0.4, (up, down)
+
+
+def _train_darktable(tmp_path: Path, *paths: Path) -> TinyRun:
+    """``train --darktable PATHS`` on a tiny config (2 steps, not installed): the exit status, run folder, record."""
+    from testing.training import run_tiny_train
+
+    return run_tiny_train(tmp_path, ["--darktable", *map(str, paths)])
+
+
+def test_the_record_names_what_was_given_and_the_subfolders_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing.darktable_copies import edited_photo
+
+    lib, roll = tmp_path / "lib", tmp_path / "roll"
+    a = edited_photo(lib, "a.png", 1, 0.4, {})
+    edited_photo(lib, "b.png", 2, -0.3, {1: 0.2})  # its virtual copy 1 given alone
+    edited_photo(lib, "c.png", 3, 0.1, {})
+    edited_photo(roll, "r.png", 4, 0.3, {})
+    # photos given one by one and a folder, linked into runs/NAME/selection: the record names the user's own
+    run = _train_darktable(tmp_path, a, lib / "b_01.png.xmp", roll)
+    assert run.rc == 0 and run.record["pairs"] == 3, capsys.readouterr().err
+    assert run.record["darktable_dir"] is None
+    assert run.record["darktable_given"] == [str(a), str(lib / "b_01.png.xmp"), str(roll)]
+    assert "selection" not in json.dumps(run.record["darktable_given"])
+    # a folder given alone is recorded as it is; its subfolders with photos are named, not read
+    edited_photo(lib / "2024-05-01", "d.png", 5, 0.2, {})
+    edited_photo(lib / ".cache", "e.png", 6, 0.2, {})
+    capsys.readouterr()
+    run = _train_darktable(tmp_path, lib)
+    assert run.rc == 0 and run.record["pairs"] == 4 and run.record["darktable_dir"] == str(lib)
+    assert run.record["subfolders_not_read"] == [str(lib / "2024-05-01")]
+    assert (
+        f"  note: 1 subfolder with photos not read (training reads the photos directly in each folder given): "
+        f"{lib / '2024-05-01'}\n" in capsys.readouterr().out
+    )
+    # a folder of film rolls, no photo of its own: refused, naming them
+    assert _train_darktable(tmp_path, roll.parent).rc == 6  # NotFoundError
+    err = capsys.readouterr().err
+    assert (
+        f"{tmp_path}: no photo in this folder; its subfolders are not read (lib, roll): give a subfolder, "
+        "or several folders\n" in err
+    ), err
+
+
+def test_a_broken_sidecar_given_alone_fails_as_a_sidecar_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.errors import SidecarError
+    from testing.darktable_copies import edited_photo
+
+    photo = edited_photo(tmp_path / "dt", "a.png", 1, 0.4, {})
+    sidecar = photo.with_name("a.png.xmp")
+    sidecar.write_text("not XML at all", encoding="utf-8")
+    for given in (photo, sidecar, photo.parent):  # the photo, its sidecar for it, the folder: as apply fails on it
+        assert _train_darktable(tmp_path, given).rc == SidecarError.exit_code == 8
+        err = capsys.readouterr().err
+        assert f"autoretouch: error: {sidecar}: not well-formed XML" in err, err
+    # another photo left out for another reason (no sidecar): not a sidecar error alone, the run's own refusal
+    edited_photo(tmp_path / "dt", "b.png", 2, None, {})
+    assert _train_darktable(tmp_path, photo.parent).rc == 6  # NotFoundError
+    assert "no photo with a darktable history" in capsys.readouterr().err

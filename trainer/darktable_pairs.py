@@ -17,12 +17,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import Tensor
 
+from backend.errors import SidecarError
 from backend.recipe import Recipe
 from trainer.config import TrainConfig
 from trainer.data.darktable_copies import copy_label, copy_named, copy_sidecars
 from trainer.pair_data import views_of
 from trainer.pair_frames import _frame_text, _record_turns, _turn_back
-from trainer.pairing_notes import _kept_indices, _record_left_out, _record_skipped_edits, _unreadable_pairs
+from trainer.pairing_notes import (
+    _kept_indices,
+    _record_left_out,
+    _record_skipped_edits,
+    _record_unread_subfolders,
+    _unreadable_pairs,
+)
+from trainer.summary_lines import counted
 
 if TYPE_CHECKING:
     from trainer.pair_fit import PairSet
@@ -168,12 +176,15 @@ class _Histories(NamedTuple):
         noted: the skip messages the run's notes name (:func:`trainer.pairing_notes._record_skipped_edits`): all
             but the unreadable ones (a note of their own) and, in a folder given, its photos without any sidecar
             (not edited in darktable).
+        broken: the sidecars that could not be read (:class:`backend.errors.SidecarError`: not XML, unsafe), one
+            per skip message of theirs (:func:`_broken_only`).
     """
 
     chosen: list[DarktableEdit]
     skipped: list[str]
     unreadable: list[str]
     noted: list[str]
+    broken: list[SidecarError]
 
 
 # Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
@@ -216,6 +227,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     skipped: list[str] = []
     unreadable: list[str] = []
     chosen: list[DarktableEdit] = []
+    broken: list[SidecarError] = []
     quiet: set[int] = set()  # indices into skipped of the messages the notes leave out (see _Histories.noted)
     listings: dict[Path, set[str]] = {}  # each folder listed once, however many photos it holds
     # by the file each photo resolves to: a copy linked beside a further link of its photo is compared with its own
@@ -269,6 +281,8 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
                     )  # the photo or its sidecar could not be read (not: a history we cannot map)
                     why = getattr(exc, "reason", None) or str(exc)
                     unreadable.append(f"{who} ({'the sidecar: ' if step == 'sidecar' else ''}{why})")
+                    if step == "sidecar" and isinstance(exc, SidecarError):
+                        broken.append(exc)
                 if step == "photo":
                     break
                 continue
@@ -286,7 +300,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             if not edits:  # a photo not edited in darktable (a folder's, or one given): the log and the record
                 quiet.add(len(skipped) - 1)  # name it; a note would count a folder's every unedited photo
     noted = [m for i, m in enumerate(skipped) if i not in quiet]
-    return _Histories(chosen, skipped, unreadable, noted)
+    return _Histories(chosen, skipped, unreadable, noted, broken)
 
 
 def _user_file(link: Path) -> Path:
@@ -397,20 +411,25 @@ def load_darktable_pair_set(
     that is its photo rotated is turned back onto the photo's frame (:func:`trainer.pair_frames._turn_back`).
     ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
+    The record names the folder, or what the user gave for a selection (:func:`trainer.data.given.folder_record`);
+    subfolders with photos, not read, are noted (:func:`trainer.pairing_notes._record_unread_subfolders`).
+
     Raises:
-        NotFoundError: the folder is missing or holds no usable photo.
+        NotFoundError: the folder is missing or holds no usable photo (photos in subfolders only: named).
+        SidecarError: every edit's sidecar could not be read (not XML, unsafe: :func:`_broken_only`).
         DarktableCliError: darktable-cli is not installed or fails.
     """
     from backend.errors import NotFoundError
     from trainer.data.folders import list_photos
+    from trainer.data.given import folder_record
     from trainer.data.pairs import Pair
     from trainer.pair_fit import _fitted
 
     d = cfg.data
     t0 = time.monotonic()
-    photos = list_photos(folder, d.max_images)
+    photos = list_photos(folder, d.max_images, several=True)
     selection = _is_selection(Path(folder))  # the links autoretouch made to the photos given (train --darktable A B)
-    chosen, skipped, unreadable, noted = _read_histories(photos, selection)
+    chosen, skipped, unreadable, noted, broken = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]
     lone = _lone_copies(Path(folder)) if selection else []  # copies' sidecars whose photo is missing
@@ -423,7 +442,9 @@ def load_darktable_pair_set(
     if not chosen:
         given = "the photo given has no" if len(photos) == 1 else f"none of the {len(photos)} photos given has a"
         lead = given if selection else f"{folder}: no photo with a"
-        raise NotFoundError(f"{lead} darktable history ({'; '.join(skipped[:3])})")
+        raise _broken_only(broken, skipped, lead) or NotFoundError(
+            f"{lead} darktable history ({'; '.join(skipped[:3])})"
+        )
     afters = _renders(chosen)
     pairs = [Pair(e.name, e.photo, e.photo) for e in chosen]
     views = views_of(cfg, pairs, after_images=afters)
@@ -431,12 +452,13 @@ def load_darktable_pair_set(
         key: sorted({m for e in chosen for m in e.modules[kind]})
         for key, kind in (("ours_mapped", "mapped"), ("ours_approximate", "approximate"), ("not_ours", "not_ours"))
     }
-    source = {"darktable_dir": str(Path(folder).resolve()), "darktable_skipped": skipped, "modules": modules}
+    source = {**folder_record("darktable", folder), "darktable_skipped": skipped, "modules": modules}
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
     lost = _unreadable_pairs(pairs, views, short=False)
     _record_left_out(source, "darktable sidecars", [*unreadable, *lost])
     _record_skipped_edits(source, noted)
+    _record_unread_subfolders(source, [folder])
     views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
     _record_turns(source, turned)
     index_of = _kept_indices(pairs, views)
@@ -451,6 +473,28 @@ def load_darktable_pair_set(
     labels = [chosen[i].values if i is not None else {} for i in index_of]
     ps.labels = [Recipe.from_settings(v or f.values).to_dict()["steps"] for v, f in zip(labels, ps.fits, strict=True)]
     return ps
+
+
+def _broken_only(broken: Sequence[SidecarError], skipped: Sequence[str], lead: str) -> SidecarError | None:
+    """The error of a darktable training whose every edit was left out because its sidecar could not be read.
+
+    ``train --darktable IMG.jpg`` whose ``IMG.jpg.xmp`` is not XML fails as ``apply`` does on it (the sidecar's
+    error and exit status, 8), not as a photo not found; where some edit was left out for another reason (no
+    sidecar, an empty history, a photo that cannot be decoded) the run's "no darktable history" error stands.
+
+    Args:
+        broken: the sidecars that could not be read (:attr:`_Histories.broken`).
+        skipped: every skip message.
+        lead: the refusal's words for what was given (``"the photo given has no"``).
+
+    Returns:
+        The first sidecar's error, saying what the run lacks for it and counting the others; ``None`` otherwise.
+    """
+    if not broken or len(broken) != len(skipped):
+        return None
+    first = broken[0]
+    more = f"; {counted(len(broken) - 1, 'other sidecar')} could not be read either" if len(broken) > 1 else ""
+    return SidecarError(first.path, f"{first.reason}; {lead} darktable history{more}")
 
 
 def _renders(chosen: Sequence[DarktableEdit]) -> list[Tensor]:

@@ -195,8 +195,9 @@ def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Pa
     """Name in ``source`` the subfolders with photos of ``folders`` that training did not read (it is not recursive).
 
     Adds ``subfolders_not_read`` (their paths) and one note (:func:`trainer.data.folders.unread_subfolders_note`)
-    after the notes already there; hidden folders, autoretouch's run folders and the folders of a selection it
-    linked are not named (:func:`trainer.data.given.unread_subfolders`). None: ``source`` is unchanged.
+    after the notes already there; hidden folders and autoretouch's run folders are not named, nor, for a selection
+    autoretouch linked, the subfolders of the files' folders (:func:`trainer.data.given.unread_subfolders`). None:
+    ``source`` is unchanged.
 
     Args:
         source: the run's summary of its pairs.

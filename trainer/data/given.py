@@ -16,44 +16,39 @@ from typing import Any
 __all__ = ["folder_record", "given_record", "unread_subfolders"]
 
 
-def _made_by_autoretouch(folder: Path) -> bool:
-    """Whether ``folder`` is a selection autoretouch linked, as :func:`trainer.data.selection.linked_folder` makes it.
-
-    That is: named ``selection``, every entry (hidden ones aside) a link to an absolute path.
-    """
-    if folder.name != "selection" or not folder.is_dir():
-        return False
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".") or p.is_symlink()]
-    return bool(entries) and all(p.is_symlink() and os.path.isabs(os.readlink(p)) for p in entries)
-
-
 def given_record(folder: str | Path) -> list[str] | None:
     """The user's files and folders behind selection ``folder``, or ``None`` where ``folder`` is the user's own.
 
     Each photo link names its file (as linked, normalised: ``lib/../a.png`` is ``a.png`` where that is the same
     file), and each virtual copy's sidecar linked (``IMG_01.jpg.xmp``) its sidecar; a photo's own sidecar linked
-    beside it is not named (the photo stands for it). Where every photo of a folder (its listing, not recursive) is
+    beside it is not named (the photo stands for it), nor a photo linked only for its copies (no sidecar of its own
+    linked: its copies' sidecars were given). Where every photo of a folder (its listing, not recursive) is
     linked, the folder is named in their place, with its copies' sidecars.
 
     Args:
         folder: the folder training read.
 
     Returns:
-        The paths (sorted), or ``None`` when ``folder`` is not a selection autoretouch linked (a folder the user gave,
-        a user's own folder of links: the record names the folder).
+        The paths (sorted), or ``None`` when ``folder`` is not a selection autoretouch linked (known by its marker,
+        :func:`trainer.data.selection.is_selection`): a folder the user gave, a user's own folder of links (the
+        record names the folder).
     """
+    from trainer.data.darktable_copies import copy_named
     from trainer.data.folders import PHOTO_EXTENSIONS
-    from trainer.data.selection import link_target
+    from trainer.data.selection import is_selection, link_target
 
     root = Path(folder)
-    if not _made_by_autoretouch(root):
+    if not root.is_dir() or not is_selection(root):
         return None
     links = sorted(p for p in root.iterdir() if p.is_symlink())
     names = {p.name for p in links}
+    copied = {c.photo.name for p in links if p.suffix == ".xmp" and (c := copy_named(p)) is not None}
     files: list[Path] = []
     for link in links:
         if link.suffix == ".xmp" and link.name.removesuffix(".xmp") in names:
             continue  # a photo's own sidecar: the photo stands for it
+        if link.suffix != ".xmp" and link.name in copied and link.name + ".xmp" not in names:
+            continue  # linked for its virtual copies only: the copies' sidecars were given
         target = link_target(link)
         tidy = Path(os.path.normpath(target))
         files.append(tidy if tidy == target or tidy.resolve() == target.resolve() else target)
@@ -91,10 +86,13 @@ def folder_record(key: str, folder: str | Path) -> dict[str, Any]:
 
 
 def unread_subfolders(folder: str | Path) -> list[Path]:
-    """The subfolders with photos of ``folder`` that training does not read (:func:`~trainer.data.folders.photo_subfolders`).
+    """The subfolders with photos that training does not read (:func:`~trainer.data.folders.photo_subfolders`).
 
-    None for a selection autoretouch linked (the user gave files, not that folder).
+    Those of ``folder``, or for a selection autoretouch linked, those of the folders its record names
+    (:func:`given_record`: a folder given among photos, ``train --darktable DIR A.jpg``), not of the files given.
     """
     from trainer.data.folders import photo_subfolders
 
-    return [] if given_record(folder) is not None else photo_subfolders(folder)
+    given = given_record(folder)
+    folders = [Path(folder)] if given is None else [Path(p) for p in given if Path(p).is_dir()]
+    return [sub for f in folders for sub in photo_subfolders(f)]

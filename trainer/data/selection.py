@@ -223,7 +223,7 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     missing: list[str] = []
     for path in paths:
         if path.is_dir():
-            listed = [p.absolute() for p in list_photos(path)]
+            listed = [p.absolute() for p in list_photos(path, several=True)]
             names = {p.name for p in path.iterdir()}
             photos += [q for p in listed for q in (p, *(c.sidecar for c in copy_sidecars(p, names)))]
         elif not path.is_file():
