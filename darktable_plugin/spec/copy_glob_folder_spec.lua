@@ -38,6 +38,10 @@ describe("a virtual copy in a folder whose name darktable's glob does not match 
       .. "change; not changed: rename the folder (or the file), or use the original"
   end
 
+  after_each(function()
+    load.finish(plugin, env) -- its scratch folder removed
+  end)
+
   for _i, name in ipairs({ "sh[o]ts", "back\\slash", "x*[ab]" }) do
     it("skips a copy in " .. name .. " for apply and revert, the original applied", function()
       local dir = folder(name)
@@ -129,6 +133,10 @@ describe("file names NAME_<digits>.EXT next to NAME.EXT (before 5.2)", function(
       .. "darktable's library, as that of this file's " .. as .. " (its import reads each NAME_<digits>.EXT.xmp "
       .. "beside NAME.EXT as the sidecar of version <digits>), and so would give that file's history to it: not changed"
   end
+
+  after_each(function()
+    load.finish(plugin, env) -- its scratch folder removed
+  end)
 
   it("ignores a digit run too long for a version number (no error, the batch goes on)", function()
     local x = image(1, "x.png", { altered = true })

@@ -38,6 +38,10 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
       .. "over the other's history: not changed"
   end
 
+  after_each(function()
+    load.finish(plugin, env) -- its scratch folder removed
+  end)
+
   it("leaves out the copy when the file a_01.png is in the library, unselected; the batch goes on", function()
     image(1, "a.png", { altered = true })
     local own = image(2, "a.png", { duplicate_index = 1, altered = true })
