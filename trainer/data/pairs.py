@@ -13,9 +13,10 @@ TIFF export of one edit) is left out alone with a note (:func:`match_pairs`).
 For evaluation (:func:`load_pair`) both are decoded at the evaluation size and compared at one frame: a reference
 exported at another size (half, double) or a rounding pixel or two off is compared with its input at the smaller
 of the two sizes; only a different aspect ratio is refused (a crop that keeps the aspect ratio passes, resized
-onto the input's frame: ``eval`` names it, :func:`trainer.data.framing.frame_offset`). For training (:func:`load_paired_views`), a rendition
-whose size or aspect ratio differs (a crop, a rotation, an export at another aspect) is squeezed onto the input's
-frame all the same: its recipe fit then stays poor, and the trainer reports and down-weights it.
+onto the input's frame: ``eval`` names it, :func:`trainer.data.framing.frame_offset`). For training
+(:func:`load_paired_views`), a rendition whose size or aspect ratio differs (a crop, a rotation, an export at another
+aspect) is squeezed onto the input's frame all the same: its recipe fit then stays poor, and the trainer reports and
+down-weights it.
 """
 
 from __future__ import annotations
