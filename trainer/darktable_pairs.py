@@ -113,7 +113,8 @@ def _beside_real_file(photo: Path, photos: Sequence[Path], listings: dict[Path, 
     Only in a user's folder, not in a selection autoretouch linked (:func:`_is_selection`: there a photo given
     alone, linked without a sidecar of its own, stands for its own edit only, not its virtual copies'), only for a
     photo that is a symbolic link, and only where no sidecar (its own, a copy's) is beside ``photo`` by name and no
-    other photo of ``photos`` resolves to the same file.
+    other photo of ``photos`` resolves to the same file. Whose each sidecar is (a virtual copy's or a namesake
+    file's) is then judged in the real file's folder (:func:`_read_histories`), as darktable reads that folder.
 
     Args:
         photo: a photo of a user's folder.
@@ -202,9 +203,11 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     sidecar by name is another file's is (no darktable sidecar). A photo's own sidecar whose ``xmpMM:DerivedFrom``
     names the file whose virtual copy that name is, there beside it (``p_01.png.xmp`` naming ``p.png``), is that
     copy's, not the photo's (:func:`_others_own`). In a user's folder (not a selection), a photo link with no
-    sidecar beside it reads those beside the file it resolves to (:func:`_beside_real_file`); the photos are read
-    each further link to a file after its first (:func:`_in_order`), their copies compared with the same file's
-    edits.
+    sidecar beside it reads those beside the file it resolves to (:func:`_beside_real_file`), and whose they are is
+    judged there, against that file (``lib/b_01.png.xmp`` beside ``lib/b.png`` and a file ``lib/b_01.png`` is
+    ``b_01.png``'s, whatever the link's folder holds), which is also the file decoded; messages still name the
+    link. The photos are read each further link to a file after its first (:func:`_in_order`), their copies
+    compared with the same file's edits.
 
     Args:
         photos: the folder's photos (links to the user's own files when ``selection``).
@@ -238,9 +241,11 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
         # normalised: links/../lib2/a.png is lib2/a.png).
         own = _user_file(photo) if selection else photo
         shown = str(own) if selection else photo.name
-        edits = _photo_edits(photo, names, selection) or (
-            [] if selection else _beside_real_file(photo, photos, listings)
-        )
+        edits = _photo_edits(photo, names, selection)
+        judged = own  # the photo whose folder says whose a sidecar is (copy_conflict, _others_own) and decoded
+        if not edits and not selection:  # a link of the user's with no sidecar by it: those by the file it links to
+            edits = _beside_real_file(photo, photos, listings)
+            judged = photo.resolve() if edits else own  # lib/b_01.png beside lib/b.png owns lib/b_01.png.xmp
         others = 0  # edits left out as another file's sidecar
         owner: str | None = None  # the file the photo's own sidecar (by name) says it is of, when left out for it
         long_side: int | None = None  # the photo is decoded once, for its first usable edit
@@ -250,11 +255,11 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             step = "sidecar"
             try:
                 doc = read_sidecar_readonly(link_target(sidecar))
-                conflict = copy_conflict(doc, own, number) if number else _others_own(doc, own, sidecar)
+                conflict = copy_conflict(doc, judged, number) if number else _others_own(doc, judged, sidecar)
                 if conflict is not None and derived_from(doc) != photo.resolve().name:  # named after a link's target
                     others += 1
                     if number:
-                        _left_out(label, conflict, darktable_sidecar_path(own, number).with_suffix(""), skipped)
+                        _left_out(label, conflict, darktable_sidecar_path(judged, number).with_suffix(""), skipped)
                     else:
                         owner = conflict
                     continue
@@ -268,7 +273,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
                 histories[tuple(entries)] = label
                 step = "photo"
                 if long_side is None:
-                    info = decode_preview(own, long_side=64)
+                    info = decode_preview(judged, long_side=64)
                     long_side = max(info.full_width, info.full_height)
                 step = "history"
                 mapped = history_to_settings(entries, long_side_px=long_side)
@@ -296,7 +301,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             name = copy_label(photo.stem, number)
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
-            skipped.append(f"{shown}: {_no_sidecar(own, selection, owner)}")
+            skipped.append(f"{shown}: {_no_sidecar(judged, selection, owner)}")
             if not edits:  # a photo not edited in darktable (a folder's, or one given): the log and the record
                 quiet.add(len(skipped) - 1)  # name it; a note would count a folder's every unedited photo
     noted = [m for i, m in enumerate(skipped) if i not in quiet]
