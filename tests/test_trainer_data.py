@@ -142,3 +142,98 @@ def test_subfolders_with_photos_are_named_not_read(tmp_path: Path) -> None:
     for photo in (rolls / "2023" / "12" / "24").iterdir():
         photo.unlink()
     assert "subfolders_not_read" not in build_dataset(rolls, None, CFG, thumb=16, seed=0, cache_dir=cache).summary
+
+
+def _touch(path: Path) -> Path:
+    """An empty file at ``path`` (its folders made): enough of a photo for the subfolder search, which decodes none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def test_a_subfolder_that_cannot_be_opened_is_not_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A root-owned ``lost+found`` on an external drive: it cannot be listed, nor anything in it looked at (EACCES).
+
+    The tests run as root, whom permissions do not stop: the system calls are made to refuse as they do for a user.
+    """
+    import errno
+    import os
+
+    from trainer.data.folders import photo_subfolders
+
+    drive = tmp_path / "drive"
+    (drive / "lost+found").mkdir(parents=True)
+    _touch(drive / "roll" / "a.jpg")
+    locked = str(drive / "lost+found")
+
+    def refused(real, itself: bool):  # type: ignore[no-untyped-def]
+        """``real``, refusing the paths inside ``locked`` (and ``locked`` itself, with ``itself``) with EACCES."""
+
+        def call(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+            text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else ""
+            if (itself and text == locked) or text.startswith(locked + os.sep):
+                raise PermissionError(errno.EACCES, "Permission denied", text)
+            return real(path, *args, **kwargs)
+
+        return call
+
+    # listing it is refused, and looking at anything inside it (its config.toml); the folder itself can be stat'ed
+    monkeypatch.setattr(os, "scandir", refused(os.scandir, True))
+    monkeypatch.setattr(os, "listdir", refused(os.listdir, True))
+    monkeypatch.setattr(os, "stat", refused(os.stat, False))
+    with pytest.raises(PermissionError):  # the file system refuses as it does for a user
+        (drive / "lost+found" / "config.toml").is_file()
+    assert (drive / "lost+found").is_dir()
+    assert photo_subfolders(drive) == [drive / "roll"]
+    with pytest.raises(NotFoundError, match=r"its subfolders are not read \(roll\): give a subfolder$"):
+        list_photos(drive)
+    (drive / "roll" / "a.jpg").unlink()
+    with pytest.raises(NotFoundError, match=r": no photos \(extensions"):  # the plain refusal, no traceback
+        list_photos(drive)
+    _touch(drive / "b.jpg")
+    assert list_photos(drive) == [drive / "b.jpg"] and photo_subfolders(drive) == []
+
+
+def test_the_subfolder_search_makes_a_bounded_number_of_listings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from trainer.data import folders
+    from trainer.data.folders import photo_subfolders
+
+    rolls = tmp_path / "rolls"
+    _touch(rolls / "a roll" / "a.jpg")
+    for s in range(3):  # three subfolders of 100 empty folders each
+        for i in range(100):
+            (rolls / f"b{s}" / f"{i:03d}").mkdir(parents=True)
+    _touch(rolls / "z roll" / "z.jpg")
+    listings: list[str] = []
+    real = os.scandir
+
+    def counted(path):  # type: ignore[no-untyped-def]
+        listings.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    assert photo_subfolders(rolls) == [rolls / "a roll", rolls / "z roll"]
+    # the folder, each roll once, and each empty subfolder given up after _SUBFOLDER_VISITS listings
+    assert len(listings) == 1 + 1 + 3 * folders._SUBFOLDER_VISITS + 1
+    listings.clear()
+    monkeypatch.setattr(folders, "_SCAN_LISTINGS", 50)  # the whole call's budget spent in b0: z roll not named
+    assert photo_subfolders(rolls) == [rolls / "a roll"] and len(listings) == 50
+
+
+def test_links_to_the_folder_or_above_it_are_not_named(tmp_path: Path) -> None:
+    from trainer.data.folders import photo_subfolders
+
+    favs = tmp_path / "favs"
+    _touch(favs / "a.jpg")
+    _touch(tmp_path / "elsewhere" / "roll" / "r.jpg")
+    (favs / "self").symlink_to(".")
+    (favs / "up").symlink_to("..")
+    (favs / "top").symlink_to(tmp_path)
+    (favs / "loop").symlink_to("loop")
+    (favs / "roll link").symlink_to(tmp_path / "elsewhere" / "roll")  # a link to another folder: followed
+    assert photo_subfolders(favs) == [favs / "roll link"]
+    assert photo_subfolders(favs / "self") == [favs / "self" / "roll link"]  # given through a link: the same

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,46 @@ SUBFOLDERS_SHOWN = 4
 #: How deep below a subfolder :func:`photo_subfolders` looks for a photo (``2024/05/01/IMG.jpg``: 2 below ``2024``).
 _SUBFOLDER_DEPTH = 3
 
-#: How many folders :func:`photo_subfolders` opens at most below one subfolder before giving up on it.
-_SUBFOLDER_VISITS = 200
+#: How many folders :func:`photo_subfolders` lists at most below one subfolder before giving up on it.
+_SUBFOLDER_VISITS = 64
+
+#: How many folder listings one :func:`photo_subfolders` call makes at most, its folder's own included (about 0.1 s
+#: on a local disk, warm; each costs a round trip on a network share). Subfolders not looked at by then are not named.
+_SCAN_LISTINGS = 1000
+
+
+class _Scan:
+    """The folder listings of one :func:`photo_subfolders` call, at most :data:`_SCAN_LISTINGS` of them.
+
+    Attributes:
+        left: the listings it may still make.
+    """
+
+    def __init__(self) -> None:
+        self.left = _SCAN_LISTINGS
+
+    def entries(self, folder: str) -> list[os.DirEntry[str]]:
+        """The entries of ``folder`` that are not hidden, sorted by name (one listing of the budget).
+
+        Empty where ``folder`` cannot be listed (a folder the user cannot open, ``lost+found``, counts as empty) or
+        the budget is spent.
+        """
+        if self.left <= 0:
+            return []
+        self.left -= 1
+        try:
+            with os.scandir(folder) as listing:
+                return sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:
+            return []
+
+
+def _is_dir(entry: os.DirEntry[str], *, links: bool = True) -> bool:
+    """Whether ``entry`` is a folder (``links``: a symbolic link to one counts); ``False`` where that cannot be told."""
+    try:
+        return entry.is_dir() and (links or not entry.is_symlink())
+    except OSError:
+        return False
 
 
 def photo_subfolders(folder: str | Path) -> list[Path]:
@@ -144,53 +183,76 @@ def photo_subfolders(folder: str | Path) -> list[Path]:
     Training reads the photos directly inside the folder given (:func:`list_photos`, not recursive); this names the
     subfolders it leaves unread, for the "no photo" error and the run's notes. A subfolder counts where a photo file
     (:data:`PHOTO_EXTENSIONS`, not hidden) lies in it or up to :data:`_SUBFOLDER_DEPTH` folders below it (film rolls
-    in dated folders: ``2024/2024-05-01``). Hidden folders (``.name``), autoretouch's run folders (a folder holding
-    a ``config.toml``, or a ``runs`` folder of them) and folders that cannot be opened are not named. The search
-    stops at the first photo, and gives a subfolder up after :data:`_SUBFOLDER_VISITS` folders.
+    in dated folders: ``2024/2024-05-01``). Not named: hidden folders (``.name``), autoretouch's run folders (a
+    folder holding a ``config.toml``, or a ``runs`` folder of them), folders that cannot be opened (a root-owned
+    ``lost+found``), and a symbolic link to ``folder`` itself or to a folder above it (``self -> .``, ``up -> ..``);
+    a link to another folder is followed at this level only (below it, no link is followed). The search of a
+    subfolder stops at its first photo and gives it up after :data:`_SUBFOLDER_VISITS` listings; the whole call
+    makes at most :data:`_SCAN_LISTINGS` listings, and the subfolders not looked at by then are not named.
 
     Args:
         folder: the folder given to training.
 
     Returns:
-        The subfolders, ``[]`` when there are none (or ``folder`` cannot be listed).
+        The subfolders (``folder / name``), ``[]`` when there are none (or ``folder`` cannot be listed).
     """
+    scan = _Scan()
+    root = Path(folder)
     try:
-        children = sorted(p for p in Path(folder).iterdir() if not p.name.startswith(".") and p.is_dir())
-    except OSError:
-        return []
-    return [child for child in children if not _is_run_folder(child) and _holds_photo(child)]
-
-
-def _is_run_folder(folder: Path) -> bool:
-    """Whether ``folder`` is one of autoretouch's run folders (``config.toml`` there) or a ``runs`` folder of them."""
-    if (folder / "config.toml").is_file():
-        return True
-    if folder.name != "runs":
-        return False
-    try:
-        return any((run / "config.toml").is_file() for run in folder.iterdir())
-    except OSError:
-        return False
-
-
-def _holds_photo(folder: Path) -> bool:
-    """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it."""
-    todo, visits = [(folder, 0)], 0
-    while todo and visits < _SUBFOLDER_VISITS:
-        here, depth = todo.pop(0)
-        visits += 1
-        try:
-            entries = sorted(here.iterdir())
-        except OSError:
+        above = {root.resolve(), *root.resolve().parents}
+    except (OSError, RuntimeError):  # a loop of links on the way: no link below is followed
+        above = None
+    found: list[Path] = []
+    for child in scan.entries(os.fspath(root)):
+        if scan.left <= 0:
+            break
+        link = not _is_dir(child, links=False)  # a symbolic link to a folder (or not a folder at all)
+        if not _is_dir(child) or (link and _leads_to(child.path, above)) or _is_run_folder(child.path, scan):
             continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.suffix.lower().lstrip(".") in PHOTO_EXTENSIONS and entry.is_file():
+        if _holds_photo(child.path, scan):
+            found.append(root / child.name)
+    return found
+
+
+def _leads_to(link: str, folders: set[Path] | None) -> bool:
+    """Whether symbolic link ``link`` resolves to one of ``folders`` (``True`` where it or they cannot be resolved)."""
+    if folders is None:
+        return True
+    try:
+        return Path(link).resolve() in folders
+    except (OSError, RuntimeError):
+        return True
+
+
+def _is_run_folder(folder: str, scan: _Scan) -> bool:
+    """Whether ``folder`` is one of autoretouch's run folders (``config.toml`` there) or a ``runs`` folder of them."""
+    if os.path.isfile(os.path.join(folder, "config.toml")):  # False where it cannot be looked at
+        return True
+    if os.path.basename(folder) != "runs":
+        return False
+    return any(os.path.isfile(os.path.join(run.path, "config.toml")) for run in scan.entries(folder))
+
+
+def _holds_photo(folder: str, scan: _Scan) -> bool:
+    """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it."""
+    todo, visits = deque([(folder, 0)]), 0
+    while todo and visits < _SUBFOLDER_VISITS and scan.left > 0:
+        here, depth = todo.popleft()
+        visits += 1
+        for entry in scan.entries(here):
+            if os.path.splitext(entry.name)[1].lower().lstrip(".") in PHOTO_EXTENSIONS and _is_file(entry):
                 return True
-            if depth < _SUBFOLDER_DEPTH and entry.is_dir() and not entry.is_symlink() and not _is_run_folder(entry):
-                todo.append((entry, depth + 1))
+            if depth < _SUBFOLDER_DEPTH and _is_dir(entry, links=False) and not _is_run_folder(entry.path, scan):
+                todo.append((entry.path, depth + 1))
     return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a file (a symbolic link to one counts); ``False`` where that cannot be told."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _names_text(paths: Sequence[Path], *, whole: bool = False) -> str:
