@@ -187,29 +187,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--style", required=True, metavar="NAME", help="name of the style to train (file stem)")
     parser.add_argument(
-        "--targets", type=Path, metavar="DIR", help="folder of favourite photos (optional with --lrcat)"
+        "--targets",
+        type=Path,
+        metavar="DIR",
+        help="folder of favourite photos, not its subfolders (optional with --lrcat)",
     )
     parser.add_argument(
         "--darktable",
         type=Path,
         nargs="+",
         metavar="DIR_OR_PHOTO",
-        help="your darktable edits: the photos of each folder (with their virtual copies) and the photo files given "
-        "(a sidecar IMG.ext.xmp given stands for its photo, a virtual copy's IMG_NN.ext.xmp for that copy), with "
-        "their sidecars, rendered by darktable-cli",
+        help="your darktable edits: the photos of each folder, not its subfolders (with their virtual copies), and "
+        "the photo files given (a sidecar IMG.ext.xmp given stands for its photo, a virtual copy's IMG_NN.ext.xmp for "
+        "that copy), with their sidecars, rendered by darktable-cli",
     )
     parser.add_argument(
         "--pairs",
         nargs=2,
         type=Path,
         metavar=("BEFORE", "AFTER"),
-        help="your own edits: originals in BEFORE, your edited versions (same file names) in AFTER",
+        help="your own edits: originals in BEFORE, your edited versions (same file names) in AFTER (not subfolders)",
     )
     parser.add_argument(
         "--sources",
         type=Path,
         metavar="DIR",
-        help="folder of unedited photos like the ones you will retouch (default: un-edited favourites only)",
+        help="folder of unedited photos like the ones you will retouch, not its subfolders (default: un-edited "
+        "favourites only)",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(
