@@ -40,6 +40,7 @@ describe("a virtual copy in a folder whose name darktable's glob does not match 
 
   after_each(function()
     load.finish(plugin, env) -- its scratch folder removed
+    env, plugin = nil, nil -- a failed set-up of the next spec does not finish this one again
   end)
 
   for _i, name in ipairs({ "sh[o]ts", "back\\slash", "x*[ab]" }) do
@@ -136,6 +137,7 @@ describe("file names NAME_<digits>.EXT next to NAME.EXT (before 5.2)", function(
 
   after_each(function()
     load.finish(plugin, env) -- its scratch folder removed
+    env, plugin = nil, nil -- a failed set-up of the next spec does not finish this one again
   end)
 
   it("ignores a digit run too long for a version number (no error, the batch goes on)", function()

@@ -40,6 +40,7 @@ describe("a copy's sidecar named like another file's (a.png's copy 1 and a_01.pn
 
   after_each(function()
     load.finish(plugin, env) -- its scratch folder removed
+    env, plugin = nil, nil -- a failed set-up of the next spec does not finish this one again
   end)
 
   it("leaves out the copy when the file a_01.png is in the library, unselected; the batch goes on", function()

@@ -63,9 +63,12 @@ end
 --- (stub_darktable.image). M.finish(plugin, env) after the spec removes the environment.
 function M.env_with_plugin(opts)
   local env = M.env()
-  opts = opts or {}
-  opts.cache_dir = opts.cache_dir or env.dir
-  local plugin, dt, json_decode = M.plugin_with_cli(env, opts)
+  local own = {} -- a copy: the caller's table is never filled in (one table shared by specs keeps no cache_dir)
+  for key, value in pairs(opts or {}) do
+    own[key] = value
+  end
+  own.cache_dir = own.cache_dir or env.dir
+  local plugin, dt, json_decode = M.plugin_with_cli(env, own)
   local function image(id, name, image_opts)
     return stub.image(dt, id, env.photos, name, image_opts)
   end
