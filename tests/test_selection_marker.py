@@ -3,21 +3,29 @@
 :func:`trainer.data.selection.linked_folder` writes ``.autoretouch-selection`` (a small JSON: a version and what the
 selection was made for) into the folder it makes, as a regular file written atomically, kept or rewritten when the
 folder is made again; :func:`trainer.data.selection.is_selection` recognises a selection by it only: a link, a
-folder, text that is not that JSON, another version, are no marker (the folder is then a user's). A user's folder of
-links is read as the user's however it looks (``tests/test_train_darktable_link_chains.py``). No photo is decoded.
+folder, text that is not that JSON (3000 ``[`` raised RecursionError), another version, are no marker (the folder
+is then a user's), nor is a marker made for photos a darktable selection. A user's file of the marker's name is
+refused, not overwritten. A user's folder of links is read as the user's however it looks
+(``tests/test_train_darktable_link_chains.py``); one that looks like an earlier version's unmarked selection is
+read so with a warning. No photo is decoded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
+from backend.errors import NotFoundError
+from testing.darktable_copies import EMPTY_HISTORY
 from testing.darktable_selection import darktable_train_args, selected_photos
+from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
-from trainer.darktable_pairs import _is_selection
-from trainer.data.selection import MARKER, SelectionError, is_selection, linked_folder
+from trainer.config import config_from_dict
+from trainer.darktable_pairs import _is_selection, load_darktable_pair_set
+from trainer.data.selection import MARKER, SelectionError, is_selection, linked_folder, unmarked_selection
 
 
 def _content(folder: Path) -> object:
@@ -37,7 +45,11 @@ def test_a_selection_is_marked_and_known_by_its_marker(tmp_path: Path) -> None:
     assert sorted(p.name for p in again.iterdir()) == [".DS_Store", MARKER, "b.jpg", "b.jpg.xmp"]
     photos = linked_folder(tmp_path / "favs", [a], with_sidecars=False)  # the daemon's favourite files
     assert _content(photos) == {"autoretouch": "selection", "version": 1, "for": "photos"}
-    assert is_selection(photos)
+    assert is_selection(photos) and is_selection(photos, with_sidecars=False)
+    assert not is_selection(photos, with_sidecars=True) and not _is_selection(photos)  # not darktable edits
+    assert is_selection(linked, with_sidecars=True) and not is_selection(linked, with_sidecars=False)
+    assert linked_folder(tmp_path / "favs", [b], with_sidecars=True) == photos  # our marker, rewritten
+    assert _content(photos)["for"] == "darktable edits"  # type: ignore[index]
     assert a.is_file() and b.is_file()
 
 
@@ -69,6 +81,12 @@ def test_a_folder_of_links_without_the_marker_is_no_selection(tmp_path: Path) ->
         b'{"autoretouch": "selection", "version": 1}',
         b'{"autoretouch": "selection", "version": 1, "for": "photos", "more": 0}',
         b'{"autoretouch": "selection", "version": 1, "for": "photos"' + b" " * 5000 + b"}",
+        b"[" * 3000,
+        b"[" * 500,
+        b"{" * 500,
+        b'{"a":' * 80 + b"1" + b"}" * 80,
+        b'{"a":' + b"[" * 4000 + b"}",  # nested past the recursion limit, under the size limit
+        b'[{"autoretouch": "selection", "version": 1, "for": "photos"}]',
     ],
 )
 def test_an_odd_marker_is_no_marker(tmp_path: Path, content: bytes) -> None:
@@ -108,3 +126,41 @@ def test_making_a_selection_replaces_a_linked_marker_and_refuses_a_folder_in_its
         linked_folder(other, [a], with_sidecars=True)
     assert (other / MARKER / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert not is_selection(other)
+
+
+def test_making_a_selection_refuses_a_users_file_of_the_markers_name(tmp_path: Path) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    folder = linked_folder(tmp_path / "run" / "selection", [a], with_sidecars=True)
+    (folder / MARKER).write_text("my notes", encoding="utf-8")
+    with pytest.raises(SelectionError, match=r"\.autoretouch-selection: a file of the user's is in the way"):
+        linked_folder(folder, [a], with_sidecars=True)
+    assert (folder / MARKER).read_text(encoding="utf-8") == "my notes"  # was overwritten
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER, "a.jpg", "a.jpg.xmp"]  # nothing removed
+
+
+def test_an_earlier_versions_unmarked_selection_is_read_as_the_users_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg", sidecar=EMPTY_HISTORY)  # nothing to render
+    old = tmp_path / "runs" / "old" / "selection"  # as an autoretouch before the marker linked it
+    old.mkdir(parents=True)
+    for photo in (a, b):
+        (old / photo.name).symlink_to(photo)
+    (old / ".DS_Store").write_bytes(b"finder")
+    assert unmarked_selection(old) and not _is_selection(old)
+    relative = tmp_path / "runs" / "rel" / "selection"
+    relative.mkdir(parents=True)
+    (relative / "a.jpg").symlink_to("../../../dt/a.jpg")
+    marked = _darktable_dir(darktable_train_args(a, b), tmp_path / "run")
+    named = tmp_path / "links"
+    named.symlink_to(old)  # the folder itself named otherwise
+    for folder in (relative, marked, named, tmp_path / "dt", tmp_path / "nowhere" / "selection"):
+        assert not unmarked_selection(folder), folder
+    cfg = config_from_dict(tiny_pairs_config(["exposure"], "s"))
+    with caplog.at_level(logging.WARNING, logger="trainer.darktable_pairs"), pytest.raises(NotFoundError):
+        load_darktable_pair_set(cfg, old, ("exposure",))
+    assert f"{old}: read as your own folder of links: it has no {MARKER}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trainer.darktable_pairs"), pytest.raises(NotFoundError):
+        load_darktable_pair_set(cfg, marked, ("exposure",))
+    assert "read as your own folder" not in caplog.text

@@ -147,18 +147,19 @@ def _listing(folder: Path, listings: dict[Path, set[str]]) -> set[str]:
 def _is_selection(folder: Path) -> bool:
     """Whether ``folder`` is a selection autoretouch linked (``train --darktable A B``, the daemon's darktable files).
 
-    Known by the marker :func:`trainer.data.selection.linked_folder` writes there, and by it only
-    (:func:`trainer.data.selection.is_selection`). In a selection, a sidecar linked beside a photo's link is that
-    photo's only where it links to the one beside the user's photo (:func:`_photo_edits`), messages name the
-    user's files, a photo link without a sidecar linked beside it has no edit given (nothing is read beside the
-    file it resolves to), and copies' sidecars whose photo is missing are named (:func:`_lone_copies`). Any other
+    Known by the marker :func:`trainer.data.selection.linked_folder` writes there, and by it only, made for
+    darktable edits (:func:`trainer.data.selection.is_selection`; the daemon's favourite photos are not one). In a
+    selection, a sidecar linked beside a photo's link is that photo's only where it links to the one beside the
+    user's photo (:func:`_photo_edits`), messages name the user's files, a photo link without a sidecar linked
+    beside it has no edit given (nothing is read beside the file it resolves to), and copies' sidecars whose photo
+    is missing are named (:func:`_lone_copies`). Any other
     folder, a user's folder of links too (whatever its name, its links relative or absolute), is read as the
     user's: the sidecars by name beside its photos, messages naming its photos by their names there, and, for a
     photo link with none beside it, those beside the file it resolves to (:func:`_beside_real_file`).
     """
     from trainer.data.selection import is_selection
 
-    return is_selection(folder)
+    return is_selection(folder, with_sidecars=True)
 
 
 def _darktable_histories(photos: list[Path], selection: bool) -> tuple[list[DarktableEdit], list[str], list[str]]:
@@ -398,6 +399,14 @@ def _left_out(label: str, why: str, namesake: Path, skipped: list[str]) -> None:
         skipped.append(f"{label}: not learnt from: {why}")
 
 
+#: The warning for a folder that looks like a selection an earlier autoretouch linked (no marker): read as the user's.
+_UNMARKED = (
+    "%s: read as your own folder of links: it has no %s, so it is not a selection this autoretouch linked (an "
+    "earlier version's?); a photo linked there without its sidecar learns every darktable edit beside its own "
+    "file, its virtual copies too. To train on the photos you chose only, give them again: train --darktable PHOTO..."
+)
+
+
 def load_darktable_pair_set(
     cfg: TrainConfig, folder: str | Path, sliders: tuple[str, ...], *, deadline: float | None = None
 ) -> PairSet:
@@ -417,7 +426,9 @@ def load_darktable_pair_set(
     ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     The record names the folder, or what the user gave for a selection (:func:`trainer.data.given.folder_record`);
-    subfolders with photos, not read, are noted (:func:`trainer.pairing_notes._record_unread_subfolders`).
+    subfolders with photos, not read, are noted (:func:`trainer.pairing_notes._record_unread_subfolders`). A folder
+    that looks like a selection an earlier autoretouch linked, without the marker
+    (:func:`trainer.data.selection.unmarked_selection`), is read as the user's, with a warning.
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo (photos in subfolders only: named).
@@ -428,12 +439,15 @@ def load_darktable_pair_set(
     from trainer.data.folders import list_photos
     from trainer.data.given import folder_record
     from trainer.data.pairs import Pair
+    from trainer.data.selection import MARKER, unmarked_selection
     from trainer.pair_fit import _fitted
 
     d = cfg.data
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images, several=True)
     selection = _is_selection(Path(folder))  # the links autoretouch made to the photos given (train --darktable A B)
+    if not selection and unmarked_selection(folder):
+        log.warning(_UNMARKED, folder, MARKER)
     chosen, skipped, unreadable, noted, broken = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]

@@ -4,7 +4,8 @@ The trainer reads folders (favourites, darktable edits); a selection in Lightroo
 files from many folders. :func:`linked_folder` makes a folder of links to them, names made unique; it starts
 afresh on every call, so a run folder reused by a later run never trains on an earlier run's selection. It marks
 the folder with :data:`MARKER`, and :func:`is_selection` recognises such a folder by that file only (a user's own
-folder of links, whatever its name and links, is read as the user's folder).
+folder of links, whatever its name and links, is read as the user's folder; :func:`unmarked_selection` tells one
+that an autoretouch before the marker linked, so that the trainer can warn).
 :func:`darktable_selection` turns what ``train --darktable`` was given (folders, photos, a photo's sidecar, a
 virtual copy's sidecar) into one list of photo files and virtual copies' sidecars.
 """
@@ -20,7 +21,15 @@ from pathlib import Path
 from backend.errors import AutoretouchError, NotFoundError
 from trainer.data.darktable_copies import VirtualCopy, copy_named, copy_sidecars
 
-__all__ = ["MARKER", "SelectionError", "darktable_selection", "is_selection", "link_target", "linked_folder"]
+__all__ = [
+    "MARKER",
+    "SelectionError",
+    "darktable_selection",
+    "is_selection",
+    "link_target",
+    "linked_folder",
+    "unmarked_selection",
+]
 
 
 class SelectionError(AutoretouchError):
@@ -65,20 +74,27 @@ def _mark(folder: Path, with_sidecars: bool) -> None:
         raise SelectionError(folder / MARKER, f"cannot write the selection's marker ({exc.strerror or exc})") from exc
 
 
-def is_selection(folder: str | Path) -> bool:
+def is_selection(folder: str | Path, *, with_sidecars: bool | None = None) -> bool:
     """Whether ``folder`` is a selection :func:`linked_folder` made: it holds its :data:`MARKER`.
 
     The marker must be a regular file (not a link), at most :data:`_MARKER_LIMIT` bytes, holding the JSON object
     :func:`_mark` writes, of this version (``"for"`` one of the known purposes). Anything else (no marker, a link,
-    a folder, text that is not that JSON, another version) means the folder is not one: a user's folder.
+    a folder, text that is not that JSON: deeply nested brackets, another version) means the folder is not one: a
+    user's folder. Never raises.
+
+    Args:
+        folder: the folder.
+        with_sidecars: the purpose asked for, as :func:`linked_folder` was given it (``True``: darktable edits,
+            ``False``: photos); ``None``: either.
     """
     marker = Path(folder) / MARKER
     try:
         info = marker.lstat()
         if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_LIMIT:
             return False
-        content = json.loads(marker.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        text = marker.read_bytes().decode("utf-8").strip()
+        content = json.loads(text) if text.startswith("{") and text.endswith("}") else None
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return False
     if not isinstance(content, dict) or set(content) != {"autoretouch", "version", "for"}:
         return False
@@ -87,8 +103,26 @@ def is_selection(folder: str | Path) -> bool:
         content["autoretouch"] == "selection"
         and type(version) is int
         and version == _MARKER_VERSION
-        and content["for"] in _MADE_FOR.values()
+        and content["for"] in (_MADE_FOR.values() if with_sidecars is None else (_MADE_FOR[with_sidecars],))
     )
+
+
+def unmarked_selection(folder: str | Path) -> bool:
+    """Whether ``folder`` looks like a selection an autoretouch older than :data:`MARKER` linked, unmarked.
+
+    Such a folder is named ``selection`` and holds absolute links only (one at least; hidden files aside), as
+    :func:`linked_folder` makes it, but no marker (:func:`is_selection`): it is read as a user's folder, and the
+    trainer warns (a photo linked there without its sidecar learns every edit beside its own file, its virtual
+    copies too). Never raises (an unreadable folder is not one).
+    """
+    root = Path(folder)
+    try:
+        if root.name != "selection" or os.path.lexists(root / MARKER):
+            return False
+        entries = [p for p in root.iterdir() if p.is_symlink() or not p.name.startswith(".")]
+        return bool(entries) and all(p.is_symlink() and os.path.isabs(os.readlink(p)) for p in entries)
+    except OSError:
+        return False
 
 
 def _clear(folder: Path) -> None:
@@ -96,8 +130,17 @@ def _clear(folder: Path) -> None:
 
     Only symbolic links are removed (this module makes nothing else there but its :data:`MARKER`, which is kept,
     to be rewritten); a regular file or folder in it is the user's, so it is left alone and reported, except
-    hidden ones (``.DS_Store``), which the photo listing skips anyway.
+    hidden ones (``.DS_Store``), which the photo listing skips anyway. A file or folder named :data:`MARKER` that
+    is not a marker this module wrote (:func:`is_selection`) is the user's too: refused, nothing removed.
     """
+    marker = folder / MARKER
+    if os.path.lexists(marker) and not marker.is_symlink() and not is_selection(folder):
+        what = "a folder" if marker.is_dir() else "a file"
+        raise SelectionError(
+            marker,
+            f"{what} of the user's is in the way (not a selection marker autoretouch wrote); move it away or "
+            "choose another --run-dir",
+        )
     entries = sorted(p for p in folder.iterdir() if p.is_symlink() or not p.name.startswith("."))
     foreign = [p for p in entries if not p.is_symlink()]
     if foreign:
@@ -133,7 +176,7 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
 
     Raises:
         SelectionError: ``folder`` holds something that is not a symbolic link (a user's file is never removed), or
-            a folder of the marker's name.
+            a file or folder of the marker's name that is not a marker autoretouch wrote.
         OutputError: the disk is full as the marker is written.
     """
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
