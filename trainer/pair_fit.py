@@ -22,6 +22,7 @@ import numpy as np
 from backend.agent.thumbnail import make_thumbnail
 from trainer.config import TrainConfig
 from trainer.data.pairs import PairedViews
+from trainer.pairing_notes import _record_crops
 from trainer.pseudo_labels import FitResult, fit_recipes
 from trainer.summary_lines import counted
 
@@ -169,12 +170,15 @@ def _fitted(
         sliders: the sliders fitted.
         unmatched: photos left out for want of a partner.
         t0: :func:`time.monotonic` time (s) the loading started.
-        source: the run's summary entries so far; the fit's notes are added to it (:func:`_record_fit_notes`).
+        source: the run's summary entries so far; the edits fitted on the part of their original they show
+            (:func:`trainer.pairing_notes._record_crops`) and the fit's notes (:func:`_record_fit_notes`) are
+            added to it.
         deadline: :func:`time.monotonic` time (s) the run ends (``--minutes``): fitting then ends by
             :data:`_FIT_SHARE` of the time left; ``None``: every fit has all ``restore.fit_iters`` iterations.
         frames: pair index in ``views`` -> why its edit's frame is not the original's, or ``None`` when they
             agree; asked for the poorly fitted pairs only (``None``: not known, as for recipes rendered by us).
     """
+    _record_crops(source, views)
     r = cfg.restore
     t_fit = time.monotonic()
     fit_deadline = None if deadline is None else t_fit + _FIT_SHARE * max(deadline - t_fit, 0.0)

@@ -3,7 +3,9 @@
 Used by the pair loaders of :mod:`trainer.restore_pairs` and :mod:`trainer.darktable_pairs`: an edit that is its
 original rotated by 90, 180 or 270 degrees (:mod:`trainer.data.rotation`) is turned back before it is fitted
 (:func:`_turn_back`) and named in the run's summary (:func:`_record_turns`); a poorly fitted pair whose edit
-has another aspect ratio than its original is said to be squeezed (:func:`_frame_text`).
+has another aspect ratio than its original is said to be squeezed (:func:`_frame_text`). Edits that show a part of
+their original (a crop) are found as the pairs are loaded (:func:`trainer.data.cropped_edits.cut_to_edit`) and
+named by :func:`trainer.pairing_notes._record_crops`.
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def _turn_back(
 
     The turn of each pair is found on its whole-frame views; a turned edit is fetched again (``edit_of``), turned
     back and cut into the same views as its original (:func:`load_paired_views` with the pair's own seed, so the
-    original's views stay as they were). Pairs that are not turned keep their views as they are.
+    original's views stay as they were, unless the edit turned back shows only a part of the original: its views
+    are then cut from that part, :attr:`PairedViews.cropped`). Pairs that are not turned keep their views as they
+    are.
 
     Args:
         cfg: the configuration (``data.*``, ``agent.thumb``, ``run.seed``).
@@ -102,6 +106,7 @@ def _turn_back(
         return views, {}
     index = _kept_indices(pairs, views)
     after_crops, after_evals = views.after_crops.clone(), views.after_evals.clone()
+    before_crops, before_evals, cropped = views.before_crops, views.before_evals, list(views.cropped)
     turned: dict[str, str] = {}
     for j, (pair, t) in enumerate(zip(views.pairs, found, strict=True)):
         i = index[j]
@@ -113,6 +118,12 @@ def _turn_back(
         except NotFoundError:  # the original is gone since: the pair stays as it was
             continue
         after_crops[j], after_evals[j] = redo.after_crops[0], redo.after_evals[0]
+        if redo.cropped and redo.cropped[0] is not None:  # turned and cropped: the original cut to the edit's part
+            if before_crops is views.before_crops:
+                before_crops, before_evals = before_crops.clone(), before_evals.clone()
+            before_crops[j], before_evals[j] = redo.before_crops[0], redo.before_evals[0]
+            if len(cropped) == len(views.pairs):
+                cropped[j] = redo.cropped[0]
         turned[pair.name] = t.turn
         log.warning(
             "%s: the edit is the original %s (structure correlation %.2f, %.2f as it is); turned back onto the "
@@ -122,7 +133,15 @@ def _turn_back(
             t.correlation,
             t.unturned,
         )
-    return dataclasses.replace(views, after_crops=after_crops, after_evals=after_evals), turned
+    redone = dataclasses.replace(
+        views,
+        before_crops=before_crops,
+        before_evals=before_evals,
+        after_crops=after_crops,
+        after_evals=after_evals,
+        cropped=tuple(cropped),
+    )
+    return redone, turned
 
 
 def _record_turns(source: dict[str, Any], turned: Mapping[str, str]) -> None:

@@ -4,7 +4,8 @@ Used by the pair loaders (:mod:`trainer.restore_pairs`, :mod:`trainer.darktable_
 :mod:`trainer.lightroom_pairs`): pairs left out because a file cannot be decoded, has no partner, duplicates
 another pair or has an unclear photo (:func:`_record_left_out`), darktable edits left out for another reason
 (:func:`_record_skipped_edits`), the subfolders with photos not read (:func:`_record_unread_subfolders`), and the
-choices the pairing by name made (:func:`_record_pairing_choices`, :func:`_choices_as_made`). Pairs that
+choices the pairing by name made (:func:`_record_pairing_choices`, :func:`_choices_as_made`), and the edits that
+show a part of their original, fitted on that part (:func:`_record_crops`). Pairs that
 :func:`trainer.data.pairs.load_paired_views` kept are matched to the ones given by :func:`_kept_indices`.
 """
 
@@ -212,6 +213,45 @@ def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Pa
         return
     source["subfolders_not_read"] = unread
     source["notes"] = [*source.get("notes", []), note]
+
+
+#: How many of the cropped edits :func:`_record_crops`'s note names (the rest are counted; the record names each).
+_CROPS_SHOWN = 8
+
+
+def _record_crops(source: dict[str, Any], views: PairedViews) -> None:
+    """Name the edits that show a part of their original, whose original was cut to that part (one log line each).
+
+    Adds ``frames_cropped`` (pair name -> ``scale``, ``rotation_deg``, ``shift_x``, ``shift_y`` of
+    :class:`trainer.data.framing.FrameOffset`) and a note (``"2 edits were cropped: fitted on the part of the
+    original they show (IMG_3: scale 1.25, shift (0.0 %, 0.0 %); ...)"``, the first :data:`_CROPS_SHOWN` named).
+    None (:attr:`PairedViews.cropped` all ``None`` or empty): ``source`` is unchanged.
+
+    Args:
+        source: the run's summary of its pairs.
+        views: the pairs' views as they are fitted (after :func:`trainer.pair_frames._turn_back`).
+    """
+    found = [(p.name, c) for p, c in zip(views.pairs, views.cropped, strict=False) if c is not None]
+    if not found:
+        return
+    record: dict[str, dict[str, Any]] = {}
+    for name, offset in found:
+        log.warning(
+            "%s: the edit shows a part of the original (%s); its recipe is fitted on that part of the original",
+            name,
+            offset.describe(),
+        )
+        record[name] = {
+            k: v for k, v in offset.to_dict().items() if k in ("scale", "rotation_deg", "shift_x", "shift_y")
+        }
+    source["frames_cropped"] = record
+    shown = "; ".join(f"{name}: {offset.describe()}" for name, offset in found[:_CROPS_SHOWN])
+    more = f"; and {len(found) - _CROPS_SHOWN} more" if len(found) > _CROPS_SHOWN else ""
+    were, they = ("was", "it shows") if len(found) == 1 else ("were", "they show")
+    source["notes"] = [
+        *source.get("notes", []),
+        f"{counted(len(found), 'edit')} {were} cropped: fitted on the part of the original {they} ({shown}{more})",
+    ]
 
 
 def _unique_pairs(pairs: Sequence[Pair]) -> tuple[list[Pair], list[str]]:

@@ -22,7 +22,9 @@ ones: an original and the photographer's own edit of it. This module builds that
   cut short are named in the summary;
 * an edit that is its original rotated by 90, 180 or 270 degrees (``--pairs`` and darktable's
   renders; :mod:`trainer.data.rotation`) is turned back onto the original's frame before it is fitted, and named
-  in the log and the summary (``frames_turned_back``);
+  in the log and the summary (``frames_turned_back``); an edit with its original's aspect ratio that shows only a
+  part of it (a crop, a straightening crop: :mod:`trainer.data.cropped_edits`) has its original cut to that part
+  before it is fitted, and is named in the log and the summary (``frames_cropped``), with its scale and shift;
 * training views: each training pair gives ``restore.pool_per_target`` aligned views; on a share
   ``restore.pair_jitter`` of them the original is first rendered with a small zero-centred camera change
   (:func:`trainer.data.unedit.jitter_settings`) while the edit stays the target, so the agent has to read

@@ -16,7 +16,8 @@ of the two sizes; only a different aspect ratio is refused (a crop that keeps th
 onto the input's frame: ``eval`` names it, :func:`trainer.data.framing.frame_offset`). For training
 (:func:`load_paired_views`), a rendition whose size or aspect ratio differs (a crop, a rotation, an export at another
 aspect) is squeezed onto the input's frame all the same: its recipe fit then stays poor, and the trainer reports and
-down-weights it.
+down-weights it; except that an edit with the input's aspect ratio that shows only a part of it (a crop, a small
+straightening crop) has its original cut to that part first (:func:`trainer.data.cropped_edits.cut_to_edit`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from torch.nn import functional
 
 from backend.decode import RAW_EXTENSIONS
 from backend.errors import AutoretouchError, NotFoundError
+
+if TYPE_CHECKING:
+    from trainer.data.framing import FrameOffset
 
 __all__ = [
     "Pair",
@@ -447,6 +451,9 @@ class PairedViews:
             process may not read).
         notes: one note per pair whose raw could not be decoded and whose other original (the camera's JPEG) is
             used instead (:func:`decode_original`); that pair's entry in ``pairs`` names the file used.
+        cropped: one entry per pair of ``pairs``: how its edit's frame lies in the original's where the edit shows
+            only a part of it and the original's views were cut from that part
+            (:func:`trainer.data.cropped_edits.cut_to_edit`), else ``None``; empty where that was not looked for.
     """
 
     before_crops: Tensor
@@ -456,6 +463,7 @@ class PairedViews:
     pairs: tuple[Pair, ...]
     skipped: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    cropped: tuple[FrameOffset | None, ...] = ()
 
 
 def _pair_images(
@@ -499,6 +507,30 @@ def _pair_images(
         return f"{reading}: permission denied"
 
 
+def _edit_on_frame(x: Tensor, y: Tensor, look: bool) -> tuple[Tensor, Tensor, FrameOffset | None]:
+    """An original and its edit on one frame, for :func:`load_paired_views`.
+
+    Args:
+        x: ``(1, 3, H, W)`` the original as decoded.
+        y: ``(1, 3, h, w)`` its edit, resized onto ``x``'s frame (squeezed where its aspect ratio differs).
+        look: whether to look for an edit with ``x``'s aspect ratio that shows a part of it
+            (:func:`trainer.data.cropped_edits.cut_to_edit`).
+
+    Returns:
+        ``(original, edit, offset)``: ``original`` is ``x``, or ``x`` cut to the part the edit shows, then
+        ``offset`` says where that part lies (else ``None``).
+    """
+    from trainer.data.cropped_edits import cut_to_edit
+
+    (h, w), (eh, ew) = x.shape[-2:], y.shape[-2:]
+    same_aspect = _common_frame((h, w), (eh, ew)) is not None  # a crop of another aspect ratio is not cut
+    if (eh, ew) != (h, w):
+        y = functional.interpolate(y, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    cut = cut_to_edit(x, y) if look and same_aspect else None
+    return (x, y, None) if cut is None else (cut[0], y, cut[1])
+
+
+# Long: one loop decodes, frames and cuts every pair, collecting five per-pair records; its steps are helpers
 def load_paired_views(
     pairs: Sequence[Pair],
     *,
@@ -508,14 +540,15 @@ def load_paired_views(
     seed: int,
     renders: Sequence[Mapping[str, Any]] | None = None,
     after_images: Sequence[Tensor] | None = None,
+    cut_cropped: bool = True,
 ) -> PairedViews:
     """Decode pairs with ``decode_preview`` and cut the same views out of both photos of each.
 
-    The edited version is resized onto the original's frame (see the module docstring), then both are cut by
-    :func:`trainer.data.folders.crop_photo` with one random source, so view ``k`` of the original and view ``k``
-    of the edit show the same part of the scene. A pair with a file that cannot be decoded, that may not be read
-    (permission denied), or that can no longer be found (deleted, moved or left a dangling symbolic link since the
-    pairs were matched), is left out and named in
+    The edited version is resized onto the original's frame (the module docstring; where it shows a part of the
+    original, the original is cut to that part first: :func:`_edit_on_frame`), then both are cut by
+    :func:`trainer.data.folders.crop_photo` with one random source, so view ``k`` of both shows the same part of
+    the scene. A pair with a file that cannot be decoded, may not be read (permission denied) or can no longer be
+    found (deleted, moved or left a dangling symbolic link since the pairs were matched) is left out and named in
     :attr:`PairedViews.skipped`; the others are loaded.
 
     Args:
@@ -528,6 +561,8 @@ def load_paired_views(
             by our renderer (a catalog's develop settings), and the pair's ``reference`` file is not read.
         after_images: one ``(1, 3, H, W)`` linear Rec.2020 image per pair (e.g. darktable-cli's render of the
             photo's sidecar), used as the edit instead of the ``reference`` file (resized onto the original).
+        cut_cropped: look for edits that show a part of their original (:attr:`PairedViews.cropped`); never
+            for ``renders``, our own renders of the whole frame. ``False``: every edit is only resized.
 
     Raises:
         NotFoundError: not a single pair could be found and decoded.
@@ -538,13 +573,13 @@ def load_paired_views(
         raise ValueError(f"{len(renders)} recipes for {len(pairs)} pairs")
     if after_images is not None and len(after_images) != len(pairs):
         raise ValueError(f"{len(after_images)} edited images for {len(pairs)} pairs")
-
     long_side = decode_long_side(cache_size, eval_size)
     views: list[Tensor] = []
     evals: list[Tensor] = []
     kept: list[Pair] = []
     skipped: list[str] = []
     notes: list[str] = []
+    cropped: list[FrameOffset | None] = []
     for i, pair in enumerate(pairs):
         render = None if renders is None else renders[i]
         images = _pair_images(pair, long_side, render, None if after_images is None else after_images[i])
@@ -555,8 +590,7 @@ def load_paired_views(
         if note:
             log.warning("%s", note)
             notes.append(note)
-        if y.shape[-2:] != x.shape[-2:]:
-            y = functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
+        x, y, offset = _edit_on_frame(x, y, cut_cropped and render is None)
         rng = np.random.default_rng(seed + i)
         train, ev = crop_photo(
             torch.cat((x, y), dim=1), cache_size=cache_size, eval_size=eval_size, crops=crops, rng=rng
@@ -564,6 +598,7 @@ def load_paired_views(
         views.append(train)
         evals.append(ev)
         kept.append(used)
+        cropped.append(offset)
     if not kept:
         detail = f": {skipped[0]}" if skipped else ""
         raise NotFoundError(f"none of the {len(pairs)} before/after pairs could be decoded{detail}")
@@ -576,4 +611,5 @@ def load_paired_views(
         pairs=tuple(kept),
         skipped=tuple(skipped),
         notes=tuple(notes),
+        cropped=tuple(cropped),
     )
