@@ -399,6 +399,21 @@ def _left_out(label: str, why: str, namesake: Path, skipped: list[str]) -> None:
         skipped.append(f"{label}: not learnt from: {why}")
 
 
+def _read_as_selection(folder: Path) -> bool:
+    """Whether ``folder`` is read as a selection (:func:`_is_selection`); warns where it looks like one, unmarked.
+
+    A folder that looks like a selection an earlier autoretouch linked, without the marker
+    (:func:`trainer.data.selection.unmarked_selection`), is read as the user's, with a warning (:data:`_UNMARKED`).
+    """
+    from trainer.data.selection import MARKER, unmarked_selection
+
+    if _is_selection(folder):
+        return True
+    if unmarked_selection(folder):
+        log.warning(_UNMARKED, folder, MARKER)
+    return False
+
+
 #: The warning for a folder that looks like a selection an earlier autoretouch linked (no marker): read as the user's.
 _UNMARKED = (
     "%s: read as your own folder of links: it has no %s, so it is not a selection this autoretouch linked (an "
@@ -426,9 +441,7 @@ def load_darktable_pair_set(
     ``deadline``: :func:`time.monotonic` time (s) the run ends, or ``None`` (:func:`trainer.pair_fit._fitted`).
 
     The record names the folder, or what the user gave for a selection (:func:`trainer.data.given.folder_record`);
-    subfolders with photos, not read, are noted (:func:`trainer.pairing_notes._record_unread_subfolders`). A folder
-    that looks like a selection an earlier autoretouch linked, without the marker
-    (:func:`trainer.data.selection.unmarked_selection`), is read as the user's, with a warning.
+    subfolders with photos, not read, are noted (:func:`trainer.pairing_notes._record_unread_subfolders`).
 
     Raises:
         NotFoundError: the folder is missing or holds no usable photo (photos in subfolders only: named).
@@ -439,15 +452,12 @@ def load_darktable_pair_set(
     from trainer.data.folders import list_photos
     from trainer.data.given import folder_record
     from trainer.data.pairs import Pair
-    from trainer.data.selection import MARKER, unmarked_selection
     from trainer.pair_fit import _fitted
 
     d = cfg.data
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images, several=True)
-    selection = _is_selection(Path(folder))  # the links autoretouch made to the photos given (train --darktable A B)
-    if not selection and unmarked_selection(folder):
-        log.warning(_UNMARKED, folder, MARKER)
+    selection = _read_as_selection(Path(folder))  # the links autoretouch made to the photos given (--darktable A B)
     chosen, skipped, unreadable, noted, broken = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]
