@@ -10,24 +10,32 @@ Both photos are compared on what a tone edit leaves in place. Each is reduced to
 brought to :data:`WORK_SIDE` pixels on the long side (area average), taken as ``log(Y + 0.01)`` and stretched
 between its 0.5th and 99.5th percentiles to 8 bits: an exposure change shifts the log-luminance and a global
 contrast change scales it, and the stretch undoes both. Corners are found and described on those images with ORB
-(binary comparisons of pixel pairs, which no monotone tone curve changes), matched with Lowe's ratio test, and a
-similarity (uniform scale, rotation, shift) is fitted to the matches with RANSAC
-(``cv2.estimateAffinePartial2D``). A black-and-white conversion, a strong saturation change or a colour cast
-reweights the channels in the luminance, which moves few corners. Measured (2026-12): on the 24 FiveK expert
-retouches of ``shared/data/fivek_pairs``, 12 pairs of its ``experts_ABCDE`` and 12 Kodak photos with ±2 EV, black
-and white, a strong S-curve, saturation ×2.5, a strong colour cast or a half-size export (also at −2 EV), the fit
-stayed within 0.06 % of scale, 0.04° and 0.03 % of shift of the identity, far inside the tolerances; 10 % crops
-(also under +2 EV or black and white), 3 % off two sides, 1° straightening and 2 % zooms were all found, a crop of
-1 % a side (scale 1.02) on all 8 photos tried, one of 0.4 % a side (1.008, inside the tolerance) on none; 11 pairs
-of different photos gave no fit.
+(binary comparisons of pixel pairs, which no monotone tone curve changes), matched with Lowe's ratio test (each of
+the reference's corners keeping only its closest match), and a similarity (uniform scale, rotation, shift) is fitted
+to the matches with RANSAC (``cv2.estimateAffinePartial2D``). A black-and-white conversion, a strong saturation
+change or a colour cast reweights the channels in the luminance, which moves few corners. Measured (2026-12): on the
+24 FiveK expert retouches of ``shared/data/fivek_pairs``, 12 pairs of its ``experts_ABCDE`` and 12 Kodak photos with
+±2 EV, black and white, a strong S-curve, saturation ×2.5, a strong colour cast or a half-size export (also at
+−2 EV), the fit stayed within 0.06 % of scale, 0.04° and 0.03 % of shift of the identity, far inside the tolerances;
+10 % crops (also under +2 EV or black and white), 3 % off two sides, 1° straightening and 2 % zooms were all found,
+a crop of 1 % a side (scale 1.02) on all 8 photos tried, one of 0.4 % a side (1.008, inside the tolerance) on none;
+11 pairs of different photos gave no fit.
 
-A fit is trusted (:func:`frame_offset` returns it) only when at least :data:`MIN_INLIERS` matches agree with it,
-and it calls the pair misaligned (:attr:`FrameOffset.misaligned`) only beyond a tolerance and when more matches agree
-with it than with the frame left as it is. A photo with little structure (fog, a clear sky, a tiny frame) gives too
-few matches and is left alone: the check names the misaligned pairs it can see, it is not a proof that the others
-are aligned. Cost, in CPU time of one core: some 50–70 ms a pair at the default evaluation size (512 px; ``eval``
-spends about 0.9 s on such a pair with its baselines alone), some 190 ms for a 12-MP frame (``--size 4272``; its
-two JPEGs take 1.1 s to decode). The work is done at :data:`WORK_SIDE` whatever the frame.
+A fit is trusted (:func:`frame_offset` returns it) only when at least :data:`MIN_INLIERS` matches, and at least
+:data:`MIN_AGREEING` (half) of all matches, agree with it, and its scale lies within :data:`MIN_SCALE` ..
+:data:`MAX_SCALE`. On a repetitive pattern (a checkerboard) or a mirrored reference most matches disagree, and a fit
+to a few of them is no estimate: before these rules a +1 EV edit of a checkerboard, its corners all matched to one,
+was reported as ``scale 0.00, shift (-50 %, -50 %)``, and 2 of 156 checkerboard tone and blur edits were false
+alarms (now none; 10 % crops of a checkerboard give no fit). Real pairs keep 0.7 and more of their matches
+(re-measured on the Kodak and FiveK crops and the FiveK retouches: all found, none flagged), a mirrored photo 0.5
+and less. A frame whose short side is under :data:`MIN_SIDE` pixels at the working size (a thin panorama strip) gets
+no fit, and nothing OpenCV raises on odd images escapes. The fit calls the pair misaligned
+(:attr:`FrameOffset.misaligned`) only beyond a tolerance and when more matches agree with it than with the frame
+left as it is. A photo with little structure (fog, a clear sky, a tiny frame) gives too few matches and is left
+alone: the check names the misaligned pairs it can see, it is not a proof that the others are aligned. Cost, in CPU
+time of one core: some 50–70 ms a pair at the default evaluation size (512 px; ``eval`` spends about 0.9 s on such a
+pair with its baselines alone), some 190 ms for a 12-MP frame (``--size 4272``; its two JPEGs take 1.1 s to decode).
+The work is done at :data:`WORK_SIDE` whatever the frame.
 """
 
 from __future__ import annotations
@@ -43,9 +51,13 @@ from torch.nn import functional
 
 __all__ = [
     "MAX_ROTATION_DEG",
+    "MAX_SCALE",
     "MAX_SCALE_OFF",
     "MAX_SHIFT",
+    "MIN_AGREEING",
     "MIN_INLIERS",
+    "MIN_SCALE",
+    "MIN_SIDE",
     "WORK_SIDE",
     "FrameOffset",
     "frame_offset",
@@ -55,6 +67,15 @@ __all__ = [
 WORK_SIDE = 512
 #: Matches that must agree with the fitted similarity before it is trusted.
 MIN_INLIERS = 20
+#: ... and the share of all matches that must (real edits and crops: 0.7 and more; a mirrored photo: 0.5 and less).
+MIN_AGREEING = 0.5
+#: A fitted scale outside ``MIN_SCALE``..``MAX_SCALE`` is taken for a degenerate fit, not a crop (or a zoom out).
+MIN_SCALE = 0.5
+#: See :data:`MIN_SCALE`.
+MAX_SCALE = 2.0
+#: Short side, in pixels at the working size, under which no offset is estimated: ORB finds no corner within 31
+#: pixels of an edge, so a thinner frame (a 3000 x 5 panorama strip) has none to match.
+MIN_SIDE = 64
 #: A reference whose scale differs from its input's by more than this fraction (1 %) is reported.
 MAX_SCALE_OFF = 0.01
 #: ... or whose frame is turned by more than this many degrees against it.
@@ -146,7 +167,8 @@ def _structure(image: Tensor, size: tuple[int, int]) -> np.ndarray:
         if k > 1:
             small = functional.avg_pool2d(small, k)
     rgb = small[0].cpu().numpy()
-    luma: np.ndarray = np.tensordot(_LUMA, rgb, axes=1).clip(0.0, None).astype(np.float32)
+    luma: np.ndarray = np.tensordot(_LUMA, rgb, axes=1).astype(np.float32)
+    luma = np.nan_to_num(luma, nan=0.0, posinf=0.0, neginf=0.0).clip(0.0, None)  # a broken pixel counts as black
     if luma.shape != size:
         luma = np.asarray(cv2.resize(luma, (size[1], size[0]), interpolation=cv2.INTER_AREA))
     log = np.log(luma + 0.01)
@@ -159,6 +181,9 @@ def _structure(image: Tensor, size: tuple[int, int]) -> np.ndarray:
 def frame_offset(image: Tensor, reference: Tensor) -> FrameOffset | None:
     """Estimate how ``reference``'s frame lies in ``image``'s (module docstring).
 
+    Never raises on the images' content: a frame too thin for ORB, a flat or broken image (NaN) or any failure
+    inside OpenCV (``cv2.error``) gives ``None``, so that one odd photo does not end a batch.
+
     Args:
         image: ``(1, 3, H, W)`` the input, linear Rec.2020.
         reference: ``(1, 3, H, W)`` its reference edit at the same frame (as :func:`trainer.data.pairs.load_pair`
@@ -166,8 +191,9 @@ def frame_offset(image: Tensor, reference: Tensor) -> FrameOffset | None:
 
     Returns:
         The fitted :class:`FrameOffset` (whether it exceeds the tolerances: :attr:`FrameOffset.misaligned`), or
-        ``None`` when the photos have too little structure in common to tell (fewer than :data:`MIN_INLIERS`
-        agreeing matches).
+        ``None`` when the photos have too little structure in common to tell: a short side under
+        :data:`MIN_SIDE` pixels at the working size, fewer than :data:`MIN_INLIERS` agreeing matches, fewer than
+        :data:`MIN_AGREEING` of the matches agreeing, or a scale outside :data:`MIN_SCALE`..:data:`MAX_SCALE`.
 
     Raises:
         ValueError: the two images' shapes differ or are not ``(1, 3, H, W)``.
@@ -179,25 +205,18 @@ def frame_offset(image: Tensor, reference: Tensor) -> FrameOffset | None:
     h, w = int(image.shape[-2]), int(image.shape[-1])
     factor = min(1.0, WORK_SIDE / max(h, w))
     size = (max(1, round(h * factor)), max(1, round(w * factor)))
-    orb = cv2.ORB.create(nfeatures=_FEATURES)
-    key_a, desc_a = orb.detectAndCompute(_structure(image, size), None)
-    key_b, desc_b = orb.detectAndCompute(_structure(reference, size), None)
-    if desc_a is None or desc_b is None or len(key_a) < MIN_INLIERS or len(key_b) < MIN_INLIERS:
+    if min(size) < MIN_SIDE:
         return None
-    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(desc_a, desc_b, k=2)
-    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < _RATIO * m[1].distance]
-    if len(good) < MIN_INLIERS:
+    try:
+        fitted = _fit(_structure(image, size), _structure(reference, size))
+    except cv2.error:  # OpenCV refused these images: no fit
         return None
-    pts_a = np.array([key_a[m.queryIdx].pt for m in good], dtype=np.float32)
-    pts_b = np.array([key_b[m.trainIdx].pt for m in good], dtype=np.float32)
-    fit, agree = cv2.estimateAffinePartial2D(
-        pts_a, pts_b, method=cv2.RANSAC, ransacReprojThreshold=_AGREE_PX, maxIters=2000, confidence=0.999
-    )
-    inliers = 0 if agree is None else int(agree.sum())
-    unmoved = int((np.linalg.norm(pts_a - pts_b, axis=1) < _AGREE_PX).sum())
-    if fit is None or inliers < MIN_INLIERS:
+    if fitted is None:
         return None
+    fit, inliers, unmoved = fitted
     scale = math.hypot(float(fit[0, 0]), float(fit[1, 0]))
+    if not MIN_SCALE <= scale <= MAX_SCALE:  # a degenerate fit (matches crowding onto a few corners)
+        return None
     rotation = math.degrees(math.atan2(float(fit[1, 0]), float(fit[0, 0])))
     centre = cv2.invertAffineTransform(fit) @ np.array([size[1] / 2, size[0] / 2, 1.0])
     return FrameOffset(
@@ -208,3 +227,45 @@ def frame_offset(image: Tensor, reference: Tensor) -> FrameOffset | None:
         inliers=inliers,
         unmoved=unmoved,
     )
+
+
+def _fit(structure_a: np.ndarray, structure_b: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """The similarity mapping ``structure_a``'s corners onto ``structure_b``'s, with its support, or ``None``.
+
+    Corners are matched with Lowe's ratio test, and each of ``structure_b``'s corners keeps only its closest match:
+    on a repetitive pattern (a checkerboard) many corners of one image match one corner of the other, and RANSAC
+    then fits a similarity that maps them all onto it (scale 0), which those many matches all "agree" with.
+
+    Returns:
+        ``(fit, inliers, unmoved)``: the ``2 x 3`` similarity (pixels of ``a`` -> pixels of ``b``), the matches that
+        agree with it and those that agree with the identity; ``None`` where fewer than :data:`MIN_INLIERS` or
+        fewer than :data:`MIN_AGREEING` of the matches agree.
+
+    Raises:
+        cv2.error: OpenCV refused the images.
+    """
+    orb = cv2.ORB.create(nfeatures=_FEATURES)
+    key_a, desc_a = orb.detectAndCompute(structure_a, None)
+    key_b, desc_b = orb.detectAndCompute(structure_b, None)
+    if desc_a is None or desc_b is None or len(key_a) < MIN_INLIERS or len(key_b) < MIN_INLIERS:
+        return None
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(desc_a, desc_b, k=2)
+    best: dict[int, cv2.DMatch] = {}
+    for pair in knn:
+        if len(pair) == 2 and pair[0].distance < _RATIO * pair[1].distance:
+            kept = best.get(pair[0].trainIdx)
+            if kept is None or pair[0].distance < kept.distance:
+                best[pair[0].trainIdx] = pair[0]
+    good = list(best.values())
+    if len(good) < MIN_INLIERS:
+        return None
+    pts_a = np.array([key_a[m.queryIdx].pt for m in good], dtype=np.float32)
+    pts_b = np.array([key_b[m.trainIdx].pt for m in good], dtype=np.float32)
+    fit, agree = cv2.estimateAffinePartial2D(
+        pts_a, pts_b, method=cv2.RANSAC, ransacReprojThreshold=_AGREE_PX, maxIters=2000, confidence=0.999
+    )
+    inliers = 0 if agree is None else int(agree.sum())
+    if fit is None or inliers < MIN_INLIERS or inliers < MIN_AGREEING * len(good):
+        return None
+    unmoved = int((np.linalg.norm(pts_a - pts_b, axis=1) < _AGREE_PX).sum())
+    return np.asarray(fit, dtype=np.float64), inliers, unmoved
