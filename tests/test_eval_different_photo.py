@@ -3,7 +3,9 @@
 Another photo under the same name (identity SSIM under :data:`DIFFERENT_PHOTO_SSIM`), and a reference cropped,
 straightened or shifted against its input with the same aspect ratio (:func:`trainer.data.framing.frame_offset`),
 which used to be resized onto the input's frame and scored misaligned without a word. Strong tone edits and an
-export at half the size must not be taken for a crop.
+export at half the size must not be taken for a crop, nor a tone edit of a checkerboard (its corners all matched to
+one gave "scale 0.00"); a mirrored reference gets no made-up numbers; a thin panorama or a broken image gets no fit
+instead of an OpenCV error that ended the whole eval; names on stderr are escaped (:func:`backend.text.printable`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from backend.cli.main import main
 from trainer.data.framing import frame_offset
@@ -179,7 +182,9 @@ def test_a_cropped_straightened_or_shifted_reference_is_named_and_scored_unchang
     result = evaluate_pairs(pairs, None, size=480, on_warning=warnings.append)
     rows = {row["name"]: row for row in result.per_photo}
     assert sorted(rows) == sorted(edits)  # all scored
-    assert len(warnings) == 3 and all("looks cropped or shifted against its input" in w for w in warnings)
+    assert len(warnings) == 3 and all(
+        "looks cropped, shifted or otherwise out of register against its input" in w for w in warnings
+    )
     for name in edits:
         (said,) = [w for w in warnings if w.startswith(f"{refs / name}.png: ")]
         assert said == rows[name]["warnings"][0] and "scored anyway" in said
@@ -218,8 +223,132 @@ def test_eval_prints_the_crop_warning_once_and_lists_it_in_json(
     argv = ["eval", "--inputs", str(inputs), "--references", str(refs), "--size", "480", "--json"]
     assert main(argv) == 0
     out = capsys.readouterr()
-    said = [line for line in out.err.splitlines() if "looks cropped or shifted" in line]
+    said = [line for line in out.err.splitlines() if "looks cropped, shifted or otherwise" in line]
     assert len(said) == 1 and said[0].startswith(f"autoretouch: warning: {refs / 'crop.png'}: ")
     rows = {row["name"]: row for row in json.loads(out.out)["per_photo"]}
     assert rows["crop"]["frame_offset"]["misaligned"] is True and rows["crop"]["warnings"] == [said[0][22:]]
     assert rows["edit"]["frame_offset"]["misaligned"] is False and rows["edit"]["warnings"] == []
+
+
+def test_the_warning_names_a_reference_turned_upside_down_and_no_mirrored_numbers(tmp_path: Path) -> None:
+    edits = {
+        "upside_down": lambda bgr: np.ascontiguousarray(bgr[::-1, ::-1]),
+        "mirrored": lambda bgr: np.ascontiguousarray(bgr[:, ::-1]),
+    }
+    inputs, refs = _write_pairs(tmp_path, edits)
+    for name in edits:
+        x, ref = load_pair(Pair(name, inputs / f"{name}.png", refs / f"{name}.png"), 480)
+        offset = frame_offset(x, ref)
+        if name == "mirrored":  # no similarity maps a photo onto its mirror image: no fit, no made-up numbers
+            assert offset is None
+            continue
+        assert offset is not None and offset.misaligned and abs(offset.rotation_deg) == pytest.approx(180, abs=0.5)
+        (said,) = evaluate_pairs([Pair(name, inputs / f"{name}.png", refs / f"{name}.png")], None, size=480).per_photo
+        assert "looks cropped, shifted or otherwise out of register against its input" in said["warnings"][-1]
+        assert re.search(r"rotated [+-]180\.0°", said["warnings"][-1])
+
+
+# -- frames the check cannot read: no fit, and the batch carries on -------------------------------------------------
+
+
+def _tensor(linear: np.ndarray) -> torch.Tensor:
+    """``(H, W)`` or ``(H, W, 3)`` linear values as a ``(1, 3, H, W)`` float32 tensor."""
+    rgb = np.repeat(linear[..., None], 3, axis=2) if linear.ndim == 2 else linear
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
+def test_a_thin_panorama_or_a_broken_image_gets_no_fit_instead_of_an_opencv_error() -> None:
+    rng = np.random.default_rng(0)
+    for h, w in ((5, 3000), (3000, 5), (4, 2000), (1, 1), (40, 600)):  # ORB raised cv2.error on the first three
+        strip = _tensor(rng.uniform(0.0, 1.0, (h, w)))
+        assert frame_offset(strip, strip * 1.3) is None, (h, w)
+    scene = _tensor(_linear(_shapes(0)))
+    broken = scene.clone()
+    broken[..., 10:20, 10:20] = float("nan")  # a few broken pixels: still read
+    offset = frame_offset(scene, broken)
+    assert offset is not None and not offset.misaligned
+    assert frame_offset(torch.full_like(scene, float("nan")), scene) is None
+
+
+def test_eval_of_a_thin_panorama_at_its_full_size_carries_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs, refs = tmp_path / "in", tmp_path / "ref"
+    inputs.mkdir()
+    refs.mkdir()
+    strip = np.random.default_rng(3).integers(20, 230, (5, 3000, 3), dtype=np.uint8)
+    cv2.imwrite(str(inputs / "pano.png"), strip)
+    cv2.imwrite(str(refs / "pano.png"), _exposure(1.0)(strip))
+    argv = ["eval", "--inputs", str(inputs), "--references", str(refs), "--size", "3000", "--json"]
+    assert main(argv) == 0  # was: "internal error", exit 1
+    (row,) = json.loads(capsys.readouterr().out)["per_photo"]
+    assert row["long_side"] == 3000 and row["frame_offset"] is None and row["warnings"] == []
+
+
+# -- a repetitive pattern: one match per corner, and no degenerate fit ---------------------------------------------
+
+
+def _board(period: int, height: int = 384, width: int = 512) -> np.ndarray:
+    """A linear ``(H, W)`` checkerboard of ``period``-pixel squares (0.2 and 0.8), slightly blurred."""
+    y, x = np.mgrid[0:height, 0:width]
+    board = (0.2 + 0.6 * ((x // period + y // period) % 2)).astype(np.float32)
+    return np.asarray(cv2.GaussianBlur(board, (3, 3), 0))
+
+
+def _linear_crop(linear: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of the frame off every side, resized back (area average)."""
+    h, w = linear.shape[:2]
+    inner = linear[round(h * share) : h - round(h * share), round(w * share) : w - round(w * share)]
+    return np.asarray(cv2.resize(inner, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def test_a_tone_edit_of_a_checkerboard_is_not_taken_for_a_crop() -> None:
+    # before: many corners of the input matched one of the reference's, and RANSAC fitted "scale 0.00, shift
+    # (-50 %, -50 %)" to them (+1 EV at 36 px squares)
+    edits: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "plus1ev": lambda lin: np.clip(lin * 2.0, 0.0, 1.0),
+        "gamma": lambda lin: lin**0.6,
+        "darker": lambda lin: lin * 0.25,
+        "blur": lambda lin: np.asarray(cv2.GaussianBlur(lin, (5, 5), 0)),
+    }
+    fits = 0
+    for period in (24, 36, 48):
+        board = _board(period)
+        for name, edit in edits.items():
+            offset = frame_offset(_tensor(board), _tensor(edit(board)))
+            if offset is not None:  # no fit is allowed (the pattern repeats); a fit must be the identity
+                fits += 1
+                assert not offset.misaligned and offset.scale == pytest.approx(1.0, abs=0.003), (period, name)
+    assert fits >= 6  # the check still reads most of them
+
+
+def test_a_cropped_checkerboard_gets_no_fit_rather_than_a_degenerate_one() -> None:
+    # a crop of a repeating pattern cannot be told from a shift by whole squares: no fit (before: "scale 0.00")
+    for period in (24, 36, 48):
+        board = _board(period)
+        for share in (0.05, 0.1):
+            assert frame_offset(_tensor(board), _tensor(_linear_crop(board, share))) is None, (period, share)
+
+
+# -- names printed on stderr are escaped ----------------------------------------------------------------------------
+
+
+def test_eval_escapes_the_names_in_its_warnings_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crop_name, other_name, broken_name = "crop\x1b[2J", "other\nautoretouch: forged", "broken\x1b]0;title\x07"
+    inputs, refs = _write_pairs(tmp_path, {crop_name: _crop_every_side})
+    cv2.imwrite(str(inputs / f"{other_name}.png"), _scene(1))
+    cv2.imwrite(str(refs / f"{other_name}.png"), _scene(99))  # another photo under the same name
+    cv2.imwrite(str(inputs / f"{broken_name}.png"), _shapes(9))
+    (refs / f"{broken_name}.png").write_bytes(b"not a PNG")
+    argv = ["eval", "--inputs", str(inputs), "--references", str(refs), "--size", "480", "--json"]
+    assert main(argv) == 9  # the broken pair failed, the others were scored
+    out = capsys.readouterr()
+    assert "\x1b" not in out.err and "\x07" not in out.err
+    lines = out.err.splitlines()
+    assert all(line.startswith("autoretouch: ") for line in lines)
+    assert any("crop\\x1b[2J.png: looks cropped" in line for line in lines)
+    assert any("other\\nautoretouch: forged.png: looks like a different photo" in line for line in lines)
+    assert any(line.startswith("autoretouch: error: ") and "broken\\x1b]0;title\\x07" in line for line in lines)
+    rows = {row["name"]: row for row in json.loads(out.out)["per_photo"]}  # JSON: the names as they are
+    assert f"{crop_name}.png: looks cropped" in rows[crop_name]["warnings"][0]
+    assert f"{other_name}.png: looks like a different photo" in rows[other_name]["warnings"][0]

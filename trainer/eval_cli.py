@@ -2,8 +2,10 @@
 
 Inputs and references are paired by file stem (``IMG_1.jpg`` with ``IMG_1.png``); every photo of each folder
 must have a partner (``--allow-unmatched`` evaluates the pairs that exist; the photos without a partner, the
-names left out as ambiguous and the pairing's notes are warnings on stderr, escaped, and ``--json`` lists the
-latter two as ``left_out_ambiguous`` and ``pairing_notes``). For each pair:
+names left out as ambiguous and the pairing's notes are warnings on stderr, and ``--json`` lists the latter two as
+``left_out_ambiguous`` and ``pairing_notes``). Every warning and error on stderr has its file names' control
+characters escaped (:func:`backend.text.printable`); ``--json`` and the per-pair ``warnings`` keep them as they are.
+For each pair:
 
 * both files are decoded at the evaluation size (``--size``, long side in pixels, :func:`decode_preview`;
   smaller photos keep their size) and compared at one frame (:func:`trainer.data.pairs.load_pair`): a
@@ -19,7 +21,8 @@ latter two as ``left_out_ambiguous`` and ``pairing_notes``). For each pair:
   misaligned, so every method's scores on it (the identity's too) measure the misalignment more than the edit. The
   frame's offset is estimated from the photos' structure (corners of the stretched log-luminance, which tone edits
   leave in place); a pair whose reference is scaled by more than 1 %, turned by more than 0.5° or shifted by more
-  than 1 % of the frame is named in a warning on stderr (``looks cropped or shifted``) and scored anyway, unchanged;
+  than 1 % of the frame is named in a warning on stderr (``looks cropped, shifted or otherwise out of register``: a
+  reference turned upside down is named too) and scored anyway, unchanged;
 * **auto**: :func:`trainer.baselines.auto_recipe` (grey-world white balance + mid-grey exposure) rendered
   the same way;
 * **nearest** (styles trained from before/after pairs, which carry their training photos' fitted recipes):
@@ -103,9 +106,10 @@ photo under the same name) is named in a warning on stderr, and still scored.
 A reference that shows another part of the scene than its input (a crop with the same aspect ratio, a
 straightening crop, a shift) is compared misaligned, so its scores (the identity's too) measure the
 misalignment: where the photos' structure shows it scaled by more than 1 %, turned by more than 0.5 deg or
-shifted by more than 1 % of the frame, it is named in a warning on stderr ("looks cropped or shifted") and
-scored anyway; --json gives each pair's frame_offset (scale, rotation_deg, shift_x, shift_y as fractions of the
-frame, misaligned; null where too little structure matched) and its warnings.
+shifted by more than 1 % of the frame, it is named in a warning on stderr ("looks cropped, shifted or otherwise
+out of register") and scored anyway; --json gives each pair's frame_offset (scale, rotation_deg, shift_x,
+shift_y as fractions of the frame, misaligned; null where too little structure matched) and its warnings.
+File names in warnings and errors on stderr are printed with their control characters escaped.
 --out-dir receives eval.json, each photo's renders (STEM.style.png, STEM.auto.png) and recipes.
 Below the table: how each slider's suggestion varies over the photos (used on, mean ± sd, range); a style
 that adapts to each photo has a spread, a fixed preset has none (--json: slider_spread).
@@ -241,7 +245,8 @@ def _misaligned(pair: Pair, offset: FrameOffset | None) -> list[str]:
     if offset is None or not offset.misaligned:
         return []
     return [
-        f"{pair.reference}: looks cropped or shifted against its input {pair.input.name}: {offset.describe()} "
+        f"{pair.reference}: looks cropped, shifted or otherwise out of register against its input "
+        f"{pair.input.name}: {offset.describe()} "
         f"(beyond {MAX_SCALE_OFF * 100:g} % of scale, {MAX_ROTATION_DEG:g}° or {MAX_SHIFT * 100:g} % of the "
         "frame); scored anyway at one frame, so its scores measure the misalignment too"
     ]
@@ -608,14 +613,14 @@ def run(args: argparse.Namespace) -> int:
 
     def on_error(_where: str, message: str) -> None:
         errors.append(message)
-        print(f"autoretouch: error: {message}", file=sys.stderr, flush=True)
+        print(f"autoretouch: error: {printable(message)}", file=sys.stderr, flush=True)
 
     def on_photo(row: dict[str, Any]) -> None:
         if args.out_dir is not None:
             _write_outputs(args.out_dir, row)
 
     def on_warning(message: str) -> None:
-        print(f"autoretouch: warning: {message}", file=sys.stderr, flush=True)
+        print(f"autoretouch: warning: {printable(message)}", file=sys.stderr, flush=True)
 
     sheet = max(0, args.sheet_photos) if args.contact_sheet else 0
     result = evaluate_pairs(
