@@ -139,6 +139,7 @@ def test_listed_darktable_files_are_linked_with_their_sidecars(tmp_path: Path) -
 
 def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) -> None:
     from trainer.daemon_worker import darktable_files_folder
+    from trainer.data.given import given_record
     from trainer.data.selection import SelectionError
 
     selected_photos(tmp_path, "a.jpg")
@@ -146,6 +147,7 @@ def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) 
     listed = [str(tmp_path / "a.jpg.xmp"), str(tmp_path / "a.jpg")]
     out = darktable_files_folder(listed, tmp_path / "run")
     assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == ["a.jpg", "a.jpg.xmp"]
+    assert given_record(out) == listed  # the style's record names the files as listed, the sidecar too
     with pytest.raises(SelectionError, match=r"b\.jpg\.xmp: not a photo"):
         darktable_files_folder([str(tmp_path / "b.jpg.xmp")], tmp_path / "run")
 

@@ -25,7 +25,15 @@ from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
 from trainer.darktable_pairs import _is_selection, load_darktable_pair_set
-from trainer.data.selection import MARKER, SelectionError, is_selection, linked_folder, unmarked_selection
+from trainer.data.selection import (
+    _MARKER_LIMIT,
+    MARKER,
+    SelectionError,
+    is_selection,
+    linked_folder,
+    selection_given,
+    unmarked_selection,
+)
 
 
 def _content(folder: Path) -> object:
@@ -37,20 +45,42 @@ def _content(folder: Path) -> object:
 def test_a_selection_is_marked_and_known_by_its_marker(tmp_path: Path) -> None:
     a, b = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg")
     linked = _darktable_dir(darktable_train_args(a, b), tmp_path / "run")
-    assert _content(linked) == {"autoretouch": "selection", "version": 1, "for": "darktable edits"}
+    assert _content(linked) == {
+        "autoretouch": "selection",
+        "version": 1,
+        "for": "darktable edits",
+        "given": [str(a), str(b)],  # what was given, as the record names it (selection_given)
+    }
     assert is_selection(linked) and _is_selection(linked)
     (linked / ".DS_Store").write_bytes(b"finder")
     again = _darktable_dir(darktable_train_args(b), tmp_path / "run")  # made again: the marker rewritten, kept
     assert is_selection(again)
     assert sorted(p.name for p in again.iterdir()) == [".DS_Store", MARKER, "b.jpg", "b.jpg.xmp"]
     photos = linked_folder(tmp_path / "favs", [a], with_sidecars=False)  # the daemon's favourite files
-    assert _content(photos) == {"autoretouch": "selection", "version": 1, "for": "photos"}
+    assert _content(photos) == {"autoretouch": "selection", "version": 1, "for": "photos", "given": [str(a)]}
     assert is_selection(photos) and is_selection(photos, with_sidecars=False)
     assert not is_selection(photos, with_sidecars=True) and not _is_selection(photos)  # not darktable edits
     assert is_selection(linked, with_sidecars=True) and not is_selection(linked, with_sidecars=False)
     assert linked_folder(tmp_path / "favs", [b], with_sidecars=True) == photos  # our marker, rewritten
     assert _content(photos)["for"] == "darktable edits"  # type: ignore[index]
     assert a.is_file() and b.is_file()
+
+
+def test_the_marker_records_what_was_given_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folders and files as the user named them (not the photos listed from a folder), absolute, each once."""
+    a, b = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg")
+    monkeypatch.chdir(tmp_path)
+    given = [Path("dt"), Path("dt/../dt/a.jpg"), Path("dt/a.jpg"), Path("dt/b.jpg.xmp")]
+    linked = _darktable_dir(darktable_train_args(*given), tmp_path / "run")
+    assert selection_given(linked) == [str(tmp_path / "dt"), str(a), str(b) + ".xmp"]
+    assert sorted(p.name for p in linked.iterdir() if p.name != MARKER) == ["a.jpg", "a.jpg.xmp", "b.jpg", "b.jpg.xmp"]
+    # a marker written before it recorded them (or too long a list): still a selection, nothing given
+    (linked / MARKER).write_text('{"autoretouch": "selection", "version": 1, "for": "darktable edits"}')
+    assert is_selection(linked) and selection_given(linked) is None
+    monkeypatch.setattr("trainer.data.selection._MARKER_LIMIT", 100)
+    again = linked_folder(tmp_path / "run" / "selection", [a], with_sidecars=True)
+    assert is_selection(again) and selection_given(again) is None
+    assert selection_given(tmp_path / "dt") is None  # a user's folder
 
 
 def test_a_folder_of_links_without_the_marker_is_no_selection(tmp_path: Path) -> None:
@@ -80,7 +110,10 @@ def test_a_folder_of_links_without_the_marker_is_no_selection(tmp_path: Path) ->
         b'{"autoretouch": "catalog", "version": 1, "for": "photos"}',
         b'{"autoretouch": "selection", "version": 1}',
         b'{"autoretouch": "selection", "version": 1, "for": "photos", "more": 0}',
-        b'{"autoretouch": "selection", "version": 1, "for": "photos"' + b" " * 5000 + b"}",
+        b'{"autoretouch": "selection", "version": 1, "for": "photos"' + b" " * _MARKER_LIMIT + b"}",
+        b'{"autoretouch": "selection", "version": 1, "for": "photos", "given": "/a.jpg"}',
+        b'{"autoretouch": "selection", "version": 1, "for": "photos", "given": [1]}',
+        b'{"autoretouch": "selection", "version": 1, "for": "photos", "given": ["a.jpg"]}',  # not absolute
         b"[" * 3000,
         b"[" * 500,
         b"{" * 500,

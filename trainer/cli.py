@@ -574,7 +574,8 @@ def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, mark: bool = True
     Several folders, photo files, or both (a photo's sidecar ``NAME.EXT.xmp`` stands for the photo; a virtual copy's
     ``NAME_NN.EXT.xmp`` for that copy, linked beside its photo's link and trained as ``NAME (virtual copy N)`` by
     :mod:`trainer.darktable_pairs`) are linked into ``RUN_DIR/selection``
-    (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first;
+    (:func:`trainer.data.selection.linked_folder`), emptied of an earlier run's links first, its marker recording
+    the paths as given (the record names them, and the unread subfolders of the folders among them only);
     with ``mark`` (a run that will go on: restoration, the one method that learns from darktable edits) the run
     folder is then marked as the style's (:func:`_mark_for_style`).
 
@@ -587,7 +588,7 @@ def _darktable_dir(args: argparse.Namespace, run_dir: Path, *, mark: bool = True
     paths: list[Path] = list(args.darktable)
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0]
-    folder = linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True)
+    folder = linked_folder(run_dir / "selection", darktable_selection(paths), with_sidecars=True, given=paths)
     if mark:
         _mark_for_style(run_dir, args.style)
     return folder

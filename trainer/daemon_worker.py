@@ -184,7 +184,8 @@ def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
     A photo's sidecar listed in place of it (``NAME.EXT.xmp``) stands for the photo; a darktable virtual copy's
     sidecar (``NAME_NN.EXT.xmp``) stands for that copy: linked beside its photo's link, it is trained as a pair of
     its own, ``NAME (virtual copy N)`` (:func:`trainer.data.selection.darktable_selection`,
-    :mod:`trainer.darktable_pairs`). Duplicates count once.
+    :mod:`trainer.darktable_pairs`). Duplicates count once. The selection's marker records ``files`` as listed (the
+    style's record names them: :func:`trainer.data.given.given_record`).
 
     Raises:
         NotFoundError: a listed file does not exist.
@@ -192,7 +193,7 @@ def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
             another file), or only copies' sidecars whose photos are missing are listed.
     """
     photos = darktable_selection([Path(f) for f in files])
-    return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True)
+    return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True, given=files)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

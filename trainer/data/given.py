@@ -1,10 +1,10 @@
 """What the user gave a training, as its record names it: their own files and folders, not a selection's links.
 
 ``train --darktable A.jpg B.jpg`` and the daemon's darktable or favourite files are linked into the run's
-``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`); the style's training record
-(``styles --json``) names the user's files behind those links instead (:func:`given_record`,
-:func:`folder_record`), and a folder whose every photo is linked by the folder it is (a folder given among photos:
-``train --darktable DIR A.jpg``).
+``RUN_DIR/selection`` (:func:`trainer.data.selection.linked_folder`), which writes what was given (the folders and
+files as the user named them) into the selection's marker; the style's training record (``styles --json``) names
+those instead of the run's links (:func:`given_record`, :func:`folder_record`), and only the folders among them
+have their unread subfolders named (:func:`unread_subfolders`).
 """
 
 from __future__ import annotations
@@ -17,33 +17,40 @@ __all__ = ["folder_record", "given_record", "unread_subfolders"]
 
 
 def given_record(folder: str | Path) -> list[str] | None:
-    """The user's files and folders behind selection ``folder``, or ``None`` where ``folder`` is the user's own.
+    """What the user gave for selection ``folder``, or ``None`` where ``folder`` is the user's own.
 
-    Each photo link names its file (as linked, normalised: ``lib/../a.png`` is ``a.png`` where that is the same
-    file), and each virtual copy's sidecar linked (``IMG_01.jpg.xmp``) its sidecar; a photo's own sidecar linked
-    beside it is not named (the photo stands for it), nor a photo linked only for its copies (no sidecar of its own
-    linked: its copies' sidecars were given). Where every photo of a folder (its listing, not recursive) is
-    linked, the folder is named in their place, with its copies' sidecars.
+    The paths :func:`trainer.data.selection.linked_folder` was given them as (folders, photos, sidecars; absolute,
+    in the order given: :func:`trainer.data.selection.selection_given`). A selection whose marker lists none (one
+    linked before markers listed them) names the files its links lead to: each photo's (``lib/../a.png`` is
+    ``a.png`` where that is the same file) and each virtual copy's sidecar linked (``IMG_01.jpg.xmp``), not a
+    photo's own sidecar linked beside it (the photo stands for it) nor a photo linked only for its copies.
 
     Args:
         folder: the folder training read.
 
     Returns:
-        The paths (sorted), or ``None`` when ``folder`` is not a selection autoretouch linked (known by its marker,
+        The paths, or ``None`` when ``folder`` is not a selection autoretouch linked (known by its marker,
         :func:`trainer.data.selection.is_selection`): a folder the user gave, a user's own folder of links (the
         record names the folder).
     """
-    from trainer.data.darktable_copies import copy_named
-    from trainer.data.folders import PHOTO_EXTENSIONS
-    from trainer.data.selection import is_selection, link_target
+    from trainer.data.selection import is_selection, selection_given
 
     root = Path(folder)
     if not root.is_dir() or not is_selection(root):
         return None
+    given = selection_given(root)
+    return given if given is not None else _linked_files(root)
+
+
+def _linked_files(root: Path) -> list[str]:
+    """The user's files behind the links of selection ``root`` (sorted), for a marker that lists nothing given."""
+    from trainer.data.darktable_copies import copy_named
+    from trainer.data.selection import link_target
+
     links = sorted(p for p in root.iterdir() if p.is_symlink())
     names = {p.name for p in links}
     copied = {c.photo.name for p in links if p.suffix == ".xmp" and (c := copy_named(p)) is not None}
-    files: list[Path] = []
+    files: set[Path] = set()
     for link in links:
         if link.suffix == ".xmp" and link.name.removesuffix(".xmp") in names:
             continue  # a photo's own sidecar: the photo stands for it
@@ -51,21 +58,8 @@ def given_record(folder: str | Path) -> list[str] | None:
             continue  # linked for its virtual copies only: the copies' sidecars were given
         target = link_target(link)
         tidy = Path(os.path.normpath(target))
-        files.append(tidy if tidy == target or tidy.resolve() == target.resolve() else target)
-    out: set[Path] = set(files)
-    for parent in {f.parent for f in files}:
-        try:
-            photos = {
-                p
-                for p in parent.iterdir()
-                if not p.name.startswith(".") and p.suffix.lower().lstrip(".") in PHOTO_EXTENSIONS and p.is_file()
-            }
-        except OSError:
-            continue
-        mine = {f for f in files if f.parent == parent}
-        if photos and photos <= mine:  # the whole folder: named as such
-            out = (out - mine) | {parent}
-    return sorted(str(p) for p in out)
+        files.add(tidy if tidy == target or tidy.resolve() == target.resolve() else target)
+    return sorted(str(p) for p in files)
 
 
 def folder_record(key: str, folder: str | Path) -> dict[str, Any]:
@@ -85,14 +79,23 @@ def folder_record(key: str, folder: str | Path) -> dict[str, Any]:
     return {f"{key}_dir": None, f"{key}_given": given}
 
 
-def unread_subfolders(folder: str | Path) -> list[Path]:
-    """The subfolders with photos that training does not read (:func:`~trainer.data.folders.photo_subfolders`).
+def unread_subfolders(*folders: str | Path | None) -> list[str]:
+    """The record's ``subfolders_not_read``: the subfolders with photos of ``folders`` that training does not read.
 
-    Those of ``folder``, or for a selection autoretouch linked, those of the folders its record names
-    (:func:`given_record`: a folder given among photos, ``train --darktable DIR A.jpg``), not of the files given.
+    Those of each folder (:func:`~trainer.data.folders.photo_subfolders`), or for a selection autoretouch linked,
+    those of the folders the user gave among its files (:func:`given_record`: ``train --darktable DIR A.jpg``),
+    not of the folders that the files given lie in. ``None`` entries (no sources) are passed over.
+
+    Returns:
+        Their paths, in the order of ``folders`` (each folder's sorted by name); ``[]`` where there are none.
     """
     from trainer.data.folders import photo_subfolders
 
-    given = given_record(folder)
-    folders = [Path(folder)] if given is None else [Path(p) for p in given if Path(p).is_dir()]
-    return [sub for f in folders for sub in photo_subfolders(f)]
+    out: list[str] = []
+    for folder in folders:
+        if folder is None:
+            continue
+        given = given_record(folder)
+        read = [Path(folder)] if given is None else [Path(p) for p in given if Path(p).is_dir()]
+        out += [str(sub) for f in read for sub in photo_subfolders(f)]
+    return out

@@ -3,9 +3,10 @@
 The trainer reads folders (favourites, darktable edits); a selection in Lightroom or darktable is a list of
 files from many folders. :func:`linked_folder` makes a folder of links to them, names made unique; it starts
 afresh on every call, so a run folder reused by a later run never trains on an earlier run's selection. It marks
-the folder with :data:`MARKER`, and :func:`is_selection` recognises such a folder by that file only (a user's own
-folder of links, whatever its name and links, is read as the user's folder; :func:`unmarked_selection` tells one
-that an autoretouch before the marker linked, so that the trainer can warn).
+the folder with :data:`MARKER`, which also records what the user gave (:func:`selection_given`: the folders and
+files as named, for the training record), and :func:`is_selection` recognises such a folder by that file only (a
+user's own folder of links, whatever its name and links, is read as the user's folder; :func:`unmarked_selection`
+tells one that an autoretouch before the marker linked, so that the trainer can warn).
 :func:`darktable_selection` turns what ``train --darktable`` was given (folders, photos, a photo's sidecar, a
 virtual copy's sidecar) into one list of photo files and virtual copies' sidecars.
 """
@@ -17,6 +18,7 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from backend.errors import AutoretouchError, NotFoundError
 from trainer.data.darktable_copies import VirtualCopy, copy_named, copy_sidecars
@@ -28,6 +30,7 @@ __all__ = [
     "is_selection",
     "link_target",
     "linked_folder",
+    "selection_given",
     "unmarked_selection",
 ]
 
@@ -50,14 +53,17 @@ MARKER = ".autoretouch-selection"
 _MARKER_VERSION = 1
 #: What a selection was made for, by ``with_sidecars`` (:func:`linked_folder`), as :data:`MARKER` records it.
 _MADE_FOR = {True: "darktable edits", False: "photos"}
-#: The most bytes :func:`is_selection` reads of a marker (it holds a few dozen).
-_MARKER_LIMIT = 4096
+#: The most bytes :func:`is_selection` reads of a marker: about 70, and the paths given (the daemon lists at most
+#: 10,000 files: 8 MiB is 800 bytes a path). A list of paths given that would not fit is left out of the marker.
+_MARKER_LIMIT = 8 << 20
 
 
-def _mark(folder: Path, with_sidecars: bool) -> None:
+def _mark(folder: Path, with_sidecars: bool, given: Sequence[str]) -> None:
     """Write :data:`MARKER` into ``folder`` atomically (a regular file; an earlier marker or a link there replaced).
 
-    Content: ``{"autoretouch": "selection", "version": 1, "for": "darktable edits" | "photos"}``.
+    Content: ``{"autoretouch": "selection", "version": 1, "for": "darktable edits" | "photos", "given": [...]}``,
+    ``"given"`` the paths the selection was made from as the user gave them (:func:`selection_given`), left out
+    where the marker would be over :data:`_MARKER_LIMIT` bytes with it.
 
     Raises:
         SelectionError: it cannot be written (a folder of that name is there, the folder is not writable).
@@ -65,9 +71,16 @@ def _mark(folder: Path, with_sidecars: bool) -> None:
     """
     from backend.fsio import write_text_atomic
 
-    content = {"autoretouch": "selection", "version": _MARKER_VERSION, "for": _MADE_FOR[with_sidecars]}
+    content: dict[str, object] = {
+        "autoretouch": "selection",
+        "version": _MARKER_VERSION,
+        "for": _MADE_FOR[with_sidecars],
+    }
+    text = json.dumps({**content, "given": list(given)}) + "\n"
+    if len(text) > _MARKER_LIMIT:  # (ASCII: json.dumps escapes the rest)
+        text = json.dumps(content) + "\n"
     try:
-        write_text_atomic(folder / MARKER, json.dumps(content) + "\n")
+        write_text_atomic(folder / MARKER, text)
     except IsADirectoryError as exc:
         raise SelectionError(folder / MARKER, "a folder of the user's is in the way; choose another --run-dir") from exc
     except OSError as exc:
@@ -78,33 +91,53 @@ def is_selection(folder: str | Path, *, with_sidecars: bool | None = None) -> bo
     """Whether ``folder`` is a selection :func:`linked_folder` made: it holds its :data:`MARKER`.
 
     The marker must be a regular file (not a link), at most :data:`_MARKER_LIMIT` bytes, holding the JSON object
-    :func:`_mark` writes, of this version (``"for"`` one of the known purposes). Anything else (no marker, a link,
-    a folder, text that is not that JSON: deeply nested brackets, another version) means the folder is not one: a
-    user's folder. Never raises.
+    :func:`_mark` writes, of this version (``"for"`` one of the known purposes; ``"given"``, where there, a list of
+    paths). Anything else (no marker, a link, a folder, text that is not that JSON: deeply nested brackets, another
+    version) means the folder is not one: a user's folder. Never raises.
 
     Args:
         folder: the folder.
         with_sidecars: the purpose asked for, as :func:`linked_folder` was given it (``True``: darktable edits,
             ``False``: photos); ``None``: either.
     """
-    marker = Path(folder) / MARKER
+    content = _marker(Path(folder))
+    return content is not None and (with_sidecars is None or content["for"] == _MADE_FOR[with_sidecars])
+
+
+def selection_given(folder: str | Path) -> list[str] | None:
+    """What selection ``folder`` was made from, as the user gave it: folders, photos, sidecars (absolute paths).
+
+    As its marker records it (:func:`linked_folder`'s ``given``), in the order given; ``None`` where ``folder`` is
+    not a selection (:func:`is_selection`) or its marker lists nothing given (one written before markers listed
+    it, or a list too long for :data:`_MARKER_LIMIT`). Never raises.
+    """
+    content = _marker(Path(folder))
+    return None if content is None else content.get("given")
+
+
+def _marker(folder: Path) -> dict[str, Any] | None:
+    """The content of ``folder``'s :data:`MARKER` where it is one :func:`_mark` wrote (:func:`is_selection`)."""
+    marker = folder / MARKER
     try:
         info = marker.lstat()
         if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_LIMIT:
-            return False
+            return None
         text = marker.read_bytes().decode("utf-8").strip()
         content = json.loads(text) if text.startswith("{") and text.endswith("}") else None
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return False
-    if not isinstance(content, dict) or set(content) != {"autoretouch", "version", "for"}:
-        return False
-    version = content["version"]
-    return (
+        return None
+    if not isinstance(content, dict) or set(content) - {"given"} != {"autoretouch", "version", "for"}:
+        return None
+    version, given = content["version"], content.get("given", [])
+    ok = (
         content["autoretouch"] == "selection"
         and type(version) is int
         and version == _MARKER_VERSION
-        and content["for"] in (_MADE_FOR.values() if with_sidecars is None else (_MADE_FOR[with_sidecars],))
+        and content["for"] in _MADE_FOR.values()
+        and isinstance(given, list)
+        and all(isinstance(p, str) and os.path.isabs(p) for p in given)
     )
+    return content if ok else None
 
 
 def unmarked_selection(folder: str | Path) -> bool:
@@ -153,7 +186,9 @@ def _clear(folder: Path) -> None:
         link.unlink()
 
 
-def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: bool) -> Path:
+def linked_folder(
+    folder: Path, files: Sequence[str | Path], *, with_sidecars: bool, given: Sequence[str | Path] | None = None
+) -> Path:
     """A folder of symbolic links to ``files`` (and, with ``with_sidecars``, each one's ``NAME.EXT.xmp``).
 
     The folder holds this selection only: the links of an earlier call (an earlier, perhaps interrupted, run in
@@ -170,6 +205,8 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
             further link of its photo. One whose photo is missing is linked as the copy of a photo name that no
             link has (the trainer names it), so that no photo of the selection takes it for its own copy.
         with_sidecars: also link each photo's darktable sidecar, under the link's name plus ``.xmp``.
+        given: what the user gave (``--darktable DIR A.jpg``: not the folder's photos), for the training record
+            (:func:`selection_given`: absolute, ``lib/../a.jpg`` as ``a.jpg``, each once); ``None``: ``files``.
 
     Returns:
         ``folder``.
@@ -183,7 +220,7 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
         raise SelectionError(folder, "the selection folder is not a folder; choose another --run-dir")
     folder.mkdir(parents=True, exist_ok=True)
     _clear(folder)
-    _mark(folder, with_sidecars)
+    _mark(folder, with_sidecars, _as_given(files if given is None else given))
     used: set[str] = set()
     linked: dict[Path, str] = {}  # photo (resolved) -> its link's name
 
@@ -229,6 +266,16 @@ def linked_folder(folder: Path, files: Sequence[str | Path], *, with_sidecars: b
         if not (folder / name).is_symlink():
             (folder / name).symlink_to(sidecar)
     return folder
+
+
+def _as_given(paths: Sequence[str | Path]) -> list[str]:
+    """``paths`` as :func:`_mark` records them: absolute, ``..`` taken out where that names the same file, each once."""
+    out: dict[str, None] = {}
+    for path in paths:
+        full = str(Path(path).absolute())
+        tidy = os.path.normpath(full)
+        out[tidy if tidy == full or os.path.realpath(tidy) == os.path.realpath(full) else full] = None
+    return list(out)
 
 
 def link_target(path: Path) -> Path:
