@@ -144,6 +144,38 @@ def test_subfolders_with_photos_are_named_not_read(tmp_path: Path) -> None:
     assert "subfolders_not_read" not in build_dataset(rolls, None, CFG, thumb=16, seed=0, cache_dir=cache).summary
 
 
+def test_a_cache_hit_records_the_folders_given_now(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The cache's key is the photos read (names, sizes, times): a copy elsewhere or a selection of them hits it."""
+    import logging
+    import shutil
+
+    from trainer.data.selection import linked_folder
+
+    lib = _folder(tmp_path / "lib", 3, seed=1)
+    _folder(tmp_path / "moved" / "roll", 1, seed=2)
+    cache = tmp_path / "run"
+    cache.mkdir()
+    first = build_dataset(lib, None, CFG, thumb=16, seed=0, cache_dir=cache)
+    assert first.summary["targets_dir"] == str(lib.resolve()) and "subfolders_not_read" not in first.summary
+    shutil.copytree(lib, tmp_path / "moved", dirs_exist_ok=True)  # the same names, sizes and times
+    with caplog.at_level(logging.INFO, logger="trainer.data.dataset"):
+        moved = build_dataset(tmp_path / "moved", None, CFG, thumb=16, seed=0, cache_dir=cache)
+    assert "data: loaded cache" in caplog.text and torch.equal(moved.targets, first.targets)
+    assert moved.summary["targets_dir"] == str((tmp_path / "moved").resolve())
+    assert moved.summary["subfolders_not_read"] == [str(tmp_path / "moved" / "roll")]
+    assert list(moved.summary) == [*first.summary, "subfolders_not_read"]  # the same entries, in the same order
+    # the same photos linked as a selection (the daemon's favourite files): the record names the files given
+    photos = sorted(lib.iterdir())
+    selected = build_dataset(
+        linked_folder(cache / "selection", photos, with_sidecars=False), None, CFG, thumb=16, seed=0, cache_dir=cache
+    )
+    assert torch.equal(selected.targets, first.targets)
+    assert selected.summary["targets_dir"] is None and selected.summary["targets_given"] == [str(p) for p in photos]
+    assert (
+        list(selected.summary)[:2] == ["targets_dir", "targets_given"] and "subfolders_not_read" not in selected.summary
+    )
+
+
 def _touch(path: Path) -> Path:
     """An empty file at ``path`` (its folders made): enough of a photo for the subfolder search, which decodes none."""
     path.parent.mkdir(parents=True, exist_ok=True)

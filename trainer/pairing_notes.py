@@ -207,7 +207,7 @@ def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Pa
     from trainer.data.folders import unread_subfolders_note
     from trainer.data.given import unread_subfolders
 
-    unread = [str(sub) for folder in folders for sub in unread_subfolders(folder)]
+    unread = unread_subfolders(*folders)
     note = unread_subfolders_note(unread)
     if note is None:
         return

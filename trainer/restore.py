@@ -142,7 +142,7 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
         "unedit_centre": centre,
         "pairs": len(train_idx) * r.pool_per_target,
     }
-    unread = [str(sub) for f in (targets, sources) if f is not None for sub in unread_subfolders(f)]
+    unread = unread_subfolders(targets, sources)
     if unread:  # only then: the style's metadata is otherwise as before
         summary["subfolders_not_read"] = unread
     _record_skipped(summary, fav_dups, src_dups, fav, src)

@@ -177,13 +177,35 @@ def _load_cache(cache_t: Path, cache_j: Path, key: str) -> TrainingData | None:
 def _record_unread_subfolders(summary: dict[str, Any], *folders: str | Path | None) -> None:
     """Set ``subfolders_not_read`` in a data summary: the subfolders with photos of ``folders`` (not read), if any.
 
-    Worked out afresh for a cached summary too (the cache's key is the photos read, not the subfolders); its note
-    is :func:`trainer.result.summary_left_out_notes`'.
+    Its note is :func:`trainer.result.summary_left_out_notes`' (:func:`trainer.data.given.unread_subfolders`).
     """
-    unread = [str(sub) for f in folders if f is not None for sub in unread_subfolders(f)]
+    unread = unread_subfolders(*folders)
     summary.pop("subfolders_not_read", None)
     if unread:  # only then: the summary is otherwise as before
         summary["subfolders_not_read"] = unread
+
+
+def _refresh_record(summary: dict[str, Any], targets_dir: str | Path, sources_dir: str | Path | None) -> None:
+    """Work out afresh, in a cached summary, what it says of the folders given (in place, in the same order).
+
+    The cache's key is the photos read (names, sizes, times), not where they are: a copy of the folder elsewhere,
+    or a selection of the same files, hits it. So the folders' entries (``targets_dir``, ``targets_given``,
+    ``sources_dir``, ``sources_given``: :func:`trainer.data.given.folder_record`) and ``subfolders_not_read`` are
+    those of the folders given now.
+    """
+    fresh = {"targets": folder_record("targets", targets_dir)}
+    if sources_dir is not None:
+        fresh["sources"] = folder_record("sources", sources_dir)
+    rebuilt: dict[str, Any] = {}
+    for k, v in summary.items():
+        key = k.removesuffix("_dir").removesuffix("_given")
+        if key not in fresh or k not in (f"{key}_dir", f"{key}_given"):
+            rebuilt[k] = v
+        elif k == f"{key}_dir":  # the folder's entries go where its _dir was
+            rebuilt |= fresh[key]
+    summary.clear()
+    summary.update(rebuilt)
+    _record_unread_subfolders(summary, targets_dir, sources_dir)
 
 
 def build_dataset(
@@ -221,7 +243,7 @@ def build_dataset(
         cache_t, cache_j = Path(cache_dir) / "data_cache.safetensors", Path(cache_dir) / "data_cache.json"
         cached = _load_cache(cache_t, cache_j, key)
         if cached is not None:
-            _record_unread_subfolders(cached.summary, targets_dir, sources_dir)
+            _refresh_record(cached.summary, targets_dir, sources_dir)
             return cached
     common = {"cache_size": csize, "eval_size": cfg.eval_size, "crops": cfg.crops_per_image}
     tgt = load_folder(target_files, seed=seed, **common)
