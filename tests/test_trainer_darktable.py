@@ -84,13 +84,21 @@ def test_the_record_names_what_was_given_and_the_subfolders_not_read(
     a = edited_photo(lib, "a.png", 1, 0.4, {})
     edited_photo(lib, "b.png", 2, -0.3, {1: 0.2})  # its virtual copy 1 given alone
     edited_photo(lib, "c.png", 3, 0.1, {})
-    edited_photo(roll, "r.png", 4, 0.3, {})
-    # photos given one by one and a folder, linked into runs/NAME/selection: the record names the user's own
+    r = edited_photo(roll, "r.png", 4, 0.3, {})
+    exported = roll / "darktable_exported"  # darktable's default export folder, beside the photos
+    exported.mkdir()
+    write_image(exported / "r.jpg", smooth_images(1, 16, seed=4))
+    # photos given one by one and a folder, linked into runs/NAME/selection: the record names them as given
     run = _train_darktable(tmp_path, a, lib / "b_01.png.xmp", roll)
     assert run.rc == 0 and run.record["pairs"] == 3, capsys.readouterr().err
     assert run.record["darktable_dir"] is None
     assert run.record["darktable_given"] == [str(a), str(lib / "b_01.png.xmp"), str(roll)]
     assert "selection" not in json.dumps(run.record["darktable_given"])
+    assert run.record["subfolders_not_read"] == [str(exported)]  # the folder given: its subfolders are named
+    # every photo of a folder given one by one: the files are recorded, and that folder's subfolders not named
+    run = _train_darktable(tmp_path, r, r.with_name("r.png.xmp"))
+    assert run.rc == 0 and run.record["darktable_given"] == [str(r), str(r.with_name("r.png.xmp"))]
+    assert "subfolders_not_read" not in run.record, run.record["subfolders_not_read"]
     # a folder given alone is recorded as it is; its subfolders with photos are named, not read
     edited_photo(lib / "2024-05-01", "d.png", 5, 0.2, {})
     edited_photo(lib / ".cache", "e.png", 6, 0.2, {})
@@ -124,7 +132,13 @@ def test_a_broken_sidecar_given_alone_fails_as_a_sidecar_error(
         assert _train_darktable(tmp_path, given).rc == SidecarError.exit_code == 8
         err = capsys.readouterr().err
         assert f"autoretouch: error: {sidecar}: not well-formed XML" in err, err
-    # another photo left out for another reason (no sidecar): not a sidecar error alone, the run's own refusal
-    edited_photo(tmp_path / "dt", "b.png", 2, None, {})
+    # a film roll of unedited photos beside it (no sidecar: no edit of theirs): every edit's sidecar is unreadable
+    for i in range(3):
+        edited_photo(tmp_path / "dt", f"u{i}.png", 2 + i, None, {})
+    assert _train_darktable(tmp_path, photo.parent).rc == 8
+    assert f"autoretouch: error: {sidecar}: not well-formed XML" in capsys.readouterr().err
+    # an edit left out for another reason (a virtual copy's empty history): not a sidecar error alone, the run's
+    # own refusal
+    edited_photo(tmp_path / "dt", "b.png", 6, None, {1: None})
     assert _train_darktable(tmp_path, photo.parent).rc == 6  # NotFoundError
     assert "no photo with a darktable history" in capsys.readouterr().err

@@ -180,6 +180,8 @@ class _Histories(NamedTuple):
             (not edited in darktable).
         broken: the sidecars that could not be read (:class:`backend.errors.SidecarError`: not XML, unsafe), one
             per skip message of theirs (:func:`_broken_only`).
+        unedited: how many skip messages are for a photo without any sidecar (not edited in darktable: no edit of
+            its own left out).
     """
 
     chosen: list[DarktableEdit]
@@ -187,6 +189,7 @@ class _Histories(NamedTuple):
     unreadable: list[str]
     noted: list[str]
     broken: list[SidecarError]
+    unedited: int
 
 
 # Long: one loop over the photos and their copies, each step's failure worded as the summary names it.
@@ -233,6 +236,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
     chosen: list[DarktableEdit] = []
     broken: list[SidecarError] = []
     quiet: set[int] = set()  # indices into skipped of the messages the notes leave out (see _Histories.noted)
+    unedited = 0  # of those, the photos without any sidecar
     listings: dict[Path, set[str]] = {}  # each folder listed once, however many photos it holds
     # by the file each photo resolves to: a copy linked beside a further link of its photo is compared with its own
     histories_of: dict[Path, dict[tuple[Any, ...], str]] = {}
@@ -305,8 +309,9 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             skipped.append(f"{shown}: {_no_sidecar(judged, selection, owner)}")
             if not edits:  # a photo not edited in darktable (a folder's, or one given): the log and the record
                 quiet.add(len(skipped) - 1)  # name it; a note would count a folder's every unedited photo
+                unedited += 1
     noted = [m for i, m in enumerate(skipped) if i not in quiet]
-    return _Histories(chosen, skipped, unreadable, noted, broken)
+    return _Histories(chosen, skipped, unreadable, noted, broken, unedited)
 
 
 def _user_file(link: Path) -> Path:
@@ -458,7 +463,7 @@ def load_darktable_pair_set(
     t0 = time.monotonic()
     photos = list_photos(folder, d.max_images, several=True)
     selection = _read_as_selection(Path(folder))  # the links autoretouch made to the photos given (--darktable A B)
-    chosen, skipped, unreadable, noted, broken = _read_histories(photos, selection)
+    chosen, skipped, unreadable, noted, broken, unedited = _read_histories(photos, selection)
     if d.max_images > 0:  # a photo's copies count as photos
         chosen = chosen[: d.max_images]
     lone = _lone_copies(Path(folder)) if selection else []  # copies' sidecars whose photo is missing
@@ -471,7 +476,7 @@ def load_darktable_pair_set(
     if not chosen:
         given = "the photo given has no" if len(photos) == 1 else f"none of the {len(photos)} photos given has a"
         lead = given if selection else f"{folder}: no photo with a"
-        raise _broken_only(broken, skipped, lead) or NotFoundError(
+        raise _broken_only(broken, len(skipped) - unedited, lead) or NotFoundError(
             f"{lead} darktable history ({'; '.join(skipped[:3])})"
         )
     afters = _renders(chosen)
@@ -504,22 +509,25 @@ def load_darktable_pair_set(
     return ps
 
 
-def _broken_only(broken: Sequence[SidecarError], skipped: Sequence[str], lead: str) -> SidecarError | None:
+def _broken_only(broken: Sequence[SidecarError], edits: int, lead: str) -> SidecarError | None:
     """The error of a darktable training whose every edit was left out because its sidecar could not be read.
 
     ``train --darktable IMG.jpg`` whose ``IMG.jpg.xmp`` is not XML fails as ``apply`` does on it (the sidecar's
-    error and exit status, 8), not as a photo not found; where some edit was left out for another reason (no
-    sidecar, an empty history, a photo that cannot be decoded) the run's "no darktable history" error stands.
+    error and exit status, 8), not as a photo not found; so does a film roll whose one edited photo's sidecar is
+    not XML, beside photos without a sidecar (not edited: no edit of theirs left out). Where some edit was left
+    out for another reason (an empty history, another file's sidecar, a copy whose photo is missing, a photo that
+    cannot be decoded) the run's "no darktable history" error stands.
 
     Args:
         broken: the sidecars that could not be read (:attr:`_Histories.broken`).
-        skipped: every skip message.
+        edits: how many edits were left out: the skip messages but those of photos without any sidecar
+            (:attr:`_Histories.unedited`).
         lead: the refusal's words for what was given (``"the photo given has no"``).
 
     Returns:
         The first sidecar's error, saying what the run lacks for it and counting the others; ``None`` otherwise.
     """
-    if not broken or len(broken) != len(skipped):
+    if not broken or len(broken) != edits:
         return None
     first = broken[0]
     more = f"; {counted(len(broken) - 1, 'other sidecar')} could not be read either" if len(broken) > 1 else ""
