@@ -58,12 +58,12 @@ _MADE_FOR = {True: "darktable edits", False: "photos"}
 _MARKER_LIMIT = 8 << 20
 
 
-def _mark(folder: Path, with_sidecars: bool, given: Sequence[str]) -> None:
+def _mark(folder: Path, with_sidecars: bool, given: Sequence[str] | None = None) -> None:
     """Write :data:`MARKER` into ``folder`` atomically (a regular file; an earlier marker or a link there replaced).
 
     Content: ``{"autoretouch": "selection", "version": 1, "for": "darktable edits" | "photos", "given": [...]}``,
     ``"given"`` the paths the selection was made from as the user gave them (:func:`selection_given`), left out
-    where the marker would be over :data:`_MARKER_LIMIT` bytes with it.
+    where none are given (``None``) or the marker would be over :data:`_MARKER_LIMIT` bytes with them.
 
     Raises:
         SelectionError: it cannot be written (a folder of that name is there, the folder is not writable).
@@ -76,7 +76,7 @@ def _mark(folder: Path, with_sidecars: bool, given: Sequence[str]) -> None:
         "version": _MARKER_VERSION,
         "for": _MADE_FOR[with_sidecars],
     }
-    text = json.dumps({**content, "given": list(given)}) + "\n"
+    text = json.dumps(content if given is None else {**content, "given": list(given)}) + "\n"
     if len(text) > _MARKER_LIMIT:  # (ASCII: json.dumps escapes the rest)
         text = json.dumps(content) + "\n"
     try:
