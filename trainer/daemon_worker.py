@@ -16,7 +16,9 @@ null), ``pairs`` (``[originals, edits]`` or null), ``catalog`` (``[lrcat, select
 null), ``darktable`` (a folder or null; with any of these three, ``favourites`` is null), ``favourite_files`` /
 ``darktable_files`` (lists of photo files, linked into ``run_dir/selection`` and used like the folders; a
 darktable list may also hold sidecars: a photo's, standing for it, or a virtual copy's ``NAME_NN.EXT.xmp``, that
-copy's edit),
+copy's edit), ``darktable_given`` (what the user gave for ``darktable_files``, the folders and files before the
+client listed the folders' photos, or null: the record names those, and the unread subfolders of the folders among
+them; :func:`darktable_files_folder`),
 ``lightroom_edits`` (``{"path", "settings"}`` each, learnt as pairs), ``steps`` (0 = the
 trainer's default), ``minutes``, ``description``, ``overrides`` (``section.key=value``), ``run_dir``,
 ``install_dir`` and ``roots`` (the daemon's ``--root`` folders). SIGTERM ends the worker at once (the run folder
@@ -112,7 +114,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("favourite_files"):
         favourites = str(linked_folder(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
     if spec.get("darktable_files"):
-        darktable = str(darktable_files_folder(spec["darktable_files"], run_dir))
+        darktable = str(darktable_files_folder(spec["darktable_files"], run_dir, given=spec.get("darktable_given")))
     roots = _roots(spec)
     before = installed_before(spec["install_dir"], cfg.run.style)  # for the notes on the version it replaces
     try:
@@ -178,14 +180,16 @@ def check_folders(folders: Sequence[Path], roots: Roots) -> None:
             roots.check(entry)
 
 
-def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
+def darktable_files_folder(files: Sequence[str], run_dir: Path, *, given: Sequence[str] | None = None) -> Path:
     """The selection folder for a request's ``darktable_files``, as ``train --darktable PHOTO...`` builds it.
 
     A photo's sidecar listed in place of it (``NAME.EXT.xmp``) stands for the photo; a darktable virtual copy's
     sidecar (``NAME_NN.EXT.xmp``) stands for that copy: linked beside its photo's link, it is trained as a pair of
     its own, ``NAME (virtual copy N)`` (:func:`trainer.data.selection.darktable_selection`,
-    :mod:`trainer.darktable_pairs`). Duplicates count once. The selection's marker records ``files`` as listed (the
-    style's record names them: :func:`trainer.data.given.given_record`).
+    :mod:`trainer.darktable_pairs`). Duplicates count once. The selection's marker records ``given`` (what the
+    user typed, folders included, which ``train --server`` expanded into ``files``), or ``files`` as listed where
+    ``given`` is ``None`` or empty: the style's record names them (:func:`trainer.data.given.given_record`), and
+    the unread subfolders of the folders among them (:func:`trainer.data.given.unread_subfolders`).
 
     Raises:
         NotFoundError: a listed file does not exist.
@@ -193,7 +197,8 @@ def darktable_files_folder(files: Sequence[str], run_dir: Path) -> Path:
             another file), or only copies' sidecars whose photos are missing are listed.
     """
     photos = darktable_selection([Path(f) for f in files])
-    return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True, given=files)
+    shown = list(given) if given else list(files)
+    return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True, given=shown)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,6 +85,10 @@ def config_overrides(path: str | Path) -> list[str]:
 def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
     """The ``TrainStyleRequest`` of a parsed ``autoretouch train`` command line (``--server`` given).
 
+    ``--darktable`` with several paths (or one photo) is sent as ``darktable_files``, the photos and sidecars that
+    the folders and sidecars given stand for where they are visible here, and as ``darktable_given``, the paths
+    as typed (absolute), which the style's record names (with the unread subfolders of the folders among them).
+
     Raises:
         BadRequestError: an option the daemon cannot take (e.g. ``--steps 0``, an unusable config file).
         ConfigError: the config file is not TOML.
@@ -111,6 +115,7 @@ def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
     lrcat, selection, photos = (getattr(args, k, None) for k in ("lrcat", "favourites", "photos"))
     darktable = getattr(args, "darktable", None)
     darktable_files: list[str] = []
+    darktable_given: list[str] = []
     if isinstance(darktable, list):  # `train --darktable DIR` or `--darktable PHOTO...`
         if len(darktable) == 1 and os.path.isdir(darktable[0]):
             darktable = darktable[0]
@@ -118,10 +123,11 @@ def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
             from trainer.data.selection import darktable_selection
 
             given = [Path(p) for p in darktable]
+            darktable_given = [os.path.abspath(p) for p in given]  # as typed: the style's record names these
             if all(p.exists() for p in given):  # visible here: folders and sidecars become photo files
                 darktable_files = [str(p) for p in darktable_selection(given)]
             else:  # paths on the daemon's machine: it checks them
-                darktable_files = [os.path.abspath(p) for p in given]
+                darktable_files = list(darktable_given)
             darktable = None
     return pb.TrainStyleRequest(
         protocol_version=PROTOCOL_VERSION,
@@ -135,6 +141,7 @@ def train_request(args: argparse.Namespace) -> pb.TrainStyleRequest:
         photos=os.path.abspath(photos) if photos is not None and selection else "",
         darktable=os.path.abspath(darktable) if darktable is not None else "",
         darktable_files=darktable_files,
+        darktable_given=darktable_given,
         steps=steps or 0,
         minutes=minutes or 0.0,
         overrides=overrides,

@@ -191,6 +191,10 @@ class TrainingRunner:
         listed = len(req.favourite_files) + len(req.darktable_files) + len(req.lightroom_edits)
         if listed > MAX_LISTED_FILES:
             raise BadRequestError(f"{listed} photo files listed; at most {MAX_LISTED_FILES} per training")
+        if req.darktable_given and not req.darktable_files:
+            raise BadRequestError("darktable_given goes with darktable_files (what the user gave for those files)")
+        if len(req.darktable_given) > MAX_LISTED_FILES:
+            raise BadRequestError(f"{len(req.darktable_given)} paths in darktable_given; at most {MAX_LISTED_FILES}")
         lrcat = None
         if catalog:
             lrcat = self.roots.request_path(req.lrcat)
@@ -213,6 +217,8 @@ class TrainingRunner:
             "darktable": str(self._folder(req.darktable, "darktable")) if darktable else None,
             "favourite_files": [str(self._file(p)) for p in req.favourite_files],
             "darktable_files": [str(self._darktable_file(p)) for p in req.darktable_files],
+            # for the record and the subfolders not read only: under the roots like any path (a folder is listed)
+            "darktable_given": [str(self.roots.request_path(p)) for p in req.darktable_given] or None,
             "lightroom_edits": [
                 {"path": str(self._file(e.path)), "settings": MessageToDict(e.settings)} for e in req.lightroom_edits
             ],

@@ -373,7 +373,7 @@ class ListStylesResponse(_message.Message):
     def __init__(self, server_version: _Optional[str] = ..., model_version: _Optional[str] = ..., styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ..., default_style: _Optional[str] = ...) -> None: ...
 
 class TrainStyleRequest(_message.Message):
-    __slots__ = ("protocol_version", "name", "favourites", "sources", "steps", "minutes", "description", "overrides", "pairs_before", "pairs_after", "lrcat", "lrcat_favourites", "photos", "darktable", "favourite_files", "darktable_files", "lightroom_edits")
+    __slots__ = ("protocol_version", "name", "favourites", "sources", "steps", "minutes", "description", "overrides", "pairs_before", "pairs_after", "lrcat", "lrcat_favourites", "photos", "darktable", "favourite_files", "darktable_files", "lightroom_edits", "darktable_given")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FAVOURITES_FIELD_NUMBER: _ClassVar[int]
@@ -391,6 +391,7 @@ class TrainStyleRequest(_message.Message):
     FAVOURITE_FILES_FIELD_NUMBER: _ClassVar[int]
     DARKTABLE_FILES_FIELD_NUMBER: _ClassVar[int]
     LIGHTROOM_EDITS_FIELD_NUMBER: _ClassVar[int]
+    DARKTABLE_GIVEN_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     name: str
     favourites: str
@@ -408,7 +409,8 @@ class TrainStyleRequest(_message.Message):
     favourite_files: _containers.RepeatedScalarFieldContainer[str]
     darktable_files: _containers.RepeatedScalarFieldContainer[str]
     lightroom_edits: _containers.RepeatedCompositeFieldContainer[LightroomEdit]
-    def __init__(self, protocol_version: _Optional[int] = ..., name: _Optional[str] = ..., favourites: _Optional[str] = ..., sources: _Optional[str] = ..., steps: _Optional[int] = ..., minutes: _Optional[float] = ..., description: _Optional[str] = ..., overrides: _Optional[_Iterable[str]] = ..., pairs_before: _Optional[str] = ..., pairs_after: _Optional[str] = ..., lrcat: _Optional[str] = ..., lrcat_favourites: _Optional[str] = ..., photos: _Optional[str] = ..., darktable: _Optional[str] = ..., favourite_files: _Optional[_Iterable[str]] = ..., darktable_files: _Optional[_Iterable[str]] = ..., lightroom_edits: _Optional[_Iterable[_Union[LightroomEdit, _Mapping]]] = ...) -> None: ...
+    darktable_given: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, protocol_version: _Optional[int] = ..., name: _Optional[str] = ..., favourites: _Optional[str] = ..., sources: _Optional[str] = ..., steps: _Optional[int] = ..., minutes: _Optional[float] = ..., description: _Optional[str] = ..., overrides: _Optional[_Iterable[str]] = ..., pairs_before: _Optional[str] = ..., pairs_after: _Optional[str] = ..., lrcat: _Optional[str] = ..., lrcat_favourites: _Optional[str] = ..., photos: _Optional[str] = ..., darktable: _Optional[str] = ..., favourite_files: _Optional[_Iterable[str]] = ..., darktable_files: _Optional[_Iterable[str]] = ..., lightroom_edits: _Optional[_Iterable[_Union[LightroomEdit, _Mapping]]] = ..., darktable_given: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LightroomEdit(_message.Message):
     __slots__ = ("path", "settings")
