@@ -25,10 +25,12 @@ from testing.training import tiny_pairs_config
 from trainer.cli import _darktable_dir
 from trainer.config import config_from_dict
 from trainer.darktable_pairs import _is_selection, load_darktable_pair_set
+from trainer.data.given import folder_record, unread_subfolders
 from trainer.data.selection import (
     _MARKER_LIMIT,
     MARKER,
     SelectionError,
+    darktable_selection,
     is_selection,
     linked_folder,
     selection_given,
@@ -197,3 +199,46 @@ def test_an_earlier_versions_unmarked_selection_is_read_as_the_users_with_a_warn
     with caplog.at_level(logging.WARNING, logger="trainer.darktable_pairs"), pytest.raises(NotFoundError):
         load_darktable_pair_set(cfg, marked, ("exposure",))
     assert "read as your own folder" not in caplog.text
+
+
+def test_making_a_selection_rewrites_another_versions_marker(tmp_path: Path) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    folder = linked_folder(tmp_path / "run" / "selection", [a], with_sidecars=True)
+    other = {"autoretouch": "selection", "version": 2, "for": "something new", "more": [1]}
+    (folder / MARKER).write_text(json.dumps(other), encoding="utf-8")
+    assert not is_selection(folder)  # not one this version reads
+    (b,) = selected_photos(tmp_path / "dt", "b.jpg")
+    linked_folder(folder, [b], with_sidecars=True)  # was refused: "a file of the user's is in the way"
+    assert _content(folder) == {"autoretouch": "selection", "version": 1, "for": "darktable edits", "given": [str(b)]}
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER, "b.jpg", "b.jpg.xmp"]
+    (folder / MARKER).write_text('{"autoretouch": "catalog", "version": 1}', encoding="utf-8")  # not ours
+    with pytest.raises(SelectionError, match=r"a file of the user's is in the way"):
+        linked_folder(folder, [a], with_sidecars=True)
+
+
+def test_an_earlier_versions_unmarked_selection_given_as_dot_is_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = selected_photos(tmp_path / "dt", "a.jpg")
+    old = tmp_path / "runs" / "old" / "selection"
+    old.mkdir(parents=True)
+    (old / "a.jpg").symlink_to(a)
+    monkeypatch.chdir(old)
+    assert unmarked_selection(".") and unmarked_selection("../selection")  # "." was not named selection
+    monkeypatch.chdir(tmp_path / "dt")
+    assert not unmarked_selection(".")
+
+
+def test_the_record_reads_a_selection_made_for_the_other_purpose_as_the_users_folder(tmp_path: Path) -> None:
+    """A favourites selection given as --darktable is the user's folder there (as it is read), and the reverse."""
+    a, _ = selected_photos(tmp_path / "dt", "a.jpg", "b.jpg")
+    selected_photos(tmp_path / "dt" / "sub", "c.jpg")
+    favourites = linked_folder(tmp_path / "favs" / "selection", [a], with_sidecars=False)
+    dt = [tmp_path / "dt"]
+    edits = linked_folder(tmp_path / "run" / "selection", darktable_selection(dt), with_sidecars=True, given=dt)
+    assert folder_record("targets", favourites, with_sidecars=False) == {"targets_dir": None, "targets_given": [str(a)]}
+    assert folder_record("darktable", favourites, with_sidecars=True) == {"darktable_dir": str(favourites.resolve())}
+    assert folder_record("darktable", edits, with_sidecars=True)["darktable_given"] == [str(tmp_path / "dt")]
+    assert folder_record("targets", edits, with_sidecars=False) == {"targets_dir": str(edits.resolve())}
+    assert unread_subfolders(edits, with_sidecars=True) == [str(tmp_path / "dt" / "sub")]
+    assert unread_subfolders(edits, with_sidecars=False) == []  # the links' folder has no subfolders

@@ -192,7 +192,9 @@ def _record_skipped_edits(source: dict[str, Any], skipped: Sequence[str]) -> Non
     source["notes"] = [*source.get("notes", []), note]
 
 
-def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Path]) -> None:
+def _record_unread_subfolders(
+    source: dict[str, Any], folders: Sequence[str | Path], *, with_sidecars: bool | None = None
+) -> None:
     """Name in ``source`` the subfolders with photos of ``folders`` that training did not read (it is not recursive).
 
     Adds ``subfolders_not_read`` (their paths) and one note (:func:`trainer.data.folders.unread_subfolders_note`)
@@ -203,11 +205,13 @@ def _record_unread_subfolders(source: dict[str, Any], folders: Sequence[str | Pa
     Args:
         source: the run's summary of its pairs.
         folders: the folders given (``--pairs``' two, ``--darktable``'s).
+        with_sidecars: what they were read for (``True``: darktable edits), as
+            :func:`trainer.data.given.given_record` asks whether one is a selection.
     """
     from trainer.data.folders import unread_subfolders_note
     from trainer.data.given import unread_subfolders
 
-    unread = unread_subfolders(*folders)
+    unread = unread_subfolders(*folders, with_sidecars=with_sidecars)
     note = unread_subfolders_note(unread)
     if note is None:
         return

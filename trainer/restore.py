@@ -131,18 +131,18 @@ def _build_data(cfg: TrainConfig, targets: str | Path, sources: str | Path | Non
     summary: dict[str, Any] = {
         "method": "restore",
         "learned_from": "favourites" if src is None else "favourites and sources",
-        **folder_record("targets", targets),
+        **folder_record("targets", targets, with_sidecars=False),
         "targets": len(fav.names),
         "target_names": list(fav.names),
         "training_targets": len(train_idx),
         "held_out_targets": [fav.names[i] for i in val_idx],
-        **({"sources_dir": None} if sources is None else folder_record("sources", sources)),
+        **({"sources_dir": None} if sources is None else folder_record("sources", sources, with_sidecars=False)),
         "sources": "none (un-edits of the favourites)" if src is None else len(src.names),
         "unedit": r.unedit,
         "unedit_centre": centre,
         "pairs": len(train_idx) * r.pool_per_target,
     }
-    unread = unread_subfolders(targets, sources)
+    unread = unread_subfolders(targets, sources, with_sidecars=False)
     if unread:  # only then: the style's metadata is otherwise as before
         summary["subfolders_not_read"] = unread
     _record_skipped(summary, fav_dups, src_dups, fav, src)

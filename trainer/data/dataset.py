@@ -179,7 +179,7 @@ def _record_unread_subfolders(summary: dict[str, Any], *folders: str | Path | No
 
     Its note is :func:`trainer.result.summary_left_out_notes`' (:func:`trainer.data.given.unread_subfolders`).
     """
-    unread = unread_subfolders(*folders)
+    unread = unread_subfolders(*folders, with_sidecars=False)
     summary.pop("subfolders_not_read", None)
     if unread:  # only then: the summary is otherwise as before
         summary["subfolders_not_read"] = unread
@@ -193,9 +193,9 @@ def _refresh_record(summary: dict[str, Any], targets_dir: str | Path, sources_di
     ``sources_dir``, ``sources_given``: :func:`trainer.data.given.folder_record`) and ``subfolders_not_read`` are
     those of the folders given now.
     """
-    fresh = {"targets": folder_record("targets", targets_dir)}
+    fresh = {"targets": folder_record("targets", targets_dir, with_sidecars=False)}
     if sources_dir is not None:
-        fresh["sources"] = folder_record("sources", sources_dir)
+        fresh["sources"] = folder_record("sources", sources_dir, with_sidecars=False)
     rebuilt: dict[str, Any] = {}
     for k, v in summary.items():
         key = k.removesuffix("_dir").removesuffix("_given")
@@ -248,7 +248,7 @@ def build_dataset(
     common = {"cache_size": csize, "eval_size": cfg.eval_size, "crops": cfg.crops_per_image}
     tgt = load_folder(target_files, seed=seed, **common)
     summary: dict[str, Any] = {
-        **folder_record("targets", targets_dir),
+        **folder_record("targets", targets_dir, with_sidecars=False),
         "targets": len(tgt.names),
         "target_names": list(tgt.names),
         "crops_per_image": cfg.crops_per_image,
@@ -261,7 +261,8 @@ def build_dataset(
     else:
         src = load_folder(source_files, seed=seed + 1_000_003, **common)
         src_crops, src_evals = src.crops, src.evals
-        summary |= {**folder_record("sources", sources_dir), "source_names": list(src.names)}  # type: ignore[arg-type]
+        sources_entry = folder_record("sources", sources_dir, with_sidecars=False)  # type: ignore[arg-type]
+        summary |= {**sources_entry, "source_names": list(src.names)}
     if dropped or dropped_src:  # only then: the summary is otherwise as before
         summary |= {"duplicate_targets_dropped": dropped, "duplicate_sources_dropped": dropped_src}
     bad = {"targets": tgt.unreadable, "sources": () if source_files is None else src.unreadable}

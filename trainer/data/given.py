@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["folder_record", "given_record", "unread_subfolders"]
 
 
-def given_record(folder: str | Path) -> list[str] | None:
+def given_record(folder: str | Path, *, with_sidecars: bool | None = None) -> list[str] | None:
     """What the user gave for selection ``folder``, or ``None`` where ``folder`` is the user's own.
 
     The paths :func:`trainer.data.selection.linked_folder` was given them as (folders, photos, sidecars; absolute,
@@ -27,16 +27,19 @@ def given_record(folder: str | Path) -> list[str] | None:
 
     Args:
         folder: the folder training read.
+        with_sidecars: what training read it for, as it asks :func:`trainer.data.selection.is_selection`
+            (``True``: darktable edits, ``False``: photos, the daemon's favourites; ``None``: either), so that a
+            selection made for the other is named as the user's folder it is read as.
 
     Returns:
-        The paths, or ``None`` when ``folder`` is not a selection autoretouch linked (known by its marker,
-        :func:`trainer.data.selection.is_selection`): a folder the user gave, a user's own folder of links (the
-        record names the folder).
+        The paths, or ``None`` when ``folder`` is not a selection autoretouch linked for that (known by its
+        marker, :func:`trainer.data.selection.is_selection`): a folder the user gave, a user's own folder of links
+        (the record names the folder).
     """
     from trainer.data.selection import is_selection, selection_given
 
     root = Path(folder)
-    if not root.is_dir() or not is_selection(root):
+    if not root.is_dir() or not is_selection(root, with_sidecars=with_sidecars):
         return None
     given = selection_given(root)
     return given if given is not None else _linked_files(root)
@@ -62,29 +65,32 @@ def _linked_files(root: Path) -> list[str]:
     return sorted(str(p) for p in files)
 
 
-def folder_record(key: str, folder: str | Path) -> dict[str, Any]:
+def folder_record(key: str, folder: str | Path, *, with_sidecars: bool | None = None) -> dict[str, Any]:
     """The training record's entries for a folder training read: ``KEY_dir``, and ``KEY_given`` for a selection.
 
     Args:
         key: the record's name for the folder (``"targets"``, ``"sources"``, ``"darktable"``).
         folder: the folder training read.
+        with_sidecars: what it was read for (:func:`given_record`): ``True`` for ``"darktable"``, ``False`` for
+            favourites (``"targets"``, ``"sources"``), as the reader asks :func:`trainer.data.selection.is_selection`.
 
     Returns:
         ``{"KEY_dir": the folder, resolved}`` for the user's own folder; for a selection autoretouch linked,
         ``{"KEY_dir": None, "KEY_given": what the user gave}`` (:func:`given_record`), not the run's links.
     """
-    given = given_record(folder)
+    given = given_record(folder, with_sidecars=with_sidecars)
     if given is None:
         return {f"{key}_dir": str(Path(folder).resolve())}
     return {f"{key}_dir": None, f"{key}_given": given}
 
 
-def unread_subfolders(*folders: str | Path | None) -> list[str]:
+def unread_subfolders(*folders: str | Path | None, with_sidecars: bool | None = None) -> list[str]:
     """The record's ``subfolders_not_read``: the subfolders with photos of ``folders`` that training does not read.
 
     Those of each folder (:func:`~trainer.data.folders.photo_subfolders`), or for a selection autoretouch linked,
     those of the folders the user gave among its files (:func:`given_record`: ``train --darktable DIR A.jpg``),
     not of the folders that the files given lie in. ``None`` entries (no sources) are passed over.
+    ``with_sidecars``: what the folders were read for (:func:`given_record`).
 
     Returns:
         Their paths, in the order of ``folders`` (each folder's sorted by name); ``[]`` where there are none.
@@ -95,7 +101,7 @@ def unread_subfolders(*folders: str | Path | None) -> list[str]:
     for folder in folders:
         if folder is None:
             continue
-        given = given_record(folder)
+        given = given_record(folder, with_sidecars=with_sidecars)
         read = [Path(folder)] if given is None else [Path(p) for p in given if Path(p).is_dir()]
         out += [str(sub) for f in read for sub in photo_subfolders(f)]
     return out

@@ -14,6 +14,7 @@ virtual copy's sidecar) into one list of photo files and virtual copies' sidecar
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ __all__ = [
     "selection_given",
     "unmarked_selection",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class SelectionError(AutoretouchError):
@@ -117,16 +120,8 @@ def selection_given(folder: str | Path) -> list[str] | None:
 
 def _marker(folder: Path) -> dict[str, Any] | None:
     """The content of ``folder``'s :data:`MARKER` where it is one :func:`_mark` wrote (:func:`is_selection`)."""
-    marker = folder / MARKER
-    try:
-        info = marker.lstat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_LIMIT:
-            return None
-        text = marker.read_bytes().decode("utf-8").strip()
-        content = json.loads(text) if text.startswith("{") and text.endswith("}") else None
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    if not isinstance(content, dict) or set(content) - {"given"} != {"autoretouch", "version", "for"}:
+    content = _marker_object(folder)
+    if content is None or set(content) - {"given"} != {"autoretouch", "version", "for"}:
         return None
     version, given = content["version"], content.get("given", [])
     ok = (
@@ -140,17 +135,36 @@ def _marker(folder: Path) -> dict[str, Any] | None:
     return content if ok else None
 
 
+def _marker_object(folder: Path) -> dict[str, Any] | None:
+    """The JSON object in ``folder``'s :data:`MARKER` (a regular file, at most :data:`_MARKER_LIMIT` bytes), if any.
+
+    Whatever its keys (:func:`_marker` checks them; :func:`_clear` asks only whether it is an autoretouch
+    selection's marker, of any version). ``None`` for anything else. Never raises.
+    """
+    marker = folder / MARKER
+    try:
+        info = marker.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_LIMIT:
+            return None
+        text = marker.read_bytes().decode("utf-8").strip()
+        content = json.loads(text) if text.startswith("{") and text.endswith("}") else None
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return content if isinstance(content, dict) else None
+
+
 def unmarked_selection(folder: str | Path) -> bool:
     """Whether ``folder`` looks like a selection an autoretouch older than :data:`MARKER` linked, unmarked.
 
-    Such a folder is named ``selection`` and holds absolute links only (one at least; hidden files aside), as
-    :func:`linked_folder` makes it, but no marker (:func:`is_selection`): it is read as a user's folder, and the
-    trainer warns (a photo linked there without its sidecar learns every edit beside its own file, its virtual
-    copies too). Never raises (an unreadable folder is not one).
+    Such a folder is named ``selection`` (its absolute path's last part: ``.`` inside it too, not a link to it
+    named otherwise) and holds absolute links only (one at least; hidden files aside), as :func:`linked_folder`
+    makes it, but no marker (:func:`is_selection`): it is read as a user's folder, and the trainer warns (a photo
+    linked there without its sidecar learns every edit beside its own file, its virtual copies too). Never raises
+    (an unreadable folder is not one).
     """
     root = Path(folder)
     try:
-        if root.name != "selection" or os.path.lexists(root / MARKER):
+        if Path(os.path.abspath(root)).name != "selection" or os.path.lexists(root / MARKER):
             return False
         entries = [p for p in root.iterdir() if p.is_symlink() or not p.name.startswith(".")]
         return bool(entries) and all(p.is_symlink() and os.path.isabs(os.readlink(p)) for p in entries)
@@ -164,10 +178,13 @@ def _clear(folder: Path) -> None:
     Only symbolic links are removed (this module makes nothing else there but its :data:`MARKER`, which is kept,
     to be rewritten); a regular file or folder in it is the user's, so it is left alone and reported, except
     hidden ones (``.DS_Store``), which the photo listing skips anyway. A file or folder named :data:`MARKER` that
-    is not a marker this module wrote (:func:`is_selection`) is the user's too: refused, nothing removed.
+    is not a marker an autoretouch wrote (a JSON object with ``"autoretouch": "selection"``, of any version: one
+    another version wrote is rewritten too, though :func:`is_selection` knows this version's only) is the user's
+    too: refused, nothing removed.
     """
     marker = folder / MARKER
-    if os.path.lexists(marker) and not marker.is_symlink() and not is_selection(folder):
+    ours = (_marker_object(folder) or {}).get("autoretouch") == "selection"
+    if os.path.lexists(marker) and not marker.is_symlink() and not ours:
         what = "a folder" if marker.is_dir() else "a file"
         raise SelectionError(
             marker,
@@ -293,7 +310,9 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     the photo is there. A virtual copy's sidecar (``IMG_01.jpg.xmp``, :func:`_given_sidecar`) stands for that
     copy, listed as the sidecar itself; a folder's photos come with their copies' sidecars (a photo given alone
     stands for its own edit only: darktable's selection names copies apart). Listed once each, in the order
-    given (a folder's sorted by name).
+    given (a folder's sorted by name); a file given twice (a folder of the user's links and the folder of the
+    files they link to) is listed as the path with its sidecar beside it, else as the one that is not a link
+    (:func:`_rank`), whatever the order (a sidecar of its own beside the path left out, another file, is logged).
 
     Args:
         paths: folders and photo files, as typed.
@@ -330,9 +349,31 @@ def darktable_selection(paths: Sequence[Path]) -> list[Path]:
     if photos and len(lone) == len(photos):  # named by the copy's photo: IMG.jpg for IMG_01.jpg.xmp
         raise SelectionError(photos[0], _NO_COPY_PHOTO.format(photo=lone[0].photo.name))
     unique: dict[Path, Path] = {}
-    for p in photos:
-        unique.setdefault(p.resolve(), p)
+    for p in photos:  # the same file given twice: the one with its sidecar (a link in a folder of links has none)
+        key = p.resolve()
+        kept = unique.setdefault(key, p)
+        if kept == p:
+            continue
+        if _rank(p) > _rank(kept):
+            unique[key], p = p, kept  # in the place of the first given; p: the one left out
+        _warn_left_out(p, unique[key])
     return list(unique.values())
+
+
+def _warn_left_out(dropped: Path, kept: Path) -> None:
+    """Log the sidecar of ``dropped``, the same file as ``kept``, not linked: a sidecar of its own, not ``kept``'s."""
+    mine, theirs = dropped.with_name(dropped.name + ".xmp"), kept.with_name(kept.name + ".xmp")
+    if mine.is_file() and not (theirs.is_file() and mine.resolve() == theirs.resolve()):
+        log.warning("%s: not learnt from: %s, the same photo, is given too and read with its own sidecar", mine, kept)
+
+
+def _rank(path: Path) -> tuple[bool, bool]:
+    """Which of two paths to the same file :func:`darktable_selection` keeps: the higher (a tie keeps the first).
+
+    One with its darktable sidecar beside it (``NAME.xmp``: ``links/a.png -> lib/a.png`` has none, ``lib/a.png``
+    has ``lib/a.png.xmp``), so that the edit is linked whichever is given first; then one that is not a link.
+    """
+    return path.with_name(path.name + ".xmp").is_file(), not path.is_symlink()
 
 
 #: A sidecar given whose photo is not beside it.
