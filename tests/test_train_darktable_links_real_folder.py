@@ -11,10 +11,16 @@ name the link. Only the photos' sidecars are read (nothing is rendered or decode
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from testing.darktable_copies import edited_photo
+import pytest
+
+from testing.darktable_copies import darktable_args, edited_photo
+from trainer.cli import _darktable_dir
 from trainer.darktable_pairs import _darktable_histories, _is_selection
 from trainer.data.folders import list_photos
 
@@ -91,7 +97,85 @@ def test_a_link_to_a_photo_whose_sidecar_is_another_photos_copy_names_the_link(t
     links = tmp_path / "links"
     links.mkdir()
     (links / "x.png").symlink_to("../lib/b_01.png")  # it was learnt as x.png's own edit
+    # the sidecar named by its whole path: it is not beside the link (it named b_01.png.xmp as if in links/)
     assert _histories(links) == (
         [],
-        ["x.png: no darktable sidecar of its own (b_01.png.xmp: this sidecar belongs to b.png)"],
+        [f"x.png: no darktable sidecar of its own ({lib / 'b_01.png.xmp'}: this sidecar belongs to b.png)"],
     )
+
+
+def test_two_links_to_one_file_say_why_its_sidecars_are_not_read(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "a.png", 1, 0.4, {})
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.png").symlink_to("../lib/a.png")
+    (links / "a_01.png").symlink_to("../lib/a.png")
+    # both said "no darktable sidecar (a.png.xmp)" though lib/a.png.xmp is there
+    why = f"those beside the file it links to, {lib / 'a.png'}, are not read for it"
+    assert _histories(links) == (
+        [],
+        [
+            f"a.png: no darktable sidecar (a.png.xmp; {why}: a_01.png here is the same file)",
+            f"a_01.png: no darktable sidecar (a_01.png.xmp; {why}: a.png here is the same file)",
+        ],
+    )
+
+
+def test_a_copy_naming_the_link_as_its_image_is_the_links_copy(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "r.png", 1, 0.4, {1: -0.5})
+    copy = lib / "r_01.png.xmp"
+    copy.write_text(re.sub(r'xmpMM:DerivedFrom="[^"]*"', 'xmpMM:DerivedFrom="x.png"', copy.read_text()))
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "x.png").symlink_to("../lib/r.png")
+    # it was "x.png (virtual copy 1): not learnt from: this sidecar belongs to x.png"
+    assert _histories(links) == (["x", "x (virtual copy 1)"], [])
+
+
+def test_a_real_files_folder_that_cannot_be_listed_has_no_sidecars_for_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "a.png", 1, 0.4, {})
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.png").symlink_to("../lib/a.png")
+    photos = list_photos(links)
+    iterdir = Path.iterdir
+
+    def unlistable(folder: Path) -> Iterator[Path]:  # root lists any folder: as a folder with -r for others
+        if folder.resolve() == lib.resolve():
+            raise PermissionError(13, "Permission denied", str(folder))
+        return iterdir(folder)
+
+    monkeypatch.setattr(Path, "iterdir", unlistable)
+    chosen, skipped, unreadable = _darktable_histories(photos, False)  # PermissionError ended training
+    assert (chosen, skipped, unreadable) == ([], ["a.png: no darktable sidecar (a.png.xmp)"], [])
+
+
+def test_a_folder_of_links_given_with_the_folder_it_links_to_learns_the_same_in_either_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "a.png", 1, 0.4, {1: -0.5})
+    edited_photo(lib, "b.png", 2, 0.3, {})
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a.png").symlink_to("../lib/a.png")  # no sidecar beside the link
+    found = []
+    for i, given in enumerate(((links, lib), (lib, links))):
+        selection = _darktable_dir(darktable_args(*given), tmp_path / f"run{i}")
+        assert _is_selection(selection)
+        chosen, skipped, unreadable = _darktable_histories(list_photos(selection), True)
+        found.append(([(e.name, e.text) for e in chosen], skipped, unreadable))
+    # links first kept the link (no sidecar beside it): lib/a.png.xmp was never linked, and nothing named it
+    assert found[0] == found[1]
+    assert [name for name, _ in found[0][0]] == ["a", "a (virtual copy 1)", "b"] and found[0][1:] == ([], [])
+    assert "not learnt from" not in caplog.text
+    (links / "a.png.xmp").write_text((lib / "b.png.xmp").read_text())  # a sidecar of its own: another edit
+    with caplog.at_level(logging.WARNING, logger="trainer.data.selection"):
+        selection = _darktable_dir(darktable_args(links, lib), tmp_path / "run2")
+    assert os.readlink(selection / "a.png.xmp") == str(lib / "a.png.xmp")  # both have one: the file, not the link
+    assert f"{links / 'a.png.xmp'}: not learnt from: {lib / 'a.png'}, the same photo, is given too" in caplog.text

@@ -105,7 +105,9 @@ def _beside(link: Path, photo: Path, number: int) -> bool:
     return target.name == wanted.name and target.parent.resolve() == wanted.parent.resolve()
 
 
-def _beside_real_file(photo: Path, photos: Sequence[Path], listings: dict[Path, set[str]]) -> list[tuple[int, Path]]:
+def _beside_real_file(
+    photo: Path, photos: Sequence[Path], listings: dict[Path, set[str]]
+) -> tuple[list[tuple[int, Path]], Path | None]:
     """The edits of photo link ``photo`` in a user's folder read beside the file it resolves to, where none is by it.
 
     A folder of links to photos only (``links/a.png -> lib/a.png``, no sidecar linked) learns the sidecars that
@@ -114,7 +116,8 @@ def _beside_real_file(photo: Path, photos: Sequence[Path], listings: dict[Path, 
     alone, linked without a sidecar of its own, stands for its own edit only, not its virtual copies'), only for a
     photo that is a symbolic link, and only where no sidecar (its own, a copy's) is beside ``photo`` by name and no
     other photo of ``photos`` resolves to the same file. Whose each sidecar is (a virtual copy's or a namesake
-    file's) is then judged in the real file's folder (:func:`_read_histories`), as darktable reads that folder.
+    file's) is then judged in the real file's folder (:func:`_read_histories`), as darktable reads that folder. A
+    folder that cannot be listed or read there has no sidecars for it (the photo is then named as one without any).
 
     Args:
         photo: a photo of a user's folder.
@@ -122,18 +125,23 @@ def _beside_real_file(photo: Path, photos: Sequence[Path], listings: dict[Path, 
         listings: the file names of each folder listed so far (by folder; the real file's folder is added).
 
     Returns:
-        ``(copy number, sidecar)`` as :func:`_photo_edits` gives them, or none.
+        ``(copy number, sidecar)`` as :func:`_photo_edits` gives them, or none; and the other photo of ``photos``
+        that is the same file where that is why the real file's sidecars are not read for ``photo`` (its skip
+        message says so), else ``None``.
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
 
     if not photo.is_symlink():
-        return []
+        return [], None
     real = photo.resolve()
     if os.path.lexists(darktable_sidecar_path(photo)) or copy_sidecars(photo, _listing(photo.parent, listings)):
-        return []
-    if any(p != photo and p.resolve() == real for p in photos) or not real.is_file():
-        return []
-    return _photo_edits(real, _listing(real.parent, listings), False)
+        return [], None
+    try:
+        edits = _photo_edits(real, _listing(real.parent, listings), False) if real.is_file() else []
+    except OSError:  # the folder can be entered but not listed (or not read): no sidecars beside the file
+        return [], None
+    twin = next((p for p in photos if p != photo and p.resolve() == real), None)
+    return (edits, None) if twin is None else ([], twin if edits else None)
 
 
 def _listing(folder: Path, listings: dict[Path, set[str]]) -> set[str]:
@@ -248,8 +256,9 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
         shown = str(own) if selection else photo.name
         edits = _photo_edits(photo, names, selection)
         judged = own  # the photo whose folder says whose a sidecar is (copy_conflict, _others_own) and decoded
+        twin: Path | None = None  # another photo here, the same file: why the real file's sidecars are not read
         if not edits and not selection:  # a link of the user's with no sidecar by it: those by the file it links to
-            edits = _beside_real_file(photo, photos, listings)
+            edits, twin = _beside_real_file(photo, photos, listings)
             judged = photo.resolve() if edits else own  # lib/b_01.png beside lib/b.png owns lib/b_01.png.xmp
         others = 0  # edits left out as another file's sidecar
         owner: str | None = None  # the file the photo's own sidecar (by name) says it is of, when left out for it
@@ -261,7 +270,8 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             try:
                 doc = read_sidecar_readonly(link_target(sidecar))
                 conflict = copy_conflict(doc, judged, number) if number else _others_own(doc, judged, sidecar)
-                if conflict is not None and derived_from(doc) != photo.resolve().name:  # named after a link's target
+                # named after the file a link resolves to, or after the photo as the user has it (the link's name)
+                if conflict is not None and derived_from(doc) not in (photo.resolve().name, own.name):
                     others += 1
                     if number:
                         _left_out(label, conflict, darktable_sidecar_path(judged, number).with_suffix(""), skipped)
@@ -306,7 +316,7 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             name = copy_label(photo.stem, number)
             chosen.append(DarktableEdit(photo, sidecar.read_text(encoding="utf-8"), dict(mapped.values), modules, name))
         if others == len(edits):  # none, or each another file's (IMG_01.jpg's own sidecar beside IMG.jpg)
-            skipped.append(f"{shown}: {_no_sidecar(judged, selection, owner)}")
+            skipped.append(f"{shown}: {_no_sidecar(judged, selection, owner, judged != own, twin)}")
             if not edits:  # a photo not edited in darktable (a folder's, or one given): the log and the record
                 quiet.add(len(skipped) - 1)  # name it; a note would count a folder's every unedited photo
                 unedited += 1
@@ -368,23 +378,33 @@ def _others_own(doc: Any, own: Path, sidecar: Path) -> str | None:
     return f"this sidecar belongs to {owner}" if any((f / owner).is_file() for f in folders) else None
 
 
-def _no_sidecar(own: Path, selection: bool, owner: str | None) -> str:
+def _no_sidecar(own: Path, selection: bool, owner: str | None, far: bool = False, twin: Path | None = None) -> str:
     """Why photo ``own`` (as the user has it) has no edit to learn: no sidecar, or its sidecar is another file's.
 
     Args:
-        own: the photo as the user has it (normalised in a selection).
+        own: the photo as the user has it (normalised in a selection), or the file a user's photo link resolves
+            to where its sidecars were read there (``far``).
         selection: ``own`` was linked in a selection folder: the sidecar is named by its whole path, and one that
             is there but not linked beside the photo's link is said to be so.
         owner: why its own sidecar by name is another file's (:func:`_others_own`), if it is.
+        far: ``own`` is the file a user's link resolves to, in another folder: the sidecar is named by its whole
+            path (``lib/b_01.png.xmp``, not ``b_01.png.xmp`` as if beside the link).
+        twin: for a user's link, another photo of its folder that is the same file, for which the sidecars beside
+            that file were not read for the link (:func:`_beside_real_file`): said so, naming both.
     """
     from backend.sidecar.darktable_doc import darktable_sidecar_path
 
     sidecar = darktable_sidecar_path(own)
-    where = str(sidecar) if selection else sidecar.name
+    where = str(sidecar) if selection or far else sidecar.name
     if owner is not None:
         return f"no darktable sidecar of its own ({where}: {owner})"
     if selection and sidecar.is_file():
         return f"no darktable sidecar linked ({where} is not in the selection)"
+    if twin is not None:
+        return (
+            f"no darktable sidecar ({where}; those beside the file it links to, {twin.resolve()}, are not read "
+            f"for it: {twin.name} here is the same file)"
+        )
     return f"no darktable sidecar ({where})"
 
 
@@ -468,11 +488,8 @@ def load_darktable_pair_set(
         chosen = chosen[: d.max_images]
     lone = _lone_copies(Path(folder)) if selection else []  # copies' sidecars whose photo is missing
     skipped, noted = [*skipped, *lone], [*noted, *lone]
-    for message in skipped:
-        if selection:
-            log.warning("skipped: %s", message)
-        else:
-            log.warning("%s: skipped: %s", folder, message)
+    for message in skipped:  # a selection's name the user's files; a folder's, its photos by name there
+        log.warning("%sskipped: %s", "" if selection else f"{folder}: ", message)
     if not chosen:
         given = "the photo given has no" if len(photos) == 1 else f"none of the {len(photos)} photos given has a"
         lead = given if selection else f"{folder}: no photo with a"
@@ -486,13 +503,14 @@ def load_darktable_pair_set(
         key: sorted({m for e in chosen for m in e.modules[kind]})
         for key, kind in (("ours_mapped", "mapped"), ("ours_approximate", "approximate"), ("not_ours", "not_ours"))
     }
-    source = {**folder_record("darktable", folder), "darktable_skipped": skipped, "modules": modules}
+    record = folder_record("darktable", folder, with_sidecars=True)  # a favourites selection: the user's folder
+    source = {**record, "darktable_skipped": skipped, "modules": modules}
     for message in views.skipped:
         log.warning("skipping a photo: %s", message)
     lost = _unreadable_pairs(pairs, views, short=False)
     _record_left_out(source, "darktable sidecars", [*unreadable, *lost])
     _record_skipped_edits(source, noted)
-    _record_unread_subfolders(source, [folder])
+    _record_unread_subfolders(source, [folder], with_sidecars=True)
     views, turned = _turn_back(cfg, pairs, views, lambda i: afters[i])
     _record_turns(source, turned)
     index_of = _kept_indices(pairs, views)
