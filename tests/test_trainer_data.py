@@ -269,3 +269,44 @@ def test_links_to_the_folder_or_above_it_are_not_named(tmp_path: Path) -> None:
     (favs / "roll link").symlink_to(tmp_path / "elsewhere" / "roll")  # a link to another folder: followed
     assert photo_subfolders(favs) == [favs / "roll link"]
     assert photo_subfolders(favs / "self") == [favs / "self" / "roll link"]  # given through a link: the same
+
+
+def test_links_into_a_subfolder_named_already_are_not_named_again(tmp_path: Path) -> None:
+    from trainer.data.folders import photo_subfolders
+
+    favs = tmp_path / "favs"
+    _touch(favs / "2024" / "05" / "a.jpg")
+    _touch(favs / ".store" / "roll" / "s.jpg")
+    (favs / "latest").symlink_to("2024")  # the subfolder itself, sorted after it
+    (favs / "0 latest").symlink_to("2024")  # ... and before it
+    (favs / "may").symlink_to(favs / "2024" / "05")  # a folder inside it
+    (favs / "stored").symlink_to(".store/roll")  # a hidden folder's: not named otherwise
+    assert photo_subfolders(favs) == [favs / "2024", favs / "stored"]
+
+
+def test_run_folders_are_told_from_their_listing_not_a_look_per_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many empty folders cost their listings only (the budget), not a ``config.toml`` check each."""
+    import os
+
+    from trainer.data.folders import photo_subfolders
+
+    big = tmp_path / "big"
+    for i in range(2000):
+        (big / "cache" / f"{i:04d}").mkdir(parents=True)
+    _touch(big / "zroll" / "a.jpg")
+    _touch(big / "runs" / "mine" / "style" / "p.jpg")  # our own run folders: never named
+    (big / "runs" / "mine" / "config.toml").write_text('[run]\nstyle = "mine"\n')
+    _touch(big / "run" / "p.jpg")
+    (big / "run" / "config.toml").write_text('[run]\nstyle = "run"\n')
+    looks: list[str] = []
+    real = os.stat
+
+    def counted(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        looks.append(os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted)
+    assert photo_subfolders(big) == [big / "zroll"]
+    assert len(looks) < 20, looks[:5]  # was one per folder queued (2,000 and more)

@@ -184,11 +184,13 @@ def photo_subfolders(folder: str | Path) -> list[Path]:
     subfolders it leaves unread, for the "no photo" error and the run's notes. A subfolder counts where a photo file
     (:data:`PHOTO_EXTENSIONS`, not hidden) lies in it or up to :data:`_SUBFOLDER_DEPTH` folders below it (film rolls
     in dated folders: ``2024/2024-05-01``). Not named: hidden folders (``.name``), autoretouch's run folders (a
-    folder holding a ``config.toml``, or a ``runs`` folder of them), folders that cannot be opened (a root-owned
-    ``lost+found``), and a symbolic link to ``folder`` itself or to a folder above it (``self -> .``, ``up -> ..``);
-    a link to another folder is followed at this level only (below it, no link is followed). The search of a
-    subfolder stops at its first photo and gives it up after :data:`_SUBFOLDER_VISITS` listings; the whole call
-    makes at most :data:`_SCAN_LISTINGS` listings, and the subfolders not looked at by then are not named.
+    folder whose listing holds a ``config.toml`` file, or a ``runs`` folder of them), folders that cannot be opened
+    (a root-owned ``lost+found``), and a symbolic link to ``folder`` itself, to a folder above it (``self -> .``,
+    ``up -> ..``) or into a subfolder named already (``latest -> 2024``); a link to another folder is followed at
+    this level only (below it, no link is followed). The search of a subfolder stops at its first photo and gives
+    it up after :data:`_SUBFOLDER_VISITS` listings; the whole call makes at most :data:`_SCAN_LISTINGS` listings
+    (what a folder holds, its ``config.toml`` included, is told from its listing: no further look per entry), and
+    the subfolders not looked at by then are not named.
 
     Args:
         folder: the folder given to training.
@@ -199,52 +201,67 @@ def photo_subfolders(folder: str | Path) -> list[Path]:
     scan = _Scan()
     root = Path(folder)
     try:
-        above = {root.resolve(), *root.resolve().parents}
+        real = root.resolve()
+        above: set[Path] | None = {real, *real.parents}
     except (OSError, RuntimeError):  # a loop of links on the way: no link below is followed
-        above = None
-    found: list[Path] = []
-    for child in scan.entries(os.fspath(root)):
-        if scan.left <= 0:
-            break
-        link = not _is_dir(child, links=False)  # a symbolic link to a folder (or not a folder at all)
-        if not _is_dir(child) or (link and _leads_to(child.path, above)) or _is_run_folder(child.path, scan):
-            continue
-        if _holds_photo(child.path, scan):
-            found.append(root / child.name)
-    return found
+        real, above = root, None
+    children = [c for c in scan.entries(os.fspath(root)) if _is_dir(c)]
+    found: list[str] = []
+    for child in (c for c in children if _is_dir(c, links=False)):  # the subfolders themselves first
+        if scan.left > 0 and _holds_photo(child.path, scan):
+            found.append(child.name)
+    named = [real / name for name in found]  # (not links: their real paths)
+    for child in (c for c in children if not _is_dir(c, links=False)):  # then the links to folders
+        if scan.left > 0 and not _leads_to(child.path, above, named) and _holds_photo(child.path, scan):
+            found.append(child.name)
+    return [root / name for name in sorted(found)]
 
 
-def _leads_to(link: str, folders: set[Path] | None) -> bool:
-    """Whether symbolic link ``link`` resolves to one of ``folders`` (``True`` where it or they cannot be resolved)."""
+def _leads_to(link: str, folders: set[Path] | None, within: Sequence[Path]) -> bool:
+    """Whether symbolic link ``link`` resolves to one of ``folders`` or into one of ``within``.
+
+    ``True`` where it or ``folders`` cannot be resolved (``folders`` is ``None``).
+    """
     if folders is None:
         return True
     try:
-        return Path(link).resolve() in folders
+        target = Path(link).resolve()
     except (OSError, RuntimeError):
         return True
+    return target in folders or any(target.is_relative_to(f) for f in within)
 
 
-def _is_run_folder(folder: str, scan: _Scan) -> bool:
-    """Whether ``folder`` is one of autoretouch's run folders (``config.toml`` there) or a ``runs`` folder of them."""
-    if os.path.isfile(os.path.join(folder, "config.toml")):  # False where it cannot be looked at
-        return True
-    if os.path.basename(folder) != "runs":
-        return False
-    return any(os.path.isfile(os.path.join(run.path, "config.toml")) for run in scan.entries(folder))
+def _is_run_listing(entries: Sequence[os.DirEntry[str]]) -> bool:
+    """Whether a folder listed as ``entries`` is one of autoretouch's run folders (a ``config.toml`` file among them)."""
+    return any(e.name == "config.toml" and _is_file(e) for e in entries)
 
 
 def _holds_photo(folder: str, scan: _Scan) -> bool:
-    """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it."""
+    """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it.
+
+    A run folder (:func:`_is_run_listing`) holds none, nor a ``runs`` folder with one among its subfolders; each is
+    told from listings of the budget (a run folder's own: the one the search makes anyway).
+    """
     todo, visits = deque([(folder, 0)]), 0
     while todo and visits < _SUBFOLDER_VISITS and scan.left > 0:
         here, depth = todo.popleft()
         visits += 1
-        for entry in scan.entries(here):
-            if os.path.splitext(entry.name)[1].lower().lstrip(".") in PHOTO_EXTENSIONS and _is_file(entry):
-                return True
-            if depth < _SUBFOLDER_DEPTH and _is_dir(entry, links=False) and not _is_run_folder(entry.path, scan):
-                todo.append((entry.path, depth + 1))
+        entries = scan.entries(here)
+        if _is_run_listing(entries):
+            continue
+        subfolders = [e for e in entries if _is_dir(e, links=False)]
+        if os.path.basename(here) == "runs" and any(_is_run_listing(scan.entries(e.path)) for e in subfolders):
+            continue
+        if any(_is_photo(e) for e in entries):
+            return True
+        if depth < _SUBFOLDER_DEPTH:
+            todo.extend((e.path, depth + 1) for e in subfolders)
     return False
+
+
+def _is_photo(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a photo file by its name (:data:`PHOTO_EXTENSIONS`) and kind."""
+    return os.path.splitext(entry.name)[1].lower().lstrip(".") in PHOTO_EXTENSIONS and _is_file(entry)
 
 
 def _is_file(entry: os.DirEntry[str]) -> bool:
