@@ -163,7 +163,11 @@ def test_a_cache_hit_records_the_folders_given_now(tmp_path: Path, caplog: pytes
     assert "data: loaded cache" in caplog.text and torch.equal(moved.targets, first.targets)
     assert moved.summary["targets_dir"] == str((tmp_path / "moved").resolve())
     assert moved.summary["subfolders_not_read"] == [str(tmp_path / "moved" / "roll")]
-    assert list(moved.summary) == [*first.summary, "subfolders_not_read"]  # the same entries, in the same order
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    moved_fresh = build_dataset(tmp_path / "moved", None, CFG, thumb=16, seed=0, cache_dir=fresh).summary
+    assert list(moved.summary) == list(moved_fresh)  # the same entries, in a fresh summary's order
+    assert moved.summary == moved_fresh
     # the same photos linked as a selection (the daemon's favourite files): the record names the files given
     photos = sorted(lib.iterdir())
     selected = build_dataset(
@@ -310,3 +314,16 @@ def test_run_folders_are_told_from_their_listing_not_a_look_per_entry(
     monkeypatch.setattr(os, "stat", counted)
     assert photo_subfolders(big) == [big / "zroll"]
     assert len(looks) < 20, looks[:5]  # was one per folder queued (2,000 and more)
+
+
+def test_a_cached_summary_with_unread_subfolders_equals_the_fresh_one_in_order(tmp_path: Path) -> None:
+    lib = _folder(tmp_path / "lib", 3, seed=1)
+    _folder(lib / "roll", 1, seed=2)
+    cache = tmp_path / "run"
+    cache.mkdir()
+    fresh = build_dataset(lib, None, CFG, thumb=16, seed=0, cache_dir=cache).summary
+    assert fresh["subfolders_not_read"] == [str(lib / "roll")]
+    cached = build_dataset(lib, None, CFG, thumb=16, seed=0, cache_dir=cache).summary
+    assert list(cached) == list(fresh) and cached == fresh  # order included: the record written is the same
+    keys = list(cached)
+    assert keys.index("subfolders_not_read") == keys.index("training_sources") - 1

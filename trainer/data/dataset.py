@@ -177,12 +177,17 @@ def _load_cache(cache_t: Path, cache_j: Path, key: str) -> TrainingData | None:
 def _record_unread_subfolders(summary: dict[str, Any], *folders: str | Path | None) -> None:
     """Set ``subfolders_not_read`` in a data summary: the subfolders with photos of ``folders`` (not read), if any.
 
-    Its note is :func:`trainer.result.summary_left_out_notes`' (:func:`trainer.data.given.unread_subfolders`).
+    In its place: before ``training_sources`` where the summary has that (a cached one), else at the end (a fresh
+    one, before its split is added), so that a cached summary's entries come in a fresh one's order. Its note is
+    :func:`trainer.result.summary_left_out_notes`' (:func:`trainer.data.given.unread_subfolders`).
     """
     unread = unread_subfolders(*folders, with_sidecars=False)
-    summary.pop("subfolders_not_read", None)
+    items = [(k, v) for k, v in summary.items() if k != "subfolders_not_read"]
     if unread:  # only then: the summary is otherwise as before
-        summary["subfolders_not_read"] = unread
+        at = next((i for i, (k, _) in enumerate(items) if k == "training_sources"), len(items))
+        items.insert(at, ("subfolders_not_read", unread))
+    summary.clear()
+    summary.update(items)
 
 
 def _refresh_record(summary: dict[str, Any], targets_dir: str | Path, sources_dir: str | Path | None) -> None:
