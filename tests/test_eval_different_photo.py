@@ -257,6 +257,17 @@ def _tensor(linear: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
 
 
+def test_a_heavy_crop_is_still_found() -> None:
+    # 28 % off every side (scale 2.27, under half the width left) was dropped as degenerate while the limit was 2
+    scene = _shapes(3)
+    h, w = scene.shape[:2]
+    inner = scene[round(h * 0.28) : h - round(h * 0.28), round(w * 0.28) : w - round(w * 0.28)]
+    cropped = _exposure(0.5)(cv2.resize(inner, (w, h), interpolation=cv2.INTER_AREA))
+    offset = frame_offset(_tensor(_linear(scene)), _tensor(_linear(cropped)))
+    assert offset is not None and offset.misaligned
+    assert offset.scale == pytest.approx(w / inner.shape[1], rel=0.02)
+
+
 def test_a_thin_panorama_or_a_broken_image_gets_no_fit_instead_of_an_opencv_error() -> None:
     rng = np.random.default_rng(0)
     for h, w in ((5, 3000), (3000, 5), (4, 2000), (1, 1), (40, 600)):  # ORB raised cv2.error on the first three

@@ -71,8 +71,9 @@ MIN_INLIERS = 20
 MIN_AGREEING = 0.5
 #: A fitted scale outside ``MIN_SCALE``..``MAX_SCALE`` is taken for a degenerate fit, not a crop (or a zoom out).
 MIN_SCALE = 0.5
-#: See :data:`MIN_SCALE`.
-MAX_SCALE = 2.0
+#: See :data:`MIN_SCALE`. A reference cropped to a third of its input's width (a 33 % crop a side, scale 3) is still a
+#: crop; the checkerboard's degenerate fits have scales near 0.
+MAX_SCALE = 4.0
 #: Short side, in pixels at the working size, under which no offset is estimated: ORB finds no corner within 31
 #: pixels of an edge, so a thinner frame (a 3000 x 5 panorama strip) has none to match.
 MIN_SIDE = 64
