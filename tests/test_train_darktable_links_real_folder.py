@@ -134,6 +134,21 @@ def test_a_copy_naming_the_link_as_its_image_is_the_links_copy(tmp_path: Path) -
     assert _histories(links) == (["x", "x (virtual copy 1)"], [])
 
 
+def test_a_link_named_like_another_photo_does_not_take_that_photos_copy(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "p.png", 1, 0.4, {1: -0.9})  # p_01.png.xmp: p.png's copy 1, DerivedFrom p.png
+    edited_photo(lib, "p_01.png", 2, None, {})  # another photo, whose own sidecar's name that copy's is
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "p.png").symlink_to("../lib/p_01.png")
+    # it was learnt as the edit of lib/p_01.png, named after the link: the copy of lib/p.png
+    chosen, skipped = _histories(links)
+    assert chosen == []
+    assert skipped == [
+        f"p.png: no darktable sidecar of its own ({lib / 'p_01.png.xmp'}: this sidecar belongs to p.png)"
+    ]
+
+
 def test_a_real_files_folder_that_cannot_be_listed_has_no_sidecars_for_the_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -270,8 +270,9 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
             try:
                 doc = read_sidecar_readonly(link_target(sidecar))
                 conflict = copy_conflict(doc, judged, number) if number else _others_own(doc, judged, sidecar)
-                # named after the file a link resolves to, or after the photo as the user has it (the link's name)
-                if conflict is not None and derived_from(doc) not in (photo.resolve().name, own.name):
+                # named after the file a link resolves to, or after the photo as the user has it (the link's name),
+                # unless a file of that name beside the one judged is the photo the sidecar names
+                if conflict is not None and derived_from(doc) not in _own_names(photo, own, judged):
                     others += 1
                     if number:
                         _left_out(label, conflict, darktable_sidecar_path(judged, number).with_suffix(""), skipped)
@@ -322,6 +323,20 @@ def _read_histories(photos: list[Path], selection: bool) -> _Histories:
                 unedited += 1
     noted = [m for i, m in enumerate(skipped) if i not in quiet]
     return _Histories(chosen, skipped, unreadable, noted, broken, unedited)
+
+
+def _own_names(photo: Path, own: Path, judged: Path) -> tuple[str, ...]:
+    """The names a sidecar's ``xmpMM:DerivedFrom`` may give and still be ``photo``'s, though its name is another's.
+
+    The file ``photo`` resolves to, and the photo as the user has it (``own``, a link's name) unless a file of that
+    name lies beside the photo judged (``judged``) and is not that same file: ``links/p.png -> lib/p_01.png``
+    must not learn ``lib/p_01.png.xmp`` naming ``p.png`` when ``lib/p.png`` is there (that is its copy).
+    """
+    real = photo.resolve()
+    namesake = judged.parent / own.name
+    if own.name == real.name or (os.path.lexists(namesake) and namesake.resolve() != real):
+        return (real.name,)
+    return (real.name, own.name)
 
 
 def _user_file(link: Path) -> Path:
