@@ -260,6 +260,65 @@ def test_the_subfolder_search_makes_a_bounded_number_of_listings(
     assert photo_subfolders(rolls) == [rolls / "a roll"] and len(listings) == 50
 
 
+def test_a_users_runs_folder_costs_one_subfolders_listings_not_the_whole_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from trainer.data import folders
+    from trainer.data.folders import photo_subfolders
+
+    lib = tmp_path / "lib"
+    for i in range(1000):  # a user's own folder called runs (no run folder in it): 1,000 empty folders
+        (lib / "runs" / f"race{i:04d}").mkdir(parents=True)
+    _touch(lib / "zz" / "p.jpg")
+    listings: list[str] = []
+    real = os.scandir
+
+    def counted(path):  # type: ignore[no-untyped-def]
+        listings.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    assert photo_subfolders(lib) == [lib / "zz"]  # was [] after 5c1b569: the runs look spent the whole budget
+    # lib, runs and what it looks into (the subfolder's budget, each folder listed once), then zz
+    assert len(listings) == 1 + folders._SUBFOLDER_VISITS + 1 and len(set(listings)) == len(listings)
+    listings.clear()
+    _touch(lib / "runs" / "race0003" / "p.jpg")  # a photo among those looked into: runs is named, nothing relisted
+    assert photo_subfolders(lib) == [lib / "runs", lib / "zz"]
+    assert len(listings) == 1 + folders._SUBFOLDER_VISITS + 1 and len(set(listings)) == len(listings)
+    (lib / "runs" / "race0000" / "config.toml").write_text("")  # a run folder among them: autoretouch's runs
+    assert photo_subfolders(lib) == [lib / "zz"]
+
+
+def test_the_folders_of_one_training_share_one_listing_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from trainer.data import folders
+    from trainer.data.given import unread_subfolders
+
+    given = []
+    for f in range(30):  # 30 folders given, each with 2 empty subfolders of 40 empty folders and a roll
+        for s in range(2):
+            for i in range(40):
+                (tmp_path / f"g{f:02d}" / f"e{s}" / f"{i:02d}").mkdir(parents=True)
+        _touch(tmp_path / f"g{f:02d}" / "roll" / "r.jpg")
+        given.append(tmp_path / f"g{f:02d}")
+    listings: list[str] = []
+    real = os.scandir
+
+    def counted(path):  # type: ignore[no-untyped-def]
+        listings.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    monkeypatch.setattr(folders, "_SCAN_LISTINGS", 500)
+    found = unread_subfolders(*given, with_sidecars=False)  # alone, each folder would list 84 folders
+    assert len(listings) == 500 and len(set(listings)) == 500  # 30 x 84 before: one budget, none listed twice
+    per_folder = 1 + 2 * 41 + 1
+    assert found == [str(g / "roll") for g in given[: 500 // per_folder]]
+
+
 def test_links_to_the_folder_or_above_it_are_not_named(tmp_path: Path) -> None:
     from trainer.data.folders import photo_subfolders
 

@@ -34,6 +34,7 @@ __all__ = [
     "MIN_PHOTO_SIDE",
     "PHOTO_EXTENSIONS",
     "CroppedPhotos",
+    "SubfolderScan",
     "crop_photo",
     "decode_long_side",
     "list_photos",
@@ -143,30 +144,46 @@ _SUBFOLDER_VISITS = 64
 _SCAN_LISTINGS = 1000
 
 
-class _Scan:
-    """The folder listings of one :func:`photo_subfolders` call, at most :data:`_SCAN_LISTINGS` of them.
+class SubfolderScan:
+    """The folder listings of a search for unread subfolders, at most :data:`_SCAN_LISTINGS` of them.
+
+    One per :func:`photo_subfolders` call, or one shared by the calls for all the folders of one training
+    (:func:`trainer.data.given.unread_subfolders`), so that many folders given cost no more listings than one. A
+    folder is listed once: its listing is kept, and asking for it again is free.
 
     Attributes:
         left: the listings it may still make.
+        made: the listings it has made.
     """
 
     def __init__(self) -> None:
         self.left = _SCAN_LISTINGS
+        self.made = 0
+        self._listed: dict[str, list[os.DirEntry[str]]] = {}
+
+    def listed(self, folder: str) -> bool:
+        """Whether ``folder``'s listing is kept (:meth:`entries` of it is free)."""
+        return folder in self._listed
 
     def entries(self, folder: str) -> list[os.DirEntry[str]]:
-        """The entries of ``folder`` that are not hidden, sorted by name (one listing of the budget).
+        """The entries of ``folder`` that are not hidden, sorted by name (one listing of the budget, the first time).
 
         Empty where ``folder`` cannot be listed (a folder the user cannot open, ``lost+found``, counts as empty) or
         the budget is spent.
         """
+        if folder in self._listed:
+            return self._listed[folder]
         if self.left <= 0:
             return []
         self.left -= 1
+        self.made += 1
         try:
             with os.scandir(folder) as listing:
-                return sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+                found = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
         except OSError:
-            return []
+            found = []
+        self._listed[folder] = found
+        return found
 
 
 def _is_dir(entry: os.DirEntry[str], *, links: bool = True) -> bool:
@@ -177,7 +194,7 @@ def _is_dir(entry: os.DirEntry[str], *, links: bool = True) -> bool:
         return False
 
 
-def photo_subfolders(folder: str | Path) -> list[Path]:
+def photo_subfolders(folder: str | Path, *, scan: SubfolderScan | None = None) -> list[Path]:
     """The subfolders directly inside ``folder`` that hold photos, which training does not read (sorted by name).
 
     Training reads the photos directly inside the folder given (:func:`list_photos`, not recursive); this names the
@@ -188,17 +205,19 @@ def photo_subfolders(folder: str | Path) -> list[Path]:
     (a root-owned ``lost+found``), and a symbolic link to ``folder`` itself, to a folder above it (``self -> .``,
     ``up -> ..``) or into a subfolder named already (``latest -> 2024``); a link to another folder is followed at
     this level only (below it, no link is followed). The search of a subfolder stops at its first photo and gives
-    it up after :data:`_SUBFOLDER_VISITS` listings; the whole call makes at most :data:`_SCAN_LISTINGS` listings
-    (what a folder holds, its ``config.toml`` included, is told from its listing: no further look per entry), and
-    the subfolders not looked at by then are not named.
+    it up after :data:`_SUBFOLDER_VISITS` listings (a ``runs`` folder's look into its subfolders included); the
+    whole call (or ``scan``) makes at most :data:`_SCAN_LISTINGS` listings, each folder listed once (what a folder
+    holds, its ``config.toml`` included, is told from its listing: no further look per entry), and the subfolders
+    not looked at by then are not named.
 
     Args:
         folder: the folder given to training.
+        scan: the listings to share with other calls (their budget and the folders listed); a new one if ``None``.
 
     Returns:
         The subfolders (``folder / name``), ``[]`` when there are none (or ``folder`` cannot be listed).
     """
-    scan = _Scan()
+    scan = scan if scan is not None else SubfolderScan()
     root = Path(folder)
     try:
         real = root.resolve()
@@ -236,26 +255,43 @@ def _is_run_listing(entries: Sequence[os.DirEntry[str]]) -> bool:
     return any(e.name == "config.toml" and _is_file(e) for e in entries)
 
 
-def _holds_photo(folder: str, scan: _Scan) -> bool:
+def _holds_photo(folder: str, scan: SubfolderScan) -> bool:
     """Whether a photo file lies in ``folder`` or in a (not hidden) folder up to :data:`_SUBFOLDER_DEPTH` below it.
 
     A run folder (:func:`_is_run_listing`) holds none, nor a ``runs`` folder with one among its subfolders; each is
-    told from listings of the budget (a run folder's own: the one the search makes anyway).
+    told from listings of the budget (a run folder's own: the one the search makes anyway). The search makes at
+    most :data:`_SUBFOLDER_VISITS` listings (a folder listed already costs none).
     """
-    todo, visits = deque([(folder, 0)]), 0
-    while todo and visits < _SUBFOLDER_VISITS and scan.left > 0:
+    limit = scan.made + _SUBFOLDER_VISITS
+    todo = deque([(folder, 0)])
+    while todo and scan.left > 0:
         here, depth = todo.popleft()
-        visits += 1
+        if scan.made >= limit and not scan.listed(here):
+            break
         entries = scan.entries(here)
         if _is_run_listing(entries):
             continue
         subfolders = [e for e in entries if _is_dir(e, links=False)]
-        if os.path.basename(here) == "runs" and any(_is_run_listing(scan.entries(e.path)) for e in subfolders):
+        if os.path.basename(here) == "runs" and _holds_run(subfolders, scan, limit):
             continue
         if any(_is_photo(e) for e in entries):
             return True
         if depth < _SUBFOLDER_DEPTH:
             todo.extend((e.path, depth + 1) for e in subfolders)
+    return False
+
+
+def _holds_run(subfolders: Sequence[os.DirEntry[str]], scan: SubfolderScan, limit: int) -> bool:
+    """Whether one of ``subfolders`` is a run folder, looking into them until ``scan`` has made ``limit`` listings.
+
+    Their listings are kept (:class:`SubfolderScan`): the search that goes on below a user's own ``runs`` folder
+    lists none of them twice.
+    """
+    for entry in subfolders:
+        if scan.made >= limit and not scan.listed(entry.path):
+            return False
+        if _is_run_listing(scan.entries(entry.path)):
+            return True
     return False
 
 

@@ -90,18 +90,21 @@ def unread_subfolders(*folders: str | Path | None, with_sidecars: bool | None = 
     Those of each folder (:func:`~trainer.data.folders.photo_subfolders`), or for a selection autoretouch linked,
     those of the folders the user gave among its files (:func:`given_record`: ``train --darktable DIR A.jpg``),
     not of the folders that the files given lie in. ``None`` entries (no sources) are passed over.
-    ``with_sidecars``: what the folders were read for (:func:`given_record`).
+    ``with_sidecars``: what the folders were read for (:func:`given_record`). All the folders share one budget of
+    listings (:class:`~trainer.data.folders.SubfolderScan`: 10,000 folders given cost no more than one); the
+    subfolders not looked at once it is spent are not named.
 
     Returns:
         Their paths, in the order of ``folders`` (each folder's sorted by name); ``[]`` where there are none.
     """
-    from trainer.data.folders import photo_subfolders
+    from trainer.data.folders import SubfolderScan, photo_subfolders
 
+    scan = SubfolderScan()
     out: list[str] = []
     for folder in folders:
         if folder is None:
             continue
         given = given_record(folder, with_sidecars=with_sidecars)
         read = [Path(folder)] if given is None else [Path(p) for p in given if Path(p).is_dir()]
-        out += [str(sub) for f in read for sub in photo_subfolders(f)]
+        out += [str(sub) for f in read for sub in photo_subfolders(f, scan=scan)]
     return out
