@@ -152,6 +152,30 @@ def test_the_daemon_worker_takes_a_listed_sidecar_for_its_photo(tmp_path: Path) 
         darktable_files_folder([str(tmp_path / "b.jpg.xmp")], tmp_path / "run")
 
 
+def test_the_daemon_worker_checks_the_given_folders_against_its_roots_again(tmp_path: Path) -> None:
+    from backend.daemon.security import Roots
+    from trainer.daemon_worker import darktable_files_folder
+    from trainer.data.given import given_record, unread_subfolders
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    selected_photos(root / "roll", "a.jpg")
+    selected_photos(outside / "roll", "x.jpg")
+    selected_photos(outside / "roll" / "private", "p.jpg")
+    roots = Roots([str(root)])
+    files = [str(root / "roll" / "a.jpg")]
+    out = darktable_files_folder(files, tmp_path / "run", given=[str(root / "roll")], roots=roots)
+    assert given_record(out) == [str(root / "roll")]  # under the roots: named as given
+    # the folder checked by the daemon, then replaced by a link out of the roots: its subfolders are not looked for
+    (root / "roll").rename(root / "roll.old")
+    (root / "roll").symlink_to(outside / "roll")
+    files = [str(root / "roll.old" / "a.jpg")]
+    out = darktable_files_folder(files, tmp_path / "run2", given=[str(root / "roll")], roots=roots)
+    assert given_record(out) == files and unread_subfolders(out) == []  # the photos trained are named instead
+    # no roots (the command line): as given
+    out = darktable_files_folder(files, tmp_path / "run3", given=[str(root / "roll")])
+    assert unread_subfolders(out) == [str(root / "roll" / "private")]
+
+
 def test_train_darktable_takes_a_folder_or_photo_files(tmp_path: Path) -> None:
     from backend.cli.main import build_parser
     from backend.errors import NotFoundError

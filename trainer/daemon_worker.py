@@ -45,7 +45,7 @@ from typing import Any
 
 from backend.daemon.errors import describe
 from backend.daemon.security import Roots
-from backend.errors import AutoretouchError
+from backend.errors import AutoretouchError, PermissionDeniedError
 from trainer.data.selection import darktable_selection, linked_folder
 from trainer.lrcat.favourites import originals_within
 
@@ -113,9 +113,10 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     favourites, darktable = spec.get("favourites"), spec.get("darktable")
     if spec.get("favourite_files"):
         favourites = str(linked_folder(run_dir / "selection", spec["favourite_files"], with_sidecars=False))
-    if spec.get("darktable_files"):
-        darktable = str(darktable_files_folder(spec["darktable_files"], run_dir, given=spec.get("darktable_given")))
     roots = _roots(spec)
+    if spec.get("darktable_files"):
+        given = spec.get("darktable_given")
+        darktable = str(darktable_files_folder(spec["darktable_files"], run_dir, given=given, roots=roots))
     before = installed_before(spec["install_dir"], cfg.run.style)  # for the notes on the version it replaces
     try:
         if roots is not None:
@@ -180,7 +181,9 @@ def check_folders(folders: Sequence[Path], roots: Roots) -> None:
             roots.check(entry)
 
 
-def darktable_files_folder(files: Sequence[str], run_dir: Path, *, given: Sequence[str] | None = None) -> Path:
+def darktable_files_folder(
+    files: Sequence[str], run_dir: Path, *, given: Sequence[str] | None = None, roots: Roots | None = None
+) -> Path:
     """The selection folder for a request's ``darktable_files``, as ``train --darktable PHOTO...`` builds it.
 
     A photo's sidecar listed in place of it (``NAME.EXT.xmp``) stands for the photo; a darktable virtual copy's
@@ -189,7 +192,11 @@ def darktable_files_folder(files: Sequence[str], run_dir: Path, *, given: Sequen
     :mod:`trainer.darktable_pairs`). Duplicates count once. The selection's marker records ``given`` (what the
     user typed, folders included, which ``train --server`` expanded into ``files``), or ``files`` as listed where
     ``given`` is ``None`` or empty: the style's record names them (:func:`trainer.data.given.given_record`), and
-    the unread subfolders of the folders among them (:func:`trainer.data.given.unread_subfolders`).
+    the unread subfolders of the folders among them (:func:`trainer.data.given.unread_subfolders`). With
+    ``roots``, ``given`` is checked again as the worker sees it (the daemon checked it before; a folder since
+    replaced by a symbolic link out of the roots would have its subfolders listed): where a path of it lies
+    outside every root, the marker records ``files`` instead (the record names the photos, no subfolder is
+    looked for; what is trained is the same).
 
     Raises:
         NotFoundError: a listed file does not exist.
@@ -197,8 +204,17 @@ def darktable_files_folder(files: Sequence[str], run_dir: Path, *, given: Sequen
             another file), or only copies' sidecars whose photos are missing are listed.
     """
     photos = darktable_selection([Path(f) for f in files])
-    shown = list(given) if given else list(files)
+    shown = list(given) if given and (roots is None or _within(given, roots)) else list(files)
     return linked_folder(run_dir / "selection", [str(p) for p in photos], with_sidecars=True, given=shown)
+
+
+def _within(paths: Sequence[str], roots: Roots) -> bool:
+    """Whether every one of ``paths``, its symbolic links resolved, lies under one of ``roots``."""
+    try:
+        roots.check_all(Path(p) for p in paths)
+    except PermissionDeniedError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
