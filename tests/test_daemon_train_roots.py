@@ -3,7 +3,9 @@
 The daemon checks the paths a ``TrainStyle`` names; these tests check what those paths lead to in the real
 training worker: the originals a catalog under the root names (skipped and named, never decoded), a
 same-named file found through ``photos`` that is a link out of the root, and a link out of the root inside a
-favourites folder. A real daemon runs its real worker on tiny photos with a tiny configuration.
+favourites folder. A real daemon runs its real worker on tiny photos with a tiny configuration. The request's
+``darktable_given`` (what the user typed, for the record only) is checked by the daemon's training runner itself
+(``TrainingRunner._spec``), with no worker and no darktable-cli.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import grpc
 import pytest
 
 from backend.agent.style import load_style
+from backend.daemon.errors import BadRequestError
+from backend.errors import PermissionDeniedError
 from backend.rpc import pb
 from testing.daemon import serving
 from testing.daemon_train import QUICK_RESTORE
@@ -41,6 +45,71 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with serving(base, photos=False, style_names=("default",), http_port=None) as served:
         yield {"base": base, "root": served.root, "inside": inputs.before, "outside": outside, "photos": photos,
                "styles": served.styles, "tiny": config_overrides(inputs.config), "stub": served.stub}  # fmt: skip
+
+
+def _spec_given(tmp_path: Path, given: list[str], *, files: bool = True) -> dict[str, Any]:
+    """The worker's spec a daemon rooted at ``tmp_path / "root"`` makes of a darktable request with ``given``.
+
+    The root holds ``roll/a.png`` (with its sidecar; listed as ``darktable_files`` where ``files``, else ``roll``
+    is sent as the ``darktable`` folder) and ``out``, a link to ``tmp_path / "outside"``.
+    """
+    from backend.daemon.config import DaemonConfig
+    from backend.daemon.security import Roots
+    from backend.daemon.styles import StyleRegistry
+    from backend.daemon.training import TrainingRunner
+
+    root = tmp_path / "root"
+    (root / "roll").mkdir(parents=True, exist_ok=True)
+    (root / "roll" / "a.png").write_bytes(b"x")
+    (root / "roll" / "a.png.xmp").write_text("<x:xmpmeta/>")
+    (tmp_path / "outside").mkdir(exist_ok=True)
+    if not (root / "out").is_symlink():
+        (root / "out").symlink_to(tmp_path / "outside")
+    runner = TrainingRunner(DaemonConfig(roots=(root,)), StyleRegistry([tmp_path / "styles"]), Roots([root]))
+    listed = [str(root / "roll" / "a.png")] if files else []
+    folder = "" if files else str(root / "roll")
+    req = pb.TrainStyleRequest(
+        protocol_version=1, name="s", darktable_files=listed, darktable=folder, darktable_given=given
+    )
+    return runner._spec(req, tmp_path / "run")
+
+
+def test_the_daemon_takes_darktable_given_under_its_roots(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    spec = _spec_given(tmp_path, [str(root / "roll"), str(root / "roll" / "a.png.xmp")])
+    assert spec["darktable_given"] == [str(root / "roll"), str(root / "roll" / "a.png.xmp")]
+    assert spec["darktable_files"] == [str(root / "roll" / "a.png")]  # what is trained: the files listed
+    assert _spec_given(tmp_path, [str(root / "roll")] * 10_000)["darktable_given"] == [str(root / "roll")] * 10_000
+    assert _spec_given(tmp_path, [])["darktable_given"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "match"),
+    [
+        (["/etc"], PermissionDeniedError, r"/etc: outside the daemon's --root folders$"),
+        (
+            ["{root}/out"],
+            PermissionDeniedError,
+            r"/out: outside the daemon's --root folders \(it resolves to .*outside\)",
+        ),
+        (["{root}/roll/../roll"], BadRequestError, r"'\.\.' is not allowed in paths sent to the daemon"),
+        (["roll"], BadRequestError, r"^roll: paths sent to the daemon must be absolute"),
+        ([""], BadRequestError, r"^invalid path ''"),
+        (["{root}/roll"] * 10_001, BadRequestError, r"^10001 paths in darktable_given; at most 10000$"),
+    ],
+    ids=["outside the roots", "a link out of them", "dot dot", "relative", "empty", "10,001 paths"],
+)
+def test_the_daemon_refuses_darktable_given_it_may_not_read(
+    tmp_path: Path, given: list[str], error: type[Exception], match: str
+) -> None:
+    paths = [g.format(root=tmp_path / "root") for g in given]
+    with pytest.raises(error, match=match):
+        _spec_given(tmp_path, paths)
+
+
+def test_the_daemon_refuses_darktable_given_with_a_darktable_folder(tmp_path: Path) -> None:
+    with pytest.raises(BadRequestError, match=r"^darktable_given goes with darktable_files"):
+        _spec_given(tmp_path, [str(tmp_path / "root" / "roll")], files=False)
 
 
 def _catalog(path: Path, folders: dict[str, Path], names: list[str]) -> None:
