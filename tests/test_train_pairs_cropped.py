@@ -129,6 +129,24 @@ def test_crops_that_cannot_be_estimated_or_reach_outside_leave_the_pair_as_it_wa
         assert cut_to_edit(shifted, _edited(moved)) is None
 
 
+def test_an_edit_matched_as_showing_a_little_more_than_its_original_is_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a 5 x 5 box blur of a Kodak photo was matched so (scale 0.987, +0.21 deg, 113 matches against 111 unmoved;
+    # its corners 0.7 % outside, within the slack) and resampled; a crop never shows more than its original. Such a
+    # match is rare on purpose-made photos (a small zoom-out is within the unmoved matches' reach), so the match
+    # measured is given here.
+    from trainer.data import cropped_edits
+    from trainer.data.framing import FrameOffset
+
+    measured = FrameOffset(scale=0.987, rotation_deg=0.21, shift_x=0.0, shift_y=0.0, inliers=113, unmoved=111)
+    assert measured.misaligned
+    monkeypatch.setattr(cropped_edits, "frame_offset", lambda _a, _b: measured)
+    scene = _scene(5, 320, 480)
+    assert cut_to_edit(scene, _edited(scene)) is None
+    grown = FrameOffset(scale=1.0 / 0.987, rotation_deg=0.21, shift_x=0.0, shift_y=0.0, inliers=113, unmoved=111)
+    monkeypatch.setattr(cropped_edits, "frame_offset", lambda _a, _b: grown)
+    assert cut_to_edit(scene, _edited(scene)) is not None  # the same match the other way round is a crop
+
+
 def test_an_edit_cropped_off_one_corner_is_placed_where_it_lies() -> None:
     original = _scene(6)
     h, w = original.shape[-2:]

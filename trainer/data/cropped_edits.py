@@ -6,17 +6,18 @@ straightening crop of a degree or two, a crop off one corner) is resized onto th
 where it does, the recipe fit stays poor and the photographer's tone edit of that photo is all but lost.
 :func:`cut_to_edit` finds how the edit's frame lies in the original's (:func:`trainer.data.framing.frame_offset`:
 ORB matches on the stretched log-luminance, a similarity fitted with RANSAC) and, where the edit shows only a part
-of the original, refines that placement to sub-pixel accuracy (:func:`_refined`) and resamples the original onto
-the edit's frame, so that both show the same pixels in the same places before the recipe is fitted and the agent's
+of the original, resamples the original onto the edit's frame, so that both show the same pixels in the same places before the recipe is fitted and the agent's
 views are cut.
 
 The frames are compared at :data:`DETECT_SIDE` pixels on the long side: measured (2026-12, one core) on the 24
-FiveK pairs of ``shared/data/fivek_pairs`` decoded as training decodes them (256 px), some 15-20 ms a pair (a
-cropped one some 20 ms more, for the refinement and the resampling), no FiveK expert retouch taken for a crop
+FiveK pairs of ``shared/data/fivek_pairs`` decoded as training decodes them (256 px), some 15-20 ms a pair, no FiveK expert retouch taken for a crop
 (scale within 0.1 % of 1, rotation within 0.06°), and 10 % crops of them found within 0.01 of scale 1.25, 0.2°
-and 0.1 % of shift; 8 of them cropped 5-15 % a side (some off-centre) were all found and fitted at 37.2 dB on
-average instead of 17.2 (39.4 dB for the same edits uncropped). A pair is left as it is where the offset cannot be estimated
-(too little structure in common: a tiny or featureless photo), where it is within the tolerances of
+and 0.1 % of shift; 8 of them cropped 5-15 % a side (some off-centre) were all found and fitted at 36.7 dB on
+average instead of 17.2 (39.4 dB for the same edits uncropped). A sub-pixel refinement of the placement
+(``cv2.findTransformECC`` on the log-luminance) was tried and dropped: +0.5 dB on those 8 on average, +0.26 dB
+over 34 such crops, but 3-5 dB lost on 5 of the 34 (retouches with local edits pull the correlation off). A pair is left as it is where the offset cannot be estimated
+(too little structure in common: a tiny or featureless photo), where the edit's scale is under 1 (it would show
+more than the original: a crop never does; a blur was once taken for a 0.987 zoom), where it is within the tolerances of
 :attr:`~trainer.data.framing.FrameOffset.misaligned`, where the edit is turned by more than
 :data:`MAX_STRAIGHTEN_DEG` (a quarter turn is :mod:`trainer.data.rotation`'s), and where the edit shows area
 outside the original (a shift or a rotation without a crop, or the edit of another frame).
@@ -27,15 +28,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import cv2
-import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional
 
 from trainer.data.framing import FrameOffset, frame_offset
 
-__all__ = ["DETECT_SIDE", "MAX_STRAIGHTEN_DEG", "OUTSIDE_SLACK", "REFINE_LIMIT", "cut_to_edit", "edit_corners"]
+__all__ = ["DETECT_SIDE", "MAX_STRAIGHTEN_DEG", "OUTSIDE_SLACK", "cut_to_edit", "edit_corners"]
 
 #: Long side, in pixels, the original and its edit are compared at (smaller frames keep their size).
 DETECT_SIDE = 256
@@ -44,13 +43,6 @@ MAX_STRAIGHTEN_DEG = 20.0
 #: How far (a fraction of the frame's width or height, 1 %) a corner of the edit may lie outside the original
 #: and still be taken as inside it: the estimate's error, filled by the original's nearest edge pixels.
 OUTSIDE_SLACK = 0.01
-#: The most (a fraction of the frame's width or height, 2 %) the refinement may move a corner of the edit's frame
-#: from where the matched corners put it; a refinement that moves one further is not used.
-REFINE_LIMIT = 0.02
-#: Rec. 2020 luminance weights.
-_LUMA = np.array([0.2627, 0.6780, 0.0593], dtype=np.float32)
-#: The refinement's iterations and the change of its correlation at which it stops.
-_ECC_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 60, 1e-6)
 
 
 def _reduced(image: Tensor, side: int) -> Tensor:
@@ -105,7 +97,7 @@ def cut_to_edit(original: Tensor, edit: Tensor) -> tuple[Tensor, FrameOffset] | 
         (bilinear) so that each pixel shows what the edit's pixel there shows; ``offset`` how the edit's frame lies
         in the original's (:class:`~trainer.data.framing.FrameOffset`). ``None`` where the pair is to be left as it
         is: no offset could be estimated, it is within the tolerances, the edit is turned by more than
-        :data:`MAX_STRAIGHTEN_DEG`, or it shows area outside the original (a corner more than
+        :data:`MAX_STRAIGHTEN_DEG`, its scale is under 1, or it shows area outside the original (a corner more than
         :data:`OUTSIDE_SLACK` out).
 
     Raises:
@@ -118,10 +110,10 @@ def cut_to_edit(original: Tensor, edit: Tensor) -> tuple[Tensor, FrameOffset] | 
     with torch.no_grad():
         small, small_edit = _reduced(original, DETECT_SIDE), _reduced(edit, DETECT_SIDE)
         offset = frame_offset(small, small_edit)
-    if offset is None or not offset.misaligned or abs(offset.rotation_deg) > MAX_STRAIGHTEN_DEG:
+    if offset is None or not offset.misaligned or offset.scale < 1.0 or abs(offset.rotation_deg) > MAX_STRAIGHTEN_DEG:
         return None
     (h, w), (hs, ws) = original.shape[-2:], small.shape[-2:]
-    to_small = _refined(small, small_edit, _edit_to_original(offset, hs, ws))
+    to_small = _edit_to_original(offset, hs, ws)
     scale = torch.tensor([[w / ws, 0.0], [0.0, h / hs]], dtype=torch.float64)  # the small frame's pixels -> H x W's
     to_original = torch.cat((scale @ to_small[:, :2] @ torch.linalg.inv(scale), scale @ to_small[:, 2:]), dim=1)
     corners = _corners(to_original, h, w)
@@ -134,45 +126,6 @@ def _corners(to_original: Tensor, h: int, w: int) -> Tensor:
     """The edit's four corners mapped by ``to_original``, as fractions of the frame's width and height (``(4, 2)``)."""
     corners = torch.tensor([[0.0, 0.0, 1.0], [w, 0.0, 1.0], [0.0, h, 1.0], [w, h, 1.0]], dtype=torch.float64)
     return (corners @ to_original.T) / torch.tensor([w, h], dtype=torch.float64)
-
-
-def _log_luma(image: Tensor) -> np.ndarray:
-    """``(H, W)`` float32 ``log(Y + 0.01)`` of a ``(1, 3, H, W)`` linear Rec.2020 image (``Y`` its luminance)."""
-    rgb = image[0].detach().float().cpu().numpy()
-    return np.log(np.tensordot(_LUMA, rgb, axes=1).clip(0.0, None) + 0.01).astype(np.float32)
-
-
-def _refined(original: Tensor, edit: Tensor, to_original: Tensor) -> Tensor:
-    """``to_original`` (``2 x 3``, the edit's pixels -> the original's) refined to sub-pixel accuracy.
-
-    The matched corners place the edit to within a pixel or so of the frame they were found at, which costs a pair
-    fitted at a few dozen pixels several dB. The refinement maximises the correlation between the two photos'
-    log-luminance (``cv2.findTransformECC``, an affine map; an exposure change shifts the log-luminance and a
-    global contrast change scales it, neither of which changes a correlation), starting from ``to_original``, and
-    keeps the similarity part of what it finds. Where it fails or moves a corner by more than
-    :data:`REFINE_LIMIT`, ``to_original`` is returned as it is. Measured on 8 FiveK expert retouches cropped 5-15 %
-    a side (fitted at 64 px): 37.2 dB on average instead of 36.7 without it (39.4 for the uncropped edits); it
-    gained up to 4.9 dB on five, and lost 4.6 dB on one (a retouch with strong local edits).
-    """
-    h, w = int(original.shape[-2]), int(original.shape[-1])
-    half = torch.tensor([0.5, 0.5], dtype=torch.float64)
-    # continuous positions (a pixel spans i..i+1) to OpenCV's (pixel i centred on i), and back
-    start = torch.cat((to_original[:, :2], (to_original[:, 2] + to_original[:, :2] @ half - half)[:, None]), dim=1)
-    try:
-        _, found = cv2.findTransformECC(
-            _log_luma(edit), _log_luma(original), start.numpy().astype(np.float32), cv2.MOTION_AFFINE, _ECC_CRITERIA
-        )
-    except cv2.error:  # did not converge
-        return to_original
-    fit = torch.from_numpy(np.asarray(found, dtype=np.float64))
-    affine = torch.cat((fit[:, :2], (fit[:, 2] - fit[:, :2] @ half + half)[:, None]), dim=1)
-    # kept a similarity (uniform scale, rotation, shift), as a crop is: its similarity part about the edit's centre
-    a, b = float(affine[0, 0] + affine[1, 1]) / 2, float(affine[1, 0] - affine[0, 1]) / 2
-    middle = torch.tensor([w / 2, h / 2], dtype=torch.float64)
-    linear = torch.tensor([[a, -b], [b, a]], dtype=torch.float64)
-    refined = torch.cat((linear, (affine[:, :2] @ middle + affine[:, 2] - linear @ middle)[:, None]), dim=1)
-    moved = (_corners(refined, h, w) - _corners(to_original, h, w)).abs().max()
-    return refined if bool(torch.isfinite(refined).all()) and float(moved) <= REFINE_LIMIT else to_original
 
 
 def _offset_of(to_original: Tensor, h: int, w: int, matched: FrameOffset) -> FrameOffset:
