@@ -31,6 +31,21 @@ def _folder(path: Path, n: int, seed: int, size: int = 40) -> Path:
     return path
 
 
+def _count_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The folders ``os.scandir`` lists from now on (each call's path, in order), counted as the search runs."""
+    import os
+
+    listings: list[str] = []
+    real = os.scandir
+
+    def counted(path):  # type: ignore[no-untyped-def]
+        listings.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    return listings
+
+
 def test_inverse_s_curve_flattens_contrast_and_is_identity_at_zero() -> None:
     assert inverse_s_curve(0.0) == pytest.approx(list(CURVE_KNOTS), abs=1e-6)
     y = inverse_s_curve(0.6)
@@ -233,7 +248,6 @@ def test_a_subfolder_that_cannot_be_opened_is_not_named(tmp_path: Path, monkeypa
 def test_the_subfolder_search_makes_a_bounded_number_of_listings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
 
     from trainer.data import folders
     from trainer.data.folders import photo_subfolders
@@ -244,14 +258,7 @@ def test_the_subfolder_search_makes_a_bounded_number_of_listings(
         for i in range(100):
             (rolls / f"b{s}" / f"{i:03d}").mkdir(parents=True)
     _touch(rolls / "z roll" / "z.jpg")
-    listings: list[str] = []
-    real = os.scandir
-
-    def counted(path):  # type: ignore[no-untyped-def]
-        listings.append(os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", counted)
+    listings = _count_listings(monkeypatch)
     assert photo_subfolders(rolls) == [rolls / "a roll", rolls / "z roll"]
     # the folder, each roll once, and each empty subfolder given up after _SUBFOLDER_VISITS listings
     assert len(listings) == 1 + 1 + 3 * folders._SUBFOLDER_VISITS + 1
@@ -263,7 +270,6 @@ def test_the_subfolder_search_makes_a_bounded_number_of_listings(
 def test_a_users_runs_folder_costs_one_subfolders_listings_not_the_whole_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
 
     from trainer.data import folders
     from trainer.data.folders import photo_subfolders
@@ -272,14 +278,7 @@ def test_a_users_runs_folder_costs_one_subfolders_listings_not_the_whole_budget(
     for i in range(1000):  # a user's own folder called runs (no run folder in it): 1,000 empty folders
         (lib / "runs" / f"race{i:04d}").mkdir(parents=True)
     _touch(lib / "zz" / "p.jpg")
-    listings: list[str] = []
-    real = os.scandir
-
-    def counted(path):  # type: ignore[no-untyped-def]
-        listings.append(os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", counted)
+    listings = _count_listings(monkeypatch)
     assert photo_subfolders(lib) == [lib / "zz"]  # was [] after 5c1b569: the runs look spent the whole budget
     # lib, runs and what it looks into (the subfolder's budget, each folder listed once), then zz
     assert len(listings) == 1 + folders._SUBFOLDER_VISITS + 1 and len(set(listings)) == len(listings)
@@ -292,7 +291,6 @@ def test_a_users_runs_folder_costs_one_subfolders_listings_not_the_whole_budget(
 
 
 def test_the_folders_of_one_training_share_one_listing_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
 
     from trainer.data import folders
     from trainer.data.given import unread_subfolders
@@ -304,14 +302,7 @@ def test_the_folders_of_one_training_share_one_listing_budget(tmp_path: Path, mo
                 (tmp_path / f"g{f:02d}" / f"e{s}" / f"{i:02d}").mkdir(parents=True)
         _touch(tmp_path / f"g{f:02d}" / "roll" / "r.jpg")
         given.append(tmp_path / f"g{f:02d}")
-    listings: list[str] = []
-    real = os.scandir
-
-    def counted(path):  # type: ignore[no-untyped-def]
-        listings.append(os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", counted)
+    listings = _count_listings(monkeypatch)
     monkeypatch.setattr(folders, "_SCAN_LISTINGS", 500)
     found = unread_subfolders(*given, with_sidecars=False)  # alone, each folder would list 84 folders
     assert len(listings) == 500 and len(set(listings)) == 500  # 30 x 84 before: one budget, none listed twice
