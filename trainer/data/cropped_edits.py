@@ -12,7 +12,7 @@ views are cut.
 The frames are compared at :data:`DETECT_SIDE` pixels on the long side: measured (2026-12, one core) on the 24
 FiveK pairs of ``shared/data/fivek_pairs`` decoded as training decodes them (256 px), some 15-20 ms a pair, no FiveK expert retouch taken for a crop
 (scale within 0.1 % of 1, rotation within 0.06°), and 10 % crops of them found within 0.01 of scale 1.25, 0.2°
-and 0.1 % of shift; 8 of them cropped 5-15 % a side (some off-centre) were all found and fitted at 36.7 dB on
+and 0.1 % of shift; 8 of them cropped 5-15 % a side (some off-centre) were all found and fitted at 36.8 dB on
 average instead of 17.2 (39.4 dB for the same edits uncropped). A sub-pixel refinement of the placement
 (``cv2.findTransformECC`` on the log-luminance) was tried and dropped: +0.5 dB on those 8 on average, +0.26 dB
 over 34 such crops, but 3-5 dB lost on 5 of the 34 (retouches with local edits pull the correlation off). A pair is left as it is where the offset cannot be estimated
