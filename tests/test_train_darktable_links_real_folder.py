@@ -149,6 +149,18 @@ def test_a_link_named_like_another_photo_does_not_take_that_photos_copy(tmp_path
     ]
 
 
+def test_a_broken_link_of_the_links_name_beside_the_real_file_is_no_other_photo(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    edited_photo(lib, "r.png", 1, 0.4, {1: -0.5})
+    copy = lib / "r_01.png.xmp"
+    copy.write_text(re.sub(r'xmpMM:DerivedFrom="[^"]*"', 'xmpMM:DerivedFrom="x.png"', copy.read_text()))
+    (lib / "x.png").symlink_to("missing.png")  # no photo: the copy naming x.png is still the link's
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "x.png").symlink_to("../lib/r.png")
+    assert _histories(links) == (["x", "x (virtual copy 1)"], [])
+
+
 def test_a_real_files_folder_that_cannot_be_listed_has_no_sidecars_for_the_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -330,11 +330,14 @@ def _own_names(photo: Path, own: Path, judged: Path) -> tuple[str, ...]:
 
     The file ``photo`` resolves to, and the photo as the user has it (``own``, a link's name) unless a file of that
     name lies beside the photo judged (``judged``) and is not that same file: ``links/p.png -> lib/p_01.png``
-    must not learn ``lib/p_01.png.xmp`` naming ``p.png`` when ``lib/p.png`` is there (that is its copy).
+    must not learn ``lib/p_01.png.xmp`` naming ``p.png`` when ``lib/p.png`` is there (that is its copy). A photo
+    there of that name (a file, as :func:`_others_own` counts one: a broken link is none; the same file under
+    another name or case is no other photo) makes the sidecar another's whatever its name: when in doubt, another
+    photo's edit is not learnt.
     """
     real = photo.resolve()
     namesake = judged.parent / own.name
-    if own.name == real.name or (os.path.lexists(namesake) and namesake.resolve() != real):
+    if own.name == real.name or (namesake.is_file() and not os.path.samefile(namesake, real)):
         return (real.name,)
     return (real.name, own.name)
 

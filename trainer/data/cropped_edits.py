@@ -6,19 +6,20 @@ straightening crop of a degree or two, a crop off one corner) is resized onto th
 where it does, the recipe fit stays poor and the photographer's tone edit of that photo is all but lost.
 :func:`cut_to_edit` finds how the edit's frame lies in the original's (:func:`trainer.data.framing.frame_offset`:
 ORB matches on the stretched log-luminance, a similarity fitted with RANSAC) and, where the edit shows only a part
-of the original, resamples the original onto the edit's frame, so that both show the same pixels in the same places before the recipe is fitted and the agent's
-views are cut.
+of the original, resamples the original onto the edit's frame, so that both show the same pixels in the same
+places before the recipe is fitted and the agent's views are cut.
 
 The frames are compared at :data:`DETECT_SIDE` pixels on the long side: measured (2026-12, one core) on the 24
-FiveK pairs of ``shared/data/fivek_pairs`` decoded as training decodes them (256 px), some 15-20 ms a pair, no FiveK expert retouch taken for a crop
-(scale within 0.1 % of 1, rotation within 0.06°), and 10 % crops of them found within 0.01 of scale 1.25, 0.2°
-and 0.1 % of shift; 8 of them cropped 5-15 % a side (some off-centre) were all found and fitted at 36.8 dB on
-average instead of 17.2 (39.4 dB for the same edits uncropped). A sub-pixel refinement of the placement
-(``cv2.findTransformECC`` on the log-luminance) was tried and dropped: +0.5 dB on those 8 on average, +0.26 dB
-over 34 such crops, but 3-5 dB lost on 5 of the 34 (retouches with local edits pull the correlation off). A pair is left as it is where the offset cannot be estimated
-(too little structure in common: a tiny or featureless photo), where the edit's scale is under 1 (it would show
-more than the original: a crop never does; a blur was once taken for a 0.987 zoom), where it is within the tolerances of
-:attr:`~trainer.data.framing.FrameOffset.misaligned`, where the edit is turned by more than
+FiveK pairs of ``shared/data/fivek_pairs`` decoded as training decodes them (256 px), some 15-25 ms a pair (24 on
+average in the last run), no FiveK expert retouch taken for a crop (scale within 0.1 % of 1, rotation within
+0.06°), and 10 % crops of them found within 0.01 of scale 1.25, 0.2° and 0.1 % of shift; 8 of them cropped 5-15 %
+a side (some off-centre) were all found and fitted at 36.8 dB on average instead of 17.2 (39.4 dB for the same
+edits uncropped). A sub-pixel refinement of the placement (``cv2.findTransformECC`` on the log-luminance) was
+tried and dropped: +0.4 dB on those 8 on average, +0.26 dB over 34 such crops, but 3-5 dB lost on 5 of the 34
+(retouches with local edits pull the correlation off). A pair is left as it is where the offset cannot be
+estimated (too little structure in common: a tiny or featureless photo), where the edit's scale is under 1 (it
+would show more than the original: a crop never does; a blur was once taken for a 0.987 zoom), where it is within
+the tolerances of :attr:`~trainer.data.framing.FrameOffset.misaligned`, where the edit is turned by more than
 :data:`MAX_STRAIGHTEN_DEG` (a quarter turn is :mod:`trainer.data.rotation`'s), and where the edit shows area
 outside the original (a shift or a rotation without a crop, or the edit of another frame).
 """
